@@ -1,0 +1,33 @@
+#pragma once
+// Anomaly mode: while a DetectAnomalyGuard lives (per thread), every recorded forward output and
+// every backward gradient is checked for NaN/inf, and the first offender is reported as an
+// hg::Error naming the op, its tape position, the pass, the shape and the dtype.
+#include <vector>
+
+#include "autograd/node.h"
+
+namespace hg::autograd {
+
+bool is_anomaly_enabled();
+
+class DetectAnomalyGuard {
+ public:
+  DetectAnomalyGuard();
+  ~DetectAnomalyGuard();
+  DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
+  DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True when every element of t is finite (integer tensors always are).
+bool all_finite(const Tensor& t);
+
+// Called by record(): in anomaly mode, checks the op's outputs.
+void check_forward_outputs(const Node& node, const std::vector<Tensor>& outputs);
+// Called by the engine: the gradients a node returns must match its inputs' shapes (always
+// checked: a mismatch is a bug in that op's backward); in anomaly mode they must be finite.
+void check_backward_outputs(const Node& node, const std::vector<Tensor>& grads);
+
+}  // namespace hg::autograd

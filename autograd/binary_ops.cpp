@@ -1,0 +1,184 @@
+// Binary elementwise ops with NumPy broadcasting and PyTorch's dtype promotion. Mixed dtypes
+// are cast first with taped casts, so each gradient arrives back in its input's dtype.
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+#include "core/factories.h"
+
+namespace hg {
+
+namespace {
+
+using kernels::BinaryOp;
+
+const char* binary_name(BinaryOp op) {
+  static const char* names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
+                                "eq",  "ne",  "lt",  "le",  "gt",  "ge"};
+  return names[static_cast<int>(op)];
+}
+
+class BinaryBackward final : public autograd::Node {
+ public:
+  BinaryBackward(BinaryOp op, const Tensor& a, const Tensor& b) : op_(op) {
+    if (op != BinaryOp::Add && op != BinaryOp::Sub) {  // add/sub need shapes only
+      a_ = autograd::SavedTensor(a);
+      b_ = autograd::SavedTensor(b);
+    }
+  }
+  std::string name() const override {
+    static const char* names[] = {"AddBackward", "SubBackward", "MulBackward", "DivBackward",
+                                  "PowBackward", "MaximumBackward", "MinimumBackward"};
+    return names[static_cast<int>(op_)];
+  }
+  void release_saved() override {
+    a_.reset();
+    b_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+    const Shape& sa = inputs[0].shape;
+    const Shape& sb = inputs[1].shape;
+    switch (op_) {
+      case BinaryOp::Add: return {sum_to(g, sa), sum_to(g, sb)};
+      case BinaryOp::Sub: return {sum_to(g, sa), sum_to(-g, sb)};
+      default: break;
+    }
+    const Tensor& a = a_.unpack(*this);
+    const Tensor& b = b_.unpack(*this);
+    switch (op_) {
+      case BinaryOp::Mul: return {sum_to(g * b, sa), sum_to(g * a, sb)};
+      case BinaryOp::Div: {
+        const Tensor ga = g / b;
+        return {sum_to(ga, sa), sum_to(-ga * a / b, sb)};
+      }
+      case BinaryOp::Pow: {  // d/da a^b = b a^(b-1); d/db a^b = a^b log a (0 where a == 0)
+        const Tensor ga = g * b * hg::pow(a, b - 1.0);
+        const Tensor safe_log = where(eq(a, wrap_scalar(0.0, a)), zeros_like(a), log(a));
+        const Tensor gb = g * hg::pow(a, b) * safe_log;
+        return {sum_to(ga, sa), sum_to(gb, sb)};
+      }
+      default: {  // maximum/minimum: the larger (smaller) side gets it; ties split evenly
+        const bool is_max = op_ == BinaryOp::Maximum;
+        const Tensor a_wins = is_max ? gt(a, b) : lt(a, b);
+        const Tensor tie = eq(a, b);
+        const Tensor half = g * 0.5;
+        const Tensor zero = zeros_like(g);
+        const Tensor ga = where(a_wins, g, where(tie, half, zero));
+        const Tensor gb = where(a_wins, zero, where(tie, half, g));
+        return {sum_to(ga, sa), sum_to(gb, sb)};
+      }
+    }
+  }
+
+ private:
+  BinaryOp op_;
+  autograd::SavedTensor a_, b_;
+};
+
+Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
+  const char* name = binary_name(op);
+  autograd::check_defined(a_in, name);
+  autograd::check_defined(b_in, name);
+  autograd::check_same_device(a_in, b_in, name);
+  DType common = promote_types(a_in.dtype(), b_in.dtype());
+  if ((op == BinaryOp::Div || op == BinaryOp::Pow) && !is_floating(common)) common = kFloat32;
+  const Shape shape = broadcast_shapes(a_in.sizes(), b_in.sizes(), name);
+  const Tensor a = a_in.to(common), b = b_in.to(common);
+  Tensor out = make_tensor(shape, kernels::is_comparison(op) ? kBool : common, a.device());
+  kernels::binary(a.device())(op, kernels::view_of(a, shape), kernels::view_of(b, shape),
+                              kernels::view_of(out));
+  if (!kernels::is_comparison(op) && autograd::needs_grad({&a, &b})) {
+    HG_CHECK(is_floating(common), name, ": gradients need floating tensors, got ", describe(a),
+             " and ", describe(b));
+    autograd::record_op<BinaryBackward>({a, b}, out, op, a, b);
+  }
+  return out;
+}
+
+class WhereBackward final : public autograd::Node {
+ public:
+  explicit WhereBackward(const Tensor& cond) : cond_(cond) {}
+  std::string name() const override { return "WhereBackward"; }
+  void release_saved() override { cond_.reset(); }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& cond = cond_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+    const Tensor zero = zeros_like(g);
+    return {Tensor(), sum_to(where(cond, g, zero), inputs[1].shape),
+            sum_to(where(cond, zero, g), inputs[2].shape)};
+  }
+
+ private:
+  autograd::SavedTensor cond_;
+};
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Pow, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ge, a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
+  autograd::check_defined(cond, "where");
+  HG_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
+  autograd::check_same_device(cond, a_in, "where");
+  autograd::check_same_device(a_in, b_in, "where");
+  const DType common = promote_types(a_in.dtype(), b_in.dtype());
+  const Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a_in.sizes(), "where"),
+                                       b_in.sizes(), "where");
+  const Tensor a = a_in.to(common), b = b_in.to(common);
+  Tensor out = make_tensor(shape, common, a.device());
+  kernels::where(a.device())(kernels::view_of(cond, shape), kernels::view_of(a, shape),
+                             kernels::view_of(b, shape), kernels::view_of(out));
+  if (autograd::needs_grad({&a, &b})) {
+    autograd::record_op<WhereBackward>({cond, a, b}, out, cond);
+  }
+  return out;
+}
+
+Tensor wrap_scalar(double value, const Tensor& like) {
+  DType dtype = like.dtype();
+  if (!is_floating(dtype)) {
+    const bool integral = std::floor(value) == value && std::isfinite(value);
+    dtype = integral ? (dtype == kBool ? kInt64 : dtype) : kFloat32;
+  }
+  return scalar_tensor(value, TensorOptions().dtype(dtype).device(like.device()));
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+// Scalars on floating tensors go through affine(): one pass, the scalar never rounded.
+Tensor operator+(const Tensor& a, double b) {
+  return a.is_floating_point() ? affine(a, 1.0, b) : add(a, wrap_scalar(b, a));
+}
+Tensor operator-(const Tensor& a, double b) {
+  return a.is_floating_point() ? affine(a, 1.0, -b) : sub(a, wrap_scalar(b, a));
+}
+Tensor operator*(const Tensor& a, double b) {
+  return a.is_floating_point() ? affine(a, b, 0.0) : mul(a, wrap_scalar(b, a));
+}
+Tensor operator/(const Tensor& a, double b) {
+  return a.is_floating_point() ? affine(a, 1.0 / b, 0.0) : div(a, wrap_scalar(b, a));
+}
+Tensor operator+(double a, const Tensor& b) { return b + a; }
+Tensor operator-(double a, const Tensor& b) {
+  return b.is_floating_point() ? affine(b, -1.0, a) : sub(wrap_scalar(a, b), b);
+}
+Tensor operator*(double a, const Tensor& b) { return b * a; }
+Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
+
+}  // namespace hg

@@ -1,0 +1,19 @@
+#pragma once
+// Grad mode: a thread-local switch. Under NoGradGuard no op records onto the tape.
+
+namespace hg {
+
+bool is_grad_enabled();
+void set_grad_enabled(bool enabled);
+
+struct NoGradGuard {
+  NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace hg

@@ -1,0 +1,75 @@
+// cat and stack: copy each input into its window of one output; backward slices it apart.
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+
+namespace hg {
+
+namespace {
+
+class CatBackward final : public autograd::Node {
+ public:
+  explicit CatBackward(int64_t dim) : dim_(dim) {}
+  std::string name() const override { return "CatBackward"; }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+    std::vector<Tensor> result;
+    int64_t start = 0;
+    for (const auto& info : inputs) {
+      const int64_t length = info.shape[dim_];
+      result.push_back(g.narrow(dim_, start, length).to(info.dtype));
+      start += length;
+    }
+    return result;
+  }
+
+ private:
+  int64_t dim_;
+};
+
+}  // namespace
+
+Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
+  HG_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
+  const Tensor& first = tensors[0];
+  autograd::check_defined(first, "cat");
+  const int64_t d = wrap_dim(dim, first.dim(), "cat");
+  DType dtype = first.dtype();
+  Shape shape = first.sizes();
+  shape[d] = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    autograd::check_defined(t, "cat");
+    autograd::check_same_device(first, t, "cat");
+    bool same = t.dim() == first.dim();
+    for (int64_t k = 0; same && k < t.dim(); ++k) same = k == d || t.size(k) == first.size(k);
+    HG_CHECK(same, "cat: tensor ", i, " ", describe(t), " does not match tensor 0 ",
+             describe(first), " outside dim ", d);
+    dtype = promote_types(dtype, t.dtype());
+    shape[d] += t.size(d);
+  }
+  Tensor out = make_tensor(shape, dtype, first.device());
+  int64_t start = 0;
+  for (const Tensor& t : tensors) {
+    NoGradGuard no_grad;
+    Tensor window = out.narrow(d, start, t.size(d));
+    kernels::copy(t.device())(kernels::view_of(t), kernels::view_of(window));
+    start += t.size(d);
+  }
+  if (autograd::needs_grad(tensors)) autograd::record_op<CatBackward>(tensors, out, d);
+  return out;
+}
+
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
+  HG_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
+  const int64_t d = wrap_dim(dim, tensors[0].dim() + 1, "stack");
+  std::vector<Tensor> expanded;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    HG_CHECK(tensors[i].defined() && tensors[i].sizes() == tensors[0].sizes(), "stack: tensor ",
+             i, " ", describe(tensors[i]), " differs in shape from tensor 0 ", describe(tensors[0]));
+    expanded.push_back(tensors[i].unsqueeze(d));
+  }
+  return cat(expanded, d);
+}
+
+}  // namespace hg

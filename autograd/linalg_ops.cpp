@@ -1,0 +1,141 @@
+// matmul (torch.matmul semantics), bmm and linear, on the gemm kernel family.
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+
+namespace hg {
+
+namespace {
+
+void check_gemm_operands(const Tensor& a, const Tensor& b, const char* op) {
+  autograd::check_defined(a, op);
+  autograd::check_defined(b, op);
+  autograd::check_same_device(a, b, op);
+  HG_CHECK(a.is_floating_point() && b.is_floating_point(), op,
+           ": expected floating-point tensors, got a ", describe(a), ", b ", describe(b));
+  HG_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: a ", describe(a), ", b ", describe(b),
+           " (cast one, or use autocast)");
+}
+
+// a [*a, M, K] @ b [*b, K, N] -> [broadcast(*a, *b), M, N], no autograd.
+Tensor gemm_forward(const Tensor& a, const Tensor& b, const char* op) {
+  const int64_t m = a.size(-2), k = a.size(-1), n = b.size(-1);
+  HG_CHECK(b.size(-2) == k, op, ": inner dimensions differ: a ", describe(a), ", b ", describe(b));
+  const Shape batch_a(a.sizes().begin(), a.sizes().end() - 2);
+  const Shape batch_b(b.sizes().begin(), b.sizes().end() - 2);
+  Shape shape = broadcast_shapes(batch_a, batch_b, op);
+  Shape shape_a = shape, shape_b = shape;
+  shape_a.insert(shape_a.end(), {m, k});
+  shape_b.insert(shape_b.end(), {k, n});
+  shape.insert(shape.end(), {m, n});
+  Tensor out = make_tensor(shape, a.dtype(), a.device());
+  kernels::gemm(a.device())(kernels::view_of(a, shape_a), kernels::view_of(b, shape_b),
+                            kernels::view_of(out), false);
+  return out;
+}
+
+class MatmulBackward final : public autograd::Node {
+ public:
+  MatmulBackward(const Tensor& a, const Tensor& b) : a_(a), b_(b) {}
+  std::string name() const override { return "MatmulBackward"; }
+  void release_saved() override {
+    a_.reset();
+    b_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& a = a_.unpack(*this);
+    const Tensor& b = b_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+    Tensor ga, gb;
+    if (next_edges[0].active()) ga = sum_to(gemm_forward(g, b.transpose(-1, -2), "matmul"), a.sizes());
+    if (next_edges[1].active()) gb = sum_to(gemm_forward(a.transpose(-1, -2), g, "matmul"), b.sizes());
+    return {ga, gb};
+  }
+
+ private:
+  autograd::SavedTensor a_, b_;
+};
+
+Tensor matmul_2d_plus(const Tensor& a, const Tensor& b, const char* op) {
+  Tensor out = gemm_forward(a, b, op);
+  if (autograd::needs_grad({&a, &b})) autograd::record_op<MatmulBackward>({a, b}, out, a, b);
+  return out;
+}
+
+class LinearBackward final : public autograd::Node {
+ public:
+  LinearBackward(const Tensor& x2d, const Tensor& weight) : x_(x2d), w_(weight) {}
+  std::string name() const override { return "LinearBackward"; }
+  void release_saved() override {
+    x_.reset();
+    w_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& x = x_.unpack(*this);
+    const Tensor& w = w_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).reshape({x.size(0), w.size(0)});
+    Tensor gx, gw, gb;
+    if (next_edges[0].active()) gx = gemm_forward(g, w, "linear").reshape(inputs[0].shape);
+    if (next_edges[1].active()) gw = gemm_forward(g.t(), x, "linear");
+    if (next_edges.size() > 2 && next_edges[2].active()) gb = sum(g, {0});
+    return next_edges.size() > 2 ? std::vector<Tensor>{gx, gw, gb} : std::vector<Tensor>{gx, gw};
+  }
+
+ private:
+  autograd::SavedTensor x_, w_;
+};
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_gemm_operands(a, b, "matmul");
+  HG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got a ",
+           describe(a), ", b ", describe(b));
+  if (a.dim() == 1 && b.dim() == 1) {
+    HG_CHECK(a.size(0) == b.size(0), "matmul: inner dimensions differ: a ", describe(a), ", b ",
+             describe(b));
+    return matmul_2d_plus(a.unsqueeze(0), b.unsqueeze(1), "matmul").reshape({});
+  }
+  if (a.dim() == 1) return matmul_2d_plus(a.unsqueeze(0), b, "matmul").squeeze(-2);
+  if (b.dim() == 1) return matmul_2d_plus(a, b.unsqueeze(1), "matmul").squeeze(-1);
+  return matmul_2d_plus(a, b, "matmul");
+}
+
+Tensor bmm(const Tensor& a, const Tensor& b) {
+  check_gemm_operands(a, b, "bmm");
+  HG_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0), "bmm: expected [B, M, K] "
+           "and [B, K, N] with the same B, got a ", describe(a), ", b ", describe(b));
+  return matmul_2d_plus(a, b, "bmm");
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_gemm_operands(x, weight, "linear");
+  HG_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ",
+           describe(x), " does not match weight ", describe(weight), " ([out, in])");
+  const int64_t out_features = weight.size(0);
+  if (bias.defined()) {
+    check_gemm_operands(x, bias, "linear");
+    HG_CHECK(bias.dim() == 1 && bias.size(0) == out_features, "linear: bias ", describe(bias),
+             " does not match weight ", describe(weight));
+  }
+  const Tensor x2d = [&] {  // untaped: LinearBackward reshapes the gradient itself
+    NoGradGuard no_grad;
+    return x.reshape({-1, x.size(-1)});
+  }();
+  Shape out_shape = x.sizes();
+  out_shape.back() = out_features;
+  Tensor out = make_tensor({x2d.size(0), out_features}, x.dtype(), x.device());
+  if (bias.defined()) {  // out = bias, then out += x @ W^T in the same GEMM
+    kernels::copy(x.device())(kernels::view_of(bias, out.sizes()), kernels::view_of(out));
+  }
+  const Tensor wt = weight.t();
+  kernels::gemm(x.device())(kernels::view_of(x2d), kernels::view_of(wt), kernels::view_of(out),
+                            bias.defined());
+  std::vector<Tensor> inputs{x, weight};
+  if (bias.defined()) inputs.push_back(bias);
+  Tensor result = out.view(out_shape);
+  if (autograd::needs_grad(inputs)) autograd::record_op<LinearBackward>(inputs, result, x2d, weight);
+  return result;
+}
+
+}  // namespace hg

@@ -1,0 +1,107 @@
+#include "autograd/node.h"
+
+#include "autograd/anomaly.h"
+#include "autograd/grad_mode.h"
+#include "autograd/tape.h"
+#include "core/error.h"
+
+namespace hg {
+
+namespace {
+thread_local bool grad_enabled = true;
+}
+bool is_grad_enabled() { return grad_enabled; }
+void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+
+namespace autograd {
+
+namespace {
+struct Tape {
+  std::vector<std::weak_ptr<Node>> nodes;
+  uint64_t next_sequence_nr = 0;
+  std::size_t prune_at = 1024;
+};
+thread_local Tape tape;
+}  // namespace
+
+void push_to_tape(const std::shared_ptr<Node>& node) {
+  node->sequence_nr = tape.next_sequence_nr++;
+  if (tape.nodes.size() >= tape.prune_at) {  // forget graphs that were freed
+    std::erase_if(tape.nodes, [](const std::weak_ptr<Node>& w) { return w.expired(); });
+    tape.prune_at = std::max<std::size_t>(1024, 2 * tape.nodes.size());
+  }
+  tape.nodes.push_back(node);
+}
+
+std::vector<std::shared_ptr<Node>> tape_nodes_up_to(uint64_t last) {
+  std::vector<std::shared_ptr<Node>> live;
+  for (const auto& weak : tape.nodes) {
+    auto node = weak.lock();
+    if (node && node->sequence_nr <= last) live.push_back(std::move(node));
+  }
+  return live;
+}
+
+std::size_t tape_size() {
+  std::size_t n = 0;
+  for (const auto& weak : tape.nodes) n += weak.expired() ? 0 : 1;
+  return n;
+}
+
+const Tensor& SavedTensor::unpack(const Node& owner) const {
+  HG_CHECK(!owner.released, owner.name(), ": saved tensors were already freed by an earlier "
+           "backward; pass retain_graph=true to backward the graph twice");
+  HG_CHECK(!tensor_.defined() || tensor_.version() == version_, owner.name(),
+           ": a tensor saved for backward (", describe(tensor_), ") was modified in place "
+           "after it was saved (version ", version_, " -> ", tensor_.version(), ")");
+  return tensor_;
+}
+
+Edge gradient_edge(const Tensor& t) {
+  Edge edge;
+  if (!t.defined()) return edge;
+  if (t.grad_fn()) {
+    edge.node = t.grad_fn();
+    edge.output_nr = t.impl()->autograd.output_nr;
+  } else if (t.requires_grad()) {
+    edge.leaf = t.impl_ptr();
+  }
+  return edge;
+}
+
+bool needs_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor* t : inputs)
+    if (t->defined() && t->requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs,
+            const std::vector<Tensor>& outputs) {
+  node->next_edges.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    node->next_edges.push_back(gradient_edge(input));
+    node->inputs.push_back(input.defined()
+                               ? OutputInfo{input.sizes(), input.dtype(), input.device()}
+                               : OutputInfo{{}, kFloat32, kCPU});
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    AutogradMeta& meta = outputs[i].impl()->autograd;
+    meta.grad_fn = node;
+    meta.output_nr = static_cast<uint32_t>(i);
+    meta.requires_grad = true;
+    node->outputs.push_back({outputs[i].sizes(), outputs[i].dtype(), outputs[i].device()});
+  }
+  push_to_tape(node);
+  check_forward_outputs(*node, outputs);
+}
+
+}  // namespace autograd
+}  // namespace hg

@@ -1,0 +1,32 @@
+#pragma once
+// Small helpers shared by the op front-ends in autograd/.
+#include <string_view>
+
+#include "autograd/node.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/kernels.h"
+#include "kernels/tensor_bridge.h"
+
+namespace hg::autograd {
+
+inline void check_defined(const Tensor& t, std::string_view op) {
+  HG_CHECK(t.defined(), op, ": got an undefined tensor");
+}
+
+inline void check_floating(const Tensor& t, std::string_view op) {
+  check_defined(t, op);
+  HG_CHECK(t.is_floating_point(), op, ": expected a floating-point tensor, got ", describe(t));
+}
+
+inline void check_same_device(const Tensor& a, const Tensor& b, std::string_view op) {
+  HG_CHECK(a.device() == b.device(), op, ": tensors are on different devices: ", describe(a),
+           " and ", describe(b));
+}
+
+// A node whose output gradient must arrive in the output's dtype (cast if not).
+inline Tensor grad_as(const Tensor& grad, DType dtype) {
+  return grad.dtype() == dtype ? grad : grad.to(dtype);
+}
+
+}  // namespace hg::autograd

@@ -1,0 +1,180 @@
+// Tensor's methods that copy, convert, modify in place, or touch autograd state.
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+#include "core/factories.h"
+
+namespace hg {
+
+namespace {
+
+// Identity-shaped backward for copies: clone/contiguous (same dtype) and casts (to(DType)).
+class CopyBackward final : public autograd::Node {
+ public:
+  explicit CopyBackward(const char* name) : name_(name) {}
+  std::string name() const override { return name_; }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    return {grads[0].to(inputs[0].dtype)};  // a cast's backward casts the gradient back
+  }
+
+ private:
+  const char* name_;
+};
+
+Tensor copy_to_new(const Tensor& src, DType dtype, const char* node_name) {
+  Tensor out = make_tensor(src.sizes(), dtype, src.device());
+  kernels::copy(src.device())(kernels::view_of(src), kernels::view_of(out));
+  if (autograd::needs_grad({&src})) {
+    HG_CHECK(is_floating(dtype), "to: cannot cast ", describe(src), " which requires grad to ",
+             dtype_name(dtype), " (gradients need a floating dtype)");
+    autograd::record_op<CopyBackward>({src}, out, node_name);
+  }
+  return out;
+}
+
+void check_in_place(const Tensor& t, const char* op) {
+  autograd::check_defined(t, op);
+  HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t), " requires grad "
+           "and cannot be modified in place while grad mode is on (use hg::NoGradGuard)");
+}
+
+}  // namespace
+
+Tensor Tensor::to(DType dtype) const {
+  autograd::check_defined(*this, "to");
+  return dtype == this->dtype() ? *this : copy_to_new(*this, dtype, "CastBackward");
+}
+
+Tensor Tensor::to(Device target) const {
+  autograd::check_defined(*this, "to");
+  if (target == device()) return *this;
+  HG_FAIL("to: cannot move ", describe(*this), " to ", target.str(),
+          ": halfgrad was built without CUDA support");
+}
+
+Tensor Tensor::contiguous() const {
+  autograd::check_defined(*this, "contiguous");
+  return is_contiguous() ? *this : copy_to_new(*this, dtype(), "ContiguousBackward");
+}
+
+Tensor Tensor::clone() const {
+  autograd::check_defined(*this, "clone");
+  return copy_to_new(*this, dtype(), "CloneBackward");
+}
+
+Tensor Tensor::detach() const {
+  autograd::check_defined(*this, "detach");
+  return make_view(*this, sizes(), strides(), storage_offset());
+}
+
+Tensor& Tensor::fill_(double value) {
+  check_in_place(*this, "fill_");
+  kernels::fill(device())(kernels::view_of(*this), value);
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_in_place(*this, "copy_");
+  autograd::check_defined(src, "copy_");
+  HG_CHECK(!(is_grad_enabled() && src.requires_grad()), "copy_: source ", describe(src),
+           " requires grad, but in-place copies are not recorded (use hg::NoGradGuard)");
+  broadcast_shapes(src.sizes(), sizes(), "copy_");
+  const Tensor from = src.to(device());
+  kernels::copy(device())(kernels::view_of(from, sizes()), kernels::view_of(*this));
+  storage()->bump_version();
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_in_place(*this, "add_");
+  autograd::check_defined(other, "add_");
+  const Tensor sum = alpha == 1.0 ? add(*this, other) : add(*this, other * alpha);
+  HG_CHECK(sum.sizes() == sizes(), "add_: ", describe(other), " does not broadcast to ",
+           describe(*this));
+  return copy_(sum);
+}
+
+Tensor& Tensor::mul_(double factor) {
+  check_in_place(*this, "mul_");
+  return copy_(*this * factor);
+}
+
+// ---- autograd state ----
+
+bool Tensor::requires_grad() const {
+  return defined() && (impl()->autograd.requires_grad || impl()->autograd.grad_fn != nullptr);
+}
+
+Tensor& Tensor::requires_grad_(bool enabled) {
+  autograd::check_defined(*this, "requires_grad_");
+  HG_CHECK(is_leaf() || enabled, "requires_grad_: ", describe(*this), " is not a leaf; use "
+           "detach() to make one");
+  HG_CHECK(!enabled || is_floating_point(), "requires_grad_: only floating-point tensors can "
+           "require gradients, got ", describe(*this));
+  impl()->autograd.requires_grad = enabled;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return defined() ? impl()->autograd.grad : Tensor(); }
+void Tensor::set_grad(const Tensor& grad) const { impl()->autograd.grad = grad; }
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  return defined() ? impl()->autograd.grad_fn : nullptr;
+}
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  autograd::check_defined(*this, "backward");
+  autograd::run_backward(*this, gradient, retain_graph);
+}
+
+void Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+  HG_CHECK(requires_grad(), "register_hook: ", describe(*this), " does not require grad");
+  if (is_leaf()) {
+    impl()->autograd.hooks.push_back(std::move(hook));
+  } else {
+    grad_fn()->output_hooks[impl()->autograd.output_nr].push_back(std::move(hook));
+  }
+}
+
+void Tensor::retain_grad() const {
+  HG_CHECK(requires_grad(), "retain_grad: ", describe(*this), " does not require grad");
+  if (is_leaf() || impl()->autograd.retains_grad) return;
+  impl()->autograd.retains_grad = true;
+  std::weak_ptr<TensorImpl> weak = impl_ptr();
+  register_hook([weak](const Tensor& g) {
+    if (auto impl = weak.lock()) {
+      Tensor& slot = impl->autograd.grad;
+      slot = slot.defined() ? slot + g : g.clone();
+    }
+    return Tensor();
+  });
+}
+
+// ---- math methods forward to the free functions ----
+Tensor Tensor::sum() const { return hg::sum(*this); }
+Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::sum(*this, dims, keepdim);
+}
+Tensor Tensor::mean() const { return hg::mean(*this); }
+Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::mean(*this, dims, keepdim);
+}
+Tensor Tensor::max() const { return hg::max(*this); }
+Tensor Tensor::min() const { return hg::min(*this); }
+Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return hg::argmax(*this, dim, keepdim); }
+Tensor Tensor::matmul(const Tensor& other) const { return hg::matmul(*this, other); }
+Tensor Tensor::exp() const { return hg::exp(*this); }
+Tensor Tensor::log() const { return hg::log(*this); }
+Tensor Tensor::sqrt() const { return hg::sqrt(*this); }
+Tensor Tensor::abs() const { return hg::abs(*this); }
+Tensor Tensor::relu() const { return hg::relu(*this); }
+Tensor Tensor::sigmoid() const { return hg::sigmoid(*this); }
+Tensor Tensor::tanh() const { return hg::tanh(*this); }
+Tensor Tensor::pow(double exponent) const { return hg::pow(*this, exponent); }
+Tensor Tensor::clamp(double min, double max) const { return hg::clamp(*this, min, max); }
+Tensor Tensor::softmax(int64_t dim) const { return hg::softmax(*this, dim); }
+Tensor Tensor::log_softmax(int64_t dim) const { return hg::log_softmax(*this, dim); }
+
+}  // namespace hg

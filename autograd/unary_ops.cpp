@@ -1,0 +1,112 @@
+// Unary elementwise ops and their backward: one kernel each way (kernels::unary,
+// kernels::unary_backward), the node saving the input or the output as the derivative needs.
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+
+namespace hg {
+
+namespace {
+
+using kernels::UnaryOp;
+using kernels::UnaryParams;
+
+const char* unary_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: return "neg";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+    case UnaryOp::Sqrt: return "sqrt";
+    case UnaryOp::Rsqrt: return "rsqrt";
+    case UnaryOp::Abs: return "abs";
+    case UnaryOp::Sign: return "sign";
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::Gelu: return "gelu";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Square: return "square";
+    case UnaryOp::Reciprocal: return "reciprocal";
+    case UnaryOp::Pow: return "pow";
+    case UnaryOp::Clamp: return "clamp";
+    case UnaryOp::Affine: return "affine";
+  }
+  return "unary";
+}
+
+std::string node_name(UnaryOp op) {
+  std::string name = unary_name(op);
+  name[0] = static_cast<char>(std::toupper(name[0]));
+  return name + "Backward";
+}
+
+class UnaryBackward final : public autograd::Node {
+ public:
+  UnaryBackward(UnaryOp op, UnaryParams params) : op_(op), params_(params) {}
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    if (op_ == UnaryOp::Affine || op_ == UnaryOp::Neg) {  // constant slope: nothing saved
+      const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+      Tensor grad_in = make_tensor(g.sizes(), g.dtype(), g.device());
+      const UnaryParams slope{op_ == UnaryOp::Neg ? -1.0 : params_.a, 0.0};
+      kernels::unary(g.device())(UnaryOp::Affine, kernels::view_of(g), kernels::view_of(grad_in),
+                                 slope);
+      return {grad_in};
+    }
+    const Tensor& v = saved_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], v.dtype());
+    Tensor grad_in = make_tensor(v.sizes(), v.dtype(), v.device());
+    kernels::unary_backward(v.device())(op_, kernels::view_of(v), kernels::view_of(g),
+                                        kernels::view_of(grad_in), params_);
+    return {grad_in};
+  }
+  std::string name() const override { return node_name(op_); }
+  void release_saved() override { saved_.reset(); }
+  void save(const Tensor& t) { saved_ = autograd::SavedTensor(t); }
+
+ private:
+  UnaryOp op_;
+  UnaryParams params_;
+  autograd::SavedTensor saved_;
+};
+
+Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
+  autograd::check_floating(x, unary_name(op));
+  Tensor out = make_tensor(x.sizes(), x.dtype(), x.device());
+  kernels::unary(x.device())(op, kernels::view_of(x), kernels::view_of(out), params);
+  if (autograd::needs_grad({&x})) {
+    auto node = autograd::record_op<UnaryBackward>({x}, out, op, params);
+    if (op != UnaryOp::Affine && op != UnaryOp::Neg)
+      node->save(kernels::backward_uses_output(op) ? out : x);
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, x); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, x); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
+Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, x); }
+Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
+Tensor reciprocal(const Tensor& x) { return unary_op(UnaryOp::Reciprocal, x); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
+Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
+Tensor pow(const Tensor& x, double exponent) { return unary_op(UnaryOp::Pow, x, {exponent, 0}); }
+Tensor clamp(const Tensor& x, double min, double max) {
+  HG_CHECK(!(min > max), "clamp: min ", min, " is greater than max ", max, " for ", describe(x));
+  return unary_op(UnaryOp::Clamp, x, {min, max});
+}
+Tensor clamp_min(const Tensor& x, double min) { return clamp(x, min, INFINITY); }
+Tensor clamp_max(const Tensor& x, double max) { return clamp(x, -INFINITY, max); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+Tensor affine(const Tensor& x, double scale, double shift) {
+  return unary_op(UnaryOp::Affine, x, {scale, shift});
+}
+
+}  // namespace hg

@@ -1,0 +1,25 @@
+#pragma once
+// Memory for tensor storage: one Allocator per device type, looked up in a small registry.
+// The CPU allocator hands out 64-byte-aligned blocks (a cache line, and the widest vector load).
+// The CUDA backend registers its caching allocator here when it is compiled in.
+#include <cstddef>
+
+#include "core/device.h"
+
+namespace hg {
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr) noexcept = 0;
+};
+
+inline constexpr std::size_t kCpuAlignment = 64;
+
+Allocator& cpu_allocator();
+// The allocator registered for `type`; throws hg::Error when none is (e.g. CUDA not built in).
+Allocator& allocator_for(DeviceType type);
+void register_allocator(DeviceType type, Allocator* allocator);
+
+}  // namespace hg

@@ -1,0 +1,34 @@
+#pragma once
+// Element types: names, sizes, categories and type promotion.
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string_view>
+
+namespace hg {
+
+enum class DType : uint8_t { Float32, Float16, BFloat16, Float64, Int64, UInt8, Bool };
+
+inline constexpr DType kFloat32 = DType::Float32;
+inline constexpr DType kFloat16 = DType::Float16;
+inline constexpr DType kBFloat16 = DType::BFloat16;
+inline constexpr DType kFloat64 = DType::Float64;
+inline constexpr DType kInt64 = DType::Int64;
+inline constexpr DType kUInt8 = DType::UInt8;
+inline constexpr DType kBool = DType::Bool;
+
+// "float32", "float16", ... (the names PyTorch prints, without the "torch." prefix).
+std::string_view dtype_name(DType dtype);
+std::size_t itemsize(DType dtype);
+constexpr bool is_floating(DType d) {
+  return d == kFloat32 || d == kFloat16 || d == kBFloat16 || d == kFloat64;
+}
+constexpr bool is_low_precision(DType d) { return d == kFloat16 || d == kBFloat16; }
+
+// The dtype of a binary op on a and b, following PyTorch's rules for tensors of equal rank:
+// bool < uint8 < int64 < float16/bfloat16 < float32 < float64; float16 with bfloat16 -> float32.
+DType promote_types(DType a, DType b);
+
+std::ostream& operator<<(std::ostream& out, DType dtype);
+
+}  // namespace hg

@@ -1,0 +1,140 @@
+#include "core/factories.h"
+
+#include <cmath>
+#include <functional>
+
+#include "core/error.h"
+#include "core/random.h"
+#include "kernels/kernels.h"
+#include "kernels/tensor_bridge.h"
+
+namespace hg {
+
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& options) {
+  if (options.requires_grad()) t.requires_grad_(true);
+  return t;
+}
+
+Tensor make_on_cpu_then_move(const Shape& shape, DType dtype, const TensorOptions& options,
+                             const std::function<void(Tensor&)>& fill_host) {
+  Tensor host = make_tensor(shape, dtype, kCPU);
+  fill_host(host);
+  return finish(host.to(options.dtype()).to(options.device()), options);
+}
+
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  return finish(make_tensor(shape, options.dtype(), options.device()), options);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  Tensor t = make_tensor(shape, options.dtype(), options.device());
+  kernels::fill(t.device())(kernels::view_of(t), value);
+  return finish(t, options);
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+
+Tensor arange(int64_t end, TensorOptions options) {
+  return arange(0.0, static_cast<double>(end), 1.0, options);
+}
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  HG_CHECK(step != 0.0, "arange: step must be nonzero");
+  HG_CHECK((end - start) / step >= 0, "arange: the range [", start, ", ", end,
+           ") cannot be walked with step ", step);
+  const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
+  return make_on_cpu_then_move({n}, kFloat64, options, [&](Tensor& t) {
+    double* p = t.data<double>();
+    for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  });
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.options()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
+Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.sizes(), value, t.options()); }
+
+// Random draws are made in fp32 (or fp64 for fp64 tensors) on the host from the default
+// generator, then converted: a 16-bit tensor holds the rounded fp32 stream.
+Tensor rand(const Shape& shape, TensorOptions options) {
+  HG_CHECK(is_floating(options.dtype()), "rand: expected a floating dtype, got ",
+           dtype_name(options.dtype()));
+  const DType draw = options.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  return make_on_cpu_then_move(shape, draw, options, [](Tensor& t) {
+    const int64_t n = t.numel();
+    if (t.dtype() == kFloat64) {
+      const auto s = default_generator().reserve_state(random::blocks_uniform_f64(n));
+      random::fill_uniform(t.data<double>(), n, 0.0, 1.0, s.seed, s.offset);
+    } else {
+      const auto s = default_generator().reserve_state(random::blocks_uniform_f32(n));
+      random::fill_uniform(t.data<float>(), n, 0.0f, 1.0f, s.seed, s.offset);
+    }
+  });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options) {
+  HG_CHECK(is_floating(options.dtype()), "randn: expected a floating dtype, got ",
+           dtype_name(options.dtype()));
+  const DType draw = options.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  return make_on_cpu_then_move(shape, draw, options, [](Tensor& t) {
+    const int64_t n = t.numel();
+    if (t.dtype() == kFloat64) {
+      const auto s = default_generator().reserve_state(random::blocks_normal_f64(n));
+      random::fill_normal(t.data<double>(), n, 0.0, 1.0, s.seed, s.offset);
+    } else {
+      const auto s = default_generator().reserve_state(random::blocks_normal_f32(n));
+      random::fill_normal(t.data<float>(), n, 0.0f, 1.0f, s.seed, s.offset);
+    }
+  });
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
+  HG_CHECK(low < high, "randint: expected low < high, got [", low, ", ", high, ")");
+  return make_on_cpu_then_move(shape, kInt64, options, [&](Tensor& t) {
+    const auto s = default_generator().reserve_state(random::blocks_randint(t.numel()));
+    random::fill_randint(t.data<int64_t>(), t.numel(), low, high, s.seed, s.offset);
+  });
+}
+
+Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }
+Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options) {
+  HG_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()), "from_vector: ",
+           values.size(), " values do not fill shape ", shape_str(shape));
+  DType stored = kFloat64;
+  if constexpr (std::is_same_v<T, Half>) stored = kFloat16;
+  else if constexpr (std::is_same_v<T, BFloat16>) stored = kBFloat16;
+  else if constexpr (std::is_same_v<T, float>) stored = kFloat32;
+  else if constexpr (std::is_same_v<T, bool>) stored = kBool;
+  else if constexpr (std::is_same_v<T, uint8_t>) stored = kUInt8;
+  else if constexpr (std::is_integral_v<T>) stored = kInt64;
+  return make_on_cpu_then_move(shape, stored, options, [&](Tensor& t) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      if constexpr (std::is_same_v<T, bool>) t.data<bool>()[i] = values[i];
+      else if constexpr (std::is_same_v<T, uint8_t>) t.data<uint8_t>()[i] = values[i];
+      else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> ||
+                         std::is_same_v<T, float>) static_cast<T*>(t.data_ptr())[i] = values[i];
+      else if constexpr (std::is_integral_v<T>) t.data<int64_t>()[i] = static_cast<int64_t>(values[i]);
+      else t.data<double>()[i] = static_cast<double>(values[i]);
+    }
+  });
+}
+
+template Tensor from_vector(const std::vector<float>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<double>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<Half>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<BFloat16>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<int64_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<int>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<uint8_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<bool>&, const Shape&, TensorOptions);
+
+}  // namespace hg

@@ -1,0 +1,130 @@
+// Tensor metadata, construction and host read-back. Computing methods live in autograd/.
+#include "core/tensor.h"
+
+#include "core/error.h"
+#include "kernels/kernels.h"
+#include "kernels/tensor_bridge.h"
+
+namespace hg {
+
+namespace {
+const TensorImpl& checked(const TensorImpl* impl) {
+  HG_CHECK(impl != nullptr, "tensor: use of an undefined tensor");
+  return *impl;
+}
+}  // namespace
+
+const Shape& Tensor::sizes() const { return checked(impl()).sizes; }
+const Shape& Tensor::strides() const { return checked(impl()).strides; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::numel() const { return shape_numel(sizes()); }
+int64_t Tensor::storage_offset() const { return checked(impl()).offset; }
+DType Tensor::dtype() const { return checked(impl()).dtype; }
+Device Tensor::device() const { return checked(impl()).storage->device(); }
+const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl()).storage; }
+uint64_t Tensor::version() const { return storage()->version(); }
+TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
+
+bool Tensor::is_contiguous() const {
+  int64_t expected = 1;
+  for (int64_t d = dim() - 1; d >= 0; --d) {
+    if (sizes()[d] != 1 && strides()[d] != expected) return false;
+    expected *= sizes()[d];
+  }
+  return true;
+}
+
+void* Tensor::data_ptr() const {
+  return static_cast<char*>(storage()->data()) +
+         storage_offset() * static_cast<int64_t>(itemsize(dtype()));
+}
+
+namespace {
+template <typename T> constexpr DType dtype_of();
+template <> constexpr DType dtype_of<float>() { return kFloat32; }
+template <> constexpr DType dtype_of<double>() { return kFloat64; }
+template <> constexpr DType dtype_of<Half>() { return kFloat16; }
+template <> constexpr DType dtype_of<BFloat16>() { return kBFloat16; }
+template <> constexpr DType dtype_of<int64_t>() { return kInt64; }
+template <> constexpr DType dtype_of<uint8_t>() { return kUInt8; }
+template <> constexpr DType dtype_of<bool>() { return kBool; }
+template <> constexpr DType dtype_of<int>() { return kInt64; }  // read back through int64
+}  // namespace
+
+template <typename T>
+T* Tensor::data() const {
+  HG_CHECK(dtype() == dtype_of<T>(), "data<", dtype_name(dtype_of<T>()), ">: tensor ",
+           describe(*this), " has dtype ", dtype_name(dtype()));
+  return static_cast<T*>(data_ptr());
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  // Read back through a contiguous CPU copy in T's dtype (int goes through int64).
+  Tensor host = to(kCPU).to(dtype_of<T>()).contiguous();
+  using Stored = std::conditional_t<std::is_same_v<T, int>, int64_t, T>;
+  const Stored* p = static_cast<const Stored*>(host.data_ptr());
+  std::vector<T> out(static_cast<size_t>(host.numel()));
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
+  return out;
+}
+
+template <typename T>
+T Tensor::item() const {
+  HG_CHECK(numel() == 1, "item: expected a tensor with one element, got ", describe(*this));
+  return to_vector<T>()[0];
+}
+
+#define HG_INSTANTIATE(T)                          \
+  template std::vector<T> Tensor::to_vector<T>() const; \
+  template T Tensor::item<T>() const;
+HG_INSTANTIATE(float)
+HG_INSTANTIATE(double)
+HG_INSTANTIATE(Half)
+HG_INSTANTIATE(BFloat16)
+HG_INSTANTIATE(int64_t)
+HG_INSTANTIATE(uint8_t)
+HG_INSTANTIATE(bool)
+HG_INSTANTIATE(int)
+#undef HG_INSTANTIATE
+template float* Tensor::data<float>() const;
+template double* Tensor::data<double>() const;
+template Half* Tensor::data<Half>() const;
+template BFloat16* Tensor::data<BFloat16>() const;
+template int64_t* Tensor::data<int64_t>() const;
+template uint8_t* Tensor::data<uint8_t>() const;
+template bool* Tensor::data<bool>() const;
+
+Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
+  for (int64_t s : shape) HG_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  HG_CHECK(shape.size() <= static_cast<size_t>(kernels::kMaxDims), "empty: shape ",
+           shape_str(shape), " has more than ", kernels::kMaxDims, " dims");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(
+      static_cast<size_t>(shape_numel(shape)) * itemsize(dtype), device);
+  impl->sizes = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  return Tensor(std::move(impl));
+}
+
+Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = base.storage();
+  impl->sizes = sizes;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  return Tensor(std::move(impl));
+}
+
+std::string describe(const Tensor& t) {
+  if (!t.defined()) return "(undefined tensor)";
+  std::string s = shape_str(t.sizes()) + " " + std::string(dtype_name(t.dtype()));
+  if (!t.device().is_cpu()) s += " " + t.device().str();
+  return s;
+}
+
+}  // namespace hg

@@ -1,0 +1,169 @@
+#pragma once
+// hg::Tensor: a value handle to a TensorImpl (copies alias, like libtorch). The impl holds the
+// storage, the layout (sizes, strides, offset), the dtype and the autograd fields.
+//
+// Methods that compute (math, views, casts) are implemented next to their differentiable
+// front-ends in autograd/; this header only declares them.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/shape.h"
+#include "core/storage.h"
+#include "core/tensor_options.h"
+
+namespace hg {
+
+namespace autograd {
+class Node;
+}
+struct TensorImpl;
+
+class Tensor {
+ public:
+  Tensor() = default;  // an undefined tensor (defined() == false)
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+
+  // ---- metadata ----
+  const Shape& sizes() const;
+  const Shape& strides() const;
+  int64_t size(int64_t dim) const;
+  int64_t stride(int64_t dim) const;
+  int64_t dim() const;
+  int64_t numel() const;
+  int64_t storage_offset() const;
+  DType dtype() const;
+  Device device() const;
+  TensorOptions options() const;
+  bool is_contiguous() const;
+  bool is_floating_point() const { return is_floating(dtype()); }
+  void* data_ptr() const;  // address of element 0 (storage + offset)
+  template <typename T>
+  T* data() const;  // typed pointer; throws hg::Error when T does not match dtype()
+  uint64_t version() const;
+  const std::shared_ptr<Storage>& storage() const;
+
+  // ---- conversions and copies ----
+  Tensor to(DType dtype) const;
+  Tensor to(Device device) const;
+  Tensor contiguous() const;
+  Tensor clone() const;
+  Tensor detach() const;
+  template <typename T>
+  T item() const;
+  template <typename T>
+  std::vector<T> to_vector() const;
+
+  // ---- views (share storage) ----
+  Tensor view(const Shape& shape) const;
+  Tensor reshape(const Shape& shape) const;
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  Tensor transpose(int64_t dim0, int64_t dim1) const;
+  Tensor t() const;  // transpose of a 2-D tensor
+  Tensor permute(const std::vector<int64_t>& dims) const;
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor squeeze() const;
+  Tensor squeeze(int64_t dim) const;
+  Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
+  Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  Tensor select(int64_t dim, int64_t index) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor expand_as(const Tensor& other) const { return expand(other.sizes()); }
+
+  // ---- in-place (bump the version counter) ----
+  Tensor& fill_(double value);
+  Tensor& zero_() { return fill_(0.0); }
+  Tensor& copy_(const Tensor& src);  // broadcasts src, converts dtype
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(double factor);
+
+  // ---- autograd ----
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool enabled = true);
+  Tensor grad() const;          // undefined until a backward pass reaches this leaf
+  void set_grad(const Tensor& grad) const;
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  bool is_leaf() const;
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  // f sees the gradient flowing into this tensor; returning a defined tensor replaces it.
+  void register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  void retain_grad() const;
+
+  // ---- math (free functions in autograd/ops.h; these forward to them) ----
+  Tensor sum() const;
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor matmul(const Tensor& other) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor pow(double exponent) const;
+  Tensor clamp(double min, double max) const;
+  Tensor softmax(int64_t dim) const;
+  Tensor log_softmax(int64_t dim) const;
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  bool retains_grad = false;
+  Tensor grad;
+  std::shared_ptr<autograd::Node> grad_fn;  // set on non-leaf outputs of taped ops
+  uint32_t output_nr = 0;                   // which output of grad_fn this tensor is
+  std::vector<std::function<Tensor(const Tensor&)>> hooks;
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape sizes;
+  Shape strides;
+  int64_t offset = 0;  // in elements
+  DType dtype = kFloat32;
+  AutogradMeta autograd;
+};
+
+// A tensor over fresh, uninitialised, contiguous storage.
+Tensor make_tensor(const Shape& shape, DType dtype, Device device);
+// A tensor sharing `base`'s storage with another layout (no autograd fields).
+Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset);
+
+// Operators (tensor or scalar on either side); defined in autograd/.
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+// PyTorch-like printing: values (summarised when large), shape and dtype.
+std::ostream& operator<<(std::ostream& out, const Tensor& t);
+// "[2, 3] float16" for error messages.
+std::string describe(const Tensor& t);
+
+}  // namespace hg

@@ -1,0 +1,37 @@
+// Copy with dtype conversion, and fill. The contiguous same-dtype case is a memcpy per run.
+#include <cstring>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/loops.h"
+
+namespace hg::kernels::cpu {
+
+void copy(const TensorView& src, const TensorView& out) {
+  dispatch_all(out.dtype, [&]<typename To>() {
+    dispatch_all(src.dtype, [&]<typename From>() {
+      for_each<2>({&out, &src}, [](char** p, const int64_t* s, int64_t n) {
+        if constexpr (std::is_same_v<To, From>) {
+          if (s[0] == sizeof(To) && s[1] == sizeof(From)) {
+            std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(To));
+            return;
+          }
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          *reinterpret_cast<To*>(p[0] + i * s[0]) =
+              convert<To>(*reinterpret_cast<const From*>(p[1] + i * s[1]));
+        }
+      });
+    });
+  });
+}
+
+void fill(const TensorView& out, double value) {
+  dispatch_all(out.dtype, [&]<typename T>() {
+    const T v = convert<T>(value);
+    for_each<1>({&out}, [v](char** p, const int64_t* s, int64_t n) {
+      for (int64_t i = 0; i < n; ++i) *reinterpret_cast<T*>(p[0] + i * s[0]) = v;
+    });
+  });
+}
+
+}  // namespace hg::kernels::cpu

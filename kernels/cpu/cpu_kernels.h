@@ -1,0 +1,23 @@
+#pragma once
+// The CPU column of the dispatch tables (see kernels/kernels.h for the contracts).
+#include "kernels/kernels.h"
+
+namespace hg::kernels::cpu {
+
+void copy(const TensorView& src, const TensorView& out);
+void fill(const TensorView& out, double value);
+void unary(UnaryOp op, const TensorView& in, const TensorView& out, const UnaryParams& params);
+void unary_backward(UnaryOp op, const TensorView& saved, const TensorView& grad_out,
+                    const TensorView& grad_in, const UnaryParams& params);
+void binary(BinaryOp op, const TensorView& a, const TensorView& b, const TensorView& out);
+void where(const TensorView& cond, const TensorView& a, const TensorView& b,
+           const TensorView& out);
+void reduce(ReduceOp op, const TensorView& in, const TensorView& out);
+void arg_reduce(bool is_max, const TensorView& in, int dim, const TensorView* values,
+                const TensorView& indices);
+void softmax(bool log, const TensorView& in, const TensorView& out);
+void softmax_backward(bool log, const TensorView& y, const TensorView& grad_out,
+                      const TensorView& grad_in);
+void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate);
+
+}  // namespace hg::kernels::cpu

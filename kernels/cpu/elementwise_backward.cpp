@@ -1,0 +1,70 @@
+// Backward of the unary ops: grad_in = grad_out * f'(.), computed in float (double for fp64)
+// from the saved input or output, rounded once on store.
+#include <cmath>
+
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/loops.h"
+
+namespace hg::kernels::cpu {
+
+namespace {
+
+template <typename T, typename F>
+void backward_loop(const TensorView& saved, const TensorView& grad_out, const TensorView& grad_in,
+                   F derivative) {
+  using C = compute_t<T>;
+  for_each<3>({&grad_in, &saved, &grad_out}, [derivative](char** p, const int64_t* s, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      const C v = static_cast<C>(*reinterpret_cast<const T*>(p[1] + i * s[1]));
+      const C g = static_cast<C>(*reinterpret_cast<const T*>(p[2] + i * s[2]));
+      *reinterpret_cast<T*>(p[0] + i * s[0]) = static_cast<T>(g * derivative(v));
+    }
+  });
+}
+
+template <typename C>
+C gelu_derivative(C x) {  // d/dx [x * Phi(x)] = Phi(x) + x * phi(x)
+  const C cdf = C(0.5) * (C(1) + std::erf(x * static_cast<C>(M_SQRT1_2)));
+  const C pdf = std::exp(C(-0.5) * x * x) * static_cast<C>(0.3989422804014327);
+  return cdf + x * pdf;
+}
+
+template <typename T>
+void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const TensorView& out,
+                    const UnaryParams& p) {
+  using C = compute_t<T>;
+  const C a = static_cast<C>(p.a), b = static_cast<C>(p.b);
+  switch (op) {
+    case UnaryOp::Neg: return backward_loop<T>(v, g, out, [](C) { return C(-1); });
+    case UnaryOp::Exp: return backward_loop<T>(v, g, out, [](C y) { return y; });
+    case UnaryOp::Log: return backward_loop<T>(v, g, out, [](C x) { return C(1) / x; });
+    case UnaryOp::Sqrt: return backward_loop<T>(v, g, out, [](C y) { return C(0.5) / y; });
+    case UnaryOp::Rsqrt: return backward_loop<T>(v, g, out, [](C y) { return C(-0.5) * y * y * y; });
+    case UnaryOp::Abs: return backward_loop<T>(v, g, out, [](C x) { return C((x > 0) - (x < 0)); });
+    case UnaryOp::Sign: return backward_loop<T>(v, g, out, [](C) { return C(0); });
+    case UnaryOp::Relu: return backward_loop<T>(v, g, out, [](C x) { return x > 0 ? C(1) : C(0); });
+    case UnaryOp::Gelu: return backward_loop<T>(v, g, out, [](C x) { return gelu_derivative(x); });
+    case UnaryOp::Sigmoid: return backward_loop<T>(v, g, out, [](C y) { return y * (C(1) - y); });
+    case UnaryOp::Tanh: return backward_loop<T>(v, g, out, [](C y) { return C(1) - y * y; });
+    case UnaryOp::Square: return backward_loop<T>(v, g, out, [](C x) { return C(2) * x; });
+    case UnaryOp::Reciprocal: return backward_loop<T>(v, g, out, [](C y) { return -y * y; });
+    case UnaryOp::Pow:
+      return backward_loop<T>(v, g, out, [a](C x) {
+        return a == C(0) ? C(0) : a * static_cast<C>(std::pow(x, a - C(1)));
+      });
+    case UnaryOp::Clamp:  // gradient passes where the input was inside [a, b]
+      return backward_loop<T>(v, g, out, [a, b](C x) { return (x >= a && x <= b) ? C(1) : C(0); });
+    case UnaryOp::Affine: return backward_loop<T>(v, g, out, [a](C) { return a; });
+  }
+}
+
+}  // namespace
+
+void unary_backward(UnaryOp op, const TensorView& saved, const TensorView& grad_out,
+                    const TensorView& grad_in, const UnaryParams& params) {
+  dispatch_floating(saved.dtype, "unary_backward", [&]<typename T>() {
+    backward_typed<T>(op, saved, grad_out, grad_in, params);
+  });
+}
+
+}  // namespace hg::kernels::cpu

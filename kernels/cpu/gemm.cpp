@@ -1,0 +1,118 @@
+// Batched GEMM on the CPU through BLAS (kernels/cpu/blas.h). fp16/bf16 operands are widened to
+// float once per call, multiplied with fp32 accumulation, and rounded once on store: the same
+// numerics as cuBLAS with compute type 32F.
+#include <vector>
+
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/loops.h"
+
+namespace hg::kernels::cpu {
+
+namespace {
+
+// A 2-D operand as BLAS wants it: pointer, transposed or not, leading dimension.
+template <typename T>
+struct BlasOperand {
+  const T* data;
+  bool trans;
+  int64_t ld;
+};
+
+// Uses the matrix in place when one of its two dims is unit-stride; otherwise packs it.
+template <typename T>
+BlasOperand<T> as_blas_operand(const T* data, int64_t rows, int64_t cols, int64_t row_stride,
+                               int64_t col_stride, std::vector<T>& scratch) {
+  if (col_stride == 1 && row_stride >= std::max<int64_t>(cols, 1)) return {data, false, row_stride};
+  if (row_stride == 1 && col_stride >= std::max<int64_t>(rows, 1)) return {data, true, col_stride};
+  scratch.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) scratch[r * cols + c] = data[r * row_stride + c * col_stride];
+  return {scratch.data(), false, std::max<int64_t>(cols, 1)};
+}
+
+template <typename T>
+void blas_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+               const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, double>) {
+    dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+// T is float or double; a/b/c are views of that dtype.
+// Element offset of batch entry `index` (row-major over the leading ndim-2 dims) in v.
+int64_t batch_offset(const TensorView& v, int64_t index) {
+  int64_t offset = 0;
+  for (int d = v.ndim - 3; d >= 0; --d) {
+    offset += (index % v.sizes[d]) * v.strides[d];
+    index /= v.sizes[d];
+  }
+  return offset;
+}
+
+template <typename T>
+void gemm_native(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate) {
+  const int r = c.ndim - 2;  // the matrix dims are r and r + 1
+  const int64_t m = c.sizes[r], n = c.sizes[r + 1], k = a.sizes[r + 1];
+  int64_t batch = 1;
+  for (int d = 0; d < r; ++d) batch *= c.sizes[d];
+  std::vector<T> scratch_a, scratch_b;
+  for (int64_t i = 0; i < batch; ++i) {
+    const T* pa = a.ptr<T>() + batch_offset(a, i);
+    const T* pb = b.ptr<T>() + batch_offset(b, i);
+    T* pc = c.ptr<T>() + batch_offset(c, i);
+    const auto oa = as_blas_operand(pa, m, k, a.strides[r], a.strides[r + 1], scratch_a);
+    const auto ob = as_blas_operand(pb, k, n, b.strides[r], b.strides[r + 1], scratch_b);
+    blas_gemm<T>(oa.trans, ob.trans, m, n, k, oa.data, oa.ld, ob.data, ob.ld,
+                 accumulate ? T(1) : T(0), pc, std::max<int64_t>(n, 1));
+  }
+}
+
+// A float copy of a 16-bit view. Broadcast (stride-0) dims stay stride 0 in the copy, so a
+// weight shared by the whole batch is widened once.
+TensorView widen(const TensorView& v, std::vector<float>& buffer) {
+  TensorView src = v, wide = v;
+  wide.dtype = DType::Float32;
+  for (int d = 0; d < v.ndim; ++d)
+    if (v.strides[d] == 0) src.sizes[d] = 1;
+  int64_t stride = 1;
+  for (int d = v.ndim - 1; d >= 0; --d) {
+    wide.strides[d] = v.strides[d] == 0 ? 0 : stride;
+    stride *= src.sizes[d];
+  }
+  buffer.resize(static_cast<size_t>(stride));
+  wide.data = buffer.data();
+  TensorView dst = wide;
+  for (int d = 0; d < v.ndim; ++d) dst.sizes[d] = src.sizes[d];
+  copy(src, dst);
+  return wide;
+}
+
+}  // namespace
+
+void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate) {
+  switch (c.dtype) {
+    case DType::Float32: return gemm_native<float>(a, b, c, accumulate);
+    case DType::Float64: return gemm_native<double>(a, b, c, accumulate);
+    case DType::Float16:
+    case DType::BFloat16: {
+      std::vector<float> wa, wb, wc;
+      const TensorView fa = widen(a, wa), fb = widen(b, wb);
+      const TensorView fc = accumulate ? widen(c, wc) : [&] {
+        TensorView v = c;
+        v.dtype = DType::Float32;
+        wc.resize(static_cast<size_t>(c.numel()));
+        v.data = wc.data();
+        return v;
+      }();
+      gemm_native<float>(fa, fb, fc, accumulate);
+      copy(fc, c);  // the single rounding to 16 bits
+      return;
+    }
+    default: HG_FAIL("gemm: expected a floating dtype, got ", dtype_name(c.dtype));
+  }
+}
+
+}  // namespace hg::kernels::cpu

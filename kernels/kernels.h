@@ -1,0 +1,81 @@
+#pragma once
+// The kernel families of halfgrad and their dispatch tables. Every family has one entry point
+// per device; front-ends call e.g. `kernels::unary(device)(op, in, out, params)`.
+//
+// Conventions for every family:
+//  - views carry element strides; broadcast inputs come with the output's sizes, stride 0;
+//  - fp16/bf16 are computed in float and rounded (to nearest even) when stored, fp64 in double;
+//  - outputs are written, never accumulated into, unless the family says otherwise.
+#include "kernels/dispatch.h"
+#include "kernels/tensor_view.h"
+
+namespace hg::kernels {
+
+enum class UnaryOp {
+  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Relu, Gelu, Sigmoid, Tanh, Square, Reciprocal,
+  Pow,    // x^p, p = params.a
+  Clamp,  // clamp(x, params.a, params.b)
+  Affine  // params.a * x + params.b
+};
+struct UnaryParams {
+  double a = 0.0;
+  double b = 0.0;
+};
+// Whether the backward of op is computed from its output y (else from its input x).
+constexpr bool backward_uses_output(UnaryOp op) {
+  return op == UnaryOp::Exp || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
+         op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal;
+}
+
+enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+
+enum class ReduceOp { Sum, Mean, Max, Min };
+
+// out = cast(src): any dtypes, any layouts, same sizes (src may be broadcast).
+using CopyFn = void (*)(const TensorView& src, const TensorView& out);
+// out[...] = value
+using FillFn = void (*)(const TensorView& out, double value);
+// out = op(in); in and out have the same floating dtype.
+using UnaryFn = void (*)(UnaryOp op, const TensorView& in, const TensorView& out,
+                         const UnaryParams& params);
+// grad_in = grad_out * op'(saved), saved being x or y as backward_uses_output(op) says.
+using UnaryBackwardFn = void (*)(UnaryOp op, const TensorView& saved, const TensorView& grad_out,
+                                 const TensorView& grad_in, const UnaryParams& params);
+// out = a op b; a and b share a dtype; out has it too, or Bool for comparisons.
+using BinaryFn = void (*)(BinaryOp op, const TensorView& a, const TensorView& b,
+                          const TensorView& out);
+// out = cond ? a : b; cond is Bool, a/b/out share a dtype.
+using WhereFn = void (*)(const TensorView& cond, const TensorView& a, const TensorView& b,
+                         const TensorView& out);
+// Reduces `in` into `out`, where `out` is given with in's sizes and stride 0 in reduced dims.
+// Sum of Bool/UInt8/Int64 gives Int64 (out's dtype); float dtypes accumulate in float/double.
+using ReduceFn = void (*)(ReduceOp op, const TensorView& in, const TensorView& out);
+// Max (or min) along `dim` with the index of the first extreme value; values may be null.
+using ArgReduceFn = void (*)(bool is_max, const TensorView& in, int dim, const TensorView* values,
+                             const TensorView& indices);
+// c[i] = a[i] @ b[i] (+ c[i] when accumulate) for every batch index i: a [*, M, K],
+// b [*, K, N], c [*, M, N] with the same batch dims; a and b may be strided or broadcast
+// (stride 0 in batch dims); c is contiguous. Floating dtypes, all equal.
+using GemmFn = void (*)(const TensorView& a, const TensorView& b, const TensorView& c,
+                        bool accumulate);
+
+// Softmax (or log-softmax) over the last dim of contiguous [rows, cols] views, in float.
+using SoftmaxFn = void (*)(bool log, const TensorView& in, const TensorView& out);
+// grad_in from the forward output y and grad_out (all contiguous [rows, cols]).
+using SoftmaxBackwardFn = void (*)(bool log, const TensorView& y, const TensorView& grad_out,
+                                   const TensorView& grad_in);
+
+extern DispatchTable<CopyFn> copy;
+extern DispatchTable<FillFn> fill;
+extern DispatchTable<UnaryFn> unary;
+extern DispatchTable<UnaryBackwardFn> unary_backward;
+extern DispatchTable<BinaryFn> binary;
+extern DispatchTable<WhereFn> where;
+extern DispatchTable<ReduceFn> reduce;
+extern DispatchTable<ArgReduceFn> arg_reduce;
+extern DispatchTable<GemmFn> gemm;
+extern DispatchTable<SoftmaxFn> softmax;
+extern DispatchTable<SoftmaxBackwardFn> softmax_backward;
+
+}  // namespace hg::kernels

@@ -1,0 +1,169 @@
+// The autograd engine: accumulation, shared subexpressions, no_grad, retain_graph, hooks,
+// detach, the version check, anomaly mode and print_tape.
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("engine: gradients accumulate across two backward calls") {
+  Tensor x = from_vector(std::vector<double>{1, 2}, kFloat64).requires_grad_();
+  (x * x).sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{2, 4});
+  (x * 3.0).sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{5, 7});
+  x.set_grad(Tensor());
+  x.sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{1, 1});
+}
+
+TEST_CASE("engine: a node used twice sums its gradients") {
+  Tensor x = full({3}, 2.0, kFloat64).requires_grad_();
+  Tensor y = exp(x);
+  Tensor z = (y * y + y).sum();  // d/dx = 2 e^2x + e^x
+  z.backward();
+  for (double g : values(x.grad())) CHECK(g == doctest::Approx(2 * std::exp(4.0) + std::exp(2.0)));
+}
+
+TEST_CASE("engine: leaves, grad_fn and requires_grad propagate") {
+  Tensor a = ones({2}).requires_grad_();
+  Tensor b = ones({2});
+  Tensor c = a * b;
+  CHECK(a.is_leaf());
+  CHECK_FALSE(c.is_leaf());
+  CHECK(c.requires_grad());
+  CHECK(c.grad_fn()->name() == "MulBackward");
+  CHECK_FALSE((b * b).requires_grad());
+  Tensor d = c.detach();
+  CHECK(d.is_leaf());
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.storage() == c.storage());
+}
+
+TEST_CASE("engine: NoGradGuard records nothing") {
+  Tensor a = ones({2}).requires_grad_();
+  {
+    NoGradGuard guard;
+    CHECK_FALSE(is_grad_enabled());
+    Tensor c = a * 2.0;
+    CHECK_FALSE(c.requires_grad());
+    CHECK(c.grad_fn() == nullptr);
+  }
+  CHECK(is_grad_enabled());
+}
+
+TEST_CASE("engine: a second backward needs retain_graph") {
+  Tensor x = ones({2}, kFloat64).requires_grad_();
+  Tensor y = (exp(x) * x).sum();
+  y.backward(Tensor(), /*retain_graph=*/true);
+  y.backward();
+  CHECK(values(x.grad())[0] == doctest::Approx(2 * 2 * std::exp(1.0)));
+  expect_error([&] { y.backward(); }, {"backward", "second time", "retain_graph"});
+}
+
+TEST_CASE("engine: backward on a non-scalar needs a gradient") {
+  Tensor x = ones({2, 2}).requires_grad_();
+  Tensor y = x * 2.0;
+  expect_error([&] { y.backward(); }, {"backward", "scalar", "[2, 2] float32"});
+  y.backward(full({2, 2}, 0.5));
+  CHECK(values(x.grad()) == std::vector<double>(4, 1.0));
+  expect_error([&] { (x * 2.0).backward(ones({3})); }, {"backward", "[3] float32", "[2, 2]"});
+  expect_error([] { ones({1}).backward(); }, {"backward", "does not require grad"});
+}
+
+TEST_CASE("engine: hooks see and can replace gradients") {
+  Tensor x = ones({2}).requires_grad_();
+  std::vector<double> seen;
+  x.register_hook([&](const Tensor& g) {
+    seen = values(g);
+    return Tensor();
+  });
+  Tensor y = x * 3.0;
+  y.register_hook([](const Tensor& g) { return g * 10.0; });  // non-leaf hook replaces
+  y.sum().backward();
+  CHECK(seen == std::vector<double>{30, 30});
+  CHECK(values(x.grad()) == std::vector<double>{30, 30});
+}
+
+TEST_CASE("engine: retain_grad keeps a non-leaf gradient") {
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = x * 3.0;
+  y.retain_grad();
+  (y * y).sum().backward();
+  CHECK(values(y.grad()) == std::vector<double>{6, 6});
+}
+
+TEST_CASE("engine: an in-place change to a saved tensor is detected and names the op") {
+  Tensor x = ones({3}).requires_grad_();
+  Tensor e = exp(x);
+  Tensor y = (e * 2.0).sum();
+  Tensor z = (x * e).sum();  // MulBackward saved e
+  {
+    NoGradGuard no_grad;
+    e.fill_(0.0);
+  }
+  expect_error([&] { z.backward(); }, {"MulBackward", "modified in place", "[3] float32"});
+  (void)y;
+}
+
+TEST_CASE("engine: in-place on a leaf that requires grad is refused under grad mode") {
+  Tensor w = ones({2}).requires_grad_();
+  expect_error([&] { w.add_(ones({2})); }, {"add_", "requires grad", "NoGradGuard"});
+  NoGradGuard guard;
+  w.add_(ones({2}));
+  CHECK(values(w) == std::vector<double>{2, 2});
+}
+
+TEST_CASE("engine: integer tensors cannot require grad; comparisons give no grad") {
+  expect_error([] { (void)arange(3, kInt64).requires_grad_(); },
+               {"requires_grad_", "floating-point", "int64"});
+  Tensor x = ones({2}).requires_grad_();
+  CHECK_FALSE(gt(x, zeros({2})).requires_grad());
+}
+
+TEST_CASE("engine: mixed dtypes send each gradient back in its input's dtype") {
+  Tensor w = ones({2}).requires_grad_();             // fp32 leaf
+  Tensor x = full({2}, 2.0, kFloat16);
+  Tensor y = (w.to(kFloat16) * x).sum();              // taped cast
+  CHECK(y.dtype() == kFloat16);
+  y.backward();
+  CHECK(w.grad().dtype() == kFloat32);
+  CHECK(values(w.grad()) == std::vector<double>{2, 2});
+}
+
+TEST_CASE("engine: anomaly mode reports the first op that produced NaN/inf") {
+  Tensor x = from_vector(std::vector<float>{1, 0}).requires_grad_();
+  autograd::DetectAnomalyGuard anomaly;
+  expect_error([&] { (void)log(x - 1.0); }, {"anomaly", "LogBackward", "forward", "[2] float32"});
+  Tensor y = sqrt(x);  // forward fine, backward 0.5/sqrt(0) = inf
+  expect_error([&] { y.sum().backward(); }, {"anomaly", "SqrtBackward", "backward", "[2] float32"});
+}
+
+TEST_CASE("engine: print_tape lists nodes newest first with dtypes") {
+  Tensor w = ones({3, 2}).requires_grad_();
+  Tensor x = ones({4, 2}, kFloat16);
+  Tensor y = relu(linear(x, w.to(kFloat16))).sum();
+  std::ostringstream out;
+  autograd::print_tape(y, out);
+  const std::string s = out.str();
+  const auto sum_at = s.find("SumBackward"), relu_at = s.find("ReluBackward"),
+             linear_at = s.find("LinearBackward"), cast_at = s.find("CastBackward");
+  REQUIRE(sum_at != std::string::npos);
+  CHECK(sum_at < relu_at);
+  CHECK(relu_at < linear_at);
+  CHECK(linear_at < cast_at);
+  CHECK(s.find("[4, 3] float16") != std::string::npos);
+  CHECK(s.find("leaf [3, 2] float32") != std::string::npos);
+}
+
+TEST_CASE("engine: the tape forgets graphs nobody holds") {
+  const auto before = autograd::tape_size();
+  {
+    Tensor x = ones({2}).requires_grad_();
+    Tensor y = exp(x) * 2.0;
+    CHECK(autograd::tape_size() >= before + 2);
+  }
+  CHECK(autograd::tape_size() == before);
+}

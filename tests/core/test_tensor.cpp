@@ -1,0 +1,152 @@
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("tensor: factories give shape, dtype, strides and values") {
+  Tensor z = zeros({2, 3});
+  CHECK(z.sizes() == Shape{2, 3});
+  CHECK(z.strides() == Shape{3, 1});
+  CHECK(z.dtype() == kFloat32);
+  CHECK(z.numel() == 6);
+  CHECK(z.is_contiguous());
+  CHECK(values(z) == std::vector<double>(6, 0.0));
+  CHECK(values(ones({4}, kFloat16)) == std::vector<double>(4, 1.0));
+  CHECK(values(full({2}, 2.5, kBFloat16)) == std::vector<double>{2.5, 2.5});
+  CHECK(values(arange(4)) == std::vector<double>{0, 1, 2, 3});
+  CHECK(values(arange(1.0, 2.0, 0.25)) == std::vector<double>{1, 1.25, 1.5, 1.75});
+  CHECK(scalar_tensor(3.0).dim() == 0);
+  CHECK(scalar_tensor(3.0).item<float>() == 3.0f);
+}
+
+TEST_CASE("tensor: from_vector converts to the requested dtype with RNE") {
+  Tensor h = from_vector(std::vector<float>{1.0f, 65519.99f, 65520.0f, 1e-8f}, kFloat16);
+  CHECK(h.dtype() == kFloat16);
+  const auto v = h.to_vector<float>();
+  CHECK(v[0] == 1.0f);
+  CHECK(v[1] == 65504.0f);
+  CHECK(std::isinf(v[2]));
+  CHECK(v[3] == 0.0f);
+  Tensor i = from_vector(std::vector<int64_t>{3, -1}, kInt64);
+  CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{3, -1});
+  expect_error([] { from_vector(std::vector<float>{1, 2, 3}, {2, 2}); },
+               {"from_vector", "3 values", "[2, 2]"});
+}
+
+TEST_CASE("tensor: to(DType) converts between all dtypes") {
+  Tensor x = from_vector(std::vector<double>{-1.5, 0.0, 2.25, 3.0});
+  for (DType d : {kFloat32, kFloat16, kBFloat16, kFloat64}) CHECK(values(x.to(d)) == values(x));
+  CHECK(x.to(kInt64).to_vector<int64_t>() == std::vector<int64_t>{-1, 0, 2, 3});
+  CHECK(x.to(kBool).to_vector<bool>() == std::vector<bool>{true, false, true, true});
+  CHECK(values(x.to(kBool).to(kFloat32)) == std::vector<double>{1, 0, 1, 1});
+  CHECK(values(from_vector(std::vector<double>{300.0}).to(kUInt8)) == std::vector<double>{44});
+  // bf16 keeps 8 bits of mantissa: 1 + 2^-8 ties to 1
+  CHECK(from_vector(std::vector<float>{1.00390625f}).to(kBFloat16).item<float>() == 1.0f);
+}
+
+TEST_CASE("tensor: views share storage and bump the shared version") {
+  Tensor x = arange(6).reshape({2, 3});
+  Tensor t = x.transpose(0, 1);
+  CHECK(t.sizes() == Shape{3, 2});
+  CHECK(t.strides() == Shape{1, 3});
+  CHECK_FALSE(t.is_contiguous());
+  CHECK(t.storage() == x.storage());
+  CHECK(values(t) == std::vector<double>{0, 3, 1, 4, 2, 5});
+  const uint64_t before = x.version();
+  t.fill_(7.0);
+  CHECK(x.version() == before + 1);
+  CHECK(t.version() == x.version());
+  CHECK(values(x) == std::vector<double>(6, 7.0));
+}
+
+TEST_CASE("tensor: view, reshape, flatten, squeeze, unsqueeze, permute") {
+  Tensor x = arange(24).reshape({2, 3, 4});
+  CHECK(x.view({6, -1}).sizes() == Shape{6, 4});
+  CHECK(x.flatten().sizes() == Shape{24});
+  CHECK(x.flatten(1).sizes() == Shape{2, 12});
+  CHECK(x.unsqueeze(0).sizes() == Shape{1, 2, 3, 4});
+  CHECK(x.unsqueeze(-1).sizes() == Shape{2, 3, 4, 1});
+  CHECK(x.unsqueeze(1).squeeze().sizes() == Shape{2, 3, 4});
+  CHECK(x.unsqueeze(1).squeeze(1).sizes() == Shape{2, 3, 4});
+  Tensor p = x.permute({2, 0, 1});
+  CHECK(p.sizes() == Shape{4, 2, 3});
+  CHECK(p.select(0, 1).select(0, 1).to_vector<int64_t>() == std::vector<int64_t>{13, 17, 21});
+  // reshape of a non-viewable layout copies; view refuses
+  CHECK(values(p.reshape({-1})).size() == 24);
+  CHECK(p.reshape({-1}).storage() != x.storage());
+  expect_error([&] { (void)p.view({24}); }, {"view", "[4, 2, 3]", "reshape"});
+  expect_error([&] { (void)x.view({5, 5}); }, {"view", "[5, 5]", "[2, 3, 4]"});
+  expect_error([&] { (void)x.view({-1, -1}); }, {"only one dimension can be -1"});
+}
+
+TEST_CASE("tensor: slice, narrow, select and expand") {
+  Tensor x = arange(10);
+  CHECK(values(x.slice(0, 2, 8, 3)) == std::vector<double>{2, 5});
+  CHECK(values(x.slice(0, -3, 10)) == std::vector<double>{7, 8, 9});
+  CHECK(values(x.narrow(0, 1, 2)) == std::vector<double>{1, 2});
+  Tensor m = arange(6).reshape({2, 3});
+  CHECK(values(m.select(1, -1)) == std::vector<double>{2, 5});
+  Tensor e = from_vector(std::vector<float>{1, 2}).reshape({2, 1}).expand({2, 3});
+  CHECK(e.strides() == Shape{1, 0});
+  CHECK(values(e) == std::vector<double>{1, 1, 1, 2, 2, 2});
+  expect_error([&] { (void)x.narrow(0, 8, 5); }, {"narrow", "out of range", "[10] float32"});
+  expect_error([&] { (void)m.expand({3, 3}); }, {"expand", "[2, 3]", "[3, 3]"});
+  expect_error([&] { (void)m.select(0, 2); }, {"select", "index 2", "[2, 3]"});
+}
+
+TEST_CASE("tensor: contiguous and clone copy; detach shares storage without grad") {
+  Tensor x = arange(6).reshape({2, 3}).t();
+  Tensor c = x.contiguous();
+  CHECK(c.is_contiguous());
+  CHECK(values(c) == values(x));
+  CHECK(c.storage() != x.storage());
+  Tensor y = ones({2}).requires_grad_();
+  Tensor d = y.detach();
+  CHECK(d.storage() == y.storage());
+  CHECK_FALSE(d.requires_grad());
+  Tensor cl = y.clone();
+  CHECK(cl.storage() != y.storage());
+}
+
+TEST_CASE("tensor: item and to_vector convert; item needs one element") {
+  CHECK(full({1}, 2.5).item<double>() == 2.5);
+  CHECK(full({}, 7.0, kInt64).item<int64_t>() == 7);
+  CHECK(full({1, 1}, 1.5, kFloat16).item<Half>().bits == Half(1.5f).bits);
+  expect_error([] { (void)zeros({2}).item<float>(); }, {"item", "one element", "[2] float32"});
+  expect_error([] { (void)zeros({2}).data<double>(); }, {"data<float64>", "[2] float32"});
+}
+
+TEST_CASE("tensor: printing shows values, shape and dtype like PyTorch") {
+  std::ostringstream out;
+  out << from_vector(std::vector<float>{1.0f, 2.5f, -3.0f, 4.0f}, {2, 2}, kFloat16);
+  CHECK(out.str() == "tensor([[ 1.0000,  2.5000],\n        [-3.0000,  4.0000]], shape=[2, 2], dtype=float16)");
+  std::ostringstream ints;
+  ints << arange(3, kInt64);
+  CHECK(ints.str() == "tensor([0, 1, 2], shape=[3], dtype=int64)");
+  std::ostringstream whole;
+  whole << ones({2});
+  CHECK(whole.str() == "tensor([1., 1.], shape=[2], dtype=float32)");
+  std::ostringstream big;
+  big << arange(2000);
+  CHECK(big.str().find("...") != std::string::npos);
+  std::ostringstream special;
+  special << from_vector(std::vector<float>{INFINITY, NAN, 1.5f});
+  CHECK(special.str() == "tensor([   inf,    nan, 1.5000], shape=[3], dtype=float32)");
+  std::ostringstream scalar;
+  scalar << scalar_tensor(0.5);
+  CHECK(scalar.str() == "tensor(0.5000, shape=[], dtype=float32)");
+}
+
+TEST_CASE("tensor: bad shapes and dims raise hg::Error with op, shape and dtype") {
+  Tensor x = zeros({2, 3}, kFloat16);
+  expect_error([&] { (void)x.transpose(0, 2); }, {"transpose", "dimension 2", "2 dims"});
+  expect_error([&] { (void)x.size(5); }, {"size", "dimension 5"});
+  expect_error([&] { (void)x.permute({0, 0}); }, {"permute", "repeats", "[2, 3] float16"});
+  expect_error([&] { (void)x.flatten(1, 0); }, {"flatten", "[2, 3] float16"});
+  expect_error([] { (void)zeros({-1}); }, {"negative size", "[-1]"});
+  expect_error([] { (void)zeros({1, 1, 1, 1, 1, 1, 1, 1, 1}); }, {"more than 8 dims"});
+  expect_error([] { (void)Tensor().sizes(); }, {"undefined tensor"});
+}

@@ -1,0 +1,111 @@
+// Elementwise kernels against a double-precision reference, across dtypes, with broadcasting
+// and non-contiguous inputs.
+#include <cmath>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_close;
+using hg::test::expect_error;
+using hg::test::values;
+
+namespace {
+double tolerance(DType d) { return d == kFloat16 ? 1e-3 : d == kBFloat16 ? 8e-3 : d == kFloat32 ? 1e-6 : 1e-12; }
+
+std::vector<double> reference(const Tensor& x, double (*f)(double)) {
+  std::vector<double> out;
+  for (double v : values(x)) out.push_back(f(v));
+  return out;
+}
+}  // namespace
+
+TEST_CASE("elementwise: unary ops match a double reference in every float dtype") {
+  manual_seed(1);
+  for (DType d : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
+    CAPTURE(dtype_name(d));
+    Tensor x = (rand({37}, d) * 2.0 + 0.1);  // positive, so log/sqrt are defined
+    const double tol = tolerance(d);
+    expect_close(values(exp(x)), reference(x, [](double v) { return std::exp(v); }), 0, tol);
+    expect_close(values(log(x)), reference(x, [](double v) { return std::log(v); }), tol, tol);
+    expect_close(values(sqrt(x)), reference(x, [](double v) { return std::sqrt(v); }), 0, tol);
+    expect_close(values(tanh(x - 1.0)),
+                 reference(x, [](double v) { return std::tanh(v - 1.0); }), tol, 4 * tol);
+    expect_close(values(sigmoid(x)),
+                 reference(x, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }), 0, tol);
+    expect_close(values(gelu(x)),
+                 reference(x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }),
+                 0, tol);
+    expect_close(values(pow(x, 3.0)), reference(x, [](double v) { return v * v * v; }), 0, 2 * tol);
+  }
+}
+
+TEST_CASE("elementwise: relu, abs, neg, clamp keep special values") {
+  Tensor x = from_vector(std::vector<float>{-2, -0.5, 0, 1.5, INFINITY, NAN});
+  const auto r = values(relu(x));
+  CHECK(r[0] == 0);
+  CHECK(r[3] == 1.5);
+  CHECK(std::isinf(r[4]));
+  const auto c = values(clamp(x, -1, 1));
+  CHECK(c[0] == -1);
+  CHECK(c[1] == -0.5);
+  CHECK(c[4] == 1);
+  CHECK(std::isnan(c[5]));
+  CHECK(values(abs(x))[0] == 2);
+  CHECK(values(-x)[3] == -1.5);
+}
+
+TEST_CASE("elementwise: binary ops broadcast and promote dtypes") {
+  Tensor a = from_vector(std::vector<float>{1, 2, 3}).reshape({3, 1});
+  Tensor b = from_vector(std::vector<float>{10, 20}, kFloat16);
+  Tensor s = a + b;
+  CHECK(s.sizes() == Shape{3, 2});
+  CHECK(s.dtype() == kFloat32);
+  CHECK(values(s) == std::vector<double>{11, 21, 12, 22, 13, 23});
+  CHECK(values(a * b) == std::vector<double>{10, 20, 20, 40, 30, 60});
+  CHECK(values(b - a).size() == 6);
+  CHECK((b / b).dtype() == kFloat16);
+  // integer true division promotes to float32
+  Tensor i = from_vector(std::vector<int64_t>{1, 2}, kInt64);
+  CHECK((i / i).dtype() == kFloat32);
+  CHECK((i + i).to_vector<int64_t>() == std::vector<int64_t>{2, 4});
+  CHECK((i * 2.5).dtype() == kFloat32);
+  CHECK((i * 2.0).dtype() == kInt64);
+  expect_error([&] { (void)(a.reshape({3}) + from_vector(std::vector<float>{1, 2})); },
+               {"add", "[3]", "[2]", "cannot be broadcast"});
+}
+
+TEST_CASE("elementwise: non-contiguous inputs give the same results as contiguous ones") {
+  manual_seed(2);
+  Tensor x = randn({5, 7});
+  Tensor y = randn({7, 5}).t();
+  CHECK(values(x * y) == values(x * y.contiguous()));
+  CHECK(values(exp(y)) == values(exp(y.contiguous())));
+  Tensor big = randn({300, 200});  // above the parallel grain
+  CHECK(values(big.t() + 1.0) == values(big.t().contiguous() + 1.0));
+}
+
+TEST_CASE("elementwise: scalars are not rounded to 16 bits before use") {
+  Tensor x = ones({1}, kFloat16) * 1000.0;
+  // 1000 * 0.1 computed in float is 100.0 exactly after rounding; with 0.1 first rounded to
+  // fp16 (0.0999755859375) the product would round to 99.94
+  CHECK((x * 0.1).item<float>() == 100.0f);
+}
+
+TEST_CASE("elementwise: comparisons and where") {
+  Tensor a = from_vector(std::vector<float>{1, 5, 3});
+  Tensor b = from_vector(std::vector<float>{2, 5, 1});
+  CHECK(lt(a, b).to_vector<bool>() == std::vector<bool>{true, false, false});
+  CHECK(eq(a, b).dtype() == kBool);
+  CHECK(ge(a, b).to_vector<bool>() == std::vector<bool>{false, true, true});
+  CHECK(values(where(gt(a, b), a, b)) == std::vector<double>{2, 5, 3});
+  CHECK(values(maximum(a, b)) == std::vector<double>{2, 5, 3});
+  CHECK(values(minimum(a, b)) == std::vector<double>{1, 5, 1});
+  expect_error([&] { (void)where(a, a, b); }, {"where", "condition must be bool", "float32"});
+}
+
+TEST_CASE("elementwise: float-only ops reject integer tensors with a clear message") {
+  Tensor i = arange(3, kInt64);
+  expect_error([&] { (void)exp(i); }, {"exp", "floating-point", "[3] int64"});
+  expect_error([&] { (void)softmax(i, 0); }, {"softmax", "[3] int64"});
+  expect_error([&] { (void)i.requires_grad_(); }, {"requires_grad_", "[3] int64"});
+}

@@ -1,0 +1,41 @@
+#pragma once
+// Helpers shared by the test suites.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "halfgrad.h"
+
+namespace hg::test {
+
+// Runs f, expects hg::Error, and checks that its message contains every part.
+template <typename F>
+void expect_error(F&& f, const std::vector<std::string>& parts) {
+  try {
+    f();
+    FAIL("expected hg::Error containing \"" << (parts.empty() ? "" : parts[0]) << "\"");
+  } catch (const hg::Error& e) {
+    const std::string message = e.what();
+    for (const auto& part : parts) {
+      CHECK_MESSAGE(message.find(part) != std::string::npos,
+                    "message \"" << message << "\" lacks \"" << part << "\"");
+    }
+  }
+}
+
+inline void expect_close(const std::vector<double>& actual, const std::vector<double>& expected,
+                         double atol = 1e-6, double rtol = 1e-6) {
+  REQUIRE(actual.size() == expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const bool ok = std::abs(actual[i] - expected[i]) <= atol + rtol * std::abs(expected[i]) ||
+                    (std::isnan(actual[i]) && std::isnan(expected[i])) ||
+                    (actual[i] == expected[i]);
+    CHECK_MESSAGE(ok, "element " << i << ": " << actual[i] << " vs expected " << expected[i]);
+  }
+}
+
+inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+}  // namespace hg::test
