@@ -3,6 +3,10 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
+# The installed library finds the non-system libraries it links (CUDA's cudart/cublas under
+# /usr/local/cuda) through its RUNPATH, as the build tree's copy does; a consumer's link step
+# needs that too, to resolve the library's own dependencies.
+set_target_properties(halfgrad PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 install(TARGETS halfgrad EXPORT halfgradTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}

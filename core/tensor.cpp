@@ -1,6 +1,8 @@
 // Tensor metadata, construction and host read-back. Computing methods live in autograd/.
 #include "core/tensor.h"
 
+#include <sstream>
+
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "kernels/tensor_bridge.h"
@@ -122,9 +124,10 @@ Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, i
 
 std::string describe(const Tensor& t) {
   if (!t.defined()) return "(undefined tensor)";
-  std::string s = shape_str(t.sizes()) + " " + std::string(dtype_name(t.dtype()));
-  if (!t.device().is_cpu()) s += " " + t.device().str();
-  return s;
+  std::ostringstream out;  // (a stream: GCC 12 warns falsely on chained std::string +)
+  out << shape_str(t.sizes()) << ' ' << dtype_name(t.dtype());
+  if (!t.device().is_cpu()) out << ' ' << t.device().str();
+  return out.str();
 }
 
 }  // namespace hg

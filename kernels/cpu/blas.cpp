@@ -117,11 +117,14 @@ Blas load() {
       errors += "\n  " + (error != nullptr ? std::string(error) : candidate);
     }
     set_env("OPENBLAS_CORETYPE", user_coretype);
-    HG_CHECK(handle != nullptr, "blas: cannot load OpenBLAS (on Debian: apt-get install "
-             "libopenblas0-openmp; or set HG_OPENBLAS_LIBRARY to a libopenblas.so):", errors);
+    HG_CHECK(handle != nullptr,
+             "blas: cannot load OpenBLAS (on Debian: apt-get install libopenblas0-openmp; or set "
+             "HG_OPENBLAS_LIBRARY to a libopenblas.so):",
+             errors);
     blas.note = wanted.empty() ? "kernels chosen by OpenBLAS" : "halfgrad asked for " + wanted;
     if (user_coretype && *user_coretype != wanted)
-      blas.note += ", ignoring OPENBLAS_CORETYPE=" + *user_coretype + " (HG_OPENBLAS_CORETYPE chooses)";
+      blas.note +=
+          ", ignoring OPENBLAS_CORETYPE=" + *user_coretype + " (HG_OPENBLAS_CORETYPE chooses)";
   }
   bind(handle, blas.sgemm, "cblas_sgemm");
   bind(handle, blas.dgemm, "cblas_dgemm");
@@ -159,9 +162,8 @@ int64_t checked_ld(const char* op, const char* what, int64_t ld, int64_t rows, i
 }
 
 template <typename T, typename Fn>
-void gemm(const char* op, Fn Blas::*fn, bool trans_a, bool trans_b, int64_t m, int64_t n,
-          int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c,
-          int64_t ldc) {
+void gemm(const char* op, Fn Blas::*fn, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+          T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   HG_CHECK(m >= 0 && n >= 0 && k >= 0, op, ": negative size m=", m, " n=", n, " k=", k);
   if (m == 0 || n == 0) return;
   ldc = checked_ld(op, "ldc", ldc, m, n);
@@ -178,8 +180,8 @@ void gemm(const char* op, Fn Blas::*fn, bool trans_a, bool trans_b, int64_t m, i
   ldb = checked_ld(op, "ldb", ldb, trans_b ? n : k, trans_b ? k : n);
   HG_CHECK(a != nullptr && b != nullptr, op, ": A or B is null");
   for (int64_t v : {m, n, k, lda, ldb, ldc})
-    HG_CHECK(v <= INT_MAX, op, ": size or leading dimension ", v, " exceeds the 32-bit BLAS "
-             "interface (m=", m, " n=", n, " k=", k, ")");
+    HG_CHECK(v <= INT_MAX, op, ": size or leading dimension ", v,
+             " exceeds the 32-bit BLAS interface (m=", m, " n=", n, " k=", k, ")");
   (blas().*fn)(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans,
                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
                static_cast<int>(lda), b, static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
@@ -203,7 +205,9 @@ void set_num_threads(int n) {
   blas().set_num_threads(n);
 }
 
-int num_threads() { return blas().get_num_threads(); }
+int num_threads() {
+  return blas().get_num_threads();
+}
 
 std::string blas_info() {
   const Blas& lib = blas();
@@ -217,7 +221,9 @@ std::string blas_info() {
   if (lib.get_corename != nullptr) info += std::string(lib.get_corename()) + " kernels, ";
   if (lib.get_parallel != nullptr) {
     const int parallel = lib.get_parallel();
-    info += parallel == 2 ? "OpenMP build, " : parallel == 1 ? "pthreads build, " : "serial build, ";
+    info += parallel == 2   ? "OpenMP build, "
+            : parallel == 1 ? "pthreads build, "
+                            : "serial build, ";
   }
   const int threads = lib.get_num_threads();
   info += std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");

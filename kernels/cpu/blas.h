@@ -21,8 +21,9 @@ void dgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double a
            const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
            int64_t ldc);
 
-// One line for logs and benchmarks, e.g.
-//   "OpenBLAS 0.3.21 (SkylakeX kernels, OpenMP build, 2 threads) from /usr/lib/.../libopenblas.so.0"
+// One line for logs and benchmarks, e.g. "OpenBLAS 0.3.21 (SkylakeX kernels, OpenMP build,
+// 2 threads) from /usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0; halfgrad asked for
+// SkylakeX". Loads the library if no call has yet.
 std::string blas_info();
 
 // Sets the number of threads BLAS calls use (n >= 1). With the OpenMP build of OpenBLAS this is

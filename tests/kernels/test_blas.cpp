@@ -85,8 +85,8 @@ void check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, T be
       const double tolerance = j < n ? 4.0 * eps * (static_cast<double>(k) + 2.0) : 0.0;
       const double got = static_cast<double>(c[at]), expected = static_cast<double>(want[at]);
       if (!(std::fabs(got - expected) <= tolerance) && bad++ == 0)
-        first_bad = "C[" + std::to_string(i) + "][" + std::to_string(j) + "] = " +
-                    std::to_string(got) + ", want " + std::to_string(expected);
+        first_bad = "C[" + std::to_string(i) + "][" + std::to_string(j) +
+                    "] = " + std::to_string(got) + ", want " + std::to_string(expected);
     }
   INFO(first_bad);
   CHECK(bad == 0);

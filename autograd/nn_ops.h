@@ -1,0 +1,53 @@
+#pragma once
+// The differentiable neural-network ops (functional form; nn/ wraps them in modules).
+// Image tensors are NCHW.
+#include <array>
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace hg {
+
+using Pair = std::array<int64_t, 2>;  // (h, w)
+
+// x [N, C, H, W], weight [O, C / groups, KH, KW], bias [O] or undefined -> [N, O, HO, WO]
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              Pair stride = {1, 1}, Pair padding = {0, 0}, Pair dilation = {1, 1},
+              int64_t groups = 1);
+
+// x [N, C, H, W] -> [N, C, HO, WO]; stride defaults to the kernel size (when {0, 0}).
+Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
+Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0},
+                  bool count_include_pad = true);
+Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
+Tensor adaptive_max_pool2d(const Tensor& x, Pair output_size);
+
+// x [N, C, *]. training: normalise with batch statistics and update running_mean/var in place
+// (momentum as PyTorch: running = (1 - m) running + m batch, unbiased batch variance); eval:
+// normalise with the running statistics. weight/bias [C] may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                  double eps = 1e-5);
+// Normalises over the trailing dims given by normalized_shape.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training.
+// The mask comes from the default generator (manual_seed makes it reproducible).
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+
+// weight [V, D], index int64 [*] -> [*, D]
+Tensor embedding(const Tensor& index, const Tensor& weight);
+
+enum class Reduction { None, Mean, Sum };
+
+// logits [N, C], targets int64 [N], values in [0, C) or ignore_index.
+// mean reduction divides by the number of targets that are not ignore_index.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
+                     double label_smoothing = 0.0);
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
+                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+
+}  // namespace hg

@@ -1,0 +1,196 @@
+// batch_norm and layer_norm: one kernel each way; the node saves the input and the per-channel
+// (per-row) statistics.
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
+#include "autograd/op_helpers.h"
+#include "core/factories.h"
+#include "kernels/nn_kernels.h"
+
+namespace hg {
+
+namespace {
+
+DType stats_dtype(const Tensor& x) { return x.dtype() == kFloat64 ? kFloat64 : kFloat32; }
+
+const kernels::TensorView* optional_view(const Tensor& t, kernels::TensorView& storage) {
+  if (!t.defined()) return nullptr;
+  storage = kernels::view_of(t);
+  return &storage;
+}
+
+class BatchNormBackward final : public autograd::Node {
+ public:
+  BatchNormBackward(bool training, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                    const Tensor& invstd)
+      : training_(training), x_(x), weight_(weight), mean_(mean), invstd_(invstd) {}
+  std::string name() const override { return "BatchNormBackward"; }
+  void release_saved() override {
+    x_.reset();
+    weight_.reset();
+    mean_.reset();
+    invstd_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& x = x_.unpack(*this);
+    const Tensor& weight = weight_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], x.dtype()).contiguous();
+    Tensor gx, gw, gb;
+    kernels::TensorView vx, vw, vb, vweight;
+    if (next_edges[0].active()) gx = make_tensor(x.sizes(), x.dtype(), x.device());
+    if (next_edges.size() > 1 && next_edges[1].active()) gw = make_tensor(inputs[1].shape, inputs[1].dtype, x.device());
+    if (next_edges.size() > 2 && next_edges[2].active()) gb = make_tensor(inputs[2].shape, inputs[2].dtype, x.device());
+    kernels::batch_norm_backward(x.device())(
+        training_, kernels::view_of(x), kernels::view_of(g), optional_view(weight, vweight),
+        kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
+        optional_view(gx, vx), optional_view(gw, vw), optional_view(gb, vb));
+    std::vector<Tensor> result{gx};
+    if (next_edges.size() > 1) result.push_back(gw);
+    if (next_edges.size() > 2) result.push_back(gb);
+    return result;
+  }
+
+ private:
+  bool training_;
+  autograd::SavedTensor x_, weight_, mean_, invstd_;
+};
+
+void check_param(const Tensor& p, int64_t channels, DType want, const char* what, const Tensor& x) {
+  if (!p.defined()) return;
+  HG_CHECK(p.dim() == 1 && p.size(0) == channels, "batch_norm: ", what, " ", describe(p),
+           " does not match the ", channels, " channels of input ", describe(x));
+  HG_CHECK(p.dtype() == want, "batch_norm: ", what, " ", describe(p), " must be ",
+           dtype_name(want), " for input ", describe(x), " (BatchNorm keeps fp32 parameters)");
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                  double eps) {
+  autograd::check_floating(x_in, "batch_norm");
+  HG_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, *], got ", describe(x_in));
+  const int64_t channels = x_in.size(1);
+  const DType sdt = stats_dtype(x_in);
+  for (auto [t, what] : {std::pair{&weight, "weight"}, {&bias, "bias"},
+                         {&running_mean, "running_mean"}, {&running_var, "running_var"}})
+    check_param(*t, channels, sdt, what, x_in);
+  HG_CHECK(training || (running_mean.defined() && running_var.defined()), "batch_norm: eval "
+           "mode needs running_mean and running_var for input ", describe(x_in));
+  const int64_t per_channel = x_in.numel() / std::max<int64_t>(channels, 1);
+  HG_CHECK(!training || per_channel > 1, "batch_norm: expected more than 1 value per channel "
+           "when training, got input ", describe(x_in));
+  const Tensor x = x_in.contiguous();
+  Tensor mean = make_tensor({channels}, sdt, x.device());
+  Tensor invstd = make_tensor({channels}, sdt, x.device());
+  if (!training) {
+    NoGradGuard no_grad;
+    mean.copy_(running_mean);
+    invstd.copy_(rsqrt(running_var + eps));
+  }
+  Tensor y = make_tensor(x.sizes(), x.dtype(), x.device());
+  kernels::TensorView vw, vb;
+  kernels::batch_norm(x.device())(training, kernels::view_of(x), optional_view(weight, vw),
+                                  optional_view(bias, vb), kernels::view_of(mean),
+                                  kernels::view_of(invstd), eps, kernels::view_of(y));
+  if (training && running_mean.defined() && running_var.defined()) {
+    NoGradGuard no_grad;  // running = (1 - m) running + m batch; the variance unbiased
+    const double unbias = static_cast<double>(per_channel) / static_cast<double>(per_channel - 1);
+    const Tensor batch_var = (reciprocal(square(invstd)) - eps) * unbias;
+    Tensor(running_mean).copy_(running_mean * (1.0 - momentum) + mean * momentum);
+    Tensor(running_var).copy_(running_var * (1.0 - momentum) + batch_var * momentum);
+  }
+  std::vector<Tensor> inputs{x_in};
+  if (weight.defined() || bias.defined()) inputs.push_back(weight);
+  if (bias.defined()) inputs.push_back(bias);
+  if (autograd::needs_grad(inputs))
+    autograd::record_op<BatchNormBackward>(inputs, y, training, x, weight, mean, invstd);
+  return y;
+}
+
+}  // namespace hg
+
+namespace hg {
+
+namespace {
+
+class LayerNormBackward final : public autograd::Node {
+ public:
+  LayerNormBackward(const Tensor& x2d, const Tensor& weight, const Tensor& mean,
+                    const Tensor& invstd)
+      : x_(x2d), weight_(weight), mean_(mean), invstd_(invstd) {}
+  std::string name() const override { return "LayerNormBackward"; }
+  void release_saved() override {
+    x_.reset();
+    weight_.reset();
+    mean_.reset();
+    invstd_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& x = x_.unpack(*this);
+    const Tensor& weight = weight_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], x.dtype()).contiguous().view(x.sizes());
+    Tensor gx, gw, gb;
+    kernels::TensorView vx, vw, vb, vweight;
+    if (next_edges[0].active()) gx = make_tensor(x.sizes(), x.dtype(), x.device());
+    if (next_edges.size() > 1 && next_edges[1].active()) gw = make_tensor({x.size(1)}, x.dtype(), x.device());
+    if (next_edges.size() > 2 && next_edges[2].active()) gb = make_tensor({x.size(1)}, x.dtype(), x.device());
+    kernels::layer_norm_backward(x.device())(
+        kernels::view_of(x), kernels::view_of(g), optional_view(weight, vweight),
+        kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
+        optional_view(gx, vx), optional_view(gw, vw), optional_view(gb, vb));
+    std::vector<Tensor> result{gx.defined() ? gx.view(inputs[0].shape) : gx};
+    if (next_edges.size() > 1) result.push_back(gw.defined() ? gw.view(inputs[1].shape) : gw);
+    if (next_edges.size() > 2) result.push_back(gb.defined() ? gb.view(inputs[2].shape) : gb);
+    return result;
+  }
+
+ private:
+  autograd::SavedTensor x_, weight_, mean_, invstd_;
+};
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x_in, const Shape& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  autograd::check_floating(x_in, "layer_norm");
+  const auto k = static_cast<int64_t>(normalized_shape.size());
+  bool matches = k >= 1 && k <= x_in.dim();
+  for (int64_t i = 0; matches && i < k; ++i)
+    matches = x_in.size(x_in.dim() - k + i) == normalized_shape[i];
+  HG_CHECK(matches, "layer_norm: normalized_shape ", shape_str(normalized_shape),
+           " does not match the trailing dims of input ", describe(x_in));
+  for (const Tensor* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    HG_CHECK(p->sizes() == normalized_shape && p->dtype() == x_in.dtype(), "layer_norm: parameter ",
+             describe(*p), " must be ", shape_str(normalized_shape), " ",
+             dtype_name(x_in.dtype()), " for input ", describe(x_in));
+  }
+  const int64_t cols = shape_numel(normalized_shape);
+  const Tensor x = [&] {
+    NoGradGuard no_grad;
+    return x_in.contiguous().view({x_in.numel() / std::max<int64_t>(cols, 1), cols});
+  }();
+  Tensor mean = make_tensor({x.size(0)}, stats_dtype(x), x.device());
+  Tensor invstd = make_tensor({x.size(0)}, stats_dtype(x), x.device());
+  Tensor y = make_tensor(x_in.sizes(), x.dtype(), x.device());
+  kernels::TensorView vw, vb, vy = kernels::view_of(y);
+  vy.ndim = 2;
+  vy.sizes[0] = x.size(0);
+  vy.sizes[1] = cols;
+  vy.strides[0] = cols;
+  vy.strides[1] = 1;
+  kernels::layer_norm(x.device())(kernels::view_of(x), optional_view(weight, vw),
+                                  optional_view(bias, vb), eps, kernels::view_of(mean),
+                                  kernels::view_of(invstd), vy);
+  std::vector<Tensor> inputs{x_in};
+  if (weight.defined() || bias.defined()) inputs.push_back(weight);
+  if (bias.defined()) inputs.push_back(bias);
+  if (autograd::needs_grad(inputs))
+    autograd::record_op<LayerNormBackward>(inputs, y, x, weight, mean, invstd);
+  return y;
+}
+
+}  // namespace hg

@@ -1,0 +1,208 @@
+// Batch norm and layer norm on the CPU. Statistics are computed in double (a two-pass mean and
+// variance, so large offsets do not cancel) and stored as float32 (float64 for fp64 inputs);
+// 16-bit activations are read and written with one rounding each way.
+#include <omp.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/cpu/cpu_nn_kernels.h"
+#include "kernels/cpu/loops.h"
+
+namespace hg::kernels::cpu {
+
+namespace {
+
+// Reads element i of a float32/float64 parameter view (weight, bias, statistics).
+inline double param(const TensorView* v, int64_t i, double fallback) {
+  if (v == nullptr) return fallback;
+  return v->dtype == DType::Float64 ? v->ptr<double>()[i] : v->ptr<float>()[i];
+}
+inline void set_param(const TensorView* v, int64_t i, double value) {
+  if (v == nullptr) return;
+  if (v->dtype == DType::Float64) v->ptr<double>()[i] = value;
+  else v->ptr<float>()[i] = static_cast<float>(value);
+}
+
+struct ChannelLayout {
+  int64_t batch, channels, inner;  // x viewed as [batch, channels, inner]
+};
+ChannelLayout channel_layout(const TensorView& x) {
+  int64_t inner = 1;
+  for (int d = 2; d < x.ndim; ++d) inner *= x.sizes[d];
+  return {x.sizes[0], x.ndim > 1 ? x.sizes[1] : 1, inner};
+}
+
+}  // namespace
+
+void batch_norm(bool training, const TensorView& x, const TensorView* weight,
+                const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
+                double eps, const TensorView& y) {
+  const ChannelLayout L = channel_layout(x);
+  dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
+    const T* px = x.ptr<T>();
+    T* py = y.ptr<T>();
+#pragma omp parallel for if (L.batch * L.channels * L.inner >= kParallelGrain)
+    for (int64_t c = 0; c < L.channels; ++c) {
+      if (training) {
+        double sum = 0;
+        for (int64_t n = 0; n < L.batch; ++n) {
+          const T* row = px + (n * L.channels + c) * L.inner;
+          for (int64_t i = 0; i < L.inner; ++i) sum += static_cast<double>(row[i]);
+        }
+        const double count = static_cast<double>(L.batch * L.inner);
+        const double mean = sum / count;
+        double sq = 0;
+        for (int64_t n = 0; n < L.batch; ++n) {
+          const T* row = px + (n * L.channels + c) * L.inner;
+          for (int64_t i = 0; i < L.inner; ++i) {
+            const double d = static_cast<double>(row[i]) - mean;
+            sq += d * d;
+          }
+        }
+        set_param(&save_mean, c, mean);
+        set_param(&save_invstd, c, 1.0 / std::sqrt(sq / count + eps));
+      }
+      using C = compute_t<T>;
+      const C mean = static_cast<C>(param(&save_mean, c, 0));
+      const C scale = static_cast<C>(param(&save_invstd, c, 1) * param(weight, c, 1));
+      const C shift = static_cast<C>(param(bias, c, 0));
+      for (int64_t n = 0; n < L.batch; ++n) {
+        const int64_t base = (n * L.channels + c) * L.inner;
+        for (int64_t i = 0; i < L.inner; ++i)
+          py[base + i] = static_cast<T>((static_cast<C>(px[base + i]) - mean) * scale + shift);
+      }
+    }
+  });
+}
+
+// training: gx = w * invstd / M * (M * gy - sum(gy) - xhat * sum(gy * xhat)), M = N * inner
+// eval:     gx = gy * w * invstd
+void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
+                         const TensorView* weight, const TensorView& save_mean,
+                         const TensorView& save_invstd, const TensorView* grad_x,
+                         const TensorView* grad_weight, const TensorView* grad_bias) {
+  const ChannelLayout L = channel_layout(x);
+  dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
+    const T* px = x.ptr<T>();
+    const T* pg = grad_y.ptr<T>();
+#pragma omp parallel for if (L.batch * L.channels * L.inner >= kParallelGrain)
+    for (int64_t c = 0; c < L.channels; ++c) {
+      const double mean = param(&save_mean, c, 0), invstd = param(&save_invstd, c, 1);
+      double sum_g = 0, sum_gx = 0;
+      for (int64_t n = 0; n < L.batch; ++n) {
+        const int64_t base = (n * L.channels + c) * L.inner;
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const double g = static_cast<double>(pg[base + i]);
+          sum_g += g;
+          sum_gx += g * (static_cast<double>(px[base + i]) - mean) * invstd;
+        }
+      }
+      set_param(grad_bias, c, sum_g);
+      set_param(grad_weight, c, sum_gx);
+      if (grad_x == nullptr) continue;
+      const double w = param(weight, c, 1);
+      const double count = static_cast<double>(L.batch * L.inner);
+      T* gx = grad_x->ptr<T>();
+      for (int64_t n = 0; n < L.batch; ++n) {
+        const int64_t base = (n * L.channels + c) * L.inner;
+        for (int64_t i = 0; i < L.inner; ++i) {
+          const double g = static_cast<double>(pg[base + i]);
+          if (!training) {
+            gx[base + i] = static_cast<T>(g * w * invstd);
+            continue;
+          }
+          const double xhat = (static_cast<double>(px[base + i]) - mean) * invstd;
+          gx[base + i] = static_cast<T>(w * invstd / count * (count * g - sum_g - xhat * sum_gx));
+        }
+      }
+    }
+  });
+}
+
+void layer_norm(const TensorView& x, const TensorView* weight, const TensorView* bias, double eps,
+                const TensorView& save_mean, const TensorView& save_invstd, const TensorView& y) {
+  const int64_t cols = x.sizes[x.ndim - 1], rows = x.numel() / std::max<int64_t>(cols, 1);
+  dispatch_floating(x.dtype, "layer_norm", [&]<typename T>() {
+    using C = compute_t<T>;
+    const T* px = x.ptr<T>();
+    T* py = y.ptr<T>();
+    const T* w = weight ? weight->ptr<T>() : nullptr;
+    const T* b = bias ? bias->ptr<T>() : nullptr;
+#pragma omp parallel for if (rows * cols >= kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = px + r * cols;
+      double sum = 0, sq = 0;
+      for (int64_t i = 0; i < cols; ++i) sum += static_cast<double>(row[i]);
+      const double mean = sum / static_cast<double>(cols);
+      for (int64_t i = 0; i < cols; ++i) {
+        const double d = static_cast<double>(row[i]) - mean;
+        sq += d * d;
+      }
+      const double invstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
+      set_param(&save_mean, r, mean);
+      set_param(&save_invstd, r, invstd);
+      for (int64_t i = 0; i < cols; ++i) {
+        C v = static_cast<C>((static_cast<double>(row[i]) - mean) * invstd);
+        if (w) v *= static_cast<C>(w[i]);
+        if (b) v += static_cast<C>(b[i]);
+        py[r * cols + i] = static_cast<T>(v);
+      }
+    }
+  });
+}
+
+// gx = invstd / D * (D * gxhat - sum(gxhat) - xhat * sum(gxhat * xhat)), gxhat = gy * w.
+// grad_weight/grad_bias sum over rows: each thread keeps its own partial sums.
+void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const TensorView* weight,
+                         const TensorView& save_mean, const TensorView& save_invstd,
+                         const TensorView* grad_x, const TensorView* grad_weight,
+                         const TensorView* grad_bias) {
+  const int64_t cols = x.sizes[x.ndim - 1], rows = x.numel() / std::max<int64_t>(cols, 1);
+  dispatch_floating(x.dtype, "layer_norm_backward", [&]<typename T>() {
+    const T* px = x.ptr<T>();
+    const T* pg = grad_y.ptr<T>();
+    const T* w = weight ? weight->ptr<T>() : nullptr;
+    const int threads = rows * cols >= kParallelGrain ? omp_get_max_threads() : 1;
+    std::vector<double> partial_w(static_cast<size_t>(threads * cols), 0.0);
+    std::vector<double> partial_b(static_cast<size_t>(threads * cols), 0.0);
+#pragma omp parallel num_threads(threads)
+    {
+      double* pw = partial_w.data() + omp_get_thread_num() * cols;
+      double* pb = partial_b.data() + omp_get_thread_num() * cols;
+#pragma omp for
+      for (int64_t r = 0; r < rows; ++r) {
+        const double mean = param(&save_mean, r, 0), invstd = param(&save_invstd, r, 1);
+        double sum_gh = 0, sum_ghx = 0;
+        for (int64_t i = 0; i < cols; ++i) {
+          const double g = static_cast<double>(pg[r * cols + i]);
+          const double xhat = (static_cast<double>(px[r * cols + i]) - mean) * invstd;
+          const double gh = g * (w ? static_cast<double>(w[i]) : 1.0);
+          sum_gh += gh;
+          sum_ghx += gh * xhat;
+          pw[i] += g * xhat;
+          pb[i] += g;
+        }
+        if (grad_x == nullptr) continue;
+        T* gx = grad_x->ptr<T>() + r * cols;
+        const double d = static_cast<double>(cols);
+        for (int64_t i = 0; i < cols; ++i) {
+          const double xhat = (static_cast<double>(px[r * cols + i]) - mean) * invstd;
+          const double gh = static_cast<double>(pg[r * cols + i]) * (w ? static_cast<double>(w[i]) : 1.0);
+          gx[i] = static_cast<T>(invstd / d * (d * gh - sum_gh - xhat * sum_ghx));
+        }
+      }
+    }
+    for (int64_t i = 0; i < cols; ++i) {
+      double sw = 0, sb = 0;
+      for (int t = 0; t < threads; ++t) {
+        sw += partial_w[t * cols + i];
+        sb += partial_b[t * cols + i];
+      }
+      if (grad_weight) grad_weight->ptr<T>()[i] = static_cast<T>(sw);
+      if (grad_bias) grad_bias->ptr<T>()[i] = static_cast<T>(sb);
+    }
+  });
+}
+
+}  // namespace hg::kernels::cpu

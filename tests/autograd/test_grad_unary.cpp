@@ -1,0 +1,151 @@
+// gradcheck (fp64, central differences) for every unary elementwise op, on several shapes, on
+// contiguous and non-contiguous (transposed, strided) inputs, and the scalar operators.
+#include <string>
+
+#include "grad_util.h"
+
+using namespace hg;
+using hg::test::check_grad;
+using hg::test::Fn;
+using hg::test::leaf;
+using hg::test::leaf_away;
+using hg::test::leaf_in;
+
+namespace {
+
+struct UnaryCase {
+  std::string name;
+  std::function<Tensor(const Tensor&)> f;
+  std::function<Tensor(const Shape&)> make;  // an fp64 leaf with values valid for f
+};
+
+Tensor any_values(const Shape& s) { return leaf(s); }
+Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
+Tensor off_zero(const Shape& s) { return leaf_away(s, {0.0}, 0.2); }
+
+std::vector<UnaryCase> unary_cases() {
+  return {
+      {"neg", [](const Tensor& x) { return neg(x); }, any_values},
+      {"exp", [](const Tensor& x) { return exp(x); }, any_values},
+      {"log", [](const Tensor& x) { return log(x); }, positive},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, positive},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, positive},
+      {"abs", [](const Tensor& x) { return abs(x); }, off_zero},
+      {"sign", [](const Tensor& x) { return sign(x); }, off_zero},
+      {"square", [](const Tensor& x) { return square(x); }, any_values},
+      {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, off_zero},
+      {"relu", [](const Tensor& x) { return relu(x); }, off_zero},
+      {"gelu", [](const Tensor& x) { return gelu(x); }, any_values},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_values},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, any_values},
+      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_values},
+      {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, any_values},
+      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, positive},
+      {"pow -1.5", [](const Tensor& x) { return pow(x, -1.5); }, positive},
+      {"pow 1", [](const Tensor& x) { return pow(x, 1.0); }, any_values},
+      {"pow 0", [](const Tensor& x) { return pow(x, 0.0); }, any_values},
+      {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); },
+       [](const Shape& s) { return leaf_away(s, {-0.5, 0.5}); }},
+      {"clamp_min", [](const Tensor& x) { return clamp_min(x, 0.3); },
+       [](const Shape& s) { return leaf_away(s, {0.3}); }},
+      {"clamp_max", [](const Tensor& x) { return clamp_max(x, -0.2); },
+       [](const Shape& s) { return leaf_away(s, {-0.2}); }},
+      {"affine", [](const Tensor& x) { return affine(x, 2.5, -1.0); }, any_values},
+      {"affine 0 scale", [](const Tensor& x) { return affine(x, 0.0, 3.0); }, any_values},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("grad unary: every op on contiguous inputs of several shapes") {
+  manual_seed(101);
+  const std::vector<Shape> shapes{{}, {1}, {5}, {2, 3}, {2, 3, 2}};
+  for (const UnaryCase& c : unary_cases()) {
+    for (const Shape& shape : shapes) {
+      INFO(c.name << " on " << shape_str(shape));
+      check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0]); }, {c.make(shape)});
+    }
+  }
+}
+
+TEST_CASE("grad unary: every op on non-contiguous inputs") {
+  manual_seed(102);
+  for (const UnaryCase& c : unary_cases()) {
+    INFO(c.name);
+    // transposed view of a leaf
+    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].t()); }, {c.make({3, 4})});
+    // strided slice (every other column) and a permuted 3-D view
+    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].slice(1, 1, 6, 2)); },
+               {c.make({2, 6})});
+    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].permute({2, 0, 1})); },
+               {c.make({2, 2, 3})});
+    // broadcast (stride 0) input: the gradient of the expanded dim is summed
+    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].expand({3, 4})); },
+               {c.make({1, 4})});
+  }
+}
+
+TEST_CASE("grad unary: chains of unary ops and a reused input") {
+  manual_seed(103);
+  check_grad([](const std::vector<Tensor>& in) { return tanh(exp(in[0]) * 0.3) + sigmoid(in[0]); },
+             {leaf({3, 3})});
+  check_grad([](const std::vector<Tensor>& in) { return log(sqrt(in[0]) + 1.0) * rsqrt(in[0]); },
+             {leaf_in({4}, 0.5, 3.0)});
+  check_grad([](const std::vector<Tensor>& in) { return gelu(in[0]) * relu(in[0]); },
+             {leaf_away({2, 5}, {0.0})});
+}
+
+TEST_CASE("grad unary: gelu and sigmoid/tanh in their tails") {
+  const Tensor x = leaf({-8.0, -4.0, -2.5, -0.7, 0.05, 0.7, 2.5, 4.0, 8.0}, {9});
+  for (const auto& f : std::vector<std::function<Tensor(const Tensor&)>>{
+           [](const Tensor& t) { return gelu(t); }, [](const Tensor& t) { return sigmoid(t); },
+           [](const Tensor& t) { return tanh(t); }}) {
+    check_grad([&](const std::vector<Tensor>& in) { return f(in[0]); }, {x});
+  }
+}
+
+TEST_CASE("grad unary: scalar operators on tensors") {
+  manual_seed(104);
+  const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> ops{
+      {"x + 1.5", [](const Tensor& x) { return x + 1.5; }},
+      {"1.5 + x", [](const Tensor& x) { return 1.5 + x; }},
+      {"x - 2", [](const Tensor& x) { return x - 2.0; }},
+      {"2 - x", [](const Tensor& x) { return 2.0 - x; }},
+      {"x * 0.1", [](const Tensor& x) { return x * 0.1; }},
+      {"-3 * x", [](const Tensor& x) { return -3.0 * x; }},
+      {"x / 4", [](const Tensor& x) { return x / 4.0; }},
+      {"2 / x", [](const Tensor& x) { return 2.0 / x; }},
+      {"-x", [](const Tensor& x) { return -x; }},
+      {"(x * 2 + 1) / 3 - x", [](const Tensor& x) { return (x * 2.0 + 1.0) / 3.0 - x; }},
+  };
+  for (const auto& [name, f] : ops) {
+    INFO(name);
+    const auto& fn = f;
+    check_grad([&](const std::vector<Tensor>& in) { return fn(in[0]); }, {leaf_away({2, 3}, {0.0}, 0.3)});
+    check_grad([&](const std::vector<Tensor>& in) { return fn(in[0].t()); },
+               {leaf_away({3, 2}, {0.0}, 0.3)});
+  }
+}
+
+TEST_CASE("grad unary: known derivatives at chosen points") {
+  // d/dx of pow(x, 3) at 2 is 12; relu at -1 / 1 gives 0 / 1; clamp passes inside the range.
+  Tensor x = leaf({2.0, -1.0, 1.0}, {3});
+  (pow(x, 3.0) + relu(x) + clamp(x, -0.5, 1.5)).sum().backward();
+  hg::test::expect_close(hg::test::values(x.grad()), {12.0 + 1.0 + 0.0, 3.0 + 0.0 + 0.0,
+                                                      3.0 + 1.0 + 1.0});
+  Tensor y = leaf({0.0}, {1});
+  gelu(y).sum().backward();  // gelu'(0) = 1/2
+  CHECK(y.grad().item<double>() == doctest::Approx(0.5));
+}
+
+TEST_CASE("grad unary: integer and bool inputs are rejected with the op name and dtype") {
+  using hg::test::expect_error;
+  const Tensor i = arange(4);
+  expect_error([&] { exp(i); }, {"exp", "[4] int64", "floating"});
+  expect_error([&] { log(i); }, {"log", "[4] int64"});
+  expect_error([&] { gelu(ones({2}, kBool)); }, {"gelu", "[2] bool"});
+  expect_error([&] { pow(i, 2.0); }, {"pow", "[4] int64"});
+  expect_error([&] { clamp(ones({3}), 1.0, -1.0); }, {"clamp", "min 1", "max -1", "[3] float32"});
+  expect_error([&] { ones({2}, kInt64).requires_grad_(); },
+               {"requires_grad_", "floating", "[2] int64"});
+}

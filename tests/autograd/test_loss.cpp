@@ -1,0 +1,120 @@
+// cross_entropy, nll_loss, mse_loss, dropout and embedding.
+#include <cmath>
+
+#include "test_util.h"
+
+using namespace hg;
+using autograd::gradcheck;
+using hg::test::expect_close;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("cross_entropy: matches -log softmax at the target, every reduction") {
+  Tensor logits = from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3}, kFloat64);
+  Tensor target = from_vector(std::vector<int64_t>{2, 0}, kInt64);
+  const double l0 = -std::log(std::exp(3.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  const double l1 = std::log(3.0);
+  expect_close(values(cross_entropy(logits, target, Reduction::None)), {l0, l1}, 1e-12);
+  CHECK(cross_entropy(logits, target).item<double>() == doctest::Approx((l0 + l1) / 2));
+  CHECK(cross_entropy(logits, target, Reduction::Sum).item<double>() == doctest::Approx(l0 + l1));
+}
+
+TEST_CASE("cross_entropy: ignore_index and label smoothing follow PyTorch") {
+  Tensor logits = from_vector(std::vector<double>{1, 2, 3, 1, 1, 1}, {2, 3}, kFloat64);
+  Tensor target = from_vector(std::vector<int64_t>{2, -100}, kInt64);
+  const double l0 = -std::log(std::exp(3.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)));
+  CHECK(cross_entropy(logits, target).item<double>() == doctest::Approx(l0));  // mean over 1
+  // smoothing 0.1: 0.9 nll + 0.1 mean_c(-log p_c); for row 0 that mean is l0 + 1, for the
+  // uniform row 1 every -log p_c is log 3
+  Tensor t2 = from_vector(std::vector<int64_t>{2, 0}, kInt64);
+  CHECK(cross_entropy(logits, t2, Reduction::Mean, -100, 0.1).item<double>() ==
+        doctest::Approx(0.5 * (0.9 * l0 + 0.1 * (l0 + 1) + std::log(3.0))));
+}
+
+TEST_CASE("cross_entropy and nll_loss: gradcheck") {
+  manual_seed(20);
+  Tensor logits = randn({4, 5}, kFloat64).requires_grad_();
+  Tensor target = from_vector(std::vector<int64_t>{0, 4, -100, 2}, kInt64);
+  for (double smoothing : {0.0, 0.2}) {
+    for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+      auto r = gradcheck([&](const std::vector<Tensor>& in) {
+        return cross_entropy(in[0], target, red, -100, smoothing);
+      }, {logits});
+      CHECK_MESSAGE(r.ok, r.message);
+    }
+  }
+  auto r = gradcheck([&](const std::vector<Tensor>& in) { return nll_loss(log_softmax(in[0], 1), target); },
+                     {logits});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
+  Tensor logits = from_vector(std::vector<float>{10000, 0, -10000, 5}, {2, 2}, kFloat16).requires_grad_();
+  Tensor target = from_vector(std::vector<int64_t>{1, 0}, kInt64);
+  Tensor loss = cross_entropy(logits, target);
+  CHECK(std::isfinite(loss.item<float>()));
+  loss.backward();
+  CHECK(logits.grad().dtype() == kFloat16);
+}
+
+TEST_CASE("losses: bad input names op, shapes and dtypes") {
+  Tensor logits = zeros({2, 3});
+  expect_error([&] { (void)cross_entropy(logits, from_vector(std::vector<int64_t>{0, 3}, kInt64)); },
+               {"cross_entropy", "target 3", "3 classes", "[2, 3] float32"});
+  expect_error([&] { (void)cross_entropy(logits, zeros({2})); },
+               {"cross_entropy", "int64 targets", "[2] float32"});
+  expect_error([&] { (void)cross_entropy(zeros({2, 3, 4}), zeros({2}, kInt64)); },
+               {"cross_entropy", "[N, C]", "[2, 3, 4]"});
+  expect_error([&] { (void)mse_loss(zeros({2}), zeros({3})); }, {"mse_loss", "[2] float32", "[3] float32"});
+  expect_error([&] { (void)cross_entropy(logits, zeros({2}, kInt64), Reduction::Mean, -100, 2.0); },
+               {"label_smoothing"});
+}
+
+TEST_CASE("mse_loss: value and gradcheck") {
+  Tensor a = from_vector(std::vector<double>{1, 2, 3}, kFloat64).requires_grad_();
+  Tensor b = from_vector(std::vector<double>{1, 0, 0}, kFloat64);
+  CHECK(mse_loss(a, b).item<double>() == doctest::Approx(13.0 / 3));
+  auto r = gradcheck([&](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], Reduction::Sum); },
+                     {a, b.requires_grad_()});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("dropout: seeded, scaled, identity in eval") {
+  Tensor x = ones({1000});
+  manual_seed(5);
+  Tensor a = dropout(x, 0.25);
+  manual_seed(5);
+  Tensor b = dropout(x, 0.25);
+  CHECK(values(a) == values(b));
+  int zeros_seen = 0;
+  for (double v : values(a)) {
+    CHECK((v == 0.0 || v == doctest::Approx(1.0 / 0.75)));
+    zeros_seen += v == 0.0;
+  }
+  CHECK(zeros_seen > 200);
+  CHECK(zeros_seen < 300);
+  CHECK(dropout(x, 0.5, false).is_same(x));
+  Tensor w = ones({10}).requires_grad_();
+  manual_seed(6);
+  Tensor d = dropout(w, 0.5);
+  d.sum().backward();
+  CHECK(values(w.grad()) == values(d.detach()));
+  expect_error([] { (void)dropout(ones({2}), 1.5); }, {"dropout", "1.5"});
+}
+
+TEST_CASE("embedding: gathers rows; gradient scatter-adds repeated indices") {
+  Tensor w = arange(12).reshape({4, 3}).to(kFloat64).requires_grad_();
+  Tensor idx = from_vector(std::vector<int64_t>{3, 1, 3}, {3}, kInt64);
+  Tensor e = embedding(idx, w);
+  CHECK(e.sizes() == Shape{3, 3});
+  CHECK(values(e) == std::vector<double>{9, 10, 11, 3, 4, 5, 9, 10, 11});
+  e.sum().backward();
+  CHECK(values(w.grad()) == std::vector<double>{0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 2});
+  Tensor w2 = randn({5, 2}, kFloat64).requires_grad_();
+  Tensor idx2 = from_vector(std::vector<int64_t>{0, 4, 4, 2}, {2, 2}, kInt64);
+  auto r = gradcheck([&](const std::vector<Tensor>& in) { return embedding(idx2, in[0]) * 2.0; }, {w2});
+  CHECK_MESSAGE(r.ok, r.message);
+  expect_error([&] { (void)embedding(from_vector(std::vector<int64_t>{4}, kInt64), w); },
+               {"embedding", "index 4", "4 rows", "[4, 3] float64"});
+  expect_error([&] { (void)embedding(zeros({2}), w); }, {"embedding", "int64", "[2] float32"});
+}

@@ -1,0 +1,111 @@
+// batch_norm and layer_norm: forward against a double reference, running statistics,
+// gradcheck in fp64, fp16 inputs with fp32 parameters, bad input.
+#include <cmath>
+
+#include "test_util.h"
+
+using namespace hg;
+using autograd::gradcheck;
+using hg::test::expect_close;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("batch_norm: training normalises per channel and updates running stats") {
+  manual_seed(10);
+  Tensor x = randn({4, 3, 2, 2}, kFloat64) * 2.0 + 1.0;
+  Tensor rm = zeros({3}, kFloat64), rv = ones({3}, kFloat64);
+  Tensor y = batch_norm(x, rm, rv, Tensor(), Tensor(), true, 0.1, 1e-5);
+  const auto xv = values(x), yv = values(y);
+  for (int c = 0; c < 3; ++c) {
+    double s = 0, sq = 0;
+    for (int n = 0; n < 4; ++n)
+      for (int i = 0; i < 4; ++i) s += xv[(n * 3 + c) * 4 + i];
+    const double m = s / 16;
+    for (int n = 0; n < 4; ++n)
+      for (int i = 0; i < 4; ++i) sq += std::pow(xv[(n * 3 + c) * 4 + i] - m, 2);
+    const double var = sq / 16;
+    for (int n = 0; n < 4; ++n)
+      for (int i = 0; i < 4; ++i) {
+        const int k = (n * 3 + c) * 4 + i;
+        CHECK(yv[k] == doctest::Approx((xv[k] - m) / std::sqrt(var + 1e-5)));
+      }
+    CHECK(values(rm)[c] == doctest::Approx(0.1 * m));
+    CHECK(values(rv)[c] == doctest::Approx(0.9 + 0.1 * var * 16 / 15));
+  }
+}
+
+TEST_CASE("batch_norm: eval mode uses the running statistics") {
+  Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
+  Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);
+  Tensor rv = from_vector(std::vector<double>{4, 1}, kFloat64);
+  Tensor w = from_vector(std::vector<double>{2, 1}, kFloat64), b = from_vector(std::vector<double>{0, 1}, kFloat64);
+  Tensor y = batch_norm(x, rm, rv, w, b, false, 0.1, 0.0);
+  expect_close(values(y), {0, 1, 2, 3}, 1e-12);
+  CHECK(values(rm) == std::vector<double>{1, 2});  // untouched in eval
+}
+
+TEST_CASE("batch_norm: gradcheck in training and eval mode, with and without affine") {
+  manual_seed(11);
+  Tensor x = randn({3, 2, 2, 3}, kFloat64).requires_grad_();
+  Tensor w = (rand({2}, kFloat64) + 0.5).requires_grad_();
+  Tensor b = randn({2}, kFloat64).requires_grad_();
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    Tensor rm = zeros({2}, kFloat64), rv = ones({2}, kFloat64) * 1.5;
+    auto r = gradcheck([&](const std::vector<Tensor>& in) {
+      return batch_norm(in[0], rm.clone(), rv.clone(), in[1], in[2], training);
+    }, {x, w, b});
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+  auto r = gradcheck([](const std::vector<Tensor>& in) {
+    return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+  }, {x});
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("batch_norm: fp16 activations with fp32 parameters, as under O2") {
+  manual_seed(12);
+  Tensor x64 = randn({8, 4, 3, 3}, kFloat64);
+  Tensor x16 = x64.to(kFloat16).requires_grad_();
+  Tensor w = ones({4}).requires_grad_(), b = zeros({4}).requires_grad_();
+  Tensor y = batch_norm(x16, zeros({4}), ones({4}), w, b, true);
+  CHECK(y.dtype() == kFloat16);
+  Tensor ref = batch_norm(x16.detach().to(kFloat64), Tensor(), Tensor(), Tensor(), Tensor(), true);
+  expect_close(values(y), values(ref), 5e-3, 5e-3);
+  (y.to(kFloat32) * 3.0).sum().backward();
+  CHECK(w.grad().dtype() == kFloat32);
+  CHECK(x16.grad().dtype() == kFloat16);
+}
+
+TEST_CASE("batch_norm: bad input") {
+  expect_error([] { (void)batch_norm(zeros({4}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+               {"batch_norm", "[N, C, *]", "[4] float32"});
+  expect_error([] { (void)batch_norm(zeros({2, 3}), zeros({4}), ones({4}), Tensor(), Tensor(), true); },
+               {"batch_norm", "running_mean", "[4] float32", "3 channels"});
+  expect_error([] { (void)batch_norm(zeros({2, 3}, kFloat16), Tensor(), Tensor(), ones({3}, kFloat16), Tensor(), true); },
+               {"batch_norm", "weight", "float16", "must be float32"});
+  expect_error([] { (void)batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
+               {"batch_norm", "more than 1 value per channel"});
+}
+
+TEST_CASE("layer_norm: forward, gradcheck and bad input") {
+  manual_seed(13);
+  Tensor x = randn({2, 3, 4}, kFloat64).requires_grad_();
+  Tensor w = randn({3, 4}, kFloat64).requires_grad_(), b = randn({3, 4}, kFloat64).requires_grad_();
+  Tensor y = layer_norm(x, {4});
+  const auto yv = values(y);
+  for (int r = 0; r < 6; ++r) {
+    double m = 0, v = 0;
+    for (int i = 0; i < 4; ++i) m += yv[r * 4 + i] / 4;
+    for (int i = 0; i < 4; ++i) v += std::pow(yv[r * 4 + i] - m, 2) / 4;
+    CHECK(std::abs(m) < 1e-12);
+    CHECK(v == doctest::Approx(1.0).epsilon(1e-4));
+  }
+  auto r = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], {3, 4}, in[1], in[2]); },
+                     {x, w, b});
+  CHECK_MESSAGE(r.ok, r.message);
+  auto r2 = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0].transpose(0, 1), {2, 4}); }, {x});
+  CHECK_MESSAGE(r2.ok, r2.message);
+  expect_error([&] { (void)layer_norm(x, {3}); }, {"layer_norm", "[3]", "[2, 3, 4] float64"});
+  expect_error([&] { (void)layer_norm(x, {4}, ones({4})); }, {"layer_norm", "[4] float32", "float64"});
+}
