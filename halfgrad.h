@@ -15,3 +15,5 @@
 #include "core/half.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "nn/nn.h"
+#include "optim/optim.h"

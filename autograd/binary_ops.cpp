@@ -53,8 +53,11 @@ class BinaryBackward final : public autograd::Node {
         const Tensor ga = g / b;
         return {sum_to(ga, sa), sum_to(-ga * a / b, sb)};
       }
-      case BinaryOp::Pow: {  // d/da a^b = b a^(b-1); d/db a^b = a^b log a (0 where a == 0)
-        const Tensor ga = g * b * hg::pow(a, b - 1.0);
+      case BinaryOp::Pow: {
+        // d/da a^b = b a^(b-1), 0 where b == 0 (as pow(x, 0.0) and torch; 0 * 0^-1 is NaN);
+        // d/db a^b = a^b log a, 0 where a == 0
+        const Tensor ga = where(eq(b, wrap_scalar(0.0, b)), wrap_scalar(0.0, g),
+                                g * b * hg::pow(a, b - 1.0));
         const Tensor safe_log = where(eq(a, wrap_scalar(0.0, a)), zeros_like(a), log(a));
         const Tensor gb = g * hg::pow(a, b) * safe_log;
         return {sum_to(ga, sa), sum_to(gb, sb)};
@@ -77,6 +80,15 @@ class BinaryBackward final : public autograd::Node {
   autograd::SavedTensor a_, b_;
 };
 
+// broadcast_shapes, naming both operands (shape and dtype) when they do not broadcast.
+Shape broadcast_operands(const Tensor& a, const Tensor& b, const char* op) {
+  try {
+    return broadcast_shapes(a.sizes(), b.sizes(), op);
+  } catch (const Error& e) {
+    HG_FAIL(e.what(), ": got ", describe(a), " and ", describe(b));
+  }
+}
+
 Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   const char* name = binary_name(op);
   autograd::check_defined(a_in, name);
@@ -84,7 +96,7 @@ Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_same_device(a_in, b_in, name);
   DType common = promote_types(a_in.dtype(), b_in.dtype());
   if ((op == BinaryOp::Div || op == BinaryOp::Pow) && !is_floating(common)) common = kFloat32;
-  const Shape shape = broadcast_shapes(a_in.sizes(), b_in.sizes(), name);
+  const Shape shape = broadcast_operands(a_in, b_in, name);
   const Tensor a = a_in.to(common), b = b_in.to(common);
   Tensor out = make_tensor(shape, kernels::is_comparison(op) ? kBool : common, a.device());
   kernels::binary(a.device())(op, kernels::view_of(a, shape), kernels::view_of(b, shape),
@@ -136,8 +148,15 @@ Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_same_device(cond, a_in, "where");
   autograd::check_same_device(a_in, b_in, "where");
   const DType common = promote_types(a_in.dtype(), b_in.dtype());
-  const Shape shape = broadcast_shapes(broadcast_shapes(cond.sizes(), a_in.sizes(), "where"),
-                                       b_in.sizes(), "where");
+  const Shape shape = [&] {
+    try {
+      return broadcast_shapes(broadcast_shapes(cond.sizes(), a_in.sizes(), "where"), b_in.sizes(),
+                              "where");
+    } catch (const Error& e) {
+      HG_FAIL(e.what(), ": got condition ", describe(cond), ", a ", describe(a_in), ", b ",
+              describe(b_in));
+    }
+  }();
   const Tensor a = a_in.to(common), b = b_in.to(common);
   Tensor out = make_tensor(shape, common, a.device());
   kernels::where(a.device())(kernels::view_of(cond, shape), kernels::view_of(a, shape),

@@ -33,7 +33,12 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   HG_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors[0];
   autograd::check_defined(first, "cat");
-  const int64_t d = wrap_dim(dim, first.dim(), "cat");
+  HG_CHECK(first.dim() > 0, "cat: cannot concatenate zero-dimensional tensor 0 ", describe(first),
+           " (use stack)");
+  HG_CHECK(dim >= -first.dim() && dim < first.dim(), "cat: dimension ", dim, " out of range for ",
+           describe(first), ", a tensor of ", first.dim(), " dims (expected [", -first.dim(), ", ",
+           first.dim() - 1, "])");
+  const int64_t d = dim < 0 ? dim + first.dim() : dim;
   DType dtype = first.dtype();
   Shape shape = first.sizes();
   shape[d] = 0;
@@ -62,7 +67,12 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   HG_CHECK(!tensors.empty(), "stack: expected a non-empty list of tensors");
-  const int64_t d = wrap_dim(dim, tensors[0].dim() + 1, "stack");
+  autograd::check_defined(tensors[0], "stack");
+  const int64_t rank = tensors[0].dim() + 1;  // of the result
+  HG_CHECK(dim >= -rank && dim < rank, "stack: dimension ", dim, " out of range for stacking ",
+           describe(tensors[0]), " into a tensor of ", rank, " dims (expected [", -rank, ", ",
+           rank - 1, "])");
+  const int64_t d = dim < 0 ? dim + rank : dim;
   std::vector<Tensor> expanded;
   for (size_t i = 0; i < tensors.size(); ++i) {
     HG_CHECK(tensors[i].defined() && tensors[i].sizes() == tensors[0].sizes(), "stack: tensor ",

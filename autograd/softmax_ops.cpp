@@ -1,5 +1,7 @@
 // softmax / log_softmax along any dim: the dim is moved last (a copy only when needed), the
 // kernel works on rows, and the result is moved back.
+#include <algorithm>
+
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
@@ -42,8 +44,11 @@ class SoftmaxBackward final : public autograd::Node {
 Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   autograd::check_floating(x, name);
+  const int64_t n = std::max<int64_t>(x.dim(), 1);  // a 0-dim tensor takes dim 0 or -1
+  HG_CHECK(dim >= -n && dim < n, name, ": dimension ", dim, " out of range for ", describe(x),
+           ", a tensor of ", x.dim(), " dims (expected [", -n, ", ", n - 1, "])");
   if (x.dim() == 0) return softmax_op(x.reshape({1}), 0, log).reshape({});
-  const int64_t d = wrap_dim(dim, x.dim(), name);
+  const int64_t d = dim < 0 ? dim + n : dim;
   const Tensor x_last = dim_last(x, d);
   Tensor y_last = make_tensor(x_last.sizes(), x.dtype(), x.device());
   kernels::softmax(x.device())(log, kernels::view_of(x_last), kernels::view_of(y_last));

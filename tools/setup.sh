@@ -47,8 +47,17 @@ if ((EUID != 0)); then
   fi
 fi
 
+# apt's and dpkg's chatter goes to a log, shown only when something fails.
+log=$(mktemp "${TMPDIR:-/tmp}/hg_setup.XXXXXX.log")
+apt() {
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o Dpkg::Use-Pty=0 "$@" >>"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "setup: apt-get $1 failed (full log: $log)" >&2
+    exit 1
+  fi
+}
 echo "setup: installing ${missing[*]}"
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt update
+apt install -y --no-install-recommends "${missing[@]}"
+rm -f "$log"
 echo "setup: done"

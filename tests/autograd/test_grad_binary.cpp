@@ -43,9 +43,10 @@ void check_binary(const std::string& name, const BinaryFn& f,
     return f(in[0].permute({1, 0, 2}), in[1].t());
   }, {make_a({3, 2, 2}), make_b({2, 1})});
   // one operand only requires grad
-  const Tensor constant = make_b({2, 3}).detach();
-  check_grad([&](const std::vector<Tensor>& in) { return f(in[0], constant); }, {make_a({2, 3})});
-  check_grad([&](const std::vector<Tensor>& in) { return f(constant, in[0]); }, {make_b({3})});
+  const Tensor constant_b = make_b({2, 3}).detach();
+  const Tensor constant_a = make_a({2, 3}).detach();
+  check_grad([&](const std::vector<Tensor>& in) { return f(in[0], constant_b); }, {make_a({2, 3})});
+  check_grad([&](const std::vector<Tensor>& in) { return f(constant_a, in[0]); }, {make_b({3})});
 }
 
 Tensor any_values(const Shape& s) { return leaf(s); }
@@ -71,6 +72,20 @@ TEST_CASE("grad binary: div and pow(tensor, tensor)") {
                any_values, positive);
   check_binary("pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, positive,
                any_values);
+}
+
+TEST_CASE("grad binary: pow(tensor, tensor) at a zero base") {
+  // d/da a^b is 0 where b == 0 (like pow(x, 0.0)), d/db is 0 where a == 0; no NaN
+  Tensor a = leaf({0.0, 0.0, 0.0, 3.0}, {4});
+  Tensor b = leaf({0.0, 1.0, 2.0, 0.0}, {4});
+  const Tensor y = pow(a, b);
+  hg::test::expect_close(hg::test::values(y), {1.0, 0.0, 0.0, 1.0});
+  y.sum().backward();
+  hg::test::expect_close(hg::test::values(a.grad()), {0.0, 1.0, 0.0, 0.0});
+  hg::test::expect_close(hg::test::values(b.grad()), {0.0, 0.0, 0.0, std::log(3.0)});
+  Tensor x = leaf({0.0, 2.0}, {2});
+  pow(x, zeros({2}, kFloat64)).sum().backward();
+  hg::test::expect_close(hg::test::values(x.grad()), {0.0, 0.0});
 }
 
 TEST_CASE("grad binary: maximum and minimum away from ties") {
@@ -108,7 +123,7 @@ TEST_CASE("grad binary: where with broadcasting condition and branches") {
   }, {leaf_distinct({2, 3}, 0.25, 0.05), leaf_distinct({3}, 0.25, 0.17)});
   // integer branches promote; only the floating leaf gets a gradient
   Tensor x = leaf({2.0, 3.0}, {2});
-  Tensor y = where(cond2.slice(0, 0, 2), x, arange(2));
+  Tensor y = where(cond2.slice(0, 0, 2), x, arange(2, kInt64));
   CHECK(y.dtype() == kFloat64);
   y.sum().backward();
   hg::test::expect_close(hg::test::values(x.grad()), {1.0, 0.0});
@@ -118,7 +133,7 @@ TEST_CASE("grad binary: mixed dtypes promote and gradients come back in each lea
   manual_seed(205);
   // fp64 leaf with an fp32 / int64 / bool constant: gradcheck through the promotion
   const Tensor f32 = randn({2, 3});
-  const Tensor i64 = arange(3);
+  const Tensor i64 = arange(3, kInt64);
   check_grad([&](const std::vector<Tensor>& in) { return in[0] * f32 + in[0] / (f32 * f32 + 1.0); },
              {leaf({2, 3})});
   check_grad([&](const std::vector<Tensor>& in) { return (in[0] + i64) * i64; }, {leaf({2, 3})});
@@ -153,11 +168,18 @@ TEST_CASE("grad binary: errors name the op, the shapes and the dtypes") {
   expect_error([&] { mul(ones({3, 2}, kFloat64), ones({3}, kFloat16)); },
                {"mul", "[3, 2]", "[3]", "float64", "float16"});
   expect_error([&] { div(a, ones({2, 2})); }, {"div", "[2, 3]", "[2, 2]"});
-  expect_error([&] { pow(a, ones({5, 1, 1})); }, {"pow", "[2, 3]", "[5, 1, 1]"});
+  expect_error([&] { pow(a, ones({3, 2})); }, {"pow", "[2, 3]", "[3, 2]"});
   expect_error([&] { maximum(a, b); }, {"maximum", "[2, 3]", "[4]"});
   expect_error([&] { minimum(a, b); }, {"minimum", "[2, 3]", "[4]"});
   expect_error([&] { where(ones({2, 3}), a, a); }, {"where", "bool", "[2, 3] float32"});
   expect_error([&] { where(ones({5}, kBool), a, a); }, {"where", "[5]", "[2, 3]"});
-  expect_error([&] { where(ones({3}, kBool), a, b); }, {"where", "[2, 3]", "[4]"});
+  expect_error([&] { where(ones({3}, kBool), a, b); },
+               {"where", "[3] bool", "[2, 3] float32", "[4] float32"});
   expect_error([&] { add(a, Tensor()); }, {"add", "undefined"});
+  // comparisons of tensors that require grad give bool results without gradient
+  const Tensor x = ones({3}, kFloat64).requires_grad_();
+  const Tensor c = gt(x, zeros({3}, kFloat64));
+  CHECK(c.dtype() == kBool);
+  CHECK_FALSE(c.requires_grad());
+  expect_error([&] { c.sum().backward(); }, {"backward", "int64", "does not require grad"});
 }

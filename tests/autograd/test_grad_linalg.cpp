@@ -27,7 +27,7 @@ TEST_CASE("grad linalg: matmul with batch dims that broadcast") {
   manual_seed(502);
   check_matmul({2, 2, 3}, {2, 3, 2});  // same batch
   check_matmul({2, 2, 3}, {3, 2});     // batched @ matrix
-  check_matmul({2, 3}, {3, 2, 2});     // matrix @ batched
+  check_matmul({2, 3}, {2, 3, 2});     // matrix @ batched
   check_matmul({2, 1, 2, 3}, {3, 3, 2});
   check_matmul({1, 2, 3}, {2, 3, 2});
   check_matmul({2, 1, 2, 3}, {1, 2, 3, 2});
@@ -109,7 +109,7 @@ TEST_CASE("grad linalg: errors name the op, the shapes and the dtypes") {
                {"matmul", "[2]", "[3]", "broadcast"});
   expect_error([&] { matmul(a, ones({3, 2}, kFloat64)); },
                {"matmul", "dtypes", "[2, 3] float32", "[3, 2] float64"});
-  expect_error([&] { matmul(arange(4).view({2, 2}), arange(4).view({2, 2})); },
+  expect_error([&] { matmul(arange(4, kInt64).view({2, 2}), arange(4, kInt64).view({2, 2})); },
                {"matmul", "floating", "[2, 2] int64"});
   expect_error([&] { matmul(ones({}), a); }, {"matmul", "[] float32", "[2, 3] float32"});
   expect_error([&] { bmm(a, ones({3, 2})); }, {"bmm", "[2, 3] float32", "[3, 2] float32"});

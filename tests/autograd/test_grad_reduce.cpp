@@ -106,6 +106,8 @@ TEST_CASE("grad reduce: max and min along a dim give values and indices") {
   Tensor x = leaf({0.5, -1.0, 2.0, 3.0, 0.0, -4.0}, {2, 3});
   const ValuesIndices mx = max(x, 1);
   const ValuesIndices mn = min(x, 0, true);
+  CHECK(mx.values.grad_fn()->name() == "MaxDimBackward");
+  CHECK(mn.values.grad_fn()->name() == "MinDimBackward");
   CHECK(mx.indices.dtype() == kInt64);
   CHECK_FALSE(mx.indices.requires_grad());
   CHECK(mx.indices.to_vector<int64_t>() == std::vector<int64_t>{2, 0});
@@ -176,16 +178,70 @@ TEST_CASE("grad reduce: integer sums give int64 without gradient") {
 
 TEST_CASE("grad reduce: errors name the op, the dim and the tensor") {
   const Tensor x = ones({2, 3});
-  expect_error([&] { sum(x, {2}); }, {"sum", "dimension 2", "[2, 3] float32"});
+  expect_error([&] { sum(x, {2}); }, {"sum", "dimension 2", "[2, 3] float32", "2 dims"});
   expect_error([&] { sum(x, {-3}, true); }, {"sum", "-3", "[2, 3] float32"});
   expect_error([&] { mean(x, {5}); }, {"mean", "5", "[2, 3] float32"});
   expect_error([&] { sum(x, {0, -2}); }, {"sum", "twice", "[2, 3] float32"});
-  expect_error([&] { mean(arange(4)); }, {"mean", "floating", "[4] int64"});
-  expect_error([&] { var(arange(4)); }, {"var", "floating", "[4] int64"});
+  expect_error([&] { mean(arange(4, kInt64)); }, {"mean", "floating", "[4] int64"});
+  expect_error([&] { var(arange(4, kInt64)); }, {"var", "floating", "[4] int64"});
   expect_error([&] { max(empty({0, 3})); }, {"max", "zero elements", "[0, 3] float32"});
   expect_error([&] { amax(x, {3}); }, {"amax", "3", "[2, 3] float32"});
   expect_error([&] { max(x, 2); }, {"max", "2", "[2, 3] float32"});
   expect_error([&] { min(empty({2, 0}), 1); }, {"min", "empty", "[2, 0] float32"});
   expect_error([&] { argmax(x, -3); }, {"argmax", "-3", "[2, 3] float32"});
   expect_error([&] { sum_to(ones({3}), {2, 3}); }, {"sum_to", "[3] float32", "[2, 3]"});
+  // integer results of a graph carry no gradient
+  const Tensor r = ones({2, 3}, kFloat64).requires_grad_();
+  expect_error([&] { argmax(r, 1).sum().backward(); },
+               {"backward", "[] int64", "does not require grad"});
+}
+
+TEST_CASE("grad reduce: reducing a 0-dim tensor along dim 0 or -1 is the identity") {
+  Tensor x = leaf({2.5}, {});
+  for (int64_t d : {0, -1}) {
+    INFO("dim " << d);
+    const int64_t dim = d;
+    CHECK(sum(x, {dim}).item<double>() == 2.5);
+    CHECK(sum(x, {dim}, true).dim() == 0);
+    CHECK(mean(x, {dim}).item<double>() == 2.5);
+    CHECK(amax(x, {dim}, true).item<double>() == 2.5);
+    CHECK(max(x, dim).values.item<double>() == 2.5);
+    check_grad([=](const std::vector<Tensor>& in) { return sum(in[0], {dim}) * 3.0; }, {x});
+    check_grad([=](const std::vector<Tensor>& in) { return mean(in[0], {dim}, true); }, {x});
+    check_grad([=](const std::vector<Tensor>& in) { return amax(in[0], {dim}); }, {x});
+    check_grad([=](const std::vector<Tensor>& in) { return min(in[0], dim, true).values; }, {x});
+  }
+  expect_error([&] { sum(x, {1}); }, {"sum", "1", "[] float64"});
+}
+
+TEST_CASE("grad reduce: ops followed by sum/mean see broadcast (stride-0) gradients") {
+  manual_seed(308);
+  using F = std::function<Tensor(const Tensor&)>;  // x is [3, 4]
+  const std::vector<std::pair<std::string, F>> ops{
+      {"exp", [](const Tensor& x) { return exp(x * 0.5); }},
+      {"tanh of a view", [](const Tensor& x) { return tanh(x.t()); }},
+      {"mul broadcast", [](const Tensor& x) { return x * x.select(0, 1); }},
+      {"log_softmax 0", [](const Tensor& x) { return log_softmax(x, 0); }},
+      {"log_softmax -1", [](const Tensor& x) { return log_softmax(x.t(), -1); }},
+      {"matmul", [](const Tensor& x) { return matmul(x, x.t()); }},
+      {"matmul batched", [](const Tensor& x) { return matmul(x.expand({2, 3, 4}), x.t()); }},
+      {"matmul vector", [](const Tensor& x) { return matmul(x, x.select(0, 2)); }},
+      {"linear", [](const Tensor& x) { return linear(x, x, x.select(1, 0)); }},
+      {"linear 3-D", [](const Tensor& x) { return linear(x.expand({2, 3, 4}), x); }},
+      {"cat", [](const Tensor& x) { return cat({x, exp(x)}, 1); }},
+      {"stack", [](const Tensor& x) { return stack({x, x * 2.0}, 1); }},
+      {"slice", [](const Tensor& x) { return x.slice(1, 0, 4, 3); }},
+      {"max dim", [](const Tensor& x) { return max(x, 1).values; }},
+      {"amax", [](const Tensor& x) { return amax(x, {0}); }},
+      {"where", [](const Tensor& x) { return where(gt(x, zeros({1}, kFloat64)), x, x * x); }},
+      {"cast", [](const Tensor& x) { return x.to(kFloat64).contiguous().clone(); }},
+  };
+  for (const auto& [name, f] : ops) {
+    INFO(name);
+    const F& op = f;
+    check_grad([&](const std::vector<Tensor>& in) { return sum(op(in[0])); },
+               {leaf_distinct({3, 4})});
+    check_grad([&](const std::vector<Tensor>& in) { return mean(op(in[0]), {0}); },
+               {leaf_distinct({3, 4})});
+  }
 }

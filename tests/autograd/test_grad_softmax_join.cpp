@@ -86,7 +86,7 @@ TEST_CASE("grad join: stack along every dim") {
 TEST_CASE("grad join: mixed dtypes promote, gradients return in each input's dtype") {
   Tensor a = from_vector(std::vector<double>{1, 2}, {2}, kFloat32).requires_grad_();
   Tensor b = leaf({3.0, 4.0, 5.0}, {3});
-  const Tensor c = cat({a, arange(2), b});
+  const Tensor c = cat({a, arange(2, kInt64), b});
   CHECK(c.dtype() == kFloat64);
   CHECK(hg::test::values(c) == std::vector<double>{1, 2, 0, 1, 3, 4, 5});
   (c * arange(7).to(kFloat64)).sum().backward();
@@ -126,16 +126,18 @@ TEST_CASE("grad casts: fp64 -> fp32 -> fp64 keeps the gradient within fp32 toler
 }
 
 TEST_CASE("grad softmax/join/casts: errors name the op, the shapes and the dtypes") {
-  expect_error([] { softmax(arange(4), 0); }, {"softmax", "floating", "[4] int64"});
+  expect_error([] { softmax(arange(4, kInt64), 0); }, {"softmax", "floating", "[4] int64"});
   expect_error([] { log_softmax(ones({2}, kBool), 0); }, {"log_softmax", "[2] bool"});
   expect_error([] { softmax(ones({2, 3}), 2); }, {"softmax", "2", "[2, 3] float32"});
   expect_error([] { log_softmax(ones({2, 3}), -3); }, {"log_softmax", "-3", "[2, 3] float32"});
+  expect_error([] { softmax(ones({}), 1); }, {"softmax", "1", "[] float32"});
   expect_error([] { cat({ones({2, 3}), ones({2, 4})}, 0); },
                {"cat", "tensor 1", "[2, 4] float32", "[2, 3] float32", "dim 0"});
   expect_error([] { cat({ones({2, 3}), ones({2, 3, 1})}, 1); },
                {"cat", "[2, 3, 1] float32", "[2, 3] float32"});
   expect_error([] { cat({ones({2, 3}), ones({2, 3})}, 2); }, {"cat", "2", "[2, 3] float32"});
   expect_error([] { cat({}, 0); }, {"cat", "empty"});
+  expect_error([] { cat({ones({}), ones({})}, 0); }, {"cat", "zero-dimensional", "[] float32"});
   expect_error([] { cat({ones({2}), Tensor()}, 0); }, {"cat", "undefined"});
   expect_error([] { stack({ones({2, 3}), ones({3, 2})}); },
                {"stack", "tensor 1", "[3, 2] float32", "[2, 3] float32"});

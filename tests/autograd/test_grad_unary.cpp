@@ -140,7 +140,7 @@ TEST_CASE("grad unary: known derivatives at chosen points") {
 
 TEST_CASE("grad unary: integer and bool inputs are rejected with the op name and dtype") {
   using hg::test::expect_error;
-  const Tensor i = arange(4);
+  const Tensor i = arange(4, kInt64);
   expect_error([&] { exp(i); }, {"exp", "[4] int64", "floating"});
   expect_error([&] { log(i); }, {"log", "[4] int64"});
   expect_error([&] { gelu(ones({2}, kBool)); }, {"gelu", "[2] bool"});

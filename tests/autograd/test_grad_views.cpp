@@ -93,7 +93,7 @@ TEST_CASE("grad views: expand, squeeze, unsqueeze") {
   check_view([](const Tensor& x) { return x.squeeze(0); }, {3, 2});  // not size 1: no-op
   check_view([](const Tensor& x) { return x.unsqueeze(0); }, {3, 2});
   check_view([](const Tensor& x) { return x.unsqueeze(-1); }, {3, 2});
-  check_view([](const Tensor& x) { return x.unsqueeze(1); }, {});
+  check_view([](const Tensor& x) { return x.unsqueeze(-1); }, {});
   check_view([](const Tensor& x) { return x.t().unsqueeze(1).squeeze(); }, {3, 2});
 }
 

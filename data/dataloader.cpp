@@ -1,0 +1,148 @@
+#include "data/dataloader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "core/random.h"
+
+namespace hg::data {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+// The Philox key of stream `stream` (0: the shuffle, k + 1: augmentation of batch k) of a pass.
+uint64_t stream_seed(uint64_t seed, int64_t epoch, uint64_t stream) {
+  return splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^ stream);
+}
+
+}  // namespace
+
+std::vector<int64_t> sample_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch) {
+  HG_CHECK(n >= 0, "sample_order: expected n >= 0, got ", n);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  if (!shuffle || n < 2) return order;
+  // Fisher-Yates: swap element i with j = r_i mod (i + 1), r_i uniform in [0, 2^62) (the modulo
+  // bias is below n / 2^62).
+  std::vector<int64_t> r(static_cast<size_t>(n));
+  random::fill_randint(r.data(), n, 0, int64_t{1} << 62, stream_seed(seed, epoch, 0), 0);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = r[static_cast<size_t>(i)] % (i + 1);
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  }
+  return order;
+}
+
+DataLoader::Iterator& DataLoader::Iterator::operator++() {
+  ++position_;
+  loader_->advance(position_);
+  return *this;
+}
+
+DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  HG_CHECK(options_.batch_size >= 1, "DataLoader: expected batch_size >= 1, got ",
+           options_.batch_size);
+  HG_CHECK(options_.prefetch >= 0, "DataLoader: expected prefetch >= 0, got ", options_.prefetch);
+}
+
+DataLoader::~DataLoader() {
+  stop_worker();
+}
+
+int64_t DataLoader::size() const {
+  const int64_t n = dataset_.size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+DataLoader::Iterator DataLoader::begin() {
+  stop_worker();
+  current_ = Batch{};
+  order_ = sample_order(dataset_.size(), options_.shuffle, options_.seed, epoch_);
+  pass_epoch_ = epoch_++;
+  built_ = 0;
+  if (size() == 0) return end();
+  if (options_.prefetch > 0) worker_ = std::thread([this] { produce(); });
+  current_ = next_batch();
+  return Iterator(this, 0);
+}
+
+Batch DataLoader::make_batch(int64_t k) const {
+  const int64_t first = k * options_.batch_size;
+  const int64_t last = std::min(first + options_.batch_size, dataset_.size());
+  const std::vector<int64_t> indices(order_.begin() + first, order_.begin() + last);
+  Generator gen(stream_seed(options_.seed, pass_epoch_, static_cast<uint64_t>(k) + 1));
+  return dataset_.get_batch(indices, gen);
+}
+
+void DataLoader::produce() {
+  const int64_t count = size();
+  for (int64_t k = 0; k < count; ++k) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock,
+               [&] { return stop_ || static_cast<int64_t>(queue_.size()) < options_.prefetch; });
+      if (stop_) return;
+    }
+    Slot slot;
+    try {
+      slot.batch = make_batch(k);
+    } catch (...) {
+      slot.error = std::current_exception();
+    }
+    const bool failed = slot.error != nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_) return;
+      queue_.push_back(std::move(slot));
+    }
+    cv_.notify_all();
+    if (failed) return;
+  }
+}
+
+Batch DataLoader::next_batch() {
+  if (options_.prefetch == 0) return make_batch(built_++);
+  Slot slot;
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return !queue_.empty(); });
+    slot = std::move(queue_.front());
+    queue_.pop_front();
+  }
+  cv_.notify_all();
+  if (slot.error) {
+    stop_worker();
+    std::rethrow_exception(slot.error);
+  }
+  return std::move(slot.batch);
+}
+
+void DataLoader::advance(int64_t position) {
+  if (position < size()) {
+    current_ = next_batch();
+  } else {  // the pass is over: release the last batch and the thread
+    current_ = Batch{};
+    stop_worker();
+  }
+}
+
+void DataLoader::stop_worker() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard<std::mutex> lock(mutex_);
+  queue_.clear();
+  stop_ = false;
+}
+
+}  // namespace hg::data

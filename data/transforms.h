@@ -1,0 +1,35 @@
+#pragma once
+// Batch transforms for data augmentation and normalisation. A Transform maps a float32 batch
+// [B, C, H, W] to a new one and draws any randomness from the Generator it is given, so the same
+// generator state gives the same augmentation (the DataLoader hands each batch a generator seeded
+// from (seed, epoch, batch index); see data/dataloader.h). Transforms keep no state: one can be
+// shared by several datasets and run on the loader's background thread.
+//
+// The usual CIFAR-10 training pipeline (torchvision's RandomCrop(32, 4), RandomHorizontalFlip,
+// Normalize), applied in order by a Dataset:
+//   {random_crop(32, 4), random_horizontal_flip(), normalize({0.4914, 0.4822, 0.4465},
+//                                                           {0.2470, 0.2435, 0.2616})}
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/random.h"
+#include "core/tensor.h"
+
+namespace hg::data {
+
+using Transform = std::function<Tensor(const Tensor& batch, Generator& gen)>;
+
+// (x - mean[c]) / std[c] per channel c; one value each applies to every channel. Needs std > 0
+// and as many values as channels. Draws nothing from the generator.
+Transform normalize(std::vector<float> mean, std::vector<float> std);
+
+// Pads every image by `padding` zeros on each side, then crops a size x size window at a
+// random position (drawn per image): [B, C, H, W] -> [B, C, size, size]. Needs
+// size <= H + 2 padding and size <= W + 2 padding.
+Transform random_crop(int64_t size, int64_t padding = 0);
+
+// Mirrors each image left-right with probability p (drawn per image).
+Transform random_horizontal_flip(double p = 0.5);
+
+}  // namespace hg::data

@@ -1,0 +1,28 @@
+#pragma once
+// nn::functional: the functional forms of the layers (the same free functions as hg::).
+#include "autograd/nn_ops.h"
+#include "autograd/ops.h"
+
+namespace hg::nn::functional {
+
+using hg::adaptive_avg_pool2d;
+using hg::adaptive_max_pool2d;
+using hg::avg_pool2d;
+using hg::batch_norm;
+using hg::conv2d;
+using hg::cross_entropy;
+using hg::dropout;
+using hg::embedding;
+using hg::gelu;
+using hg::layer_norm;
+using hg::linear;
+using hg::log_softmax;
+using hg::max_pool2d;
+using hg::mse_loss;
+using hg::nll_loss;
+using hg::relu;
+using hg::sigmoid;
+using hg::softmax;
+using hg::tanh;
+
+}  // namespace hg::nn::functional

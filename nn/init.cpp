@@ -1,0 +1,63 @@
+#include "nn/init.h"
+
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "core/factories.h"
+
+namespace hg::nn::init {
+
+namespace {
+int64_t receptive_field(const Tensor& w) {
+  int64_t r = 1;
+  for (int64_t d = 2; d < w.dim(); ++d) r *= w.size(d);
+  return r;
+}
+}  // namespace
+
+int64_t fan_in(const Tensor& w) {
+  HG_CHECK(w.dim() >= 2, "init: fan_in needs a tensor with >= 2 dims, got ", describe(w));
+  return w.size(1) * receptive_field(w);
+}
+
+int64_t fan_out(const Tensor& w) {
+  HG_CHECK(w.dim() >= 2, "init: fan_out needs a tensor with >= 2 dims, got ", describe(w));
+  return w.size(0) * receptive_field(w);
+}
+
+void uniform_(const Tensor& t, double low, double high) {
+  NoGradGuard no_grad;
+  Tensor(t).copy_(rand(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) *
+                      (high - low) + low);
+}
+
+void normal_(const Tensor& t, double mean, double stddev) {
+  NoGradGuard no_grad;
+  Tensor(t).copy_(randn(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) *
+                      stddev + mean);
+}
+
+void constant_(const Tensor& t, double value) {
+  NoGradGuard no_grad;
+  Tensor(t).fill_(value);
+}
+
+void kaiming_uniform_(const Tensor& t, double a) {
+  const double gain = std::sqrt(2.0 / (1.0 + a * a));
+  const double bound = gain * std::sqrt(3.0 / static_cast<double>(fan_in(t)));
+  uniform_(t, -bound, bound);
+}
+
+void kaiming_normal_(const Tensor& t, double a) {
+  const double gain = std::sqrt(2.0 / (1.0 + a * a));
+  normal_(t, 0.0, gain / std::sqrt(static_cast<double>(fan_in(t))));
+}
+
+void xavier_uniform_(const Tensor& t, double gain) {
+  const double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in(t) + fan_out(t)));
+  uniform_(t, -bound, bound);
+}
+
+}  // namespace hg::nn::init

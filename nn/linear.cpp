@@ -1,0 +1,35 @@
+#include "nn/linear.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "autograd/ops.h"
+#include "core/factories.h"
+#include "nn/init.h"
+
+namespace hg::nn {
+
+Linear::Linear(const LinearOptions& opts) : Module("Linear"), options(opts) {
+  weight = register_parameter("weight", empty({opts.out_features, opts.in_features}));
+  if (opts.with_bias) bias = register_parameter("bias", empty({opts.out_features}));
+  reset_parameters();
+}
+
+void Linear::reset_parameters() {
+  init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (bias.defined()) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+std::string Linear::describe() const {
+  std::ostringstream out;
+  out << "Linear(in_features=" << options.in_features << ", out_features=" << options.out_features
+      << ", bias=" << (bias.defined() ? "true" : "false") << ")";
+  return out.str();
+}
+
+}  // namespace hg::nn

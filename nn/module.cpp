@@ -1,0 +1,170 @@
+#include "nn/module.h"
+
+#include <set>
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+
+namespace hg::nn {
+
+namespace {
+
+void check_name(const std::string& name, const std::string& owner, const char* what) {
+  HG_CHECK(!name.empty() && name.find('.') == std::string::npos, owner, ": invalid ", what,
+           " name \"", name, "\" (non-empty, no dots)");
+}
+
+template <typename Entry>
+void check_unique(const std::vector<std::pair<std::string, Entry>>& entries,
+                  const std::string& name, const std::string& owner) {
+  for (const auto& [n, e] : entries)
+    HG_CHECK(n != name, owner, ": \"", name, "\" is already registered");
+}
+
+}  // namespace
+
+Tensor Module::forward(const Tensor&) {
+  HG_FAIL(type_name_, ": this module has no unary forward(Tensor)");
+}
+
+Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
+  check_name(name, type_name_, "parameter");
+  check_unique(parameters_, name, type_name_);
+  HG_CHECK(tensor.defined(), type_name_, ": parameter \"", name, "\" is undefined");
+  if (requires_grad) tensor.requires_grad_(true);
+  parameters_.emplace_back(name, std::move(tensor));
+  return parameters_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
+  check_name(name, type_name_, "buffer");
+  check_unique(buffers_, name, type_name_);
+  buffers_.emplace_back(name, std::move(tensor));
+  return buffers_.back().second;
+}
+
+void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
+  check_name(name, type_name_, "module");
+  check_unique(children_, name, type_name_);
+  HG_CHECK(module != nullptr, type_name_, ": module \"", name, "\" is null");
+  children_.emplace_back(name, std::move(module));
+}
+
+Tensor& Module::parameter(const std::string& name) {
+  for (auto& [n, t] : parameters_)
+    if (n == name) return t;
+  HG_FAIL(type_name_, ": no parameter \"", name, "\"");
+}
+
+Tensor& Module::buffer(const std::string& name) {
+  for (auto& [n, t] : buffers_)
+    if (n == name) return t;
+  HG_FAIL(type_name_, ": no buffer \"", name, "\"");
+}
+
+NamedTensors Module::named_parameters(bool recurse) const {
+  NamedTensors out = parameters_;
+  if (!recurse) return out;
+  for (const auto& [child_name, child] : children_)
+    for (auto& [n, t] : child->named_parameters(true)) out.emplace_back(child_name + "." + n, t);
+  return out;
+}
+
+NamedTensors Module::named_buffers(bool recurse) const {
+  NamedTensors out = buffers_;
+  if (!recurse) return out;
+  for (const auto& [child_name, child] : children_)
+    for (auto& [n, t] : child->named_buffers(true)) out.emplace_back(child_name + "." + n, t);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_parameters(recurse)) out.push_back(t);
+  return out;
+}
+
+std::vector<Tensor> Module::buffers(bool recurse) const {
+  std::vector<Tensor> out;
+  for (auto& [n, t] : named_buffers(recurse)) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  for (const auto& [name, child] : children_) {
+    out.emplace_back(name, child);
+    for (auto& [n, m] : child->named_modules()) out.emplace_back(name + "." + n, m);
+  }
+  return out;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, child] : children_) child->train(on);
+}
+
+void assign_in_place(const Tensor& t, const Tensor& value) {
+  HG_CHECK(t.sizes() == value.sizes(), "assign_in_place: ", describe(t), " vs ", describe(value));
+  const Tensor fresh = value.contiguous().detach();
+  TensorImpl& impl = *t.impl();
+  impl.storage = fresh.storage();
+  impl.sizes = fresh.sizes();
+  impl.strides = fresh.strides();
+  impl.offset = fresh.storage_offset();
+  impl.dtype = fresh.dtype();
+  impl.autograd.grad = Tensor();
+}
+
+void Module::to(DType dtype) {
+  HG_CHECK(is_floating(dtype), type_name_, ".to: expected a floating dtype, got ", dtype_name(dtype));
+  NoGradGuard no_grad;
+  for (auto& [n, t] : parameters_)
+    if (t.is_floating_point() && t.dtype() != dtype) assign_in_place(t, t.to(dtype));
+  for (auto& [n, t] : buffers_)
+    if (t.is_floating_point() && t.dtype() != dtype) assign_in_place(t, t.to(dtype));
+  for (auto& [n, child] : children_) child->to(dtype);
+}
+
+void Module::to(Device device) {
+  NoGradGuard no_grad;
+  for (auto* list : {&parameters_, &buffers_})
+    for (auto& [n, t] : *list)
+      if (t.device() != device) assign_in_place(t, t.to(device));
+  for (auto& [n, child] : children_) child->to(device);
+}
+
+void Module::zero_grad(bool set_to_none) {
+  NoGradGuard no_grad;
+  for (Tensor& p : parameters()) {
+    if (!p.grad().defined()) continue;
+    if (set_to_none) p.set_grad(Tensor());
+    else p.grad().zero_();
+  }
+}
+
+std::map<std::string, Tensor> Module::state_dict() const {
+  std::map<std::string, Tensor> out;
+  for (auto& [n, t] : named_parameters()) out[n] = t;
+  for (auto& [n, t] : named_buffers()) out[n] = t;
+  return out;
+}
+
+void Module::print(std::ostream& out, int indent) const {
+  out << describe();
+  if (children_.empty()) return;
+  out << " {\n";
+  for (const auto& [name, child] : children_) {
+    out << std::string(indent + 2, ' ') << '(' << name << "): ";
+    child->print(out, indent + 2);
+    out << '\n';
+  }
+  out << std::string(indent, ' ') << '}';
+}
+
+std::ostream& operator<<(std::ostream& out, const Module& module) {
+  module.print(out);
+  return out;
+}
+
+}  // namespace hg::nn

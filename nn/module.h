@@ -1,0 +1,87 @@
+#pragma once
+// nn::Module, as in libtorch: a module owns named parameters, buffers and child modules.
+// Layers are held as std::shared_ptr (register_module returns the pointer you registered),
+// and to(DType)/to(Device) convert parameters in place, so an optimizer built earlier keeps
+// pointing at the same tensors.
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace hg::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module : public std::enable_shared_from_this<Module> {
+ public:
+  explicit Module(std::string type_name = "Module") : type_name_(std::move(type_name)) {}
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // The unary forward used by Sequential and operator(); modules with other signatures
+  // define their own forward and leave this one throwing.
+  virtual Tensor forward(const Tensor& input);
+  Tensor operator()(const Tensor& input) { return forward(input); }
+
+  Tensor& register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  Tensor& register_buffer(const std::string& name, Tensor tensor);
+  template <typename M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
+    return module;
+  }
+
+  // Dotted names, depth first in registration order: "layer1.0.weight".
+  NamedTensors named_parameters(bool recurse = true) const;
+  NamedTensors named_buffers(bool recurse = true) const;
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
+    return children_;
+  }
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
+
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Converts floating parameters and buffers in place (same Tensor handles); grads are dropped.
+  virtual void to(DType dtype);
+  void to(Device device);
+  void zero_grad(bool set_to_none = true);
+
+  // Parameters and buffers by dotted name (the safetensors checkpoint content).
+  std::map<std::string, Tensor> state_dict() const;
+  // Copies values in; names, shapes and dtypes must match (strict: no missing/unexpected keys).
+  void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
+
+  const std::string& type_name() const { return type_name_; }
+  // One line describing the layer's configuration, e.g. "Linear(in=784, out=10, bias=true)".
+  virtual std::string describe() const { return type_name_ + "()"; }
+  void print(std::ostream& out, int indent = 0) const;
+
+ protected:
+  Tensor& parameter(const std::string& name);
+  Tensor& buffer(const std::string& name);
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+
+ private:
+  std::string type_name_;
+  NamedTensors parameters_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& out, const Module& module);
+
+// Replaces t's contents with `value` (converted, same shape) in place: every Tensor handle of
+// t sees the new dtype/device/data. Used by Module::to and by amp to keep identity.
+void assign_in_place(const Tensor& t, const Tensor& value);
+
+}  // namespace hg::nn

@@ -1,0 +1,25 @@
+#pragma once
+#include <initializer_list>
+
+#include "nn/module.h"
+
+namespace hg::nn {
+
+// Runs its modules in order; children are named "0", "1", ... like PyTorch.
+class Sequential : public Module {
+ public:
+  Sequential() : Module("Sequential") {}
+  Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  template <typename M>
+  std::shared_ptr<M> push_back(std::shared_ptr<M> module) {
+    return register_module(std::to_string(size_++), std::move(module));
+  }
+  Tensor forward(const Tensor& x) override;
+  int64_t size() const { return size_; }
+  std::shared_ptr<Module> operator[](int64_t index) const;
+
+ private:
+  int64_t size_ = 0;
+};
+
+}  // namespace hg::nn

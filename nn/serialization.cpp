@@ -1,0 +1,172 @@
+#include "nn/serialization.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/factories.h"
+
+namespace hg::nn {
+
+namespace {
+
+constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // as the reference implementation
+
+const char* dtype_code(DType d) {
+  switch (d) {
+    case DType::Float32: return "F32";
+    case DType::Float16: return "F16";
+    case DType::BFloat16: return "BF16";
+    case DType::Float64: return "F64";
+    case DType::Int64: return "I64";
+    case DType::UInt8: return "U8";
+    case DType::Bool: return "BOOL";
+  }
+  return "?";
+}
+
+bool dtype_from_code(const std::string& code, DType& out) {
+  for (DType d : {kFloat32, kFloat16, kBFloat16, kFloat64, kInt64, kUInt8, kBool}) {
+    if (code == dtype_code(d)) {
+      out = d;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string build_header(const TensorMap& tensors, const std::map<std::string, std::string>& meta) {
+  nlohmann::ordered_json header;
+  if (!meta.empty()) header["__metadata__"] = meta;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * itemsize(t.dtype());
+    header[name] = {{"dtype", dtype_code(t.dtype())}, {"shape", t.sizes()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // align the data to 8 bytes, as the format allows
+  return text;
+}
+
+void write_all(int fd, const void* data, size_t bytes, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (bytes > 0) {
+    const ssize_t n = ::write(fd, p, bytes);
+    HG_CHECK(n > 0, "save_safetensors: ", path, ": write failed: ", std::strerror(errno));
+    p += n;
+    bytes -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+void save_safetensors(const TensorMap& tensors, const std::string& path,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string header = build_header(tensors, metadata);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  HG_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));
+  try {
+    const uint64_t length = header.size();  // little-endian on every platform we build for
+    write_all(fd, &length, sizeof length, path);
+    write_all(fd, header.data(), header.size(), path);
+    for (const auto& [name, t] : tensors) {
+      const Tensor host = t.detach().to(kCPU).contiguous();
+      write_all(fd, host.data_ptr(), static_cast<size_t>(host.numel()) * itemsize(host.dtype()), path);
+    }
+    HG_CHECK(::fsync(fd) == 0, "save_safetensors: ", path, ": fsync failed: ", std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  HG_CHECK(::close(fd) == 0, "save_safetensors: ", path, ": close failed: ", std::strerror(errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    HG_FAIL("save_safetensors: cannot rename ", tmp, " to ", path, ": ", reason);
+  }
+}
+
+namespace {
+
+Tensor read_entry(const std::string& path, const std::string& name, const nlohmann::json& entry,
+                  const std::vector<char>& data) {
+  HG_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
+               entry.contains("data_offsets"),
+           "load_safetensors: ", path, ": tensor \"", name, "\" needs dtype, shape and data_offsets");
+  DType dtype;
+  const auto code = entry["dtype"].get<std::string>();
+  HG_CHECK(dtype_from_code(code, dtype), "load_safetensors: ", path, ": tensor \"", name,
+           "\" has unsupported dtype ", code);
+  const auto shape = entry["shape"].get<std::vector<int64_t>>();
+  const auto offsets = entry["data_offsets"].get<std::vector<uint64_t>>();
+  HG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data.size(),
+           "load_safetensors: ", path, ": tensor \"", name, "\" has data_offsets outside the ",
+           data.size(), "-byte data section");
+  for (int64_t s : shape)
+    HG_CHECK(s >= 0 && s < (int64_t{1} << 40), "load_safetensors: ", path, ": tensor \"", name,
+             "\" has invalid shape ", shape_str(shape));
+  const uint64_t expected = static_cast<uint64_t>(shape_numel(shape)) * itemsize(dtype);
+  HG_CHECK(offsets[1] - offsets[0] == expected, "load_safetensors: ", path, ": tensor \"", name,
+           "\" ", shape_str(shape), " ", dtype_name(dtype), " needs ", expected, " bytes, the file has ",
+           offsets[1] - offsets[0]);
+  Tensor t = empty(shape, dtype);
+  if (expected > 0) std::memcpy(t.data_ptr(), data.data() + offsets[0], expected);
+  return t;
+}
+
+}  // namespace
+
+TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+  std::ifstream in(path, std::ios::binary);
+  HG_CHECK(in.good(), "load_safetensors: cannot open ", path);
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  uint64_t header_size = 0;
+  HG_CHECK(file_size >= 8 && in.read(reinterpret_cast<char*>(&header_size), 8), "load_safetensors: ",
+           path, ": truncated: expected an 8-byte header length, file has ", file_size, " bytes");
+  HG_CHECK(header_size <= kMaxHeaderBytes && header_size <= file_size - 8, "load_safetensors: ",
+           path, ": header length ", header_size, " exceeds the file (", file_size, " bytes)");
+  std::string header_text(header_size, '\0');
+  in.read(header_text.data(), static_cast<std::streamsize>(header_size));
+  std::vector<char> data(file_size - 8 - header_size);
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  HG_CHECK(in.good() || data.empty(), "load_safetensors: ", path, ": read failed");
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(header_text);
+  } catch (const nlohmann::json::exception& e) {
+    HG_FAIL("load_safetensors: ", path, ": the header is not valid JSON (", e.what(), ")");
+  }
+  HG_CHECK(header.is_object(), "load_safetensors: ", path, ": the header is not a JSON object");
+  TensorMap out;
+  try {
+    for (const auto& [name, entry] : header.items()) {
+      if (name == "__metadata__") {
+        if (metadata) *metadata = entry.get<std::map<std::string, std::string>>();
+        continue;
+      }
+      out[name] = read_entry(path, name, entry, data);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    HG_FAIL("load_safetensors: ", path, ": malformed header entry (", e.what(), ")");
+  }
+  return out;
+}
+
+void save(const Module& module, const std::string& path) {
+  save_safetensors(module.state_dict(), path, {{"format", "pt"}});
+}
+
+void load(Module& module, const std::string& path) { module.load_state_dict(load_safetensors(path)); }
+
+}  // namespace hg::nn

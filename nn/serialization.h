@@ -1,0 +1,29 @@
+#pragma once
+// Checkpoints in the safetensors format: an 8-byte little-endian header length, a JSON header
+// {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}}
+// and the raw little-endian tensor bytes. PyTorch's safetensors loader reads what we write.
+//
+// Saving is atomic: the bytes go to a temporary file in the same directory, which is flushed,
+// synced and renamed over the target, so a failed or interrupted save leaves the previous file
+// intact. Loading validates the header, every dtype, shape and offset, and reports the file and
+// what was expected.
+#include <map>
+#include <string>
+
+#include "core/tensor.h"
+#include "nn/module.h"
+
+namespace hg::nn {
+
+using TensorMap = std::map<std::string, Tensor>;
+
+void save_safetensors(const TensorMap& tensors, const std::string& path,
+                      const std::map<std::string, std::string>& metadata = {});
+TensorMap load_safetensors(const std::string& path,
+                           std::map<std::string, std::string>* metadata = nullptr);
+
+// A module's state_dict to/from a file (names like "features.0.weight").
+void save(const Module& module, const std::string& path);
+void load(Module& module, const std::string& path);
+
+}  // namespace hg::nn

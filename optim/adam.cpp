@@ -1,0 +1,155 @@
+// sqrt without errno lets GCC vectorize the Adam loop (sqrt of a negative cannot occur here:
+// v >= 0, and a NaN stays NaN either way).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-math-errno")
+#endif
+
+#include "optim/adam.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "optim/adamw.h"
+#include "optim/cpu_update.h"
+
+namespace hg::optim {
+
+// ---- options (shared by Adam and AdamW) ----
+
+namespace detail {
+
+template <class Derived>
+std::vector<std::pair<std::string, double>> AdamOptionsBase<Derived>::scalars() const {
+  return {{"lr", lr_},
+          {"beta1", betas_[0]},
+          {"beta2", betas_[1]},
+          {"eps", eps_},
+          {"weight_decay", weight_decay_},
+          {"amsgrad", amsgrad_ ? 1.0 : 0.0}};
+}
+
+template <class Derived>
+void AdamOptionsBase<Derived>::set_scalar(const std::string& name, double value) {
+  if (name == "lr") {
+    lr_ = value;
+  } else if (name == "beta1") {
+    betas_[0] = value;
+  } else if (name == "beta2") {
+    betas_[1] = value;
+  } else if (name == "eps") {
+    eps_ = value;
+  } else if (name == "weight_decay") {
+    weight_decay_ = value;
+  } else if (name == "amsgrad") {
+    amsgrad_ = value != 0.0;
+  } else {
+    HG_FAIL("AdamOptions: no option named \"", name, "\"");
+  }
+}
+
+template <class Derived>
+void AdamOptionsBase<Derived>::validate(const std::string& optimizer) const {
+  check_option(std::isfinite(lr_) && lr_ >= 0.0, optimizer, "lr", lr_, "must be finite and >= 0");
+  check_option(std::isfinite(eps_) && eps_ >= 0.0, optimizer, "eps", eps_,
+               "must be finite and >= 0");
+  check_option(betas_[0] >= 0.0 && betas_[0] < 1.0, optimizer, "betas[0]", betas_[0],
+               "must be in [0, 1)");
+  check_option(betas_[1] >= 0.0 && betas_[1] < 1.0, optimizer, "betas[1]", betas_[1],
+               "must be in [0, 1)");
+  check_option(std::isfinite(weight_decay_) && weight_decay_ >= 0.0, optimizer, "weight_decay",
+               weight_decay_, "must be finite and >= 0");
+}
+
+template class AdamOptionsBase<AdamOptions>;
+template class AdamOptionsBase<AdamWOptions>;
+
+// ---- the update ----
+
+namespace {
+
+template <typename C>
+void adam_loop(const ParamUpdate& u, int64_t step, const AdamHyper& h, C* m, C* v, C* vmax) {
+  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
+  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
+  const C neg_step_size = static_cast<C>(-(h.lr / bias_correction1));
+  const C bc2_sqrt = static_cast<C>(std::sqrt(bias_correction2));
+  const C beta1 = static_cast<C>(h.beta1), keep1 = static_cast<C>(1.0 - h.beta1);
+  const C beta2 = static_cast<C>(h.beta2), keep2 = static_cast<C>(1.0 - h.beta2);
+  const C eps = static_cast<C>(h.eps), wd = static_cast<C>(h.weight_decay);
+  const C shrink = static_cast<C>(1.0 - h.lr * h.weight_decay);
+  const bool decoupled = h.decoupled, coupled = !h.decoupled && h.weight_decay != 0.0;
+  for_each_element<C>(u, [=](int64_t i, C w, C g) {
+    if (decoupled) w = w * shrink;
+    if (coupled) g = g + wd * w;
+    const C mi = beta1 * m[i] + keep1 * g;
+    const C vi = beta2 * v[i] + keep2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    C vx = vi;
+    if (vmax != nullptr) {  // torch.maximum: NaN wins
+      vx = (std::isnan(vmax[i]) || vmax[i] > vi) ? vmax[i] : vi;
+      vmax[i] = vx;
+    }
+    const C denom = std::sqrt(vx) / bc2_sqrt + eps;
+    return w + neg_step_size * (mi / denom);
+  });
+}
+
+// The same math from tensor ops, for any device.
+void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Tensor& v,
+                  Tensor* vmax) {
+  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
+  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
+  Tensor w = u.weight.to(u.compute);
+  Tensor g = u.grad.to(u.compute);
+  if (h.decoupled) w = w * (1.0 - h.lr * h.weight_decay);
+  if (!h.decoupled && h.weight_decay != 0.0) g = g + w * h.weight_decay;
+  const Tensor mi = m * h.beta1 + g * (1.0 - h.beta1);
+  const Tensor vi = v * h.beta2 + g * (1.0 - h.beta2) * g;
+  m.copy_(mi);
+  v.copy_(vi);
+  Tensor vx = vi;
+  if (vmax != nullptr) {
+    vx = maximum(*vmax, vi);
+    vmax->copy_(vx);
+  }
+  const Tensor denom = div(sqrt(vx), wrap_scalar(std::sqrt(bias_correction2), vx)) + h.eps;
+  Tensor target = u.weight;  // (a handle: copy_ writes u.weight)
+  target.copy_(w + div(mi, denom) * -(h.lr / bias_correction1));
+}
+
+}  // namespace
+
+void adam_update(const ParamUpdate& u, ParamState& state, const AdamHyper& h) {
+  Tensor& m = state_buffer(state, "exp_avg", u);
+  Tensor& v = state_buffer(state, "exp_avg_sq", u);
+  Tensor* vmax = h.amsgrad ? &state_buffer(state, "max_exp_avg_sq", u) : nullptr;
+  if (!u.cpu_loops) {
+    adam_tensors(u, state.step, h, m, v, vmax);
+  } else if (u.compute == kFloat64) {
+    adam_loop<double>(u, state.step, h, m.data<double>(), v.data<double>(),
+                      vmax ? vmax->data<double>() : nullptr);
+  } else {
+    adam_loop<float>(u, state.step, h, m.data<float>(), v.data<float>(),
+                     vmax ? vmax->data<float>() : nullptr);
+  }
+}
+
+}  // namespace detail
+
+// ---- Adam ----
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
+    : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
+
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
+    : Optimizer("Adam", std::move(groups), defaults.clone()) {}
+
+void Adam::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
+  const auto& o = static_cast<const AdamOptions&>(options);
+  detail::adam_update(u, state, {o.lr(), o.betas()[0], o.betas()[1], o.eps(), o.weight_decay(),
+                                 o.amsgrad(), /*decoupled=*/false});
+}
+
+}  // namespace hg::optim

@@ -1,0 +1,62 @@
+#pragma once
+// Learning-rate schedulers (torch.optim.lr_scheduler names): StepLR, CosineAnnealingLR,
+// OneCycleLR and LinearWarmup (= LinearLR). Every scheduler computes the lr of epoch t in
+// closed form from the group's base lr, so a scheduler is fully described by its epoch counter
+// (and base lrs), which is what state_dict() saves.
+//
+//   optim::StepLR sched(opt, /*step_size=*/30, /*gamma=*/0.1);
+//   for (...) { train_one_epoch(); sched.step(); }
+//
+// As in PyTorch, constructing a scheduler takes its first step: the group lrs are set to the
+// values of epoch 0, and each step() advances one epoch and writes the new lrs into the groups.
+// The scheduler keeps a reference to the optimizer, which must outlive it.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "optim/optimizer.h"
+
+namespace hg::optim {
+
+// "last_epoch" and "base_lrs.<group>".
+using SchedulerStateDict = std::map<std::string, double>;
+
+class LRScheduler {
+ public:
+  virtual ~LRScheduler() = default;
+  LRScheduler(const LRScheduler&) = delete;
+  LRScheduler& operator=(const LRScheduler&) = delete;
+
+  // Advances one epoch and sets every group's lr; on error (e.g. OneCycleLR stepped past its
+  // total_steps) nothing changes.
+  void step();
+  const std::vector<double>& get_last_lr() const { return last_lr_; }
+  int64_t last_epoch() const { return last_epoch_; }
+  const std::vector<double>& base_lrs() const { return base_lrs_; }
+  const std::string& name() const { return name_; }
+
+  SchedulerStateDict state_dict() const;
+  // Restores the epoch counter and base lrs, and sets the groups' lrs to that epoch's values.
+  void load_state_dict(const SchedulerStateDict& dict);
+
+ protected:
+  // Records each group's current lr as its base lr.
+  LRScheduler(Optimizer& optimizer, std::string name);
+  // The lr of group g at `epoch` (>= 0).
+  virtual double lr_at(int64_t epoch, size_t g) const = 0;
+  // Takes the first step (to epoch 0): derived constructors call it last.
+  void initial_step() { step(); }
+
+  Optimizer& optimizer_;
+  std::string name_;
+  std::vector<double> base_lrs_;
+
+ private:
+  void apply(int64_t epoch);
+
+  int64_t last_epoch_ = -1;
+  std::vector<double> last_lr_;
+};
+
+}  // namespace hg::optim

@@ -1,0 +1,304 @@
+#include "optim/optimizer.h"
+
+#include <cmath>
+#include <set>
+#include <typeinfo>
+
+#include "autograd/grad_mode.h"
+#include "core/factories.h"
+
+namespace hg::optim {
+
+// ---- ParamGroup ----
+
+ParamGroup::ParamGroup(std::vector<Tensor> p) : params(std::move(p)) {}
+ParamGroup::ParamGroup(std::vector<Tensor> p, const OptimizerOptions& o)
+    : params(std::move(p)), options(o.clone()) {}
+ParamGroup::ParamGroup(const ParamGroup& other)
+    : params(other.params), options(other.options ? other.options->clone() : nullptr) {}
+ParamGroup& ParamGroup::operator=(const ParamGroup& other) {
+  if (this != &other) {
+    params = other.params;
+    options = other.options ? other.options->clone() : nullptr;
+  }
+  return *this;
+}
+
+double ParamGroup::lr() const {
+  HG_CHECK(options != nullptr, "ParamGroup::lr: the group has no options yet (add it to an "
+           "optimizer first)");
+  return options->get_lr();
+}
+
+void ParamGroup::set_lr(double lr) {
+  HG_CHECK(options != nullptr, "ParamGroup::set_lr: the group has no options yet (add it to an "
+           "optimizer first)");
+  detail::check_option(std::isfinite(lr) && lr >= 0.0, "ParamGroup::set_lr", "lr", lr,
+                       "must be finite and >= 0");
+  options->set_lr(lr);
+}
+
+void detail::check_option(bool ok, const std::string& optimizer, const char* option, double value,
+                          const char* requirement) {
+  HG_CHECK(ok, optimizer, ": invalid ", option, ": ", value, " (", requirement, ")");
+}
+
+// ---- construction and groups ----
+
+Optimizer::Optimizer(std::string name, std::vector<ParamGroup> groups,
+                     std::unique_ptr<OptimizerOptions> defaults)
+    : name_(std::move(name)), defaults_(std::move(defaults)) {
+  defaults_->validate(name_);
+  size_t count = 0;
+  for (const auto& g : groups) count += g.params.size();
+  HG_CHECK(count > 0, name_, ": got an empty parameter list");
+  for (const auto& g : groups) add_param_group(g);
+}
+
+void Optimizer::add_param_group(const ParamGroup& group) {
+  const std::string who = name() + ".add_param_group";
+  ParamGroup added = group;
+  if (!added.options) added.options = defaults_->clone();
+  const OptimizerOptions& o = *added.options;
+  HG_CHECK(typeid(o) == typeid(*defaults_), who, ": the group's options belong to another "
+           "optimizer than ", name());
+  added.options->validate(name());
+  std::set<const TensorImpl*> seen;
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) seen.insert(p.impl());
+  }
+  for (size_t i = 0; i < added.params.size(); ++i) {
+    const Tensor& p = added.params[i];
+    HG_CHECK(p.defined(), who, ": parameter ", i, " is an undefined tensor");
+    HG_CHECK(p.is_floating_point(), who, ": parameter ", i, " is ", describe(p),
+             "; only floating-point tensors can be optimized");
+    HG_CHECK(p.is_leaf(), who, ": parameter ", i, " ", describe(p),
+             " is not a leaf (use detach() to make one)");
+    HG_CHECK(seen.insert(p.impl()).second, who, ": parameter ", i, " ", describe(p),
+             " appears in more than one parameter group");
+  }
+  groups_.push_back(std::move(added));
+  if (master_weights_) sync_masters();
+}
+
+std::vector<Tensor> Optimizer::parameters() const {
+  std::vector<Tensor> all;
+  for (const auto& g : groups_) all.insert(all.end(), g.params.begin(), g.params.end());
+  return all;
+}
+
+const ParamState* Optimizer::state(const Tensor& param) const {
+  auto it = state_.find(param.impl());
+  return it == state_.end() ? nullptr : &it->second;
+}
+
+// ---- master weights ----
+
+bool Optimizer::wants_master(const Tensor& param) const {
+  return master_weights_ && is_low_precision(param.dtype());
+}
+
+void Optimizer::mark_synced(const Tensor& param, ParamState& st) const {
+  st.synced_storage = param.storage().get();
+  st.synced_version = param.version();
+}
+
+// Seeds a master for every 16-bit parameter without one or modified outside the optimizer,
+// and drops masters that are not wanted (master weights off, or the parameter is no longer
+// 16-bit).
+void Optimizer::sync_masters() {
+  NoGradGuard no_grad;
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      if (!wants_master(p)) {
+        auto it = state_.find(p.impl());
+        if (it != state_.end()) it->second.master = Tensor();
+        continue;
+      }
+      ParamState& st = state_[p.impl()];
+      const bool stale = !st.master.defined() || st.master.sizes() != p.sizes() ||
+                         st.synced_storage != p.storage().get() ||
+                         st.synced_version != p.version();
+      if (stale) {
+        st.master = p.detach().to(kFloat32);  // a copy: p is 16-bit
+        mark_synced(p, st);
+      }
+    }
+  }
+}
+
+void Optimizer::set_master_weights(bool enabled) {
+  master_weights_ = enabled;
+  if (enabled) {  // reseed every master from its parameter as it is now
+    for (auto& [impl, st] : state_) st.synced_storage = nullptr;
+  }
+  sync_masters();
+}
+
+Tensor Optimizer::master_weight(const Tensor& param) const {
+  const ParamState* st = state(param);
+  return st ? st->master : Tensor();
+}
+
+// ---- the step ----
+
+void Optimizer::step() {
+  NoGradGuard no_grad;
+  if (master_weights_) sync_masters();
+  for (const auto& group : groups_) {
+    group.options->validate(name());
+    for (const auto& p : group.params) {
+      if (p.grad().defined()) step_param(p, *group.options);
+    }
+  }
+}
+
+detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st) const {
+  detail::ParamUpdate u;
+  u.param = param;
+  u.compute = param.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  u.cpu_loops = cpu_loops_ && param.device().is_cpu();
+  Tensor g = param.grad();
+  HG_CHECK(g.sizes() == param.sizes() && g.is_floating_point(), name(), ".step: gradient ",
+           describe(g), " does not match parameter ", describe(param));
+  const bool readable = u.compute == kFloat64 ? g.dtype() == kFloat64 : g.dtype() != kFloat64;
+  if (!readable) g = g.to(u.compute);
+  u.grad = g.contiguous();
+  if (st.master.defined()) {
+    u.weight = st.master;
+  } else {
+    u.weight = (u.cpu_loops && !param.is_contiguous()) ? param.contiguous() : param;
+  }
+  return u;
+}
+
+void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options) {
+  ParamState& st = state_[param.impl()];
+  detail::ParamUpdate u = prepare(param, st);
+  ++st.step;
+  update(u, st, options);
+  if (st.master.defined()) {
+    param.detach().copy_(st.master);  // round (RNE) the fp32 master into the 16-bit parameter
+    mark_synced(param, st);
+  } else if (!u.weight.is_same(param)) {
+    param.detach().copy_(u.weight);   // a staging copy of a non-contiguous parameter
+  } else if (u.cpu_loops) {
+    param.storage()->bump_version();  // written in place through raw pointers
+  }
+}
+
+Tensor& detail::state_buffer(ParamState& st, const std::string& key, const ParamUpdate& u) {
+  auto it = st.buffers.find(key);
+  if (it == st.buffers.end()) {
+    it = st.buffers.emplace(key, zeros(u.param.sizes(), TensorOptions(u.compute)
+                                                            .device(u.param.device()))).first;
+  }
+  return it->second;
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  NoGradGuard no_grad;
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      if (set_to_none) {
+        p.set_grad(Tensor());
+      } else {
+        grad.zero_();
+      }
+    }
+  }
+}
+
+// ---- state_dict ----
+
+OptimizerStateDict Optimizer::state_dict() const {
+  NoGradGuard no_grad;
+  OptimizerStateDict dict;
+  dict.scalars["master_weights"] = master_weights_ ? 1.0 : 0.0;
+  size_t index = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const std::string group_key = "param_groups." + std::to_string(g) + ".";
+    for (const auto& [option, value] : groups_[g].options->scalars()) {
+      dict.scalars[group_key + option] = value;
+    }
+    dict.scalars[group_key + "num_params"] = static_cast<double>(groups_[g].params.size());
+    for (const auto& p : groups_[g].params) {
+      const std::string key = "state." + std::to_string(index++) + ".";
+      const ParamState* st = state(p);
+      if (st == nullptr) continue;
+      dict.scalars[key + "step"] = static_cast<double>(st->step);
+      for (const auto& [buffer_name, t] : st->buffers) dict.tensors[key + buffer_name] = t.clone();
+      if (st->master.defined()) dict.tensors[key + "master"] = st->master.clone();
+    }
+  }
+  return dict;
+}
+
+namespace {
+double scalar_at(const OptimizerStateDict& dict, const std::string& key, const std::string& who) {
+  auto it = dict.scalars.find(key);
+  HG_CHECK(it != dict.scalars.end(), who, ": the state dict has no \"", key, "\"");
+  return it->second;
+}
+}  // namespace
+
+// Reads group g and its parameters' state from dict into `loaded`; changes nothing else, so
+// a failing load leaves the optimizer as it was.
+std::unique_ptr<OptimizerOptions> Optimizer::load_group(size_t g, size_t& index,
+                                                        const OptimizerStateDict& dict,
+                                                        StateMap& loaded) const {
+  const std::string who = name() + ".load_state_dict";
+  const std::string group_key = "param_groups." + std::to_string(g) + ".";
+  const auto& params = groups_[g].params;
+  const double count = scalar_at(dict, group_key + "num_params", who);
+  HG_CHECK(count == static_cast<double>(params.size()), who, ": group ", g, " has ",
+           params.size(), " parameters, the state dict ", count);
+  auto options = groups_[g].options->clone();
+  for (const auto& [option, value] : options->scalars()) {
+    options->set_scalar(option, scalar_at(dict, group_key + option, who));
+  }
+  options->validate(name());
+  for (const auto& p : params) {
+    const std::string key = "state." + std::to_string(index++) + ".";
+    auto step = dict.scalars.find(key + "step");
+    if (step == dict.scalars.end()) continue;
+    ParamState& st = loaded[p.impl()];
+    st.step = static_cast<int64_t>(step->second);
+    const DType compute = p.dtype() == kFloat64 ? kFloat64 : kFloat32;
+    for (auto it = dict.tensors.lower_bound(key);
+         it != dict.tensors.end() && it->first.compare(0, key.size(), key) == 0; ++it) {
+      HG_CHECK(it->second.sizes() == p.sizes(), who, ": \"", it->first, "\" is ",
+               describe(it->second), " but the parameter is ", describe(p));
+      const std::string buffer_name = it->first.substr(key.size());
+      Tensor copy = it->second.to(p.device()).to(buffer_name == "master" ? kFloat32 : compute);
+      copy = copy.is_same(it->second) ? copy.clone() : copy.contiguous();
+      (buffer_name == "master" ? st.master : st.buffers[buffer_name]) = copy;
+    }
+    if (st.master.defined()) mark_synced(p, st);
+  }
+  return options;
+}
+
+void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
+  NoGradGuard no_grad;
+  const std::string who = name() + ".load_state_dict";
+  const bool masters = scalar_at(dict, "master_weights", who) != 0.0;
+  HG_CHECK(masters == master_weights_, who, ": the state dict was saved with master weights ",
+           masters ? "on" : "off", " but this optimizer has them ", master_weights_ ? "on" : "off",
+           " (call set_master_weights first)");
+  size_t groups = 0;
+  while (dict.scalars.count("param_groups." + std::to_string(groups) + ".num_params")) ++groups;
+  HG_CHECK(groups == groups_.size(), who, ": the optimizer has ", groups_.size(),
+           " parameter groups, the state dict ", groups);
+  StateMap loaded;
+  std::vector<std::unique_ptr<OptimizerOptions>> options;
+  size_t index = 0;
+  for (size_t g = 0; g < groups_.size(); ++g) options.push_back(load_group(g, index, dict, loaded));
+  for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(options[g]);
+  state_ = std::move(loaded);
+  if (master_weights_) sync_masters();  // seeds the masters the dict lacks
+}
+
+}  // namespace hg::optim

@@ -1,0 +1,185 @@
+#pragma once
+// hg::optim::Optimizer: the base of SGD, Adam and AdamW (libtorch names and semantics).
+//
+//   optim::SGD opt(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+//   loss.backward(); opt.step(); opt.zero_grad();
+//
+// Parameter groups: each ParamGroup holds its parameters and its own options (a copy of the
+// optimizer's defaults unless given); schedulers change a group's learning rate with set_lr().
+// Per-parameter state (step count, momentum / moment buffers) is keyed by the parameter's
+// TensorImpl, so a parameter keeps its state for as long as the optimizer holds it.
+//
+// Precision. All update math runs under NoGradGuard in float (double for fp64 parameters), and
+// the state of every non-fp64 parameter is fp32. A 16-bit parameter is, by default, read,
+// updated in float and rounded (RNE) back to its dtype on every step: the "O3" baseline, where
+// an update smaller than half an ulp of the weight is lost. With set_master_weights(true) the
+// optimizer keeps an fp32 master copy of every fp16/bf16 parameter: step() widens the 16-bit
+// gradient, updates the master in fp32, and writes the master rounded (RNE) back into the
+// parameter in place (AMP O2). Small updates then accumulate in the master.
+//
+// A master is (re)seeded from its parameter when master weights are switched on, when a 16-bit
+// parameter first needs one, and whenever the parameter was modified outside the optimizer since
+// the optimizer last wrote it (its storage or version counter changed), e.g. by loading model
+// weights after amp::initialize. So load model weights *before* the optimizer's state_dict when
+// resuming: the other order reseeds the masters from the 16-bit weights.
+//
+// Parameters without a gradient are skipped. Non-finite gradients are not the optimizer's
+// business (GradScaler skips such steps); step() propagates them without failing.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace hg::optim {
+
+// The options of one parameter group. Each optimizer has its own subclass (SGDOptions, ...).
+class OptimizerOptions {
+ public:
+  virtual ~OptimizerOptions() = default;
+  virtual std::unique_ptr<OptimizerOptions> clone() const = 0;
+  virtual double get_lr() const = 0;
+  virtual void set_lr(double lr) = 0;
+  // Every option as a named scalar (bools as 0/1), for state_dict(); set_scalar is the inverse
+  // and throws hg::Error for a name the options do not have.
+  virtual std::vector<std::pair<std::string, double>> scalars() const = 0;
+  virtual void set_scalar(const std::string& name, double value) = 0;
+  // Throws hg::Error naming the optimizer, the option and its value when an option is invalid.
+  virtual void validate(const std::string& optimizer) const = 0;
+};
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  std::unique_ptr<OptimizerOptions> options;  // null until the optimizer fills in its defaults
+
+  ParamGroup() = default;
+  ParamGroup(std::vector<Tensor> params);  // NOLINT: implicit, so {w, b} reads as a group
+  ParamGroup(std::vector<Tensor> params, const OptimizerOptions& options);
+  ParamGroup(const ParamGroup& other);
+  ParamGroup& operator=(const ParamGroup& other);
+  ParamGroup(ParamGroup&&) = default;
+  ParamGroup& operator=(ParamGroup&&) = default;
+  ~ParamGroup() = default;
+
+  double lr() const;
+  void set_lr(double lr);  // throws hg::Error for a negative or non-finite lr
+  // The options as the optimizer's own type, e.g. group.options_as<SGDOptions>().momentum(0.8).
+  template <class Options>
+  Options& options_as() const {
+    auto* typed = dynamic_cast<Options*>(options.get());
+    HG_CHECK(typed != nullptr, "ParamGroup::options_as: the group's options are ",
+             options ? "of another optimizer" : "not set");
+    return *typed;
+  }
+};
+
+// The state of one parameter.
+struct ParamState {
+  int64_t step = 0;                       // updates applied to this parameter so far
+  std::map<std::string, Tensor> buffers;  // "momentum_buffer", "exp_avg", "exp_avg_sq", ...
+  Tensor master;                          // the fp32 master copy (master weights, 16-bit params)
+  // Which storage/version of the parameter the master was last synced with.
+  const Storage* synced_storage = nullptr;
+  uint64_t synced_version = 0;
+};
+
+// An in-memory snapshot of an optimizer: deep copies, so later steps do not change it.
+//   tensors: "state.<i>.<buffer>" and "state.<i>.master", i numbering the parameters of all
+//            groups in order (as PyTorch does)
+//   scalars: "state.<i>.step", "param_groups.<g>.<option>", "param_groups.<g>.num_params",
+//            "master_weights"
+struct OptimizerStateDict {
+  std::map<std::string, Tensor> tensors;
+  std::map<std::string, double> scalars;
+};
+
+namespace detail {
+// One parameter's update as the optimizers see it.
+struct ParamUpdate {
+  Tensor param;    // the parameter
+  Tensor weight;   // what the update reads and writes: the fp32 master, the parameter itself,
+                   // or a contiguous staging copy of it
+  Tensor grad;     // contiguous; float/half/bf16 when compute is fp32, double when fp64
+  DType compute;   // kFloat32, or kFloat64 for fp64 parameters: the dtype of math and state
+  bool cpu_loops;  // raw CPU loops (else the device-generic path built from tensor ops)
+};
+}  // namespace detail
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  const std::string& name() const { return name_; }  // "SGD", "Adam", ...
+
+  void step();
+  // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
+  void zero_grad(bool set_to_none = true);
+
+  // Adds a group; a group without options gets a copy of the defaults. A parameter may be in
+  // one group only, and must be a floating-point leaf.
+  void add_param_group(const ParamGroup& group);
+  std::vector<ParamGroup>& param_groups() { return groups_; }
+  const std::vector<ParamGroup>& param_groups() const { return groups_; }
+  std::vector<Tensor> parameters() const;  // of all groups, in order
+  const OptimizerOptions& defaults() const { return *defaults_; }
+  // The state of param, or nullptr before its first update.
+  const ParamState* state(const Tensor& param) const;
+
+  OptimizerStateDict state_dict() const;
+  // Restores a state_dict() of an optimizer of the same kind with the same group layout
+  // (group count, parameters per group and their shapes); copies the tensors.
+  void load_state_dict(const OptimizerStateDict& dict);
+
+  // Master weights (AMP O2): fp32 copies of every fp16/bf16 parameter, seeded from the
+  // parameters now; false drops them.
+  void set_master_weights(bool enabled);
+  bool master_weights() const { return master_weights_; }
+  // The fp32 master of param; undefined when param has none.
+  Tensor master_weight(const Tensor& param) const;
+
+  // false forces the device-generic path (tensor ops, used for non-CPU tensors) on the CPU
+  // too, so tests can compare it with the raw CPU loops. Default true.
+  void set_cpu_loops(bool enabled) { cpu_loops_ = enabled; }
+
+ protected:
+  Optimizer(std::string name, std::vector<ParamGroup> groups,
+            std::unique_ptr<OptimizerOptions> defaults);
+  // Updates one parameter; state.step already counts this update.
+  virtual void update(detail::ParamUpdate& u, ParamState& state,
+                      const OptimizerOptions& options) = 0;
+
+ private:
+  void step_param(const Tensor& param, const OptimizerOptions& options);
+  detail::ParamUpdate prepare(const Tensor& param, ParamState& state) const;
+  bool wants_master(const Tensor& param) const;
+  void sync_masters();
+  void mark_synced(const Tensor& param, ParamState& state) const;
+  using StateMap = std::unordered_map<const TensorImpl*, ParamState>;
+  std::unique_ptr<OptimizerOptions> load_group(size_t g, size_t& index,
+                                               const OptimizerStateDict& dict,
+                                               StateMap& loaded) const;
+
+  std::string name_;
+  std::vector<ParamGroup> groups_;
+  std::unique_ptr<OptimizerOptions> defaults_;
+  StateMap state_;
+  bool master_weights_ = false;
+  bool cpu_loops_ = true;
+};
+
+namespace detail {
+// Shared by the options classes: "SGD: invalid lr: -0.1 (must be >= 0)".
+// The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
+Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
+void check_option(bool ok, const std::string& optimizer, const char* option, double value,
+                  const char* requirement);
+}  // namespace detail
+
+}  // namespace hg::optim

@@ -1,0 +1,121 @@
+#include "optim/sgd.h"
+
+#include <cmath>
+
+#include "autograd/ops.h"
+#include "optim/cpu_update.h"
+
+namespace hg::optim {
+
+// ---- options ----
+
+std::unique_ptr<OptimizerOptions> SGDOptions::clone() const {
+  return std::make_unique<SGDOptions>(*this);
+}
+
+std::vector<std::pair<std::string, double>> SGDOptions::scalars() const {
+  return {{"lr", lr_},
+          {"momentum", momentum_},
+          {"dampening", dampening_},
+          {"nesterov", nesterov_ ? 1.0 : 0.0},
+          {"weight_decay", weight_decay_}};
+}
+
+void SGDOptions::set_scalar(const std::string& name, double value) {
+  if (name == "lr") {
+    lr_ = value;
+  } else if (name == "momentum") {
+    momentum_ = value;
+  } else if (name == "dampening") {
+    dampening_ = value;
+  } else if (name == "nesterov") {
+    nesterov_ = value != 0.0;
+  } else if (name == "weight_decay") {
+    weight_decay_ = value;
+  } else {
+    HG_FAIL("SGDOptions: no option named \"", name, "\"");
+  }
+}
+
+void SGDOptions::validate(const std::string& optimizer) const {
+  using detail::check_option;
+  check_option(std::isfinite(lr_) && lr_ >= 0.0, optimizer, "lr", lr_, "must be finite and >= 0");
+  check_option(std::isfinite(momentum_) && momentum_ >= 0.0, optimizer, "momentum", momentum_,
+               "must be finite and >= 0");
+  check_option(std::isfinite(dampening_), optimizer, "dampening", dampening_, "must be finite");
+  check_option(std::isfinite(weight_decay_) && weight_decay_ >= 0.0, optimizer, "weight_decay",
+               weight_decay_, "must be finite and >= 0");
+  HG_CHECK(!nesterov_ || (momentum_ > 0.0 && dampening_ == 0.0), optimizer,
+           ": nesterov momentum requires momentum > 0 and dampening == 0, got momentum ",
+           momentum_, " and dampening ", dampening_);
+}
+
+// ---- the update ----
+
+namespace {
+
+struct SGDHyper {
+  double lr, momentum, dampening, weight_decay;
+  bool nesterov;
+};
+
+template <typename C>
+void sgd_loop(const detail::ParamUpdate& u, C* buf, bool first, const SGDHyper& h) {
+  const C neg_lr = static_cast<C>(-h.lr);
+  const C wd = static_cast<C>(h.weight_decay);
+  const C momentum = static_cast<C>(h.momentum);
+  const C keep = static_cast<C>(1.0 - h.dampening);
+  const bool decay = h.weight_decay != 0.0;
+  const bool nesterov = h.nesterov;
+  detail::for_each_element<C>(u, [=](int64_t i, C w, C g) {
+    C d = decay ? g + wd * w : g;
+    if (buf != nullptr) {
+      const C b = first ? d : momentum * buf[i] + keep * d;
+      buf[i] = b;
+      d = nesterov ? d + momentum * b : b;
+    }
+    return w + neg_lr * d;
+  });
+}
+
+// The same math from tensor ops, for any device.
+void sgd_tensors(const detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
+  const Tensor w = u.weight.to(u.compute);
+  Tensor d = u.grad.to(u.compute);
+  if (h.weight_decay != 0.0) d = d + w * h.weight_decay;
+  if (buf != nullptr) {
+    const Tensor b = first ? d : *buf * h.momentum + d * (1.0 - h.dampening);
+    buf->copy_(b);
+    d = h.nesterov ? d + b * h.momentum : b;
+  }
+  Tensor target = u.weight;  // (a handle: copy_ writes u.weight)
+  target.copy_(w + d * -h.lr);
+}
+
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults)
+    : SGD(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
+    : Optimizer("SGD", std::move(groups), defaults.clone()) {}
+
+void SGD::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
+  const auto& o = static_cast<const SGDOptions&>(options);
+  const SGDHyper h{o.lr(), o.momentum(), o.dampening(), o.weight_decay(), o.nesterov()};
+  Tensor* buf = nullptr;
+  bool first = false;
+  if (h.momentum != 0.0) {
+    first = state.buffers.count("momentum_buffer") == 0;
+    buf = &detail::state_buffer(state, "momentum_buffer", u);
+  }
+  if (!u.cpu_loops) {
+    sgd_tensors(u, buf, first, h);
+  } else if (u.compute == kFloat64) {
+    sgd_loop<double>(u, buf ? buf->data<double>() : nullptr, first, h);
+  } else {
+    sgd_loop<float>(u, buf ? buf->data<float>() : nullptr, first, h);
+  }
+}
+
+}  // namespace hg::optim

@@ -1,0 +1,58 @@
+#pragma once
+// Stochastic gradient descent with momentum, dampening, Nesterov and weight decay: exactly
+// torch.optim.SGD. Per parameter, with d the gradient:
+//   d = d + weight_decay * w                        (when weight_decay != 0)
+//   buf = d on the first step, else momentum * buf + (1 - dampening) * d
+//   d = nesterov ? d + momentum * buf : buf         (when momentum != 0)
+//   w = w - lr * d
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "optim/optimizer.h"
+
+namespace hg::optim {
+
+class SGDOptions final : public OptimizerOptions {
+ public:
+  explicit SGDOptions(double lr) : lr_(lr) {}
+
+  double lr() const { return lr_; }
+  double momentum() const { return momentum_; }
+  double dampening() const { return dampening_; }
+  bool nesterov() const { return nesterov_; }
+  double weight_decay() const { return weight_decay_; }
+  SGDOptions& lr(double v) { lr_ = v; return *this; }
+  SGDOptions& momentum(double v) { momentum_ = v; return *this; }
+  SGDOptions& dampening(double v) { dampening_ = v; return *this; }
+  SGDOptions& nesterov(bool v) { nesterov_ = v; return *this; }
+  SGDOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
+
+  std::unique_ptr<OptimizerOptions> clone() const override;
+  double get_lr() const override { return lr_; }
+  void set_lr(double lr) override { lr_ = lr; }
+  std::vector<std::pair<std::string, double>> scalars() const override;
+  void set_scalar(const std::string& name, double value) override;
+  // lr, momentum, weight_decay >= 0; nesterov needs momentum > 0 and dampening == 0.
+  void validate(const std::string& optimizer) const override;
+
+ private:
+  double lr_;
+  double momentum_ = 0.0;
+  double dampening_ = 0.0;
+  bool nesterov_ = false;
+  double weight_decay_ = 0.0;
+};
+
+class SGD final : public Optimizer {
+ public:
+  SGD(std::vector<Tensor> params, const SGDOptions& defaults);
+  SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
+
+ protected:
+  void update(detail::ParamUpdate& u, ParamState& state,
+              const OptimizerOptions& options) override;
+};
+
+}  // namespace hg::optim

@@ -1,0 +1,127 @@
+// nn::Module: registration, dotted names, train/eval, to(DType) keeping identity, zero_grad,
+// state_dict round trips and precise load errors.
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+namespace {
+struct Block : nn::Module {
+  Block() : nn::Module("Block") {
+    fc = register_module("fc", std::make_shared<nn::Linear>(4, 3));
+    bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(3));
+  }
+  std::shared_ptr<nn::Linear> fc;
+  std::shared_ptr<nn::BatchNorm2d> bn;
+};
+}  // namespace
+
+TEST_CASE("module: named_parameters use dotted names in registration order") {
+  nn::Sequential net{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::ReLU>(),
+                     std::make_shared<Block>()};
+  std::vector<std::string> names;
+  for (auto& [n, t] : net.named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "2.fc.weight", "2.fc.bias",
+                                          "2.bn.weight", "2.bn.bias"});
+  std::vector<std::string> buffers;
+  for (auto& [n, t] : net.named_buffers()) buffers.push_back(n);
+  CHECK(buffers == std::vector<std::string>{"2.bn.running_mean", "2.bn.running_var",
+                                            "2.bn.num_batches_tracked"});
+  CHECK(net.parameters().size() == 6);
+  for (auto& p : net.parameters()) CHECK(p.requires_grad());
+  CHECK(net.named_modules().size() == 5);
+}
+
+TEST_CASE("module: registration errors are precise") {
+  nn::Module m("Custom");
+  m.register_parameter("w", zeros({2}));
+  expect_error([&] { m.register_parameter("w", zeros({2})); }, {"Custom", "\"w\"", "already registered"});
+  expect_error([&] { m.register_buffer("a.b", zeros({2})); }, {"Custom", "invalid buffer name"});
+  expect_error([&] { (void)m.forward(zeros({1})); }, {"Custom", "no unary forward"});
+}
+
+TEST_CASE("module: train/eval propagate to children") {
+  auto block = std::make_shared<Block>();
+  nn::Sequential net{block};
+  net.eval();
+  CHECK_FALSE(block->bn->is_training());
+  net.train();
+  CHECK(block->bn->is_training());
+}
+
+TEST_CASE("module: to(DType) converts in place, keeps handles, leaves BatchNorm in fp32") {
+  Block block;
+  Tensor w = block.fc->weight;  // a handle taken before the conversion (as an optimizer would)
+  const auto before = values(w);
+  block.to(kFloat16);
+  CHECK(w.dtype() == kFloat16);
+  CHECK(block.fc->weight.is_same(w));
+  for (size_t i = 0; i < before.size(); ++i) CHECK(values(w)[i] == doctest::Approx(before[i]).epsilon(1e-3));
+  CHECK(block.bn->weight.dtype() == kFloat32);
+  CHECK(block.bn->running_var.dtype() == kFloat32);
+  CHECK(w.requires_grad());
+  block.to(kFloat64);
+  CHECK(block.bn->weight.dtype() == kFloat64);
+}
+
+TEST_CASE("module: zero_grad clears or zeroes gradients") {
+  nn::Linear fc(3, 2);
+  fc(ones({1, 3})).sum().backward();
+  CHECK(fc.weight.grad().defined());
+  fc.zero_grad(false);
+  CHECK(values(fc.weight.grad()) == std::vector<double>(6, 0.0));
+  fc.zero_grad();
+  CHECK_FALSE(fc.weight.grad().defined());
+}
+
+TEST_CASE("module: state_dict round trip and load errors name every difference") {
+  manual_seed(1);
+  Block a;
+  manual_seed(2);
+  Block b;
+  CHECK(values(a.fc->weight) != values(b.fc->weight));
+  b.load_state_dict(a.state_dict());
+  CHECK(values(a.fc->weight) == values(b.fc->weight));
+  auto state = a.state_dict();
+  state.erase("fc.bias");
+  state["fc.weight"] = zeros({3, 5});
+  state["extra"] = zeros({1});
+  try {
+    b.load_state_dict(state);
+    FAIL("expected an error");
+  } catch (const hg::Error& e) {
+    const std::string msg = e.what();
+    CHECK(msg.find("3 problems") != std::string::npos);
+    CHECK(msg.find("missing key \"fc.bias\" ([3] float32)") != std::string::npos);
+    CHECK(msg.find("\"fc.weight\": expected [3, 4] float32, got [3, 5] float32") != std::string::npos);
+    CHECK(msg.find("unexpected key \"extra\"") != std::string::npos);
+  }
+  CHECK(values(a.fc->weight) == values(b.fc->weight));  // nothing was changed
+}
+
+TEST_CASE("module: layers compute what their functional forms do; printing") {
+  manual_seed(3);
+  nn::Linear fc(5, 2);
+  Tensor x = randn({3, 5});
+  CHECK(values(fc(x)) == values(linear(x, fc.weight, fc.bias)));
+  // PyTorch's default init: |w| <= 1 / sqrt(fan_in)
+  for (double v : values(fc.weight)) CHECK(std::abs(v) <= 1.0 / std::sqrt(5.0));
+  nn::Sequential net{std::make_shared<nn::Linear>(5, 4), std::make_shared<nn::ReLU>(),
+                     std::make_shared<nn::Dropout>(0.5)};
+  net.eval();
+  Tensor y = net(x);
+  CHECK(y.sizes() == Shape{3, 4});
+  CHECK(values(y) == values(relu(net[0]->forward(x))));
+  std::ostringstream out;
+  out << net;
+  CHECK(out.str().find("(0): Linear(in_features=5, out_features=4, bias=true)") != std::string::npos);
+  nn::Flatten flat;
+  CHECK(flat(zeros({2, 3, 4})).sizes() == Shape{2, 12});
+  nn::Embedding emb(10, 3);
+  CHECK(emb(from_vector(std::vector<int64_t>{1, 2}, kInt64)).sizes() == Shape{2, 3});
+  nn::LayerNorm ln({4});
+  CHECK(ln(randn({2, 4})).sizes() == Shape{2, 4});
+}

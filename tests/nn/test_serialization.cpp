@@ -1,0 +1,116 @@
+// safetensors checkpoints: round trip of every dtype, the format's byte layout, atomic saves,
+// and clear errors for damaged files.
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir() {
+  fs::path dir = fs::temp_directory_path() / ("hg_ser_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir;
+}
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+std::string with_header(const std::string& json, const std::string& data) {
+  uint64_t n = json.size();
+  std::string out(reinterpret_cast<const char*>(&n), 8);
+  return out + json + data;
+}
+}  // namespace
+
+TEST_CASE("safetensors: every dtype round-trips bit for bit, with metadata") {
+  const fs::path file = temp_dir() / "all.safetensors";
+  manual_seed(4);
+  nn::TensorMap map{{"a.f32", randn({2, 3})},      {"b.f16", randn({4}, kFloat16)},
+                    {"c.bf16", randn({2, 2}, kBFloat16)}, {"d.f64", randn({3}, kFloat64)},
+                    {"e.i64", arange(5, kInt64)},  {"f.u8", arange(3, kUInt8)},
+                    {"g.bool", from_vector(std::vector<bool>{true, false})}, {"h.empty", zeros({0, 2})},
+                    {"i.scalar", scalar_tensor(2.5)}};
+  nn::save_safetensors(map, file.string(), {{"format", "pt"}});
+  std::map<std::string, std::string> meta;
+  const nn::TensorMap back = nn::load_safetensors(file.string(), &meta);
+  CHECK(meta.at("format") == "pt");
+  REQUIRE(back.size() == map.size());
+  for (const auto& [name, t] : map) {
+    CAPTURE(name);
+    const Tensor& u = back.at(name);
+    CHECK(u.dtype() == t.dtype());
+    CHECK(u.sizes() == t.sizes());
+    CHECK(values(u) == values(t));
+  }
+}
+
+TEST_CASE("safetensors: the byte layout follows the format") {
+  const fs::path file = temp_dir() / "layout.safetensors";
+  nn::save_safetensors({{"w", from_vector(std::vector<float>{1.0f, 2.0f}, {1, 2})}}, file.string());
+  const std::string bytes = read_bytes(file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  CHECK(n % 8 == 0);
+  const std::string header = bytes.substr(8, n);
+  CHECK(header.find("\"w\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}") != std::string::npos);
+  float data[2];
+  std::memcpy(data, bytes.data() + 8 + n, 8);
+  CHECK(data[0] == 1.0f);
+  CHECK(data[1] == 2.0f);
+}
+
+TEST_CASE("safetensors: a module saves and loads by dotted names") {
+  const fs::path file = temp_dir() / "model.safetensors";
+  manual_seed(5);
+  nn::Sequential a{std::make_shared<nn::Linear>(3, 2), std::make_shared<nn::BatchNorm2d>(2)};
+  nn::save(a, file.string());
+  manual_seed(6);
+  nn::Sequential b{std::make_shared<nn::Linear>(3, 2), std::make_shared<nn::BatchNorm2d>(2)};
+  nn::load(b, file.string());
+  CHECK(values(a.parameters()[0]) == values(b.parameters()[0]));
+  nn::Sequential wrong{std::make_shared<nn::Linear>(4, 2)};
+  expect_error([&] { nn::load(wrong, file.string()); },
+               {"load_state_dict", "\"0.weight\": expected [2, 4] float32, got [2, 3] float32",
+                "unexpected key \"1.running_mean\""});
+}
+
+TEST_CASE("safetensors: a failed save leaves the previous file intact") {
+  const fs::path file = temp_dir() / "keep.safetensors";
+  nn::save_safetensors({{"x", ones({2})}}, file.string());
+  const std::string before = read_bytes(file);
+  expect_error([&] { nn::save_safetensors({{"x", zeros({2})}}, (temp_dir() / "no/such/dir/f").string()); },
+               {"save_safetensors", "cannot create"});
+  CHECK(read_bytes(file) == before);
+  for (const auto& entry : fs::directory_iterator(temp_dir()))
+    CHECK(entry.path().string().find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("safetensors: damaged files give one clear error naming the file") {
+  const fs::path dir = temp_dir();
+  expect_error([&] { nn::load_safetensors((dir / "missing").string()); }, {"cannot open", "missing"});
+  write_bytes(dir / "short", "abc");
+  expect_error([&] { nn::load_safetensors((dir / "short").string()); }, {"short", "truncated", "3 bytes"});
+  write_bytes(dir / "huge", with_header("", "").replace(0, 8, std::string("\xff\xff\xff\xff\x00\x00\x00\x00", 8)));
+  expect_error([&] { nn::load_safetensors((dir / "huge").string()); }, {"huge", "header length"});
+  write_bytes(dir / "json", with_header("{not json", ""));
+  expect_error([&] { nn::load_safetensors((dir / "json").string()); }, {"json", "not valid JSON"});
+  write_bytes(dir / "offsets", with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "1234"));
+  expect_error([&] { nn::load_safetensors((dir / "offsets").string()); }, {"offsets", "\"w\"", "data_offsets"});
+  write_bytes(dir / "size", with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "12345678"));
+  expect_error([&] { nn::load_safetensors((dir / "size").string()); }, {"size", "needs 12 bytes", "has 8"});
+  write_bytes(dir / "dtype", with_header(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", "12345678"));
+  expect_error([&] { nn::load_safetensors((dir / "dtype").string()); }, {"dtype", "unsupported dtype C64"});
+  write_bytes(dir / "entry", with_header(R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "1234"));
+  expect_error([&] { nn::load_safetensors((dir / "entry").string()); }, {"entry", "malformed"});
+}

@@ -1,0 +1,134 @@
+// Master weights (AMP O2) versus updating 16-bit parameters in place (O3).
+#include "optim_util.h"
+
+using namespace hg;
+using hg::optim::Adam;
+using hg::optim::AdamOptions;
+using hg::optim::SGD;
+using hg::optim::SGDOptions;
+using hg::test::expect_close;
+using hg::test::values;
+
+namespace {
+
+// lr * grad = 1e-4 per step on a weight of 1.0: below half an ulp of 1.0 in fp16 (2^-12 is
+// 2.4e-4) and in bf16, so every single update rounds away.
+Tensor run_small_updates(DType dtype, bool masters, int steps, optim::Optimizer** out = nullptr) {
+  static std::unique_ptr<SGD> keep;
+  Tensor w = ones({3}, dtype).requires_grad_();
+  keep = std::make_unique<SGD>(std::vector<Tensor>{w}, SGDOptions(1e-4));
+  keep->set_master_weights(masters);
+  for (int i = 0; i < steps; ++i) {
+    w.set_grad(ones({3}, dtype));
+    keep->step();
+  }
+  if (out != nullptr) *out = keep.get();
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("master weights: the lost-updates demonstration (fp16 and bf16)") {
+  for (DType dtype : {kFloat16, kBFloat16}) {
+    CAPTURE(dtype);
+    // O3: the 16-bit weight is updated in its own dtype; every update is rounded away.
+    const Tensor lost = run_small_updates(dtype, false, 200);
+    CHECK(values(lost) == std::vector<double>(3, 1.0));
+
+    // O2: the fp32 master accumulates them; the 16-bit weight follows the rounded master.
+    optim::Optimizer* opt = nullptr;
+    const Tensor once = run_small_updates(dtype, true, 1, &opt);
+    CHECK(values(once) == std::vector<double>(3, 1.0));  // one update: still rounds to 1
+    CHECK(opt->master_weight(once).dtype() == kFloat32);
+    CHECK(values(opt->master_weight(once))[0] == static_cast<double>(1.0f - 1e-4f));
+
+    const Tensor kept = run_small_updates(dtype, true, 200, &opt);
+    const Tensor master = opt->master_weight(kept);
+    float expected = 1.0f;
+    for (int i = 0; i < 200; ++i) expected = expected + static_cast<float>(-1e-4) * 1.0f;
+    CHECK(values(master) == std::vector<double>(3, static_cast<double>(expected)));  // ~0.98
+    CHECK(values(kept)[0] < 0.99);  // the 16-bit weight has moved
+    // ... and is exactly the master rounded to nearest even.
+    CHECK(values(kept) == values(master.to(dtype)));
+  }
+}
+
+TEST_CASE("master weights: the fp32 master follows exactly the fp32 run with widened grads") {
+  // An fp16 parameter with masters and an fp32 parameter fed the same (fp16-representable)
+  // gradients must agree bit for bit: the master update *is* the fp32 update.
+  manual_seed(3);
+  const Tensor init = randn({257}).to(kFloat16);
+  Tensor half_w = init.clone().requires_grad_();
+  Tensor float_w = init.to(kFloat32).requires_grad_();
+  Adam half_opt({half_w}, AdamOptions(0.01).weight_decay(0.01).amsgrad(true));
+  Adam float_opt({float_w}, AdamOptions(0.01).weight_decay(0.01).amsgrad(true));
+  half_opt.set_master_weights(true);
+  float_opt.set_master_weights(true);  // no effect on fp32 parameters
+  CHECK(!float_opt.master_weight(float_w).defined());
+  for (int t = 0; t < 20; ++t) {
+    const Tensor g = (randn({257}) * 0.01).to(kFloat16);
+    half_w.set_grad(g);
+    float_w.set_grad(g.to(kFloat32));
+    half_opt.step();
+    float_opt.step();
+  }
+  const Tensor master = half_opt.master_weight(half_w);
+  CHECK(values(master) == values(float_w));
+  CHECK(values(half_w) == values(float_w.to(kFloat16)));
+  CHECK(half_opt.state(half_w)->buffers.at("exp_avg").dtype() == kFloat32);
+}
+
+TEST_CASE("without masters a 16-bit parameter is read, updated in float, rounded once") {
+  const float w0 = 0.3f, g0 = 0.7f;
+  Tensor w = full({2}, w0, kFloat16).requires_grad_();
+  SGD opt({w}, SGDOptions(0.05).weight_decay(0.1));
+  w.set_grad(full({2}, g0, kFloat16));
+  opt.step();
+  const float wf = static_cast<float>(Half(w0)), gf = static_cast<float>(Half(g0));
+  const float d = gf + 0.1f * wf;
+  const float expected = static_cast<float>(Half(wf + static_cast<float>(-0.05) * d));
+  CHECK(values(w) == std::vector<double>(2, static_cast<double>(expected)));
+  CHECK(!opt.master_weight(w).defined());
+}
+
+TEST_CASE("master weights: reseeded when the parameter is changed outside the optimizer") {
+  Tensor w = ones({2}, kFloat16).requires_grad_();
+  SGD opt({w}, SGDOptions(1e-4));
+  opt.set_master_weights(true);
+  w.set_grad(ones({2}, kFloat16));
+  opt.step();
+  CHECK(values(opt.master_weight(w))[0] == static_cast<double>(1.0f - 1e-4f));
+  {
+    NoGradGuard no_grad;
+    w.copy_(full({2}, 2.0));  // e.g. loading model weights after amp::initialize
+  }
+  opt.step();
+  CHECK(values(opt.master_weight(w))[0] == static_cast<double>(2.0f - 1e-4f));
+  CHECK(values(w) == std::vector<double>{2.0, 2.0});
+  opt.set_master_weights(false);
+  CHECK(!opt.master_weight(w).defined());
+  CHECK(!opt.master_weights());
+}
+
+TEST_CASE("master weights: the CPU loops and the tensor-op path agree (bf16, parallel)") {
+  manual_seed(11);
+  const Tensor init = randn({40000}).to(kBFloat16);  // above the parallel grain
+  const Tensor grad = (randn({40000}) * 0.1).to(kBFloat16);
+  std::vector<std::vector<double>> results;
+  for (bool loops : {true, false}) {
+    Tensor w = init.clone().requires_grad_();
+    SGD opt({w}, SGDOptions(0.01).momentum(0.9).nesterov(true));
+    opt.set_master_weights(true);
+    opt.set_cpu_loops(loops);
+    for (int t = 0; t < 3; ++t) {
+      w.set_grad(grad);
+      opt.step();
+    }
+    results.push_back(values(opt.master_weight(w)));
+    results.push_back(values(w));
+  }
+  // Not bit for bit: the compiler may fuse a multiply-add in the loops (FMA) that the tensor
+  // ops round twice.
+  expect_close(results[0], results[2], 1e-6, 1e-6);
+  expect_close(results[1], results[3], 0.0, 1.0 / 128);  // at most one bf16 ulp apart
+}
