@@ -6,11 +6,14 @@
 //   bench_conv_pool [--threads N (default 2)] [--batch B (128)] [--repeat R (30)]
 //                   [--warmup W (10)] [--dtype float32|float16|bfloat16|float64]
 //                   [--only NAME (layers whose name contains NAME, e.g. conv2)]
+//                   [--clock wall|cpu (cpu: process CPU time summed over threads, for a
+//                    loaded machine; with --threads 1 it is the op's own time)]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +32,7 @@ struct Options {
   int warmup = 10;
   hg::DType dtype = hg::kFloat32;
   std::string only;  // run only the layers whose name contains this
+  bool cpu_clock = false;  // time by process CPU time (all threads) instead of wall time
 };
 
 hg::DType parse_dtype(const std::string& name) {
@@ -48,8 +52,18 @@ Options parse(int argc, char** argv) {
     if (key == "--warmup") o.warmup = std::atoi(value.c_str());
     if (key == "--dtype") o.dtype = parse_dtype(value);
     if (key == "--only") o.only = value;
+    if (key == "--clock") o.cpu_clock = value == "cpu";
   }
   return o;
+}
+
+double now_ms(bool cpu_clock) {
+  if (cpu_clock) {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return 1e3 * static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_nsec);
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now().time_since_epoch()).count();
 }
 
 // Median milliseconds of fn(i) over `repeat` runs after `warmup` runs (i counts the calls).
@@ -58,9 +72,9 @@ double median_ms(const Options& o, const std::function<void(int)>& fn) {
   for (int i = 0; i < o.warmup; ++i) fn(call++);
   std::vector<double> ms;
   for (int i = 0; i < o.repeat; ++i) {
-    const auto start = Clock::now();
+    const double start = now_ms(o.cpu_clock);
     fn(call++);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    ms.push_back(now_ms(o.cpu_clock) - start);
   }
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
@@ -127,9 +141,10 @@ int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   hg::kernels::cpu::set_num_threads(o.threads);
   hg::manual_seed(0);
-  std::printf("# %s\n# batch %lld, %s, %d threads, median of %d runs after %d warm-up\n",
+  std::printf("# %s\n# batch %lld, %s, %d threads, median of %d runs after %d warm-up, %s\n",
               hg::kernels::cpu::blas_info().c_str(), static_cast<long long>(o.batch),
-              std::string(hg::dtype_name(o.dtype)).c_str(), o.threads, o.repeat, o.warmup);
+              std::string(hg::dtype_name(o.dtype)).c_str(), o.threads, o.repeat, o.warmup,
+              o.cpu_clock ? "process CPU time" : "wall time");
   std::printf("%-28s %11s %11s %13s\n", "layer", "forward ms", "fwd+bwd ms", "via engine ms");
   Timing total{};
   for (const Layer& layer : cnn_layers(o)) {

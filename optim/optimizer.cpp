@@ -127,6 +127,15 @@ void Optimizer::sync_masters() {
   }
 }
 
+void Optimizer::mark_masters_synced() {
+  for (const auto& g : groups_) {
+    for (const auto& p : g.params) {
+      auto it = state_.find(p.impl());
+      if (it != state_.end() && it->second.master.defined()) mark_synced(p, it->second);
+    }
+  }
+}
+
 void Optimizer::set_master_weights(bool enabled) {
   master_weights_ = enabled;
   if (enabled) {  // reseed every master from its parameter as it is now
@@ -144,13 +153,16 @@ Tensor Optimizer::master_weight(const Tensor& param) const {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  for (const auto& group : groups_) group.options->validate(name());
   if (master_weights_) sync_masters();
   for (const auto& group : groups_) {
-    group.options->validate(name());
     for (const auto& p : group.params) {
       if (p.grad().defined()) step_param(p, *group.options);
     }
   }
+  // Recorded after all the write-backs, so parameters sharing a storage (views of one flat
+  // buffer) do not see each other's write-back as an outside change.
+  if (master_weights_) mark_masters_synced();
 }
 
 detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st) const {
@@ -179,7 +191,6 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options)
   update(u, st, options);
   if (st.master.defined()) {
     param.detach().copy_(st.master);  // round (RNE) the fp32 master into the 16-bit parameter
-    mark_synced(param, st);
   } else if (!u.weight.is_same(param)) {
     param.detach().copy_(u.weight);   // a staging copy of a non-contiguous parameter
   } else if (u.cpu_loops) {

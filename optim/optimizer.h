@@ -161,6 +161,7 @@ class Optimizer {
   bool wants_master(const Tensor& param) const;
   void sync_masters();
   void mark_synced(const Tensor& param, ParamState& state) const;
+  void mark_masters_synced();
   using StateMap = std::unordered_map<const TensorImpl*, ParamState>;
   std::unique_ptr<OptimizerOptions> load_group(size_t g, size_t& index,
                                                const OptimizerStateDict& dict,

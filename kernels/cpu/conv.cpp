@@ -95,15 +95,35 @@ int for_samples(int64_t n, F&& body) {
   return threads;
 }
 
+// A thread's buffers: the column matrix, the zero-bordered plane of im2col (its border is
+// never written) and the padded accumulator of col2im.
+template <typename C>
+struct Scratch {
+  std::vector<C> cols, padded, accum;
+  explicit Scratch(const ConvShape& s)
+      : padded(static_cast<size_t>(padded_size(s.geo)), C(0)), accum(padded.size()) {}
+};
+
 // The column matrix of sample-group x_g ([C / groups, H, W] of type T) in the compute type.
 template <typename C, typename T>
-const C* columns(const ConvShape& s, const T* x_g, std::vector<C>& cols) {
+const C* columns(const ConvShape& s, const T* x_g, Scratch<C>& scratch) {
   if constexpr (std::is_same_v<T, C>) {
     if (s.direct) return x_g;
   }
-  cols.resize(static_cast<size_t>(s.kg * s.hwo));
-  im2col(x_g, s.geo, cols.data(), s.hwo);
-  return cols.data();
+  scratch.cols.resize(static_cast<size_t>(s.kg * s.hwo));
+  im2col(x_g, s.geo, scratch.cols.data(), s.hwo, scratch.padded.data());
+  return scratch.cols.data();
+}
+
+// Sum of n values with 8 partial sums (a single running sum cannot vectorize).
+template <typename C>
+C row_sum(const C* p, int64_t n) {
+  C part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += p[i + k];
+  for (; i < n; ++i) part[0] += p[i];
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
 template <typename T>
@@ -117,11 +137,12 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   const T* x = xv.ptr<T>();
   T* out = ov.ptr<T>();
   for_samples(s.n, [&](int64_t begin, int64_t end, int) {
-    std::vector<C> cols, acc;
+    Scratch<C> scratch(s);
+    std::vector<C> acc;
     if constexpr (!std::is_same_v<T, C>) acc.resize(static_cast<size_t>(s.og * s.hwo));
     for (int64_t n = begin; n < end; ++n) {
       for (int64_t g = 0; g < s.groups; ++g) {
-        const C* colp = columns<C>(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, cols);
+        const C* colp = columns<C>(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, scratch);
         T* out_g = out + (n * s.cout + g * s.og) * s.hwo;
         C* dst = nullptr;
         if constexpr (std::is_same_v<T, C>) dst = out_g; else dst = acc.data();
@@ -151,8 +172,9 @@ struct BackwardOutputs {
 
 // grad_x of one sample: per group, cols = W_g^T @ grad_out_g, then col2im into gx ([C, H, W]).
 template <typename C>
-void sample_grad_x(const ConvShape& s, const C* w, const C* go, std::vector<C>& gcols, C* gx) {
-  gcols.resize(static_cast<size_t>(s.kg * s.hwo));
+void sample_grad_x(const ConvShape& s, const C* w, const C* go, Scratch<C>& scratch, C* gx) {
+  scratch.cols.resize(static_cast<size_t>(s.kg * s.hwo));
+  C* gcols = scratch.cols.data();
   const int64_t plane = s.geo.channels * s.hwi;
   for (int64_t g = 0; g < s.groups; ++g) {
     const C* w_g = w + g * s.og * s.kg;
@@ -162,9 +184,8 @@ void sample_grad_x(const ConvShape& s, const C* w, const C* go, std::vector<C>& 
                 s.hwo);
       continue;
     }
-    gemm_c<C>(true, false, s.kg, s.hwo, s.og, w_g, s.kg, go_g, s.hwo, C(0), gcols.data(), s.hwo);
-    std::fill(gx + g * plane, gx + (g + 1) * plane, C(0));
-    col2im(gcols.data(), s.hwo, s.geo, gx + g * plane);
+    gemm_c<C>(true, false, s.kg, s.hwo, s.og, w_g, s.kg, go_g, s.hwo, C(0), gcols, s.hwo);
+    col2im(gcols, s.hwo, s.geo, gx + g * plane, scratch.accum.data());
   }
 }
 
@@ -174,19 +195,16 @@ void backward_samples(const ConvShape& s, const T* x, const compute_t<T>* w, con
                       const BackwardOutputs& want, ConvGrads<compute_t<T>>& acc, int64_t begin,
                       int64_t end) {
   using C = compute_t<T>;
-  std::vector<C> cols, gcols, go_buf, gx_buf;
+  Scratch<C> scratch(s);
+  std::vector<C> go_buf, gx_buf;
   for (int64_t n = begin; n < end; ++n) {
     const C* go = widened<C>(grad_out + n * s.cout * s.hwo, s.cout * s.hwo, go_buf);
     if (want.bias != nullptr) {
-      for (int64_t o = 0; o < s.cout; ++o) {
-        C sum = 0;
-        for (int64_t i = 0; i < s.hwo; ++i) sum += go[o * s.hwo + i];
-        acc.bias[o] += sum;
-      }
+      for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum(go + o * s.hwo, s.hwo);
     }
     if (want.weight != nullptr) {
       for (int64_t g = 0; g < s.groups; ++g) {
-        const C* colp = columns<C>(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, cols);
+        const C* colp = columns<C>(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, scratch);
         gemm_c<C>(false, true, s.og, s.kg, s.hwo, go + g * s.og * s.hwo, s.hwo, colp, s.hwo,
                   C(1), acc.weight.data() + g * s.og * s.kg, s.kg);
       }
@@ -194,10 +212,10 @@ void backward_samples(const ConvShape& s, const T* x, const compute_t<T>* w, con
     if (want.x == nullptr) continue;
     T* gx = want.x->ptr<T>() + n * s.cin * s.hwi;
     if constexpr (std::is_same_v<T, C>) {
-      sample_grad_x<C>(s, w, go, gcols, gx);
+      sample_grad_x<C>(s, w, go, scratch, gx);
     } else {
       gx_buf.resize(static_cast<size_t>(s.cin * s.hwi));
-      sample_grad_x<C>(s, w, go, gcols, gx_buf.data());
+      sample_grad_x<C>(s, w, go, scratch, gx_buf.data());
       narrow_store(gx_buf.data(), s.cin * s.hwi, gx);
     }
   }

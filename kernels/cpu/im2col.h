@@ -5,11 +5,12 @@
 // dimension `ld` (>= HO * WO). Input elements of type T are converted to the compute type C on
 // the way in (fp16/bf16 -> float); col2im accumulates in the type of its destination.
 //
-// No div/mod in the inner loops: for each kernel offset the range of output positions whose
-// input lies inside the image is computed once, the rest of the row is padding (zero).
+// No bounds checks or div/mod in the inner loops: the loops read a zero-bordered copy of each
+// input plane (or the plane itself when there is no padding), and col2im accumulates into one.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu/loops.h"
 
@@ -26,83 +27,90 @@ struct ConvGeometry {
   int64_t cols() const { return ho * wo; }
 };
 
-// Output positions o in [lo, hi) read input position o * stride + offset inside [0, len).
-struct ValidRange {
-  int64_t lo, hi;
-};
-
-inline ValidRange valid_range(int64_t len, int64_t out, int64_t stride, int64_t offset) {
-  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  int64_t hi = len - offset <= 0 ? 0 : (len - offset - 1) / stride + 1;
-  lo = std::min(lo, out);
-  hi = std::clamp(hi, lo, out);
-  return {lo, hi};
-}
-
-template <typename T>
-inline void zero_fill(T* dst, int64_t count) {
-  std::fill(dst, dst + count, T(0));
-}
-
-// One output row (fixed oh) of one column-matrix row: dst[ow] = src[base + ow * sw].
+// The input plane seen by the column loops: with padding (or a type change) a zero-bordered
+// copy of size (h + 2 ph) x (w + 2 pw) in `padded`, whose border the caller zeroed once and
+// no call writes; else the plane itself. The column loops then need no bounds checks.
 template <typename T, typename C>
-inline void gather_row(const T* src, int64_t base, int64_t sw, ValidRange r, int64_t wo, C* dst) {
-  zero_fill(dst, r.lo);
-  if (sw == 1) {
-    for (int64_t o = r.lo; o < r.hi; ++o) dst[o] = convert<C>(src[base + o]);
-  } else {
-    for (int64_t o = r.lo; o < r.hi; ++o) dst[o] = convert<C>(src[base + o * sw]);
+const C* padded_plane(const T* plane, const ConvGeometry& g, C* padded) {
+  if constexpr (std::is_same_v<T, C>) {
+    if (g.ph == 0 && g.pw == 0) return plane;
   }
-  zero_fill(dst + r.hi, wo - r.hi);
+  const int64_t wp = g.w + 2 * g.pw;
+  for (int64_t ih = 0; ih < g.h; ++ih) {
+    C* dst = padded + (ih + g.ph) * wp + g.pw;
+    const T* src = plane + ih * g.w;
+    for (int64_t iw = 0; iw < g.w; ++iw) dst[iw] = convert<C>(src[iw]);
+  }
+  return padded;
 }
+
+// dst[0, n) = src[0, n) in 32-byte moves; the last move overlaps the previous one rather than
+// finishing element by element (the rows here are short: 14 or 28 elements in a small CNN).
+template <typename C>
+inline void copy_row(const C* src, C* dst, int64_t n) {
+  constexpr int64_t kVec = 32 / static_cast<int64_t>(sizeof(C));
+  if (n < kVec) {
+    for (int64_t o = 0; o < n; ++o) dst[o] = src[o];
+    return;
+  }
+  int64_t o = 0;
+  for (; o + kVec <= n; o += kVec) std::memcpy(dst + o, src + o, 32);
+  if (o < n) std::memcpy(dst + n - kVec, src + n - kVec, 32);
+}
+
+inline int64_t padded_size(const ConvGeometry& g) { return (g.h + 2 * g.ph) * (g.w + 2 * g.pw); }
 
 // cols[(c * KH + i) * KW + j][oh * WO + ow] = x[c][oh * sh - ph + i * dh][ow * sw - pw + j * dw]
+// (zero outside the image). `padded` holds padded_size(g) elements, zero when first passed in.
 template <typename T, typename C>
-void im2col(const T* x, const ConvGeometry& g, C* cols, int64_t ld) {
+void im2col(const T* x, const ConvGeometry& g, C* cols, int64_t ld, C* padded) {
+  const int64_t wp = g.w + 2 * g.pw;
   C* row = cols;
   for (int64_t c = 0; c < g.channels; ++c) {
-    const T* plane = x + c * g.h * g.w;
+    const C* plane = padded_plane(x + c * g.h * g.w, g, padded);
     for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t off_h = i * g.dh - g.ph;
-      const ValidRange rh = valid_range(g.h, g.ho, g.sh, off_h);
       for (int64_t j = 0; j < g.kw; ++j, row += ld) {
-        const int64_t off_w = j * g.dw - g.pw;
-        const ValidRange rw = valid_range(g.w, g.wo, g.sw, off_w);
-        zero_fill(row, rh.lo * g.wo);
-        for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
-          const int64_t base = (oh * g.sh + off_h) * g.w + off_w;
-          gather_row(plane, base, g.sw, rw, g.wo, row + oh * g.wo);
-        }
-        zero_fill(row + rh.hi * g.wo, (g.ho - rh.hi) * g.wo);
-      }
-    }
-  }
-}
-
-// The adjoint of im2col: x[c][ih][iw] += every column entry that im2col read from there.
-// x is an accumulator in the compute type (float for fp16/bf16 tensors).
-template <typename C>
-void col2im(const C* cols, int64_t ld, const ConvGeometry& g, C* x) {
-  const C* row = cols;
-  for (int64_t c = 0; c < g.channels; ++c) {
-    C* plane = x + c * g.h * g.w;
-    for (int64_t i = 0; i < g.kh; ++i) {
-      const int64_t off_h = i * g.dh - g.ph;
-      const ValidRange rh = valid_range(g.h, g.ho, g.sh, off_h);
-      for (int64_t j = 0; j < g.kw; ++j, row += ld) {
-        const int64_t off_w = j * g.dw - g.pw;
-        const ValidRange rw = valid_range(g.w, g.wo, g.sw, off_w);
-        for (int64_t oh = rh.lo; oh < rh.hi; ++oh) {
-          const int64_t base = (oh * g.sh + off_h) * g.w + off_w;  // >= 0 inside rw
-          const C* src = row + oh * g.wo;
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          const C* src = plane + (oh * g.sh + i * g.dh) * wp + j * g.dw;
+          C* dst = row + oh * g.wo;
           if (g.sw == 1) {
-            for (int64_t o = rw.lo; o < rw.hi; ++o) plane[base + o] += src[o];
+            copy_row(src, dst, g.wo);
           } else {
-            for (int64_t o = rw.lo; o < rw.hi; ++o) plane[base + o * g.sw] += src[o];
+            for (int64_t o = 0; o < g.wo; ++o) dst[o] = src[o * g.sw];
           }
         }
       }
     }
+  }
+}
+
+// The adjoint of im2col: x[c][ih][iw] = the sum of the column entries im2col read from there.
+// x is written (not accumulated into), in the compute type; `padded` as for im2col (scratch).
+template <typename C>
+void col2im(const C* cols, int64_t ld, const ConvGeometry& g, C* x, C* padded) {
+  const int64_t wp = g.w + 2 * g.pw, hp = g.h + 2 * g.ph;
+  const bool in_place = g.ph == 0 && g.pw == 0;
+  const C* row = cols;
+  for (int64_t c = 0; c < g.channels; ++c) {
+    C* plane = in_place ? x + c * g.h * g.w : padded;
+    std::fill(plane, plane + hp * wp, C(0));
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j, row += ld) {
+        for (int64_t oh = 0; oh < g.ho; ++oh) {
+          C* dst = plane + (oh * g.sh + i * g.dh) * wp + j * g.dw;
+          const C* src = row + oh * g.wo;
+          if (g.sw == 1) {
+            for (int64_t o = 0; o < g.wo; ++o) dst[o] += src[o];
+          } else {
+            for (int64_t o = 0; o < g.wo; ++o) dst[o * g.sw] += src[o];
+          }
+        }
+      }
+    }
+    if (in_place) continue;
+    for (int64_t ih = 0; ih < g.h; ++ih)  // the interior; the border is dropped
+      std::copy(plane + (ih + g.ph) * wp + g.pw, plane + (ih + g.ph) * wp + g.pw + g.w,
+                x + c * g.h * g.w + ih * g.w);
   }
 }
 

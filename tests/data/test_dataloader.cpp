@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -138,53 +139,87 @@ TEST_CASE("the shuffle order is a function of (seed, epoch)") {
   CHECK(targets(loader) == base);
 }
 
-TEST_CASE("normalize, random_crop and random_horizontal_flip compute what they say") {
+namespace {
+
+// Value (b, c, y, x) of a float32 [B, 3, H, W] batch held as a vector.
+float at(const std::vector<float>& v, int64_t b, int64_t c, int64_t y, int64_t x, int64_t H,
+         int64_t W) {
+  return v[static_cast<size_t>(((b * 3 + c) * H + y) * W + x)];
+}
+
+// The offset (oy, ox) at which image b of `crop` [B, 3, 4, 4] is a window of image b of
+// `src` [B, 3, 6, 5] zero-padded by 2 (the same offset for every channel), or nothing.
+std::optional<std::pair<int64_t, int64_t>> window_offset(const std::vector<float>& crop,
+                                                         const std::vector<float>& src, int64_t b) {
+  for (int64_t oy = -2; oy <= 4; ++oy) {
+    for (int64_t ox = -2; ox <= 3; ++ox) {
+      bool same = true;
+      for (int64_t c = 0; c < 3; ++c) {
+        for (int64_t y = 0; y < 4; ++y) {
+          for (int64_t x = 0; x < 4; ++x) {
+            const int64_t sy = y + oy, sx = x + ox;
+            const bool pad = sy < 0 || sy >= 6 || sx < 0 || sx >= 5;
+            same = same && at(crop, b, c, y, x, 4, 4) == (pad ? 0.f : at(src, b, c, sy, sx, 6, 5));
+          }
+        }
+      }
+      if (same) return std::make_pair(oy, ox);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("normalize and random_horizontal_flip compute what they say") {
   hg::Generator gen(7);
   const hg::Tensor x = hg::arange(2 * 3 * 6 * 5, hg::kFloat32).view({2, 3, 6, 5}) + 1.0;
   const std::vector<float> xv = x.to_vector<float>();
-  auto at = [&](const std::vector<float>& v, int64_t b, int64_t c, int64_t y, int64_t x_, int64_t H,
-                int64_t W) { return v[static_cast<size_t>(((b * 3 + c) * H + y) * W + x_)]; };
-
-  const hg::Tensor n = hg::data::normalize({1.f, 2.f, 3.f}, {2.f, 4.f, 0.5f})(x, gen);
-  const std::vector<float> nv = n.to_vector<float>();
+  const std::vector<float> nv =
+      hg::data::normalize({1.f, 2.f, 3.f}, {2.f, 4.f, 0.5f})(x, gen).to_vector<float>();
   CHECK(nv[0] == (xv[0] - 1.f) / 2.f);
   CHECK(at(nv, 1, 2, 5, 4, 6, 5) == (at(xv, 1, 2, 5, 4, 6, 5) - 3.f) * 2.f);
+  const std::vector<float> one = hg::data::normalize({0.5f}, {2.f})(x, gen).to_vector<float>();
+  CHECK(at(one, 1, 1, 2, 3, 6, 5) == (at(xv, 1, 1, 2, 3, 6, 5) - 0.5f) / 2.f);
 
   const std::vector<float> flipped =
       hg::data::random_horizontal_flip(1.0)(x, gen).to_vector<float>();
   CHECK(at(flipped, 1, 2, 3, 0, 6, 5) == at(xv, 1, 2, 3, 4, 6, 5));
+  CHECK(at(flipped, 0, 0, 0, 1, 6, 5) == at(xv, 0, 0, 0, 3, 6, 5));
   CHECK(hg::data::random_horizontal_flip(0.0)(x, gen).to_vector<float>() == xv);
-
-  // Every crop is a 4x4 window of the zero-padded (by 2) image at some offset, same for all
-  // channels of an image.
-  for (int trial = 0; trial < 20; ++trial) {
-    const std::vector<float> cv = hg::data::random_crop(4, 2)(x, gen).to_vector<float>();
-    for (int64_t b = 0; b < 2; ++b) {
-      bool found = false;
-      for (int64_t oy = -2; oy <= 4 && !found; ++oy) {
-        for (int64_t ox = -2; ox <= 3 && !found; ++ox) {
-          bool same = true;
-          for (int64_t c = 0; c < 3; ++c)
-            for (int64_t y = 0; y < 4; ++y)
-              for (int64_t xx = 0; xx < 4; ++xx) {
-                const int64_t sy = y + oy, sx = xx + ox;
-                const float want =
-                    (sy < 0 || sy >= 6 || sx < 0 || sx >= 5) ? 0.f : at(xv, b, c, sy, sx, 6, 5);
-                same = same && at(cv, b, c, y, xx, 4, 4) == want;
-              }
-          found = same;
-        }
-      }
-      CHECK_MESSAGE(found, "crop " << trial << " of image " << b << " is no window");
-    }
+  int flips = 0;  // p = 0.5: about half of 200 images
+  for (int trial = 0; trial < 100; ++trial) {
+    const std::vector<float> v = hg::data::random_horizontal_flip()(x, gen).to_vector<float>();
+    for (int64_t b = 0; b < 2; ++b) flips += at(v, b, 0, 0, 0, 6, 5) == at(xv, b, 0, 0, 4, 6, 5);
   }
-  expect_error([&] { hg::data::random_crop(11, 2)(x, gen); }, {"random_crop", "11x11", "6x5"});
+  CHECK(flips > 60);
+  CHECK(flips < 140);
+
   expect_error(
       [&] {
         hg::data::normalize({0.5f, 0.5f}, {1.f, 1.f})(x, gen);
       },
       {"normalize", "2 means", "3 channels"});
   expect_error([] { hg::data::normalize({0.f}, {0.f}); }, {"normalize", "positive"});
+}
+
+TEST_CASE("random_crop cuts a window of the zero-padded image at a random offset") {
+  hg::Generator gen(7);
+  const hg::Tensor x = hg::arange(2 * 3 * 6 * 5, hg::kFloat32).view({2, 3, 6, 5}) + 1.0;
+  const std::vector<float> xv = x.to_vector<float>();
+  std::set<std::pair<int64_t, int64_t>> offsets;
+  for (int trial = 0; trial < 30; ++trial) {
+    const hg::Tensor crop = hg::data::random_crop(4, 2)(x, gen);
+    REQUIRE(crop.sizes() == hg::Shape{2, 3, 4, 4});
+    const std::vector<float> cv = crop.to_vector<float>();
+    for (int64_t b = 0; b < 2; ++b) {
+      const auto offset = window_offset(cv, xv, b);
+      CHECK_MESSAGE(offset.has_value(), "crop " << trial << " of image " << b << " is no window");
+      if (offset) offsets.insert(*offset);
+    }
+  }
+  CHECK(offsets.size() > 10);  // 7 x 6 possible offsets
+  expect_error([&] { hg::data::random_crop(11, 2)(x, gen); }, {"random_crop", "11x11", "6x5"});
   expect_error(
       [&] {
         hg::data::random_crop(2)(hg::zeros({2, 3}), gen);

@@ -132,3 +132,25 @@ TEST_CASE("master weights: the CPU loops and the tensor-op path agree (bf16, par
   expect_close(results[0], results[2], 1e-6, 1e-6);
   expect_close(results[1], results[3], 0.0, 1.0 / 128);  // at most one bf16 ulp apart
 }
+
+TEST_CASE("master weights: parameters sharing one storage keep their masters") {
+  // Two parameters that are views of one flat fp16 buffer: each write-back bumps the shared
+  // version counter, which must not read as an outside change (that would reseed the masters
+  // from fp16 and lose the small updates again).
+  const Tensor flat = ones({4}, kFloat16);
+  Tensor a = flat.slice(0, 0, 2).detach().requires_grad_();
+  Tensor b = flat.slice(0, 2, 4).detach().requires_grad_();
+  REQUIRE(a.storage() == b.storage());
+  SGD opt({a, b}, SGDOptions(1e-4));
+  opt.set_master_weights(true);
+  for (int i = 0; i < 100; ++i) {
+    a.set_grad(ones({2}, kFloat16));
+    b.set_grad(ones({2}, kFloat16));
+    opt.step();
+  }
+  for (const Tensor& p : {a, b}) {
+    CHECK(values(opt.master_weight(p))[0] == doctest::Approx(0.99).epsilon(1e-5));
+    CHECK(values(p) == values(opt.master_weight(p).to(kFloat16)));
+  }
+  CHECK(values(flat)[0] < 0.995);
+}

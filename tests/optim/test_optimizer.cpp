@@ -155,6 +155,17 @@ TEST_CASE("optimizer: add_param_group validates the group") {
   expect_error([] { optim::ParamGroup(std::vector<Tensor>{}).lr(); }, {"no options"});
 }
 
+TEST_CASE("optimizer: invalid options in any group stop the step before any update") {
+  Tensor a = ones({2}).requires_grad_();
+  Tensor b = ones({2}).requires_grad_();
+  SGD opt({optim::ParamGroup({a}), optim::ParamGroup({b})}, SGDOptions(0.1));
+  opt.param_groups()[1].options_as<SGDOptions>().weight_decay(-1.0);
+  a.set_grad(ones({2}));
+  b.set_grad(ones({2}));
+  expect_error([&] { opt.step(); }, {"SGD", "weight_decay", "-1"});
+  CHECK(values(a) == std::vector<double>{1.0, 1.0});
+}
+
 TEST_CASE("optimizer: step bumps the parameter's version counter") {
   Tensor w = ones({2}).requires_grad_();
   SGD opt({w}, SGDOptions(0.1));
