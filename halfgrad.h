@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/factories.h"
 #include "core/half.h"
+#include "core/parallel.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "data/cifar10.h"

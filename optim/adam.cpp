@@ -102,7 +102,7 @@ void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor
   const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
   const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
   Tensor w = u.weight.to(u.compute);
-  Tensor g = u.grad.to(u.compute);
+  Tensor g = read_grad(u);
   if (h.decoupled) w = w * (1.0 - h.lr * h.weight_decay);
   if (!h.decoupled && h.weight_decay != 0.0) g = g + w * h.weight_decay;
   const Tensor mi = m * h.beta1 + g * (1.0 - h.beta1);

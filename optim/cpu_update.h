@@ -1,8 +1,9 @@
 #pragma once
 // Internal to optim/: the raw CPU loop behind every optimizer update. One pass over the
 // elements of a parameter: read the weight and the gradient widened to the compute type C
-// (float, or double for fp64), let the optimizer's per-element function compute the new weight
-// (updating its state arrays as it goes), and store it rounded to the weight's dtype.
+// (float, or double for fp64), the gradient times u.grad_factor; let the optimizer's
+// per-element function compute the new weight (updating its state arrays as it goes); store
+// it rounded to the weight's dtype.
 #include <cstdint>
 #include <type_traits>
 
@@ -16,11 +17,11 @@ namespace hg::optim::detail {
 inline constexpr int64_t kParallelGrain = 32768;
 
 template <typename C, typename W, typename G, typename F>
-void update_loop(W* weight, const G* grad, int64_t n, const F& f) {
+void update_loop(W* weight, const G* grad, int64_t n, C factor, const F& f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
     const C w = static_cast<C>(static_cast<float>(weight[i]));
-    const C g = static_cast<C>(static_cast<float>(grad[i]));
+    const C g = static_cast<C>(static_cast<float>(grad[i])) * factor;
     weight[i] = static_cast<W>(f(i, w, g));
   }
 }
@@ -28,10 +29,11 @@ void update_loop(W* weight, const G* grad, int64_t n, const F& f) {
 template <typename C, typename W, typename F>
 void dispatch_grad(const ParamUpdate& u, W* weight, const F& f) {
   const int64_t n = u.weight.numel();
+  const C k = static_cast<C>(u.grad_factor);
   switch (u.grad.dtype()) {
-    case DType::Float32: return update_loop<C>(weight, u.grad.data<float>(), n, f);
-    case DType::Float16: return update_loop<C>(weight, u.grad.data<Half>(), n, f);
-    case DType::BFloat16: return update_loop<C>(weight, u.grad.data<BFloat16>(), n, f);
+    case DType::Float32: return update_loop<C>(weight, u.grad.data<float>(), n, k, f);
+    case DType::Float16: return update_loop<C>(weight, u.grad.data<Half>(), n, k, f);
+    case DType::BFloat16: return update_loop<C>(weight, u.grad.data<BFloat16>(), n, k, f);
     default: HG_FAIL("optimizer: unexpected gradient dtype ", dtype_name(u.grad.dtype()));
   }
 }
@@ -44,8 +46,9 @@ void for_each_element(const ParamUpdate& u, const F& f) {
     const int64_t n = u.weight.numel();
     double* w = u.weight.data<double>();
     const double* g = u.grad.data<double>();
+    const double k = u.grad_factor;
 #pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-    for (int64_t i = 0; i < n; ++i) w[i] = f(i, w[i], g[i]);
+    for (int64_t i = 0; i < n; ++i) w[i] = f(i, w[i], g[i] * k);
   } else {
     switch (u.weight.dtype()) {
       case DType::Float32: return dispatch_grad<C>(u, u.weight.data<float>(), f);

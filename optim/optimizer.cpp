@@ -151,13 +151,17 @@ Tensor Optimizer::master_weight(const Tensor& param) const {
 
 // ---- the step ----
 
-void Optimizer::step() {
+void Optimizer::step() { step_scaled(1.0); }
+
+void Optimizer::step_scaled(double grad_scale) {
+  HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(), ".step_scaled: invalid "
+           "grad_scale: ", grad_scale, " (must be finite and > 0)");
   NoGradGuard no_grad;
   for (const auto& group : groups_) group.options->validate(name());
   if (master_weights_) sync_masters();
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
-      if (p.grad().defined()) step_param(p, *group.options);
+      if (p.grad().defined()) step_param(p, *group.options, 1.0 / grad_scale);
     }
   }
   // Recorded after all the write-backs, so parameters sharing a storage (views of one flat
@@ -165,9 +169,11 @@ void Optimizer::step() {
   if (master_weights_) mark_masters_synced();
 }
 
-detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st) const {
+detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
+                                       double grad_factor) const {
   detail::ParamUpdate u;
   u.param = param;
+  u.grad_factor = grad_factor;
   u.compute = param.dtype() == kFloat64 ? kFloat64 : kFloat32;
   u.cpu_loops = cpu_loops_ && param.device().is_cpu();
   Tensor g = param.grad();
@@ -184,9 +190,10 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st) cons
   return u;
 }
 
-void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options) {
+void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
+                           double grad_factor) {
   ParamState& st = state_[param.impl()];
-  detail::ParamUpdate u = prepare(param, st);
+  detail::ParamUpdate u = prepare(param, st, grad_factor);
   ++st.step;
   update(u, st, options);
   if (st.master.defined()) {
@@ -196,6 +203,11 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options)
   } else if (u.cpu_loops) {
     param.storage()->bump_version();  // written in place through raw pointers
   }
+}
+
+Tensor detail::read_grad(const ParamUpdate& u) {
+  const Tensor g = u.grad.to(u.compute);
+  return u.grad_factor == 1.0 ? g : g * u.grad_factor;
 }
 
 Tensor& detail::state_buffer(ParamState& st, const std::string& key, const ParamUpdate& u) {

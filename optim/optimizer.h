@@ -106,6 +106,7 @@ struct ParamUpdate {
                    // or a contiguous staging copy of it
   Tensor grad;     // contiguous; float/half/bf16 when compute is fp32, double when fp64
   DType compute;   // kFloat32, or kFloat64 for fp64 parameters: the dtype of math and state
+  double grad_factor = 1.0;  // the gradient is read as grad * grad_factor (1 / grad_scale)
   bool cpu_loops;  // raw CPU loops (else the device-generic path built from tensor ops)
 };
 }  // namespace detail
@@ -119,6 +120,11 @@ class Optimizer {
   const std::string& name() const { return name_; }  // "SGD", "Adam", ...
 
   void step();
+  // For GradScaler: the gradients hold grad_scale times the true gradients (from a scaled
+  // loss), and the update divides them by grad_scale as it reads them, in fp32 (fp64), so
+  // 16-bit gradients are never unscaled in place, where small values would flush to zero.
+  // step_scaled(1.0) is step().
+  void step_scaled(double grad_scale);
   // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
   void zero_grad(bool set_to_none = true);
 
@@ -156,8 +162,8 @@ class Optimizer {
                       const OptimizerOptions& options) = 0;
 
  private:
-  void step_param(const Tensor& param, const OptimizerOptions& options);
-  detail::ParamUpdate prepare(const Tensor& param, ParamState& state) const;
+  void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor);
+  detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
   bool wants_master(const Tensor& param) const;
   void sync_masters();
   void mark_synced(const Tensor& param, ParamState& state) const;
@@ -177,6 +183,8 @@ class Optimizer {
 
 namespace detail {
 // Shared by the options classes: "SGD: invalid lr: -0.1 (must be >= 0)".
+// u's gradient in the compute dtype, times u.grad_factor (the tensor-op path's read).
+Tensor read_grad(const ParamUpdate& u);
 // The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
 Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
 void check_option(bool ok, const std::string& optimizer, const char* option, double value,

@@ -81,7 +81,7 @@ void sgd_loop(const detail::ParamUpdate& u, C* buf, bool first, const SGDHyper& 
 // The same math from tensor ops, for any device.
 void sgd_tensors(const detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
   const Tensor w = u.weight.to(u.compute);
-  Tensor d = u.grad.to(u.compute);
+  Tensor d = detail::read_grad(u);
   if (h.weight_decay != 0.0) d = d + w * h.weight_decay;
   if (buf != nullptr) {
     const Tensor b = first ? d : *buf * h.momentum + d * (1.0 - h.dampening);

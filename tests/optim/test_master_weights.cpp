@@ -154,3 +154,25 @@ TEST_CASE("master weights: parameters sharing one storage keep their masters") {
   }
   CHECK(values(flat)[0] < 0.995);
 }
+
+TEST_CASE("step_scaled: a scaled fp16 gradient is unscaled in fp32, not in fp16") {
+  // True gradient 1e-8: zero in fp16 (below its smallest subnormal, 6e-8), so unscaling the
+  // fp16 gradient in place would lose it; scaled by 2^16 it is a normal fp16 number.
+  const double scale = 65536.0;
+  const float scaled = static_cast<float>(Half(static_cast<float>(1e-8 * scale)));
+  CHECK(static_cast<float>(Half(1e-8f)) == 0.0f);
+  Tensor w = ones({2}, kFloat16).requires_grad_();
+  Tensor ref = ones({2}, kFloat32).requires_grad_();
+  Adam opt({w}, AdamOptions(0.1).eps(1e-12));
+  Adam ref_opt({ref}, AdamOptions(0.1).eps(1e-12));
+  opt.set_master_weights(true);
+  for (int t = 0; t < 3; ++t) {
+    w.set_grad(full({2}, scaled, kFloat16));
+    ref.set_grad(full({2}, scaled / scale, kFloat32));  // exact: scale is a power of two
+    opt.step_scaled(scale);
+    ref_opt.step();
+  }
+  CHECK(values(opt.master_weight(w)) == values(ref));
+  CHECK(values(ref)[0] < 0.75);  // Adam normalises: ~lr per step despite the tiny gradient
+  hg::test::expect_error([&] { opt.step_scaled(0.0); }, {"Adam.step_scaled", "grad_scale", "0"});
+}

@@ -1,0 +1,24 @@
+#pragma once
+// Training checkpoints for the examples: model weights, optimizer state and the scheduler and
+// loop counters in one safetensors file ("model.<name>", "optim.<key>" tensors; scalars in the
+// metadata), saved atomically.
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
+namespace hg::examples {
+
+struct TrainingState {
+  int64_t epoch = 0;  // epochs completed
+  std::map<std::string, double> scalars;  // scheduler step, seed, ...
+};
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& opt,
+                     const TrainingState& state);
+// Loads into model and opt (which must have the same architecture and groups).
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt);
+
+}  // namespace hg::examples
