@@ -1,6 +1,7 @@
 #pragma once
 // halfgrad: a from-scratch C++20 deep-learning framework about mixed-precision training.
 // Users include this one header: #include <halfgrad/halfgrad.h>
+#include "amp/amp.h"
 #include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
@@ -16,6 +17,7 @@
 #include "core/parallel.h"
 #include "core/random.h"
 #include "core/tensor.h"
+#include "core/warning.h"
 #include "data/cifar10.h"
 #include "data/dataloader.h"
 #include "data/dataset.h"

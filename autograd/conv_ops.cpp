@@ -3,6 +3,7 @@
 // gradients that flow somewhere.
 #include <string>
 
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/op_helpers.h"
@@ -103,8 +104,10 @@ void check_conv_geometry(const Tensor& x, const Tensor& w, Pair stride, Pair pad
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair stride,
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in, Pair stride,
               Pair padding, Pair dilation, int64_t groups) {
+  const auto in = amp::autocast(amp::OpId::Conv2d, {x_in, weight_in, bias_in});
+  const Tensor &x = in[0], &weight = in[1], &bias = in[2];
   check_conv_operands(x, weight, bias);
   check_conv_geometry(x, weight, stride, padding, dilation, groups);
   const kernels::Conv2dParams params{stride[0], stride[1],   padding[0], padding[1],

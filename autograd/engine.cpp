@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "amp/autocast.h"
 #include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
@@ -66,6 +67,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
            " does not match the root ", describe(root));
   if (grad.dtype() != root.dtype()) grad = grad.to(root.dtype());
   NoGradGuard no_grad;
+  amp::AutocastGuard no_autocast(kFloat16, false);  // backward runs in the dtypes forward chose
   if (root.is_leaf()) {
     accumulate_into_leaf(*root.impl(), grad);
     return;

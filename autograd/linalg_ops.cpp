@@ -1,4 +1,5 @@
 // matmul (torch.matmul semantics), bmm and linear, on the gemm kernel family.
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
@@ -87,7 +88,9 @@ class LinearBackward final : public autograd::Node {
 
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  const auto in = amp::autocast(amp::OpId::Matmul, {a_in, b_in});
+  const Tensor &a = in[0], &b = in[1];
   check_gemm_operands(a, b, "matmul");
   HG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got a ",
            describe(a), ", b ", describe(b));
@@ -101,14 +104,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return matmul_2d_plus(a, b, "matmul");
 }
 
-Tensor bmm(const Tensor& a, const Tensor& b) {
+Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
+  const auto in = amp::autocast(amp::OpId::Bmm, {a_in, b_in});
+  const Tensor &a = in[0], &b = in[1];
   check_gemm_operands(a, b, "bmm");
   HG_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0), "bmm: expected [B, M, K] "
            "and [B, K, N] with the same B, got a ", describe(a), ", b ", describe(b));
   return matmul_2d_plus(a, b, "bmm");
 }
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  const auto in = amp::autocast(amp::OpId::Linear, {x_in, weight_in, bias_in});
+  const Tensor &x = in[0], &weight = in[1], &bias = in[2];
   check_gemm_operands(x, weight, "linear");
   HG_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ",
            describe(x), " does not match weight ", describe(weight), " ([out, in])");

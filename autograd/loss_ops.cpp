@@ -1,5 +1,6 @@
 // Losses: nll_loss (gather kernel), cross_entropy = nll_loss(log_softmax) with label smoothing,
 // and mse_loss.
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
@@ -71,7 +72,8 @@ double counted(const Tensor& target, int64_t ignore_index) {
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,
                 int64_t ignore_index) {
-  const Tensor per_sample = nll_per_sample(log_probs, target, ignore_index, "nll_loss");
+  const Tensor lp = amp::autocast(amp::OpId::NllLoss, log_probs);
+  const Tensor per_sample = nll_per_sample(lp, target, ignore_index, "nll_loss");
   return reduce_loss(per_sample, reduction, counted(target, ignore_index));
 }
 
@@ -80,7 +82,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
            label_smoothing, " is outside [0, 1]");
-  const Tensor logp = log_softmax(logits, -1);
+  const Tensor logp = log_softmax(amp::autocast(amp::OpId::CrossEntropy, logits), -1);
   Tensor per_sample = nll_per_sample(logp, target, ignore_index, "cross_entropy");
   if (label_smoothing > 0.0) {
     // (1 - e) * nll + e * mean over classes of -log p, at the samples that are not ignored
@@ -91,7 +93,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   return reduce_loss(per_sample, reduction, counted(target, ignore_index));
 }
 
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduction) {
+  const auto in = amp::autocast(amp::OpId::MseLoss, {input_in, target_in});
+  const Tensor &input = in[0], &target = in[1];
   autograd::check_floating(input, "mse_loss");
   autograd::check_floating(target, "mse_loss");
   HG_CHECK(input.sizes() == target.sizes(), "mse_loss: input ", describe(input),

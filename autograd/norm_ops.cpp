@@ -2,6 +2,7 @@
 // (per-row) statistics.
 #include <cmath>
 
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
@@ -67,9 +68,10 @@ void check_param(const Tensor& p, int64_t channels, DType want, const char* what
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x_in, const Tensor& running_mean, const Tensor& running_var,
+Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps) {
+  const Tensor x_in = amp::autocast(amp::OpId::BatchNorm, x_raw);
   autograd::check_floating(x_in, "batch_norm");
   HG_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, *], got ", describe(x_in));
   const int64_t channels = x_in.size(1);
@@ -153,8 +155,10 @@ class LayerNormBackward final : public autograd::Node {
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x_in, const Shape& normalized_shape, const Tensor& weight,
-                  const Tensor& bias, double eps) {
+Tensor layer_norm(const Tensor& x_raw, const Shape& normalized_shape, const Tensor& weight_raw,
+                  const Tensor& bias_raw, double eps) {
+  const auto in = amp::autocast(amp::OpId::LayerNorm, {x_raw, weight_raw, bias_raw});
+  const Tensor &x_in = in[0], &weight = in[1], &bias = in[2];
   autograd::check_floating(x_in, "layer_norm");
   const auto k = static_cast<int64_t>(normalized_shape.size());
   bool matches = k >= 1 && k <= x_in.dim();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
@@ -178,13 +179,17 @@ ValuesIndices arg_reduce_op(bool is_max, const Tensor& x, int64_t dim, bool keep
 
 }  // namespace
 
-Tensor sum(const Tensor& x) { return reduce_op(ReduceOp::Sum, x, {}, false, "sum"); }
-Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return reduce_op(ReduceOp::Sum, x, dims, keepdim, "sum");
+Tensor sum(const Tensor& x) {
+  return reduce_op(ReduceOp::Sum, amp::autocast(amp::OpId::Sum, x), {}, false, "sum");
 }
-Tensor mean(const Tensor& x) { return reduce_op(ReduceOp::Mean, x, {}, false, "mean"); }
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  return reduce_op(ReduceOp::Sum, amp::autocast(amp::OpId::Sum, x), dims, keepdim, "sum");
+}
+Tensor mean(const Tensor& x) {
+  return reduce_op(ReduceOp::Mean, amp::autocast(amp::OpId::Mean, x), {}, false, "mean");
+}
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return reduce_op(ReduceOp::Mean, x, dims, keepdim, "mean");
+  return reduce_op(ReduceOp::Mean, amp::autocast(amp::OpId::Mean, x), dims, keepdim, "mean");
 }
 Tensor max(const Tensor& x) { return reduce_op(ReduceOp::Max, x, {}, false, "max"); }
 Tensor min(const Tensor& x) { return reduce_op(ReduceOp::Min, x, {}, false, "min"); }
@@ -204,7 +209,8 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
   return arg_reduce_op(false, x, dim, keepdim, false, "argmin").indices;
 }
 
-Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
+Tensor var(const Tensor& x_in, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
+  const Tensor x = amp::autocast(amp::OpId::Var, x_in);
   autograd::check_floating(x, "var");
   const std::vector<bool> mask = reduced_mask(x, dims, "var");
   int64_t count = 1;

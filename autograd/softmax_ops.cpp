@@ -2,6 +2,7 @@
 // kernel works on rows, and the result is moved back.
 #include <algorithm>
 
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
@@ -62,7 +63,11 @@ Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return softmax_op(amp::autocast(amp::OpId::Softmax, x), dim, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_op(amp::autocast(amp::OpId::LogSoftmax, x), dim, true);
+}
 
 }  // namespace hg

@@ -2,6 +2,7 @@
 // kernels::unary_backward), the node saving the input or the output as the derivative needs.
 #include <cmath>
 
+#include "amp/autocast.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
 
@@ -84,8 +85,8 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
 }  // namespace
 
 Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
-Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, x); }
-Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, x); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, amp::autocast(amp::OpId::Exp, x)); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, amp::autocast(amp::OpId::Log, x)); }
 Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
 Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
 Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
@@ -96,7 +97,9 @@ Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
 Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
-Tensor pow(const Tensor& x, double exponent) { return unary_op(UnaryOp::Pow, x, {exponent, 0}); }
+Tensor pow(const Tensor& x, double exponent) {
+  return unary_op(UnaryOp::Pow, amp::autocast(amp::OpId::Pow, x), {exponent, 0});
+}
 Tensor clamp(const Tensor& x, double min, double max) {
   HG_CHECK(!(min > max), "clamp: min ", min, " is greater than max ", max, " for ", describe(x));
   return unary_op(UnaryOp::Clamp, x, {min, max});

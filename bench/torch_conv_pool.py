@@ -5,6 +5,7 @@ warm-up, input batches rotated. Not a build or test dependency.
 
 Run with Debian's PyTorch (python3-torch, 1.13 CPU, OpenBLAS) on 2 threads:
     OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/torch_conv_pool.py [--threads 2]
+        [--clock wall|cpu]
 """
 import argparse
 import json
@@ -16,14 +17,14 @@ import torch
 import torch.nn.functional as F
 
 
-def median_ms(fn, warmup, repeat):
+def median_ms(fn, warmup, repeat, clock):
     for i in range(warmup):
         fn(i)
     times = []
     for i in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         fn(warmup + i)
-        times.append((time.perf_counter() - start) * 1e3)
+        times.append((clock() - start) * 1e3)
     return statistics.median(times)
 
 
@@ -48,12 +49,16 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="cpu: process CPU time summed over threads (for a loaded machine)")
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"# torch {torch.__version__}, {args.threads} threads, "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-          f"batch {args.batch}, float32, median of {args.repeat} runs after {args.warmup} warm-up")
+          f"batch {args.batch}, float32, median of {args.repeat} runs after {args.warmup} warm-up, "
+          f"{'process CPU time' if args.clock == 'cpu' else 'wall time'}")
     print(f"{'layer':28s} {'forward ms':>11s} {'fwd+bwd ms':>11s}")
     total_f = total_fb = 0.0
     for name, shape, fn, params, input_grad in layers(args.batch):
@@ -69,8 +74,8 @@ def main():
                 p.grad = None
             fn(x).backward(seed)
 
-        f = median_ms(forward, args.warmup, args.repeat)
-        fb = median_ms(step, args.warmup, args.repeat)
+        f = median_ms(forward, args.warmup, args.repeat, clock)
+        fb = median_ms(step, args.warmup, args.repeat, clock)
         total_f += f
         total_fb += fb
         print(f"{name:28s} {f:11.3f} {fb:11.3f}")

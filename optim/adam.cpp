@@ -148,8 +148,9 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
 
 void Adam::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdamOptions&>(options);
-  detail::adam_update(u, state, {o.lr(), o.betas()[0], o.betas()[1], o.eps(), o.weight_decay(),
-                                 o.amsgrad(), /*decoupled=*/false});
+  detail::adam_update(u, state,
+                      {o.lr(), o.betas()[0], o.betas()[1], o.eps(), o.weight_decay(), o.amsgrad(),
+                       /*decoupled=*/false});
 }
 
 }  // namespace hg::optim

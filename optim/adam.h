@@ -28,11 +28,13 @@ class AdamOptionsBase : public OptimizerOptions {
   double eps() const { return eps_; }
   double weight_decay() const { return weight_decay_; }
   bool amsgrad() const { return amsgrad_; }
+  // clang-format off
   Derived& lr(double v) { lr_ = v; return self(); }
   Derived& betas(const std::array<double, 2>& v) { betas_ = v; return self(); }
   Derived& eps(double v) { eps_ = v; return self(); }
   Derived& weight_decay(double v) { weight_decay_ = v; return self(); }
   Derived& amsgrad(bool v) { amsgrad_ = v; return self(); }
+  // clang-format on
 
   std::unique_ptr<OptimizerOptions> clone() const override {
     return std::make_unique<Derived>(static_cast<const Derived&>(*this));
@@ -80,8 +82,7 @@ class Adam final : public Optimizer {
   Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = AdamOptions());
 
  protected:
-  void update(detail::ParamUpdate& u, ParamState& state,
-              const OptimizerOptions& options) override;
+  void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
 };
 
 }  // namespace hg::optim

@@ -12,8 +12,9 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
 
 void AdamW::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdamWOptions&>(options);
-  detail::adam_update(u, state, {o.lr(), o.betas()[0], o.betas()[1], o.eps(), o.weight_decay(),
-                                 o.amsgrad(), /*decoupled=*/true});
+  detail::adam_update(u, state,
+                      {o.lr(), o.betas()[0], o.betas()[1], o.eps(), o.weight_decay(), o.amsgrad(),
+                       /*decoupled=*/true});
 }
 
 }  // namespace hg::optim

@@ -21,8 +21,7 @@ class AdamW final : public Optimizer {
   AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = AdamWOptions());
 
  protected:
-  void update(detail::ParamUpdate& u, ParamState& state,
-              const OptimizerOptions& options) override;
+  void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
 };
 
 }  // namespace hg::optim

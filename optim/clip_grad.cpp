@@ -45,8 +45,8 @@ double part_loop(const T* x, int64_t n, double p) {
   }
   double total = 0.0;
   for (double v : partial) {
-    total = inf ? ((std::isnan(v) || std::isnan(total)) ? v + total : std::max(total, v))
-                : total + v;
+    total =
+        inf ? ((std::isnan(v) || std::isnan(total)) ? v + total : std::max(total, v)) : total + v;
   }
   return total;
 }
@@ -68,18 +68,23 @@ double detail::grad_norm_part(const Tensor& grad, double p, bool cpu_loops) {
   if (!cpu_loops || !grad.device().is_cpu()) return part_tensors(grad, p);
   const Tensor g = grad.contiguous();
   switch (g.dtype()) {
-    case DType::Float32: return part_loop(g.data<float>(), g.numel(), p);
-    case DType::Float64: return part_loop(g.data<double>(), g.numel(), p);
-    case DType::Float16: return part_loop(g.data<Half>(), g.numel(), p);
-    case DType::BFloat16: return part_loop(g.data<BFloat16>(), g.numel(), p);
-    default: HG_FAIL("clip_grad_norm_: gradient ", describe(grad), " is not floating-point");
+    case DType::Float32:
+      return part_loop(g.data<float>(), g.numel(), p);
+    case DType::Float64:
+      return part_loop(g.data<double>(), g.numel(), p);
+    case DType::Float16:
+      return part_loop(g.data<Half>(), g.numel(), p);
+    case DType::BFloat16:
+      return part_loop(g.data<BFloat16>(), g.numel(), p);
+    default:
+      HG_FAIL("clip_grad_norm_: gradient ", describe(grad), " is not floating-point");
   }
 }
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type,
                        bool error_if_nonfinite) {
-  HG_CHECK(std::isfinite(max_norm) && max_norm >= 0.0, "clip_grad_norm_: invalid max_norm: ",
-           max_norm, " (must be finite and >= 0)");
+  HG_CHECK(std::isfinite(max_norm) && max_norm >= 0.0,
+           "clip_grad_norm_: invalid max_norm: ", max_norm, " (must be finite and >= 0)");
   HG_CHECK(norm_type > 0.0, "clip_grad_norm_: invalid norm_type: ", norm_type,
            " (must be > 0, or kInfNorm)");
   NoGradGuard no_grad;
@@ -96,8 +101,11 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
     total = inf ? ((std::isnan(part) || std::isnan(total)) ? part + total : std::max(total, part))
                 : total + part;
   }
-  if (!inf) total = norm_type == 2.0 ? std::sqrt(total)
-                    : norm_type == 1.0 ? total : std::pow(total, 1.0 / norm_type);
+  if (!inf) {
+    total = norm_type == 2.0   ? std::sqrt(total)
+            : norm_type == 1.0 ? total
+                               : std::pow(total, 1.0 / norm_type);
+  }
   if (!std::isfinite(total)) {
     HG_CHECK(!error_if_nonfinite, "clip_grad_norm_: the total norm of order ", norm_type,
              " of the gradients is ", total, ", so it cannot be clipped; non-finite gradients: ",
@@ -116,8 +124,8 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 }
 
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
-  HG_CHECK(std::isfinite(clip_value) && clip_value >= 0.0, "clip_grad_value_: invalid "
-           "clip_value: ", clip_value, " (must be finite and >= 0)");
+  HG_CHECK(std::isfinite(clip_value) && clip_value >= 0.0,
+           "clip_grad_value_: invalid clip_value: ", clip_value, " (must be finite and >= 0)");
   NoGradGuard no_grad;
   for (const auto& p : params) {
     Tensor g = p.grad();

@@ -19,8 +19,8 @@ inline constexpr double kInfNorm = std::numeric_limits<double>::infinity();
 // naming the norm and the parameters whose gradients are non-finite; otherwise the gradients
 // are left untouched and the non-finite norm is returned, so a caller (or GradScaler) can skip
 // the step. (PyTorch instead multiplies the gradients by the NaN/0 coefficient.)
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm,
-                       double norm_type = 2.0, bool error_if_nonfinite = false);
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
+                       bool error_if_nonfinite = false);
 
 // Clamps every gradient element into [-clip_value, clip_value] in place (NaN stays NaN).
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value);

@@ -31,10 +31,14 @@ void dispatch_grad(const ParamUpdate& u, W* weight, const F& f) {
   const int64_t n = u.weight.numel();
   const C k = static_cast<C>(u.grad_factor);
   switch (u.grad.dtype()) {
-    case DType::Float32: return update_loop<C>(weight, u.grad.data<float>(), n, k, f);
-    case DType::Float16: return update_loop<C>(weight, u.grad.data<Half>(), n, k, f);
-    case DType::BFloat16: return update_loop<C>(weight, u.grad.data<BFloat16>(), n, k, f);
-    default: HG_FAIL("optimizer: unexpected gradient dtype ", dtype_name(u.grad.dtype()));
+    case DType::Float32:
+      return update_loop<C>(weight, u.grad.data<float>(), n, k, f);
+    case DType::Float16:
+      return update_loop<C>(weight, u.grad.data<Half>(), n, k, f);
+    case DType::BFloat16:
+      return update_loop<C>(weight, u.grad.data<BFloat16>(), n, k, f);
+    default:
+      HG_FAIL("optimizer: unexpected gradient dtype ", dtype_name(u.grad.dtype()));
   }
 }
 
@@ -51,10 +55,14 @@ void for_each_element(const ParamUpdate& u, const F& f) {
     for (int64_t i = 0; i < n; ++i) w[i] = f(i, w[i], g[i] * k);
   } else {
     switch (u.weight.dtype()) {
-      case DType::Float32: return dispatch_grad<C>(u, u.weight.data<float>(), f);
-      case DType::Float16: return dispatch_grad<C>(u, u.weight.data<Half>(), f);
-      case DType::BFloat16: return dispatch_grad<C>(u, u.weight.data<BFloat16>(), f);
-      default: HG_FAIL("optimizer: unexpected weight dtype ", dtype_name(u.weight.dtype()));
+      case DType::Float32:
+        return dispatch_grad<C>(u, u.weight.data<float>(), f);
+      case DType::Float16:
+        return dispatch_grad<C>(u, u.weight.data<Half>(), f);
+      case DType::BFloat16:
+        return dispatch_grad<C>(u, u.weight.data<BFloat16>(), f);
+      default:
+        HG_FAIL("optimizer: unexpected weight dtype ", dtype_name(u.weight.dtype()));
     }
   }
 }

@@ -27,7 +27,9 @@ void LRScheduler::apply(int64_t epoch) {
   last_lr_ = std::move(lrs);
 }
 
-void LRScheduler::step() { apply(last_epoch_ + 1); }
+void LRScheduler::step() {
+  apply(last_epoch_ + 1);
+}
 
 SchedulerStateDict LRScheduler::state_dict() const {
   SchedulerStateDict dict;

@@ -6,9 +6,9 @@
 
 namespace hg::optim {
 
-OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps,
-                       double pct_start, AnnealStrategy anneal_strategy, double div_factor,
-                       double final_div_factor, bool three_phase)
+OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, double pct_start,
+                       AnnealStrategy anneal_strategy, double div_factor, double final_div_factor,
+                       bool three_phase)
     : OneCycleLR(optimizer, std::vector<double>(optimizer.param_groups().size(), max_lr),
                  total_steps, pct_start, anneal_strategy, div_factor, final_div_factor,
                  three_phase) {}
@@ -36,8 +36,8 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int64_
                "must be in [0, 1]");
   check_option(std::isfinite(div_factor) && div_factor > 0.0, name_, "div_factor", div_factor,
                "must be finite and > 0");
-  check_option(std::isfinite(final_div_factor) && final_div_factor > 0.0, name_,
-               "final_div_factor", final_div_factor, "must be finite and > 0");
+  check_option(std::isfinite(final_div_factor) && final_div_factor > 0.0, name_, "final_div_factor",
+               final_div_factor, "must be finite and > 0");
   for (size_t g = 0; g < max_lrs_.size(); ++g) base_lrs_[g] = max_lrs_[g] / div_factor_;
   initial_step();
 }
@@ -63,8 +63,9 @@ double OneCycleLR::lr_at(int64_t epoch, size_t g) const {
   for (size_t i = 0; i < phases.size(); ++i) {
     const Phase& p = phases[i];
     if (step <= p.end_step || i + 1 == phases.size()) {
-      HG_CHECK(p.end_step != start_step, name_, ": phase ", i + 1, " of the schedule is empty "
-               "(pct_start ", pct_start_, ", total_steps ", total_steps_, ")");
+      HG_CHECK(p.end_step != start_step, name_, ": phase ", i + 1,
+               " of the schedule is empty (pct_start ", pct_start_, ", total_steps ", total_steps_,
+               ")");
       const double pct = (step - start_step) / (p.end_step - start_step);
       if (anneal_ == AnnealStrategy::Linear) return (p.end_lr - p.start_lr) * pct + p.start_lr;
       const double cos_out = std::cos(std::numbers::pi * pct) + 1.0;

@@ -25,14 +25,14 @@ ParamGroup& ParamGroup::operator=(const ParamGroup& other) {
 }
 
 double ParamGroup::lr() const {
-  HG_CHECK(options != nullptr, "ParamGroup::lr: the group has no options yet (add it to an "
-           "optimizer first)");
+  HG_CHECK(options != nullptr,
+           "ParamGroup::lr: the group has no options yet (add it to an optimizer first)");
   return options->get_lr();
 }
 
 void ParamGroup::set_lr(double lr) {
-  HG_CHECK(options != nullptr, "ParamGroup::set_lr: the group has no options yet (add it to an "
-           "optimizer first)");
+  HG_CHECK(options != nullptr,
+           "ParamGroup::set_lr: the group has no options yet (add it to an optimizer first)");
   detail::check_option(std::isfinite(lr) && lr >= 0.0, "ParamGroup::set_lr", "lr", lr,
                        "must be finite and >= 0");
   options->set_lr(lr);
@@ -60,8 +60,8 @@ void Optimizer::add_param_group(const ParamGroup& group) {
   ParamGroup added = group;
   if (!added.options) added.options = defaults_->clone();
   const OptimizerOptions& o = *added.options;
-  HG_CHECK(typeid(o) == typeid(*defaults_), who, ": the group's options belong to another "
-           "optimizer than ", name());
+  HG_CHECK(typeid(o) == typeid(*defaults_), who,
+           ": the group's options belong to another optimizer than ", name());
   added.options->validate(name());
   std::set<const TensorImpl*> seen;
   for (const auto& g : groups_) {
@@ -117,8 +117,7 @@ void Optimizer::sync_masters() {
       }
       ParamState& st = state_[p.impl()];
       const bool stale = !st.master.defined() || st.master.sizes() != p.sizes() ||
-                         st.synced_storage != p.storage().get() ||
-                         st.synced_version != p.version();
+                         st.synced_storage != p.storage().get() || st.synced_version != p.version();
       if (stale) {
         st.master = p.detach().to(kFloat32);  // a copy: p is 16-bit
         mark_synced(p, st);
@@ -151,11 +150,13 @@ Tensor Optimizer::master_weight(const Tensor& param) const {
 
 // ---- the step ----
 
-void Optimizer::step() { step_scaled(1.0); }
+void Optimizer::step() {
+  step_scaled(1.0);
+}
 
 void Optimizer::step_scaled(double grad_scale) {
-  HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(), ".step_scaled: invalid "
-           "grad_scale: ", grad_scale, " (must be finite and > 0)");
+  HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
+           ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
   NoGradGuard no_grad;
   for (const auto& group : groups_) group.options->validate(name());
   if (master_weights_) sync_masters();
@@ -199,7 +200,7 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
   if (st.master.defined()) {
     param.detach().copy_(st.master);  // round (RNE) the fp32 master into the 16-bit parameter
   } else if (!u.weight.is_same(param)) {
-    param.detach().copy_(u.weight);   // a staging copy of a non-contiguous parameter
+    param.detach().copy_(u.weight);  // a staging copy of a non-contiguous parameter
   } else if (u.cpu_loops) {
     param.storage()->bump_version();  // written in place through raw pointers
   }
@@ -213,8 +214,12 @@ Tensor detail::read_grad(const ParamUpdate& u) {
 Tensor& detail::state_buffer(ParamState& st, const std::string& key, const ParamUpdate& u) {
   auto it = st.buffers.find(key);
   if (it == st.buffers.end()) {
-    it = st.buffers.emplace(key, zeros(u.param.sizes(), TensorOptions(u.compute)
-                                                            .device(u.param.device()))).first;
+    it =
+        st.buffers
+            .emplace(key, zeros(u.param.sizes(), TensorOptions(u.compute).device(u.param.device())))
+            .first;
+  } else if (it->second.dtype() != u.compute) {  // the parameter changed dtype (Module::to)
+    it->second = it->second.to(u.compute);
   }
   return it->second;
 }
@@ -276,8 +281,8 @@ std::unique_ptr<OptimizerOptions> Optimizer::load_group(size_t g, size_t& index,
   const std::string group_key = "param_groups." + std::to_string(g) + ".";
   const auto& params = groups_[g].params;
   const double count = scalar_at(dict, group_key + "num_params", who);
-  HG_CHECK(count == static_cast<double>(params.size()), who, ": group ", g, " has ",
-           params.size(), " parameters, the state dict ", count);
+  HG_CHECK(count == static_cast<double>(params.size()), who, ": group ", g, " has ", params.size(),
+           " parameters, the state dict ", count);
   auto options = groups_[g].options->clone();
   for (const auto& [option, value] : options->scalars()) {
     options->set_scalar(option, scalar_at(dict, group_key + option, who));

@@ -101,13 +101,13 @@ struct OptimizerStateDict {
 namespace detail {
 // One parameter's update as the optimizers see it.
 struct ParamUpdate {
-  Tensor param;    // the parameter
-  Tensor weight;   // what the update reads and writes: the fp32 master, the parameter itself,
-                   // or a contiguous staging copy of it
-  Tensor grad;     // contiguous; float/half/bf16 when compute is fp32, double when fp64
-  DType compute;   // kFloat32, or kFloat64 for fp64 parameters: the dtype of math and state
+  Tensor param;   // the parameter
+  Tensor weight;  // what the update reads and writes: the fp32 master, the parameter itself,
+                  // or a contiguous staging copy of it
+  Tensor grad;    // contiguous; float/half/bf16 when compute is fp32, double when fp64
+  DType compute = kFloat32;  // of the math and the state: fp64 for fp64 parameters, else fp32
   double grad_factor = 1.0;  // the gradient is read as grad * grad_factor (1 / grad_scale)
-  bool cpu_loops;  // raw CPU loops (else the device-generic path built from tensor ops)
+  bool cpu_loops = true;     // raw CPU loops, else the device-generic path (tensor ops)
 };
 }  // namespace detail
 
@@ -135,7 +135,7 @@ class Optimizer {
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   std::vector<Tensor> parameters() const;  // of all groups, in order
   const OptimizerOptions& defaults() const { return *defaults_; }
-  // The state of param, or nullptr before its first update.
+  // The state of param; nullptr before its first update (unless it has a master weight).
   const ParamState* state(const Tensor& param) const;
 
   OptimizerStateDict state_dict() const;
@@ -182,11 +182,11 @@ class Optimizer {
 };
 
 namespace detail {
-// Shared by the options classes: "SGD: invalid lr: -0.1 (must be >= 0)".
 // u's gradient in the compute dtype, times u.grad_factor (the tensor-op path's read).
 Tensor read_grad(const ParamUpdate& u);
 // The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
 Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
+// Shared by the options classes: "SGD: invalid lr: -0.1 (must be >= 0)".
 void check_option(bool ok, const std::string& optimizer, const char* option, double value,
                   const char* requirement);
 }  // namespace detail

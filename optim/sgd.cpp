@@ -46,8 +46,8 @@ void SGDOptions::validate(const std::string& optimizer) const {
   check_option(std::isfinite(weight_decay_) && weight_decay_ >= 0.0, optimizer, "weight_decay",
                weight_decay_, "must be finite and >= 0");
   HG_CHECK(!nesterov_ || (momentum_ > 0.0 && dampening_ == 0.0), optimizer,
-           ": nesterov momentum requires momentum > 0 and dampening == 0, got momentum ",
-           momentum_, " and dampening ", dampening_);
+           ": nesterov momentum requires momentum > 0 and dampening == 0, got momentum ", momentum_,
+           " and dampening ", dampening_);
 }
 
 // ---- the update ----

@@ -23,11 +23,13 @@ class SGDOptions final : public OptimizerOptions {
   double dampening() const { return dampening_; }
   bool nesterov() const { return nesterov_; }
   double weight_decay() const { return weight_decay_; }
+  // clang-format off
   SGDOptions& lr(double v) { lr_ = v; return *this; }
   SGDOptions& momentum(double v) { momentum_ = v; return *this; }
   SGDOptions& dampening(double v) { dampening_ = v; return *this; }
   SGDOptions& nesterov(bool v) { nesterov_ = v; return *this; }
   SGDOptions& weight_decay(double v) { weight_decay_ = v; return *this; }
+  // clang-format on
 
   std::unique_ptr<OptimizerOptions> clone() const override;
   double get_lr() const override { return lr_; }
@@ -51,8 +53,7 @@ class SGD final : public Optimizer {
   SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
 
  protected:
-  void update(detail::ParamUpdate& u, ParamState& state,
-              const OptimizerOptions& options) override;
+  void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
 };
 
 }  // namespace hg::optim

@@ -14,7 +14,8 @@ packages=(
   ccache               # used automatically by CMakeLists.txt when found
   doctest-dev          # the test framework (tests/)
   zlib1g-dev           # data/ and examples: compressed datasets
-  libpng-dev           # examples: image output
+  libpng-dev           # tools/ and examples: PNG images
+  nlohmann-json3-dev   # nn/serialization.cpp: safetensors headers are JSON
   pkg-config
   git
   libopenblas0-openmp  # CPU GEMM: dlopened at run time, see cmake/Blas.cmake and docs/blas.md

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (tools/setup.sh), builds (Release), runs the test
 # suite, then builds tests/consumer, a separate project, against the build tree and against an
-# installed copy, and runs it. Exits non-zero on any failure.
+# installed copy, and runs it. A failing step does not hide the later ones; the exit status is
+# non-zero when any step failed.
 #
 #   bash tools/test.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc)
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
+failed=()
 section() { printf '\n==== %s ====\n' "$*"; }
 
 section "setup"
@@ -18,25 +20,29 @@ section "build ($build_dir, Release)"
 JOBS=$jobs bash tools/build.sh "$build_dir" -DCMAKE_BUILD_TYPE=Release
 
 section "ctest ($build_dir)"
-ctest --test-dir "$build_dir" --output-on-failure -j2
+ctest --test-dir "$build_dir" --output-on-failure -j2 || failed+=("ctest")
 
-# The consumer sees halfgrad only through find_package(halfgrad CONFIG): first the build tree's
-# package, then an installed one (cmake --install), as a program outside this repo would.
-consumer() {  # consumer <name> <halfgrad_DIR or install prefix option>
+# The consumer sees halfgrad only through find_package(halfgrad CONFIG), as a program outside
+# this repository would: first the build tree's package, then an installed copy.
+consumer() {  # consumer NAME -D<where halfgrad's package is>
   local dir=$build_dir/consumer-$1
   rm -rf "$dir"
-  cmake -S tests/consumer -B "$dir" -DCMAKE_BUILD_TYPE=Release "$2"
-  cmake --build "$dir" -j"$jobs"
-  "$dir/hg_consumer"
+  cmake -S tests/consumer -B "$dir" -DCMAKE_BUILD_TYPE=Release "$2" &&
+    cmake --build "$dir" -j"$jobs" &&
+    "$dir/hg_consumer"
 }
 
 section "consumer against the build tree"
-consumer build-tree -Dhalfgrad_DIR="$PWD/$build_dir"
+consumer build-tree -Dhalfgrad_DIR="$PWD/$build_dir" || failed+=("consumer (build tree)")
 
 section "consumer against an installed copy"
 prefix=$PWD/$build_dir/install
 rm -rf "$prefix"
-cmake --install "$build_dir" --prefix "$prefix" >/dev/null
-consumer install -DCMAKE_PREFIX_PATH="$prefix"
+{ cmake --install "$build_dir" --prefix "$prefix" >/dev/null &&
+    consumer install -DCMAKE_PREFIX_PATH="$prefix"; } || failed+=("consumer (installed)")
 
+if ((${#failed[@]})); then
+  section "tools/test.sh: FAILED: $(IFS=,; echo "${failed[*]}")"
+  exit 1
+fi
 section "tools/test.sh: all passed"

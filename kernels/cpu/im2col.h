@@ -12,6 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/cpu/convert_bulk.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -37,9 +38,7 @@ const C* padded_plane(const T* plane, const ConvGeometry& g, C* padded) {
   }
   const int64_t wp = g.w + 2 * g.pw;
   for (int64_t ih = 0; ih < g.h; ++ih) {
-    C* dst = padded + (ih + g.ph) * wp + g.pw;
-    const T* src = plane + ih * g.w;
-    for (int64_t iw = 0; iw < g.w; ++iw) dst[iw] = convert<C>(src[iw]);
+    widen_n(plane + ih * g.w, padded + (ih + g.ph) * wp + g.pw, g.w);
   }
   return padded;
 }

@@ -2,8 +2,8 @@
 // window is described by per-row and per-column ranges computed once per call (no div/mod in
 // the loops), so regular and adaptive pooling share the same plane loops; the planes (N * C)
 // are split across OpenMP threads. Max pooling 2x2 / stride 2 without padding (the common
-// case) has its own loop. 16-bit dtypes compare and sum in float; backward passes accumulate in
-// the compute type and round once per element on store.
+// case) has its own loop (kernels/cpu/max_pool_2x2.h). 16-bit planes are widened to float,
+// pooled (or their gradients accumulated) in float, and rounded once per element on store.
 #include <omp.h>
 
 #include <cmath>
@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/convert_bulk.h"
 #include "kernels/cpu/cpu_nn_kernels.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/max_pool_2x2.h"
@@ -74,73 +75,85 @@ inline bool takes_max(C v, C best) {
   return v > best || std::isnan(v);
 }
 
-template <typename T>
-void max_plane(const T* x, const Windows& wh, const Windows& ww, const PlaneShape& s, T* out,
+// The plane kernels below work in the compute type C (float or double) only; 16-bit planes
+// are widened into per-thread buffers and the results rounded back (for_planes_as).
+template <typename C>
+void max_plane(const C* x, const Windows& wh, const Windows& ww, const PlaneShape& s, C* out,
                int64_t* idx) {
-  using C = compute_t<T>;
   for (int64_t oh = 0; oh < s.ho; ++oh) {
     for (int64_t ow = 0; ow < s.wo; ++ow) {
       C best = -std::numeric_limits<C>::infinity();
       int64_t at = wh.lo[oh] * s.w + ww.lo[ow];
       for (int64_t ih = wh.lo[oh]; ih < wh.hi[oh]; ++ih) {
         for (int64_t iw = ww.lo[ow]; iw < ww.hi[ow]; ++iw) {
-          const C v = convert<C>(x[ih * s.w + iw]);
+          const C v = x[ih * s.w + iw];
           if (takes_max(v, best)) best = v, at = ih * s.w + iw;
         }
       }
-      out[oh * s.wo + ow] = convert<T>(best);
+      out[oh * s.wo + ow] = best;
       idx[oh * s.wo + ow] = at;
     }
   }
 }
 
-template <typename T>
-void avg_plane(const T* x, const Windows& wh, const Windows& ww, const PlaneShape& s,
-               bool include_pad, T* out) {
-  using C = compute_t<T>;
+inline int64_t window_count(const Windows& wh, const Windows& ww, int64_t oh, int64_t ow,
+                            bool include_pad) {
+  return include_pad ? wh.span[oh] * ww.span[ow]
+                     : (wh.hi[oh] - wh.lo[oh]) * (ww.hi[ow] - ww.lo[ow]);
+}
+
+template <typename C>
+void avg_plane(const C* x, const Windows& wh, const Windows& ww, const PlaneShape& s,
+               bool include_pad, C* out) {
   for (int64_t oh = 0; oh < s.ho; ++oh) {
     for (int64_t ow = 0; ow < s.wo; ++ow) {
       C sum = 0;
       for (int64_t ih = wh.lo[oh]; ih < wh.hi[oh]; ++ih)
-        for (int64_t iw = ww.lo[ow]; iw < ww.hi[ow]; ++iw) sum += convert<C>(x[ih * s.w + iw]);
-      const int64_t count = include_pad ? wh.span[oh] * ww.span[ow]
-                                        : (wh.hi[oh] - wh.lo[oh]) * (ww.hi[ow] - ww.lo[ow]);
-      out[oh * s.wo + ow] = convert<T>(sum / static_cast<C>(count));
+        for (int64_t iw = ww.lo[ow]; iw < ww.hi[ow]; ++iw) sum += x[ih * s.w + iw];
+      out[oh * s.wo + ow] = sum / static_cast<C>(window_count(wh, ww, oh, ow, include_pad));
     }
   }
 }
 
-// gx (an accumulator over one input plane, zeroed here) += grad_out spread over each window.
-template <typename T, typename C>
-void avg_plane_backward(const T* go, const Windows& wh, const Windows& ww, const PlaneShape& s,
+// gx (one input plane, written) = grad_out spread evenly over each window.
+template <typename C>
+void avg_plane_backward(const C* go, const Windows& wh, const Windows& ww, const PlaneShape& s,
                         bool include_pad, C* gx) {
   std::fill(gx, gx + s.h * s.w, C(0));
   for (int64_t oh = 0; oh < s.ho; ++oh) {
     for (int64_t ow = 0; ow < s.wo; ++ow) {
-      const int64_t count = include_pad ? wh.span[oh] * ww.span[ow]
-                                        : (wh.hi[oh] - wh.lo[oh]) * (ww.hi[ow] - ww.lo[ow]);
-      const C g = convert<C>(go[oh * s.wo + ow]) / static_cast<C>(count);
+      const C g = go[oh * s.wo + ow] / static_cast<C>(window_count(wh, ww, oh, ow, include_pad));
       for (int64_t ih = wh.lo[oh]; ih < wh.hi[oh]; ++ih)
         for (int64_t iw = ww.lo[ow]; iw < ww.hi[ow]; ++iw) gx[ih * s.w + iw] += g;
     }
   }
 }
 
-// Runs body(p, acc) per plane, where acc is the plane of grad_x itself (T == compute type) or a
-// per-thread float plane that is rounded into grad_x afterwards.
+// gx (one input plane, written) = g scattered through the indices, summed.
+template <typename C>
+void scatter_plane(const C* g, const int64_t* at, int64_t out_plane, int64_t in_plane, C* gx) {
+  std::fill(gx, gx + in_plane, C(0));
+  for (int64_t j = 0; j < out_plane; ++j) gx[at[j]] += g[j];
+}
+
+// body(p, in_p, out_p) for every plane p, where in_p points at in_len values of in and out_p at
+// out_len values of out, in the compute type: the tensors themselves when T is the compute
+// type, else per-thread buffers (in widened before, out rounded to T after).
 template <typename T, typename F>
-void for_grad_planes(const TensorView& grad_x, const PlaneShape& s, F&& body) {
+void for_planes_as(const T* in, int64_t in_len, T* out, int64_t out_len, int64_t planes,
+                   F&& body) {
   using C = compute_t<T>;
-  const int64_t plane = s.h * s.w;
-  T* gx = grad_x.ptr<T>();
+  const int64_t work = std::max(in_len, out_len);
   if constexpr (std::is_same_v<T, C>) {
-    for_planes(s.planes, plane, [&](int64_t p) { body(p, gx + p * plane); });
+    for_planes(planes, work, [&](int64_t p) { body(p, in + p * in_len, out + p * out_len); });
   } else {
-    for_planes(s.planes, plane, [&](int64_t p) {
-      thread_local std::vector<C> acc;
-      acc.resize(static_cast<size_t>(plane));
-      body(p, acc.data());
-      for (int64_t i = 0; i < plane; ++i) gx[p * plane + i] = convert<T>(acc[i]);
+    for_planes(planes, work, [&](int64_t p) {
+      thread_local std::vector<C> in_buf, out_buf;
+      in_buf.resize(static_cast<size_t>(in_len));
+      out_buf.resize(static_cast<size_t>(out_len));
+      widen_n(in + p * in_len, in_buf.data(), in_len);
+      body(p, static_cast<const C*>(in_buf.data()), out_buf.data());
+      narrow_n(out_buf.data(), out + p * out_len, out_len);
     });
   }
 }
@@ -149,31 +162,15 @@ template <typename T>
 void max_pool_forward(const TensorView& x, const TensorView& out, const TensorView& indices,
                       const Windows* wh, const Windows* ww) {
   const PlaneShape s = plane_shape(x, out);
-  const T* xp = x.ptr<T>();
-  T* op = out.ptr<T>();
   int64_t* ip = indices.ptr<int64_t>();
-  const int64_t in_plane = s.h * s.w, out_plane = s.ho * s.wo;
-  for_planes(s.planes, in_plane, [&](int64_t p) {
-    if (wh == nullptr)
-      max_pool_2x2_plane(xp + p * in_plane, s.w, s.ho, s.wo, op + p * out_plane, ip + p * out_plane);
-    else
-      max_plane(xp + p * in_plane, *wh, *ww, s, op + p * out_plane, ip + p * out_plane);
-  });
-}
-
-// grad_x plane (zeroed first) += g scattered through the indices, summed in the compute type.
-template <typename T>
-void scatter_plane(const T* g, const int64_t* at, int64_t out_plane, int64_t in_plane, T* gx) {
-  using C = compute_t<T>;
-  if constexpr (std::is_same_v<T, C>) {
-    std::fill(gx, gx + in_plane, C(0));
-    for (int64_t j = 0; j < out_plane; ++j) gx[at[j]] += g[j];
-  } else {
-    thread_local std::vector<C> acc;
-    acc.assign(static_cast<size_t>(in_plane), C(0));
-    for (int64_t j = 0; j < out_plane; ++j) acc[at[j]] += convert<C>(g[j]);
-    for (int64_t i = 0; i < in_plane; ++i) gx[i] = convert<T>(acc[i]);
-  }
+  const int64_t out_plane = s.ho * s.wo;
+  for_planes_as(x.ptr<T>(), s.h * s.w, out.ptr<T>(), out_plane, s.planes,
+                [&](int64_t p, const auto* in, auto* o) {
+                  if (wh == nullptr)
+                    max_pool_2x2_plane(in, s.w, s.ho, s.wo, o, ip + p * out_plane);
+                  else
+                    max_plane(in, *wh, *ww, s, o, ip + p * out_plane);
+                });
 }
 
 template <typename T>
@@ -181,15 +178,13 @@ void max_pool_backward(const TensorView& grad_out, const TensorView& indices,
                        const TensorView& grad_x) {
   const PlaneShape s = plane_shape(grad_x, grad_out);
   const int64_t in_plane = s.h * s.w, out_plane = s.ho * s.wo;
-  const T* go = grad_out.ptr<T>();
   const int64_t* idx = indices.ptr<int64_t>();
-  T* gx = grad_x.ptr<T>();
-  for_planes(s.planes, in_plane, [&](int64_t p) {
-    const T* g = go + p * out_plane;
-    const int64_t* at = idx + p * out_plane;
-    if (!max_unpool_2x2_plane(g, at, s.h, s.w, s.ho, s.wo, gx + p * in_plane))
-      scatter_plane(g, at, out_plane, in_plane, gx + p * in_plane);
-  });
+  for_planes_as(grad_out.ptr<T>(), out_plane, grad_x.ptr<T>(), in_plane, s.planes,
+                [&](int64_t p, const auto* g, auto* gx) {
+                  const int64_t* at = idx + p * out_plane;
+                  if (!max_unpool_2x2_plane(g, at, s.h, s.w, s.ho, s.wo, gx))
+                    scatter_plane(g, at, out_plane, in_plane, gx);
+                });
 }
 
 bool is_2x2_stride_2(const Pool2dParams& p) {
@@ -201,21 +196,18 @@ template <typename T>
 void avg_pool_forward(const TensorView& x, const TensorView& out, const Windows& wh,
                       const Windows& ww, bool include_pad) {
   const PlaneShape s = plane_shape(x, out);
-  const T* xp = x.ptr<T>();
-  T* op = out.ptr<T>();
-  for_planes(s.planes, s.h * s.w, [&](int64_t p) {
-    avg_plane(xp + p * s.h * s.w, wh, ww, s, include_pad, op + p * s.ho * s.wo);
-  });
+  for_planes_as(x.ptr<T>(), s.h * s.w, out.ptr<T>(), s.ho * s.wo, s.planes,
+                [&](int64_t, const auto* in, auto* o) { avg_plane(in, wh, ww, s, include_pad, o); });
 }
 
 template <typename T>
 void avg_pool_backward(const TensorView& grad_out, const TensorView& grad_x, const Windows& wh,
                        const Windows& ww, bool include_pad) {
   const PlaneShape s = plane_shape(grad_x, grad_out);
-  const T* go = grad_out.ptr<T>();
-  for_grad_planes<T>(grad_x, s, [&](int64_t p, auto* acc) {
-    avg_plane_backward(go + p * s.ho * s.wo, wh, ww, s, include_pad, acc);
-  });
+  for_planes_as(grad_out.ptr<T>(), s.ho * s.wo, grad_x.ptr<T>(), s.h * s.w, s.planes,
+                [&](int64_t, const auto* g, auto* gx) {
+                  avg_plane_backward(g, wh, ww, s, include_pad, gx);
+                });
 }
 
 }  // namespace

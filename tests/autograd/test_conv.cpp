@@ -181,3 +181,52 @@ TEST_CASE("conv2d: bad inputs raise hg::Error naming the op, shapes and dtypes")
   expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), Tensor(), {0, 1}); },
                {"conv2d", "stride (0, 1)", "x [1, 3, 5, 5] float32"});
 }
+
+namespace {
+
+// Every 16-bit pattern of dtype T as a [1, 1, 256, 256] tensor.
+template <typename T>
+Tensor all_patterns(DType dtype) {
+  Tensor x = empty({1, 1, 256, 256}, dtype);
+  T* p = x.data<T>();
+  for (uint32_t i = 0; i < 65536; ++i) p[i] = T::from_bits(static_cast<uint16_t>(i));
+  return x;
+}
+
+// conv2d with a 1x1 weight w computes round(float(x) * float(w)) per element (one product,
+// no sum), so it checks the kernels' bulk widening and rounding against the scalar conversions.
+template <typename T>
+void check_roundtrip(DType dtype, float weight) {
+  const Tensor x = all_patterns<T>(dtype);
+  const Tensor w = full({1, 1, 1, 1}, weight, dtype);
+  const float wf = static_cast<float>(w.data<T>()[0]);
+  const Tensor out = conv2d(x, w);
+  const Tensor pooled = max_pool2d(x, {1, 1});
+  for (uint32_t i = 0; i < 65536; ++i) {
+    const float in = static_cast<float>(x.data<T>()[i]);
+    const T expected(in * wf);
+    const T got = out.data<T>()[i], same = pooled.data<T>()[i];
+    if (std::isnan(in)) {
+      CHECK(std::isnan(static_cast<float>(got)));
+      CHECK(std::isnan(static_cast<float>(same)));
+      continue;
+    }
+    if (in == 0.0f) {  // a GEMM sum starts at +0: -0 * w comes out +0
+      CHECK(static_cast<float>(got) == 0.0f);
+    } else {
+      CHECK_MESSAGE(got.bits == expected.bits, "pattern " << i << " times " << wf);
+    }
+    CHECK_MESSAGE(same.bits == x.data<T>()[i].bits, "pattern " << i << " through max_pool2d");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: fp16/bf16 rounding matches the scalar conversions on every 16-bit pattern") {
+  check_roundtrip<Half>(kFloat16, 1.0f);
+  check_roundtrip<Half>(kFloat16, 0.3f);
+  check_roundtrip<Half>(kFloat16, 3.0f);
+  check_roundtrip<BFloat16>(kBFloat16, 1.0f);
+  check_roundtrip<BFloat16>(kBFloat16, 0.3f);
+  check_roundtrip<BFloat16>(kBFloat16, 3.0f);
+}

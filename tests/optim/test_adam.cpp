@@ -19,14 +19,12 @@ TEST_CASE("Adam: steps match torch.optim.Adam (bias corrections, eps after sqrt)
 }
 
 TEST_CASE("Adam: betas, eps and weight decay (L2, added to the gradient) match PyTorch") {
-  check_reference(
-      maker<Adam>(AdamOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.1)),
-      kAdamWeightDecayF64, kAdamWeightDecayF32);
+  check_reference(maker<Adam>(AdamOptions(0.01).betas({0.8, 0.99}).eps(1e-6).weight_decay(0.1)),
+                  kAdamWeightDecayF64, kAdamWeightDecayF32);
 }
 
 TEST_CASE("Adam: AMSGrad matches PyTorch") {
-  check_reference(maker<Adam>(AdamOptions(0.01).amsgrad(true)), kAdamAmsgradF64,
-                  kAdamAmsgradF32);
+  check_reference(maker<Adam>(AdamOptions(0.01).amsgrad(true)), kAdamAmsgradF64, kAdamAmsgradF32);
 }
 
 TEST_CASE("AdamW: decoupled weight decay matches torch.optim.AdamW") {
@@ -84,10 +82,16 @@ TEST_CASE("Adam: state is fp32 for fp32/16-bit parameters and fp64 for fp64 ones
 TEST_CASE("Adam/AdamW: bad options raise hg::Error naming the option and its value") {
   Tensor w = zeros({3}).requires_grad_();
   expect_error([&] { Adam({w}, AdamOptions(-1.0)); }, {"Adam", "lr", "-1"});
-  expect_error([&] { Adam({w}, AdamOptions().betas({1.0, 0.999})); },
-               {"Adam", "betas[0]", "1", "[0, 1)"});
-  expect_error([&] { Adam({w}, AdamOptions().betas({0.9, -0.5})); },
-               {"Adam", "betas[1]", "-0.5", "[0, 1)"});
+  expect_error(
+      [&] {
+        Adam({w}, AdamOptions().betas({1.0, 0.999}));
+      },
+      {"Adam", "betas[0]", "1", "[0, 1)"});
+  expect_error(
+      [&] {
+        Adam({w}, AdamOptions().betas({0.9, -0.5}));
+      },
+      {"Adam", "betas[1]", "-0.5", "[0, 1)"});
   expect_error([&] { Adam({w}, AdamOptions().eps(-1e-8)); }, {"Adam", "eps", "-1e-08"});
   expect_error([&] { AdamW({w}, AdamWOptions().weight_decay(-0.01)); },
                {"AdamW", "weight_decay", "-0.01"});

@@ -83,8 +83,11 @@ TEST_CASE("clip_grad_norm_: a non-finite norm leaves the gradients alone or rais
       CHECK(!std::isfinite(norm));
       CHECK(std::isnan(norm) == std::isnan(bad));
       CHECK(values(b.grad()) == std::vector<double>{1.0, 2.0});  // untouched
-      expect_error([&] { clip_grad_norm_({b, a}, 1.0, p, true); },
-                   {"clip_grad_norm_", "non-finite", "parameter 1 ([3] float32)", "error_if_nonfinite"});
+      expect_error(
+          [&] {
+            clip_grad_norm_({b, a}, 1.0, p, true);
+          },
+          {"clip_grad_norm_", "non-finite", "parameter 1 ([3] float32)", "error_if_nonfinite"});
     }
   }
 }

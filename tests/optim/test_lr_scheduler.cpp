@@ -17,8 +17,8 @@ namespace {
 // An SGD optimizer with one group per lr.
 std::unique_ptr<SGD> make_sgd(const std::vector<double>& lrs) {
   std::vector<optim::ParamGroup> groups;
-  for (double lr : lrs) groups.emplace_back(std::vector<Tensor>{zeros({1}).requires_grad_()},
-                                            SGDOptions(lr));
+  for (double lr : lrs)
+    groups.emplace_back(std::vector<Tensor>{zeros({1}).requires_grad_()}, SGDOptions(lr));
   return std::make_unique<SGD>(std::move(groups), SGDOptions(lrs[0]));
 }
 
@@ -118,8 +118,11 @@ TEST_CASE("schedulers: state_dict resumes the sequence exactly") {
     CHECK(resumed.get_last_lr() == expected[static_cast<size_t>(i)]);  // bit for bit
     CHECK(group_lrs(*opt2) == expected[static_cast<size_t>(i)]);
   }
-  expect_error([&] { resumed.load_state_dict({{"last_epoch", 3.0}}); },
-               {"CosineAnnealingLR", "base_lrs.0"});
+  expect_error(
+      [&] {
+        resumed.load_state_dict({{"last_epoch", 3.0}});
+      },
+      {"CosineAnnealingLR", "base_lrs.0"});
   CHECK(resumed.last_epoch() == 12);
 }
 
@@ -130,8 +133,11 @@ TEST_CASE("schedulers: bad arguments raise hg::Error naming them") {
   expect_error([&] { optim::CosineAnnealingLR(*opt, 0); }, {"CosineAnnealingLR", "T_max"});
   expect_error([&] { optim::OneCycleLR(*opt, 0.1, 0); }, {"OneCycleLR", "total_steps", "0"});
   expect_error([&] { optim::OneCycleLR(*opt, 0.1, 10, 1.5); }, {"OneCycleLR", "pct_start", "1.5"});
-  expect_error([&] { optim::OneCycleLR(*opt, std::vector<double>{0.1, 0.2}, 10); },
-               {"OneCycleLR", "expected 1 values", "got 2"});
+  expect_error(
+      [&] {
+        optim::OneCycleLR(*opt, std::vector<double>{0.1, 0.2}, 10);
+      },
+      {"OneCycleLR", "expected 1 values", "got 2"});
   expect_error([&] { optim::LinearWarmup(*opt, 0); }, {"LinearWarmup", "warmup_steps", "0"});
   expect_error([&] { optim::LinearWarmup(*opt, 3, 1.5); }, {"LinearWarmup", "start_factor"});
   CHECK(opt->param_groups()[0].lr() == 0.1);  // failed constructions changed nothing

@@ -161,18 +161,51 @@ TEST_CASE("step_scaled: a scaled fp16 gradient is unscaled in fp32, not in fp16"
   const double scale = 65536.0;
   const float scaled = static_cast<float>(Half(static_cast<float>(1e-8 * scale)));
   CHECK(static_cast<float>(Half(1e-8f)) == 0.0f);
-  Tensor w = ones({2}, kFloat16).requires_grad_();
-  Tensor ref = ones({2}, kFloat32).requires_grad_();
-  Adam opt({w}, AdamOptions(0.1).eps(1e-12));
-  Adam ref_opt({ref}, AdamOptions(0.1).eps(1e-12));
-  opt.set_master_weights(true);
-  for (int t = 0; t < 3; ++t) {
-    w.set_grad(full({2}, scaled, kFloat16));
-    ref.set_grad(full({2}, scaled / scale, kFloat32));  // exact: scale is a power of two
-    opt.step_scaled(scale);
-    ref_opt.step();
+  for (bool loops : {true, false}) {
+    CAPTURE(loops);
+    Tensor w = ones({2}, kFloat16).requires_grad_();
+    Tensor ref = ones({2}, kFloat32).requires_grad_();
+    Adam opt({w}, AdamOptions(0.1).eps(1e-12));
+    Adam ref_opt({ref}, AdamOptions(0.1).eps(1e-12));
+    opt.set_master_weights(true);
+    opt.set_cpu_loops(loops);
+    ref_opt.set_cpu_loops(loops);
+    for (int t = 0; t < 3; ++t) {
+      w.set_grad(full({2}, scaled, kFloat16));
+      ref.set_grad(full({2}, scaled / scale, kFloat32));  // exact: scale is a power of two
+      opt.step_scaled(scale);
+      ref_opt.step();
+    }
+    CHECK(values(opt.master_weight(w)) == values(ref));
+    CHECK(values(ref)[0] < 0.75);  // Adam normalises: ~lr per step despite the tiny gradient
   }
-  CHECK(values(opt.master_weight(w)) == values(ref));
-  CHECK(values(ref)[0] < 0.75);  // Adam normalises: ~lr per step despite the tiny gradient
+  Tensor w = ones({2}, kFloat16).requires_grad_();
+  Adam opt({w}, AdamOptions(0.1));
   hg::test::expect_error([&] { opt.step_scaled(0.0); }, {"Adam.step_scaled", "grad_scale", "0"});
+}
+
+TEST_CASE("master weights: the O2 flow with an nn module converted in place") {
+  // Optimizer built on an fp64 model, stepped, then the model is cast to fp16 in place
+  // (same parameter handles, new storage): the state follows, masters seed from fp16.
+  manual_seed(1);
+  auto lin = std::make_shared<nn::Linear>(4, 3);
+  lin->to(kFloat64);
+  Adam opt(lin->parameters(), AdamOptions(1e-3));
+  const Tensor x = randn({8, 4}).to(kFloat64);
+  sum(lin->forward(x)).backward();
+  opt.step();
+  lin->to(kFloat16);
+  opt.set_master_weights(true);
+  REQUIRE(opt.master_weight(lin->weight).defined());
+  CHECK(values(opt.master_weight(lin->weight)) == values(lin->weight));
+  for (int t = 0; t < 3; ++t) {
+    opt.zero_grad();
+    sum(lin->forward(x.to(kFloat16))).backward();
+    CHECK(lin->weight.grad().dtype() == kFloat16);
+    opt.step();
+  }
+  CHECK(lin->weight.dtype() == kFloat16);
+  CHECK(opt.state(lin->weight)->step == 4);
+  CHECK(opt.state(lin->weight)->buffers.at("exp_avg").dtype() == kFloat32);
+  CHECK(values(lin->weight) == values(opt.master_weight(lin->weight).to(kFloat16)));
 }

@@ -70,7 +70,7 @@ TEST_CASE("optimizer: state_dict round trip continues bit for bit") {
   for (const Make* make : {&sgd, &adam, &adamw}) {
     check_resume(*make, kFloat32, false);
     check_resume(*make, kFloat64, false);
-    check_resume(*make, kFloat16, true);   // with fp32 masters: they are saved too
+    check_resume(*make, kFloat16, true);  // with fp32 masters: they are saved too
     check_resume(*make, kBFloat16, false);
   }
 }

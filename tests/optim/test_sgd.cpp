@@ -31,8 +31,8 @@ TEST_CASE("SGD: nesterov matches PyTorch") {
 }
 
 TEST_CASE("SGD: weight decay is added to the gradient first, as in PyTorch") {
-  check_reference(maker<SGD>(SGDOptions(0.1).momentum(0.8).weight_decay(0.05)),
-                  kSgdWeightDecayF64, kSgdWeightDecayF32);
+  check_reference(maker<SGD>(SGDOptions(0.1).momentum(0.8).weight_decay(0.05)), kSgdWeightDecayF64,
+                  kSgdWeightDecayF32);
 }
 
 TEST_CASE("SGD: parameter groups keep their own options") {

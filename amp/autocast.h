@@ -1,0 +1,103 @@
+#pragma once
+// Autocast: inside an AutocastGuard, each op casts its floating inputs per a policy table
+// before it runs (step 1 of every op, DESIGN.md). The casts are taped ops, so an fp32 weight
+// used by an fp16 matmul still gets an fp32 gradient, and what the op saves for backward is
+// the 16-bit copy.
+//
+//   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype
+//   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, pow,
+//                   sum, mean, var, batch_norm, layer_norm: inputs to fp32
+//   Promote         binary elementwise with mixed dtypes, where, cat, stack: to the widest
+//   Passthrough     relu, gelu, pooling, dropout, shape ops: run in the input's dtype
+//   Banned          ops unsafe in 16 bits: an error that names the safe op
+//
+// Depends only on core/ (it is consulted by the ops in autograd/). State is per thread.
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace hg::amp {
+
+enum class CastPolicy { LowerPrecision, Float32, Promote, Passthrough, Banned };
+
+enum class OpId {
+  // LowerPrecision
+  Matmul, Linear, Conv2d, Bmm,
+  // Float32
+  Softmax, LogSoftmax, CrossEntropy, NllLoss, MseLoss, Exp, Log, Pow, Sum, Mean, Var,
+  BatchNorm, LayerNorm,
+  // Promote
+  Binary, Where, Cat,
+  // Passthrough
+  Unary, Pooling, Dropout, View, Embedding,
+  // Banned
+  BinaryCrossEntropy,
+  kCount
+};
+
+std::string_view op_name(OpId op);
+CastPolicy policy(OpId op);
+std::string_view policy_name(CastPolicy policy);
+
+bool is_autocast_enabled();
+DType autocast_dtype();  // the lower-precision dtype of the innermost enabled guard
+
+// RAII, nestable: AutocastGuard ac(hg::kFloat16); AutocastGuard off(kFloat16, false) disables.
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(DType dtype = kFloat16, bool enabled = true);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool previous_enabled_;
+  DType previous_dtype_;
+};
+
+// The inputs of `op` cast per its policy (unchanged when autocast is off or for undefined and
+// non-floating tensors). Banned ops throw hg::Error naming the safe alternative.
+std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs);
+Tensor autocast(OpId op, const Tensor& input);
+
+// Custom ops declare their policy once; calling autocast_custom for an op that never did is an
+// error under autocast (not a silent guess).
+void register_policy(const std::string& custom_op, CastPolicy policy);
+std::vector<Tensor> autocast_custom(const std::string& custom_op,
+                                    std::initializer_list<Tensor> inputs);
+
+// The autocast plan of a forward pass: while a PlanRecorder lives (per thread), every autocast
+// decision is logged: op, policy, input dtypes before and after, casts inserted, cache hits.
+struct PlanEntry {
+  std::string op;
+  CastPolicy policy;
+  std::vector<DType> before, after;
+  int casts = 0, cache_hits = 0;
+};
+class PlanRecorder {
+ public:
+  PlanRecorder();
+  ~PlanRecorder();
+  PlanRecorder(const PlanRecorder&) = delete;
+  PlanRecorder& operator=(const PlanRecorder&) = delete;
+  const std::vector<PlanEntry>& entries() const { return entries_; }
+  void add(PlanEntry entry) { entries_.push_back(std::move(entry)); }
+  std::string to_text() const;   // one aligned line per op, for people
+  std::string to_json() const;   // one JSON object per line, for programs
+
+ private:
+  std::vector<PlanEntry> entries_;
+  PlanRecorder* previous_;
+};
+
+// Statistics of the current region, for the plan dump and tests.
+struct AutocastStats {
+  int64_t casts = 0;       // casts performed
+  int64_t cache_hits = 0;  // weight casts served from the per-region cache
+};
+AutocastStats autocast_stats();
+
+}  // namespace hg::amp

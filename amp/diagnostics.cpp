@@ -1,0 +1,105 @@
+#include "amp/diagnostics.h"
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "core/half.h"
+
+namespace hg::amp {
+
+namespace {
+
+struct Format {
+  int exponent_bits, mantissa_bits;
+};
+Format format_of(DType dtype) {
+  switch (dtype) {
+    case DType::Float16: return {5, 10};
+    case DType::BFloat16: return {8, 7};
+    case DType::Float32: return {8, 23};
+    default: HG_FAIL("explain: expected float16, bfloat16 or float32, got ", dtype_name(dtype));
+  }
+}
+
+uint32_t store_bits(double value, DType dtype) {
+  const auto f = static_cast<float>(value);
+  if (dtype == kFloat16) return Half(f).bits;
+  if (dtype == kBFloat16) return BFloat16(f).bits;
+  return detail::float_bits(f);
+}
+
+double decode(uint32_t bits, DType dtype) {
+  if (dtype == kFloat16) return Half::from_bits(static_cast<uint16_t>(bits));
+  if (dtype == kBFloat16) return BFloat16::from_bits(static_cast<uint16_t>(bits));
+  return detail::bits_float(bits);
+}
+
+const char* class_name(ValueClass c) {
+  static const char* names[] = {"zero", "subnormal", "normal", "infinity", "nan"};
+  return names[static_cast<int>(c)];
+}
+
+}  // namespace
+
+Explanation explain(double value, DType dtype) {
+  const Format fmt = format_of(dtype);
+  Explanation e;
+  e.value = value;
+  e.dtype = dtype;
+  e.exponent_bits = fmt.exponent_bits;
+  e.mantissa_bits = fmt.mantissa_bits;
+  e.bits = store_bits(value, dtype);
+  const int total = 1 + fmt.exponent_bits + fmt.mantissa_bits;
+  e.sign = static_cast<int>(e.bits >> (total - 1)) & 1;
+  e.exponent_field = (e.bits >> fmt.mantissa_bits) & ((1u << fmt.exponent_bits) - 1);
+  e.mantissa_field = e.bits & ((1u << fmt.mantissa_bits) - 1);
+  e.stored = decode(e.bits, dtype);
+  const int bias = (1 << (fmt.exponent_bits - 1)) - 1;
+  const uint32_t max_field = (1u << fmt.exponent_bits) - 1;
+  if (e.exponent_field == max_field) e.cls = e.mantissa_field ? ValueClass::NaN : ValueClass::Infinity;
+  else if (e.exponent_field == 0) e.cls = e.mantissa_field ? ValueClass::Subnormal : ValueClass::Zero;
+  else e.cls = ValueClass::Normal;
+  const int exp = e.exponent_field == 0 ? 1 - bias : static_cast<int>(e.exponent_field) - bias;
+  e.ulp = std::ldexp(1.0, exp - fmt.mantissa_bits);
+  if (std::isfinite(e.stored)) {
+    e.abs_error = std::abs(e.stored - value);
+    e.rel_error = value != 0 ? e.abs_error / std::abs(value) : 0;
+  }
+  if (value != 0 && std::isfinite(value)) {
+    const int value_exp = static_cast<int>(std::floor(std::log2(std::abs(value))));
+    const int max_exp = bias;  // largest normal exponent
+    if (value_exp < 1 - bias) e.scale_log2 = (1 - bias) - value_exp;
+    // overflow: land in [2^(max-1), 2^max), clear of the rounding edge at the top
+    else if (e.cls == ValueClass::Infinity || value_exp > max_exp) e.scale_log2 = max_exp - value_exp - 1;
+  }
+  return e;
+}
+
+std::string Explanation::to_text() const {
+  std::ostringstream out;
+  out << std::setprecision(9) << value << " as " << dtype_name(dtype) << ": sign " << sign
+      << ", exponent " << exponent_field << " (" << exponent_bits << " bits), mantissa "
+      << mantissa_field << " (" << mantissa_bits << " bits) -> " << class_name(cls) << ' '
+      << stored << "; rounding error " << abs_error << " (relative " << rel_error << "), ulp "
+      << ulp;
+  if (scale_log2 > 0) out << "; scale by 2^" << scale_log2 << " to reach the normal range";
+  if (scale_log2 < 0) out << "; scale by 2^" << scale_log2 << " to avoid overflow";
+  return out.str();
+}
+
+std::string Explanation::to_json() const {
+  std::ostringstream out;
+  out << std::setprecision(17) << "{\"value\":" << value << ",\"dtype\":\"" << dtype_name(dtype)
+      << "\",\"bits\":" << bits << ",\"sign\":" << sign << ",\"exponent\":" << exponent_field
+      << ",\"mantissa\":" << mantissa_field << ",\"class\":\"" << class_name(cls)
+      << "\",\"stored\":" << (std::isfinite(stored) ? stored : 0) << ",\"abs_error\":"
+      << abs_error << ",\"rel_error\":" << rel_error << ",\"ulp\":" << ulp
+      << ",\"scale_log2\":" << scale_log2 << "}";
+  return out.str();
+}
+
+}  // namespace hg::amp

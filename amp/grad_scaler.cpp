@@ -1,0 +1,145 @@
+#include "amp/grad_scaler.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "amp/autocast.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "core/warning.h"
+
+namespace hg::amp {
+
+namespace {
+thread_local double pending_scale = 0.0;
+
+// Multiplies grad by inv_scale in place (fp32 arithmetic) and says whether it stayed finite.
+bool unscale_gradient(Tensor& grad, double inv_scale) {
+  const Tensor unscaled = grad.to(kFloat32) * inv_scale;
+  const bool finite = std::isfinite(abs(unscaled).max().item<double>());
+  grad.copy_(unscaled);
+  return finite;
+}
+}  // namespace
+
+double pending_gradient_scale() { return pending_scale; }
+void set_pending_gradient_scale(double scale) { pending_scale = scale; }
+
+GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale_) {
+  HG_CHECK(options.init_scale_ > 0 && std::isfinite(options.init_scale_),
+           "GradScaler: init_scale must be positive and finite, got ", options.init_scale_);
+  HG_CHECK(options.growth_factor_ > 1.0, "GradScaler: growth_factor must be > 1, got ",
+           options.growth_factor_);
+  HG_CHECK(options.backoff_factor_ > 0.0 && options.backoff_factor_ < 1.0,
+           "GradScaler: backoff_factor must be in (0, 1), got ", options.backoff_factor_);
+  HG_CHECK(options.growth_interval_ >= 1 && options.hysteresis_ >= 1,
+           "GradScaler: growth_interval and hysteresis must be >= 1");
+}
+
+Tensor GradScaler::scale(const Tensor& loss) {
+  if (!options_.enabled_) return loss;
+  HG_CHECK(loss.defined() && loss.is_floating_point(), "GradScaler.scale: expected a floating "
+           "loss, got ", describe(loss));
+  if (loss.dtype() == kBFloat16 || (is_autocast_enabled() && autocast_dtype() == kBFloat16)) {
+    warn_once("GradScaler.bf16", "GradScaler: bfloat16 has float32's exponent range, so its "
+              "gradients do not underflow the way float16's do; loss scaling is not needed");
+  }
+  pending_scale = scale_;
+  return loss * scale_;
+}
+
+void GradScaler::unscale_(optim::Optimizer& opt) {
+  if (!options_.enabled_) return;
+  Stage& stage = stages_[&opt];
+  HG_CHECK(stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
+           " optimizer since the last update(); unscale_ runs once per step");
+  NoGradGuard no_grad;
+  const double inv = 1.0 / scale_;
+  std::vector<std::string> bad;
+  const std::vector<Tensor> params = opt.parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Tensor grad = params[i].grad();
+    if (!grad.defined()) continue;
+    if (!unscale_gradient(grad, inv)) bad.push_back(name_of(params[i], i));
+  }
+  if (!bad.empty()) {
+    found_inf_ = true;
+    std::ostringstream reason;
+    reason << "non-finite gradients at scale " << scale_ << " in " << bad.size() << " of "
+           << params.size() << " parameters:";
+    for (const auto& name : bad) reason << ' ' << name;
+    last_skip_reason_ = reason.str();
+  }
+  stage = Stage::Unscaled;
+  pending_scale = 0.0;
+}
+
+bool GradScaler::step(optim::Optimizer& opt) {
+  if (!options_.enabled_) {
+    opt.step();
+    return true;
+  }
+  HG_CHECK(stages_[&opt] != Stage::Stepped, "GradScaler.step: already called on this ",
+           opt.name(), " optimizer since the last update()");
+  if (stages_[&opt] == Stage::Ready) unscale_(opt);
+  stages_[&opt] = Stage::Stepped;
+  if (found_inf_) {
+    ++skipped_steps_;
+    warn("GradScaler: skipped the optimizer step: " + last_skip_reason_);
+    return false;
+  }
+  last_skip_reason_.clear();
+  opt.step();
+  return true;
+}
+
+void GradScaler::update() {
+  if (!options_.enabled_) return;
+  if (options_.dynamic_) {
+    if (found_inf_) {
+      growth_tracker_ = 0;
+      if (++overflow_streak_ >= options_.hysteresis_) {
+        scale_ = std::max(options_.min_scale_, scale_ * options_.backoff_factor_);
+        overflow_streak_ = 0;
+      }
+    } else {
+      overflow_streak_ = 0;
+      if (++growth_tracker_ == options_.growth_interval_) {
+        scale_ = std::min(options_.max_scale_, scale_ * options_.growth_factor_);
+        growth_tracker_ = 0;
+      }
+    }
+  }
+  found_inf_ = false;
+  stages_.clear();
+  pending_scale = 0.0;
+}
+
+void GradScaler::set_parameter_names(const std::vector<std::pair<std::string, Tensor>>& named) {
+  for (const auto& [name, t] : named) names_[t.impl()] = name;
+}
+
+std::string GradScaler::name_of(const Tensor& param, size_t index) const {
+  auto found = names_.find(param.impl());
+  if (found != names_.end()) return found->second;
+  return "parameter#" + std::to_string(index) + "(" + describe(param) + ")";
+}
+
+std::map<std::string, double> GradScaler::state_dict() const {
+  return {{"scale", scale_},
+          {"growth_tracker", static_cast<double>(growth_tracker_)},
+          {"overflow_streak", static_cast<double>(overflow_streak_)},
+          {"skipped_steps", static_cast<double>(skipped_steps_)}};
+}
+
+void GradScaler::load_state_dict(const std::map<std::string, double>& state) {
+  for (const char* key : {"scale", "growth_tracker", "overflow_streak", "skipped_steps"})
+    HG_CHECK(state.count(key), "GradScaler.load_state_dict: missing \"", key, "\"");
+  scale_ = state.at("scale");
+  growth_tracker_ = static_cast<int64_t>(state.at("growth_tracker"));
+  overflow_streak_ = static_cast<int64_t>(state.at("overflow_streak"));
+  skipped_steps_ = static_cast<int64_t>(state.at("skipped_steps"));
+}
+
+}  // namespace hg::amp

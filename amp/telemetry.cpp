@@ -1,0 +1,109 @@
+// precision_stats, lost_update_share and Telemetry (amp/diagnostics.h).
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "amp/diagnostics.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "core/factories.h"
+#include "core/half.h"
+
+namespace hg::amp {
+
+PrecisionStats precision_stats(const Tensor& t, DType dtype) {
+  PrecisionStats s;
+  s.dtype = dtype;
+  const std::vector<double> values = t.to_vector<double>();
+  s.count = static_cast<int64_t>(values.size());
+  for (double v : values) {
+    if (!std::isfinite(v)) {
+      ++s.nonfinite;
+      continue;
+    }
+    if (v == 0) {
+      ++s.zeros;
+      continue;
+    }
+    ++s.log2_histogram[static_cast<int>(std::floor(std::log2(std::abs(v))))];
+    const auto f = static_cast<float>(v);
+    const double stored = dtype == kFloat16 ? static_cast<double>(static_cast<float>(Half(f)))
+                                            : static_cast<double>(static_cast<float>(BFloat16(f)));
+    if (std::isinf(stored)) ++s.overflow;
+    else if (stored == 0) ++s.flush_to_zero;
+    else if (std::abs(stored) < (dtype == kFloat16 ? 6.103515625e-05 : 1.1754943508222875e-38)) ++s.subnormal;
+  }
+  return s;
+}
+
+std::string PrecisionStats::to_text(const std::string& name) const {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2);
+  if (!name.empty()) out << name << ": ";
+  out << count << " values in " << dtype_name(dtype) << ": overflow " << 100 * share(overflow)
+      << "%, flush to zero " << 100 * share(flush_to_zero) << "%, subnormal "
+      << 100 * share(subnormal) << "%, zero " << 100 * share(zeros) << "%; log2|x| histogram";
+  for (const auto& [bin, n] : log2_histogram) out << ' ' << bin << ':' << n;
+  return out.str();
+}
+
+std::string PrecisionStats::to_json(const std::string& name) const {
+  std::ostringstream out;
+  out << "{\"name\":\"" << name << "\",\"dtype\":\"" << dtype_name(dtype) << "\",\"count\":" << count
+      << ",\"overflow\":" << overflow << ",\"flush_to_zero\":" << flush_to_zero
+      << ",\"subnormal\":" << subnormal << ",\"zeros\":" << zeros << ",\"nonfinite\":" << nonfinite
+      << ",\"log2_histogram\":{";
+  bool first = true;
+  for (const auto& [bin, n] : log2_histogram) {
+    out << (first ? "" : ",") << '"' << bin << "\":" << n;
+    first = false;
+  }
+  out << "}}";
+  return out.str();
+}
+
+double lost_update_share(const Tensor& weight16, const Tensor& update) {
+  NoGradGuard no_grad;
+  const Tensor w = weight16.to(kFloat32);
+  const Tensor u = update.to(kFloat32);
+  const Tensor moved = (w + u).to(weight16.dtype()).to(kFloat32);
+  const Tensor nonzero = ne(u, zeros({}, u.options()));
+  const Tensor lost = where(nonzero, eq(moved, w), zeros({}, TensorOptions(kBool)));
+  const int64_t n = sum(nonzero).item<int64_t>();
+  return n == 0 ? 0.0 : static_cast<double>(sum(lost).item<int64_t>()) / static_cast<double>(n);
+}
+
+void Telemetry::watch(const std::string& name, const Tensor& activation) {
+  rows_->push_back({name, precision_stats(activation, dtype_), {}, false});
+  if (!activation.requires_grad()) return;
+  const size_t index = rows_->size() - 1;
+  const DType dtype = dtype_;
+  std::weak_ptr<std::vector<Row>> rows = rows_;
+  activation.register_hook([rows, index, dtype](const Tensor& grad) {
+    if (auto r = rows.lock()) {
+      (*r)[index].gradient = precision_stats(grad, dtype);
+      (*r)[index].has_gradient = true;
+    }
+    return Tensor();
+  });
+}
+
+std::string Telemetry::to_text() const {
+  std::ostringstream out;
+  for (const Row& row : *rows_) {
+    out << row.activation.to_text(row.name + " (activation)") << '\n';
+    if (row.has_gradient) out << row.gradient.to_text(row.name + " (gradient)") << '\n';
+  }
+  return out.str();
+}
+
+std::string Telemetry::to_json() const {
+  std::ostringstream out;
+  for (const Row& row : *rows_) {
+    out << row.activation.to_json(row.name + ".activation") << '\n';
+    if (row.has_gradient) out << row.gradient.to_json(row.name + ".gradient") << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace hg::amp

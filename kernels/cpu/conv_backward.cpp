@@ -1,0 +1,140 @@
+// The backward of conv2d on the CPU, chunk by chunk like the forward (kernels/cpu/conv_util.h):
+// grad_bias = row sums of grad_out, grad_weight += grad_out @ cols^T, grad_x = col2im of
+// W^T @ grad_out. grad_weight and grad_bias are summed per thread in the compute type and
+// reduced in thread order, so a result depends only on the inputs and the thread count; they
+// and grad_x are rounded to the tensor's dtype once, at the end.
+#include "kernels/cpu/conv_util.h"
+#include "kernels/cpu/cpu_nn_kernels.h"
+
+namespace hg::kernels::cpu {
+
+namespace {
+
+using conv::Scratch;
+
+struct Wanted {
+  const TensorView* x;
+  const TensorView* weight;
+  const TensorView* bias;
+};
+
+// A thread's partial grad_weight [O, kg] and grad_bias [O].
+template <typename C>
+struct Partial {
+  std::vector<C> weight, bias;
+};
+
+// Sum of n values with 8 partial sums (a single running sum cannot vectorize).
+template <typename C>
+C row_sum(const C* p, int64_t n) {
+  C part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += p[i + k];
+  for (; i < n; ++i) part[0] += p[i];
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// grad_out of samples [n0, n0 + nb) as one [O, nb * hwo] matrix in the compute type.
+template <typename C, typename T>
+const C* chunk_grad_out(const conv::Shape& s, const T* grad_out, int64_t n0, int64_t nb,
+                        Scratch<C>& scratch) {
+  const T* first = grad_out + n0 * s.cout * s.hwo;
+  if (nb == 1) return conv::widened<C>(first, s.cout * s.hwo, scratch.stage);
+  const int64_t ld = nb * s.hwo;
+  scratch.stage.resize(static_cast<size_t>(s.cout * ld));
+  for (int64_t b = 0; b < nb; ++b)
+    for (int64_t o = 0; o < s.cout; ++o)
+      widen_n(first + (b * s.cout + o) * s.hwo, scratch.stage.data() + o * ld + b * s.hwo, s.hwo);
+  return scratch.stage.data();
+}
+
+// grad_x of samples [n0, n0 + nb): per group, cols = W_g^T @ grad_out_g, then col2im per sample.
+template <typename T, typename C>
+void chunk_grad_x(const conv::Shape& s, const C* w, const C* go, int64_t n0, int64_t nb, T* gx,
+                  Scratch<C>& scratch) {
+  const int64_t ld = nb * s.hwo, plane = s.geo.channels * s.hwi;
+  for (int64_t g = 0; g < s.groups; ++g) {
+    const C* w_g = w + g * s.og * s.kg;
+    const C* go_g = go + g * s.og * ld;
+    T* gx_g = gx + (n0 * s.cin + g * s.geo.channels) * s.hwi;
+    if constexpr (std::is_same_v<T, C>) {
+      if (s.direct && nb == 1) {  // col2im is the identity: write the product in place
+        conv::gemm<C>(true, false, s.kg, s.hwo, s.og, w_g, s.kg, go_g, s.hwo, C(0), gx_g, s.hwo);
+        continue;
+      }
+    }
+    scratch.cols.resize(static_cast<size_t>(s.kg * ld));
+    conv::gemm<C>(true, false, s.kg, ld, s.og, w_g, s.kg, go_g, ld, C(0), scratch.cols.data(), ld);
+    for (int64_t b = 0; b < nb; ++b) {
+      T* dst = gx_g + b * s.cin * s.hwi;
+      if constexpr (std::is_same_v<T, C>) {
+        col2im(scratch.cols.data() + b * s.hwo, ld, s.geo, dst, scratch.accum.data());
+      } else {
+        scratch.stage2.resize(static_cast<size_t>(plane));
+        col2im(scratch.cols.data() + b * s.hwo, ld, s.geo, scratch.stage2.data(),
+               scratch.accum.data());
+        conv::narrow_store(scratch.stage2.data(), plane, dst);
+      }
+    }
+  }
+}
+
+template <typename T, typename C>
+void backward_chunk(const conv::Shape& s, const T* x, const C* w, const T* grad_out,
+                    const Wanted& want, Partial<C>& acc, int64_t n0, int64_t nb,
+                    Scratch<C>& scratch) {
+  const int64_t ld = nb * s.hwo;
+  const C* go = chunk_grad_out(s, grad_out, n0, nb, scratch);
+  if (want.bias != nullptr)
+    for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum(go + o * ld, ld);
+  if (want.weight != nullptr) {
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const C* colp = conv::chunk_columns(s, x, n0, nb, g, scratch);
+      conv::gemm<C>(false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
+                    acc.weight.data() + g * s.og * s.kg, s.kg);
+    }
+  }
+  if (want.x != nullptr) chunk_grad_x(s, w, go, n0, nb, want.x->ptr<T>(), scratch);
+}
+
+template <typename T>
+void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
+                   const Wanted& want, const Conv2dParams& p) {
+  using C = compute_t<T>;
+  const conv::Shape s = conv::make_shape(xv, wv, gov, p);
+  std::vector<C> wbuf;
+  const C* w = want.x != nullptr ? conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf) : nullptr;
+  std::vector<Partial<C>> partial(static_cast<size_t>(omp_get_max_threads()));
+  const int used = conv::for_samples(s.n, [&](int64_t begin, int64_t end, int id) {
+    Partial<C>& acc = partial[static_cast<size_t>(id)];
+    if (want.weight != nullptr) acc.weight.assign(static_cast<size_t>(wv.numel()), C(0));
+    if (want.bias != nullptr) acc.bias.assign(static_cast<size_t>(s.cout), C(0));
+    Scratch<C> scratch(s);
+    for (int64_t n = begin; n < end; n += s.chunk)
+      backward_chunk(s, xv.ptr<T>(), w, gov.ptr<T>(), want, acc, n, std::min(s.chunk, end - n),
+                     scratch);
+  });
+  Partial<C>& total = partial[0];
+  for (int t = 1; t < used; ++t) {  // in thread order
+    const Partial<C>& part = partial[static_cast<size_t>(t)];
+    for (size_t i = 0; i < total.weight.size(); ++i) total.weight[i] += part.weight[i];
+    for (size_t i = 0; i < total.bias.size(); ++i) total.bias[i] += part.bias[i];
+  }
+  if (want.weight != nullptr)
+    conv::narrow_store(total.weight.data(), wv.numel(), want.weight->ptr<T>());
+  if (want.bias != nullptr) conv::narrow_store(total.bias.data(), s.cout, want.bias->ptr<T>());
+}
+
+}  // namespace
+
+void conv2d_backward(const TensorView& x, const TensorView& weight, const TensorView& grad_out,
+                     const TensorView* grad_x, const TensorView* grad_weight,
+                     const TensorView* grad_bias, const Conv2dParams& params) {
+  const Wanted want{grad_x, grad_weight, grad_bias};
+  dispatch_floating(x.dtype, "conv2d_backward", [&]<typename T>() {
+    conv_backward<T>(x, weight, grad_out, want, params);
+  });
+}
+
+}  // namespace hg::kernels::cpu

@@ -1,0 +1,129 @@
+#pragma once
+// Shared pieces of the CPU convolution (kernels/cpu/conv.cpp forward, conv_backward.cpp
+// backward): the problem's shape, the GEMM in the compute type, the split of the batch across
+// threads, and the per-thread buffers.
+//
+// The plan: samples are processed in chunks of `chunk` samples, one GEMM per chunk and group
+// whose N dimension is chunk * HO * WO (a chunk of one when a plane alone gives a wide enough
+// GEMM, e.g. 14x14 and up; more when the planes are small, e.g. 4x4 in a ResNet's last stage,
+// where one sample per GEMM would leave BLAS with a skinny matrix). Chunks of one need no
+// copies: the GEMM reads x (1x1 kernels) or the column matrix and writes the output in place.
+#include <omp.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/convert_bulk.h"
+#include "kernels/cpu/im2col.h"
+#include "kernels/cpu/loops.h"
+#include "kernels/nn_kernels.h"
+
+namespace hg::kernels::cpu::conv {
+
+// Fewer output positions per sample than this: several samples share one GEMM.
+inline constexpr int64_t kMinGemmColumns = 256;
+
+template <typename C>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const C* a, int64_t lda, const C* b,
+          int64_t ldb, C beta, C* c, int64_t ldc) {
+  if constexpr (std::is_same_v<C, double>) {
+    dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+  } else {
+    sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+struct Shape {
+  int64_t n = 0, cin = 0, cout = 0, groups = 1;
+  int64_t og = 0;     // output channels per group
+  int64_t kg = 0;     // rows of a group's column matrix: C / groups * KH * KW
+  int64_t hwi = 0;    // input plane size
+  int64_t hwo = 0;    // output plane size
+  int64_t chunk = 1;  // samples per GEMM
+  bool direct = false;  // 1x1, stride 1, no padding: the column matrix of one sample is x
+  ConvGeometry geo;
+};
+
+inline Shape make_shape(const TensorView& x, const TensorView& w, const TensorView& out,
+                        const Conv2dParams& p) {
+  Shape s;
+  s.n = x.sizes[0];
+  s.cin = x.sizes[1];
+  s.cout = w.sizes[0];
+  s.groups = p.groups;
+  s.og = s.cout / p.groups;
+  s.geo = {x.sizes[1] / p.groups, x.sizes[2], x.sizes[3], w.sizes[2], w.sizes[3], out.sizes[2],
+           out.sizes[3], p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w};
+  s.kg = s.geo.rows();
+  s.hwi = s.geo.h * s.geo.w;
+  s.hwo = s.geo.cols();
+  s.chunk = std::max<int64_t>(1, (kMinGemmColumns + s.hwo - 1) / std::max<int64_t>(s.hwo, 1));
+  s.direct = s.geo.kh == 1 && s.geo.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+             p.pad_h == 0 && p.pad_w == 0;
+  return s;
+}
+
+// p in the compute type C: p itself when T is C, else a widened copy kept in buf.
+template <typename C, typename T>
+const C* widened(const T* p, int64_t count, std::vector<C>& buf) {
+  if constexpr (std::is_same_v<T, C>) {
+    (void)count, (void)buf;
+    return p;
+  } else {
+    buf.resize(static_cast<size_t>(count));
+    widen_n(p, buf.data(), count);
+    return buf.data();
+  }
+}
+
+template <typename T, typename C>
+void narrow_store(const C* src, int64_t count, T* dst) {
+  narrow_n(src, dst, count);
+}
+
+// Runs body(begin, end, thread) over the samples [0, n), split across the OpenMP threads (each
+// then calls a single-threaded BLAS) when there are at least as many samples as threads, else
+// on this thread, whose BLAS calls may use the threads themselves. Returns the threads used.
+template <typename F>
+int for_samples(int64_t n, F&& body) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || n < threads) {
+    body(int64_t{0}, n, 0);
+    return 1;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t id = omp_get_thread_num(), count = omp_get_num_threads();
+    body(n * id / count, n * (id + 1) / count, static_cast<int>(id));
+  }
+  return threads;
+}
+
+// A thread's buffers, in the compute type: the column matrix of a chunk, the zero-bordered
+// plane of im2col (its border is never written), col2im's padded accumulator, and staging
+// for outputs or gradients that cannot be used in place.
+template <typename C>
+struct Scratch {
+  std::vector<C> cols, padded, accum, stage, stage2;
+  explicit Scratch(const Shape& s)
+      : padded(static_cast<size_t>(padded_size(s.geo)), C(0)), accum(padded.size()) {}
+};
+
+// The column matrix [kg, nb * hwo] of group g of samples [n0, n0 + nb) of x (type T).
+template <typename C, typename T>
+const C* chunk_columns(const Shape& s, const T* x, int64_t n0, int64_t nb, int64_t g,
+                       Scratch<C>& scratch) {
+  const T* x_g = x + (n0 * s.cin + g * s.geo.channels) * s.hwi;
+  if constexpr (std::is_same_v<T, C>) {
+    if (s.direct && nb == 1) return x_g;
+  }
+  scratch.cols.resize(static_cast<size_t>(s.kg * nb * s.hwo));
+  for (int64_t b = 0; b < nb; ++b)
+    im2col(x_g + b * s.cin * s.hwi, s.geo, scratch.cols.data() + b * s.hwo, nb * s.hwo,
+           scratch.padded.data());
+  return scratch.cols.data();
+}
+
+}  // namespace hg::kernels::cpu::conv

@@ -1,0 +1,66 @@
+// amp::explain, precision_stats, lost_update_share and Telemetry.
+#include <cmath>
+
+#include "test_util.h"
+
+using namespace hg;
+
+TEST_CASE("explain: the lecture's fp16 figures, field by field") {
+  const amp::Explanation e = amp::explain(1.5625, kFloat16);
+  CHECK(e.bits == 0x3E40);
+  CHECK(e.sign == 0);
+  CHECK(e.exponent_field == 15);
+  CHECK(e.mantissa_field == 0x240);  // 1001000000
+  CHECK(e.cls == amp::ValueClass::Normal);
+  CHECK(e.abs_error == 0);
+  CHECK(e.ulp == std::ldexp(1.0, -10));
+  CHECK(amp::explain(65504, kFloat16).stored == 65504);
+  CHECK(amp::explain(65520, kFloat16).cls == amp::ValueClass::Infinity);
+  CHECK(amp::explain(65520, kFloat16).scale_log2 < 0);
+  const amp::Explanation tiny = amp::explain(std::ldexp(1.0, -25), kFloat16);
+  CHECK(tiny.cls == amp::ValueClass::Zero);
+  CHECK(tiny.scale_log2 == 11);  // 2^-25 * 2^11 = 2^-14, the smallest normal
+  const amp::Explanation sub = amp::explain(std::ldexp(1.0, -24), kFloat16);
+  CHECK(sub.cls == amp::ValueClass::Subnormal);
+  CHECK(sub.mantissa_field == 1);
+  CHECK(amp::explain(0.1, kFloat16).rel_error > 0);
+  CHECK(amp::explain(1e-30, kBFloat16).cls == amp::ValueClass::Normal);
+  CHECK(amp::explain(3.0, kFloat16).to_text().find("normal 3") != std::string::npos);
+  CHECK(amp::explain(3.0, kFloat16).to_json().find("\"class\":\"normal\"") != std::string::npos);
+}
+
+TEST_CASE("precision_stats: overflow, flush to zero, subnormal, histogram") {
+  Tensor t = from_vector(std::vector<double>{1e5, 1e-9, 1e-6, 1.0, 0.0, 3.0}, kFloat64);
+  const amp::PrecisionStats s = amp::precision_stats(t, kFloat16);
+  CHECK(s.count == 6);
+  CHECK(s.overflow == 1);
+  CHECK(s.flush_to_zero == 1);
+  CHECK(s.subnormal == 1);
+  CHECK(s.zeros == 1);
+  CHECK(s.log2_histogram.at(0) == 1);
+  CHECK(s.log2_histogram.at(1) == 1);
+  const amp::PrecisionStats b = amp::precision_stats(t, kBFloat16);
+  CHECK(b.overflow == 0);
+  CHECK(b.flush_to_zero == 0);
+  CHECK(s.to_text().find("overflow 16.67%") != std::string::npos);
+  CHECK(s.to_json().find("\"flush_to_zero\":1") != std::string::npos);
+}
+
+TEST_CASE("lost_update_share: updates below half an ulp do not move a 16-bit weight") {
+  Tensor w = ones({4}, kFloat16);
+  Tensor u = from_vector(std::vector<float>{std::ldexp(1.0f, -12), std::ldexp(1.0f, -10), 0.0f, -std::ldexp(1.0f, -13)});
+  CHECK(amp::lost_update_share(w, u) == doctest::Approx(2.0 / 3.0));  // zero updates not counted
+}
+
+TEST_CASE("telemetry: activation and gradient stats per watched tensor") {
+  Tensor w = full({3}, 1e-3).requires_grad_();
+  Tensor h = w * 1e-3;
+  amp::Telemetry telemetry(kFloat16);
+  telemetry.watch("h", h);
+  (h * 1e-5).sum().backward();
+  REQUIRE(telemetry.rows().size() == 1);
+  CHECK(telemetry.rows()[0].activation.subnormal == 3);  // 1e-6 is subnormal in fp16
+  CHECK(telemetry.rows()[0].has_gradient);
+  CHECK(telemetry.rows()[0].gradient.subnormal == 3);  // 1e-5 < 2^-14 too
+  CHECK(telemetry.to_text().find("h (gradient)") != std::string::npos);
+}

@@ -1,0 +1,127 @@
+// Loss scaling, as the lecture tells it: gradients below 2^-24 vanish in fp16 and come back
+// under a static (c = 8) or dynamic scale; the dynamic trajectory; skipped steps change nothing.
+#include <cmath>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+namespace {
+// d loss / d p = 2^-26 exactly, but the path runs through fp16, where 2^-26 flushes to zero.
+Tensor tiny_gradient_loss(const Tensor& p) {
+  const Tensor h = p.to(kFloat16);
+  const Tensor a = full({4}, std::ldexp(1.0, -12), kFloat16);
+  return sum(h * a).to(kFloat16) * std::ldexp(1.0, -14);
+}
+}  // namespace
+
+TEST_CASE("grad scaler: a 2^-26 gradient vanishes in fp16 and returns under scaling") {
+  Tensor p = ones({4}).requires_grad_();
+  tiny_gradient_loss(p).backward();
+  CHECK(values(p.grad()) == std::vector<double>(4, 0.0));  // flushed to zero
+
+  // static c = 8, and a dynamic scale (2^12: this loss is fp16, so d(scaled)/d(loss) = scale
+  // itself must fit in fp16; real losses are fp32 under autocast)
+  for (double scale : {8.0, 4096.0}) {
+    CAPTURE(scale);
+    p.set_grad(Tensor());
+    optim::SGD opt({p}, optim::SGDOptions(0.0));
+    amp::GradScaler scaler(amp::GradScalerOptions().init_scale(scale).dynamic(scale != 8.0));
+    scaler.scale(tiny_gradient_loss(p)).backward();
+    scaler.unscale_(opt);
+    CHECK(values(p.grad()) == std::vector<double>(4, std::ldexp(1.0, -26)));
+  }
+}
+
+TEST_CASE("grad scaler: the dynamic scale halves on inf, doubles after the growth interval") {
+  Tensor p = ones({2}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.1));
+  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(1024).growth_interval(3));
+  auto step_with = [&](double g) {
+    p.set_grad(full({2}, g * scaler.get_scale()));
+    const bool stepped = scaler.step(opt);
+    scaler.update();
+    return stepped;
+  };
+  CHECK_FALSE(step_with(INFINITY));
+  CHECK(scaler.get_scale() == 512);
+  CHECK(step_with(1.0));
+  CHECK(step_with(1.0));
+  CHECK(scaler.get_scale() == 512);
+  CHECK(step_with(1.0));
+  CHECK(scaler.get_scale() == 1024);  // 3 clean steps
+  CHECK_FALSE(step_with(NAN));
+  CHECK(scaler.get_scale() == 512);
+  CHECK(scaler.skipped_steps() == 2);
+}
+
+TEST_CASE("grad scaler: hysteresis tolerates isolated overflows; min/max clamp") {
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.1));
+  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(8).hysteresis(2).min_scale(4).growth_interval(1).max_scale(16));
+  auto step_with = [&](double g) {
+    p.set_grad(full({1}, g));
+    scaler.step(opt);
+    scaler.update();
+  };
+  step_with(INFINITY);
+  CHECK(scaler.get_scale() == 8);  // first overflow tolerated
+  step_with(INFINITY);
+  CHECK(scaler.get_scale() == 4);  // second in a row backs off
+  step_with(INFINITY);
+  step_with(INFINITY);
+  CHECK(scaler.get_scale() == 4);  // min_scale
+  step_with(1.0);
+  step_with(1.0);
+  step_with(1.0);
+  CHECK(scaler.get_scale() == 16);  // max_scale
+}
+
+TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-identical") {
+  manual_seed(3);
+  nn::Linear fc(4, 3);
+  optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  amp::GradScaler scaler;
+  scaler.set_parameter_names(fc.named_parameters());
+  scaler.scale(sum(fc(randn({2, 4})))).backward();
+  scaler.step(opt);
+  scaler.update();
+  const auto weight = values(fc.weight);
+  const auto momentum = values(opt.state(fc.weight)->buffers.at("momentum_buffer"));
+  scaler.scale(sum(fc(randn({2, 4})))).backward();
+  fc.bias.grad().fill_(INFINITY);  // inject an inf into one gradient
+  std::string warning;
+  auto previous = set_warning_handler([&](const std::string& m) { warning = m; });
+  CHECK_FALSE(scaler.step(opt));
+  set_warning_handler(previous);
+  scaler.update();
+  CHECK(values(fc.weight) == weight);
+  CHECK(values(opt.state(fc.weight)->buffers.at("momentum_buffer")) == momentum);
+  CHECK(scaler.last_skip_reason().find("bias") != std::string::npos);
+  CHECK(warning.find("skipped the optimizer step") != std::string::npos);
+  CHECK(scaler.get_scale() == 32768);
+}
+
+TEST_CASE("grad scaler: unscale_ twice is an error; state_dict round trip; bf16 warning") {
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.1));
+  amp::GradScaler scaler;
+  scaler.scale(p.sum()).backward();
+  scaler.unscale_(opt);
+  expect_error([&] { scaler.unscale_(opt); }, {"unscale_", "already called", "SGD"});
+  scaler.step(opt);
+  expect_error([&] { scaler.step(opt); }, {"step", "already called"});
+  scaler.update();
+  amp::GradScaler other;
+  other.load_state_dict(scaler.state_dict());
+  CHECK(other.get_scale() == scaler.get_scale());
+  std::vector<std::string> warnings;
+  auto previous = set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  (void)scaler.scale(ones({}, kBFloat16));
+  (void)scaler.scale(ones({}, kBFloat16));
+  set_warning_handler(previous);
+  CHECK(warnings.size() == 1);  // said once
+  CHECK(warnings[0].find("not needed") != std::string::npos);
+}
