@@ -36,12 +36,17 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("save", "", "write a checkpoint here after every epoch");
   args.option("resume", "", "continue from this checkpoint");
   args.option("metrics", "", "append one JSON object per epoch to this file");
+  args.option("precision", "fp32", "fp32, fp16 or bf16");
+  args.option("opt-level", "", "O0..O3 (default: O0 for fp32, O1 for fp16/bf16)");
+  args.option("loss-scale", "", "dynamic, a number (static), or none (default: dynamic for fp16)");
   args.parse(argc, argv);
   return args;
 }
 
-double evaluate(nn::Module& model, const data::Dataset& test, Device device) {
+double evaluate(nn::Module& model, const data::Dataset& test, Device device,
+                const amp::AmpConfig& amp) {
   NoGradGuard no_grad;
+  const auto region = amp.autocast();
   model.eval();
   data::DataLoader loader(test, {.batch_size = 1000, .shuffle = false});
   int64_t correct = 0;
@@ -51,6 +56,26 @@ double evaluate(nn::Module& model, const data::Dataset& test, Device device) {
   }
   model.train();
   return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+amp::AmpConfig setup_amp(const examples::Args& args, nn::Module& model, optim::Optimizer& opt) {
+  const std::string precision = args.str("precision");
+  HG_CHECK(precision == "fp32" || precision == "fp16" || precision == "bf16",
+           "hg_mnist: --precision must be fp32, fp16 or bf16, got ", precision);
+  const DType dtype = precision == "bf16" ? kBFloat16 : kFloat16;
+  std::string level = args.str("opt-level");
+  if (level.empty()) level = precision == "fp32" ? "O0" : "O1";
+  HG_CHECK(precision != "fp32" || level == "O0", "hg_mnist: --opt-level ", level,
+           " needs --precision fp16 or bf16");
+  return amp::initialize(model, opt, amp::parse_opt_level(level), dtype);
+}
+
+amp::GradScalerOptions scaler_options(const examples::Args& args, const amp::AmpConfig& amp) {
+  std::string mode = args.str("loss-scale");
+  if (mode.empty()) mode = amp.needs_loss_scaling ? "dynamic" : "none";
+  if (mode == "none") return amp::GradScalerOptions().enabled(false);
+  if (mode == "dynamic") return amp::GradScalerOptions();
+  return amp::GradScalerOptions().init_scale(args.number("loss-scale")).dynamic(false);
 }
 
 data::LabeledImages first(data::LabeledImages all, int64_t limit) {
@@ -82,44 +107,69 @@ int main(int argc, char** argv) try {
                                           .weight_decay(args.number("weight-decay")));
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule(opt, args.number("lr"), epochs * loader.size());
+  const amp::AmpConfig amp = setup_amp(args, *model, opt);
+  amp::GradScaler scaler(scaler_options(args, amp));
+  scaler.set_parameter_names(model->named_parameters());
   examples::TrainingState state;
   if (!args.str("resume").empty()) {
     state = examples::load_checkpoint(args.str("resume"), *model, opt);
+    if (state.scalars.count("loss_scale")) {
+      scaler.load_state_dict({{"scale", state.scalars["loss_scale"]}, {"growth_tracker", state.scalars["growth_tracker"]},
+                              {"overflow_streak", 0}, {"skipped_steps", state.scalars["skipped_steps"]}});
+    }
     for (int64_t s = 0; s < state.epoch * loader.size(); ++s) schedule.step();
     std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
                 static_cast<long long>(state.epoch));
   }
-  std::printf("%s on %lld MNIST images (%s), %lld steps per epoch, %s\n", args.str("model").c_str(),
+  std::printf("%s on %lld MNIST images (%s), %lld steps per epoch, %s; %s\n", args.str("model").c_str(),
               static_cast<long long>(train.size()), device.str().c_str(),
-              static_cast<long long>(loader.size()), blas_info().c_str());
+              static_cast<long long>(loader.size()), amp.describe().c_str(), blas_info().c_str());
 
   for (int64_t epoch = state.epoch; epoch < epochs; ++epoch) {
     loader.set_epoch(epoch);
     examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(), args.integer("batch"));
     double loss_sum = 0;
-    int64_t step = 0;
+    int64_t step = 0, nonfinite_losses = 0;
     for (auto& batch : loader) {
       opt.zero_grad();
-      const Tensor loss = cross_entropy((*model)(batch.data.to(device)), batch.target.to(device));
-      loss.backward();
-      opt.step();
+      Tensor loss;
+      {
+        const auto region = amp.autocast();
+        loss = cross_entropy((*model)(batch.data.to(device)), batch.target.to(device));
+      }
+      scaler.scale(loss).backward();
+      scaler.step(opt);
+      scaler.update();
       schedule.step();
       const double l = loss.item<double>();
-      HG_CHECK(std::isfinite(l), "hg_mnist: the loss became ", l, " at epoch ", epoch + 1, " step ", step + 1);
-      loss_sum += l;
+      if (std::isfinite(l)) loss_sum += l;
+      else ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
       progress.update(++step, l);
     }
     const double seconds = progress.finish();
-    const double accuracy = evaluate(*model, test, device);
-    std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)\n",
-                static_cast<long long>(epoch + 1), loss_sum / static_cast<double>(step), 100 * accuracy, seconds);
+    const double accuracy = evaluate(*model, test, device, amp);
+    std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)", static_cast<long long>(epoch + 1),
+                loss_sum / static_cast<double>(std::max<int64_t>(step - nonfinite_losses, 1)), 100 * accuracy, seconds);
+    if (scaler.is_enabled()) {
+      std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
+                  static_cast<long long>(scaler.skipped_steps()));
+    }
+    if (nonfinite_losses > 0) std::printf(", %lld non-finite losses", static_cast<long long>(nonfinite_losses));
+    std::printf("\n");
     if (!args.str("metrics").empty()) {
       std::ofstream(args.str("metrics"), std::ios::app)
           << "{\"epoch\":" << epoch + 1 << ",\"train_loss\":" << loss_sum / static_cast<double>(step)
-          << ",\"test_acc\":" << accuracy << ",\"seconds\":" << seconds << "}\n";
+          << ",\"test_acc\":" << accuracy << ",\"seconds\":" << seconds << ",\"precision\":\""
+          << args.str("precision") << "\",\"opt_level\":\"" << amp::opt_level_name(amp.level)
+          << "\",\"loss_scale\":" << scaler.get_scale() << ",\"skipped_steps\":"
+          << scaler.skipped_steps() << "}\n";
     }
     if (!args.str("save").empty()) {
-      examples::save_checkpoint(args.str("save"), *model, opt, {epoch + 1, {}});
+      const auto scaler_state = scaler.state_dict();
+      examples::save_checkpoint(args.str("save"), *model, opt,
+                                {epoch + 1, {{"loss_scale", scaler_state.at("scale")},
+                                             {"growth_tracker", scaler_state.at("growth_tracker")},
+                                             {"skipped_steps", scaler_state.at("skipped_steps")}}});
     }
   }
   return 0;
