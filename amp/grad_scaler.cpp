@@ -14,11 +14,16 @@ namespace hg::amp {
 namespace {
 thread_local double pending_scale = 0.0;
 
-// Multiplies grad by inv_scale in place (fp32 arithmetic) and says whether it stayed finite.
-bool unscale_gradient(Tensor& grad, double inv_scale) {
+// Unscales param's gradient by inv_scale in fp32 and says whether it stayed finite. A 16-bit
+// gradient is replaced by its fp32 unscaled copy: written back in 16 bits, every value below
+// 2^-24 would flush to zero again, undoing what the loss scale was for. The optimizer reads
+// gradients of any float dtype, and later accumulation promotes into the fp32 gradient.
+bool unscale_gradient(const Tensor& param, double inv_scale) {
+  Tensor grad = param.grad();
   const Tensor unscaled = grad.to(kFloat32) * inv_scale;
   const bool finite = std::isfinite(abs(unscaled).max().item<double>());
-  grad.copy_(unscaled);
+  if (is_low_precision(grad.dtype())) param.set_grad(unscaled);
+  else grad.copy_(unscaled);
   return finite;
 }
 }  // namespace
@@ -59,9 +64,8 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   std::vector<std::string> bad;
   const std::vector<Tensor> params = opt.parameters();
   for (size_t i = 0; i < params.size(); ++i) {
-    Tensor grad = params[i].grad();
-    if (!grad.defined()) continue;
-    if (!unscale_gradient(grad, inv)) bad.push_back(name_of(params[i], i));
+    if (!params[i].grad().defined()) continue;
+    if (!unscale_gradient(params[i], inv)) bad.push_back(name_of(params[i], i));
   }
   if (!bad.empty()) {
     found_inf_ = true;

@@ -7,10 +7,12 @@
 #include <type_traits>
 #include <vector>
 
+#include "amp/scale_state.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "core/warning.h"
 
 namespace hg::optim {
 
@@ -87,6 +89,13 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
            "clip_grad_norm_: invalid max_norm: ", max_norm, " (must be finite and >= 0)");
   HG_CHECK(norm_type > 0.0, "clip_grad_norm_: invalid norm_type: ", norm_type,
            " (must be > 0, or kInfNorm)");
+  if (const double scale = amp::pending_gradient_scale(); scale > 0.0) {
+    std::ostringstream message;
+    message << "clip_grad_norm_: the gradients are still multiplied by the GradScaler's scale ("
+            << scale << "), so max_norm is compared with the scaled norm; call "
+            << "scaler.unscale_(optimizer) before clipping";
+    warn_once("clip_grad_norm_.scaled", message.str());
+  }
   NoGradGuard no_grad;
   const bool inf = std::isinf(norm_type);
   double total = 0.0;

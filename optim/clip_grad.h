@@ -19,6 +19,9 @@ inline constexpr double kInfNorm = std::numeric_limits<double>::infinity();
 // naming the norm and the parameters whose gradients are non-finite; otherwise the gradients
 // are left untouched and the non-finite norm is returned, so a caller (or GradScaler) can skip
 // the step. (PyTorch instead multiplies the gradients by the NaN/0 coefficient.)
+//
+// Called while a GradScaler's scale is still on the gradients (after scaler.scale(loss) and
+// before scaler.unscale_(opt)), it warns once: the norm is then that of the scaled gradients.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0,
                        bool error_if_nonfinite = false);
 

@@ -134,3 +134,21 @@ TEST_CASE("clip_grad_value_: clamps every gradient element, NaN stays NaN") {
   CHECK(!c.grad().defined());
   expect_error([&] { clip_grad_value_({a}, -1.0); }, {"clip_grad_value_", "clip_value", "-1"});
 }
+
+TEST_CASE("clip_grad_norm_: warns once when the gradients are still loss-scaled") {
+  std::vector<std::string> warnings;
+  const WarningHandler previous =
+      set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  Tensor w = zeros({2}).requires_grad_();
+  w.set_grad(from_vector(std::vector<float>{3.0f, 4.0f}));
+  clip_grad_norm_({w}, 100.0);
+  CHECK(warnings.empty());                  // nothing pending
+  amp::set_pending_gradient_scale(1024.0);  // as after GradScaler::scale(loss)
+  CHECK(clip_grad_norm_({w}, 100.0) == 5.0);
+  clip_grad_norm_({w}, 100.0);
+  amp::set_pending_gradient_scale(0.0);
+  set_warning_handler(previous);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("1024") != std::string::npos);
+  CHECK(warnings[0].find("unscale_") != std::string::npos);
+}
