@@ -18,6 +18,7 @@ TEST_CASE("opt levels: value/update > 2^11 is lost in fp16 without masters, kept
     optim::SGD opt(fc.parameters(), optim::SGDOptions(1.0));
     const amp::AmpConfig amp = amp::initialize(fc, opt, level, kFloat16);
     CHECK(fc.weight.dtype() == kFloat16);
+    CHECK(amp.master_weights == (level == amp::OptLevel::O2));
     for (int step = 0; step < 64; ++step) {
       fc.weight.set_grad(full({1, 1}, -std::ldexp(1.0, -12), kFloat16));  // update 2^-12 = ulp/4
       opt.step();

@@ -230,3 +230,27 @@ TEST_CASE("conv2d: fp16/bf16 rounding matches the scalar conversions on every 16
   check_roundtrip<BFloat16>(kBFloat16, 0.3f);
   check_roundtrip<BFloat16>(kBFloat16, 3.0f);
 }
+
+TEST_CASE("conv2d: under autocast it runs in 16 bits and fp32 leaves get fp32 gradients") {
+  manual_seed(16);
+  const Tensor x = randn({2, 3, 6, 6}).requires_grad_();
+  const Tensor w = (randn({4, 3, 3, 3}) * 0.2).detach().requires_grad_();
+  const Tensor b = randn({4}).requires_grad_();
+  for (DType dtype : {kFloat16, kBFloat16}) {
+    Tensor out;
+    {
+      amp::AutocastGuard autocast(dtype);
+      out = conv2d(x, w, b, {1, 1}, {1, 1});
+    }
+    CHECK(out.dtype() == dtype);
+    const Tensor ref = conv2d(x.detach(), w.detach(), b.detach(), {1, 1}, {1, 1});
+    hg::test::expect_close_scaled(values(out), values(ref), dtype == kFloat16 ? 2e-3 : 1e-2,
+                                  "autocast forward");
+    max_pool2d(out, {2, 2}).sum().backward();
+    for (const Tensor& t : {x, w, b}) {
+      REQUIRE(t.grad().defined());
+      CHECK(t.grad().dtype() == kFloat32);
+      t.set_grad(Tensor());
+    }
+  }
+}
