@@ -1,11 +1,12 @@
-// conv2d on the CPU: im2col (kernels/cpu/im2col.h) + BLAS GEMM per chunk of samples and per
-// group, the samples split across OpenMP threads, each with its own buffers of a chunk's size
-// (nothing of the batch's size is allocated). The plan is described in kernels/cpu/conv_util.h;
-// the backward pass is in kernels/cpu/conv_backward.cpp.
+// conv2d on the CPU: BLAS GEMMs per sample (or chunk of samples) and group, over shifted padded
+// planes or an im2col matrix (the plan: kernels/cpu/conv_util.h), the samples split across
+// OpenMP threads, each with its own buffers of a chunk's size (nothing of the batch's size is
+// allocated). The backward pass is in kernels/cpu/conv_backward.cpp.
 //
 // Numerics: fp16/bf16 operands are widened to float (the weight once per call, x one column
 // matrix at a time), multiplied with fp32 accumulation and rounded once on store; fp64 runs in
 // double.
+#include "kernels/cpu/conv_shifted.h"
 #include "kernels/cpu/conv_util.h"
 #include "kernels/cpu/cpu_nn_kernels.h"
 
@@ -55,18 +56,43 @@ void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, 
   }
 }
 
+// The shifted plan (kernels/cpu/conv_shifted.h) for sample n: wk is the packed weight.
+template <typename T, typename C>
+void forward_shifted(const conv::Shape& s, const T* x, const C* wk, const C* bias, T* out,
+                     int64_t n, Scratch<C>& scratch) {
+  scratch.stage.resize(static_cast<size_t>(s.og * s.grid));
+  for (int64_t g = 0; g < s.groups; ++g) {
+    const C* planes = conv::shifted_planes(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, scratch);
+    conv::shifted_forward(s, wk + g * s.og * s.kg, planes, scratch.stage.data());
+    for (int64_t o = 0; o < s.og; ++o) {  // the first wo columns of each grid row, plus bias
+      T* out_o = out + (n * s.cout + g * s.og + o) * s.hwo;
+      for (int64_t oh = 0; oh < s.geo.ho; ++oh) {
+        C* src = scratch.stage.data() + o * s.grid + oh * s.wp;
+        if (bias != nullptr)
+          for (int64_t i = 0; i < s.geo.wo; ++i) src[i] += bias[g * s.og + o];
+        narrow_n(src, out_o + oh * s.geo.wo, s.geo.wo);
+      }
+    }
+  }
+}
+
 template <typename T>
 void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
                   const TensorView& ov, const Conv2dParams& p) {
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, ov, p);
   std::vector<C> wbuf, bbuf;
-  const C* w = conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
+  if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
+  const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;
   conv::for_samples(s.n, [&](int64_t begin, int64_t end, int) {
     Scratch<C> scratch(s);
-    for (int64_t n = begin; n < end; n += s.chunk)
-      forward_chunk(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n, std::min(s.chunk, end - n), scratch);
+    for (int64_t n = begin; n < end; n += s.chunk) {
+      if (s.shifted)
+        forward_shifted(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n, scratch);
+      else
+        forward_chunk(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n, std::min(s.chunk, end - n), scratch);
+    }
   });
 }
 

@@ -1,8 +1,9 @@
 // The backward of conv2d on the CPU, chunk by chunk like the forward (kernels/cpu/conv_util.h):
 // grad_bias = row sums of grad_out, grad_weight += grad_out @ cols^T, grad_x = col2im of
-// W^T @ grad_out. grad_weight and grad_bias are summed per thread in the compute type and
+// W^T @ grad_out (or, in the shifted plan, W_ij^T @ grad_out accumulated at shifts). grad_weight and grad_bias are summed per thread in the compute type and
 // reduced in thread order, so a result depends only on the inputs and the thread count; they
 // and grad_x are rounded to the tensor's dtype once, at the end.
+#include "kernels/cpu/conv_shifted.h"
 #include "kernels/cpu/conv_util.h"
 #include "kernels/cpu/cpu_nn_kernels.h"
 
@@ -95,7 +96,11 @@ void backward_chunk(const conv::Shape& s, const T* x, const C* w, const T* grad_
                     acc.weight.data() + g * s.og * s.kg, s.kg);
     }
   }
-  if (want.x != nullptr) chunk_grad_x(s, w, go, n0, nb, want.x->ptr<T>(), scratch);
+  if (want.x == nullptr) return;
+  if (!s.shifted) return chunk_grad_x(s, w, go, n0, nb, want.x->ptr<T>(), scratch);
+  for (int64_t g = 0; g < s.groups; ++g)  // w is the packed weight here
+    conv::shifted_grad_x(s, w + g * s.og * s.kg, go + g * s.og * s.hwo,
+                         want.x->ptr<T>() + (n0 * s.cin + g * s.geo.channels) * s.hwi, scratch);
 }
 
 template <typename T>
@@ -104,7 +109,9 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, gov, p);
   std::vector<C> wbuf;
-  const C* w = want.x != nullptr ? conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf) : nullptr;
+  const C* w = nullptr;
+  if (want.x != nullptr && s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
+  if (want.x != nullptr) w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   std::vector<Partial<C>> partial(static_cast<size_t>(omp_get_max_threads()));
   const int used = conv::for_samples(s.n, [&](int64_t begin, int64_t end, int id) {
     Partial<C>& acc = partial[static_cast<size_t>(id)];

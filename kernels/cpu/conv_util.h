@@ -3,11 +3,16 @@
 // backward): the problem's shape, the GEMM in the compute type, the split of the batch across
 // threads, and the per-thread buffers.
 //
-// The plan: samples are processed in chunks of `chunk` samples, one GEMM per chunk and group
-// whose N dimension is chunk * HO * WO (a chunk of one when a plane alone gives a wide enough
-// GEMM, e.g. 14x14 and up; more when the planes are small, e.g. 4x4 in a ResNet's last stage,
-// where one sample per GEMM would leave BLAS with a skinny matrix). Chunks of one need no
-// copies: the GEMM reads x (1x1 kernels) or the column matrix and writes the output in place.
+// The plan, per group:
+//  - stride-1 convolutions with a large enough plane and enough input channels (e.g. 3x3 on
+//    14x14 and up, 8+ channels) go "shifted" (kernels/cpu/conv_shifted.h), one sample at a
+//    time: one GEMM with K = C / groups per kernel offset, over zero-padded input planes, with
+//    no im2col in the forward pass and no col2im in grad_x; grad_weight still uses im2col;
+//  - the others go through im2col, in chunks of `chunk` samples, one GEMM per chunk whose N
+//    dimension is chunk * HO * WO (more than one sample when the planes are small, e.g. 4x4 in
+//    a ResNet's last stage, where one sample per GEMM would leave BLAS a skinny matrix). Chunks
+//    of one need no copies: the GEMM reads x (1x1 kernels) or the column matrix and writes the
+//    output in place.
 #include <omp.h>
 
 #include <algorithm>
@@ -24,6 +29,9 @@ namespace hg::kernels::cpu::conv {
 
 // Fewer output positions per sample than this: several samples share one GEMM.
 inline constexpr int64_t kMinGemmColumns = 256;
+// The shifted plan needs this many output positions and input channels (per group).
+inline constexpr int64_t kMinShiftedColumns = 128;
+inline constexpr int64_t kMinShiftedChannels = 8;
 
 template <typename C>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const C* a, int64_t lda, const C* b,
@@ -43,6 +51,10 @@ struct Shape {
   int64_t hwo = 0;    // output plane size
   int64_t chunk = 1;  // samples per GEMM
   bool direct = false;  // 1x1, stride 1, no padding: the column matrix of one sample is x
+  bool shifted = false;  // the shifted plan, one sample per GEMM
+  int64_t hp = 0, wp = 0;  // the padded input plane
+  int64_t ps = 0;          // stride between padded planes: hp * wp and the slack read past it
+  int64_t grid = 0;        // shifted GEMM columns: ho * wp (wp - wo of each row are unused)
   ConvGeometry geo;
 };
 
@@ -62,6 +74,13 @@ inline Shape make_shape(const TensorView& x, const TensorView& w, const TensorVi
   s.chunk = std::max<int64_t>(1, (kMinGemmColumns + s.hwo - 1) / std::max<int64_t>(s.hwo, 1));
   s.direct = s.geo.kh == 1 && s.geo.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
              p.pad_h == 0 && p.pad_w == 0;
+  s.shifted = p.stride_h == 1 && p.stride_w == 1 && !s.direct && s.hwo >= kMinShiftedColumns &&
+              s.geo.channels >= kMinShiftedChannels;
+  if (s.shifted) s.chunk = 1;
+  s.hp = s.geo.h + 2 * p.pad_h;
+  s.wp = s.geo.w + 2 * p.pad_w;
+  s.ps = s.hp * s.wp + (s.geo.kw - 1) * p.dilation_w;
+  s.grid = s.geo.ho * s.wp;
   return s;
 }
 
@@ -102,13 +121,20 @@ int for_samples(int64_t n, F&& body) {
 }
 
 // A thread's buffers, in the compute type: the column matrix of a chunk, the zero-bordered
-// plane of im2col (its border is never written), col2im's padded accumulator, and staging
-// for outputs or gradients that cannot be used in place.
+// plane of im2col (its border is never written), col2im's padded accumulator, staging for
+// outputs or gradients that cannot be used in place; for the shifted plan the zero-bordered
+// planes of a sample-group and their gradient, and grad_out on the GEMM grid (whose unused
+// columns are never written, so stay zero).
 template <typename C>
 struct Scratch {
-  std::vector<C> cols, padded, accum, stage, stage2;
+  std::vector<C> cols, padded, accum, stage, stage2, planes, dplanes, grid;
   explicit Scratch(const Shape& s)
-      : padded(static_cast<size_t>(padded_size(s.geo)), C(0)), accum(padded.size()) {}
+      : padded(static_cast<size_t>(padded_size(s.geo)), C(0)), accum(padded.size()) {
+    if (!s.shifted) return;
+    planes.assign(static_cast<size_t>(s.geo.channels * s.ps), C(0));
+    dplanes.resize(planes.size());
+    grid.assign(static_cast<size_t>(s.og * s.grid), C(0));
+  }
 };
 
 // The column matrix [kg, nb * hwo] of group g of samples [n0, n0 + nb) of x (type T).

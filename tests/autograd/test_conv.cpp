@@ -23,7 +23,8 @@ struct ConvCase {
 };
 
 // Several shapes: batch > 1, stride 2, padding, dilation 2, groups, depthwise, no bias,
-// non-square kernels and inputs, 1x1 kernels (the no-im2col path and a strided one).
+// non-square kernels and inputs, 1x1 kernels (the no-im2col path and a strided one), small
+// planes (several samples per GEMM) and larger ones (the shifted plan).
 std::vector<ConvCase> conv_cases() {
   return {
       {"3x3 plain", {2, 3, 7, 6}, {4, 3, 3, 3}},
@@ -36,6 +37,10 @@ std::vector<ConvCase> conv_cases() {
       {"1x1", {3, 6, 4, 5}, {4, 3, 1, 1}, true, {1, 1}, {0, 0}, {1, 1}, 2},
       {"1x1 stride 2 pad 1", {2, 3, 5, 5}, {2, 3, 1, 1}, true, {2, 2}, {1, 1}},
       {"batch 5", {5, 2, 5, 4}, {3, 2, 3, 2}, true, {1, 2}, {1, 1}},
+      // >= 128 output positions and >= 8 channels per group: the shifted plan (no im2col)
+      {"shifted 3x3 pad 1", {2, 8, 12, 12}, {4, 8, 3, 3}, true, {1, 1}, {1, 1}},
+      {"shifted dilated, groups 2", {1, 16, 11, 14}, {6, 8, 3, 2}, false, {1, 1}, {2, 1}, {2, 2}, 2},
+      {"shifted no padding", {3, 8, 14, 13}, {3, 8, 2, 3}},
   };
 }
 
