@@ -66,8 +66,7 @@ void shifted_grad_x(const Shape& s, const C* w_g, const C* go_g, T* gx_g, Scratc
   C* grid = scratch.grid.data();  // the unused columns stay zero: they add nothing below
   for (int64_t o = 0; o < s.og; ++o)
     for (int64_t oh = 0; oh < s.geo.ho; ++oh)
-      std::copy(go_g + o * s.hwo + oh * s.geo.wo, go_g + o * s.hwo + (oh + 1) * s.geo.wo,
-                grid + o * s.grid + oh * s.wp);
+      copy_row(go_g + o * s.hwo + oh * s.geo.wo, grid + o * s.grid + oh * s.wp, s.geo.wo);
   C* dplanes = scratch.dplanes.data();
   std::fill(scratch.dplanes.begin(), scratch.dplanes.end(), C(0));
   for (int64_t i = 0; i < s.geo.kh; ++i)

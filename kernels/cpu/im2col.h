@@ -43,20 +43,6 @@ const C* padded_plane(const T* plane, const ConvGeometry& g, C* padded) {
   return padded;
 }
 
-// dst[0, n) = src[0, n) in 32-byte moves; the last move overlaps the previous one rather than
-// finishing element by element (the rows here are short: 14 or 28 elements in a small CNN).
-template <typename C>
-inline void copy_row(const C* src, C* dst, int64_t n) {
-  constexpr int64_t kVec = 32 / static_cast<int64_t>(sizeof(C));
-  if (n < kVec) {
-    for (int64_t o = 0; o < n; ++o) dst[o] = src[o];
-    return;
-  }
-  int64_t o = 0;
-  for (; o + kVec <= n; o += kVec) std::memcpy(dst + o, src + o, 32);
-  if (o < n) std::memcpy(dst + n - kVec, src + n - kVec, 32);
-}
-
 inline int64_t padded_size(const ConvGeometry& g) { return (g.h + 2 * g.ph) * (g.w + 2 * g.pw); }
 
 // cols[(c * KH + i) * KW + j][oh * WO + ow] = x[c][oh * sh - ph + i * dh][ow * sw - pw + j * dw]
