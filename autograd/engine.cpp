@@ -28,12 +28,15 @@ Tensor run_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hooks,
   return grad;
 }
 
-void accumulate_into_leaf(TensorImpl& leaf, Tensor grad) {
+void accumulate_into_leaf(TensorImpl& leaf, Tensor grad) {  // grad by value: may be taken
   grad = run_hooks(leaf.autograd.hooks, grad);
   if (grad.dtype() != leaf.dtype) grad = grad.to(leaf.dtype);
   Tensor& slot = leaf.autograd.grad;
   if (!slot.defined()) {
-    slot = grad.contiguous().is_same(grad) ? grad.clone() : grad.contiguous();
+    // Take the gradient when nothing else can see it (as PyTorch steals it); else copy, so the
+    // leaf's .grad never aliases a tensor that later ops might change.
+    const bool sole_owner = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1;
+    slot = sole_owner && grad.is_contiguous() ? grad : grad.contiguous().is_same(grad) ? grad.clone() : grad.contiguous();
   } else {
     slot.add_(grad);
   }
@@ -95,7 +98,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
       const Edge& edge = node.next_edges[i];
       if (!edge.active() || !grad_inputs[i].defined()) continue;
       if (edge.leaf) {
-        accumulate_into_leaf(*edge.leaf, grad_inputs[i]);
+        accumulate_into_leaf(*edge.leaf, std::move(grad_inputs[i]));
       } else {
         auto& slots = pending[edge.node.get()];
         slots.resize(edge.node->outputs.size());
