@@ -35,6 +35,7 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("limit", "0", "use only the first N training images (0: all)");
   args.option("save", "", "write a checkpoint here after every epoch");
   args.option("resume", "", "continue from this checkpoint");
+  args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
   args.option("metrics", "", "append one JSON object per epoch to this file");
   args.option("precision", "fp32", "fp32, fp16 or bf16");
   args.option("opt-level", "", "O0..O3 (default: O0 for fp32, O1 for fp16/bf16)");
@@ -95,8 +96,14 @@ int main(int argc, char** argv) try {
            "no CUDA device is available (or halfgrad was built without CUDA)");
   manual_seed(static_cast<uint64_t>(args.integer("seed")));
 
-  const std::vector<data::Transform> normalize{data::normalize({0.1307f}, {0.3081f})};
-  const data::Dataset train(first(data::load_mnist(args.str("data"), true), args.integer("limit")), normalize);
+  // Normalise with the training set's own pixel statistics (MNIST 0.1307/0.3081, Fashion-MNIST
+  // 0.2860/0.3530); they go into checkpoints so another program can reproduce the inputs.
+  const data::LabeledImages train_images = first(data::load_mnist(args.str("data"), true), args.integer("limit"));
+  const Tensor pixels = train_images.images.to(kFloat64) / 255.0;
+  const double pixel_mean = mean(pixels).item<double>(), pixel_std = std::sqrt(var(pixels).item<double>());
+  const std::vector<data::Transform> normalize{
+      data::normalize({static_cast<float>(pixel_mean)}, {static_cast<float>(pixel_std)})};
+  const data::Dataset train(train_images, normalize);
   const data::Dataset test(data::load_mnist(args.str("data"), false), normalize);
   data::DataLoader loader(train, {.batch_size = args.integer("batch"), .shuffle = true,
                                   .seed = static_cast<uint64_t>(args.integer("seed"))});
@@ -167,10 +174,12 @@ int main(int argc, char** argv) try {
     if (!args.str("save").empty()) {
       const auto scaler_state = scaler.state_dict();
       examples::save_checkpoint(args.str("save"), *model, opt,
-                                {epoch + 1, {{"loss_scale", scaler_state.at("scale")},
+                                {epoch + 1, {{"pixel_mean", pixel_mean}, {"pixel_std", pixel_std},
+                                             {"loss_scale", scaler_state.at("scale")},
                                              {"growth_tracker", scaler_state.at("growth_tracker")},
                                              {"skipped_steps", scaler_state.at("skipped_steps")}}});
     }
+    if (args.integer("stop-after") == epoch + 1) break;
   }
   return 0;
 } catch (const hg::Error& e) {
