@@ -30,6 +30,67 @@ std::shared_ptr<nn::Sequential> make_cnn() {
   return net;
 }
 
+namespace {
+
+// x + body(x)
+class Residual : public nn::Module {
+ public:
+  explicit Residual(std::shared_ptr<nn::Module> body) : nn::Module("Residual") {
+    body_ = register_module("body", std::move(body));
+  }
+  Tensor forward(const Tensor& x) override { return x + body_->forward(x); }
+
+ private:
+  std::shared_ptr<nn::Module> body_;
+};
+
+// x * factor
+class Scale : public nn::Module {
+ public:
+  explicit Scale(double factor) : nn::Module("Scale"), factor_(factor) {}
+  Tensor forward(const Tensor& x) override { return x * factor_; }
+  std::string describe() const override { return "Scale(" + std::to_string(factor_) + ")"; }
+
+ private:
+  double factor_;
+};
+
+std::shared_ptr<nn::Sequential> conv_bn(int64_t in, int64_t out) {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      std::make_shared<nn::Conv2d>(nn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
+      std::make_shared<nn::BatchNorm2d>(out), std::make_shared<nn::ReLU>()});
+}
+
+std::shared_ptr<nn::Module> residual(int64_t channels) {
+  return std::make_shared<Residual>(std::make_shared<nn::Sequential>(
+      std::initializer_list<std::shared_ptr<nn::Module>>{conv_bn(channels, channels), conv_bn(channels, channels)}));
+}
+
+}  // namespace
+
+std::shared_ptr<nn::Sequential> make_resnet9() {
+  auto net = std::make_shared<nn::Sequential>();
+  net->push_back(conv_bn(3, 64));
+  net->push_back(conv_bn(64, 128));
+  net->push_back(std::make_shared<nn::MaxPool2d>(2));
+  net->push_back(residual(128));
+  net->push_back(conv_bn(128, 256));
+  net->push_back(std::make_shared<nn::MaxPool2d>(2));
+  net->push_back(conv_bn(256, 512));
+  net->push_back(std::make_shared<nn::MaxPool2d>(2));
+  net->push_back(residual(512));
+  net->push_back(std::make_shared<nn::AdaptiveMaxPool2d>(1));
+  net->push_back(std::make_shared<nn::Flatten>());
+  net->push_back(std::make_shared<nn::Linear>(512, 10));
+  net->push_back(std::make_shared<Scale>(0.125));
+  return net;
+}
+
+std::shared_ptr<nn::Sequential> make_model(const std::string& name) {
+  if (name == "resnet9") return make_resnet9();
+  return make_mnist_model(name);
+}
+
 std::shared_ptr<nn::Sequential> make_mnist_model(const std::string& name) {
   if (name == "mlp") return make_mlp();
   if (name == "cnn") return make_cnn();
