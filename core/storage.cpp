@@ -30,8 +30,10 @@ Allocator*& registry_slot(DeviceType type) {
 }  // namespace
 
 Allocator& cpu_allocator() {
-  static CpuAllocator allocator;
-  return allocator;
+  // Never destroyed: tensors held by other static objects may be freed after this function's
+  // statics would have been, at exit.
+  static CpuAllocator* allocator = new CpuAllocator;
+  return *allocator;
 }
 
 Allocator& allocator_for(DeviceType type) {
