@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "amp/autocast.h"
+#include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/error.h"
@@ -73,6 +74,8 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
     reason << "non-finite gradients at scale " << scale_ << " in " << bad.size() << " of "
            << params.size() << " parameters:";
     for (const auto& name : bad) reason << ' ' << name;
+    if (!autograd::first_anomaly().empty())  // anomaly mode (Record): which op overflowed
+      reason << "; first non-finite value: " << autograd::first_anomaly();
     last_skip_reason_ = reason.str();
   }
   stage = Stage::Unscaled;
@@ -116,6 +119,7 @@ void GradScaler::update() {
     }
   }
   found_inf_ = false;
+  autograd::clear_first_anomaly();
   stages_.clear();
   pending_scale = 0.0;
 }

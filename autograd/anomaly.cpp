@@ -9,11 +9,28 @@ namespace hg::autograd {
 
 namespace {
 thread_local bool anomaly_enabled = false;
+thread_local AnomalyAction anomaly_action = AnomalyAction::Throw;
+thread_local std::string first_recorded;
+
+void report(bool ok, const std::string& message) {
+  if (ok) return;
+  if (anomaly_action == AnomalyAction::Throw) throw Error(message);
+  if (first_recorded.empty()) first_recorded = message;
 }
+}  // namespace
 
 bool is_anomaly_enabled() { return anomaly_enabled; }
-DetectAnomalyGuard::DetectAnomalyGuard() : previous_(anomaly_enabled) { anomaly_enabled = true; }
-DetectAnomalyGuard::~DetectAnomalyGuard() { anomaly_enabled = previous_; }
+DetectAnomalyGuard::DetectAnomalyGuard(AnomalyAction action)
+    : previous_(anomaly_enabled), previous_action_(anomaly_action) {
+  anomaly_enabled = true;
+  anomaly_action = action;
+}
+DetectAnomalyGuard::~DetectAnomalyGuard() {
+  anomaly_enabled = previous_;
+  anomaly_action = previous_action_;
+}
+std::string first_anomaly() { return first_recorded; }
+void clear_first_anomaly() { first_recorded.clear(); }
 
 bool all_finite(const Tensor& t) {
   if (!t.is_floating_point() || t.numel() == 0) return true;
@@ -24,9 +41,10 @@ bool all_finite(const Tensor& t) {
 void check_forward_outputs(const Node& node, const std::vector<Tensor>& outputs) {
   if (!anomaly_enabled) return;
   for (size_t i = 0; i < outputs.size(); ++i) {
-    HG_CHECK(all_finite(outputs[i]), "anomaly: ", node.name(), " (tape position ",
-             node.sequence_nr, ") produced NaN/inf in forward output ", i, " ",
-             describe(outputs[i]));
+    if (all_finite(outputs[i])) continue;
+    report(false, detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
+                                 ") produced NaN/inf in forward output ", i, " ",
+                                 describe(outputs[i])));
   }
 }
 
@@ -38,10 +56,10 @@ void check_backward_outputs(const Node& node, const std::vector<Tensor>& grads) 
     HG_CHECK(grads[i].sizes() == node.inputs[i].shape, node.name(), ": backward produced a ",
              "gradient ", describe(grads[i]), " for input ", i, " of shape ",
              shape_str(node.inputs[i].shape));
-    if (anomaly_enabled) {
-      HG_CHECK(all_finite(grads[i]), "anomaly: ", node.name(), " (tape position ",
-               node.sequence_nr, ") produced NaN/inf in backward, gradient of input ", i, " ",
-               describe(grads[i]));
+    if (anomaly_enabled && !all_finite(grads[i])) {
+      report(false, detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
+                                   ") produced NaN/inf in backward, gradient of input ", i, " ",
+                                   describe(grads[i])));
     }
   }
 }

@@ -139,3 +139,24 @@ TEST_CASE("grad scaler: unscaling keeps fp16 gradients below 2^-24 (O2 parameter
   scaler.update();
   CHECK(values(opt.master_weight(p)) == std::vector<double>(4, 1.0 - std::ldexp(1.0, -16)));
 }
+
+TEST_CASE("grad scaler: with anomaly mode recording, a skipped step names the op that overflowed") {
+  Tensor p = full({2}, 300.0).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.1));
+  amp::GradScaler scaler;
+  scaler.set_parameter_names({{"p", p}});
+  autograd::DetectAnomalyGuard anomaly(autograd::AnomalyAction::Record);
+  const Tensor y = p.to(kFloat16);
+  auto previous = set_warning_handler([](const std::string&) {});
+  scaler.scale(sum(square(y).to(kFloat32))).backward();
+  CHECK_FALSE(scaler.step(opt));
+  set_warning_handler(previous);
+  const std::string reason = scaler.last_skip_reason();
+  CHECK(reason.find("p") != std::string::npos);
+  CHECK(reason.find("first non-finite value: anomaly: ") != std::string::npos);
+  // 300^2 = 90000 > 65504: the square overflowed already in the fp16 forward pass
+  CHECK_MESSAGE(reason.find("SquareBackward (tape position") != std::string::npos, reason);
+  CHECK(reason.find("forward output 0 [2] float16") != std::string::npos);
+  scaler.update();
+  CHECK(autograd::first_anomaly().empty());
+}
