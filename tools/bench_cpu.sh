@@ -25,15 +25,21 @@ for model in $models; do
   done
 done
 echo
-awk -F'"' '
-  { for (i = 2; i < NF; i += 2) v[$i] = $(i + 1)
-    key = v["model"] " " v["batch"] " " v["precision"]
-    match($0, /"median_ms": ?[0-9.]+/); ms = substr($0, RSTART, RLENGTH); sub(/.*: ?/, "", ms)
-    match($0, /"peak_rss_mb": ?[0-9.]+/); rss = substr($0, RSTART, RLENGTH); sub(/.*: ?/, "", rss)
-    if (v["framework"] == "halfgrad") { hg[key] = ms; hgr[key] = rss; order[++n] = key }
-    else { pt[key] = (ms == "" ? "n/a" : ms); ptr[key] = rss } }
-  END {
-    printf "%-22s %12s %12s %8s %10s %10s\n", "model batch precision", "halfgrad ms", "pytorch ms", "speedup", "hg RSS MB", "pt RSS MB"
-    for (i = 1; i <= n; i++) { k = order[i]
-      r = (pt[k] + 0 > 0) ? sprintf("%.2fx", pt[k] / hg[k]) : "-"
-      printf "%-22s %12s %12s %8s %10s %10s\n", k, hg[k], pt[k], r, hgr[k], ptr[k] } }' "$out"
+field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
+declare -A hg_ms pt_ms hg_rss pt_rss
+keys=()
+while IFS= read -r line; do
+  key="$(field model "$line") $(field batch "$line") $(field precision "$line")"
+  ms=$(field median_ms "$line"); rss=$(field peak_rss_mb "$line")
+  if [[ $(field framework "$line") == halfgrad ]]; then
+    hg_ms[$key]=$ms; hg_rss[$key]=$rss; keys+=("$key")
+  else
+    pt_ms[$key]=${ms:-n/a}; pt_rss[$key]=${rss:--}
+  fi
+done <"$out"
+printf '%-24s %12s %12s %9s %10s %10s\n' "model batch precision" "halfgrad ms" "pytorch ms" "speedup" "hg RSS MB" "pt RSS MB"
+for key in "${keys[@]}"; do
+  h=${hg_ms[$key]}; p=${pt_ms[$key]:-n/a}
+  ratio=$(awk -v h="$h" -v p="$p" 'BEGIN { if (p + 0 > 0) printf "%.2fx", p / h; else print "-" }')
+  printf '%-24s %12s %12s %9s %10s %10s\n' "$key" "$h" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}"
+done
