@@ -1,6 +1,7 @@
 // Copy with dtype conversion, and fill. The contiguous same-dtype case is a memcpy per run.
 #include <cstring>
 
+#include "kernels/cpu/convert_bulk.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/loops.h"
 
@@ -10,9 +11,19 @@ void copy(const TensorView& src, const TensorView& out) {
   dispatch_all(out.dtype, [&]<typename To>() {
     dispatch_all(src.dtype, [&]<typename From>() {
       for_each<2>({&out, &src}, [](char** p, const int64_t* s, int64_t n) {
-        if constexpr (std::is_same_v<To, From>) {
-          if (s[0] == sizeof(To) && s[1] == sizeof(From)) {
+        constexpr bool widening = std::is_same_v<To, float> &&
+                                  (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>);
+        constexpr bool narrowing = std::is_same_v<From, float> &&
+                                   (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>);
+        if (s[0] == sizeof(To) && s[1] == sizeof(From)) {  // contiguous runs: bulk paths
+          if constexpr (std::is_same_v<To, From>) {
             std::memcpy(p[0], p[1], static_cast<size_t>(n) * sizeof(To));
+            return;
+          } else if constexpr (widening) {  // the casts autocast inserts, 8 values at a time
+            widen_n(reinterpret_cast<const From*>(p[1]), reinterpret_cast<To*>(p[0]), n);
+            return;
+          } else if constexpr (narrowing) {
+            narrow_n(reinterpret_cast<const From*>(p[1]), reinterpret_cast<To*>(p[0]), n);
             return;
           }
         }
