@@ -22,18 +22,28 @@ const kernels::TensorView* optional_view(const Tensor& t, kernels::TensorView& s
   return &storage;
 }
 
-class BatchNormBackward final : public autograd::Node {
+// What both norms save: the input, the weight and the per-channel (per-row) statistics.
+class NormBackward : public autograd::Node {
  public:
-  BatchNormBackward(bool training, const Tensor& x, const Tensor& weight, const Tensor& mean,
-                    const Tensor& invstd)
-      : training_(training), x_(x), weight_(weight), mean_(mean), invstd_(invstd) {}
-  std::string name() const override { return "BatchNormBackward"; }
+  NormBackward(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& invstd)
+      : x_(x), weight_(weight), mean_(mean), invstd_(invstd) {}
   void release_saved() override {
     x_.reset();
     weight_.reset();
     mean_.reset();
     invstd_.reset();
   }
+
+ protected:
+  autograd::SavedTensor x_, weight_, mean_, invstd_;
+};
+
+class BatchNormBackward final : public NormBackward {
+ public:
+  BatchNormBackward(bool training, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                    const Tensor& invstd)
+      : NormBackward(x, weight, mean, invstd), training_(training) {}
+  std::string name() const override { return "BatchNormBackward"; }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& weight = weight_.unpack(*this);
@@ -55,7 +65,6 @@ class BatchNormBackward final : public autograd::Node {
 
  private:
   bool training_;
-  autograd::SavedTensor x_, weight_, mean_, invstd_;
 };
 
 void check_param(const Tensor& p, int64_t channels, DType want, const char* what, const Tensor& x) {
@@ -118,18 +127,12 @@ namespace hg {
 
 namespace {
 
-class LayerNormBackward final : public autograd::Node {
+class LayerNormBackward final : public NormBackward {
  public:
   LayerNormBackward(const Tensor& x2d, const Tensor& weight, const Tensor& mean,
                     const Tensor& invstd)
-      : x_(x2d), weight_(weight), mean_(mean), invstd_(invstd) {}
+      : NormBackward(x2d, weight, mean, invstd) {}
   std::string name() const override { return "LayerNormBackward"; }
-  void release_saved() override {
-    x_.reset();
-    weight_.reset();
-    mean_.reset();
-    invstd_.reset();
-  }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& weight = weight_.unpack(*this);
@@ -149,8 +152,6 @@ class LayerNormBackward final : public autograd::Node {
     return result;
   }
 
- private:
-  autograd::SavedTensor x_, weight_, mean_, invstd_;
 };
 
 }  // namespace
