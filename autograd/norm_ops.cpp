@@ -151,7 +151,6 @@ class LayerNormBackward final : public NormBackward {
     if (next_edges.size() > 2) result.push_back(gb.defined() ? gb.view(inputs[2].shape) : gb);
     return result;
   }
-
 };
 
 }  // namespace

@@ -109,3 +109,14 @@ TEST_CASE("elementwise: float-only ops reject integer tensors with a clear messa
   expect_error([&] { (void)softmax(i, 0); }, {"softmax", "[3] int64"});
   expect_error([&] { (void)i.requires_grad_(); }, {"requires_grad_", "[3] int64"});
 }
+
+TEST_CASE("elementwise: relu and clamp block the gradient exactly, as PyTorch's threshold_backward") {
+  Tensor x = from_vector(std::vector<float>{-1, 2, -3, 4, 0.5f, -0.5f, 3, -2, 1}).requires_grad_();
+  Tensor y = relu(x);
+  y.backward(from_vector(std::vector<float>{INFINITY, 1, NAN, 1, 1, INFINITY, 1, 1, 1}));
+  // where x <= 0 the gradient is 0 even for an inf/NaN incoming gradient (a select, not 0 * g)
+  CHECK(values(x.grad()) == std::vector<double>{0, 1, 0, 1, 1, 0, 1, 0, 1});
+  Tensor z = ones({9}).requires_grad_();
+  clamp(z * 2.0, 0.0, 1.5).backward(full({9}, NAN));
+  CHECK(values(z.grad()) == std::vector<double>(9, 0.0));
+}
