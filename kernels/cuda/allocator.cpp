@@ -165,8 +165,9 @@ CachingAllocator& caching_allocator() {
 std::size_t allocation_size_class(std::size_t nbytes) {
   if (nbytes <= kMinBlock) return kMinBlock;
   if (nbytes <= kSmallLimit) return (nbytes + kMinBlock - 1) / kMinBlock * kMinBlock;
+  if (nbytes > (std::size_t{1} << 60)) return nbytes;  // no device has that: cudaMalloc says so
   std::size_t power = kSmallLimit;
-  while (power * 2 <= nbytes) power *= 2;  // the power of two at or below nbytes
+  while (power <= nbytes / 2) power *= 2;  // the power of two at or below nbytes
   const std::size_t step = power / 4;
   return (nbytes + step - 1) / step * step;
 }

@@ -70,7 +70,7 @@ TEST_CASE("fill and the constant factories match the CPU exactly") {
   for (DType dtype : cuda_test::kAllDtypes) {
     for (double value : {0.0, 1.0, -2.5, 0.1, 70000.0}) {
       const TensorOptions on_gpu = TensorOptions(dtype).device(kCUDA);
-      if (dtype == kUInt8 && value < 0) continue;
+      if (dtype == kUInt8 && (value < 0 || value > 255)) continue;  // UB in C++
       cuda_test::check_same("full", full({3, 5}, value, on_gpu), full({3, 5}, value, dtype),
                             Kind::Exact);
     }
@@ -87,4 +87,25 @@ TEST_CASE("fill and the constant factories match the CPU exactly") {
   cuda_test::check_same("fill_ strided", gpu, cpu, Kind::Exact);
   cuda_test::check_same("arange", arange(0.0, 5.0, 0.5, TensorOptions().device(kCUDA)),
                         arange(0.0, 5.0, 0.5), Kind::Exact);
+}
+
+TEST_CASE("views and joins match the CPU forward and backward") {
+  HG_REQUIRE_CUDA();
+  for (DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({4, 6, 5}, dtype, 131);
+    cuda_test::check_op("permute+reshape", {x},
+                        [](const Inputs& v) { return v[0].permute({2, 0, 1}).reshape({5, 24}) * 2.0; },
+                        Kind::Exact);
+    cuda_test::check_op("slice/select/narrow", {x},
+                        [](const Inputs& v) {
+                          return v[0].slice(1, 1, 6, 2).select(2, 3).narrow(0, 1, 2) * 3.0;
+                        },
+                        Kind::Exact);
+    cuda_test::check_op("expand", {cuda_test::input({4, 1, 5}, dtype, 132)},
+                        [](const Inputs& v) { return v[0].expand({4, 6, 5}) * 1.5; }, Kind::Exact);
+    cuda_test::check_op("cat", {x, cuda_test::input({4, 2, 5}, dtype, 133)},
+                        [](const Inputs& v) { return cat({v[0], v[1]}, 1); }, Kind::Exact);
+    cuda_test::check_op("stack", {x, cuda_test::strided_input({4, 6, 5}, dtype, 134)},
+                        [](const Inputs& v) { return stack({v[0], v[1]}, 0); }, Kind::Exact);
+  }
 }
