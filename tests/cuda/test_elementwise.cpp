@@ -27,7 +27,7 @@ const UnaryCase kUnary[] = {
     {"reciprocal", reciprocal, Kind::Exact, 0.5, 3}, {"relu", relu, Kind::Exact, -2, 2},
     {"gelu", gelu, Kind::Ulp, -3, 3},          {"sigmoid", sigmoid, Kind::Ulp, -6, 6},
     {"tanh", tanh, Kind::Ulp, -3, 3},          {"pow 2.5", pow_2_5, Kind::Ulp, 0.1, 3},
-    {"clamp", clamp_pm, Kind::Exact, -2, 2},   {"affine", affine_op, Kind::Exact, -2, 2},
+    {"clamp", clamp_pm, Kind::Exact, -2, 2},   {"affine", affine_op, Kind::Ulp, -2, 2},
 };
 
 const Shape kShapes[] = {{}, {1}, {37}, {4, 129}, {2, 3, 5}, {0, 3}};
@@ -91,7 +91,7 @@ TEST_CASE("binary ops with broadcasting match the CPU forward and backward") {
                         [](const Inputs& x) { return pow(x[0], x[1]); }, Kind::Ulp);
     cuda_test::check_op("scalar ops", {cuda_test::input({300}, dtype, 47)},
                         [](const Inputs& x) { return (x[0] * 0.1 + 1.0) / 3.0 - 2.0 * x[0]; },
-                        Kind::Exact);
+                        Kind::Ulp);  // (Ulp in case the host compiler fuses a * x + b)
   }
 }
 
