@@ -19,14 +19,14 @@ __device__ inline C power(C x, C y) {
   }
 }
 
-template <typename T>
+// The op is a template parameter (see unary.cu): no dispatch inside the loop.
+template <typename T, BinaryOp Op>
 struct ArithmeticFn {  // T -> T
-  BinaryOp op;
   __device__ T operator()(T a, T b) const {
     using C = compute_t<T>;
     const C x = Scalar<T>::load(a), y = Scalar<T>::load(b);
     C r;
-    switch (op) {
+    switch (Op) {
       case BinaryOp::Add: r = x + y; break;
       case BinaryOp::Sub: r = x - y; break;
       case BinaryOp::Mul: r = x * y; break;
@@ -40,12 +40,11 @@ struct ArithmeticFn {  // T -> T
   }
 };
 
-template <typename T>
+template <typename T, BinaryOp Op>
 struct CompareFn {  // T -> bool
-  BinaryOp op;
   __device__ bool operator()(T a, T b) const {
     const compute_t<T> x = Scalar<T>::load(a), y = Scalar<T>::load(b);
-    switch (op) {
+    switch (Op) {
       case BinaryOp::Eq: return x == y;
       case BinaryOp::Ne: return x != y;
       case BinaryOp::Lt: return x < y;
@@ -62,16 +61,32 @@ struct SelectFn {
   __device__ T operator()(bool c, T a, T b) const { return c ? a : b; }
 };
 
+template <typename T, BinaryOp Op>
+void launch(const kernels::TensorView& a, const kernels::TensorView& b,
+            const kernels::TensorView& out) {
+  if constexpr (kernels::is_comparison(Op)) {
+    map<bool, T, T>("compare_kernel", CompareFn<T, Op>{}, out, {&a, &b});
+  } else {
+    map<T, T, T>("binary_kernel", ArithmeticFn<T, Op>{}, out, {&a, &b});
+  }
+}
+
+template <typename T, int... I>
+void launch_op(BinaryOp op, const kernels::TensorView& a, const kernels::TensorView& b,
+               const kernels::TensorView& out, std::integer_sequence<int, I...>) {
+  const bool found = ((op == static_cast<BinaryOp>(I) ? (launch<T, static_cast<BinaryOp>(I)>(a, b, out), true)
+                                                      : false) ||
+                      ...);
+  if (!found) fail(__FILE__, __LINE__, "binary", "unknown op");
+}
+
 }  // namespace
 
 void binary(BinaryOp op, const kernels::TensorView& a, const kernels::TensorView& b,
             const kernels::TensorView& out) {
+  constexpr int kOps = static_cast<int>(BinaryOp::Ge) + 1;
   dispatch_all(a.dtype, [&]<typename T>() {
-    if (kernels::is_comparison(op)) {
-      map<bool, T, T>("compare_kernel", CompareFn<T>{op}, out, {&a, &b});
-    } else {
-      map<T, T, T>("binary_kernel", ArithmeticFn<T>{op}, out, {&a, &b});
-    }
+    launch_op<T>(op, a, b, out, std::make_integer_sequence<int, kOps>{});
   });
 }
 
