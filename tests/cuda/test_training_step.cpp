@@ -52,3 +52,25 @@ TEST_CASE("SGD and Adam steps on CUDA parameters match the CPU's") {
                           train(kCPU, dtype, adam, 3, false, true), Kind::Reduction);
   }
 }
+
+TEST_CASE("Module::to(kCUDA) moves parameters in place; a step on the GPU matches the CPU") {
+  HG_REQUIRE_CUDA();
+  manual_seed(5);
+  nn::Linear cpu_layer(12, 4);
+  manual_seed(5);
+  nn::Linear gpu_layer(12, 4);
+  gpu_layer.to(kCUDA);
+  CHECK(gpu_layer.weight.device() == kCUDA);
+  CHECK(gpu_layer.bias.device() == kCUDA);
+  cuda_test::check_same("init", gpu_layer.weight, cpu_layer.weight, Kind::Exact);
+  const Tensor x = cuda_test::input({6, 12}, kFloat32, 151);
+  optim::SGD cpu_opt(cpu_layer.parameters(), optim::SGDOptions(0.1));
+  optim::SGD gpu_opt(gpu_layer.parameters(), optim::SGDOptions(0.1));
+  square(cpu_layer.forward(x)).sum().backward();
+  square(gpu_layer.forward(x.to(kCUDA))).sum().backward();
+  cuda_test::check_same("weight grad", gpu_layer.weight.grad(), cpu_layer.weight.grad(), Kind::Gemm);
+  cpu_opt.step();
+  gpu_opt.step();
+  cuda_test::check_same("weight after step", gpu_layer.weight, cpu_layer.weight, Kind::Gemm);
+  cuda_test::check_same("bias after step", gpu_layer.bias, cpu_layer.bias, Kind::Gemm);
+}
