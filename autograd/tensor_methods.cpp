@@ -3,6 +3,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "core/cuda.h"
 #include "core/factories.h"
 
 namespace hg {
@@ -33,6 +34,24 @@ Tensor copy_to_new(const Tensor& src, DType dtype, const char* node_name) {
   return out;
 }
 
+// A move between devices: the gradient moves back to where the input lives.
+class ToDeviceBackward final : public autograd::Node {
+ public:
+  std::string name() const override { return "ToDeviceBackward"; }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    return {grads[0].to(inputs[0].device)};
+  }
+};
+
+// The bytes of t in row-major order on t's device (t itself when already contiguous; the copy
+// is not taped: the caller records the whole move as one node).
+Tensor contiguous_untaped(const Tensor& t) {
+  if (t.is_contiguous()) return t;
+  Tensor out = make_tensor(t.sizes(), t.dtype(), t.device());
+  kernels::copy(t.device())(kernels::view_of(t), kernels::view_of(out));
+  return out;
+}
+
 void check_in_place(const Tensor& t, const char* op) {
   autograd::check_defined(t, op);
   HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t), " requires grad "
@@ -49,8 +68,20 @@ Tensor Tensor::to(DType dtype) const {
 Tensor Tensor::to(Device target) const {
   autograd::check_defined(*this, "to");
   if (target == device()) return *this;
-  HG_FAIL("to: cannot move ", describe(*this), " to ", target.str(),
-          ": halfgrad was built without CUDA support");
+  HG_CHECK(cuda::is_available(), "to: cannot move ", describe(*this), " to ", target.str(),
+           ": no CUDA device (halfgrad built without CUDA, or no GPU present)");
+  HG_CHECK(target.is_cpu() || device().is_cpu(), "to: cannot move ", describe(*this), " to ",
+           target.str(), ": copies between CUDA devices are not supported");
+  const Tensor src = contiguous_untaped(*this);
+  Tensor out = make_tensor(sizes(), dtype(), target);
+  const std::size_t nbytes = static_cast<std::size_t>(numel()) * itemsize(dtype());
+  if (target.is_cuda()) {
+    cuda::copy_host_to_device(out.data_ptr(), src.data_ptr(), nbytes);
+  } else {
+    cuda::copy_device_to_host(out.data_ptr(), src.data_ptr(), nbytes);
+  }
+  if (autograd::needs_grad({this})) autograd::record_op<ToDeviceBackward>({*this}, out);
+  return out;
 }
 
 Tensor Tensor::contiguous() const {

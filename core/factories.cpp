@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "kernels/kernels.h"
+#include "kernels/random_kernels.h"
 #include "kernels/tensor_bridge.h"
 
 namespace hg {
@@ -60,46 +61,48 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
 Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
 Tensor full_like(const Tensor& t, double value) { return full(t.sizes(), value, t.options()); }
 
-// Random draws are made in fp32 (or fp64 for fp64 tensors) on the host from the default
-// generator, then converted: a 16-bit tensor holds the rounded fp32 stream.
+// Random draws are made in fp32 (or fp64 for fp64 tensors) on the tensor's device from the
+// default generator, then converted: a 16-bit tensor holds the rounded fp32 stream. The CPU and
+// CUDA fills give the same bits for the same generator state (kernels/random_kernels.h).
+namespace {
+
+Tensor draw(kernels::RandomKind kind, const Shape& shape, DType draw_dtype, uint64_t blocks,
+            const kernels::RandomParams& params, const TensorOptions& options) {
+  Tensor t = make_tensor(shape, draw_dtype, options.device());
+  const auto s = default_generator().reserve_state(blocks);
+  kernels::random_fill(t.device())(kind, kernels::view_of(t), params, s.seed, s.offset);
+  return finish(t.to(options.dtype()), options);
+}
+
+}  // namespace
+
 Tensor rand(const Shape& shape, TensorOptions options) {
   HG_CHECK(is_floating(options.dtype()), "rand: expected a floating dtype, got ",
            dtype_name(options.dtype()));
-  const DType draw = options.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  return make_on_cpu_then_move(shape, draw, options, [](Tensor& t) {
-    const int64_t n = t.numel();
-    if (t.dtype() == kFloat64) {
-      const auto s = default_generator().reserve_state(random::blocks_uniform_f64(n));
-      random::fill_uniform(t.data<double>(), n, 0.0, 1.0, s.seed, s.offset);
-    } else {
-      const auto s = default_generator().reserve_state(random::blocks_uniform_f32(n));
-      random::fill_uniform(t.data<float>(), n, 0.0f, 1.0f, s.seed, s.offset);
-    }
-  });
+  const bool f64 = options.dtype() == kFloat64;
+  const int64_t n = shape_numel(shape);
+  return draw(kernels::RandomKind::Uniform, shape, f64 ? kFloat64 : kFloat32,
+              f64 ? random::blocks_uniform_f64(n) : random::blocks_uniform_f32(n), {0.0, 1.0},
+              options);
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
   HG_CHECK(is_floating(options.dtype()), "randn: expected a floating dtype, got ",
            dtype_name(options.dtype()));
-  const DType draw = options.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  return make_on_cpu_then_move(shape, draw, options, [](Tensor& t) {
-    const int64_t n = t.numel();
-    if (t.dtype() == kFloat64) {
-      const auto s = default_generator().reserve_state(random::blocks_normal_f64(n));
-      random::fill_normal(t.data<double>(), n, 0.0, 1.0, s.seed, s.offset);
-    } else {
-      const auto s = default_generator().reserve_state(random::blocks_normal_f32(n));
-      random::fill_normal(t.data<float>(), n, 0.0f, 1.0f, s.seed, s.offset);
-    }
-  });
+  const bool f64 = options.dtype() == kFloat64;
+  const int64_t n = shape_numel(shape);
+  return draw(kernels::RandomKind::Normal, shape, f64 ? kFloat64 : kFloat32,
+              f64 ? random::blocks_normal_f64(n) : random::blocks_normal_f32(n), {0.0, 1.0},
+              options);
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
   HG_CHECK(low < high, "randint: expected low < high, got [", low, ", ", high, ")");
-  return make_on_cpu_then_move(shape, kInt64, options, [&](Tensor& t) {
-    const auto s = default_generator().reserve_state(random::blocks_randint(t.numel()));
-    random::fill_randint(t.data<int64_t>(), t.numel(), low, high, s.seed, s.offset);
-  });
+  kernels::RandomParams params;
+  params.low = low;
+  params.high = high;
+  return draw(kernels::RandomKind::RandInt, shape, kInt64,
+              random::blocks_randint(shape_numel(shape)), params, options);
 }
 
 Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }

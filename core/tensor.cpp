@@ -101,6 +101,8 @@ template bool* Tensor::data<bool>() const;
 
 Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
   for (int64_t s : shape) HG_CHECK(s >= 0, "empty: negative size in shape ", shape_str(shape));
+  HG_CHECK(device.is_cpu() || device.index == 0, "empty: device ", device.str(),
+           " is not supported (halfgrad uses one GPU, cuda:0)");
   HG_CHECK(shape.size() <= static_cast<size_t>(kernels::kMaxDims), "empty: shape ",
            shape_str(shape), " has more than ", kernels::kMaxDims, " dims");
   auto impl = std::make_shared<TensorImpl>();

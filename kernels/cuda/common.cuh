@@ -6,6 +6,9 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
+
+#include "core/half.h"
 
 #include "core/dtype.h"
 #include "kernels/cuda/cuda_check.h"
@@ -64,18 +67,102 @@ struct Scalar<double> {
   __device__ static double load(double v) { return v; }
   __device__ static double store(double v) { return v; }
 };
+// Rounding float to 16 bits exactly as the CPU does (core/half.h): the hardware conversion is
+// round-to-nearest-even like the host's, but turns every NaN into one canonical NaN, while the
+// host keeps the payload. The NaN case takes the host's integer path; finite values never do.
+__device__ inline __half round_to_half(float v) {
+  if (v != v) return __ushort_as_half(::hg::detail::float_to_half_bits(v));
+  return __float2half_rn(v);
+}
+__device__ inline __nv_bfloat16 round_to_bfloat16(float v) {
+  if (v != v) return __ushort_as_bfloat16(::hg::detail::float_to_bfloat16_bits(v));
+  return __float2bfloat16_rn(v);
+}
+
 template <>
 struct Scalar<__half> {
   using Compute = float;
   __device__ static float load(__half v) { return __half2float(v); }
-  __device__ static __half store(float v) { return __float2half_rn(v); }
+  __device__ static __half store(float v) { return round_to_half(v); }
 };
 template <>
 struct Scalar<__nv_bfloat16> {
   using Compute = float;
   __device__ static float load(__nv_bfloat16 v) { return __bfloat162float(v); }
-  __device__ static __nv_bfloat16 store(float v) { return __float2bfloat16_rn(v); }
+  __device__ static __nv_bfloat16 store(float v) { return round_to_bfloat16(v); }
 };
+// Integers compute in int64 and store back by plain conversion (uint8 wraps), like the CPU.
+template <typename I>
+struct IntegerScalar {
+  using Compute = int64_t;
+  __device__ static int64_t load(I v) { return static_cast<int64_t>(v); }
+  __device__ static I store(int64_t v) { return static_cast<I>(v); }
+};
+template <> struct Scalar<int64_t> : IntegerScalar<int64_t> {};
+template <> struct Scalar<uint8_t> : IntegerScalar<uint8_t> {};
+template <> struct Scalar<bool> : IntegerScalar<bool> {};
+
+template <typename T>
+using compute_t = typename Scalar<T>::Compute;
+
+template <typename T>
+inline constexpr bool is_16bit_float =
+    std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+
+// Converts between any two storage types with the CPU's rules (kernels/cpu/loops.h convert):
+// to bool tests float(x) != 0, 16-bit sources widen to float first, 16-bit destinations round
+// from float (so double -> half rounds twice, as on the host), the rest is static_cast.
+template <typename To, typename From>
+__device__ inline To convert(From x) {
+  if constexpr (std::is_same_v<To, From>) {
+    return x;
+  } else if constexpr (std::is_same_v<To, bool>) {
+    if constexpr (is_16bit_float<From>) return Scalar<From>::load(x) != 0.0f;
+    else return static_cast<float>(x) != 0.0f;
+  } else if constexpr (is_16bit_float<From>) {
+    return convert<To>(Scalar<From>::load(x));
+  } else if constexpr (is_16bit_float<To>) {
+    return Scalar<To>::store(static_cast<float>(x));
+  } else {
+    return static_cast<To>(x);
+  }
+}
+
+// Calls f.template operator()<T>() with T the CUDA storage type of any dtype.
+template <typename F>
+void dispatch_all(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: f.template operator()<float>(); return;
+    case DType::Float64: f.template operator()<double>(); return;
+    case DType::Float16: f.template operator()<__half>(); return;
+    case DType::BFloat16: f.template operator()<__nv_bfloat16>(); return;
+    case DType::Int64: f.template operator()<int64_t>(); return;
+    case DType::UInt8: f.template operator()<uint8_t>(); return;
+    case DType::Bool: f.template operator()<bool>(); return;
+  }
+  fail(__FILE__, __LINE__, "dispatch_all", "unknown dtype");
+}
+
+// A product that nvcc may not fuse into a following add (--fmad would otherwise contract
+// a * b + c into one fma, and the CPU, built in ISO C++ mode, rounds twice).
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
+// Device math on the compute type (float or double) under one name.
+__device__ inline float exp_(float x) { return ::expf(x); }
+__device__ inline double exp_(double x) { return ::exp(x); }
+__device__ inline float log_(float x) { return ::logf(x); }
+__device__ inline double log_(double x) { return ::log(x); }
+__device__ inline float sqrt_(float x) { return ::sqrtf(x); }
+__device__ inline double sqrt_(double x) { return ::sqrt(x); }
+__device__ inline float erf_(float x) { return ::erff(x); }
+__device__ inline double erf_(double x) { return ::erf(x); }
+__device__ inline float tanh_(float x) { return ::tanhf(x); }
+__device__ inline double tanh_(double x) { return ::tanh(x); }
+__device__ inline float pow_(float x, float y) { return ::powf(x, y); }
+__device__ inline double pow_(double x, double y) { return ::pow(x, y); }
+__device__ inline float abs_(float x) { return ::fabsf(x); }
+__device__ inline double abs_(double x) { return ::fabs(x); }
 
 // Calls f.template operator()<T>() with T the CUDA storage type of a floating dtype.
 template <typename F>

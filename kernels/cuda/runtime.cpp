@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 
@@ -43,6 +44,11 @@ void check_launch(const char* file, int line, const char* kernel) {
 
 bool sync_after_launch() { return sync_flag(); }
 void set_sync_after_launch(bool on) { sync_flag() = on; }
+
+void synchronize() {
+  if (!is_available()) return;
+  HG_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+}
 
 cudaStream_t current_stream() {
   // Created once and never destroyed: tensors freed by static destructors at exit may still

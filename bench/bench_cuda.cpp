@@ -1,0 +1,157 @@
+// GPU benchmarks for the CUDA backend (issue 6 targets, docs/performance.md):
+//  - fp16/bf16 GEMM at 4096^3 and 8192^3 (hg::matmul -> cuBLAS), TFLOP/s;
+//  - elementwise and cast kernels as GB/s moved, against the device-to-device copy bandwidth
+//    measured in the same run (cudaMemcpyAsync D2D of the same byte count).
+// Times are GPU times from CUDA events around a loop of launches on halfgrad's stream (the host
+// enqueues faster than the GPU drains, so host overhead is hidden as in PyTorch's own timing).
+// Prints one JSON line per measurement, then a ratio table. bench/torch_cuda_ref.py prints the
+// same JSON for PyTorch; tools/gpu_check.sh puts both side by side.
+//
+//   bench_cuda [--quick]   (--quick: smaller sizes and fewer repeats, for a smoke run)
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "halfgrad.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace {
+
+using namespace hg;
+
+// Milliseconds per call of fn, the median of `rounds` event-timed loops of `iters` calls.
+double time_ms(const std::function<void()>& fn, int iters, int rounds = 3) {
+  fn();  // warm-up: cuBLAS heuristics, allocator cache
+  fn();
+  cuda::synchronize();
+  cudaEvent_t start, stop;
+  HG_CUDA_CHECK(cudaEventCreate(&start));
+  HG_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> samples;
+  for (int r = 0; r < rounds; ++r) {
+    HG_CUDA_CHECK(cudaEventRecord(start, cuda::current_stream()));
+    for (int i = 0; i < iters; ++i) fn();
+    HG_CUDA_CHECK(cudaEventRecord(stop, cuda::current_stream()));
+    HG_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0;
+    HG_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    samples.push_back(static_cast<double>(ms) / iters);
+  }
+  HG_CUDA_CHECK(cudaEventDestroy(start));
+  HG_CUDA_CHECK(cudaEventDestroy(stop));
+  std::sort(samples.begin(), samples.end());
+  return samples[samples.size() / 2];
+}
+
+struct Row {
+  std::string name;
+  double value;  // TFLOP/s or GB/s
+  double ratio;  // to the copy bandwidth (elementwise) or 0
+};
+
+void bench_gemm(DType dtype, int64_t n, int iters, std::vector<Row>& rows) {
+  NoGradGuard no_grad;
+  const TensorOptions on_gpu = TensorOptions(dtype).device(kCUDA);
+  const Tensor a = randn({n, n}, on_gpu), b = randn({n, n}, on_gpu);
+  Tensor c;
+  const double ms = time_ms([&] { c = matmul(a, b); }, iters);
+  const double tflops = 2.0 * static_cast<double>(n) * n * n / (ms * 1e-3) / 1e12;
+  std::printf("{\"bench\":\"gemm\",\"impl\":\"halfgrad\",\"dtype\":\"%s\",\"n\":%lld,\"ms\":%.4f,"
+              "\"tflops\":%.1f}\n",
+              std::string(dtype_name(dtype)).c_str(), static_cast<long long>(n), ms, tflops);
+  rows.push_back({"gemm " + std::string(dtype_name(dtype)) + " " + std::to_string(n) + "^3",
+                  tflops, 0.0});
+}
+
+double bench_copy_bandwidth(int64_t bytes) {
+  void* src = nullptr;
+  void* dst = nullptr;
+  HG_CUDA_CHECK(cudaMalloc(&src, static_cast<size_t>(bytes)));
+  HG_CUDA_CHECK(cudaMalloc(&dst, static_cast<size_t>(bytes)));
+  const double ms = time_ms(
+      [&] {
+        HG_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice,
+                                      cuda::current_stream()));
+      },
+      20);
+  HG_CUDA_CHECK(cudaFree(src));
+  HG_CUDA_CHECK(cudaFree(dst));
+  const double gbps = 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;  // read + write
+  std::printf("{\"bench\":\"d2d_copy\",\"impl\":\"cuda\",\"bytes\":%lld,\"ms\":%.4f,\"gbps\":%.1f}\n",
+              static_cast<long long>(bytes), ms, gbps);
+  return gbps;
+}
+
+struct ElementwiseCase {
+  const char* name;
+  DType in_dtype;
+  DType out_dtype;
+  int inputs;  // tensors read
+  std::function<Tensor(const Tensor&, const Tensor&)> fn;
+};
+
+void bench_elementwise(int64_t n, double copy_gbps, std::vector<Row>& rows) {
+  NoGradGuard no_grad;
+  const std::vector<ElementwiseCase> cases = {
+      {"add", kFloat32, kFloat32, 2, [](const Tensor& a, const Tensor& b) { return a + b; }},
+      {"add", kFloat16, kFloat16, 2, [](const Tensor& a, const Tensor& b) { return a + b; }},
+      {"mul", kBFloat16, kBFloat16, 2, [](const Tensor& a, const Tensor& b) { return a * b; }},
+      {"relu", kFloat16, kFloat16, 1, [](const Tensor& a, const Tensor&) { return relu(a); }},
+      {"gelu", kBFloat16, kBFloat16, 1, [](const Tensor& a, const Tensor&) { return gelu(a); }},
+      {"affine", kFloat32, kFloat32, 1, [](const Tensor& a, const Tensor&) { return affine(a, 0.5, 1.0); }},
+      {"cast", kFloat32, kFloat16, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat16); }},
+      {"cast", kFloat16, kFloat32, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
+      {"cast", kFloat32, kBFloat16, 1, [](const Tensor& a, const Tensor&) { return a.to(kBFloat16); }},
+      {"cast", kBFloat16, kFloat32, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
+  };
+  for (const ElementwiseCase& c : cases) {
+    const TensorOptions on_gpu = TensorOptions(c.in_dtype).device(kCUDA);
+    const Tensor a = randn({n}, on_gpu), b = randn({n}, on_gpu);
+    Tensor out;
+    const double ms = time_ms([&] { out = c.fn(a, b); }, 20);
+    const double bytes = static_cast<double>(n) * (c.inputs * static_cast<double>(itemsize(c.in_dtype)) +
+                                                   static_cast<double>(itemsize(c.out_dtype)));
+    const double gbps = bytes / (ms * 1e-3) / 1e9;
+    const std::string label = std::string(c.name) + " " + std::string(dtype_name(c.in_dtype)) +
+                              "->" + std::string(dtype_name(c.out_dtype));
+    std::printf("{\"bench\":\"elementwise\",\"impl\":\"halfgrad\",\"op\":\"%s\",\"n\":%lld,"
+                "\"ms\":%.4f,\"gbps\":%.1f,\"of_copy\":%.3f}\n",
+                label.c_str(), static_cast<long long>(n), ms, gbps, gbps / copy_gbps);
+    rows.push_back({label, gbps, gbps / copy_gbps});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  if (!cuda::is_available()) {
+    std::printf("bench_cuda: no CUDA device, nothing to measure\n");
+    return 0;
+  }
+  try {
+    std::vector<Row> rows;
+    const std::vector<int64_t> sizes = quick ? std::vector<int64_t>{1024, 2048}
+                                             : std::vector<int64_t>{4096, 8192};
+    for (DType dtype : {kFloat16, kBFloat16})
+      for (int64_t n : sizes) bench_gemm(dtype, n, n >= 8192 ? 10 : 40, rows);
+    const int64_t elements = quick ? (int64_t{1} << 22) : (int64_t{1} << 26);  // 256 MiB fp32
+    const double copy_gbps = bench_copy_bandwidth(elements * 4);
+    bench_elementwise(elements, copy_gbps, rows);
+    std::printf("\n%-32s %12s %10s\n", "benchmark", "TFLOP/s|GB/s", "of copy");
+    std::printf("%-32s %12.1f %10s\n", "d2d copy (GB/s)", copy_gbps, "1.000");
+    for (const Row& r : rows) {
+      if (r.ratio > 0) std::printf("%-32s %12.1f %10.3f\n", r.name.c_str(), r.value, r.ratio);
+      else std::printf("%-32s %12.1f %10s\n", r.name.c_str(), r.value, "-");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cuda: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

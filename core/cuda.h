@@ -1,0 +1,55 @@
+#pragma once
+// The public face of the CUDA backend: device queries, synchronisation, the caching allocator's
+// statistics, and the numerics switches. Every function exists in CPU-only builds too (queries
+// answer "no device", the rest are no-ops or throw hg::Error where they cannot mean anything),
+// so programs and tests compile the same way with or without CUDA.
+//
+// Kernels run asynchronously on one stream per process (kernels/cuda/cuda_check.h). Reading a
+// CUDA tensor on the host (item(), to_vector(), printing, to(kCPU)) synchronises for you;
+// synchronize() is for timing and for code that talks to the CUDA runtime itself.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/device.h"  // is_available(), device_count()
+
+namespace hg::cuda {
+
+// Waits until every kernel and copy halfgrad queued on the device has finished.
+void synchronize();
+
+// ---- the caching allocator ----
+struct MemoryStats {
+  std::size_t allocated = 0;       // bytes in blocks handed to tensors now (rounded sizes)
+  std::size_t reserved = 0;        // bytes obtained from cudaMalloc (allocated + cached)
+  std::size_t peak_allocated = 0;  // max of `allocated` since start or reset_peak_memory_stats()
+  std::size_t peak_reserved = 0;
+  uint64_t allocations = 0;        // allocate() calls
+  uint64_t cache_hits = 0;         // ...served from the cache without cudaMalloc
+  uint64_t device_mallocs = 0;     // cudaMalloc calls
+  uint64_t device_frees = 0;       // cudaFree calls (empty_cache and out-of-memory retries)
+};
+MemoryStats memory_stats();
+void reset_peak_memory_stats();
+// Returns every cached (unused) block to the driver. Blocks held by tensors stay.
+void empty_cache();
+// The size class a request of `nbytes` is rounded up to (exposed for tests and docs).
+std::size_t allocation_size_class(std::size_t nbytes);
+
+// ---- debugging and numerics ----
+// Synchronise after every kernel launch so an asynchronous error names its own kernel (also
+// switched on by HG_CUDA_SYNC=1 in the environment). Slow; for debugging.
+void set_sync_after_launch(bool on);
+bool sync_after_launch();
+// fp32 matmul on tensor cores with TF32 inputs (10-bit mantissa). Off by default: fp32 GEMM is
+// then computed in full fp32, like the CPU. 16-bit GEMMs always accumulate in fp32.
+void set_allow_tf32(bool on);
+bool allow_tf32();
+
+// ---- host <-> device transfers (used by Tensor::to; bytes, both buffers contiguous) ----
+// Large copies go through pinned staging buffers, in chunks, so the host-side memcpy of one
+// chunk overlaps the DMA of the previous one. Both return when `dst` can be used: the host copy
+// has landed (device_to_host), or the host source may be freed or changed (host_to_device).
+void copy_host_to_device(void* dst_device, const void* src_host, std::size_t nbytes);
+void copy_device_to_host(void* dst_host, const void* src_device, std::size_t nbytes);
+
+}  // namespace hg::cuda

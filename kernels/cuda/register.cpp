@@ -1,0 +1,30 @@
+// Fills the CUDA column of the core kernel tables when the library is loaded. The tables are
+// constant-initialised (kernels/tables.cpp), so they exist before this runs.
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/random_kernels.h"
+
+namespace hg::cuda {
+
+void random_fill(kernels::RandomKind kind, const kernels::TensorView& out,
+                 const kernels::RandomParams& params, uint64_t seed, uint64_t offset);
+
+namespace {
+
+[[maybe_unused]] const bool registered = [] {
+  kernels::copy.set(DeviceType::CUDA, &copy);
+  kernels::fill.set(DeviceType::CUDA, &fill);
+  kernels::unary.set(DeviceType::CUDA, &unary);
+  kernels::unary_backward.set(DeviceType::CUDA, &unary_backward);
+  kernels::binary.set(DeviceType::CUDA, &binary);
+  kernels::where.set(DeviceType::CUDA, &where);
+  kernels::reduce.set(DeviceType::CUDA, &reduce);
+  kernels::arg_reduce.set(DeviceType::CUDA, &arg_reduce);
+  kernels::gemm.set(DeviceType::CUDA, &gemm);
+  kernels::softmax.set(DeviceType::CUDA, &softmax);
+  kernels::softmax_backward.set(DeviceType::CUDA, &softmax_backward);
+  kernels::random_fill.set(DeviceType::CUDA, &random_fill);
+  return true;
+}();
+
+}  // namespace
+}  // namespace hg::cuda
