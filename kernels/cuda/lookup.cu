@@ -52,7 +52,8 @@ __global__ void embedding_kernel(const char* weight, const int64_t* index, int64
   }
 }
 
-// Four bytes at a time when every row is a multiple of 4 bytes (fp32, or even-width 16-bit).
+// Four bytes at a time when every row is a multiple of 4 bytes (fp32, or even-width 16-bit)
+// and both tables start 4-byte aligned (a view may not).
 __global__ void embedding_kernel4(const uint32_t* weight, const int64_t* index, int64_t rows,
                                   int64_t row_words, uint32_t* out) {
   const int64_t total = rows * row_words;
@@ -114,7 +115,8 @@ void embedding(const TensorView& weight, const TensorView& index, const TensorVi
   const int64_t row_bytes = weight.sizes[1] * static_cast<int64_t>(itemsize(weight.dtype));
   if (rows * row_bytes == 0) return;
   cudaStream_t stream = current_stream();
-  if (row_bytes % 4 == 0) {
+  const auto aligned4 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
+  if (row_bytes % 4 == 0 && aligned4(weight.data) && aligned4(out.data)) {
     const int64_t words = row_bytes / 4;
     embedding_kernel4<<<grid_for(rows * words), kBlockSize, 0, stream>>>(
         static_cast<const uint32_t*>(weight.data), index.ptr<int64_t>(), rows, words,
