@@ -8,24 +8,61 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/error.h"
+#include "core/factories.h"
 #include "core/warning.h"
+#include "kernels/amp_kernels.h"
+#include "kernels/tensor_bridge.h"
 
 namespace hg::amp {
 
 namespace {
 thread_local double pending_scale = 0.0;
 
-// Unscales param's gradient by inv_scale in fp32 and says whether it stayed finite. A 16-bit
-// gradient is replaced by its fp32 unscaled copy: written back in 16 bits, every value below
-// 2^-24 would flush to zero again, undoing what the loss scale was for. The optimizer reads
-// gradients of any float dtype, and later accumulation promotes into the fp32 gradient.
-bool unscale_gradient(const Tensor& param, double inv_scale) {
-  Tensor grad = param.grad();
-  const Tensor unscaled = grad.to(kFloat32) * inv_scale;
-  const bool finite = std::isfinite(abs(unscaled).max().item<double>());
-  if (is_low_precision(grad.dtype())) param.set_grad(unscaled);
-  else grad.copy_(unscaled);
-  return finite;
+// Whether every value of t is finite (the rare path that names the offending parameters).
+bool all_finite(const Tensor& t) {
+  return std::isfinite(abs(t.to(kFloat32)).max().item<double>());
+}
+
+// One gradient's place in the multi-tensor unscale: the view read, the view written, and how
+// the result gets back to the parameter.
+struct UnscaleTarget {
+  Tensor param, in, out;
+  bool replace;  // a 16-bit gradient is replaced by its fp32 unscaled copy
+};
+
+// A 16-bit gradient is replaced by its fp32 unscaled copy: written back in 16 bits, every value
+// below 2^-24 would flush to zero again, undoing what the loss scale was for. The optimizer
+// reads gradients of any float dtype, and later accumulation promotes into the fp32 gradient.
+// fp32/fp64 gradients are unscaled in place (through a contiguous copy when they are strided).
+UnscaleTarget unscale_target(const Tensor& param) {
+  const Tensor grad = param.grad();
+  UnscaleTarget t{param, grad.contiguous(), Tensor(), is_low_precision(grad.dtype())};
+  t.out = t.replace ? empty(grad.sizes(), TensorOptions(kFloat32).device(grad.device())) : t.in;
+  return t;
+}
+
+// Unscales the gradients of params on one device by inv_scale in fp32 (the unscale_grads family:
+// one launch on CUDA) and says whether any unscaled value is inf or NaN (one flag read back).
+bool unscale_on_device(std::vector<UnscaleTarget>& targets, double inv_scale, Device device) {
+  const TensorOptions f32 = TensorOptions(kFloat32).device(device);
+  const Tensor inv = full({1}, inv_scale, f32), found = zeros({1}, f32);
+  std::vector<kernels::TensorView> in, out;
+  for (const auto& t : targets) {
+    in.push_back(kernels::view_of(t.in));
+    out.push_back(kernels::view_of(t.out));
+  }
+  kernels::unscale_grads(device)(in.data(), out.data(), static_cast<int64_t>(in.size()),
+                                 kernels::view_of(inv), kernels::view_of(found));
+  for (auto& t : targets) {
+    if (t.replace) {
+      t.param.set_grad(t.out);
+    } else if (!t.in.is_same(t.param.grad())) {
+      t.param.grad().copy_(t.out);
+    } else {
+      t.out.storage()->bump_version();  // written in place through raw pointers
+    }
+  }
+  return found.item<float>() != 0.0f;
 }
 }  // namespace
 
@@ -64,11 +101,22 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   const double inv = 1.0 / scale_;
   std::vector<std::string> bad;
   const std::vector<Tensor> params = opt.parameters();
-  for (size_t i = 0; i < params.size(); ++i) {
-    if (!params[i].grad().defined()) continue;
-    if (!unscale_gradient(params[i], inv)) bad.push_back(name_of(params[i], i));
+  std::map<std::pair<int, int>, std::vector<UnscaleTarget>> by_device;  // (type, index)
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    const Device d = p.grad().device();
+    by_device[{static_cast<int>(d.type), d.index}].push_back(unscale_target(p));
   }
-  if (!bad.empty()) {
+  bool found_inf = false;
+  for (auto& [key, targets] : by_device) {
+    const Device device(static_cast<DeviceType>(key.first), key.second);
+    found_inf = unscale_on_device(targets, inv, device) || found_inf;
+  }
+  for (size_t i = 0; found_inf && i < params.size(); ++i) {
+    if (params[i].grad().defined() && !all_finite(params[i].grad()))
+      bad.push_back(name_of(params[i], i));
+  }
+  if (found_inf) {
     found_inf_ = true;
     std::ostringstream reason;
     reason << "non-finite gradients at scale " << scale_ << " in " << bad.size() << " of "

@@ -1,11 +1,12 @@
-// Losses: nll_loss (gather kernel), cross_entropy = nll_loss(log_softmax) with label smoothing,
-// and mse_loss.
+// Losses: nll_loss (gather kernel), cross_entropy (the fused softmax + cross-entropy kernels of
+// kernels/fused_nn_kernels.h, label smoothing included) and mse_loss.
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
 #include "core/factories.h"
+#include "kernels/fused_nn_kernels.h"
 #include "kernels/nn_kernels.h"
 
 namespace hg {
@@ -31,23 +32,85 @@ class NllLossBackward final : public autograd::Node {
   int64_t ignore_index_;
 };
 
+// grad_logits = grad_loss * (softmax - (1 - ls) onehot - ls / C) from the saved log-sum-exp.
+class CrossEntropyBackward final : public autograd::Node {
+ public:
+  CrossEntropyBackward(const Tensor& logits, const Tensor& target, const Tensor& lse,
+                       int64_t ignore_index, double label_smoothing)
+      : logits_(logits), target_(target), lse_(lse), ignore_index_(ignore_index),
+        label_smoothing_(label_smoothing) {}
+  std::string name() const override { return "CrossEntropyBackward"; }
+  void release_saved() override {
+    logits_.reset();
+    target_.reset();
+    lse_.reset();
+  }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor& logits = logits_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
+    Tensor grad = make_tensor(logits.sizes(), logits.dtype(), logits.device());
+    kernels::cross_entropy_backward(logits.device())(
+        kernels::view_of(logits), kernels::view_of(target_.unpack(*this)),
+        kernels::view_of(lse_.unpack(*this)), kernels::view_of(g), ignore_index_,
+        label_smoothing_, kernels::view_of(grad));
+    return {grad, Tensor()};
+  }
+
+ private:
+  autograd::SavedTensor logits_, target_, lse_;
+  int64_t ignore_index_;
+  double label_smoothing_;
+};
+
+void check_targets(const Tensor& input, const Tensor& target, const char* op) {
+  autograd::check_defined(target, op);
+  autograd::check_same_device(input, target, op);
+  HG_CHECK(input.dim() == 2, op, ": expected input [N, C], got ", describe(input));
+  HG_CHECK(target.dtype() == kInt64 && target.dim() == 1 && target.size(0) == input.size(0),
+           op, ": expected int64 targets [", input.size(0), "] for input ", describe(input),
+           ", got ", describe(target));
+}
+
+void check_bad_target(int64_t bad, const Tensor& t, const Tensor& input, const char* op) {
+  HG_CHECK(bad < 0, op, ": target ", (bad < 0 ? 0 : t.to_vector<int64_t>()[bad]), " at index ",
+           bad, " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
+}
+
+// Per-sample cross-entropy [N] (0 at ignored targets) in one fused kernel.
+Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                                double label_smoothing) {
+  const char* op = "cross_entropy";
+  check_targets(logits, target, op);
+  Tensor x, t;
+  {
+    NoGradGuard no_grad;
+    x = logits.contiguous();
+    t = target.contiguous();
+  }
+  Tensor loss = make_tensor({x.size(0)}, x.dtype(), x.device());
+  Tensor lse = make_tensor({x.size(0)}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
+  int64_t bad = -1;
+  kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(t), ignore_index,
+                                     label_smoothing, kernels::view_of(loss),
+                                     kernels::view_of(lse), &bad);
+  check_bad_target(bad, t, logits, op);
+  if (autograd::needs_grad({&logits}))
+    autograd::record_op<CrossEntropyBackward>({logits, target}, loss, x, t, lse, ignore_index,
+                                              label_smoothing);
+  return loss;
+}
+
 // Per-sample negative log-likelihood [N] (0 at ignored targets).
 Tensor nll_per_sample(const Tensor& log_probs, const Tensor& target, int64_t ignore_index,
                       const char* op) {
   autograd::check_floating(log_probs, op);
-  autograd::check_defined(target, op);
-  autograd::check_same_device(log_probs, target, op);
-  HG_CHECK(log_probs.dim() == 2, op, ": expected input [N, C], got ", describe(log_probs));
-  HG_CHECK(target.dtype() == kInt64 && target.dim() == 1 && target.size(0) == log_probs.size(0),
-           op, ": expected int64 targets [", log_probs.size(0), "] for input ",
-           describe(log_probs), ", got ", describe(target));
+  check_targets(log_probs, target, op);
   const Tensor lp = log_probs.contiguous(), t = target.contiguous();
   Tensor loss = make_tensor({lp.size(0)}, lp.dtype(), lp.device());
   int64_t bad = -1;
   kernels::nll_loss(lp.device())(kernels::view_of(lp), kernels::view_of(t), ignore_index,
                                  kernels::view_of(loss), &bad);
-  HG_CHECK(bad < 0, op, ": target ", (bad < 0 ? 0 : t.to_vector<int64_t>()[bad]), " at index ",
-           bad, " is out of range for ", lp.size(1), " classes (input ", describe(log_probs), ")");
+  check_bad_target(bad, t, log_probs, op);
   if (autograd::needs_grad({&log_probs}))
     autograd::record_op<NllLossBackward>({log_probs, target}, loss, t, ignore_index);
   return loss;
@@ -82,14 +145,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
            label_smoothing, " is outside [0, 1]");
-  const Tensor logp = log_softmax(amp::autocast(amp::OpId::CrossEntropy, logits), -1);
-  Tensor per_sample = nll_per_sample(logp, target, ignore_index, "cross_entropy");
-  if (label_smoothing > 0.0) {
-    // (1 - e) * nll + e * mean over classes of -log p, at the samples that are not ignored
-    const Tensor kept = ne(target, wrap_scalar(static_cast<double>(ignore_index), target));
-    const Tensor smooth = where(kept, -mean(logp, {1}), zeros({}, logp.options()));
-    per_sample = per_sample * (1.0 - label_smoothing) + smooth * label_smoothing;
-  }
+  const Tensor per_sample =
+      cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits), target,
+                               ignore_index, label_smoothing);
   return reduce_loss(per_sample, reduction, counted(target, ignore_index));
 }
 

@@ -1,9 +1,13 @@
-// dropout (a seeded random mask) and embedding (a row gather with a scatter-add backward).
+// dropout (a mask drawn inside the kernel from the default generator's Philox stream, redrawn
+// from the same (seed, offset) by the backward) and embedding (a row gather with a scatter-add
+// backward).
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "autograd/op_helpers.h"
 #include "core/factories.h"
+#include "core/random.h"
+#include "kernels/fused_nn_kernels.h"
 #include "kernels/nn_kernels.h"
 
 namespace hg {
@@ -28,6 +32,25 @@ class EmbeddingBackward final : public autograd::Node {
   autograd::SavedTensor index_;
 };
 
+// grad_x = grad_out * mask, the mask regenerated from the forward's (seed, offset): nothing of
+// the input's size is saved.
+class DropoutBackward final : public autograd::Node {
+ public:
+  DropoutBackward(double p, Generator::State stream) : p_(p), stream_(stream) {}
+  std::string name() const override { return "DropoutBackward"; }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
+    Tensor grad = make_tensor(g.sizes(), g.dtype(), g.device());
+    kernels::dropout(g.device())(kernels::view_of(g), p_, stream_.seed, stream_.offset,
+                                 kernels::view_of(grad));
+    return {grad};
+  }
+
+ private:
+  double p_;
+  Generator::State stream_;
+};
+
 }  // namespace
 
 Tensor dropout(const Tensor& x, double p, bool training) {
@@ -35,13 +58,20 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   HG_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability ", p, " is outside [0, 1]");
   if (!training || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;
-  Tensor mask;
+  Tensor xc;
   {
-    NoGradGuard no_grad;  // keep with probability 1 - p, scaled so the expectation is unchanged
-    const Tensor draw = rand(x.sizes(), TensorOptions(kFloat32).device(x.device()));
-    mask = ge(draw, wrap_scalar(p, draw)).to(x.dtype()) * (1.0 / (1.0 - p));
+    NoGradGuard no_grad;
+    xc = x.contiguous();
   }
-  return x * mask;
+  // The same Philox blocks a float32 rand() of x's size would take: the mask is the one
+  // ge(rand(x.sizes()), p) gives, kept with probability 1 - p and scaled by 1 / (1 - p).
+  const Generator::State stream =
+      default_generator().reserve_state(random::blocks_uniform_f32(xc.numel()));
+  Tensor out = make_tensor(xc.sizes(), xc.dtype(), xc.device());
+  kernels::dropout(xc.device())(kernels::view_of(xc), p, stream.seed, stream.offset,
+                                kernels::view_of(out));
+  if (autograd::needs_grad({&x})) autograd::record_op<DropoutBackward>({x}, out, p, stream);
+  return out;
 }
 
 Tensor embedding(const Tensor& index, const Tensor& weight) {

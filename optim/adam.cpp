@@ -10,6 +10,8 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "kernels/amp_kernels.h"
+#include "kernels/tensor_bridge.h"
 #include "optim/adamw.h"
 #include "optim/cpu_update.h"
 
@@ -119,13 +121,33 @@ void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor
   target.copy_(w + div(mi, denom) * -(h.lr / bias_correction1));
 }
 
+// One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the moments
+// and the rounded parameter copy in a single pass.
+void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Tensor& v,
+                Tensor* vmax) {
+  kernels::FusedAdamParams p;
+  p.lr = h.lr, p.beta1 = h.beta1, p.beta2 = h.beta2, p.eps = h.eps;
+  p.weight_decay = h.weight_decay, p.amsgrad = h.amsgrad, p.decoupled = h.decoupled;
+  p.step = step;
+  const kernels::TensorView vmax_view = vmax != nullptr ? kernels::view_of(*vmax) : kernels::TensorView{};
+  const Tensor* out = fused_param_out(u);
+  const kernels::TensorView out_view = out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  kernels::fused_adam(u.weight.device())(
+      kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
+      kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,
+      out != nullptr ? &out_view : nullptr, nullptr, nullptr, u.grad_factor, p);
+  u.param_written = out != nullptr || u.weight.is_same(u.param);
+}
+
 }  // namespace
 
-void adam_update(const ParamUpdate& u, ParamState& state, const AdamHyper& h) {
+void adam_update(ParamUpdate& u, ParamState& state, const AdamHyper& h) {
   Tensor& m = state_buffer(state, "exp_avg", u);
   Tensor& v = state_buffer(state, "exp_avg_sq", u);
   Tensor* vmax = h.amsgrad ? &state_buffer(state, "max_exp_avg_sq", u) : nullptr;
-  if (!u.cpu_loops) {
+  if (use_fused_kernel(u)) {
+    adam_fused(u, state.step, h, m, v, vmax);
+  } else if (!u.cpu_loops) {
     adam_tensors(u, state.step, h, m, v, vmax);
   } else if (u.compute == kFloat64) {
     adam_loop<double>(u, state.step, h, m.data<double>(), v.data<double>(),

@@ -65,7 +65,7 @@ struct AdamHyper {
   bool decoupled;  // AdamW: w *= 1 - lr * weight_decay instead of adding wd * w to the gradient
 };
 // One Adam/AdamW update of u's parameter, creating its state buffers on the first.
-void adam_update(const ParamUpdate& u, ParamState& state, const AdamHyper& h);
+void adam_update(ParamUpdate& u, ParamState& state, const AdamHyper& h);
 
 }  // namespace detail
 

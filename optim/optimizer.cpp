@@ -197,13 +197,24 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
   detail::ParamUpdate u = prepare(param, st, grad_factor);
   ++st.step;
   update(u, st, options);
-  if (st.master.defined()) {
+  if (u.param_written) {
+    param.storage()->bump_version();  // the fused kernel wrote it in the same pass
+  } else if (st.master.defined()) {
     param.detach().copy_(st.master);  // round (RNE) the fp32 master into the 16-bit parameter
   } else if (!u.weight.is_same(param)) {
     param.detach().copy_(u.weight);  // a staging copy of a non-contiguous parameter
   } else if (u.cpu_loops) {
     param.storage()->bump_version();  // written in place through raw pointers
   }
+}
+
+bool detail::use_fused_kernel(const ParamUpdate& u) {
+  return !u.cpu_loops && u.param.device().is_cuda() && u.weight.is_contiguous() &&
+         u.grad.is_contiguous();
+}
+
+const Tensor* detail::fused_param_out(const ParamUpdate& u) {
+  return !u.weight.is_same(u.param) && u.param.is_contiguous() ? &u.param : nullptr;
 }
 
 Tensor detail::read_grad(const ParamUpdate& u) {

@@ -108,6 +108,9 @@ struct ParamUpdate {
   DType compute = kFloat32;  // of the math and the state: fp64 for fp64 parameters, else fp32
   double grad_factor = 1.0;  // the gradient is read as grad * grad_factor (1 / grad_scale)
   bool cpu_loops = true;     // raw CPU loops, else the device-generic path (tensor ops)
+  // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
+  // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
+  bool param_written = false;
 };
 }  // namespace detail
 
@@ -186,6 +189,12 @@ namespace detail {
 Tensor read_grad(const ParamUpdate& u);
 // The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
 Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
+// Whether u can take a fused device kernel (kernels/amp_kernels.h): a CUDA parameter whose
+// weight (master or parameter) is contiguous.
+bool use_fused_kernel(const ParamUpdate& u);
+// The parameter to receive the rounded weight in the fused pass: u.param when u updates a
+// master and the parameter is contiguous (null otherwise; step() then copies).
+const Tensor* fused_param_out(const ParamUpdate& u);
 // Shared by the options classes: "SGD: invalid lr: -0.1 (must be >= 0)".
 void check_option(bool ok, const std::string& optimizer, const char* option, double value,
                   const char* requirement);

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "kernels/amp_kernels.h"
+#include "kernels/tensor_bridge.h"
 #include "optim/cpu_update.h"
 
 namespace hg::optim {
@@ -92,6 +94,22 @@ void sgd_tensors(const detail::ParamUpdate& u, Tensor* buf, bool first, const SG
   target.copy_(w + d * -h.lr);
 }
 
+// One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the state
+// and the rounded parameter copy in a single pass.
+void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
+  kernels::FusedSgdParams p;
+  p.lr = h.lr, p.momentum = h.momentum, p.dampening = h.dampening;
+  p.weight_decay = h.weight_decay, p.nesterov = h.nesterov, p.first_step = first;
+  const kernels::TensorView buf_view = buf != nullptr ? kernels::view_of(*buf) : kernels::TensorView{};
+  const Tensor* out = detail::fused_param_out(u);
+  const kernels::TensorView out_view = out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  kernels::fused_sgd(u.weight.device())(kernels::view_of(u.weight), kernels::view_of(u.grad),
+                                        buf != nullptr ? &buf_view : nullptr,
+                                        out != nullptr ? &out_view : nullptr, nullptr, nullptr,
+                                        u.grad_factor, p);
+  u.param_written = out != nullptr || u.weight.is_same(u.param);
+}
+
 }  // namespace
 
 SGD::SGD(std::vector<Tensor> params, const SGDOptions& defaults)
@@ -109,7 +127,9 @@ void SGD::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptio
     first = state.buffers.count("momentum_buffer") == 0;
     buf = &detail::state_buffer(state, "momentum_buffer", u);
   }
-  if (!u.cpu_loops) {
+  if (detail::use_fused_kernel(u)) {
+    sgd_fused(u, buf, first, h);
+  } else if (!u.cpu_loops) {
     sgd_tensors(u, buf, first, h);
   } else if (u.compute == kFloat64) {
     sgd_loop<double>(u, buf ? buf->data<double>() : nullptr, first, h);

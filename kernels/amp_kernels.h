@@ -1,0 +1,76 @@
+#pragma once
+// Kernel families of mixed-precision training: the multi-tensor gradient unscale with a found-inf
+// flag, the dynamic loss-scale update, and fused SGD / AdamW steps. Same conventions as
+// kernels/kernels.h. The loss scale, its inverse and the found-inf flag live in tensors on the
+// kernels' device, so a CUDA training step can unscale, check, update and step with no host
+// synchronisation. Every family has a CPU implementation that computes what amp/grad_scaler.cpp,
+// optim/sgd.cpp and optim/adam.cpp compute, bit for bit.
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/tensor_view.h"
+
+namespace hg::kernels {
+
+// ---- AMP ----
+// For each i < count: outs[i] = float(grads[i]) * inv_scale (fp32 arithmetic, as the host's
+// grad.to(float32) * (1 / scale)), stored in outs[i]'s dtype: float32, or grads[i]'s own dtype
+// when it is float32/float64 (outs[i] may then alias grads[i]). found_inf (float32 [1]) is set
+// to 1 when any unscaled value is inf or NaN and is never cleared here. inv_scale: float32 [1].
+// All views contiguous, on one device; one launch on CUDA however many tensors there are.
+using UnscaleGradsFn = void (*)(const TensorView* grads, const TensorView* outs, int64_t count,
+                                const TensorView& inv_scale, const TensorView& found_inf);
+
+struct ScaleUpdateParams {
+  double growth_factor = 2.0, backoff_factor = 0.5;
+  int64_t growth_interval = 2000, hysteresis = 1;
+  double min_scale = 0.0, max_scale = 1e38;
+};
+// Slots of the float64 [kScaleStateSize] state tensor of the scale update.
+enum ScaleStateSlot : int64_t {
+  kScaleSlot = 0, kGrowthTrackerSlot = 1, kOverflowStreakSlot = 2, kSkippedStepsSlot = 3,
+  kScaleStateSize = 4
+};
+// GradScaler::update() on device memory: reads found_inf (float32 [1]) and the state, applies
+// backoff (after `hysteresis` consecutive overflows) or growth (after `growth_interval` clean
+// steps) exactly as the host does in double, counts a skipped step, writes inv_scale (float32
+// [1]) = float(1 / scale) for the next unscale, and clears found_inf.
+using ScaleUpdateFn = void (*)(const TensorView& state, const TensorView& found_inf,
+                               const TensorView& inv_scale, const ScaleUpdateParams& params);
+
+// ---- fused optimizer steps ----
+// Both update `weight` (the fp32 master, or the parameter itself: float32/float64/16-bit) in
+// place from `grad` (float32/float16/bfloat16, or float64 for float64 weights) read as
+// grad * factor, factor = *inv_scale when inv_scale (float32 [1]) is given, else grad_factor.
+// When found_inf (float32 [1]) is given and non-zero nothing is written (the step is skipped
+// on the device). param_out, when given, receives the new weight rounded to its (16-bit) dtype
+// in the same pass. State tensors have the compute dtype (float32, float64 for float64 weights).
+// All views contiguous with weight's element count.
+struct FusedSgdParams {
+  double lr = 0.0, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = false;  // the momentum buffer starts as the first gradient
+};
+using FusedSgdFn = void (*)(const TensorView& weight, const TensorView& grad,
+                            const TensorView* momentum_buffer, const TensorView* param_out,
+                            const TensorView* inv_scale, const TensorView* found_inf,
+                            double grad_factor, const FusedSgdParams& params);
+
+struct FusedAdamParams {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool amsgrad = false;
+  bool decoupled = true;  // AdamW (w *= 1 - lr * wd), else Adam's L2 term in the gradient
+  int64_t step = 1;       // this update's step number (for the bias corrections)
+};
+using FusedAdamFn = void (*)(const TensorView& weight, const TensorView& grad,
+                             const TensorView& exp_avg, const TensorView& exp_avg_sq,
+                             const TensorView* max_exp_avg_sq, const TensorView* param_out,
+                             const TensorView* inv_scale, const TensorView* found_inf,
+                             double grad_factor, const FusedAdamParams& params);
+
+extern DispatchTable<UnscaleGradsFn> unscale_grads;
+extern DispatchTable<ScaleUpdateFn> scale_update;
+extern DispatchTable<FusedSgdFn> fused_sgd;
+extern DispatchTable<FusedAdamFn> fused_adam;
+
+}  // namespace hg::kernels

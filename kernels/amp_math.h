@@ -1,0 +1,113 @@
+#pragma once
+// The per-element arithmetic of the AMP and fused-optimizer families (kernels/amp_kernels.h),
+// shared by the CPU implementation (kernels/cpu/amp.cpp) and the CUDA kernels
+// (kernels/cuda/multi_tensor.cu, kernels/cuda/fused_optim.cu). The expressions are those of
+// amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp, operation for operation, so the CPU
+// family reproduces the optimizers bit for bit. HG_HD: compiled for host and device.
+#include <math.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/half.h"
+#include "kernels/amp_kernels.h"
+
+namespace hg::kernels::amp_math {
+
+HG_HD inline float sqrt_c(float x) { return ::sqrtf(x); }
+HG_HD inline double sqrt_c(double x) { return ::sqrt(x); }
+HG_HD inline bool is_nan(float x) { return x != x; }
+HG_HD inline bool is_nan(double x) { return x != x; }
+HG_HD inline bool is_finite(float x) { return x - x == 0.0f; }  // false for inf and NaN
+
+// The host unscale: grad.to(float32) * inv_scale is the Affine kernel a * x + 0 in float.
+HG_HD inline float unscale(float g, float inv_scale) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(inv_scale, g) + 0.0f;  // no fused multiply-add: -0 becomes +0 as on the host
+#else
+  return inv_scale * g + 0.0f;
+#endif
+}
+
+// GradScaler::update() in double, on the state slots of kernels::ScaleStateSlot.
+HG_HD inline void update_scale(double* state, bool found_inf, const ScaleUpdateParams& p) {
+  double& scale = state[kScaleSlot];
+  double& growth_tracker = state[kGrowthTrackerSlot];
+  double& overflow_streak = state[kOverflowStreakSlot];
+  if (found_inf) {
+    state[kSkippedStepsSlot] += 1.0;
+    growth_tracker = 0.0;
+    overflow_streak += 1.0;
+    if (overflow_streak >= static_cast<double>(p.hysteresis)) {
+      const double backed_off = scale * p.backoff_factor;
+      scale = p.min_scale < backed_off ? backed_off : p.min_scale;  // std::max(min, x)
+      overflow_streak = 0.0;
+    }
+  } else {
+    overflow_streak = 0.0;
+    growth_tracker += 1.0;
+    if (growth_tracker == static_cast<double>(p.growth_interval)) {
+      const double grown = scale * p.growth_factor;
+      scale = grown < p.max_scale ? grown : p.max_scale;  // std::min(max, x)
+      growth_tracker = 0.0;
+    }
+  }
+}
+
+// The constants of one SGD step in the compute type C (as optim/sgd.cpp's sgd_loop).
+template <typename C>
+struct SgdScalars {
+  C neg_lr, wd, momentum, keep;
+  bool decay, nesterov, first;
+};
+template <typename C>
+inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h) {
+  return {static_cast<C>(-h.lr), static_cast<C>(h.weight_decay), static_cast<C>(h.momentum),
+          static_cast<C>(1.0 - h.dampening), h.weight_decay != 0.0, h.nesterov, h.first_step};
+}
+// New weight from w and g (already times the factor); buf (may be null) is updated.
+template <typename C>
+HG_HD inline C sgd_element(C w, C g, C* buf, const SgdScalars<C>& s) {
+  C d = s.decay ? g + s.wd * w : g;
+  if (buf != nullptr) {
+    const C b = s.first ? d : s.momentum * *buf + s.keep * d;
+    *buf = b;
+    d = s.nesterov ? d + s.momentum * b : b;
+  }
+  return w + s.neg_lr * d;
+}
+
+// The constants of one Adam/AdamW step in C (as optim/adam.cpp's adam_loop).
+template <typename C>
+struct AdamScalars {
+  C neg_step_size, bc2_sqrt, beta1, keep1, beta2, keep2, eps, wd, shrink;
+  bool decoupled, coupled;
+};
+template <typename C>
+inline AdamScalars<C> adam_scalars(const FusedAdamParams& h) {
+  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
+  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
+  return {static_cast<C>(-(h.lr / bias_correction1)), static_cast<C>(std::sqrt(bias_correction2)),
+          static_cast<C>(h.beta1), static_cast<C>(1.0 - h.beta1), static_cast<C>(h.beta2),
+          static_cast<C>(1.0 - h.beta2), static_cast<C>(h.eps), static_cast<C>(h.weight_decay),
+          static_cast<C>(1.0 - h.lr * h.weight_decay), h.decoupled,
+          !h.decoupled && h.weight_decay != 0.0};
+}
+template <typename C>
+HG_HD inline C adam_element(C w, C g, C* m, C* v, C* vmax, const AdamScalars<C>& s) {
+  if (s.decoupled) w = w * s.shrink;
+  if (s.coupled) g = g + s.wd * w;
+  const C mi = s.beta1 * *m + s.keep1 * g;
+  const C vi = s.beta2 * *v + s.keep2 * g * g;
+  *m = mi;
+  *v = vi;
+  C vx = vi;
+  if (vmax != nullptr) {  // torch.maximum: NaN wins
+    vx = (is_nan(*vmax) || *vmax > vi) ? *vmax : vi;
+    *vmax = vx;
+  }
+  const C denom = sqrt_c(vx) / s.bc2_sqrt + s.eps;
+  return w + s.neg_step_size * (mi / denom);
+}
+
+}  // namespace hg::kernels::amp_math

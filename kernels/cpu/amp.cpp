@@ -1,0 +1,147 @@
+// The CPU column of the AMP and fused-optimizer families (kernels/amp_kernels.h): the same
+// arithmetic as amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp (kernels/amp_math.h), in
+// loops of the same shape as optim/cpu_update.h, so the results match bit for bit.
+#include "kernels/cpu/amp_cpu.h"
+
+#include "kernels/amp_math.h"
+#include "kernels/cpu/loops.h"
+
+namespace hg::kernels::cpu {
+
+namespace {
+
+namespace am = amp_math;
+
+// Below this many elements a loop runs on one thread (as optim/cpu_update.h).
+constexpr int64_t kUpdateGrain = 32768;
+
+template <typename In, typename Out>
+bool unscale_loop(const In* in, Out* out, int64_t n, float inv_scale) {
+  bool bad = false;
+#pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kUpdateGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = am::unscale(static_cast<float>(in[i]), inv_scale);
+    out[i] = static_cast<Out>(v);
+    bad = bad || !am::is_finite(v);
+  }
+  return bad;
+}
+
+// Reads grad * factor, factor from inv_scale when given; nullopt-like: returns false when
+// found_inf says the step is skipped.
+double step_factor(const TensorView* inv_scale, double grad_factor) {
+  return inv_scale != nullptr ? static_cast<double>(*inv_scale->ptr<float>()) : grad_factor;
+}
+bool skipped(const TensorView* found_inf) {
+  return found_inf != nullptr && *found_inf->ptr<float>() != 0.0f;
+}
+
+// f(i, w, g) -> new w over every element, as optim/cpu_update.h's update_loop; param_out
+// (any floating dtype) receives the stored new weight.
+template <typename C, typename W, typename G, typename F>
+void fused_loop(W* weight, const G* grad, int64_t n, C factor, const TensorView* param_out,
+                const F& f) {
+  auto body = [&]<typename P>(P* out) {
+#pragma omp parallel for schedule(static) if (n >= kUpdateGrain)
+    for (int64_t i = 0; i < n; ++i) {
+      C w, g;
+      if constexpr (std::is_same_v<C, double>) {
+        w = static_cast<double>(weight[i]);
+        g = static_cast<double>(grad[i]) * factor;
+      } else {
+        w = static_cast<C>(static_cast<float>(weight[i]));
+        g = static_cast<C>(static_cast<float>(grad[i])) * factor;
+      }
+      weight[i] = static_cast<W>(f(i, w, g));
+      if (out != nullptr) out[i] = static_cast<P>(static_cast<float>(weight[i]));
+    }
+  };
+  if (param_out == nullptr) return body(static_cast<float*>(nullptr));
+  dispatch_floating(param_out->dtype, "fused optimizer param_out", [&]<typename P>() {
+    body(param_out->ptr<P>());
+  });
+}
+
+// Dispatches weight and gradient dtypes: C is double for float64 weights, float otherwise.
+template <typename F>
+void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const char* op,
+                         const F& f) {
+  dispatch_floating(weight.dtype, op, [&]<typename W>() {
+    using C = compute_t<W>;
+    if constexpr (std::is_same_v<C, double>) {
+      HG_CHECK(grad.dtype == DType::Float64, op, ": float64 weights need float64 gradients");
+      f.template operator()<C, W, double>();
+    } else {
+      dispatch_floating(grad.dtype, op, [&]<typename G>() {
+        if constexpr (std::is_same_v<G, double>) HG_FAIL(op, ": float64 gradient for a ", dtype_name(weight.dtype), " weight");
+        else f.template operator()<C, W, G>();
+      });
+    }
+  });
+}
+
+template <typename C>
+C* state_ptr(const TensorView* v) {
+  return v == nullptr ? nullptr : v->ptr<C>();
+}
+
+}  // namespace
+
+void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t count,
+                   const TensorView& inv_scale, const TensorView& found_inf) {
+  const float inv = *inv_scale.ptr<float>();
+  bool bad = false;
+  for (int64_t t = 0; t < count; ++t) {
+    const TensorView& in = grads[t];
+    const TensorView& out = outs[t];
+    dispatch_floating(in.dtype, "unscale_grads", [&]<typename In>() {
+      dispatch_floating(out.dtype, "unscale_grads", [&]<typename Out>() {
+        bad = unscale_loop(in.ptr<In>(), out.ptr<Out>(), in.numel(), inv) || bad;
+      });
+    });
+  }
+  if (bad) *found_inf.ptr<float>() = 1.0f;
+}
+
+void scale_update(const TensorView& state, const TensorView& found_inf,
+                  const TensorView& inv_scale, const ScaleUpdateParams& params) {
+  double* s = state.ptr<double>();
+  am::update_scale(s, *found_inf.ptr<float>() != 0.0f, params);
+  *inv_scale.ptr<float>() = static_cast<float>(1.0 / s[kScaleSlot]);
+  *found_inf.ptr<float>() = 0.0f;
+}
+
+void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
+               const TensorView* param_out, const TensorView* inv_scale,
+               const TensorView* found_inf, double grad_factor, const FusedSgdParams& params) {
+  if (skipped(found_inf)) return;
+  const double factor = step_factor(inv_scale, grad_factor);
+  for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
+    const am::SgdScalars<C> s = am::sgd_scalars<C>(params);
+    C* buf = state_ptr<C>(momentum_buffer);
+    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor),
+                  param_out, [=](int64_t i, C w, C g) {
+                    return am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s);
+                  });
+  });
+}
+
+void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
+                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
+                const TensorView* param_out, const TensorView* inv_scale,
+                const TensorView* found_inf, double grad_factor, const FusedAdamParams& params) {
+  if (skipped(found_inf)) return;
+  const double factor = step_factor(inv_scale, grad_factor);
+  for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
+    const am::AdamScalars<C> s = am::adam_scalars<C>(params);
+    C* m = exp_avg.ptr<C>();
+    C* v = exp_avg_sq.ptr<C>();
+    C* vmax = state_ptr<C>(max_exp_avg_sq);
+    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor),
+                  param_out, [=](int64_t i, C w, C g) {
+                    return am::adam_element(w, g, m + i, v + i, vmax != nullptr ? vmax + i : nullptr, s);
+                  });
+  });
+}
+
+}  // namespace hg::kernels::cpu

@@ -1,0 +1,19 @@
+#pragma once
+// The CPU column of the AMP and fused-optimizer families (contracts in kernels/amp_kernels.h).
+#include "kernels/amp_kernels.h"
+
+namespace hg::kernels::cpu {
+
+void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t count,
+                   const TensorView& inv_scale, const TensorView& found_inf);
+void scale_update(const TensorView& state, const TensorView& found_inf,
+                  const TensorView& inv_scale, const ScaleUpdateParams& params);
+void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
+               const TensorView* param_out, const TensorView* inv_scale,
+               const TensorView* found_inf, double grad_factor, const FusedSgdParams& params);
+void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
+                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
+                const TensorView* param_out, const TensorView* inv_scale,
+                const TensorView* found_inf, double grad_factor, const FusedAdamParams& params);
+
+}  // namespace hg::kernels::cpu

@@ -1,0 +1,118 @@
+// The CPU column of the fused nn families (kernels/fused_nn_kernels.h): dropout with its mask
+// drawn from the Philox stream inside the loop, and softmax + cross-entropy per row with the
+// CPU softmax's arithmetic (kernels/cpu/softmax.cpp), so the forward loss without label
+// smoothing equals nll_loss(log_softmax(x)) bit for bit.
+#include <cmath>
+
+#include "kernels/cpu/fused_nn_cpu.h"
+#include "kernels/cpu/loops.h"
+#include "kernels/fused_nn_math.h"
+
+namespace hg::kernels::cpu {
+
+void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
+             const TensorView& out) {
+  const int64_t n = in.numel(), blocks = (n + 3) / 4;
+  const float threshold = static_cast<float>(p);
+  dispatch_floating(in.dtype, "dropout", [&]<typename T>() {
+    using C = compute_t<T>;
+    // the kept value's multiplier, rounded to T as the mask tensor holds it
+    const C scale = static_cast<C>(static_cast<T>(static_cast<C>(1.0 / (1.0 - p))));
+    const T* x = in.ptr<T>();
+    T* y = out.ptr<T>();
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+    for (int64_t b = 0; b < blocks; ++b) {
+      bool keep[4];
+      fused_math::dropout_keep4(seed, offset, static_cast<uint64_t>(b), threshold, keep);
+      for (int64_t i = 4 * b; i < std::min<int64_t>(4 * b + 4, n); ++i)
+        y[i] = static_cast<T>(static_cast<C>(x[i]) * (keep[i - 4 * b] ? scale : C(0)));
+    }
+  });
+}
+
+namespace {
+
+template <typename T, typename C>
+C row_lse(const T* xr, int64_t cols) {  // as kernels/cpu/softmax.cpp
+  C max = -INFINITY;
+  for (int64_t c = 0; c < cols; ++c) max = std::max(max, static_cast<C>(xr[c]));
+  C sum = 0;
+  for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<C>(xr[c]) - max);
+  return max + std::log(sum);
+}
+
+template <typename T, typename C>
+C row_mean(const T* xr, int64_t cols) {
+  C sum = 0;
+  for (int64_t c = 0; c < cols; ++c) sum += static_cast<C>(xr[c]);
+  return sum / static_cast<C>(cols);
+}
+
+}  // namespace
+
+void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
+                   double label_smoothing, const TensorView& loss, const TensorView& lse,
+                   int64_t* bad_target) {
+  const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  const int64_t* t = target.ptr<int64_t>();
+  *bad_target = -1;
+  for (int64_t n = 0; n < rows; ++n) {
+    if (t[n] != ignore_index && (t[n] < 0 || t[n] >= cols)) {
+      *bad_target = n;
+      return;
+    }
+  }
+  dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
+    using C = compute_t<T>;
+    const C ls = static_cast<C>(label_smoothing);
+    const T* x = logits.ptr<T>();
+    T* out = loss.ptr<T>();
+    C* saved = lse.ptr<C>();
+#pragma omp parallel for if (rows * cols >= kParallelGrain)
+    for (int64_t n = 0; n < rows; ++n) {
+      const T* xr = x + n * cols;
+      const C shift = row_lse<T, C>(xr, cols);
+      saved[n] = shift;
+      if (t[n] == ignore_index) {
+        out[n] = static_cast<T>(C(0));
+        continue;
+      }
+      C value = shift - static_cast<C>(xr[t[n]]);
+      if (label_smoothing > 0.0)
+        value = (C(1) - ls) * value + ls * (shift - row_mean<T, C>(xr, cols));
+      out[n] = static_cast<T>(value);
+    }
+  });
+}
+
+void cross_entropy_backward(const TensorView& logits, const TensorView& target,
+                            const TensorView& lse, const TensorView& grad_loss,
+                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& grad_logits) {
+  const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  const int64_t* t = target.ptr<int64_t>();
+  dispatch_floating(logits.dtype, "cross_entropy_backward", [&]<typename T>() {
+    using C = compute_t<T>;
+    const C ls = static_cast<C>(label_smoothing), uniform = ls / static_cast<C>(cols);
+    const T* x = logits.ptr<T>();
+    const T* g = grad_loss.ptr<T>();
+    const C* saved = lse.ptr<C>();
+    T* dx = grad_logits.ptr<T>();
+#pragma omp parallel for if (rows * cols >= kParallelGrain)
+    for (int64_t n = 0; n < rows; ++n) {
+      T* dr = dx + n * cols;
+      if (t[n] == ignore_index) {
+        for (int64_t c = 0; c < cols; ++c) dr[c] = static_cast<T>(C(0));
+        continue;
+      }
+      const C gn = static_cast<C>(g[n]), shift = saved[n];
+      for (int64_t c = 0; c < cols; ++c) {
+        const C target_share = c == t[n] ? C(1) - ls : C(0);
+        const C p = std::exp(static_cast<C>(x[n * cols + c]) - shift);
+        dr[c] = static_cast<T>(gn * (p - target_share - uniform));
+      }
+    }
+  });
+}
+
+}  // namespace hg::kernels::cpu

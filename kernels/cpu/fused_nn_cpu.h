@@ -1,0 +1,17 @@
+#pragma once
+// The CPU column of the fused nn families (contracts in kernels/fused_nn_kernels.h).
+#include "kernels/fused_nn_kernels.h"
+
+namespace hg::kernels::cpu {
+
+void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
+             const TensorView& out);
+void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
+                   double label_smoothing, const TensorView& loss, const TensorView& lse,
+                   int64_t* bad_target);
+void cross_entropy_backward(const TensorView& logits, const TensorView& target,
+                            const TensorView& lse, const TensorView& grad_loss,
+                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& grad_logits);
+
+}  // namespace hg::kernels::cpu

@@ -1,0 +1,18 @@
+// Fills the CUDA column of the AMP and fused-optimizer tables (kernels/amp_tables.cpp).
+#include "kernels/cuda/cuda_amp_kernels.h"
+
+namespace hg::kernels::cuda {
+namespace {
+
+struct RegisterAmpKernels {
+  RegisterAmpKernels() {
+    kernels::unscale_grads.set(DeviceType::CUDA, cuda::unscale_grads);
+    kernels::scale_update.set(DeviceType::CUDA, cuda::scale_update);
+    kernels::fused_sgd.set(DeviceType::CUDA, cuda::fused_sgd);
+    kernels::fused_adam.set(DeviceType::CUDA, cuda::fused_adam);
+  }
+};
+const RegisterAmpKernels registered;
+
+}  // namespace
+}  // namespace hg::kernels::cuda

@@ -1,0 +1,161 @@
+// conv2d on CUDA: im2col + cuBLAS (kernels/cuda/conv_shape.cuh, kernels/cuda/nn_gemm.cuh).
+//
+// Forward, per chunk of samples and group: im2col into a per-sample column matrix (nothing for
+// 1x1 / stride 1 / no padding, where the columns are x itself) and one strided-batched GEMM
+// over the samples of the chunk, written straight into the output (pre-filled with the bias,
+// so bias + product round once). Backward: grad_bias by a per-channel reduction; grad_weight
+// by one GEMM per group and chunk over shared columns (K = samples x positions), accumulated in
+// fp32 (fp64) and rounded once at the end; grad_x by batched GEMMs W^T @ grad_out into fp32
+// columns and a gathering col2im that rounds once. fp16/bf16 GEMMs run on the tensor cores
+// with fp32 accumulation.
+#include "kernels/cuda/conv_shape.cuh"
+#include "kernels/cuda/cuda_nn_kernels.h"
+#include "kernels/cuda/nn_gemm.cuh"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+using ::hg::cuda::conv::Shape;
+
+namespace {
+
+template <typename T>
+using Acc = typename Scalar<T>::Compute;  // float, or double for fp64
+
+template <typename T>
+void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
+                  const TensorView& ov, const Conv2dParams& p) {
+  const Shape s = conv::make_shape(xv, wv, ov, p);
+  const T* x = xv.ptr<T>();
+  const T* w = wv.ptr<T>();
+  T* out = ov.ptr<T>();
+  const int64_t chunk = s.direct ? s.n : conv::chunk_samples(s);
+  DeviceBuffer cols(s.direct ? 0 : static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
+  const conv::Layout layout = conv::per_sample_layout(s);
+  cudaStream_t stream = current_stream();
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0);
+    T* out_chunk = out + n0 * s.cout * s.hwo;
+    if (bv != nullptr) {
+      conv::fill_bias_kernel<T><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0, stream>>>(
+          bv->ptr<T>(), s, nb, out_chunk);
+      HG_CUDA_LAUNCH_CHECK("conv2d fill_bias_kernel");
+    }
+    for (int64_t g = 0; g < s.groups; ++g) {
+      GemmOperand columns{x + (n0 * s.cin + g * s.cg) * s.hwi, s.hwo, false, s.cin * s.hwi};
+      if (!s.direct) {
+        conv::im2col_kernel<T><<<grid_for(nb * s.kg * s.hwo), kBlockSize, 0, stream>>>(
+            x, s, n0, nb, g, layout, cols.as<T>());
+        HG_CUDA_LAUNCH_CHECK("conv2d im2col_kernel");
+        columns = {cols.as<T>(), s.hwo, false, s.kg * s.hwo};
+      }
+      const GemmOperand weight{w + g * s.og * s.kg, s.kg, false, 0};
+      gemm_rm<T>(s.og, s.hwo, s.kg, weight, columns, bv != nullptr ? 1.0 : 0.0,
+                 out_chunk + g * s.og * s.hwo, s.hwo, nb, s.cout * s.hwo);
+    }
+  }
+}
+
+// grad_weight (+)= grad_out @ columns^T over all samples, into acc [cout, kg] (type Acc<T>,
+// zeroed by the caller).
+template <typename T>
+void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
+  const int64_t chunk = conv::chunk_samples(s);
+  DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
+  DeviceBuffer go_cols(chunk > 1 ? static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T) : 0);
+  cudaStream_t stream = current_stream();
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0), ld = nb * s.hwo;
+    const T* go_chunk = go + n0 * s.cout * s.hwo;  // [cout][hwo] as is when nb == 1
+    if (nb > 1) {
+      conv::gather_grad_out_kernel<T><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0, stream>>>(
+          go, s, n0, nb, go_cols.as<T>());
+      HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");
+      go_chunk = go_cols.as<T>();
+    }
+    for (int64_t g = 0; g < s.groups; ++g) {
+      conv::im2col_kernel<T><<<grid_for(nb * s.kg * s.hwo), kBlockSize, 0, stream>>>(
+          x, s, n0, nb, g, conv::shared_layout(s, nb), cols.as<T>());
+      HG_CUDA_LAUNCH_CHECK("conv2d_backward im2col_kernel");
+      const GemmOperand grad{go_chunk + g * s.og * ld, ld, false, 0};
+      const GemmOperand columns{cols.as<T>(), ld, true, 0};
+      gemm_rm<T>(s.og, s.kg, ld, grad, columns, 1.0, acc + g * s.og * s.kg, s.kg);
+    }
+  }
+}
+
+// grad_x = col2im(W^T @ grad_out), per chunk and group; 1x1 / stride 1 / no padding writes
+// the product straight into grad_x.
+template <typename T>
+void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
+  cudaStream_t stream = current_stream();
+  if (s.direct) {
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
+      const GemmOperand grad{go + g * s.og * s.hwo, s.hwo, false, s.cout * s.hwo};
+      gemm_rm<T>(s.kg, s.hwo, s.og, weight, grad, 0.0, gx + g * s.cg * s.hwi, s.hwo, s.n,
+                 s.cin * s.hwi);
+    }
+    return;
+  }
+  const int64_t chunk = conv::chunk_samples(s);
+  DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(Acc<T>));
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
+      const GemmOperand grad{go + (n0 * s.cout + g * s.og) * s.hwo, s.hwo, false, s.cout * s.hwo};
+      gemm_rm<T>(s.kg, s.hwo, s.og, weight, grad, 0.0, cols.as<Acc<T>>(), s.hwo, nb,
+                 s.kg * s.hwo);
+      conv::col2im_kernel<T, Acc<T>><<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0, stream>>>(
+          cols.as<Acc<T>>(), s, n0, nb, g, gx);
+      HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
+    }
+  }
+}
+
+template <typename T>
+void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
+                   const TensorView* gx, const TensorView* gw, const TensorView* gb,
+                   const Conv2dParams& p) {
+  const Shape s = conv::make_shape(xv, wv, gov, p);
+  const T* go = gov.ptr<T>();
+  if (gb != nullptr) {
+    conv::bias_grad_kernel<T, Acc<T>><<<static_cast<unsigned>(s.cout), kBlockSize, 0,
+                                        current_stream()>>>(go, s, gb->ptr<T>());
+    HG_CUDA_LAUNCH_CHECK("conv2d_backward bias_grad_kernel");
+  }
+  if (gw != nullptr) {
+    const int64_t count = s.cout * s.kg;
+    if constexpr (std::is_same_v<T, Acc<T>>) {
+      zero_async(gw->ptr<T>(), count);
+      weight_grad<T>(s, xv.ptr<T>(), go, gw->ptr<T>());
+    } else {
+      DeviceBuffer acc(static_cast<size_t>(count) * sizeof(Acc<T>));
+      zero_async(acc.as<Acc<T>>(), count);
+      weight_grad<T>(s, xv.ptr<T>(), go, acc.as<Acc<T>>());
+      narrow(acc.as<Acc<T>>(), gw->ptr<T>(), count, "conv2d_backward narrow_kernel");
+    }
+  }
+  if (gx != nullptr) input_grad<T>(s, wv.ptr<T>(), go, gx->ptr<T>());
+}
+
+}  // namespace
+
+void conv2d(const TensorView& x, const TensorView& weight, const TensorView* bias,
+            const TensorView& out, const Conv2dParams& params) {
+  if (out.numel() == 0) return;
+  dispatch_floating(x.dtype, "conv2d", [&]<typename T>() {
+    conv_forward<T>(x, weight, bias, out, params);
+  });
+}
+
+void conv2d_backward(const TensorView& x, const TensorView& weight, const TensorView& grad_out,
+                     const TensorView* grad_x, const TensorView* grad_weight,
+                     const TensorView* grad_bias, const Conv2dParams& params) {
+  dispatch_floating(x.dtype, "conv2d_backward", [&]<typename T>() {
+    conv_backward<T>(x, weight, grad_out, grad_x, grad_weight, grad_bias, params);
+  });
+}
+
+}  // namespace hg::kernels::cuda

@@ -1,0 +1,164 @@
+// The fused nn families on CUDA (kernels/fused_nn_kernels.h): dropout draws its mask from the
+// Philox stream inside the kernel (one Philox block per thread, 4 elements), bit-identical to
+// the CPU's mask; softmax + cross-entropy is one warp per row forward (max, sum of exp, the
+// target's logit and the smoothing mean in registers, float inside) and one thread per element
+// backward, with the row's log-sum-exp saved in between.
+#include <limits>
+
+#include "core/half.h"
+#include "kernels/cuda/cuda_fused_nn_kernels.h"
+#include "kernels/cuda/nn_common.cuh"
+#include "kernels/fused_nn_math.h"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+
+namespace {
+
+template <typename T, typename C>
+__global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, uint64_t offset, float p,
+                               C scale, T* y) {
+  const int64_t blocks = (n + 3) / 4;
+  HG_GRID_LOOP(b, blocks) {
+    bool keep[4];
+    fused_math::dropout_keep4(seed, offset, static_cast<uint64_t>(b), p, keep);
+    for (int j = 0; j < 4 && 4 * b + j < n; ++j) {
+      const int64_t i = 4 * b + j;
+      y[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(x[i])) * (keep[j] ? scale : C(0)));
+    }
+  }
+}
+
+constexpr int kRowsPerBlock = 8;  // one warp per row
+constexpr long long kNoBadTarget = std::numeric_limits<long long>::max();
+
+template <typename C>
+__device__ inline C warp_sum(C v) {
+  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+template <typename C>
+__device__ inline C warp_max(C v) {
+  for (int o = 16; o > 0; o /= 2) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+template <typename T, typename C>
+__global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows,
+                                     int64_t cols, int64_t ignore_index, C ls, bool smooth,
+                                     T* loss, C* lse, long long* first_bad) {
+  const int64_t n = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (n >= rows) return;  // whole warps leave together
+  const T* xr = x + n * cols;
+  C max = -INFINITY;
+  for (int64_t c = lane; c < cols; c += 32) max = fmax(max, static_cast<C>(Scalar<T>::load(xr[c])));
+  max = warp_max(max);
+  C sum = 0, total = 0;
+  for (int64_t c = lane; c < cols; c += 32) {
+    const C v = static_cast<C>(Scalar<T>::load(xr[c]));
+    sum += exp(v - max);
+    total += v;
+  }
+  sum = warp_sum(sum);
+  total = warp_sum(total);
+  if (lane != 0) return;
+  const C shift = max + log(sum);
+  lse[n] = shift;
+  const int64_t t = target[n];
+  if (t == ignore_index) {
+    loss[n] = Scalar<T>::store(C(0));
+  } else if (t < 0 || t >= cols) {
+    atomicMin(first_bad, static_cast<long long>(n));
+  } else {
+    C value = shift - static_cast<C>(Scalar<T>::load(xr[t]));
+    if (smooth) value = (C(1) - ls) * value + ls * (shift - total / static_cast<C>(cols));
+    loss[n] = Scalar<T>::store(value);
+  }
+}
+
+template <typename T, typename C>
+__global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target, const C* lse,
+                                              const T* grad_loss, int64_t rows, int64_t cols,
+                                              int64_t ignore_index, C ls, T* dx) {
+  const int64_t total = rows * cols;
+  const C uniform = ls / static_cast<C>(cols);
+  HG_GRID_LOOP(i, total) {
+    const int64_t n = i / cols, c = i % cols, t = target[n];
+    if (t == ignore_index) {
+      dx[i] = Scalar<T>::store(C(0));
+      continue;
+    }
+    const C p = exp(static_cast<C>(Scalar<T>::load(x[i])) - lse[n]);
+    const C share = c == t ? C(1) - ls : C(0);
+    dx[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_loss[n])) * (p - share - uniform));
+  }
+}
+
+__global__ void set_kernel(long long* p, long long v) { *p = v; }
+
+}  // namespace
+
+void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
+             const TensorView& out) {
+  const int64_t n = in.numel();
+  if (n == 0) return;
+  dispatch_floating(in.dtype, "dropout", [&]<typename T>() {
+    using C = typename Scalar<T>::Compute;
+    // the kept value's multiplier, rounded to T as the mask tensor of the composition holds it
+    const double exact = 1.0 / (1.0 - p);
+    C scale;
+    if constexpr (std::is_same_v<T, double>) scale = exact;
+    else if constexpr (std::is_same_v<T, float>) scale = static_cast<float>(exact);
+    else if constexpr (std::is_same_v<T, __half>) scale = static_cast<float>(Half(static_cast<float>(exact)));
+    else scale = static_cast<float>(BFloat16(static_cast<float>(exact)));
+    dropout_kernel<T, C><<<grid_for((n + 3) / 4), kBlockSize, 0, current_stream()>>>(
+        in.ptr<T>(), n, seed, offset, static_cast<float>(p), scale, out.ptr<T>());
+    HG_CUDA_LAUNCH_CHECK("dropout_kernel");
+  });
+}
+
+void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
+                   double label_smoothing, const TensorView& loss, const TensorView& lse,
+                   int64_t* bad_target) {
+  const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  *bad_target = -1;
+  if (rows == 0) return;
+  dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
+    using C = typename Scalar<T>::Compute;
+    cudaStream_t stream = current_stream();
+    DeviceBuffer first_bad(sizeof(long long));
+    set_kernel<<<1, 1, 0, stream>>>(first_bad.as<long long>(), kNoBadTarget);
+    HG_CUDA_LAUNCH_CHECK("cross_entropy set_kernel");
+    const unsigned blocks = static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+    cross_entropy_kernel<T, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
+        logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
+        static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<T>(), lse.ptr<C>(),
+        first_bad.as<long long>());
+    HG_CUDA_LAUNCH_CHECK("cross_entropy_kernel");
+    // The contract reports a bad target to the host (as nll_loss): one synchronisation.
+    long long bad = kNoBadTarget;
+    HG_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad.as<long long>(), sizeof bad,
+                                  cudaMemcpyDeviceToHost, stream));
+    HG_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (bad != kNoBadTarget) *bad_target = static_cast<int64_t>(bad);
+  });
+}
+
+void cross_entropy_backward(const TensorView& logits, const TensorView& target,
+                            const TensorView& lse, const TensorView& grad_loss,
+                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& grad_logits) {
+  const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  if (rows * cols == 0) return;
+  dispatch_floating(logits.dtype, "cross_entropy_backward", [&]<typename T>() {
+    using C = typename Scalar<T>::Compute;
+    cross_entropy_backward_kernel<T, C><<<grid_for(rows * cols), kBlockSize, 0, current_stream()>>>(
+        logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<T>(), rows, cols,
+        ignore_index, static_cast<C>(label_smoothing), grad_logits.ptr<T>());
+    HG_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
+  });
+}
+
+}  // namespace hg::kernels::cuda

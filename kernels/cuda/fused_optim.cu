@@ -1,0 +1,141 @@
+// Fused SGD and Adam/AdamW steps on CUDA: one pass reads the gradient (any float dtype) times
+// the inverse loss scale read from device memory, skips everything when the device found-inf
+// flag is set, updates the fp32 master weight (or the parameter) and the optimizer state, and
+// writes the 16-bit parameter copy. Arithmetic: kernels/amp_math.h, as optim/sgd.cpp and
+// optim/adam.cpp.
+#include "kernels/amp_math.h"
+#include "kernels/cuda/cuda_amp_kernels.h"
+#include "kernels/cuda/nn_common.cuh"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+
+namespace {
+
+namespace am = amp_math;
+
+// Where the gradient factor comes from, and whether the step is skipped (both on the device).
+struct StepControl {
+  const float* inv_scale;  // null: use factor
+  const float* found_inf;  // null: never skipped
+  double factor;
+  __device__ bool skip() const { return found_inf != nullptr && *found_inf != 0.0f; }
+  template <typename C>
+  __device__ C grad_factor() const {
+    return inv_scale != nullptr ? static_cast<C>(*inv_scale) : static_cast<C>(factor);
+  }
+};
+
+// The 16-bit (or fp32) parameter copy, any floating dtype, or none.
+struct ParamOut {
+  void* data;
+  DType dtype;
+  __device__ void store(int64_t i, float v) const {
+    switch (dtype) {
+      case DType::Float16: static_cast<__half*>(data)[i] = __float2half_rn(v); break;
+      case DType::BFloat16: static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v); break;
+      case DType::Float64: static_cast<double*>(data)[i] = static_cast<double>(v); break;
+      default: static_cast<float*>(data)[i] = v; break;
+    }
+  }
+};
+
+// w and g in the compute type C from storage types W and G (as optim/cpu_update.h reads them).
+template <typename C, typename W, typename G>
+__device__ inline void load_wg(const W* weight, const G* grad, int64_t i, C factor, C& w, C& g) {
+  w = static_cast<C>(Scalar<W>::load(weight[i]));
+  g = static_cast<C>(Scalar<G>::load(grad[i])) * factor;
+}
+
+template <typename C, typename W, typename G>
+__global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64_t n,
+                           StepControl control, am::SgdScalars<C> s) {
+  if (control.skip()) return;
+  const C factor = control.grad_factor<C>();
+  HG_GRID_LOOP(i, n) {
+    C w, g;
+    load_wg(weight, grad, i, factor, w, g);
+    const W stored = Scalar<W>::store(am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s));
+    weight[i] = stored;
+    if (out.data != nullptr) out.store(i, static_cast<float>(Scalar<W>::load(stored)));
+  }
+}
+
+template <typename C, typename W, typename G>
+__global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, ParamOut out,
+                            int64_t n, StepControl control, am::AdamScalars<C> s) {
+  if (control.skip()) return;
+  const C factor = control.grad_factor<C>();
+  HG_GRID_LOOP(i, n) {
+    C w, g;
+    load_wg(weight, grad, i, factor, w, g);
+    const W stored = Scalar<W>::store(
+        am::adam_element(w, g, m + i, v + i, vmax != nullptr ? vmax + i : nullptr, s));
+    weight[i] = stored;
+    if (out.data != nullptr) out.store(i, static_cast<float>(Scalar<W>::load(stored)));
+  }
+}
+
+StepControl control_of(const TensorView* inv_scale, const TensorView* found_inf, double factor) {
+  return {inv_scale != nullptr ? inv_scale->ptr<float>() : nullptr,
+          found_inf != nullptr ? found_inf->ptr<float>() : nullptr, factor};
+}
+ParamOut param_out_of(const TensorView* v) {
+  return v == nullptr ? ParamOut{nullptr, DType::Float32} : ParamOut{v->data, v->dtype};
+}
+
+// f.template operator()<C, W, G>() for the weight and gradient dtypes (C: the compute type).
+template <typename F>
+void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const char* op,
+                         const F& f) {
+  dispatch_floating(weight.dtype, op, [&]<typename W>() {
+    using C = typename Scalar<W>::Compute;
+    if constexpr (std::is_same_v<C, double>) {
+      HG_CHECK(grad.dtype == DType::Float64, op, ": float64 weights need float64 gradients");
+      f.template operator()<C, W, double>();
+    } else {
+      dispatch_floating(grad.dtype, op, [&]<typename G>() {
+        if constexpr (std::is_same_v<G, double>) HG_FAIL(op, ": float64 gradient for a 32/16-bit weight");
+        else f.template operator()<C, W, G>();
+      });
+    }
+  });
+}
+
+template <typename C>
+C* state_ptr(const TensorView* v) {
+  return v == nullptr ? nullptr : v->ptr<C>();
+}
+
+}  // namespace
+
+void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
+               const TensorView* param_out, const TensorView* inv_scale,
+               const TensorView* found_inf, double grad_factor, const FusedSgdParams& params) {
+  const int64_t n = weight.numel();
+  if (n == 0) return;
+  for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
+    sgd_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
+        weight.ptr<W>(), grad.ptr<G>(), state_ptr<C>(momentum_buffer), param_out_of(param_out), n,
+        control_of(inv_scale, found_inf, grad_factor), am::sgd_scalars<C>(params));
+    HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
+  });
+}
+
+void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
+                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
+                const TensorView* param_out, const TensorView* inv_scale,
+                const TensorView* found_inf, double grad_factor, const FusedAdamParams& params) {
+  const int64_t n = weight.numel();
+  if (n == 0) return;
+  for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
+    adam_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
+        weight.ptr<W>(), grad.ptr<G>(), exp_avg.ptr<C>(), exp_avg_sq.ptr<C>(),
+        state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n,
+        control_of(inv_scale, found_inf, grad_factor), am::adam_scalars<C>(params));
+    HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
+  });
+}
+
+}  // namespace hg::kernels::cuda

@@ -1,0 +1,151 @@
+// Index-driven kernels on CUDA: NLL loss (gather one log-probability per row, scatter its
+// gradient) and the embedding lookup (row gather; backward accumulates with atomics in the
+// compute type and rounds once).
+#include <cstdint>
+#include <limits>
+
+#include "kernels/cuda/cuda_nn_kernels.h"
+#include "kernels/cuda/nn_common.cuh"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+
+namespace {
+
+constexpr long long kNoBadTarget = std::numeric_limits<long long>::max();
+
+template <typename T>
+__global__ void nll_kernel(const T* logp, const int64_t* target, int64_t rows, int64_t classes,
+                           int64_t ignore_index, T* loss, long long* first_bad) {
+  HG_GRID_LOOP(n, rows) {
+    const int64_t t = target[n];
+    if (t == ignore_index) {
+      loss[n] = Scalar<T>::store(0.0f);
+    } else if (t < 0 || t >= classes) {
+      atomicMin(first_bad, static_cast<long long>(n));
+    } else {
+      loss[n] = Scalar<T>::store(-Scalar<T>::load(logp[n * classes + t]));
+    }
+  }
+}
+
+__global__ void set_kernel(long long* p, long long v) { *p = v; }
+
+template <typename T>
+__global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, int64_t rows,
+                                    int64_t classes, int64_t ignore_index, T* grad) {
+  const int64_t total = rows * classes;
+  HG_GRID_LOOP(i, total) {
+    const int64_t n = i / classes, t = target[n];
+    grad[i] = (t != ignore_index && i % classes == t) ? Scalar<T>::store(-Scalar<T>::load(grad_loss[n]))
+                                                     : Scalar<T>::store(0.0f);
+  }
+}
+
+__global__ void embedding_kernel(const char* weight, const int64_t* index, int64_t rows,
+                                 int64_t row_bytes, char* out) {
+  const int64_t total = rows * row_bytes;
+  HG_GRID_LOOP(i, total) {
+    const int64_t n = i / row_bytes, b = i % row_bytes;
+    out[i] = weight[index[n] * row_bytes + b];
+  }
+}
+
+// Four bytes at a time when every row is a multiple of 4 bytes (fp32, or even-width 16-bit)
+// and both tables start 4-byte aligned (a view may not).
+__global__ void embedding_kernel4(const uint32_t* weight, const int64_t* index, int64_t rows,
+                                  int64_t row_words, uint32_t* out) {
+  const int64_t total = rows * row_words;
+  HG_GRID_LOOP(i, total) {
+    const int64_t n = i / row_words, k = i % row_words;
+    out[i] = weight[index[n] * row_words + k];
+  }
+}
+
+template <typename T, typename A>
+__global__ void embedding_backward_kernel(const T* grad_out, const int64_t* index, int64_t rows,
+                                          int64_t dim, A* acc) {
+  const int64_t total = rows * dim;
+  HG_GRID_LOOP(i, total) {
+    const int64_t n = i / dim, d = i % dim;
+    atomicAdd(acc + index[n] * dim + d, static_cast<A>(Scalar<T>::load(grad_out[i])));
+  }
+}
+
+}  // namespace
+
+void nll_loss(const TensorView& logp, const TensorView& target, int64_t ignore_index,
+              const TensorView& loss, int64_t* bad_target) {
+  const int64_t rows = logp.sizes[0], classes = logp.sizes[1];
+  *bad_target = -1;
+  if (rows == 0) return;
+  dispatch_floating(logp.dtype, "nll_loss", [&]<typename T>() {
+    cudaStream_t stream = current_stream();
+    DeviceBuffer first_bad(sizeof(long long));
+    set_kernel<<<1, 1, 0, stream>>>(first_bad.as<long long>(), kNoBadTarget);
+    HG_CUDA_LAUNCH_CHECK("nll_loss set_kernel");
+    nll_kernel<T><<<grid_for(rows), kBlockSize, 0, stream>>>(
+        logp.ptr<T>(), target.ptr<int64_t>(), rows, classes, ignore_index, loss.ptr<T>(),
+        first_bad.as<long long>());
+    HG_CUDA_LAUNCH_CHECK("nll_kernel");
+    // The contract reports a bad target to the host: this is the one synchronisation here.
+    long long bad = kNoBadTarget;
+    HG_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad.as<long long>(), sizeof bad,
+                                  cudaMemcpyDeviceToHost, stream));
+    HG_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (bad != kNoBadTarget) *bad_target = static_cast<int64_t>(bad);
+  });
+}
+
+void nll_loss_backward(const TensorView& grad_loss, const TensorView& target, int64_t ignore_index,
+                       const TensorView& grad_logp) {
+  const int64_t rows = grad_logp.sizes[0], classes = grad_logp.sizes[1];
+  if (rows * classes == 0) return;
+  dispatch_floating(grad_logp.dtype, "nll_loss_backward", [&]<typename T>() {
+    nll_backward_kernel<T><<<grid_for(rows * classes), kBlockSize, 0, current_stream()>>>(
+        grad_loss.ptr<T>(), target.ptr<int64_t>(), rows, classes, ignore_index,
+        grad_logp.ptr<T>());
+    HG_CUDA_LAUNCH_CHECK("nll_backward_kernel");
+  });
+}
+
+void embedding(const TensorView& weight, const TensorView& index, const TensorView& out) {
+  const int64_t rows = index.numel();
+  const int64_t row_bytes = weight.sizes[1] * static_cast<int64_t>(itemsize(weight.dtype));
+  if (rows * row_bytes == 0) return;
+  cudaStream_t stream = current_stream();
+  const auto aligned4 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
+  if (row_bytes % 4 == 0 && aligned4(weight.data) && aligned4(out.data)) {
+    const int64_t words = row_bytes / 4;
+    embedding_kernel4<<<grid_for(rows * words), kBlockSize, 0, stream>>>(
+        static_cast<const uint32_t*>(weight.data), index.ptr<int64_t>(), rows, words,
+        static_cast<uint32_t*>(out.data));
+  } else {
+    embedding_kernel<<<grid_for(rows * row_bytes), kBlockSize, 0, stream>>>(
+        static_cast<const char*>(weight.data), index.ptr<int64_t>(), rows, row_bytes,
+        static_cast<char*>(out.data));
+  }
+  HG_CUDA_LAUNCH_CHECK("embedding_kernel");
+}
+
+void embedding_backward(const TensorView& grad_out, const TensorView& index,
+                        const TensorView& grad_weight) {
+  const int64_t dim = grad_weight.sizes[1], rows = index.numel(), count = grad_weight.numel();
+  dispatch_floating(grad_weight.dtype, "embedding_backward", [&]<typename T>() {
+    using A = typename Scalar<T>::Compute;
+    // Repeated indices sum in float (double for fp64), then round once, as on the CPU.
+    constexpr bool own = std::is_same_v<T, A>;
+    DeviceBuffer buf(own ? 0 : static_cast<size_t>(count) * sizeof(A));
+    A* acc = own ? reinterpret_cast<A*>(grad_weight.ptr<T>()) : buf.as<A>();
+    zero_async(acc, count);
+    if (rows * dim > 0) {
+      embedding_backward_kernel<T, A><<<grid_for(rows * dim), kBlockSize, 0, current_stream()>>>(
+          grad_out.ptr<T>(), index.ptr<int64_t>(), rows, dim, acc);
+      HG_CUDA_LAUNCH_CHECK("embedding_backward_kernel");
+    }
+    if constexpr (!own) narrow(acc, grad_weight.ptr<T>(), count, "embedding_backward narrow");
+  });
+}
+
+}  // namespace hg::kernels::cuda

@@ -1,0 +1,77 @@
+#pragma once
+// Helpers shared by the CUDA nn kernels (conv, pool, norm, loss, embedding, dropout, AMP and
+// optimizer kernels): scratch buffers from the registered CUDA allocator, block reductions,
+// atomics in the compute type, and a widen/narrow copy between a compute buffer and a tensor.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/allocator.h"
+#include "kernels/cuda/common.cuh"
+
+namespace hg::cuda {
+
+// A temporary device buffer from hg::allocator_for(DeviceType::CUDA) (the caching allocator of
+// the CUDA backend). Its frees are ordered on current_stream(), so a buffer may be released
+// right after the launches that use it were queued.
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(std::size_t nbytes)
+      : ptr_(nbytes == 0 ? nullptr : allocator_for(DeviceType::CUDA).allocate(nbytes)) {}
+  ~DeviceBuffer() {
+    if (ptr_ != nullptr) allocator_for(DeviceType::CUDA).deallocate(ptr_);
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  void* ptr_;
+};
+
+// Zeroes count elements of T at p on the current stream.
+template <typename T>
+void zero_async(T* p, int64_t count) {
+  if (count > 0)
+    HG_CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<std::size_t>(count) * sizeof(T),
+                                  current_stream()));
+}
+
+// Sum of v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
+template <typename A>
+__device__ inline A block_sum(A v) {
+  __shared__ A partial[32];
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  __syncthreads();  // partial may still be read by a previous call
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  const int warps = blockDim.x / 32;
+  A total = 0;
+  for (int w = 0; w < warps; ++w) total += partial[w];  // same order in every thread
+  return total;
+}
+
+// dst[i] = T(src[i]) for i < n: the final rounding of a buffer accumulated in the compute type.
+template <typename T, typename A>
+__global__ void narrow_kernel(const A* src, T* dst, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    dst[i] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(src[i]));
+}
+
+template <typename T, typename A>
+void narrow(const A* src, T* dst, int64_t n, const char* what) {
+  if (n == 0) return;
+  narrow_kernel<T, A><<<grid_for(n), kBlockSize, 0, current_stream()>>>(src, dst, n);
+  HG_CUDA_LAUNCH_CHECK(what);
+}
+
+// Loop over [0, n) spread over the whole grid.
+#define HG_GRID_LOOP(i, n)                                                         \
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
+       i += int64_t(gridDim.x) * blockDim.x)
+
+}  // namespace hg::cuda

@@ -1,0 +1,36 @@
+// Fills the CUDA column of the nn dispatch tables (kernels/nn_tables.cpp) when the library
+// loads. The tables are constant-initialised, so they exist before this constructor runs.
+#include "kernels/cuda/cuda_fused_nn_kernels.h"
+#include "kernels/cuda/cuda_nn_kernels.h"
+
+namespace hg::kernels::cuda {
+namespace {
+
+struct RegisterNnKernels {
+  RegisterNnKernels() {
+    constexpr DeviceType kCuda = DeviceType::CUDA;
+    kernels::conv2d.set(kCuda, cuda::conv2d);
+    kernels::conv2d_backward.set(kCuda, cuda::conv2d_backward);
+    kernels::max_pool2d.set(kCuda, cuda::max_pool2d);
+    kernels::max_pool2d_backward.set(kCuda, cuda::max_pool2d_backward);
+    kernels::avg_pool2d.set(kCuda, cuda::avg_pool2d);
+    kernels::avg_pool2d_backward.set(kCuda, cuda::avg_pool2d_backward);
+    kernels::adaptive_pool2d.set(kCuda, cuda::adaptive_pool2d);
+    kernels::adaptive_avg_pool2d_backward.set(kCuda, cuda::adaptive_avg_pool2d_backward);
+    kernels::batch_norm.set(kCuda, cuda::batch_norm);
+    kernels::batch_norm_backward.set(kCuda, cuda::batch_norm_backward);
+    kernels::layer_norm.set(kCuda, cuda::layer_norm);
+    kernels::layer_norm_backward.set(kCuda, cuda::layer_norm_backward);
+    kernels::nll_loss.set(kCuda, cuda::nll_loss);
+    kernels::nll_loss_backward.set(kCuda, cuda::nll_loss_backward);
+    kernels::embedding.set(kCuda, cuda::embedding);
+    kernels::embedding_backward.set(kCuda, cuda::embedding_backward);
+    kernels::dropout.set(kCuda, cuda::dropout);
+    kernels::cross_entropy.set(kCuda, cuda::cross_entropy);
+    kernels::cross_entropy_backward.set(kCuda, cuda::cross_entropy_backward);
+  }
+};
+const RegisterNnKernels registered;
+
+}  // namespace
+}  // namespace hg::kernels::cuda

@@ -1,0 +1,239 @@
+// Max, average and adaptive pooling on CUDA over contiguous NCHW planes, one thread per output
+// (forward) or per input element (average backward, a gather in the CPU's summation order).
+// A window is described per spatial dim by Span (regular: kernel/stride/padding; adaptive:
+// PyTorch's floor/ceil rule), the same ranges as kernels/cpu/pool.cpp computes. 16-bit values
+// are pooled in float and rounded once on store.
+#include "kernels/cuda/cuda_nn_kernels.h"
+#include "kernels/cuda/nn_common.cuh"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+
+namespace {
+
+// The windows of one spatial dim: output o reads input [lo(o), hi(o)); span(o) counts the
+// padding too (the count_include_pad divisor).
+struct Span {
+  int64_t len, out, kernel, stride, pad;
+  bool adaptive;
+
+  __device__ int64_t start(int64_t o) const {
+    return adaptive ? o * len / out : o * stride - pad;
+  }
+  __device__ int64_t end(int64_t o) const {
+    if (adaptive) return ((o + 1) * len + out - 1) / out;
+    const int64_t e = o * stride - pad + kernel;
+    return e < len + pad ? e : len + pad;
+  }
+  __device__ int64_t lo(int64_t o) const { const int64_t s = start(o); return s > 0 ? s : 0; }
+  __device__ int64_t hi(int64_t o) const { const int64_t e = end(o); return e < len ? e : len; }
+  __device__ int64_t span(int64_t o) const { return end(o) - start(o); }
+  // Outputs whose windows may contain input i: a superset, each checked with lo/hi.
+  __device__ void candidates(int64_t i, int64_t& first, int64_t& last) const {
+    if (adaptive) {
+      first = i * out / len - 1;
+      last = ((i + 1) * out + len - 1) / len + 1;
+    } else {
+      first = i + pad < kernel ? 0 : (i + pad - kernel) / stride;
+      last = (i + pad) / stride + 1;
+    }
+    first = first < 0 ? 0 : first;
+    last = last > out ? out : last;
+  }
+};
+
+Span regular_span(int64_t len, int64_t out, int64_t kernel, int64_t stride, int64_t pad) {
+  return {len, out, kernel, stride, pad, false};
+}
+Span adaptive_span(int64_t len, int64_t out) { return {len, out, 0, 1, 0, true}; }
+
+struct Planes {
+  int64_t count;  // N * C
+  Span h, w;
+};
+
+template <typename T>
+__global__ void max_pool_kernel(const T* x, Planes s, T* out, int64_t* indices) {
+  const int64_t total = s.count * s.h.out * s.w.out;
+  HG_GRID_LOOP(idx, total) {
+    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out, plane = idx / (s.w.out * s.h.out);
+    const T* xp = x + plane * s.h.len * s.w.len;
+    using C = typename Scalar<T>::Compute;
+    C best = -INFINITY;
+    const int64_t h0 = s.h.lo(oh), h1 = s.h.hi(oh), w0 = s.w.lo(ow), w1 = s.w.hi(ow);
+    int64_t at = h0 * s.w.len + w0;
+    for (int64_t ih = h0; ih < h1; ++ih) {
+      for (int64_t iw = w0; iw < w1; ++iw) {
+        const C v = Scalar<T>::load(xp[ih * s.w.len + iw]);
+        if (v > best || isnan(v)) best = v, at = ih * s.w.len + iw;  // PyTorch's rule
+      }
+    }
+    out[idx] = Scalar<T>::store(best);
+    indices[idx] = at;
+  }
+}
+
+template <typename T>
+__global__ void avg_pool_kernel(const T* x, Planes s, bool include_pad, T* out) {
+  const int64_t total = s.count * s.h.out * s.w.out;
+  HG_GRID_LOOP(idx, total) {
+    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out, plane = idx / (s.w.out * s.h.out);
+    const T* xp = x + plane * s.h.len * s.w.len;
+    using C = typename Scalar<T>::Compute;
+    const int64_t h0 = s.h.lo(oh), h1 = s.h.hi(oh), w0 = s.w.lo(ow), w1 = s.w.hi(ow);
+    C sum = 0;
+    for (int64_t ih = h0; ih < h1; ++ih)
+      for (int64_t iw = w0; iw < w1; ++iw) sum += Scalar<T>::load(xp[ih * s.w.len + iw]);
+    const int64_t count = include_pad ? s.h.span(oh) * s.w.span(ow) : (h1 - h0) * (w1 - w0);
+    out[idx] = Scalar<T>::store(sum / static_cast<C>(count));
+  }
+}
+
+// grad_x[i] = sum over the windows containing i of grad_out / window size, summed in (oh, ow)
+// order as the CPU's scatter does.
+template <typename T>
+__global__ void avg_pool_backward_kernel(const T* go, Planes s, bool include_pad, T* gx) {
+  const int64_t total = s.count * s.h.len * s.w.len;
+  HG_GRID_LOOP(idx, total) {
+    const int64_t iw = idx % s.w.len, ih = (idx / s.w.len) % s.h.len, plane = idx / (s.w.len * s.h.len);
+    const T* gp = go + plane * s.h.out * s.w.out;
+    using C = typename Scalar<T>::Compute;
+    int64_t oh0, oh1, ow0, ow1;
+    s.h.candidates(ih, oh0, oh1);
+    s.w.candidates(iw, ow0, ow1);
+    C sum = 0;
+    for (int64_t oh = oh0; oh < oh1; ++oh) {
+      const int64_t h0 = s.h.lo(oh), h1 = s.h.hi(oh);
+      if (ih < h0 || ih >= h1) continue;
+      for (int64_t ow = ow0; ow < ow1; ++ow) {
+        const int64_t w0 = s.w.lo(ow), w1 = s.w.hi(ow);
+        if (iw < w0 || iw >= w1) continue;
+        const int64_t count = include_pad ? s.h.span(oh) * s.w.span(ow) : (h1 - h0) * (w1 - w0);
+        sum += Scalar<T>::load(gp[oh * s.w.out + ow]) / static_cast<C>(count);
+      }
+    }
+    gx[idx] = Scalar<T>::store(sum);
+  }
+}
+
+// acc (zeroed) += grad_out scattered through the argmax indices of each plane.
+template <typename T, typename A>
+__global__ void max_unpool_kernel(const T* go, const int64_t* indices, int64_t out_plane,
+                                  int64_t in_plane, int64_t total, A* acc) {
+  HG_GRID_LOOP(idx, total) {
+    const int64_t plane = idx / out_plane;
+    atomicAdd(acc + plane * in_plane + indices[idx], static_cast<A>(Scalar<T>::load(go[idx])));
+  }
+}
+
+Planes planes_of(const TensorView& in, const TensorView& out, Span h, Span w) {
+  (void)out;
+  return {in.sizes[0] * in.sizes[1], h, w};
+}
+
+template <typename T>
+void launch_max(const TensorView& x, const TensorView& out, const TensorView& indices, Span h,
+                Span w) {
+  const Planes s = planes_of(x, out, h, w);
+  const int64_t total = out.numel();
+  if (total == 0) return;
+  max_pool_kernel<T><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+      x.ptr<T>(), s, out.ptr<T>(), indices.ptr<int64_t>());
+  HG_CUDA_LAUNCH_CHECK("max_pool_kernel");
+}
+
+template <typename T>
+void launch_avg(const TensorView& x, const TensorView& out, Span h, Span w, bool include_pad) {
+  const Planes s = planes_of(x, out, h, w);
+  const int64_t total = out.numel();
+  if (total == 0) return;
+  avg_pool_kernel<T><<<grid_for(total), kBlockSize, 0, current_stream()>>>(x.ptr<T>(), s,
+                                                                           include_pad, out.ptr<T>());
+  HG_CUDA_LAUNCH_CHECK("avg_pool_kernel");
+}
+
+template <typename T>
+void launch_avg_backward(const TensorView& go, const TensorView& gx, Span h, Span w,
+                         bool include_pad) {
+  const Planes s = planes_of(gx, go, h, w);
+  const int64_t total = gx.numel();
+  if (total == 0) return;
+  avg_pool_backward_kernel<T><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+      go.ptr<T>(), s, include_pad, gx.ptr<T>());
+  HG_CUDA_LAUNCH_CHECK("avg_pool_backward_kernel");
+}
+
+}  // namespace
+
+void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& indices,
+                const Pool2dParams& p) {
+  dispatch_floating(x.dtype, "max_pool2d", [&]<typename T>() {
+    launch_max<T>(x, out, indices,
+                  regular_span(x.sizes[2], out.sizes[2], p.kernel_h, p.stride_h, p.pad_h),
+                  regular_span(x.sizes[3], out.sizes[3], p.kernel_w, p.stride_w, p.pad_w));
+  });
+}
+
+void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
+                         const TensorView& grad_x) {
+  dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
+    using A = typename Scalar<T>::Compute;
+    const int64_t in_plane = grad_x.sizes[2] * grad_x.sizes[3];
+    const int64_t out_plane = grad_out.sizes[2] * grad_out.sizes[3];
+    const int64_t total = grad_out.numel(), count = grad_x.numel();
+    // Accumulate in the compute type (the argmax of overlapping windows may repeat), then round
+    // once; fp32/fp64 gradients are their own accumulator.
+    DeviceBuffer buf(std::is_same_v<T, A> ? 0 : static_cast<size_t>(count) * sizeof(A));
+    A* acc = std::is_same_v<T, A> ? reinterpret_cast<A*>(grad_x.ptr<T>()) : buf.as<A>();
+    zero_async(acc, count);
+    if (total > 0) {
+      max_unpool_kernel<T, A><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+          grad_out.ptr<T>(), indices.ptr<int64_t>(), out_plane, in_plane, total, acc);
+      HG_CUDA_LAUNCH_CHECK("max_unpool_kernel");
+    }
+    if constexpr (!std::is_same_v<T, A>) narrow(acc, grad_x.ptr<T>(), count, "max_pool2d_backward narrow");
+  });
+}
+
+void avg_pool2d(const TensorView& x, const TensorView& out, const Pool2dParams& p) {
+  dispatch_floating(x.dtype, "avg_pool2d", [&]<typename T>() {
+    launch_avg<T>(x, out, regular_span(x.sizes[2], out.sizes[2], p.kernel_h, p.stride_h, p.pad_h),
+                  regular_span(x.sizes[3], out.sizes[3], p.kernel_w, p.stride_w, p.pad_w),
+                  p.count_include_pad);
+  });
+}
+
+void avg_pool2d_backward(const TensorView& grad_out, const TensorView& grad_x,
+                         const Pool2dParams& p) {
+  dispatch_floating(grad_x.dtype, "avg_pool2d_backward", [&]<typename T>() {
+    launch_avg_backward<T>(
+        grad_out, grad_x,
+        regular_span(grad_x.sizes[2], grad_out.sizes[2], p.kernel_h, p.stride_h, p.pad_h),
+        regular_span(grad_x.sizes[3], grad_out.sizes[3], p.kernel_w, p.stride_w, p.pad_w),
+        p.count_include_pad);
+  });
+}
+
+void adaptive_pool2d(bool is_max, const TensorView& x, const TensorView& out,
+                     const TensorView* indices) {
+  dispatch_floating(x.dtype, "adaptive_pool2d", [&]<typename T>() {
+    const Span h = adaptive_span(x.sizes[2], out.sizes[2]);
+    const Span w = adaptive_span(x.sizes[3], out.sizes[3]);
+    if (is_max) {
+      HG_CHECK(indices != nullptr, "adaptive_pool2d: max pooling needs an indices tensor");
+      launch_max<T>(x, out, *indices, h, w);
+    } else {
+      launch_avg<T>(x, out, h, w, true);
+    }
+  });
+}
+
+void adaptive_avg_pool2d_backward(const TensorView& grad_out, const TensorView& grad_x) {
+  dispatch_floating(grad_x.dtype, "adaptive_avg_pool2d_backward", [&]<typename T>() {
+    launch_avg_backward<T>(grad_out, grad_x, adaptive_span(grad_x.sizes[2], grad_out.sizes[2]),
+                           adaptive_span(grad_x.sizes[3], grad_out.sizes[3]), true);
+  });
+}
+
+}  // namespace hg::kernels::cuda

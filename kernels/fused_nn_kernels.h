@@ -1,0 +1,44 @@
+#pragma once
+// Fused nn kernel families: dropout with its mask generated inside the kernel, and softmax +
+// cross-entropy in one pass each way. Same conventions as kernels/nn_kernels.h (contiguous
+// views, 16-bit dtypes computed in float, fp64 in double).
+#include <cstdint>
+
+#include "kernels/dispatch.h"
+#include "kernels/tensor_view.h"
+
+namespace hg::kernels {
+
+// out = in * m, elementwise over contiguous views of one floating dtype, with
+//   m = T(1 / (1 - p)) where u_i >= float(p), else 0,
+// u_i the float32 uniform value i of the Philox stream (seed, offset) (core/philox.h: block
+// offset + i / 4, word i % 4, (w >> 8) * 2^-24) -- exactly the mask of rand() + ge + a scalar
+// multiply, and what a generator fill of in.numel() float32 values at (seed, offset) draws.
+// The product is always taken, so inf/NaN inputs stay non-finite where dropped, as x * 0.
+// The backward is the same call on the gradient with the same (seed, offset).
+using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64_t offset,
+                           const TensorView& out);
+
+// Cross-entropy of logits [N, C] (contiguous, floating) with int64 targets [N], one row at a
+// time with float (double for fp64) inside:
+//   lse = max + log(sum exp(x - max)),
+//   loss[n] = (1 - ls) * (lse - x[t]) + ls * (lse - mean(x))   (ls: label smoothing),
+// 0 where t == ignore_index; loss [N] has the logits' dtype, lse [N] the compute dtype
+// (float32, float64 for fp64) and is kept for the backward. Targets outside [0, C) are
+// reported through bad_target (the first offending row, else -1).
+using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
+                                int64_t ignore_index, double label_smoothing,
+                                const TensorView& loss, const TensorView& lse,
+                                int64_t* bad_target);
+// grad_logits[n, c] = grad_loss[n] * (exp(x[n, c] - lse[n]) - (1 - ls) [c == t] - ls / C), and
+// 0 in ignored rows; grad_loss [N] has the logits' dtype.
+using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorView& target,
+                                        const TensorView& lse, const TensorView& grad_loss,
+                                        int64_t ignore_index, double label_smoothing,
+                                        const TensorView& grad_logits);
+
+extern DispatchTable<DropoutFn> dropout;
+extern DispatchTable<CrossEntropyFn> cross_entropy;
+extern DispatchTable<CrossEntropyBackwardFn> cross_entropy_backward;
+
+}  // namespace hg::kernels

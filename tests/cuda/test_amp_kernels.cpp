@@ -1,0 +1,136 @@
+// CPU-vs-CUDA parity of the AMP and fused-optimizer kernels (kernels/cuda/multi_tensor.cu,
+// kernels/cuda/fused_optim.cu) and of the optimizers and GradScaler that use them on CUDA
+// tensors. The unscale and the scale update are exact on both sides; the fused steps agree to
+// the dtype's tolerance (the device may fuse multiply-adds). Skipped without a CUDA device.
+#include <doctest/doctest.h>
+
+#include <limits>
+#include <vector>
+
+#include "cuda_test_util.h"
+#include "kernels/amp_kernels.h"
+#include "kernels/tensor_bridge.h"
+
+using namespace hg;
+using hg::kernels::view_of;
+using hg::test::expect_parity;
+
+namespace {
+Tensor on(const Tensor& t, Device d) { return t.to(d); }
+}  // namespace
+
+TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, exact") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(41);
+  const DType dtypes[] = {kFloat32, kFloat16, kBFloat16, kFloat64};
+  std::vector<Tensor> cpu_in, cpu_out, dev_in, dev_out;
+  for (int i = 0; i < 60; ++i) {
+    const DType dtype = dtypes[i % 4];
+    const Tensor g = (randn({1 + 37 * i}) * 1000.0).to(dtype);
+    cpu_in.push_back(g.clone());
+    dev_in.push_back(g.to(kCUDA));
+    const bool low = is_low_precision(dtype);
+    cpu_out.push_back(low ? empty(g.sizes()) : cpu_in.back());
+    dev_out.push_back(low ? empty(g.sizes(), TensorOptions(kFloat32).device(kCUDA)) : dev_in.back());
+  }
+  auto run = [](std::vector<Tensor>& in, std::vector<Tensor>& out, Device d, float poison) {
+    std::vector<kernels::TensorView> iv, ov;
+    if (poison != 0.0f) in[17].fill_(poison);
+    for (size_t i = 0; i < in.size(); ++i) iv.push_back(view_of(in[i])), ov.push_back(view_of(out[i]));
+    const Tensor inv = full({1}, 1.0 / 3000.0, TensorOptions(kFloat32).device(d));
+    const Tensor found = zeros({1}, TensorOptions(kFloat32).device(d));
+    kernels::unscale_grads(d)(iv.data(), ov.data(), static_cast<int64_t>(iv.size()), view_of(inv),
+                              view_of(found));
+    return found.to(kCPU).item<float>();
+  };
+  CHECK(run(cpu_in, cpu_out, kCPU, 0.0f) == 0.0f);
+  CHECK(run(dev_in, dev_out, kCUDA, 0.0f) == 0.0f);
+  for (size_t i = 0; i < cpu_out.size(); ++i)
+    CHECK(dev_out[i].to(kCPU).to(kFloat64).to_vector<double>() ==
+          cpu_out[i].to(kFloat64).to_vector<double>());
+  CHECK(run(dev_in, dev_out, kCUDA, std::numeric_limits<float>::infinity()) == 1.0f);
+}
+
+TEST_CASE("cuda scale_update: the device state follows the CPU family step for step") {
+  if (!hg::test::cuda_or_skip()) return;
+  kernels::ScaleUpdateParams params;
+  params.growth_interval = 2, params.hysteresis = 2, params.growth_factor = 2.0;
+  params.backoff_factor = 0.5, params.min_scale = 1.0, params.max_scale = 1e6;
+  Tensor state = from_vector<double>({4096.0, 0, 0, 0}, {4}, kFloat64);
+  Tensor state_dev = state.to(kCUDA);
+  const Tensor inv = zeros({1}), inv_dev = zeros({1}, TensorOptions(kFloat32).device(kCUDA));
+  for (bool inf : {false, false, true, true, true, false, false, false, true, false}) {
+    const Tensor found = full({1}, inf ? 1.0 : 0.0), found_dev = found.to(kCUDA);
+    kernels::scale_update(kCPU)(view_of(state), view_of(found), view_of(inv), params);
+    kernels::scale_update(kCUDA)(view_of(state_dev), view_of(found_dev), view_of(inv_dev), params);
+    CHECK(state_dev.to(kCPU).to_vector<double>() == state.to_vector<double>());
+    CHECK(inv_dev.to(kCPU).item<float>() == inv.item<float>());
+    CHECK(found_dev.to(kCPU).item<float>() == 0.0f);
+  }
+}
+
+TEST_CASE("cuda fused_sgd / fused_adam match the CPU family, master weights and skip included") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType grad_dtype : {kFloat32, kFloat16, kBFloat16}) {
+    manual_seed(42);
+    const Tensor w0 = randn({1000}), g = (randn({1000}) * 256.0).to(grad_dtype);
+    const Tensor p16 = w0.to(kFloat16);
+    for (int algo = 0; algo < 2; ++algo) {
+      Tensor w[2] = {w0.clone(), w0.to(kCUDA)}, out[2] = {p16.clone(), p16.to(kCUDA)};
+      Tensor s0[2] = {zeros({1000}), zeros({1000}, TensorOptions(kFloat32).device(kCUDA))};
+      Tensor s1[2] = {zeros({1000}), zeros({1000}, TensorOptions(kFloat32).device(kCUDA))};
+      for (int step = 1; step <= 3; ++step) {
+        for (int d = 0; d < 2; ++d) {
+          const Device dev = d == 0 ? kCPU : kCUDA;
+          const Tensor gd = on(g, dev), inv = full({1}, 1.0 / 256.0, TensorOptions(kFloat32).device(dev));
+          const Tensor found = full({1}, step == 2 ? 1.0 : 0.0, TensorOptions(kFloat32).device(dev));
+          const kernels::TensorView ov = view_of(out[d]), iv = view_of(inv), fv = view_of(found);
+          const kernels::TensorView b0 = view_of(s0[d]);
+          if (algo == 0) {
+            kernels::FusedSgdParams p;
+            p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2, p.first_step = step == 1;
+            kernels::fused_sgd(dev)(view_of(w[d]), view_of(gd), &b0, &ov, &iv, &fv, 1.0, p);
+          } else {
+            kernels::FusedAdamParams p;
+            p.lr = 1e-2, p.weight_decay = 0.05, p.step = step;
+            kernels::fused_adam(dev)(view_of(w[d]), view_of(gd), view_of(s0[d]), view_of(s1[d]),
+                                     nullptr, &ov, &iv, &fv, 1.0, p);
+          }
+        }
+        const char* what = algo == 0 ? "fused_sgd" : "fused_adam";
+        expect_parity(w[1], w[0], kFloat32, what);
+        expect_parity(out[1], out[0], kFloat16, what);
+        expect_parity(s0[1], s0[0], kFloat32, what);
+        expect_parity(s1[1], s1[0], kFloat32, what);
+      }
+    }
+  }
+}
+
+TEST_CASE("cuda optimizers with GradScaler and master weights follow the CPU run") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (int which = 0; which < 2; ++which) {
+    manual_seed(43);
+    const Tensor init = randn({64}).to(kFloat16);
+    Tensor p[2] = {init.clone().requires_grad_(), init.to(kCUDA).requires_grad_()};
+    std::unique_ptr<optim::Optimizer> opt[2];
+    amp::GradScaler scaler[2] = {amp::GradScaler(amp::GradScalerOptions().init_scale(1024.0)),
+                                 amp::GradScaler(amp::GradScalerOptions().init_scale(1024.0))};
+    for (int d = 0; d < 2; ++d) {
+      if (which == 0) opt[d] = std::make_unique<optim::SGD>(std::vector<Tensor>{p[d]}, optim::SGDOptions(0.1).momentum(0.9));
+      else opt[d] = std::make_unique<optim::AdamW>(std::vector<Tensor>{p[d]}, optim::AdamWOptions(1e-2));
+      opt[d]->set_master_weights(true);
+    }
+    for (int step = 0; step < 4; ++step) {
+      const Tensor g = (randn({64}) * (step == 2 ? 1e6 : 1.0) * 1024.0).to(kFloat16);  // step 2 overflows
+      for (int d = 0; d < 2; ++d) {
+        p[d].set_grad(d == 0 ? g : g.to(kCUDA));
+        CHECK(scaler[d].step(*opt[d]) == (step != 2));
+        scaler[d].update();
+      }
+      CHECK(scaler[1].get_scale() == scaler[0].get_scale());
+      expect_parity(p[1].detach(), p[0].detach(), kFloat16, "parameter");
+      expect_parity(opt[1]->master_weight(p[1]), opt[0]->master_weight(p[0]), kFloat32, "master");
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// CPU-vs-CUDA parity of the fused nn kernels (kernels/cuda/fused_nn.cu): dropout draws the same
+// mask on both devices (bit for bit), softmax + cross-entropy agrees to the dtype's tolerance.
+#include <doctest/doctest.h>
+
+#include "cuda_test_util.h"
+
+using namespace hg;
+using hg::test::expect_parity;
+using hg::test::leaf_pair;
+
+TEST_CASE("cuda dropout: the same mask as the CPU for the same generator state") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : hg::test::floating_dtypes()) {
+    auto x = leaf_pair(randn({7, 33}).to(dtype));
+    manual_seed(51);
+    const Tensor y = dropout(x.cpu, 0.3);
+    manual_seed(51);
+    const Tensor yd = dropout(x.dev, 0.3);
+    CHECK(yd.to(kCPU).to(kFloat64).to_vector<double>() == y.to(kFloat64).to_vector<double>());
+    const Tensor g = randn({7, 33}).to(dtype);
+    y.backward(g);
+    yd.backward(g.to(kCUDA));
+    CHECK(x.dev.grad().to(kCPU).to(kFloat64).to_vector<double>() ==
+          x.cpu.grad().to(kFloat64).to_vector<double>());
+  }
+}
+
+TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothing and ignore") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor target = from_vector<int64_t>({3, 0, -100, 9, 4, 4, 1, 7, 2, 5, 6, 8}, {12}, kInt64);
+  for (DType dtype : hg::test::floating_dtypes()) {
+    for (int64_t classes : {10, 100}) {
+      for (double ls : {0.0, 0.1}) {
+        manual_seed(52);
+        auto x = leaf_pair((randn({12, classes}) * 4.0).to(dtype));
+        const Tensor loss = cross_entropy(x.cpu, target, Reduction::None, -100, ls);
+        const Tensor loss_dev = cross_entropy(x.dev, target.to(kCUDA), Reduction::None, -100, ls);
+        expect_parity(loss_dev, loss, dtype, "cross_entropy forward", 1.0);
+        const Tensor g = randn({12}).to(dtype);
+        loss.backward(g);
+        loss_dev.backward(g.to(kCUDA));
+        expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "cross_entropy backward", 1.0);
+      }
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// CPU-vs-CUDA parity of the nn kernels (kernels/cuda/{conv,pool,norm,lookup}.cu), forward and
+// backward through the autograd ops, in every floating dtype. Skipped without a CUDA device.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "cuda_test_util.h"
+
+using namespace hg;
+using hg::test::expect_parity;
+using hg::test::leaf_pair;
+
+namespace {
+
+// backward(y, gout) on both devices: the same upstream gradient, copied to the device.
+void backward_both(const Tensor& y_cpu, const Tensor& y_dev, const Tensor& gout) {
+  y_cpu.backward(gout);
+  y_dev.backward(gout.to(kCUDA));
+}
+
+Tensor rnd(const Shape& shape, DType dtype) { return randn(shape, TensorOptions(dtype)); }
+
+struct ConvCase {
+  int64_t n, c, h, w, o, kh, kw;
+  Pair stride, pad, dilation;
+  int64_t groups;
+  bool bias;
+};
+
+void check_conv(const ConvCase& k, DType dtype) {
+  const std::string what = "conv2d " + std::to_string(k.kh) + "x" + std::to_string(k.kw) +
+                           " groups " + std::to_string(k.groups);
+  auto x = leaf_pair(rnd({k.n, k.c, k.h, k.w}, dtype));
+  auto w = leaf_pair(rnd({k.o, k.c / k.groups, k.kh, k.kw}, dtype));
+  auto b = leaf_pair(rnd({k.o}, dtype));
+  const Tensor y = conv2d(x.cpu, w.cpu, k.bias ? b.cpu : Tensor(), k.stride, k.pad, k.dilation,
+                          k.groups);
+  const Tensor yd = conv2d(x.dev, w.dev, k.bias ? b.dev : Tensor(), k.stride, k.pad, k.dilation,
+                           k.groups);
+  const double terms = static_cast<double>(k.c / k.groups * k.kh * k.kw);
+  expect_parity(yd, y, dtype, what + " forward", std::sqrt(terms));
+  backward_both(y, yd, rnd(y.sizes(), dtype));
+  expect_parity(x.dev.grad(), x.cpu.grad(), dtype, what + " grad_x", std::sqrt(terms));
+  const double positions = static_cast<double>(k.n * y.size(2) * y.size(3));
+  expect_parity(w.dev.grad(), w.cpu.grad(), dtype, what + " grad_weight", std::sqrt(positions));
+  if (k.bias) expect_parity(b.dev.grad(), b.cpu.grad(), dtype, what + " grad_bias", std::sqrt(positions));
+}
+
+}  // namespace
+
+TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1") {
+  if (!hg::test::cuda_or_skip()) return;
+  const std::vector<ConvCase> cases = {
+      {2, 4, 9, 7, 6, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},
+      {3, 4, 8, 8, 4, 1, 1, {1, 1}, {0, 0}, {1, 1}, 1, true},   // 1x1: no im2col
+      {2, 6, 11, 10, 4, 3, 2, {2, 1}, {1, 0}, {2, 1}, 2, false},
+      {5, 3, 5, 5, 8, 5, 5, {1, 1}, {2, 2}, {1, 1}, 1, true},
+      {4, 8, 6, 6, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, 8, true},  // depthwise
+  };
+  for (DType dtype : hg::test::floating_dtypes()) {
+    manual_seed(11);
+    for (const ConvCase& k : cases) check_conv(k, dtype);
+  }
+}
+
+TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : hg::test::floating_dtypes()) {
+    manual_seed(12);
+    auto x = leaf_pair(rnd({2, 3, 9, 8}, dtype));
+    struct Pooled {
+      const char* name;
+      Tensor cpu, dev;
+    };
+    std::vector<Pooled> outs;
+    outs.push_back(Pooled{"max 3/2/1", max_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}),
+                    max_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1})});
+    outs.push_back(Pooled{"max 2x2", max_pool2d(x.cpu, {2, 2}), max_pool2d(x.dev, {2, 2})});
+    outs.push_back(Pooled{"avg incl pad", avg_pool2d(x.cpu, {3, 2}, {2, 1}, {1, 1}, true),
+                    avg_pool2d(x.dev, {3, 2}, {2, 1}, {1, 1}, true)});
+    outs.push_back(Pooled{"avg excl pad", avg_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}, false),
+                    avg_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1}, false)});
+    outs.push_back(Pooled{"adaptive avg", adaptive_avg_pool2d(x.cpu, {4, 3}),
+                    adaptive_avg_pool2d(x.dev, {4, 3})});
+    outs.push_back(Pooled{"adaptive max", adaptive_max_pool2d(x.cpu, {5, 3}),
+                    adaptive_max_pool2d(x.dev, {5, 3})});
+    Tensor total_cpu, total_dev;
+    for (const Pooled& p : outs) {
+      expect_parity(p.dev, p.cpu, dtype, std::string(p.name) + " forward");
+      const Tensor g = rnd(p.cpu.sizes(), dtype);  // a weighted sum of all the outputs
+      const Tensor term_cpu = sum(p.cpu * g), term_dev = sum(p.dev * g.to(kCUDA));
+      total_cpu = total_cpu.defined() ? total_cpu + term_cpu : term_cpu;
+      total_dev = total_dev.defined() ? total_dev + term_dev : term_dev;
+    }
+    total_cpu.backward();
+    total_dev.backward();
+    expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "pooling grad_x", 2.0);
+  }
+}
+
+TEST_CASE("cuda batch_norm matches the CPU: training and eval, 16-bit input with fp32 stats") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : hg::test::floating_dtypes()) {
+    for (bool training : {true, false}) {
+      manual_seed(13);
+      const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
+      auto x = leaf_pair(rnd({4, 3, 5, 6}, dtype) * 2.0 + 1.0);
+      auto w = leaf_pair(rand({3}, TensorOptions(stats)) + 0.5);
+      auto b = leaf_pair(randn({3}, TensorOptions(stats)));
+      const Tensor rm = randn({3}, TensorOptions(stats)) * 0.1;
+      const Tensor rv = rand({3}, TensorOptions(stats)) + 0.5;
+      const Tensor rm_dev = rm.to(kCUDA), rv_dev = rv.to(kCUDA);
+      const Tensor y = batch_norm(x.cpu, rm, rv, w.cpu, b.cpu, training);
+      const Tensor yd = batch_norm(x.dev, rm_dev, rv_dev, w.dev, b.dev, training);
+      const std::string what = training ? "batch_norm training" : "batch_norm eval";
+      expect_parity(yd, y, dtype, what + " forward");
+      expect_parity(rm_dev, rm, dtype == kFloat64 ? dtype : kFloat32, what + " running_mean");
+      expect_parity(rv_dev, rv, dtype == kFloat64 ? dtype : kFloat32, what + " running_var");
+      backward_both(y, yd, rnd(y.sizes(), dtype));
+      expect_parity(x.dev.grad(), x.cpu.grad(), dtype, what + " grad_x", 1.0);
+      // the parameter gradients are sums over 120 16-bit products: compare at the input's
+      // precision, scaled by the size of the sum
+      expect_parity(w.dev.grad(), w.cpu.grad(), dtype, what + " grad_weight", 10.0);
+      expect_parity(b.dev.grad(), b.cpu.grad(), dtype, what + " grad_bias", 10.0);
+    }
+  }
+}
+
+TEST_CASE("cuda layer_norm matches the CPU, with and without affine parameters") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : hg::test::floating_dtypes()) {
+    for (bool affine : {true, false}) {
+      manual_seed(14);
+      auto x = leaf_pair(rnd({3, 4, 10}, dtype) * 3.0 - 2.0);
+      auto w = leaf_pair(rnd({4, 10}, dtype));
+      auto b = leaf_pair(rnd({4, 10}, dtype));
+      const Tensor y = layer_norm(x.cpu, {4, 10}, affine ? w.cpu : Tensor(), affine ? b.cpu : Tensor());
+      const Tensor yd = layer_norm(x.dev, {4, 10}, affine ? w.dev : Tensor(), affine ? b.dev : Tensor());
+      const std::string what = affine ? "layer_norm affine" : "layer_norm";
+      expect_parity(yd, y, dtype, what + " forward");
+      backward_both(y, yd, rnd(y.sizes(), dtype));
+      expect_parity(x.dev.grad(), x.cpu.grad(), dtype, what + " grad_x", 1.0);
+      if (!affine) continue;
+      expect_parity(w.dev.grad(), w.cpu.grad(), dtype, what + " grad_weight", 2.0);
+      expect_parity(b.dev.grad(), b.cpu.grad(), dtype, what + " grad_bias", 2.0);
+    }
+  }
+}
+
+TEST_CASE("cuda nll_loss matches the CPU, ignore_index included, a bad target is an error") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor target = from_vector<int64_t>({2, 0, -100, 4, 1, 4}, {6}, kInt64);
+  for (DType dtype : hg::test::floating_dtypes()) {
+    manual_seed(15);
+    auto logp = leaf_pair(rnd({6, 5}, dtype));
+    const Tensor loss = nll_loss(logp.cpu, target, Reduction::None);
+    const Tensor loss_dev = nll_loss(logp.dev, target.to(kCUDA), Reduction::None);
+    expect_parity(loss_dev, loss, dtype, "nll_loss forward");
+    backward_both(loss, loss_dev, rnd({6}, dtype));
+    expect_parity(logp.dev.grad(), logp.cpu.grad(), dtype, "nll_loss grad");
+  }
+  const Tensor bad = from_vector<int64_t>({1, 7}, {2}, kInt64).to(kCUDA);
+  hg::test::expect_error([&] { nll_loss(randn({2, 5}).to(kCUDA), bad); }, {"target 7", "index 1"});
+}
+
+TEST_CASE("cuda embedding matches the CPU, repeated indices accumulate their gradients") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor index = from_vector<int64_t>({1, 3, 3, 0, 6, 1, 3}, {7}, kInt64);
+  for (DType dtype : hg::test::floating_dtypes()) {
+    for (int64_t dim : {5, 8}) {  // odd rows take the byte-wise copy
+      manual_seed(16);
+      auto w = leaf_pair(rnd({7, dim}, dtype));
+      const Tensor y = embedding(index, w.cpu);
+      const Tensor yd = embedding(index.to(kCUDA), w.dev);
+      expect_parity(yd, y, dtype, "embedding forward");
+      backward_both(y, yd, rnd(y.sizes(), dtype));
+      expect_parity(w.dev.grad(), w.cpu.grad(), dtype, "embedding grad_weight", 2.0);
+    }
+  }
+}
