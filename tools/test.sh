@@ -4,7 +4,9 @@
 # installed copy, and runs it. A failing step does not hide the later ones; the exit status is
 # non-zero when any step failed.
 #
-#   bash tools/test.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc)
+#   bash tools/test.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc);
+#                                 HG_CUDA_ARCHITECTURES=90 compiles the CUDA code for one GPU
+#                                 architecture only (when nvcc is present), as CI does
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,7 +19,8 @@ section "setup"
 bash tools/setup.sh
 
 section "build ($build_dir, Release)"
-JOBS=$jobs bash tools/build.sh "$build_dir" -DCMAKE_BUILD_TYPE=Release
+JOBS=$jobs bash tools/build.sh "$build_dir" -DCMAKE_BUILD_TYPE=Release \
+  ${HG_CUDA_ARCHITECTURES:+-DHG_CUDA_ARCHITECTURES=$HG_CUDA_ARCHITECTURES}
 
 section "ctest ($build_dir)"
 ctest --test-dir "$build_dir" --output-on-failure -j2 || failed+=("ctest")
