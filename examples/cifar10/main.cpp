@@ -81,6 +81,9 @@ struct Trainer {
   int64_t log_every;
 };
 
+// The factor the loss is multiplied by: 1 when loss scaling is off.
+double applied_scale(const amp::GradScaler& scaler) { return scaler.is_enabled() ? scaler.get_scale() : 1.0; }
+
 struct EpochStats {
   double mean_loss = 0, seconds = 0;
   int64_t steps = 0, nonfinite_losses = 0;
@@ -115,7 +118,7 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
     if (t.scaler.get_scale() != scale)
       t.log.loss_scale_change(global_step, scale, t.scaler.get_scale(), t.scaler.skipped_steps());
     if (t.log_every > 0 && global_step % t.log_every == 0)
-      t.log.step({epoch + 1, global_step, loss, lr, t.scaler.get_scale(), t.scaler.skipped_steps()});
+      t.log.step({epoch + 1, global_step, loss, lr, applied_scale(t.scaler), t.scaler.skipped_steps()});
     if (std::isfinite(loss)) loss_sum += loss;
     else ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
     progress.update(stats.steps, loss);
@@ -229,7 +232,7 @@ int main(int argc, char** argv) try {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss, accuracy,
                stats.seconds, elapsed, args.str("precision"), std::string(amp::opt_level_name(amp.level)),
-               device.str(), scaler.get_scale(), scaler.skipped_steps(), stats.nonfinite_losses});
+               device.str(), applied_scale(scaler), scaler.skipped_steps(), stats.nonfinite_losses});
     if (!args.str("save").empty())
       examples::save_checkpoint(args.str("save"), *model, opt, training_state(epoch + 1, data.stats, scaler));
     if (args.integer("stop-after") == epoch + 1) break;
