@@ -31,6 +31,26 @@ TEST_CASE("cross_entropy: ignore_index and label smoothing follow PyTorch") {
         doctest::Approx(0.5 * (0.9 * l0 + 0.1 * (l0 + 1) + std::log(3.0))));
 }
 
+TEST_CASE("cross_entropy: label smoothing 0.2 matches PyTorch's value and gradient") {
+  // Reference: torch 1.13, F.cross_entropy(x, t, label_smoothing=0.2) in float64, then backward.
+  Tensor logits = from_vector(std::vector<double>{0.5, -1.25, 2.0, 0.0, 1.5, 0.25, -0.75, 3.0,
+                                                  -2.0, 0.5, 1.0, 0.125},
+                              {3, 4}, kFloat64)
+                      .requires_grad_();
+  Tensor target = from_vector(std::vector<int64_t>{2, 0, 1}, kInt64);
+  Tensor loss = cross_entropy(logits, target, Reduction::Mean, -100, 0.2);
+  CHECK(loss.item<double>() == doctest::Approx(1.2967662363027046).epsilon(1e-14));
+  CHECK(cross_entropy(logits, target, Reduction::Sum, -100, 0.2).item<double>() ==
+        doctest::Approx(3.890298708908113).epsilon(1e-14));
+  loss.backward();
+  expect_close(values(logits.grad()),
+               {0.036564516677369416, -0.0074164740224398635, -0.04476772073920522,
+                0.015619678084275682, -0.22658215426358191, -0.0004071816357112676,
+                -0.010685136399743363, 0.23767447229903657, -0.008661721859592568,
+                -0.18581314156538845, 0.14411694782389958, 0.050357915601081465},
+               1e-14);
+}
+
 TEST_CASE("cross_entropy and nll_loss: gradcheck") {
   manual_seed(20);
   Tensor logits = randn({4, 5}, kFloat64).requires_grad_();

@@ -1,0 +1,244 @@
+// CIFAR-10 with the ResNet-9 of shared/BENCHMARKS.md, on the real data set, in fp32 or mixed
+// precision, on the CPU or (with the CUDA backend) a GPU.
+//
+//   tools/fetch_data.sh cifar10
+//   build/examples/cifar10/hg_cifar10 --device cuda --precision fp16 --opt-level O2
+//   build/examples/cifar10/hg_cifar10 --limit 5000 --test-limit 2000 --epochs 3 --batch 64 --lr 0.1
+//
+// The default recipe (docs/cifar10.md): 24 epochs of batch 512, SGD with nesterov momentum 0.9
+// and weight decay 5e-4, the lr rising linearly to 0.4 over the first 20% of the steps and then
+// falling linearly towards 0, cross-entropy with label smoothing 0.2, inputs normalised per
+// channel with the training set's statistics, random 4-pixel-padded crops and horizontal flips.
+// One line of test accuracy per epoch; --metrics FILE appends JSON lines (docs/cifar10.md);
+// --save/--resume write and read a full training checkpoint.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include <halfgrad/halfgrad.h>
+
+#include "../common/amp_flags.h"
+#include "../common/args.h"
+#include "../common/checkpoint.h"
+#include "../common/models.h"
+#include "../common/progress.h"
+#include "cifar_data.h"
+#include "metrics_log.h"
+
+using namespace hg;
+
+namespace {
+
+constexpr const char* kProgram = "hg_cifar10";
+
+examples::Args parse_args(int argc, char** argv) {
+  examples::Args args(kProgram, "Train ResNet-9 on CIFAR-10 with halfgrad.");
+  args.option("epochs", "24", "training epochs");
+  args.option("batch", "512", "batch size (each epoch drops its last, incomplete batch)");
+  args.option("lr", "0.4", "peak learning rate (SGD, nesterov momentum 0.9)");
+  args.option("warmup", "0.2", "fraction of the steps in which the lr rises linearly to --lr (then falls linearly)");
+  args.option("weight-decay", "5e-4", "weight decay (on every parameter)");
+  args.option("label-smoothing", "0.2", "label smoothing of the cross-entropy loss");
+  args.option("seed", "1", "random seed (weights, shuffling, augmentation)");
+  args.option("threads", "2", "CPU threads");
+  args.option("data", "datasets/cifar10", "folder with the CIFAR-10 binary batches");
+  args.option("device", "cpu", "cpu or cuda");
+  args.option("limit", "0", "use only the first N training images (0: all 50000)");
+  args.option("test-limit", "0", "evaluate on the first N test images only (0: all 10000)");
+  args.option("eval-batch", "500", "batch size of the evaluation");
+  args.flag("no-augment", "train without random crops and flips");
+  args.option("save", "", "write a checkpoint here after every epoch");
+  args.option("resume", "", "continue from this checkpoint");
+  args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
+  args.option("metrics", "", "append JSON lines (steps, loss-scale changes, epochs) to this file");
+  args.option("log-every", "50", "write a step record to --metrics every N steps (0: none)");
+  examples::declare_amp_options(args);
+  args.parse(argc, argv);
+  return args;
+}
+
+Device parse_device(const examples::Args& args) {
+  const std::string name = args.str("device");
+  HG_CHECK(name == "cpu" || name == "cuda", kProgram, ": --device must be cpu or cuda, got ", name);
+  HG_CHECK(name == "cpu" || cuda::is_available(), kProgram, ": --device cuda, but no CUDA device ",
+           "is available (or halfgrad was built without CUDA)");
+  return name == "cuda" ? kCUDA : kCPU;
+}
+
+// Everything one training epoch touches.
+struct Trainer {
+  nn::Module& model;
+  optim::Optimizer& opt;
+  optim::LRScheduler& schedule;
+  amp::GradScaler& scaler;
+  const amp::AmpConfig& amp;
+  data::DataLoader& loader;
+  Device device;
+  double label_smoothing;
+  examples::MetricsLog& log;
+  int64_t log_every;
+};
+
+// The factor the loss is multiplied by: 1 when loss scaling is off.
+double applied_scale(const amp::GradScaler& scaler) { return scaler.is_enabled() ? scaler.get_scale() : 1.0; }
+
+struct EpochStats {
+  double mean_loss = 0, seconds = 0;
+  int64_t steps = 0, nonfinite_losses = 0;
+};
+
+// One optimizer step on one batch; returns the (unscaled) loss.
+double train_step(Trainer& t, const data::Batch& batch) {
+  t.opt.zero_grad();
+  Tensor loss;
+  {
+    const auto region = t.amp.autocast();
+    loss = cross_entropy(t.model(batch.data.to(t.device)), batch.target.to(t.device), Reduction::Mean,
+                         -100, t.label_smoothing);
+  }
+  t.scaler.scale(loss).backward();
+  t.scaler.step(t.opt);
+  t.scaler.update();
+  t.schedule.step();
+  return loss.item<double>();
+}
+
+EpochStats train_epoch(Trainer& t, int64_t epoch) {
+  t.loader.set_epoch(epoch);
+  const int64_t steps = t.loader.size(), batch = t.loader.options().batch_size;
+  examples::Progress progress("epoch " + std::to_string(epoch + 1), steps, batch);
+  EpochStats stats;
+  double loss_sum = 0;
+  for (auto& b : t.loader) {
+    const double lr = t.schedule.get_last_lr().front(), scale = t.scaler.get_scale();
+    const double loss = train_step(t, b);
+    const int64_t global_step = epoch * steps + (++stats.steps);
+    if (t.scaler.get_scale() != scale)
+      t.log.loss_scale_change(global_step, scale, t.scaler.get_scale(), t.scaler.skipped_steps());
+    if (t.log_every > 0 && global_step % t.log_every == 0)
+      t.log.step({epoch + 1, global_step, loss, lr, applied_scale(t.scaler), t.scaler.skipped_steps()});
+    if (std::isfinite(loss)) loss_sum += loss;
+    else ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+    progress.update(stats.steps, loss);
+  }
+  stats.seconds = progress.finish();
+  stats.mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
+  return stats;
+}
+
+double evaluate(nn::Module& model, const data::Dataset& test, int64_t batch, Device device,
+                const amp::AmpConfig& amp) {
+  NoGradGuard no_grad;
+  const auto region = amp.autocast();
+  model.eval();
+  data::DataLoader loader(test, {.batch_size = batch, .shuffle = false});
+  int64_t correct = 0;
+  for (auto& b : loader) {
+    const Tensor logits = model(b.data.to(device));
+    correct += sum(eq(argmax(logits, 1), b.target.to(device))).item<int64_t>();
+  }
+  model.train();
+  return static_cast<double>(correct) / static_cast<double>(test.size());
+}
+
+// The checkpoint's scalars: the normalisation (so another program can rebuild the inputs) and
+// the loss scaler's state. No times: a resumed run must write the same bytes as a straight one.
+examples::TrainingState training_state(int64_t epochs_done, const examples::ChannelStats& stats,
+                                       const amp::GradScaler& scaler) {
+  examples::TrainingState state{epochs_done, {}};
+  for (size_t c = 0; c < stats.mean.size(); ++c) {
+    state.scalars["mean." + std::to_string(c)] = stats.mean[c];
+    state.scalars["std." + std::to_string(c)] = stats.std[c];
+  }
+  for (const auto& [key, value] : scaler.state_dict()) state.scalars["scaler." + key] = value;
+  return state;
+}
+
+// Loads --resume (if given) into the model, optimizer and scaler, and replays the schedule to
+// where it stopped; returns the number of epochs already done.
+int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Optimizer& opt,
+                        optim::LRScheduler& schedule, amp::GradScaler& scaler, int64_t steps_per_epoch) {
+  if (args.str("resume").empty()) return 0;
+  examples::TrainingState state = examples::load_checkpoint(args.str("resume"), model, opt);
+  std::map<std::string, double> scaler_state;
+  for (const auto& [key, value] : state.scalars)
+    if (key.rfind("scaler.", 0) == 0) scaler_state[key.substr(7)] = value;
+  scaler.load_state_dict(scaler_state);
+  for (int64_t s = 0; s < state.epoch * steps_per_epoch; ++s) schedule.step();
+  std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(), static_cast<long long>(state.epoch));
+  return state.epoch;
+}
+
+void print_epoch(int64_t epoch, const EpochStats& s, double accuracy, int64_t test_images,
+                 const amp::GradScaler& scaler) {
+  std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%lld images), %.1f s (%.1f ms/step)",
+              static_cast<long long>(epoch + 1), s.mean_loss, 100 * accuracy, static_cast<long long>(test_images),
+              s.seconds, 1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
+  if (scaler.is_enabled())
+    std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(), static_cast<long long>(scaler.skipped_steps()));
+  if (s.nonfinite_losses > 0) std::printf(", %lld non-finite losses", static_cast<long long>(s.nonfinite_losses));
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const examples::Args args = parse_args(argc, argv);
+  set_num_threads(static_cast<int>(args.integer("threads")));
+  const Device device = parse_device(args);
+  const auto seed = static_cast<uint64_t>(args.integer("seed"));
+  manual_seed(seed);
+
+  const examples::CifarData data = examples::load_cifar_data(
+      {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment")});
+  data::DataLoader loader(data.train, {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true,
+                                       .seed = seed});
+  HG_CHECK(loader.size() > 0, kProgram, ": ", data.train.size(), " training images make no batch of ",
+           args.integer("batch"));
+
+  auto model = examples::make_resnet9();
+  model->to(device);
+  const double lr = args.number("lr");
+  optim::SGD opt(model->parameters(),
+                 optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(args.number("weight-decay")));
+  const int64_t epochs = args.integer("epochs");
+  // Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. One
+  // spare step: the scheduler steps after every optimizer step, and its last step must land on
+  // the end of the linear decay (one step past it, the line extrapolates below zero).
+  optim::OneCycleLR schedule(opt, lr, epochs * loader.size() + 1, args.number("warmup"),
+                             optim::AnnealStrategy::Linear, 100.0, 1e4);
+  const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, kProgram);
+  amp::GradScaler scaler(examples::scaler_options(args, amp));
+  scaler.set_parameter_names(model->named_parameters());
+  const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
+  std::printf("resnet9 on %lld CIFAR-10 images (%s), %lld steps of %lld per epoch, %s; %s\n",
+              static_cast<long long>(data.train.size()), device.str().c_str(), static_cast<long long>(loader.size()),
+              static_cast<long long>(args.integer("batch")), amp.describe().c_str(), blas_info().c_str());
+
+  const auto& st = data.stats;
+  std::printf("inputs normalised with the training images' channel mean (%.4f, %.4f, %.4f), std (%.4f, %.4f, %.4f)\n",
+              st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
+  examples::MetricsLog log(args.str("metrics"));
+  Trainer trainer{*model, opt, schedule, scaler, amp, loader, device, args.number("label-smoothing"),
+                  log, args.integer("log-every")};
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
+    const EpochStats stats = train_epoch(trainer, epoch);
+    const double accuracy = evaluate(*model, data.test, args.integer("eval-batch"), device, amp);
+    print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss, accuracy,
+               stats.seconds, elapsed, args.str("precision"), std::string(amp::opt_level_name(amp.level)),
+               device.str(), applied_scale(scaler), scaler.skipped_steps(), stats.nonfinite_losses});
+    if (!args.str("save").empty())
+      examples::save_checkpoint(args.str("save"), *model, opt, training_state(epoch + 1, data.stats, scaler));
+    if (args.integer("stop-after") == epoch + 1) break;
+  }
+  return 0;
+} catch (const hg::Error& e) {
+  std::fprintf(stderr, "error: %s\n", e.what());
+  return 1;
+}
