@@ -162,8 +162,9 @@ uint8_t code_for(DType dtype, const std::string& where) {
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
-  GzReader in("read_idx", path);
+namespace {
+
+Tensor read_idx_from(GzReader& in) {
   const IdxHeader h = read_header(in);
   const std::string& where = in.where();
   std::vector<uint8_t> payload = in.read_up_to(h.payload_bytes);
@@ -179,6 +180,18 @@ Tensor read_idx(const std::string& path) {
   Tensor out = empty(h.shape, h.type->dtype);
   decode(*h.type, payload.data(), out);
   return out;
+}
+
+}  // namespace
+
+Tensor read_idx(const std::string& path) {
+  GzReader in("read_idx", path);
+  return read_idx_from(in);
+}
+
+Tensor read_idx_from_memory(const uint8_t* data, size_t size, const std::string& name) {
+  GzReader in("read_idx", name, data, size);
+  return read_idx_from(in);
 }
 
 void write_idx(const std::string& path, const Tensor& t) {
