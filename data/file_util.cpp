@@ -114,9 +114,19 @@ int64_t GzReader::read_chunk(uint8_t* dst, int64_t n) {
 
 std::vector<uint8_t> GzReader::read_up_to(int64_t n) {
   std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(std::min(n, kMaxReserve)));
+  // Never trust n (it comes from a header) for the reservation beyond what the input can hold:
+  // raw bytes in memory give exactly the rest, deflate expands at most ~1032:1.
+  int64_t bound = kMaxReserve;
+  if (memory_ != nullptr) {
+    const auto rest = static_cast<int64_t>(memory_size_ - memory_pos_);
+    bound = std::min(bound, inflater_ != nullptr ? rest * 1032 + 4096 : rest);
+  }
+  out.reserve(static_cast<size_t>(std::min(n, bound)));
   while (static_cast<int64_t>(out.size()) < n) {
-    const int64_t want = std::min(kChunk, n - static_cast<int64_t>(out.size()));
+    // Grow geometrically from 64 KiB: resize() zero-fills, so asking for a whole chunk when n
+    // (from a header) is large but the data is short would cost 16 MiB of writes per call.
+    const int64_t grow = std::max<int64_t>(int64_t{1} << 16, static_cast<int64_t>(out.size()));
+    const int64_t want = std::min({kChunk, n - static_cast<int64_t>(out.size()), grow});
     const size_t old = out.size();
     out.resize(old + static_cast<size_t>(want));
     const int64_t got = read_chunk(out.data() + old, want);

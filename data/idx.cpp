@@ -83,14 +83,17 @@ IdxHeader read_header(GzReader& in) {
            h.header_bytes, " bytes (magic + ", ndims, " 4-byte sizes), found ", 4 + dims.size(),
            in.truncation_note());
   // Every dim is < 2^32 and there are at most 8, so check the running product for overflow.
-  int64_t numel = 1;
+  int64_t numel = 1, span = 1;
   constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 8;
   for (int64_t d = 0; d < ndims; ++d) {
     const auto size = static_cast<int64_t>(load_be(dims.data() + 4 * d, 4));
     h.shape.push_back(size);
-    HG_CHECK(size == 0 || numel <= kLimit / size, where, "header sizes ", shape_str(h.shape),
+    // Zero sizes do not bound the others: [0, 2^32-1, 2^32-1] has no values but cannot be a
+    // tensor (its strides overflow), so the product of the non-zero sizes is checked too.
+    HG_CHECK(size == 0 || span <= kLimit / size, where, "header sizes ", shape_str(h.shape),
              "... overflow a 64-bit element count");
     numel *= size;
+    span *= size == 0 ? 1 : size;
   }
   h.payload_bytes = numel * h.type->size;
   return h;

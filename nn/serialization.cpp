@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string_view>
 #include <fstream>
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -127,6 +129,23 @@ uint64_t checked_numel(const std::vector<int64_t>& shape, const std::string& whe
   return n;
 }
 
+// A JSON array of whole numbers that fit T. nlohmann's get<T>() would convert 1.5 to 1, -1 to
+// 2^64 - 1 and 1e300 to whatever the (undefined) float-to-integer cast gives.
+template <typename T>
+std::vector<T> integer_list(const nlohmann::json& j, const std::string& where, const char* what) {
+  HG_CHECK(j.is_array(), where, "is malformed: ", what, " must be an array of integers");
+  std::vector<T> out;
+  for (const auto& v : j) {
+    const bool fits = v.is_number_unsigned()
+                          ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                          : v.is_number_integer() && (std::is_signed_v<T> || v.get<int64_t>() >= 0);
+    HG_CHECK(fits, where, "is malformed: ", what, " holds ", v.dump(), ", expected integers in [",
+             std::is_signed_v<T> ? "-2^63" : "0", ", ", std::numeric_limits<T>::max(), "]");
+    out.push_back(v.get<T>());
+  }
+  return out;
+}
+
 Tensor read_entry(const std::string& path, const std::string& name, const nlohmann::json& entry,
                   const uint8_t* data, uint64_t data_size) {
   const std::string where = "load_safetensors: " + path + ": tensor \"" + name + "\" ";
@@ -136,8 +155,8 @@ Tensor read_entry(const std::string& path, const std::string& name, const nlohma
   DType dtype;
   const auto code = entry["dtype"].get<std::string>();
   HG_CHECK(dtype_from_code(code, dtype), where, "has unsupported dtype ", code);
-  const auto shape = entry["shape"].get<std::vector<int64_t>>();
-  const auto offsets = entry["data_offsets"].get<std::vector<uint64_t>>();
+  const auto shape = integer_list<int64_t>(entry["shape"], where, "shape");
+  const auto offsets = integer_list<uint64_t>(entry["data_offsets"], where, "data_offsets");
   HG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, where,
            "has data_offsets outside the ", data_size, "-byte data section");
   HG_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), where, "has ", shape.size(),
