@@ -45,6 +45,7 @@ void expect_misuse_warning(const std::string& area, const std::string& mistake, 
                            const std::vector<std::string>& parts) {
   CAPTURE(mistake);
   std::vector<std::string> warnings;
+  reset_warn_once();  // an earlier test in this process may have had the warning already
   const WarningHandler previous =
       set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
   try {

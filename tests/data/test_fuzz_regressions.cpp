@@ -5,16 +5,15 @@
 #include <fstream>
 #include <iterator>
 
+#include "regression_inputs.h"
 #include "test_util.h"
 
 using hg::test::expect_error;
 
 namespace {
 
-// The folder beside this source file (ctest runs the suite in build/tests, where __FILE__'s
-// relative spelling resolves; an absolute __FILE__ works anywhere).
 std::filesystem::path regression_dir(const std::string& name) {
-  return std::filesystem::path(__FILE__).parent_path() / name;
+  return hg::test::regression_inputs(__FILE__, "data", name);
 }
 
 std::vector<uint8_t> read_file(const std::filesystem::path& p) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "regression_inputs.h"
 #include "test_util.h"
 
 using hg::test::expect_error;
@@ -43,7 +44,7 @@ TEST_CASE("fuzz regression: safetensors shapes and offsets must be integers that
 }
 
 TEST_CASE("fuzz regression: every stored safetensors input fails cleanly") {
-  const auto dir = std::filesystem::path(__FILE__).parent_path() / "fuzz_safetensors";
+  const auto dir = hg::test::regression_inputs(__FILE__, "nn", "fuzz_safetensors");
   REQUIRE_MESSAGE(std::filesystem::is_directory(dir), dir.string());
   int n = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {

@@ -138,7 +138,9 @@ TEST_CASE("Checkpoint rejects metadata that is not a valid number before changin
   const std::map<std::string, std::string> bad_value{
       {"scaler.scale", "abc"}, {"optim.state.0.step", "1e300"}, {"sched.last_epoch", "-1"},
       {"rng.offset", "-5"}, {"step", "1x"}, {"version", "7"}, {"contents", "model,weights"}};
-  for (const auto& [key, message] : cases) {
+  for (const auto& entry : cases) {
+    const std::string& key = entry.first;  // not a structured binding: clang 14 cannot capture one
+    const std::vector<std::string>& message = entry.second;
     CAPTURE(key);
     std::map<std::string, std::string> meta;
     nn::TensorMap tensors = nn::load_safetensors(path, &meta);

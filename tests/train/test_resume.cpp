@@ -92,12 +92,16 @@ void expect_same_checkpoints(const std::string& a, const std::string& b) {
   const nn::TensorMap ta = nn::load_safetensors(a, &meta_a), tb = nn::load_safetensors(b, &meta_b);
   REQUIRE(ta.size() == tb.size());
   int tensors_compared = 0;
-  for (const auto& [name, t] : ta) {
+  for (const auto& entry : ta) {  // not structured bindings: clang 14 cannot capture them
+    const std::string& name = entry.first;
     REQUIRE_MESSAGE(tb.count(name), name);
-    CHECK_MESSAGE(same_bits(t, tb.at(name)), "tensor differs: " << name);
+    CHECK_MESSAGE(same_bits(entry.second, tb.at(name)), "tensor differs: " << name);
     ++tensors_compared;
   }
-  for (const auto& [key, value] : meta_a) CHECK_MESSAGE(meta_b[key] == value, "metadata " << key);
+  for (const auto& entry : meta_a) {
+    const std::string& key = entry.first;
+    CHECK_MESSAGE(meta_b[key] == entry.second, "metadata " << key);
+  }
   CHECK(meta_a.size() == meta_b.size());
   MESSAGE(tensors_compared << " tensors and " << meta_a.size() << " metadata entries compared");
   std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
