@@ -26,3 +26,4 @@
 #include "data/transforms.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "train/checkpoint.h"

@@ -101,6 +101,7 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   const double inv = 1.0 / scale_;
   std::vector<std::string> bad;
   const std::vector<Tensor> params = opt.parameters();
+  warn_if_no_masters(opt, params);
   std::map<std::pair<int, int>, std::vector<UnscaleTarget>> by_device;  // (type, index)
   for (const auto& p : params) {
     if (!p.grad().defined()) continue;
@@ -176,6 +177,20 @@ void GradScaler::set_parameter_names(const std::vector<std::pair<std::string, Te
   for (const auto& [name, t] : named) names_[t.impl()] = name;
 }
 
+void GradScaler::warn_if_no_masters(const optim::Optimizer& opt,
+                                    const std::vector<Tensor>& params) const {
+  if (opt.master_weights()) return;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].dtype() != kFloat16 || !params[i].grad().defined()) continue;
+    warn_once("GradScaler.no_masters",
+              "GradScaler: " + name_of(params[i], i) + " is float16 and the " +
+                  opt.name() + " optimizer keeps no float32 master weights, so updates below half "
+                  "an ulp of a weight are lost (AMP O3); call set_master_weights(true) on the "
+                  "optimizer (O2) unless that is the point");
+    return;
+  }
+}
+
 std::string GradScaler::name_of(const Tensor& param, size_t index) const {
   auto found = names_.find(param.impl());
   if (found != names_.end()) return found->second;
@@ -192,6 +207,14 @@ std::map<std::string, double> GradScaler::state_dict() const {
 void GradScaler::load_state_dict(const std::map<std::string, double>& state) {
   for (const char* key : {"scale", "growth_tracker", "overflow_streak", "skipped_steps"})
     HG_CHECK(state.count(key), "GradScaler.load_state_dict: missing \"", key, "\"");
+  const double scale = state.at("scale");
+  HG_CHECK(scale > 0 && std::isfinite(scale), "GradScaler.load_state_dict: scale must be positive "
+           "and finite, got ", scale);
+  for (const char* key : {"growth_tracker", "overflow_streak", "skipped_steps"}) {
+    const double v = state.at(key);  // whole numbers a double holds exactly, so the casts are safe
+    HG_CHECK(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v), "GradScaler.load_state_dict: \"",
+             key, "\" must be a whole number in [0, 2^53], got ", v);
+  }
   scale_ = state.at("scale");
   growth_tracker_ = static_cast<int64_t>(state.at("growth_tracker"));
   overflow_streak_ = static_cast<int64_t>(state.at("overflow_streak"));

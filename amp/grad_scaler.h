@@ -69,6 +69,7 @@ class GradScaler {
  private:
   enum class Stage { Ready, Unscaled, Stepped };
   std::string name_of(const Tensor& param, size_t index) const;
+  void warn_if_no_masters(const optim::Optimizer& opt, const std::vector<Tensor>& params) const;
 
   GradScalerOptions options_;
   double scale_;

@@ -149,7 +149,16 @@ Tensor& Tensor::requires_grad_(bool enabled) {
 }
 
 Tensor Tensor::grad() const { return defined() ? impl()->autograd.grad : Tensor(); }
-void Tensor::set_grad(const Tensor& grad) const { impl()->autograd.grad = grad; }
+void Tensor::set_grad(const Tensor& grad) const {
+  // A gradient of another shape would only fail later, inside an optimizer step or an
+  // accumulation, far from the mistake. The dtype may differ (GradScaler keeps fp32 gradients
+  // of fp16 parameters).
+  HG_CHECK(!grad.defined() || (grad.sizes() == sizes() && grad.is_floating_point() &&
+                               grad.device() == device()),
+           "set_grad: gradient ", describe(grad), " does not match the tensor ", describe(*this),
+           " (same shape and device, a floating dtype)");
+  impl()->autograd.grad = grad;
+}
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return defined() ? impl()->autograd.grad_fn : nullptr;
 }

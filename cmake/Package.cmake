@@ -12,7 +12,7 @@ install(TARGETS halfgrad EXPORT halfgradTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES halfgrad.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/halfgrad)
-foreach(dir core kernels autograd amp nn optim data)
+foreach(dir core kernels autograd amp nn optim data train)
   install(DIRECTORY ${dir}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/halfgrad/${dir}
           FILES_MATCHING PATTERN "*.h")
 endforeach()

@@ -105,6 +105,15 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
            " is not supported (halfgrad uses one GPU, cuda:0)");
   HG_CHECK(shape.size() <= static_cast<size_t>(kernels::kMaxDims), "empty: shape ",
            shape_str(shape), " has more than ", kernels::kMaxDims, " dims");
+  // The strides multiply every size above 1, zeros or not (shape [0, 2^40, 2^40] has no
+  // elements but stride 2^80 in dim 0), so bound that product as well as the byte count.
+  constexpr int64_t kMaxElements = int64_t{1} << 48;  // 256 Ti elements: no machine has them
+  int64_t span = 1;
+  for (int64_t s : shape) {
+    HG_CHECK(s <= 1 || span <= kMaxElements / s, "empty: shape ", shape_str(shape),
+             " is too large (more than 2^48 elements or strides)");
+    span *= s > 1 ? s : 1;
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(
       static_cast<size_t>(shape_numel(shape)) * itemsize(dtype), device);

@@ -12,6 +12,10 @@ WarningHandler& handler() {
   static WarningHandler h;
   return h;
 }
+std::set<std::string>& seen_keys() {
+  static std::set<std::string> seen;
+  return seen;
+}
 }  // namespace
 
 void warn(const std::string& message) {
@@ -21,12 +25,16 @@ void warn(const std::string& message) {
 }
 
 void warn_once(const std::string& key, const std::string& message) {
-  static std::set<std::string> seen;
   {
     std::lock_guard<std::mutex> lock(mutex);
-    if (!seen.insert(key).second) return;
+    if (!seen_keys().insert(key).second) return;
   }
   warn(message);
+}
+
+void reset_warn_once() {
+  std::lock_guard<std::mutex> lock(mutex);
+  seen_keys().clear();
 }
 
 WarningHandler set_warning_handler(WarningHandler h) {

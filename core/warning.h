@@ -12,6 +12,9 @@ using WarningHandler = std::function<void(const std::string& message)>;
 void warn(const std::string& message);
 // Warns only the first time `key` is seen in this process.
 void warn_once(const std::string& key, const std::string& message);
+// Forgets which keys warn_once has seen, so each warns again (tests that expect a warning use
+// it; they may run after another test that already triggered it).
+void reset_warn_once();
 // Replaces the handler (an empty one restores stderr); returns the previous one.
 WarningHandler set_warning_handler(WarningHandler handler);
 

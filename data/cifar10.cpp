@@ -26,10 +26,7 @@ std::string batch_folder(const std::string& dir, const std::string& first_file) 
   return dir;
 }
 
-}  // namespace
-
-LabeledImages read_cifar10_batch(const std::string& path) {
-  GzReader in("read_cifar10", path);
+LabeledImages read_batch(GzReader& in) {
   const std::vector<uint8_t> bytes = in.read_up_to(std::numeric_limits<int64_t>::max());
   in.check_complete();
   const auto size = static_cast<int64_t>(bytes.size());
@@ -49,6 +46,19 @@ LabeledImages read_cifar10_batch(const std::string& path) {
     std::memcpy(images + i * kPixels, record + 1, static_cast<size_t>(kPixels));
   }
   return out;
+}
+
+}  // namespace
+
+LabeledImages read_cifar10_batch(const std::string& path) {
+  GzReader in("read_cifar10", path);
+  return read_batch(in);
+}
+
+LabeledImages read_cifar10_batch_from_memory(const uint8_t* data, size_t size,
+                                             const std::string& name) {
+  GzReader in("read_cifar10", name, data, size);
+  return read_batch(in);
 }
 
 LabeledImages load_cifar10(const std::string& dir, bool train) {

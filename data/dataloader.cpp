@@ -61,16 +61,45 @@ int64_t DataLoader::size() const {
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
+void DataLoader::set_epoch(int64_t epoch) {
+  if (epoch != epoch_) resume_batch_ = 0;
+  epoch_ = epoch;
+}
+
+DataLoaderState DataLoader::state() const {
+  if (current_index_ >= 0 && current_index_ + 1 < size())
+    return {options_.seed, pass_epoch_, current_index_ + 1};
+  return {options_.seed, epoch_, resume_batch_};
+}
+
+void DataLoader::set_state(const DataLoaderState& state) {
+  HG_CHECK(state.next_batch >= 0 && (state.next_batch < size() || state.next_batch == 0),
+           "DataLoader.set_state: batch ", state.next_batch, " is outside the pass of ", size(),
+           " batches (", dataset_.size(), " samples, batch_size ", options_.batch_size,
+           "): was the state saved with another data set or batch size?");
+  HG_CHECK(state.epoch >= 0, "DataLoader.set_state: expected epoch >= 0, got ", state.epoch);
+  stop_worker();
+  current_ = Batch{};
+  current_index_ = -1;
+  options_.seed = state.seed;
+  epoch_ = state.epoch;
+  resume_batch_ = state.next_batch;
+}
+
 DataLoader::Iterator DataLoader::begin() {
   stop_worker();
   current_ = Batch{};
+  current_index_ = -1;
   order_ = sample_order(dataset_.size(), options_.shuffle, options_.seed, epoch_);
   pass_epoch_ = epoch_++;
-  built_ = 0;
-  if (size() == 0) return end();
-  if (options_.prefetch > 0) worker_ = std::thread([this] { produce(); });
+  const int64_t first = std::min(resume_batch_, size());
+  resume_batch_ = 0;
+  built_ = first;
+  if (first >= size()) return end();
+  if (options_.prefetch > 0) worker_ = std::thread([this, first] { produce(first); });
   current_ = next_batch();
-  return Iterator(this, 0);
+  current_index_ = first;
+  return Iterator(this, first);
 }
 
 Batch DataLoader::make_batch(int64_t k) const {
@@ -81,9 +110,9 @@ Batch DataLoader::make_batch(int64_t k) const {
   return dataset_.get_batch(indices, gen);
 }
 
-void DataLoader::produce() {
+void DataLoader::produce(int64_t first) {
   const int64_t count = size();
-  for (int64_t k = 0; k < count; ++k) {
+  for (int64_t k = first; k < count; ++k) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock,
@@ -127,8 +156,10 @@ Batch DataLoader::next_batch() {
 void DataLoader::advance(int64_t position) {
   if (position < size()) {
     current_ = next_batch();
+    current_index_ = position;
   } else {  // the pass is over: release the last batch and the thread
     current_ = Batch{};
+    current_index_ = -1;
     stop_worker();
   }
 }

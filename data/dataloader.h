@@ -14,6 +14,11 @@
 // else uses the default generator. Each pass (each begin()) uses epoch() and then advances it by
 // one, so a loop that never calls set_epoch still sees a new order every epoch.
 //
+// Resuming mid-epoch: state() says where the data order stands (seed, the epoch of the pass in
+// progress or the next one, and the next batch to hand out); set_state() on a loader over the
+// same data set makes its next pass start at that batch of that epoch, producing the very batches
+// (order and augmentation) the interrupted run would have seen. train::Checkpoint stores it.
+//
 // One pass at a time: begin() stops any pass in progress. Destroying the loader mid-pass stops
 // and joins the background thread (it finishes at most the batch it is building).
 #include <condition_variable>
@@ -36,6 +41,14 @@ struct DataLoaderOptions {
   bool drop_last = false;  // drop the last, smaller batch
   uint64_t seed = 0;
   int64_t prefetch = 2;  // batches prepared ahead by a background thread; 0: no thread
+};
+
+// Where a loader's data order stands (see DataLoader::state()).
+struct DataLoaderState {
+  uint64_t seed = 0;
+  int64_t epoch = 0;       // the epoch of the next batch
+  int64_t next_batch = 0;  // its index in that epoch's pass
+  friend bool operator==(const DataLoaderState&, const DataLoaderState&) = default;
 };
 
 // The sample order of one pass: 0..n-1, or a uniform random permutation (Fisher-Yates) drawn
@@ -76,7 +89,15 @@ class DataLoader {
   const DataLoaderOptions& options() const { return options_; }
   // The epoch the next pass uses.
   int64_t epoch() const { return epoch_; }
-  void set_epoch(int64_t epoch) { epoch_ = epoch; }
+  // Keeps a position set by set_state() only when epoch is the epoch it names.
+  void set_epoch(int64_t epoch);
+
+  // The next batch the training loop would take: during a pass, the one after the current batch
+  // (the loop is working on the current one), else the first batch of the next pass.
+  DataLoaderState state() const;
+  // Stops any pass; the next begin() runs epoch state.epoch from batch state.next_batch (later
+  // passes start at 0) with state.seed. Throws hg::Error for a batch outside [0, size()).
+  void set_state(const DataLoaderState& state);
 
   // Starts a pass (stopping any pass in progress) and returns its first batch.
   Iterator begin();
@@ -89,7 +110,7 @@ class DataLoader {
   };
 
   Batch make_batch(int64_t k) const;
-  void produce();      // the background thread
+  void produce(int64_t first);  // the background thread, batches first .. size()-1
   Batch next_batch();  // the next batch of the pass, from the queue or built in place
   void advance(int64_t position);
   void stop_worker();
@@ -97,11 +118,13 @@ class DataLoader {
   Dataset dataset_;
   DataLoaderOptions options_;
   int64_t epoch_ = 0;
+  int64_t resume_batch_ = 0;  // where the next pass starts (set_state)
 
   // The pass in progress.
   std::vector<int64_t> order_;
   int64_t pass_epoch_ = 0;
   int64_t built_ = 0;  // batches built without a thread (prefetch == 0)
+  int64_t current_index_ = -1;  // the batch in current_, -1 outside a pass
   Batch current_;
 
   std::thread worker_;

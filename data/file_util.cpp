@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <new>
 
 #include "core/error.h"
 
@@ -34,11 +35,71 @@ GzReader::GzReader(const std::string& op, const std::string& path)
   gzbuffer(as_gz(file_), 1 << 18);
 }
 
+GzReader::GzReader(const std::string& op, const std::string& name, const uint8_t* data,
+                   size_t size)
+    : where_(op + ": " + name + ": "), memory_(data), memory_size_(size) {
+  if (size >= 2 && data[0] == 0x1F && data[1] == 0x8B) {
+    auto* z = new z_stream{};
+    if (inflateInit2(z, 15 + 16) != Z_OK) {  // 15 + 16: a gzip wrapper, 32 KiB window
+      delete z;
+      HG_FAIL(where_, "cannot start zlib's inflate: out of memory");
+    }
+    inflater_ = z;
+  }
+}
+
 GzReader::~GzReader() {
   if (file_ != nullptr) gzclose_r(as_gz(file_));
+  if (inflater_ != nullptr) {
+    auto* z = static_cast<z_stream*>(inflater_);
+    inflateEnd(z);
+    delete z;
+  }
+}
+
+int64_t GzReader::read_memory(uint8_t* dst, int64_t n) {
+  if (inflater_ != nullptr) return inflate_memory(dst, n);
+  const auto count = static_cast<int64_t>(std::min<size_t>(static_cast<size_t>(n), memory_size_ - memory_pos_));
+  if (count > 0) std::memcpy(dst, memory_ + memory_pos_, static_cast<size_t>(count));
+  memory_pos_ += static_cast<size_t>(count);
+  return count;
+}
+
+int64_t GzReader::inflate_memory(uint8_t* dst, int64_t n) {
+  auto* z = static_cast<z_stream*>(inflater_);
+  int64_t produced = 0;
+  while (produced < n && !memory_done_) {
+    z->next_in = const_cast<Bytef*>(memory_ + memory_pos_);
+    z->avail_in = static_cast<uInt>(std::min<size_t>(memory_size_ - memory_pos_, 1u << 30));
+    z->next_out = dst + produced;
+    z->avail_out = static_cast<uInt>(n - produced);
+    const uInt in_before = z->avail_in, out_before = z->avail_out;
+    const int rc = inflate(z, Z_NO_FLUSH);
+    memory_pos_ += in_before - z->avail_in;
+    produced += out_before - z->avail_out;
+    if (rc == Z_STREAM_END) {
+      // Another gzip member follows (gzip -c a b > ab), or the rest is ignored, as gzread does.
+      const bool another = memory_size_ - memory_pos_ >= 2 && memory_[memory_pos_] == 0x1F &&
+                           memory_[memory_pos_ + 1] == 0x8B;
+      if (another) inflateReset(z);
+      else memory_done_ = true;
+    } else if (rc == Z_OK || rc == Z_BUF_ERROR) {
+      const bool stalled = in_before == z->avail_in && out_before == z->avail_out;
+      if (memory_pos_ == memory_size_ && z->avail_out > 0) {  // the input ended inside a member
+        truncated_ = true;
+        memory_done_ = true;
+      } else {
+        HG_CHECK(!stalled, where_, "corrupt gzip data: inflate made no progress");
+      }
+    } else {
+      HG_FAIL(where_, "corrupt gzip data: ", z->msg != nullptr ? z->msg : "inflate failed");
+    }
+  }
+  return produced;
 }
 
 int64_t GzReader::read_chunk(uint8_t* dst, int64_t n) {
+  if (memory_ != nullptr || file_ == nullptr) return read_memory(dst, n);
   const int got = gzread(as_gz(file_), dst, static_cast<unsigned>(n));
   int err = Z_OK;
   const char* message = gzerror(as_gz(file_), &err);
@@ -53,9 +114,19 @@ int64_t GzReader::read_chunk(uint8_t* dst, int64_t n) {
 
 std::vector<uint8_t> GzReader::read_up_to(int64_t n) {
   std::vector<uint8_t> out;
-  out.reserve(static_cast<size_t>(std::min(n, kMaxReserve)));
+  // Never trust n (it comes from a header) for the reservation beyond what the input can hold:
+  // raw bytes in memory give exactly the rest, deflate expands at most ~1032:1.
+  int64_t bound = kMaxReserve;
+  if (memory_ != nullptr) {
+    const auto rest = static_cast<int64_t>(memory_size_ - memory_pos_);
+    bound = std::min(bound, inflater_ != nullptr ? rest * 1032 + 4096 : rest);
+  }
+  out.reserve(static_cast<size_t>(std::min(n, bound)));
   while (static_cast<int64_t>(out.size()) < n) {
-    const int64_t want = std::min(kChunk, n - static_cast<int64_t>(out.size()));
+    // Grow geometrically from 64 KiB: resize() zero-fills, so asking for a whole chunk when n
+    // (from a header) is large but the data is short would cost 16 MiB of writes per call.
+    const int64_t grow = std::max<int64_t>(int64_t{1} << 16, static_cast<int64_t>(out.size()));
+    const int64_t want = std::min({kChunk, n - static_cast<int64_t>(out.size()), grow});
     const size_t old = out.size();
     out.resize(old + static_cast<size_t>(want));
     const int64_t got = read_chunk(out.data() + old, want);

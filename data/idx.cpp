@@ -83,14 +83,17 @@ IdxHeader read_header(GzReader& in) {
            h.header_bytes, " bytes (magic + ", ndims, " 4-byte sizes), found ", 4 + dims.size(),
            in.truncation_note());
   // Every dim is < 2^32 and there are at most 8, so check the running product for overflow.
-  int64_t numel = 1;
+  int64_t numel = 1, span = 1;
   constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 8;
   for (int64_t d = 0; d < ndims; ++d) {
     const auto size = static_cast<int64_t>(load_be(dims.data() + 4 * d, 4));
     h.shape.push_back(size);
-    HG_CHECK(size == 0 || numel <= kLimit / size, where, "header sizes ", shape_str(h.shape),
+    // Zero sizes do not bound the others: [0, 2^32-1, 2^32-1] has no values but cannot be a
+    // tensor (its strides overflow), so the product of the non-zero sizes is checked too.
+    HG_CHECK(size == 0 || span <= kLimit / size, where, "header sizes ", shape_str(h.shape),
              "... overflow a 64-bit element count");
     numel *= size;
+    span *= size == 0 ? 1 : size;
   }
   h.payload_bytes = numel * h.type->size;
   return h;
@@ -162,8 +165,9 @@ uint8_t code_for(DType dtype, const std::string& where) {
 
 }  // namespace
 
-Tensor read_idx(const std::string& path) {
-  GzReader in("read_idx", path);
+namespace {
+
+Tensor read_idx_from(GzReader& in) {
   const IdxHeader h = read_header(in);
   const std::string& where = in.where();
   std::vector<uint8_t> payload = in.read_up_to(h.payload_bytes);
@@ -179,6 +183,18 @@ Tensor read_idx(const std::string& path) {
   Tensor out = empty(h.shape, h.type->dtype);
   decode(*h.type, payload.data(), out);
   return out;
+}
+
+}  // namespace
+
+Tensor read_idx(const std::string& path) {
+  GzReader in("read_idx", path);
+  return read_idx_from(in);
+}
+
+Tensor read_idx_from_memory(const uint8_t* data, size_t size, const std::string& name) {
+  GzReader in("read_idx", name, data, size);
+  return read_idx_from(in);
 }
 
 void write_idx(const std::string& path, const Tensor& t) {

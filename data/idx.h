@@ -6,6 +6,8 @@
 // (detected from the content, not the name). Every problem with a file -- missing, not IDX,
 // truncated, trailing bytes, corrupt gzip stream -- is one hg::Error line that names the file and
 // says what was expected and what was found.
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "core/tensor.h"
@@ -18,6 +20,9 @@ namespace hg::data {
 //   signed type); 0x0D float -> float32; 0x0E double -> float64.
 // 1 to 8 dims (halfgrad's limit); the payload must be exactly prod(dims) values.
 Tensor read_idx(const std::string& path);
+// The same from a whole file's bytes in memory (raw or gzip); `name` stands for the file in
+// messages.
+Tensor read_idx_from_memory(const uint8_t* data, size_t size, const std::string& name);
 
 // Writes t as an IDX file: uint8 -> 0x08, int64 -> 0x0C (values must fit in int32),
 // float32 -> 0x0D, float64 -> 0x0E. A path ending in ".gz" is written gzip-compressed.

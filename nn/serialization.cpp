@@ -5,7 +5,11 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 #include <fstream>
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -16,6 +20,7 @@ namespace hg::nn {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // as the reference implementation
+constexpr int64_t kMaxDims = 8;                    // halfgrad's kernels (kernels/tensor_view.h)
 
 const char* dtype_code(DType d) {
   switch (d) {
@@ -65,6 +70,20 @@ void write_all(int fd, const void* data, size_t bytes, const std::string& path) 
   }
 }
 
+// Makes the rename durable: without syncing the directory, a power loss after rename() may
+// bring back the directory entry of the old file (or of none).
+void sync_directory_of(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  HG_CHECK(fd >= 0, "save_safetensors: cannot open the directory of ", path, ": ",
+           std::strerror(errno));
+  const int synced = ::fsync(fd);
+  const int saved_errno = errno;
+  ::close(fd);
+  HG_CHECK(synced == 0, "save_safetensors: ", path, ": fsync of the directory failed: ",
+           std::strerror(saved_errno));
+}
+
 }  // namespace
 
 void save_safetensors(const TensorMap& tensors, const std::string& path,
@@ -93,54 +112,76 @@ void save_safetensors(const TensorMap& tensors, const std::string& path,
     ::unlink(tmp.c_str());
     HG_FAIL("save_safetensors: cannot rename ", tmp, " to ", path, ": ", reason);
   }
+  sync_directory_of(path);
 }
 
 namespace {
 
+// The element count of shape, or an error when it would not fit in 2^62 (no valid file gets near).
+uint64_t checked_numel(const std::vector<int64_t>& shape, const std::string& where) {
+  uint64_t n = 1;
+  for (int64_t s : shape) {
+    HG_CHECK(s >= 0 && s < (int64_t{1} << 40), where, "has invalid shape ", shape_str(shape));
+    HG_CHECK(s == 0 || n <= (uint64_t{1} << 62) / static_cast<uint64_t>(s), where, "has shape ",
+             shape_str(shape), " whose element count overflows");
+    n *= static_cast<uint64_t>(s);
+  }
+  return n;
+}
+
+// A JSON array of whole numbers that fit T. nlohmann's get<T>() would convert 1.5 to 1, -1 to
+// 2^64 - 1 and 1e300 to whatever the (undefined) float-to-integer cast gives.
+template <typename T>
+std::vector<T> integer_list(const nlohmann::json& j, const std::string& where, const char* what) {
+  HG_CHECK(j.is_array(), where, "is malformed: ", what, " must be an array of integers");
+  std::vector<T> out;
+  for (const auto& v : j) {
+    const bool fits = v.is_number_unsigned()
+                          ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+                          : v.is_number_integer() && (std::is_signed_v<T> || v.get<int64_t>() >= 0);
+    HG_CHECK(fits, where, "is malformed: ", what, " holds ", v.dump(), ", expected integers in [",
+             std::is_signed_v<T> ? "-2^63" : "0", ", ", std::numeric_limits<T>::max(), "]");
+    out.push_back(v.get<T>());
+  }
+  return out;
+}
+
 Tensor read_entry(const std::string& path, const std::string& name, const nlohmann::json& entry,
-                  const std::vector<char>& data) {
+                  const uint8_t* data, uint64_t data_size) {
+  const std::string where = "load_safetensors: " + path + ": tensor \"" + name + "\" ";
   HG_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                entry.contains("data_offsets"),
-           "load_safetensors: ", path, ": tensor \"", name, "\" needs dtype, shape and data_offsets");
+           where, "needs dtype, shape and data_offsets");
   DType dtype;
   const auto code = entry["dtype"].get<std::string>();
-  HG_CHECK(dtype_from_code(code, dtype), "load_safetensors: ", path, ": tensor \"", name,
-           "\" has unsupported dtype ", code);
-  const auto shape = entry["shape"].get<std::vector<int64_t>>();
-  const auto offsets = entry["data_offsets"].get<std::vector<uint64_t>>();
-  HG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data.size(),
-           "load_safetensors: ", path, ": tensor \"", name, "\" has data_offsets outside the ",
-           data.size(), "-byte data section");
-  for (int64_t s : shape)
-    HG_CHECK(s >= 0 && s < (int64_t{1} << 40), "load_safetensors: ", path, ": tensor \"", name,
-             "\" has invalid shape ", shape_str(shape));
-  const uint64_t expected = static_cast<uint64_t>(shape_numel(shape)) * itemsize(dtype);
-  HG_CHECK(offsets[1] - offsets[0] == expected, "load_safetensors: ", path, ": tensor \"", name,
-           "\" ", shape_str(shape), " ", dtype_name(dtype), " needs ", expected, " bytes, the file has ",
-           offsets[1] - offsets[0]);
+  HG_CHECK(dtype_from_code(code, dtype), where, "has unsupported dtype ", code);
+  const auto shape = integer_list<int64_t>(entry["shape"], where, "shape");
+  const auto offsets = integer_list<uint64_t>(entry["data_offsets"], where, "data_offsets");
+  HG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, where,
+           "has data_offsets outside the ", data_size, "-byte data section");
+  HG_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), where, "has ", shape.size(),
+           " dimensions, more than halfgrad's ", kMaxDims);
+  const uint64_t expected = checked_numel(shape, where) * itemsize(dtype);
+  HG_CHECK(offsets[1] - offsets[0] == expected, where, shape_str(shape), " ", dtype_name(dtype),
+           " needs ", expected, " bytes, the file has ", offsets[1] - offsets[0]);
   Tensor t = empty(shape, dtype);
-  if (expected > 0) std::memcpy(t.data_ptr(), data.data() + offsets[0], expected);
+  if (expected > 0) std::memcpy(t.data_ptr(), data + offsets[0], expected);
   return t;
 }
 
 }  // namespace
 
-TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
-  std::ifstream in(path, std::ios::binary);
-  HG_CHECK(in.good(), "load_safetensors: cannot open ", path);
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
+TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string& path,
+                            std::map<std::string, std::string>* metadata) {
   uint64_t header_size = 0;
-  HG_CHECK(file_size >= 8 && in.read(reinterpret_cast<char*>(&header_size), 8), "load_safetensors: ",
-           path, ": truncated: expected an 8-byte header length, file has ", file_size, " bytes");
-  HG_CHECK(header_size <= kMaxHeaderBytes && header_size <= file_size - 8, "load_safetensors: ",
-           path, ": header length ", header_size, " exceeds the file (", file_size, " bytes)");
-  std::string header_text(header_size, '\0');
-  in.read(header_text.data(), static_cast<std::streamsize>(header_size));
-  std::vector<char> data(file_size - 8 - header_size);
-  in.read(data.data(), static_cast<std::streamsize>(data.size()));
-  HG_CHECK(in.good() || data.empty(), "load_safetensors: ", path, ": read failed");
+  HG_CHECK(size >= 8, "load_safetensors: ", path,
+           ": truncated: expected an 8-byte header length, file has ", size, " bytes");
+  std::memcpy(&header_size, bytes, 8);  // little-endian on every platform we build for
+  HG_CHECK(header_size <= kMaxHeaderBytes && header_size <= size - 8, "load_safetensors: ",
+           path, ": header length ", header_size, " exceeds the file (", size, " bytes)");
+  const std::string_view header_text(reinterpret_cast<const char*>(bytes) + 8, header_size);
+  const uint8_t* data = bytes + 8 + header_size;
+  const uint64_t data_size = size - 8 - header_size;
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(header_text);
@@ -149,18 +190,29 @@ TensorMap load_safetensors(const std::string& path, std::map<std::string, std::s
   }
   HG_CHECK(header.is_object(), "load_safetensors: ", path, ": the header is not a JSON object");
   TensorMap out;
+  std::map<std::string, std::string> meta;
   try {
     for (const auto& [name, entry] : header.items()) {
-      if (name == "__metadata__") {
-        if (metadata) *metadata = entry.get<std::map<std::string, std::string>>();
-        continue;
-      }
-      out[name] = read_entry(path, name, entry, data);
+      if (name == "__metadata__") meta = entry.get<std::map<std::string, std::string>>();
+      else out[name] = read_entry(path, name, entry, data, data_size);
     }
   } catch (const nlohmann::json::exception& e) {
     HG_FAIL("load_safetensors: ", path, ": malformed header entry (", e.what(), ")");
   }
+  if (metadata) *metadata = std::move(meta);
   return out;
+}
+
+TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+  std::ifstream in(path, std::ios::binary);
+  HG_CHECK(in.good(), "load_safetensors: cannot open ", path);
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  std::vector<uint8_t> bytes(file_size);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(file_size));
+  HG_CHECK(in.good() || file_size == 0, "load_safetensors: ", path, ": read failed");
+  return parse_safetensors(bytes.data(), bytes.size(), path, metadata);
 }
 
 void save(const Module& module, const std::string& path) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/warning.h"
 
 namespace hg::optim {
 
@@ -28,7 +29,16 @@ void LRScheduler::apply(int64_t epoch) {
 }
 
 void LRScheduler::step() {
+  const int64_t steps = optimizer_.steps_taken();
+  const bool no_update = last_epoch_ >= 0 && steps == optimizer_steps_;
   apply(last_epoch_ + 1);
+  optimizer_steps_ = steps;
+  if (no_update) {
+    warn_once("LRScheduler.no_update",
+              name_ + ".step: the " + optimizer_.name() + " optimizer took no step since the "
+              "previous scheduler step (did a GradScaler skip it at a non-finite gradient?); the "
+              "schedule advances anyway, so skipped steps shorten the schedule");
+  }
 }
 
 SchedulerStateDict LRScheduler::state_dict() const {
@@ -44,11 +54,15 @@ void LRScheduler::load_state_dict(const SchedulerStateDict& dict) {
   const std::string who = name_ + ".load_state_dict";
   auto epoch = dict.find("last_epoch");
   HG_CHECK(epoch != dict.end(), who, ": the state dict has no \"last_epoch\"");
-  HG_CHECK(epoch->second >= 0.0, who, ": invalid last_epoch ", epoch->second);
+  HG_CHECK(epoch->second >= 0.0 && epoch->second <= 9007199254740992.0 &&
+               epoch->second == std::floor(epoch->second),
+           who, ": invalid last_epoch ", epoch->second, " (expected a whole number in [0, 2^53])");
   std::vector<double> base;
   for (size_t g = 0; g < base_lrs_.size(); ++g) {
     auto it = dict.find("base_lrs." + std::to_string(g));
     HG_CHECK(it != dict.end(), who, ": the state dict has no \"base_lrs.", g, "\"");
+    HG_CHECK(std::isfinite(it->second) && it->second >= 0, who, ": invalid base_lrs.", g, " ",
+             it->second, " (expected a finite lr >= 0)");
     base.push_back(it->second);
   }
   HG_CHECK(!dict.count("base_lrs." + std::to_string(base_lrs_.size())), who,
@@ -57,6 +71,7 @@ void LRScheduler::load_state_dict(const SchedulerStateDict& dict) {
   base_lrs_ = std::move(base);
   try {
     apply(static_cast<int64_t>(epoch->second));
+    optimizer_steps_ = optimizer_.steps_taken();
   } catch (...) {
     base_lrs_ = previous;
     throw;

@@ -29,7 +29,9 @@ class LRScheduler {
   LRScheduler& operator=(const LRScheduler&) = delete;
 
   // Advances one epoch and sets every group's lr; on error (e.g. OneCycleLR stepped past its
-  // total_steps) nothing changes.
+  // total_steps) nothing changes. Warns (once per process) when the optimizer took no step since
+  // the previous step(), e.g. because a GradScaler skipped it: the schedule still advances, as
+  // PyTorch's does, so a run with many skipped steps ends its schedule early.
   void step();
   const std::vector<double>& get_last_lr() const { return last_lr_; }
   int64_t last_epoch() const { return last_epoch_; }
@@ -57,6 +59,7 @@ class LRScheduler {
 
   int64_t last_epoch_ = -1;
   std::vector<double> last_lr_;
+  int64_t optimizer_steps_ = 0;  // optimizer_.steps_taken() at the last step()
 };
 
 }  // namespace hg::optim

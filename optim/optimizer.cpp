@@ -159,6 +159,14 @@ void Optimizer::step_scaled(double grad_scale) {
            ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
   NoGradGuard no_grad;
   for (const auto& group : groups_) group.options->validate(name());
+  // Every gradient is checked before any parameter changes: a step either happens or not.
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      const Tensor g = p.grad();
+      HG_CHECK(!g.defined() || (g.sizes() == p.sizes() && g.is_floating_point()), name(),
+               ".step: gradient ", describe(g), " does not match parameter ", describe(p));
+    }
+  }
   if (master_weights_) sync_masters();
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
@@ -168,6 +176,7 @@ void Optimizer::step_scaled(double grad_scale) {
   // Recorded after all the write-backs, so parameters sharing a storage (views of one flat
   // buffer) do not see each other's write-back as an outside change.
   if (master_weights_) mark_masters_synced();
+  ++steps_taken_;
 }
 
 detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
@@ -278,7 +287,8 @@ OptimizerStateDict Optimizer::state_dict() const {
 namespace {
 double scalar_at(const OptimizerStateDict& dict, const std::string& key, const std::string& who) {
   auto it = dict.scalars.find(key);
-  HG_CHECK(it != dict.scalars.end(), who, ": the state dict has no \"", key, "\"");
+  HG_CHECK(it != dict.scalars.end(), who, ": the state dict has no \"", key,
+           "\" (a state dict of another kind of optimizer, or of another group layout?)");
   return it->second;
 }
 }  // namespace
@@ -304,6 +314,9 @@ std::unique_ptr<OptimizerOptions> Optimizer::load_group(size_t g, size_t& index,
     auto step = dict.scalars.find(key + "step");
     if (step == dict.scalars.end()) continue;
     ParamState& st = loaded[p.impl()];
+    HG_CHECK(step->second >= 0 && step->second <= 9007199254740992.0 &&
+                 step->second == std::floor(step->second),
+             who, ": \"", key, "step\" is ", step->second, ", expected a whole number in [0, 2^53]");
     st.step = static_cast<int64_t>(step->second);
     const DType compute = p.dtype() == kFloat64 ? kFloat64 : kFloat32;
     for (auto it = dict.tensors.lower_bound(key);

@@ -128,6 +128,9 @@ class Optimizer {
   // 16-bit gradients are never unscaled in place, where small values would flush to zero.
   // step_scaled(1.0) is step().
   void step_scaled(double grad_scale);
+  // How many times step()/step_scaled() ran (GradScaler's skipped steps do not count);
+  // LRScheduler uses it to notice a schedule that advances without updates.
+  int64_t steps_taken() const { return steps_taken_; }
   // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
   void zero_grad(bool set_to_none = true);
 
@@ -182,6 +185,7 @@ class Optimizer {
   StateMap state_;
   bool master_weights_ = false;
   bool cpu_loops_ = true;
+  int64_t steps_taken_ = 0;
 };
 
 namespace detail {

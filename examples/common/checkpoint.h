@@ -1,7 +1,8 @@
 #pragma once
 // Training checkpoints for the examples: model weights, optimizer state and the scheduler and
 // loop counters in one safetensors file ("model.<name>", "optim.<key>" tensors; scalars in the
-// metadata), saved atomically.
+// metadata), saved atomically. Thin wrappers over hg::train::Checkpoint (train/checkpoint.h),
+// which also saves the GradScaler, LR scheduler, random generator and DataLoader position.
 #include <cstdint>
 #include <map>
 #include <string>

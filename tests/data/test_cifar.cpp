@@ -121,3 +121,17 @@ TEST_CASE("the CIFAR-10 reader reports bad folders and files naming the file") {
   expect_error([&] { hg::data::read_cifar10_batch(dir.file("absent.bin")); },
                {"read_cifar10: " + dir.file("absent.bin") + ": no such file"});
 }
+
+TEST_CASE("read_cifar10_batch_from_memory matches the file reader and its errors") {
+  const std::vector<uint8_t> bytes = records(0, {7, 2, 9});
+  const hg::data::LabeledImages batch =
+      hg::data::read_cifar10_batch_from_memory(bytes.data(), bytes.size(), "mem.bin");
+  CHECK(batch.labels.to_vector<int64_t>() == std::vector<int64_t>{7, 2, 9});
+  CHECK(batch.images.sizes() == hg::Shape{3, 3, 32, 32});
+  std::vector<uint8_t> bad = bytes;
+  bad[hg::data::kCifar10RecordBytes] = 10;  // label of record 1
+  expect_error([&] { hg::data::read_cifar10_batch_from_memory(bad.data(), bad.size(), "mem.bin"); },
+               {"read_cifar10: mem.bin: label 10 in record 1", "expected 0 to 9"});
+  expect_error([&] { hg::data::read_cifar10_batch_from_memory(nullptr, 0, "empty.bin"); },
+               {"read_cifar10: empty.bin: ", "found 0 bytes"});
+}

@@ -297,3 +297,36 @@ TEST_CASE("an error while building a batch reaches the loop and the loader stays
     expect_error([&] { targets(loader); }, {"boom"});  // a second pass fails the same way
   }
 }
+
+TEST_CASE("DataLoader state/set_state resume a pass at the next batch, bit for bit") {
+  for (int64_t prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    const DataLoaderOptions options{.batch_size = 3, .shuffle = true, .seed = 9, .prefetch = prefetch};
+    DataLoader full(indexed(20, {hg::data::random_horizontal_flip()}), options);
+    full.set_epoch(2);
+    const auto expected = one_pass(full);  // 7 batches of epoch 2
+    DataLoader first(indexed(20, {hg::data::random_horizontal_flip()}), options);
+    first.set_epoch(2);
+    hg::data::DataLoaderState saved;
+    int64_t seen = 0;
+    for (auto& batch : first) {
+      (void)batch;
+      if (++seen == 3) {
+        saved = first.state();  // working on batch 2: the next one is 3
+        break;
+      }
+    }
+    CHECK(saved == hg::data::DataLoaderState{9, 2, 3});
+    DataLoader resumed(indexed(20, {hg::data::random_horizontal_flip()}),
+                       {.batch_size = 3, .shuffle = true, .seed = 1, .prefetch = prefetch});
+    resumed.set_state(saved);
+    resumed.set_epoch(2);  // the loop's own set_epoch keeps the position
+    const auto rest = one_pass(resumed);
+    REQUIRE(rest.size() == 4);
+    for (size_t i = 0; i < rest.size(); ++i) CHECK(rest[i] == expected[i + 3]);
+    CHECK(resumed.state() == hg::data::DataLoaderState{9, 3, 0});  // the next pass starts fresh
+  }
+  DataLoader loader(indexed(10), {.batch_size = 4});
+  expect_error([&] { loader.set_state({0, 0, 3}); },
+               {"DataLoader.set_state: batch 3 is outside the pass of 3 batches"});
+}

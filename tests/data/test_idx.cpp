@@ -193,3 +193,44 @@ TEST_CASE("load_mnist reports missing folders and files, bad labels and count mi
   expect_error([&] { hg::data::load_mnist(dir.str(), false); },
                {dir.file("t10k-images-idx3-ubyte"), "[N, 28, 28]", "[2, 784]"});
 }
+
+TEST_CASE("read_idx_from_memory reads raw and gzip bytes as read_idx reads the file") {
+  TempDir dir;
+  const hg::Tensor t = hg::from_vector(iota_bytes(4000), {40, 100}, hg::kUInt8);
+  for (const std::string name : {"raw.idx", "packed.idx.gz"}) {
+    hg::data::write_idx(dir.file(name), t);
+    const std::vector<uint8_t> bytes = read_bytes(dir.file(name));
+    const hg::Tensor from_file = hg::data::read_idx(dir.file(name));
+    const hg::Tensor from_memory = hg::data::read_idx_from_memory(bytes.data(), bytes.size(), name);
+    CHECK(from_memory.sizes() == from_file.sizes());
+    CHECK(from_memory.to_vector<uint8_t>() == from_file.to_vector<uint8_t>());
+  }
+  // gzip members joined (as `cat a.gz b.gz`), then bytes after the last member ignored, as
+  // zlib's gzread does for files.
+  const std::vector<uint8_t> raw = idx_bytes(0x08, {6}, iota_bytes(6));
+  hg::data::write_idx(dir.file("a.gz"), hg::from_vector(iota_bytes(6), {6}, hg::kUInt8));
+  std::vector<uint8_t> whole = read_bytes(dir.file("a.gz"));
+  CHECK(hg::data::read_idx_from_memory(whole.data(), whole.size(), "a.gz").to_vector<uint8_t>() ==
+        iota_bytes(6));
+  whole.insert(whole.end(), {'x', 'y', 'z'});
+  write_bytes(dir.file("garbage.gz"), whole);
+  CHECK(hg::data::read_idx_from_memory(whole.data(), whole.size(), "g").to_vector<uint8_t>() ==
+        hg::data::read_idx(dir.file("garbage.gz")).to_vector<uint8_t>());
+  CHECK(hg::data::read_idx_from_memory(raw.data(), raw.size(), "r").numel() == 6);
+}
+
+TEST_CASE("read_idx_from_memory reports truncated and corrupt gzip data as read_idx does") {
+  TempDir dir;
+  hg::data::write_idx(dir.file("ok.gz"), hg::from_vector(iota_bytes(4000), {4000}, hg::kUInt8));
+  const std::vector<uint8_t> gz = read_bytes(dir.file("ok.gz"));
+  auto from_memory = [](const std::vector<uint8_t>& b) {
+    return [b] { hg::data::read_idx_from_memory(b.data(), b.size(), "mem.gz"); };
+  };
+  expect_error(from_memory({gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)}),
+               {"read_idx: mem.gz: ", "gzip"});
+  expect_error(from_memory({gz.begin(), gz.end() - 8}), {"mem.gz", "truncated gzip stream"});
+  std::vector<uint8_t> crc = gz;
+  crc[crc.size() - 8] ^= 0xFF;
+  expect_error(from_memory(crc), {"mem.gz", "corrupt gzip data"});
+  expect_error(from_memory({}), {"read_idx: mem.gz: truncated header", "empty file"});
+}

@@ -1,0 +1,44 @@
+// Misuse table, autograd: each mistake gives one clear hg::Error and leaves the leaves' values
+// and gradients as they were.
+#include "misuse_util.h"
+
+using namespace hg;
+using hg::test::bits;
+using hg::test::expect_misuse_error;
+
+TEST_CASE("misuse: autograd") {
+  Tensor w = randn({3}).requires_grad_();
+  const auto w_bits = bits(w);
+
+  {
+    Tensor loss = (w * w).sum();
+    loss.backward();
+    const auto grad_bits = bits(w.grad());
+    expect_misuse_error("autograd", "second backward through a freed graph",
+                        [&] { loss.backward(); }, {"backward", "second time", "retain_graph"});
+    CHECK(bits(w.grad()) == grad_bits);  // the first gradient, not doubled or cleared
+  }
+  {
+    Tensor y = randn({3});
+    Tensor loss = (w * y).sum();  // saves y for w's gradient
+    y.add_(ones({3}));
+    w.set_grad(Tensor());
+    expect_misuse_error("autograd", "in-place change of a tensor saved for backward",
+                        [&] { loss.backward(); }, {"modified in place", "version 0 -> 1"});
+    CHECK_FALSE(w.grad().defined());
+  }
+  expect_misuse_error("autograd", "backward of a non-scalar without a gradient",
+                      [&] { (w * 2.0).backward(); },
+                      {"grad can be implicitly created only for scalar outputs", "[3]"});
+  expect_misuse_error("autograd", "backward of a tensor that does not require grad",
+                      [] { randn({1}).sum().backward(); }, {"does not require grad"});
+  expect_misuse_error("autograd", "backward with a gradient of the wrong shape",
+                      [&] { (w * 2.0).backward(ones({4})); }, {"gradient", "[4]", "[3]"});
+  expect_misuse_error("autograd", "gradient of an int64 tensor",
+                      [] { Tensor i = arange(3, kInt64); i.requires_grad_(); }, {"int64"});
+  expect_misuse_error("autograd", "set_grad with the wrong shape", [&] { w.set_grad(ones({4})); },
+                      {"set_grad", "[4]", "[3]"});
+  expect_misuse_error("autograd", "in-place op on a leaf that requires grad",
+                      [&] { w.add_(ones({3})); }, {"add_: [3] float32 requires grad and cannot be modified in place", "NoGradGuard"});
+  CHECK(bits(w) == w_bits);
+}

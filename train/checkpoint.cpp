@@ -1,0 +1,143 @@
+#include "train/checkpoint.h"
+
+#include <fstream>
+#include <optional>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "core/error.h"
+#include "nn/serialization.h"
+#include "train/checkpoint_format.h"
+
+namespace hg::train {
+namespace {
+
+using detail::CheckpointContents;
+using detail::exact_text;
+using detail::integer_text;
+using detail::Metadata;
+
+// What the registered objects hold now, deep-copied: a failed load puts it back.
+struct Snapshot {
+  std::map<std::string, Tensor> model;
+  std::optional<optim::OptimizerStateDict> optimizer;
+  std::map<std::string, double> scaler;
+  optim::SchedulerStateDict scheduler;
+  Generator::State generator;
+  data::DataLoaderState data;
+};
+
+void check_registered(bool registered, const CheckpointContents& c, const std::string& part,
+                      const std::string& where) {
+  HG_CHECK(!registered || c.parts.count(part), where, "the checkpoint has no ", part,
+           " state, but a ", part, " was registered to load it");
+  HG_CHECK(registered || !c.parts.count(part), where, "the checkpoint has ", part,
+           " state, but no ", part, " was registered to receive it (register one, or load "
+           "with a Checkpoint that names what to restore)");
+}
+
+}  // namespace
+
+Checkpoint& Checkpoint::model(nn::Module& model) { model_ = &model; return *this; }
+Checkpoint& Checkpoint::optimizer(optim::Optimizer& optimizer) { optimizer_ = &optimizer; return *this; }
+Checkpoint& Checkpoint::scaler(amp::GradScaler& scaler) { scaler_ = &scaler; return *this; }
+Checkpoint& Checkpoint::scheduler(optim::LRScheduler& scheduler) { scheduler_ = &scheduler; return *this; }
+Checkpoint& Checkpoint::generator(Generator& generator) { generator_ = &generator; return *this; }
+Checkpoint& Checkpoint::loader(data::DataLoader& loader) { loader_ = &loader; return *this; }
+
+void Checkpoint::save(const std::string& path, const TrainingProgress& progress) const {
+  HG_CHECK(progress.epoch >= 0 && progress.step >= 0, "Checkpoint.save: ", path,
+           ": epoch and step must be >= 0, got ", progress.epoch, " and ", progress.step);
+  nn::TensorMap tensors;
+  Metadata meta{{"format", "halfgrad-checkpoint"}, {"version", "2"},
+                {"epoch", std::to_string(progress.epoch)}, {"step", std::to_string(progress.step)}};
+  std::string contents;
+  auto add_part = [&](const char* part) { contents += (contents.empty() ? "" : ",") + std::string(part); };
+  if (model_) {
+    add_part("model");
+    for (const auto& [name, t] : model_->state_dict()) tensors["model." + name] = t;
+  }
+  if (optimizer_) {
+    add_part("optimizer");
+    const optim::OptimizerStateDict state = optimizer_->state_dict();
+    for (const auto& [key, t] : state.tensors) tensors["optim." + key] = t;
+    for (const auto& [key, v] : state.scalars) meta["optim." + key] = exact_text(v);
+  }
+  if (scaler_) {
+    add_part("scaler");
+    for (const auto& [key, v] : scaler_->state_dict()) meta["scaler." + key] = exact_text(v);
+  }
+  if (scheduler_) {
+    add_part("scheduler");
+    for (const auto& [key, v] : scheduler_->state_dict()) meta["sched." + key] = exact_text(v);
+  }
+  if (generator_) {
+    add_part("generator");
+    const Generator::State s = generator_->state();
+    meta["rng.seed"] = integer_text(s.seed);
+    meta["rng.offset"] = integer_text(s.offset);
+  }
+  if (loader_) {
+    add_part("data");
+    const data::DataLoaderState s = loader_->state();
+    meta["data.seed"] = integer_text(s.seed);
+    meta["data.epoch"] = std::to_string(s.epoch);
+    meta["data.next_batch"] = std::to_string(s.next_batch);
+  }
+  for (const auto& [name, v] : progress.scalars) meta["train." + name] = exact_text(v);
+  meta["contents"] = contents;
+  nn::save_safetensors(tensors, path, meta);
+}
+
+TrainingProgress Checkpoint::load(const std::string& path) const {
+  std::ifstream in(path, std::ios::binary);
+  HG_CHECK(in.good(), "Checkpoint.load: cannot open ", path);
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return load_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+}
+
+TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
+                                              const std::string& name) const {
+  Metadata meta;
+  const nn::TensorMap tensors = nn::parse_safetensors(data, size, name, &meta);
+  const std::string where = "Checkpoint.load: " + name + ": ";
+  const CheckpointContents c = detail::parse_contents(tensors, meta, where);
+  check_registered(model_ != nullptr, c, "model", where);
+  check_registered(optimizer_ != nullptr, c, "optimizer", where);
+  check_registered(scaler_ != nullptr, c, "scaler", where);
+  check_registered(scheduler_ != nullptr, c, "scheduler", where);
+  check_registered(generator_ != nullptr, c, "generator", where);
+  check_registered(loader_ != nullptr, c, "data", where);
+
+  Snapshot before;
+  if (model_) {
+    NoGradGuard no_grad;
+    for (const auto& [key, t] : model_->state_dict()) before.model[key] = t.clone();
+  }
+  if (optimizer_) before.optimizer = optimizer_->state_dict();
+  if (scaler_) before.scaler = scaler_->state_dict();
+  if (scheduler_) before.scheduler = scheduler_->state_dict();
+  if (generator_) before.generator = generator_->state();
+  if (loader_) before.data = loader_->state();
+  try {
+    // The model before the optimizer: loading weights after the optimizer would reseed its
+    // fp32 masters from the 16-bit weights (optim/optimizer.h).
+    if (model_) model_->load_state_dict(c.model);
+    if (optimizer_) optimizer_->load_state_dict(c.optimizer);
+    if (scheduler_) scheduler_->load_state_dict(c.scheduler);
+    if (scaler_) scaler_->load_state_dict(c.scaler);
+    if (generator_) generator_->set_state(c.generator);
+    if (loader_) loader_->set_state(c.data);
+  } catch (...) {
+    if (model_) model_->load_state_dict(before.model);
+    if (optimizer_) optimizer_->load_state_dict(*before.optimizer);
+    if (scheduler_) scheduler_->load_state_dict(before.scheduler);
+    if (scaler_) scaler_->load_state_dict(before.scaler);
+    if (generator_) generator_->set_state(before.generator);
+    if (loader_) loader_->set_state(before.data);
+    throw;
+  }
+  return c.progress;
+}
+
+}  // namespace hg::train
