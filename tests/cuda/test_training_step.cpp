@@ -10,7 +10,7 @@ namespace {
 // Runs `steps` steps of opt on one weight, with the gradient of sum(w * w * c) each time, on
 // `device`; returns the final weight on the CPU.
 template <typename MakeOpt>
-Tensor train(Device device, DType dtype, MakeOpt make_opt, int steps, bool clip, bool scaler) {
+Tensor train_weight(Device device, DType dtype, MakeOpt make_opt, int steps, bool clip, bool scaler) {
   Tensor w = cuda_test::input({7, 5}, dtype, 141).to(device).requires_grad_(true);
   const Tensor c = cuda_test::input({7, 5}, dtype, 142).to(device);
   auto opt = make_opt(std::vector<Tensor>{w});
@@ -44,12 +44,12 @@ TEST_CASE("SGD and Adam steps on CUDA parameters match the CPU's") {
     const auto adam = [](std::vector<Tensor> p) {
       return optim::Adam(std::move(p), optim::AdamOptions(0.01));
     };
-    cuda_test::check_same("sgd", train(kCUDA, dtype, sgd, 3, false, false),
-                          train(kCPU, dtype, sgd, 3, false, false), Kind::Reduction);
-    cuda_test::check_same("adam + clip", train(kCUDA, dtype, adam, 3, true, false),
-                          train(kCPU, dtype, adam, 3, true, false), Kind::Reduction);
-    cuda_test::check_same("adam + GradScaler", train(kCUDA, dtype, adam, 3, false, true),
-                          train(kCPU, dtype, adam, 3, false, true), Kind::Reduction);
+    cuda_test::check_same("sgd", train_weight(kCUDA, dtype, sgd, 3, false, false),
+                          train_weight(kCPU, dtype, sgd, 3, false, false), Kind::Reduction);
+    cuda_test::check_same("adam + clip", train_weight(kCUDA, dtype, adam, 3, true, false),
+                          train_weight(kCPU, dtype, adam, 3, true, false), Kind::Reduction);
+    cuda_test::check_same("adam + GradScaler", train_weight(kCUDA, dtype, adam, 3, false, true),
+                          train_weight(kCPU, dtype, adam, 3, false, true), Kind::Reduction);
   }
 }
 
