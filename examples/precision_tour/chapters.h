@@ -11,6 +11,8 @@ namespace hg::tour {
 struct Context {
   std::string out_dir;  // PNG plots (and their data/scripts under data/)
   Trainer* trainer = nullptr;
+  double small_lr = 0.0005;  // chapters 3 and 7: the peak lr of the small-update runs
+  int loss_shift = -16;     // chapter 7: log2 of the loss factor of the small-gradient runs
 };
 
 void chapter_anatomy(Context& ctx);       // 1: bit fields of fp16 / fp32 / bf16
@@ -19,7 +21,7 @@ void chapter_swamping(Context& ctx);      // 3: value + update == value; the los
 void chapter_underflow(Context& ctx);     // 4: activation gradients against fp16's range
 void chapter_loss_scaling(Context& ctx);  // 5: the same after scaling; the dynamic scale
 void chapter_accumulation(Context& ctx);  // 6: fp16 vs fp32 accumulation error vs length
-void chapter_accuracy(Context& ctx, double small_lr, int loss_shift);  // 7: the accuracy tables
+void chapter_accuracy(Context& ctx);      // 7: the accuracy tables
 
 // "== Chapter N: title ==" and a line of what it claims.
 void heading(int number, const std::string& title, const std::string& claim);

@@ -122,12 +122,12 @@ void chapter_loss_scaling(Context& ctx) {
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 
   RunSpec fast = fp16_dynamic_run();
-  fast.growth_interval = 100;
+  fast.growth_interval = 25;
   const RunResult& sawtooth = t.run(fast);
   PlotSpec scale_plot{"ch5_dynamic_scale", "Dynamic loss scale over training (fp16 O2, MNIST cnn)",
                       "training step", "loss scale", false, true, {"set format y '2^{%L}'", "set logscale y 2"}, {}};
   for (const RunResult* run : {&dyn, &sawtooth}) {
-    Series s{run == &dyn ? "growth interval 2000 (PyTorch default)" : "growth interval 100", {}, "steps lw 2"};
+    Series s{run == &dyn ? "growth interval 2000 (PyTorch default)" : "growth interval 25", {}, "steps lw 2"};
     for (size_t i = 0; i < run->scale_per_step.size(); ++i) s.points.emplace_back(static_cast<double>(i + 1), run->scale_per_step[i]);
     scale_plot.series.push_back(s);
     std::printf("  %-52s final scale %-8g skipped steps %-4lld test accuracy %.2f%%\n", run->spec.label().c_str(),
