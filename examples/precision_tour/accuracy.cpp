@@ -73,7 +73,7 @@ void chapter_accuracy(Context& ctx) {
   RunSpec tiny32{}, tiny_none = no_scaling, tiny_dyn{"fp16", "O2", "dynamic"};
   tiny32.loss_factor = tiny_none.loss_factor = tiny_dyn.loss_factor = std::ldexp(1.0, shift);
   std::printf("\n  Small gradients: loss x 2^%d with lr x 2^%d and weight decay x 2^%d, the same training\n"
-              "  in exact arithmetic (fp32 agrees bit for bit) with every gradient 2^%d times smaller\n",
+              "  in exact arithmetic (compare the fp32 rows), with every gradient 2^%d times smaller\n",
               shift, -shift, shift, -shift);
   const RunResult& tiny_ref = t.run(tiny32);
   table(t, {tiny32, tiny_none, tiny_dyn}, &tiny_ref);

@@ -98,7 +98,7 @@ void chapter_resolution(Context& ctx) {
               "  so 1024 + 0.4 == 1024; at 32768 the step is 32.\n", 40 - mismatches);
   plot.series = {fp16, bf16};
   plot.extra = {"set arrow from 2**-14, graph 0 to 2**-14, graph 1 nohead dt 2",
-                "set label 'smallest normal 2^{-14}' at 2**-14, graph 0.92 offset 0.5,0"};
+                "set label 'fp16 smallest normal 2^{-14}' at 2**-14, graph 0.92 offset 0.5,0"};
   const std::string png = write_plot(ctx.out_dir, plot);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 }

@@ -22,7 +22,7 @@ using namespace hg;
 int main(int argc, char** argv) try {
   examples::Args args("hg_precision_tour", "Every claim of the mixed-precision lecture, run and explained.");
   args.option("chapter", "0", "1..7, or 0 for all");
-  args.option("out", "precision_tour_out", "folder for the PNG plots (and their data and gnuplot scripts)");
+  args.option("out", "build/precision_tour_plots", "folder for the PNG plots (and their data and gnuplot scripts)");
   args.option("data", "datasets/mnist", "MNIST folder (tools/fetch_data.sh mnist)");
   args.option("model", "cnn", "mlp or cnn");
   args.option("epochs", "1", "epochs per training run");
