@@ -65,7 +65,7 @@ void real_training_counts(Context& ctx) {
   o3_small.lr = o2_small.lr = ctx.small_lr;
   PlotSpec plot{"ch3_lost_updates", "Share of nonzero updates that left the fp16 weight unchanged",
                 "training step", "lost / updated elements", false, false, {"set yrange [0:1]"}, {}};
-  plot.key = "below";
+  plot.key = "inside bottom right";
   std::printf("  %-52s %-13s %-15s %s\n", "run", "accuracy", "lost/updated", "updated elements");
   for (const RunSpec* spec : std::vector<const RunSpec*>{&o3, &o2, &o3_small, &o2_small}) {
     const RunResult& r = t.run(*spec);
