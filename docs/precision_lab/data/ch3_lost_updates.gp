@@ -4,7 +4,7 @@ set title "Share of nonzero updates that left the fp16 weight unchanged"
 set xlabel "training step"
 set ylabel "lost / updated elements"
 set grid
-set key below box opaque
+set key inside bottom right box opaque
 set yrange [0:1]
 plot "docs/precision_lab/data/ch3_lost_updates.dat" index 0 using 1:2 with lines title "fp16 O3, dynamic loss scale", \
      "docs/precision_lab/data/ch3_lost_updates.dat" index 1 using 1:2 with lines title "fp16 O2, dynamic loss scale", \
