@@ -40,7 +40,8 @@ seconds=$(($(date +%s) - start))
 # ---- docs/precision_lab.md: a header saying where every number comes from, then each chapter's
 # printed output and its plots ----
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
+# (the lab's own outputs, rewritten by this run, do not count as changes)
+git diff --quiet HEAD -- . ":(exclude)$out" ":(exclude)$doc" 2>/dev/null || commit="$commit (with uncommitted changes)"
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
