@@ -168,11 +168,18 @@ void Optimizer::step_scaled(double grad_scale) {
     }
   }
   if (master_weights_) sync_masters();
+  if (count_lost_) last_lost_ = {};
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
-      if (p.grad().defined()) step_param(p, *group.options, 1.0 / grad_scale);
+      if (!p.grad().defined()) continue;
+      if (count_lost_ && is_low_precision(p.dtype())) {
+        step_param_counting(p, *group.options, 1.0 / grad_scale);
+      } else {
+        step_param(p, *group.options, 1.0 / grad_scale);
+      }
     }
   }
+  if (count_lost_) total_lost_ += last_lost_;
   // Recorded after all the write-backs, so parameters sharing a storage (views of one flat
   // buffer) do not see each other's write-back as an outside change.
   if (master_weights_) mark_masters_synced();

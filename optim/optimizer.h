@@ -23,6 +23,13 @@
 // weights after amp::initialize. So load model weights *before* the optimizer's state_dict when
 // resuming: the other order reseeds the masters from the 16-bit weights.
 //
+// Lost updates (opt-in, count_lost_updates(true)): for every 16-bit parameter element, whether
+// the step computed a nonzero update (the fp32 weight it writes moved) and whether the 16-bit
+// parameter nevertheless came out unchanged (new16 == old16). Without master weights such an
+// update is gone for good (|update| below half an ulp of the weight, value/update > 2^11 in
+// fp16); with master weights the fp32 master keeps it, so the count shows what the masters save.
+// Counting costs a copy of each 16-bit parameter per step and never changes the results.
+//
 // Parameters without a gradient are skipped. Non-finite gradients are not the optimizer's
 // business (GradScaler skips such steps); step() propagates them without failing.
 #include <cstdint>
@@ -93,6 +100,16 @@ struct ParamState {
 //            groups in order (as PyTorch does)
 //   scalars: "state.<i>.step", "param_groups.<g>.<option>", "param_groups.<g>.num_params",
 //            "master_weights"
+// Counts of lost updates over 16-bit parameter elements (see count_lost_updates).
+struct LostUpdateCount {
+  int64_t elements = 0;  // 16-bit parameter elements stepped
+  int64_t updated = 0;   // ... whose update was nonzero (the fp32 weight moved)
+  int64_t lost = 0;      // ... of which the 16-bit value stayed the same
+  // lost / updated (0 when nothing was updated)
+  double share() const { return updated ? static_cast<double>(lost) / static_cast<double>(updated) : 0.0; }
+  LostUpdateCount& operator+=(const LostUpdateCount& other);
+};
+
 struct OptimizerStateDict {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, double> scalars;
@@ -156,6 +173,13 @@ class Optimizer {
   // The fp32 master of param; undefined when param has none.
   Tensor master_weight(const Tensor& param) const;
 
+  // Opt-in lost-update counting for 16-bit parameters (see the top of this file); enabling it
+  // resets both counts.
+  void count_lost_updates(bool enabled);
+  bool counts_lost_updates() const { return count_lost_; }
+  const LostUpdateCount& last_step_lost_updates() const { return last_lost_; }  // the last step
+  const LostUpdateCount& total_lost_updates() const { return total_lost_; }  // since enabled
+
   // false forces the device-generic path (tensor ops, used for non-CPU tensors) on the CPU
   // too, so tests can compare it with the raw CPU loops. Default true.
   void set_cpu_loops(bool enabled) { cpu_loops_ = enabled; }
@@ -169,6 +193,8 @@ class Optimizer {
 
  private:
   void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor);
+  void step_param_counting(const Tensor& param, const OptimizerOptions& options,
+                           double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
   bool wants_master(const Tensor& param) const;
   void sync_masters();
@@ -186,6 +212,8 @@ class Optimizer {
   bool master_weights_ = false;
   bool cpu_loops_ = true;
   int64_t steps_taken_ = 0;
+  bool count_lost_ = false;
+  LostUpdateCount last_lost_, total_lost_;
 };
 
 namespace detail {
