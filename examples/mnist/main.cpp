@@ -12,6 +12,7 @@
 
 #include <halfgrad/halfgrad.h>
 
+#include "../common/amp_flags.h"
 #include "../common/args.h"
 #include "../common/checkpoint.h"
 #include "../common/models.h"
@@ -37,9 +38,7 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("resume", "", "continue from this checkpoint");
   args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
   args.option("metrics", "", "append one JSON object per epoch to this file");
-  args.option("precision", "fp32", "fp32, fp16 or bf16");
-  args.option("opt-level", "", "O0..O3 (default: O0 for fp32, O1 for fp16/bf16)");
-  args.option("loss-scale", "", "dynamic, a number (static), or none (default: dynamic for fp16)");
+  examples::declare_amp_options(args);
   args.parse(argc, argv);
   return args;
 }
@@ -57,26 +56,6 @@ double evaluate(nn::Module& model, const data::Dataset& test, Device device,
   }
   model.train();
   return static_cast<double>(correct) / static_cast<double>(test.size());
-}
-
-amp::AmpConfig setup_amp(const examples::Args& args, nn::Module& model, optim::Optimizer& opt) {
-  const std::string precision = args.str("precision");
-  HG_CHECK(precision == "fp32" || precision == "fp16" || precision == "bf16",
-           "hg_mnist: --precision must be fp32, fp16 or bf16, got ", precision);
-  const DType dtype = precision == "bf16" ? kBFloat16 : kFloat16;
-  std::string level = args.str("opt-level");
-  if (level.empty()) level = precision == "fp32" ? "O0" : "O1";
-  HG_CHECK(precision != "fp32" || level == "O0", "hg_mnist: --opt-level ", level,
-           " needs --precision fp16 or bf16");
-  return amp::initialize(model, opt, amp::parse_opt_level(level), dtype);
-}
-
-amp::GradScalerOptions scaler_options(const examples::Args& args, const amp::AmpConfig& amp) {
-  std::string mode = args.str("loss-scale");
-  if (mode.empty()) mode = amp.needs_loss_scaling ? "dynamic" : "none";
-  if (mode == "none") return amp::GradScalerOptions().enabled(false);
-  if (mode == "dynamic") return amp::GradScalerOptions();
-  return amp::GradScalerOptions().init_scale(args.number("loss-scale")).dynamic(false);
 }
 
 data::LabeledImages first(data::LabeledImages all, int64_t limit) {
@@ -114,8 +93,8 @@ int main(int argc, char** argv) try {
                                           .weight_decay(args.number("weight-decay")));
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule(opt, args.number("lr"), epochs * loader.size());
-  const amp::AmpConfig amp = setup_amp(args, *model, opt);
-  amp::GradScaler scaler(scaler_options(args, amp));
+  const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, "hg_mnist");
+  amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
   examples::TrainingState state;
   if (!args.str("resume").empty()) {
