@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/blocked_16bit.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -17,6 +18,10 @@ void unary_loop(const TensorView& in, const TensorView& out, F f) {
     if (s[0] == sizeof(T) && s[1] == sizeof(T)) {
       T* o = reinterpret_cast<T*>(p[0]);
       const T* x = reinterpret_cast<const T*>(p[1]);
+      if constexpr (kIs16Bit<T>) {
+        map_16bit(o, x, n, f);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(f(static_cast<C>(x[i])));
       return;
     }
@@ -73,6 +78,10 @@ void binary_loop(const TensorView& a, const TensorView& b, const TensorView& out
       Out* o = reinterpret_cast<Out*>(p[0]);
       const T* x = reinterpret_cast<const T*>(p[1]);
       const T* y = reinterpret_cast<const T*>(p[2]);
+      if constexpr (kIs16Bit<T>) {
+        map_16bit(o, x, y, n, f);
+        return;
+      }
       for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(static_cast<C>(x[i]), static_cast<C>(y[i])));
       return;
     }

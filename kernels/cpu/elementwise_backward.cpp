@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/blocked_16bit.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -18,6 +19,10 @@ void backward_loop(const TensorView& saved, const TensorView& grad_out, const Te
       T* out = reinterpret_cast<T*>(p[0]);
       const T* v = reinterpret_cast<const T*>(p[1]);
       const T* g = reinterpret_cast<const T*>(p[2]);
+      if constexpr (kIs16Bit<T>) {
+        map_16bit(out, v, g, n, [derivative](float x, float gx) { return gx * derivative(x); });
+        return;
+      }
       for (int64_t i = 0; i < n; ++i)
         out[i] = static_cast<T>(static_cast<C>(g[i]) * derivative(static_cast<C>(v[i])));
       return;
@@ -42,6 +47,10 @@ void select_loop(const TensorView& saved, const TensorView& grad_out, const Tens
       T* __restrict out = reinterpret_cast<T*>(p[0]);
       const T* __restrict v = reinterpret_cast<const T*>(p[1]);
       const T* __restrict g = reinterpret_cast<const T*>(p[2]);
+      if constexpr (kIs16Bit<T>) {
+        map_16bit(out, v, g, n, [pass](float x, float gx) { return pass(x) ? gx : 0.0f; });
+        return;
+      }
       for (int64_t i = 0; i < n; ++i)
         out[i] = static_cast<T>(pass(static_cast<C>(v[i])) ? static_cast<C>(g[i]) : C(0));
       return;
