@@ -1,6 +1,8 @@
 // Batched GEMM on the CPU through BLAS (kernels/cpu/blas.h). fp16/bf16 operands are widened to
 // float once per call, multiplied with fp32 accumulation, and rounded once on store: the same
 // numerics as cuBLAS with compute type 32F.
+#include <algorithm>
+#include <numeric>
 #include <vector>
 
 #include "kernels/cpu/blas.h"
@@ -71,22 +73,33 @@ void gemm_native(const TensorView& a, const TensorView& b, const TensorView& c, 
 }
 
 // A float copy of a 16-bit view. Broadcast (stride-0) dims stay stride 0 in the copy, so a
-// weight shared by the whole batch is widened once.
+// weight shared by the whole batch is widened once. The copy keeps the view's memory order (a
+// transposed weight stays transposed, and BLAS reads it with its trans flag): source and copy
+// are then both contiguous runs and the widening takes the 8-wide bulk path instead of a
+// strided element-by-element conversion.
 TensorView widen(const TensorView& v, std::vector<float>& buffer) {
   TensorView src = v, wide = v;
   wide.dtype = DType::Float32;
   for (int d = 0; d < v.ndim; ++d)
     if (v.strides[d] == 0) src.sizes[d] = 1;
+  int order[kMaxDims];  // dims from the largest source stride to the smallest
+  std::iota(order, order + v.ndim, 0);
+  std::stable_sort(order, order + v.ndim, [&](int x, int y) { return v.strides[x] > v.strides[y]; });
   int64_t stride = 1;
-  for (int d = v.ndim - 1; d >= 0; --d) {
+  for (int j = v.ndim - 1; j >= 0; --j) {
+    const int d = order[j];
     wide.strides[d] = v.strides[d] == 0 ? 0 : stride;
     stride *= src.sizes[d];
   }
   buffer.resize(static_cast<size_t>(stride));
   wide.data = buffer.data();
-  TensorView dst = wide;
-  for (int d = 0; d < v.ndim; ++d) dst.sizes[d] = src.sizes[d];
-  copy(src, dst);
+  TensorView from = src, to = wide;  // both in memory order, so copy() sees contiguous runs
+  for (int j = 0; j < v.ndim; ++j) {
+    from.sizes[j] = to.sizes[j] = src.sizes[order[j]];
+    from.strides[j] = src.strides[order[j]];
+    to.strides[j] = wide.strides[order[j]];
+  }
+  copy(from, to);
   return wide;
 }
 
