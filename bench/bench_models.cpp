@@ -25,6 +25,7 @@ int main(int argc, char** argv) try {
   args.option("batch", "128", "batch size");
   args.option("precision", "fp32", "fp32, fp16 (autocast + dynamic loss scaling) or bf16 (autocast)");
   args.option("threads", "2", "CPU threads");
+  args.option("device", "cpu", "cpu or cuda");
   args.option("warmup", "10", "untimed steps");
   args.option("steps", "30", "timed steps");
   args.parse(argc, argv);
@@ -34,7 +35,11 @@ int main(int argc, char** argv) try {
   const int64_t batch = args.integer("batch");
   const bool autocast = precision != "fp32";
   const DType dtype = precision == "bf16" ? kBFloat16 : kFloat16;
+  HG_CHECK(args.str("device") == "cpu" || args.str("device") == "cuda",
+           "bench_models: --device must be cpu or cuda, got ", args.str("device"));
+  const Device device = args.str("device") == "cuda" ? kCUDA : kCPU;
   auto model = examples::make_model(model_name);
+  model->to(device);
   optim::SGD opt(model->parameters(),
                  optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4));
   amp::GradScaler scaler(amp::GradScalerOptions().enabled(precision == "fp16"));
@@ -42,8 +47,8 @@ int main(int argc, char** argv) try {
                       : Shape{batch, 1, 28, 28};
   std::vector<Tensor> xs, ys;
   for (int i = 0; i < 4; ++i) {
-    xs.push_back(randn(input));
-    ys.push_back(randint(0, 10, {batch}));
+    xs.push_back(randn(input).to(device));
+    ys.push_back(randint(0, 10, {batch}).to(device));
   }
   std::vector<double> times;
   const int64_t warmup = args.integer("warmup"), steps = args.integer("steps");
@@ -66,12 +71,16 @@ int main(int argc, char** argv) try {
   const double median = times[times.size() / 2];
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
+  const std::string device_memory =
+      device.is_cuda() ? ",\"peak_device_mb\":" +
+                             std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024))
+                       : std::string();
   std::printf("{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
-              "\"device\":\"cpu\",\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
-              "\"peak_rss_mb\":%.1f,\"blas\":\"%s\"}\n",
-              model_name.c_str(), static_cast<long long>(batch), precision.c_str(),
+              "\"device\":\"%s\",\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
+              "\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
+              model_name.c_str(), static_cast<long long>(batch), precision.c_str(), device.str().c_str(),
               static_cast<long long>(args.integer("threads")), median, 1000.0 * batch / median,
-              usage.ru_maxrss / 1024.0, blas_info().substr(0, 60).c_str());
+              usage.ru_maxrss / 1024.0, device_memory.c_str(), blas_info().substr(0, 60).c_str());
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

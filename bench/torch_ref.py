@@ -61,30 +61,34 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     a = p.parse_args()
+    dev = torch.device(a.device)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = make(a.model)
+    model = make(a.model).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True,
                           weight_decay=5e-4)
     shape = (a.batch, 3, 32, 32) if a.model == "resnet9" else (a.batch, 1, 28, 28)
-    xs = [torch.randn(shape) for _ in range(4)]
-    ys = [torch.randint(0, 10, (a.batch,)) for _ in range(4)]
+    xs = [torch.randn(shape).to(dev) for _ in range(4)]
+    ys = [torch.randint(0, 10, (a.batch,)).to(dev) for _ in range(4)]
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(a.precision)
     row = {"framework": "pytorch " + torch.__version__, "model": a.model, "batch": a.batch,
-           "precision": a.precision, "device": "cpu", "threads": a.threads,
+           "precision": a.precision, "device": a.device, "threads": a.threads,
            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", "")}
-    scaler = torch.cuda.amp.GradScaler(enabled=False)  # CPU: no GradScaler in torch 1.13
+    # CPU: no GradScaler in torch 1.13 (and no fp16 autocast); CUDA: dynamic scaling for fp16
+    scaler = torch.cuda.amp.GradScaler(enabled=a.device == "cuda" and a.precision == "fp16")
     times = []
     try:
         for i in range(a.warmup + a.steps):
             start = time.perf_counter()
             opt.zero_grad(set_to_none=True)
-            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            with torch.autocast(dev.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
                 loss = nn.functional.cross_entropy(model(xs[i % 4]), ys[i % 4])
             scaler.scale(loss).backward()
-            opt.step()
-            loss.item()
+            scaler.step(opt)  # a plain opt.step() when the scaler is disabled
+            scaler.update()
+            loss.item()  # the step is done when its loss can be read (synchronises on CUDA)
             if i >= a.warmup:
                 times.append((time.perf_counter() - start) * 1e3)
     except (RuntimeError, TypeError) as e:
@@ -94,6 +98,8 @@ def main():
     median = statistics.median(times)
     row.update(median_ms=round(median, 3), samples_per_s=round(1000 * a.batch / median, 1),
                peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1))
+    if a.device == "cuda":
+        row["peak_device_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     print(json.dumps(row))
 
 
