@@ -108,7 +108,8 @@ std::vector<DType> dtypes_of(const std::vector<Tensor>& tensors) {
   return out;
 }
 
-std::vector<Tensor> apply(CastPolicy policy, std::string_view name, std::initializer_list<Tensor> inputs) {
+std::vector<Tensor> apply(CastPolicy policy, std::string_view name,
+                          std::initializer_list<Tensor> inputs) {
   std::vector<Tensor> out(inputs);
   if (!state.enabled) return out;
   PlanEntry entry{std::string(name), policy, dtypes_of(out), {}, 0, 0};
@@ -126,7 +127,8 @@ std::vector<Tensor> apply(CastPolicy policy, std::string_view name, std::initial
       for (Tensor& t : out) t = cast(t, target, log);
       break;
     }
-    case CastPolicy::Passthrough: break;
+    case CastPolicy::Passthrough:
+      break;
     case CastPolicy::Banned:
       HG_FAIL("autocast: ", name, " is unsafe in ", dtype_name(state.dtype),
               " (probabilities near 0 and 1 round away); use binary_cross_entropy_with_logits, "
@@ -141,27 +143,42 @@ std::vector<Tensor> apply(CastPolicy policy, std::string_view name, std::initial
 
 }  // namespace
 
-std::string_view op_name(OpId op) { return row(op).name; }
-CastPolicy policy(OpId op) { return row(op).policy; }
+std::string_view op_name(OpId op) {
+  return row(op).name;
+}
+CastPolicy policy(OpId op) {
+  return row(op).policy;
+}
 
 std::string_view policy_name(CastPolicy policy) {
   switch (policy) {
-    case CastPolicy::LowerPrecision: return "lower_precision";
-    case CastPolicy::Float32: return "float32";
-    case CastPolicy::Promote: return "promote";
-    case CastPolicy::Passthrough: return "passthrough";
-    case CastPolicy::Banned: return "banned";
+    case CastPolicy::LowerPrecision:
+      return "lower_precision";
+    case CastPolicy::Float32:
+      return "float32";
+    case CastPolicy::Promote:
+      return "promote";
+    case CastPolicy::Passthrough:
+      return "passthrough";
+    case CastPolicy::Banned:
+      return "banned";
   }
   return "?";
 }
 
-bool is_autocast_enabled() { return state.enabled; }
-DType autocast_dtype() { return state.dtype; }
+bool is_autocast_enabled() {
+  return state.enabled;
+}
+DType autocast_dtype() {
+  return state.dtype;
+}
 
 AutocastGuard::AutocastGuard(DType dtype, bool enabled)
     : previous_enabled_(state.enabled), previous_dtype_(state.dtype) {
-  HG_CHECK(!enabled || dtype == kFloat16 || dtype == kBFloat16, "AutocastGuard: the lower "
-           "precision must be float16 or bfloat16, got ", dtype_name(dtype));
+  HG_CHECK(!enabled || dtype == kFloat16 || dtype == kBFloat16,
+           "AutocastGuard: the lower "
+           "precision must be float16 or bfloat16, got ",
+           dtype_name(dtype));
   state.enabled = enabled;
   if (enabled) {
     state.dtype = dtype;
@@ -179,7 +196,9 @@ std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs) {
   return apply(policy(op), op_name(op), inputs);
 }
 
-Tensor autocast(OpId op, const Tensor& input) { return autocast(op, {input})[0]; }
+Tensor autocast(OpId op, const Tensor& input) {
+  return autocast(op, {input})[0];
+}
 
 void register_policy(const std::string& custom_op, CastPolicy policy) {
   custom_policies()[custom_op] = policy;
@@ -189,21 +208,32 @@ std::vector<Tensor> autocast_custom(const std::string& custom_op,
                                     std::initializer_list<Tensor> inputs) {
   if (!state.enabled) return std::vector<Tensor>(inputs);
   auto found = custom_policies().find(custom_op);
-  HG_CHECK(found != custom_policies().end(), "autocast: op \"", custom_op, "\" has no cast policy "
-           "under autocast(", dtype_name(state.dtype), "); declare one with "
-           "amp::register_policy(\"", custom_op, "\", CastPolicy::...)");
+  HG_CHECK(found != custom_policies().end(), "autocast: op \"", custom_op,
+           "\" has no cast policy "
+           "under autocast(",
+           dtype_name(state.dtype),
+           "); declare one with "
+           "amp::register_policy(\"",
+           custom_op, "\", CastPolicy::...)");
   return apply(found->second, custom_op, inputs);
 }
 
-AutocastStats autocast_stats() { return state.stats; }
+AutocastStats autocast_stats() {
+  return state.stats;
+}
 
-PlanRecorder::PlanRecorder() : previous_(recorder) { recorder = this; }
-PlanRecorder::~PlanRecorder() { recorder = previous_; }
+PlanRecorder::PlanRecorder() : previous_(recorder) {
+  recorder = this;
+}
+PlanRecorder::~PlanRecorder() {
+  recorder = previous_;
+}
 
 namespace {
 std::string dtype_list(const std::vector<DType>& dtypes) {
   std::string out;
-  for (size_t i = 0; i < dtypes.size(); ++i) out += (i ? "," : "") + std::string(dtype_name(dtypes[i]));
+  for (size_t i = 0; i < dtypes.size(); ++i)
+    out += (i ? "," : "") + std::string(dtype_name(dtypes[i]));
   return out;
 }
 }  // namespace
@@ -211,7 +241,8 @@ std::string dtype_list(const std::vector<DType>& dtypes) {
 std::string PlanRecorder::to_text() const {
   std::ostringstream out;
   out << std::left << std::setw(20) << "op" << std::setw(16) << "policy" << std::setw(30)
-      << "inputs" << std::setw(30) << "after autocast" << "casts  cache hits\n";
+      << "inputs" << std::setw(30) << "after autocast"
+      << "casts  cache hits\n";
   for (const PlanEntry& e : entries_) {
     out << std::setw(20) << e.op << std::setw(16) << policy_name(e.policy) << std::setw(30)
         << dtype_list(e.before) << std::setw(30) << dtype_list(e.after) << std::setw(7) << e.casts
@@ -223,10 +254,9 @@ std::string PlanRecorder::to_text() const {
 std::string PlanRecorder::to_json() const {
   std::ostringstream out;
   for (const PlanEntry& e : entries_) {
-    out << "{\"op\":\"" << e.op << "\",\"policy\":\"" << policy_name(e.policy)
-        << "\",\"inputs\":\"" << dtype_list(e.before) << "\",\"after\":\""
-        << dtype_list(e.after) << "\",\"casts\":" << e.casts << ",\"cache_hits\":"
-        << e.cache_hits << "}\n";
+    out << "{\"op\":\"" << e.op << "\",\"policy\":\"" << policy_name(e.policy) << "\",\"inputs\":\""
+        << dtype_list(e.before) << "\",\"after\":\"" << dtype_list(e.after)
+        << "\",\"casts\":" << e.casts << ",\"cache_hits\":" << e.cache_hits << "}\n";
   }
   return out.str();
 }

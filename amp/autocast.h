@@ -25,14 +25,34 @@ enum class CastPolicy { LowerPrecision, Float32, Promote, Passthrough, Banned };
 
 enum class OpId {
   // LowerPrecision
-  Matmul, Linear, Conv2d, Bmm,
+  Matmul,
+  Linear,
+  Conv2d,
+  Bmm,
   // Float32
-  Softmax, LogSoftmax, CrossEntropy, NllLoss, MseLoss, Exp, Log, Pow, Sum, Mean, Var,
-  BatchNorm, LayerNorm,
+  Softmax,
+  LogSoftmax,
+  CrossEntropy,
+  NllLoss,
+  MseLoss,
+  Exp,
+  Log,
+  Pow,
+  Sum,
+  Mean,
+  Var,
+  BatchNorm,
+  LayerNorm,
   // Promote
-  Binary, Where, Cat,
+  Binary,
+  Where,
+  Cat,
   // Passthrough
-  Unary, Pooling, Dropout, View, Embedding,
+  Unary,
+  Pooling,
+  Dropout,
+  View,
+  Embedding,
   // Banned
   BinaryCrossEntropy,
   kCount
@@ -85,8 +105,8 @@ class PlanRecorder {
   PlanRecorder& operator=(const PlanRecorder&) = delete;
   const std::vector<PlanEntry>& entries() const { return entries_; }
   void add(PlanEntry entry) { entries_.push_back(std::move(entry)); }
-  std::string to_text() const;   // one aligned line per op, for people
-  std::string to_json() const;   // one JSON object per line, for programs
+  std::string to_text() const;  // one aligned line per op, for people
+  std::string to_json() const;  // one JSON object per line, for programs
 
  private:
   std::vector<PlanEntry> entries_;

@@ -18,10 +18,14 @@ struct Format {
 };
 Format format_of(DType dtype) {
   switch (dtype) {
-    case DType::Float16: return {5, 10};
-    case DType::BFloat16: return {8, 7};
-    case DType::Float32: return {8, 23};
-    default: HG_FAIL("explain: expected float16, bfloat16 or float32, got ", dtype_name(dtype));
+    case DType::Float16:
+      return {5, 10};
+    case DType::BFloat16:
+      return {8, 7};
+    case DType::Float32:
+      return {8, 23};
+    default:
+      HG_FAIL("explain: expected float16, bfloat16 or float32, got ", dtype_name(dtype));
   }
 }
 
@@ -60,9 +64,12 @@ Explanation explain(double value, DType dtype) {
   e.stored = decode(e.bits, dtype);
   const int bias = (1 << (fmt.exponent_bits - 1)) - 1;
   const uint32_t max_field = (1u << fmt.exponent_bits) - 1;
-  if (e.exponent_field == max_field) e.cls = e.mantissa_field ? ValueClass::NaN : ValueClass::Infinity;
-  else if (e.exponent_field == 0) e.cls = e.mantissa_field ? ValueClass::Subnormal : ValueClass::Zero;
-  else e.cls = ValueClass::Normal;
+  if (e.exponent_field == max_field)
+    e.cls = e.mantissa_field ? ValueClass::NaN : ValueClass::Infinity;
+  else if (e.exponent_field == 0)
+    e.cls = e.mantissa_field ? ValueClass::Subnormal : ValueClass::Zero;
+  else
+    e.cls = ValueClass::Normal;
   const int exp = e.exponent_field == 0 ? 1 - bias : static_cast<int>(e.exponent_field) - bias;
   e.ulp = std::ldexp(1.0, exp - fmt.mantissa_bits);
   if (std::isfinite(e.stored)) {
@@ -74,7 +81,8 @@ Explanation explain(double value, DType dtype) {
     const int max_exp = bias;  // largest normal exponent
     if (value_exp < 1 - bias) e.scale_log2 = (1 - bias) - value_exp;
     // overflow: land in [2^(max-1), 2^max), clear of the rounding edge at the top
-    else if (e.cls == ValueClass::Infinity || value_exp > max_exp) e.scale_log2 = max_exp - value_exp - 1;
+    else if (e.cls == ValueClass::Infinity || value_exp > max_exp)
+      e.scale_log2 = max_exp - value_exp - 1;
   }
   return e;
 }
@@ -83,9 +91,8 @@ std::string Explanation::to_text() const {
   std::ostringstream out;
   out << std::setprecision(9) << value << " as " << dtype_name(dtype) << ": sign " << sign
       << ", exponent " << exponent_field << " (" << exponent_bits << " bits), mantissa "
-      << mantissa_field << " (" << mantissa_bits << " bits) -> " << class_name(cls) << ' '
-      << stored << "; rounding error " << abs_error << " (relative " << rel_error << "), ulp "
-      << ulp;
+      << mantissa_field << " (" << mantissa_bits << " bits) -> " << class_name(cls) << ' ' << stored
+      << "; rounding error " << abs_error << " (relative " << rel_error << "), ulp " << ulp;
   if (scale_log2 > 0) out << "; scale by 2^" << scale_log2 << " to reach the normal range";
   if (scale_log2 < 0) out << "; scale by 2^" << scale_log2 << " to avoid overflow";
   return out.str();
@@ -96,9 +103,9 @@ std::string Explanation::to_json() const {
   out << std::setprecision(17) << "{\"value\":" << value << ",\"dtype\":\"" << dtype_name(dtype)
       << "\",\"bits\":" << bits << ",\"sign\":" << sign << ",\"exponent\":" << exponent_field
       << ",\"mantissa\":" << mantissa_field << ",\"class\":\"" << class_name(cls)
-      << "\",\"stored\":" << (std::isfinite(stored) ? stored : 0) << ",\"abs_error\":"
-      << abs_error << ",\"rel_error\":" << rel_error << ",\"ulp\":" << ulp
-      << ",\"scale_log2\":" << scale_log2 << "}";
+      << "\",\"stored\":" << (std::isfinite(stored) ? stored : 0) << ",\"abs_error\":" << abs_error
+      << ",\"rel_error\":" << rel_error << ",\"ulp\":" << ulp << ",\"scale_log2\":" << scale_log2
+      << "}";
   return out.str();
 }
 

@@ -21,9 +21,9 @@ struct Explanation {
   int sign = 0;
   uint32_t exponent_field = 0, mantissa_field = 0;
   int exponent_bits = 0, mantissa_bits = 0;
-  double stored = 0;            // the decoded stored value
+  double stored = 0;                    // the decoded stored value
   double abs_error = 0, rel_error = 0;  // rounding error of storing `value`
-  double ulp = 0;               // spacing of the format at the stored value
+  double ulp = 0;                       // spacing of the format at the stored value
   ValueClass cls = ValueClass::Zero;
   // log2 of the power of two that would bring `value` into the normal range (0 when it is
   // there): positive for values too small (what a loss scale does), negative for overflow.
@@ -39,10 +39,10 @@ Explanation explain(double value, DType dtype = kFloat16);
 struct PrecisionStats {
   DType dtype = kFloat16;
   int64_t count = 0, zeros = 0;
-  int64_t overflow = 0;       // finite values that become inf
-  int64_t flush_to_zero = 0;  // nonzero values that become 0
-  int64_t subnormal = 0;      // nonzero values stored as subnormals (precision lost)
-  int64_t nonfinite = 0;      // already inf/NaN
+  int64_t overflow = 0;                   // finite values that become inf
+  int64_t flush_to_zero = 0;              // nonzero values that become 0
+  int64_t subnormal = 0;                  // nonzero values stored as subnormals (precision lost)
+  int64_t nonfinite = 0;                  // already inf/NaN
   std::map<int, int64_t> log2_histogram;  // floor(log2 |x|) -> count, nonzero finite values
   double share(int64_t n) const { return count ? static_cast<double>(n) / count : 0.0; }
   std::string to_text(const std::string& name = "") const;

@@ -66,8 +66,12 @@ bool unscale_on_device(std::vector<UnscaleTarget>& targets, double inv_scale, De
 }
 }  // namespace
 
-double pending_gradient_scale() { return pending_scale; }
-void set_pending_gradient_scale(double scale) { pending_scale = scale; }
+double pending_gradient_scale() {
+  return pending_scale;
+}
+void set_pending_gradient_scale(double scale) {
+  pending_scale = scale;
+}
 
 GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale_) {
   HG_CHECK(options.init_scale_ > 0 && std::isfinite(options.init_scale_),
@@ -82,10 +86,13 @@ GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(op
 
 Tensor GradScaler::scale(const Tensor& loss) {
   if (!options_.enabled_) return loss;
-  HG_CHECK(loss.defined() && loss.is_floating_point(), "GradScaler.scale: expected a floating "
-           "loss, got ", describe(loss));
+  HG_CHECK(loss.defined() && loss.is_floating_point(),
+           "GradScaler.scale: expected a floating "
+           "loss, got ",
+           describe(loss));
   if (loss.dtype() == kBFloat16 || (is_autocast_enabled() && autocast_dtype() == kBFloat16)) {
-    warn_once("GradScaler.bf16", "GradScaler: bfloat16 has float32's exponent range, so its "
+    warn_once("GradScaler.bf16",
+              "GradScaler: bfloat16 has float32's exponent range, so its "
               "gradients do not underflow the way float16's do; loss scaling is not needed");
   }
   pending_scale = scale_;
@@ -136,8 +143,8 @@ bool GradScaler::step(optim::Optimizer& opt) {
     opt.step();
     return true;
   }
-  HG_CHECK(stages_[&opt] != Stage::Stepped, "GradScaler.step: already called on this ",
-           opt.name(), " optimizer since the last update()");
+  HG_CHECK(stages_[&opt] != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
+           " optimizer since the last update()");
   if (stages_[&opt] == Stage::Ready) unscale_(opt);
   stages_[&opt] = Stage::Stepped;
   if (found_inf_) {
@@ -183,8 +190,8 @@ void GradScaler::warn_if_no_masters(const optim::Optimizer& opt,
   for (size_t i = 0; i < params.size(); ++i) {
     if (params[i].dtype() != kFloat16 || !params[i].grad().defined()) continue;
     warn_once("GradScaler.no_masters",
-              "GradScaler: " + name_of(params[i], i) + " is float16 and the " +
-                  opt.name() + " optimizer keeps no float32 master weights, so updates below half "
+              "GradScaler: " + name_of(params[i], i) + " is float16 and the " + opt.name() +
+                  " optimizer keeps no float32 master weights, so updates below half "
                   "an ulp of a weight are lost (AMP O3); call set_master_weights(true) on the "
                   "optimizer (O2) unless that is the point");
     return;
@@ -208,12 +215,15 @@ void GradScaler::load_state_dict(const std::map<std::string, double>& state) {
   for (const char* key : {"scale", "growth_tracker", "overflow_streak", "skipped_steps"})
     HG_CHECK(state.count(key), "GradScaler.load_state_dict: missing \"", key, "\"");
   const double scale = state.at("scale");
-  HG_CHECK(scale > 0 && std::isfinite(scale), "GradScaler.load_state_dict: scale must be positive "
-           "and finite, got ", scale);
+  HG_CHECK(scale > 0 && std::isfinite(scale),
+           "GradScaler.load_state_dict: scale must be positive "
+           "and finite, got ",
+           scale);
   for (const char* key : {"growth_tracker", "overflow_streak", "skipped_steps"}) {
     const double v = state.at(key);  // whole numbers a double holds exactly, so the casts are safe
-    HG_CHECK(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v), "GradScaler.load_state_dict: \"",
-             key, "\" must be a whole number in [0, 2^53], got ", v);
+    HG_CHECK(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v),
+             "GradScaler.load_state_dict: \"", key, "\" must be a whole number in [0, 2^53], got ",
+             v);
   }
   scale_ = state.at("scale");
   growth_tracker_ = static_cast<int64_t>(state.at("growth_tracker"));

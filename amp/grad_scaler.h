@@ -22,17 +22,44 @@ namespace hg::amp {
 
 class GradScalerOptions {
  public:
-  GradScalerOptions& init_scale(double v) { init_scale_ = v; return *this; }
-  GradScalerOptions& growth_factor(double v) { growth_factor_ = v; return *this; }
-  GradScalerOptions& backoff_factor(double v) { backoff_factor_ = v; return *this; }
-  GradScalerOptions& growth_interval(int64_t v) { growth_interval_ = v; return *this; }
+  GradScalerOptions& init_scale(double v) {
+    init_scale_ = v;
+    return *this;
+  }
+  GradScalerOptions& growth_factor(double v) {
+    growth_factor_ = v;
+    return *this;
+  }
+  GradScalerOptions& backoff_factor(double v) {
+    backoff_factor_ = v;
+    return *this;
+  }
+  GradScalerOptions& growth_interval(int64_t v) {
+    growth_interval_ = v;
+    return *this;
+  }
   // Back off only after this many consecutive non-finite steps (1 = PyTorch's behaviour).
-  GradScalerOptions& hysteresis(int64_t v) { hysteresis_ = v; return *this; }
-  GradScalerOptions& min_scale(double v) { min_scale_ = v; return *this; }
-  GradScalerOptions& max_scale(double v) { max_scale_ = v; return *this; }
+  GradScalerOptions& hysteresis(int64_t v) {
+    hysteresis_ = v;
+    return *this;
+  }
+  GradScalerOptions& min_scale(double v) {
+    min_scale_ = v;
+    return *this;
+  }
+  GradScalerOptions& max_scale(double v) {
+    max_scale_ = v;
+    return *this;
+  }
   // false: a static scale (init_scale never changes), e.g. the lecture's c = 8.
-  GradScalerOptions& dynamic(bool v) { dynamic_ = v; return *this; }
-  GradScalerOptions& enabled(bool v) { enabled_ = v; return *this; }
+  GradScalerOptions& dynamic(bool v) {
+    dynamic_ = v;
+    return *this;
+  }
+  GradScalerOptions& enabled(bool v) {
+    enabled_ = v;
+    return *this;
+  }
 
   double init_scale_ = 65536.0, growth_factor_ = 2.0, backoff_factor_ = 0.5;
   int64_t growth_interval_ = 2000, hysteresis_ = 1;

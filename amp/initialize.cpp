@@ -27,20 +27,27 @@ std::string AmpConfig::describe() const {
   std::ostringstream out;
   out << opt_level_name(level) << ": ";
   switch (level) {
-    case OptLevel::O0: out << "float32 weights and math"; break;
-    case OptLevel::O1: out << "float32 weights, autocast to " << dtype_name(dtype); break;
+    case OptLevel::O0:
+      out << "float32 weights and math";
+      break;
+    case OptLevel::O1:
+      out << "float32 weights, autocast to " << dtype_name(dtype);
+      break;
     case OptLevel::O2:
       out << dtype_name(dtype) << " model (BatchNorm float32), float32 master weights, autocast";
       break;
-    case OptLevel::O3: out << "pure " << dtype_name(dtype) << " model, no master weights"; break;
+    case OptLevel::O3:
+      out << "pure " << dtype_name(dtype) << " model, no master weights";
+      break;
   }
   out << (needs_loss_scaling ? ", loss scaling" : ", no loss scaling needed");
   return out.str();
 }
 
 AmpConfig initialize(nn::Module& model, optim::Optimizer& optimizer, OptLevel level, DType dtype) {
-  HG_CHECK(level == OptLevel::O0 || dtype == kFloat16 || dtype == kBFloat16, "amp::initialize: ",
-           opt_level_name(level), " needs float16 or bfloat16, got ", dtype_name(dtype));
+  HG_CHECK(level == OptLevel::O0 || dtype == kFloat16 || dtype == kBFloat16,
+           "amp::initialize: ", opt_level_name(level), " needs float16 or bfloat16, got ",
+           dtype_name(dtype));
   AmpConfig config;
   config.level = level;
   if (level == OptLevel::O0) return config;

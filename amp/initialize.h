@@ -26,9 +26,9 @@ std::string_view opt_level_name(OptLevel level);
 
 struct AmpConfig {
   OptLevel level = OptLevel::O0;
-  DType dtype = kFloat32;       // the 16-bit dtype (kFloat32 for O0)
-  bool use_autocast = false;    // forward passes run inside autocast()
-  bool master_weights = false;  // the optimizer keeps fp32 masters
+  DType dtype = kFloat32;           // the 16-bit dtype (kFloat32 for O0)
+  bool use_autocast = false;        // forward passes run inside autocast()
+  bool master_weights = false;      // the optimizer keeps fp32 masters
   bool needs_loss_scaling = false;  // fp16 at O1..O3 (bf16 does not need it)
 
   // The region guard for one forward pass (disabled at O0).

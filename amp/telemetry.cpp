@@ -29,9 +29,12 @@ PrecisionStats precision_stats(const Tensor& t, DType dtype) {
     const auto f = static_cast<float>(v);
     const double stored = dtype == kFloat16 ? static_cast<double>(static_cast<float>(Half(f)))
                                             : static_cast<double>(static_cast<float>(BFloat16(f)));
-    if (std::isinf(stored)) ++s.overflow;
-    else if (stored == 0) ++s.flush_to_zero;
-    else if (std::abs(stored) < (dtype == kFloat16 ? 6.103515625e-05 : 1.1754943508222875e-38)) ++s.subnormal;
+    if (std::isinf(stored))
+      ++s.overflow;
+    else if (stored == 0)
+      ++s.flush_to_zero;
+    else if (std::abs(stored) < (dtype == kFloat16 ? 6.103515625e-05 : 1.1754943508222875e-38))
+      ++s.subnormal;
   }
   return s;
 }
@@ -49,10 +52,10 @@ std::string PrecisionStats::to_text(const std::string& name) const {
 
 std::string PrecisionStats::to_json(const std::string& name) const {
   std::ostringstream out;
-  out << "{\"name\":\"" << name << "\",\"dtype\":\"" << dtype_name(dtype) << "\",\"count\":" << count
-      << ",\"overflow\":" << overflow << ",\"flush_to_zero\":" << flush_to_zero
-      << ",\"subnormal\":" << subnormal << ",\"zeros\":" << zeros << ",\"nonfinite\":" << nonfinite
-      << ",\"log2_histogram\":{";
+  out << "{\"name\":\"" << name << "\",\"dtype\":\"" << dtype_name(dtype)
+      << "\",\"count\":" << count << ",\"overflow\":" << overflow
+      << ",\"flush_to_zero\":" << flush_to_zero << ",\"subnormal\":" << subnormal
+      << ",\"zeros\":" << zeros << ",\"nonfinite\":" << nonfinite << ",\"log2_histogram\":{";
   bool first = true;
   for (const auto& [bin, n] : log2_histogram) {
     out << (first ? "" : ",") << '"' << bin << "\":" << n;

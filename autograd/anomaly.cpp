@@ -19,7 +19,9 @@ void report(bool ok, const std::string& message) {
 }
 }  // namespace
 
-bool is_anomaly_enabled() { return anomaly_enabled; }
+bool is_anomaly_enabled() {
+  return anomaly_enabled;
+}
 DetectAnomalyGuard::DetectAnomalyGuard(AnomalyAction action)
     : previous_(anomaly_enabled), previous_action_(anomaly_action) {
   anomaly_enabled = true;
@@ -29,8 +31,12 @@ DetectAnomalyGuard::~DetectAnomalyGuard() {
   anomaly_enabled = previous_;
   anomaly_action = previous_action_;
 }
-std::string first_anomaly() { return first_recorded; }
-void clear_first_anomaly() { first_recorded.clear(); }
+std::string first_anomaly() {
+  return first_recorded;
+}
+void clear_first_anomaly() {
+  first_recorded.clear();
+}
 
 bool all_finite(const Tensor& t) {
   if (!t.is_floating_point() || t.numel() == 0) return true;
@@ -42,9 +48,9 @@ void check_forward_outputs(const Node& node, const std::vector<Tensor>& outputs)
   if (!anomaly_enabled) return;
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (all_finite(outputs[i])) continue;
-    report(false, detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
-                                 ") produced NaN/inf in forward output ", i, " ",
-                                 describe(outputs[i])));
+    report(false,
+           detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
+                          ") produced NaN/inf in forward output ", i, " ", describe(outputs[i])));
   }
 }
 

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 
 namespace hg {
@@ -28,7 +28,7 @@ class BinaryBackward final : public autograd::Node {
     }
   }
   std::string name() const override {
-    static const char* names[] = {"AddBackward", "SubBackward", "MulBackward", "DivBackward",
+    static const char* names[] = {"AddBackward", "SubBackward",     "MulBackward",    "DivBackward",
                                   "PowBackward", "MaximumBackward", "MinimumBackward"};
     return names[static_cast<int>(op_)];
   }
@@ -41,14 +41,18 @@ class BinaryBackward final : public autograd::Node {
     const Shape& sa = inputs[0].shape;
     const Shape& sb = inputs[1].shape;
     switch (op_) {
-      case BinaryOp::Add: return {sum_to(g, sa), sum_to(g, sb)};
-      case BinaryOp::Sub: return {sum_to(g, sa), sum_to(-g, sb)};
-      default: break;
+      case BinaryOp::Add:
+        return {sum_to(g, sa), sum_to(g, sb)};
+      case BinaryOp::Sub:
+        return {sum_to(g, sa), sum_to(-g, sb)};
+      default:
+        break;
     }
     const Tensor& a = a_.unpack(*this);
     const Tensor& b = b_.unpack(*this);
     switch (op_) {
-      case BinaryOp::Mul: return {sum_to(g * b, sa), sum_to(g * a, sb)};
+      case BinaryOp::Mul:
+        return {sum_to(g * b, sa), sum_to(g * a, sb)};
       case BinaryOp::Div: {
         const Tensor ga = g / b;
         return {sum_to(ga, sa), sum_to(-ga * a / b, sb)};
@@ -56,8 +60,8 @@ class BinaryBackward final : public autograd::Node {
       case BinaryOp::Pow: {
         // d/da a^b = b a^(b-1), 0 where b == 0 (as pow(x, 0.0) and torch; 0 * 0^-1 is NaN);
         // d/db a^b = a^b log a, 0 where a == 0
-        const Tensor ga = where(eq(b, wrap_scalar(0.0, b)), wrap_scalar(0.0, g),
-                                g * b * hg::pow(a, b - 1.0));
+        const Tensor ga =
+            where(eq(b, wrap_scalar(0.0, b)), wrap_scalar(0.0, g), g * b * hg::pow(a, b - 1.0));
         const Tensor safe_log = where(eq(a, wrap_scalar(0.0, a)), zeros_like(a), log(a));
         const Tensor gb = g * hg::pow(a, b) * safe_log;
         return {sum_to(ga, sa), sum_to(gb, sb)};
@@ -128,19 +132,45 @@ class WhereBackward final : public autograd::Node {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
-Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Pow, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ge, a, b); }
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Add, a, b);
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Sub, a, b);
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Mul, a, b);
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Div, a, b);
+}
+Tensor pow(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Pow, a, b);
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Maximum, a, b);
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Minimum, a, b);
+}
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Eq, a, b);
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Ne, a, b);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Lt, a, b);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Le, a, b);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Gt, a, b);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::Ge, a, b);
+}
 
 Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_defined(cond, "where");
@@ -176,10 +206,18 @@ Tensor wrap_scalar(double value, const Tensor& like) {
   return scalar_tensor(value, TensorOptions().dtype(dtype).device(like.device()));
 }
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
 // Scalars on floating tensors go through affine(): one pass, the scalar never rounded.
 Tensor operator+(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0, b) : add(a, wrap_scalar(b, a));
@@ -193,11 +231,17 @@ Tensor operator*(const Tensor& a, double b) {
 Tensor operator/(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0 / b, 0.0) : div(a, wrap_scalar(b, a));
 }
-Tensor operator+(double a, const Tensor& b) { return b + a; }
+Tensor operator+(double a, const Tensor& b) {
+  return b + a;
+}
 Tensor operator-(double a, const Tensor& b) {
   return b.is_floating_point() ? affine(b, -1.0, a) : sub(wrap_scalar(a, b), b);
 }
-Tensor operator*(double a, const Tensor& b) { return b * a; }
-Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
+Tensor operator*(double a, const Tensor& b) {
+  return b * a;
+}
+Tensor operator/(double a, const Tensor& b) {
+  return div(wrap_scalar(a, b), b);
+}
 
 }  // namespace hg

@@ -71,8 +71,10 @@ void check_conv_operands(const Tensor& x, const Tensor& w, const Tensor& bias) {
            "conv2d: expected floating-point tensors, got ", operands(x, w));
   HG_CHECK(x.dtype() == w.dtype(), "conv2d: dtypes differ: ", operands(x, w),
            " (cast one, or use autocast)");
-  HG_CHECK(x.dim() == 4 && w.dim() == 4, "conv2d: expected x [N, C, H, W] and weight "
-           "[O, C / groups, KH, KW] (4-D each), got ", operands(x, w));
+  HG_CHECK(x.dim() == 4 && w.dim() == 4,
+           "conv2d: expected x [N, C, H, W] and weight "
+           "[O, C / groups, KH, KW] (4-D each), got ",
+           operands(x, w));
   if (!bias.defined()) return;
   autograd::check_same_device(x, bias, "conv2d");
   HG_CHECK(bias.dim() == 1 && bias.size(0) == w.size(0), "conv2d: bias ", describe(bias),
@@ -81,8 +83,8 @@ void check_conv_operands(const Tensor& x, const Tensor& w, const Tensor& bias) {
            operands(x, w), " (cast one, or use autocast)");
 }
 
-void check_conv_geometry(const Tensor& x, const Tensor& w, Pair stride, Pair padding,
-                         Pair dilation, int64_t groups) {
+void check_conv_geometry(const Tensor& x, const Tensor& w, Pair stride, Pair padding, Pair dilation,
+                         int64_t groups) {
   HG_CHECK(stride[0] >= 1 && stride[1] >= 1 && dilation[0] >= 1 && dilation[1] >= 1 &&
                padding[0] >= 0 && padding[1] >= 0,
            "conv2d: expected stride >= 1, dilation >= 1, padding >= 0, got stride ",
@@ -110,7 +112,7 @@ Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   const Tensor &x = in[0], &weight = in[1], &bias = in[2];
   check_conv_operands(x, weight, bias);
   check_conv_geometry(x, weight, stride, padding, dilation, groups);
-  const kernels::Conv2dParams params{stride[0], stride[1],   padding[0], padding[1],
+  const kernels::Conv2dParams params{stride[0],   stride[1],   padding[0], padding[1],
                                      dilation[0], dilation[1], groups};
   Shape out_shape{x.size(0), weight.size(0), 0, 0};
   for (int d = 0; d < 2; ++d)

@@ -36,7 +36,9 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor grad) {  // grad by value: ma
     // Take the gradient when nothing else can see it (as PyTorch steals it); else copy, so the
     // leaf's .grad never aliases a tensor that later ops might change.
     const bool sole_owner = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1;
-    slot = sole_owner && grad.is_contiguous() ? grad : grad.contiguous().is_same(grad) ? grad.clone() : grad.contiguous();
+    slot = sole_owner && grad.is_contiguous() ? grad
+           : grad.contiguous().is_same(grad)  ? grad.clone()
+                                              : grad.contiguous();
   } else {
     slot.add_(grad);
   }
@@ -62,8 +64,10 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
            " does not require grad and has no grad_fn");
   Tensor grad = gradient;
   if (!grad.defined()) {
-    HG_CHECK(root.numel() == 1, "backward: grad can be implicitly created only for scalar "
-             "outputs; root is ", describe(root), " (pass a gradient of that shape)");
+    HG_CHECK(root.numel() == 1,
+             "backward: grad can be implicitly created only for scalar "
+             "outputs; root is ",
+             describe(root), " (pass a gradient of that shape)");
     grad = ones_like(root);
   }
   HG_CHECK(grad.sizes() == root.sizes(), "backward: gradient ", describe(grad),
@@ -81,14 +85,17 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
   pending[root_node.get()][root.impl()->autograd.output_nr] = grad;
 
   const std::vector<std::shared_ptr<Node>> nodes = tape_nodes_up_to(root_node->sequence_nr);
-  HG_CHECK(!nodes.empty() && nodes.back() == root_node, "backward: the graph of ",
-           describe(root), " was recorded on another thread's tape");
+  HG_CHECK(!nodes.empty() && nodes.back() == root_node, "backward: the graph of ", describe(root),
+           " was recorded on another thread's tape");
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
     Node& node = **it;
     auto found = pending.find(&node);
     if (found == pending.end()) continue;
-    HG_CHECK(!node.released, "backward: trying to backward through the graph a second time "
-             "(", node.name(), " already freed its saved tensors); pass retain_graph=true to "
+    HG_CHECK(!node.released,
+             "backward: trying to backward through the graph a second time "
+             "(",
+             node.name(),
+             " already freed its saved tensors); pass retain_graph=true to "
              "the first backward call");
     std::vector<Tensor> grad_outputs = gather_outputs(node, found->second);
     pending.erase(found);

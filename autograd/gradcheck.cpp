@@ -27,8 +27,9 @@ std::vector<std::vector<double>> analytic_jacobian(
     }
     out.backward(from_vector(onehot, out.sizes(), out.dtype()), /*retain_graph=*/true);
     const Tensor g = inputs[which].grad();
-    rows.push_back(g.defined() ? g.to_vector<double>()
-                               : std::vector<double>(static_cast<size_t>(inputs[which].numel()), 0.0));
+    rows.push_back(g.defined()
+                       ? g.to_vector<double>()
+                       : std::vector<double>(static_cast<size_t>(inputs[which].numel()), 0.0));
   }
   return rows;
 }

@@ -19,7 +19,7 @@ struct GradcheckResult {
 // fn maps the inputs to one output tensor. Inputs that require grad must be fp64; the full
 // Jacobian is compared element by element: |analytic - numeric| <= atol + rtol * |numeric|.
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
-                          const std::vector<Tensor>& inputs, double eps = 1e-6,
-                          double atol = 1e-5, double rtol = 1e-3);
+                          const std::vector<Tensor>& inputs, double eps = 1e-6, double atol = 1e-5,
+                          double rtol = 1e-3);
 
 }  // namespace hg::autograd

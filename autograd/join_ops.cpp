@@ -1,7 +1,7 @@
 // cat and stack: copy each input into its window of one output; backward slices it apart.
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 
 namespace hg {
 
@@ -75,8 +75,8 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
   const int64_t d = dim < 0 ? dim + rank : dim;
   std::vector<Tensor> expanded;
   for (size_t i = 0; i < tensors.size(); ++i) {
-    HG_CHECK(tensors[i].defined() && tensors[i].sizes() == tensors[0].sizes(), "stack: tensor ",
-             i, " ", describe(tensors[i]), " differs in shape from tensor 0 ", describe(tensors[0]));
+    HG_CHECK(tensors[i].defined() && tensors[i].sizes() == tensors[0].sizes(), "stack: tensor ", i,
+             " ", describe(tensors[i]), " differs in shape from tensor 0 ", describe(tensors[0]));
     expanded.push_back(tensors[i].unsqueeze(d));
   }
   return cat(expanded, d);

@@ -1,8 +1,8 @@
 // matmul (torch.matmul semantics), bmm and linear, on the gemm kernel family.
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 
 namespace hg {
 
@@ -48,8 +48,10 @@ class MatmulBackward final : public autograd::Node {
     const Tensor& b = b_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     Tensor ga, gb;
-    if (next_edges[0].active()) ga = sum_to(gemm_forward(g, b.transpose(-1, -2), "matmul"), a.sizes());
-    if (next_edges[1].active()) gb = sum_to(gemm_forward(a.transpose(-1, -2), g, "matmul"), b.sizes());
+    if (next_edges[0].active())
+      ga = sum_to(gemm_forward(g, b.transpose(-1, -2), "matmul"), a.sizes());
+    if (next_edges[1].active())
+      gb = sum_to(gemm_forward(a.transpose(-1, -2), g, "matmul"), b.sizes());
     return {ga, gb};
   }
 
@@ -108,8 +110,10 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
   const auto in = amp::autocast(amp::OpId::Bmm, {a_in, b_in});
   const Tensor &a = in[0], &b = in[1];
   check_gemm_operands(a, b, "bmm");
-  HG_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0), "bmm: expected [B, M, K] "
-           "and [B, K, N] with the same B, got a ", describe(a), ", b ", describe(b));
+  HG_CHECK(a.dim() == 3 && b.dim() == 3 && a.size(0) == b.size(0),
+           "bmm: expected [B, M, K] "
+           "and [B, K, N] with the same B, got a ",
+           describe(a), ", b ", describe(b));
   return matmul_2d_plus(a, b, "bmm");
 }
 
@@ -141,7 +145,8 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   std::vector<Tensor> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
   Tensor result = out.view(out_shape);
-  if (autograd::needs_grad(inputs)) autograd::record_op<LinearBackward>(inputs, result, x2d, weight);
+  if (autograd::needs_grad(inputs))
+    autograd::record_op<LinearBackward>(inputs, result, x2d, weight);
   return result;
 }
 

@@ -3,8 +3,8 @@
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 #include "kernels/fused_nn_kernels.h"
 #include "kernels/nn_kernels.h"
@@ -22,8 +22,9 @@ class NllLossBackward final : public autograd::Node {
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
     Tensor grad = make_tensor(inputs[0].shape, inputs[0].dtype, g.device());
-    kernels::nll_loss_backward(g.device())(kernels::view_of(g), kernels::view_of(target_.unpack(*this)),
-                                           ignore_index_, kernels::view_of(grad));
+    kernels::nll_loss_backward(g.device())(kernels::view_of(g),
+                                           kernels::view_of(target_.unpack(*this)), ignore_index_,
+                                           kernels::view_of(grad));
     return {grad, Tensor()};
   }
 
@@ -37,7 +38,10 @@ class CrossEntropyBackward final : public autograd::Node {
  public:
   CrossEntropyBackward(const Tensor& logits, const Tensor& target, const Tensor& lse,
                        int64_t ignore_index, double label_smoothing)
-      : logits_(logits), target_(target), lse_(lse), ignore_index_(ignore_index),
+      : logits_(logits),
+        target_(target),
+        lse_(lse),
+        ignore_index_(ignore_index),
         label_smoothing_(label_smoothing) {}
   std::string name() const override { return "CrossEntropyBackward"; }
   void release_saved() override {
@@ -51,8 +55,8 @@ class CrossEntropyBackward final : public autograd::Node {
     Tensor grad = make_tensor(logits.sizes(), logits.dtype(), logits.device());
     kernels::cross_entropy_backward(logits.device())(
         kernels::view_of(logits), kernels::view_of(target_.unpack(*this)),
-        kernels::view_of(lse_.unpack(*this)), kernels::view_of(g), ignore_index_,
-        label_smoothing_, kernels::view_of(grad));
+        kernels::view_of(lse_.unpack(*this)), kernels::view_of(g), ignore_index_, label_smoothing_,
+        kernels::view_of(grad));
     return {grad, Tensor()};
   }
 
@@ -66,14 +70,14 @@ void check_targets(const Tensor& input, const Tensor& target, const char* op) {
   autograd::check_defined(target, op);
   autograd::check_same_device(input, target, op);
   HG_CHECK(input.dim() == 2, op, ": expected input [N, C], got ", describe(input));
-  HG_CHECK(target.dtype() == kInt64 && target.dim() == 1 && target.size(0) == input.size(0),
-           op, ": expected int64 targets [", input.size(0), "] for input ", describe(input),
-           ", got ", describe(target));
+  HG_CHECK(target.dtype() == kInt64 && target.dim() == 1 && target.size(0) == input.size(0), op,
+           ": expected int64 targets [", input.size(0), "] for input ", describe(input), ", got ",
+           describe(target));
 }
 
 void check_bad_target(int64_t bad, const Tensor& t, const Tensor& input, const char* op) {
-  HG_CHECK(bad < 0, op, ": target ", (bad < 0 ? 0 : t.to_vector<int64_t>()[bad]), " at index ",
-           bad, " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
+  HG_CHECK(bad < 0, op, ": target ", (bad < 0 ? 0 : t.to_vector<int64_t>()[bad]), " at index ", bad,
+           " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
 }
 
 // Per-sample cross-entropy [N] (0 at ignored targets) in one fused kernel.
@@ -91,8 +95,8 @@ Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int6
   Tensor lse = make_tensor({x.size(0)}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
   int64_t bad = -1;
   kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(t), ignore_index,
-                                     label_smoothing, kernels::view_of(loss),
-                                     kernels::view_of(lse), &bad);
+                                     label_smoothing, kernels::view_of(loss), kernels::view_of(lse),
+                                     &bad);
   check_bad_target(bad, t, logits, op);
   if (autograd::needs_grad({&logits}))
     autograd::record_op<CrossEntropyBackward>({logits, target}, loss, x, t, lse, ignore_index,
@@ -119,16 +123,20 @@ Tensor nll_per_sample(const Tensor& log_probs, const Tensor& target, int64_t ign
 // Applies the reduction; mean divides by the number of counted samples.
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, double count) {
   switch (reduction) {
-    case Reduction::None: return per_sample;
-    case Reduction::Sum: return sum(per_sample);
-    case Reduction::Mean: return sum(per_sample) / count;
+    case Reduction::None:
+      return per_sample;
+    case Reduction::Sum:
+      return sum(per_sample);
+    case Reduction::Mean:
+      return sum(per_sample) / count;
   }
   return per_sample;
 }
 
 double counted(const Tensor& target, int64_t ignore_index) {
   NoGradGuard no_grad;
-  return static_cast<double>(sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target))).item<int64_t>());
+  return static_cast<double>(
+      sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target))).item<int64_t>());
 }
 
 }  // namespace
@@ -145,9 +153,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
            label_smoothing, " is outside [0, 1]");
-  const Tensor per_sample =
-      cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits), target,
-                               ignore_index, label_smoothing);
+  const Tensor per_sample = cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits),
+                                                     target, ignore_index, label_smoothing);
   return reduce_loss(per_sample, reduction, counted(target, ignore_index));
 }
 
@@ -156,13 +163,16 @@ Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduc
   const Tensor &input = in[0], &target = in[1];
   autograd::check_floating(input, "mse_loss");
   autograd::check_floating(target, "mse_loss");
-  HG_CHECK(input.sizes() == target.sizes(), "mse_loss: input ", describe(input),
-           " and target ", describe(target), " differ in shape");
+  HG_CHECK(input.sizes() == target.sizes(), "mse_loss: input ", describe(input), " and target ",
+           describe(target), " differ in shape");
   const Tensor squared = square(input - target);
   switch (reduction) {
-    case Reduction::None: return squared;
-    case Reduction::Sum: return sum(squared);
-    case Reduction::Mean: return mean(squared);
+    case Reduction::None:
+      return squared;
+    case Reduction::Sum:
+      return sum(squared);
+    case Reduction::Mean:
+      return mean(squared);
   }
   return squared;
 }

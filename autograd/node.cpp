@@ -10,8 +10,12 @@ namespace hg {
 namespace {
 thread_local bool grad_enabled = true;
 }
-bool is_grad_enabled() { return grad_enabled; }
-void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+bool is_grad_enabled() {
+  return grad_enabled;
+}
+void set_grad_enabled(bool enabled) {
+  grad_enabled = enabled;
+}
 
 namespace autograd {
 
@@ -49,11 +53,14 @@ std::size_t tape_size() {
 }
 
 const Tensor& SavedTensor::unpack(const Node& owner) const {
-  HG_CHECK(!owner.released, owner.name(), ": saved tensors were already freed by an earlier "
+  HG_CHECK(!owner.released, owner.name(),
+           ": saved tensors were already freed by an earlier "
            "backward; pass retain_graph=true to backward the graph twice");
   HG_CHECK(!tensor_.defined() || tensor_.version() == version_, owner.name(),
-           ": a tensor saved for backward (", describe(tensor_), ") was modified in place "
-           "after it was saved (version ", version_, " -> ", tensor_.version(), ")");
+           ": a tensor saved for backward (", describe(tensor_),
+           ") was modified in place "
+           "after it was saved (version ",
+           version_, " -> ", tensor_.version(), ")");
   return tensor_;
 }
 

@@ -5,8 +5,8 @@
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 #include "kernels/nn_kernels.h"
 
@@ -14,7 +14,9 @@ namespace hg {
 
 namespace {
 
-DType stats_dtype(const Tensor& x) { return x.dtype() == kFloat64 ? kFloat64 : kFloat32; }
+DType stats_dtype(const Tensor& x) {
+  return x.dtype() == kFloat64 ? kFloat64 : kFloat32;
+}
 
 const kernels::TensorView* optional_view(const Tensor& t, kernels::TensorView& storage) {
   if (!t.defined()) return nullptr;
@@ -51,8 +53,10 @@ class BatchNormBackward final : public NormBackward {
     Tensor gx, gw, gb;
     kernels::TensorView vx, vw, vb, vweight;
     if (next_edges[0].active()) gx = make_tensor(x.sizes(), x.dtype(), x.device());
-    if (next_edges.size() > 1 && next_edges[1].active()) gw = make_tensor(inputs[1].shape, inputs[1].dtype, x.device());
-    if (next_edges.size() > 2 && next_edges[2].active()) gb = make_tensor(inputs[2].shape, inputs[2].dtype, x.device());
+    if (next_edges.size() > 1 && next_edges[1].active())
+      gw = make_tensor(inputs[1].shape, inputs[1].dtype, x.device());
+    if (next_edges.size() > 2 && next_edges[2].active())
+      gb = make_tensor(inputs[2].shape, inputs[2].dtype, x.device());
     kernels::batch_norm_backward(x.device())(
         training_, kernels::view_of(x), kernels::view_of(g), optional_view(weight, vweight),
         kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
@@ -71,8 +75,8 @@ void check_param(const Tensor& p, int64_t channels, DType want, const char* what
   if (!p.defined()) return;
   HG_CHECK(p.dim() == 1 && p.size(0) == channels, "batch_norm: ", what, " ", describe(p),
            " does not match the ", channels, " channels of input ", describe(x));
-  HG_CHECK(p.dtype() == want, "batch_norm: ", what, " ", describe(p), " must be ",
-           dtype_name(want), " for input ", describe(x), " (BatchNorm keeps fp32 parameters)");
+  HG_CHECK(p.dtype() == want, "batch_norm: ", what, " ", describe(p), " must be ", dtype_name(want),
+           " for input ", describe(x), " (BatchNorm keeps fp32 parameters)");
 }
 
 }  // namespace
@@ -85,14 +89,20 @@ Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor&
   HG_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, *], got ", describe(x_in));
   const int64_t channels = x_in.size(1);
   const DType sdt = stats_dtype(x_in);
-  for (auto [t, what] : {std::pair{&weight, "weight"}, {&bias, "bias"},
-                         {&running_mean, "running_mean"}, {&running_var, "running_var"}})
+  for (auto [t, what] : {std::pair{&weight, "weight"},
+                         {&bias, "bias"},
+                         {&running_mean, "running_mean"},
+                         {&running_var, "running_var"}})
     check_param(*t, channels, sdt, what, x_in);
-  HG_CHECK(training || (running_mean.defined() && running_var.defined()), "batch_norm: eval "
-           "mode needs running_mean and running_var for input ", describe(x_in));
+  HG_CHECK(training || (running_mean.defined() && running_var.defined()),
+           "batch_norm: eval "
+           "mode needs running_mean and running_var for input ",
+           describe(x_in));
   const int64_t per_channel = x_in.numel() / std::max<int64_t>(channels, 1);
-  HG_CHECK(!training || per_channel > 1, "batch_norm: expected more than 1 value per channel "
-           "when training, got input ", describe(x_in));
+  HG_CHECK(!training || per_channel > 1,
+           "batch_norm: expected more than 1 value per channel "
+           "when training, got input ",
+           describe(x_in));
   const Tensor x = x_in.contiguous();
   Tensor mean = make_tensor({channels}, sdt, x.device());
   Tensor invstd = make_tensor({channels}, sdt, x.device());
@@ -140,8 +150,10 @@ class LayerNormBackward final : public NormBackward {
     Tensor gx, gw, gb;
     kernels::TensorView vx, vw, vb, vweight;
     if (next_edges[0].active()) gx = make_tensor(x.sizes(), x.dtype(), x.device());
-    if (next_edges.size() > 1 && next_edges[1].active()) gw = make_tensor({x.size(1)}, x.dtype(), x.device());
-    if (next_edges.size() > 2 && next_edges[2].active()) gb = make_tensor({x.size(1)}, x.dtype(), x.device());
+    if (next_edges.size() > 1 && next_edges[1].active())
+      gw = make_tensor({x.size(1)}, x.dtype(), x.device());
+    if (next_edges.size() > 2 && next_edges[2].active())
+      gb = make_tensor({x.size(1)}, x.dtype(), x.device());
     kernels::layer_norm_backward(x.device())(
         kernels::view_of(x), kernels::view_of(g), optional_view(weight, vweight),
         kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
@@ -169,8 +181,8 @@ Tensor layer_norm(const Tensor& x_raw, const Shape& normalized_shape, const Tens
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
     HG_CHECK(p->sizes() == normalized_shape && p->dtype() == x_in.dtype(), "layer_norm: parameter ",
-             describe(*p), " must be ", shape_str(normalized_shape), " ",
-             dtype_name(x_in.dtype()), " for input ", describe(x_in));
+             describe(*p), " must be ", shape_str(normalized_shape), " ", dtype_name(x_in.dtype()),
+             " for input ", describe(x_in));
   }
   const int64_t cols = shape_numel(normalized_shape);
   const Tensor x = [&] {

@@ -34,9 +34,9 @@ kernels::Pool2dParams pool_params(const Tensor& x, Pair kernel, Pair stride, Pai
                                   const char* op, Shape& out_shape) {
   check_pool_input(x, op);
   if (stride[0] == 0 && stride[1] == 0) stride = kernel;
-  const std::string args = detail::concat(" kernel ", pair_str(kernel), ", stride ",
-                                          pair_str(stride), ", padding ", pair_str(padding),
-                                          " for x ", describe(x));
+  const std::string args =
+      detail::concat(" kernel ", pair_str(kernel), ", stride ", pair_str(stride), ", padding ",
+                     pair_str(padding), " for x ", describe(x));
   HG_CHECK(kernel[0] >= 1 && kernel[1] >= 1 && stride[0] >= 1 && stride[1] >= 1, op,
            ": expected kernel >= 1 and stride >= 1, got", args);
   HG_CHECK(padding[0] >= 0 && padding[1] >= 0 && padding[0] <= kernel[0] / 2 &&
@@ -53,14 +53,15 @@ kernels::Pool2dParams pool_params(const Tensor& x, Pair kernel, Pair stride, Pai
 
 void check_output_size(const Tensor& x, Pair size, const char* op) {
   check_pool_input(x, op);
-  HG_CHECK(size[0] >= 1 && size[1] >= 1, op, ": expected an output size >= 1, got ",
-           pair_str(size), " for x ", describe(x));
+  HG_CHECK(size[0] >= 1 && size[1] >= 1, op, ": expected an output size >= 1, got ", pair_str(size),
+           " for x ", describe(x));
 }
 
 // The backward of max pooling, regular or adaptive: scatter through the saved argmax.
 class MaxPool2dBackward final : public autograd::Node {
  public:
-  MaxPool2dBackward(bool adaptive, const Tensor& indices) : adaptive_(adaptive), indices_(indices) {}
+  MaxPool2dBackward(bool adaptive, const Tensor& indices)
+      : adaptive_(adaptive), indices_(indices) {}
   std::string name() const override {
     return adaptive_ ? "AdaptiveMaxPool2dBackward" : "MaxPool2dBackward";
   }
@@ -83,7 +84,8 @@ class MaxPool2dBackward final : public autograd::Node {
 class AvgPool2dBackward final : public autograd::Node {
  public:
   explicit AvgPool2dBackward(const kernels::Pool2dParams* params)
-      : adaptive_(params == nullptr), params_(params != nullptr ? *params : kernels::Pool2dParams{}) {}
+      : adaptive_(params == nullptr),
+        params_(params != nullptr ? *params : kernels::Pool2dParams{}) {}
   std::string name() const override {
     return adaptive_ ? "AdaptiveAvgPool2dBackward" : "AvgPool2dBackward";
   }
@@ -103,7 +105,8 @@ class AvgPool2dBackward final : public autograd::Node {
 };
 
 Tensor record_max(const Tensor& x, Tensor out, const Tensor& indices, bool adaptive) {
-  if (autograd::needs_grad({&x})) autograd::record_op<MaxPool2dBackward>({x}, out, adaptive, indices);
+  if (autograd::needs_grad({&x}))
+    autograd::record_op<MaxPool2dBackward>({x}, out, adaptive, indices);
   return out;
 }
 
@@ -116,7 +119,8 @@ Tensor record_avg(const Tensor& x, Tensor out, const kernels::Pool2dParams* para
 
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   Shape out_shape;
-  const kernels::Pool2dParams params = pool_params(x, kernel, stride, padding, "max_pool2d", out_shape);
+  const kernels::Pool2dParams params =
+      pool_params(x, kernel, stride, padding, "max_pool2d", out_shape);
   const Tensor xc = untaped_contiguous(x);
   Tensor out = make_tensor(out_shape, x.dtype(), x.device());
   Tensor indices = make_tensor(out_shape, kInt64, x.device());
@@ -138,8 +142,8 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool 
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size) {
   check_output_size(x, output_size, "adaptive_avg_pool2d");
   const Tensor xc = untaped_contiguous(x);
-  Tensor out = make_tensor({x.size(0), x.size(1), output_size[0], output_size[1]}, x.dtype(),
-                           x.device());
+  Tensor out =
+      make_tensor({x.size(0), x.size(1), output_size[0], output_size[1]}, x.dtype(), x.device());
   kernels::adaptive_pool2d(x.device())(false, kernels::view_of(xc), kernels::view_of(out), nullptr);
   return record_avg(x, out, nullptr);
 }

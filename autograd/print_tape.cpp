@@ -45,9 +45,12 @@ void print_tape(const Tensor& root, std::ostream& out) {
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& edge = node->next_edges[i];
       out << (i ? ", " : " ");
-      if (edge.node) out << '#' << edge.node->sequence_nr << ' ' << edge.node->name();
-      else if (edge.leaf) out << "leaf " << info_str(node->inputs[i]);
-      else out << "(no grad)";
+      if (edge.node)
+        out << '#' << edge.node->sequence_nr << ' ' << edge.node->name();
+      else if (edge.leaf)
+        out << "leaf " << info_str(node->inputs[i]);
+      else
+        out << "(no grad)";
     }
     out << '\n';
   }

@@ -5,8 +5,8 @@
 
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 
 namespace hg {
@@ -38,8 +38,10 @@ std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims
 Shape reduced_shape(const Tensor& x, const std::vector<bool>& mask, bool keepdim) {
   Shape out;
   for (int64_t d = 0; d < x.dim(); ++d) {
-    if (!mask[d]) out.push_back(x.sizes()[d]);
-    else if (keepdim) out.push_back(1);
+    if (!mask[d])
+      out.push_back(x.sizes()[d]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -59,8 +61,10 @@ class ReduceBackward final : public autograd::Node {
   ReduceBackward(ReduceOp op, std::vector<bool> mask, bool keepdim, int64_t count)
       : op_(op), mask_(std::move(mask)), keepdim_(keepdim), count_(count) {}
   std::string name() const override {
-    return op_ == ReduceOp::Sum ? "SumBackward" : op_ == ReduceOp::Mean ? "MeanBackward"
-           : op_ == ReduceOp::Max ? "MaxBackward" : "MinBackward";
+    return op_ == ReduceOp::Sum    ? "SumBackward"
+           : op_ == ReduceOp::Mean ? "MeanBackward"
+           : op_ == ReduceOp::Max  ? "MaxBackward"
+                                   : "MinBackward";
   }
   void release_saved() override {
     input_.reset();
@@ -76,7 +80,8 @@ class ReduceBackward final : public autograd::Node {
     const Tensor& x = input_.unpack(*this);
     const Tensor hit = eq(x, expand_back(result_.unpack(*this), shape, mask_, keepdim_));
     const Tensor hits = sum(hit.to(g.dtype()), dims_of_mask(), true);
-    const Tensor share = expand_back(g, shape, mask_, keepdim_) / expand_back(hits, shape, mask_, true);
+    const Tensor share =
+        expand_back(g, shape, mask_, keepdim_) / expand_back(hits, shape, mask_, true);
     return {where(hit, share, zeros_like(x))};
   }
   void save(const Tensor& x, const Tensor& result) {
@@ -142,7 +147,8 @@ class ArgReduceBackward final : public autograd::Node {  // values of max/min al
     }
     Shape line(shape.size(), 1);
     line[dim_] = shape[dim_];
-    const Tensor positions = arange(shape[dim_], TensorOptions(kInt64).device(g.device())).reshape(line);
+    const Tensor positions =
+        arange(shape[dim_], TensorOptions(kInt64).device(g.device())).reshape(line);
     return {where(eq(positions, idx), g.expand(shape), zeros(shape, g.options()))};
   }
 
@@ -158,12 +164,14 @@ ValuesIndices arg_reduce_op(bool is_max, const Tensor& x, int64_t dim, bool keep
   autograd::check_defined(x, name);
   const int64_t d = wrap_dim_of(x, dim, name);
   const Tensor src = x.dim() == 0 ? x.reshape({1}) : x;
-  HG_CHECK(src.sizes()[d] > 0, name, ": cannot reduce over an empty dim ", dim, " of ", describe(x));
+  HG_CHECK(src.sizes()[d] > 0, name, ": cannot reduce over an empty dim ", dim, " of ",
+           describe(x));
   Shape kept = src.sizes();
   kept[d] = 1;
   Tensor indices = make_tensor(kept, kInt64, x.device());
   Tensor values = want_values ? make_tensor(kept, x.dtype(), x.device()) : Tensor();
-  const kernels::TensorView values_view = want_values ? kernels::view_of(values) : kernels::TensorView{};
+  const kernels::TensorView values_view =
+      want_values ? kernels::view_of(values) : kernels::TensorView{};
   kernels::arg_reduce(x.device())(is_max, kernels::view_of(src), static_cast<int>(d),
                                   want_values ? &values_view : nullptr, kernels::view_of(indices));
   if (!keepdim || x.dim() == 0) {
@@ -191,8 +199,12 @@ Tensor mean(const Tensor& x) {
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_op(ReduceOp::Mean, amp::autocast(amp::OpId::Mean, x), dims, keepdim, "mean");
 }
-Tensor max(const Tensor& x) { return reduce_op(ReduceOp::Max, x, {}, false, "max"); }
-Tensor min(const Tensor& x) { return reduce_op(ReduceOp::Min, x, {}, false, "min"); }
+Tensor max(const Tensor& x) {
+  return reduce_op(ReduceOp::Max, x, {}, false, "max");
+}
+Tensor min(const Tensor& x) {
+  return reduce_op(ReduceOp::Min, x, {}, false, "min");
+}
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_op(ReduceOp::Max, x, dims, keepdim, "amax");
 }
@@ -220,7 +232,9 @@ Tensor var(const Tensor& x_in, const std::vector<int64_t>& dims, bool keepdim, i
   const double denominator = static_cast<double>(std::max<int64_t>(count - correction, 0));
   return sum(square(centered), dims, keepdim) / denominator;
 }
-Tensor var(const Tensor& x) { return var(x, {}, false, 1); }
+Tensor var(const Tensor& x) {
+  return var(x, {}, false, 1);
+}
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.sizes() == shape) return x;

@@ -3,8 +3,8 @@
 // backward).
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 #include "core/random.h"
 #include "kernels/fused_nn_kernels.h"

@@ -4,8 +4,8 @@
 
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 
 namespace hg {
 

@@ -1,8 +1,8 @@
 // Tensor's methods that copy, convert, modify in place, or touch autograd state.
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/cuda.h"
 #include "core/factories.h"
 
@@ -54,7 +54,8 @@ Tensor contiguous_untaped(const Tensor& t) {
 
 void check_in_place(const Tensor& t, const char* op) {
   autograd::check_defined(t, op);
-  HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t), " requires grad "
+  HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t),
+           " requires grad "
            "and cannot be modified in place while grad mode is on (use hg::NoGradGuard)");
 }
 
@@ -140,21 +141,26 @@ bool Tensor::requires_grad() const {
 
 Tensor& Tensor::requires_grad_(bool enabled) {
   autograd::check_defined(*this, "requires_grad_");
-  HG_CHECK(is_leaf() || enabled, "requires_grad_: ", describe(*this), " is not a leaf; use "
+  HG_CHECK(is_leaf() || enabled, "requires_grad_: ", describe(*this),
+           " is not a leaf; use "
            "detach() to make one");
-  HG_CHECK(!enabled || is_floating_point(), "requires_grad_: only floating-point tensors can "
-           "require gradients, got ", describe(*this));
+  HG_CHECK(!enabled || is_floating_point(),
+           "requires_grad_: only floating-point tensors can "
+           "require gradients, got ",
+           describe(*this));
   impl()->autograd.requires_grad = enabled;
   return *this;
 }
 
-Tensor Tensor::grad() const { return defined() ? impl()->autograd.grad : Tensor(); }
+Tensor Tensor::grad() const {
+  return defined() ? impl()->autograd.grad : Tensor();
+}
 void Tensor::set_grad(const Tensor& grad) const {
   // A gradient of another shape would only fail later, inside an optimizer step or an
   // accumulation, far from the mistake. The dtype may differ (GradScaler keeps fp32 gradients
   // of fp16 parameters).
-  HG_CHECK(!grad.defined() || (grad.sizes() == sizes() && grad.is_floating_point() &&
-                               grad.device() == device()),
+  HG_CHECK(!grad.defined() ||
+               (grad.sizes() == sizes() && grad.is_floating_point() && grad.device() == device()),
            "set_grad: gradient ", describe(grad), " does not match the tensor ", describe(*this),
            " (same shape and device, a floating dtype)");
   impl()->autograd.grad = grad;
@@ -162,7 +168,9 @@ void Tensor::set_grad(const Tensor& grad) const {
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return defined() ? impl()->autograd.grad_fn : nullptr;
 }
-bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+bool Tensor::is_leaf() const {
+  return grad_fn() == nullptr;
+}
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   autograd::check_defined(*this, "backward");
@@ -193,28 +201,62 @@ void Tensor::retain_grad() const {
 }
 
 // ---- math methods forward to the free functions ----
-Tensor Tensor::sum() const { return hg::sum(*this); }
+Tensor Tensor::sum() const {
+  return hg::sum(*this);
+}
 Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
   return hg::sum(*this, dims, keepdim);
 }
-Tensor Tensor::mean() const { return hg::mean(*this); }
+Tensor Tensor::mean() const {
+  return hg::mean(*this);
+}
 Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
   return hg::mean(*this, dims, keepdim);
 }
-Tensor Tensor::max() const { return hg::max(*this); }
-Tensor Tensor::min() const { return hg::min(*this); }
-Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return hg::argmax(*this, dim, keepdim); }
-Tensor Tensor::matmul(const Tensor& other) const { return hg::matmul(*this, other); }
-Tensor Tensor::exp() const { return hg::exp(*this); }
-Tensor Tensor::log() const { return hg::log(*this); }
-Tensor Tensor::sqrt() const { return hg::sqrt(*this); }
-Tensor Tensor::abs() const { return hg::abs(*this); }
-Tensor Tensor::relu() const { return hg::relu(*this); }
-Tensor Tensor::sigmoid() const { return hg::sigmoid(*this); }
-Tensor Tensor::tanh() const { return hg::tanh(*this); }
-Tensor Tensor::pow(double exponent) const { return hg::pow(*this, exponent); }
-Tensor Tensor::clamp(double min, double max) const { return hg::clamp(*this, min, max); }
-Tensor Tensor::softmax(int64_t dim) const { return hg::softmax(*this, dim); }
-Tensor Tensor::log_softmax(int64_t dim) const { return hg::log_softmax(*this, dim); }
+Tensor Tensor::max() const {
+  return hg::max(*this);
+}
+Tensor Tensor::min() const {
+  return hg::min(*this);
+}
+Tensor Tensor::argmax(int64_t dim, bool keepdim) const {
+  return hg::argmax(*this, dim, keepdim);
+}
+Tensor Tensor::matmul(const Tensor& other) const {
+  return hg::matmul(*this, other);
+}
+Tensor Tensor::exp() const {
+  return hg::exp(*this);
+}
+Tensor Tensor::log() const {
+  return hg::log(*this);
+}
+Tensor Tensor::sqrt() const {
+  return hg::sqrt(*this);
+}
+Tensor Tensor::abs() const {
+  return hg::abs(*this);
+}
+Tensor Tensor::relu() const {
+  return hg::relu(*this);
+}
+Tensor Tensor::sigmoid() const {
+  return hg::sigmoid(*this);
+}
+Tensor Tensor::tanh() const {
+  return hg::tanh(*this);
+}
+Tensor Tensor::pow(double exponent) const {
+  return hg::pow(*this, exponent);
+}
+Tensor Tensor::clamp(double min, double max) const {
+  return hg::clamp(*this, min, max);
+}
+Tensor Tensor::softmax(int64_t dim) const {
+  return hg::softmax(*this, dim);
+}
+Tensor Tensor::log_softmax(int64_t dim) const {
+  return hg::log_softmax(*this, dim);
+}
 
 }  // namespace hg

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/ops.h"
 #include "autograd/op_helpers.h"
+#include "autograd/ops.h"
 #include "core/factories.h"
 
 namespace hg {
@@ -21,13 +21,15 @@ class ViewBackward final : public autograd::Node {
     const Shape& shape = inputs[0].shape;
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     switch (kind_) {
-      case ViewKind::Reshape: return {g.reshape(shape)};
+      case ViewKind::Reshape:
+        return {g.reshape(shape)};
       case ViewKind::Permute: {
         std::vector<int64_t> inverse(perm.size());
         for (size_t i = 0; i < perm.size(); ++i) inverse[perm[i]] = static_cast<int64_t>(i);
         return {g.permute(inverse)};
       }
-      case ViewKind::Expand: return {sum_to(g, shape)};
+      case ViewKind::Expand:
+        return {sum_to(g, shape)};
       case ViewKind::Slice: {
         Tensor grad_in = zeros(shape, g.options());
         Tensor window = grad_in.slice(dim, start, end, step);
@@ -38,9 +40,9 @@ class ViewBackward final : public autograd::Node {
     return {Tensor()};
   }
 
-  std::vector<int64_t> perm;                  // Permute
+  std::vector<int64_t> perm;                      // Permute
   int64_t dim = 0, start = 0, end = 0, step = 1;  // Slice
-  bool removed_dim = false;                   // Slice by select()
+  bool removed_dim = false;                       // Slice by select()
 
  private:
   ViewKind kind_;
@@ -89,14 +91,15 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
-  HG_CHECK(static_cast<int64_t>(dims.size()) == dim(), "permute: got ", dims.size(),
-           " dims for ", describe(*this));
+  HG_CHECK(static_cast<int64_t>(dims.size()) == dim(), "permute: got ", dims.size(), " dims for ",
+           describe(*this));
   std::vector<int64_t> perm(dims.size());
   std::vector<bool> seen(dims.size(), false);
   Shape new_sizes(dims.size()), new_strides(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) {
     const int64_t d = wrap_dim(dims[i], dim(), "permute");
-    HG_CHECK(!seen[d], "permute: dim ", dims[i], " repeats in the permutation of ", describe(*this));
+    HG_CHECK(!seen[d], "permute: dim ", dims[i], " repeats in the permutation of ",
+             describe(*this));
     seen[d] = true;
     perm[i] = d;
     new_sizes[i] = sizes()[d];
@@ -154,14 +157,14 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   Shape new_sizes = sizes(), new_strides = strides();
   new_sizes[at] = (end - start + step - 1) / step;
   new_strides[at] *= step;
-  return finish_view(*this,
-                     make_view(*this, new_sizes, new_strides, storage_offset() + start * strides()[at]),
-                     ViewKind::Slice, "SliceBackward", [&](ViewBackward& node) {
-                       node.dim = at;
-                       node.start = start;
-                       node.end = end;
-                       node.step = step;
-                     });
+  return finish_view(
+      *this, make_view(*this, new_sizes, new_strides, storage_offset() + start * strides()[at]),
+      ViewKind::Slice, "SliceBackward", [&](ViewBackward& node) {
+        node.dim = at;
+        node.start = start;
+        node.end = end;
+        node.step = step;
+      });
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
@@ -180,14 +183,14 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
   Shape new_sizes = sizes(), new_strides = strides();
   new_sizes.erase(new_sizes.begin() + at);
   new_strides.erase(new_strides.begin() + at);
-  return finish_view(*this,
-                     make_view(*this, new_sizes, new_strides, storage_offset() + index * strides()[at]),
-                     ViewKind::Slice, "SelectBackward", [&](ViewBackward& node) {
-                       node.dim = at;
-                       node.start = index;
-                       node.end = index + 1;
-                       node.removed_dim = true;
-                     });
+  return finish_view(
+      *this, make_view(*this, new_sizes, new_strides, storage_offset() + index * strides()[at]),
+      ViewKind::Slice, "SelectBackward", [&](ViewBackward& node) {
+        node.dim = at;
+        node.start = index;
+        node.end = index + 1;
+        node.removed_dim = true;
+      });
 }
 
 Tensor Tensor::expand(const Shape& shape) const {

@@ -32,7 +32,7 @@ struct Options {
   int repeat = 30;
   int warmup = 10;
   hg::DType dtype = hg::kFloat32;
-  std::string only;  // run only the layers whose name contains this
+  std::string only;        // run only the layers whose name contains this
   bool cpu_clock = false;  // time by process CPU time (all threads) instead of wall time
 };
 
@@ -79,7 +79,8 @@ double median_ms(const Options& o, const std::function<void(int)>& fn) {
   }
   // The process CPU clock may tick in scheduler quanta (4 ms) once several threads run: its
   // mean over the runs is still exact to a quantum / repeat, its median is not.
-  if (o.cpu_clock) return std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
+  if (o.cpu_clock)
+    return std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size());
   std::sort(ms.begin(), ms.end());
   return ms[ms.size() / 2];
 }
@@ -124,18 +125,40 @@ Timing time_layer(const Options& o, const Layer& layer) {
 
 std::vector<Layer> cnn_layers(const Options& o) {
   const int64_t n = o.batch;
-  auto param = [&](const hg::Shape& s) { return (hg::randn(s, o.dtype) * 0.1).detach().requires_grad_(); };
+  auto param = [&](const hg::Shape& s) {
+    return (hg::randn(s, o.dtype) * 0.1).detach().requires_grad_();
+  };
   const hg::Tensor w1 = param({32, 1, 3, 3}), b1 = param({32});
   const hg::Tensor w2 = param({64, 32, 3, 3}), b2 = param({64});
   return {
-      {"conv1 1->32 3x3 p1 28x28", {n, 1, 28, 28},
-       [=](const hg::Tensor& x) { return hg::conv2d(x, w1, b1, {1, 1}, {1, 1}); }, {w1, b1}, false},
-      {"maxpool1 2x2 32x28x28", {n, 32, 28, 28},
-       [](const hg::Tensor& x) { return hg::max_pool2d(x, {2, 2}); }, {}, true},
-      {"conv2 32->64 3x3 p1 14x14", {n, 32, 14, 14},
-       [=](const hg::Tensor& x) { return hg::conv2d(x, w2, b2, {1, 1}, {1, 1}); }, {w2, b2}, true},
-      {"maxpool2 2x2 64x14x14", {n, 64, 14, 14},
-       [](const hg::Tensor& x) { return hg::max_pool2d(x, {2, 2}); }, {}, true},
+      {"conv1 1->32 3x3 p1 28x28",
+       {n, 1, 28, 28},
+       [=](const hg::Tensor& x) {
+         return hg::conv2d(x, w1, b1, {1, 1}, {1, 1});
+       },
+       {w1, b1},
+       false},
+      {"maxpool1 2x2 32x28x28",
+       {n, 32, 28, 28},
+       [](const hg::Tensor& x) {
+         return hg::max_pool2d(x, {2, 2});
+       },
+       {},
+       true},
+      {"conv2 32->64 3x3 p1 14x14",
+       {n, 32, 14, 14},
+       [=](const hg::Tensor& x) {
+         return hg::conv2d(x, w2, b2, {1, 1}, {1, 1});
+       },
+       {w2, b2},
+       true},
+      {"maxpool2 2x2 64x14x14",
+       {n, 64, 14, 14},
+       [](const hg::Tensor& x) {
+         return hg::max_pool2d(x, {2, 2});
+       },
+       {},
+       true},
   };
 }
 
@@ -159,11 +182,12 @@ int main(int argc, char** argv) {
     total.engine_step += t.engine_step;
     std::printf("%-28s %11.3f %11.3f %13.3f\n", layer.name.c_str(), t.forward, t.step,
                 t.engine_step);
-    std::printf("{\"bench\": \"conv_pool\", \"layer\": \"%s\", \"dtype\": \"%s\", "
-                "\"batch\": %lld, \"threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
-                "\"fwd_bwd_engine_ms\": %.4f}\n",
-                layer.name.c_str(), std::string(hg::dtype_name(o.dtype)).c_str(),
-                static_cast<long long>(o.batch), o.threads, t.forward, t.step, t.engine_step);
+    std::printf(
+        "{\"bench\": \"conv_pool\", \"layer\": \"%s\", \"dtype\": \"%s\", "
+        "\"batch\": %lld, \"threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
+        "\"fwd_bwd_engine_ms\": %.4f}\n",
+        layer.name.c_str(), std::string(hg::dtype_name(o.dtype)).c_str(),
+        static_cast<long long>(o.batch), o.threads, t.forward, t.step, t.engine_step);
   }
   std::printf("%-28s %11.3f %11.3f %13.3f\n", "total", total.forward, total.step,
               total.engine_step);

@@ -61,11 +61,12 @@ void bench_gemm(DType dtype, int64_t n, int iters, std::vector<Row>& rows) {
   Tensor c;
   const double ms = time_ms([&] { c = matmul(a, b); }, iters);
   const double tflops = 2.0 * static_cast<double>(n) * n * n / (ms * 1e-3) / 1e12;
-  std::printf("{\"bench\":\"gemm\",\"impl\":\"halfgrad\",\"dtype\":\"%s\",\"n\":%lld,\"ms\":%.4f,"
-              "\"tflops\":%.1f}\n",
-              std::string(dtype_name(dtype)).c_str(), static_cast<long long>(n), ms, tflops);
-  rows.push_back({"gemm " + std::string(dtype_name(dtype)) + " " + std::to_string(n) + "^3",
-                  tflops, 0.0});
+  std::printf(
+      "{\"bench\":\"gemm\",\"impl\":\"halfgrad\",\"dtype\":\"%s\",\"n\":%lld,\"ms\":%.4f,"
+      "\"tflops\":%.1f}\n",
+      std::string(dtype_name(dtype)).c_str(), static_cast<long long>(n), ms, tflops);
+  rows.push_back(
+      {"gemm " + std::string(dtype_name(dtype)) + " " + std::to_string(n) + "^3", tflops, 0.0});
 }
 
 double bench_copy_bandwidth(int64_t bytes) {
@@ -75,15 +76,16 @@ double bench_copy_bandwidth(int64_t bytes) {
   HG_CUDA_CHECK(cudaMalloc(&dst, static_cast<size_t>(bytes)));
   const double ms = time_ms(
       [&] {
-        HG_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), cudaMemcpyDeviceToDevice,
-                                      cuda::current_stream()));
+        HG_CUDA_CHECK(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes),
+                                      cudaMemcpyDeviceToDevice, cuda::current_stream()));
       },
       20);
   HG_CUDA_CHECK(cudaFree(src));
   HG_CUDA_CHECK(cudaFree(dst));
   const double gbps = 2.0 * static_cast<double>(bytes) / (ms * 1e-3) / 1e9;  // read + write
-  std::printf("{\"bench\":\"d2d_copy\",\"impl\":\"cuda\",\"bytes\":%lld,\"ms\":%.4f,\"gbps\":%.1f}\n",
-              static_cast<long long>(bytes), ms, gbps);
+  std::printf(
+      "{\"bench\":\"d2d_copy\",\"impl\":\"cuda\",\"bytes\":%lld,\"ms\":%.4f,\"gbps\":%.1f}\n",
+      static_cast<long long>(bytes), ms, gbps);
   return gbps;
 }
 
@@ -103,25 +105,32 @@ void bench_elementwise(int64_t n, double copy_gbps, std::vector<Row>& rows) {
       {"mul", kBFloat16, kBFloat16, 2, [](const Tensor& a, const Tensor& b) { return a * b; }},
       {"relu", kFloat16, kFloat16, 1, [](const Tensor& a, const Tensor&) { return relu(a); }},
       {"gelu", kBFloat16, kBFloat16, 1, [](const Tensor& a, const Tensor&) { return gelu(a); }},
-      {"affine", kFloat32, kFloat32, 1, [](const Tensor& a, const Tensor&) { return affine(a, 0.5, 1.0); }},
-      {"cast", kFloat32, kFloat16, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat16); }},
-      {"cast", kFloat16, kFloat32, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
-      {"cast", kFloat32, kBFloat16, 1, [](const Tensor& a, const Tensor&) { return a.to(kBFloat16); }},
-      {"cast", kBFloat16, kFloat32, 1, [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
+      {"affine", kFloat32, kFloat32, 1,
+       [](const Tensor& a, const Tensor&) { return affine(a, 0.5, 1.0); }},
+      {"cast", kFloat32, kFloat16, 1,
+       [](const Tensor& a, const Tensor&) { return a.to(kFloat16); }},
+      {"cast", kFloat16, kFloat32, 1,
+       [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
+      {"cast", kFloat32, kBFloat16, 1,
+       [](const Tensor& a, const Tensor&) { return a.to(kBFloat16); }},
+      {"cast", kBFloat16, kFloat32, 1,
+       [](const Tensor& a, const Tensor&) { return a.to(kFloat32); }},
   };
   for (const ElementwiseCase& c : cases) {
     const TensorOptions on_gpu = TensorOptions(c.in_dtype).device(kCUDA);
     const Tensor a = randn({n}, on_gpu), b = randn({n}, on_gpu);
     Tensor out;
     const double ms = time_ms([&] { out = c.fn(a, b); }, 20);
-    const double bytes = static_cast<double>(n) * (c.inputs * static_cast<double>(itemsize(c.in_dtype)) +
-                                                   static_cast<double>(itemsize(c.out_dtype)));
+    const double bytes =
+        static_cast<double>(n) * (c.inputs * static_cast<double>(itemsize(c.in_dtype)) +
+                                  static_cast<double>(itemsize(c.out_dtype)));
     const double gbps = bytes / (ms * 1e-3) / 1e9;
     const std::string label = std::string(c.name) + " " + std::string(dtype_name(c.in_dtype)) +
                               "->" + std::string(dtype_name(c.out_dtype));
-    std::printf("{\"bench\":\"elementwise\",\"impl\":\"halfgrad\",\"op\":\"%s\",\"n\":%lld,"
-                "\"ms\":%.4f,\"gbps\":%.1f,\"of_copy\":%.3f}\n",
-                label.c_str(), static_cast<long long>(n), ms, gbps, gbps / copy_gbps);
+    std::printf(
+        "{\"bench\":\"elementwise\",\"impl\":\"halfgrad\",\"op\":\"%s\",\"n\":%lld,"
+        "\"ms\":%.4f,\"gbps\":%.1f,\"of_copy\":%.3f}\n",
+        label.c_str(), static_cast<long long>(n), ms, gbps, gbps / copy_gbps);
     rows.push_back({label, gbps, gbps / copy_gbps});
   }
 }
@@ -136,8 +145,8 @@ int main(int argc, char** argv) {
   }
   try {
     std::vector<Row> rows;
-    const std::vector<int64_t> sizes = quick ? std::vector<int64_t>{1024, 2048}
-                                             : std::vector<int64_t>{4096, 8192};
+    const std::vector<int64_t> sizes =
+        quick ? std::vector<int64_t>{1024, 2048} : std::vector<int64_t>{4096, 8192};
     for (DType dtype : {kFloat16, kBFloat16})
       for (int64_t n : sizes) bench_gemm(dtype, n, n >= 8192 ? 10 : 40, rows);
     const int64_t elements = quick ? (int64_t{1} << 22) : (int64_t{1} << 26);  // 256 MiB fp32
@@ -146,8 +155,10 @@ int main(int argc, char** argv) {
     std::printf("\n%-32s %12s %10s\n", "benchmark", "TFLOP/s|GB/s", "of copy");
     std::printf("%-32s %12.1f %10s\n", "d2d copy (GB/s)", copy_gbps, "1.000");
     for (const Row& r : rows) {
-      if (r.ratio > 0) std::printf("%-32s %12.1f %10.3f\n", r.name.c_str(), r.value, r.ratio);
-      else std::printf("%-32s %12.1f %10s\n", r.name.c_str(), r.value, "-");
+      if (r.ratio > 0)
+        std::printf("%-32s %12.1f %10.3f\n", r.name.c_str(), r.value, r.ratio);
+      else
+        std::printf("%-32s %12.1f %10s\n", r.name.c_str(), r.value, "-");
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cuda: %s\n", e.what());

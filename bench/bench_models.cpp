@@ -23,7 +23,8 @@ int main(int argc, char** argv) try {
   examples::Args args("bench_models", "Median training-step time of mlp, cnn or resnet9.");
   args.option("model", "cnn", "mlp, cnn or resnet9");
   args.option("batch", "128", "batch size");
-  args.option("precision", "fp32", "fp32, fp16 (autocast + dynamic loss scaling) or bf16 (autocast)");
+  args.option("precision", "fp32",
+              "fp32, fp16 (autocast + dynamic loss scaling) or bf16 (autocast)");
   args.option("threads", "2", "CPU threads");
   args.option("device", "cpu", "cpu or cuda");
   args.option("warmup", "10", "untimed steps");
@@ -43,8 +44,7 @@ int main(int argc, char** argv) try {
   optim::SGD opt(model->parameters(),
                  optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4));
   amp::GradScaler scaler(amp::GradScalerOptions().enabled(precision == "fp16"));
-  const Shape input = model_name == "resnet9" ? Shape{batch, 3, 32, 32}
-                      : Shape{batch, 1, 28, 28};
+  const Shape input = model_name == "resnet9" ? Shape{batch, 3, 32, 32} : Shape{batch, 1, 28, 28};
   std::vector<Tensor> xs, ys;
   for (int i = 0; i < 4; ++i) {
     xs.push_back(randn(input).to(device));
@@ -64,7 +64,8 @@ int main(int argc, char** argv) try {
     scaler.step(opt);
     scaler.update();
     (void)loss.item<float>();  // the step is done when its loss can be read
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (i >= warmup) times.push_back(ms);
   }
   std::sort(times.begin(), times.end());
@@ -75,12 +76,13 @@ int main(int argc, char** argv) try {
       device.is_cuda() ? ",\"peak_device_mb\":" +
                              std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024))
                        : std::string();
-  std::printf("{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
-              "\"device\":\"%s\",\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
-              "\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
-              model_name.c_str(), static_cast<long long>(batch), precision.c_str(), device.str().c_str(),
-              static_cast<long long>(args.integer("threads")), median, 1000.0 * batch / median,
-              usage.ru_maxrss / 1024.0, device_memory.c_str(), blas_info().substr(0, 60).c_str());
+  std::printf(
+      "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
+      "\"device\":\"%s\",\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
+      "\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
+      model_name.c_str(), static_cast<long long>(batch), precision.c_str(), device.str().c_str(),
+      static_cast<long long>(args.integer("threads")), median, 1000.0 * batch / median,
+      usage.ru_maxrss / 1024.0, device_memory.c_str(), blas_info().substr(0, 60).c_str());
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

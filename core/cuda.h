@@ -23,10 +23,10 @@ struct MemoryStats {
   std::size_t reserved = 0;        // bytes obtained from cudaMalloc (allocated + cached)
   std::size_t peak_allocated = 0;  // max of `allocated` since start or reset_peak_memory_stats()
   std::size_t peak_reserved = 0;
-  uint64_t allocations = 0;        // allocate() calls
-  uint64_t cache_hits = 0;         // ...served from the cache without cudaMalloc
-  uint64_t device_mallocs = 0;     // cudaMalloc calls
-  uint64_t device_frees = 0;       // cudaFree calls (empty_cache and out-of-memory retries)
+  uint64_t allocations = 0;     // allocate() calls
+  uint64_t cache_hits = 0;      // ...served from the cache without cudaMalloc
+  uint64_t device_mallocs = 0;  // cudaMalloc calls
+  uint64_t device_frees = 0;    // cudaFree calls (empty_cache and out-of-memory retries)
 };
 MemoryStats memory_stats();
 void reset_peak_memory_stats();

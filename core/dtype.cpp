@@ -6,26 +6,37 @@ namespace hg {
 
 std::string_view dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "float32";
-    case DType::Float16: return "float16";
-    case DType::BFloat16: return "bfloat16";
-    case DType::Float64: return "float64";
-    case DType::Int64: return "int64";
-    case DType::UInt8: return "uint8";
-    case DType::Bool: return "bool";
+    case DType::Float32:
+      return "float32";
+    case DType::Float16:
+      return "float16";
+    case DType::BFloat16:
+      return "bfloat16";
+    case DType::Float64:
+      return "float64";
+    case DType::Int64:
+      return "int64";
+    case DType::UInt8:
+      return "uint8";
+    case DType::Bool:
+      return "bool";
   }
   return "unknown";
 }
 
 std::size_t itemsize(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return 4;
+    case DType::Float32:
+      return 4;
     case DType::Float16:
-    case DType::BFloat16: return 2;
+    case DType::BFloat16:
+      return 2;
     case DType::Float64:
-    case DType::Int64: return 8;
+    case DType::Int64:
+      return 8;
     case DType::UInt8:
-    case DType::Bool: return 1;
+    case DType::Bool:
+      return 1;
   }
   HG_FAIL("itemsize: unknown dtype code ", static_cast<int>(dtype));
 }
@@ -33,13 +44,19 @@ std::size_t itemsize(DType dtype) {
 namespace {
 int promotion_rank(DType d) {
   switch (d) {
-    case DType::Bool: return 0;
-    case DType::UInt8: return 1;
-    case DType::Int64: return 2;
+    case DType::Bool:
+      return 0;
+    case DType::UInt8:
+      return 1;
+    case DType::Int64:
+      return 2;
     case DType::Float16:
-    case DType::BFloat16: return 3;
-    case DType::Float32: return 4;
-    case DType::Float64: return 5;
+    case DType::BFloat16:
+      return 3;
+    case DType::Float32:
+      return 4;
+    case DType::Float64:
+      return 5;
   }
   return -1;
 }
@@ -51,6 +68,8 @@ DType promote_types(DType a, DType b) {
   return promotion_rank(a) >= promotion_rank(b) ? a : b;
 }
 
-std::ostream& operator<<(std::ostream& out, DType dtype) { return out << dtype_name(dtype); }
+std::ostream& operator<<(std::ostream& out, DType dtype) {
+  return out << dtype_name(dtype);
+}
 
 }  // namespace hg

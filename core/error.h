@@ -25,8 +25,8 @@ std::string concat(const Args&... args) {
 }  // namespace hg
 
 // HG_CHECK(cond, parts...): throws hg::Error(parts...) when cond is false.
-#define HG_CHECK(cond, ...)                                  \
-  do {                                                       \
+#define HG_CHECK(cond, ...)                                            \
+  do {                                                                 \
     if (!(cond)) throw ::hg::Error(::hg::detail::concat(__VA_ARGS__)); \
   } while (0)
 

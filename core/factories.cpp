@@ -37,9 +37,15 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
   return finish(t, options);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
-Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  return full(shape, 0.0, options);
+}
+Tensor ones(const Shape& shape, TensorOptions options) {
+  return full(shape, 1.0, options);
+}
+Tensor scalar_tensor(double value, TensorOptions options) {
+  return full({}, value, options);
+}
 
 Tensor arange(int64_t end, TensorOptions options) {
   return arange(0.0, static_cast<double>(end), 1.0, options);
@@ -56,10 +62,18 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   });
 }
 
-Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.options()); }
-Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
-Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
-Tensor full_like(const Tensor& t, double value) { return full(t.sizes(), value, t.options()); }
+Tensor empty_like(const Tensor& t) {
+  return empty(t.sizes(), t.options());
+}
+Tensor zeros_like(const Tensor& t) {
+  return zeros(t.sizes(), t.options());
+}
+Tensor ones_like(const Tensor& t) {
+  return ones(t.sizes(), t.options());
+}
+Tensor full_like(const Tensor& t, double value) {
+  return full(t.sizes(), value, t.options());
+}
 
 // Random draws are made in fp32 (or fp64 for fp64 tensors) on the tensor's device from the
 // default generator, then converted: a 16-bit tensor holds the rounded fp32 stream. The CPU and
@@ -105,28 +119,43 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
               random::blocks_randint(shape_numel(shape)), params, options);
 }
 
-Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }
-Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
+Tensor rand_like(const Tensor& t) {
+  return rand(t.sizes(), t.options());
+}
+Tensor randn_like(const Tensor& t) {
+  return randn(t.sizes(), t.options());
+}
 
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options) {
-  HG_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()), "from_vector: ",
-           values.size(), " values do not fill shape ", shape_str(shape));
+  HG_CHECK(shape_numel(shape) == static_cast<int64_t>(values.size()),
+           "from_vector: ", values.size(), " values do not fill shape ", shape_str(shape));
   DType stored = kFloat64;
-  if constexpr (std::is_same_v<T, Half>) stored = kFloat16;
-  else if constexpr (std::is_same_v<T, BFloat16>) stored = kBFloat16;
-  else if constexpr (std::is_same_v<T, float>) stored = kFloat32;
-  else if constexpr (std::is_same_v<T, bool>) stored = kBool;
-  else if constexpr (std::is_same_v<T, uint8_t>) stored = kUInt8;
-  else if constexpr (std::is_integral_v<T>) stored = kInt64;
+  if constexpr (std::is_same_v<T, Half>)
+    stored = kFloat16;
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    stored = kBFloat16;
+  else if constexpr (std::is_same_v<T, float>)
+    stored = kFloat32;
+  else if constexpr (std::is_same_v<T, bool>)
+    stored = kBool;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    stored = kUInt8;
+  else if constexpr (std::is_integral_v<T>)
+    stored = kInt64;
   return make_on_cpu_then_move(shape, stored, options, [&](Tensor& t) {
     for (size_t i = 0; i < values.size(); ++i) {
-      if constexpr (std::is_same_v<T, bool>) t.data<bool>()[i] = values[i];
-      else if constexpr (std::is_same_v<T, uint8_t>) t.data<uint8_t>()[i] = values[i];
+      if constexpr (std::is_same_v<T, bool>)
+        t.data<bool>()[i] = values[i];
+      else if constexpr (std::is_same_v<T, uint8_t>)
+        t.data<uint8_t>()[i] = values[i];
       else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16> ||
-                         std::is_same_v<T, float>) static_cast<T*>(t.data_ptr())[i] = values[i];
-      else if constexpr (std::is_integral_v<T>) t.data<int64_t>()[i] = static_cast<int64_t>(values[i]);
-      else t.data<double>()[i] = static_cast<double>(values[i]);
+                         std::is_same_v<T, float>)
+        static_cast<T*>(t.data_ptr())[i] = values[i];
+      else if constexpr (std::is_integral_v<T>)
+        t.data<int64_t>()[i] = static_cast<int64_t>(values[i]);
+      else
+        t.data<double>()[i] = static_cast<double>(values[i]);
     }
   });
 }

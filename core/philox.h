@@ -111,14 +111,29 @@ HG_HD inline uint64_t mulhi64(uint64_t a, uint64_t b) {
 
 // ---- portable math (bit-identical on host and device) ----------------------------------------
 namespace detail {
-HG_HD inline float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
-HG_HD inline double fma_(double a, double b, double c) { return ::fma(a, b, c); }
-HG_HD inline float sqrt_(float a) { return ::sqrtf(a); }
-HG_HD inline double sqrt_(double a) { return ::sqrt(a); }
-HG_HD inline float nextafter_(float a, float b) { return ::nextafterf(a, b); }
-HG_HD inline double nextafter_(double a, double b) { return ::nextafter(a, b); }
+HG_HD inline float fma_(float a, float b, float c) {
+  return ::fmaf(a, b, c);
+}
+HG_HD inline double fma_(double a, double b, double c) {
+  return ::fma(a, b, c);
+}
+HG_HD inline float sqrt_(float a) {
+  return ::sqrtf(a);
+}
+HG_HD inline double sqrt_(double a) {
+  return ::sqrt(a);
+}
+HG_HD inline float nextafter_(float a, float b) {
+  return ::nextafterf(a, b);
+}
+HG_HD inline double nextafter_(double a, double b) {
+  return ::nextafter(a, b);
+}
 // Series lengths: the first dropped term is below half an ulp of the type.
-template <typename T> HG_HD constexpr int series_terms() { return sizeof(T) == 4 ? 6 : 10; }
+template <typename T>
+HG_HD constexpr int series_terms() {
+  return sizeof(T) == 4 ? 6 : 10;
+}
 // (-1)^k / n!, rounded once to double (n! itself is exact in double up to 18!). Constant-folded
 // when the loops unroll; either way the same IEEE operations run on host and device.
 HG_HD constexpr double alt_inv_factorial(int k, int n) {
@@ -196,10 +211,22 @@ HG_HD inline void sincos_2pi(T u, T& sin_out, T& cos_out) {
   const T s = fma_(x * z, ps, x);
   const T c = fma_(z, pc, T(1));
   switch (q & 3) {
-    case 0: sin_out = s; cos_out = c; break;
-    case 1: sin_out = c; cos_out = -s; break;
-    case 2: sin_out = -s; cos_out = -c; break;
-    default: sin_out = -c; cos_out = s; break;
+    case 0:
+      sin_out = s;
+      cos_out = c;
+      break;
+    case 1:
+      sin_out = c;
+      cos_out = -s;
+      break;
+    case 2:
+      sin_out = -s;
+      cos_out = -c;
+      break;
+    default:
+      sin_out = -c;
+      cos_out = s;
+      break;
   }
 }
 

@@ -77,8 +77,9 @@ struct Printer {
       }
       if (i + 1 < n) {
         out << ',';
-        out << (dim + 1 == sizes.size() ? " " : std::string(sizes.size() - dim - 1, '\n') +
-                                                    std::string(indent + 1, ' '));
+        out << (dim + 1 == sizes.size()
+                    ? " "
+                    : std::string(sizes.size() - dim - 1, '\n') + std::string(indent + 1, ' '));
       }
     }
     out << ']';
@@ -92,7 +93,8 @@ std::ostream& operator<<(std::ostream& out, const Tensor& t) {
   const std::vector<double> values = t.to_vector<double>();
   Printer printer{values, t.sizes(), choose_format(values, t.dtype())};
   printer.summarize = t.numel() > kSummarizeAbove;
-  for (double v : values) printer.width = std::max(printer.width, format_value(v, printer.format).size());
+  for (double v : values)
+    printer.width = std::max(printer.width, format_value(v, printer.format).size());
   out << "tensor(";
   if (t.dim() == 0) {
     out << format_value(values[0], printer.format);

@@ -34,15 +34,16 @@ void Generator::set_offset(uint64_t offset) {
 
 Generator::State Generator::reserve_state(uint64_t blocks) {
   std::lock_guard<std::mutex> lock(mutex_);
-  HG_CHECK(blocks <= std::numeric_limits<uint64_t>::max() - offset_,
-           "Generator::reserve: ", blocks, " blocks at offset ", offset_,
-           " would wrap the 2^64-block stream");
+  HG_CHECK(blocks <= std::numeric_limits<uint64_t>::max() - offset_, "Generator::reserve: ", blocks,
+           " blocks at offset ", offset_, " would wrap the 2^64-block stream");
   const State start{seed_, offset_};
   offset_ += blocks;
   return start;
 }
 
-uint64_t Generator::reserve(uint64_t blocks) { return reserve_state(blocks).offset; }
+uint64_t Generator::reserve(uint64_t blocks) {
+  return reserve_state(blocks).offset;
+}
 
 Generator::State Generator::state() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -60,7 +61,9 @@ Generator& default_generator() {
   return generator;
 }
 
-void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
+void manual_seed(uint64_t seed) {
+  default_generator().manual_seed(seed);
+}
 
 // ---- fills -----------------------------------------------------------------------------------
 namespace random {
@@ -115,8 +118,7 @@ void fill_uniform(float* out, int64_t n, float low, float high, uint64_t seed, u
   });
 }
 
-void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed,
-                  uint64_t offset) {
+void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed, uint64_t offset) {
   check_out(out, n, "fill_uniform");
   check_range(low, high, "fill_uniform");
   fill_blocks<kWordsPerFloat64>(out, n, offset, [=](uint64_t block, double* values) {

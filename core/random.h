@@ -73,8 +73,7 @@ namespace random {
 // the thread count. n == 0 is a no-op (out may be null); errors throw hg::Error.
 // Uniform in [low, high) (low == high gives low); needs low <= high and a finite high - low.
 void fill_uniform(float* out, int64_t n, float low, float high, uint64_t seed, uint64_t offset);
-void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed,
-                  uint64_t offset);
+void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed, uint64_t offset);
 // Normal(mean, stddev^2) by Box-Muller; needs stddev >= 0.
 void fill_normal(float* out, int64_t n, float mean, float stddev, uint64_t seed, uint64_t offset);
 void fill_normal(double* out, int64_t n, double mean, double stddev, uint64_t seed,
@@ -86,11 +85,21 @@ void fill_randint(int64_t* out, int64_t n, int64_t low, int64_t high, uint64_t s
 
 // Blocks that one fill of n values of each kind reserves: blocks_for(n, words_per_value) from
 // core/philox.h with 1 word per float32 and 2 per float64 / int64.
-inline uint64_t blocks_uniform_f32(int64_t n) { return blocks_for(n, kWordsPerFloat32); }
-inline uint64_t blocks_uniform_f64(int64_t n) { return blocks_for(n, kWordsPerFloat64); }
-inline uint64_t blocks_normal_f32(int64_t n) { return blocks_for(n, kWordsPerFloat32); }
-inline uint64_t blocks_normal_f64(int64_t n) { return blocks_for(n, kWordsPerFloat64); }
-inline uint64_t blocks_randint(int64_t n) { return blocks_for(n, kWordsPerInt64); }
+inline uint64_t blocks_uniform_f32(int64_t n) {
+  return blocks_for(n, kWordsPerFloat32);
+}
+inline uint64_t blocks_uniform_f64(int64_t n) {
+  return blocks_for(n, kWordsPerFloat64);
+}
+inline uint64_t blocks_normal_f32(int64_t n) {
+  return blocks_for(n, kWordsPerFloat32);
+}
+inline uint64_t blocks_normal_f64(int64_t n) {
+  return blocks_for(n, kWordsPerFloat64);
+}
+inline uint64_t blocks_randint(int64_t n) {
+  return blocks_for(n, kWordsPerInt64);
+}
 
 }  // namespace random
 }  // namespace hg

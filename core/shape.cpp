@@ -33,8 +33,8 @@ std::string shape_str(const Shape& shape) {
 int64_t wrap_dim(int64_t dim, int64_t ndim, std::string_view op) {
   const int64_t lo = ndim == 0 ? -1 : -ndim;
   const int64_t hi = ndim == 0 ? 0 : ndim - 1;
-  HG_CHECK(dim >= lo && dim <= hi, op, ": dimension ", dim, " out of range for a tensor of ",
-           ndim, " dims (expected [", lo, ", ", hi, "])");
+  HG_CHECK(dim >= lo && dim <= hi, op, ": dimension ", dim, " out of range for a tensor of ", ndim,
+           " dims (expected [", lo, ", ", hi, "])");
   return dim < 0 ? dim + (ndim == 0 ? 1 : ndim) : dim;
 }
 
@@ -44,8 +44,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
   for (size_t i = 0; i < n; ++i) {
     const int64_t sa = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t sb = i < n - b.size() ? 1 : b[i - (n - b.size())];
-    HG_CHECK(sa == sb || sa == 1 || sb == 1, op, ": shapes ", shape_str(a), " and ",
-             shape_str(b), " cannot be broadcast (dim ", i, ": ", sa, " vs ", sb, ")");
+    HG_CHECK(sa == sb || sa == 1 || sb == 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+             " cannot be broadcast (dim ", i, ": ", sa, " vs ", sb, ")");
     out[i] = sa == 1 ? sb : sa;
   }
   return out;
@@ -65,7 +65,8 @@ bool compute_view_strides(const Shape& sizes, const Shape& strides, const Shape&
   int64_t tensor_numel = 1, view_numel = 1;
   for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
     tensor_numel *= sizes[d];
-    const bool chunk_ends = d == 0 || (sizes[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_base_stride);
+    const bool chunk_ends =
+        d == 0 || (sizes[d - 1] != 1 && strides[d - 1] != tensor_numel * chunk_base_stride);
     if (!chunk_ends) continue;
     while (view_d >= 0 && (view_numel < tensor_numel || target[view_d] == 1)) {
       out_strides[view_d] = view_numel * chunk_base_stride;

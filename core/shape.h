@@ -26,7 +26,6 @@ bool compute_view_strides(const Shape& sizes, const Shape& strides, const Shape&
                           Shape& out_strides);
 
 // Resolves a single -1 in a requested shape; throws hg::Error on a numel mismatch.
-Shape infer_shape(const Shape& requested, int64_t numel, std::string_view op,
-                  const Shape& from);
+Shape infer_shape(const Shape& requested, int64_t numel, std::string_view op, const Shape& from);
 
 }  // namespace hg

@@ -16,18 +16,42 @@ const TensorImpl& checked(const TensorImpl* impl) {
 }
 }  // namespace
 
-const Shape& Tensor::sizes() const { return checked(impl()).sizes; }
-const Shape& Tensor::strides() const { return checked(impl()).strides; }
-int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
-int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
-int64_t Tensor::numel() const { return shape_numel(sizes()); }
-int64_t Tensor::storage_offset() const { return checked(impl()).offset; }
-DType Tensor::dtype() const { return checked(impl()).dtype; }
-Device Tensor::device() const { return checked(impl()).storage->device(); }
-const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl()).storage; }
-uint64_t Tensor::version() const { return storage()->version(); }
-TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
+const Shape& Tensor::sizes() const {
+  return checked(impl()).sizes;
+}
+const Shape& Tensor::strides() const {
+  return checked(impl()).strides;
+}
+int64_t Tensor::dim() const {
+  return static_cast<int64_t>(sizes().size());
+}
+int64_t Tensor::size(int64_t d) const {
+  return sizes()[wrap_dim(d, dim(), "size")];
+}
+int64_t Tensor::stride(int64_t d) const {
+  return strides()[wrap_dim(d, dim(), "stride")];
+}
+int64_t Tensor::numel() const {
+  return shape_numel(sizes());
+}
+int64_t Tensor::storage_offset() const {
+  return checked(impl()).offset;
+}
+DType Tensor::dtype() const {
+  return checked(impl()).dtype;
+}
+Device Tensor::device() const {
+  return checked(impl()).storage->device();
+}
+const std::shared_ptr<Storage>& Tensor::storage() const {
+  return checked(impl()).storage;
+}
+uint64_t Tensor::version() const {
+  return storage()->version();
+}
+TensorOptions Tensor::options() const {
+  return TensorOptions().dtype(dtype()).device(device());
+}
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
@@ -44,15 +68,40 @@ void* Tensor::data_ptr() const {
 }
 
 namespace {
-template <typename T> constexpr DType dtype_of();
-template <> constexpr DType dtype_of<float>() { return kFloat32; }
-template <> constexpr DType dtype_of<double>() { return kFloat64; }
-template <> constexpr DType dtype_of<Half>() { return kFloat16; }
-template <> constexpr DType dtype_of<BFloat16>() { return kBFloat16; }
-template <> constexpr DType dtype_of<int64_t>() { return kInt64; }
-template <> constexpr DType dtype_of<uint8_t>() { return kUInt8; }
-template <> constexpr DType dtype_of<bool>() { return kBool; }
-template <> constexpr DType dtype_of<int>() { return kInt64; }  // read back through int64
+template <typename T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() {
+  return kFloat32;
+}
+template <>
+constexpr DType dtype_of<double>() {
+  return kFloat64;
+}
+template <>
+constexpr DType dtype_of<Half>() {
+  return kFloat16;
+}
+template <>
+constexpr DType dtype_of<BFloat16>() {
+  return kBFloat16;
+}
+template <>
+constexpr DType dtype_of<int64_t>() {
+  return kInt64;
+}
+template <>
+constexpr DType dtype_of<uint8_t>() {
+  return kUInt8;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return kBool;
+}
+template <>
+constexpr DType dtype_of<int>() {
+  return kInt64;
+}  // read back through int64
 }  // namespace
 
 template <typename T>
@@ -79,7 +128,7 @@ T Tensor::item() const {
   return to_vector<T>()[0];
 }
 
-#define HG_INSTANTIATE(T)                          \
+#define HG_INSTANTIATE(T)                               \
   template std::vector<T> Tensor::to_vector<T>() const; \
   template T Tensor::item<T>() const;
 HG_INSTANTIATE(float)
@@ -115,8 +164,8 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
     span *= s > 1 ? s : 1;
   }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(
-      static_cast<size_t>(shape_numel(shape)) * itemsize(dtype), device);
+  impl->storage =
+      std::make_shared<Storage>(static_cast<size_t>(shape_numel(shape)) * itemsize(dtype), device);
   impl->sizes = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

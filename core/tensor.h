@@ -89,7 +89,7 @@ class Tensor {
   // ---- autograd ----
   bool requires_grad() const;
   Tensor& requires_grad_(bool enabled = true);
-  Tensor grad() const;          // undefined until a backward pass reaches this leaf
+  Tensor grad() const;  // undefined until a backward pass reaches this leaf
   void set_grad(const Tensor& grad) const;
   std::shared_ptr<autograd::Node> grad_fn() const;
   bool is_leaf() const;

@@ -20,8 +20,10 @@ std::set<std::string>& seen_keys() {
 
 void warn(const std::string& message) {
   std::lock_guard<std::mutex> lock(mutex);
-  if (handler()) handler()(message);
-  else std::cerr << "halfgrad warning: " << message << '\n';
+  if (handler())
+    handler()(message);
+  else
+    std::cerr << "halfgrad warning: " << message << '\n';
 }
 
 void warn_once(const std::string& key, const std::string& message) {

@@ -111,7 +111,7 @@ class DataLoader {
 
   Batch make_batch(int64_t k) const;
   void produce(int64_t first);  // the background thread, batches first .. size()-1
-  Batch next_batch();  // the next batch of the pass, from the queue or built in place
+  Batch next_batch();           // the next batch of the pass, from the queue or built in place
   void advance(int64_t position);
   void stop_worker();
 
@@ -123,7 +123,7 @@ class DataLoader {
   // The pass in progress.
   std::vector<int64_t> order_;
   int64_t pass_epoch_ = 0;
-  int64_t built_ = 0;  // batches built without a thread (prefetch == 0)
+  int64_t built_ = 0;           // batches built without a thread (prefetch == 0)
   int64_t current_index_ = -1;  // the batch in current_, -1 outside a pass
   Batch current_;
 

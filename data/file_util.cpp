@@ -35,8 +35,7 @@ GzReader::GzReader(const std::string& op, const std::string& path)
   gzbuffer(as_gz(file_), 1 << 18);
 }
 
-GzReader::GzReader(const std::string& op, const std::string& name, const uint8_t* data,
-                   size_t size)
+GzReader::GzReader(const std::string& op, const std::string& name, const uint8_t* data, size_t size)
     : where_(op + ": " + name + ": "), memory_(data), memory_size_(size) {
   if (size >= 2 && data[0] == 0x1F && data[1] == 0x8B) {
     auto* z = new z_stream{};
@@ -59,7 +58,8 @@ GzReader::~GzReader() {
 
 int64_t GzReader::read_memory(uint8_t* dst, int64_t n) {
   if (inflater_ != nullptr) return inflate_memory(dst, n);
-  const auto count = static_cast<int64_t>(std::min<size_t>(static_cast<size_t>(n), memory_size_ - memory_pos_));
+  const auto count =
+      static_cast<int64_t>(std::min<size_t>(static_cast<size_t>(n), memory_size_ - memory_pos_));
   if (count > 0) std::memcpy(dst, memory_ + memory_pos_, static_cast<size_t>(count));
   memory_pos_ += static_cast<size_t>(count);
   return count;
@@ -81,8 +81,10 @@ int64_t GzReader::inflate_memory(uint8_t* dst, int64_t n) {
       // Another gzip member follows (gzip -c a b > ab), or the rest is ignored, as gzread does.
       const bool another = memory_size_ - memory_pos_ >= 2 && memory_[memory_pos_] == 0x1F &&
                            memory_[memory_pos_ + 1] == 0x8B;
-      if (another) inflateReset(z);
-      else memory_done_ = true;
+      if (another)
+        inflateReset(z);
+      else
+        memory_done_ = true;
     } else if (rc == Z_OK || rc == Z_BUF_ERROR) {
       const bool stalled = in_before == z->avail_in && out_before == z->avail_out;
       if (memory_pos_ == memory_size_ && z->avail_out > 0) {  // the input ended inside a member

@@ -3,21 +3,23 @@
 // nothing promise: when a load throws, the weights, masters and counters must be unchanged.
 #include <cstring>
 
-#include "halfgrad.h"
 #include "fuzz_util.h"
+#include "halfgrad.h"
 
 namespace {
 
 struct Setup {
   Setup()
-      : model(std::make_shared<hg::nn::Sequential>(std::initializer_list<std::shared_ptr<hg::nn::Module>>{
-            std::make_shared<hg::nn::Linear>(3, 4), std::make_shared<hg::nn::ReLU>(),
-            std::make_shared<hg::nn::Linear>(4, 2)})),
+      : model(std::make_shared<hg::nn::Sequential>(
+            std::initializer_list<std::shared_ptr<hg::nn::Module>>{
+                std::make_shared<hg::nn::Linear>(3, 4), std::make_shared<hg::nn::ReLU>(),
+                std::make_shared<hg::nn::Linear>(4, 2)})),
         opt(model->parameters(), hg::optim::AdamWOptions(0.01)),
         amp(hg::amp::initialize(*model, opt, hg::amp::OptLevel::O2, hg::kFloat16)),
         sched(opt, 2, 0.5),
         gen(5),
-        loader(hg::data::Dataset(hg::zeros({10, 3}), hg::zeros({10}, hg::kInt64)), {.batch_size = 4}) {
+        loader(hg::data::Dataset(hg::zeros({10, 3}), hg::zeros({10}, hg::kInt64)),
+               {.batch_size = 4}) {
     ckpt.model(*model).optimizer(opt).scaler(scaler).scheduler(sched).generator(gen).loader(loader);
   }
   // Everything a failed load must leave as it was, as bytes.

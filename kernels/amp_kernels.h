@@ -28,7 +28,10 @@ struct ScaleUpdateParams {
 };
 // Slots of the float64 [kScaleStateSize] state tensor of the scale update.
 enum ScaleStateSlot : int64_t {
-  kScaleSlot = 0, kGrowthTrackerSlot = 1, kOverflowStreakSlot = 2, kSkippedStepsSlot = 3,
+  kScaleSlot = 0,
+  kGrowthTrackerSlot = 1,
+  kOverflowStreakSlot = 2,
+  kSkippedStepsSlot = 3,
   kScaleStateSize = 4
 };
 // GradScaler::update() on device memory: reads found_inf (float32 [1]) and the state, applies

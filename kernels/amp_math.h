@@ -14,11 +14,21 @@
 
 namespace hg::kernels::amp_math {
 
-HG_HD inline float sqrt_c(float x) { return ::sqrtf(x); }
-HG_HD inline double sqrt_c(double x) { return ::sqrt(x); }
-HG_HD inline bool is_nan(float x) { return x != x; }
-HG_HD inline bool is_nan(double x) { return x != x; }
-HG_HD inline bool is_finite(float x) { return x - x == 0.0f; }  // false for inf and NaN
+HG_HD inline float sqrt_c(float x) {
+  return ::sqrtf(x);
+}
+HG_HD inline double sqrt_c(double x) {
+  return ::sqrt(x);
+}
+HG_HD inline bool is_nan(float x) {
+  return x != x;
+}
+HG_HD inline bool is_nan(double x) {
+  return x != x;
+}
+HG_HD inline bool is_finite(float x) {
+  return x - x == 0.0f;
+}  // false for inf and NaN
 
 // The host unscale: grad.to(float32) * inv_scale is the Affine kernel a * x + 0 in float.
 HG_HD inline float unscale(float g, float inv_scale) {
@@ -62,8 +72,13 @@ struct SgdScalars {
 };
 template <typename C>
 inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h) {
-  return {static_cast<C>(-h.lr), static_cast<C>(h.weight_decay), static_cast<C>(h.momentum),
-          static_cast<C>(1.0 - h.dampening), h.weight_decay != 0.0, h.nesterov, h.first_step};
+  return {static_cast<C>(-h.lr),
+          static_cast<C>(h.weight_decay),
+          static_cast<C>(h.momentum),
+          static_cast<C>(1.0 - h.dampening),
+          h.weight_decay != 0.0,
+          h.nesterov,
+          h.first_step};
 }
 // New weight from w and g (already times the factor); buf (may be null) is updated.
 template <typename C>
@@ -87,10 +102,16 @@ template <typename C>
 inline AdamScalars<C> adam_scalars(const FusedAdamParams& h) {
   const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
   const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
-  return {static_cast<C>(-(h.lr / bias_correction1)), static_cast<C>(std::sqrt(bias_correction2)),
-          static_cast<C>(h.beta1), static_cast<C>(1.0 - h.beta1), static_cast<C>(h.beta2),
-          static_cast<C>(1.0 - h.beta2), static_cast<C>(h.eps), static_cast<C>(h.weight_decay),
-          static_cast<C>(1.0 - h.lr * h.weight_decay), h.decoupled,
+  return {static_cast<C>(-(h.lr / bias_correction1)),
+          static_cast<C>(std::sqrt(bias_correction2)),
+          static_cast<C>(h.beta1),
+          static_cast<C>(1.0 - h.beta1),
+          static_cast<C>(h.beta2),
+          static_cast<C>(1.0 - h.beta2),
+          static_cast<C>(h.eps),
+          static_cast<C>(h.weight_decay),
+          static_cast<C>(1.0 - h.lr * h.weight_decay),
+          h.decoupled,
           !h.decoupled && h.weight_decay != 0.0};
 }
 template <typename C>

@@ -28,8 +28,7 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 // reported through bad_target (the first offending row, else -1).
 using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
                                 int64_t ignore_index, double label_smoothing,
-                                const TensorView& loss, const TensorView& lse,
-                                int64_t* bad_target);
+                                const TensorView& loss, const TensorView& lse, int64_t* bad_target);
 // grad_logits[n, c] = grad_loss[n] * (exp(x[n, c] - lse[n]) - (1 - ls) [c == t] - ls / C), and
 // 0 in ignored rows; grad_loss [N] has the logits' dtype.
 using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorView& target,

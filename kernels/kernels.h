@@ -12,7 +12,19 @@
 namespace hg::kernels {
 
 enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Relu, Gelu, Sigmoid, Tanh, Square, Reciprocal,
+  Neg,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Abs,
+  Sign,
+  Relu,
+  Gelu,
+  Sigmoid,
+  Tanh,
+  Square,
+  Reciprocal,
   Pow,    // x^p, p = params.a
   Clamp,  // clamp(x, params.a, params.b)
   Affine  // params.a * x + params.b
@@ -28,7 +40,9 @@ constexpr bool backward_uses_output(UnaryOp op) {
 }
 
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
-constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+constexpr bool is_comparison(BinaryOp op) {
+  return op >= BinaryOp::Eq;
+}
 
 enum class ReduceOp { Sum, Mean, Max, Min };
 

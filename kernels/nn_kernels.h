@@ -36,7 +36,8 @@ using MaxPool2dFn = void (*)(const TensorView& x, const TensorView& out, const T
 // grad_x (zeroed by the kernel) += grad_out scattered through indices.
 using MaxPool2dBackwardFn = void (*)(const TensorView& grad_out, const TensorView& indices,
                                      const TensorView& grad_x);
-using AvgPool2dFn = void (*)(const TensorView& x, const TensorView& out, const Pool2dParams& params);
+using AvgPool2dFn = void (*)(const TensorView& x, const TensorView& out,
+                             const Pool2dParams& params);
 using AvgPool2dBackwardFn = void (*)(const TensorView& grad_out, const TensorView& grad_x,
                                      const Pool2dParams& params);
 // Adaptive pooling: window i of n over length L is [floor(i L / n), ceil((i + 1) L / n)).

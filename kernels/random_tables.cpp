@@ -7,8 +7,8 @@ namespace hg::kernels {
 
 namespace {
 
-void cpu_random_fill(RandomKind kind, const TensorView& out, const RandomParams& p,
-                     uint64_t seed, uint64_t offset) {
+void cpu_random_fill(RandomKind kind, const TensorView& out, const RandomParams& p, uint64_t seed,
+                     uint64_t offset) {
   const double a = p.a, b = p.b;
   const int64_t n = out.numel();
   if (n == 0) return;
@@ -19,15 +19,15 @@ void cpu_random_fill(RandomKind kind, const TensorView& out, const RandomParams&
         return random::fill_uniform(out.ptr<double>(), n, a, b, seed, offset);
       }
       HG_CHECK(out.dtype == DType::Float32, "random_fill: uniform needs float32 or float64");
-      return random::fill_uniform(out.ptr<float>(), n, static_cast<float>(a),
-                                  static_cast<float>(b), seed, offset);
+      return random::fill_uniform(out.ptr<float>(), n, static_cast<float>(a), static_cast<float>(b),
+                                  seed, offset);
     case RandomKind::Normal:
       if (out.dtype == DType::Float64) {
         return random::fill_normal(out.ptr<double>(), n, a, b, seed, offset);
       }
       HG_CHECK(out.dtype == DType::Float32, "random_fill: normal needs float32 or float64");
-      return random::fill_normal(out.ptr<float>(), n, static_cast<float>(a),
-                                 static_cast<float>(b), seed, offset);
+      return random::fill_normal(out.ptr<float>(), n, static_cast<float>(a), static_cast<float>(b),
+                                 seed, offset);
     case RandomKind::RandInt:
       HG_CHECK(out.dtype == DType::Int64, "random_fill: randint needs int64");
       return random::fill_randint(out.ptr<int64_t>(), n, p.low, p.high, seed, offset);

@@ -7,7 +7,8 @@ namespace hg::nn {
 class AdaptiveMaxPool2d : public Module {
  public:
   explicit AdaptiveMaxPool2d(Pair output_size) : Module("AdaptiveMaxPool2d"), size_(output_size) {}
-  explicit AdaptiveMaxPool2d(int64_t output_size) : AdaptiveMaxPool2d(Pair{output_size, output_size}) {}
+  explicit AdaptiveMaxPool2d(int64_t output_size)
+      : AdaptiveMaxPool2d(Pair{output_size, output_size}) {}
   Tensor forward(const Tensor& x) override { return adaptive_max_pool2d(x, size_); }
 
  private:

@@ -5,9 +5,18 @@ namespace hg::nn {
 
 struct BatchNormOptions {
   explicit BatchNormOptions(int64_t features) : num_features(features) {}
-  BatchNormOptions& eps(double e) { eps_ = e; return *this; }
-  BatchNormOptions& momentum(double m) { momentum_ = m; return *this; }
-  BatchNormOptions& affine(bool a) { affine_ = a; return *this; }
+  BatchNormOptions& eps(double e) {
+    eps_ = e;
+    return *this;
+  }
+  BatchNormOptions& momentum(double m) {
+    momentum_ = m;
+    return *this;
+  }
+  BatchNormOptions& affine(bool a) {
+    affine_ = a;
+    return *this;
+  }
   int64_t num_features;
   double eps_ = 1e-5, momentum_ = 0.1;
   bool affine_ = true;

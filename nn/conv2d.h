@@ -5,13 +5,30 @@
 namespace hg::nn {
 
 struct Conv2dOptions {
-  Conv2dOptions(int64_t in, int64_t out, Pair kernel) : in_channels(in), out_channels(out), kernel_size(kernel) {}
-  Conv2dOptions(int64_t in, int64_t out, int64_t kernel) : Conv2dOptions(in, out, Pair{kernel, kernel}) {}
-  Conv2dOptions& stride(int64_t s) { stride_ = {s, s}; return *this; }
-  Conv2dOptions& padding(int64_t p) { padding_ = {p, p}; return *this; }
-  Conv2dOptions& dilation(int64_t d) { dilation_ = {d, d}; return *this; }
-  Conv2dOptions& groups(int64_t g) { groups_ = g; return *this; }
-  Conv2dOptions& bias(bool b) { bias_ = b; return *this; }
+  Conv2dOptions(int64_t in, int64_t out, Pair kernel)
+      : in_channels(in), out_channels(out), kernel_size(kernel) {}
+  Conv2dOptions(int64_t in, int64_t out, int64_t kernel)
+      : Conv2dOptions(in, out, Pair{kernel, kernel}) {}
+  Conv2dOptions& stride(int64_t s) {
+    stride_ = {s, s};
+    return *this;
+  }
+  Conv2dOptions& padding(int64_t p) {
+    padding_ = {p, p};
+    return *this;
+  }
+  Conv2dOptions& dilation(int64_t d) {
+    dilation_ = {d, d};
+    return *this;
+  }
+  Conv2dOptions& groups(int64_t g) {
+    groups_ = g;
+    return *this;
+  }
+  Conv2dOptions& bias(bool b) {
+    bias_ = b;
+    return *this;
+  }
   int64_t in_channels, out_channels;
   Pair kernel_size;
   Pair stride_{1, 1}, padding_{0, 0}, dilation_{1, 1};

@@ -30,13 +30,14 @@ int64_t fan_out(const Tensor& w) {
 void uniform_(const Tensor& t, double low, double high) {
   NoGradGuard no_grad;
   Tensor(t).copy_(rand(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) *
-                      (high - low) + low);
+                      (high - low) +
+                  low);
 }
 
 void normal_(const Tensor& t, double mean, double stddev) {
   NoGradGuard no_grad;
-  Tensor(t).copy_(randn(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) *
-                      stddev + mean);
+  Tensor(t).copy_(
+      randn(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) * stddev + mean);
 }
 
 void constant_(const Tensor& t, double value) {

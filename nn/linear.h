@@ -5,7 +5,10 @@ namespace hg::nn {
 
 struct LinearOptions {
   LinearOptions(int64_t in, int64_t out) : in_features(in), out_features(out) {}
-  LinearOptions& bias(bool b) { with_bias = b; return *this; }
+  LinearOptions& bias(bool b) {
+    with_bias = b;
+    return *this;
+  }
   int64_t in_features, out_features;
   bool with_bias = true;
 };

@@ -7,7 +7,10 @@ namespace hg::nn {
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(int64_t kernel, int64_t stride = 0, int64_t padding = 0)
-      : Module("MaxPool2d"), kernel_{kernel, kernel}, stride_{stride, stride}, padding_{padding, padding} {}
+      : Module("MaxPool2d"),
+        kernel_{kernel, kernel},
+        stride_{stride, stride},
+        padding_{padding, padding} {}
   Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel_, stride_, padding_); }
   std::string describe() const override {
     return "MaxPool2d(kernel_size=" + std::to_string(kernel_[0]) + ")";

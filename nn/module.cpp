@@ -117,7 +117,8 @@ void assign_in_place(const Tensor& t, const Tensor& value) {
 }
 
 void Module::to(DType dtype) {
-  HG_CHECK(is_floating(dtype), type_name_, ".to: expected a floating dtype, got ", dtype_name(dtype));
+  HG_CHECK(is_floating(dtype), type_name_, ".to: expected a floating dtype, got ",
+           dtype_name(dtype));
   NoGradGuard no_grad;
   for (auto& [n, t] : parameters_)
     if (t.is_floating_point() && t.dtype() != dtype) assign_in_place(t, t.to(dtype));
@@ -138,8 +139,10 @@ void Module::zero_grad(bool set_to_none) {
   NoGradGuard no_grad;
   for (Tensor& p : parameters()) {
     if (!p.grad().defined()) continue;
-    if (set_to_none) p.set_grad(Tensor());
-    else p.grad().zero_();
+    if (set_to_none)
+      p.set_grad(Tensor());
+    else
+      p.grad().zero_();
   }
 }
 

@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <string_view>
 #include <fstream>
 #include <limits>
-#include <type_traits>
 #include <nlohmann/json.hpp>
+#include <string_view>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/factories.h"
@@ -20,17 +20,24 @@ namespace hg::nn {
 namespace {
 
 constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // as the reference implementation
-constexpr int64_t kMaxDims = 8;                    // halfgrad's kernels (kernels/tensor_view.h)
+constexpr int64_t kMaxDims = 8;                   // halfgrad's kernels (kernels/tensor_view.h)
 
 const char* dtype_code(DType d) {
   switch (d) {
-    case DType::Float32: return "F32";
-    case DType::Float16: return "F16";
-    case DType::BFloat16: return "BF16";
-    case DType::Float64: return "F64";
-    case DType::Int64: return "I64";
-    case DType::UInt8: return "U8";
-    case DType::Bool: return "BOOL";
+    case DType::Float32:
+      return "F32";
+    case DType::Float16:
+      return "F16";
+    case DType::BFloat16:
+      return "BF16";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::UInt8:
+      return "U8";
+    case DType::Bool:
+      return "BOOL";
   }
   return "?";
 }
@@ -51,7 +58,8 @@ std::string build_header(const TensorMap& tensors, const std::map<std::string, s
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * itemsize(t.dtype());
-    header[name] = {{"dtype", dtype_code(t.dtype())}, {"shape", t.sizes()},
+    header[name] = {{"dtype", dtype_code(t.dtype())},
+                    {"shape", t.sizes()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
@@ -80,8 +88,8 @@ void sync_directory_of(const std::string& path) {
   const int synced = ::fsync(fd);
   const int saved_errno = errno;
   ::close(fd);
-  HG_CHECK(synced == 0, "save_safetensors: ", path, ": fsync of the directory failed: ",
-           std::strerror(saved_errno));
+  HG_CHECK(synced == 0, "save_safetensors: ", path,
+           ": fsync of the directory failed: ", std::strerror(saved_errno));
 }
 
 }  // namespace
@@ -98,9 +106,11 @@ void save_safetensors(const TensorMap& tensors, const std::string& path,
     write_all(fd, header.data(), header.size(), path);
     for (const auto& [name, t] : tensors) {
       const Tensor host = t.detach().to(kCPU).contiguous();
-      write_all(fd, host.data_ptr(), static_cast<size_t>(host.numel()) * itemsize(host.dtype()), path);
+      write_all(fd, host.data_ptr(), static_cast<size_t>(host.numel()) * itemsize(host.dtype()),
+                path);
     }
-    HG_CHECK(::fsync(fd) == 0, "save_safetensors: ", path, ": fsync failed: ", std::strerror(errno));
+    HG_CHECK(::fsync(fd) == 0, "save_safetensors: ", path,
+             ": fsync failed: ", std::strerror(errno));
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -136,9 +146,10 @@ std::vector<T> integer_list(const nlohmann::json& j, const std::string& where, c
   HG_CHECK(j.is_array(), where, "is malformed: ", what, " must be an array of integers");
   std::vector<T> out;
   for (const auto& v : j) {
-    const bool fits = v.is_number_unsigned()
-                          ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
-                          : v.is_number_integer() && (std::is_signed_v<T> || v.get<int64_t>() >= 0);
+    const bool fits =
+        v.is_number_unsigned()
+            ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max())
+            : v.is_number_integer() && (std::is_signed_v<T> || v.get<int64_t>() >= 0);
     HG_CHECK(fits, where, "is malformed: ", what, " holds ", v.dump(), ", expected integers in [",
              std::is_signed_v<T> ? "-2^63" : "0", ", ", std::numeric_limits<T>::max(), "]");
     out.push_back(v.get<T>());
@@ -177,8 +188,8 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   HG_CHECK(size >= 8, "load_safetensors: ", path,
            ": truncated: expected an 8-byte header length, file has ", size, " bytes");
   std::memcpy(&header_size, bytes, 8);  // little-endian on every platform we build for
-  HG_CHECK(header_size <= kMaxHeaderBytes && header_size <= size - 8, "load_safetensors: ",
-           path, ": header length ", header_size, " exceeds the file (", size, " bytes)");
+  HG_CHECK(header_size <= kMaxHeaderBytes && header_size <= size - 8, "load_safetensors: ", path,
+           ": header length ", header_size, " exceeds the file (", size, " bytes)");
   const std::string_view header_text(reinterpret_cast<const char*>(bytes) + 8, header_size);
   const uint8_t* data = bytes + 8 + header_size;
   const uint64_t data_size = size - 8 - header_size;
@@ -193,8 +204,10 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   std::map<std::string, std::string> meta;
   try {
     for (const auto& [name, entry] : header.items()) {
-      if (name == "__metadata__") meta = entry.get<std::map<std::string, std::string>>();
-      else out[name] = read_entry(path, name, entry, data, data_size);
+      if (name == "__metadata__")
+        meta = entry.get<std::map<std::string, std::string>>();
+      else
+        out[name] = read_entry(path, name, entry, data, data_size);
     }
   } catch (const nlohmann::json::exception& e) {
     HG_FAIL("load_safetensors: ", path, ": malformed header entry (", e.what(), ")");
@@ -219,6 +232,8 @@ void save(const Module& module, const std::string& path) {
   save_safetensors(module.state_dict(), path, {{"format", "pt"}});
 }
 
-void load(Module& module, const std::string& path) { module.load_state_dict(load_safetensors(path)); }
+void load(Module& module, const std::string& path) {
+  module.load_state_dict(load_safetensors(path));
+}
 
 }  // namespace hg::nn

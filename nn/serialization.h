@@ -5,8 +5,9 @@
 //
 // Saving is atomic: the bytes go to a temporary file in the same directory, which is flushed,
 // synced and renamed over the target, and the directory is synced, so a failed or interrupted
-// save (even a killed process or a power loss) leaves the previous file or the new one, whole. Loading validates the header, every dtype, shape and offset, and reports the file and
-// what was expected.
+// save (even a killed process or a power loss) leaves the previous file or the new one, whole.
+// Loading validates the header, every dtype, shape and offset, and reports the file and what was
+// expected.
 #include <cstddef>
 #include <cstdint>
 #include <map>

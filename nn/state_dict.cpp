@@ -15,7 +15,8 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   for (const auto& [name, t] : own) {
     auto found = state.find(name);
     if (found == state.end()) {
-      if (strict) problems << "\n  missing key \"" << name << "\" (" << hg::describe(t) << ")", ++count;
+      if (strict)
+        problems << "\n  missing key \"" << name << "\" (" << hg::describe(t) << ")", ++count;
       continue;
     }
     const Tensor& v = found->second;
@@ -27,7 +28,8 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   }
   if (strict) {
     for (const auto& [name, v] : state)
-      if (!own.count(name)) problems << "\n  unexpected key \"" << name << "\" (" << hg::describe(v) << ")", ++count;
+      if (!own.count(name))
+        problems << "\n  unexpected key \"" << name << "\" (" << hg::describe(v) << ")", ++count;
   }
   HG_CHECK(count == 0, "load_state_dict: ", type_name_, " does not match the state (", count,
            " problem", count == 1 ? "" : "s", "):", problems.str());

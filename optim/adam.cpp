@@ -129,9 +129,11 @@ void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Ten
   p.lr = h.lr, p.beta1 = h.beta1, p.beta2 = h.beta2, p.eps = h.eps;
   p.weight_decay = h.weight_decay, p.amsgrad = h.amsgrad, p.decoupled = h.decoupled;
   p.step = step;
-  const kernels::TensorView vmax_view = vmax != nullptr ? kernels::view_of(*vmax) : kernels::TensorView{};
+  const kernels::TensorView vmax_view =
+      vmax != nullptr ? kernels::view_of(*vmax) : kernels::TensorView{};
   const Tensor* out = fused_param_out(u);
-  const kernels::TensorView out_view = out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  const kernels::TensorView out_view =
+      out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
   kernels::fused_adam(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
       kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,

@@ -40,8 +40,9 @@ void Optimizer::step_param_counting(const Tensor& param, const OptimizerOptions&
   LostUpdateCount count;
   count.elements = param.numel();
   count.updated = sum(moved).item<int64_t>();
-  count.lost = sum(where(moved, unchanged16, zeros({}, TensorOptions(kBool).device(param.device()))))
-                   .item<int64_t>();
+  count.lost =
+      sum(where(moved, unchanged16, zeros({}, TensorOptions(kBool).device(param.device()))))
+          .item<int64_t>();
   last_lost_ += count;
 }
 

@@ -34,10 +34,12 @@ void LRScheduler::step() {
   apply(last_epoch_ + 1);
   optimizer_steps_ = steps;
   if (no_update) {
-    warn_once("LRScheduler.no_update",
-              name_ + ".step: the " + optimizer_.name() + " optimizer took no step since the "
-              "previous scheduler step (did a GradScaler skip it at a non-finite gradient?); the "
-              "schedule advances anyway, so skipped steps shorten the schedule");
+    warn_once(
+        "LRScheduler.no_update",
+        name_ + ".step: the " + optimizer_.name() +
+            " optimizer took no step since the "
+            "previous scheduler step (did a GradScaler skip it at a non-finite gradient?); the "
+            "schedule advances anyway, so skipped steps shorten the schedule");
   }
 }
 

@@ -323,7 +323,8 @@ std::unique_ptr<OptimizerOptions> Optimizer::load_group(size_t g, size_t& index,
     ParamState& st = loaded[p.impl()];
     HG_CHECK(step->second >= 0 && step->second <= 9007199254740992.0 &&
                  step->second == std::floor(step->second),
-             who, ": \"", key, "step\" is ", step->second, ", expected a whole number in [0, 2^53]");
+             who, ": \"", key, "step\" is ", step->second,
+             ", expected a whole number in [0, 2^53]");
     st.step = static_cast<int64_t>(step->second);
     const DType compute = p.dtype() == kFloat64 ? kFloat64 : kFloat32;
     for (auto it = dict.tensors.lower_bound(key);

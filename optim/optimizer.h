@@ -106,7 +106,9 @@ struct LostUpdateCount {
   int64_t updated = 0;   // ... whose update was nonzero (the fp32 weight moved)
   int64_t lost = 0;      // ... of which the 16-bit value stayed the same
   // lost / updated (0 when nothing was updated)
-  double share() const { return updated ? static_cast<double>(lost) / static_cast<double>(updated) : 0.0; }
+  double share() const {
+    return updated ? static_cast<double>(lost) / static_cast<double>(updated) : 0.0;
+  }
   LostUpdateCount& operator+=(const LostUpdateCount& other);
 };
 
@@ -178,7 +180,7 @@ class Optimizer {
   void count_lost_updates(bool enabled);
   bool counts_lost_updates() const { return count_lost_; }
   const LostUpdateCount& last_step_lost_updates() const { return last_lost_; }  // the last step
-  const LostUpdateCount& total_lost_updates() const { return total_lost_; }  // since enabled
+  const LostUpdateCount& total_lost_updates() const { return total_lost_; }     // since enabled
 
   // false forces the device-generic path (tensor ops, used for non-CPU tensors) on the CPU
   // too, so tests can compare it with the raw CPU loops. Default true.

@@ -100,13 +100,14 @@ void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& 
   kernels::FusedSgdParams p;
   p.lr = h.lr, p.momentum = h.momentum, p.dampening = h.dampening;
   p.weight_decay = h.weight_decay, p.nesterov = h.nesterov, p.first_step = first;
-  const kernels::TensorView buf_view = buf != nullptr ? kernels::view_of(*buf) : kernels::TensorView{};
+  const kernels::TensorView buf_view =
+      buf != nullptr ? kernels::view_of(*buf) : kernels::TensorView{};
   const Tensor* out = detail::fused_param_out(u);
-  const kernels::TensorView out_view = out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
-  kernels::fused_sgd(u.weight.device())(kernels::view_of(u.weight), kernels::view_of(u.grad),
-                                        buf != nullptr ? &buf_view : nullptr,
-                                        out != nullptr ? &out_view : nullptr, nullptr, nullptr,
-                                        u.grad_factor, p);
+  const kernels::TensorView out_view =
+      out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  kernels::fused_sgd(u.weight.device())(
+      kernels::view_of(u.weight), kernels::view_of(u.grad), buf != nullptr ? &buf_view : nullptr,
+      out != nullptr ? &out_view : nullptr, nullptr, nullptr, u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 

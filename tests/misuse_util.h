@@ -18,8 +18,8 @@ inline void record_misuse(const std::string& area, const std::string& mistake, c
   if (table == nullptr) return;
   std::string cell;
   for (char c : message) cell += c == '|' ? '/' : (c == '\n' ? ' ' : c);
-  std::ofstream(table, std::ios::app) << "| " << area << " | " << mistake << " | " << kind
-                                      << " | `" << cell << "` |\n";
+  std::ofstream(table, std::ios::app)
+      << "| " << area << " | " << mistake << " | " << kind << " | `" << cell << "` |\n";
 }
 
 // f must throw hg::Error containing every part.

@@ -17,7 +17,8 @@ inline std::filesystem::path regression_inputs(const char* source_file, const st
   const fs::path beside = fs::path(source_file).parent_path() / folder;
   if (fs::is_directory(beside, ec)) return beside;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  const fs::path from_exe = exe.parent_path().parent_path().parent_path() / "tests" / suite / folder;
+  const fs::path from_exe =
+      exe.parent_path().parent_path().parent_path() / "tests" / suite / folder;
   if (!ec && fs::is_directory(from_exe, ec)) return from_exe;
   return fs::path("tests") / suite / folder;
 }

@@ -32,27 +32,50 @@ void check_registered(bool registered, const CheckpointContents& c, const std::s
   HG_CHECK(!registered || c.parts.count(part), where, "the checkpoint has no ", part,
            " state, but a ", part, " was registered to load it");
   HG_CHECK(registered || !c.parts.count(part), where, "the checkpoint has ", part,
-           " state, but no ", part, " was registered to receive it (register one, or load "
+           " state, but no ", part,
+           " was registered to receive it (register one, or load "
            "with a Checkpoint that names what to restore)");
 }
 
 }  // namespace
 
-Checkpoint& Checkpoint::model(nn::Module& model) { model_ = &model; return *this; }
-Checkpoint& Checkpoint::optimizer(optim::Optimizer& optimizer) { optimizer_ = &optimizer; return *this; }
-Checkpoint& Checkpoint::scaler(amp::GradScaler& scaler) { scaler_ = &scaler; return *this; }
-Checkpoint& Checkpoint::scheduler(optim::LRScheduler& scheduler) { scheduler_ = &scheduler; return *this; }
-Checkpoint& Checkpoint::generator(Generator& generator) { generator_ = &generator; return *this; }
-Checkpoint& Checkpoint::loader(data::DataLoader& loader) { loader_ = &loader; return *this; }
+Checkpoint& Checkpoint::model(nn::Module& model) {
+  model_ = &model;
+  return *this;
+}
+Checkpoint& Checkpoint::optimizer(optim::Optimizer& optimizer) {
+  optimizer_ = &optimizer;
+  return *this;
+}
+Checkpoint& Checkpoint::scaler(amp::GradScaler& scaler) {
+  scaler_ = &scaler;
+  return *this;
+}
+Checkpoint& Checkpoint::scheduler(optim::LRScheduler& scheduler) {
+  scheduler_ = &scheduler;
+  return *this;
+}
+Checkpoint& Checkpoint::generator(Generator& generator) {
+  generator_ = &generator;
+  return *this;
+}
+Checkpoint& Checkpoint::loader(data::DataLoader& loader) {
+  loader_ = &loader;
+  return *this;
+}
 
 void Checkpoint::save(const std::string& path, const TrainingProgress& progress) const {
   HG_CHECK(progress.epoch >= 0 && progress.step >= 0, "Checkpoint.save: ", path,
            ": epoch and step must be >= 0, got ", progress.epoch, " and ", progress.step);
   nn::TensorMap tensors;
-  Metadata meta{{"format", "halfgrad-checkpoint"}, {"version", "2"},
-                {"epoch", std::to_string(progress.epoch)}, {"step", std::to_string(progress.step)}};
+  Metadata meta{{"format", "halfgrad-checkpoint"},
+                {"version", "2"},
+                {"epoch", std::to_string(progress.epoch)},
+                {"step", std::to_string(progress.step)}};
   std::string contents;
-  auto add_part = [&](const char* part) { contents += (contents.empty() ? "" : ",") + std::string(part); };
+  auto add_part = [&](const char* part) {
+    contents += (contents.empty() ? "" : ",") + std::string(part);
+  };
   if (model_) {
     add_part("model");
     for (const auto& [name, t] : model_->state_dict()) tensors["model." + name] = t;
@@ -92,7 +115,8 @@ void Checkpoint::save(const std::string& path, const TrainingProgress& progress)
 TrainingProgress Checkpoint::load(const std::string& path) const {
   std::ifstream in(path, std::ios::binary);
   HG_CHECK(in.good(), "Checkpoint.load: cannot open ", path);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
   return load_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
 }
 

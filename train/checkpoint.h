@@ -46,8 +46,8 @@ namespace hg::train {
 
 // Where the training loop stands; the checkpoint stores it as given.
 struct TrainingProgress {
-  int64_t epoch = 0;  // the caller's epoch counter (e.g. epochs completed)
-  int64_t step = 0;   // the caller's step counter (e.g. iterations done)
+  int64_t epoch = 0;                        // the caller's epoch counter (e.g. epochs completed)
+  int64_t step = 0;                         // the caller's step counter (e.g. iterations done)
   std::map<std::string, double> scalars{};  // anything else: best accuracy, normalisation, ...
 };
 

@@ -11,7 +11,8 @@ namespace hg::train::detail {
 namespace {
 
 constexpr double kMaxExactInteger = 9007199254740992.0;  // 2^53: counts stay exact in a double
-const std::set<std::string> kParts{"model", "optimizer", "scaler", "scheduler", "generator", "data"};
+const std::set<std::string> kParts{"model",     "optimizer", "scaler",
+                                   "scheduler", "generator", "data"};
 
 // A metadata value for messages: quoted and cut short, whatever the file holds.
 std::string shown(const std::string& text) {
@@ -62,7 +63,8 @@ void check_state_scalar(const std::string& key, double v, bool counter, const st
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::set<std::string> parse_parts(const Metadata& meta, const std::string& where) {
@@ -117,7 +119,9 @@ std::string exact_text(double v) {
   return out.str();
 }
 
-std::string integer_text(uint64_t v) { return std::to_string(v); }
+std::string integer_text(uint64_t v) {
+  return std::to_string(v);
+}
 
 CheckpointContents parse_contents(const nn::TensorMap& tensors, const Metadata& meta,
                                   const std::string& where) {
@@ -126,9 +130,12 @@ CheckpointContents parse_contents(const nn::TensorMap& tensors, const Metadata& 
   CheckpointContents c;
   c.parts = parse_parts(meta, where);
   for (const auto& [name, t] : tensors) {
-    if (name.rfind("model.", 0) == 0) c.model[name.substr(6)] = t;
-    else if (name.rfind("optim.", 0) == 0) c.optimizer.tensors[name.substr(6)] = t;
-    else HG_FAIL(where, "unexpected tensor ", shown(name), " (expected model.* or optim.*)");
+    if (name.rfind("model.", 0) == 0)
+      c.model[name.substr(6)] = t;
+    else if (name.rfind("optim.", 0) == 0)
+      c.optimizer.tensors[name.substr(6)] = t;
+    else
+      HG_FAIL(where, "unexpected tensor ", shown(name), " (expected model.* or optim.*)");
   }
   parse_prefixed(meta, c, where);
   if (meta.count("epoch")) c.progress.epoch = to_count("epoch", meta.at("epoch"), where);

@@ -38,7 +38,8 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("epochs", "24", "training epochs");
   args.option("batch", "512", "batch size (each epoch drops its last, incomplete batch)");
   args.option("lr", "0.4", "peak learning rate (SGD, nesterov momentum 0.9)");
-  args.option("warmup", "0.2", "fraction of the steps in which the lr rises linearly to --lr (then falls linearly)");
+  args.option("warmup", "0.2",
+              "fraction of the steps in which the lr rises linearly to --lr (then falls linearly)");
   args.option("weight-decay", "5e-4", "weight decay (on every parameter)");
   args.option("label-smoothing", "0.2", "label smoothing of the cross-entropy loss");
   args.option("seed", "1", "random seed (weights, shuffling, augmentation)");
@@ -82,7 +83,9 @@ struct Trainer {
 };
 
 // The factor the loss is multiplied by: 1 when loss scaling is off.
-double applied_scale(const amp::GradScaler& scaler) { return scaler.is_enabled() ? scaler.get_scale() : 1.0; }
+double applied_scale(const amp::GradScaler& scaler) {
+  return scaler.is_enabled() ? scaler.get_scale() : 1.0;
+}
 
 struct EpochStats {
   double mean_loss = 0, seconds = 0;
@@ -95,8 +98,8 @@ double train_step(Trainer& t, const data::Batch& batch) {
   Tensor loss;
   {
     const auto region = t.amp.autocast();
-    loss = cross_entropy(t.model(batch.data.to(t.device)), batch.target.to(t.device), Reduction::Mean,
-                         -100, t.label_smoothing);
+    loss = cross_entropy(t.model(batch.data.to(t.device)), batch.target.to(t.device),
+                         Reduction::Mean, -100, t.label_smoothing);
   }
   t.scaler.scale(loss).backward();
   t.scaler.step(t.opt);
@@ -118,13 +121,17 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
     if (t.scaler.get_scale() != scale)
       t.log.loss_scale_change(global_step, scale, t.scaler.get_scale(), t.scaler.skipped_steps());
     if (t.log_every > 0 && global_step % t.log_every == 0)
-      t.log.step({epoch + 1, global_step, loss, lr, applied_scale(t.scaler), t.scaler.skipped_steps()});
-    if (std::isfinite(loss)) loss_sum += loss;
-    else ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+      t.log.step(
+          {epoch + 1, global_step, loss, lr, applied_scale(t.scaler), t.scaler.skipped_steps()});
+    if (std::isfinite(loss))
+      loss_sum += loss;
+    else
+      ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
     progress.update(stats.steps, loss);
   }
   stats.seconds = progress.finish();
-  stats.mean_loss = loss_sum / static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
+  stats.mean_loss =
+      loss_sum / static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
   return stats;
 }
 
@@ -159,7 +166,8 @@ examples::TrainingState training_state(int64_t epochs_done, const examples::Chan
 // Loads --resume (if given) into the model, optimizer and scaler, and replays the schedule to
 // where it stopped; returns the number of epochs already done.
 int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Optimizer& opt,
-                        optim::LRScheduler& schedule, amp::GradScaler& scaler, int64_t steps_per_epoch) {
+                        optim::LRScheduler& schedule, amp::GradScaler& scaler,
+                        int64_t steps_per_epoch) {
   if (args.str("resume").empty()) return 0;
   examples::TrainingState state = examples::load_checkpoint(args.str("resume"), model, opt);
   std::map<std::string, double> scaler_state;
@@ -167,18 +175,23 @@ int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Op
     if (key.rfind("scaler.", 0) == 0) scaler_state[key.substr(7)] = value;
   scaler.load_state_dict(scaler_state);
   for (int64_t s = 0; s < state.epoch * steps_per_epoch; ++s) schedule.step();
-  std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(), static_cast<long long>(state.epoch));
+  std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
+              static_cast<long long>(state.epoch));
   return state.epoch;
 }
 
 void print_epoch(int64_t epoch, const EpochStats& s, double accuracy, int64_t test_images,
                  const amp::GradScaler& scaler) {
-  std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%lld images), %.1f s (%.1f ms/step)",
-              static_cast<long long>(epoch + 1), s.mean_loss, 100 * accuracy, static_cast<long long>(test_images),
-              s.seconds, 1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
+  std::printf(
+      "epoch %lld: train loss %.4f, test accuracy %.2f%% (%lld images), %.1f s (%.1f ms/step)",
+      static_cast<long long>(epoch + 1), s.mean_loss, 100 * accuracy,
+      static_cast<long long>(test_images), s.seconds,
+      1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
   if (scaler.is_enabled())
-    std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(), static_cast<long long>(scaler.skipped_steps()));
-  if (s.nonfinite_losses > 0) std::printf(", %lld non-finite losses", static_cast<long long>(s.nonfinite_losses));
+    std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
+                static_cast<long long>(scaler.skipped_steps()));
+  if (s.nonfinite_losses > 0)
+    std::printf(", %lld non-finite losses", static_cast<long long>(s.nonfinite_losses));
   std::printf("\n");
   std::fflush(stdout);
 }
@@ -192,18 +205,21 @@ int main(int argc, char** argv) try {
   const auto seed = static_cast<uint64_t>(args.integer("seed"));
   manual_seed(seed);
 
-  const examples::CifarData data = examples::load_cifar_data(
-      {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment")});
-  data::DataLoader loader(data.train, {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true,
-                                       .seed = seed});
-  HG_CHECK(loader.size() > 0, kProgram, ": ", data.train.size(), " training images make no batch of ",
-           args.integer("batch"));
+  const examples::CifarData data =
+      examples::load_cifar_data({args.str("data"), args.integer("limit"),
+                                 args.integer("test-limit"), !args.on("no-augment")});
+  data::DataLoader loader(
+      data.train,
+      {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true, .seed = seed});
+  HG_CHECK(loader.size() > 0, kProgram, ": ", data.train.size(),
+           " training images make no batch of ", args.integer("batch"));
 
   auto model = examples::make_resnet9();
   model->to(device);
   const double lr = args.number("lr");
-  optim::SGD opt(model->parameters(),
-                 optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(args.number("weight-decay")));
+  optim::SGD opt(
+      model->parameters(),
+      optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(args.number("weight-decay")));
   const int64_t epochs = args.integer("epochs");
   // Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. One
   // spare step: the scheduler steps after every optimizer step, and its last step must land on
@@ -215,26 +231,35 @@ int main(int argc, char** argv) try {
   scaler.set_parameter_names(model->named_parameters());
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
   std::printf("resnet9 on %lld CIFAR-10 images (%s), %lld steps of %lld per epoch, %s; %s\n",
-              static_cast<long long>(data.train.size()), device.str().c_str(), static_cast<long long>(loader.size()),
-              static_cast<long long>(args.integer("batch")), amp.describe().c_str(), blas_info().c_str());
+              static_cast<long long>(data.train.size()), device.str().c_str(),
+              static_cast<long long>(loader.size()), static_cast<long long>(args.integer("batch")),
+              amp.describe().c_str(), blas_info().c_str());
 
   const auto& st = data.stats;
-  std::printf("inputs normalised with the training images' channel mean (%.4f, %.4f, %.4f), std (%.4f, %.4f, %.4f)\n",
-              st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
+  std::printf(
+      "inputs normalised with the training images' channel mean (%.4f, %.4f, %.4f), std (%.4f, "
+      "%.4f, %.4f)\n",
+      st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
   examples::MetricsLog log(args.str("metrics"));
-  Trainer trainer{*model, opt, schedule, scaler, amp, loader, device, args.number("label-smoothing"),
-                  log, args.integer("log-every")};
+  Trainer trainer{*model,   opt,
+                  schedule, scaler,
+                  amp,      loader,
+                  device,   args.number("label-smoothing"),
+                  log,      args.integer("log-every")};
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);
     const double accuracy = evaluate(*model, data.test, args.integer("eval-batch"), device, amp);
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss, accuracy,
-               stats.seconds, elapsed, args.str("precision"), std::string(amp::opt_level_name(amp.level)),
-               device.str(), applied_scale(scaler), scaler.skipped_steps(), stats.nonfinite_losses});
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss,
+               accuracy, stats.seconds, elapsed, args.str("precision"),
+               std::string(amp::opt_level_name(amp.level)), device.str(), applied_scale(scaler),
+               scaler.skipped_steps(), stats.nonfinite_losses});
     if (!args.str("save").empty())
-      examples::save_checkpoint(args.str("save"), *model, opt, training_state(epoch + 1, data.stats, scaler));
+      examples::save_checkpoint(args.str("save"), *model, opt,
+                                training_state(epoch + 1, data.stats, scaler));
     if (args.integer("stop-after") == epoch + 1) break;
   }
   return 0;

@@ -13,9 +13,9 @@ MetricsLog::MetricsLog(const std::string& path) {
 
 void MetricsLog::step(const StepRecord& r) {
   if (!enabled()) return;
-  out_ << "{\"type\":\"step\",\"epoch\":" << r.epoch << ",\"step\":" << r.step << ",\"loss\":" << r.loss
-       << ",\"lr\":" << r.lr << ",\"loss_scale\":" << r.loss_scale << ",\"skipped_steps\":" << r.skipped_steps
-       << "}\n";
+  out_ << "{\"type\":\"step\",\"epoch\":" << r.epoch << ",\"step\":" << r.step
+       << ",\"loss\":" << r.loss << ",\"lr\":" << r.lr << ",\"loss_scale\":" << r.loss_scale
+       << ",\"skipped_steps\":" << r.skipped_steps << "}\n";
 }
 
 void MetricsLog::loss_scale_change(int64_t step, double from, double to, int64_t skipped_steps) {
@@ -27,11 +27,12 @@ void MetricsLog::loss_scale_change(int64_t step, double from, double to, int64_t
 void MetricsLog::epoch(const EpochRecord& r) {
   if (!enabled()) return;
   out_ << "{\"type\":\"epoch\",\"epoch\":" << r.epoch << ",\"train_loss\":" << r.train_loss
-       << ",\"test_acc\":" << r.test_acc << ",\"seconds\":" << r.seconds << ",\"elapsed\":" << r.elapsed
-       << ",\"steps\":" << r.steps << ",\"images\":" << r.images << ",\"batch\":" << r.batch
-       << ",\"precision\":\"" << r.precision << "\",\"opt_level\":\"" << r.opt_level << "\",\"device\":\""
-       << r.device << "\",\"loss_scale\":" << r.loss_scale << ",\"skipped_steps\":" << r.skipped_steps
-       << ",\"nonfinite_losses\":" << r.nonfinite_losses << "}" << std::endl;  // flushed: readable mid-run
+       << ",\"test_acc\":" << r.test_acc << ",\"seconds\":" << r.seconds
+       << ",\"elapsed\":" << r.elapsed << ",\"steps\":" << r.steps << ",\"images\":" << r.images
+       << ",\"batch\":" << r.batch << ",\"precision\":\"" << r.precision << "\",\"opt_level\":\""
+       << r.opt_level << "\",\"device\":\"" << r.device << "\",\"loss_scale\":" << r.loss_scale
+       << ",\"skipped_steps\":" << r.skipped_steps << ",\"nonfinite_losses\":" << r.nonfinite_losses
+       << "}" << std::endl;  // flushed: readable mid-run
 }
 
 }  // namespace hg::examples

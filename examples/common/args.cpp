@@ -63,7 +63,8 @@ int64_t Args::integer(const std::string& name) const {
   const std::string v = str(name);
   char* end = nullptr;
   const long long n = std::strtoll(v.c_str(), &end, 10);
-  HG_CHECK(!v.empty() && *end == '\0', program_, ": --", name, " expects an integer, got \"", v, "\"");
+  HG_CHECK(!v.empty() && *end == '\0', program_, ": --", name, " expects an integer, got \"", v,
+           "\"");
   return n;
 }
 
@@ -71,12 +72,17 @@ double Args::number(const std::string& name) const {
   const std::string v = str(name);
   char* end = nullptr;
   const double x = std::strtod(v.c_str(), &end);
-  HG_CHECK(!v.empty() && *end == '\0', program_, ": --", name, " expects a number, got \"", v, "\"");
+  HG_CHECK(!v.empty() && *end == '\0', program_, ": --", name, " expects a number, got \"", v,
+           "\"");
   return x;
 }
 
-bool Args::on(const std::string& name) const { return str(name) == "true"; }
-bool Args::given(const std::string& name) const { return specs_.at(name).given; }
+bool Args::on(const std::string& name) const {
+  return str(name) == "true";
+}
+bool Args::given(const std::string& name) const {
+  return specs_.at(name).given;
+}
 
 std::string Args::help() const {
   std::ostringstream out;

@@ -13,7 +13,7 @@
 namespace hg::examples {
 
 struct TrainingState {
-  int64_t epoch = 0;  // epochs completed
+  int64_t epoch = 0;                      // epochs completed
   std::map<std::string, double> scalars;  // scheduler step, seed, ...
 };
 

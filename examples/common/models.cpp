@@ -62,8 +62,9 @@ std::shared_ptr<nn::Sequential> conv_bn(int64_t in, int64_t out) {
 }
 
 std::shared_ptr<nn::Module> residual(int64_t channels) {
-  return std::make_shared<Residual>(std::make_shared<nn::Sequential>(
-      std::initializer_list<std::shared_ptr<nn::Module>>{conv_bn(channels, channels), conv_bn(channels, channels)}));
+  return std::make_shared<Residual>(
+      std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+          conv_bn(channels, channels), conv_bn(channels, channels)}));
 }
 
 }  // namespace

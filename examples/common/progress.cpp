@@ -17,8 +17,11 @@ std::string clock_text(double seconds) {
 }  // namespace
 
 Progress::Progress(std::string title, int64_t total_steps, int64_t samples_per_step)
-    : title_(std::move(title)), total_(total_steps), samples_per_step_(samples_per_step),
-      tty_(::isatty(STDOUT_FILENO) == 1), start_(std::chrono::steady_clock::now()),
+    : title_(std::move(title)),
+      total_(total_steps),
+      samples_per_step_(samples_per_step),
+      tty_(::isatty(STDOUT_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
 void Progress::update(int64_t step, double loss) {
@@ -30,7 +33,8 @@ void Progress::update(int64_t step, double loss) {
   last_draw_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(step * samples_per_step_) / elapsed : 0;
-  const double eta = step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
+  const double eta =
+      step > 0 ? elapsed / static_cast<double>(step) * static_cast<double>(total_ - step) : 0;
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * step / std::max<int64_t>(total_, 1));

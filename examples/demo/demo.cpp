@@ -27,13 +27,14 @@ int main() {
   std::cout << "== 1. fp32 -> fp16 / bf16 rounding (IEEE round to nearest, ties to even)\n"
             << "  value                 fp32            fp16  (bits)              bf16\n";
   rounding_row("1/3", 1.0f / 3.0f);
-  rounding_row("65519.99", 65519.99f);            // just below the halfway point: 65504, fp16's max
-  rounding_row("65520", 65520.0f);                // the halfway point to 65536: ties to even = inf
-  rounding_row("2^-24", std::ldexp(1.0f, -24));   // fp16's smallest subnormal, kept
-  rounding_row("2^-25", std::ldexp(1.0f, -25));   // halfway between 0 and 2^-24: ties to even = 0
-  rounding_row("1e-8", 1e-8f);                    // far below fp16's range; bf16 keeps fp32's range
-  std::cout << "  fp16 has 10 mantissa bits and a max of 65504; bf16 has 7 mantissa bits and fp32's "
-               "exponent range.\n\n";
+  rounding_row("65519.99", 65519.99f);           // just below the halfway point: 65504, fp16's max
+  rounding_row("65520", 65520.0f);               // the halfway point to 65536: ties to even = inf
+  rounding_row("2^-24", std::ldexp(1.0f, -24));  // fp16's smallest subnormal, kept
+  rounding_row("2^-25", std::ldexp(1.0f, -25));  // halfway between 0 and 2^-24: ties to even = 0
+  rounding_row("1e-8", 1e-8f);                   // far below fp16's range; bf16 keeps fp32's range
+  std::cout
+      << "  fp16 has 10 mantissa bits and a max of 65504; bf16 has 7 mantissa bits and fp32's "
+         "exponent range.\n\n";
 
   std::cout << "== 2. the same values as tensors, cast with Tensor::to(dtype)\n";
   hg::Tensor x = hg::from_vector<float>({1.0f / 3.0f, 65519.99f, 65520.0f, std::ldexp(1.0f, -25)});

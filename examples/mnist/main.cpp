@@ -77,19 +77,24 @@ int main(int argc, char** argv) try {
 
   // Normalise with the training set's own pixel statistics (MNIST 0.1307/0.3081, Fashion-MNIST
   // 0.2860/0.3530); they go into checkpoints so another program can reproduce the inputs.
-  const data::LabeledImages train_images = first(data::load_mnist(args.str("data"), true), args.integer("limit"));
+  const data::LabeledImages train_images =
+      first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const Tensor pixels = train_images.images.to(kFloat64) / 255.0;
-  const double pixel_mean = mean(pixels).item<double>(), pixel_std = std::sqrt(var(pixels).item<double>());
+  const double pixel_mean = mean(pixels).item<double>(),
+               pixel_std = std::sqrt(var(pixels).item<double>());
   const std::vector<data::Transform> normalize{
       data::normalize({static_cast<float>(pixel_mean)}, {static_cast<float>(pixel_std)})};
   const data::Dataset train(train_images, normalize);
   const data::Dataset test(data::load_mnist(args.str("data"), false), normalize);
-  data::DataLoader loader(train, {.batch_size = args.integer("batch"), .shuffle = true,
+  data::DataLoader loader(train, {.batch_size = args.integer("batch"),
+                                  .shuffle = true,
                                   .seed = static_cast<uint64_t>(args.integer("seed"))});
 
   auto model = examples::make_mnist_model(args.str("model"));
   model->to(device);
-  optim::SGD opt(model->parameters(), optim::SGDOptions(args.number("lr")).momentum(0.9).nesterov(true)
+  optim::SGD opt(model->parameters(), optim::SGDOptions(args.number("lr"))
+                                          .momentum(0.9)
+                                          .nesterov(true)
                                           .weight_decay(args.number("weight-decay")));
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule(opt, args.number("lr"), epochs * loader.size());
@@ -100,20 +105,23 @@ int main(int argc, char** argv) try {
   if (!args.str("resume").empty()) {
     state = examples::load_checkpoint(args.str("resume"), *model, opt);
     if (state.scalars.count("loss_scale")) {
-      scaler.load_state_dict({{"scale", state.scalars["loss_scale"]}, {"growth_tracker", state.scalars["growth_tracker"]},
-                              {"overflow_streak", 0}, {"skipped_steps", state.scalars["skipped_steps"]}});
+      scaler.load_state_dict({{"scale", state.scalars["loss_scale"]},
+                              {"growth_tracker", state.scalars["growth_tracker"]},
+                              {"overflow_streak", 0},
+                              {"skipped_steps", state.scalars["skipped_steps"]}});
     }
     for (int64_t s = 0; s < state.epoch * loader.size(); ++s) schedule.step();
     std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
                 static_cast<long long>(state.epoch));
   }
-  std::printf("%s on %lld MNIST images (%s), %lld steps per epoch, %s; %s\n", args.str("model").c_str(),
-              static_cast<long long>(train.size()), device.str().c_str(),
+  std::printf("%s on %lld MNIST images (%s), %lld steps per epoch, %s; %s\n",
+              args.str("model").c_str(), static_cast<long long>(train.size()), device.str().c_str(),
               static_cast<long long>(loader.size()), amp.describe().c_str(), blas_info().c_str());
 
   for (int64_t epoch = state.epoch; epoch < epochs; ++epoch) {
     loader.set_epoch(epoch);
-    examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(), args.integer("batch"));
+    examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(),
+                                args.integer("batch"));
     double loss_sum = 0;
     int64_t step = 0, nonfinite_losses = 0;
     for (auto& batch : loader) {
@@ -128,35 +136,43 @@ int main(int argc, char** argv) try {
       scaler.update();
       schedule.step();
       const double l = loss.item<double>();
-      if (std::isfinite(l)) loss_sum += l;
-      else ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+      if (std::isfinite(l))
+        loss_sum += l;
+      else
+        ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
       progress.update(++step, l);
     }
     const double seconds = progress.finish();
     const double accuracy = evaluate(*model, test, device, amp);
-    std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)", static_cast<long long>(epoch + 1),
-                loss_sum / static_cast<double>(std::max<int64_t>(step - nonfinite_losses, 1)), 100 * accuracy, seconds);
+    std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)",
+                static_cast<long long>(epoch + 1),
+                loss_sum / static_cast<double>(std::max<int64_t>(step - nonfinite_losses, 1)),
+                100 * accuracy, seconds);
     if (scaler.is_enabled()) {
       std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
                   static_cast<long long>(scaler.skipped_steps()));
     }
-    if (nonfinite_losses > 0) std::printf(", %lld non-finite losses", static_cast<long long>(nonfinite_losses));
+    if (nonfinite_losses > 0)
+      std::printf(", %lld non-finite losses", static_cast<long long>(nonfinite_losses));
     std::printf("\n");
     if (!args.str("metrics").empty()) {
       std::ofstream(args.str("metrics"), std::ios::app)
-          << "{\"epoch\":" << epoch + 1 << ",\"train_loss\":" << loss_sum / static_cast<double>(step)
+          << "{\"epoch\":" << epoch + 1
+          << ",\"train_loss\":" << loss_sum / static_cast<double>(step)
           << ",\"test_acc\":" << accuracy << ",\"seconds\":" << seconds << ",\"precision\":\""
           << args.str("precision") << "\",\"opt_level\":\"" << amp::opt_level_name(amp.level)
-          << "\",\"loss_scale\":" << scaler.get_scale() << ",\"skipped_steps\":"
-          << scaler.skipped_steps() << "}\n";
+          << "\",\"loss_scale\":" << scaler.get_scale()
+          << ",\"skipped_steps\":" << scaler.skipped_steps() << "}\n";
     }
     if (!args.str("save").empty()) {
       const auto scaler_state = scaler.state_dict();
       examples::save_checkpoint(args.str("save"), *model, opt,
-                                {epoch + 1, {{"pixel_mean", pixel_mean}, {"pixel_std", pixel_std},
-                                             {"loss_scale", scaler_state.at("scale")},
-                                             {"growth_tracker", scaler_state.at("growth_tracker")},
-                                             {"skipped_steps", scaler_state.at("skipped_steps")}}});
+                                {epoch + 1,
+                                 {{"pixel_mean", pixel_mean},
+                                  {"pixel_std", pixel_std},
+                                  {"loss_scale", scaler_state.at("scale")},
+                                  {"growth_tracker", scaler_state.at("growth_tracker")},
+                                  {"skipped_steps", scaler_state.at("skipped_steps")}}});
     }
     if (args.integer("stop-after") == epoch + 1) break;
   }

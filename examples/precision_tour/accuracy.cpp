@@ -15,13 +15,14 @@ void table(Trainer& t, const std::vector<RunSpec>& specs, const RunResult* refer
   for (const RunSpec& spec : specs) {
     const RunResult& r = t.run(spec);
     char lost[32] = "-";
-    if (r.lost_total.elements > 0) std::snprintf(lost, sizeof lost, "%.1f%%", 100 * r.lost_total.share());
+    if (r.lost_total.elements > 0)
+      std::snprintf(lost, sizeof lost, "%.1f%%", 100 * r.lost_total.share());
     char delta[32] = "";
     if (reference != nullptr && &r != reference) {
       std::snprintf(delta, sizeof delta, "%+.2f", 100 * (r.accuracy - reference->accuracy));
     }
-    std::printf("  %-56s %6.2f%%   %-8s %-11.4g %-8lld %s\n", spec.label().c_str(), 100 * r.accuracy, delta,
-                r.final_loss, static_cast<long long>(r.skipped), lost);
+    std::printf("  %-56s %6.2f%%   %-8s %-11.4g %-8lld %s\n", spec.label().c_str(),
+                100 * r.accuracy, delta, r.final_loss, static_cast<long long>(r.skipped), lost);
   }
 }
 
@@ -39,12 +40,15 @@ void verdict(Trainer& t, const RunSpec& spec, const RunResult& reference, const 
 }  // namespace
 
 void chapter_accuracy(Context& ctx) {
-  heading(7, "Accuracy",
-          "Mixed precision (fp16 compute, fp32 master weights, loss scaling) matches fp32 (the\n"
-          "lecture's Table 1); dropping loss scaling or master weights can cost accuracy (Table 2).");
+  heading(
+      7, "Accuracy",
+      "Mixed precision (fp16 compute, fp32 master weights, loss scaling) matches fp32 (the\n"
+      "lecture's Table 1); dropping loss scaling or master weights can cost accuracy (Table 2).");
   Trainer& t = *ctx.trainer;
-  std::printf("  Every run: %s.\n  'lost updates': share of nonzero updates that left the 16-bit "
-              "weight unchanged (Optimizer::count_lost_updates).\n\n", t.describe().c_str());
+  std::printf(
+      "  Every run: %s.\n  'lost updates': share of nonzero updates that left the 16-bit "
+      "weight unchanged (Optimizer::count_lost_updates).\n\n",
+      t.describe().c_str());
   const RunSpec fp32{}, no_scaling{"fp16", "O2", "none"}, no_masters{"fp16", "O3", "dynamic"};
   const RunResult& reference = t.run(fp32);
   std::printf("  Table 1: fp32 vs mixed precision\n");
@@ -63,8 +67,9 @@ void chapter_accuracy(Context& ctx) {
   slow32.lr = ctx.small_lr;
   RunSpec slow_o2{"fp16", "O2", "dynamic"}, slow_o3 = no_masters;
   slow_o2.lr = slow_o3.lr = ctx.small_lr;
-  std::printf("\n  Small updates: peak lr %g instead of 0.05, so more updates fall below half an ulp\n",
-              ctx.small_lr);
+  std::printf(
+      "\n  Small updates: peak lr %g instead of 0.05, so more updates fall below half an ulp\n",
+      ctx.small_lr);
   const RunResult& slow_ref = t.run(slow32);
   table(t, {slow32, slow_o2, slow_o3}, &slow_ref);
   verdict(t, slow_o3, slow_ref, "without master weights");
@@ -72,9 +77,10 @@ void chapter_accuracy(Context& ctx) {
   const int shift = ctx.loss_shift;
   RunSpec tiny32{}, tiny_none = no_scaling, tiny_dyn{"fp16", "O2", "dynamic"};
   tiny32.loss_factor = tiny_none.loss_factor = tiny_dyn.loss_factor = std::ldexp(1.0, shift);
-  std::printf("\n  Small gradients: loss x 2^%d with lr x 2^%d and weight decay x 2^%d, the same training\n"
-              "  in exact arithmetic (compare the fp32 rows), with every gradient 2^%d times smaller\n",
-              shift, -shift, shift, -shift);
+  std::printf(
+      "\n  Small gradients: loss x 2^%d with lr x 2^%d and weight decay x 2^%d, the same training\n"
+      "  in exact arithmetic (compare the fp32 rows), with every gradient 2^%d times smaller\n",
+      shift, -shift, shift, -shift);
   const RunResult& tiny_ref = t.run(tiny32);
   table(t, {tiny32, tiny_none, tiny_dyn}, &tiny_ref);
   verdict(t, tiny_none, tiny_ref, "without loss scaling");

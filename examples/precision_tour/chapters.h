@@ -12,7 +12,7 @@ struct Context {
   std::string out_dir;  // PNG plots (and their data/scripts under data/)
   Trainer* trainer = nullptr;
   double small_lr = 0.0005;  // chapters 3 and 7: the peak lr of the small-update runs
-  int loss_shift = -16;     // chapter 7: log2 of the loss factor of the small-gradient runs
+  int loss_shift = -16;      // chapter 7: log2 of the loss factor of the small-gradient runs
 };
 
 void chapter_anatomy(Context& ctx);       // 1: bit fields of fp16 / fp32 / bf16

@@ -30,17 +30,19 @@ const char* class_name(amp::ValueClass c) {
 
 void show(const char* what, double value, DType dtype) {
   const amp::Explanation e = amp::explain(value, dtype);
-  std::printf("  %-28s %-9s %-36s = %-14.8g (%s, ulp %.3g)\n", what, std::string(dtype_name(dtype)).c_str(),
-              fields(e).c_str(), e.stored, class_name(e.cls), e.ulp);
+  std::printf("  %-28s %-9s %-36s = %-14.8g (%s, ulp %.3g)\n", what,
+              std::string(dtype_name(dtype)).c_str(), fields(e).c_str(), e.stored,
+              class_name(e.cls), e.ulp);
 }
 
 }  // namespace
 
 void chapter_anatomy(Context&) {
-  heading(1, "FP16 anatomy",
-          "fp16 = 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits. A normal value is\n"
-          "(-1)^s * 2^(e-15) * 1.m; exponent field 0 holds zero and the subnormals 2^-14 * 0.m.\n"
-          "Bit fields below come from amp::explain (the library's conversion, round to nearest even).");
+  heading(
+      1, "FP16 anatomy",
+      "fp16 = 1 sign bit, 5 exponent bits (bias 15), 10 mantissa bits. A normal value is\n"
+      "(-1)^s * 2^(e-15) * 1.m; exponent field 0 holds zero and the subnormals 2^-14 * 0.m.\n"
+      "Bit fields below come from amp::explain (the library's conversion, round to nearest even).");
   show("largest: 65504", 65504, kFloat16);
   show("smallest normal: 2^-14", std::ldexp(1.0, -14), kFloat16);
   show("smallest subnormal: 2^-24", std::ldexp(1.0, -24), kFloat16);
@@ -77,25 +79,37 @@ void chapter_resolution(Context& ctx) {
           "Inside the binade [2^e, 2^(e+1)) fp16 values are spaced 2^(e-10) apart (2^-24 for all\n"
           "subnormals). 'ulp' is amp::explain's spacing; 'next - value' steps the bit pattern by\n"
           "one (Half::from_bits), so the two columns check each other.");
-  std::printf("  %-22s %-13s %-13s %-11s %s\n", "binade", "ulp", "next - value", "ulp/value", "kind");
-  PlotSpec plot{"ch2_resolution", "Spacing of representable numbers (ulp) per binade",
-                "value (start of the binade)", "ulp (spacing)", true, true, {}, {}};
+  std::printf("  %-22s %-13s %-13s %-11s %s\n", "binade", "ulp", "next - value", "ulp/value",
+              "kind");
+  PlotSpec plot{"ch2_resolution",
+                "Spacing of representable numbers (ulp) per binade",
+                "value (start of the binade)",
+                "ulp (spacing)",
+                true,
+                true,
+                {},
+                {}};
   Series fp16{"fp16", {}, "steps"}, bf16{"bf16", {}, "steps"};
   int mismatches = 0;
   for (int e = -24; e <= 15; ++e) {
     const double value = std::ldexp(1.0, e);
     const amp::Explanation x = amp::explain(value, kFloat16);
-    const double next = static_cast<float>(Half::from_bits(static_cast<uint16_t>(Half(static_cast<float>(value)).bits + 1)));
+    const double next = static_cast<float>(
+        Half::from_bits(static_cast<uint16_t>(Half(static_cast<float>(value)).bits + 1)));
     const double step = next - value;
     mismatches += step != x.ulp;
-    const std::string range = "[2^" + std::to_string(e) + ", " + (e == 15 ? std::string("65504]") : "2^" + std::to_string(e + 1) + ")");
+    const std::string range =
+        "[2^" + std::to_string(e) + ", " +
+        (e == 15 ? std::string("65504]") : "2^" + std::to_string(e + 1) + ")");
     std::printf("  %-22s %-13.6g %-13.6g %-11.4g %s\n", range.c_str(), x.ulp, step, x.ulp / value,
                 e < -14 ? "subnormal" : "normal");
     fp16.points.emplace_back(value, x.ulp);
     bf16.points.emplace_back(value, amp::explain(value, kBFloat16).ulp);
   }
-  std::printf("  ulp and next - value agree in %d of 40 binades. Reading: at 1024 the step is 1,\n"
-              "  so 1024 + 0.4 == 1024; at 32768 the step is 32.\n", 40 - mismatches);
+  std::printf(
+      "  ulp and next - value agree in %d of 40 binades. Reading: at 1024 the step is 1,\n"
+      "  so 1024 + 0.4 == 1024; at 32768 the step is 32.\n",
+      40 - mismatches);
   plot.series = {fp16, bf16};
   plot.extra = {"set arrow from 2**-14, graph 0 to 2**-14, graph 1 nohead dt 2",
                 "set label 'fp16 smallest normal 2^{-14}' at 2**-14, graph 0.92 offset 0.5,0"};

@@ -13,12 +13,14 @@ namespace {
 // The fp16 landmarks on a log2 axis: smallest subnormal, smallest normal, largest.
 std::vector<std::string> fp16_range_marks() {
   return {"set arrow from -24, graph 0 to -24, graph 1 nohead lw 2 lc rgb 'red'",
-          "set label 'fp16 smallest subnormal 2^{-24}' at -24, graph 0.96 right offset -0.5,0 tc rgb 'red'",
+          "set label 'fp16 smallest subnormal 2^{-24}' at -24, graph 0.96 right offset -0.5,0 tc "
+          "rgb 'red'",
           "set arrow from -14, graph 0 to -14, graph 1 nohead dt 2 lc rgb 'red'",
           "set label 'smallest normal 2^{-14}' at -14, graph 0.90 left offset 0.5,0 tc rgb 'red'",
           "set arrow from 16, graph 0 to 16, graph 1 nohead lw 2 lc rgb 'red'",
           "set label '65504' at 16, graph 0.96 right offset -0.5,0 tc rgb 'red'",
-          "set xrange [-60:20]", "set style fill transparent solid 0.35"};
+          "set xrange [-60:20]",
+          "set style fill transparent solid 0.35"};
 }
 
 // The histogram of floor(log2 |g|), shifted by `shift` binades (scaling by 2^shift), as the
@@ -37,26 +39,38 @@ std::string pct(double share) {
   return buf;
 }
 
-RunSpec fp32_run() { return RunSpec{}; }
-RunSpec fp16_dynamic_run() { return RunSpec{"fp16", "O2", "dynamic"}; }
+RunSpec fp32_run() {
+  return RunSpec{};
+}
+RunSpec fp16_dynamic_run() {
+  return RunSpec{"fp16", "O2", "dynamic"};
+}
 
 }  // namespace
 
 void chapter_underflow(Context& ctx) {
-  heading(4, "Underflow of real gradients",
-          "Activation gradients (d loss / d layer output) of a real model span many binades, and part\n"
-          "of them lies below fp16's smallest subnormal 2^-24. Captured with Tensor::retain_grad on\n"
-          "every layer output of an fp32 run; judged with amp::precision_stats(grad, kFloat16).");
+  heading(
+      4, "Underflow of real gradients",
+      "Activation gradients (d loss / d layer output) of a real model span many binades, and part\n"
+      "of them lies below fp16's smallest subnormal 2^-24. Captured with Tensor::retain_grad on\n"
+      "every layer output of an fp32 run; judged with amp::precision_stats(grad, kFloat16).");
   Trainer& t = *ctx.trainer;
   std::printf("  Run: %s, fp32.\n", t.describe().c_str());
   const RunResult& r = t.run(fp32_run());
   std::printf("\n  %-6s %-12s %-8s %-22s %-22s %-14s %-11s %s\n", "step", "values", "zero",
               "nonzero below 2^-24", "of all: below 2^-24", "flush to zero", "subnormal",
               "median binade");
-  PlotSpec plot{"ch4_gradient_histogram", "MNIST cnn activation gradients (fp32 run): log2 histogram",
-                "log2 |gradient| (binade)", "% of all values", false, false, fp16_range_marks(), {}};
+  PlotSpec plot{"ch4_gradient_histogram",
+                "MNIST cnn activation gradients (fp32 run): log2 histogram",
+                "log2 |gradient| (binade)",
+                "% of all values",
+                false,
+                false,
+                fp16_range_marks(),
+                {}};
   plot.key = "inside right center";
-  plot.title += " (zeros: " + pct(r.captures.front().all.share(r.captures.front().all.zeros)) + " at step 1, not shown)";
+  plot.title += " (zeros: " + pct(r.captures.front().all.share(r.captures.front().all.zeros)) +
+                " at step 1, not shown)";
   for (const Capture& c : r.captures) {
     const double below = share_below(c.all, -24);
     const int64_t nonzero = c.all.count - c.all.zeros;
@@ -68,44 +82,52 @@ void chapter_underflow(Context& ctx) {
         break;
       }
     }
-    std::printf("  %-6lld %-12lld %-8s %-22s %-22s %-14s %-11s 2^%lld\n", static_cast<long long>(c.step),
-                static_cast<long long>(c.all.count), pct(c.all.share(c.all.zeros)).c_str(),
-                pct(below * static_cast<double>(c.all.count) / static_cast<double>(nonzero)).c_str(),
-                pct(below).c_str(), pct(c.all.share(c.all.flush_to_zero)).c_str(),
-                pct(c.all.share(c.all.subnormal)).c_str(), static_cast<long long>(median));
+    std::printf(
+        "  %-6lld %-12lld %-8s %-22s %-22s %-14s %-11s 2^%lld\n", static_cast<long long>(c.step),
+        static_cast<long long>(c.all.count), pct(c.all.share(c.all.zeros)).c_str(),
+        pct(below * static_cast<double>(c.all.count) / static_cast<double>(nonzero)).c_str(),
+        pct(below).c_str(), pct(c.all.share(c.all.flush_to_zero)).c_str(),
+        pct(c.all.share(c.all.subnormal)).c_str(), static_cast<long long>(median));
     plot.series.push_back(histogram("step " + std::to_string(c.step), c.all));
   }
   const Capture& last = r.captures.back();
-  std::printf("\n  The lecture quotes about 5%% of activation-gradient values below 2^-24 (an SSD detector);\n"
-              "  this cnn has %s of all values (%s of the nonzero ones) below 2^-24 at step %lld.\n",
-              pct(share_below(last.all, -24)).c_str(),
-              pct(share_below(last.all, -24) * static_cast<double>(last.all.count) /
-                  static_cast<double>(std::max<int64_t>(last.all.count - last.all.zeros, 1))).c_str(),
+  std::printf(
+      "\n  The lecture quotes about 5%% of activation-gradient values below 2^-24 (an SSD "
+      "detector);\n"
+      "  this cnn has %s of all values (%s of the nonzero ones) below 2^-24 at step %lld.\n",
+      pct(share_below(last.all, -24)).c_str(),
+      pct(share_below(last.all, -24) * static_cast<double>(last.all.count) /
+          static_cast<double>(std::max<int64_t>(last.all.count - last.all.zeros, 1)))
+          .c_str(),
+      static_cast<long long>(last.step));
+  std::printf("\n  Per layer at step %lld (share of the layer's values):\n",
               static_cast<long long>(last.step));
-  std::printf("\n  Per layer at step %lld (share of the layer's values):\n", static_cast<long long>(last.step));
-  std::printf("  %-16s %-10s %-10s %-16s %s\n", "layer output", "values", "zero", "below 2^-24", "flush to zero");
+  std::printf("  %-16s %-10s %-10s %-16s %s\n", "layer output", "values", "zero", "below 2^-24",
+              "flush to zero");
   for (const auto& [name, s] : last.layers) {
     std::printf("  %-16s %-10lld %-10s %-16s %s\n", name.c_str(), static_cast<long long>(s.count),
                 pct(s.share(s.zeros)).c_str(), pct(share_below(s, -24)).c_str(),
                 pct(s.share(s.flush_to_zero)).c_str());
   }
-  std::printf("\n  'flush to zero' is what fp16's rounding would make 0 (below 2^-25, or exactly 2^-25);\n"
-              "  values in [2^-25, 2^-24) round up to 2^-24. Zeros come mostly from ReLU and max-pool.\n");
+  std::printf(
+      "\n  'flush to zero' is what fp16's rounding would make 0 (below 2^-25, or exactly 2^-25);\n"
+      "  values in [2^-25, 2^-24) round up to 2^-24. Zeros come mostly from ReLU and max-pool.\n");
   const std::string png = write_plot(ctx.out_dir, plot);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 }
 
 void chapter_loss_scaling(Context& ctx) {
-  heading(5, "Loss scaling",
-          "Multiplying the loss by c multiplies every gradient by c (the chain rule is linear): the\n"
-          "histogram shifts right by log2(c) binades, out of the underflow region. Unscaling later\n"
-          "happens in fp32. Shown on the gradients of chapter 4, scaled by c = 8 and by the dynamic\n"
-          "scale an fp16 O2 run (amp::GradScaler, PyTorch defaults) had at the same step.");
+  heading(
+      5, "Loss scaling",
+      "Multiplying the loss by c multiplies every gradient by c (the chain rule is linear): the\n"
+      "histogram shifts right by log2(c) binades, out of the underflow region. Unscaling later\n"
+      "happens in fp32. Shown on the gradients of chapter 4, scaled by c = 8 and by the dynamic\n"
+      "scale an fp16 O2 run (amp::GradScaler, PyTorch defaults) had at the same step.");
   Trainer& t = *ctx.trainer;
   const RunResult& base = t.run(fp32_run());
   const RunResult& dyn = t.run(fp16_dynamic_run());
-  std::printf("\n  %-6s %-12s %-14s %-18s %s\n", "step", "scale c", "below 2^-24", "at or above 2^16",
-              "(share of all values after scaling)");
+  std::printf("\n  %-6s %-12s %-14s %-18s %s\n", "step", "scale c", "below 2^-24",
+              "at or above 2^16", "(share of all values after scaling)");
   const Capture* middle = &base.captures[base.captures.size() / 2];
   int dynamic_shift = 0;
   for (const Capture& c : base.captures) {
@@ -115,33 +137,54 @@ void chapter_loss_scaling(Context& ctx) {
     for (const int k : {0, 3, shift}) {
       std::printf("  %-6lld %-12s %-14s %s\n", static_cast<long long>(c.step),
                   ("2^" + std::to_string(k) + (k == shift ? " (dyn)" : "")).c_str(),
-                  pct(share_below(c.all, -24 - k)).c_str(), pct(share_at_or_above(c.all, 16 - k)).c_str());
+                  pct(share_below(c.all, -24 - k)).c_str(),
+                  pct(share_at_or_above(c.all, 16 - k)).c_str());
     }
   }
   std::printf("  (exact for powers of two: floor(log2|c g|) = floor(log2|g|) + log2 c.)\n");
-  PlotSpec hist{"ch5_scaled_histogram",
-                "Activation gradients at step " + std::to_string(middle->step) + ", unscaled and scaled",
-                "log2 |scaled gradient| (binade)", "% of all values", false, false, fp16_range_marks(), {}};
+  PlotSpec hist{
+      "ch5_scaled_histogram",
+      "Activation gradients at step " + std::to_string(middle->step) + ", unscaled and scaled",
+      "log2 |scaled gradient| (binade)",
+      "% of all values",
+      false,
+      false,
+      fp16_range_marks(),
+      {}};
   hist.key = "inside right center";
   hist.series = {histogram("unscaled", middle->all), histogram("x 8", middle->all, 3),
-                 histogram("x 2^{" + std::to_string(dynamic_shift) + "} (dynamic scale)", middle->all, dynamic_shift)};
+                 histogram("x 2^{" + std::to_string(dynamic_shift) + "} (dynamic scale)",
+                           middle->all, dynamic_shift)};
   std::string png = write_plot(ctx.out_dir, hist);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 
   RunSpec fast = fp16_dynamic_run();
   fast.growth_interval = 25;
   const RunResult& sawtooth = t.run(fast);
-  PlotSpec scale_plot{"ch5_dynamic_scale", "Dynamic loss scale over training (fp16 O2, MNIST cnn)",
-                      "training step", "loss scale", false, true, {"set format y '2^{%L}'", "set logscale y 2", "set offsets graph 0, graph 0, graph 0.05, graph 0.05"}, {}};
+  PlotSpec scale_plot{"ch5_dynamic_scale",
+                      "Dynamic loss scale over training (fp16 O2, MNIST cnn)",
+                      "training step",
+                      "loss scale",
+                      false,
+                      true,
+                      {"set format y '2^{%L}'", "set logscale y 2",
+                       "set offsets graph 0, graph 0, graph 0.05, graph 0.05"},
+                      {}};
   for (const RunResult* run : {&dyn, &sawtooth}) {
-    Series s{run == &dyn ? "growth interval 2000 (PyTorch default)" : "growth interval 25", {}, "steps lw 2"};
-    for (size_t i = 0; i < run->scale_per_step.size(); ++i) s.points.emplace_back(static_cast<double>(i + 1), run->scale_per_step[i]);
+    Series s{run == &dyn ? "growth interval 2000 (PyTorch default)" : "growth interval 25",
+             {},
+             "steps lw 2"};
+    for (size_t i = 0; i < run->scale_per_step.size(); ++i)
+      s.points.emplace_back(static_cast<double>(i + 1), run->scale_per_step[i]);
     scale_plot.series.push_back(s);
-    std::printf("  %-52s final scale %-8g skipped steps %-4lld test accuracy %.2f%%\n", run->spec.label().c_str(),
-                run->final_scale, static_cast<long long>(run->skipped), 100 * run->accuracy);
+    std::printf("  %-52s final scale %-8g skipped steps %-4lld test accuracy %.2f%%\n",
+                run->spec.label().c_str(), run->final_scale, static_cast<long long>(run->skipped),
+                100 * run->accuracy);
   }
-  std::printf("  The scaler starts at 2^16, halves (and skips the step) on an inf/NaN gradient and doubles\n"
-              "  after `growth interval` clean steps: it rides just below the overflow edge.\n");
+  std::printf(
+      "  The scaler starts at 2^16, halves (and skips the step) on an inf/NaN gradient and "
+      "doubles\n"
+      "  after `growth interval` clean steps: it rides just below the overflow edge.\n");
   png = write_plot(ctx.out_dir, scale_plot);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 }

@@ -5,8 +5,8 @@
 //
 // 1 fp16 anatomy, 2 the resolution table, 3 swamping and lost updates, 4 gradient underflow,
 // 5 loss scaling, 6 accumulation precision, 7 accuracy tables. Chapters 3, 4, 5 and 7 train
-// the MNIST cnn (1 epoch on 20000 images by default); a run shared by several chapters trains once. Plots go
-// to --out as PNG (gnuplot); tools/precision_lab.sh runs everything and writes
+// the MNIST cnn (1 epoch on 20000 images by default); a run shared by several chapters trains once.
+// Plots go to --out as PNG (gnuplot); tools/precision_lab.sh runs everything and writes
 // docs/precision_lab.md.
 #include <cstdio>
 #include <filesystem>
@@ -20,9 +20,11 @@
 using namespace hg;
 
 int main(int argc, char** argv) try {
-  examples::Args args("hg_precision_tour", "Every claim of the mixed-precision lecture, run and explained.");
+  examples::Args args("hg_precision_tour",
+                      "Every claim of the mixed-precision lecture, run and explained.");
   args.option("chapter", "0", "1..7, or 0 for all");
-  args.option("out", "build/precision_tour_plots", "folder for the PNG plots (and their data and gnuplot scripts)");
+  args.option("out", "build/precision_tour_plots",
+              "folder for the PNG plots (and their data and gnuplot scripts)");
   args.option("data", "datasets/mnist", "MNIST folder (tools/fetch_data.sh mnist)");
   args.option("model", "cnn", "mlp or cnn");
   args.option("epochs", "1", "epochs per training run");
@@ -33,7 +35,8 @@ int main(int argc, char** argv) try {
   args.parse(argc, argv);
   set_num_threads(static_cast<int>(args.integer("threads")));
   const int64_t chapter = args.integer("chapter");
-  HG_CHECK(chapter >= 0 && chapter <= 7, "hg_precision_tour: --chapter must be 0..7, got ", chapter);
+  HG_CHECK(chapter >= 0 && chapter <= 7, "hg_precision_tour: --chapter must be 0..7, got ",
+           chapter);
 
   tour::TrainerOptions options;
   options.data = args.str("data");

@@ -15,10 +15,14 @@ namespace hg::tour {
 std::string RunSpec::label() const {
   std::ostringstream out;
   out << precision << ' ' << level;
-  if (loss_scale == "none") out << ", no loss scaling";
-  else if (loss_scale == "dynamic") out << ", dynamic loss scale";
-  else out << ", static loss scale " << loss_scale;
-  if (loss_scale == "dynamic" && growth_interval != 2000) out << " (growth every " << growth_interval << ")";
+  if (loss_scale == "none")
+    out << ", no loss scaling";
+  else if (loss_scale == "dynamic")
+    out << ", dynamic loss scale";
+  else
+    out << ", static loss scale " << loss_scale;
+  if (loss_scale == "dynamic" && growth_interval != 2000)
+    out << " (growth every " << growth_interval << ")";
   if (lr != 0.05) out << ", lr " << lr;
   if (loss_factor != 1.0) out << ", loss x 2^" << std::lround(std::log2(loss_factor));
   return out.str();
@@ -140,14 +144,16 @@ double evaluate(nn::Module& model, const data::Dataset& test, const amp::AmpConf
   model.eval();
   data::DataLoader loader(test, {.batch_size = 1000, .shuffle = false});
   int64_t correct = 0;
-  for (auto& batch : loader) correct += sum(eq(argmax(model(batch.data), 1), batch.target)).item<int64_t>();
+  for (auto& batch : loader)
+    correct += sum(eq(argmax(model(batch.data), 1), batch.target)).item<int64_t>();
   model.train();
   return static_cast<double>(correct) / static_cast<double>(test.size());
 }
 
 amp::GradScalerOptions scaler_options(const RunSpec& spec) {
   if (spec.loss_scale == "none") return amp::GradScalerOptions().enabled(false);
-  if (spec.loss_scale == "dynamic") return amp::GradScalerOptions().growth_interval(spec.growth_interval);
+  if (spec.loss_scale == "dynamic")
+    return amp::GradScalerOptions().growth_interval(spec.growth_interval);
   return amp::GradScalerOptions().init_scale(std::stod(spec.loss_scale)).dynamic(false);
 }
 
@@ -170,8 +176,9 @@ RunResult Trainer::train(const RunSpec& spec) {
   auto model = examples::make_mnist_model(options_.model);
   const int64_t total = steps_per_epoch() * options_.epochs;
   const double lr = spec.lr / spec.loss_factor;
-  optim::SGD opt(model->parameters(),
-                 optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(5e-4 * spec.loss_factor));
+  optim::SGD opt(
+      model->parameters(),
+      optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(5e-4 * spec.loss_factor));
   optim::OneCycleLR schedule(opt, lr, total);
   const bool fp32 = spec.precision == "fp32";
   const amp::AmpConfig amp = amp::initialize(*model, opt, amp::parse_opt_level(spec.level),
@@ -182,7 +189,8 @@ RunResult Trainer::train(const RunSpec& spec) {
 
   RunResult r;
   r.spec = spec;
-  data::DataLoader loader(*data_->train, {.batch_size = options_.batch, .shuffle = true, .seed = options_.seed});
+  data::DataLoader loader(*data_->train,
+                          {.batch_size = options_.batch, .shuffle = true, .seed = options_.seed});
   for (int64_t epoch = 0; epoch < options_.epochs; ++epoch) {
     loader.set_epoch(epoch);
     for (auto& batch : loader) {
@@ -193,7 +201,8 @@ RunResult Trainer::train(const RunSpec& spec) {
       Tensor loss;
       {
         const auto region = amp.autocast();
-        loss = cross_entropy(forward(*model, batch.data, capturing ? &outputs : nullptr), batch.target);
+        loss = cross_entropy(forward(*model, batch.data, capturing ? &outputs : nullptr),
+                             batch.target);
       }
       r.scale_per_step.push_back(scaler.is_enabled() ? scaler.get_scale() : 1.0);
       scaler.scale(spec.loss_factor == 1.0 ? loss : loss * spec.loss_factor).backward();

@@ -57,9 +57,8 @@ void fused_loop(W* weight, const G* grad, int64_t n, C factor, const TensorView*
     }
   };
   if (param_out == nullptr) return body(static_cast<float*>(nullptr));
-  dispatch_floating(param_out->dtype, "fused optimizer param_out", [&]<typename P>() {
-    body(param_out->ptr<P>());
-  });
+  dispatch_floating(param_out->dtype, "fused optimizer param_out",
+                    [&]<typename P>() { body(param_out->ptr<P>()); });
 }
 
 // Dispatches weight and gradient dtypes: C is double for float64 weights, float otherwise.
@@ -73,8 +72,10 @@ void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const
       f.template operator()<C, W, double>();
     } else {
       dispatch_floating(grad.dtype, op, [&]<typename G>() {
-        if constexpr (std::is_same_v<G, double>) HG_FAIL(op, ": float64 gradient for a ", dtype_name(weight.dtype), " weight");
-        else f.template operator()<C, W, G>();
+        if constexpr (std::is_same_v<G, double>)
+          HG_FAIL(op, ": float64 gradient for a ", dtype_name(weight.dtype), " weight");
+        else
+          f.template operator()<C, W, G>();
       });
     }
   });
@@ -103,8 +104,8 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
   if (bad) *found_inf.ptr<float>() = 1.0f;
 }
 
-void scale_update(const TensorView& state, const TensorView& found_inf,
-                  const TensorView& inv_scale, const ScaleUpdateParams& params) {
+void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
+                  const ScaleUpdateParams& params) {
   double* s = state.ptr<double>();
   am::update_scale(s, *found_inf.ptr<float>() != 0.0f, params);
   *inv_scale.ptr<float>() = static_cast<float>(1.0 / s[kScaleSlot]);
@@ -119,8 +120,8 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
   for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
     const am::SgdScalars<C> s = am::sgd_scalars<C>(params);
     C* buf = state_ptr<C>(momentum_buffer);
-    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor),
-                  param_out, [=](int64_t i, C w, C g) {
+    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor), param_out,
+                  [=](int64_t i, C w, C g) {
                     return am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s);
                   });
   });
@@ -137,9 +138,10 @@ void fused_adam(const TensorView& weight, const TensorView& grad, const TensorVi
     C* m = exp_avg.ptr<C>();
     C* v = exp_avg_sq.ptr<C>();
     C* vmax = state_ptr<C>(max_exp_avg_sq);
-    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor),
-                  param_out, [=](int64_t i, C w, C g) {
-                    return am::adam_element(w, g, m + i, v + i, vmax != nullptr ? vmax + i : nullptr, s);
+    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor), param_out,
+                  [=](int64_t i, C w, C g) {
+                    return am::adam_element(w, g, m + i, v + i,
+                                            vmax != nullptr ? vmax + i : nullptr, s);
                   });
   });
 }

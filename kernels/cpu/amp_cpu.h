@@ -6,8 +6,8 @@ namespace hg::kernels::cpu {
 
 void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t count,
                    const TensorView& inv_scale, const TensorView& found_inf);
-void scale_update(const TensorView& state, const TensorView& found_inf,
-                  const TensorView& inv_scale, const ScaleUpdateParams& params);
+void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
+                  const ScaleUpdateParams& params);
 void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
                const TensorView* param_out, const TensorView* inv_scale,
                const TensorView* found_inf, double grad_factor, const FusedSgdParams& params);

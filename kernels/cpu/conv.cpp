@@ -33,8 +33,8 @@ void store_chunk(const conv::Shape& s, C* res, const C* bias, int64_t n0, int64_
 }
 
 template <typename T, typename C>
-void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, T* out,
-                   int64_t n0, int64_t nb, Scratch<C>& scratch) {
+void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, T* out, int64_t n0,
+                   int64_t nb, Scratch<C>& scratch) {
   const int64_t cols = nb * s.hwo;
   for (int64_t g = 0; g < s.groups; ++g) {
     const C* colp = conv::chunk_columns(s, x, n0, nb, g, scratch);
@@ -50,8 +50,8 @@ void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, 
       }
     }
     scratch.stage.resize(static_cast<size_t>(s.og * cols));
-    conv::gemm<C>(false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0),
-                  scratch.stage.data(), cols);
+    conv::gemm<C>(false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0), scratch.stage.data(),
+                  cols);
     store_chunk(s, scratch.stage.data(), bias, n0, nb, g, out);
   }
 }
@@ -62,7 +62,8 @@ void forward_shifted(const conv::Shape& s, const T* x, const C* wk, const C* bia
                      int64_t n, Scratch<C>& scratch) {
   scratch.stage.resize(static_cast<size_t>(s.og * s.grid));
   for (int64_t g = 0; g < s.groups; ++g) {
-    const C* planes = conv::shifted_planes(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, scratch);
+    const C* planes =
+        conv::shifted_planes(s, x + (n * s.cin + g * s.geo.channels) * s.hwi, scratch);
     conv::shifted_forward(s, wk + g * s.og * s.kg, planes, scratch.stage.data());
     for (int64_t o = 0; o < s.og; ++o) {  // the first wo columns of each grid row, plus bias
       T* out_o = out + (n * s.cout + g * s.og + o) * s.hwo;
@@ -100,9 +101,8 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
 
 void conv2d(const TensorView& x, const TensorView& weight, const TensorView* bias,
             const TensorView& out, const Conv2dParams& params) {
-  dispatch_floating(x.dtype, "conv2d", [&]<typename T>() {
-    conv_forward<T>(x, weight, bias, out, params);
-  });
+  dispatch_floating(x.dtype, "conv2d",
+                    [&]<typename T>() { conv_forward<T>(x, weight, bias, out, params); });
 }
 
 }  // namespace hg::kernels::cpu

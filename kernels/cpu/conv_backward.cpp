@@ -1,8 +1,9 @@
 // The backward of conv2d on the CPU, chunk by chunk like the forward (kernels/cpu/conv_util.h):
 // grad_bias = row sums of grad_out, grad_weight += grad_out @ cols^T, grad_x = col2im of
-// W^T @ grad_out (or, in the shifted plan, W_ij^T @ grad_out accumulated at shifts). grad_weight and grad_bias are summed per thread in the compute type and
-// reduced in thread order, so a result depends only on the inputs and the thread count; they
-// and grad_x are rounded to the tensor's dtype once, at the end.
+// W^T @ grad_out (or, in the shifted plan, W_ij^T @ grad_out accumulated at shifts). grad_weight
+// and grad_bias are summed per thread in the compute type and reduced in thread order, so a result
+// depends only on the inputs and the thread count; they and grad_x are rounded to the tensor's
+// dtype once, at the end.
 #include "kernels/cpu/conv_shifted.h"
 #include "kernels/cpu/conv_util.h"
 #include "kernels/cpu/cpu_nn_kernels.h"
@@ -111,7 +112,8 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   std::vector<C> wbuf;
   const C* w = nullptr;
   if (want.x != nullptr && s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  if (want.x != nullptr) w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
+  if (want.x != nullptr)
+    w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   std::vector<Partial<C>> partial(static_cast<size_t>(omp_get_max_threads()));
   const int used = conv::for_samples(s.n, [&](int64_t begin, int64_t end, int id) {
     Partial<C>& acc = partial[static_cast<size_t>(id)];
@@ -139,9 +141,8 @@ void conv2d_backward(const TensorView& x, const TensorView& weight, const Tensor
                      const TensorView* grad_x, const TensorView* grad_weight,
                      const TensorView* grad_bias, const Conv2dParams& params) {
   const Wanted want{grad_x, grad_weight, grad_bias};
-  dispatch_floating(x.dtype, "conv2d_backward", [&]<typename T>() {
-    conv_backward<T>(x, weight, grad_out, want, params);
-  });
+  dispatch_floating(x.dtype, "conv2d_backward",
+                    [&]<typename T>() { conv_backward<T>(x, weight, grad_out, want, params); });
 }
 
 }  // namespace hg::kernels::cpu

@@ -41,8 +41,8 @@ const C* shifted_planes(const Shape& s, const T* x_g, Scratch<C>& scratch) {
   C* planes = scratch.planes.data();
   for (int64_t c = 0; c < s.geo.channels; ++c)
     for (int64_t ih = 0; ih < s.geo.h; ++ih)
-      widen_n(x_g + c * s.hwi + ih * s.geo.w,
-              planes + c * s.ps + (ih + s.geo.ph) * s.wp + s.geo.pw, s.geo.w);
+      widen_n(x_g + c * s.hwi + ih * s.geo.w, planes + c * s.ps + (ih + s.geo.ph) * s.wp + s.geo.pw,
+              s.geo.w);
   return planes;
 }
 

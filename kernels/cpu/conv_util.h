@@ -49,13 +49,13 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const C* a, int64_t
 
 struct Shape {
   int64_t n = 0, cin = 0, cout = 0, groups = 1;
-  int64_t og = 0;     // output channels per group
-  int64_t kg = 0;     // rows of a group's column matrix: C / groups * KH * KW
-  int64_t hwi = 0;    // input plane size
-  int64_t hwo = 0;    // output plane size
-  int64_t chunk = 1;  // samples per GEMM
-  bool direct = false;  // 1x1, stride 1, no padding: the column matrix of one sample is x
-  bool shifted = false;  // the shifted plan, one sample per GEMM
+  int64_t og = 0;          // output channels per group
+  int64_t kg = 0;          // rows of a group's column matrix: C / groups * KH * KW
+  int64_t hwi = 0;         // input plane size
+  int64_t hwo = 0;         // output plane size
+  int64_t chunk = 1;       // samples per GEMM
+  bool direct = false;     // 1x1, stride 1, no padding: the column matrix of one sample is x
+  bool shifted = false;    // the shifted plan, one sample per GEMM
   int64_t hp = 0, wp = 0;  // the padded input plane
   int64_t ps = 0;          // stride between padded planes: hp * wp and the slack read past it
   int64_t grid = 0;        // shifted GEMM columns: ho * wp (wp - wo of each row are unused)
@@ -71,13 +71,14 @@ inline Shape make_shape(const TensorView& x, const TensorView& w, const TensorVi
   s.groups = p.groups;
   s.og = s.cout / p.groups;
   s.geo = {x.sizes[1] / p.groups, x.sizes[2], x.sizes[3], w.sizes[2], w.sizes[3], out.sizes[2],
-           out.sizes[3], p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w};
+           out.sizes[3],          p.stride_h, p.stride_w, p.pad_h,    p.pad_w,    p.dilation_h,
+           p.dilation_w};
   s.kg = s.geo.rows();
   s.hwi = s.geo.h * s.geo.w;
   s.hwo = s.geo.cols();
   s.chunk = std::max<int64_t>(1, (kMinGemmColumns + s.hwo - 1) / std::max<int64_t>(s.hwo, 1));
-  s.direct = s.geo.kh == 1 && s.geo.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
-             p.pad_h == 0 && p.pad_w == 0;
+  s.direct = s.geo.kh == 1 && s.geo.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
+             p.pad_w == 0;
   s.shifted = p.stride_h == 1 && p.stride_w == 1 && !s.direct && s.hwo >= kMinShiftedColumns &&
               s.geo.channels >= kMinShiftedChannels && s.geo.channels <= kMaxShiftedChannels;
   if (s.shifted) s.chunk = 1;

@@ -10,8 +10,7 @@ void unary(UnaryOp op, const TensorView& in, const TensorView& out, const UnaryP
 void unary_backward(UnaryOp op, const TensorView& saved, const TensorView& grad_out,
                     const TensorView& grad_in, const UnaryParams& params);
 void binary(BinaryOp op, const TensorView& a, const TensorView& b, const TensorView& out);
-void where(const TensorView& cond, const TensorView& a, const TensorView& b,
-           const TensorView& out);
+void where(const TensorView& cond, const TensorView& a, const TensorView& b, const TensorView& out);
 void reduce(ReduceOp op, const TensorView& in, const TensorView& out);
 void arg_reduce(bool is_max, const TensorView& in, int dim, const TensorView* values,
                 const TensorView& indices);

@@ -3,8 +3,8 @@
 // happens once per call, not per element.
 #include <cmath>
 
-#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/blocked_16bit.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -49,24 +49,39 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
   using C = compute_t<T>;
   const C a = static_cast<C>(p.a), b = static_cast<C>(p.b);
   switch (op) {
-    case UnaryOp::Neg: return unary_loop<T>(in, out, [](C x) { return -x; });
-    case UnaryOp::Exp: return unary_loop<T>(in, out, [](C x) { return std::exp(x); });
-    case UnaryOp::Log: return unary_loop<T>(in, out, [](C x) { return std::log(x); });
-    case UnaryOp::Sqrt: return unary_loop<T>(in, out, [](C x) { return std::sqrt(x); });
-    case UnaryOp::Rsqrt: return unary_loop<T>(in, out, [](C x) { return C(1) / std::sqrt(x); });
-    case UnaryOp::Abs: return unary_loop<T>(in, out, [](C x) { return std::abs(x); });
-    case UnaryOp::Sign: return unary_loop<T>(in, out, [](C x) { return C((x > 0) - (x < 0)); });
-    case UnaryOp::Relu: return unary_loop<T>(in, out, [](C x) { return x > 0 ? x : C(0); });
-    case UnaryOp::Gelu: return unary_loop<T>(in, out, [](C x) { return gelu(x); });
-    case UnaryOp::Sigmoid: return unary_loop<T>(in, out, [](C x) { return sigmoid(x); });
-    case UnaryOp::Tanh: return unary_loop<T>(in, out, [](C x) { return std::tanh(x); });
-    case UnaryOp::Square: return unary_loop<T>(in, out, [](C x) { return x * x; });
-    case UnaryOp::Reciprocal: return unary_loop<T>(in, out, [](C x) { return C(1) / x; });
-    case UnaryOp::Pow: return unary_loop<T>(in, out, [a](C x) { return std::pow(x, a); });
+    case UnaryOp::Neg:
+      return unary_loop<T>(in, out, [](C x) { return -x; });
+    case UnaryOp::Exp:
+      return unary_loop<T>(in, out, [](C x) { return std::exp(x); });
+    case UnaryOp::Log:
+      return unary_loop<T>(in, out, [](C x) { return std::log(x); });
+    case UnaryOp::Sqrt:
+      return unary_loop<T>(in, out, [](C x) { return std::sqrt(x); });
+    case UnaryOp::Rsqrt:
+      return unary_loop<T>(in, out, [](C x) { return C(1) / std::sqrt(x); });
+    case UnaryOp::Abs:
+      return unary_loop<T>(in, out, [](C x) { return std::abs(x); });
+    case UnaryOp::Sign:
+      return unary_loop<T>(in, out, [](C x) { return C((x > 0) - (x < 0)); });
+    case UnaryOp::Relu:
+      return unary_loop<T>(in, out, [](C x) { return x > 0 ? x : C(0); });
+    case UnaryOp::Gelu:
+      return unary_loop<T>(in, out, [](C x) { return gelu(x); });
+    case UnaryOp::Sigmoid:
+      return unary_loop<T>(in, out, [](C x) { return sigmoid(x); });
+    case UnaryOp::Tanh:
+      return unary_loop<T>(in, out, [](C x) { return std::tanh(x); });
+    case UnaryOp::Square:
+      return unary_loop<T>(in, out, [](C x) { return x * x; });
+    case UnaryOp::Reciprocal:
+      return unary_loop<T>(in, out, [](C x) { return C(1) / x; });
+    case UnaryOp::Pow:
+      return unary_loop<T>(in, out, [a](C x) { return std::pow(x, a); });
     case UnaryOp::Clamp:
       // NaN passes through, as in PyTorch: comparisons with NaN are false.
       return unary_loop<T>(in, out, [a, b](C x) { return x < a ? a : (x > b ? b : x); });
-    case UnaryOp::Affine: return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
+    case UnaryOp::Affine:
+      return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
   }
 }
 
@@ -82,7 +97,8 @@ void binary_loop(const TensorView& a, const TensorView& b, const TensorView& out
         map_16bit(o, x, y, n, f);
         return;
       }
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<Out>(f(static_cast<C>(x[i]), static_cast<C>(y[i])));
+      for (int64_t i = 0; i < n; ++i)
+        o[i] = static_cast<Out>(f(static_cast<C>(x[i]), static_cast<C>(y[i])));
       return;
     }
     for (int64_t i = 0; i < n; ++i) {
@@ -97,22 +113,32 @@ template <typename T>
 void binary_typed(BinaryOp op, const TensorView& a, const TensorView& b, const TensorView& out) {
   using C = compute_t<T>;
   switch (op) {
-    case BinaryOp::Add: return binary_loop<T, T>(a, b, out, [](C x, C y) { return x + y; });
-    case BinaryOp::Sub: return binary_loop<T, T>(a, b, out, [](C x, C y) { return x - y; });
-    case BinaryOp::Mul: return binary_loop<T, T>(a, b, out, [](C x, C y) { return x * y; });
-    case BinaryOp::Div: return binary_loop<T, T>(a, b, out, [](C x, C y) { return x / y; });
+    case BinaryOp::Add:
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return x + y; });
+    case BinaryOp::Sub:
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return x - y; });
+    case BinaryOp::Mul:
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return x * y; });
+    case BinaryOp::Div:
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return x / y; });
     case BinaryOp::Pow:
       return binary_loop<T, T>(a, b, out, [](C x, C y) { return static_cast<C>(std::pow(x, y)); });
     case BinaryOp::Maximum:  // NaN propagates, as torch.maximum
       return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x > y) ? x : y; });
     case BinaryOp::Minimum:
       return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x < y) ? x : y; });
-    case BinaryOp::Eq: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x == y; });
-    case BinaryOp::Ne: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x != y; });
-    case BinaryOp::Lt: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x < y; });
-    case BinaryOp::Le: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x <= y; });
-    case BinaryOp::Gt: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x > y; });
-    case BinaryOp::Ge: return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x >= y; });
+    case BinaryOp::Eq:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x == y; });
+    case BinaryOp::Ne:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x != y; });
+    case BinaryOp::Lt:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x < y; });
+    case BinaryOp::Le:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x <= y; });
+    case BinaryOp::Gt:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x > y; });
+    case BinaryOp::Ge:
+      return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x >= y; });
   }
 }
 

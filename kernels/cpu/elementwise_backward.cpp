@@ -2,8 +2,8 @@
 // from the saved input or output, rounded once on store.
 #include <cmath>
 
-#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/blocked_16bit.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -76,26 +76,40 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
   using C = compute_t<T>;
   const C a = static_cast<C>(p.a), b = static_cast<C>(p.b);
   switch (op) {
-    case UnaryOp::Neg: return backward_loop<T>(v, g, out, [](C) { return C(-1); });
-    case UnaryOp::Exp: return backward_loop<T>(v, g, out, [](C y) { return y; });
-    case UnaryOp::Log: return backward_loop<T>(v, g, out, [](C x) { return C(1) / x; });
-    case UnaryOp::Sqrt: return backward_loop<T>(v, g, out, [](C y) { return C(0.5) / y; });
-    case UnaryOp::Rsqrt: return backward_loop<T>(v, g, out, [](C y) { return C(-0.5) * y * y * y; });
-    case UnaryOp::Abs: return backward_loop<T>(v, g, out, [](C x) { return C((x > 0) - (x < 0)); });
-    case UnaryOp::Sign: return backward_loop<T>(v, g, out, [](C) { return C(0); });
-    case UnaryOp::Relu: return select_loop<T>(v, g, out, [](C x) { return x > C(0); });
-    case UnaryOp::Gelu: return backward_loop<T>(v, g, out, [](C x) { return gelu_derivative(x); });
-    case UnaryOp::Sigmoid: return backward_loop<T>(v, g, out, [](C y) { return y * (C(1) - y); });
-    case UnaryOp::Tanh: return backward_loop<T>(v, g, out, [](C y) { return C(1) - y * y; });
-    case UnaryOp::Square: return backward_loop<T>(v, g, out, [](C x) { return C(2) * x; });
-    case UnaryOp::Reciprocal: return backward_loop<T>(v, g, out, [](C y) { return -y * y; });
+    case UnaryOp::Neg:
+      return backward_loop<T>(v, g, out, [](C) { return C(-1); });
+    case UnaryOp::Exp:
+      return backward_loop<T>(v, g, out, [](C y) { return y; });
+    case UnaryOp::Log:
+      return backward_loop<T>(v, g, out, [](C x) { return C(1) / x; });
+    case UnaryOp::Sqrt:
+      return backward_loop<T>(v, g, out, [](C y) { return C(0.5) / y; });
+    case UnaryOp::Rsqrt:
+      return backward_loop<T>(v, g, out, [](C y) { return C(-0.5) * y * y * y; });
+    case UnaryOp::Abs:
+      return backward_loop<T>(v, g, out, [](C x) { return C((x > 0) - (x < 0)); });
+    case UnaryOp::Sign:
+      return backward_loop<T>(v, g, out, [](C) { return C(0); });
+    case UnaryOp::Relu:
+      return select_loop<T>(v, g, out, [](C x) { return x > C(0); });
+    case UnaryOp::Gelu:
+      return backward_loop<T>(v, g, out, [](C x) { return gelu_derivative(x); });
+    case UnaryOp::Sigmoid:
+      return backward_loop<T>(v, g, out, [](C y) { return y * (C(1) - y); });
+    case UnaryOp::Tanh:
+      return backward_loop<T>(v, g, out, [](C y) { return C(1) - y * y; });
+    case UnaryOp::Square:
+      return backward_loop<T>(v, g, out, [](C x) { return C(2) * x; });
+    case UnaryOp::Reciprocal:
+      return backward_loop<T>(v, g, out, [](C y) { return -y * y; });
     case UnaryOp::Pow:
       return backward_loop<T>(v, g, out, [a](C x) {
         return a == C(0) ? C(0) : a * static_cast<C>(std::pow(x, a - C(1)));
       });
     case UnaryOp::Clamp:  // gradient passes where the input was inside [a, b]
       return select_loop<T>(v, g, out, [a, b](C x) { return x >= a && x <= b; });
-    case UnaryOp::Affine: return backward_loop<T>(v, g, out, [a](C) { return a; });
+    case UnaryOp::Affine:
+      return backward_loop<T>(v, g, out, [a](C) { return a; });
   }
 }
 
@@ -103,9 +117,8 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
 
 void unary_backward(UnaryOp op, const TensorView& saved, const TensorView& grad_out,
                     const TensorView& grad_in, const UnaryParams& params) {
-  dispatch_floating(saved.dtype, "unary_backward", [&]<typename T>() {
-    backward_typed<T>(op, saved, grad_out, grad_in, params);
-  });
+  dispatch_floating(saved.dtype, "unary_backward",
+                    [&]<typename T>() { backward_typed<T>(op, saved, grad_out, grad_in, params); });
 }
 
 }  // namespace hg::kernels::cpu

@@ -29,7 +29,8 @@ BlasOperand<T> as_blas_operand(const T* data, int64_t rows, int64_t cols, int64_
   if (row_stride == 1 && col_stride >= std::max<int64_t>(rows, 1)) return {data, true, col_stride};
   scratch.resize(static_cast<size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) scratch[r * cols + c] = data[r * row_stride + c * col_stride];
+    for (int64_t c = 0; c < cols; ++c)
+      scratch[r * cols + c] = data[r * row_stride + c * col_stride];
   return {scratch.data(), false, std::max<int64_t>(cols, 1)};
 }
 
@@ -84,7 +85,8 @@ TensorView widen(const TensorView& v, std::vector<float>& buffer) {
     if (v.strides[d] == 0) src.sizes[d] = 1;
   int order[kMaxDims];  // dims from the largest source stride to the smallest
   std::iota(order, order + v.ndim, 0);
-  std::stable_sort(order, order + v.ndim, [&](int x, int y) { return v.strides[x] > v.strides[y]; });
+  std::stable_sort(order, order + v.ndim,
+                   [&](int x, int y) { return v.strides[x] > v.strides[y]; });
   int64_t stride = 1;
   for (int j = v.ndim - 1; j >= 0; --j) {
     const int d = order[j];
@@ -107,8 +109,10 @@ TensorView widen(const TensorView& v, std::vector<float>& buffer) {
 
 void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate) {
   switch (c.dtype) {
-    case DType::Float32: return gemm_native<float>(a, b, c, accumulate);
-    case DType::Float64: return gemm_native<double>(a, b, c, accumulate);
+    case DType::Float32:
+      return gemm_native<float>(a, b, c, accumulate);
+    case DType::Float64:
+      return gemm_native<double>(a, b, c, accumulate);
     case DType::Float16:
     case DType::BFloat16: {
       std::vector<float> wa, wb, wc;
@@ -124,7 +128,8 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool ac
       copy(fc, c);  // the single rounding to 16 bits
       return;
     }
-    default: HG_FAIL("gemm: expected a floating dtype, got ", dtype_name(c.dtype));
+    default:
+      HG_FAIL("gemm: expected a floating dtype, got ", dtype_name(c.dtype));
   }
 }
 

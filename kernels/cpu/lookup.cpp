@@ -38,7 +38,8 @@ void nll_loss_backward(const TensorView& grad_loss, const TensorView& target, in
     T* out = grad_logp.ptr<T>();
     std::memset(static_cast<void*>(out), 0, static_cast<size_t>(rows * classes) * sizeof(T));
     for (int64_t n = 0; n < rows; ++n)
-      if (t[n] != ignore_index) out[n * classes + t[n]] = static_cast<T>(-static_cast<compute_t<T>>(g[n]));
+      if (t[n] != ignore_index)
+        out[n * classes + t[n]] = static_cast<T>(-static_cast<compute_t<T>>(g[n]));
   });
 }
 
@@ -49,7 +50,8 @@ void embedding(const TensorView& weight, const TensorView& index, const TensorVi
   const char* w = static_cast<const char*>(weight.data);
   char* o = static_cast<char*>(out.data);
 #pragma omp parallel for if (rows * dim >= kParallelGrain)
-  for (int64_t n = 0; n < rows; ++n) std::memcpy(o + n * row_bytes, w + idx[n] * row_bytes, row_bytes);
+  for (int64_t n = 0; n < rows; ++n)
+    std::memcpy(o + n * row_bytes, w + idx[n] * row_bytes, row_bytes);
 }
 
 void embedding_backward(const TensorView& grad_out, const TensorView& index,

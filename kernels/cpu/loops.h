@@ -14,35 +14,74 @@
 namespace hg::kernels::cpu {
 
 // fp16/bf16 compute in float, fp64 in double, integers in int64.
-template <typename T> struct ComputeType { using type = float; };
-template <> struct ComputeType<double> { using type = double; };
-template <> struct ComputeType<int64_t> { using type = int64_t; };
-template <> struct ComputeType<uint8_t> { using type = int64_t; };
-template <> struct ComputeType<bool> { using type = int64_t; };
-template <typename T> using compute_t = typename ComputeType<T>::type;
+template <typename T>
+struct ComputeType {
+  using type = float;
+};
+template <>
+struct ComputeType<double> {
+  using type = double;
+};
+template <>
+struct ComputeType<int64_t> {
+  using type = int64_t;
+};
+template <>
+struct ComputeType<uint8_t> {
+  using type = int64_t;
+};
+template <>
+struct ComputeType<bool> {
+  using type = int64_t;
+};
+template <typename T>
+using compute_t = typename ComputeType<T>::type;
 
 // Calls f.template operator()<T>() with T the C++ type of `dtype`.
 template <typename F>
 void dispatch_all(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::Float32: f.template operator()<float>(); return;
-    case DType::Float16: f.template operator()<Half>(); return;
-    case DType::BFloat16: f.template operator()<BFloat16>(); return;
-    case DType::Float64: f.template operator()<double>(); return;
-    case DType::Int64: f.template operator()<int64_t>(); return;
-    case DType::UInt8: f.template operator()<uint8_t>(); return;
-    case DType::Bool: f.template operator()<bool>(); return;
+    case DType::Float32:
+      f.template operator()<float>();
+      return;
+    case DType::Float16:
+      f.template operator()<Half>();
+      return;
+    case DType::BFloat16:
+      f.template operator()<BFloat16>();
+      return;
+    case DType::Float64:
+      f.template operator()<double>();
+      return;
+    case DType::Int64:
+      f.template operator()<int64_t>();
+      return;
+    case DType::UInt8:
+      f.template operator()<uint8_t>();
+      return;
+    case DType::Bool:
+      f.template operator()<bool>();
+      return;
   }
 }
 
 template <typename F>
 void dispatch_floating(DType dtype, const char* op, F&& f) {
   switch (dtype) {
-    case DType::Float32: f.template operator()<float>(); return;
-    case DType::Float16: f.template operator()<Half>(); return;
-    case DType::BFloat16: f.template operator()<BFloat16>(); return;
-    case DType::Float64: f.template operator()<double>(); return;
-    default: HG_FAIL(op, ": expected a floating dtype, got ", dtype_name(dtype));
+    case DType::Float32:
+      f.template operator()<float>();
+      return;
+    case DType::Float16:
+      f.template operator()<Half>();
+      return;
+    case DType::BFloat16:
+      f.template operator()<BFloat16>();
+      return;
+    case DType::Float64:
+      f.template operator()<double>();
+      return;
+    default:
+      HG_FAIL(op, ": expected a floating dtype, got ", dtype_name(dtype));
   }
 }
 
@@ -88,7 +127,8 @@ LoopPlan<N> make_plan(const std::array<const TensorView*, N>& views) {
     if (merge) {
       plan.sizes[at - 1] *= ref.sizes[d];
       for (int k = 0; k < N; ++k)
-        plan.strides[k][at - 1] = views[k]->strides[d] * static_cast<int64_t>(itemsize(views[k]->dtype));
+        plan.strides[k][at - 1] =
+            views[k]->strides[d] * static_cast<int64_t>(itemsize(views[k]->dtype));
       continue;
     }
     plan.sizes[at] = ref.sizes[d];
@@ -127,7 +167,8 @@ void run_range(const LoopPlan<N>& plan, int64_t begin, int64_t end, Inner& inner
     for (int k = 0; k < N; ++k) ptrs[k] += count * plan.strides[k][last];
     index[last] += count;
     for (int d = last; d > 0 && index[d] == plan.sizes[d]; --d) {
-      for (int k = 0; k < N; ++k) ptrs[k] += plan.strides[k][d - 1] - plan.sizes[d] * plan.strides[k][d];
+      for (int k = 0; k < N; ++k)
+        ptrs[k] += plan.strides[k][d - 1] - plan.sizes[d] * plan.strides[k][d];
       index[d] = 0;
       ++index[d - 1];
     }

@@ -65,8 +65,9 @@ inline void max_2x2_x8(const float* row0, const float* row1, int64_t base, int32
   const __m256i vbase = _mm256_set1_epi64x(base);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx),
                       _mm256_add_epi64(vbase, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(at))));
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + 4),
-                      _mm256_add_epi64(vbase, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1))));
+  _mm256_storeu_si256(
+      reinterpret_cast<__m256i*>(idx + 4),
+      _mm256_add_epi64(vbase, _mm256_cvtepi32_epi64(_mm256_extracti128_si256(at, 1))));
 }
 
 // The backward of 8 outputs (gradients g, argmax idx) written into 16 columns of two rows;
@@ -85,7 +86,8 @@ inline bool max_unpool_2x2_x8(const float* g, const int64_t* idx, int64_t base, 
   __m256 part[4];
   __m256i any = _mm256_setzero_si256();
   for (int k = 0; k < 4; ++k) {  // 64-bit masks of outputs 0-3 and 4-7 -> one 8 x 32-bit mask
-    const __m256i lo = _mm256_cmpeq_epi64(at[0], where[k]), hi = _mm256_cmpeq_epi64(at[1], where[k]);
+    const __m256i lo = _mm256_cmpeq_epi64(at[0], where[k]),
+                  hi = _mm256_cmpeq_epi64(at[1], where[k]);
     const __m256i mask = _mm256_permutevar8x32_epi32(_mm256_blend_epi32(lo, hi, 0xAA), order);
     any = _mm256_or_si256(any, mask);
     part[k] = _mm256_and_ps(grad, _mm256_castsi256_ps(mask));

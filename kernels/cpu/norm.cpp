@@ -20,8 +20,10 @@ inline double param(const TensorView* v, int64_t i, double fallback) {
 }
 inline void set_param(const TensorView* v, int64_t i, double value) {
   if (v == nullptr) return;
-  if (v->dtype == DType::Float64) v->ptr<double>()[i] = value;
-  else v->ptr<float>()[i] = static_cast<float>(value);
+  if (v->dtype == DType::Float64)
+    v->ptr<double>()[i] = value;
+  else
+    v->ptr<float>()[i] = static_cast<float>(value);
 }
 
 struct ChannelLayout {
@@ -188,7 +190,8 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
         const double d = static_cast<double>(cols);
         for (int64_t i = 0; i < cols; ++i) {
           const double xhat = (static_cast<double>(px[r * cols + i]) - mean) * invstd;
-          const double gh = static_cast<double>(pg[r * cols + i]) * (w ? static_cast<double>(w[i]) : 1.0);
+          const double gh =
+              static_cast<double>(pg[r * cols + i]) * (w ? static_cast<double>(w[i]) : 1.0);
           gx[i] = static_cast<T>(invstd / d * (d * gh - sum_gh - xhat * sum_ghx));
         }
       }

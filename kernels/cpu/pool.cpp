@@ -140,8 +140,7 @@ void scatter_plane(const C* g, const int64_t* at, int64_t out_plane, int64_t in_
 // out_len values of out, in the compute type: the tensors themselves when T is the compute
 // type, else per-thread buffers (in widened before, out rounded to T after).
 template <typename T, typename F>
-void for_planes_as(const T* in, int64_t in_len, T* out, int64_t out_len, int64_t planes,
-                   F&& body) {
+void for_planes_as(const T* in, int64_t in_len, T* out, int64_t out_len, int64_t planes, F&& body) {
   using C = compute_t<T>;
   const int64_t work = std::max(in_len, out_len);
   if constexpr (std::is_same_v<T, C>) {
@@ -188,26 +187,26 @@ void max_pool_backward(const TensorView& grad_out, const TensorView& indices,
 }
 
 bool is_2x2_stride_2(const Pool2dParams& p) {
-  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 &&
-         p.pad_h == 0 && p.pad_w == 0;
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
+         p.pad_w == 0;
 }
 
 template <typename T>
 void avg_pool_forward(const TensorView& x, const TensorView& out, const Windows& wh,
                       const Windows& ww, bool include_pad) {
   const PlaneShape s = plane_shape(x, out);
-  for_planes_as(x.ptr<T>(), s.h * s.w, out.ptr<T>(), s.ho * s.wo, s.planes,
-                [&](int64_t, const auto* in, auto* o) { avg_plane(in, wh, ww, s, include_pad, o); });
+  for_planes_as(
+      x.ptr<T>(), s.h * s.w, out.ptr<T>(), s.ho * s.wo, s.planes,
+      [&](int64_t, const auto* in, auto* o) { avg_plane(in, wh, ww, s, include_pad, o); });
 }
 
 template <typename T>
 void avg_pool_backward(const TensorView& grad_out, const TensorView& grad_x, const Windows& wh,
                        const Windows& ww, bool include_pad) {
   const PlaneShape s = plane_shape(grad_x, grad_out);
-  for_planes_as(grad_out.ptr<T>(), s.ho * s.wo, grad_x.ptr<T>(), s.h * s.w, s.planes,
-                [&](int64_t, const auto* g, auto* gx) {
-                  avg_plane_backward(g, wh, ww, s, include_pad, gx);
-                });
+  for_planes_as(
+      grad_out.ptr<T>(), s.ho * s.wo, grad_x.ptr<T>(), s.h * s.w, s.planes,
+      [&](int64_t, const auto* g, auto* gx) { avg_plane_backward(g, wh, ww, s, include_pad, gx); });
 }
 
 }  // namespace
@@ -216,27 +215,26 @@ void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& in
                 const Pool2dParams& params) {
   dispatch_floating(x.dtype, "max_pool2d", [&]<typename T>() {
     if (is_2x2_stride_2(params)) return max_pool_forward<T>(x, out, indices, nullptr, nullptr);
-    const Windows wh = regular_windows(x.sizes[2], out.sizes[2], params.kernel_h,
-                                       params.stride_h, params.pad_h);
-    const Windows ww = regular_windows(x.sizes[3], out.sizes[3], params.kernel_w,
-                                       params.stride_w, params.pad_w);
+    const Windows wh =
+        regular_windows(x.sizes[2], out.sizes[2], params.kernel_h, params.stride_h, params.pad_h);
+    const Windows ww =
+        regular_windows(x.sizes[3], out.sizes[3], params.kernel_w, params.stride_w, params.pad_w);
     max_pool_forward<T>(x, out, indices, &wh, &ww);
   });
 }
 
 void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
                          const TensorView& grad_x) {
-  dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
-    max_pool_backward<T>(grad_out, indices, grad_x);
-  });
+  dispatch_floating(grad_x.dtype, "max_pool2d_backward",
+                    [&]<typename T>() { max_pool_backward<T>(grad_out, indices, grad_x); });
 }
 
 void avg_pool2d(const TensorView& x, const TensorView& out, const Pool2dParams& params) {
   dispatch_floating(x.dtype, "avg_pool2d", [&]<typename T>() {
-    const Windows wh = regular_windows(x.sizes[2], out.sizes[2], params.kernel_h,
-                                       params.stride_h, params.pad_h);
-    const Windows ww = regular_windows(x.sizes[3], out.sizes[3], params.kernel_w,
-                                       params.stride_w, params.pad_w);
+    const Windows wh =
+        regular_windows(x.sizes[2], out.sizes[2], params.kernel_h, params.stride_h, params.pad_h);
+    const Windows ww =
+        regular_windows(x.sizes[3], out.sizes[3], params.kernel_w, params.stride_w, params.pad_w);
     avg_pool_forward<T>(x, out, wh, ww, params.count_include_pad);
   });
 }

@@ -16,12 +16,30 @@ namespace hg::kernels::cpu {
 namespace {
 
 // Sums accumulate in float for 16-bit inputs, double for fp32/fp64, int64 for integers.
-template <typename T> struct SumAcc { using type = double; };
-template <> struct SumAcc<Half> { using type = float; };
-template <> struct SumAcc<BFloat16> { using type = float; };
-template <> struct SumAcc<int64_t> { using type = int64_t; };
-template <> struct SumAcc<uint8_t> { using type = int64_t; };
-template <> struct SumAcc<bool> { using type = int64_t; };
+template <typename T>
+struct SumAcc {
+  using type = double;
+};
+template <>
+struct SumAcc<Half> {
+  using type = float;
+};
+template <>
+struct SumAcc<BFloat16> {
+  using type = float;
+};
+template <>
+struct SumAcc<int64_t> {
+  using type = int64_t;
+};
+template <>
+struct SumAcc<uint8_t> {
+  using type = int64_t;
+};
+template <>
+struct SumAcc<bool> {
+  using type = int64_t;
+};
 
 template <typename A>
 struct SumCombine {
@@ -62,10 +80,14 @@ TensorView collapse_reduced(const TensorView& view, const TensorView& out) {
   return small;
 }
 
-template <typename A> constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<A, float>) return DType::Float32;
-  else if constexpr (std::is_same_v<A, double>) return DType::Float64;
-  else return DType::Int64;
+template <typename A>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<A, float>)
+    return DType::Float32;
+  else if constexpr (std::is_same_v<A, double>)
+    return DType::Float64;
+  else
+    return DType::Int64;
 }
 
 template <typename T, typename A, typename Combine>
@@ -84,10 +106,13 @@ void reduce_into(const TensorView& in, const TensorView& out, double scale) {
       int64_t i = 0;
       for (; i + 4 <= n; i += 4)
         for (int l = 0; l < 4; ++l)
-          lanes[l] = Combine::combine(lanes[l], static_cast<A>(*reinterpret_cast<const T*>(p[1] + (i + l) * s[1])));
+          lanes[l] = Combine::combine(
+              lanes[l], static_cast<A>(*reinterpret_cast<const T*>(p[1] + (i + l) * s[1])));
       for (; i < n; ++i)
-        lanes[0] = Combine::combine(lanes[0], static_cast<A>(*reinterpret_cast<const T*>(p[1] + i * s[1])));
-      A r = Combine::combine(Combine::combine(lanes[0], lanes[1]), Combine::combine(lanes[2], lanes[3]));
+        lanes[0] = Combine::combine(lanes[0],
+                                    static_cast<A>(*reinterpret_cast<const T*>(p[1] + i * s[1])));
+      A r = Combine::combine(Combine::combine(lanes[0], lanes[1]),
+                             Combine::combine(lanes[2], lanes[3]));
       *acc = Combine::combine(*acc, r);
       return;
     }
@@ -134,11 +159,14 @@ void reduce(ReduceOp op, const TensorView& in, const TensorView& out) {
     using A = typename SumAcc<T>::type;
     using E = std::conditional_t<std::is_same_v<T, double>, double, compute_t<T>>;
     switch (op) {
-      case ReduceOp::Sum: return reduce_into<T, A, SumCombine<A>>(in, out, 1.0);
+      case ReduceOp::Sum:
+        return reduce_into<T, A, SumCombine<A>>(in, out, 1.0);
       case ReduceOp::Mean:
         return reduce_into<T, A, SumCombine<A>>(in, out, reduced == 0 ? NAN : 1.0 / reduced);
-      case ReduceOp::Max: return reduce_into<T, E, ExtremeCombine<E, true>>(in, out, 1.0);
-      case ReduceOp::Min: return reduce_into<T, E, ExtremeCombine<E, false>>(in, out, 1.0);
+      case ReduceOp::Max:
+        return reduce_into<T, E, ExtremeCombine<E, true>>(in, out, 1.0);
+      case ReduceOp::Min:
+        return reduce_into<T, E, ExtremeCombine<E, false>>(in, out, 1.0);
     }
   });
 }

@@ -8,7 +8,9 @@
 namespace hg::kernels::cpu {
 
 namespace {
-int64_t rows_of(const TensorView& v) { return v.numel() / std::max<int64_t>(v.sizes[v.ndim - 1], 1); }
+int64_t rows_of(const TensorView& v) {
+  return v.numel() / std::max<int64_t>(v.sizes[v.ndim - 1], 1);
+}
 }  // namespace
 
 void softmax(bool log, const TensorView& in, const TensorView& out) {
@@ -30,7 +32,8 @@ void softmax(bool log, const TensorView& in, const TensorView& out) {
         for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(static_cast<C>(xr[c]) - shift);
       } else {
         const C scale = C(1) / sum;
-        for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(std::exp(static_cast<C>(xr[c]) - max) * scale);
+        for (int64_t c = 0; c < cols; ++c)
+          yr[c] = static_cast<T>(std::exp(static_cast<C>(xr[c]) - max) * scale);
       }
     }
   });

@@ -19,8 +19,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <string>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -172,8 +172,14 @@ std::size_t allocation_size_class(std::size_t nbytes) {
   return (nbytes + step - 1) / step * step;
 }
 
-MemoryStats memory_stats() { return caching_allocator().stats(); }
-void reset_peak_memory_stats() { caching_allocator().reset_peak(); }
-void empty_cache() { caching_allocator().empty_cache(); }
+MemoryStats memory_stats() {
+  return caching_allocator().stats();
+}
+void reset_peak_memory_stats() {
+  caching_allocator().reset_peak();
+}
+void empty_cache() {
+  caching_allocator().empty_cache();
+}
 
 }  // namespace hg::cuda

@@ -27,14 +27,30 @@ struct ArithmeticFn {  // T -> T
     const C x = Scalar<T>::load(a), y = Scalar<T>::load(b);
     C r;
     switch (Op) {
-      case BinaryOp::Add: r = x + y; break;
-      case BinaryOp::Sub: r = x - y; break;
-      case BinaryOp::Mul: r = x * y; break;
-      case BinaryOp::Div: r = x / y; break;
-      case BinaryOp::Pow: r = power(x, y); break;
-      case BinaryOp::Maximum: r = (x != x || x > y) ? x : y; break;  // NaN propagates
-      case BinaryOp::Minimum: r = (x != x || x < y) ? x : y; break;
-      default: r = C(0); break;
+      case BinaryOp::Add:
+        r = x + y;
+        break;
+      case BinaryOp::Sub:
+        r = x - y;
+        break;
+      case BinaryOp::Mul:
+        r = x * y;
+        break;
+      case BinaryOp::Div:
+        r = x / y;
+        break;
+      case BinaryOp::Pow:
+        r = power(x, y);
+        break;
+      case BinaryOp::Maximum:
+        r = (x != x || x > y) ? x : y;
+        break;  // NaN propagates
+      case BinaryOp::Minimum:
+        r = (x != x || x < y) ? x : y;
+        break;
+      default:
+        r = C(0);
+        break;
     }
     return Scalar<T>::store(r);
   }
@@ -45,13 +61,20 @@ struct CompareFn {  // T -> bool
   __device__ bool operator()(T a, T b) const {
     const compute_t<T> x = Scalar<T>::load(a), y = Scalar<T>::load(b);
     switch (Op) {
-      case BinaryOp::Eq: return x == y;
-      case BinaryOp::Ne: return x != y;
-      case BinaryOp::Lt: return x < y;
-      case BinaryOp::Le: return x <= y;
-      case BinaryOp::Gt: return x > y;
-      case BinaryOp::Ge: return x >= y;
-      default: return false;
+      case BinaryOp::Eq:
+        return x == y;
+      case BinaryOp::Ne:
+        return x != y;
+      case BinaryOp::Lt:
+        return x < y;
+      case BinaryOp::Le:
+        return x <= y;
+      case BinaryOp::Gt:
+        return x > y;
+      case BinaryOp::Ge:
+        return x >= y;
+      default:
+        return false;
     }
   }
 };
@@ -74,9 +97,10 @@ void launch(const kernels::TensorView& a, const kernels::TensorView& b,
 template <typename T, int... I>
 void launch_op(BinaryOp op, const kernels::TensorView& a, const kernels::TensorView& b,
                const kernels::TensorView& out, std::integer_sequence<int, I...>) {
-  const bool found = ((op == static_cast<BinaryOp>(I) ? (launch<T, static_cast<BinaryOp>(I)>(a, b, out), true)
-                                                      : false) ||
-                      ...);
+  const bool found =
+      ((op == static_cast<BinaryOp>(I) ? (launch<T, static_cast<BinaryOp>(I)>(a, b, out), true)
+                                       : false) ||
+       ...);
   if (!found) fail(__FILE__, __LINE__, "binary", "unknown op");
 }
 

@@ -98,9 +98,12 @@ struct IntegerScalar {
   __device__ static int64_t load(I v) { return static_cast<int64_t>(v); }
   __device__ static I store(int64_t v) { return static_cast<I>(v); }
 };
-template <> struct Scalar<int64_t> : IntegerScalar<int64_t> {};
-template <> struct Scalar<uint8_t> : IntegerScalar<uint8_t> {};
-template <> struct Scalar<bool> : IntegerScalar<bool> {};
+template <>
+struct Scalar<int64_t> : IntegerScalar<int64_t> {};
+template <>
+struct Scalar<uint8_t> : IntegerScalar<uint8_t> {};
+template <>
+struct Scalar<bool> : IntegerScalar<bool> {};
 
 template <typename T>
 using compute_t = typename Scalar<T>::Compute;
@@ -117,8 +120,10 @@ __device__ inline To convert(From x) {
   if constexpr (std::is_same_v<To, From>) {
     return x;
   } else if constexpr (std::is_same_v<To, bool>) {
-    if constexpr (is_16bit_float<From>) return Scalar<From>::load(x) != 0.0f;
-    else return static_cast<float>(x) != 0.0f;
+    if constexpr (is_16bit_float<From>)
+      return Scalar<From>::load(x) != 0.0f;
+    else
+      return static_cast<float>(x) != 0.0f;
   } else if constexpr (is_16bit_float<From>) {
     return convert<To>(Scalar<From>::load(x));
   } else if constexpr (is_16bit_float<To>) {
@@ -132,47 +137,102 @@ __device__ inline To convert(From x) {
 template <typename F>
 void dispatch_all(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::Float32: f.template operator()<float>(); return;
-    case DType::Float64: f.template operator()<double>(); return;
-    case DType::Float16: f.template operator()<__half>(); return;
-    case DType::BFloat16: f.template operator()<__nv_bfloat16>(); return;
-    case DType::Int64: f.template operator()<int64_t>(); return;
-    case DType::UInt8: f.template operator()<uint8_t>(); return;
-    case DType::Bool: f.template operator()<bool>(); return;
+    case DType::Float32:
+      f.template operator()<float>();
+      return;
+    case DType::Float64:
+      f.template operator()<double>();
+      return;
+    case DType::Float16:
+      f.template operator()<__half>();
+      return;
+    case DType::BFloat16:
+      f.template operator()<__nv_bfloat16>();
+      return;
+    case DType::Int64:
+      f.template operator()<int64_t>();
+      return;
+    case DType::UInt8:
+      f.template operator()<uint8_t>();
+      return;
+    case DType::Bool:
+      f.template operator()<bool>();
+      return;
   }
   fail(__FILE__, __LINE__, "dispatch_all", "unknown dtype");
 }
 
 // A product that nvcc may not fuse into a following add (--fmad would otherwise contract
 // a * b + c into one fma, and the CPU, built in ISO C++ mode, rounds twice).
-__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ inline float mul_rn(float a, float b) {
+  return __fmul_rn(a, b);
+}
+__device__ inline double mul_rn(double a, double b) {
+  return __dmul_rn(a, b);
+}
 
 // Device math on the compute type (float or double) under one name.
-__device__ inline float exp_(float x) { return ::expf(x); }
-__device__ inline double exp_(double x) { return ::exp(x); }
-__device__ inline float log_(float x) { return ::logf(x); }
-__device__ inline double log_(double x) { return ::log(x); }
-__device__ inline float sqrt_(float x) { return ::sqrtf(x); }
-__device__ inline double sqrt_(double x) { return ::sqrt(x); }
-__device__ inline float erf_(float x) { return ::erff(x); }
-__device__ inline double erf_(double x) { return ::erf(x); }
-__device__ inline float tanh_(float x) { return ::tanhf(x); }
-__device__ inline double tanh_(double x) { return ::tanh(x); }
-__device__ inline float pow_(float x, float y) { return ::powf(x, y); }
-__device__ inline double pow_(double x, double y) { return ::pow(x, y); }
-__device__ inline float abs_(float x) { return ::fabsf(x); }
-__device__ inline double abs_(double x) { return ::fabs(x); }
+__device__ inline float exp_(float x) {
+  return ::expf(x);
+}
+__device__ inline double exp_(double x) {
+  return ::exp(x);
+}
+__device__ inline float log_(float x) {
+  return ::logf(x);
+}
+__device__ inline double log_(double x) {
+  return ::log(x);
+}
+__device__ inline float sqrt_(float x) {
+  return ::sqrtf(x);
+}
+__device__ inline double sqrt_(double x) {
+  return ::sqrt(x);
+}
+__device__ inline float erf_(float x) {
+  return ::erff(x);
+}
+__device__ inline double erf_(double x) {
+  return ::erf(x);
+}
+__device__ inline float tanh_(float x) {
+  return ::tanhf(x);
+}
+__device__ inline double tanh_(double x) {
+  return ::tanh(x);
+}
+__device__ inline float pow_(float x, float y) {
+  return ::powf(x, y);
+}
+__device__ inline double pow_(double x, double y) {
+  return ::pow(x, y);
+}
+__device__ inline float abs_(float x) {
+  return ::fabsf(x);
+}
+__device__ inline double abs_(double x) {
+  return ::fabs(x);
+}
 
 // Calls f.template operator()<T>() with T the CUDA storage type of a floating dtype.
 template <typename F>
 void dispatch_floating(DType dtype, const char* op, F&& f) {
   switch (dtype) {
-    case DType::Float32: f.template operator()<float>(); return;
-    case DType::Float64: f.template operator()<double>(); return;
-    case DType::Float16: f.template operator()<__half>(); return;
-    case DType::BFloat16: f.template operator()<__nv_bfloat16>(); return;
-    default: break;
+    case DType::Float32:
+      f.template operator()<float>();
+      return;
+    case DType::Float64:
+      f.template operator()<double>();
+      return;
+    case DType::Float16:
+      f.template operator()<__half>();
+      return;
+    case DType::BFloat16:
+      f.template operator()<__nv_bfloat16>();
+      return;
+    default:
+      break;
   }
   fail(__FILE__, __LINE__, op, "not a floating dtype");
 }

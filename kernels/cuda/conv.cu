@@ -105,8 +105,7 @@ void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
       const GemmOperand grad{go + (n0 * s.cout + g * s.og) * s.hwo, s.hwo, false, s.cout * s.hwo};
-      gemm_rm<T>(s.kg, s.hwo, s.og, weight, grad, 0.0, cols.as<Acc<T>>(), s.hwo, nb,
-                 s.kg * s.hwo);
+      gemm_rm<T>(s.kg, s.hwo, s.og, weight, grad, 0.0, cols.as<Acc<T>>(), s.hwo, nb, s.kg * s.hwo);
       conv::col2im_kernel<T, Acc<T>><<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0, stream>>>(
           cols.as<Acc<T>>(), s, n0, nb, g, gx);
       HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
@@ -121,8 +120,8 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   const Shape s = conv::make_shape(xv, wv, gov, p);
   const T* go = gov.ptr<T>();
   if (gb != nullptr) {
-    conv::bias_grad_kernel<T, Acc<T>><<<static_cast<unsigned>(s.cout), kBlockSize, 0,
-                                        current_stream()>>>(go, s, gb->ptr<T>());
+    conv::bias_grad_kernel<T, Acc<T>>
+        <<<static_cast<unsigned>(s.cout), kBlockSize, 0, current_stream()>>>(go, s, gb->ptr<T>());
     HG_CUDA_LAUNCH_CHECK("conv2d_backward bias_grad_kernel");
   }
   if (gw != nullptr) {
@@ -145,9 +144,8 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
 void conv2d(const TensorView& x, const TensorView& weight, const TensorView* bias,
             const TensorView& out, const Conv2dParams& params) {
   if (out.numel() == 0) return;
-  dispatch_floating(x.dtype, "conv2d", [&]<typename T>() {
-    conv_forward<T>(x, weight, bias, out, params);
-  });
+  dispatch_floating(x.dtype, "conv2d",
+                    [&]<typename T>() { conv_forward<T>(x, weight, bias, out, params); });
 }
 
 void conv2d_backward(const TensorView& x, const TensorView& weight, const TensorView& grad_out,

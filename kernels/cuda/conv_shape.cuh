@@ -52,13 +52,17 @@ inline int64_t chunk_samples(const Shape& s) {
 struct Layout {
   int64_t sb, sr;
 };
-inline Layout per_sample_layout(const Shape& s) { return {s.kg * s.hwo, s.hwo}; }
-inline Layout shared_layout(const Shape& s, int64_t nb) { return {s.hwo, nb * s.hwo}; }
+inline Layout per_sample_layout(const Shape& s) {
+  return {s.kg * s.hwo, s.hwo};
+}
+inline Layout shared_layout(const Shape& s, int64_t nb) {
+  return {s.hwo, nb * s.hwo};
+}
 
 // cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image.
 template <typename T>
-__global__ void im2col_kernel(const T* x, Shape s, int64_t n0, int64_t nb, int64_t g,
-                              Layout layout, T* cols) {
+__global__ void im2col_kernel(const T* x, Shape s, int64_t n0, int64_t nb, int64_t g, Layout layout,
+                              T* cols) {
   const int64_t total = nb * s.kg * s.hwo;
   HG_GRID_LOOP(idx, total) {
     const int64_t p = idx % s.hwo, r = (idx / s.hwo) % s.kg, b = idx / (s.hwo * s.kg);
@@ -123,7 +127,8 @@ __global__ void bias_grad_kernel(const T* go, Shape s, T* grad_bias) {
   for (int64_t k = threadIdx.x; k < per; k += blockDim.x)
     sum += static_cast<A>(Scalar<T>::load(go[((k / s.hwo) * s.cout + o) * s.hwo + k % s.hwo]));
   sum = block_sum(sum);
-  if (threadIdx.x == 0) grad_bias[o] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(sum));
+  if (threadIdx.x == 0)
+    grad_bias[o] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(sum));
 }
 
 }  // namespace hg::cuda::conv

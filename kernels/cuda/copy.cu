@@ -19,7 +19,8 @@ void copy(const kernels::TensorView& src, const kernels::TensorView& out) {
   const int64_t n = out.numel();
   if (n == 0) return;
   if (src.dtype == out.dtype && src.is_contiguous() && out.is_contiguous()) {
-    HG_CUDA_CHECK(cudaMemcpyAsync(out.data, src.data, static_cast<std::size_t>(n) * itemsize(out.dtype),
+    HG_CUDA_CHECK(cudaMemcpyAsync(out.data, src.data,
+                                  static_cast<std::size_t>(n) * itemsize(out.dtype),
                                   cudaMemcpyDeviceToDevice, current_stream()));
     return;
   }

@@ -5,8 +5,7 @@
 
 namespace hg::kernels::cuda {
 
-void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
-             const TensorView& out);
+void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset, const TensorView& out);
 void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
                    int64_t* bad_target);

@@ -20,8 +20,8 @@ void where(const kernels::TensorView& cond, const kernels::TensorView& a,
 void reduce(kernels::ReduceOp op, const kernels::TensorView& in, const kernels::TensorView& out);
 void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
                 const kernels::TensorView* values, const kernels::TensorView& indices);
-void gemm(const kernels::TensorView& a, const kernels::TensorView& b,
-          const kernels::TensorView& c, bool accumulate);
+void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
+          bool accumulate);
 void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out);
 void softmax_backward(bool log, const kernels::TensorView& y, const kernels::TensorView& grad_out,
                       const kernels::TensorView& grad_in);

@@ -95,7 +95,8 @@ __global__ void strided_map_kernel(OffsetCalc<N> calc, Index n, Out* out, F f,
     calc.offsets(i, off);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       out[off[0]] = f(::cuda::std::get<I>(ins)[off[I + 1]]...);
-    }(std::index_sequence_for<In...>{});
+    }
+    (std::index_sequence_for<In...>{});
   }
 }
 
@@ -112,8 +113,8 @@ __device__ inline Vec<T, VEC> load_vec(const T* p, bool is_scalar, int64_t v) {
 }
 
 template <int VEC, typename Out, typename F, typename... In>
-__global__ void contiguous_map_kernel(int64_t n, Out* out, F f, ::cuda::std::tuple<const In*...> ins,
-                                      unsigned scalar_mask) {
+__global__ void contiguous_map_kernel(int64_t n, Out* out, F f,
+                                      ::cuda::std::tuple<const In*...> ins, unsigned scalar_mask) {
   const int64_t vectors = n / VEC;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t first = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -125,14 +126,16 @@ __global__ void contiguous_map_kernel(int64_t n, Out* out, F f, ::cuda::std::tup
 #pragma unroll
       for (int k = 0; k < VEC; ++k) result.v[k] = f(::cuda::std::get<I>(loaded).v[k]...);
       reinterpret_cast<Vec<Out, VEC>*>(out)[v] = result;
-    }(std::index_sequence_for<In...>{});
+    }
+    (std::index_sequence_for<In...>{});
   }
   // The n % VEC tail, one element per thread.
   const int64_t i = vectors * VEC + first;
   if (i < n) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       out[i] = f(::cuda::std::get<I>(ins)[((scalar_mask >> I) & 1u) ? 0 : i]...);
-    }(std::index_sequence_for<In...>{});
+    }
+    (std::index_sequence_for<In...>{});
   }
 }
 
@@ -174,13 +177,14 @@ void map(const char* name, F f, const kernels::TensorView& out,
   }
   const auto pointers = [&]<std::size_t... I>(std::index_sequence<I...>) {
     return ::cuda::std::tuple<const In*...>{static_cast<const In*>(ins[I]->data)...};
-  }(std::index_sequence_for<In...>{});
+  }
+  (std::index_sequence_for<In...>{});
   Out* out_ptr = static_cast<Out*>(out.data);
   cudaStream_t stream = current_stream();
   if (contiguous) {
     contiguous_map_kernel<VEC, Out, F, In...>
         <<<grid_for((n + VEC - 1) / VEC), kBlockSize, 0, stream>>>(n, out_ptr, f, pointers,
-                                                                  scalar_mask);
+                                                                   scalar_mask);
     HG_CUDA_LAUNCH_CHECK(name);
     return;
   }
@@ -193,8 +197,8 @@ void map(const char* name, F f, const kernels::TensorView& out,
     strided_map_kernel<uint32_t, N, Out, F, In...><<<grid_for(n), kBlockSize, 0, stream>>>(
         calc, static_cast<uint32_t>(n), out_ptr, f, pointers);
   } else {
-    strided_map_kernel<int64_t, N, Out, F, In...><<<grid_for(n), kBlockSize, 0, stream>>>(
-        calc, n, out_ptr, f, pointers);
+    strided_map_kernel<int64_t, N, Out, F, In...>
+        <<<grid_for(n), kBlockSize, 0, stream>>>(calc, n, out_ptr, f, pointers);
   }
   HG_CUDA_LAUNCH_CHECK(name);
 }

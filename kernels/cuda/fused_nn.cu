@@ -45,9 +45,9 @@ __device__ inline C warp_max(C v) {
 }
 
 template <typename T, typename C>
-__global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows,
-                                     int64_t cols, int64_t ignore_index, C ls, bool smooth,
-                                     T* loss, C* lse, long long* first_bad) {
+__global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows, int64_t cols,
+                                     int64_t ignore_index, C ls, bool smooth, T* loss, C* lse,
+                                     long long* first_bad) {
   const int64_t n = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (n >= rows) return;  // whole warps leave together
@@ -96,7 +96,9 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
   }
 }
 
-__global__ void set_kernel(long long* p, long long v) { *p = v; }
+__global__ void set_kernel(long long* p, long long v) {
+  *p = v;
+}
 
 }  // namespace
 
@@ -109,10 +111,14 @@ void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
     // the kept value's multiplier, rounded to T as the mask tensor of the composition holds it
     const double exact = 1.0 / (1.0 - p);
     C scale;
-    if constexpr (std::is_same_v<T, double>) scale = exact;
-    else if constexpr (std::is_same_v<T, float>) scale = static_cast<float>(exact);
-    else if constexpr (std::is_same_v<T, __half>) scale = static_cast<float>(Half(static_cast<float>(exact)));
-    else scale = static_cast<float>(BFloat16(static_cast<float>(exact)));
+    if constexpr (std::is_same_v<T, double>)
+      scale = exact;
+    else if constexpr (std::is_same_v<T, float>)
+      scale = static_cast<float>(exact);
+    else if constexpr (std::is_same_v<T, __half>)
+      scale = static_cast<float>(Half(static_cast<float>(exact)));
+    else
+      scale = static_cast<float>(BFloat16(static_cast<float>(exact)));
     dropout_kernel<T, C><<<grid_for((n + 3) / 4), kBlockSize, 0, current_stream()>>>(
         in.ptr<T>(), n, seed, offset, static_cast<float>(p), scale, out.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("dropout_kernel");

@@ -33,10 +33,18 @@ struct ParamOut {
   DType dtype;
   __device__ void store(int64_t i, float v) const {
     switch (dtype) {
-      case DType::Float16: static_cast<__half*>(data)[i] = __float2half_rn(v); break;
-      case DType::BFloat16: static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v); break;
-      case DType::Float64: static_cast<double*>(data)[i] = static_cast<double>(v); break;
-      default: static_cast<float*>(data)[i] = v; break;
+      case DType::Float16:
+        static_cast<__half*>(data)[i] = __float2half_rn(v);
+        break;
+      case DType::BFloat16:
+        static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v);
+        break;
+      case DType::Float64:
+        static_cast<double*>(data)[i] = static_cast<double>(v);
+        break;
+      default:
+        static_cast<float*>(data)[i] = v;
+        break;
     }
   }
 };
@@ -63,8 +71,8 @@ __global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64
 }
 
 template <typename C, typename W, typename G>
-__global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, ParamOut out,
-                            int64_t n, StepControl control, am::AdamScalars<C> s) {
+__global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, ParamOut out, int64_t n,
+                            StepControl control, am::AdamScalars<C> s) {
   if (control.skip()) return;
   const C factor = control.grad_factor<C>();
   HG_GRID_LOOP(i, n) {
@@ -96,8 +104,10 @@ void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const
       f.template operator()<C, W, double>();
     } else {
       dispatch_floating(grad.dtype, op, [&]<typename G>() {
-        if constexpr (std::is_same_v<G, double>) HG_FAIL(op, ": float64 gradient for a 32/16-bit weight");
-        else f.template operator()<C, W, G>();
+        if constexpr (std::is_same_v<G, double>)
+          HG_FAIL(op, ": float64 gradient for a 32/16-bit weight");
+        else
+          f.template operator()<C, W, G>();
       });
     }
   });

@@ -95,10 +95,14 @@ Types types_for(DType dtype) {
   switch (dtype) {
     case DType::Float32:
       return {CUDA_R_32F, tf32_flag() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F};
-    case DType::Float64: return {CUDA_R_64F, CUBLAS_COMPUTE_64F};
-    case DType::Float16: return {CUDA_R_16F, CUBLAS_COMPUTE_32F};
-    case DType::BFloat16: return {CUDA_R_16BF, CUBLAS_COMPUTE_32F};
-    default: break;
+    case DType::Float64:
+      return {CUDA_R_64F, CUBLAS_COMPUTE_64F};
+    case DType::Float16:
+      return {CUDA_R_16F, CUBLAS_COMPUTE_32F};
+    case DType::BFloat16:
+      return {CUDA_R_16BF, CUBLAS_COMPUTE_32F};
+    default:
+      break;
   }
   HG_FAIL("gemm: expected a floating dtype, got ", dtype_name(dtype));
 }
@@ -110,11 +114,15 @@ int checked_int(int64_t value, const char* what) {
 
 }  // namespace
 
-void set_allow_tf32(bool on) { tf32_flag() = on; }
-bool allow_tf32() { return tf32_flag(); }
+void set_allow_tf32(bool on) {
+  tf32_flag() = on;
+}
+bool allow_tf32() {
+  return tf32_flag();
+}
 
-void gemm(const kernels::TensorView& a, const kernels::TensorView& b,
-          const kernels::TensorView& c, bool accumulate) {
+void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
+          bool accumulate) {
   const int r = c.ndim - 2;
   const int64_t m = c.sizes[r], n = c.sizes[r + 1], k = a.sizes[r + 1];
   int64_t batch = 1;

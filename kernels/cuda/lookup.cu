@@ -30,7 +30,9 @@ __global__ void nll_kernel(const T* logp, const int64_t* target, int64_t rows, i
   }
 }
 
-__global__ void set_kernel(long long* p, long long v) { *p = v; }
+__global__ void set_kernel(long long* p, long long v) {
+  *p = v;
+}
 
 template <typename T>
 __global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, int64_t rows,
@@ -38,8 +40,9 @@ __global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, i
   const int64_t total = rows * classes;
   HG_GRID_LOOP(i, total) {
     const int64_t n = i / classes, t = target[n];
-    grad[i] = (t != ignore_index && i % classes == t) ? Scalar<T>::store(-Scalar<T>::load(grad_loss[n]))
-                                                     : Scalar<T>::store(0.0f);
+    grad[i] = (t != ignore_index && i % classes == t)
+                  ? Scalar<T>::store(-Scalar<T>::load(grad_loss[n]))
+                  : Scalar<T>::store(0.0f);
   }
 }
 
@@ -104,8 +107,7 @@ void nll_loss_backward(const TensorView& grad_loss, const TensorView& target, in
   if (rows * classes == 0) return;
   dispatch_floating(grad_logp.dtype, "nll_loss_backward", [&]<typename T>() {
     nll_backward_kernel<T><<<grid_for(rows * classes), kBlockSize, 0, current_stream()>>>(
-        grad_loss.ptr<T>(), target.ptr<int64_t>(), rows, classes, ignore_index,
-        grad_logp.ptr<T>());
+        grad_loss.ptr<T>(), target.ptr<int64_t>(), rows, classes, ignore_index, grad_logp.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("nll_backward_kernel");
   });
 }

@@ -22,11 +22,16 @@ enum class Kind : uint8_t { F32, F64, F16, BF16 };
 
 Kind kind_of(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return Kind::F32;
-    case DType::Float64: return Kind::F64;
-    case DType::Float16: return Kind::F16;
-    case DType::BFloat16: return Kind::BF16;
-    default: break;
+    case DType::Float32:
+      return Kind::F32;
+    case DType::Float64:
+      return Kind::F64;
+    case DType::Float16:
+      return Kind::F16;
+    case DType::BFloat16:
+      return Kind::BF16;
+    default:
+      break;
   }
   fail(__FILE__, __LINE__, "unscale_grads", "gradients must be floating point");
 }
@@ -44,18 +49,30 @@ struct TensorList {
 
 __device__ inline float load_as_float(const void* p, int64_t i, Kind k) {
   switch (k) {
-    case Kind::F32: return static_cast<const float*>(p)[i];
-    case Kind::F64: return static_cast<float>(static_cast<const double*>(p)[i]);
-    case Kind::F16: return __half2float(static_cast<const __half*>(p)[i]);
-    default: return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+    case Kind::F32:
+      return static_cast<const float*>(p)[i];
+    case Kind::F64:
+      return static_cast<float>(static_cast<const double*>(p)[i]);
+    case Kind::F16:
+      return __half2float(static_cast<const __half*>(p)[i]);
+    default:
+      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
   }
 }
 __device__ inline void store_float(void* p, int64_t i, Kind k, float v) {
   switch (k) {
-    case Kind::F32: static_cast<float*>(p)[i] = v; break;
-    case Kind::F64: static_cast<double*>(p)[i] = static_cast<double>(v); break;
-    case Kind::F16: static_cast<__half*>(p)[i] = __float2half_rn(v); break;
-    default: static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v); break;
+    case Kind::F32:
+      static_cast<float*>(p)[i] = v;
+      break;
+    case Kind::F64:
+      static_cast<double*>(p)[i] = static_cast<double>(v);
+      break;
+    case Kind::F16:
+      static_cast<__half*>(p)[i] = __float2half_rn(v);
+      break;
+    default:
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+      break;
   }
 }
 
@@ -105,8 +122,8 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
   }
 }
 
-void scale_update(const TensorView& state, const TensorView& found_inf,
-                  const TensorView& inv_scale, const ScaleUpdateParams& params) {
+void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
+                  const ScaleUpdateParams& params) {
   scale_update_kernel<<<1, 1, 0, current_stream()>>>(state.ptr<double>(), found_inf.ptr<float>(),
                                                      inv_scale.ptr<float>(), params);
   HG_CUDA_LAUNCH_CHECK("scale_update_kernel");

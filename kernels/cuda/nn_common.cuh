@@ -35,8 +35,8 @@ class DeviceBuffer {
 template <typename T>
 void zero_async(T* p, int64_t count) {
   if (count > 0)
-    HG_CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<std::size_t>(count) * sizeof(T),
-                                  current_stream()));
+    HG_CUDA_CHECK(
+        cudaMemsetAsync(p, 0, static_cast<std::size_t>(count) * sizeof(T), current_stream()));
 }
 
 // Sum of v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
@@ -70,7 +70,7 @@ void narrow(const A* src, T* dst, int64_t n, const char* what) {
 }
 
 // Loop over [0, n) spread over the whole grid.
-#define HG_GRID_LOOP(i, n)                                                         \
+#define HG_GRID_LOOP(i, n)                                                  \
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); \
        i += int64_t(gridDim.x) * blockDim.x)
 

@@ -12,10 +12,14 @@ namespace hg::cuda {
 
 template <typename T>
 constexpr cudaDataType_t cuda_type() {
-  if constexpr (std::is_same_v<T, float>) return CUDA_R_32F;
-  else if constexpr (std::is_same_v<T, double>) return CUDA_R_64F;
-  else if constexpr (std::is_same_v<T, __half>) return CUDA_R_16F;
-  else return CUDA_R_16BF;
+  if constexpr (std::is_same_v<T, float>)
+    return CUDA_R_32F;
+  else if constexpr (std::is_same_v<T, double>)
+    return CUDA_R_64F;
+  else if constexpr (std::is_same_v<T, __half>)
+    return CUDA_R_16F;
+  else
+    return CUDA_R_16BF;
 }
 
 // One row-major operand: data, leading dimension, whether it is used transposed, and the

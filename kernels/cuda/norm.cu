@@ -24,8 +24,10 @@ struct Param {
   }
   __device__ void set(int64_t i, double v) const {
     if (data == nullptr) return;
-    if (f64) static_cast<double*>(data)[i] = v;
-    else static_cast<float*>(data)[i] = static_cast<float>(v);
+    if (f64)
+      static_cast<double*>(data)[i] = v;
+    else
+      static_cast<float*>(data)[i] = static_cast<float>(v);
   }
 };
 Param param_of(const TensorView* v) {
@@ -33,13 +35,21 @@ Param param_of(const TensorView* v) {
 }
 
 // Un-fused arithmetic: what the CPU computes, operation by operation.
-__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
-__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
-__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
-__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
+__device__ inline float mul_rn(float a, float b) {
+  return __fmul_rn(a, b);
+}
+__device__ inline double mul_rn(double a, double b) {
+  return __dmul_rn(a, b);
+}
+__device__ inline float add_rn(float a, float b) {
+  return __fadd_rn(a, b);
+}
+__device__ inline double add_rn(double a, double b) {
+  return __dadd_rn(a, b);
+}
 
 struct Channels {
-  int64_t batch, channels, inner;  // x viewed as [batch, channels, inner]
+  int64_t batch, channels, inner;                      // x viewed as [batch, channels, inner]
   __device__ int64_t at(int64_t c, int64_t k) const {  // k-th element of channel c
     return ((k / inner) * channels + c) * inner + k % inner;
   }
@@ -114,8 +124,8 @@ __global__ void bn_backward_sums_kernel(const T* x, const T* g, Channels L, Para
 
 template <typename T>
 __global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, Channels L,
-                                         Param mean, Param invstd, Param weight,
-                                         const double* sums, T* gx) {
+                                         Param mean, Param invstd, Param weight, const double* sums,
+                                         T* gx) {
   const int64_t total = L.batch * L.channels * L.inner;
   const double count = static_cast<double>(L.batch * L.inner);
   HG_GRID_LOOP(i, total) {
@@ -260,8 +270,8 @@ void layer_norm(const TensorView& x, const TensorView* weight, const TensorView*
   if (rows == 0 || cols == 0) return;
   dispatch_floating(x.dtype, "layer_norm", [&]<typename T>() {
     ln_forward_kernel<T><<<static_cast<unsigned>(rows), kBlockSize, 0, current_stream()>>>(
-        x.ptr<T>(), cols, ptr_or_null<T>(weight), ptr_or_null<T>(bias), eps,
-        param_of(&save_mean), param_of(&save_invstd), y.ptr<T>());
+        x.ptr<T>(), cols, ptr_or_null<T>(weight), ptr_or_null<T>(bias), eps, param_of(&save_mean),
+        param_of(&save_invstd), y.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("ln_forward_kernel");
   });
 }

@@ -18,16 +18,20 @@ struct Span {
   int64_t len, out, kernel, stride, pad;
   bool adaptive;
 
-  __device__ int64_t start(int64_t o) const {
-    return adaptive ? o * len / out : o * stride - pad;
-  }
+  __device__ int64_t start(int64_t o) const { return adaptive ? o * len / out : o * stride - pad; }
   __device__ int64_t end(int64_t o) const {
     if (adaptive) return ((o + 1) * len + out - 1) / out;
     const int64_t e = o * stride - pad + kernel;
     return e < len + pad ? e : len + pad;
   }
-  __device__ int64_t lo(int64_t o) const { const int64_t s = start(o); return s > 0 ? s : 0; }
-  __device__ int64_t hi(int64_t o) const { const int64_t e = end(o); return e < len ? e : len; }
+  __device__ int64_t lo(int64_t o) const {
+    const int64_t s = start(o);
+    return s > 0 ? s : 0;
+  }
+  __device__ int64_t hi(int64_t o) const {
+    const int64_t e = end(o);
+    return e < len ? e : len;
+  }
   __device__ int64_t span(int64_t o) const { return end(o) - start(o); }
   // Outputs whose windows may contain input i: a superset, each checked with lo/hi.
   __device__ void candidates(int64_t i, int64_t& first, int64_t& last) const {
@@ -46,7 +50,9 @@ struct Span {
 Span regular_span(int64_t len, int64_t out, int64_t kernel, int64_t stride, int64_t pad) {
   return {len, out, kernel, stride, pad, false};
 }
-Span adaptive_span(int64_t len, int64_t out) { return {len, out, 0, 1, 0, true}; }
+Span adaptive_span(int64_t len, int64_t out) {
+  return {len, out, 0, 1, 0, true};
+}
 
 struct Planes {
   int64_t count;  // N * C
@@ -57,7 +63,8 @@ template <typename T>
 __global__ void max_pool_kernel(const T* x, Planes s, T* out, int64_t* indices) {
   const int64_t total = s.count * s.h.out * s.w.out;
   HG_GRID_LOOP(idx, total) {
-    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out, plane = idx / (s.w.out * s.h.out);
+    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out,
+                  plane = idx / (s.w.out * s.h.out);
     const T* xp = x + plane * s.h.len * s.w.len;
     using C = typename Scalar<T>::Compute;
     C best = -INFINITY;
@@ -78,7 +85,8 @@ template <typename T>
 __global__ void avg_pool_kernel(const T* x, Planes s, bool include_pad, T* out) {
   const int64_t total = s.count * s.h.out * s.w.out;
   HG_GRID_LOOP(idx, total) {
-    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out, plane = idx / (s.w.out * s.h.out);
+    const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out,
+                  plane = idx / (s.w.out * s.h.out);
     const T* xp = x + plane * s.h.len * s.w.len;
     using C = typename Scalar<T>::Compute;
     const int64_t h0 = s.h.lo(oh), h1 = s.h.hi(oh), w0 = s.w.lo(ow), w1 = s.w.hi(ow);
@@ -96,7 +104,8 @@ template <typename T>
 __global__ void avg_pool_backward_kernel(const T* go, Planes s, bool include_pad, T* gx) {
   const int64_t total = s.count * s.h.len * s.w.len;
   HG_GRID_LOOP(idx, total) {
-    const int64_t iw = idx % s.w.len, ih = (idx / s.w.len) % s.h.len, plane = idx / (s.w.len * s.h.len);
+    const int64_t iw = idx % s.w.len, ih = (idx / s.w.len) % s.h.len,
+                  plane = idx / (s.w.len * s.h.len);
     const T* gp = go + plane * s.h.out * s.w.out;
     using C = typename Scalar<T>::Compute;
     int64_t oh0, oh1, ow0, ow1;
@@ -148,8 +157,8 @@ void launch_avg(const TensorView& x, const TensorView& out, Span h, Span w, bool
   const Planes s = planes_of(x, out, h, w);
   const int64_t total = out.numel();
   if (total == 0) return;
-  avg_pool_kernel<T><<<grid_for(total), kBlockSize, 0, current_stream()>>>(x.ptr<T>(), s,
-                                                                           include_pad, out.ptr<T>());
+  avg_pool_kernel<T><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+      x.ptr<T>(), s, include_pad, out.ptr<T>());
   HG_CUDA_LAUNCH_CHECK("avg_pool_kernel");
 }
 
@@ -192,7 +201,8 @@ void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
           grad_out.ptr<T>(), indices.ptr<int64_t>(), out_plane, in_plane, total, acc);
       HG_CUDA_LAUNCH_CHECK("max_unpool_kernel");
     }
-    if constexpr (!std::is_same_v<T, A>) narrow(acc, grad_x.ptr<T>(), count, "max_pool2d_backward narrow");
+    if constexpr (!std::is_same_v<T, A>)
+      narrow(acc, grad_x.ptr<T>(), count, "max_pool2d_backward narrow");
   });
 }
 

@@ -53,8 +53,8 @@ struct RandIntBlock {
 
 template <int V, typename T, typename Block>
 void launch(T* out, int64_t n, uint64_t offset, Block block) {
-  random_blocks_kernel<V><<<grid_for((n + V - 1) / V), kBlockSize, 0, current_stream()>>>(
-      out, n, offset, block);
+  random_blocks_kernel<V>
+      <<<grid_for((n + V - 1) / V), kBlockSize, 0, current_stream()>>>(out, n, offset, block);
   HG_CUDA_LAUNCH_CHECK("random_blocks_kernel");
 }
 
@@ -80,16 +80,19 @@ void random_fill(kernels::RandomKind kind, const kernels::TensorView& out,
   HG_CHECK(out.is_contiguous(), "random_fill: expected a contiguous output");
   if (kind == kernels::RandomKind::RandInt) {
     HG_CHECK(out.dtype == DType::Int64, "random_fill: randint needs int64");
-    HG_CHECK(params.low < params.high, "random_fill: expected low < high, got [", params.low,
-             ", ", params.high, ")");
+    HG_CHECK(params.low < params.high, "random_fill: expected low < high, got [", params.low, ", ",
+             params.high, ")");
     const uint64_t span = static_cast<uint64_t>(params.high) - static_cast<uint64_t>(params.low);
     launch<2>(out.ptr<int64_t>(), out.numel(), offset, RandIntBlock{seed, params.low, span});
     return;
   }
   switch (out.dtype) {
-    case DType::Float32: return fill_real<float>(kind, out, params, seed, offset);
-    case DType::Float64: return fill_real<double>(kind, out, params, seed, offset);
-    default: HG_FAIL("random_fill: expected float32 or float64, got ", dtype_name(out.dtype));
+    case DType::Float32:
+      return fill_real<float>(kind, out, params, seed, offset);
+    case DType::Float64:
+      return fill_real<double>(kind, out, params, seed, offset);
+    default:
+      HG_FAIL("random_fill: expected float32 or float64, got ", dtype_name(out.dtype));
   }
 }
 

@@ -25,12 +25,30 @@ namespace {
 using kernels::ReduceOp;
 constexpr int kReduceBlock = 256;
 
-template <typename T> struct SumAcc { using type = double; };
-template <> struct SumAcc<__half> { using type = float; };
-template <> struct SumAcc<__nv_bfloat16> { using type = float; };
-template <> struct SumAcc<int64_t> { using type = int64_t; };
-template <> struct SumAcc<uint8_t> { using type = int64_t; };
-template <> struct SumAcc<bool> { using type = int64_t; };
+template <typename T>
+struct SumAcc {
+  using type = double;
+};
+template <>
+struct SumAcc<__half> {
+  using type = float;
+};
+template <>
+struct SumAcc<__nv_bfloat16> {
+  using type = float;
+};
+template <>
+struct SumAcc<int64_t> {
+  using type = int64_t;
+};
+template <>
+struct SumAcc<uint8_t> {
+  using type = int64_t;
+};
+template <>
+struct SumAcc<bool> {
+  using type = int64_t;
+};
 
 template <typename A>
 struct SumCombine {
@@ -170,13 +188,13 @@ void run(const ReducePlan& plan, const kernels::TensorView& in, const kernels::T
     HG_CUDA_LAUNCH_CHECK("reduce_rows_kernel");
   } else if (splits > 0) {
     const dim3 grid(grid_for(M), static_cast<unsigned>(splits));
-    reduce_columns_kernel<T, A, Combine><<<grid, kBlockSize, 0, stream>>>(
-        in.ptr<T>(), kept, reduced, M, plan.R, splits, partial);
+    reduce_columns_kernel<T, A, Combine>
+        <<<grid, kBlockSize, 0, stream>>>(in.ptr<T>(), kept, reduced, M, plan.R, splits, partial);
     HG_CUDA_LAUNCH_CHECK("reduce_columns_kernel");
   }
   dispatch_all(out.dtype, [&]<typename O>() {
-    reduce_finish_kernel<A, Combine, O><<<grid_for(M), kBlockSize, 0, stream>>>(
-        partial, kept, M, splits, scale, out.ptr<O>());
+    reduce_finish_kernel<A, Combine, O>
+        <<<grid_for(M), kBlockSize, 0, stream>>>(partial, kept, M, splits, scale, out.ptr<O>());
     HG_CUDA_LAUNCH_CHECK("reduce_finish_kernel");
   });
 }
@@ -190,12 +208,15 @@ void reduce(ReduceOp op, const kernels::TensorView& in, const kernels::TensorVie
     using A = typename SumAcc<T>::type;
     using E = compute_t<T>;
     switch (op) {
-      case ReduceOp::Sum: return run<T, A, SumCombine<A>>(plan, in, out, 1.0);
+      case ReduceOp::Sum:
+        return run<T, A, SumCombine<A>>(plan, in, out, 1.0);
       case ReduceOp::Mean:
         return run<T, A, SumCombine<A>>(plan, in, out,
                                         plan.R == 0 ? NAN : 1.0 / static_cast<double>(plan.R));
-      case ReduceOp::Max: return run<T, E, ExtremeCombine<E, true>>(plan, in, out, 1.0);
-      case ReduceOp::Min: return run<T, E, ExtremeCombine<E, false>>(plan, in, out, 1.0);
+      case ReduceOp::Max:
+        return run<T, E, ExtremeCombine<E, true>>(plan, in, out, 1.0);
+      case ReduceOp::Min:
+        return run<T, E, ExtremeCombine<E, false>>(plan, in, out, 1.0);
     }
   });
 }

@@ -30,7 +30,9 @@ int64_t product(const IndexMap& map) {
   return n;
 }
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 
@@ -56,8 +58,10 @@ ReducePlan plan_reduction(const kernels::TensorView& in, const kernels::TensorVi
   // A reduced dim of size 0 makes R = 0 (outputs get the identity); a kept one makes M = 0.
   for (int d = 0; d < in.ndim; ++d) {
     if (in.sizes[d] == 0) {
-      if (out.strides[d] == 0) plan.R = 0;
-      else plan.M = 0;
+      if (out.strides[d] == 0)
+        plan.R = 0;
+      else
+        plan.M = 0;
     }
   }
   if (plan.R != 0) plan.R = product(plan.reduced);

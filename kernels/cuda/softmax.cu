@@ -20,11 +20,15 @@ constexpr int kWarp = 32;
 
 struct MaxIgnoringNaN {
   template <typename C>
-  __device__ C operator()(C a, C b) const { return a < b ? b : a; }
+  __device__ C operator()(C a, C b) const {
+    return a < b ? b : a;
+  }
 };
 struct Plus {
   template <typename C>
-  __device__ C operator()(C a, C b) const { return a + b; }
+  __device__ C operator()(C a, C b) const {
+    return a + b;
+  }
 };
 
 // A reduction over the threads that share a row, returned to all of them. Group is kWarp
@@ -73,8 +77,7 @@ __global__ void softmax_kernel(const T* x, T* y, int64_t rows, int64_t cols, boo
       max = MaxIgnoringNaN{}(max, Scalar<T>::load(xr[c]));
     max = row_reduce<Group>(max, MaxIgnoringNaN{});
     C sum = 0;
-    for (int64_t c = S::lane(); c < cols; c += Group)
-      sum += exp_(Scalar<T>::load(xr[c]) - max);
+    for (int64_t c = S::lane(); c < cols; c += Group) sum += exp_(Scalar<T>::load(xr[c]) - max);
     sum = row_reduce<Group>(sum, Plus{});
     T* yr = y + r * cols;
     if (log) {
@@ -128,8 +131,9 @@ void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView&
   dispatch_floating(in.dtype, "softmax", [&]<typename T>() {
     cudaStream_t stream = current_stream();
     if (cols <= 1024) {
-      softmax_kernel<kWarp, T><<<blocks_for_rows(rows, kSoftmaxBlock / kWarp), kSoftmaxBlock, 0,
-                                 stream>>>(in.ptr<T>(), out.ptr<T>(), rows, cols, log);
+      softmax_kernel<kWarp, T>
+          <<<blocks_for_rows(rows, kSoftmaxBlock / kWarp), kSoftmaxBlock, 0, stream>>>(
+              in.ptr<T>(), out.ptr<T>(), rows, cols, log);
     } else {
       softmax_kernel<kSoftmaxBlock, T><<<blocks_for_rows(rows, 1), kSoftmaxBlock, 0, stream>>>(
           in.ptr<T>(), out.ptr<T>(), rows, cols, log);
@@ -149,9 +153,9 @@ void softmax_backward(bool log, const kernels::TensorView& y, const kernels::Ten
           <<<blocks_for_rows(rows, kSoftmaxBlock / kWarp), kSoftmaxBlock, 0, stream>>>(
               y.ptr<T>(), grad_out.ptr<T>(), grad_in.ptr<T>(), rows, cols, log);
     } else {
-      softmax_backward_kernel<kSoftmaxBlock, T><<<blocks_for_rows(rows, 1), kSoftmaxBlock, 0,
-                                                  stream>>>(
-          y.ptr<T>(), grad_out.ptr<T>(), grad_in.ptr<T>(), rows, cols, log);
+      softmax_backward_kernel<kSoftmaxBlock, T>
+          <<<blocks_for_rows(rows, 1), kSoftmaxBlock, 0, stream>>>(
+              y.ptr<T>(), grad_out.ptr<T>(), grad_in.ptr<T>(), rows, cols, log);
     }
     HG_CUDA_LAUNCH_CHECK("softmax_backward_kernel");
   });

@@ -17,7 +17,7 @@ namespace hg::cuda {
 namespace {
 
 constexpr std::size_t kStagingChunk = std::size_t{8} << 20;  // bytes per pinned buffer
-constexpr std::size_t kDirectLimit = std::size_t{1} << 20;    // below this: no staging
+constexpr std::size_t kDirectLimit = std::size_t{1} << 20;   // below this: no staging
 
 // Two pinned buffers, each with an event that fires when the DMA that last used it is done.
 struct Staging {

@@ -25,22 +25,38 @@ struct UnaryMath {
 
   __device__ C operator()(C x) const {
     switch (Op) {  // a template constant: each instantiation keeps one case
-      case UnaryOp::Neg: return -x;
-      case UnaryOp::Exp: return exp_(x);
-      case UnaryOp::Log: return log_(x);
-      case UnaryOp::Sqrt: return sqrt_(x);
-      case UnaryOp::Rsqrt: return C(1) / sqrt_(x);
-      case UnaryOp::Abs: return abs_(x);
-      case UnaryOp::Sign: return C((x > C(0)) - (x < C(0)));
-      case UnaryOp::Relu: return x > C(0) ? x : C(0);
-      case UnaryOp::Gelu: return gelu(x);
-      case UnaryOp::Sigmoid: return sigmoid(x);
-      case UnaryOp::Tanh: return tanh_(x);
-      case UnaryOp::Square: return x * x;
-      case UnaryOp::Reciprocal: return C(1) / x;
-      case UnaryOp::Pow: return pow_(x, a);
-      case UnaryOp::Clamp: return x < a ? a : (x > b ? b : x);  // NaN passes through
-      case UnaryOp::Affine: return mul_rn(a, x) + b;
+      case UnaryOp::Neg:
+        return -x;
+      case UnaryOp::Exp:
+        return exp_(x);
+      case UnaryOp::Log:
+        return log_(x);
+      case UnaryOp::Sqrt:
+        return sqrt_(x);
+      case UnaryOp::Rsqrt:
+        return C(1) / sqrt_(x);
+      case UnaryOp::Abs:
+        return abs_(x);
+      case UnaryOp::Sign:
+        return C((x > C(0)) - (x < C(0)));
+      case UnaryOp::Relu:
+        return x > C(0) ? x : C(0);
+      case UnaryOp::Gelu:
+        return gelu(x);
+      case UnaryOp::Sigmoid:
+        return sigmoid(x);
+      case UnaryOp::Tanh:
+        return tanh_(x);
+      case UnaryOp::Square:
+        return x * x;
+      case UnaryOp::Reciprocal:
+        return C(1) / x;
+      case UnaryOp::Pow:
+        return pow_(x, a);
+      case UnaryOp::Clamp:
+        return x < a ? a : (x > b ? b : x);  // NaN passes through
+      case UnaryOp::Affine:
+        return mul_rn(a, x) + b;
     }
     return x;
   }
@@ -66,9 +82,10 @@ void launch(const kernels::TensorView& in, const kernels::TensorView& out,
 template <typename T, int... I>
 void launch_op(UnaryOp op, const kernels::TensorView& in, const kernels::TensorView& out,
                const kernels::UnaryParams& p, std::integer_sequence<int, I...>) {
-  const bool found = ((op == static_cast<UnaryOp>(I) ? (launch<T, static_cast<UnaryOp>(I)>(in, out, p), true)
-                                                     : false) ||
-                      ...);
+  const bool found =
+      ((op == static_cast<UnaryOp>(I) ? (launch<T, static_cast<UnaryOp>(I)>(in, out, p), true)
+                                      : false) ||
+       ...);
   if (!found) fail(__FILE__, __LINE__, "unary", "unknown op");
 }
 

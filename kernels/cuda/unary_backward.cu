@@ -25,29 +25,47 @@ struct Derivative {
   // grad_in for one element from the saved value v and the incoming gradient g.
   __device__ C operator()(C v, C g) const {
     switch (op) {
-      case UnaryOp::Relu: return v > C(0) ? g : C(0);
-      case UnaryOp::Clamp: return (v >= a && v <= b) ? g : C(0);
-      default: return g * slope(v);
+      case UnaryOp::Relu:
+        return v > C(0) ? g : C(0);
+      case UnaryOp::Clamp:
+        return (v >= a && v <= b) ? g : C(0);
+      default:
+        return g * slope(v);
     }
   }
 
   __device__ C slope(C v) const {
     switch (op) {
-      case UnaryOp::Neg: return C(-1);
-      case UnaryOp::Exp: return v;
-      case UnaryOp::Log: return C(1) / v;
-      case UnaryOp::Sqrt: return C(0.5) / v;
-      case UnaryOp::Rsqrt: return C(-0.5) * v * v * v;
-      case UnaryOp::Abs: return C((v > C(0)) - (v < C(0)));
-      case UnaryOp::Sign: return C(0);
-      case UnaryOp::Gelu: return gelu(v);
-      case UnaryOp::Sigmoid: return v * (C(1) - v);
-      case UnaryOp::Tanh: return C(1) - mul_rn(v, v);
-      case UnaryOp::Square: return C(2) * v;
-      case UnaryOp::Reciprocal: return -v * v;
-      case UnaryOp::Pow: return a == C(0) ? C(0) : a * pow_(v, a - C(1));
-      case UnaryOp::Affine: return a;
-      default: return C(0);
+      case UnaryOp::Neg:
+        return C(-1);
+      case UnaryOp::Exp:
+        return v;
+      case UnaryOp::Log:
+        return C(1) / v;
+      case UnaryOp::Sqrt:
+        return C(0.5) / v;
+      case UnaryOp::Rsqrt:
+        return C(-0.5) * v * v * v;
+      case UnaryOp::Abs:
+        return C((v > C(0)) - (v < C(0)));
+      case UnaryOp::Sign:
+        return C(0);
+      case UnaryOp::Gelu:
+        return gelu(v);
+      case UnaryOp::Sigmoid:
+        return v * (C(1) - v);
+      case UnaryOp::Tanh:
+        return C(1) - mul_rn(v, v);
+      case UnaryOp::Square:
+        return C(2) * v;
+      case UnaryOp::Reciprocal:
+        return -v * v;
+      case UnaryOp::Pow:
+        return a == C(0) ? C(0) : a * pow_(v, a - C(1));
+      case UnaryOp::Affine:
+        return a;
+      default:
+        return C(0);
     }
   }
 };

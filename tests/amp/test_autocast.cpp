@@ -23,7 +23,8 @@ TEST_CASE("autocast: 16-bit matmul/linear/conv, fp32 softmax/losses/sums, relu p
   CHECK(sum(y).dtype() == kFloat32);
   CHECK(mean(y).dtype() == kFloat32);
   CHECK(exp(y).dtype() == kFloat32);
-  CHECK(cross_entropy(y, from_vector(std::vector<int64_t>{0, 1, 2, 0}, kInt64)).dtype() == kFloat32);
+  CHECK(cross_entropy(y, from_vector(std::vector<int64_t>{0, 1, 2, 0}, kInt64)).dtype() ==
+        kFloat32);
   CHECK((y + x.narrow(1, 0, 3)).dtype() == kFloat32);  // mixed add promotes
   CHECK((y * y).dtype() == kFloat16);
   CHECK(max_pool2d(randn({1, 1, 4, 4}, kFloat16), {2, 2}).dtype() == kFloat16);
@@ -61,7 +62,8 @@ TEST_CASE("autocast: fp32 weights get fp32 gradients; one CastBackward per weigh
   const std::string s = tape.str();
   size_t casts = 0;  // nodes (lines) named CastBackward, not edges pointing at one
   std::istringstream lines(s);
-  for (std::string line; std::getline(lines, line);) casts += line.compare(5, 12, "CastBackward") == 0;
+  for (std::string line; std::getline(lines, line);)
+    casts += line.compare(5, 12, "CastBackward") == 0;
   CHECK(casts == 2);  // the weight's cast (shared by both uses) and the logits' cast to fp32
   CHECK(s.find("LinearBackward      -> [2, 4] float16") != std::string::npos);
   loss.backward();
@@ -107,5 +109,6 @@ TEST_CASE("autocast: the plan recorder lists each op with its policy, casts and 
   CHECK(plan.entries()[1].cache_hits == 1);
   CHECK(plan.entries()[2].policy == amp::CastPolicy::Float32);
   CHECK(plan.to_text().find("lower_precision") != std::string::npos);
-  CHECK(plan.to_json().find("{\"op\":\"softmax\",\"policy\":\"float32\",\"inputs\":\"float16\"") != std::string::npos);
+  CHECK(plan.to_json().find("{\"op\":\"softmax\",\"policy\":\"float32\",\"inputs\":\"float16\"") !=
+        std::string::npos);
 }

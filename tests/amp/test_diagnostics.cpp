@@ -48,7 +48,8 @@ TEST_CASE("precision_stats: overflow, flush to zero, subnormal, histogram") {
 
 TEST_CASE("lost_update_share: updates below half an ulp do not move a 16-bit weight") {
   Tensor w = ones({4}, kFloat16);
-  Tensor u = from_vector(std::vector<float>{std::ldexp(1.0f, -12), std::ldexp(1.0f, -10), 0.0f, -std::ldexp(1.0f, -13)});
+  Tensor u = from_vector(std::vector<float>{std::ldexp(1.0f, -12), std::ldexp(1.0f, -10), 0.0f,
+                                            -std::ldexp(1.0f, -13)});
   CHECK(amp::lost_update_share(w, u) == doctest::Approx(2.0 / 3.0));  // zero updates not counted
 }
 

@@ -60,7 +60,12 @@ TEST_CASE("grad scaler: the dynamic scale halves on inf, doubles after the growt
 TEST_CASE("grad scaler: hysteresis tolerates isolated overflows; min/max clamp") {
   Tensor p = ones({1}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(0.1));
-  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(8).hysteresis(2).min_scale(4).growth_interval(1).max_scale(16));
+  amp::GradScaler scaler(amp::GradScalerOptions()
+                             .init_scale(8)
+                             .hysteresis(2)
+                             .min_scale(4)
+                             .growth_interval(1)
+                             .max_scale(16));
   auto step_with = [&](double g) {
     p.set_grad(full({1}, g));
     scaler.step(opt);
@@ -128,7 +133,7 @@ TEST_CASE("grad scaler: unscale_ twice is an error; state_dict round trip; bf16 
 
 TEST_CASE("grad scaler: unscaling keeps fp16 gradients below 2^-24 (O2 parameters)") {
   Tensor p = ones({4}, kFloat16).requires_grad_();  // an fp16 parameter, as under O2
-  optim::SGD opt({p}, optim::SGDOptions(1024.0));  // update 2^10 * 2^-26 = 2^-16
+  optim::SGD opt({p}, optim::SGDOptions(1024.0));   // update 2^10 * 2^-26 = 2^-16
   opt.set_master_weights(true);
   amp::GradScaler scaler(amp::GradScalerOptions().init_scale(4096));
   scaler.scale(tiny_gradient_loss(p)).backward();  // 2^-26 * 2^12 = 2^-14 in fp16

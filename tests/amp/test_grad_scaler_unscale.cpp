@@ -21,7 +21,7 @@ TEST_CASE("grad scaler: unscale_ handles every dtype and a strided fp32 gradient
   grads.push_back((randn({3, 5}) * 1000.0).t());  // a transposed, non-contiguous gradient
   for (size_t i = 0; i < params.size(); ++i) params[i].set_grad(grads[i].clone().detach());
   params[4].set_grad(grads[4]);  // keep the strided layout
-  grads[4] = grads[4].clone();    // (the scaler writes the gradient itself)
+  grads[4] = grads[4].clone();   // (the scaler writes the gradient itself)
   const uint64_t fp32_version = params[0].grad().version();
   optim::SGD opt(params, optim::SGDOptions(0.0));
   amp::GradScaler scaler(amp::GradScalerOptions().init_scale(scale));
@@ -37,7 +37,8 @@ TEST_CASE("grad scaler: unscale_ handles every dtype and a strided fp32 gradient
   CHECK(scaler.step(opt));
   scaler.update();
 
-  params[2].set_grad(full({3, 5}, std::numeric_limits<double>::quiet_NaN(), TensorOptions(kBFloat16)));
+  params[2].set_grad(
+      full({3, 5}, std::numeric_limits<double>::quiet_NaN(), TensorOptions(kBFloat16)));
   scaler.set_parameter_names({{"bf16.weight", params[2]}});
   CHECK_FALSE(scaler.step(opt));
   CHECK(scaler.last_skip_reason().find("in 1 of 5 parameters: bf16.weight") != std::string::npos);

@@ -45,12 +45,15 @@ TEST_CASE("misuse: GradScaler options and inputs") {
                       [] { amp::GradScaler bad(amp::GradScalerOptions().backoff_factor(2)); },
                       {"backoff_factor must be in (0, 1)"});
   amp::GradScaler scaler;
-  expect_misuse_error("amp", "scale() of an integer loss", [&] { (void)scaler.scale(arange(2, kInt64)); },
+  expect_misuse_error("amp", "scale() of an integer loss",
+                      [&] { (void)scaler.scale(arange(2, kInt64)); },
                       {"GradScaler.scale: expected a floating loss", "int64"});
   expect_misuse_error("amp", "load_state_dict with a non-finite scale",
                       [&] {
-                        scaler.load_state_dict({{"scale", INFINITY}, {"growth_tracker", 0},
-                                                {"overflow_streak", 0}, {"skipped_steps", 0}});
+                        scaler.load_state_dict({{"scale", INFINITY},
+                                                {"growth_tracker", 0},
+                                                {"overflow_streak", 0},
+                                                {"skipped_steps", 0}});
                       },
                       {"scale must be positive and finite"});
   CHECK(scaler.get_scale() == 65536.0);
@@ -78,7 +81,8 @@ TEST_CASE("misuse: a scheduler stepped after a skipped optimizer step warns") {
   s.fc.weight.set_grad(full({2, 3}, INFINITY, kFloat16));
   const auto w_bits = bits(s.fc.weight);
   std::vector<std::string> ignore;
-  const WarningHandler previous = set_warning_handler([&](const std::string& m) { ignore.push_back(m); });
+  const WarningHandler previous =
+      set_warning_handler([&](const std::string& m) { ignore.push_back(m); });
   CHECK_FALSE(s.scaler.step(s.opt));  // skipped: "GradScaler: skipped the optimizer step"
   set_warning_handler(previous);
   s.scaler.update();

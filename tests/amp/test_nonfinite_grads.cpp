@@ -14,8 +14,10 @@ namespace {
 
 enum class Precision { Fp32, Fp16Masters, Fp16NoMasters };
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind, const std::vector<Tensor>& params) {
-  if (kind == "SGD") return std::make_unique<optim::SGD>(params, optim::SGDOptions(0.1).momentum(0.9));
+std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind,
+                                                 const std::vector<Tensor>& params) {
+  if (kind == "SGD")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions(0.1).momentum(0.9));
   if (kind == "Adam") return std::make_unique<optim::Adam>(params, optim::AdamOptions(0.01));
   return std::make_unique<optim::AdamW>(params, optim::AdamWOptions(0.01));
 }
@@ -72,7 +74,8 @@ TEST_CASE("a non-finite gradient never changes weights or optimizer state under 
   const WarningHandler previous = set_warning_handler([](const std::string&) {});  // skip notes
   int cases = 0;
   for (const std::string kind : {"SGD", "Adam", "AdamW"}) {
-    for (Precision precision : {Precision::Fp32, Precision::Fp16Masters, Precision::Fp16NoMasters}) {
+    for (Precision precision :
+         {Precision::Fp32, Precision::Fp16Masters, Precision::Fp16NoMasters}) {
       for (int param = 0; param < 4; ++param) {
         for (double bad : {INFINITY, -INFINITY, NAN}) {
           CAPTURE(kind);
@@ -107,8 +110,8 @@ TEST_CASE("without a GradScaler a non-finite gradient reaches the weights (docum
     fc.weight.set_grad(g);
     const auto bias_before = fc.bias.to_vector<float>();
     opt->step();
-    CHECK(std::isnan(fc.weight.to_vector<float>()[0]));  // the poisoned element
+    CHECK(std::isnan(fc.weight.to_vector<float>()[0]));     // the poisoned element
     CHECK(std::isfinite(fc.weight.to_vector<float>()[1]));  // elementwise: the rest are fine
-    CHECK(fc.bias.to_vector<float>() != bias_before);     // other parameters step normally
+    CHECK(fc.bias.to_vector<float>() != bias_before);       // other parameters step normally
   }
 }

@@ -35,7 +35,8 @@ TEST_CASE("opt levels: value/update > 2^11 is lost in fp16 without masters, kept
 TEST_CASE("opt levels: initialize sets autocast, masters and BatchNorm per level") {
   auto make = [] {
     return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
-        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 2, 3)), std::make_shared<nn::BatchNorm2d>(2)});
+        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(1, 2, 3)),
+        std::make_shared<nn::BatchNorm2d>(2)});
   };
   auto m1 = make();
   optim::SGD o1(m1->parameters(), optim::SGDOptions(0.1));
@@ -48,7 +49,7 @@ TEST_CASE("opt levels: initialize sets autocast, masters and BatchNorm per level
   const amp::AmpConfig c2 = amp::initialize(*m2, o2, amp::OptLevel::O2, kBFloat16);
   CHECK(c2.master_weights);
   CHECK_FALSE(c2.needs_loss_scaling);
-  CHECK(m2->parameters()[0].dtype() == kBFloat16);           // conv weight
+  CHECK(m2->parameters()[0].dtype() == kBFloat16);              // conv weight
   CHECK(m2->named_parameters()[2].second.dtype() == kFloat32);  // BatchNorm weight
   Tensor y;
   {

@@ -39,7 +39,14 @@ std::vector<ConvCase> conv_cases() {
       {"batch 5", {5, 2, 5, 4}, {3, 2, 3, 2}, true, {1, 2}, {1, 1}},
       // >= 128 output positions and >= 8 channels per group: the shifted plan (no im2col)
       {"shifted 3x3 pad 1", {2, 8, 12, 12}, {4, 8, 3, 3}, true, {1, 1}, {1, 1}},
-      {"shifted dilated, groups 2", {1, 16, 11, 14}, {6, 8, 3, 2}, false, {1, 1}, {2, 1}, {2, 2}, 2},
+      {"shifted dilated, groups 2",
+       {1, 16, 11, 14},
+       {6, 8, 3, 2},
+       false,
+       {1, 1},
+       {2, 1},
+       {2, 2},
+       2},
       {"shifted no padding", {3, 8, 14, 13}, {3, 8, 2, 3}},
   };
 }
@@ -78,7 +85,8 @@ std::vector<double> conv_reference(const ConvCase& c, const std::vector<Tensor>&
                 const int64_t iw = z * c.stride[1] - c.padding[1] + j * c.dilation[1];
                 if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
                 const int64_t xc = (oc / og) * cg + ic;
-                sum += x[((s * ch + xc) * h + ih) * wd + iw] * w[((oc * cg + ic) * kh + i) * kw + j];
+                sum +=
+                    x[((s * ch + xc) * h + ih) * wd + iw] * w[((oc * cg + ic) * kh + i) * kw + j];
               }
           out.push_back(sum);
         }
@@ -136,9 +144,11 @@ TEST_CASE("conv2d: non-contiguous inputs, partial gradients and the node name") 
   CHECK_FALSE(x.grad().defined());
   REQUIRE(w.grad().defined());
   CHECK(w.grad().sizes() == w.sizes());
-  check_grad([](const std::vector<Tensor>& in) {
-    return conv2d(in[0].transpose(2, 3), in[1], Tensor(), {2, 1}, {1, 1});
-  }, {leaf({1, 2, 5, 4}), leaf({2, 2, 3, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return conv2d(in[0].transpose(2, 3), in[1], Tensor(), {2, 1}, {1, 1});
+      },
+      {leaf({1, 2, 5, 4}), leaf({2, 2, 3, 3})});
 }
 
 TEST_CASE("conv2d: a larger batch split across threads matches the reference") {
@@ -165,26 +175,56 @@ TEST_CASE("conv2d: a larger batch split across threads matches the reference") {
 TEST_CASE("conv2d: bad inputs raise hg::Error naming the op, shapes and dtypes") {
   const Tensor x = randn({1, 4, 5, 5});
   const Tensor w = randn({4, 3, 3, 3});
-  expect_error([&] { conv2d(randn({4, 5, 5}), w); },
-               {"conv2d", "4-D", "x [4, 5, 5] float32", "weight [4, 3, 3, 3] float32"});
-  expect_error([&] { conv2d(x, w, Tensor(), {1, 1}, {0, 0}, {1, 1}, 2); },
-               {"conv2d", "groups = 2", "x [1, 4, 5, 5] float32", "weight [4, 3, 3, 3]"});
-  expect_error([&] { conv2d(x, randn({3, 2, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2); },
-               {"conv2d", "groups = 2", "weight [3, 2, 3, 3]"});
-  expect_error([&] { conv2d(randn({1, 1, 2, 2}), randn({1, 1, 5, 5}), Tensor(), {1, 1}, {1, 1}); },
-               {"conv2d", "larger than the padded input", "[1, 1, 2, 2]", "[1, 1, 5, 5]"});
-  expect_error([&] { conv2d(randn({1, 1, 5, 5}), randn({1, 1, 3, 3}), Tensor(), {1, 1}, {0, 0}, {3, 3}); },
-               {"conv2d", "larger than the padded input", "dilation (3, 3)"});
-  expect_error([&] { conv2d(zeros({1, 3, 5, 5}, kInt64), zeros({2, 3, 3, 3}, kInt64)); },
-               {"conv2d", "floating", "x [1, 3, 5, 5] int64", "int64"});
-  expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}, kFloat64)); },
-               {"conv2d", "dtypes differ", "[1, 3, 5, 5] float32", "[2, 3, 3, 3] float64"});
-  expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), randn({3})); },
-               {"conv2d", "bias [3] float32", "weight [2, 3, 3, 3]"});
-  expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), randn({2}, kFloat16)); },
-               {"conv2d", "dtypes differ", "bias [2] float16"});
-  expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), Tensor(), {0, 1}); },
-               {"conv2d", "stride (0, 1)", "x [1, 3, 5, 5] float32"});
+  expect_error(
+      [&] {
+        conv2d(randn({4, 5, 5}), w);
+      },
+      {"conv2d", "4-D", "x [4, 5, 5] float32", "weight [4, 3, 3, 3] float32"});
+  expect_error(
+      [&] {
+        conv2d(x, w, Tensor(), {1, 1}, {0, 0}, {1, 1}, 2);
+      },
+      {"conv2d", "groups = 2", "x [1, 4, 5, 5] float32", "weight [4, 3, 3, 3]"});
+  expect_error(
+      [&] {
+        conv2d(x, randn({3, 2, 3, 3}), Tensor(), {1, 1}, {0, 0}, {1, 1}, 2);
+      },
+      {"conv2d", "groups = 2", "weight [3, 2, 3, 3]"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 1, 2, 2}), randn({1, 1, 5, 5}), Tensor(), {1, 1}, {1, 1});
+      },
+      {"conv2d", "larger than the padded input", "[1, 1, 2, 2]", "[1, 1, 5, 5]"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 1, 5, 5}), randn({1, 1, 3, 3}), Tensor(), {1, 1}, {0, 0}, {3, 3});
+      },
+      {"conv2d", "larger than the padded input", "dilation (3, 3)"});
+  expect_error(
+      [&] {
+        conv2d(zeros({1, 3, 5, 5}, kInt64), zeros({2, 3, 3, 3}, kInt64));
+      },
+      {"conv2d", "floating", "x [1, 3, 5, 5] int64", "int64"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}, kFloat64));
+      },
+      {"conv2d", "dtypes differ", "[1, 3, 5, 5] float32", "[2, 3, 3, 3] float64"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), randn({3}));
+      },
+      {"conv2d", "bias [3] float32", "weight [2, 3, 3, 3]"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), randn({2}, kFloat16));
+      },
+      {"conv2d", "dtypes differ", "bias [2] float16"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 3, 5, 5}), randn({2, 3, 3, 3}), Tensor(), {0, 1});
+      },
+      {"conv2d", "stride (0, 1)", "x [1, 3, 5, 5] float32"});
 }
 
 namespace {

@@ -124,9 +124,9 @@ TEST_CASE("engine: integer tensors cannot require grad; comparisons give no grad
 }
 
 TEST_CASE("engine: mixed dtypes send each gradient back in its input's dtype") {
-  Tensor w = ones({2}).requires_grad_();             // fp32 leaf
+  Tensor w = ones({2}).requires_grad_();  // fp32 leaf
   Tensor x = full({2}, 2.0, kFloat16);
-  Tensor y = (w.to(kFloat16) * x).sum();              // taped cast
+  Tensor y = (w.to(kFloat16) * x).sum();  // taped cast
   CHECK(y.dtype() == kFloat16);
   y.backward();
   CHECK(w.grad().dtype() == kFloat32);

@@ -19,9 +19,8 @@ using BinaryFn = std::function<Tensor(const Tensor&, const Tensor&)>;
 // Shape pairs: same, broadcast both ways, rank-extending, 0-dim.
 const std::vector<std::pair<Shape, Shape>>& shape_pairs() {
   static const std::vector<std::pair<Shape, Shape>> pairs{
-      {{2, 3}, {2, 3}}, {{3, 1}, {4}},       {{4}, {3, 1}},       {{2, 3, 4}, {4}},
-      {{4}, {2, 3, 4}}, {{2, 1, 4}, {3, 1}}, {{}, {2, 3}},        {{2, 3}, {}},
-      {{1}, {5}},       {{2, 3, 1}, {1, 1, 2}},
+      {{2, 3}, {2, 3}},    {{3, 1}, {4}}, {{4}, {3, 1}}, {{2, 3, 4}, {4}}, {{4}, {2, 3, 4}},
+      {{2, 1, 4}, {3, 1}}, {{}, {2, 3}},  {{2, 3}, {}},  {{1}, {5}},       {{2, 3, 1}, {1, 1, 2}},
   };
   return pairs;
 }
@@ -39,9 +38,11 @@ void check_binary(const std::string& name, const BinaryFn& f,
   check_grad([&](const std::vector<Tensor>& in) { return f(in[0].t(), in[1].slice(1, 0, 8, 2)); },
              {make_a({4, 3}), make_b({3, 8})});
   // a permuted 3-D view broadcast against a transposed column
-  check_grad([&](const std::vector<Tensor>& in) {
-    return f(in[0].permute({1, 0, 2}), in[1].t());
-  }, {make_a({3, 2, 2}), make_b({2, 1})});
+  check_grad(
+      [&](const std::vector<Tensor>& in) {
+        return f(in[0].permute({1, 0, 2}), in[1].t());
+      },
+      {make_a({3, 2, 2}), make_b({2, 1})});
   // one operand only requires grad
   const Tensor constant_b = make_b({2, 3}).detach();
   const Tensor constant_a = make_a({2, 3}).detach();
@@ -49,29 +50,34 @@ void check_binary(const std::string& name, const BinaryFn& f,
   check_grad([&](const std::vector<Tensor>& in) { return f(constant_a, in[0]); }, {make_b({3})});
 }
 
-Tensor any_values(const Shape& s) { return leaf(s); }
-Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.0); }
+Tensor any_values(const Shape& s) {
+  return leaf(s);
+}
+Tensor positive(const Shape& s) {
+  return leaf_in(s, 0.5, 2.0);
+}
 
 }  // namespace
 
 TEST_CASE("grad binary: add, sub, mul with broadcasting and strided operands") {
   manual_seed(201);
-  check_binary("add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, any_values,
-               any_values);
-  check_binary("sub", [](const Tensor& a, const Tensor& b) { return a - b; }, any_values,
-               any_values);
-  check_binary("mul", [](const Tensor& a, const Tensor& b) { return a * b; }, any_values,
-               any_values);
+  check_binary(
+      "add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, any_values, any_values);
+  check_binary(
+      "sub", [](const Tensor& a, const Tensor& b) { return a - b; }, any_values, any_values);
+  check_binary(
+      "mul", [](const Tensor& a, const Tensor& b) { return a * b; }, any_values, any_values);
 }
 
 TEST_CASE("grad binary: div and pow(tensor, tensor)") {
   manual_seed(202);
-  check_binary("div", [](const Tensor& a, const Tensor& b) { return a / b; }, any_values,
-               positive);
-  check_binary("div negative", [](const Tensor& a, const Tensor& b) { return div(a, -b); },
-               any_values, positive);
-  check_binary("pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, positive,
-               any_values);
+  check_binary(
+      "div", [](const Tensor& a, const Tensor& b) { return a / b; }, any_values, positive);
+  check_binary(
+      "div negative", [](const Tensor& a, const Tensor& b) { return div(a, -b); }, any_values,
+      positive);
+  check_binary(
+      "pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, positive, any_values);
 }
 
 TEST_CASE("grad binary: pow(tensor, tensor) at a zero base") {
@@ -93,10 +99,10 @@ TEST_CASE("grad binary: maximum and minimum away from ties") {
   // shifts 0.05 and 0.17: the two operands never come closer than 0.12
   const auto make_a = [](const Shape& s) { return leaf_distinct(s, 0.25, 0.05); };
   const auto make_b = [](const Shape& s) { return leaf_distinct(s, 0.25, 0.17); };
-  check_binary("maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, make_a,
-               make_b);
-  check_binary("minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, make_a,
-               make_b);
+  check_binary(
+      "maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, make_a, make_b);
+  check_binary(
+      "minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, make_a, make_b);
 }
 
 TEST_CASE("grad binary: maximum/minimum split the gradient evenly on ties") {
@@ -118,9 +124,11 @@ TEST_CASE("grad binary: where with broadcasting condition and branches") {
   check_grad([&](const std::vector<Tensor>& in) { return where(cond2, in[0].t(), in[1]); },
              {leaf({4, 3}), leaf({3, 1})});
   // a data-dependent condition (no gradient through the comparison)
-  check_grad([](const std::vector<Tensor>& in) {
-    return where(gt(in[0], in[1]), in[0] * in[1], in[0] - in[1]);
-  }, {leaf_distinct({2, 3}, 0.25, 0.05), leaf_distinct({3}, 0.25, 0.17)});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return where(gt(in[0], in[1]), in[0] * in[1], in[0] - in[1]);
+      },
+      {leaf_distinct({2, 3}, 0.25, 0.05), leaf_distinct({3}, 0.25, 0.17)});
   // integer branches promote; only the floating leaf gets a gradient
   Tensor x = leaf({2.0, 3.0}, {2});
   Tensor y = where(cond2.slice(0, 0, 2), x, arange(2, kInt64));
@@ -151,11 +159,13 @@ TEST_CASE("grad binary: mixed dtypes promote and gradients come back in each lea
 
 TEST_CASE("grad binary: composite expressions with a shared operand") {
   manual_seed(206);
-  check_grad([](const std::vector<Tensor>& in) {
-    const Tensor& a = in[0];
-    const Tensor& b = in[1];
-    return (a * b - a / (b * b + 1.0)) * (a + b);
-  }, {leaf({3, 4}), leaf({4})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        const Tensor& a = in[0];
+        const Tensor& b = in[1];
+        return (a * b - a / (b * b + 1.0)) * (a + b);
+      },
+      {leaf({3, 4}), leaf({4})});
   check_grad([](const std::vector<Tensor>& in) { return in[0] * in[0] * in[0] - in[0]; },
              {leaf({5})});
 }
@@ -165,8 +175,11 @@ TEST_CASE("grad binary: errors name the op, the shapes and the dtypes") {
   const Tensor b = ones({4});
   expect_error([&] { add(a, b); }, {"add", "[2, 3]", "[4]", "float32", "broadcast"});
   expect_error([&] { a - b; }, {"sub", "[2, 3]", "[4]"});
-  expect_error([&] { mul(ones({3, 2}, kFloat64), ones({3}, kFloat16)); },
-               {"mul", "[3, 2]", "[3]", "float64", "float16"});
+  expect_error(
+      [&] {
+        mul(ones({3, 2}, kFloat64), ones({3}, kFloat16));
+      },
+      {"mul", "[3, 2]", "[3]", "float64", "float16"});
   expect_error([&] { div(a, ones({2, 2})); }, {"div", "[2, 3]", "[2, 2]"});
   expect_error([&] { pow(a, ones({3, 2})); }, {"pow", "[2, 3]", "[3, 2]"});
   expect_error([&] { maximum(a, b); }, {"maximum", "[2, 3]", "[4]"});

@@ -50,13 +50,18 @@ TEST_CASE("grad linalg: matmul on non-contiguous operands and reused operands") 
   manual_seed(504);
   check_grad([](const std::vector<Tensor>& in) { return matmul(in[0].t(), in[1].t()); },
              {leaf({3, 2}), leaf({4, 3})});
-  check_grad([](const std::vector<Tensor>& in) {
-    return matmul(in[0].transpose(1, 2), in[1].slice(1, 0, 6, 2));
-  }, {leaf({2, 3, 2}), leaf({3, 6})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return matmul(in[0].transpose(1, 2), in[1].slice(1, 0, 6, 2));
+      },
+      {leaf({2, 3, 2}), leaf({3, 6})});
   check_grad([](const std::vector<Tensor>& in) { return matmul(in[0], in[0].t()); },
              {leaf({3, 2})});
-  check_grad([](const std::vector<Tensor>& in) { return matmul(in[0].expand({2, 2, 3}), in[1]); },
-             {leaf({2, 3}), leaf({2, 3, 2})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return matmul(in[0].expand({2, 2, 3}), in[1]);
+      },
+      {leaf({2, 3}), leaf({2, 3, 2})});
   // only one side requires grad
   const Tensor b = randn({3, 2}, kFloat64);
   check_grad([&](const std::vector<Tensor>& in) { return matmul(in[0], b); }, {leaf({2, 3})});
@@ -69,9 +74,11 @@ TEST_CASE("grad linalg: bmm") {
              {leaf({2, 2, 3}), leaf({2, 3, 2})});
   check_grad([](const std::vector<Tensor>& in) { return bmm(in[0], in[1]); },
              {leaf({3, 1, 4}), leaf({3, 4, 1})});
-  check_grad([](const std::vector<Tensor>& in) {
-    return bmm(in[0].transpose(1, 2), in[1].permute({1, 0, 2}));
-  }, {leaf({2, 3, 2}), leaf({3, 2, 2})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return bmm(in[0].transpose(1, 2), in[1].permute({1, 0, 2}));
+      },
+      {leaf({2, 3, 2}), leaf({3, 2, 2})});
 }
 
 TEST_CASE("grad linalg: linear with and without bias, several input ranks") {
@@ -86,42 +93,67 @@ TEST_CASE("grad linalg: linear with and without bias, several input ranks") {
   // transposed input and weight views, and a weight used twice
   check_grad([](const std::vector<Tensor>& in) { return linear(in[0].t(), in[1].t(), in[2]); },
              {leaf({3, 2}), leaf({3, 4}), leaf({4})});
-  check_grad([](const std::vector<Tensor>& in) {
-    return linear(tanh(linear(in[0], in[1])), in[1]);
-  }, {leaf({2, 3}), leaf({3, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) { return linear(tanh(linear(in[0], in[1])), in[1]); },
+      {leaf({2, 3}), leaf({3, 3})});
   // only the bias requires grad; only the input requires grad
   const Tensor w = randn({2, 3}, kFloat64);
   const Tensor x = randn({2, 2, 3}, kFloat64);
   check_grad([&](const std::vector<Tensor>& in) { return linear(x, w, in[0]); }, {leaf({2})});
   check_grad([&](const std::vector<Tensor>& in) { return linear(in[0], w); }, {leaf({2, 2, 3})});
   // linear agrees with matmul + bias
-  const Tensor xx = randn({2, 3}, kFloat64), ww = randn({4, 3}, kFloat64), bb = randn({4}, kFloat64);
+  const Tensor xx = randn({2, 3}, kFloat64), ww = randn({4, 3}, kFloat64),
+               bb = randn({4}, kFloat64);
   hg::test::expect_close(hg::test::values(linear(xx, ww, bb)),
                          hg::test::values(matmul(xx, ww.t()) + bb), 1e-12, 1e-12);
 }
 
 TEST_CASE("grad linalg: errors name the op, the shapes and the dtypes") {
   const Tensor a = ones({2, 3});
-  expect_error([&] { matmul(a, ones({4, 5})); },
-               {"matmul", "inner", "[2, 3] float32", "[4, 5] float32"});
+  expect_error(
+      [&] {
+        matmul(a, ones({4, 5}));
+      },
+      {"matmul", "inner", "[2, 3] float32", "[4, 5] float32"});
   expect_error([&] { matmul(ones({3}), ones({4})); }, {"matmul", "[3] float32", "[4] float32"});
-  expect_error([&] { matmul(ones({2, 2, 3}), ones({3, 3, 2})); },
-               {"matmul", "[2]", "[3]", "broadcast"});
-  expect_error([&] { matmul(a, ones({3, 2}, kFloat64)); },
-               {"matmul", "dtypes", "[2, 3] float32", "[3, 2] float64"});
-  expect_error([&] { matmul(arange(4, kInt64).view({2, 2}), arange(4, kInt64).view({2, 2})); },
-               {"matmul", "floating", "[2, 2] int64"});
+  expect_error(
+      [&] {
+        matmul(ones({2, 2, 3}), ones({3, 3, 2}));
+      },
+      {"matmul", "[2]", "[3]", "broadcast"});
+  expect_error(
+      [&] {
+        matmul(a, ones({3, 2}, kFloat64));
+      },
+      {"matmul", "dtypes", "[2, 3] float32", "[3, 2] float64"});
+  expect_error(
+      [&] {
+        matmul(arange(4, kInt64).view({2, 2}), arange(4, kInt64).view({2, 2}));
+      },
+      {"matmul", "floating", "[2, 2] int64"});
   expect_error([&] { matmul(ones({}), a); }, {"matmul", "[] float32", "[2, 3] float32"});
   expect_error([&] { bmm(a, ones({3, 2})); }, {"bmm", "[2, 3] float32", "[3, 2] float32"});
-  expect_error([&] { bmm(ones({2, 2, 3}), ones({3, 3, 2})); },
-               {"bmm", "[2, 2, 3] float32", "[3, 3, 2] float32"});
+  expect_error(
+      [&] {
+        bmm(ones({2, 2, 3}), ones({3, 3, 2}));
+      },
+      {"bmm", "[2, 2, 3] float32", "[3, 3, 2] float32"});
   expect_error([&] { bmm(ones({2, 2, 3}), ones({2, 4, 2})); }, {"bmm", "[2, 2, 3]", "[2, 4, 2]"});
   expect_error([&] { linear(a, ones({4, 2})); }, {"linear", "[2, 3] float32", "[4, 2] float32"});
-  expect_error([&] { linear(a, ones({4, 3}), ones({3})); },
-               {"linear", "bias", "[3] float32", "[4, 3] float32"});
-  expect_error([&] { linear(a, ones({4, 3}), ones({4}, kFloat64)); },
-               {"linear", "[2, 3] float32", "[4] float64"});
-  expect_error([&] { linear(a, ones({4, 3}, kFloat16)); },
-               {"linear", "[2, 3] float32", "[4, 3] float16"});
+  expect_error(
+      [&] {
+        linear(a, ones({4, 3}), ones({3}));
+      },
+      {"linear", "bias", "[3] float32", "[4, 3] float32"});
+  expect_error(
+      [&] {
+        linear(a, ones({4, 3}), ones({4}, kFloat64));
+      },
+      {"linear", "[2, 3] float32", "[4] float64"});
+  expect_error(
+      [&] {
+        linear(a, ones({4, 3}, kFloat16));
+      },
+      {"linear", "[2, 3] float32", "[4, 3] float16"});
   expect_error([&] { linear(a, ones({3})); }, {"linear", "[3] float32"});
 }

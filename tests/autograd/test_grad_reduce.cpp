@@ -19,9 +19,9 @@ struct DimsCase {
 
 const std::vector<DimsCase>& dims_cases() {
   static const std::vector<DimsCase> cases{
-      {{5}, {0}},          {{2, 3}, {0}},     {{2, 3}, {1}},     {{2, 3}, {-1}},
-      {{2, 3}, {0, 1}},    {{2, 3, 4}, {1}},  {{2, 3, 4}, {0, 2}}, {{2, 3, 4}, {-1, 0}},
-      {{2, 1, 3}, {1}},    {{3, 2, 2}, {2, 1}},
+      {{5}, {0}},       {{2, 3}, {0}},       {{2, 3}, {1}},       {{2, 3}, {-1}},
+      {{2, 3}, {0, 1}}, {{2, 3, 4}, {1}},    {{2, 3, 4}, {0, 2}}, {{2, 3, 4}, {-1, 0}},
+      {{2, 1, 3}, {1}}, {{3, 2, 2}, {2, 1}},
   };
   return cases;
 }
@@ -47,21 +47,24 @@ TEST_CASE("grad reduce: sum and mean over some dims, with and without keepdim") 
   manual_seed(302);
   for (const DimsCase& c : dims_cases()) {
     for (bool keepdim : {false, true}) {
-      INFO(shape_str(c.shape) << " dims " << c.dims.size() << " first " << c.dims[0]
-                              << " keepdim " << keepdim);
+      INFO(shape_str(c.shape) << " dims " << c.dims.size() << " first " << c.dims[0] << " keepdim "
+                              << keepdim);
       check_grad([&](const std::vector<Tensor>& in) { return sum(in[0], c.dims, keepdim); },
                  {leaf(c.shape)});
       check_grad([&](const std::vector<Tensor>& in) { return mean(in[0], c.dims, keepdim); },
                  {leaf(c.shape)});
       // a weighted follow-up op, so each output element's gradient differs
-      check_grad([&](const std::vector<Tensor>& in) {
-        return exp(sum(in[0], c.dims, keepdim) * 0.3);
-      }, {leaf(c.shape)});
+      check_grad(
+          [&](const std::vector<Tensor>& in) { return exp(sum(in[0], c.dims, keepdim) * 0.3); },
+          {leaf(c.shape)});
     }
   }
   // a permuted input reduced along a middle dim
-  check_grad([](const std::vector<Tensor>& in) { return mean(in[0].permute({2, 0, 1}), {1}); },
-             {leaf({2, 3, 4})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return mean(in[0].permute({2, 0, 1}), {1});
+      },
+      {leaf({2, 3, 4})});
 }
 
 TEST_CASE("grad reduce: max and min of a whole tensor") {
@@ -138,13 +141,15 @@ TEST_CASE("grad reduce: var over all and some dims") {
     for (bool keepdim : {false, true}) {
       for (int64_t correction : {0, 1}) {
         int64_t count = 1;
-        for (int64_t d : c.dims) count *= c.shape[static_cast<size_t>(d < 0 ? d + static_cast<int64_t>(c.shape.size()) : d)];
+        for (int64_t d : c.dims)
+          count *=
+              c.shape[static_cast<size_t>(d < 0 ? d + static_cast<int64_t>(c.shape.size()) : d)];
         if (count - correction <= 0) continue;
         INFO(shape_str(c.shape) << " first dim " << c.dims[0] << " keepdim " << keepdim
                                 << " correction " << correction);
-        check_grad([&](const std::vector<Tensor>& in) {
-          return var(in[0], c.dims, keepdim, correction);
-        }, {leaf(c.shape)});
+        check_grad(
+            [&](const std::vector<Tensor>& in) { return var(in[0], c.dims, keepdim, correction); },
+            {leaf(c.shape)});
       }
     }
   }
@@ -159,8 +164,11 @@ TEST_CASE("grad reduce: var over all and some dims") {
 
 TEST_CASE("grad reduce: sum_to inverts broadcasting") {
   manual_seed(307);
-  const std::vector<std::pair<Shape, Shape>> cases{
-      {{2, 3, 4}, {4}}, {{2, 3, 4}, {3, 1}}, {{2, 3, 4}, {1, 1, 1}}, {{2, 3}, {}}, {{3, 4}, {3, 4}}};
+  const std::vector<std::pair<Shape, Shape>> cases{{{2, 3, 4}, {4}},
+                                                   {{2, 3, 4}, {3, 1}},
+                                                   {{2, 3, 4}, {1, 1, 1}},
+                                                   {{2, 3}, {}},
+                                                   {{3, 4}, {3, 4}}};
   for (const auto& [from, to] : cases) {
     INFO(shape_str(from) << " -> " << shape_str(to));
     const Shape target = to;
@@ -224,12 +232,24 @@ TEST_CASE("grad reduce: ops followed by sum/mean see broadcast (stride-0) gradie
       {"log_softmax 0", [](const Tensor& x) { return log_softmax(x, 0); }},
       {"log_softmax -1", [](const Tensor& x) { return log_softmax(x.t(), -1); }},
       {"matmul", [](const Tensor& x) { return matmul(x, x.t()); }},
-      {"matmul batched", [](const Tensor& x) { return matmul(x.expand({2, 3, 4}), x.t()); }},
+      {"matmul batched",
+       [](const Tensor& x) {
+         return matmul(x.expand({2, 3, 4}), x.t());
+       }},
       {"matmul vector", [](const Tensor& x) { return matmul(x, x.select(0, 2)); }},
       {"linear", [](const Tensor& x) { return linear(x, x, x.select(1, 0)); }},
-      {"linear 3-D", [](const Tensor& x) { return linear(x.expand({2, 3, 4}), x); }},
-      {"cat", [](const Tensor& x) { return cat({x, exp(x)}, 1); }},
-      {"stack", [](const Tensor& x) { return stack({x, x * 2.0}, 1); }},
+      {"linear 3-D",
+       [](const Tensor& x) {
+         return linear(x.expand({2, 3, 4}), x);
+       }},
+      {"cat",
+       [](const Tensor& x) {
+         return cat({x, exp(x)}, 1);
+       }},
+      {"stack",
+       [](const Tensor& x) {
+         return stack({x, x * 2.0}, 1);
+       }},
       {"slice", [](const Tensor& x) { return x.slice(1, 0, 4, 3); }},
       {"max dim", [](const Tensor& x) { return max(x, 1).values; }},
       {"amax", [](const Tensor& x) { return amax(x, {0}); }},

@@ -10,9 +10,8 @@ using hg::test::leaf;
 TEST_CASE("grad softmax: softmax and log_softmax along every kind of dim") {
   manual_seed(601);
   const std::vector<std::pair<Shape, int64_t>> cases{
-      {{5}, 0},       {{5}, -1},        {{3, 4}, 0},      {{3, 4}, 1},   {{3, 4}, -1},
-      {{2, 3, 4}, 0}, {{2, 3, 4}, 1},   {{2, 3, 4}, -1},  {{2, 3, 4}, -2}, {{1, 3}, 0},
-      {{3, 1}, 1},    {{}, 0},
+      {{5}, 0},       {{5}, -1},       {{3, 4}, 0},     {{3, 4}, 1}, {{3, 4}, -1}, {{2, 3, 4}, 0},
+      {{2, 3, 4}, 1}, {{2, 3, 4}, -1}, {{2, 3, 4}, -2}, {{1, 3}, 0}, {{3, 1}, 1},  {{}, 0},
   };
   for (const auto& [shape, dim] : cases) {
     INFO(shape_str(shape) << " dim " << dim);
@@ -30,9 +29,11 @@ TEST_CASE("grad softmax: strided inputs, large logits, composite use") {
   check_grad([](const std::vector<Tensor>& in) { return softmax(in[0].t(), 1); }, {leaf({4, 3})});
   check_grad([](const std::vector<Tensor>& in) { return log_softmax(in[0].t(), 0); },
              {leaf({4, 3})});
-  check_grad([](const std::vector<Tensor>& in) {
-    return log_softmax(in[0].slice(1, 0, 6, 2).permute({1, 0, 2}), 1);
-  }, {leaf({2, 6, 2})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return log_softmax(in[0].slice(1, 0, 6, 2).permute({1, 0, 2}), 1);
+      },
+      {leaf({2, 6, 2})});
   // logits far from zero: the max is subtracted, results stay finite and exact
   check_grad([](const std::vector<Tensor>& in) { return log_softmax(in[0] * 50.0 + 500.0, -1); },
              {leaf({2, 3})});
@@ -41,9 +42,11 @@ TEST_CASE("grad softmax: strided inputs, large logits, composite use") {
   for (double v : hg::test::values(y)) CHECK(std::isfinite(v));
   // cross-entropy-like composite: -mean(log_softmax(x) * onehot)
   const Tensor onehot = from_vector(std::vector<double>{0, 1, 0, 0, 0, 1}, {2, 3}, kFloat64);
-  check_grad([&](const std::vector<Tensor>& in) {
-    return -mean(sum(log_softmax(in[0], 1) * onehot, {1}));
-  }, {leaf({2, 3})});
+  check_grad(
+      [&](const std::vector<Tensor>& in) {
+        return -mean(sum(log_softmax(in[0], 1) * onehot, {1}));
+      },
+      {leaf({2, 3})});
   // softmax and log_softmax agree
   const Tensor x = randn({3, 4}, kFloat64);
   hg::test::expect_close(hg::test::values(exp(log_softmax(x, 0))), hg::test::values(softmax(x, 0)),
@@ -52,21 +55,35 @@ TEST_CASE("grad softmax: strided inputs, large logits, composite use") {
 
 TEST_CASE("grad join: cat of several inputs along first, middle and last dims") {
   manual_seed(603);
-  check_grad([](const std::vector<Tensor>& in) { return cat({in[0], in[1], in[2]}, 0); },
-             {leaf({2, 3}), leaf({1, 3}), leaf({3, 3})});
-  check_grad([](const std::vector<Tensor>& in) { return cat({in[0], in[1], in[2]}, 1); },
-             {leaf({2, 1, 2}), leaf({2, 3, 2}), leaf({2, 2, 2})});
-  check_grad([](const std::vector<Tensor>& in) { return cat({in[0], in[1]}, -1); },
-             {leaf({2, 2}), leaf({2, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1], in[2]}, 0);
+      },
+      {leaf({2, 3}), leaf({1, 3}), leaf({3, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1], in[2]}, 1);
+      },
+      {leaf({2, 1, 2}), leaf({2, 3, 2}), leaf({2, 2, 2})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1]}, -1);
+      },
+      {leaf({2, 2}), leaf({2, 3})});
   check_grad([](const std::vector<Tensor>& in) { return cat({in[0]}, 0); }, {leaf({4})});
   // the same tensor twice, a strided view, an intermediate, and a constant input
   const Tensor constant = randn({2, 3}, kFloat64);
-  check_grad([&](const std::vector<Tensor>& in) {
-    return cat({in[0], in[1].t(), exp(in[0]), constant, in[0]}, 1) * 1.5;
-  }, {leaf({2, 3}), leaf({2, 2})});
+  check_grad(
+      [&](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1].t(), exp(in[0]), constant, in[0]}, 1) * 1.5;
+      },
+      {leaf({2, 3}), leaf({2, 2})});
   // an empty piece
-  check_grad([](const std::vector<Tensor>& in) { return cat({in[0], in[1]}, 0); },
-             {leaf({0, 2}), leaf({3, 2})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1]}, 0);
+      },
+      {leaf({0, 2}), leaf({3, 2})});
 }
 
 TEST_CASE("grad join: stack along every dim") {
@@ -74,13 +91,22 @@ TEST_CASE("grad join: stack along every dim") {
   for (int64_t dim : {0, 1, 2, -1}) {
     INFO("stack dim " << dim);
     const int64_t d = dim;
-    check_grad([=](const std::vector<Tensor>& in) { return stack({in[0], in[1], in[2]}, d); },
-               {leaf({2, 3}), leaf({2, 3}), leaf({2, 3})});
+    check_grad(
+        [=](const std::vector<Tensor>& in) {
+          return stack({in[0], in[1], in[2]}, d);
+        },
+        {leaf({2, 3}), leaf({2, 3}), leaf({2, 3})});
   }
-  check_grad([](const std::vector<Tensor>& in) { return stack({in[0].t(), in[1]}, 1); },
-             {leaf({3, 2}), leaf({2, 3})});
-  check_grad([](const std::vector<Tensor>& in) { return stack({in[0], in[1]}); },
-             {leaf({}), leaf({})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return stack({in[0].t(), in[1]}, 1);
+      },
+      {leaf({3, 2}), leaf({2, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return stack({in[0], in[1]});
+      },
+      {leaf({}), leaf({})});
 }
 
 TEST_CASE("grad join: mixed dtypes promote, gradients return in each input's dtype") {
@@ -102,12 +128,16 @@ TEST_CASE("grad casts: fp64 -> fp32 -> fp64 keeps the gradient within fp32 toler
   // relative, so use a large eps and loose tolerances.
   check_grad([](const std::vector<Tensor>& in) { return in[0].to(kFloat32).to(kFloat64); },
              {leaf({2, 3})}, 1e-3, 1e-4, 1e-3);
-  check_grad([](const std::vector<Tensor>& in) {
-    return exp(in[0].to(kFloat32) * 0.5).to(kFloat64) * in[1];
-  }, {leaf({2, 3}), leaf({3})}, 1e-3, 1e-3, 1e-2);
-  check_grad([](const std::vector<Tensor>& in) {
-    return matmul(in[0].to(kFloat32), in[1].to(kFloat32)).to(kFloat64);
-  }, {leaf({2, 3}), leaf({3, 2})}, 1e-3, 1e-3, 1e-2);
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return exp(in[0].to(kFloat32) * 0.5).to(kFloat64) * in[1];
+      },
+      {leaf({2, 3}), leaf({3})}, 1e-3, 1e-3, 1e-2);
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return matmul(in[0].to(kFloat32), in[1].to(kFloat32)).to(kFloat64);
+      },
+      {leaf({2, 3}), leaf({3, 2})}, 1e-3, 1e-3, 1e-2);
   // casts through the 16-bit types: gradients come back in the leaf's dtype
   for (DType low : {kFloat16, kBFloat16}) {
     Tensor x = leaf({0.5, -1.25, 3.0}, {3});
@@ -131,21 +161,33 @@ TEST_CASE("grad softmax/join/casts: errors name the op, the shapes and the dtype
   expect_error([] { softmax(ones({2, 3}), 2); }, {"softmax", "2", "[2, 3] float32"});
   expect_error([] { log_softmax(ones({2, 3}), -3); }, {"log_softmax", "-3", "[2, 3] float32"});
   expect_error([] { softmax(ones({}), 1); }, {"softmax", "1", "[] float32"});
-  expect_error([] { cat({ones({2, 3}), ones({2, 4})}, 0); },
-               {"cat", "tensor 1", "[2, 4] float32", "[2, 3] float32", "dim 0"});
-  expect_error([] { cat({ones({2, 3}), ones({2, 3, 1})}, 1); },
-               {"cat", "[2, 3, 1] float32", "[2, 3] float32"});
+  expect_error(
+      [] {
+        cat({ones({2, 3}), ones({2, 4})}, 0);
+      },
+      {"cat", "tensor 1", "[2, 4] float32", "[2, 3] float32", "dim 0"});
+  expect_error(
+      [] {
+        cat({ones({2, 3}), ones({2, 3, 1})}, 1);
+      },
+      {"cat", "[2, 3, 1] float32", "[2, 3] float32"});
   expect_error([] { cat({ones({2, 3}), ones({2, 3})}, 2); }, {"cat", "2", "[2, 3] float32"});
   expect_error([] { cat({}, 0); }, {"cat", "empty"});
   expect_error([] { cat({ones({}), ones({})}, 0); }, {"cat", "zero-dimensional", "[] float32"});
   expect_error([] { cat({ones({2}), Tensor()}, 0); }, {"cat", "undefined"});
-  expect_error([] { stack({ones({2, 3}), ones({3, 2})}); },
-               {"stack", "tensor 1", "[3, 2] float32", "[2, 3] float32"});
+  expect_error(
+      [] {
+        stack({ones({2, 3}), ones({3, 2})});
+      },
+      {"stack", "tensor 1", "[3, 2] float32", "[2, 3] float32"});
   expect_error([] { stack({ones({2}), ones({2})}, 2); }, {"stack", "2", "[2] float32"});
   expect_error([] { ones({2}).requires_grad_().to(kInt64); },
                {"to", "[2] float32", "int64", "requires grad"});
   expect_error([] { ones({2}, kBool).requires_grad_(); }, {"requires_grad_", "[2] bool"});
-  expect_error([] { autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0]; },
-                                        {ones({2}).requires_grad_()}); },
-               {"gradcheck", "float64", "[2] float32"});
+  expect_error(
+      [] {
+        autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0]; },
+                            {ones({2}).requires_grad_()});
+      },
+      {"gradcheck", "float64", "[2] float32"});
 }

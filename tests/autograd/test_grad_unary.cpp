@@ -19,9 +19,15 @@ struct UnaryCase {
   std::function<Tensor(const Shape&)> make;  // an fp64 leaf with values valid for f
 };
 
-Tensor any_values(const Shape& s) { return leaf(s); }
-Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
-Tensor off_zero(const Shape& s) { return leaf_away(s, {0.0}, 0.2); }
+Tensor any_values(const Shape& s) {
+  return leaf(s);
+}
+Tensor positive(const Shape& s) {
+  return leaf_in(s, 0.5, 2.5);
+}
+Tensor off_zero(const Shape& s) {
+  return leaf_away(s, {0.0}, 0.2);
+}
 
 std::vector<UnaryCase> unary_cases() {
   return {
@@ -45,7 +51,9 @@ std::vector<UnaryCase> unary_cases() {
       {"pow 1", [](const Tensor& x) { return pow(x, 1.0); }, any_values},
       {"pow 0", [](const Tensor& x) { return pow(x, 0.0); }, any_values},
       {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); },
-       [](const Shape& s) { return leaf_away(s, {-0.5, 0.5}); }},
+       [](const Shape& s) {
+         return leaf_away(s, {-0.5, 0.5});
+       }},
       {"clamp_min", [](const Tensor& x) { return clamp_min(x, 0.3); },
        [](const Shape& s) { return leaf_away(s, {0.3}); }},
       {"clamp_max", [](const Tensor& x) { return clamp_max(x, -0.2); },
@@ -77,11 +85,17 @@ TEST_CASE("grad unary: every op on non-contiguous inputs") {
     // strided slice (every other column) and a permuted 3-D view
     check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].slice(1, 1, 6, 2)); },
                {c.make({2, 6})});
-    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].permute({2, 0, 1})); },
-               {c.make({2, 2, 3})});
+    check_grad(
+        [&](const std::vector<Tensor>& in) {
+          return c.f(in[0].permute({2, 0, 1}));
+        },
+        {c.make({2, 2, 3})});
     // broadcast (stride 0) input: the gradient of the expanded dim is summed
-    check_grad([&](const std::vector<Tensor>& in) { return c.f(in[0].expand({3, 4})); },
-               {c.make({1, 4})});
+    check_grad(
+        [&](const std::vector<Tensor>& in) {
+          return c.f(in[0].expand({3, 4}));
+        },
+        {c.make({1, 4})});
   }
 }
 
@@ -121,7 +135,8 @@ TEST_CASE("grad unary: scalar operators on tensors") {
   for (const auto& [name, f] : ops) {
     INFO(name);
     const auto& fn = f;
-    check_grad([&](const std::vector<Tensor>& in) { return fn(in[0]); }, {leaf_away({2, 3}, {0.0}, 0.3)});
+    check_grad([&](const std::vector<Tensor>& in) { return fn(in[0]); },
+               {leaf_away({2, 3}, {0.0}, 0.3)});
     check_grad([&](const std::vector<Tensor>& in) { return fn(in[0].t()); },
                {leaf_away({3, 2}, {0.0}, 0.3)});
   }
@@ -131,8 +146,8 @@ TEST_CASE("grad unary: known derivatives at chosen points") {
   // d/dx of pow(x, 3) at 2 is 12; relu at -1 / 1 gives 0 / 1; clamp passes inside the range.
   Tensor x = leaf({2.0, -1.0, 1.0}, {3});
   (pow(x, 3.0) + relu(x) + clamp(x, -0.5, 1.5)).sum().backward();
-  hg::test::expect_close(hg::test::values(x.grad()), {12.0 + 1.0 + 0.0, 3.0 + 0.0 + 0.0,
-                                                      3.0 + 1.0 + 1.0});
+  hg::test::expect_close(hg::test::values(x.grad()),
+                         {12.0 + 1.0 + 0.0, 3.0 + 0.0 + 0.0, 3.0 + 1.0 + 1.0});
   Tensor y = leaf({0.0}, {1});
   gelu(y).sum().backward();  // gelu'(0) = 1/2
   CHECK(y.grad().item<double>() == doctest::Approx(0.5));

@@ -73,10 +73,12 @@ TEST_CASE("grad views: slice with steps and negative bounds, narrow, select") {
 
 TEST_CASE("grad views: overlapping slices of one leaf accumulate") {
   manual_seed(404);
-  check_grad([](const std::vector<Tensor>& in) {
-    const Tensor& x = in[0];
-    return x.slice(0, 0, 3) * x.slice(0, 1, 4) + x.select(0, 2);
-  }, {leaf({4, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        const Tensor& x = in[0];
+        return x.slice(0, 0, 3) * x.slice(0, 1, 4) + x.select(0, 2);
+      },
+      {leaf({4, 3})});
 }
 
 TEST_CASE("grad views: expand, squeeze, unsqueeze") {
@@ -117,10 +119,12 @@ TEST_CASE("grad views: contiguous, clone, detach, to(same dtype)") {
 
 TEST_CASE("grad views: views of intermediate results, then ops") {
   manual_seed(407);
-  check_grad([](const std::vector<Tensor>& in) {
-    const Tensor y = exp(in[0] * 0.5).transpose(0, 1);  // [4, 3] -> [3, 4]
-    return sigmoid(y.reshape({2, 6}).slice(1, 1, 6, 2)) * y.select(0, 1).narrow(0, 0, 1);
-  }, {leaf({4, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        const Tensor y = exp(in[0] * 0.5).transpose(0, 1);  // [4, 3] -> [3, 4]
+        return sigmoid(y.reshape({2, 6}).slice(1, 1, 6, 2)) * y.select(0, 1).narrow(0, 0, 1);
+      },
+      {leaf({4, 3})});
 }
 
 TEST_CASE("grad views: errors name the op, the shapes and the dtypes") {

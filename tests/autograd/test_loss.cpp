@@ -33,8 +33,8 @@ TEST_CASE("cross_entropy: ignore_index and label smoothing follow PyTorch") {
 
 TEST_CASE("cross_entropy: label smoothing 0.2 matches PyTorch's value and gradient") {
   // Reference: torch 1.13, F.cross_entropy(x, t, label_smoothing=0.2) in float64, then backward.
-  Tensor logits = from_vector(std::vector<double>{0.5, -1.25, 2.0, 0.0, 1.5, 0.25, -0.75, 3.0,
-                                                  -2.0, 0.5, 1.0, 0.125},
+  Tensor logits = from_vector(std::vector<double>{0.5, -1.25, 2.0, 0.0, 1.5, 0.25, -0.75, 3.0, -2.0,
+                                                  0.5, 1.0, 0.125},
                               {3, 4}, kFloat64)
                       .requires_grad_();
   Tensor target = from_vector(std::vector<int64_t>{2, 0, 1}, kInt64);
@@ -43,12 +43,12 @@ TEST_CASE("cross_entropy: label smoothing 0.2 matches PyTorch's value and gradie
   CHECK(cross_entropy(logits, target, Reduction::Sum, -100, 0.2).item<double>() ==
         doctest::Approx(3.890298708908113).epsilon(1e-14));
   loss.backward();
-  expect_close(values(logits.grad()),
-               {0.036564516677369416, -0.0074164740224398635, -0.04476772073920522,
-                0.015619678084275682, -0.22658215426358191, -0.0004071816357112676,
-                -0.010685136399743363, 0.23767447229903657, -0.008661721859592568,
-                -0.18581314156538845, 0.14411694782389958, 0.050357915601081465},
-               1e-14);
+  expect_close(
+      values(logits.grad()),
+      {0.036564516677369416, -0.0074164740224398635, -0.04476772073920522, 0.015619678084275682,
+       -0.22658215426358191, -0.0004071816357112676, -0.010685136399743363, 0.23767447229903657,
+       -0.008661721859592568, -0.18581314156538845, 0.14411694782389958, 0.050357915601081465},
+      1e-14);
 }
 
 TEST_CASE("cross_entropy and nll_loss: gradcheck") {
@@ -57,19 +57,23 @@ TEST_CASE("cross_entropy and nll_loss: gradcheck") {
   Tensor target = from_vector(std::vector<int64_t>{0, 4, -100, 2}, kInt64);
   for (double smoothing : {0.0, 0.2}) {
     for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
-      auto r = gradcheck([&](const std::vector<Tensor>& in) {
-        return cross_entropy(in[0], target, red, -100, smoothing);
-      }, {logits});
+      auto r = gradcheck(
+          [&](const std::vector<Tensor>& in) {
+            return cross_entropy(in[0], target, red, -100, smoothing);
+          },
+          {logits});
       CHECK_MESSAGE(r.ok, r.message);
     }
   }
-  auto r = gradcheck([&](const std::vector<Tensor>& in) { return nll_loss(log_softmax(in[0], 1), target); },
-                     {logits});
+  auto r = gradcheck(
+      [&](const std::vector<Tensor>& in) { return nll_loss(log_softmax(in[0], 1), target); },
+      {logits});
   CHECK_MESSAGE(r.ok, r.message);
 }
 
 TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
-  Tensor logits = from_vector(std::vector<float>{10000, 0, -10000, 5}, {2, 2}, kFloat16).requires_grad_();
+  Tensor logits =
+      from_vector(std::vector<float>{10000, 0, -10000, 5}, {2, 2}, kFloat16).requires_grad_();
   Tensor target = from_vector(std::vector<int64_t>{1, 0}, kInt64);
   Tensor loss = cross_entropy(logits, target);
   CHECK(std::isfinite(loss.item<float>()));
@@ -79,13 +83,20 @@ TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
 
 TEST_CASE("losses: bad input names op, shapes and dtypes") {
   Tensor logits = zeros({2, 3});
-  expect_error([&] { (void)cross_entropy(logits, from_vector(std::vector<int64_t>{0, 3}, kInt64)); },
-               {"cross_entropy", "target 3", "3 classes", "[2, 3] float32"});
+  expect_error(
+      [&] {
+        (void)cross_entropy(logits, from_vector(std::vector<int64_t>{0, 3}, kInt64));
+      },
+      {"cross_entropy", "target 3", "3 classes", "[2, 3] float32"});
   expect_error([&] { (void)cross_entropy(logits, zeros({2})); },
                {"cross_entropy", "int64 targets", "[2] float32"});
-  expect_error([&] { (void)cross_entropy(zeros({2, 3, 4}), zeros({2}, kInt64)); },
-               {"cross_entropy", "[N, C]", "[2, 3, 4]"});
-  expect_error([&] { (void)mse_loss(zeros({2}), zeros({3})); }, {"mse_loss", "[2] float32", "[3] float32"});
+  expect_error(
+      [&] {
+        (void)cross_entropy(zeros({2, 3, 4}), zeros({2}, kInt64));
+      },
+      {"cross_entropy", "[N, C]", "[2, 3, 4]"});
+  expect_error([&] { (void)mse_loss(zeros({2}), zeros({3})); },
+               {"mse_loss", "[2] float32", "[3] float32"});
   expect_error([&] { (void)cross_entropy(logits, zeros({2}, kInt64), Reduction::Mean, -100, 2.0); },
                {"label_smoothing"});
 }
@@ -94,8 +105,9 @@ TEST_CASE("mse_loss: value and gradcheck") {
   Tensor a = from_vector(std::vector<double>{1, 2, 3}, kFloat64).requires_grad_();
   Tensor b = from_vector(std::vector<double>{1, 0, 0}, kFloat64);
   CHECK(mse_loss(a, b).item<double>() == doctest::Approx(13.0 / 3));
-  auto r = gradcheck([&](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], Reduction::Sum); },
-                     {a, b.requires_grad_()});
+  auto r = gradcheck(
+      [&](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], Reduction::Sum); },
+      {a, b.requires_grad_()});
   CHECK_MESSAGE(r.ok, r.message);
 }
 
@@ -132,7 +144,8 @@ TEST_CASE("embedding: gathers rows; gradient scatter-adds repeated indices") {
   CHECK(values(w.grad()) == std::vector<double>{0, 0, 0, 1, 1, 1, 0, 0, 0, 2, 2, 2});
   Tensor w2 = randn({5, 2}, kFloat64).requires_grad_();
   Tensor idx2 = from_vector(std::vector<int64_t>{0, 4, 4, 2}, {2, 2}, kInt64);
-  auto r = gradcheck([&](const std::vector<Tensor>& in) { return embedding(idx2, in[0]) * 2.0; }, {w2});
+  auto r =
+      gradcheck([&](const std::vector<Tensor>& in) { return embedding(idx2, in[0]) * 2.0; }, {w2});
   CHECK_MESSAGE(r.ok, r.message);
   expect_error([&] { (void)embedding(from_vector(std::vector<int64_t>{4}, kInt64), w); },
                {"embedding", "index 4", "4 rows", "[4, 3] float64"});

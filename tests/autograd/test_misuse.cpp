@@ -35,10 +35,15 @@ TEST_CASE("misuse: autograd") {
   expect_misuse_error("autograd", "backward with a gradient of the wrong shape",
                       [&] { (w * 2.0).backward(ones({4})); }, {"gradient", "[4]", "[3]"});
   expect_misuse_error("autograd", "gradient of an int64 tensor",
-                      [] { Tensor i = arange(3, kInt64); i.requires_grad_(); }, {"int64"});
+                      [] {
+                        Tensor i = arange(3, kInt64);
+                        i.requires_grad_();
+                      },
+                      {"int64"});
   expect_misuse_error("autograd", "set_grad with the wrong shape", [&] { w.set_grad(ones({4})); },
                       {"set_grad", "[4]", "[3]"});
-  expect_misuse_error("autograd", "in-place op on a leaf that requires grad",
-                      [&] { w.add_(ones({3})); }, {"add_: [3] float32 requires grad and cannot be modified in place", "NoGradGuard"});
+  expect_misuse_error(
+      "autograd", "in-place op on a leaf that requires grad", [&] { w.add_(ones({3})); },
+      {"add_: [3] float32 requires grad and cannot be modified in place", "NoGradGuard"});
   CHECK(bits(w) == w_bits);
 }

@@ -38,7 +38,8 @@ TEST_CASE("batch_norm: eval mode uses the running statistics") {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
   Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);
   Tensor rv = from_vector(std::vector<double>{4, 1}, kFloat64);
-  Tensor w = from_vector(std::vector<double>{2, 1}, kFloat64), b = from_vector(std::vector<double>{0, 1}, kFloat64);
+  Tensor w = from_vector(std::vector<double>{2, 1}, kFloat64),
+         b = from_vector(std::vector<double>{0, 1}, kFloat64);
   Tensor y = batch_norm(x, rm, rv, w, b, false, 0.1, 0.0);
   expect_close(values(y), {0, 1, 2, 3}, 1e-12);
   CHECK(values(rm) == std::vector<double>{1, 2});  // untouched in eval
@@ -52,14 +53,18 @@ TEST_CASE("batch_norm: gradcheck in training and eval mode, with and without aff
   for (bool training : {true, false}) {
     CAPTURE(training);
     Tensor rm = zeros({2}, kFloat64), rv = ones({2}, kFloat64) * 1.5;
-    auto r = gradcheck([&](const std::vector<Tensor>& in) {
-      return batch_norm(in[0], rm.clone(), rv.clone(), in[1], in[2], training);
-    }, {x, w, b});
+    auto r = gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          return batch_norm(in[0], rm.clone(), rv.clone(), in[1], in[2], training);
+        },
+        {x, w, b});
     CHECK_MESSAGE(r.ok, r.message);
   }
-  auto r = gradcheck([](const std::vector<Tensor>& in) {
-    return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
-  }, {x});
+  auto r = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+      },
+      {x});
   CHECK_MESSAGE(r.ok, r.message);
 }
 
@@ -80,12 +85,22 @@ TEST_CASE("batch_norm: fp16 activations with fp32 parameters, as under O2") {
 TEST_CASE("batch_norm: bad input") {
   expect_error([] { (void)batch_norm(zeros({4}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
                {"batch_norm", "[N, C, *]", "[4] float32"});
-  expect_error([] { (void)batch_norm(zeros({2, 3}), zeros({4}), ones({4}), Tensor(), Tensor(), true); },
-               {"batch_norm", "running_mean", "[4] float32", "3 channels"});
-  expect_error([] { (void)batch_norm(zeros({2, 3}, kFloat16), Tensor(), Tensor(), ones({3}, kFloat16), Tensor(), true); },
-               {"batch_norm", "weight", "float16", "must be float32"});
-  expect_error([] { (void)batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true); },
-               {"batch_norm", "more than 1 value per channel"});
+  expect_error(
+      [] {
+        (void)batch_norm(zeros({2, 3}), zeros({4}), ones({4}), Tensor(), Tensor(), true);
+      },
+      {"batch_norm", "running_mean", "[4] float32", "3 channels"});
+  expect_error(
+      [] {
+        (void)batch_norm(zeros({2, 3}, kFloat16), Tensor(), Tensor(), ones({3}, kFloat16), Tensor(),
+                         true);
+      },
+      {"batch_norm", "weight", "float16", "must be float32"});
+  expect_error(
+      [] {
+        (void)batch_norm(zeros({1, 3}), Tensor(), Tensor(), Tensor(), Tensor(), true);
+      },
+      {"batch_norm", "more than 1 value per channel"});
 }
 
 TEST_CASE("layer_norm: forward, gradcheck and bad input") {
@@ -101,11 +116,19 @@ TEST_CASE("layer_norm: forward, gradcheck and bad input") {
     CHECK(std::abs(m) < 1e-12);
     CHECK(v == doctest::Approx(1.0).epsilon(1e-4));
   }
-  auto r = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0], {3, 4}, in[1], in[2]); },
-                     {x, w, b});
+  auto r = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return layer_norm(in[0], {3, 4}, in[1], in[2]);
+      },
+      {x, w, b});
   CHECK_MESSAGE(r.ok, r.message);
-  auto r2 = gradcheck([](const std::vector<Tensor>& in) { return layer_norm(in[0].transpose(0, 1), {2, 4}); }, {x});
+  auto r2 = gradcheck(
+      [](const std::vector<Tensor>& in) {
+        return layer_norm(in[0].transpose(0, 1), {2, 4});
+      },
+      {x});
   CHECK_MESSAGE(r2.ok, r2.message);
   expect_error([&] { (void)layer_norm(x, {3}); }, {"layer_norm", "[3]", "[2, 3, 4] float64"});
-  expect_error([&] { (void)layer_norm(x, {4}, ones({4})); }, {"layer_norm", "[4] float32", "float64"});
+  expect_error([&] { (void)layer_norm(x, {4}, ones({4})); },
+               {"layer_norm", "[4] float32", "float64"});
 }

@@ -68,7 +68,8 @@ PoolRef pool_reference(char kind, const Tensor& x, const std::vector<Win>& wh,
             sum += e;
             if (e > best || std::isnan(e)) best = e, at = p * h * w + y * w + z;
           }
-        const double count = kind == 'A' ? double(a.span * b.span) : double((a.hi - a.lo) * (b.hi - b.lo));
+        const double count =
+            kind == 'A' ? double(a.span * b.span) : double((a.hi - a.lo) * (b.hi - b.lo));
         r.out.push_back(kind == 'M' ? best : sum / count);
         if (kind == 'M') r.grad[at] += g;
         for (int64_t y = a.lo; kind != 'M' && y < a.hi; ++y)
@@ -147,8 +148,10 @@ TEST_CASE("avg_pool2d: forward and backward match a direct-loop reference") {
 
 TEST_CASE("adaptive pooling: PyTorch's windows, forward and backward") {
   manual_seed(23);
-  const std::vector<std::pair<Shape, Pair>> cases = {
-      {{2, 3, 7, 5}, {3, 2}}, {{1, 2, 5, 5}, {1, 1}}, {{1, 1, 3, 4}, {5, 6}}, {{2, 2, 6, 6}, {3, 3}}};
+  const std::vector<std::pair<Shape, Pair>> cases = {{{2, 3, 7, 5}, {3, 2}},
+                                                     {{1, 2, 5, 5}, {1, 1}},
+                                                     {{1, 1, 3, 4}, {5, 6}},
+                                                     {{2, 2, 6, 6}, {3, 3}}};
   for (const auto& [shape, size] : cases) {
     CAPTURE(size[0]);
     CAPTURE(size[1]);
@@ -176,20 +179,33 @@ TEST_CASE("pooling: gradcheck in fp64") {
   for (const PoolCase& c : pool_cases()) {
     CAPTURE(c.name);
     if (c.x[3] > 20) continue;  // the wide case has too many outputs for a full Jacobian
-    check_grad([&](const std::vector<Tensor>& in) {
-      return max_pool2d(in[0], c.kernel, c.stride, c.padding);
-    }, {leaf_distinct(c.x)});
+    check_grad(
+        [&](const std::vector<Tensor>& in) {
+          return max_pool2d(in[0], c.kernel, c.stride, c.padding);
+        },
+        {leaf_distinct(c.x)});
     for (bool include_pad : {true, false})
-      check_grad([&](const std::vector<Tensor>& in) {
-        return avg_pool2d(in[0], c.kernel, c.stride, c.padding, include_pad);
-      }, {leaf(c.x)});
+      check_grad(
+          [&](const std::vector<Tensor>& in) {
+            return avg_pool2d(in[0], c.kernel, c.stride, c.padding, include_pad);
+          },
+          {leaf(c.x)});
   }
-  check_grad([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {3, 2}); },
-             {leaf({2, 2, 7, 5})});
-  check_grad([](const std::vector<Tensor>& in) { return adaptive_max_pool2d(in[0], {3, 2}); },
-             {leaf_distinct({2, 2, 7, 5})});
-  check_grad([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {4, 5}); },
-             {leaf({1, 2, 3, 3})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return adaptive_avg_pool2d(in[0], {3, 2});
+      },
+      {leaf({2, 2, 7, 5})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return adaptive_max_pool2d(in[0], {3, 2});
+      },
+      {leaf_distinct({2, 2, 7, 5})});
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        return adaptive_avg_pool2d(in[0], {4, 5});
+      },
+      {leaf({1, 2, 3, 3})});
 }
 
 TEST_CASE("pooling: fp16 and bf16 forward and backward stay within dtype tolerance of fp64") {
@@ -197,10 +213,22 @@ TEST_CASE("pooling: fp16 and bf16 forward and backward stay within dtype toleran
   for (const PoolCase& c : pool_cases()) {
     CAPTURE(c.name);
     const std::vector<std::pair<std::string, hg::test::Fn>> ops = {
-        {"max", [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.kernel, c.stride, c.padding); }},
-        {"avg", [&](const std::vector<Tensor>& in) { return avg_pool2d(in[0], c.kernel, c.stride, c.padding); }},
-        {"adaptive avg", [](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {3, 2}); }},
-        {"adaptive max", [](const std::vector<Tensor>& in) { return adaptive_max_pool2d(in[0], {2, 3}); }},
+        {"max",
+         [&](const std::vector<Tensor>& in) {
+           return max_pool2d(in[0], c.kernel, c.stride, c.padding);
+         }},
+        {"avg",
+         [&](const std::vector<Tensor>& in) {
+           return avg_pool2d(in[0], c.kernel, c.stride, c.padding);
+         }},
+        {"adaptive avg",
+         [](const std::vector<Tensor>& in) {
+           return adaptive_avg_pool2d(in[0], {3, 2});
+         }},
+        {"adaptive max",
+         [](const std::vector<Tensor>& in) {
+           return adaptive_max_pool2d(in[0], {2, 3});
+         }},
     };
     for (const auto& [name, fn] : ops) {
       check_lowp(fn, {leaf(c.x)}, kFloat16, 2e-3, c.name + " " + name + " fp16");
@@ -211,7 +239,7 @@ TEST_CASE("pooling: fp16 and bf16 forward and backward stay within dtype toleran
 
 TEST_CASE("max_pool2d: NaN propagates like PyTorch, in the 2x2 fast path and the general one") {
   std::vector<float> v(2 * 32, 1.0f);
-  v[5] = std::nanf("");       // row 0, col 5: output (0, 2)
+  v[5] = std::nanf("");        // row 0, col 5: output (0, 2)
   v[32 + 20] = std::nanf("");  // row 1, col 20: output (0, 10)
   const Tensor x = from_vector(v, {1, 1, 2, 32}).requires_grad_();
   const std::vector<double> out = values(max_pool2d(x, {2, 2}));
@@ -228,20 +256,42 @@ TEST_CASE("max_pool2d: NaN propagates like PyTorch, in the 2x2 fast path and the
 
 TEST_CASE("pooling: bad inputs raise hg::Error naming the op, shapes and dtypes") {
   const Tensor x = randn({1, 2, 6, 6});
-  expect_error([] { max_pool2d(randn({2, 6, 6}), {2, 2}); }, {"max_pool2d", "4-D", "[2, 6, 6] float32"});
-  expect_error([] { max_pool2d(zeros({1, 1, 4, 4}, kInt64), {2, 2}); },
-               {"max_pool2d", "floating", "[1, 1, 4, 4] int64"});
-  expect_error([&] { max_pool2d(x, {2, 2}, {2, 2}, {2, 2}); },
-               {"max_pool2d", "half the kernel", "padding (2, 2)", "[1, 2, 6, 6] float32"});
+  expect_error(
+      [] {
+        max_pool2d(randn({2, 6, 6}), {2, 2});
+      },
+      {"max_pool2d", "4-D", "[2, 6, 6] float32"});
+  expect_error(
+      [] {
+        max_pool2d(zeros({1, 1, 4, 4}, kInt64), {2, 2});
+      },
+      {"max_pool2d", "floating", "[1, 1, 4, 4] int64"});
+  expect_error(
+      [&] {
+        max_pool2d(x, {2, 2}, {2, 2}, {2, 2});
+      },
+      {"max_pool2d", "half the kernel", "padding (2, 2)", "[1, 2, 6, 6] float32"});
   expect_error([&] { avg_pool2d(x, {3, 3}, {1, 1}, {-1, 0}); }, {"avg_pool2d", "padding (-1, 0)"});
-  expect_error([] { avg_pool2d(randn({1, 1, 3, 3}, kFloat16), {5, 5}); },
-               {"avg_pool2d", "larger than the padded input", "[1, 1, 3, 3] float16"});
+  expect_error(
+      [] {
+        avg_pool2d(randn({1, 1, 3, 3}, kFloat16), {5, 5});
+      },
+      {"avg_pool2d", "larger than the padded input", "[1, 1, 3, 3] float16"});
   expect_error([&] { max_pool2d(x, {0, 2}); }, {"max_pool2d", "kernel (0, 2)"});
   expect_error([&] { max_pool2d(x, {2, 2}, {-1, 1}); }, {"max_pool2d", "stride (-1, 1)"});
-  expect_error([&] { adaptive_avg_pool2d(x, {0, 2}); },
-               {"adaptive_avg_pool2d", "output size", "(0, 2)", "[1, 2, 6, 6] float32"});
-  expect_error([] { adaptive_max_pool2d(zeros({1, 1, 4, 4}, kBool), {2, 2}); },
-               {"adaptive_max_pool2d", "floating", "bool"});
-  expect_error([] { adaptive_max_pool2d(randn({1, 1, 0, 4}), {2, 2}); },
-               {"adaptive_max_pool2d", "[1, 1, 0, 4]"});
+  expect_error(
+      [&] {
+        adaptive_avg_pool2d(x, {0, 2});
+      },
+      {"adaptive_avg_pool2d", "output size", "(0, 2)", "[1, 2, 6, 6] float32"});
+  expect_error(
+      [] {
+        adaptive_max_pool2d(zeros({1, 1, 4, 4}, kBool), {2, 2});
+      },
+      {"adaptive_max_pool2d", "floating", "bool"});
+  expect_error(
+      [] {
+        adaptive_max_pool2d(randn({1, 1, 0, 4}), {2, 2});
+      },
+      {"adaptive_max_pool2d", "[1, 1, 0, 4]"});
 }

@@ -13,7 +13,8 @@ namespace {
 
 int failures = 0;
 
-void expect(const std::string& what, const std::vector<float>& got, const std::vector<float>& want) {
+void expect(const std::string& what, const std::vector<float>& got,
+            const std::vector<float>& want) {
   bool ok = got.size() == want.size();
   for (size_t i = 0; ok && i < got.size(); ++i)
     ok = got[i] == want[i] || std::abs(got[i] - want[i]) <= 1e-5f;

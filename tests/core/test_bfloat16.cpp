@@ -28,7 +28,9 @@ uint32_t bf_u32(float f) {
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
-float bf_widen(uint16_t b) { return static_cast<float>(BFloat16::from_bits(b)); }
+float bf_widen(uint16_t b) {
+  return static_cast<float>(BFloat16::from_bits(b));
+}
 
 // Reference: the exact value of every non-negative finite bfloat16, indexed by its bit pattern and
 // built from the definition (8 exponent bits, bias 127, 7 mantissa bits: subnormal m * 2^-133,
@@ -101,8 +103,9 @@ struct BfTally {
   }
   std::string report() const {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%ld of %ld wrong; first: float 0x%08x -> bf16 0x%04x, reference 0x%04x",
-                  bad, checked, first_input, first_actual, first_expected);
+    std::snprintf(buf, sizeof buf,
+                  "%ld of %ld wrong; first: float 0x%08x -> bf16 0x%04x, reference 0x%04x", bad,
+                  checked, first_input, first_actual, first_expected);
     return buf;
   }
 };
@@ -163,9 +166,10 @@ TEST_CASE("bfloat16: fp32 -> bf16 matches the reference at every bf16 value and 
 TEST_CASE("bfloat16: fp32 -> bf16 matches the reference on specials and every kind of NaN") {
   BfTally tally;
   const float inf = std::numeric_limits<float>::infinity();
-  for (const float f : {0.0f, inf, std::numeric_limits<float>::max(), std::numeric_limits<float>::min(),
-                        std::numeric_limits<float>::denorm_min(), std::ldexp(1.0f, -133),
-                        std::ldexp(1.0f, -134), std::ldexp(1.5f, -134), 1.0f}) {
+  for (const float f :
+       {0.0f, inf, std::numeric_limits<float>::max(), std::numeric_limits<float>::min(),
+        std::numeric_limits<float>::denorm_min(), std::ldexp(1.0f, -133), std::ldexp(1.0f, -134),
+        std::ldexp(1.5f, -134), 1.0f}) {
     tally.check_with_neighbours(f);
     tally.check_with_neighbours(-f);
   }
@@ -192,7 +196,8 @@ TEST_CASE("bfloat16: fp32 -> bf16 matches the reference on 10^7 random bit patte
   CHECK_BF_TALLY(tally);
 }
 
-TEST_CASE("bfloat16: fp32 -> bf16 matches the reference on 10^7 random floats near ties and subnormal") {
+TEST_CASE(
+    "bfloat16: fp32 -> bf16 matches the reference on 10^7 random floats near ties and subnormal") {
   // The dropped low 16 bits are drawn near the halfway point 0x8000 or at its ends half of the
   // time, and a quarter of the draws have a zero exponent field (float subnormals, where
   // bfloat16 subnormals live).
@@ -213,7 +218,8 @@ TEST_CASE("bfloat16: fp32 -> bf16 matches the reference on 10^7 random floats ne
 
 TEST_CASE("bfloat16: max finite is 3.38953139e38 (0x7F7F)") {
   CHECK(bf_widen(0x7f7f) == std::ldexp(255.0f, 120));  // (2 - 2^-7) * 2^127
-  CHECK(static_cast<double>(bf_widen(0x7f7f)) == doctest::Approx(3.38953139e38).epsilon(1e-8).scale(0));
+  CHECK(static_cast<double>(bf_widen(0x7f7f)) ==
+        doctest::Approx(3.38953139e38).epsilon(1e-8).scale(0));
   CHECK(BFloat16(bf_widen(0x7f7f)).bits == 0x7f7f);
   CHECK(BFloat16(-bf_widen(0x7f7f)).bits == 0xff7f);
 }
@@ -244,7 +250,8 @@ TEST_CASE("bfloat16: smallest normal is 2^-126") {
 
 TEST_CASE("bfloat16: 1 + 2^-8 ties to 1 (even) while 1 + 3 x 2^-8 rounds up to 1 + 2^-6") {
   CHECK(BFloat16(1.0f + std::ldexp(1.0f, -8)).bits == 0x3f80);
-  CHECK(BFloat16(1.0f + 3 * std::ldexp(1.0f, -8)).bits == 0x3f82);  // tie between 0x3f81 (odd) and 0x3f82
+  CHECK(BFloat16(1.0f + 3 * std::ldexp(1.0f, -8)).bits ==
+        0x3f82);  // tie between 0x3f81 (odd) and 0x3f82
   CHECK(bf_widen(0x3f82) == 1.0f + std::ldexp(1.0f, -6));
   CHECK(BFloat16(std::nextafter(1.0f + std::ldexp(1.0f, -8), 2.0f)).bits == 0x3f81);
 }
@@ -255,7 +262,8 @@ TEST_CASE("bfloat16: epsilon is 2^-7") {
 }
 
 TEST_CASE("bfloat16: keeps the fp32 exponent range") {
-  for (const float f : {3e38f, 1e38f, 1e-37f, 1.5e-38f, std::ldexp(1.0f, 127), std::ldexp(1.0f, -126)}) {
+  for (const float f :
+       {3e38f, 1e38f, 1e-37f, 1.5e-38f, std::ldexp(1.0f, 127), std::ldexp(1.0f, -126)}) {
     const float back = static_cast<float>(BFloat16(f));
     CHECK(std::isfinite(back));
     CHECK(back != 0.0f);
@@ -272,7 +280,8 @@ TEST_CASE("bfloat16: overflow goes to signed infinity, NaN stays NaN, -0 stays -
   CHECK(BFloat16(-inf).bits == 0xff80);
   CHECK(BFloat16(-std::numeric_limits<float>::max()).bits == 0xff80);
   CHECK(std::isnan(static_cast<float>(BFloat16(std::numeric_limits<float>::quiet_NaN()))));
-  CHECK(std::isnan(static_cast<float>(BFloat16(bf_f32(0x7f800001u)))));  // payload only in dropped bits
+  CHECK(std::isnan(
+      static_cast<float>(BFloat16(bf_f32(0x7f800001u)))));  // payload only in dropped bits
   CHECK(BFloat16(-0.0f).bits == 0x8000);
   CHECK(std::signbit(static_cast<float>(BFloat16(-0.0f))));
   CHECK(BFloat16(-std::numeric_limits<float>::denorm_min()).bits == 0x8000);

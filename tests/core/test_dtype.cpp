@@ -27,16 +27,19 @@ TEST_CASE("shape: broadcasting rules") {
   CHECK(broadcast_shapes({2, 1, 4}, {3, 1}, "t") == Shape{2, 3, 4});
   CHECK(broadcast_shapes({}, {5}, "t") == Shape{5});
   CHECK(broadcast_shapes({0, 1}, {1, 3}, "t") == Shape{0, 3});
-  hg::test::expect_error([] { broadcast_shapes({2, 3}, {4}, "add"); },
-                         {"add", "[2, 3]", "[4]", "cannot be broadcast"});
+  hg::test::expect_error(
+      [] {
+        broadcast_shapes({2, 3}, {4}, "add");
+      },
+      {"add", "[2, 3]", "[4]", "cannot be broadcast"});
 }
 
 TEST_CASE("shape: view strides exist only for compatible layouts") {
   Shape out;
   CHECK(compute_view_strides({2, 3}, {3, 1}, {3, 2}, out));
   CHECK(out == Shape{2, 1});
-  CHECK_FALSE(compute_view_strides({3, 2}, {1, 3}, {6}, out));  // transposed
-  CHECK(compute_view_strides({3, 2}, {1, 3}, {3, 1, 2}, out));  // inserting 1s is fine
+  CHECK_FALSE(compute_view_strides({3, 2}, {1, 3}, {6}, out));   // transposed
+  CHECK(compute_view_strides({3, 2}, {1, 3}, {3, 1, 2}, out));   // inserting 1s is fine
   CHECK(compute_view_strides({4, 5}, {10, 1}, {2, 2, 5}, out));  // row-sliced rows split
   CHECK(out == Shape{20, 10, 1});
 }

@@ -28,7 +28,9 @@ uint32_t u32(float f) {
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
-float widen(uint16_t h) { return static_cast<float>(Half::from_bits(h)); }
+float widen(uint16_t h) {
+  return static_cast<float>(Half::from_bits(h));
+}
 
 // Reference: the exact value of every non-negative finite half, indexed by its bit pattern and
 // built from the textbook definition (subnormal m * 2^-24, normal (1024 + m) * 2^(e - 25)).
@@ -103,8 +105,9 @@ struct Tally {
   }
   std::string report() const {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%ld of %ld wrong; first: float 0x%08x -> half 0x%04x, reference 0x%04x",
-                  bad, checked, first_input, first_actual, first_expected);
+    std::snprintf(buf, sizeof buf,
+                  "%ld of %ld wrong; first: float 0x%08x -> half 0x%04x, reference 0x%04x", bad,
+                  checked, first_input, first_actual, first_expected);
     return buf;
   }
 };
@@ -164,7 +167,8 @@ TEST_CASE("half: fp32 -> fp16 matches the reference at every half value and midp
 
 TEST_CASE("half: fp32 -> fp16 matches the reference in the subnormal and overflow ranges") {
   Tally tally;
-  // Every 997th float below 2^-14 (float subnormals, underflow to zero, half subnormals), both signs.
+  // Every 997th float below 2^-14 (float subnormals, underflow to zero, half subnormals), both
+  // signs.
   for (uint32_t u = 0; u <= 0x38800000u; u += 997) {
     tally.check(f32(u));
     tally.check(f32(u | 0x80000000u));

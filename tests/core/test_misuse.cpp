@@ -20,17 +20,28 @@ TEST_CASE("misuse: shapes") {
   expect_misuse_error("shapes", "narrow past the end", [&] { (void)a.narrow(1, 2, 2); },
                       {"narrow", "[2, 3]"});
   expect_misuse_error("shapes", "cat of [2, 3] and [4] along dim 0",
-                      [&] { (void)cat({a, b}, 0); }, {"cat"});
+                      [&] {
+                        (void)cat({a, b}, 0);
+                      },
+                      {"cat"});
   expect_misuse_error("shapes", "copy_ of [4] into [2, 3]", [&] { Tensor(a).copy_(b); },
                       {"copy_", "[2, 3]", "[4]"});
   expect_misuse_error("shapes", "item() of a [2, 3] tensor", [&] { (void)a.item<float>(); },
                       {"item: expected a tensor with one element", "[2, 3]"});
-  expect_misuse_error("shapes", "negative size", [] { (void)empty({2, -1}); },
+  expect_misuse_error("shapes", "negative size",
+                      [] {
+                        (void)empty({2, -1});
+                      },
                       {"negative size", "[2, -1]"});
   expect_misuse_error("shapes", "9 dimensions (the limit is 8)",
-                      [] { (void)zeros({1, 1, 1, 1, 1, 1, 1, 1, 1}); }, {"empty: shape", "8"});
+                      [] {
+                        (void)zeros({1, 1, 1, 1, 1, 1, 1, 1, 1});
+                      },
+                      {"empty: shape", "8"});
   expect_misuse_error("shapes", "from_vector with the wrong count",
-                      [] { (void)from_vector(std::vector<float>{1, 2, 3}, {2, 2}); },
+                      [] {
+                        (void)from_vector(std::vector<float>{1, 2, 3}, {2, 2});
+                      },
                       {"from_vector", "[2, 2]"});
   CHECK(bits(a) == a_bits);
   CHECK(bits(b) == b_bits);
@@ -66,6 +77,10 @@ TEST_CASE("misuse: devices (CUDA requests without a GPU)") {
   expect_misuse_error("devices", "tensor.to(cuda) without CUDA", [&] { (void)x.to(kCUDA); },
                       {"cuda", why});
   expect_misuse_error("devices", "a module .to(cuda) without CUDA",
-                      [] { nn::Linear fc(2, 2); fc.to(kCUDA); }, {"cuda", why});
+                      [] {
+                        nn::Linear fc(2, 2);
+                        fc.to(kCUDA);
+                      },
+                      {"cuda", why});
   CHECK(bits(x) == x_bits);
 }

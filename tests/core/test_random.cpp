@@ -79,8 +79,8 @@ void track_math_error(T u, double& log_ulps, double& sincos_abs) {
   T s, c;
   sincos_2pi(u, s, c);
   const long double t = 6.283185307179586476925286766559L * u;
-  sincos_abs = std::max({sincos_abs, double(std::fabs(s - std::sin(t))),
-                         double(std::fabs(c - std::cos(t)))});
+  sincos_abs = std::max(
+      {sincos_abs, double(std::fabs(s - std::sin(t))), double(std::fabs(c - std::cos(t)))});
 }
 
 TEST_CASE("portable log / sin / cos agree with libm") {

@@ -32,8 +32,11 @@ TEST_CASE("tensor: from_vector converts to the requested dtype with RNE") {
   CHECK(v[3] == 0.0f);
   Tensor i = from_vector(std::vector<int64_t>{3, -1}, kInt64);
   CHECK(i.to_vector<int64_t>() == std::vector<int64_t>{3, -1});
-  expect_error([] { from_vector(std::vector<float>{1, 2, 3}, {2, 2}); },
-               {"from_vector", "3 values", "[2, 2]"});
+  expect_error(
+      [] {
+        from_vector(std::vector<float>{1, 2, 3}, {2, 2});
+      },
+      {"from_vector", "3 values", "[2, 2]"});
 }
 
 TEST_CASE("tensor: to(DType) converts between all dtypes") {
@@ -122,7 +125,8 @@ TEST_CASE("tensor: item and to_vector convert; item needs one element") {
 TEST_CASE("tensor: printing shows values, shape and dtype like PyTorch") {
   std::ostringstream out;
   out << from_vector(std::vector<float>{1.0f, 2.5f, -3.0f, 4.0f}, {2, 2}, kFloat16);
-  CHECK(out.str() == "tensor([[ 1.0000,  2.5000],\n        [-3.0000,  4.0000]], shape=[2, 2], dtype=float16)");
+  CHECK(out.str() ==
+        "tensor([[ 1.0000,  2.5000],\n        [-3.0000,  4.0000]], shape=[2, 2], dtype=float16)");
   std::ostringstream ints;
   ints << arange(3, kInt64);
   CHECK(ints.str() == "tensor([0, 1, 2], shape=[3], dtype=int64)");

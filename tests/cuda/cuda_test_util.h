@@ -23,11 +23,16 @@ inline bool cuda_or_skip() {
 // (results differ by summation order and fused multiply-adds between the two backends).
 inline double parity_tolerance(DType dtype) {
   switch (dtype) {
-    case DType::Float64: return 1e-10;
-    case DType::Float32: return 2e-5;
-    case DType::Float16: return 4e-3;
-    case DType::BFloat16: return 3e-2;
-    default: return 0.0;
+    case DType::Float64:
+      return 1e-10;
+    case DType::Float32:
+      return 2e-5;
+    case DType::Float16:
+      return 4e-3;
+    case DType::BFloat16:
+      return 3e-2;
+    default:
+      return 0.0;
   }
 }
 

@@ -46,8 +46,8 @@ inline bool cuda_ready() {
   }();
   return ready;
 }
-#define HG_REQUIRE_CUDA()                      \
-  do {                                         \
+#define HG_REQUIRE_CUDA()                       \
+  do {                                          \
     if (!::hg::cuda_test::cuda_ready()) return; \
   } while (0)
 
@@ -69,11 +69,16 @@ inline Tolerance tolerance(DType dtype, Kind kind) {
   if (kind == Kind::Exact) return {0, 0};
   const bool loose = kind != Kind::Ulp;
   switch (dtype) {
-    case DType::Float64: return loose ? Tolerance{1e-10, 1e-10} : Tolerance{1e-13, 1e-14};
-    case DType::Float32: return loose ? Tolerance{2e-5, 2e-5} : Tolerance{4e-6, 1e-6};
-    case DType::Float16: return loose ? Tolerance{4e-3, 2e-3} : Tolerance{1e-3, 1e-5};
-    case DType::BFloat16: return loose ? Tolerance{2e-2, 1e-2} : Tolerance{8e-3, 1e-4};
-    default: return {0, 0};  // integers and bool are exact
+    case DType::Float64:
+      return loose ? Tolerance{1e-10, 1e-10} : Tolerance{1e-13, 1e-14};
+    case DType::Float32:
+      return loose ? Tolerance{2e-5, 2e-5} : Tolerance{4e-6, 1e-6};
+    case DType::Float16:
+      return loose ? Tolerance{4e-3, 2e-3} : Tolerance{1e-3, 1e-5};
+    case DType::BFloat16:
+      return loose ? Tolerance{2e-2, 1e-2} : Tolerance{8e-3, 1e-4};
+    default:
+      return {0, 0};  // integers and bool are exact
   }
 }
 
@@ -109,8 +114,8 @@ inline Tensor strided_input(const Shape& shape, DType dtype, uint64_t seed) {
 inline Tensor to_cuda_same_layout(const Tensor& t) {
   if (t.is_contiguous()) return t.to(kCUDA);
   // Find the dense base the view was cut from and move that, then re-cut it.
-  const Tensor base = make_view(t, {static_cast<int64_t>(t.storage()->nbytes() / itemsize(t.dtype()))},
-                                {1}, 0);
+  const Tensor base =
+      make_view(t, {static_cast<int64_t>(t.storage()->nbytes() / itemsize(t.dtype()))}, {1}, 0);
   const Tensor moved = base.to(kCUDA);
   return make_view(moved, t.sizes(), t.strides(), t.storage_offset());
 }
@@ -172,9 +177,11 @@ inline void check_op(const std::string& name, const Inputs& cpu_inputs, const Op
     if (!cpu_leaves[i].requires_grad()) continue;
     const Tensor cg = cpu_leaves[i].grad(), gg = gpu_leaves[i].grad();
     REQUIRE_MESSAGE(cg.defined() == gg.defined(), name << ": input " << i << " has a gradient on "
-                                                        << (cg.defined() ? "cpu" : "cuda") << " only");
+                                                       << (cg.defined() ? "cpu" : "cuda")
+                                                       << " only");
     if (!cg.defined()) continue;
-    CHECK_MESSAGE(gg.device() == kCUDA, name << ": gradient " << i << " is on " << gg.device().str());
+    CHECK_MESSAGE(gg.device() == kCUDA,
+                  name << ": gradient " << i << " is on " << gg.device().str());
     check_same(name + " grad of input " + std::to_string(i), gg, cg, gk);
   }
 }

@@ -16,7 +16,9 @@ using hg::kernels::view_of;
 using hg::test::expect_parity;
 
 namespace {
-Tensor on(const Tensor& t, Device d) { return t.to(d); }
+Tensor on(const Tensor& t, Device d) {
+  return t.to(d);
+}
 }  // namespace
 
 TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, exact") {
@@ -31,12 +33,14 @@ TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, ex
     dev_in.push_back(g.to(kCUDA));
     const bool low = is_low_precision(dtype);
     cpu_out.push_back(low ? empty(g.sizes()) : cpu_in.back());
-    dev_out.push_back(low ? empty(g.sizes(), TensorOptions(kFloat32).device(kCUDA)) : dev_in.back());
+    dev_out.push_back(low ? empty(g.sizes(), TensorOptions(kFloat32).device(kCUDA))
+                          : dev_in.back());
   }
   auto run = [](std::vector<Tensor>& in, std::vector<Tensor>& out, Device d, float poison) {
     std::vector<kernels::TensorView> iv, ov;
     if (poison != 0.0f) in[17].fill_(poison);
-    for (size_t i = 0; i < in.size(); ++i) iv.push_back(view_of(in[i])), ov.push_back(view_of(out[i]));
+    for (size_t i = 0; i < in.size(); ++i)
+      iv.push_back(view_of(in[i])), ov.push_back(view_of(out[i]));
     const Tensor inv = full({1}, 1.0 / 3000.0, TensorOptions(kFloat32).device(d));
     const Tensor found = zeros({1}, TensorOptions(kFloat32).device(d));
     kernels::unscale_grads(d)(iv.data(), ov.data(), static_cast<int64_t>(iv.size()), view_of(inv),
@@ -82,8 +86,10 @@ TEST_CASE("cuda fused_sgd / fused_adam match the CPU family, master weights and 
       for (int step = 1; step <= 3; ++step) {
         for (int d = 0; d < 2; ++d) {
           const Device dev = d == 0 ? kCPU : kCUDA;
-          const Tensor gd = on(g, dev), inv = full({1}, 1.0 / 256.0, TensorOptions(kFloat32).device(dev));
-          const Tensor found = full({1}, step == 2 ? 1.0 : 0.0, TensorOptions(kFloat32).device(dev));
+          const Tensor gd = on(g, dev),
+                       inv = full({1}, 1.0 / 256.0, TensorOptions(kFloat32).device(dev));
+          const Tensor found =
+              full({1}, step == 2 ? 1.0 : 0.0, TensorOptions(kFloat32).device(dev));
           const kernels::TensorView ov = view_of(out[d]), iv = view_of(inv), fv = view_of(found);
           const kernels::TensorView b0 = view_of(s0[d]);
           if (algo == 0) {
@@ -117,12 +123,17 @@ TEST_CASE("cuda optimizers with GradScaler and master weights follow the CPU run
     amp::GradScaler scaler[2] = {amp::GradScaler(amp::GradScalerOptions().init_scale(1024.0)),
                                  amp::GradScaler(amp::GradScalerOptions().init_scale(1024.0))};
     for (int d = 0; d < 2; ++d) {
-      if (which == 0) opt[d] = std::make_unique<optim::SGD>(std::vector<Tensor>{p[d]}, optim::SGDOptions(0.1).momentum(0.9));
-      else opt[d] = std::make_unique<optim::AdamW>(std::vector<Tensor>{p[d]}, optim::AdamWOptions(1e-2));
+      if (which == 0)
+        opt[d] = std::make_unique<optim::SGD>(std::vector<Tensor>{p[d]},
+                                              optim::SGDOptions(0.1).momentum(0.9));
+      else
+        opt[d] =
+            std::make_unique<optim::AdamW>(std::vector<Tensor>{p[d]}, optim::AdamWOptions(1e-2));
       opt[d]->set_master_weights(true);
     }
     for (int step = 0; step < 4; ++step) {
-      const Tensor g = (randn({64}) * (step == 2 ? 1e6 : 1.0) * 1024.0).to(kFloat16);  // step 2 overflows
+      const Tensor g =
+          (randn({64}) * (step == 2 ? 1e6 : 1.0) * 1024.0).to(kFloat16);  // step 2 overflows
       for (int d = 0; d < 2; ++d) {
         p[d].set_grad(d == 0 ? g : g.to(kCUDA));
         CHECK(scaler[d].step(*opt[d]) == (step != 2));

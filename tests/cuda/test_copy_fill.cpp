@@ -14,21 +14,22 @@ TEST_CASE("casts between every pair of dtypes match the CPU exactly") {
       const std::string name =
           std::string("cast ") + std::string(dtype_name(from)) + "->" + std::string(dtype_name(to));
       if (to == kUInt8 && is_floating(from)) continue;  // negative float -> uint8 is undefined
-      cuda_test::check_op(name, {src}, [to](const Inputs& x) { return x[0].to(to); }, Kind::Exact,
-                          false);
+      cuda_test::check_op(
+          name, {src}, [to](const Inputs& x) { return x[0].to(to); }, Kind::Exact, false);
     }
   }
 }
 
 TEST_CASE("casts of special values (inf, NaN, subnormals, halfway cases) match the CPU") {
   HG_REQUIRE_CUDA();
-  const std::vector<float> specials = {INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 1e-8f, 6e-8f,
-                                       65504.0f, 65520.0f, 1.0009765625f, 1.00048828125f, 3e38f,
-                                       1e-40f, -1e-45f, 0.1f, 2049.0f};
+  const std::vector<float> specials = {
+      INFINITY,      -INFINITY,      NAN,   0.0f,   -0.0f,   1e-8f, 6e-8f,  65504.0f, 65520.0f,
+      1.0009765625f, 1.00048828125f, 3e38f, 1e-40f, -1e-45f, 0.1f,  2049.0f};
   const Tensor src = from_vector(specials);
   for (DType to : {kFloat16, kBFloat16, kFloat64, kBool}) {
-    cuda_test::check_op(std::string("special -> ") + std::string(dtype_name(to)), {src},
-                        [to](const Inputs& x) { return x[0].to(to); }, Kind::Exact, false);
+    cuda_test::check_op(
+        std::string("special -> ") + std::string(dtype_name(to)), {src},
+        [to](const Inputs& x) { return x[0].to(to); }, Kind::Exact, false);
   }
 }
 
@@ -36,32 +37,38 @@ TEST_CASE("copies of strided, broadcast, odd-sized and empty tensors") {
   HG_REQUIRE_CUDA();
   for (DType dtype : {kFloat32, kFloat16, kBFloat16, kInt64}) {
     const Tensor strided = cuda_test::strided_input({9, 31}, dtype, 4);
-    cuda_test::check_op("contiguous()", {strided}, [](const Inputs& x) { return x[0].contiguous(); },
-                        Kind::Exact);
-    cuda_test::check_op("cast strided", {strided}, [](const Inputs& x) { return x[0].to(kFloat32); },
-                        Kind::Exact, false);
-    cuda_test::check_op("slice step 3", {cuda_test::input({100}, dtype, 5)},
-                        [](const Inputs& x) { return x[0].slice(0, 1, 100, 3).contiguous(); },
-                        Kind::Exact);
-    cuda_test::check_op("expand", {cuda_test::input({1, 5}, dtype, 6)},
-                        [](const Inputs& x) { return x[0].expand({4, 5}).contiguous(); },
-                        Kind::Exact);
-    cuda_test::check_op("copy_ broadcast", {cuda_test::input({3}, dtype, 7)},
-                        [dtype](const Inputs& x) {
-                          NoGradGuard no_grad;
-                          Tensor out = zeros({2, 3}, TensorOptions(dtype).device(x[0].device()));
-                          out.copy_(x[0]);
-                          return out;
-                        },
-                        Kind::Exact, false);
-    cuda_test::check_op("empty", {cuda_test::input({0, 4}, dtype, 8)},
-                        [](const Inputs& x) { return x[0].t().contiguous(); }, Kind::Exact);
+    cuda_test::check_op(
+        "contiguous()", {strided}, [](const Inputs& x) { return x[0].contiguous(); }, Kind::Exact);
+    cuda_test::check_op(
+        "cast strided", {strided}, [](const Inputs& x) { return x[0].to(kFloat32); }, Kind::Exact,
+        false);
+    cuda_test::check_op(
+        "slice step 3", {cuda_test::input({100}, dtype, 5)},
+        [](const Inputs& x) { return x[0].slice(0, 1, 100, 3).contiguous(); }, Kind::Exact);
+    cuda_test::check_op(
+        "expand", {cuda_test::input({1, 5}, dtype, 6)},
+        [](const Inputs& x) {
+          return x[0].expand({4, 5}).contiguous();
+        },
+        Kind::Exact);
+    cuda_test::check_op(
+        "copy_ broadcast", {cuda_test::input({3}, dtype, 7)},
+        [dtype](const Inputs& x) {
+          NoGradGuard no_grad;
+          Tensor out = zeros({2, 3}, TensorOptions(dtype).device(x[0].device()));
+          out.copy_(x[0]);
+          return out;
+        },
+        Kind::Exact, false);
+    cuda_test::check_op(
+        "empty", {cuda_test::input({0, 4}, dtype, 8)},
+        [](const Inputs& x) { return x[0].t().contiguous(); }, Kind::Exact);
   }
   // Odd sizes and misaligned starts take the scalar tails of the vector path.
   for (int64_t n : {1, 7, 8, 9, 1023, 4097}) {
-    cuda_test::check_op("cast tail " + std::to_string(n), {cuda_test::input({n + 1}, kFloat32, 9)},
-                        [n](const Inputs& x) { return x[0].slice(0, 1, n + 1).to(kFloat16); },
-                        Kind::Exact, false);
+    cuda_test::check_op(
+        "cast tail " + std::to_string(n), {cuda_test::input({n + 1}, kFloat32, 9)},
+        [n](const Inputs& x) { return x[0].slice(0, 1, n + 1).to(kFloat16); }, Kind::Exact, false);
   }
 }
 
@@ -93,19 +100,33 @@ TEST_CASE("views and joins match the CPU forward and backward") {
   HG_REQUIRE_CUDA();
   for (DType dtype : cuda_test::kFloatDtypes) {
     const Tensor x = cuda_test::input({4, 6, 5}, dtype, 131);
-    cuda_test::check_op("permute+reshape", {x},
-                        [](const Inputs& v) { return v[0].permute({2, 0, 1}).reshape({5, 24}) * 2.0; },
-                        Kind::Exact);
-    cuda_test::check_op("slice/select/narrow", {x},
-                        [](const Inputs& v) {
-                          return v[0].slice(1, 1, 6, 2).select(2, 3).narrow(0, 1, 2) * 3.0;
-                        },
-                        Kind::Exact);
-    cuda_test::check_op("expand", {cuda_test::input({4, 1, 5}, dtype, 132)},
-                        [](const Inputs& v) { return v[0].expand({4, 6, 5}) * 1.5; }, Kind::Exact);
-    cuda_test::check_op("cat", {x, cuda_test::input({4, 2, 5}, dtype, 133)},
-                        [](const Inputs& v) { return cat({v[0], v[1]}, 1); }, Kind::Exact);
-    cuda_test::check_op("stack", {x, cuda_test::strided_input({4, 6, 5}, dtype, 134)},
-                        [](const Inputs& v) { return stack({v[0], v[1]}, 0); }, Kind::Exact);
+    cuda_test::check_op(
+        "permute+reshape", {x},
+        [](const Inputs& v) {
+          return v[0].permute({2, 0, 1}).reshape({5, 24}) * 2.0;
+        },
+        Kind::Exact);
+    cuda_test::check_op(
+        "slice/select/narrow", {x},
+        [](const Inputs& v) { return v[0].slice(1, 1, 6, 2).select(2, 3).narrow(0, 1, 2) * 3.0; },
+        Kind::Exact);
+    cuda_test::check_op(
+        "expand", {cuda_test::input({4, 1, 5}, dtype, 132)},
+        [](const Inputs& v) {
+          return v[0].expand({4, 6, 5}) * 1.5;
+        },
+        Kind::Exact);
+    cuda_test::check_op(
+        "cat", {x, cuda_test::input({4, 2, 5}, dtype, 133)},
+        [](const Inputs& v) {
+          return cat({v[0], v[1]}, 1);
+        },
+        Kind::Exact);
+    cuda_test::check_op(
+        "stack", {x, cuda_test::strided_input({4, 6, 5}, dtype, 134)},
+        [](const Inputs& v) {
+          return stack({v[0], v[1]}, 0);
+        },
+        Kind::Exact);
   }
 }

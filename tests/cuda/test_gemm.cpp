@@ -10,35 +10,39 @@ using cuda_test::Kind;
 TEST_CASE("matmul matches the CPU for every layout and dtype") {
   HG_REQUIRE_CUDA();
   const std::vector<std::pair<Shape, Shape>> shapes = {
-      {{3, 5}, {5, 4}},       {{1, 7}, {7, 1}},         {{17, 33}, {33, 9}},
-      {{2, 3, 5}, {2, 5, 4}}, {{4, 3, 5}, {5, 6}},      {{2, 1, 3, 5}, {4, 5, 2}},
-      {{7}, {7, 3}},          {{3, 7}, {7}},            {{64, 130}, {130, 65}},
-      {{3, 0}, {0, 4}},       {{0, 3}, {3, 4}},         {{2, 3, 4}, {4, 0}}};
+      {{3, 5}, {5, 4}},       {{1, 7}, {7, 1}},    {{17, 33}, {33, 9}},
+      {{2, 3, 5}, {2, 5, 4}}, {{4, 3, 5}, {5, 6}}, {{2, 1, 3, 5}, {4, 5, 2}},
+      {{7}, {7, 3}},          {{3, 7}, {7}},       {{64, 130}, {130, 65}},
+      {{3, 0}, {0, 4}},       {{0, 3}, {3, 4}},    {{2, 3, 4}, {4, 0}}};
   for (DType dtype : cuda_test::kFloatDtypes) {
     for (const auto& [sa, sb] : shapes) {
-      const std::string name = "matmul " + std::string(dtype_name(dtype)) + " " + shape_str(sa) +
-                               " x " + shape_str(sb);
-      cuda_test::check_op(name, {cuda_test::input(sa, dtype, 91), cuda_test::input(sb, dtype, 92)},
-                          [](const Inputs& x) { return matmul(x[0], x[1]); }, Kind::Gemm);
+      const std::string name =
+          "matmul " + std::string(dtype_name(dtype)) + " " + shape_str(sa) + " x " + shape_str(sb);
+      cuda_test::check_op(
+          name, {cuda_test::input(sa, dtype, 91), cuda_test::input(sb, dtype, 92)},
+          [](const Inputs& x) { return matmul(x[0], x[1]); }, Kind::Gemm);
     }
     // Transposed and sliced operands go to cuBLAS in place or packed.
-    cuda_test::check_op("matmul transposed", {cuda_test::strided_input({6, 9}, dtype, 93),
-                                              cuda_test::strided_input({9, 5}, dtype, 94)},
-                        [](const Inputs& x) { return matmul(x[0], x[1]); }, Kind::Gemm);
-    cuda_test::check_op("matmul sliced columns", {cuda_test::input({6, 20}, dtype, 95),
-                                                  cuda_test::input({10, 4}, dtype, 96)},
-                        [](const Inputs& x) { return matmul(x[0].slice(1, 0, 20, 2), x[1]); },
-                        Kind::Gemm);
-    cuda_test::check_op("bmm", {cuda_test::input({3, 4, 6}, dtype, 97),
-                                cuda_test::input({3, 6, 2}, dtype, 98)},
-                        [](const Inputs& x) { return bmm(x[0], x[1]); }, Kind::Gemm);
-    cuda_test::check_op("bmm permuted batch", {cuda_test::input({4, 3, 6}, dtype, 99),
-                                               cuda_test::input({3, 6, 2}, dtype, 100)},
-                        [](const Inputs& x) { return bmm(x[0].transpose(0, 1), x[1]); }, Kind::Gemm);
-    cuda_test::check_op("linear", {cuda_test::input({8, 12}, dtype, 101),
-                                   cuda_test::input({5, 12}, dtype, 102),
-                                   cuda_test::input({5}, dtype, 103)},
-                        [](const Inputs& x) { return linear(x[0], x[1], x[2]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "matmul transposed",
+        {cuda_test::strided_input({6, 9}, dtype, 93), cuda_test::strided_input({9, 5}, dtype, 94)},
+        [](const Inputs& x) { return matmul(x[0], x[1]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "matmul sliced columns",
+        {cuda_test::input({6, 20}, dtype, 95), cuda_test::input({10, 4}, dtype, 96)},
+        [](const Inputs& x) { return matmul(x[0].slice(1, 0, 20, 2), x[1]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "bmm", {cuda_test::input({3, 4, 6}, dtype, 97), cuda_test::input({3, 6, 2}, dtype, 98)},
+        [](const Inputs& x) { return bmm(x[0], x[1]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "bmm permuted batch",
+        {cuda_test::input({4, 3, 6}, dtype, 99), cuda_test::input({3, 6, 2}, dtype, 100)},
+        [](const Inputs& x) { return bmm(x[0].transpose(0, 1), x[1]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "linear",
+        {cuda_test::input({8, 12}, dtype, 101), cuda_test::input({5, 12}, dtype, 102),
+         cuda_test::input({5}, dtype, 103)},
+        [](const Inputs& x) { return linear(x[0], x[1], x[2]); }, Kind::Gemm);
   }
 }
 

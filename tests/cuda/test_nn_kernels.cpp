@@ -19,7 +19,9 @@ void backward_both(const Tensor& y_cpu, const Tensor& y_dev, const Tensor& gout)
   y_dev.backward(gout.to(kCUDA));
 }
 
-Tensor rnd(const Shape& shape, DType dtype) { return randn(shape, TensorOptions(dtype)); }
+Tensor rnd(const Shape& shape, DType dtype) {
+  return randn(shape, TensorOptions(dtype));
+}
 
 struct ConvCase {
   int64_t n, c, h, w, o, kh, kw;
@@ -34,17 +36,18 @@ void check_conv(const ConvCase& k, DType dtype) {
   auto x = leaf_pair(rnd({k.n, k.c, k.h, k.w}, dtype));
   auto w = leaf_pair(rnd({k.o, k.c / k.groups, k.kh, k.kw}, dtype));
   auto b = leaf_pair(rnd({k.o}, dtype));
-  const Tensor y = conv2d(x.cpu, w.cpu, k.bias ? b.cpu : Tensor(), k.stride, k.pad, k.dilation,
-                          k.groups);
-  const Tensor yd = conv2d(x.dev, w.dev, k.bias ? b.dev : Tensor(), k.stride, k.pad, k.dilation,
-                           k.groups);
+  const Tensor y =
+      conv2d(x.cpu, w.cpu, k.bias ? b.cpu : Tensor(), k.stride, k.pad, k.dilation, k.groups);
+  const Tensor yd =
+      conv2d(x.dev, w.dev, k.bias ? b.dev : Tensor(), k.stride, k.pad, k.dilation, k.groups);
   const double terms = static_cast<double>(k.c / k.groups * k.kh * k.kw);
   expect_parity(yd, y, dtype, what + " forward", std::sqrt(terms));
   backward_both(y, yd, rnd(y.sizes(), dtype));
   expect_parity(x.dev.grad(), x.cpu.grad(), dtype, what + " grad_x", std::sqrt(terms));
   const double positions = static_cast<double>(k.n * y.size(2) * y.size(3));
   expect_parity(w.dev.grad(), w.cpu.grad(), dtype, what + " grad_weight", std::sqrt(positions));
-  if (k.bias) expect_parity(b.dev.grad(), b.cpu.grad(), dtype, what + " grad_bias", std::sqrt(positions));
+  if (k.bias)
+    expect_parity(b.dev.grad(), b.cpu.grad(), dtype, what + " grad_bias", std::sqrt(positions));
 }
 
 }  // namespace
@@ -53,7 +56,7 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
   if (!hg::test::cuda_or_skip()) return;
   const std::vector<ConvCase> cases = {
       {2, 4, 9, 7, 6, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},
-      {3, 4, 8, 8, 4, 1, 1, {1, 1}, {0, 0}, {1, 1}, 1, true},   // 1x1: no im2col
+      {3, 4, 8, 8, 4, 1, 1, {1, 1}, {0, 0}, {1, 1}, 1, true},  // 1x1: no im2col
       {2, 6, 11, 10, 4, 3, 2, {2, 1}, {1, 0}, {2, 1}, 2, false},
       {5, 3, 5, 5, 8, 5, 5, {1, 1}, {2, 2}, {1, 1}, 1, true},
       {4, 8, 6, 6, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, 8, true},  // depthwise
@@ -75,16 +78,16 @@ TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
     };
     std::vector<Pooled> outs;
     outs.push_back(Pooled{"max 3/2/1", max_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}),
-                    max_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1})});
+                          max_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1})});
     outs.push_back(Pooled{"max 2x2", max_pool2d(x.cpu, {2, 2}), max_pool2d(x.dev, {2, 2})});
     outs.push_back(Pooled{"avg incl pad", avg_pool2d(x.cpu, {3, 2}, {2, 1}, {1, 1}, true),
-                    avg_pool2d(x.dev, {3, 2}, {2, 1}, {1, 1}, true)});
+                          avg_pool2d(x.dev, {3, 2}, {2, 1}, {1, 1}, true)});
     outs.push_back(Pooled{"avg excl pad", avg_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}, false),
-                    avg_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1}, false)});
+                          avg_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1}, false)});
     outs.push_back(Pooled{"adaptive avg", adaptive_avg_pool2d(x.cpu, {4, 3}),
-                    adaptive_avg_pool2d(x.dev, {4, 3})});
+                          adaptive_avg_pool2d(x.dev, {4, 3})});
     outs.push_back(Pooled{"adaptive max", adaptive_max_pool2d(x.cpu, {5, 3}),
-                    adaptive_max_pool2d(x.dev, {5, 3})});
+                          adaptive_max_pool2d(x.dev, {5, 3})});
     Tensor total_cpu, total_dev;
     for (const Pooled& p : outs) {
       expect_parity(p.dev, p.cpu, dtype, std::string(p.name) + " forward");
@@ -135,8 +138,10 @@ TEST_CASE("cuda layer_norm matches the CPU, with and without affine parameters")
       auto x = leaf_pair(rnd({3, 4, 10}, dtype) * 3.0 - 2.0);
       auto w = leaf_pair(rnd({4, 10}, dtype));
       auto b = leaf_pair(rnd({4, 10}, dtype));
-      const Tensor y = layer_norm(x.cpu, {4, 10}, affine ? w.cpu : Tensor(), affine ? b.cpu : Tensor());
-      const Tensor yd = layer_norm(x.dev, {4, 10}, affine ? w.dev : Tensor(), affine ? b.dev : Tensor());
+      const Tensor y =
+          layer_norm(x.cpu, {4, 10}, affine ? w.cpu : Tensor(), affine ? b.cpu : Tensor());
+      const Tensor yd =
+          layer_norm(x.dev, {4, 10}, affine ? w.dev : Tensor(), affine ? b.dev : Tensor());
       const std::string what = affine ? "layer_norm affine" : "layer_norm";
       expect_parity(yd, y, dtype, what + " forward");
       backward_both(y, yd, rnd(y.sizes(), dtype));

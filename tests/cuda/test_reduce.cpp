@@ -9,9 +9,9 @@ using cuda_test::Kind;
 namespace {
 
 const std::vector<std::pair<Shape, std::vector<int64_t>>> kReductions = {
-    {{37}, {0}},           {{4, 129}, {1}},     {{129, 4}, {0}},      {{3, 5, 7}, {1}},
-    {{3, 5, 7}, {0, 2}},   {{2, 3, 4, 5}, {1, 3}}, {{6, 1, 5}, {1}},  {{3, 0, 2}, {1}},
-    {{300, 300}, {0}},     {{300, 300}, {1}},   {{70000}, {0}},       {{2, 40000}, {1}},
+    {{37}, {0}},         {{4, 129}, {1}},        {{129, 4}, {0}},  {{3, 5, 7}, {1}},
+    {{3, 5, 7}, {0, 2}}, {{2, 3, 4, 5}, {1, 3}}, {{6, 1, 5}, {1}}, {{3, 0, 2}, {1}},
+    {{300, 300}, {0}},   {{300, 300}, {1}},      {{70000}, {0}},   {{2, 40000}, {1}},
     {{5000, 3}, {0}}};
 
 }  // namespace
@@ -24,25 +24,30 @@ TEST_CASE("sum, mean, max, min over dims match the CPU forward and backward") {
                                 std::to_string(dims.size());
       const Tensor x = cuda_test::input(shape, dtype, 71);
       const auto d = dims;
-      cuda_test::check_op("sum " + where, {x}, [d](const Inputs& v) { return sum(v[0], d); },
-                          Kind::Reduction);
-      cuda_test::check_op("mean keepdim " + where, {x},
-                          [d](const Inputs& v) { return mean(v[0], d, true); }, Kind::Reduction);
+      cuda_test::check_op(
+          "sum " + where, {x}, [d](const Inputs& v) { return sum(v[0], d); }, Kind::Reduction);
+      cuda_test::check_op(
+          "mean keepdim " + where, {x}, [d](const Inputs& v) { return mean(v[0], d, true); },
+          Kind::Reduction);
       if (shape_numel(shape) == 0) continue;  // max of nothing is an error on both
-      cuda_test::check_op("amax " + where, {x}, [d](const Inputs& v) { return amax(v[0], d); },
-                          Kind::Exact, true, Kind::Exact);
+      cuda_test::check_op(
+          "amax " + where, {x}, [d](const Inputs& v) { return amax(v[0], d); }, Kind::Exact, true,
+          Kind::Exact);
     }
     const Tensor s = cuda_test::strided_input({33, 65}, dtype, 72);
-    cuda_test::check_op("sum strided", {s}, [](const Inputs& v) { return sum(v[0], {1}); },
-                        Kind::Reduction);
-    cuda_test::check_op("sum all", {cuda_test::input({513, 257}, dtype, 73)},
-                        [](const Inputs& v) { return v[0].sum(); }, Kind::Reduction);
-    cuda_test::check_op("max all", {cuda_test::input({1000}, dtype, 74)},
-                        [](const Inputs& v) { return v[0].max(); }, Kind::Exact, true, Kind::Exact);
-    cuda_test::check_op("min all", {s}, [](const Inputs& v) { return v[0].min(); }, Kind::Exact,
-                        true, Kind::Exact);
-    cuda_test::check_op("var", {cuda_test::input({7, 300}, dtype, 75)},
-                        [](const Inputs& v) { return var(v[0], {1}); }, Kind::Reduction);
+    cuda_test::check_op(
+        "sum strided", {s}, [](const Inputs& v) { return sum(v[0], {1}); }, Kind::Reduction);
+    cuda_test::check_op(
+        "sum all", {cuda_test::input({513, 257}, dtype, 73)},
+        [](const Inputs& v) { return v[0].sum(); }, Kind::Reduction);
+    cuda_test::check_op(
+        "max all", {cuda_test::input({1000}, dtype, 74)},
+        [](const Inputs& v) { return v[0].max(); }, Kind::Exact, true, Kind::Exact);
+    cuda_test::check_op(
+        "min all", {s}, [](const Inputs& v) { return v[0].min(); }, Kind::Exact, true, Kind::Exact);
+    cuda_test::check_op(
+        "var", {cuda_test::input({7, 300}, dtype, 75)},
+        [](const Inputs& v) { return var(v[0], {1}); }, Kind::Reduction);
   }
 }
 
@@ -50,14 +55,14 @@ TEST_CASE("integer and bool sums give int64 and match exactly") {
   HG_REQUIRE_CUDA();
   for (DType dtype : {kInt64, kUInt8, kBool}) {
     const Tensor x = cuda_test::input({40, 70}, dtype, 76);
-    cuda_test::check_op("int sum rows", {x}, [](const Inputs& v) { return sum(v[0], {1}); },
-                        Kind::Exact, false);
-    cuda_test::check_op("int sum cols", {x}, [](const Inputs& v) { return sum(v[0], {0}); },
-                        Kind::Exact, false);
-    cuda_test::check_op("int sum all", {x}, [](const Inputs& v) { return v[0].sum(); }, Kind::Exact,
-                        false);
-    cuda_test::check_op("int max", {x}, [](const Inputs& v) { return v[0].max(); }, Kind::Exact,
-                        false);
+    cuda_test::check_op(
+        "int sum rows", {x}, [](const Inputs& v) { return sum(v[0], {1}); }, Kind::Exact, false);
+    cuda_test::check_op(
+        "int sum cols", {x}, [](const Inputs& v) { return sum(v[0], {0}); }, Kind::Exact, false);
+    cuda_test::check_op(
+        "int sum all", {x}, [](const Inputs& v) { return v[0].sum(); }, Kind::Exact, false);
+    cuda_test::check_op(
+        "int max", {x}, [](const Inputs& v) { return v[0].max(); }, Kind::Exact, false);
   }
 }
 
@@ -66,11 +71,12 @@ TEST_CASE("max/min with NaN propagate NaN on both devices") {
   std::vector<float> values(5000, 1.0f);
   values[3777] = NAN;
   const Tensor x = from_vector(values, {50, 100});
-  cuda_test::check_op("max NaN", {x}, [](const Inputs& v) { return v[0].max(); }, Kind::Exact, false);
-  cuda_test::check_op("amax NaN rows", {x}, [](const Inputs& v) { return amax(v[0], {1}); },
-                      Kind::Exact, false);
-  cuda_test::check_op("argmax NaN", {x}, [](const Inputs& v) { return argmax(v[0], 1); },
-                      Kind::Exact, false);
+  cuda_test::check_op(
+      "max NaN", {x}, [](const Inputs& v) { return v[0].max(); }, Kind::Exact, false);
+  cuda_test::check_op(
+      "amax NaN rows", {x}, [](const Inputs& v) { return amax(v[0], {1}); }, Kind::Exact, false);
+  cuda_test::check_op(
+      "argmax NaN", {x}, [](const Inputs& v) { return argmax(v[0], 1); }, Kind::Exact, false);
 }
 
 TEST_CASE("argmax/argmin pick the first extreme like the CPU") {
@@ -80,19 +86,20 @@ TEST_CASE("argmax/argmin pick the first extreme like the CPU") {
     Tensor x = cuda_test::input({6, 700}, dtype, 81);
     if (is_floating(dtype)) x = (x * 2.0).to(kInt64).to(dtype);
     for (int64_t dim : {0, 1}) {
-      cuda_test::check_op("argmax dim " + std::to_string(dim), {x},
-                          [dim](const Inputs& v) { return argmax(v[0], dim); }, Kind::Exact, false);
-      cuda_test::check_op("argmin dim " + std::to_string(dim), {x},
-                          [dim](const Inputs& v) { return argmin(v[0], dim, true); }, Kind::Exact,
-                          false);
+      cuda_test::check_op(
+          "argmax dim " + std::to_string(dim), {x},
+          [dim](const Inputs& v) { return argmax(v[0], dim); }, Kind::Exact, false);
+      cuda_test::check_op(
+          "argmin dim " + std::to_string(dim), {x},
+          [dim](const Inputs& v) { return argmin(v[0], dim, true); }, Kind::Exact, false);
     }
   }
   for (DType dtype : cuda_test::kFloatDtypes) {
-    cuda_test::check_op("max(dim) values and grad", {cuda_test::input({5, 33}, dtype, 82)},
-                        [](const Inputs& v) { return max(v[0], 1).values; }, Kind::Exact, true,
-                        Kind::Exact);
-    cuda_test::check_op("min(dim) strided", {cuda_test::strided_input({40, 300}, dtype, 83)},
-                        [](const Inputs& v) { return min(v[0], 1).values; }, Kind::Exact, true,
-                        Kind::Exact);
+    cuda_test::check_op(
+        "max(dim) values and grad", {cuda_test::input({5, 33}, dtype, 82)},
+        [](const Inputs& v) { return max(v[0], 1).values; }, Kind::Exact, true, Kind::Exact);
+    cuda_test::check_op(
+        "min(dim) strided", {cuda_test::strided_input({40, 300}, dtype, 83)},
+        [](const Inputs& v) { return min(v[0], 1).values; }, Kind::Exact, true, Kind::Exact);
   }
 }

@@ -2,8 +2,8 @@
 // errors for misuse. The first case runs without a GPU too: it checks the CPU-only errors.
 #include <sstream>
 
-#include "test_util.h"
 #include "parity.h"
+#include "test_util.h"
 
 using namespace hg;
 using hg::cuda_test::input;
@@ -62,15 +62,19 @@ TEST_CASE("host reads of CUDA tensors: item, to_vector, printing; host pointers 
   std::ostringstream out;
   out << t;
   CHECK(out.str().find("cuda:0") != std::string::npos);
-  hg::test::expect_error([&] { (void)t.data<float>(); }, {"data<float32>", "cuda:0", "to(hg::kCPU)"});
+  hg::test::expect_error([&] { (void)t.data<float>(); },
+                         {"data<float32>", "cuda:0", "to(hg::kCPU)"});
 }
 
 TEST_CASE("ops mixing devices are errors that name the op") {
   HG_REQUIRE_CUDA();
   const Tensor a = ones({3}), b = ones({3}).to(kCUDA);
   hg::test::expect_error([&] { (void)(a + b); }, {"different devices", "cuda:0"});
-  hg::test::expect_error([&] { (void)matmul(ones({2, 2}), ones({2, 2}).to(kCUDA)); },
-                         {"matmul", "cuda:0"});
+  hg::test::expect_error(
+      [&] {
+        (void)matmul(ones({2, 2}), ones({2, 2}).to(kCUDA));
+      },
+      {"matmul", "cuda:0"});
   hg::test::expect_error([&] { (void)where(ones({3}, kBool), a, b); }, {"where"});
   hg::test::expect_error([&] { (void)ones({2}).to(Device(DeviceType::CUDA, 1)); }, {"cuda:1"});
 }

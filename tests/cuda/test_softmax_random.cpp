@@ -9,23 +9,25 @@ using cuda_test::Kind;
 TEST_CASE("softmax and log_softmax match the CPU forward and backward") {
   HG_REQUIRE_CUDA();
   const std::vector<std::pair<Shape, int64_t>> cases = {
-      {{1, 1}, 1},   {{5, 10}, 1},  {{3, 33}, -1}, {{4, 1024}, 1}, {{2, 1025}, 1},
-      {{2, 5000}, 1}, {{7, 6}, 0},  {{2, 3, 9}, 1}, {{0, 4}, 1},   {{100, 3}, 1}};
+      {{1, 1}, 1},    {{5, 10}, 1}, {{3, 33}, -1},  {{4, 1024}, 1}, {{2, 1025}, 1},
+      {{2, 5000}, 1}, {{7, 6}, 0},  {{2, 3, 9}, 1}, {{0, 4}, 1},    {{100, 3}, 1}};
   for (DType dtype : cuda_test::kFloatDtypes) {
     for (const auto& [shape, dim] : cases) {
       const std::string where = std::string(dtype_name(dtype)) + " " + shape_str(shape);
       const int64_t d = dim;
       const Tensor x = cuda_test::input(shape, dtype, 111, -5, 5);
-      cuda_test::check_op("softmax " + where, {x}, [d](const Inputs& v) { return softmax(v[0], d); },
-                          Kind::Reduction);
-      cuda_test::check_op("log_softmax " + where, {x},
-                          [d](const Inputs& v) { return log_softmax(v[0], d); }, Kind::Reduction);
+      cuda_test::check_op(
+          "softmax " + where, {x}, [d](const Inputs& v) { return softmax(v[0], d); },
+          Kind::Reduction);
+      cuda_test::check_op(
+          "log_softmax " + where, {x}, [d](const Inputs& v) { return log_softmax(v[0], d); },
+          Kind::Reduction);
     }
   }
   // Large logits: the max subtraction keeps exp finite on both.
   const Tensor big = from_vector(std::vector<float>{1000, 999, -1000, 0}, {1, 4});
-  cuda_test::check_op("softmax large", {big}, [](const Inputs& v) { return softmax(v[0], 1); },
-                      Kind::Reduction);
+  cuda_test::check_op(
+      "softmax large", {big}, [](const Inputs& v) { return softmax(v[0], 1); }, Kind::Reduction);
 }
 
 TEST_CASE("the device generator gives the CPU's stream bit for bit and advances it equally") {
@@ -46,8 +48,8 @@ TEST_CASE("the device generator gives the CPU's stream bit for bit and advances 
         const Tensor gpu = draw.fn(shape, TensorOptions(dtype).device(kCUDA));
         CHECK(gpu.device() == kCUDA);
         CHECK(default_generator().state() == after_cpu);
-        cuda_test::check_same(std::string(draw.name) + " " + std::string(dtype_name(dtype)), gpu, cpu,
-                              Kind::Exact);
+        cuda_test::check_same(std::string(draw.name) + " " + std::string(dtype_name(dtype)), gpu,
+                              cpu, Kind::Exact);
       }
     }
   }
@@ -68,13 +70,14 @@ TEST_CASE("a small training graph gives the same gradients on both devices") {
   // linear -> gelu -> linear -> log_softmax -> weighted sum: matmul, broadcast add, unary,
   // softmax and reduction backward kernels in one graph.
   for (DType dtype : {kFloat32, kFloat16, kBFloat16}) {
-    cuda_test::check_op("mlp " + std::string(dtype_name(dtype)),
-                        {cuda_test::input({16, 20}, dtype, 121), cuda_test::input({32, 20}, dtype, 122, -0.3, 0.3),
-                         cuda_test::input({32}, dtype, 123), cuda_test::input({10, 32}, dtype, 124, -0.3, 0.3)},
-                        [](const Inputs& x) {
-                          const Tensor h = gelu(linear(x[0], x[1], x[2]));
-                          return log_softmax(linear(h, x[3]), 1).mean({0});
-                        },
-                        Kind::Gemm);
+    cuda_test::check_op(
+        "mlp " + std::string(dtype_name(dtype)),
+        {cuda_test::input({16, 20}, dtype, 121), cuda_test::input({32, 20}, dtype, 122, -0.3, 0.3),
+         cuda_test::input({32}, dtype, 123), cuda_test::input({10, 32}, dtype, 124, -0.3, 0.3)},
+        [](const Inputs& x) {
+          const Tensor h = gelu(linear(x[0], x[1], x[2]));
+          return log_softmax(linear(h, x[3]), 1).mean({0});
+        },
+        Kind::Gemm);
   }
 }

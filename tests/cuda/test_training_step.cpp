@@ -10,7 +10,8 @@ namespace {
 // Runs `steps` steps of opt on one weight, with the gradient of sum(w * w * c) each time, on
 // `device`; returns the final weight on the CPU.
 template <typename MakeOpt>
-Tensor train_weight(Device device, DType dtype, MakeOpt make_opt, int steps, bool clip, bool scaler) {
+Tensor train_weight(Device device, DType dtype, MakeOpt make_opt, int steps, bool clip,
+                    bool scaler) {
   Tensor w = cuda_test::input({7, 5}, dtype, 141).to(device).requires_grad_(true);
   const Tensor c = cuda_test::input({7, 5}, dtype, 142).to(device);
   auto opt = make_opt(std::vector<Tensor>{w});
@@ -68,7 +69,8 @@ TEST_CASE("Module::to(kCUDA) moves parameters in place; a step on the GPU matche
   optim::SGD gpu_opt(gpu_layer.parameters(), optim::SGDOptions(0.1));
   square(cpu_layer.forward(x)).sum().backward();
   square(gpu_layer.forward(x.to(kCUDA))).sum().backward();
-  cuda_test::check_same("weight grad", gpu_layer.weight.grad(), cpu_layer.weight.grad(), Kind::Gemm);
+  cuda_test::check_same("weight grad", gpu_layer.weight.grad(), cpu_layer.weight.grad(),
+                        Kind::Gemm);
   cpu_opt.step();
   gpu_opt.step();
   cuda_test::check_same("weight after step", gpu_layer.weight, cpu_layer.weight, Kind::Gemm);

@@ -301,7 +301,8 @@ TEST_CASE("an error while building a batch reaches the loop and the loader stays
 TEST_CASE("DataLoader state/set_state resume a pass at the next batch, bit for bit") {
   for (int64_t prefetch : {0, 2}) {
     CAPTURE(prefetch);
-    const DataLoaderOptions options{.batch_size = 3, .shuffle = true, .seed = 9, .prefetch = prefetch};
+    const DataLoaderOptions options{
+        .batch_size = 3, .shuffle = true, .seed = 9, .prefetch = prefetch};
     DataLoader full(indexed(20, {hg::data::random_horizontal_flip()}), options);
     full.set_epoch(2);
     const auto expected = one_pass(full);  // 7 batches of epoch 2
@@ -327,6 +328,9 @@ TEST_CASE("DataLoader state/set_state resume a pass at the next batch, bit for b
     CHECK(resumed.state() == hg::data::DataLoaderState{9, 3, 0});  // the next pass starts fresh
   }
   DataLoader loader(indexed(10), {.batch_size = 4});
-  expect_error([&] { loader.set_state({0, 0, 3}); },
-               {"DataLoader.set_state: batch 3 is outside the pass of 3 batches"});
+  expect_error(
+      [&] {
+        loader.set_state({0, 0, 3});
+      },
+      {"DataLoader.set_state: batch 3 is outside the pass of 3 batches"});
 }

@@ -43,14 +43,17 @@ int check_every_input(const std::string& folder, Reader read) {
 TEST_CASE("fuzz regression: IDX sizes [.., 0, 2^31, ..] no longer overflow the strides") {
   // 8 float dims, one of them 0: zero values, so the old element-count check passed, but the
   // strides multiply the other sizes and overflowed int64 inside empty().
-  const std::vector<uint8_t> bytes{0x00, 0x00, 0x0d, 0x08, 0x00, 0x1f, 0x8b, 0x08, 0x00, 0x00,
-                                   0x00, 0x00, 0x00, 0x00, 0x03, 0x63, 0x60, 0x60, 0xe0, 0x1f,
-                                   0x8b, 0x2b, 0x18, 0x00, 0x62, 0x60, 0x76, 0x0e, 0x2e, 0x00,
-                                   0xb2, 0xfd, 0xff, 0xff, 0x91, 0xba};
+  const std::vector<uint8_t> bytes{0x00, 0x00, 0x0d, 0x08, 0x00, 0x1f, 0x8b, 0x08, 0x00,
+                                   0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x63, 0x60, 0x60,
+                                   0xe0, 0x1f, 0x8b, 0x2b, 0x18, 0x00, 0x62, 0x60, 0x76,
+                                   0x0e, 0x2e, 0x00, 0xb2, 0xfd, 0xff, 0xff, 0x91, 0xba};
   expect_error([&] { hg::data::read_idx_from_memory(bytes.data(), bytes.size(), "crash.idx"); },
                {"read_idx: crash.idx: header sizes", "overflow a 64-bit element count"});
-  expect_error([] { (void)hg::empty({0, int64_t{1} << 40, int64_t{1} << 40}); },
-               {"empty: shape [0, 1099511627776, 1099511627776] is too large"});
+  expect_error(
+      [] {
+        (void)hg::empty({0, int64_t{1} << 40, int64_t{1} << 40});
+      },
+      {"empty: shape [0, 1099511627776, 1099511627776] is too large"});
 }
 
 TEST_CASE("fuzz regression: every stored IDX and CIFAR-10 input reads or fails cleanly") {

@@ -23,11 +23,14 @@ void expect_identical(const Tensor& a, const Tensor& b, const char* what) {
   int reported = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const bool same = std::memcmp(&x[i], &y[i], sizeof(double)) == 0;
-    if (!same && reported++ < 5) FAIL_CHECK(what << " element " << i << ": " << x[i] << " vs " << y[i]);
+    if (!same && reported++ < 5)
+      FAIL_CHECK(what << " element " << i << ": " << x[i] << " vs " << y[i]);
   }
 }
 
-Tensor scalar_f32(double v) { return full({1}, v, TensorOptions(kFloat32)); }
+Tensor scalar_f32(double v) {
+  return full({1}, v, TensorOptions(kFloat32));
+}
 
 }  // namespace
 
@@ -47,8 +50,10 @@ TEST_CASE("unscale_grads: one call unscales every dtype as grad.to(float32) * in
     out_views.push_back(view_of(outs[i]));
   }
   const Tensor inv_t = scalar_f32(inv), found = zeros({1});
-  kernels::unscale_grads(kCPU)(in_views.data(), out_views.data(), 4, view_of(inv_t), view_of(found));
-  for (size_t i = 0; i < outs.size(); ++i) expect_identical(outs[i], expected[i].to(outs[i].dtype()), "unscaled");
+  kernels::unscale_grads(kCPU)(in_views.data(), out_views.data(), 4, view_of(inv_t),
+                               view_of(found));
+  for (size_t i = 0; i < outs.size(); ++i)
+    expect_identical(outs[i], expected[i].to(outs[i].dtype()), "unscaled");
   CHECK(found.item<float>() == 0.0f);
 
   Tensor bad = from_vector<float>({1.0f, std::numeric_limits<float>::quiet_NaN()}, {2});
@@ -78,8 +83,8 @@ TEST_CASE("scale_update follows GradScaler::update: growth, hysteresis, backoff,
   params.hysteresis = 2, params.min_scale = 10.0, params.max_scale = 20000.0;
   const Tensor state = from_vector<double>({1000.0, 0, 0, 0}, {4}, kFloat64);
   Tensor found = zeros({1}), inv = zeros({1});
-  const bool overflow[] = {0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
-                           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  const bool overflow[] = {0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   for (bool inf : overflow) {
     p.set_grad(from_vector<float>({1.0f, inf ? INFINITY : 2.0f}, {2}));
     scaler.step(opt);
@@ -139,10 +144,13 @@ TEST_CASE("fused_sgd reproduces optim::SGD bit for bit (fp32, fp64, fp16 with ma
                              FusedCase{kFloat16, true, 1024.0}, FusedCase{kBFloat16, true, 8.0},
                              FusedCase{kFloat16, false, 1.0}}) {
     CAPTURE(dtype_name(c.param_dtype));
-    auto make = [&](const Tensor& p) { return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, options); };
+    auto make = [&](const Tensor& p) {
+      return std::make_unique<optim::SGD>(std::vector<Tensor>{p}, options);
+    };
     auto fused = [&](Tensor& w, const Tensor& g, Tensor* out, double factor, int step,
                      std::vector<Tensor>& state) {
-      if (state.empty()) state.push_back(zeros({300}, TensorOptions(w.dtype() == kFloat64 ? kFloat64 : kFloat32)));
+      if (state.empty())
+        state.push_back(zeros({300}, TensorOptions(w.dtype() == kFloat64 ? kFloat64 : kFloat32)));
       kernels::FusedSgdParams params;
       params.lr = 0.05, params.momentum = 0.9, params.nesterov = true, params.weight_decay = 1e-3;
       params.first_step = step == 1;
@@ -163,9 +171,10 @@ TEST_CASE("fused_adam reproduces optim::AdamW and Adam (amsgrad) bit for bit") {
       CAPTURE(decoupled);
       auto make = [&](const Tensor& p) -> std::unique_ptr<optim::Optimizer> {
         if (decoupled)
-          return std::make_unique<optim::AdamW>(std::vector<Tensor>{p}, optim::AdamWOptions(1e-2).weight_decay(0.1));
-        return std::make_unique<optim::Adam>(std::vector<Tensor>{p},
-                                             optim::AdamOptions(1e-2).weight_decay(0.1).amsgrad(true));
+          return std::make_unique<optim::AdamW>(std::vector<Tensor>{p},
+                                                optim::AdamWOptions(1e-2).weight_decay(0.1));
+        return std::make_unique<optim::Adam>(
+            std::vector<Tensor>{p}, optim::AdamOptions(1e-2).weight_decay(0.1).amsgrad(true));
       };
       auto fused = [&](Tensor& w, const Tensor& g, Tensor* out, double factor, int step,
                        std::vector<Tensor>& state) {

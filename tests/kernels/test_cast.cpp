@@ -12,7 +12,8 @@ template <typename T>
 void check_all_patterns() {
   std::vector<T> all(65536);
   for (uint32_t b = 0; b < 65536; ++b) all[b] = T::from_bits(static_cast<uint16_t>(b));
-  const Tensor wide = from_vector(all, {65536}, std::is_same_v<T, Half> ? kFloat16 : kBFloat16).to(kFloat32);
+  const Tensor wide =
+      from_vector(all, {65536}, std::is_same_v<T, Half> ? kFloat16 : kBFloat16).to(kFloat32);
   const float* w = wide.data<float>();
   int mismatches = 0;
   for (uint32_t b = 0; b < 65536; ++b) {

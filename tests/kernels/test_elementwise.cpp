@@ -10,7 +10,9 @@ using hg::test::expect_error;
 using hg::test::values;
 
 namespace {
-double tolerance(DType d) { return d == kFloat16 ? 1e-3 : d == kBFloat16 ? 8e-3 : d == kFloat32 ? 1e-6 : 1e-12; }
+double tolerance(DType d) {
+  return d == kFloat16 ? 1e-3 : d == kBFloat16 ? 8e-3 : d == kFloat32 ? 1e-6 : 1e-12;
+}
 
 std::vector<double> reference(const Tensor& x, double (*f)(double)) {
   std::vector<double> out;
@@ -28,13 +30,14 @@ TEST_CASE("elementwise: unary ops match a double reference in every float dtype"
     expect_close(values(exp(x)), reference(x, [](double v) { return std::exp(v); }), 0, tol);
     expect_close(values(log(x)), reference(x, [](double v) { return std::log(v); }), tol, tol);
     expect_close(values(sqrt(x)), reference(x, [](double v) { return std::sqrt(v); }), 0, tol);
-    expect_close(values(tanh(x - 1.0)),
-                 reference(x, [](double v) { return std::tanh(v - 1.0); }), tol, 4 * tol);
+    expect_close(values(tanh(x - 1.0)), reference(x, [](double v) { return std::tanh(v - 1.0); }),
+                 tol, 4 * tol);
     expect_close(values(sigmoid(x)),
                  reference(x, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }), 0, tol);
-    expect_close(values(gelu(x)),
-                 reference(x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }),
-                 0, tol);
+    expect_close(
+        values(gelu(x)),
+        reference(x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }), 0,
+        tol);
     expect_close(values(pow(x, 3.0)), reference(x, [](double v) { return v * v * v; }), 0, 2 * tol);
   }
 }
@@ -70,8 +73,11 @@ TEST_CASE("elementwise: binary ops broadcast and promote dtypes") {
   CHECK((i + i).to_vector<int64_t>() == std::vector<int64_t>{2, 4});
   CHECK((i * 2.5).dtype() == kFloat32);
   CHECK((i * 2.0).dtype() == kInt64);
-  expect_error([&] { (void)(a.reshape({3}) + from_vector(std::vector<float>{1, 2})); },
-               {"add", "[3]", "[2]", "cannot be broadcast"});
+  expect_error(
+      [&] {
+        (void)(a.reshape({3}) + from_vector(std::vector<float>{1, 2}));
+      },
+      {"add", "[3]", "[2]", "cannot be broadcast"});
 }
 
 TEST_CASE("elementwise: non-contiguous inputs give the same results as contiguous ones") {
@@ -110,7 +116,8 @@ TEST_CASE("elementwise: float-only ops reject integer tensors with a clear messa
   expect_error([&] { (void)i.requires_grad_(); }, {"requires_grad_", "[3] int64"});
 }
 
-TEST_CASE("elementwise: relu and clamp block the gradient exactly, as PyTorch's threshold_backward") {
+TEST_CASE(
+    "elementwise: relu and clamp block the gradient exactly, as PyTorch's threshold_backward") {
   Tensor x = from_vector(std::vector<float>{-1, 2, -3, 4, 0.5f, -0.5f, 3, -2, 1}).requires_grad_();
   Tensor y = relu(x);
   y.backward(from_vector(std::vector<float>{INFINITY, 1, NAN, 1, 1, INFINITY, 1, 1, 1}));

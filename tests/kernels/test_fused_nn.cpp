@@ -43,7 +43,8 @@ TEST_CASE("dropout: the fused kernel's mask is rand() >= p, scaled in the input'
       expect_bits(leaf.grad(), g * mask, "dropout backward");
     }
   }
-  CHECK(dropout(ones({3}), 0.5, /*training=*/false).to_vector<float>() == std::vector<float>{1, 1, 1});
+  CHECK(dropout(ones({3}), 0.5, /*training=*/false).to_vector<float>() ==
+        std::vector<float>{1, 1, 1});
 }
 
 TEST_CASE("dropout: gradcheck with a fixed seed, and inf in a dropped element stays non-finite") {
@@ -93,6 +94,9 @@ TEST_CASE("cross_entropy (fused): label smoothing matches its definition, gradch
       CHECK_MESSAGE(result.ok, result.message);
     }
   }
-  hg::test::expect_error([&] { cross_entropy(logits, from_vector<int64_t>({0, 1, 2, 9, 0, 0}, {6}, kInt64)); },
-                         {"cross_entropy", "target 9", "index 3", "5 classes"});
+  hg::test::expect_error(
+      [&] {
+        cross_entropy(logits, from_vector<int64_t>({0, 1, 2, 9, 0, 0}, {6}, kInt64));
+      },
+      {"cross_entropy", "target 9", "index 3", "5 classes"});
 }

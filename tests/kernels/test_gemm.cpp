@@ -31,10 +31,11 @@ TEST_CASE("gemm: matmul matches a double reference for every float dtype") {
 
 TEST_CASE("gemm: transposed and strided operands") {
   manual_seed(6);
-  Tensor a = randn({33, 17}).t();  // transposed view
+  Tensor a = randn({33, 17}).t();                    // transposed view
   Tensor b = randn({9, 66}).t().slice(0, 0, 66, 2);  // every other row of a transpose
   CHECK(b.sizes() == Shape{33, 9});
-  expect_close(values(matmul(a, b)), naive_mm(values(a), values(b.contiguous()), 17, 33, 9), 1e-4, 1e-4);
+  expect_close(values(matmul(a, b)), naive_mm(values(a), values(b.contiguous()), 17, 33, 9), 1e-4,
+               1e-4);
 }
 
 TEST_CASE("gemm: batched matmul broadcasts batch dims; 1-D operands follow torch.matmul") {
@@ -67,14 +68,26 @@ TEST_CASE("gemm: linear is x @ W^T + b") {
 }
 
 TEST_CASE("gemm: mismatched operands raise hg::Error naming shapes and dtypes") {
-  expect_error([] { (void)matmul(zeros({2, 3}), zeros({4, 5})); },
-               {"matmul", "inner dimensions", "[2, 3] float32", "[4, 5] float32"});
-  expect_error([] { (void)matmul(zeros({2, 3}), zeros({3, 5}, kFloat16)); },
-               {"matmul", "dtypes differ", "float16"});
-  expect_error([] { (void)matmul(zeros({2, 3}, kInt64), zeros({3, 5}, kInt64)); },
-               {"matmul", "floating-point", "int64"});
-  expect_error([] { (void)matmul(zeros({2, 2, 3}), zeros({3, 3, 1})); },
-               {"matmul", "cannot be broadcast"});
+  expect_error(
+      [] {
+        (void)matmul(zeros({2, 3}), zeros({4, 5}));
+      },
+      {"matmul", "inner dimensions", "[2, 3] float32", "[4, 5] float32"});
+  expect_error(
+      [] {
+        (void)matmul(zeros({2, 3}), zeros({3, 5}, kFloat16));
+      },
+      {"matmul", "dtypes differ", "float16"});
+  expect_error(
+      [] {
+        (void)matmul(zeros({2, 3}, kInt64), zeros({3, 5}, kInt64));
+      },
+      {"matmul", "floating-point", "int64"});
+  expect_error(
+      [] {
+        (void)matmul(zeros({2, 2, 3}), zeros({3, 3, 1}));
+      },
+      {"matmul", "cannot be broadcast"});
   expect_error([] { (void)linear(zeros({2, 3}), zeros({4, 5})); }, {"linear", "[2, 3]", "[4, 5]"});
   expect_error([] { (void)bmm(zeros({2, 3}), zeros({3, 2})); }, {"bmm", "[B, M, K]"});
 }

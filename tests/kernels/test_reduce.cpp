@@ -10,7 +10,8 @@ using hg::test::values;
 
 namespace {
 // Sum of x [2, 3, 4] over the dims in `mask` (keepdim layout flattened).
-std::vector<double> naive_sum(const std::vector<double>& x, const Shape& shape, std::vector<bool> mask) {
+std::vector<double> naive_sum(const std::vector<double>& x, const Shape& shape,
+                              std::vector<bool> mask) {
   Shape out_shape;
   for (size_t d = 0; d < shape.size(); ++d) out_shape.push_back(mask[d] ? 1 : shape[d]);
   std::vector<double> out(static_cast<size_t>(shape_numel(out_shape)), 0.0);

@@ -39,8 +39,9 @@ TEST_CASE("fuzz regression: safetensors shapes and offsets must be integers that
                      {"data_offsets holds 4e+30"});
   expect_parse_error(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[-4,0]}})",
                      {"data_offsets holds -4, expected integers in [0, 18446744073709551615]"});
-  expect_parse_error(R"({"a":{"dtype":"F32","shape":[1099511627775,1099511627775,1099511627775],"data_offsets":[0,4]}})",
-                     {"element count overflows"});
+  expect_parse_error(
+      R"({"a":{"dtype":"F32","shape":[1099511627775,1099511627775,1099511627775],"data_offsets":[0,4]}})",
+      {"element count overflows"});
 }
 
 TEST_CASE("fuzz regression: every stored safetensors input fails cleanly") {
@@ -50,7 +51,8 @@ TEST_CASE("fuzz regression: every stored safetensors input fails cleanly") {
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     CAPTURE(entry.path().string());
     std::ifstream in(entry.path(), std::ios::binary);
-    const std::vector<uint8_t> b{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::vector<uint8_t> b{std::istreambuf_iterator<char>(in),
+                                 std::istreambuf_iterator<char>()};
     CHECK_THROWS_AS(hg::nn::parse_safetensors(b.data(), b.size(), "regression"), hg::Error);
     ++n;
   }

@@ -10,30 +10,49 @@ TEST_CASE("misuse: nn") {
   nn::Linear fc(4, 2);
   nn::Conv2d conv(nn::Conv2dOptions(3, 8, 3));
   const auto fc_bits = bits(fc.weight), conv_bits = bits(conv.parameters()[0]);
-  expect_misuse_error("nn", "Linear(4, 2) on [5, 3] input", [&] { (void)fc(randn({5, 3})); },
+  expect_misuse_error("nn", "Linear(4, 2) on [5, 3] input",
+                      [&] {
+                        (void)fc(randn({5, 3}));
+                      },
                       {"linear", "[5, 3]", "[2, 4]"});
   expect_misuse_error("nn", "Conv2d(3 -> 8) on a 1-channel image",
-                      [&] { (void)conv(randn({1, 1, 8, 8})); }, {"conv2d", "[1, 1, 8, 8]"});
-  expect_misuse_error("nn", "Conv2d on a 3-D input", [&] { (void)conv(randn({3, 8, 8})); },
+                      [&] {
+                        (void)conv(randn({1, 1, 8, 8}));
+                      },
+                      {"conv2d", "[1, 1, 8, 8]"});
+  expect_misuse_error("nn", "Conv2d on a 3-D input",
+                      [&] {
+                        (void)conv(randn({3, 8, 8}));
+                      },
                       {"conv2d", "[3, 8, 8]"});
-  expect_misuse_error("nn", "cross_entropy with a class index out of range",
-                      [] { (void)cross_entropy(randn({2, 3}), from_vector(std::vector<int64_t>{0, 3}, {2}, kInt64)); },
-                      {"cross_entropy", "3"});
+  expect_misuse_error(
+      "nn", "cross_entropy with a class index out of range",
+      [] {
+        (void)cross_entropy(randn({2, 3}), from_vector(std::vector<int64_t>{0, 3}, {2}, kInt64));
+      },
+      {"cross_entropy", "3"});
   expect_misuse_error("nn", "cross_entropy with float targets",
-                      [] { (void)cross_entropy(randn({2, 3}), zeros({2})); },
+                      [] {
+                        (void)cross_entropy(randn({2, 3}), zeros({2}));
+                      },
                       {"cross_entropy: expected int64 targets [2]", "got [2] float32"});
   expect_misuse_error("nn", "load_state_dict with a missing key",
-                      [&] { fc.load_state_dict({{"weight", zeros({2, 4})}}); },
+                      [&] {
+                        fc.load_state_dict({{"weight", zeros({2, 4})}});
+                      },
                       {"missing key \"bias\""});
   expect_misuse_error("nn", "load_state_dict with a wrong shape",
-                      [&] { fc.load_state_dict({{"weight", zeros({4, 2})}, {"bias", zeros({2})}}); },
-                      {"\"weight\"", "expected", "[2, 4]", "got", "[4, 2]"});
-  expect_misuse_error("nn", "load_state_dict with an unexpected key",
                       [&] {
-                        fc.load_state_dict({{"weight", zeros({2, 4})}, {"bias", zeros({2})},
-                                            {"scale", zeros({1})}});
+                        fc.load_state_dict({{"weight", zeros({4, 2})}, {"bias", zeros({2})}});
                       },
-                      {"unexpected key \"scale\""});
+                      {"\"weight\"", "expected", "[2, 4]", "got", "[4, 2]"});
+  expect_misuse_error(
+      "nn", "load_state_dict with an unexpected key",
+      [&] {
+        fc.load_state_dict(
+            {{"weight", zeros({2, 4})}, {"bias", zeros({2})}, {"scale", zeros({1})}});
+      },
+      {"unexpected key \"scale\""});
   expect_misuse_error("nn", "load a file that does not exist",
                       [&] { nn::load(fc, "/nonexistent/model.safetensors"); },
                       {"cannot open", "/nonexistent/model.safetensors"});

@@ -38,7 +38,8 @@ TEST_CASE("module: named_parameters use dotted names in registration order") {
 TEST_CASE("module: registration errors are precise") {
   nn::Module m("Custom");
   m.register_parameter("w", zeros({2}));
-  expect_error([&] { m.register_parameter("w", zeros({2})); }, {"Custom", "\"w\"", "already registered"});
+  expect_error([&] { m.register_parameter("w", zeros({2})); },
+               {"Custom", "\"w\"", "already registered"});
   expect_error([&] { m.register_buffer("a.b", zeros({2})); }, {"Custom", "invalid buffer name"});
   expect_error([&] { (void)m.forward(zeros({1})); }, {"Custom", "no unary forward"});
 }
@@ -59,7 +60,8 @@ TEST_CASE("module: to(DType) converts in place, keeps handles, leaves BatchNorm 
   block.to(kFloat16);
   CHECK(w.dtype() == kFloat16);
   CHECK(block.fc->weight.is_same(w));
-  for (size_t i = 0; i < before.size(); ++i) CHECK(values(w)[i] == doctest::Approx(before[i]).epsilon(1e-3));
+  for (size_t i = 0; i < before.size(); ++i)
+    CHECK(values(w)[i] == doctest::Approx(before[i]).epsilon(1e-3));
   CHECK(block.bn->weight.dtype() == kFloat32);
   CHECK(block.bn->running_var.dtype() == kFloat32);
   CHECK(w.requires_grad());
@@ -96,7 +98,8 @@ TEST_CASE("module: state_dict round trip and load errors name every difference")
     const std::string msg = e.what();
     CHECK(msg.find("3 problems") != std::string::npos);
     CHECK(msg.find("missing key \"fc.bias\" ([3] float32)") != std::string::npos);
-    CHECK(msg.find("\"fc.weight\": expected [3, 4] float32, got [3, 5] float32") != std::string::npos);
+    CHECK(msg.find("\"fc.weight\": expected [3, 4] float32, got [3, 5] float32") !=
+          std::string::npos);
     CHECK(msg.find("unexpected key \"extra\"") != std::string::npos);
   }
   CHECK(values(a.fc->weight) == values(b.fc->weight));  // nothing was changed
@@ -117,7 +120,8 @@ TEST_CASE("module: layers compute what their functional forms do; printing") {
   CHECK(values(y) == values(relu(net[0]->forward(x))));
   std::ostringstream out;
   out << net;
-  CHECK(out.str().find("(0): Linear(in_features=5, out_features=4, bias=true)") != std::string::npos);
+  CHECK(out.str().find("(0): Linear(in_features=5, out_features=4, bias=true)") !=
+        std::string::npos);
   nn::Flatten flat;
   CHECK(flat(zeros({2, 3, 4})).sizes() == Shape{2, 12});
   nn::Embedding emb(10, 3);

@@ -36,10 +36,14 @@ std::string with_header(const std::string& json, const std::string& data) {
 TEST_CASE("safetensors: every dtype round-trips bit for bit, with metadata") {
   const fs::path file = temp_dir() / "all.safetensors";
   manual_seed(4);
-  nn::TensorMap map{{"a.f32", randn({2, 3})},      {"b.f16", randn({4}, kFloat16)},
-                    {"c.bf16", randn({2, 2}, kBFloat16)}, {"d.f64", randn({3}, kFloat64)},
-                    {"e.i64", arange(5, kInt64)},  {"f.u8", arange(3, kUInt8)},
-                    {"g.bool", from_vector(std::vector<bool>{true, false})}, {"h.empty", zeros({0, 2})},
+  nn::TensorMap map{{"a.f32", randn({2, 3})},
+                    {"b.f16", randn({4}, kFloat16)},
+                    {"c.bf16", randn({2, 2}, kBFloat16)},
+                    {"d.f64", randn({3}, kFloat64)},
+                    {"e.i64", arange(5, kInt64)},
+                    {"f.u8", arange(3, kUInt8)},
+                    {"g.bool", from_vector(std::vector<bool>{true, false})},
+                    {"h.empty", zeros({0, 2})},
                     {"i.scalar", scalar_tensor(2.5)}};
   nn::save_safetensors(map, file.string(), {{"format", "pt"}});
   std::map<std::string, std::string> meta;
@@ -63,7 +67,8 @@ TEST_CASE("safetensors: the byte layout follows the format") {
   std::memcpy(&n, bytes.data(), 8);
   CHECK(n % 8 == 0);
   const std::string header = bytes.substr(8, n);
-  CHECK(header.find("\"w\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}") != std::string::npos);
+  CHECK(header.find("\"w\":{\"dtype\":\"F32\",\"shape\":[1,2],\"data_offsets\":[0,8]}") !=
+        std::string::npos);
   float data[2];
   std::memcpy(data, bytes.data() + 8 + n, 8);
   CHECK(data[0] == 1.0f);
@@ -89,8 +94,11 @@ TEST_CASE("safetensors: a failed save leaves the previous file intact") {
   const fs::path file = temp_dir() / "keep.safetensors";
   nn::save_safetensors({{"x", ones({2})}}, file.string());
   const std::string before = read_bytes(file);
-  expect_error([&] { nn::save_safetensors({{"x", zeros({2})}}, (temp_dir() / "no/such/dir/f").string()); },
-               {"save_safetensors", "cannot create"});
+  expect_error(
+      [&] {
+        nn::save_safetensors({{"x", zeros({2})}}, (temp_dir() / "no/such/dir/f").string());
+      },
+      {"save_safetensors", "cannot create"});
   CHECK(read_bytes(file) == before);
   for (const auto& entry : fs::directory_iterator(temp_dir()))
     CHECK(entry.path().string().find(".tmp.") == std::string::npos);
@@ -98,19 +106,29 @@ TEST_CASE("safetensors: a failed save leaves the previous file intact") {
 
 TEST_CASE("safetensors: damaged files give one clear error naming the file") {
   const fs::path dir = temp_dir();
-  expect_error([&] { nn::load_safetensors((dir / "missing").string()); }, {"cannot open", "missing"});
+  expect_error([&] { nn::load_safetensors((dir / "missing").string()); },
+               {"cannot open", "missing"});
   write_bytes(dir / "short", "abc");
-  expect_error([&] { nn::load_safetensors((dir / "short").string()); }, {"short", "truncated", "3 bytes"});
-  write_bytes(dir / "huge", with_header("", "").replace(0, 8, std::string("\xff\xff\xff\xff\x00\x00\x00\x00", 8)));
+  expect_error([&] { nn::load_safetensors((dir / "short").string()); },
+               {"short", "truncated", "3 bytes"});
+  write_bytes(dir / "huge", with_header("", "").replace(
+                                0, 8, std::string("\xff\xff\xff\xff\x00\x00\x00\x00", 8)));
   expect_error([&] { nn::load_safetensors((dir / "huge").string()); }, {"huge", "header length"});
   write_bytes(dir / "json", with_header("{not json", ""));
   expect_error([&] { nn::load_safetensors((dir / "json").string()); }, {"json", "not valid JSON"});
-  write_bytes(dir / "offsets", with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "1234"));
-  expect_error([&] { nn::load_safetensors((dir / "offsets").string()); }, {"offsets", "\"w\"", "data_offsets"});
-  write_bytes(dir / "size", with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "12345678"));
-  expect_error([&] { nn::load_safetensors((dir / "size").string()); }, {"size", "needs 12 bytes", "has 8"});
-  write_bytes(dir / "dtype", with_header(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", "12345678"));
-  expect_error([&] { nn::load_safetensors((dir / "dtype").string()); }, {"dtype", "unsupported dtype C64"});
-  write_bytes(dir / "entry", with_header(R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "1234"));
+  write_bytes(dir / "offsets",
+              with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "1234"));
+  expect_error([&] { nn::load_safetensors((dir / "offsets").string()); },
+               {"offsets", "\"w\"", "data_offsets"});
+  write_bytes(dir / "size",
+              with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", "12345678"));
+  expect_error([&] { nn::load_safetensors((dir / "size").string()); },
+               {"size", "needs 12 bytes", "has 8"});
+  write_bytes(dir / "dtype",
+              with_header(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", "12345678"));
+  expect_error([&] { nn::load_safetensors((dir / "dtype").string()); },
+               {"dtype", "unsupported dtype C64"});
+  write_bytes(dir / "entry",
+              with_header(R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "1234"));
   expect_error([&] { nn::load_safetensors((dir / "entry").string()); }, {"entry", "malformed"});
 }

@@ -85,8 +85,9 @@ TEST_CASE("child process: save checkpoints in a loop (does nothing unless spawne
 }
 
 TEST_CASE("SIGKILL in the middle of a save leaves the previous checkpoint loadable and intact") {
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("hg_atomic_" + std::to_string(::getpid()))).string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("hg_atomic_" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(dir);
   const std::string path = dir + "/run.ckpt";
   {
@@ -118,9 +119,11 @@ TEST_CASE("SIGKILL in the middle of a save leaves the previous checkpoint loadab
     last_step = std::max(last_step, step);
     remove_temporaries(path);
   }
-  MESSAGE(rounds << " kills, " << killed_mid_save << " of them during a save (a temporary file was left); "
-          "the largest intact step seen was " << last_step);
-  CHECK(last_step > 0);         // the children did overwrite the file
-  CHECK(killed_mid_save > 0);   // and at least one kill interrupted a save
+  MESSAGE(rounds << " kills, " << killed_mid_save
+                 << " of them during a save (a temporary file was left); "
+                    "the largest intact step seen was "
+                 << last_step);
+  CHECK(last_step > 0);        // the children did overwrite the file
+  CHECK(killed_mid_save > 0);  // and at least one kill interrupted a save
   std::filesystem::remove_all(dir);
 }

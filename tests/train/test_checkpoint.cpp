@@ -12,7 +12,8 @@ namespace {
 
 std::string temp_file(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
-          ("hg_ckpt_" + std::to_string(::getpid()) + "_" + name)).string();
+          ("hg_ckpt_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
@@ -88,8 +89,9 @@ TEST_CASE("Checkpoint refuses parts that are missing or that nobody registered")
   train::Checkpoint model_only;
   model_only.model(a.fc);
   model_only.save(path);
-  expect_error([&] { a.ckpt().load(path); },
-               {"Checkpoint.load: ", path, "has no optimizer state, but a optimizer was registered"});
+  expect_error(
+      [&] { a.ckpt().load(path); },
+      {"Checkpoint.load: ", path, "has no optimizer state, but a optimizer was registered"});
   a.ckpt().save(path);
   expect_error([&] { model_only.load(path); },
                {"has optimizer state, but no optimizer was registered"});
@@ -108,11 +110,13 @@ TEST_CASE("a checkpoint load that fails late leaves every object as it was") {
   nn::save_safetensors(tensors, path, meta);
   Setup b;
   b.train_steps(1);
-  const Tensor weight = b.fc.weight.clone(), exp_avg = b.opt.state(b.fc.weight)->buffers.at("exp_avg").clone();
+  const Tensor weight = b.fc.weight.clone(),
+               exp_avg = b.opt.state(b.fc.weight)->buffers.at("exp_avg").clone();
   const auto scaler_state = b.scaler.state_dict();
   const Generator::State gen_state = b.gen.state();
   const int64_t sched_epoch = b.sched.last_epoch();
-  expect_error([&] { b.ckpt().load(path); }, {"DataLoader.set_state: batch 99 is outside the pass of 5 batches"});
+  expect_error([&] { b.ckpt().load(path); },
+               {"DataLoader.set_state: batch 99 is outside the pass of 5 batches"});
   CHECK(same_bits(b.fc.weight, weight));
   CHECK(same_bits(b.opt.state(b.fc.weight)->buffers.at("exp_avg"), exp_avg));
   CHECK(b.opt.state(b.fc.weight)->step == 1);
@@ -135,9 +139,13 @@ TEST_CASE("Checkpoint rejects metadata that is not a valid number before changin
       {"step", {"\"step\" = \"1x\" is not a count"}},
       {"version", {"unsupported checkpoint version \"7\""}},
       {"contents", {"unknown part \"weights\""}}};
-  const std::map<std::string, std::string> bad_value{
-      {"scaler.scale", "abc"}, {"optim.state.0.step", "1e300"}, {"sched.last_epoch", "-1"},
-      {"rng.offset", "-5"}, {"step", "1x"}, {"version", "7"}, {"contents", "model,weights"}};
+  const std::map<std::string, std::string> bad_value{{"scaler.scale", "abc"},
+                                                     {"optim.state.0.step", "1e300"},
+                                                     {"sched.last_epoch", "-1"},
+                                                     {"rng.offset", "-5"},
+                                                     {"step", "1x"},
+                                                     {"version", "7"},
+                                                     {"contents", "model,weights"}};
   for (const auto& entry : cases) {
     const std::string& key = entry.first;  // not a structured binding: clang 14 cannot capture one
     const std::vector<std::string>& message = entry.second;
@@ -161,8 +169,8 @@ TEST_CASE("Checkpoint loads version-1 files (model + optimizer, as the examples 
   Setup a;
   a.train_steps(2);
   nn::TensorMap tensors;
-  std::map<std::string, std::string> meta{{"format", "halfgrad-checkpoint"}, {"epoch", "4"},
-                                          {"train.pixel_mean", "0.5"}};
+  std::map<std::string, std::string> meta{
+      {"format", "halfgrad-checkpoint"}, {"epoch", "4"}, {"train.pixel_mean", "0.5"}};
   for (const auto& [name, t] : a.fc.state_dict()) tensors["model." + name] = t;
   const optim::OptimizerStateDict opt_state = a.opt.state_dict();
   for (const auto& [key, t] : opt_state.tensors) tensors["optim." + key] = t;

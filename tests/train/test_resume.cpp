@@ -41,8 +41,8 @@ struct Run {
       scaler = std::make_unique<amp::GradScaler>(amp::GradScalerOptions().enabled(false));
       sched = std::make_unique<optim::OneCycleLR>(*opt, 0.1, 40);
     }
-    ckpt.model(*model).optimizer(*opt).scaler(*scaler).scheduler(*sched).loader(*loader)
-        .generator(default_generator());
+    ckpt.model(*model).optimizer(*opt).scaler(*scaler).scheduler(*sched).loader(*loader).generator(
+        default_generator());
   }
 
   void train_until(int64_t until) {
@@ -77,7 +77,8 @@ constexpr int64_t kTotalSteps = 13;  // 5 batches per epoch: ends inside the thi
 
 std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
-          ("hg_resume_" + std::to_string(::getpid()) + "_" + name)).string();
+          ("hg_resume_" + std::to_string(::getpid()) + "_" + name))
+      .string();
 }
 
 bool same_bits(const Tensor& a, const Tensor& b) {
