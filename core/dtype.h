@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string_view>
+#include <type_traits>
 
 namespace hg {
 
@@ -20,6 +21,30 @@ inline constexpr DType kBool = DType::Bool;
 // "float32", "float16", ... (the names PyTorch prints, without the "torch." prefix).
 std::string_view dtype_name(DType dtype);
 std::size_t itemsize(DType dtype);
+
+struct Half;      // core/half.h
+struct BFloat16;  // core/half.h
+
+// The DType stored as the C++ type T (float -> Float32, Half -> Float16, bool -> Bool, ...).
+template <typename T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, float>)
+    return DType::Float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::Float64;
+  else if constexpr (std::is_same_v<T, Half>)
+    return DType::Float16;
+  else if constexpr (std::is_same_v<T, BFloat16>)
+    return DType::BFloat16;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return DType::Int64;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return DType::UInt8;
+  else {
+    static_assert(std::is_same_v<T, bool>, "dtype_of: T is not a halfgrad storage type");
+    return DType::Bool;
+  }
+}
 constexpr bool is_floating(DType d) {
   return d == kFloat32 || d == kFloat16 || d == kBFloat16 || d == kFloat64;
 }

@@ -68,40 +68,14 @@ void* Tensor::data_ptr() const {
 }
 
 namespace {
+// to_vector<int>/item<int> read back through int64.
 template <typename T>
-constexpr DType dtype_of();
-template <>
-constexpr DType dtype_of<float>() {
-  return kFloat32;
+constexpr DType readback_dtype() {
+  if constexpr (std::is_same_v<T, int>)
+    return kInt64;
+  else
+    return dtype_of<T>();
 }
-template <>
-constexpr DType dtype_of<double>() {
-  return kFloat64;
-}
-template <>
-constexpr DType dtype_of<Half>() {
-  return kFloat16;
-}
-template <>
-constexpr DType dtype_of<BFloat16>() {
-  return kBFloat16;
-}
-template <>
-constexpr DType dtype_of<int64_t>() {
-  return kInt64;
-}
-template <>
-constexpr DType dtype_of<uint8_t>() {
-  return kUInt8;
-}
-template <>
-constexpr DType dtype_of<bool>() {
-  return kBool;
-}
-template <>
-constexpr DType dtype_of<int>() {
-  return kInt64;
-}  // read back through int64
 }  // namespace
 
 template <typename T>
@@ -114,7 +88,7 @@ T* Tensor::data() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   // Read back through a contiguous CPU copy in T's dtype (int goes through int64).
-  Tensor host = to(kCPU).to(dtype_of<T>()).contiguous();
+  Tensor host = to(kCPU).to(readback_dtype<T>()).contiguous();
   using Stored = std::conditional_t<std::is_same_v<T, int>, int64_t, T>;
   const Stored* p = static_cast<const Stored*>(host.data_ptr());
   std::vector<T> out(static_cast<size_t>(host.numel()));

@@ -80,16 +80,6 @@ TensorView collapse_reduced(const TensorView& view, const TensorView& out) {
   return small;
 }
 
-template <typename A>
-constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<A, float>)
-    return DType::Float32;
-  else if constexpr (std::is_same_v<A, double>)
-    return DType::Float64;
-  else
-    return DType::Int64;
-}
-
 template <typename T, typename A, typename Combine>
 void reduce_into(const TensorView& in, const TensorView& out, double scale) {
   int64_t out_numel = 1;
