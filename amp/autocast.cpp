@@ -143,12 +143,8 @@ std::vector<Tensor> apply(CastPolicy policy, std::string_view name,
 
 }  // namespace
 
-std::string_view op_name(OpId op) {
-  return row(op).name;
-}
-CastPolicy policy(OpId op) {
-  return row(op).policy;
-}
+std::string_view op_name(OpId op) { return row(op).name; }
+CastPolicy policy(OpId op) { return row(op).policy; }
 
 std::string_view policy_name(CastPolicy policy) {
   switch (policy) {
@@ -166,12 +162,8 @@ std::string_view policy_name(CastPolicy policy) {
   return "?";
 }
 
-bool is_autocast_enabled() {
-  return state.enabled;
-}
-DType autocast_dtype() {
-  return state.dtype;
-}
+bool is_autocast_enabled() { return state.enabled; }
+DType autocast_dtype() { return state.dtype; }
 
 AutocastGuard::AutocastGuard(DType dtype, bool enabled)
     : previous_enabled_(state.enabled), previous_dtype_(state.dtype) {
@@ -196,9 +188,7 @@ std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs) {
   return apply(policy(op), op_name(op), inputs);
 }
 
-Tensor autocast(OpId op, const Tensor& input) {
-  return autocast(op, {input})[0];
-}
+Tensor autocast(OpId op, const Tensor& input) { return autocast(op, {input})[0]; }
 
 void register_policy(const std::string& custom_op, CastPolicy policy) {
   custom_policies()[custom_op] = policy;
@@ -218,16 +208,10 @@ std::vector<Tensor> autocast_custom(const std::string& custom_op,
   return apply(found->second, custom_op, inputs);
 }
 
-AutocastStats autocast_stats() {
-  return state.stats;
-}
+AutocastStats autocast_stats() { return state.stats; }
 
-PlanRecorder::PlanRecorder() : previous_(recorder) {
-  recorder = this;
-}
-PlanRecorder::~PlanRecorder() {
-  recorder = previous_;
-}
+PlanRecorder::PlanRecorder() : previous_(recorder) { recorder = this; }
+PlanRecorder::~PlanRecorder() { recorder = previous_; }
 
 namespace {
 std::string dtype_list(const std::vector<DType>& dtypes) {

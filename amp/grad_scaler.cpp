@@ -19,9 +19,7 @@ namespace {
 thread_local double pending_scale = 0.0;
 
 // Whether every value of t is finite (the rare path that names the offending parameters).
-bool all_finite(const Tensor& t) {
-  return std::isfinite(abs(t.to(kFloat32)).max().item<double>());
-}
+bool all_finite(const Tensor& t) { return std::isfinite(abs(t.to(kFloat32)).max().item<double>()); }
 
 // One gradient's place in the multi-tensor unscale: the view read, the view written, and how
 // the result gets back to the parameter.
@@ -66,12 +64,8 @@ bool unscale_on_device(std::vector<UnscaleTarget>& targets, double inv_scale, De
 }
 }  // namespace
 
-double pending_gradient_scale() {
-  return pending_scale;
-}
-void set_pending_gradient_scale(double scale) {
-  pending_scale = scale;
-}
+double pending_gradient_scale() { return pending_scale; }
+void set_pending_gradient_scale(double scale) { pending_scale = scale; }
 
 GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale_) {
   HG_CHECK(options.init_scale_ > 0 && std::isfinite(options.init_scale_),

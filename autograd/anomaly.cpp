@@ -19,9 +19,7 @@ void report(bool ok, const std::string& message) {
 }
 }  // namespace
 
-bool is_anomaly_enabled() {
-  return anomaly_enabled;
-}
+bool is_anomaly_enabled() { return anomaly_enabled; }
 DetectAnomalyGuard::DetectAnomalyGuard(AnomalyAction action)
     : previous_(anomaly_enabled), previous_action_(anomaly_action) {
   anomaly_enabled = true;
@@ -31,12 +29,8 @@ DetectAnomalyGuard::~DetectAnomalyGuard() {
   anomaly_enabled = previous_;
   anomaly_action = previous_action_;
 }
-std::string first_anomaly() {
-  return first_recorded;
-}
-void clear_first_anomaly() {
-  first_recorded.clear();
-}
+std::string first_anomaly() { return first_recorded; }
+void clear_first_anomaly() { first_recorded.clear(); }
 
 bool all_finite(const Tensor& t) {
   if (!t.is_floating_point() || t.numel() == 0) return true;

@@ -132,45 +132,19 @@ class WhereBackward final : public autograd::Node {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Add, a, b);
-}
-Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Sub, a, b);
-}
-Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Mul, a, b);
-}
-Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Div, a, b);
-}
-Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Pow, a, b);
-}
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Maximum, a, b);
-}
-Tensor minimum(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Minimum, a, b);
-}
-Tensor eq(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Eq, a, b);
-}
-Tensor ne(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Ne, a, b);
-}
-Tensor lt(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Lt, a, b);
-}
-Tensor le(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Le, a, b);
-}
-Tensor gt(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Gt, a, b);
-}
-Tensor ge(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::Ge, a, b);
-}
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Pow, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ge, a, b); }
 
 Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_defined(cond, "where");
@@ -206,18 +180,10 @@ Tensor wrap_scalar(double value, const Tensor& like) {
   return scalar_tensor(value, TensorOptions().dtype(dtype).device(like.device()));
 }
 
-Tensor operator+(const Tensor& a, const Tensor& b) {
-  return add(a, b);
-}
-Tensor operator-(const Tensor& a, const Tensor& b) {
-  return sub(a, b);
-}
-Tensor operator*(const Tensor& a, const Tensor& b) {
-  return mul(a, b);
-}
-Tensor operator/(const Tensor& a, const Tensor& b) {
-  return div(a, b);
-}
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 // Scalars on floating tensors go through affine(): one pass, the scalar never rounded.
 Tensor operator+(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0, b) : add(a, wrap_scalar(b, a));
@@ -231,17 +197,11 @@ Tensor operator*(const Tensor& a, double b) {
 Tensor operator/(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0 / b, 0.0) : div(a, wrap_scalar(b, a));
 }
-Tensor operator+(double a, const Tensor& b) {
-  return b + a;
-}
+Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
   return b.is_floating_point() ? affine(b, -1.0, a) : sub(wrap_scalar(a, b), b);
 }
-Tensor operator*(double a, const Tensor& b) {
-  return b * a;
-}
-Tensor operator/(double a, const Tensor& b) {
-  return div(wrap_scalar(a, b), b);
-}
+Tensor operator*(double a, const Tensor& b) { return b * a; }
+Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
 
 }  // namespace hg

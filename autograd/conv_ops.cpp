@@ -28,9 +28,7 @@ std::string operands(const Tensor& x, const Tensor& w) {
   return detail::concat("x ", describe(x), ", weight ", describe(w));
 }
 
-std::string pair_str(Pair p) {
-  return detail::concat("(", p[0], ", ", p[1], ")");
-}
+std::string pair_str(Pair p) { return detail::concat("(", p[0], ", ", p[1], ")"); }
 
 class Conv2dBackward final : public autograd::Node {
  public:

@@ -16,9 +16,7 @@ namespace hg::autograd {
 
 namespace {
 
-void add_into(Tensor& slot, const Tensor& grad) {
-  slot = slot.defined() ? slot + grad : grad;
-}
+void add_into(Tensor& slot, const Tensor& grad) { slot = slot.defined() ? slot + grad : grad; }
 
 Tensor run_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hooks, Tensor grad) {
   for (const auto& hook : hooks) {

@@ -10,12 +10,8 @@ namespace hg {
 namespace {
 thread_local bool grad_enabled = true;
 }
-bool is_grad_enabled() {
-  return grad_enabled;
-}
-void set_grad_enabled(bool enabled) {
-  grad_enabled = enabled;
-}
+bool is_grad_enabled() { return grad_enabled; }
+void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
 
 namespace autograd {
 

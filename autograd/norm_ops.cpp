@@ -14,9 +14,7 @@ namespace hg {
 
 namespace {
 
-DType stats_dtype(const Tensor& x) {
-  return x.dtype() == kFloat64 ? kFloat64 : kFloat32;
-}
+DType stats_dtype(const Tensor& x) { return x.dtype() == kFloat64 ? kFloat64 : kFloat32; }
 
 const kernels::TensorView* optional_view(const Tensor& t, kernels::TensorView& storage) {
   if (!t.defined()) return nullptr;

@@ -13,9 +13,7 @@ namespace hg {
 
 namespace {
 
-std::string pair_str(Pair p) {
-  return detail::concat("(", p[0], ", ", p[1], ")");
-}
+std::string pair_str(Pair p) { return detail::concat("(", p[0], ", ", p[1], ")"); }
 
 Tensor untaped_contiguous(const Tensor& t) {
   NoGradGuard no_grad;

@@ -199,12 +199,8 @@ Tensor mean(const Tensor& x) {
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_op(ReduceOp::Mean, amp::autocast(amp::OpId::Mean, x), dims, keepdim, "mean");
 }
-Tensor max(const Tensor& x) {
-  return reduce_op(ReduceOp::Max, x, {}, false, "max");
-}
-Tensor min(const Tensor& x) {
-  return reduce_op(ReduceOp::Min, x, {}, false, "min");
-}
+Tensor max(const Tensor& x) { return reduce_op(ReduceOp::Max, x, {}, false, "max"); }
+Tensor min(const Tensor& x) { return reduce_op(ReduceOp::Min, x, {}, false, "min"); }
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_op(ReduceOp::Max, x, dims, keepdim, "amax");
 }
@@ -232,9 +228,7 @@ Tensor var(const Tensor& x_in, const std::vector<int64_t>& dims, bool keepdim, i
   const double denominator = static_cast<double>(std::max<int64_t>(count - correction, 0));
   return sum(square(centered), dims, keepdim) / denominator;
 }
-Tensor var(const Tensor& x) {
-  return var(x, {}, false, 1);
-}
+Tensor var(const Tensor& x) { return var(x, {}, false, 1); }
 
 Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (x.sizes() == shape) return x;

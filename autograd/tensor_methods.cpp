@@ -152,9 +152,7 @@ Tensor& Tensor::requires_grad_(bool enabled) {
   return *this;
 }
 
-Tensor Tensor::grad() const {
-  return defined() ? impl()->autograd.grad : Tensor();
-}
+Tensor Tensor::grad() const { return defined() ? impl()->autograd.grad : Tensor(); }
 void Tensor::set_grad(const Tensor& grad) const {
   // A gradient of another shape would only fail later, inside an optimizer step or an
   // accumulation, far from the mistake. The dtype may differ (GradScaler keeps fp32 gradients
@@ -168,9 +166,7 @@ void Tensor::set_grad(const Tensor& grad) const {
 std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
   return defined() ? impl()->autograd.grad_fn : nullptr;
 }
-bool Tensor::is_leaf() const {
-  return grad_fn() == nullptr;
-}
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   autograd::check_defined(*this, "backward");
@@ -201,62 +197,28 @@ void Tensor::retain_grad() const {
 }
 
 // ---- math methods forward to the free functions ----
-Tensor Tensor::sum() const {
-  return hg::sum(*this);
-}
+Tensor Tensor::sum() const { return hg::sum(*this); }
 Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
   return hg::sum(*this, dims, keepdim);
 }
-Tensor Tensor::mean() const {
-  return hg::mean(*this);
-}
+Tensor Tensor::mean() const { return hg::mean(*this); }
 Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
   return hg::mean(*this, dims, keepdim);
 }
-Tensor Tensor::max() const {
-  return hg::max(*this);
-}
-Tensor Tensor::min() const {
-  return hg::min(*this);
-}
-Tensor Tensor::argmax(int64_t dim, bool keepdim) const {
-  return hg::argmax(*this, dim, keepdim);
-}
-Tensor Tensor::matmul(const Tensor& other) const {
-  return hg::matmul(*this, other);
-}
-Tensor Tensor::exp() const {
-  return hg::exp(*this);
-}
-Tensor Tensor::log() const {
-  return hg::log(*this);
-}
-Tensor Tensor::sqrt() const {
-  return hg::sqrt(*this);
-}
-Tensor Tensor::abs() const {
-  return hg::abs(*this);
-}
-Tensor Tensor::relu() const {
-  return hg::relu(*this);
-}
-Tensor Tensor::sigmoid() const {
-  return hg::sigmoid(*this);
-}
-Tensor Tensor::tanh() const {
-  return hg::tanh(*this);
-}
-Tensor Tensor::pow(double exponent) const {
-  return hg::pow(*this, exponent);
-}
-Tensor Tensor::clamp(double min, double max) const {
-  return hg::clamp(*this, min, max);
-}
-Tensor Tensor::softmax(int64_t dim) const {
-  return hg::softmax(*this, dim);
-}
-Tensor Tensor::log_softmax(int64_t dim) const {
-  return hg::log_softmax(*this, dim);
-}
+Tensor Tensor::max() const { return hg::max(*this); }
+Tensor Tensor::min() const { return hg::min(*this); }
+Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return hg::argmax(*this, dim, keepdim); }
+Tensor Tensor::matmul(const Tensor& other) const { return hg::matmul(*this, other); }
+Tensor Tensor::exp() const { return hg::exp(*this); }
+Tensor Tensor::log() const { return hg::log(*this); }
+Tensor Tensor::sqrt() const { return hg::sqrt(*this); }
+Tensor Tensor::abs() const { return hg::abs(*this); }
+Tensor Tensor::relu() const { return hg::relu(*this); }
+Tensor Tensor::sigmoid() const { return hg::sigmoid(*this); }
+Tensor Tensor::tanh() const { return hg::tanh(*this); }
+Tensor Tensor::pow(double exponent) const { return hg::pow(*this, exponent); }
+Tensor Tensor::clamp(double min, double max) const { return hg::clamp(*this, min, max); }
+Tensor Tensor::softmax(int64_t dim) const { return hg::softmax(*this, dim); }
+Tensor Tensor::log_softmax(int64_t dim) const { return hg::log_softmax(*this, dim); }
 
 }  // namespace hg

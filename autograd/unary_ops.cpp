@@ -100,45 +100,19 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
 
 }  // namespace
 
-Tensor neg(const Tensor& x) {
-  return unary_op(UnaryOp::Neg, x);
-}
-Tensor exp(const Tensor& x) {
-  return unary_op(UnaryOp::Exp, amp::autocast(amp::OpId::Exp, x));
-}
-Tensor log(const Tensor& x) {
-  return unary_op(UnaryOp::Log, amp::autocast(amp::OpId::Log, x));
-}
-Tensor sqrt(const Tensor& x) {
-  return unary_op(UnaryOp::Sqrt, x);
-}
-Tensor rsqrt(const Tensor& x) {
-  return unary_op(UnaryOp::Rsqrt, x);
-}
-Tensor abs(const Tensor& x) {
-  return unary_op(UnaryOp::Abs, x);
-}
-Tensor sign(const Tensor& x) {
-  return unary_op(UnaryOp::Sign, x);
-}
-Tensor square(const Tensor& x) {
-  return unary_op(UnaryOp::Square, x);
-}
-Tensor reciprocal(const Tensor& x) {
-  return unary_op(UnaryOp::Reciprocal, x);
-}
-Tensor relu(const Tensor& x) {
-  return unary_op(UnaryOp::Relu, x);
-}
-Tensor gelu(const Tensor& x) {
-  return unary_op(UnaryOp::Gelu, x);
-}
-Tensor sigmoid(const Tensor& x) {
-  return unary_op(UnaryOp::Sigmoid, x);
-}
-Tensor tanh(const Tensor& x) {
-  return unary_op(UnaryOp::Tanh, x);
-}
+Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, amp::autocast(amp::OpId::Exp, x)); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, amp::autocast(amp::OpId::Log, x)); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
+Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, x); }
+Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
+Tensor reciprocal(const Tensor& x) { return unary_op(UnaryOp::Reciprocal, x); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
+Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
 Tensor pow(const Tensor& x, double exponent) {
   return unary_op(UnaryOp::Pow, amp::autocast(amp::OpId::Pow, x), {exponent, 0});
 }
@@ -146,15 +120,9 @@ Tensor clamp(const Tensor& x, double min, double max) {
   HG_CHECK(!(min > max), "clamp: min ", min, " is greater than max ", max, " for ", describe(x));
   return unary_op(UnaryOp::Clamp, x, {min, max});
 }
-Tensor clamp_min(const Tensor& x, double min) {
-  return clamp(x, min, INFINITY);
-}
-Tensor clamp_max(const Tensor& x, double max) {
-  return clamp(x, -INFINITY, max);
-}
-Tensor operator-(const Tensor& a) {
-  return neg(a);
-}
+Tensor clamp_min(const Tensor& x, double min) { return clamp(x, min, INFINITY); }
+Tensor clamp_max(const Tensor& x, double max) { return clamp(x, -INFINITY, max); }
+Tensor operator-(const Tensor& a) { return neg(a); }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   return unary_op(UnaryOp::Affine, x, {scale, shift});

@@ -11,35 +11,19 @@ bool sync_flag = false;
 bool tf32_flag = false;
 }  // namespace
 
-bool is_available() {
-  return false;
-}
-int device_count() {
-  return 0;
-}
+bool is_available() { return false; }
+int device_count() { return 0; }
 void synchronize() {}
 
-MemoryStats memory_stats() {
-  return {};
-}
+MemoryStats memory_stats() { return {}; }
 void reset_peak_memory_stats() {}
 void empty_cache() {}
-std::size_t allocation_size_class(std::size_t nbytes) {
-  return nbytes;
-}
+std::size_t allocation_size_class(std::size_t nbytes) { return nbytes; }
 
-void set_sync_after_launch(bool on) {
-  sync_flag = on;
-}
-bool sync_after_launch() {
-  return sync_flag;
-}
-void set_allow_tf32(bool on) {
-  tf32_flag = on;
-}
-bool allow_tf32() {
-  return tf32_flag;
-}
+void set_sync_after_launch(bool on) { sync_flag = on; }
+bool sync_after_launch() { return sync_flag; }
+void set_allow_tf32(bool on) { tf32_flag = on; }
+bool allow_tf32() { return tf32_flag; }
 
 void copy_host_to_device(void*, const void*, std::size_t nbytes) {
   HG_FAIL("to: cannot copy ", nbytes, " bytes to cuda: halfgrad was built without CUDA support");

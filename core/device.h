@@ -26,9 +26,7 @@ struct Device {
 inline constexpr Device kCPU{DeviceType::CPU, 0};
 inline constexpr Device kCUDA{DeviceType::CUDA, 0};
 
-inline std::ostream& operator<<(std::ostream& out, Device d) {
-  return out << d.str();
-}
+inline std::ostream& operator<<(std::ostream& out, Device d) { return out << d.str(); }
 
 namespace cuda {
 bool is_available();  // true when built with CUDA and a device is present

@@ -68,8 +68,6 @@ DType promote_types(DType a, DType b) {
   return promotion_rank(a) >= promotion_rank(b) ? a : b;
 }
 
-std::ostream& operator<<(std::ostream& out, DType dtype) {
-  return out << dtype_name(dtype);
-}
+std::ostream& operator<<(std::ostream& out, DType dtype) { return out << dtype_name(dtype); }
 
 }  // namespace hg

@@ -48,9 +48,7 @@ constexpr DType dtype_of() {
 constexpr bool is_floating(DType d) {
   return d == kFloat32 || d == kFloat16 || d == kBFloat16 || d == kFloat64;
 }
-constexpr bool is_low_precision(DType d) {
-  return d == kFloat16 || d == kBFloat16;
-}
+constexpr bool is_low_precision(DType d) { return d == kFloat16 || d == kBFloat16; }
 
 // The dtype of a binary op on a and b, following PyTorch's rules for tensors of equal rank:
 // bool < uint8 < int64 < float16/bfloat16 < float32 < float64; float16 with bfloat16 -> float32.

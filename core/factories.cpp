@@ -37,15 +37,9 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
   return finish(t, options);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions options) {
-  return full(shape, 0.0, options);
-}
-Tensor ones(const Shape& shape, TensorOptions options) {
-  return full(shape, 1.0, options);
-}
-Tensor scalar_tensor(double value, TensorOptions options) {
-  return full({}, value, options);
-}
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
 Tensor arange(int64_t end, TensorOptions options) {
   return arange(0.0, static_cast<double>(end), 1.0, options);
@@ -62,18 +56,10 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   });
 }
 
-Tensor empty_like(const Tensor& t) {
-  return empty(t.sizes(), t.options());
-}
-Tensor zeros_like(const Tensor& t) {
-  return zeros(t.sizes(), t.options());
-}
-Tensor ones_like(const Tensor& t) {
-  return ones(t.sizes(), t.options());
-}
-Tensor full_like(const Tensor& t, double value) {
-  return full(t.sizes(), value, t.options());
-}
+Tensor empty_like(const Tensor& t) { return empty(t.sizes(), t.options()); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
+Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
+Tensor full_like(const Tensor& t, double value) { return full(t.sizes(), value, t.options()); }
 
 // Random draws are made in fp32 (or fp64 for fp64 tensors) on the tensor's device from the
 // default generator, then converted: a 16-bit tensor holds the rounded fp32 stream. The CPU and
@@ -119,12 +105,8 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
               random::blocks_randint(shape_numel(shape)), params, options);
 }
 
-Tensor rand_like(const Tensor& t) {
-  return rand(t.sizes(), t.options());
-}
-Tensor randn_like(const Tensor& t) {
-  return randn(t.sizes(), t.options());
-}
+Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }
+Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
 
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options) {

@@ -96,15 +96,11 @@ struct Half {
 #if defined(HG_HAVE_F16C)
   Half(float value)  // NOLINT: implicit, like c10
       : bits(static_cast<uint16_t>(_cvtss_sh(value, _MM_FROUND_TO_NEAREST_INT))) {}
-  operator float() const {
-    return _cvtsh_ss(bits);
-  }
+  operator float() const { return _cvtsh_ss(bits); }
 #else
   HG_HD Half(float value)
       : bits(detail::float_to_half_bits(value)) {}  // NOLINT: implicit, like c10
-  HG_HD operator float() const {
-    return detail::half_bits_to_float(bits);
-  }
+  HG_HD operator float() const { return detail::half_bits_to_float(bits); }
 #endif
   HG_HD static Half from_bits(uint16_t raw) {
     Half h;

@@ -111,24 +111,12 @@ HG_HD inline uint64_t mulhi64(uint64_t a, uint64_t b) {
 
 // ---- portable math (bit-identical on host and device) ----------------------------------------
 namespace detail {
-HG_HD inline float fma_(float a, float b, float c) {
-  return ::fmaf(a, b, c);
-}
-HG_HD inline double fma_(double a, double b, double c) {
-  return ::fma(a, b, c);
-}
-HG_HD inline float sqrt_(float a) {
-  return ::sqrtf(a);
-}
-HG_HD inline double sqrt_(double a) {
-  return ::sqrt(a);
-}
-HG_HD inline float nextafter_(float a, float b) {
-  return ::nextafterf(a, b);
-}
-HG_HD inline double nextafter_(double a, double b) {
-  return ::nextafter(a, b);
-}
+HG_HD inline float fma_(float a, float b, float c) { return ::fmaf(a, b, c); }
+HG_HD inline double fma_(double a, double b, double c) { return ::fma(a, b, c); }
+HG_HD inline float sqrt_(float a) { return ::sqrtf(a); }
+HG_HD inline double sqrt_(double a) { return ::sqrt(a); }
+HG_HD inline float nextafter_(float a, float b) { return ::nextafterf(a, b); }
+HG_HD inline double nextafter_(double a, double b) { return ::nextafter(a, b); }
 // Series lengths: the first dropped term is below half an ulp of the type.
 template <typename T>
 HG_HD constexpr int series_terms() {

@@ -41,9 +41,7 @@ Generator::State Generator::reserve_state(uint64_t blocks) {
   return start;
 }
 
-uint64_t Generator::reserve(uint64_t blocks) {
-  return reserve_state(blocks).offset;
-}
+uint64_t Generator::reserve(uint64_t blocks) { return reserve_state(blocks).offset; }
 
 Generator::State Generator::state() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -61,9 +59,7 @@ Generator& default_generator() {
   return generator;
 }
 
-void manual_seed(uint64_t seed) {
-  default_generator().manual_seed(seed);
-}
+void manual_seed(uint64_t seed) { default_generator().manual_seed(seed); }
 
 // ---- fills -----------------------------------------------------------------------------------
 namespace random {

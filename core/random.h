@@ -85,21 +85,11 @@ void fill_randint(int64_t* out, int64_t n, int64_t low, int64_t high, uint64_t s
 
 // Blocks that one fill of n values of each kind reserves: blocks_for(n, words_per_value) from
 // core/philox.h with 1 word per float32 and 2 per float64 / int64.
-inline uint64_t blocks_uniform_f32(int64_t n) {
-  return blocks_for(n, kWordsPerFloat32);
-}
-inline uint64_t blocks_uniform_f64(int64_t n) {
-  return blocks_for(n, kWordsPerFloat64);
-}
-inline uint64_t blocks_normal_f32(int64_t n) {
-  return blocks_for(n, kWordsPerFloat32);
-}
-inline uint64_t blocks_normal_f64(int64_t n) {
-  return blocks_for(n, kWordsPerFloat64);
-}
-inline uint64_t blocks_randint(int64_t n) {
-  return blocks_for(n, kWordsPerInt64);
-}
+inline uint64_t blocks_uniform_f32(int64_t n) { return blocks_for(n, kWordsPerFloat32); }
+inline uint64_t blocks_uniform_f64(int64_t n) { return blocks_for(n, kWordsPerFloat64); }
+inline uint64_t blocks_normal_f32(int64_t n) { return blocks_for(n, kWordsPerFloat32); }
+inline uint64_t blocks_normal_f64(int64_t n) { return blocks_for(n, kWordsPerFloat64); }
+inline uint64_t blocks_randint(int64_t n) { return blocks_for(n, kWordsPerInt64); }
 
 }  // namespace random
 }  // namespace hg

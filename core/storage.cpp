@@ -43,9 +43,7 @@ Allocator& allocator_for(DeviceType type) {
   return *allocator;
 }
 
-void register_allocator(DeviceType type, Allocator* allocator) {
-  registry_slot(type) = allocator;
-}
+void register_allocator(DeviceType type, Allocator* allocator) { registry_slot(type) = allocator; }
 
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   data_ = allocator_for(device.type).allocate(nbytes);

@@ -16,42 +16,18 @@ const TensorImpl& checked(const TensorImpl* impl) {
 }
 }  // namespace
 
-const Shape& Tensor::sizes() const {
-  return checked(impl()).sizes;
-}
-const Shape& Tensor::strides() const {
-  return checked(impl()).strides;
-}
-int64_t Tensor::dim() const {
-  return static_cast<int64_t>(sizes().size());
-}
-int64_t Tensor::size(int64_t d) const {
-  return sizes()[wrap_dim(d, dim(), "size")];
-}
-int64_t Tensor::stride(int64_t d) const {
-  return strides()[wrap_dim(d, dim(), "stride")];
-}
-int64_t Tensor::numel() const {
-  return shape_numel(sizes());
-}
-int64_t Tensor::storage_offset() const {
-  return checked(impl()).offset;
-}
-DType Tensor::dtype() const {
-  return checked(impl()).dtype;
-}
-Device Tensor::device() const {
-  return checked(impl()).storage->device();
-}
-const std::shared_ptr<Storage>& Tensor::storage() const {
-  return checked(impl()).storage;
-}
-uint64_t Tensor::version() const {
-  return storage()->version();
-}
-TensorOptions Tensor::options() const {
-  return TensorOptions().dtype(dtype()).device(device());
-}
+const Shape& Tensor::sizes() const { return checked(impl()).sizes; }
+const Shape& Tensor::strides() const { return checked(impl()).strides; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::numel() const { return shape_numel(sizes()); }
+int64_t Tensor::storage_offset() const { return checked(impl()).offset; }
+DType Tensor::dtype() const { return checked(impl()).dtype; }
+Device Tensor::device() const { return checked(impl()).storage->device(); }
+const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl()).storage; }
+uint64_t Tensor::version() const { return storage()->version(); }
+TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
 
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;

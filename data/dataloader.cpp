@@ -52,9 +52,7 @@ DataLoader::DataLoader(Dataset dataset, DataLoaderOptions options)
   HG_CHECK(options_.prefetch >= 0, "DataLoader: expected prefetch >= 0, got ", options_.prefetch);
 }
 
-DataLoader::~DataLoader() {
-  stop_worker();
-}
+DataLoader::~DataLoader() { stop_worker(); }
 
 int64_t DataLoader::size() const {
   const int64_t n = dataset_.size(), b = options_.batch_size;

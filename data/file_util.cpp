@@ -15,9 +15,7 @@ namespace {
 
 constexpr int64_t kChunk = int64_t{1} << 24;       // bytes per gzread/gzwrite call
 constexpr int64_t kMaxReserve = int64_t{1} << 26;  // never reserve more up front
-gzFile as_gz(void* f) {
-  return static_cast<gzFile>(f);
-}
+gzFile as_gz(void* f) { return static_cast<gzFile>(f); }
 
 }  // namespace
 

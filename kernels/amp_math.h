@@ -14,21 +14,11 @@
 
 namespace hg::kernels::amp_math {
 
-HG_HD inline float sqrt_c(float x) {
-  return ::sqrtf(x);
-}
-HG_HD inline double sqrt_c(double x) {
-  return ::sqrt(x);
-}
-HG_HD inline bool is_nan(float x) {
-  return x != x;
-}
-HG_HD inline bool is_nan(double x) {
-  return x != x;
-}
-HG_HD inline bool is_finite(float x) {
-  return x - x == 0.0f;
-}  // false for inf and NaN
+HG_HD inline float sqrt_c(float x) { return ::sqrtf(x); }
+HG_HD inline double sqrt_c(double x) { return ::sqrt(x); }
+HG_HD inline bool is_nan(float x) { return x != x; }
+HG_HD inline bool is_nan(double x) { return x != x; }
+HG_HD inline bool is_finite(float x) { return x - x == 0.0f; }  // false for inf and NaN
 
 // The host unscale: grad.to(float32) * inv_scale is the Affine kernel a * x + 0 in float.
 HG_HD inline float unscale(float g, float inv_scale) {

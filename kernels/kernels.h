@@ -40,9 +40,7 @@ constexpr bool backward_uses_output(UnaryOp op) {
 }
 
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
-constexpr bool is_comparison(BinaryOp op) {
-  return op >= BinaryOp::Eq;
-}
+constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 
 enum class ReduceOp { Sum, Mean, Max, Min };
 

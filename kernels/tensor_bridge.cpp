@@ -4,9 +4,7 @@
 
 namespace hg::kernels {
 
-TensorView view_of(const Tensor& t) {
-  return view_of(t, t.sizes());
-}
+TensorView view_of(const Tensor& t) { return view_of(t, t.sizes()); }
 
 TensorView view_of(const Tensor& t, const Shape& shape) {
   HG_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), "kernel: ", shape.size(),

@@ -13,9 +13,7 @@ Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim) : Module("Em
   init::normal_(weight);
 }
 
-Tensor Embedding::forward(const Tensor& index) {
-  return embedding(index, weight);
-}
+Tensor Embedding::forward(const Tensor& index) { return embedding(index, weight); }
 
 std::string Embedding::describe() const {
   std::ostringstream out;

@@ -23,9 +23,7 @@ void Linear::reset_parameters() {
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
-  return linear(x, weight, bias);
-}
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 
 std::string Linear::describe() const {
   std::ostringstream out;

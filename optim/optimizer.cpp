@@ -150,9 +150,7 @@ Tensor Optimizer::master_weight(const Tensor& param) const {
 
 // ---- the step ----
 
-void Optimizer::step() {
-  step_scaled(1.0);
-}
+void Optimizer::step() { step_scaled(1.0); }
 
 void Optimizer::step_scaled(double grad_scale) {
   HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),

@@ -36,8 +36,6 @@ inline void expect_close(const std::vector<double>& actual, const std::vector<do
   }
 }
 
-inline std::vector<double> values(const Tensor& t) {
-  return t.to_vector<double>();
-}
+inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
 }  // namespace hg::test

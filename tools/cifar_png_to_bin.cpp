@@ -39,9 +39,7 @@ struct Sprite {
   std::vector<uint8_t> rgb;  // rows x 1024 x 3, interleaved
 };
 
-[[noreturn]] void fail(const std::string& message) {
-  throw std::runtime_error(message);
-}
+[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
 
 Sprite read_sprite(const std::string& path) {
   png_image image{};

@@ -119,9 +119,7 @@ std::string exact_text(double v) {
   return out.str();
 }
 
-std::string integer_text(uint64_t v) {
-  return std::to_string(v);
-}
+std::string integer_text(uint64_t v) { return std::to_string(v); }
 
 CheckpointContents parse_contents(const nn::TensorMap& tensors, const Metadata& meta,
                                   const std::string& where) {

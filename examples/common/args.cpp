@@ -77,12 +77,8 @@ double Args::number(const std::string& name) const {
   return x;
 }
 
-bool Args::on(const std::string& name) const {
-  return str(name) == "true";
-}
-bool Args::given(const std::string& name) const {
-  return specs_.at(name).given;
-}
+bool Args::on(const std::string& name) const { return str(name) == "true"; }
+bool Args::given(const std::string& name) const { return specs_.at(name).given; }
 
 std::string Args::help() const {
   std::ostringstream out;

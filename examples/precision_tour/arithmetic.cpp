@@ -10,9 +10,7 @@ namespace hg::tour {
 
 namespace {
 
-double fp16(double x) {
-  return static_cast<float>(Half(static_cast<float>(x)));
-}
+double fp16(double x) { return static_cast<float>(Half(static_cast<float>(x))); }
 
 // value + value/ratio, rounded to fp16, for ratios 2^9 .. 2^13.
 void swamping_table() {

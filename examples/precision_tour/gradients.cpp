@@ -39,12 +39,8 @@ std::string pct(double share) {
   return buf;
 }
 
-RunSpec fp32_run() {
-  return RunSpec{};
-}
-RunSpec fp16_dynamic_run() {
-  return RunSpec{"fp16", "O2", "dynamic"};
-}
+RunSpec fp32_run() { return RunSpec{}; }
+RunSpec fp16_dynamic_run() { return RunSpec{"fp16", "O2", "dynamic"}; }
 
 }  // namespace
 

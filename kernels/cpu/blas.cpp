@@ -205,9 +205,7 @@ void set_num_threads(int n) {
   blas().set_num_threads(n);
 }
 
-int num_threads() {
-  return blas().get_num_threads();
-}
+int num_threads() { return blas().get_num_threads(); }
 
 std::string blas_info() {
   const Blas& lib = blas();

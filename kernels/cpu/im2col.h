@@ -43,9 +43,7 @@ const C* padded_plane(const T* plane, const ConvGeometry& g, C* padded) {
   return padded;
 }
 
-inline int64_t padded_size(const ConvGeometry& g) {
-  return (g.h + 2 * g.ph) * (g.w + 2 * g.pw);
-}
+inline int64_t padded_size(const ConvGeometry& g) { return (g.h + 2 * g.ph) * (g.w + 2 * g.pw); }
 
 // cols[(c * KH + i) * KW + j][oh * WO + ow] = x[c][oh * sh - ph + i * dh][ow * sw - pw + j * dw]
 // (zero outside the image). `padded` holds padded_size(g) elements, zero when first passed in.

@@ -13,12 +13,8 @@ void set_num_threads(int threads) {
   kernels::cpu::set_num_threads(threads);
 }
 
-int get_num_threads() {
-  return omp_get_max_threads();
-}
+int get_num_threads() { return omp_get_max_threads(); }
 
-std::string blas_info() {
-  return kernels::cpu::blas_info();
-}
+std::string blas_info() { return kernels::cpu::blas_info(); }
 
 }  // namespace hg

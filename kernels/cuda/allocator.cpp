@@ -172,14 +172,8 @@ std::size_t allocation_size_class(std::size_t nbytes) {
   return (nbytes + step - 1) / step * step;
 }
 
-MemoryStats memory_stats() {
-  return caching_allocator().stats();
-}
-void reset_peak_memory_stats() {
-  caching_allocator().reset_peak();
-}
-void empty_cache() {
-  caching_allocator().empty_cache();
-}
+MemoryStats memory_stats() { return caching_allocator().stats(); }
+void reset_peak_memory_stats() { caching_allocator().reset_peak(); }
+void empty_cache() { caching_allocator().empty_cache(); }
 
 }  // namespace hg::cuda

@@ -164,56 +164,24 @@ void dispatch_all(DType dtype, F&& f) {
 
 // A product that nvcc may not fuse into a following add (--fmad would otherwise contract
 // a * b + c into one fma, and the CPU, built in ISO C++ mode, rounds twice).
-__device__ inline float mul_rn(float a, float b) {
-  return __fmul_rn(a, b);
-}
-__device__ inline double mul_rn(double a, double b) {
-  return __dmul_rn(a, b);
-}
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 
 // Device math on the compute type (float or double) under one name.
-__device__ inline float exp_(float x) {
-  return ::expf(x);
-}
-__device__ inline double exp_(double x) {
-  return ::exp(x);
-}
-__device__ inline float log_(float x) {
-  return ::logf(x);
-}
-__device__ inline double log_(double x) {
-  return ::log(x);
-}
-__device__ inline float sqrt_(float x) {
-  return ::sqrtf(x);
-}
-__device__ inline double sqrt_(double x) {
-  return ::sqrt(x);
-}
-__device__ inline float erf_(float x) {
-  return ::erff(x);
-}
-__device__ inline double erf_(double x) {
-  return ::erf(x);
-}
-__device__ inline float tanh_(float x) {
-  return ::tanhf(x);
-}
-__device__ inline double tanh_(double x) {
-  return ::tanh(x);
-}
-__device__ inline float pow_(float x, float y) {
-  return ::powf(x, y);
-}
-__device__ inline double pow_(double x, double y) {
-  return ::pow(x, y);
-}
-__device__ inline float abs_(float x) {
-  return ::fabsf(x);
-}
-__device__ inline double abs_(double x) {
-  return ::fabs(x);
-}
+__device__ inline float exp_(float x) { return ::expf(x); }
+__device__ inline double exp_(double x) { return ::exp(x); }
+__device__ inline float log_(float x) { return ::logf(x); }
+__device__ inline double log_(double x) { return ::log(x); }
+__device__ inline float sqrt_(float x) { return ::sqrtf(x); }
+__device__ inline double sqrt_(double x) { return ::sqrt(x); }
+__device__ inline float erf_(float x) { return ::erff(x); }
+__device__ inline double erf_(double x) { return ::erf(x); }
+__device__ inline float tanh_(float x) { return ::tanhf(x); }
+__device__ inline double tanh_(double x) { return ::tanh(x); }
+__device__ inline float pow_(float x, float y) { return ::powf(x, y); }
+__device__ inline double pow_(double x, double y) { return ::pow(x, y); }
+__device__ inline float abs_(float x) { return ::fabsf(x); }
+__device__ inline double abs_(double x) { return ::fabs(x); }
 
 // Calls f.template operator()<T>() with T the CUDA storage type of a floating dtype.
 template <typename F>

@@ -52,12 +52,8 @@ inline int64_t chunk_samples(const Shape& s) {
 struct Layout {
   int64_t sb, sr;
 };
-inline Layout per_sample_layout(const Shape& s) {
-  return {s.kg * s.hwo, s.hwo};
-}
-inline Layout shared_layout(const Shape& s, int64_t nb) {
-  return {s.hwo, nb * s.hwo};
-}
+inline Layout per_sample_layout(const Shape& s) { return {s.kg * s.hwo, s.hwo}; }
+inline Layout shared_layout(const Shape& s, int64_t nb) { return {s.hwo, nb * s.hwo}; }
 
 // cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image.
 template <typename T>

@@ -15,8 +15,6 @@ int device_count() {
   return count;
 }
 
-bool is_available() {
-  return device_count() > 0;
-}
+bool is_available() { return device_count() > 0; }
 
 }  // namespace hg::cuda

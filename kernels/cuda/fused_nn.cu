@@ -96,9 +96,7 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
   }
 }
 
-__global__ void set_kernel(long long* p, long long v) {
-  *p = v;
-}
+__global__ void set_kernel(long long* p, long long v) { *p = v; }
 
 }  // namespace
 

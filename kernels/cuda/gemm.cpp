@@ -114,12 +114,8 @@ int checked_int(int64_t value, const char* what) {
 
 }  // namespace
 
-void set_allow_tf32(bool on) {
-  tf32_flag() = on;
-}
-bool allow_tf32() {
-  return tf32_flag();
-}
+void set_allow_tf32(bool on) { tf32_flag() = on; }
+bool allow_tf32() { return tf32_flag(); }
 
 void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
           bool accumulate) {

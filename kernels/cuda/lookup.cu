@@ -30,9 +30,7 @@ __global__ void nll_kernel(const T* logp, const int64_t* target, int64_t rows, i
   }
 }
 
-__global__ void set_kernel(long long* p, long long v) {
-  *p = v;
-}
+__global__ void set_kernel(long long* p, long long v) { *p = v; }
 
 template <typename T>
 __global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, int64_t rows,

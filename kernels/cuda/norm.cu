@@ -35,18 +35,10 @@ Param param_of(const TensorView* v) {
 }
 
 // Un-fused arithmetic: what the CPU computes, operation by operation.
-__device__ inline float mul_rn(float a, float b) {
-  return __fmul_rn(a, b);
-}
-__device__ inline double mul_rn(double a, double b) {
-  return __dmul_rn(a, b);
-}
-__device__ inline float add_rn(float a, float b) {
-  return __fadd_rn(a, b);
-}
-__device__ inline double add_rn(double a, double b) {
-  return __dadd_rn(a, b);
-}
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+__device__ inline float add_rn(float a, float b) { return __fadd_rn(a, b); }
+__device__ inline double add_rn(double a, double b) { return __dadd_rn(a, b); }
 
 struct Channels {
   int64_t batch, channels, inner;                      // x viewed as [batch, channels, inner]

@@ -50,9 +50,7 @@ struct Span {
 Span regular_span(int64_t len, int64_t out, int64_t kernel, int64_t stride, int64_t pad) {
   return {len, out, kernel, stride, pad, false};
 }
-Span adaptive_span(int64_t len, int64_t out) {
-  return {len, out, 0, 1, 0, true};
-}
+Span adaptive_span(int64_t len, int64_t out) { return {len, out, 0, 1, 0, true}; }
 
 struct Planes {
   int64_t count;  // N * C

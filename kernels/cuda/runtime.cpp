@@ -42,12 +42,8 @@ void check_launch(const char* file, int line, const char* kernel) {
   if (sync_flag()) check(cudaStreamSynchronize(current_stream()), file, line, kernel);
 }
 
-bool sync_after_launch() {
-  return sync_flag();
-}
-void set_sync_after_launch(bool on) {
-  sync_flag() = on;
-}
+bool sync_after_launch() { return sync_flag(); }
+void set_sync_after_launch(bool on) { sync_flag() = on; }
 
 void synchronize() {
   if (!is_available()) return;

@@ -15,9 +15,7 @@ namespace hg::test {
 using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // A float64 leaf that requires grad, standard normal.
-inline Tensor leaf(const Shape& shape) {
-  return randn(shape, kFloat64).requires_grad_();
-}
+inline Tensor leaf(const Shape& shape) { return randn(shape, kFloat64).requires_grad_(); }
 
 // A float64 leaf from explicit values.
 inline Tensor leaf(const std::vector<double>& v, const Shape& shape) {

@@ -50,12 +50,8 @@ void check_binary(const std::string& name, const BinaryFn& f,
   check_grad([&](const std::vector<Tensor>& in) { return f(constant_a, in[0]); }, {make_b({3})});
 }
 
-Tensor any_values(const Shape& s) {
-  return leaf(s);
-}
-Tensor positive(const Shape& s) {
-  return leaf_in(s, 0.5, 2.0);
-}
+Tensor any_values(const Shape& s) { return leaf(s); }
+Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.0); }
 
 }  // namespace
 

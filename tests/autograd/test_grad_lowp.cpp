@@ -18,9 +18,7 @@ struct LowpCase {
   std::vector<Tensor> inputs;  // fp64 values; cast to the low dtype inside check_lowp
 };
 
-Tensor positive(const Shape& s) {
-  return rand(s, kFloat64) * 1.5 + 0.5;
-}
+Tensor positive(const Shape& s) { return rand(s, kFloat64) * 1.5 + 0.5; }
 
 std::vector<LowpCase> lowp_cases() {
   manual_seed(701);
@@ -119,13 +117,9 @@ void run_all(DType dtype, double tol) {
 
 }  // namespace
 
-TEST_CASE("grad lowp: float16 forward and backward match fp64") {
-  run_all(kFloat16, 1e-2);
-}
+TEST_CASE("grad lowp: float16 forward and backward match fp64") { run_all(kFloat16, 1e-2); }
 
-TEST_CASE("grad lowp: bfloat16 forward and backward match fp64") {
-  run_all(kBFloat16, 5e-2);
-}
+TEST_CASE("grad lowp: bfloat16 forward and backward match fp64") { run_all(kBFloat16, 5e-2); }
 
 TEST_CASE("grad lowp: a 16-bit leaf used in an fp32 graph gets a 16-bit gradient") {
   for (DType low : {kFloat16, kBFloat16}) {

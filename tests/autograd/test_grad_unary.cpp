@@ -19,15 +19,9 @@ struct UnaryCase {
   std::function<Tensor(const Shape&)> make;  // an fp64 leaf with values valid for f
 };
 
-Tensor any_values(const Shape& s) {
-  return leaf(s);
-}
-Tensor positive(const Shape& s) {
-  return leaf_in(s, 0.5, 2.5);
-}
-Tensor off_zero(const Shape& s) {
-  return leaf_away(s, {0.0}, 0.2);
-}
+Tensor any_values(const Shape& s) { return leaf(s); }
+Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
+Tensor off_zero(const Shape& s) { return leaf_away(s, {0.0}, 0.2); }
 
 std::vector<UnaryCase> unary_cases() {
   return {

@@ -28,9 +28,7 @@ uint32_t bf_u32(float f) {
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
-float bf_widen(uint16_t b) {
-  return static_cast<float>(BFloat16::from_bits(b));
-}
+float bf_widen(uint16_t b) { return static_cast<float>(BFloat16::from_bits(b)); }
 
 // Reference: the exact value of every non-negative finite bfloat16, indexed by its bit pattern and
 // built from the definition (8 exponent bits, bias 127, 7 mantissa bits: subnormal m * 2^-133,

@@ -28,9 +28,7 @@ uint32_t u32(float f) {
   std::memcpy(&u, &f, sizeof u);
   return u;
 }
-float widen(uint16_t h) {
-  return static_cast<float>(Half::from_bits(h));
-}
+float widen(uint16_t h) { return static_cast<float>(Half::from_bits(h)); }
 
 // Reference: the exact value of every non-negative finite half, indexed by its bit pattern and
 // built from the textbook definition (subnormal m * 2^-24, normal (1024 + m) * 2^(e - 25)).

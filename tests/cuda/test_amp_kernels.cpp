@@ -16,9 +16,7 @@ using hg::kernels::view_of;
 using hg::test::expect_parity;
 
 namespace {
-Tensor on(const Tensor& t, Device d) {
-  return t.to(d);
-}
+Tensor on(const Tensor& t, Device d) { return t.to(d); }
 }  // namespace
 
 TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, exact") {

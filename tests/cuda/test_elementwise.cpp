@@ -15,15 +15,9 @@ struct UnaryCase {
   double low, high;  // input range (log, sqrt... need positives)
 };
 
-Tensor pow_2_5(const Tensor& x) {
-  return pow(x, 2.5);
-}
-Tensor clamp_pm(const Tensor& x) {
-  return clamp(x, -0.5, 0.75);
-}
-Tensor affine_op(const Tensor& x) {
-  return affine(x, 0.3, -1.25);
-}
+Tensor pow_2_5(const Tensor& x) { return pow(x, 2.5); }
+Tensor clamp_pm(const Tensor& x) { return clamp(x, -0.5, 0.75); }
+Tensor affine_op(const Tensor& x) { return affine(x, 0.3, -1.25); }
 
 const UnaryCase kUnary[] = {
     {"neg", neg, Kind::Exact, -2, 2},

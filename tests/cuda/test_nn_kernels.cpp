@@ -19,9 +19,7 @@ void backward_both(const Tensor& y_cpu, const Tensor& y_dev, const Tensor& gout)
   y_dev.backward(gout.to(kCUDA));
 }
 
-Tensor rnd(const Shape& shape, DType dtype) {
-  return randn(shape, TensorOptions(dtype));
-}
+Tensor rnd(const Shape& shape, DType dtype) { return randn(shape, TensorOptions(dtype)); }
 
 struct ConvCase {
   int64_t n, c, h, w, o, kh, kw;

@@ -14,9 +14,7 @@ namespace {
 constexpr int64_t kRecord = hg::data::kCifar10RecordBytes;
 
 // Pixel value of image `id`, channel c, position p: distinct enough to catch layout mistakes.
-uint8_t pixel(int id, int c, int p) {
-  return static_cast<uint8_t>(id * 7 + c * 50 + p * 3);
-}
+uint8_t pixel(int id, int c, int p) { return static_cast<uint8_t>(id * 7 + c * 50 + p * 3); }
 
 // Records for images first..first+labels.size()-1 with the given labels.
 std::vector<uint8_t> records(int first, const std::vector<uint8_t>& labels) {

@@ -28,9 +28,7 @@ void expect_identical(const Tensor& a, const Tensor& b, const char* what) {
   }
 }
 
-Tensor scalar_f32(double v) {
-  return full({1}, v, TensorOptions(kFloat32));
-}
+Tensor scalar_f32(double v) { return full({1}, v, TensorOptions(kFloat32)); }
 
 }  // namespace
 

@@ -12,9 +12,7 @@ namespace {
 
 // Weights of 1.0 (fp16 ulp 2^-10, so updates below 2^-11 round away) with updates -lr * grad:
 // element 0 gets 2^-13 (lost), element 1 gets 2^-8 (kept), element 2 gets 0 (no update).
-std::vector<double> mixed_grads() {
-  return {std::ldexp(1.0, -13), std::ldexp(1.0, -8), 0.0};
-}
+std::vector<double> mixed_grads() { return {std::ldexp(1.0, -13), std::ldexp(1.0, -8), 0.0}; }
 
 }  // namespace
 
