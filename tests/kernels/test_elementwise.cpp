@@ -127,3 +127,60 @@ TEST_CASE(
   clamp(z * 2.0, 0.0, 1.5).backward(full({9}, NAN));
   CHECK(values(z.grad()) == std::vector<double>(9, 0.0));
 }
+
+namespace {
+// The raw 16-bit patterns of a fp16/bf16 tensor (NaNs compare by payload, not by value).
+std::vector<uint16_t> bits16(const Tensor& t) {
+  std::vector<uint16_t> out;
+  if (t.dtype() == kFloat16) {
+    for (Half h : t.to_vector<Half>()) out.push_back(h.bits);
+  } else {
+    for (BFloat16 b : t.to_vector<BFloat16>()) out.push_back(b.bits);
+  }
+  return out;
+}
+
+// Column 0 of a [n, 2] tensor: a stride-2 view, which the CPU kernels convert element by element,
+// and its contiguous copy, which goes through kernels/cpu/blocked_16bit.h in 256-element blocks.
+struct TwoLayouts {
+  Tensor base, strided, contiguous;
+};
+TwoLayouts two_layouts(int64_t n, DType d, uint64_t seed) {
+  manual_seed(seed);
+  Tensor base = (randn({n, 2}) * 4.0).to(d);
+  base.select(1, 0).narrow(0, 0, 4).copy_(
+      from_vector(std::vector<float>{INFINITY, -INFINITY, NAN, 1e-7f}));  // specials + subnormal
+  TwoLayouts l{base, base.select(1, 0), Tensor()};
+  l.contiguous = l.strided.contiguous();
+  return l;
+}
+}  // namespace
+
+TEST_CASE(
+    "elementwise: contiguous 16-bit runs (float blocks) round exactly like element by element") {
+  for (DType d : {kFloat16, kBFloat16}) {
+    CAPTURE(dtype_name(d));
+    const int64_t n = 1003;  // several 256-element blocks and a tail that is not a multiple of 8
+    const TwoLayouts x = two_layouts(n, d, 11), y = two_layouts(n, d, 12);
+    CHECK(x.contiguous.is_contiguous());
+    CHECK_FALSE(x.strided.is_contiguous());
+    CHECK(bits16(relu(x.contiguous)) == bits16(relu(x.strided)));
+    CHECK(bits16(exp(x.contiguous)) == bits16(exp(x.strided)));
+    CHECK(bits16(sigmoid(x.contiguous)) == bits16(sigmoid(x.strided)));
+    CHECK(bits16(x.contiguous * y.contiguous) == bits16(x.strided * y.strided));
+    CHECK(bits16(x.contiguous + y.contiguous) == bits16(x.strided + y.strided));
+    CHECK(lt(x.contiguous, y.contiguous).to_vector<bool>() ==
+          lt(x.strided, y.strided).to_vector<bool>());
+    // backward: relu's select and tanh's multiply, on a saved input/output in both layouts
+    const Tensor g = y.contiguous;
+    for (bool use_relu : {true, false}) {
+      CAPTURE(use_relu);
+      Tensor leaf = x.contiguous.detach().requires_grad_();
+      Tensor base = x.base.detach().requires_grad_();
+      const auto f = [&](const Tensor& t) { return use_relu ? relu(t) : tanh(t); };
+      f(leaf).backward(g);
+      f(base.select(1, 0)).backward(g);
+      CHECK(bits16(leaf.grad()) == bits16(base.grad().select(1, 0).contiguous()));
+    }
+  }
+}

@@ -91,3 +91,22 @@ TEST_CASE("gemm: mismatched operands raise hg::Error naming shapes and dtypes") 
   expect_error([] { (void)linear(zeros({2, 3}), zeros({4, 5})); }, {"linear", "[2, 3]", "[4, 5]"});
   expect_error([] { (void)bmm(zeros({2, 3}), zeros({3, 2})); }, {"bmm", "[B, M, K]"});
 }
+
+TEST_CASE("gemm: 16-bit transposed operands are widened in their memory order, same values") {
+  manual_seed(9);
+  for (DType d : {kFloat16, kBFloat16}) {
+    CAPTURE(dtype_name(d));
+    Tensor a = randn({33, 17}, d).t();                      // [17, 33], column-major
+    Tensor b = randn({9, 66}, d).t().slice(0, 0, 66, 2);    // [33, 9], strided transpose
+    Tensor batched = randn({3, 9, 33}, d).transpose(1, 2);  // [3, 33, 9], each matrix transposed
+    const double tol = d == kFloat16 ? 1e-2 : 6e-2;
+    expect_close(values(matmul(a, b)), naive_mm(values(a), values(b.contiguous()), 17, 33, 9), tol,
+                 tol);
+    // the same product from contiguous copies: only BLAS's summation order may differ
+    expect_close(values(matmul(a, b)), values(matmul(a.contiguous(), b.contiguous())), tol, tol);
+    const Tensor c = matmul(a, batched);
+    for (int64_t i = 0; i < 3; ++i)
+      expect_close(values(c.select(0, i)),
+                   values(matmul(a.contiguous(), batched.select(0, i).contiguous())), tol, tol);
+  }
+}
