@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "autograd/print_tape.h"
 #include "autograd/tape.h"
+#include "core/cpu_memory.h"
 #include "core/cuda.h"
 #include "core/device.h"
 #include "core/dtype.h"
