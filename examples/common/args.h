@@ -1,6 +1,7 @@
 #pragma once
 // A small command-line parser for the examples: --name value / --flag, with defaults, help text
 // and clear errors for unknown options or bad values.
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Packs CIFAR-10 (datasets/cifar10, the official binary files) for the GPU machine, which has no
+# network: 180 MB do not fit in the 64 MiB one device call may carry, so the six files go as xz
+# parts, .gpu_cifar1 .. .gpu_cifarN (git-ignored), at most MAX_MB (default 50) each, one part per
+# call while the machine stays warm (files written there outside git survive between calls):
+#
+#   call k:   carry [".gpu_cifark"]   command: bash tools/gpu_cifar_parts.sh unpack .gpu_cifark
+#   last:     the training command (docs/cifar10.md), which also checks the files' sizes
+#
+#   bash tools/gpu_cifar_parts.sh            pack (here)
+#   bash tools/gpu_cifar_parts.sh unpack D   unpack part D into datasets/cifar10 (there)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if [[ ${1:-} == unpack ]]; then
+  mkdir -p datasets/cifar10
+  for f in "$2"/*.xz; do xz -dc "$f" >"datasets/cifar10/$(basename "$f" .xz)"; done
+  (cd datasets/cifar10 && md5sum -c --ignore-missing "$OLDPWD/$2/md5sums.txt")
+  ls -la datasets/cifar10
+  exit 0
+fi
+
+max=$((${MAX_MB:-50} << 20))
+src=datasets/cifar10
+[[ -f $src/test_batch.bin ]] || { echo "gpu_cifar_parts: no $src (bash tools/fetch_data.sh cifar10)"; exit 1; }
+rm -rf .gpu_cifar[0-9]*
+part=1 used=0
+mkdir -p ".gpu_cifar$part"
+for f in "$src"/data_batch_{1..5}.bin "$src"/test_batch.bin; do
+  xz -T0 -6 -c "$f" >"/tmp/gpu_cifar_$$.xz"
+  size=$(stat -c %s "/tmp/gpu_cifar_$$.xz")
+  if ((used > 0 && used + size > max)); then part=$((part + 1)) used=0; mkdir -p ".gpu_cifar$part"; fi
+  mv "/tmp/gpu_cifar_$$.xz" ".gpu_cifar$part/$(basename "$f").xz"
+  (cd "$src" && md5sum "$(basename "$f")") >>".gpu_cifar$part/md5sums.txt"
+  used=$((used + size))
+done
+du -sh .gpu_cifar[0-9]*
