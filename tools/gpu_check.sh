@@ -12,15 +12,17 @@
 # carry [".gpu_bundle"]: the image has no OpenBLAS, doctest or data, and building there costs
 # minutes of device time (docs/gpu_session.md).
 #
-#   bash tools/gpu_check.sh                    logs go to $OUT (when set) or build-gpu/gpu_check/
+#   bash tools/gpu_check.sh                    logs in build-gpu-check/ (and $OUT, packed)
 #   QUICK=1 bash tools/gpu_check.sh            smaller benchmark sizes
 #   ONLY=ctest,cuda_suite bash tools/gpu_check.sh   a rerun of some steps
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build=build-gpu
-logs=${OUT:-$build/gpu_check}
-mkdir -p "$logs"
+# Logs are written here and come back from the device tool as two files in $OUT (it returns 8
+# at most): summary.txt and gpu_check_logs.tar.gz.
+logs=build-gpu-check  # beside build-gpu, which a failed prebuilt check removes
+rm -rf "$logs" && mkdir -p "$logs"
 jobs=${JOBS:-$(nproc)}
 started=$SECONDS
 declare -a steps=() results=() times=()
@@ -57,13 +59,19 @@ run() {
 }
 
 summary() {
-  echo
-  echo "==== gpu_check summary (logs in $logs) ===="
-  printf '%-22s %-20s %8s\n' step status seconds
-  for i in "${!steps[@]}"; do printf '%-22s %-20s %8s\n' "${steps[$i]}" "${results[$i]}" "${times[$i]}"; done
-  printf '%-22s %-20s %8s\n' total "" $((SECONDS - started))
-  [[ -f $logs/bench_table.txt ]] && cat "$logs/bench_table.txt"
-} 
+  {
+    echo
+    echo "==== gpu_check summary (logs in $logs) ===="
+    printf '%-22s %-20s %8s\n' step status seconds
+    for i in "${!steps[@]}"; do printf '%-22s %-20s %8s\n' "${steps[$i]}" "${results[$i]}" "${times[$i]}"; done
+    printf '%-22s %-20s %8s\n' total "" $((SECONDS - started))
+    [[ -f $logs/bench_table.txt ]] && cat "$logs/bench_table.txt"
+    [[ -f $logs/mnist_matrix.log ]] && { echo; echo "==== MNIST on the GPU vs the CPU ===="; cat "$logs/mnist_matrix.log"; }
+  } | tee "$logs/summary.txt"
+  if [[ -n ${OUT:-} ]]; then
+    cp "$logs/summary.txt" "$OUT/" && tar -czf "$OUT/gpu_check_logs.tar.gz" -C "$logs" .
+  fi
+}
 trap summary EXIT
 
 # ---- what must be there (nothing is installed) ----
@@ -164,12 +172,12 @@ fi
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
 run bench_models 180 env DEVICE=cuda RESNET_BATCH=512 OUT="$logs/bench_models.jsonl" \
     bash tools/bench_cpu.sh "$build"
-# MNIST on the GPU when the data set was carried along (there is no network to fetch it).
+# MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
+# when the data set was carried along (there is no network to fetch it).
 if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]]; then
-  run mnist_cuda_fp16_O2 60 "$build/examples/mnist/hg_mnist" --device cuda --model cnn --epochs 1 \
-      --precision fp16 --opt-level O2
+  run mnist_matrix 120 env OUT="$logs" bash tools/gpu_mnist_matrix.sh "$build"
 else
-  record mnist_cuda "SKIPPED (no datasets/mnist)" 0
+  record mnist_matrix "SKIPPED (no datasets/mnist)" 0
 fi
 # ---- sanitizers: last, the slowest steps and the first to give way to the budget ----
 if [[ -x $sanitizer ]]; then
