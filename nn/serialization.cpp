@@ -1,8 +1,10 @@
 #include "nn/serialization.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -92,11 +94,38 @@ void sync_directory_of(const std::string& path) {
            ": fsync of the directory failed: ", std::strerror(saved_errno));
 }
 
+// A save killed before its rename leaves <path>.tmp.<pid> behind. The next save of the same path
+// removes those whose process is gone; a live process may be saving right now, so its file
+// stays (as does anything that is not exactly <name>.tmp.<digits>). Best effort: never throws.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  try {
+    const fs::path target(path);
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string prefix = target.filename().string() + ".tmp.";
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind(prefix, 0) != 0) continue;
+      const std::string digits = name.substr(prefix.size());
+      if (digits.empty() || digits.size() > 9 ||
+          digits.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      const auto pid = static_cast<pid_t>(std::stol(digits));
+      if (pid <= 0 || pid == ::getpid()) continue;
+      if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to ask
+      fs::remove(entry.path(), ec);
+    }
+  } catch (...) {  // a directory that cannot be listed: the save itself reports real problems
+  }
+}
+
 }  // namespace
 
 void save_safetensors(const TensorMap& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
   const std::string header = build_header(tensors, metadata);
+  remove_stale_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   HG_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));

@@ -1,5 +1,6 @@
 // safetensors checkpoints: round trip of every dtype, the format's byte layout, atomic saves,
 // and clear errors for damaged files.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -102,6 +103,26 @@ TEST_CASE("safetensors: a failed save leaves the previous file intact") {
   CHECK(read_bytes(file) == before);
   for (const auto& entry : fs::directory_iterator(temp_dir()))
     CHECK(entry.path().string().find(".tmp.") == std::string::npos);
+}
+
+TEST_CASE("safetensors: a save removes the temporaries of killed saves, not of live ones") {
+  const fs::path dir = temp_dir() / "stale";
+  fs::create_directories(dir);
+  const fs::path file = dir / "model.safetensors";
+  const pid_t dead = ::fork();  // a process id that is certainly not running any more
+  if (dead == 0) ::_exit(0);
+  REQUIRE(dead > 0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);
+  const fs::path stale = dir / ("model.safetensors.tmp." + std::to_string(dead));
+  const fs::path live = dir / ("model.safetensors.tmp." + std::to_string(::getppid()));
+  const fs::path other = dir / "model.safetensors.tmp.notapid";
+  for (const auto& p : {stale, live, other}) write_bytes(p, "partial");
+  nn::save_safetensors({{"x", ones({2})}}, file.string());
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));  // the parent (ctest, a shell) is alive: it could be saving
+  CHECK(fs::exists(other));
+  CHECK(nn::load_safetensors(file.string()).count("x") == 1);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("safetensors: damaged files give one clear error naming the file") {
