@@ -58,6 +58,9 @@ template <typename T>
 T* Tensor::data() const {
   HG_CHECK(dtype() == dtype_of<T>(), "data<", dtype_name(dtype_of<T>()), ">: tensor ",
            describe(*this), " has dtype ", dtype_name(dtype()));
+  // A device address handed to host code would be dereferenced on the host (a segfault).
+  HG_CHECK(device().is_cpu(), "data<", dtype_name(dtype_of<T>()), ">: tensor ", describe(*this),
+           " lives in device memory; read it on the host through a copy: .to(hg::kCPU)");
   return static_cast<T*>(data_ptr());
 }
 

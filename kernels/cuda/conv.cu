@@ -119,9 +119,10 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
                    const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, gov, p);
   const T* go = gov.ptr<T>();
-  if (gb != nullptr) {
+  if (gb != nullptr && s.cout > 0) {  // (a grid of 0 blocks is an invalid configuration)
     conv::bias_grad_kernel<T, Acc<T>>
-        <<<static_cast<unsigned>(s.cout), kBlockSize, 0, current_stream()>>>(go, s, gb->ptr<T>());
+        <<<one_block_each(s.cout, "conv2d_backward"), kBlockSize, 0, current_stream()>>>(
+            go, s, gb->ptr<T>());
     HG_CUDA_LAUNCH_CHECK("conv2d_backward bias_grad_kernel");
   }
   if (gw != nullptr) {

@@ -135,7 +135,8 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
     DeviceBuffer first_bad(sizeof(long long));
     set_kernel<<<1, 1, 0, stream>>>(first_bad.as<long long>(), kNoBadTarget);
     HG_CUDA_LAUNCH_CHECK("cross_entropy set_kernel");
-    const unsigned blocks = static_cast<unsigned>((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+    const unsigned blocks =
+        one_block_each((rows + kRowsPerBlock - 1) / kRowsPerBlock, "cross_entropy");
     cross_entropy_kernel<T, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
         logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
         static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<T>(), lse.ptr<C>(),

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <climits>
 #include <memory>
-#include <mutex>
 
 #include "core/cuda.h"
 #include "core/error.h"
@@ -24,24 +23,6 @@ namespace {
 bool& tf32_flag() {
   static bool flag = false;
   return flag;
-}
-
-constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // what cuBLAS asks for on Hopper
-
-// The handle with its workspace and math mode, set up once.
-cublasHandle_t gemm_handle() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    cublasHandle_t handle = cublas_handle();
-    // Never freed: the handle lives as long as the process.
-    void* workspace = allocator_for(DeviceType::CUDA).allocate(kWorkspaceBytes);
-    HG_CUBLAS_CHECK(cublasSetWorkspace(handle, workspace, kWorkspaceBytes));
-    // Split-K partial sums stay in fp32 for 16-bit outputs (the CPU never reduces in 16 bits).
-    HG_CUBLAS_CHECK(cublasSetMathMode(
-        handle, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH |
-                                          CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
-  });
-  return cublas_handle();
 }
 
 struct Operand {
@@ -154,7 +135,7 @@ void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kern
   const double alpha64 = 1.0, beta64 = accumulate ? 1.0 : 0.0;
   const bool f64 = c.dtype == DType::Float64;
   HG_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      gemm_handle(), ob.op, oa.op, checked_int(n, "N"), checked_int(m, "M"), checked_int(k, "K"),
+      cublas_handle(), ob.op, oa.op, checked_int(n, "N"), checked_int(m, "M"), checked_int(k, "K"),
       f64 ? static_cast<const void*>(&alpha64) : &alpha32, ob.ptr, types.data,
       checked_int(ob.ld, "ldb"), ob.batch_stride, oa.ptr, types.data, checked_int(oa.ld, "lda"),
       oa.batch_stride, f64 ? static_cast<const void*>(&beta64) : &beta32, c.data, types.data,

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "core/allocator.h"
+#include "core/error.h"
 #include "kernels/cuda/common.cuh"
 
 namespace hg::cuda {
@@ -67,6 +68,13 @@ void narrow(const A* src, T* dst, int64_t n, const char* what) {
   if (n == 0) return;
   narrow_kernel<T, A><<<grid_for(n), kBlockSize, 0, current_stream()>>>(src, dst, n);
   HG_CUDA_LAUNCH_CHECK(what);
+}
+
+// Blocks for a kernel that gives one block to each of n items (a channel, a row) with no
+// grid-stride loop: gridDim.x holds at most 2^31 - 1, and a larger count must not wrap.
+inline unsigned one_block_each(int64_t n, const char* what) {
+  HG_CHECK(n <= int64_t{0x7fffffff}, what, ": ", n, " blocks exceed CUDA's grid limit of 2^31 - 1");
+  return static_cast<unsigned>(n);
 }
 
 // Loop over [0, n) spread over the whole grid.

@@ -221,7 +221,7 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
   dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
     cudaStream_t stream = current_stream();
     if (training) {
-      bn_stats_kernel<T><<<static_cast<unsigned>(L.channels), kReduceBlock, 0, stream>>>(
+      bn_stats_kernel<T><<<one_block_each(L.channels, "batch_norm"), kReduceBlock, 0, stream>>>(
           x.ptr<T>(), L, eps, param_of(&save_mean), param_of(&save_invstd));
       HG_CUDA_LAUNCH_CHECK("bn_stats_kernel");
     }
@@ -243,9 +243,10 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
   dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
     cudaStream_t stream = current_stream();
     DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
-    bn_backward_sums_kernel<T><<<static_cast<unsigned>(L.channels), kReduceBlock, 0, stream>>>(
-        x.ptr<T>(), grad_y.ptr<T>(), L, param_of(&save_mean), param_of(&save_invstd),
-        param_of(grad_weight), param_of(grad_bias), sums.as<double>());
+    bn_backward_sums_kernel<T>
+        <<<one_block_each(L.channels, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
+            x.ptr<T>(), grad_y.ptr<T>(), L, param_of(&save_mean), param_of(&save_invstd),
+            param_of(grad_weight), param_of(grad_bias), sums.as<double>());
     HG_CUDA_LAUNCH_CHECK("bn_backward_sums_kernel");
     const int64_t total = x.numel();
     if (grad_x == nullptr || total == 0) return;
@@ -261,7 +262,7 @@ void layer_norm(const TensorView& x, const TensorView* weight, const TensorView*
   const int64_t cols = x.sizes[x.ndim - 1], rows = rows_of(x);
   if (rows == 0 || cols == 0) return;
   dispatch_floating(x.dtype, "layer_norm", [&]<typename T>() {
-    ln_forward_kernel<T><<<static_cast<unsigned>(rows), kBlockSize, 0, current_stream()>>>(
+    ln_forward_kernel<T><<<one_block_each(rows, "layer_norm"), kBlockSize, 0, current_stream()>>>(
         x.ptr<T>(), cols, ptr_or_null<T>(weight), ptr_or_null<T>(bias), eps, param_of(&save_mean),
         param_of(&save_invstd), y.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("ln_forward_kernel");
@@ -277,9 +278,10 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
   dispatch_floating(x.dtype, "layer_norm_backward", [&]<typename T>() {
     cudaStream_t stream = current_stream();
     if (grad_x != nullptr && rows > 0) {
-      ln_backward_input_kernel<T><<<static_cast<unsigned>(rows), kBlockSize, 0, stream>>>(
-          x.ptr<T>(), grad_y.ptr<T>(), cols, ptr_or_null<T>(weight), param_of(&save_mean),
-          param_of(&save_invstd), grad_x->ptr<T>());
+      ln_backward_input_kernel<T>
+          <<<one_block_each(rows, "layer_norm_backward"), kBlockSize, 0, stream>>>(
+              x.ptr<T>(), grad_y.ptr<T>(), cols, ptr_or_null<T>(weight), param_of(&save_mean),
+              param_of(&save_invstd), grad_x->ptr<T>());
       HG_CUDA_LAUNCH_CHECK("ln_backward_input_kernel");
     }
     if (grad_weight == nullptr && grad_bias == nullptr) return;

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/allocator.h"
 #include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -9,6 +10,8 @@
 namespace hg::cuda {
 
 namespace {
+
+constexpr std::size_t kCublasWorkspaceBytes = std::size_t{32} << 20;  // cuBLAS's ask on Hopper
 
 bool sync_flag_from_environment() {
   const char* value = std::getenv("HG_CUDA_SYNC");
@@ -62,10 +65,19 @@ cudaStream_t current_stream() {
 }
 
 cublasHandle_t cublas_handle() {
+  // Set up once for every user (gemm.cpp and the convolution's nn_gemm.cuh alike).
   static cublasHandle_t handle = [] {
     cublasHandle_t created = nullptr;
     HG_CUBLAS_CHECK(cublasCreate(&created));
     HG_CUBLAS_CHECK(cublasSetStream(created, current_stream()));
+    // Never freed: the handle lives as long as the process. Stream-ordered like every block.
+    void* workspace = allocator_for(DeviceType::CUDA).allocate(kCublasWorkspaceBytes);
+    HG_CUBLAS_CHECK(cublasSetWorkspace(created, workspace, kCublasWorkspaceBytes));
+    // Split-K partial sums stay in fp32 for 16-bit outputs (the CPU never reduces in 16 bits);
+    // by default cuBLAS may reduce them in the output type.
+    HG_CUBLAS_CHECK(cublasSetMathMode(
+        created, static_cast<cublasMath_t>(CUBLAS_DEFAULT_MATH |
+                                           CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
     return created;
   }();
   return handle;

@@ -49,16 +49,19 @@ TEST_CASE("matmul matches the CPU for every layout and dtype") {
 TEST_CASE("fp32 matmul is strict fp32 unless TF32 is allowed") {
   HG_REQUIRE_CUDA();
   CHECK_FALSE(cuda::allow_tf32());
-  // 1 + 2^-20 keeps its low bits only in fp32: TF32 inputs (10-bit mantissa) would lose them.
-  const Tensor a = full({64, 64}, 1.0 + 1.0 / (1 << 20), TensorOptions().device(kCUDA));
+  // 1 + 2^-16 keeps its low bits only in fp32: TF32 inputs (10-bit mantissa) would lose them.
+  // Every partial sum j (1 + 2^-16), j <= 64, is exact in fp32, so the result does not depend on
+  // the order in which cuBLAS adds the products (with 1 + 2^-20, a running sum rounds from the
+  // 17th term on and only some tree orders give 64 (1 + 2^-20)).
+  const Tensor a = full({64, 64}, 1.0 + 1.0 / (1 << 16), TensorOptions().device(kCUDA));
   const Tensor b = ones({64, 64}, TensorOptions().device(kCUDA));
-  const double exact = 64.0 * (1.0 + 1.0 / (1 << 20));
+  const double exact = 64.0 * (1.0 + 1.0 / (1 << 16));
   CHECK(matmul(a, b).to_vector<double>() == std::vector<double>(64 * 64, exact));
   cuda::set_allow_tf32(true);
   CHECK(cuda::allow_tf32());
   const std::vector<double> fast = matmul(a, b).to_vector<double>();
   cuda::set_allow_tf32(false);
-  CHECK(std::abs(fast[0] - exact) < 1e-3);  // TF32 or not, the result is close
+  CHECK(std::abs(fast[0] - exact) < 2e-3);  // TF32 or not, the result is close (64 vs exact)
 }
 
 TEST_CASE("16-bit matmul accumulates in fp32 and rounds once") {

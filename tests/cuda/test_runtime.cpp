@@ -54,7 +54,7 @@ TEST_CASE("gradients flow back across to(device)") {
   hg::test::expect_close(hg::test::values(v.grad()), hg::test::values(v * 2.0));
 }
 
-TEST_CASE("host reads of CUDA tensors: item, to_vector, printing; host pointers refused") {
+TEST_CASE("host reads of CUDA tensors: item, to_vector, printing, and host pointers refused") {
   HG_REQUIRE_CUDA();
   const Tensor t = full({2, 2}, 1.5, TensorOptions().device(kCUDA));
   CHECK(t.sum().item<float>() == 6.0f);

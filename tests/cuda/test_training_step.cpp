@@ -54,7 +54,7 @@ TEST_CASE("SGD and Adam steps on CUDA parameters match the CPU's") {
   }
 }
 
-TEST_CASE("Module::to(kCUDA) moves parameters in place; a step on the GPU matches the CPU") {
+TEST_CASE("Module::to(kCUDA) moves parameters in place, and a step on the GPU matches the CPU") {
   HG_REQUIRE_CUDA();
   manual_seed(5);
   nn::Linear cpu_layer(12, 4);
