@@ -46,7 +46,7 @@ TEST_CASE("autocast: bf16 regions and nesting restore the previous state") {
   expect_error([] { amp::AutocastGuard bad(kFloat64); }, {"AutocastGuard", "float64"});
 }
 
-TEST_CASE("autocast: fp32 weights get fp32 gradients; one CastBackward per weight") {
+TEST_CASE("autocast: fp32 weights get fp32 gradients, one CastBackward per weight") {
   manual_seed(2);
   Tensor w = randn({4, 4}).requires_grad_();
   Tensor x = randn({2, 4});
@@ -80,7 +80,7 @@ TEST_CASE("autocast: saved activations are the 16-bit copies") {
   CHECK(y.grad_fn()->next_edges[1].node->outputs[0].dtype == kFloat16);
 }
 
-TEST_CASE("autocast: custom ops need a policy; banned ops name the safe one") {
+TEST_CASE("autocast: custom ops need a policy, banned ops name the safe one") {
   Tensor a = randn({2});
   {
     amp::AutocastGuard ac(kFloat16);

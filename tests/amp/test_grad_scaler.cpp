@@ -57,7 +57,7 @@ TEST_CASE("grad scaler: the dynamic scale halves on inf, doubles after the growt
   CHECK(scaler.skipped_steps() == 2);
 }
 
-TEST_CASE("grad scaler: hysteresis tolerates isolated overflows; min/max clamp") {
+TEST_CASE("grad scaler: hysteresis tolerates isolated overflows, min/max clamp") {
   Tensor p = ones({1}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(0.1));
   amp::GradScaler scaler(amp::GradScalerOptions()
@@ -109,7 +109,7 @@ TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-id
   CHECK(scaler.get_scale() == 32768);
 }
 
-TEST_CASE("grad scaler: unscale_ twice is an error; state_dict round trip; bf16 warning") {
+TEST_CASE("grad scaler: unscale_ twice is an error, state_dict round trip, bf16 warning") {
   Tensor p = ones({1}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(0.1));
   amp::GradScaler scaler;

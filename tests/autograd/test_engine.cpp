@@ -116,7 +116,7 @@ TEST_CASE("engine: in-place on a leaf that requires grad is refused under grad m
   CHECK(values(w) == std::vector<double>{2, 2});
 }
 
-TEST_CASE("engine: integer tensors cannot require grad; comparisons give no grad") {
+TEST_CASE("engine: integer tensors cannot require grad, comparisons give no grad") {
   expect_error([] { (void)arange(3, kInt64).requires_grad_(); },
                {"requires_grad_", "floating-point", "int64"});
   Tensor x = ones({2}).requires_grad_();

@@ -134,7 +134,7 @@ TEST_CASE("dropout: seeded, scaled, identity in eval") {
   expect_error([] { (void)dropout(ones({2}), 1.5); }, {"dropout", "1.5"});
 }
 
-TEST_CASE("embedding: gathers rows; gradient scatter-adds repeated indices") {
+TEST_CASE("embedding: gathers rows, gradient scatter-adds repeated indices") {
   Tensor w = arange(12).reshape({4, 3}).to(kFloat64).requires_grad_();
   Tensor idx = from_vector(std::vector<int64_t>{3, 1, 3}, {3}, kInt64);
   Tensor e = embedding(idx, w);

@@ -140,7 +140,7 @@ TEST_CASE("fills are deterministic and map each element to block offset + i / V"
   CHECK((r[0] == -7 && r[1] == -32));
 }
 
-TEST_CASE("reserved offsets continue the stream; each fill starts at a fresh block") {
+TEST_CASE("reserved offsets continue the stream, each fill starts at a fresh block") {
   Generator gen(2024);
   std::vector<float> a(8), b(8), whole(16);
   fill_uniform(a.data(), 8, 0.f, 1.f, gen.seed(), gen.reserve(blocks_uniform_f32(8)));

@@ -100,7 +100,7 @@ TEST_CASE("tensor: slice, narrow, select and expand") {
   expect_error([&] { (void)m.select(0, 2); }, {"select", "index 2", "[2, 3]"});
 }
 
-TEST_CASE("tensor: contiguous and clone copy; detach shares storage without grad") {
+TEST_CASE("tensor: contiguous and clone copy, detach shares storage without grad") {
   Tensor x = arange(6).reshape({2, 3}).t();
   Tensor c = x.contiguous();
   CHECK(c.is_contiguous());
@@ -114,7 +114,7 @@ TEST_CASE("tensor: contiguous and clone copy; detach shares storage without grad
   CHECK(cl.storage() != y.storage());
 }
 
-TEST_CASE("tensor: item and to_vector convert; item needs one element") {
+TEST_CASE("tensor: item and to_vector convert, item needs one element") {
   CHECK(full({1}, 2.5).item<double>() == 2.5);
   CHECK(full({}, 7.0, kInt64).item<int64_t>() == 7);
   CHECK(full({1, 1}, 1.5, kFloat16).item<Half>().bits == Half(1.5f).bits);

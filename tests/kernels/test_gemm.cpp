@@ -38,7 +38,7 @@ TEST_CASE("gemm: transposed and strided operands") {
                1e-4);
 }
 
-TEST_CASE("gemm: batched matmul broadcasts batch dims; 1-D operands follow torch.matmul") {
+TEST_CASE("gemm: batched matmul broadcasts batch dims, 1-D operands follow torch.matmul") {
   manual_seed(7);
   Tensor a = randn({2, 1, 4, 3}), b = randn({5, 3, 2});
   Tensor c = matmul(a, b);

@@ -105,7 +105,7 @@ TEST_CASE("module: state_dict round trip and load errors name every difference")
   CHECK(values(a.fc->weight) == values(b.fc->weight));  // nothing was changed
 }
 
-TEST_CASE("module: layers compute what their functional forms do; printing") {
+TEST_CASE("module: layers compute what their functional forms do, printing") {
   manual_seed(3);
   nn::Linear fc(5, 2);
   Tensor x = randn({3, 5});
