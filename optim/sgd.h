@@ -5,6 +5,13 @@
 //   buf = d on the first step, else momentum * buf + (1 - dampening) * d
 //   d = nesterov ? d + momentum * buf : buf         (when momentum != 0)
 //   w = w - lr * d
+//
+// Under GradScaler's device-resident mode (Optimizer::step_unless_found_inf) SGD skips on the
+// device, with no readback, whenever its fused kernel takes every parameter (on CUDA: a
+// contiguous parameter or an fp32 master; on the CPU the same kernel column runs): momentum,
+// Nesterov and weight decay included. With dampening != 0 a parameter's first update (before
+// its momentum buffer exists) is decided on the host, because the first step's buffer is d,
+// not (1 - dampening) * d; the later ones stay on the device.
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,6 +61,8 @@ class SGD final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
+  bool skips_exactly_on_device(const ParamState* state,
+                               const OptimizerOptions& options) const override;
 };
 
 }  // namespace hg::optim
