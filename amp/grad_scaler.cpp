@@ -43,8 +43,7 @@ void detail::unscale_into_params(std::vector<UnscaleTarget>& targets, const Tens
     in.push_back(kernels::view_of(t.in));
     out.push_back(kernels::view_of(t.out));
   }
-  kernels::unscale_grads(inv_scale.device())(in.data(), out.data(),
-                                             static_cast<int64_t>(in.size()),
+  kernels::unscale_grads(inv_scale.device())(in.data(), out.data(), static_cast<int64_t>(in.size()),
                                              kernels::view_of(inv_scale),
                                              kernels::view_of(found_inf));
   for (auto& t : targets) {

@@ -11,26 +11,34 @@
 // Why: fp16 gradients below 2^-24 flush to zero; multiplying the loss by S shifts every
 // gradient up by log2(S) binades, and unscaling in fp32 shifts them back.
 //
-// Two homes for the scale. Host mode keeps it in a double and reads the found-inf flag back
-// after unscaling, to decide on the host whether to step. Device mode (the default when the
-// loss or the gradients are on a CUDA device; GradScalerOptions::device_state forces either)
-// keeps the state on the parameters' device, in a float64 [4] tensor (scale, growth tracker,
-// overflow streak, skipped steps; kernels/amp_kernels.h), with float32 [1] inverse scale and
-// found-inf flag next to it, so a training step waits for nothing:
-//   scale(loss)   loss * the device scale (float32, float64 for a float64 loss; so an fp16 loss
-//                 gives an fp32 result, as PyTorch's, where host mode keeps the loss dtype)
-//   unscale_      the multi-tensor unscale launch; the flag stays on the device
-//   step(opt)     opt.step_unless_found_inf(flag): SGD (momentum, Nesterov, weight decay; fp32
-//                 parameters or fp16 with fp32 masters) skips inside its fused kernel. Adam,
-//                 AdamW, lost-update counting and the other cases in optim/optimizer.h read the
-//                 flag once and decide on the host, exactly as host mode does
-//   update()      the scale_update launch (backoff, hysteresis, growth, skip count)
-// What reads the device state, and so waits for the device (a readback, on request only):
-// get_scale(), skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s
-// result to bool. In device mode a skipped step is not warned about, and last_skip_reason()
-// names no parameters (that would read every gradient back); its skip count advances in
-// update() rather than in step(). Weights, optimizer state and scaler state come out
-// bit-identical to host mode (tests/amp/test_grad_scaler_device.cpp).
+// Two homes for the scale, chosen at the first scale() or unscale_() and kept. Host mode keeps
+// it in a double and reads the found-inf flag back after unscaling, to decide on the host
+// whether to step. Device mode (the default when the loss or the gradients are on a CUDA
+// device; GradScalerOptions::device_state forces either) keeps the state on that device, in a
+// float64 [4] tensor (scale, growth tracker, overflow streak, skipped steps: the slots of
+// kernels/amp_kernels.h) with a float32 [1] inverse scale and found-inf flag next to it, so a
+// training step waits for nothing:
+//   scale(loss)   loss * the device scale, in float32 (float64 for a float64 loss): an fp16 loss
+//                 gives an fp32 result, as in PyTorch (host mode keeps the loss dtype); for an
+//                 fp32 loss both modes compute the same bits
+//   unscale_      one multi-tensor unscale launch; the flag stays on the device
+//   step(opt)     opt.step_unless_found_inf(flag) (optim/optimizer.h). Sync-free: SGD with
+//                 momentum, Nesterov and weight decay, on fp32/fp64 parameters or 16-bit ones
+//                 with or without fp32 masters (O2/O3): its fused kernel tests the flag. Read
+//                 back once per step, then decided on the host exactly as host mode decides:
+//                 Adam and AdamW (their bias corrections need the step count), SGD with
+//                 dampening != 0 until a parameter's first applied step, lost-update counting,
+//                 non-contiguous parameters without masters
+//   update()      one scale_update launch (backoff, hysteresis, growth, skip count)
+// What reads the device state back, and so waits for the device, on request only: get_scale(),
+// skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s result to bool
+// (load_state_dict() writes it). Examples that log get_scale() every step therefore sync every
+// step. Every gradient must be on the state's device. Results are bit-identical to host mode
+// on the same device (tests/amp/test_grad_scaler_device.cpp), with three differences in what
+// is reported: a skipped step is not warned about; last_skip_reason() names no parameters
+// (that would read every gradient back); and the skip count advances in update(), once per
+// iteration with a non-finite gradient, where host mode counts each skipped optimizer step in
+// step() (the same with one optimizer that steps every iteration).
 #include <map>
 #include <optional>
 #include <string>
@@ -148,19 +156,28 @@ class GradScaler {
 
   // Whether the state lives on a device (decided at the first scale() or unscale_()).
   bool uses_device_state() const { return device_.has_value(); }
-  // How many times the scaler (or an optimizer step it ran) read device state back; for tests
-  // and profiling. Host mode reads nothing it counts.
+  // How many times the scaler read device state back, counting an optimizer step decided on the
+  // host as one (for tests and profiling; host mode counts nothing). Not counted: converting a
+  // StepResult, and the optimizer settling its deferred bookkeeping (optim/optimizer.h).
   int64_t host_readbacks() const { return readbacks_; }
 
  private:
   enum class Stage { Ready, Unscaled, Stepped };
   // The device-resident state (amp/grad_scaler_device.cpp).
   struct DeviceState {
-    Tensor state;      // float64 [4]: kernels::ScaleStateSlot
-    Tensor inv_scale;  // float32 [1]: float(1 / scale), for the next unscale
-    Tensor found_inf;  // float32 [1]: set by unscale_, cleared by update()
+    Tensor state;           // float64 [4]: kernels::ScaleStateSlot
+    Tensor inv_scale;       // float32 [1]: float(1 / scale), for the next unscale
+    Tensor found_inf;       // float32 [1]: set by unscale_, cleared by update()
     Tensor last_found_inf;  // a copy of found_inf as the last step() saw it
     std::string last_anomaly;
+
+    DeviceState() = default;
+    // A copied scaler gets its own device tensors, as it gets its own host state.
+    DeviceState(const DeviceState& other);
+    DeviceState& operator=(const DeviceState& other);
+    DeviceState(DeviceState&&) = default;
+    DeviceState& operator=(DeviceState&&) = default;
+    ~DeviceState() = default;
   };
   std::string name_of(const Tensor& param, size_t index) const;
   void warn_if_no_masters(const optim::Optimizer& opt, const std::vector<Tensor>& params) const;
@@ -172,7 +189,7 @@ class GradScaler {
   StepResult step_on_device(optim::Optimizer& opt);
   void update_on_device();
   std::vector<double> read_device_state() const;  // a readback
-  void write_device_state();                       // from scale_, growth_tracker_, ...
+  void write_device_state();                      // from scale_, growth_tracker_, ...
 
   GradScalerOptions options_;
   double scale_;  // in device mode: the value last loaded, which seeds the device state

@@ -22,6 +22,25 @@ StepResult::operator bool() const {
   return found_inf_.item<float>() == 0.0f;  // a readback
 }
 
+namespace {
+Tensor clone_if_defined(const Tensor& t) {
+  NoGradGuard no_grad;
+  return t.defined() ? t.clone() : Tensor();
+}
+}  // namespace
+
+GradScaler::DeviceState::DeviceState(const DeviceState& other)
+    : state(clone_if_defined(other.state)),
+      inv_scale(clone_if_defined(other.inv_scale)),
+      found_inf(clone_if_defined(other.found_inf)),
+      last_found_inf(clone_if_defined(other.last_found_inf)),
+      last_anomaly(other.last_anomaly) {}
+
+GradScaler::DeviceState& GradScaler::DeviceState::operator=(const DeviceState& other) {
+  if (this != &other) *this = DeviceState(other);
+  return *this;
+}
+
 void GradScaler::choose_home(Device device) {
   if (home_chosen_) return;
   home_chosen_ = true;
@@ -109,8 +128,8 @@ void GradScaler::update_on_device() {
   p.growth_factor = options_.growth_factor_, p.backoff_factor = options_.backoff_factor_;
   p.growth_interval = options_.growth_interval_, p.hysteresis = options_.hysteresis_;
   p.min_scale = options_.min_scale_, p.max_scale = options_.max_scale_;
-  kernels::scale_update(*device_)(kernels::view_of(dev_.state), kernels::view_of(dev_.found_inf),
-                                  kernels::view_of(dev_.inv_scale), p);
+  kernels::scale_update (*device_)(kernels::view_of(dev_.state), kernels::view_of(dev_.found_inf),
+                                   kernels::view_of(dev_.inv_scale), p);
   for (const Tensor* t : {&dev_.state, &dev_.found_inf, &dev_.inv_scale})
     t->storage()->bump_version();  // written through raw pointers
 }

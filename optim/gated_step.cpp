@@ -21,8 +21,7 @@ bool Optimizer::can_gate_on_device(const Tensor& found_inf) const {
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
-      if (p.device() != found_inf.device() || p.grad().device() != found_inf.device())
-        return false;
+      if (p.device() != found_inf.device() || p.grad().device() != found_inf.device()) return false;
       // prepare() then hands the kernel a contiguous weight: the master, or p itself
       if (!wants_master(p) && !p.is_contiguous()) return false;
       auto it = state_.find(p.impl());

@@ -212,8 +212,8 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
   return u;
 }
 
-void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
-                           double grad_factor, const Tensor* found_inf) {
+void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
+                           const Tensor* found_inf) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
   u.found_inf = found_inf;

@@ -23,7 +23,8 @@ enum class RunOptimizer { SgdNesterov, SgdDampened, Adam, AdamW };
 
 struct ScalerRunSpec {
   RunOptimizer optimizer = RunOptimizer::SgdNesterov;
-  bool o2 = false;                 // fp16 parameters with fp32 master weights
+  DType param_dtype = kFloat32;
+  bool masters = false;              // fp32 master weights (with 16-bit parameters: O2)
   std::optional<bool> device_state;  // the scaler's option (unset: its default)
   Device device = kCPU;
   int steps = 12;
@@ -35,6 +36,7 @@ struct ScalerRunResult {
   std::map<std::string, double> opt_scalars;
   std::map<std::string, double> scaler_state;
   std::vector<bool> stepped;
+  int64_t decided_on_device = 0;       // steps whose skip decision stayed on the device
   int64_t readbacks_during_steps = 0;  // the scaler's, before anything asked for its state
   int64_t steps_taken = 0;
   bool used_device_state = false;
@@ -48,8 +50,8 @@ inline std::unique_ptr<optim::Optimizer> make_run_optimizer(RunOptimizer which,
           std::move(params),
           optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(1e-2));
     case RunOptimizer::SgdDampened:
-      return std::make_unique<optim::SGD>(
-          std::move(params), optim::SGDOptions(0.05).momentum(0.9).dampening(0.25));
+      return std::make_unique<optim::SGD>(std::move(params),
+                                          optim::SGDOptions(0.05).momentum(0.9).dampening(0.25));
     case RunOptimizer::Adam:
       return std::make_unique<optim::Adam>(std::move(params),
                                            optim::AdamOptions(1e-2).weight_decay(1e-2));
@@ -61,16 +63,15 @@ inline std::unique_ptr<optim::Optimizer> make_run_optimizer(RunOptimizer which,
 
 inline ScalerRunResult run_scaled_training(const ScalerRunSpec& spec) {
   manual_seed(1234);
-  const DType param_dtype = spec.o2 ? kFloat16 : kFloat32;
   std::vector<Tensor> params;
   for (const Shape& shape : {Shape{6, 5}, Shape{5}, Shape{4}})
-    params.push_back(randn(shape).to(param_dtype).to(spec.device).requires_grad_());
+    params.push_back(randn(shape).to(spec.param_dtype).to(spec.device).requires_grad_());
   std::vector<Tensor> inputs;  // one per step and parameter, drawn before the run
   for (int s = 0; s < spec.steps; ++s)
     for (const Tensor& p : params) inputs.push_back(randn(p.sizes()).to(spec.device));
 
   auto opt = make_run_optimizer(spec.optimizer, params);
-  if (spec.o2) opt->set_master_weights(true);
+  if (spec.masters) opt->set_master_weights(true);
   auto options = amp::GradScalerOptions().init_scale(1024.0).growth_interval(3).hysteresis(2);
   if (spec.device_state) options.device_state(*spec.device_state);
   amp::GradScaler scaler(options);
@@ -99,7 +100,10 @@ inline ScalerRunResult run_scaled_training(const ScalerRunSpec& spec) {
   ScalerRunResult r;
   r.readbacks_during_steps = scaler.host_readbacks();
   r.used_device_state = scaler.uses_device_state();
-  for (const amp::StepResult& stepped : results) r.stepped.push_back(stepped);
+  for (const amp::StepResult& stepped : results) {
+    r.decided_on_device += stepped.decided_on_device() ? 1 : 0;
+    r.stepped.push_back(stepped);
+  }
   for (const Tensor& p : params) r.params.push_back(p.detach().to(kCPU));
   const optim::OptimizerStateDict state = opt->state_dict();
   for (const auto& [key, t] : state.tensors) r.opt_tensors[key] = t.to(kCPU);

@@ -36,46 +36,59 @@ void expect_identical(const ScalerRunResult& device, const ScalerRunResult& host
   CHECK(device.steps_taken == host.steps_taken);
 }
 
-ScalerRunResult run(RunOptimizer optimizer, bool o2, bool device_state) {
+struct Precision {
+  DType param_dtype;
+  bool masters;
+};
+constexpr Precision kFp32{kFloat32, false}, kO2{kFloat16, true};
+
+ScalerRunResult run(RunOptimizer optimizer, Precision precision, bool device_state) {
   ScalerRunSpec spec;
-  spec.optimizer = optimizer, spec.o2 = o2, spec.device_state = device_state;
+  spec.optimizer = optimizer, spec.device_state = device_state;
+  spec.param_dtype = precision.param_dtype, spec.masters = precision.masters;
   return hg::test::run_scaled_training(spec);
 }
 
 }  // namespace
 
 TEST_CASE("device-state scaler: SGD (Nesterov, weight decay) is bit-identical and sync-free") {
-  for (bool o2 : {false, true}) {
-    CAPTURE(o2);
-    const ScalerRunResult host = run(RunOptimizer::SgdNesterov, o2, false);
-    const ScalerRunResult device = run(RunOptimizer::SgdNesterov, o2, true);
+  // fp32, fp64, O2 (fp16 and bf16 with fp32 masters), O3 (fp16 without)
+  for (const Precision precision : {kFp32, Precision{kFloat64, false}, kO2,
+                                    Precision{kBFloat16, true}, Precision{kFloat16, false}}) {
+    CAPTURE(dtype_name(precision.param_dtype));
+    CAPTURE(precision.masters);
+    const ScalerRunResult host = run(RunOptimizer::SgdNesterov, precision, false);
+    const ScalerRunResult device = run(RunOptimizer::SgdNesterov, precision, true);
     CHECK_FALSE(host.used_device_state);
     CHECK(device.used_device_state);
     expect_identical(device, host);
     CHECK(device.readbacks_during_steps == 0);
+    CHECK(device.decided_on_device == 12);
+    CHECK(host.decided_on_device == 0);
     // the run did what it is meant to: 5 skips, scale 1024 -> x2 -> /2 -> x2 -> /2
     CHECK(host.scaler_state.at("skipped_steps") == 5);
     CHECK(host.scaler_state.at("scale") == 1024.0);
-    CHECK(host.stepped == std::vector<bool>{false, true, true, true, false, false, true, true,
-                                            true, false, false, true});
+    CHECK(host.stepped == std::vector<bool>{false, true, true, true, false, false, true, true, true,
+                                            false, false, true});
   }
 }
 
 TEST_CASE("device-state scaler: SGD with dampening reads the flag back only for first steps") {
-  const ScalerRunResult host = run(RunOptimizer::SgdDampened, false, false);
-  const ScalerRunResult device = run(RunOptimizer::SgdDampened, false, true);
+  const ScalerRunResult host = run(RunOptimizer::SgdDampened, kFp32, false);
+  const ScalerRunResult device = run(RunOptimizer::SgdDampened, kFp32, true);
   expect_identical(device, host);
   // steps 0 and 1 (no momentum buffers yet; step 0 skipped), 4, 5 and 6 (the third parameter's
   // buffer does not exist until its first applied step, 6); every other step stays on the device
   CHECK(device.readbacks_during_steps == 5);
+  CHECK(device.decided_on_device == 7);
 }
 
 TEST_CASE("device-state scaler: Adam and AdamW fall back to one readback per step, identical") {
   for (RunOptimizer optimizer : {RunOptimizer::Adam, RunOptimizer::AdamW}) {
-    for (bool o2 : {false, true}) {
-      CAPTURE(o2);
-      const ScalerRunResult host = run(optimizer, o2, false);
-      const ScalerRunResult device = run(optimizer, o2, true);
+    for (const Precision precision : {kFp32, kO2}) {
+      CAPTURE(precision.masters);
+      const ScalerRunResult host = run(optimizer, precision, false);
+      const ScalerRunResult device = run(optimizer, precision, true);
       expect_identical(device, host);
       CHECK(device.readbacks_during_steps == 12);
     }
@@ -160,7 +173,13 @@ TEST_CASE("device-state scaler: state_dict reads the device, load_state_dict wri
   b.update();
   CHECK(b.host_readbacks() == before);
   CHECK(b.get_scale() == 32768.0);  // the loaded scale, backed off; inv_scale followed
-  p.set_grad(full({2}, 32768.0 * 4.0));
+  const amp::GradScaler copy = b;   // a copy has its own device state
+  p.set_grad(full({2}, INFINITY));
+  b.step(opt);
+  b.update();
+  CHECK(b.get_scale() == 16384.0);
+  CHECK(copy.get_scale() == 32768.0);
+  p.set_grad(full({2}, 16384.0 * 4.0));
   b.unscale_(opt);
   CHECK(values(p.grad()) == std::vector<double>(2, 4.0));
 }

@@ -20,8 +20,8 @@ void expect_follows(const ScalerRunResult& gpu, const ScalerRunResult& cpu) {
   CHECK(gpu.opt_scalars == cpu.opt_scalars);
   REQUIRE(gpu.params.size() == cpu.params.size());
   for (size_t i = 0; i < cpu.params.size(); ++i)
-    cuda_test::check_same("parameter " + std::to_string(i), gpu.params[i].to(kCUDA),
-                          cpu.params[i], Kind::Reduction);
+    cuda_test::check_same("parameter " + std::to_string(i), gpu.params[i].to(kCUDA), cpu.params[i],
+                          Kind::Reduction);
   REQUIRE(gpu.opt_tensors.size() == cpu.opt_tensors.size());
   for (const auto& [key, t] : cpu.opt_tensors) {
     REQUIRE(gpu.opt_tensors.count(key) == 1);
@@ -39,7 +39,8 @@ TEST_CASE("GradScaler keeps its scale on CUDA and follows the CPU host-mode run"
       CAPTURE(static_cast<int>(optimizer));
       CAPTURE(o2);
       ScalerRunSpec spec;
-      spec.optimizer = optimizer, spec.o2 = o2;
+      spec.optimizer = optimizer, spec.masters = o2;
+      spec.param_dtype = o2 ? kFloat16 : kFloat32;
       spec.device_state = false;
       const ScalerRunResult cpu = hg::test::run_scaled_training(spec);
       spec.device = kCUDA;
