@@ -34,11 +34,12 @@
 // skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s result to bool
 // (load_state_dict() writes it). Examples that log get_scale() every step therefore sync every
 // step. Every gradient must be on the state's device. Results are bit-identical to host mode
-// on the same device (tests/amp/test_grad_scaler_device.cpp), with three differences in what
-// is reported: a skipped step is not warned about; last_skip_reason() names no parameters
-// (that would read every gradient back); and the skip count advances in update(), once per
-// iteration with a non-finite gradient, where host mode counts each skipped optimizer step in
-// step() (the same with one optimizer that steps every iteration).
+// on the same device (tests/amp/test_grad_scaler_device.cpp; but for a sign of zero, see
+// optim/sgd.h). What is reported differs in three ways: a skipped step is not warned about;
+// last_skip_reason() names no parameters (that would read every gradient back); and the skip
+// count advances in update(), once per iteration with a non-finite gradient, where host mode
+// counts each skipped optimizer step in step() (the same with one optimizer that steps every
+// iteration).
 #include <map>
 #include <optional>
 #include <string>

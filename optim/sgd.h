@@ -9,9 +9,11 @@
 // Under GradScaler's device-resident mode (Optimizer::step_unless_found_inf) SGD skips on the
 // device, with no readback, whenever its fused kernel takes every parameter (on CUDA: a
 // contiguous parameter or an fp32 master; on the CPU the same kernel column runs): momentum,
-// Nesterov and weight decay included. With dampening != 0 a parameter's first update (before
-// its momentum buffer exists) is decided on the host, because the first step's buffer is d,
-// not (1 - dampening) * d; the later ones stay on the device.
+// Nesterov and weight decay included. A skipped first step leaves a zero momentum buffer, and
+// the next step computes momentum * 0 + (1 - dampening) * d where a host decision computes d:
+// with dampening == 0 the same value (only a gradient element of exactly -0 gives a +0 buffer
+// entry instead of -0). With dampening != 0 a parameter's first update (before its momentum
+// buffer exists) is therefore decided on the host; the later ones stay on the device.
 #include <memory>
 #include <string>
 #include <utility>
