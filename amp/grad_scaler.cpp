@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "amp/autocast.h"
+#include "amp/unscale.h"
 #include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
@@ -21,36 +22,30 @@ thread_local double pending_scale = 0.0;
 // Whether every value of t is finite (the rare path that names the offending parameters).
 bool all_finite(const Tensor& t) { return std::isfinite(abs(t.to(kFloat32)).max().item<double>()); }
 
-// One gradient's place in the multi-tensor unscale: the view read, the view written, and how
-// the result gets back to the parameter.
-struct UnscaleTarget {
-  Tensor param, in, out;
-  bool replace;  // a 16-bit gradient is replaced by its fp32 unscaled copy
-};
+}  // namespace
 
 // A 16-bit gradient is replaced by its fp32 unscaled copy: written back in 16 bits, every value
 // below 2^-24 would flush to zero again, undoing what the loss scale was for. The optimizer
 // reads gradients of any float dtype, and later accumulation promotes into the fp32 gradient.
 // fp32/fp64 gradients are unscaled in place (through a contiguous copy when they are strided).
-UnscaleTarget unscale_target(const Tensor& param) {
+detail::UnscaleTarget detail::unscale_target(const Tensor& param) {
   const Tensor grad = param.grad();
   UnscaleTarget t{param, grad.contiguous(), Tensor(), is_low_precision(grad.dtype())};
   t.out = t.replace ? empty(grad.sizes(), TensorOptions(kFloat32).device(grad.device())) : t.in;
   return t;
 }
 
-// Unscales the gradients of params on one device by inv_scale in fp32 (the unscale_grads family:
-// one launch on CUDA) and says whether any unscaled value is inf or NaN (one flag read back).
-bool unscale_on_device(std::vector<UnscaleTarget>& targets, double inv_scale, Device device) {
-  const TensorOptions f32 = TensorOptions(kFloat32).device(device);
-  const Tensor inv = full({1}, inv_scale, f32), found = zeros({1}, f32);
+void detail::unscale_into_params(std::vector<UnscaleTarget>& targets, const Tensor& inv_scale,
+                                 const Tensor& found_inf) {
+  if (targets.empty()) return;
   std::vector<kernels::TensorView> in, out;
   for (const auto& t : targets) {
     in.push_back(kernels::view_of(t.in));
     out.push_back(kernels::view_of(t.out));
   }
-  kernels::unscale_grads(device)(in.data(), out.data(), static_cast<int64_t>(in.size()),
-                                 kernels::view_of(inv), kernels::view_of(found));
+  kernels::unscale_grads(inv_scale.device())(in.data(), out.data(), static_cast<int64_t>(in.size()),
+                                             kernels::view_of(inv_scale),
+                                             kernels::view_of(found_inf));
   for (auto& t : targets) {
     if (t.replace) {
       t.param.set_grad(t.out);
@@ -60,6 +55,16 @@ bool unscale_on_device(std::vector<UnscaleTarget>& targets, double inv_scale, De
       t.out.storage()->bump_version();  // written in place through raw pointers
     }
   }
+}
+
+namespace {
+// Host mode: unscales the gradients of params on one device by inv_scale and says whether any
+// unscaled value is inf or NaN (one flag read back per device).
+bool unscale_and_check(std::vector<detail::UnscaleTarget>& targets, double inv_scale,
+                       Device device) {
+  const TensorOptions f32 = TensorOptions(kFloat32).device(device);
+  const Tensor inv = full({1}, inv_scale, f32), found = zeros({1}, f32);
+  detail::unscale_into_params(targets, inv, found);
   return found.item<float>() != 0.0f;
 }
 }  // namespace
@@ -89,6 +94,8 @@ Tensor GradScaler::scale(const Tensor& loss) {
               "GradScaler: bfloat16 has float32's exponent range, so its "
               "gradients do not underflow the way float16's do; loss scaling is not needed");
   }
+  choose_home(loss.device());
+  if (device_) return scale_on_device(loss);
   pending_scale = scale_;
   return loss * scale_;
 }
@@ -99,20 +106,34 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   HG_CHECK(stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
            " optimizer since the last update(); unscale_ runs once per step");
   NoGradGuard no_grad;
-  const double inv = 1.0 / scale_;
-  std::vector<std::string> bad;
   const std::vector<Tensor> params = opt.parameters();
   warn_if_no_masters(opt, params);
-  std::map<std::pair<int, int>, std::vector<UnscaleTarget>> by_device;  // (type, index)
+  for (const auto& p : params) {  // the first gradient's device, unless scale() chose already
+    if (p.grad().defined()) choose_home(p.grad().device());
+  }
+  choose_home(kCPU);  // no gradient at all
+  if (device_) {
+    unscale_on_device(params);
+  } else {
+    unscale_on_host(params);
+  }
+  stage = Stage::Unscaled;
+  pending_scale = 0.0;
+}
+
+void GradScaler::unscale_on_host(const std::vector<Tensor>& params) {
+  const double inv = 1.0 / scale_;
+  std::vector<std::string> bad;
+  std::map<std::pair<int, int>, std::vector<detail::UnscaleTarget>> by_device;  // (type, index)
   for (const auto& p : params) {
     if (!p.grad().defined()) continue;
     const Device d = p.grad().device();
-    by_device[{static_cast<int>(d.type), d.index}].push_back(unscale_target(p));
+    by_device[{static_cast<int>(d.type), d.index}].push_back(detail::unscale_target(p));
   }
   bool found_inf = false;
   for (auto& [key, targets] : by_device) {
     const Device device(static_cast<DeviceType>(key.first), key.second);
-    found_inf = unscale_on_device(targets, inv, device) || found_inf;
+    found_inf = unscale_and_check(targets, inv, device) || found_inf;
   }
   for (size_t i = 0; found_inf && i < params.size(); ++i) {
     if (params[i].grad().defined() && !all_finite(params[i].grad()))
@@ -128,11 +149,9 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
       reason << "; first non-finite value: " << autograd::first_anomaly();
     last_skip_reason_ = reason.str();
   }
-  stage = Stage::Unscaled;
-  pending_scale = 0.0;
 }
 
-bool GradScaler::step(optim::Optimizer& opt) {
+StepResult GradScaler::step(optim::Optimizer& opt) {
   if (!options_.enabled_) {
     opt.step();
     return true;
@@ -141,6 +160,7 @@ bool GradScaler::step(optim::Optimizer& opt) {
            " optimizer since the last update()");
   if (stages_[&opt] == Stage::Ready) unscale_(opt);
   stages_[&opt] = Stage::Stepped;
+  if (device_) return step_on_device(opt);
   if (found_inf_) {
     ++skipped_steps_;
     warn("GradScaler: skipped the optimizer step: " + last_skip_reason_);
@@ -153,7 +173,9 @@ bool GradScaler::step(optim::Optimizer& opt) {
 
 void GradScaler::update() {
   if (!options_.enabled_) return;
-  if (options_.dynamic_) {
+  if (device_) {
+    update_on_device();
+  } else if (options_.dynamic_) {
     if (found_inf_) {
       growth_tracker_ = 0;
       if (++overflow_streak_ >= options_.hysteresis_) {
@@ -198,7 +220,23 @@ std::string GradScaler::name_of(const Tensor& param, size_t index) const {
   return "parameter#" + std::to_string(index) + "(" + describe(param) + ")";
 }
 
+double GradScaler::get_scale() const {
+  return device_ ? read_device_state()[kernels::kScaleSlot] : scale_;
+}
+
+int64_t GradScaler::skipped_steps() const {
+  return device_ ? static_cast<int64_t>(read_device_state()[kernels::kSkippedStepsSlot])
+                 : skipped_steps_;
+}
+
 std::map<std::string, double> GradScaler::state_dict() const {
+  if (device_) {
+    const std::vector<double> s = read_device_state();
+    return {{"scale", s[kernels::kScaleSlot]},
+            {"growth_tracker", s[kernels::kGrowthTrackerSlot]},
+            {"overflow_streak", s[kernels::kOverflowStreakSlot]},
+            {"skipped_steps", s[kernels::kSkippedStepsSlot]}};
+  }
   return {{"scale", scale_},
           {"growth_tracker", static_cast<double>(growth_tracker_)},
           {"overflow_streak", static_cast<double>(overflow_streak_)},
@@ -223,6 +261,7 @@ void GradScaler::load_state_dict(const std::map<std::string, double>& state) {
   growth_tracker_ = static_cast<int64_t>(state.at("growth_tracker"));
   overflow_streak_ = static_cast<int64_t>(state.at("overflow_streak"));
   skipped_steps_ = static_cast<int64_t>(state.at("skipped_steps"));
+  if (device_) write_device_state();
 }
 
 }  // namespace hg::amp

@@ -10,7 +10,38 @@
 //
 // Why: fp16 gradients below 2^-24 flush to zero; multiplying the loss by S shifts every
 // gradient up by log2(S) binades, and unscaling in fp32 shifts them back.
+//
+// Two homes for the scale, chosen at the first scale() or unscale_() and kept. Host mode keeps
+// it in a double and reads the found-inf flag back after unscaling, to decide on the host
+// whether to step. Device mode (the default when the loss or the gradients are on a CUDA
+// device; GradScalerOptions::device_state forces either) keeps the state on that device, in a
+// float64 [4] tensor (scale, growth tracker, overflow streak, skipped steps: the slots of
+// kernels/amp_kernels.h) with a float32 [1] inverse scale and found-inf flag next to it, so a
+// training step waits for nothing:
+//   scale(loss)   loss * the device scale, in float32 (float64 for a float64 loss): an fp16 loss
+//                 gives an fp32 result, as in PyTorch (host mode keeps the loss dtype); for an
+//                 fp32 loss both modes compute the same bits
+//   unscale_      one multi-tensor unscale launch; the flag stays on the device
+//   step(opt)     opt.step_unless_found_inf(flag) (optim/optimizer.h). Sync-free: SGD with
+//                 momentum, Nesterov and weight decay, on fp32/fp64 parameters or 16-bit ones
+//                 with or without fp32 masters (O2/O3): its fused kernel tests the flag. Read
+//                 back once per step, then decided on the host exactly as host mode decides:
+//                 Adam and AdamW (their bias corrections need the step count), SGD with
+//                 dampening != 0 until a parameter's first applied step, lost-update counting,
+//                 non-contiguous parameters without masters
+//   update()      one scale_update launch (backoff, hysteresis, growth, skip count)
+// What reads the device state back, and so waits for the device, on request only: get_scale(),
+// skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s result to bool
+// (load_state_dict() writes it). Examples that log get_scale() every step therefore sync every
+// step. Every gradient must be on the state's device. Results are bit-identical to host mode
+// on the same device (tests/amp/test_grad_scaler_device.cpp; but for a sign of zero, see
+// optim/sgd.h). What is reported differs in three ways: a skipped step is not warned about;
+// last_skip_reason() names no parameters (that would read every gradient back); and the skip
+// count advances in update(), once per iteration with a non-finite gradient, where host mode
+// counts each skipped optimizer step in step() (the same with one optimizer that steps every
+// iteration).
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,11 +91,38 @@ class GradScalerOptions {
     enabled_ = v;
     return *this;
   }
+  // true: the scale lives on the device of the loss/gradients even on the CPU (the path CUDA
+  // takes, through the CPU kernel column); false: on the host even for CUDA gradients (named
+  // skip reasons and per-skip warnings, one readback per step). Unset: device for CUDA.
+  GradScalerOptions& device_state(bool v) {
+    device_state_ = v;
+    return *this;
+  }
 
   double init_scale_ = 65536.0, growth_factor_ = 2.0, backoff_factor_ = 0.5;
   int64_t growth_interval_ = 2000, hysteresis_ = 1;
   double min_scale_ = 0.0, max_scale_ = 1e38;  // ~ the largest float
   bool dynamic_ = true, enabled_ = true;
+  std::optional<bool> device_state_;
+};
+
+// What GradScaler::step() did. Converts to bool: whether the optimizer stepped. When the
+// decision stayed on the device, the conversion reads the flag back (a host synchronisation),
+// so a loop that ignores the result never waits for it.
+class StepResult {
+ public:
+  StepResult(bool stepped) : stepped_(stepped) {}  // NOLINT: a decided result reads as a bool
+  static StepResult on_device(Tensor found_inf) {
+    StepResult r(true);
+    r.found_inf_ = std::move(found_inf);
+    return r;
+  }
+  operator bool() const;  // NOLINT: implicit, so `if (scaler.step(opt))` reads as it always did
+  bool decided_on_device() const { return found_inf_.defined(); }
+
+ private:
+  bool stepped_;
+  Tensor found_inf_;  // this step's flag (a copy), when the device decided
 };
 
 class GradScaler {
@@ -77,34 +135,74 @@ class GradScaler {
   // which are non-finite. Once per optimizer per step: a second call is an error.
   void unscale_(optim::Optimizer& opt);
   // Unscales if needed, then runs opt.step() unless a gradient was non-finite (the step is
-  // skipped: weights and optimizer state stay bit-identical). Returns whether it stepped.
-  bool step(optim::Optimizer& opt);
+  // skipped: weights and optimizer state stay bit-identical). The result says whether it
+  // stepped (in device mode, on request: see StepResult).
+  StepResult step(optim::Optimizer& opt);
   // Adjusts the scale for the next iteration (dynamic mode) and resets the per-step state.
   void update();
 
-  double get_scale() const { return scale_; }
+  // The scale, the skip count, the state and the skip reason: in device mode each call reads the
+  // device state back (see the top of this file).
+  double get_scale() const;
   bool is_enabled() const { return options_.enabled_; }
   // Names for messages: "fc1.weight" instead of "parameter #0 [..]".
   void set_parameter_names(const std::vector<std::pair<std::string, Tensor>>& named);
-  // Why the last step was skipped ("" when it was not): the non-finite gradients by name.
-  const std::string& last_skip_reason() const { return last_skip_reason_; }
-  int64_t skipped_steps() const { return skipped_steps_; }
+  // Why the last step was skipped ("" when it was not): the non-finite gradients by name (in
+  // device mode, without names).
+  const std::string& last_skip_reason() const;
+  int64_t skipped_steps() const;
 
   std::map<std::string, double> state_dict() const;
   void load_state_dict(const std::map<std::string, double>& state);
 
+  // Whether the state lives on a device (decided at the first scale() or unscale_()).
+  bool uses_device_state() const { return device_.has_value(); }
+  // How many times the scaler read device state back, counting an optimizer step decided on the
+  // host as one (for tests and profiling; host mode counts nothing). Not counted: converting a
+  // StepResult, and the optimizer settling its deferred bookkeeping (optim/optimizer.h).
+  int64_t host_readbacks() const { return readbacks_; }
+
  private:
   enum class Stage { Ready, Unscaled, Stepped };
+  // The device-resident state (amp/grad_scaler_device.cpp).
+  struct DeviceState {
+    Tensor state;           // float64 [4]: kernels::ScaleStateSlot
+    Tensor inv_scale;       // float32 [1]: float(1 / scale), for the next unscale
+    Tensor found_inf;       // float32 [1]: set by unscale_, cleared by update()
+    Tensor last_found_inf;  // a copy of found_inf as the last step() saw it
+    std::string last_anomaly;
+
+    DeviceState() = default;
+    // A copied scaler gets its own device tensors, as it gets its own host state.
+    DeviceState(const DeviceState& other);
+    DeviceState& operator=(const DeviceState& other);
+    DeviceState(DeviceState&&) = default;
+    DeviceState& operator=(DeviceState&&) = default;
+    ~DeviceState() = default;
+  };
   std::string name_of(const Tensor& param, size_t index) const;
   void warn_if_no_masters(const optim::Optimizer& opt, const std::vector<Tensor>& params) const;
+  void unscale_on_host(const std::vector<Tensor>& params);
+  // Decides host or device mode on first use, from the device the loss or gradients are on.
+  void choose_home(Device device);
+  Tensor scale_on_device(const Tensor& loss);
+  void unscale_on_device(const std::vector<Tensor>& params);
+  StepResult step_on_device(optim::Optimizer& opt);
+  void update_on_device();
+  std::vector<double> read_device_state() const;  // a readback
+  void write_device_state();                      // from scale_, growth_tracker_, ...
 
   GradScalerOptions options_;
-  double scale_;
+  double scale_;  // in device mode: the value last loaded, which seeds the device state
   int64_t growth_tracker_ = 0, overflow_streak_ = 0, skipped_steps_ = 0;
   bool found_inf_ = false;
   std::map<const optim::Optimizer*, Stage> stages_;
   std::map<const TensorImpl*, std::string> names_;
-  std::string last_skip_reason_;
+  mutable std::string last_skip_reason_;  // mutable: device mode fills it in on request
+  bool home_chosen_ = false;
+  std::optional<Device> device_;  // set in device mode
+  DeviceState dev_;
+  mutable int64_t readbacks_ = 0;
 };
 
 }  // namespace hg::amp

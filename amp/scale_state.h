@@ -5,7 +5,8 @@
 
 namespace hg::amp {
 
-// The pending scale (> 0) while gradients are scaled, else 0.
+// The pending scale (> 0) while gradients are scaled, else 0; +infinity when the scale lives on
+// a device (GradScaler's device mode), where reading its value would wait for the device.
 double pending_gradient_scale();
 void set_pending_gradient_scale(double scale);
 

@@ -91,8 +91,13 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
            " (must be > 0, or kInfNorm)");
   if (const double scale = amp::pending_gradient_scale(); scale > 0.0) {
     std::ostringstream message;
-    message << "clip_grad_norm_: the gradients are still multiplied by the GradScaler's scale ("
-            << scale << "), so max_norm is compared with the scaled norm; call "
+    message << "clip_grad_norm_: the gradients are still multiplied by the GradScaler's scale (";
+    if (std::isinf(scale)) {
+      message << "kept on the device";
+    } else {
+      message << scale;
+    }
+    message << "), so max_norm is compared with the scaled norm; call "
             << "scaler.unscale_(optimizer) before clipping";
     warn_once("clip_grad_norm_.scaled", message.str());
   }

@@ -29,7 +29,7 @@ void LRScheduler::apply(int64_t epoch) {
 }
 
 void LRScheduler::step() {
-  const int64_t steps = optimizer_.steps_taken();
+  const int64_t steps = optimizer_.steps_issued();
   const bool no_update = last_epoch_ >= 0 && steps == optimizer_steps_;
   apply(last_epoch_ + 1);
   optimizer_steps_ = steps;
@@ -73,7 +73,7 @@ void LRScheduler::load_state_dict(const SchedulerStateDict& dict) {
   base_lrs_ = std::move(base);
   try {
     apply(static_cast<int64_t>(epoch->second));
-    optimizer_steps_ = optimizer_.steps_taken();
+    optimizer_steps_ = optimizer_.steps_issued();
   } catch (...) {
     base_lrs_ = previous;
     throw;

@@ -31,7 +31,8 @@ class LRScheduler {
   // Advances one epoch and sets every group's lr; on error (e.g. OneCycleLR stepped past its
   // total_steps) nothing changes. Warns (once per process) when the optimizer took no step since
   // the previous step(), e.g. because a GradScaler skipped it: the schedule still advances, as
-  // PyTorch's does, so a run with many skipped steps ends its schedule early.
+  // PyTorch's does, so a run with many skipped steps ends its schedule early. (A step that a
+  // device-resident GradScaler skips on the device goes unnoticed: telling would cost a readback.)
   void step();
   const std::vector<double>& get_last_lr() const { return last_lr_; }
   int64_t last_epoch() const { return last_epoch_; }
@@ -59,7 +60,7 @@ class LRScheduler {
 
   int64_t last_epoch_ = -1;
   std::vector<double> last_lr_;
-  int64_t optimizer_steps_ = 0;  // optimizer_.steps_taken() at the last step()
+  int64_t optimizer_steps_ = 0;  // optimizer_.steps_issued() at the last step()
 };
 
 }  // namespace hg::optim

@@ -88,6 +88,7 @@ std::vector<Tensor> Optimizer::parameters() const {
 }
 
 const ParamState* Optimizer::state(const Tensor& param) const {
+  settle_gated_steps();
   auto it = state_.find(param.impl());
   return it == state_.end() ? nullptr : &it->second;
 }
@@ -144,20 +145,17 @@ void Optimizer::set_master_weights(bool enabled) {
 }
 
 Tensor Optimizer::master_weight(const Tensor& param) const {
-  const ParamState* st = state(param);
-  return st ? st->master : Tensor();
+  auto it = state_.find(param.impl());  // a master never waits for pending gated steps
+  return it == state_.end() ? Tensor() : it->second.master;
 }
 
 // ---- the step ----
 
 void Optimizer::step() { step_scaled(1.0); }
 
-void Optimizer::step_scaled(double grad_scale) {
-  HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
-           ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
-  NoGradGuard no_grad;
+// Every gradient is checked before any parameter changes: a step either happens or not.
+void Optimizer::check_step_inputs() const {
   for (const auto& group : groups_) group.options->validate(name());
-  // Every gradient is checked before any parameter changes: a step either happens or not.
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       const Tensor g = p.grad();
@@ -165,6 +163,14 @@ void Optimizer::step_scaled(double grad_scale) {
                ".step: gradient ", describe(g), " does not match parameter ", describe(p));
     }
   }
+}
+
+void Optimizer::step_scaled(double grad_scale) {
+  HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
+           ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
+  NoGradGuard no_grad;
+  check_step_inputs();
+  settle_gated_steps();  // an update may read ParamState::step (Adam's bias corrections)
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};
   for (const auto& group : groups_) {
@@ -182,6 +188,7 @@ void Optimizer::step_scaled(double grad_scale) {
   // buffer) do not see each other's write-back as an outside change.
   if (master_weights_) mark_masters_synced();
   ++steps_taken_;
+  ++steps_issued_;
 }
 
 detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
@@ -205,11 +212,12 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
   return u;
 }
 
-void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
-                           double grad_factor) {
+void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
+                           const Tensor* found_inf) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
-  ++st.step;
+  u.found_inf = found_inf;
+  if (found_inf == nullptr) ++st.step;  // a gated step is counted when settled
   update(u, st, options);
   if (u.param_written) {
     param.storage()->bump_version();  // the fused kernel wrote it in the same pass
@@ -223,8 +231,8 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
 }
 
 bool detail::use_fused_kernel(const ParamUpdate& u) {
-  return !u.cpu_loops && u.param.device().is_cuda() && u.weight.is_contiguous() &&
-         u.grad.is_contiguous();
+  const bool device_takes_it = u.param.device().is_cuda() || u.found_inf != nullptr;
+  return device_takes_it && u.weight.is_contiguous() && u.grad.is_contiguous();
 }
 
 const Tensor* detail::fused_param_out(const ParamUpdate& u) {
@@ -268,6 +276,7 @@ void Optimizer::zero_grad(bool set_to_none) {
 
 OptimizerStateDict Optimizer::state_dict() const {
   NoGradGuard no_grad;
+  settle_gated_steps();
   OptimizerStateDict dict;
   dict.scalars["master_weights"] = master_weights_ ? 1.0 : 0.0;
   size_t index = 0;
@@ -350,6 +359,7 @@ void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
   while (dict.scalars.count("param_groups." + std::to_string(groups) + ".num_params")) ++groups;
   HG_CHECK(groups == groups_.size(), who, ": the optimizer has ", groups_.size(),
            " parameter groups, the state dict ", groups);
+  settle_gated_steps();  // steps_taken() stays exact; the state itself is replaced
   StateMap loaded;
   std::vector<std::unique_ptr<OptimizerOptions>> options;
   size_t index = 0;

@@ -32,9 +32,20 @@
 //
 // Parameters without a gradient are skipped. Non-finite gradients are not the optimizer's
 // business (GradScaler skips such steps); step() propagates them without failing.
+//
+// A step gated on the device (step_unless_found_inf, for GradScaler's device-resident mode):
+// the decision to skip is a float flag in device memory that the fused kernels read themselves,
+// so the host never waits for it. The host-side bookkeeping that depends on the decision
+// (ParamState::step, steps_taken(), whether a state entry exists at all) is settled later, when
+// it is read: state(), state_dict(), steps_taken(), load_state_dict() and the next host-decided
+// step read the pending skip counts back (one readback per run of identical steps), so what
+// they return is exactly what a host-decided run would hold. Only optimizers whose update does
+// not depend on that bookkeeping gate on the device (SGD: see sgd.h); the others, and every
+// configuration the fused kernels do not cover, read the flag once and decide on the host.
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -112,6 +123,13 @@ struct LostUpdateCount {
   LostUpdateCount& operator+=(const LostUpdateCount& other);
 };
 
+// What Optimizer::step_unless_found_inf did.
+enum class GatedStep {
+  Stepped,  // the host read the flag back, found it clear and stepped
+  Skipped,  // the host read the flag back and skipped the step
+  OnDevice  // every update went to a fused kernel that tests the flag: nothing was read back
+};
+
 struct OptimizerStateDict {
   std::map<std::string, Tensor> tensors;
   std::map<std::string, double> scalars;
@@ -127,6 +145,9 @@ struct ParamUpdate {
   DType compute = kFloat32;  // of the math and the state: fp64 for fp64 parameters, else fp32
   double grad_factor = 1.0;  // the gradient is read as grad * grad_factor (1 / grad_scale)
   bool cpu_loops = true;     // raw CPU loops, else the device-generic path (tensor ops)
+  // The device skip flag (float32 [1]) of a gated step: the update must take the fused kernel
+  // and pass it, so the kernel skips on the device; null for a host-decided step.
+  const Tensor* found_inf = nullptr;
   // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
   // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
   bool param_written = false;
@@ -147,9 +168,21 @@ class Optimizer {
   // 16-bit gradients are never unscaled in place, where small values would flush to zero.
   // step_scaled(1.0) is step().
   void step_scaled(double grad_scale);
-  // How many times step()/step_scaled() ran (GradScaler's skipped steps do not count);
-  // LRScheduler uses it to notice a schedule that advances without updates.
-  int64_t steps_taken() const { return steps_taken_; }
+  // For GradScaler's device-resident mode: steps unless found_inf (float32 [1] on the
+  // parameters' device) is non-zero, with the gradients read as they are (already unscaled).
+  // When every update can be skipped exactly by its fused kernel (see skips_exactly_on_device)
+  // nothing is read back: the kernels test the flag, and the host bookkeeping is settled when
+  // read (see the top of this file). Otherwise one readback of the flag decides on the host,
+  // exactly as GradScaler's host mode does, and so do lost-update counting, parameters on
+  // another device than found_inf, and layouts the fused kernels do not take.
+  GatedStep step_unless_found_inf(const Tensor& found_inf);
+  // How many steps were applied (GradScaler's skipped steps do not count). Settles pending
+  // device-gated steps: a readback when there are some.
+  int64_t steps_taken() const;
+  // How many steps were issued: applied ones, plus device-gated ones whether or not the device
+  // skipped them. Never reads anything back; LRScheduler uses it to notice a schedule that
+  // advances without updates (host-decided skips only: a device skip is invisible to it).
+  int64_t steps_issued() const { return steps_issued_; }
   // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
   void zero_grad(bool set_to_none = true);
 
@@ -189,12 +222,38 @@ class Optimizer {
  protected:
   Optimizer(std::string name, std::vector<ParamGroup> groups,
             std::unique_ptr<OptimizerOptions> defaults);
-  // Updates one parameter; state.step already counts this update.
+  // Updates one parameter; state.step already counts this update, except in a device-gated
+  // step (u.found_inf set), where it is counted once the device's decision is read back.
   virtual void update(detail::ParamUpdate& u, ParamState& state,
                       const OptimizerOptions& options) = 0;
+  // Whether a fused update of a parameter in `state` (null before its first update), gated by
+  // the device flag, leaves exactly what a host decision would: true only when the update reads
+  // none of the bookkeeping a device skip leaves unsettled (ParamState::step, ...). Default no.
+  virtual bool skips_exactly_on_device(const ParamState* state,
+                                       const OptimizerOptions& options) const;
 
  private:
-  void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor);
+  // Steps gated on the device whose outcome the host has not read yet (optim/gated_step.cpp).
+  // A run: `calls` consecutive gated steps that updated the same parameters, and how many of
+  // them the device skipped.
+  struct GatedRun {
+    std::vector<const TensorImpl*> params;  // those with a gradient, in order
+    int64_t calls = 0;
+    Tensor skipped;  // float32 [1] on the device: the sum of the calls' found_inf flags
+  };
+  struct GatedBook {
+    std::vector<GatedRun> runs;
+    std::set<const TensorImpl*> fresh;    // no step and no buffers when first gated
+    std::set<const TensorImpl*> created;  // ... and no state entry at all
+  };
+  bool can_gate_on_device(const Tensor& found_inf) const;
+  void step_gated_on_device(const Tensor& found_inf);
+  void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf);
+  // Reads the pending skip counts back and applies them to the host bookkeeping.
+  void settle_gated_steps() const;
+  void check_step_inputs() const;
+  void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
+                  const Tensor* found_inf = nullptr);
   void step_param_counting(const Tensor& param, const OptimizerOptions& options,
                            double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
@@ -210,10 +269,13 @@ class Optimizer {
   std::string name_;
   std::vector<ParamGroup> groups_;
   std::unique_ptr<OptimizerOptions> defaults_;
-  StateMap state_;
+  // mutable: const readers settle pending device-gated steps into them (settle_gated_steps)
+  mutable StateMap state_;
   bool master_weights_ = false;
   bool cpu_loops_ = true;
-  int64_t steps_taken_ = 0;
+  mutable int64_t steps_taken_ = 0;
+  int64_t steps_issued_ = 0;
+  mutable GatedBook gated_;
   bool count_lost_ = false;
   LostUpdateCount last_lost_, total_lost_;
 };
@@ -223,8 +285,9 @@ namespace detail {
 Tensor read_grad(const ParamUpdate& u);
 // The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
 Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
-// Whether u can take a fused device kernel (kernels/amp_kernels.h): a CUDA parameter whose
-// weight (master or parameter) is contiguous.
+// Whether u can take a fused kernel (kernels/amp_kernels.h): a CUDA parameter whose weight
+// (master or parameter) is contiguous, or any such parameter in a device-gated step (on the CPU
+// the fused column computes what the loops compute, bit for bit, and it can test the flag).
 bool use_fused_kernel(const ParamUpdate& u);
 // The parameter to receive the rounded weight in the fused pass: u.param when u updates a
 // master and the parameter is contiguous (null otherwise; step() then copies).

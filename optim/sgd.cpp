@@ -105,9 +105,12 @@ void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& 
   const Tensor* out = detail::fused_param_out(u);
   const kernels::TensorView out_view =
       out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  const kernels::TensorView gate_view =
+      u.found_inf != nullptr ? kernels::view_of(*u.found_inf) : kernels::TensorView{};
   kernels::fused_sgd(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), buf != nullptr ? &buf_view : nullptr,
-      out != nullptr ? &out_view : nullptr, nullptr, nullptr, u.grad_factor, p);
+      out != nullptr ? &out_view : nullptr, nullptr, u.found_inf != nullptr ? &gate_view : nullptr,
+      u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 
@@ -130,6 +133,8 @@ void SGD::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptio
   }
   if (detail::use_fused_kernel(u)) {
     sgd_fused(u, buf, first, h);
+  } else if (u.found_inf != nullptr) {
+    HG_FAIL("SGD: a device-gated step needs the fused kernel, got ", describe(u.weight));
   } else if (!u.cpu_loops) {
     sgd_tensors(u, buf, first, h);
   } else if (u.compute == kFloat64) {
@@ -137,6 +142,16 @@ void SGD::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptio
   } else {
     sgd_loop<float>(u, buf ? buf->data<float>() : nullptr, first, h);
   }
+}
+
+// A skipped step leaves the momentum buffer as the zeros it was created as, and the next step
+// then computes momentum * 0 + (1 - dampening) * d where the host would compute d itself (the
+// first step): the same value when dampening == 0 (up to the sign of a zero), not otherwise.
+// Nothing else of SGD depends on whether a step happened (it never reads ParamState::step).
+bool SGD::skips_exactly_on_device(const ParamState* state, const OptimizerOptions& options) const {
+  const auto& o = static_cast<const SGDOptions&>(options);
+  if (o.momentum() == 0.0 || o.dampening() == 0.0) return true;
+  return state != nullptr && state->buffers.count("momentum_buffer") != 0;
 }
 
 }  // namespace hg::optim

@@ -5,6 +5,15 @@
 //   buf = d on the first step, else momentum * buf + (1 - dampening) * d
 //   d = nesterov ? d + momentum * buf : buf         (when momentum != 0)
 //   w = w - lr * d
+//
+// Under GradScaler's device-resident mode (Optimizer::step_unless_found_inf) SGD skips on the
+// device, with no readback, whenever its fused kernel takes every parameter (on CUDA: a
+// contiguous parameter or an fp32 master; on the CPU the same kernel column runs): momentum,
+// Nesterov and weight decay included. A skipped first step leaves a zero momentum buffer, and
+// the next step computes momentum * 0 + (1 - dampening) * d where a host decision computes d:
+// with dampening == 0 the same value (only a gradient element of exactly -0 gives a +0 buffer
+// entry instead of -0). With dampening != 0 a parameter's first update (before its momentum
+// buffer exists) is therefore decided on the host; the later ones stay on the device.
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,6 +63,8 @@ class SGD final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
+  bool skips_exactly_on_device(const ParamState* state,
+                               const OptimizerOptions& options) const override;
 };
 
 }  // namespace hg::optim

@@ -1,0 +1,151 @@
+// GradScaler's device mode (amp/grad_scaler.h): the scale state lives in tensors on the
+// gradients' device and the step is decided there, so nothing is read back unless asked for.
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "amp/grad_scaler.h"
+#include "amp/scale_state.h"
+#include "amp/unscale.h"
+#include "autograd/anomaly.h"
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "core/error.h"
+#include "core/factories.h"
+#include "kernels/amp_kernels.h"
+#include "kernels/tensor_bridge.h"
+
+namespace hg::amp {
+
+StepResult::operator bool() const {
+  if (!found_inf_.defined()) return stepped_;
+  return found_inf_.item<float>() == 0.0f;  // a readback
+}
+
+namespace {
+Tensor clone_if_defined(const Tensor& t) {
+  NoGradGuard no_grad;
+  return t.defined() ? t.clone() : Tensor();
+}
+}  // namespace
+
+GradScaler::DeviceState::DeviceState(const DeviceState& other)
+    : state(clone_if_defined(other.state)),
+      inv_scale(clone_if_defined(other.inv_scale)),
+      found_inf(clone_if_defined(other.found_inf)),
+      last_found_inf(clone_if_defined(other.last_found_inf)),
+      last_anomaly(other.last_anomaly) {}
+
+GradScaler::DeviceState& GradScaler::DeviceState::operator=(const DeviceState& other) {
+  if (this != &other) *this = DeviceState(other);
+  return *this;
+}
+
+void GradScaler::choose_home(Device device) {
+  if (home_chosen_) return;
+  home_chosen_ = true;
+  if (!options_.device_state_.value_or(device.is_cuda())) return;
+  device_ = device;
+  const TensorOptions f32 = TensorOptions(kFloat32).device(device);
+  dev_.inv_scale = empty({1}, f32);
+  dev_.found_inf = zeros({1}, f32);
+  write_device_state();
+}
+
+void GradScaler::write_device_state() {
+  NoGradGuard no_grad;
+  const std::vector<double> values{scale_, static_cast<double>(growth_tracker_),
+                                   static_cast<double>(overflow_streak_),
+                                   static_cast<double>(skipped_steps_)};
+  dev_.state = from_vector(values, {kernels::kScaleStateSize}, TensorOptions(kFloat64))
+                   .to(*device_)
+                   .contiguous();
+  dev_.inv_scale.fill_(1.0 / scale_);  // stored as float(1 / scale), as host mode computes it
+}
+
+std::vector<double> GradScaler::read_device_state() const {
+  ++readbacks_;
+  return dev_.state.to_vector<double>();
+}
+
+// The factor is a fresh tensor, so the backward pass never sees the state that update() changes
+// in place. float32 (float64 for a float64 loss): float(scale) * loss is what host mode's
+// loss * scale computes for an fp32 loss, bit for bit.
+Tensor GradScaler::scale_on_device(const Tensor& loss) {
+  HG_CHECK(loss.device() == *device_, "GradScaler.scale: the loss ", describe(loss),
+           " is not on the scale's device ", device_->str());
+  const DType dtype = promote_types(loss.dtype(), kFloat32);
+  Tensor factor;
+  {
+    NoGradGuard no_grad;
+    factor = dev_.state.select(0, kernels::kScaleSlot).to(dtype);
+    if (dtype == kFloat64) factor = factor.clone();
+  }
+  // clip_grad_norm_ only needs to know that the gradients are scaled, not by how much
+  set_pending_gradient_scale(std::numeric_limits<double>::infinity());
+  return loss.to(dtype) * factor;
+}
+
+void GradScaler::unscale_on_device(const std::vector<Tensor>& params) {
+  std::vector<detail::UnscaleTarget> targets;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor grad = params[i].grad();
+    if (!grad.defined()) continue;
+    HG_CHECK(grad.device() == *device_, "GradScaler.unscale_: the gradient of ",
+             name_of(params[i], i), " is on ", grad.device().str(),
+             " but the scale state lives on ", device_->str(),
+             " (device_state needs every gradient on one device)");
+    targets.push_back(detail::unscale_target(params[i]));
+  }
+  detail::unscale_into_params(targets, dev_.inv_scale, dev_.found_inf);
+}
+
+StepResult GradScaler::step_on_device(optim::Optimizer& opt) {
+  dev_.last_found_inf = dev_.found_inf.clone();  // update() clears the flag; the result keeps it
+  dev_.last_anomaly = autograd::first_anomaly();
+  last_skip_reason_.clear();
+  switch (opt.step_unless_found_inf(dev_.found_inf)) {
+    case optim::GatedStep::Stepped:
+      ++readbacks_;
+      return true;
+    case optim::GatedStep::Skipped:
+      ++readbacks_;
+      return false;
+    case optim::GatedStep::OnDevice:
+      break;
+  }
+  return StepResult::on_device(dev_.last_found_inf);
+}
+
+void GradScaler::update_on_device() {
+  NoGradGuard no_grad;
+  if (!options_.dynamic_) {  // a static scale: only the skip count moves
+    dev_.state.narrow(0, kernels::kSkippedStepsSlot, 1).add_(dev_.found_inf);
+    dev_.found_inf.zero_();
+    return;
+  }
+  kernels::ScaleUpdateParams p;
+  p.growth_factor = options_.growth_factor_, p.backoff_factor = options_.backoff_factor_;
+  p.growth_interval = options_.growth_interval_, p.hysteresis = options_.hysteresis_;
+  p.min_scale = options_.min_scale_, p.max_scale = options_.max_scale_;
+  kernels::scale_update (*device_)(kernels::view_of(dev_.state), kernels::view_of(dev_.found_inf),
+                                   kernels::view_of(dev_.inv_scale), p);
+  for (const Tensor* t : {&dev_.state, &dev_.found_inf, &dev_.inv_scale})
+    t->storage()->bump_version();  // written through raw pointers
+}
+
+const std::string& GradScaler::last_skip_reason() const {
+  if (!device_ || !dev_.last_found_inf.defined() || !last_skip_reason_.empty())
+    return last_skip_reason_;
+  ++readbacks_;
+  if (dev_.last_found_inf.item<float>() == 0.0f) return last_skip_reason_;
+  std::ostringstream reason;
+  reason << "non-finite gradients (the scale lives on " << device_->str()
+         << ", so the parameters are not named: GradScalerOptions().device_state(false) names "
+            "them, at one readback per step)";
+  if (!dev_.last_anomaly.empty()) reason << "; first non-finite value: " << dev_.last_anomaly;
+  last_skip_reason_ = reason.str();
+  return last_skip_reason_;
+}
+
+}  // namespace hg::amp

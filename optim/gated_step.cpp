@@ -1,0 +1,104 @@
+// Optimizer::step_unless_found_inf (optim/optimizer.h): a step whose skip decision stays on the
+// device, and the deferred host bookkeeping that decision leaves behind.
+#include "autograd/grad_mode.h"
+#include "optim/optimizer.h"
+
+namespace hg::optim {
+
+bool Optimizer::skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const {
+  return false;
+}
+
+int64_t Optimizer::steps_taken() const {
+  settle_gated_steps();
+  return steps_taken_;
+}
+
+// Every parameter with a gradient must take a fused kernel on found_inf's device, and the
+// optimizer must say that a device skip leaves nothing for the host to get wrong.
+bool Optimizer::can_gate_on_device(const Tensor& found_inf) const {
+  if (count_lost_) return false;  // counting reads the new weights back anyway
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      if (p.device() != found_inf.device() || p.grad().device() != found_inf.device()) return false;
+      // prepare() then hands the kernel a contiguous weight: the master, or p itself
+      if (!wants_master(p) && !p.is_contiguous()) return false;
+      auto it = state_.find(p.impl());
+      if (!skips_exactly_on_device(it == state_.end() ? nullptr : &it->second, *group.options))
+        return false;
+    }
+  }
+  return true;
+}
+
+GatedStep Optimizer::step_unless_found_inf(const Tensor& found_inf) {
+  HG_CHECK(found_inf.defined() && found_inf.dtype() == kFloat32 && found_inf.numel() == 1, name(),
+           ".step_unless_found_inf: found_inf must be a float32 tensor of one element, got ",
+           describe(found_inf));
+  NoGradGuard no_grad;
+  check_step_inputs();
+  if (!can_gate_on_device(found_inf)) {
+    if (found_inf.item<float>() != 0.0f) return GatedStep::Skipped;  // the one readback
+    step();
+    return GatedStep::Stepped;
+  }
+  step_gated_on_device(found_inf);
+  return GatedStep::OnDevice;
+}
+
+void Optimizer::step_gated_on_device(const Tensor& found_inf) {
+  if (master_weights_) sync_masters();
+  std::vector<const TensorImpl*> stepped;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      auto it = state_.find(p.impl());
+      if (it == state_.end()) gated_.created.insert(p.impl());
+      if (it == state_.end() || (it->second.step == 0 && it->second.buffers.empty()))
+        gated_.fresh.insert(p.impl());
+      stepped.push_back(p.impl());
+      step_param(p, *group.options, 1.0, &found_inf);
+    }
+  }
+  if (master_weights_) mark_masters_synced();
+  record_gated_step(std::move(stepped), found_inf);
+  ++steps_issued_;
+}
+
+// Consecutive gated steps over the same parameters share one device counter, so a training
+// loop keeps one run however long it goes (and settling reads one value back).
+void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf) {
+  constexpr int64_t kMaxCalls = int64_t{1} << 24;  // float32 counts exactly up to 2^24
+  std::vector<GatedRun>& runs = gated_.runs;
+  if (!runs.empty() && runs.back().params == params && runs.back().calls < kMaxCalls) {
+    runs.back().skipped.add_(found_inf);
+    ++runs.back().calls;
+    return;
+  }
+  if (!runs.empty() && runs.back().calls >= kMaxCalls) settle_gated_steps();
+  gated_.runs.push_back({std::move(params), 1, found_inf.clone()});
+}
+
+// A parameter whose every pending step was skipped was never updated: the buffers its state got
+// on the host are the zeros the device never wrote, and a host-decided run would have neither
+// them nor, unless it holds a master, the state entry.
+void Optimizer::settle_gated_steps() const {
+  if (gated_.runs.empty()) return;
+  NoGradGuard no_grad;
+  for (const GatedRun& run : gated_.runs) {
+    const auto skipped = static_cast<int64_t>(run.skipped.item<float>());  // a readback
+    const int64_t applied = run.calls - skipped;
+    for (const TensorImpl* p : run.params) state_[p].step += applied;
+    steps_taken_ += applied;
+  }
+  for (const TensorImpl* p : gated_.fresh) {
+    auto it = state_.find(p);
+    if (it == state_.end() || it->second.step != 0) continue;
+    it->second.buffers.clear();
+    if (gated_.created.count(p) && !it->second.master.defined()) state_.erase(it);
+  }
+  gated_ = GatedBook();
+}
+
+}  // namespace hg::optim
