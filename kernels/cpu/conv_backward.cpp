@@ -115,7 +115,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   if (want.x != nullptr)
     w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   std::vector<Partial<C>> partial(static_cast<size_t>(omp_get_max_threads()));
-  const int used = conv::for_samples(s.n, [&](int64_t begin, int64_t end, int id) {
+  const int used = conv::for_samples(s, [&](int64_t begin, int64_t end, int id) {
     Partial<C>& acc = partial[static_cast<size_t>(id)];
     if (want.weight != nullptr) acc.weight.assign(static_cast<size_t>(wv.numel()), C(0));
     if (want.bias != nullptr) acc.bias.assign(static_cast<size_t>(s.cout), C(0));

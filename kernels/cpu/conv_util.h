@@ -108,12 +108,17 @@ void narrow_store(const C* src, int64_t count, T* dst) {
 }
 
 // Runs body(begin, end, thread) over the samples [0, n), split across the OpenMP threads (each
-// then calls a single-threaded BLAS) when there are at least as many samples as threads, else
-// on this thread, whose BLAS calls may use the threads themselves. Returns the threads used.
+// then calls a single-threaded BLAS) when there are at least as many samples as threads and the
+// whole job has at least kParallelMacs multiply-adds, else on this thread, whose BLAS calls may
+// use the threads themselves. Returns the threads used. Why the floor: a parallel region costs
+// microseconds on an idle machine, but on a busy one a thread that waits for a descheduled
+// partner spins; the many tiny convolutions of a gradient check took 100 s instead of 1.
+inline constexpr int64_t kParallelMacs = int64_t{1} << 18;
 template <typename F>
-int for_samples(int64_t n, F&& body) {
+int for_samples(const Shape& s, F&& body) {
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads <= 1 || n < threads) {
+  const int64_t n = s.n, macs = s.n * s.cout * s.kg * s.hwo;
+  if (threads <= 1 || n < threads || macs < kParallelMacs) {
     body(int64_t{0}, n, 0);
     return 1;
   }
