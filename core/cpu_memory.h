@@ -11,8 +11,9 @@
 // The cache holds at most cache_limit() bytes of unused blocks (default 4 GiB; the environment
 // variable HG_CPU_CACHE_LIMIT_MB overrides it at start); a block freed past the limit goes back
 // to the system. A training loop reuses the same sizes every step, so its cache settles at
-// about the step's peak. Under AddressSanitizer cached blocks are poisoned, so a use after free
-// is still reported.
+// about the step's peak. Blocks of 2 MiB and more are 2 MiB-aligned and ask the kernel for
+// transparent huge pages. Under AddressSanitizer cached blocks are poisoned, so a use after
+// free is still reported.
 #include <cstddef>
 #include <cstdint>
 
