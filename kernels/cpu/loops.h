@@ -37,34 +37,7 @@ struct ComputeType<bool> {
 template <typename T>
 using compute_t = typename ComputeType<T>::type;
 
-// Calls f.template operator()<T>() with T the C++ type of `dtype`.
-template <typename F>
-void dispatch_all(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32:
-      f.template operator()<float>();
-      return;
-    case DType::Float16:
-      f.template operator()<Half>();
-      return;
-    case DType::BFloat16:
-      f.template operator()<BFloat16>();
-      return;
-    case DType::Float64:
-      f.template operator()<double>();
-      return;
-    case DType::Int64:
-      f.template operator()<int64_t>();
-      return;
-    case DType::UInt8:
-      f.template operator()<uint8_t>();
-      return;
-    case DType::Bool:
-      f.template operator()<bool>();
-      return;
-  }
-}
-
+// Calls f.template operator()<T>() with T the C++ type of a floating `dtype`.
 template <typename F>
 void dispatch_floating(DType dtype, const char* op, F&& f) {
   switch (dtype) {
@@ -82,6 +55,24 @@ void dispatch_floating(DType dtype, const char* op, F&& f) {
       return;
     default:
       HG_FAIL(op, ": expected a floating dtype, got ", dtype_name(dtype));
+  }
+}
+
+// The same for any dtype: the integer types here, the floating ones as above.
+template <typename F>
+void dispatch_all(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Int64:
+      f.template operator()<int64_t>();
+      return;
+    case DType::UInt8:
+      f.template operator()<uint8_t>();
+      return;
+    case DType::Bool:
+      f.template operator()<bool>();
+      return;
+    default:
+      dispatch_floating(dtype, "dispatch_all", f);
   }
 }
 

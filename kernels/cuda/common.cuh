@@ -133,35 +133,6 @@ __device__ inline To convert(From x) {
   }
 }
 
-// Calls f.template operator()<T>() with T the CUDA storage type of any dtype.
-template <typename F>
-void dispatch_all(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32:
-      f.template operator()<float>();
-      return;
-    case DType::Float64:
-      f.template operator()<double>();
-      return;
-    case DType::Float16:
-      f.template operator()<__half>();
-      return;
-    case DType::BFloat16:
-      f.template operator()<__nv_bfloat16>();
-      return;
-    case DType::Int64:
-      f.template operator()<int64_t>();
-      return;
-    case DType::UInt8:
-      f.template operator()<uint8_t>();
-      return;
-    case DType::Bool:
-      f.template operator()<bool>();
-      return;
-  }
-  fail(__FILE__, __LINE__, "dispatch_all", "unknown dtype");
-}
-
 // A product that nvcc may not fuse into a following add (--fmad would otherwise contract
 // a * b + c into one fma, and the CPU, built in ISO C++ mode, rounds twice).
 __device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
@@ -203,6 +174,24 @@ void dispatch_floating(DType dtype, const char* op, F&& f) {
       break;
   }
   fail(__FILE__, __LINE__, op, "not a floating dtype");
+}
+
+// The same for any dtype: the integer types here, the floating ones as above.
+template <typename F>
+void dispatch_all(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Int64:
+      f.template operator()<int64_t>();
+      return;
+    case DType::UInt8:
+      f.template operator()<uint8_t>();
+      return;
+    case DType::Bool:
+      f.template operator()<bool>();
+      return;
+    default:
+      dispatch_floating(dtype, "dispatch_all", f);
+  }
 }
 
 }  // namespace hg::cuda
