@@ -65,6 +65,15 @@ TEST_CASE("cpu allocator: a reused block holds whatever the op writes, like a fr
   CHECK(z.max().item<double>() == 0.0);
 }
 
+TEST_CASE("cpu allocator: blocks of 2 MiB and more start on a 2 MiB boundary (huge pages)") {
+  for (std::size_t bytes : {2 * kMiB, 3 * kMiB + 4096, 40 * kMiB}) {
+    const hg::Tensor t = tensor_of_bytes(bytes);
+    CHECK(reinterpret_cast<std::uintptr_t>(t.data_ptr()) % (2 * kMiB) == 0);
+  }
+  const hg::Tensor small = tensor_of_bytes(kMiB + 4096);  // cached, not huge-page aligned
+  CHECK(reinterpret_cast<std::uintptr_t>(small.data_ptr()) % 64 == 0);
+}
+
 TEST_CASE("cpu allocator: with a zero limit nothing is cached") {
   const std::size_t limit = cpu::cache_limit();
   cpu::empty_cache();
