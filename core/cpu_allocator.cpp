@@ -60,8 +60,9 @@ std::size_t limit_from_environment() {
   if (mb == nullptr || *mb == '\0') return kDefaultCacheLimit;
   char* end = nullptr;
   const unsigned long long value = std::strtoull(mb, &end, 10);
-  HG_CHECK(end != nullptr && *end == '\0', "cpu allocator: HG_CPU_CACHE_LIMIT_MB must be a whole ",
-           "number of MiB, got \"", mb, "\"");
+  // strtoull would take "-1" as 2^64 - 1: only digits, and no more than 2^40 MiB.
+  HG_CHECK(*mb >= '0' && *mb <= '9' && end != nullptr && *end == '\0' && value <= (1ull << 40),
+           "cpu allocator: HG_CPU_CACHE_LIMIT_MB must be a whole number of MiB, got \"", mb, "\"");
   return static_cast<std::size_t>(value) << 20;
 }
 
