@@ -12,6 +12,7 @@
 #include "core/allocator.h"
 #include "core/cpu_memory.h"
 #include "core/error.h"
+#include "core/warning.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HG_CPU_ASAN 1
@@ -55,15 +56,20 @@ void* large_system_allocate(std::size_t size) {
   return ptr;
 }
 
+// A bad value is a warning and the default, not an error: it is read at the first large
+// allocation, which may happen during a program's static initialisation.
 std::size_t limit_from_environment() {
   const char* mb = std::getenv("HG_CPU_CACHE_LIMIT_MB");
   if (mb == nullptr || *mb == '\0') return kDefaultCacheLimit;
   char* end = nullptr;
   const unsigned long long value = std::strtoull(mb, &end, 10);
   // strtoull would take "-1" as 2^64 - 1: only digits, and no more than 2^40 MiB.
-  HG_CHECK(*mb >= '0' && *mb <= '9' && end != nullptr && *end == '\0' && value <= (1ull << 40),
-           "cpu allocator: HG_CPU_CACHE_LIMIT_MB must be a whole number of MiB, got \"", mb, "\"");
-  return static_cast<std::size_t>(value) << 20;
+  if (*mb >= '0' && *mb <= '9' && end != nullptr && *end == '\0' && value <= (1ull << 40))
+    return static_cast<std::size_t>(value) << 20;
+  warn("cpu allocator: HG_CPU_CACHE_LIMIT_MB must be a whole number of MiB, got \"" +
+       std::string(mb) + "\"; using the default of " + std::to_string(kDefaultCacheLimit >> 20) +
+       " MiB");
+  return kDefaultCacheLimit;
 }
 
 class CachingCpuAllocator final : public Allocator {

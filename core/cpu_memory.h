@@ -9,7 +9,8 @@
 // most 12.5% extra) and kept for reuse when freed; smaller blocks go straight to malloc.
 //
 // The cache holds at most cache_limit() bytes of unused blocks (default 4 GiB; the environment
-// variable HG_CPU_CACHE_LIMIT_MB overrides it at start); a block freed past the limit goes back
+// variable HG_CPU_CACHE_LIMIT_MB overrides it at start; a value that is not a whole number of MiB
+// is a warning and the default); a block freed past the limit goes back
 // to the system. A training loop reuses the same sizes every step, so its cache settles at
 // about the step's peak. Blocks of 2 MiB and more are 2 MiB-aligned and ask the kernel for
 // transparent huge pages. Under AddressSanitizer cached blocks are poisoned, so a use after
