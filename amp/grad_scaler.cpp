@@ -229,6 +229,14 @@ int64_t GradScaler::skipped_steps() const {
                  : skipped_steps_;
 }
 
+Tensor GradScaler::state_tensor() const {
+  if (device_) return dev_.state.clone();
+  return from_vector<double>(
+      {scale_, static_cast<double>(growth_tracker_), static_cast<double>(overflow_streak_),
+       static_cast<double>(skipped_steps_)},
+      {kernels::kScaleStateSize}, kFloat64);
+}
+
 std::map<std::string, double> GradScaler::state_dict() const {
   if (device_) {
     const std::vector<double> s = read_device_state();

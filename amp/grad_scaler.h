@@ -154,6 +154,10 @@ class GradScaler {
 
   std::map<std::string, double> state_dict() const;
   void load_state_dict(const std::map<std::string, double>& state);
+  // A copy of the state as float64 [4]: [0] scale, [1] growth_tracker, [2] overflow_streak,
+  // [3] skipped_steps, where the state lives: on the device in device mode (no readback: a
+  // training loop can collect these and read many steps back at once), else on the CPU.
+  Tensor state_tensor() const;
 
   // Whether the state lives on a device (decided at the first scale() or unscale_()).
   bool uses_device_state() const { return device_.has_value(); }

@@ -88,12 +88,14 @@ struct AdamScalars {
   C neg_step_size, bc2_sqrt, beta1, keep1, beta2, keep2, eps, wd, shrink;
   bool decoupled, coupled;
 };
+// step: h.step, or that minus the device's skip count (FusedAdamFn's skipped_steps), which is why
+// this also compiles for the device (::pow is std::pow for doubles on the host).
 template <typename C>
-inline AdamScalars<C> adam_scalars(const FusedAdamParams& h) {
-  const double bias_correction1 = 1.0 - std::pow(h.beta1, static_cast<double>(h.step));
-  const double bias_correction2 = 1.0 - std::pow(h.beta2, static_cast<double>(h.step));
+HG_HD inline AdamScalars<C> adam_scalars(const FusedAdamParams& h, double step) {
+  const double bias_correction1 = 1.0 - ::pow(h.beta1, step);
+  const double bias_correction2 = 1.0 - ::pow(h.beta2, step);
   return {static_cast<C>(-(h.lr / bias_correction1)),
-          static_cast<C>(std::sqrt(bias_correction2)),
+          static_cast<C>(::sqrt(bias_correction2)),
           static_cast<C>(h.beta1),
           static_cast<C>(1.0 - h.beta1),
           static_cast<C>(h.beta2),
@@ -103,6 +105,10 @@ inline AdamScalars<C> adam_scalars(const FusedAdamParams& h) {
           static_cast<C>(1.0 - h.lr * h.weight_decay),
           h.decoupled,
           !h.decoupled && h.weight_decay != 0.0};
+}
+template <typename C>
+inline AdamScalars<C> adam_scalars(const FusedAdamParams& h) {
+  return adam_scalars<C>(h, static_cast<double>(h.step));
 }
 template <typename C>
 HG_HD inline C adam_element(C w, C g, C* m, C* v, C* vmax, const AdamScalars<C>& s) {

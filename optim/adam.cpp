@@ -122,7 +122,8 @@ void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor
 }
 
 // One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the moments
-// and the rounded parameter copy in a single pass.
+// and the rounded parameter copy in a single pass. In a device-gated step the kernel tests the
+// flag and takes its step number as u.gated_step minus the run's device skip count.
 void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Tensor& v,
                 Tensor* vmax) {
   kernels::FusedAdamParams p;
@@ -134,10 +135,16 @@ void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Ten
   const Tensor* out = fused_param_out(u);
   const kernels::TensorView out_view =
       out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
+  const auto view_or_null = [](const Tensor* t) {
+    return t != nullptr ? kernels::view_of(*t) : kernels::TensorView{};
+  };
+  const kernels::TensorView gate_view = view_or_null(u.found_inf);
+  const kernels::TensorView skipped_view = view_or_null(u.skipped_before);
   kernels::fused_adam(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
       kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,
-      out != nullptr ? &out_view : nullptr, nullptr, nullptr, u.grad_factor, p);
+      out != nullptr ? &out_view : nullptr, nullptr, u.found_inf != nullptr ? &gate_view : nullptr,
+      u.skipped_before != nullptr ? &skipped_view : nullptr, u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 
@@ -148,7 +155,9 @@ void adam_update(ParamUpdate& u, ParamState& state, const AdamHyper& h) {
   Tensor& v = state_buffer(state, "exp_avg_sq", u);
   Tensor* vmax = h.amsgrad ? &state_buffer(state, "max_exp_avg_sq", u) : nullptr;
   if (use_fused_kernel(u)) {
-    adam_fused(u, state.step, h, m, v, vmax);
+    adam_fused(u, u.found_inf != nullptr ? u.gated_step : state.step, h, m, v, vmax);
+  } else if (u.found_inf != nullptr) {
+    HG_FAIL("Adam: a device-gated step needs the fused kernel, got ", describe(u.weight));
   } else if (!u.cpu_loops) {
     adam_tensors(u, state.step, h, m, v, vmax);
   } else if (u.compute == kFloat64) {
@@ -169,6 +178,12 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
 
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
     : Optimizer("Adam", std::move(groups), defaults.clone()) {}
+
+// The fused kernel skips on the device flag and reads its step number on the device, so a skip
+// leaves nothing for the host to get wrong (optim/gated_step.cpp settles the counts).
+bool Adam::skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const {
+  return true;
+}
 
 void Adam::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdamOptions&>(options);

@@ -83,6 +83,9 @@ class Adam final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
+  bool skips_exactly_on_device(const ParamState* state,
+                               const OptimizerOptions& options) const override;
+  bool reads_step_count() const override { return true; }
 };
 
 }  // namespace hg::optim

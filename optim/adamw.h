@@ -22,6 +22,9 @@ class AdamW final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
+  bool skips_exactly_on_device(const ParamState* state,
+                               const OptimizerOptions& options) const override;
+  bool reads_step_count() const override { return true; }
 };
 
 }  // namespace hg::optim

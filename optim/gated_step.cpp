@@ -39,6 +39,7 @@ GatedStep Optimizer::step_unless_found_inf(const Tensor& found_inf) {
   NoGradGuard no_grad;
   check_step_inputs();
   if (!can_gate_on_device(found_inf)) {
+    ++host_readbacks_;
     if (found_inf.item<float>() != 0.0f) return GatedStep::Skipped;  // the one readback
     step();
     return GatedStep::Stepped;
@@ -50,6 +51,12 @@ GatedStep Optimizer::step_unless_found_inf(const Tensor& found_inf) {
 void Optimizer::step_gated_on_device(const Tensor& found_inf) {
   if (master_weights_) sync_masters();
   std::vector<const TensorImpl*> stepped;
+  for (const auto& group : groups_)
+    for (const auto& p : group.params)
+      if (p.grad().defined()) stepped.push_back(p.impl());
+  const bool continues = continue_gated_run(stepped);
+  const DeviceGate gate{&found_inf, continues ? &gated_.runs.back().skipped : nullptr,
+                        continues ? gated_.runs.back().calls : 0};
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
@@ -57,26 +64,34 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
       if (it == state_.end()) gated_.created.insert(p.impl());
       if (it == state_.end() || (it->second.step == 0 && it->second.buffers.empty()))
         gated_.fresh.insert(p.impl());
-      stepped.push_back(p.impl());
-      step_param(p, *group.options, 1.0, &found_inf);
+      step_param(p, *group.options, 1.0, &gate);
     }
   }
   if (master_weights_) mark_masters_synced();
-  record_gated_step(std::move(stepped), found_inf);
+  record_gated_step(std::move(stepped), found_inf, continues);
   ++steps_issued_;
 }
 
 // Consecutive gated steps over the same parameters share one device counter, so a training
-// loop keeps one run however long it goes (and settling reads one value back).
-void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf) {
-  constexpr int64_t kMaxCalls = int64_t{1} << 24;  // float32 counts exactly up to 2^24
-  std::vector<GatedRun>& runs = gated_.runs;
-  if (!runs.empty() && runs.back().params == params && runs.back().calls < kMaxCalls) {
-    runs.back().skipped.add_(found_inf);
-    ++runs.back().calls;
+// loop keeps one run however long it goes (and settling reads one value back). A run ends when
+// the parameter set changes, and every 2^24 calls (float32 counts exactly up to 2^24).
+bool Optimizer::continue_gated_run(const std::vector<const TensorImpl*>& params) {
+  constexpr int64_t kMaxCalls = int64_t{1} << 24;
+  const std::vector<GatedRun>& runs = gated_.runs;
+  if (runs.empty()) return false;
+  if (runs.back().params == params && runs.back().calls < kMaxCalls) return true;
+  // An update that reads ParamState::step learns only the current run's skips on the device.
+  if (reads_step_count() || runs.back().calls >= kMaxCalls) settle_gated_steps();
+  return false;
+}
+
+void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
+                                  bool continues) {
+  if (continues) {
+    gated_.runs.back().skipped.add_(found_inf);  // after this call's kernels, in stream order
+    ++gated_.runs.back().calls;
     return;
   }
-  if (!runs.empty() && runs.back().calls >= kMaxCalls) settle_gated_steps();
   gated_.runs.push_back({std::move(params), 1, found_inf.clone()});
 }
 
@@ -87,6 +102,7 @@ void Optimizer::settle_gated_steps() const {
   if (gated_.runs.empty()) return;
   NoGradGuard no_grad;
   for (const GatedRun& run : gated_.runs) {
+    ++host_readbacks_;
     const auto skipped = static_cast<int64_t>(run.skipped.item<float>());  // a readback
     const int64_t applied = run.calls - skipped;
     for (const TensorImpl* p : run.params) state_[p].step += applied;

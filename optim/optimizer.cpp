@@ -213,11 +213,16 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
 }
 
 void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
-                           const Tensor* found_inf) {
+                           const DeviceGate* gate) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
-  u.found_inf = found_inf;
-  if (found_inf == nullptr) ++st.step;  // a gated step is counted when settled
+  if (gate != nullptr) {  // a gated step is counted when settled
+    u.found_inf = gate->found_inf;
+    u.skipped_before = gate->skipped_before;
+    u.gated_step = st.step + gate->pending_calls + 1;
+  } else {
+    ++st.step;
+  }
   update(u, st, options);
   if (u.param_written) {
     param.storage()->bump_version();  // the fused kernel wrote it in the same pass

@@ -39,9 +39,10 @@
 // (ParamState::step, steps_taken(), whether a state entry exists at all) is settled later, when
 // it is read: state(), state_dict(), steps_taken(), load_state_dict() and the next host-decided
 // step read the pending skip counts back (one readback per run of identical steps), so what
-// they return is exactly what a host-decided run would hold. Only optimizers whose update does
-// not depend on that bookkeeping gate on the device (SGD: see sgd.h); the others, and every
-// configuration the fused kernels do not cover, read the flag once and decide on the host.
+// they return is exactly what a host-decided run would hold. SGD's update does not depend on
+// that bookkeeping (see sgd.h); Adam's does, through the step number of its bias corrections,
+// which its fused kernel then reads as the host's count minus the run's device skip count. Every
+// configuration the fused kernels do not cover reads the flag once and decides on the host.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -148,6 +149,11 @@ struct ParamUpdate {
   // The device skip flag (float32 [1]) of a gated step: the update must take the fused kernel
   // and pass it, so the kernel skips on the device; null for a host-decided step.
   const Tensor* found_inf = nullptr;
+  // A gated step's step number as the host counts it (ParamState::step plus the pending gated
+  // steps, this one included), and the device's count (float32 [1]) of the pending ones it
+  // skipped (null: none pending). The update's true step number is the difference.
+  int64_t gated_step = 0;
+  const Tensor* skipped_before = nullptr;
   // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
   // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
   bool param_written = false;
@@ -183,6 +189,9 @@ class Optimizer {
   // skipped them. Never reads anything back; LRScheduler uses it to notice a schedule that
   // advances without updates (host-decided skips only: a device skip is invisible to it).
   int64_t steps_issued() const { return steps_issued_; }
+  // How many times the optimizer read a device value back to decide or settle a gated step (the
+  // flag of a host-decided step_unless_found_inf, a run's skip count when settled).
+  int64_t host_readbacks() const { return host_readbacks_; }
   // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
   void zero_grad(bool set_to_none = true);
 
@@ -228,9 +237,13 @@ class Optimizer {
                       const OptimizerOptions& options) = 0;
   // Whether a fused update of a parameter in `state` (null before its first update), gated by
   // the device flag, leaves exactly what a host decision would: true only when the update reads
-  // none of the bookkeeping a device skip leaves unsettled (ParamState::step, ...). Default no.
+  // none of the bookkeeping a device skip leaves unsettled, or reads ParamState::step through
+  // u.gated_step and u.skipped_before (then also override reads_step_count). Default no.
   virtual bool skips_exactly_on_device(const ParamState* state,
                                        const OptimizerOptions& options) const;
+  // Whether the update reads ParamState::step. A device-gated run then keeps all its pending
+  // steps in one run (a change of parameter set settles the previous runs first: a readback).
+  virtual bool reads_step_count() const { return false; }
 
  private:
   // Steps gated on the device whose outcome the host has not read yet (optim/gated_step.cpp).
@@ -241,6 +254,12 @@ class Optimizer {
     int64_t calls = 0;
     Tensor skipped;  // float32 [1] on the device: the sum of the calls' found_inf flags
   };
+  // What step_param passes to a device-gated update.
+  struct DeviceGate {
+    const Tensor* found_inf;
+    const Tensor* skipped_before;  // the current run's skip count; null for a new run
+    int64_t pending_calls;         // the current run's calls before this one
+  };
   struct GatedBook {
     std::vector<GatedRun> runs;
     std::set<const TensorImpl*> fresh;    // no step and no buffers when first gated
@@ -248,12 +267,16 @@ class Optimizer {
   };
   bool can_gate_on_device(const Tensor& found_inf) const;
   void step_gated_on_device(const Tensor& found_inf);
-  void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf);
+  // Whether the next gated step over `params` continues the last run (settling first when it
+  // cannot and the update reads step counts).
+  bool continue_gated_run(const std::vector<const TensorImpl*>& params);
+  void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
+                         bool continues);
   // Reads the pending skip counts back and applies them to the host bookkeeping.
   void settle_gated_steps() const;
   void check_step_inputs() const;
   void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
-                  const Tensor* found_inf = nullptr);
+                  const DeviceGate* gate = nullptr);
   void step_param_counting(const Tensor& param, const OptimizerOptions& options,
                            double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
@@ -276,6 +299,7 @@ class Optimizer {
   mutable int64_t steps_taken_ = 0;
   int64_t steps_issued_ = 0;
   mutable GatedBook gated_;
+  mutable int64_t host_readbacks_ = 0;
   bool count_lost_ = false;
   LostUpdateCount last_lost_, total_lost_;
 };

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <vector>
 
 #include <halfgrad/halfgrad.h>
 
@@ -24,6 +25,7 @@
 #include "../common/checkpoint.h"
 #include "../common/models.h"
 #include "../common/progress.h"
+#include "../common/step_readout.h"
 #include "cifar_data.h"
 #include "metrics_log.h"
 
@@ -92,8 +94,8 @@ struct EpochStats {
   int64_t steps = 0, nonfinite_losses = 0;
 };
 
-// One optimizer step on one batch; returns the (unscaled) loss.
-double train_step(Trainer& t, const data::Batch& batch) {
+// One optimizer step on one batch; returns the (unscaled) loss, where it was computed.
+Tensor train_step(Trainer& t, const data::Batch& batch) {
   t.opt.zero_grad();
   Tensor loss;
   {
@@ -105,33 +107,62 @@ double train_step(Trainer& t, const data::Batch& batch) {
   t.scaler.step(t.opt);
   t.scaler.update();
   t.schedule.step();
-  return loss.item<double>();
+  return loss;
+}
+
+// An epoch's steps as they are read back (examples::StepReadout: the loop never waits for a
+// CUDA device to read a loss), and the host-side values of the steps still queued.
+struct EpochBook {
+  int64_t epoch, steps_per_epoch;
+  examples::Progress progress;
+  examples::StepReadout readout;
+  std::vector<double> queued_lrs;
+  double last_scale;  // the scale the next step to record was computed with
+  double loss_sum = 0;
+  EpochStats stats;
+};
+
+void record_queued_steps(Trainer& t, EpochBook& book) {
+  const std::vector<examples::StepValues> steps = book.readout.drain();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const examples::StepValues& v = steps[i];
+    const int64_t global_step = book.epoch * book.steps_per_epoch + (++book.stats.steps);
+    if (v.loss_scale != book.last_scale)
+      t.log.loss_scale_change(global_step, book.last_scale, v.loss_scale, v.skipped_steps);
+    book.last_scale = v.loss_scale;
+    if (t.log_every > 0 && global_step % t.log_every == 0)
+      t.log.step(
+          {book.epoch + 1, global_step, v.loss, book.queued_lrs[i], v.loss_scale, v.skipped_steps});
+    if (std::isfinite(v.loss))
+      book.loss_sum += v.loss;
+    else
+      ++book.stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+    book.progress.update(book.stats.steps, v.loss);
+  }
+  book.queued_lrs.clear();
 }
 
 EpochStats train_epoch(Trainer& t, int64_t epoch) {
   t.loader.set_epoch(epoch);
   const int64_t steps = t.loader.size(), batch = t.loader.options().batch_size;
-  examples::Progress progress("epoch " + std::to_string(epoch + 1), steps, batch);
-  EpochStats stats;
-  double loss_sum = 0;
+  EpochBook book{epoch,
+                 steps,
+                 examples::Progress("epoch " + std::to_string(epoch + 1), steps, batch),
+                 examples::StepReadout(),
+                 {},
+                 applied_scale(t.scaler),
+                 0.0,
+                 EpochStats{}};
   for (auto& b : t.loader) {
-    const double lr = t.schedule.get_last_lr().front(), scale = t.scaler.get_scale();
-    const double loss = train_step(t, b);
-    const int64_t global_step = epoch * steps + (++stats.steps);
-    if (t.scaler.get_scale() != scale)
-      t.log.loss_scale_change(global_step, scale, t.scaler.get_scale(), t.scaler.skipped_steps());
-    if (t.log_every > 0 && global_step % t.log_every == 0)
-      t.log.step(
-          {epoch + 1, global_step, loss, lr, applied_scale(t.scaler), t.scaler.skipped_steps()});
-    if (std::isfinite(loss))
-      loss_sum += loss;
-    else
-      ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
-    progress.update(stats.steps, loss);
+    book.queued_lrs.push_back(t.schedule.get_last_lr().front());
+    book.readout.push(train_step(t, b), t.scaler);
+    if (book.readout.due()) record_queued_steps(t, book);
   }
-  stats.seconds = progress.finish();
-  stats.mean_loss =
-      loss_sum / static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
+  record_queued_steps(t, book);
+  EpochStats& stats = book.stats;
+  stats.seconds = book.progress.finish();
+  stats.mean_loss = book.loss_sum /
+                    static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
   return stats;
 }
 
@@ -141,13 +172,13 @@ double evaluate(nn::Module& model, const data::Dataset& test, int64_t batch, Dev
   const auto region = amp.autocast();
   model.eval();
   data::DataLoader loader(test, {.batch_size = batch, .shuffle = false});
-  int64_t correct = 0;
+  Tensor correct = zeros({}, TensorOptions(kInt64).device(device));  // read back once, at the end
   for (auto& b : loader) {
     const Tensor logits = model(b.data.to(device));
-    correct += sum(eq(argmax(logits, 1), b.target.to(device))).item<int64_t>();
+    correct = correct + sum(eq(argmax(logits, 1), b.target.to(device)));
   }
   model.train();
-  return static_cast<double>(correct) / static_cast<double>(test.size());
+  return static_cast<double>(correct.item<int64_t>()) / static_cast<double>(test.size());
 }
 
 // The checkpoint's scalars: the normalisation (so another program can rebuild the inputs) and

@@ -17,6 +17,7 @@
 #include "../common/checkpoint.h"
 #include "../common/models.h"
 #include "../common/progress.h"
+#include "../common/step_readout.h"
 
 using namespace hg;
 
@@ -49,13 +50,13 @@ double evaluate(nn::Module& model, const data::Dataset& test, Device device,
   const auto region = amp.autocast();
   model.eval();
   data::DataLoader loader(test, {.batch_size = 1000, .shuffle = false});
-  int64_t correct = 0;
+  Tensor correct = zeros({}, TensorOptions(kInt64).device(device));  // read back once, at the end
   for (auto& batch : loader) {
     const Tensor logits = model(batch.data.to(device));
-    correct += sum(eq(argmax(logits, 1), batch.target.to(device))).item<int64_t>();
+    correct = correct + sum(eq(argmax(logits, 1), batch.target.to(device)));
   }
   model.train();
-  return static_cast<double>(correct) / static_cast<double>(test.size());
+  return static_cast<double>(correct.item<int64_t>()) / static_cast<double>(test.size());
 }
 
 data::LabeledImages first(data::LabeledImages all, int64_t limit) {
@@ -124,6 +125,17 @@ int main(int argc, char** argv) try {
                                 args.integer("batch"));
     double loss_sum = 0;
     int64_t step = 0, nonfinite_losses = 0;
+    // the losses are read back in batches, so a CUDA step never waits for the device
+    examples::StepReadout readout;
+    const auto record_queued_steps = [&] {
+      for (const examples::StepValues& v : readout.drain()) {
+        if (std::isfinite(v.loss))
+          loss_sum += v.loss;
+        else
+          ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+        progress.update(++step, v.loss);
+      }
+    };
     for (auto& batch : loader) {
       opt.zero_grad();
       Tensor loss;
@@ -135,13 +147,10 @@ int main(int argc, char** argv) try {
       scaler.step(opt);
       scaler.update();
       schedule.step();
-      const double l = loss.item<double>();
-      if (std::isfinite(l))
-        loss_sum += l;
-      else
-        ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
-      progress.update(++step, l);
+      readout.push(loss, scaler);
+      if (readout.due()) record_queued_steps();
     }
+    record_queued_steps();
     const double seconds = progress.finish();
     const double accuracy = evaluate(*model, test, device, amp);
     std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)",

@@ -70,11 +70,23 @@ __global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64
   }
 }
 
+// The step number of a device-gated run: the host's count minus the steps the device skipped.
+struct AdamStep {
+  const float* skipped_steps;  // null: `scalars` as computed on the host
+  FusedAdamParams params;
+};
+
 template <typename C, typename W, typename G>
 __global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, ParamOut out, int64_t n,
-                            StepControl control, am::AdamScalars<C> s) {
+                            StepControl control, am::AdamScalars<C> scalars, AdamStep step) {
   if (control.skip()) return;
   const C factor = control.grad_factor<C>();
+  // every thread derives the bias corrections itself: two double pows, cheaper than a launch
+  const am::AdamScalars<C> s =
+      step.skipped_steps == nullptr
+          ? scalars
+          : am::adam_scalars<C>(step.params, static_cast<double>(step.params.step) -
+                                                 static_cast<double>(*step.skipped_steps));
   HG_GRID_LOOP(i, n) {
     C w, g;
     load_wg(weight, grad, i, factor, w, g);
@@ -136,14 +148,16 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
                 const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, double grad_factor, const FusedAdamParams& params) {
+                const TensorView* found_inf, const TensorView* skipped_steps, double grad_factor,
+                const FusedAdamParams& params) {
   const int64_t n = weight.numel();
   if (n == 0) return;
   for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
     adam_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
         weight.ptr<W>(), grad.ptr<G>(), exp_avg.ptr<C>(), exp_avg_sq.ptr<C>(),
         state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n,
-        control_of(inv_scale, found_inf, grad_factor), am::adam_scalars<C>(params));
+        control_of(inv_scale, found_inf, grad_factor), am::adam_scalars<C>(params),
+        AdamStep{skipped_steps != nullptr ? skipped_steps->ptr<float>() : nullptr, params});
     HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
   });
 }

@@ -38,6 +38,7 @@ struct ScalerRunResult {
   std::vector<bool> stepped;
   int64_t decided_on_device = 0;       // steps whose skip decision stayed on the device
   int64_t readbacks_during_steps = 0;  // the scaler's, before anything asked for its state
+  int64_t optimizer_readbacks = 0;     // the optimizer's (settling gated runs), likewise
   int64_t steps_taken = 0;
   bool used_device_state = false;
 };
@@ -99,6 +100,7 @@ inline ScalerRunResult run_scaled_training(const ScalerRunSpec& spec) {
 
   ScalerRunResult r;
   r.readbacks_during_steps = scaler.host_readbacks();
+  r.optimizer_readbacks = opt->host_readbacks();
   r.used_device_state = scaler.uses_device_state();
   for (const amp::StepResult& stepped : results) {
     r.decided_on_device += stepped.decided_on_device() ? 1 : 0;

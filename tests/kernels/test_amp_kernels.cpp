@@ -185,7 +185,7 @@ TEST_CASE("fused_adam reproduces optim::AdamW and Adam (amsgrad) bit for bit") {
         const kernels::TensorView out_view = out ? view_of(*out) : kernels::TensorView{};
         kernels::fused_adam(kCPU)(view_of(w), view_of(g), view_of(state[0]), view_of(state[1]),
                                   decoupled ? nullptr : &vmax, out ? &out_view : nullptr, nullptr,
-                                  nullptr, factor, params);
+                                  nullptr, nullptr, factor, params);
       };
       check_fused(c, make, fused, decoupled ? "fused AdamW" : "fused Adam");
     }
