@@ -120,23 +120,39 @@ Tensor nll_per_sample(const Tensor& log_probs, const Tensor& target, int64_t ign
   return loss;
 }
 
-// Applies the reduction; mean divides by the number of counted samples.
-Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, double count) {
+// The mean over the targets that are not ignore_index. On the CPU the count is read and the sum
+// scaled by 1 / count (Tensor / double). On another device reading the count would make the
+// host wait for it on every loss, so the reciprocal is computed there, in double, rounded to
+// the float (double for fp64) that Tensor / double scales by, and the sum is scaled in that
+// type: the same value, without a synchronisation.
+Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
+  Tensor count;
+  {
+    NoGradGuard no_grad;
+    count = sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target)));
+  }
+  if (per_sample.device().is_cpu())
+    return sum(per_sample) / static_cast<double>(count.item<int64_t>());
+  const DType compute = per_sample.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  Tensor reciprocal;
+  {
+    NoGradGuard no_grad;
+    reciprocal = (1.0 / count.to(kFloat64)).to(compute);
+  }
+  return (sum(per_sample).to(compute) * reciprocal).to(per_sample.dtype());
+}
+
+Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, const Tensor& target,
+                   int64_t ignore_index) {
   switch (reduction) {
     case Reduction::None:
       return per_sample;
     case Reduction::Sum:
       return sum(per_sample);
     case Reduction::Mean:
-      return sum(per_sample) / count;
+      return mean_over_counted(per_sample, target, ignore_index);
   }
   return per_sample;
-}
-
-double counted(const Tensor& target, int64_t ignore_index) {
-  NoGradGuard no_grad;
-  return static_cast<double>(
-      sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target))).item<int64_t>());
 }
 
 }  // namespace
@@ -145,7 +161,7 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
                 int64_t ignore_index) {
   const Tensor lp = amp::autocast(amp::OpId::NllLoss, log_probs);
   const Tensor per_sample = nll_per_sample(lp, target, ignore_index, "nll_loss");
-  return reduce_loss(per_sample, reduction, counted(target, ignore_index));
+  return reduce_loss(per_sample, reduction, target, ignore_index);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
@@ -155,7 +171,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
            label_smoothing, " is outside [0, 1]");
   const Tensor per_sample = cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits),
                                                      target, ignore_index, label_smoothing);
-  return reduce_loss(per_sample, reduction, counted(target, ignore_index));
+  return reduce_loss(per_sample, reduction, target, ignore_index);
 }
 
 Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduction) {

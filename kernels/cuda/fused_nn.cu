@@ -3,11 +3,11 @@
 // the CPU's mask; softmax + cross-entropy is one warp per row forward (max, sum of exp, the
 // target's logit and the smoothing mean in registers, float inside) and one thread per element
 // backward, with the row's log-sum-exp saved in between.
-#include <limits>
 
 #include "core/half.h"
 #include "kernels/cuda/cuda_fused_nn_kernels.h"
 #include "kernels/cuda/nn_common.cuh"
+#include "kernels/cuda/target_check.h"
 #include "kernels/fused_nn_math.h"
 
 namespace hg::kernels::cuda {
@@ -31,7 +31,6 @@ __global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, uint64_t of
 }
 
 constexpr int kRowsPerBlock = 8;  // one warp per row
-constexpr long long kNoBadTarget = std::numeric_limits<long long>::max();
 
 template <typename C>
 __device__ inline C warp_sum(C v) {
@@ -70,7 +69,8 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   if (t == ignore_index) {
     loss[n] = Scalar<T>::store(C(0));
   } else if (t < 0 || t >= cols) {
-    atomicMin(first_bad, static_cast<long long>(n));
+    atomicMin(first_bad, static_cast<long long>(n));  // reported late (kernels/cuda/target_check.h)
+    loss[n] = Scalar<T>::store(C(NAN));
   } else {
     C value = shift - static_cast<C>(Scalar<T>::load(xr[t]));
     if (smooth) value = (C(1) - ls) * value + ls * (shift - total / static_cast<C>(cols));
@@ -95,8 +95,6 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
     dx[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_loss[n])) * (p - share - uniform));
   }
 }
-
-__global__ void set_kernel(long long* p, long long v) { *p = v; }
 
 }  // namespace
 
@@ -127,27 +125,20 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
                    int64_t* bad_target) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
-  *bad_target = -1;
+  *bad_target = -1;  // a bad target is reported late, by the next loss (target_check.h)
   if (rows == 0) return;
   dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
     using C = typename Scalar<T>::Compute;
     cudaStream_t stream = current_stream();
-    DeviceBuffer first_bad(sizeof(long long));
-    set_kernel<<<1, 1, 0, stream>>>(first_bad.as<long long>(), kNoBadTarget);
-    HG_CUDA_LAUNCH_CHECK("cross_entropy set_kernel");
+    TargetCheck check(stream, "cross_entropy", rows, cols);
     const unsigned blocks =
         one_block_each((rows + kRowsPerBlock - 1) / kRowsPerBlock, "cross_entropy");
     cross_entropy_kernel<T, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
         logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
         static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<T>(), lse.ptr<C>(),
-        first_bad.as<long long>());
+        check.slot());
     HG_CUDA_LAUNCH_CHECK("cross_entropy_kernel");
-    // The contract reports a bad target to the host (as nll_loss): one synchronisation.
-    long long bad = kNoBadTarget;
-    HG_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad.as<long long>(), sizeof bad,
-                                  cudaMemcpyDeviceToHost, stream));
-    HG_CUDA_CHECK(cudaStreamSynchronize(stream));
-    if (bad != kNoBadTarget) *bad_target = static_cast<int64_t>(bad);
+    check.queue();
   });
 }
 

@@ -2,18 +2,16 @@
 // gradient) and the embedding lookup (row gather; backward accumulates with atomics in the
 // compute type and rounds once).
 #include <cstdint>
-#include <limits>
 
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_common.cuh"
+#include "kernels/cuda/target_check.h"
 
 namespace hg::kernels::cuda {
 
 using namespace ::hg::cuda;  // NOLINT: the backend's helpers
 
 namespace {
-
-constexpr long long kNoBadTarget = std::numeric_limits<long long>::max();
 
 template <typename T>
 __global__ void nll_kernel(const T* logp, const int64_t* target, int64_t rows, int64_t classes,
@@ -23,14 +21,13 @@ __global__ void nll_kernel(const T* logp, const int64_t* target, int64_t rows, i
     if (t == ignore_index) {
       loss[n] = Scalar<T>::store(0.0f);
     } else if (t < 0 || t >= classes) {
-      atomicMin(first_bad, static_cast<long long>(n));
+      atomicMin(first_bad, static_cast<long long>(n));  // reported late (target_check.h)
+      loss[n] = Scalar<T>::store(NAN);
     } else {
       loss[n] = Scalar<T>::store(-Scalar<T>::load(logp[n * classes + t]));
     }
   }
 }
-
-__global__ void set_kernel(long long* p, long long v) { *p = v; }
 
 template <typename T>
 __global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, int64_t rows,
@@ -79,23 +76,16 @@ __global__ void embedding_backward_kernel(const T* grad_out, const int64_t* inde
 void nll_loss(const TensorView& logp, const TensorView& target, int64_t ignore_index,
               const TensorView& loss, int64_t* bad_target) {
   const int64_t rows = logp.sizes[0], classes = logp.sizes[1];
-  *bad_target = -1;
+  *bad_target = -1;  // a bad target is reported late, by the next loss (target_check.h)
   if (rows == 0) return;
   dispatch_floating(logp.dtype, "nll_loss", [&]<typename T>() {
     cudaStream_t stream = current_stream();
-    DeviceBuffer first_bad(sizeof(long long));
-    set_kernel<<<1, 1, 0, stream>>>(first_bad.as<long long>(), kNoBadTarget);
-    HG_CUDA_LAUNCH_CHECK("nll_loss set_kernel");
-    nll_kernel<T><<<grid_for(rows), kBlockSize, 0, stream>>>(
-        logp.ptr<T>(), target.ptr<int64_t>(), rows, classes, ignore_index, loss.ptr<T>(),
-        first_bad.as<long long>());
+    TargetCheck check(stream, "nll_loss", rows, classes);
+    nll_kernel<T><<<grid_for(rows), kBlockSize, 0, stream>>>(logp.ptr<T>(), target.ptr<int64_t>(),
+                                                             rows, classes, ignore_index,
+                                                             loss.ptr<T>(), check.slot());
     HG_CUDA_LAUNCH_CHECK("nll_kernel");
-    // The contract reports a bad target to the host: this is the one synchronisation here.
-    long long bad = kNoBadTarget;
-    HG_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad.as<long long>(), sizeof bad,
-                                  cudaMemcpyDeviceToHost, stream));
-    HG_CUDA_CHECK(cudaStreamSynchronize(stream));
-    if (bad != kNoBadTarget) *bad_target = static_cast<int64_t>(bad);
+    check.queue();
   });
 }
 

@@ -6,6 +6,7 @@
 #include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/target_check.h"
 
 namespace hg::cuda {
 
@@ -51,6 +52,7 @@ void set_sync_after_launch(bool on) { sync_flag() = on; }
 void synchronize() {
   if (!is_available()) return;
   HG_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+  report_bad_targets();  // a loss's out-of-range target (kernels/cuda/target_check.h)
 }
 
 cudaStream_t current_stream() {

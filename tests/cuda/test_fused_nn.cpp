@@ -2,6 +2,8 @@
 // mask on both devices (bit for bit), softmax + cross-entropy agrees to the dtype's tolerance.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "cuda_test_util.h"
 
 using namespace hg;
@@ -40,7 +42,23 @@ TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothi
         loss.backward(g);
         loss_dev.backward(g.to(kCUDA));
         expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "cross_entropy backward", 1.0);
+        // the mean over the non-ignored targets: counted on the device, no readback
+        const Tensor mean_loss = cross_entropy(x.cpu, target, Reduction::Mean, -100, ls);
+        const Tensor mean_dev = cross_entropy(x.dev, target.to(kCUDA), Reduction::Mean, -100, ls);
+        expect_parity(mean_dev, mean_loss, dtype, "cross_entropy mean", 1.0);
       }
     }
   }
+}
+
+TEST_CASE("cuda cross_entropy: an out-of-range target is reported by the next loss") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor good = from_vector<int64_t>({1, 2, 3}, {3}, kInt64).to(kCUDA);
+  const Tensor bad = from_vector<int64_t>({1, 2, 10}, {3}, kInt64).to(kCUDA);
+  const Tensor x = randn({3, 10}).to(kCUDA);
+  const Tensor loss = cross_entropy(x, bad, Reduction::None);  // returns without waiting
+  hg::test::expect_error([&] { (void)cross_entropy(x, good); },
+                         {"cross_entropy", "index 2", "10 classes"});
+  CHECK(std::isnan(loss.to(kCPU).to_vector<float>()[2]));
+  cuda::synchronize();  // the good call queued nothing to report
 }

@@ -1,0 +1,84 @@
+// The late report of out-of-range targets on CUDA (kernels/cuda/target_check.h).
+#include "kernels/cuda/target_check.h"
+
+#include <mutex>
+
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+
+namespace hg::cuda {
+
+namespace {
+
+// The one outstanding finding: the device slot the kernels write, its pinned host copy, and the
+// event recorded after the copy. Allocated on first use and never freed (pinned memory dies with
+// the process), as the transfer staging buffers are.
+struct Pending {
+  std::mutex mutex;
+  long long* device_slot = nullptr;
+  long long* host_slot = nullptr;  // pinned: [0] the copy of the finding, [1] kNoBadTarget
+  cudaEvent_t copied = nullptr;
+  bool queued = false;
+  std::string call;
+
+  void ensure() {
+    if (device_slot != nullptr) return;
+    HG_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_slot), sizeof(long long)));
+    HG_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_slot), 2 * sizeof(long long),
+                                cudaHostAllocDefault));
+    HG_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
+    host_slot[0] = host_slot[1] = kNoBadTarget;
+  }
+
+  // Called with the mutex held. Clears the finding before throwing, so it is reported once.
+  void report() {
+    if (!queued) return;
+    HG_CUDA_CHECK(cudaEventSynchronize(copied));
+    queued = false;
+    const long long bad = host_slot[0];
+    if (bad == kNoBadTarget) return;
+    HG_FAIL(call, ": the target at index ", bad,
+            " is out of range (reported by the next CUDA loss or cuda::synchronize(): reading it "
+            "at once would stall the host on every loss; that row's loss is NaN)");
+  }
+};
+
+Pending& pending() {
+  static Pending* p = new Pending;
+  return *p;
+}
+
+}  // namespace
+
+TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int64_t classes)
+    : stream_(stream),
+      call_(std::string(op) + " on CUDA with [" + std::to_string(rows) + ", " +
+            std::to_string(classes) + "] inputs and " + std::to_string(classes) + " classes") {
+  Pending& p = pending();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.ensure();
+  p.report();  // the previous launch's finding, before its slot is reused
+  // from pinned memory: a truly asynchronous copy, and the constant outlives it
+  HG_CUDA_CHECK(cudaMemcpyAsync(p.device_slot, p.host_slot + 1, sizeof(long long),
+                                cudaMemcpyHostToDevice, stream_));
+}
+
+long long* TargetCheck::slot() const { return pending().device_slot; }
+
+void TargetCheck::queue() {
+  Pending& p = pending();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  HG_CUDA_CHECK(cudaMemcpyAsync(p.host_slot, p.device_slot, sizeof(long long),
+                                cudaMemcpyDeviceToHost, stream_));
+  HG_CUDA_CHECK(cudaEventRecord(p.copied, stream_));
+  p.call = call_;
+  p.queued = true;
+}
+
+void report_bad_targets() {
+  Pending& p = pending();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  p.report();
+}
+
+}  // namespace hg::cuda

@@ -1,0 +1,38 @@
+#pragma once
+// Out-of-range class targets on CUDA (cross_entropy, nll_loss), reported without making the host
+// wait for the device. The CPU kernels report a bad target before the op returns. Reading a CUDA
+// kernel's finding that way costs a host synchronisation per loss: in a small model most of a
+// step, and it would undo the sync-free AMP step. Instead each loss kernel leaves its finding
+// (the first bad row, atomicMin) in a device slot that is copied, in stream order, into pinned
+// host memory with an event behind it; the next loss launch, and cuda::synchronize(), look at it
+// (waiting only for that event, which the device passed long ago in a training loop) and throw
+// the hg::Error then, naming the op and the shapes of the call that had the bad target. Rows
+// with a bad target get a NaN loss, so a loss read before the report is visibly wrong. PyTorch
+// reports the same misuse late too (a device-side assert). A finding of a process's very last
+// loss that nothing looks at goes unreported.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <string>
+
+namespace hg::cuda {
+
+constexpr long long kNoBadTarget = 0x7fffffffffffffffLL;  // the slot's "none"
+
+// One loss launch: construct before the kernel (it reports any earlier finding, then sets the
+// device slot to kNoBadTarget on `stream`), pass slot() to the kernel, and call queue() after it.
+class TargetCheck {
+ public:
+  TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int64_t classes);
+  long long* slot() const;
+  void queue();  // copies the slot to the host and records the event, on the stream
+
+ private:
+  cudaStream_t stream_;
+  std::string call_;  // "cross_entropy on [N, C] logits": for the late report
+};
+
+// Throws the hg::Error of a queued finding, if there is one (cuda::synchronize() calls it).
+void report_bad_targets();
+
+}  // namespace hg::cuda
