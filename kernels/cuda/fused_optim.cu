@@ -34,10 +34,10 @@ struct ParamOut {
   __device__ void store(int64_t i, float v) const {
     switch (dtype) {
       case DType::Float16:
-        static_cast<__half*>(data)[i] = __float2half_rn(v);
+        static_cast<__half*>(data)[i] = round_to_half(v);  // NaN payload kept, as the CPU
         break;
       case DType::BFloat16:
-        static_cast<__nv_bfloat16*>(data)[i] = __float2bfloat16_rn(v);
+        static_cast<__nv_bfloat16*>(data)[i] = round_to_bfloat16(v);
         break;
       case DType::Float64:
         static_cast<double*>(data)[i] = static_cast<double>(v);

@@ -21,13 +21,20 @@ struct Pending {
   bool queued = false;
   std::string call;
 
+  // The event is created last and tested first: if an allocation throws, the next call
+  // completes the set-up instead of using a null host slot or event.
   void ensure() {
-    if (device_slot != nullptr) return;
-    HG_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_slot), sizeof(long long)));
-    HG_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_slot), 2 * sizeof(long long),
-                                cudaHostAllocDefault));
-    HG_CUDA_CHECK(cudaEventCreateWithFlags(&copied, cudaEventDisableTiming));
-    host_slot[0] = host_slot[1] = kNoBadTarget;
+    if (copied != nullptr) return;
+    if (device_slot == nullptr)
+      HG_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&device_slot), sizeof(long long)));
+    if (host_slot == nullptr) {
+      HG_CUDA_CHECK(cudaHostAlloc(reinterpret_cast<void**>(&host_slot), 2 * sizeof(long long),
+                                  cudaHostAllocDefault));
+      host_slot[0] = host_slot[1] = kNoBadTarget;
+    }
+    cudaEvent_t event = nullptr;
+    HG_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    copied = event;
   }
 
   // Called with the mutex held. Clears the finding before throwing, so it is reported once.

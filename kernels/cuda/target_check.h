@@ -9,7 +9,10 @@
 // the hg::Error then, naming the op and the shapes of the call that had the bad target. Rows
 // with a bad target get a NaN loss, so a loss read before the report is visibly wrong. PyTorch
 // reports the same misuse late too (a device-side assert). A finding of a process's very last
-// loss that nothing looks at goes unreported.
+// loss that nothing looks at goes unreported. There is one device slot and one event: this
+// relies on halfgrad's single stream and on losses being issued from one host thread at a time
+// (a second stream, or a loss started on another thread between a launch and its queue(), could
+// reset the slot before the first launch's finding is copied out).
 #include <cuda_runtime.h>
 
 #include <cstdint>
