@@ -25,7 +25,8 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 //   loss[n] = (1 - ls) * (lse - x[t]) + ls * (lse - mean(x))   (ls: label smoothing),
 // 0 where t == ignore_index; loss [N] has the logits' dtype, lse [N] the compute dtype
 // (float32, float64 for fp64) and is kept for the backward. Targets outside [0, C) are
-// reported through bad_target (the first offending row, else -1).
+// reported through bad_target (the first offending row, else -1) by the CPU; the CUDA column
+// reports them late, as nll_loss's (kernels/nn_kernels.h).
 using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
                                 int64_t ignore_index, double label_smoothing,
                                 const TensorView& loss, const TensorView& lse, int64_t* bad_target);

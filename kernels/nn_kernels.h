@@ -72,7 +72,9 @@ using LayerNormBackwardFn = void (*)(const TensorView& x, const TensorView& grad
 // ---- losses and lookups ----
 // NLL on log-probabilities logp [N, C] with int64 targets [N]: per-sample loss ([N], logp's
 // dtype, 0 where target == ignore_index). Targets out of [0, C) are reported through `bad_target`
-// (set to the first offending index, else -1).
+// (set to the first offending index, else -1) by the CPU; the CUDA column sets -1, gives such a
+// row a NaN loss and reports it late, without a host synchronisation (kernels/cuda/
+// target_check.h).
 using NllLossFn = void (*)(const TensorView& logp, const TensorView& target, int64_t ignore_index,
                            const TensorView& loss, int64_t* bad_target);
 // grad_logp [N, C] = -grad_loss[n] at (n, target[n]), 0 elsewhere.
