@@ -11,6 +11,7 @@
 #include "autograd/tape.h"
 #include "core/cpu_memory.h"
 #include "core/cuda.h"
+#include "core/cuda_graph.h"
 #include "core/device.h"
 #include "core/dtype.h"
 #include "core/error.h"

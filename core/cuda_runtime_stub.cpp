@@ -1,6 +1,7 @@
 // hg::cuda when halfgrad is built without CUDA (kernels/cuda/ defines these otherwise): queries
 // say "no device", switches are remembered but change nothing, transfers throw.
 #include "core/cuda.h"
+#include "core/cuda_graph.h"
 #include "core/error.h"
 
 #ifndef HG_WITH_CUDA
@@ -31,6 +32,17 @@ void copy_host_to_device(void*, const void*, std::size_t nbytes) {
 void copy_device_to_host(void*, const void*, std::size_t nbytes) {
   HG_FAIL("to: cannot copy ", nbytes, " bytes from cuda: halfgrad was built without CUDA support");
 }
+
+struct Graph::Impl {};
+Graph::Graph() = default;
+Graph::~Graph() = default;
+void Graph::capture(const std::function<void()>&) {
+  HG_FAIL("cuda::Graph::capture: no CUDA device is available (halfgrad was built without CUDA)");
+}
+void Graph::replay() {
+  HG_FAIL("cuda::Graph::replay: no CUDA device is available (halfgrad was built without CUDA)");
+}
+bool Graph::captured() const { return false; }
 
 }  // namespace hg::cuda
 #endif

@@ -5,7 +5,10 @@
 #   bash tools/bench_cpu.sh [BUILD_DIR]          (needs Debian's python3-torch for the reference)
 #   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES=128 to narrow it.
 #   DEVICE=cuda bash tools/bench_cpu.sh build-gpu    the GPU rows (a CUDA build, PyTorch with CUDA;
-#                                                    RESNET_BATCH=512 for BENCHMARKS.md's row)
+#                                                    RESNET_BATCH=512 for BENCHMARKS.md's row;
+#                                                    GRAPH=1 adds rows of the step replayed as
+#                                                    a CUDA graph, for the models in
+#                                                    GRAPH_MODELS, default "mlp cnn")
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 build=${1:-build}
@@ -23,6 +26,10 @@ for model in $models; do
     for precision in $precisions; do
       "$build/bench/bench_models" --model "$model" --batch "$b" --precision "$precision" --threads 2 \
         --device "$device" | tee -a "$out"
+      if [[ $device == cuda && -n ${GRAPH:-} && " ${GRAPH_MODELS:-mlp cnn} " == *" $model "* ]]; then
+        "$build/bench/bench_models" --model "$model" --batch "$b" --precision "$precision" \
+          --threads 2 --device cuda --graph | tee -a "$out" || true
+      fi
       if "$python" -c "import torch" 2>/dev/null; then
         OPENBLAS_CORETYPE=SkylakeX "$python" bench/torch_ref.py --model "$model" --batch "$b" \
           --precision "$precision" --threads 2 --device "$device" | tee -a "$out"
@@ -38,6 +45,7 @@ while IFS= read -r line; do
   key="$(field model "$line") $(field batch "$line") $(field precision "$line")"
   ms=$(field median_ms "$line"); rss=$(field peak_rss_mb "$line")
   [[ $device == cuda ]] && rss=$(field peak_device_mb "$line")
+  [[ $(field graph "$line") == true ]] && key="$key graph"  # against PyTorch eager's row
   if [[ $(field framework "$line") == halfgrad ]]; then
     hg_ms[$key]=$ms; hg_rss[$key]=$rss; keys+=("$key")
   else
@@ -48,7 +56,7 @@ memory=RSS; [[ $device == cuda ]] && memory=GPU
 echo "device $device"
 printf '%-24s %12s %12s %9s %10s %10s\n' "model batch precision" "halfgrad ms" "pytorch ms" "speedup" "hg $memory MB" "pt $memory MB"
 for key in "${keys[@]}"; do
-  h=${hg_ms[$key]}; p=${pt_ms[$key]:-n/a}
+  h=${hg_ms[$key]}; p=${pt_ms[${key% graph}]:-n/a}
   ratio=$(awk -v h="$h" -v p="$p" 'BEGIN { if (p + 0 > 0) printf "%.2fx", p / h; else print "-" }')
   printf '%-24s %12s %12s %9s %10s %10s\n' "$key" "$h" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}"
 done

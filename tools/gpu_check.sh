@@ -170,7 +170,7 @@ else
   record bench_torch "SKIPPED (no torch.cuda)" 0
 fi
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
-run bench_models 180 env DEVICE=cuda RESNET_BATCH=512 OUT="$logs/bench_models.jsonl" \
+run bench_models 200 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
     bash tools/bench_cpu.sh "$build"
 # MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
 # when the data set was carried along (there is no network to fetch it).

@@ -14,6 +14,9 @@
 //
 // Out of memory: the cache is returned to the driver and the cudaMalloc retried once; if it
 // fails again the hg::Error says what was asked for, what halfgrad holds and what the device has.
+//
+// Graph capture (kernels/cuda/graph_pool.h): blocks allocated while a graph is captured belong
+// to that graph's private pool, and go back to it when freed, until the graph is destroyed.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -28,6 +31,7 @@
 #include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/graph_pool.h"
 
 namespace hg::cuda {
 
@@ -43,19 +47,23 @@ std::string mib(std::size_t bytes) {
   return text;
 }
 
+using FreeLists = std::map<std::size_t, std::vector<void*>>;  // size class -> cached blocks
+
 class CachingAllocator final : public Allocator {
  public:
   void* allocate(std::size_t nbytes) override {
     const std::size_t size = allocation_size_class(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.allocations;
-    void* ptr = take_cached(size);
+    // while capturing, the graph's own free blocks first, then the shared cache
+    void* ptr = capturing_ != 0 ? take_cached(pools_[capturing_], size) : nullptr;
+    if (ptr == nullptr) ptr = take_cached(free_, size);
     if (ptr != nullptr) {
       ++stats_.cache_hits;
     } else {
       ptr = malloc_or_fail(nbytes, size);
     }
-    live_.emplace(ptr, size);
+    live_.emplace(ptr, Block{size, capturing_});
     stats_.allocated += size;
     stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);
     return ptr;
@@ -67,9 +75,34 @@ class CachingAllocator final : public Allocator {
     const auto it = live_.find(ptr);
     if (it == live_.end()) return;  // not ours: nothing sane to do in a noexcept path
     // No CUDA call here: tensors may be freed by static destructors after the runtime is gone.
-    free_[it->second].push_back(ptr);
-    stats_.allocated -= it->second;
+    const auto pool = pools_.find(it->second.pool);
+    FreeLists& home = pool != pools_.end() ? pool->second : free_;
+    home[it->second.size].push_back(ptr);
+    stats_.allocated -= it->second.size;
     live_.erase(it);
+  }
+
+  int64_t create_pool() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pools_[next_pool_];
+    return next_pool_++;
+  }
+
+  void set_capturing(int64_t pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    HG_CHECK(pool == 0 || capturing_ == 0,
+             "cuda::Graph::capture: another graph is being captured (one at a time)");
+    capturing_ = pool;
+  }
+
+  void release_pool(int64_t pool) noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = pools_.find(pool);
+    if (it == pools_.end()) return;
+    for (auto& [size, blocks] : it->second)
+      free_[size].insert(free_[size].end(), blocks.begin(), blocks.end());
+    pools_.erase(it);  // its blocks still in tensors now return to the shared cache
+    if (capturing_ == pool) capturing_ = 0;
   }
 
   void empty_cache() {
@@ -89,9 +122,14 @@ class CachingAllocator final : public Allocator {
   }
 
  private:
-  void* take_cached(std::size_t size) {
-    const auto it = free_.find(size);
-    if (it == free_.end() || it->second.empty()) return nullptr;
+  struct Block {
+    std::size_t size;
+    int64_t pool;  // the graph pool it belongs to, 0 for none
+  };
+
+  static void* take_cached(FreeLists& lists, std::size_t size) {
+    const auto it = lists.find(size);
+    if (it == lists.end() || it->second.empty()) return nullptr;
     void* ptr = it->second.back();
     it->second.pop_back();
     return ptr;
@@ -101,8 +139,9 @@ class CachingAllocator final : public Allocator {
     HG_CHECK(is_available(), "CUDA allocator: cannot allocate ", nbytes,
              " bytes on cuda:0: no CUDA device is present");
     void* ptr = nullptr;
+    RelaxedCaptureMode relaxed;  // a cudaMalloc during a capture is not part of the graph
     cudaError_t status = cudaMalloc(&ptr, size);
-    if (status == cudaErrorMemoryAllocation) {
+    if (status == cudaErrorMemoryAllocation && capturing_ == 0) {
       cudaGetLastError();  // clear it, give the cache back, try once more
       release_cache_locked();
       status = cudaMalloc(&ptr, size);
@@ -142,8 +181,10 @@ class CachingAllocator final : public Allocator {
   }
 
   std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> free_;  // size class -> cached blocks
-  std::unordered_map<void*, std::size_t> live_;     // block -> its size class
+  FreeLists free_;                         // the shared cache
+  std::map<int64_t, FreeLists> pools_;     // graph pools (kernels/cuda/graph_pool.h)
+  int64_t capturing_ = 0, next_pool_ = 1;  // the pool of the capture under way, 0 for none
+  std::unordered_map<void*, Block> live_;  // block -> its size class and pool
   MemoryStats stats_;
 };
 
@@ -170,6 +211,21 @@ std::size_t allocation_size_class(std::size_t nbytes) {
   while (power <= nbytes / 2) power *= 2;  // the power of two at or below nbytes
   const std::size_t step = power / 4;
   return (nbytes + step - 1) / step * step;
+}
+
+int64_t create_graph_pool() { return caching_allocator().create_pool(); }
+void begin_graph_pool(int64_t pool) { caching_allocator().set_capturing(pool); }
+void end_graph_pool() { caching_allocator().set_capturing(0); }
+void release_graph_pool(int64_t pool) noexcept { caching_allocator().release_pool(pool); }
+
+RelaxedCaptureMode::RelaxedCaptureMode() {
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  cudaThreadExchangeStreamCaptureMode(&mode);
+  previous_ = static_cast<int>(mode);
+}
+RelaxedCaptureMode::~RelaxedCaptureMode() {
+  auto mode = static_cast<cudaStreamCaptureMode>(previous_);
+  cudaThreadExchangeStreamCaptureMode(&mode);
 }
 
 MemoryStats memory_stats() { return caching_allocator().stats(); }

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/graph_pool.h"
 
 namespace hg::cuda {
 
@@ -55,6 +56,14 @@ Pending& pending() {
   return *p;
 }
 
+// Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
+// recording it in the graph and waiting on it later, is what a capture forbids.
+bool capturing(cudaStream_t stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  HG_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  return status != cudaStreamCaptureStatusNone;
+}
+
 }  // namespace
 
 TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int64_t classes)
@@ -63,8 +72,12 @@ TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int6
             std::to_string(classes) + "] inputs and " + std::to_string(classes) + " classes") {
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
-  p.ensure();
-  p.report();  // the previous launch's finding, before its slot is reused
+  const bool in_graph = capturing(stream_);
+  {
+    RelaxedCaptureMode relaxed;  // the first loss may come inside a capture: not in the graph
+    p.ensure();
+  }
+  if (!in_graph) p.report();  // the previous launch's finding, before its slot is reused
   // from pinned memory: a truly asynchronous copy, and the constant outlives it
   HG_CUDA_CHECK(cudaMemcpyAsync(p.device_slot, p.host_slot + 1, sizeof(long long),
                                 cudaMemcpyHostToDevice, stream_));
@@ -73,6 +86,7 @@ TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int6
 long long* TargetCheck::slot() const { return pending().device_slot; }
 
 void TargetCheck::queue() {
+  if (capturing(stream_)) return;
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
   HG_CUDA_CHECK(cudaMemcpyAsync(p.host_slot, p.device_slot, sizeof(long long),

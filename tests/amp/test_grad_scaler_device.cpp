@@ -82,6 +82,8 @@ TEST_CASE("device-state scaler: SGD with dampening reads the flag back only for 
   // buffer does not exist until its first applied step, 6); every other step stays on the device
   CHECK(device.readbacks_during_steps == 5);
   CHECK(device.decided_on_device == 7);
+  // the optimizer's own: those 5 flags, and the settling of the steps 2-3 run at step 4
+  CHECK(device.optimizer_readbacks == 6);
 }
 
 TEST_CASE("device-state scaler: Adam and AdamW are bit-identical and decide on the device") {

@@ -1,0 +1,61 @@
+#pragma once
+// hg::cuda::Graph: device work captured once and replayed with one launch (a CUDA graph).
+//
+// A small model's training step on a GPU is a few dozen kernels of microseconds each, and the
+// host's work to issue them (the ops, autograd, one cudaLaunchKernel per kernel) takes longer
+// than the device's. Captured into a graph, the whole step is one launch.
+//
+//   for (int i = 0; i < 3; ++i) step();         // warm up eagerly: cuBLAS handle, optimizer
+//                                                // state, allocator blocks all exist
+//   cuda::Graph graph;
+//   graph.capture([&] { step(); });              // recorded, not run
+//   for (auto& batch : loader) {
+//     x_static.copy_(batch.data.to(kCUDA));      // new inputs into the captured tensors
+//     graph.replay();                            // the step, on the device
+//   }
+//
+// What a replay repeats is the captured device work, exactly: the same kernels with the same
+// arguments on the same memory. So:
+// - Inputs and outputs are the tensors the capture used: copy new inputs into them, read the
+//   results (the loss, the gradients) from the tensors the captured code produced.
+// - Host-side values are frozen at capture: a learning rate changed by a scheduler, dropout's
+//   random offsets, the optimizer's host step counts do not advance on replay. Device-side state
+//   does (weights, momentum, GradScaler's device-resident scale, skip flag and skip count).
+// - The captured code must not wait for the device (item(), to(kCPU), printing a CUDA tensor,
+//   an optimizer step decided on the host): capture() then fails with an hg::Error, and the
+//   device work queued so far is dropped. Out-of-range loss targets are not reported inside a
+//   graph (kernels/cuda/target_check.h); their rows still get a NaN loss.
+// - Memory the captured work allocates comes from a pool private to the graph, which replays
+//   reuse; it returns to the allocator's cache when the graph is destroyed (blocks still held by
+//   tensors, e.g. the gradients, return when those tensors let go of them).
+// - Tensors allocated before the capture that the captured work uses (inputs, parameters,
+//   optimizer and scaler state) must outlive the graph's replays: a replay writes into their
+//   memory whoever holds it. One such tensor is internal: the device skip counter of the
+//   optimizer's gated steps (optim/optimizer.h), which state(), state_dict() and steps_taken()
+//   drop when they settle; do not call them between replays you intend to continue.
+// One capture at a time per process. Without a CUDA device both calls throw.
+#include <functional>
+#include <memory>
+
+namespace hg::cuda {
+
+class Graph {
+ public:
+  Graph();
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  // Runs fn with every kernel and copy it issues on the device recorded into this graph instead
+  // of executed. Once per graph.
+  void capture(const std::function<void()>& fn);
+  // Launches the captured work on halfgrad's stream (asynchronously, like any kernel).
+  void replay();
+  bool captured() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hg::cuda

@@ -1,0 +1,88 @@
+// hg::cuda::Graph (core/cuda_graph.h): stream capture of halfgrad's one stream into a CUDA
+// graph, with a private allocator pool (kernels/cuda/graph_pool.h) that replays reuse.
+#include "core/cuda_graph.h"
+
+#include <cuda_runtime.h>
+
+#include "core/cuda.h"
+#include "core/error.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/graph_pool.h"
+
+namespace hg::cuda {
+
+struct Graph::Impl {
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  int64_t pool = 0;
+};
+
+Graph::Graph() : impl_(std::make_unique<Impl>()) {}
+
+Graph::~Graph() {
+  // No checks: a destructor must not throw, and at exit the runtime may be gone.
+  if (impl_->exec != nullptr) cudaGraphExecDestroy(impl_->exec);
+  if (impl_->graph != nullptr) cudaGraphDestroy(impl_->graph);
+  if (impl_->pool != 0) release_graph_pool(impl_->pool);
+}
+
+bool Graph::captured() const { return impl_->exec != nullptr; }
+
+namespace {
+
+// Ends a capture that fn left by throwing: the partial graph is dropped, the error stands.
+void abandon_capture(cudaStream_t stream) {
+  cudaGraph_t partial = nullptr;
+  cudaStreamEndCapture(stream, &partial);
+  if (partial != nullptr) cudaGraphDestroy(partial);
+  cudaGetLastError();  // an invalidated capture leaves a (non-sticky) error behind
+}
+
+}  // namespace
+
+void Graph::capture(const std::function<void()>& fn) {
+  HG_CHECK(is_available(), "cuda::Graph::capture: no CUDA device is available");
+  HG_CHECK(!captured() && impl_->pool == 0,
+           "cuda::Graph::capture: this graph was captured "
+           "already (capture once, replay many times)");
+  HG_CHECK(!sync_after_launch(),
+           "cuda::Graph::capture: set_sync_after_launch(true) (or "
+           "HG_CUDA_SYNC=1) synchronises after every launch, which a capture cannot contain");
+  synchronize();  // eager work (and its late reports) is done before the graph's begins
+  cudaStream_t stream = current_stream();
+  impl_->pool = create_graph_pool();
+  begin_graph_pool(impl_->pool);
+  try {
+    HG_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  } catch (...) {
+    end_graph_pool();
+    throw;
+  }
+  try {
+    fn();
+  } catch (const Error& e) {
+    abandon_capture(stream);
+    end_graph_pool();
+    HG_FAIL(
+        "cuda::Graph::capture: the captured code failed; a capture cannot contain anything "
+        "that waits for the device (item(), to(kCPU), printing a CUDA tensor, an optimizer "
+        "step decided on the host) or a copy from pageable host memory: ",
+        e.what());
+  } catch (...) {
+    abandon_capture(stream);
+    end_graph_pool();
+    throw;
+  }
+  const cudaError_t ended = cudaStreamEndCapture(stream, &impl_->graph);
+  end_graph_pool();
+  HG_CUDA_CHECK(ended);
+  HG_CUDA_CHECK(cudaGraphInstantiate(&impl_->exec, impl_->graph, 0));
+}
+
+void Graph::replay() {
+  HG_CHECK(captured(), "cuda::Graph::replay: nothing was captured (call capture() first)");
+  HG_CUDA_CHECK(cudaGraphLaunch(impl_->exec, current_stream()));
+  if (sync_after_launch()) HG_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
+}
+
+}  // namespace hg::cuda
