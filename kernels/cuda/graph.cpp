@@ -43,8 +43,8 @@ void abandon_capture(cudaStream_t stream) {
 void Graph::capture(const std::function<void()>& fn) {
   HG_CHECK(is_available(), "cuda::Graph::capture: no CUDA device is available");
   HG_CHECK(!captured() && impl_->pool == 0,
-           "cuda::Graph::capture: this graph was captured "
-           "already (capture once, replay many times)");
+           "cuda::Graph::capture: this graph was captured already, or its capture "
+           "failed (a graph is captured once and replayed many times)");
   HG_CHECK(!sync_after_launch(),
            "cuda::Graph::capture: set_sync_after_launch(true) (or "
            "HG_CUDA_SYNC=1) synchronises after every launch, which a capture cannot contain");
