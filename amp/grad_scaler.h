@@ -23,17 +23,17 @@
 //                 fp32 loss both modes compute the same bits
 //   unscale_      one multi-tensor unscale launch; the flag stays on the device
 //   step(opt)     opt.step_unless_found_inf(flag) (optim/optimizer.h). Sync-free: SGD with
-//                 momentum, Nesterov and weight decay, on fp32/fp64 parameters or 16-bit ones
-//                 with or without fp32 masters (O2/O3): its fused kernel tests the flag. Read
-//                 back once per step, then decided on the host exactly as host mode decides:
-//                 Adam and AdamW (their bias corrections need the step count), SGD with
-//                 dampening != 0 until a parameter's first applied step, lost-update counting,
-//                 non-contiguous parameters without masters
+//                 momentum, Nesterov and weight decay, and Adam/AdamW (their step number for
+//                 the bias corrections is read on the device), on fp32/fp64 parameters or
+//                 16-bit ones with or without fp32 masters (O2/O3): the fused kernels test the
+//                 flag. Read back once per step, then decided on the host exactly as host mode
+//                 decides: SGD with dampening != 0 until a parameter's first applied step,
+//                 lost-update counting, non-contiguous parameters without masters
 //   update()      one scale_update launch (backoff, hysteresis, growth, skip count)
 // What reads the device state back, and so waits for the device, on request only: get_scale(),
 // skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s result to bool
-// (load_state_dict() writes it). Examples that log get_scale() every step therefore sync every
-// step. Every gradient must be on the state's device. Results are bit-identical to host mode
+// (load_state_dict() writes it); state_tensor() copies the state on the device, for loops that
+// read many steps back at once (examples/common/step_readout.h). Every gradient must be on the state's device. Results are bit-identical to host mode
 // on the same device (tests/amp/test_grad_scaler_device.cpp; but for a sign of zero, see
 // optim/sgd.h). What is reported differs in three ways: a skipped step is not warned about;
 // last_skip_reason() names no parameters (that would read every gradient back); and the skip
