@@ -44,7 +44,10 @@ int64_t check_intact(const std::string& path) {
 }
 
 // At least kMinRounds kills, and more (up to kMaxRounds) until one of them hit a save in the
-// middle of writing its temporary file (a save takes ~10-100 ms, mostly fsync).
+// middle of writing its temporary file (a save takes ~10-100 ms, mostly fsync). Odd rounds kill
+// at a random moment; even rounds wait for a temporary file to appear first, so that a loaded
+// machine, where the serialisation before the file exists can take most of a save, still
+// gets kills in the middle of writing (15 random kills once all missed it).
 constexpr int kMinRounds = 3, kMaxRounds = 15;
 
 // The file's inode: a new one after every completed save (rename), 0 when absent.
@@ -103,7 +106,13 @@ TEST_CASE("SIGKILL in the middle of a save leaves the previous checkpoint loadab
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (file_id(path) == inode && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::microseconds(500));
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 150000));
+    if (rounds % 2 == 1) {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 150000));
+    } else {
+      while (count_temporaries(path) == 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+    }
     REQUIRE(::kill(pid, SIGKILL) == 0);
     CHECK(hg::test::wait_child(pid) == -1);  // it died by the signal, not by finishing
     killed_mid_save += count_temporaries(path) > 0;
