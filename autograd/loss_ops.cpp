@@ -134,12 +134,12 @@ Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t
   if (per_sample.device().is_cpu())
     return sum(per_sample) / static_cast<double>(count.item<int64_t>());
   const DType compute = per_sample.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  Tensor reciprocal;
+  Tensor inverse_count;
   {
     NoGradGuard no_grad;
-    reciprocal = (1.0 / count.to(kFloat64)).to(compute);
+    inverse_count = reciprocal(count.to(kFloat64)).to(compute);  // 1 / count in double
   }
-  return (sum(per_sample).to(compute) * reciprocal).to(per_sample.dtype());
+  return (sum(per_sample).to(compute) * inverse_count).to(per_sample.dtype());
 }
 
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, const Tensor& target,
