@@ -3,7 +3,8 @@
 // the loss scale) after every step would make the host wait for the GPU every step, and the GPU
 // then idles while the host queues the next one. StepReadout keeps each step's loss and the
 // scaler's state as tensors where they are, and drain() reads every queued step back with one
-// transfer each for the losses and the scaler states. On the CPU it costs nothing either way.
+// transfer each for the losses and the scaler states. On the CPU reading costs nothing, so the
+// examples drain after every step there (every = 1) and their progress line moves every step.
 //
 //   examples::StepReadout readout;
 //   for (auto& batch : loader) {
