@@ -23,7 +23,9 @@
 
 using namespace hg;
 
-int main(int argc, char** argv) try {
+namespace {
+
+examples::Args parse_args(int argc, char** argv) {
   examples::Args args("bench_models", "Median training-step time of mlp, cnn or resnet9.");
   args.option("model", "cnn", "mlp, cnn or resnet9");
   args.option("batch", "128", "batch size");
@@ -35,30 +37,38 @@ int main(int argc, char** argv) try {
   args.option("steps", "30", "timed steps");
   args.flag("graph", "CUDA: capture the step in a CUDA graph after the warm-up and replay it");
   args.parse(argc, argv);
-  set_num_threads(static_cast<int>(args.integer("threads")));
-  manual_seed(0);
-  const std::string model_name = args.str("model"), precision = args.str("precision");
-  const int64_t batch = args.integer("batch");
-  const bool autocast = precision != "fp32";
-  const DType dtype = precision == "bf16" ? kBFloat16 : kFloat16;
-  HG_CHECK(args.str("device") == "cpu" || args.str("device") == "cuda",
-           "bench_models: --device must be cpu or cuda, got ", args.str("device"));
-  const Device device = args.str("device") == "cuda" ? kCUDA : kCPU;
-  auto model = examples::make_model(model_name);
+  return args;
+}
+
+std::shared_ptr<nn::Module> on_device(std::shared_ptr<nn::Module> model, Device device) {
   model->to(device);
-  optim::SGD opt(model->parameters(),
-                 optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4));
-  amp::GradScaler scaler(amp::GradScalerOptions().enabled(precision == "fp16"));
-  const Shape input = model_name == "resnet9" ? Shape{batch, 3, 32, 32} : Shape{batch, 1, 28, 28};
+  return model;
+}
+
+// One configuration: the model, its optimizer and scaler, and 4 input batches to rotate among.
+struct Bench {
+  std::shared_ptr<nn::Module> model;
+  optim::SGD opt;
+  amp::GradScaler scaler;
+  DType dtype;
+  bool autocast;
   std::vector<Tensor> xs, ys;
-  for (int i = 0; i < 4; ++i) {
-    xs.push_back(randn(input).to(device));
-    ys.push_back(randint(0, 10, {batch}).to(device));
+
+  Bench(const std::string& model_name, const std::string& precision, int64_t batch, Device device)
+      : model(on_device(examples::make_model(model_name), device)),
+        opt(model->parameters(),
+            optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4)),
+        scaler(amp::GradScalerOptions().enabled(precision == "fp16")),
+        dtype(precision == "bf16" ? kBFloat16 : kFloat16),
+        autocast(precision != "fp32") {
+    const Shape input = model_name == "resnet9" ? Shape{batch, 3, 32, 32} : Shape{batch, 1, 28, 28};
+    for (int i = 0; i < 4; ++i) {
+      xs.push_back(randn(input).to(device));
+      ys.push_back(randint(0, 10, {batch}).to(device));
+    }
   }
-  const bool graphed = args.on("graph");
-  HG_CHECK(!graphed || device.is_cuda(), "bench_models: --graph needs --device cuda");
-  Tensor x_static = xs[0].clone(), y_static = ys[0].clone();  // what a graph reads
-  const auto step = [&](const Tensor& x, const Tensor& y) {
+
+  Tensor step(const Tensor& x, const Tensor& y) {
     opt.zero_grad();
     Tensor loss;
     {
@@ -69,28 +79,53 @@ int main(int argc, char** argv) try {
     scaler.step(opt);
     scaler.update();
     return loss;
-  };
-  std::vector<double> times;
-  const int64_t warmup = args.integer("warmup"), steps = args.integer("steps");
+  }
+};
+
+// The timed steps' wall times in ms. A step is done when its loss can be read. With `graphed`,
+// the step is captured after the warm-up and each timed step copies its batch into the
+// captured inputs and replays the graph.
+std::vector<double> time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) {
+  Tensor x_static = bench.xs[0].clone(), y_static = bench.ys[0].clone();  // what a graph reads
   cuda::Graph graph;
   Tensor graph_loss;
+  std::vector<double> times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
-    if (graphed && i == warmup) graph.capture([&] { graph_loss = step(x_static, y_static); });
+    if (graphed && i == warmup) graph.capture([&] { graph_loss = bench.step(x_static, y_static); });
     const auto start = std::chrono::steady_clock::now();
     Tensor loss;
     if (graphed && i >= warmup) {
-      x_static.copy_(xs[i % 4]);
-      y_static.copy_(ys[i % 4]);
+      x_static.copy_(bench.xs[i % 4]);
+      y_static.copy_(bench.ys[i % 4]);
       graph.replay();
       loss = graph_loss;
     } else {
-      loss = step(xs[i % 4], ys[i % 4]);
+      loss = bench.step(bench.xs[i % 4], bench.ys[i % 4]);
     }
-    (void)loss.item<float>();  // the step is done when its loss can be read
+    (void)loss.item<float>();
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     if (i >= warmup) times.push_back(ms);
   }
+  return times;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const examples::Args args = parse_args(argc, argv);
+  set_num_threads(static_cast<int>(args.integer("threads")));
+  manual_seed(0);
+  const std::string model_name = args.str("model"), precision = args.str("precision");
+  const int64_t batch = args.integer("batch");
+  HG_CHECK(args.str("device") == "cpu" || args.str("device") == "cuda",
+           "bench_models: --device must be cpu or cuda, got ", args.str("device"));
+  const Device device = args.str("device") == "cuda" ? kCUDA : kCPU;
+  const bool graphed = args.on("graph");
+  HG_CHECK(!graphed || device.is_cuda(), "bench_models: --graph needs --device cuda");
+  Bench bench(model_name, precision, batch, device);
+  std::vector<double> times =
+      time_steps(bench, args.integer("warmup"), args.integer("steps"), graphed);
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   rusage usage{};
