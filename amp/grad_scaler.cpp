@@ -229,26 +229,22 @@ int64_t GradScaler::skipped_steps() const {
                  : skipped_steps_;
 }
 
+std::vector<double> GradScaler::host_state() const {
+  return {scale_, static_cast<double>(growth_tracker_), static_cast<double>(overflow_streak_),
+          static_cast<double>(skipped_steps_)};
+}
+
 Tensor GradScaler::state_tensor() const {
   if (device_) return dev_.state.clone();
-  return from_vector<double>(
-      {scale_, static_cast<double>(growth_tracker_), static_cast<double>(overflow_streak_),
-       static_cast<double>(skipped_steps_)},
-      {kernels::kScaleStateSize}, kFloat64);
+  return from_vector(host_state(), {kernels::kScaleStateSize}, kFloat64);
 }
 
 std::map<std::string, double> GradScaler::state_dict() const {
-  if (device_) {
-    const std::vector<double> s = read_device_state();
-    return {{"scale", s[kernels::kScaleSlot]},
-            {"growth_tracker", s[kernels::kGrowthTrackerSlot]},
-            {"overflow_streak", s[kernels::kOverflowStreakSlot]},
-            {"skipped_steps", s[kernels::kSkippedStepsSlot]}};
-  }
-  return {{"scale", scale_},
-          {"growth_tracker", static_cast<double>(growth_tracker_)},
-          {"overflow_streak", static_cast<double>(overflow_streak_)},
-          {"skipped_steps", static_cast<double>(skipped_steps_)}};
+  const std::vector<double> s = device_ ? read_device_state() : host_state();
+  return {{"scale", s[kernels::kScaleSlot]},
+          {"growth_tracker", s[kernels::kGrowthTrackerSlot]},
+          {"overflow_streak", s[kernels::kOverflowStreakSlot]},
+          {"skipped_steps", s[kernels::kSkippedStepsSlot]}};
 }
 
 void GradScaler::load_state_dict(const std::map<std::string, double>& state) {

@@ -33,13 +33,13 @@
 // What reads the device state back, and so waits for the device, on request only: get_scale(),
 // skipped_steps(), state_dict(), last_skip_reason(), and converting step()'s result to bool
 // (load_state_dict() writes it); state_tensor() copies the state on the device, for loops that
-// read many steps back at once (examples/common/step_readout.h). Every gradient must be on the state's device. Results are bit-identical to host mode
-// on the same device (tests/amp/test_grad_scaler_device.cpp; but for a sign of zero, see
-// optim/sgd.h). What is reported differs in three ways: a skipped step is not warned about;
-// last_skip_reason() names no parameters (that would read every gradient back); and the skip
-// count advances in update(), once per iteration with a non-finite gradient, where host mode
-// counts each skipped optimizer step in step() (the same with one optimizer that steps every
-// iteration).
+// read many steps back at once (examples/common/step_readout.h). Every gradient must be on the
+// state's device. Results are bit-identical to host mode on the same device
+// (tests/amp/test_grad_scaler_device.cpp; but for a sign of zero, see optim/sgd.h). What is
+// reported differs in three ways: a skipped step is not warned about; last_skip_reason() names no
+// parameters (that would read every gradient back); and the skip count advances in update(), once
+// per iteration with a non-finite gradient, where host mode counts each skipped optimizer step in
+// step() (the same with one optimizer that steps every iteration).
 #include <map>
 #include <optional>
 #include <string>
@@ -194,7 +194,9 @@ class GradScaler {
   StepResult step_on_device(optim::Optimizer& opt);
   void update_on_device();
   std::vector<double> read_device_state() const;  // a readback
-  void write_device_state();                      // from scale_, growth_tracker_, ...
+  void write_device_state();                      // from host_state()
+  // scale_, growth_tracker_, overflow_streak_, skipped_steps_ in kernels::ScaleStateSlot order
+  std::vector<double> host_state() const;
 
   GradScalerOptions options_;
   double scale_;  // in device mode: the value last loaded, which seeds the device state

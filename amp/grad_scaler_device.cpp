@@ -54,10 +54,7 @@ void GradScaler::choose_home(Device device) {
 
 void GradScaler::write_device_state() {
   NoGradGuard no_grad;
-  const std::vector<double> values{scale_, static_cast<double>(growth_tracker_),
-                                   static_cast<double>(overflow_streak_),
-                                   static_cast<double>(skipped_steps_)};
-  dev_.state = from_vector(values, {kernels::kScaleStateSize}, TensorOptions(kFloat64))
+  dev_.state = from_vector(host_state(), {kernels::kScaleStateSize}, TensorOptions(kFloat64))
                    .to(*device_)
                    .contiguous();
   dev_.inv_scale.fill_(1.0 / scale_);  // stored as float(1 / scale), as host mode computes it

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/random_checks.h"
 
 namespace hg {
 
@@ -90,25 +91,11 @@ void check_out(const void* out, int64_t n, const char* fn) {
   HG_CHECK(n == 0 || out != nullptr, fn, ": null output pointer for ", n, " values");
 }
 
-template <typename T>
-void check_range(T low, T high, const char* fn) {
-  HG_CHECK(low <= high, fn, ": expected low <= high, got low=", low, " high=", high);
-  HG_CHECK(std::isfinite(high - low), fn, ": high - low must be finite, got low=", low,
-           " high=", high);
-}
-
-template <typename T>
-void check_normal(T mean, T stddev, const char* fn) {
-  HG_CHECK(stddev >= T(0), fn, ": expected stddev >= 0, got stddev=", stddev);
-  HG_CHECK(std::isfinite(mean) && std::isfinite(stddev), fn,
-           ": mean and stddev must be finite, got mean=", mean, " stddev=", stddev);
-}
-
 }  // namespace
 
 void fill_uniform(float* out, int64_t n, float low, float high, uint64_t seed, uint64_t offset) {
   check_out(out, n, "fill_uniform");
-  check_range(low, high, "fill_uniform");
+  ::hg::detail::check_uniform_range(low, high, "fill_uniform");
   fill_blocks<kWordsPerFloat32>(out, n, offset, [=](uint64_t block, float* values) {
     uniform_block(seed, block, low, high, values);
   });
@@ -116,7 +103,7 @@ void fill_uniform(float* out, int64_t n, float low, float high, uint64_t seed, u
 
 void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed, uint64_t offset) {
   check_out(out, n, "fill_uniform");
-  check_range(low, high, "fill_uniform");
+  ::hg::detail::check_uniform_range(low, high, "fill_uniform");
   fill_blocks<kWordsPerFloat64>(out, n, offset, [=](uint64_t block, double* values) {
     uniform_block(seed, block, low, high, values);
   });
@@ -124,7 +111,7 @@ void fill_uniform(double* out, int64_t n, double low, double high, uint64_t seed
 
 void fill_normal(float* out, int64_t n, float mean, float stddev, uint64_t seed, uint64_t offset) {
   check_out(out, n, "fill_normal");
-  check_normal(mean, stddev, "fill_normal");
+  ::hg::detail::check_normal_params(mean, stddev, "fill_normal");
   fill_blocks<kWordsPerFloat32>(out, n, offset, [=](uint64_t block, float* values) {
     normal_block(seed, block, mean, stddev, values);
   });
@@ -133,7 +120,7 @@ void fill_normal(float* out, int64_t n, float mean, float stddev, uint64_t seed,
 void fill_normal(double* out, int64_t n, double mean, double stddev, uint64_t seed,
                  uint64_t offset) {
   check_out(out, n, "fill_normal");
-  check_normal(mean, stddev, "fill_normal");
+  ::hg::detail::check_normal_params(mean, stddev, "fill_normal");
   fill_blocks<kWordsPerFloat64>(out, n, offset, [=](uint64_t block, double* values) {
     normal_block(seed, block, mean, stddev, values);
   });

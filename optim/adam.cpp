@@ -179,12 +179,6 @@ Adam::Adam(std::vector<Tensor> params, const AdamOptions& defaults)
 Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
     : Optimizer("Adam", std::move(groups), defaults.clone()) {}
 
-// The fused kernel skips on the device flag and reads its step number on the device, so a skip
-// leaves nothing for the host to get wrong (optim/gated_step.cpp settles the counts).
-bool Adam::skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const {
-  return true;
-}
-
 void Adam::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdamOptions&>(options);
   detail::adam_update(u, state,

@@ -10,10 +10,6 @@ AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
 AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
     : Optimizer("AdamW", std::move(groups), defaults.clone()) {}
 
-bool AdamW::skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const {
-  return true;  // as Adam's (optim/adam.cpp)
-}
-
 void AdamW::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdamWOptions&>(options);
   detail::adam_update(u, state,

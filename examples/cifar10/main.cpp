@@ -148,7 +148,7 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
   EpochBook book{epoch,
                  steps,
                  examples::Progress("epoch " + std::to_string(epoch + 1), steps, batch),
-                 examples::StepReadout(t.device.is_cuda() ? 16 : 1),  // the CPU reads for free
+                 examples::StepReadout::for_device(t.device),
                  {},
                  applied_scale(t.scaler),
                  0.0,

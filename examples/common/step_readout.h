@@ -3,8 +3,7 @@
 // the loss scale) after every step would make the host wait for the GPU every step, and the GPU
 // then idles while the host queues the next one. StepReadout keeps each step's loss and the
 // scaler's state as tensors where they are, and drain() reads every queued step back with one
-// transfer each for the losses and the scaler states. On the CPU reading costs nothing, so the
-// examples drain after every step there (every = 1) and their progress line moves every step.
+// transfer each for the losses and the scaler states.
 //
 //   examples::StepReadout readout;
 //   for (auto& batch : loader) {
@@ -31,6 +30,9 @@ class StepReadout {
  public:
   // every: how many steps due() lets queue up before it asks for a drain.
   explicit StepReadout(int64_t every = 16) : every_(every) {}
+  // The examples' choice for a loop on `device`: 16 steps on CUDA, every step on the CPU (where
+  // reading is free, so the progress line moves every step).
+  static StepReadout for_device(Device device) { return StepReadout(device.is_cuda() ? 16 : 1); }
   // Queues the step's loss (any float dtype, one element) and the scaler's state after update().
   void push(const Tensor& loss, const amp::GradScaler& scaler);
   bool due() const { return static_cast<int64_t>(losses_.size()) >= every_; }

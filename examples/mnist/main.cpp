@@ -126,8 +126,7 @@ int main(int argc, char** argv) try {
     double loss_sum = 0;
     int64_t step = 0, nonfinite_losses = 0;
     // on CUDA the losses are read back 16 steps at a time, so a step never waits for the device
-    // (on the CPU reading is free: every step, so the progress line moves every step)
-    examples::StepReadout readout(device.is_cuda() ? 16 : 1);
+    auto readout = examples::StepReadout::for_device(device);
     const auto record_queued_steps = [&] {
       for (const examples::StepValues& v : readout.drain()) {
         if (std::isfinite(v.loss))

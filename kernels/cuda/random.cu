@@ -2,10 +2,9 @@
 // block offset + b with the very functions of core/philox.h the host runs, and stores the first
 // min(V, n - b V) of its V values. core/philox.h uses only correctly rounded operations and
 // explicit fma, so nvcc's --fmad contraction cannot change a bit.
-#include <cmath>
-
 #include "core/error.h"
 #include "core/philox.h"
+#include "core/random_checks.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/random_kernels.h"
 
@@ -66,15 +65,10 @@ void fill_real(kernels::RandomKind kind, const kernels::TensorView& out,
   constexpr int V = sizeof(T) == 4 ? 4 : 2;  // values per 4-word block (core/philox.h)
   const T a = static_cast<T>(p.a), b = static_cast<T>(p.b);
   if (kind == kernels::RandomKind::Uniform) {
-    HG_CHECK(a <= b, "random_fill: expected low <= high, got low=", p.a, " high=", p.b);
-    // The CPU's checks (core/random.cpp check_range), in T: an inf/NaN range is an error there.
-    HG_CHECK(std::isfinite(b - a), "random_fill: high - low must be finite, got low=", p.a,
-             " high=", p.b);
+    ::hg::detail::check_uniform_range(a, b, "random_fill");  // as the CPU fills check
     launch<V>(out.ptr<T>(), out.numel(), offset, UniformBlock<T>{seed, a, b});
   } else {
-    HG_CHECK(b >= T(0), "random_fill: expected stddev >= 0, got ", p.b);
-    HG_CHECK(std::isfinite(a) && std::isfinite(b),
-             "random_fill: mean and stddev must be finite, got mean=", p.a, " stddev=", p.b);
+    ::hg::detail::check_normal_params(a, b, "random_fill");
     launch<V>(out.ptr<T>(), out.numel(), offset, NormalBlock<T>{seed, a, b});
   }
 }
