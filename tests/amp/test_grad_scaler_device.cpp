@@ -246,3 +246,18 @@ TEST_CASE("device-state scaler: unscale_ before clipping, and the per-optimizer 
   // converting step()'s result read the flag back: the caller's readback, not the scaler's
   CHECK(scaler.host_readbacks() == 0);
 }
+
+TEST_CASE("device-state scaler: clipping before unscale_ warns without reading the scale") {
+  Tensor p = ones({2}).requires_grad_();
+  amp::GradScaler scaler(amp::GradScalerOptions().device_state(true));
+  scaler.scale(sum(p * 3.0)).backward();
+  std::vector<std::string> warnings;
+  reset_warn_once();  // an earlier case in this process may have had the warning already
+  auto previous = set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  (void)optim::clip_grad_norm_({p}, 1.0);
+  set_warning_handler(previous);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("kept on the device") != std::string::npos);
+  CHECK(warnings[0].find("unscale_") != std::string::npos);
+  CHECK(scaler.host_readbacks() == 0);
+}

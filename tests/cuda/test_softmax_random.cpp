@@ -1,6 +1,11 @@
 // Softmax / log-softmax on the GPU against the CPU (short rows: warp per row; long rows: block
 // per row), forward and backward; and the device random stream against the host one.
+#include <cmath>
+
+#include "kernels/random_kernels.h"
+#include "kernels/tensor_bridge.h"
 #include "parity.h"
+#include "test_util.h"
 
 using namespace hg;
 using cuda_test::Inputs;
@@ -79,5 +84,26 @@ TEST_CASE("a small training graph gives the same gradients on both devices") {
           return log_softmax(linear(h, x[3]), 1).mean({0});
         },
         Kind::Gemm);
+  }
+}
+
+// The kernel columns check their arguments alike (core/random_checks.h): the CPU column always,
+// the CUDA one when a device is present.
+TEST_CASE("random_fill: a non-finite range or spread is an hg::Error on every device") {
+  std::vector<Device> devices{kCPU};
+  if (cuda::is_available()) devices.push_back(kCUDA);
+  for (const Device device : devices) {
+    CAPTURE(device.str());
+    const Tensor out = empty({8}, TensorOptions(kFloat32).device(device));
+    const auto fill = [&](kernels::RandomKind kind, double a, double b) {
+      kernels::random_fill(device)(kind, kernels::view_of(out), {a, b}, 1, 0);
+    };
+    hg::test::expect_error([&] { fill(kernels::RandomKind::Uniform, 0.0, INFINITY); },
+                           {"high - low must be finite"});
+    hg::test::expect_error([&] { fill(kernels::RandomKind::Uniform, 1.0, 0.0); }, {"low <= high"});
+    hg::test::expect_error([&] { fill(kernels::RandomKind::Normal, NAN, 1.0); },
+                           {"mean and stddev must be finite"});
+    hg::test::expect_error([&] { fill(kernels::RandomKind::Normal, 0.0, -1.0); }, {"stddev >= 0"});
+    fill(kernels::RandomKind::Normal, 0.0, 1.0);  // a good call still works
   }
 }

@@ -86,3 +86,15 @@ TEST_CASE("GradScaler::state_tensor: the state_dict values, float64 [4], no read
                               dict.at("overflow_streak"), dict.at("skipped_steps")});
   }
 }
+
+TEST_CASE("step readout: for_device drains every step on the CPU") {
+  amp::GradScaler off(amp::GradScalerOptions().enabled(false));
+  auto readout = examples::StepReadout::for_device(kCPU);
+  readout.push(full({}, 1.0), off);
+  CHECK(readout.due());
+  auto queued = examples::StepReadout::for_device(kCUDA);  // 16 on CUDA (CPU tensors here)
+  for (int i = 0; i < 15; ++i) queued.push(full({}, 1.0), off);
+  CHECK_FALSE(queued.due());
+  queued.push(full({}, 1.0), off);
+  CHECK(queued.due());
+}
