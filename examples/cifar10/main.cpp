@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -51,6 +52,7 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("limit", "0", "use only the first N training images (0: all 50000)");
   args.option("test-limit", "0", "evaluate on the first N test images only (0: all 10000)");
   args.option("eval-batch", "500", "batch size of the evaluation");
+  args.option("eval-every", "1", "evaluate after every Nth epoch (and always after the last)");
   args.flag("no-augment", "train without random crops and flips");
   args.option("save", "", "write a checkpoint here after every epoch");
   args.option("resume", "", "continue from this checkpoint");
@@ -213,11 +215,14 @@ int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Op
 
 void print_epoch(int64_t epoch, const EpochStats& s, double accuracy, int64_t test_images,
                  const amp::GradScaler& scaler) {
-  std::printf(
-      "epoch %lld: train loss %.4f, test accuracy %.2f%% (%lld images), %.1f s (%.1f ms/step)",
-      static_cast<long long>(epoch + 1), s.mean_loss, 100 * accuracy,
-      static_cast<long long>(test_images), s.seconds,
-      1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
+  std::printf("epoch %lld: train loss %.4f, ", static_cast<long long>(epoch + 1), s.mean_loss);
+  if (std::isnan(accuracy))
+    std::printf("not evaluated");
+  else
+    std::printf("test accuracy %.2f%% (%lld images)", 100 * accuracy,
+                static_cast<long long>(test_images));
+  std::printf(", %.1f s (%.1f ms/step)", s.seconds,
+              1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
   if (scaler.is_enabled())
     std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
                 static_cast<long long>(scaler.skipped_steps()));
@@ -280,7 +285,11 @@ int main(int argc, char** argv) try {
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);
-    const double accuracy = evaluate(*model, data.test, args.integer("eval-batch"), device, amp);
+    const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
+    const double accuracy =
+        last || (epoch + 1) % std::max<int64_t>(args.integer("eval-every"), 1) == 0
+            ? evaluate(*model, data.test, args.integer("eval-batch"), device, amp)
+            : std::numeric_limits<double>::quiet_NaN();
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

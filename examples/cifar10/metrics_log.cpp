@@ -2,6 +2,8 @@
 
 #include <halfgrad/halfgrad.h>
 
+#include <cmath>
+
 namespace hg::examples {
 
 MetricsLog::MetricsLog(const std::string& path) {
@@ -27,12 +29,17 @@ void MetricsLog::loss_scale_change(int64_t step, double from, double to, int64_t
 void MetricsLog::epoch(const EpochRecord& r) {
   if (!enabled()) return;
   out_ << "{\"type\":\"epoch\",\"epoch\":" << r.epoch << ",\"train_loss\":" << r.train_loss
-       << ",\"test_acc\":" << r.test_acc << ",\"seconds\":" << r.seconds
-       << ",\"elapsed\":" << r.elapsed << ",\"steps\":" << r.steps << ",\"images\":" << r.images
-       << ",\"batch\":" << r.batch << ",\"precision\":\"" << r.precision << "\",\"opt_level\":\""
-       << r.opt_level << "\",\"device\":\"" << r.device << "\",\"loss_scale\":" << r.loss_scale
-       << ",\"skipped_steps\":" << r.skipped_steps << ",\"nonfinite_losses\":" << r.nonfinite_losses
-       << "}" << std::endl;  // flushed: readable mid-run
+       << ",\"test_acc\":";
+  if (std::isnan(r.test_acc))
+    out_ << "null";  // an epoch that --eval-every skipped
+  else
+    out_ << r.test_acc;
+  out_ << ",\"seconds\":" << r.seconds << ",\"elapsed\":" << r.elapsed << ",\"steps\":" << r.steps
+       << ",\"images\":" << r.images << ",\"batch\":" << r.batch << ",\"precision\":\""
+       << r.precision << "\",\"opt_level\":\"" << r.opt_level << "\",\"device\":\"" << r.device
+       << "\",\"loss_scale\":" << r.loss_scale << ",\"skipped_steps\":" << r.skipped_steps
+       << ",\"nonfinite_losses\":" << r.nonfinite_losses << "}"
+       << std::endl;  // flushed: readable mid-run
 }
 
 }  // namespace hg::examples

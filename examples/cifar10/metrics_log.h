@@ -20,8 +20,8 @@ struct StepRecord {
 
 struct EpochRecord {
   int64_t epoch = 0, steps = 0, images = 0, batch = 0;
-  double train_loss = 0, test_acc = 0;
-  double seconds = 0;  // training time of this epoch (the evaluation excluded)
+  double train_loss = 0, test_acc = 0;  // test_acc NaN: not evaluated (written as null)
+  double seconds = 0;                   // training time of this epoch (the evaluation excluded)
   double elapsed = 0;  // wall time since this process started training, evaluations included
   std::string precision, opt_level, device;
   double loss_scale = 1;
