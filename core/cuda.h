@@ -44,6 +44,9 @@ bool sync_after_launch();
 // then computed in full fp32, like the CPU. 16-bit GEMMs always accumulate in fp32.
 void set_allow_tf32(bool on);
 bool allow_tf32();
+// Whether a cuda::Graph::capture (core/cuda_graph.h) is under way: device work is then recorded,
+// not run. False without CUDA.
+bool is_capturing();
 
 // ---- host <-> device transfers (used by Tensor::to; bytes, both buffers contiguous) ----
 // Large copies go through pinned staging buffers, in chunks, so the host-side memcpy of one

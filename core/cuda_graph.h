@@ -19,20 +19,26 @@
 // - Inputs and outputs are the tensors the capture used: copy new inputs into them, read the
 //   results (the loss, the gradients) from the tensors the captured code produced.
 // - Host-side values are frozen at capture: a learning rate changed by a scheduler, dropout's
-//   random offsets, the optimizer's host step counts do not advance on replay. Device-side state
-//   does (weights, momentum, GradScaler's device-resident scale, skip flag and skip count).
+//   random offsets do not advance on replay. Device-side state does: weights, momentum,
+//   GradScaler's device-resident scale, skip flag and skip count, and the optimizer's count of
+//   the device-gated steps it applied, from which Adam/AdamW take their step number (so their
+//   bias corrections step on with the replays, skipped steps excluded). That count begins with
+//   the first gated step over a set of parameters, which must be eager: a capture containing it
+//   fails, as the warm-up steps above avoid.
 // - The captured code must not wait for the device (item(), to(kCPU), printing a CUDA tensor,
-//   an optimizer step decided on the host): capture() then fails with an hg::Error, and the
-//   device work queued so far is dropped. Out-of-range loss targets are not reported inside a
-//   graph (kernels/cuda/target_check.h); their rows still get a NaN loss.
+//   an optimizer step decided on the host) nor copy between host and device (Tensor::to):
+//   capture() then fails with an hg::Error, and the device work queued so far is dropped. Host
+//   state the captured code changed before it failed stays changed (e.g. a GradScaler whose
+//   step() ran wants its update() before the next step()). Out-of-range loss targets are not
+//   reported inside a graph (kernels/cuda/target_check.h); their rows still get a NaN loss.
 // - Memory the captured work allocates comes from a pool private to the graph, which replays
 //   reuse; it returns to the allocator's cache when the graph is destroyed (blocks still held by
 //   tensors, e.g. the gradients, return when those tensors let go of them).
 // - Tensors allocated before the capture that the captured work uses (inputs, parameters,
 //   optimizer and scaler state) must outlive the graph's replays: a replay writes into their
-//   memory whoever holds it. One such tensor is internal: the device skip counter of the
-//   optimizer's gated steps (optim/optimizer.h), which state(), state_dict() and steps_taken()
-//   drop when they settle; do not call them between replays you intend to continue.
+//   memory whoever holds it. One such tensor is internal: the device count of the optimizer's
+//   gated steps (optim/optimizer.h), which state(), state_dict() and steps_taken() read and
+//   drop when they settle; call them after the last replay, not between replays.
 // One capture at a time per process. Without a CUDA device both calls throw.
 #include <functional>
 #include <memory>

@@ -65,14 +65,14 @@ struct FusedAdamParams {
   bool decoupled = true;  // AdamW (w *= 1 - lr * wd), else Adam's L2 term in the gradient
   int64_t step = 1;       // this update's step number (for the bias corrections)
 };
-// skipped_steps (float32 [1]), when given, is how many of the steps the host counted in
-// params.step the device skipped: the update's step number is then params.step - *skipped_steps,
-// read on the device, so a run of device-gated steps needs no readback (optim/gated_step.cpp).
+// applied_steps (float32 [1]), when given, is how many earlier steps of a device-gated run the
+// device applied: the update's step number is then params.step + *applied_steps, read on the
+// device, so a run needs no readback and a CUDA graph replay steps on (optim/gated_step.cpp).
 using FusedAdamFn = void (*)(const TensorView& weight, const TensorView& grad,
                              const TensorView& exp_avg, const TensorView& exp_avg_sq,
                              const TensorView* max_exp_avg_sq, const TensorView* param_out,
                              const TensorView* inv_scale, const TensorView* found_inf,
-                             const TensorView* skipped_steps, double grad_factor,
+                             const TensorView* applied_steps, double grad_factor,
                              const FusedAdamParams& params);
 
 extern DispatchTable<UnscaleGradsFn> unscale_grads;

@@ -88,7 +88,7 @@ struct AdamScalars {
   C neg_step_size, bc2_sqrt, beta1, keep1, beta2, keep2, eps, wd, shrink;
   bool decoupled, coupled;
 };
-// step: h.step, or that minus the device's skip count (FusedAdamFn's skipped_steps), which is why
+// step: h.step, or that plus the device's applied count (FusedAdamFn's applied_steps), which is why
 // this also compiles for the device (::pow is std::pow for doubles on the host).
 template <typename C>
 HG_HD inline AdamScalars<C> adam_scalars(const FusedAdamParams& h, double step) {

@@ -123,7 +123,7 @@ void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor
 
 // One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the moments
 // and the rounded parameter copy in a single pass. In a device-gated step the kernel tests the
-// flag and takes its step number as u.gated_step minus the run's device skip count.
+// flag and takes its step number as u.gated_step plus the run's device count of applied steps.
 void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Tensor& v,
                 Tensor* vmax) {
   kernels::FusedAdamParams p;
@@ -139,12 +139,12 @@ void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Ten
     return t != nullptr ? kernels::view_of(*t) : kernels::TensorView{};
   };
   const kernels::TensorView gate_view = view_or_null(u.found_inf);
-  const kernels::TensorView skipped_view = view_or_null(u.skipped_before);
+  const kernels::TensorView applied_view = view_or_null(u.applied_before);
   kernels::fused_adam(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
       kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,
       out != nullptr ? &out_view : nullptr, nullptr, u.found_inf != nullptr ? &gate_view : nullptr,
-      u.skipped_before != nullptr ? &skipped_view : nullptr, u.grad_factor, p);
+      u.applied_before != nullptr ? &applied_view : nullptr, u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 

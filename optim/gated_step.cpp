@@ -1,6 +1,8 @@
 // Optimizer::step_unless_found_inf (optim/optimizer.h): a step whose skip decision stays on the
 // device, and the deferred host bookkeeping that decision leaves behind.
 #include "autograd/grad_mode.h"
+#include "core/cuda.h"
+#include "core/factories.h"
 #include "optim/optimizer.h"
 
 namespace hg::optim {
@@ -55,8 +57,13 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
     for (const auto& p : group.params)
       if (p.grad().defined()) stepped.push_back(p.impl());
   const bool continues = continue_gated_run(stepped);
-  const DeviceGate gate{&found_inf, continues ? &gated_.runs.back().skipped : nullptr,
-                        continues ? gated_.runs.back().calls : 0};
+  // A run begun inside a capture would begin again at every replay: its count restarted, Adam's
+  // step number frozen. The warm-up steps before a capture begin it (core/cuda_graph.h).
+  HG_CHECK(continues || !cuda::is_capturing(), name(),
+           ".step_unless_found_inf inside cuda::Graph::capture: these parameters' first gated "
+           "step must be taken eagerly, before the capture (a replay would restart its step "
+           "count); warm up with a few eager steps");
+  const DeviceGate gate{&found_inf, continues ? &gated_.runs.back().applied : nullptr};
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
@@ -74,25 +81,31 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
 
 // Consecutive gated steps over the same parameters share one device counter, so a training
 // loop keeps one run however long it goes (and settling reads one value back). A run ends when
-// the parameter set changes, and every 2^24 calls (float32 counts exactly up to 2^24).
+// the parameter set changes, and every 2^24 calls (float32 counts exactly up to 2^24; replays of
+// a captured step are not among the host's calls, so a graph must stay below 2^24 replays).
 bool Optimizer::continue_gated_run(const std::vector<const TensorImpl*>& params) {
   constexpr int64_t kMaxCalls = int64_t{1} << 24;
   const std::vector<GatedRun>& runs = gated_.runs;
   if (runs.empty()) return false;
   if (runs.back().params == params && runs.back().calls < kMaxCalls) return true;
-  // An update that reads ParamState::step learns only the current run's skips on the device.
+  // An update that reads ParamState::step learns only the current run's count on the device.
   if (reads_step_count() || runs.back().calls >= kMaxCalls) settle_gated_steps();
   return false;
 }
 
 void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
                                   bool continues) {
+  // after this call's kernels, in stream order: 1 - found_inf more applied steps
   if (continues) {
-    gated_.runs.back().skipped.add_(found_inf);  // after this call's kernels, in stream order
-    ++gated_.runs.back().calls;
+    GatedRun& run = gated_.runs.back();
+    run.applied.add_(run.one).add_(found_inf, -1.0);
+    ++run.calls;
     return;
   }
-  gated_.runs.push_back({std::move(params), 1, found_inf.clone()});
+  Tensor one = full({1}, 1.0, TensorOptions(kFloat32).device(found_inf.device()));
+  Tensor applied = one.clone();
+  applied.add_(found_inf, -1.0);
+  gated_.runs.push_back({std::move(params), 1, std::move(applied), std::move(one)});
 }
 
 // A parameter whose every pending step was skipped was never updated: the buffers its state got
@@ -103,8 +116,7 @@ void Optimizer::settle_gated_steps() const {
   NoGradGuard no_grad;
   for (const GatedRun& run : gated_.runs) {
     ++host_readbacks_;
-    const auto skipped = static_cast<int64_t>(run.skipped.item<float>());  // a readback
-    const int64_t applied = run.calls - skipped;
+    const auto applied = static_cast<int64_t>(run.applied.item<float>());  // a readback
     for (const TensorImpl* p : run.params) state_[p].step += applied;
     steps_taken_ += applied;
   }

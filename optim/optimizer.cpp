@@ -218,8 +218,8 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
   detail::ParamUpdate u = prepare(param, st, grad_factor);
   if (gate != nullptr) {  // a gated step is counted when settled
     u.found_inf = gate->found_inf;
-    u.skipped_before = gate->skipped_before;
-    u.gated_step = st.step + gate->pending_calls + 1;
+    u.applied_before = gate->applied_before;
+    u.gated_step = st.step + 1;
   } else {
     ++st.step;
   }

@@ -149,11 +149,12 @@ struct ParamUpdate {
   // The device skip flag (float32 [1]) of a gated step: the update must take the fused kernel
   // and pass it, so the kernel skips on the device; null for a host-decided step.
   const Tensor* found_inf = nullptr;
-  // A gated step's step number as the host counts it (ParamState::step plus the pending gated
-  // steps, this one included), and the device's count (float32 [1]) of the pending ones it
-  // skipped (null: none pending). The update's true step number is the difference.
+  // A gated step's step number if it were its run's first (ParamState::step + 1), and the
+  // device's count (float32 [1]) of the run's earlier steps it applied (null: a new run). The
+  // update's true step number is the sum, formed on the device: it stays right when the step is
+  // replayed from a CUDA graph, where the host's counts do not advance.
   int64_t gated_step = 0;
-  const Tensor* skipped_before = nullptr;
+  const Tensor* applied_before = nullptr;
   // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
   // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
   bool param_written = false;
@@ -238,7 +239,7 @@ class Optimizer {
   // Whether a fused update of a parameter in `state` (null before its first update), gated by
   // the device flag, leaves exactly what a host decision would: true only when the update reads
   // none of the bookkeeping a device skip leaves unsettled, or reads ParamState::step through
-  // u.gated_step and u.skipped_before (then also override reads_step_count). Default no.
+  // u.gated_step and u.applied_before (then also override reads_step_count). Default no.
   virtual bool skips_exactly_on_device(const ParamState* state,
                                        const OptimizerOptions& options) const;
   // Whether the update reads ParamState::step. A device-gated run then keeps all its pending
@@ -247,18 +248,18 @@ class Optimizer {
 
  private:
   // Steps gated on the device whose outcome the host has not read yet (optim/gated_step.cpp).
-  // A run: `calls` consecutive gated steps that updated the same parameters, and how many of
-  // them the device skipped.
+  // A run: consecutive gated steps that updated the same parameters, and how many of them the
+  // device applied (counted on the device, so graph replays of a step count too).
   struct GatedRun {
     std::vector<const TensorImpl*> params;  // those with a gradient, in order
-    int64_t calls = 0;
-    Tensor skipped;  // float32 [1] on the device: the sum of the calls' found_inf flags
+    int64_t calls = 0;  // as the host issued them (replays of a captured step not included)
+    Tensor applied;     // float32 [1] on the device: the calls' sum of (1 - found_inf)
+    Tensor one;         // float32 [1] on the device: 1, what each call adds before its flag
   };
   // What step_param passes to a device-gated update.
   struct DeviceGate {
     const Tensor* found_inf;
-    const Tensor* skipped_before;  // the current run's skip count; null for a new run
-    int64_t pending_calls;         // the current run's calls before this one
+    const Tensor* applied_before;  // the current run's applied count; null for a new run
   };
   struct GatedBook {
     std::vector<GatedRun> runs;
@@ -272,7 +273,7 @@ class Optimizer {
   bool continue_gated_run(const std::vector<const TensorImpl*>& params);
   void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
                          bool continues);
-  // Reads the pending skip counts back and applies them to the host bookkeeping.
+  // Reads the pending applied counts back and applies them to the host bookkeeping.
   void settle_gated_steps() const;
   void check_step_inputs() const;
   void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,

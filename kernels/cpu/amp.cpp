@@ -130,12 +130,12 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
                 const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, const TensorView* skipped_steps, double grad_factor,
+                const TensorView* found_inf, const TensorView* applied_steps, double grad_factor,
                 const FusedAdamParams& params) {
   if (skipped(found_inf)) return;
   const double factor = step_factor(inv_scale, grad_factor);
   double step = static_cast<double>(params.step);
-  if (skipped_steps != nullptr) step -= static_cast<double>(*skipped_steps->ptr<float>());
+  if (applied_steps != nullptr) step += static_cast<double>(*applied_steps->ptr<float>());
   for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
     const am::AdamScalars<C> s = am::adam_scalars<C>(params, step);
     C* m = exp_avg.ptr<C>();

@@ -14,7 +14,7 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
                 const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, const TensorView* skipped_steps, double grad_factor,
+                const TensorView* found_inf, const TensorView* applied_steps, double grad_factor,
                 const FusedAdamParams& params);
 
 }  // namespace hg::kernels::cpu

@@ -70,9 +70,10 @@ __global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64
   }
 }
 
-// The step number of a device-gated run: the host's count minus the steps the device skipped.
+// The step number of a device-gated run: the run's first step number plus the steps the device
+// applied since (read when the kernel runs, so a graph replay steps on).
 struct AdamStep {
-  const float* skipped_steps;  // null: `scalars` as computed on the host
+  const float* applied_steps;  // null: `scalars` as computed on the host
   FusedAdamParams params;
 };
 
@@ -83,10 +84,10 @@ __global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, Param
   const C factor = control.grad_factor<C>();
   // every thread derives the bias corrections itself: two double pows, cheaper than a launch
   const am::AdamScalars<C> s =
-      step.skipped_steps == nullptr
+      step.applied_steps == nullptr
           ? scalars
-          : am::adam_scalars<C>(step.params, static_cast<double>(step.params.step) -
-                                                 static_cast<double>(*step.skipped_steps));
+          : am::adam_scalars<C>(step.params, static_cast<double>(step.params.step) +
+                                                 static_cast<double>(*step.applied_steps));
   HG_GRID_LOOP(i, n) {
     C w, g;
     load_wg(weight, grad, i, factor, w, g);
@@ -148,7 +149,7 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
                 const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, const TensorView* skipped_steps, double grad_factor,
+                const TensorView* found_inf, const TensorView* applied_steps, double grad_factor,
                 const FusedAdamParams& params) {
   const int64_t n = weight.numel();
   if (n == 0) return;
@@ -157,7 +158,7 @@ void fused_adam(const TensorView& weight, const TensorView& grad, const TensorVi
         weight.ptr<W>(), grad.ptr<G>(), exp_avg.ptr<C>(), exp_avg_sq.ptr<C>(),
         state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n,
         control_of(inv_scale, found_inf, grad_factor), am::adam_scalars<C>(params),
-        AdamStep{skipped_steps != nullptr ? skipped_steps->ptr<float>() : nullptr, params});
+        AdamStep{applied_steps != nullptr ? applied_steps->ptr<float>() : nullptr, params});
     HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
   });
 }

@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
@@ -30,6 +32,14 @@ bool Graph::captured() const { return impl_->exec != nullptr; }
 
 namespace {
 
+std::atomic<bool> capture_under_way{false};  // is_capturing(); one capture at a time
+
+// Raises the flag for the lifetime of one capture, whichever way it ends.
+struct CaptureFlag {
+  CaptureFlag() { capture_under_way = true; }
+  ~CaptureFlag() { capture_under_way = false; }
+};
+
 // Ends a capture that fn left by throwing: the partial graph is dropped, the error stands.
 void abandon_capture(cudaStream_t stream) {
   cudaGraph_t partial = nullptr;
@@ -38,7 +48,21 @@ void abandon_capture(cudaStream_t stream) {
   cudaGetLastError();  // an invalidated capture leaves a (non-sticky) error behind
 }
 
+// A new pool, made the capturing one (which throws while another graph is being captured).
+int64_t begin_private_pool() {
+  const int64_t pool = create_graph_pool();
+  try {
+    begin_graph_pool(pool);
+  } catch (...) {
+    release_graph_pool(pool);
+    throw;
+  }
+  return pool;
+}
+
 }  // namespace
+
+bool is_capturing() { return capture_under_way; }
 
 void Graph::capture(const std::function<void()>& fn) {
   HG_CHECK(is_available(), "cuda::Graph::capture: no CUDA device is available");
@@ -50,8 +74,8 @@ void Graph::capture(const std::function<void()>& fn) {
            "HG_CUDA_SYNC=1) synchronises after every launch, which a capture cannot contain");
   synchronize();  // eager work (and its late reports) is done before the graph's begins
   cudaStream_t stream = current_stream();
-  impl_->pool = create_graph_pool();
-  begin_graph_pool(impl_->pool);
+  impl_->pool = begin_private_pool();  // this graph is now spent, whether the capture succeeds
+  const CaptureFlag flag;
   try {
     HG_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
   } catch (...) {
@@ -76,7 +100,9 @@ void Graph::capture(const std::function<void()>& fn) {
   const cudaError_t ended = cudaStreamEndCapture(stream, &impl_->graph);
   end_graph_pool();
   HG_CUDA_CHECK(ended);
-  HG_CUDA_CHECK(cudaGraphInstantiate(&impl_->exec, impl_->graph, 0));
+  cudaGraphExec_t exec = nullptr;  // set only once instantiated: captured() then says so
+  HG_CUDA_CHECK(cudaGraphInstantiate(&exec, impl_->graph, 0));
+  impl_->exec = exec;
 }
 
 void Graph::replay() {

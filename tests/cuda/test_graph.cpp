@@ -3,6 +3,7 @@
 // device fails cleanly. Skipped without a GPU (except the error without one).
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <memory>
 
 #include "cuda_test_util.h"
@@ -106,4 +107,60 @@ TEST_CASE("cuda graph: memory allocated in a capture is not handed to eager tens
   graph.replay();                // would overwrite `eager` if it had been given that block
   CHECK(values_of(eager) == std::vector<double>(1000, 5.0));
   CHECK(values_of(out) == std::vector<double>(1000, 3.0));
+}
+
+TEST_CASE("cuda graph: AdamW's step number advances on the device through replays and skips") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(62);
+  auto eager = small_mlp(), graphed = small_mlp();
+  graphed->load_state_dict(eager->state_dict());
+  eager->to(kCUDA), graphed->to(kCUDA);
+  const auto options = optim::AdamWOptions(1e-2).weight_decay(0.1);
+  optim::AdamW eager_opt(eager->parameters(), options), graphed_opt(graphed->parameters(), options);
+  amp::GradScaler eager_scaler, graphed_scaler;
+  std::vector<Tensor> xs, ys;
+  for (int i = 0; i < 8; ++i) {
+    Tensor xi = randn({8, 12});
+    if (i == 4) xi.fill_(std::numeric_limits<double>::infinity());  // an overflow: a skip
+    xs.push_back(xi.to(kCUDA));
+    ys.push_back(randint(0, 5, {8}).to(kCUDA));
+  }
+  Tensor x = xs[0].clone(), y = ys[0].clone();
+  for (int i = 0; i < 2; ++i) {  // the gated run begins eagerly
+    (void)train_step(*eager, eager_opt, eager_scaler, xs[i], ys[i]);
+    x.copy_(xs[i]), y.copy_(ys[i]);
+    (void)train_step(*graphed, graphed_opt, graphed_scaler, x, y);
+  }
+  cuda::Graph graph;
+  graph.capture([&] { (void)train_step(*graphed, graphed_opt, graphed_scaler, x, y); });
+  for (int i = 2; i < 8; ++i) {  // a frozen step number would part the two from step 3 on
+    (void)train_step(*eager, eager_opt, eager_scaler, xs[i], ys[i]);
+    x.copy_(xs[i]), y.copy_(ys[i]);
+    graph.replay();
+  }
+  const auto e = eager->parameters(), g = graphed->parameters();
+  for (size_t i = 0; i < e.size(); ++i) CHECK(values_of(g[i]) == values_of(e[i]));
+  CHECK(graphed_scaler.skipped_steps() == 1);
+  CHECK(graphed_opt.steps_taken() == eager_opt.steps_taken());  // 7: settled after the replays
+}
+
+TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fails the capture") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(63);
+  auto model = small_mlp();
+  model->to(kCUDA);
+  optim::AdamW opt(model->parameters(), optim::AdamWOptions(1e-2));
+  amp::GradScaler scaler;
+  const Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 5, {8}).to(kCUDA);
+  optim::SGD warm(model->parameters(), optim::SGDOptions(0.0));
+  (void)train_step(*model, warm, scaler, x, y);  // the scaler's device state exists; AdamW's not
+  cuda::Graph first;
+  hg::test::expect_error(
+      [&] { first.capture([&] { (void)train_step(*model, opt, scaler, x, y); }); },
+      {"Graph::capture", "AdamW", "before the capture"});
+  const Tensor big = randn({1 << 20});  // 4 MiB: the pinned staging path
+  cuda::Graph second;
+  hg::test::expect_error([&] { second.capture([&] { (void)big.to(kCUDA); }); },
+                         {"Graph::capture", "4194304 bytes", "from the host"});
+  CHECK(values_of(big.to(kCUDA)) == values_of(big));  // eager staging copies still work
 }
