@@ -103,8 +103,7 @@ void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const T
     return;
   }
   Tensor one = full({1}, 1.0, TensorOptions(kFloat32).device(found_inf.device()));
-  Tensor applied = one.clone();
-  applied.add_(found_inf, -1.0);
+  Tensor applied = one - found_inf;
   gated_.runs.push_back({std::move(params), 1, std::move(applied), std::move(one)});
 }
 

@@ -3,6 +3,7 @@
 
 #include <mutex>
 
+#include "core/cuda.h"
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/graph_pool.h"
@@ -56,14 +57,6 @@ Pending& pending() {
   return *p;
 }
 
-// Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
-// recording it in the graph and waiting on it later, is what a capture forbids.
-bool capturing(cudaStream_t stream) {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  HG_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
-  return status != cudaStreamCaptureStatusNone;
-}
-
 }  // namespace
 
 TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int64_t classes)
@@ -72,7 +65,9 @@ TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int6
             std::to_string(classes) + "] inputs and " + std::to_string(classes) + " classes") {
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
-  const bool in_graph = capturing(stream_);
+  // Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
+  // recording it in the graph and waiting on it later, is what a capture forbids.
+  const bool in_graph = is_capturing();
   {
     RelaxedCaptureMode relaxed;  // the first loss may come inside a capture: not in the graph
     p.ensure();
@@ -86,7 +81,7 @@ TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int6
 long long* TargetCheck::slot() const { return pending().device_slot; }
 
 void TargetCheck::queue() {
-  if (capturing(stream_)) return;
+  if (is_capturing()) return;  // as in the constructor
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
   HG_CUDA_CHECK(cudaMemcpyAsync(p.host_slot, p.device_slot, sizeof(long long),

@@ -43,10 +43,8 @@ Staging& staging() {
 // writes (pageable, or one of the staging buffers) holds other data by the time a replay runs,
 // and the staging events it records would stay tied to the capture. Refused before anything is
 // issued, so a failed capture leaves the staging state as it was.
-void refuse_during_capture(cudaStream_t stream, const char* direction, std::size_t nbytes) {
-  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  HG_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
-  HG_CHECK(status == cudaStreamCaptureStatusNone, "to: a copy of ", nbytes, " bytes ", direction,
+void refuse_during_capture(const char* direction, std::size_t nbytes) {
+  HG_CHECK(!is_capturing(), "to: a copy of ", nbytes, " bytes ", direction,
            " inside cuda::Graph::capture; copy inputs into the captured tensors before replay(), "
            "outside the capture");
 }
@@ -56,7 +54,7 @@ void refuse_during_capture(cudaStream_t stream, const char* direction, std::size
 void copy_host_to_device(void* dst, const void* src, std::size_t nbytes) {
   if (nbytes == 0) return;
   cudaStream_t stream = current_stream();
-  refuse_during_capture(stream, "from the host", nbytes);
+  refuse_during_capture("from the host", nbytes);
   if (nbytes < kDirectLimit) {
     // Returns once the pageable source has been staged by the driver: src may then change.
     HG_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream));
@@ -81,7 +79,7 @@ void copy_host_to_device(void* dst, const void* src, std::size_t nbytes) {
 void copy_device_to_host(void* dst, const void* src, std::size_t nbytes) {
   if (nbytes == 0) return;
   cudaStream_t stream = current_stream();
-  refuse_during_capture(stream, "to the host", nbytes);
+  refuse_during_capture("to the host", nbytes);
   if (nbytes < kDirectLimit) {
     HG_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, stream));
     HG_CUDA_CHECK(cudaStreamSynchronize(stream));

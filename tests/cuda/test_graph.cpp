@@ -5,6 +5,7 @@
 
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include "cuda_test_util.h"
 
@@ -16,6 +17,14 @@ std::shared_ptr<nn::Sequential> small_mlp() {
   return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
       std::make_shared<nn::Linear>(12, 16), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(16, 5)});
+}
+
+// Two copies of one small mlp on the device: one trained eagerly, one through a graph.
+std::pair<std::shared_ptr<nn::Sequential>, std::shared_ptr<nn::Sequential>> twin_mlps() {
+  auto eager = small_mlp(), graphed = small_mlp();
+  graphed->load_state_dict(eager->state_dict());
+  eager->to(kCUDA), graphed->to(kCUDA);
+  return {eager, graphed};
 }
 
 std::vector<double> values_of(const Tensor& t) {
@@ -50,9 +59,7 @@ TEST_CASE("cuda graph: without a device, capture and replay are errors") {
 TEST_CASE("cuda graph: replays of a captured AMP training step equal the eager steps") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(61);
-  auto eager = small_mlp(), graphed = small_mlp();
-  graphed->load_state_dict(eager->state_dict());
-  eager->to(kCUDA), graphed->to(kCUDA);
+  auto [eager, graphed] = twin_mlps();
   const auto options = optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4);
   optim::SGD eager_opt(eager->parameters(), options), graphed_opt(graphed->parameters(), options);
   amp::GradScaler eager_scaler, graphed_scaler;
@@ -112,9 +119,7 @@ TEST_CASE("cuda graph: memory allocated in a capture is not handed to eager tens
 TEST_CASE("cuda graph: AdamW's step number advances on the device through replays and skips") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(62);
-  auto eager = small_mlp(), graphed = small_mlp();
-  graphed->load_state_dict(eager->state_dict());
-  eager->to(kCUDA), graphed->to(kCUDA);
+  auto [eager, graphed] = twin_mlps();
   const auto options = optim::AdamWOptions(1e-2).weight_decay(0.1);
   optim::AdamW eager_opt(eager->parameters(), options), graphed_opt(graphed->parameters(), options);
   amp::GradScaler eager_scaler, graphed_scaler;
