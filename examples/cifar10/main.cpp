@@ -61,6 +61,8 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("log-every", "50", "write a step record to --metrics every N steps (0: none)");
   examples::declare_amp_options(args);
   args.parse(argc, argv);
+  HG_CHECK(args.integer("eval-every") >= 1, kProgram, ": --eval-every must be >= 1, got ",
+           args.integer("eval-every"));
   return args;
 }
 
@@ -287,7 +289,7 @@ int main(int argc, char** argv) try {
     const EpochStats stats = train_epoch(trainer, epoch);
     const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
     const double accuracy =
-        last || (epoch + 1) % std::max<int64_t>(args.integer("eval-every"), 1) == 0
+        last || (epoch + 1) % args.integer("eval-every") == 0
             ? evaluate(*model, data.test, args.integer("eval-batch"), device, amp)
             : std::numeric_limits<double>::quiet_NaN();
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
