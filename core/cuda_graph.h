@@ -37,8 +37,11 @@
 // - Tensors allocated before the capture that the captured work uses (inputs, parameters,
 //   optimizer and scaler state) must outlive the graph's replays: a replay writes into their
 //   memory whoever holds it. One such tensor is internal: the device count of the optimizer's
-//   gated steps (optim/optimizer.h), which state(), state_dict() and steps_taken() read and
-//   drop when they settle; call them after the last replay, not between replays.
+//   gated steps (optim/optimizer.h). state(), state_dict() and steps_taken() read it (a
+//   synchronisation) and keep it, so they may be called between replays; a host-decided
+//   optimizer step or load_state_dict() ends the run and frees it: not between replays. A
+//   parameter whose steps the graph always skipped keeps its zero state buffers while the run
+//   goes on (its graph writes into them), where a host-decided run would have none.
 // One capture at a time per process. Without a CUDA device both calls throw.
 #include <functional>
 #include <memory>

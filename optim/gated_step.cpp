@@ -1,5 +1,7 @@
 // Optimizer::step_unless_found_inf (optim/optimizer.h): a step whose skip decision stays on the
 // device, and the deferred host bookkeeping that decision leaves behind.
+#include <algorithm>
+
 #include "autograd/grad_mode.h"
 #include "core/cuda.h"
 #include "core/factories.h"
@@ -12,7 +14,7 @@ bool Optimizer::skips_exactly_on_device(const ParamState*, const OptimizerOption
 }
 
 int64_t Optimizer::steps_taken() const {
-  settle_gated_steps();
+  settle_gated_steps(/*keep_current_run=*/true);
   return steps_taken_;
 }
 
@@ -63,7 +65,8 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
            ".step_unless_found_inf inside cuda::Graph::capture: these parameters' first gated "
            "step must be taken eagerly, before the capture (a replay would restart its step "
            "count); warm up with a few eager steps");
-  const DeviceGate gate{&found_inf, continues ? &gated_.runs.back().applied : nullptr};
+  DeviceGate gate{&found_inf, nullptr};
+  if (continues) gate = {&found_inf, &gated_.runs.back().applied, gated_.runs.back().folded};
   for (const auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
@@ -100,6 +103,7 @@ void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const T
     GatedRun& run = gated_.runs.back();
     run.applied.add_(run.one).add_(found_inf, -1.0);
     ++run.calls;
+    run.captured = run.captured || cuda::is_capturing();
     return;
   }
   Tensor one = full({1}, 1.0, TensorOptions(kFloat32).device(found_inf.device()));
@@ -109,23 +113,43 @@ void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const T
 
 // A parameter whose every pending step was skipped was never updated: the buffers its state got
 // on the host are the zeros the device never wrote, and a host-decided run would have neither
-// them nor, unless it holds a master, the state entry.
-void Optimizer::settle_gated_steps() const {
+// them nor, unless it holds a master, the state entry. Except for the parameters of a captured
+// run kept going: its graph writes into their buffers, so they stay until the run ends.
+void Optimizer::settle_gated_steps(bool keep_current_run) const {
   if (gated_.runs.empty()) return;
   NoGradGuard no_grad;
-  for (const GatedRun& run : gated_.runs) {
+  for (GatedRun& run : gated_.runs) {
+    if (!run.captured && run.calls == run.calls_folded) continue;  // nothing new since
     ++host_readbacks_;
     const auto applied = static_cast<int64_t>(run.applied.item<float>());  // a readback
-    for (const TensorImpl* p : run.params) state_[p].step += applied;
-    steps_taken_ += applied;
+    for (const TensorImpl* p : run.params) state_[p].step += applied - run.folded;
+    steps_taken_ += applied - run.folded;
+    run.folded = applied;
+    run.calls_folded = run.calls;
   }
-  for (const TensorImpl* p : gated_.fresh) {
-    auto it = state_.find(p);
-    if (it == state_.end() || it->second.step != 0) continue;
-    it->second.buffers.clear();
-    if (gated_.created.count(p) && !it->second.master.defined()) state_.erase(it);
+  const GatedRun& current = gated_.runs.back();
+  const auto held_by_graph = [&](const TensorImpl* p) {
+    return keep_current_run && current.captured &&
+           std::find(current.params.begin(), current.params.end(), p) != current.params.end();
+  };
+  for (auto p = gated_.fresh.begin(); p != gated_.fresh.end();) {
+    if (held_by_graph(*p)) {
+      ++p;
+      continue;
+    }
+    auto it = state_.find(*p);
+    if (it != state_.end() && it->second.step == 0) {
+      it->second.buffers.clear();
+      if (gated_.created.count(*p) && !it->second.master.defined()) state_.erase(it);
+    }
+    gated_.created.erase(*p);
+    p = gated_.fresh.erase(p);
   }
-  gated_ = GatedBook();
+  if (keep_current_run) {
+    gated_.runs.erase(gated_.runs.begin(), gated_.runs.end() - 1);
+  } else {
+    gated_ = GatedBook();
+  }
 }
 
 }  // namespace hg::optim

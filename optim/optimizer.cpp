@@ -88,7 +88,7 @@ std::vector<Tensor> Optimizer::parameters() const {
 }
 
 const ParamState* Optimizer::state(const Tensor& param) const {
-  settle_gated_steps();
+  settle_gated_steps(/*keep_current_run=*/true);
   auto it = state_.find(param.impl());
   return it == state_.end() ? nullptr : &it->second;
 }
@@ -219,7 +219,7 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
   if (gate != nullptr) {  // a gated step is counted when settled
     u.found_inf = gate->found_inf;
     u.applied_before = gate->applied_before;
-    u.gated_step = st.step + 1;
+    u.gated_step = st.step - gate->folded + 1;  // the step number at the run's start
   } else {
     ++st.step;
   }
@@ -281,7 +281,7 @@ void Optimizer::zero_grad(bool set_to_none) {
 
 OptimizerStateDict Optimizer::state_dict() const {
   NoGradGuard no_grad;
-  settle_gated_steps();
+  settle_gated_steps(/*keep_current_run=*/true);
   OptimizerStateDict dict;
   dict.scalars["master_weights"] = master_weights_ ? 1.0 : 0.0;
   size_t index = 0;

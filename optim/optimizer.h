@@ -38,11 +38,13 @@
 // so the host never waits for it. The host-side bookkeeping that depends on the decision
 // (ParamState::step, steps_taken(), whether a state entry exists at all) is settled later, when
 // it is read: state(), state_dict(), steps_taken(), load_state_dict() and the next host-decided
-// step read the pending skip counts back (one readback per run of identical steps), so what
-// they return is exactly what a host-decided run would hold. SGD's update does not depend on
-// that bookkeeping (see sgd.h); Adam's does, through the step number of its bias corrections,
-// which its fused kernel then reads as the host's count minus the run's device skip count. Every
-// configuration the fused kernels do not cover reads the flag once and decides on the host.
+// step read the pending skip counts back (one readback per run of identical steps, and none
+// when nothing was issued since the last), so what they return is exactly what a host-decided
+// run would hold. The readers leave the run going: gated steps after them continue it. SGD's
+// update does not depend on that bookkeeping (see sgd.h); Adam's does, through the step number
+// of its bias corrections, which its fused kernel forms on the device from the step number at
+// the run's start and the run's device count of applied steps. Every configuration the fused
+// kernels do not cover reads the flag once and decides on the host.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -255,11 +257,18 @@ class Optimizer {
     int64_t calls = 0;  // as the host issued them (replays of a captured step not included)
     Tensor applied;     // float32 [1] on the device: the calls' sum of (1 - found_inf)
     Tensor one;         // float32 [1] on the device: 1, what each call adds before its flag
+    // Settled so far: the applied steps already in the host bookkeeping, and `calls` then.
+    int64_t folded = 0;
+    int64_t calls_folded = 0;
+    // A call was recorded into a cuda::Graph: replays may have applied steps the host never
+    // saw, so settling always reads back, and the graph holds the run's tensors.
+    bool captured = false;
   };
   // What step_param passes to a device-gated update.
   struct DeviceGate {
     const Tensor* found_inf;
     const Tensor* applied_before;  // the current run's applied count; null for a new run
+    int64_t folded = 0;            // of the current run: already in ParamState::step
   };
   struct GatedBook {
     std::vector<GatedRun> runs;
@@ -273,8 +282,11 @@ class Optimizer {
   bool continue_gated_run(const std::vector<const TensorImpl*>& params);
   void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
                          bool continues);
-  // Reads the pending applied counts back and applies them to the host bookkeeping.
-  void settle_gated_steps() const;
+  // Reads the pending applied counts back and applies them to the host bookkeeping. The readers
+  // (state(), state_dict(), steps_taken()) keep the current run going, so a captured step
+  // replays into a live counter and an eager step continues the run; a host-decided step, a
+  // load or a new parameter set end it.
+  void settle_gated_steps(bool keep_current_run = false) const;
   void check_step_inputs() const;
   void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
                   const DeviceGate* gate = nullptr);

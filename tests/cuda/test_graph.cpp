@@ -116,7 +116,7 @@ TEST_CASE("cuda graph: memory allocated in a capture is not handed to eager tens
   CHECK(values_of(out) == std::vector<double>(1000, 3.0));
 }
 
-TEST_CASE("cuda graph: AdamW's step number advances on the device through replays and skips") {
+TEST_CASE("cuda graph: AdamW's step number advances through replays, skips and reads between") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(62);
   auto [eager, graphed] = twin_mlps();
@@ -142,11 +142,17 @@ TEST_CASE("cuda graph: AdamW's step number advances on the device through replay
     (void)train_step(*eager, eager_opt, eager_scaler, xs[i], ys[i]);
     x.copy_(xs[i]), y.copy_(ys[i]);
     graph.replay();
+    // read between replays: settles into the host's counts and keeps the graph's counter live
+    if (i == 5) CHECK(graphed_opt.steps_taken() == eager_opt.steps_taken());
   }
+  x.copy_(xs[1]), y.copy_(ys[1]);  // and one eager step after them continues the same run
+  (void)train_step(*eager, eager_opt, eager_scaler, xs[1], ys[1]);
+  (void)train_step(*graphed, graphed_opt, graphed_scaler, x, y);
   const auto e = eager->parameters(), g = graphed->parameters();
   for (size_t i = 0; i < e.size(); ++i) CHECK(values_of(g[i]) == values_of(e[i]));
   CHECK(graphed_scaler.skipped_steps() == 1);
-  CHECK(graphed_opt.steps_taken() == eager_opt.steps_taken());  // 7: settled after the replays
+  CHECK(graphed_opt.steps_taken() == eager_opt.steps_taken());  // 8, of 9 issued
+  CHECK(graphed_opt.state(g[0])->step == 8);
 }
 
 TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fails the capture") {

@@ -99,6 +99,42 @@ TEST_CASE("gated step: an Adam run settles before its parameter set changes") {
   CHECK(gated.steps_taken() == 4);
 }
 
+TEST_CASE("gated step: reading the state settles the run and lets it go on, exactly") {
+  manual_seed(9);
+  Twins p;
+  optim::Adam gated({p.gated}, optim::AdamOptions(0.01)), host({p.host}, optim::AdamOptions(0.01));
+  const auto run = [&](std::initializer_list<bool> skips) {
+    for (bool skip : skips) {
+      p.set_grads(randn({40}));
+      CHECK(gated.step_unless_found_inf(flag(skip)) == optim::GatedStep::OnDevice);
+      if (!skip) host.step();
+    }
+  };
+  run({true, false, false});
+  CHECK(gated.state(p.gated)->step == 2);  // settles: one readback
+  CHECK(gated.steps_taken() == 2);         // nothing new: no readback
+  CHECK(gated.host_readbacks() == 1);
+  run({false, true, false});  // the same run: its step numbers count on from the settled 2
+  CHECK(gated.host_readbacks() == 1);
+  CHECK(values(p.gated) == values(p.host));
+  CHECK(gated.steps_taken() == 4);
+  CHECK(gated.host_readbacks() == 2);
+  for (const auto& [name, buffer] : host.state(p.host)->buffers)
+    CHECK(values(gated.state(p.gated)->buffers.at(name)) == values(buffer));
+}
+
+TEST_CASE("gated step: a parameter read while its steps were all skipped has no state yet") {
+  Tensor a = ones({3}).requires_grad_();
+  optim::SGD sgd({a}, optim::SGDOptions(0.5).momentum(0.9));
+  a.set_grad(ones({3}));
+  (void)sgd.step_unless_found_inf(flag(true));
+  CHECK(sgd.state(a) == nullptr);                // as a host-decided skip leaves it
+  (void)sgd.step_unless_found_inf(flag(false));  // the run goes on: a first step, buf = d
+  CHECK(sgd.state(a)->step == 1);
+  CHECK(values(a) == std::vector<double>(3, 0.5));
+  CHECK(values(sgd.state(a)->buffers.at("momentum_buffer")) == std::vector<double>(3, 1.0));
+}
+
 TEST_CASE("gated step: lost-update counting and strided parameters read the flag back") {
   manual_seed(8);
   Twins p;
