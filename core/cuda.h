@@ -47,6 +47,10 @@ bool allow_tf32();
 // Whether a cuda::Graph::capture (core/cuda_graph.h) is under way: device work is then recorded,
 // not run. False without CUDA.
 bool is_capturing();
+// How many cuda::Graph replays this process has launched (0 without CUDA). A replayed training
+// step is invisible to the optimizer's counts; LRScheduler looks here before it warns that no
+// step was taken.
+int64_t graph_replays();
 
 // ---- host <-> device transfers (used by Tensor::to; bytes, both buffers contiguous) ----
 // Large copies go through pinned staging buffers, in chunks, so the host-side memcpy of one

@@ -18,13 +18,15 @@
 // arguments on the same memory. So:
 // - Inputs and outputs are the tensors the capture used: copy new inputs into them, read the
 //   results (the loss, the gradients) from the tensors the captured code produced.
-// - Host-side values are frozen at capture: a learning rate changed by a scheduler, dropout's
-//   random offsets do not advance on replay. Device-side state does: weights, momentum,
-//   GradScaler's device-resident scale, skip flag and skip count, and the optimizer's count of
-//   the device-gated steps it applied, from which Adam/AdamW take their step number (so their
-//   bias corrections step on with the replays, skipped steps excluded). That count begins with
-//   the first gated step over a set of parameters, which must be eager: a capture containing it
-//   fails, as the warm-up steps above avoid.
+// - Host-side values are frozen at capture: dropout's random offsets, and any option passed to a
+//   kernel as an argument, do not advance on replay. Device-side state does: weights, momentum,
+//   GradScaler's device-resident scale, skip flag and skip count; the optimizer's count of the
+//   device-gated steps it applied, from which Adam/AdamW take their step number (so their bias
+//   corrections step on with the replays, skipped steps excluded); and each parameter group's
+//   learning rate, which the fused optimizer kernels read from device memory, so a scheduler's
+//   step() (ParamGroup::set_lr) between replays changes the lr of the next replay. The count
+//   and the lr tensor are made by the first fused or gated step, which must be eager: a capture
+//   containing it fails, as the warm-up steps above avoid. set_lr inside a capture fails too.
 // - The captured code must not wait for the device (item(), to(kCPU), printing a CUDA tensor,
 //   an optimizer step decided on the host) nor copy between host and device (Tensor::to):
 //   capture() then fails with an hg::Error, and the device work queued so far is dropped. Host

@@ -26,6 +26,7 @@ bool sync_after_launch() { return sync_flag; }
 void set_allow_tf32(bool on) { tf32_flag = on; }
 bool allow_tf32() { return tf32_flag; }
 bool is_capturing() { return false; }
+int64_t graph_replays() { return 0; }
 
 void copy_host_to_device(void*, const void*, std::size_t nbytes) {
   HG_FAIL("to: cannot copy ", nbytes, " bytes to cuda: halfgrad was built without CUDA support");

@@ -44,11 +44,20 @@ using ScaleUpdateFn = void (*)(const TensorView& state, const TensorView& found_
 // ---- fused optimizer steps ----
 // Both update `weight` (the fp32 master, or the parameter itself: float32/float64/16-bit) in
 // place from `grad` (float32/float16/bfloat16, or float64 for float64 weights) read as
-// grad * factor, factor = *inv_scale when inv_scale (float32 [1]) is given, else grad_factor.
-// When found_inf (float32 [1]) is given and non-zero nothing is written (the step is skipped
-// on the device). param_out, when given, receives the new weight rounded to its (16-bit) dtype
+// grad * factor. param_out, when given, receives the new weight rounded to its (16-bit) dtype
 // in the same pass. State tensors have the compute dtype (float32, float64 for float64 weights).
 // All views contiguous with weight's element count.
+//
+// The step's scalars that may live in memory on the kernels' device, read when the kernel runs
+// (so a step replayed from a CUDA graph sees their current values); each is optional.
+struct FusedStepInputs {
+  const TensorView* inv_scale = nullptr;  // float32 [1]: the gradient factor, else grad_factor
+  const TensorView* found_inf = nullptr;  // float32 [1]: non-zero skips the step (writes nothing)
+  // float32 [1], Adam only: how many earlier steps of a device-gated run the device applied; the
+  // update's step number is then params.step + *applied_steps (optim/gated_step.cpp).
+  const TensorView* applied_steps = nullptr;
+  const TensorView* lr = nullptr;  // float64 [1]: the learning rate, else params.lr
+};
 struct FusedSgdParams {
   double lr = 0.0, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
   bool nesterov = false;
@@ -56,8 +65,8 @@ struct FusedSgdParams {
 };
 using FusedSgdFn = void (*)(const TensorView& weight, const TensorView& grad,
                             const TensorView* momentum_buffer, const TensorView* param_out,
-                            const TensorView* inv_scale, const TensorView* found_inf,
-                            double grad_factor, const FusedSgdParams& params);
+                            const FusedStepInputs& inputs, double grad_factor,
+                            const FusedSgdParams& params);
 
 struct FusedAdamParams {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
@@ -65,14 +74,10 @@ struct FusedAdamParams {
   bool decoupled = true;  // AdamW (w *= 1 - lr * wd), else Adam's L2 term in the gradient
   int64_t step = 1;       // this update's step number (for the bias corrections)
 };
-// applied_steps (float32 [1]), when given, is how many earlier steps of a device-gated run the
-// device applied: the update's step number is then params.step + *applied_steps, read on the
-// device, so a run needs no readback and a CUDA graph replay steps on (optim/gated_step.cpp).
 using FusedAdamFn = void (*)(const TensorView& weight, const TensorView& grad,
                              const TensorView& exp_avg, const TensorView& exp_avg_sq,
                              const TensorView* max_exp_avg_sq, const TensorView* param_out,
-                             const TensorView* inv_scale, const TensorView* found_inf,
-                             const TensorView* applied_steps, double grad_factor,
+                             const FusedStepInputs& inputs, double grad_factor,
                              const FusedAdamParams& params);
 
 extern DispatchTable<UnscaleGradsFn> unscale_grads;

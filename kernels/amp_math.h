@@ -61,7 +61,7 @@ struct SgdScalars {
   bool decay, nesterov, first;
 };
 template <typename C>
-inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h) {
+HG_HD inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h) {
   return {static_cast<C>(-h.lr),
           static_cast<C>(h.weight_decay),
           static_cast<C>(h.momentum),

@@ -14,6 +14,7 @@
 #include "kernels/tensor_bridge.h"
 #include "optim/adamw.h"
 #include "optim/cpu_update.h"
+#include "optim/fused_inputs.h"
 
 namespace hg::optim {
 
@@ -135,16 +136,11 @@ void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Ten
   const Tensor* out = fused_param_out(u);
   const kernels::TensorView out_view =
       out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
-  const auto view_or_null = [](const Tensor* t) {
-    return t != nullptr ? kernels::view_of(*t) : kernels::TensorView{};
-  };
-  const kernels::TensorView gate_view = view_or_null(u.found_inf);
-  const kernels::TensorView applied_view = view_or_null(u.applied_before);
+  const FusedInputs inputs(u);
   kernels::fused_adam(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
       kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,
-      out != nullptr ? &out_view : nullptr, nullptr, u.found_inf != nullptr ? &gate_view : nullptr,
-      u.applied_before != nullptr ? &applied_view : nullptr, u.grad_factor, p);
+      out != nullptr ? &out_view : nullptr, inputs.get(), u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 

@@ -67,14 +67,14 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
            "count); warm up with a few eager steps");
   DeviceGate gate{&found_inf, nullptr};
   if (continues) gate = {&found_inf, &gated_.runs.back().applied, gated_.runs.back().folded};
-  for (const auto& group : groups_) {
+  for (auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
       auto it = state_.find(p.impl());
       if (it == state_.end()) gated_.created.insert(p.impl());
       if (it == state_.end() || (it->second.step == 0 && it->second.buffers.empty()))
         gated_.fresh.insert(p.impl());
-      step_param(p, *group.options, 1.0, &gate);
+      step_param(p, group, 1.0, &gate);
     }
   }
   if (master_weights_) mark_masters_synced();

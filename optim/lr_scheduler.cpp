@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/cuda.h"
 #include "core/error.h"
 #include "core/warning.h"
 
@@ -29,10 +30,11 @@ void LRScheduler::apply(int64_t epoch) {
 }
 
 void LRScheduler::step() {
-  const int64_t steps = optimizer_.steps_issued();
-  const bool no_update = last_epoch_ >= 0 && steps == optimizer_steps_;
+  const int64_t steps = optimizer_.steps_issued(), replays = cuda::graph_replays();
+  const bool no_update = last_epoch_ >= 0 && steps == optimizer_steps_ && replays == graph_replays_;
   apply(last_epoch_ + 1);
   optimizer_steps_ = steps;
+  graph_replays_ = replays;
   if (no_update) {
     warn_once(
         "LRScheduler.no_update",

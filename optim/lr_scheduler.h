@@ -61,6 +61,7 @@ class LRScheduler {
   int64_t last_epoch_ = -1;
   std::vector<double> last_lr_;
   int64_t optimizer_steps_ = 0;  // optimizer_.steps_issued() at the last step()
+  int64_t graph_replays_ = 0;    // cuda::graph_replays() then: a replay may have stepped
 };
 
 }  // namespace hg::optim

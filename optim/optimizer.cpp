@@ -5,6 +5,7 @@
 #include <typeinfo>
 
 #include "autograd/grad_mode.h"
+#include "core/cuda.h"
 #include "core/factories.h"
 
 namespace hg::optim {
@@ -35,7 +36,30 @@ void ParamGroup::set_lr(double lr) {
            "ParamGroup::set_lr: the group has no options yet (add it to an optimizer first)");
   detail::check_option(std::isfinite(lr) && lr >= 0.0, "ParamGroup::set_lr", "lr", lr,
                        "must be finite and >= 0");
+  if (lr_tensor_.defined()) write_lr_tensor(lr, "ParamGroup::set_lr");  // may refuse: first
   options->set_lr(lr);
+}
+
+const Tensor& ParamGroup::lr_tensor_on(Device device, const std::string& optimizer) {
+  const double lr = options->get_lr();
+  if (lr_tensor_.defined() && lr_tensor_.device() == device) {
+    if (lr != lr_tensor_value_) write_lr_tensor(lr, optimizer.c_str());  // not through set_lr
+    return lr_tensor_;
+  }
+  HG_CHECK(!cuda::is_capturing(), optimizer,
+           ".step inside cuda::Graph::capture: the group's learning rate is not in device memory "
+           "yet (its first fused update makes it); take an eager step before capturing");
+  lr_tensor_ = full({1}, lr, TensorOptions(kFloat64).device(device));
+  lr_tensor_value_ = lr;
+  return lr_tensor_;
+}
+
+void ParamGroup::write_lr_tensor(double lr, const char* who) {
+  HG_CHECK(!cuda::is_capturing(), who, " inside cuda::Graph::capture: the lr write (", lr,
+           ") would be part of the graph and undo, at every replay, what set_lr does between "
+           "replays; change the lr outside the capture");
+  lr_tensor_.fill_(lr);
+  lr_tensor_value_ = lr;
 }
 
 void detail::check_option(bool ok, const std::string& optimizer, const char* option, double value,
@@ -173,13 +197,13 @@ void Optimizer::step_scaled(double grad_scale) {
   settle_gated_steps();  // an update may read ParamState::step (Adam's bias corrections)
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};
-  for (const auto& group : groups_) {
+  for (auto& group : groups_) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
       if (count_lost_ && is_low_precision(p.dtype())) {
         step_param_counting(p, *group.options, 1.0 / grad_scale);
       } else {
-        step_param(p, *group.options, 1.0 / grad_scale);
+        step_param(p, group, 1.0 / grad_scale);
       }
     }
   }
@@ -212,7 +236,7 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
   return u;
 }
 
-void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
+void Optimizer::step_param(const Tensor& param, ParamGroup& group, double grad_factor,
                            const DeviceGate* gate) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
@@ -223,7 +247,8 @@ void Optimizer::step_param(const Tensor& param, const OptimizerOptions& options,
   } else {
     ++st.step;
   }
-  update(u, st, options);
+  if (detail::use_fused_kernel(u)) u.lr_tensor = &group.lr_tensor_on(u.weight.device(), name());
+  update(u, st, *group.options);
   if (u.param_written) {
     param.storage()->bump_version();  // the fused kernel wrote it in the same pass
   } else if (st.master.defined()) {

@@ -88,7 +88,9 @@ struct ParamGroup {
   ~ParamGroup() = default;
 
   double lr() const;
-  void set_lr(double lr);  // throws hg::Error for a negative or non-finite lr
+  // Throws hg::Error for a negative or non-finite lr, and inside a cuda::Graph capture once the
+  // group's lr is in device memory (below).
+  void set_lr(double lr);
   // The options as the optimizer's own type, e.g. group.options_as<SGDOptions>().momentum(0.8).
   template <class Options>
   Options& options_as() const {
@@ -97,6 +99,17 @@ struct ParamGroup {
              options ? "of another optimizer" : "not set");
     return *typed;
   }
+
+ private:
+  friend class Optimizer;
+  // The lr as a float64 [1] tensor on `device`, which the fused kernels read when they run, so a
+  // step replayed from a cuda::Graph uses the lr set since the capture: made by the first fused
+  // update (which must be eager), rewritten by set_lr (a fill kernel, no synchronisation) and
+  // by the next eager update when the options' lr changed otherwise. Not copied with the group.
+  const Tensor& lr_tensor_on(Device device, const std::string& optimizer);
+  void write_lr_tensor(double lr, const char* who);
+  Tensor lr_tensor_;
+  double lr_tensor_value_ = 0.0;
 };
 
 // The state of one parameter.
@@ -157,6 +170,9 @@ struct ParamUpdate {
   // replayed from a CUDA graph, where the host's counts do not advance.
   int64_t gated_step = 0;
   const Tensor* applied_before = nullptr;
+  // For a fused update: the group's lr as a float64 [1] tensor on the weight's device, which the
+  // kernel reads instead of the options' lr (the same value; see ParamGroup).
+  const Tensor* lr_tensor = nullptr;
   // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
   // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
   bool param_written = false;
@@ -288,7 +304,7 @@ class Optimizer {
   // load or a new parameter set end it.
   void settle_gated_steps(bool keep_current_run = false) const;
   void check_step_inputs() const;
-  void step_param(const Tensor& param, const OptimizerOptions& options, double grad_factor,
+  void step_param(const Tensor& param, ParamGroup& group, double grad_factor,
                   const DeviceGate* gate = nullptr);
   void step_param_counting(const Tensor& param, const OptimizerOptions& options,
                            double grad_factor);

@@ -6,6 +6,7 @@
 #include "kernels/amp_kernels.h"
 #include "kernels/tensor_bridge.h"
 #include "optim/cpu_update.h"
+#include "optim/fused_inputs.h"
 
 namespace hg::optim {
 
@@ -105,12 +106,10 @@ void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& 
   const Tensor* out = detail::fused_param_out(u);
   const kernels::TensorView out_view =
       out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
-  const kernels::TensorView gate_view =
-      u.found_inf != nullptr ? kernels::view_of(*u.found_inf) : kernels::TensorView{};
+  const detail::FusedInputs inputs(u);
   kernels::fused_sgd(u.weight.device())(
       kernels::view_of(u.weight), kernels::view_of(u.grad), buf != nullptr ? &buf_view : nullptr,
-      out != nullptr ? &out_view : nullptr, nullptr, u.found_inf != nullptr ? &gate_view : nullptr,
-      u.grad_factor, p);
+      out != nullptr ? &out_view : nullptr, inputs.get(), u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
 }
 

@@ -27,13 +27,18 @@ bool unscale_loop(const In* in, Out* out, int64_t n, float inv_scale) {
   return bad;
 }
 
-// Reads grad * factor, factor from inv_scale when given; nullopt-like: returns false when
-// found_inf says the step is skipped.
-double step_factor(const TensorView* inv_scale, double grad_factor) {
-  return inv_scale != nullptr ? static_cast<double>(*inv_scale->ptr<float>()) : grad_factor;
+// The gradient factor: *inv_scale when given, else grad_factor.
+double step_factor(const FusedStepInputs& in, double grad_factor) {
+  return in.inv_scale != nullptr ? static_cast<double>(*in.inv_scale->ptr<float>()) : grad_factor;
 }
-bool skipped(const TensorView* found_inf) {
-  return found_inf != nullptr && *found_inf->ptr<float>() != 0.0f;
+bool skipped(const FusedStepInputs& in) {
+  return in.found_inf != nullptr && *in.found_inf->ptr<float>() != 0.0f;
+}
+// params with the learning rate read from in.lr when given.
+template <typename Params>
+Params with_lr(Params params, const FusedStepInputs& in) {
+  if (in.lr != nullptr) params.lr = *in.lr->ptr<double>();
+  return params;
 }
 
 // f(i, w, g) -> new w over every element, as optim/cpu_update.h's update_loop; param_out
@@ -113,12 +118,12 @@ void scale_update(const TensorView& state, const TensorView& found_inf, const Te
 }
 
 void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
-               const TensorView* param_out, const TensorView* inv_scale,
-               const TensorView* found_inf, double grad_factor, const FusedSgdParams& params) {
-  if (skipped(found_inf)) return;
-  const double factor = step_factor(inv_scale, grad_factor);
+               const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
+               const FusedSgdParams& params) {
+  if (skipped(inputs)) return;
+  const double factor = step_factor(inputs, grad_factor);
   for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
-    const am::SgdScalars<C> s = am::sgd_scalars<C>(params);
+    const am::SgdScalars<C> s = am::sgd_scalars<C>(with_lr(params, inputs));
     C* buf = state_ptr<C>(momentum_buffer);
     fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor), param_out,
                   [=](int64_t i, C w, C g) {
@@ -129,15 +134,15 @@ void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorVie
 
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
-                const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, const TensorView* applied_steps, double grad_factor,
+                const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
                 const FusedAdamParams& params) {
-  if (skipped(found_inf)) return;
-  const double factor = step_factor(inv_scale, grad_factor);
+  if (skipped(inputs)) return;
+  const double factor = step_factor(inputs, grad_factor);
   double step = static_cast<double>(params.step);
-  if (applied_steps != nullptr) step += static_cast<double>(*applied_steps->ptr<float>());
+  if (inputs.applied_steps != nullptr)
+    step += static_cast<double>(*inputs.applied_steps->ptr<float>());
   for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
-    const am::AdamScalars<C> s = am::adam_scalars<C>(params, step);
+    const am::AdamScalars<C> s = am::adam_scalars<C>(with_lr(params, inputs), step);
     C* m = exp_avg.ptr<C>();
     C* v = exp_avg_sq.ptr<C>();
     C* vmax = state_ptr<C>(max_exp_avg_sq);

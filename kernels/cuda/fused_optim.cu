@@ -56,11 +56,21 @@ __device__ inline void load_wg(const W* weight, const G* grad, int64_t i, C fact
   g = static_cast<C>(Scalar<G>::load(grad[i])) * factor;
 }
 
+// The learning rate in device memory (null: the host's, already in the scalars), read when the
+// kernel runs, so a graph replay uses the lr a scheduler set since the capture.
+struct SgdLr {
+  const double* lr;
+  FusedSgdParams params;
+};
+
 template <typename C, typename W, typename G>
 __global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64_t n,
-                           StepControl control, am::SgdScalars<C> s) {
+                           StepControl control, am::SgdScalars<C> scalars, SgdLr lr) {
   if (control.skip()) return;
   const C factor = control.grad_factor<C>();
+  FusedSgdParams p = lr.params;
+  if (lr.lr != nullptr) p.lr = *lr.lr;
+  const am::SgdScalars<C> s = lr.lr == nullptr ? scalars : am::sgd_scalars<C>(p);
   HG_GRID_LOOP(i, n) {
     C w, g;
     load_wg(weight, grad, i, factor, w, g);
@@ -71,10 +81,13 @@ __global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64
 }
 
 // The step number of a device-gated run: the run's first step number plus the steps the device
-// applied since (read when the kernel runs, so a graph replay steps on).
+// applied since; and the learning rate in device memory. Both read when the kernel runs, so a
+// graph replay steps on with the lr set since the capture.
 struct AdamStep {
-  const float* applied_steps;  // null: `scalars` as computed on the host
+  const float* applied_steps;  // null: params.step
+  const double* lr;            // null: params.lr
   FusedAdamParams params;
+  __device__ bool on_device() const { return applied_steps != nullptr || lr != nullptr; }
 };
 
 template <typename C, typename W, typename G>
@@ -83,11 +96,11 @@ __global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, Param
   if (control.skip()) return;
   const C factor = control.grad_factor<C>();
   // every thread derives the bias corrections itself: two double pows, cheaper than a launch
-  const am::AdamScalars<C> s =
-      step.applied_steps == nullptr
-          ? scalars
-          : am::adam_scalars<C>(step.params, static_cast<double>(step.params.step) +
-                                                 static_cast<double>(*step.applied_steps));
+  FusedAdamParams p = step.params;
+  if (step.lr != nullptr) p.lr = *step.lr;
+  double number = static_cast<double>(p.step);
+  if (step.applied_steps != nullptr) number += static_cast<double>(*step.applied_steps);
+  const am::AdamScalars<C> s = step.on_device() ? am::adam_scalars<C>(p, number) : scalars;
   HG_GRID_LOOP(i, n) {
     C w, g;
     load_wg(weight, grad, i, factor, w, g);
@@ -98,9 +111,12 @@ __global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, Param
   }
 }
 
-StepControl control_of(const TensorView* inv_scale, const TensorView* found_inf, double factor) {
-  return {inv_scale != nullptr ? inv_scale->ptr<float>() : nullptr,
-          found_inf != nullptr ? found_inf->ptr<float>() : nullptr, factor};
+template <typename T>
+const T* ptr_or_null(const TensorView* v) {
+  return v != nullptr ? v->ptr<T>() : nullptr;
+}
+StepControl control_of(const FusedStepInputs& in, double factor) {
+  return {ptr_or_null<float>(in.inv_scale), ptr_or_null<float>(in.found_inf), factor};
 }
 ParamOut param_out_of(const TensorView* v) {
   return v == nullptr ? ParamOut{nullptr, DType::Float32} : ParamOut{v->data, v->dtype};
@@ -134,31 +150,31 @@ C* state_ptr(const TensorView* v) {
 }  // namespace
 
 void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
-               const TensorView* param_out, const TensorView* inv_scale,
-               const TensorView* found_inf, double grad_factor, const FusedSgdParams& params) {
+               const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
+               const FusedSgdParams& params) {
   const int64_t n = weight.numel();
   if (n == 0) return;
   for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
     sgd_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
         weight.ptr<W>(), grad.ptr<G>(), state_ptr<C>(momentum_buffer), param_out_of(param_out), n,
-        control_of(inv_scale, found_inf, grad_factor), am::sgd_scalars<C>(params));
+        control_of(inputs, grad_factor), am::sgd_scalars<C>(params),
+        SgdLr{ptr_or_null<double>(inputs.lr), params});
     HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
   });
 }
 
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
-                const TensorView* param_out, const TensorView* inv_scale,
-                const TensorView* found_inf, const TensorView* applied_steps, double grad_factor,
+                const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
                 const FusedAdamParams& params) {
   const int64_t n = weight.numel();
   if (n == 0) return;
   for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
     adam_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
         weight.ptr<W>(), grad.ptr<G>(), exp_avg.ptr<C>(), exp_avg_sq.ptr<C>(),
-        state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n,
-        control_of(inv_scale, found_inf, grad_factor), am::adam_scalars<C>(params),
-        AdamStep{applied_steps != nullptr ? applied_steps->ptr<float>() : nullptr, params});
+        state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n, control_of(inputs, grad_factor),
+        am::adam_scalars<C>(params),
+        AdamStep{ptr_or_null<float>(inputs.applied_steps), ptr_or_null<double>(inputs.lr), params});
     HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
   });
 }

@@ -33,6 +33,7 @@ bool Graph::captured() const { return impl_->exec != nullptr; }
 namespace {
 
 std::atomic<bool> capture_under_way{false};  // is_capturing(); one capture at a time
+std::atomic<int64_t> replays_launched{0};    // graph_replays()
 
 // Raises the flag for the lifetime of one capture, whichever way it ends.
 struct CaptureFlag {
@@ -63,6 +64,7 @@ int64_t begin_private_pool() {
 }  // namespace
 
 bool is_capturing() { return capture_under_way; }
+int64_t graph_replays() { return replays_launched; }
 
 void Graph::capture(const std::function<void()>& fn) {
   HG_CHECK(is_available(), "cuda::Graph::capture: no CUDA device is available");
@@ -108,6 +110,7 @@ void Graph::capture(const std::function<void()>& fn) {
 void Graph::replay() {
   HG_CHECK(captured(), "cuda::Graph::replay: nothing was captured (call capture() first)");
   HG_CUDA_CHECK(cudaGraphLaunch(impl_->exec, current_stream()));
+  ++replays_launched;
   if (sync_after_launch()) HG_CUDA_CHECK(cudaStreamSynchronize(current_stream()));
 }
 

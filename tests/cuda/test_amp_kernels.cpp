@@ -71,7 +71,7 @@ TEST_CASE("cuda scale_update: the device state follows the CPU family step for s
   }
 }
 
-TEST_CASE("cuda fused_sgd / fused_adam match the CPU family, master weights and skip included") {
+TEST_CASE("cuda fused_sgd / fused_adam match the CPU family: masters, skip, lr from memory") {
   // fused_adam's steps form one device-gated run: step number 1 plus the run's applied steps
   // before it (0, 1, 1: step 2 is skipped), read on the device; step 3's bias corrections use 2
   if (!hg::test::cuda_or_skip()) return;
@@ -93,17 +93,23 @@ TEST_CASE("cuda fused_sgd / fused_adam match the CPU family, master weights and 
           // the run's steps the device applied before this one, for fused_adam's step number
           const Tensor applied =
               full({1}, step > 1 ? 1.0 : 0.0, TensorOptions(kFloat32).device(dev));
+          // from step 3 on the lr comes from memory (as after a scheduler's set_lr)
+          const Tensor lr = full({1}, algo == 0 ? 0.05 : 5e-3, TensorOptions(kFloat64).device(dev));
           const kernels::TensorView ov = view_of(out[d]), iv = view_of(inv), fv = view_of(found);
-          const kernels::TensorView b0 = view_of(s0[d]), av = view_of(applied);
+          const kernels::TensorView b0 = view_of(s0[d]), av = view_of(applied), lv = view_of(lr);
+          kernels::FusedStepInputs inputs;
+          inputs.inv_scale = &iv, inputs.found_inf = &fv;
+          if (step == 3) inputs.lr = &lv;
           if (algo == 0) {
             kernels::FusedSgdParams p;
             p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2, p.first_step = step == 1;
-            kernels::fused_sgd(dev)(view_of(w[d]), view_of(gd), &b0, &ov, &iv, &fv, 1.0, p);
+            kernels::fused_sgd(dev)(view_of(w[d]), view_of(gd), &b0, &ov, inputs, 1.0, p);
           } else {
             kernels::FusedAdamParams p;
             p.lr = 1e-2, p.weight_decay = 0.05, p.step = 1;
+            inputs.applied_steps = &av;
             kernels::fused_adam(dev)(view_of(w[d]), view_of(gd), view_of(s0[d]), view_of(s1[d]),
-                                     nullptr, &ov, &iv, &fv, &av, 1.0, p);
+                                     nullptr, &ov, inputs, 1.0, p);
           }
         }
         const char* what = algo == 0 ? "fused_sgd" : "fused_adam";

@@ -155,6 +155,32 @@ TEST_CASE("cuda graph: AdamW's step number advances through replays, skips and r
   CHECK(graphed_opt.state(g[0])->step == 8);
 }
 
+TEST_CASE("cuda graph: the lr a scheduler sets between replays is the one the replay uses") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(64);
+  auto [eager, graphed] = twin_mlps();
+  const auto options = optim::SGDOptions(0.2).momentum(0.9);
+  optim::SGD eager_opt(eager->parameters(), options), graphed_opt(graphed->parameters(), options);
+  optim::StepLR eager_lr(eager_opt, 1, 0.7), graphed_lr(graphed_opt, 1, 0.7);
+  amp::GradScaler eager_scaler, graphed_scaler;
+  const Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 5, {8}).to(kCUDA);
+  for (int i = 0; i < 2; ++i) {  // warm-up: the group's lr tensor exists after the first step
+    (void)train_step(*eager, eager_opt, eager_scaler, x, y), eager_lr.step();
+    (void)train_step(*graphed, graphed_opt, graphed_scaler, x, y), graphed_lr.step();
+  }
+  cuda::Graph graph;
+  graph.capture([&] { (void)train_step(*graphed, graphed_opt, graphed_scaler, x, y); });
+  for (int i = 0; i < 4; ++i) {  // a frozen lr would part the two at the first replay
+    (void)train_step(*eager, eager_opt, eager_scaler, x, y), eager_lr.step();
+    graph.replay(), graphed_lr.step();
+  }
+  const auto e = eager->parameters(), g = graphed->parameters();
+  for (size_t i = 0; i < e.size(); ++i) CHECK(values_of(g[i]) == values_of(e[i]));
+  cuda::Graph second;  // set_lr inside a capture would be undone by every replay: refused
+  hg::test::expect_error([&] { second.capture([&] { graphed_lr.step(); }); },
+                         {"Graph::capture", "set_lr", "outside the capture"});
+}
+
 TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fails the capture") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(63);

@@ -154,8 +154,8 @@ TEST_CASE("fused_sgd reproduces optim::SGD bit for bit (fp32, fp64, fp16 with ma
       params.first_step = step == 1;
       const kernels::TensorView buf = view_of(state[0]);
       const kernels::TensorView out_view = out ? view_of(*out) : kernels::TensorView{};
-      kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &buf, out ? &out_view : nullptr, nullptr,
-                               nullptr, factor, params);
+      kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &buf, out ? &out_view : nullptr, {}, factor,
+                               params);
     };
     check_fused(c, make, fused, "fused_sgd");
   }
@@ -184,8 +184,8 @@ TEST_CASE("fused_adam reproduces optim::AdamW and Adam (amsgrad) bit for bit") {
         const kernels::TensorView vmax = view_of(state[2]);
         const kernels::TensorView out_view = out ? view_of(*out) : kernels::TensorView{};
         kernels::fused_adam(kCPU)(view_of(w), view_of(g), view_of(state[0]), view_of(state[1]),
-                                  decoupled ? nullptr : &vmax, out ? &out_view : nullptr, nullptr,
-                                  nullptr, nullptr, factor, params);
+                                  decoupled ? nullptr : &vmax, out ? &out_view : nullptr, {},
+                                  factor, params);
       };
       check_fused(c, make, fused, decoupled ? "fused AdamW" : "fused Adam");
     }
@@ -199,10 +199,35 @@ TEST_CASE("fused optimizer kernels read the inverse scale and skip the step on f
   kernels::FusedSgdParams params;
   params.lr = 0.5, params.momentum = 0.9, params.first_step = true;
   const kernels::TensorView b = view_of(buf), iv = view_of(inv), fv = view_of(found);
-  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, &iv, &fv, 1.0, params);
+  kernels::FusedStepInputs inputs;
+  inputs.inv_scale = &iv, inputs.found_inf = &fv;
+  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, inputs, 1.0, params);
   hg::test::expect_close(hg::test::values(w), {1.0, 2.0}, 0, 0);  // skipped
   found.fill_(0.0);
-  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, &iv, &fv, 1.0, params);
+  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, inputs, 1.0, params);
   hg::test::expect_close(hg::test::values(w), {0.5, 1.0}, 0, 0);  // w - 0.5 * g / 64
   hg::test::expect_close(hg::test::values(buf), {1.0, 2.0}, 0, 0);
+}
+
+TEST_CASE("fused optimizer kernels take the lr from memory when given, not from the params") {
+  const Tensor g = from_vector<float>({1.0f, -2.0f}, {2}), lr = full({1}, 0.25, kFloat64);
+  const kernels::TensorView lv = view_of(lr);
+  kernels::FusedStepInputs inputs;
+  inputs.lr = &lv;
+  Tensor w = from_vector<float>({1.0f, 2.0f}, {2});
+  kernels::FusedSgdParams sgd;
+  sgd.lr = 99.0;  // ignored
+  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), nullptr, nullptr, inputs, 1.0, sgd);
+  hg::test::expect_close(hg::test::values(w), {0.75, 2.5}, 0, 0);  // w - 0.25 * g
+  // Adam: the result of params.lr = 0.25, bit for bit
+  Tensor w1 = from_vector<float>({1.0f, 2.0f}, {2}), w2 = w1.clone();
+  Tensor m1 = zeros({2}), v1 = zeros({2}), m2 = zeros({2}), v2 = zeros({2});
+  kernels::FusedAdamParams adam;
+  adam.lr = 0.25, adam.weight_decay = 0.1;
+  kernels::fused_adam(kCPU)(view_of(w1), view_of(g), view_of(m1), view_of(v1), nullptr, nullptr, {},
+                            1.0, adam);
+  adam.lr = 99.0;
+  kernels::fused_adam(kCPU)(view_of(w2), view_of(g), view_of(m2), view_of(v2), nullptr, nullptr,
+                            inputs, 1.0, adam);
+  CHECK(hg::test::values(w2) == hg::test::values(w1));
 }

@@ -135,6 +135,26 @@ TEST_CASE("gated step: a parameter read while its steps were all skipped has no 
   CHECK(values(sgd.state(a)->buffers.at("momentum_buffer")) == std::vector<double>(3, 1.0));
 }
 
+TEST_CASE("gated step: the lr set by a scheduler or by the options reaches the fused kernel") {
+  manual_seed(10);
+  Twins p;
+  const auto options = optim::SGDOptions(0.1).momentum(0.9);
+  optim::SGD gated({p.gated}, options), host({p.host}, options);
+  optim::StepLR gated_schedule(gated, 1, 0.5), host_schedule(host, 1, 0.5);
+  for (int i = 0; i < 4; ++i) {
+    p.set_grads(randn({40}));
+    CHECK(gated.step_unless_found_inf(flag(false)) == optim::GatedStep::OnDevice);
+    host.step();
+    gated_schedule.step(), host_schedule.step();  // set_lr: rewrites the lr tensor
+  }
+  gated.param_groups()[0].options_as<optim::SGDOptions>().lr(0.3);  // not through set_lr
+  host.param_groups()[0].options_as<optim::SGDOptions>().lr(0.3);
+  p.set_grads(randn({40}));
+  (void)gated.step_unless_found_inf(flag(false));
+  host.step();
+  CHECK(values(p.gated) == values(p.host));
+}
+
 TEST_CASE("gated step: lost-update counting and strided parameters read the flag back") {
   manual_seed(8);
   Twins p;
