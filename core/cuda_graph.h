@@ -25,8 +25,10 @@
 //   corrections step on with the replays, skipped steps excluded); and each parameter group's
 //   learning rate, which the fused optimizer kernels read from device memory, so a scheduler's
 //   step() (ParamGroup::set_lr) between replays changes the lr of the next replay. The count
-//   and the lr tensor are made by the first fused or gated step, which must be eager: a capture
-//   containing it fails, as the warm-up steps above avoid. set_lr inside a capture fails too.
+//   and the lr tensor are made by the first fused or gated step, which must be eager, as must
+//   the step that makes a parameter's state buffers or master: a capture containing one fails
+//   (before the optimizer changes anything), as the warm-up steps above avoid. A scheduler's
+//   step(), or set_lr once the group's lr is in device memory, inside a capture fails too.
 // - The captured code must not wait for the device (item(), to(kCPU), printing a CUDA tensor,
 //   an optimizer step decided on the host) nor copy between host and device (Tensor::to):
 //   capture() then fails with an hg::Error, and the device work queued so far is dropped. Host
@@ -40,10 +42,13 @@
 //   optimizer and scaler state) must outlive the graph's replays: a replay writes into their
 //   memory whoever holds it. One such tensor is internal: the device count of the optimizer's
 //   gated steps (optim/optimizer.h). state(), state_dict() and steps_taken() read it (a
-//   synchronisation) and keep it, so they may be called between replays; a host-decided
-//   optimizer step or load_state_dict() ends the run and frees it: not between replays. A
-//   parameter whose steps the graph always skipped keeps its zero state buffers while the run
-//   goes on (its graph writes into them), where a host-decided run would have none.
+//   synchronisation) and keep the run going, so they may be called between replays. A
+//   host-decided optimizer step, load_state_dict() or a gated step over another set of
+//   parameters ends the run: the optimizer keeps what the graph writes alive, but replays after
+//   that are not counted. A parameter whose steps the graph always skipped keeps its zero state
+//   buffers while the run goes on (the graph writes into them), where a host-decided run would
+//   have none. Replacing a parameter group (assigning to param_groups()[i]) drops the lr tensor
+//   a graph reads: not while the graph replays.
 // One capture at a time per process. Without a CUDA device both calls throw.
 #include <functional>
 #include <memory>

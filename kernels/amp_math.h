@@ -20,6 +20,15 @@ HG_HD inline bool is_nan(float x) { return x != x; }
 HG_HD inline bool is_nan(double x) { return x != x; }
 HG_HD inline bool is_finite(float x) { return x - x == 0.0f; }  // false for inf and NaN
 
+// a * b rounded on its own, as the host computes it: nvcc would fuse it into a following add.
+HG_HD inline double mul_rn(double a, double b) {
+#if defined(__CUDA_ARCH__)
+  return __dmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+
 // The host unscale: grad.to(float32) * inv_scale is the Affine kernel a * x + 0 in float.
 HG_HD inline float unscale(float g, float inv_scale) {
 #if defined(__CUDA_ARCH__)
@@ -102,7 +111,7 @@ HG_HD inline AdamScalars<C> adam_scalars(const FusedAdamParams& h, double step) 
           static_cast<C>(1.0 - h.beta2),
           static_cast<C>(h.eps),
           static_cast<C>(h.weight_decay),
-          static_cast<C>(1.0 - h.lr * h.weight_decay),
+          static_cast<C>(1.0 - mul_rn(h.lr, h.weight_decay)),
           h.decoupled,
           !h.decoupled && h.weight_decay != 0.0};
 }

@@ -84,11 +84,15 @@ class Adam final : public Optimizer {
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
   // A device-gated update skips on the flag and reads its step number on the device (the
-  // host count minus the run's skips): nothing left for the host to get wrong.
+  // run's first step number plus the run's applied count): nothing left for the host to get
+  // wrong.
   bool skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const override {
     return true;
   }
   bool reads_step_count() const override { return true; }
+  bool update_creates_state(const ParamState& state, const OptimizerOptions&) const override {
+    return state.buffers.count("exp_avg") == 0;
+  }
 };
 
 }  // namespace hg::optim

@@ -53,6 +53,7 @@ GatedStep Optimizer::step_unless_found_inf(const Tensor& found_inf) {
 }
 
 void Optimizer::step_gated_on_device(const Tensor& found_inf) {
+  if (cuda::is_capturing()) check_capture_ready();
   if (master_weights_) sync_masters();
   std::vector<const TensorImpl*> stepped;
   for (const auto& group : groups_)
@@ -113,12 +114,15 @@ void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const T
 
 // A parameter whose every pending step was skipped was never updated: the buffers its state got
 // on the host are the zeros the device never wrote, and a host-decided run would have neither
-// them nor, unless it holds a master, the state entry. Except for the parameters of a captured
-// run kept going: its graph writes into their buffers, so they stay until the run ends.
+// them nor, unless it holds a master, the state entry. A captured run's graph writes into its
+// parameters' buffers and its counter for as long as it replays: the readers keep such a run
+// going, with its buffers; when it ends (a host-decided step, a load, a new parameter set),
+// graph_held_ keeps what the graph writes alive, and replays after that are not counted.
 void Optimizer::settle_gated_steps(bool keep_current_run) const {
   if (gated_.runs.empty()) return;
   NoGradGuard no_grad;
-  for (GatedRun& run : gated_.runs) {
+  std::vector<GatedRun>& runs = gated_.runs;
+  for (GatedRun& run : runs) {
     if (!run.captured && run.calls == run.calls_folded) continue;  // nothing new since
     ++host_readbacks_;
     const auto applied = static_cast<int64_t>(run.applied.item<float>());  // a readback
@@ -127,26 +131,37 @@ void Optimizer::settle_gated_steps(bool keep_current_run) const {
     run.folded = applied;
     run.calls_folded = run.calls;
   }
-  const GatedRun& current = gated_.runs.back();
-  const auto held_by_graph = [&](const TensorImpl* p) {
-    return keep_current_run && current.captured &&
-           std::find(current.params.begin(), current.params.end(), p) != current.params.end();
+  const auto graph_writes = [&](const TensorImpl* p) {
+    return std::any_of(runs.begin(), runs.end(), [&](const GatedRun& run) {
+      return run.captured && std::find(run.params.begin(), run.params.end(), p) != run.params.end();
+    });
   };
   for (auto p = gated_.fresh.begin(); p != gated_.fresh.end();) {
-    if (held_by_graph(*p)) {
+    const bool held = graph_writes(*p);
+    if (held && keep_current_run) {
       ++p;
       continue;
     }
     auto it = state_.find(*p);
     if (it != state_.end() && it->second.step == 0) {
+      if (held)
+        for (const auto& entry : it->second.buffers) graph_held_.push_back(entry.second);
       it->second.buffers.clear();
       if (gated_.created.count(*p) && !it->second.master.defined()) state_.erase(it);
     }
     gated_.created.erase(*p);
     p = gated_.fresh.erase(p);
   }
+  std::vector<GatedRun> kept;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (keep_current_run && (runs[i].captured || i + 1 == runs.size())) {
+      kept.push_back(std::move(runs[i]));
+    } else if (runs[i].captured) {
+      graph_held_.insert(graph_held_.end(), {runs[i].applied, runs[i].one});
+    }
+  }
   if (keep_current_run) {
-    gated_.runs.erase(gated_.runs.begin(), gated_.runs.end() - 1);
+    runs = std::move(kept);
   } else {
     gated_ = GatedBook();
   }

@@ -24,15 +24,15 @@ void Optimizer::count_lost_updates(bool enabled) {
 // through an fp32 staging copy, rounded (RNE) into the parameter afterwards: the optimizers'
 // loops compute in float and round once on store either way, so the result is bit-identical,
 // and the staging copy keeps the unrounded new weight the count needs.
-void Optimizer::step_param_counting(const Tensor& param, const OptimizerOptions& options,
-                                    double grad_factor) {
+void Optimizer::step_param_counting(const Tensor& param, ParamGroup& group, double grad_factor) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
   const Tensor old16 = param.detach().clone();
   if (!st.master.defined()) u.weight = param.detach().to(kFloat32).contiguous();
   const Tensor before = u.weight.clone();
   ++st.step;
-  update(u, st, options);
+  if (detail::use_fused_kernel(u)) u.lr_tensor = &group.lr_tensor_on(u.weight.device(), name());
+  update(u, st, *group.options);   // as step_param's, so counting never changes the results
   param.detach().copy_(u.weight);  // the master or the staging copy, rounded to 16 bits
 
   const Tensor moved = ne(u.weight, before);

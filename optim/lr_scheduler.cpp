@@ -15,6 +15,9 @@ LRScheduler::LRScheduler(Optimizer& optimizer, std::string name)
 }
 
 void LRScheduler::apply(int64_t epoch) {
+  HG_CHECK(!cuda::is_capturing(), name_,
+           ".step inside cuda::Graph::capture: the lrs it sets would not change with the "
+           "replays; step the scheduler outside the capture, between replays");
   auto& groups = optimizer_.param_groups();
   HG_CHECK(groups.size() == base_lrs_.size(), name_, ": the optimizer has ", groups.size(),
            " parameter groups but the scheduler was made for ", base_lrs_.size());
@@ -76,6 +79,7 @@ void LRScheduler::load_state_dict(const SchedulerStateDict& dict) {
   try {
     apply(static_cast<int64_t>(epoch->second));
     optimizer_steps_ = optimizer_.steps_issued();
+    graph_replays_ = cuda::graph_replays();
   } catch (...) {
     base_lrs_ = previous;
     throw;

@@ -10,58 +10,6 @@
 
 namespace hg::optim {
 
-// ---- ParamGroup ----
-
-ParamGroup::ParamGroup(std::vector<Tensor> p) : params(std::move(p)) {}
-ParamGroup::ParamGroup(std::vector<Tensor> p, const OptimizerOptions& o)
-    : params(std::move(p)), options(o.clone()) {}
-ParamGroup::ParamGroup(const ParamGroup& other)
-    : params(other.params), options(other.options ? other.options->clone() : nullptr) {}
-ParamGroup& ParamGroup::operator=(const ParamGroup& other) {
-  if (this != &other) {
-    params = other.params;
-    options = other.options ? other.options->clone() : nullptr;
-  }
-  return *this;
-}
-
-double ParamGroup::lr() const {
-  HG_CHECK(options != nullptr,
-           "ParamGroup::lr: the group has no options yet (add it to an optimizer first)");
-  return options->get_lr();
-}
-
-void ParamGroup::set_lr(double lr) {
-  HG_CHECK(options != nullptr,
-           "ParamGroup::set_lr: the group has no options yet (add it to an optimizer first)");
-  detail::check_option(std::isfinite(lr) && lr >= 0.0, "ParamGroup::set_lr", "lr", lr,
-                       "must be finite and >= 0");
-  if (lr_tensor_.defined()) write_lr_tensor(lr, "ParamGroup::set_lr");  // may refuse: first
-  options->set_lr(lr);
-}
-
-const Tensor& ParamGroup::lr_tensor_on(Device device, const std::string& optimizer) {
-  const double lr = options->get_lr();
-  if (lr_tensor_.defined() && lr_tensor_.device() == device) {
-    if (lr != lr_tensor_value_) write_lr_tensor(lr, optimizer.c_str());  // not through set_lr
-    return lr_tensor_;
-  }
-  HG_CHECK(!cuda::is_capturing(), optimizer,
-           ".step inside cuda::Graph::capture: the group's learning rate is not in device memory "
-           "yet (its first fused update makes it); take an eager step before capturing");
-  lr_tensor_ = full({1}, lr, TensorOptions(kFloat64).device(device));
-  lr_tensor_value_ = lr;
-  return lr_tensor_;
-}
-
-void ParamGroup::write_lr_tensor(double lr, const char* who) {
-  HG_CHECK(!cuda::is_capturing(), who, " inside cuda::Graph::capture: the lr write (", lr,
-           ") would be part of the graph and undo, at every replay, what set_lr does between "
-           "replays; change the lr outside the capture");
-  lr_tensor_.fill_(lr);
-  lr_tensor_value_ = lr;
-}
-
 void detail::check_option(bool ok, const std::string& optimizer, const char* option, double value,
                           const char* requirement) {
   HG_CHECK(ok, optimizer, ": invalid ", option, ": ", value, " (", requirement, ")");
@@ -189,11 +137,37 @@ void Optimizer::check_step_inputs() const {
   }
 }
 
+bool Optimizer::update_creates_state(const ParamState&, const OptimizerOptions&) const {
+  return false;
+}
+
+void Optimizer::check_capture_ready() const {
+  static const ParamState kNoState;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      auto it = state_.find(p.impl());
+      const ParamState& st = it == state_.end() ? kNoState : it->second;
+      const bool fused = p.device().is_cuda() && (wants_master(p) || p.is_contiguous());
+      const char* missing = wants_master(p) && !st.master.defined()    ? "fp32 master weight"
+                            : update_creates_state(st, *group.options) ? "state buffers"
+                            : fused && !group.lr_tensor_ready(p.device())
+                                ? "copy of its group's current lr in device memory"
+                                : nullptr;
+      HG_CHECK(missing == nullptr, name(), ".step inside cuda::Graph::capture: parameter ",
+               describe(p), " has no ", missing,
+               " yet, which the capture would make and every replay make again; take an "
+               "eager step (warm up) before capturing");
+    }
+  }
+}
+
 void Optimizer::step_scaled(double grad_scale) {
   HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
            ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
   NoGradGuard no_grad;
   check_step_inputs();
+  if (cuda::is_capturing()) check_capture_ready();
   settle_gated_steps();  // an update may read ParamState::step (Adam's bias corrections)
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};
@@ -201,7 +175,7 @@ void Optimizer::step_scaled(double grad_scale) {
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
       if (count_lost_ && is_low_precision(p.dtype())) {
-        step_param_counting(p, *group.options, 1.0 / grad_scale);
+        step_param_counting(p, group, 1.0 / grad_scale);
       } else {
         step_param(p, group, 1.0 / grad_scale);
       }
@@ -318,8 +292,9 @@ OptimizerStateDict Optimizer::state_dict() const {
     dict.scalars[group_key + "num_params"] = static_cast<double>(groups_[g].params.size());
     for (const auto& p : groups_[g].params) {
       const std::string key = "state." + std::to_string(index++) + ".";
-      const ParamState* st = state(p);
-      if (st == nullptr) continue;
+      const auto found = state_.find(p.impl());  // settled above: no readback per parameter
+      if (found == state_.end()) continue;
+      const ParamState* st = &found->second;
       dict.scalars[key + "step"] = static_cast<double>(st->step);
       for (const auto& [buffer_name, t] : st->buffers) dict.tensors[key + buffer_name] = t.clone();
       if (st->master.defined()) dict.tensors[key + "master"] = st->master.clone();
@@ -397,6 +372,8 @@ void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(options[g]);
   state_ = std::move(loaded);
   if (master_weights_) sync_masters();  // seeds the masters the dict lacks
+  for (auto& group : groups_)           // the lr a graph's next replay reads
+    if (group.lr_tensor_.defined()) group.write_lr_tensor(group.lr(), "load_state_dict");
 }
 
 }  // namespace hg::optim

@@ -105,9 +105,12 @@ struct ParamGroup {
   // The lr as a float64 [1] tensor on `device`, which the fused kernels read when they run, so a
   // step replayed from a cuda::Graph uses the lr set since the capture: made by the first fused
   // update (which must be eager), rewritten by set_lr (a fill kernel, no synchronisation) and
-  // by the next eager update when the options' lr changed otherwise. Not copied with the group.
+  // by the next eager update when the options' lr changed otherwise (load_state_dict writes it
+  // at once). Not copied with the group; one device per group (another device makes a new one).
+  // A group replaced (assigned) while a graph that read its lr still replays: not allowed.
   const Tensor& lr_tensor_on(Device device, const std::string& optimizer);
   void write_lr_tensor(double lr, const char* who);
+  bool lr_tensor_ready(Device device) const;
   Tensor lr_tensor_;
   double lr_tensor_value_ = 0.0;
 };
@@ -263,6 +266,10 @@ class Optimizer {
   // Whether the update reads ParamState::step. A device-gated run then keeps all its pending
   // steps in one run (a change of parameter set settles the previous runs first: a readback).
   virtual bool reads_step_count() const { return false; }
+  // Whether updating a parameter in `state` would create state buffers (their zeros): the first
+  // update of a parameter, which a cuda::Graph capture must not contain (a replay would zero
+  // them again). Default no.
+  virtual bool update_creates_state(const ParamState& state, const OptimizerOptions& options) const;
 
  private:
   // Steps gated on the device whose outcome the host has not read yet (optim/gated_step.cpp).
@@ -280,6 +287,9 @@ class Optimizer {
     // saw, so settling always reads back, and the graph holds the run's tensors.
     bool captured = false;
   };
+  // Kept alive for the graphs that write them: the device counters and the state buffers of
+  // captured runs that ended (only a graph replayed after its run ended still writes them).
+  mutable std::vector<Tensor> graph_held_;
   // What step_param passes to a device-gated update.
   struct DeviceGate {
     const Tensor* found_inf;
@@ -304,10 +314,13 @@ class Optimizer {
   // load or a new parameter set end it.
   void settle_gated_steps(bool keep_current_run = false) const;
   void check_step_inputs() const;
+  // Inside a cuda::Graph capture: throws, before anything changes, unless every parameter with a
+  // gradient has its master, its state buffers and its group's lr tensor (what the eager
+  // warm-up steps make), so the capture records the update alone.
+  void check_capture_ready() const;
   void step_param(const Tensor& param, ParamGroup& group, double grad_factor,
                   const DeviceGate* gate = nullptr);
-  void step_param_counting(const Tensor& param, const OptimizerOptions& options,
-                           double grad_factor);
+  void step_param_counting(const Tensor& param, ParamGroup& group, double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
   bool wants_master(const Tensor& param) const;
   void sync_masters();

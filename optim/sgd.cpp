@@ -153,4 +153,9 @@ bool SGD::skips_exactly_on_device(const ParamState* state, const OptimizerOption
   return state != nullptr && state->buffers.count("momentum_buffer") != 0;
 }
 
+bool SGD::update_creates_state(const ParamState& state, const OptimizerOptions& options) const {
+  return static_cast<const SGDOptions&>(options).momentum() != 0.0 &&
+         state.buffers.count("momentum_buffer") == 0;
+}
+
 }  // namespace hg::optim

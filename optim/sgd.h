@@ -65,6 +65,8 @@ class SGD final : public Optimizer {
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
   bool skips_exactly_on_device(const ParamState* state,
                                const OptimizerOptions& options) const override;
+  bool update_creates_state(const ParamState& state,
+                            const OptimizerOptions& options) const override;
 };
 
 }  // namespace hg::optim

@@ -176,9 +176,36 @@ TEST_CASE("cuda graph: the lr a scheduler sets between replays is the one the re
   }
   const auto e = eager->parameters(), g = graphed->parameters();
   for (size_t i = 0; i < e.size(); ++i) CHECK(values_of(g[i]) == values_of(e[i]));
-  cuda::Graph second;  // set_lr inside a capture would be undone by every replay: refused
+  cuda::Graph second;  // a scheduler step or set_lr inside a capture would be frozen: refused
   hg::test::expect_error([&] { second.capture([&] { graphed_lr.step(); }); },
-                         {"Graph::capture", "set_lr", "outside the capture"});
+                         {"Graph::capture", "StepLR.step", "between replays"});
+  cuda::Graph third;
+  hg::test::expect_error(
+      [&] { third.capture([&] { graphed_opt.param_groups()[0].set_lr(0.01); }); },
+      {"Graph::capture", "set_lr", "outside the capture"});
+}
+
+TEST_CASE("cuda graph: a capture that would make optimizer state fails before changing any") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(65);
+  auto model = small_mlp();
+  model->to(kCUDA);
+  const Tensor w = model->parameters()[0];
+  optim::AdamW opt(model->parameters(), optim::AdamWOptions(1e-2));
+  const Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 5, {8}).to(kCUDA);
+  amp::GradScaler overflowing(amp::GradScalerOptions().init_scale(1e38)), scaler, after;
+  (void)train_step(*model, opt, overflowing, x, y);  // 16-bit gradients overflow: skipped
+  optim::SGD warm(model->parameters(), optim::SGDOptions(0.0));
+  (void)train_step(*model, warm, scaler, x, y);  // scaler's device state exists
+  CHECK(opt.steps_taken() == 0);  // settles: the never-updated parameters lose their zeros
+  CHECK(opt.state(w) == nullptr);
+  cuda::Graph graph;  // the run goes on, but its step would make exp_avg: refused
+  hg::test::expect_error(
+      [&] { graph.capture([&] { (void)train_step(*model, opt, scaler, x, y); }); },
+      {"Graph::capture", "AdamW.step", "state buffers", "warm up"});
+  (void)train_step(*model, opt, after, x, y);  // eager: the first applied step, counted once
+  CHECK(opt.steps_taken() == 1);
+  CHECK(opt.state(w)->step == 1);
 }
 
 TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fails the capture") {
