@@ -175,7 +175,7 @@ run bench_models 200 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_m
 # MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
 # when the data set was carried along (there is no network to fetch it).
 if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]]; then
-  run mnist_matrix 120 env OUT="$logs" bash tools/gpu_mnist_matrix.sh "$build"
+  run mnist_matrix 150 env OUT="$logs" bash tools/gpu_mnist_matrix.sh "$build"
 else
   record mnist_matrix "SKIPPED (no datasets/mnist)" 0
 fi

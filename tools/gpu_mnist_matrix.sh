@@ -12,7 +12,8 @@ out=${OUT:-$build}/mnist_matrix
 mkdir -p "$out"
 epochs=${EPOCHS:-3}
 
-# precision opt-level loss-scale cpu-accuracy (docs/mnist.md, 3 epochs)
+# precision opt-level loss-scale cpu-accuracy (docs/mnist.md, 3 epochs) [graph: --graph, the
+# step captured in a CUDA graph and replayed, against the same CPU row]
 configs=(
   "fp32 O0 - 99.17"
   "fp16 O1 dynamic 99.20"
@@ -20,23 +21,27 @@ configs=(
   "bf16 O1 none 99.19"
   "bf16 O2 none 99.14"
   "fp16 O3 dynamic 99.23"
+  "fp32 O0 - 99.17 graph"
+  "fp16 O2 dynamic 99.16 graph"
 )
 failed=0
-printf '%-6s %-3s %-8s %9s %9s %7s %8s %s\n' precision opt scaling gpu_acc cpu_acc diff s/epoch status
+printf '%-6s %-4s %-8s %9s %9s %7s %8s %s\n' precision opt scaling gpu_acc cpu_acc diff s/epoch status
 for c in "${configs[@]}"; do
-  read -r precision level scaling cpu <<<"$c"
-  metrics=$out/${precision}_$level.jsonl
+  read -r precision level scaling cpu graph <<<"$c"
+  name=${precision}_$level${graph:+_graph}
+  metrics=$out/$name.jsonl
   rm -f "$metrics"
   args=(--device cuda --model cnn --epochs "$epochs" --precision "$precision" --opt-level "$level"
         --metrics "$metrics")
   [[ $scaling != - ]] && args+=(--loss-scale "$scaling")
-  if "$build/examples/mnist/hg_mnist" "${args[@]}" >"$out/${precision}_$level.log" 2>&1; then
+  [[ -n ${graph:-} ]] && args+=(--graph)
+  if "$build/examples/mnist/hg_mnist" "${args[@]}" >"$out/$name.log" 2>&1; then
     status=ok
   else
     status="FAILED(rc=$?)"
     failed=1
   fi
-  python3 - "$metrics" "$cpu" "$precision" "$level" "$scaling" "$status" <<'PY'
+  python3 - "$metrics" "$cpu" "$precision" "$level${graph:++g}" "$scaling" "$status" <<'PY'
 import json, sys
 path, cpu, precision, level, scaling, status = sys.argv[1:]
 try:
@@ -46,9 +51,9 @@ except OSError:
 if rows:
     acc = 100 * rows[-1]["test_acc"]
     secs = sum(r["seconds"] for r in rows) / len(rows)
-    print(f"{precision:6} {level:3} {scaling:8} {acc:8.2f}% {float(cpu):8.2f}% {acc - float(cpu):+7.2f} {secs:8.2f} {status}")
+    print(f"{precision:6} {level:4} {scaling:8} {acc:8.2f}% {float(cpu):8.2f}% {acc - float(cpu):+7.2f} {secs:8.2f} {status}")
 else:
-    print(f"{precision:6} {level:3} {scaling:8} {'-':>9} {float(cpu):8.2f}% {'':>7} {'':>8} {status}")
+    print(f"{precision:6} {level:4} {scaling:8} {'-':>9} {float(cpu):8.2f}% {'':>7} {'':>8} {status}")
 PY
 done
 exit $failed

@@ -24,6 +24,7 @@
 #include "../common/amp_flags.h"
 #include "../common/args.h"
 #include "../common/checkpoint.h"
+#include "../common/graphed_step.h"
 #include "../common/models.h"
 #include "../common/progress.h"
 #include "../common/step_readout.h"
@@ -59,6 +60,7 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
   args.option("metrics", "", "append JSON lines (steps, loss-scale changes, epochs) to this file");
   args.option("log-every", "50", "write a step record to --metrics every N steps (0: none)");
+  args.flag("graph", "CUDA: capture the training step in a CUDA graph after 3 steps, replay it");
   examples::declare_amp_options(args);
   args.parse(argc, argv);
   HG_CHECK(args.integer("eval-every") >= 1, kProgram, ": --eval-every must be >= 1, got ",
@@ -71,19 +73,17 @@ Device parse_device(const examples::Args& args) {
   HG_CHECK(name == "cpu" || name == "cuda", kProgram, ": --device must be cpu or cuda, got ", name);
   HG_CHECK(name == "cpu" || cuda::is_available(), kProgram, ": --device cuda, but no CUDA device ",
            "is available (or halfgrad was built without CUDA)");
+  HG_CHECK(!args.on("graph") || name == "cuda", kProgram, ": --graph needs --device cuda");
   return name == "cuda" ? kCUDA : kCPU;
 }
 
 // Everything one training epoch touches.
 struct Trainer {
-  nn::Module& model;
-  optim::Optimizer& opt;
+  examples::GraphedStep& step;  // the optimizer step on one batch, graphed or not
   optim::LRScheduler& schedule;
   amp::GradScaler& scaler;
-  const amp::AmpConfig& amp;
   data::DataLoader& loader;
   Device device;
-  double label_smoothing;
   examples::MetricsLog& log;
   int64_t log_every;
 };
@@ -98,20 +98,31 @@ struct EpochStats {
   int64_t steps = 0, nonfinite_losses = 0;
 };
 
-// One optimizer step on one batch; returns the (unscaled) loss, where it was computed.
+// One optimizer step on one batch, then the schedule's; returns the (unscaled) loss, where it
+// was computed.
 Tensor train_step(Trainer& t, const data::Batch& batch) {
-  t.opt.zero_grad();
-  Tensor loss;
-  {
-    const auto region = t.amp.autocast();
-    loss = cross_entropy(t.model(batch.data.to(t.device)), batch.target.to(t.device),
-                         Reduction::Mean, -100, t.label_smoothing);
-  }
-  t.scaler.scale(loss).backward();
-  t.scaler.step(t.opt);
-  t.scaler.update();
-  t.schedule.step();
+  const Tensor loss = t.step(batch.data.to(t.device), batch.target.to(t.device));
+  t.schedule.step();  // outside the step: between replays with --graph
   return loss;
+}
+
+// The step of one batch (x, y on the device): forward, scaled backward, optimizer step.
+examples::GraphedStep make_step(nn::Module& model, optim::Optimizer& opt, amp::GradScaler& scaler,
+                                const amp::AmpConfig& amp, double label_smoothing, bool graph) {
+  return examples::GraphedStep(
+      [&model, &opt, &scaler, &amp, label_smoothing](const Tensor& x, const Tensor& y) {
+        opt.zero_grad();
+        Tensor loss;
+        {
+          const auto region = amp.autocast();
+          loss = cross_entropy(model(x), y, Reduction::Mean, -100, label_smoothing);
+        }
+        scaler.scale(loss).backward();
+        scaler.step(opt);
+        scaler.update();
+        return loss;
+      },
+      graph);
 }
 
 // An epoch's steps as they are read back (examples::StepReadout: the loop never waits for a
@@ -279,11 +290,9 @@ int main(int argc, char** argv) try {
       "%.4f, %.4f)\n",
       st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
   examples::MetricsLog log(args.str("metrics"));
-  Trainer trainer{*model,   opt,
-                  schedule, scaler,
-                  amp,      loader,
-                  device,   args.number("label-smoothing"),
-                  log,      args.integer("log-every")};
+  examples::GraphedStep step =
+      make_step(*model, opt, scaler, amp, args.number("label-smoothing"), args.on("graph"));
+  Trainer trainer{step, schedule, scaler, loader, device, log, args.integer("log-every")};
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);

@@ -15,6 +15,7 @@
 #include "../common/amp_flags.h"
 #include "../common/args.h"
 #include "../common/checkpoint.h"
+#include "../common/graphed_step.h"
 #include "../common/models.h"
 #include "../common/progress.h"
 #include "../common/step_readout.h"
@@ -39,6 +40,7 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("resume", "", "continue from this checkpoint");
   args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
   args.option("metrics", "", "append one JSON object per epoch to this file");
+  args.flag("graph", "CUDA: capture the training step in a CUDA graph after 3 steps, replay it");
   examples::declare_amp_options(args);
   args.parse(argc, argv);
   return args;
@@ -74,6 +76,7 @@ int main(int argc, char** argv) try {
            "hg_mnist: --device must be cpu or cuda, got ", args.str("device"));
   HG_CHECK(device.is_cpu() || cuda::is_available(), "hg_mnist: --device cuda, but ",
            "no CUDA device is available (or halfgrad was built without CUDA)");
+  HG_CHECK(!args.on("graph") || device.is_cuda(), "hg_mnist: --graph needs --device cuda");
   manual_seed(static_cast<uint64_t>(args.integer("seed")));
 
   // Normalise with the training set's own pixel statistics (MNIST 0.1307/0.3081, Fashion-MNIST
@@ -115,10 +118,27 @@ int main(int argc, char** argv) try {
     std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
                 static_cast<long long>(state.epoch));
   }
-  std::printf("%s on %lld MNIST images (%s), %lld steps per epoch, %s; %s\n",
+  std::printf("%s on %lld MNIST images (%s%s), %lld steps per epoch, %s; %s\n",
               args.str("model").c_str(), static_cast<long long>(train.size()), device.str().c_str(),
+              args.on("graph") ? ", step in a CUDA graph" : "",
               static_cast<long long>(loader.size()), amp.describe().c_str(), blas_info().c_str());
 
+  // One step; with --graph, captured after the first three and replayed (examples/common/
+  // graphed_step.h). The schedule steps outside it, between replays.
+  examples::GraphedStep train_step(
+      [&](const Tensor& x, const Tensor& y) {
+        opt.zero_grad();
+        Tensor loss;
+        {
+          const auto region = amp.autocast();
+          loss = cross_entropy((*model)(x), y);
+        }
+        scaler.scale(loss).backward();
+        scaler.step(opt);
+        scaler.update();
+        return loss;
+      },
+      args.on("graph"));
   for (int64_t epoch = state.epoch; epoch < epochs; ++epoch) {
     loader.set_epoch(epoch);
     examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(),
@@ -137,15 +157,7 @@ int main(int argc, char** argv) try {
       }
     };
     for (auto& batch : loader) {
-      opt.zero_grad();
-      Tensor loss;
-      {
-        const auto region = amp.autocast();
-        loss = cross_entropy((*model)(batch.data.to(device)), batch.target.to(device));
-      }
-      scaler.scale(loss).backward();
-      scaler.step(opt);
-      scaler.update();
+      const Tensor loss = train_step(batch.data.to(device), batch.target.to(device));
       schedule.step();
       readout.push(loss, scaler);
       if (readout.due()) record_queued_steps();
