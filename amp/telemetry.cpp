@@ -71,7 +71,8 @@ double lost_update_share(const Tensor& weight16, const Tensor& update) {
   const Tensor u = update.to(kFloat32);
   const Tensor moved = (w + u).to(weight16.dtype()).to(kFloat32);
   const Tensor nonzero = ne(u, zeros({}, u.options()));
-  const Tensor lost = where(nonzero, eq(moved, w), zeros({}, TensorOptions(kBool)));
+  const Tensor lost =
+      where(nonzero, eq(moved, w), zeros({}, TensorOptions(kBool).device(u.device())));
   const int64_t n = sum(nonzero).item<int64_t>();
   return n == 0 ? 0.0 : static_cast<double>(sum(lost).item<int64_t>()) / static_cast<double>(n);
 }

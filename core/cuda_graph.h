@@ -21,7 +21,8 @@
 // - Host-side values are frozen at capture: dropout's random offsets, and any option passed to a
 //   kernel as an argument, do not advance on replay. Device-side state does: weights, momentum,
 //   GradScaler's device-resident scale, skip flag and skip count; the optimizer's count of the
-//   device-gated steps it applied, from which Adam/AdamW take their step number (so their bias
+//   device-gated steps it applied (GradScaler's steps, and a plain step() on CUDA, which is one
+//   whose flag is never set), from which Adam/AdamW take their step number (so their bias
 //   corrections step on with the replays, skipped steps excluded); and each parameter group's
 //   learning rate, which the fused optimizer kernels read from device memory, so a scheduler's
 //   step() (ParamGroup::set_lr) between replays changes the lr of the next replay. The count

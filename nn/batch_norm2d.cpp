@@ -24,7 +24,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   HG_CHECK(x.dim() == 4, "BatchNorm2d: expected input [N, C, H, W], got ", hg::describe(x));
   if (is_training()) {
     NoGradGuard no_grad;
-    num_batches_tracked.add_(ones({}, kInt64));
+    num_batches_tracked.add_(ones({}, num_batches_tracked.options()));  // on its device
   }
   return batch_norm(x, running_mean, running_var, weight, bias, is_training(), options.momentum_,
                     options.eps_);

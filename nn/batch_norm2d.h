@@ -31,6 +31,7 @@ class BatchNorm2d : public Module {
   explicit BatchNorm2d(int64_t features) : BatchNorm2d(BatchNormOptions(features)) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
+  using Module::to;  // to(Device), which the override below would hide
   void to(DType dtype) override;
 
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;

@@ -13,6 +13,46 @@ bool Optimizer::skips_exactly_on_device(const ParamState*, const OptimizerOption
   return false;
 }
 
+const Tensor* Optimizer::never_set_flag() {
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      if (!p.device().is_cuda()) return nullptr;  // the CPU keeps its host-decided loops
+      if (!never_set_.defined() || never_set_.device() != p.device()) {
+        if (cuda::is_capturing()) return nullptr;  // a run cannot begin in a capture anyway
+        never_set_ = zeros({1}, TensorOptions(kFloat32).device(p.device()));
+      }
+      return &never_set_;
+    }
+  }
+  return nullptr;
+}
+
+bool Optimizer::update_creates_state(const ParamState&, const OptimizerOptions&) const {
+  return false;
+}
+
+void Optimizer::check_capture_ready() const {
+  static const ParamState kNoState;
+  for (const auto& group : groups_) {
+    for (const auto& p : group.params) {
+      if (!p.grad().defined()) continue;
+      auto it = state_.find(p.impl());
+      const ParamState& st = it == state_.end() ? kNoState : it->second;
+      const bool fused = p.device().is_cuda() && (wants_master(p) || p.is_contiguous());
+      const char* missing = wants_master(p) && !st.master.defined()    ? "fp32 master weight"
+                            : update_creates_state(st, *group.options) ? "state buffers"
+                            : fused && !group.lr_tensor_ready(p.device())
+                                ? "copy of its group's current lr in device memory"
+                                : nullptr;
+      HG_CHECK(missing == nullptr, name(), ".step inside cuda::Graph::capture: parameter ",
+               describe(p), " has no ", missing,
+               " yet, which the capture would make and every replay make again; warm up with an "
+               "eager step before the capture");
+    }
+  }
+}
+
 int64_t Optimizer::steps_taken() const {
   settle_gated_steps(/*keep_current_run=*/true);
   return steps_taken_;

@@ -137,37 +137,22 @@ void Optimizer::check_step_inputs() const {
   }
 }
 
-bool Optimizer::update_creates_state(const ParamState&, const OptimizerOptions&) const {
-  return false;
-}
-
-void Optimizer::check_capture_ready() const {
-  static const ParamState kNoState;
-  for (const auto& group : groups_) {
-    for (const auto& p : group.params) {
-      if (!p.grad().defined()) continue;
-      auto it = state_.find(p.impl());
-      const ParamState& st = it == state_.end() ? kNoState : it->second;
-      const bool fused = p.device().is_cuda() && (wants_master(p) || p.is_contiguous());
-      const char* missing = wants_master(p) && !st.master.defined()    ? "fp32 master weight"
-                            : update_creates_state(st, *group.options) ? "state buffers"
-                            : fused && !group.lr_tensor_ready(p.device())
-                                ? "copy of its group's current lr in device memory"
-                                : nullptr;
-      HG_CHECK(missing == nullptr, name(), ".step inside cuda::Graph::capture: parameter ",
-               describe(p), " has no ", missing,
-               " yet, which the capture would make and every replay make again; take an "
-               "eager step (warm up) before capturing");
-    }
-  }
-}
-
 void Optimizer::step_scaled(double grad_scale) {
   HG_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
            ".step_scaled: invalid grad_scale: ", grad_scale, " (must be finite and > 0)");
   NoGradGuard no_grad;
   check_step_inputs();
-  if (cuda::is_capturing()) check_capture_ready();
+  // On CUDA a plain step is a device-gated one whose flag is never set: counted on the device,
+  // with no readback, so a cuda::Graph replay of it counts too (optim/gated_step.cpp).
+  const Tensor* never_set = grad_scale == 1.0 ? never_set_flag() : nullptr;
+  if (never_set != nullptr && can_gate_on_device(*never_set)) {
+    step_gated_on_device(*never_set);
+    return;
+  }
+  HG_CHECK(!cuda::is_capturing(), name(),
+           ".step inside cuda::Graph::capture: this step is decided on the host (a loss scale "
+           "divided on the host, lost-update counting, or parameters the fused kernels do not "
+           "take), so its step counts would stay those of the capture at every replay");
   settle_gated_steps();  // an update may read ParamState::step (Adam's bias corrections)
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};

@@ -190,6 +190,9 @@ class Optimizer {
 
   const std::string& name() const { return name_; }  // "SGD", "Adam", ...
 
+  // On CUDA parameters that the fused kernels take, a step is a device-gated one whose flag is
+  // never set (below): its counts are settled when read, and a cuda::Graph replay of it counts.
+  // A step decided on the host inside a capture is an hg::Error.
   void step();
   // For GradScaler: the gradients hold grad_scale times the true gradients (from a scaled
   // loss), and the update divides them by grad_scale as it reads them, in fp32 (fp64), so
@@ -290,6 +293,7 @@ class Optimizer {
   // Kept alive for the graphs that write them: the device counters and the state buffers of
   // captured runs that ended (only a graph replayed after its run ended still writes them).
   mutable std::vector<Tensor> graph_held_;
+  Tensor never_set_;  // never_set_flag()
   // What step_param passes to a device-gated update.
   struct DeviceGate {
     const Tensor* found_inf;
@@ -314,6 +318,10 @@ class Optimizer {
   // load or a new parameter set end it.
   void settle_gated_steps(bool keep_current_run = false) const;
   void check_step_inputs() const;
+  // The found-inf flag of a plain step() on CUDA parameters: a float32 [1] zero on their device
+  // that nothing sets (made on first use); null when the first parameter with a gradient is not
+  // on CUDA.
+  const Tensor* never_set_flag();
   // Inside a cuda::Graph capture: throws, before anything changes, unless every parameter with a
   // gradient has its master, its state buffers and its group's lr tensor (what the eager
   // warm-up steps make), so the capture records the update alone.

@@ -279,8 +279,9 @@ int main(int argc, char** argv) try {
   amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
-  std::printf("resnet9 on %lld CIFAR-10 images (%s), %lld steps of %lld per epoch, %s; %s\n",
+  std::printf("resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s; %s\n",
               static_cast<long long>(data.train.size()), device.str().c_str(),
+              args.on("graph") ? ", step in a CUDA graph" : "",
               static_cast<long long>(loader.size()), static_cast<long long>(args.integer("batch")),
               amp.describe().c_str(), blas_info().c_str());
 

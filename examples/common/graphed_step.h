@@ -10,11 +10,18 @@
 //     schedule.step();  // between replays: the replayed step reads the lr from device memory
 //   }
 //
-// The first `warmup` calls run eagerly (they make the optimizer state, the masters, the loss
-// scaler's device state and every lazy resource, which a capture must not contain). The next
-// call captures the step on copies of its inputs and replays it; later calls copy their inputs
-// into those copies and replay. A batch of another shape (an epoch's last, smaller one) runs
-// eagerly. The step must not read anything back (item(), to(kCPU)): the capture then fails.
+// The first `warmup` calls run eagerly: they begin the optimizer's device-counted run and make
+// its state buffers, the groups' lr tensors, the loss scaler's device state and every lazy
+// resource (cuBLAS), none of which a capture may make. The next call captures the step on copies
+// of its inputs and replays it; later calls copy their inputs into those copies and replay. A
+// batch of another shape (an epoch's last, smaller one) runs eagerly, between replays.
+//
+// What the step does on the host happens once, at the capture; what it does on the device
+// happens at every replay (core/cuda_graph.h). So the step must not read anything back (item(),
+// to(kCPU)) nor copy from the host: the capture then fails with an hg::Error, which is final
+// for this object (its graph is spent). After an eager step between replays, a parameter's
+// grad() is that step's gradient, not the replays'. What the step refers to (model, optimizer,
+// scaler) must outlive this object.
 #include <cstdint>
 #include <functional>
 

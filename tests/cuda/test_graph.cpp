@@ -185,6 +185,29 @@ TEST_CASE("cuda graph: the lr a scheduler sets between replays is the one the re
       {"Graph::capture", "set_lr", "outside the capture"});
 }
 
+TEST_CASE("cuda graph: a plain fp32 Adam step is counted on the device, so replays count") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(66);
+  auto [eager, graphed] = twin_mlps();
+  optim::Adam eager_opt(eager->parameters(), optim::AdamOptions(1e-2)),
+      graphed_opt(graphed->parameters(), optim::AdamOptions(1e-2));
+  const Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 5, {8}).to(kCUDA);
+  const auto step = [&](nn::Module& model, optim::Optimizer& opt) {
+    opt.zero_grad();
+    cross_entropy(model.forward(x), y).backward();
+    opt.step();  // no scaler: the step number must still advance with each replay
+  };
+  for (int i = 0; i < 2; ++i) step(*eager, eager_opt), step(*graphed, graphed_opt);
+  CHECK(graphed_opt.host_readbacks() == 0);
+  cuda::Graph graph;
+  graph.capture([&] { step(*graphed, graphed_opt); });
+  for (int i = 0; i < 4; ++i) step(*eager, eager_opt), graph.replay();
+  const auto e = eager->parameters(), g = graphed->parameters();
+  for (size_t i = 0; i < e.size(); ++i) CHECK(values_of(g[i]) == values_of(e[i]));
+  CHECK(graphed_opt.steps_taken() == 6);
+  CHECK(eager_opt.steps_taken() == 6);
+}
+
 TEST_CASE("cuda graph: a capture that would make optimizer state fails before changing any") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(65);

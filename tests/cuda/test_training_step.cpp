@@ -76,3 +76,19 @@ TEST_CASE("Module::to(kCUDA) moves parameters in place, and a step on the GPU ma
   cuda_test::check_same("weight after step", gpu_layer.weight, cpu_layer.weight, Kind::Gemm);
   cuda_test::check_same("bias after step", gpu_layer.bias, cpu_layer.bias, Kind::Gemm);
 }
+
+TEST_CASE("nn::BatchNorm2d trains on CUDA: output, running statistics and batch count") {
+  HG_REQUIRE_CUDA();
+  nn::BatchNorm2d cpu_norm(3), gpu_norm(3);
+  gpu_norm.to(kCUDA);
+  const Tensor x = cuda_test::input({4, 3, 5, 5}, kFloat32, 161);
+  for (int step = 0; step < 2; ++step) {  // training mode: the statistics and the count update
+    cuda_test::check_same("batch norm output", gpu_norm.forward(x.to(kCUDA)), cpu_norm.forward(x),
+                          Kind::Reduction);
+  }
+  cuda_test::check_same("running mean", gpu_norm.running_mean, cpu_norm.running_mean,
+                        Kind::Reduction);
+  cuda_test::check_same("running var", gpu_norm.running_var, cpu_norm.running_var, Kind::Reduction);
+  CHECK(gpu_norm.num_batches_tracked.device() == kCUDA);
+  CHECK(gpu_norm.num_batches_tracked.to(kCPU).item<int64_t>() == 2);
+}

@@ -129,3 +129,11 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   nn::LayerNorm ln({4});
   CHECK(ln(randn({2, 4})).sizes() == Shape{2, 4});
 }
+
+TEST_CASE("BatchNorm2d: to(Device) is not hidden by its to(DType), and training counts batches") {
+  nn::BatchNorm2d bn(2);
+  bn.to(kCPU);  // failed to compile while BatchNorm2d's to(DType) hid Module::to(Device)
+  (void)bn.forward(randn({3, 2, 4, 4}));
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 1);
+  CHECK(bn.num_batches_tracked.dtype() == kInt64);
+}
