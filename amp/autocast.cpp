@@ -15,7 +15,8 @@ struct AutocastState {
   bool enabled = false;
   DType dtype = kFloat16;
   int depth = 0;  // enabled guards alive; the weight-cast cache lives while it is > 0
-  std::unordered_map<const TensorImpl*, Tensor> weight_cache;
+  // a weight's cast copy, and the weight's version when it was cast
+  std::unordered_map<const TensorImpl*, std::pair<Tensor, uint64_t>> weight_cache;
   AutocastStats stats;
 };
 thread_local AutocastState state;
@@ -76,17 +77,17 @@ Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   const bool cacheable = t.is_leaf() && t.requires_grad();
   if (cacheable) {
     auto found = state.weight_cache.find(t.impl());
-    if (found != state.weight_cache.end() && found->second.dtype() == target &&
-        found->second.version() == t.version()) {
+    if (found != state.weight_cache.end() && found->second.first.dtype() == target &&
+        found->second.second == t.version()) {  // not written since it was cast
       ++state.stats.cache_hits;
       if (entry) ++entry->cache_hits;
-      return found->second;
+      return found->second.first;
     }
   }
   Tensor out = t.to(target);
   ++state.stats.casts;
   if (entry) ++entry->casts;
-  if (cacheable) state.weight_cache[t.impl()] = out;
+  if (cacheable) state.weight_cache[t.impl()] = {out, t.version()};
   return out;
 }
 

@@ -75,6 +75,7 @@ void check_param(const Tensor& p, int64_t channels, DType want, const char* what
            " does not match the ", channels, " channels of input ", describe(x));
   HG_CHECK(p.dtype() == want, "batch_norm: ", what, " ", describe(p), " must be ", dtype_name(want),
            " for input ", describe(x), " (BatchNorm keeps fp32 parameters)");
+  autograd::check_same_device(x, p, "batch_norm");
 }
 
 }  // namespace
@@ -181,6 +182,7 @@ Tensor layer_norm(const Tensor& x_raw, const Shape& normalized_shape, const Tens
     HG_CHECK(p->sizes() == normalized_shape && p->dtype() == x_in.dtype(), "layer_norm: parameter ",
              describe(*p), " must be ", shape_str(normalized_shape), " ", dtype_name(x_in.dtype()),
              " for input ", describe(x_in));
+    autograd::check_same_device(x_in, *p, "layer_norm");
   }
   const int64_t cols = shape_numel(normalized_shape);
   const Tensor x = [&] {

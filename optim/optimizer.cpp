@@ -240,8 +240,8 @@ Tensor& detail::state_buffer(ParamState& st, const std::string& key, const Param
         st.buffers
             .emplace(key, zeros(u.param.sizes(), TensorOptions(u.compute).device(u.param.device())))
             .first;
-  } else if (it->second.dtype() != u.compute) {  // the parameter changed dtype (Module::to)
-    it->second = it->second.to(u.compute);
+  } else if (it->second.dtype() != u.compute || it->second.device() != u.param.device()) {
+    it->second = it->second.to(u.param.device()).to(u.compute);  // the parameter moved (Module::to)
   }
   return it->second;
 }

@@ -46,6 +46,17 @@ TEST_CASE("autocast: bf16 regions and nesting restore the previous state") {
   expect_error([] { amp::AutocastGuard bad(kFloat64); }, {"AutocastGuard", "float64"});
 }
 
+TEST_CASE("autocast: a weight written before the region (an optimizer step) is still cast once") {
+  Tensor w = randn({4, 4}).requires_grad_();
+  {
+    NoGradGuard no_grad;
+    w.add_(ones({4, 4}));  // bumps the weight's version, as every optimizer step does
+  }
+  amp::AutocastGuard ac(kFloat16);
+  (void)linear(linear(randn({2, 4}), w), w);
+  CHECK(amp::autocast_stats().cache_hits == 1);  // was 0: the cache compared the copy's version
+}
+
 TEST_CASE("autocast: fp32 weights get fp32 gradients, one CastBackward per weight") {
   manual_seed(2);
   Tensor w = randn({4, 4}).requires_grad_();
