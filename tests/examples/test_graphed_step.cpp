@@ -22,7 +22,7 @@ TEST_CASE("GraphedStep: disabled, every call runs the step eagerly and returns i
   CHECK(step.replays() == 0);
 }
 
-TEST_CASE("GraphedStep: enabled, the warm-up calls are eager; a capture needs a CUDA device") {
+TEST_CASE("GraphedStep: enabled, the warm-up calls are eager and a capture needs a CUDA device") {
   int calls = 0;
   examples::GraphedStep step(
       [&](const Tensor& x, const Tensor&) {
