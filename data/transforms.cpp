@@ -96,24 +96,44 @@ Transform random_crop(int64_t size, int64_t padding) {
   };
 }
 
+namespace {
+
+// Reverses the rows of image b of a [B, C, H, W] buffer in place.
+void mirror_image(float* data, int64_t b, int64_t C, int64_t H, int64_t W) {
+  for (int64_t row = 0; row < C * H; ++row) {
+    float* r = data + (b * C * H + row) * W;
+    std::reverse(r, r + W);
+  }
+}
+
+Tensor copy_batch(const Tensor& batch) {
+  Tensor out = empty(batch.sizes(), kFloat32);
+  std::memcpy(out.data<float>(), batch.data<float>(),
+              static_cast<size_t>(batch.numel()) * sizeof(float));
+  return out;
+}
+
+}  // namespace
+
 Transform random_horizontal_flip(double p) {
   HG_CHECK(p >= 0.0 && p <= 1.0, "random_horizontal_flip: expected p in [0, 1], got ", p);
   return [p](const Tensor& batch, Generator& gen) {
     check_batch("random_horizontal_flip", batch);
     const int64_t B = batch.size(0), C = batch.size(1), H = batch.size(2), W = batch.size(3);
     const std::vector<float> u = draw_uniform(gen, B);
-    Tensor out = empty(batch.sizes(), kFloat32);
-    float* dst = out.data<float>();
-    std::memcpy(dst, batch.data<float>(), static_cast<size_t>(batch.numel()) * sizeof(float));
-    for (int64_t b = 0; b < B; ++b) {
-      if (!(u[static_cast<size_t>(b)] < p)) continue;
-      for (int64_t row = 0; row < C * H; ++row) {
-        float* r = dst + (b * C * H + row) * W;
-        std::reverse(r, r + W);
-      }
-    }
+    Tensor out = copy_batch(batch);
+    for (int64_t b = 0; b < B; ++b)
+      if (u[static_cast<size_t>(b)] < p) mirror_image(out.data<float>(), b, C, H, W);
     return out;
   };
+}
+
+Tensor horizontal_flip(const Tensor& batch) {
+  check_batch("horizontal_flip", batch);
+  Tensor out = copy_batch(batch);
+  for (int64_t b = 0; b < batch.size(0); ++b)
+    mirror_image(out.data<float>(), b, batch.size(1), batch.size(2), batch.size(3));
+  return out;
 }
 
 }  // namespace hg::data

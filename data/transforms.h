@@ -32,4 +32,8 @@ Transform random_crop(int64_t size, int64_t padding = 0);
 // Mirrors each image left-right with probability p (drawn per image).
 Transform random_horizontal_flip(double p = 0.5);
 
+// Every image of a contiguous float32 CPU batch [B, C, H, W] mirrored left-right: the second
+// view of flip test-time augmentation (hg_cifar10 --tta), deterministic, so not a Transform.
+Tensor horizontal_flip(const Tensor& batch);
+
 }  // namespace hg::data

@@ -27,12 +27,21 @@ awk -v a="${losses[0]:-9}" -v b="${losses[1]:-9}" 'BEGIN { exit !(b < a && b < 2
 awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.20) }' || { echo "cifar10: accuracy too low"; failed=1; }
 
 run=("$exe" --limit 256 --test-limit 100 --epochs 2 --batch 32 --precision fp16 --opt-level O2 --log-every 0)
-if "${run[@]}" --save "$build/ci_cifar_full.ckpt" >/dev/null &&
+if "${run[@]}" --save "$build/ci_cifar_full.ckpt" >"$build/ci_cifar_full.txt" &&
    "${run[@]}" --save "$build/ci_cifar_half.ckpt" --stop-after 1 >/dev/null &&
    "${run[@]}" --resume "$build/ci_cifar_half.ckpt" --save "$build/ci_cifar_resumed.ckpt" >/dev/null &&
    cmp "$build/ci_cifar_full.ckpt" "$build/ci_cifar_resumed.ckpt"; then
   echo "cifar10 resume: checkpoint after 1 + 1 epochs is byte-identical to 2 epochs straight (fp16 O2)"
 else
   echo "cifar10 resume: NOT bit-exact"; failed=1
+fi
+
+# --eval-only on the 2-epoch checkpoint prints what the run printed after its last epoch
+trained=$(grep -o 'test accuracy [^)]*)' "$build/ci_cifar_full.txt" | tail -n 1)
+reread=$("${run[@]}" --resume "$build/ci_cifar_full.ckpt" --eval-only | grep -o 'test accuracy [^)]*)')
+if [[ -n $trained && $trained == "$reread" ]]; then
+  echo "cifar10 --eval-only: the checkpoint evaluates as the run did ($reread)"
+else
+  echo "cifar10 --eval-only: '$reread', but the run printed '$trained'"; failed=1
 fi
 exit "$failed"

@@ -9,8 +9,10 @@
 // and weight decay 5e-4, the lr rising linearly to 0.4 over the first 20% of the steps and then
 // falling linearly towards 0, cross-entropy with label smoothing 0.2, inputs normalised per
 // channel with the training set's statistics, random 4-pixel-padded crops and horizontal flips.
-// One line of test accuracy per epoch; --metrics FILE appends JSON lines (docs/cifar10.md);
-// --save/--resume write and read a full training checkpoint.
+// One line of test accuracy per epoch, plain and with flip test-time augmentation (the mean of
+// the logits of each image and its mirror image; --no-tta: plain only); --metrics FILE appends
+// JSON lines (docs/cifar10.md); --save/--resume write and read a full training checkpoint, and
+// --resume FILE --eval-only evaluates one.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -55,6 +57,10 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("eval-batch", "500", "batch size of the evaluation");
   args.option("eval-every", "1", "evaluate after every Nth epoch (and always after the last)");
   args.flag("no-augment", "train without random crops and flips");
+  args.flag("no-tta",
+            "report only the plain test accuracy, not also the one with flip "
+            "test-time augmentation (each image's logits averaged with its mirror image's)");
+  args.flag("eval-only", "evaluate the --resume checkpoint on the test set and exit");
   args.option("save", "", "write a checkpoint here after every epoch");
   args.option("resume", "", "continue from this checkpoint");
   args.option("stop-after", "0", "stop after this epoch (0: run all --epochs; for resume tests)");
@@ -65,6 +71,8 @@ examples::Args parse_args(int argc, char** argv) {
   args.parse(argc, argv);
   HG_CHECK(args.integer("eval-every") >= 1, kProgram, ": --eval-every must be >= 1, got ",
            args.integer("eval-every"));
+  HG_CHECK(!args.on("eval-only") || !args.str("resume").empty(), kProgram,
+           ": --eval-only needs a checkpoint to evaluate (--resume FILE)");
   return args;
 }
 
@@ -181,19 +189,40 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
   return stats;
 }
 
-double evaluate(nn::Module& model, const data::Dataset& test, int64_t batch, Device device,
-                const amp::AmpConfig& amp) {
+// Test accuracy, plain and (when asked) with flip test-time augmentation; NaN: not measured.
+struct Accuracy {
+  double plain = std::numeric_limits<double>::quiet_NaN();
+  double tta = std::numeric_limits<double>::quiet_NaN();
+};
+
+// With tta, the class of an image is the argmax of its logits plus those of its mirror image,
+// summed in fp32 (the sum has the argmax of the mean). Both counts stay on the device and are
+// read back once, at the end.
+Accuracy evaluate(nn::Module& model, const data::Dataset& test, int64_t batch, Device device,
+                  const amp::AmpConfig& amp, bool tta) {
   NoGradGuard no_grad;
   const auto region = amp.autocast();
   model.eval();
   data::DataLoader loader(test, {.batch_size = batch, .shuffle = false});
-  Tensor correct = zeros({}, TensorOptions(kInt64).device(device));  // read back once, at the end
+  const TensorOptions counter = TensorOptions(kInt64).device(device);
+  Tensor correct = zeros({}, counter), correct_tta = zeros({}, counter);
   for (auto& b : loader) {
+    const Tensor target = b.target.to(device);
     const Tensor logits = model(b.data.to(device));
-    correct = correct + sum(eq(argmax(logits, 1), b.target.to(device)));
+    correct = correct + sum(eq(argmax(logits, 1), target));
+    if (!tta) continue;
+    const Tensor mirrored = model(data::horizontal_flip(b.data).to(device));
+    const Tensor both = logits.to(kFloat32) + mirrored.to(kFloat32);
+    correct_tta = correct_tta + sum(eq(argmax(both, 1), target));
   }
   model.train();
-  return static_cast<double>(correct.item<int64_t>()) / static_cast<double>(test.size());
+  const auto share = [&](const Tensor& count) {
+    return static_cast<double>(count.item<int64_t>()) / static_cast<double>(test.size());
+  };
+  Accuracy acc;
+  acc.plain = share(correct);
+  if (tta) acc.tta = share(correct_tta);
+  return acc;
 }
 
 // The checkpoint's scalars: the normalisation (so another program can rebuild the inputs) and
@@ -220,20 +249,27 @@ int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Op
   for (const auto& [key, value] : state.scalars)
     if (key.rfind("scaler.", 0) == 0) scaler_state[key.substr(7)] = value;
   scaler.load_state_dict(scaler_state);
-  for (int64_t s = 0; s < state.epoch * steps_per_epoch; ++s) schedule.step();
+  examples::advance_schedule(schedule, state.epoch * steps_per_epoch);
   std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
               static_cast<long long>(state.epoch));
   return state.epoch;
 }
 
-void print_epoch(int64_t epoch, const EpochStats& s, double accuracy, int64_t test_images,
+// "test accuracy 93.70% (flip TTA 94.01%, 10000 images)", or "not evaluated".
+void print_accuracy(const Accuracy& acc, int64_t test_images) {
+  if (std::isnan(acc.plain)) {
+    std::printf("not evaluated");
+    return;
+  }
+  std::printf("test accuracy %.2f%% (", 100 * acc.plain);
+  if (!std::isnan(acc.tta)) std::printf("flip TTA %.2f%%, ", 100 * acc.tta);
+  std::printf("%lld images)", static_cast<long long>(test_images));
+}
+
+void print_epoch(int64_t epoch, const EpochStats& s, const Accuracy& accuracy, int64_t test_images,
                  const amp::GradScaler& scaler) {
   std::printf("epoch %lld: train loss %.4f, ", static_cast<long long>(epoch + 1), s.mean_loss);
-  if (std::isnan(accuracy))
-    std::printf("not evaluated");
-  else
-    std::printf("test accuracy %.2f%% (%lld images)", 100 * accuracy,
-                static_cast<long long>(test_images));
+  print_accuracy(accuracy, test_images);
   std::printf(", %.1f s (%.1f ms/step)", s.seconds,
               1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
   if (scaler.is_enabled())
@@ -243,6 +279,22 @@ void print_epoch(int64_t epoch, const EpochStats& s, double accuracy, int64_t te
     std::printf(", %lld non-finite losses", static_cast<long long>(s.nonfinite_losses));
   std::printf("\n");
   std::fflush(stdout);
+}
+
+// What runs, on what, with which numerics and inputs: the first lines of the output.
+void print_run_header(const examples::Args& args, const examples::CifarData& data,
+                      int64_t steps_per_epoch, Device device, const amp::AmpConfig& amp) {
+  std::printf(
+      "resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s; %s\n",
+      static_cast<long long>(data.train.size()), device.str().c_str(),
+      args.on("graph") ? ", step in a CUDA graph" : "", static_cast<long long>(steps_per_epoch),
+      static_cast<long long>(args.integer("batch")), amp.describe().c_str(), blas_info().c_str());
+
+  const auto& st = data.stats;
+  std::printf(
+      "inputs normalised with the training images' channel mean (%.4f, %.4f, %.4f), std (%.4f, "
+      "%.4f, %.4f)\n",
+      st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
 }
 
 }  // namespace
@@ -279,17 +331,14 @@ int main(int argc, char** argv) try {
   amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
-  std::printf("resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s; %s\n",
-              static_cast<long long>(data.train.size()), device.str().c_str(),
-              args.on("graph") ? ", step in a CUDA graph" : "",
-              static_cast<long long>(loader.size()), static_cast<long long>(args.integer("batch")),
-              amp.describe().c_str(), blas_info().c_str());
-
-  const auto& st = data.stats;
-  std::printf(
-      "inputs normalised with the training images' channel mean (%.4f, %.4f, %.4f), std (%.4f, "
-      "%.4f, %.4f)\n",
-      st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
+  if (args.on("eval-only")) {
+    print_accuracy(
+        evaluate(*model, data.test, args.integer("eval-batch"), device, amp, !args.on("no-tta")),
+        data.test.size());
+    std::printf("\n");
+    return 0;
+  }
+  print_run_header(args, data, loader.size(), device, amp);
   examples::MetricsLog log(args.str("metrics"));
   examples::GraphedStep step =
       make_step(*model, opt, scaler, amp, args.number("label-smoothing"), args.on("graph"));
@@ -298,15 +347,15 @@ int main(int argc, char** argv) try {
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);
     const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
-    const double accuracy =
-        last || (epoch + 1) % args.integer("eval-every") == 0
-            ? evaluate(*model, data.test, args.integer("eval-batch"), device, amp)
-            : std::numeric_limits<double>::quiet_NaN();
+    const Accuracy accuracy = last || (epoch + 1) % args.integer("eval-every") == 0
+                                  ? evaluate(*model, data.test, args.integer("eval-batch"), device,
+                                             amp, !args.on("no-tta"))
+                                  : Accuracy{};
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss,
-               accuracy, stats.seconds, elapsed, args.str("precision"),
+               accuracy.plain, accuracy.tta, stats.seconds, elapsed, args.str("precision"),
                std::string(amp::opt_level_name(amp.level)), device.str(), applied_scale(scaler),
                scaler.skipped_steps(), stats.nonfinite_losses});
     if (!args.str("save").empty())

@@ -30,16 +30,22 @@ void MetricsLog::epoch(const EpochRecord& r) {
   if (!enabled()) return;
   out_ << "{\"type\":\"epoch\",\"epoch\":" << r.epoch << ",\"train_loss\":" << r.train_loss
        << ",\"test_acc\":";
-  if (std::isnan(r.test_acc))
-    out_ << "null";  // an epoch that --eval-every skipped
-  else
-    out_ << r.test_acc;
+  write_number_or_null(r.test_acc);  // null: an epoch that --eval-every skipped
+  out_ << ",\"test_acc_tta\":";
+  write_number_or_null(r.test_acc_tta);  // null: no --tta, or not evaluated
   out_ << ",\"seconds\":" << r.seconds << ",\"elapsed\":" << r.elapsed << ",\"steps\":" << r.steps
        << ",\"images\":" << r.images << ",\"batch\":" << r.batch << ",\"precision\":\""
        << r.precision << "\",\"opt_level\":\"" << r.opt_level << "\",\"device\":\"" << r.device
        << "\",\"loss_scale\":" << r.loss_scale << ",\"skipped_steps\":" << r.skipped_steps
        << ",\"nonfinite_losses\":" << r.nonfinite_losses << "}"
        << std::endl;  // flushed: readable mid-run
+}
+
+void MetricsLog::write_number_or_null(double value) {
+  if (std::isnan(value))
+    out_ << "null";
+  else
+    out_ << value;
 }
 
 }  // namespace hg::examples

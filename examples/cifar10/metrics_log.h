@@ -4,10 +4,12 @@
 //   "loss_scale" whenever the dynamic loss scale changes (an overflow halves it, 2000 clean
 //                steps double it): the step and the old and new scale, so the trajectory of an
 //                fp16 run is recorded exactly, not sampled
-//   "epoch"      after each epoch: mean train loss, test accuracy, times, precision, scale
+//   "epoch"      after each epoch: mean train loss, test accuracy (and with --tta the accuracy
+//                with flip test-time augmentation), times, precision, scale
 // An empty path writes nothing.
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <string>
 
 namespace hg::examples {
@@ -21,7 +23,8 @@ struct StepRecord {
 struct EpochRecord {
   int64_t epoch = 0, steps = 0, images = 0, batch = 0;
   double train_loss = 0, test_acc = 0;  // test_acc NaN: not evaluated (written as null)
-  double seconds = 0;                   // training time of this epoch (the evaluation excluded)
+  double test_acc_tta = std::numeric_limits<double>::quiet_NaN();  // --tta; NaN: not measured
+  double seconds = 0;  // training time of this epoch (the evaluation excluded)
   double elapsed = 0;  // wall time since this process started training, evaluations included
   std::string precision, opt_level, device;
   double loss_scale = 1;
@@ -37,6 +40,7 @@ class MetricsLog {
   void epoch(const EpochRecord& r);
 
  private:
+  void write_number_or_null(double value);
   std::ofstream out_;
 };
 

@@ -21,4 +21,10 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
   return {progress.epoch, progress.scalars};
 }
 
+void advance_schedule(optim::LRScheduler& schedule, int64_t steps) {
+  optim::SchedulerStateDict state = schedule.state_dict();
+  state["last_epoch"] += static_cast<double>(steps);
+  schedule.load_state_dict(state);  // sets every group's lr to that step's value
+}
+
 }  // namespace hg::examples

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nn/module.h"
+#include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 
 namespace hg::examples {
@@ -21,5 +22,9 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
                      const TrainingState& state);
 // Loads into model and opt (which must have the same architecture and groups).
 TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt);
+
+// Moves a per-step schedule `steps` steps on, to where a resumed run left it, without stepping
+// it `steps` times (each of which would warn that the optimizer took no step).
+void advance_schedule(optim::LRScheduler& schedule, int64_t steps);
 
 }  // namespace hg::examples

@@ -114,7 +114,7 @@ int main(int argc, char** argv) try {
                               {"overflow_streak", 0},
                               {"skipped_steps", state.scalars["skipped_steps"]}});
     }
-    for (int64_t s = 0; s < state.epoch * loader.size(); ++s) schedule.step();
+    examples::advance_schedule(schedule, state.epoch * loader.size());
     std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
                 static_cast<long long>(state.epoch));
   }

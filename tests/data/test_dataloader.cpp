@@ -203,6 +203,26 @@ TEST_CASE("normalize and random_horizontal_flip compute what they say") {
   expect_error([] { hg::data::normalize({0.f}, {0.f}); }, {"normalize", "positive"});
 }
 
+TEST_CASE("horizontal_flip mirrors every image, and checks its batch") {
+  const hg::Tensor x = hg::arange(2 * 3 * 6 * 5, hg::kFloat32).view({2, 3, 6, 5});
+  const std::vector<float> xv = x.to_vector<float>();
+  const hg::Tensor flipped = hg::data::horizontal_flip(x);
+  REQUIRE(flipped.sizes() == x.sizes());
+  const std::vector<float> fv = flipped.to_vector<float>();
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < 6; ++y)
+        for (int64_t col = 0; col < 5; ++col)
+          CHECK(at(fv, b, c, y, col, 6, 5) == at(xv, b, c, y, 4 - col, 6, 5));
+  CHECK(x.to_vector<float>() == xv);  // the input is left alone
+  CHECK(hg::data::horizontal_flip(flipped).to_vector<float>() == xv);
+  expect_error(
+      [] {
+        hg::data::horizontal_flip(hg::zeros({2, 3, 4}));
+      },
+      {"horizontal_flip", "[B, C, H, W]", "[2, 3, 4]"});
+}
+
 TEST_CASE("random_crop cuts a window of the zero-padded image at a random offset") {
   hg::Generator gen(7);
   const hg::Tensor x = hg::arange(2 * 3 * 6 * 5, hg::kFloat32).view({2, 3, 6, 5}) + 1.0;

@@ -36,6 +36,7 @@ TEST_CASE("MetricsLog: an epoch without evaluation (--eval-every) logs test_acc 
     examples::EpochRecord evaluated;
     evaluated.epoch = 2;
     evaluated.test_acc = 0.5;
+    evaluated.test_acc_tta = 0.75;
     examples::EpochRecord skipped;
     skipped.epoch = 1;
     skipped.test_acc = std::numeric_limits<double>::quiet_NaN();
@@ -48,7 +49,9 @@ TEST_CASE("MetricsLog: an epoch without evaluation (--eval-every) logs test_acc 
   REQUIRE(newline != std::string::npos);
   CHECK(text.substr(0, newline).find("\"epoch\":1,\"train_loss\":0,\"test_acc\":null,") !=
         std::string::npos);
-  CHECK(text.substr(newline).find("\"epoch\":2,\"train_loss\":0,\"test_acc\":0.5,") !=
+  CHECK(text.substr(0, newline).find("\"test_acc_tta\":null,") != std::string::npos);
+  CHECK(text.substr(newline).find(
+            "\"epoch\":2,\"train_loss\":0,\"test_acc\":0.5,\"test_acc_tta\":0.75,") !=
         std::string::npos);
   CHECK(text.find("nan") == std::string::npos);
 }
