@@ -30,6 +30,7 @@
 #include "../common/models.h"
 #include "../common/progress.h"
 #include "../common/step_readout.h"
+#include "../common/train_step.h"
 #include "cifar_data.h"
 #include "metrics_log.h"
 
@@ -76,15 +77,6 @@ examples::Args parse_args(int argc, char** argv) {
   return args;
 }
 
-Device parse_device(const examples::Args& args) {
-  const std::string name = args.str("device");
-  HG_CHECK(name == "cpu" || name == "cuda", kProgram, ": --device must be cpu or cuda, got ", name);
-  HG_CHECK(name == "cpu" || cuda::is_available(), kProgram, ": --device cuda, but no CUDA device ",
-           "is available (or halfgrad was built without CUDA)");
-  HG_CHECK(!args.on("graph") || name == "cuda", kProgram, ": --graph needs --device cuda");
-  return name == "cuda" ? kCUDA : kCPU;
-}
-
 // Everything one training epoch touches.
 struct Trainer {
   examples::GraphedStep& step;  // the optimizer step on one batch, graphed or not
@@ -112,25 +104,6 @@ Tensor train_step(Trainer& t, const data::Batch& batch) {
   const Tensor loss = t.step(batch.data.to(t.device), batch.target.to(t.device));
   t.schedule.step();  // outside the step: between replays with --graph
   return loss;
-}
-
-// The step of one batch (x, y on the device): forward, scaled backward, optimizer step.
-examples::GraphedStep make_step(nn::Module& model, optim::Optimizer& opt, amp::GradScaler& scaler,
-                                const amp::AmpConfig& amp, double label_smoothing, bool graph) {
-  return examples::GraphedStep(
-      [&model, &opt, &scaler, &amp, label_smoothing](const Tensor& x, const Tensor& y) {
-        opt.zero_grad();
-        Tensor loss;
-        {
-          const auto region = amp.autocast();
-          loss = cross_entropy(model(x), y, Reduction::Mean, -100, label_smoothing);
-        }
-        scaler.scale(loss).backward();
-        scaler.step(opt);
-        scaler.update();
-        return loss;
-      },
-      graph);
 }
 
 // An epoch's steps as they are read back (examples::StepReadout: the loop never waits for a
@@ -302,7 +275,7 @@ void print_run_header(const examples::Args& args, const examples::CifarData& dat
 int main(int argc, char** argv) try {
   const examples::Args args = parse_args(argc, argv);
   set_num_threads(static_cast<int>(args.integer("threads")));
-  const Device device = parse_device(args);
+  const Device device = examples::parse_device(args, kProgram);
   const auto seed = static_cast<uint64_t>(args.integer("seed"));
   manual_seed(seed);
 
@@ -331,26 +304,26 @@ int main(int argc, char** argv) try {
   amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
+  const auto test_accuracy = [&] {
+    return evaluate(*model, data.test, args.integer("eval-batch"), device, amp, !args.on("no-tta"));
+  };
   if (args.on("eval-only")) {
-    print_accuracy(
-        evaluate(*model, data.test, args.integer("eval-batch"), device, amp, !args.on("no-tta")),
-        data.test.size());
+    print_accuracy(test_accuracy(), data.test.size());
     std::printf("\n");
     return 0;
   }
   print_run_header(args, data, loader.size(), device, amp);
   examples::MetricsLog log(args.str("metrics"));
-  examples::GraphedStep step =
-      make_step(*model, opt, scaler, amp, args.number("label-smoothing"), args.on("graph"));
+  examples::GraphedStep step(
+      examples::amp_train_step(*model, opt, scaler, amp, args.number("label-smoothing")),
+      args.on("graph"));
   Trainer trainer{step, schedule, scaler, loader, device, log, args.integer("log-every")};
   const auto start = std::chrono::steady_clock::now();
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);
     const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
-    const Accuracy accuracy = last || (epoch + 1) % args.integer("eval-every") == 0
-                                  ? evaluate(*model, data.test, args.integer("eval-batch"), device,
-                                             amp, !args.on("no-tta"))
-                                  : Accuracy{};
+    const Accuracy accuracy =
+        last || (epoch + 1) % args.integer("eval-every") == 0 ? test_accuracy() : Accuracy{};
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -19,6 +19,7 @@
 #include "../common/models.h"
 #include "../common/progress.h"
 #include "../common/step_readout.h"
+#include "../common/train_step.h"
 
 using namespace hg;
 
@@ -66,21 +67,15 @@ data::LabeledImages first(data::LabeledImages all, int64_t limit) {
   return {all.images.narrow(0, 0, limit).contiguous(), all.labels.narrow(0, 0, limit).contiguous()};
 }
 
-}  // namespace
+// The training and test sets, normalised with the training images' own pixel statistics
+// (MNIST 0.1307/0.3081, Fashion-MNIST 0.2860/0.3530); those go into checkpoints so another
+// program can reproduce the inputs.
+struct MnistData {
+  data::Dataset train, test;
+  double pixel_mean, pixel_std;
+};
 
-int main(int argc, char** argv) try {
-  const examples::Args args = parse_args(argc, argv);
-  set_num_threads(static_cast<int>(args.integer("threads")));
-  const Device device = args.str("device") == "cuda" ? kCUDA : kCPU;
-  HG_CHECK(args.str("device") == "cpu" || args.str("device") == "cuda",
-           "hg_mnist: --device must be cpu or cuda, got ", args.str("device"));
-  HG_CHECK(device.is_cpu() || cuda::is_available(), "hg_mnist: --device cuda, but ",
-           "no CUDA device is available (or halfgrad was built without CUDA)");
-  HG_CHECK(!args.on("graph") || device.is_cuda(), "hg_mnist: --graph needs --device cuda");
-  manual_seed(static_cast<uint64_t>(args.integer("seed")));
-
-  // Normalise with the training set's own pixel statistics (MNIST 0.1307/0.3081, Fashion-MNIST
-  // 0.2860/0.3530); they go into checkpoints so another program can reproduce the inputs.
+MnistData load_data(const examples::Args& args) {
   const data::LabeledImages train_images =
       first(data::load_mnist(args.str("data"), true), args.integer("limit"));
   const Tensor pixels = train_images.images.to(kFloat64) / 255.0;
@@ -88,12 +83,120 @@ int main(int argc, char** argv) try {
                pixel_std = std::sqrt(var(pixels).item<double>());
   const std::vector<data::Transform> normalize{
       data::normalize({static_cast<float>(pixel_mean)}, {static_cast<float>(pixel_std)})};
-  const data::Dataset train(train_images, normalize);
-  const data::Dataset test(data::load_mnist(args.str("data"), false), normalize);
-  data::DataLoader loader(train, {.batch_size = args.integer("batch"),
-                                  .shuffle = true,
-                                  .seed = static_cast<uint64_t>(args.integer("seed"))});
+  return {data::Dataset(train_images, normalize),
+          data::Dataset(data::load_mnist(args.str("data"), false), normalize), pixel_mean,
+          pixel_std};
+}
 
+// Loads --resume (if given) into the model, optimizer and scaler, and moves the schedule to
+// where it stopped; returns the number of epochs already done.
+int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Optimizer& opt,
+                        optim::LRScheduler& schedule, amp::GradScaler& scaler,
+                        int64_t steps_per_epoch) {
+  if (args.str("resume").empty()) return 0;
+  examples::TrainingState state = examples::load_checkpoint(args.str("resume"), model, opt);
+  if (state.scalars.count("loss_scale")) {
+    scaler.load_state_dict({{"scale", state.scalars["loss_scale"]},
+                            {"growth_tracker", state.scalars["growth_tracker"]},
+                            {"overflow_streak", 0},
+                            {"skipped_steps", state.scalars["skipped_steps"]}});
+  }
+  examples::advance_schedule(schedule, state.epoch * steps_per_epoch);
+  std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
+              static_cast<long long>(state.epoch));
+  return state.epoch;
+}
+
+struct EpochStats {
+  double mean_loss = 0, seconds = 0;  // mean over the finite losses
+  int64_t steps = 0, nonfinite_losses = 0;
+};
+
+// One epoch of optimizer steps, the schedule stepped after each (outside the step: between
+// replays with --graph). On CUDA the losses are read back 16 steps at a time, so a step never
+// waits for the device.
+EpochStats train_epoch(examples::GraphedStep& train_step, optim::LRScheduler& schedule,
+                       amp::GradScaler& scaler, data::DataLoader& loader, Device device,
+                       int64_t epoch) {
+  loader.set_epoch(epoch);
+  examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(),
+                              loader.options().batch_size);
+  double loss_sum = 0;
+  EpochStats stats;
+  auto readout = examples::StepReadout::for_device(device);
+  const auto record_queued_steps = [&] {
+    for (const examples::StepValues& v : readout.drain()) {
+      if (std::isfinite(v.loss))
+        loss_sum += v.loss;
+      else
+        ++stats.nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
+      progress.update(++stats.steps, v.loss);
+    }
+  };
+  for (auto& batch : loader) {
+    const Tensor loss = train_step(batch.data.to(device), batch.target.to(device));
+    schedule.step();
+    readout.push(loss, scaler);
+    if (readout.due()) record_queued_steps();
+  }
+  record_queued_steps();
+  stats.seconds = progress.finish();
+  stats.mean_loss =
+      loss_sum / static_cast<double>(std::max<int64_t>(stats.steps - stats.nonfinite_losses, 1));
+  return stats;
+}
+
+void print_epoch(int64_t epoch, const EpochStats& s, double accuracy,
+                 const amp::GradScaler& scaler) {
+  std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)",
+              static_cast<long long>(epoch + 1), s.mean_loss, 100 * accuracy, s.seconds);
+  if (scaler.is_enabled()) {
+    std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
+                static_cast<long long>(scaler.skipped_steps()));
+  }
+  if (s.nonfinite_losses > 0)
+    std::printf(", %lld non-finite losses", static_cast<long long>(s.nonfinite_losses));
+  std::printf("\n");
+}
+
+// --metrics: one JSON object per epoch, appended (docs/mnist.md).
+void append_metrics(const examples::Args& args, int64_t epoch, const EpochStats& s, double accuracy,
+                    const amp::AmpConfig& amp, const amp::GradScaler& scaler) {
+  if (args.str("metrics").empty()) return;
+  std::ofstream(args.str("metrics"), std::ios::app)
+      << "{\"epoch\":" << epoch + 1 << ",\"train_loss\":" << s.mean_loss
+      << ",\"test_acc\":" << accuracy << ",\"seconds\":" << s.seconds << ",\"precision\":\""
+      << args.str("precision") << "\",\"opt_level\":\"" << amp::opt_level_name(amp.level)
+      << "\",\"loss_scale\":" << scaler.get_scale()
+      << ",\"skipped_steps\":" << scaler.skipped_steps() << "}\n";
+}
+
+// --save: the model, the optimizer, the normalisation and the loss scaler after `epochs_done`.
+void save_if_asked(const examples::Args& args, const nn::Module& model, const optim::Optimizer& opt,
+                   const MnistData& data, const amp::GradScaler& scaler, int64_t epochs_done) {
+  if (args.str("save").empty()) return;
+  const auto scaler_state = scaler.state_dict();
+  examples::save_checkpoint(args.str("save"), model, opt,
+                            {epochs_done,
+                             {{"pixel_mean", data.pixel_mean},
+                              {"pixel_std", data.pixel_std},
+                              {"loss_scale", scaler_state.at("scale")},
+                              {"growth_tracker", scaler_state.at("growth_tracker")},
+                              {"skipped_steps", scaler_state.at("skipped_steps")}}});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const examples::Args args = parse_args(argc, argv);
+  set_num_threads(static_cast<int>(args.integer("threads")));
+  const Device device = examples::parse_device(args, "hg_mnist");
+  manual_seed(static_cast<uint64_t>(args.integer("seed")));
+
+  const MnistData data = load_data(args);
+  data::DataLoader loader(data.train, {.batch_size = args.integer("batch"),
+                                       .shuffle = true,
+                                       .seed = static_cast<uint64_t>(args.integer("seed"))});
   auto model = examples::make_mnist_model(args.str("model"));
   model->to(device);
   optim::SGD opt(model->parameters(), optim::SGDOptions(args.number("lr"))
@@ -105,96 +208,22 @@ int main(int argc, char** argv) try {
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, "hg_mnist");
   amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
-  examples::TrainingState state;
-  if (!args.str("resume").empty()) {
-    state = examples::load_checkpoint(args.str("resume"), *model, opt);
-    if (state.scalars.count("loss_scale")) {
-      scaler.load_state_dict({{"scale", state.scalars["loss_scale"]},
-                              {"growth_tracker", state.scalars["growth_tracker"]},
-                              {"overflow_streak", 0},
-                              {"skipped_steps", state.scalars["skipped_steps"]}});
-    }
-    examples::advance_schedule(schedule, state.epoch * loader.size());
-    std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
-                static_cast<long long>(state.epoch));
-  }
+  const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
   std::printf("%s on %lld MNIST images (%s%s), %lld steps per epoch, %s; %s\n",
-              args.str("model").c_str(), static_cast<long long>(train.size()), device.str().c_str(),
-              args.on("graph") ? ", step in a CUDA graph" : "",
+              args.str("model").c_str(), static_cast<long long>(data.train.size()),
+              device.str().c_str(), args.on("graph") ? ", step in a CUDA graph" : "",
               static_cast<long long>(loader.size()), amp.describe().c_str(), blas_info().c_str());
 
-  // One step; with --graph, captured after the first three and replayed (examples/common/
-  // graphed_step.h). The schedule steps outside it, between replays.
-  examples::GraphedStep train_step(
-      [&](const Tensor& x, const Tensor& y) {
-        opt.zero_grad();
-        Tensor loss;
-        {
-          const auto region = amp.autocast();
-          loss = cross_entropy((*model)(x), y);
-        }
-        scaler.scale(loss).backward();
-        scaler.step(opt);
-        scaler.update();
-        return loss;
-      },
-      args.on("graph"));
-  for (int64_t epoch = state.epoch; epoch < epochs; ++epoch) {
-    loader.set_epoch(epoch);
-    examples::Progress progress("epoch " + std::to_string(epoch + 1), loader.size(),
-                                args.integer("batch"));
-    double loss_sum = 0;
-    int64_t step = 0, nonfinite_losses = 0;
-    // on CUDA the losses are read back 16 steps at a time, so a step never waits for the device
-    auto readout = examples::StepReadout::for_device(device);
-    const auto record_queued_steps = [&] {
-      for (const examples::StepValues& v : readout.drain()) {
-        if (std::isfinite(v.loss))
-          loss_sum += v.loss;
-        else
-          ++nonfinite_losses;  // O3 without scaling can get here: reported, not hidden
-        progress.update(++step, v.loss);
-      }
-    };
-    for (auto& batch : loader) {
-      const Tensor loss = train_step(batch.data.to(device), batch.target.to(device));
-      schedule.step();
-      readout.push(loss, scaler);
-      if (readout.due()) record_queued_steps();
-    }
-    record_queued_steps();
-    const double seconds = progress.finish();
-    const double accuracy = evaluate(*model, test, device, amp);
-    std::printf("epoch %lld: train loss %.4f, test accuracy %.2f%% (%.1f s)",
-                static_cast<long long>(epoch + 1),
-                loss_sum / static_cast<double>(std::max<int64_t>(step - nonfinite_losses, 1)),
-                100 * accuracy, seconds);
-    if (scaler.is_enabled()) {
-      std::printf(", loss scale %g, %lld skipped steps", scaler.get_scale(),
-                  static_cast<long long>(scaler.skipped_steps()));
-    }
-    if (nonfinite_losses > 0)
-      std::printf(", %lld non-finite losses", static_cast<long long>(nonfinite_losses));
-    std::printf("\n");
-    if (!args.str("metrics").empty()) {
-      std::ofstream(args.str("metrics"), std::ios::app)
-          << "{\"epoch\":" << epoch + 1
-          << ",\"train_loss\":" << loss_sum / static_cast<double>(step)
-          << ",\"test_acc\":" << accuracy << ",\"seconds\":" << seconds << ",\"precision\":\""
-          << args.str("precision") << "\",\"opt_level\":\"" << amp::opt_level_name(amp.level)
-          << "\",\"loss_scale\":" << scaler.get_scale()
-          << ",\"skipped_steps\":" << scaler.skipped_steps() << "}\n";
-    }
-    if (!args.str("save").empty()) {
-      const auto scaler_state = scaler.state_dict();
-      examples::save_checkpoint(args.str("save"), *model, opt,
-                                {epoch + 1,
-                                 {{"pixel_mean", pixel_mean},
-                                  {"pixel_std", pixel_std},
-                                  {"loss_scale", scaler_state.at("scale")},
-                                  {"growth_tracker", scaler_state.at("growth_tracker")},
-                                  {"skipped_steps", scaler_state.at("skipped_steps")}}});
-    }
+  // With --graph, the step is captured after the first three and replayed
+  // (examples/common/graphed_step.h).
+  examples::GraphedStep train_step(examples::amp_train_step(*model, opt, scaler, amp),
+                                   args.on("graph"));
+  for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
+    const EpochStats stats = train_epoch(train_step, schedule, scaler, loader, device, epoch);
+    const double accuracy = evaluate(*model, data.test, device, amp);
+    print_epoch(epoch, stats, accuracy, scaler);
+    append_metrics(args, epoch, stats, accuracy, amp, scaler);
+    save_if_asked(args, *model, opt, data, scaler, epoch + 1);
     if (args.integer("stop-after") == epoch + 1) break;
   }
   return 0;
