@@ -39,6 +39,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::CrossEntropy, "cross_entropy", CastPolicy::Float32},
     {OpId::NllLoss, "nll_loss", CastPolicy::Float32},
     {OpId::MseLoss, "mse_loss", CastPolicy::Float32},
+    {OpId::BinaryCrossEntropyWithLogits, "binary_cross_entropy_with_logits", CastPolicy::Float32},
     {OpId::Exp, "exp", CastPolicy::Float32},
     {OpId::Log, "log", CastPolicy::Float32},
     {OpId::Pow, "pow", CastPolicy::Float32},

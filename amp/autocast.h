@@ -35,6 +35,7 @@ enum class OpId {
   CrossEntropy,
   NllLoss,
   MseLoss,
+  BinaryCrossEntropyWithLogits,
   Exp,
   Log,
   Pow,

@@ -8,14 +8,16 @@ namespace hg {
 
 namespace {
 
-void check_gemm_operands(const Tensor& a, const Tensor& b, const char* op) {
+// a_name, b_name: what the messages call the operands ("a"/"b", or linear's "input"/"weight").
+void check_gemm_operands(const Tensor& a, const Tensor& b, const char* op, const char* a_name = "a",
+                         const char* b_name = "b") {
   autograd::check_defined(a, op);
   autograd::check_defined(b, op);
   autograd::check_same_device(a, b, op);
-  HG_CHECK(a.is_floating_point() && b.is_floating_point(), op,
-           ": expected floating-point tensors, got a ", describe(a), ", b ", describe(b));
-  HG_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: a ", describe(a), ", b ", describe(b),
-           " (cast one, or use autocast)");
+  HG_CHECK(a.is_floating_point() && b.is_floating_point(), op, ": expected floating-point ",
+           "tensors, got ", a_name, " ", describe(a), ", ", b_name, " ", describe(b));
+  HG_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: ", a_name, " ", describe(a), ", ", b_name,
+           " ", describe(b), " (cast one, or use autocast)");
 }
 
 // a [*a, M, K] @ b [*b, K, N] -> [broadcast(*a, *b), M, N], no autograd.
@@ -120,12 +122,12 @@ Tensor bmm(const Tensor& a_in, const Tensor& b_in) {
 Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
   const auto in = amp::autocast(amp::OpId::Linear, {x_in, weight_in, bias_in});
   const Tensor &x = in[0], &weight = in[1], &bias = in[2];
-  check_gemm_operands(x, weight, "linear");
+  check_gemm_operands(x, weight, "linear", "input", "weight");
   HG_CHECK(weight.dim() == 2 && x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ",
            describe(x), " does not match weight ", describe(weight), " ([out, in])");
   const int64_t out_features = weight.size(0);
   if (bias.defined()) {
-    check_gemm_operands(x, bias, "linear");
+    check_gemm_operands(x, bias, "linear", "input", "bias");
     HG_CHECK(bias.dim() == 1 && bias.size(0) == out_features, "linear: bias ", describe(bias),
              " does not match weight ", describe(weight));
   }

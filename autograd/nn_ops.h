@@ -50,4 +50,12 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
+// probs and targets of one shape, probs in [0, 1]; each log is clamped at -100 (PyTorch's rule).
+// Refused inside a 16-bit autocast region: use the logits form there.
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target,
+                            Reduction reduction = Reduction::Mean);
+// logits and targets of one shape; the stable form (fp32 under autocast).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
+
 }  // namespace hg

@@ -124,6 +124,8 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
+  HG_CHECK(d >= -(dim() + 1) && d <= dim(), "unsqueeze: dimension ", d, " out of range for ",
+           describe(*this), " (expected [", -(dim() + 1), ", ", dim(), "])");
   const int64_t at = wrap_dim(d, dim() + 1, "unsqueeze");
   Shape shape = sizes();
   shape.insert(shape.begin() + at, 1);

@@ -47,6 +47,11 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   check_name(name, type_name_, "module");
   check_unique(children_, name, type_name_);
   HG_CHECK(module != nullptr, type_name_, ": module \"", name, "\" is null");
+  // A module inside itself would make every walk over the tree (state_dict, to, train) endless.
+  bool cycle = module.get() == this;
+  for (const auto& [n, m] : module->named_modules()) cycle = cycle || m.get() == this;
+  HG_CHECK(!cycle, type_name_, ": module \"", name, "\" (", module->type_name(),
+           ") contains this module; a module cannot be registered inside itself");
   children_.emplace_back(name, std::move(module));
 }
 
@@ -62,20 +67,41 @@ Tensor& Module::buffer(const std::string& name) {
   HG_FAIL(type_name_, ": no buffer \"", name, "\"");
 }
 
-NamedTensors Module::named_parameters(bool recurse) const {
-  NamedTensors out = parameters_;
-  if (!recurse) return out;
+void Module::collect(NamedTensors& out, const std::string& prefix, bool parameters) const {
+  for (const auto& [n, t] : parameters ? parameters_ : buffers_) out.emplace_back(prefix + n, t);
   for (const auto& [child_name, child] : children_)
-    for (auto& [n, t] : child->named_parameters(true)) out.emplace_back(child_name + "." + n, t);
+    child->collect(out, prefix + child_name + ".", parameters);
+}
+
+namespace {
+
+// The first entry of each tensor (by TensorImpl: a tied weight is one tensor).
+NamedTensors without_duplicates(NamedTensors all) {
+  std::set<const TensorImpl*> seen;
+  NamedTensors out;
+  for (auto& entry : all)
+    if (seen.insert(entry.second.impl()).second) out.push_back(std::move(entry));
   return out;
 }
 
-NamedTensors Module::named_buffers(bool recurse) const {
-  NamedTensors out = buffers_;
-  if (!recurse) return out;
-  for (const auto& [child_name, child] : children_)
-    for (auto& [n, t] : child->named_buffers(true)) out.emplace_back(child_name + "." + n, t);
-  return out;
+}  // namespace
+
+NamedTensors Module::named_parameters(bool recurse, bool remove_duplicate) const {
+  NamedTensors out;
+  if (recurse)
+    collect(out, "", true);
+  else
+    out = parameters_;
+  return remove_duplicate ? without_duplicates(std::move(out)) : out;
+}
+
+NamedTensors Module::named_buffers(bool recurse, bool remove_duplicate) const {
+  NamedTensors out;
+  if (recurse)
+    collect(out, "", false);
+  else
+    out = buffers_;
+  return remove_duplicate ? without_duplicates(std::move(out)) : out;
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -92,9 +118,11 @@ std::vector<Tensor> Module::buffers(bool recurse) const {
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
+  std::set<const Module*> seen;
   for (const auto& [name, child] : children_) {
-    out.emplace_back(name, child);
-    for (auto& [n, m] : child->named_modules()) out.emplace_back(name + "." + n, m);
+    if (seen.insert(child.get()).second) out.emplace_back(name, child);
+    for (auto& [n, m] : child->named_modules())
+      if (seen.insert(m.get()).second) out.emplace_back(name + "." + n, m);
   }
   return out;
 }
@@ -148,8 +176,8 @@ void Module::zero_grad(bool set_to_none) {
 
 std::map<std::string, Tensor> Module::state_dict() const {
   std::map<std::string, Tensor> out;
-  for (auto& [n, t] : named_parameters()) out[n] = t;
-  for (auto& [n, t] : named_buffers()) out[n] = t;
+  for (auto& [n, t] : named_parameters(true, false)) out[n] = t;
+  for (auto& [n, t] : named_buffers(true, false)) out[n] = t;
   return out;
 }
 

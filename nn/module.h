@@ -36,14 +36,19 @@ class Module : public std::enable_shared_from_this<Module> {
     return module;
   }
 
-  // Dotted names, depth first in registration order: "layer1.0.weight".
-  NamedTensors named_parameters(bool recurse = true) const;
-  NamedTensors named_buffers(bool recurse = true) const;
+  // Dotted names: a module's own in registration order, then each child's in the same way, in
+  // the children's registration order ("fc.weight", "layer1.0.weight"). A tensor registered
+  // under several names (tied weights, a child registered twice) is listed once, under its
+  // first name, unless remove_duplicate is false (as in PyTorch), so an optimizer gets each
+  // parameter once.
+  NamedTensors named_parameters(bool recurse = true, bool remove_duplicate = true) const;
+  NamedTensors named_buffers(bool recurse = true, bool remove_duplicate = true) const;
   std::vector<Tensor> parameters(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_children() const {
     return children_;
   }
+  // Every descendant by dotted name, depth first; a module reachable twice is listed once.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
 
   virtual void train(bool on = true);
@@ -55,7 +60,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void to(Device device);
   void zero_grad(bool set_to_none = true);
 
-  // Parameters and buffers by dotted name (the safetensors checkpoint content).
+  // Parameters and buffers by dotted name (the safetensors checkpoint content); a tied tensor
+  // appears under each of its names, as in PyTorch.
   std::map<std::string, Tensor> state_dict() const;
   // Copies values in; names, shapes and dtypes must match (strict: no missing/unexpected keys).
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
@@ -71,6 +77,9 @@ class Module : public std::enable_shared_from_this<Module> {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
 
  private:
+  // Appends this module's parameters (or buffers), then its children's, under `prefix`.
+  void collect(NamedTensors& out, const std::string& prefix, bool parameters) const;
+
   std::string type_name_;
   NamedTensors parameters_;
   NamedTensors buffers_;

@@ -64,7 +64,8 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
     case UnaryOp::Sign:
       return unary_loop<T>(in, out, [](C x) { return C((x > 0) - (x < 0)); });
     case UnaryOp::Relu:
-      return unary_loop<T>(in, out, [](C x) { return x > 0 ? x : C(0); });
+      // NaN passes through, as in PyTorch: a NaN must reach the GradScaler and anomaly mode
+      return unary_loop<T>(in, out, [](C x) { return x > 0 || x != x ? x : C(0); });
     case UnaryOp::Gelu:
       return unary_loop<T>(in, out, [](C x) { return gelu(x); });
     case UnaryOp::Sigmoid:

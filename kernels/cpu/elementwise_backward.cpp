@@ -91,7 +91,7 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
     case UnaryOp::Sign:
       return backward_loop<T>(v, g, out, [](C) { return C(0); });
     case UnaryOp::Relu:
-      return select_loop<T>(v, g, out, [](C x) { return x > C(0); });
+      return select_loop<T>(v, g, out, [](C x) { return !(x <= C(0)); });  // NaN passes
     case UnaryOp::Gelu:
       return backward_loop<T>(v, g, out, [](C x) { return gelu_derivative(x); });
     case UnaryOp::Sigmoid:

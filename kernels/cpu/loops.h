@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/half.h"
 #include "kernels/tensor_view.h"
@@ -76,15 +77,28 @@ void dispatch_all(DType dtype, F&& f) {
   }
 }
 
-// Converts between any two element types (16-bit floats go through float).
+// Converts between any two element types: 16-bit floats widen through float; to bool tests
+// x != 0; double and int64 round to 16 bits once; floating -> integer saturates, NaN -> 0
+// (core/convert.h). kernels/cuda/common.cuh's convert follows the same rules.
 template <typename To, typename From>
 inline To convert(From x) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return static_cast<float>(x) != 0.0f;
-  } else if constexpr (std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>) {
-    return static_cast<To>(static_cast<float>(x));
+  constexpr bool from_16bit = std::is_same_v<From, Half> || std::is_same_v<From, BFloat16>;
+  if constexpr (std::is_same_v<To, From>) {
+    return x;
+  } else if constexpr (std::is_same_v<To, bool>) {
+    if constexpr (from_16bit)
+      return static_cast<float>(x) != 0.0f;
+    else
+      return x != From(0);
+  } else if constexpr (from_16bit) {
+    return convert<To>(static_cast<float>(x));
   } else if constexpr (std::is_same_v<To, Half> || std::is_same_v<To, BFloat16>) {
-    return To(static_cast<float>(x));
+    if constexpr (std::is_same_v<From, double> || std::is_same_v<From, int64_t>)
+      return To(detail::float_round_to_odd(x));
+    else
+      return To(static_cast<float>(x));
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    return detail::saturate_to_integer<To>(static_cast<double>(x));
   } else {
     return static_cast<To>(x);
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "core/convert.h"
 #include "core/half.h"
 
 #include "core/dtype.h"
@@ -113,8 +114,9 @@ inline constexpr bool is_16bit_float =
     std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 
 // Converts between any two storage types with the CPU's rules (kernels/cpu/loops.h convert):
-// to bool tests float(x) != 0, 16-bit sources widen to float first, 16-bit destinations round
-// from float (so double -> half rounds twice, as on the host), the rest is static_cast.
+// to bool tests x != 0, 16-bit sources widen to float first, double and int64 round to 16 bits
+// once (through core/convert.h's round-to-odd float), floating -> integer saturates with NaN
+// -> 0, the rest is static_cast.
 template <typename To, typename From>
 __device__ inline To convert(From x) {
   if constexpr (std::is_same_v<To, From>) {
@@ -123,11 +125,16 @@ __device__ inline To convert(From x) {
     if constexpr (is_16bit_float<From>)
       return Scalar<From>::load(x) != 0.0f;
     else
-      return static_cast<float>(x) != 0.0f;
+      return x != From(0);
   } else if constexpr (is_16bit_float<From>) {
     return convert<To>(Scalar<From>::load(x));
   } else if constexpr (is_16bit_float<To>) {
-    return Scalar<To>::store(static_cast<float>(x));
+    if constexpr (std::is_same_v<From, double> || std::is_same_v<From, int64_t>)
+      return Scalar<To>::store(hg::detail::float_round_to_odd(x));
+    else
+      return Scalar<To>::store(static_cast<float>(x));
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+    return hg::detail::saturate_to_integer<To>(static_cast<double>(x));
   } else {
     return static_cast<To>(x);
   }

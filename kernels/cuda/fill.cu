@@ -1,6 +1,7 @@
 // out[...] = value for every dtype and layout. The value is converted on the host with the CPU's
-// rules (double -> float -> 16 bits, bool = value != 0 in float) so both devices store the
-// same bits.
+// rules (kernels/cpu/loops.h convert: double -> 16 bits in one rounding, bool = value != 0,
+// integers saturate with NaN -> 0) so both devices store the same bits.
+#include "core/convert.h"
 #include "core/half.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/elementwise.cuh"
@@ -18,15 +19,17 @@ struct ConstantFn {
 template <typename T>
 T host_value(double value) {
   if constexpr (std::is_same_v<T, bool>) {
-    return static_cast<float>(value) != 0.0f;
+    return value != 0.0;
   } else if constexpr (std::is_same_v<T, __half>) {
     __half_raw raw;
-    raw.x = Half(static_cast<float>(value)).bits;
+    raw.x = Half(detail::float_round_to_odd(value)).bits;
     return __half(raw);
   } else if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     __nv_bfloat16_raw raw;
-    raw.x = BFloat16(static_cast<float>(value)).bits;
+    raw.x = BFloat16(detail::float_round_to_odd(value)).bits;
     return __nv_bfloat16(raw);
+  } else if constexpr (std::is_integral_v<T>) {
+    return detail::saturate_to_integer<T>(value);
   } else {
     return static_cast<T>(value);
   }

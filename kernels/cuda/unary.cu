@@ -40,7 +40,7 @@ struct UnaryMath {
       case UnaryOp::Sign:
         return C((x > C(0)) - (x < C(0)));
       case UnaryOp::Relu:
-        return x > C(0) ? x : C(0);
+        return x > C(0) || x != x ? x : C(0);  // NaN passes through, as on the CPU
       case UnaryOp::Gelu:
         return gelu(x);
       case UnaryOp::Sigmoid:

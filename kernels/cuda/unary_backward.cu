@@ -26,7 +26,7 @@ struct Derivative {
   __device__ C operator()(C v, C g) const {
     switch (op) {
       case UnaryOp::Relu:
-        return v > C(0) ? g : C(0);
+        return !(v <= C(0)) ? g : C(0);  // NaN passes, as on the CPU
       case UnaryOp::Clamp:
         return (v >= a && v <= b) ? g : C(0);
       default:

@@ -1,5 +1,6 @@
 // gradcheck (fp64, central differences) for every unary elementwise op, on several shapes, on
 // contiguous and non-contiguous (transposed, strided) inputs, and the scalar operators.
+#include <cmath>
 #include <string>
 
 #include "grad_util.h"
@@ -145,6 +146,17 @@ TEST_CASE("grad unary: known derivatives at chosen points") {
   Tensor y = leaf({0.0}, {1});
   gelu(y).sum().backward();  // gelu'(0) = 1/2
   CHECK(y.grad().item<double>() == doctest::Approx(0.5));
+}
+
+TEST_CASE("grad unary: relu passes a NaN and its gradient on, as PyTorch does") {
+  Tensor x = leaf({NAN, -1.0, 2.0}, {3});
+  const Tensor y = relu(x);
+  CHECK(std::isnan(hg::test::values(y)[0]));
+  y.backward(full({3}, 3.0, kFloat64));
+  const std::vector<double> g = hg::test::values(x.grad());
+  CHECK(g[0] == 3.0);  // not blocked: the NaN forward already poisons what follows
+  CHECK(g[1] == 0.0);
+  CHECK(g[2] == 3.0);
 }
 
 TEST_CASE("grad unary: integer and bool inputs are rejected with the op name and dtype") {

@@ -111,6 +111,56 @@ TEST_CASE("mse_loss: value and gradcheck") {
   CHECK_MESSAGE(r.ok, r.message);
 }
 
+TEST_CASE("binary_cross_entropy (on probabilities and on logits): values and gradcheck") {
+  const Tensor p = from_vector(std::vector<double>{0.1, 0.5, 0.9, 0.3}, kFloat64);
+  const Tensor t = from_vector(std::vector<double>{0, 1, 1, 0.25}, kFloat64);
+  // -(t log p + (1 - t) log(1 - p)) per element, here summed
+  double expected = 0;
+  for (int i = 0; i < 4; ++i) {
+    const double pi = values(p)[i], ti = values(t)[i];
+    expected -= ti * std::log(pi) + (1 - ti) * std::log(1 - pi);
+  }
+  CHECK(binary_cross_entropy(p, t, Reduction::Sum).item<double>() == doctest::Approx(expected));
+  CHECK(binary_cross_entropy(p, t).item<double>() == doctest::Approx(expected / 4));
+  const Tensor logits = log(p) - log(1.0 - p);  // sigmoid(logits) = p
+  CHECK(binary_cross_entropy_with_logits(logits, t, Reduction::Sum).item<double>() ==
+        doctest::Approx(expected));
+  CHECK(binary_cross_entropy_with_logits(logits, t, Reduction::None).sizes() == Shape{4});
+  for (auto loss : {binary_cross_entropy, binary_cross_entropy_with_logits}) {
+    const Tensor x = loss == binary_cross_entropy ? p : logits;
+    auto r =
+        gradcheck([&](const std::vector<Tensor>& in) { return loss(in[0], in[1], Reduction::Sum); },
+                  {x.clone().requires_grad_(), t.clone().requires_grad_()});
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+}
+
+TEST_CASE("binary_cross_entropy: the edges (large logits, p of 0 and 1, a zero logit)") {
+  const Tensor x = from_vector(std::vector<double>{100, -100, 0}, kFloat64).requires_grad_();
+  const Tensor t = from_vector(std::vector<double>{0, 1, 0.25}, kFloat64);
+  const Tensor l = binary_cross_entropy_with_logits(x, t, Reduction::None);
+  expect_close(values(l), {100, 100, std::log(2.0)}, 1e-12);  // no overflow to inf
+  l.sum().backward();
+  expect_close(values(x.grad()), {1, -1, 0.5 - 0.25}, 1e-12);  // sigmoid(x) - t, at 0 too
+  const Tensor p = from_vector(std::vector<float>{0, 1, 0, 1}).requires_grad_();
+  const Tensor y = from_vector(std::vector<float>{0, 1, 1, 0});
+  const Tensor b = binary_cross_entropy(p, y, Reduction::None);  // logs clamped at -100
+  CHECK(values(b) == std::vector<double>{0, 0, 100, 100});
+  b.sum().backward();
+  for (double g : values(p.grad())) CHECK(std::isfinite(g));
+  expect_error([&] { (void)binary_cross_entropy(p, zeros({3})); },
+               {"binary_cross_entropy", "[4] float32", "[3] float32", "differ in shape"});
+}
+
+TEST_CASE("binary_cross_entropy under fp16 autocast: banned on probabilities, fp32 on logits") {
+  const Tensor x = from_vector(std::vector<float>{0.5f, -2.0f}).to(kFloat16);
+  const Tensor t = from_vector(std::vector<float>{1, 0});
+  amp::AutocastGuard autocast(kFloat16);
+  expect_error([&] { (void)binary_cross_entropy(sigmoid(x), t); },
+               {"binary_cross_entropy", "float16", "binary_cross_entropy_with_logits"});
+  CHECK(binary_cross_entropy_with_logits(x, t).dtype() == kFloat32);
+}
+
 TEST_CASE("dropout: seeded, scaled, identity in eval") {
   Tensor x = ones({1000});
   manual_seed(5);

@@ -45,7 +45,8 @@ TEST_CASE("tensor: to(DType) converts between all dtypes") {
   CHECK(x.to(kInt64).to_vector<int64_t>() == std::vector<int64_t>{-1, 0, 2, 3});
   CHECK(x.to(kBool).to_vector<bool>() == std::vector<bool>{true, false, true, true});
   CHECK(values(x.to(kBool).to(kFloat32)) == std::vector<double>{1, 0, 1, 1});
-  CHECK(values(from_vector(std::vector<double>{300.0}).to(kUInt8)) == std::vector<double>{44});
+  // out of range saturates (PyTorch's CPU wraps 300 to 44, its GPU saturates: undefined in C++)
+  CHECK(values(from_vector(std::vector<double>{300.0}).to(kUInt8)) == std::vector<double>{255});
   // bf16 keeps 8 bits of mantissa: 1 + 2^-8 ties to 1
   CHECK(from_vector(std::vector<float>{1.00390625f}).to(kBFloat16).item<float>() == 1.0f);
 }

@@ -1,5 +1,7 @@
 // Unary, binary (broadcasting, comparisons) and where on the GPU against the CPU, forward and
 // backward through autograd, for fp32/fp16/bf16/fp64 and several layouts.
+#include <cmath>
+
 #include "parity.h"
 
 using namespace hg;
@@ -167,5 +169,6 @@ TEST_CASE("relu and clamp block inf/NaN gradients on the GPU as on the CPU") {
     CHECK(g[1] == 1.0f);
     CHECK(g[2] == 0.0f);
     CHECK(g[3] == 2.0f);
+    CHECK(std::isnan(relu(from_vector(std::vector<float>{NAN}).to(device)).item<float>()));
   }
 }

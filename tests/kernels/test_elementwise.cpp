@@ -48,6 +48,10 @@ TEST_CASE("elementwise: relu, abs, neg, clamp keep special values") {
   CHECK(r[0] == 0);
   CHECK(r[3] == 1.5);
   CHECK(std::isinf(r[4]));
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {  // NaN is not clipped to 0
+    CAPTURE(dtype_name(dtype));
+    CHECK(std::isnan(values(relu(x.to(dtype)))[5]));
+  }
   const auto c = values(clamp(x, -1, 1));
   CHECK(c[0] == -1);
   CHECK(c[1] == -0.5);

@@ -44,6 +44,49 @@ TEST_CASE("module: registration errors are precise") {
   expect_error([&] { (void)m.forward(zeros({1})); }, {"Custom", "no unary forward"});
 }
 
+namespace {
+// A decoder head whose weight is the embedding's (weight tying).
+struct TiedHead : nn::Module {
+  explicit TiedHead(const Tensor& shared) : nn::Module("TiedHead") {
+    weight = register_parameter("weight", shared);
+  }
+  Tensor weight;
+};
+}  // namespace
+
+TEST_CASE("module: a tied weight is one parameter for the optimizer, two names in state_dict") {
+  auto net = std::make_shared<nn::Module>("Tied");
+  auto emb = net->register_module("emb", std::make_shared<nn::Embedding>(10, 4));
+  net->register_module("head", std::make_shared<TiedHead>(emb->weight));
+  std::vector<std::string> names;
+  for (auto& [n, t] : net->named_parameters()) names.push_back(n);
+  CHECK(names == std::vector<std::string>{"emb.weight"});
+  CHECK(net->named_parameters(true, false).size() == 2);
+  optim::SGD opt(net->parameters(), optim::SGDOptions(0.1));  // no "more than one group" error
+  const auto dict = net->state_dict();
+  CHECK(dict.count("emb.weight") == 1);
+  CHECK(dict.count("head.weight") == 1);
+  net->load_state_dict(dict);  // both keys load into the one tensor
+
+  auto twice = std::make_shared<nn::Module>("Twice");  // one child under two names
+  auto lin = std::make_shared<nn::Linear>(2, 2);
+  twice->register_module("a", lin);
+  twice->register_module("b", lin);
+  CHECK(twice->parameters().size() == 2);
+  CHECK(twice->named_modules().size() == 1);
+  CHECK(twice->state_dict().size() == 4);
+}
+
+TEST_CASE("module: a module cannot be registered inside itself") {
+  auto outer = std::make_shared<nn::Sequential>();
+  auto inner = std::make_shared<nn::Sequential>();
+  outer->push_back(inner);
+  expect_error([&] { outer->register_module("self", outer); },
+               {"\"self\"", "cannot be registered inside itself"});
+  expect_error([&] { inner->register_module("up", outer); }, {"\"up\"", "contains this module"});
+  CHECK(outer->named_modules().size() == 1);
+}
+
 TEST_CASE("module: train/eval propagate to children") {
   auto block = std::make_shared<Block>();
   nn::Sequential net{block};

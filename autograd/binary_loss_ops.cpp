@@ -1,0 +1,66 @@
+// Binary cross-entropy, on probabilities and on logits: composites of differentiable ops, so
+// they run (and differentiate) on every backend those ops do.
+#include "amp/autocast.h"
+#include "autograd/nn_ops.h"
+#include "autograd/op_helpers.h"
+#include "autograd/ops.h"
+#include "core/factories.h"
+
+namespace hg {
+
+namespace {
+
+void check_pair(const Tensor& input, const Tensor& target, const char* op) {
+  autograd::check_floating(input, op);
+  autograd::check_floating(target, op);
+  HG_CHECK(input.sizes() == target.sizes(), op, ": input ", describe(input), " and target ",
+           describe(target), " differ in shape");
+}
+
+Tensor reduce(const Tensor& per_element, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::None:
+      return per_element;
+    case Reduction::Sum:
+      return sum(per_element);
+    case Reduction::Mean:
+      return mean(per_element);
+  }
+  return per_element;
+}
+
+// max(log(x), -100), as PyTorch clamps it: x = 0 gives a finite loss and a zero gradient (the
+// inner clamp keeps log's input positive, so its backward never computes 0 / 0).
+Tensor clamped_log(const Tensor& x) {
+  return clamp_min(log(clamp_min(x, 1e-44)), -100.0);  // 1e-44 < e^-100: a float subnormal
+}
+
+}  // namespace
+
+// binary_cross_entropy: -(t log p + (1 - t) log(1 - p)) elementwise. 16-bit inputs are computed
+// in float32; under a 16-bit autocast region the op is refused (amp/autocast.h: probabilities
+// near 0 and 1 round away in 16 bits).
+Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction reduction) {
+  const Tensor p_in = amp::autocast(amp::OpId::BinaryCrossEntropy, probs);
+  check_pair(p_in, target, "binary_cross_entropy");
+  const DType compute = p_in.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  const Tensor p = p_in.to(compute), t = target.to(compute);
+  const Tensor per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
+  return reduce(per_element, reduction);
+}
+
+// binary_cross_entropy_with_logits: -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), as a
+// two-class log_softmax over (0, x): stable for any x, and its gradient, sigmoid(x) - t, is
+// right everywhere (the usual max(x, 0) + log(1 + exp(-|x|)) has a kink at x = 0, where a
+// subgradient of 0 would be wrong for a zero-initialised output layer).
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target,
+                                        Reduction reduction) {
+  const auto in = amp::autocast(amp::OpId::BinaryCrossEntropyWithLogits, {logits, target});
+  const Tensor &x = in[0], &t = in[1];
+  check_pair(x, t, "binary_cross_entropy_with_logits");
+  const Tensor log_probs = log_softmax(stack({zeros_like(x), x}, -1), -1);  // [..., 2]
+  const Tensor per_element = -(t * log_probs.select(-1, 1) + (1.0 - t) * log_probs.select(-1, 0));
+  return reduce(per_element, reduction);
+}
+
+}  // namespace hg
