@@ -38,7 +38,10 @@ void print_tape(const Tensor& root, std::ostream& out) {
     return;
   }
   for (const auto& node : reachable_nodes(root.grad_fn())) {
-    out << '#' << std::left << std::setw(4) << node->sequence_nr << std::setw(20) << node->name();
+    // ids are per-process sequence numbers, so they grow long in a long run: always a space
+    // after the id and after the name, even when the columns overflow
+    out << '#' << std::left << std::setw(5) << node->sequence_nr << ' ' << std::setw(20)
+        << node->name() << ' ';
     for (size_t i = 0; i < node->outputs.size(); ++i)
       out << (i ? ", " : "-> ") << info_str(node->outputs[i]);
     out << "  <-";
