@@ -221,6 +221,7 @@ std::string GradScaler::name_of(const Tensor& param, size_t index) const {
 }
 
 double GradScaler::get_scale() const {
+  if (!is_enabled()) return 1.0;
   return device_ ? read_device_state()[kernels::kScaleSlot] : scale_;
 }
 

@@ -142,7 +142,8 @@ class GradScaler {
   void update();
 
   // The scale, the skip count, the state and the skip reason: in device mode each call reads the
-  // device state back (see the top of this file).
+  // device state back (see the top of this file). get_scale() is 1 for a disabled scaler, the
+  // factor scale() applies (as in PyTorch).
   double get_scale() const;
   bool is_enabled() const { return options_.enabled_; }
   // Names for messages: "fc1.weight" instead of "parameter #0 [..]".

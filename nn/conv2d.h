@@ -40,6 +40,9 @@ struct Conv2dOptions {
 class Conv2d : public Module {
  public:
   explicit Conv2d(const Conv2dOptions& options);
+  // Conv2d(3, 8, 3): stride 1, no padding, with bias (like Linear(in, out)).
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size)
+      : Conv2d(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;
   void reset_parameters();

@@ -35,6 +35,12 @@ TEST_CASE("grad scaler: a 2^-26 gradient vanishes in fp16 and returns under scal
   }
 }
 
+TEST_CASE("grad scaler: a disabled scaler's get_scale is 1, the factor its scale() applies") {
+  amp::GradScaler off(amp::GradScalerOptions().enabled(false));
+  CHECK(off.get_scale() == 1.0);
+  CHECK(off.scale(full({}, 3.0)).item<double>() == 3.0);
+}
+
 TEST_CASE("grad scaler: the dynamic scale halves on inf, doubles after the growth interval") {
   Tensor p = ones({2}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(0.1));
@@ -50,10 +56,12 @@ TEST_CASE("grad scaler: the dynamic scale halves on inf, doubles after the growt
   CHECK(step_with(1.0));
   CHECK(step_with(1.0));
   CHECK(scaler.get_scale() == 512);
+  CHECK(amp::GradScaler(amp::GradScalerOptions().enabled(false)).get_scale() == 1.0);
   CHECK(step_with(1.0));
   CHECK(scaler.get_scale() == 1024);  // 3 clean steps
   CHECK_FALSE(step_with(NAN));
   CHECK(scaler.get_scale() == 512);
+  CHECK(amp::GradScaler(amp::GradScalerOptions().enabled(false)).get_scale() == 1.0);
   CHECK(scaler.skipped_steps() == 2);
 }
 

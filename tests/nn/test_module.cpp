@@ -171,6 +171,9 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   CHECK(emb(from_vector(std::vector<int64_t>{1, 2}, kInt64)).sizes() == Shape{2, 3});
   nn::LayerNorm ln({4});
   CHECK(ln(randn({2, 4})).sizes() == Shape{2, 4});
+  nn::Conv2d conv(3, 8, 3);  // in, out, kernel, as Linear(in, out)
+  CHECK(conv(randn({1, 3, 5, 5})).sizes() == Shape{1, 8, 3, 3});
+  CHECK(conv.bias.defined());
 }
 
 TEST_CASE("BatchNorm2d: to(Device) is not hidden by its to(DType), and training counts batches") {
