@@ -12,6 +12,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
   const std::map<std::string, Tensor> own = state_dict();
   std::ostringstream problems;
   int count = 0;
+  bool dtypes_only = false;  // some tensor differs in dtype alone: saved at another precision
   for (const auto& [name, t] : own) {
     auto found = state.find(name);
     if (found == state.end()) {
@@ -24,6 +25,7 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       problems << "\n  \"" << name << "\": expected " << hg::describe(t) << ", got "
                << hg::describe(v);
       ++count;
+      dtypes_only = dtypes_only || v.sizes() == t.sizes();
     }
   }
   if (strict) {
@@ -32,7 +34,10 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
         problems << "\n  unexpected key \"" << name << "\" (" << hg::describe(v) << ")", ++count;
   }
   HG_CHECK(count == 0, "load_state_dict: ", type_name_, " does not match the state (", count,
-           " problem", count == 1 ? "" : "s", "):", problems.str());
+           " problem", count == 1 ? "" : "s", "):", problems.str(),
+           dtypes_only ? "\n  (a state saved at another precision is not converted: load it "
+                         "before amp::initialize or Module::to(dtype), or convert it first)"
+                       : "");
   NoGradGuard no_grad;
   for (const auto& [name, t] : own) {
     auto found = state.find(name);

@@ -144,8 +144,12 @@ TEST_CASE("module: state_dict round trip and load errors name every difference")
     CHECK(msg.find("\"fc.weight\": expected [3, 4] float32, got [3, 5] float32") !=
           std::string::npos);
     CHECK(msg.find("unexpected key \"extra\"") != std::string::npos);
+    CHECK(msg.find("another precision") == std::string::npos);  // a shape, not a dtype
   }
   CHECK(values(a.fc->weight) == values(b.fc->weight));  // nothing was changed
+  b.to(kFloat16);  // an fp32 state into an fp16 model: refused, with what to do
+  expect_error([&] { b.load_state_dict(a.state_dict()); },
+               {"expected [3, 4] float16, got [3, 4] float32", "saved at another precision"});
 }
 
 TEST_CASE("module: layers compute what their functional forms do, printing") {
