@@ -15,9 +15,9 @@ Tensor Sequential::forward(const Tensor& x) {
 }
 
 std::shared_ptr<Module> Sequential::operator[](int64_t index) const {
-  HG_CHECK(index >= 0 && index < size_, "Sequential: index ", index, " out of range for ", size_,
-           " modules");
-  return named_children()[static_cast<size_t>(index)].second;
+  HG_CHECK(index >= -size_ && index < size_, "Sequential: index ", index, " out of range for ",
+           size_, " modules (expected [", -size_, ", ", size_ - 1, "])");
+  return named_children()[static_cast<size_t>(index < 0 ? index + size_ : index)].second;
 }
 
 }  // namespace hg::nn

@@ -16,6 +16,7 @@ class Sequential : public Module {
   }
   Tensor forward(const Tensor& x) override;
   int64_t size() const { return size_; }
+  // The index-th module; negative indices count from the end (net[-1] is the last).
   std::shared_ptr<Module> operator[](int64_t index) const;
 
  private:

@@ -165,6 +165,8 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   Tensor y = net(x);
   CHECK(y.sizes() == Shape{3, 4});
   CHECK(values(y) == values(relu(net[0]->forward(x))));
+  CHECK(net[-1] == net[2]);
+  expect_error([&] { (void)net[-4]; }, {"Sequential", "index -4", "3 modules", "[-3, 2]"});
   std::ostringstream out;
   out << net;
   CHECK(out.str().find("(0): Linear(in_features=5, out_features=4, bias=true)") !=
