@@ -17,7 +17,15 @@ void check_pair(const Tensor& input, const Tensor& target, const char* op) {
            describe(target), " differ in shape");
 }
 
-Tensor reduce(const Tensor& per_element, Reduction reduction) {
+// max(log(x), -100), as PyTorch clamps it: x = 0 gives a finite loss and a zero gradient (the
+// inner clamp keeps log's input positive, so its backward never computes 0 / 0).
+Tensor clamped_log(const Tensor& x) {
+  return clamp_min(log(clamp_min(x, 1e-44)), -100.0);  // 1e-44 < e^-100: a float subnormal
+}
+
+}  // namespace
+
+Tensor autograd::reduce_elementwise(const Tensor& per_element, Reduction reduction) {
   switch (reduction) {
     case Reduction::None:
       return per_element;
@@ -29,14 +37,6 @@ Tensor reduce(const Tensor& per_element, Reduction reduction) {
   return per_element;
 }
 
-// max(log(x), -100), as PyTorch clamps it: x = 0 gives a finite loss and a zero gradient (the
-// inner clamp keeps log's input positive, so its backward never computes 0 / 0).
-Tensor clamped_log(const Tensor& x) {
-  return clamp_min(log(clamp_min(x, 1e-44)), -100.0);  // 1e-44 < e^-100: a float subnormal
-}
-
-}  // namespace
-
 // binary_cross_entropy: -(t log p + (1 - t) log(1 - p)) elementwise. 16-bit inputs are computed
 // in float32; under a 16-bit autocast region the op is refused (amp/autocast.h: probabilities
 // near 0 and 1 round away in 16 bits).
@@ -46,7 +46,7 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction
   const DType compute = p_in.dtype() == kFloat64 ? kFloat64 : kFloat32;
   const Tensor p = p_in.to(compute), t = target.to(compute);
   const Tensor per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
-  return reduce(per_element, reduction);
+  return autograd::reduce_elementwise(per_element, reduction);
 }
 
 // binary_cross_entropy_with_logits: -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), as a
@@ -60,7 +60,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   check_pair(x, t, "binary_cross_entropy_with_logits");
   const Tensor log_probs = log_softmax(stack({zeros_like(x), x}, -1), -1);  // [..., 2]
   const Tensor per_element = -(t * log_probs.select(-1, 1) + (1.0 - t) * log_probs.select(-1, 0));
-  return reduce(per_element, reduction);
+  return autograd::reduce_elementwise(per_element, reduction);
 }
 
 }  // namespace hg

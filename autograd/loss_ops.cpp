@@ -181,16 +181,7 @@ Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduc
   autograd::check_floating(target, "mse_loss");
   HG_CHECK(input.sizes() == target.sizes(), "mse_loss: input ", describe(input), " and target ",
            describe(target), " differ in shape");
-  const Tensor squared = square(input - target);
-  switch (reduction) {
-    case Reduction::None:
-      return squared;
-    case Reduction::Sum:
-      return sum(squared);
-    case Reduction::Mean:
-      return mean(squared);
-  }
-  return squared;
+  return autograd::reduce_elementwise(square(input - target), reduction);
 }
 
 }  // namespace hg

@@ -2,6 +2,7 @@
 // Small helpers shared by the op front-ends in autograd/.
 #include <string_view>
 
+#include "autograd/nn_ops.h"
 #include "autograd/node.h"
 #include "core/error.h"
 #include "core/tensor.h"
@@ -28,5 +29,9 @@ inline void check_same_device(const Tensor& a, const Tensor& b, std::string_view
 inline Tensor grad_as(const Tensor& grad, DType dtype) {
   return grad.dtype() == dtype ? grad : grad.to(dtype);
 }
+
+// A loss's elementwise values reduced as asked: unchanged, summed, or averaged over all
+// elements (autograd/binary_loss_ops.cpp).
+Tensor reduce_elementwise(const Tensor& per_element, Reduction reduction);
 
 }  // namespace hg::autograd

@@ -86,22 +86,21 @@ NamedTensors without_duplicates(NamedTensors all) {
 
 }  // namespace
 
-NamedTensors Module::named_parameters(bool recurse, bool remove_duplicate) const {
+NamedTensors Module::named(bool parameters, bool recurse, bool remove_duplicate) const {
   NamedTensors out;
   if (recurse)
-    collect(out, "", true);
+    collect(out, "", parameters);
   else
-    out = parameters_;
+    out = parameters ? parameters_ : buffers_;
   return remove_duplicate ? without_duplicates(std::move(out)) : out;
 }
 
+NamedTensors Module::named_parameters(bool recurse, bool remove_duplicate) const {
+  return named(true, recurse, remove_duplicate);
+}
+
 NamedTensors Module::named_buffers(bool recurse, bool remove_duplicate) const {
-  NamedTensors out;
-  if (recurse)
-    collect(out, "", false);
-  else
-    out = buffers_;
-  return remove_duplicate ? without_duplicates(std::move(out)) : out;
+  return named(false, recurse, remove_duplicate);
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {

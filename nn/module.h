@@ -79,6 +79,8 @@ class Module : public std::enable_shared_from_this<Module> {
  private:
   // Appends this module's parameters (or buffers), then its children's, under `prefix`.
   void collect(NamedTensors& out, const std::string& prefix, bool parameters) const;
+  // named_parameters (parameters true) or named_buffers.
+  NamedTensors named(bool parameters, bool recurse, bool remove_duplicate) const;
 
   std::string type_name_;
   NamedTensors parameters_;
