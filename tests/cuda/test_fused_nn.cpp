@@ -51,6 +51,31 @@ TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothi
   }
 }
 
+TEST_CASE("cuda binary cross-entropies (composites): forward and backward match the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(53);
+  const Tensor target = rand({6, 5});
+  for (DType dtype : hg::test::floating_dtypes()) {
+    auto x = leaf_pair((randn({6, 5}) * 3.0).to(dtype));
+    const Tensor loss = binary_cross_entropy_with_logits(x.cpu, target, Reduction::None);
+    const Tensor loss_dev =
+        binary_cross_entropy_with_logits(x.dev, target.to(kCUDA), Reduction::None);
+    expect_parity(loss_dev, loss, dtype, "binary_cross_entropy_with_logits forward", 1.0);
+    const Tensor g = randn({6, 5}).to(loss.dtype());
+    loss.backward(g);
+    loss_dev.backward(g.to(kCUDA));
+    expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "binary_cross_entropy_with_logits backward",
+                  1.0);
+    auto p = leaf_pair(rand({6, 5}).to(dtype));
+    const Tensor bce = binary_cross_entropy(p.cpu, target, Reduction::Sum);
+    const Tensor bce_dev = binary_cross_entropy(p.dev, target.to(kCUDA), Reduction::Sum);
+    expect_parity(bce_dev, bce, dtype, "binary_cross_entropy forward", 1.0);
+    bce.backward();
+    bce_dev.backward();
+    expect_parity(p.dev.grad(), p.cpu.grad(), dtype, "binary_cross_entropy backward", 1.0);
+  }
+}
+
 TEST_CASE("cuda cross_entropy: an out-of-range target is reported by the next loss") {
   if (!hg::test::cuda_or_skip()) return;
   const Tensor good = from_vector<int64_t>({1, 2, 3}, {3}, kInt64).to(kCUDA);
