@@ -35,6 +35,21 @@ std::vector<float> draw_uniform(Generator& gen, int64_t n) {
   return out;
 }
 
+// Reverses the rows of image b of a [B, C, H, W] buffer in place.
+void mirror_image(float* data, int64_t b, int64_t C, int64_t H, int64_t W) {
+  for (int64_t row = 0; row < C * H; ++row) {
+    float* r = data + (b * C * H + row) * W;
+    std::reverse(r, r + W);
+  }
+}
+
+Tensor copy_batch(const Tensor& batch) {
+  Tensor out = empty(batch.sizes(), kFloat32);
+  std::memcpy(out.data<float>(), batch.data<float>(),
+              static_cast<size_t>(batch.numel()) * sizeof(float));
+  return out;
+}
+
 }  // namespace
 
 Transform normalize(std::vector<float> mean, std::vector<float> std) {
@@ -95,25 +110,6 @@ Transform random_crop(int64_t size, int64_t padding) {
     return out;
   };
 }
-
-namespace {
-
-// Reverses the rows of image b of a [B, C, H, W] buffer in place.
-void mirror_image(float* data, int64_t b, int64_t C, int64_t H, int64_t W) {
-  for (int64_t row = 0; row < C * H; ++row) {
-    float* r = data + (b * C * H + row) * W;
-    std::reverse(r, r + W);
-  }
-}
-
-Tensor copy_batch(const Tensor& batch) {
-  Tensor out = empty(batch.sizes(), kFloat32);
-  std::memcpy(out.data<float>(), batch.data<float>(),
-              static_cast<size_t>(batch.numel()) * sizeof(float));
-  return out;
-}
-
-}  // namespace
 
 Transform random_horizontal_flip(double p) {
   HG_CHECK(p >= 0.0 && p <= 1.0, "random_horizontal_flip: expected p in [0, 1], got ", p);

@@ -88,11 +88,6 @@ struct Trainer {
   int64_t log_every;
 };
 
-// The factor the loss is multiplied by: 1 when loss scaling is off.
-double applied_scale(const amp::GradScaler& scaler) {
-  return scaler.is_enabled() ? scaler.get_scale() : 1.0;
-}
-
 struct EpochStats {
   double mean_loss = 0, seconds = 0;
   int64_t steps = 0, nonfinite_losses = 0;
@@ -146,7 +141,7 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
                  examples::Progress("epoch " + std::to_string(epoch + 1), steps, batch),
                  examples::StepReadout::for_device(t.device),
                  {},
-                 applied_scale(t.scaler),
+                 t.scaler.get_scale(),
                  0.0,
                  EpochStats{}};
   for (auto& b : t.loader) {
@@ -329,7 +324,7 @@ int main(int argc, char** argv) try {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss,
                accuracy.plain, accuracy.tta, stats.seconds, elapsed, args.str("precision"),
-               std::string(amp::opt_level_name(amp.level)), device.str(), applied_scale(scaler),
+               std::string(amp::opt_level_name(amp.level)), device.str(), scaler.get_scale(),
                scaler.skipped_steps(), stats.nonfinite_losses});
     if (!args.str("save").empty())
       examples::save_checkpoint(args.str("save"), *model, opt,

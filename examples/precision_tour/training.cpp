@@ -204,7 +204,7 @@ RunResult Trainer::train(const RunSpec& spec) {
         loss = cross_entropy(forward(*model, batch.data, capturing ? &outputs : nullptr),
                              batch.target);
       }
-      r.scale_per_step.push_back(scaler.is_enabled() ? scaler.get_scale() : 1.0);
+      r.scale_per_step.push_back(scaler.get_scale());
       scaler.scale(spec.loss_factor == 1.0 ? loss : loss * spec.loss_factor).backward();
       if (capturing) r.captures.push_back(capture(step, outputs));
       const bool stepped = scaler.step(opt);
@@ -217,7 +217,7 @@ RunResult Trainer::train(const RunSpec& spec) {
   }
   r.accuracy = evaluate(*model, *data_->test, amp);
   r.skipped = scaler.skipped_steps();
-  r.final_scale = scaler.is_enabled() ? scaler.get_scale() : 1.0;
+  r.final_scale = scaler.get_scale();
   r.lost_total = opt.total_lost_updates();
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
