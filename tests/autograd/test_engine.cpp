@@ -143,6 +143,7 @@ TEST_CASE("engine: anomaly mode reports the first op that produced NaN/inf") {
 
 TEST_CASE("engine: print_tape lists nodes newest first with dtypes") {
   Tensor w = ones({3, 2}).requires_grad_();
+  for (int i = 0; i < 12000; ++i) (void)(w * 2.0);  // node ids past 4 digits, as in a long run
   Tensor x = ones({4, 2}, kFloat16);
   Tensor y = relu(linear(x, w.to(kFloat16))).sum();
   std::ostringstream out;
@@ -156,6 +157,19 @@ TEST_CASE("engine: print_tape lists nodes newest first with dtypes") {
   CHECK(linear_at < cast_at);
   CHECK(s.find("[4, 3] float16") != std::string::npos);
   CHECK(s.find("leaf [3, 2] float32") != std::string::npos);
+  // every line is "#<id> <name> -> ...": the id and the name stay separate words however large
+  // the id (they are the process's sequence numbers)
+  std::istringstream lines(s);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string id, name, arrow;
+    words >> id >> name >> arrow;
+    CHECK(id.size() >= 2);
+    CHECK(id[0] == '#');
+    CHECK(id.find_first_not_of("0123456789", 1) == std::string::npos);
+    CHECK(name.ends_with("Backward"));
+    CHECK(arrow == "->");
+  }
 }
 
 TEST_CASE("engine: the tape forgets graphs nobody holds") {

@@ -143,5 +143,5 @@ TEST_CASE("grad views: errors name the op, the shapes and the dtypes") {
   expect_error([&] { x.expand({3, 3}); }, {"expand", "[2, 3] float32", "[3, 3]"});
   expect_error([&] { x.expand({3}); }, {"expand", "[2, 3] float32", "[3]"});
   expect_error([&] { x.flatten(1, 0); }, {"flatten", "[2, 3] float32"});
-  expect_error([&] { x.unsqueeze(4); }, {"unsqueeze", "4"});
+  expect_error([&] { x.unsqueeze(4); }, {"unsqueeze", "4", "[2, 3] float32", "[-3, 2]"});
 }

@@ -80,6 +80,11 @@ TEST_CASE("gemm: mismatched operands raise hg::Error naming shapes and dtypes") 
       {"matmul", "dtypes differ", "float16"});
   expect_error(
       [] {
+        (void)linear(zeros({2, 3}), zeros({4, 3}, kFloat16));
+      },
+      {"linear", "dtypes differ: input [2, 3] float32, weight [4, 3] float16"});
+  expect_error(
+      [] {
         (void)matmul(zeros({2, 3}, kInt64), zeros({3, 5}, kInt64));
       },
       {"matmul", "floating-point", "int64"});
