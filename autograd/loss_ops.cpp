@@ -142,17 +142,11 @@ Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t
   return (sum(per_sample).to(compute) * inverse_count).to(per_sample.dtype());
 }
 
+// As reduce_elementwise, but the mean is over the targets that are not ignore_index.
 Tensor reduce_loss(const Tensor& per_sample, Reduction reduction, const Tensor& target,
                    int64_t ignore_index) {
-  switch (reduction) {
-    case Reduction::None:
-      return per_sample;
-    case Reduction::Sum:
-      return sum(per_sample);
-    case Reduction::Mean:
-      return mean_over_counted(per_sample, target, ignore_index);
-  }
-  return per_sample;
+  if (reduction == Reduction::Mean) return mean_over_counted(per_sample, target, ignore_index);
+  return autograd::reduce_elementwise(per_sample, reduction);
 }
 
 }  // namespace
