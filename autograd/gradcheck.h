@@ -16,7 +16,8 @@ struct GradcheckResult {
   explicit operator bool() const { return ok; }
 };
 
-// fn maps the inputs to one output tensor. Inputs that require grad must be fp64; the full
+// fn maps the inputs to one output tensor. Inputs that require grad must be fp64 CPU tensors,
+// views included (transposed, sliced; not expanded: stride 0 shares elements); the full
 // Jacobian is compared element by element: |analytic - numeric| <= atol + rtol * |numeric|.
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, double eps = 1e-6, double atol = 1e-5,

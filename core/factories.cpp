@@ -125,6 +125,7 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptio
     stored = kUInt8;
   else if constexpr (std::is_integral_v<T>)
     stored = kInt64;
+  if (!options.has_dtype()) options = options.dtype(stored == kFloat64 ? kFloat32 : stored);
   return make_on_cpu_then_move(shape, stored, options, [&](Tensor& t) {
     for (size_t i = 0; i < values.size(); ++i) {
       if constexpr (std::is_same_v<T, bool>)

@@ -28,7 +28,10 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 
-// Copies host values into a new tensor of `shape` (converted to options.dtype()).
+// Copies host values into a new tensor of `shape`, converted to options.dtype() if one is given;
+// otherwise the dtype follows T, as torch::tensor does: integers -> int64, bool -> bool, uint8_t
+// -> uint8, Half/BFloat16 -> float16/bfloat16, float and double -> float32 (the default dtype;
+// pass kFloat64 to keep doubles).
 template <typename T>
 Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions options = {});
 template <typename T>

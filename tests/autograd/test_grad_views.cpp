@@ -145,3 +145,19 @@ TEST_CASE("grad views: errors name the op, the shapes and the dtypes") {
   expect_error([&] { x.flatten(1, 0); }, {"flatten", "[2, 3] float32"});
   expect_error([&] { x.unsqueeze(4); }, {"unsqueeze", "4", "[2, 3] float32", "[-3, 2]"});
 }
+
+TEST_CASE("gradcheck: inputs may be transposed or sliced views, not expanded ones") {
+  // each input is a leaf view: perturbing element i must move the element the op reads as i
+  const Tensor base = randn({4, 3}, kFloat64);
+  const Tensor transposed = base.t().requires_grad_();  // [3, 4], strides [1, 3]
+  const Tensor sliced = randn({3, 8}, kFloat64).slice(1, 0, 8, 2).requires_grad_();  // [3, 4]
+  REQUIRE_FALSE(transposed.is_contiguous());
+  REQUIRE_FALSE(sliced.is_contiguous());
+  // an asymmetric function of the positions: a wrong element map gives the wrong Jacobian
+  const Tensor weights = arange(12, kFloat64).reshape({3, 4});
+  check_grad([&](const std::vector<Tensor>& in) { return (in[0] * in[1] * weights).sum({1}); },
+             {transposed, sliced});
+  const Tensor expanded = randn({1, 4}, kFloat64).expand({3, 4}).requires_grad_();
+  expect_error([&] { (void)autograd::gradcheck([](auto& in) { return in[0] * 2.0; }, {expanded}); },
+               {"gradcheck", "input 0", "[3, 4] float64", "stride 0"});
+}

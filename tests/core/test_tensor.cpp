@@ -39,6 +39,23 @@ TEST_CASE("tensor: from_vector converts to the requested dtype with RNE") {
       {"from_vector", "3 values", "[2, 2]"});
 }
 
+TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torch::tensor") {
+  CHECK(from_vector(std::vector<int64_t>{1 << 30, -2}).dtype() == kInt64);
+  CHECK(from_vector(std::vector<int>{7}).to_vector<int64_t>() == std::vector<int64_t>{7});
+  CHECK(from_vector(std::vector<bool>{true, false}).dtype() == kBool);
+  CHECK(from_vector(std::vector<uint8_t>{255}).dtype() == kUInt8);
+  CHECK(from_vector(std::vector<Half>{Half(1.5f)}).dtype() == kFloat16);
+  CHECK(from_vector(std::vector<BFloat16>{BFloat16(1.5f)}).dtype() == kBFloat16);
+  CHECK(from_vector(std::vector<float>{0.5f}).dtype() == kFloat32);
+  CHECK(from_vector(std::vector<double>{0.1}).dtype() == kFloat32);  // the default dtype
+  CHECK(from_vector(std::vector<double>{0.1}, kFloat64).item<double>() == 0.1);
+  // a device alone leaves the dtype to the values; an explicit dtype always wins
+  CHECK(from_vector(std::vector<int64_t>{3}, TensorOptions(kCPU)).dtype() == kInt64);
+  CHECK(from_vector(std::vector<int64_t>{3}, kFloat16).dtype() == kFloat16);
+  CHECK(from_vector(std::vector<int64_t>{3}, TensorOptions().requires_grad(false)).dtype() ==
+        kInt64);
+}
+
 TEST_CASE("tensor: to(DType) converts between all dtypes") {
   Tensor x = from_vector(std::vector<double>{-1.5, 0.0, 2.25, 3.0});
   for (DType d : {kFloat32, kFloat16, kBFloat16, kFloat64}) CHECK(values(x.to(d)) == values(x));
