@@ -86,8 +86,44 @@ class UnaryBackward final : public autograd::Node {
   autograd::SavedTensor saved_;
 };
 
+bool keeps_integers(UnaryOp op) {
+  return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Relu ||
+         op == UnaryOp::Square || op == UnaryOp::Clamp;
+}
+
+// int64 tensors get the unary ops whose results are integers again, as in PyTorch (label
+// arithmetic, index offsets). They carry no gradient, so they are composed from the binary
+// kernels, which compute integers exactly in int64 on every backend.
+Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
+  const Tensor zero = wrap_scalar(0, x);
+  switch (op) {
+    case UnaryOp::Neg:
+      return mul(x, wrap_scalar(-1, x));
+    case UnaryOp::Abs:
+      return where(lt(x, zero), mul(x, wrap_scalar(-1, x)), x);
+    case UnaryOp::Sign:
+      return sub(gt(x, zero).to(kInt64), lt(x, zero).to(kInt64));
+    case UnaryOp::Relu:
+      return maximum(x, zero);
+    case UnaryOp::Square:
+      return mul(x, x);
+    default: {  // Clamp, with whole-number bounds (an infinite one is no bound)
+      const auto whole = [](double v) { return std::isinf(v) || v == std::trunc(v); };
+      HG_CHECK(whole(params.a) && whole(params.b), "clamp: the bounds ", params.a, " and ",
+               params.b, " of an integer tensor must be whole numbers, got ", describe(x));
+      Tensor out = x;
+      if (!std::isinf(params.a)) out = maximum(out, wrap_scalar(params.a, x));
+      if (!std::isinf(params.b)) out = minimum(out, wrap_scalar(params.b, x));
+      return out.is_same(x) ? x.clone() : out;
+    }
+  }
+}
+
 Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
-  autograd::check_floating(x, unary_name(op));
+  autograd::check_defined(x, unary_name(op));
+  if (x.dtype() == kInt64 && keeps_integers(op)) return integer_unary(op, x, params);
+  HG_CHECK(x.is_floating_point(), unary_name(op), ": expected a floating-point tensor",
+           keeps_integers(op) ? " or int64" : "", ", got ", describe(x));
   Tensor out = make_tensor(x.sizes(), x.dtype(), x.device());
   kernels::unary(x.device())(op, kernels::view_of(x), kernels::view_of(out), params);
   if (autograd::needs_grad({&x})) {

@@ -18,7 +18,9 @@ struct UnaryCase {
 };
 
 Tensor pow_2_5(const Tensor& x) { return pow(x, 2.5); }
-Tensor clamp_pm(const Tensor& x) { return clamp(x, -0.5, 0.75); }
+Tensor clamp_pm(const Tensor& x) {  // whole bounds for int64 tensors
+  return x.is_floating_point() ? clamp(x, -0.5, 0.75) : clamp(x, -1, 2);
+}
 Tensor affine_op(const Tensor& x) { return affine(x, 0.3, -1.25); }
 
 const UnaryCase kUnary[] = {
@@ -135,6 +137,13 @@ TEST_CASE("integer binary ops and comparisons match the CPU exactly") {
         cuda_test::check_op(
             "integer op " + std::string(dtype_name(dtype)), {a, b},
             [fn](const Inputs& x) { return fn(x[0], x[1]); }, Kind::Exact, false);
+      }
+    }
+    if (dtype == kInt64) {  // the int64 unary ops, composed from the ops above
+      for (auto fn : {neg, abs, sign, relu, square, clamp_pm}) {
+        cuda_test::check_op(
+            "int64 unary", {a - 10},  // inputs are >= 0: shift them to have both signs
+            [fn](const Inputs& x) { return fn(x[0]); }, Kind::Exact, false);
       }
     }
   }

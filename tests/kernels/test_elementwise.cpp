@@ -113,9 +113,30 @@ TEST_CASE("elementwise: comparisons and where") {
   expect_error([&] { (void)where(a, a, b); }, {"where", "condition must be bool", "float32"});
 }
 
+TEST_CASE("elementwise: int64 neg, abs, sign, relu, square and clamp stay exact integers") {
+  const int64_t big = (int64_t{1} << 53) + 1;  // not a double: a float path would round it
+  const Tensor i = from_vector(std::vector<int64_t>{-big, -3, 0, 5});
+  const auto ints = [](const Tensor& t) {
+    CHECK(t.dtype() == kInt64);
+    return t.to_vector<int64_t>();
+  };
+  CHECK(ints(-i) == std::vector<int64_t>{big, 3, 0, -5});
+  CHECK(ints(abs(i)) == std::vector<int64_t>{big, 3, 0, 5});
+  CHECK(ints(sign(i)) == std::vector<int64_t>{-1, -1, 0, 1});
+  CHECK(ints(relu(i)) == std::vector<int64_t>{0, 0, 0, 5});
+  CHECK(ints(square(i.slice(0, 1, 4))) == std::vector<int64_t>{9, 0, 25});
+  CHECK(ints(clamp(i, -3, 2)) == std::vector<int64_t>{-3, -3, 0, 2});
+  CHECK(ints(clamp_min(i, 1)) == std::vector<int64_t>{1, 1, 1, 5});
+  const int64_t low = -(int64_t{1} << 40);  // (the bounds are doubles: exact up to 2^53)
+  CHECK(ints(clamp_max(i, static_cast<double>(low))) == std::vector<int64_t>{-big, low, low, low});
+  expect_error([&] { (void)clamp(i, 0.5, 2); }, {"clamp", "whole numbers", "[4] int64"});
+  expect_error([&] { (void)abs(arange(3, kUInt8)); },
+               {"abs", "floating-point tensor or int64", "[3] uint8"});
+}
+
 TEST_CASE("elementwise: float-only ops reject integer tensors with a clear message") {
   Tensor i = arange(3, kInt64);
-  expect_error([&] { (void)exp(i); }, {"exp", "floating-point", "[3] int64"});
+  expect_error([&] { (void)exp(i); }, {"exp", "floating-point tensor, got", "[3] int64"});
   expect_error([&] { (void)softmax(i, 0); }, {"softmax", "[3] int64"});
   expect_error([&] { (void)i.requires_grad_(); }, {"requires_grad_", "[3] int64"});
 }
