@@ -265,6 +265,47 @@ void print_run_header(const examples::Args& args, const examples::CifarData& dat
       st.mean[0], st.mean[1], st.mean[2], st.std[0], st.std[1], st.std[2]);
 }
 
+optim::SGDOptions sgd_options(const examples::Args& args) {
+  return optim::SGDOptions(args.number("lr"))
+      .momentum(0.9)
+      .nesterov(true)
+      .weight_decay(args.number("weight-decay"));
+}
+
+// Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. One
+// spare step: the scheduler steps after every optimizer step, and its last step must land on
+// the end of the linear decay (one step past it, the line extrapolates below zero).
+optim::OneCycleLR dawnbench_schedule(optim::Optimizer& opt, const examples::Args& args,
+                                     int64_t total_steps) {
+  return optim::OneCycleLR(opt, args.number("lr"), total_steps + 1, args.number("warmup"),
+                           optim::AnnealStrategy::Linear, 100.0, 1e4);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+examples::EpochRecord epoch_record(const examples::Args& args, int64_t epoch,
+                                   const EpochStats& stats, const Accuracy& accuracy,
+                                   int64_t train_images, double elapsed, const amp::AmpConfig& amp,
+                                   Device device, const amp::GradScaler& scaler) {
+  return {epoch + 1,
+          stats.steps,
+          train_images,
+          args.integer("batch"),
+          stats.mean_loss,
+          accuracy.plain,
+          accuracy.tta,
+          stats.seconds,
+          elapsed,
+          args.str("precision"),
+          std::string(amp::opt_level_name(amp.level)),
+          device.str(),
+          scaler.get_scale(),
+          scaler.skipped_steps(),
+          stats.nonfinite_losses};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -285,16 +326,9 @@ int main(int argc, char** argv) try {
 
   auto model = examples::make_resnet9();
   model->to(device);
-  const double lr = args.number("lr");
-  optim::SGD opt(
-      model->parameters(),
-      optim::SGDOptions(lr).momentum(0.9).nesterov(true).weight_decay(args.number("weight-decay")));
+  optim::SGD opt(model->parameters(), sgd_options(args));
   const int64_t epochs = args.integer("epochs");
-  // Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. One
-  // spare step: the scheduler steps after every optimizer step, and its last step must land on
-  // the end of the linear decay (one step past it, the line extrapolates below zero).
-  optim::OneCycleLR schedule(opt, lr, epochs * loader.size() + 1, args.number("warmup"),
-                             optim::AnnealStrategy::Linear, 100.0, 1e4);
+  optim::OneCycleLR schedule = dawnbench_schedule(opt, args, epochs * loader.size());
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, kProgram);
   amp::GradScaler scaler(examples::scaler_options(args, amp));
   scaler.set_parameter_names(model->named_parameters());
@@ -320,12 +354,8 @@ int main(int argc, char** argv) try {
     const Accuracy accuracy =
         last || (epoch + 1) % args.integer("eval-every") == 0 ? test_accuracy() : Accuracy{};
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log.epoch({epoch + 1, stats.steps, data.train.size(), args.integer("batch"), stats.mean_loss,
-               accuracy.plain, accuracy.tta, stats.seconds, elapsed, args.str("precision"),
-               std::string(amp::opt_level_name(amp.level)), device.str(), scaler.get_scale(),
-               scaler.skipped_steps(), stats.nonfinite_losses});
+    log.epoch(epoch_record(args, epoch, stats, accuracy, data.train.size(), seconds_since(start),
+                           amp, device, scaler));
     if (!args.str("save").empty())
       examples::save_checkpoint(args.str("save"), *model, opt,
                                 training_state(epoch + 1, data.stats, scaler));
