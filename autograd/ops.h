@@ -27,6 +27,11 @@ Tensor pow(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double min, double max);
 Tensor clamp_min(const Tensor& x, double min);
 Tensor clamp_max(const Tensor& x, double max);
+// composites (autograd/composite_ops.cpp)
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor silu(const Tensor& x);
+// x with `value` where mask (bool, broadcasting to x's shape) is true.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // scale * x + shift in one pass, the scalars kept in float (double for fp64): the scalar
 // operators (x * 0.1, x + 1) on floating tensors use it, so no scalar is rounded to 16 bits.
 Tensor affine(const Tensor& x, double scale, double shift);
@@ -71,6 +76,8 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false,
            int64_t correction = 1);
 Tensor var(const Tensor& x);  // over all elements, correction 1
+// log(sum(exp(x), dims)), computed without overflow; its gradient is softmax over dims.
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 

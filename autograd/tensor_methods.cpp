@@ -220,5 +220,11 @@ Tensor Tensor::pow(double exponent) const { return hg::pow(*this, exponent); }
 Tensor Tensor::clamp(double min, double max) const { return hg::clamp(*this, min, max); }
 Tensor Tensor::softmax(int64_t dim) const { return hg::softmax(*this, dim); }
 Tensor Tensor::log_softmax(int64_t dim) const { return hg::log_softmax(*this, dim); }
+Tensor Tensor::logsumexp(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::logsumexp(*this, dims, keepdim);
+}
+Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
+  return hg::masked_fill(*this, mask, value);
+}
 
 }  // namespace hg

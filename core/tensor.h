@@ -118,6 +118,8 @@ class Tensor {
   Tensor clamp(double min, double max) const;
   Tensor softmax(int64_t dim) const;
   Tensor log_softmax(int64_t dim) const;
+  Tensor logsumexp(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;

@@ -1,6 +1,6 @@
-// gradcheck for the binary elementwise ops (add sub mul div pow maximum minimum) and where,
-// with broadcasting in every direction, 0-dim operands, non-contiguous operands and mixed
-// dtypes; plus their error messages.
+// gradcheck for the binary elementwise ops (add sub mul div pow maximum minimum), where and
+// masked_fill, with broadcasting in every direction, 0-dim operands, non-contiguous operands and
+// mixed dtypes; plus their error messages.
 #include <string>
 
 #include "grad_util.h"
@@ -131,6 +131,24 @@ TEST_CASE("grad binary: where with broadcasting condition and branches") {
   CHECK(y.dtype() == kFloat64);
   y.sum().backward();
   hg::test::expect_close(hg::test::values(x.grad()), {1.0, 0.0});
+}
+
+TEST_CASE("grad binary: masked_fill fills where the broadcast mask is set, no gradient there") {
+  const Tensor x = leaf({2, 3});
+  const Tensor mask = from_vector(std::vector<bool>{true, false, true}, {3});  // broadcast rows
+  const std::vector<double> filled = hg::test::values(x.masked_fill(mask, -7.5));
+  const std::vector<double> original = hg::test::values(x);
+  for (size_t i = 0; i < 6; ++i) CHECK(filled[i] == (i % 3 == 1 ? original[i] : -7.5));
+  check_grad([&](const std::vector<Tensor>& in) { return masked_fill(in[0], mask, 0.25); }, {x});
+  masked_fill(x, mask, 0.0).sum().backward();
+  CHECK(hg::test::values(x.grad()) == std::vector<double>{0, 1, 0, 0, 1, 0});
+  expect_error([&] { (void)masked_fill(x, ones({3}), 0.0); },
+               {"masked_fill", "must be bool", "[3] float32", "[2, 3] float64"});
+  expect_error(
+      [&] {
+        (void)masked_fill(x, from_vector(std::vector<bool>(12), {2, 2, 3}), 0.0);
+      },
+      {"masked_fill", "[2, 2, 3] bool", "does not broadcast", "[2, 3] float64"});
 }
 
 TEST_CASE("grad binary: mixed dtypes promote and gradients come back in each leaf's dtype") {

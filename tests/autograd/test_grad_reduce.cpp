@@ -9,6 +9,7 @@ using hg::test::check_grad;
 using hg::test::expect_error;
 using hg::test::leaf;
 using hg::test::leaf_distinct;
+using hg::test::values;
 
 namespace {
 
@@ -264,4 +265,38 @@ TEST_CASE("grad reduce: ops followed by sum/mean see broadcast (stride-0) gradie
     check_grad([&](const std::vector<Tensor>& in) { return mean(op(in[0]), {0}); },
                {leaf_distinct({3, 4})});
   }
+}
+
+TEST_CASE("grad reduce: logsumexp values, gradient (softmax) and overflow-free extremes") {
+  manual_seed(309);
+  for (const DimsCase& c : dims_cases()) {
+    for (bool keepdim : {false, true}) {
+      INFO(shape_str(c.shape) << " first dim " << c.dims[0] << " keepdim " << keepdim);
+      const Tensor x = leaf(c.shape);
+      const Tensor naive = log(sum(exp(x), c.dims, keepdim));
+      CHECK(logsumexp(x, c.dims, keepdim).sizes() == naive.sizes());
+      hg::test::expect_close_scaled(values(logsumexp(x, c.dims, keepdim)), values(naive), 1e-14,
+                                    "logsumexp");
+      check_grad([&](const std::vector<Tensor>& in) { return logsumexp(in[0], c.dims, keepdim); },
+                 {x});
+    }
+  }
+  // exp(1000) overflows even fp64; the shifted form does not; -inf rows give -inf, inf gives inf
+  const Tensor big = from_vector(std::vector<double>{1000, 1000, -INFINITY, -INFINITY, INFINITY, 0},
+                                 {3, 2}, kFloat64);
+  const std::vector<double> r = values(big.logsumexp({1}));
+  CHECK(r[0] == doctest::Approx(1000 + std::log(2.0)));
+  CHECK(r[1] == -INFINITY);
+  CHECK(r[2] == INFINITY);
+  expect_error([&] { (void)logsumexp(big, {}); }, {"logsumexp", "dims", "[3, 2] float64"});
+  expect_error([&] { (void)logsumexp(arange(3, kInt64), {0}); }, {"logsumexp", "[3] int64"});
+}
+
+TEST_CASE(
+    "grad reduce: logsumexp of 16-bit logits under autocast is computed and returned in fp32") {
+  const Tensor x = full({2, 4}, 12.0, kFloat16);  // exp(12) * 4 overflows fp16 (max 65504)
+  amp::AutocastGuard autocast(kFloat16);
+  const Tensor r = logsumexp(x, {1});
+  CHECK(r.dtype() == kFloat32);
+  CHECK(values(r)[0] == doctest::Approx(12 + std::log(4.0)).epsilon(1e-6));
 }

@@ -39,6 +39,8 @@ std::vector<UnaryCase> unary_cases() {
       {"gelu", [](const Tensor& x) { return gelu(x); }, any_values},
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_values},
       {"tanh", [](const Tensor& x) { return tanh(x); }, any_values},
+      {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, off_zero},
+      {"silu", [](const Tensor& x) { return silu(x); }, any_values},
       {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_values},
       {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, any_values},
       {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, positive},

@@ -22,6 +22,8 @@ Tensor clamp_pm(const Tensor& x) {  // whole bounds for int64 tensors
   return x.is_floating_point() ? clamp(x, -0.5, 0.75) : clamp(x, -1, 2);
 }
 Tensor affine_op(const Tensor& x) { return affine(x, 0.3, -1.25); }
+Tensor leaky_relu_op(const Tensor& x) { return leaky_relu(x, 0.2); }
+Tensor logsumexp_op(const Tensor& x) { return x.dim() == 0 ? x : logsumexp(x, {-1}); }
 
 const UnaryCase kUnary[] = {
     {"neg", neg, Kind::Exact, -2, 2},
@@ -40,6 +42,10 @@ const UnaryCase kUnary[] = {
     {"pow 2.5", pow_2_5, Kind::Ulp, 0.1, 3},
     {"clamp", clamp_pm, Kind::Exact, -2, 2},
     {"affine", affine_op, Kind::Ulp, -2, 2},
+    // composites of the ops above (autograd/composite_ops.cpp)
+    {"leaky_relu", leaky_relu_op, Kind::Ulp, -2, 2},
+    {"silu", silu, Kind::Ulp, -3, 3},
+    {"logsumexp", logsumexp_op, Kind::Reduction, -3, 3},
 };
 
 const Shape kShapes[] = {{}, {1}, {37}, {4, 129}, {2, 3, 5}, {0, 3}};

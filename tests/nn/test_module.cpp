@@ -189,3 +189,38 @@ TEST_CASE("BatchNorm2d: to(Device) is not hidden by its to(DType), and training 
   CHECK(bn.num_batches_tracked.item<int64_t>() == 1);
   CHECK(bn.num_batches_tracked.dtype() == kInt64);
 }
+
+TEST_CASE("BatchNorm1d: [N, C] and [N, C, L] inputs, as the functional form, other ranks refused") {
+  nn::BatchNorm1d bn(3);
+  const Tensor x = randn({8, 3}) * 2.0 + 1.0;
+  const Tensor mean = zeros({3}), var = ones({3});
+  CHECK(values(bn(x)) == values(batch_norm(x, mean, var, ones({3}), zeros({3}), true)));
+  CHECK(values(bn.running_mean) == values(mean));  // both ran the same update
+  const Tensor seq = randn({4, 3, 5});
+  CHECK(bn(seq).sizes() == Shape{4, 3, 5});
+  CHECK(bn.num_batches_tracked.item<int64_t>() == 2);
+  CHECK(bn.describe() == "BatchNorm1d(3, eps=1e-05, momentum=0.1, affine=true)");
+  expect_error(
+      [&] {
+        (void)bn(randn({2, 3, 4, 4}));
+      },
+      {"BatchNorm1d", "[N, C] or [N, C, L]", "[2, 3, 4, 4] float32"});
+  expect_error([&] { (void)nn::BatchNorm2d(3)(x); },
+               {"BatchNorm2d", "[N, C, H, W]", "[8, 3] float32"});
+  bn.to(kFloat16);  // like BatchNorm2d, it keeps fp32 parameters for amp O2
+  CHECK(bn.weight.dtype() == kFloat32);
+}
+
+TEST_CASE("activation modules: LeakyReLU, SiLU, Sigmoid, Tanh and Identity") {
+  const Tensor x = from_vector(std::vector<float>{-2, -0.5f, 0, 1.5f});
+  CHECK(values(nn::LeakyReLU(0.1)(x)) == values(leaky_relu(x, 0.1)));
+  CHECK(values(nn::LeakyReLU()(x))[0] == doctest::Approx(-0.02));
+  CHECK(values(nn::SiLU()(x)) == values(x * sigmoid(x)));
+  CHECK(values(nn::Sigmoid()(x)) == values(sigmoid(x)));
+  CHECK(values(nn::Tanh()(x)) == values(tanh(x)));
+  CHECK(nn::Identity()(x).is_same(x));
+  CHECK(nn::LeakyReLU(0.2).describe() == "LeakyReLU(negative_slope=0.2)");
+  nn::Sequential mlp{std::make_shared<nn::Linear>(4, 8), std::make_shared<nn::BatchNorm1d>(8),
+                     std::make_shared<nn::SiLU>(), std::make_shared<nn::Linear>(8, 2)};
+  CHECK(mlp(randn({5, 4})).sizes() == Shape{5, 2});
+}

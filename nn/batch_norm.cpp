@@ -1,5 +1,6 @@
-#include "nn/batch_norm2d.h"
+#include "nn/batch_norm.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "autograd/grad_mode.h"
@@ -10,7 +11,12 @@
 
 namespace hg::nn {
 
-BatchNorm2d::BatchNorm2d(const BatchNormOptions& opts) : Module("BatchNorm2d"), options(opts) {
+BatchNorm::BatchNorm(const BatchNormOptions& opts, const std::string& type_name,
+                     std::vector<int64_t> ranks, std::string input_form)
+    : Module(type_name),
+      options(opts),
+      ranks_(std::move(ranks)),
+      input_form_(std::move(input_form)) {
   if (opts.affine_) {
     weight = register_parameter("weight", ones({opts.num_features}));
     bias = register_parameter("bias", zeros({opts.num_features}));
@@ -20,8 +26,9 @@ BatchNorm2d::BatchNorm2d(const BatchNormOptions& opts) : Module("BatchNorm2d"), 
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
-  HG_CHECK(x.dim() == 4, "BatchNorm2d: expected input [N, C, H, W], got ", hg::describe(x));
+Tensor BatchNorm::forward(const Tensor& x) {
+  HG_CHECK(std::find(ranks_.begin(), ranks_.end(), x.dim()) != ranks_.end(), type_name(),
+           ": expected input ", input_form_, ", got ", hg::describe(x));
   if (is_training()) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(ones({}, num_batches_tracked.options()));  // on its device
@@ -32,13 +39,13 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
 
 // BatchNorm keeps fp32 parameters and statistics when the model goes to 16 bits (amp O2, and
 // O3 here too: the kernels need wide statistics); fp64 (gradient checks) converts them.
-void BatchNorm2d::to(DType dtype) {
+void BatchNorm::to(DType dtype) {
   if (dtype == kFloat64) Module::to(dtype);
 }
 
-std::string BatchNorm2d::describe() const {
+std::string BatchNorm::describe() const {
   std::ostringstream out;
-  out << "BatchNorm2d(" << options.num_features << ", eps=" << options.eps_
+  out << type_name() << "(" << options.num_features << ", eps=" << options.eps_
       << ", momentum=" << options.momentum_ << ", affine=" << (options.affine_ ? "true" : "false")
       << ")";
   return out.str();
