@@ -1,8 +1,8 @@
 #pragma once
-// Learning-rate schedulers (torch.optim.lr_scheduler names): StepLR, CosineAnnealingLR,
-// OneCycleLR and LinearWarmup (= LinearLR). Every scheduler computes the lr of epoch t in
-// closed form from the group's base lr, so a scheduler is fully described by its epoch counter
-// (and base lrs), which is what state_dict() saves.
+// Learning-rate schedulers (torch.optim.lr_scheduler names): StepLR, MultiStepLR,
+// ExponentialLR, CosineAnnealingLR, OneCycleLR and LinearWarmup (= LinearLR). Every scheduler
+// computes the lr of epoch t in closed form from the group's base lr, so a scheduler is fully
+// described by its epoch counter (and base lrs), which is what state_dict() saves.
 //
 //   optim::StepLR sched(opt, /*step_size=*/30, /*gamma=*/0.1);
 //   for (...) { train_one_epoch(); sched.step(); }

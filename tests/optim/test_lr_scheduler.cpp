@@ -49,6 +49,18 @@ TEST_CASE("StepLR: lr sequence matches PyTorch, per group") {
   check_sequence(sched, *opt, kStepLR);
 }
 
+TEST_CASE("MultiStepLR: lr sequence matches PyTorch, a repeated milestone counting twice") {
+  auto opt = make_sgd({0.1, 0.4});
+  optim::MultiStepLR sched(*opt, {9, 5, 2, 5}, 0.5);  // unsorted: sorted on construction
+  check_sequence(sched, *opt, kMultiStepLR);
+}
+
+TEST_CASE("ExponentialLR: lr sequence matches PyTorch") {
+  auto opt = make_sgd({0.3});
+  optim::ExponentialLR sched(*opt, 0.9);
+  check_sequence(sched, *opt, kExponentialLR);
+}
+
 TEST_CASE("CosineAnnealingLR: lr sequence matches PyTorch, also past T_max") {
   auto opt = make_sgd({0.1});
   optim::CosineAnnealingLR sched(*opt, 10, 0.001);
@@ -131,6 +143,9 @@ TEST_CASE("schedulers: bad arguments raise hg::Error naming them") {
   expect_error([&] { optim::StepLR(*opt, 0, 0.1); }, {"StepLR", "step_size", "0"});
   expect_error([&] { optim::StepLR(*opt, 2, -0.5); }, {"StepLR", "gamma", "-0.5"});
   expect_error([&] { optim::CosineAnnealingLR(*opt, 0); }, {"CosineAnnealingLR", "T_max"});
+  expect_error([&] { optim::MultiStepLR(*opt, {3, -1}); }, {"MultiStepLR", "milestones", "-1"});
+  expect_error([&] { optim::MultiStepLR(*opt, {3}, NAN); }, {"MultiStepLR", "gamma", "nan"});
+  expect_error([&] { optim::ExponentialLR(*opt, -0.9); }, {"ExponentialLR", "gamma", "-0.9"});
   expect_error([&] { optim::OneCycleLR(*opt, 0.1, 0); }, {"OneCycleLR", "total_steps", "0"});
   expect_error([&] { optim::OneCycleLR(*opt, 0.1, 10, 1.5); }, {"OneCycleLR", "pct_start", "1.5"});
   expect_error(

@@ -141,6 +141,12 @@ SCHEDULERS = [
     ("LinearWarmup", "LinearLR(start_factor=0.25, end_factor=1.0, total_iters=5), lr 0.2: "
      "epochs 0..10",
      lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=5), [0.2], 10),
+    ("MultiStepLR", "MultiStepLR(milestones=[2, 5, 5, 9], gamma=0.5), group lrs 0.1 and 0.4: "
+     "epochs 0..12",
+     lambda o: torch.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5, 9], gamma=0.5),
+     [0.1, 0.4], 12),
+    ("ExponentialLR", "ExponentialLR(gamma=0.9), lr 0.3: epochs 0..15",
+     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9), [0.3], 15),
 ]
 
 CLIP_GRADS = [[3.0, -4.0, 1.5], [0.5, -2.0, 2.5, 1.0]]

@@ -1,0 +1,18 @@
+#include "optim/exponential_lr.h"
+
+#include <cmath>
+
+namespace hg::optim {
+
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
+    : LRScheduler(optimizer, "ExponentialLR"), gamma_(gamma) {
+  detail::check_option(std::isfinite(gamma) && gamma >= 0.0, name_, "gamma", gamma,
+                       "must be finite and >= 0");
+  initial_step();
+}
+
+double ExponentialLR::lr_at(int64_t epoch, size_t g) const {
+  return base_lrs_[g] * std::pow(gamma_, static_cast<double>(epoch));
+}
+
+}  // namespace hg::optim

@@ -1,0 +1,19 @@
+#pragma once
+// ExponentialLR: lr = base_lr * gamma^epoch (torch.optim.lr_scheduler.ExponentialLR, in its
+// closed form).
+#include "optim/lr_scheduler.h"
+
+namespace hg::optim {
+
+class ExponentialLR final : public LRScheduler {
+ public:
+  ExponentialLR(Optimizer& optimizer, double gamma);
+
+ protected:
+  double lr_at(int64_t epoch, size_t g) const override;
+
+ private:
+  double gamma_;
+};
+
+}  // namespace hg::optim
