@@ -5,6 +5,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "autograd/grad_mode.h"
 #include "core/error.h"
 
 namespace hg::amp {
@@ -88,7 +89,10 @@ Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   Tensor out = t.to(target);
   ++state.stats.casts;
   if (entry) ++entry->casts;
-  if (cacheable) state.weight_cache[t.impl()] = {out, t.version()};
+  // A cast made without grad mode has no CastBackward: cached, it would cut the weight off
+  // from every later backward in the region (a validation forward under NoGradGuard, then a
+  // training one). So only taped casts are kept; a no-grad forward may still reuse them.
+  if (cacheable && is_grad_enabled()) state.weight_cache[t.impl()] = {out, t.version()};
   return out;
 }
 

@@ -86,6 +86,30 @@ TEST_CASE("autocast: fp32 weights get fp32 gradients, one CastBackward per weigh
   CHECK(w.grad().sizes() == Shape{4, 4});
 }
 
+TEST_CASE("autocast: a no-grad forward in the region does not cut the weights' gradient") {
+  // A validation forward under NoGradGuard, then a training forward, in one autocast region:
+  // the no-grad cast of the weight must not be reused by the training forward (it has no
+  // CastBackward, so the weight would silently get no gradient: PyTorch issue 112583).
+  Tensor w = randn({4, 3}).requires_grad_();
+  const Tensor gamma = ones({4}).requires_grad_();
+  const Tensor x = randn({2, 3});
+  amp::AutocastGuard ac(kFloat16);
+  {
+    NoGradGuard no_grad;
+    (void)layer_norm(linear(x, w), {4}, gamma);
+  }
+  layer_norm(linear(x, w), {4}, gamma).pow(2.0).sum().backward();
+  REQUIRE(w.grad().defined());
+  CHECK(w.grad().dtype() == kFloat32);
+  // and the other way round: a taped cast is reused by a later no-grad forward
+  const int64_t hits = amp::autocast_stats().cache_hits;
+  {
+    NoGradGuard no_grad;
+    (void)linear(x, w);
+  }
+  CHECK(amp::autocast_stats().cache_hits == hits + 1);
+}
+
 TEST_CASE("autocast: saved activations are the 16-bit copies") {
   Tensor w = randn({3, 5}).requires_grad_();
   amp::AutocastGuard ac(kFloat16);
