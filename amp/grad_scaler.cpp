@@ -102,8 +102,8 @@ Tensor GradScaler::scale(const Tensor& loss) {
 
 void GradScaler::unscale_(optim::Optimizer& opt) {
   if (!options_.enabled_) return;
-  Stage& stage = stages_[&opt];
-  HG_CHECK(stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
+  PerOptimizer& record = per_optimizer_[&opt];
+  HG_CHECK(record.stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
            " optimizer since the last update(); unscale_ runs once per step");
   NoGradGuard no_grad;
   const std::vector<Tensor> params = opt.parameters();
@@ -113,15 +113,15 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   }
   choose_home(kCPU);  // no gradient at all
   if (device_) {
-    unscale_on_device(params);
+    unscale_on_device(params, record);
   } else {
-    unscale_on_host(params);
+    unscale_on_host(params, record);
   }
-  stage = Stage::Unscaled;
+  record.stage = Stage::Unscaled;
   pending_scale = 0.0;
 }
 
-void GradScaler::unscale_on_host(const std::vector<Tensor>& params) {
+void GradScaler::unscale_on_host(const std::vector<Tensor>& params, PerOptimizer& record) {
   const double inv = 1.0 / scale_;
   std::vector<std::string> bad;
   std::map<std::pair<int, int>, std::vector<detail::UnscaleTarget>> by_device;  // (type, index)
@@ -139,15 +139,15 @@ void GradScaler::unscale_on_host(const std::vector<Tensor>& params) {
     if (params[i].grad().defined() && !all_finite(params[i].grad()))
       bad.push_back(name_of(params[i], i));
   }
+  record.found_inf = found_inf;
   if (found_inf) {
-    found_inf_ = true;
     std::ostringstream reason;
     reason << "non-finite gradients at scale " << scale_ << " in " << bad.size() << " of "
            << params.size() << " parameters:";
     for (const auto& name : bad) reason << ' ' << name;
     if (!autograd::first_anomaly().empty())  // anomaly mode (Record): which op overflowed
       reason << "; first non-finite value: " << autograd::first_anomaly();
-    last_skip_reason_ = reason.str();
+    record.skip_reason = reason.str();
   }
 }
 
@@ -156,13 +156,15 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
     opt.step();
     return true;
   }
-  HG_CHECK(stages_[&opt] != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
-           " optimizer since the last update()");
-  if (stages_[&opt] == Stage::Ready) unscale_(opt);
-  stages_[&opt] = Stage::Stepped;
-  if (device_) return step_on_device(opt);
-  if (found_inf_) {
+  HG_CHECK(per_optimizer_[&opt].stage != Stage::Stepped, "GradScaler.step: already called on this ",
+           opt.name(), " optimizer since the last update()");
+  if (per_optimizer_[&opt].stage == Stage::Ready) unscale_(opt);
+  PerOptimizer& record = per_optimizer_[&opt];
+  record.stage = Stage::Stepped;
+  if (device_) return step_on_device(opt, record);
+  if (record.found_inf) {
     ++skipped_steps_;
+    last_skip_reason_ = record.skip_reason;
     warn("GradScaler: skipped the optimizer step: " + last_skip_reason_);
     return false;
   }
@@ -173,10 +175,19 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
 
 void GradScaler::update() {
   if (!options_.enabled_) return;
+  bool checked = false, found_inf = false;  // any optimizer unscaled (or stepped) / found inf
+  for (const auto& [opt, record] : per_optimizer_) {
+    checked = checked || record.stage != Stage::Ready;
+    found_inf = found_inf || record.found_inf;
+  }
+  HG_CHECK(checked,
+           "GradScaler.update: no unscale_() or step() since the last update(), so "
+           "there is no inf check to adjust the scale by (as PyTorch, this is refused: with "
+           "gradient accumulation, call update() once per optimizer step, not per micro-batch)");
   if (device_) {
     update_on_device();
   } else if (options_.dynamic_) {
-    if (found_inf_) {
+    if (found_inf) {
       growth_tracker_ = 0;
       if (++overflow_streak_ >= options_.hysteresis_) {
         scale_ = std::max(options_.min_scale_, scale_ * options_.backoff_factor_);
@@ -190,9 +201,12 @@ void GradScaler::update() {
       }
     }
   }
-  found_inf_ = false;
+  for (auto& [opt, record] : per_optimizer_) {
+    record.stage = Stage::Ready;
+    record.found_inf = false;
+    record.skip_reason.clear();
+  }
   autograd::clear_first_anomaly();
-  stages_.clear();
   pending_scale = 0.0;
 }
 

@@ -134,11 +134,14 @@ class GradScaler {
   // Divides the gradients of opt's parameters by the scale (in fp32 arithmetic) and records
   // which are non-finite. Once per optimizer per step: a second call is an error.
   void unscale_(optim::Optimizer& opt);
-  // Unscales if needed, then runs opt.step() unless a gradient was non-finite (the step is
-  // skipped: weights and optimizer state stay bit-identical). The result says whether it
-  // stepped (in device mode, on request: see StepResult).
+  // Unscales if needed, then runs opt.step() unless one of opt's gradients was non-finite (the
+  // step is skipped: weights and optimizer state stay bit-identical). The check is per
+  // optimizer, as in PyTorch: with several, an inf skips only the optimizer it is in. The
+  // result says whether it stepped (in device mode, on request: see StepResult).
   StepResult step(optim::Optimizer& opt);
-  // Adjusts the scale for the next iteration (dynamic mode) and resets the per-step state.
+  // Adjusts the scale for the next iteration (dynamic mode: backs off if any optimizer found a
+  // non-finite gradient) and resets the per-step state. Needs an unscale_() or step() since
+  // the last update() (PyTorch's rule): an update per accumulation micro-batch is an error.
   void update();
 
   // The scale, the skip count, the state and the skip reason: in device mode each call reads the
@@ -169,11 +172,20 @@ class GradScaler {
 
  private:
   enum class Stage { Ready, Unscaled, Stepped };
+  // What this iteration did with one optimizer (PyTorch's per-optimizer state): its own inf
+  // check, so an inf in one optimizer's gradients skips that optimizer only; update() backs off
+  // if any of them found one.
+  struct PerOptimizer {
+    Stage stage = Stage::Ready;
+    bool found_inf = false;   // host mode
+    Tensor device_found_inf;  // device mode: float32 [1] (dev_.found_inf for the first one)
+    std::string skip_reason;  // host mode, when found_inf
+  };
   // The device-resident state (amp/grad_scaler_device.cpp).
   struct DeviceState {
     Tensor state;           // float64 [4]: kernels::ScaleStateSlot
     Tensor inv_scale;       // float32 [1]: float(1 / scale), for the next unscale
-    Tensor found_inf;       // float32 [1]: set by unscale_, cleared by update()
+    Tensor found_inf;       // float32 [1]: set by unscale_ (any optimizer's), cleared by update()
     Tensor last_found_inf;  // a copy of found_inf as the last step() saw it
     std::string last_anomaly;
 
@@ -187,12 +199,12 @@ class GradScaler {
   };
   std::string name_of(const Tensor& param, size_t index) const;
   void warn_if_no_masters(const optim::Optimizer& opt, const std::vector<Tensor>& params) const;
-  void unscale_on_host(const std::vector<Tensor>& params);
+  void unscale_on_host(const std::vector<Tensor>& params, PerOptimizer& record);
   // Decides host or device mode on first use, from the device the loss or gradients are on.
   void choose_home(Device device);
   Tensor scale_on_device(const Tensor& loss);
-  void unscale_on_device(const std::vector<Tensor>& params);
-  StepResult step_on_device(optim::Optimizer& opt);
+  void unscale_on_device(const std::vector<Tensor>& params, PerOptimizer& record);
+  StepResult step_on_device(optim::Optimizer& opt, const PerOptimizer& record);
   void update_on_device();
   std::vector<double> read_device_state() const;  // a readback
   void write_device_state();                      // from host_state()
@@ -202,8 +214,7 @@ class GradScaler {
   GradScalerOptions options_;
   double scale_;  // in device mode: the value last loaded, which seeds the device state
   int64_t growth_tracker_ = 0, overflow_streak_ = 0, skipped_steps_ = 0;
-  bool found_inf_ = false;
-  std::map<const optim::Optimizer*, Stage> stages_;
+  std::map<const optim::Optimizer*, PerOptimizer> per_optimizer_;  // kept across update()s
   std::map<const TensorImpl*, std::string> names_;
   mutable std::string last_skip_reason_;  // mutable: device mode fills it in on request
   bool home_chosen_ = false;

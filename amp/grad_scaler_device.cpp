@@ -1,5 +1,6 @@
 // GradScaler's device mode (amp/grad_scaler.h): the scale state lives in tensors on the
 // gradients' device and the step is decided there, so nothing is read back unless asked for.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -83,7 +84,7 @@ Tensor GradScaler::scale_on_device(const Tensor& loss) {
   return loss.to(dtype) * factor;
 }
 
-void GradScaler::unscale_on_device(const std::vector<Tensor>& params) {
+void GradScaler::unscale_on_device(const std::vector<Tensor>& params, PerOptimizer& record) {
   std::vector<detail::UnscaleTarget> targets;
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor grad = params[i].grad();
@@ -94,14 +95,24 @@ void GradScaler::unscale_on_device(const std::vector<Tensor>& params) {
              " (device_state needs every gradient on one device)");
     targets.push_back(detail::unscale_target(params[i]));
   }
-  detail::unscale_into_params(targets, dev_.inv_scale, dev_.found_inf);
+  // The first optimizer's flag is the scaler's own, so the one-optimizer step launches nothing
+  // more; another optimizer gets its own, which update() folds into it. Both stay allocated
+  // (a captured graph holds their addresses).
+  if (!record.device_found_inf.defined()) {
+    const bool first =
+        std::none_of(per_optimizer_.begin(), per_optimizer_.end(),
+                     [](const auto& e) { return e.second.device_found_inf.defined(); });
+    record.device_found_inf = first ? dev_.found_inf : zeros({1}, dev_.found_inf.options());
+  }
+  detail::unscale_into_params(targets, dev_.inv_scale, record.device_found_inf);
 }
 
-StepResult GradScaler::step_on_device(optim::Optimizer& opt) {
-  dev_.last_found_inf = dev_.found_inf.clone();  // update() clears the flag; the result keeps it
+StepResult GradScaler::step_on_device(optim::Optimizer& opt, const PerOptimizer& record) {
+  const Tensor& found_inf = record.device_found_inf;
+  dev_.last_found_inf = found_inf.clone();  // update() clears the flag; the result keeps it
   dev_.last_anomaly = autograd::first_anomaly();
   last_skip_reason_.clear();
-  switch (opt.step_unless_found_inf(dev_.found_inf)) {
+  switch (opt.step_unless_found_inf(found_inf)) {
     case optim::GatedStep::Stepped:
       ++readbacks_;
       return true;
@@ -116,6 +127,12 @@ StepResult GradScaler::step_on_device(optim::Optimizer& opt) {
 
 void GradScaler::update_on_device() {
   NoGradGuard no_grad;
+  for (auto& [opt, record] : per_optimizer_) {  // fold the other optimizers' flags in
+    Tensor& flag = record.device_found_inf;
+    if (!flag.defined() || flag.is_same(dev_.found_inf)) continue;
+    if (record.stage != Stage::Ready) dev_.found_inf.copy_(maximum(dev_.found_inf, flag));
+    flag.zero_();
+  }
   if (!options_.dynamic_) {  // a static scale: only the skip count moves
     dev_.state.narrow(0, kernels::kSkippedStepsSlot, 1).add_(dev_.found_inf);
     dev_.found_inf.zero_();

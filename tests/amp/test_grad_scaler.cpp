@@ -173,3 +173,48 @@ TEST_CASE("grad scaler: with anomaly mode recording, a skipped step names the op
   scaler.update();
   CHECK(autograd::first_anomaly().empty());
 }
+
+TEST_CASE("grad scaler: with two optimizers, an inf skips only the optimizer it is in") {
+  for (const bool device_state : {false, true}) {
+    for (const bool a_first : {true, false}) {
+      CAPTURE(device_state);
+      CAPTURE(a_first);
+      Tensor a = ones({2}).requires_grad_(), b = ones({2}).requires_grad_();
+      optim::SGD opt_a({a}, optim::SGDOptions(0.5)), opt_b({b}, optim::SGDOptions(0.5));
+      amp::GradScaler scaler(amp::GradScalerOptions().init_scale(8).device_state(device_state));
+      for (int iteration = 0; iteration < 2; ++iteration) {  // the flags reset in between
+        opt_a.zero_grad(), opt_b.zero_grad();
+        const double bad = iteration == 0 ? INFINITY : 1.0;
+        scaler.scale(sum(a * bad) + sum(b * 2.0)).backward();
+        const bool a_stepped = a_first ? bool(scaler.step(opt_a)) : false;
+        const bool b_stepped = scaler.step(opt_b);
+        const bool a_later = a_first ? a_stepped : bool(scaler.step(opt_a));
+        scaler.update();
+        CHECK(a_later == (iteration == 1));
+        CHECK(b_stepped);  // PyTorch keeps found-inf per optimizer: b's gradients were finite
+      }
+      CHECK(values(a) == std::vector<double>(2, 0.5));   // one step of lr 0.5, gradient 1
+      CHECK(values(b) == std::vector<double>(2, -1.0));  // two steps, gradient 2
+      CHECK(scaler.get_scale() == 4);                    // backed off once, for a's inf
+    }
+  }
+}
+
+TEST_CASE("grad scaler: update() without an unscale_ or step since the last one is refused") {
+  for (const bool device_state : {false, true}) {
+    CAPTURE(device_state);
+    Tensor p = ones({2}).requires_grad_();
+    optim::SGD opt({p}, optim::SGDOptions(0.1));
+    amp::GradScaler scaler(
+        amp::GradScalerOptions().init_scale(8).growth_interval(1).device_state(device_state));
+    scaler.scale(sum(p)).backward();
+    // a gradient-accumulation loop that updates per micro-batch would grow the scale unseen
+    expect_error([&] { scaler.update(); }, {"GradScaler.update", "no unscale_() or step()"});
+    CHECK(scaler.get_scale() == 8);
+    scaler.step(opt);
+    scaler.update();
+    CHECK(scaler.get_scale() == 16);
+    expect_error([&] { scaler.update(); }, {"GradScaler.update", "since the last update()"});
+    amp::GradScaler(amp::GradScalerOptions().enabled(false)).update();  // disabled: a no-op
+  }
+}
