@@ -58,6 +58,11 @@ double OneCycleLR::lr_at(int64_t epoch, size_t g) const {
                                         {total - 1.0, initial, lowest}}
                    : std::vector<Phase>{{pct_start_ * total - 1.0, initial, peak},
                                         {total - 1.0, peak, lowest}};
+  // A PyTorch loop steps the scheduler after each of its total_steps optimizer steps, so the
+  // last scheduler step lands one past the schedule, where no optimizer step uses the lr.
+  // PyTorch extrapolates there (below zero for a linear anneal, back up for cos); this holds
+  // the end of the schedule instead, so that step is valid for either strategy.
+  if (epoch == total_steps_) return lowest;
   const double step = static_cast<double>(epoch);
   double start_step = 0.0;
   for (size_t i = 0; i < phases.size(); ++i) {

@@ -3,7 +3,9 @@
 // from initial_lr = max_lr / div_factor to max_lr over the first pct_start of total_steps,
 // then anneals to min_lr = initial_lr / final_div_factor. With three_phase, it rises, falls
 // back to initial_lr symmetrically, and then anneals to min_lr. The group's own lr is ignored
-// (base_lrs() are the initial lrs). Stepping past total_steps is an error, as in PyTorch.
+// (base_lrs() are the initial lrs). A loop may call step() total_steps times after
+// construction, as in PyTorch (the last one follows the last optimizer step and sets min_lr,
+// where PyTorch's formula extrapolates past the end); one more is an error, as in PyTorch.
 //
 // PyTorch also cycles the momentum (or Adam's beta1) inversely to the lr by default
 // (cycle_momentum=True). This scheduler does not: it changes the learning rate only, like

@@ -272,9 +272,10 @@ optim::SGDOptions sgd_options(const examples::Args& args) {
       .weight_decay(args.number("weight-decay"));
 }
 
-// Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. One
-// spare step: the scheduler steps after every optimizer step, and its last step must land on
-// the end of the linear decay (one step past it, the line extrapolates below zero).
+// Linear up from lr/100, linear down to lr/1e6: the piecewise-linear DAWNBench schedule. Its
+// length is one more than the optimizer steps, so the decay reaches lr/1e6 at the scheduler
+// step after the last optimizer step (which runs one decay step above it). Written when
+// OneCycleLR refused a last step past the end; kept because every run in docs/cifar10.md used it.
 optim::OneCycleLR dawnbench_schedule(optim::Optimizer& opt, const examples::Args& args,
                                      int64_t total_steps) {
   return optim::OneCycleLR(opt, args.number("lr"), total_steps + 1, args.number("warmup"),

@@ -86,6 +86,18 @@ TEST_CASE("OneCycleLR: cos, linear and three-phase sequences match PyTorch") {
   }
 }
 
+TEST_CASE("OneCycleLR: the total_steps-th step (after a loop's last optimizer step) is valid") {
+  // A PyTorch-style loop of total_steps iterations: optimizer step, then scheduler step. The
+  // linear anneal extrapolated to a negative lr there, which made the last step throw.
+  for (const AnnealStrategy anneal : {AnnealStrategy::Linear, AnnealStrategy::Cos}) {
+    auto opt = make_sgd({0.1});
+    optim::OneCycleLR sched(*opt, 1.0, 4, 0.3, anneal);
+    for (int i = 0; i < 4; ++i) sched.step();
+    CHECK(sched.get_last_lr()[0] == doctest::Approx(1.0 / 25.0 / 1e4));  // min_lr, held
+    expect_error([&] { sched.step(); }, {"OneCycleLR", "5", "total_steps is 4"});
+  }
+}
+
 TEST_CASE("OneCycleLR: stepping past total_steps is an error that changes nothing") {
   auto opt = make_sgd({0.1});
   optim::OneCycleLR sched(*opt, 0.1, 5);
