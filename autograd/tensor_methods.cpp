@@ -57,6 +57,23 @@ void check_in_place(const Tensor& t, const char* op) {
   HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t),
            " requires grad "
            "and cannot be modified in place while grad mode is on (use hg::NoGradGuard)");
+  // Elements that share memory (an expand: stride 0) would end with whichever write came last.
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    HG_CHECK(t.sizes()[d] <= 1 || t.strides()[d] != 0, op, ": ", describe(t),
+             " has elements that share memory (an expanded view, stride 0 in dim ", d,
+             "); write into a clone() or contiguous() copy instead, as PyTorch requires");
+  }
+}
+
+// add_ and mul_ compute out of place, then copy back: a result of a wider kind than the tensor
+// (a float into an int64, anything but bool into a bool) would be truncated silently, so it is
+// refused, as PyTorch refuses it ("result type Float can't be cast to the desired output type").
+void check_result_fits(const Tensor& t, const Tensor& result, const char* op) {
+  const bool narrowing = (!t.is_floating_point() && result.is_floating_point()) ||
+                         (t.dtype() == kBool && result.dtype() != kBool);
+  HG_CHECK(!narrowing, op, ": the result is ", dtype_name(result.dtype()),
+           ", which cannot be stored in place in ", describe(t),
+           " without truncation (compute out of place, or convert the tensor first)");
 }
 
 }  // namespace
@@ -125,12 +142,15 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   const Tensor sum = alpha == 1.0 ? add(*this, other) : add(*this, other * alpha);
   HG_CHECK(sum.sizes() == sizes(), "add_: ", describe(other), " does not broadcast to ",
            describe(*this));
+  check_result_fits(*this, sum, "add_");
   return copy_(sum);
 }
 
 Tensor& Tensor::mul_(double factor) {
   check_in_place(*this, "mul_");
-  return copy_(*this * factor);
+  const Tensor product = *this * factor;
+  check_result_fits(*this, product, "mul_");
+  return copy_(product);
 }
 
 // ---- autograd state ----

@@ -35,6 +35,10 @@ TEST_CASE("misuse: GradScaler calls out of order") {
                       {"GradScaler.step: already called"});
   CHECK(bits(s.fc.weight) == stepped_bits);  // not updated twice
   CHECK(s.scaler.get_scale() == 256);
+  s.scaler.update();
+  expect_misuse_error("amp", "update twice (no step in between)", [&] { s.scaler.update(); },
+                      {"GradScaler.update: no unscale_() or step() since the last update()"});
+  CHECK(s.scaler.get_scale() == 256);  // not counted as a clean step
 }
 
 TEST_CASE("misuse: GradScaler options and inputs") {

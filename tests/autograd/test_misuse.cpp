@@ -47,3 +47,31 @@ TEST_CASE("misuse: autograd") {
       {"add_: [3] float32 requires grad and cannot be modified in place", "NoGradGuard"});
   CHECK(bits(w) == w_bits);
 }
+
+TEST_CASE("misuse: in-place ops that would truncate or write one element twice") {
+  Tensor counts = zeros({3}, kInt64);
+  expect_misuse_error("autograd", "add_ of a float tensor into an int64 one",
+                      [&] { counts.add_(full({3}, 1.7)); },
+                      {"add_", "float32", "[3] int64", "truncation"});
+  expect_misuse_error("autograd", "mul_ of an int64 tensor by a fraction",
+                      [&] { counts.mul_(0.5); }, {"mul_", "float32", "[3] int64"});
+  expect_misuse_error("autograd", "add_ into an int64 tensor with a fractional alpha",
+                      [&] { counts.add_(ones({3}, kInt64), 0.5); }, {"add_", "[3] int64"});
+  CHECK(counts.to_vector<int64_t>() == std::vector<int64_t>{0, 0, 0});  // nothing written
+  counts.add_(ones({3}, kInt64), 2.0).mul_(3.0);  // whole numbers stay integers
+  CHECK(counts.to_vector<int64_t>() == std::vector<int64_t>{6, 6, 6});
+  Tensor row = zeros({2});
+  expect_misuse_error("autograd", "in-place write through an expanded view",
+                      [&] {
+                        row.expand({3, 2}).add_(ones({3, 2}));
+                      },
+                      {"add_", "[3, 2] float32", "share memory", "stride 0 in dim 0"});
+  expect_misuse_error("autograd", "fill_ of an expanded view",
+                      [&] {
+                        row.expand({3, 2}).fill_(1.0);
+                      },
+                      {"fill_", "share memory"});
+  CHECK(hg::test::values(row) == std::vector<double>{0, 0});
+  row.expand({1, 2}).fill_(4.0);  // a size-1 dim with stride 0 shares nothing
+  CHECK(hg::test::values(row) == std::vector<double>{4, 4});
+}
