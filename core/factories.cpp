@@ -42,6 +42,7 @@ Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0,
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
 Tensor arange(int64_t end, TensorOptions options) {
+  if (!options.has_dtype()) options = options.dtype(kInt64);  // as torch.arange(10)
   return arange(0.0, static_cast<double>(end), 1.0, options);
 }
 

@@ -12,6 +12,8 @@ Tensor empty(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
+// arange(n) is int64 unless a dtype is given (as torch.arange(10)); the (start, end, step)
+// form is float32 by default.
 Tensor arange(int64_t end, TensorOptions options = {});
 Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});  // a 0-dim tensor

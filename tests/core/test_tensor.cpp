@@ -54,6 +54,11 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   CHECK(from_vector(std::vector<int64_t>{3}, kFloat16).dtype() == kFloat16);
   CHECK(from_vector(std::vector<int64_t>{3}, TensorOptions().requires_grad(false)).dtype() ==
         kInt64);
+  // arange(n) likewise: int64 labels by default, as torch.arange(10)
+  CHECK(arange(4).dtype() == kInt64);
+  CHECK(arange(4).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3});
+  CHECK(arange(4, kFloat16).dtype() == kFloat16);
+  CHECK(arange(0, 2, 0.5).dtype() == kFloat32);
 }
 
 TEST_CASE("tensor: to(DType) converts between all dtypes") {
@@ -113,7 +118,7 @@ TEST_CASE("tensor: slice, narrow, select and expand") {
   Tensor e = from_vector(std::vector<float>{1, 2}).reshape({2, 1}).expand({2, 3});
   CHECK(e.strides() == Shape{1, 0});
   CHECK(values(e) == std::vector<double>{1, 1, 1, 2, 2, 2});
-  expect_error([&] { (void)x.narrow(0, 8, 5); }, {"narrow", "out of range", "[10] float32"});
+  expect_error([&] { (void)x.narrow(0, 8, 5); }, {"narrow", "out of range", "[10] int64"});
   expect_error([&] { (void)m.expand({3, 3}); }, {"expand", "[2, 3]", "[3, 3]"});
   expect_error([&] { (void)m.select(0, 2); }, {"select", "index 2", "[2, 3]"});
 }
