@@ -6,6 +6,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "core/convert.h"
 #include "core/error.h"
 #include "core/half.h"
 
@@ -29,11 +30,19 @@ Format format_of(DType dtype) {
   }
 }
 
+// The tensor conversion's rounding (core/convert.h): one rounding from double, not two.
 uint32_t store_bits(double value, DType dtype) {
-  const auto f = static_cast<float>(value);
-  if (dtype == kFloat16) return Half(f).bits;
-  if (dtype == kBFloat16) return BFloat16(f).bits;
-  return detail::float_bits(f);
+  if (dtype == kFloat16) return Half(detail::float_round_to_odd(value)).bits;
+  if (dtype == kBFloat16) return BFloat16(detail::float_round_to_odd(value)).bits;
+  return detail::float_bits(static_cast<float>(value));
+}
+
+// A number for JSON, which has no inf or NaN: those are null (the class field says which).
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream out;
+  out << std::setprecision(17) << v;
+  return out.str();
 }
 
 double decode(uint32_t bits, DType dtype) {
@@ -75,14 +84,21 @@ Explanation explain(double value, DType dtype) {
   if (std::isfinite(e.stored)) {
     e.abs_error = std::abs(e.stored - value);
     e.rel_error = value != 0 ? e.abs_error / std::abs(value) : 0;
+  } else if (std::isfinite(value)) {  // overflow: the error is unbounded
+    e.abs_error = e.rel_error = INFINITY;
   }
   if (value != 0 && std::isfinite(value)) {
     const int value_exp = static_cast<int>(std::floor(std::log2(std::abs(value))));
     const int max_exp = bias;  // largest normal exponent
-    if (value_exp < 1 - bias) e.scale_log2 = (1 - bias) - value_exp;
-    // overflow: land in [2^(max-1), 2^max), clear of the rounding edge at the top
-    else if (e.cls == ValueClass::Infinity || value_exp > max_exp)
-      e.scale_log2 = max_exp - value_exp - 1;
+    if (value_exp < 1 - bias) {
+      e.scale_log2 = (1 - bias) - value_exp;
+    } else if (!std::isfinite(e.stored)) {
+      // the smallest step down that stores finite: into the top binade, or one below it when
+      // the scaled value would still round up past the largest finite value
+      e.scale_log2 = max_exp - value_exp;
+      if (!std::isfinite(decode(store_bits(std::ldexp(value, e.scale_log2), dtype), dtype)))
+        --e.scale_log2;
+    }
   }
   return e;
 }
@@ -91,8 +107,12 @@ std::string Explanation::to_text() const {
   std::ostringstream out;
   out << std::setprecision(9) << value << " as " << dtype_name(dtype) << ": sign " << sign
       << ", exponent " << exponent_field << " (" << exponent_bits << " bits), mantissa "
-      << mantissa_field << " (" << mantissa_bits << " bits) -> " << class_name(cls) << ' ' << stored
-      << "; rounding error " << abs_error << " (relative " << rel_error << "), ulp " << ulp;
+      << mantissa_field << " (" << mantissa_bits << " bits) -> " << class_name(cls) << ' '
+      << stored;
+  if (std::isfinite(stored))
+    out << "; rounding error " << abs_error << " (relative " << rel_error << "), ulp " << ulp;
+  else if (std::isfinite(value))
+    out << "; overflow: beyond the largest finite " << dtype_name(dtype);
   if (scale_log2 > 0) out << "; scale by 2^" << scale_log2 << " to reach the normal range";
   if (scale_log2 < 0) out << "; scale by 2^" << scale_log2 << " to avoid overflow";
   return out.str();
@@ -100,12 +120,12 @@ std::string Explanation::to_text() const {
 
 std::string Explanation::to_json() const {
   std::ostringstream out;
-  out << std::setprecision(17) << "{\"value\":" << value << ",\"dtype\":\"" << dtype_name(dtype)
+  out << "{\"value\":" << json_number(value) << ",\"dtype\":\"" << dtype_name(dtype)
       << "\",\"bits\":" << bits << ",\"sign\":" << sign << ",\"exponent\":" << exponent_field
       << ",\"mantissa\":" << mantissa_field << ",\"class\":\"" << class_name(cls)
-      << "\",\"stored\":" << (std::isfinite(stored) ? stored : 0) << ",\"abs_error\":" << abs_error
-      << ",\"rel_error\":" << rel_error << ",\"ulp\":" << ulp << ",\"scale_log2\":" << scale_log2
-      << "}";
+      << "\",\"stored\":" << json_number(stored) << ",\"abs_error\":" << json_number(abs_error)
+      << ",\"rel_error\":" << json_number(rel_error) << ",\"ulp\":" << json_number(ulp)
+      << ",\"scale_log2\":" << scale_log2 << "}";
   return out.str();
 }
 

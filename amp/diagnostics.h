@@ -22,11 +22,12 @@ struct Explanation {
   uint32_t exponent_field = 0, mantissa_field = 0;
   int exponent_bits = 0, mantissa_bits = 0;
   double stored = 0;                    // the decoded stored value
-  double abs_error = 0, rel_error = 0;  // rounding error of storing `value`
+  double abs_error = 0, rel_error = 0;  // rounding error of storing `value` (inf: overflow)
   double ulp = 0;                       // spacing of the format at the stored value
   ValueClass cls = ValueClass::Zero;
   // log2 of the power of two that would bring `value` into the normal range (0 when it is
-  // there): positive for values too small (what a loss scale does), negative for overflow.
+  // there): positive for values too small (what a loss scale does), negative for overflow (the
+  // smallest step down after which the value stores finite).
   int scale_log2 = 0;
 
   std::string to_text() const;

@@ -29,6 +29,27 @@ TEST_CASE("explain: the lecture's fp16 figures, field by field") {
   CHECK(amp::explain(3.0, kFloat16).to_json().find("\"class\":\"normal\"") != std::string::npos);
 }
 
+TEST_CASE("explain: overflow is reported as such, with the smallest scale that fixes it") {
+  const amp::Explanation over = amp::explain(70000, kFloat16);
+  CHECK(over.cls == amp::ValueClass::Infinity);
+  CHECK(over.abs_error == INFINITY);  // was 0: the error of storing inf for 70000
+  CHECK(over.scale_log2 == -1);       // 35000 fits; the old rule said 2^-2
+  CHECK(amp::explain(65520, kFloat16).scale_log2 == -1);
+  CHECK(amp::explain(131040, kFloat16).scale_log2 == -2);  // 65520 would round up to inf again
+  CHECK(amp::explain(1e39, kBFloat16).scale_log2 == -2);   // 2.5e38 < bf16's 3.39e38
+  CHECK(over.to_text().find("overflow") != std::string::npos);
+  CHECK(over.to_text().find("rounding error") == std::string::npos);
+  // JSON has no inf or NaN: non-finite numbers are null, and the output parses as JSON
+  const std::string json = amp::explain(NAN, kFloat16).to_json();
+  CHECK(json.find("\"value\":null") != std::string::npos);
+  CHECK(json.find(":nan") == std::string::npos);
+  CHECK(json.find("\"class\":\"nan\"") != std::string::npos);
+  CHECK(over.to_json().find("\"stored\":null") != std::string::npos);
+  // one rounding from double, as the tensor conversion: 1 + 2^-11 + 2^-40 is above the tie
+  CHECK(amp::explain(1 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40), kFloat16).stored ==
+        1 + std::ldexp(1.0, -10));
+}
+
 TEST_CASE("precision_stats: overflow, flush to zero, subnormal, histogram") {
   Tensor t = from_vector(std::vector<double>{1e5, 1e-9, 1e-6, 1.0, 0.0, 3.0}, kFloat64);
   const amp::PrecisionStats s = amp::precision_stats(t, kFloat16);
