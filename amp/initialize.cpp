@@ -37,7 +37,7 @@ std::string AmpConfig::describe() const {
       out << dtype_name(dtype) << " model (BatchNorm float32), float32 master weights, autocast";
       break;
     case OptLevel::O3:
-      out << "pure " << dtype_name(dtype) << " model, no master weights";
+      out << dtype_name(dtype) << " model (BatchNorm float32), no master weights";
       break;
   }
   out << (needs_loss_scaling ? ", loss scaling" : ", no loss scaling needed");

@@ -45,7 +45,8 @@ std::string PrecisionStats::to_text(const std::string& name) const {
   if (!name.empty()) out << name << ": ";
   out << count << " values in " << dtype_name(dtype) << ": overflow " << 100 * share(overflow)
       << "%, flush to zero " << 100 * share(flush_to_zero) << "%, subnormal "
-      << 100 * share(subnormal) << "%, zero " << 100 * share(zeros) << "%; log2|x| histogram";
+      << 100 * share(subnormal) << "%, zero " << 100 * share(zeros) << "%, non-finite "
+      << 100 * share(nonfinite) << "%; log2|x| histogram";
   for (const auto& [bin, n] : log2_histogram) out << ' ' << bin << ':' << n;
   return out.str();
 }

@@ -65,6 +65,9 @@ TEST_CASE("precision_stats: overflow, flush to zero, subnormal, histogram") {
   CHECK(b.flush_to_zero == 0);
   CHECK(s.to_text().find("overflow 16.67%") != std::string::npos);
   CHECK(s.to_json().find("\"flush_to_zero\":1") != std::string::npos);
+  const Tensor bad = from_vector(std::vector<double>{NAN, 1.0, INFINITY, 2.0}, kFloat64);
+  CHECK(amp::precision_stats(bad, kFloat16).to_text().find("non-finite 50.00%") !=
+        std::string::npos);  // the JSON had the count, the text left it out
 }
 
 TEST_CASE("lost_update_share: updates below half an ulp do not move a 16-bit weight") {
