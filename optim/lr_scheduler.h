@@ -1,14 +1,18 @@
 #pragma once
 // Learning-rate schedulers (torch.optim.lr_scheduler names): StepLR, MultiStepLR,
-// ExponentialLR, CosineAnnealingLR, OneCycleLR and LinearWarmup (= LinearLR). Every scheduler
-// computes the lr of epoch t in closed form from the group's base lr, so a scheduler is fully
-// described by its epoch counter (and base lrs), which is what state_dict() saves.
+// ExponentialLR, CosineAnnealingLR, OneCycleLR, LinearWarmup (= LinearLR) and SequentialLR.
+// Every scheduler computes the lr of epoch t in closed form from the group's base lr, so a
+// scheduler is fully described by its epoch counter (and base lrs), which is what
+// state_dict() saves.
 //
 //   optim::StepLR sched(opt, /*step_size=*/30, /*gamma=*/0.1);
 //   for (...) { train_one_epoch(); sched.step(); }
 //
 // As in PyTorch, constructing a scheduler takes its first step: the group lrs are set to the
 // values of epoch 0, and each step() advances one epoch and writes the new lrs into the groups.
+// The schedule owns the lrs: a set_lr() between steps is overwritten by the next step, and two
+// schedulers stepped on one optimizer overwrite each other (PyTorch's recursive forms would
+// compose them); to run one schedule after another, use SequentialLR.
 // The scheduler keeps a reference to the optimizer, which must outlive it.
 #include <cstdint>
 #include <map>
@@ -50,6 +54,7 @@ class LRScheduler {
   virtual double lr_at(int64_t epoch, size_t g) const = 0;
   // Takes the first step (to epoch 0): derived constructors call it last.
   void initial_step() { step(); }
+  friend class SequentialLR;  // reads the lrs of the schedules it chains
 
   Optimizer& optimizer_;
   std::string name_;

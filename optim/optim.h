@@ -10,5 +10,6 @@
 #include "optim/multi_step_lr.h"
 #include "optim/one_cycle_lr.h"
 #include "optim/optimizer.h"
+#include "optim/sequential_lr.h"
 #include "optim/sgd.h"
 #include "optim/step_lr.h"

@@ -349,6 +349,23 @@ inline constexpr double kExponentialLR[16][1] = {
     {0.07625597484987003},
     {0.06863037736488302},
     {0.061767339628394716}};
+// SequentialLR([LinearLR(start_factor=0.25, total_iters=3), CosineAnnealingLR(T_max=6, eta_min=0.001), StepLR(step_size=2, gamma=0.5)], milestones=[3, 9]), group lrs 0.1 and 0.2: epochs 0..14
+inline constexpr double kSequentialLR[15][2] = {
+    {0.025, 0.05},
+    {0.05, 0.1},
+    {0.07500000000000001, 0.15000000000000002},
+    {0.1, 0.2},
+    {0.09336825748732973, 0.18666952767655168},
+    {0.07525000000000001, 0.15025000000000002},
+    {0.0505, 0.1005},
+    {0.025750000000000012, 0.050750000000000024},
+    {0.007631742512670284, 0.014330472323448348},
+    {0.1, 0.2},
+    {0.1, 0.2},
+    {0.05, 0.1},
+    {0.05, 0.1},
+    {0.025, 0.05},
+    {0.025, 0.05}};
 
 // clip_grad_norm_: two gradients [3] and [4] (the first padded with 0 here)
 inline constexpr double kClipGrads[2][4] = {

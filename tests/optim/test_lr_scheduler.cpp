@@ -61,6 +61,51 @@ TEST_CASE("ExponentialLR: lr sequence matches PyTorch") {
   check_sequence(sched, *opt, kExponentialLR);
 }
 
+TEST_CASE("SequentialLR: warm-up, cosine, then steps match PyTorch, and resume exactly") {
+  auto opt = make_sgd({0.1, 0.2});
+  auto warmup = std::make_shared<optim::LinearWarmup>(*opt, 3, 0.25);
+  auto cosine = std::make_shared<optim::CosineAnnealingLR>(*opt, 6, 0.001);
+  auto steps = std::make_shared<optim::StepLR>(*opt, 2, 0.5);
+  optim::SequentialLR sched(*opt, {warmup, cosine, steps}, {3, 9});
+  CHECK(sched.base_lrs() == std::vector<double>{0.1, 0.2});  // not the warm-up's 0.025
+  check_sequence(sched, *opt, kSequentialLR);
+  // the state is the chain's epoch and base lrs: a fresh chain on other lrs resumes exactly
+  auto opt2 = make_sgd({0.7, 0.7});
+  optim::SequentialLR resumed(*opt2,
+                              {std::make_shared<optim::LinearWarmup>(*opt2, 3, 0.25),
+                               std::make_shared<optim::CosineAnnealingLR>(*opt2, 6, 0.001),
+                               std::make_shared<optim::StepLR>(*opt2, 2, 0.5)},
+                              {3, 9});
+  auto replay = make_sgd({0.1, 0.2});
+  optim::SequentialLR reference(*replay,
+                                {std::make_shared<optim::LinearWarmup>(*replay, 3, 0.25),
+                                 std::make_shared<optim::CosineAnnealingLR>(*replay, 6, 0.001),
+                                 std::make_shared<optim::StepLR>(*replay, 2, 0.5)},
+                                {3, 9});
+  for (int i = 0; i < 5; ++i) reference.step();
+  resumed.load_state_dict(reference.state_dict());
+  for (int i = 0; i < 6; ++i) {
+    reference.step(), resumed.step();
+    CHECK(resumed.get_last_lr() == reference.get_last_lr());
+  }
+  expect_error(
+      [&] {
+        optim::SequentialLR(*opt, {warmup, cosine}, {});
+      },
+      {"SequentialLR", "2 schedulers need 1 milestones, got 0"});
+  expect_error(
+      [&] {
+        optim::SequentialLR(*opt, {warmup, cosine, steps}, {4, 4});
+      },
+      {"SequentialLR", "milestones", "increasing"});
+  auto other = make_sgd({0.1, 0.2});
+  expect_error(
+      [&] {
+        optim::SequentialLR(*other, {warmup, cosine}, {3});
+      },
+      {"SequentialLR", "scheduler 0", "another optimizer"});
+}
+
 TEST_CASE("CosineAnnealingLR: lr sequence matches PyTorch, also past T_max") {
   auto opt = make_sgd({0.1});
   optim::CosineAnnealingLR sched(*opt, 10, 0.001);

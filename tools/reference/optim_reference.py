@@ -147,6 +147,14 @@ SCHEDULERS = [
      [0.1, 0.4], 12),
     ("ExponentialLR", "ExponentialLR(gamma=0.9), lr 0.3: epochs 0..15",
      lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9), [0.3], 15),
+    ("SequentialLR", "SequentialLR([LinearLR(start_factor=0.25, total_iters=3), "
+     "CosineAnnealingLR(T_max=6, eta_min=0.001), StepLR(step_size=2, gamma=0.5)], "
+     "milestones=[3, 9]), group lrs 0.1 and 0.2: epochs 0..14",
+     lambda o: torch.optim.lr_scheduler.SequentialLR(o, [
+         torch.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=3),
+         torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=6, eta_min=0.001),
+         torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.5)], milestones=[3, 9]),
+     [0.1, 0.2], 14),
 ]
 
 CLIP_GRADS = [[3.0, -4.0, 1.5], [0.5, -2.0, 2.5, 1.0]]
