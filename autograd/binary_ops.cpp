@@ -204,4 +204,17 @@ Tensor operator-(double a, const Tensor& b) {
 Tensor operator*(double a, const Tensor& b) { return b * a; }
 Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
 
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, wrap_scalar(b, a)); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, wrap_scalar(b, a)); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, wrap_scalar(b, a)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, wrap_scalar(b, a)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, wrap_scalar(b, a)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, wrap_scalar(b, a)); }
+
 }  // namespace hg

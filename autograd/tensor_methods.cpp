@@ -76,6 +76,15 @@ void check_result_fits(const Tensor& t, const Tensor& result, const char* op) {
            " without truncation (compute out of place, or convert the tensor first)");
 }
 
+// The end of every arithmetic in-place op: result (computed out of place from *this and
+// other) must keep this tensor's shape and fit its dtype; then it is copied in.
+Tensor& write_back(Tensor& self, const Tensor& result, const Tensor& other, const char* op) {
+  HG_CHECK(result.sizes() == self.sizes(), op, ": ", describe(other), " does not broadcast to ",
+           describe(self));
+  check_result_fits(self, result, op);
+  return self.copy_(result);
+}
+
 }  // namespace
 
 Tensor Tensor::to(DType dtype) const {
@@ -139,18 +148,42 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_in_place(*this, "add_");
   autograd::check_defined(other, "add_");
-  const Tensor sum = alpha == 1.0 ? add(*this, other) : add(*this, other * alpha);
-  HG_CHECK(sum.sizes() == sizes(), "add_: ", describe(other), " does not broadcast to ",
-           describe(*this));
-  check_result_fits(*this, sum, "add_");
-  return copy_(sum);
+  return write_back(*this, alpha == 1.0 ? add(*this, other) : add(*this, other * alpha), other,
+                    "add_");
+}
+
+Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+  check_in_place(*this, "sub_");
+  autograd::check_defined(other, "sub_");
+  return write_back(*this, alpha == 1.0 ? sub(*this, other) : sub(*this, other * alpha), other,
+                    "sub_");
+}
+
+Tensor& Tensor::mul_(const Tensor& other) {
+  check_in_place(*this, "mul_");
+  autograd::check_defined(other, "mul_");
+  return write_back(*this, mul(*this, other), other, "mul_");
 }
 
 Tensor& Tensor::mul_(double factor) {
   check_in_place(*this, "mul_");
-  const Tensor product = *this * factor;
-  check_result_fits(*this, product, "mul_");
-  return copy_(product);
+  return write_back(*this, *this * factor, Tensor(), "mul_");
+}
+
+Tensor& Tensor::div_(const Tensor& other) {
+  check_in_place(*this, "div_");
+  autograd::check_defined(other, "div_");
+  return write_back(*this, div(*this, other), other, "div_");
+}
+
+Tensor& Tensor::div_(double divisor) {
+  check_in_place(*this, "div_");
+  return write_back(*this, *this / divisor, Tensor(), "div_");
+}
+
+Tensor& Tensor::operator+=(double value) {
+  check_in_place(*this, "add_");
+  return write_back(*this, *this + value, Tensor(), "add_");
 }
 
 // ---- autograd state ----

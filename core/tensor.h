@@ -83,8 +83,23 @@ class Tensor {
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // broadcasts src, converts dtype
+  // Arithmetic in place (the result computed out of place, then copied back): other must
+  // broadcast to this tensor's shape, and a result of a wider kind (a float into an int64
+  // tensor) is refused rather than truncated, as in PyTorch.
   Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(const Tensor& other);
   Tensor& mul_(double factor);
+  Tensor& div_(const Tensor& other);
+  Tensor& div_(double divisor);
+  Tensor& operator+=(const Tensor& other) { return add_(other); }
+  Tensor& operator-=(const Tensor& other) { return sub_(other); }
+  Tensor& operator*=(const Tensor& other) { return mul_(other); }
+  Tensor& operator/=(const Tensor& other) { return div_(other); }
+  Tensor& operator+=(double value);
+  Tensor& operator-=(double value) { return *this += -value; }
+  Tensor& operator*=(double factor) { return mul_(factor); }
+  Tensor& operator/=(double divisor) { return div_(divisor); }
 
   // ---- autograd ----
   bool requires_grad() const;
@@ -162,6 +177,19 @@ Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
 Tensor operator-(const Tensor& a);
+// Elementwise comparisons, as eq/ne/lt/le/gt/ge: Bool tensors, not bools.
+Tensor operator==(const Tensor& a, const Tensor& b);
+Tensor operator!=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator==(const Tensor& a, double b);
+Tensor operator!=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
 
 // PyTorch-like printing: values (summarised when large), shape and dtype.
 std::ostream& operator<<(std::ostream& out, const Tensor& t);

@@ -209,3 +209,30 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("elementwise: comparison operators and in-place arithmetic, as libtorch writes them") {
+  Tensor x = from_vector(std::vector<float>{-1, 0, 2, 3});
+  const Tensor y = from_vector(std::vector<float>{0, 0, 1, 5});
+  CHECK((x > 0).to_vector<bool>() == std::vector<bool>{false, false, true, true});
+  CHECK((x >= y).to_vector<bool>() == std::vector<bool>{false, true, true, false});
+  CHECK((x == y).to_vector<bool>() == std::vector<bool>{false, true, false, false});
+  CHECK((x != 0).to_vector<bool>() == std::vector<bool>{true, false, true, true});
+  CHECK((x < y).dtype() == kBool);
+  CHECK((x <= 2.0).to_vector<bool>() == std::vector<bool>{true, true, true, false});
+  x += y;        // -1 0 3 8
+  x -= 1.0;      // -2 -1 2 7
+  x *= 2.0;      // -4 -2 4 14
+  x /= 4.0;      // -1 -0.5 1 3.5
+  x.sub_(y, 2);  // -1 -0.5 -1 -6.5
+  x.mul_(y);     // -0 0 -1 -32.5
+  CHECK(values(x) == std::vector<double>{0, 0, -1, -32.5});
+  x += 1.0;
+  x.div_(full({4}, 2.0));
+  CHECK(values(x) == std::vector<double>{0.5, 0.5, 0, -15.75});
+  Tensor counts = from_vector(std::vector<int64_t>{1, 2});
+  counts += 3.0;
+  counts *= from_vector(std::vector<int64_t>{2, 2});
+  CHECK(counts.to_vector<int64_t>() == std::vector<int64_t>{8, 10});
+  expect_error([&] { counts /= 2.0; }, {"div_", "float32", "[2] int64"});  // true division
+  expect_error([&] { x *= ones({2, 4}); }, {"mul_", "[2, 4] float32", "does not broadcast"});
+}
