@@ -2,8 +2,10 @@
 // they run on every backend those parts do (no kernels of their own).
 #include <cmath>
 
+#include "amp/autocast.h"
 #include "autograd/op_helpers.h"
 #include "autograd/ops.h"
+#include "core/factories.h"
 
 namespace hg {
 
@@ -13,30 +15,39 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   return where(gt(x, wrap_scalar(0, x)), x, x * negative_slope);
 }
 
-// x * sigmoid(x), also called swish.
+// x * sigmoid(x), also called swish. A 16-bit x is computed in fp32 and rounded once (two
+// roundings, of the sigmoid and of the product, lose most bits among fp16's subnormals).
 Tensor silu(const Tensor& x) {
   autograd::check_floating(x, "silu");
+  if (is_low_precision(x.dtype())) {
+    const Tensor wide = x.to(kFloat32);
+    return (wide * sigmoid(wide)).to(x.dtype());
+  }
   return x * sigmoid(x);
 }
 
 // log(sum(exp(x))) over dims without overflow: the max is subtracted first (as a constant, so
 // the gradient is softmax(x)), and an infinite max is replaced by 0 so that inf - inf never
-// makes a NaN. Under a 16-bit autocast exp and log run in fp32, so the result is fp32.
-Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  autograd::check_floating(x, "logsumexp");
-  HG_CHECK(!dims.empty(), "logsumexp: name the dims to reduce, got none for ", describe(x));
+// makes a NaN. Under a 16-bit autocast it runs in fp32 from the start (PyTorch's fp32 list).
+Tensor logsumexp(const Tensor& input, const std::vector<int64_t>& dims, bool keepdim) {
+  autograd::check_floating(input, "logsumexp");
+  HG_CHECK(!dims.empty(), "logsumexp: name the dims to reduce, got none for ", describe(input));
+  const bool widen = amp::is_autocast_enabled() && is_low_precision(input.dtype());
+  const Tensor x = widen ? input.to(kFloat32) : input;
   Tensor shift = amax(x.detach(), dims, /*keepdim=*/true);
   shift = where(eq(abs(shift), wrap_scalar(INFINITY, shift)), wrap_scalar(0, shift), shift);
   const Tensor sums = sum(exp(x - shift), dims, keepdim);
   return log(sums) + (keepdim ? shift : shift.reshape(sums.sizes()));
 }
 
-// x with value wherever mask (bool, broadcast to x) is true; no gradient flows there.
+// x with value wherever mask (bool, broadcast to x) is true; no gradient flows there. The
+// result keeps x's dtype: value is converted as fill_ converts (an int64 x truncates 2.7 to 2,
+// as PyTorch does).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   autograd::check_defined(x, "masked_fill");
   HG_CHECK(mask.defined() && mask.dtype() == kBool, "masked_fill: the mask must be bool, got ",
            describe(mask), " for ", describe(x));
-  const Tensor out = where(mask, wrap_scalar(value, x), x);
+  const Tensor out = where(mask, scalar_tensor(value, x.options()), x);
   HG_CHECK(out.sizes() == x.sizes(), "masked_fill: mask ", describe(mask),
            " does not broadcast to ", describe(x));
   return out;

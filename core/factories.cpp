@@ -150,6 +150,12 @@ template Tensor from_vector(const std::vector<Half>&, const Shape&, TensorOption
 template Tensor from_vector(const std::vector<BFloat16>&, const Shape&, TensorOptions);
 template Tensor from_vector(const std::vector<int64_t>&, const Shape&, TensorOptions);
 template Tensor from_vector(const std::vector<int>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<long long>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<int8_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<int16_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<uint16_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<uint32_t>&, const Shape&, TensorOptions);
+template Tensor from_vector(const std::vector<uint64_t>&, const Shape&, TensorOptions);
 template Tensor from_vector(const std::vector<uint8_t>&, const Shape&, TensorOptions);
 template Tensor from_vector(const std::vector<bool>&, const Shape&, TensorOptions);
 

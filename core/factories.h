@@ -31,7 +31,8 @@ Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 
 // Copies host values into a new tensor of `shape`, converted to options.dtype() if one is given;
-// otherwise the dtype follows T, as torch::tensor does: integers -> int64, bool -> bool, uint8_t
+// otherwise the dtype follows T, as torch::tensor does: integers (every standard width; uint64
+// values past 2^63 wrap) -> int64, bool -> bool, uint8_t
 // -> uint8, Half/BFloat16 -> float16/bfloat16, float and double -> float32 (the default dtype;
 // pass kFloat64 to keep doubles).
 template <typename T>

@@ -9,8 +9,11 @@
 // Schedule i runs from milestone i-1 (0 for the first) and starts there at its own epoch 0,
 // as in PyTorch. Every schedule computes from the base lrs the first one recorded (the
 // groups' lrs before any scheduler changed them: construct the schedules in order, right
-// after the optimizer), so the second does not start from the first's epoch-0 lr. Step only
-// the SequentialLR; the schedules it holds are read, never stepped.
+// after the optimizer), so the second does not start from the first's epoch-0 lr. PyTorch
+// does the same through the groups' initial_lr, with one difference: a later OneCycleLR
+// rewrites initial_lr to max_lr / div_factor there, so PyTorch's earlier stages then run from
+// that lr; here they keep the groups' own. Step only the SequentialLR; the schedules it holds
+// are read, never stepped.
 #include <cstdint>
 #include <memory>
 #include <vector>

@@ -32,19 +32,27 @@ void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
 
 namespace {
 
+// A row's log-sum-exp kept in two parts, max + log_sum, so that a loss (max - x) + log_sum
+// does not lose log_sum's bits to a large max (as kernels/cpu/softmax.cpp).
+template <typename C>
+struct RowLse {
+  C max, log_sum;
+};
+
 template <typename T, typename C>
-C row_lse(const T* xr, int64_t cols) {  // as kernels/cpu/softmax.cpp
+RowLse<C> row_lse(const T* xr, int64_t cols) {
   C max = -INFINITY;
   for (int64_t c = 0; c < cols; ++c) max = std::max(max, static_cast<C>(xr[c]));
   C sum = 0;
   for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<C>(xr[c]) - max);
-  return max + std::log(sum);
+  return {max, std::log(sum)};
 }
 
+// mean(x) - max, summed as x - max so a large max does not swamp the spread
 template <typename T, typename C>
-C row_mean(const T* xr, int64_t cols) {
+C row_mean_below_max(const T* xr, int64_t cols, C max) {
   C sum = 0;
-  for (int64_t c = 0; c < cols; ++c) sum += static_cast<C>(xr[c]);
+  for (int64_t c = 0; c < cols; ++c) sum += static_cast<C>(xr[c]) - max;
   return sum / static_cast<C>(cols);
 }
 
@@ -71,15 +79,16 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
 #pragma omp parallel for if (rows * cols >= kParallelGrain)
     for (int64_t n = 0; n < rows; ++n) {
       const T* xr = x + n * cols;
-      const C shift = row_lse<T, C>(xr, cols);
-      saved[n] = shift;
+      const RowLse<C> row = row_lse<T, C>(xr, cols);
+      saved[n] = row.max + row.log_sum;  // the backward's exp(x - lse)
       if (t[n] == ignore_index) {
         out[n] = static_cast<T>(C(0));
         continue;
       }
-      C value = shift - static_cast<C>(xr[t[n]]);
+      C value = (row.max - static_cast<C>(xr[t[n]])) + row.log_sum;
       if (label_smoothing > 0.0)
-        value = (C(1) - ls) * value + ls * (shift - row_mean<T, C>(xr, cols));
+        value =
+            (C(1) - ls) * value + ls * (row.log_sum - row_mean_below_max<T, C>(xr, cols, row.max));
       out[n] = static_cast<T>(value);
     }
   });

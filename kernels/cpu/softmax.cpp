@@ -27,9 +27,10 @@ void softmax(bool log, const TensorView& in, const TensorView& out) {
       for (int64_t c = 0; c < cols; ++c) max = std::max(max, static_cast<C>(xr[c]));
       C sum = 0;
       for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<C>(xr[c]) - max);
-      if (log) {
-        const C shift = max + std::log(sum);
-        for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(static_cast<C>(xr[c]) - shift);
+      if (log) {  // (x - max) - log(sum): x - (max + log(sum)) loses log(sum)'s bits to max
+        const C log_sum = std::log(sum);
+        for (int64_t c = 0; c < cols; ++c)
+          yr[c] = static_cast<T>((static_cast<C>(xr[c]) - max) - log_sum);
       } else {
         const C scale = C(1) / sum;
         for (int64_t c = 0; c < cols; ++c)

@@ -58,13 +58,13 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   for (int64_t c = lane; c < cols; c += 32) {
     const C v = static_cast<C>(Scalar<T>::load(xr[c]));
     sum += exp(v - max);
-    total += v;
+    total += v - max;  // mean(x) - max below: x - max keeps the spread of large logits
   }
   sum = warp_sum(sum);
   total = warp_sum(total);
   if (lane != 0) return;
-  const C shift = max + log(sum);
-  lse[n] = shift;
+  const C log_sum = log(sum);  // the loss adds it last, as the CPU: max + log_sum loses its bits
+  lse[n] = max + log_sum;
   const int64_t t = target[n];
   if (t == ignore_index) {
     loss[n] = Scalar<T>::store(C(0));
@@ -72,8 +72,8 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
     atomicMin(first_bad, static_cast<long long>(n));  // reported late (kernels/cuda/target_check.h)
     loss[n] = Scalar<T>::store(C(NAN));
   } else {
-    C value = shift - static_cast<C>(Scalar<T>::load(xr[t]));
-    if (smooth) value = (C(1) - ls) * value + ls * (shift - total / static_cast<C>(cols));
+    C value = (max - static_cast<C>(Scalar<T>::load(xr[t]))) + log_sum;
+    if (smooth) value = (C(1) - ls) * value + ls * (log_sum - total / static_cast<C>(cols));
     loss[n] = Scalar<T>::store(value);
   }
 }

@@ -1,7 +1,7 @@
 // Softmax and log-softmax over the last dim of contiguous [rows, cols] views, and their
 // backward, with the CPU's formulas (kernels/cpu/softmax.cpp) in float (double for fp64):
 //   max m (NaN ignored, like std::max), s = sum exp(x - m),
-//   softmax y = exp(x - m) * (1 / s), log_softmax y = x - (m + log s);
+//   softmax y = exp(x - m) * (1 / s), log_softmax y = (x - m) - log s;
 //   backward: softmax dx = y (g - sum g y), log_softmax dx = g - exp(y) sum g.
 // A warp per row when rows are short (<= 1024 columns), a 256-thread block per row otherwise;
 // the row sums are tree reductions, so they differ from the CPU's running sums by rounding.
@@ -80,10 +80,10 @@ __global__ void softmax_kernel(const T* x, T* y, int64_t rows, int64_t cols, boo
     for (int64_t c = S::lane(); c < cols; c += Group) sum += exp_(Scalar<T>::load(xr[c]) - max);
     sum = row_reduce<Group>(sum, Plus{});
     T* yr = y + r * cols;
-    if (log) {
-      const C shift = max + log_(sum);
+    if (log) {  // (x - max) - log(sum), as the CPU: max + log(sum) would round log(sum) away
+      const C log_sum = log_(sum);
       for (int64_t c = S::lane(); c < cols; c += Group)
-        yr[c] = Scalar<T>::store(Scalar<T>::load(xr[c]) - shift);
+        yr[c] = Scalar<T>::store((Scalar<T>::load(xr[c]) - max) - log_sum);
     } else {
       const C scale = C(1) / sum;
       for (int64_t c = S::lane(); c < cols; c += Group)

@@ -142,6 +142,15 @@ TEST_CASE("grad binary: masked_fill fills where the broadcast mask is set, no gr
   check_grad([&](const std::vector<Tensor>& in) { return masked_fill(in[0], mask, 0.25); }, {x});
   masked_fill(x, mask, 0.0).sum().backward();
   CHECK(hg::test::values(x.grad()) == std::vector<double>{0, 1, 0, 0, 1, 0});
+  // the result keeps the input's dtype, as in PyTorch: an int64 tensor truncates the value,
+  // a bool one stays bool (it was promoted to float32 / int64)
+  const Tensor flags = from_vector(std::vector<bool>{true, false, true, false});
+  const Tensor picks = from_vector(std::vector<bool>{true, true, false, false});
+  CHECK(masked_fill(arange(4), flags, 2.7).to_vector<int64_t>() ==
+        std::vector<int64_t>{2, 1, 2, 3});
+  CHECK(masked_fill(flags, picks, 0).to_vector<bool>() ==
+        std::vector<bool>{false, false, true, false});
+  CHECK(masked_fill(ones({4}, kFloat16), flags, 0.1).dtype() == kFloat16);
   expect_error([&] { (void)masked_fill(x, ones({3}), 0.0); },
                {"masked_fill", "must be bool", "[3] float32", "[2, 3] float64"});
   expect_error(

@@ -11,6 +11,7 @@ using hg::test::Fn;
 using hg::test::leaf;
 using hg::test::leaf_away;
 using hg::test::leaf_in;
+using hg::test::values;
 
 namespace {
 
@@ -171,4 +172,12 @@ TEST_CASE("grad unary: integer and bool inputs are rejected with the op name and
   expect_error([&] { clamp(ones({3}), 1.0, -1.0); }, {"clamp", "min 1", "max -1", "[3] float32"});
   expect_error([&] { ones({2}, kInt64).requires_grad_(); },
                {"requires_grad_", "floating", "[2] int64"});
+}
+
+TEST_CASE("silu of fp16 rounds once: exact among the subnormals, where two roundings lost bits") {
+  // silu(-15) = -4.59e-6 is an fp16 subnormal (ulp 6e-8): rounding the sigmoid to fp16 first
+  // gave -4.47e-6, and silu(-20) = -4.1e-8 gave 0 instead of the nearest subnormal -6e-8.
+  const Tensor x = from_vector(std::vector<double>{-15, -20, -3, 0.5, 4}, kFloat64);
+  const std::vector<double> exact = values(silu(x).to(kFloat16));  // fp64, rounded once
+  CHECK(values(silu(x.to(kFloat16))) == exact);
 }

@@ -71,6 +71,23 @@ TEST_CASE("cross_entropy and nll_loss: gradcheck") {
   CHECK_MESSAGE(r.ok, r.message);
 }
 
+TEST_CASE("log_softmax and cross_entropy keep their precision for large fp32 logits") {
+  // logits 10000 + 0.37 i: x - (max + log(sum)) rounded log(sum) to 10000's float ulp (~1e-3);
+  // (x - max) - log(sum) is as exact as for small logits. Reference: the same in float64.
+  std::vector<float> row;
+  for (int i = 0; i < 8; ++i) row.push_back(10000.0f + 0.37f * static_cast<float>(i));
+  const Tensor x = from_vector(row, {1, 8});
+  const std::vector<double> exact = values(log_softmax(x.to(kFloat64), 1));
+  const std::vector<double> got = values(log_softmax(x, 1));
+  for (size_t i = 0; i < 8; ++i) CHECK(got[i] == doctest::Approx(exact[i]).epsilon(1e-6));
+  const Tensor target = from_vector(std::vector<int64_t>{3});
+  CHECK(cross_entropy(x, target).item<double>() == doctest::Approx(-exact[3]).epsilon(1e-6));
+  CHECK(cross_entropy(x, target, Reduction::Mean, -100, 0.2).item<double>() ==
+        doctest::Approx(
+            cross_entropy(x.to(kFloat64), target, Reduction::Mean, -100, 0.2).item<double>())
+            .epsilon(1e-6));
+}
+
 TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
   Tensor logits =
       from_vector(std::vector<float>{10000, 0, -10000, 5}, {2, 2}, kFloat16).requires_grad_();

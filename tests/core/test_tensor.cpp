@@ -42,6 +42,9 @@ TEST_CASE("tensor: from_vector converts to the requested dtype with RNE") {
 TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torch::tensor") {
   CHECK(from_vector(std::vector<int64_t>{1 << 30, -2}).dtype() == kInt64);
   CHECK(from_vector(std::vector<int>{7}).to_vector<int64_t>() == std::vector<int64_t>{7});
+  CHECK(from_vector(std::vector<long long>{-7}).dtype() == kInt64);  // every integer width
+  CHECK(from_vector(std::vector<size_t>{9}).to_vector<int64_t>() == std::vector<int64_t>{9});
+  CHECK(from_vector(std::vector<int8_t>{-3}).to_vector<int64_t>() == std::vector<int64_t>{-3});
   CHECK(from_vector(std::vector<bool>{true, false}).dtype() == kBool);
   CHECK(from_vector(std::vector<uint8_t>{255}).dtype() == kUInt8);
   CHECK(from_vector(std::vector<Half>{Half(1.5f)}).dtype() == kFloat16);
