@@ -34,6 +34,7 @@ Tensor logsumexp(const Tensor& input, const std::vector<int64_t>& dims, bool kee
   HG_CHECK(!dims.empty(), "logsumexp: name the dims to reduce, got none for ", describe(input));
   const bool widen = amp::is_autocast_enabled() && is_low_precision(input.dtype());
   const Tensor x = widen ? input.to(kFloat32) : input;
+  if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));  // empty sums: log 0 = -inf
   Tensor shift = amax(x.detach(), dims, /*keepdim=*/true);
   shift = where(eq(abs(shift), wrap_scalar(INFINITY, shift)), wrap_scalar(0, shift), shift);
   const Tensor sums = sum(exp(x - shift), dims, keepdim);

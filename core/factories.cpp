@@ -51,6 +51,10 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   HG_CHECK((end - start) / step >= 0, "arange: the range [", start, ", ", end,
            ") cannot be walked with step ", step);
   const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
+  const auto whole = [](double v) { return v == std::trunc(v); };
+  HG_CHECK(is_floating(options.dtype()) || (whole(start) && whole(step)), "arange: the range [",
+           start, ", ", end, ") with step ", step, " has fractional values, which ",
+           dtype_name(options.dtype()), " cannot hold (PyTorch refuses it too)");
   return make_on_cpu_then_move({n}, kFloat64, options, [&](Tensor& t) {
     double* p = t.data<double>();
     for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;

@@ -289,6 +289,10 @@ TEST_CASE("grad reduce: logsumexp values, gradient (softmax) and overflow-free e
   CHECK(r[1] == -INFINITY);
   CHECK(r[2] == INFINITY);
   expect_error([&] { (void)logsumexp(big, {}); }, {"logsumexp", "dims", "[3, 2] float64"});
+  // reducing an empty dim: the log of an empty sum, -inf (as PyTorch); amax would refuse it
+  const Tensor empty_rows = logsumexp(zeros({2, 0}), {1});
+  CHECK(empty_rows.sizes() == Shape{2});
+  CHECK(values(empty_rows) == std::vector<double>{-INFINITY, -INFINITY});
   expect_error([&] { (void)logsumexp(arange(3, kInt64), {0}); }, {"logsumexp", "[3] int64"});
 }
 

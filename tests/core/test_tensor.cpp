@@ -62,6 +62,8 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   CHECK(arange(4).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3});
   CHECK(arange(4, kFloat16).dtype() == kFloat16);
   CHECK(arange(0, 2, 0.5).dtype() == kFloat32);
+  CHECK(arange(1, 7, 2, kInt64).to_vector<int64_t>() == std::vector<int64_t>{1, 3, 5});
+  expect_error([] { (void)arange(0, 3, 0.5, kInt64); }, {"arange", "0.5", "int64", "fractional"});
 }
 
 TEST_CASE("tensor: to(DType) converts between all dtypes") {
