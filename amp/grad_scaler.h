@@ -177,9 +177,18 @@ class GradScaler {
   // if any of them found one.
   struct PerOptimizer {
     Stage stage = Stage::Ready;
-    bool found_inf = false;   // host mode
-    Tensor device_found_inf;  // device mode: float32 [1] (dev_.found_inf for the first one)
-    std::string skip_reason;  // host mode, when found_inf
+    bool found_inf = false;      // host mode
+    bool flag_assigned = false;  // device mode: the first optimizer uses dev_.found_inf,
+    Tensor own_flag;             // every later one its own float32 [1] flag
+    std::string skip_reason;     // host mode, when found_inf
+
+    PerOptimizer() = default;
+    // A copied scaler gets its own flags, as it gets its own DeviceState.
+    PerOptimizer(const PerOptimizer& other);
+    PerOptimizer& operator=(const PerOptimizer& other);
+    PerOptimizer(PerOptimizer&&) = default;
+    PerOptimizer& operator=(PerOptimizer&&) = default;
+    ~PerOptimizer() = default;
   };
   // The device-resident state (amp/grad_scaler_device.cpp).
   struct DeviceState {
@@ -197,6 +206,9 @@ class GradScaler {
     DeviceState& operator=(DeviceState&&) = default;
     ~DeviceState() = default;
   };
+  const Tensor& device_flag(const PerOptimizer& record) const {
+    return record.own_flag.defined() ? record.own_flag : dev_.found_inf;
+  }
   std::string name_of(const Tensor& param, size_t index) const;
   void warn_if_no_masters(const optim::Optimizer& opt, const std::vector<Tensor>& params) const;
   void unscale_on_host(const std::vector<Tensor>& params, PerOptimizer& record);

@@ -42,6 +42,18 @@ GradScaler::DeviceState& GradScaler::DeviceState::operator=(const DeviceState& o
   return *this;
 }
 
+GradScaler::PerOptimizer::PerOptimizer(const PerOptimizer& other)
+    : stage(other.stage),
+      found_inf(other.found_inf),
+      flag_assigned(other.flag_assigned),
+      own_flag(clone_if_defined(other.own_flag)),
+      skip_reason(other.skip_reason) {}
+
+GradScaler::PerOptimizer& GradScaler::PerOptimizer::operator=(const PerOptimizer& other) {
+  if (this != &other) *this = PerOptimizer(other);
+  return *this;
+}
+
 void GradScaler::choose_home(Device device) {
   if (home_chosen_) return;
   home_chosen_ = true;
@@ -98,17 +110,17 @@ void GradScaler::unscale_on_device(const std::vector<Tensor>& params, PerOptimiz
   // The first optimizer's flag is the scaler's own, so the one-optimizer step launches nothing
   // more; another optimizer gets its own, which update() folds into it. Both stay allocated
   // (a captured graph holds their addresses).
-  if (!record.device_found_inf.defined()) {
-    const bool first =
-        std::none_of(per_optimizer_.begin(), per_optimizer_.end(),
-                     [](const auto& e) { return e.second.device_found_inf.defined(); });
-    record.device_found_inf = first ? dev_.found_inf : zeros({1}, dev_.found_inf.options());
+  if (!record.flag_assigned) {
+    const bool first = std::none_of(per_optimizer_.begin(), per_optimizer_.end(),
+                                    [](const auto& e) { return e.second.flag_assigned; });
+    if (!first) record.own_flag = zeros({1}, dev_.found_inf.options());
+    record.flag_assigned = true;
   }
-  detail::unscale_into_params(targets, dev_.inv_scale, record.device_found_inf);
+  detail::unscale_into_params(targets, dev_.inv_scale, device_flag(record));
 }
 
 StepResult GradScaler::step_on_device(optim::Optimizer& opt, const PerOptimizer& record) {
-  const Tensor& found_inf = record.device_found_inf;
+  const Tensor& found_inf = device_flag(record);
   dev_.last_found_inf = found_inf.clone();  // update() clears the flag; the result keeps it
   dev_.last_anomaly = autograd::first_anomaly();
   last_skip_reason_.clear();
@@ -128,8 +140,8 @@ StepResult GradScaler::step_on_device(optim::Optimizer& opt, const PerOptimizer&
 void GradScaler::update_on_device() {
   NoGradGuard no_grad;
   for (auto& [opt, record] : per_optimizer_) {  // fold the other optimizers' flags in
-    Tensor& flag = record.device_found_inf;
-    if (!flag.defined() || flag.is_same(dev_.found_inf)) continue;
+    Tensor& flag = record.own_flag;
+    if (!flag.defined()) continue;
     if (record.stage != Stage::Ready) dev_.found_inf.copy_(maximum(dev_.found_inf, flag));
     flag.zero_();
   }

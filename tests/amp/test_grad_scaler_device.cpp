@@ -261,3 +261,23 @@ TEST_CASE("device-state scaler: clipping before unscale_ warns without reading t
   CHECK(warnings[0].find("unscale_") != std::string::npos);
   CHECK(scaler.host_readbacks() == 0);
 }
+
+TEST_CASE("device-state scaler: a copy keeps its own per-optimizer flags") {
+  Tensor a = ones({2}).requires_grad_(), b = ones({2}).requires_grad_();
+  optim::SGD opt_a({a}, optim::SGDOptions(0.1)), opt_b({b}, optim::SGDOptions(0.1));
+  amp::GradScaler scaler(
+      amp::GradScalerOptions().device_state(true).init_scale(8).growth_interval(1));
+  a.set_grad(full({2}, 8.0)), b.set_grad(full({2}, 8.0));
+  scaler.step(opt_a), scaler.step(opt_b);  // both flags assigned: the scaler's, and b's own
+  scaler.update();
+  amp::GradScaler copy = scaler;
+  a.set_grad(full({2}, INFINITY)), b.set_grad(full({2}, INFINITY));
+  copy.step(opt_a), copy.step(opt_b);  // the copy's flags, not the original's
+  copy.update();
+  CHECK(copy.get_scale() == 8);
+  a.set_grad(full({2}, 16.0)), b.set_grad(full({2}, 16.0));
+  CHECK(scaler.step(opt_a));
+  CHECK(scaler.step(opt_b));
+  scaler.update();
+  CHECK(scaler.get_scale() == 32);  // two clean updates: 8 -> 16 -> 32
+}
