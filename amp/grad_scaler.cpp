@@ -156,10 +156,10 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
     opt.step();
     return true;
   }
-  HG_CHECK(per_optimizer_[&opt].stage != Stage::Stepped, "GradScaler.step: already called on this ",
-           opt.name(), " optimizer since the last update()");
-  if (per_optimizer_[&opt].stage == Stage::Ready) unscale_(opt);
-  PerOptimizer& record = per_optimizer_[&opt];
+  PerOptimizer& record = per_optimizer_[&opt];  // a map: unscale_ inserting keeps it valid
+  HG_CHECK(record.stage != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
+           " optimizer since the last update()");
+  if (record.stage == Stage::Ready) unscale_(opt);
   record.stage = Stage::Stepped;
   if (device_) return step_on_device(opt, record);
   if (record.found_inf) {

@@ -13,9 +13,9 @@ CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double
   initial_step();
 }
 
-double CosineAnnealingLR::lr_at(int64_t epoch, size_t g) const {
+double CosineAnnealingLR::lr_at(int64_t epoch, size_t, double base_lr) const {
   const double angle = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(t_max_);
-  return eta_min_ + (base_lrs_[g] - eta_min_) * (1.0 + std::cos(angle)) / 2.0;
+  return eta_min_ + (base_lr - eta_min_) * (1.0 + std::cos(angle)) / 2.0;
 }
 
 }  // namespace hg::optim

@@ -14,7 +14,7 @@ class CosineAnnealingLR final : public LRScheduler {
   CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0.0);
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   int64_t t_max_;

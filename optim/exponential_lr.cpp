@@ -11,8 +11,8 @@ ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
   initial_step();
 }
 
-double ExponentialLR::lr_at(int64_t epoch, size_t g) const {
-  return base_lrs_[g] * std::pow(gamma_, static_cast<double>(epoch));
+double ExponentialLR::lr_at(int64_t epoch, size_t, double base_lr) const {
+  return base_lr * std::pow(gamma_, static_cast<double>(epoch));
 }
 
 }  // namespace hg::optim

@@ -10,7 +10,7 @@ class ExponentialLR final : public LRScheduler {
   ExponentialLR(Optimizer& optimizer, double gamma);
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   double gamma_;

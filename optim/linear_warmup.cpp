@@ -19,10 +19,10 @@ LinearWarmup::LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double st
   initial_step();
 }
 
-double LinearWarmup::lr_at(int64_t epoch, size_t g) const {
+double LinearWarmup::lr_at(int64_t epoch, size_t, double base_lr) const {
   const double progress = static_cast<double>(std::min(warmup_steps_, epoch));
-  return base_lrs_[g] * (start_factor_ + (end_factor_ - start_factor_) * progress /
-                                             static_cast<double>(warmup_steps_));
+  return base_lr * (start_factor_ +
+                    (end_factor_ - start_factor_) * progress / static_cast<double>(warmup_steps_));
 }
 
 }  // namespace hg::optim

@@ -16,7 +16,7 @@ class LinearWarmup final : public LRScheduler {
                double end_factor = 1.0);
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   int64_t warmup_steps_;

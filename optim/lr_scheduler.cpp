@@ -23,7 +23,7 @@ void LRScheduler::apply(int64_t epoch) {
            " parameter groups but the scheduler was made for ", base_lrs_.size());
   std::vector<double> lrs;
   for (size_t g = 0; g < groups.size(); ++g) {
-    lrs.push_back(lr_at(epoch, g));
+    lrs.push_back(lr_at(epoch, g, base_lrs_[g]));
     HG_CHECK(std::isfinite(lrs[g]) && lrs[g] >= 0.0, name_, ": epoch ", epoch, " gives group ", g,
              " the invalid lr ", lrs[g]);
   }

@@ -50,8 +50,8 @@ class LRScheduler {
  protected:
   // Records each group's current lr as its base lr.
   LRScheduler(Optimizer& optimizer, std::string name);
-  // The lr of group g at `epoch` (>= 0).
-  virtual double lr_at(int64_t epoch, size_t g) const = 0;
+  // The lr of group g at `epoch` (>= 0), from base_lr (base_lrs()[g], or a SequentialLR's).
+  virtual double lr_at(int64_t epoch, size_t g, double base_lr) const = 0;
   // Takes the first step (to epoch 0): derived constructors call it last.
   void initial_step() { step(); }
   friend class SequentialLR;  // reads the lrs of the schedules it chains

@@ -15,10 +15,10 @@ MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, 
   initial_step();
 }
 
-double MultiStepLR::lr_at(int64_t epoch, size_t g) const {
+double MultiStepLR::lr_at(int64_t epoch, size_t, double base_lr) const {
   const auto passed =
       std::upper_bound(milestones_.begin(), milestones_.end(), epoch) - milestones_.begin();
-  return base_lrs_[g] * std::pow(gamma_, static_cast<double>(passed));
+  return base_lr * std::pow(gamma_, static_cast<double>(passed));
 }
 
 }  // namespace hg::optim

@@ -42,7 +42,7 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs, int64_
   initial_step();
 }
 
-double OneCycleLR::lr_at(int64_t epoch, size_t g) const {
+double OneCycleLR::lr_at(int64_t epoch, size_t g, double) const {  // from max_lrs_
   HG_CHECK(epoch <= total_steps_, name_, ": tried to step ", epoch, " times; total_steps is ",
            total_steps_);
   struct Phase {

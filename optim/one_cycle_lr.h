@@ -32,7 +32,7 @@ class OneCycleLR final : public LRScheduler {
   int64_t total_steps() const { return total_steps_; }
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   std::vector<double> max_lrs_;

@@ -33,17 +33,14 @@ SequentialLR::SequentialLR(Optimizer& optimizer,
     detail::check_option(milestones_[i] > (i == 0 ? 0 : milestones_[i - 1]), name_, "milestones",
                          static_cast<double>(milestones_[i]), "must be positive and increasing");
   }
-  for (auto& scheduler : schedulers_) scheduler->base_lrs_ = base_lrs_;  // all checked: commit
   initial_step();
 }
 
-double SequentialLR::lr_at(int64_t epoch, size_t g) const {
+double SequentialLR::lr_at(int64_t epoch, size_t g, double base_lr) const {
   size_t i = 0;
   while (i < milestones_.size() && epoch >= milestones_[i]) ++i;
   const int64_t start = i == 0 ? 0 : milestones_[i - 1];
-  // this chain's base lrs, which load_state_dict may have replaced since the constructor
-  schedulers_[i]->base_lrs_ = base_lrs_;
-  return schedulers_[i]->lr_at(epoch - start, g);
+  return schedulers_[i]->lr_at(epoch - start, g, base_lr);  // the chain's base, not the stage's
 }
 
 }  // namespace hg::optim

@@ -28,7 +28,7 @@ class SequentialLR final : public LRScheduler {
                std::vector<int64_t> milestones);
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   std::vector<std::shared_ptr<LRScheduler>> schedulers_;

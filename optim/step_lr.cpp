@@ -13,8 +13,8 @@ StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
   initial_step();
 }
 
-double StepLR::lr_at(int64_t epoch, size_t g) const {
-  return base_lrs_[g] * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+double StepLR::lr_at(int64_t epoch, size_t, double base_lr) const {
+  return base_lr * std::pow(gamma_, static_cast<double>(epoch / step_size_));
 }
 
 }  // namespace hg::optim

@@ -12,7 +12,7 @@ class StepLR final : public LRScheduler {
   StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
 
  protected:
-  double lr_at(int64_t epoch, size_t g) const override;
+  double lr_at(int64_t epoch, size_t g, double base_lr) const override;
 
  private:
   int64_t step_size_;
