@@ -61,4 +61,10 @@ TEST_CASE("opt levels: initialize sets autocast, masters and BatchNorm per level
   o2.step();
   CHECK(m2->parameters()[0].dtype() == kBFloat16);
   CHECK(c2.describe().find("master weights") != std::string::npos);
+  auto m3 = make();
+  optim::SGD o3(m3->parameters(), optim::SGDOptions(0.1));
+  const amp::AmpConfig c3 = amp::initialize(*m3, o3, amp::OptLevel::O3, kFloat16);
+  CHECK(m3->named_parameters()[2].second.dtype() == kFloat32);  // BatchNorm stays fp32 in O3
+  CHECK(c3.describe().find("float16 model (BatchNorm float32), no master weights") !=
+        std::string::npos);  // it said "pure float16 model"
 }

@@ -152,6 +152,14 @@ TEST_CASE("binary_cross_entropy (on probabilities and on logits): values and gra
   }
 }
 
+TEST_CASE("binary cross-entropies are in nn::functional too") {
+  const Tensor logits = from_vector(std::vector<float>{-1, 2}), target = ones({2});
+  CHECK(nn::functional::binary_cross_entropy_with_logits(logits, target).item<double>() ==
+        binary_cross_entropy_with_logits(logits, target).item<double>());
+  CHECK(nn::functional::binary_cross_entropy(sigmoid(logits), target).item<double>() ==
+        binary_cross_entropy(sigmoid(logits), target).item<double>());
+}
+
 TEST_CASE("binary_cross_entropy: the edges (large logits, p of 0 and 1, a zero logit)") {
   const Tensor x = from_vector(std::vector<double>{100, -100, 0}, kFloat64).requires_grad_();
   const Tensor t = from_vector(std::vector<double>{0, 1, 0.25}, kFloat64);
