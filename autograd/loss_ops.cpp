@@ -92,7 +92,9 @@ Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int6
     t = target.contiguous();
   }
   Tensor loss = make_tensor({x.size(0)}, x.dtype(), x.device());
-  Tensor lse = make_tensor({x.size(0)}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
+  // each row's (max, log_sum), for the backward
+  Tensor lse =
+      make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
   int64_t bad = -1;
   kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(t), ignore_index,
                                      label_smoothing, kernels::view_of(loss), kernels::view_of(lse),

@@ -23,14 +23,17 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 // time with float (double for fp64) inside:
 //   lse = max + log(sum exp(x - max)),
 //   loss[n] = (1 - ls) * (lse - x[t]) + ls * (lse - mean(x))   (ls: label smoothing),
-// 0 where t == ignore_index; loss [N] has the logits' dtype, lse [N] the compute dtype
-// (float32, float64 for fp64) and is kept for the backward. Targets outside [0, C) are
+// 0 where t == ignore_index; loss [N] has the logits' dtype. lse [N, 2] holds each row's
+// log-sum-exp in two parts, (max, log(sum exp(x - max))), in the compute dtype (float32,
+// float64 for fp64), kept for the backward: max + log_sum as one number would lose log_sum's
+// bits to a large max. Targets outside [0, C) are
 // reported through bad_target (the first offending row, else -1) by the CPU; the CUDA column
 // reports them late, as nll_loss's (kernels/nn_kernels.h).
 using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
                                 int64_t ignore_index, double label_smoothing,
                                 const TensorView& loss, const TensorView& lse, int64_t* bad_target);
-// grad_logits[n, c] = grad_loss[n] * (exp(x[n, c] - lse[n]) - (1 - ls) [c == t] - ls / C), and
+// grad_logits[n, c] = grad_loss[n] * (exp((x[n, c] - max[n]) - log_sum[n]) - (1 - ls) [c == t]
+// - ls / C), and
 // 0 in ignored rows; grad_loss [N] has the logits' dtype.
 using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorView& target,
                                         const TensorView& lse, const TensorView& grad_loss,

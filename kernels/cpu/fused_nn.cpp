@@ -80,7 +80,8 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
     for (int64_t n = 0; n < rows; ++n) {
       const T* xr = x + n * cols;
       const RowLse<C> row = row_lse<T, C>(xr, cols);
-      saved[n] = row.max + row.log_sum;  // the backward's exp(x - lse)
+      saved[2 * n] = row.max;  // the backward's exp((x - max) - log_sum)
+      saved[2 * n + 1] = row.log_sum;
       if (t[n] == ignore_index) {
         out[n] = static_cast<T>(C(0));
         continue;
@@ -114,10 +115,10 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
         for (int64_t c = 0; c < cols; ++c) dr[c] = static_cast<T>(C(0));
         continue;
       }
-      const C gn = static_cast<C>(g[n]), shift = saved[n];
+      const C gn = static_cast<C>(g[n]), max = saved[2 * n], log_sum = saved[2 * n + 1];
       for (int64_t c = 0; c < cols; ++c) {
         const C target_share = c == t[n] ? C(1) - ls : C(0);
-        const C p = std::exp(static_cast<C>(x[n * cols + c]) - shift);
+        const C p = std::exp((static_cast<C>(x[n * cols + c]) - max) - log_sum);
         dr[c] = static_cast<T>(gn * (p - target_share - uniform));
       }
     }

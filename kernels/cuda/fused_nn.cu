@@ -64,7 +64,8 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   total = warp_sum(total);
   if (lane != 0) return;
   const C log_sum = log(sum);  // the loss adds it last, as the CPU: max + log_sum loses its bits
-  lse[n] = max + log_sum;
+  lse[2 * n] = max;  // kept in two parts for the backward, as on the CPU
+  lse[2 * n + 1] = log_sum;
   const int64_t t = target[n];
   if (t == ignore_index) {
     loss[n] = Scalar<T>::store(C(0));
@@ -90,7 +91,7 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
       dx[i] = Scalar<T>::store(C(0));
       continue;
     }
-    const C p = exp(static_cast<C>(Scalar<T>::load(x[i])) - lse[n]);
+    const C p = exp((static_cast<C>(Scalar<T>::load(x[i])) - lse[2 * n]) - lse[2 * n + 1]);
     const C share = c == t ? C(1) - ls : C(0);
     dx[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_loss[n])) * (p - share - uniform));
   }

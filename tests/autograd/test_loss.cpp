@@ -86,6 +86,12 @@ TEST_CASE("log_softmax and cross_entropy keep their precision for large fp32 log
         doctest::Approx(
             cross_entropy(x.to(kFloat64), target, Reduction::Mean, -100, 0.2).item<double>())
             .epsilon(1e-6));
+  // the gradient too: the backward's softmax is exp((x - max) - log_sum), not exp(x - lse)
+  const Tensor leaf = x.detach().requires_grad_();
+  cross_entropy(leaf, target).backward();
+  const Tensor leaf64 = x.to(kFloat64).requires_grad_();
+  cross_entropy(leaf64, target).backward();
+  expect_close(values(leaf.grad()), values(leaf64.grad()), 1e-6, 1e-7);
 }
 
 TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
