@@ -72,15 +72,25 @@ bool unscale_and_check(std::vector<detail::UnscaleTarget>& targets, double inv_s
 double pending_gradient_scale() { return pending_scale; }
 void set_pending_gradient_scale(double scale) { pending_scale = scale; }
 
+namespace {
+
+// The rules of the options that shape the dynamic scale (the constructor's, and load_state_dict's
+// for the values a checkpoint brings).
+void check_dynamics(const GradScalerOptions& o, const char* where) {
+  HG_CHECK(o.growth_factor_ > 1.0, where, ": growth_factor must be > 1, got ", o.growth_factor_);
+  HG_CHECK(o.backoff_factor_ > 0.0 && o.backoff_factor_ < 1.0, where,
+           ": backoff_factor must be in (0, 1), got ", o.backoff_factor_);
+  HG_CHECK(o.growth_interval_ >= 1 && o.hysteresis_ >= 1, where,
+           ": growth_interval and hysteresis must be >= 1, got ", o.growth_interval_, " and ",
+           o.hysteresis_);
+}
+
+}  // namespace
+
 GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale_) {
   HG_CHECK(options.init_scale_ > 0 && std::isfinite(options.init_scale_),
            "GradScaler: init_scale must be positive and finite, got ", options.init_scale_);
-  HG_CHECK(options.growth_factor_ > 1.0, "GradScaler: growth_factor must be > 1, got ",
-           options.growth_factor_);
-  HG_CHECK(options.backoff_factor_ > 0.0 && options.backoff_factor_ < 1.0,
-           "GradScaler: backoff_factor must be in (0, 1), got ", options.backoff_factor_);
-  HG_CHECK(options.growth_interval_ >= 1 && options.hysteresis_ >= 1,
-           "GradScaler: growth_interval and hysteresis must be >= 1");
+  check_dynamics(options, "GradScaler");
 }
 
 Tensor GradScaler::scale(const Tensor& loss) {
@@ -254,28 +264,58 @@ Tensor GradScaler::state_tensor() const {
   return from_vector(host_state(), {kernels::kScaleStateSize}, kFloat64);
 }
 
+// The state and, as PyTorch's, the options that drive it: a resumed run backs off and grows as
+// the saved one did.
 std::map<std::string, double> GradScaler::state_dict() const {
   const std::vector<double> s = device_ ? read_device_state() : host_state();
   return {{"scale", s[kernels::kScaleSlot]},
           {"growth_tracker", s[kernels::kGrowthTrackerSlot]},
           {"overflow_streak", s[kernels::kOverflowStreakSlot]},
-          {"skipped_steps", s[kernels::kSkippedStepsSlot]}};
+          {"skipped_steps", s[kernels::kSkippedStepsSlot]},
+          {"growth_factor", options_.growth_factor_},
+          {"backoff_factor", options_.backoff_factor_},
+          {"growth_interval", static_cast<double>(options_.growth_interval_)},
+          {"hysteresis", static_cast<double>(options_.hysteresis_)}};
 }
+
+namespace {
+
+void check_count(const std::map<std::string, double>& state, const char* key) {
+  const double v = state.at(key);  // whole numbers a double holds exactly, so the casts are safe
+  HG_CHECK(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v),
+           "GradScaler.load_state_dict: \"", key, "\" must be a whole number in [0, 2^53], got ",
+           v);
+}
+
+// The options a state brings (checkpoints older than these keys bring none: the scaler keeps
+// its own), checked as the constructor checks them.
+GradScalerOptions options_from(const std::map<std::string, double>& state,
+                               GradScalerOptions options) {
+  if (state.count("growth_factor")) options.growth_factor_ = state.at("growth_factor");
+  if (state.count("backoff_factor")) options.backoff_factor_ = state.at("backoff_factor");
+  if (state.count("growth_interval")) {
+    check_count(state, "growth_interval");
+    options.growth_interval_ = static_cast<int64_t>(state.at("growth_interval"));
+  }
+  if (state.count("hysteresis")) {
+    check_count(state, "hysteresis");
+    options.hysteresis_ = static_cast<int64_t>(state.at("hysteresis"));
+  }
+  check_dynamics(options, "GradScaler.load_state_dict");
+  return options;
+}
+
+}  // namespace
 
 void GradScaler::load_state_dict(const std::map<std::string, double>& state) {
   for (const char* key : {"scale", "growth_tracker", "overflow_streak", "skipped_steps"})
     HG_CHECK(state.count(key), "GradScaler.load_state_dict: missing \"", key, "\"");
   const double scale = state.at("scale");
   HG_CHECK(scale > 0 && std::isfinite(scale),
-           "GradScaler.load_state_dict: scale must be positive "
-           "and finite, got ",
-           scale);
-  for (const char* key : {"growth_tracker", "overflow_streak", "skipped_steps"}) {
-    const double v = state.at(key);  // whole numbers a double holds exactly, so the casts are safe
-    HG_CHECK(v >= 0 && v <= 9007199254740992.0 && v == std::floor(v),
-             "GradScaler.load_state_dict: \"", key, "\" must be a whole number in [0, 2^53], got ",
-             v);
-  }
+           "GradScaler.load_state_dict: scale must be positive and finite, got ", scale);
+  for (const char* key : {"growth_tracker", "overflow_streak", "skipped_steps"})
+    check_count(state, key);
+  options_ = options_from(state, options_);
   scale_ = state.at("scale");
   growth_tracker_ = static_cast<int64_t>(state.at("growth_tracker"));
   overflow_streak_ = static_cast<int64_t>(state.at("overflow_streak"));

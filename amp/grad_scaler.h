@@ -156,6 +156,9 @@ class GradScaler {
   const std::string& last_skip_reason() const;
   int64_t skipped_steps() const;
 
+  // scale, growth_tracker, overflow_streak, skipped_steps and, as PyTorch's, the options that
+  // drive the scale (growth_factor, backoff_factor, growth_interval, hysteresis): loading
+  // replaces this scaler's; a state without them (an older checkpoint) keeps its own.
   std::map<std::string, double> state_dict() const;
   void load_state_dict(const std::map<std::string, double>& state);
   // A copy of the state as float64 [4]: [0] scale, [1] growth_tracker, [2] overflow_streak,

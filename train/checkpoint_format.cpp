@@ -94,7 +94,8 @@ void parse_prefixed(const Metadata& meta, CheckpointContents& out, const std::st
       out.optimizer.scalars[name] = v;
     } else if (prefix == "scaler") {
       const double v = to_real(key, text, where);
-      check_state_scalar(key, v, name != "scale", where);
+      const bool factor = name == "scale" || name == "growth_factor" || name == "backoff_factor";
+      check_state_scalar(key, v, !factor, where);
       out.scaler[name] = v;
     } else if (prefix == "sched") {
       const double v = to_real(key, text, where);

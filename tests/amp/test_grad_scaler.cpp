@@ -117,6 +117,50 @@ TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-id
   CHECK(scaler.get_scale() == 32768);
 }
 
+TEST_CASE("grad scaler: state_dict carries the growth and backoff options, as PyTorch's") {
+  amp::GradScaler saved(amp::GradScalerOptions()
+                            .init_scale(1024)
+                            .growth_factor(4)
+                            .backoff_factor(0.25)
+                            .growth_interval(1)
+                            .hysteresis(2));
+  const auto state = saved.state_dict();
+  CHECK(state.at("growth_factor") == 4.0);
+  CHECK(state.at("backoff_factor") == 0.25);
+  CHECK(state.at("growth_interval") == 1.0);
+  CHECK(state.at("hysteresis") == 2.0);
+  amp::GradScaler resumed;  // default options: the state's replace them
+  resumed.load_state_dict(state);
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.1));
+  p.set_grad(ones({1}));
+  resumed.step(opt);
+  resumed.update();
+  CHECK(resumed.get_scale() == 4096.0);  // grown by 4 after one clean step
+  for (int i = 0; i < 2; ++i) {          // backs off after two non-finite steps in a row
+    p.set_grad(full({1}, INFINITY));
+    resumed.step(opt);
+    resumed.update();
+  }
+  CHECK(resumed.get_scale() == 1024.0);
+
+  auto old_state = state;  // a state without the options (an older checkpoint) keeps the scaler's
+  for (const char* key : {"growth_factor", "backoff_factor", "growth_interval", "hysteresis"})
+    old_state.erase(key);
+  amp::GradScaler keeps(amp::GradScalerOptions().growth_interval(7));
+  keeps.load_state_dict(old_state);
+  CHECK(keeps.state_dict().at("growth_interval") == 7.0);
+
+  auto bad = state;
+  bad["backoff_factor"] = 1.5;
+  expect_error([&] { resumed.load_state_dict(bad); },
+               {"GradScaler.load_state_dict", "backoff_factor", "(0, 1)", "1.5"});
+  bad = state;
+  bad["growth_interval"] = 0.5;
+  expect_error([&] { resumed.load_state_dict(bad); },
+               {"GradScaler.load_state_dict", "growth_interval", "whole number"});
+}
+
 TEST_CASE("grad scaler: unscale_ twice is an error, state_dict round trip, bf16 warning") {
   Tensor p = ones({1}).requires_grad_();
   optim::SGD opt({p}, optim::SGDOptions(0.1));
