@@ -66,15 +66,14 @@ class BinaryBackward final : public autograd::Node {
         const Tensor gb = g * hg::pow(a, b) * safe_log;
         return {sum_to(ga, sa), sum_to(gb, sb)};
       }
-      default: {  // maximum/minimum: the larger (smaller) side gets it; ties split evenly
+      default: {  // maximum/minimum: the larger (smaller) side gets it; ties split evenly;
+        // beside a NaN neither side loses, so both get it (PyTorch's rule)
         const bool is_max = op_ == BinaryOp::Maximum;
-        const Tensor a_wins = is_max ? gt(a, b) : lt(a, b);
-        const Tensor tie = eq(a, b);
-        const Tensor half = g * 0.5;
-        const Tensor zero = zeros_like(g);
-        const Tensor ga = where(a_wins, g, where(tie, half, zero));
-        const Tensor gb = where(a_wins, zero, where(tie, half, g));
-        return {sum_to(ga, sa), sum_to(gb, sb)};
+        const Tensor a_loses = is_max ? lt(a, b) : gt(a, b);
+        const Tensor b_loses = is_max ? gt(a, b) : lt(a, b);
+        const Tensor shared = where(eq(a, b), g * 0.5, g);
+        const Tensor zero = zeros_like(shared);
+        return {sum_to(where(a_loses, zero, shared), sa), sum_to(where(b_loses, zero, shared), sb)};
       }
     }
   }
@@ -184,7 +183,9 @@ Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-// Scalars on floating tensors go through affine(): one pass, the scalar never rounded.
+// Scalars on floating tensors go through affine() or div_scalar(): one pass, the scalar never
+// rounded to a 16-bit dtype. A product's shift is -0.0, the exact additive identity (+0.0 would
+// turn a -0 product into +0).
 Tensor operator+(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0, b) : add(a, wrap_scalar(b, a));
 }
@@ -192,10 +193,10 @@ Tensor operator-(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, 1.0, -b) : sub(a, wrap_scalar(b, a));
 }
 Tensor operator*(const Tensor& a, double b) {
-  return a.is_floating_point() ? affine(a, b, 0.0) : mul(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? affine(a, b, -0.0) : mul(a, wrap_scalar(b, a));
 }
 Tensor operator/(const Tensor& a, double b) {
-  return a.is_floating_point() ? affine(a, 1.0 / b, 0.0) : div(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {

@@ -35,6 +35,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // scale * x + shift in one pass, the scalars kept in float (double for fp64): the scalar
 // operators (x * 0.1, x + 1) on floating tensors use it, so no scalar is rounded to 16 bits.
 Tensor affine(const Tensor& x, double scale, double shift);
+// x / divisor in one pass, a true division in float (double for fp64): `x / 3.0` on floating
+// tensors uses it.
+Tensor div_scalar(const Tensor& x, double divisor);
 
 // ---- elementwise, binary (broadcasting, dtype promotion) ----
 Tensor add(const Tensor& a, const Tensor& b);

@@ -75,10 +75,12 @@ class ReduceBackward final : public autograd::Node {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     if (op_ == ReduceOp::Sum) return {expand_back(g, shape, mask_, keepdim_)};
     if (op_ == ReduceOp::Mean)
-      return {expand_back(g * (1.0 / static_cast<double>(count_)), shape, mask_, keepdim_)};
-    // max/min of several dims: the gradient is shared evenly among the tied extremes
+      return {expand_back(g / static_cast<double>(count_), shape, mask_, keepdim_)};
+    // max/min of several dims: the gradient is shared evenly among the tied extremes (the NaNs,
+    // where the result is NaN)
     const Tensor& x = input_.unpack(*this);
-    const Tensor hit = eq(x, expand_back(result_.unpack(*this), shape, mask_, keepdim_));
+    const Tensor r = expand_back(result_.unpack(*this), shape, mask_, keepdim_);
+    const Tensor hit = where(ne(r, r), ne(x, x), eq(x, r));
     const Tensor hits = sum(hit.to(g.dtype()), dims_of_mask(), true);
     const Tensor share =
         expand_back(g, shape, mask_, keepdim_) / expand_back(hits, shape, mask_, true);
@@ -218,15 +220,20 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
 }
 
 Tensor var(const Tensor& x_in, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
-  const Tensor x = amp::autocast(amp::OpId::Var, x_in);
-  autograd::check_floating(x, "var");
+  const Tensor x16 = amp::autocast(amp::OpId::Var, x_in);
+  autograd::check_floating(x16, "var");
+  // 16-bit inputs are centred, squared and summed in float (squares overflow fp16 past 256),
+  // the result stored in their dtype
+  const bool narrow = x16.dtype() == kFloat16 || x16.dtype() == kBFloat16;
+  const Tensor x = narrow ? x16.to(kFloat32) : x16;
   const std::vector<bool> mask = reduced_mask(x, dims, "var");
   int64_t count = 1;
   for (int64_t d = 0; d < x.dim(); ++d)
     if (mask[d]) count *= x.sizes()[d];
   const Tensor centered = x - mean(x, dims, true);
   const double denominator = static_cast<double>(std::max<int64_t>(count - correction, 0));
-  return sum(square(centered), dims, keepdim) / denominator;
+  const Tensor result = sum(square(centered), dims, keepdim) / denominator;
+  return narrow ? result.to(x16.dtype()) : result;
 }
 Tensor var(const Tensor& x) { return var(x, {}, false, 1); }
 

@@ -1,4 +1,6 @@
 // Tensor's methods that copy, convert, modify in place, or touch autograd state.
+#include <utility>
+
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "autograd/op_helpers.h"
@@ -26,12 +28,34 @@ class CopyBackward final : public autograd::Node {
 Tensor copy_to_new(const Tensor& src, DType dtype, const char* node_name) {
   Tensor out = make_tensor(src.sizes(), dtype, src.device());
   kernels::copy(src.device())(kernels::view_of(src), kernels::view_of(out));
-  if (autograd::needs_grad({&src})) {
-    HG_CHECK(is_floating(dtype), "to: cannot cast ", describe(src), " which requires grad to ",
-             dtype_name(dtype), " (gradients need a floating dtype)");
+  // an integer or bool result is no part of the graph (PyTorch's x.long() of a tensor that
+  // requires grad): it gets no gradient and passes none back
+  if (is_floating(dtype) && autograd::needs_grad({&src}))
     autograd::record_op<CopyBackward>({src}, out, node_name);
-  }
   return out;
+}
+
+// Whether two tensors may share memory: the same storage and intersecting byte ranges (the
+// lowest and highest byte each layout reaches; interleaved views count as overlapping).
+bool may_overlap(const Tensor& a, const Tensor& b) {
+  if (a.storage() != b.storage() || a.numel() == 0 || b.numel() == 0) return false;
+  auto byte_range = [](const Tensor& t) {
+    int64_t lo = t.storage_offset(), hi = lo;
+    for (int64_t d = 0; d < t.dim(); ++d) {
+      const int64_t span = (t.sizes()[d] - 1) * t.strides()[d];
+      (span < 0 ? lo : hi) += span;
+    }
+    const auto item = static_cast<int64_t>(itemsize(t.dtype()));
+    return std::pair<int64_t, int64_t>{lo * item, (hi + 1) * item};
+  };
+  const auto [a_lo, a_hi] = byte_range(a);
+  const auto [b_lo, b_hi] = byte_range(b);
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
+bool same_layout(const Tensor& a, const Tensor& b) {
+  return a.storage() == b.storage() && a.storage_offset() == b.storage_offset() &&
+         a.sizes() == b.sizes() && a.strides() == b.strides() && a.dtype() == b.dtype();
 }
 
 // A move between devices: the gradient moves back to where the input lives.
@@ -138,8 +162,13 @@ Tensor& Tensor::copy_(const Tensor& src) {
   autograd::check_defined(src, "copy_");
   HG_CHECK(!(is_grad_enabled() && src.requires_grad()), "copy_: source ", describe(src),
            " requires grad, but in-place copies are not recorded (use hg::NoGradGuard)");
-  broadcast_shapes(src.sizes(), sizes(), "copy_");
-  const Tensor from = src.to(device());
+  HG_CHECK(broadcast_shapes(src.sizes(), sizes(), "copy_") == sizes(), "copy_: source ",
+           describe(src), " does not broadcast to the destination ", describe(*this));
+  Tensor from = src.to(device());
+  if (!same_layout(from, *this) && may_overlap(from, *this)) {
+    NoGradGuard no_grad;  // an element may be read after it was written: read from a copy
+    from = from.clone();
+  }
   kernels::copy(device())(kernels::view_of(from, sizes()), kernels::view_of(*this));
   storage()->bump_version();
   return *this;

@@ -45,6 +45,8 @@ const char* unary_name(UnaryOp op) {
       return "pow";
     case UnaryOp::Clamp:
       return "clamp";
+    case UnaryOp::DivScalar:
+      return "div";
     case UnaryOp::Affine:
       return "affine";
   }
@@ -57,16 +59,21 @@ std::string node_name(UnaryOp op) {
   return name + "Backward";
 }
 
+bool has_constant_slope(UnaryOp op) {
+  return op == UnaryOp::Affine || op == UnaryOp::DivScalar || op == UnaryOp::Neg;
+}
+
 class UnaryBackward final : public autograd::Node {
  public:
   UnaryBackward(UnaryOp op, UnaryParams params) : op_(op), params_(params) {}
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
-    if (op_ == UnaryOp::Affine || op_ == UnaryOp::Neg) {  // constant slope: nothing saved
+    if (has_constant_slope(op_)) {  // nothing saved: g * a, g / a (as PyTorch's), -g
       const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
       Tensor grad_in = make_tensor(g.sizes(), g.dtype(), g.device());
-      const UnaryParams slope{op_ == UnaryOp::Neg ? -1.0 : params_.a, 0.0};
-      kernels::unary(g.device())(UnaryOp::Affine, kernels::view_of(g), kernels::view_of(grad_in),
-                                 slope);
+      const bool divide = op_ == UnaryOp::DivScalar;
+      const UnaryParams slope{op_ == UnaryOp::Neg ? -1.0 : params_.a, -0.0};  // -0.0 keeps -0
+      kernels::unary(g.device())(divide ? UnaryOp::DivScalar : UnaryOp::Affine, kernels::view_of(g),
+                                 kernels::view_of(grad_in), slope);
       return {grad_in};
     }
     const Tensor& v = saved_.unpack(*this);
@@ -128,8 +135,7 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
   kernels::unary(x.device())(op, kernels::view_of(x), kernels::view_of(out), params);
   if (autograd::needs_grad({&x})) {
     auto node = autograd::record_op<UnaryBackward>({x}, out, op, params);
-    if (op != UnaryOp::Affine && op != UnaryOp::Neg)
-      node->save(kernels::backward_uses_output(op) ? out : x);
+    if (!has_constant_slope(op)) node->save(kernels::backward_uses_output(op) ? out : x);
   }
   return out;
 }
@@ -162,6 +168,10 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   return unary_op(UnaryOp::Affine, x, {scale, shift});
+}
+
+Tensor div_scalar(const Tensor& x, double divisor) {
+  return unary_op(UnaryOp::DivScalar, x, {divisor, 0.0});
 }
 
 }  // namespace hg

@@ -140,8 +140,8 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
+  const int64_t at = wrap_dim(d, dim(), "squeeze");  // 0 and -1 for a 0-dim tensor
   if (dim() == 0) return *this;
-  const int64_t at = wrap_dim(d, dim(), "squeeze");
   if (sizes()[at] != 1) return *this;
   Shape shape = sizes();
   shape.erase(shape.begin() + at);
@@ -149,7 +149,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
-  const int64_t at = wrap_dim(d, dim(), "slice");
+  const int64_t at = wrap_sized_dim(d, dim(), "slice");
   HG_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = sizes()[at];
   if (start < 0) start += n;
@@ -170,14 +170,18 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
-  const int64_t at = wrap_dim(d, dim(), "narrow");
-  HG_CHECK(start >= 0 && length >= 0 && start + length <= sizes()[at], "narrow: [", start, ", ",
-           start + length, ") is out of range for dim ", d, " of ", describe(*this));
+  const int64_t at = wrap_sized_dim(d, dim(), "narrow");
+  const int64_t n = sizes()[at];
+  HG_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dim ", d,
+           " of ", describe(*this));
+  if (start < 0) start += n;  // as PyTorch: a negative start counts from the end
+  HG_CHECK(length >= 0 && start + length <= n, "narrow: [", start, ", ", start + length,
+           ") is out of range for dim ", d, " of ", describe(*this));
   return slice(at, start, start + length);
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
-  const int64_t at = wrap_dim(d, dim(), "select");
+  const int64_t at = wrap_sized_dim(d, dim(), "select");
   const int64_t n = sizes()[at];
   HG_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d,
            " of ", describe(*this));

@@ -16,13 +16,11 @@ constexpr int64_t kEdgeItems = 3;
 struct Format {
   bool integral = true;     // every value is a whole number: print "3." like PyTorch
   bool scientific = false;  // the range is too wide for fixed point
-  bool is_int = false;      // an integer dtype
   bool is_bool = false;
 };
 
 Format choose_format(const std::vector<double>& values, DType dtype) {
   Format f;
-  f.is_int = !is_floating(dtype) && dtype != kBool;
   f.is_bool = dtype == kBool;
   double max_abs = 0, min_abs = INFINITY;
   for (double v : values) {
@@ -41,9 +39,7 @@ std::string format_value(double v, const Format& f) {
   if (f.is_bool) return v != 0 ? "True" : "False";
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  if (f.is_int) {
-    out << static_cast<int64_t>(v);
-  } else if (f.scientific) {
+  if (f.scientific) {
     out << std::scientific << std::setprecision(4) << v;
   } else if (f.integral) {
     out << static_cast<int64_t>(v) << '.';
@@ -53,10 +49,23 @@ std::string format_value(double v, const Format& f) {
   return out.str();
 }
 
+// Every element as text: integers read back exactly as int64 (a double would round past 2^53),
+// floating values in the tensor's shared format.
+std::vector<std::string> formatted_values(const Tensor& t) {
+  std::vector<std::string> out;
+  if (!is_floating(t.dtype()) && t.dtype() != kBool) {
+    for (int64_t v : t.to_vector<int64_t>()) out.push_back(std::to_string(v));
+    return out;
+  }
+  const std::vector<double> values = t.to_vector<double>();
+  const Format format = choose_format(values, t.dtype());
+  for (double v : values) out.push_back(format_value(v, format));
+  return out;
+}
+
 struct Printer {
-  const std::vector<double>& values;
+  const std::vector<std::string>& values;
   const Shape& sizes;
-  Format format;
   size_t width = 0;
   bool summarize = false;
 
@@ -70,7 +79,7 @@ struct Printer {
         i = n - kEdgeItems;
       }
       if (dim + 1 == sizes.size()) {
-        std::string s = format_value(values[offset + i], format);
+        const std::string& s = values[offset + i];
         out << std::string(width - std::min(width, s.size()), ' ') << s;
       } else {
         print(out, dim + 1, offset + i * inner, inner, indent + 1);
@@ -90,14 +99,13 @@ struct Printer {
 
 std::ostream& operator<<(std::ostream& out, const Tensor& t) {
   if (!t.defined()) return out << "tensor(undefined)";
-  const std::vector<double> values = t.to_vector<double>();
-  Printer printer{values, t.sizes(), choose_format(values, t.dtype())};
+  const std::vector<std::string> values = formatted_values(t);
+  Printer printer{values, t.sizes()};
   printer.summarize = t.numel() > kSummarizeAbove;
-  for (double v : values)
-    printer.width = std::max(printer.width, format_value(v, printer.format).size());
+  for (const std::string& v : values) printer.width = std::max(printer.width, v.size());
   out << "tensor(";
   if (t.dim() == 0) {
-    out << format_value(values[0], printer.format);
+    out << values[0];
   } else {
     printer.print(out, 0, 0, t.numel(), 7);
   }

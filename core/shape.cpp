@@ -38,6 +38,11 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, std::string_view op) {
   return dim < 0 ? dim + (ndim == 0 ? 1 : ndim) : dim;
 }
 
+int64_t wrap_sized_dim(int64_t dim, int64_t ndim, std::string_view op) {
+  HG_CHECK(ndim > 0, op, ": dimension ", dim, " of a 0-dim tensor (it has no dimensions)");
+  return wrap_dim(dim, ndim, op);
+}
+
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
   const size_t n = std::max(a.size(), b.size());
   Shape out(n);

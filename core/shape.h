@@ -16,6 +16,9 @@ std::string shape_str(const Shape& shape);  // "[2, 3]"
 
 // Maps a possibly negative dim into [0, ndim); throws hg::Error naming `op` when out of range.
 int64_t wrap_dim(int64_t dim, int64_t ndim, std::string_view op);
+// wrap_dim for ops that read the dimension's size or stride (size, stride, select, slice,
+// narrow): a 0-dim tensor has none, so any dim is an error there.
+int64_t wrap_sized_dim(int64_t dim, int64_t ndim, std::string_view op);
 
 // NumPy broadcasting of two shapes; throws hg::Error naming `op` when they are incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);

@@ -19,8 +19,8 @@ const TensorImpl& checked(const TensorImpl* impl) {
 const Shape& Tensor::sizes() const { return checked(impl()).sizes; }
 const Shape& Tensor::strides() const { return checked(impl()).strides; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
-int64_t Tensor::size(int64_t d) const { return sizes()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_sized_dim(d, dim(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_sized_dim(d, dim(), "stride")]; }
 int64_t Tensor::numel() const { return shape_numel(sizes()); }
 int64_t Tensor::storage_offset() const { return checked(impl()).offset; }
 DType Tensor::dtype() const { return checked(impl()).dtype; }
@@ -67,7 +67,9 @@ T* Tensor::data() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   // Read back through a contiguous CPU copy in T's dtype (int goes through int64).
-  Tensor host = to(kCPU).to(readback_dtype<T>()).contiguous();
+  // detached: a read-back is no op of the graph (and an int64 read of a tensor that requires
+  // grad is allowed)
+  Tensor host = detach().to(kCPU).to(readback_dtype<T>()).contiguous();
   using Stored = std::conditional_t<std::is_same_v<T, int>, int64_t, T>;
   const Stored* p = static_cast<const Stored*>(host.data_ptr());
   std::vector<T> out(static_cast<size_t>(host.numel()));

@@ -25,9 +25,10 @@ enum class UnaryOp {
   Tanh,
   Square,
   Reciprocal,
-  Pow,    // x^p, p = params.a
-  Clamp,  // clamp(x, params.a, params.b)
-  Affine  // params.a * x + params.b
+  Pow,        // x^p, p = params.a
+  Clamp,      // clamp(x, params.a, params.b)
+  DivScalar,  // x / params.a: a true division, as PyTorch's CPU (not x * (1 / a))
+  Affine      // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {
   double a = 0.0;

@@ -108,6 +108,8 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
       });
     case UnaryOp::Clamp:  // gradient passes where the input was inside [a, b]
       return select_loop<T>(v, g, out, [a, b](C x) { return x >= a && x <= b; });
+    case UnaryOp::DivScalar:  // autograd divides the gradient by a instead (unary_ops.cpp)
+      return backward_loop<T>(v, g, out, [a](C) { return C(1) / a; });
     case UnaryOp::Affine:
       return backward_loop<T>(v, g, out, [a](C) { return a; });
   }

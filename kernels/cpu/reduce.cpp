@@ -81,7 +81,7 @@ TensorView collapse_reduced(const TensorView& view, const TensorView& out) {
 }
 
 template <typename T, typename A, typename Combine>
-void reduce_into(const TensorView& in, const TensorView& out, double scale) {
+void reduce_into(const TensorView& in, const TensorView& out, double divisor) {
   int64_t out_numel = 1;
   for (int d = 0; d < out.ndim; ++d)
     if (out.strides[d] != 0) out_numel *= out.sizes[d];
@@ -124,15 +124,16 @@ void reduce_into(const TensorView& in, const TensorView& out, double scale) {
   for (int t = 1; t < threads; ++t)
     for (int64_t i = 0; i < out_numel; ++i)
       partial[i] = Combine::combine(partial[i], partial[t * out_numel + i]);
-  // Store: scale (for mean) in the accumulator type, then round once into out's dtype.
+  // Store: divide (for mean: sum / n, 0 / 0 = NaN when empty) in the accumulator type, then
+  // round once into out's dtype.
   const TensorView out_small = collapse_reduced(out, out);
   const TensorView acc_small =
       collapse_reduced(accumulator_view(out, dtype_of<A>(), partial.data()), out);
   dispatch_all(out.dtype, [&]<typename O>() {
-    for_each<2>({&out_small, &acc_small}, [scale](char** p, const int64_t* s, int64_t n) {
+    for_each<2>({&out_small, &acc_small}, [divisor](char** p, const int64_t* s, int64_t n) {
       for (int64_t i = 0; i < n; ++i) {
         A v = *reinterpret_cast<const A*>(p[1] + i * s[1]);
-        if (scale != 1.0) v = static_cast<A>(v * static_cast<A>(scale));
+        if (divisor != 1.0) v = static_cast<A>(v / static_cast<A>(divisor));
         *reinterpret_cast<O*>(p[0] + i * s[0]) = convert<O>(v);
       }
     });
@@ -152,7 +153,7 @@ void reduce(ReduceOp op, const TensorView& in, const TensorView& out) {
       case ReduceOp::Sum:
         return reduce_into<T, A, SumCombine<A>>(in, out, 1.0);
       case ReduceOp::Mean:
-        return reduce_into<T, A, SumCombine<A>>(in, out, reduced == 0 ? NAN : 1.0 / reduced);
+        return reduce_into<T, A, SumCombine<A>>(in, out, static_cast<double>(reduced));
       case ReduceOp::Max:
         return reduce_into<T, E, ExtremeCombine<E, true>>(in, out, 1.0);
       case ReduceOp::Min:

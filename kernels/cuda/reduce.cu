@@ -6,8 +6,8 @@
 // a chunk of the R reduced elements: a 256-thread block per (output, chunk) combined with CUB's
 // BlockReduce when the input's innermost dim is reduced (coalesced rows), or a thread per
 // (output, chunk) when it is kept (neighbouring threads read neighbouring outputs). The second
-// combines the chunks in order, applies mean's scale and rounds once into out's dtype. No
-// atomics: the result is the same run after run.
+// combines the chunks in order, divides mean's sum by the count and rounds once into out's dtype.
+// No atomics: the result is the same run after run.
 #include <cub/block/block_reduce.cuh>
 #include <cuda/std/limits>
 
@@ -157,14 +157,14 @@ __global__ void reduce_columns_kernel(const T* in, DeviceIndexMap kept, DeviceIn
 
 template <typename A, typename Combine, typename O>
 __global__ void reduce_finish_kernel(const A* partial, DeviceIndexMap kept, int64_t M,
-                                     int64_t splits, double scale, O* out) {
+                                     int64_t splits, double divisor, O* out) {
   const Combine combine{};
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t m = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; m < M;
        m += stride) {
     A acc = splits > 0 ? partial[m] : Combine::init();
     for (int64_t s = 1; s < splits; ++s) acc = combine(acc, partial[s * M + m]);
-    if (scale != 1.0) acc = static_cast<A>(acc * static_cast<A>(scale));
+    if (divisor != 1.0) acc = static_cast<A>(acc / static_cast<A>(divisor));  // as sum / n
     int64_t in_off, out_off;
     kept.offsets(m, in_off, out_off);
     out[out_off] = convert<O>(acc);
@@ -173,9 +173,10 @@ __global__ void reduce_finish_kernel(const A* partial, DeviceIndexMap kept, int6
 
 template <typename T, typename A, typename Combine>
 void run(const ReducePlan& plan, const kernels::TensorView& in, const kernels::TensorView& out,
-         double scale) {
+         double divisor) {
   const int64_t M = plan.M;
-  // R == 0: no first pass; the finish kernel writes the identity (times scale, NaN for mean).
+  // R == 0: no first pass; the finish kernel writes the identity (over the divisor: 0 / 0, NaN, for
+  // mean).
   const int64_t splits = plan.R == 0 ? 0 : plan.splits;
   Scratch scratch(static_cast<std::size_t>(std::max<int64_t>(1, M * splits)) * sizeof(A));
   A* partial = scratch.as<A>();
@@ -194,7 +195,7 @@ void run(const ReducePlan& plan, const kernels::TensorView& in, const kernels::T
   }
   dispatch_all(out.dtype, [&]<typename O>() {
     reduce_finish_kernel<A, Combine, O>
-        <<<grid_for(M), kBlockSize, 0, stream>>>(partial, kept, M, splits, scale, out.ptr<O>());
+        <<<grid_for(M), kBlockSize, 0, stream>>>(partial, kept, M, splits, divisor, out.ptr<O>());
     HG_CUDA_LAUNCH_CHECK("reduce_finish_kernel");
   });
 }
@@ -211,8 +212,7 @@ void reduce(ReduceOp op, const kernels::TensorView& in, const kernels::TensorVie
       case ReduceOp::Sum:
         return run<T, A, SumCombine<A>>(plan, in, out, 1.0);
       case ReduceOp::Mean:
-        return run<T, A, SumCombine<A>>(plan, in, out,
-                                        plan.R == 0 ? NAN : 1.0 / static_cast<double>(plan.R));
+        return run<T, A, SumCombine<A>>(plan, in, out, static_cast<double>(plan.R));
       case ReduceOp::Max:
         return run<T, E, ExtremeCombine<E, true>>(plan, in, out, 1.0);
       case ReduceOp::Min:

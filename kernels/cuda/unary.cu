@@ -55,6 +55,8 @@ struct UnaryMath {
         return pow_(x, a);
       case UnaryOp::Clamp:
         return x < a ? a : (x > b ? b : x);  // NaN passes through
+      case UnaryOp::DivScalar:
+        return x / a;  // IEEE division (nvcc's default -prec-div=true)
       case UnaryOp::Affine:
         return mul_rn(a, x) + b;
     }

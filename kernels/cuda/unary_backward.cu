@@ -62,6 +62,8 @@ struct Derivative {
         return -v * v;
       case UnaryOp::Pow:
         return a == C(0) ? C(0) : a * pow_(v, a - C(1));
+      case UnaryOp::DivScalar:  // autograd divides the gradient by a instead (unary_ops.cpp)
+        return C(1) / a;
       case UnaryOp::Affine:
         return a;
       default:

@@ -1,0 +1,116 @@
+// PyTorch's semantics at the edges, each found by a review against PyTorch 1.13: copies between
+// overlapping views, 0-dim tensors and dims, NaN in max/maximum gradients, signed zeros through
+// scalar products, true scalar division, 16-bit variance, integer read-back and printing.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <sstream>
+
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("copy_ between overlapping views reads every element before it is overwritten") {
+  Tensor x = arange(0.0, 9.0, 1.0).reshape({3, 3});
+  x.copy_(x.t());  // a transpose in place
+  CHECK(values(x) == std::vector<double>{0, 3, 6, 1, 4, 7, 2, 5, 8});
+  Tensor y = arange(0.0, 6.0, 1.0);
+  y.slice(0, 1, 6).copy_(y.slice(0, 0, 5));  // a shift by one, whose ranges overlap
+  CHECK(values(y) == std::vector<double>{0, 0, 1, 2, 3, 4});
+  Tensor z = arange(0.0, 4.0, 1.0);
+  z.copy_(z);  // the same view: nothing changes
+  CHECK(values(z) == std::vector<double>{0, 1, 2, 3});
+}
+
+TEST_CASE("copy_ refuses a source that does not broadcast to the destination, naming both") {
+  expect_error(
+      [] {
+        zeros({3}).copy_(ones({3, 1}));
+      },
+      {"copy_", "[3, 1] float32", "[3] float32", "broadcast"});
+  expect_error([] { zeros({3}).copy_(ones({2, 3})); }, {"copy_", "[2, 3] float32"});
+}
+
+TEST_CASE("0-dim tensors have no dimension to index, size or slice") {
+  const Tensor s = scalar_tensor(3.0);
+  expect_error([&] { (void)s.size(0); }, {"size", "0-dim"});
+  expect_error([&] { (void)s.stride(-1); }, {"stride", "0-dim"});
+  expect_error([&] { (void)s.select(0, 0); }, {"select", "0-dim"});
+  expect_error([&] { (void)s.slice(0, 0, 1); }, {"slice", "0-dim"});
+  expect_error([&] { (void)s.narrow(0, 0, 1); }, {"narrow", "0-dim"});
+  CHECK(s.squeeze(0).dim() == 0);  // squeeze and sum take dim 0 / -1 of a 0-dim tensor
+  expect_error([&] { (void)s.squeeze(3); }, {"squeeze", "3"});
+}
+
+TEST_CASE("narrow takes a negative start, counted from the end") {
+  const Tensor x = arange(0.0, 5.0, 1.0);
+  CHECK(values(x.narrow(0, -2, 2)) == std::vector<double>{3, 4});
+  expect_error([&] { (void)x.narrow(0, -6, 1); }, {"narrow", "start -6"});
+}
+
+TEST_CASE("max and maximum send the gradient to NaN where NaN won, as PyTorch") {
+  Tensor x = from_vector(std::vector<float>{1, NAN, 3}).requires_grad_();
+  x.max().backward();
+  CHECK(values(x.grad()) == std::vector<double>{0, 1, 0});
+  Tensor a = from_vector(std::vector<float>{NAN, 1, 2, 5}).requires_grad_();
+  Tensor b = from_vector(std::vector<float>{1, NAN, 2, 4}).requires_grad_();
+  maximum(a, b).sum().backward();
+  // beside a NaN neither side loses; a tie splits; otherwise the larger side
+  CHECK(values(a.grad()) == std::vector<double>{1, 1, 0.5, 1});
+  CHECK(values(b.grad()) == std::vector<double>{1, 1, 0.5, 0});
+}
+
+TEST_CASE("scalar products and quotients keep the sign of zero") {
+  const Tensor neg_zero = from_vector(std::vector<float>{-0.0f});
+  CHECK(std::signbit((neg_zero * 2.0).item<float>()));
+  CHECK(std::signbit((neg_zero / 2.0).item<float>()));
+  CHECK(!std::signbit((neg_zero + 0.0).item<float>()));  // -0 + 0 is +0, as in IEEE and PyTorch
+  CHECK(std::signbit((neg_zero - 0.0).item<float>()));
+}
+
+TEST_CASE("a floating tensor over a scalar is a true division, forward and backward") {
+  std::vector<float> xs;
+  for (int i = 1; i <= 2000; ++i) xs.push_back(static_cast<float>(i));
+  const std::vector<float> quotient = (from_vector(xs) / 3.0).to_vector<float>();
+  for (size_t i = 0; i < xs.size(); ++i) CHECK(quotient[i] == xs[i] / 3.0f);
+  CHECK((from_vector(std::vector<float>{49}) / 7.0).item<float>() == 7.0f);
+  CHECK((from_vector(std::vector<double>{49}, {1}, kFloat64) / 49.0).item<double>() == 1.0);
+  Tensor leaf = from_vector(std::vector<double>{1, 2}, {2}, kFloat64).requires_grad_();
+  (leaf / 49.0).backward(from_vector(std::vector<double>{49, 98}, {2}, kFloat64));
+  CHECK(values(leaf.grad()) == std::vector<double>{1, 2});  // g / 49, not g * (1 / 49)
+  const Tensor h = from_vector(std::vector<float>{1}, {1}, kFloat16) / 3.0;
+  CHECK(h.dtype() == kFloat16);
+  CHECK(h.item<float>() == static_cast<float>(Half(1.0f / 3.0f)));
+}
+
+TEST_CASE("var of 16-bit values squares them in float, so it does not overflow") {
+  std::vector<float> v(10, 0.0f);
+  v[0] = -300;
+  v[1] = 300;
+  const Tensor x = from_vector(v, {10}, kFloat16);
+  const Tensor result = var(x);
+  CHECK(result.dtype() == kFloat16);
+  CHECK(result.item<float>() == 20000.0f);
+}
+
+TEST_CASE("an int64 read-back of a tensor that requires grad works and records nothing") {
+  Tensor x = from_vector(std::vector<float>{1, 2}).requires_grad_();
+  const Tensor total = x.sum();
+  CHECK(total.item<int64_t>() == 3);
+  CHECK(total.to_vector<int64_t>() == std::vector<int64_t>{3});
+  CHECK(!x.to(kInt64).requires_grad());
+  total.backward();
+  CHECK(values(x.grad()) == std::vector<double>{1, 1});
+}
+
+TEST_CASE("printing int64 shows every digit, past 2^53 and at the limits") {
+  std::ostringstream out;
+  out << from_vector(std::vector<int64_t>{std::numeric_limits<int64_t>::max(),
+                                          (int64_t{1} << 53) + 1,
+                                          std::numeric_limits<int64_t>::min()});
+  CHECK(out.str().find("9223372036854775807") != std::string::npos);
+  CHECK(out.str().find("9007199254740993") != std::string::npos);
+  CHECK(out.str().find("-9223372036854775808") != std::string::npos);
+}
