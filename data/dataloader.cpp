@@ -41,7 +41,7 @@ std::vector<int64_t> sample_order(int64_t n, bool shuffle, uint64_t seed, int64_
 
 DataLoader::Iterator& DataLoader::Iterator::operator++() {
   ++position_;
-  loader_->advance(position_);
+  loader_->advance(position_, pass_);
   return *this;
 }
 
@@ -60,23 +60,24 @@ int64_t DataLoader::size() const {
 }
 
 void DataLoader::set_epoch(int64_t epoch) {
+  HG_CHECK(epoch >= 0, "DataLoader.set_epoch: expected epoch >= 0, got ", epoch);
   if (epoch != epoch_) resume_batch_ = 0;
   epoch_ = epoch;
 }
 
 DataLoaderState DataLoader::state() const {
-  if (current_index_ >= 0 && current_index_ + 1 < size())
-    return {options_.seed, pass_epoch_, current_index_ + 1};
+  if (current_index_ >= 0) return {options_.seed, pass_epoch_, current_index_ + 1};
   return {options_.seed, epoch_, resume_batch_};
 }
 
 void DataLoader::set_state(const DataLoaderState& state) {
-  HG_CHECK(state.next_batch >= 0 && (state.next_batch < size() || state.next_batch == 0),
-           "DataLoader.set_state: batch ", state.next_batch, " is outside the pass of ", size(),
-           " batches (", dataset_.size(), " samples, batch_size ", options_.batch_size,
+  HG_CHECK(state.next_batch >= 0 && state.next_batch <= size(), "DataLoader.set_state: batch ",
+           state.next_batch, " is outside the pass of ", size(), " batches (", dataset_.size(),
+           " samples, batch_size ", options_.batch_size,
            "): was the state saved with another data set or batch size?");
   HG_CHECK(state.epoch >= 0, "DataLoader.set_state: expected epoch >= 0, got ", state.epoch);
   stop_worker();
+  ++pass_;
   current_ = Batch{};
   current_index_ = -1;
   options_.seed = state.seed;
@@ -86,6 +87,7 @@ void DataLoader::set_state(const DataLoaderState& state) {
 
 DataLoader::Iterator DataLoader::begin() {
   stop_worker();
+  ++pass_;
   current_ = Batch{};
   current_index_ = -1;
   order_ = sample_order(dataset_.size(), options_.shuffle, options_.seed, epoch_);
@@ -97,7 +99,7 @@ DataLoader::Iterator DataLoader::begin() {
   if (options_.prefetch > 0) worker_ = std::thread([this, first] { produce(first); });
   current_ = next_batch();
   current_index_ = first;
-  return Iterator(this, first);
+  return Iterator(this, first, pass_);
 }
 
 Batch DataLoader::make_batch(int64_t k) const {
@@ -151,7 +153,10 @@ Batch DataLoader::next_batch() {
   return std::move(slot.batch);
 }
 
-void DataLoader::advance(int64_t position) {
+void DataLoader::advance(int64_t position, uint64_t pass) {
+  HG_CHECK(pass == pass_, "DataLoader: this iterator's pass was stopped by a later begin() or ",
+           "set_state() (a Checkpoint load, say); a loader runs one pass at a time: start a new ",
+           "pass with begin()");
   if (position < size()) {
     current_ = next_batch();
     current_index_ = position;

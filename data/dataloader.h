@@ -19,8 +19,10 @@
 // same data set makes its next pass start at that batch of that epoch, producing the very batches
 // (order and augmentation) the interrupted run would have seen. train::Checkpoint stores it.
 //
-// One pass at a time: begin() stops any pass in progress. Destroying the loader mid-pass stops
-// and joins the background thread (it finishes at most the batch it is building).
+// One pass at a time: begin() and set_state() (so a train::Checkpoint load) stop any pass in
+// progress, and advancing an iterator of a stopped pass is an hg::Error (nested loops over one
+// loader are not supported). Destroying the loader mid-pass stops and joins the background
+// thread (it finishes at most the batch it is building).
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -73,9 +75,11 @@ class DataLoader {
 
    private:
     friend class DataLoader;
-    Iterator(DataLoader* loader, int64_t position) : loader_(loader), position_(position) {}
+    Iterator(DataLoader* loader, int64_t position, uint64_t pass)
+        : loader_(loader), position_(position), pass_(pass) {}
     DataLoader* loader_ = nullptr;
     int64_t position_ = 0;
+    uint64_t pass_ = 0;  // the pass it walks (DataLoader::pass_ when it began)
   };
 
   explicit DataLoader(Dataset dataset, DataLoaderOptions options = {});
@@ -93,15 +97,18 @@ class DataLoader {
   void set_epoch(int64_t epoch);
 
   // The next batch the training loop would take: during a pass, the one after the current batch
-  // (the loop is working on the current one), else the first batch of the next pass.
+  // (the loop is working on the current one; during the last batch, size(): the epoch is done),
+  // else the first batch of the next pass. A state saved during a pass thus names the epoch the
+  // loop is in, so a resumed loop's set_epoch(epoch) keeps it.
   DataLoaderState state() const;
   // Stops any pass; the next begin() runs epoch state.epoch from batch state.next_batch (later
-  // passes start at 0) with state.seed. Throws hg::Error for a batch outside [0, size()).
+  // passes start at 0) with state.seed; next_batch == size() makes that pass empty (its epoch
+  // was done). Throws hg::Error for a batch outside [0, size()].
   void set_state(const DataLoaderState& state);
 
   // Starts a pass (stopping any pass in progress) and returns its first batch.
   Iterator begin();
-  Iterator end() { return Iterator(this, size()); }
+  Iterator end() { return Iterator(this, size(), pass_); }
 
  private:
   struct Slot {
@@ -112,7 +119,7 @@ class DataLoader {
   Batch make_batch(int64_t k) const;
   void produce(int64_t first);  // the background thread, batches first .. size()-1
   Batch next_batch();           // the next batch of the pass, from the queue or built in place
-  void advance(int64_t position);
+  void advance(int64_t position, uint64_t pass);
   void stop_worker();
 
   Dataset dataset_;
@@ -123,6 +130,7 @@ class DataLoader {
   // The pass in progress.
   std::vector<int64_t> order_;
   int64_t pass_epoch_ = 0;
+  uint64_t pass_ = 0;           // counts the passes begun and stopped: iterators check it
   int64_t built_ = 0;           // batches built without a thread (prefetch == 0)
   int64_t current_index_ = -1;  // the batch in current_, -1 outside a pass
   Batch current_;

@@ -245,15 +245,26 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   return out;
 }
 
-TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+std::vector<uint8_t> read_file_bytes(const std::string& op, const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  HG_CHECK(fs::exists(status), op, ": ", path, ": no such file");
+  HG_CHECK(fs::is_regular_file(status), op, ": ", path, ": not a regular file",
+           fs::is_directory(status) ? " (a directory)" : "");
+  const uintmax_t size = fs::file_size(path, ec);
+  HG_CHECK(!ec, op, ": ", path, ": cannot read its size (", ec.message(), ")");
   std::ifstream in(path, std::ios::binary);
-  HG_CHECK(in.good(), "load_safetensors: cannot open ", path);
-  in.seekg(0, std::ios::end);
-  const auto file_size = static_cast<uint64_t>(in.tellg());
-  in.seekg(0);
-  std::vector<uint8_t> bytes(file_size);
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(file_size));
-  HG_CHECK(in.good() || file_size == 0, "load_safetensors: ", path, ": read failed");
+  HG_CHECK(in.good(), op, ": ", path, ": cannot open (", std::strerror(errno), ")");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size));
+  HG_CHECK(in.gcount() == static_cast<std::streamsize>(size), op, ": ", path,
+           ": read failed after ", in.gcount(), " of ", size, " bytes");
+  return bytes;
+}
+
+TensorMap load_safetensors(const std::string& path, std::map<std::string, std::string>* metadata) {
+  const std::vector<uint8_t> bytes = read_file_bytes("load_safetensors", path);
   return parse_safetensors(bytes.data(), bytes.size(), path, metadata);
 }
 

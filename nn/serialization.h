@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 #include "nn/module.h"
@@ -27,6 +28,10 @@ TensorMap load_safetensors(const std::string& path,
 // The same from bytes in memory (a whole file); `name` stands for the file in messages.
 TensorMap parse_safetensors(const uint8_t* data, size_t size, const std::string& name,
                             std::map<std::string, std::string>* metadata = nullptr);
+
+// The bytes of a whole regular file; hg::Error naming `op` and the path when it does not exist,
+// is a directory or cannot be read (load_safetensors and train::Checkpoint::load read with it).
+std::vector<uint8_t> read_file_bytes(const std::string& op, const std::string& path);
 
 // A module's state_dict to/from a file (names like "features.0.weight").
 void save(const Module& module, const std::string& path);

@@ -30,7 +30,7 @@ struct Snapshot {
 void check_registered(bool registered, const CheckpointContents& c, const std::string& part,
                       const std::string& where) {
   HG_CHECK(!registered || c.parts.count(part), where, "the checkpoint has no ", part,
-           " state, but a ", part, " was registered to load it");
+           " state, but ", part[0] == 'o' ? "an " : "a ", part, " was registered to load it");
   HG_CHECK(registered || !c.parts.count(part), where, "the checkpoint has ", part,
            " state, but no ", part,
            " was registered to receive it (register one, or load "
@@ -113,11 +113,8 @@ void Checkpoint::save(const std::string& path, const TrainingProgress& progress)
 }
 
 TrainingProgress Checkpoint::load(const std::string& path) const {
-  std::ifstream in(path, std::ios::binary);
-  HG_CHECK(in.good(), "Checkpoint.load: cannot open ", path);
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
-  return load_from_memory(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), path);
+  const std::vector<uint8_t> bytes = nn::read_file_bytes("Checkpoint.load", path);
+  return load_from_memory(bytes.data(), bytes.size(), path);
 }
 
 TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
@@ -158,7 +155,8 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
     if (scheduler_) scheduler_->load_state_dict(before.scheduler);
     if (scaler_) scaler_->load_state_dict(before.scaler);
     if (generator_) generator_->set_state(before.generator);
-    if (loader_) loader_->set_state(before.data);
+    // the loader is applied last and set_state checks before it changes anything: a failed
+    // load left it as it was (and restoring it would stop a pass in progress)
     throw;
   }
   return c.progress;

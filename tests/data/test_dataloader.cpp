@@ -350,7 +350,54 @@ TEST_CASE("DataLoader state/set_state resume a pass at the next batch, bit for b
   DataLoader loader(indexed(10), {.batch_size = 4});
   expect_error(
       [&] {
-        loader.set_state({0, 0, 3});
+        loader.set_state({0, 0, 4});
       },
-      {"DataLoader.set_state: batch 3 is outside the pass of 3 batches"});
+      {"DataLoader.set_state: batch 4 is outside the pass of 3 batches"});
+}
+
+TEST_CASE("DataLoader: an iterator of a stopped pass is an error, not a hang") {
+  for (int64_t prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    DataLoader loader(indexed(12), {.batch_size = 2, .prefetch = prefetch});
+    expect_error(
+        [&] {
+          int64_t seen = 0;
+          for (auto& batch : loader) {
+            (void)batch;
+            if (++seen == 2) loader.set_state({0, 0, 0});  // as a Checkpoint load would
+          }
+        },
+        {"DataLoader", "pass was stopped", "begin()"});
+    expect_error(
+        [&] {
+          for (auto& outer : loader) {  // nested passes over one loader
+            (void)outer;
+            for (auto& inner : loader) (void)inner;
+          }
+        },
+        {"DataLoader", "pass was stopped"});
+    CHECK(targets(loader).size() == 12);  // a new pass runs normally
+  }
+}
+
+TEST_CASE("DataLoader: a state saved at an epoch's last batch resumes after that epoch") {
+  const DataLoaderOptions options{.batch_size = 4, .shuffle = true, .seed = 5};
+  DataLoader first(indexed(8), options);
+  hg::data::DataLoaderState saved;
+  first.set_epoch(0);
+  for (auto& batch : first) {
+    (void)batch;
+    saved = first.state();
+  }
+  CHECK(saved == hg::data::DataLoaderState{5, 0, 2});  // the loop is in epoch 0, and it is done
+  DataLoader expected(indexed(8), options);
+  expected.set_epoch(1);
+  const std::vector<int64_t> epoch1 = targets(expected);
+  DataLoader resumed(indexed(8), options);
+  resumed.set_state(saved);
+  resumed.set_epoch(0);  // the resumed loop's own epoch counter: epoch 0 has nothing left
+  CHECK(targets(resumed).empty());
+  resumed.set_epoch(1);
+  CHECK(targets(resumed) == epoch1);
+  expect_error([&] { resumed.set_epoch(-3); }, {"DataLoader.set_epoch", "-3"});
 }

@@ -55,7 +55,7 @@ TEST_CASE("misuse: nn") {
       {"unexpected key \"scale\""});
   expect_misuse_error("nn", "load a file that does not exist",
                       [&] { nn::load(fc, "/nonexistent/model.safetensors"); },
-                      {"cannot open", "/nonexistent/model.safetensors"});
+                      {"no such file", "/nonexistent/model.safetensors"});
   CHECK(bits(fc.weight) == fc_bits);
   CHECK(bits(conv.parameters()[0]) == conv_bits);
 }

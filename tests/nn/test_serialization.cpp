@@ -128,7 +128,9 @@ TEST_CASE("safetensors: a save removes the temporaries of killed saves, not of l
 TEST_CASE("safetensors: damaged files give one clear error naming the file") {
   const fs::path dir = temp_dir();
   expect_error([&] { nn::load_safetensors((dir / "missing").string()); },
-               {"cannot open", "missing"});
+               {"load_safetensors", "no such file", "missing"});
+  expect_error([&] { nn::load_safetensors(dir.string()); },
+               {"load_safetensors", "not a regular file (a directory)"});
   write_bytes(dir / "short", "abc");
   expect_error([&] { nn::load_safetensors((dir / "short").string()); },
                {"short", "truncated", "3 bytes"});

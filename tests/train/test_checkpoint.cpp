@@ -91,11 +91,13 @@ TEST_CASE("Checkpoint refuses parts that are missing or that nobody registered")
   model_only.save(path);
   expect_error(
       [&] { a.ckpt().load(path); },
-      {"Checkpoint.load: ", path, "has no optimizer state, but a optimizer was registered"});
+      {"Checkpoint.load: ", path, "has no optimizer state, but an optimizer was registered"});
   a.ckpt().save(path);
   expect_error([&] { model_only.load(path); },
                {"has optimizer state, but no optimizer was registered"});
   std::filesystem::remove(path);
+  expect_error([&] { a.ckpt().load(std::filesystem::temp_directory_path().string()); },
+               {"Checkpoint.load", "not a regular file (a directory)"});
 }
 
 TEST_CASE("a checkpoint load that fails late leaves every object as it was") {
