@@ -1,6 +1,7 @@
 // Binary cross-entropy, on probabilities and on logits: composites of differentiable ops, so
 // they run (and differentiate) on every backend those ops do.
 #include "amp/autocast.h"
+#include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
 #include "autograd/op_helpers.h"
 #include "autograd/ops.h"
@@ -23,6 +24,17 @@ Tensor clamped_log(const Tensor& x) {
   return clamp_min(log(clamp_min(x, 1e-44)), -100.0);  // 1e-44 < e^-100: a float subnormal
 }
 
+// PyTorch's check that probabilities lie in [0, 1] (a NaN fails it): outside it the loss is
+// meaningless, negative or NaN. Checked for CPU inputs only: on a device it would wait for the
+// device (PyTorch's CUDA kernel asserts in the kernel instead).
+void check_probabilities(const Tensor& p, const char* op) {
+  if (!p.device().is_cpu() || p.numel() == 0) return;
+  NoGradGuard no_grad;
+  const double lo = min(p).item<double>(), hi = max(p).item<double>();
+  HG_CHECK(lo >= 0.0 && hi <= 1.0, op, ": every input must be a probability in [0, 1], got ",
+           describe(p), " with values in [", lo, ", ", hi, "]");
+}
+
 }  // namespace
 
 Tensor autograd::reduce_elementwise(const Tensor& per_element, Reduction reduction) {
@@ -38,15 +50,16 @@ Tensor autograd::reduce_elementwise(const Tensor& per_element, Reduction reducti
 }
 
 // binary_cross_entropy: -(t log p + (1 - t) log(1 - p)) elementwise. 16-bit inputs are computed
-// in float32; under a 16-bit autocast region the op is refused (amp/autocast.h: probabilities
-// near 0 and 1 round away in 16 bits).
+// in float32 and the loss returned in their dtype, as the other losses; under a 16-bit autocast
+// region the op is refused (amp/autocast.h: probabilities near 0 and 1 round away in 16 bits).
 Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction reduction) {
   const Tensor p_in = amp::autocast(amp::OpId::BinaryCrossEntropy, probs);
   check_pair(p_in, target, "binary_cross_entropy");
+  check_probabilities(p_in, "binary_cross_entropy");
   const DType compute = p_in.dtype() == kFloat64 ? kFloat64 : kFloat32;
   const Tensor p = p_in.to(compute), t = target.to(compute);
   const Tensor per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
-  return autograd::reduce_elementwise(per_element, reduction);
+  return autograd::reduce_elementwise(per_element, reduction).to(p_in.dtype());
 }
 
 // binary_cross_entropy_with_logits: -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), as a

@@ -93,8 +93,7 @@ Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int6
   }
   Tensor loss = make_tensor({x.size(0)}, x.dtype(), x.device());
   // each row's (max, log_sum), for the backward
-  Tensor lse =
-      make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
+  Tensor lse = make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
   int64_t bad = -1;
   kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(t), ignore_index,
                                      label_smoothing, kernels::view_of(loss), kernels::view_of(lse),
@@ -133,15 +132,15 @@ Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t
     NoGradGuard no_grad;
     count = sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target)));
   }
-  if (per_sample.device().is_cpu())
-    return sum(per_sample) / static_cast<double>(count.item<int64_t>());
+  // summed and divided in float (double for fp64): an fp16 sum overflows past 65504 even when
+  // the mean is small. The count stays a tensor, so a CUDA loss never waits for the device.
   const DType compute = per_sample.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  Tensor inverse_count;
+  Tensor divisor;
   {
     NoGradGuard no_grad;
-    inverse_count = reciprocal(count.to(kFloat64)).to(compute);  // 1 / count in double
+    divisor = count.to(compute);
   }
-  return (sum(per_sample).to(compute) * inverse_count).to(per_sample.dtype());
+  return (sum(per_sample.to(compute)) / divisor).to(per_sample.dtype());
 }
 
 // As reduce_elementwise, but the mean is over the targets that are not ignore_index.
@@ -164,7 +163,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
                      int64_t ignore_index, double label_smoothing) {
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
-           label_smoothing, " is outside [0, 1]");
+           label_smoothing, " is outside [0, 1] (logits ", describe(logits), ")");
   const Tensor per_sample = cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits),
                                                      target, ignore_index, label_smoothing);
   return reduce_loss(per_sample, reduction, target, ignore_index);

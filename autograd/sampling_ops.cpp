@@ -55,7 +55,8 @@ class DropoutBackward final : public autograd::Node {
 
 Tensor dropout(const Tensor& x, double p, bool training) {
   autograd::check_floating(x, "dropout");
-  HG_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability ", p, " is outside [0, 1]");
+  HG_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability ", p, " is outside [0, 1] (input ",
+           describe(x), ")");
   if (!training || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;
   Tensor xc;

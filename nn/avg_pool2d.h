@@ -13,7 +13,9 @@ class AvgPool2d : public Module {
         padding_{padding, padding} {}
   Tensor forward(const Tensor& x) override { return avg_pool2d(x, kernel_, stride_, padding_); }
   std::string describe() const override {
-    return "AvgPool2d(kernel_size=" + std::to_string(kernel_[0]) + ")";
+    const int64_t stride = stride_[0] == 0 ? kernel_[0] : stride_[0];  // 0: the kernel
+    return "AvgPool2d(kernel_size=" + std::to_string(kernel_[0]) +
+           ", stride=" + std::to_string(stride) + ", padding=" + std::to_string(padding_[0]) + ")";
   }
 
  private:

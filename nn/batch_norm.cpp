@@ -39,9 +39,9 @@ Tensor BatchNorm::forward(const Tensor& x) {
 
 // BatchNorm keeps fp32 parameters and statistics when the model goes to 16 bits (amp O2, and
 // O3 here too: the kernels need wide statistics); fp64 (gradient checks) converts them.
-void BatchNorm::to(DType dtype) {
-  if (dtype == kFloat64) Module::to(dtype);
-}
+// fp64 follows the model (gradient checks); any other dtype leaves the statistics and affine
+// parameters in fp32, so a model sent to fp64 and back to fp32 or 16 bits runs again.
+void BatchNorm::to(DType dtype) { Module::to(dtype == kFloat64 ? kFloat64 : kFloat32); }
 
 std::string BatchNorm::describe() const {
   std::ostringstream out;

@@ -23,7 +23,8 @@ Conv2d::Conv2d(const Conv2dOptions& opts) : Module("Conv2d"), options(opts) {
 void Conv2d::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(init::fan_in(weight)));
+    const auto fan_in = static_cast<double>(init::fan_in(weight));  // 0 inputs: a zero bias
+    const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
     init::uniform_(bias, -bound, bound);
   }
 }
@@ -39,6 +40,8 @@ std::string Conv2d::describe() const {
       << options.kernel_size[0] << ", " << options.kernel_size[1] << "), stride=("
       << options.stride_[0] << ", " << options.stride_[1] << "), padding=(" << options.padding_[0]
       << ", " << options.padding_[1] << ")";
+  if (options.dilation_ != Pair{1, 1})
+    out << ", dilation=(" << options.dilation_[0] << ", " << options.dilation_[1] << ")";
   if (options.groups_ != 1) out << ", groups=" << options.groups_;
   if (!bias.defined()) out << ", bias=false";
   out << ")";

@@ -1,4 +1,6 @@
 #pragma once
+#include <sstream>
+
 #include "autograd/nn_ops.h"
 #include "autograd/ops.h"
 #include "nn/module.h"
@@ -9,7 +11,11 @@ class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.5) : Module("Dropout"), p_(p) {}
   Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training()); }
-  std::string describe() const override { return "Dropout(p=" + std::to_string(p_) + ")"; }
+  std::string describe() const override {
+    std::ostringstream out;
+    out << "Dropout(p=" << p_ << ")";  // p=0.5, not std::to_string's 0.500000
+    return out.str();
+  }
 
  private:
   double p_;

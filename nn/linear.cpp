@@ -18,7 +18,8 @@ Linear::Linear(const LinearOptions& opts) : Module("Linear"), options(opts) {
 void Linear::reset_parameters() {
   init::kaiming_uniform_(weight, std::sqrt(5.0));
   if (bias.defined()) {
-    const double bound = 1.0 / std::sqrt(static_cast<double>(options.in_features));
+    const auto fan_in = static_cast<double>(options.in_features);  // 0 inputs: a zero bias
+    const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
     init::uniform_(bias, -bound, bound);
   }
 }

@@ -15,13 +15,23 @@ void check_name(const std::string& name, const std::string& owner, const char* w
 }
 
 template <typename Entry>
-void check_unique(const std::vector<std::pair<std::string, Entry>>& entries,
-                  const std::string& name, const std::string& owner) {
+bool has_name(const std::vector<std::pair<std::string, Entry>>& entries, const std::string& name) {
   for (const auto& [n, e] : entries)
-    HG_CHECK(n != name, owner, ": \"", name, "\" is already registered");
+    if (n == name) return true;
+  return false;
 }
 
 }  // namespace
+
+// One namespace for parameters, buffers and children, as PyTorch's attributes: a parameter and
+// a buffer of one name would share a state_dict key, and one of them would be lost.
+void Module::check_unique(const std::string& name) const {
+  const char* taken = has_name(parameters_, name) ? "a parameter"
+                      : has_name(buffers_, name)  ? "a buffer"
+                      : has_name(children_, name) ? "a module"
+                                                  : nullptr;
+  HG_CHECK(taken == nullptr, type_name_, ": \"", name, "\" is already registered (as ", taken, ")");
+}
 
 Tensor Module::forward(const Tensor&) {
   HG_FAIL(type_name_, ": this module has no unary forward(Tensor)");
@@ -29,7 +39,7 @@ Tensor Module::forward(const Tensor&) {
 
 Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool requires_grad) {
   check_name(name, type_name_, "parameter");
-  check_unique(parameters_, name, type_name_);
+  check_unique(name);
   HG_CHECK(tensor.defined(), type_name_, ": parameter \"", name, "\" is undefined");
   if (requires_grad) tensor.requires_grad_(true);
   parameters_.emplace_back(name, std::move(tensor));
@@ -38,14 +48,15 @@ Tensor& Module::register_parameter(const std::string& name, Tensor tensor, bool 
 
 Tensor& Module::register_buffer(const std::string& name, Tensor tensor) {
   check_name(name, type_name_, "buffer");
-  check_unique(buffers_, name, type_name_);
+  check_unique(name);
+  HG_CHECK(tensor.defined(), type_name_, ": buffer \"", name, "\" is undefined");
   buffers_.emplace_back(name, std::move(tensor));
   return buffers_.back().second;
 }
 
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_name(name, type_name_, "module");
-  check_unique(children_, name, type_name_);
+  check_unique(name);
   HG_CHECK(module != nullptr, type_name_, ": module \"", name, "\" is null");
   // A module inside itself would make every walk over the tree (state_dict, to, train) endless.
   bool cycle = module.get() == this;

@@ -77,6 +77,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
 
  private:
+  // Throws unless `name` is free among the parameters, buffers and children.
+  void check_unique(const std::string& name) const;
   // Appends this module's parameters (or buffers), then its children's, under `prefix`.
   void collect(NamedTensors& out, const std::string& prefix, bool parameters) const;
   // named_parameters (parameters true) or named_buffers.

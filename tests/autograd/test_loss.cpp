@@ -94,6 +94,35 @@ TEST_CASE("log_softmax and cross_entropy keep their precision for large fp32 log
   expect_close(values(leaf.grad()), values(leaf64.grad()), 1e-6, 1e-7);
 }
 
+TEST_CASE("fp16 losses with mean reduction sum in float: no overflow past 65504") {
+  // 20000 rows of logits (0, 6), target 0: each loss is 6.0025, their fp16 sum would be inf
+  std::vector<float> rows;
+  for (int i = 0; i < 20000; ++i) rows.insert(rows.end(), {0.0f, 6.0f});
+  const Tensor x = from_vector(rows, {20000, 2}, kFloat16);
+  const Tensor target = zeros({20000}, kInt64);
+  const Tensor loss = cross_entropy(x, target);
+  CHECK(loss.dtype() == kFloat16);
+  CHECK(loss.item<float>() == doctest::Approx(6.0025).epsilon(1e-3));
+  CHECK(nll_loss(log_softmax(x, 1), target).item<float>() == doctest::Approx(6.0025).epsilon(1e-3));
+}
+
+TEST_CASE("binary_cross_entropy: probabilities outside [0, 1] are refused; 16-bit in, 16-bit out") {
+  const Tensor target = from_vector(std::vector<float>{1, 0});
+  expect_error(
+      [&] {
+        binary_cross_entropy(from_vector(std::vector<float>{1.5f, -0.5f}), target);
+      },
+      {"binary_cross_entropy", "[0, 1]", "[2] float32", "-0.5", "1.5"});
+  expect_error(
+      [&] {
+        binary_cross_entropy(from_vector(std::vector<float>{NAN, 0.5f}), target);
+      },
+      {"binary_cross_entropy", "[0, 1]"});
+  const Tensor p16 = from_vector(std::vector<float>{0.25f, 0.5f}, {2}, kFloat16);
+  CHECK(binary_cross_entropy(p16, target.to(kFloat16)).dtype() == kFloat16);
+  CHECK(binary_cross_entropy(p16, target.to(kFloat16), Reduction::None).dtype() == kFloat16);
+}
+
 TEST_CASE("cross_entropy: fp16 logits are safe through the float kernel") {
   Tensor logits =
       from_vector(std::vector<float>{10000, 0, -10000, 5}, {2, 2}, kFloat16).requires_grad_();

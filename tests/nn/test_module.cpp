@@ -110,6 +110,30 @@ TEST_CASE("module: to(DType) converts in place, keeps handles, leaves BatchNorm 
   CHECK(w.requires_grad());
   block.to(kFloat64);
   CHECK(block.bn->weight.dtype() == kFloat64);
+  block.to(kFloat32);  // and back: BatchNorm returns to fp32, so the model runs again
+  CHECK(block.bn->weight.dtype() == kFloat32);
+  CHECK(block.bn->running_mean.dtype() == kFloat32);
+  CHECK(block.bn->forward(zeros({2, 3, 2, 2})).dtype() == kFloat32);
+  block.to(kFloat64);
+  block.to(kFloat16);
+  CHECK(block.bn->running_var.dtype() == kFloat32);
+}
+
+TEST_CASE("module: parameters, buffers and children share one namespace, as in PyTorch") {
+  nn::Module m("M");
+  m.register_parameter("w", ones({2}));
+  expect_error([&] { m.register_buffer("w", full({2}, 5.0)); },
+               {"M", "\"w\" is already registered (as a parameter)"});
+  m.register_buffer("b", ones({2}));
+  expect_error([&] { m.register_parameter("b", ones({2})); }, {"as a buffer"});
+  expect_error([&] { m.register_module("b", std::make_shared<nn::Identity>()); }, {"as a buffer"});
+  expect_error([&] { m.register_buffer("u", Tensor()); }, {"M", "buffer \"u\" is undefined"});
+  CHECK(m.state_dict().size() == 2);
+}
+
+TEST_CASE("module: layers without inputs get a zero bias, as PyTorch (not NaN)") {
+  CHECK(values(nn::Linear(0, 3).bias) == std::vector<double>(3, 0.0));
+  CHECK(values(nn::Conv2d(0, 2, 3).bias) == std::vector<double>(2, 0.0));
 }
 
 TEST_CASE("module: zero_grad clears or zeroes gradients") {
@@ -180,6 +204,11 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   nn::Conv2d conv(3, 8, 3);  // in, out, kernel, as Linear(in, out)
   CHECK(conv(randn({1, 3, 5, 5})).sizes() == Shape{1, 8, 3, 3});
   CHECK(conv.bias.defined());
+  CHECK(nn::Conv2d(nn::Conv2dOptions(3, 8, 3).dilation(2)).describe().find("dilation=(2, 2)") !=
+        std::string::npos);
+  CHECK(nn::MaxPool2d(2).describe() == "MaxPool2d(kernel_size=2, stride=2, padding=0)");
+  CHECK(nn::AvgPool2d(3, 1, 1).describe() == "AvgPool2d(kernel_size=3, stride=1, padding=1)");
+  CHECK(nn::Dropout(0.5).describe() == "Dropout(p=0.5)");
 }
 
 TEST_CASE("BatchNorm2d: to(Device) is not hidden by its to(DType), and training counts batches") {
