@@ -47,7 +47,7 @@ struct OutputInfo {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  virtual ~Node() = default;
+  virtual ~Node();  // frees the nodes only it kept alive without recursing (node.cpp)
   // One gradient per output in, one per input out (undefined where no gradient flows).
   virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) = 0;
   virtual std::string name() const = 0;

@@ -181,3 +181,16 @@ TEST_CASE("engine: the tape forgets graphs nobody holds") {
   }
   CHECK(autograd::tape_size() == before);
 }
+
+TEST_CASE("engine: a graph 100000 ops deep is freed without overflowing the stack") {
+  Tensor x = ones({1}).requires_grad_();
+  Tensor y = x;
+  for (int i = 0; i < 100000; ++i) y = y * 1.0;  // a chain: each node holds the one before
+  y.sum().backward();
+  CHECK(x.grad().item<float>() == 1.0f);
+  y = Tensor();  // frees the whole chain (freed recursively, it overflowed an 8 MB stack)
+  Tensor z = x;
+  for (int i = 0; i < 100000; ++i) z = z + 1.0;
+  z = Tensor();  // and one that never ran backward
+  CHECK(x.grad().item<float>() == 1.0f);
+}
