@@ -55,8 +55,10 @@ LabeledImages load_mnist(const std::string& dir, bool train, bool as_float) {
   const std::string image_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
   const std::string label_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");
   const Tensor images = read_idx(image_path);
-  HG_CHECK(images.dtype() == kUInt8 && images.dim() == 3, "load_mnist: ", image_path,
-           ": expected ubyte images of shape [N, 28, 28], found ", describe(images));
+  HG_CHECK(
+      images.dtype() == kUInt8 && images.dim() == 3 && images.size(1) == 28 && images.size(2) == 28,
+      "load_mnist: ", image_path, ": expected ubyte images of shape [N, 28, 28], found ",
+      describe(images));
   LabeledImages out;
   out.labels = labels_to_int64(read_idx(label_path), label_path);
   HG_CHECK(out.labels.size(0) == images.size(0), "load_mnist: ", label_path, ": expected ",

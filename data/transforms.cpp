@@ -69,9 +69,10 @@ Transform normalize(std::vector<float> mean, std::vector<float> std) {
     for (int64_t b = 0; b < B; ++b) {
       for (int64_t c = 0; c < C; ++c) {
         const float m = mean[static_cast<size_t>(k == 1 ? 0 : c)];
-        const float inv = 1.f / std[static_cast<size_t>(k == 1 ? 0 : c)];
+        const float s = std[static_cast<size_t>(k == 1 ? 0 : c)];
         const int64_t base = (b * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i) dst[base + i] = (src[base + i] - m) * inv;
+        // divided, as torchvision's Normalize (a product with 1 / s differs by an ulp at times)
+        for (int64_t i = 0; i < HW; ++i) dst[base + i] = (src[base + i] - m) / s;
       }
     }
     return out;

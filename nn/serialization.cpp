@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -54,7 +55,19 @@ bool dtype_from_code(const std::string& code, DType& out) {
   return false;
 }
 
-std::string build_header(const TensorMap& tensors, const std::map<std::string, std::string>& meta) {
+// The order of the tensors in the data section: widest dtype first (then by name), as the
+// reference writer does, so every tensor starts at a multiple of its element size (the data
+// section starts 8-aligned) and a zero-copy reader can view it in place.
+std::vector<std::pair<std::string, Tensor>> data_order(const TensorMap& tensors) {
+  std::vector<std::pair<std::string, Tensor>> order(tensors.begin(), tensors.end());
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return itemsize(a.second.dtype()) > itemsize(b.second.dtype());
+  });
+  return order;
+}
+
+std::string build_header(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                         const std::map<std::string, std::string>& meta) {
   nlohmann::ordered_json header;
   if (!meta.empty()) header["__metadata__"] = meta;
   uint64_t offset = 0;
@@ -124,7 +137,8 @@ void remove_stale_temporaries(const std::string& path) {
 
 void save_safetensors(const TensorMap& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
-  const std::string header = build_header(tensors, metadata);
+  const std::vector<std::pair<std::string, Tensor>> ordered = data_order(tensors);
+  const std::string header = build_header(ordered, metadata);
   remove_stale_temporaries(path);
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -133,7 +147,7 @@ void save_safetensors(const TensorMap& tensors, const std::string& path,
     const uint64_t length = header.size();  // little-endian on every platform we build for
     write_all(fd, &length, sizeof length, path);
     write_all(fd, header.data(), header.size(), path);
-    for (const auto& [name, t] : tensors) {
+    for (const auto& [name, t] : ordered) {
       const Tensor host = t.detach().to(kCPU).contiguous();
       write_all(fd, host.data_ptr(), static_cast<size_t>(host.numel()) * itemsize(host.dtype()),
                 path);
@@ -186,8 +200,13 @@ std::vector<T> integer_list(const nlohmann::json& j, const std::string& where, c
   return out;
 }
 
+struct ByteRange {
+  uint64_t begin, end;
+  std::string name;
+};
+
 Tensor read_entry(const std::string& path, const std::string& name, const nlohmann::json& entry,
-                  const uint8_t* data, uint64_t data_size) {
+                  const uint8_t* data, uint64_t data_size, std::vector<ByteRange>& ranges) {
   const std::string where = "load_safetensors: " + path + ": tensor \"" + name + "\" ";
   HG_CHECK(entry.is_object() && entry.contains("dtype") && entry.contains("shape") &&
                entry.contains("data_offsets"),
@@ -197,8 +216,10 @@ Tensor read_entry(const std::string& path, const std::string& name, const nlohma
   HG_CHECK(dtype_from_code(code, dtype), where, "has unsupported dtype ", code);
   const auto shape = integer_list<int64_t>(entry["shape"], where, "shape");
   const auto offsets = integer_list<uint64_t>(entry["data_offsets"], where, "data_offsets");
-  HG_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, where,
-           "has data_offsets outside the ", data_size, "-byte data section");
+  HG_CHECK(offsets.size() == 2, where, "is malformed: data_offsets must be [begin, end], got ",
+           offsets.size(), " numbers");
+  HG_CHECK(offsets[0] <= offsets[1] && offsets[1] <= data_size, where, "has data_offsets [",
+           offsets[0], ", ", offsets[1], "] outside the ", data_size, "-byte data section");
   HG_CHECK(shape.size() <= static_cast<size_t>(kMaxDims), where, "has ", shape.size(),
            " dimensions, more than halfgrad's ", kMaxDims);
   const uint64_t expected = checked_numel(shape, where) * itemsize(dtype);
@@ -206,7 +227,26 @@ Tensor read_entry(const std::string& path, const std::string& name, const nlohma
            " needs ", expected, " bytes, the file has ", offsets[1] - offsets[0]);
   Tensor t = empty(shape, dtype);
   if (expected > 0) std::memcpy(t.data_ptr(), data + offsets[0], expected);
+  ranges.push_back({offsets[0], offsets[1], name});
   return t;
+}
+
+// The reference format's rule: the tensors tile the data section, no overlap, no gap, nothing
+// after the last (an overlap would read one tensor's bytes as another's).
+void check_tiling(std::vector<ByteRange> ranges, uint64_t data_size, const std::string& path) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const ByteRange& a, const ByteRange& b) { return a.begin < b.begin; });
+  uint64_t end = 0;
+  for (const ByteRange& r : ranges) {
+    HG_CHECK(r.begin >= end, "load_safetensors: ", path, ": tensor \"", r.name,
+             "\" overlaps the tensor before it in the data section (bytes ", r.begin, "..", end,
+             ")");
+    HG_CHECK(r.begin == end, "load_safetensors: ", path, ": ", r.begin - end,
+             " unused bytes before tensor \"", r.name, "\" in the data section");
+    end = r.end;
+  }
+  HG_CHECK(end == data_size, "load_safetensors: ", path, ": ", data_size - end,
+           " unused bytes after the last tensor in the data section");
 }
 
 }  // namespace
@@ -231,16 +271,18 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   HG_CHECK(header.is_object(), "load_safetensors: ", path, ": the header is not a JSON object");
   TensorMap out;
   std::map<std::string, std::string> meta;
+  std::vector<ByteRange> ranges;
   try {
     for (const auto& [name, entry] : header.items()) {
       if (name == "__metadata__")
         meta = entry.get<std::map<std::string, std::string>>();
       else
-        out[name] = read_entry(path, name, entry, data, data_size);
+        out[name] = read_entry(path, name, entry, data, data_size, ranges);
     }
   } catch (const nlohmann::json::exception& e) {
     HG_FAIL("load_safetensors: ", path, ": malformed header entry (", e.what(), ")");
   }
+  check_tiling(std::move(ranges), data_size, path);
   if (metadata) *metadata = std::move(meta);
   return out;
 }

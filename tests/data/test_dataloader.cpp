@@ -181,6 +181,12 @@ TEST_CASE("normalize and random_horizontal_flip compute what they say") {
   CHECK(at(nv, 1, 2, 5, 4, 6, 5) == (at(xv, 1, 2, 5, 4, 6, 5) - 3.f) * 2.f);
   const std::vector<float> one = hg::data::normalize({0.5f}, {2.f})(x, gen).to_vector<float>();
   CHECK(at(one, 1, 1, 2, 3, 6, 5) == (at(xv, 1, 1, 2, 3, 6, 5) - 0.5f) / 2.f);
+  // a division, as torchvision's (x - m) / s, bit for bit (not a product with 1 / s)
+  const hg::Tensor pixels = x / 180.0;
+  const std::vector<float> pv = pixels.to_vector<float>();
+  const std::vector<float> cifar =
+      hg::data::normalize({0.4914f}, {0.2470f})(pixels, gen).to_vector<float>();
+  for (size_t i = 0; i < pv.size(); ++i) CHECK(cifar[i] == (pv[i] - 0.4914f) / 0.2470f);
 
   const std::vector<float> flipped =
       hg::data::random_horizontal_flip(1.0)(x, gen).to_vector<float>();

@@ -192,6 +192,9 @@ TEST_CASE("load_mnist reports missing folders and files, bad labels and count mi
   write_bytes(dir.file("t10k-labels-idx1-ubyte"), idx_bytes(0x08, {2}, {0, 1}));
   expect_error([&] { hg::data::load_mnist(dir.str(), false); },
                {dir.file("t10k-images-idx3-ubyte"), "[N, 28, 28]", "[2, 784]"});
+  write_bytes(dir.file("t10k-images-idx3-ubyte"), idx_bytes(0x08, {2, 5, 5}, iota_bytes(50)));
+  expect_error([&] { hg::data::load_mnist(dir.str(), false); },
+               {dir.file("t10k-images-idx3-ubyte"), "[N, 28, 28]", "[2, 5, 5]"});
 }
 
 TEST_CASE("read_idx_from_memory reads raw and gzip bytes as read_idx reads the file") {

@@ -155,3 +155,54 @@ TEST_CASE("safetensors: damaged files give one clear error naming the file") {
               with_header(R"({"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}})", "1234"));
   expect_error([&] { nn::load_safetensors((dir / "entry").string()); }, {"entry", "malformed"});
 }
+
+TEST_CASE("safetensors: the writer aligns every tensor to its element size") {
+  const fs::path file = temp_dir() / "aligned.safetensors";
+  // by name, the odd-sized bool and fp16 tensors would come first and misalign the rest
+  nn::TensorMap map{{"a.bool", ones({3}, kBool)},
+                    {"b.f16", ones({1}, kFloat16)},
+                    {"c.i64", ones({2}, kInt64)},
+                    {"d.f32", ones({1})},
+                    {"e.f64", ones({1}, kFloat64)}};
+  nn::save_safetensors(map, file.string());
+  const std::string bytes = read_bytes(file);
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, bytes.data(), 8);
+  CHECK((8 + header_size) % 8 == 0);
+  const std::string header = bytes.substr(8, header_size);
+  for (const auto& [name, t] : map) {
+    const size_t at = header.find("\"" + name + "\"");
+    REQUIRE(at != std::string::npos);
+    const size_t offsets = header.find("\"data_offsets\":[", at) + 16;
+    const uint64_t begin = std::stoull(header.substr(offsets));
+    CAPTURE(name);
+    CHECK(begin % itemsize(t.dtype()) == 0);
+  }
+  const nn::TensorMap back = nn::load_safetensors(file.string());
+  for (const auto& [name, t] : map) CHECK(values(back.at(name)) == values(t));
+  fs::remove_all(file.parent_path());
+}
+
+TEST_CASE("safetensors: tensors must tile the data section (no overlap, gap or tail)") {
+  const fs::path dir = temp_dir();
+  const std::string two = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)";
+  write_bytes(dir / "overlap",
+              with_header(two + R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                          "123456789012"));
+  expect_error([&] { nn::load_safetensors((dir / "overlap").string()); },
+               {"overlap", "\"b\" overlaps"});
+  write_bytes(dir / "gap",
+              with_header(two + R"("b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}})",
+                          "1234567890123456"));
+  expect_error([&] { nn::load_safetensors((dir / "gap").string()); },
+               {"gap", "4 unused bytes before tensor \"b\""});
+  write_bytes(dir / "tail",
+              with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "12345678"));
+  expect_error([&] { nn::load_safetensors((dir / "tail").string()); },
+               {"tail", "4 unused bytes after the last tensor"});
+  write_bytes(dir / "three",
+              with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}})", "1234"));
+  expect_error([&] { nn::load_safetensors((dir / "three").string()); },
+               {"three", "data_offsets must be [begin, end], got 3 numbers"});
+  fs::remove_all(dir);
+}
