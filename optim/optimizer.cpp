@@ -35,7 +35,7 @@ void Optimizer::add_param_group(const ParamGroup& group) {
   HG_CHECK(typeid(o) == typeid(*defaults_), who,
            ": the group's options belong to another optimizer than ", name());
   added.options->validate(name());
-  std::set<const TensorImpl*> seen;
+  std::set<const TensorImpl*> seen, in_this_group;
   for (const auto& g : groups_) {
     for (const auto& p : g.params) seen.insert(p.impl());
   }
@@ -46,6 +46,8 @@ void Optimizer::add_param_group(const ParamGroup& group) {
              "; only floating-point tensors can be optimized");
     HG_CHECK(p.is_leaf(), who, ": parameter ", i, " ", describe(p),
              " is not a leaf (use detach() to make one)");
+    HG_CHECK(in_this_group.insert(p.impl()).second, who, ": parameter ", i, " ", describe(p),
+             " appears twice in this parameter group");
     HG_CHECK(seen.insert(p.impl()).second, who, ": parameter ", i, " ", describe(p),
              " appears in more than one parameter group");
   }
@@ -268,6 +270,7 @@ OptimizerStateDict Optimizer::state_dict() const {
   settle_gated_steps(/*keep_current_run=*/true);
   OptimizerStateDict dict;
   dict.scalars["master_weights"] = master_weights_ ? 1.0 : 0.0;
+  dict.scalars["steps_taken"] = static_cast<double>(steps_taken_);  // settled above
   size_t index = 0;
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string group_key = "param_groups." + std::to_string(g) + ".";
@@ -312,7 +315,11 @@ std::unique_ptr<OptimizerOptions> Optimizer::load_group(size_t g, size_t& index,
   for (const auto& [option, value] : options->scalars()) {
     options->set_scalar(option, scalar_at(dict, group_key + option, who));
   }
-  options->validate(name());
+  try {
+    options->validate(name());
+  } catch (const Error& e) {
+    HG_FAIL(who, ": group ", g, " of the state dict: ", e.what());
+  }
   for (const auto& p : params) {
     const std::string key = "state." + std::to_string(index++) + ".";
     auto step = dict.scalars.find(key + "step");
@@ -349,13 +356,20 @@ void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
   while (dict.scalars.count("param_groups." + std::to_string(groups) + ".num_params")) ++groups;
   HG_CHECK(groups == groups_.size(), who, ": the optimizer has ", groups_.size(),
            " parameter groups, the state dict ", groups);
-  settle_gated_steps();  // steps_taken() stays exact; the state itself is replaced
+  const auto taken = dict.scalars.find("steps_taken");  // absent from older state dicts
+  HG_CHECK(taken == dict.scalars.end() ||
+               (taken->second >= 0 && taken->second <= 9007199254740992.0 &&
+                taken->second == std::floor(taken->second)),
+           who, ": \"steps_taken\" is ", taken == dict.scalars.end() ? 0.0 : taken->second,
+           ", expected a whole number in [0, 2^53]");
+  settle_gated_steps();  // the pending steps count before the state is replaced
   StateMap loaded;
   std::vector<std::unique_ptr<OptimizerOptions>> options;
   size_t index = 0;
   for (size_t g = 0; g < groups_.size(); ++g) options.push_back(load_group(g, index, dict, loaded));
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = std::move(options[g]);
   state_ = std::move(loaded);
+  if (taken != dict.scalars.end()) steps_taken_ = static_cast<int64_t>(taken->second);
   if (master_weights_) sync_masters();  // seeds the masters the dict lacks
   for (auto& group : groups_)           // the lr a graph's next replay reads
     if (group.lr_tensor_.defined()) group.write_lr_tensor(group.lr(), "load_state_dict");

@@ -116,6 +116,30 @@ TEST_CASE("optimizer: load_state_dict checks the layout and changes nothing on e
   SGD masters({ones({2}).requires_grad_()}, SGDOptions(0.1));
   masters.set_master_weights(true);
   expect_error([&] { masters.load_state_dict(dict); }, {"master weights", "set_master_weights"});
+  auto bad_lr = dict;
+  bad_lr.scalars["param_groups.0.lr"] = -1;
+  expect_error([&] { other.load_state_dict(bad_lr); },
+               {"SGD.load_state_dict", "group 0 of the state dict", "lr"});
+}
+
+TEST_CASE("optimizer: load_state_dict restores steps_taken (older dicts without it keep it)") {
+  Tensor w = ones({2}).requires_grad_();
+  SGD opt({w}, SGDOptions(0.1));
+  for (int i = 0; i < 5; ++i) {
+    w.set_grad(ones({2}));
+    opt.step();
+  }
+  auto dict = opt.state_dict();
+  CHECK(dict.scalars.at("steps_taken") == 5.0);
+  SGD resumed({ones({2}).requires_grad_()}, SGDOptions(0.1));
+  resumed.load_state_dict(dict);
+  CHECK(resumed.steps_taken() == 5);
+  dict.scalars.erase("steps_taken");
+  SGD older({ones({2}).requires_grad_()}, SGDOptions(0.1));
+  older.load_state_dict(dict);
+  CHECK(older.steps_taken() == 0);
+  dict.scalars["steps_taken"] = 2.5;
+  expect_error([&] { older.load_state_dict(dict); }, {"steps_taken", "2.5", "whole number"});
 }
 
 TEST_CASE("optimizer: zero_grad sets gradients to none, or zeroes them in place") {
@@ -145,6 +169,9 @@ TEST_CASE("optimizer: add_param_group validates the group") {
   CHECK(opt.param_groups()[1].lr() == 0.01);
   expect_error([&] { opt.add_param_group(optim::ParamGroup({w})); },
                {"SGD.add_param_group", "more than one parameter group"});
+  Tensor twice = ones({2}).requires_grad_();
+  expect_error([&] { opt.add_param_group(optim::ParamGroup({twice, twice})); },
+               {"SGD.add_param_group", "parameter 1", "appears twice in this parameter group"});
   expect_error([&] { opt.add_param_group(optim::ParamGroup({zeros({2}, kInt64)})); },
                {"floating-point", "int64"});
   Tensor leaf = ones({2}).requires_grad_();
