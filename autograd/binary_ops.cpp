@@ -97,7 +97,7 @@ Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_defined(a_in, name);
   autograd::check_defined(b_in, name);
   autograd::check_same_device(a_in, b_in, name);
-  DType common = promote_types(a_in.dtype(), b_in.dtype());
+  DType common = result_type(a_in, b_in);
   if ((op == BinaryOp::Div || op == BinaryOp::Pow) && !is_floating(common)) common = kFloat32;
   const Shape shape = broadcast_operands(a_in, b_in, name);
   const Tensor a = a_in.to(common), b = b_in.to(common);
@@ -150,7 +150,7 @@ Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   HG_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
   autograd::check_same_device(cond, a_in, "where");
   autograd::check_same_device(a_in, b_in, "where");
-  const DType common = promote_types(a_in.dtype(), b_in.dtype());
+  const DType common = result_type(a_in, b_in);
   const Shape shape = [&] {
     try {
       return broadcast_shapes(broadcast_shapes(cond.sizes(), a_in.sizes(), "where"), b_in.sizes(),
@@ -170,13 +170,28 @@ Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
+namespace {
+int category(DType dtype) { return dtype == kBool ? 0 : is_floating(dtype) ? 2 : 1; }
+}  // namespace
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  const bool a_scalar = a.dim() == 0, b_scalar = b.dim() == 0;
+  if (a_scalar == b_scalar) return promote_types(a.dtype(), b.dtype());
+  const DType dimensioned = a_scalar ? b.dtype() : a.dtype();
+  const DType zero_dim = a_scalar ? a.dtype() : b.dtype();
+  return category(zero_dim) > category(dimensioned) ? promote_types(dimensioned, zero_dim)
+                                                    : dimensioned;
+}
+
 Tensor wrap_scalar(double value, const Tensor& like) {
-  DType dtype = like.dtype();
-  if (!is_floating(dtype)) {
-    const bool integral = std::floor(value) == value && std::isfinite(value);
-    dtype = integral ? (dtype == kBool ? kInt64 : dtype) : kFloat32;
-  }
-  return scalar_tensor(value, TensorOptions().dtype(dtype).device(like.device()));
+  const TensorOptions on = TensorOptions().device(like.device());
+  const DType dtype = like.dtype();
+  if (is_floating(dtype)) return scalar_tensor(value, on.dtype(dtype));
+  const bool whole = std::isfinite(value) && std::floor(value) == value &&
+                     value >= -9223372036854775808.0 && value < 9223372036854775808.0;
+  if (!whole) return scalar_tensor(value, on.dtype(kFloat32));
+  const Tensor exact = scalar_tensor(value, on.dtype(kInt64));  // int64 -> uint8 wraps
+  return dtype == kBool || dtype == kInt64 ? exact : exact.to(dtype);
 }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }

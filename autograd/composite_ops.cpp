@@ -48,7 +48,11 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   autograd::check_defined(x, "masked_fill");
   HG_CHECK(mask.defined() && mask.dtype() == kBool, "masked_fill: the mask must be bool, got ",
            describe(mask), " for ", describe(x));
-  const Tensor out = where(mask, scalar_tensor(value, x.options()), x);
+  // the value in x's dtype: integers as a binary op reads them (uint8 -1 is 255), a fraction on
+  // an integer tensor truncated, as PyTorch's masked_fill
+  const Tensor fill = x.is_floating_point() ? scalar_tensor(value, x.options())
+                                            : wrap_scalar(value, x).to(x.dtype());
+  const Tensor out = where(mask, fill, x);
   HG_CHECK(out.sizes() == x.sizes(), "masked_fill: mask ", describe(mask),
            " does not broadcast to ", describe(x));
   return out;

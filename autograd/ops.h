@@ -56,7 +56,15 @@ Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
 // cond ? a : b, broadcasting all three; cond is Bool.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
-// The scalar as a 0-dim tensor of the dtype a binary op with `like` should produce.
+// The dtype of a binary op (and where) on a and b, as torch.result_type: promote_types when
+// both have dimensions or neither does; a 0-dim tensor beside a dimensioned one counts only when
+// its category (bool < integer < floating) is higher: fp16 [3] + fp32 0-dim is fp16, int64 [3]
+// + fp32 0-dim is fp32, uint8 [3] + int64 0-dim is uint8.
+DType result_type(const Tensor& a, const Tensor& b);
+// The scalar as a 0-dim tensor for a binary op with `like`: in like's dtype when like is
+// floating; for an integer or bool tensor a whole number is an integer scalar (converted to
+// like's dtype modulo 2^bits, as libtorch's integer scalars: uint8 - 1 wraps to 255), anything
+// else (a fraction, inf, NaN, a whole number past int64) a float32 one, so the result is float32.
 Tensor wrap_scalar(double value, const Tensor& like);
 
 // ---- reductions ----

@@ -52,6 +52,7 @@ constexpr bool is_low_precision(DType d) { return d == kFloat16 || d == kBFloat1
 
 // The dtype of a binary op on a and b, following PyTorch's rules for tensors of equal rank:
 // bool < uint8 < int64 < float16/bfloat16 < float32 < float64; float16 with bfloat16 -> float32.
+// For a 0-dim tensor with a dimensioned one, see hg::result_type (autograd/ops.h).
 DType promote_types(DType a, DType b);
 
 std::ostream& operator<<(std::ostream& out, DType dtype);

@@ -114,3 +114,34 @@ TEST_CASE("printing int64 shows every digit, past 2^53 and at the limits") {
   CHECK(out.str().find("9007199254740993") != std::string::npos);
   CHECK(out.str().find("-9223372036854775808") != std::string::npos);
 }
+
+TEST_CASE("result_type: a 0-dim tensor counts only when its category is higher, as PyTorch's") {
+  const Tensor h = ones({3}, kFloat16);
+  CHECK((h + scalar_tensor(1.0)).dtype() == kFloat16);
+  CHECK((h * scalar_tensor(2.0, TensorOptions().dtype(kFloat64))).dtype() == kFloat16);
+  CHECK((ones({3}) + scalar_tensor(1.0, TensorOptions().dtype(kFloat64))).dtype() == kFloat32);
+  CHECK((arange(3) + scalar_tensor(0.5)).dtype() == kFloat32);  // a higher category counts
+  CHECK((ones({3}, kUInt8) + scalar_tensor(2.0, TensorOptions().dtype(kInt64))).dtype() == kUInt8);
+  CHECK((ones({3}, kBool) + scalar_tensor(2.0, TensorOptions().dtype(kInt64))).dtype() == kInt64);
+  CHECK((scalar_tensor(1.0, TensorOptions().dtype(kFloat16)) + scalar_tensor(1.0)).dtype() ==
+        kFloat32);  // both 0-dim: the usual promotion
+  const Tensor cond = from_vector(std::vector<bool>{true, false, true});
+  CHECK(where(cond, h, scalar_tensor(-1.0)).dtype() == kFloat16);
+}
+
+TEST_CASE("whole-number scalars on integer tensors wrap as libtorch's integer scalars") {
+  const Tensor u = from_vector(std::vector<uint8_t>{0, 1, 200, 255});
+  CHECK((u + (-1.0)).to_vector<int64_t>() == std::vector<int64_t>{255, 0, 199, 254});
+  CHECK((u + 300.0).to_vector<int64_t>() == std::vector<int64_t>{44, 45, 244, 43});
+  CHECK((u * -1.0).to_vector<int64_t>() == std::vector<int64_t>{0, 255, 56, 1});
+  Tensor v = from_vector(std::vector<uint8_t>{5, 6});
+  v -= 1.0;
+  CHECK(v.to_vector<int64_t>() == std::vector<int64_t>{4, 5});
+  const Tensor mask = from_vector(std::vector<bool>{true, false, false, false});
+  CHECK(masked_fill(u, mask, -1).to_vector<int64_t>() == std::vector<int64_t>{255, 1, 200, 255});
+  // past int64, or a fraction: a floating scalar, so the result is float32
+  const Tensor big = arange(3) + 1e20;
+  CHECK(big.dtype() == kFloat32);
+  CHECK(big.to_vector<float>()[0] == 1e20f);
+  CHECK((arange(3) + 0.5).dtype() == kFloat32);
+}
