@@ -76,13 +76,14 @@ Tensor contiguous_untaped(const Tensor& t) {
   return out;
 }
 
-void check_in_place(const Tensor& t, const char* op) {
+// shared_ok: the op writes one value everywhere (fill_), so elements that share memory are fine.
+void check_in_place(const Tensor& t, const char* op, bool shared_ok = false) {
   autograd::check_defined(t, op);
   HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t),
            " requires grad "
            "and cannot be modified in place while grad mode is on (use hg::NoGradGuard)");
   // Elements that share memory (an expand: stride 0) would end with whichever write came last.
-  for (int64_t d = 0; d < t.dim(); ++d) {
+  for (int64_t d = 0; d < t.dim() && !shared_ok; ++d) {
     HG_CHECK(t.sizes()[d] <= 1 || t.strides()[d] != 0, op, ": ", describe(t),
              " has elements that share memory (an expanded view, stride 0 in dim ", d,
              "); write into a clone() or contiguous() copy instead, as PyTorch requires");
@@ -151,7 +152,7 @@ Tensor Tensor::detach() const {
 }
 
 Tensor& Tensor::fill_(double value) {
-  check_in_place(*this, "fill_");
+  check_in_place(*this, "fill_", /*shared_ok=*/true);  // as PyTorch, which allows it too
   kernels::fill(device())(kernels::view_of(*this), value);
   storage()->bump_version();
   return *this;
