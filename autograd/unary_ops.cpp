@@ -98,9 +98,9 @@ bool keeps_integers(UnaryOp op) {
          op == UnaryOp::Square || op == UnaryOp::Clamp;
 }
 
-// int64 tensors get the unary ops whose results are integers again, as in PyTorch (label
-// arithmetic, index offsets). They carry no gradient, so they are composed from the binary
-// kernels, which compute integers exactly in int64 on every backend.
+// int64 and uint8 tensors get the unary ops whose results are integers again, as in PyTorch
+// (label arithmetic, index offsets; uint8 wraps). They carry no gradient, so they are composed
+// from the binary kernels, which compute integers exactly on every backend.
 Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
   const Tensor zero = wrap_scalar(0, x);
   switch (op) {
@@ -109,15 +109,12 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
     case UnaryOp::Abs:
       return where(lt(x, zero), mul(x, wrap_scalar(-1, x)), x);
     case UnaryOp::Sign:
-      return sub(gt(x, zero).to(kInt64), lt(x, zero).to(kInt64));
+      return sub(gt(x, zero).to(kInt64), lt(x, zero).to(kInt64)).to(x.dtype());
     case UnaryOp::Relu:
       return maximum(x, zero);
     case UnaryOp::Square:
       return mul(x, x);
     default: {  // Clamp, with whole-number bounds (an infinite one is no bound)
-      const auto whole = [](double v) { return std::isinf(v) || v == std::trunc(v); };
-      HG_CHECK(whole(params.a) && whole(params.b), "clamp: the bounds ", params.a, " and ",
-               params.b, " of an integer tensor must be whole numbers, got ", describe(x));
       Tensor out = x;
       if (!std::isinf(params.a)) out = maximum(out, wrap_scalar(params.a, x));
       if (!std::isinf(params.b)) out = minimum(out, wrap_scalar(params.b, x));
@@ -126,11 +123,33 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
   }
 }
 
+// The ops PyTorch computes in float32 for integer and bool inputs (its "unary float" ops; gelu
+// and the rest refuse them).
+bool promotes_to_float(UnaryOp op) {
+  return op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
+         op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal ||
+         op == UnaryOp::Pow;
+}
+
+bool whole_bounds(UnaryOp op, const UnaryParams& p) {
+  const auto whole = [](double v) { return std::isinf(v) || v == std::trunc(v); };
+  return op != UnaryOp::Clamp || (whole(p.a) && whole(p.b));
+}
+
 Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
   autograd::check_defined(x, unary_name(op));
-  if (x.dtype() == kInt64 && keeps_integers(op)) return integer_unary(op, x, params);
-  HG_CHECK(x.is_floating_point(), unary_name(op), ": expected a floating-point tensor",
-           keeps_integers(op) ? " or int64" : "", ", got ", describe(x));
+  if (!x.is_floating_point()) {
+    const bool integer = x.dtype() == kInt64 || x.dtype() == kUInt8;
+    if (integer && keeps_integers(op) && whole_bounds(op, params))
+      return integer_unary(op, x, params);
+    const bool fractional_clamp = integer && op == UnaryOp::Clamp;
+    HG_CHECK(promotes_to_float(op) || fractional_clamp, unary_name(op),
+             ": expected a floating-point tensor",
+             keeps_integers(op) ? " or an int64/uint8 one" : "", ", got ", describe(x));
+    // exp, log, sqrt, ... of integers (and a clamp to fractional bounds) compute in float32,
+    // as PyTorch's
+    return unary_op(op, x.to(kFloat32), params);
+  }
   Tensor out = make_tensor(x.sizes(), x.dtype(), x.device());
   kernels::unary(x.device())(op, kernels::view_of(x), kernels::view_of(out), params);
   if (autograd::needs_grad({&x})) {

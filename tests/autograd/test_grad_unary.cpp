@@ -162,13 +162,21 @@ TEST_CASE("grad unary: relu passes a NaN and its gradient on, as PyTorch does") 
   CHECK(g[2] == 3.0);
 }
 
-TEST_CASE("grad unary: integer and bool inputs are rejected with the op name and dtype") {
+TEST_CASE("grad unary: integer inputs as PyTorch: float32 for exp-like ops, refused by the rest") {
   using hg::test::expect_error;
   const Tensor i = arange(4, kInt64);
-  expect_error([&] { exp(i); }, {"exp", "[4] int64", "floating"});
-  expect_error([&] { log(i); }, {"log", "[4] int64"});
+  CHECK(exp(i).dtype() == kFloat32);
+  CHECK(values(exp(i)) == values(exp(i.to(kFloat32))));
+  CHECK(values(pow(i, 2.0)) == std::vector<double>{0, 1, 4, 9});
+  CHECK(sqrt(ones({2}, kBool)).dtype() == kFloat32);
+  CHECK(values(clamp(i, 0.5, 2.5)) == std::vector<double>{0.5, 1, 2, 2.5});
+  CHECK(clamp(i, 1.0, 2.0).dtype() == kInt64);  // whole bounds keep integers
+  const Tensor u = from_vector(std::vector<uint8_t>{0, 1, 200});
+  CHECK(neg(u).to_vector<int64_t>() == std::vector<int64_t>{0, 255, 56});  // uint8 wraps
+  CHECK(sign(u).dtype() == kUInt8);
+  expect_error([&] { gelu(i); }, {"gelu", "[4] int64", "floating"});
   expect_error([&] { gelu(ones({2}, kBool)); }, {"gelu", "[2] bool"});
-  expect_error([&] { pow(i, 2.0); }, {"pow", "[4] int64"});
+  expect_error([&] { relu(ones({2}, kBool)); }, {"relu", "[2] bool", "int64/uint8"});
   expect_error([&] { clamp(ones({3}), 1.0, -1.0); }, {"clamp", "min 1", "max -1", "[3] float32"});
   expect_error([&] { ones({2}, kInt64).requires_grad_(); },
                {"requires_grad_", "floating", "[2] int64"});
