@@ -83,13 +83,21 @@ __device__ inline __nv_bfloat16 round_to_bfloat16(float v) {
 template <>
 struct Scalar<__half> {
   using Compute = float;
-  __device__ static float load(__half v) { return __half2float(v); }
+  // a NaN widens through its bits, so its payload survives as on the CPU (the conversion
+  // instruction may return the canonical NaN)
+  __device__ static float load(__half v) {
+    const unsigned short bits = __half_as_ushort(v);
+    return (bits & 0x7fffu) > 0x7c00u ? ::hg::detail::half_bits_to_float(bits) : __half2float(v);
+  }
   __device__ static __half store(float v) { return round_to_half(v); }
 };
 template <>
 struct Scalar<__nv_bfloat16> {
   using Compute = float;
-  __device__ static float load(__nv_bfloat16 v) { return __bfloat162float(v); }
+  // exact for every value, NaN payloads included: a bf16 is a float's upper half
+  __device__ static float load(__nv_bfloat16 v) {
+    return __uint_as_float(static_cast<unsigned>(__bfloat16_as_ushort(v)) << 16);
+  }
   __device__ static __nv_bfloat16 store(float v) { return round_to_bfloat16(v); }
 };
 // Integers compute in int64 and store back by plain conversion (uint8 wraps), like the CPU.

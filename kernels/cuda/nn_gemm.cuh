@@ -4,8 +4,10 @@
 // fp32 is strict fp32 (no TF32); fp64 is fp64. The output may be wider than the operands
 // (16-bit A/B into an fp32 C), which is how gradients are accumulated across samples before the
 // single rounding to 16 bits.
+#include <climits>
 #include <cstdint>
 
+#include "core/error.h"
 #include "kernels/cuda/common.cuh"
 
 namespace hg::cuda {
@@ -31,6 +33,13 @@ struct GemmOperand {
   int64_t batch_stride = 0;
 };
 
+// A GEMM size or leading dimension as cuBLAS's int: an error past INT_MAX, and a leading
+// dimension of at least 1 (an empty K gives ld 0, which cuBLAS refuses even with nothing to read).
+inline int gemm_int(int64_t value, const char* what, int64_t at_least = 0) {
+  HG_CHECK(value <= INT_MAX, "conv2d gemm: ", what, " = ", value, " exceeds cuBLAS's int range");
+  return static_cast<int>(value < at_least ? at_least : value);
+}
+
 // C[b] (M x N, row-major, ldc) = A[b] (M x K) @ B[b] (K x N) + beta * C[b] for b < batch.
 // T is the operand type, A the output/accumulation type (float or double; or T itself).
 // Row-major C = A B is column-major C^T = B^T A^T, so cuBLAS gets B first.
@@ -48,18 +57,18 @@ void gemm_rm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, doub
   const cublasOperation_t op_a = a.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasHandle_t handle = cublas_handle();
   if (batch == 1) {
-    HG_CUBLAS_CHECK(cublasGemmEx(handle, op_b, op_a, static_cast<int>(n), static_cast<int>(m),
-                                 static_cast<int>(k), alpha, b.data, cuda_type<T>(),
-                                 static_cast<int>(b.ld), a.data, cuda_type<T>(),
-                                 static_cast<int>(a.ld), beta_p, c, cuda_type<Out>(),
-                                 static_cast<int>(ldc), compute, CUBLAS_GEMM_DEFAULT));
+    HG_CUBLAS_CHECK(cublasGemmEx(handle, op_b, op_a, gemm_int(n, "N"), gemm_int(m, "M"),
+                                 gemm_int(k, "K"), alpha, b.data, cuda_type<T>(),
+                                 gemm_int(b.ld, "ldb", 1), a.data, cuda_type<T>(),
+                                 gemm_int(a.ld, "lda", 1), beta_p, c, cuda_type<Out>(),
+                                 gemm_int(ldc, "ldc", 1), compute, CUBLAS_GEMM_DEFAULT));
     return;
   }
   HG_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
-      handle, op_b, op_a, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), alpha,
-      b.data, cuda_type<T>(), static_cast<int>(b.ld), b.batch_stride, a.data, cuda_type<T>(),
-      static_cast<int>(a.ld), a.batch_stride, beta_p, c, cuda_type<Out>(), static_cast<int>(ldc),
-      c_stride, static_cast<int>(batch), compute, CUBLAS_GEMM_DEFAULT));
+      handle, op_b, op_a, gemm_int(n, "N"), gemm_int(m, "M"), gemm_int(k, "K"), alpha, b.data,
+      cuda_type<T>(), gemm_int(b.ld, "ldb", 1), b.batch_stride, a.data, cuda_type<T>(),
+      gemm_int(a.ld, "lda", 1), a.batch_stride, beta_p, c, cuda_type<Out>(),
+      gemm_int(ldc, "ldc", 1), c_stride, gemm_int(batch, "batch"), compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace hg::cuda
