@@ -6,17 +6,26 @@
 #include "amp/diagnostics.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "core/error.h"
 #include "core/factories.h"
 #include "core/half.h"
 
 namespace hg::amp {
 
 PrecisionStats precision_stats(const Tensor& t, DType dtype) {
+  HG_CHECK(t.defined(), "precision_stats: got an undefined tensor");
+  HG_CHECK(dtype == kFloat16 || dtype == kBFloat16 || dtype == kFloat32,
+           "precision_stats: expected float16, bfloat16 or float32 as the dtype to store in, got ",
+           dtype_name(dtype), " for ", describe(t));
   PrecisionStats s;
   s.dtype = dtype;
   const std::vector<double> values = t.to_vector<double>();
+  // each value as `dtype` stores it: the tensor cast, which rounds once (fp64 inputs too)
+  const std::vector<double> stored_values = t.detach().to(dtype).to_vector<double>();
+  const double smallest_normal = dtype == kFloat16 ? 6.103515625e-05 : 1.1754943508222875e-38;
   s.count = static_cast<int64_t>(values.size());
-  for (double v : values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i], stored = stored_values[i];
     if (!std::isfinite(v)) {
       ++s.nonfinite;
       continue;
@@ -26,14 +35,11 @@ PrecisionStats precision_stats(const Tensor& t, DType dtype) {
       continue;
     }
     ++s.log2_histogram[static_cast<int>(std::floor(std::log2(std::abs(v))))];
-    const auto f = static_cast<float>(v);
-    const double stored = dtype == kFloat16 ? static_cast<double>(static_cast<float>(Half(f)))
-                                            : static_cast<double>(static_cast<float>(BFloat16(f)));
     if (std::isinf(stored))
       ++s.overflow;
     else if (stored == 0)
       ++s.flush_to_zero;
-    else if (std::abs(stored) < (dtype == kFloat16 ? 6.103515625e-05 : 1.1754943508222875e-38))
+    else if (std::abs(stored) < smallest_normal)
       ++s.subnormal;
   }
   return s;

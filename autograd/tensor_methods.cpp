@@ -153,6 +153,7 @@ Tensor Tensor::detach() const {
 
 Tensor& Tensor::fill_(double value) {
   check_in_place(*this, "fill_", /*shared_ok=*/true);  // as PyTorch, which allows it too
+  check_integer_fill(value, dtype(), "fill_");
   kernels::fill(device())(kernels::view_of(*this), value);
   storage()->bump_version();
   return *this;

@@ -55,6 +55,11 @@ constexpr bool is_low_precision(DType d) { return d == kFloat16 || d == kBFloat1
 // For a 0-dim tensor with a dimensioned one, see hg::result_type (autograd/ops.h).
 DType promote_types(DType a, DType b);
 
+// Throws hg::Error naming `op` when `value` cannot be stored in an integer dtype (NaN, inf, or
+// outside its range once truncated), as PyTorch's fill and full refuse it; floating and bool
+// dtypes take any value.
+void check_integer_fill(double value, DType dtype, std::string_view op);
+
 std::ostream& operator<<(std::ostream& out, DType dtype);
 
 }  // namespace hg

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <utility>
 
 #include "core/error.h"
 #include "core/random.h"
@@ -32,6 +33,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
+  check_integer_fill(value, options.dtype(), "full");
   Tensor t = make_tensor(shape, options.dtype(), options.device());
   kernels::fill(t.device())(kernels::view_of(t), value);
   return finish(t, options);
@@ -47,14 +49,21 @@ Tensor arange(int64_t end, TensorOptions options) {
 }
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
-  HG_CHECK(step != 0.0, "arange: step must be nonzero");
-  HG_CHECK((end - start) / step >= 0, "arange: the range [", start, ", ", end,
-           ") cannot be walked with step ", step);
-  const auto n = static_cast<int64_t>(std::ceil((end - start) / step));
-  const auto whole = [](double v) { return v == std::trunc(v); };
-  HG_CHECK(is_floating(options.dtype()) || (whole(start) && whole(step)), "arange: the range [",
-           start, ", ", end, ") with step ", step, " has fractional values, which ",
-           dtype_name(options.dtype()), " cannot hold (PyTorch refuses it too)");
+  HG_CHECK(std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+           "arange: unsupported range ", start, " -> ", end, " with step ", step);
+  if (!is_floating(options.dtype())) {  // as torch: an integer arange truncates all three first
+    start = std::trunc(start);
+    end = std::trunc(end);
+    step = std::trunc(step);
+  }
+  HG_CHECK(step != 0.0, "arange: step must be nonzero (after truncation to ",
+           dtype_name(options.dtype()), ")");
+  const double count = std::ceil((end - start) / step);
+  HG_CHECK(count >= 0, "arange: the range [", start, ", ", end, ") cannot be walked with step ",
+           step);
+  HG_CHECK(count < 9007199254740992.0, "arange: the range [", start, ", ", end, ") with step ",
+           step, " has ", count, " elements, too many");
+  const auto n = static_cast<int64_t>(count);
   return make_on_cpu_then_move({n}, kFloat64, options, [&](Tensor& t) {
     double* p = t.data<double>();
     for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
@@ -66,6 +75,30 @@ Tensor zeros_like(const Tensor& t) { return zeros(t.sizes(), t.options()); }
 Tensor ones_like(const Tensor& t) { return ones(t.sizes(), t.options()); }
 Tensor full_like(const Tensor& t, double value) { return full(t.sizes(), value, t.options()); }
 
+namespace {
+
+// The whole numbers a dtype holds, each exactly: floats up to 2^mantissa bits.
+std::pair<double, double> exact_range(DType dtype) {
+  switch (dtype) {
+    case kBool:
+      return {0, 1};
+    case kUInt8:
+      return {0, 255};
+    case kFloat16:
+      return {-2048, 2048};
+    case kBFloat16:
+      return {-256, 256};
+    case kFloat32:
+      return {-16777216.0, 16777216.0};
+    case kFloat64:
+      return {-9007199254740992.0, 9007199254740992.0};
+    default:  // int64
+      return {-9223372036854775808.0, 9223372036854775807.0};
+  }
+}
+
+}  // namespace
+
 // Random draws are made in fp32 (or fp64 for fp64 tensors) on the tensor's device from the
 // default generator, then converted: a 16-bit tensor holds the rounded fp32 stream. The CPU and
 // CUDA fills give the same bits for the same generator state (kernels/random_kernels.h).
@@ -76,7 +109,16 @@ Tensor draw(kernels::RandomKind kind, const Shape& shape, DType draw_dtype, uint
   Tensor t = make_tensor(shape, draw_dtype, options.device());
   const auto s = default_generator().reserve_state(blocks);
   kernels::random_fill(t.device())(kind, kernels::view_of(t), params, s.seed, s.offset);
-  return finish(t.to(options.dtype()), options);
+  const DType dtype = options.dtype();
+  if (kind == kernels::RandomKind::Uniform && (dtype == kFloat16 || dtype == kBFloat16)) {
+    // [0, 1) in 16 bits too: fp32 draws from the midpoint below 1 up would round to 1, so they
+    // are held just below it and round to the largest 16-bit value below 1
+    const float midpoint = dtype == kFloat16 ? 1.0f - 0x1p-12f : 1.0f - 0x1p-9f;
+    const kernels::UnaryParams below{0.0, std::nextafter(midpoint, 0.0f)};
+    kernels::unary(t.device())(kernels::UnaryOp::Clamp, kernels::view_of(t), kernels::view_of(t),
+                               below);
+  }
+  return finish(t.to(dtype), options);
 }
 
 }  // namespace
@@ -103,6 +145,12 @@ Tensor randn(const Shape& shape, TensorOptions options) {
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
   HG_CHECK(low < high, "randint: expected low < high, got [", low, ", ", high, ")");
+  if (!options.has_dtype()) options = options.dtype(kInt64);  // as torch.randint
+  const DType dtype = options.dtype();
+  const auto [lowest, highest] = exact_range(dtype);  // every value must be held exactly
+  HG_CHECK(static_cast<double>(low) >= lowest && static_cast<double>(high - 1) <= highest,
+           "randint: [", low, ", ", high, ") is out of bounds for ", dtype_name(dtype),
+           " (which holds whole numbers in [", lowest, ", ", highest, "])");
   kernels::RandomParams params;
   params.low = low;
   params.high = high;

@@ -28,6 +28,13 @@ int64_t fan_out(const Tensor& w) {
 }
 
 void uniform_(const Tensor& t, double low, double high) {
+  if (t.defined() && t.numel() == 0)
+    return;  // nothing to fill (PyTorch warns); its bound may be inf
+  HG_CHECK(t.defined() && t.is_floating_point(), "init::uniform_: expected a floating tensor, got ",
+           describe(t));
+  HG_CHECK(std::isfinite(low) && std::isfinite(high) && low <= high,
+           "init::uniform_: expected a finite range low <= high, got [", low, ", ", high, ") for ",
+           describe(t));
   NoGradGuard no_grad;
   Tensor(t).copy_(rand(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) *
                       (high - low) +
@@ -35,6 +42,12 @@ void uniform_(const Tensor& t, double low, double high) {
 }
 
 void normal_(const Tensor& t, double mean, double stddev) {
+  if (t.defined() && t.numel() == 0) return;
+  HG_CHECK(t.defined() && t.is_floating_point(), "init::normal_: expected a floating tensor, got ",
+           describe(t));
+  HG_CHECK(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0,
+           "init::normal_: expected a finite mean and stddev >= 0, got mean ", mean, ", stddev ",
+           stddev, " for ", describe(t));
   NoGradGuard no_grad;
   Tensor(t).copy_(
       randn(t.sizes(), TensorOptions(t.dtype() == kFloat64 ? kFloat64 : kFloat32)) * stddev + mean);

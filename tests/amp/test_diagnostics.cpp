@@ -70,6 +70,24 @@ TEST_CASE("precision_stats: overflow, flush to zero, subnormal, histogram") {
         std::string::npos);  // the JSON had the count, the text left it out
 }
 
+TEST_CASE("precision_stats: float32 as a target, fp64 values rounded once, other dtypes refused") {
+  const Tensor big = from_vector(std::vector<double>{3.4e38, 1e-40, 1e-50}, kFloat64);
+  const amp::PrecisionStats f = amp::precision_stats(big, kFloat32);
+  CHECK(f.overflow == 0);  // finite in fp32 (it was counted as bf16 before)
+  CHECK(f.subnormal == 1);
+  CHECK(f.flush_to_zero == 1);
+  // 2^-25 (1 + 1e-12) is just above half the smallest fp16 subnormal: stored as 2^-24, not 0
+  const Tensor tiny =
+      from_vector(std::vector<double>{std::ldexp(1.0, -25) * (1 + 1e-12)}, kFloat64);
+  const amp::PrecisionStats h = amp::precision_stats(tiny, kFloat16);
+  CHECK(h.flush_to_zero == 0);
+  CHECK(h.subnormal == 1);
+  hg::test::expect_error([&] { (void)amp::precision_stats(big, kFloat64); },
+                         {"precision_stats", "float64", "[3] float64"});
+  hg::test::expect_error([] { (void)amp::precision_stats(Tensor(), kFloat16); },
+                         {"precision_stats", "undefined"});
+}
+
 TEST_CASE("lost_update_share: updates below half an ulp do not move a 16-bit weight") {
   Tensor w = ones({4}, kFloat16);
   Tensor u = from_vector(std::vector<float>{std::ldexp(1.0f, -12), std::ldexp(1.0f, -10), 0.0f,

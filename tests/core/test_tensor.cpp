@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "test_util.h"
@@ -63,7 +65,31 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   CHECK(arange(4, kFloat16).dtype() == kFloat16);
   CHECK(arange(0, 2, 0.5).dtype() == kFloat32);
   CHECK(arange(1, 7, 2, kInt64).to_vector<int64_t>() == std::vector<int64_t>{1, 3, 5});
-  expect_error([] { (void)arange(0, 3, 0.5, kInt64); }, {"arange", "0.5", "int64", "fractional"});
+  // an integer arange truncates start, end and step first, as torch's
+  CHECK(arange(0, 5.5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(arange(0.5, 5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(arange(0, 10, 2.5, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 2, 4, 6, 8});
+  expect_error([] { (void)arange(0, 3, 0.5, kInt64); }, {"arange", "step", "nonzero", "int64"});
+  expect_error([] { (void)arange(0, INFINITY, 1); }, {"arange", "unsupported range", "inf"});
+  expect_error([] { (void)arange(0, 1e30, 1); }, {"arange", "too many"});
+}
+
+TEST_CASE("tensor: rand, randint and full keep to their dtype's range, as torch") {
+  manual_seed(0);
+  for (DType dtype : {kFloat16, kBFloat16}) {  // [0, 1): never rounded up to 1
+    CAPTURE(dtype);
+    const std::vector<float> u = rand({1 << 20}, dtype).to_vector<float>();
+    CHECK(*std::max_element(u.begin(), u.end()) < 1.0f);
+  }
+  CHECK(randint(0, 10, {3}, Device(kCPU)).dtype() == kInt64);  // no dtype given: int64
+  expect_error([] { (void)randint(0, 300, {4}, kUInt8); }, {"randint", "uint8", "[0, 255]"});
+  expect_error([] { (void)randint(-5, 5, {4}, kUInt8); }, {"randint", "out of bounds"});
+  expect_error([] { (void)randint(0, 1 << 20, {4}, kFloat16); }, {"randint", "float16"});
+  expect_error([] { (void)full({2}, -1, kUInt8); }, {"full", "-1", "uint8", "overflow"});
+  expect_error([] { (void)zeros({2}, kInt64).fill_(NAN); }, {"fill_", "int64"});
+  expect_error([] { (void)zeros({2}, kInt64).fill_(1e30); }, {"fill_", "int64"});
+  CHECK(full({2}, 255, kUInt8).to_vector<int64_t>() == std::vector<int64_t>{255, 255});
+  CHECK(full({1}, 2.7, kInt64).item<int64_t>() == 2);  // a fraction truncates, as torch
 }
 
 TEST_CASE("tensor: to(DType) converts between all dtypes") {
