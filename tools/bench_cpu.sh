@@ -2,7 +2,9 @@
 # Runs bench/bench_models (halfgrad) and bench/torch_ref.py (PyTorch) side by side, one process
 # per configuration, 2 CPU threads each, and prints the JSON lines and a ratio table.
 #
-#   bash tools/bench_cpu.sh [BUILD_DIR]          (needs Debian's python3-torch for the reference)
+#   bash tools/bench_cpu.sh [BUILD_DIR]          installs what is missing (tools/setup.sh, and
+#                                                Debian's python3-torch for the reference) and
+#                                                builds the benchmarks when they are not built
 #   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES=128 to narrow it.
 #   DEVICE=cuda bash tools/bench_cpu.sh build-gpu    the GPU rows (a CUDA build, PyTorch with CUDA;
 #                                                    RESNET_BATCH=512 for BENCHMARKS.md's row;
@@ -18,6 +20,20 @@ batches=${BATCHES:-128}
 device=${DEVICE:-cpu}
 python=/usr/bin/python3
 [[ -x $python ]] || python=python3
+if [[ ! -x $build/bench/bench_models ]]; then
+  bash tools/setup.sh
+  JOBS=${JOBS:-$(nproc)} bash tools/build.sh "$build" -DHG_BUILD_BENCH=ON
+fi
+if ! "$python" -c "import torch" 2>/dev/null; then
+  sudo=()
+  ((EUID == 0)) || sudo=(sudo -n)
+  echo "bench_cpu: installing python3-torch (the PyTorch reference)"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    python3-torch >/dev/null || echo "bench_cpu: no python3-torch: halfgrad rows only" >&2
+fi
+# PyTorch's OpenBLAS gets the kernels halfgrad's uses (docs/blas.md) where the CPU has AVX-512
+coretype=()
+grep -qw avx512f /proc/cpuinfo && coretype=(OPENBLAS_CORETYPE=SkylakeX)
 out=${OUT:-$build/bench_$device.jsonl}
 : >"$out"
 for model in $models; do
@@ -31,7 +47,7 @@ for model in $models; do
           --threads 2 --device cuda --graph | tee -a "$out" || true
       fi
       if "$python" -c "import torch" 2>/dev/null; then
-        OPENBLAS_CORETYPE=SkylakeX "$python" bench/torch_ref.py --model "$model" --batch "$b" \
+        env "${coretype[@]}" "$python" bench/torch_ref.py --model "$model" --batch "$b" \
           --precision "$precision" --threads 2 --device "$device" | tee -a "$out"
       fi
     done

@@ -16,12 +16,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build_dir=${BUILD_DIR:-build}
 defaults=(--limit 5000 --test-limit 2000 --epochs 3 --batch 64 --lr 0.1)
-if [[ ${1:-} == --full ]]; then
-  defaults=()
-  shift
-fi
+options=()
+for arg in "$@"; do  # --full anywhere among the options
+  if [[ $arg == --full ]]; then defaults=(); else options+=("$arg"); fi
+done
 bash tools/setup.sh
 JOBS=${JOBS:-$(nproc)} bash tools/build.sh "$build_dir" -DHG_BUILD_EXAMPLES=ON
 bash tools/fetch_data.sh cifar10 --build-dir "$build_dir"
 echo
-"$build_dir/examples/cifar10/hg_cifar10" --data datasets/cifar10 "${defaults[@]}" "$@"
+"$build_dir/examples/cifar10/hg_cifar10" --data datasets/cifar10 "${defaults[@]}" "${options[@]}"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job, for now: install what is missing, build (Release), run the demo program
+# The tour for newcomers: install what is missing, build (Release), run the demo program
 # (examples/demo/demo.cpp: fp16/bf16 rounding, tensors, a taped cast).
 #
 #   bash tools/demo.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc)

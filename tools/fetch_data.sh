@@ -10,9 +10,10 @@
 #            test_batch.bin (the official binary format), converted by BUILD/tools/
 #            hg_cifar_png_to_bin (built when missing) and checked against DATA.md's statistics
 #
-# DIR defaults to datasets/ in the repository (ignored by git); BUILD to build/. Idempotent: a
-# data set that is already present and verifies is left alone. Sources and checksums:
-# /work/shared/DATA.md. Exit status 0 when everything asked for is present and verified.
+# DIR defaults to datasets/ in the repository (ignored by git); BUILD to build/ (or to
+# $HG_BUILD_DIR). Idempotent: a data set that is already present and verifies is left alone.
+# Sources and checksums: the project's shared DATA.md (the md5 sums and statistics it lists are
+# in this script). Exit status 0 when everything asked for is present and verified.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -124,7 +125,7 @@ fetch_fashion() {
       else
         log "fashion: skipped: dataset-fashion-mnist is not installed and this is neither root"
         log "fashion: nor passwordless sudo; run as root: apt-get install -y dataset-fashion-mnist"
-        return
+        return 1  # asked for and not present: a non-zero exit, as the usage says
       fi
     fi
     log "fashion: apt-get install -y dataset-fashion-mnist"

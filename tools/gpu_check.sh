@@ -3,7 +3,8 @@
 # network, 16 cores): take build-gpu from the carried bundle (or configure and build it for
 # sm_90), run the whole ctest suite and the CUDA suite on its own, the GPU benchmarks next to
 # PyTorch (kernels: bench_cuda; training steps of the BENCHMARKS.md models: tools/bench_cpu.sh
-# with DEVICE=cuda), one MNIST epoch on the GPU when the data came along, then compute-sanitizer
+# with DEVICE=cuda), the MNIST matrix on the GPU when the data came along (tools/
+# gpu_mnist_matrix.sh: 8 configurations of 3 epochs, as the time allows), then compute-sanitizer
 # (memcheck, racecheck on the kernels with shared memory), and print a summary table last.
 # Installs nothing; says what is missing. Stays within BUDGET_S (default 480 s) by shortening or
 # skipping the last steps.

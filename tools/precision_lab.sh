@@ -29,10 +29,27 @@ JOBS=${JOBS:-$(nproc)} bash tools/build.sh "$build_dir" -DHG_BUILD_EXAMPLES=ON $
 [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]] ||
   bash tools/fetch_data.sh mnist --build-dir "$build_dir"
 
-rm -rf "$out"
+tour=$build_dir/examples/precision_tour/hg_precision_tour
+for arg in "$@"; do  # the tour's help, without touching the committed lab
+  if [[ $arg == --help ]]; then exec "$tour" --help; fi
+done
+
+# The committed lab stays until this run has succeeded: a failing tour (or an interrupted one)
+# puts the previous docs/precision_lab back.
+backup=$out.previous
+restore_previous() {
+  if [[ -d $backup ]]; then
+    rm -rf "$out"
+    mv "$backup" "$out"
+  fi
+  rm -f "$doc.new"
+}
+rm -rf "$backup"
+if [[ -d $out ]]; then mv "$out" "$backup"; fi
+trap restore_previous EXIT
 mkdir -p "$out"
 log=$out/tour_output.txt
-command=("$build_dir/examples/precision_tour/hg_precision_tour" --out "$out" "$@")
+command=("$tour" --out "$out" "$@")
 start=$(date +%s)
 "${command[@]}" | tee "$log"
 seconds=$(($(date +%s) - start))
@@ -94,6 +111,9 @@ HEADER
     { lines[++n] = $0 }
     END { flush_chapter() }
   ' "$log"
-} >"$doc"
+} >"$doc.new"
+mv "$doc.new" "$doc"
+trap - EXIT
+rm -rf "$backup"
 echo
 echo "precision_lab: wrote $doc and $out/ in $seconds s"

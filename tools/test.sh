@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (tools/setup.sh), builds (Release), runs the test
 # suite, then builds tests/consumer, a separate project, against the build tree and against an
-# installed copy, and runs it. A failing step does not hide the later ones; the exit status is
-# non-zero when any step failed.
+# installed copy, and runs it. A failing test or consumer step does not hide the later ones (a
+# failed build ends the script); the exit status is non-zero when any step failed.
 #
 #   bash tools/test.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc);
 #                                 HG_CUDA_ARCHITECTURES=90 compiles the CUDA code for one GPU
@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 build_dir=${BUILD_DIR:-build}
+[[ $build_dir == /* ]] || build_dir=$PWD/$build_dir  # absolute from here on (consumer builds)
 jobs=${JOBS:-$(nproc)}
 failed=()
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -36,10 +37,10 @@ consumer() {  # consumer NAME -D<where halfgrad's package is>
 }
 
 section "consumer against the build tree"
-consumer build-tree -Dhalfgrad_DIR="$PWD/$build_dir" || failed+=("consumer (build tree)")
+consumer build-tree -Dhalfgrad_DIR="$build_dir" || failed+=("consumer (build tree)")
 
 section "consumer against an installed copy"
-prefix=$PWD/$build_dir/install
+prefix=$build_dir/install
 rm -rf "$prefix"
 { cmake --install "$build_dir" --prefix "$prefix" >/dev/null &&
     consumer install -DCMAKE_PREFIX_PATH="$prefix"; } || failed+=("consumer (installed)")

@@ -44,7 +44,7 @@ ChannelStats channel_stats(const Tensor& images) {
 CifarData load_cifar_data(const CifarDataOptions& options) {
   data::LabeledImages train = first(data::load_cifar10(options.dir, true), options.train_limit);
   data::LabeledImages test = first(data::load_cifar10(options.dir, false), options.test_limit);
-  ChannelStats stats = channel_stats(train.images);
+  ChannelStats stats = options.stats.mean.empty() ? channel_stats(train.images) : options.stats;
   const data::Transform normalize = data::normalize(stats.mean, stats.std);
   std::vector<data::Transform> train_transforms{normalize};
   if (options.augment) {

@@ -29,6 +29,9 @@ struct CifarDataOptions {
   int64_t train_limit = 0;  // first N training images (0: all 50000)
   int64_t test_limit = 0;   // first N test images (0: all 10000)
   bool augment = true;
+  // the normalisation to use (a resumed run's, from its checkpoint); empty: computed from the
+  // training images used
+  ChannelStats stats;
 };
 
 CifarData load_cifar_data(const CifarDataOptions& options);

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@
 #include "../common/step_readout.h"
 #include "../common/train_step.h"
 #include "cifar_data.h"
+#include "evaluate.h"
 #include "metrics_log.h"
 
 using namespace hg;
@@ -70,8 +72,19 @@ examples::Args parse_args(int argc, char** argv) {
   args.flag("graph", "CUDA: capture the training step in a CUDA graph after 3 steps, replay it");
   examples::declare_amp_options(args);
   args.parse(argc, argv);
-  HG_CHECK(args.integer("eval-every") >= 1, kProgram, ": --eval-every must be >= 1, got ",
-           args.integer("eval-every"));
+  args.require_at_least({{"epochs", 1},
+                         {"limit", 0},
+                         {"test-limit", 0},
+                         {"stop-after", 0},
+                         {"seed", 0},
+                         {"log-every", 0},
+                         {"eval-batch", 1},
+                         {"eval-every", 1}});
+  const double smoothing = args.number("label-smoothing");
+  HG_CHECK(smoothing >= 0 && smoothing <= 1, kProgram,
+           ": --label-smoothing must be in [0, 1], got ", smoothing);
+  examples::check_output_path(args.str("save"), "save", kProgram);
+  examples::check_output_path(args.str("metrics"), "metrics", kProgram);
   HG_CHECK(!args.on("eval-only") || !args.str("resume").empty(), kProgram,
            ": --eval-only needs a checkpoint to evaluate (--resume FILE)");
   return args;
@@ -157,53 +170,32 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
   return stats;
 }
 
-// Test accuracy, plain and (when asked) with flip test-time augmentation; NaN: not measured.
-struct Accuracy {
-  double plain = std::numeric_limits<double>::quiet_NaN();
-  double tta = std::numeric_limits<double>::quiet_NaN();
-};
-
-// With tta, the class of an image is the argmax of its logits plus those of its mirror image,
-// summed in fp32 (the sum has the argmax of the mean). Both counts stay on the device and are
-// read back once, at the end.
-Accuracy evaluate(nn::Module& model, const data::Dataset& test, int64_t batch, Device device,
-                  const amp::AmpConfig& amp, bool tta) {
-  NoGradGuard no_grad;
-  const auto region = amp.autocast();
-  model.eval();
-  data::DataLoader loader(test, {.batch_size = batch, .shuffle = false});
-  const TensorOptions counter = TensorOptions(kInt64).device(device);
-  Tensor correct = zeros({}, counter), correct_tta = zeros({}, counter);
-  for (auto& b : loader) {
-    const Tensor target = b.target.to(device);
-    const Tensor logits = model(b.data.to(device));
-    correct = correct + sum(eq(argmax(logits, 1), target));
-    if (!tta) continue;
-    const Tensor mirrored = model(data::horizontal_flip(b.data).to(device));
-    const Tensor both = logits.to(kFloat32) + mirrored.to(kFloat32);
-    correct_tta = correct_tta + sum(eq(argmax(both, 1), target));
-  }
-  model.train();
-  const auto share = [&](const Tensor& count) {
-    return static_cast<double>(count.item<int64_t>()) / static_cast<double>(test.size());
-  };
-  Accuracy acc;
-  acc.plain = share(correct);
-  if (tta) acc.tta = share(correct_tta);
-  return acc;
-}
-
-// The checkpoint's scalars: the normalisation (so another program can rebuild the inputs) and
-// the loss scaler's state. No times: a resumed run must write the same bytes as a straight one.
+// The checkpoint's scalars: the normalisation (a resumed run and other programs rebuild the
+// inputs with it), the loss scaler's state and the precision options. No times: a resumed run
+// must write the same bytes as a straight one.
 examples::TrainingState training_state(int64_t epochs_done, const examples::ChannelStats& stats,
-                                       const amp::GradScaler& scaler) {
+                                       const amp::GradScaler& scaler, const amp::AmpConfig& amp) {
   examples::TrainingState state{epochs_done, {}};
+  examples::record_amp_options(amp, state.scalars);
   for (size_t c = 0; c < stats.mean.size(); ++c) {
     state.scalars["mean." + std::to_string(c)] = stats.mean[c];
     state.scalars["std." + std::to_string(c)] = stats.std[c];
   }
   for (const auto& [key, value] : scaler.state_dict()) state.scalars["scaler." + key] = value;
   return state;
+}
+
+// The normalisation a checkpoint's run used (empty when it holds none).
+examples::ChannelStats saved_stats(const examples::TrainingState* saved) {
+  examples::ChannelStats stats;
+  for (int c = 0; saved && c < 3; ++c) {
+    const auto mean = saved->scalars.find("mean." + std::to_string(c));
+    const auto std = saved->scalars.find("std." + std::to_string(c));
+    if (mean == saved->scalars.end() || std == saved->scalars.end()) return {};
+    stats.mean.push_back(static_cast<float>(mean->second));
+    stats.std.push_back(static_cast<float>(std->second));
+  }
+  return stats;
 }
 
 // Loads --resume (if given) into the model, optimizer and scaler, and replays the schedule to
@@ -223,21 +215,10 @@ int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Op
   return state.epoch;
 }
 
-// "test accuracy 93.70% (flip TTA 94.01%, 10000 images)", or "not evaluated".
-void print_accuracy(const Accuracy& acc, int64_t test_images) {
-  if (std::isnan(acc.plain)) {
-    std::printf("not evaluated");
-    return;
-  }
-  std::printf("test accuracy %.2f%% (", 100 * acc.plain);
-  if (!std::isnan(acc.tta)) std::printf("flip TTA %.2f%%, ", 100 * acc.tta);
-  std::printf("%lld images)", static_cast<long long>(test_images));
-}
-
-void print_epoch(int64_t epoch, const EpochStats& s, const Accuracy& accuracy, int64_t test_images,
-                 const amp::GradScaler& scaler) {
+void print_epoch(int64_t epoch, const EpochStats& s, const examples::Accuracy& accuracy,
+                 int64_t test_images, const amp::GradScaler& scaler) {
   std::printf("epoch %lld: train loss %.4f, ", static_cast<long long>(epoch + 1), s.mean_loss);
-  print_accuracy(accuracy, test_images);
+  examples::print_accuracy(accuracy, test_images);
   std::printf(", %.1f s (%.1f ms/step)", s.seconds,
               1000 * s.seconds / static_cast<double>(std::max<int64_t>(s.steps, 1)));
   if (scaler.is_enabled())
@@ -251,12 +232,14 @@ void print_epoch(int64_t epoch, const EpochStats& s, const Accuracy& accuracy, i
 
 // What runs, on what, with which numerics and inputs: the first lines of the output.
 void print_run_header(const examples::Args& args, const examples::CifarData& data,
-                      int64_t steps_per_epoch, Device device, const amp::AmpConfig& amp) {
-  std::printf(
-      "resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s; %s\n",
-      static_cast<long long>(data.train.size()), device.str().c_str(),
-      args.on("graph") ? ", step in a CUDA graph" : "", static_cast<long long>(steps_per_epoch),
-      static_cast<long long>(args.integer("batch")), amp.describe().c_str(), blas_info().c_str());
+                      int64_t steps_per_epoch, Device device, const amp::AmpConfig& amp,
+                      const amp::GradScalerOptions& scaling) {
+  std::printf("resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s, %s; %s\n",
+              static_cast<long long>(data.train.size()), device.str().c_str(),
+              args.on("graph") ? ", step in a CUDA graph" : "",
+              static_cast<long long>(steps_per_epoch),
+              static_cast<long long>(args.integer("batch")), amp.describe().c_str(),
+              examples::describe_scaling(scaling).c_str(), blas_info().c_str());
 
   const auto& st = data.stats;
   std::printf(
@@ -287,7 +270,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 examples::EpochRecord epoch_record(const examples::Args& args, int64_t epoch,
-                                   const EpochStats& stats, const Accuracy& accuracy,
+                                   const EpochStats& stats, const examples::Accuracy& accuracy,
                                    int64_t train_images, double elapsed, const amp::AmpConfig& amp,
                                    Device device, const amp::GradScaler& scaler) {
   return {epoch + 1,
@@ -315,14 +298,16 @@ int main(int argc, char** argv) try {
   const Device device = examples::parse_device(args, kProgram);
   const auto seed = static_cast<uint64_t>(args.integer("seed"));
   manual_seed(seed);
+  std::optional<examples::TrainingState> saved;
+  if (!args.str("resume").empty()) saved = examples::peek_checkpoint(args.str("resume"));
 
-  const examples::CifarData data =
-      examples::load_cifar_data({args.str("data"), args.integer("limit"),
-                                 args.integer("test-limit"), !args.on("no-augment")});
+  const examples::CifarData data = examples::load_cifar_data(
+      {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment"),
+       saved_stats(saved ? &*saved : nullptr)});
   data::DataLoader loader(
       data.train,
       {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true, .seed = seed});
-  HG_CHECK(loader.size() > 0, kProgram, ": ", data.train.size(),
+  HG_CHECK(loader.size() > 0 || args.on("eval-only"), kProgram, ": ", data.train.size(),
            " training images make no batch of ", args.integer("batch"));
 
   auto model = examples::make_resnet9();
@@ -331,18 +316,27 @@ int main(int argc, char** argv) try {
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule = dawnbench_schedule(opt, args, epochs * loader.size());
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, kProgram);
-  amp::GradScaler scaler(examples::scaler_options(args, amp));
+  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp);
+  amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
+  if (saved) {
+    examples::check_amp_options(saved->scalars, amp, kProgram);
+    if (!args.on("eval-only") && !examples::epochs_left(*saved, epochs, kProgram)) return 0;
+    if (args.given("loss-scale") && saved->scalars.count("scaler.scale"))
+      std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
+                  saved->scalars.at("scaler.scale"), args.str("loss-scale").c_str());
+  }
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
   const auto test_accuracy = [&] {
-    return evaluate(*model, data.test, args.integer("eval-batch"), device, amp, !args.on("no-tta"));
+    return examples::evaluate(*model, data.test, args.integer("eval-batch"), device, amp,
+                              !args.on("no-tta"));
   };
   if (args.on("eval-only")) {
-    print_accuracy(test_accuracy(), data.test.size());
+    examples::print_accuracy(test_accuracy(), data.test.size());
     std::printf("\n");
     return 0;
   }
-  print_run_header(args, data, loader.size(), device, amp);
+  print_run_header(args, data, loader.size(), device, amp, scaling);
   examples::MetricsLog log(args.str("metrics"));
   examples::GraphedStep step(
       examples::amp_train_step(*model, opt, scaler, amp, args.number("label-smoothing")),
@@ -352,14 +346,15 @@ int main(int argc, char** argv) try {
   for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
     const EpochStats stats = train_epoch(trainer, epoch);
     const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
-    const Accuracy accuracy =
-        last || (epoch + 1) % args.integer("eval-every") == 0 ? test_accuracy() : Accuracy{};
+    const examples::Accuracy accuracy = last || (epoch + 1) % args.integer("eval-every") == 0
+                                            ? test_accuracy()
+                                            : examples::Accuracy{};
     print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
     log.epoch(epoch_record(args, epoch, stats, accuracy, data.train.size(), seconds_since(start),
                            amp, device, scaler));
     if (!args.str("save").empty())
       examples::save_checkpoint(args.str("save"), *model, opt,
-                                training_state(epoch + 1, data.stats, scaler));
+                                training_state(epoch + 1, data.stats, scaler, amp));
     if (args.integer("stop-after") == epoch + 1) break;
   }
   return 0;

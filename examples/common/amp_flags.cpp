@@ -1,5 +1,8 @@
 #include "amp_flags.h"
 
+#include <cstdio>
+#include <sstream>
+
 #include "core/error.h"
 
 namespace hg::examples {
@@ -20,6 +23,8 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
   if (level.empty()) level = precision == "fp32" ? "O0" : "O1";
   HG_CHECK(precision != "fp32" || level == "O0", program, ": --opt-level ", level,
            " needs --precision fp16 or bf16");
+  HG_CHECK(precision == "fp32" || level != "O0", program, ": --opt-level O0 runs in fp32; give ",
+           "--precision fp32, or O1..O3 for ", precision);
   return amp::initialize(model, opt, amp::parse_opt_level(level), dtype);
 }
 
@@ -27,8 +32,59 @@ amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& am
   std::string mode = args.str("loss-scale");
   if (mode.empty()) mode = amp.needs_loss_scaling ? "dynamic" : "none";
   if (mode == "none") return amp::GradScalerOptions().enabled(false);
+  HG_CHECK(amp.level != amp::OptLevel::O0, "--loss-scale ", mode,
+           " needs 16-bit gradients (--precision fp16 or bf16); fp32 runs unscaled");
+  if (!amp.needs_loss_scaling)
+    std::printf(
+        "note: %s needs no loss scaling (its exponent range is fp32's); scaling anyway, "
+        "as --loss-scale %s asks\n",
+        std::string(dtype_name(amp.dtype)).c_str(), mode.c_str());
   if (mode == "dynamic") return amp::GradScalerOptions();
   return amp::GradScalerOptions().init_scale(args.number("loss-scale")).dynamic(false);
+}
+
+std::string describe_scaling(const amp::GradScalerOptions& options) {
+  std::ostringstream out;
+  if (!options.enabled_)
+    out << "no loss scaling";
+  else if (options.dynamic_)
+    out << "dynamic loss scaling from " << options.init_scale_;
+  else
+    out << "static loss scale " << options.init_scale_;
+  return out.str();
+}
+
+namespace {
+constexpr const char* kPrecisions[] = {"fp32", "fp16", "bf16"};
+
+int precision_code(const amp::AmpConfig& amp) {
+  if (amp.level == amp::OptLevel::O0) return 0;
+  return amp.dtype == kBFloat16 ? 2 : 1;
+}
+
+std::string amp_options(int precision, int level) {
+  return std::string("--precision ") + kPrecisions[precision] + " --opt-level O" +
+         std::to_string(level);
+}
+}  // namespace
+
+void record_amp_options(const amp::AmpConfig& amp, std::map<std::string, double>& scalars) {
+  scalars["run.precision"] = precision_code(amp);
+  scalars["run.opt_level"] = static_cast<double>(static_cast<int>(amp.level));
+}
+
+void check_amp_options(const std::map<std::string, double>& saved, const amp::AmpConfig& amp,
+                       const std::string& program) {
+  if (!saved.count("run.precision") || !saved.count("run.opt_level")) return;  // older files
+  const double precision = saved.at("run.precision"), level = saved.at("run.opt_level");
+  HG_CHECK(precision >= 0 && precision <= 2 && level >= 0 && level <= 3, program,
+           ": the checkpoint's run.precision/run.opt_level (", precision, ", ", level,
+           ") are not valid");
+  const int p = static_cast<int>(precision), l = static_cast<int>(level);
+  const int here = static_cast<int>(amp.level);
+  HG_CHECK(p == precision_code(amp) && l == here, program, ": the checkpoint was saved by a run ",
+           "with ", amp_options(p, l), "; resume with the same (this run has ",
+           amp_options(precision_code(amp), here), ")");
 }
 
 }  // namespace hg::examples

@@ -2,6 +2,7 @@
 // The mixed-precision command-line options shared by the training examples:
 //   --precision fp32|fp16|bf16, --opt-level O0..O3, --loss-scale dynamic|none|<number>
 // and what they turn into: an amp::AmpConfig (via amp::initialize) and GradScalerOptions.
+#include <map>
 #include <string>
 
 #include "amp/grad_scaler.h"
@@ -22,7 +23,18 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
                          const std::string& program);
 
 // --loss-scale: "dynamic" (PyTorch's defaults), "none", or a number (a static scale); empty
-// means dynamic where the config needs loss scaling (fp16) and none otherwise.
+// means dynamic where the config needs loss scaling (fp16) and none otherwise. fp32 with a
+// scale is an error; bf16 with one says once that it is not needed.
 amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp);
+// "dynamic loss scaling from 65536", "static loss scale 8" or "no loss scaling": what the run
+// does, for its header line.
+std::string describe_scaling(const amp::GradScalerOptions& options);
+
+// The run's precision and opt level as checkpoint scalars ("run.precision": 0 fp32, 1 fp16,
+// 2 bf16; "run.opt_level": 0..3), and the check that a resumed run uses the same: it names the
+// options to give (the load would otherwise fail on every parameter's dtype).
+void record_amp_options(const amp::AmpConfig& amp, std::map<std::string, double>& scalars);
+void check_amp_options(const std::map<std::string, double>& saved, const amp::AmpConfig& amp,
+                       const std::string& program);
 
 }  // namespace hg::examples

@@ -68,6 +68,13 @@ int64_t Args::integer(const std::string& name) const {
   return n;
 }
 
+void Args::require_at_least(const std::map<std::string, int64_t>& lowest) const {
+  for (const auto& [name, low] : lowest) {
+    const int64_t v = integer(name);
+    HG_CHECK(v >= low, program_, ": --", name, " must be >= ", low, ", got ", v);
+  }
+}
+
 double Args::number(const std::string& name) const {
   const std::string v = str(name);
   char* end = nullptr;

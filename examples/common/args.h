@@ -19,6 +19,8 @@ class Args {
 
   std::string str(const std::string& name) const;
   int64_t integer(const std::string& name) const;
+  // Checks every named integer option against its lowest allowed value, naming the option.
+  void require_at_least(const std::map<std::string, int64_t>& lowest) const;
   double number(const std::string& name) const;
   bool on(const std::string& name) const;
   bool given(const std::string& name) const;

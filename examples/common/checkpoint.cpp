@@ -1,5 +1,11 @@
 #include "checkpoint.h"
 
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+
+#include "core/error.h"
+#include "nn/serialization.h"
 #include "train/checkpoint.h"
 
 namespace hg::examples {
@@ -19,6 +25,45 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
   ckpt.model(model).optimizer(opt);
   const train::TrainingProgress progress = ckpt.load(path);
   return {progress.epoch, progress.scalars};
+}
+
+TrainingState peek_checkpoint(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  (void)nn::load_safetensors(path, &meta);
+  TrainingState state;
+  const auto number = [&](const std::string& key, const std::string& text) {
+    try {
+      return std::stod(text);
+    } catch (const std::exception&) {
+      HG_FAIL("checkpoint ", path, ": metadata \"", key, "\" = \"", text, "\" is not a number");
+    }
+  };
+  if (meta.count("epoch")) state.epoch = static_cast<int64_t>(number("epoch", meta.at("epoch")));
+  for (const auto& [key, text] : meta)
+    if (key.rfind("train.", 0) == 0) state.scalars[key.substr(6)] = number(key, text);
+  return state;
+}
+
+void check_output_path(const std::string& path, const std::string& option,
+                       const std::string& program) {
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  const fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  HG_CHECK(parent.empty() || fs::is_directory(parent, ec), program, ": --", option, " ", path,
+           ": the folder ", parent.string(), " does not exist");
+  HG_CHECK(!fs::is_directory(path, ec), program, ": --", option, " ", path,
+           " is a folder; give a file name");
+}
+
+bool epochs_left(const TrainingState& saved, int64_t epochs, const std::string& program) {
+  HG_CHECK(saved.epoch <= epochs, program, ": the checkpoint has done ", saved.epoch,
+           " epochs, more than --epochs ", epochs,
+           " (resume with the --epochs of the run that saved it)");
+  if (saved.epoch < epochs) return true;
+  std::printf("the checkpoint has done all %lld epochs: nothing left to train\n",
+              static_cast<long long>(epochs));
+  return false;
 }
 
 void advance_schedule(optim::LRScheduler& schedule, int64_t steps) {

@@ -22,6 +22,17 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
                      const TrainingState& state);
 // Loads into model and opt (which must have the same architecture and groups).
 TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& opt);
+// The epoch count and scalars a checkpoint holds, read without loading anything into a model:
+// a resumed run checks them first (options that do not match, nothing left to train) and takes
+// its input normalisation from them.
+TrainingState peek_checkpoint(const std::string& path);
+// Fails before any training when `path` (an output option such as --save or --metrics) cannot
+// be written: its folder is missing, or it names a folder.
+void check_output_path(const std::string& path, const std::string& option,
+                       const std::string& program);
+// Refuses a resume whose --epochs is below the epochs the checkpoint already did; returns
+// whether any epoch is left to train (and says so when none is).
+bool epochs_left(const TrainingState& saved, int64_t epochs, const std::string& program);
 
 // Moves a per-step schedule `steps` steps on, to where a resumed run left it, without stepping
 // it `steps` times (each of which would warn that the optimizer took no step).

@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
+#include <string>
 
 #include <halfgrad/halfgrad.h>
 
@@ -44,6 +47,9 @@ examples::Args parse_args(int argc, char** argv) {
   args.flag("graph", "CUDA: capture the training step in a CUDA graph after 3 steps, replay it");
   examples::declare_amp_options(args);
   args.parse(argc, argv);
+  args.require_at_least({{"epochs", 1}, {"limit", 0}, {"stop-after", 0}, {"seed", 0}});
+  examples::check_output_path(args.str("save"), "save", "hg_mnist");
+  examples::check_output_path(args.str("metrics"), "metrics", "hg_mnist");
   return args;
 }
 
@@ -68,24 +74,53 @@ data::LabeledImages first(data::LabeledImages all, int64_t limit) {
 }
 
 // The training and test sets, normalised with the training images' own pixel statistics
-// (MNIST 0.1307/0.3081, Fashion-MNIST 0.2860/0.3530); those go into checkpoints so another
-// program can reproduce the inputs.
+// (MNIST 0.1307/0.3081, Fashion-MNIST 0.2860/0.3530); those go into checkpoints, and a resumed
+// run takes them from there (its --limit may differ), as may another program.
 struct MnistData {
   data::Dataset train, test;
   double pixel_mean, pixel_std;
 };
 
-MnistData load_data(const examples::Args& args) {
+MnistData load_data(const examples::Args& args, const examples::TrainingState* resumed) {
   const data::LabeledImages train_images =
       first(data::load_mnist(args.str("data"), true), args.integer("limit"));
-  const Tensor pixels = train_images.images.to(kFloat64) / 255.0;
-  const double pixel_mean = mean(pixels).item<double>(),
-               pixel_std = std::sqrt(var(pixels).item<double>());
+  double pixel_mean = 0, pixel_std = 0;
+  if (resumed && resumed->scalars.count("pixel_mean") && resumed->scalars.count("pixel_std")) {
+    pixel_mean = resumed->scalars.at("pixel_mean");
+    pixel_std = resumed->scalars.at("pixel_std");
+  } else {
+    const Tensor pixels = train_images.images.to(kFloat64) / 255.0;
+    pixel_mean = mean(pixels).item<double>();
+    pixel_std = std::sqrt(var(pixels).item<double>());
+  }
   const std::vector<data::Transform> normalize{
       data::normalize({static_cast<float>(pixel_mean)}, {static_cast<float>(pixel_std)})};
   return {data::Dataset(train_images, normalize),
           data::Dataset(data::load_mnist(args.str("data"), false), normalize), pixel_mean,
           pixel_std};
+}
+
+// A run's identity in its checkpoint: the model (0 mlp, 1 cnn) and the precision options.
+void record_run(const examples::Args& args, const amp::AmpConfig& amp,
+                std::map<std::string, double>& scalars) {
+  scalars["run.model"] = args.str("model") == "mlp" ? 0 : 1;
+  examples::record_amp_options(amp, scalars);
+}
+
+// Refuses a checkpoint of another model or precision before loading it, naming the options
+// that match it.
+void check_resumable(const examples::Args& args, const examples::TrainingState& saved,
+                     const amp::AmpConfig& amp) {
+  const auto model = saved.scalars.find("run.model");
+  if (model != saved.scalars.end()) {
+    const std::string saved_model = model->second == 0 ? "mlp" : "cnn";
+    HG_CHECK(saved_model == args.str("model"), "hg_mnist: the checkpoint holds the ", saved_model,
+             " model; resume with --model ", saved_model);
+  }
+  examples::check_amp_options(saved.scalars, amp, "hg_mnist");
+  if (args.given("loss-scale") && saved.scalars.count("loss_scale"))
+    std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
+                saved.scalars.at("loss_scale"), args.str("loss-scale").c_str());
 }
 
 // Loads --resume (if given) into the model, optimizer and scaler, and moves the schedule to
@@ -163,26 +198,31 @@ void print_epoch(int64_t epoch, const EpochStats& s, double accuracy,
 void append_metrics(const examples::Args& args, int64_t epoch, const EpochStats& s, double accuracy,
                     const amp::AmpConfig& amp, const amp::GradScaler& scaler) {
   if (args.str("metrics").empty()) return;
-  std::ofstream(args.str("metrics"), std::ios::app)
-      << "{\"epoch\":" << epoch + 1 << ",\"train_loss\":" << s.mean_loss
+  std::ofstream out(args.str("metrics"), std::ios::app);
+  out << "{\"epoch\":" << epoch + 1 << ",\"train_loss\":" << s.mean_loss
       << ",\"test_acc\":" << accuracy << ",\"seconds\":" << s.seconds << ",\"precision\":\""
       << args.str("precision") << "\",\"opt_level\":\"" << amp::opt_level_name(amp.level)
       << "\",\"loss_scale\":" << scaler.get_scale()
       << ",\"skipped_steps\":" << scaler.skipped_steps() << "}\n";
+  out.flush();
+  HG_CHECK(out.good(), "hg_mnist: cannot write the metrics file ", args.str("metrics"));
 }
 
-// --save: the model, the optimizer, the normalisation and the loss scaler after `epochs_done`.
+// --save: the model, the optimizer, the normalisation, the loss scaler and the run's model and
+// precision after `epochs_done`.
 void save_if_asked(const examples::Args& args, const nn::Module& model, const optim::Optimizer& opt,
-                   const MnistData& data, const amp::GradScaler& scaler, int64_t epochs_done) {
+                   const MnistData& data, const amp::GradScaler& scaler, const amp::AmpConfig& amp,
+                   int64_t epochs_done) {
   if (args.str("save").empty()) return;
   const auto scaler_state = scaler.state_dict();
-  examples::save_checkpoint(args.str("save"), model, opt,
-                            {epochs_done,
-                             {{"pixel_mean", data.pixel_mean},
-                              {"pixel_std", data.pixel_std},
-                              {"loss_scale", scaler_state.at("scale")},
-                              {"growth_tracker", scaler_state.at("growth_tracker")},
-                              {"skipped_steps", scaler_state.at("skipped_steps")}}});
+  examples::TrainingState state{epochs_done,
+                                {{"pixel_mean", data.pixel_mean},
+                                 {"pixel_std", data.pixel_std},
+                                 {"loss_scale", scaler_state.at("scale")},
+                                 {"growth_tracker", scaler_state.at("growth_tracker")},
+                                 {"skipped_steps", scaler_state.at("skipped_steps")}}};
+  record_run(args, amp, state.scalars);
+  examples::save_checkpoint(args.str("save"), model, opt, state);
 }
 
 }  // namespace
@@ -192,8 +232,10 @@ int main(int argc, char** argv) try {
   set_num_threads(static_cast<int>(args.integer("threads")));
   const Device device = examples::parse_device(args, "hg_mnist");
   manual_seed(static_cast<uint64_t>(args.integer("seed")));
+  std::optional<examples::TrainingState> saved;
+  if (!args.str("resume").empty()) saved = examples::peek_checkpoint(args.str("resume"));
 
-  const MnistData data = load_data(args);
+  const MnistData data = load_data(args, saved ? &*saved : nullptr);
   data::DataLoader loader(data.train, {.batch_size = args.integer("batch"),
                                        .shuffle = true,
                                        .seed = static_cast<uint64_t>(args.integer("seed"))});
@@ -206,13 +248,20 @@ int main(int argc, char** argv) try {
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule(opt, args.number("lr"), epochs * loader.size());
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, "hg_mnist");
-  amp::GradScaler scaler(examples::scaler_options(args, amp));
+  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp);
+  amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
+  if (saved) {
+    check_resumable(args, *saved, amp);
+    if (!examples::epochs_left(*saved, epochs, "hg_mnist")) return 0;
+  }
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
-  std::printf("%s on %lld MNIST images (%s%s), %lld steps per epoch, %s; %s\n",
+  std::printf("%s on %lld training images of %s (%s%s), %lld steps per epoch, %s, %s; %s\n",
               args.str("model").c_str(), static_cast<long long>(data.train.size()),
-              device.str().c_str(), args.on("graph") ? ", step in a CUDA graph" : "",
-              static_cast<long long>(loader.size()), amp.describe().c_str(), blas_info().c_str());
+              args.str("data").c_str(), device.str().c_str(),
+              args.on("graph") ? ", step in a CUDA graph" : "",
+              static_cast<long long>(loader.size()), amp.describe().c_str(),
+              examples::describe_scaling(scaling).c_str(), blas_info().c_str());
 
   // With --graph, the step is captured after the first three and replayed
   // (examples/common/graphed_step.h).
@@ -223,7 +272,7 @@ int main(int argc, char** argv) try {
     const double accuracy = evaluate(*model, data.test, device, amp);
     print_epoch(epoch, stats, accuracy, scaler);
     append_metrics(args, epoch, stats, accuracy, amp, scaler);
-    save_if_asked(args, *model, opt, data, scaler, epoch + 1);
+    save_if_asked(args, *model, opt, data, scaler, amp, epoch + 1);
     if (args.integer("stop-after") == epoch + 1) break;
   }
   return 0;

@@ -107,7 +107,7 @@ void chapter_underflow(Context& ctx) {
   }
   std::printf(
       "\n  'flush to zero' is what fp16's rounding would make 0 (below 2^-25, or exactly 2^-25);\n"
-      "  values in [2^-25, 2^-24) round up to 2^-24. Zeros come mostly from ReLU and max-pool.\n");
+      "  values in (2^-25, 2^-24) round up to 2^-24. Zeros come mostly from ReLU and max-pool.\n");
   const std::string png = write_plot(ctx.out_dir, plot);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 }

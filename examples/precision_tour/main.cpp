@@ -46,7 +46,11 @@ int main(int argc, char** argv) try {
   tour::Trainer trainer(options);
   tour::Context ctx{args.str("out"), &trainer, args.number("small-lr"),
                     static_cast<int>(args.integer("loss-shift"))};
-  std::filesystem::create_directories(ctx.out_dir);
+  std::error_code made;
+  std::filesystem::create_directories(ctx.out_dir, made);
+  HG_CHECK(!made && std::filesystem::is_directory(ctx.out_dir), "hg_precision_tour: --out ",
+           ctx.out_dir, ": cannot create this folder",
+           made ? " (" + made.message() + ")" : std::string());
   // GradScaler says why it skips a step; the tour's tables count the skipped steps instead.
   set_warning_handler([](const std::string& message) {
     if (message.find("skipped the optimizer step") == std::string::npos) {

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/error.h"
+
 namespace hg::tour {
 
 namespace {
@@ -25,7 +27,9 @@ std::string quoted(const std::string& text) {
 std::string write_plot(const std::string& out_dir, const PlotSpec& spec) {
   namespace fs = std::filesystem;
   const fs::path data_dir = fs::path(out_dir) / "data";
-  fs::create_directories(data_dir);
+  std::error_code made;
+  fs::create_directories(data_dir, made);
+  HG_CHECK(!made, "write_plot: cannot create ", data_dir.string(), " (", made.message(), ")");
   const fs::path dat = data_dir / (spec.name + ".dat");
   const fs::path script = data_dir / (spec.name + ".gp");
   const fs::path png = fs::path(out_dir) / (spec.name + ".png");
