@@ -25,7 +25,11 @@ Progress::Progress(std::string title, int64_t total_steps, int64_t samples_per_s
       last_draw_(start_) {}
 
 void Progress::update(int64_t step, double loss) {
-  smoothed_loss_ = step <= 1 ? loss : 0.95 * smoothed_loss_ + 0.05 * loss;
+  if (std::isfinite(loss)) {  // a skipped fp16 step's inf/NaN loss is reported apart
+    loss_average_ = 0.95 * loss_average_ + 0.05 * loss;
+    average_weight_ = 0.95 * average_weight_ + 0.05;
+  }
+  const double smoothed_loss = average_weight_ > 0 ? loss_average_ / average_weight_ : NAN;
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   const bool last = step >= total_;
@@ -40,11 +44,11 @@ void Progress::update(int64_t step, double loss) {
     const int filled = static_cast<int>(kWidth * step / std::max<int64_t>(total_, 1));
     std::printf("\r%s [%s%s] %lld/%lld loss %.4f %.0f samples/s ETA %s ", title_.c_str(),
                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-                static_cast<long long>(step), static_cast<long long>(total_), smoothed_loss_, rate,
+                static_cast<long long>(step), static_cast<long long>(total_), smoothed_loss, rate,
                 clock_text(eta).c_str());
   } else {
     std::printf("%s step %lld/%lld loss %.4f %.0f samples/s ETA %s\n", title_.c_str(),
-                static_cast<long long>(step), static_cast<long long>(total_), smoothed_loss_, rate,
+                static_cast<long long>(step), static_cast<long long>(total_), smoothed_loss, rate,
                 clock_text(eta).c_str());
   }
   std::fflush(stdout);

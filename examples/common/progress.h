@@ -20,7 +20,9 @@ class Progress {
   int64_t total_, samples_per_step_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  double smoothed_loss_ = 0;
+  // an exponential moving average of the loss (0.95 per step) from 0, over the weight it has
+  // gathered (1 - 0.95^steps): each shown value weighs the recent steps, not the first one
+  double loss_average_ = 0, average_weight_ = 0;
 };
 
 }  // namespace hg::examples
