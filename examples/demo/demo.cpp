@@ -23,7 +23,13 @@ void rounding_row(const std::string& label, float value) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // the demo takes no options: say so rather than ignore them
+    const std::string arg = argv[1];
+    std::cout << "usage: hg_demo\nA tour of halfgrad's numerics: fp32 -> fp16/bf16 rounding, "
+                 "tensors in each dtype, a backward pass through a taped cast. No options.\n";
+    return arg == "--help" || arg == "-h" ? 0 : 2;
+  }
   std::cout << "== 1. fp32 -> fp16 / bf16 rounding (IEEE round to nearest, ties to even)\n"
             << "  value                 fp32            fp16  (bits)              bf16\n";
   rounding_row("1/3", 1.0f / 3.0f);
