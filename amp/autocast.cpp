@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
+#include "autograd/node.h"
 #include "core/error.h"
 
 namespace hg::amp {
@@ -16,8 +17,13 @@ struct AutocastState {
   bool enabled = false;
   DType dtype = kFloat16;
   int depth = 0;  // enabled guards alive; the weight-cast cache lives while it is > 0
-  // a weight's cast copy, and the weight's version when it was cast
-  std::unordered_map<const TensorImpl*, std::pair<Tensor, uint64_t>> weight_cache;
+  // a weight's cast copy, and the weight's data when it was cast: its storage (Storage::id, as
+  // Module::to swaps a weight's storage) and version
+  struct CachedCast {
+    Tensor cast;
+    uint64_t storage_id, version;
+  };
+  std::unordered_map<const TensorImpl*, CachedCast> weight_cache;
   AutocastStats stats;
 };
 thread_local AutocastState state;
@@ -44,6 +50,9 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Exp, "exp", CastPolicy::Float32},
     {OpId::Log, "log", CastPolicy::Float32},
     {OpId::Pow, "pow", CastPolicy::Float32},
+    {OpId::Reciprocal, "reciprocal", CastPolicy::Float32},
+    {OpId::Rsqrt, "rsqrt", CastPolicy::Float32},
+    {OpId::ReverseDivide, "scalar / tensor", CastPolicy::Float32},
     {OpId::Sum, "sum", CastPolicy::Float32},
     {OpId::Mean, "mean", CastPolicy::Float32},
     {OpId::Var, "var", CastPolicy::Float32},
@@ -72,6 +81,18 @@ std::map<std::string, CastPolicy>& custom_policies() {
   return table;
 }
 
+// Whether a cached cast still stands for the weight: the same data, not written since, and, for
+// a taped use, its CastBackward not yet consumed by a backward without retain_graph (PyTorch's
+// cached cast node survives that; a released one here would refuse the region's next backward
+// through it). A no-grad use only needs the values.
+bool is_current(const AutocastState::CachedCast& cached, const Tensor& weight, DType target) {
+  if (cached.cast.dtype() != target || cached.storage_id != weight.storage()->id() ||
+      cached.version != weight.version())
+    return false;
+  const auto node = cached.cast.grad_fn();
+  return !is_grad_enabled() || !node || !node->released;
+}
+
 Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   if (!t.defined() || !t.is_floating_point() || t.dtype() == target) return t;
   // Leaves that require grad (the weights) are cast once per region and reused, so the tape
@@ -79,11 +100,10 @@ Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   const bool cacheable = t.is_leaf() && t.requires_grad();
   if (cacheable) {
     auto found = state.weight_cache.find(t.impl());
-    if (found != state.weight_cache.end() && found->second.first.dtype() == target &&
-        found->second.second == t.version()) {  // not written since it was cast
+    if (found != state.weight_cache.end() && is_current(found->second, t, target)) {
       ++state.stats.cache_hits;
       if (entry) ++entry->cache_hits;
-      return found->second.first;
+      return found->second.cast;
     }
   }
   Tensor out = t.to(target);
@@ -92,7 +112,8 @@ Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   // A cast made without grad mode has no CastBackward: cached, it would cut the weight off
   // from every later backward in the region (a validation forward under NoGradGuard, then a
   // training one). So only taped casts are kept; a no-grad forward may still reuse them.
-  if (cacheable && is_grad_enabled()) state.weight_cache[t.impl()] = {out, t.version()};
+  if (cacheable && is_grad_enabled())
+    state.weight_cache[t.impl()] = {out, t.storage()->id(), t.version()};
   return out;
 }
 
@@ -121,8 +142,9 @@ std::vector<Tensor> apply(CastPolicy policy, std::string_view name,
   PlanEntry entry{std::string(name), policy, dtypes_of(out), {}, 0, 0};
   PlanEntry* log = recorder ? &entry : nullptr;
   switch (policy) {
-    case CastPolicy::LowerPrecision:
-      for (Tensor& t : out) t = cast(t, state.dtype, log);
+    case CastPolicy::LowerPrecision:  // float64 is not eligible, as in PyTorch: left as it is
+      for (Tensor& t : out)
+        if (t.defined() && t.dtype() != kFloat64) t = cast(t, state.dtype, log);
       break;
     case CastPolicy::Float32:
       for (Tensor& t : out)

@@ -39,6 +39,9 @@ enum class OpId {
   Exp,
   Log,
   Pow,
+  Reciprocal,
+  Rsqrt,
+  ReverseDivide,  // scalar / tensor (__rtruediv__)
   Sum,
   Mean,
   Var,

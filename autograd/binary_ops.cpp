@@ -2,6 +2,7 @@
 // are cast first with taped casts, so each gradient arrives back in its input's dtype.
 #include <cmath>
 
+#include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/op_helpers.h"
 #include "autograd/ops.h"
@@ -135,7 +136,10 @@ Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a
 Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
-Tensor pow(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Pow, a, b); }
+Tensor pow(const Tensor& a, const Tensor& b) {
+  const auto in = amp::autocast(amp::OpId::Pow, {a, b});  // float32 under autocast, as PyTorch
+  return binary_op(BinaryOp::Pow, in[0], in[1]);
+}
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
 Tensor eq(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Eq, a, b); }
@@ -211,14 +215,18 @@ Tensor operator*(const Tensor& a, double b) {
   return a.is_floating_point() ? affine(a, b, -0.0) : mul(a, wrap_scalar(b, a));
 }
 Tensor operator/(const Tensor& a, double b) {
-  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a));
+  // an integer tensor's true division takes the scalar as float32, as PyTorch (not wrapped)
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, scalar_tensor(b));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
   return b.is_floating_point() ? affine(b, -1.0, a) : sub(wrap_scalar(a, b), b);
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
-Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
+Tensor operator/(double a, const Tensor& b) {
+  const Tensor divisor = amp::autocast(amp::OpId::ReverseDivide, b);  // __rtruediv__: float32
+  return div(divisor.is_floating_point() ? wrap_scalar(a, divisor) : scalar_tensor(a), divisor);
+}
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
 Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }

@@ -50,6 +50,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
            describe(mask), " for ", describe(x));
   // the value in x's dtype: integers as a binary op reads them (uint8 -1 is 255), a fraction on
   // an integer tensor truncated, as PyTorch's masked_fill
+  // an integer value outside int64 (or NaN) has no integer reading; inside, it wraps to x's
+  // dtype as a binary op's scalar does (uint8 -1 is 255, as PyTorch's masked_fill)
+  if (!x.is_floating_point()) check_integer_fill(value, kInt64, "masked_fill");
   const Tensor fill = x.is_floating_point() ? scalar_tensor(value, x.options())
                                             : wrap_scalar(value, x).to(x.dtype());
   const Tensor out = where(mask, fill, x);

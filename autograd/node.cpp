@@ -25,21 +25,21 @@ thread_local Tape tape;
 }  // namespace
 
 // Freeing a graph node by node would recurse once per node through next_edges (a loss summed
-// over 100k steps overflows the stack). So a dying node takes over the edges of every input node
-// it is the last owner of, and frees those from a flat list, each handing over its own first:
-// the depth stays two frames whatever the graph.
+// over 100k steps overflows the stack). So a dying node moves its input nodes to a flat list;
+// each one popped whose last owner is the list hands its own inputs over before it dies. An
+// input reached twice (y * y, h + f(h)) sits in the list twice: the copy popped last owns it.
+// The depth stays two frames whatever the graph.
 Node::~Node() {
-  std::vector<std::shared_ptr<Node>> orphans;
-  const auto adopt = [&orphans](Node& node) {
-    for (Edge& edge : node.next_edges)
-      if (edge.node && edge.node.use_count() == 1) orphans.push_back(std::move(edge.node));
-  };
-  adopt(*this);
-  while (!orphans.empty()) {
-    std::shared_ptr<Node> node = std::move(orphans.back());
-    orphans.pop_back();
-    adopt(*node);
-  }  // each node dies here, its orphaned inputs already taken
+  std::vector<std::shared_ptr<Node>> pending;
+  for (Edge& edge : next_edges)
+    if (edge.node) pending.push_back(std::move(edge.node));
+  while (!pending.empty()) {
+    std::shared_ptr<Node> node = std::move(pending.back());
+    pending.pop_back();
+    if (node.use_count() == 1)
+      for (Edge& edge : node->next_edges)
+        if (edge.node) pending.push_back(std::move(edge.node));
+  }  // each node dies here, its inputs already taken
 }
 
 void push_to_tape(const std::shared_ptr<Node>& node) {

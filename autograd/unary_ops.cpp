@@ -5,6 +5,7 @@
 #include "amp/autocast.h"
 #include "autograd/op_helpers.h"
 #include "autograd/ops.h"
+#include "core/factories.h"
 
 namespace hg {
 
@@ -114,7 +115,9 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
       return maximum(x, zero);
     case UnaryOp::Square:
       return mul(x, x);
-    default: {  // Clamp, with whole-number bounds (an infinite one is no bound)
+    default: {  // Clamp, with whole-number bounds (an infinite one is no bound) x's dtype holds
+      for (double bound : {params.a, params.b})
+        if (!std::isinf(bound)) check_integer_fill(bound, x.dtype(), "clamp");
       Tensor out = x;
       if (!std::isinf(params.a)) out = maximum(out, wrap_scalar(params.a, x));
       if (!std::isinf(params.b)) out = minimum(out, wrap_scalar(params.b, x));
@@ -136,10 +139,27 @@ bool whole_bounds(UnaryOp op, const UnaryParams& p) {
   return op != UnaryOp::Clamp || (whole(p.a) && whole(p.b));
 }
 
+// x^e for an integer tensor and a whole e >= 0, by squaring: exact (wrapping past the dtype's
+// range, as PyTorch's integer pow does)
+Tensor integer_pow(const Tensor& x, double exponent) {
+  HG_CHECK(exponent >= 0, "pow: integers to negative integer powers are not allowed, got ",
+           describe(x), " ^ ", exponent);
+  auto e = static_cast<uint64_t>(exponent);
+  Tensor result = ones_like(x), base = x;
+  for (; e > 0; e >>= 1) {
+    if (e & 1) result = mul(result, base);
+    if (e > 1) base = mul(base, base);
+  }
+  return result;
+}
+
 Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
   autograd::check_defined(x, unary_name(op));
   if (!x.is_floating_point()) {
     const bool integer = x.dtype() == kInt64 || x.dtype() == kUInt8;
+    if (integer && op == UnaryOp::Pow && params.a == std::trunc(params.a) &&
+        std::abs(params.a) < 9.2e18)
+      return integer_pow(x, params.a);  // pow(int64, 2.0) stays int64, as torch's
     if (integer && keeps_integers(op) && whole_bounds(op, params))
       return integer_unary(op, x, params);
     const bool fractional_clamp = integer && op == UnaryOp::Clamp;
@@ -165,11 +185,15 @@ Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
 Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, amp::autocast(amp::OpId::Exp, x)); }
 Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, amp::autocast(amp::OpId::Log, x)); }
 Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
-Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
+Tensor rsqrt(const Tensor& x) {
+  return unary_op(UnaryOp::Rsqrt, amp::autocast(amp::OpId::Rsqrt, x));
+}
 Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
 Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, x); }
 Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
-Tensor reciprocal(const Tensor& x) { return unary_op(UnaryOp::Reciprocal, x); }
+Tensor reciprocal(const Tensor& x) {
+  return unary_op(UnaryOp::Reciprocal, amp::autocast(amp::OpId::Reciprocal, x));
+}
 Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
 Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
@@ -190,6 +214,7 @@ Tensor affine(const Tensor& x, double scale, double shift) {
 }
 
 Tensor div_scalar(const Tensor& x, double divisor) {
+  if (!x.is_floating_point()) return x / divisor;  // a true division of integers: float32
   return unary_op(UnaryOp::DivScalar, x, {divisor, 0.0});
 }
 

@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include <atomic>
+
 #include "core/allocator.h"
 #include "core/error.h"
 
@@ -23,7 +25,12 @@ Allocator& allocator_for(DeviceType type) {
 
 void register_allocator(DeviceType type, Allocator* allocator) { registry_slot(type) = allocator; }
 
-Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+namespace {
+std::atomic<uint64_t> next_storage_id{1};
+}  // namespace
+
+Storage::Storage(std::size_t nbytes, Device device)
+    : nbytes_(nbytes), device_(device), id_(next_storage_id.fetch_add(1)) {
   data_ = allocator_for(device.type).allocate(nbytes);
 }
 

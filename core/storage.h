@@ -23,12 +23,16 @@ class Storage {
 
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  // Unique for the life of the process (a new storage may reuse a freed one's address, so
+  // caches keyed on a tensor's data use this with the version, not the pointer).
+  uint64_t id() const { return id_; }
 
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
   uint64_t version_ = 0;
+  uint64_t id_ = 0;
 };
 
 }  // namespace hg

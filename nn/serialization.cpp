@@ -234,8 +234,9 @@ Tensor read_entry(const std::string& path, const std::string& name, const nlohma
 // The reference format's rule: the tensors tile the data section, no overlap, no gap, nothing
 // after the last (an overlap would read one tensor's bytes as another's).
 void check_tiling(std::vector<ByteRange> ranges, uint64_t data_size, const std::string& path) {
-  std::sort(ranges.begin(), ranges.end(),
-            [](const ByteRange& a, const ByteRange& b) { return a.begin < b.begin; });
+  std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;  // an empty tensor first
+  });
   uint64_t end = 0;
   for (const ByteRange& r : ranges) {
     HG_CHECK(r.begin >= end, "load_safetensors: ", path, ": tensor \"", r.name,

@@ -74,7 +74,7 @@ bool Optimizer::wants_master(const Tensor& param) const {
 }
 
 void Optimizer::mark_synced(const Tensor& param, ParamState& st) const {
-  st.synced_storage = param.storage().get();
+  st.synced_storage = param.storage()->id();
   st.synced_version = param.version();
 }
 
@@ -92,7 +92,7 @@ void Optimizer::sync_masters() {
       }
       ParamState& st = state_[p.impl()];
       const bool stale = !st.master.defined() || st.master.sizes() != p.sizes() ||
-                         st.synced_storage != p.storage().get() || st.synced_version != p.version();
+                         st.synced_storage != p.storage()->id() || st.synced_version != p.version();
       if (stale) {
         st.master = p.detach().to(kFloat32);  // a copy: p is 16-bit
         mark_synced(p, st);
@@ -113,7 +113,7 @@ void Optimizer::mark_masters_synced() {
 void Optimizer::set_master_weights(bool enabled) {
   master_weights_ = enabled;
   if (enabled) {  // reseed every master from its parameter as it is now
-    for (auto& [impl, st] : state_) st.synced_storage = nullptr;
+    for (auto& [impl, st] : state_) st.synced_storage = 0;
   }
   sync_masters();
 }
@@ -357,11 +357,11 @@ void Optimizer::load_state_dict(const OptimizerStateDict& dict) {
   HG_CHECK(groups == groups_.size(), who, ": the optimizer has ", groups_.size(),
            " parameter groups, the state dict ", groups);
   const auto taken = dict.scalars.find("steps_taken");  // absent from older state dicts
-  HG_CHECK(taken == dict.scalars.end() ||
-               (taken->second >= 0 && taken->second <= 9007199254740992.0 &&
-                taken->second == std::floor(taken->second)),
-           who, ": \"steps_taken\" is ", taken == dict.scalars.end() ? 0.0 : taken->second,
-           ", expected a whole number in [0, 2^53]");
+  HG_CHECK(
+      taken == dict.scalars.end() || (taken->second >= 0 && taken->second <= 9007199254740992.0 &&
+                                      taken->second == std::floor(taken->second)),
+      who, ": \"steps_taken\" is ", taken == dict.scalars.end() ? 0.0 : taken->second,
+      ", expected a whole number in [0, 2^53]");
   settle_gated_steps();  // the pending steps count before the state is replaced
   StateMap loaded;
   std::vector<std::unique_ptr<OptimizerOptions>> options;

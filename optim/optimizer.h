@@ -120,8 +120,9 @@ struct ParamState {
   int64_t step = 0;                       // updates applied to this parameter so far
   std::map<std::string, Tensor> buffers;  // "momentum_buffer", "exp_avg", "exp_avg_sq", ...
   Tensor master;                          // the fp32 master copy (master weights, 16-bit params)
-  // Which storage/version of the parameter the master was last synced with.
-  const Storage* synced_storage = nullptr;
+  // Which storage (Storage::id: an address may be reused) and version of the parameter the
+  // master was last synced with; 0: never.
+  uint64_t synced_storage = 0;
   uint64_t synced_version = 0;
 };
 

@@ -194,5 +194,11 @@ case $what in
   mnist) fetch_mnist ;;
   fashion) fetch_fashion ;;
   cifar10) fetch_cifar10 ;;
-  all) fetch_mnist; fetch_fashion; fetch_cifar10 ;;
+  all)  # every data set is tried; a skipped one still fails the exit status
+    status=0
+    fetch_mnist
+    fetch_fashion || status=1
+    fetch_cifar10
+    exit "$status"
+    ;;
 esac

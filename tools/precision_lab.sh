@@ -44,7 +44,10 @@ restore_previous() {
   fi
   rm -f "$doc.new"
 }
-rm -rf "$backup"
+if [[ -d $backup ]]; then  # an earlier run was killed after moving the lab aside: put it back
+  rm -rf "$out"
+  mv "$backup" "$out"
+fi
 if [[ -d $out ]]; then mv "$out" "$backup"; fi
 trap restore_previous EXIT
 mkdir -p "$out"

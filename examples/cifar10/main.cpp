@@ -322,7 +322,8 @@ int main(int argc, char** argv) try {
   if (saved) {
     examples::check_amp_options(saved->scalars, amp, kProgram);
     if (!args.on("eval-only") && !examples::epochs_left(*saved, epochs, kProgram)) return 0;
-    if (args.given("loss-scale") && saved->scalars.count("scaler.scale"))
+    if (args.given("loss-scale") && args.str("loss-scale") != "none" &&
+        saved->scalars.count("scaler.scale"))
       std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
                   saved->scalars.at("scaler.scale"), args.str("loss-scale").c_str());
   }

@@ -118,7 +118,8 @@ void check_resumable(const examples::Args& args, const examples::TrainingState& 
              " model; resume with --model ", saved_model);
   }
   examples::check_amp_options(saved.scalars, amp, "hg_mnist");
-  if (args.given("loss-scale") && saved.scalars.count("loss_scale"))
+  if (args.given("loss-scale") && args.str("loss-scale") != "none" &&
+      saved.scalars.count("loss_scale"))
     std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
                 saved.scalars.at("loss_scale"), args.str("loss-scale").c_str());
 }

@@ -139,6 +139,18 @@ TEST_CASE("whole-number scalars on integer tensors wrap as libtorch's integer sc
   CHECK(v.to_vector<int64_t>() == std::vector<int64_t>{4, 5});
   const Tensor mask = from_vector(std::vector<bool>{true, false, false, false});
   CHECK(masked_fill(u, mask, -1).to_vector<int64_t>() == std::vector<int64_t>{255, 1, 200, 255});
+  // a true division takes the scalar as float32, unwrapped
+  CHECK((u / 256.0).to_vector<float>()[4 - 3] == 1.0f / 256.0f);
+  CHECK((300.0 / from_vector(std::vector<uint8_t>{3})).item<float>() == 100.0f);
+  // pow with a whole exponent stays an integer; a bound or a fill the dtype cannot hold fails
+  const Tensor p = pow(from_vector(std::vector<int64_t>{2, 3}), 2.0);
+  CHECK(p.dtype() == kInt64);
+  CHECK(p.to_vector<int64_t>() == std::vector<int64_t>{4, 9});
+  CHECK(pow(from_vector(std::vector<int64_t>{3}), 0.0).item<int64_t>() == 1);
+  hg::test::expect_error([] { (void)pow(arange(3), -1.0); }, {"pow", "negative integer powers"});
+  hg::test::expect_error([&] { (void)clamp(u, 0, 300); }, {"clamp", "300", "uint8"});
+  hg::test::expect_error([] { (void)masked_fill(arange(2), ones({2}, kBool), NAN); },
+                         {"masked_fill", "int64"});
   // past int64, or a fraction: a floating scalar, so the result is float32
   const Tensor big = arange(3) + 1e20;
   CHECK(big.dtype() == kFloat32);

@@ -193,4 +193,11 @@ TEST_CASE("engine: a graph 100000 ops deep is freed without overflowing the stac
   for (int i = 0; i < 100000; ++i) z = z + 1.0;
   z = Tensor();  // and one that never ran backward
   CHECK(x.grad().item<float>() == 1.0f);
+  // nodes that reach one input twice (y + y) or through two paths (h + tanh(h))
+  Tensor twice = x;
+  for (int i = 0; i < 100000; ++i) twice = twice * 0.5 + twice * 0.5;
+  twice = Tensor();
+  Tensor residual = x;
+  for (int i = 0; i < 100000; ++i) residual = residual + tanh(residual) * 0.0;
+  residual = Tensor();
 }

@@ -183,6 +183,19 @@ TEST_CASE("safetensors: the writer aligns every tensor to its element size") {
   fs::remove_all(file.parent_path());
 }
 
+TEST_CASE("safetensors: empty tensors share an offset with their neighbours and load") {
+  const fs::path file = temp_dir() / "empty.safetensors";
+  nn::TensorMap map;
+  for (int i = 0; i < 40; ++i)  // enough entries that the sort's order among ties matters
+    map["t" + std::to_string(100 + i)] = i % 3 == 0 ? zeros({0}) : full({2}, i);
+  map["wide_empty"] = zeros({0}, kFloat64);
+  nn::save_safetensors(map, file.string());
+  const nn::TensorMap back = nn::load_safetensors(file.string());
+  REQUIRE(back.size() == map.size());
+  for (const auto& [name, t] : map) CHECK(values(back.at(name)) == values(t));
+  fs::remove_all(file.parent_path());
+}
+
 TEST_CASE("safetensors: tensors must tile the data section (no overlap, gap or tail)") {
   const fs::path dir = temp_dir();
   const std::string two = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)";

@@ -209,3 +209,19 @@ TEST_CASE("master weights: the O2 flow with an nn module converted in place") {
   CHECK(opt.state(lin->weight)->buffers.at("exp_avg").dtype() == kFloat32);
   CHECK(values(lin->weight) == values(opt.master_weight(lin->weight).to(kFloat16)));
 }
+
+TEST_CASE("master weights: a storage swapped by to() reseeds the master, whatever its address") {
+  // Module::to gives the weight a new storage whose version restarts at 0, and the allocator may
+  // hand it the freed address: the master must follow the new weight, not the old one
+  auto lin = std::make_shared<nn::Linear>(nn::LinearOptions(4, 8).bias(false));
+  SGD opt(lin->parameters(), hg::optim::SGDOptions(0.1));
+  (void)amp::initialize(*lin, opt, amp::OptLevel::O2);
+  for (int round = 0; round < 3; ++round) {
+    lin->to(kFloat64);
+    lin->load_state_dict({{"weight", full({8, 4}, 0.5, kFloat64)}});
+    lin->to(kFloat16);
+    lin->weight.set_grad(zeros({8, 4}, kFloat16));
+    opt.step();
+    CHECK(values(lin->weight) == std::vector<double>(32, 0.5));
+  }
+}
