@@ -54,9 +54,9 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Rsqrt, "rsqrt", CastPolicy::Float32},
     {OpId::ReverseDivide, "scalar / tensor", CastPolicy::Float32},
     {OpId::Sum, "sum", CastPolicy::Float32},
-    {OpId::Mean, "mean", CastPolicy::Float32},
+    {OpId::Mean, "mean", CastPolicy::Passthrough},  // as PyTorch: accumulates in float anyway
     {OpId::Var, "var", CastPolicy::Float32},
-    {OpId::BatchNorm, "batch_norm", CastPolicy::Float32},
+    {OpId::BatchNorm, "batch_norm", CastPolicy::Passthrough},  // fp32 statistics, input's dtype
     {OpId::LayerNorm, "layer_norm", CastPolicy::Float32},
     {OpId::Binary, "binary elementwise", CastPolicy::Promote},
     {OpId::Where, "where", CastPolicy::Promote},
@@ -158,7 +158,8 @@ std::vector<Tensor> apply(CastPolicy policy, std::string_view name,
     case CastPolicy::Passthrough:
       break;
     case CastPolicy::Banned:
-      HG_FAIL("autocast: ", name, " is unsafe in ", dtype_name(state.dtype),
+      HG_FAIL("autocast: ", name, " of ", out.empty() ? std::string("?") : describe(out[0]),
+              " is unsafe in ", dtype_name(state.dtype),
               " (probabilities near 0 and 1 round away); use binary_cross_entropy_with_logits, "
               "which fuses the sigmoid, or leave the autocast region for this op");
   }

@@ -51,6 +51,12 @@ AmpConfig initialize(nn::Module& model, optim::Optimizer& optimizer, OptLevel le
   AmpConfig config;
   config.level = level;
   if (level == OptLevel::O0) return config;
+  // as apex: once, on an fp32 model (a second call would reseed the masters from rounded
+  // weights, or leave a 16-bit model described as fp32)
+  for (const auto& [name, p] : model.named_parameters())
+    HG_CHECK(p.dtype() == kFloat32, "amp::initialize: parameter ", name, " is ", describe(p), "; ",
+             opt_level_name(level),
+             " starts from a float32 model (call initialize once, before any conversion)");
   config.dtype = dtype;
   config.use_autocast = true;  // O2/O3 too: it casts inputs and keeps softmax/losses in fp32
   config.needs_loss_scaling = dtype == kFloat16;

@@ -1,12 +1,15 @@
 #pragma once
-// Optimization levels, as apex named them:
+// Optimization levels, named after apex's (docs/amp.md: where they differ from apex's):
 //   O0  fp32 everything (the reference)
 //   O1  autocast: fp32 weights, ops cast per the policy table; loss scaling for fp16
 //   O2  16-bit model (BatchNorm stays fp32) + fp32 master weights and optimizer state in the
 //       optimizer, which writes rounded values back; autocast still picks fp32 for softmax,
-//       losses and reductions; loss scaling for fp16
-//   O3  pure 16-bit model, no masters: the baseline that shows why the others exist (updates
-//       below half an ulp of a weight are lost)
+//       losses and reductions (apex's O2 patches no functions); loss scaling for fp16
+//   O3  16-bit model without masters (BatchNorm still fp32 and autocast still on, unlike apex's
+//       O3): the baseline that shows why masters exist (updates below half an ulp of a weight
+//       are lost)
+// initialize() is called once per model and optimizer: a model that is not fp32 (already
+// initialized, or converted by hand) is refused.
 //
 //   amp::AmpConfig amp = amp::initialize(*model, opt, amp::OptLevel::O2, hg::kFloat16);
 //   { auto region = amp.autocast(); loss = cross_entropy((*model)(x), y); }

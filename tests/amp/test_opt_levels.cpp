@@ -56,7 +56,9 @@ TEST_CASE("opt levels: initialize sets autocast, masters and BatchNorm per level
     auto region = c2.autocast();
     y = (*m2)(randn({2, 1, 5, 5}));
   }
-  CHECK(y.dtype() == kFloat32);  // BatchNorm runs in fp32 under autocast
+  // BatchNorm keeps fp32 statistics and parameters but returns its input's dtype, as PyTorch's
+  // autocast (batch_norm is on none of its lists)
+  CHECK(y.dtype() == kBFloat16);
   y.sum().backward();
   o2.step();
   CHECK(m2->parameters()[0].dtype() == kBFloat16);
@@ -67,4 +69,14 @@ TEST_CASE("opt levels: initialize sets autocast, masters and BatchNorm per level
   CHECK(m3->named_parameters()[2].second.dtype() == kFloat32);  // BatchNorm stays fp32 in O3
   CHECK(c3.describe().find("float16 model (BatchNorm float32), no master weights") !=
         std::string::npos);  // it said "pure float16 model"
+}
+
+TEST_CASE("opt levels: initialize runs once, on a float32 model") {
+  auto model = std::make_shared<nn::Linear>(4, 3);
+  optim::SGD opt(model->parameters(), optim::SGDOptions(0.1));
+  (void)amp::initialize(*model, opt, amp::OptLevel::O2, kFloat16);
+  hg::test::expect_error([&] { (void)amp::initialize(*model, opt, amp::OptLevel::O2, kFloat16); },
+                         {"amp::initialize", "weight", "[3, 4] float16", "float32 model", "once"});
+  hg::test::expect_error([&] { (void)amp::initialize(*model, opt, amp::OptLevel::O1, kFloat16); },
+                         {"amp::initialize", "float32 model"});
 }
