@@ -4,11 +4,12 @@
 // used by an fp16 matmul still gets an fp32 gradient, and what the op saves for backward is
 // the 16-bit copy.
 //
-//   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype
+//   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, pow,
-//                   sum, mean, var, batch_norm, layer_norm: inputs to fp32
-//   Promote         binary elementwise with mixed dtypes, where, cat, stack: to the widest
-//   Passthrough     relu, gelu, pooling, dropout, shape ops: run in the input's dtype
+//                   reciprocal, rsqrt, scalar / tensor, sum, var, layer_norm: inputs to fp32
+//   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
+//   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
+//                   input's dtype (batch_norm with fp32 statistics)
 //   Banned          ops unsafe in 16 bits: an error that names the safe op
 //
 // Depends only on core/ (it is consulted by the ops in autograd/). State is per thread.
