@@ -198,6 +198,14 @@ examples::ChannelStats saved_stats(const examples::TrainingState* saved) {
   return stats;
 }
 
+// Checks a checkpoint before it loads: the same precision options; whether epochs are left.
+bool resumable(const examples::Args& args, const examples::TrainingState& saved,
+               const amp::AmpConfig& amp, int64_t epochs) {
+  examples::check_amp_options(saved.scalars, amp, kProgram);
+  examples::note_resumed_loss_scale(args, saved.scalars, "scaler.scale");
+  return args.on("eval-only") || examples::epochs_left(saved, epochs, kProgram);
+}
+
 // Loads --resume (if given) into the model, optimizer and scaler, and replays the schedule to
 // where it stopped; returns the number of epochs already done.
 int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Optimizer& opt,
@@ -319,14 +327,7 @@ int main(int argc, char** argv) try {
   const amp::GradScalerOptions scaling = examples::scaler_options(args, amp);
   amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
-  if (saved) {
-    examples::check_amp_options(saved->scalars, amp, kProgram);
-    if (!args.on("eval-only") && !examples::epochs_left(*saved, epochs, kProgram)) return 0;
-    if (args.given("loss-scale") && args.str("loss-scale") != "none" &&
-        saved->scalars.count("scaler.scale"))
-      std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
-                  saved->scalars.at("scaler.scale"), args.str("loss-scale").c_str());
-  }
+  if (saved && !resumable(args, *saved, amp, epochs)) return 0;
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
   const auto test_accuracy = [&] {
     return examples::evaluate(*model, data.test, args.integer("eval-batch"), device, amp,

@@ -87,4 +87,11 @@ void check_amp_options(const std::map<std::string, double>& saved, const amp::Am
            amp_options(precision_code(amp), here), ")");
 }
 
+void note_resumed_loss_scale(const Args& args, const std::map<std::string, double>& saved,
+                             const std::string& key) {
+  if (!args.given("loss-scale") || args.str("loss-scale") == "none" || !saved.count(key)) return;
+  std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n", saved.at(key),
+              args.str("loss-scale").c_str());
+}
+
 }  // namespace hg::examples

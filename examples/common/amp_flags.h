@@ -36,5 +36,9 @@ std::string describe_scaling(const amp::GradScalerOptions& options);
 void record_amp_options(const amp::AmpConfig& amp, std::map<std::string, double>& scalars);
 void check_amp_options(const std::map<std::string, double>& saved, const amp::AmpConfig& amp,
                        const std::string& program);
+// Says so when a resume replaces an explicit --loss-scale with the checkpoint's scale (saved
+// under `key`).
+void note_resumed_loss_scale(const Args& args, const std::map<std::string, double>& saved,
+                             const std::string& key);
 
 }  // namespace hg::examples

@@ -118,10 +118,7 @@ void check_resumable(const examples::Args& args, const examples::TrainingState& 
              " model; resume with --model ", saved_model);
   }
   examples::check_amp_options(saved.scalars, amp, "hg_mnist");
-  if (args.given("loss-scale") && args.str("loss-scale") != "none" &&
-      saved.scalars.count("loss_scale"))
-    std::printf("note: the checkpoint's loss scale %g replaces --loss-scale %s\n",
-                saved.scalars.at("loss_scale"), args.str("loss-scale").c_str());
+  examples::note_resumed_loss_scale(args, saved.scalars, "loss_scale");
 }
 
 // Loads --resume (if given) into the model, optimizer and scaler, and moves the schedule to
