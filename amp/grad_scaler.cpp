@@ -107,7 +107,9 @@ Tensor GradScaler::scale(const Tensor& loss) {
   choose_home(loss.device());
   if (device_) return scale_on_device(loss);
   pending_scale = scale_;
-  return loss * scale_;
+  // in float32 at least, as PyTorch's (its scale is a float32 tensor): an fp16 loss of 2 times
+  // 65536 would overflow to inf in its own dtype and skip every step
+  return loss.to(promote_types(loss.dtype(), kFloat32)) * scale_;
 }
 
 void GradScaler::unscale_(optim::Optimizer& opt) {

@@ -262,3 +262,18 @@ TEST_CASE("grad scaler: update() without an unscale_ or step since the last one 
     amp::GradScaler(amp::GradScalerOptions().enabled(false)).update();  // disabled: a no-op
   }
 }
+
+TEST_CASE("grad scaler: an fp16 loss is scaled in float32, as PyTorch's, in both modes") {
+  // 2 * 65536 overflows fp16: scaled in its own dtype every step would be skipped
+  for (bool device_state : {false, true}) {
+    CAPTURE(device_state);
+    amp::GradScaler scaler(amp::GradScalerOptions().device_state(device_state));
+    Tensor w = full({1}, 2.0, kFloat16).requires_grad_();
+    const Tensor scaled = scaler.scale(w.sum());
+    CHECK(scaled.dtype() == kFloat32);
+    CHECK(scaled.item<float>() == 131072.0f);
+    scaled.backward();
+    CHECK(w.grad().dtype() == kFloat16);
+    CHECK(std::isinf(w.grad().item<float>()));  // 65536 is past fp16's max: a step to skip
+  }
+}
