@@ -111,14 +111,15 @@ Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor&
     invstd.copy_(rsqrt(running_var + eps));
   }
   Tensor y = make_tensor(x.sizes(), x.dtype(), x.device());
-  kernels::TensorView vw, vb;
+  const bool update_running = training && running_mean.defined() && running_var.defined();
+  Tensor batch_var = update_running ? make_tensor({channels}, sdt, x.device()) : Tensor();
+  kernels::TensorView vw, vb, vvar;
   kernels::batch_norm(x.device())(training, kernels::view_of(x), optional_view(weight, vw),
                                   optional_view(bias, vb), kernels::view_of(mean),
-                                  kernels::view_of(invstd), eps, kernels::view_of(y));
-  if (training && running_mean.defined() && running_var.defined()) {
+                                  kernels::view_of(invstd), optional_view(batch_var, vvar), eps,
+                                  kernels::view_of(y));
+  if (update_running) {
     NoGradGuard no_grad;  // running = (1 - m) running + m batch; the variance unbiased
-    const double unbias = static_cast<double>(per_channel) / static_cast<double>(per_channel - 1);
-    const Tensor batch_var = (reciprocal(square(invstd)) - eps) * unbias;
     Tensor(running_mean).copy_(running_mean * (1.0 - momentum) + mean * momentum);
     Tensor(running_var).copy_(running_var * (1.0 - momentum) + batch_var * momentum);
   }

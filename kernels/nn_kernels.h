@@ -51,10 +51,13 @@ using AdaptiveAvgPool2dBackwardFn = void (*)(const TensorView& grad_out, const T
 // Training: mean/invstd are computed from the batch and written to save_mean/save_invstd
 // ([C]); eval: they are read from there (the front-end fills them from running stats).
 // weight/bias ([C]) may be null. Statistics, weight and bias are float32 (float64 when x is
-// float64): BatchNorm stays fp32 while its input may be fp16/bf16.
+// float64): BatchNorm stays fp32 while its input may be fp16/bf16. batch_var ([C], may be null;
+// training only) gets the unbiased batch variance for the running statistics, from the double
+// sums (rebuilt from the rounded invstd it lost its bits when the variance is far below eps).
 using BatchNormFn = void (*)(bool training, const TensorView& x, const TensorView* weight,
                              const TensorView* bias, const TensorView& save_mean,
-                             const TensorView& save_invstd, double eps, const TensorView& y);
+                             const TensorView& save_invstd, const TensorView* batch_var, double eps,
+                             const TensorView& y);
 using BatchNormBackwardFn = void (*)(bool training, const TensorView& x, const TensorView& grad_y,
                                      const TensorView* weight, const TensorView& save_mean,
                                      const TensorView& save_invstd, const TensorView* grad_x,

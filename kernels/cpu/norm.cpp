@@ -39,7 +39,7 @@ ChannelLayout channel_layout(const TensorView& x) {
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
                 const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
-                double eps, const TensorView& y) {
+                const TensorView* batch_var, double eps, const TensorView& y) {
   const ChannelLayout L = channel_layout(x);
   dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
     const T* px = x.ptr<T>();
@@ -64,6 +64,7 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
         }
         set_param(&save_mean, c, mean);
         set_param(&save_invstd, c, 1.0 / std::sqrt(sq / count + eps));
+        set_param(batch_var, c, count > 1 ? sq / (count - 1) : NAN);
       }
       using C = compute_t<T>;
       const C mean = static_cast<C>(param(&save_mean, c, 0));

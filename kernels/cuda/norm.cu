@@ -59,7 +59,7 @@ __device__ inline double load_d(const T* p, int64_t i) {
 
 template <typename T>
 __global__ void bn_stats_kernel(const T* x, Channels L, double eps, Param mean_out,
-                                Param invstd_out) {
+                                Param invstd_out, Param var_out) {
   const int64_t c = blockIdx.x, count = L.batch * L.inner;
   double sum = 0;
   for (int64_t k = threadIdx.x; k < count; k += blockDim.x) sum += load_d(x, L.at(c, k));
@@ -73,6 +73,7 @@ __global__ void bn_stats_kernel(const T* x, Channels L, double eps, Param mean_o
   if (threadIdx.x == 0) {
     mean_out.set(c, mean);
     invstd_out.set(c, 1.0 / sqrt(sq / static_cast<double>(count) + eps));
+    var_out.set(c, count > 1 ? sq / static_cast<double>(count - 1) : NAN);  // unbiased
   }
 }
 
@@ -215,14 +216,14 @@ T* ptr_or_null(const TensorView* v) {
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
                 const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
-                double eps, const TensorView& y) {
+                const TensorView* batch_var, double eps, const TensorView& y) {
   const Channels L = channels_of(x);
   if (L.channels == 0) return;
   dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
     cudaStream_t stream = current_stream();
     if (training) {
       bn_stats_kernel<T><<<one_block_each(L.channels, "batch_norm"), kReduceBlock, 0, stream>>>(
-          x.ptr<T>(), L, eps, param_of(&save_mean), param_of(&save_invstd));
+          x.ptr<T>(), L, eps, param_of(&save_mean), param_of(&save_invstd), param_of(batch_var));
       HG_CUDA_LAUNCH_CHECK("bn_stats_kernel");
     }
     const int64_t total = x.numel();

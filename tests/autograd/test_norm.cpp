@@ -34,6 +34,18 @@ TEST_CASE("batch_norm: training normalises per channel and updates running stats
   }
 }
 
+TEST_CASE("batch_norm: the running variance keeps its bits when the variance is far below eps") {
+  // var ~5e-9 with eps 1e-3: rebuilt from the fp32 invstd as 1/invstd^2 - eps it was off by ~1e-3
+  // relative (the same for every channel); the kernel now hands over the double-precision sums
+  manual_seed(11);
+  const Tensor x = randn({4, 3, 8, 8}) * 1e-4 + 0.3;
+  Tensor rm = zeros({3}), rv = zeros({3});
+  (void)batch_norm(x, rm, rv, Tensor(), Tensor(), true, /*momentum=*/1.0, /*eps=*/1e-3);
+  const Tensor per_channel = x.to(kFloat64).permute({1, 0, 2, 3}).reshape({3, -1});
+  const std::vector<double> exact = values(var(per_channel, {1}, false, 1));
+  expect_close(values(rv), exact, 0.0, 1e-6);
+}
+
 TEST_CASE("batch_norm: eval mode uses the running statistics") {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
   Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);
