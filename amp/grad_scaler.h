@@ -19,8 +19,8 @@
 // kernels/amp_kernels.h) with a float32 [1] inverse scale and found-inf flag next to it, so a
 // training step waits for nothing:
 //   scale(loss)   loss * the device scale, in float32 (float64 for a float64 loss): an fp16 loss
-//                 gives an fp32 result, as in PyTorch (host mode keeps the loss dtype); for an
-//                 fp32 loss both modes compute the same bits
+//                 gives an fp32 result, as in PyTorch (host mode too); for an fp32 loss both
+//                 modes compute the same bits
 //   unscale_      one multi-tensor unscale launch; the flag stays on the device
 //   step(opt)     opt.step_unless_found_inf(flag) (optim/optimizer.h). Sync-free: SGD with
 //                 momentum, Nesterov and weight decay, and Adam/AdamW (their step number for

@@ -121,11 +121,8 @@ Tensor nll_per_sample(const Tensor& log_probs, const Tensor& target, int64_t ign
   return loss;
 }
 
-// The mean over the targets that are not ignore_index. On the CPU the count is read and the sum
-// scaled by 1 / count (Tensor / double). On another device reading the count would make the
-// host wait for it on every loss, so the reciprocal is computed there, in double, rounded to
-// the float (double for fp64) that Tensor / double scales by, and the sum is scaled in that
-// type: the same value, without a synchronisation.
+// The mean over the targets that are not ignore_index: the sum divided by their count, which
+// stays a tensor on every device (reading it back would make the host wait on every loss).
 Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
   Tensor count;
   {

@@ -16,7 +16,8 @@
 //   model      every parameter and buffer in its dtype ("model.<name>" tensors)
 //   optimizer  per-parameter buffers, fp32 master weights, step counts, group options
 //              ("optim.<key>" tensors and metadata)
-//   scaler     the GradScaler's scale, growth tracker, overflow streak and skip count
+//   scaler     the GradScaler's state_dict: scale, growth tracker, overflow streak, skip count
+//              and the options that drive the scale (loading applies them)
 //   scheduler  the LR scheduler's epoch counter and base lrs
 //   generator  a random Generator's (seed, offset): dropout and init draw the same numbers
 //   data       a DataLoader's seed, epoch and next batch: same order, same augmentation
