@@ -28,19 +28,34 @@ Tensor make_on_cpu_then_move(const Shape& shape, DType dtype, const TensorOption
 
 }  // namespace
 
+namespace {
+// Each factory names itself when a size is negative (make_tensor would say "empty").
+void check_sizes(const Shape& shape, const char* op) {
+  for (int64_t s : shape) HG_CHECK(s >= 0, op, ": negative size in shape ", shape_str(shape));
+}
+}  // namespace
+
 Tensor empty(const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "empty");
   return finish(make_tensor(shape, options.dtype(), options.device()), options);
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
+  check_sizes(shape, "full");
   check_integer_fill(value, options.dtype(), "full");
   Tensor t = make_tensor(shape, options.dtype(), options.device());
   kernels::fill(t.device())(kernels::view_of(t), value);
   return finish(t, options);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "zeros");
+  return full(shape, 0.0, options);
+}
+Tensor ones(const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "ones");
+  return full(shape, 1.0, options);
+}
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
 Tensor arange(int64_t end, TensorOptions options) {
@@ -124,6 +139,7 @@ Tensor draw(kernels::RandomKind kind, const Shape& shape, DType draw_dtype, uint
 }  // namespace
 
 Tensor rand(const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "rand");
   HG_CHECK(is_floating(options.dtype()), "rand: expected a floating dtype, got ",
            dtype_name(options.dtype()));
   const bool f64 = options.dtype() == kFloat64;
@@ -134,6 +150,7 @@ Tensor rand(const Shape& shape, TensorOptions options) {
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "randn");
   HG_CHECK(is_floating(options.dtype()), "randn: expected a floating dtype, got ",
            dtype_name(options.dtype()));
   const bool f64 = options.dtype() == kFloat64;
@@ -144,6 +161,7 @@ Tensor randn(const Shape& shape, TensorOptions options) {
 }
 
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
+  check_sizes(shape, "randint");
   HG_CHECK(low < high, "randint: expected low < high, got [", low, ", ", high, ")");
   if (!options.has_dtype()) options = options.dtype(kInt64);  // as torch.randint
   const DType dtype = options.dtype();

@@ -204,7 +204,8 @@ TEST_CASE("tensor: bad shapes and dims raise hg::Error with op, shape and dtype"
   expect_error([&] { (void)x.size(5); }, {"size", "dimension 5"});
   expect_error([&] { (void)x.permute({0, 0}); }, {"permute", "repeats", "[2, 3] float16"});
   expect_error([&] { (void)x.flatten(1, 0); }, {"flatten", "[2, 3] float16"});
-  expect_error([] { (void)zeros({-1}); }, {"negative size", "[-1]"});
+  expect_error([] { (void)zeros({-1}); }, {"zeros: negative size", "[-1]"});
+  expect_error([] { (void)rand({2, -3}); }, {"rand: negative size", "[2, -3]"});
   expect_error([] { (void)zeros({1, 1, 1, 1, 1, 1, 1, 1, 1}); }, {"more than 8 dims"});
   expect_error([] { (void)Tensor().sizes(); }, {"undefined tensor"});
 }
