@@ -61,27 +61,27 @@ TEST_CASE("ExponentialLR: lr sequence matches PyTorch") {
   check_sequence(sched, *opt, kExponentialLR);
 }
 
+namespace {
+// The chain of tools/reference/optim_reference.py: 3 warm-up steps, 6 of cosine, then StepLR.
+optim::SequentialLR warmup_cosine_steps(optim::Optimizer& opt) {
+  return optim::SequentialLR(opt,
+                             {std::make_shared<optim::LinearWarmup>(opt, 3, 0.25),
+                              std::make_shared<optim::CosineAnnealingLR>(opt, 6, 0.001),
+                              std::make_shared<optim::StepLR>(opt, 2, 0.5)},
+                             {3, 9});
+}
+}  // namespace
+
 TEST_CASE("SequentialLR: warm-up, cosine, then steps match PyTorch, and resume exactly") {
   auto opt = make_sgd({0.1, 0.2});
-  auto warmup = std::make_shared<optim::LinearWarmup>(*opt, 3, 0.25);
-  auto cosine = std::make_shared<optim::CosineAnnealingLR>(*opt, 6, 0.001);
-  auto steps = std::make_shared<optim::StepLR>(*opt, 2, 0.5);
-  optim::SequentialLR sched(*opt, {warmup, cosine, steps}, {3, 9});
+  optim::SequentialLR sched = warmup_cosine_steps(*opt);
   CHECK(sched.base_lrs() == std::vector<double>{0.1, 0.2});  // not the warm-up's 0.025
   check_sequence(sched, *opt, kSequentialLR);
   // the state is the chain's epoch and base lrs: a fresh chain on other lrs resumes exactly
   auto opt2 = make_sgd({0.7, 0.7});
-  optim::SequentialLR resumed(*opt2,
-                              {std::make_shared<optim::LinearWarmup>(*opt2, 3, 0.25),
-                               std::make_shared<optim::CosineAnnealingLR>(*opt2, 6, 0.001),
-                               std::make_shared<optim::StepLR>(*opt2, 2, 0.5)},
-                              {3, 9});
+  optim::SequentialLR resumed = warmup_cosine_steps(*opt2);
   auto replay = make_sgd({0.1, 0.2});
-  optim::SequentialLR reference(*replay,
-                                {std::make_shared<optim::LinearWarmup>(*replay, 3, 0.25),
-                                 std::make_shared<optim::CosineAnnealingLR>(*replay, 6, 0.001),
-                                 std::make_shared<optim::StepLR>(*replay, 2, 0.5)},
-                                {3, 9});
+  optim::SequentialLR reference = warmup_cosine_steps(*replay);
   for (int i = 0; i < 5; ++i) reference.step();
   resumed.load_state_dict(reference.state_dict());
   for (int i = 0; i < 6; ++i) {
