@@ -88,6 +88,10 @@ TEST_CASE("SequentialLR: warm-up, cosine, then steps match PyTorch, and resume e
     reference.step(), resumed.step();
     CHECK(resumed.get_last_lr() == reference.get_last_lr());
   }
+  // stages for the misuse checks
+  auto warmup = std::make_shared<optim::LinearWarmup>(*opt, 3, 0.25);
+  auto cosine = std::make_shared<optim::CosineAnnealingLR>(*opt, 6, 0.001);
+  auto steps = std::make_shared<optim::StepLR>(*opt, 2, 0.5);
   expect_error(
       [&] {
         optim::SequentialLR(*opt, {warmup, cosine}, {});
