@@ -85,6 +85,15 @@ TEST_CASE("a floating tensor over a scalar is a true division, forward and backw
   CHECK(h.item<float>() == static_cast<float>(Half(1.0f / 3.0f)));
 }
 
+TEST_CASE("mean divides the sum by n, as PyTorch (a product with 1 / n is an ulp off)") {
+  // 49 * fl(1/49) = 0.99999999999999989 in float64; 49 / 49 = 1
+  CHECK(mean(ones({49}, kFloat64)).item<double>() == 1.0);
+  CHECK(mean(ones({7, 49}, kFloat64), {1}).to_vector<double>() == std::vector<double>(7, 1.0));
+  Tensor leaf = ones({49}, kFloat64).requires_grad_();
+  mean(leaf).backward(full({}, 49.0, kFloat64));
+  CHECK(values(leaf.grad()) == std::vector<double>(49, 1.0));  // g / n
+}
+
 TEST_CASE("var of 16-bit values squares them in float, so it does not overflow") {
   std::vector<float> v(10, 0.0f);
   v[0] = -300;

@@ -253,3 +253,14 @@ TEST_CASE("activation modules: LeakyReLU, SiLU, Sigmoid, Tanh and Identity") {
                      std::make_shared<nn::SiLU>(), std::make_shared<nn::Linear>(8, 2)};
   CHECK(mlp(randn({5, 4})).sizes() == Shape{5, 2});
 }
+
+TEST_CASE("init: uniform_ and normal_ check their range and dtype") {
+  Tensor w = zeros({3});
+  expect_error([&] { nn::init::uniform_(w, 1, 0); },
+               {"init::uniform_", "low <= high", "[3] float32"});
+  expect_error([&] { nn::init::normal_(w, 0, -1); }, {"init::normal_", "stddev >= 0"});
+  Tensor ints = zeros({3}, kInt64);
+  expect_error([&] { nn::init::uniform_(ints, 0, 1); }, {"init::uniform_", "floating", "int64"});
+  nn::init::uniform_(w, 0.5, 0.5);  // an empty range is a constant
+  CHECK(values(w) == std::vector<double>(3, 0.5));
+}

@@ -1,0 +1,116 @@
+// The examples' resume checks (examples/common/checkpoint.h, amp_flags.h): what a checkpoint
+// holds is read before anything loads, a run with other precision options is refused naming
+// the matching ones, --epochs below the checkpoint's is an error, and output paths are checked
+// before training.
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/amp_flags.h"
+#include "common/checkpoint.h"
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+
+namespace {
+amp::AmpConfig config(amp::OptLevel level, DType dtype) {
+  amp::AmpConfig amp;
+  amp.level = level;
+  amp.dtype = dtype;
+  return amp;
+}
+}  // namespace
+
+TEST_CASE("peek_checkpoint reads the epochs and scalars a run saved, without a model") {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("hg_peek_" + std::to_string(::getpid()) + ".ckpt"))
+          .string();
+  nn::Linear fc(3, 2);
+  optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
+  examples::TrainingState state{4, {{"pixel_mean", 0.125}}};
+  examples::record_amp_options(config(amp::OptLevel::O2, kBFloat16), state.scalars);
+  examples::save_checkpoint(path, fc, opt, state);
+  const examples::TrainingState peeked = examples::peek_checkpoint(path);
+  CHECK(peeked.epoch == 4);
+  CHECK(peeked.scalars.at("pixel_mean") == 0.125);
+  CHECK(peeked.scalars.at("run.precision") == 2.0);  // bf16
+  CHECK(peeked.scalars.at("run.opt_level") == 2.0);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("check_amp_options refuses other precision options, naming the matching ones") {
+  std::map<std::string, double> saved;
+  examples::record_amp_options(config(amp::OptLevel::O2, kFloat16), saved);
+  examples::check_amp_options(saved, config(amp::OptLevel::O2, kFloat16), "prog");  // the same
+  expect_error(
+      [&] { examples::check_amp_options(saved, config(amp::OptLevel::O0, kFloat16), "prog"); },
+      {"prog", "saved by a run with --precision fp16 --opt-level O2",
+       "this run has --precision fp32 --opt-level O0"});
+  expect_error(
+      [&] { examples::check_amp_options(saved, config(amp::OptLevel::O2, kBFloat16), "prog"); },
+      {"--precision fp16 --opt-level O2", "--precision bf16 --opt-level O2"});
+  examples::check_amp_options({}, config(amp::OptLevel::O1, kFloat16), "prog");  // older files
+}
+
+TEST_CASE("epochs_left: more epochs to train, none, or --epochs below the checkpoint's") {
+  const examples::TrainingState saved{3, {}};
+  CHECK(examples::epochs_left(saved, 5, "prog"));
+  CHECK_FALSE(examples::epochs_left(saved, 3, "prog"));
+  expect_error([&] { (void)examples::epochs_left(saved, 2, "prog"); },
+               {"prog", "done 3 epochs", "more than --epochs 2"});
+}
+
+TEST_CASE("describe_scaling says what loss scaling runs") {
+  CHECK(examples::describe_scaling(amp::GradScalerOptions().enabled(false)) == "no loss scaling");
+  CHECK(examples::describe_scaling(amp::GradScalerOptions()) == "dynamic loss scaling from 65536");
+  CHECK(examples::describe_scaling(amp::GradScalerOptions().init_scale(8).dynamic(false)) ==
+        "static loss scale 8");
+}
+
+TEST_CASE("check_output_path: a missing folder or a folder as the file is an error") {
+  examples::check_output_path("", "save", "prog");  // not given
+  examples::check_output_path("plain_name.ckpt", "save", "prog");
+  expect_error([] { examples::check_output_path("/nonexistent/x.ckpt", "save", "prog"); },
+               {"prog", "--save /nonexistent/x.ckpt", "does not exist"});
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  expect_error([&] { examples::check_output_path(dir, "metrics", "prog"); },
+               {"--metrics", "is a folder"});
+}
+
+namespace {
+examples::Args amp_args(std::vector<std::string> words) {
+  examples::Args args("prog", "test");
+  examples::declare_amp_options(args);
+  args.option("epochs", "3", "epochs");
+  words.insert(words.begin(), "prog");
+  std::vector<char*> argv;
+  for (std::string& w : words) argv.push_back(w.data());
+  args.parse(static_cast<int>(argv.size()), argv.data());
+  return args;
+}
+}  // namespace
+
+TEST_CASE("amp options: O0 with 16 bits and a loss scale with fp32 are errors, --epochs is range-checked") {
+  nn::Linear fc(3, 2);
+  optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
+  expect_error(
+      [&] {
+        (void)examples::setup_amp(amp_args({"--precision", "fp16", "--opt-level", "O0"}), fc, opt,
+                                  "prog");
+      },
+      {"prog", "--opt-level O0 runs in fp32"});
+  const examples::Args fp32 = amp_args({"--loss-scale", "dynamic"});
+  const amp::AmpConfig o0 = examples::setup_amp(fp32, fc, opt, "prog");
+  expect_error([&] { (void)examples::scaler_options(fp32, o0); },
+               {"--loss-scale dynamic", "fp32 runs unscaled"});
+  CHECK_FALSE(examples::scaler_options(amp_args({"--loss-scale", "none"}), o0).enabled_);
+  expect_error(
+      [] {
+        amp_args({"--epochs", "0"}).require_at_least({{"epochs", 1}});
+      },
+      {"prog", "--epochs must be >= 1, got 0"});
+}
