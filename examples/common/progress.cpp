@@ -16,6 +16,14 @@ std::string clock_text(double seconds) {
 }
 }  // namespace
 
+void LossAverage::add(double loss) {
+  if (!std::isfinite(loss)) return;  // a skipped fp16 step's inf/NaN loss is reported apart
+  sum_ = 0.95 * sum_ + 0.05 * loss;
+  weight_ = 0.95 * weight_ + 0.05;
+}
+
+double LossAverage::value() const { return weight_ > 0 ? sum_ / weight_ : NAN; }
+
 Progress::Progress(std::string title, int64_t total_steps, int64_t samples_per_step)
     : title_(std::move(title)),
       total_(total_steps),
@@ -25,11 +33,8 @@ Progress::Progress(std::string title, int64_t total_steps, int64_t samples_per_s
       last_draw_(start_) {}
 
 void Progress::update(int64_t step, double loss) {
-  if (std::isfinite(loss)) {  // a skipped fp16 step's inf/NaN loss is reported apart
-    loss_average_ = 0.95 * loss_average_ + 0.05 * loss;
-    average_weight_ = 0.95 * average_weight_ + 0.05;
-  }
-  const double smoothed_loss = average_weight_ > 0 ? loss_average_ / average_weight_ : NAN;
+  loss_.add(loss);
+  const double smoothed_loss = loss_.value();
   const auto now = std::chrono::steady_clock::now();
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   const bool last = step >= total_;

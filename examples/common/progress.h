@@ -7,6 +7,18 @@
 
 namespace hg::examples {
 
+// The loss the display shows: an exponential moving average (0.95 per step) from 0, divided by
+// the weight it has gathered (1 - 0.95^steps), so each value weighs the recent steps, not the
+// first one; non-finite losses (a skipped fp16 step) are left out. NaN before any finite loss.
+class LossAverage {
+ public:
+  void add(double loss);
+  double value() const;
+
+ private:
+  double sum_ = 0, weight_ = 0;
+};
+
 class Progress {
  public:
   Progress(std::string title, int64_t total_steps, int64_t samples_per_step);
@@ -20,9 +32,7 @@ class Progress {
   int64_t total_, samples_per_step_;
   bool tty_;
   std::chrono::steady_clock::time_point start_, last_draw_;
-  // an exponential moving average of the loss (0.95 per step) from 0, over the weight it has
-  // gathered (1 - 0.95^steps): each shown value weighs the recent steps, not the first one
-  double loss_average_ = 0, average_weight_ = 0;
+  LossAverage loss_;
 };
 
 }  // namespace hg::examples
