@@ -191,8 +191,7 @@ Tensor wrap_scalar(double value, const Tensor& like) {
   const TensorOptions on = TensorOptions().device(like.device());
   const DType dtype = like.dtype();
   if (is_floating(dtype)) return scalar_tensor(value, on.dtype(dtype));
-  const bool whole = std::isfinite(value) && std::floor(value) == value &&
-                     value >= -9223372036854775808.0 && value < 9223372036854775808.0;
+  const bool whole = std::trunc(value) == value && holds_integer(value, kInt64);
   if (!whole) return scalar_tensor(value, on.dtype(kFloat32));
   const Tensor exact = scalar_tensor(value, on.dtype(kInt64));  // int64 -> uint8 wraps
   return dtype == kBool || dtype == kInt64 ? exact : exact.to(dtype);

@@ -158,7 +158,7 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
   if (!x.is_floating_point()) {
     const bool integer = x.dtype() == kInt64 || x.dtype() == kUInt8;
     if (integer && op == UnaryOp::Pow && params.a == std::trunc(params.a) &&
-        std::abs(params.a) < 9.2e18)
+        holds_integer(params.a, kInt64))
       return integer_pow(x, params.a);  // pow(int64, 2.0) stays int64, as torch's
     if (integer && keeps_integers(op) && whole_bounds(op, params))
       return integer_unary(op, x, params);

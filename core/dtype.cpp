@@ -72,13 +72,17 @@ DType promote_types(DType a, DType b) {
 
 std::ostream& operator<<(std::ostream& out, DType dtype) { return out << dtype_name(dtype); }
 
-void check_integer_fill(double value, DType dtype, std::string_view op) {
-  if (is_floating(dtype) || dtype == kBool) return;
+bool holds_integer(double value, DType dtype) {
   const double lowest = dtype == kUInt8 ? 0.0 : -9223372036854775808.0;  // -2^63
   const double above = dtype == kUInt8 ? 256.0 : 9223372036854775808.0;  // 2^63
   const double whole = std::trunc(value);
-  HG_CHECK(std::isfinite(value) && whole >= lowest && whole < above, op, ": value ", value,
-           " cannot be converted to ", dtype_name(dtype), " without overflow");
+  return std::isfinite(value) && whole >= lowest && whole < above;
+}
+
+void check_integer_fill(double value, DType dtype, std::string_view op) {
+  if (is_floating(dtype) || dtype == kBool) return;
+  HG_CHECK(holds_integer(value, dtype), op, ": value ", value, " cannot be converted to ",
+           dtype_name(dtype), " without overflow");
 }
 
 }  // namespace hg

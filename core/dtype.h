@@ -55,6 +55,9 @@ constexpr bool is_low_precision(DType d) { return d == kFloat16 || d == kBFloat1
 // For a 0-dim tensor with a dimensioned one, see hg::result_type (autograd/ops.h).
 DType promote_types(DType a, DType b);
 
+// Whether `value`, truncated, is finite and inside the range of the integer dtype (uint8, or
+// int64 for any other).
+bool holds_integer(double value, DType dtype);
 // Throws hg::Error naming `op` when `value` cannot be stored in an integer dtype (NaN, inf, or
 // outside its range once truncated), as PyTorch's fill and full refuse it; floating and bool
 // dtypes take any value.
