@@ -48,10 +48,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   autograd::check_defined(x, "masked_fill");
   HG_CHECK(mask.defined() && mask.dtype() == kBool, "masked_fill: the mask must be bool, got ",
            describe(mask), " for ", describe(x));
-  // the value in x's dtype: integers as a binary op reads them (uint8 -1 is 255), a fraction on
-  // an integer tensor truncated, as PyTorch's masked_fill
-  // an integer value outside int64 (or NaN) has no integer reading; inside, it wraps to x's
-  // dtype as a binary op's scalar does (uint8 -1 is 255, as PyTorch's masked_fill)
+  // the value in x's dtype, as PyTorch's masked_fill: on an integer x a fraction truncates and a
+  // whole number wraps as a binary op's scalar does (uint8 -1 is 255); NaN or a value past
+  // int64 has no integer reading
   if (!x.is_floating_point()) check_integer_fill(value, kInt64, "masked_fill");
   const Tensor fill = x.is_floating_point() ? scalar_tensor(value, x.options())
                                             : wrap_scalar(value, x).to(x.dtype());

@@ -117,6 +117,13 @@ TrainingProgress Checkpoint::load(const std::string& path) const {
   return load_from_memory(bytes.data(), bytes.size(), path);
 }
 
+TrainingProgress read_progress(const std::string& path) {
+  const std::vector<uint8_t> bytes = nn::read_file_bytes("read_progress", path);
+  Metadata meta;
+  const nn::TensorMap tensors = nn::parse_safetensors(bytes.data(), bytes.size(), path, &meta);
+  return detail::parse_contents(tensors, meta, "read_progress: " + path + ": ").progress;
+}
+
 TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
                                               const std::string& name) const {
   Metadata meta;

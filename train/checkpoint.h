@@ -52,6 +52,10 @@ struct TrainingProgress {
   std::map<std::string, double> scalars{};  // anything else: best accuracy, normalisation, ...
 };
 
+// The progress a checkpoint file holds (checked as load() checks it), without loading anything
+// into objects: a program can decide how to resume (options, epochs left) before it builds them.
+TrainingProgress read_progress(const std::string& path);
+
 class Checkpoint {
  public:
   // Registers the objects to save and restore; each is optional. The objects must outlive

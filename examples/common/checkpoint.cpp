@@ -1,11 +1,9 @@
 #include "checkpoint.h"
 
 #include <cstdio>
-#include <exception>
 #include <filesystem>
 
 #include "core/error.h"
-#include "nn/serialization.h"
 #include "train/checkpoint.h"
 
 namespace hg::examples {
@@ -28,20 +26,8 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
 }
 
 TrainingState peek_checkpoint(const std::string& path) {
-  std::map<std::string, std::string> meta;
-  (void)nn::load_safetensors(path, &meta);
-  TrainingState state;
-  const auto number = [&](const std::string& key, const std::string& text) {
-    try {
-      return std::stod(text);
-    } catch (const std::exception&) {
-      HG_FAIL("checkpoint ", path, ": metadata \"", key, "\" = \"", text, "\" is not a number");
-    }
-  };
-  if (meta.count("epoch")) state.epoch = static_cast<int64_t>(number("epoch", meta.at("epoch")));
-  for (const auto& [key, text] : meta)
-    if (key.rfind("train.", 0) == 0) state.scalars[key.substr(6)] = number(key, text);
-  return state;
+  const train::TrainingProgress progress = train::read_progress(path);
+  return {progress.epoch, progress.scalars};
 }
 
 void check_output_path(const std::string& path, const std::string& option,

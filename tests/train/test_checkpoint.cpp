@@ -188,3 +188,21 @@ TEST_CASE("Checkpoint loads version-1 files (model + optimizer, as the examples 
   CHECK(b.opt.state(b.fc.weight)->step == 2);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("read_progress reads a checkpoint's progress without loading anything") {
+  const std::string path = temp_file("progress.ckpt");
+  Setup a;
+  a.train_steps(1);
+  a.ckpt().save(path, {.epoch = 3, .step = 7, .scalars = {{"best", 0.5}}});
+  const train::TrainingProgress progress = train::read_progress(path);
+  CHECK(progress.epoch == 3);
+  CHECK(progress.step == 7);
+  CHECK(progress.scalars.at("best") == 0.5);
+  std::map<std::string, std::string> meta;
+  nn::TensorMap tensors = nn::load_safetensors(path, &meta);
+  meta["train.best"] = "abc";
+  nn::save_safetensors(tensors, path, meta);
+  expect_error([&] { (void)train::read_progress(path); },
+               {"read_progress", path, "\"train.best\"", "not a number"});
+  std::filesystem::remove(path);
+}
