@@ -149,7 +149,7 @@ __device__ inline To convert(From x) {
 }
 
 // A product that nvcc may not fuse into a following add (--fmad would otherwise contract
-// a * b + c into one fma, and the CPU, built in ISO C++ mode, rounds twice).
+// a * b + c into one fma, and the CPU, built with -ffp-contract=off, rounds twice).
 __device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
 __device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
 
