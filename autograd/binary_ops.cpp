@@ -33,10 +33,7 @@ class BinaryBackward final : public autograd::Node {
                                   "PowBackward", "MaximumBackward", "MinimumBackward"};
     return names[static_cast<int>(op_)];
   }
-  void release_saved() override {
-    a_.reset();
-    b_.reset();
-  }
+  bool release_saved() override { return release_all(a_, b_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     const Shape& sa = inputs[0].shape;
@@ -117,7 +114,7 @@ class WhereBackward final : public autograd::Node {
  public:
   explicit WhereBackward(const Tensor& cond) : cond_(cond) {}
   std::string name() const override { return "WhereBackward"; }
-  void release_saved() override { cond_.reset(); }
+  bool release_saved() override { return cond_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& cond = cond_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
@@ -190,7 +187,11 @@ DType result_type(const Tensor& a, const Tensor& b) {
 Tensor wrap_scalar(double value, const Tensor& like) {
   const TensorOptions on = TensorOptions().device(like.device());
   const DType dtype = like.dtype();
-  if (is_floating(dtype)) return scalar_tensor(value, on.dtype(dtype));
+  if (is_floating(dtype)) {  // an operand, not a fill: 70000 on fp16 is inf here, as PyTorch's
+    Tensor scalar = make_tensor({}, dtype, like.device());
+    kernels::fill(like.device())(kernels::view_of(scalar), value);
+    return scalar;
+  }
   const bool whole = std::trunc(value) == value && holds_integer(value, kInt64);
   if (!whole) return scalar_tensor(value, on.dtype(kFloat32));
   const Tensor exact = scalar_tensor(value, on.dtype(kInt64));  // int64 -> uint8 wraps
@@ -223,8 +224,7 @@ Tensor operator-(double a, const Tensor& b) {
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
 Tensor operator/(double a, const Tensor& b) {
-  const Tensor divisor = amp::autocast(amp::OpId::ReverseDivide, b);  // __rtruediv__: float32
-  return div(divisor.is_floating_point() ? wrap_scalar(a, divisor) : scalar_tensor(a), divisor);
+  return scalar_div(a, amp::autocast(amp::OpId::ReverseDivide, b));  // __rtruediv__: float32
 }
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }

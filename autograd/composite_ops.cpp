@@ -28,17 +28,23 @@ Tensor silu(const Tensor& x) {
 
 // log(sum(exp(x))) over dims without overflow: the max is subtracted first (as a constant, so
 // the gradient is softmax(x)), and an infinite max is replaced by 0 so that inf - inf never
-// makes a NaN. Under a 16-bit autocast it runs in fp32 from the start (PyTorch's fp32 list).
+// makes a NaN. 16-bit inputs compute in fp32 and round once at the end; under a 16-bit autocast
+// the result stays fp32 (PyTorch's fp32 list).
 Tensor logsumexp(const Tensor& input, const std::vector<int64_t>& dims, bool keepdim) {
   autograd::check_floating(input, "logsumexp");
   HG_CHECK(!dims.empty(), "logsumexp: name the dims to reduce, got none for ", describe(input));
-  const bool widen = amp::is_autocast_enabled() && is_low_precision(input.dtype());
+  const bool widen = is_low_precision(input.dtype());
   const Tensor x = widen ? input.to(kFloat32) : input;
-  if (x.numel() == 0) return log(sum(exp(x), dims, keepdim));  // empty sums: log 0 = -inf
-  Tensor shift = amax(x.detach(), dims, /*keepdim=*/true);
-  shift = where(eq(abs(shift), wrap_scalar(INFINITY, shift)), wrap_scalar(0, shift), shift);
-  const Tensor sums = sum(exp(x - shift), dims, keepdim);
-  return log(sums) + (keepdim ? shift : shift.reshape(sums.sizes()));
+  Tensor out;
+  if (x.numel() == 0) {
+    out = log(sum(exp(x), dims, keepdim));  // empty sums: log 0 = -inf
+  } else {
+    Tensor shift = amax(x.detach(), dims, /*keepdim=*/true);
+    shift = where(eq(abs(shift), wrap_scalar(INFINITY, shift)), wrap_scalar(0, shift), shift);
+    const Tensor sums = sum(exp(x - shift), dims, keepdim);
+    out = log(sums) + (keepdim ? shift : shift.reshape(sums.sizes()));
+  }
+  return widen && !amp::is_autocast_enabled() ? out.to(input.dtype()) : out;
 }
 
 // x with value wherever mask (bool, broadcast to x) is true; no gradient flows there. The
@@ -48,16 +54,19 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   autograd::check_defined(x, "masked_fill");
   HG_CHECK(mask.defined() && mask.dtype() == kBool, "masked_fill: the mask must be bool, got ",
            describe(mask), " for ", describe(x));
+  const Shape& m = mask.sizes();
+  bool broadcasts = m.size() <= x.sizes().size();
+  for (size_t i = 1; broadcasts && i <= m.size(); ++i)
+    broadcasts = m[m.size() - i] == 1 || m[m.size() - i] == x.sizes()[x.sizes().size() - i];
+  HG_CHECK(broadcasts, "masked_fill: mask ", describe(mask), " does not broadcast to ",
+           describe(x));
   // the value in x's dtype, as PyTorch's masked_fill: on an integer x a fraction truncates and a
   // whole number wraps as a binary op's scalar does (uint8 -1 is 255); NaN or a value past
-  // int64 has no integer reading
-  if (!x.is_floating_point()) check_integer_fill(value, kInt64, "masked_fill");
-  const Tensor fill = x.is_floating_point() ? scalar_tensor(value, x.options())
-                                            : wrap_scalar(value, x).to(x.dtype());
-  const Tensor out = where(mask, fill, x);
-  HG_CHECK(out.sizes() == x.sizes(), "masked_fill: mask ", describe(mask),
-           " does not broadcast to ", describe(x));
-  return out;
+  // int64 has no integer reading, and a finite value past a float dtype's range is refused
+  check_fill_value(value, x.is_floating_point() ? x.dtype() : kInt64, "masked_fill");
+  if (x.is_floating_point()) return where(mask, scalar_tensor(value, x.options()), x);
+  const double whole = x.dtype() == kBool ? static_cast<double>(value != 0.0) : std::trunc(value);
+  return where(mask, wrap_scalar(whole, x).to(x.dtype()), x);
 }
 
 }  // namespace hg

@@ -35,10 +35,7 @@ class Conv2dBackward final : public autograd::Node {
   Conv2dBackward(const kernels::Conv2dParams& params, const Tensor& x, const Tensor& weight)
       : params_(params), x_(x), weight_(weight) {}
   std::string name() const override { return "Conv2dBackward"; }
-  void release_saved() override {
-    x_.reset();
-    weight_.reset();
-  }
+  bool release_saved() override { return release_all(x_, weight_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& w = weight_.unpack(*this);

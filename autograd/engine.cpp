@@ -1,5 +1,5 @@
-// The backward pass: replay the tape in reverse from the root's node, sum the gradients that
-// reach each node, apply it under no-grad, and accumulate (+=) into the leaves' .grad.
+// The backward pass: walk the graph from the root's node, newest node first, sum the gradients
+// that reach each node, apply it under no-grad, and accumulate (+=) into the leaves' .grad.
 #include <algorithm>
 #include <unordered_map>
 
@@ -21,12 +21,18 @@ void add_into(Tensor& slot, const Tensor& grad) { slot = slot.defined() ? slot +
 Tensor run_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hooks, Tensor grad) {
   for (const auto& hook : hooks) {
     Tensor replaced = hook(grad);
-    if (replaced.defined()) grad = replaced;
+    if (!replaced.defined()) continue;
+    HG_CHECK(replaced.sizes() == grad.sizes() && replaced.dtype() == grad.dtype() &&
+                 replaced.device() == grad.device(),
+             "backward: a hook replaced the gradient ", describe(grad), " with ",
+             describe(replaced), "; a hook must keep the shape, dtype and device");
+    grad = replaced;
   }
   return grad;
 }
 
 void accumulate_into_leaf(TensorImpl& leaf, Tensor grad) {  // grad by value: may be taken
+  if (!leaf.autograd.requires_grad) return;  // requires_grad_(false) since it was used
   grad = run_hooks(leaf.autograd.hooks, grad);
   if (grad.dtype() != leaf.dtype) grad = grad.to(leaf.dtype);
   Tensor& slot = leaf.autograd.grad;
@@ -55,6 +61,59 @@ std::vector<Tensor> gather_outputs(Node& node, std::vector<Tensor>& pending) {
   return pending;
 }
 
+// A leaf's gradient, summed over the edges that reach it and accumulated into .grad once, when
+// the last has arrived (as PyTorch's AccumulateGrad): one rounding order however many uses, and
+// its hooks see the total.
+struct LeafSlot {
+  std::shared_ptr<TensorImpl> leaf;
+  Tensor sum;
+  int64_t edges_left = 0;
+};
+using LeafSlots = std::unordered_map<const TensorImpl*, LeafSlot>;
+
+// The leaves the graph reaches, and a refusal, before any .grad is touched, when a node on the
+// way freed its saved tensors.
+LeafSlots plan_backward(const std::vector<std::shared_ptr<Node>>& nodes) {
+  LeafSlots leaves;
+  for (const auto& node : nodes) {
+    HG_CHECK(
+        !node->released, "backward: trying to backward through the graph a second time (",
+        node->name(),
+        " already freed its saved tensors); pass retain_graph=true to the first backward call");
+    for (const Edge& edge : node->next_edges) {
+      if (!edge.leaf) continue;
+      LeafSlot& slot = leaves[edge.leaf.get()];
+      slot.leaf = edge.leaf;
+      ++slot.edges_left;
+    }
+  }
+  return leaves;
+}
+
+void arrive_at_leaf(LeafSlot& slot, Tensor grad) {  // by value: the sum may take it
+  if (grad.defined()) slot.sum = slot.sum.defined() ? slot.sum + grad : std::move(grad);
+  if (--slot.edges_left == 0 && slot.sum.defined())
+    accumulate_into_leaf(*slot.leaf, std::move(slot.sum));
+}
+
+using Pending = std::unordered_map<Node*, std::vector<Tensor>>;
+
+// Hands a node's input gradients on: to the nodes that made its inputs, or to the leaves.
+void send_gradients(const Node& node, std::vector<Tensor> grad_inputs, Pending& pending,
+                    LeafSlots& leaves) {
+  grad_inputs.resize(node.next_edges.size());
+  for (size_t i = 0; i < node.next_edges.size(); ++i) {
+    const Edge& edge = node.next_edges[i];
+    if (edge.leaf) {
+      arrive_at_leaf(leaves.at(edge.leaf.get()), std::move(grad_inputs[i]));
+    } else if (edge.node && grad_inputs[i].defined()) {
+      auto& slots = pending[edge.node.get()];
+      slots.resize(edge.node->outputs.size());
+      add_into(slots[edge.output_nr], grad_inputs[i]);
+    }
+  }
+}
+
 }  // namespace
 
 void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph) {
@@ -68,8 +127,8 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
              describe(root), " (pass a gradient of that shape)");
     grad = ones_like(root);
   }
-  HG_CHECK(grad.sizes() == root.sizes(), "backward: gradient ", describe(grad),
-           " does not match the root ", describe(root));
+  HG_CHECK(grad.sizes() == root.sizes() && grad.device() == root.device(), "backward: gradient ",
+           describe(grad), " does not match the root ", describe(root));
   if (grad.dtype() != root.dtype()) grad = grad.to(root.dtype());
   NoGradGuard no_grad;
   amp::AutocastGuard no_autocast(kFloat16, false);  // backward runs in the dtypes forward chose
@@ -78,43 +137,26 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     return;
   }
   const std::shared_ptr<Node> root_node = root.grad_fn();
-  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  Pending pending;
   pending[root_node.get()].resize(root_node->outputs.size());
   pending[root_node.get()][root.impl()->autograd.output_nr] = grad;
 
-  const std::vector<std::shared_ptr<Node>> nodes = tape_nodes_up_to(root_node->sequence_nr);
-  HG_CHECK(!nodes.empty() && nodes.back() == root_node, "backward: the graph of ", describe(root),
-           " was recorded on another thread's tape");
-  for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
-    Node& node = **it;
+  const std::vector<std::shared_ptr<Node>> nodes = graph_nodes(root_node);
+  LeafSlots leaves = plan_backward(nodes);
+  for (const auto& node_ptr : nodes) {
+    Node& node = *node_ptr;
     auto found = pending.find(&node);
     if (found == pending.end()) continue;
-    HG_CHECK(!node.released,
-             "backward: trying to backward through the graph a second time "
-             "(",
-             node.name(),
-             " already freed its saved tensors); pass retain_graph=true to "
-             "the first backward call");
     std::vector<Tensor> grad_outputs = gather_outputs(node, found->second);
     pending.erase(found);
     std::vector<Tensor> grad_inputs = node.apply(grad_outputs);
     check_backward_outputs(node, grad_inputs);
-    for (size_t i = 0; i < node.next_edges.size() && i < grad_inputs.size(); ++i) {
-      const Edge& edge = node.next_edges[i];
-      if (!edge.active() || !grad_inputs[i].defined()) continue;
-      if (edge.leaf) {
-        accumulate_into_leaf(*edge.leaf, std::move(grad_inputs[i]));
-      } else {
-        auto& slots = pending[edge.node.get()];
-        slots.resize(edge.node->outputs.size());
-        add_into(slots[edge.output_nr], grad_inputs[i]);
-      }
-    }
-    if (!retain_graph) {
-      node.release_saved();
-      node.released = true;
-    }
+    send_gradients(node, std::move(grad_inputs), pending, leaves);
+    if (!retain_graph && node.release_saved()) node.released = true;
   }
+  // leaves some of whose edges came from nodes no gradient reached
+  for (auto& [impl, slot] : leaves)
+    if (slot.sum.defined()) accumulate_into_leaf(*slot.leaf, std::move(slot.sum));
 }
 
 }  // namespace hg::autograd

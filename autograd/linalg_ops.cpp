@@ -41,10 +41,7 @@ class MatmulBackward final : public autograd::Node {
  public:
   MatmulBackward(const Tensor& a, const Tensor& b) : a_(a), b_(b) {}
   std::string name() const override { return "MatmulBackward"; }
-  void release_saved() override {
-    a_.reset();
-    b_.reset();
-  }
+  bool release_saved() override { return release_all(a_, b_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& a = a_.unpack(*this);
     const Tensor& b = b_.unpack(*this);
@@ -71,10 +68,7 @@ class LinearBackward final : public autograd::Node {
  public:
   LinearBackward(const Tensor& x2d, const Tensor& weight) : x_(x2d), w_(weight) {}
   std::string name() const override { return "LinearBackward"; }
-  void release_saved() override {
-    x_.reset();
-    w_.reset();
-  }
+  bool release_saved() override { return release_all(x_, w_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& w = w_.unpack(*this);

@@ -18,7 +18,7 @@ class NllLossBackward final : public autograd::Node {
   NllLossBackward(const Tensor& target, int64_t ignore_index)
       : target_(target), ignore_index_(ignore_index) {}
   std::string name() const override { return "NllLossBackward"; }
-  void release_saved() override { target_.reset(); }
+  bool release_saved() override { return target_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
     Tensor grad = make_tensor(inputs[0].shape, inputs[0].dtype, g.device());
@@ -44,11 +44,7 @@ class CrossEntropyBackward final : public autograd::Node {
         ignore_index_(ignore_index),
         label_smoothing_(label_smoothing) {}
   std::string name() const override { return "CrossEntropyBackward"; }
-  void release_saved() override {
-    logits_.reset();
-    target_.reset();
-    lse_.reset();
-  }
+  bool release_saved() override { return release_all(logits_, target_, lse_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& logits = logits_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();

@@ -1,5 +1,9 @@
 #include "autograd/node.h"
 
+#include <algorithm>
+#include <atomic>
+#include <unordered_set>
+
 #include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/tape.h"
@@ -18,10 +22,10 @@ namespace autograd {
 namespace {
 struct Tape {
   std::vector<std::weak_ptr<Node>> nodes;
-  uint64_t next_sequence_nr = 0;
   std::size_t prune_at = 1024;
 };
 thread_local Tape tape;
+std::atomic<uint64_t> next_sequence_nr{0};  // per process: orders a graph built on two threads
 }  // namespace
 
 // Freeing a graph node by node would recurse once per node through next_edges (a loss summed
@@ -43,7 +47,7 @@ Node::~Node() {
 }
 
 void push_to_tape(const std::shared_ptr<Node>& node) {
-  node->sequence_nr = tape.next_sequence_nr++;
+  node->sequence_nr = next_sequence_nr.fetch_add(1, std::memory_order_relaxed);
   if (tape.nodes.size() >= tape.prune_at) {  // forget graphs that were freed
     std::erase_if(tape.nodes, [](const std::weak_ptr<Node>& w) { return w.expired(); });
     tape.prune_at = std::max<std::size_t>(1024, 2 * tape.nodes.size());
@@ -51,13 +55,19 @@ void push_to_tape(const std::shared_ptr<Node>& node) {
   tape.nodes.push_back(node);
 }
 
-std::vector<std::shared_ptr<Node>> tape_nodes_up_to(uint64_t last) {
-  std::vector<std::shared_ptr<Node>> live;
-  for (const auto& weak : tape.nodes) {
-    auto node = weak.lock();
-    if (node && node->sequence_nr <= last) live.push_back(std::move(node));
+std::vector<std::shared_ptr<Node>> graph_nodes(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> nodes, stack{root};
+  std::unordered_set<const Node*> seen{root.get()};
+  while (!stack.empty()) {
+    std::shared_ptr<Node> node = std::move(stack.back());
+    stack.pop_back();
+    for (const Edge& edge : node->next_edges)
+      if (edge.node && seen.insert(edge.node.get()).second) stack.push_back(edge.node);
+    nodes.push_back(std::move(node));
   }
-  return live;
+  std::sort(nodes.begin(), nodes.end(),
+            [](const auto& a, const auto& b) { return a->sequence_nr > b->sequence_nr; });
+  return nodes;
 }
 
 std::size_t tape_size() {
@@ -67,9 +77,8 @@ std::size_t tape_size() {
 }
 
 const Tensor& SavedTensor::unpack(const Node& owner) const {
-  HG_CHECK(!owner.released, owner.name(),
-           ": saved tensors were already freed by an earlier "
-           "backward; pass retain_graph=true to backward the graph twice");
+  HG_CHECK(!freed_, "backward: trying to backward through the graph a second time (", owner.name(),
+           " already freed its saved tensors); pass retain_graph=true to the first backward call");
   HG_CHECK(!tensor_.defined() || tensor_.version() == version_, owner.name(),
            ": a tensor saved for backward (", describe(tensor_),
            ") was modified in place "

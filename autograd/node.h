@@ -31,13 +31,27 @@ class SavedTensor {
       : tensor_(t.defined() ? make_view(t, t.sizes(), t.strides(), t.storage_offset()) : Tensor()),
         version_(t.defined() ? t.version() : 0) {}
   const Tensor& unpack(const Node& owner) const;
-  void reset() { tensor_ = Tensor(); }
+  // Frees the tensor; true when there was one (a later unpack is then an error).
+  bool reset() {
+    freed_ = freed_ || tensor_.defined();
+    tensor_ = Tensor();
+    return freed_;
+  }
   bool defined() const { return tensor_.defined(); }
 
  private:
   Tensor tensor_;
   uint64_t version_ = 0;
+  bool freed_ = false;
 };
+
+// For release_saved(): resets every saved tensor, true when any was held.
+template <typename... Saved>
+bool release_all(Saved&... saved) {
+  bool any = false;
+  ((any = saved.reset() || any), ...);
+  return any;
+}
 
 struct OutputInfo {
   Shape shape;
@@ -51,8 +65,8 @@ class Node : public std::enable_shared_from_this<Node> {
   // One gradient per output in, one per input out (undefined where no gradient flows).
   virtual std::vector<Tensor> apply(const std::vector<Tensor>& grad_outputs) = 0;
   virtual std::string name() const = 0;
-  // Drops saved tensors after a backward pass without retain_graph.
-  virtual void release_saved() {}
+  // Drops saved tensors after a backward pass without retain_graph; true when it held any.
+  virtual bool release_saved() { return false; }
 
   uint64_t sequence_nr = 0;
   std::vector<Edge> next_edges;     // one per input
@@ -60,6 +74,8 @@ class Node : public std::enable_shared_from_this<Node> {
   std::vector<OutputInfo> outputs;  // one per output
   // Hooks registered on non-leaf outputs (Tensor::register_hook), by output number.
   std::map<uint32_t, std::vector<std::function<Tensor(const Tensor&)>>> output_hooks;
+  // Freed saved tensors in a backward without retain_graph: a later backward through this node
+  // is an error. A node that saved nothing can be run again (as in PyTorch).
   bool released = false;
 };
 

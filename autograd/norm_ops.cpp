@@ -27,12 +27,7 @@ class NormBackward : public autograd::Node {
  public:
   NormBackward(const Tensor& x, const Tensor& weight, const Tensor& mean, const Tensor& invstd)
       : x_(x), weight_(weight), mean_(mean), invstd_(invstd) {}
-  void release_saved() override {
-    x_.reset();
-    weight_.reset();
-    mean_.reset();
-    invstd_.reset();
-  }
+  bool release_saved() override { return release_all(x_, weight_, mean_, invstd_); }
 
  protected:
   autograd::SavedTensor x_, weight_, mean_, invstd_;

@@ -38,6 +38,8 @@ Tensor affine(const Tensor& x, double scale, double shift);
 // x / divisor in one pass, a true division in float (double for fp64): `x / 3.0` on floating
 // tensors uses it.
 Tensor div_scalar(const Tensor& x, double divisor);
+// dividend / x in one pass, the dividend never rounded to x's dtype (dividend / x).
+Tensor scalar_div(double dividend, const Tensor& x);
 
 // ---- elementwise, binary (broadcasting, dtype promotion) ----
 Tensor add(const Tensor& a, const Tensor& b);

@@ -63,7 +63,7 @@ class MaxPool2dBackward final : public autograd::Node {
   std::string name() const override {
     return adaptive_ ? "AdaptiveMaxPool2dBackward" : "MaxPool2dBackward";
   }
-  void release_saved() override { indices_.reset(); }
+  bool release_saved() override { return indices_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& indices = indices_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();

@@ -1,29 +1,14 @@
 #include "autograd/print_tape.h"
 
-#include <algorithm>
 #include <iomanip>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "autograd/node.h"
+#include "autograd/tape.h"
 
 namespace hg::autograd {
 
 namespace {
-
-std::vector<std::shared_ptr<Node>> reachable_nodes(const std::shared_ptr<Node>& root) {
-  std::vector<std::shared_ptr<Node>> nodes, stack{root};
-  std::unordered_set<Node*> seen{root.get()};
-  while (!stack.empty()) {
-    auto node = stack.back();
-    stack.pop_back();
-    nodes.push_back(node);
-    for (const Edge& edge : node->next_edges)
-      if (edge.node && seen.insert(edge.node.get()).second) stack.push_back(edge.node);
-  }
-  std::sort(nodes.begin(), nodes.end(),
-            [](const auto& a, const auto& b) { return a->sequence_nr > b->sequence_nr; });
-  return nodes;
-}
 
 std::string info_str(const OutputInfo& info) {
   return shape_str(info.shape) + " " + std::string(dtype_name(info.dtype));
@@ -37,7 +22,8 @@ void print_tape(const Tensor& root, std::ostream& out) {
         << " was not produced by a recorded op)\n";
     return;
   }
-  for (const auto& node : reachable_nodes(root.grad_fn())) {
+  std::unordered_map<const TensorImpl*, size_t> leaf_ids;  // L0, L1, ... by first appearance
+  for (const auto& node : graph_nodes(root.grad_fn())) {
     // ids are per-process sequence numbers, so they grow long in a long run: always a space
     // after the id and after the name, even when the columns overflow
     out << '#' << std::left << std::setw(5) << node->sequence_nr << ' ' << std::setw(20)
@@ -51,7 +37,8 @@ void print_tape(const Tensor& root, std::ostream& out) {
       if (edge.node)
         out << '#' << edge.node->sequence_nr << ' ' << edge.node->name();
       else if (edge.leaf)
-        out << "leaf " << info_str(node->inputs[i]);
+        out << "leaf L" << leaf_ids.try_emplace(edge.leaf.get(), leaf_ids.size()).first->second
+            << ' ' << info_str(node->inputs[i]);
       else
         out << "(no grad)";
     }

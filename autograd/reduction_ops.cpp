@@ -15,18 +15,10 @@ namespace {
 
 using kernels::ReduceOp;
 
-// wrap_dim, naming the tensor (shape and dtype) when the dim is out of range.
-int64_t wrap_dim_of(const Tensor& x, int64_t dim, const char* op) {
-  const int64_t n = std::max<int64_t>(x.dim(), 1);
-  HG_CHECK(dim >= -n && dim < n, op, ": dimension ", dim, " out of range for ", describe(x),
-           ", a tensor of ", x.dim(), " dims (expected [", -n, ", ", n - 1, "])");
-  return wrap_dim(dim, x.dim(), op);
-}
-
 std::vector<bool> reduced_mask(const Tensor& x, const std::vector<int64_t>& dims, const char* op) {
   std::vector<bool> mask(static_cast<size_t>(x.dim()), dims.empty());
   for (int64_t d : dims) {
-    const int64_t w = wrap_dim_of(x, d, op);
+    const int64_t w = wrap_dim(d, x, op);
     if (x.dim() == 0) continue;  // dim 0 / -1 of a 0-dim tensor: nothing to reduce
     HG_CHECK(!mask[w] || dims.empty(), op, ": dim ", d, " appears twice in the dims of ",
              describe(x));
@@ -66,10 +58,7 @@ class ReduceBackward final : public autograd::Node {
            : op_ == ReduceOp::Max  ? "MaxBackward"
                                    : "MinBackward";
   }
-  void release_saved() override {
-    input_.reset();
-    result_.reset();
-  }
+  bool release_saved() override { return release_all(input_, result_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Shape& shape = inputs[0].shape;
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
@@ -138,7 +127,7 @@ class ArgReduceBackward final : public autograd::Node {  // values of max/min al
   ArgReduceBackward(bool is_max, int64_t dim, bool keepdim, const Tensor& indices)
       : is_max_(is_max), dim_(dim), keepdim_(keepdim), indices_(indices) {}
   std::string name() const override { return is_max_ ? "MaxDimBackward" : "MinDimBackward"; }
-  void release_saved() override { indices_.reset(); }
+  bool release_saved() override { return indices_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Shape& shape = inputs[0].shape;
     Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
@@ -164,7 +153,7 @@ class ArgReduceBackward final : public autograd::Node {  // values of max/min al
 ValuesIndices arg_reduce_op(bool is_max, const Tensor& x, int64_t dim, bool keepdim,
                             bool want_values, const char* name) {
   autograd::check_defined(x, name);
-  const int64_t d = wrap_dim_of(x, dim, name);
+  const int64_t d = wrap_dim(dim, x, name);
   const Tensor src = x.dim() == 0 ? x.reshape({1}) : x;
   HG_CHECK(src.sizes()[d] > 0, name, ": cannot reduce over an empty dim ", dim, " of ",
            describe(x));

@@ -18,7 +18,7 @@ class EmbeddingBackward final : public autograd::Node {
  public:
   explicit EmbeddingBackward(const Tensor& index) : index_(index) {}
   std::string name() const override { return "EmbeddingBackward"; }
-  void release_saved() override { index_.reset(); }
+  bool release_saved() override { return index_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& index = index_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();

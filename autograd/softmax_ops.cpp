@@ -26,7 +26,7 @@ class SoftmaxBackward final : public autograd::Node {
  public:
   SoftmaxBackward(bool log, int64_t dim, const Tensor& y_last) : log_(log), dim_(dim), y_(y_last) {}
   std::string name() const override { return log_ ? "LogSoftmaxBackward" : "SoftmaxBackward"; }
-  void release_saved() override { y_.reset(); }
+  bool release_saved() override { return y_.reset(); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& y = y_.unpack(*this);
     const Tensor g = dim_last(autograd::grad_as(grads[0], y.dtype()), dim_);

@@ -1,7 +1,7 @@
 #pragma once
-// The tape: per thread, the recorded nodes in creation order (a topological order). It holds
-// weak references: output tensors own their nodes, so a graph nobody can reach any more frees
-// itself, and the tape forgets it.
+// The tape: per thread, the recorded nodes in creation order. It holds weak references: output
+// tensors own their nodes, so a graph nobody can reach any more frees itself, and the tape
+// forgets it. Sequence numbers are per process, so they order nodes from any thread.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -12,8 +12,9 @@ class Node;
 
 // Assigns the next sequence number and appends the node to this thread's tape.
 void push_to_tape(const std::shared_ptr<Node>& node);
-// The live nodes with sequence number <= last, oldest first.
-std::vector<std::shared_ptr<Node>> tape_nodes_up_to(uint64_t last);
+// The nodes a gradient flowing from `root` can reach, newest first: every edge points to an
+// older node, so this is the order backward runs them in (whichever thread recorded them).
+std::vector<std::shared_ptr<Node>> graph_nodes(const std::shared_ptr<Node>& root);
 // How many live nodes this thread's tape holds (for tests and teaching).
 std::size_t tape_size();
 

@@ -79,9 +79,14 @@ Tensor contiguous_untaped(const Tensor& t) {
 // shared_ok: the op writes one value everywhere (fill_), so elements that share memory are fine.
 void check_in_place(const Tensor& t, const char* op, bool shared_ok = false) {
   autograd::check_defined(t, op);
-  HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t),
-           " requires grad "
-           "and cannot be modified in place while grad mode is on (use hg::NoGradGuard)");
+  // in-place ops are not recorded: a leaf (a weight) is updated under NoGradGuard, as PyTorch
+  // asks; for a computed tensor that would drop the op from its gradient, so say so
+  HG_CHECK(!(is_grad_enabled() && t.requires_grad()), op, ": ", describe(t), " requires grad ",
+           "and cannot be modified in place while grad mode is on (",
+           t.is_leaf() ? "update a leaf under hg::NoGradGuard"
+                       : "compute out of place instead, y = y * 3 for y.mul_(3): under "
+                         "hg::NoGradGuard the change would be missing from the gradient",
+           ")");
   // Elements that share memory (an expand: stride 0) would end with whichever write came last.
   for (int64_t d = 0; d < t.dim() && !shared_ok; ++d) {
     HG_CHECK(t.sizes()[d] <= 1 || t.strides()[d] != 0, op, ": ", describe(t),
@@ -153,7 +158,7 @@ Tensor Tensor::detach() const {
 
 Tensor& Tensor::fill_(double value) {
   check_in_place(*this, "fill_", /*shared_ok=*/true);  // as PyTorch, which allows it too
-  check_integer_fill(value, dtype(), "fill_");
+  check_fill_value(value, dtype(), "fill_");
   kernels::fill(device())(kernels::view_of(*this), value);
   storage()->bump_version();
   return *this;
@@ -163,7 +168,8 @@ Tensor& Tensor::copy_(const Tensor& src) {
   check_in_place(*this, "copy_");
   autograd::check_defined(src, "copy_");
   HG_CHECK(!(is_grad_enabled() && src.requires_grad()), "copy_: source ", describe(src),
-           " requires grad, but in-place copies are not recorded (use hg::NoGradGuard)");
+           " requires grad, but in-place ops are not recorded: compute out of place (y = x + w, "
+           "not x.add_(w)) for its gradient to flow, or write src.detach() if none should");
   HG_CHECK(broadcast_shapes(src.sizes(), sizes(), "copy_") == sizes(), "copy_: source ",
            describe(src), " does not broadcast to the destination ", describe(*this));
   Tensor from = src.to(device());
@@ -176,18 +182,27 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+namespace {
+// a + alpha * b (or a - alpha * b): 16-bit operands compute in float, so the result rounds once
+// when it is written back, not once more after the product
+Tensor combine_scaled(const Tensor& a, const Tensor& b, double alpha, bool subtract) {
+  if (alpha == 1.0) return subtract ? sub(a, b) : add(a, b);  // the kernel rounds once
+  const bool widen = is_low_precision(result_type(a, b));
+  const Tensor x = widen ? a.to(kFloat32) : a, y = widen ? b.to(kFloat32) : b;
+  return subtract ? sub(x, y * alpha) : add(x, y * alpha);
+}
+}  // namespace
+
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_in_place(*this, "add_");
   autograd::check_defined(other, "add_");
-  return write_back(*this, alpha == 1.0 ? add(*this, other) : add(*this, other * alpha), other,
-                    "add_");
+  return write_back(*this, combine_scaled(*this, other, alpha, false), other, "add_");
 }
 
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   check_in_place(*this, "sub_");
   autograd::check_defined(other, "sub_");
-  return write_back(*this, alpha == 1.0 ? sub(*this, other) : sub(*this, other * alpha), other,
-                    "sub_");
+  return write_back(*this, combine_scaled(*this, other, alpha, true), other, "sub_");
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {

@@ -48,6 +48,8 @@ const char* unary_name(UnaryOp op) {
       return "clamp";
     case UnaryOp::DivScalar:
       return "div";
+    case UnaryOp::ScalarDiv:
+      return "rdiv";
     case UnaryOp::Affine:
       return "affine";
   }
@@ -85,7 +87,7 @@ class UnaryBackward final : public autograd::Node {
     return {grad_in};
   }
   std::string name() const override { return node_name(op_); }
-  void release_saved() override { saved_.reset(); }
+  bool release_saved() override { return saved_.reset(); }
   void save(const Tensor& t) { saved_ = autograd::SavedTensor(t); }
 
  private:
@@ -211,6 +213,11 @@ Tensor operator-(const Tensor& a) { return neg(a); }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
   return unary_op(UnaryOp::Affine, x, {scale, shift});
+}
+
+Tensor scalar_div(double dividend, const Tensor& x) {
+  if (!x.is_floating_point()) return div(scalar_tensor(dividend), x);  // float32, as PyTorch
+  return unary_op(UnaryOp::ScalarDiv, x, {dividend, 0.0});
 }
 
 Tensor div_scalar(const Tensor& x, double divisor) {

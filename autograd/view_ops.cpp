@@ -78,9 +78,9 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  const int64_t s = wrap_dim(start_dim, *this, "flatten");  // 0 and -1 for a 0-dim tensor
+  const int64_t e = wrap_dim(end_dim, *this, "flatten");
   if (dim() == 0) return reshape({1});
-  const int64_t s = wrap_dim(start_dim, dim(), "flatten");
-  const int64_t e = wrap_dim(end_dim, dim(), "flatten");
   HG_CHECK(s <= e, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim, " for ",
            describe(*this));
   Shape shape(sizes().begin(), sizes().begin() + s);
@@ -97,7 +97,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
   std::vector<bool> seen(dims.size(), false);
   Shape new_sizes(dims.size()), new_strides(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) {
-    const int64_t d = wrap_dim(dims[i], dim(), "permute");
+    const int64_t d = wrap_dim(dims[i], *this, "permute");
     HG_CHECK(!seen[d], "permute: dim ", dims[i], " repeats in the permutation of ",
              describe(*this));
     seen[d] = true;
@@ -113,8 +113,9 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   std::vector<int64_t> perm(static_cast<size_t>(dim()));
   std::iota(perm.begin(), perm.end(), 0);
-  if (dim() == 0) return permute(perm);
-  std::swap(perm[wrap_dim(dim0, dim(), "transpose")], perm[wrap_dim(dim1, dim(), "transpose")]);
+  const int64_t d0 = wrap_dim(dim0, *this, "transpose");  // 0 and -1 for a 0-dim tensor
+  const int64_t d1 = wrap_dim(dim1, *this, "transpose");
+  if (dim() > 0) std::swap(perm[d0], perm[d1]);
   return permute(perm);
 }
 
@@ -140,7 +141,7 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
-  const int64_t at = wrap_dim(d, dim(), "squeeze");  // 0 and -1 for a 0-dim tensor
+  const int64_t at = wrap_dim(d, *this, "squeeze");  // 0 and -1 for a 0-dim tensor
   if (dim() == 0) return *this;
   if (sizes()[at] != 1) return *this;
   Shape shape = sizes();
@@ -149,7 +150,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
-  const int64_t at = wrap_sized_dim(d, dim(), "slice");
+  const int64_t at = wrap_sized_dim(d, *this, "slice");
   HG_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = sizes()[at];
   if (start < 0) start += n;
@@ -157,8 +158,8 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   start = std::clamp<int64_t>(start, 0, n);
   end = std::clamp<int64_t>(end, start, n);
   Shape new_sizes = sizes(), new_strides = strides();
-  new_sizes[at] = (end - start + step - 1) / step;
-  new_strides[at] *= step;
+  new_sizes[at] = end > start ? (end - start - 1) / step + 1 : 0;  // no overflow for a huge step
+  if (new_sizes[at] > 1) new_strides[at] *= step;  // step < n here, so this cannot overflow
   return finish_view(
       *this, make_view(*this, new_sizes, new_strides, storage_offset() + start * strides()[at]),
       ViewKind::Slice, "SliceBackward", [&](ViewBackward& node) {
@@ -170,18 +171,18 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
-  const int64_t at = wrap_sized_dim(d, dim(), "narrow");
+  const int64_t at = wrap_sized_dim(d, *this, "narrow");
   const int64_t n = sizes()[at];
   HG_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dim ", d,
            " of ", describe(*this));
   if (start < 0) start += n;  // as PyTorch: a negative start counts from the end
-  HG_CHECK(length >= 0 && start + length <= n, "narrow: [", start, ", ", start + length,
-           ") is out of range for dim ", d, " of ", describe(*this));
+  HG_CHECK(length >= 0 && length <= n - start, "narrow: start ", start, " + length ", length,
+           " is out of range for dim ", d, " of ", describe(*this));
   return slice(at, start, start + length);
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
-  const int64_t at = wrap_sized_dim(d, dim(), "select");
+  const int64_t at = wrap_sized_dim(d, *this, "select");
   const int64_t n = sizes()[at];
   HG_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d,
            " of ", describe(*this));
@@ -208,6 +209,8 @@ Tensor Tensor::expand(const Shape& shape) const {
     const int64_t own = d < lead ? 1 : sizes()[d - lead];
     const int64_t want = shape[d] == -1 ? own : shape[d];
     HG_CHECK(d >= lead || shape[d] != -1, "expand: -1 is not allowed in new leading dims");
+    HG_CHECK(want >= 0, "expand: cannot expand ", describe(*this), " to ", shape_str(shape),
+             " (size ", want, " at dim ", d, "; only -1, keep the size, may be negative)");
     HG_CHECK(own == want || own == 1, "expand: cannot expand ", describe(*this), " to ",
              shape_str(shape), " (dim ", d, ": ", own, " vs ", want, ")");
     new_sizes[d] = want;

@@ -85,4 +85,14 @@ void check_integer_fill(double value, DType dtype, std::string_view op) {
            dtype_name(dtype), " without overflow");
 }
 
+void check_fill_value(double value, DType dtype, std::string_view op) {
+  check_integer_fill(value, dtype, op);
+  if (!is_floating(dtype) || dtype == kFloat64 || !std::isfinite(value)) return;
+  const double largest = dtype == kFloat16    ? 65504.0
+                         : dtype == kBFloat16 ? 3.3895313892515355e38   // (2 - 2^-7) 2^127
+                                              : 3.4028234663852886e38;  // (2 - 2^-23) 2^127
+  HG_CHECK(std::fabs(value) <= largest, op, ": value ", value, " cannot be converted to ",
+           dtype_name(dtype), " without overflow (largest finite ", largest, ")");
+}
+
 }  // namespace hg

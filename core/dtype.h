@@ -62,6 +62,9 @@ bool holds_integer(double value, DType dtype);
 // outside its range once truncated), as PyTorch's fill and full refuse it; floating and bool
 // dtypes take any value.
 void check_integer_fill(double value, DType dtype, std::string_view op);
+// check_integer_fill, and for fp16/bf16/fp32 a finite value past the dtype's largest finite
+// value (PyTorch's rule for fill_, full and masked_fill: 70000 in fp16 is an error, not inf).
+void check_fill_value(double value, DType dtype, std::string_view op);
 
 std::ostream& operator<<(std::ostream& out, DType dtype);
 

@@ -42,7 +42,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
   check_sizes(shape, "full");
-  check_integer_fill(value, options.dtype(), "full");
+  check_fill_value(value, options.dtype(), "full");
   Tensor t = make_tensor(shape, options.dtype(), options.device());
   kernels::fill(t.device())(kernels::view_of(t), value);
   return finish(t, options);

@@ -1,6 +1,7 @@
 // Tensor metadata, construction and host read-back. Computing methods live in autograd/.
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/error.h"
@@ -19,8 +20,8 @@ const TensorImpl& checked(const TensorImpl* impl) {
 const Shape& Tensor::sizes() const { return checked(impl()).sizes; }
 const Shape& Tensor::strides() const { return checked(impl()).strides; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(sizes().size()); }
-int64_t Tensor::size(int64_t d) const { return sizes()[wrap_sized_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_sized_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const { return sizes()[wrap_sized_dim(d, *this, "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_sized_dim(d, *this, "stride")]; }
 int64_t Tensor::numel() const { return shape_numel(sizes()); }
 int64_t Tensor::storage_offset() const { return checked(impl()).offset; }
 DType Tensor::dtype() const { return checked(impl()).dtype; }
@@ -143,6 +144,19 @@ std::string describe(const Tensor& t) {
   out << shape_str(t.sizes()) << ' ' << dtype_name(t.dtype());
   if (!t.device().is_cpu()) out << ' ' << t.device().str();
   return out.str();
+}
+
+int64_t wrap_dim(int64_t dim, const Tensor& t, std::string_view op) {
+  const int64_t n = std::max<int64_t>(t.dim(), 1);  // 0 and -1 for a 0-dim tensor
+  HG_CHECK(dim >= -n && dim < n, op, ": dimension ", dim, " out of range for ", describe(t),
+           ", a tensor of ", t.dim(), " dims (expected [", -n, ", ", n - 1, "])");
+  return dim < 0 ? dim + n : dim;
+}
+
+int64_t wrap_sized_dim(int64_t dim, const Tensor& t, std::string_view op) {
+  HG_CHECK(t.dim() > 0, op, ": dimension ", dim, " of ", describe(t),
+           ", a 0-dim tensor (it has no dimensions)");
+  return wrap_dim(dim, t, op);
 }
 
 }  // namespace hg

@@ -195,5 +195,9 @@ Tensor operator>=(const Tensor& a, double b);
 std::ostream& operator<<(std::ostream& out, const Tensor& t);
 // "[2, 3] float16" for error messages.
 std::string describe(const Tensor& t);
+// wrap_dim / wrap_sized_dim (core/shape.h) for a dim of `t`, naming t's shape and dtype when the
+// dim is out of range.
+int64_t wrap_dim(int64_t dim, const Tensor& t, std::string_view op);
+int64_t wrap_sized_dim(int64_t dim, const Tensor& t, std::string_view op);
 
 }  // namespace hg

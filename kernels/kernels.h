@@ -28,6 +28,7 @@ enum class UnaryOp {
   Pow,        // x^p, p = params.a
   Clamp,      // clamp(x, params.a, params.b)
   DivScalar,  // x / params.a: a true division, as PyTorch's CPU (not x * (1 / a))
+  ScalarDiv,  // params.a / x: a true division, the scalar kept in the compute type
   Affine      // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {

@@ -151,7 +151,10 @@ void assign_in_place(const Tensor& t, const Tensor& value) {
   impl.strides = fresh.strides();
   impl.offset = fresh.storage_offset();
   impl.dtype = fresh.dtype();
-  impl.autograd.grad = Tensor();
+  // the gradient follows the value's dtype and device, as PyTorch's Module.to converts .grad
+  Tensor& grad = impl.autograd.grad;
+  if (grad.defined() && (grad.dtype() != fresh.dtype() || grad.device() != fresh.device()))
+    grad = grad.to(fresh.device()).to(fresh.dtype());
 }
 
 void Module::to(DType dtype) {

@@ -94,7 +94,8 @@ class Module : public std::enable_shared_from_this<Module> {
 std::ostream& operator<<(std::ostream& out, const Module& module);
 
 // Replaces t's contents with `value` (converted, same shape) in place: every Tensor handle of
-// t sees the new dtype/device/data. Used by Module::to and by amp to keep identity.
+// t sees the new dtype/device/data, and its .grad is converted the same way. Used by Module::to
+// and by amp to keep identity.
 void assign_in_place(const Tensor& t, const Tensor& value);
 
 }  // namespace hg::nn

@@ -83,6 +83,8 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
       return unary_loop<T>(in, out, [a, b](C x) { return x < a ? a : (x > b ? b : x); });
     case UnaryOp::DivScalar:
       return unary_loop<T>(in, out, [a](C x) { return x / a; });
+    case UnaryOp::ScalarDiv:
+      return unary_loop<T>(in, out, [a](C x) { return a / x; });
     case UnaryOp::Affine:
       return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
   }

@@ -110,6 +110,8 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
       return select_loop<T>(v, g, out, [a, b](C x) { return x >= a && x <= b; });
     case UnaryOp::DivScalar:  // autograd divides the gradient by a instead (unary_ops.cpp)
       return backward_loop<T>(v, g, out, [a](C) { return C(1) / a; });
+    case UnaryOp::ScalarDiv:  // d(a / x) = -a / x^2
+      return backward_loop<T>(v, g, out, [a](C x) { return -a / (x * x); });
     case UnaryOp::Affine:
       return backward_loop<T>(v, g, out, [a](C) { return a; });
   }

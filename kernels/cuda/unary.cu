@@ -57,6 +57,8 @@ struct UnaryMath {
         return x < a ? a : (x > b ? b : x);  // NaN passes through
       case UnaryOp::DivScalar:
         return x / a;  // IEEE division (nvcc's default -prec-div=true)
+      case UnaryOp::ScalarDiv:
+        return a / x;
       case UnaryOp::Affine:
         return mul_rn(a, x) + b;
     }

@@ -64,6 +64,8 @@ struct Derivative {
         return a == C(0) ? C(0) : a * pow_(v, a - C(1));
       case UnaryOp::DivScalar:  // autograd divides the gradient by a instead (unary_ops.cpp)
         return C(1) / a;
+      case UnaryOp::ScalarDiv:  // d(a / x) = -a / x^2
+        return -a / mul_rn(v, v);
       case UnaryOp::Affine:
         return a;
       default:

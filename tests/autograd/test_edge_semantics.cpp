@@ -85,6 +85,35 @@ TEST_CASE("a floating tensor over a scalar is a true division, forward and backw
   CHECK(h.item<float>() == static_cast<float>(Half(1.0f / 3.0f)));
 }
 
+TEST_CASE("a scalar over a 16-bit tensor divides in float: the scalar is not rounded first") {
+  // 0.1 / fp16(0x3c01): RNE16(0.1f / 1.0009765625f) is 0x2e65; through fp16(0.1) it was 0x2e64
+  Tensor x = empty({1}, kFloat16);
+  *static_cast<uint16_t*>(x.data_ptr()) = 0x3c01;
+  const Tensor q = 0.1 / x;
+  CHECK(q.dtype() == kFloat16);
+  CHECK(*static_cast<const uint16_t*>(q.data_ptr()) == 0x2e65);
+  CHECK((2.0 / from_vector(std::vector<float>{3})).item<float>() == 2.0f / 3.0f);
+  CHECK((2.0 / arange(1, 3)).dtype() == kFloat32);  // integers: float32, as PyTorch
+  Tensor leaf = from_vector(std::vector<double>{2, 4}, {2}, kFloat64).requires_grad_();
+  (8.0 / leaf).sum().backward();
+  CHECK(values(leaf.grad()) == std::vector<double>{-2, -0.5});  // -8 / x^2
+}
+
+TEST_CASE("add_ and sub_ with alpha round once in 16 bits") {
+  // a + 0.1 b for a = 0x21a6, b = 0xa57f: RNE16(a + 0.1f * b) is 0x208d; rounding 0.1 b to fp16
+  // first gave 0x208c
+  Tensor a = empty({1}, kFloat16), b = empty({1}, kFloat16);
+  *static_cast<uint16_t*>(a.data_ptr()) = 0x21a6;
+  *static_cast<uint16_t*>(b.data_ptr()) = 0xa57f;
+  a.add_(b, 0.1);
+  CHECK(*static_cast<const uint16_t*>(a.data_ptr()) == 0x208d);
+  Tensor c = empty({1}, kFloat16), d = empty({1}, kFloat16);
+  *static_cast<uint16_t*>(c.data_ptr()) = 0xaf26;
+  *static_cast<uint16_t*>(d.data_ptr()) = 0xa62e;
+  c.sub_(d, 3.0);
+  CHECK(*static_cast<const uint16_t*>(c.data_ptr()) == 0xa907);
+}
+
 TEST_CASE("mean divides the sum by n, as PyTorch (a product with 1 / n is an ulp off)") {
   // 49 * fl(1/49) = 0.99999999999999989 in float64; 49 / 49 = 1
   CHECK(mean(ones({49}, kFloat64)).item<double>() == 1.0);
@@ -160,9 +189,41 @@ TEST_CASE("whole-number scalars on integer tensors wrap as libtorch's integer sc
   hg::test::expect_error([&] { (void)clamp(u, 0, 300); }, {"clamp", "300", "uint8"});
   hg::test::expect_error([] { (void)masked_fill(arange(2), ones({2}, kBool), NAN); },
                          {"masked_fill", "int64"});
+  // a fraction truncates in double, past float32's integers too
+  CHECK(masked_fill(zeros({1}, kInt64), ones({1}, kBool), 16777217.5).item<int64_t>() == 16777217);
+  CHECK(masked_fill(zeros({1}, kInt64), ones({1}, kBool), -123456789.25).item<int64_t>() ==
+        -123456789);
+  CHECK(masked_fill(zeros({1}, kBool), ones({1}, kBool), 0.5).item<bool>());
   // past int64, or a fraction: a floating scalar, so the result is float32
   const Tensor big = arange(3) + 1e20;
   CHECK(big.dtype() == kFloat32);
   CHECK(big.to_vector<float>()[0] == 1e20f);
   CHECK((arange(3) + 0.5).dtype() == kFloat32);
+}
+
+TEST_CASE("a fill past a float dtype's range is an error, an operand past it is inf, as PyTorch") {
+  const Tensor h = zeros({2}, kFloat16);
+  hg::test::expect_error([] { (void)full({2}, 70000.0, kFloat16); }, {"full", "70000", "float16"});
+  hg::test::expect_error([&] { Tensor(h).fill_(65504.5); }, {"fill_", "float16", "overflow"});
+  hg::test::expect_error([&] { (void)masked_fill(h, ones({2}, kBool), -1e5); },
+                         {"masked_fill", "float16"});
+  hg::test::expect_error([] { (void)full({1}, 1e39, kFloat32); }, {"full", "float32"});
+  hg::test::expect_error([] { (void)full({1}, 3.4e38, kBFloat16); }, {"full", "bfloat16"});
+  CHECK(full({1}, 65504.0, kFloat16).item<float>() == 65504.0f);
+  CHECK(std::isinf(full({1}, INFINITY, kFloat16).item<float>()));
+  CHECK(std::isinf(masked_fill(h, ones({2}, kBool), -INFINITY).to_vector<float>()[0]));
+  CHECK(std::isinf((h + 70000.0).to_vector<float>()[0]));
+  CHECK_FALSE((h == 70000.0).to_vector<bool>()[0]);
+  CHECK(clamp(h, -1e5, 1e5).to_vector<float>()[0] == 0.0f);
+  hg::test::expect_error([] { (void)masked_fill(arange(3), ones({2}, kBool), 1); },
+                         {"masked_fill", "mask [2] bool", "[3] int64"});
+}
+
+TEST_CASE("logsumexp of 16-bit inputs computes in float and rounds once") {
+  const Tensor x = from_vector(std::vector<float>{0.1f, 0.7f, -1.3f, 2.2f}, {1, 4}, kFloat16);
+  const Tensor wide = x.to(kFloat32);
+  const float expected = logsumexp(wide, {1}).item<float>();
+  const Tensor got = logsumexp(x, {1});
+  CHECK(got.dtype() == kFloat16);
+  CHECK(got.item<float>() == static_cast<float>(Half(expected)));
 }

@@ -2,6 +2,8 @@
 // detach, the version check, anomaly mode and print_tape.
 #include <sstream>
 
+#include <thread>
+
 #include "test_util.h"
 
 using namespace hg;
@@ -61,6 +63,65 @@ TEST_CASE("engine: a second backward needs retain_graph") {
   y.backward();
   CHECK(values(x.grad())[0] == doctest::Approx(2 * 2 * std::exp(1.0)));
   expect_error([&] { y.backward(); }, {"backward", "second time", "retain_graph"});
+}
+
+TEST_CASE("engine: a graph that saved nothing backwards twice, as in PyTorch") {
+  Tensor x = ones({2}, kFloat64).requires_grad_();
+  Tensor y = (x + x * 2.0).sum();  // add, scalar multiply and sum save no tensor
+  y.backward();
+  y.backward();
+  CHECK(values(x.grad()) == std::vector<double>{6, 6});
+}
+
+TEST_CASE("engine: a freed graph is refused before any .grad changes") {
+  // w * 2 comes last, so its gradient would reach w before MulBackward (w * w) found its saved
+  // tensors gone
+  Tensor w = ones({3}, kFloat64).requires_grad_();
+  Tensor loss = (w * w).sum() + (w * 2.0).sum();
+  loss.backward();
+  const std::vector<double> first = values(w.grad());
+  expect_error([&] { loss.backward(); },
+               {"backward", "second time", "MulBackward", "retain_graph"});
+  CHECK(values(w.grad()) == first);
+}
+
+TEST_CASE("engine: a leaf used twice gets one summed gradient, and its hooks see the total") {
+  Tensor x = full({1}, 3.0, kFloat64).requires_grad_();
+  std::vector<std::vector<double>> seen;
+  x.register_hook([&](const Tensor& g) {
+    seen.push_back(values(g));
+    return g * g;  // applied to the total, as PyTorch: (2x + 3)^2 at x = 3 is 81
+  });
+  (x * x + x * 3.0).sum().backward();
+  CHECK(seen == std::vector<std::vector<double>>{{9}});
+  CHECK(values(x.grad()) == std::vector<double>{81});
+}
+
+TEST_CASE("engine: a hook that changes the gradient's shape or dtype is an error") {
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = x * 2.0;
+  y.register_hook([](const Tensor& g) { return g.sum(); });
+  expect_error([&] { y.sum().backward(); }, {"hook", "[2] float32", "[] float32", "shape"});
+  Tensor z = ones({2}).requires_grad_();
+  z.register_hook([](const Tensor& g) { return g.to(kFloat64); });
+  expect_error([&] { (z * 2.0).sum().backward(); }, {"hook", "[2] float64", "dtype"});
+}
+
+TEST_CASE("engine: a graph recorded partly on another thread backwards whole") {
+  Tensor w = full({2}, 2.0, kFloat64).requires_grad_();
+  Tensor h;
+  std::thread worker([&] { h = w * w; });
+  worker.join();
+  (h * 3.0).sum().backward();
+  CHECK(values(w.grad()) == std::vector<double>{12, 12});
+}
+
+TEST_CASE("engine: a leaf that stopped requiring grad gets none, as in PyTorch") {
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = (x * 2.0).sum();
+  x.requires_grad_(false);
+  y.backward();
+  CHECK_FALSE(x.grad().defined());
 }
 
 TEST_CASE("engine: backward on a non-scalar needs a gradient") {
@@ -156,7 +217,7 @@ TEST_CASE("engine: print_tape lists nodes newest first with dtypes") {
   CHECK(relu_at < linear_at);
   CHECK(linear_at < cast_at);
   CHECK(s.find("[4, 3] float16") != std::string::npos);
-  CHECK(s.find("leaf [3, 2] float32") != std::string::npos);
+  CHECK(s.find("leaf L0 [3, 2] float32") != std::string::npos);
   // every line is "#<id> <name> -> ...": the id and the name stay separate words however large
   // the id (they are the process's sequence numbers)
   std::istringstream lines(s);
@@ -200,4 +261,15 @@ TEST_CASE("engine: a graph 100000 ops deep is freed without overflowing the stac
   Tensor residual = x;
   for (int i = 0; i < 100000; ++i) residual = residual + tanh(residual) * 0.0;
   residual = Tensor();
+}
+
+TEST_CASE("print_tape: leaves are named L0, L1, ... so a leaf used twice is recognisable") {
+  Tensor a = ones({2}).requires_grad_(), b = ones({2}).requires_grad_();
+  std::ostringstream out;
+  autograd::print_tape(a * b + a, out);
+  const std::string s = out.str();
+  CHECK(s.find("<- #") != std::string::npos);
+  CHECK(s.find("leaf L0 [2] float32") != std::string::npos);
+  CHECK(s.find("leaf L1 [2] float32") != std::string::npos);
+  CHECK(s.find("leaf L2") == std::string::npos);  // a appears twice, as one leaf
 }

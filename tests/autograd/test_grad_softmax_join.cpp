@@ -86,6 +86,20 @@ TEST_CASE("grad join: cat of several inputs along first, middle and last dims") 
       {leaf({0, 2}), leaf({3, 2})});
 }
 
+TEST_CASE("grad join: a 1-D empty tensor joins any cat, as PyTorch's legacy rule") {
+  Tensor empty_start = zeros({0}, kFloat64).requires_grad_();
+  Tensor x = ones({2, 3}).requires_grad_();
+  Tensor out = cat({empty_start, x}, 1);
+  CHECK(out.sizes() == Shape{2, 3});
+  CHECK(out.dtype() == kFloat64);  // its dtype still counts
+  out.sum().backward();
+  CHECK(empty_start.grad().sizes() == Shape{0});
+  CHECK(x.grad().sizes() == Shape{2, 3});
+  CHECK(cat({x.detach(), zeros({0})}, 0).sizes() == Shape{2, 3});
+  CHECK(cat({zeros({0}), zeros({0})}, 0).sizes() == Shape{0});
+  expect_error([] { (void)cat({zeros({0, 2}), ones({2, 3})}, 0); }, {"cat", "[0, 2]", "[2, 3]"});
+}
+
 TEST_CASE("grad join: stack along every dim") {
   manual_seed(604);
   for (int64_t dim : {0, 1, 2, -1}) {

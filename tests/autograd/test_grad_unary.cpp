@@ -36,6 +36,7 @@ std::vector<UnaryCase> unary_cases() {
       {"sign", [](const Tensor& x) { return sign(x); }, off_zero},
       {"square", [](const Tensor& x) { return square(x); }, any_values},
       {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, off_zero},
+      {"scalar / x", [](const Tensor& x) { return 0.3 / x; }, off_zero},
       {"relu", [](const Tensor& x) { return relu(x); }, off_zero},
       {"gelu", [](const Tensor& x) { return gelu(x); }, any_values},
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_values},

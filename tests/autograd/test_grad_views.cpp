@@ -138,7 +138,12 @@ TEST_CASE("grad views: errors name the op, the shapes and the dtypes") {
   expect_error([&] { x.permute({0, 0}); }, {"permute", "repeats", "[2, 3] float32"});
   expect_error([&] { ones({2, 3, 4}).t(); }, {"t", "[2, 3, 4] float32"});
   expect_error([&] { x.slice(0, 0, 2, 0); }, {"slice", "step", "0"});
-  expect_error([&] { x.narrow(1, 2, 2); }, {"narrow", "[2, 4)", "[2, 3] float32"});
+  expect_error([&] { x.narrow(1, 2, 2); }, {"narrow", "start 2", "length 2", "[2, 3] float32"});
+  expect_error([&] { x.narrow(1, 2, INT64_MAX); }, {"narrow", "out of range", "[2, 3] float32"});
+  expect_error([&] { x.expand({-2, 3}); }, {"expand", "[2, 3] float32", "size -2"});
+  expect_error([&] { x.squeeze(2); }, {"squeeze", "dimension 2", "[2, 3] float32"});
+  expect_error([] { scalar_tensor(1.0).transpose(5, 7); }, {"transpose", "dimension 5", "[-1, 0]"});
+  expect_error([] { scalar_tensor(1.0).flatten(3); }, {"flatten", "dimension 3", "[] float32"});
   expect_error([&] { x.select(0, 2); }, {"select", "index 2", "[2, 3] float32"});
   expect_error([&] { x.expand({3, 3}); }, {"expand", "[2, 3] float32", "[3, 3]"});
   expect_error([&] { x.expand({3}); }, {"expand", "[2, 3] float32", "[3]"});
@@ -160,4 +165,13 @@ TEST_CASE("gradcheck: inputs may be transposed or sliced views, not expanded one
   const Tensor expanded = randn({1, 4}, kFloat64).expand({3, 4}).requires_grad_();
   expect_error([&] { (void)autograd::gradcheck([](auto& in) { return in[0] * 2.0; }, {expanded}); },
                {"gradcheck", "input 0", "[3, 4] float64", "stride 0"});
+}
+
+TEST_CASE("views: a huge slice step takes one element, with no stride overflow") {
+  const Tensor x = arange(12).reshape({4, 3});
+  const Tensor one = x.slice(0, 0, 4, int64_t{1} << 62);
+  CHECK(one.sizes() == Shape{1, 3});
+  CHECK(one.stride(0) == 3);
+  CHECK(x.slice(0, 1, INT64_MAX, INT64_MAX).sizes() == Shape{1, 3});
+  CHECK(scalar_tensor(2.0).transpose(0, -1).item<double>() == 2.0);  // 0 and -1 name a 0-dim's
 }

@@ -22,6 +22,7 @@ Tensor clamp_pm(const Tensor& x) {  // whole bounds for int64 tensors
   return x.is_floating_point() ? clamp(x, -0.5, 0.75) : clamp(x, -1, 2);
 }
 Tensor affine_op(const Tensor& x) { return affine(x, 0.3, -1.25); }
+Tensor scalar_div_op(const Tensor& x) { return 0.1 / x; }
 Tensor leaky_relu_op(const Tensor& x) { return leaky_relu(x, 0.2); }
 Tensor logsumexp_op(const Tensor& x) { return x.dim() == 0 ? x : logsumexp(x, {-1}); }
 
@@ -42,6 +43,7 @@ const UnaryCase kUnary[] = {
     {"pow 2.5", pow_2_5, Kind::Ulp, 0.1, 3},
     {"clamp", clamp_pm, Kind::Exact, -2, 2},
     {"affine", affine_op, Kind::Ulp, -2, 2},
+    {"0.1 / x", scalar_div_op, Kind::Exact, 0.5, 3},
     // composites of the ops above (autograd/composite_ops.cpp)
     {"leaky_relu", leaky_relu_op, Kind::Ulp, -2, 2},
     {"silu", silu, Kind::Ulp, -3, 3},

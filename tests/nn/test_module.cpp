@@ -119,6 +119,14 @@ TEST_CASE("module: to(DType) converts in place, keeps handles, leaves BatchNorm 
   CHECK(block.bn->running_var.dtype() == kFloat32);
 }
 
+TEST_CASE("module: to(DType) converts the gradients too, as PyTorch's Module.to") {
+  Block block;
+  block.fc->weight.set_grad(full(block.fc->weight.sizes(), 0.5));
+  block.to(kFloat64);
+  CHECK(block.fc->weight.grad().dtype() == kFloat64);
+  CHECK(values(block.fc->weight.grad())[0] == 0.5);
+}
+
 TEST_CASE("module: parameters, buffers and children share one namespace, as in PyTorch") {
   nn::Module m("M");
   m.register_parameter("w", ones({2}));
