@@ -40,7 +40,7 @@ std::string AmpConfig::describe() const {
       out << dtype_name(dtype) << " model (BatchNorm float32), no master weights";
       break;
   }
-  out << (needs_loss_scaling ? ", loss scaling" : ", no loss scaling needed");
+  out << (needs_loss_scaling ? ", needs loss scaling" : ", no loss scaling needed");
   return out.str();
 }
 

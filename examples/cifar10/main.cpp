@@ -242,12 +242,12 @@ void print_epoch(int64_t epoch, const EpochStats& s, const examples::Accuracy& a
 void print_run_header(const examples::Args& args, const examples::CifarData& data,
                       int64_t steps_per_epoch, Device device, const amp::AmpConfig& amp,
                       const amp::GradScalerOptions& scaling) {
-  std::printf("resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s, %s; %s\n",
+  std::printf("resnet9 on %lld CIFAR-10 images (%s%s), %lld steps of %lld per epoch, %s; %s\n",
               static_cast<long long>(data.train.size()), device.str().c_str(),
               args.on("graph") ? ", step in a CUDA graph" : "",
               static_cast<long long>(steps_per_epoch),
-              static_cast<long long>(args.integer("batch")), amp.describe().c_str(),
-              examples::describe_scaling(scaling).c_str(), blas_info().c_str());
+              static_cast<long long>(args.integer("batch")),
+              examples::describe_precision(amp, scaling).c_str(), blas_info().c_str());
 
   const auto& st = data.stats;
   std::printf(

@@ -54,6 +54,11 @@ std::string describe_scaling(const amp::GradScalerOptions& options) {
   return out.str();
 }
 
+std::string describe_precision(const amp::AmpConfig& amp, const amp::GradScalerOptions& scaling) {
+  if (!amp.needs_loss_scaling && !scaling.enabled_) return amp.describe();
+  return amp.describe() + "; " + describe_scaling(scaling);
+}
+
 namespace {
 constexpr const char* kPrecisions[] = {"fp32", "fp16", "bf16"};
 

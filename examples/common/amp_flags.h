@@ -27,8 +27,12 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
 // scale is an error; bf16 with one says once that it is not needed.
 amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp);
 // "dynamic loss scaling from 65536", "static loss scale 8" or "no loss scaling": what the run
-// does, for its header line.
+// does.
 std::string describe_scaling(const amp::GradScalerOptions& options);
+// The header line's account of the precision: the config's description, then the scaling that
+// runs unless that is "none" where none is needed ("O0: float32 weights and math, no loss
+// scaling needed"; "O1: ..., needs loss scaling; dynamic loss scaling from 65536").
+std::string describe_precision(const amp::AmpConfig& amp, const amp::GradScalerOptions& scaling);
 
 // The run's precision and opt level as checkpoint scalars ("run.precision": 0 fp32, 1 fp16,
 // 2 bf16; "run.opt_level": 0..3), and the check that a resumed run uses the same: it names the

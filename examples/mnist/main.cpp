@@ -254,12 +254,12 @@ int main(int argc, char** argv) try {
     if (!examples::epochs_left(*saved, epochs, "hg_mnist")) return 0;
   }
   const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
-  std::printf("%s on %lld training images of %s (%s%s), %lld steps per epoch, %s, %s; %s\n",
+  std::printf("%s on %lld training images of %s (%s%s), %lld steps per epoch, %s; %s\n",
               args.str("model").c_str(), static_cast<long long>(data.train.size()),
               args.str("data").c_str(), device.str().c_str(),
               args.on("graph") ? ", step in a CUDA graph" : "",
-              static_cast<long long>(loader.size()), amp.describe().c_str(),
-              examples::describe_scaling(scaling).c_str(), blas_info().c_str());
+              static_cast<long long>(loader.size()),
+              examples::describe_precision(amp, scaling).c_str(), blas_info().c_str());
 
   // With --graph, the step is captured after the first three and replayed
   // (examples/common/graphed_step.h).

@@ -71,6 +71,21 @@ TEST_CASE("describe_scaling says what loss scaling runs") {
         "static loss scale 8");
 }
 
+TEST_CASE("describe_precision states the scaling once: the need, then what runs") {
+  amp::AmpConfig fp32;  // O0
+  CHECK(examples::describe_precision(fp32, amp::GradScalerOptions().enabled(false)) ==
+        "O0: float32 weights and math, no loss scaling needed");
+  amp::AmpConfig fp16;
+  fp16.level = amp::OptLevel::O1;
+  fp16.dtype = kFloat16;
+  fp16.needs_loss_scaling = true;
+  CHECK(examples::describe_precision(fp16, amp::GradScalerOptions()) ==
+        "O1: float32 weights, autocast to float16, needs loss scaling; dynamic loss scaling from "
+        "65536");
+  CHECK(examples::describe_precision(fp16, amp::GradScalerOptions().enabled(false)) ==
+        "O1: float32 weights, autocast to float16, needs loss scaling; no loss scaling");
+}
+
 TEST_CASE("check_output_path: a missing folder or a folder as the file is an error") {
   examples::check_output_path("", "save", "prog");  // not given
   examples::check_output_path("plain_name.ckpt", "save", "prog");
@@ -94,7 +109,9 @@ examples::Args amp_args(std::vector<std::string> words) {
 }
 }  // namespace
 
-TEST_CASE("amp options: O0 with 16 bits and a loss scale with fp32 are errors, --epochs is range-checked") {
+TEST_CASE(
+    "amp options: O0 with 16 bits and a loss scale with fp32 are errors, --epochs is "
+    "range-checked") {
   nn::Linear fc(3, 2);
   optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
   expect_error(
