@@ -15,18 +15,12 @@ namespace hg::kernels::cpu {
 
 namespace {
 
-// Sums accumulate in float for 16-bit inputs, double for fp32/fp64, int64 for integers.
+// Sums accumulate in double for floating inputs (16-bit ones too: a float accumulator made a long
+// fp16 sum depend on the layout and the thread split by an ulp of the result), int64 for
+// integers.
 template <typename T>
 struct SumAcc {
   using type = double;
-};
-template <>
-struct SumAcc<Half> {
-  using type = float;
-};
-template <>
-struct SumAcc<BFloat16> {
-  using type = float;
 };
 template <>
 struct SumAcc<int64_t> {

@@ -1,6 +1,7 @@
 // Sum, mean, max and min over any set of dims (kernels/kernels.h ReduceFn). Accumulators as on
-// the CPU (kernels/cpu/reduce.cpp): sums in float for 16-bit inputs, double for fp32/fp64,
-// int64 for integers; max/min in the compute type with NaN winning.
+// the CPU (kernels/cpu/reduce.cpp): sums in double for floating inputs (a memory-bound pass; the
+// H200's fp64 rate is half its fp32 one), int64 for integers; max/min in the compute type with
+// NaN winning.
 //
 // Two kernels per call. The first writes partial results [splits, M] for M outputs, each over
 // a chunk of the R reduced elements: a 256-thread block per (output, chunk) combined with CUB's
@@ -28,14 +29,6 @@ constexpr int kReduceBlock = 256;
 template <typename T>
 struct SumAcc {
   using type = double;
-};
-template <>
-struct SumAcc<__half> {
-  using type = float;
-};
-template <>
-struct SumAcc<__nv_bfloat16> {
-  using type = float;
 };
 template <>
 struct SumAcc<int64_t> {
