@@ -96,7 +96,9 @@ Tensor binary_op(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_defined(b_in, name);
   autograd::check_same_device(a_in, b_in, name);
   DType common = result_type(a_in, b_in);
-  if ((op == BinaryOp::Div || op == BinaryOp::Pow) && !is_floating(common)) common = kFloat32;
+  // true division is float32 for integers; integer pow stays integer (bool pow: float32)
+  if ((op == BinaryOp::Div && !is_floating(common)) || (op == BinaryOp::Pow && common == kBool))
+    common = kFloat32;
   const Shape shape = broadcast_operands(a_in, b_in, name);
   const Tensor a = a_in.to(common), b = b_in.to(common);
   Tensor out = make_tensor(shape, kernels::is_comparison(op) ? kBool : common, a.device());
@@ -148,6 +150,8 @@ Tensor ge(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Ge, a, 
 
 Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   autograd::check_defined(cond, "where");
+  autograd::check_defined(a_in, "where");
+  autograd::check_defined(b_in, "where");
   HG_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", describe(cond));
   autograd::check_same_device(cond, a_in, "where");
   autograd::check_same_device(a_in, b_in, "where");

@@ -79,8 +79,9 @@ std::size_t tape_size() {
 const Tensor& SavedTensor::unpack(const Node& owner) const {
   HG_CHECK(!freed_, "backward: trying to backward through the graph a second time (", owner.name(),
            " already freed its saved tensors); pass retain_graph=true to the first backward call");
-  HG_CHECK(!tensor_.defined() || tensor_.version() == version_, owner.name(),
-           ": a tensor saved for backward (", describe(tensor_),
+  HG_CHECK(!tensor_.defined() || tensor_.version() == version_, owner.name(), " (#",
+           owner.sequence_nr, " in print_tape)", ": a tensor saved for backward (",
+           describe(tensor_),
            ") was modified in place "
            "after it was saved (version ",
            version_, " -> ", tensor_.version(), ")");

@@ -61,6 +61,7 @@ Tensor finish_view(const Tensor& input, Tensor out, ViewKind kind, const char* n
 }  // namespace
 
 Tensor Tensor::view(const Shape& shape) const {
+  autograd::check_defined(*this, "view");
   const Shape target = infer_shape(shape, numel(), "view", sizes());
   Shape new_strides;
   HG_CHECK(compute_view_strides(sizes(), strides(), target, new_strides), "view: cannot view ",
@@ -71,6 +72,7 @@ Tensor Tensor::view(const Shape& shape) const {
 }
 
 Tensor Tensor::reshape(const Shape& shape) const {
+  autograd::check_defined(*this, "reshape");
   const Shape target = infer_shape(shape, numel(), "reshape", sizes());
   Shape new_strides;
   if (compute_view_strides(sizes(), strides(), target, new_strides)) return view(target);
@@ -78,6 +80,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  autograd::check_defined(*this, "flatten");
   const int64_t s = wrap_dim(start_dim, *this, "flatten");  // 0 and -1 for a 0-dim tensor
   const int64_t e = wrap_dim(end_dim, *this, "flatten");
   if (dim() == 0) return reshape({1});
@@ -91,6 +94,7 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
 }
 
 Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+  autograd::check_defined(*this, "permute");
   HG_CHECK(static_cast<int64_t>(dims.size()) == dim(), "permute: got ", dims.size(), " dims for ",
            describe(*this));
   std::vector<int64_t> perm(dims.size());
@@ -111,6 +115,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 }
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
+  autograd::check_defined(*this, "transpose");
   std::vector<int64_t> perm(static_cast<size_t>(dim()));
   std::iota(perm.begin(), perm.end(), 0);
   const int64_t d0 = wrap_dim(dim0, *this, "transpose");  // 0 and -1 for a 0-dim tensor
@@ -120,11 +125,13 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
 }
 
 Tensor Tensor::t() const {
+  autograd::check_defined(*this, "t");
   HG_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got ", describe(*this));
   return dim() < 2 ? *this : transpose(0, 1);
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
+  autograd::check_defined(*this, "unsqueeze");
   HG_CHECK(d >= -(dim() + 1) && d <= dim(), "unsqueeze: dimension ", d, " out of range for ",
            describe(*this), " (expected [", -(dim() + 1), ", ", dim(), "])");
   const int64_t at = wrap_dim(d, dim() + 1, "unsqueeze");
@@ -134,6 +141,7 @@ Tensor Tensor::unsqueeze(int64_t d) const {
 }
 
 Tensor Tensor::squeeze() const {
+  autograd::check_defined(*this, "squeeze");
   Shape shape;
   for (int64_t s : sizes())
     if (s != 1) shape.push_back(s);
@@ -141,6 +149,7 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
+  autograd::check_defined(*this, "squeeze");
   const int64_t at = wrap_dim(d, *this, "squeeze");  // 0 and -1 for a 0-dim tensor
   if (dim() == 0) return *this;
   if (sizes()[at] != 1) return *this;
@@ -150,6 +159,7 @@ Tensor Tensor::squeeze(int64_t d) const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  autograd::check_defined(*this, "slice");
   const int64_t at = wrap_sized_dim(d, *this, "slice");
   HG_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = sizes()[at];
@@ -171,6 +181,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
+  autograd::check_defined(*this, "narrow");
   const int64_t at = wrap_sized_dim(d, *this, "narrow");
   const int64_t n = sizes()[at];
   HG_CHECK(start >= -n && start <= n, "narrow: start ", start, " is out of range for dim ", d,
@@ -182,6 +193,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+  autograd::check_defined(*this, "select");
   const int64_t at = wrap_sized_dim(d, *this, "select");
   const int64_t n = sizes()[at];
   HG_CHECK(index >= -n && index < n, "select: index ", index, " is out of range for dim ", d,
@@ -201,6 +213,7 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
 }
 
 Tensor Tensor::expand(const Shape& shape) const {
+  autograd::check_defined(*this, "expand");
   HG_CHECK(shape.size() >= sizes().size(), "expand: cannot expand ", describe(*this), " to ",
            shape_str(shape), " (fewer dims)");
   const size_t lead = shape.size() - sizes().size();

@@ -2,7 +2,11 @@
 // hg::Half (IEEE binary16) and hg::BFloat16 (bfloat16): 16-bit storage types.
 //
 // Conversions from float round to nearest, ties to even; subnormals are kept, overflow goes to
-// infinity and NaN stays NaN (quieted). Widening to float is exact. The code is plain integer
+// infinity and NaN stays NaN (quieted). Widening to float is exact, except that an fp16
+// signalling NaN comes out quiet (its payload kept), as F16C's vcvtph2ps makes it: the integer
+// path below does the same, so the host with or without F16C and the CUDA kernels (which widen
+// NaNs through it) agree bit for bit. A bf16 widens by a shift, signalling NaNs too, as the
+// hardware's. The code is plain integer
 // arithmetic so it compiles unchanged for the host and, later, in .cu files (HG_HD); it needs no
 // CUDA header on the CPU.
 #include <cstdint>
@@ -63,7 +67,8 @@ HG_HD inline float half_bits_to_float(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
-  if (exponent == 0x1fu) return bits_float(sign | 0x7f800000u | (mantissa << 13));
+  if (exponent == 0x1fu)  // inf, or a NaN made quiet (the quiet bit set, as F16C does)
+    return bits_float(sign | 0x7f800000u | (mantissa << 13) | (mantissa ? 0x00400000u : 0u));
   if (exponent == 0) {
     if (mantissa == 0) return bits_float(sign);
     exponent = 113;  // normalise the subnormal: shift the leading one into the implicit bit

@@ -129,6 +129,9 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor make_view(const Tensor& base, const Shape& sizes, const Shape& strides, int64_t offset) {
+  HG_CHECK(sizes.size() <= static_cast<size_t>(kernels::kMaxDims), "view: a view of ",
+           describe(base), " as ", shape_str(sizes), " would have more than ", kernels::kMaxDims,
+           " dims, the most a halfgrad tensor has");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = base.storage();
   impl->sizes = sizes;

@@ -2,10 +2,12 @@
 // fp16/bf16/fp32, double for fp64); the loop is instantiated per op so the switch on the op
 // happens once per call, not per element.
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/cpu/blocked_16bit.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/integer_pow.h"
 
 namespace hg::kernels::cpu {
 
@@ -127,7 +129,12 @@ void binary_typed(BinaryOp op, const TensorView& a, const TensorView& b, const T
     case BinaryOp::Div:
       return binary_loop<T, T>(a, b, out, [](C x, C y) { return x / y; });
     case BinaryOp::Pow:
-      return binary_loop<T, T>(a, b, out, [](C x, C y) { return static_cast<C>(std::pow(x, y)); });
+      return binary_loop<T, T>(a, b, out, [](C x, C y) {
+        if constexpr (std::is_integral_v<C>)
+          return integer_pow(x, y);  // exact, as PyTorch's integer pow
+        else
+          return static_cast<C>(std::pow(x, y));
+      });
     case BinaryOp::Maximum:  // NaN propagates, as torch.maximum
       return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x > y) ? x : y; });
     case BinaryOp::Minimum:

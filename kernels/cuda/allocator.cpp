@@ -220,12 +220,13 @@ void release_graph_pool(int64_t pool) noexcept { caching_allocator().release_poo
 
 RelaxedCaptureMode::RelaxedCaptureMode() {
   cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-  cudaThreadExchangeStreamCaptureMode(&mode);
+  HG_CUDA_CHECK(cudaThreadExchangeStreamCaptureMode(&mode));
   previous_ = static_cast<int>(mode);
 }
 RelaxedCaptureMode::~RelaxedCaptureMode() {
   auto mode = static_cast<cudaStreamCaptureMode>(previous_);
-  cudaThreadExchangeStreamCaptureMode(&mode);
+  // a destructor cannot throw: a failure here (it only fails for an invalid mode) is dropped
+  (void)cudaThreadExchangeStreamCaptureMode(&mode);
 }
 
 MemoryStats memory_stats() { return caching_allocator().stats(); }

@@ -3,6 +3,7 @@
 // store back (uint8 wraps), like the CPU (kernels/cpu/elementwise.cpp).
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/integer_pow.h"
 
 namespace hg::cuda {
 
@@ -13,7 +14,7 @@ using kernels::BinaryOp;
 template <typename C>
 __device__ inline C power(C x, C y) {
   if constexpr (std::is_same_v<C, int64_t>) {
-    return static_cast<C>(::pow(static_cast<double>(x), static_cast<double>(y)));
+    return kernels::integer_pow(x, y);  // exact, as the CPU's
   } else {
     return pow_(x, y);
   }

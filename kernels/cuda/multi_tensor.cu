@@ -54,9 +54,9 @@ __device__ inline float load_as_float(const void* p, int64_t i, Kind k) {
     case Kind::F64:
       return static_cast<float>(static_cast<const double*>(p)[i]);
     case Kind::F16:
-      return __half2float(static_cast<const __half*>(p)[i]);
+      return Scalar<__half>::load(static_cast<const __half*>(p)[i]);  // NaN payloads kept
     default:
-      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
+      return Scalar<__nv_bfloat16>::load(static_cast<const __nv_bfloat16*>(p)[i]);
   }
 }
 __device__ inline void store_float(void* p, int64_t i, Kind k, float v) {
@@ -68,10 +68,10 @@ __device__ inline void store_float(void* p, int64_t i, Kind k, float v) {
       static_cast<double*>(p)[i] = static_cast<double>(v);
       break;
     case Kind::F16:
-      static_cast<__half*>(p)[i] = __float2half_rn(v);
+      static_cast<__half*>(p)[i] = round_to_half(v);  // as the CPU: NaN payloads kept
       break;
     default:
-      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+      static_cast<__nv_bfloat16*>(p)[i] = round_to_bfloat16(v);
       break;
   }
 }

@@ -3,8 +3,11 @@
 // fp64 inputs); per-element math in the compute type with no fused multiply-adds, so a 16-bit
 // activation is read and written with one rounding each way. One block per channel (batch
 // norm) or row (layer norm) reduces; elementwise kernels apply.
+#include <algorithm>
+
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_common.cuh"
+#include "kernels/cuda/scratch.h"
 
 namespace hg::kernels::cuda {
 
@@ -185,16 +188,40 @@ __global__ void ln_backward_input_kernel(const T* x, const T* g, int64_t cols, c
   }
 }
 
-// grad_weight[i] = sum over rows of g * xhat, grad_bias[i] = sum of g: one thread per column.
+// grad_weight[i] = sum over rows of g * xhat, grad_bias[i] = sum of g, in two passes so that a
+// long input keeps the GPU busy (a thread per column alone was 3 blocks for [65536, 768]):
+// partial sums over chunks of kLnRowChunk rows, a thread per (chunk, column) with neighbouring
+// threads on neighbouring columns; then a thread per column adds its chunks in order, so the
+// result is the same run after run.
+constexpr int64_t kLnRowChunk = 64;
+
 template <typename T>
-__global__ void ln_backward_params_kernel(const T* x, const T* g, int64_t rows, int64_t cols,
-                                          Param mean, Param invstd, T* gw, T* gb) {
-  HG_GRID_LOOP(i, cols) {
+__global__ void ln_params_partial_kernel(const T* x, const T* g, int64_t rows, int64_t cols,
+                                         Param mean, Param invstd, double* partial) {
+  const int64_t chunks = (rows + kLnRowChunk - 1) / kLnRowChunk;
+  HG_GRID_LOOP(k, chunks * cols) {  // partial: [chunks, 2, cols]
+    const int64_t chunk = k / cols, i = k % cols;
+    const int64_t first = chunk * kLnRowChunk;
+    const int64_t last = first + kLnRowChunk < rows ? first + kLnRowChunk : rows;
     double sw = 0, sb = 0;
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t r = first; r < last; ++r) {
       const double gi = load_d(g, r * cols + i);
       sw += gi * ((load_d(x, r * cols + i) - mean.get(r, 0)) * invstd.get(r, 1));
       sb += gi;
+    }
+    partial[(2 * chunk) * cols + i] = sw;
+    partial[(2 * chunk + 1) * cols + i] = sb;
+  }
+}
+
+template <typename T>
+__global__ void ln_params_finish_kernel(const double* partial, int64_t chunks, int64_t cols, T* gw,
+                                        T* gb) {
+  HG_GRID_LOOP(i, cols) {
+    double sw = 0, sb = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sw += partial[(2 * c) * cols + i];
+      sb += partial[(2 * c + 1) * cols + i];
     }
     using C = typename Scalar<T>::Compute;
     if (gw != nullptr) gw[i] = Scalar<T>::store(static_cast<C>(sw));
@@ -286,10 +313,17 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
       HG_CUDA_LAUNCH_CHECK("ln_backward_input_kernel");
     }
     if (grad_weight == nullptr && grad_bias == nullptr) return;
-    ln_backward_params_kernel<T><<<grid_for(cols), kBlockSize, 0, stream>>>(
+    const int64_t chunks = std::max<int64_t>(1, (rows + kLnRowChunk - 1) / kLnRowChunk);
+    Scratch partial(static_cast<std::size_t>(2 * chunks * cols) * sizeof(double));
+    if (rows == 0)
+      HG_CUDA_CHECK(cudaMemsetAsync(partial.get(), 0, 2 * cols * sizeof(double), stream));
+    ln_params_partial_kernel<T><<<grid_for(chunks * cols), kBlockSize, 0, stream>>>(
         x.ptr<T>(), grad_y.ptr<T>(), rows, cols, param_of(&save_mean), param_of(&save_invstd),
-        ptr_or_null<T>(grad_weight), ptr_or_null<T>(grad_bias));
-    HG_CUDA_LAUNCH_CHECK("ln_backward_params_kernel");
+        partial.as<double>());
+    HG_CUDA_LAUNCH_CHECK("ln_params_partial_kernel");
+    ln_params_finish_kernel<T><<<grid_for(cols), kBlockSize, 0, stream>>>(
+        partial.as<double>(), chunks, cols, ptr_or_null<T>(grad_weight), ptr_or_null<T>(grad_bias));
+    HG_CUDA_LAUNCH_CHECK("ln_params_finish_kernel");
   });
 }
 

@@ -185,6 +185,13 @@ TEST_CASE("whole-number scalars on integer tensors wrap as libtorch's integer sc
   CHECK(p.dtype() == kInt64);
   CHECK(p.to_vector<int64_t>() == std::vector<int64_t>{4, 9});
   CHECK(pow(from_vector(std::vector<int64_t>{3}), 0.0).item<int64_t>() == 1);
+  // integer tensor ^ integer tensor: exact int64, as torch.pow (3^40 wraps; negative powers of
+  // anything but +-1 are 0)
+  const Tensor base = from_vector(std::vector<int64_t>{2, 3, -2, 1, -1, 2, 3});
+  const Tensor exponent = from_vector(std::vector<int64_t>{3, 2, 3, -1, -3, -1, 40});
+  const Tensor ip = pow(base, exponent);
+  CHECK(ip.dtype() == kInt64);
+  CHECK(ip.to_vector<int64_t>() == std::vector<int64_t>{8, 9, -8, 1, -1, 0, -6289078614652622815});
   hg::test::expect_error([] { (void)pow(arange(3), -1.0); }, {"pow", "negative integer powers"});
   hg::test::expect_error([&] { (void)clamp(u, 0, 300); }, {"clamp", "300", "uint8"});
   hg::test::expect_error([] { (void)masked_fill(arange(2), ones({2}, kBool), NAN); },

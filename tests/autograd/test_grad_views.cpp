@@ -144,6 +144,14 @@ TEST_CASE("grad views: errors name the op, the shapes and the dtypes") {
   expect_error([&] { x.squeeze(2); }, {"squeeze", "dimension 2", "[2, 3] float32"});
   expect_error([] { scalar_tensor(1.0).transpose(5, 7); }, {"transpose", "dimension 5", "[-1, 0]"});
   expect_error([] { scalar_tensor(1.0).flatten(3); }, {"flatten", "dimension 3", "[] float32"});
+  expect_error([] { Tensor().view({1}); }, {"view", "undefined"});
+  expect_error(
+      [] {
+        (void)ones({1, 1, 1, 1, 1, 1, 1, 1}).unsqueeze(0);
+      },
+      {"view", "[1, 1, 1, 1, 1, 1, 1, 1] float32", "more than 8 dims"});
+  expect_error([] { Tensor().t(); }, {"t", "undefined"});
+  expect_error([] { (void)where(ones({1}, kBool), Tensor(), ones({1})); }, {"where", "undefined"});
   expect_error([&] { x.select(0, 2); }, {"select", "index 2", "[2, 3] float32"});
   expect_error([&] { x.expand({3, 3}); }, {"expand", "[2, 3] float32", "[3, 3]"});
   expect_error([&] { x.expand({3}); }, {"expand", "[2, 3] float32", "[3]"});
