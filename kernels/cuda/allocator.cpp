@@ -75,7 +75,12 @@ class CachingAllocator final : public Allocator {
     const auto it = live_.find(ptr);
     if (it == live_.end()) return;  // not ours: nothing sane to do in a noexcept path
     // No CUDA call here: tensors may be freed by static destructors after the runtime is gone.
-    const auto pool = pools_.find(it->second.pool);
+    // A shared block freed while a graph is being captured may have been used by captured
+    // kernels, which every replay repeats: it joins the graph's pool (reused only by the graph's
+    // own allocations, back to the shared cache when the graph is released), so no eager tensor
+    // can get memory that replays still touch.
+    const int64_t owner = it->second.pool == 0 && capturing_ != 0 ? capturing_ : it->second.pool;
+    const auto pool = pools_.find(owner);
     FreeLists& home = pool != pools_.end() ? pool->second : free_;
     home[it->second.size].push_back(ptr);
     stats_.allocated -= it->second.size;
