@@ -63,7 +63,10 @@ namespace {
 bool unscale_and_check(std::vector<detail::UnscaleTarget>& targets, double inv_scale,
                        Device device) {
   const TensorOptions f32 = TensorOptions(kFloat32).device(device);
-  const Tensor inv = full({1}, inv_scale, f32), found = zeros({1}, f32);
+  // float(1 / scale), inf once the scale falls below 2^-128 (a diverged run): every step is
+  // then skipped, as before the fill range check (which refuses 1e39 as a value to fill)
+  const auto inv_f32 = static_cast<double>(static_cast<float>(inv_scale));
+  const Tensor inv = full({1}, inv_f32, f32), found = zeros({1}, f32);
   detail::unscale_into_params(targets, inv, found);
   return found.item<float>() != 0.0f;
 }

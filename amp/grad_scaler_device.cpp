@@ -70,7 +70,8 @@ void GradScaler::write_device_state() {
   dev_.state = from_vector(host_state(), {kernels::kScaleStateSize}, TensorOptions(kFloat64))
                    .to(*device_)
                    .contiguous();
-  dev_.inv_scale.fill_(1.0 / scale_);  // stored as float(1 / scale), as host mode computes it
+  // stored as float(1 / scale), as host mode computes it (inf below a scale of 2^-128)
+  dev_.inv_scale.fill_(static_cast<double>(static_cast<float>(1.0 / scale_)));
 }
 
 std::vector<double> GradScaler::read_device_state() const {

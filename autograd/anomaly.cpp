@@ -43,7 +43,7 @@ void check_forward_outputs(const Node& node, const std::vector<Tensor>& outputs)
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (all_finite(outputs[i])) continue;
     report(false,
-           detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
+           detail::concat("anomaly: ", node.name(), " (#", node.sequence_nr, " in print_tape",
                           ") produced NaN/inf in forward output ", i, " ", describe(outputs[i])));
   }
 }
@@ -57,9 +57,10 @@ void check_backward_outputs(const Node& node, const std::vector<Tensor>& grads) 
              "gradient ", describe(grads[i]), " for input ", i, " of shape ",
              shape_str(node.inputs[i].shape));
     if (anomaly_enabled && !all_finite(grads[i])) {
-      report(false, detail::concat("anomaly: ", node.name(), " (tape position ", node.sequence_nr,
-                                   ") produced NaN/inf in backward, gradient of input ", i, " ",
-                                   describe(grads[i])));
+      report(false,
+             detail::concat("anomaly: ", node.name(), " (#", node.sequence_nr, " in print_tape",
+                            ") produced NaN/inf in backward, gradient of input ", i, " ",
+                            describe(grads[i])));
     }
   }
 }

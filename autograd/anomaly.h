@@ -1,7 +1,7 @@
 #pragma once
 // Anomaly mode: while a DetectAnomalyGuard lives (per thread), every recorded forward output and
 // every backward gradient is checked for NaN/inf, and the first offender is reported as an
-// hg::Error naming the op, its tape position, the pass, the shape and the dtype.
+// hg::Error naming the op, its print_tape number, the pass, the shape and the dtype.
 // DetectAnomalyGuard(AnomalyAction::Record) does not throw: it remembers the first offender
 // (first_anomaly()), which GradScaler adds to the reason of a skipped step, so an fp16 run can
 // keep going and still say which op overflowed.

@@ -191,13 +191,10 @@ DType result_type(const Tensor& a, const Tensor& b) {
 Tensor wrap_scalar(double value, const Tensor& like) {
   const TensorOptions on = TensorOptions().device(like.device());
   const DType dtype = like.dtype();
-  if (is_floating(dtype)) {  // an operand, not a fill: 70000 on fp16 is inf here, as PyTorch's
-    Tensor scalar = make_tensor({}, dtype, like.device());
-    kernels::fill(like.device())(kernels::view_of(scalar), value);
-    return scalar;
-  }
+  // an operand, not a fill: 70000 on fp16 is inf here, as PyTorch's
+  if (is_floating(dtype)) return autograd::operand_scalar(value, dtype, like.device());
   const bool whole = std::trunc(value) == value && holds_integer(value, kInt64);
-  if (!whole) return scalar_tensor(value, on.dtype(kFloat32));
+  if (!whole) return autograd::operand_scalar(value, kFloat32, like.device());
   const Tensor exact = scalar_tensor(value, on.dtype(kInt64));  // int64 -> uint8 wraps
   return dtype == kBool || dtype == kInt64 ? exact : exact.to(dtype);
 }
@@ -220,7 +217,8 @@ Tensor operator*(const Tensor& a, double b) {
 }
 Tensor operator/(const Tensor& a, double b) {
   // an integer tensor's true division takes the scalar as float32, as PyTorch (not wrapped)
-  return a.is_floating_point() ? div_scalar(a, b) : div(a, scalar_tensor(b));
+  return a.is_floating_point() ? div_scalar(a, b)
+                               : div(a, autograd::operand_scalar(b, kFloat32, a.device()));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {

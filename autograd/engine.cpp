@@ -69,7 +69,13 @@ struct LeafSlot {
   Tensor sum;
   int64_t edges_left = 0;
 };
-using LeafSlots = std::unordered_map<const TensorImpl*, LeafSlot>;
+// In the order the graph first reaches them (newest node first), so that leftover leaves are
+// accumulated, and their hooks run, in an order that does not depend on memory addresses.
+struct LeafSlots {
+  std::vector<LeafSlot> slots;
+  std::unordered_map<const TensorImpl*, size_t> index;
+  LeafSlot& at(const TensorImpl* leaf) { return slots[index.at(leaf)]; }
+};
 
 // The leaves the graph reaches, and a refusal, before any .grad is touched, when a node on the
 // way freed its saved tensors.
@@ -82,9 +88,9 @@ LeafSlots plan_backward(const std::vector<std::shared_ptr<Node>>& nodes) {
         " already freed its saved tensors); pass retain_graph=true to the first backward call");
     for (const Edge& edge : node->next_edges) {
       if (!edge.leaf) continue;
-      LeafSlot& slot = leaves[edge.leaf.get()];
-      slot.leaf = edge.leaf;
-      ++slot.edges_left;
+      const auto [it, added] = leaves.index.try_emplace(edge.leaf.get(), leaves.slots.size());
+      if (added) leaves.slots.push_back({edge.leaf, Tensor(), 0});
+      ++leaves.slots[it->second].edges_left;
     }
   }
   return leaves;
@@ -155,7 +161,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     if (!retain_graph && node.release_saved()) node.released = true;
   }
   // leaves some of whose edges came from nodes no gradient reached
-  for (auto& [impl, slot] : leaves)
+  for (LeafSlot& slot : leaves.slots)
     if (slot.sum.defined()) accumulate_into_leaf(*slot.leaf, std::move(slot.sum));
 }
 

@@ -11,6 +11,14 @@
 
 namespace hg::autograd {
 
+// A 0-dim operand: an out-of-range value becomes inf as a conversion makes it (fills check the
+// range, as PyTorch's do; an operand such as the 1e39 of `x + 1e39` must not).
+inline Tensor operand_scalar(double value, DType dtype, Device device) {
+  Tensor scalar = make_tensor({}, dtype, device);
+  kernels::fill(device)(kernels::view_of(scalar), value);
+  return scalar;
+}
+
 inline void check_defined(const Tensor& t, std::string_view op) {
   HG_CHECK(t.defined(), op, ": got an undefined tensor");
 }

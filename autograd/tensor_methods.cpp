@@ -87,6 +87,10 @@ void check_in_place(const Tensor& t, const char* op, bool shared_ok = false) {
                        : "compute out of place instead, y = y * 3 for y.mul_(3): under "
                          "hg::NoGradGuard the change would be missing from the gradient",
            ")");
+  HG_CHECK(!(is_grad_enabled() && t.impl()->autograd.no_grad_view_of_grad), op, ": ", describe(t),
+           " is a view made under hg::NoGradGuard of a tensor that requires grad, and cannot be "
+           "modified in place while grad mode is on (as in PyTorch): write to it under "
+           "NoGradGuard too, or take the view of a detach()ed tensor");
   // Elements that share memory (an expand: stride 0) would end with whichever write came last.
   for (int64_t d = 0; d < t.dim() && !shared_ok; ++d) {
     HG_CHECK(t.sizes()[d] <= 1 || t.strides()[d] != 0, op, ": ", describe(t),

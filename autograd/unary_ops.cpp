@@ -216,7 +216,8 @@ Tensor affine(const Tensor& x, double scale, double shift) {
 }
 
 Tensor scalar_div(double dividend, const Tensor& x) {
-  if (!x.is_floating_point()) return div(scalar_tensor(dividend), x);  // float32, as PyTorch
+  if (!x.is_floating_point())  // float32, as PyTorch
+    return div(autograd::operand_scalar(dividend, kFloat32, x.device()), x);
   return unary_op(UnaryOp::ScalarDiv, x, {dividend, 0.0});
 }
 

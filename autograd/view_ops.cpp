@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "autograd/grad_mode.h"
 #include "autograd/op_helpers.h"
 #include "autograd/ops.h"
 #include "core/factories.h"
@@ -54,6 +55,9 @@ Tensor finish_view(const Tensor& input, Tensor out, ViewKind kind, const char* n
   if (autograd::needs_grad({&input})) {
     auto node = autograd::record_op<ViewBackward>({input}, out, kind, name);
     if (configure) configure(*node);
+  } else if (!is_grad_enabled()) {
+    out.impl()->autograd.no_grad_view_of_grad =
+        input.requires_grad() || input.impl()->autograd.no_grad_view_of_grad;
   }
   return out;
 }

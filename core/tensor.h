@@ -147,6 +147,9 @@ struct AutogradMeta {
   std::shared_ptr<autograd::Node> grad_fn;  // set on non-leaf outputs of taped ops
   uint32_t output_nr = 0;                   // which output of grad_fn this tensor is
   std::vector<std::function<Tensor(const Tensor&)>> hooks;
+  // A view made under NoGradGuard of a tensor that requires grad: writing into it with grad mode
+  // on is refused, as PyTorch refuses it (the write would change the base behind autograd).
+  bool no_grad_view_of_grad = false;
 };
 
 struct TensorImpl {

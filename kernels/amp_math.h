@@ -32,6 +32,9 @@ HG_HD inline double mul_rn(double a, double b) {
 // The host unscale: grad.to(float32) * inv_scale is the Affine kernel a * x + 0 in float.
 HG_HD inline float unscale(float g, float inv_scale) {
 #if defined(__CUDA_ARCH__)
+  // a NaN comes back quiet with its sign and payload, as x86's mulss returns it (the GPU's
+  // multiply would return its one canonical NaN)
+  if (g != g) return __int_as_float(__float_as_int(g) | 0x00400000);
   return __fmul_rn(inv_scale, g) + 0.0f;  // no fused multiply-add: -0 becomes +0 as on the host
 #else
   return inv_scale * g + 0.0f;

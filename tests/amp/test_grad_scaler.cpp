@@ -117,6 +117,19 @@ TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-id
   CHECK(scaler.get_scale() == 32768);
 }
 
+TEST_CASE("grad scaler: a scale below 2^-128 (1 / scale past float32) skips, never throws") {
+  nn::Linear fc(4, 3);
+  optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
+  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(1e-39));
+  const auto weight = values(fc.weight);
+  auto previous = set_warning_handler([](const std::string&) {});
+  scaler.scale(sum(fc(randn({2, 4})))).backward();
+  CHECK_FALSE(scaler.step(opt));  // inv_scale is inf: every unscaled gradient is inf or NaN
+  scaler.update();
+  set_warning_handler(previous);
+  CHECK(values(fc.weight) == weight);
+}
+
 TEST_CASE("grad scaler: state_dict carries the growth and backoff options, as PyTorch's") {
   amp::GradScaler saved(amp::GradScalerOptions()
                             .init_scale(1024)
@@ -212,7 +225,7 @@ TEST_CASE("grad scaler: with anomaly mode recording, a skipped step names the op
   CHECK(reason.find("p") != std::string::npos);
   CHECK(reason.find("first non-finite value: anomaly: ") != std::string::npos);
   // 300^2 = 90000 > 65504: the square overflowed already in the fp16 forward pass
-  CHECK_MESSAGE(reason.find("SquareBackward (tape position") != std::string::npos, reason);
+  CHECK_MESSAGE(reason.find("SquareBackward (#") != std::string::npos, reason);
   CHECK(reason.find("forward output 0 [2] float16") != std::string::npos);
   scaler.update();
   CHECK(autograd::first_anomaly().empty());

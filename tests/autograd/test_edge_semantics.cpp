@@ -222,6 +222,12 @@ TEST_CASE("a fill past a float dtype's range is an error, an operand past it is 
   CHECK(std::isinf((h + 70000.0).to_vector<float>()[0]));
   CHECK_FALSE((h == 70000.0).to_vector<bool>()[0]);
   CHECK(clamp(h, -1e5, 1e5).to_vector<float>()[0] == 0.0f);
+  // an operand past float32 on an integer or bool tensor is float32 inf, as in PyTorch
+  CHECK(std::isinf((arange(3) + 1e39).to_vector<float>()[0]));
+  CHECK((arange(3) < 1e39).to_vector<bool>()[2]);
+  CHECK((arange(3) / 1e39).to_vector<float>()[2] == 0.0f);
+  CHECK(std::isinf((1e39 / arange(1, 3)).to_vector<float>()[0]));
+  CHECK(std::isinf((ones({2}, kBool) + 1e39).to_vector<float>()[0]));
   hg::test::expect_error([] { (void)masked_fill(arange(3), ones({2}, kBool), 1); },
                          {"masked_fill", "mask [2] bool", "[3] int64"});
 }

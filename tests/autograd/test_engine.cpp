@@ -74,15 +74,15 @@ TEST_CASE("engine: a graph that saved nothing backwards twice, as in PyTorch") {
 }
 
 TEST_CASE("engine: a freed graph is refused before any .grad changes") {
-  // w * 2 comes last, so its gradient would reach w before MulBackward (w * w) found its saved
-  // tensors gone
-  Tensor w = ones({3}, kFloat64).requires_grad_();
-  Tensor loss = (w * w).sum() + (w * 2.0).sum();
+  // v * 2 runs first and would reach v before MulBackward (w * w) found its saved tensors gone
+  Tensor w = ones({3}, kFloat64).requires_grad_(), v = ones({3}, kFloat64).requires_grad_();
+  Tensor loss = (w * w).sum() + (v * 2.0).sum();
   loss.backward();
-  const std::vector<double> first = values(w.grad());
+  const std::vector<double> first_w = values(w.grad()), first_v = values(v.grad());
   expect_error([&] { loss.backward(); },
                {"backward", "second time", "MulBackward", "retain_graph"});
-  CHECK(values(w.grad()) == first);
+  CHECK(values(w.grad()) == first_w);
+  CHECK(values(v.grad()) == first_v);
 }
 
 TEST_CASE("engine: a leaf used twice gets one summed gradient, and its hooks see the total") {
@@ -272,4 +272,23 @@ TEST_CASE("print_tape: leaves are named L0, L1, ... so a leaf used twice is reco
   CHECK(s.find("leaf L0 [2] float32") != std::string::npos);
   CHECK(s.find("leaf L1 [2] float32") != std::string::npos);
   CHECK(s.find("leaf L2") == std::string::npos);  // a appears twice, as one leaf
+}
+
+TEST_CASE("engine: a no-grad view of a leaf cannot be written with grad mode on, as PyTorch") {
+  Tensor x = ones({3}).requires_grad_();
+  Tensor v;
+  {
+    NoGradGuard no_grad;
+    v = x.slice(0, 0, 2).view({2});  // a view of a view keeps the mark
+  }
+  expect_error([&] { v.fill_(0.0); }, {"fill_", "view made under hg::NoGradGuard", "[2] float32"});
+  CHECK(values(x) == std::vector<double>{1, 1, 1});
+  {
+    NoGradGuard no_grad;
+    v.fill_(0.0);  // under no-grad it is the usual weight update
+  }
+  CHECK(values(x) == std::vector<double>{0, 0, 1});
+  Tensor d = x.detach().slice(0, 0, 2);  // detach() is the way to write outside autograd
+  d.fill_(2.0);
+  CHECK(values(x) == std::vector<double>{2, 2, 1});
 }

@@ -152,6 +152,29 @@ TEST_CASE("cuda layer_norm matches the CPU, with and without affine parameters")
   }
 }
 
+TEST_CASE("cuda layer_norm parameter gradients over several row chunks, and over no rows") {
+  if (!hg::test::cuda_or_skip()) return;
+  // 130 rows: three chunks of 64 rows in ln_params_partial_kernel, the last one partial
+  for (DType dtype : hg::test::floating_dtypes()) {
+    manual_seed(16);
+    auto x = leaf_pair(rnd({130, 12}, dtype) * 3.0 - 2.0);
+    auto w = leaf_pair(rnd({12}, dtype));
+    auto b = leaf_pair(rnd({12}, dtype));
+    const Tensor y = layer_norm(x.cpu, {12}, w.cpu, b.cpu);
+    const Tensor yd = layer_norm(x.dev, {12}, w.dev, b.dev);
+    backward_both(y, yd, rnd(y.sizes(), dtype));
+    expect_parity(w.dev.grad(), w.cpu.grad(), dtype, "layer_norm 130 rows grad_weight", 20.0);
+    expect_parity(b.dev.grad(), b.cpu.grad(), dtype, "layer_norm 130 rows grad_bias", 20.0);
+  }
+  auto w = leaf_pair(rnd({5}, kFloat32));
+  auto b = leaf_pair(rnd({5}, kFloat32));
+  const Tensor x = zeros({0, 5});
+  backward_both(layer_norm(x, {5}, w.cpu, b.cpu), layer_norm(x.to(kCUDA), {5}, w.dev, b.dev),
+                zeros({0, 5}));
+  expect_parity(w.dev.grad(), w.cpu.grad(), kFloat32, "layer_norm 0 rows grad_weight");
+  expect_parity(b.dev.grad(), b.cpu.grad(), kFloat32, "layer_norm 0 rows grad_bias");
+}
+
 TEST_CASE("cuda nll_loss matches the CPU, ignore_index included, a bad target is a late error") {
   if (!hg::test::cuda_or_skip()) return;
   const Tensor target = from_vector<int64_t>({2, 0, -100, 4, 1, 4}, {6}, kInt64);
