@@ -136,9 +136,9 @@ void binary_typed(BinaryOp op, const TensorView& a, const TensorView& b, const T
           return static_cast<C>(std::pow(x, y));
       });
     case BinaryOp::Maximum:  // NaN propagates, as torch.maximum
-      return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x > y) ? x : y; });
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x >= y) ? x : y; });
     case BinaryOp::Minimum:
-      return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x < y) ? x : y; });
+      return binary_loop<T, T>(a, b, out, [](C x, C y) { return (x != x || x <= y) ? x : y; });
     case BinaryOp::Eq:
       return binary_loop<T, bool>(a, b, out, [](C x, C y) { return x == y; });
     case BinaryOp::Ne:

@@ -44,10 +44,10 @@ struct ArithmeticFn {  // T -> T
         r = power(x, y);
         break;
       case BinaryOp::Maximum:
-        r = (x != x || x > y) ? x : y;
+        r = (x != x || x >= y) ? x : y;
         break;  // NaN propagates
       case BinaryOp::Minimum:
-        r = (x != x || x < y) ? x : y;
+        r = (x != x || x <= y) ? x : y;
         break;
       default:
         r = C(0);

@@ -62,6 +62,17 @@ TEST_CASE("max and maximum send the gradient to NaN where NaN won, as PyTorch") 
   CHECK(values(b.grad()) == std::vector<double>{1, 1, 0.5, 0});
 }
 
+TEST_CASE("maximum and minimum return the first operand on a tie, as torch's (the sign of zero)") {
+  const Tensor a = from_vector(std::vector<float>{-0.0f, 0.0f});
+  const Tensor b = from_vector(std::vector<float>{0.0f, -0.0f});
+  const std::vector<float> hi = maximum(a, b).to_vector<float>();
+  const std::vector<float> lo = minimum(a, b).to_vector<float>();
+  CHECK(std::signbit(hi[0]));
+  CHECK_FALSE(std::signbit(hi[1]));
+  CHECK(std::signbit(lo[0]));
+  CHECK_FALSE(std::signbit(lo[1]));
+}
+
 TEST_CASE("scalar products and quotients keep the sign of zero") {
   const Tensor neg_zero = from_vector(std::vector<float>{-0.0f});
   CHECK(std::signbit((neg_zero * 2.0).item<float>()));
