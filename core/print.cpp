@@ -29,8 +29,10 @@ Format choose_format(const std::vector<double>& values, DType dtype) {
     max_abs = std::max(max_abs, std::abs(v));
     if (v != 0) min_abs = std::min(min_abs, std::abs(v));
   }
-  f.scientific = max_abs >= 1e8 || (!f.integral && min_abs < 1e-4) ||
-                 (min_abs != INFINITY && max_abs / min_abs > 1e5);
+  // PyTorch's rule (_tensor_str.py): nonzero finite values spanning more than 1000x, or past
+  // 1e8, or (with fractions) below 1e-4
+  f.scientific = max_abs > 1e8 || (!f.integral && min_abs < 1e-4) ||
+                 (min_abs != INFINITY && max_abs / min_abs > 1000);
   return f;
 }
 

@@ -198,6 +198,20 @@ TEST_CASE("tensor: printing shows values, shape and dtype like PyTorch") {
   CHECK(scalar.str() == "tensor(0.5000, shape=[], dtype=float32)");
 }
 
+TEST_CASE("tensor: printing switches to scientific notation where PyTorch does") {
+  const auto text = [](std::vector<float> v) {
+    std::ostringstream out;
+    out << from_vector(v);
+    return out.str();
+  };
+  // nonzero values spanning more than 1000x, or past 1e8, or fractions below 1e-4
+  CHECK(text({1, 2000}) == "tensor([1.0000e+00, 2.0000e+03], shape=[2], dtype=float32)");
+  CHECK(text({1, 999}) == "tensor([  1., 999.], shape=[2], dtype=float32)");
+  CHECK(text({0, 1e8f}) == "tensor([        0., 100000000.], shape=[2], dtype=float32)");
+  CHECK(text({0.5f, 600}) == "tensor([5.0000e-01, 6.0000e+02], shape=[2], dtype=float32)");
+  CHECK(text({1e-5f, 1}) == "tensor([1.0000e-05, 1.0000e+00], shape=[2], dtype=float32)");
+}
+
 TEST_CASE("tensor: bad shapes and dims raise hg::Error with op, shape and dtype") {
   Tensor x = zeros({2, 3}, kFloat16);
   expect_error([&] { (void)x.transpose(0, 2); }, {"transpose", "dimension 2", "2 dims"});
