@@ -22,11 +22,14 @@ const char* binary_name(BinaryOp op) {
 
 class BinaryBackward final : public autograd::Node {
  public:
+  // Saves only what the gradients that flow need (as PyTorch): add/sub nothing; mul b for a's
+  // gradient and a for b's; div b, and a for b's gradient; the rest both. An operand that is not
+  // saved may then change in place before backward.
   BinaryBackward(BinaryOp op, const Tensor& a, const Tensor& b) : op_(op) {
-    if (op != BinaryOp::Add && op != BinaryOp::Sub) {  // add/sub need shapes only
-      a_ = autograd::SavedTensor(a);
-      b_ = autograd::SavedTensor(b);
-    }
+    if (op == BinaryOp::Add || op == BinaryOp::Sub) return;
+    const bool mul = op == BinaryOp::Mul, div = op == BinaryOp::Div;
+    if (!(mul || div) || b.requires_grad()) a_ = autograd::SavedTensor(a);
+    if (!mul || a.requires_grad()) b_ = autograd::SavedTensor(b);
   }
   std::string name() const override {
     static const char* names[] = {"AddBackward", "SubBackward",     "MulBackward",    "DivBackward",
@@ -50,10 +53,11 @@ class BinaryBackward final : public autograd::Node {
     const Tensor& b = b_.unpack(*this);
     switch (op_) {
       case BinaryOp::Mul:
-        return {sum_to(g * b, sa), sum_to(g * a, sb)};
+        return {b.defined() ? sum_to(g * b, sa) : Tensor(),
+                a.defined() ? sum_to(g * a, sb) : Tensor()};
       case BinaryOp::Div: {
         const Tensor ga = g / b;
-        return {sum_to(ga, sa), sum_to(-ga * a / b, sb)};
+        return {sum_to(ga, sa), a.defined() ? sum_to(-ga * a / b, sb) : Tensor()};
       }
       case BinaryOp::Pow: {
         // d/da a^b = b a^(b-1), 0 where b == 0 (as pow(x, 0.0) and torch; 0 * 0^-1 is NaN);

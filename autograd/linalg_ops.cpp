@@ -39,7 +39,9 @@ Tensor gemm_forward(const Tensor& a, const Tensor& b, const char* op) {
 
 class MatmulBackward final : public autograd::Node {
  public:
-  MatmulBackward(const Tensor& a, const Tensor& b) : a_(a), b_(b) {}
+  // a is needed only for b's gradient and b only for a's (as PyTorch saves them)
+  MatmulBackward(const Tensor& a, const Tensor& b)
+      : a_(b.requires_grad() ? a : Tensor()), b_(a.requires_grad() ? b : Tensor()) {}
   std::string name() const override { return "MatmulBackward"; }
   bool release_saved() override { return release_all(a_, b_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
@@ -48,9 +50,9 @@ class MatmulBackward final : public autograd::Node {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     Tensor ga, gb;
     if (next_edges[0].active())
-      ga = sum_to(gemm_forward(g, b.transpose(-1, -2), "matmul"), a.sizes());
+      ga = sum_to(gemm_forward(g, b.transpose(-1, -2), "matmul"), inputs[0].shape);
     if (next_edges[1].active())
-      gb = sum_to(gemm_forward(a.transpose(-1, -2), g, "matmul"), b.sizes());
+      gb = sum_to(gemm_forward(a.transpose(-1, -2), g, "matmul"), inputs[1].shape);
     return {ga, gb};
   }
 
@@ -66,13 +68,18 @@ Tensor matmul_2d_plus(const Tensor& a, const Tensor& b, const char* op) {
 
 class LinearBackward final : public autograd::Node {
  public:
-  LinearBackward(const Tensor& x2d, const Tensor& weight) : x_(x2d), w_(weight) {}
+  // x is needed only for the weight's gradient and the weight only for x's
+  LinearBackward(const Tensor& x2d, const Tensor& weight, bool x_needs_grad, bool w_needs_grad)
+      : x_(w_needs_grad ? x2d : Tensor()),
+        w_(x_needs_grad ? weight : Tensor()),
+        rows_(x2d.size(0)) {}
   std::string name() const override { return "LinearBackward"; }
   bool release_saved() override { return release_all(x_, w_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& w = w_.unpack(*this);
-    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).reshape({x.size(0), w.size(0)});
+    const Tensor g =
+        autograd::grad_as(grads[0], outputs[0].dtype).reshape({rows_, inputs[1].shape[0]});
     Tensor gx, gw, gb;
     if (next_edges[0].active()) gx = gemm_forward(g, w, "linear").reshape(inputs[0].shape);
     if (next_edges[1].active()) gw = gemm_forward(g.t(), x, "linear");
@@ -82,6 +89,7 @@ class LinearBackward final : public autograd::Node {
 
  private:
   autograd::SavedTensor x_, w_;
+  int64_t rows_;  // of the input seen as 2-D
 };
 
 }  // namespace
@@ -142,7 +150,8 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   if (bias.defined()) inputs.push_back(bias);
   Tensor result = out.view(out_shape);
   if (autograd::needs_grad(inputs))
-    autograd::record_op<LinearBackward>(inputs, result, x2d, weight);
+    autograd::record_op<LinearBackward>(inputs, result, x2d, weight, x.requires_grad(),
+                                        weight.requires_grad());
   return result;
 }
 

@@ -1,5 +1,5 @@
 // softmax / log_softmax along any dim: the dim is moved last (a copy only when needed), the
-// kernel works on rows, and the result is moved back.
+// kernel works on rows, and the result is moved back into a contiguous tensor.
 #include <algorithm>
 
 #include "amp/autocast.h"
@@ -53,9 +53,14 @@ Tensor softmax_op(const Tensor& x, int64_t dim, bool log) {
   const Tensor x_last = dim_last(x, d);
   Tensor y_last = make_tensor(x_last.sizes(), x.dtype(), x.device());
   kernels::softmax(x.device())(log, kernels::view_of(x_last), kernels::view_of(y_last));
-  Tensor out = dim_back(y_last, d);
+  // contiguous, as PyTorch's: over another dim than the last the result is a copy moved back
+  // (the node keeps the dim-last rows it computed from)
+  Tensor out = d == x.dim() - 1 ? y_last : [&] {
+    NoGradGuard no_grad;
+    return dim_back(y_last, d).contiguous();
+  }();
   if (autograd::needs_grad({&x})) {
-    out = make_view(y_last, out.sizes(), out.strides(), out.storage_offset());
+    if (out.is_same(y_last)) out = make_view(y_last, out.sizes(), out.strides(), 0);
     autograd::record_op<SoftmaxBackward>({x}, out, log, d, y_last);
   }
   return out;

@@ -66,10 +66,18 @@ bool has_constant_slope(UnaryOp op) {
   return op == UnaryOp::Affine || op == UnaryOp::DivScalar || op == UnaryOp::Neg;
 }
 
+// sign, and pow(x, 0): the gradient is zeros, not g * 0 (an inf or NaN g would make NaN), and
+// nothing is saved (as PyTorch)
+bool has_zero_slope(UnaryOp op, const UnaryParams& params) {
+  return op == UnaryOp::Sign || (op == UnaryOp::Pow && params.a == 0.0);
+}
+
 class UnaryBackward final : public autograd::Node {
  public:
   UnaryBackward(UnaryOp op, UnaryParams params) : op_(op), params_(params) {}
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    if (has_zero_slope(op_, params_))
+      return {zeros(inputs[0].shape, TensorOptions(inputs[0].dtype).device(inputs[0].device))};
     if (has_constant_slope(op_)) {  // nothing saved: g * a, g / a (as PyTorch's), -g
       const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
       Tensor grad_in = make_tensor(g.sizes(), g.dtype(), g.device());
@@ -176,7 +184,8 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
   kernels::unary(x.device())(op, kernels::view_of(x), kernels::view_of(out), params);
   if (autograd::needs_grad({&x})) {
     auto node = autograd::record_op<UnaryBackward>({x}, out, op, params);
-    if (!has_constant_slope(op)) node->save(kernels::backward_uses_output(op) ? out : x);
+    if (!has_constant_slope(op) && !has_zero_slope(op, params))
+      node->save(kernels::backward_uses_output(op) ? out : x);
   }
   return out;
 }

@@ -131,7 +131,7 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
 Tensor Tensor::t() const {
   autograd::check_defined(*this, "t");
   HG_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got ", describe(*this));
-  return dim() < 2 ? *this : transpose(0, 1);
+  return dim() < 2 ? view(sizes()) : transpose(0, 1);  // a new view either way, as PyTorch's
 }
 
 Tensor Tensor::unsqueeze(int64_t d) const {
@@ -155,8 +155,9 @@ Tensor Tensor::squeeze() const {
 Tensor Tensor::squeeze(int64_t d) const {
   autograd::check_defined(*this, "squeeze");
   const int64_t at = wrap_dim(d, *this, "squeeze");  // 0 and -1 for a 0-dim tensor
-  if (dim() == 0) return *this;
-  if (sizes()[at] != 1) return *this;
+  // nothing to remove: still a new view, as PyTorch's (a hook or retain_grad on the result must
+  // not land on the input)
+  if (dim() == 0 || sizes()[at] != 1) return view(sizes());
   Shape shape = sizes();
   shape.erase(shape.begin() + at);
   return view(shape);
@@ -233,7 +234,6 @@ Tensor Tensor::expand(const Shape& shape) const {
     new_sizes[d] = want;
     new_strides[d] = (d < lead || own != want) ? 0 : strides()[d - lead];
   }
-  if (new_sizes == sizes()) return *this;
   return finish_view(*this, make_view(*this, new_sizes, new_strides, storage_offset()),
                      ViewKind::Expand, "ExpandBackward");
 }

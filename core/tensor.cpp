@@ -31,6 +31,7 @@ uint64_t Tensor::version() const { return storage()->version(); }
 TensorOptions Tensor::options() const { return TensorOptions().dtype(dtype()).device(device()); }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // as PyTorch: no element is out of place
   int64_t expected = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
     if (sizes()[d] != 1 && strides()[d] != expected) return false;

@@ -35,10 +35,13 @@ struct UnaryParams {
   double a = 0.0;
   double b = 0.0;
 };
-// Whether the backward of op is computed from its output y (else from its input x).
+// Whether the backward of op is computed from its output y (else from its input x). Relu's mask
+// reads the same from y as from x (y > 0 or NaN exactly where x is), and the output is what the
+// next op saves anyway, as PyTorch's relu saves its result.
 constexpr bool backward_uses_output(UnaryOp op) {
   return op == UnaryOp::Exp || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
-         op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal;
+         op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal ||
+         op == UnaryOp::Relu;
 }
 
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };

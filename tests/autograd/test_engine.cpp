@@ -292,3 +292,39 @@ TEST_CASE("engine: a no-grad view of a leaf cannot be written with grad mode on,
   d.fill_(2.0);
   CHECK(values(x) == std::vector<double>{2, 2, 1});
 }
+
+TEST_CASE("engine: views that change nothing are still new views, as PyTorch's") {
+  // a hook or retain_grad on the result must not land on the input
+  Tensor x = from_vector(std::vector<double>{1, 2}, {2}, kFloat64).requires_grad_();
+  Tensor y = x * 1.0;
+  y.expand({2}).register_hook([](const Tensor& g) { return g * 0.0; });
+  y.t().register_hook([](const Tensor& g) { return g * 10.0; });
+  Tensor s = y.reshape({1, 2}).squeeze(1);  // dim 1 has size 2: nothing removed
+  s.retain_grad();
+  (y * 3.0).sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{3, 3});
+  CHECK_FALSE(s.grad().defined());
+  CHECK_FALSE(x.squeeze(0).is_leaf());
+}
+
+TEST_CASE("engine: nodes save only what the gradients that flow need, as PyTorch's") {
+  Tensor x = from_vector(std::vector<double>{1, 2}, {2}, kFloat64).requires_grad_();
+  Tensor c = from_vector(std::vector<double>{3, 4}, {2}, kFloat64);
+  Tensor y = x * c;  // c is saved (for x's gradient), x is not
+  Tensor m = matmul(c.reshape({1, 2}), x.reshape({2, 1}));  // c saved, x not
+  {
+    NoGradGuard no_grad;
+    x.mul_(2.0);
+  }
+  (y.sum() + m.sum()).backward();
+  CHECK(values(x.grad()) == std::vector<double>{6, 8});
+  // sign saves nothing and its gradient is zeros, not g * 0 (an inf g gave NaN)
+  Tensor z = from_vector(std::vector<double>{-1, 2}, {2}, kFloat64).requires_grad_();
+  Tensor out = (sign(z) * from_vector(std::vector<double>{INFINITY, 1}, {2}, kFloat64)).sum();
+  out.backward(Tensor(), true);
+  CHECK(values(z.grad()) == std::vector<double>{0, 0});
+  Tensor p = (pow(z, 0.0) + z).sum();
+  p.backward();
+  p.backward();  // nothing saved: runs again
+  CHECK(values(z.grad()) == std::vector<double>{2, 2});
+}

@@ -100,6 +100,15 @@ TEST_CASE("grad join: a 1-D empty tensor joins any cat, as PyTorch's legacy rule
   expect_error([] { (void)cat({zeros({0, 2}), ones({2, 3})}, 0); }, {"cat", "[0, 2]", "[2, 3]"});
 }
 
+TEST_CASE("softmax over another dim than the last is contiguous, as PyTorch's") {
+  const Tensor x = randn({3, 2}, kFloat64);
+  const Tensor y = softmax(x, 0);
+  CHECK(y.is_contiguous());
+  CHECK(y.view({6}).sizes() == Shape{6});
+  CHECK(log_softmax(x, 0).is_contiguous());
+  CHECK(zeros({2, 0, 3}).is_contiguous());  // an empty tensor is contiguous, as PyTorch's
+}
+
 TEST_CASE("grad join: stack along every dim") {
   manual_seed(604);
   for (int64_t dim : {0, 1, 2, -1}) {

@@ -114,7 +114,9 @@ TEST_CASE("grad views: contiguous, clone, detach, to(same dtype)") {
   Tensor c = x.clone();
   CHECK(c.grad_fn()->name() == "CloneBackward");
   CHECK(c.storage() != x.storage());
-  CHECK(x.t().contiguous().grad_fn() == nullptr);  // 1-D t() is x itself, already contiguous
+  // 1-D t() is a new view of x (as PyTorch's TBackward), already contiguous
+  CHECK(x.t().contiguous().grad_fn() != nullptr);
+  CHECK(x.t().storage() == x.storage());
 }
 
 TEST_CASE("grad views: views of intermediate results, then ops") {
