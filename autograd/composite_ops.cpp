@@ -63,7 +63,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   // the value in x's dtype, as PyTorch's masked_fill: on an integer x a fraction truncates and a
   // whole number wraps as a binary op's scalar does (uint8 -1 is 255); NaN or a value past
   // int64 has no integer reading, and a finite value past a float dtype's range is refused
-  check_fill_value(value, x.is_floating_point() ? x.dtype() : kInt64, "masked_fill");
+  // (a bool x takes any value: nonzero, NaN included, is true, as PyTorch's)
+  if (x.dtype() != kBool)
+    check_fill_value(value, x.is_floating_point() ? x.dtype() : kInt64, "masked_fill");
   if (x.is_floating_point()) return where(mask, scalar_tensor(value, x.options()), x);
   const double whole = x.dtype() == kBool ? static_cast<double>(value != 0.0) : std::trunc(value);
   return where(mask, wrap_scalar(whole, x).to(x.dtype()), x);

@@ -212,6 +212,8 @@ TEST_CASE("whole-number scalars on integer tensors wrap as libtorch's integer sc
   CHECK(masked_fill(zeros({1}, kInt64), ones({1}, kBool), -123456789.25).item<int64_t>() ==
         -123456789);
   CHECK(masked_fill(zeros({1}, kBool), ones({1}, kBool), 0.5).item<bool>());
+  CHECK(masked_fill(zeros({1}, kBool), ones({1}, kBool), NAN).item<bool>());
+  CHECK(masked_fill(zeros({1}, kBool), ones({1}, kBool), 1e300).item<bool>());
   // past int64, or a fraction: a floating scalar, so the result is float32
   const Tensor big = arange(3) + 1e20;
   CHECK(big.dtype() == kFloat32);
