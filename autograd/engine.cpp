@@ -43,8 +43,12 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor grad) {  // grad by value: ma
     slot = sole_owner && grad.is_contiguous() ? grad
            : grad.contiguous().is_same(grad)  ? grad.clone()
                                               : grad.contiguous();
-  } else {
+  } else if (slot.is_contiguous()) {
     slot.add_(grad);
+  } else {
+    // a .grad the user set to a view (an expand cannot be added to in place): out of place, as
+    // PyTorch accumulates a gradient that breaks its layout contract
+    slot = slot + grad;
   }
 }
 

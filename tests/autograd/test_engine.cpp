@@ -328,3 +328,10 @@ TEST_CASE("engine: nodes save only what the gradients that flow need, as PyTorch
   p.backward();  // nothing saved: runs again
   CHECK(values(z.grad()) == std::vector<double>{2, 2});
 }
+
+TEST_CASE("engine: a .grad set to an expanded tensor accumulates out of place, as PyTorch's") {
+  Tensor x = ones({3}).requires_grad_();
+  x.set_grad(full({1}, 2.0).expand({3}));
+  (x * 3.0).sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{5, 5, 5});
+}
