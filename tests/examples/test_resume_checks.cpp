@@ -11,6 +11,7 @@
 
 #include "common/amp_flags.h"
 #include "common/checkpoint.h"
+#include "examples/parse_words.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -101,10 +102,7 @@ examples::Args amp_args(std::vector<std::string> words) {
   examples::Args args("prog", "test");
   examples::declare_amp_options(args);
   args.option("epochs", "3", "epochs");
-  words.insert(words.begin(), "prog");
-  std::vector<char*> argv;
-  for (std::string& w : words) argv.push_back(w.data());
-  args.parse(static_cast<int>(argv.size()), argv.data());
+  hg::test::parse_words(args, std::move(words));
   return args;
 }
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <vector>
 
+#include "examples/parse_words.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -13,10 +14,7 @@ examples::Args device_args(std::vector<std::string> words) {
   examples::Args args("prog", "test");
   args.option("device", "cpu", "cpu or cuda");
   args.flag("graph", "capture");
-  words.insert(words.begin(), "prog");
-  std::vector<char*> argv;
-  for (std::string& w : words) argv.push_back(w.data());
-  args.parse(static_cast<int>(argv.size()), argv.data());
+  hg::test::parse_words(args, std::move(words));
   return args;
 }
 
