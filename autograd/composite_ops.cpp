@@ -54,10 +54,13 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   autograd::check_defined(x, "masked_fill");
   HG_CHECK(mask.defined() && mask.dtype() == kBool, "masked_fill: the mask must be bool, got ",
            describe(mask), " for ", describe(x));
-  const Shape& m = mask.sizes();
-  bool broadcasts = m.size() <= x.sizes().size();
-  for (size_t i = 1; broadcasts && i <= m.size(); ++i)
-    broadcasts = m[m.size() - i] == 1 || m[m.size() - i] == x.sizes()[x.sizes().size() - i];
+  const bool broadcasts = [&] {
+    try {
+      return broadcast_shapes(mask.sizes(), x.sizes(), "masked_fill") == x.sizes();
+    } catch (const Error&) {
+      return false;
+    }
+  }();
   HG_CHECK(broadcasts, "masked_fill: mask ", describe(mask), " does not broadcast to ",
            describe(x));
   // the value in x's dtype, as PyTorch's masked_fill: on an integer x a fraction truncates and a

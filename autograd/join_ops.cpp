@@ -34,11 +34,11 @@ class CatBackward final : public autograd::Node {
   int64_t dim_;
 };
 
-}  // namespace
-
 // PyTorch's legacy rule: a 1-D empty tensor joins any cat, so out = cat({out, x}) can start from
 // an empty out
 bool legacy_empty(const Tensor& t) { return t.dim() == 1 && t.size(0) == 0; }
+
+}  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   HG_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");

@@ -149,18 +149,13 @@ bool whole_bounds(UnaryOp op, const UnaryParams& p) {
   return op != UnaryOp::Clamp || (whole(p.a) && whole(p.b));
 }
 
-// x^e for an integer tensor and a whole e >= 0, by squaring: exact (wrapping past the dtype's
-// range, as PyTorch's integer pow does)
+// x^e for an integer tensor and a whole e >= 0: the exact integer pow of the binary kernel
+// (kernels/integer_pow.h), the exponent a 0-dim int64 so x keeps its dtype; a negative scalar
+// exponent is an error, as PyTorch's
 Tensor integer_pow(const Tensor& x, double exponent) {
   HG_CHECK(exponent >= 0, "pow: integers to negative integer powers are not allowed, got ",
            describe(x), " ^ ", exponent);
-  auto e = static_cast<uint64_t>(exponent);
-  Tensor result = ones_like(x), base = x;
-  for (; e > 0; e >>= 1) {
-    if (e & 1) result = mul(result, base);
-    if (e > 1) base = mul(base, base);
-  }
-  return result;
+  return pow(x, scalar_tensor(exponent, TensorOptions(kInt64).device(x.device())));
 }
 
 Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {

@@ -40,21 +40,25 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   return finish(make_tensor(shape, options.dtype(), options.device()), options);
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions options) {
-  check_sizes(shape, "full");
-  check_fill_value(value, options.dtype(), "full");
+namespace {
+// full, zeros and ones: the shape checked once, under the caller's name
+Tensor filled(const Shape& shape, double value, TensorOptions options, const char* op) {
+  check_sizes(shape, op);
+  check_fill_value(value, options.dtype(), op);
   Tensor t = make_tensor(shape, options.dtype(), options.device());
   kernels::fill(t.device())(kernels::view_of(t), value);
   return finish(t, options);
 }
+}  // namespace
 
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  return filled(shape, value, options, "full");
+}
 Tensor zeros(const Shape& shape, TensorOptions options) {
-  check_sizes(shape, "zeros");
-  return full(shape, 0.0, options);
+  return filled(shape, 0.0, options, "zeros");
 }
 Tensor ones(const Shape& shape, TensorOptions options) {
-  check_sizes(shape, "ones");
-  return full(shape, 1.0, options);
+  return filled(shape, 1.0, options, "ones");
 }
 Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
 
