@@ -313,10 +313,10 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
       HG_CUDA_LAUNCH_CHECK("ln_backward_input_kernel");
     }
     if (grad_weight == nullptr && grad_bias == nullptr) return;
-    const int64_t chunks = std::max<int64_t>(1, (rows + kLnRowChunk - 1) / kLnRowChunk);
-    Scratch partial(static_cast<std::size_t>(2 * chunks * cols) * sizeof(double));
-    if (rows == 0)
-      HG_CUDA_CHECK(cudaMemsetAsync(partial.get(), 0, 2 * cols * sizeof(double), stream));
+    // no rows: no chunks, and the finishing kernel writes sums of nothing, zeros
+    const int64_t chunks = (rows + kLnRowChunk - 1) / kLnRowChunk;
+    Scratch partial(static_cast<std::size_t>(std::max<int64_t>(1, 2 * chunks * cols)) *
+                    sizeof(double));
     ln_params_partial_kernel<T><<<grid_for(chunks * cols), kBlockSize, 0, stream>>>(
         x.ptr<T>(), grad_y.ptr<T>(), rows, cols, param_of(&save_mean), param_of(&save_invstd),
         partial.as<double>());
