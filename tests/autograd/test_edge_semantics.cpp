@@ -73,6 +73,14 @@ TEST_CASE("maximum and minimum return the first operand on a tie, as torch's (th
   CHECK_FALSE(std::signbit(lo[1]));
 }
 
+TEST_CASE("a * x + b rounds twice, as written: the build does not fuse it into an fma") {
+  // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24 rounds (a tie, to even) to 1 + 2^-11 in float; minus
+  // 1 + 2^-11 that is 0. An fma would keep the 2^-24.
+  const double a = 1.0 + std::ldexp(1.0, -12);
+  const Tensor x = from_vector(std::vector<float>{static_cast<float>(a)});
+  CHECK(affine(x, a, -(1.0 + std::ldexp(1.0, -11))).item<float>() == 0.0f);
+}
+
 TEST_CASE("scalar products and quotients keep the sign of zero") {
   const Tensor neg_zero = from_vector(std::vector<float>{-0.0f});
   CHECK(std::signbit((neg_zero * 2.0).item<float>()));
@@ -246,10 +254,13 @@ TEST_CASE("a fill past a float dtype's range is an error, an operand past it is 
 }
 
 TEST_CASE("logsumexp of 16-bit inputs computes in float and rounds once") {
-  const Tensor x = from_vector(std::vector<float>{0.1f, 0.7f, -1.3f, 2.2f}, {1, 4}, kFloat16);
+  // rounding each step to fp16 (x - max, exp, sum, log, + max) gave 3.22265625 for this row
+  const Tensor x = from_vector(
+      std::vector<float>{1.6171875f, 2.41796875f, 1.54003906f, 1.43652344f}, {1, 4}, kFloat16);
   const Tensor wide = x.to(kFloat32);
   const float expected = logsumexp(wide, {1}).item<float>();
   const Tensor got = logsumexp(x, {1});
   CHECK(got.dtype() == kFloat16);
   CHECK(got.item<float>() == static_cast<float>(Half(expected)));
+  CHECK(got.item<float>() == 3.22460938f);
 }

@@ -318,6 +318,16 @@ TEST_CASE("engine: nodes save only what the gradients that flow need, as PyTorch
   }
   (y.sum() + m.sum()).backward();
   CHECK(values(x.grad()) == std::vector<double>{6, 8});
+  // relu keeps its output, not its input: changing the input afterwards is fine
+  Tensor h = x * 1.0;
+  Tensor r = relu(h);
+  {
+    NoGradGuard no_grad;
+    h.fill_(-5.0);
+  }
+  x.set_grad(Tensor());
+  r.sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{1, 1});
   // sign saves nothing and its gradient is zeros, not g * 0 (an inf g gave NaN)
   Tensor z = from_vector(std::vector<double>{-1, 2}, {2}, kFloat64).requires_grad_();
   Tensor out = (sign(z) * from_vector(std::vector<double>{INFINITY, 1}, {2}, kFloat64)).sum();

@@ -67,6 +67,18 @@ TEST_CASE("reduce: large sums accumulate in wide precision") {
   CHECK(sum(flags).item<int64_t>() == 2);
 }
 
+TEST_CASE("reduce: 16-bit sums are the exact sum rounded once, whatever the layout") {
+  // a float accumulator gave 100.125 for 1e6 x fp16(1e-4) (the exact sum rounds to 100), and
+  // another answer again when the same values were reduced along the other dim of a transpose
+  const Tensor x = full({1000000}, 1e-4, kFloat16);
+  CHECK(sum(x).item<float>() == 100.0f);
+  const Tensor m = cat({full({100000, 2}, 1e-4, kFloat16), full({100000, 2}, 3e-4, kFloat16)}, 0);
+  const std::vector<float> down = sum(m, {0}).to_vector<float>();
+  const std::vector<float> across = sum(m.t().contiguous(), {1}).to_vector<float>();
+  CHECK(down == across);
+  CHECK(down[0] == sum(m.t(), {1}).to_vector<float>()[0]);
+}
+
 TEST_CASE("reduce: max, min, argmax and max along a dim") {
   Tensor x = from_vector(std::vector<float>{3, 9, 1, 4, 9, 8}, {2, 3});
   CHECK(max(x).item<float>() == 9);
