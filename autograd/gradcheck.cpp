@@ -58,6 +58,11 @@ bool has_internal_overlap(const Tensor& t) {
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, double eps, double atol, double rtol) {
   GradcheckResult result;
+  bool any_checked = false;
+  for (const Tensor& input : inputs) any_checked |= input.defined() && input.requires_grad();
+  HG_CHECK(any_checked, "gradcheck: none of the ", inputs.size(),
+           " inputs requires grad, so nothing would be checked: call requires_grad_() on the "
+           "inputs whose gradients to check");
   for (size_t which = 0; which < inputs.size(); ++which) {
     const Tensor& input = inputs[which];
     if (!input.defined() || !input.requires_grad()) continue;

@@ -345,3 +345,22 @@ TEST_CASE("engine: a .grad set to an expanded tensor accumulates out of place, a
   (x * 3.0).sum().backward();
   CHECK(values(x.grad()) == std::vector<double>{5, 5, 5});
 }
+
+namespace {
+struct PassThroughBackward : autograd::Node {
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override { return grads; }
+  std::string name() const override { return "PassThroughBackward"; }
+};
+}  // namespace
+
+TEST_CASE("engine: an op defined outside cannot record a leaf that requires grad as its output") {
+  // it would stop being a leaf and never receive .grad, as an in-place op on it would
+  Tensor x = ones({2}).requires_grad_();
+  expect_error([&] { autograd::record_op<PassThroughBackward>({x}, x); },
+               {"PassThroughBackward", "output 0", "[2] float32", "is a leaf that requires grad"});
+  CHECK(x.is_leaf());
+  Tensor y = ones({2});  // a leaf without grad may become an op's output (copy_ into it does)
+  autograd::record_op<PassThroughBackward>({x}, y);
+  y.sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{1, 1});
+}

@@ -177,6 +177,13 @@ TEST_CASE("gradcheck: inputs may be transposed or sliced views, not expanded one
                {"gradcheck", "input 0", "[3, 4] float64", "stride 0"});
 }
 
+TEST_CASE("gradcheck: inputs of which none requires grad are an error, not a pass") {
+  // a forgotten requires_grad_() would otherwise hide any backward, however wrong
+  expect_error(
+      [] { (void)autograd::gradcheck([](auto& in) { return in[0] * 2.0; }, {ones({2}, kFloat64)}); },
+      {"gradcheck", "none of the 1 inputs requires grad"});
+}
+
 TEST_CASE("views: a huge slice step takes one element, with no stride overflow") {
   const Tensor x = arange(12).reshape({4, 3});
   const Tensor one = x.slice(0, 0, 4, int64_t{1} << 62);

@@ -217,6 +217,9 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   CHECK(nn::MaxPool2d(2).describe() == "MaxPool2d(kernel_size=2, stride=2, padding=0)");
   CHECK(nn::AvgPool2d(3, 1, 1).describe() == "AvgPool2d(kernel_size=3, stride=1, padding=1)");
   CHECK(nn::Dropout(0.5).describe() == "Dropout(p=0.5)");
+  CHECK(nn::AdaptiveAvgPool2d(1).describe() == "AdaptiveAvgPool2d(output_size=1)");
+  CHECK(nn::AdaptiveMaxPool2d({2, 3}).describe() == "AdaptiveMaxPool2d(output_size=(2, 3))");
+  CHECK(nn::Flatten().describe() == "Flatten(start_dim=1, end_dim=-1)");
 }
 
 TEST_CASE("BatchNorm2d: to(Device) is not hidden by its to(DType), and training counts batches") {
