@@ -5,7 +5,7 @@
 #   bash tools/bench_cpu.sh [BUILD_DIR]          installs what is missing (tools/setup.sh, and
 #                                                Debian's python3-torch for the reference) and
 #                                                builds the benchmarks when they are not built
-#   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES=128 to narrow it.
+#   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES=128 to narrow it; PYTHON=... for torch.
 #   DEVICE=cuda bash tools/bench_cpu.sh build-gpu    the GPU rows (a CUDA build, PyTorch with CUDA;
 #                                                    RESNET_BATCH=512 for BENCHMARKS.md's row;
 #                                                    GRAPH=1 adds rows of the step replayed as
@@ -18,13 +18,15 @@ models=${MODELS:-"mlp cnn resnet9"}
 precisions=${PRECISIONS:-"fp32 fp16 bf16"}
 batches=${BATCHES:-128}
 device=${DEVICE:-cpu}
-python=/usr/bin/python3
+# PYTHON: the interpreter with torch. Default: Debian's (another python3 may come first on PATH
+# here); the GPU image's torch lives in the python3 on its PATH, which gpu_check.sh passes.
+python=${PYTHON:-/usr/bin/python3}
 [[ -x $python ]] || python=python3
 if [[ ! -x $build/bench/bench_models ]]; then
   bash tools/setup.sh
   JOBS=${JOBS:-$(nproc)} bash tools/build.sh "$build" -DHG_BUILD_BENCH=ON
 fi
-if ! "$python" -c "import torch" 2>/dev/null; then
+if [[ $device == cpu ]] && ! "$python" -c "import torch" 2>/dev/null; then
   sudo=()
   ((EUID == 0)) || sudo=(sudo -n)
   echo "bench_cpu: installing python3-torch (the PyTorch reference)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # One command for a GPU machine (written for an H200 with CUDA 13, PyTorch in python3, no
 # network, 16 cores): take build-gpu from the carried bundle (or configure and build it for
-# sm_90), run the whole ctest suite and the CUDA suite on its own, the GPU benchmarks next to
-# PyTorch (kernels: bench_cuda; training steps of the BENCHMARKS.md models: tools/bench_cpu.sh
-# with DEVICE=cuda), the MNIST matrix on the GPU when the data came along (tools/
-# gpu_mnist_matrix.sh: 8 configurations of 3 epochs, as the time allows), then compute-sanitizer
-# (memcheck, racecheck on the kernels with shared memory), and print a summary table last.
+# sm_90), run the CUDA test cases (one process each, synchronising after every launch; the CUDA
+# graph cases apart), compute-sanitizer (memcheck; racecheck on the kernels with shared
+# memory), the GPU benchmarks next to PyTorch (kernels: bench_cuda; training steps of the
+# BENCHMARKS.md models: tools/bench_cpu.sh with DEVICE=cuda), the MNIST matrix on the GPU when
+# the data came along (tools/gpu_mnist_matrix.sh: 8 configurations of 3 epochs, as the time
+# allows), the CPU suites last, and print a summary table. Most informative first: what the
+# budget cuts is at the end, for a rerun with ONLY.
 # Installs nothing; says what is missing. Stays within BUDGET_S (default 480 s) by shortening or
 # skipping the last steps.
 #
@@ -15,7 +17,7 @@
 #
 #   bash tools/gpu_check.sh                    logs in build-gpu-check/ (and $OUT, packed)
 #   QUICK=1 bash tools/gpu_check.sh            smaller benchmark sizes
-#   ONLY=ctest,cuda_suite bash tools/gpu_check.sh   a rerun of some steps
+#   ONLY=cuda_tests,cuda_graph bash tools/gpu_check.sh   a rerun of some steps
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -117,6 +119,8 @@ if [[ -d $bundle ]]; then
   fi
   if [[ -f $bundle/build-gpu.tar.xz && ! -f $build/CMakeCache.txt ]]; then
     xz -dc "$bundle/build-gpu.tar.xz" | tar -xf -
+    # The binaries' RUNPATH names the build machine's folder: find libhalfgrad.so here instead.
+    export LD_LIBRARY_PATH=$PWD/$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     # ctest's files name the folder the build was configured in: point them here.
     find "$build" -name '*.cmake' -exec sed -i "s#$(cat "$bundle/source_dir")#$PWD#g" {} +
     # CUDA's libraries where the image keeps them, if not where the build machine had them.
@@ -155,24 +159,42 @@ else
   run build 300 cmake --build "$build" -j"$jobs" || exit 1
 fi
 
-# ---- tests ----
-run ctest 150 ctest --test-dir "$build" -j"$jobs" --output-on-failure --timeout 120
-# The CUDA suite alone, to show the parity cases ran on the device (not skipped).
-run cuda_suite 120 "$build/tests/hg_test_cuda" --duration=true
+# ---- CUDA tests first: they are what no other machine can run ----
+# One process per case (ctest), synchronising after every launch: a kernel fault is named at its
+# own launch, and it poisons only its own case's CUDA context, not every case after it.
+# Graph captures refuse that mode, so the graph cases run on their own, without it.
+cuda_ctest=(ctest --test-dir "$build" --output-on-failure --timeout 60 -j"$((jobs < 8 ? jobs : 8))")
+run cuda_tests 150 env HG_CUDA_SYNC=1 OMP_NUM_THREADS=2 "${cuda_ctest[@]}" -R '^cuda: ' -E '^cuda: cuda graph:'
+run cuda_graph 60 env OMP_NUM_THREADS=2 "${cuda_ctest[@]}" -R '^cuda: cuda graph:'
+# ---- sanitizers: before the benchmarks, which a later call can rerun (ONLY=...) ----
+if [[ -x $sanitizer ]]; then
+  # API errors are not reported: the suite provokes some on purpose (out of memory) and
+  # halfgrad checks every call itself. A timeout keeps what memcheck reported so far in the log.
+  run memcheck 100 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check no \
+      --report-api-errors no "$build/tests/hg_test_cuda"
+  # racecheck on the kernels that share memory between threads: the CUB block reductions
+  # (softmax, sums, arg-reductions) and nn_common.cuh's block_sum (batch/layer norm, conv bias).
+  run racecheck 60 "$sanitizer" --tool racecheck --error-exitcode 1 --report-api-errors no \
+      "$build/tests/hg_test_cuda" \
+      "-tc=*softmax*,sum*,argmax*,max/min*,*training graph*,*batch_norm*,*layer_norm*,*conv2d*"
+else
+  echo "gpu_check: compute-sanitizer not found; skipping memcheck/racecheck"
+  record memcheck "SKIPPED (no compute-sanitizer)" 0
+fi
 
 # ---- benchmarks ----
 quick=()
 [[ ${QUICK:-0} == 1 ]] && quick=(--quick)
-run bench_halfgrad 90 "$build/bench/bench_cuda" "${quick[@]}"
+run bench_halfgrad 60 "$build/bench/bench_cuda" "${quick[@]}"
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  run bench_torch 90 python3 bench/torch_cuda_ref.py "${quick[@]}"
+  run bench_torch 60 python3 bench/torch_cuda_ref.py "${quick[@]}"
 else
   echo "gpu_check: python3 has no CUDA PyTorch; no reference numbers"
   record bench_torch "SKIPPED (no torch.cuda)" 0
 fi
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
-run bench_models 200 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
-    bash tools/bench_cpu.sh "$build"
+run bench_models 150 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
+    PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
 # MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
 # when the data set was carried along (there is no network to fetch it).
 if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]]; then
@@ -180,21 +202,9 @@ if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-image
 else
   record mnist_matrix "SKIPPED (no datasets/mnist)" 0
 fi
-# ---- sanitizers: last, the slowest steps and the first to give way to the budget ----
-if [[ -x $sanitizer ]]; then
-  # API errors are not reported: the suite provokes some on purpose (out of memory) and
-  # halfgrad checks every call itself.
-  run memcheck 120 "$sanitizer" --tool memcheck --error-exitcode 1 --leak-check no \
-      --report-api-errors no \
-      "$build/tests/hg_test_cuda"
-  # racecheck on the kernels that share memory between threads (CUB block reductions).
-  run racecheck 90 "$sanitizer" --tool racecheck --error-exitcode 1 --report-api-errors no \
-      "$build/tests/hg_test_cuda" \
-      "-tc=*softmax*,sum*,argmax*,max/min*,*training graph*"
-else
-  echo "gpu_check: compute-sanitizer not found; skipping memcheck/racecheck"
-  record memcheck "SKIPPED (no compute-sanitizer)" 0
-fi
+# ---- the CPU suites last: checked on the CPU machine already; here they show the binaries run ----
+run cpu_tests 60 env OMP_NUM_THREADS=2 ctest --test-dir "$build" -j"$jobs" --timeout 60 \
+    --output-on-failure -E '^cuda: '
 
 python3 - "$logs" >"$logs/bench_table.txt" <<'PY'
 import json, sys, pathlib

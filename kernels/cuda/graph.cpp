@@ -75,6 +75,9 @@ void Graph::capture(const std::function<void()>& fn) {
            "cuda::Graph::capture: set_sync_after_launch(true) (or "
            "HG_CUDA_SYNC=1) synchronises after every launch, which a capture cannot contain");
   synchronize();  // eager work (and its late reports) is done before the graph's begins
+  // cuBLAS's handle and workspace, made on first use, are made now: cublasCreate and its
+  // cudaMalloc inside the capture would fail it (a graph's first GEMM would be its first).
+  (void)cublas_handle();
   cudaStream_t stream = current_stream();
   impl_->pool = begin_private_pool();  // this graph is now spent, whether the capture succeeds
   const CaptureFlag flag;
