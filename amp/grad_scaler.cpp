@@ -1,5 +1,6 @@
 #include "amp/grad_scaler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -20,7 +21,10 @@ namespace {
 thread_local double pending_scale = 0.0;
 
 // Whether every value of t is finite (the rare path that names the offending parameters).
-bool all_finite(const Tensor& t) { return std::isfinite(abs(t.to(kFloat32)).max().item<double>()); }
+bool all_finite(const Tensor& t) {
+  const Tensor wide = t.dtype() == kFloat64 ? t : t.to(kFloat32);  // float64 checked as it is
+  return std::isfinite(abs(wide).max().item<double>());
+}
 
 }  // namespace
 
@@ -118,6 +122,9 @@ Tensor GradScaler::scale(const Tensor& loss) {
 void GradScaler::unscale_(optim::Optimizer& opt) {
   if (!options_.enabled_) return;
   PerOptimizer& record = per_optimizer_[&opt];
+  HG_CHECK(record.stage != Stage::Stepped, "GradScaler.unscale_: called after step() on this ",
+           opt.name(), " optimizer, which unscaled already; call unscale_ before step() (to clip, "
+           "say), once per step");
   HG_CHECK(record.stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
            " optimizer since the last update(); unscale_ runs once per step");
   NoGradGuard no_grad;
@@ -174,6 +181,11 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
   PerOptimizer& record = per_optimizer_[&opt];  // a map: unscale_ inserting keeps it valid
   HG_CHECK(record.stage != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
            " optimizer since the last update()");
+  const std::vector<Tensor> params = opt.parameters();
+  HG_CHECK(std::any_of(params.begin(), params.end(), [](const Tensor& p) { return p.grad().defined(); }),
+           "GradScaler.step: none of the ", params.size(), " parameters of this ", opt.name(),
+           " optimizer has a gradient, so there was nothing to check for inf/NaN (as PyTorch, "
+           "this is refused): was backward() called on scaler.scale(loss)?");
   if (record.stage == Stage::Ready) unscale_(opt);
   record.stage = Stage::Stepped;
   if (device_) return step_on_device(opt, record);

@@ -101,7 +101,10 @@ class GradScalerOptions {
 
   double init_scale_ = 65536.0, growth_factor_ = 2.0, backoff_factor_ = 0.5;
   int64_t growth_interval_ = 2000, hysteresis_ = 1;
-  double min_scale_ = 0.0, max_scale_ = 1e38;  // ~ the largest float
+  // The largest power of two in float (~1.7e38): PyTorch's float32 scale grows as long as it
+  // stays finite, so its ceiling is 2^127 too; a ceiling like 1e38 would make the scale (and
+  // its unscale) inexact once reached.
+  double min_scale_ = 0.0, max_scale_ = 0x1p127;
   bool dynamic_ = true, enabled_ = true;
   std::optional<bool> device_state_;
 };
@@ -131,8 +134,9 @@ class GradScaler {
 
   // loss * scale (the scalar kept in float). Marks gradients as scaled until unscale_/update.
   Tensor scale(const Tensor& loss);
-  // Divides the gradients of opt's parameters by the scale (in fp32 arithmetic) and records
-  // which are non-finite. Once per optimizer per step: a second call is an error.
+  // Divides the gradients of opt's parameters by the scale (in fp32 arithmetic; float64
+  // gradients in double, as PyTorch's) and records which are non-finite. Once per optimizer
+  // per step: a second call is an error.
   void unscale_(optim::Optimizer& opt);
   // Unscales if needed, then runs opt.step() unless one of opt's gradients was non-finite (the
   // step is skipped: weights and optimizer state stay bit-identical). The check is per

@@ -19,6 +19,7 @@ HG_HD inline double sqrt_c(double x) { return ::sqrt(x); }
 HG_HD inline bool is_nan(float x) { return x != x; }
 HG_HD inline bool is_nan(double x) { return x != x; }
 HG_HD inline bool is_finite(float x) { return x - x == 0.0f; }  // false for inf and NaN
+HG_HD inline bool is_finite(double x) { return x - x == 0.0; }
 
 // a * b rounded on its own, as the host computes it: nvcc would fuse it into a following add.
 HG_HD inline double mul_rn(double a, double b) {
@@ -38,6 +39,17 @@ HG_HD inline float unscale(float g, float inv_scale) {
   return __fmul_rn(inv_scale, g) + 0.0f;  // no fused multiply-add: -0 becomes +0 as on the host
 #else
   return inv_scale * g + 0.0f;
+#endif
+}
+
+// float64 gradients stay in double (PyTorch's opmath for double): in float, 1e300 / scale would
+// be inf and skip a step whose gradients are all finite, and 1e-50 would flush to zero.
+HG_HD inline double unscale(double g, double inv_scale) {
+#if defined(__CUDA_ARCH__)
+  if (g != g) return __longlong_as_double(__double_as_longlong(g) | 0x0008000000000000LL);
+  return __dmul_rn(inv_scale, g) + 0.0;
+#else
+  return inv_scale * g + 0.0;
 #endif
 }
 

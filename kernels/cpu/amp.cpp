@@ -3,6 +3,8 @@
 // loops of the same shape as optim/cpu_update.h, so the results match bit for bit.
 #include "kernels/cpu/amp_cpu.h"
 
+#include <type_traits>
+
 #include "kernels/amp_math.h"
 #include "kernels/cpu/loops.h"
 
@@ -15,12 +17,14 @@ namespace am = amp_math;
 // Below this many elements a loop runs on one thread (as optim/cpu_update.h).
 constexpr int64_t kUpdateGrain = 32768;
 
+// In float, or in double for float64 gradients (amp_math.h's unscale says why).
 template <typename In, typename Out>
 bool unscale_loop(const In* in, Out* out, int64_t n, float inv_scale) {
+  using C = std::conditional_t<std::is_same_v<In, double>, double, float>;
   bool bad = false;
 #pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kUpdateGrain)
   for (int64_t i = 0; i < n; ++i) {
-    const float v = am::unscale(static_cast<float>(in[i]), inv_scale);
+    const C v = am::unscale(static_cast<C>(in[i]), static_cast<C>(inv_scale));
     out[i] = static_cast<Out>(v);
     bad = bad || !am::is_finite(v);
   }

@@ -84,6 +84,12 @@ __global__ void unscale_kernel(TensorList list, const float* inv_scale, float* f
   bool bad = false;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
        i += int64_t(gridDim.x) * blockDim.x) {
+    if (list.in_kind[t] == Kind::F64 && list.out_kind[t] == Kind::F64) {  // double stays double
+      const double v = am::unscale(static_cast<const double*>(d.in)[i], static_cast<double>(inv));
+      static_cast<double*>(d.out)[i] = v;
+      bad = bad || !am::is_finite(v);
+      continue;
+    }
     const float v = am::unscale(load_as_float(d.in, i, list.in_kind[t]), inv);
     store_float(d.out, i, list.out_kind[t], v);
     bad = bad || !am::is_finite(v);

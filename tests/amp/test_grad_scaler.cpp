@@ -92,6 +92,20 @@ TEST_CASE("grad scaler: hysteresis tolerates isolated overflows, min/max clamp")
   CHECK(scaler.get_scale() == 16);  // max_scale
 }
 
+TEST_CASE("grad scaler: by default the scale stops at 2^127, the largest power of two in float") {
+  // as PyTorch's float32 scale, which grows while it stays finite; a ceiling of 1e38 made the
+  // scale (and every unscale after) inexact
+  Tensor p = ones({1}).requires_grad_();
+  optim::SGD opt({p}, optim::SGDOptions(0.0));
+  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(0x1p125).growth_interval(1));
+  for (int step = 0; step < 4; ++step) {
+    p.set_grad(zeros({1}));
+    scaler.step(opt);
+    scaler.update();
+  }
+  CHECK(scaler.get_scale() == 0x1p127);
+}
+
 TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-identical") {
   manual_seed(3);
   nn::Linear fc(4, 3);

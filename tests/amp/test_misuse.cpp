@@ -34,11 +34,21 @@ TEST_CASE("misuse: GradScaler calls out of order") {
   expect_misuse_error("amp", "step twice without update", [&] { s.scaler.step(s.opt); },
                       {"GradScaler.step: already called"});
   CHECK(bits(s.fc.weight) == stepped_bits);  // not updated twice
+  expect_misuse_error("amp", "unscale_ after step", [&] { s.scaler.unscale_(s.opt); },
+                      {"GradScaler.unscale_: called after step()", "unscaled already"});
   CHECK(s.scaler.get_scale() == 256);
   s.scaler.update();
   expect_misuse_error("amp", "update twice (no step in between)", [&] { s.scaler.update(); },
                       {"GradScaler.update: no unscale_() or step() since the last update()"});
   CHECK(s.scaler.get_scale() == 256);  // not counted as a clean step
+}
+
+TEST_CASE("misuse: GradScaler step without any gradient") {
+  nn::Linear fc{3, 2};  // no backward: nothing to check for inf/NaN, as PyTorch refuses
+  optim::SGD opt{fc.parameters(), optim::SGDOptions(0.1)};
+  amp::GradScaler scaler;
+  expect_misuse_error("amp", "step with no gradients", [&] { scaler.step(opt); },
+                      {"GradScaler.step: none of the 2 parameters", "has a gradient"});
 }
 
 TEST_CASE("misuse: GradScaler options and inputs") {

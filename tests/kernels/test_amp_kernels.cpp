@@ -32,13 +32,14 @@ Tensor scalar_f32(double v) { return full({1}, v, TensorOptions(kFloat32)); }
 
 }  // namespace
 
-TEST_CASE("unscale_grads: one call unscales every dtype as grad.to(float32) * inv does") {
+TEST_CASE("unscale_grads: one call unscales every dtype as grad.to(float32) * inv does (fp64: in double)") {
   manual_seed(21);
   const double inv = 1.0 / 3072.0;  // not a power of two: the product rounds
+  const double inv_f32 = static_cast<float>(inv);  // the float32 inv_scale the kernel reads
   std::vector<Tensor> grads, outs, expected;
   for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
     const Tensor g = (randn({257}, TensorOptions(kFloat32)) * 4096.0).to(dtype);
-    expected.push_back(g.to(kFloat32) * inv);
+    expected.push_back(dtype == kFloat64 ? g * inv_f32 : g.to(kFloat32) * inv);
     grads.push_back(g);
     outs.push_back(is_low_precision(dtype) ? empty({257}, TensorOptions(kFloat32)) : g);
   }
