@@ -1,5 +1,5 @@
-// Binary cross-entropy, on probabilities and on logits: composites of differentiable ops, so
-// they run (and differentiate) on every backend those ops do.
+// Binary cross-entropy, on probabilities and on logits: composites of tensor ops, so they run
+// on every backend those ops do (on probabilities with PyTorch's gradient formula, in a node).
 #include "amp/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/nn_ops.h"
@@ -18,8 +18,8 @@ void check_pair(const Tensor& input, const Tensor& target, const char* op) {
            describe(target), " differ in shape");
 }
 
-// max(log(x), -100), as PyTorch clamps it: x = 0 gives a finite loss and a zero gradient (the
-// inner clamp keeps log's input positive, so its backward never computes 0 / 0).
+// max(log(x), -100), as PyTorch clamps it: x = 0 gives a finite loss (the inner clamp keeps
+// log's input positive). The gradients are BinaryCrossEntropyBackward's, not these ops'.
 Tensor clamped_log(const Tensor& x) {
   return clamp_min(log(clamp_min(x, 1e-44)), -100.0);  // 1e-44 < e^-100: a float subnormal
 }
@@ -34,6 +34,27 @@ void check_probabilities(const Tensor& p, const char* op) {
   HG_CHECK(lo >= 0.0 && hi <= 1.0, op, ": every input must be a probability in [0, 1], got ",
            describe(p), " with values in [", lo, ", ", hi, "]");
 }
+
+// PyTorch's gradients: d/dp = (p - t) / max((1 - p) p, 1e-12), finite for every p in [0, 1]
+// (the composite's -t / p overflowed below p ~ 3e-39 in float: a confidently wrong sigmoid sent
+// -inf into the model), and d/dt = log(1 - p) - log(p), each log clamped as the loss's are.
+class BinaryCrossEntropyBackward final : public autograd::Node {
+ public:
+  BinaryCrossEntropyBackward(const Tensor& probs, const Tensor& target)
+      : probs_(probs), target_(target) {}
+  std::string name() const override { return "BinaryCrossEntropyBackward"; }
+  bool release_saved() override { return release_all(probs_, target_); }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor &p = probs_.unpack(*this), &t = target_.unpack(*this);
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
+    const Tensor grad_probs = g * (p - t) / clamp_min((1.0 - p) * p, 1e-12);
+    const Tensor grad_target = g * (clamped_log(1.0 - p) - clamped_log(p));
+    return {grad_probs, grad_target};
+  }
+
+ private:
+  autograd::SavedTensor probs_, target_;
+};
 
 }  // namespace
 
@@ -58,7 +79,13 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction
   check_probabilities(p_in, "binary_cross_entropy");
   const DType compute = p_in.dtype() == kFloat64 ? kFloat64 : kFloat32;
   const Tensor p = p_in.to(compute), t = target.to(compute);
-  const Tensor per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
+  Tensor per_element;
+  {
+    NoGradGuard no_grad;
+    per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
+  }
+  if (autograd::needs_grad({&p, &t}))
+    autograd::record_op<BinaryCrossEntropyBackward>({p, t}, per_element, p, t);
   return autograd::reduce_elementwise(per_element, reduction).to(p_in.dtype());
 }
 

@@ -50,7 +50,8 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 
-// probs and targets of one shape, probs in [0, 1]; each log is clamped at -100 (PyTorch's rule).
+// probs and targets of one shape, probs in [0, 1]; each log is clamped at -100 and the gradient
+// is (p - t) / max((1 - p) p, 1e-12), PyTorch's rules: finite everywhere in [0, 1].
 // Refused inside a 16-bit autocast region: use the logits form there.
 Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target,
                             Reduction reduction = Reduction::Mean);

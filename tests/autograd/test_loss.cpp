@@ -207,7 +207,13 @@ TEST_CASE("binary_cross_entropy: the edges (large logits, p of 0 and 1, a zero l
   const Tensor b = binary_cross_entropy(p, y, Reduction::None);  // logs clamped at -100
   CHECK(values(b) == std::vector<double>{0, 0, 100, 100});
   b.sum().backward();
-  for (double g : values(p.grad())) CHECK(std::isfinite(g));
+  // PyTorch's formula, (p - t) / max((1 - p) p, 1e-12): no one-sided derivative at 0 and 1
+  const double big = 1.0f / 1e-12f;  // in float: 999999995904
+  CHECK(values(p.grad()) == std::vector<double>{0, 0, -big, big});
+  // tiny probabilities (a sigmoid of -90 in float) give finite gradients, not -inf
+  const Tensor tiny = from_vector(std::vector<float>{1e-39f, 1e-30f, 0.25f}).requires_grad_();
+  binary_cross_entropy(tiny, ones({3}), Reduction::Sum).backward();
+  CHECK(values(tiny.grad()) == std::vector<double>{-big, -big, -4});
   expect_error([&] { (void)binary_cross_entropy(p, zeros({3})); },
                {"binary_cross_entropy", "[4] float32", "[3] float32", "differ in shape"});
 }
