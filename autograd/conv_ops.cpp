@@ -89,6 +89,8 @@ void check_conv_geometry(const Tensor& x, const Tensor& w, Pair stride, Pair pad
                w.size(1) * groups == x.size(1),
            "conv2d: channels do not match with groups = ", groups, ": ", operands(x, w),
            " (need C = weight.size(1) * groups, and C and O divisible by groups)");
+  HG_CHECK(w.size(2) >= 1 && w.size(3) >= 1, "conv2d: kernel size must be at least 1x1, got ",
+           w.size(2), "x", w.size(3), ": ", operands(x, w));
   for (int d = 0; d < 2; ++d) {
     const int64_t extent = dilation[d] * (w.size(2 + d) - 1) + 1;
     const int64_t padded = x.size(2 + d) + 2 * padding[d];

@@ -135,7 +135,9 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   }
   const Tensor x2d = [&] {  // untaped: LinearBackward reshapes the gradient itself
     NoGradGuard no_grad;
-    return x.reshape({-1, x.size(-1)});
+    int64_t rows = 1;  // the leading dims' product: -1 cannot be inferred when in_features = 0
+    for (int64_t d = 0; d + 1 < x.dim(); ++d) rows *= x.size(d);
+    return x.reshape({rows, x.size(-1)});
   }();
   Shape out_shape = x.sizes();
   out_shape.back() = out_features;

@@ -55,7 +55,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void eval() { train(false); }
   bool is_training() const { return training_; }
 
-  // Converts floating parameters and buffers in place (same Tensor handles); grads are dropped.
+  // Converts floating parameters and buffers in place (same Tensor handles); gradients are
+  // converted too (as PyTorch's Module.to).
   virtual void to(DType dtype);
   void to(Device device);
   void zero_grad(bool set_to_none = true);

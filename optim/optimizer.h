@@ -218,7 +218,8 @@ class Optimizer {
   // How many times the optimizer read a device value back to decide or settle a gated step (the
   // flag of a host-decided step_unless_found_inf, a run's skip count when settled).
   int64_t host_readbacks() const { return host_readbacks_; }
-  // set_to_none: drop the gradients (undefined, as PyTorch's default); else zero them in place.
+  // set_to_none: drop the gradients (undefined: PyTorch 2's default; 1.13 zeroed them); else
+  // zero them in place.
   void zero_grad(bool set_to_none = true);
 
   // Adds a group; a group without options gets a copy of the defaults. A parameter may be in

@@ -142,6 +142,15 @@ TEST_CASE("module: parameters, buffers and children share one namespace, as in P
 TEST_CASE("module: layers without inputs get a zero bias, as PyTorch (not NaN)") {
   CHECK(values(nn::Linear(0, 3).bias) == std::vector<double>(3, 0.0));
   CHECK(values(nn::Conv2d(0, 2, 3).bias) == std::vector<double>(2, 0.0));
+  // and a forward through them is the bias (the row count was inferred from 0 elements)
+  nn::Linear empty_in(0, 3);
+  empty_in.bias = full({3}, 1.5).requires_grad_();
+  const Tensor y = empty_in(zeros({4, 2, 0}));
+  CHECK(y.sizes() == Shape{4, 2, 3});
+  CHECK(values(y) == std::vector<double>(24, 1.5));
+  y.sum().backward();
+  CHECK(values(empty_in.bias.grad()) == std::vector<double>(3, 8.0));
+  CHECK(empty_in.weight.grad().sizes() == Shape{3, 0});
 }
 
 TEST_CASE("module: zero_grad clears or zeroes gradients") {
