@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/nn_ops.h"
+#include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/print_tape.h"
 #include "autograd/tape.h"
