@@ -73,7 +73,8 @@ DType autocast_dtype();  // the lower-precision dtype of the innermost enabled g
 // RAII, nestable: AutocastGuard ac(hg::kFloat16); AutocastGuard off(kFloat16, false) disables.
 class AutocastGuard {
  public:
-  [[nodiscard("a guard acts while it lives: name it")]] explicit AutocastGuard(DType dtype = kFloat16, bool enabled = true);
+  [[nodiscard("a guard acts while it lives: name it")]] explicit AutocastGuard(
+      DType dtype = kFloat16, bool enabled = true);
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;

@@ -123,7 +123,8 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   if (!options_.enabled_) return;
   PerOptimizer& record = per_optimizer_[&opt];
   HG_CHECK(record.stage != Stage::Stepped, "GradScaler.unscale_: called after step() on this ",
-           opt.name(), " optimizer, which unscaled already; call unscale_ before step() (to clip, "
+           opt.name(),
+           " optimizer, which unscaled already; call unscale_ before step() (to clip, "
            "say), once per step");
   HG_CHECK(record.stage == Stage::Ready, "GradScaler.unscale_: already called on this ", opt.name(),
            " optimizer since the last update(); unscale_ runs once per step");
@@ -182,10 +183,11 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
   HG_CHECK(record.stage != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
            " optimizer since the last update()");
   const std::vector<Tensor> params = opt.parameters();
-  HG_CHECK(std::any_of(params.begin(), params.end(), [](const Tensor& p) { return p.grad().defined(); }),
-           "GradScaler.step: none of the ", params.size(), " parameters of this ", opt.name(),
-           " optimizer has a gradient, so there was nothing to check for inf/NaN (as PyTorch, "
-           "this is refused): was backward() called on scaler.scale(loss)?");
+  HG_CHECK(
+      std::any_of(params.begin(), params.end(), [](const Tensor& p) { return p.grad().defined(); }),
+      "GradScaler.step: none of the ", params.size(), " parameters of this ", opt.name(),
+      " optimizer has a gradient, so there was nothing to check for inf/NaN (as PyTorch, "
+      "this is refused): was backward() called on scaler.scale(loss)?");
   if (record.stage == Stage::Ready) unscale_(opt);
   record.stage = Stage::Stepped;
   if (device_) return step_on_device(opt, record);

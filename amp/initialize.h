@@ -35,8 +35,9 @@ struct AmpConfig {
   bool needs_loss_scaling = false;  // fp16 at O1..O3 (bf16 does not need it)
 
   // The region guard for one forward pass (disabled at O0).
-  [[nodiscard("the region lasts while the guard lives: auto region = config.autocast();")]]
-  std::unique_ptr<AutocastGuard> autocast() const;
+  [[nodiscard("the region lasts while the guard lives: auto region = config.autocast();")]] std::
+      unique_ptr<AutocastGuard>
+      autocast() const;
   std::string describe() const;
 };
 

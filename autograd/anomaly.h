@@ -18,7 +18,8 @@ enum class AnomalyAction { Throw, Record };
 
 class DetectAnomalyGuard {
  public:
-  [[nodiscard("a guard acts while it lives: name it")]] explicit DetectAnomalyGuard(AnomalyAction action = AnomalyAction::Throw);
+  [[nodiscard("a guard acts while it lives: name it")]] explicit DetectAnomalyGuard(
+      AnomalyAction action = AnomalyAction::Throw);
   ~DetectAnomalyGuard();
   DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
   DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;

@@ -7,7 +7,10 @@ bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
 struct NoGradGuard {
-  [[nodiscard("a guard acts while it lives: name it")]] NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
+  [[nodiscard("a guard acts while it lives: name it")]] NoGradGuard()
+      : previous_(is_grad_enabled()) {
+    set_grad_enabled(false);
+  }
   ~NoGradGuard() { set_grad_enabled(previous_); }
   NoGradGuard(const NoGradGuard&) = delete;
   NoGradGuard& operator=(const NoGradGuard&) = delete;

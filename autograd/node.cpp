@@ -119,8 +119,8 @@ void record(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs
   // A leaf that requires grad would silently stop being one (its .grad never filled): the
   // built-in in-place ops refuse that before computing; an op defined outside must too.
   for (size_t i = 0; i < outputs.size(); ++i)
-    HG_CHECK(!(outputs[i].requires_grad() && outputs[i].is_leaf()), node->name(),
-             ": output ", i, " ", describe(outputs[i]),
+    HG_CHECK(!(outputs[i].requires_grad() && outputs[i].is_leaf()), node->name(), ": output ", i,
+             " ", describe(outputs[i]),
              " is a leaf that requires grad; an op's outputs must be new tensors (or, in place, "
              "a tensor that is not such a leaf)");
   node->next_edges.reserve(inputs.size());

@@ -31,7 +31,7 @@ TEST_CASE("grad scaler: unscale_ handles every dtype and a strided fp32 gradient
     CAPTURE(i);
     const Tensor inv = scalar_tensor(static_cast<float>(1.0 / scale));  // float(1 / scale)
     const Tensor expected = grads[i].dtype() == kFloat64 ? grads[i] * inv.to(kFloat64)  // double
-                                                          : grads[i].to(kFloat32) * inv;
+                                                         : grads[i].to(kFloat32) * inv;
     const Tensor got = params[i].grad();
     CHECK(got.dtype() == (is_low_precision(grads[i].dtype()) ? kFloat32 : grads[i].dtype()));
     CHECK(hg::test::values(got) == hg::test::values(expected.to(got.dtype())));
@@ -54,8 +54,7 @@ TEST_CASE("grad scaler: float64 gradients unscale in double, so finite ones neve
     CAPTURE(on_device_state);
     Tensor p = zeros({3}, TensorOptions(kFloat64)).requires_grad_();
     optim::SGD opt({p}, optim::SGDOptions(1.0));
-    amp::GradScaler scaler(
-        amp::GradScalerOptions().init_scale(1024).device_state(on_device_state));
+    amp::GradScaler scaler(amp::GradScalerOptions().init_scale(1024).device_state(on_device_state));
     const std::vector<double> scaled{1024 * (1 + 1e-12), 1e300, 1024e-50};
     p.set_grad(from_vector(scaled, TensorOptions(kFloat64)));
     scaler.unscale_(opt);

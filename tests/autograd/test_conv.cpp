@@ -201,8 +201,11 @@ TEST_CASE("conv2d: bad inputs raise hg::Error naming the op, shapes and dtypes")
       },
       {"conv2d", "larger than the padded input", "dilation (3, 3)"});
   // a 0-wide kernel gave an output larger than the input (the bias alone), as PyTorch refuses
-  expect_error([&] { conv2d(randn({1, 3, 5, 5}), randn({2, 3, 0, 3})); },
-               {"conv2d", "kernel size must be at least 1x1", "0x3", "[2, 3, 0, 3]"});
+  expect_error(
+      [&] {
+        conv2d(randn({1, 3, 5, 5}), randn({2, 3, 0, 3}));
+      },
+      {"conv2d", "kernel size must be at least 1x1", "0x3", "[2, 3, 0, 3]"});
   expect_error(
       [&] {
         conv2d(zeros({1, 3, 5, 5}, kInt64), zeros({2, 3, 3, 3}, kInt64));

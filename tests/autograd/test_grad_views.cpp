@@ -180,7 +180,9 @@ TEST_CASE("gradcheck: inputs may be transposed or sliced views, not expanded one
 TEST_CASE("gradcheck: inputs of which none requires grad are an error, not a pass") {
   // a forgotten requires_grad_() would otherwise hide any backward, however wrong
   expect_error(
-      [] { (void)autograd::gradcheck([](auto& in) { return in[0] * 2.0; }, {ones({2}, kFloat64)}); },
+      [] {
+        (void)autograd::gradcheck([](auto& in) { return in[0] * 2.0; }, {ones({2}, kFloat64)});
+      },
       {"gradcheck", "none of the 1 inputs requires grad"});
 }
 

@@ -106,7 +106,8 @@ TEST_CASE("fp16 losses with mean reduction sum in float: no overflow past 65504"
   CHECK(nll_loss(log_softmax(x, 1), target).item<float>() == doctest::Approx(6.0025).epsilon(1e-3));
 }
 
-TEST_CASE("binary_cross_entropy: probabilities outside [0, 1] are refused, 16-bit in gives 16-bit out") {
+TEST_CASE(
+    "binary_cross_entropy: probabilities outside [0, 1] are refused, 16-bit in gives 16-bit out") {
   const Tensor target = from_vector(std::vector<float>{1, 0});
   expect_error(
       [&] {

@@ -32,9 +32,11 @@ Tensor scalar_f32(double v) { return full({1}, v, TensorOptions(kFloat32)); }
 
 }  // namespace
 
-TEST_CASE("unscale_grads: one call unscales every dtype as grad.to(float32) * inv does (fp64: in double)") {
+TEST_CASE(
+    "unscale_grads: one call unscales every dtype as grad.to(float32) * inv does (fp64: in "
+    "double)") {
   manual_seed(21);
-  const double inv = 1.0 / 3072.0;  // not a power of two: the product rounds
+  const double inv = 1.0 / 3072.0;                 // not a power of two: the product rounds
   const double inv_f32 = static_cast<float>(inv);  // the float32 inv_scale the kernel reads
   std::vector<Tensor> grads, outs, expected;
   for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
