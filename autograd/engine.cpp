@@ -20,6 +20,7 @@ void add_into(Tensor& slot, const Tensor& grad) { slot = slot.defined() ? slot +
 
 Tensor run_hooks(const std::vector<std::function<Tensor(const Tensor&)>>& hooks, Tensor grad) {
   for (const auto& hook : hooks) {
+    if (!hook) continue;  // removed (Tensor::remove_hook)
     Tensor replaced = hook(grad);
     if (!replaced.defined()) continue;
     HG_CHECK(replaced.sizes() == grad.sizes() && replaced.dtype() == grad.dtype() &&

@@ -276,13 +276,31 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
   autograd::run_backward(*this, gradient, retain_graph);
 }
 
-void Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+namespace {
+// A leaf's hooks live on the tensor, a non-leaf's on the node that made it (by output number).
+std::vector<std::function<Tensor(const Tensor&)>>& hooks_of(const Tensor& t) {
+  if (t.is_leaf()) return t.impl()->autograd.hooks;
+  return t.grad_fn()->output_hooks[t.impl()->autograd.output_nr];
+}
+}  // namespace
+
+unsigned Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
   HG_CHECK(requires_grad(), "register_hook: ", describe(*this), " does not require grad");
-  if (is_leaf()) {
-    impl()->autograd.hooks.push_back(std::move(hook));
-  } else {
-    grad_fn()->output_hooks[impl()->autograd.output_nr].push_back(std::move(hook));
-  }
+  HG_CHECK(hook != nullptr, "register_hook: the hook is empty, for ", describe(*this));
+  auto& hooks = hooks_of(*this);
+  hooks.push_back(std::move(hook));
+  return static_cast<unsigned>(hooks.size() - 1);
+}
+
+// The slot is emptied, not erased, so the other handles stay valid.
+void Tensor::remove_hook(unsigned handle) const {
+  HG_CHECK(defined() && requires_grad(), "remove_hook: ", describe(*this),
+           " does not require grad, so it has no hooks");
+  auto& hooks = hooks_of(*this);
+  HG_CHECK(handle < hooks.size() && hooks[handle] != nullptr, "remove_hook: ", describe(*this),
+           " has no hook with handle ", handle, " (", hooks.size(),
+           " registered; a removed one cannot be removed again)");
+  hooks[handle] = nullptr;
 }
 
 void Tensor::retain_grad() const {

@@ -109,8 +109,10 @@ class Tensor {
   std::shared_ptr<autograd::Node> grad_fn() const;
   bool is_leaf() const;
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
-  // f sees the gradient flowing into this tensor; returning a defined tensor replaces it.
-  void register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  // f sees the gradient flowing into this tensor; returning a defined tensor replaces it. The
+  // result is the hook's handle for remove_hook (as libtorch's).
+  unsigned register_hook(std::function<Tensor(const Tensor&)> hook) const;
+  void remove_hook(unsigned handle) const;
   void retain_grad() const;
 
   // ---- math (free functions in autograd/ops.h; these forward to them) ----

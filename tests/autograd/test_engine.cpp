@@ -148,6 +148,27 @@ TEST_CASE("engine: hooks see and can replace gradients") {
   CHECK(values(x.grad()) == std::vector<double>{30, 30});
 }
 
+TEST_CASE("engine: remove_hook takes a hook out by the handle register_hook returned") {
+  Tensor x = ones({2}).requires_grad_();
+  int calls = 0;
+  const unsigned counting = x.register_hook([&](const Tensor&) {
+    ++calls;
+    return Tensor();
+  });
+  const unsigned doubling = x.register_hook([](const Tensor& g) { return g * 2.0; });
+  Tensor y = x * 3.0;
+  const unsigned tenfold = y.register_hook([](const Tensor& g) { return g * 10.0; });
+  x.remove_hook(counting);  // the other handles stay valid
+  y.remove_hook(tenfold);
+  y.sum().backward();
+  CHECK(calls == 0);
+  CHECK(values(x.grad()) == std::vector<double>{6, 6});  // doubled, not multiplied by ten
+  x.remove_hook(doubling);
+  expect_error([&] { x.remove_hook(doubling); },
+               {"remove_hook", "[2] float32", "no hook with handle 1"});
+  expect_error([&] { x.remove_hook(7); }, {"remove_hook", "no hook with handle 7", "2 registered"});
+}
+
 TEST_CASE("engine: retain_grad keeps a non-leaf gradient") {
   Tensor x = ones({2}).requires_grad_();
   Tensor y = x * 3.0;
