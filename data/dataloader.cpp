@@ -125,14 +125,14 @@ void DataLoader::produce(int64_t first) {
     } catch (...) {
       slot.error = std::current_exception();
     }
-    const bool failed = slot.error != nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_) return;
       queue_.push_back(std::move(slot));
     }
     cv_.notify_all();
-    if (failed) return;
+    // after a failed batch the next ones are still made: a loop that catches the error and
+    // goes on gets them, as without prefetch (and as PyTorch's loader does)
   }
 }
 
@@ -146,10 +146,7 @@ Batch DataLoader::next_batch() {
     queue_.pop_front();
   }
   cv_.notify_all();
-  if (slot.error) {
-    stop_worker();
-    std::rethrow_exception(slot.error);
-  }
+  if (slot.error) std::rethrow_exception(slot.error);
   return std::move(slot.batch);
 }
 

@@ -282,3 +282,23 @@ TEST_CASE("an error while building a batch reaches the loop and the loader stays
     expect_error([&] { targets(loader); }, {"boom"});  // a second pass fails the same way
   }
 }
+
+TEST_CASE(
+    "a loop that catches a batch's error goes on with the next batch, with or without prefetch") {
+  // with prefetch, the worker stopped at the failed batch and the next ++ waited forever
+  auto failing = [](const hg::Tensor& batch, hg::Generator&) -> hg::Tensor {
+    if (batch.to_vector<float>()[0] == 3.f) HG_FAIL("boom");
+    return batch;
+  };
+  for (int64_t prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    DataLoader loader(indexed(9, {failing}), {.batch_size = 3, .prefetch = prefetch});
+    auto it = loader.begin();
+    CHECK_THROWS_AS(++it, hg::Error);  // batch 1 (samples 3..5)
+    ++it;
+    REQUIRE(it != loader.end());
+    CHECK(hg::test::values((*it).target) == std::vector<double>{6, 7, 8});
+    ++it;
+    CHECK(it == loader.end());
+  }
+}
