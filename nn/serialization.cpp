@@ -12,6 +12,7 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string_view>
 #include <type_traits>
 
@@ -22,8 +23,11 @@ namespace hg::nn {
 
 namespace {
 
-constexpr uint64_t kMaxHeaderBytes = 100u << 20;  // as the reference implementation
-constexpr int64_t kMaxDims = 8;                   // halfgrad's kernels (kernels/tensor_view.h)
+constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the reference's MAX_HEADER_SIZE
+constexpr int64_t kMaxDims = 8;                    // halfgrad's kernels (kernels/tensor_view.h)
+// A header nests 3 deep (object > entry > list). The parser builds what a hostile header
+// nests (10^7 '[' cost ~400 MB); the reference's JSON parser stops at 128.
+constexpr int kMaxHeaderDepth = 64;
 
 const char* dtype_code(DType d) {
   switch (d) {
@@ -72,13 +76,20 @@ std::string build_header(const std::vector<std::pair<std::string, Tensor>>& tens
   if (!meta.empty()) header["__metadata__"] = meta;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
+    HG_CHECK(name != "__metadata__", "save_safetensors: a tensor cannot be named __metadata__ ",
+             "(the format's key for the metadata; the file could not be loaded)");
     const uint64_t bytes = static_cast<uint64_t>(t.numel()) * itemsize(t.dtype());
     header[name] = {{"dtype", dtype_code(t.dtype())},
                     {"shape", t.sizes()},
                     {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // a name or metadata that is not UTF-8
+    HG_FAIL("save_safetensors: tensor names and metadata must be valid UTF-8 (", e.what(), ")");
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // align the data to 8 bytes, as the format allows
   return text;
 }
@@ -227,6 +238,10 @@ Tensor read_entry(const std::string& path, const std::string& name, const nlohma
            " needs ", expected, " bytes, the file has ", offsets[1] - offsets[0]);
   Tensor t = empty(shape, dtype);
   if (expected > 0) std::memcpy(t.data_ptr(), data + offsets[0], expected);
+  if (dtype == kBool) {  // any non-zero byte is true (a bool holding 2 is undefined behaviour)
+    uint8_t* b = static_cast<uint8_t*>(t.data_ptr());
+    for (uint64_t i = 0; i < expected; ++i) b[i] = b[i] != 0;
+  }
   ranges.push_back({offsets[0], offsets[1], name});
   return t;
 }
@@ -263,9 +278,24 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   const std::string_view header_text(reinterpret_cast<const char*>(bytes) + 8, header_size);
   const uint8_t* data = bytes + 8 + header_size;
   const uint64_t data_size = size - 8 - header_size;
+  HG_CHECK(header_text.find('\0') == std::string_view::npos, "load_safetensors: ", path,
+           ": the header contains a NUL byte (the parser would stop there and drop the rest)");
+  std::set<std::string> names;
+  // Refuses, while parsing, nesting past kMaxHeaderDepth and a tensor named twice (the parser
+  // would keep the last silently).
+  const auto check = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    HG_CHECK(depth <= kMaxHeaderDepth, "load_safetensors: ", path, ": the header nests deeper ",
+             "than ", kMaxHeaderDepth, " levels");
+    if (event == nlohmann::json::parse_event_t::key && depth == 1) {
+      const auto name = parsed.get<std::string>();
+      HG_CHECK(names.insert(name).second, "load_safetensors: ", path, ": \"", name,
+               "\" appears twice in the header");
+    }
+    return true;
+  };
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(header_text);
+    header = nlohmann::json::parse(header_text, check);
   } catch (const nlohmann::json::exception& e) {
     HG_FAIL("load_safetensors: ", path, ": the header is not valid JSON (", e.what(), ")");
   }

@@ -219,3 +219,46 @@ TEST_CASE("safetensors: tensors must tile the data section (no overlap, gap or t
                {"three", "data_offsets must be [begin, end], got 3 numbers"});
   fs::remove_all(dir);
 }
+
+TEST_CASE("safetensors: headers a parser would misread or choke on are refused") {
+  const fs::path dir = temp_dir();
+  const std::string a = R"("a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  write_bytes(dir / "twice", with_header("{" + a + "," + a + "}", "1234"));  // the last won
+  expect_error([&] { nn::load_safetensors((dir / "twice").string()); },
+               {"twice", "\"a\" appears twice in the header"});
+  write_bytes(dir / "nul", with_header("{" + a + std::string("}\0{", 3) + a + "}", "1234"));
+  expect_error([&] { nn::load_safetensors((dir / "nul").string()); }, {"nul", "NUL byte"});
+  // 10^5 nested lists: refused at depth 64, before the parser builds them all
+  const std::string deep = R"({"z":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  write_bytes(dir / "deep", with_header(deep, ""));
+  expect_error([&] { nn::load_safetensors((dir / "deep").string()); },
+               {"deep", "nests deeper than 64 levels"});
+  // bool bytes other than 0 and 1 load as true (a bool holding 2 converted to 2.0)
+  write_bytes(dir / "bool",
+              with_header(R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}})",
+                          std::string("\x02\xff\x00", 3)));
+  CHECK(values(nn::load_safetensors((dir / "bool").string()).at("b").to(kFloat32)) ==
+        std::vector<double>{1, 1, 0});
+  fs::remove_all(dir);
+}
+
+TEST_CASE("safetensors: names the format cannot hold are refused at save, as hg::Error") {
+  const fs::path file = temp_dir() / "names.safetensors";
+  expect_error(
+      [&] {
+        nn::save_safetensors({{"__metadata__", ones({1})}}, file.string());
+      },
+      {"save_safetensors", "cannot be named __metadata__"});
+  expect_error(
+      [&] {
+        nn::save_safetensors({{std::string("a\xff"), ones({1})}}, file.string());
+      },
+      {"save_safetensors", "valid UTF-8"});
+  expect_error(
+      [&] {
+        nn::save_safetensors({{"a", ones({1})}}, file.string(), {{"k", "\xc3"}});
+      },
+      {"save_safetensors", "valid UTF-8"});
+  CHECK_FALSE(fs::exists(file));
+  fs::remove_all(file.parent_path());
+}
