@@ -37,6 +37,20 @@ void check_registered(bool registered, const CheckpointContents& c, const std::s
            "with a Checkpoint that names what to restore)");
 }
 
+// A position in another loader's pass would resume at other samples, silently.
+void check_same_layout(const std::array<int64_t, 4>& saved, const data::DataLoader& loader,
+                       const std::string& where) {
+  const std::array<int64_t, 4> now = detail::layout_of(loader);
+  const auto text = [](const std::array<int64_t, 4>& l) {
+    return hg::detail::concat(l[0], " samples, batch_size ", l[1], ", shuffle ",
+                              l[2] ? "on" : "off", ", drop_last ", l[3] ? "on" : "off");
+  };
+  HG_CHECK(saved == now, where, "the data position was saved by a loader over ", text(saved),
+           "; the registered loader has ", text(now),
+           ", so the resumed pass would visit other samples: resume with the same data set and "
+           "loader options");
+}
+
 }  // namespace
 
 Checkpoint& Checkpoint::model(nn::Module& model) {
@@ -106,6 +120,11 @@ void Checkpoint::save(const std::string& path, const TrainingProgress& progress)
     meta["data.seed"] = integer_text(s.seed);
     meta["data.epoch"] = std::to_string(s.epoch);
     meta["data.next_batch"] = std::to_string(s.next_batch);
+    const std::array<int64_t, 4> layout = detail::layout_of(*loader_);
+    meta["data.samples"] = std::to_string(layout[0]);
+    meta["data.batch_size"] = std::to_string(layout[1]);
+    meta["data.shuffle"] = std::to_string(layout[2]);
+    meta["data.drop_last"] = std::to_string(layout[3]);
   }
   for (const auto& [name, v] : progress.scalars) meta["train." + name] = exact_text(v);
   meta["contents"] = contents;
@@ -136,6 +155,7 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
   check_registered(scheduler_ != nullptr, c, "scheduler", where);
   check_registered(generator_ != nullptr, c, "generator", where);
   check_registered(loader_ != nullptr, c, "data", where);
+  if (loader_ && c.data_layout) check_same_layout(*c.data_layout, *loader_, where);
 
   Snapshot before;
   if (model_) {

@@ -151,8 +151,20 @@ CheckpointContents parse_contents(const nn::TensorMap& tensors, const Metadata& 
     c.data.seed = to_u64("data.seed", lookup(meta, "data.seed", where), where);
     c.data.epoch = to_count("data.epoch", lookup(meta, "data.epoch", where), where);
     c.data.next_batch = to_count("data.next_batch", lookup(meta, "data.next_batch", where), where);
+    if (meta.count("data.samples")) {
+      std::array<int64_t, 4> layout{};
+      const char* keys[] = {"data.samples", "data.batch_size", "data.shuffle", "data.drop_last"};
+      for (size_t i = 0; i < layout.size(); ++i)
+        layout[i] = to_count(keys[i], lookup(meta, keys[i], where), where);
+      c.data_layout = layout;
+    }
   }
   return c;
+}
+
+std::array<int64_t, 4> layout_of(const data::DataLoader& loader) {
+  const data::DataLoaderOptions& o = loader.options();
+  return {loader.dataset().size(), o.batch_size, o.shuffle ? 1 : 0, o.drop_last ? 1 : 0};
 }
 
 }  // namespace hg::train::detail

@@ -5,10 +5,14 @@
 //   tensors   "model.<name>", "optim.<key>"
 //   metadata  format = halfgrad-checkpoint, version = 2, contents = model,optimizer,...
 //             epoch, step, train.<name> (TrainingProgress), optim.<key>, scaler.<key>,
-//             sched.<key>, rng.seed, rng.offset, data.seed, data.epoch, data.next_batch
+//             sched.<key>, rng.seed, rng.offset, data.seed, data.epoch, data.next_batch,
+//             data.samples, data.batch_size, data.shuffle, data.drop_last (the last four
+//             absent in files from before they were recorded: then unchecked)
 // A file without "contents" is a version-1 file of the examples: model and optimizer.
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -32,8 +36,14 @@ struct CheckpointContents {
   optim::SchedulerStateDict scheduler;
   Generator::State generator;
   data::DataLoaderState data;
+  // What the data position refers to (samples, batch_size, shuffle, drop_last of the loader that
+  // saved it); absent (nullopt) in files written before it was recorded.
+  std::optional<std::array<int64_t, 4>> data_layout;
   TrainingProgress progress;
 };
+
+// A loader's (samples, batch_size, shuffle, drop_last), as data_layout records it.
+std::array<int64_t, 4> layout_of(const data::DataLoader& loader);
 
 // Text that reads back as exactly v.
 std::string exact_text(double v);

@@ -100,6 +100,30 @@ TEST_CASE("Checkpoint refuses parts that are missing or that nobody registered")
                {"Checkpoint.load", "not a regular file (a directory)"});
 }
 
+TEST_CASE("Checkpoint refuses a data position saved by a loader of another layout") {
+  // batch 3 of a pass of 4-sample batches is other samples in a pass of 2-sample batches
+  const std::string path = temp_file("layout.ckpt");
+  Setup a;
+  a.train_steps(2);
+  a.ckpt().save(path);
+  for (const data::DataLoaderOptions& other :
+       {data::DataLoaderOptions{.batch_size = 2, .shuffle = true, .seed = 3},
+        data::DataLoaderOptions{.batch_size = 4, .shuffle = false, .seed = 3}}) {
+    data::DataLoader loader(small_dataset(), other);
+    train::Checkpoint c;
+    c.model(a.fc).optimizer(a.opt).scheduler(a.sched).scaler(a.scaler).generator(a.gen).loader(
+        loader);
+    expect_error(
+        [&] { c.load(path); },
+        {"Checkpoint.load: ", "saved by a loader over 20 samples, batch_size 4, shuffle on",
+         "the registered loader has 20 samples", "visit other samples"});
+  }
+  Setup b;  // the same layout loads
+  b.ckpt().load(path);
+  CHECK(b.loader.state() == a.loader.state());
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("a checkpoint load that fails late leaves every object as it was") {
   const std::string path = temp_file("rollback.ckpt");
   Setup a;
