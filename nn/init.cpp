@@ -58,20 +58,49 @@ void constant_(const Tensor& t, double value) {
   Tensor(t).fill_(value);
 }
 
-void kaiming_uniform_(const Tensor& t, double a) {
-  const double gain = std::sqrt(2.0 / (1.0 + a * a));
-  const double bound = gain * std::sqrt(3.0 / static_cast<double>(fan_in(t)));
+double calculate_gain(Nonlinearity nonlinearity, double param) {
+  switch (nonlinearity) {
+    case Nonlinearity::Linear:
+    case Nonlinearity::Sigmoid:
+      return 1.0;
+    case Nonlinearity::Tanh:
+      return 5.0 / 3.0;
+    case Nonlinearity::Relu:
+      return std::sqrt(2.0);
+    case Nonlinearity::LeakyRelu:
+      HG_CHECK(std::isfinite(param), "init::calculate_gain: leaky_relu needs a finite negative ",
+               "slope, got ", param);
+      return std::sqrt(2.0 / (1.0 + param * param));
+    case Nonlinearity::Selu:
+      return 0.75;
+  }
+  return 1.0;
+}
+
+namespace {
+double kaiming_fan(const Tensor& t, FanMode mode) {
+  return static_cast<double>(mode == FanMode::FanIn ? fan_in(t) : fan_out(t));
+}
+}  // namespace
+
+void kaiming_uniform_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity) {
+  const double gain = calculate_gain(nonlinearity, a);
+  const double bound = gain * std::sqrt(3.0 / kaiming_fan(t, mode));
   uniform_(t, -bound, bound);
 }
 
-void kaiming_normal_(const Tensor& t, double a) {
-  const double gain = std::sqrt(2.0 / (1.0 + a * a));
-  normal_(t, 0.0, gain / std::sqrt(static_cast<double>(fan_in(t))));
+void kaiming_normal_(const Tensor& t, double a, FanMode mode, Nonlinearity nonlinearity) {
+  const double gain = calculate_gain(nonlinearity, a);
+  normal_(t, 0.0, gain / std::sqrt(kaiming_fan(t, mode)));
 }
 
 void xavier_uniform_(const Tensor& t, double gain) {
   const double bound = gain * std::sqrt(6.0 / static_cast<double>(fan_in(t) + fan_out(t)));
   uniform_(t, -bound, bound);
+}
+
+void xavier_normal_(const Tensor& t, double gain) {
+  normal_(t, 0.0, gain * std::sqrt(2.0 / static_cast<double>(fan_in(t) + fan_out(t))));
 }
 
 }  // namespace hg::nn::init

@@ -11,12 +11,25 @@ namespace hg::nn::init {
 int64_t fan_in(const Tensor& weight);
 int64_t fan_out(const Tensor& weight);
 
+// Which fan the kaiming initialisers scale by: fan_in keeps the forward pass's variance,
+// fan_out the backward pass's.
+enum class FanMode { FanIn, FanOut };
+enum class Nonlinearity { Linear, Sigmoid, Tanh, Relu, LeakyRelu, Selu };
+// PyTorch's calculate_gain: 1 (linear, conv, sigmoid), 5/3 (tanh), sqrt(2) (relu),
+// sqrt(2 / (1 + slope^2)) (leaky_relu, slope = param), 3/4 (selu).
+double calculate_gain(Nonlinearity nonlinearity, double param = 0.01);
+
 void uniform_(const Tensor& t, double low, double high);
 void normal_(const Tensor& t, double mean = 0.0, double stddev = 1.0);
 void constant_(const Tensor& t, double value);
-// gain = sqrt(2 / (1 + a^2)); bound = gain * sqrt(3 / fan_in)
-void kaiming_uniform_(const Tensor& t, double a = 0.0);
-void kaiming_normal_(const Tensor& t, double a = 0.0);
+// gain = calculate_gain(nonlinearity, a) (sqrt(2 / (1 + a^2)) by default); bound =
+// gain * sqrt(3 / fan), std = gain / sqrt(fan), fan per mode: PyTorch's signatures.
+void kaiming_uniform_(const Tensor& t, double a = 0.0, FanMode mode = FanMode::FanIn,
+                      Nonlinearity nonlinearity = Nonlinearity::LeakyRelu);
+void kaiming_normal_(const Tensor& t, double a = 0.0, FanMode mode = FanMode::FanIn,
+                     Nonlinearity nonlinearity = Nonlinearity::LeakyRelu);
+// bound = gain * sqrt(6 / (fan_in + fan_out)); std = gain * sqrt(2 / (fan_in + fan_out))
 void xavier_uniform_(const Tensor& t, double gain = 1.0);
+void xavier_normal_(const Tensor& t, double gain = 1.0);
 
 }  // namespace hg::nn::init
