@@ -5,6 +5,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "amp/json_text.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/error.h"
@@ -267,8 +268,8 @@ std::string PlanRecorder::to_text() const {
 std::string PlanRecorder::to_json() const {
   std::ostringstream out;
   for (const PlanEntry& e : entries_) {
-    out << "{\"op\":\"" << e.op << "\",\"policy\":\"" << policy_name(e.policy) << "\",\"inputs\":\""
-        << dtype_list(e.before) << "\",\"after\":\"" << dtype_list(e.after)
+    out << "{\"op\":" << detail::json_string(e.op) << ",\"policy\":\"" << policy_name(e.policy)
+        << "\",\"inputs\":\"" << dtype_list(e.before) << "\",\"after\":\"" << dtype_list(e.after)
         << "\",\"casts\":" << e.casts << ",\"cache_hits\":" << e.cache_hits << "}\n";
   }
   return out.str();

@@ -88,7 +88,7 @@ Explanation explain(double value, DType dtype) {
     e.abs_error = e.rel_error = INFINITY;
   }
   if (value != 0 && std::isfinite(value)) {
-    const int value_exp = static_cast<int>(std::floor(std::log2(std::abs(value))));
+    const int value_exp = std::ilogb(value);
     const int max_exp = bias;  // largest normal exponent
     if (value_exp < 1 - bias) {
       e.scale_log2 = (1 - bias) - value_exp;

@@ -52,8 +52,11 @@ struct PrecisionStats {
 
 PrecisionStats precision_stats(const Tensor& t, DType dtype = kFloat16);
 
-// The share of nonzero updates u that do not change a 16-bit weight w: round(w + u) == w,
-// i.e. |u| below half an ulp of w (the lecture's "value/update > 2^11" for fp16).
+// The share of nonzero updates u that do not change a 16-bit weight w: fl16(fl32(w + u)) == w,
+// the sum rounded as the optimizers' fp32 arithmetic rounds it, then stored. Roughly |u| below
+// half the spacing at w on u's side (the lecture's "value/update > 2^11" for fp16 at a power of
+// two, moving away from zero; 2^12 toward zero, where the spacing halves). w is float16 or
+// bfloat16, u any floating dtype of w's shape.
 double lost_update_share(const Tensor& weight16, const Tensor& update);
 
 // Watches named tensors during a forward/backward pass: the activation's stats now, the

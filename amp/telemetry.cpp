@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "amp/diagnostics.h"
+#include "amp/json_text.h"
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "core/error.h"
@@ -34,7 +35,7 @@ PrecisionStats precision_stats(const Tensor& t, DType dtype) {
       ++s.zeros;
       continue;
     }
-    ++s.log2_histogram[static_cast<int>(std::floor(std::log2(std::abs(v))))];
+    ++s.log2_histogram[std::ilogb(v)];  // floor(log2 |v|), exact (log2 rounds up below 2^k)
     if (std::isinf(stored))
       ++s.overflow;
     else if (stored == 0)
@@ -59,7 +60,7 @@ std::string PrecisionStats::to_text(const std::string& name) const {
 
 std::string PrecisionStats::to_json(const std::string& name) const {
   std::ostringstream out;
-  out << "{\"name\":\"" << name << "\",\"dtype\":\"" << dtype_name(dtype)
+  out << "{\"name\":" << detail::json_string(name) << ",\"dtype\":\"" << dtype_name(dtype)
       << "\",\"count\":" << count << ",\"overflow\":" << overflow
       << ",\"flush_to_zero\":" << flush_to_zero << ",\"subnormal\":" << subnormal
       << ",\"zeros\":" << zeros << ",\"nonfinite\":" << nonfinite << ",\"log2_histogram\":{";
@@ -73,11 +74,18 @@ std::string PrecisionStats::to_json(const std::string& name) const {
 }
 
 double lost_update_share(const Tensor& weight16, const Tensor& update) {
+  HG_CHECK(weight16.defined() && update.defined() && is_low_precision(weight16.dtype()),
+           "lost_update_share: expected a float16 or bfloat16 weight, got ", describe(weight16));
+  HG_CHECK(update.sizes() == weight16.sizes() && update.is_floating_point(),
+           "lost_update_share: the update ", describe(update), " must be a floating tensor of the ",
+           "weight's shape ", describe(weight16));
   NoGradGuard no_grad;
+  // The sum in float, then stored in 16 bits: what the optimizers' fp32 arithmetic does. The
+  // nonzero test sees the update as given (an fp64 1e-50 is a nonzero update, lost).
   const Tensor w = weight16.to(kFloat32);
   const Tensor u = update.to(kFloat32);
   const Tensor moved = (w + u).to(weight16.dtype()).to(kFloat32);
-  const Tensor nonzero = ne(u, zeros({}, u.options()));
+  const Tensor nonzero = ne(update, zeros({}, update.options()));
   const Tensor lost =
       where(nonzero, eq(moved, w), zeros({}, TensorOptions(kBool).device(u.device())));
   const int64_t n = sum(nonzero).item<int64_t>();

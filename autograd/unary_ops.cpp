@@ -196,7 +196,10 @@ Tensor rsqrt(const Tensor& x) {
 }
 Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
 Tensor sign(const Tensor& x) { return unary_op(UnaryOp::Sign, x); }
-Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
+// fp32 under autocast, as pow: PyTorch's square is pow(x, 2), on its CUDA autocast fp32 list.
+Tensor square(const Tensor& x) {
+  return unary_op(UnaryOp::Square, amp::autocast(amp::OpId::Pow, x));
+}
 Tensor reciprocal(const Tensor& x) {
   return unary_op(UnaryOp::Reciprocal, amp::autocast(amp::OpId::Reciprocal, x));
 }

@@ -134,7 +134,8 @@ struct ParamState {
 // Counts of lost updates over 16-bit parameter elements (see count_lost_updates).
 struct LostUpdateCount {
   int64_t elements = 0;  // 16-bit parameter elements stepped
-  int64_t updated = 0;   // ... whose update was nonzero (the fp32 weight moved)
+  int64_t updated = 0;   // ... whose fp32 weight moved (an update below fp32's resolution at
+                         // the weight, value/update > 2^24, counts as neither)
   int64_t lost = 0;      // ... of which the 16-bit value stayed the same
   // lost / updated (0 when nothing was updated)
   double share() const {

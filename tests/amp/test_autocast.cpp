@@ -23,6 +23,7 @@ TEST_CASE("autocast: 16-bit matmul/linear/conv, fp32 softmax/losses/sums, relu p
   CHECK(sum(y).dtype() == kFloat32);
   CHECK(mean(y).dtype() == kFloat16);  // as PyTorch: not on its lists (it accumulates in float)
   CHECK(exp(y).dtype() == kFloat32);
+  CHECK(square(y).dtype() == kFloat32);  // PyTorch's square is pow(x, 2), an fp32 op
   CHECK(cross_entropy(y, from_vector(std::vector<int64_t>{0, 1, 2, 0}, kInt64)).dtype() ==
         kFloat32);
   CHECK((y + x.narrow(1, 0, 3)).dtype() == kFloat32);  // mixed add promotes

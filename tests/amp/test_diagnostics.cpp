@@ -107,3 +107,24 @@ TEST_CASE("telemetry: activation and gradient stats per watched tensor") {
   CHECK(telemetry.rows()[0].gradient.subnormal == 3);  // 1e-5 < 2^-14 too
   CHECK(telemetry.to_text().find("h (gradient)") != std::string::npos);
 }
+
+TEST_CASE("diagnostics: edges found by an independent reference") {
+  // a double just below a power of two: log2 rounds up to the integer, ilogb does not
+  const double below = std::ldexp(1 - 0x1p-53, -30);
+  CHECK(amp::explain(below, kFloat16).scale_log2 == 17);  // 2^16 leaves it below 2^-14
+  const auto stats = amp::precision_stats(full({1}, 16 * (1 - 0x1p-53), kFloat64));
+  CHECK(stats.log2_histogram.count(3) == 1);
+  // lost_update_share: shapes must match (a broadcast update gave a share of 3), the weight is
+  // 16-bit, and an fp64 update's nonzero test sees it unrounded (1e-50 is nonzero, and lost)
+  hg::test::expect_error([] { amp::lost_update_share(ones({3}, kFloat16), full({1}, 1e-5)); },
+                         {"lost_update_share", "[1] float32", "[3] float16"});
+  hg::test::expect_error([] { amp::lost_update_share(ones({1}, kFloat64), full({1}, 1e-9)); },
+                         {"lost_update_share", "float16 or bfloat16", "[1] float64"});
+  CHECK(amp::lost_update_share(ones({2}, kFloat16),
+                               from_vector(std::vector<double>{1e-50, 1.0}, kFloat64)) == 0.5);
+}
+
+TEST_CASE("diagnostics: JSON lines escape user-given names") {
+  const std::string json = amp::precision_stats(ones({2})).to_json("a\"b\\c\n");
+  CHECK(json.find(R"("name":"a\"b\\c\u000a")") != std::string::npos);
+}
