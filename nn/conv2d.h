@@ -9,16 +9,20 @@ struct Conv2dOptions {
       : in_channels(in), out_channels(out), kernel_size(kernel) {}
   Conv2dOptions(int64_t in, int64_t out, int64_t kernel)
       : Conv2dOptions(in, out, Pair{kernel, kernel}) {}
-  Conv2dOptions& stride(int64_t s) {
-    stride_ = {s, s};
+  // one number for both dims, or (h, w) as the functional conv2d takes them
+  Conv2dOptions& stride(int64_t s) { return stride(Pair{s, s}); }
+  Conv2dOptions& stride(Pair s) {
+    stride_ = s;
     return *this;
   }
-  Conv2dOptions& padding(int64_t p) {
-    padding_ = {p, p};
+  Conv2dOptions& padding(int64_t p) { return padding(Pair{p, p}); }
+  Conv2dOptions& padding(Pair p) {
+    padding_ = p;
     return *this;
   }
-  Conv2dOptions& dilation(int64_t d) {
-    dilation_ = {d, d};
+  Conv2dOptions& dilation(int64_t d) { return dilation(Pair{d, d}); }
+  Conv2dOptions& dilation(Pair d) {
+    dilation_ = d;
     return *this;
   }
   Conv2dOptions& groups(int64_t g) {

@@ -265,6 +265,42 @@ void check_tiling(std::vector<ByteRange> ranges, uint64_t data_size, const std::
            " unused bytes after the last tensor in the data section");
 }
 
+// A first pass over the header with nlohmann's SAX interface, before the DOM is built: refuses
+// nesting past kMaxHeaderDepth (10^7 '[' cost ~400 MB as a DOM) and a tensor named twice (the
+// DOM keeps the last silently). Linear: parse() with a callback would rescan each parent
+// object at every end_object, quadratic in the number of tensors.
+struct HeaderCheck {
+  using json = nlohmann::json;
+  std::string path;
+  int depth = 0;
+  std::set<std::string> names;
+
+  bool enter() {
+    HG_CHECK(++depth <= kMaxHeaderDepth, "load_safetensors: ", path,
+             ": the header nests deeper than ", kMaxHeaderDepth, " levels");
+    return true;
+  }
+  bool start_object(std::size_t) { return enter(); }
+  bool start_array(std::size_t) { return enter(); }
+  bool end_object() { return --depth, true; }
+  bool end_array() { return --depth, true; }
+  bool key(json::string_t& name) {
+    HG_CHECK(depth != 1 || names.insert(name).second, "load_safetensors: ", path, ": \"", name,
+             "\" appears twice in the header");
+    return true;
+  }
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(json::number_integer_t) { return true; }
+  bool number_unsigned(json::number_unsigned_t) { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) { return true; }
+  bool string(json::string_t&) { return true; }
+  bool binary(json::binary_t&) { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    HG_FAIL("load_safetensors: ", path, ": the header is not valid JSON (", e.what(), ")");
+  }
+};
+
 }  // namespace
 
 TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string& path,
@@ -280,22 +316,11 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   const uint64_t data_size = size - 8 - header_size;
   HG_CHECK(header_text.find('\0') == std::string_view::npos, "load_safetensors: ", path,
            ": the header contains a NUL byte (the parser would stop there and drop the rest)");
-  std::set<std::string> names;
-  // Refuses, while parsing, nesting past kMaxHeaderDepth and a tensor named twice (the parser
-  // would keep the last silently).
-  const auto check = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-    HG_CHECK(depth <= kMaxHeaderDepth, "load_safetensors: ", path, ": the header nests deeper ",
-             "than ", kMaxHeaderDepth, " levels");
-    if (event == nlohmann::json::parse_event_t::key && depth == 1) {
-      const auto name = parsed.get<std::string>();
-      HG_CHECK(names.insert(name).second, "load_safetensors: ", path, ": \"", name,
-               "\" appears twice in the header");
-    }
-    return true;
-  };
+  HeaderCheck check{path};
+  nlohmann::json::sax_parse(header_text, &check);  // throws the hg::Error itself
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(header_text, check);
+    header = nlohmann::json::parse(header_text);
   } catch (const nlohmann::json::exception& e) {
     HG_FAIL("load_safetensors: ", path, ": the header is not valid JSON (", e.what(), ")");
   }

@@ -223,6 +223,9 @@ TEST_CASE("module: layers compute what their functional forms do, printing") {
   CHECK(conv.bias.defined());
   CHECK(nn::Conv2d(nn::Conv2dOptions(3, 8, 3).dilation(2)).describe().find("dilation=(2, 2)") !=
         std::string::npos);
+  nn::Conv2d tall(nn::Conv2dOptions(3, 8, {3, 1}).stride({2, 1}).padding({1, 0}));
+  CHECK(tall(randn({1, 3, 5, 5})).sizes() == Shape{1, 8, 3, 5});  // (h, w) options, as conv2d's
+  CHECK(tall.describe().find("stride=(2, 1), padding=(1, 0)") != std::string::npos);
   CHECK(nn::MaxPool2d(2).describe() == "MaxPool2d(kernel_size=2, stride=2, padding=0)");
   CHECK(nn::AvgPool2d(3, 1, 1).describe() == "AvgPool2d(kernel_size=3, stride=1, padding=1)");
   CHECK(nn::Dropout(0.5).describe() == "Dropout(p=0.5)");
