@@ -1,6 +1,5 @@
 #include "amp/grad_scaler.h"
 
-#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -131,8 +130,11 @@ void GradScaler::unscale_(optim::Optimizer& opt) {
   NoGradGuard no_grad;
   const std::vector<Tensor> params = opt.parameters();
   warn_if_no_masters(opt, params);
+  record.checked_gradients = false;
   for (const auto& p : params) {  // the first gradient's device, unless scale() chose already
-    if (p.grad().defined()) choose_home(p.grad().device());
+    if (!p.grad().defined()) continue;
+    choose_home(p.grad().device());
+    record.checked_gradients = true;
   }
   choose_home(kCPU);  // no gradient at all
   if (device_) {
@@ -182,13 +184,13 @@ StepResult GradScaler::step(optim::Optimizer& opt) {
   PerOptimizer& record = per_optimizer_[&opt];  // a map: unscale_ inserting keeps it valid
   HG_CHECK(record.stage != Stage::Stepped, "GradScaler.step: already called on this ", opt.name(),
            " optimizer since the last update()");
-  const std::vector<Tensor> params = opt.parameters();
-  HG_CHECK(
-      std::any_of(params.begin(), params.end(), [](const Tensor& p) { return p.grad().defined(); }),
-      "GradScaler.step: none of the ", params.size(), " parameters of this ", opt.name(),
-      " optimizer has a gradient, so there was nothing to check for inf/NaN (as PyTorch, "
-      "this is refused): was backward() called on scaler.scale(loss)?");
   if (record.stage == Stage::Ready) unscale_(opt);
+  // as PyTorch's "No inf checks were recorded": an unscale_ that saw no gradient (called before
+  // backward, say) checked nothing, and a step would apply gradients still scaled
+  HG_CHECK(record.checked_gradients, "GradScaler.step: the unscale_ of this ", opt.name(),
+           " optimizer saw no gradient among its ", opt.parameters().size(),
+           " parameters, so nothing was checked for inf/NaN: call unscale_ (if at all) after "
+           "backward() on scaler.scale(loss)");
   record.stage = Stage::Stepped;
   if (device_) return step_on_device(opt, record);
   if (record.found_inf) {
@@ -233,6 +235,7 @@ void GradScaler::update() {
   for (auto& [opt, record] : per_optimizer_) {
     record.stage = Stage::Ready;
     record.found_inf = false;
+    record.checked_gradients = false;
     record.skip_reason.clear();
   }
   autograd::clear_first_anomaly();

@@ -184,10 +184,11 @@ class GradScaler {
   // if any of them found one.
   struct PerOptimizer {
     Stage stage = Stage::Ready;
-    bool found_inf = false;      // host mode
-    bool flag_assigned = false;  // device mode: the first optimizer uses dev_.found_inf,
-    Tensor own_flag;             // every later one its own float32 [1] flag
-    std::string skip_reason;     // host mode, when found_inf
+    bool found_inf = false;          // host mode
+    bool checked_gradients = false;  // the last unscale_ saw at least one gradient
+    bool flag_assigned = false;      // device mode: the first optimizer uses dev_.found_inf,
+    Tensor own_flag;                 // every later one its own float32 [1] flag
+    std::string skip_reason;         // host mode, when found_inf
 
     PerOptimizer() = default;
     // A copied scaler gets its own flags, as it gets its own DeviceState.

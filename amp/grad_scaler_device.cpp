@@ -45,6 +45,7 @@ GradScaler::DeviceState& GradScaler::DeviceState::operator=(const DeviceState& o
 GradScaler::PerOptimizer::PerOptimizer(const PerOptimizer& other)
     : stage(other.stage),
       found_inf(other.found_inf),
+      checked_gradients(other.checked_gradients),
       flag_assigned(other.flag_assigned),
       own_flag(clone_if_defined(other.own_flag)),
       skip_reason(other.skip_reason) {}

@@ -38,22 +38,27 @@ void check_probabilities(const Tensor& p, const char* op) {
 // PyTorch's gradients: d/dp = (p - t) / max((1 - p) p, 1e-12), finite for every p in [0, 1]
 // (the composite's -t / p overflowed below p ~ 3e-39 in float: a confidently wrong sigmoid sent
 // -inf into the model), and d/dt = log(1 - p) - log(p), each log clamped as the loss's are.
+// For a 16-bit input the probability gradient is clamped to that dtype's largest finite value:
+// (p - t) / 1e-12 at a saturated p = 0 or 1 would become inf in fp16, and the sigmoid before
+// it would turn inf * 0 into NaN (every GradScaler step skipped, forever).
 class BinaryCrossEntropyBackward final : public autograd::Node {
  public:
-  BinaryCrossEntropyBackward(const Tensor& probs, const Tensor& target)
-      : probs_(probs), target_(target) {}
+  BinaryCrossEntropyBackward(const Tensor& probs, const Tensor& target, DType input_dtype)
+      : probs_(probs), target_(target), input_dtype_(input_dtype) {}
   std::string name() const override { return "BinaryCrossEntropyBackward"; }
   bool release_saved() override { return release_all(probs_, target_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor &p = probs_.unpack(*this), &t = target_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
-    const Tensor grad_probs = g * (p - t) / clamp_min((1.0 - p) * p, 1e-12);
+    Tensor grad_probs = g * (p - t) / clamp_min((1.0 - p) * p, 1e-12);
+    if (input_dtype_ == kFloat16) grad_probs = clamp(grad_probs, -65504.0, 65504.0);
     const Tensor grad_target = g * (clamped_log(1.0 - p) - clamped_log(p));
     return {grad_probs, grad_target};
   }
 
  private:
   autograd::SavedTensor probs_, target_;
+  DType input_dtype_;  // before the cast to the compute dtype
 };
 
 }  // namespace
@@ -85,7 +90,7 @@ Tensor binary_cross_entropy(const Tensor& probs, const Tensor& target, Reduction
     per_element = -(t * clamped_log(p) + (1.0 - t) * clamped_log(1.0 - p));
   }
   if (autograd::needs_grad({&p, &t}))
-    autograd::record_op<BinaryCrossEntropyBackward>({p, t}, per_element, p, t);
+    autograd::record_op<BinaryCrossEntropyBackward>({p, t}, per_element, p, t, p_in.dtype());
   return autograd::reduce_elementwise(per_element, reduction).to(p_in.dtype());
 }
 

@@ -14,9 +14,10 @@ namespace hg::kernels {
 
 // ---- AMP ----
 // For each i < count: outs[i] = float(grads[i]) * inv_scale (fp32 arithmetic, as the host's
-// grad.to(float32) * (1 / scale)), stored in outs[i]'s dtype: float32, or grads[i]'s own dtype
-// when it is float32/float64 (outs[i] may then alias grads[i]). found_inf (float32 [1]) is set
-// to 1 when any unscaled value is inf or NaN and is never cleared here. inv_scale: float32 [1].
+// grad.to(float32) * (1 / scale); a float64 gradient into a float64 output in double), stored
+// in outs[i]'s dtype: float32, or grads[i]'s own dtype when it is float32/float64 (outs[i] may
+// then alias grads[i]). found_inf (float32 [1]) is set to 1 when any stored value is inf or NaN
+// and is never cleared here. inv_scale: float32 [1].
 // All views contiguous, on one device; one launch on CUDA however many tensors there are.
 using UnscaleGradsFn = void (*)(const TensorView* grads, const TensorView* outs, int64_t count,
                                 const TensorView& inv_scale, const TensorView& found_inf);
@@ -24,7 +25,7 @@ using UnscaleGradsFn = void (*)(const TensorView* grads, const TensorView* outs,
 struct ScaleUpdateParams {
   double growth_factor = 2.0, backoff_factor = 0.5;
   int64_t growth_interval = 2000, hysteresis = 1;
-  double min_scale = 0.0, max_scale = 1e38;
+  double min_scale = 0.0, max_scale = 0x1p127;
 };
 // Slots of the float64 [kScaleStateSize] state tensor of the scale update.
 enum ScaleStateSlot : int64_t {

@@ -152,6 +152,9 @@ fi
 # ---- configure + build (skipped when the bundle's build runs) ----
 if ((prebuilt)); then
   record configure+build "ok (prebuilt)" 0
+elif [[ -n ${ONLY:-} && -f $build/CMakeCache.txt && ,$ONLY, != *,configure,* && ,$ONLY, != *,build,* ]]; then
+  # a rerun on a warm machine that built here in an earlier call: use that build as it is
+  record configure+build "ok (built by an earlier call)" 0
 else
   if ! run configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHG_ENABLE_CUDA=ON \
         -DHG_CUDA_ARCHITECTURES=90 -DHG_BUILD_EXAMPLES=ON "${cmake_extra[@]}"; then

@@ -37,10 +37,13 @@ void check_registered(bool registered, const CheckpointContents& c, const std::s
            "with a Checkpoint that names what to restore)");
 }
 
-// A position in another loader's pass would resume at other samples, silently.
-void check_same_layout(const std::array<int64_t, 4>& saved, const data::DataLoader& loader,
-                       const std::string& where) {
+// A position in another loader's pass would resume at other samples, silently. At a pass's
+// first batch only the sample order matters (samples and shuffle): batch_size and drop_last
+// may change between epochs.
+void check_same_layout(std::array<int64_t, 4> saved, int64_t next_batch,
+                       const data::DataLoader& loader, const std::string& where) {
   const std::array<int64_t, 4> now = detail::layout_of(loader);
+  if (next_batch == 0) saved[1] = now[1], saved[3] = now[3];
   const auto text = [](const std::array<int64_t, 4>& l) {
     return hg::detail::concat(l[0], " samples, batch_size ", l[1], ", shuffle ",
                               l[2] ? "on" : "off", ", drop_last ", l[3] ? "on" : "off");
@@ -155,7 +158,8 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
   check_registered(scheduler_ != nullptr, c, "scheduler", where);
   check_registered(generator_ != nullptr, c, "generator", where);
   check_registered(loader_ != nullptr, c, "data", where);
-  if (loader_ && c.data_layout) check_same_layout(*c.data_layout, *loader_, where);
+  if (loader_ && c.data_layout)
+    check_same_layout(*c.data_layout, c.data.next_batch, *loader_, where);
 
   Snapshot before;
   if (model_) {

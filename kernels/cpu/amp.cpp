@@ -20,13 +20,15 @@ constexpr int64_t kUpdateGrain = 32768;
 // In float, or in double for float64 gradients (amp_math.h's unscale says why).
 template <typename In, typename Out>
 bool unscale_loop(const In* in, Out* out, int64_t n, float inv_scale) {
-  using C = std::conditional_t<std::is_same_v<In, double>, double, float>;
+  using C =
+      std::conditional_t<std::is_same_v<In, double> && std::is_same_v<Out, double>, double, float>;
   bool bad = false;
 #pragma omp parallel for schedule(static) reduction(|| : bad) if (n >= kUpdateGrain)
   for (int64_t i = 0; i < n; ++i) {
-    const C v = am::unscale(static_cast<C>(in[i]), static_cast<C>(inv_scale));
-    out[i] = static_cast<Out>(v);
-    bad = bad || !am::is_finite(v);
+    const Out stored =
+        static_cast<Out>(am::unscale(static_cast<C>(in[i]), static_cast<C>(inv_scale)));
+    out[i] = stored;
+    bad = bad || !am::is_finite(static_cast<C>(stored));  // as stored: fp64 1e300 into fp32 is inf
   }
   return bad;
 }

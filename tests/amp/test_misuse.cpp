@@ -48,7 +48,17 @@ TEST_CASE("misuse: GradScaler step without any gradient") {
   optim::SGD opt{fc.parameters(), optim::SGDOptions(0.1)};
   amp::GradScaler scaler;
   expect_misuse_error("amp", "step with no gradients", [&] { scaler.step(opt); },
-                      {"GradScaler.step: none of the 2 parameters", "has a gradient"});
+                      {"GradScaler.step: the unscale_ of this SGD optimizer saw no gradient",
+                       "among its 2 parameters"});
+  // unscale_ before backward checked nothing: the step would apply scaled gradients
+  amp::GradScaler early;
+  optim::SGD opt2{fc.parameters(), optim::SGDOptions(0.1)};
+  early.unscale_(opt2);
+  early.scale(fc(ones({1, 3})).sum()).backward();
+  const auto w_bits = bits(fc.weight);
+  expect_misuse_error("amp", "unscale_ before backward, then step", [&] { early.step(opt2); },
+                      {"GradScaler.step", "saw no gradient", "after backward()"});
+  CHECK(bits(fc.weight) == w_bits);
 }
 
 TEST_CASE("misuse: GradScaler options and inputs") {

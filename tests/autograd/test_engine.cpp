@@ -163,7 +163,9 @@ TEST_CASE("engine: remove_hook takes a hook out by the handle register_hook retu
   y.sum().backward();
   CHECK(calls == 0);
   CHECK(values(x.grad()) == std::vector<double>{6, 6});  // doubled, not multiplied by ten
-  x.remove_hook(doubling);
+  x.requires_grad_(false);
+  x.remove_hook(doubling);  // with requires_grad off too: the hook would run again once it is on
+  x.requires_grad_(true);
   expect_error([&] { x.remove_hook(doubling); },
                {"remove_hook", "[2] float32", "no hook with handle 1"});
   expect_error([&] { x.remove_hook(7); }, {"remove_hook", "no hook with handle 7", "2 registered"});

@@ -215,6 +215,13 @@ TEST_CASE("binary_cross_entropy: the edges (large logits, p of 0 and 1, a zero l
   const Tensor tiny = from_vector(std::vector<float>{1e-39f, 1e-30f, 0.25f}).requires_grad_();
   binary_cross_entropy(tiny, ones({3}), Reduction::Sum).backward();
   CHECK(values(tiny.grad()) == std::vector<double>{-big, -big, -4});
+  // fp16: 1e12 would be inf in the input's dtype, and sigmoid's backward inf * 0 = NaN
+  const Tensor x16 = from_vector(std::vector<float>{-20, 10, 0}).to(kFloat16).requires_grad_();
+  const Tensor t16 = from_vector(std::vector<float>{1, 0.5f, 1}).to(kFloat16);
+  binary_cross_entropy(sigmoid(x16), t16, Reduction::Sum).backward();
+  const std::vector<double> g16 = values(x16.grad());
+  for (double g : g16) CHECK(std::isfinite(g));
+  CHECK(g16[2] == -0.5);
   expect_error([&] { (void)binary_cross_entropy(p, zeros({3})); },
                {"binary_cross_entropy", "[4] float32", "[3] float32", "differ in shape"});
 }

@@ -65,6 +65,14 @@ TEST_CASE(
   const kernels::TensorView fine_view = view_of(fine);
   kernels::unscale_grads(kCPU)(&fine_view, &fine_view, 1, view_of(inv_t), view_of(found));
   CHECK(found.item<float>() == 1.0f);  // never cleared by the unscale
+
+  // a float64 gradient into a float32 output: checked as stored (1e300 is inf in float)
+  const Tensor huge = from_vector(std::vector<double>{1e300}, kFloat64), narrow = empty({1});
+  const Tensor cleared = zeros({1});
+  const kernels::TensorView huge_view = view_of(huge), narrow_view = view_of(narrow);
+  kernels::unscale_grads(kCPU)(&huge_view, &narrow_view, 1, view_of(inv_t), view_of(cleared));
+  CHECK(std::isinf(narrow.item<float>()));
+  CHECK(cleared.item<float>() == 1.0f);
 }
 
 TEST_CASE("scale_update follows GradScaler::update: growth, hysteresis, backoff, bounds") {

@@ -121,6 +121,22 @@ TEST_CASE("Checkpoint refuses a data position saved by a loader of another layou
   Setup b;  // the same layout loads
   b.ckpt().load(path);
   CHECK(b.loader.state() == a.loader.state());
+  // at a pass's first batch only the order matters: another batch_size resumes there
+  Setup c;
+  c.loader.set_epoch(1);
+  const std::string boundary = temp_file("boundary.ckpt");
+  c.ckpt().save(boundary);
+  data::DataLoader larger(small_dataset(), {.batch_size = 5, .shuffle = true, .seed = 3});
+  train::Checkpoint to_larger;
+  to_larger.model(c.fc)
+      .optimizer(c.opt)
+      .scheduler(c.sched)
+      .scaler(c.scaler)
+      .generator(c.gen)
+      .loader(larger);
+  to_larger.load(boundary);
+  CHECK(larger.state() == c.loader.state());
+  std::filesystem::remove(boundary);
   std::filesystem::remove(path);
 }
 
