@@ -152,9 +152,10 @@ fi
 # ---- configure + build (skipped when the bundle's build runs) ----
 if ((prebuilt)); then
   record configure+build "ok (prebuilt)" 0
-elif [[ -n ${ONLY:-} && -f $build/CMakeCache.txt && ,$ONLY, != *,configure,* && ,$ONLY, != *,build,* ]]; then
-  # a rerun on a warm machine that built here in an earlier call: use that build as it is
-  record configure+build "ok (built by an earlier call)" 0
+elif [[ -n ${ONLY:-} && -f $build/CMakeCache.txt ]]; then
+  # A rerun on a warm machine that configured here in an earlier call: bring that build up to
+  # the sources just copied over (incremental: cheap when nothing changed), whatever ONLY says.
+  ONLY="$ONLY,build" run build 300 cmake --build "$build" -j"$jobs" || exit 1
 else
   if ! run configure 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHG_ENABLE_CUDA=ON \
         -DHG_CUDA_ARCHITECTURES=90 -DHG_BUILD_EXAMPLES=ON "${cmake_extra[@]}"; then

@@ -222,6 +222,11 @@ TEST_CASE("binary_cross_entropy: the edges (large logits, p of 0 and 1, a zero l
   const std::vector<double> g16 = values(x16.grad());
   for (double g : g16) CHECK(std::isfinite(g));
   CHECK(g16[2] == -0.5);
+  // a scaled gradient that overflows fp16 still does (the scaler must see it and back off)
+  const Tensor z16 = zeros({1}, kFloat16).requires_grad_();
+  (binary_cross_entropy(sigmoid(z16), zeros({1}, kFloat16), Reduction::Sum).to(kFloat32) * 60000.0)
+      .backward();  // dL/dp = 120000 > 65504
+  CHECK(std::isinf(values(z16.grad())[0]));
   expect_error([&] { (void)binary_cross_entropy(p, zeros({3})); },
                {"binary_cross_entropy", "[4] float32", "[3] float32", "differ in shape"});
 }
