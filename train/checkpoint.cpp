@@ -37,13 +37,24 @@ void check_registered(bool registered, const CheckpointContents& c, const std::s
            "with a Checkpoint that names what to restore)");
 }
 
-// A position in another loader's pass would resume at other samples, silently. At a pass's
-// first batch only the sample order matters (samples and shuffle): batch_size and drop_last
-// may change between epochs.
-void check_same_layout(std::array<int64_t, 4> saved, int64_t next_batch,
-                       const data::DataLoader& loader, const std::string& where) {
+// Where `loader` resumes. A position in another loader's pass would visit other samples,
+// silently: refused. At a pass's boundary (its first batch, or past its last) only the sample
+// order matters (samples and shuffle): batch_size and drop_last may change between epochs, and
+// "past the last batch" becomes the registered loader's own pass end.
+data::DataLoaderState resume_position(const CheckpointContents& c, const data::DataLoader& loader,
+                                      const std::string& where) {
+  data::DataLoaderState position = c.data;
+  if (!c.data_layout) return position;  // a file from before the layout was recorded
+  std::array<int64_t, 4> saved = *c.data_layout;
   const std::array<int64_t, 4> now = detail::layout_of(loader);
-  if (next_batch == 0) saved[1] = now[1], saved[3] = now[3];
+  HG_CHECK(saved[1] >= 1, where, "data.batch_size must be >= 1, got ", saved[1]);
+  const int64_t saved_batches =
+      saved[3] ? saved[0] / saved[1] : (saved[0] + saved[1] - 1) / saved[1];
+  const bool at_end = position.next_batch == saved_batches;
+  if (position.next_batch == 0 || at_end) {
+    saved[1] = now[1], saved[3] = now[3];
+    if (at_end) position.next_batch = loader.size();
+  }
   const auto text = [](const std::array<int64_t, 4>& l) {
     return hg::detail::concat(l[0], " samples, batch_size ", l[1], ", shuffle ",
                               l[2] ? "on" : "off", ", drop_last ", l[3] ? "on" : "off");
@@ -52,6 +63,7 @@ void check_same_layout(std::array<int64_t, 4> saved, int64_t next_batch,
            "; the registered loader has ", text(now),
            ", so the resumed pass would visit other samples: resume with the same data set and "
            "loader options");
+  return position;
 }
 
 }  // namespace
@@ -158,8 +170,8 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
   check_registered(scheduler_ != nullptr, c, "scheduler", where);
   check_registered(generator_ != nullptr, c, "generator", where);
   check_registered(loader_ != nullptr, c, "data", where);
-  if (loader_ && c.data_layout)
-    check_same_layout(*c.data_layout, c.data.next_batch, *loader_, where);
+  const data::DataLoaderState position =
+      loader_ ? resume_position(c, *loader_, where) : data::DataLoaderState{};
 
   Snapshot before;
   if (model_) {
@@ -179,7 +191,7 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
     if (scheduler_) scheduler_->load_state_dict(c.scheduler);
     if (scaler_) scaler_->load_state_dict(c.scaler);
     if (generator_) generator_->set_state(c.generator);
-    if (loader_) loader_->set_state(c.data);
+    if (loader_) loader_->set_state(position);
   } catch (...) {
     if (model_) model_->load_state_dict(before.model);
     if (optimizer_) optimizer_->load_state_dict(*before.optimizer);

@@ -136,6 +136,24 @@ TEST_CASE("Checkpoint refuses a data position saved by a loader of another layou
       .loader(larger);
   to_larger.load(boundary);
   CHECK(larger.state() == c.loader.state());
+  // saved past a pass's last batch (inside the loop, at its end): the larger loader's pass end
+  Setup d;
+  d.loader.set_epoch(1);
+  for (auto& batch : d.loader) {
+    (void)batch;
+    d.ckpt().save(boundary);  // the last one is saved at batch 5 of 5: next_batch 5
+  }
+  REQUIRE(d.loader.state().next_batch == 0);  // after the loop: the next epoch
+  data::DataLoader larger_end(small_dataset(), {.batch_size = 5, .shuffle = true, .seed = 3});
+  train::Checkpoint to_larger_end;
+  to_larger_end.model(d.fc)
+      .optimizer(d.opt)
+      .scheduler(d.sched)
+      .scaler(d.scaler)
+      .generator(d.gen)
+      .loader(larger_end);
+  to_larger_end.load(boundary);
+  CHECK(larger_end.state() == data::DataLoaderState{3, 1, 4});  // epoch 1, past its 4 batches
   std::filesystem::remove(boundary);
   std::filesystem::remove(path);
 }
