@@ -15,6 +15,7 @@
 #include <set>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "core/error.h"
 #include "core/factories.h"
@@ -271,6 +272,7 @@ void check_tiling(std::vector<ByteRange> ranges, uint64_t data_size, const std::
 // object at every end_object, quadratic in the number of tensors.
 struct HeaderCheck {
   using json = nlohmann::json;
+  explicit HeaderCheck(std::string file) : path(std::move(file)) {}
   std::string path;
   int depth = 0;
   std::set<std::string> names;
@@ -316,7 +318,7 @@ TensorMap parse_safetensors(const uint8_t* bytes, size_t size, const std::string
   const uint64_t data_size = size - 8 - header_size;
   HG_CHECK(header_text.find('\0') == std::string_view::npos, "load_safetensors: ", path,
            ": the header contains a NUL byte (the parser would stop there and drop the rest)");
-  HeaderCheck check{path};
+  HeaderCheck check(path);
   nlohmann::json::sax_parse(header_text, &check);  // throws the hg::Error itself
   nlohmann::json header;
   try {
