@@ -35,9 +35,11 @@ struct Setup {
   amp::GradScaler scaler{amp::GradScalerOptions().init_scale(1024)};
   Generator gen{42};
   data::DataLoader loader;
-  train::Checkpoint ckpt() {
+  train::Checkpoint ckpt() { return ckpt(loader); }
+  // this setup's objects with another loader registered
+  train::Checkpoint ckpt(data::DataLoader& with_loader) {
     train::Checkpoint c;
-    c.model(fc).optimizer(opt).scheduler(sched).scaler(scaler).generator(gen).loader(loader);
+    c.model(fc).optimizer(opt).scheduler(sched).scaler(scaler).generator(gen).loader(with_loader);
     return c;
   }
   void train_steps(int n) {
@@ -110,11 +112,8 @@ TEST_CASE("Checkpoint refuses a data position saved by a loader of another layou
        {data::DataLoaderOptions{.batch_size = 2, .shuffle = true, .seed = 3},
         data::DataLoaderOptions{.batch_size = 4, .shuffle = false, .seed = 3}}) {
     data::DataLoader loader(small_dataset(), other);
-    train::Checkpoint c;
-    c.model(a.fc).optimizer(a.opt).scheduler(a.sched).scaler(a.scaler).generator(a.gen).loader(
-        loader);
     expect_error(
-        [&] { c.load(path); },
+        [&] { a.ckpt(loader).load(path); },
         {"Checkpoint.load: ", "saved by a loader over 20 samples, batch_size 4, shuffle on",
          "the registered loader has 20 samples", "visit other samples"});
   }
@@ -127,14 +126,7 @@ TEST_CASE("Checkpoint refuses a data position saved by a loader of another layou
   const std::string boundary = temp_file("boundary.ckpt");
   c.ckpt().save(boundary);
   data::DataLoader larger(small_dataset(), {.batch_size = 5, .shuffle = true, .seed = 3});
-  train::Checkpoint to_larger;
-  to_larger.model(c.fc)
-      .optimizer(c.opt)
-      .scheduler(c.sched)
-      .scaler(c.scaler)
-      .generator(c.gen)
-      .loader(larger);
-  to_larger.load(boundary);
+  c.ckpt(larger).load(boundary);
   CHECK(larger.state() == c.loader.state());
   // saved past a pass's last batch (inside the loop, at its end): the larger loader's pass end
   Setup d;
@@ -145,14 +137,7 @@ TEST_CASE("Checkpoint refuses a data position saved by a loader of another layou
   }
   REQUIRE(d.loader.state().next_batch == 0);  // after the loop: the next epoch
   data::DataLoader larger_end(small_dataset(), {.batch_size = 5, .shuffle = true, .seed = 3});
-  train::Checkpoint to_larger_end;
-  to_larger_end.model(d.fc)
-      .optimizer(d.opt)
-      .scheduler(d.sched)
-      .scaler(d.scaler)
-      .generator(d.gen)
-      .loader(larger_end);
-  to_larger_end.load(boundary);
+  d.ckpt(larger_end).load(boundary);
   CHECK(larger_end.state() == data::DataLoaderState{3, 1, 4});  // epoch 1, past its 4 batches
   std::filesystem::remove(boundary);
   std::filesystem::remove(path);
