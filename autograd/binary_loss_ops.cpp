@@ -38,7 +38,7 @@ void check_probabilities(const Tensor& p, const char* op) {
 // PyTorch's gradients: d/dp = (p - t) / max((1 - p) p, 1e-12), finite for every p in [0, 1]
 // (the composite's -t / p overflowed below p ~ 3e-39 in float: a confidently wrong sigmoid sent
 // -inf into the model), and d/dt = log(1 - p) - log(p), each log clamped as the loss's are.
-// For an fp16 input the slope (p - t) / max(...) is clamped to fp16's largest finite value:
+// For a 16-bit input the slope (p - t) / max(...) is clamped to that dtype's largest finite value:
 // 1e12 at a saturated p = 0 or 1 would become inf in fp16, and the sigmoid before it would
 // turn inf * 0 into NaN (every GradScaler step skipped, whatever the scale). The incoming
 // gradient is not clamped: a scaled gradient that overflows fp16 must reach the scaler as inf.
@@ -52,7 +52,10 @@ class BinaryCrossEntropyBackward final : public autograd::Node {
     const Tensor &p = probs_.unpack(*this), &t = target_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype);
     Tensor slope = (p - t) / clamp_min((1.0 - p) * p, 1e-12);
-    if (input_dtype_ == kFloat16) slope = clamp(slope, -65504.0, 65504.0);  // not g: see above
+    if (is_low_precision(input_dtype_)) {  // the slope, not g: see above
+      const double largest = largest_finite(input_dtype_);
+      slope = clamp(slope, -largest, largest);
+    }
     const Tensor grad_probs = g * slope;
     const Tensor grad_target = g * (clamped_log(1.0 - p) - clamped_log(p));
     return {grad_probs, grad_target};

@@ -1,6 +1,7 @@
 #include "core/dtype.h"
 
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 
@@ -85,12 +86,24 @@ void check_integer_fill(double value, DType dtype, std::string_view op) {
            dtype_name(dtype), " without overflow");
 }
 
+double largest_finite(DType dtype) {
+  switch (dtype) {
+    case kFloat16:
+      return 65504.0;  // (2 - 2^-10) 2^15
+    case kBFloat16:
+      return 3.3895313892515355e38;  // (2 - 2^-7) 2^127
+    case kFloat32:
+      return 3.4028234663852886e38;  // (2 - 2^-23) 2^127
+    default:
+      HG_CHECK(dtype == kFloat64, "largest_finite: ", dtype_name(dtype), " is not floating");
+      return std::numeric_limits<double>::max();
+  }
+}
+
 void check_fill_value(double value, DType dtype, std::string_view op) {
   check_integer_fill(value, dtype, op);
   if (!is_floating(dtype) || dtype == kFloat64 || !std::isfinite(value)) return;
-  const double largest = dtype == kFloat16    ? 65504.0
-                         : dtype == kBFloat16 ? 3.3895313892515355e38   // (2 - 2^-7) 2^127
-                                              : 3.4028234663852886e38;  // (2 - 2^-23) 2^127
+  const double largest = largest_finite(dtype);
   HG_CHECK(std::fabs(value) <= largest, op, ": value ", value, " cannot be converted to ",
            dtype_name(dtype), " without overflow (largest finite ", largest, ")");
 }

@@ -65,6 +65,8 @@ void check_integer_fill(double value, DType dtype, std::string_view op);
 // check_integer_fill, and for fp16/bf16/fp32 a finite value past the dtype's largest finite
 // value (PyTorch's rule for fill_, full and masked_fill: 70000 in fp16 is an error, not inf).
 void check_fill_value(double value, DType dtype, std::string_view op);
+// The largest finite value of a floating dtype (65504 for float16).
+double largest_finite(DType dtype);
 
 std::ostream& operator<<(std::ostream& out, DType dtype);
 

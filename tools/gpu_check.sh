@@ -103,14 +103,9 @@ library_path() {  # library_path NAME: where the dynamic linker finds NAME, or n
 missing_libraries() {  # the "not found" libraries of the given binaries
   ldd "$@" 2>/dev/null | awk '/not found/ { print $1 }' | sort -u
 }
-unxz_to_stdout() {  # xz -dc, or Python's lzma where the image lacks xz
-  if command -v xz >/dev/null; then xz -dc "$1"
-  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"
-  fi
-}
 if [[ -d $bundle ]]; then
   deps=$PWD/$bundle/deps
-  rm -rf "$deps" && mkdir -p "$deps" && unxz_to_stdout "$bundle/deps.tar.xz" | tar -C "$deps" -xf -
+  rm -rf "$deps" && mkdir -p "$deps" && bash tools/unxz.sh "$bundle/deps.tar.xz" | tar -C "$deps" -xf -
   for lib in libgfortran.so.5 libquadmath.so.0 libgomp.so.1; do  # the image's own come first
     [[ -n $(library_path "$lib") ]] && rm -f "$deps/lib/$lib"
   done
@@ -123,7 +118,7 @@ if [[ -d $bundle ]]; then
     mkdir -p datasets/mnist && cp "$bundle"/mnist/*.gz datasets/mnist/
   fi
   if [[ -f $bundle/build-gpu.tar.xz && ! -f $build/CMakeCache.txt ]]; then
-    unxz_to_stdout "$bundle/build-gpu.tar.xz" | tar -xf -
+    bash tools/unxz.sh "$bundle/build-gpu.tar.xz" | tar -xf -
     # The binaries' RUNPATH names the build machine's folder: find libhalfgrad.so here instead.
     export LD_LIBRARY_PATH=$PWD/$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     # ctest's files name the folder the build was configured in: point them here.

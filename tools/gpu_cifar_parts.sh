@@ -14,11 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ ${1:-} == unpack ]]; then
   mkdir -p datasets/cifar10
-  for f in "$2"/*.xz; do  # xz, or Python's lzma where the image lacks xz
-    if command -v xz >/dev/null; then xz -dc "$f"
-    else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$f"
-    fi >"datasets/cifar10/$(basename "$f" .xz)"
-  done
+  for f in "$2"/*.xz; do bash tools/unxz.sh "$f" >"datasets/cifar10/$(basename "$f" .xz)"; done
   (cd datasets/cifar10 && md5sum -c --ignore-missing "$OLDPWD/$2/md5sums.txt")
   ls -la datasets/cifar10
   exit 0

@@ -13,6 +13,14 @@ TEST_CASE("dtype: names and item sizes") {
   CHECK_FALSE(is_floating(kInt64));
 }
 
+TEST_CASE("dtype: largest_finite is each floating format's largest value") {
+  CHECK(largest_finite(kFloat16) == 65504.0);
+  CHECK(largest_finite(kBFloat16) == static_cast<double>(BFloat16::from_bits(0x7f7f)));
+  CHECK(largest_finite(kFloat32) == static_cast<double>(std::numeric_limits<float>::max()));
+  CHECK(largest_finite(kFloat64) == std::numeric_limits<double>::max());
+  CHECK_THROWS_AS(largest_finite(kInt64), Error);
+}
+
 TEST_CASE("dtype: promotion follows PyTorch for tensors of equal rank") {
   CHECK(promote_types(kFloat16, kFloat32) == kFloat32);
   CHECK(promote_types(kFloat16, kBFloat16) == kFloat32);
