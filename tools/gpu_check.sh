@@ -117,8 +117,11 @@ if [[ -d $bundle ]]; then
   if [[ -d $bundle/mnist && ! -e datasets/mnist ]]; then
     mkdir -p datasets/mnist && cp "$bundle"/mnist/*.gz datasets/mnist/
   fi
-  if [[ -f $bundle/build-gpu.tar.xz && ! -f $build/CMakeCache.txt ]]; then
-    bash tools/unxz.sh "$bundle/build-gpu.tar.xz" | tar -xf -
+  # Unpacked afresh on every call, a rerun on a warm machine too (it has no objects, so an
+  # incremental build there would compile everything); a build configured here stays.
+  if [[ -f $bundle/build-gpu.tar.xz && ( ! -f $build/CMakeCache.txt || -f $build/.from_bundle ) ]]; then
+    rm -rf "$build"
+    bash tools/unxz.sh "$bundle/build-gpu.tar.xz" | tar -xf - && touch "$build/.from_bundle"
     # The binaries' RUNPATH names the build machine's folder: find libhalfgrad.so here instead.
     export LD_LIBRARY_PATH=$PWD/$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
     # ctest's files name the folder the build was configured in: point them here.
