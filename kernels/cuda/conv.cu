@@ -44,9 +44,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
     for (int64_t g = 0; g < s.groups; ++g) {
       GemmOperand columns{x + (n0 * s.cin + g * s.cg) * s.hwi, s.hwo, false, s.cin * s.hwi};
       if (!s.direct) {
-        conv::im2col_kernel<T><<<grid_for(nb * s.kg * s.hwo), kBlockSize, 0, stream>>>(
-            x, s, n0, nb, g, layout, cols.as<T>());
-        HG_CUDA_LAUNCH_CHECK("conv2d im2col_kernel");
+        conv::im2col(x, s, n0, nb, g, layout, cols.as<T>(), "conv2d im2col_kernel");
         columns = {cols.as<T>(), s.hwo, false, s.kg * s.hwo};
       }
       const GemmOperand weight{w + g * s.og * s.kg, s.kg, false, 0};
@@ -63,20 +61,16 @@ void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
   const int64_t chunk = conv::chunk_samples(s);
   DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
   DeviceBuffer go_cols(chunk > 1 ? static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T) : 0);
-  cudaStream_t stream = current_stream();
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0), ld = nb * s.hwo;
     const T* go_chunk = go + n0 * s.cout * s.hwo;  // [cout][hwo] as is when nb == 1
     if (nb > 1) {
-      conv::gather_grad_out_kernel<T><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0, stream>>>(
-          go, s, n0, nb, go_cols.as<T>());
-      HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");
+      conv::gather_grad_out(go, s, n0, nb, go_cols.as<T>());
       go_chunk = go_cols.as<T>();
     }
     for (int64_t g = 0; g < s.groups; ++g) {
-      conv::im2col_kernel<T><<<grid_for(nb * s.kg * s.hwo), kBlockSize, 0, stream>>>(
-          x, s, n0, nb, g, conv::shared_layout(s, nb), cols.as<T>());
-      HG_CUDA_LAUNCH_CHECK("conv2d_backward im2col_kernel");
+      conv::im2col(x, s, n0, nb, g, conv::shared_layout(s, nb), cols.as<T>(),
+                   "conv2d_backward im2col_kernel");
       const GemmOperand grad{go_chunk + g * s.og * ld, ld, false, 0};
       const GemmOperand columns{cols.as<T>(), ld, true, 0};
       gemm_rm<T>(s.og, s.kg, ld, grad, columns, 1.0, acc + g * s.og * s.kg, s.kg);
@@ -88,7 +82,6 @@ void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
 // the product straight into grad_x.
 template <typename T>
 void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
-  cudaStream_t stream = current_stream();
   if (s.direct) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
@@ -106,9 +99,7 @@ void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
       const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
       const GemmOperand grad{go + (n0 * s.cout + g * s.og) * s.hwo, s.hwo, false, s.cout * s.hwo};
       gemm_rm<T>(s.kg, s.hwo, s.og, weight, grad, 0.0, cols.as<Acc<T>>(), s.hwo, nb, s.kg * s.hwo);
-      conv::col2im_kernel<T, Acc<T>><<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0, stream>>>(
-          cols.as<Acc<T>>(), s, n0, nb, g, gx);
-      HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
+      conv::col2im(cols.as<Acc<T>>(), s, n0, nb, g, gx);
     }
   }
 }

@@ -7,7 +7,9 @@
 //  - shared columns, [kg][nb * hwo] (sb = hwo, sr = nb * hwo): one GEMM whose K runs over all
 //    samples of the chunk (grad_weight sums over the batch inside cuBLAS).
 #include <cstdint>
+#include <type_traits>
 
+#include "kernels/cuda/index_div.h"
 #include "kernels/cuda/nn_common.cuh"
 #include "kernels/nn_kernels.h"
 
@@ -55,56 +57,161 @@ struct Layout {
 inline Layout per_sample_layout(const Shape& s) { return {s.kg * s.hwo, s.hwo}; }
 inline Layout shared_layout(const Shape& s, int64_t nb) { return {s.hwo, nb * s.hwo}; }
 
-// cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image.
-template <typename T>
-__global__ void im2col_kernel(const T* x, Shape s, int64_t n0, int64_t nb, int64_t g, Layout layout,
-                              T* cols) {
-  const int64_t total = nb * s.kg * s.hwo;
-  HG_GRID_LOOP(idx, total) {
-    const int64_t p = idx % s.hwo, r = (idx / s.hwo) % s.kg, b = idx / (s.hwo * s.kg);
-    const int64_t c = r / (s.kh * s.kw), i = (r / s.kw) % s.kh, j = r % s.kw;
-    const int64_t ih = (p / s.wo) * s.sh - s.ph + i * s.dh;
-    const int64_t iw = (p % s.wo) * s.sw - s.pw + j * s.dw;
-    T v = Scalar<T>::store(0.0f);
-    if (ih >= 0 && ih < s.h && iw >= 0 && iw < s.w)
-      v = x[((n0 + b) * s.cin + g * s.cg + c) * s.hwi + ih * s.w + iw];
-    cols[b * layout.sb + r * layout.sr + p] = v;
+// The divisors the index kernels below use, as FastDivmod or WideDivmod (kernels/cuda/index_div.h).
+template <typename D>
+struct Divisors {
+  D wo, hwo, cg, w, hwi, sh, sw, cout;
+};
+template <typename D>
+Divisors<D> divisors_of(const Shape& s) {
+  return {D(s.wo), D(s.hwo), D(s.cg), D(s.w), D(s.hwi), D(s.sh), D(s.sw), D(s.cout)};
+}
+// The largest index or divisor those kernels divide, for with_index_width: flat indices of
+// nb samples' columns, inputs and output gradients, and the padded input extents.
+inline int64_t index_bound(const Shape& s, int64_t nb) {
+  int64_t bound = nb * s.kg * s.hwo;
+  for (const int64_t v : {nb * s.cg * s.hwi, nb * s.cout * s.hwo, s.h + s.ph + 1, s.w + s.pw + 1,
+                          s.cout, s.sh, s.sw})
+    bound = v > bound ? v : bound;
+  return bound;
+}
+
+// Signed arithmetic as wide as D's indices: coordinates may be negative (padding).
+template <typename D>
+using SignedIndex = std::conditional_t<std::is_same_v<typename D::Index, uint32_t>, int32_t, int64_t>;
+
+// cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image. One
+// thread per (sample, channel, output position) writes the kh x kw entries of that position:
+// the index is divided once, not once per entry. KH, KW > 0 fix the kernel's size at compile
+// time (3x3: the loops unroll, and all the loads are issued before the stores); 0 reads it from s.
+template <typename T, typename D, int KH, int KW>
+__global__ void im2col_kernel(const T* __restrict__ x, Shape s, int64_t n0, int64_t nb, int64_t g,
+                              Layout layout, Divisors<D> d, T* __restrict__ cols) {
+  using I = typename D::Index;
+  using S = SignedIndex<D>;
+  const int kh = KH > 0 ? KH : static_cast<int>(s.kh), kw = KW > 0 ? KW : static_cast<int>(s.kw);
+  const S h = static_cast<S>(s.h), w = static_cast<S>(s.w), sr = static_cast<S>(layout.sr);
+  const I total = static_cast<I>(nb * s.cg * s.hwo);
+  for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
+    const I q = d.hwo.div(idx), p = idx - q * d.hwo.divisor;  // q = b * cg + c
+    const I b = d.cg.div(q), c = q - b * d.cg.divisor;
+    const I oh = d.wo.div(p), ow = p - oh * d.wo.divisor;
+    const T* plane = x + ((n0 + static_cast<int64_t>(b)) * s.cin + g * s.cg + c) * s.hwi;
+    T* out = cols + static_cast<int64_t>(b) * layout.sb + int64_t{c} * kh * kw * layout.sr + p;
+    const S ih0 = static_cast<S>(oh) * static_cast<S>(s.sh) - static_cast<S>(s.ph);
+    const S iw0 = static_cast<S>(ow) * static_cast<S>(s.sw) - static_cast<S>(s.pw);
+#pragma unroll
+    for (int i = 0; i < kh; ++i) {
+      const S ih = ih0 + i * static_cast<S>(s.dh);
+      const bool row_inside = ih >= 0 && ih < h;
+#pragma unroll
+      for (int j = 0; j < kw; ++j) {
+        const S iw = iw0 + j * static_cast<S>(s.dw);
+        out[(i * kw + j) * sr] =
+            row_inside && iw >= 0 && iw < w ? plane[ih * w + iw] : Scalar<T>::store(0.0f);
+      }
+    }
   }
+}
+
+// The output position t / stride along one axis that reads input coordinate t + (the kernel
+// offset), or -1 when none does (t negative, not on the stride, or past the output).
+template <typename D, typename S>
+__device__ inline S strided_source(S t, const D& stride, S out_extent) {
+  using I = typename D::Index;
+  if (t < 0) return -1;
+  if (stride.divisor == 1) return t < out_extent ? t : -1;
+  const I o = stride.div(static_cast<I>(t));
+  return o * stride.divisor != static_cast<I>(t) || static_cast<S>(o) >= out_extent
+             ? -1
+             : static_cast<S>(o);
 }
 
 // grad_x of group g of samples [n0, n0 + nb) from cols (compute type A, per-sample layout):
 // each input element gathers the column entries im2col read from it, in (i, j) order (the
-// order the CPU's col2im adds them), and is rounded once.
-template <typename T, typename A>
-__global__ void col2im_kernel(const A* cols, Shape s, int64_t n0, int64_t nb, int64_t g, T* gx) {
-  const int64_t total = nb * s.cg * s.hwi;
-  HG_GRID_LOOP(idx, total) {
-    const int64_t iw = idx % s.w, ih = (idx / s.w) % s.h;
-    const int64_t c = (idx / s.hwi) % s.cg, b = idx / (s.hwi * s.cg);
-    const A* col_b = cols + b * s.kg * s.hwo;
+// order the CPU's col2im adds them), and is rounded once. KH, KW as for im2col_kernel.
+template <typename T, typename A, typename D, int KH, int KW>
+__global__ void col2im_kernel(const A* __restrict__ cols, Shape s, int64_t n0, int64_t nb,
+                              int64_t g, Divisors<D> d, T* __restrict__ gx) {
+  using I = typename D::Index;
+  using S = SignedIndex<D>;
+  const int kh = KH > 0 ? KH : static_cast<int>(s.kh), kw = KW > 0 ? KW : static_cast<int>(s.kw);
+  const S ho = static_cast<S>(s.ho), wo = static_cast<S>(s.wo), hwo = static_cast<S>(s.hwo);
+  const I total = static_cast<I>(nb * s.cg * s.hwi);
+  for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
+    const I q = d.hwi.div(idx), pos = idx - q * d.hwi.divisor;  // q = b * cg + c
+    const I b = d.cg.div(q), c = q - b * d.cg.divisor;
+    const I ih = d.w.div(pos), iw = pos - ih * d.w.divisor;
+    const A* col_c = cols + static_cast<int64_t>(b) * s.kg * s.hwo + int64_t{c} * kh * kw * s.hwo;
+    const S th0 = static_cast<S>(ih) + static_cast<S>(s.ph);
+    const S tw0 = static_cast<S>(iw) + static_cast<S>(s.pw);
     A sum = 0;
-    for (int64_t i = 0; i < s.kh; ++i) {
-      const int64_t th = ih + s.ph - i * s.dh;
-      if (th < 0 || th % s.sh != 0 || th / s.sh >= s.ho) continue;
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const int64_t tw = iw + s.pw - j * s.dw;
-        if (tw < 0 || tw % s.sw != 0 || tw / s.sw >= s.wo) continue;
-        sum += col_b[((c * s.kh + i) * s.kw + j) * s.hwo + (th / s.sh) * s.wo + tw / s.sw];
+#pragma unroll
+    for (int i = 0; i < kh; ++i) {
+      const S oh = strided_source(th0 - i * static_cast<S>(s.dh), d.sh, ho);
+#pragma unroll
+      for (int j = 0; j < kw; ++j) {
+        const S ow = strided_source(tw0 - j * static_cast<S>(s.dw), d.sw, wo);
+        if (oh >= 0 && ow >= 0) sum += col_c[(i * kw + j) * hwo + oh * wo + ow];
       }
     }
-    gx[((n0 + b) * s.cin + g * s.cg + c) * s.hwi + ih * s.w + iw] =
+    gx[((n0 + static_cast<int64_t>(b)) * s.cin + g * s.cg + c) * s.hwi + pos] =
         Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(sum));
   }
 }
 
 // dst [cout][nb * hwo] = grad_out of samples [n0, n0 + nb) ([nb][cout][hwo]), exact copies.
-template <typename T>
-__global__ void gather_grad_out_kernel(const T* go, Shape s, int64_t n0, int64_t nb, T* dst) {
-  const int64_t total = nb * s.cout * s.hwo;
-  HG_GRID_LOOP(idx, total) {
-    const int64_t p = idx % s.hwo, o = (idx / s.hwo) % s.cout, b = idx / (s.hwo * s.cout);
-    dst[o * nb * s.hwo + b * s.hwo + p] = go[((n0 + b) * s.cout + o) * s.hwo + p];
+template <typename T, typename D>
+__global__ void gather_grad_out_kernel(const T* go, Shape s, int64_t n0, int64_t nb,
+                                       Divisors<D> d, T* dst) {
+  using I = typename D::Index;
+  const I total = static_cast<I>(nb * s.cout * s.hwo);
+  for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
+    const I q = d.hwo.div(idx), p = idx - q * d.hwo.divisor;  // q = b * cout + o
+    const I b = d.cout.div(q), o = q - b * d.cout.divisor;
+    dst[(static_cast<int64_t>(o) * nb + b) * s.hwo + p] = go[n0 * s.cout * s.hwo + idx];
   }
+}
+
+// The launchers: 32-bit index arithmetic when the launch's indices allow it, and the loops
+// over the kernel's window unrolled for 3x3 (body.template operator()<KH, KW>()).
+template <typename Body>
+void with_kernel_size(const Shape& s, Body&& body) {
+  if (s.kh == 3 && s.kw == 3)
+    body.template operator()<3, 3>();
+  else
+    body.template operator()<0, 0>();
+}
+template <typename T>
+void im2col(const T* x, const Shape& s, int64_t n0, int64_t nb, int64_t g, Layout layout, T* cols,
+            const char* what) {
+  with_index_width(index_bound(s, nb), [&]<typename D>() {
+    with_kernel_size(s, [&]<int KH, int KW>() {
+      im2col_kernel<T, D, KH, KW><<<grid_for(nb * s.cg * s.hwo), kBlockSize, 0,
+                                    current_stream()>>>(x, s, n0, nb, g, layout,
+                                                        divisors_of<D>(s), cols);
+    });
+  });
+  HG_CUDA_LAUNCH_CHECK(what);
+}
+template <typename T, typename A>
+void col2im(const A* cols, const Shape& s, int64_t n0, int64_t nb, int64_t g, T* gx) {
+  with_index_width(index_bound(s, nb), [&]<typename D>() {
+    with_kernel_size(s, [&]<int KH, int KW>() {
+      col2im_kernel<T, A, D, KH, KW><<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0,
+                                       current_stream()>>>(cols, s, n0, nb, g, divisors_of<D>(s),
+                                                           gx);
+    });
+  });
+  HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
+}
+template <typename T>
+void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst) {
+  with_index_width(index_bound(s, nb), [&]<typename D>() {
+    gather_grad_out_kernel<T, D><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0,
+                                   current_stream()>>>(go, s, n0, nb, divisors_of<D>(s), dst);
+  });
+  HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");
 }
 
 // out [nb][cout][hwo] = bias[o]: the GEMM then adds the product with beta = 1, so the bias

@@ -1,0 +1,293 @@
+// Batch norm on CUDA, with the CPU's numerics (kernels/cpu/norm.cpp): statistics in double by
+// two passes (mean, then the squared deviations), stored as float32 (float64 for fp64 inputs);
+// per-element math without fused multiply-adds, so a 16-bit activation is read and written with
+// one rounding each way.
+//
+// Reductions over a channel (N x H x W values) run in two steps: blocks of (channel, slice of
+// the batch) write partial sums in double, then one thread per channel adds its slices in a
+// fixed order. One block per channel, as before session 10, left most of the GPU idle and
+// divided a 64-bit index per element; the elementwise kernels find an element's channel with
+// 32-bit index arithmetic (kernels/cuda/index_div.h) where the tensor allows it.
+#include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+
+#include "kernels/cuda/cuda_nn_kernels.h"
+#include "kernels/cuda/index_div.h"
+#include "kernels/cuda/nn_common.cuh"
+#include "kernels/cuda/norm_common.cuh"
+
+namespace hg::kernels::cuda {
+
+using namespace ::hg::cuda;  // NOLINT: the backend's helpers
+
+namespace {
+
+constexpr int kReduceBlock = 256;
+
+// x viewed as [batch, channels, inner], and how the reductions split it: block
+// (c * slices + k) takes channel c of samples [k * per_slice, (k + 1) * per_slice).
+struct Channels {
+  int64_t batch, channels, inner, slices, per_slice;
+};
+Channels channels_of(const TensorView& x) {
+  Channels L{x.sizes[0], x.ndim > 1 ? x.sizes[1] : 1, 1, 1, 1};
+  for (int d = 2; d < x.ndim; ++d) L.inner *= x.sizes[d];
+  // About 1024 blocks in all, none with fewer than ~4096 values, no more slices than samples.
+  const int64_t by_grid = (1024 + L.channels - 1) / std::max<int64_t>(L.channels, 1);
+  const int64_t by_size = std::max<int64_t>(1, L.batch * L.inner / 4096);
+  L.slices = std::max<int64_t>(1, std::min({L.batch, by_grid, by_size}));
+  L.per_slice = (L.batch + L.slices - 1) / L.slices;
+  return L;
+}
+
+// V consecutive elements of one channel, loaded or stored as one access (16 bytes when V =
+// 16 / sizeof(T); the launchers use it when a plane's length is a multiple of V and the
+// pointers are aligned, V = 1 otherwise).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+template <int V, typename T>
+__device__ inline Pack<T, V> load_pack(const T* p, int64_t i) {  // i: an element index, V | i
+  return *reinterpret_cast<const Pack<T, V>*>(p + i);
+}
+
+// f(index) for every pack of V elements of channel c in this block's slice of the batch (index:
+// the pack's first element), spread over the block's threads: along each sample's plane when
+// it has at least a block's worth of packs, else several samples' planes side by side.
+template <int V, typename F>
+__device__ void for_each_in_slice(const Channels& L, int64_t c, int64_t slice, F f) {
+  const int64_t b0 = slice * L.per_slice;
+  const int64_t b1 = b0 + L.per_slice < L.batch ? b0 + L.per_slice : L.batch;
+  const int64_t packs = L.inner / V;
+  if (packs == 0) return;  // no values (and no planes to divide by)
+  if (packs >= blockDim.x) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t k = threadIdx.x; k < packs; k += blockDim.x)
+        f((b * L.channels + c) * L.inner + k * V);
+    return;
+  }
+  const int64_t planes = blockDim.x / packs, plane = threadIdx.x / packs;
+  const int64_t k = threadIdx.x % packs;
+  if (plane < planes)
+    for (int64_t b = b0 + plane; b < b1; b += planes) f((b * L.channels + c) * L.inner + k * V);
+}
+
+// partial[block] = the block's sum of x (kDeviations: of (x - mean[c])^2).
+template <typename T, int V, bool kDeviations>
+__global__ void bn_partial_kernel(const T* x, Channels L, const double* mean, double* partial) {
+  const int64_t c = blockIdx.x / L.slices, slice = blockIdx.x % L.slices;
+  const double m = kDeviations ? mean[c] : 0.0;
+  double sum = 0;
+  for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
+    const Pack<T, V> xs = load_pack<V>(x, i);
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const double v = static_cast<double>(Scalar<T>::load(xs.v[k]));
+      sum += kDeviations ? (v - m) * (v - m) : v;
+    }
+  });
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+}
+
+// The sum of channel c's slices, in slice order.
+__device__ inline double channel_sum(const double* partial, const Channels& L, int64_t c) {
+  double sum = 0;
+  for (int64_t k = 0; k < L.slices; ++k) sum += partial[c * L.slices + k];
+  return sum;
+}
+
+__global__ void bn_mean_kernel(const double* partial, Channels L, double* mean) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c < L.channels) mean[c] = channel_sum(partial, L, c) / static_cast<double>(L.batch * L.inner);
+}
+
+__global__ void bn_variance_kernel(const double* partial, Channels L, double eps,
+                                   const double* mean, Param mean_out, Param invstd_out,
+                                   Param var_out) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= L.channels) return;
+  const int64_t count = L.batch * L.inner;
+  const double sq = channel_sum(partial, L, c);
+  mean_out.set(c, mean[c]);
+  invstd_out.set(c, 1.0 / sqrt(sq / static_cast<double>(count) + eps));
+  var_out.set(c, count > 1 ? sq / static_cast<double>(count - 1) : NAN);  // unbiased
+}
+
+// y = (x - mean) * (invstd * weight) + bias, V elements (one channel's) per step.
+template <typename T, int V, typename D>
+__global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D channels, Param mean,
+                                Param invstd, Param weight, Param bias, T* y) {
+  using C = typename Scalar<T>::Compute;
+  using I = typename D::Index;
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
+    const I c = channels.mod(plane_packs.div(i));
+    const C m = static_cast<C>(mean.get(c, 0));
+    const C scale = static_cast<C>(invstd.get(c, 1) * weight.get(c, 1));
+    const C shift = static_cast<C>(bias.get(c, 0));
+    const Pack<T, V> xs = load_pack<V>(x, int64_t{i} * V);
+    Pack<T, V> ys;
+#pragma unroll
+    for (int k = 0; k < V; ++k)
+      ys.v[k] = Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(xs.v[k]) - m, scale), shift));
+    *reinterpret_cast<Pack<T, V>*>(y + int64_t{i} * V) = ys;
+  }
+}
+
+// Per block: partial[block] = sum(g), partial[blocks + block] = sum(g * xhat).
+template <typename T, int V>
+__global__ void bn_backward_partial_kernel(const T* x, const T* g, Channels L, Param mean,
+                                           Param invstd, double* partial) {
+  const int64_t c = blockIdx.x / L.slices, slice = blockIdx.x % L.slices;
+  const double m = mean.get(c, 0), is = invstd.get(c, 1);
+  double sum_g = 0, sum_gx = 0;
+  for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
+    const Pack<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));
+      sum_g += gi;
+      sum_gx += gi * (static_cast<double>(Scalar<T>::load(xs.v[k])) - m) * is;
+    }
+  });
+  sum_g = block_sum(sum_g);
+  sum_gx = block_sum(sum_gx);
+  if (threadIdx.x == 0) {
+    partial[blockIdx.x] = sum_g;
+    partial[gridDim.x + blockIdx.x] = sum_gx;
+  }
+}
+
+// Per channel: sums[2c] = sum(g), sums[2c + 1] = sum(g * xhat); also grad_bias / grad_weight.
+__global__ void bn_backward_sums_kernel(const double* partial, Channels L, Param grad_weight,
+                                        Param grad_bias, double* sums) {
+  const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (c >= L.channels) return;
+  const double sum_g = channel_sum(partial, L, c);
+  const double sum_gx = channel_sum(partial + L.channels * L.slices, L, c);
+  sums[2 * c] = sum_g;
+  sums[2 * c + 1] = sum_gx;
+  grad_bias.set(c, sum_g);
+  grad_weight.set(c, sum_gx);
+}
+
+template <typename T, int V, typename D>
+__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, int64_t packs,
+                                         D plane_packs, D channels, double count, Param mean,
+                                         Param invstd, Param weight, const double* sums, T* gx) {
+  using I = typename D::Index;
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
+    const I c = channels.mod(plane_packs.div(i));
+    const double w = weight.get(c, 1), is = invstd.get(c, 1), m = mean.get(c, 0);
+    const Pack<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
+    Pack<T, V> out;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));
+      double v;
+      if (!training) {
+        v = gi * w * is;
+      } else {
+        const double xhat = (static_cast<double>(Scalar<T>::load(xs.v[k])) - m) * is;
+        v = w * is / count * (count * gi - sums[2 * c] - xhat * sums[2 * c + 1]);
+      }
+      out.v[k] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(v));
+    }
+    *reinterpret_cast<Pack<T, V>*>(gx + int64_t{i} * V) = out;
+  }
+}
+
+// Calls body.template operator()<V>() with V = 16 / sizeof(T) when every plane of `inner`
+// elements is a whole number of such packs and every pointer is 16-byte aligned, else V = 1.
+template <typename T, typename Body>
+void with_pack_width(int64_t inner, std::initializer_list<const void*> pointers, Body&& body) {
+  constexpr int kWide = 16 / sizeof(T);
+  bool wide = inner % kWide == 0;
+  for (const void* p : pointers) wide = wide && reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  if (wide)
+    body.template operator()<kWide>();
+  else
+    body.template operator()<1>();
+}
+
+unsigned reduction_blocks(const Channels& L, const char* what) {
+  return one_block_each(L.channels * L.slices, what);
+}
+
+}  // namespace
+
+void batch_norm(bool training, const TensorView& x, const TensorView* weight,
+                const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
+                const TensorView* batch_var, double eps, const TensorView& y) {
+  const Channels L = channels_of(x);
+  if (L.channels == 0) return;
+  dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
+    with_pack_width<T>(L.inner, {x.data, y.data}, [&]<int V>() {
+      cudaStream_t stream = current_stream();
+      if (training) {
+        DeviceBuffer partial(static_cast<size_t>(L.channels * L.slices) * sizeof(double));
+        DeviceBuffer mean(static_cast<size_t>(L.channels) * sizeof(double));
+        const unsigned blocks = reduction_blocks(L, "batch_norm");
+        bn_partial_kernel<T, V, false><<<blocks, kReduceBlock, 0, stream>>>(
+            x.ptr<T>(), L, nullptr, partial.as<double>());
+        HG_CUDA_LAUNCH_CHECK("bn_partial_kernel (sum)");
+        bn_mean_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(partial.as<double>(), L,
+                                                                        mean.as<double>());
+        HG_CUDA_LAUNCH_CHECK("bn_mean_kernel");
+        bn_partial_kernel<T, V, true><<<blocks, kReduceBlock, 0, stream>>>(
+            x.ptr<T>(), L, mean.as<double>(), partial.as<double>());
+        HG_CUDA_LAUNCH_CHECK("bn_partial_kernel (squared deviations)");
+        bn_variance_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
+            partial.as<double>(), L, eps, mean.as<double>(), param_of(&save_mean),
+            param_of(&save_invstd), param_of(batch_var));
+        HG_CUDA_LAUNCH_CHECK("bn_variance_kernel");
+      }
+      const int64_t packs = x.numel() / V;
+      if (packs == 0) return;
+      with_index_width(std::max(packs, L.channels), [&]<typename D>() {
+        bn_apply_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
+            x.ptr<T>(), packs, D(L.inner / V), D(L.channels), param_of(&save_mean),
+            param_of(&save_invstd), param_of(weight), param_of(bias), y.ptr<T>());
+      });
+      HG_CUDA_LAUNCH_CHECK("bn_apply_kernel");
+    });
+  });
+}
+
+void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
+                         const TensorView* weight, const TensorView& save_mean,
+                         const TensorView& save_invstd, const TensorView* grad_x,
+                         const TensorView* grad_weight, const TensorView* grad_bias) {
+  const Channels L = channels_of(x);
+  if (L.channels == 0) return;
+  const void* gx_data = grad_x != nullptr ? grad_x->data : nullptr;
+  dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
+    with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data}, [&]<int V>() {
+      cudaStream_t stream = current_stream();
+      DeviceBuffer partial(static_cast<size_t>(2 * L.channels * L.slices) * sizeof(double));
+      DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
+      bn_backward_partial_kernel<T, V>
+          <<<reduction_blocks(L, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
+              x.ptr<T>(), grad_y.ptr<T>(), L, param_of(&save_mean), param_of(&save_invstd),
+              partial.as<double>());
+      HG_CUDA_LAUNCH_CHECK("bn_backward_partial_kernel");
+      bn_backward_sums_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
+          partial.as<double>(), L, param_of(grad_weight), param_of(grad_bias), sums.as<double>());
+      HG_CUDA_LAUNCH_CHECK("bn_backward_sums_kernel");
+      const int64_t packs = x.numel() / V;
+      if (grad_x == nullptr || packs == 0) return;
+      const double count = static_cast<double>(L.batch * L.inner);
+      with_index_width(std::max(packs, L.channels), [&]<typename D>() {
+        bn_backward_input_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
+            training, x.ptr<T>(), grad_y.ptr<T>(), packs, D(L.inner / V), D(L.channels), count,
+            param_of(&save_mean), param_of(&save_invstd), param_of(weight), sums.as<double>(),
+            grad_x->ptr<T>());
+      });
+      HG_CUDA_LAUNCH_CHECK("bn_backward_input_kernel");
+    });
+  });
+}
+
+}  // namespace hg::kernels::cuda
