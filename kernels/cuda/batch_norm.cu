@@ -10,7 +10,6 @@
 // 32-bit index arithmetic (kernels/cuda/index_div.h) where the tensor allows it.
 #include <algorithm>
 #include <cstdint>
-#include <initializer_list>
 
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/index_div.h"
@@ -39,18 +38,6 @@ Channels channels_of(const TensorView& x) {
   L.slices = std::max<int64_t>(1, std::min({L.batch, by_grid, by_size}));
   L.per_slice = (L.batch + L.slices - 1) / L.slices;
   return L;
-}
-
-// V consecutive elements of one channel, loaded or stored as one access (16 bytes when V =
-// 16 / sizeof(T); the launchers use it when a plane's length is a multiple of V and the
-// pointers are aligned, V = 1 otherwise).
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-template <int V, typename T>
-__device__ inline Pack<T, V> load_pack(const T* p, int64_t i) {  // i: an element index, V | i
-  return *reinterpret_cast<const Pack<T, V>*>(p + i);
 }
 
 // f(index) for every pack of V elements of channel c in this block's slice of the batch (index:
@@ -132,7 +119,7 @@ __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D chan
 #pragma unroll
     for (int k = 0; k < V; ++k)
       ys.v[k] = Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(xs.v[k]) - m, scale), shift));
-    *reinterpret_cast<Pack<T, V>*>(y + int64_t{i} * V) = ys;
+    store_pack<V>(y, int64_t{i} * V, ys);
   }
 }
 
@@ -195,21 +182,8 @@ __global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, 
       }
       out.v[k] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(v));
     }
-    *reinterpret_cast<Pack<T, V>*>(gx + int64_t{i} * V) = out;
+    store_pack<V>(gx, int64_t{i} * V, out);
   }
-}
-
-// Calls body.template operator()<V>() with V = 16 / sizeof(T) when every plane of `inner`
-// elements is a whole number of such packs and every pointer is 16-byte aligned, else V = 1.
-template <typename T, typename Body>
-void with_pack_width(int64_t inner, std::initializer_list<const void*> pointers, Body&& body) {
-  constexpr int kWide = 16 / sizeof(T);
-  bool wide = inner % kWide == 0;
-  for (const void* p : pointers) wide = wide && reinterpret_cast<uintptr_t>(p) % 16 == 0;
-  if (wide)
-    body.template operator()<kWide>();
-  else
-    body.template operator()<1>();
 }
 
 unsigned reduction_blocks(const Channels& L, const char* what) {

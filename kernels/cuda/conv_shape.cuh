@@ -81,34 +81,43 @@ template <typename D>
 using SignedIndex = std::conditional_t<std::is_same_v<typename D::Index, uint32_t>, int32_t, int64_t>;
 
 // cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image. One
-// thread per (sample, channel, output position) writes the kh x kw entries of that position:
-// the index is divided once, not once per entry. KH, KW > 0 fix the kernel's size at compile
-// time (3x3: the loops unroll, and all the loads are issued before the stores); 0 reads it from s.
-template <typename T, typename D, int KH, int KW>
+// thread per (sample, channel, V consecutive output positions) writes the kh x kw rows of those
+// positions, V at a time (a 16-byte store when V = 16 / sizeof(T)): the index is divided once,
+// not once per entry. KH, KW > 0 fix the window's size at compile time (3x3: the loops unroll
+// and the loads are issued together); 0 reads it from s. plane_packs = hwo / V.
+template <typename T, typename D, int KH, int KW, int V>
 __global__ void im2col_kernel(const T* __restrict__ x, Shape s, int64_t n0, int64_t nb, int64_t g,
-                              Layout layout, Divisors<D> d, T* __restrict__ cols) {
+                              Layout layout, Divisors<D> d, D plane_packs, T* __restrict__ cols) {
   using I = typename D::Index;
   using S = SignedIndex<D>;
   const int kh = KH > 0 ? KH : static_cast<int>(s.kh), kw = KW > 0 ? KW : static_cast<int>(s.kw);
   const S h = static_cast<S>(s.h), w = static_cast<S>(s.w), sr = static_cast<S>(layout.sr);
-  const I total = static_cast<I>(nb * s.cg * s.hwo);
+  const I total = static_cast<I>(nb * s.cg * (s.hwo / V));
   for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
-    const I q = d.hwo.div(idx), p = idx - q * d.hwo.divisor;  // q = b * cg + c
+    const I q = plane_packs.div(idx), p0 = (idx - q * plane_packs.divisor) * V;  // q = b cg + c
     const I b = d.cg.div(q), c = q - b * d.cg.divisor;
-    const I oh = d.wo.div(p), ow = p - oh * d.wo.divisor;
+    S ih0[V], iw0[V];  // each position's window corner in the input
+    I oh = d.wo.div(p0), ow = p0 - oh * d.wo.divisor;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      ih0[k] = static_cast<S>(oh) * static_cast<S>(s.sh) - static_cast<S>(s.ph);
+      iw0[k] = static_cast<S>(ow) * static_cast<S>(s.sw) - static_cast<S>(s.pw);
+      if (++ow == d.wo.divisor) ow = 0, ++oh;
+    }
     const T* plane = x + ((n0 + static_cast<int64_t>(b)) * s.cin + g * s.cg + c) * s.hwi;
-    T* out = cols + static_cast<int64_t>(b) * layout.sb + int64_t{c} * kh * kw * layout.sr + p;
-    const S ih0 = static_cast<S>(oh) * static_cast<S>(s.sh) - static_cast<S>(s.ph);
-    const S iw0 = static_cast<S>(ow) * static_cast<S>(s.sw) - static_cast<S>(s.pw);
+    T* out = cols + static_cast<int64_t>(b) * layout.sb + int64_t{c} * kh * kw * layout.sr + p0;
 #pragma unroll
     for (int i = 0; i < kh; ++i) {
-      const S ih = ih0 + i * static_cast<S>(s.dh);
-      const bool row_inside = ih >= 0 && ih < h;
 #pragma unroll
       for (int j = 0; j < kw; ++j) {
-        const S iw = iw0 + j * static_cast<S>(s.dw);
-        out[(i * kw + j) * sr] =
-            row_inside && iw >= 0 && iw < w ? plane[ih * w + iw] : Scalar<T>::store(0.0f);
+        Pack<T, V> entries;
+#pragma unroll
+        for (int k = 0; k < V; ++k) {
+          const S ih = ih0[k] + i * static_cast<S>(s.dh), iw = iw0[k] + j * static_cast<S>(s.dw);
+          entries.v[k] = ih >= 0 && ih < h && iw >= 0 && iw < w ? plane[ih * w + iw]
+                                                                 : Scalar<T>::store(0.0f);
+        }
+        store_pack<V>(out, (i * kw + j) * sr, entries);
       }
     }
   }
@@ -160,16 +169,18 @@ __global__ void col2im_kernel(const A* __restrict__ cols, Shape s, int64_t n0, i
   }
 }
 
-// dst [cout][nb * hwo] = grad_out of samples [n0, n0 + nb) ([nb][cout][hwo]), exact copies.
-template <typename T, typename D>
-__global__ void gather_grad_out_kernel(const T* go, Shape s, int64_t n0, int64_t nb,
-                                       Divisors<D> d, T* dst) {
+// dst [cout][nb * hwo] = grad_out of samples [n0, n0 + nb) ([nb][cout][hwo]), exact copies,
+// V positions at a time; plane_packs = hwo / V.
+template <typename T, typename D, int V>
+__global__ void gather_grad_out_kernel(const T* __restrict__ go, Shape s, int64_t n0, int64_t nb,
+                                       Divisors<D> d, D plane_packs, T* __restrict__ dst) {
   using I = typename D::Index;
-  const I total = static_cast<I>(nb * s.cout * s.hwo);
+  const I total = static_cast<I>(nb * s.cout * (s.hwo / V));
   for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
-    const I q = d.hwo.div(idx), p = idx - q * d.hwo.divisor;  // q = b * cout + o
+    const I q = plane_packs.div(idx), p0 = (idx - q * plane_packs.divisor) * V;  // q = b cout + o
     const I b = d.cout.div(q), o = q - b * d.cout.divisor;
-    dst[(static_cast<int64_t>(o) * nb + b) * s.hwo + p] = go[n0 * s.cout * s.hwo + idx];
+    store_pack<V>(dst, (static_cast<int64_t>(o) * nb + b) * s.hwo + p0,
+                  load_pack<V>(go, n0 * s.cout * s.hwo + int64_t{idx} * V));
   }
 }
 
@@ -187,9 +198,11 @@ void im2col(const T* x, const Shape& s, int64_t n0, int64_t nb, int64_t g, Layou
             const char* what) {
   with_index_width(index_bound(s, nb), [&]<typename D>() {
     with_kernel_size(s, [&]<int KH, int KW>() {
-      im2col_kernel<T, D, KH, KW><<<grid_for(nb * s.cg * s.hwo), kBlockSize, 0,
-                                    current_stream()>>>(x, s, n0, nb, g, layout,
-                                                        divisors_of<D>(s), cols);
+      with_pack_width<T>(s.hwo, {cols}, [&]<int V>() {
+        im2col_kernel<T, D, KH, KW, V><<<grid_for(nb * s.cg * (s.hwo / V)), kBlockSize, 0,
+                                         current_stream()>>>(
+            x, s, n0, nb, g, layout, divisors_of<D>(s), D(s.hwo / V), cols);
+      });
     });
   });
   HG_CUDA_LAUNCH_CHECK(what);
@@ -208,8 +221,11 @@ void col2im(const A* cols, const Shape& s, int64_t n0, int64_t nb, int64_t g, T*
 template <typename T>
 void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst) {
   with_index_width(index_bound(s, nb), [&]<typename D>() {
-    gather_grad_out_kernel<T, D><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0,
-                                   current_stream()>>>(go, s, n0, nb, divisors_of<D>(s), dst);
+    with_pack_width<T>(s.hwo, {go, dst}, [&]<int V>() {
+      gather_grad_out_kernel<T, D, V><<<grid_for(nb * s.cout * (s.hwo / V)), kBlockSize, 0,
+                                        current_stream()>>>(go, s, n0, nb, divisors_of<D>(s),
+                                                            D(s.hwo / V), dst);
+    });
   });
   HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");
 }
