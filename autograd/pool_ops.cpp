@@ -58,8 +58,11 @@ void check_output_size(const Tensor& x, Pair size, const char* op) {
 // The backward of max pooling, regular or adaptive: scatter through the saved argmax.
 class MaxPool2dBackward final : public autograd::Node {
  public:
-  MaxPool2dBackward(bool adaptive, const Tensor& indices)
-      : adaptive_(adaptive), indices_(indices) {}
+  // params: the forward's windows; nullptr for adaptive pooling.
+  MaxPool2dBackward(const kernels::Pool2dParams* params, const Tensor& indices)
+      : adaptive_(params == nullptr),
+        params_(params != nullptr ? *params : kernels::Pool2dParams{}),
+        indices_(indices) {}
   std::string name() const override {
     return adaptive_ ? "AdaptiveMaxPool2dBackward" : "MaxPool2dBackward";
   }
@@ -69,12 +72,14 @@ class MaxPool2dBackward final : public autograd::Node {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
     Tensor gx = make_tensor(inputs[0].shape, inputs[0].dtype, inputs[0].device);
     kernels::max_pool2d_backward(gx.device())(kernels::view_of(g), kernels::view_of(indices),
-                                              kernels::view_of(gx));
+                                              kernels::view_of(gx),
+                                              adaptive_ ? nullptr : &params_);
     return {gx};
   }
 
  private:
   bool adaptive_;
+  kernels::Pool2dParams params_;
   autograd::SavedTensor indices_;
 };
 
@@ -102,9 +107,9 @@ class AvgPool2dBackward final : public autograd::Node {
   kernels::Pool2dParams params_;
 };
 
-Tensor record_max(const Tensor& x, Tensor out, const Tensor& indices, bool adaptive) {
-  if (autograd::needs_grad({&x}))
-    autograd::record_op<MaxPool2dBackward>({x}, out, adaptive, indices);
+Tensor record_max(const Tensor& x, Tensor out, const Tensor& indices,
+                  const kernels::Pool2dParams* params) {
+  if (autograd::needs_grad({&x})) autograd::record_op<MaxPool2dBackward>({x}, out, params, indices);
   return out;
 }
 
@@ -124,7 +129,7 @@ Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding) {
   Tensor indices = make_tensor(out_shape, kInt64, x.device());
   kernels::max_pool2d(x.device())(kernels::view_of(xc), kernels::view_of(out),
                                   kernels::view_of(indices), params);
-  return record_max(x, out, indices, false);
+  return record_max(x, out, indices, &params);
 }
 
 Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride, Pair padding, bool count_include_pad) {
@@ -154,7 +159,7 @@ Tensor adaptive_max_pool2d(const Tensor& x, Pair output_size) {
   Tensor indices = make_tensor(out_shape, kInt64, x.device());
   const kernels::TensorView vi = kernels::view_of(indices);
   kernels::adaptive_pool2d(x.device())(true, kernels::view_of(xc), kernels::view_of(out), &vi);
-  return record_max(x, out, indices, true);
+  return record_max(x, out, indices, nullptr);
 }
 
 }  // namespace hg

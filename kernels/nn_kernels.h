@@ -33,9 +33,12 @@ struct Pool2dParams {
 // Max over each window; indices (int64, out's shape) get the argmax as h * W + w within x's plane.
 using MaxPool2dFn = void (*)(const TensorView& x, const TensorView& out, const TensorView& indices,
                              const Pool2dParams& params);
-// grad_x (zeroed by the kernel) += grad_out scattered through indices.
+// grad_x (zeroed by the kernel) += grad_out scattered through indices. params: the forward's
+// windows, or nullptr (adaptive pooling); where they cannot overlap (kernel <= stride) an input
+// receives at most one gradient, and a backend may write grad_x in one pass, with no zeroing and
+// no accumulator.
 using MaxPool2dBackwardFn = void (*)(const TensorView& grad_out, const TensorView& indices,
-                                     const TensorView& grad_x);
+                                     const TensorView& grad_x, const Pool2dParams* params);
 using AvgPool2dFn = void (*)(const TensorView& x, const TensorView& out,
                              const Pool2dParams& params);
 using AvgPool2dBackwardFn = void (*)(const TensorView& grad_out, const TensorView& grad_x,

@@ -12,7 +12,7 @@ void conv2d_backward(const TensorView& x, const TensorView& weight, const Tensor
 void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& indices,
                 const Pool2dParams& params);
 void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
-                         const TensorView& grad_x);
+                         const TensorView& grad_x, const Pool2dParams* params);
 void avg_pool2d(const TensorView& x, const TensorView& out, const Pool2dParams& params);
 void avg_pool2d_backward(const TensorView& grad_out, const TensorView& grad_x,
                          const Pool2dParams& params);

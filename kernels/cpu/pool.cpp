@@ -223,8 +223,9 @@ void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& in
   });
 }
 
+// (params unused: max_pool_backward finds the disjoint 2x2 case from the indices themselves.)
 void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
-                         const TensorView& grad_x) {
+                         const TensorView& grad_x, const Pool2dParams* /*params*/) {
   dispatch_floating(grad_x.dtype, "max_pool2d_backward",
                     [&]<typename T>() { max_pool_backward<T>(grad_out, indices, grad_x); });
 }

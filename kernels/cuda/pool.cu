@@ -2,8 +2,13 @@
 // (forward) or per input element (average backward, a gather in the CPU's summation order).
 // A window is described per spatial dim by Span (regular: kernel/stride/padding; adaptive:
 // PyTorch's floor/ceil rule), the same ranges as kernels/cpu/pool.cpp computes. 16-bit values
-// are pooled in float and rounded once on store.
+// are pooled in float and rounded once on store. Max backward: a gather in T when the windows
+// cannot overlap (kernel <= stride, as in 2x2/2), else a scatter through the argmax indices
+// into the compute type, rounded once.
+#include <algorithm>
+
 #include "kernels/cuda/cuda_nn_kernels.h"
+#include "kernels/cuda/index_div.h"
 #include "kernels/cuda/nn_common.cuh"
 
 namespace hg::kernels::cuda {
@@ -134,6 +139,29 @@ __global__ void max_unpool_kernel(const T* go, const int64_t* indices, int64_t o
   }
 }
 
+// Windows that cannot overlap (kernel <= stride on both axes): input i lies in at most one
+// window, and its gradient is that window's gradient when i was the window's argmax, else zero.
+// One pass in T over grad_x: no zeroing, no accumulator (one term rounds exactly), no atomics.
+template <typename T, typename D>
+__global__ void max_unpool_disjoint_kernel(const T* go, const int64_t* indices, Planes s,
+                                           int64_t total, D width, D plane_size, D stride_h,
+                                           D stride_w, T* gx) {
+  using I = typename D::Index;
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
+    const I plane = plane_size.div(i), pos = i - plane * plane_size.divisor;
+    const I ih = width.div(pos), iw = pos - ih * width.divisor;
+    const I th = ih + static_cast<I>(s.h.pad), tw = iw + static_cast<I>(s.w.pad);
+    const I oh = stride_h.div(th), ow = stride_w.div(tw);
+    T v = Scalar<T>::store(0.0f);
+    if (oh < s.h.out && ow < s.w.out && th - oh * stride_h.divisor < s.h.kernel &&
+        tw - ow * stride_w.divisor < s.w.kernel) {
+      const int64_t o = (static_cast<int64_t>(plane) * s.h.out + oh) * s.w.out + ow;
+      if (indices[o] == static_cast<int64_t>(pos)) v = go[o];
+    }
+    gx[i] = v;
+  }
+}
+
 Planes planes_of(const TensorView& in, const TensorView& out, Span h, Span w) {
   (void)out;
   return {in.sizes[0] * in.sizes[1], h, w};
@@ -171,6 +199,26 @@ void launch_avg_backward(const TensorView& go, const TensorView& gx, Span h, Spa
   HG_CUDA_LAUNCH_CHECK("avg_pool_backward_kernel");
 }
 
+void max_pool2d_backward_disjoint(const TensorView& grad_out, const TensorView& indices,
+                                  const TensorView& grad_x, const Pool2dParams& p) {
+  const int64_t total = grad_x.numel();
+  if (total == 0) return;
+  const Planes s{grad_x.sizes[0] * grad_x.sizes[1],
+                 regular_span(grad_x.sizes[2], grad_out.sizes[2], p.kernel_h, p.stride_h, p.pad_h),
+                 regular_span(grad_x.sizes[3], grad_out.sizes[3], p.kernel_w, p.stride_w, p.pad_w)};
+  const int64_t plane = s.h.len * s.w.len;
+  // (th = ih + pad stays below the plane's padded extent: bound it too)
+  const int64_t bound = std::max({total, s.h.len + s.h.pad + 1, s.w.len + s.w.pad + 1});
+  dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
+    with_index_width(bound, [&]<typename D>() {
+      max_unpool_disjoint_kernel<T, D><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+          grad_out.ptr<T>(), indices.ptr<int64_t>(), s, total, D(s.w.len), D(plane),
+          D(p.stride_h), D(p.stride_w), grad_x.ptr<T>());
+    });
+    HG_CUDA_LAUNCH_CHECK("max_unpool_disjoint_kernel");
+  });
+}
+
 }  // namespace
 
 void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& indices,
@@ -183,7 +231,12 @@ void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& in
 }
 
 void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
-                         const TensorView& grad_x) {
+                         const TensorView& grad_x, const Pool2dParams* params) {
+  if (params != nullptr && params->kernel_h <= params->stride_h &&
+      params->kernel_w <= params->stride_w) {
+    max_pool2d_backward_disjoint(grad_out, indices, grad_x, *params);
+    return;
+  }
   dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
     using A = typename Scalar<T>::Compute;
     const int64_t in_plane = grad_x.sizes[2] * grad_x.sizes[3];
