@@ -16,6 +16,7 @@
 # are newer than Debian 12's (checked by gpu_check.sh, which rebuilds there when they do not).
 #
 #   bash tools/gpu_bundle.sh          (JOBS=N for the build; about 64 MiB may travel per call)
+#   MNIST=0 bash tools/gpu_bundle.sh  without MNIST (~11 MB: room for a CIFAR-10 part beside it)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -60,10 +61,12 @@ cp /usr/include/zlib.h /usr/include/zconf.h "$stage/include/"
 tar -C "$stage" -cf - . | xz -T0 -6 >"$bundle/deps.tar.xz"
 
 # ---- MNIST ----
-if [[ -f datasets/mnist/train-images-idx3-ubyte ]]; then
+if [[ ${MNIST:-1} == 0 ]]; then
+  echo "gpu_bundle: MNIST=0: no MNIST in the bundle (room for a CIFAR-10 part beside it)"
+elif [[ -f datasets/mnist/train-images-idx3-ubyte ]]; then
   for f in datasets/mnist/*-ubyte; do gzip -9 -c "$f" >"$bundle/mnist/$(basename "$f").gz"; done
 else
   echo "gpu_bundle: no datasets/mnist (bash tools/fetch_data.sh mnist); the GPU MNIST run will be skipped"
 fi
-du -ch "$bundle"/* "$bundle"/mnist/* | tail -n 1
+du -sh "$bundle"
 echo "gpu_bundle: carry [\".gpu_bundle\"] and run: bash tools/gpu_check.sh"

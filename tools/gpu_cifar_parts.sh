@@ -2,10 +2,9 @@
 # Packs CIFAR-10 (datasets/cifar10, the official binary files) for the GPU machine, which has no
 # network: 180 MB do not fit in the 64 MiB one device call may carry, so the six files go as xz
 # parts, .gpu_cifar1 .. .gpu_cifarN (git-ignored), at most MAX_MB (default 50) each, one part per
-# call while the machine stays warm (files written there outside git survive between calls):
-#
-#   call k:   carry [".gpu_cifark"]   command: bash tools/gpu_cifar_parts.sh unpack .gpu_cifark
-#   last:     the training command (docs/cifar10.md), which also checks the files' sizes
+# call while the machine stays warm (files written there outside git survive between calls).
+# tools/gpu_cifar.sh unpacks the part of each call and trains once all are there
+# (docs/gpu_session.md, "CIFAR-10 on the GPU"):
 #
 #   bash tools/gpu_cifar_parts.sh            pack (here)
 #   bash tools/gpu_cifar_parts.sh unpack D   unpack part D into datasets/cifar10 (there)

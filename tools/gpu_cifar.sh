@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# CIFAR-10 on the GPU machine (issue 9), over three warm calls: CIFAR-10 (180 MB) does not fit
+# the 64 MiB one call may carry, so tools/gpu_cifar_parts.sh packs it in parts and each call
+# brings one, beside .gpu_bundle (which gpu_bundle.sh packs without MNIST when MNIST=0, to leave
+# room). Each call runs this script with its part; the data accumulate in datasets/cifar10 on
+# the machine (git-ignored files survive between calls while it stays warm), and the call that
+# completes them trains.
+#
+#   here:   MNIST=0 bash tools/gpu_bundle.sh && MAX_MB=48 bash tools/gpu_cifar_parts.sh
+#   call k: carry [".gpu_bundle", ".gpu_cifark"], command: bash tools/gpu_cifar.sh .gpu_cifark
+#
+# The training runs are RUNS (default "fp16:O2"; e.g. "fp16:O2 bf16:O2 fp32:O0"), each the full
+# recipe (24 epochs) with --metrics into $OUT, then the epoch and time at which test accuracy
+# (flip TTA, and plain) first reached 94%. A dry run on the CPU machine (after unpacking the
+# parts): DEVICE=cpu ARGS="--epochs 1 --limit 1024 --test-limit 500" bash tools/gpu_cifar.sh
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+out=${OUT:-build-gpu-check}
+mkdir -p "$out"
+if [[ -n ${1:-} ]]; then
+  bash tools/gpu_cifar_parts.sh unpack "$1" || exit 1
+fi
+files=(data_batch_{1..5}.bin test_batch.bin)
+for f in "${files[@]}"; do
+  if [[ ! -f datasets/cifar10/$f ]]; then
+    echo "gpu_cifar: datasets/cifar10/$f not here yet: carry the next part"
+    exit 0
+  fi
+done
+
+ONLY=none bash tools/gpu_check.sh >"$out/cifar_setup.log" 2>&1  # unpacks build-gpu
+export LD_LIBRARY_PATH=$PWD/build-gpu:$PWD/.gpu_bundle/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export HG_OPENBLAS_LIBRARY=$PWD/.gpu_bundle/deps/lib/libopenblas.so.0
+status=0
+for run in ${RUNS:-fp16:O2}; do
+  precision=${run%%:*} level=${run##*:}
+  metrics=$out/cifar_${precision}_$level.jsonl
+  rm -f "$metrics"
+  echo "==== hg_cifar10 --device ${DEVICE:-cuda} --precision $precision --opt-level $level ${ARGS:-}"
+  # shellcheck disable=SC2086 # ARGS: extra options, split on spaces
+  build-gpu/examples/cifar10/hg_cifar10 --device "${DEVICE:-cuda}" --precision "$precision" \
+    --opt-level "$level" --threads 8 --metrics "$metrics" ${ARGS:-} \
+    >"$out/cifar_${precision}_$level.log" 2>&1 || status=1
+  tail -n 30 "$out/cifar_${precision}_$level.log"
+  python3 - "$metrics" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+epochs = [r for r in rows if r.get("type") == "epoch"]
+for key in ("test_acc_tta", "test_acc"):
+    hit = next(((e["epoch"], e["elapsed"]) for e in epochs if (e.get(key) or 0) >= 0.94), None)
+    last = epochs[-1].get(key) if epochs else None
+    print(f"{key}: final {last}, first >= 94%: " +
+          (f"epoch {hit[0]} at {hit[1]:.1f} s" if hit else "never"))
+PY
+done
+exit $status
