@@ -72,8 +72,7 @@ class MaxPool2dBackward final : public autograd::Node {
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
     Tensor gx = make_tensor(inputs[0].shape, inputs[0].dtype, inputs[0].device);
     kernels::max_pool2d_backward(gx.device())(kernels::view_of(g), kernels::view_of(indices),
-                                              kernels::view_of(gx),
-                                              adaptive_ ? nullptr : &params_);
+                                              kernels::view_of(gx), adaptive_ ? nullptr : &params_);
     return {gx};
   }
 

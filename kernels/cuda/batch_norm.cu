@@ -204,8 +204,8 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
         DeviceBuffer partial(static_cast<size_t>(L.channels * L.slices) * sizeof(double));
         DeviceBuffer mean(static_cast<size_t>(L.channels) * sizeof(double));
         const unsigned blocks = reduction_blocks(L, "batch_norm");
-        bn_partial_kernel<T, V, false><<<blocks, kReduceBlock, 0, stream>>>(
-            x.ptr<T>(), L, nullptr, partial.as<double>());
+        bn_partial_kernel<T, V, false>
+            <<<blocks, kReduceBlock, 0, stream>>>(x.ptr<T>(), L, nullptr, partial.as<double>());
         HG_CUDA_LAUNCH_CHECK("bn_partial_kernel (sum)");
         bn_mean_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(partial.as<double>(), L,
                                                                         mean.as<double>());

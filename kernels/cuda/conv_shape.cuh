@@ -70,15 +70,16 @@ Divisors<D> divisors_of(const Shape& s) {
 // nb samples' columns, inputs and output gradients, and the padded input extents.
 inline int64_t index_bound(const Shape& s, int64_t nb) {
   int64_t bound = nb * s.kg * s.hwo;
-  for (const int64_t v : {nb * s.cg * s.hwi, nb * s.cout * s.hwo, s.h + s.ph + 1, s.w + s.pw + 1,
-                          s.cout, s.sh, s.sw})
+  for (const int64_t v :
+       {nb * s.cg * s.hwi, nb * s.cout * s.hwo, s.h + s.ph + 1, s.w + s.pw + 1, s.cout, s.sh, s.sw})
     bound = v > bound ? v : bound;
   return bound;
 }
 
 // Signed arithmetic as wide as D's indices: coordinates may be negative (padding).
 template <typename D>
-using SignedIndex = std::conditional_t<std::is_same_v<typename D::Index, uint32_t>, int32_t, int64_t>;
+using SignedIndex =
+    std::conditional_t<std::is_same_v<typename D::Index, uint32_t>, int32_t, int64_t>;
 
 // cols (type T, same as x) of group g of samples [n0, n0 + nb); zero outside the image. One
 // thread per (sample, channel, V consecutive output positions) writes the kh x kw rows of those
@@ -114,8 +115,8 @@ __global__ void im2col_kernel(const T* __restrict__ x, Shape s, int64_t n0, int6
 #pragma unroll
         for (int k = 0; k < V; ++k) {
           const S ih = ih0[k] + i * static_cast<S>(s.dh), iw = iw0[k] + j * static_cast<S>(s.dw);
-          entries.v[k] = ih >= 0 && ih < h && iw >= 0 && iw < w ? plane[ih * w + iw]
-                                                                 : Scalar<T>::store(0.0f);
+          entries.v[k] =
+              ih >= 0 && ih < h && iw >= 0 && iw < w ? plane[ih * w + iw] : Scalar<T>::store(0.0f);
         }
         store_pack<V>(out, (i * kw + j) * sr, entries);
       }
@@ -199,9 +200,9 @@ void im2col(const T* x, const Shape& s, int64_t n0, int64_t nb, int64_t g, Layou
   with_index_width(index_bound(s, nb), [&]<typename D>() {
     with_kernel_size(s, [&]<int KH, int KW>() {
       with_pack_width<T>(s.hwo, {cols}, [&]<int V>() {
-        im2col_kernel<T, D, KH, KW, V><<<grid_for(nb * s.cg * (s.hwo / V)), kBlockSize, 0,
-                                         current_stream()>>>(
-            x, s, n0, nb, g, layout, divisors_of<D>(s), D(s.hwo / V), cols);
+        im2col_kernel<T, D, KH, KW, V>
+            <<<grid_for(nb * s.cg * (s.hwo / V)), kBlockSize, 0, current_stream()>>>(
+                x, s, n0, nb, g, layout, divisors_of<D>(s), D(s.hwo / V), cols);
       });
     });
   });
@@ -211,9 +212,9 @@ template <typename T, typename A>
 void col2im(const A* cols, const Shape& s, int64_t n0, int64_t nb, int64_t g, T* gx) {
   with_index_width(index_bound(s, nb), [&]<typename D>() {
     with_kernel_size(s, [&]<int KH, int KW>() {
-      col2im_kernel<T, A, D, KH, KW><<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0,
-                                       current_stream()>>>(cols, s, n0, nb, g, divisors_of<D>(s),
-                                                           gx);
+      col2im_kernel<T, A, D, KH, KW>
+          <<<grid_for(nb * s.cg * s.hwi), kBlockSize, 0, current_stream()>>>(cols, s, n0, nb, g,
+                                                                             divisors_of<D>(s), gx);
     });
   });
   HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
@@ -222,9 +223,9 @@ template <typename T>
 void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst) {
   with_index_width(index_bound(s, nb), [&]<typename D>() {
     with_pack_width<T>(s.hwo, {go, dst}, [&]<int V>() {
-      gather_grad_out_kernel<T, D, V><<<grid_for(nb * s.cout * (s.hwo / V)), kBlockSize, 0,
-                                        current_stream()>>>(go, s, n0, nb, divisors_of<D>(s),
-                                                            D(s.hwo / V), dst);
+      gather_grad_out_kernel<T, D, V>
+          <<<grid_for(nb * s.cout * (s.hwo / V)), kBlockSize, 0, current_stream()>>>(
+              go, s, n0, nb, divisors_of<D>(s), D(s.hwo / V), dst);
     });
   });
   HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");

@@ -212,8 +212,8 @@ void max_pool2d_backward_disjoint(const TensorView& grad_out, const TensorView& 
   dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
     with_index_width(bound, [&]<typename D>() {
       max_unpool_disjoint_kernel<T, D><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
-          grad_out.ptr<T>(), indices.ptr<int64_t>(), s, total, D(s.w.len), D(plane),
-          D(p.stride_h), D(p.stride_w), grad_x.ptr<T>());
+          grad_out.ptr<T>(), indices.ptr<int64_t>(), s, total, D(s.w.len), D(plane), D(p.stride_h),
+          D(p.stride_w), grad_x.ptr<T>());
     });
     HG_CUDA_LAUNCH_CHECK("max_unpool_disjoint_kernel");
   });

@@ -58,7 +58,7 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
       {3, 4, 8, 8, 4, 1, 1, {1, 1}, {0, 0}, {1, 1}, 1, true},  // 1x1: no im2col
       {2, 6, 11, 10, 4, 3, 2, {2, 1}, {1, 0}, {2, 1}, 2, false},
       {5, 3, 5, 5, 8, 5, 5, {1, 1}, {2, 2}, {1, 1}, 1, true},
-      {4, 8, 6, 6, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, 8, true},  // depthwise
+      {4, 8, 6, 6, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, 8, true},       // depthwise
       {8, 16, 16, 16, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, false},  // a ResNet-9 layer, smaller
   };
   for (DType dtype : hg::test::floating_dtypes()) {
@@ -116,8 +116,8 @@ void check_batch_norm(const Shape& shape, DType dtype, bool training) {
   const Tensor rm_dev = rm.to(kCUDA), rv_dev = rv.to(kCUDA);
   const Tensor y = batch_norm(x.cpu, rm, rv, w.cpu, b.cpu, training);
   const Tensor yd = batch_norm(x.dev, rm_dev, rv_dev, w.dev, b.dev, training);
-  const std::string what = std::string(training ? "batch_norm training " : "batch_norm eval ") +
-                           shape_str(shape);
+  const std::string what =
+      std::string(training ? "batch_norm training " : "batch_norm eval ") + shape_str(shape);
   expect_parity(yd, y, dtype, what + " forward");
   expect_parity(rm_dev, rm, dtype == kFloat64 ? dtype : kFloat32, what + " running_mean");
   expect_parity(rv_dev, rv, dtype == kFloat64 ? dtype : kFloat32, what + " running_var");

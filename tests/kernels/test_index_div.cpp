@@ -18,17 +18,16 @@ namespace {
 void check_divisor(int64_t d, std::mt19937_64& rng) {
   const FastDivmod fast(d);
   const uint32_t divisor = static_cast<uint32_t>(d);
-  std::vector<uint32_t> numerators = {0, 1, divisor - 1, divisor, divisor + 1, 0x7fffffffu,
-                                      0x7ffffffeu};
+  std::vector<uint32_t> numerators = {0,           1,           divisor - 1, divisor,
+                                      divisor + 1, 0x7fffffffu, 0x7ffffffeu};
   for (uint32_t k : {2u, 3u, 1000u}) numerators.push_back(divisor * k - 1);
   std::uniform_int_distribution<uint32_t> any(0, 0x7fffffffu);
   for (int i = 0; i < 2000; ++i) numerators.push_back(any(rng));
   for (uint32_t n : numerators) {
     if (n > 0x7fffffffu) continue;  // (divisor * k - 1 may pass 2^31 for large divisors)
     if (fast.div(n) != n / divisor || fast.mod(n) != n % divisor) {
-      FAIL_CHECK("FastDivmod(" << d << ") of " << n << ": " << fast.div(n) << " rem "
-                               << fast.mod(n) << ", expected " << n / divisor << " rem "
-                               << n % divisor);
+      FAIL_CHECK("FastDivmod(" << d << ") of " << n << ": " << fast.div(n) << " rem " << fast.mod(n)
+                               << ", expected " << n / divisor << " rem " << n % divisor);
       return;
     }
   }
