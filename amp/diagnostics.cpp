@@ -80,7 +80,8 @@ Explanation explain(double value, DType dtype) {
   else
     e.cls = ValueClass::Normal;
   const int exp = e.exponent_field == 0 ? 1 - bias : static_cast<int>(e.exponent_field) - bias;
-  e.ulp = std::ldexp(1.0, exp - fmt.mantissa_bits);
+  // an infinity or a NaN has no spacing (its exponent field is the all-ones code, not a binade)
+  e.ulp = std::isfinite(e.stored) ? std::ldexp(1.0, exp - fmt.mantissa_bits) : NAN;
   if (std::isfinite(e.stored)) {
     e.abs_error = std::abs(e.stored - value);
     e.rel_error = value != 0 ? e.abs_error / std::abs(value) : 0;

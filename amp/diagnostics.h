@@ -23,7 +23,8 @@ struct Explanation {
   int exponent_bits = 0, mantissa_bits = 0;
   double stored = 0;                    // the decoded stored value
   double abs_error = 0, rel_error = 0;  // rounding error of storing `value` (inf: overflow)
-  double ulp = 0;                       // spacing of the format at the stored value
+  double ulp = 0;                       // spacing of the format at the stored value (NaN
+                                        // when that is an infinity or a NaN; JSON null)
   ValueClass cls = ValueClass::Zero;
   // log2 of the power of two that would bring `value` into the normal range (0 when it is
   // there): positive for values too small (what a loss scale does), negative for overflow (the

@@ -38,6 +38,12 @@ TEST_CASE("explain: overflow is reported as such, with the smallest scale that f
   CHECK(amp::explain(131040, kFloat16).scale_log2 == -2);  // 65520 would round up to inf again
   CHECK(amp::explain(1e39, kBFloat16).scale_log2 == -2);   // 2.5e38 < bf16's 3.39e38
   CHECK(over.to_text().find("overflow") != std::string::npos);
+  // an infinity has no spacing: no ulp in the text, null in the JSON
+  CHECK(std::isnan(over.ulp));
+  CHECK(over.to_text().find("ulp") == std::string::npos);
+  CHECK(over.to_json().find("\"ulp\":null") != std::string::npos);
+  CHECK(std::isnan(amp::explain(NAN, kBFloat16).ulp));
+  CHECK(amp::explain(65504, kFloat16).ulp == 32);
   CHECK(over.to_text().find("rounding error") == std::string::npos);
   // JSON has no inf or NaN: non-finite numbers are null, and the output parses as JSON
   const std::string json = amp::explain(NAN, kFloat16).to_json();
