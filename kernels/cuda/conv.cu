@@ -29,7 +29,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   const T* x = xv.ptr<T>();
   const T* w = wv.ptr<T>();
   T* out = ov.ptr<T>();
-  const int64_t chunk = s.direct ? s.n : conv::chunk_samples(s);
+  const int64_t chunk = s.direct ? s.n : conv::chunk_samples(s, sizeof(T));
   DeviceBuffer cols(s.direct ? 0 : static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
   const conv::Layout layout = conv::per_sample_layout(s);
   cudaStream_t stream = current_stream();
@@ -58,7 +58,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
 // zeroed by the caller).
 template <typename T>
 void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
-  const int64_t chunk = conv::chunk_samples(s);
+  const int64_t chunk = conv::chunk_samples(s, sizeof(T));
   DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
   DeviceBuffer go_cols(chunk > 1 ? static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T) : 0);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
@@ -91,7 +91,7 @@ void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
     }
     return;
   }
-  const int64_t chunk = conv::chunk_samples(s);
+  const int64_t chunk = conv::chunk_samples(s, sizeof(Acc<T>));
   DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(Acc<T>));
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0);

@@ -43,11 +43,15 @@ inline Shape make_shape(const kernels::TensorView& x, const kernels::TensorView&
   return s;
 }
 
-// Samples per chunk so that one column matrix stays under kMaxColumnElements elements.
-inline constexpr int64_t kMaxColumnElements = int64_t{1} << 25;
-inline int64_t chunk_samples(const Shape& s) {
-  const int64_t per_sample = s.kg * s.hwo > 0 ? s.kg * s.hwo : 1;
-  const int64_t nb = kMaxColumnElements / per_sample;
+// Samples per chunk so that one column matrix of element_bytes-sized entries stays under
+// kMaxColumnBytes (one sample's, when that alone is larger). The buffer is live at the start of
+// the backward pass, when nearly every activation still is: at 2^25 entries, ResNet-9's last
+// layers took 128 MiB of fp32 grad_x columns there, most of halfgrad's excess over PyTorch's
+// peak memory on the H200 (1323 against 1241 MB, docs/performance.md).
+inline constexpr int64_t kMaxColumnBytes = int64_t{32} << 20;
+inline int64_t chunk_samples(const Shape& s, int64_t element_bytes) {
+  const int64_t per_sample = (s.kg * s.hwo > 0 ? s.kg * s.hwo : 1) * element_bytes;
+  const int64_t nb = kMaxColumnBytes / per_sample;
   return nb < 1 ? 1 : (nb > s.n ? s.n : nb);
 }
 
