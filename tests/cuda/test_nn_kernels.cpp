@@ -67,6 +67,17 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
   }
 }
 
+// Column buffers hold at most kMaxColumnBytes (32 MiB, kernels/cuda/conv_shape.cuh), so this
+// shape (2.1M entries per sample) runs in chunks of samples: 3 of 4 per chunk for fp32 columns
+// (the fp32 forward, both weight gradients' sums and every grad_x), all 4 for fp16's forward.
+TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : {kFloat32, kFloat16}) {
+    manual_seed(15);
+    check_conv({4, 32, 86, 86, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true}, dtype);
+  }
+}
+
 TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
   if (!hg::test::cuda_or_skip()) return;
   for (DType dtype : hg::test::floating_dtypes()) {
