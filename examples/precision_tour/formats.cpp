@@ -32,9 +32,8 @@ void show(const char* what, double value, DType dtype) {
   const amp::Explanation e = amp::explain(value, dtype);
   char spacing[32] = "";  // an infinity or a NaN has no ulp (explain's is NaN): the class alone
   if (std::isfinite(e.ulp)) std::snprintf(spacing, sizeof spacing, ", ulp %.3g", e.ulp);
-  std::printf("  %-28s %-9s %-36s = %-14.8g (%s%s)\n", what,
-              std::string(dtype_name(dtype)).c_str(), fields(e).c_str(), e.stored,
-              class_name(e.cls), spacing);
+  std::printf("  %-28s %-9s %-36s = %-14.8g (%s%s)\n", what, std::string(dtype_name(dtype)).c_str(),
+              fields(e).c_str(), e.stored, class_name(e.cls), spacing);
 }
 
 }  // namespace
