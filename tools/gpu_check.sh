@@ -114,7 +114,7 @@ if [[ -d $bundle ]]; then
   cmake_extra=(-DCMAKE_PREFIX_PATH="$deps" -DHG_OPENBLAS_LIBRARY="$HG_OPENBLAS_LIBRARY"
                -DZLIB_INCLUDE_DIR="$deps/include")
   zlib=$(library_path libz.so.1) && [[ -n $zlib ]] && cmake_extra+=(-DZLIB_LIBRARY="$zlib")
-  if [[ -d $bundle/mnist && ! -e datasets/mnist ]]; then
+  if compgen -G "$bundle/mnist/*.gz" >/dev/null && [[ ! -e datasets/mnist ]]; then  # (MNIST=0: none)
     mkdir -p datasets/mnist && cp "$bundle"/mnist/*.gz datasets/mnist/
   fi
   # Unpacked afresh on every call, a rerun on a warm machine too (it has no objects, so an
