@@ -15,7 +15,7 @@
 # parts): DEVICE=cpu ARGS="--epochs 1 --limit 1024 --test-limit 500" bash tools/gpu_cifar.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-out=${OUT:-build-gpu-check}
+out=${OUT:-build-gpu-cifar}  # (not gpu_check.sh's log folder, which it empties first)
 mkdir -p "$out"
 if [[ -n ${1:-} ]]; then
   bash tools/gpu_cifar_parts.sh unpack "$1" || exit 1

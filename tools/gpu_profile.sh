@@ -6,12 +6,12 @@
 #
 #   MODEL=resnet9 BATCH=512 PRECISION=fp16 bash tools/gpu_profile.sh
 #
-# Writes to $OUT (or build-gpu-check/): ncu_<model>_<precision>.csv, torch_<model>_<precision>.txt
+# Writes to $OUT (or build-gpu-profile/): ncu_<model>_<precision>.csv, torch_<model>_<precision>.txt
 # and a short table of the costliest kernels of each (profile_top.txt).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 model=${MODEL:-resnet9} batch=${BATCH:-512} precision=${PRECISION:-fp16}
-out=${OUT:-build-gpu-check}
+out=${OUT:-build-gpu-profile}  # (not gpu_check.sh's log folder, which it empties first)
 mkdir -p "$out"
 ONLY=none bash tools/gpu_check.sh >"$out/profile_setup.log" 2>&1
 export LD_LIBRARY_PATH=$PWD/build-gpu:$PWD/.gpu_bundle/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
