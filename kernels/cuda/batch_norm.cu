@@ -68,7 +68,7 @@ __global__ void bn_partial_kernel(const T* x, Channels L, const double* mean, do
   const double m = kDeviations ? mean[c] : 0.0;
   double sum = 0;
   for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
-    const Pack<T, V> xs = load_pack<V>(x, i);
+    const Vec<T, V> xs = load_pack<V>(x, i);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       const double v = static_cast<double>(Scalar<T>::load(xs.v[k]));
@@ -114,8 +114,8 @@ __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D chan
     const C m = static_cast<C>(mean.get(c, 0));
     const C scale = static_cast<C>(invstd.get(c, 1) * weight.get(c, 1));
     const C shift = static_cast<C>(bias.get(c, 0));
-    const Pack<T, V> xs = load_pack<V>(x, int64_t{i} * V);
-    Pack<T, V> ys;
+    const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V);
+    Vec<T, V> ys;
 #pragma unroll
     for (int k = 0; k < V; ++k)
       ys.v[k] = Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(xs.v[k]) - m, scale), shift));
@@ -131,7 +131,7 @@ __global__ void bn_backward_partial_kernel(const T* x, const T* g, Channels L, P
   const double m = mean.get(c, 0), is = invstd.get(c, 1);
   double sum_g = 0, sum_gx = 0;
   for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
-    const Pack<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
+    const Vec<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));
@@ -168,8 +168,8 @@ __global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, 
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
     const I c = channels.mod(plane_packs.div(i));
     const double w = weight.get(c, 1), is = invstd.get(c, 1), m = mean.get(c, 0);
-    const Pack<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
-    Pack<T, V> out;
+    const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
+    Vec<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
       const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));

@@ -5,6 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -18,6 +19,16 @@
 namespace hg::cuda {
 
 inline constexpr int kBlockSize = 256;
+
+// VEC consecutive elements moved as one load or store (16 bytes at most, aligned to their size):
+// the vectorised elementwise kernels (elementwise.cuh) and the packs of nn_common.cuh.
+template <typename T, int VEC>
+struct alignas(sizeof(T) * VEC < 16 ? sizeof(T) * VEC : 16) Vec {
+  T v[VEC];
+};
+inline bool aligned_to(const void* p, std::size_t bytes) {
+  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
 
 // Blocks for a grid-stride loop over n elements: enough to fill the GPU, never more than needed.
 inline unsigned grid_for(int64_t n, int block = kBlockSize) {

@@ -115,7 +115,7 @@ __global__ void im2col_kernel(const T* __restrict__ x, Shape s, int64_t n0, int6
     for (int i = 0; i < kh; ++i) {
 #pragma unroll
       for (int j = 0; j < kw; ++j) {
-        Pack<T, V> entries;
+        Vec<T, V> entries;
 #pragma unroll
         for (int k = 0; k < V; ++k) {
           const S ih = ih0[k] + i * static_cast<S>(s.dh), iw = iw0[k] + j * static_cast<S>(s.dw);

@@ -79,11 +79,6 @@ bool fits_int32(const OffsetCalc<N>& calc, int64_t numel) {
   return true;
 }
 
-template <typename T, int VEC>
-struct alignas(sizeof(T) * VEC < 16 ? sizeof(T) * VEC : 16) Vec {
-  T v[VEC];
-};
-
 // ---- kernels ---------------------------------------------------------------------------------
 
 template <typename Index, int N, typename Out, typename F, typename... In>
@@ -151,10 +146,6 @@ inline bool is_broadcast_scalar(const kernels::TensorView& v) {
   for (int d = 0; d < v.ndim; ++d)
     if (v.sizes[d] != 1 && v.strides[d] != 0) return false;
   return true;
-}
-
-inline bool aligned_to(const void* p, std::size_t bytes) {
-  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
 }
 
 // out = f(ins...) elementwise; every input view has out's sizes (broadcast dims stride 0).

@@ -41,20 +41,16 @@ void zero_async(T* p, int64_t count) {
         cudaMemsetAsync(p, 0, static_cast<std::size_t>(count) * sizeof(T), current_stream()));
 }
 
-// V consecutive elements loaded or stored as one access: 16 bytes when V = 16 / sizeof(T).
-// Kernels take V from with_pack_width, which falls back to V = 1 when a row's length is not a
-// whole number of packs or a pointer is not 16-byte aligned.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
+// V consecutive elements (a Vec, common.cuh) loaded or stored as one access: 16 bytes when
+// V = 16 / sizeof(T). Kernels take V from with_pack_width, which falls back to V = 1 when a row's
+// length is not a whole number of packs or a pointer is not 16-byte aligned.
 template <int V, typename T>
-__device__ inline Pack<T, V> load_pack(const T* p, int64_t i) {  // i: an element index, V | i
-  return *reinterpret_cast<const Pack<T, V>*>(p + i);
+__device__ inline Vec<T, V> load_pack(const T* p, int64_t i) {  // i: an element index, V | i
+  return *reinterpret_cast<const Vec<T, V>*>(p + i);
 }
 template <int V, typename T>
-__device__ inline void store_pack(T* p, int64_t i, const Pack<T, V>& pack) {
-  *reinterpret_cast<Pack<T, V>*>(p + i) = pack;
+__device__ inline void store_pack(T* p, int64_t i, const Vec<T, V>& pack) {
+  *reinterpret_cast<Vec<T, V>*>(p + i) = pack;
 }
 
 // Calls body.template operator()<V>() with V = 16 / sizeof(T) when `length` (of every row the
@@ -63,7 +59,7 @@ template <typename T, typename Body>
 void with_pack_width(int64_t length, std::initializer_list<const void*> pointers, Body&& body) {
   constexpr int kWide = 16 / sizeof(T);
   bool wide = length % kWide == 0;
-  for (const void* p : pointers) wide = wide && reinterpret_cast<uintptr_t>(p) % 16 == 0;
+  for (const void* p : pointers) wide = wide && aligned_to(p, 16);
   if (wide)
     body.template operator()<kWide>();
   else
