@@ -28,10 +28,7 @@ for f in "${files[@]}"; do
   fi
 done
 
-# unpacks build-gpu; OUT unset: it adds nothing to what comes back (8 files at most)
-env -u OUT ONLY=none bash tools/gpu_check.sh >"$out/cifar_setup.log" 2>&1
-export LD_LIBRARY_PATH=$PWD/build-gpu:$PWD/.gpu_bundle/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export HG_OPENBLAS_LIBRARY=$PWD/.gpu_bundle/deps/lib/libopenblas.so.0
+source tools/gpu_env.sh && gpu_env "$out/cifar_setup.log"
 status=0
 for run in ${RUNS:-fp16:O2}; do
   precision=${run%%:*} level=${run##*:}

@@ -13,11 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 model=${MODEL:-resnet9} batch=${BATCH:-512} precision=${PRECISION:-fp16}
 out=${OUT:-build-gpu-profile}  # (not gpu_check.sh's log folder, which it empties first)
 mkdir -p "$out"
-# (OUT unset: the setup run adds nothing to what comes back, which is 8 files at most)
-env -u OUT ONLY=none bash tools/gpu_check.sh >"$out/profile_setup.log" 2>&1
-export LD_LIBRARY_PATH=$PWD/build-gpu:$PWD/.gpu_bundle/deps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export HG_OPENBLAS_LIBRARY=$PWD/.gpu_bundle/deps/lib/libopenblas.so.0
-export PATH=$PATH:/usr/local/cuda/bin
+source tools/gpu_env.sh && gpu_env "$out/profile_setup.log"
 name=${model}_$precision
 # One step, not warmed up (kernel durations do not depend on it): the counts are per step.
 timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
