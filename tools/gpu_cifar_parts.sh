@@ -12,6 +12,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [[ ${1:-} == unpack ]]; then
+  if [[ ! -f ${2:-}/md5sums.txt ]]; then
+    echo "gpu_cifar_parts: '${2:-}' is not a part packed by tools/gpu_cifar_parts.sh (no md5sums.txt): carry one, e.g. .gpu_cifar1" >&2
+    exit 1
+  fi
   mkdir -p datasets/cifar10
   for f in "$2"/*.xz; do bash tools/unxz.sh "$f" >"datasets/cifar10/$(basename "$f" .xz)"; done
   (cd datasets/cifar10 && md5sum -c --ignore-missing "$OLDPWD/$2/md5sums.txt")
