@@ -15,10 +15,10 @@ using hg::test::values;
 namespace fs = std::filesystem;
 
 namespace {
+// One scratch folder per test process, removed when the process exits.
 fs::path temp_dir() {
-  fs::path dir = fs::temp_directory_path() / ("hg_ser_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
+  static const hg::test::TempDir dir;
+  return dir.str();
 }
 void write_bytes(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary) << bytes;
