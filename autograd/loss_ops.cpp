@@ -117,23 +117,39 @@ Tensor nll_per_sample(const Tensor& log_probs, const Tensor& target, int64_t ign
   return loss;
 }
 
-// The mean over the targets that are not ignore_index: the sum divided by their count, which
-// stays a tensor on every device (reading it back would make the host wait on every loss).
+// The gradient of the mean over the counted targets, the same share for every row.
+class MeanOverTargetsBackward final : public autograd::Node {
+ public:
+  explicit MeanOverTargetsBackward(const Tensor& count) : count_(count) {}
+  std::string name() const override { return "MeanOverTargetsBackward"; }
+  bool release_saved() override { return count_.reset(); }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
+    Tensor grad = make_tensor(inputs[0].shape, inputs[0].dtype, g.device());
+    kernels::mean_over_targets_backward(g.device())(
+        kernels::view_of(g), kernels::view_of(count_.unpack(*this)), kernels::view_of(grad));
+    return {grad, Tensor()};
+  }
+
+ private:
+  autograd::SavedTensor count_;
+};
+
+// The mean over the targets that are not ignore_index, in one kernel each way
+// (kernels/fused_nn_kernels.h): the sum in double rounded to float (double for fp64) divided
+// by the count, as sum(per_sample.to(float)) / count.to(float) would give it. The count stays
+// on the device, so a CUDA loss never waits for it (and an fp16 sum cannot overflow).
 Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
-  Tensor count;
-  {
-    NoGradGuard no_grad;
-    count = sum(ne(target, wrap_scalar(static_cast<double>(ignore_index), target)));
-  }
-  // summed and divided in float (double for fp64): an fp16 sum overflows past 65504 even when
-  // the mean is small. The count stays a tensor, so a CUDA loss never waits for the device.
-  const DType compute = per_sample.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  Tensor divisor;
-  {
-    NoGradGuard no_grad;
-    divisor = count.to(compute);
-  }
-  return (sum(per_sample.to(compute)) / divisor).to(per_sample.dtype());
+  const Tensor values = per_sample.contiguous(), t = target.contiguous();
+  const DType compute = values.dtype() == kFloat64 ? kFloat64 : kFloat32;
+  Tensor mean = make_tensor({}, values.dtype(), values.device());
+  Tensor count = make_tensor({1}, compute, values.device());
+  kernels::mean_over_targets(values.device())(kernels::view_of(values), kernels::view_of(t),
+                                              ignore_index, kernels::view_of(mean),
+                                              kernels::view_of(count));
+  if (autograd::needs_grad({&per_sample}))
+    autograd::record_op<MeanOverTargetsBackward>({per_sample, target}, mean, count);
+  return mean;
 }
 
 // As reduce_elementwise, but the mean is over the targets that are not ignore_index.

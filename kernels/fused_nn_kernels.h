@@ -1,7 +1,8 @@
 #pragma once
-// Fused nn kernel families: dropout with its mask generated inside the kernel, and softmax +
-// cross-entropy in one pass each way. Same conventions as kernels/nn_kernels.h (contiguous
-// views, 16-bit dtypes computed in float, fp64 in double).
+// Fused nn kernel families: dropout with its mask generated inside the kernel, softmax +
+// cross-entropy in one pass each way, and the losses' mean over the counted targets. Same
+// conventions as kernels/nn_kernels.h (contiguous views, 16-bit dtypes computed in float, fp64 in
+// double).
 #include <cstdint>
 
 #include "kernels/dispatch.h"
@@ -40,8 +41,24 @@ using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorVi
                                         int64_t ignore_index, double label_smoothing,
                                         const TensorView& grad_logits);
 
+// The mean reduction of cross_entropy and nll_loss: the per-sample losses values [N] (floating,
+// 0 at ignored rows) averaged over the rows whose int64 target is not ignore_index. Writes
+// count [1] (the compute dtype: float32, float64 for fp64) = that number of rows, and
+// out [1] (values' dtype) = T(C(sum) / count), the sum over the counted rows accumulated in
+// double and rounded once to C: what sum(values.to(C)) / count.to(C) gives, in one launch
+// instead of six. No rows counted gives 0 / 0 = NaN, as PyTorch.
+using MeanOverTargetsFn = void (*)(const TensorView& values, const TensorView& target,
+                                   int64_t ignore_index, const TensorView& out,
+                                   const TensorView& count);
+// Its backward: grad_values[n] = T(C(grad_out[0]) / count[0]) for every n (the per-sample
+// loss's own backward clears the ignored rows), the gradient of that division, broadcast.
+using MeanOverTargetsBackwardFn = void (*)(const TensorView& grad_out, const TensorView& count,
+                                           const TensorView& grad_values);
+
 extern DispatchTable<DropoutFn> dropout;
 extern DispatchTable<CrossEntropyFn> cross_entropy;
 extern DispatchTable<CrossEntropyBackwardFn> cross_entropy_backward;
+extern DispatchTable<MeanOverTargetsFn> mean_over_targets;
+extern DispatchTable<MeanOverTargetsBackwardFn> mean_over_targets_backward;
 
 }  // namespace hg::kernels

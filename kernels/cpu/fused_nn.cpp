@@ -125,4 +125,36 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
   });
 }
 
+// In row order: the double sum's rounding does not depend on the order for any realistic batch
+// (its 53 bits hold the partial sums of float losses exactly), so the result is reduce's.
+void mean_over_targets(const TensorView& values, const TensorView& target, int64_t ignore_index,
+                       const TensorView& out, const TensorView& count) {
+  const int64_t rows = values.numel();
+  const int64_t* t = target.ptr<int64_t>();
+  dispatch_floating(values.dtype, "mean_over_targets", [&]<typename T>() {
+    using C = compute_t<T>;
+    const T* v = values.ptr<T>();
+    double sum = 0.0;
+    int64_t counted = 0;
+    for (int64_t n = 0; n < rows; ++n) {
+      if (t[n] == ignore_index) continue;
+      sum += static_cast<double>(static_cast<C>(v[n]));
+      ++counted;
+    }
+    const C divisor = static_cast<C>(counted);
+    count.ptr<C>()[0] = divisor;
+    out.ptr<T>()[0] = static_cast<T>(static_cast<C>(sum) / divisor);
+  });
+}
+
+void mean_over_targets_backward(const TensorView& grad_out, const TensorView& count,
+                                const TensorView& grad_values) {
+  dispatch_floating(grad_values.dtype, "mean_over_targets_backward", [&]<typename T>() {
+    using C = compute_t<T>;
+    const T share = static_cast<T>(static_cast<C>(grad_out.ptr<T>()[0]) / count.ptr<C>()[0]);
+    T* g = grad_values.ptr<T>();
+    for (int64_t n = 0; n < grad_values.numel(); ++n) g[n] = share;
+  });
+}
+
 }  // namespace hg::kernels::cpu

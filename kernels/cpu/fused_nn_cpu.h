@@ -12,5 +12,9 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& lse, const TensorView& grad_loss,
                             int64_t ignore_index, double label_smoothing,
                             const TensorView& grad_logits);
+void mean_over_targets(const TensorView& values, const TensorView& target, int64_t ignore_index,
+                       const TensorView& out, const TensorView& count);
+void mean_over_targets_backward(const TensorView& grad_out, const TensorView& count,
+                                const TensorView& grad_values);
 
 }  // namespace hg::kernels::cpu

@@ -2,7 +2,8 @@
 // Philox stream inside the kernel (one Philox block per thread, 4 elements), bit-identical to
 // the CPU's mask; softmax + cross-entropy is one warp per row forward (max, sum of exp, the
 // target's logit and the smoothing mean in registers, float inside) and one thread per element
-// backward, with the row's log-sum-exp saved in between.
+// backward, with the row's log-sum-exp saved in between; the losses' mean over the counted
+// targets is one block forward and one broadcast backward.
 
 #include "core/half.h"
 #include "kernels/cuda/cuda_fused_nn_kernels.h"
@@ -64,7 +65,7 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   total = warp_sum(total);
   if (lane != 0) return;
   const C log_sum = log(sum);  // the loss adds it last, as the CPU: max + log_sum loses its bits
-  lse[2 * n] = max;  // kept in two parts for the backward, as on the CPU
+  lse[2 * n] = max;            // kept in two parts for the backward, as on the CPU
   lse[2 * n + 1] = log_sum;
   const int64_t t = target[n];
   if (t == ignore_index) {
@@ -95,6 +96,32 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
     const C share = c == t ? C(1) - ls : C(0);
     dx[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_loss[n])) * (p - share - uniform));
   }
+}
+
+// One block: each thread adds its rows (a stride of blockDim.x) in double, then block_sum adds
+// the threads' sums in a fixed order, so the result is the same run after run.
+template <typename T, typename C>
+__global__ void mean_over_targets_kernel(const T* values, const int64_t* target, int64_t rows,
+                                         int64_t ignore_index, T* out, C* count) {
+  double sum = 0.0, counted = 0.0;  // (a double counts exactly to 2^53)
+  for (int64_t n = threadIdx.x; n < rows; n += blockDim.x) {
+    if (target[n] == ignore_index) continue;
+    sum += static_cast<double>(static_cast<C>(Scalar<T>::load(values[n])));
+    counted += 1.0;
+  }
+  sum = block_sum(sum);
+  counted = block_sum(counted);
+  if (threadIdx.x != 0) return;
+  const C divisor = static_cast<C>(counted);
+  *count = divisor;
+  *out = Scalar<T>::store(static_cast<C>(sum) / divisor);
+}
+
+template <typename T, typename C>
+__global__ void mean_over_targets_backward_kernel(const T* grad_out, const C* count, int64_t n,
+                                                  T* grad_values) {
+  const T share = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_out[0])) / *count);
+  HG_GRID_LOOP(i, n) grad_values[i] = share;
 }
 
 }  // namespace
@@ -155,6 +182,29 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
         logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<T>(), rows, cols,
         ignore_index, static_cast<C>(label_smoothing), grad_logits.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
+  });
+}
+
+void mean_over_targets(const TensorView& values, const TensorView& target, int64_t ignore_index,
+                       const TensorView& out, const TensorView& count) {
+  dispatch_floating(values.dtype, "mean_over_targets", [&]<typename T>() {
+    using C = typename Scalar<T>::Compute;
+    mean_over_targets_kernel<T, C><<<1, kBlockSize, 0, current_stream()>>>(
+        values.ptr<T>(), target.ptr<int64_t>(), values.numel(), ignore_index, out.ptr<T>(),
+        count.ptr<C>());
+    HG_CUDA_LAUNCH_CHECK("mean_over_targets_kernel");
+  });
+}
+
+void mean_over_targets_backward(const TensorView& grad_out, const TensorView& count,
+                                const TensorView& grad_values) {
+  const int64_t n = grad_values.numel();
+  if (n == 0) return;
+  dispatch_floating(grad_values.dtype, "mean_over_targets_backward", [&]<typename T>() {
+    using C = typename Scalar<T>::Compute;
+    mean_over_targets_backward_kernel<T, C><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
+        grad_out.ptr<T>(), count.ptr<C>(), n, grad_values.ptr<T>());
+    HG_CUDA_LAUNCH_CHECK("mean_over_targets_backward_kernel");
   });
 }
 

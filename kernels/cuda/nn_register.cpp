@@ -28,6 +28,8 @@ struct RegisterNnKernels {
     kernels::dropout.set(kCuda, cuda::dropout);
     kernels::cross_entropy.set(kCuda, cuda::cross_entropy);
     kernels::cross_entropy_backward.set(kCuda, cuda::cross_entropy_backward);
+    kernels::mean_over_targets.set(kCuda, cuda::mean_over_targets);
+    kernels::mean_over_targets_backward.set(kCuda, cuda::mean_over_targets_backward);
   }
 };
 const RegisterNnKernels registered;

@@ -46,6 +46,11 @@ TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothi
         const Tensor mean_loss = cross_entropy(x.cpu, target, Reduction::Mean, -100, ls);
         const Tensor mean_dev = cross_entropy(x.dev, target.to(kCUDA), Reduction::Mean, -100, ls);
         expect_parity(mean_dev, mean_loss, dtype, "cross_entropy mean", 1.0);
+        x.cpu.set_grad(Tensor());
+        x.dev.set_grad(Tensor());
+        mean_loss.backward();
+        mean_dev.backward();
+        expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "cross_entropy mean backward", 1.0);
       }
     }
   }
