@@ -73,6 +73,24 @@ void check_param(const Tensor& p, int64_t channels, DType want, const char* what
   autograd::check_same_device(x, p, "batch_norm");
 }
 
+// running = (1 - m) running + m batch (the variance unbiased): one kernel for contiguous
+// statistics, the same tensor ops (the same bits) otherwise. Written in place, so the buffers'
+// versions move on.
+void update_running_stats(const Tensor& running_mean, const Tensor& running_var,
+                          const Tensor& batch_mean, const Tensor& batch_var, double momentum) {
+  NoGradGuard no_grad;
+  if (!running_mean.is_contiguous() || !running_var.is_contiguous()) {
+    Tensor(running_mean).copy_(running_mean * (1.0 - momentum) + batch_mean * momentum);
+    Tensor(running_var).copy_(running_var * (1.0 - momentum) + batch_var * momentum);
+    return;
+  }
+  kernels::batch_norm_running_stats(running_mean.device())(
+      kernels::view_of(running_mean), kernels::view_of(running_var), kernels::view_of(batch_mean),
+      kernels::view_of(batch_var), momentum);
+  running_mean.storage()->bump_version();
+  running_var.storage()->bump_version();
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor& running_var,
@@ -113,11 +131,7 @@ Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor&
                                   optional_view(bias, vb), kernels::view_of(mean),
                                   kernels::view_of(invstd), optional_view(batch_var, vvar), eps,
                                   kernels::view_of(y));
-  if (update_running) {
-    NoGradGuard no_grad;  // running = (1 - m) running + m batch; the variance unbiased
-    Tensor(running_mean).copy_(running_mean * (1.0 - momentum) + mean * momentum);
-    Tensor(running_var).copy_(running_var * (1.0 - momentum) + batch_var * momentum);
-  }
+  if (update_running) update_running_stats(running_mean, running_var, mean, batch_var, momentum);
   std::vector<Tensor> inputs{x_in};
   if (weight.defined() || bias.defined()) inputs.push_back(weight);
   if (bias.defined()) inputs.push_back(bias);

@@ -65,6 +65,16 @@ using BatchNormBackwardFn = void (*)(bool training, const TensorView& x, const T
                                      const TensorView* weight, const TensorView& save_mean,
                                      const TensorView& save_invstd, const TensorView* grad_x,
                                      const TensorView* grad_weight, const TensorView* grad_bias);
+// The running statistics after a training batch, one pass over the C channels (all four views
+// [C], contiguous, float32 or float64):
+//   running_mean = running_mean * S(1 - momentum) + batch_mean * S(momentum)
+//   running_var  = running_var * S(1 - momentum) + batch_var * S(momentum)
+// every product and sum rounded to that dtype S, as the same tensor ops would round them: one
+// launch where those take eight.
+using BatchNormRunningStatsFn = void (*)(const TensorView& running_mean,
+                                         const TensorView& running_var,
+                                         const TensorView& batch_mean, const TensorView& batch_var,
+                                         double momentum);
 // Layer norm over the last `cols` elements of x [rows, cols]; weight/bias [cols] (x's dtype)
 // may be null; save_mean/save_invstd [rows] are float32 (float64 when x is float64).
 using LayerNormFn = void (*)(const TensorView& x, const TensorView* weight, const TensorView* bias,
@@ -103,6 +113,7 @@ extern DispatchTable<AdaptivePool2dFn> adaptive_pool2d;
 extern DispatchTable<AdaptiveAvgPool2dBackwardFn> adaptive_avg_pool2d_backward;
 extern DispatchTable<BatchNormFn> batch_norm;
 extern DispatchTable<BatchNormBackwardFn> batch_norm_backward;
+extern DispatchTable<BatchNormRunningStatsFn> batch_norm_running_stats;
 extern DispatchTable<LayerNormFn> layer_norm;
 extern DispatchTable<LayerNormBackwardFn> layer_norm_backward;
 extern DispatchTable<NllLossFn> nll_loss;

@@ -16,6 +16,8 @@ DispatchTable<AdaptiveAvgPool2dBackwardFn> adaptive_avg_pool2d_backward{
 DispatchTable<BatchNormFn> batch_norm{"batch_norm", {cpu::batch_norm, nullptr}};
 DispatchTable<BatchNormBackwardFn> batch_norm_backward{"batch_norm_backward",
                                                        {cpu::batch_norm_backward, nullptr}};
+DispatchTable<BatchNormRunningStatsFn> batch_norm_running_stats{
+    "batch_norm_running_stats", {cpu::batch_norm_running_stats, nullptr}};
 DispatchTable<LayerNormFn> layer_norm{"layer_norm", {cpu::layer_norm, nullptr}};
 DispatchTable<LayerNormBackwardFn> layer_norm_backward{"layer_norm_backward",
                                                        {cpu::layer_norm_backward, nullptr}};

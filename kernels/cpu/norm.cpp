@@ -209,4 +209,26 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
   });
 }
 
+void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
+                              const TensorView& batch_mean, const TensorView& batch_var,
+                              double momentum) {
+  dispatch_floating(running_mean.dtype, "batch_norm_running_stats", [&]<typename S>() {
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
+      const S keep = static_cast<S>(1.0 - momentum), take = static_cast<S>(momentum);
+      S* rm = running_mean.ptr<S>();
+      S* rv = running_var.ptr<S>();
+      const S* m = batch_mean.ptr<S>();
+      const S* v = batch_var.ptr<S>();
+      for (int64_t c = 0; c < running_mean.numel(); ++c) {
+        rm[c] =
+            rm[c] * keep + m[c] * take;  // (built with -ffp-contract=off: no fused multiply-add)
+        rv[c] = rv[c] * keep + v[c] * take;
+      }
+    } else {
+      HG_FAIL("batch_norm_running_stats: statistics must be float32 or float64, got ",
+              dtype_name(running_mean.dtype));
+    }
+  });
+}
+
 }  // namespace hg::kernels::cpu

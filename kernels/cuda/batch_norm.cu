@@ -190,6 +190,17 @@ unsigned reduction_blocks(const Channels& L, const char* what) {
   return one_block_each(L.channels * L.slices, what);
 }
 
+// running = running * keep + batch * take per channel; mul_rn keeps nvcc from fusing the
+// multiply into the add, so each product rounds as the CPU's does.
+template <typename S>
+__global__ void running_stats_kernel(S* running_mean, S* running_var, const S* mean, const S* var,
+                                     int64_t channels, S keep, S take) {
+  HG_GRID_LOOP(c, channels) {
+    running_mean[c] = mul_rn(running_mean[c], keep) + mul_rn(mean[c], take);
+    running_var[c] = mul_rn(running_var[c], keep) + mul_rn(var[c], take);
+  }
+}
+
 }  // namespace
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
@@ -261,6 +272,23 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
       });
       HG_CUDA_LAUNCH_CHECK("bn_backward_input_kernel");
     });
+  });
+}
+
+void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
+                              const TensorView& batch_mean, const TensorView& batch_var,
+                              double momentum) {
+  const int64_t channels = running_mean.numel();
+  if (channels == 0) return;
+  dispatch_floating(running_mean.dtype, "batch_norm_running_stats", [&]<typename S>() {
+    if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
+      running_stats_kernel<S><<<grid_for(channels), kBlockSize, 0, current_stream()>>>(
+          running_mean.ptr<S>(), running_var.ptr<S>(), batch_mean.ptr<S>(), batch_var.ptr<S>(),
+          channels, static_cast<S>(1.0 - momentum), static_cast<S>(momentum));
+      HG_CUDA_LAUNCH_CHECK("running_stats_kernel");
+    } else {
+      fail(__FILE__, __LINE__, "batch_norm_running_stats", "statistics must be float32 or float64");
+    }
   });
 }
 

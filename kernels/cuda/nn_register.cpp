@@ -19,6 +19,7 @@ struct RegisterNnKernels {
     kernels::adaptive_avg_pool2d_backward.set(kCuda, cuda::adaptive_avg_pool2d_backward);
     kernels::batch_norm.set(kCuda, cuda::batch_norm);
     kernels::batch_norm_backward.set(kCuda, cuda::batch_norm_backward);
+    kernels::batch_norm_running_stats.set(kCuda, cuda::batch_norm_running_stats);
     kernels::layer_norm.set(kCuda, cuda::layer_norm);
     kernels::layer_norm_backward.set(kCuda, cuda::layer_norm_backward);
     kernels::nll_loss.set(kCuda, cuda::nll_loss);

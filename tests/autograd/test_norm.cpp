@@ -46,6 +46,29 @@ TEST_CASE("batch_norm: the running variance keeps its bits when the variance is 
   expect_close(values(rv), exact, 0.0, 1e-6);
 }
 
+TEST_CASE("batch_norm: the one-kernel running update has the bits of the tensor-op update") {
+  // contiguous buffers take batch_norm_running_stats; strided views of the same values take the
+  // tensor ops (running * (1 - m) + batch * m), which the kernel must reproduce bit for bit
+  manual_seed(12);
+  for (DType dtype : {kFloat32, kFloat16, kFloat64}) {
+    CAPTURE(dtype_name(dtype));
+    const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
+    const Tensor x = (randn({5, 4, 3, 3}) * 3.0 + 0.7).to(dtype);
+    Tensor rm = randn({4}).to(stats), rv = rand({4}).to(stats) + 0.5;
+    Tensor rm_wide = zeros({8}, stats), rv_wide = zeros({8}, stats);
+    Tensor rm_view = rm_wide.slice(0, 0, 8, 2), rv_view = rv_wide.slice(0, 0, 8, 2);
+    rm_view.copy_(rm);
+    rv_view.copy_(rv);
+    REQUIRE(!rm_view.is_contiguous());
+    for (double momentum : {0.1, 0.37, 1.0}) {
+      (void)batch_norm(x, rm, rv, Tensor(), Tensor(), true, momentum, 1e-5);
+      (void)batch_norm(x, rm_view, rv_view, Tensor(), Tensor(), true, momentum, 1e-5);
+      CHECK(values(rm) == values(rm_view));
+      CHECK(values(rv) == values(rv_view));
+    }
+  }
+}
+
 TEST_CASE("batch_norm: eval mode uses the running statistics") {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
   Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);
