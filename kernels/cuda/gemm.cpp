@@ -1,6 +1,7 @@
-// Batched GEMM through cuBLAS (cublasGemmStridedBatchedEx). 16-bit operands are multiplied with
-// fp32 accumulation (CUBLAS_COMPUTE_32F) and rounded once into the 16-bit output, like the CPU
-// path (kernels/cpu/gemm.cpp). fp32 is strict fp32 unless set_allow_tf32(true); fp64 is fp64.
+// GEMM through cuBLAS: cublasGemmEx for one matrix, cublasGemmStridedBatchedEx for a batch. 16-bit
+// operands are multiplied with fp32 accumulation (CUBLAS_COMPUTE_32F) and rounded once into the
+// 16-bit output, like the CPU path (kernels/cpu/gemm.cpp). fp32 is strict fp32 unless
+// set_allow_tf32(true); fp64 is fp64.
 //
 // Row-major C[M,N] = A[M,K] B[K,N] is column-major C^T = B^T A^T, so B goes first. An operand
 // whose rows or columns are unit-stride is passed in place (transposed or not); one whose batch
@@ -134,13 +135,21 @@ void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kern
   const float alpha32 = 1.0f, beta32 = accumulate ? 1.0f : 0.0f;
   const double alpha64 = 1.0, beta64 = accumulate ? 1.0 : 0.0;
   const bool f64 = c.dtype == DType::Float64;
+  const void* alpha = f64 ? static_cast<const void*>(&alpha64) : &alpha32;
+  const void* beta = f64 ? static_cast<const void*>(&beta64) : &beta32;
+  if (batch == 1) {  // the plain GEMM, as torch.matmul calls it: cuBLAS's heuristics for one
+    HG_CUBLAS_CHECK(cublasGemmEx(cublas_handle(), ob.op, oa.op, checked_int(n, "N"),
+                                 checked_int(m, "M"), checked_int(k, "K"), alpha, ob.ptr,
+                                 types.data, checked_int(ob.ld, "ldb"), oa.ptr, types.data,
+                                 checked_int(oa.ld, "lda"), beta, c.data, types.data,
+                                 checked_int(n, "ldc"), types.compute, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   HG_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
       cublas_handle(), ob.op, oa.op, checked_int(n, "N"), checked_int(m, "M"), checked_int(k, "K"),
-      f64 ? static_cast<const void*>(&alpha64) : &alpha32, ob.ptr, types.data,
-      checked_int(ob.ld, "ldb"), ob.batch_stride, oa.ptr, types.data, checked_int(oa.ld, "lda"),
-      oa.batch_stride, f64 ? static_cast<const void*>(&beta64) : &beta32, c.data, types.data,
-      checked_int(n, "ldc"), m * n, checked_int(batch, "batch"), types.compute,
-      CUBLAS_GEMM_DEFAULT));
+      alpha, ob.ptr, types.data, checked_int(ob.ld, "ldb"), ob.batch_stride, oa.ptr, types.data,
+      checked_int(oa.ld, "lda"), oa.batch_stride, beta, c.data, types.data, checked_int(n, "ldc"),
+      m * n, checked_int(batch, "batch"), types.compute, CUBLAS_GEMM_DEFAULT));
 }
 
 }  // namespace hg::cuda
