@@ -62,10 +62,17 @@ struct FusedStepInputs {
 struct FusedSgdParams {
   double lr = 0.0, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
   bool nesterov = false;
-  bool first_step = false;  // the momentum buffer starts as the first gradient
 };
-using FusedSgdFn = void (*)(const TensorView& weight, const TensorView& grad,
-                            const TensorView* momentum_buffer, const TensorView* param_out,
+// One parameter of a fused SGD step: `momentum_buffer` and `param_out` are absent when their
+// data is null; first_step: the momentum buffer starts as this step's direction.
+struct FusedSgdTensor {
+  TensorView weight, grad, momentum_buffer, param_out;
+  bool first_step = false;
+};
+// Steps `count` parameters with the same options and inputs: on CUDA one launch per run of
+// tensors with the same weight and gradient dtypes (at most 48 tensors each), so a model's
+// whole SGD step is one launch, not one per parameter.
+using FusedSgdFn = void (*)(const FusedSgdTensor* tensors, int64_t count,
                             const FusedStepInputs& inputs, double grad_factor,
                             const FusedSgdParams& params);
 

@@ -85,14 +85,14 @@ struct SgdScalars {
   bool decay, nesterov, first;
 };
 template <typename C>
-HG_HD inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h) {
+HG_HD inline SgdScalars<C> sgd_scalars(const FusedSgdParams& h, bool first_step) {
   return {static_cast<C>(-h.lr),
           static_cast<C>(h.weight_decay),
           static_cast<C>(h.momentum),
           static_cast<C>(1.0 - h.dampening),
           h.weight_decay != 0.0,
           h.nesterov,
-          h.first_step};
+          first_step};
 }
 // New weight from w and g (already times the factor); buf (may be null) is updated.
 template <typename C>

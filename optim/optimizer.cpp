@@ -159,14 +159,16 @@ void Optimizer::step_scaled(double grad_scale) {
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};
   for (auto& group : groups_) {
+    std::unique_ptr<detail::FusedBatch> batch;  // the group's queued fused calls
     for (const auto& p : group.params) {
       if (!p.grad().defined()) continue;
       if (count_lost_ && is_low_precision(p.dtype())) {
         step_param_counting(p, group, 1.0 / grad_scale);
       } else {
-        step_param(p, group, 1.0 / grad_scale);
+        step_param(p, group, 1.0 / grad_scale, nullptr, &batch);
       }
     }
+    if (batch) batch->launch();
   }
   if (count_lost_) total_lost_ += last_lost_;
   // Recorded after all the write-backs, so parameters sharing a storage (views of one flat
@@ -198,9 +200,10 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
 }
 
 void Optimizer::step_param(const Tensor& param, ParamGroup& group, double grad_factor,
-                           const DeviceGate* gate) {
+                           const DeviceGate* gate, std::unique_ptr<detail::FusedBatch>* batch) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
+  u.batch = batch;
   if (gate != nullptr) {  // a gated step is counted when settled
     u.found_inf = gate->found_inf;
     u.applied_before = gate->applied_before;

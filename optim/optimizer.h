@@ -157,6 +157,14 @@ struct OptimizerStateDict {
 };
 
 namespace detail {
+// Fused kernel calls an optimizer queued while Optimizer::step went through a parameter group,
+// launched together after the group: a multi-tensor kernel steps them all in one launch.
+class FusedBatch {
+ public:
+  virtual ~FusedBatch() = default;
+  virtual void launch() = 0;
+};
+
 // One parameter's update as the optimizers see it.
 struct ParamUpdate {
   Tensor param;   // the parameter
@@ -181,6 +189,10 @@ struct ParamUpdate {
   // Set by an update that also wrote the rounded weight into the parameter (the fused CUDA
   // kernels write the 16-bit copy in the same pass as the master), so step() skips its copy.
   bool param_written = false;
+  // Where a fused update may queue its kernel call instead of launching it, to be launched with
+  // the rest of its group's (null: launch now). Only an update that sets param_written may
+  // queue: step() copies nothing afterwards that would need the new weight at once.
+  std::unique_ptr<FusedBatch>* batch = nullptr;
 };
 }  // namespace detail
 
@@ -330,7 +342,8 @@ class Optimizer {
   // warm-up steps make), so the capture records the update alone.
   void check_capture_ready() const;
   void step_param(const Tensor& param, ParamGroup& group, double grad_factor,
-                  const DeviceGate* gate = nullptr);
+                  const DeviceGate* gate = nullptr,
+                  std::unique_ptr<detail::FusedBatch>* batch = nullptr);
   void step_param_counting(const Tensor& param, ParamGroup& group, double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
   bool wants_master(const Tensor& param) const;

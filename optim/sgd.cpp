@@ -1,6 +1,8 @@
 #include "optim/sgd.h"
 
 #include <cmath>
+#include <memory>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "kernels/amp_kernels.h"
@@ -95,22 +97,76 @@ void sgd_tensors(const detail::ParamUpdate& u, Tensor* buf, bool first, const SG
   target.copy_(w + d * -h.lr);
 }
 
-// One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the state
-// and the rounded parameter copy in a single pass.
-void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
+kernels::FusedSgdParams fused_params(const SGDHyper& h) {
   kernels::FusedSgdParams p;
   p.lr = h.lr, p.momentum = h.momentum, p.dampening = h.dampening;
-  p.weight_decay = h.weight_decay, p.nesterov = h.nesterov, p.first_step = first;
-  const kernels::TensorView buf_view =
-      buf != nullptr ? kernels::view_of(*buf) : kernels::TensorView{};
+  p.weight_decay = h.weight_decay, p.nesterov = h.nesterov;
+  return p;
+}
+
+// The fused SGD calls of one parameter group, launched as one multi-tensor call. The batch
+// holds the tensors until then; the step's inputs (the device flag, the group's lr tensor) are
+// the optimizer's, alive for the whole step.
+class SgdBatch final : public detail::FusedBatch {
+ public:
+  SgdBatch(const detail::ParamUpdate& u, const SGDHyper& h)
+      : control_(u), params_(fused_params(h)) {
+    control_.batch = nullptr;
+  }
+  // Whether u's call can join: the same device, step inputs, gradient factor and options.
+  bool accepts(const detail::ParamUpdate& u, const SGDHyper& h) const {
+    const kernels::FusedSgdParams p = fused_params(h);
+    return u.weight.device() == control_.weight.device() && u.found_inf == control_.found_inf &&
+           u.applied_before == control_.applied_before && u.lr_tensor == control_.lr_tensor &&
+           u.grad_factor == control_.grad_factor && p.lr == params_.lr &&
+           p.momentum == params_.momentum && p.dampening == params_.dampening &&
+           p.weight_decay == params_.weight_decay && p.nesterov == params_.nesterov;
+  }
+  void add(const detail::ParamUpdate& u, const Tensor* buf, const Tensor* out, bool first) {
+    kernels::FusedSgdTensor t;
+    t.weight = kernels::view_of(u.weight);
+    t.grad = kernels::view_of(u.grad);
+    if (buf != nullptr) t.momentum_buffer = kernels::view_of(*buf);
+    if (out != nullptr) t.param_out = kernels::view_of(*out);
+    t.first_step = first;
+    tensors_.push_back(t);
+    held_.insert(held_.end(), {u.weight, u.grad, buf ? *buf : Tensor(), out ? *out : Tensor()});
+  }
+  void launch() override {
+    const detail::FusedInputs inputs(control_);
+    kernels::fused_sgd(control_.weight.device())(tensors_.data(),
+                                                 static_cast<int64_t>(tensors_.size()),
+                                                 inputs.get(), control_.grad_factor, params_);
+    tensors_.clear();
+    held_.clear();
+  }
+
+ private:
+  detail::ParamUpdate control_;  // the first update: device, inputs and factor of them all
+  kernels::FusedSgdParams params_;
+  std::vector<kernels::FusedSgdTensor> tensors_;
+  std::vector<Tensor> held_;
+};
+
+// The fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the state and
+// the rounded parameter copy in a single pass; queued in u.batch when the step gave one.
+void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
   const Tensor* out = detail::fused_param_out(u);
-  const kernels::TensorView out_view =
-      out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
-  const detail::FusedInputs inputs(u);
-  kernels::fused_sgd(u.weight.device())(
-      kernels::view_of(u.weight), kernels::view_of(u.grad), buf != nullptr ? &buf_view : nullptr,
-      out != nullptr ? &out_view : nullptr, inputs.get(), u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
+  if (u.batch != nullptr && u.param_written) {
+    std::unique_ptr<detail::FusedBatch>& slot = *u.batch;
+    auto* batch = dynamic_cast<SgdBatch*>(slot.get());
+    if (batch == nullptr || !batch->accepts(u, h)) {
+      if (slot) slot->launch();
+      slot = std::make_unique<SgdBatch>(u, h);
+      batch = static_cast<SgdBatch*>(slot.get());
+    }
+    batch->add(u, buf, out, first);
+    return;
+  }
+  SgdBatch single(u, h);
+  single.add(u, buf, out, first);
+  single.launch();
 }
 
 }  // namespace

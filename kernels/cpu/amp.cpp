@@ -123,19 +123,22 @@ void scale_update(const TensorView& state, const TensorView& found_inf, const Te
   *found_inf.ptr<float>() = 0.0f;
 }
 
-void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
-               const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-               const FusedSgdParams& params) {
+void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+               double grad_factor, const FusedSgdParams& params) {
   if (skipped(inputs)) return;
   const double factor = step_factor(inputs, grad_factor);
-  for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
-    const am::SgdScalars<C> s = am::sgd_scalars<C>(with_lr(params, inputs));
-    C* buf = state_ptr<C>(momentum_buffer);
-    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor), param_out,
-                  [=](int64_t i, C w, C g) {
-                    return am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s);
-                  });
-  });
+  const FusedSgdParams p = with_lr(params, inputs);
+  for (int64_t k = 0; k < count; ++k) {
+    const FusedSgdTensor& t = tensors[k];
+    for_weight_and_grad(t.weight, t.grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
+      const am::SgdScalars<C> s = am::sgd_scalars<C>(p, t.first_step);
+      C* buf = t.momentum_buffer.data != nullptr ? t.momentum_buffer.ptr<C>() : nullptr;
+      fused_loop<C>(t.weight.ptr<W>(), t.grad.ptr<G>(), t.weight.numel(), static_cast<C>(factor),
+                    t.param_out.data != nullptr ? &t.param_out : nullptr, [=](int64_t i, C w, C g) {
+                      return am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s);
+                    });
+    });
+  }
 }
 
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,

@@ -9,9 +9,8 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
                    const TensorView& inv_scale, const TensorView& found_inf);
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
                   const ScaleUpdateParams& params);
-void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
-               const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-               const FusedSgdParams& params);
+void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+               double grad_factor, const FusedSgdParams& params);
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
                 const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
                 const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,

@@ -1,8 +1,11 @@
 // Fused SGD and Adam/AdamW steps on CUDA: one pass reads the gradient (any float dtype) times
 // the inverse loss scale read from device memory, skips everything when the device found-inf
 // flag is set, updates the fp32 master weight (or the parameter) and the optimizer state, and
-// writes the 16-bit parameter copy. Arithmetic: kernels/amp_math.h, as optim/sgd.cpp and
+// writes the 16-bit parameter copy. SGD steps many parameters per launch (a model's whole step
+// in one, usually); Adam one per launch. Arithmetic: kernels/amp_math.h, as optim/sgd.cpp and
 // optim/adam.cpp.
+#include <algorithm>
+
 #include "kernels/amp_math.h"
 #include "kernels/cuda/cuda_amp_kernels.h"
 #include "kernels/cuda/nn_common.cuh"
@@ -56,27 +59,46 @@ __device__ inline void load_wg(const W* weight, const G* grad, int64_t i, C fact
   g = static_cast<C>(Scalar<G>::load(grad[i])) * factor;
 }
 
-// The learning rate in device memory (null: the host's, already in the scalars), read when the
-// kernel runs, so a graph replay uses the lr a scheduler set since the capture.
+// The learning rate in device memory (null: params.lr), read when the kernel runs, so a graph
+// replay uses the lr a scheduler set since the capture.
 struct SgdLr {
   const double* lr;
   FusedSgdParams params;
 };
 
+// One parameter of a multi-tensor SGD launch, and the list passed by value in the kernel's
+// parameters (nothing copied from the host first, so the launch can be captured in a graph).
+constexpr int kSgdTensors = 48;  // 48 x 56 bytes: well inside the 4 KB of kernel parameters
 template <typename C, typename W, typename G>
-__global__ void sgd_kernel(W* weight, const G* grad, C* buf, ParamOut out, int64_t n,
-                           StepControl control, am::SgdScalars<C> scalars, SgdLr lr) {
+struct SgdEntry {
+  W* weight;
+  const G* grad;
+  C* buf;  // null: no momentum
+  ParamOut out;
+  int64_t n;
+  bool first;  // the momentum buffer starts as this step's direction
+};
+template <typename C, typename W, typename G>
+struct SgdList {
+  SgdEntry<C, W, G> t[kSgdTensors];
+};
+
+// blockIdx.y picks the parameter; the x blocks stride over its elements.
+template <typename C, typename W, typename G>
+__global__ void sgd_kernel(SgdList<C, W, G> list, StepControl control, SgdLr lr) {
   if (control.skip()) return;
+  const SgdEntry<C, W, G> e = list.t[blockIdx.y];
   const C factor = control.grad_factor<C>();
   FusedSgdParams p = lr.params;
   if (lr.lr != nullptr) p.lr = *lr.lr;
-  const am::SgdScalars<C> s = lr.lr == nullptr ? scalars : am::sgd_scalars<C>(p);
-  HG_GRID_LOOP(i, n) {
+  const am::SgdScalars<C> s = am::sgd_scalars<C>(p, e.first);
+  HG_GRID_LOOP(i, e.n) {
     C w, g;
-    load_wg(weight, grad, i, factor, w, g);
-    const W stored = Scalar<W>::store(am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s));
-    weight[i] = stored;
-    if (out.data != nullptr) out.store(i, static_cast<float>(Scalar<W>::load(stored)));
+    load_wg(e.weight, e.grad, i, factor, w, g);
+    const W stored =
+        Scalar<W>::store(am::sgd_element(w, g, e.buf != nullptr ? e.buf + i : nullptr, s));
+    e.weight[i] = stored;
+    if (e.out.data != nullptr) e.out.store(i, static_cast<float>(Scalar<W>::load(stored)));
   }
 }
 
@@ -147,20 +169,48 @@ C* state_ptr(const TensorView* v) {
   return v == nullptr ? nullptr : v->ptr<C>();
 }
 
+// Launches tensors[first, last) (same weight and gradient dtypes, at most kSgdTensors).
+template <typename C, typename W, typename G>
+void launch_sgd(const FusedSgdTensor* tensors, int64_t first, int64_t last,
+                const FusedStepInputs& inputs, double grad_factor, const FusedSgdParams& params) {
+  SgdList<C, W, G> list{};
+  int64_t largest = 0;
+  for (int64_t k = first; k < last; ++k) {
+    const FusedSgdTensor& t = tensors[k];
+    C* buf = t.momentum_buffer.data != nullptr ? t.momentum_buffer.ptr<C>() : nullptr;
+    list.t[k - first] = {t.weight.ptr<W>(),
+                         t.grad.ptr<G>(),
+                         buf,
+                         param_out_of(t.param_out.data != nullptr ? &t.param_out : nullptr),
+                         t.weight.numel(),
+                         t.first_step};
+    largest = std::max(largest, t.weight.numel());
+  }
+  if (largest == 0) return;
+  const dim3 grid(std::min<unsigned>(grid_for(largest), 1024u),
+                  static_cast<unsigned>(last - first));
+  sgd_kernel<C, W, G><<<grid, kBlockSize, 0, current_stream()>>>(
+      list, control_of(inputs, grad_factor), SgdLr{ptr_or_null<double>(inputs.lr), params});
+  HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
+}
+
 }  // namespace
 
-void fused_sgd(const TensorView& weight, const TensorView& grad, const TensorView* momentum_buffer,
-               const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-               const FusedSgdParams& params) {
-  const int64_t n = weight.numel();
-  if (n == 0) return;
-  for_weight_and_grad(weight, grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
-    sgd_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
-        weight.ptr<W>(), grad.ptr<G>(), state_ptr<C>(momentum_buffer), param_out_of(param_out), n,
-        control_of(inputs, grad_factor), am::sgd_scalars<C>(params),
-        SgdLr{ptr_or_null<double>(inputs.lr), params});
-    HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
-  });
+void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+               double grad_factor, const FusedSgdParams& params) {
+  int64_t first = 0;
+  while (first < count) {  // runs of equal (weight, grad) dtypes, kSgdTensors at most
+    const DType wd = tensors[first].weight.dtype, gd = tensors[first].grad.dtype;
+    int64_t last = first + 1;
+    while (last < count && last - first < kSgdTensors && tensors[last].weight.dtype == wd &&
+           tensors[last].grad.dtype == gd)
+      ++last;
+    for_weight_and_grad(tensors[first].weight, tensors[first].grad, "fused_sgd",
+                        [&]<typename C, typename W, typename G>() {
+                          launch_sgd<C, W, G>(tensors, first, last, inputs, grad_factor, params);
+                        });
+    first = last;
+  }
 }
 
 void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,

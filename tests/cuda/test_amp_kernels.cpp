@@ -53,6 +53,52 @@ TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, ex
   CHECK(run(dev_in, dev_out, kCUDA, std::numeric_limits<float>::infinity()) == 1.0f);
 }
 
+// 100 parameters in one fused_sgd call: runs of different (weight, gradient) dtypes and more
+// than one 48-tensor launch; masters with 16-bit copies, no momentum and first steps mixed.
+TEST_CASE("cuda fused_sgd: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(43);
+  struct Kind {
+    DType weight, grad;
+    bool out, momentum;
+  };
+  const Kind kinds[] = {{kFloat32, kFloat32, false, true},
+                        {kFloat32, kFloat16, true, true},
+                        {kFloat32, kBFloat16, true, false},
+                        {kFloat64, kFloat64, false, true},
+                        {kFloat16, kFloat16, false, true}};
+  std::vector<Tensor> w[2], g[2], buf[2], out[2];
+  std::vector<kernels::FusedSgdTensor> list[2];
+  for (int i = 0; i < 100; ++i) {
+    const Kind& k = kinds[(i / 7) % 5];  // runs of 7 alike
+    const int64_t n = i % 13 == 0 ? 0 : 1 + 53 * i;
+    const Tensor w0 = randn({n}).to(k.weight), g0 = randn({n}).to(k.grad);
+    const DType compute = k.weight == kFloat64 ? kFloat64 : kFloat32;
+    const Tensor b0 = randn({n}).to(compute);
+    for (int d = 0; d < 2; ++d) {
+      const Device dev = d == 0 ? kCPU : kCUDA;
+      w[d].push_back(w0.to(dev).clone());
+      g[d].push_back(g0.to(dev));
+      buf[d].push_back(b0.to(dev).clone());
+      out[d].push_back(zeros({n}, TensorOptions(k.grad).device(dev)));
+      kernels::FusedSgdTensor t{view_of(w[d].back()), view_of(g[d].back()), {}, {}, i % 3 == 0};
+      if (k.momentum) t.momentum_buffer = view_of(buf[d].back());
+      if (k.out) t.param_out = view_of(out[d].back());
+      list[d].push_back(t);
+    }
+  }
+  kernels::FusedSgdParams p;
+  p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2, p.nesterov = true;
+  for (int d = 0; d < 2; ++d)
+    kernels::fused_sgd(d == 0 ? kCPU : kCUDA)(list[d].data(), 100, {}, 0.5, p);
+  for (int i = 0; i < 100; ++i) {
+    CAPTURE(i);
+    expect_parity(w[1][i], w[0][i], w[0][i].dtype(), "fused_sgd weight");
+    expect_parity(buf[1][i], buf[0][i], buf[0][i].dtype(), "fused_sgd momentum");
+    expect_parity(out[1][i], out[0][i], out[0][i].dtype(), "fused_sgd 16-bit copy");
+  }
+}
+
 TEST_CASE("cuda scale_update: the device state follows the CPU family step for step") {
   if (!hg::test::cuda_or_skip()) return;
   kernels::ScaleUpdateParams params;
@@ -102,8 +148,9 @@ TEST_CASE("cuda fused_sgd / fused_adam match the CPU family: masters, skip, lr f
           if (step == 3) inputs.lr = &lv;
           if (algo == 0) {
             kernels::FusedSgdParams p;
-            p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2, p.first_step = step == 1;
-            kernels::fused_sgd(dev)(view_of(w[d]), view_of(gd), &b0, &ov, inputs, 1.0, p);
+            p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2;
+            const kernels::FusedSgdTensor t{view_of(w[d]), view_of(gd), b0, ov, step == 1};
+            kernels::fused_sgd(dev)(&t, 1, inputs, 1.0, p);
           } else {
             kernels::FusedAdamParams p;
             p.lr = 1e-2, p.weight_decay = 0.05, p.step = 1;

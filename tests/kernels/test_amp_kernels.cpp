@@ -162,11 +162,9 @@ TEST_CASE("fused_sgd reproduces optim::SGD bit for bit (fp32, fp64, fp16 with ma
         state.push_back(zeros({300}, TensorOptions(w.dtype() == kFloat64 ? kFloat64 : kFloat32)));
       kernels::FusedSgdParams params;
       params.lr = 0.05, params.momentum = 0.9, params.nesterov = true, params.weight_decay = 1e-3;
-      params.first_step = step == 1;
-      const kernels::TensorView buf = view_of(state[0]);
-      const kernels::TensorView out_view = out ? view_of(*out) : kernels::TensorView{};
-      kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &buf, out ? &out_view : nullptr, {}, factor,
-                               params);
+      const kernels::FusedSgdTensor t{view_of(w), view_of(g), view_of(state[0]),
+                                      out ? view_of(*out) : kernels::TensorView{}, step == 1};
+      kernels::fused_sgd(kCPU)(&t, 1, {}, factor, params);
     };
     check_fused(c, make, fused, "fused_sgd");
   }
@@ -208,14 +206,15 @@ TEST_CASE("fused optimizer kernels read the inverse scale and skip the step on f
   const Tensor g = from_vector<float>({64.0f, 128.0f}, {2});
   Tensor inv = scalar_f32(1.0 / 64.0), found = scalar_f32(1.0);
   kernels::FusedSgdParams params;
-  params.lr = 0.5, params.momentum = 0.9, params.first_step = true;
-  const kernels::TensorView b = view_of(buf), iv = view_of(inv), fv = view_of(found);
+  params.lr = 0.5, params.momentum = 0.9;
+  const kernels::TensorView iv = view_of(inv), fv = view_of(found);
   kernels::FusedStepInputs inputs;
   inputs.inv_scale = &iv, inputs.found_inf = &fv;
-  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, inputs, 1.0, params);
+  const kernels::FusedSgdTensor t{view_of(w), view_of(g), view_of(buf), {}, true};
+  kernels::fused_sgd(kCPU)(&t, 1, inputs, 1.0, params);
   hg::test::expect_close(hg::test::values(w), {1.0, 2.0}, 0, 0);  // skipped
   found.fill_(0.0);
-  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), &b, nullptr, inputs, 1.0, params);
+  kernels::fused_sgd(kCPU)(&t, 1, inputs, 1.0, params);
   hg::test::expect_close(hg::test::values(w), {0.5, 1.0}, 0, 0);  // w - 0.5 * g / 64
   hg::test::expect_close(hg::test::values(buf), {1.0, 2.0}, 0, 0);
 }
@@ -228,7 +227,8 @@ TEST_CASE("fused optimizer kernels take the lr from memory when given, not from 
   Tensor w = from_vector<float>({1.0f, 2.0f}, {2});
   kernels::FusedSgdParams sgd;
   sgd.lr = 99.0;  // ignored
-  kernels::fused_sgd(kCPU)(view_of(w), view_of(g), nullptr, nullptr, inputs, 1.0, sgd);
+  const kernels::FusedSgdTensor t{view_of(w), view_of(g), {}, {}, false};
+  kernels::fused_sgd(kCPU)(&t, 1, inputs, 1.0, sgd);
   hg::test::expect_close(hg::test::values(w), {0.75, 2.5}, 0, 0);  // w - 0.25 * g
   // Adam: the result of params.lr = 0.25, bit for bit
   Tensor w1 = from_vector<float>({1.0f, 2.0f}, {2}), w2 = w1.clone();
