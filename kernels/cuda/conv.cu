@@ -5,9 +5,12 @@
 // over the samples of the chunk, written straight into the output (pre-filled with the bias,
 // so bias + product round once). Backward: grad_bias by a per-channel reduction; grad_weight
 // by one GEMM per group and chunk over shared columns (K = samples x positions), accumulated in
-// fp32 (fp64) and rounded once at the end; grad_x by batched GEMMs W^T @ grad_out into fp32
+// fp32 (fp64) and rounded once at the end; grad_x, for stride 1, as the forward convolution of
+// grad_out with the flipped, transposed weights, else by batched GEMMs W^T @ grad_out into fp32
 // columns and a gathering col2im that rounds once. fp16/bf16 GEMMs run on the tensor cores
 // with fp32 accumulation.
+#include <cstdint>
+
 #include "kernels/cuda/conv_shape.cuh"
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_gemm.cuh"
@@ -78,10 +81,63 @@ void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
   }
 }
 
-// grad_x = col2im(W^T @ grad_out), per chunk and group; 1x1 / stride 1 / no padding writes
-// the product straight into grad_x.
+// wt [cin][og][kh][kw] = w [cout][cg][kh][kw] transposed within each group and flipped:
+// wt[g cg + c][o][i][j] = w[g og + o][c][kh - 1 - i][kw - 1 - j]. I: the index type.
+template <typename T, typename I>
+__global__ void flip_weight_kernel(const T* __restrict__ w, Shape s, T* __restrict__ wt) {
+  const I total = static_cast<I>(s.cout * s.kg), kh = static_cast<I>(s.kh);
+  const I kw = static_cast<I>(s.kw), og = static_cast<I>(s.og), cg = static_cast<I>(s.cg);
+  for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
+    const I j = idx % kw, i = (idx / kw) % kh, rest = idx / (kw * kh);
+    const I o = rest % og, ci = rest / og, g = ci / cg, c = ci % cg;
+    wt[idx] = w[(((g * og + o) * cg + c) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+  }
+}
+
+// With stride 1, grad_x is the convolution of grad_out with the flipped, transposed weights,
+// padded by d (k - 1) - p (which must not be negative): its output has x's size.
+bool transposed_conv_fits(const Shape& s) {
+  return !s.direct && s.sh == 1 && s.sw == 1 && s.dh * (s.kh - 1) >= s.ph &&
+         s.dw * (s.kw - 1) >= s.pw;
+}
+
+// grad_x = conv(grad_out, flipped weights): im2col of grad_out and one batched GEMM per chunk
+// and group, written in x's dtype with fp32 accumulation, like the forward. Against
+// col2im(W^T @ grad_out) it writes no fp32 column matrix (9x grad_x's size for 3x3) and gathers
+// nothing afterwards.
 template <typename T>
-void input_grad(const Shape& s, const T* w, const T* go, T* gx) {
+void input_grad_transposed(const Shape& s, const TensorView& wv, const TensorView& gov,
+                           const TensorView& gxv) {
+  DeviceBuffer flipped(static_cast<size_t>(s.cout * s.kg) * sizeof(T));
+  const int64_t total = s.cout * s.kg;
+  auto launch = [&]<typename I>() {
+    flip_weight_kernel<T, I>
+        <<<grid_for(total), kBlockSize, 0, current_stream()>>>(wv.ptr<T>(), s, flipped.as<T>());
+  };
+  if (total <= INT32_MAX)
+    launch.template operator()<uint32_t>();
+  else
+    launch.template operator()<uint64_t>();
+  HG_CUDA_LAUNCH_CHECK("conv2d_backward flip_weight_kernel");
+  TensorView wt = wv;  // [cin][og][kh][kw], contiguous
+  wt.data = flipped.as<T>();
+  wt.sizes[0] = s.cin, wt.sizes[1] = s.og;
+  wt.strides[1] = s.kh * s.kw, wt.strides[0] = s.og * s.kh * s.kw;
+  Conv2dParams p;
+  p.pad_h = s.dh * (s.kh - 1) - s.ph, p.pad_w = s.dw * (s.kw - 1) - s.pw;
+  p.dilation_h = s.dh, p.dilation_w = s.dw, p.groups = s.groups;
+  conv_forward<T>(gov, wt, nullptr, gxv, p);
+}
+
+// grad_x: the transposed convolution above for stride 1; otherwise col2im(W^T @ grad_out), per
+// chunk and group. 1x1 / stride 1 / no padding writes the product straight into grad_x.
+template <typename T>
+void input_grad(const Shape& s, const TensorView& wv, const TensorView& gov,
+                const TensorView& gxv) {
+  if (transposed_conv_fits(s)) return input_grad_transposed<T>(s, wv, gov, gxv);
+  const T* w = wv.ptr<T>();
+  const T* go = gov.ptr<T>();
+  T* gx = gxv.ptr<T>();
   if (s.direct) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const GemmOperand weight{w + g * s.og * s.kg, s.kg, true, 0};
@@ -128,7 +184,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
       narrow(acc.as<Acc<T>>(), gw->ptr<T>(), count, "conv2d_backward narrow_kernel");
     }
   }
-  if (gx != nullptr) input_grad<T>(s, wv.ptr<T>(), go, gx->ptr<T>());
+  if (gx != nullptr) input_grad<T>(s, wv, gov, *gx);
 }
 
 }  // namespace

@@ -60,6 +60,10 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
       {5, 3, 5, 5, 8, 5, 5, {1, 1}, {2, 2}, {1, 1}, 1, true},
       {4, 8, 6, 6, 8, 3, 3, {2, 2}, {1, 1}, {1, 1}, 8, true},       // depthwise
       {8, 16, 16, 16, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, false},  // a ResNet-9 layer, smaller
+      // stride 1: grad_x as a convolution with flipped weights, padded by d (k - 1) - p
+      {2, 6, 11, 10, 4, 3, 2, {1, 1}, {2, 0}, {2, 1}, 2, false},  // dilated, grouped, uneven
+      {4, 8, 6, 6, 8, 3, 3, {1, 1}, {1, 1}, {1, 1}, 8, true},     // depthwise
+      {2, 3, 6, 6, 4, 3, 3, {1, 1}, {3, 3}, {1, 1}, 1, true},     // pad past k - 1: col2im
   };
   for (DType dtype : hg::test::floating_dtypes()) {
     manual_seed(11);
@@ -68,14 +72,16 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
 }
 
 // Column buffers hold at most kMaxColumnBytes (32 MiB, kernels/cuda/conv_shape.cuh), so this
-// shape (2.1M entries per sample) runs in chunks of samples: 3 of 4 per chunk for fp32 columns
-// (the fp32 forward, both weight gradients' sums and every grad_x), all 4 for fp16's forward.
+// shape (2.1M entries per sample) runs in chunks of samples when they are fp32: 3 of 4 per
+// chunk (the forward, the weight gradient and grad_x's convolution); fp16's fit in one.
 TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
   if (!hg::test::cuda_or_skip()) return;
   for (DType dtype : {kFloat32, kFloat16}) {
     manual_seed(15);
     check_conv({4, 32, 86, 86, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true}, dtype);
   }
+  // stride 2 (the same 86 x 86 output): grad_x through fp32 columns and col2im, in chunks
+  check_conv({4, 32, 171, 171, 32, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false}, kFloat32);
 }
 
 TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
