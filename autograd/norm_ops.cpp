@@ -38,7 +38,18 @@ class BatchNormBackward final : public NormBackward {
   BatchNormBackward(bool training, const Tensor& x, const Tensor& weight, const Tensor& mean,
                     const Tensor& invstd)
       : NormBackward(x, weight, mean, invstd), training_(training) {}
-  std::string name() const override { return "BatchNormBackward"; }
+  std::string name() const override {
+    return relu_ ? "BatchNormReluBackward" : "BatchNormBackward";
+  }
+  // With relu fused: the node's own output, whose sign is relu's mask.
+  void save_relu_output(const Tensor& out) {
+    relu_ = true;
+    relu_out_ = autograd::SavedTensor(out);
+  }
+  bool release_saved() override {
+    const bool base = NormBackward::release_saved();
+    return relu_out_.reset() || base;
+  }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
     const Tensor& weight = weight_.unpack(*this);
@@ -50,10 +61,13 @@ class BatchNormBackward final : public NormBackward {
       gw = make_tensor(inputs[1].shape, inputs[1].dtype, x.device());
     if (next_edges.size() > 2 && next_edges[2].active())
       gb = make_tensor(inputs[2].shape, inputs[2].dtype, x.device());
+    kernels::TensorView vz;
     kernels::batch_norm_backward(x.device())(
-        training_, kernels::view_of(x), kernels::view_of(g), optional_view(weight, vweight),
-        kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
-        optional_view(gx, vx), optional_view(gw, vw), optional_view(gb, vb));
+        training_, kernels::view_of(x), kernels::view_of(g),
+        optional_view(relu_ ? relu_out_.unpack(*this) : Tensor(), vz),
+        optional_view(weight, vweight), kernels::view_of(mean_.unpack(*this)),
+        kernels::view_of(invstd_.unpack(*this)), optional_view(gx, vx), optional_view(gw, vw),
+        optional_view(gb, vb));
     std::vector<Tensor> result{gx};
     if (next_edges.size() > 1) result.push_back(gw);
     if (next_edges.size() > 2) result.push_back(gb);
@@ -62,6 +76,8 @@ class BatchNormBackward final : public NormBackward {
 
  private:
   bool training_;
+  bool relu_ = false;
+  autograd::SavedTensor relu_out_;
 };
 
 void check_param(const Tensor& p, int64_t channels, DType want, const char* what, const Tensor& x) {
@@ -91,11 +107,10 @@ void update_running_stats(const Tensor& running_mean, const Tensor& running_var,
   running_var.storage()->bump_version();
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor& running_var,
-                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
-                  double eps) {
+// batch_norm, and relu of it in the same kernels when `relu`.
+Tensor batch_norm_maybe_relu(const Tensor& x_raw, const Tensor& running_mean,
+                             const Tensor& running_var, const Tensor& weight, const Tensor& bias,
+                             bool training, double momentum, double eps, bool relu) {
   const Tensor x_in = amp::autocast(amp::OpId::BatchNorm, x_raw);
   autograd::check_floating(x_in, "batch_norm");
   HG_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, *], got ", describe(x_in));
@@ -130,14 +145,33 @@ Tensor batch_norm(const Tensor& x_raw, const Tensor& running_mean, const Tensor&
   kernels::batch_norm(x.device())(training, kernels::view_of(x), optional_view(weight, vw),
                                   optional_view(bias, vb), kernels::view_of(mean),
                                   kernels::view_of(invstd), optional_view(batch_var, vvar), eps,
-                                  kernels::view_of(y));
+                                  relu, kernels::view_of(y));
   if (update_running) update_running_stats(running_mean, running_var, mean, batch_var, momentum);
   std::vector<Tensor> inputs{x_in};
   if (weight.defined() || bias.defined()) inputs.push_back(weight);
   if (bias.defined()) inputs.push_back(bias);
-  if (autograd::needs_grad(inputs))
-    autograd::record_op<BatchNormBackward>(inputs, y, training, x, weight, mean, invstd);
+  if (autograd::needs_grad(inputs)) {
+    auto node =
+        autograd::record_op<BatchNormBackward>(inputs, y, training, x, weight, mean, invstd);
+    if (relu) node->save_relu_output(y);
+  }
   return y;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                  double eps) {
+  return batch_norm_maybe_relu(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                               false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                       double eps) {
+  return batch_norm_maybe_relu(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                               true);
 }
 
 }  // namespace hg

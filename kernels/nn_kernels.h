@@ -57,14 +57,18 @@ using AdaptiveAvgPool2dBackwardFn = void (*)(const TensorView& grad_out, const T
 // float64): BatchNorm stays fp32 while its input may be fp16/bf16. batch_var ([C], may be null;
 // training only) gets the unbiased batch variance for the running statistics, from the double
 // sums (rebuilt from the rounded invstd it lost its bits when the variance is far below eps).
+// relu: y is then relu of that, in the same pass (relu's rule on the rounded value: NaN passes).
 using BatchNormFn = void (*)(bool training, const TensorView& x, const TensorView* weight,
                              const TensorView* bias, const TensorView& save_mean,
                              const TensorView& save_invstd, const TensorView* batch_var, double eps,
-                             const TensorView& y);
+                             bool relu, const TensorView& y);
+// relu_out: the forward's output when it fused relu (null otherwise); grad_y is then read as
+// relu's backward would pass it on: 0 where relu_out <= 0, grad_y elsewhere (NaN passes).
 using BatchNormBackwardFn = void (*)(bool training, const TensorView& x, const TensorView& grad_y,
-                                     const TensorView* weight, const TensorView& save_mean,
-                                     const TensorView& save_invstd, const TensorView* grad_x,
-                                     const TensorView* grad_weight, const TensorView* grad_bias);
+                                     const TensorView* relu_out, const TensorView* weight,
+                                     const TensorView& save_mean, const TensorView& save_invstd,
+                                     const TensorView* grad_x, const TensorView* grad_weight,
+                                     const TensorView* grad_bias);
 // The running statistics after a training batch, one pass over the C channels (all four views
 // [C], contiguous, float32 or float64):
 //   running_mean = running_mean * S(1 - momentum) + batch_mean * S(momentum)

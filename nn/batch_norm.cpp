@@ -26,15 +26,19 @@ BatchNorm::BatchNorm(const BatchNormOptions& opts, const std::string& type_name,
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, kInt64));
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+Tensor BatchNorm::forward(const Tensor& x) { return run(x, false); }
+Tensor BatchNorm::forward_relu(const Tensor& x) { return run(x, true); }
+
+Tensor BatchNorm::run(const Tensor& x, bool relu) {
   HG_CHECK(std::find(ranks_.begin(), ranks_.end(), x.dim()) != ranks_.end(), type_name(),
            ": expected input ", input_form_, ", got ", hg::describe(x));
   if (is_training()) {
     NoGradGuard no_grad;
     num_batches_tracked.add_(ones({}, num_batches_tracked.options()));  // on its device
   }
-  return batch_norm(x, running_mean, running_var, weight, bias, is_training(), options.momentum_,
-                    options.eps_);
+  const auto op = relu ? batch_norm_relu : batch_norm;
+  return op(x, running_mean, running_var, weight, bias, is_training(), options.momentum_,
+            options.eps_);
 }
 
 // BatchNorm keeps fp32 parameters and statistics when the model goes to 16 bits (amp O2, and

@@ -32,6 +32,9 @@ struct BatchNormOptions {
 class BatchNorm : public Module {
  public:
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) in one kernel each way (hg::batch_norm_relu), bit for bit the two: what
+  // nn::Sequential runs for this module followed by a ReLU.
+  Tensor forward_relu(const Tensor& x);
   std::string describe() const override;
   using Module::to;  // to(Device), which the override below would hide
   void to(DType dtype) override;
@@ -45,6 +48,8 @@ class BatchNorm : public Module {
             std::vector<int64_t> ranks, std::string input_form);
 
  private:
+  Tensor run(const Tensor& x, bool relu);
+
   std::vector<int64_t> ranks_;
   std::string input_form_;
 };

@@ -9,6 +9,7 @@ using hg::adaptive_avg_pool2d;
 using hg::adaptive_max_pool2d;
 using hg::avg_pool2d;
 using hg::batch_norm;
+using hg::batch_norm_relu;
 using hg::binary_cross_entropy;
 using hg::binary_cross_entropy_with_logits;
 using hg::conv2d;

@@ -1,6 +1,11 @@
 #include "nn/sequential.h"
 
+#include <typeinfo>
+
 #include "core/error.h"
+#include "nn/activations.h"
+#include "nn/batch_norm1d.h"
+#include "nn/batch_norm2d.h"
 
 namespace hg::nn {
 
@@ -8,9 +13,27 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) :
   for (const auto& m : modules) push_back(m);
 }
 
+namespace {
+// A BatchNorm1d/2d followed by a ReLU (the classes themselves: a subclass may override forward)
+// runs as one op, BatchNorm::forward_relu: one kernel each way instead of two, the same bits.
+bool fuses_with_relu(const Module& first, const Module& second) {
+  const std::type_info& bn = typeid(first);
+  return (bn == typeid(BatchNorm2d) || bn == typeid(BatchNorm1d)) && typeid(second) == typeid(ReLU);
+}
+}  // namespace
+
 Tensor Sequential::forward(const Tensor& x) {
   Tensor out = x;
-  for (const auto& [name, module] : named_children()) out = module->forward(out);
+  const auto children = named_children();
+  for (size_t i = 0; i < children.size(); ++i) {
+    Module& module = *children[i].second;
+    if (i + 1 < children.size() && fuses_with_relu(module, *children[i + 1].second)) {
+      out = static_cast<BatchNorm&>(module).forward_relu(out);
+      ++i;
+      continue;
+    }
+    out = module.forward(out);
+  }
   return out;
 }
 

@@ -5,7 +5,8 @@
 
 namespace hg::nn {
 
-// Runs its modules in order; children are named "0", "1", ... like PyTorch.
+// Runs its modules in order; children are named "0", "1", ... like PyTorch. A BatchNorm1d/2d
+// directly followed by a ReLU runs as one fused op (BatchNorm::forward_relu; the same bits).
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}

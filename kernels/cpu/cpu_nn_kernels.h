@@ -21,11 +21,12 @@ void adaptive_pool2d(bool is_max, const TensorView& x, const TensorView& out,
 void adaptive_avg_pool2d_backward(const TensorView& grad_out, const TensorView& grad_x);
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
                 const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
-                const TensorView* batch_var, double eps, const TensorView& y);
+                const TensorView* batch_var, double eps, bool relu, const TensorView& y);
 void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
-                         const TensorView* weight, const TensorView& save_mean,
-                         const TensorView& save_invstd, const TensorView* grad_x,
-                         const TensorView* grad_weight, const TensorView* grad_bias);
+                         const TensorView* relu_out, const TensorView* weight,
+                         const TensorView& save_mean, const TensorView& save_invstd,
+                         const TensorView* grad_x, const TensorView* grad_weight,
+                         const TensorView* grad_bias);
 void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
                               const TensorView& batch_mean, const TensorView& batch_var,
                               double momentum);

@@ -103,8 +103,9 @@ __global__ void bn_variance_kernel(const double* partial, Channels L, double eps
   var_out.set(c, count > 1 ? sq / static_cast<double>(count - 1) : NAN);  // unbiased
 }
 
-// y = (x - mean) * (invstd * weight) + bias, V elements (one channel's) per step.
-template <typename T, int V, typename D>
+// y = (x - mean) * (invstd * weight) + bias, V elements (one channel's) per step; with Relu,
+// relu of that (on the rounded value: NaN passes, -0 becomes 0, as the relu kernel).
+template <typename T, int V, typename D, bool Relu>
 __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D channels, Param mean,
                                 Param invstd, Param weight, Param bias, T* y) {
   using C = typename Scalar<T>::Compute;
@@ -117,24 +118,40 @@ __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D chan
     const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V);
     Vec<T, V> ys;
 #pragma unroll
-    for (int k = 0; k < V; ++k)
+    for (int k = 0; k < V; ++k) {
       ys.v[k] = Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(xs.v[k]) - m, scale), shift));
+      if (Relu && Scalar<T>::load(ys.v[k]) <= C(0)) ys.v[k] = Scalar<T>::store(C(0));
+    }
     store_pack<V>(y, int64_t{i} * V, ys);
   }
 }
 
+// grad_y as relu's backward passes it on: 0 where the fused relu's output z is <= 0 (NaN
+// passes); z is null when the forward fused no relu.
+template <typename T, int V>
+__device__ inline double masked_grad(const Vec<T, V>& gs, const Vec<T, V>& zs, bool relu, int k) {
+  using C = typename Scalar<T>::Compute;
+  if (relu && Scalar<T>::load(zs.v[k]) <= C(0)) return 0.0;
+  return static_cast<double>(Scalar<T>::load(gs.v[k]));
+}
+template <int V, typename T>
+__device__ inline Vec<T, V> load_or_zero(const T* p, int64_t i) {
+  return p != nullptr ? load_pack<V>(p, i) : Vec<T, V>{};
+}
+
 // Per block: partial[block] = sum(g), partial[blocks + block] = sum(g * xhat).
 template <typename T, int V>
-__global__ void bn_backward_partial_kernel(const T* x, const T* g, Channels L, Param mean,
-                                           Param invstd, double* partial) {
+__global__ void bn_backward_partial_kernel(const T* x, const T* g, const T* z, Channels L,
+                                           Param mean, Param invstd, double* partial) {
   const int64_t c = blockIdx.x / L.slices, slice = blockIdx.x % L.slices;
   const double m = mean.get(c, 0), is = invstd.get(c, 1);
   double sum_g = 0, sum_gx = 0;
   for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
     const Vec<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
+    const Vec<T, V> zs = load_or_zero<V>(z, i);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));
+      const double gi = masked_grad(gs, zs, z != nullptr, k);
       sum_g += gi;
       sum_gx += gi * (static_cast<double>(Scalar<T>::load(xs.v[k])) - m) * is;
     }
@@ -161,18 +178,20 @@ __global__ void bn_backward_sums_kernel(const double* partial, Channels L, Param
 }
 
 template <typename T, int V, typename D>
-__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, int64_t packs,
-                                         D plane_packs, D channels, double count, Param mean,
-                                         Param invstd, Param weight, const double* sums, T* gx) {
+__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, const T* z,
+                                         int64_t packs, D plane_packs, D channels, double count,
+                                         Param mean, Param invstd, Param weight, const double* sums,
+                                         T* gx) {
   using I = typename D::Index;
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
     const I c = channels.mod(plane_packs.div(i));
     const double w = weight.get(c, 1), is = invstd.get(c, 1), m = mean.get(c, 0);
     const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
+    const Vec<T, V> zs = load_or_zero<V>(z, int64_t{i} * V);
     Vec<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = static_cast<double>(Scalar<T>::load(gs.v[k]));
+      const double gi = masked_grad(gs, zs, z != nullptr, k);
       double v;
       if (!training) {
         v = gi * w * is;
@@ -205,7 +224,7 @@ __global__ void running_stats_kernel(S* running_mean, S* running_var, const S* m
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
                 const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
-                const TensorView* batch_var, double eps, const TensorView& y) {
+                const TensorView* batch_var, double eps, bool relu, const TensorView& y) {
   const Channels L = channels_of(x);
   if (L.channels == 0) return;
   dispatch_floating(x.dtype, "batch_norm", [&]<typename T>() {
@@ -232,9 +251,15 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
       const int64_t packs = x.numel() / V;
       if (packs == 0) return;
       with_index_width(std::max(packs, L.channels), [&]<typename D>() {
-        bn_apply_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
-            x.ptr<T>(), packs, D(L.inner / V), D(L.channels), param_of(&save_mean),
-            param_of(&save_invstd), param_of(weight), param_of(bias), y.ptr<T>());
+        auto apply = [&]<bool Relu>() {
+          bn_apply_kernel<T, V, D, Relu><<<grid_for(packs), kBlockSize, 0, stream>>>(
+              x.ptr<T>(), packs, D(L.inner / V), D(L.channels), param_of(&save_mean),
+              param_of(&save_invstd), param_of(weight), param_of(bias), y.ptr<T>());
+        };
+        if (relu)
+          apply.template operator()<true>();
+        else
+          apply.template operator()<false>();
       });
       HG_CUDA_LAUNCH_CHECK("bn_apply_kernel");
     });
@@ -242,20 +267,23 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
 }
 
 void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
-                         const TensorView* weight, const TensorView& save_mean,
-                         const TensorView& save_invstd, const TensorView* grad_x,
-                         const TensorView* grad_weight, const TensorView* grad_bias) {
+                         const TensorView* relu_out, const TensorView* weight,
+                         const TensorView& save_mean, const TensorView& save_invstd,
+                         const TensorView* grad_x, const TensorView* grad_weight,
+                         const TensorView* grad_bias) {
   const Channels L = channels_of(x);
   if (L.channels == 0) return;
   const void* gx_data = grad_x != nullptr ? grad_x->data : nullptr;
+  const void* z_data = relu_out != nullptr ? relu_out->data : nullptr;
   dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
-    with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data}, [&]<int V>() {
+    const T* z = static_cast<const T*>(z_data);
+    with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data, z_data}, [&]<int V>() {
       cudaStream_t stream = current_stream();
       DeviceBuffer partial(static_cast<size_t>(2 * L.channels * L.slices) * sizeof(double));
       DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
       bn_backward_partial_kernel<T, V>
           <<<reduction_blocks(L, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
-              x.ptr<T>(), grad_y.ptr<T>(), L, param_of(&save_mean), param_of(&save_invstd),
+              x.ptr<T>(), grad_y.ptr<T>(), z, L, param_of(&save_mean), param_of(&save_invstd),
               partial.as<double>());
       HG_CUDA_LAUNCH_CHECK("bn_backward_partial_kernel");
       bn_backward_sums_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
@@ -266,7 +294,7 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
       const double count = static_cast<double>(L.batch * L.inner);
       with_index_width(std::max(packs, L.channels), [&]<typename D>() {
         bn_backward_input_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
-            training, x.ptr<T>(), grad_y.ptr<T>(), packs, D(L.inner / V), D(L.channels), count,
+            training, x.ptr<T>(), grad_y.ptr<T>(), z, packs, D(L.inner / V), D(L.channels), count,
             param_of(&save_mean), param_of(&save_invstd), param_of(weight), sums.as<double>(),
             grad_x->ptr<T>());
       });

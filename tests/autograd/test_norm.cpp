@@ -69,6 +69,49 @@ TEST_CASE("batch_norm: the one-kernel running update has the bits of the tensor-
   }
 }
 
+// The fused op must be the two ops it replaces, bit for bit, including relu's edge values:
+// NaN passes (forward and gradient), -0 and negatives become 0 and stop the gradient.
+TEST_CASE("batch_norm_relu: relu(batch_norm(x)) in one op with the two ops' bits each way") {
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
+    for (bool training : {true, false}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(training);
+      manual_seed(13);
+      const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
+      Tensor x0 = (randn({4, 3, 5, 5}) * 2.0).to(dtype);
+      if (!training) x0.view({-1}).narrow(0, 7, 1).fill_(NAN);  // (a NaN batch mean otherwise)
+      const Tensor w0 = (rand({3}) + 0.5).to(stats), b0 = randn({3}).to(stats);
+      const Tensor rm0 = randn({3}).to(stats) * 0.1, rv0 = rand({3}).to(stats) + 0.5;
+      Tensor x[2], w[2], b[2], rm[2], rv[2], y[2];
+      for (int k = 0; k < 2; ++k) {
+        x[k] = x0.clone().requires_grad_();
+        w[k] = w0.clone().requires_grad_();
+        b[k] = b0.clone().requires_grad_();
+        rm[k] = rm0.clone(), rv[k] = rv0.clone();
+      }
+      y[0] = batch_norm_relu(x[0], rm[0], rv[0], w[0], b[0], training);
+      y[1] = relu(batch_norm(x[1], rm[1], rv[1], w[1], b[1], training));
+      CHECK(std::string(y[0].grad_fn()->name()) == "BatchNormReluBackward");
+      auto same = [](const Tensor& a, const Tensor& c) {  // equal, NaN where NaN
+        const auto va = values(a), vc = values(c);
+        bool ok = va.size() == vc.size();
+        for (size_t i = 0; ok && i < va.size(); ++i)
+          ok = va[i] == vc[i] || (std::isnan(va[i]) && std::isnan(vc[i]));
+        return ok;
+      };
+      CHECK(same(y[0], y[1]));
+      CHECK(same(rm[0], rm[1]));
+      CHECK(same(rv[0], rv[1]));
+      const Tensor g = randn(y[0].sizes()).to(dtype);
+      y[0].backward(g);
+      y[1].backward(g);
+      CHECK(same(x[0].grad(), x[1].grad()));
+      CHECK(same(w[0].grad(), w[1].grad()));
+      CHECK(same(b[0].grad(), b[1].grad()));
+    }
+  }
+}
+
 TEST_CASE("batch_norm: eval mode uses the running statistics") {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
   Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);

@@ -121,7 +121,7 @@ TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
 
 namespace {
 
-void check_batch_norm(const Shape& shape, DType dtype, bool training) {
+void check_batch_norm(const Shape& shape, DType dtype, bool training, bool relu) {
   manual_seed(13);
   const int64_t channels = shape[1];
   const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
@@ -131,10 +131,11 @@ void check_batch_norm(const Shape& shape, DType dtype, bool training) {
   const Tensor rm = randn({channels}, TensorOptions(stats)) * 0.1;
   const Tensor rv = rand({channels}, TensorOptions(stats)) + 0.5;
   const Tensor rm_dev = rm.to(kCUDA), rv_dev = rv.to(kCUDA);
-  const Tensor y = batch_norm(x.cpu, rm, rv, w.cpu, b.cpu, training);
-  const Tensor yd = batch_norm(x.dev, rm_dev, rv_dev, w.dev, b.dev, training);
-  const std::string what =
-      std::string(training ? "batch_norm training " : "batch_norm eval ") + shape_str(shape);
+  const auto op = relu ? batch_norm_relu : batch_norm;  // relu fused: one kernel each way
+  const Tensor y = op(x.cpu, rm, rv, w.cpu, b.cpu, training, 0.1, 1e-5);
+  const Tensor yd = op(x.dev, rm_dev, rv_dev, w.dev, b.dev, training, 0.1, 1e-5);
+  const std::string what = std::string(relu ? "batch_norm_relu " : "batch_norm ") +
+                           (training ? "training " : "eval ") + shape_str(shape);
   expect_parity(yd, y, dtype, what + " forward");
   expect_parity(rm_dev, rm, dtype == kFloat64 ? dtype : kFloat32, what + " running_mean");
   expect_parity(rv_dev, rv, dtype == kFloat64 ? dtype : kFloat32, what + " running_var");
@@ -157,7 +158,8 @@ TEST_CASE("cuda batch_norm matches the CPU: training and eval, 16-bit input with
   const std::vector<Shape> shapes = {{4, 3, 5, 6}, {50, 2, 32, 32}, {512, 2, 4, 4}};
   for (DType dtype : hg::test::floating_dtypes())
     for (const Shape& shape : shapes)
-      for (bool training : {true, false}) check_batch_norm(shape, dtype, training);
+      for (bool training : {true, false})
+        for (bool relu : {false, true}) check_batch_norm(shape, dtype, training, relu);
 }
 
 TEST_CASE("cuda layer_norm matches the CPU, with and without affine parameters") {

@@ -263,6 +263,45 @@ TEST_CASE("BatchNorm1d: [N, C] and [N, C, L] inputs, as the functional form, oth
   CHECK(bn.weight.dtype() == kFloat32);
 }
 
+namespace {
+struct CountingReLU : nn::ReLU {  // a subclass that overrides forward: never fused
+  int calls = 0;
+  Tensor forward(const Tensor& x) override {
+    ++calls;
+    return nn::ReLU::forward(x);
+  }
+};
+}  // namespace
+
+TEST_CASE("Sequential: BatchNorm2d then ReLU runs fused, with the unfused chain's bits") {
+  manual_seed(14);
+  auto make = [] {
+    manual_seed(15);
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 4, 3).padding(1)),
+        std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::ReLU>()});
+  };
+  auto fused = make(), chained = make();
+  const Tensor x = randn({3, 2, 6, 6});
+  const Tensor y = fused->forward(x);
+  Tensor z = x;
+  for (const auto& [name, m] : chained->named_children()) z = m->forward(z);
+  CHECK(std::string(y.grad_fn()->name()) == "BatchNormReluBackward");
+  CHECK(values(y) == values(z));
+  y.sum().backward();
+  z.sum().backward();
+  const auto pf = fused->parameters(), pc = chained->parameters();
+  REQUIRE(pf.size() == pc.size());
+  for (size_t i = 0; i < pf.size(); ++i) CHECK(values(pf[i].grad()) == values(pc[i].grad()));
+  CHECK(values((*fused)[1]->named_buffers()[0].second) ==
+        values((*chained)[1]->named_buffers()[0].second));
+  // a ReLU subclass may do more than relu: it runs as itself
+  auto counting = std::make_shared<CountingReLU>();
+  nn::Sequential own({std::make_shared<nn::BatchNorm2d>(2), counting});
+  (void)own.forward(randn({2, 2, 3, 3}));
+  CHECK(counting->calls == 1);
+}
+
 TEST_CASE("activation modules: LeakyReLU, SiLU, Sigmoid, Tanh and Identity") {
   const Tensor x = from_vector(std::vector<float>{-2, -0.5f, 0, 1.5f});
   CHECK(values(nn::LeakyReLU(0.1)(x)) == values(leaky_relu(x, 0.1)));
