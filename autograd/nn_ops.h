@@ -33,6 +33,13 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                        const Tensor& weight, const Tensor& bias, bool training,
                        double momentum = 0.1, double eps = 1e-5);
+namespace detail {
+// batch_norm (relu: batch_norm_relu) for nn::BatchNorm, which also counts its training batches:
+// num_batches_tracked (int64 []) + 1 in the kernel that updates the running statistics.
+Tensor batch_norm_counted(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                          const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                          double eps, bool relu, const Tensor& num_batches_tracked);
+}  // namespace detail
 // Normalises over the trailing dims given by normalized_shape.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);

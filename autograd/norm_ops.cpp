@@ -89,28 +89,43 @@ void check_param(const Tensor& p, int64_t channels, DType want, const char* what
   autograd::check_same_device(x, p, "batch_norm");
 }
 
-// running = (1 - m) running + m batch (the variance unbiased): one kernel for contiguous
-// statistics, the same tensor ops (the same bits) otherwise. Written in place, so the buffers'
-// versions move on.
+// running = (1 - m) running + m batch (the variance unbiased), and batches_tracked (when
+// defined) + 1: one kernel for contiguous statistics and an int64 counter on their device, the
+// same tensor ops (the same bits) otherwise. Written in place, so the versions move on.
 void update_running_stats(const Tensor& running_mean, const Tensor& running_var,
-                          const Tensor& batch_mean, const Tensor& batch_var, double momentum) {
+                          const Tensor& batch_mean, const Tensor& batch_var, double momentum,
+                          const Tensor& batches_tracked) {
   NoGradGuard no_grad;
-  if (!running_mean.is_contiguous() || !running_var.is_contiguous()) {
+  const bool counter = batches_tracked.defined();
+  const bool one_kernel =
+      running_mean.is_contiguous() && running_var.is_contiguous() &&
+      (!counter || (batches_tracked.dtype() == kInt64 && batches_tracked.numel() == 1 &&
+                    batches_tracked.device() == running_mean.device()));
+  if (!one_kernel) {
     Tensor(running_mean).copy_(running_mean * (1.0 - momentum) + batch_mean * momentum);
     Tensor(running_var).copy_(running_var * (1.0 - momentum) + batch_var * momentum);
+    if (counter) Tensor(batches_tracked).add_(ones({}, batches_tracked.options()));
     return;
   }
+  kernels::TensorView vcount;
   kernels::batch_norm_running_stats(running_mean.device())(
       kernels::view_of(running_mean), kernels::view_of(running_var), kernels::view_of(batch_mean),
-      kernels::view_of(batch_var), momentum);
+      kernels::view_of(batch_var), momentum, optional_view(batches_tracked, vcount));
   running_mean.storage()->bump_version();
   running_var.storage()->bump_version();
+  if (counter) batches_tracked.storage()->bump_version();
 }
 
-// batch_norm, and relu of it in the same kernels when `relu`.
-Tensor batch_norm_maybe_relu(const Tensor& x_raw, const Tensor& running_mean,
-                             const Tensor& running_var, const Tensor& weight, const Tensor& bias,
-                             bool training, double momentum, double eps, bool relu) {
+// What batch_norm_fused does in batch_norm's own kernels besides batch norm.
+struct FusedParts {
+  bool relu = false;       // relu of the output
+  Tensor batches_tracked;  // when defined: + 1, with the running statistics
+};
+
+Tensor batch_norm_fused(const Tensor& x_raw, const Tensor& running_mean, const Tensor& running_var,
+                        const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                        double eps, const FusedParts& fused) {
+  const bool relu = fused.relu;
   const Tensor x_in = amp::autocast(amp::OpId::BatchNorm, x_raw);
   autograd::check_floating(x_in, "batch_norm");
   HG_CHECK(x_in.dim() >= 2, "batch_norm: expected an input [N, C, *], got ", describe(x_in));
@@ -146,7 +161,9 @@ Tensor batch_norm_maybe_relu(const Tensor& x_raw, const Tensor& running_mean,
                                   optional_view(bias, vb), kernels::view_of(mean),
                                   kernels::view_of(invstd), optional_view(batch_var, vvar), eps,
                                   relu, kernels::view_of(y));
-  if (update_running) update_running_stats(running_mean, running_var, mean, batch_var, momentum);
+  if (update_running)
+    update_running_stats(running_mean, running_var, mean, batch_var, momentum,
+                         fused.batches_tracked);
   std::vector<Tensor> inputs{x_in};
   if (weight.defined() || bias.defined()) inputs.push_back(weight);
   if (bias.defined()) inputs.push_back(bias);
@@ -163,15 +180,22 @@ Tensor batch_norm_maybe_relu(const Tensor& x_raw, const Tensor& running_mean,
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps) {
-  return batch_norm_maybe_relu(x, running_mean, running_var, weight, bias, training, momentum, eps,
-                               false);
+  return batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps, {});
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                        const Tensor& weight, const Tensor& bias, bool training, double momentum,
                        double eps) {
-  return batch_norm_maybe_relu(x, running_mean, running_var, weight, bias, training, momentum, eps,
-                               true);
+  return batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                          {.relu = true, .batches_tracked = Tensor()});
+}
+
+Tensor detail::batch_norm_counted(const Tensor& x, const Tensor& running_mean,
+                                  const Tensor& running_var, const Tensor& weight,
+                                  const Tensor& bias, bool training, double momentum, double eps,
+                                  bool relu, const Tensor& num_batches_tracked) {
+  return batch_norm_fused(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                          {.relu = relu, .batches_tracked = num_batches_tracked});
 }
 
 }  // namespace hg

@@ -74,11 +74,12 @@ using BatchNormBackwardFn = void (*)(bool training, const TensorView& x, const T
 //   running_mean = running_mean * S(1 - momentum) + batch_mean * S(momentum)
 //   running_var  = running_var * S(1 - momentum) + batch_var * S(momentum)
 // every product and sum rounded to that dtype S, as the same tensor ops would round them: one
-// launch where those take eight.
+// launch where those take eight. batches_tracked (int64 [], may be null; nn::BatchNorm's
+// num_batches_tracked) is incremented in the same launch.
 using BatchNormRunningStatsFn = void (*)(const TensorView& running_mean,
                                          const TensorView& running_var,
                                          const TensorView& batch_mean, const TensorView& batch_var,
-                                         double momentum);
+                                         double momentum, const TensorView* batches_tracked);
 // Layer norm over the last `cols` elements of x [rows, cols]; weight/bias [cols] (x's dtype)
 // may be null; save_mean/save_invstd [rows] are float32 (float64 when x is float64).
 using LayerNormFn = void (*)(const TensorView& x, const TensorView* weight, const TensorView* bias,

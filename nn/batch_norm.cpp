@@ -32,13 +32,9 @@ Tensor BatchNorm::forward_relu(const Tensor& x) { return run(x, true); }
 Tensor BatchNorm::run(const Tensor& x, bool relu) {
   HG_CHECK(std::find(ranks_.begin(), ranks_.end(), x.dim()) != ranks_.end(), type_name(),
            ": expected input ", input_form_, ", got ", hg::describe(x));
-  if (is_training()) {
-    NoGradGuard no_grad;
-    num_batches_tracked.add_(ones({}, num_batches_tracked.options()));  // on its device
-  }
-  const auto op = relu ? batch_norm_relu : batch_norm;
-  return op(x, running_mean, running_var, weight, bias, is_training(), options.momentum_,
-            options.eps_);
+  // num_batches_tracked counts in the running statistics' kernel (no launches of its own)
+  return detail::batch_norm_counted(x, running_mean, running_var, weight, bias, is_training(),
+                                    options.momentum_, options.eps_, relu, num_batches_tracked);
 }
 
 // BatchNorm keeps fp32 parameters and statistics when the model goes to 16 bits (amp O2, and

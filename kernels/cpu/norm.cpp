@@ -259,7 +259,8 @@ void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const Te
 
 void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
                               const TensorView& batch_mean, const TensorView& batch_var,
-                              double momentum) {
+                              double momentum, const TensorView* batches_tracked) {
+  if (batches_tracked != nullptr) ++*batches_tracked->ptr<int64_t>();
   dispatch_floating(running_mean.dtype, "batch_norm_running_stats", [&]<typename S>() {
     if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
       const S keep = static_cast<S>(1.0 - momentum), take = static_cast<S>(momentum);

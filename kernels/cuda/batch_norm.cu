@@ -213,7 +213,8 @@ unsigned reduction_blocks(const Channels& L, const char* what) {
 // multiply into the add, so each product rounds as the CPU's does.
 template <typename S>
 __global__ void running_stats_kernel(S* running_mean, S* running_var, const S* mean, const S* var,
-                                     int64_t channels, S keep, S take) {
+                                     int64_t channels, S keep, S take, int64_t* batches_tracked) {
+  if (batches_tracked != nullptr && blockIdx.x == 0 && threadIdx.x == 0) ++*batches_tracked;
   HG_GRID_LOOP(c, channels) {
     running_mean[c] = mul_rn(running_mean[c], keep) + mul_rn(mean[c], take);
     running_var[c] = mul_rn(running_var[c], keep) + mul_rn(var[c], take);
@@ -305,14 +306,15 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
 
 void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
                               const TensorView& batch_mean, const TensorView& batch_var,
-                              double momentum) {
+                              double momentum, const TensorView* batches_tracked) {
   const int64_t channels = running_mean.numel();
-  if (channels == 0) return;
+  int64_t* counter = batches_tracked != nullptr ? batches_tracked->ptr<int64_t>() : nullptr;
+  if (channels == 0 && counter == nullptr) return;
   dispatch_floating(running_mean.dtype, "batch_norm_running_stats", [&]<typename S>() {
     if constexpr (std::is_same_v<S, float> || std::is_same_v<S, double>) {
       running_stats_kernel<S><<<grid_for(channels), kBlockSize, 0, current_stream()>>>(
           running_mean.ptr<S>(), running_var.ptr<S>(), batch_mean.ptr<S>(), batch_var.ptr<S>(),
-          channels, static_cast<S>(1.0 - momentum), static_cast<S>(momentum));
+          channels, static_cast<S>(1.0 - momentum), static_cast<S>(momentum), counter);
       HG_CUDA_LAUNCH_CHECK("running_stats_kernel");
     } else {
       fail(__FILE__, __LINE__, "batch_norm_running_stats", "statistics must be float32 or float64");

@@ -30,7 +30,7 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
                          const TensorView* grad_bias);
 void batch_norm_running_stats(const TensorView& running_mean, const TensorView& running_var,
                               const TensorView& batch_mean, const TensorView& batch_var,
-                              double momentum);
+                              double momentum, const TensorView* batches_tracked);
 void layer_norm(const TensorView& x, const TensorView* weight, const TensorView* bias, double eps,
                 const TensorView& save_mean, const TensorView& save_invstd, const TensorView& y);
 void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const TensorView* weight,

@@ -60,12 +60,20 @@ TEST_CASE("batch_norm: the one-kernel running update has the bits of the tensor-
     rm_view.copy_(rm);
     rv_view.copy_(rv);
     REQUIRE(!rm_view.is_contiguous());
+    // nn::BatchNorm's batch counter rides along in the same kernel (or the tensor ops)
+    Tensor count = zeros({}, kInt64), count_view = zeros({}, kInt64);
     for (double momentum : {0.1, 0.37, 1.0}) {
-      (void)batch_norm(x, rm, rv, Tensor(), Tensor(), true, momentum, 1e-5);
-      (void)batch_norm(x, rm_view, rv_view, Tensor(), Tensor(), true, momentum, 1e-5);
+      (void)hg::detail::batch_norm_counted(x, rm, rv, Tensor(), Tensor(), true, momentum, 1e-5,
+                                           false, count);
+      (void)hg::detail::batch_norm_counted(x, rm_view, rv_view, Tensor(), Tensor(), true, momentum,
+                                           1e-5, false, count_view);
       CHECK(values(rm) == values(rm_view));
       CHECK(values(rv) == values(rv_view));
     }
+    (void)hg::detail::batch_norm_counted(x, rm, rv, Tensor(), Tensor(), false, 0.1, 1e-5, false,
+                                         count);  // eval: not counted
+    CHECK(count.item<int64_t>() == 3);
+    CHECK(count_view.item<int64_t>() == 3);
   }
 }
 
