@@ -4,23 +4,53 @@
 # summary) and PyTorch's step under torch.profiler (its CUDA time per kernel). Run after
 # tools/gpu_bundle.sh, with carry [".gpu_bundle"] (it unpacks the bundle through gpu_check.sh).
 #
-#   MODEL=resnet9 BATCH=512 PRECISION=fp16 bash tools/gpu_profile.sh
+#   bash tools/gpu_profile.sh                                   # resnet9 512 fp16
+#   CONFIGS="resnet9:512:fp16 mlp:128:bf16 cnn:128:fp32" bash tools/gpu_profile.sh
 #
-# Writes to $OUT (or build-gpu-profile/): ncu_<model>_<precision>.csv, torch_<model>_<precision>.txt
-# and a short table of the costliest kernels of each (profile_top.txt).
+# Per configuration (model:batch:precision): ncu_<name>.csv, torch_<name>.txt and the step's
+# time without a profiler; profile_top.txt has the costliest kernels of each (halfgrad and
+# PyTorch), which the output tail shows too. Written to build-gpu-profile/; with $OUT set (a
+# device call), profile_top.txt and profile.tar.gz of the rest go there (2 files).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-model=${MODEL:-resnet9} batch=${BATCH:-512} precision=${PRECISION:-fp16}
-out=${OUT:-build-gpu-profile}  # (not gpu_check.sh's log folder, which it empties first)
-mkdir -p "$out"
-source tools/gpu_env.sh && gpu_env "$out/profile_setup.log"
-name=${model}_$precision
-# One step, not warmed up (kernel durations do not depend on it): the counts are per step.
-timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
-  --csv build-gpu/bench/bench_models --model "$model" --batch "$batch" --precision "$precision" \
-  --device cuda --warmup 0 --steps 1 >"$out/ncu_$name.csv" 2>"$out/ncu_$name.err"
-echo "ncu rc=$?"
-timeout 120 python3 - "$model" "$batch" "$precision" >"$out/torch_$name.txt" 2>&1 <<'PY'
+configs=${CONFIGS:-resnet9:512:fp16}
+work=build-gpu-profile  # (not gpu_check.sh's log folder, which it empties first)
+rm -rf "$work" && mkdir -p "$work"
+source tools/gpu_env.sh && gpu_env "$work/profile_setup.log"
+top=$work/profile_top.txt
+: >"$top"
+
+# halfgrad's kernels of one step, the costliest 40, from ncu's per-kernel summary
+summarize_ncu() {
+  python3 - "$1" <<'PY'
+import csv, sys, collections
+rows = list(csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')))
+if not rows:
+    sys.exit("no ncu rows (see the .err file)")
+head, body = rows[0], rows[1:]
+col = {n: i for i, n in enumerate(head)}
+total = collections.Counter()
+count = collections.Counter()
+for r in body:
+    if r[col["Metric Name"]] != "gpu__time_duration.sum":
+        continue
+    name = r[col["Kernel Name"]][:110]
+    n = int(r[col.get("Invocations", col.get("ID", 0))].replace(",", "") or 0)
+    avg = float(r[col["Average"]].replace(",", ""))
+    unit = r[col["Metric Unit"]]
+    scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}.get(unit, 1e-6)
+    total[name] += n * avg * scale
+    count[name] += n
+print(f"halfgrad, ms in the profiled step: total {sum(total.values()):.3f}, "
+      f"{sum(count.values()):.0f} kernels")
+for name, ms in total.most_common(40):
+    print(f"{ms:8.3f} ms {count[name]:6.0f}x  {name}")
+PY
+}
+
+# PyTorch's step under torch.profiler (3 steps after 5), the same model, batch and precision
+profile_torch() {
+  timeout 120 python3 - "$@" <<'PY'
 import sys
 sys.path.insert(0, "bench")
 import torch
@@ -49,30 +79,29 @@ with profile(activities=[ProfilerActivity.CUDA]) as prof:
     torch.cuda.synchronize()
 print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=40, max_name_column_width=90))
 PY
-echo "torch profile rc=$?"
-python3 - "$out/ncu_$name.csv" >"$out/profile_top.txt" 2>&1 <<'PY'
-import csv, sys, collections
-# ncu's per-kernel summary: one row per (kernel, metric) with the invocation count and average.
-rows = list(csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')))
-head, body = rows[0], rows[1:]
-col = {n: i for i, n in enumerate(head)}
-total = collections.Counter()
-count = collections.Counter()
-for r in body:
-    if r[col["Metric Name"]] != "gpu__time_duration.sum":
-        continue
-    name = r[col["Kernel Name"]][:110]
-    n = int(r[col.get("Invocations", col.get("ID", 0))].replace(",", "") or 0)
-    avg = float(r[col["Average"]].replace(",", ""))
-    unit = r[col["Metric Unit"]]
-    scale = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}.get(unit, 1e-6)
-    total[name] += n * avg * scale
-    count[name] += n
-print(f"halfgrad, ms in the profiled step: total {sum(total.values()):.2f}")
-for name, ms in total.most_common(40):
-    print(f"{ms:8.3f} ms {count[name]:6.0f}x  {name}")
-PY
-cat "$out/profile_top.txt"
-tail -n 50 "$out/torch_$name.txt"
-echo "the step without the profiler:"
-build-gpu/bench/bench_models --model "$model" --batch "$batch" --precision "$precision" --device cuda
+}
+
+for config in $configs; do
+  IFS=: read -r model batch precision <<<"$config"
+  name=${model}_${batch}_$precision
+  args=(--model "$model" --batch "$batch" --precision "$precision" --device cuda)
+  echo "== $name" | tee -a "$top"
+  # One step, not warmed up (kernel durations do not depend on it): the counts are per step.
+  timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary \
+    per-kernel --csv build-gpu/bench/bench_models "${args[@]}" --warmup 0 --steps 1 \
+    >"$work/ncu_$name.csv" 2>"$work/ncu_$name.err"
+  echo "ncu rc=$?"
+  summarize_ncu "$work/ncu_$name.csv" >>"$top" 2>&1
+  profile_torch "$model" "$batch" "$precision" >"$work/torch_$name.txt" 2>&1
+  echo "torch profile rc=$?"
+  echo "PyTorch (torch.profiler, 3 steps):" >>"$top"
+  head -n 25 "$work/torch_$name.txt" >>"$top"
+  echo "the step without a profiler (eager, then graphed):" >>"$top"
+  build-gpu/bench/bench_models "${args[@]}" 2>&1 | tail -n 1 >>"$top"
+  build-gpu/bench/bench_models "${args[@]}" --graph 2>&1 | tail -n 1 >>"$top"
+done
+cat "$top"
+if [[ -n ${OUT:-} ]]; then
+  cp "$top" "$OUT/"
+  tar -czf "$OUT/profile.tar.gz" -C "$work" --exclude profile_top.txt .
+fi
