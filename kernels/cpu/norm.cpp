@@ -37,6 +37,31 @@ ChannelLayout channel_layout(const TensorView& x) {
   return {x.sizes[0], x.ndim > 1 ? x.sizes[1] : 1, inner};
 }
 
+// Channel c's batch mean, invstd and unbiased variance, from double sums in two passes.
+template <typename T>
+void channel_statistics(const T* px, const ChannelLayout& L, int64_t c, double eps,
+                        const TensorView& save_mean, const TensorView& save_invstd,
+                        const TensorView* batch_var) {
+  double sum = 0;
+  for (int64_t n = 0; n < L.batch; ++n) {
+    const T* row = px + (n * L.channels + c) * L.inner;
+    for (int64_t i = 0; i < L.inner; ++i) sum += static_cast<double>(row[i]);
+  }
+  const double count = static_cast<double>(L.batch * L.inner);
+  const double mean = sum / count;
+  double sq = 0;
+  for (int64_t n = 0; n < L.batch; ++n) {
+    const T* row = px + (n * L.channels + c) * L.inner;
+    for (int64_t i = 0; i < L.inner; ++i) {
+      const double d = static_cast<double>(row[i]) - mean;
+      sq += d * d;
+    }
+  }
+  set_param(&save_mean, c, mean);
+  set_param(&save_invstd, c, 1.0 / std::sqrt(sq / count + eps));
+  set_param(batch_var, c, count > 1 ? sq / (count - 1) : NAN);
+}
+
 }  // namespace
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
@@ -48,26 +73,7 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
     T* py = y.ptr<T>();
 #pragma omp parallel for if (L.batch * L.channels * L.inner >= kParallelGrain)
     for (int64_t c = 0; c < L.channels; ++c) {
-      if (training) {
-        double sum = 0;
-        for (int64_t n = 0; n < L.batch; ++n) {
-          const T* row = px + (n * L.channels + c) * L.inner;
-          for (int64_t i = 0; i < L.inner; ++i) sum += static_cast<double>(row[i]);
-        }
-        const double count = static_cast<double>(L.batch * L.inner);
-        const double mean = sum / count;
-        double sq = 0;
-        for (int64_t n = 0; n < L.batch; ++n) {
-          const T* row = px + (n * L.channels + c) * L.inner;
-          for (int64_t i = 0; i < L.inner; ++i) {
-            const double d = static_cast<double>(row[i]) - mean;
-            sq += d * d;
-          }
-        }
-        set_param(&save_mean, c, mean);
-        set_param(&save_invstd, c, 1.0 / std::sqrt(sq / count + eps));
-        set_param(batch_var, c, count > 1 ? sq / (count - 1) : NAN);
-      }
+      if (training) channel_statistics(px, L, c, eps, save_mean, save_invstd, batch_var);
       using C = compute_t<T>;
       const C mean = static_cast<C>(param(&save_mean, c, 0));
       const C scale = static_cast<C>(param(&save_invstd, c, 1) * param(weight, c, 1));
