@@ -109,16 +109,13 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
   DeviceGate gate{&found_inf, nullptr};
   if (continues) gate = {&found_inf, &gated_.runs.back().applied, gated_.runs.back().folded};
   for (auto& group : groups_) {
-    std::unique_ptr<detail::FusedBatch> batch;  // the group's queued fused calls
-    for (const auto& p : group.params) {
-      if (!p.grad().defined()) continue;
+    detail::step_group(group, [&](const Tensor& p, std::unique_ptr<detail::FusedBatch>* batch) {
       auto it = state_.find(p.impl());
       if (it == state_.end()) gated_.created.insert(p.impl());
       if (it == state_.end() || (it->second.step == 0 && it->second.buffers.empty()))
         gated_.fresh.insert(p.impl());
-      step_param(p, group, 1.0, &gate, &batch);
-    }
-    if (batch) batch->launch();
+      step_param(p, group, 1.0, &gate, batch);
+    });
   }
   if (master_weights_) mark_masters_synced();
   record_gated_step(std::move(stepped), found_inf, continues);

@@ -159,16 +159,13 @@ void Optimizer::step_scaled(double grad_scale) {
   if (master_weights_) sync_masters();
   if (count_lost_) last_lost_ = {};
   for (auto& group : groups_) {
-    std::unique_ptr<detail::FusedBatch> batch;  // the group's queued fused calls
-    for (const auto& p : group.params) {
-      if (!p.grad().defined()) continue;
+    detail::step_group(group, [&](const Tensor& p, std::unique_ptr<detail::FusedBatch>* batch) {
       if (count_lost_ && is_low_precision(p.dtype())) {
         step_param_counting(p, group, 1.0 / grad_scale);
       } else {
-        step_param(p, group, 1.0 / grad_scale, nullptr, &batch);
+        step_param(p, group, 1.0 / grad_scale, nullptr, batch);
       }
-    }
-    if (batch) batch->launch();
+    });
   }
   if (count_lost_) total_lost_ += last_lost_;
   // Recorded after all the write-backs, so parameters sharing a storage (views of one flat

@@ -165,6 +165,22 @@ class FusedBatch {
   virtual void launch() = 0;
 };
 
+// Calls step_one(param, &batch) for each parameter of the group that has a gradient, then
+// launches what they queued in batch; also when one of them throws, so the parameters before it
+// are stepped, as they would be without queuing.
+template <typename StepOne>
+void step_group(const ParamGroup& group, StepOne&& step_one) {
+  std::unique_ptr<FusedBatch> batch;
+  try {
+    for (const auto& p : group.params)
+      if (p.grad().defined()) step_one(p, &batch);
+  } catch (...) {
+    if (batch) batch->launch();
+    throw;
+  }
+  if (batch) batch->launch();
+}
+
 // One parameter's update as the optimizers see it.
 struct ParamUpdate {
   Tensor param;   // the parameter

@@ -105,19 +105,24 @@ kernels::FusedSgdParams fused_params(const SGDHyper& h) {
 }
 
 // The fused SGD calls of one parameter group, launched as one multi-tensor call. The batch
-// holds the tensors until then; the step's inputs (the device flag, the group's lr tensor) are
-// the optimizer's, alive for the whole step.
+// holds every tensor the launch reads until then, the step's inputs too (the device flag, the
+// group's lr tensor, which a parameter on another device would replace in the group).
 class SgdBatch final : public detail::FusedBatch {
  public:
   SgdBatch(const detail::ParamUpdate& u, const SGDHyper& h)
       : control_(u), params_(fused_params(h)) {
     control_.batch = nullptr;
+    hold(u.found_inf, found_inf_, control_.found_inf);
+    hold(u.applied_before, applied_, control_.applied_before);
+    hold(u.lr_tensor, lr_, control_.lr_tensor);
   }
+  SgdBatch(const SgdBatch&) = delete;  // control_ points into the object
+  SgdBatch& operator=(const SgdBatch&) = delete;
   // Whether u's call can join: the same device, step inputs, gradient factor and options.
   bool accepts(const detail::ParamUpdate& u, const SGDHyper& h) const {
     const kernels::FusedSgdParams p = fused_params(h);
-    return u.weight.device() == control_.weight.device() && u.found_inf == control_.found_inf &&
-           u.applied_before == control_.applied_before && u.lr_tensor == control_.lr_tensor &&
+    return u.weight.device() == control_.weight.device() && same(u.found_inf, found_inf_) &&
+           same(u.applied_before, applied_) && same(u.lr_tensor, lr_) &&
            u.grad_factor == control_.grad_factor && p.lr == params_.lr &&
            p.momentum == params_.momentum && p.dampening == params_.dampening &&
            p.weight_decay == params_.weight_decay && p.nesterov == params_.nesterov;
@@ -142,7 +147,17 @@ class SgdBatch final : public detail::FusedBatch {
   }
 
  private:
-  detail::ParamUpdate control_;  // the first update: device, inputs and factor of them all
+  static void hold(const Tensor* given, Tensor& held, const Tensor*& slot) {
+    if (given != nullptr) held = *given;
+    slot = given != nullptr ? &held : nullptr;
+  }
+  static bool same(const Tensor* given, const Tensor& held) {
+    return given == nullptr ? !held.defined() : held.defined() && given->is_same(held);
+  }
+
+  // the first update (device, factor), its input pointers turned to the tensors held below
+  detail::ParamUpdate control_;
+  Tensor found_inf_, applied_, lr_;
   kernels::FusedSgdParams params_;
   std::vector<kernels::FusedSgdTensor> tensors_;
   std::vector<Tensor> held_;
