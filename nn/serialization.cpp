@@ -73,7 +73,8 @@ std::vector<std::pair<std::string, Tensor>> data_order(const TensorMap& tensors)
 
 std::string build_header(const std::vector<std::pair<std::string, Tensor>>& tensors,
                          const std::map<std::string, std::string>& meta) {
-  nlohmann::ordered_json header;
+  // an object even with nothing in it: a default json is null, which no reader takes
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!meta.empty()) header["__metadata__"] = meta;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {

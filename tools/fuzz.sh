@@ -3,7 +3,8 @@
 #
 #   bash tools/fuzz.sh [RUNS] [TARGET ...]
 #
-# RUNS: executions per target (default 1000000); TARGETS: idx cifar10 safetensors checkpoint
+# RUNS: executions per target (default 1000000); TARGETS: idx cifar10 safetensors
+# safetensors_writer checkpoint
 # (default all). Installs clang-14, its fuzzer runtime and LLVM's OpenMP when missing. Each
 # corpus starts from valid files the target writes (HG_FUZZ_SEED_DIR) plus the regression
 # inputs committed under tests/; new inputs libFuzzer keeps go to build-fuzz/corpus/<target>
@@ -15,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-1000000}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(idx cifar10 safetensors checkpoint)
+((${#targets[@]})) || targets=(idx cifar10 safetensors safetensors_writer checkpoint)
 
 packages=(clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
@@ -48,7 +49,7 @@ for t in "${targets[@]}"; do
   dirs=("$corpus")
   dict=()
   [[ $t == safetensors || $t == checkpoint ]] && dict=(-dict=fuzz/safetensors.dict)
-  [[ -d ${regressions[$t]} ]] && dirs+=("${regressions[$t]}")
+  [[ -d ${regressions[$t]:-} ]] && dirs+=("${regressions[$t]}")
   echo "== hg_fuzz_$t: $runs runs (log: $build/$t.log)"
   start=$SECONDS
   if "$build/fuzz/hg_fuzz_$t" -runs="$runs" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
