@@ -5,6 +5,7 @@
 #include "autograd/grad_mode.h"
 #include "core/cuda.h"
 #include "core/factories.h"
+#include "optim/fused_batch.h"
 #include "optim/optimizer.h"
 
 namespace hg::optim {

@@ -7,6 +7,7 @@
 #include "autograd/grad_mode.h"
 #include "core/cuda.h"
 #include "core/factories.h"
+#include "optim/fused_batch.h"
 
 namespace hg::optim {
 

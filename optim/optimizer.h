@@ -157,29 +157,7 @@ struct OptimizerStateDict {
 };
 
 namespace detail {
-// Fused kernel calls an optimizer queued while Optimizer::step went through a parameter group,
-// launched together after the group: a multi-tensor kernel steps them all in one launch.
-class FusedBatch {
- public:
-  virtual ~FusedBatch() = default;
-  virtual void launch() = 0;
-};
-
-// Calls step_one(param, &batch) for each parameter of the group that has a gradient, then
-// launches what they queued in batch; also when one of them throws, so the parameters before it
-// are stepped, as they would be without queuing.
-template <typename StepOne>
-void step_group(const ParamGroup& group, StepOne&& step_one) {
-  std::unique_ptr<FusedBatch> batch;
-  try {
-    for (const auto& p : group.params)
-      if (p.grad().defined()) step_one(p, &batch);
-  } catch (...) {
-    if (batch) batch->launch();
-    throw;
-  }
-  if (batch) batch->launch();
-}
+class FusedBatch;  // optim/fused_batch.h
 
 // One parameter's update as the optimizers see it.
 struct ParamUpdate {

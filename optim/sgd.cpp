@@ -8,6 +8,7 @@
 #include "kernels/amp_kernels.h"
 #include "kernels/tensor_bridge.h"
 #include "optim/cpu_update.h"
+#include "optim/fused_batch.h"
 #include "optim/fused_inputs.h"
 
 namespace hg::optim {
