@@ -5,6 +5,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.h"
@@ -52,6 +53,12 @@ void check_round_trip(const hg::nn::TensorMap& saved, const hg::nn::TensorMap& l
   }
 }
 
+// The file the round trip goes through: one per process, removed when the process exits.
+struct ScratchFile {
+  std::string path = "/tmp/hg_fuzz_writer_" + std::to_string(::getpid()) + ".safetensors";
+  ~ScratchFile() { std::remove(path.c_str()); }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -63,8 +70,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const int entries = in.ConsumeIntegralInRange(0, 3);
   for (int i = 0; i < entries; ++i)
     metadata[in.ConsumeRandomLengthString(16)] = in.ConsumeRandomLengthString(32);
-  static const std::string path =
-      "/tmp/hg_fuzz_writer_" + std::to_string(::getpid()) + ".safetensors";
+  static const ScratchFile file;
+  const std::string& path = file.path;
   try {
     hg::nn::save_safetensors(tensors, path, metadata);
   } catch (const hg::Error&) {
