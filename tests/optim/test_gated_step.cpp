@@ -2,6 +2,7 @@
 // they match host-decided steps, and the bookkeeping settled afterwards.
 #include <memory>
 
+#include "optim/fused_batch.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -237,4 +238,32 @@ TEST_CASE("gated step: a group's SGD updates in one multi-tensor call match host
     CHECK(values(g_opt.state(gated[i])->buffers.at("momentum_buffer")) ==
           values(h_opt.state(host[i])->buffers.at("momentum_buffer")));
   }
+}
+
+// detail::step_group launches what the group's updates queued, also when a later update throws
+// (the parameters before it are then stepped, as they would be without queuing).
+TEST_CASE("step_group: queued updates are launched even when a later one throws") {
+  struct CountingBatch final : optim::detail::FusedBatch {
+    int* launches;
+    explicit CountingBatch(int* n) : launches(n) {}
+    void launch() override { ++*launches; }
+  };
+  Tensor a = zeros({2}).requires_grad_(), b = zeros({2}).requires_grad_();
+  Tensor c = zeros({2}).requires_grad_();
+  for (Tensor* p : {&a, &b, &c}) p->set_grad(ones({2}));
+  const optim::ParamGroup group({a, b, c});
+  int launches = 0, stepped = 0;
+  auto queue_then_throw = [&](const Tensor& p, std::unique_ptr<optim::detail::FusedBatch>* batch) {
+    if (p.is_same(c)) HG_FAIL("step_group test: the third update fails");
+    if (!*batch) *batch = std::make_unique<CountingBatch>(&launches);
+    ++stepped;
+  };
+  expect_error([&] { optim::detail::step_group(group, queue_then_throw); }, {"third update"});
+  CHECK(stepped == 2);
+  CHECK(launches == 1);
+  launches = stepped = 0;
+  c.set_grad(Tensor());  // no gradient: not stepped, so nothing throws
+  optim::detail::step_group(group, queue_then_throw);
+  CHECK(stepped == 2);
+  CHECK(launches == 1);
 }
