@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/cpu_nn_kernels.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/with_flag.h"
 
 namespace hg::kernels::cpu {
 
@@ -90,10 +91,7 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
           }
         }
       };
-      if (relu)
-        apply.template operator()<true>();
-      else
-        apply.template operator()<false>();
+      with_flag(relu, apply);
     }
   });
 }
@@ -170,10 +168,7 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
       batch_norm_backward_loop<T, Relu>(training, L, x.ptr<T>(), grad_y.ptr<T>(), pz, weight,
                                         save_mean, save_invstd, grad_x, grad_weight, grad_bias);
     };
-    if (pz != nullptr)
-      run.template operator()<true>();
-    else
-      run.template operator()<false>();
+    with_flag(pz != nullptr, run);
   });
 }
 

@@ -15,6 +15,7 @@
 #include "kernels/cuda/index_div.h"
 #include "kernels/cuda/nn_common.cuh"
 #include "kernels/cuda/norm_common.cuh"
+#include "kernels/with_flag.h"
 
 namespace hg::kernels::cuda {
 
@@ -257,10 +258,7 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
               x.ptr<T>(), packs, D(L.inner / V), D(L.channels), param_of(&save_mean),
               param_of(&save_invstd), param_of(weight), param_of(bias), y.ptr<T>());
         };
-        if (relu)
-          apply.template operator()<true>();
-        else
-          apply.template operator()<false>();
+        with_flag(relu, apply);
       });
       HG_CUDA_LAUNCH_CHECK("bn_apply_kernel");
     });

@@ -110,14 +110,10 @@ void input_grad_transposed(const Shape& s, const TensorView& wv, const TensorVie
                            const TensorView& gxv) {
   DeviceBuffer flipped(static_cast<size_t>(s.cout * s.kg) * sizeof(T));
   const int64_t total = s.cout * s.kg;
-  auto launch = [&]<typename I>() {
-    flip_weight_kernel<T, I>
+  with_index_width(total, [&]<typename D>() {  // 32-bit indices where the weights allow
+    flip_weight_kernel<T, typename D::Index>
         <<<grid_for(total), kBlockSize, 0, current_stream()>>>(wv.ptr<T>(), s, flipped.as<T>());
-  };
-  if (total <= INT32_MAX)
-    launch.template operator()<uint32_t>();
-  else
-    launch.template operator()<uint64_t>();
+  });
   HG_CUDA_LAUNCH_CHECK("conv2d_backward flip_weight_kernel");
   TensorView wt = wv;  // [cin][og][kh][kw], contiguous
   wt.data = flipped.as<T>();
