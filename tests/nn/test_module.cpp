@@ -295,6 +295,10 @@ TEST_CASE("Sequential: BatchNorm2d then ReLU runs fused, with the unfused chain'
   for (size_t i = 0; i < pf.size(); ++i) CHECK(values(pf[i].grad()) == values(pc[i].grad()));
   CHECK(values((*fused)[1]->named_buffers()[0].second) ==
         values((*chained)[1]->named_buffers()[0].second));
+  // BatchNorm1d fuses too
+  nn::Sequential mlp_block({std::make_shared<nn::BatchNorm1d>(3), std::make_shared<nn::ReLU>()});
+  CHECK(std::string(mlp_block.forward(randn({4, 3}).requires_grad_()).grad_fn()->name()) ==
+        "BatchNormReluBackward");
   // a ReLU subclass may do more than relu: it runs as itself
   auto counting = std::make_shared<CountingReLU>();
   nn::Sequential own({std::make_shared<nn::BatchNorm2d>(2), counting});

@@ -244,6 +244,18 @@ TEST_CASE("safetensors: headers a parser would misread or choke on are refused")
   fs::remove_all(dir);
 }
 
+TEST_CASE("test_util TempDir: a fresh folder each, removed with its files at destruction") {
+  fs::path kept;
+  {
+    const hg::test::TempDir a, b;
+    CHECK(a.str() != b.str());
+    CHECK(fs::is_directory(a.str()));
+    write_bytes(a.file("x.bin"), "data");
+    kept = a.str();
+  }
+  CHECK_FALSE(fs::exists(kept));
+}
+
 TEST_CASE("safetensors: an empty map saves as an empty header and loads back empty") {
   // (its header was written as JSON null, which no reader takes: found by the writer fuzzer)
   const fs::path file = temp_dir() / "nothing.safetensors";
