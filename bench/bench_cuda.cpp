@@ -17,36 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "cuda_timer.h"
 #include "halfgrad.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace {
 
 using namespace hg;
-
-// Milliseconds per call of fn, the median of `rounds` event-timed loops of `iters` calls.
-double time_ms(const std::function<void()>& fn, int iters, int rounds = 3) {
-  fn();  // warm-up: cuBLAS heuristics, allocator cache
-  fn();
-  cuda::synchronize();
-  cudaEvent_t start, stop;
-  HG_CUDA_CHECK(cudaEventCreate(&start));
-  HG_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> samples;
-  for (int r = 0; r < rounds; ++r) {
-    HG_CUDA_CHECK(cudaEventRecord(start, cuda::current_stream()));
-    for (int i = 0; i < iters; ++i) fn();
-    HG_CUDA_CHECK(cudaEventRecord(stop, cuda::current_stream()));
-    HG_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    HG_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    samples.push_back(static_cast<double>(ms) / iters);
-  }
-  HG_CUDA_CHECK(cudaEventDestroy(start));
-  HG_CUDA_CHECK(cudaEventDestroy(stop));
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
-}
+using hg::bench::time_ms;
 
 struct Row {
   std::string name;

@@ -10,6 +10,7 @@ namespace hg::cuda {
 namespace {
 bool sync_flag = false;
 bool tf32_flag = false;
+bool implicit_gemm_flag = false;
 }  // namespace
 
 bool is_available() { return false; }
@@ -25,6 +26,8 @@ void set_sync_after_launch(bool on) { sync_flag = on; }
 bool sync_after_launch() { return sync_flag; }
 void set_allow_tf32(bool on) { tf32_flag = on; }
 bool allow_tf32() { return tf32_flag; }
+void set_implicit_gemm_conv(bool on) { implicit_gemm_flag = on; }
+bool implicit_gemm_conv() { return implicit_gemm_flag; }
 bool is_capturing() { return false; }
 int64_t graph_replays() { return 0; }
 

@@ -199,9 +199,19 @@ else
   echo "gpu_check: python3 has no CUDA PyTorch; no reference numbers"
   record bench_torch "SKIPPED (no torch.cuda)" 0
 fi
+# ResNet-9's 3x3 convolutions: im2col + cuBLAS against the implicit-GEMM kernel (off by default
+# until measured: cuda::set_implicit_gemm_conv), beside cuDNN in NCHW and channels-last.
+conv_torch=true
+python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null &&
+  conv_torch="python3 bench/torch_conv_cuda.py ${quick[*]}"
+run bench_conv 60 bash -c "'$build/bench/bench_conv_cuda' ${quick[*]} && $conv_torch"
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
 run bench_models 150 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
     PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
+# ResNet-9's 16-bit steps with the implicit-GEMM convolutions (next to bench_models' rows).
+run bench_igemm 60 env HG_CONV_IMPLICIT_GEMM=1 DEVICE=cuda MODELS=resnet9 PRECISIONS="fp16 bf16" \
+    RESNET_BATCH=512 OUT="$logs/bench_igemm.jsonl" PYTHON="$(command -v python3)" \
+    bash tools/bench_cpu.sh "$build"
 # MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
 # when the data set was carried along (there is no network to fetch it).
 if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]]; then
@@ -246,6 +256,16 @@ for key, r in ours.items():
     tv = t[metric] if t else float("nan")
     ratio = r[metric] / tv if t else float("nan")
     print(f"{label:34} {r[metric]:>10.1f} {tv:>10.1f} {ratio:>7.3f}  {target}")
+conv = [json.loads(l) for l in (logs / "bench_conv.log").read_text().splitlines()
+        if l.startswith("{")] if (logs / "bench_conv.log").exists() else []
+impls = sorted({r["impl"] for r in conv})
+if conv:
+    print("\n==== ResNet-9 3x3 convs, forward + backward ms (forward ms) ====")
+    print(f"{'layer':24} {'dtype':9} " + " ".join(f"{i:>20}" for i in impls))
+    for layer, dtype in dict.fromkeys((r["layer"], r["dtype"]) for r in conv):
+        cells = {r["impl"]: f"{r['train_ms']:.3f} ({r['forward_ms']:.3f})" for r in conv
+                 if r["layer"] == layer and r["dtype"] == dtype}
+        print(f"{layer:24} {dtype:9} " + " ".join(f"{cells.get(i, '-'):>20}" for i in impls))
 PY
 
 # Non-zero when a step failed or timed out (skipped steps do not count).

@@ -8,9 +8,12 @@
 // fp32 (fp64) and rounded once at the end; grad_x, for stride 1, as the forward convolution of
 // grad_out with the flipped, transposed weights, else by batched GEMMs W^T @ grad_out into fp32
 // columns and a gathering col2im that rounds once. fp16/bf16 GEMMs run on the tensor cores
-// with fp32 accumulation.
+// with fp32 accumulation. With cuda::set_implicit_gemm_conv(true), 16-bit 3x3 forward
+// convolutions (and so stride-1 grad_x) go to kernels/cuda/conv_igemm.cu instead.
 #include <cstdint>
 
+#include "core/cuda.h"
+#include "kernels/cuda/conv_igemm.h"
 #include "kernels/cuda/conv_shape.cuh"
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_gemm.cuh"
@@ -29,6 +32,14 @@ template <typename T>
 void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
                   const TensorView& ov, const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, ov, p);
+  if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) {
+    const igemm::ConvDims d{s.n,  s.cin, s.h,  s.w,  s.cout, s.groups, s.kh, s.kw,
+                            s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
+    if (implicit_gemm_conv() && igemm::usable(d, wv.ptr<T>())) {
+      return igemm::conv_forward<T>(d, xv.ptr<T>(), wv.ptr<T>(),
+                                    bv != nullptr ? bv->ptr<T>() : nullptr, ov.ptr<T>());
+    }
+  }
   const T* x = xv.ptr<T>();
   const T* w = wv.ptr<T>();
   T* out = ov.ptr<T>();

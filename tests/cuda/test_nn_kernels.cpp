@@ -84,6 +84,38 @@ TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
   check_conv({4, 32, 171, 171, 32, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false}, kFloat32);
 }
 
+// The implicit-GEMM kernel (kernels/cuda/conv_igemm.cu) takes 16-bit 3x3 convolutions whose
+// reduction is whole 8-weight runs: the forward and stride-1 grad_x (its transposed
+// convolution); the weight gradient stays im2col + cuBLAS. Shapes with partial tiles of
+// channels and pixels, strides, dilation, groups and padding past k - 1.
+TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
+  if (!hg::test::cuda_or_skip()) return;
+  struct Restore {
+    ~Restore() { cuda::set_implicit_gemm_conv(false); }
+  } restore;
+  const std::vector<ConvCase> cases = {
+      {2, 64, 16, 16, 128, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, false},  // a ResNet-9 layer
+      {3, 8, 7, 9, 40, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},       // partial tiles, bias
+      {2, 16, 11, 10, 24, 3, 3, {2, 2}, {0, 0}, {1, 1}, 1, true},    // stride 2: forward only
+      {2, 8, 9, 9, 16, 3, 3, {1, 1}, {2, 2}, {2, 2}, 1, false},      // dilated
+      {2, 32, 6, 5, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 2, true},      // groups
+      {1, 8, 4, 4, 8, 3, 3, {1, 1}, {3, 3}, {1, 1}, 1, false},       // pad past k - 1: col2im
+      {1, 16, 5, 5, 200, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},     // two tiles of channels
+  };
+  for (DType dtype : {kFloat16, kBFloat16}) {
+    manual_seed(16);
+    cuda::set_implicit_gemm_conv(true);
+    for (const ConvCase& k : cases) check_conv(k, dtype);
+    // against the im2col path on the device: the same inputs, both 16-bit results
+    const Tensor x = rnd({4, 32, 12, 12}, dtype).to(kCUDA),
+                 w = rnd({48, 32, 3, 3}, dtype).to(kCUDA);
+    const Tensor implicit = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+    cuda::set_implicit_gemm_conv(false);
+    expect_parity(implicit, conv2d(x, w, Tensor(), {1, 1}, {1, 1}).to(kCPU), dtype,
+                  "conv2d implicit GEMM against im2col", std::sqrt(32.0 * 9.0));
+  }
+}
+
 TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
   if (!hg::test::cuda_or_skip()) return;
   for (DType dtype : hg::test::floating_dtypes()) {

@@ -1,0 +1,160 @@
+// kernels/cuda/conv_igemm_tiles.h on the host: a convolution run block by block, stage by stage
+// and thread by thread through the implicit-GEMM kernel's own index functions (which weight runs
+// and input entries each thread loads, where each result goes) equals a direct convolution, and
+// writes every output once. The tensor-core multiply is replaced by plain loops; the header is
+// CUDA-free, so this runs in every build and checks the kernel's indexing without a GPU.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/conv_igemm_tiles.h"
+
+namespace ig = hg::cuda::igemm;
+
+namespace {
+
+// out = conv(x, w) in double, straight from the definition.
+std::vector<double> direct_conv(const ig::ConvDims& d, const std::vector<double>& x,
+                                const std::vector<double>& w) {
+  const int64_t og = d.cout / d.groups, cg = d.cin / d.groups;
+  std::vector<double> out(static_cast<size_t>(d.n * d.cout * d.ho * d.wo), 0.0);
+  for (int64_t b = 0; b < d.n; ++b)
+    for (int64_t o = 0; o < d.cout; ++o)
+      for (int64_t oh = 0; oh < d.ho; ++oh)
+        for (int64_t ow = 0; ow < d.wo; ++ow) {
+          double sum = 0;
+          const int64_t g = o / og;
+          for (int64_t c = 0; c < cg; ++c)
+            for (int64_t i = 0; i < d.kh; ++i)
+              for (int64_t j = 0; j < d.kw; ++j) {
+                const int64_t ih = oh * d.sh - d.ph + i * d.dh, iw = ow * d.sw - d.pw + j * d.dw;
+                if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
+                sum += w[static_cast<size_t>(((o * cg + c) * d.kh + i) * d.kw + j)] *
+                       x[static_cast<size_t>(((b * d.cin + g * cg + c) * d.h + ih) * d.w + iw)];
+              }
+          out[static_cast<size_t>(((b * d.cout + o) * d.ho + oh) * d.wo + ow)] = sum;
+        }
+  return out;
+}
+
+// One block of the kernel: the stages it loads (as each thread would), their product, and the
+// epilogue's lane-to-output mapping. writes counts how often each output is stored.
+void emulate_block(const ig::Geometry& s, const std::vector<double>& x,
+                   const std::vector<double>& w, int group, int bx, int by,
+                   std::vector<double>& out, std::vector<int>& writes) {
+  const int m0 = by * ig::kTileM, pix0 = bx * ig::kTileN;
+  std::vector<double> acc(ig::kTileM * ig::kTileN, 0.0);
+  for (int k0 = 0; k0 < s.kg; k0 += ig::kTileK) {
+    std::vector<double> a(ig::kTileM * ig::kTileK, NAN), b(ig::kTileK * ig::kTileN, NAN);
+    for (int tid = 0; tid < ig::kThreads; ++tid) {
+      for (int r = 0; r < ig::kVectorsA; ++r) {
+        const int row = ig::a_row(tid, r), col = ig::a_column(tid);
+        const int m = m0 + row, k = k0 + col;
+        for (int v = 0; v < ig::kVector; ++v)
+          a[row * ig::kTileK + col + v] =
+              ig::weight_run_inside(s, m, k) ? w.at(ig::weight_offset(s, group, m, k) + v) : 0.0;
+      }
+      const ig::PixelSource px = ig::pixel_source(s, pix0 + ig::b_column(tid), group);
+      for (int r = 0; r < ig::kRowsB; ++r) {
+        const int32_t offset = ig::column_offset<3, 3>(s, px, k0 + ig::b_row(tid, r));
+        b[ig::b_row(tid, r) * ig::kTileN + ig::b_column(tid)] = offset >= 0 ? x.at(offset) : 0.0;
+      }
+    }
+    for (double v : a) REQUIRE(!std::isnan(v));  // every entry of both tiles was loaded
+    for (double v : b) REQUIRE(!std::isnan(v));
+    for (int m = 0; m < ig::kTileM; ++m)
+      for (int k = 0; k < ig::kTileK; ++k)
+        for (int q = 0; q < ig::kTileN; ++q)
+          acc[m * ig::kTileN + q] += a[m * ig::kTileK + k] * b[k * ig::kTileN + q];
+  }
+  for (int m = 0; m < ig::kTileM; ++m)
+    for (int q = 0; q < ig::kTileN; ++q) {
+      const int channel = m0 + m, pixel = pix0 + q;
+      if (channel >= s.og || pixel >= s.npix) continue;
+      const int32_t offset = ig::output_offset(s, group, channel, pixel);
+      out.at(offset) = acc[m * ig::kTileN + q];
+      writes.at(offset) += 1;
+    }
+}
+
+void check_convolution(const ig::ConvDims& d, std::mt19937& rng) {
+  INFO("n " << d.n << " cin " << d.cin << " " << d.h << "x" << d.w << " cout " << d.cout
+            << " groups " << d.groups << " stride " << d.sh << "," << d.sw << " pad " << d.ph << ","
+            << d.pw << " dilation " << d.dh << "," << d.dw);
+  REQUIRE(ig::supported(d));
+  std::uniform_real_distribution<double> any(-1.0, 1.0);
+  std::vector<double> x(static_cast<size_t>(d.n * d.cin * d.h * d.w));
+  std::vector<double> w(static_cast<size_t>(d.cout * d.cin / d.groups * d.kh * d.kw));
+  for (double& v : x) v = any(rng);
+  for (double& v : w) v = any(rng);
+  const ig::Geometry s = ig::make_geometry(d);
+  std::vector<double> out(static_cast<size_t>(d.n * d.cout * d.ho * d.wo), NAN);
+  std::vector<int> writes(out.size(), 0);
+  for (int g = 0; g < d.groups; ++g)
+    for (int by = 0; by < ig::tiles(s.og, ig::kTileM); ++by)
+      for (int bx = 0; bx < ig::tiles(s.npix, ig::kTileN); ++bx)
+        emulate_block(s, x, w, g, bx, by, out, writes);
+  const std::vector<double> expected = direct_conv(d, x, w);
+  for (size_t i = 0; i < out.size(); ++i) {
+    REQUIRE(writes[i] == 1);
+    REQUIRE(out[i] == doctest::Approx(expected[i]).epsilon(1e-12));
+  }
+}
+
+// Output size of one spatial dimension.
+int64_t out_size(int64_t in, int64_t stride, int64_t pad, int64_t dilation) {
+  return (in + 2 * pad - dilation * 2 - 1) / stride + 1;
+}
+
+ig::ConvDims dims(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t groups,
+                  int64_t stride, int64_t pad, int64_t dilation) {
+  return {n,
+          cin,
+          h,
+          w,
+          cout,
+          groups,
+          3,
+          3,
+          out_size(h, stride, pad, dilation),
+          out_size(w, stride, pad, dilation),
+          stride,
+          stride,
+          pad,
+          pad,
+          dilation,
+          dilation};
+}
+
+}  // namespace
+
+TEST_CASE("the implicit-GEMM convolution's tiles compute a direct convolution") {
+  std::mt19937 rng(5);
+  // a ResNet-9 layer (smaller batch): whole tiles of channels, pixels over several samples
+  check_convolution(dims(2, 64, 16, 16, 128, 1, 1, 1, 1), rng);
+  // partial tiles everywhere: 40 channels, 3 x 7 x 9 pixels, a reduction of 72 (2.25 stages)
+  check_convolution(dims(3, 8, 7, 9, 40, 1, 1, 1, 1), rng);
+  // stride 2, no padding, dilation 2, and groups (each a GEMM of its own, blockIdx.z)
+  check_convolution(dims(2, 16, 11, 10, 24, 1, 2, 0, 1), rng);
+  check_convolution(dims(2, 8, 9, 9, 16, 1, 1, 2, 2), rng);
+  check_convolution(dims(2, 32, 6, 5, 12, 2, 1, 1, 1), rng);
+  // padding past k - 1, as grad_x's transposed convolution of a padded forward can have
+  check_convolution(dims(1, 8, 4, 4, 8, 1, 1, 3, 1), rng);
+  // more output channels than one tile (two tiles along y)
+  check_convolution(dims(1, 16, 5, 5, 200, 1, 1, 1, 1), rng);
+}
+
+TEST_CASE("the implicit-GEMM convolution takes 3x3 kernels over whole 16-byte weight runs") {
+  CHECK(ig::supported(dims(512, 64, 32, 32, 128, 1, 1, 1, 1)));
+  CHECK_FALSE(ig::supported(dims(512, 3, 32, 32, 64, 1, 1, 1, 1)));  // kg = 27
+  CHECK_FALSE(ig::supported(dims(2, 12, 8, 8, 8, 3, 1, 1, 1)));      // kg = 36
+  ig::ConvDims five = dims(2, 8, 8, 8, 8, 1, 1, 1, 1);
+  five.kh = five.kw = 5;
+  CHECK_FALSE(ig::supported(five));
+  CHECK_FALSE(ig::supported(dims(4096, 256, 64, 64, 8, 1, 1, 1, 1)));  // x past 2^31 entries
+  CHECK_FALSE(ig::supported(dims(0, 8, 8, 8, 8, 1, 1, 1, 1)));
+}
