@@ -1,6 +1,6 @@
 // The 3x3 convolutions of ResNet-9 at batch 512 on the GPU (the BENCHMARKS.md model), each
-// timed two ways: im2col + cuBLAS, and the implicit-GEMM kernel (cuda::set_implicit_gemm_conv,
-// kernels/cuda/conv_igemm.cu). Per layer and 16-bit dtype: the forward, and forward + backward
+// timed two ways: im2col + cuBLAS, and the implicit-GEMM kernels (cuda::set_implicit_gemm_conv,
+// kernels/cuda/conv_igemm.cu and conv_igemm_wgrad.cu). Per layer and 16-bit dtype: the forward, and forward + backward
 // (grad_x, grad_weight), in ms of GPU time and effective TFLOP/s (2 n cout ho wo cin 9 per
 // pass). bench/torch_conv_cuda.py measures the same layers in PyTorch (cuDNN).
 //

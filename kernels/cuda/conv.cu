@@ -8,8 +8,8 @@
 // fp32 (fp64) and rounded once at the end; grad_x, for stride 1, as the forward convolution of
 // grad_out with the flipped, transposed weights, else by batched GEMMs W^T @ grad_out into fp32
 // columns and a gathering col2im that rounds once. fp16/bf16 GEMMs run on the tensor cores
-// with fp32 accumulation. With cuda::set_implicit_gemm_conv(true), 16-bit 3x3 forward
-// convolutions (and so stride-1 grad_x) go to kernels/cuda/conv_igemm.cu instead.
+// with fp32 accumulation. With cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions
+// (forward, weight gradient, and so stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
 #include <cstdint>
 
 #include "core/cuda.h"
@@ -29,16 +29,27 @@ template <typename T>
 using Acc = typename Scalar<T>::Compute;  // float, or double for fp64
 
 template <typename T>
+constexpr bool kSixteenBit = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+
+// Whether the implicit-GEMM kernels take this convolution (switched on, 16-bit, a shape they
+// handle), with its sizes in their form.
+template <typename T>
+bool take_implicit_gemm(const Shape& s, const TensorView& weight, igemm::ConvDims& d) {
+  if (!kSixteenBit<T> || !implicit_gemm_conv()) return false;
+  d = {s.n,  s.cin, s.h,  s.w,  s.cout, s.groups, s.kh, s.kw,
+       s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
+  return igemm::usable(d, weight.data);
+}
+
+template <typename T>
 void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
                   const TensorView& ov, const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, ov, p);
-  if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>) {
-    const igemm::ConvDims d{s.n,  s.cin, s.h,  s.w,  s.cout, s.groups, s.kh, s.kw,
-                            s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
-    if (implicit_gemm_conv() && igemm::usable(d, wv.ptr<T>())) {
+  if constexpr (kSixteenBit<T>) {
+    igemm::ConvDims d;
+    if (take_implicit_gemm<T>(s, wv, d))
       return igemm::conv_forward<T>(d, xv.ptr<T>(), wv.ptr<T>(),
                                     bv != nullptr ? bv->ptr<T>() : nullptr, ov.ptr<T>());
-    }
   }
   const T* x = xv.ptr<T>();
   const T* w = wv.ptr<T>();
@@ -167,6 +178,28 @@ void input_grad(const Shape& s, const TensorView& wv, const TensorView& gov,
   }
 }
 
+// grad_weight: the implicit-GEMM kernels where they apply, else weight_grad above into an
+// Acc<T> accumulator rounded once.
+template <typename T>
+void weight_grad_of(const Shape& s, const TensorView& xv, const TensorView& wv, const T* go,
+                    const TensorView& gw) {
+  if constexpr (kSixteenBit<T>) {
+    igemm::ConvDims d;
+    if (take_implicit_gemm<T>(s, wv, d))
+      return igemm::weight_grad<T>(d, xv.ptr<T>(), go, gw.ptr<T>());
+  }
+  const int64_t count = s.cout * s.kg;
+  if constexpr (std::is_same_v<T, Acc<T>>) {
+    zero_async(gw.ptr<T>(), count);
+    weight_grad<T>(s, xv.ptr<T>(), go, gw.ptr<T>());
+  } else {
+    DeviceBuffer acc(static_cast<size_t>(count) * sizeof(Acc<T>));
+    zero_async(acc.as<Acc<T>>(), count);
+    weight_grad<T>(s, xv.ptr<T>(), go, acc.as<Acc<T>>());
+    narrow(acc.as<Acc<T>>(), gw.ptr<T>(), count, "conv2d_backward narrow_kernel");
+  }
+}
+
 template <typename T>
 void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
                    const TensorView* gx, const TensorView* gw, const TensorView* gb,
@@ -179,18 +212,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
             go, s, gb->ptr<T>());
     HG_CUDA_LAUNCH_CHECK("conv2d_backward bias_grad_kernel");
   }
-  if (gw != nullptr) {
-    const int64_t count = s.cout * s.kg;
-    if constexpr (std::is_same_v<T, Acc<T>>) {
-      zero_async(gw->ptr<T>(), count);
-      weight_grad<T>(s, xv.ptr<T>(), go, gw->ptr<T>());
-    } else {
-      DeviceBuffer acc(static_cast<size_t>(count) * sizeof(Acc<T>));
-      zero_async(acc.as<Acc<T>>(), count);
-      weight_grad<T>(s, xv.ptr<T>(), go, acc.as<Acc<T>>());
-      narrow(acc.as<Acc<T>>(), gw->ptr<T>(), count, "conv2d_backward narrow_kernel");
-    }
-  }
+  if (gw != nullptr) weight_grad_of<T>(s, xv, wv, go, *gw);
   if (gx != nullptr) input_grad<T>(s, wv, gov, *gx);
 }
 

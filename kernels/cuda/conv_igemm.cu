@@ -7,37 +7,22 @@
 // shared-memory stages: while the warps multiply one stage (WMMA 16x16x16, each warp a 64 x 32
 // piece), every thread has already loaded its part of the next stage into registers, and stores
 // it to the other stage afterwards, so global loads overlap the tensor-core work.
-#include <mma.h>
-
 #include <cstdlib>
 
 #include "core/cuda.h"
-#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/conv_igemm.h"
+#include "kernels/cuda/conv_igemm_common.cuh"
 
 namespace hg::cuda::igemm {
 namespace {
 
-namespace wmma = nvcuda::wmma;
-
-constexpr int kPadA = 8, kPadB = 8;  // row padding: spreads the fragment loads over the banks
-constexpr int kLdA = kTileK + kPadA, kLdB = kTileN + kPadB;
-constexpr int kWarpM = 64, kWarpN = 32, kFrag = 16;
-constexpr int kFragsM = kWarpM / kFrag, kFragsN = kWarpN / kFrag;  // 4 x 2 accumulators
-constexpr int kWarpsN = kTileN / kWarpN;                           // warps side by side: 4
+constexpr int kLdA = kTileK + kPad, kLdB = kTileN + kPad;
 
 template <typename T>
 struct Stages {
   T a[2][kTileM][kLdA];  // W: rows m, columns k
   T b[2][kTileK][kLdB];  // X: rows k, columns pixels
 };
-// After the last stage the same memory stages each warp's accumulators for the epilogue.
-constexpr int kStageFloats = kFrag * kFrag;
-
-template <typename T>
-__device__ inline T zero_value() {
-  return Scalar<T>::store(0.0f);
-}
 
 // The registers that carry one stage from global memory to shared memory.
 template <typename T>
@@ -79,74 +64,20 @@ template <typename T>
 using FragA = wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, T, wmma::row_major>;
 template <typename T>
 using FragB = wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, T, wmma::row_major>;
-using FragC = wmma::fragment<wmma::accumulator, kFrag, kFrag, kFrag, float>;
-
-template <typename T>
-__device__ inline void multiply_stage(const Stages<T>& st, int stage, int warp_m, int warp_n,
-                                      FragC (&acc)[kFragsM][kFragsN]) {
-#pragma unroll
-  for (int kk = 0; kk < kTileK; kk += kFrag) {
-    FragA<T> a[kFragsM];
-    FragB<T> b[kFragsN];
-#pragma unroll
-    for (int i = 0; i < kFragsM; ++i)
-      wmma::load_matrix_sync(a[i], &st.a[stage][warp_m * kWarpM + i * kFrag][kk], kLdA);
-#pragma unroll
-    for (int j = 0; j < kFragsN; ++j)
-      wmma::load_matrix_sync(b[j], &st.b[stage][kk][warp_n * kWarpN + j * kFrag], kLdB);
-#pragma unroll
-    for (int i = 0; i < kFragsM; ++i)
-#pragma unroll
-      for (int j = 0; j < kFragsN; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-  }
-}
-
-// Each warp writes its 64 x 32 piece fragment by fragment through a 16 x 16 float staging
-// area: lane l takes row l / 2, 8 neighbouring pixels, adds the bias and rounds once.
-template <typename T>
-__device__ inline void store_output(const Geometry& s, const T* __restrict__ bias,
-                                    T* __restrict__ out, int group, int m0, int pix0, int warp_m,
-                                    int warp_n, FragC (&acc)[kFragsM][kFragsN], float* staging) {
-  const int lane = threadIdx.x % 32, row = lane / 2, col0 = (lane % 2) * 8;
-#pragma unroll
-  for (int i = 0; i < kFragsM; ++i) {
-    const int m = m0 + warp_m * kWarpM + i * kFrag + row;
-    const float shift =
-        bias != nullptr && m < s.og ? Scalar<T>::load(bias[group * s.og + m]) : 0.0f;
-#pragma unroll
-    for (int j = 0; j < kFragsN; ++j) {
-      wmma::store_matrix_sync(staging, acc[i][j], kFrag, wmma::mem_row_major);
-      __syncwarp();
-      const int pixel0 = pix0 + warp_n * kWarpN + j * kFrag + col0;
-#pragma unroll
-      for (int c = 0; c < 8; ++c) {
-        const int pixel = pixel0 + c;
-        if (m < s.og && pixel < s.npix)
-          out[output_offset(s, group, m, pixel)] =
-              Scalar<T>::store(staging[row * kFrag + col0 + c] + shift);
-      }
-      __syncwarp();
-    }
-  }
-}
 
 template <typename T, int KH, int KW>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)  // two blocks per SM: at most 128 registers
     conv_igemm_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                       T* __restrict__ out, Geometry s) {
   __shared__ __align__(128) unsigned char shared[sizeof(Stages<T>)];
   static_assert(sizeof(Stages<T>) >= kThreads / 32 * kStageFloats * sizeof(float));
   Stages<T>& st = *reinterpret_cast<Stages<T>*>(shared);
   const int group = blockIdx.z, m0 = blockIdx.y * kTileM, pix0 = blockIdx.x * kTileN;
-  const int warp = threadIdx.x / 32, warp_m = warp / kWarpsN, warp_n = warp % kWarpsN;
+  const WarpTile wt = warp_tile();
   const PixelSource px = pixel_source(s, pix0 + b_column(threadIdx.x), group);
 
-  FragC acc[kFragsM][kFragsN];
-#pragma unroll
-  for (int i = 0; i < kFragsM; ++i)
-#pragma unroll
-    for (int j = 0; j < kFragsN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
-
+  Accumulators acc;
+  clear(acc);
   Prefetch<T> regs;
   load_stage<T, KH, KW>(s, x, w, group, m0, 0, px, regs);
   store_stage(regs, st, 0);
@@ -154,13 +85,22 @@ __global__ void __launch_bounds__(kThreads)
   const int stages = tiles(s.kg, kTileK);
   for (int t = 0; t < stages; ++t) {
     const bool more = t + 1 < stages;
+    const int cur = t & 1;
     if (more) load_stage<T, KH, KW>(s, x, w, group, m0, (t + 1) * kTileK, px, regs);
-    multiply_stage(st, t & 1, warp_m, warp_n, acc);
-    if (more) store_stage(regs, st, (t + 1) & 1);  // the stage every warp finished last round
+    multiply_tiles<FragA<T>, FragB<T>, kTileK>(
+        wt, [&](int row, int kk) { return &st.a[cur][row][kk]; }, kLdA,
+        [&](int kk, int col) { return &st.b[cur][kk][col]; }, kLdB, acc);
+    if (more) store_stage(regs, st, cur ^ 1);  // the stage every warp finished last round
     __syncthreads();
   }
-  float* staging = reinterpret_cast<float*>(shared) + warp * kStageFloats;
-  store_output(s, bias, out, group, m0, pix0, warp_m, warp_n, acc, staging);
+  // Each result: the bias added in fp32, one rounding.
+  float* staging = reinterpret_cast<float*>(shared) + threadIdx.x / 32 * kStageFloats;
+  for_each_result(wt, acc, staging, [&](int row, int col, float value) {
+    const int m = m0 + row, pixel = pix0 + col;
+    if (m >= s.og || pixel >= s.npix) return;
+    if (bias != nullptr) value += Scalar<T>::load(bias[group * s.og + m]);
+    out[output_offset(s, group, m, pixel)] = Scalar<T>::store(value);
+  });
 }
 
 bool& enabled_flag() {

@@ -1,9 +1,10 @@
 #pragma once
-// The index arithmetic of the implicit-GEMM convolution (kernels/cuda/conv_igemm.cu): which
-// weight and which input element each thread of a block brings into the tiles, and where each
-// result goes. Kept apart from the kernel and free of CUDA headers so that the CPU tests can run
-// a whole convolution through exactly these functions (tests/kernels/test_conv_igemm_tiles.cpp):
-// the tensor-core part of the kernel is standard, the indexing is where a convolution goes wrong.
+// The index arithmetic of the implicit-GEMM convolution (kernels/cuda/conv_igemm.cu, and
+// conv_igemm_wgrad.cu for the weight gradient): which weight, gradient and input element each
+// thread of a block brings into the tiles, and where each result goes. Kept apart from the kernel
+// and free of CUDA headers so that the CPU tests can run a whole convolution through exactly these
+// functions (tests/kernels/test_conv_igemm_tiles.cpp): the tensor-core part of the kernel is
+// standard, the indexing is where a convolution goes wrong.
 //
 // Per group g, the convolution is the GEMM  out[m][q] = sum_k W[m][k] * X[k][q]  with
 //   m: the output channel within the group (og rows),
@@ -58,18 +59,33 @@ HG_INDEX_FN PixelSource pixel_source(const Geometry& s, int32_t pixel, int32_t g
   return px;
 }
 
-// x's offset of X[k][pixel], or -1 where the entry is a zero (padding, or past the matrix).
+// Row k of X as an offset into a sample's channels and a shift of the window: (c, i, j).
+struct Tap {
+  int32_t channel, di, dj;  // c * h * w, i * dh, j * dw
+};
+
 // KH and KW are compile-time, so dividing k by them is a multiply and a shift.
 template <int KH, int KW>
-HG_INDEX_FN int32_t column_offset(const Geometry& s, const PixelSource& px, int32_t k) {
-  if (!px.valid || k >= s.kg) return -1;
+HG_INDEX_FN Tap tap_of(const Geometry& s, int32_t k) {
   const int32_t c = k / (KH * KW), tap = k - c * (KH * KW);
   const int32_t i = tap / KW, j = tap - i * KW;
-  const int32_t ih = px.ih0 + i * s.dh, iw = px.iw0 + j * s.dw;
+  return {c * s.hwi, i * s.dh, j * s.dw};
+}
+
+// x's offset of X[row of tap][pixel], or -1 where the entry is a zero (padding).
+HG_INDEX_FN int32_t tap_offset(const Geometry& s, const PixelSource& px, const Tap& tap) {
+  const int32_t ih = px.ih0 + tap.di, iw = px.iw0 + tap.dj;
   if (static_cast<uint32_t>(ih) >= static_cast<uint32_t>(s.h) ||
       static_cast<uint32_t>(iw) >= static_cast<uint32_t>(s.w))
     return -1;
-  return px.base + c * s.hwi + ih * s.w + iw;
+  return px.base + tap.channel + ih * s.w + iw;
+}
+
+// x's offset of X[k][pixel], or -1 where the entry is a zero (padding, or past the matrix).
+template <int KH, int KW>
+HG_INDEX_FN int32_t column_offset(const Geometry& s, const PixelSource& px, int32_t k) {
+  if (!px.valid || k >= s.kg) return -1;
+  return tap_offset(s, px, tap_of<KH, KW>(s, k));
 }
 
 // Thread `tid`'s entries of the X tile: column tid % kTileN, rows tid / kTileN + r * 2, so a
@@ -99,8 +115,59 @@ HG_INDEX_FN int32_t output_offset(const Geometry& s, int32_t group, int32_t m, i
   return (static_cast<int32_t>(b) * s.cout + group * s.og + m) * s.hwo + p;
 }
 
+// ---- the weight gradient: gw[m][k] = sum_q grad_out[m][q] * X[k][q], over the pixels q ----
+// A block computes a kTileM x kTileN tile of gw (channels m x rows k of X), kTileQ pixels per
+// stage, over one slice of the pixels (split-K: the slices' fp32 partial sums are added in a
+// fixed order afterwards, so the result does not depend on scheduling).
+inline constexpr int kTileQ = 32;
+inline constexpr int kRowsQ = kTileM * kTileQ / kThreads;  // 16 entries per thread and tile
+
+// Thread `tid`'s entries of both tiles: pixel tid % 32 of the stage, rows tid / 32 + r * 8 (of
+// grad_out's channels, and of X's rows k): a warp reads 32 neighbouring pixels of one row.
+HG_INDEX_FN int q_column(int tid) { return tid % kTileQ; }
+HG_INDEX_FN int q_row(int tid, int r) { return tid / kTileQ + r * (kThreads / kTileQ); }
+
+// grad_out's offset of (channel 0 of the group, pixel), or -1 past the last pixel: channel m
+// is m * hwo further.
+HG_INDEX_FN int32_t grad_out_base(const Geometry& s, int32_t pixel, int32_t group) {
+  if (pixel >= s.npix) return -1;
+  const uint32_t b = s.by_hwo.div(static_cast<uint32_t>(pixel));
+  const int32_t p = pixel - static_cast<int32_t>(b) * s.hwo;
+  return (static_cast<int32_t>(b) * s.cout + group * s.og) * s.hwo + p;
+}
+
+// The pixel stages [first, last) of slice `split` of `splits`.
+struct StageRange {
+  int32_t first, last;
+};
+HG_INDEX_FN StageRange slice_stages(const Geometry& s, int32_t split, int32_t splits) {
+  const int32_t stages = (s.npix + kTileQ - 1) / kTileQ, per = (stages + splits - 1) / splits;
+  const int32_t first = split * per, last = first + per < stages ? first + per : stages;
+  return {first < stages ? first : stages, last};
+}
+
+// The partial sums: [splits][cout][kg] in fp32.
+HG_INDEX_FN int64_t partial_offset(const Geometry& s, int32_t split, int32_t group, int32_t m,
+                                   int32_t k) {
+  return (static_cast<int64_t>(split) * s.cout + group * s.og + m) * s.kg + k;
+}
+
 // The blocks of a launch: x over pixel tiles, y over channel tiles, z over groups.
 HG_INDEX_FN int32_t tiles(int32_t extent, int32_t tile) { return (extent + tile - 1) / tile; }
+
+// Pixel slices for the weight gradient: enough blocks for four per SM (a layer with few output
+// tiles, like ResNet-9's first, has 5 tiles of 128 x 128 and half a million pixels), each slice
+// at least 8 stages long, the fp32 partial sums at most kMaxPartialBytes.
+inline constexpr int64_t kMaxPartialBytes = int64_t{32} << 20;
+inline int32_t weight_grad_splits(const Geometry& s, int64_t groups, int64_t sms) {
+  const int64_t tiles_mn = int64_t{tiles(s.og, kTileM)} * tiles(s.kg, kTileN) * groups;
+  const int64_t stages = tiles(s.npix, kTileQ);
+  const int64_t by_memory = kMaxPartialBytes / (int64_t{s.cout} * s.kg * 4);
+  int64_t splits = (4 * sms + tiles_mn - 1) / tiles_mn;
+  if (splits > stages / 8) splits = stages / 8;
+  if (splits > by_memory) splits = by_memory;
+  return static_cast<int32_t>(splits < 1 ? 1 : splits);
+}
 
 // A convolution's sizes as the launcher sees them (from conv::Shape, which needs CUDA headers).
 struct ConvDims {

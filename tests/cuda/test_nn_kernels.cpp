@@ -84,10 +84,11 @@ TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
   check_conv({4, 32, 171, 171, 32, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false}, kFloat32);
 }
 
-// The implicit-GEMM kernel (kernels/cuda/conv_igemm.cu) takes 16-bit 3x3 convolutions whose
-// reduction is whole 8-weight runs: the forward and stride-1 grad_x (its transposed
-// convolution); the weight gradient stays im2col + cuBLAS. Shapes with partial tiles of
-// channels and pixels, strides, dilation, groups and padding past k - 1.
+// The implicit-GEMM kernels (kernels/cuda/conv_igemm.cu, conv_igemm_wgrad.cu) take 16-bit 3x3
+// convolutions whose reduction is whole 8-weight runs: the forward, stride-1 grad_x (its
+// transposed convolution) and the weight gradient (pixel slices summed in a fixed order, so
+// twice the same call gives the same bits). Shapes with partial tiles of channels and pixels,
+// strides, dilation, groups and padding past k - 1.
 TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
   if (!hg::test::cuda_or_skip()) return;
   struct Restore {
@@ -113,6 +114,14 @@ TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
     cuda::set_implicit_gemm_conv(false);
     expect_parity(implicit, conv2d(x, w, Tensor(), {1, 1}, {1, 1}).to(kCPU), dtype,
                   "conv2d implicit GEMM against im2col", std::sqrt(32.0 * 9.0));
+    cuda::set_implicit_gemm_conv(true);
+    std::vector<std::vector<double>> grads;
+    for (int run = 0; run < 2; ++run) {
+      const Tensor wl = w.detach().requires_grad_(true);
+      conv2d(x, wl, Tensor(), {1, 1}, {1, 1}).sum().backward();
+      grads.push_back(wl.grad().to(kFloat64).to_vector<double>());
+    }
+    CHECK_MESSAGE(grads[0] == grads[1], "the implicit-GEMM weight gradient is deterministic");
   }
 }
 
