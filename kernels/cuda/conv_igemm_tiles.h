@@ -179,7 +179,8 @@ struct ConvDims {
 inline bool supported(const ConvDims& d) {
   const int64_t kg = d.cin / d.groups * d.kh * d.kw, limit = int64_t{1} << 31;
   return d.kh == 3 && d.kw == 3 && kg % kVector == 0 && d.n * d.cin * d.h * d.w < limit &&
-         d.n * d.cout * d.ho * d.wo < limit && d.cout * kg < limit && d.n > 0 && d.cout > 0;
+         d.n * d.cout * d.ho * d.wo < limit && d.cout * kg < limit && d.n > 0 && d.cout > 0 &&
+         kg > 0 && d.ho > 0 && d.wo > 0;  // (a grid of 0 blocks is an invalid launch)
 }
 
 inline Geometry make_geometry(const ConvDims& d) {

@@ -247,7 +247,9 @@ TEST_CASE("the implicit-GEMM convolution takes 3x3 kernels over whole 16-byte we
   five.kh = five.kw = 5;
   CHECK_FALSE(ig::supported(five));
   CHECK_FALSE(ig::supported(dims(4096, 256, 64, 64, 8, 1, 1, 1, 1)));  // x past 2^31 entries
-  CHECK_FALSE(ig::supported(dims(0, 8, 8, 8, 8, 1, 1, 1, 1)));
+  CHECK_FALSE(ig::supported(dims(0, 8, 8, 8, 8, 1, 1, 1, 1)));         // empty launches
+  CHECK_FALSE(ig::supported(dims(2, 0, 8, 8, 8, 1, 1, 1, 1)));
+  CHECK_FALSE(ig::supported(dims(2, 8, 1, 8, 8, 1, 1, 0, 1)));  // ho = 0
 }
 
 TEST_CASE("the implicit-GEMM weight gradient's tiles and pixel slices compute the definition") {
