@@ -7,6 +7,10 @@
 // for fp16 by a dynamic GradScaler: unscale + inf check), SGD(lr 0.05, momentum 0.9, nesterov,
 // weight decay 5e-4) step. Inputs rotate among 4 random batches.
 //
+// --opt-level O2 (or O3) for fp16/bf16: a 16-bit model with fp32 master weights in the optimizer
+// (amp/initialize.h), so the forward casts no weights and the backward no gradients back; the
+// default, O1, is the BENCHMARKS.md protocol (autocast over an fp32 model).
+//
 // --graph (CUDA): after the warm-up the step is captured once into a cuda::Graph and each timed
 // step copies its batch into the captured input tensors and replays the graph (core/cuda_graph.h;
 // the learning rate is constant here, so nothing host-side needs to advance).
@@ -31,6 +35,8 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("batch", "128", "batch size");
   args.option("precision", "fp32",
               "fp32, fp16 (autocast + dynamic loss scaling) or bf16 (autocast)");
+  args.option("opt-level", "O1",
+              "for fp16/bf16: O1 (autocast), O2 (16-bit model, fp32 masters) or O3");
   args.option("threads", "2", "CPU threads");
   args.option("device", "cpu", "cpu or cuda");
   args.option("warmup", "10", "untimed steps");
@@ -50,17 +56,17 @@ struct Bench {
   std::shared_ptr<nn::Module> model;
   optim::SGD opt;
   amp::GradScaler scaler;
-  DType dtype;
-  bool autocast;
+  amp::AmpConfig amp;
   std::vector<Tensor> xs, ys;
 
-  Bench(const std::string& model_name, const std::string& precision, int64_t batch, Device device)
+  Bench(const std::string& model_name, const std::string& precision, amp::OptLevel level,
+        int64_t batch, Device device)
       : model(on_device(examples::make_model(model_name), device)),
         opt(model->parameters(),
             optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4)),
         scaler(amp::GradScalerOptions().enabled(precision == "fp16")),
-        dtype(precision == "bf16" ? kBFloat16 : kFloat16),
-        autocast(precision != "fp32") {
+        amp(amp::initialize(*model, opt, precision == "fp32" ? amp::OptLevel::O0 : level,
+                            precision == "bf16" ? kBFloat16 : kFloat16)) {
     const Shape input = model_name == "resnet9" ? Shape{batch, 3, 32, 32} : Shape{batch, 1, 28, 28};
     for (int i = 0; i < 4; ++i) {
       xs.push_back(randn(input).to(device));
@@ -72,7 +78,7 @@ struct Bench {
     opt.zero_grad();
     Tensor loss;
     {
-      amp::AutocastGuard region(dtype, autocast);
+      const auto region = amp.autocast();
       loss = cross_entropy((*model)(x), y);
     }
     scaler.scale(loss).backward();
@@ -123,7 +129,11 @@ int main(int argc, char** argv) try {
   const Device device = args.str("device") == "cuda" ? kCUDA : kCPU;
   const bool graphed = args.on("graph");
   HG_CHECK(!graphed || device.is_cuda(), "bench_models: --graph needs --device cuda");
-  Bench bench(model_name, precision, batch, device);
+  const amp::OptLevel level = amp::parse_opt_level(args.str("opt-level"));
+  HG_CHECK(precision != "fp32" || level == amp::OptLevel::O1 || level == amp::OptLevel::O0,
+           "bench_models: --opt-level ", args.str("opt-level"), " needs --precision fp16 or bf16");
+  Bench bench(model_name, precision, level, batch, device);
+  const std::string level_name(precision == "fp32" ? "O0" : amp::opt_level_name(level));
   std::vector<double> times =
       time_steps(bench, args.integer("warmup"), args.integer("steps"), graphed);
   std::sort(times.begin(), times.end());
@@ -136,12 +146,13 @@ int main(int argc, char** argv) try {
                        : std::string();
   std::printf(
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
+      "\"opt_level\":\"%s\","
       "\"device\":\"%s\",\"graph\":%s,\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
       "\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
-      model_name.c_str(), static_cast<long long>(batch), precision.c_str(), device.str().c_str(),
-      graphed ? "true" : "false", static_cast<long long>(args.integer("threads")), median,
-      1000.0 * batch / median, usage.ru_maxrss / 1024.0, device_memory.c_str(),
-      blas_info().substr(0, 60).c_str());
+      model_name.c_str(), static_cast<long long>(batch), precision.c_str(), level_name.c_str(),
+      device.str().c_str(), graphed ? "true" : "false",
+      static_cast<long long>(args.integer("threads")), median, 1000.0 * batch / median,
+      usage.ru_maxrss / 1024.0, device_memory.c_str(), blas_info().substr(0, 60).c_str());
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

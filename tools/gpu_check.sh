@@ -208,6 +208,13 @@ run bench_conv 60 bash -c "'$build/bench/bench_conv_cuda' ${quick[*]} && $conv_t
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
 run bench_models 150 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
     PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
+# 16-bit steps at O2 (a 16-bit model with fp32 masters: no weight casts in the forward, no
+# gradient casts back): mlp and cnn eager and graphed, ResNet-9 eager (the CIFAR-10 recipe's).
+run bench_o2 90 bash -c 'for m in mlp cnn; do for p in bf16 fp16; do for g in "" --graph; do
+    "$0/bench/bench_models" --model $m --batch 128 --precision $p --opt-level O2 --device cuda $g ||
+    exit 1; done; done; done
+  "$0/bench/bench_models" --model resnet9 --batch 512 --precision fp16 --opt-level O2 --device cuda' \
+    "$build"
 # ResNet-9's 16-bit steps with the implicit-GEMM convolutions (next to bench_models' rows).
 run bench_igemm 60 env HG_CONV_IMPLICIT_GEMM=1 DEVICE=cuda MODELS=resnet9 PRECISIONS="fp16 bf16" \
     RESNET_BATCH=512 OUT="$logs/bench_igemm.jsonl" PYTHON="$(command -v python3)" \
@@ -256,6 +263,20 @@ for key, r in ours.items():
     tv = t[metric] if t else float("nan")
     ratio = r[metric] / tv if t else float("nan")
     print(f"{label:34} {r[metric]:>10.1f} {tv:>10.1f} {ratio:>7.3f}  {target}")
+def rows(name):
+    path = logs / name
+    return [json.loads(l) for l in path.read_text().splitlines() if l.startswith("{")] \
+        if path.exists() else []
+torch_fp32 = {(r["model"], r["batch"]): r["median_ms"] for r in rows("bench_models.jsonl")
+              if r.get("framework") != "halfgrad" and r.get("precision") == "fp32"}
+o2 = rows("bench_o2.log")
+if o2:
+    print("\n==== O2 steps (16-bit model, fp32 masters): ms, x PyTorch eager fp32 ====")
+    for r in o2:
+        t = torch_fp32.get((r["model"], r["batch"]))
+        label = f"{r['model']} {r['batch']} {r['precision']} O2{' graph' if r['graph'] else ''}"
+        x = f"{t / r['median_ms']:.2f}x" if t else "-"
+        print(f"{label:34} {r['median_ms']:>10.3f} {x:>8}  GPU MB {r.get('peak_device_mb', '-')}")
 conv = [json.loads(l) for l in (logs / "bench_conv.log").read_text().splitlines()
         if l.startswith("{")] if (logs / "bench_conv.log").exists() else []
 impls = sorted({r["impl"] for r in conv})
