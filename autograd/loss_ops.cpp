@@ -34,30 +34,39 @@ class NllLossBackward final : public autograd::Node {
 };
 
 // grad_logits = grad_loss * (softmax - (1 - ls) onehot - ls / C) from the saved log-sum-exp.
+// With a count, the node's output is the mean over the counted targets and its gradient
+// reaches every row as mean_over_targets' backward would hand it on: both passes, one kernel.
 class CrossEntropyBackward final : public autograd::Node {
  public:
   CrossEntropyBackward(const Tensor& logits, const Tensor& target, const Tensor& lse,
-                       int64_t ignore_index, double label_smoothing)
+                       const Tensor& count, int64_t ignore_index, double label_smoothing)
       : logits_(logits),
         target_(target),
         lse_(lse),
+        count_(count),
+        of_mean_(count.defined()),
         ignore_index_(ignore_index),
         label_smoothing_(label_smoothing) {}
-  std::string name() const override { return "CrossEntropyBackward"; }
-  bool release_saved() override { return release_all(logits_, target_, lse_); }
+  std::string name() const override {
+    return of_mean_ ? "CrossEntropyMeanBackward" : "CrossEntropyBackward";
+  }
+  bool release_saved() override { return release_all(logits_, target_, lse_, count_); }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& logits = logits_.unpack(*this);
     const Tensor g = autograd::grad_as(grads[0], outputs[0].dtype).contiguous();
     Tensor grad = make_tensor(logits.sizes(), logits.dtype(), logits.device());
+    const kernels::TensorView count =
+        of_mean_ ? kernels::view_of(count_.unpack(*this)) : kernels::TensorView{};
     kernels::cross_entropy_backward(logits.device())(
         kernels::view_of(logits), kernels::view_of(target_.unpack(*this)),
-        kernels::view_of(lse_.unpack(*this)), kernels::view_of(g), ignore_index_, label_smoothing_,
-        kernels::view_of(grad));
+        kernels::view_of(lse_.unpack(*this)), kernels::view_of(g), count, ignore_index_,
+        label_smoothing_, kernels::view_of(grad));
     return {grad, Tensor()};
   }
 
  private:
-  autograd::SavedTensor logits_, target_, lse_;
+  autograd::SavedTensor logits_, target_, lse_, count_;
+  bool of_mean_;
   int64_t ignore_index_;
   double label_smoothing_;
 };
@@ -76,29 +85,41 @@ void check_bad_target(int64_t bad, const Tensor& t, const Tensor& input, const c
            " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
 }
 
+// The fused kernel's per-sample losses [N] (0 at ignored targets) and each row's log-sum-exp,
+// with the contiguous logits and targets they were computed from; untaped.
+struct CrossEntropyRows {
+  Tensor loss, lse, x, t;
+};
+CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
+                                    int64_t ignore_index, double label_smoothing) {
+  const char* op = "cross_entropy";
+  check_targets(logits, target, op);
+  CrossEntropyRows rows;
+  {
+    NoGradGuard no_grad;
+    rows.x = logits.contiguous();
+    rows.t = target.contiguous();
+  }
+  const Tensor& x = rows.x;
+  rows.loss = make_tensor({x.size(0)}, x.dtype(), x.device());
+  // each row's (max, log_sum), for the backward
+  rows.lse = make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
+  int64_t bad = -1;
+  kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(rows.t), ignore_index,
+                                     label_smoothing, kernels::view_of(rows.loss),
+                                     kernels::view_of(rows.lse), &bad);
+  check_bad_target(bad, rows.t, logits, op);
+  return rows;
+}
+
 // Per-sample cross-entropy [N] (0 at ignored targets) in one fused kernel.
 Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                                 double label_smoothing) {
-  const char* op = "cross_entropy";
-  check_targets(logits, target, op);
-  Tensor x, t;
-  {
-    NoGradGuard no_grad;
-    x = logits.contiguous();
-    t = target.contiguous();
-  }
-  Tensor loss = make_tensor({x.size(0)}, x.dtype(), x.device());
-  // each row's (max, log_sum), for the backward
-  Tensor lse = make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
-  int64_t bad = -1;
-  kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(t), ignore_index,
-                                     label_smoothing, kernels::view_of(loss), kernels::view_of(lse),
-                                     &bad);
-  check_bad_target(bad, t, logits, op);
+  const CrossEntropyRows rows = cross_entropy_rows(logits, target, ignore_index, label_smoothing);
   if (autograd::needs_grad({&logits}))
-    autograd::record_op<CrossEntropyBackward>({logits, target}, loss, x, t, lse, ignore_index,
-                                              label_smoothing);
-  return loss;
+    autograd::record_op<CrossEntropyBackward>({logits, target}, rows.loss, rows.x, rows.t, rows.lse,
+                                              Tensor(), ignore_index, label_smoothing);
+  return rows.loss;
 }
 
 // Per-sample negative log-likelihood [N] (0 at ignored targets).
@@ -138,18 +159,39 @@ class MeanOverTargetsBackward final : public autograd::Node {
 // The mean over the targets that are not ignore_index, in one kernel each way
 // (kernels/fused_nn_kernels.h): the sum in double rounded to float (double for fp64) divided
 // by the count, as sum(per_sample.to(float)) / count.to(float) would give it. The count stays
-// on the device, so a CUDA loss never waits for it (and an fp16 sum cannot overflow).
-Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
+// on the device, so a CUDA loss never waits for it (and an fp16 sum cannot overflow). Untaped.
+struct CountedMean {
+  Tensor mean, count;
+};
+CountedMean counted_mean(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
   const Tensor values = per_sample.contiguous(), t = target.contiguous();
   const DType compute = values.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  Tensor mean = make_tensor({}, values.dtype(), values.device());
-  Tensor count = make_tensor({1}, compute, values.device());
+  CountedMean m{make_tensor({}, values.dtype(), values.device()),
+                make_tensor({1}, compute, values.device())};
   kernels::mean_over_targets(values.device())(kernels::view_of(values), kernels::view_of(t),
-                                              ignore_index, kernels::view_of(mean),
-                                              kernels::view_of(count));
+                                              ignore_index, kernels::view_of(m.mean),
+                                              kernels::view_of(m.count));
+  return m;
+}
+
+Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
+  const CountedMean m = counted_mean(per_sample, target, ignore_index);
   if (autograd::needs_grad({&per_sample}))
-    autograd::record_op<MeanOverTargetsBackward>({per_sample, target}, mean, count);
-  return mean;
+    autograd::record_op<MeanOverTargetsBackward>({per_sample, target}, m.mean, m.count);
+  return m.mean;
+}
+
+// cross_entropy's default reduction as one taped op: the same two forward kernels as
+// mean_over_counted(cross_entropy_per_sample(...)) and the same bits each way, with one kernel
+// instead of two in the backward.
+Tensor cross_entropy_mean(const Tensor& logits, const Tensor& target, int64_t ignore_index,
+                          double label_smoothing) {
+  const CrossEntropyRows rows = cross_entropy_rows(logits, target, ignore_index, label_smoothing);
+  const CountedMean m = counted_mean(rows.loss, rows.t, ignore_index);
+  if (autograd::needs_grad({&logits}))
+    autograd::record_op<CrossEntropyBackward>({logits, target}, m.mean, rows.x, rows.t, rows.lse,
+                                              m.count, ignore_index, label_smoothing);
+  return m.mean;
 }
 
 // As reduce_elementwise, but the mean is over the targets that are not ignore_index.
@@ -173,8 +215,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
            label_smoothing, " is outside [0, 1] (logits ", describe(logits), ")");
-  const Tensor per_sample = cross_entropy_per_sample(amp::autocast(amp::OpId::CrossEntropy, logits),
-                                                     target, ignore_index, label_smoothing);
+  const Tensor x = amp::autocast(amp::OpId::CrossEntropy, logits);
+  if (reduction == Reduction::Mean)
+    return cross_entropy_mean(x, target, ignore_index, label_smoothing);
+  const Tensor per_sample = cross_entropy_per_sample(x, target, ignore_index, label_smoothing);
   return reduce_loss(per_sample, reduction, target, ignore_index);
 }
 

@@ -33,13 +33,15 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
                                 int64_t ignore_index, double label_smoothing,
                                 const TensorView& loss, const TensorView& lse, int64_t* bad_target);
-// grad_logits[n, c] = grad_loss[n] * (exp((x[n, c] - max[n]) - log_sum[n]) - (1 - ls) [c == t]
-// - ls / C), and
-// 0 in ignored rows; grad_loss [N] has the logits' dtype.
+// grad_logits[n, c] = g[n] * (exp((x[n, c] - max[n]) - log_sum[n]) - (1 - ls) [c == t]
+// - ls / C), and 0 in ignored rows. g[n] = grad_loss[n] (grad_loss [N], the logits' dtype)
+// when count is empty (no data); otherwise grad_loss [1] is the gradient of the mean over the
+// counted targets and every row gets its share g[n] = T(C(grad_loss[0]) / count[0]), rounded
+// as mean_over_targets_backward rounds it: the two backward passes in one launch.
 using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorView& target,
                                         const TensorView& lse, const TensorView& grad_loss,
-                                        int64_t ignore_index, double label_smoothing,
-                                        const TensorView& grad_logits);
+                                        const TensorView& count, int64_t ignore_index,
+                                        double label_smoothing, const TensorView& grad_logits);
 
 // The mean reduction of cross_entropy and nll_loss: the per-sample losses values [N] (floating,
 // 0 at ignored rows) averaged over the rows whose int64 target is not ignore_index. Writes

@@ -97,7 +97,7 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
 
 void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& lse, const TensorView& grad_loss,
-                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& count, int64_t ignore_index, double label_smoothing,
                             const TensorView& grad_logits) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   const int64_t* t = target.ptr<int64_t>();
@@ -106,6 +106,10 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
     const C ls = static_cast<C>(label_smoothing), uniform = ls / static_cast<C>(cols);
     const T* x = logits.ptr<T>();
     const T* g = grad_loss.ptr<T>();
+    const bool of_mean = count.data != nullptr;
+    // the mean's share of every row, rounded to T as mean_over_targets_backward stores it
+    const C share =
+        of_mean ? static_cast<C>(static_cast<T>(static_cast<C>(g[0]) / *count.ptr<C>())) : C(0);
     const C* saved = lse.ptr<C>();
     T* dx = grad_logits.ptr<T>();
 #pragma omp parallel for if (rows * cols >= kParallelGrain)
@@ -115,7 +119,8 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
         for (int64_t c = 0; c < cols; ++c) dr[c] = static_cast<T>(C(0));
         continue;
       }
-      const C gn = static_cast<C>(g[n]), max = saved[2 * n], log_sum = saved[2 * n + 1];
+      const C gn = of_mean ? share : static_cast<C>(g[n]);
+      const C max = saved[2 * n], log_sum = saved[2 * n + 1];
       for (int64_t c = 0; c < cols; ++c) {
         const C target_share = c == t[n] ? C(1) - ls : C(0);
         const C p = std::exp((static_cast<C>(x[n * cols + c]) - max) - log_sum);

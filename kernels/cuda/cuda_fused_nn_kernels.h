@@ -11,7 +11,7 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
                    int64_t* bad_target);
 void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& lse, const TensorView& grad_loss,
-                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& count, int64_t ignore_index, double label_smoothing,
                             const TensorView& grad_logits);
 void mean_over_targets(const TensorView& values, const TensorView& target, int64_t ignore_index,
                        const TensorView& out, const TensorView& count);

@@ -80,12 +80,17 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   }
 }
 
+// count != nullptr: grad_loss is the mean's gradient [1], each row's share rounded to T as
+// mean_over_targets_backward_kernel rounds it.
 template <typename T, typename C>
 __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target, const C* lse,
-                                              const T* grad_loss, int64_t rows, int64_t cols,
-                                              int64_t ignore_index, C ls, T* dx) {
+                                              const T* grad_loss, const C* count, int64_t rows,
+                                              int64_t cols, int64_t ignore_index, C ls, T* dx) {
   const int64_t total = rows * cols;
   const C uniform = ls / static_cast<C>(cols);
+  const C share = count != nullptr ? static_cast<C>(Scalar<T>::load(Scalar<T>::store(
+                                         static_cast<C>(Scalar<T>::load(grad_loss[0])) / *count)))
+                                   : C(0);
   HG_GRID_LOOP(i, total) {
     const int64_t n = i / cols, c = i % cols, t = target[n];
     if (t == ignore_index) {
@@ -93,8 +98,9 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
       continue;
     }
     const C p = exp((static_cast<C>(Scalar<T>::load(x[i])) - lse[2 * n]) - lse[2 * n + 1]);
-    const C share = c == t ? C(1) - ls : C(0);
-    dx[i] = Scalar<T>::store(static_cast<C>(Scalar<T>::load(grad_loss[n])) * (p - share - uniform));
+    const C target_share = c == t ? C(1) - ls : C(0);
+    const C g = count != nullptr ? share : static_cast<C>(Scalar<T>::load(grad_loss[n]));
+    dx[i] = Scalar<T>::store(g * (p - target_share - uniform));
   }
 }
 
@@ -172,15 +178,16 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
 
 void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& lse, const TensorView& grad_loss,
-                            int64_t ignore_index, double label_smoothing,
+                            const TensorView& count, int64_t ignore_index, double label_smoothing,
                             const TensorView& grad_logits) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   if (rows * cols == 0) return;
   dispatch_floating(logits.dtype, "cross_entropy_backward", [&]<typename T>() {
     using C = typename Scalar<T>::Compute;
     cross_entropy_backward_kernel<T, C><<<grid_for(rows * cols), kBlockSize, 0, current_stream()>>>(
-        logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<T>(), rows, cols,
-        ignore_index, static_cast<C>(label_smoothing), grad_logits.ptr<T>());
+        logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<T>(),
+        count.data != nullptr ? count.ptr<C>() : nullptr, rows, cols, ignore_index,
+        static_cast<C>(label_smoothing), grad_logits.ptr<T>());
     HG_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
   });
 }

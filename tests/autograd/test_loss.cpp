@@ -107,31 +107,36 @@ TEST_CASE("fp16 losses with mean reduction sum in float: no overflow past 65504"
 }
 
 // The bits of the mean reduction and its gradient as the composition of tensor ops gives them:
-// (sum(per_sample.to(C)) / count.to(C)).to(T), C float32 (float64 for fp64).
+// (sum(per_sample.to(C)) / count.to(C)).to(T), C float32 (float64 for fp64). cross_entropy's
+// mean is one taped op whose backward is a single kernel (CrossEntropyMeanBackward).
 TEST_CASE("losses' mean over counted targets: one kernel each way with the composition's bits") {
   const Tensor target =
       from_vector(std::vector<int64_t>{3, -100, 0, 4, 4, -100, 1, 2, 0}, {9}, kInt64);
-  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
-    CAPTURE(dtype_name(dtype));
-    const DType compute = dtype == kFloat64 ? kFloat64 : kFloat32;
-    manual_seed(61);
-    const Tensor x0 = (randn({9, 5}) * 3.0).to(dtype);
-    Tensor x = x0.clone().requires_grad_(), x_ref = x0.clone().requires_grad_();
-    const Tensor loss = cross_entropy(x, target);
-    const Tensor per_sample = cross_entropy(x_ref, target, Reduction::None);
-    const Tensor count = sum(ne(target, wrap_scalar(-100.0, target))).to(compute);
-    const Tensor loss_ref = (sum(per_sample.to(compute)) / count).to(dtype);
-    CHECK(loss.dtype() == dtype);
-    CHECK(loss.dim() == 0);
-    CHECK(values(loss) == values(loss_ref));
-    loss.backward(full({}, 1.5, dtype));
-    loss_ref.backward(full({}, 1.5, dtype));
-    CHECK(values(x.grad()) == values(x_ref.grad()));
-    const Tensor nll = nll_loss(log_softmax(x0, 1), target);
-    const Tensor nll_ref =
-        (sum(nll_loss(log_softmax(x0, 1), target, Reduction::None).to(compute)) / count).to(dtype);
-    CHECK(values(nll) == values(nll_ref));
-  }
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64})
+    for (double ls : {0.0, 0.2}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(ls);
+      const DType compute = dtype == kFloat64 ? kFloat64 : kFloat32;
+      manual_seed(61);
+      const Tensor x0 = (randn({9, 5}) * 3.0).to(dtype);
+      Tensor x = x0.clone().requires_grad_(), x_ref = x0.clone().requires_grad_();
+      const Tensor loss = cross_entropy(x, target, Reduction::Mean, -100, ls);
+      CHECK(loss.grad_fn()->name() == "CrossEntropyMeanBackward");
+      const Tensor per_sample = cross_entropy(x_ref, target, Reduction::None, -100, ls);
+      const Tensor count = sum(ne(target, wrap_scalar(-100.0, target))).to(compute);
+      const Tensor loss_ref = (sum(per_sample.to(compute)) / count).to(dtype);
+      CHECK(loss.dtype() == dtype);
+      CHECK(loss.dim() == 0);
+      CHECK(values(loss) == values(loss_ref));
+      loss.backward(full({}, 1.5, dtype));
+      loss_ref.backward(full({}, 1.5, dtype));
+      CHECK(values(x.grad()) == values(x_ref.grad()));
+      const Tensor nll = nll_loss(log_softmax(x0, 1), target);
+      const Tensor nll_ref =
+          (sum(nll_loss(log_softmax(x0, 1), target, Reduction::None).to(compute)) / count)
+              .to(dtype);
+      CHECK(values(nll) == values(nll_ref));
+    }
   // every target ignored: 0 / 0, as PyTorch; the gradient is 0 everywhere
   Tensor x = randn({2, 3}).requires_grad_();
   const Tensor loss = cross_entropy(x, full({2}, -100.0, kInt64));
