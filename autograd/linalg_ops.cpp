@@ -142,12 +142,14 @@ Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in
   Shape out_shape = x.sizes();
   out_shape.back() = out_features;
   Tensor out = make_tensor({x2d.size(0), out_features}, x.dtype(), x.device());
-  if (bias.defined()) {  // out = bias, then out += x @ W^T in the same GEMM
-    kernels::copy(x.device())(kernels::view_of(bias, out.sizes()), kernels::view_of(out));
-  }
   const Tensor wt = weight.t();
-  kernels::gemm(x.device())(kernels::view_of(x2d), kernels::view_of(wt), kernels::view_of(out),
-                            bias.defined());
+  if (bias.defined()) {  // out = x @ W^T + bias, rounded once
+    kernels::gemm_bias(x.device())(kernels::view_of(x2d), kernels::view_of(wt),
+                                   kernels::view_of(bias.contiguous()), kernels::view_of(out));
+  } else {
+    kernels::gemm(x.device())(kernels::view_of(x2d), kernels::view_of(wt), kernels::view_of(out),
+                              false);
+  }
   std::vector<Tensor> inputs{x, weight};
   if (bias.defined()) inputs.push_back(bias);
   Tensor result = out.view(out_shape);

@@ -76,6 +76,12 @@ using ArgReduceFn = void (*)(bool is_max, const TensorView& in, int dim, const T
 // (stride 0 in batch dims); c is contiguous. Floating dtypes, all equal.
 using GemmFn = void (*)(const TensorView& a, const TensorView& b, const TensorView& c,
                         bool accumulate);
+// c = a @ b + bias, the bias [N] added to every row, rounded once: a [M, K], b [K, N] (strided
+// as for gemm), c [M, N] contiguous, bias contiguous; floating dtypes, all equal. What linear
+// computes: the CPU copies the bias into c and accumulates the product into it, the CUDA
+// backend adds it in cuBLASLt's epilogue (one kernel instead of two) where cuBLASLt takes it.
+using GemmBiasFn = void (*)(const TensorView& a, const TensorView& b, const TensorView& bias,
+                            const TensorView& c);
 
 // Softmax (or log-softmax) over the last dim of contiguous [rows, cols] views, in float.
 using SoftmaxFn = void (*)(bool log, const TensorView& in, const TensorView& out);
@@ -92,6 +98,7 @@ extern DispatchTable<WhereFn> where;
 extern DispatchTable<ReduceFn> reduce;
 extern DispatchTable<ArgReduceFn> arg_reduce;
 extern DispatchTable<GemmFn> gemm;
+extern DispatchTable<GemmBiasFn> gemm_bias;
 extern DispatchTable<SoftmaxFn> softmax;
 extern DispatchTable<SoftmaxBackwardFn> softmax_backward;
 

@@ -13,6 +13,7 @@ DispatchTable<WhereFn> where{"where", {cpu::where, nullptr}};
 DispatchTable<ReduceFn> reduce{"reduce", {cpu::reduce, nullptr}};
 DispatchTable<ArgReduceFn> arg_reduce{"arg_reduce", {cpu::arg_reduce, nullptr}};
 DispatchTable<GemmFn> gemm{"gemm", {cpu::gemm, nullptr}};
+DispatchTable<GemmBiasFn> gemm_bias{"gemm_bias", {cpu::gemm_bias, nullptr}};
 DispatchTable<SoftmaxFn> softmax{"softmax", {cpu::softmax, nullptr}};
 DispatchTable<SoftmaxBackwardFn> softmax_backward{"softmax_backward",
                                                   {cpu::softmax_backward, nullptr}};

@@ -36,4 +36,13 @@ struct TensorView {
   }
 };
 
+// The vector [n] repeated as each of `rows` rows: [rows, n] with stride 0 down the rows.
+inline TensorView broadcast_rows(const TensorView& vector, int64_t rows) {
+  TensorView v = vector;
+  v.ndim = 2;
+  v.sizes[0] = rows, v.sizes[1] = vector.sizes[0];
+  v.strides[0] = 0, v.strides[1] = vector.strides[0];
+  return v;
+}
+
 }  // namespace hg::kernels

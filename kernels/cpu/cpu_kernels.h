@@ -18,5 +18,7 @@ void softmax(bool log, const TensorView& in, const TensorView& out);
 void softmax_backward(bool log, const TensorView& y, const TensorView& grad_out,
                       const TensorView& grad_in);
 void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate);
+void gemm_bias(const TensorView& a, const TensorView& b, const TensorView& bias,
+               const TensorView& c);
 
 }  // namespace hg::kernels::cpu

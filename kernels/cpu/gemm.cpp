@@ -133,4 +133,10 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool ac
   }
 }
 
+void gemm_bias(const TensorView& a, const TensorView& b, const TensorView& bias,
+               const TensorView& c) {
+  copy(broadcast_rows(bias, c.sizes[0]), c);
+  gemm(a, b, c, true);  // bias + product, one rounding
+}
+
 }  // namespace hg::kernels::cpu

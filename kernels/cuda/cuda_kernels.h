@@ -22,6 +22,8 @@ void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
                 const kernels::TensorView* values, const kernels::TensorView& indices);
 void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
           bool accumulate);
+void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
+               const kernels::TensorView& bias, const kernels::TensorView& c);
 void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out);
 void softmax_backward(bool log, const kernels::TensorView& y, const kernels::TensorView& grad_out,
                       const kernels::TensorView& grad_in);

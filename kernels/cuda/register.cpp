@@ -20,6 +20,7 @@ namespace {
   kernels::reduce.set(DeviceType::CUDA, &reduce);
   kernels::arg_reduce.set(DeviceType::CUDA, &arg_reduce);
   kernels::gemm.set(DeviceType::CUDA, &gemm);
+  kernels::gemm_bias.set(DeviceType::CUDA, &gemm_bias);
   kernels::softmax.set(DeviceType::CUDA, &softmax);
   kernels::softmax_backward.set(DeviceType::CUDA, &softmax_backward);
   kernels::random_fill.set(DeviceType::CUDA, &random_fill);

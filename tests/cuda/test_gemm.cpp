@@ -73,3 +73,53 @@ TEST_CASE("16-bit matmul accumulates in fp32 and rounds once") {
     CHECK(matmul(a, b).to_vector<double>() == std::vector<double>(6, 1.0));
   }
 }
+
+// linear's bias goes into cuBLASLt's epilogue (kernels/cuda/gemm_bias.cpp) where cuBLASLt takes
+// the call, else a broadcast copy + accumulating GEMM: both against the CPU, for the mlp's
+// shapes, odd ones, a transposed and a misaligned input (a view at storage offset 1), a 3-D
+// input, and fp64 (never cuBLASLt).
+TEST_CASE("cuda linear with a bias matches the CPU: the epilogue path and its fallback") {
+  HG_REQUIRE_CUDA();
+  struct Case {
+    const char* name;
+    Shape x, w;
+  };
+  const std::vector<Case> cases = {{"mlp layer", {128, 784}, {1024, 784}},
+                                   {"logits", {128, 1024}, {10, 1024}},
+                                   {"odd", {7, 13}, {5, 13}},
+                                   {"3-D input", {2, 3, 12}, {5, 12}}};
+  for (DType dtype : cuda_test::kFloatDtypes) {
+    for (const Case& c : cases) {
+      cuda_test::check_op(
+          std::string("linear ") + c.name,
+          {cuda_test::input(c.x, dtype, 111), cuda_test::input(c.w, dtype, 112),
+           cuda_test::input({c.w[0]}, dtype, 113)},
+          [](const Inputs& x) { return linear(x[0], x[1], x[2]); }, Kind::Gemm);
+    }
+    cuda_test::check_op(
+        "linear transposed input",
+        {cuda_test::input({12, 9}, dtype, 114), cuda_test::input({6, 12}, dtype, 115),
+         cuda_test::input({6}, dtype, 116)},
+        [](const Inputs& x) { return linear(x[0].t(), x[1], x[2]); }, Kind::Gemm);
+    cuda_test::check_op(
+        "linear misaligned input",
+        {cuda_test::input({8 * 16 + 1}, dtype, 117), cuda_test::input({6, 16}, dtype, 118),
+         cuda_test::input({6}, dtype, 119)},
+        [](const Inputs& x) {
+          return linear(x[0].slice(0, 1, 8 * 16 + 1).reshape({8, 16}), x[1], x[2]);
+        },
+        Kind::Gemm);
+  }
+}
+
+TEST_CASE("cuda linear: calls of one shape each add their own bias") {
+  HG_REQUIRE_CUDA();
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16}) {
+    const TensorOptions on_gpu = TensorOptions(dtype).device(kCUDA);
+    const Tensor x = zeros({4, 8}, on_gpu), w = ones({3, 8}, on_gpu);
+    const Tensor b1 = full({3}, 1.0, on_gpu), b2 = full({3}, -2.0, on_gpu);
+    CHECK(linear(x, w, b1).to_vector<double>() == std::vector<double>(12, 1.0));
+    CHECK(linear(x, w, b2).to_vector<double>() == std::vector<double>(12, -2.0));
+    CHECK(linear(x + 0.5, w, b1).to_vector<double>() == std::vector<double>(12, 5.0));
+  }
+}
