@@ -81,9 +81,20 @@ class LinearBackward final : public autograd::Node {
     const Tensor g =
         autograd::grad_as(grads[0], outputs[0].dtype).reshape({rows_, inputs[1].shape[0]});
     Tensor gx, gw, gb;
+    const bool want_w = next_edges[1].active();
+    const bool want_b = next_edges.size() > 2 && next_edges[2].active();
     if (next_edges[0].active()) gx = gemm_forward(g, w, "linear").reshape(inputs[0].shape);
-    if (next_edges[1].active()) gw = gemm_forward(g.t(), x, "linear");
-    if (next_edges.size() > 2 && next_edges[2].active()) gb = sum(g, {0});
+    if (want_w && want_b && !amp::is_autocast_enabled()) {
+      // both in one call (one kernel on CUDA): the bits of the two lines below, which under
+      // autocast would take sum's fp32 policy
+      gw = make_tensor({g.size(1), x.size(1)}, g.dtype(), g.device());
+      gb = make_tensor({g.size(1)}, g.dtype(), g.device());
+      kernels::gemm_bias_grad(g.device())(kernels::view_of(g.t()), kernels::view_of(x),
+                                          kernels::view_of(gw), kernels::view_of(gb));
+    } else {
+      if (want_w) gw = gemm_forward(g.t(), x, "linear");
+      if (want_b) gb = sum(g, {0});
+    }
     return next_edges.size() > 2 ? std::vector<Tensor>{gx, gw, gb} : std::vector<Tensor>{gx, gw};
   }
 

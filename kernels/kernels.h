@@ -82,6 +82,13 @@ using GemmFn = void (*)(const TensorView& a, const TensorView& b, const TensorVi
 // backend adds it in cuBLASLt's epilogue (one kernel instead of two) where cuBLASLt takes it.
 using GemmBiasFn = void (*)(const TensorView& a, const TensorView& b, const TensorView& bias,
                             const TensorView& c);
+// c = a @ b and bias_grad[i] = sum_k a[i][k]: linear's weight and bias gradients, a being
+// grad_out^T [N, R] (any strides), b the input [R, K], c [N, K] contiguous, bias_grad [N]
+// contiguous; floating dtypes, all equal. The sums are reduce's (the CPU calls it on a^T as
+// sum(grad_out, {0}) does); the CUDA backend takes them from cuBLASLt's epilogue
+// (CUBLASLT_EPILOGUE_BGRADB, one kernel instead of a GEMM and a reduction) where it can.
+using GemmBiasGradFn = void (*)(const TensorView& a, const TensorView& b, const TensorView& c,
+                                const TensorView& bias_grad);
 
 // Softmax (or log-softmax) over the last dim of contiguous [rows, cols] views, in float.
 using SoftmaxFn = void (*)(bool log, const TensorView& in, const TensorView& out);
@@ -99,6 +106,7 @@ extern DispatchTable<ReduceFn> reduce;
 extern DispatchTable<ArgReduceFn> arg_reduce;
 extern DispatchTable<GemmFn> gemm;
 extern DispatchTable<GemmBiasFn> gemm_bias;
+extern DispatchTable<GemmBiasGradFn> gemm_bias_grad;
 extern DispatchTable<SoftmaxFn> softmax;
 extern DispatchTable<SoftmaxBackwardFn> softmax_backward;
 

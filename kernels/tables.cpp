@@ -14,6 +14,7 @@ DispatchTable<ReduceFn> reduce{"reduce", {cpu::reduce, nullptr}};
 DispatchTable<ArgReduceFn> arg_reduce{"arg_reduce", {cpu::arg_reduce, nullptr}};
 DispatchTable<GemmFn> gemm{"gemm", {cpu::gemm, nullptr}};
 DispatchTable<GemmBiasFn> gemm_bias{"gemm_bias", {cpu::gemm_bias, nullptr}};
+DispatchTable<GemmBiasGradFn> gemm_bias_grad{"gemm_bias_grad", {cpu::gemm_bias_grad, nullptr}};
 DispatchTable<SoftmaxFn> softmax{"softmax", {cpu::softmax, nullptr}};
 DispatchTable<SoftmaxBackwardFn> softmax_backward{"softmax_backward",
                                                   {cpu::softmax_backward, nullptr}};

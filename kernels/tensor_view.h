@@ -36,6 +36,18 @@ struct TensorView {
   }
 };
 
+// sum_k a[i][k] for a [N, R] as reduce computes it: the reduce call of sum(a^T, {0}), whose
+// output is given with a^T's sizes [R, N] and stride 0 down the rows. Fills `in` and `out`.
+inline void row_sums_as_reduce(const TensorView& a, const TensorView& sums, TensorView& in,
+                               TensorView& out) {
+  in = a;
+  in.sizes[0] = a.sizes[1], in.sizes[1] = a.sizes[0];
+  in.strides[0] = a.strides[1], in.strides[1] = a.strides[0];
+  out = in;
+  out.data = sums.data;
+  out.strides[0] = 0, out.strides[1] = sums.strides[0];
+}
+
 // The vector [n] repeated as each of `rows` rows: [rows, n] with stride 0 down the rows.
 inline TensorView broadcast_rows(const TensorView& vector, int64_t rows) {
   TensorView v = vector;

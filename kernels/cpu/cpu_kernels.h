@@ -20,5 +20,7 @@ void softmax_backward(bool log, const TensorView& y, const TensorView& grad_out,
 void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate);
 void gemm_bias(const TensorView& a, const TensorView& b, const TensorView& bias,
                const TensorView& c);
+void gemm_bias_grad(const TensorView& a, const TensorView& b, const TensorView& c,
+                    const TensorView& bias_grad);
 
 }  // namespace hg::kernels::cpu

@@ -139,4 +139,12 @@ void gemm_bias(const TensorView& a, const TensorView& b, const TensorView& bias,
   gemm(a, b, c, true);  // bias + product, one rounding
 }
 
+void gemm_bias_grad(const TensorView& a, const TensorView& b, const TensorView& c,
+                    const TensorView& bias_grad) {
+  gemm(a, b, c, false);
+  TensorView in, out;
+  row_sums_as_reduce(a, bias_grad, in, out);
+  reduce(ReduceOp::Sum, in, out);
+}
+
 }  // namespace hg::kernels::cpu

@@ -24,6 +24,8 @@ void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kern
           bool accumulate);
 void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
                const kernels::TensorView& bias, const kernels::TensorView& c);
+void gemm_bias_grad(const kernels::TensorView& a, const kernels::TensorView& b,
+                    const kernels::TensorView& c, const kernels::TensorView& bias_grad);
 void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out);
 void softmax_backward(bool log, const kernels::TensorView& y, const kernels::TensorView& grad_out,
                       const kernels::TensorView& grad_in);

@@ -1,8 +1,12 @@
-// c = a @ b + bias on CUDA (linear's forward): one cuBLASLt matmul with the bias added in its
-// epilogue (CUBLASLT_EPILOGUE_BIAS), where the plain path is two kernels, a broadcast copy of
-// the bias into c and a GEMM that accumulates into it. Both add bias and product in fp32 and
-// round once. In column-major terms (kernels/cuda/gemm_operands.h) D = c^T is [N, M] and the
-// bias runs down D's rows, which is the epilogue's broadcast.
+// linear's bias on CUDA, in cuBLASLt's epilogue: one matmul where the plain path takes two
+// kernels.
+//  - forward, c = a @ b + bias (CUBLASLT_EPILOGUE_BIAS): instead of a broadcast copy of the bias
+//    into c and a GEMM accumulating into it; both add bias and product in fp32, round once. In
+//    column-major terms (kernels/cuda/gemm_operands.h) D = c^T is [N, M] and the bias runs down
+//    D's rows, the epilogue's broadcast.
+//  - backward, c = a @ b with a = grad_out^T, and bias_grad = a's row sums
+//    (CUBLASLT_EPILOGUE_BGRADB): instead of a GEMM and a reduction. cuBLASLt's B is a here, and
+//    the sums run over the GEMM's k, one per column of D = c^T.
 //
 // Setting up a cuBLASLt call (descriptors, the heuristic's choice of algorithm) costs more host
 // time than the launch, so each distinct call shape is set up once and kept for the process,
@@ -51,7 +55,7 @@ uint32_t alignment_of(const void* p) {
 }
 
 // Everything the set-up depends on; the pointers only through their alignment.
-using PlanKey = std::tuple<int, int64_t, int64_t, int64_t, int, int, int64_t, int64_t, bool,
+using PlanKey = std::tuple<int, int, int64_t, int64_t, int64_t, int, int, int64_t, int64_t, bool,
                            uint32_t, uint32_t, uint32_t, uint32_t>;
 
 struct Plan {
@@ -63,16 +67,16 @@ struct Plan {
 
 bool lt_ok(cublasStatus_t status) { return status == CUBLAS_STATUS_SUCCESS; }
 
-// The descriptors and algorithm for D [n, m] = op(A) op(B) + bias, column-major, A = the row-
-// major b operand and B = the row-major a operand (C^T = B^T A^T). usable stays false when
-// cuBLASLt declines.
-Plan make_plan(const Types& types, const Operand& oa, const Operand& ob, int64_t m, int64_t n,
-               int64_t k, const void* bias, const void* c) {
+// The descriptors and algorithm for D [n, m] = op(A) op(B) with `epilogue`, column-major, A =
+// the row-major b operand and B = the row-major a operand (C^T = B^T A^T); `vector` is the bias
+// or the bias gradient. usable stays false when cuBLASLt declines.
+Plan make_plan(cublasLtEpilogue_t epilogue, const Types& types, const Operand& oa,
+               const Operand& ob, int64_t m, int64_t n, int64_t k, const void* vector,
+               const void* c) {
   Plan plan;
   const cudaDataType_t scale = CUDA_R_32F;  // fp32 and the 16-bit types (fp64 never comes here)
   if (!lt_ok(cublasLtMatmulDescCreate(&plan.desc, types.compute, scale))) return plan;
   const cublasOperation_t transa = ob.op, transb = oa.op;
-  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
   bool ok = lt_ok(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa,
                                                  sizeof(transa))) &&
             lt_ok(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb,
@@ -80,7 +84,7 @@ Plan make_plan(const Types& types, const Operand& oa, const Operand& ob, int64_t
             lt_ok(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                  &epilogue, sizeof(epilogue))) &&
             lt_ok(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                 &bias, sizeof(bias)));
+                                                 &vector, sizeof(vector)));
   // Stored shapes (rows x cols, column-major): A is [n, k] or, transposed, [k, n]; B likewise.
   const bool a_n = transa == CUBLAS_OP_N, b_n = transb == CUBLAS_OP_N;
   ok = ok &&
@@ -130,39 +134,36 @@ std::map<PlanKey, Plan>& plans() {
   return *kept;
 }
 
-// The epilogue path; false when cuBLASLt does not take this call (nothing was launched).
-bool gemm_bias_lt(const kernels::TensorView& a, const kernels::TensorView& b,
-                  const kernels::TensorView& bias, const kernels::TensorView& c) {
+// c = a @ b with `epilogue` on `vector` (bias or bias gradient); false when cuBLASLt does not
+// take this call (nothing was launched).
+bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
+             const kernels::TensorView& b, const kernels::TensorView& vector,
+             const kernels::TensorView& c) {
   if (c.dtype == DType::Float64 || c.ndim != 2 || a.ndim != 2 || b.ndim != 2) return false;
   const int64_t m = c.sizes[0], n = c.sizes[1], k = a.sizes[1];
   if (m == 0 || n == 0 || k == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return false;
   Operand oa{}, ob{};
   if (!as_operand(a, 0, oa) || !as_operand(b, 0, ob)) return false;
   const Types types = types_for(c.dtype);
-  const PlanKey key{static_cast<int>(c.dtype),
-                    m,
-                    n,
-                    k,
-                    static_cast<int>(oa.op),
-                    static_cast<int>(ob.op),
-                    oa.ld,
-                    ob.ld,
-                    allow_tf32(),
-                    alignment_of(oa.ptr),
-                    alignment_of(ob.ptr),
-                    alignment_of(c.data),
-                    alignment_of(bias.data)};
+  // clang-format off
+  const PlanKey key{static_cast<int>(epilogue), static_cast<int>(c.dtype), m, n, k,
+                    static_cast<int>(oa.op), static_cast<int>(ob.op), oa.ld, ob.ld, allow_tf32(),
+                    alignment_of(oa.ptr), alignment_of(ob.ptr), alignment_of(c.data),
+                    alignment_of(vector.data)};
+  // clang-format on
   Plan plan;
   {
     std::lock_guard<std::mutex> lock(plans_mutex());
     auto it = plans().find(key);
     if (it == plans().end())
-      it = plans().emplace(key, make_plan(types, oa, ob, m, n, k, bias.data, c.data)).first;
+      it = plans()
+               .emplace(key, make_plan(epilogue, types, oa, ob, m, n, k, vector.data, c.data))
+               .first;
     plan = it->second;
     if (!plan.usable) return false;
-    // the bias pointer is the call's own (the descriptor is shared by calls of this shape)
+    // the vector is the call's own (the descriptor is shared by calls of this shape)
     HG_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                   &bias.data, sizeof(bias.data)));
+                                                   &vector.data, sizeof(vector.data)));
     const float alpha = 1.0f, beta = 0.0f;
     const LtContext& lt = lt_context();
     HG_CUBLAS_CHECK(cublasLtMatmul(lt.handle, plan.desc, &alpha, ob.ptr, plan.a, oa.ptr, plan.b,
@@ -176,9 +177,18 @@ bool gemm_bias_lt(const kernels::TensorView& a, const kernels::TensorView& b,
 
 void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
                const kernels::TensorView& bias, const kernels::TensorView& c) {
-  if (gemm_bias_lt(a, b, bias, c)) return;
+  if (gemm_lt(CUBLASLT_EPILOGUE_BIAS, a, b, bias, c)) return;
   copy(kernels::broadcast_rows(bias, c.sizes[0]), c);
   gemm(a, b, c, true);  // bias + product, one rounding
+}
+
+void gemm_bias_grad(const kernels::TensorView& a, const kernels::TensorView& b,
+                    const kernels::TensorView& c, const kernels::TensorView& bias_grad) {
+  if (gemm_lt(CUBLASLT_EPILOGUE_BGRADB, a, b, bias_grad, c)) return;
+  gemm(a, b, c, false);
+  kernels::TensorView in, out;
+  kernels::row_sums_as_reduce(a, bias_grad, in, out);
+  reduce(kernels::ReduceOp::Sum, in, out);
 }
 
 }  // namespace hg::cuda

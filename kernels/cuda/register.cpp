@@ -21,6 +21,7 @@ namespace {
   kernels::arg_reduce.set(DeviceType::CUDA, &arg_reduce);
   kernels::gemm.set(DeviceType::CUDA, &gemm);
   kernels::gemm_bias.set(DeviceType::CUDA, &gemm_bias);
+  kernels::gemm_bias_grad.set(DeviceType::CUDA, &gemm_bias_grad);
   kernels::softmax.set(DeviceType::CUDA, &softmax);
   kernels::softmax_backward.set(DeviceType::CUDA, &softmax_backward);
   kernels::random_fill.set(DeviceType::CUDA, &random_fill);

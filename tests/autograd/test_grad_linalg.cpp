@@ -108,6 +108,32 @@ TEST_CASE("grad linalg: linear with and without bias, several input ranks") {
                          hg::test::values(matmul(xx, ww.t()) + bb), 1e-12, 1e-12);
 }
 
+// LinearBackward takes the weight and bias gradients from one kernel call (gemm_bias_grad: a
+// single cuBLASLt matmul on CUDA): the bits of matmul's and the broadcast add's backward.
+TEST_CASE("grad linalg: linear's weight and bias gradients in one call, matmul + add's bits") {
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
+    CAPTURE(dtype_name(dtype));
+    manual_seed(503);
+    const Tensor x = randn({6, 5}).to(dtype), w0 = randn({4, 5}).to(dtype);
+    const Tensor b0 = randn({4}).to(dtype), g = randn({6, 4}).to(dtype);
+    Tensor w = w0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+    Tensor w_ref = w0.clone().requires_grad_(), b_ref = b0.clone().requires_grad_();
+    linear(x, w, b).backward(g);
+    (matmul(x, w_ref.t()) + b_ref).backward(g);
+    CHECK(hg::test::values(w.grad()) == hg::test::values(w_ref.grad()));
+    CHECK(hg::test::values(b.grad()) == hg::test::values(b_ref.grad()));
+  }
+  // under autocast the bias gradient is sum's (fp32 policy), as before
+  Tensor w = randn({3, 4}).requires_grad_(), b = randn({3}).requires_grad_();
+  const Tensor x = randn({2, 4});
+  {
+    amp::AutocastGuard region(kBFloat16);
+    linear(x, w, b).sum().backward();
+  }
+  CHECK(w.grad().dtype() == kFloat32);
+  CHECK(b.grad().dtype() == kFloat32);
+}
+
 TEST_CASE("grad linalg: errors name the op, the shapes and the dtypes") {
   const Tensor a = ones({2, 3});
   expect_error(

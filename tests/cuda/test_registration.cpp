@@ -41,6 +41,7 @@ std::vector<Column> all_columns() {
           column_of(k::arg_reduce),
           column_of(k::gemm),
           column_of(k::gemm_bias),
+          column_of(k::gemm_bias_grad),
           column_of(k::softmax),
           column_of(k::softmax_backward),
           column_of(k::random_fill),
@@ -78,7 +79,7 @@ TEST_CASE("every kernel family has a CPU column, and a CUDA column exactly in CU
   constexpr bool kCudaBuilt = false;
 #endif
   const std::vector<Column> columns = all_columns();
-  CHECK(columns.size() == 36);
+  CHECK(columns.size() == 37);
   for (const Column& c : columns) {
     CHECK_MESSAGE(c.cpu, c.family << " has no CPU kernel");
     CHECK_MESSAGE(c.cuda == kCudaBuilt, c.family << (kCudaBuilt ? " has no CUDA kernel"
