@@ -6,29 +6,18 @@ import sys
 
 import torch
 
+from torch_cuda_ref import time_ms  # bench/ is on the path when this script runs
+
 LAYERS = [("layer1 64->128 32x32", 64, 128, 32), ("res1 128->128 16x16", 128, 128, 16),
           ("layer2 128->256 16x16", 128, 256, 16), ("layer3 256->512 8x8", 256, 512, 8),
           ("res3 512->512 4x4", 512, 512, 4)]
 
 
-def time_ms(fn, iters, rounds=3):
-    fn()
-    fn()
-    torch.cuda.synchronize()
-    samples = []
-    for _ in range(rounds):
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(iters):
-            fn()
-        stop.record()
-        stop.synchronize()
-        samples.append(start.elapsed_time(stop) / iters)
-    return sorted(samples)[len(samples) // 2]
-
-
 def main():
     quick = "--quick" in sys.argv
+    if not torch.cuda.is_available():
+        print("torch_conv_cuda: no CUDA device")
+        return
     batch, iters = (64, 3) if quick else (512, 20)
     torch.backends.cudnn.benchmark = True
     for dtype in (torch.float16, torch.bfloat16):
