@@ -3,16 +3,18 @@
 // Forward, per chunk of samples and group: im2col into a per-sample column matrix (nothing for
 // 1x1 / stride 1 / no padding, where the columns are x itself) and one strided-batched GEMM
 // over the samples of the chunk, written straight into the output (pre-filled with the bias,
-// so bias + product round once). Backward: grad_bias by a per-channel reduction; grad_weight
-// by one GEMM per group and chunk over shared columns (K = samples x positions), accumulated in
-// fp32 (fp64) and rounded once at the end; grad_x, for stride 1, as the forward convolution of
-// grad_out with the flipped, transposed weights, else by batched GEMMs W^T @ grad_out into fp32
-// columns and a gathering col2im that rounds once. fp16/bf16 GEMMs run on the tensor cores
+// so bias + product round once). Backward: grad_bias by per-channel sums over slices of the
+// batch (channel_sums.cuh); grad_weight by one GEMM per group and chunk over shared columns
+// (K = samples x positions), accumulated in fp32 (fp64) and rounded once at the end; grad_x,
+// for stride 1, as the forward convolution of grad_out with the flipped, transposed weights,
+// else by batched GEMMs W^T @ grad_out into fp32 columns and a gathering col2im that rounds
+// once. fp16/bf16 GEMMs run on the tensor cores
 // with fp32 accumulation. With cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions
 // (forward, weight gradient, and so stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
 #include <cstdint>
 
 #include "core/cuda.h"
+#include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/conv_igemm.h"
 #include "kernels/cuda/conv_shape.cuh"
 #include "kernels/cuda/cuda_nn_kernels.h"
@@ -178,6 +180,24 @@ void input_grad(const Shape& s, const TensorView& wv, const TensorView& gov,
   }
 }
 
+// grad_bias: each channel's sum of grad_out over samples and positions, in double by slices of
+// the batch (kernels/cuda/channel_sums.cuh), rounded once.
+template <typename T>
+void bias_grad(const TensorView& gov, const TensorView& gb) {
+  const Channels L = channels_of(gov);
+  DeviceBuffer partial(static_cast<size_t>(L.channels * L.slices) * sizeof(double));
+  cudaStream_t stream = current_stream();
+  with_pack_width<T>(L.inner, {gov.data}, [&]<int V>() {
+    channel_partial_kernel<T, V, false>
+        <<<reduction_blocks(L, "conv2d_backward"), kReduceBlock, 0, stream>>>(
+            gov.ptr<T>(), L, nullptr, partial.as<double>());
+  });
+  HG_CUDA_LAUNCH_CHECK("conv2d_backward channel_partial_kernel");
+  channel_totals_kernel<T>
+      <<<grid_for(L.channels), kBlockSize, 0, stream>>>(partial.as<double>(), L, gb.ptr<T>());
+  HG_CUDA_LAUNCH_CHECK("conv2d_backward channel_totals_kernel");
+}
+
 // grad_weight: the implicit-GEMM kernels where they apply, else weight_grad above into an
 // Acc<T> accumulator rounded once.
 template <typename T>
@@ -206,12 +226,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
                    const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, gov, p);
   const T* go = gov.ptr<T>();
-  if (gb != nullptr && s.cout > 0) {  // (a grid of 0 blocks is an invalid configuration)
-    conv::bias_grad_kernel<T, Acc<T>>
-        <<<one_block_each(s.cout, "conv2d_backward"), kBlockSize, 0, current_stream()>>>(
-            go, s, gb->ptr<T>());
-    HG_CUDA_LAUNCH_CHECK("conv2d_backward bias_grad_kernel");
-  }
+  if (gb != nullptr && s.cout > 0) bias_grad<T>(gov, *gb);
   if (gw != nullptr) weight_grad_of<T>(s, xv, wv, go, *gw);
   if (gx != nullptr) input_grad<T>(s, wv, gov, *gx);
 }

@@ -243,16 +243,4 @@ __global__ void fill_bias_kernel(const T* bias, Shape s, int64_t nb, T* out) {
   HG_GRID_LOOP(idx, total) out[idx] = bias[(idx / s.hwo) % s.cout];
 }
 
-// grad_bias[o] = sum over samples and positions of grad_out[n, o, :], one block per channel.
-template <typename T, typename A>
-__global__ void bias_grad_kernel(const T* go, Shape s, T* grad_bias) {
-  const int64_t o = blockIdx.x, per = s.n * s.hwo;
-  A sum = 0;
-  for (int64_t k = threadIdx.x; k < per; k += blockDim.x)
-    sum += static_cast<A>(Scalar<T>::load(go[((k / s.hwo) * s.cout + o) * s.hwo + k % s.hwo]));
-  sum = block_sum(sum);
-  if (threadIdx.x == 0)
-    grad_bias[o] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(sum));
-}
-
 }  // namespace hg::cuda::conv
