@@ -8,9 +8,9 @@
 // (K = samples x positions), accumulated in fp32 (fp64) and rounded once at the end; grad_x,
 // for stride 1, as the forward convolution of grad_out with the flipped, transposed weights,
 // else by batched GEMMs W^T @ grad_out into fp32 columns and a gathering col2im that rounds
-// once. fp16/bf16 GEMMs run on the tensor cores
-// with fp32 accumulation. With cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions
-// (forward, weight gradient, and so stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
+// once. fp16/bf16 GEMMs run on the tensor cores with fp32 accumulation. With
+// cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions (forward, weight gradient, and so
+// stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
 #include <cstdint>
 
 #include "core/cuda.h"
