@@ -63,11 +63,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0);
     T* out_chunk = out + n0 * s.cout * s.hwo;
-    if (bv != nullptr) {
-      conv::fill_bias_kernel<T><<<grid_for(nb * s.cout * s.hwo), kBlockSize, 0, stream>>>(
-          bv->ptr<T>(), s, nb, out_chunk);
-      HG_CUDA_LAUNCH_CHECK("conv2d fill_bias_kernel");
-    }
+    if (bv != nullptr) conv::fill_bias(bv->ptr<T>(), s, nb, out_chunk, stream);
     for (int64_t g = 0; g < s.groups; ++g) {
       GemmOperand columns{x + (n0 * s.cin + g * s.cg) * s.hwi, s.hwo, false, s.cin * s.hwi};
       if (!s.direct) {

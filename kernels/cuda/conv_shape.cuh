@@ -237,10 +237,23 @@ void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst
 
 // out [nb][cout][hwo] = bias[o]: the GEMM then adds the product with beta = 1, so the bias
 // and the product are summed in fp32 and rounded once, as on the CPU.
+// D: the index width (kernels/cuda/index_div.h), fixed by the launcher for the chunk's size.
+template <typename T, typename D>
+__global__ void fill_bias_kernel(const T* bias, D positions, D channels, typename D::Index total,
+                                 T* out) {
+  using I = typename D::Index;
+  for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x)
+    out[i] = bias[channels.mod(positions.div(i))];
+}
+
 template <typename T>
-__global__ void fill_bias_kernel(const T* bias, Shape s, int64_t nb, T* out) {
+void fill_bias(const T* bias, const Shape& s, int64_t nb, T* out, cudaStream_t stream) {
   const int64_t total = nb * s.cout * s.hwo;
-  HG_GRID_LOOP(idx, total) out[idx] = bias[(idx / s.hwo) % s.cout];
+  with_index_width(total, [&]<typename D>() {
+    fill_bias_kernel<T, D><<<grid_for(total), kBlockSize, 0, stream>>>(
+        bias, D(s.hwo), D(s.cout), static_cast<typename D::Index>(total), out);
+  });
+  HG_CUDA_LAUNCH_CHECK("conv2d fill_bias_kernel");
 }
 
 }  // namespace hg::cuda::conv
