@@ -67,6 +67,15 @@ struct Plan {
 
 bool lt_ok(cublasStatus_t status) { return status == CUBLAS_STATUS_SUCCESS; }
 
+// A plan cuBLASLt declined keeps no descriptors.
+void release(Plan& plan) {
+  if (plan.a != nullptr) cublasLtMatrixLayoutDestroy(plan.a);
+  if (plan.b != nullptr) cublasLtMatrixLayoutDestroy(plan.b);
+  if (plan.d != nullptr) cublasLtMatrixLayoutDestroy(plan.d);
+  if (plan.desc != nullptr) cublasLtMatmulDescDestroy(plan.desc);
+  plan = Plan{};
+}
+
 // The descriptors and algorithm for D [n, m] = op(A) op(B) with `epilogue`, column-major, A =
 // the row-major b operand and B = the row-major a operand (C^T = B^T A^T); `vector` is the bias
 // or the bias gradient. usable stays false when cuBLASLt declines.
@@ -119,7 +128,11 @@ Plan make_plan(cublasLtEpilogue_t epilogue, const Types& types, const Operand& o
                                             plan.d, preference, 1, &result, &found)) &&
        found > 0 && lt_ok(result.state) && result.workspaceSize <= kLtWorkspaceBytes;
   if (preference != nullptr) cublasLtMatmulPreferenceDestroy(preference);
-  plan.usable = ok;
+  if (!ok) {
+    release(plan);
+    return plan;
+  }
+  plan.usable = true;
   plan.algo = result.algo;
   return plan;
 }
@@ -151,25 +164,27 @@ bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
                     alignment_of(oa.ptr), alignment_of(ob.ptr), alignment_of(c.data),
                     alignment_of(vector.data)};
   // clang-format on
-  Plan plan;
-  {
-    std::lock_guard<std::mutex> lock(plans_mutex());
-    auto it = plans().find(key);
-    if (it == plans().end())
-      it = plans()
-               .emplace(key, make_plan(epilogue, types, oa, ob, m, n, k, vector.data, c.data))
-               .first;
-    plan = it->second;
-    if (!plan.usable) return false;
-    // the vector is the call's own (the descriptor is shared by calls of this shape)
-    HG_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                                   &vector.data, sizeof(vector.data)));
-    const float alpha = 1.0f, beta = 0.0f;
-    const LtContext& lt = lt_context();
-    HG_CUBLAS_CHECK(cublasLtMatmul(lt.handle, plan.desc, &alpha, ob.ptr, plan.a, oa.ptr, plan.b,
-                                   &beta, c.data, plan.d, c.data, plan.d, &plan.algo, lt.workspace,
-                                   kLtWorkspaceBytes, current_stream()));
+  std::lock_guard<std::mutex> lock(plans_mutex());
+  auto it = plans().find(key);
+  if (it == plans().end())
+    it = plans()
+             .emplace(key, make_plan(epilogue, types, oa, ob, m, n, k, vector.data, c.data))
+             .first;
+  Plan& plan = it->second;
+  if (!plan.usable) return false;
+  // the vector is the call's own (the descriptor is shared by calls of this shape)
+  HG_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                 &vector.data, sizeof(vector.data)));
+  const float alpha = 1.0f, beta = 0.0f;
+  const LtContext& lt = lt_context();
+  const cublasStatus_t status = cublasLtMatmul(
+      lt.handle, plan.desc, &alpha, ob.ptr, plan.a, oa.ptr, plan.b, &beta, c.data, plan.d, c.data,
+      plan.d, &plan.algo, lt.workspace, kLtWorkspaceBytes, current_stream());
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED) {  // declined at launch: nothing ran
+    release(plan);
+    return false;
   }
+  HG_CUBLAS_CHECK(status);
   return true;
 }
 
