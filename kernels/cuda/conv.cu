@@ -12,6 +12,7 @@
 // cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions (forward, weight gradient, and so
 // stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
 #include <cstdint>
+#include <optional>
 
 #include "core/cuda.h"
 #include "kernels/cuda/channel_sums.cuh"
@@ -33,14 +34,13 @@ using Acc = typename Scalar<T>::Compute;  // float, or double for fp64
 template <typename T>
 constexpr bool kSixteenBit = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
 
-// Whether the implicit-GEMM kernels take this convolution (switched on, 16-bit, a shape they
-// handle), with its sizes in their form.
+// The convolution's sizes in the implicit-GEMM kernels' form when they are switched on for a
+// 16-bit dtype, else nothing.
 template <typename T>
-bool take_implicit_gemm(const Shape& s, const TensorView& weight, igemm::ConvDims& d) {
-  if (!kSixteenBit<T> || !implicit_gemm_conv()) return false;
-  d = {s.n,  s.cin, s.h,  s.w,  s.cout, s.groups, s.kh, s.kw,
-       s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
-  return igemm::usable(d, weight.data);
+std::optional<igemm::ConvDims> implicit_gemm_dims(const Shape& s) {
+  if (!kSixteenBit<T> || !implicit_gemm_conv()) return std::nullopt;
+  return igemm::ConvDims{s.n,  s.cin, s.h,  s.w,  s.cout, s.groups, s.kh, s.kw,
+                         s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
 }
 
 template <typename T>
@@ -48,9 +48,9 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
                   const TensorView& ov, const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, ov, p);
   if constexpr (kSixteenBit<T>) {
-    igemm::ConvDims d;
-    if (take_implicit_gemm<T>(s, wv, d))
-      return igemm::conv_forward<T>(d, xv.ptr<T>(), wv.ptr<T>(),
+    const auto d = implicit_gemm_dims<T>(s);
+    if (d && igemm::usable_forward(*d, wv.data))
+      return igemm::conv_forward<T>(*d, xv.ptr<T>(), wv.ptr<T>(),
                                     bv != nullptr ? bv->ptr<T>() : nullptr, ov.ptr<T>());
   }
   const T* x = xv.ptr<T>();
@@ -197,12 +197,10 @@ void bias_grad(const TensorView& gov, const TensorView& gb) {
 // grad_weight: the implicit-GEMM kernels where they apply, else weight_grad above into an
 // Acc<T> accumulator rounded once.
 template <typename T>
-void weight_grad_of(const Shape& s, const TensorView& xv, const TensorView& wv, const T* go,
-                    const TensorView& gw) {
+void weight_grad_of(const Shape& s, const TensorView& xv, const T* go, const TensorView& gw) {
   if constexpr (kSixteenBit<T>) {
-    igemm::ConvDims d;
-    if (take_implicit_gemm<T>(s, wv, d))
-      return igemm::weight_grad<T>(d, xv.ptr<T>(), go, gw.ptr<T>());
+    const auto d = implicit_gemm_dims<T>(s);
+    if (d && igemm::supported(*d)) return igemm::weight_grad<T>(*d, xv.ptr<T>(), go, gw.ptr<T>());
   }
   const int64_t count = s.cout * s.kg;
   if constexpr (std::is_same_v<T, Acc<T>>) {
@@ -223,7 +221,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   const Shape s = conv::make_shape(xv, wv, gov, p);
   const T* go = gov.ptr<T>();
   if (gb != nullptr && s.cout > 0) bias_grad<T>(gov, *gb);
-  if (gw != nullptr) weight_grad_of<T>(s, xv, wv, go, *gw);
+  if (gw != nullptr) weight_grad_of<T>(s, xv, go, *gw);
   if (gx != nullptr) input_grad<T>(s, wv, gov, *gx);
 }
 

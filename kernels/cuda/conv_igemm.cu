@@ -113,8 +113,8 @@ bool& enabled_flag() {
 
 }  // namespace
 
-bool usable(const ConvDims& d, const void* weight) {
-  return supported(d) && aligned_to(weight, 16);
+bool usable_forward(const ConvDims& d, const void* weight) {
+  return forward_supported(d) && aligned_to(weight, 16);
 }
 
 template <typename T>

@@ -174,13 +174,17 @@ struct ConvDims {
   int64_t n, cin, h, w, cout, groups, kh, kw, ho, wo, sh, sw, ph, pw, dh, dw;
 };
 
-// Whether the kernel takes this convolution: a 3x3 kernel (the one instantiated), a reduction
-// length in whole 16-byte runs of weights, and every offset below 2^31.
+// Whether the kernels take this convolution: a 3x3 kernel (the one instantiated) and every
+// offset below 2^31. The weight gradient takes any such shape.
 inline bool supported(const ConvDims& d) {
   const int64_t kg = d.cin / d.groups * d.kh * d.kw, limit = int64_t{1} << 31;
-  return d.kh == 3 && d.kw == 3 && kg % kVector == 0 && d.n * d.cin * d.h * d.w < limit &&
+  return d.kh == 3 && d.kw == 3 && d.n * d.cin * d.h * d.w < limit &&
          d.n * d.cout * d.ho * d.wo < limit && d.cout * kg < limit && d.n > 0 && d.cout > 0 &&
          kg > 0 && d.ho > 0 && d.wo > 0;  // (a grid of 0 blocks is an invalid launch)
+}
+// The forward also needs the reduction length in whole 16-byte runs of weights (its loads).
+inline bool forward_supported(const ConvDims& d) {
+  return supported(d) && (d.cin / d.groups * d.kh * d.kw) % kVector == 0;
 }
 
 inline Geometry make_geometry(const ConvDims& d) {

@@ -131,3 +131,13 @@ TEST_CASE("debug sync mode and synchronize") {
   cuda::synchronize();
   CHECK(t.sum().item<double>() == 200.0);
 }
+
+// The switch exists in every build (a no-op without CUDA) and takes effect for the next call.
+TEST_CASE("the implicit-GEMM convolution switch is remembered") {
+  const bool was = cuda::implicit_gemm_conv();
+  cuda::set_implicit_gemm_conv(true);
+  CHECK(cuda::implicit_gemm_conv());
+  cuda::set_implicit_gemm_conv(false);
+  CHECK_FALSE(cuda::implicit_gemm_conv());
+  cuda::set_implicit_gemm_conv(was);
+}
