@@ -1,8 +1,8 @@
 // The 3x3 convolutions of ResNet-9 at batch 512 on the GPU (the BENCHMARKS.md model), each
 // timed two ways: im2col + cuBLAS, and the implicit-GEMM kernels (cuda::set_implicit_gemm_conv,
-// kernels/cuda/conv_igemm.cu and conv_igemm_wgrad.cu). Per layer and 16-bit dtype: the forward, and forward + backward
-// (grad_x, grad_weight), in ms of GPU time and effective TFLOP/s (2 n cout ho wo cin 9 per
-// pass). bench/torch_conv_cuda.py measures the same layers in PyTorch (cuDNN).
+// kernels/cuda/conv_igemm.cu and conv_igemm_wgrad.cu). Per layer and 16-bit dtype: the forward, and
+// forward + backward (grad_x, grad_weight), in ms of GPU time and effective TFLOP/s (2 n cout ho wo
+// cin 9 per pass). bench/torch_conv_cuda.py measures the same layers in PyTorch (cuDNN).
 //
 //   bench_conv_cuda [--batch B (512)] [--quick (batch 64, fewer repeats)]
 #include <cstdio>
@@ -23,11 +23,12 @@ struct Layer {
   int64_t cin, cout, size;  // square input and output (stride 1, padding 1)
 };
 
-// ResNet-9's convolutions after the first (3 input channels: im2col + cuBLAS either way).
+// ResNet-9's convolutions (the first one's forward stays im2col + cuBLAS: 27 is no whole number
+// of 8-weight runs; its gradients take the implicit GEMM).
 const std::vector<Layer> kLayers = {
-    {"layer1 64->128 32x32", 64, 128, 32},   {"res1 128->128 16x16", 128, 128, 16},
-    {"layer2 128->256 16x16", 128, 256, 16}, {"layer3 256->512 8x8", 256, 512, 8},
-    {"res3 512->512 4x4", 512, 512, 4},
+    {"prep 3->64 32x32", 3, 64, 32},       {"layer1 64->128 32x32", 64, 128, 32},
+    {"res1 128->128 16x16", 128, 128, 16}, {"layer2 128->256 16x16", 128, 256, 16},
+    {"layer3 256->512 8x8", 256, 512, 8},  {"res3 512->512 4x4", 512, 512, 4},
 };
 
 struct Timing {

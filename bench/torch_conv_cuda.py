@@ -8,7 +8,7 @@ import torch
 
 from torch_cuda_ref import time_ms  # bench/ is on the path when this script runs
 
-LAYERS = [("layer1 64->128 32x32", 64, 128, 32), ("res1 128->128 16x16", 128, 128, 16),
+LAYERS = [("prep 3->64 32x32", 3, 64, 32), ("layer1 64->128 32x32", 64, 128, 32), ("res1 128->128 16x16", 128, 128, 16),
           ("layer2 128->256 16x16", 128, 256, 16), ("layer3 256->512 8x8", 256, 512, 8),
           ("res3 512->512 4x4", 512, 512, 4)]
 
