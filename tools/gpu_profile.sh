@@ -6,8 +6,9 @@
 #
 #   bash tools/gpu_profile.sh                                   # resnet9 512 fp16
 #   CONFIGS="resnet9:512:fp16 mlp:128:bf16 cnn:128:fp32" bash tools/gpu_profile.sh
+#   CONFIGS="resnet9:512:fp16:O2:igemm mlp:128:bf16:O2" ...   # opt level; implicit-GEMM convs
 #
-# Per configuration (model:batch:precision): ncu_<name>.csv, torch_<name>.txt and the step's
+# Per configuration (model:batch:precision[:opt level[:igemm]]): ncu_<name>.csv, torch_<name>.txt and the step's
 # time without a profiler; profile_top.txt has the costliest kernels of each (halfgrad and
 # PyTorch), which the output tail shows too. Written to build-gpu-profile/; with $OUT set (a
 # device call), profile_top.txt and profile.tar.gz of the rest go there (2 files).
@@ -82,9 +83,12 @@ PY
 }
 
 for config in $configs; do
-  IFS=: read -r model batch precision <<<"$config"
-  name=${model}_${batch}_$precision
+  IFS=: read -r model batch precision level conv <<<"$config"
+  name=${model}_${batch}_$precision${level:+_$level}${conv:+_$conv}
   args=(--model "$model" --batch "$batch" --precision "$precision" --device cuda)
+  [[ -n $level ]] && args+=(--opt-level "$level")
+  # "igemm": the implicit-GEMM convolutions (off by default until measured)
+  if [[ $conv == igemm ]]; then export HG_CONV_IMPLICIT_GEMM=1; else unset HG_CONV_IMPLICIT_GEMM; fi
   echo "== $name" | tee -a "$top"
   # One step, not warmed up (kernel durations do not depend on it): the counts are per step.
   timeout 240 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary \
