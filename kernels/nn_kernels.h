@@ -30,7 +30,10 @@ struct Pool2dParams {
   int64_t pad_h = 0, pad_w = 0;
   bool count_include_pad = true;  // avg pooling: divide by the full window, padding included
 };
-// Max over each window; indices (int64, out's shape) get the argmax as h * W + w within x's plane.
+// Max over each window; indices (out's shape) get the argmax: int64, as h * W + w within x's
+// plane; or uint8, as i * kernel_w + j within the window (kernel_h * kernel_w <= 256), an eighth
+// of the memory, where a backend takes them (CUDA; the CPU kernels take int64). Adaptive max
+// pooling keeps int64 plane positions.
 using MaxPool2dFn = void (*)(const TensorView& x, const TensorView& out, const TensorView& indices,
                              const Pool2dParams& params);
 // grad_x (zeroed by the kernel) += grad_out scattered through indices. params: the forward's

@@ -209,10 +209,17 @@ void avg_pool_backward(const TensorView& grad_out, const TensorView& grad_x, con
       [&](int64_t, const auto* g, auto* gx) { avg_plane_backward(g, wh, ww, s, include_pad, gx); });
 }
 
+// The CPU kernels keep argmax positions in the plane, as int64 (kernels/nn_kernels.h).
+void check_plane_positions(const TensorView& indices, const char* op) {
+  HG_CHECK(indices.dtype == DType::Int64, op, ": the CPU kernels keep int64 plane positions, got ",
+           dtype_name(indices.dtype), " indices");
+}
+
 }  // namespace
 
 void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& indices,
                 const Pool2dParams& params) {
+  check_plane_positions(indices, "max_pool2d");
   dispatch_floating(x.dtype, "max_pool2d", [&]<typename T>() {
     if (is_2x2_stride_2(params)) return max_pool_forward<T>(x, out, indices, nullptr, nullptr);
     const Windows wh =
@@ -226,6 +233,7 @@ void max_pool2d(const TensorView& x, const TensorView& out, const TensorView& in
 // (params unused: max_pool_backward finds the disjoint 2x2 case from the indices themselves.)
 void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
                          const TensorView& grad_x, const Pool2dParams* /*params*/) {
+  check_plane_positions(indices, "max_pool2d_backward");
   dispatch_floating(grad_x.dtype, "max_pool2d_backward",
                     [&]<typename T>() { max_pool_backward<T>(grad_out, indices, grad_x); });
 }
@@ -258,6 +266,7 @@ void adaptive_pool2d(bool is_max, const TensorView& x, const TensorView& out,
     const Windows ww = adaptive_windows(x.sizes[3], out.sizes[3]);
     if (is_max) {
       HG_CHECK(indices != nullptr, "adaptive_pool2d: max pooling needs an indices tensor");
+      check_plane_positions(*indices, "adaptive_pool2d");
       max_pool_forward<T>(x, out, *indices, &wh, &ww);
     } else {
       avg_pool_forward<T>(x, out, wh, ww, true);

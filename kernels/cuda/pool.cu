@@ -2,9 +2,11 @@
 // (forward) or per input element (average backward, a gather in the CPU's summation order).
 // A window is described per spatial dim by Span (regular: kernel/stride/padding; adaptive:
 // PyTorch's floor/ceil rule), the same ranges as kernels/cpu/pool.cpp computes. 16-bit values
-// are pooled in float and rounded once on store. Max backward: a gather in T when the windows
-// cannot overlap (kernel <= stride, as in 2x2/2), else a scatter through the argmax indices
-// into the compute type, rounded once.
+// are pooled in float and rounded once on store. The argmax of a regular window may be kept as
+// a uint8 position within it (what autograd's max_pool2d asks of CUDA: an eighth of int64's
+// memory, ResNet-9's largest saved tensors but the activations). Max backward: a gather in T
+// when the windows cannot overlap (kernel <= stride, as in 2x2/2), else a scatter through the
+// argmax indices into the compute type, rounded once.
 #include <algorithm>
 
 #include "kernels/cuda/cuda_nn_kernels.h"
@@ -65,8 +67,10 @@ struct Planes {
 // One thread per output; its (plane, oh, ow) from two divisions by divisors fixed for the launch
 // (D: 32-bit FastDivmod where the output allows, kernels/cuda/index_div.h): with 64-bit
 // divisions per output, ResNet-9's four max pools took 0.45 ms of a 12.1 ms step (session 10).
-template <typename T, typename D>
-__global__ void max_pool_kernel(const T* x, Planes s, D out_w, D out_h, T* out, int64_t* indices) {
+// Idx: where the argmax is kept (kernels/nn_kernels.h): int64_t, h * W + w in x's plane, or
+// uint8_t, i * kernel_w + j within a regular window.
+template <typename T, typename D, typename Idx>
+__global__ void max_pool_kernel(const T* x, Planes s, D out_w, D out_h, T* out, Idx* indices) {
   using I = typename D::Index;
   const I total = static_cast<I>(s.count * s.h.out * s.w.out);
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
@@ -77,15 +81,19 @@ __global__ void max_pool_kernel(const T* x, Planes s, D out_w, D out_h, T* out, 
     using C = typename Scalar<T>::Compute;
     C best = -INFINITY;
     const int64_t h0 = s.h.lo(oh), h1 = s.h.hi(oh), w0 = s.w.lo(ow), w1 = s.w.hi(ow);
-    int64_t at = h0 * s.w.len + w0;
+    int64_t best_h = h0, best_w = w0;
     for (int64_t ih = h0; ih < h1; ++ih) {
       for (int64_t iw = w0; iw < w1; ++iw) {
         const C v = Scalar<T>::load(xp[ih * s.w.len + iw]);
-        if (v > best || isnan(v)) best = v, at = ih * s.w.len + iw;  // PyTorch's rule
+        if (v > best || isnan(v)) best = v, best_h = ih, best_w = iw;  // PyTorch's rule
       }
     }
     out[idx] = Scalar<T>::store(best);
-    indices[idx] = at;
+    if constexpr (std::is_same_v<Idx, uint8_t>)
+      indices[idx] =
+          static_cast<uint8_t>((best_h - s.h.start(oh)) * s.w.kernel + (best_w - s.w.start(ow)));
+    else
+      indices[idx] = best_h * s.w.len + best_w;
   }
 }
 
@@ -135,22 +143,27 @@ __global__ void avg_pool_backward_kernel(const T* go, Planes s, bool include_pad
 }
 
 // acc (zeroed) += grad_out scattered through the argmax indices of each plane.
-template <typename T, typename A>
-__global__ void max_unpool_kernel(const T* go, const int64_t* indices, int64_t out_plane,
-                                  int64_t in_plane, int64_t total, A* acc) {
+template <typename T, typename A, typename Idx>
+__global__ void max_unpool_kernel(const T* go, const Idx* indices, Planes s, int64_t total,
+                                  A* acc) {
+  const int64_t out_plane = s.h.out * s.w.out, in_plane = s.h.len * s.w.len;
   HG_GRID_LOOP(idx, total) {
     const int64_t plane = idx / out_plane;
-    atomicAdd(acc + plane * in_plane + indices[idx], static_cast<A>(Scalar<T>::load(go[idx])));
+    int64_t at = indices[idx];
+    if constexpr (std::is_same_v<Idx, uint8_t>) {  // a position in a regular window
+      const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out;
+      at = (s.h.start(oh) + at / s.w.kernel) * s.w.len + s.w.start(ow) + at % s.w.kernel;
+    }
+    atomicAdd(acc + plane * in_plane + at, static_cast<A>(Scalar<T>::load(go[idx])));
   }
 }
 
 // Windows that cannot overlap (kernel <= stride on both axes): input i lies in at most one
 // window, and its gradient is that window's gradient when i was the window's argmax, else zero.
 // One pass in T over grad_x: no zeroing, no accumulator (one term rounds exactly), no atomics.
-template <typename T, typename D>
-__global__ void max_unpool_disjoint_kernel(const T* go, const int64_t* indices, Planes s,
-                                           int64_t total, D width, D plane_size, D stride_h,
-                                           D stride_w, T* gx) {
+template <typename T, typename D, typename Idx>
+__global__ void max_unpool_disjoint_kernel(const T* go, const Idx* indices, Planes s, int64_t total,
+                                           D width, D plane_size, D stride_h, D stride_w, T* gx) {
   using I = typename D::Index;
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x) {
     const I plane = plane_size.div(i), pos = i - plane * plane_size.divisor;
@@ -161,10 +174,22 @@ __global__ void max_unpool_disjoint_kernel(const T* go, const int64_t* indices, 
     if (oh < s.h.out && ow < s.w.out && th - oh * stride_h.divisor < s.h.kernel &&
         tw - ow * stride_w.divisor < s.w.kernel) {
       const int64_t o = (static_cast<int64_t>(plane) * s.h.out + oh) * s.w.out + ow;
-      if (indices[o] == static_cast<int64_t>(pos)) v = go[o];
+      const int64_t at = std::is_same_v<Idx, uint8_t> ? (th - oh * stride_h.divisor) * s.w.kernel +
+                                                            (tw - ow * stride_w.divisor)
+                                                      : static_cast<int64_t>(pos);
+      if (indices[o] == at) v = go[o];
     }
     gx[i] = v;
   }
+}
+
+// Calls body.template operator()<Idx>() with the argmax type of `indices` (kernels/nn_kernels.h).
+template <typename Body>
+void with_argmax_type(const TensorView& indices, const char* op, Body&& body) {
+  if (indices.dtype == DType::UInt8) return body.template operator()<uint8_t>();
+  HG_CHECK(indices.dtype == DType::Int64, op, ": expected int64 or uint8 argmax indices, got ",
+           dtype_name(indices.dtype));
+  body.template operator()<int64_t>();
 }
 
 Planes planes_of(const TensorView& in, const TensorView& out, Span h, Span w) {
@@ -178,9 +203,11 @@ void launch_max(const TensorView& x, const TensorView& out, const TensorView& in
   const Planes s = planes_of(x, out, h, w);
   const int64_t total = out.numel();
   if (total == 0) return;
-  with_index_width(total, [&]<typename D>() {
-    max_pool_kernel<T, D><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
-        x.ptr<T>(), s, D(s.w.out), D(s.h.out), out.ptr<T>(), indices.ptr<int64_t>());
+  with_argmax_type(indices, "max_pool2d", [&]<typename Idx>() {
+    with_index_width(total, [&]<typename D>() {
+      max_pool_kernel<T, D, Idx><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+          x.ptr<T>(), s, D(s.w.out), D(s.h.out), out.ptr<T>(), indices.ptr<Idx>());
+    });
   });
   HG_CUDA_LAUNCH_CHECK("max_pool_kernel");
 }
@@ -217,10 +244,12 @@ void max_pool2d_backward_disjoint(const TensorView& grad_out, const TensorView& 
   // (th = ih + pad stays below the plane's padded extent: bound it too)
   const int64_t bound = std::max({total, s.h.len + s.h.pad + 1, s.w.len + s.w.pad + 1});
   dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
-    with_index_width(bound, [&]<typename D>() {
-      max_unpool_disjoint_kernel<T, D><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
-          grad_out.ptr<T>(), indices.ptr<int64_t>(), s, total, D(s.w.len), D(plane), D(p.stride_h),
-          D(p.stride_w), grad_x.ptr<T>());
+    with_argmax_type(indices, "max_pool2d_backward", [&]<typename Idx>() {
+      with_index_width(bound, [&]<typename D>() {
+        max_unpool_disjoint_kernel<T, D, Idx><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+            grad_out.ptr<T>(), indices.ptr<Idx>(), s, total, D(s.w.len), D(plane), D(p.stride_h),
+            D(p.stride_w), grad_x.ptr<T>());
+      });
     });
     HG_CUDA_LAUNCH_CHECK("max_unpool_disjoint_kernel");
   });
@@ -244,10 +273,18 @@ void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
     max_pool2d_backward_disjoint(grad_out, indices, grad_x, *params);
     return;
   }
+  HG_CHECK(params != nullptr || indices.dtype == DType::Int64,
+           "max_pool2d_backward: window positions (uint8 indices) need the forward's windows");
+  // the forward's windows, or adaptive ones (whose indices are always plane positions)
+  const Planes s{grad_x.sizes[0] * grad_x.sizes[1],
+                 params != nullptr ? regular_span(grad_x.sizes[2], grad_out.sizes[2],
+                                                  params->kernel_h, params->stride_h, params->pad_h)
+                                   : adaptive_span(grad_x.sizes[2], grad_out.sizes[2]),
+                 params != nullptr ? regular_span(grad_x.sizes[3], grad_out.sizes[3],
+                                                  params->kernel_w, params->stride_w, params->pad_w)
+                                   : adaptive_span(grad_x.sizes[3], grad_out.sizes[3])};
   dispatch_floating(grad_x.dtype, "max_pool2d_backward", [&]<typename T>() {
     using A = typename Scalar<T>::Compute;
-    const int64_t in_plane = grad_x.sizes[2] * grad_x.sizes[3];
-    const int64_t out_plane = grad_out.sizes[2] * grad_out.sizes[3];
     const int64_t total = grad_out.numel(), count = grad_x.numel();
     // Accumulate in the compute type (the argmax of overlapping windows may repeat), then round
     // once; fp32/fp64 gradients are their own accumulator.
@@ -255,8 +292,10 @@ void max_pool2d_backward(const TensorView& grad_out, const TensorView& indices,
     A* acc = std::is_same_v<T, A> ? reinterpret_cast<A*>(grad_x.ptr<T>()) : buf.as<A>();
     zero_async(acc, count);
     if (total > 0) {
-      max_unpool_kernel<T, A><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
-          grad_out.ptr<T>(), indices.ptr<int64_t>(), out_plane, in_plane, total, acc);
+      with_argmax_type(indices, "max_pool2d_backward", [&]<typename Idx>() {
+        max_unpool_kernel<T, A, Idx><<<grid_for(total), kBlockSize, 0, current_stream()>>>(
+            grad_out.ptr<T>(), indices.ptr<Idx>(), s, total, acc);
+      });
       HG_CUDA_LAUNCH_CHECK("max_unpool_kernel");
     }
     if constexpr (!std::is_same_v<T, A>)
@@ -290,6 +329,9 @@ void adaptive_pool2d(bool is_max, const TensorView& x, const TensorView& out,
     const Span w = adaptive_span(x.sizes[3], out.sizes[3]);
     if (is_max) {
       HG_CHECK(indices != nullptr, "adaptive_pool2d: max pooling needs an indices tensor");
+      HG_CHECK(indices->dtype == DType::Int64,
+               "adaptive_pool2d: adaptive windows keep int64 plane positions, got ",
+               dtype_name(indices->dtype), " indices");
       launch_max<T>(x, out, *indices, h, w);
     } else {
       launch_avg<T>(x, out, h, w, true);

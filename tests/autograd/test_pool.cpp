@@ -6,6 +6,8 @@
 #include <string>
 
 #include "grad_util.h"
+#include "kernels/nn_kernels.h"
+#include "kernels/tensor_bridge.h"
 
 using namespace hg;
 using hg::test::check_grad;
@@ -294,4 +296,24 @@ TEST_CASE("pooling: bad inputs raise hg::Error naming the op, shapes and dtypes"
         adaptive_max_pool2d(randn({1, 1, 0, 4}), {2, 2});
       },
       {"adaptive_max_pool2d", "[1, 1, 0, 4]"});
+}
+
+// The kernel family lets a backend keep the argmax as a uint8 position in the window (CUDA
+// does); the CPU kernels keep int64 plane positions and say so when handed anything else.
+TEST_CASE("max pooling's CPU kernels refuse window-position (uint8) indices") {
+  const Tensor x = randn({1, 1, 4, 4}), out = zeros({1, 1, 2, 2});
+  const Tensor bytes = zeros({1, 1, 2, 2}, TensorOptions(kUInt8));
+  const kernels::Pool2dParams params{2, 2, 2, 2, 0, 0, true};
+  expect_error(
+      [&] {
+        kernels::max_pool2d(kCPU)(kernels::view_of(x), kernels::view_of(out),
+                                  kernels::view_of(bytes), params);
+      },
+      {"max_pool2d", "int64", "uint8"});
+  expect_error(
+      [&] {
+        kernels::max_pool2d_backward(kCPU)(kernels::view_of(out), kernels::view_of(bytes),
+                                           kernels::view_of(x), &params);
+      },
+      {"max_pool2d_backward", "int64", "uint8"});
 }

@@ -129,6 +129,19 @@ TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
   }
 }
 
+// Windows of more than 256 elements keep int64 plane positions on CUDA too.
+TEST_CASE("cuda max pooling over windows past a byte's positions matches the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : {kFloat32, kBFloat16}) {
+    manual_seed(13);
+    auto x = leaf_pair(rnd({2, 2, 20, 19}, dtype));
+    const Tensor y = max_pool2d(x.cpu, {17, 16}, {2, 1}), yd = max_pool2d(x.dev, {17, 16}, {2, 1});
+    expect_parity(yd, y, dtype, "max 17x16 forward");
+    backward_both(y, yd, rnd(y.sizes(), dtype));
+    expect_parity(x.dev.grad(), x.cpu.grad(), dtype, "max 17x16 grad_x", 2.0);
+  }
+}
+
 TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
   if (!hg::test::cuda_or_skip()) return;
   for (DType dtype : hg::test::floating_dtypes()) {
@@ -142,6 +155,11 @@ TEST_CASE("cuda max/avg/adaptive pooling match the CPU, indices included") {
     outs.push_back(Pooled{"max 3/2/1", max_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}),
                           max_pool2d(x.dev, {3, 3}, {2, 2}, {1, 1})});
     outs.push_back(Pooled{"max 2x2", max_pool2d(x.cpu, {2, 2}), max_pool2d(x.dev, {2, 2})});
+    // CUDA keeps window positions (uint8) up to 256-element windows, plane positions above
+    outs.push_back(Pooled{"max 3/1/1", max_pool2d(x.cpu, {3, 3}, {1, 1}, {1, 1}),
+                          max_pool2d(x.dev, {3, 3}, {1, 1}, {1, 1})});
+    outs.push_back(
+        Pooled{"max 8x8/1", max_pool2d(x.cpu, {8, 8}, {1, 1}), max_pool2d(x.dev, {8, 8}, {1, 1})});
     outs.push_back(Pooled{"avg incl pad", avg_pool2d(x.cpu, {3, 2}, {2, 1}, {1, 1}, true),
                           avg_pool2d(x.dev, {3, 2}, {2, 1}, {1, 1}, true)});
     outs.push_back(Pooled{"avg excl pad", avg_pool2d(x.cpu, {3, 3}, {2, 2}, {1, 1}, false),
