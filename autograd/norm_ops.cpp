@@ -41,14 +41,16 @@ class BatchNormBackward final : public NormBackward {
   std::string name() const override {
     return relu_ ? "BatchNormReluBackward" : "BatchNormBackward";
   }
-  // With relu fused: the node's own output, whose sign is relu's mask.
-  void save_relu_output(const Tensor& out) {
+  // With relu fused: the kernels recompute the output's sign (relu's mask) from x, the
+  // statistics, weight and bias, so the output itself need not stay alive for it (before a
+  // max pool, nothing else keeps it).
+  void fuse_relu(const Tensor& bias) {
     relu_ = true;
-    relu_out_ = autograd::SavedTensor(out);
+    bias_ = autograd::SavedTensor(bias);
   }
   bool release_saved() override {
     const bool base = NormBackward::release_saved();
-    return relu_out_.reset() || base;
+    return bias_.reset() || base;
   }
   std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
     const Tensor& x = x_.unpack(*this);
@@ -61,13 +63,12 @@ class BatchNormBackward final : public NormBackward {
       gw = make_tensor(inputs[1].shape, inputs[1].dtype, x.device());
     if (next_edges.size() > 2 && next_edges[2].active())
       gb = make_tensor(inputs[2].shape, inputs[2].dtype, x.device());
-    kernels::TensorView vz;
+    kernels::TensorView vbias;
     kernels::batch_norm_backward(x.device())(
-        training_, kernels::view_of(x), kernels::view_of(g),
-        optional_view(relu_ ? relu_out_.unpack(*this) : Tensor(), vz),
-        optional_view(weight, vweight), kernels::view_of(mean_.unpack(*this)),
-        kernels::view_of(invstd_.unpack(*this)), optional_view(gx, vx), optional_view(gw, vw),
-        optional_view(gb, vb));
+        training_, kernels::view_of(x), kernels::view_of(g), relu_, optional_view(weight, vweight),
+        optional_view(relu_ ? bias_.unpack(*this) : Tensor(), vbias),
+        kernels::view_of(mean_.unpack(*this)), kernels::view_of(invstd_.unpack(*this)),
+        optional_view(gx, vx), optional_view(gw, vw), optional_view(gb, vb));
     std::vector<Tensor> result{gx};
     if (next_edges.size() > 1) result.push_back(gw);
     if (next_edges.size() > 2) result.push_back(gb);
@@ -77,7 +78,7 @@ class BatchNormBackward final : public NormBackward {
  private:
   bool training_;
   bool relu_ = false;
-  autograd::SavedTensor relu_out_;
+  autograd::SavedTensor bias_;  // with relu fused
 };
 
 void check_param(const Tensor& p, int64_t channels, DType want, const char* what, const Tensor& x) {
@@ -170,7 +171,7 @@ Tensor batch_norm_fused(const Tensor& x_raw, const Tensor& running_mean, const T
   if (autograd::needs_grad(inputs)) {
     auto node =
         autograd::record_op<BatchNormBackward>(inputs, y, training, x, weight, mean, invstd);
-    if (relu) node->save_relu_output(y);
+    if (relu) node->fuse_relu(bias);
   }
   return y;
 }

@@ -65,10 +65,12 @@ using BatchNormFn = void (*)(bool training, const TensorView& x, const TensorVie
                              const TensorView* bias, const TensorView& save_mean,
                              const TensorView& save_invstd, const TensorView* batch_var, double eps,
                              bool relu, const TensorView& y);
-// relu_out: the forward's output when it fused relu (null otherwise); grad_y is then read as
-// relu's backward would pass it on: 0 where relu_out <= 0, grad_y elsewhere (NaN passes).
+// relu: the forward fused relu; grad_y is then read as relu's backward would pass it on: 0
+// where the forward's output was <= 0, grad_y elsewhere (NaN passes). The output is recomputed
+// from x, the statistics, weight and bias (the forward's bits: the same arithmetic), so it need
+// not stay alive for the backward.
 using BatchNormBackwardFn = void (*)(bool training, const TensorView& x, const TensorView& grad_y,
-                                     const TensorView* relu_out, const TensorView* weight,
+                                     bool relu, const TensorView* weight, const TensorView* bias,
                                      const TensorView& save_mean, const TensorView& save_invstd,
                                      const TensorView* grad_x, const TensorView* grad_weight,
                                      const TensorView* grad_bias);

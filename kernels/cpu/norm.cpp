@@ -63,6 +63,21 @@ void channel_statistics(const T* px, const ChannelLayout& L, int64_t c, double e
   set_param(batch_var, c, count > 1 ? sq / (count - 1) : NAN);
 }
 
+// Channel c's y = (x - mean) * scale + shift in the compute type, rounded to T: what the forward
+// writes, and what the backward recomputes for a fused relu's mask (instead of keeping the
+// output alive for it). One expression for both, so the two agree bit for bit.
+template <typename T>
+struct ChannelAffine {
+  using C = compute_t<T>;
+  C mean, scale, shift;
+  ChannelAffine(const TensorView& save_mean, const TensorView& save_invstd,
+                const TensorView* weight, const TensorView* bias, int64_t c)
+      : mean(static_cast<C>(param(&save_mean, c, 0))),
+        scale(static_cast<C>(param(&save_invstd, c, 1) * param(weight, c, 1))),
+        shift(static_cast<C>(param(bias, c, 0))) {}
+  T output(T x) const { return static_cast<T>((static_cast<C>(x) - mean) * scale + shift); }
+};
+
 }  // namespace
 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
@@ -76,14 +91,12 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
     for (int64_t c = 0; c < L.channels; ++c) {
       if (training) channel_statistics(px, L, c, eps, save_mean, save_invstd, batch_var);
       using C = compute_t<T>;
-      const C mean = static_cast<C>(param(&save_mean, c, 0));
-      const C scale = static_cast<C>(param(&save_invstd, c, 1) * param(weight, c, 1));
-      const C shift = static_cast<C>(param(bias, c, 0));
+      const ChannelAffine<T> affine(save_mean, save_invstd, weight, bias, c);
       auto apply = [&]<bool Relu>() {  // (two loops: no test of relu per element)
         for (int64_t n = 0; n < L.batch; ++n) {
           const int64_t base = (n * L.channels + c) * L.inner;
           for (int64_t i = 0; i < L.inner; ++i) {
-            const T v = static_cast<T>((static_cast<C>(px[base + i]) - mean) * scale + shift);
+            const T v = affine.output(px[base + i]);
             if constexpr (Relu)
               py[base + i] = static_cast<C>(v) <= C(0) ? static_cast<T>(C(0)) : v;  // NaN passes
             else
@@ -98,16 +111,17 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
 
 namespace {
 
-// grad_y[k] as relu's backward passes it on when the forward fused relu (0 where its output z
-// is <= 0; NaN passes), else as it is.
+// grad_y[k] as relu's backward passes it on when the forward fused relu (0 where its output,
+// recomputed from x, is <= 0; NaN passes), else as it is.
 template <typename T, bool Relu>
-inline double grad_at(const T* g, const T* z, int64_t k) {
+inline double grad_at(const T* g, const T* x, const ChannelAffine<T>& affine, int64_t k) {
   using C = compute_t<T>;
   const double value = static_cast<double>(g[k]);
   if constexpr (Relu) {
-    // a mask, not a branch: z's signs are random, and a mispredicted branch per element made
+    // a mask, not a branch: the signs are random, and a mispredicted branch per element made
     // the fused backward 3x slower than relu's select and batch_norm's backward apart
-    const uint64_t keep = uint64_t{0} - static_cast<uint64_t>(!(static_cast<C>(z[k]) <= C(0)));
+    const C y = static_cast<C>(affine.output(x[k]));
+    const uint64_t keep = uint64_t{0} - static_cast<uint64_t>(!(y <= C(0)));
     return std::bit_cast<double>(std::bit_cast<uint64_t>(value) & keep);
   }
   return value;
@@ -116,17 +130,19 @@ inline double grad_at(const T* g, const T* z, int64_t k) {
 // The channel loop of batch_norm_backward, with or without relu's mask.
 template <typename T, bool Relu>
 void batch_norm_backward_loop(bool training, const ChannelLayout& L, const T* px, const T* pg,
-                              const T* pz, const TensorView* weight, const TensorView& save_mean,
-                              const TensorView& save_invstd, const TensorView* grad_x,
-                              const TensorView* grad_weight, const TensorView* grad_bias) {
+                              const TensorView* weight, const TensorView* bias,
+                              const TensorView& save_mean, const TensorView& save_invstd,
+                              const TensorView* grad_x, const TensorView* grad_weight,
+                              const TensorView* grad_bias) {
 #pragma omp parallel for if (L.batch * L.channels * L.inner >= kParallelGrain)
   for (int64_t c = 0; c < L.channels; ++c) {
     const double mean = param(&save_mean, c, 0), invstd = param(&save_invstd, c, 1);
+    const ChannelAffine<T> affine(save_mean, save_invstd, weight, bias, c);
     double sum_g = 0, sum_gx = 0;
     for (int64_t n = 0; n < L.batch; ++n) {
       const int64_t base = (n * L.channels + c) * L.inner;
       for (int64_t i = 0; i < L.inner; ++i) {
-        const double g = grad_at<T, Relu>(pg, pz, base + i);
+        const double g = grad_at<T, Relu>(pg, px, affine, base + i);
         sum_g += g;
         sum_gx += g * (static_cast<double>(px[base + i]) - mean) * invstd;
       }
@@ -140,7 +156,7 @@ void batch_norm_backward_loop(bool training, const ChannelLayout& L, const T* px
     for (int64_t n = 0; n < L.batch; ++n) {
       const int64_t base = (n * L.channels + c) * L.inner;
       for (int64_t i = 0; i < L.inner; ++i) {
-        const double g = grad_at<T, Relu>(pg, pz, base + i);
+        const double g = grad_at<T, Relu>(pg, px, affine, base + i);
         if (!training) {
           gx[base + i] = static_cast<T>(g * w * invstd);
           continue;
@@ -156,19 +172,18 @@ void batch_norm_backward_loop(bool training, const ChannelLayout& L, const T* px
 
 // training: gx = w * invstd / M * (M * gy - sum(gy) - xhat * sum(gy * xhat)), M = N * inner
 // eval:     gx = gy * w * invstd
-void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
-                         const TensorView* relu_out, const TensorView* weight,
+void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y, bool relu,
+                         const TensorView* weight, const TensorView* bias,
                          const TensorView& save_mean, const TensorView& save_invstd,
                          const TensorView* grad_x, const TensorView* grad_weight,
                          const TensorView* grad_bias) {
   const ChannelLayout L = channel_layout(x);
   dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
-    const T* pz = relu_out != nullptr ? relu_out->ptr<T>() : nullptr;
     auto run = [&]<bool Relu>() {
-      batch_norm_backward_loop<T, Relu>(training, L, x.ptr<T>(), grad_y.ptr<T>(), pz, weight,
+      batch_norm_backward_loop<T, Relu>(training, L, x.ptr<T>(), grad_y.ptr<T>(), weight, bias,
                                         save_mean, save_invstd, grad_x, grad_weight, grad_bias);
     };
-    with_flag(pz != nullptr, run);
+    with_flag(relu, run);
   });
 }
 

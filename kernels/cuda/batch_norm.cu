@@ -42,6 +42,31 @@ __global__ void bn_variance_kernel(const double* partial, Channels L, double eps
   var_out.set(c, count > 1 ? sq / static_cast<double>(count - 1) : NAN);  // unbiased
 }
 
+// Channel c's y = (x - mean) * scale + shift, scale = invstd * weight, shift = bias, in the
+// compute type; output() rounds each operation (no FMA), as the CPU does. The forward writes
+// it, and with relu fused the backward recomputes it for relu's mask instead of keeping the
+// output alive for it (ResNet-9's conv_bn blocks before a max pool: the largest activations).
+template <typename T>
+struct ChannelAffine {
+  using C = typename Scalar<T>::Compute;
+  C m, scale, shift;
+  __device__ ChannelAffine(Param mean, Param invstd, Param weight, Param bias, int64_t c)
+      : m(static_cast<C>(mean.get(c, 0))),
+        scale(static_cast<C>(invstd.get(c, 1) * weight.get(c, 1))),
+        shift(static_cast<C>(bias.get(c, 0))) {}
+  __device__ T output(T x) const {
+    return Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(x) - m, scale), shift));
+  }
+  // relu's mask on the rounded output: NaN passes, -0 and 0 do not
+  __device__ bool relu_keeps(T x) const { return !(Scalar<T>::load(output(x)) <= C(0)); }
+};
+
+// The fused relu's mask in the backward: on, and the forward's parameters to recompute y with.
+struct ReluMask {
+  bool on;
+  Param bias;
+};
+
 // y = (x - mean) * (invstd * weight) + bias, V elements (one channel's) per step; with Relu,
 // relu of that (on the rounded value: NaN passes, -0 becomes 0, as the relu kernel).
 template <typename T, int V, typename D, bool Relu>
@@ -50,47 +75,41 @@ __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D chan
   using C = typename Scalar<T>::Compute;
   using I = typename D::Index;
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
-    const I c = channels.mod(plane_packs.div(i));
-    const C m = static_cast<C>(mean.get(c, 0));
-    const C scale = static_cast<C>(invstd.get(c, 1) * weight.get(c, 1));
-    const C shift = static_cast<C>(bias.get(c, 0));
+    const ChannelAffine<T> affine(mean, invstd, weight, bias, channels.mod(plane_packs.div(i)));
     const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V);
     Vec<T, V> ys;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      ys.v[k] = Scalar<T>::store(add_rn(mul_rn(Scalar<T>::load(xs.v[k]) - m, scale), shift));
+      ys.v[k] = affine.output(xs.v[k]);
       if (Relu && Scalar<T>::load(ys.v[k]) <= C(0)) ys.v[k] = Scalar<T>::store(C(0));
     }
     store_pack<V>(y, int64_t{i} * V, ys);
   }
 }
 
-// grad_y as relu's backward passes it on: 0 where the fused relu's output z is <= 0 (NaN
-// passes); z is null when the forward fused no relu.
+// grad_y as relu's backward passes it on: 0 where the fused relu's output (recomputed from x)
+// is <= 0 (NaN passes); as it is when the forward fused no relu.
 template <typename T, int V>
-__device__ inline double masked_grad(const Vec<T, V>& gs, const Vec<T, V>& zs, bool relu, int k) {
-  using C = typename Scalar<T>::Compute;
-  if (relu && Scalar<T>::load(zs.v[k]) <= C(0)) return 0.0;
+__device__ inline double masked_grad(const Vec<T, V>& gs, const Vec<T, V>& xs, bool relu,
+                                     const ChannelAffine<T>& affine, int k) {
+  if (relu && !affine.relu_keeps(xs.v[k])) return 0.0;
   return static_cast<double>(Scalar<T>::load(gs.v[k]));
-}
-template <int V, typename T>
-__device__ inline Vec<T, V> load_or_zero(const T* p, int64_t i) {
-  return p != nullptr ? load_pack<V>(p, i) : Vec<T, V>{};
 }
 
 // Per block: partial[block] = sum(g), partial[blocks + block] = sum(g * xhat).
 template <typename T, int V>
-__global__ void bn_backward_partial_kernel(const T* x, const T* g, const T* z, Channels L,
-                                           Param mean, Param invstd, double* partial) {
+__global__ void bn_backward_partial_kernel(const T* x, const T* g, ReluMask relu, Channels L,
+                                           Param mean, Param invstd, Param weight,
+                                           double* partial) {
   const int64_t c = blockIdx.x / L.slices, slice = blockIdx.x % L.slices;
   const double m = mean.get(c, 0), is = invstd.get(c, 1);
+  const ChannelAffine<T> affine(mean, invstd, weight, relu.bias, c);
   double sum_g = 0, sum_gx = 0;
   for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
     const Vec<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
-    const Vec<T, V> zs = load_or_zero<V>(z, i);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = masked_grad(gs, zs, z != nullptr, k);
+      const double gi = masked_grad(gs, xs, relu.on, affine, k);
       sum_g += gi;
       sum_gx += gi * (static_cast<double>(Scalar<T>::load(xs.v[k])) - m) * is;
     }
@@ -117,7 +136,7 @@ __global__ void bn_backward_sums_kernel(const double* partial, Channels L, Param
 }
 
 template <typename T, int V, typename D>
-__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, const T* z,
+__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, ReluMask relu,
                                          int64_t packs, D plane_packs, D channels, double count,
                                          Param mean, Param invstd, Param weight, const double* sums,
                                          T* gx) {
@@ -125,12 +144,12 @@ __global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, 
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
     const I c = channels.mod(plane_packs.div(i));
     const double w = weight.get(c, 1), is = invstd.get(c, 1), m = mean.get(c, 0);
+    const ChannelAffine<T> affine(mean, invstd, weight, relu.bias, c);
     const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
-    const Vec<T, V> zs = load_or_zero<V>(z, int64_t{i} * V);
     Vec<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = masked_grad(gs, zs, z != nullptr, k);
+      const double gi = masked_grad(gs, xs, relu.on, affine, k);
       double v;
       if (!training) {
         v = gi * w * is;
@@ -199,25 +218,24 @@ void batch_norm(bool training, const TensorView& x, const TensorView* weight,
   });
 }
 
-void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
-                         const TensorView* relu_out, const TensorView* weight,
+void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y, bool relu,
+                         const TensorView* weight, const TensorView* bias,
                          const TensorView& save_mean, const TensorView& save_invstd,
                          const TensorView* grad_x, const TensorView* grad_weight,
                          const TensorView* grad_bias) {
   const Channels L = channels_of(x);
   if (L.channels == 0) return;
   const void* gx_data = grad_x != nullptr ? grad_x->data : nullptr;
-  const void* z_data = relu_out != nullptr ? relu_out->data : nullptr;
+  const ReluMask mask{relu, param_of(bias)};
   dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
-    const T* z = static_cast<const T*>(z_data);
-    with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data, z_data}, [&]<int V>() {
+    with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data}, [&]<int V>() {
       cudaStream_t stream = current_stream();
       DeviceBuffer partial(static_cast<size_t>(2 * L.channels * L.slices) * sizeof(double));
       DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
       bn_backward_partial_kernel<T, V>
           <<<reduction_blocks(L, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
-              x.ptr<T>(), grad_y.ptr<T>(), z, L, param_of(&save_mean), param_of(&save_invstd),
-              partial.as<double>());
+              x.ptr<T>(), grad_y.ptr<T>(), mask, L, param_of(&save_mean), param_of(&save_invstd),
+              param_of(weight), partial.as<double>());
       HG_CUDA_LAUNCH_CHECK("bn_backward_partial_kernel");
       bn_backward_sums_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
           partial.as<double>(), L, param_of(grad_weight), param_of(grad_bias), sums.as<double>());
@@ -227,9 +245,9 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
       const double count = static_cast<double>(L.batch * L.inner);
       with_index_width(std::max(packs, L.channels), [&]<typename D>() {
         bn_backward_input_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
-            training, x.ptr<T>(), grad_y.ptr<T>(), z, packs, D(L.inner / V), D(L.channels), count,
-            param_of(&save_mean), param_of(&save_invstd), param_of(weight), sums.as<double>(),
-            grad_x->ptr<T>());
+            training, x.ptr<T>(), grad_y.ptr<T>(), mask, packs, D(L.inner / V), D(L.channels),
+            count, param_of(&save_mean), param_of(&save_invstd), param_of(weight),
+            sums.as<double>(), grad_x->ptr<T>());
       });
       HG_CUDA_LAUNCH_CHECK("bn_backward_input_kernel");
     });

@@ -23,8 +23,8 @@ void adaptive_avg_pool2d_backward(const TensorView& grad_out, const TensorView& 
 void batch_norm(bool training, const TensorView& x, const TensorView* weight,
                 const TensorView* bias, const TensorView& save_mean, const TensorView& save_invstd,
                 const TensorView* batch_var, double eps, bool relu, const TensorView& y);
-void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y,
-                         const TensorView* relu_out, const TensorView* weight,
+void batch_norm_backward(bool training, const TensorView& x, const TensorView& grad_y, bool relu,
+                         const TensorView* weight, const TensorView* bias,
                          const TensorView& save_mean, const TensorView& save_invstd,
                          const TensorView* grad_x, const TensorView* grad_weight,
                          const TensorView* grad_bias);

@@ -120,6 +120,33 @@ TEST_CASE("batch_norm_relu: relu(batch_norm(x)) in one op with the two ops' bits
   }
 }
 
+// The fused backward recomputes relu's mask from x, the statistics, weight and bias instead of
+// keeping the output: without weight and bias too, and a bias changed in place before the
+// backward is an error, as for any saved tensor.
+TEST_CASE("batch_norm_relu: the mask from x without affine parameters, a changed bias refused") {
+  for (DType dtype : {kFloat32, kBFloat16}) {
+    CAPTURE(dtype_name(dtype));
+    manual_seed(14);
+    const Tensor x0 = randn({3, 2, 4, 4}).to(dtype);
+    Tensor x[2] = {x0.clone().requires_grad_(), x0.clone().requires_grad_()};
+    const Tensor y0 = batch_norm_relu(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true);
+    const Tensor y1 = relu(batch_norm(x[1], Tensor(), Tensor(), Tensor(), Tensor(), true));
+    CHECK(values(y0) == values(y1));
+    const Tensor g = randn(y0.sizes()).to(dtype);
+    y0.backward(g);
+    y1.backward(g);
+    CHECK(values(x[0].grad()) == values(x[1].grad()));
+  }
+  Tensor w = ones({2}).requires_grad_(), b = zeros({2}).requires_grad_();
+  const Tensor y =
+      batch_norm_relu(randn({3, 2, 4}).requires_grad_(), Tensor(), Tensor(), w, b, true);
+  {
+    NoGradGuard no_grad;
+    b.add_(ones({2}));
+  }
+  hg::test::expect_error([&] { y.sum().backward(); }, {"modified"});
+}
+
 TEST_CASE("batch_norm: eval mode uses the running statistics") {
   Tensor x = from_vector(std::vector<double>{1, 2, 3, 4}, {2, 2}, kFloat64);
   Tensor rm = from_vector(std::vector<double>{1, 2}, kFloat64);
