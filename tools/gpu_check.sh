@@ -210,11 +210,11 @@ run bench_models 150 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_m
     PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
 # 16-bit steps at O2 (a 16-bit model with fp32 masters: no weight casts in the forward, no
 # gradient casts back): mlp and cnn eager and graphed, ResNet-9 eager (the CIFAR-10 recipe's).
-run bench_o2 90 bash -c 'for m in mlp cnn; do for p in bf16 fp16; do for g in "" --graph; do
+run bench_o2 90 bash -c 'rc=0; for m in mlp cnn; do for p in bf16 fp16; do for g in "" --graph; do
     "$0/bench/bench_models" --model $m --batch 128 --precision $p --opt-level O2 --device cuda $g ||
-    exit 1; done; done; done
-  "$0/bench/bench_models" --model resnet9 --batch 512 --precision fp16 --opt-level O2 --device cuda' \
-    "$build"
+    { echo "bench_o2: $m $p $g failed" >&2; rc=1; }; done; done; done
+  "$0/bench/bench_models" --model resnet9 --batch 512 --precision fp16 --opt-level O2 \
+    --device cuda || rc=1; exit $rc' "$build"
 # ResNet-9's 16-bit steps with the implicit-GEMM convolutions (next to bench_models' rows).
 run bench_igemm 60 env HG_CONV_IMPLICIT_GEMM=1 DEVICE=cuda MODELS=resnet9 PRECISIONS="fp16 bf16" \
     RESNET_BATCH=512 OUT="$logs/bench_igemm.jsonl" PYTHON="$(command -v python3)" \
