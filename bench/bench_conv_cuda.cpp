@@ -23,8 +23,8 @@ struct Layer {
   int64_t cin, cout, size;  // square input and output (stride 1, padding 1)
 };
 
-// ResNet-9's convolutions (the first one's forward stays im2col + cuBLAS: 27 is no whole number
-// of 8-weight runs; its gradients take the implicit GEMM).
+// ResNet-9's convolutions (the first one's implicit-GEMM forward loads its weights one by one:
+// 27 is no whole number of 8-weight runs).
 const std::vector<Layer> kLayers = {
     {"prep 3->64 32x32", 3, 64, 32},       {"layer1 64->128 32x32", 64, 128, 32},
     {"res1 128->128 16x16", 128, 128, 16}, {"layer2 128->256 16x16", 128, 256, 16},

@@ -49,7 +49,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   const Shape s = conv::make_shape(xv, wv, ov, p);
   if constexpr (kSixteenBit<T>) {
     const auto d = implicit_gemm_dims<T>(s);
-    if (d && igemm::usable_forward(*d, wv.data))
+    if (d && igemm::supported(*d))
       return igemm::conv_forward<T>(*d, xv.ptr<T>(), wv.ptr<T>(),
                                     bv != nullptr ? bv->ptr<T>() : nullptr, ov.ptr<T>());
   }

@@ -12,6 +12,7 @@
 #include "core/cuda.h"
 #include "kernels/cuda/conv_igemm.h"
 #include "kernels/cuda/conv_igemm_common.cuh"
+#include "kernels/with_flag.h"
 
 namespace hg::cuda::igemm {
 namespace {
@@ -24,24 +25,38 @@ struct Stages {
   T b[2][kTileK][kLdB];  // X: rows k, columns pixels
 };
 
-// The registers that carry one stage from global memory to shared memory.
-template <typename T>
+// The registers that carry one stage from global memory to shared memory: the weights as
+// 16-byte runs (Runs), and the inputs. Weights that come one by one (rows of no whole number
+// of runs) go straight to the stage's shared memory instead: 16 more registers per thread
+// would spill, and those layers (3 or 1 input channels) have one or two stages anyway.
+template <typename T, bool Runs>
 struct Prefetch {
-  uint4 a[kVectorsA];
+  uint4 a[Runs ? kVectorsA : 1];
   T b[kRowsB];
 };
 
-template <typename T, int KH, int KW>
+// Stage `stage` of W (weights one by one: straight into shared memory) and of X (into regs).
+template <typename T, int KH, int KW, bool Runs>
 __device__ inline void load_stage(const Geometry& s, const T* __restrict__ x,
                                   const T* __restrict__ w, int group, int m0, int k0,
-                                  const PixelSource& px, Prefetch<T>& regs) {
+                                  const PixelSource& px, Prefetch<T, Runs>& regs, Stages<T>& st,
+                                  int stage) {
   const int tid = threadIdx.x;
+  if constexpr (Runs) {
 #pragma unroll
-  for (int r = 0; r < kVectorsA; ++r) {
-    const int m = m0 + a_row(tid, r), k = k0 + a_column(tid);
-    regs.a[r] = weight_run_inside(s, m, k)
-                    ? *reinterpret_cast<const uint4*>(w + weight_offset(s, group, m, k))
-                    : make_uint4(0, 0, 0, 0);
+    for (int r = 0; r < kVectorsA; ++r) {
+      const int m = m0 + a_row(tid, r), k = k0 + a_column(tid);
+      regs.a[r] = weight_inside(s, m, k)
+                      ? *reinterpret_cast<const uint4*>(w + weight_offset(s, group, m, k))
+                      : make_uint4(0, 0, 0, 0);
+    }
+  } else {
+#pragma unroll 4
+    for (int r = 0; r < kScalarsA; ++r) {
+      const int row = a_scalar_row(tid, r), m = m0 + row, k = k0 + a_scalar_column(tid);
+      st.a[stage][row][a_scalar_column(tid)] =
+          weight_inside(s, m, k) ? w[weight_offset(s, group, m, k)] : zero_value<T>();
+    }
   }
 #pragma unroll
   for (int r = 0; r < kRowsB; ++r) {
@@ -50,12 +65,14 @@ __device__ inline void load_stage(const Geometry& s, const T* __restrict__ x,
   }
 }
 
-template <typename T>
-__device__ inline void store_stage(const Prefetch<T>& regs, Stages<T>& st, int stage) {
+template <typename T, bool Runs>
+__device__ inline void store_stage(const Prefetch<T, Runs>& regs, Stages<T>& st, int stage) {
   const int tid = threadIdx.x;
+  if constexpr (Runs) {
 #pragma unroll
-  for (int r = 0; r < kVectorsA; ++r)
-    *reinterpret_cast<uint4*>(&st.a[stage][a_row(tid, r)][a_column(tid)]) = regs.a[r];
+    for (int r = 0; r < kVectorsA; ++r)
+      *reinterpret_cast<uint4*>(&st.a[stage][a_row(tid, r)][a_column(tid)]) = regs.a[r];
+  }
 #pragma unroll
   for (int r = 0; r < kRowsB; ++r) st.b[stage][b_row(tid, r)][b_column(tid)] = regs.b[r];
 }
@@ -65,7 +82,7 @@ using FragA = wmma::fragment<wmma::matrix_a, kFrag, kFrag, kFrag, T, wmma::row_m
 template <typename T>
 using FragB = wmma::fragment<wmma::matrix_b, kFrag, kFrag, kFrag, T, wmma::row_major>;
 
-template <typename T, int KH, int KW>
+template <typename T, int KH, int KW, bool Runs>
 __global__ void __launch_bounds__(kThreads, 2)  // two blocks per SM: at most 128 registers
     conv_igemm_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                       T* __restrict__ out, Geometry s) {
@@ -78,15 +95,17 @@ __global__ void __launch_bounds__(kThreads, 2)  // two blocks per SM: at most 12
 
   Accumulators acc;
   clear(acc);
-  Prefetch<T> regs;
-  load_stage<T, KH, KW>(s, x, w, group, m0, 0, px, regs);
+  Prefetch<T, Runs> regs;
+  load_stage<T, KH, KW, Runs>(s, x, w, group, m0, 0, px, regs, st, 0);
   store_stage(regs, st, 0);
   __syncthreads();
   const int stages = tiles(s.kg, kTileK);
   for (int t = 0; t < stages; ++t) {
     const bool more = t + 1 < stages;
     const int cur = t & 1;
-    if (more) load_stage<T, KH, KW>(s, x, w, group, m0, (t + 1) * kTileK, px, regs);
+    // (the other stage: every warp finished reading it before last round's barrier)
+    if (more)
+      load_stage<T, KH, KW, Runs>(s, x, w, group, m0, (t + 1) * kTileK, px, regs, st, cur ^ 1);
     multiply_tiles<FragA<T>, FragB<T>, kTileK>(
         wt, [&](int row, int kk) { return &st.a[cur][row][kk]; }, kLdA,
         [&](int kk, int col) { return &st.b[cur][kk][col]; }, kLdB, acc);
@@ -113,15 +132,13 @@ bool& enabled_flag() {
 
 }  // namespace
 
-bool usable_forward(const ConvDims& d, const void* weight) {
-  return forward_supported(d) && aligned_to(weight, 16);
-}
-
 template <typename T>
 void conv_forward(const ConvDims& d, const T* x, const T* w, const T* bias, T* out) {
   const Geometry s = make_geometry(d);
   const dim3 grid(tiles(s.npix, kTileN), tiles(s.og, kTileM), static_cast<unsigned>(d.groups));
-  conv_igemm_kernel<T, 3, 3><<<grid, kThreads, 0, current_stream()>>>(x, w, bias, out, s);
+  kernels::with_flag(whole_weight_runs(d) && aligned_to(w, 16), [&]<bool Runs>() {
+    conv_igemm_kernel<T, 3, 3, Runs><<<grid, kThreads, 0, current_stream()>>>(x, w, bias, out, s);
+  });
   HG_CUDA_LAUNCH_CHECK("conv2d conv_igemm_kernel");
 }
 

@@ -2,8 +2,7 @@
 // The implicit-GEMM convolution for fp16/bf16 (kernels/cuda/conv_igemm.cu, conv_igemm_wgrad.cu):
 // the tensor cores read im2col's columns straight from x instead of their being written out.
 // conv.cu takes it for the forward, stride-1 grad_x (itself a forward convolution) and the
-// weight gradient when cuda::implicit_gemm_conv() is on and the shape fits: usable_forward() for
-// the forward passes, supported() for the weight gradient.
+// weight gradient when cuda::implicit_gemm_conv() is on and supported() says the shape fits.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -12,9 +11,6 @@
 #include "kernels/cuda/conv_igemm_tiles.h"
 
 namespace hg::cuda::igemm {
-
-// forward_supported(d) and weights aligned for 16-byte loads.
-bool usable_forward(const ConvDims& d, const void* weight);
 
 // out [n, cout, ho, wo] = conv(x [n, cin, h, w], w [cout, cin / groups, 3, 3]) (+ bias [cout]),
 // all contiguous; fp32 accumulation, one rounding per output (the bias added before it).

@@ -24,8 +24,10 @@ inline constexpr int kTileN = 128;  // output pixels per block
 inline constexpr int kTileK = 32;   // reduction steps per stage
 inline constexpr int kThreads = 256;
 inline constexpr int kVector = 8;  // 16-bit weights per 16-byte load
-// Each thread loads kVectorsA 16-byte runs of the W tile and kRowsB entries of the X tile.
+// Each thread loads kVectorsA 16-byte runs of the W tile (or kScalarsA single weights, when the
+// rows are no whole number of runs) and kRowsB entries of the X tile.
 inline constexpr int kVectorsA = kTileM * kTileK / kVector / kThreads;  // 2
+inline constexpr int kScalarsA = kTileM * kTileK / kThreads;            // 16
 inline constexpr int kRowsB = kTileK * kTileN / kThreads;               // 16
 
 // One launch's shape, in 32-bit indices (the launcher checks that every offset fits).
@@ -99,9 +101,14 @@ HG_INDEX_FN int a_row(int tid, int r) {
 }
 HG_INDEX_FN int a_column(int tid) { return (tid % (kTileK / kVector)) * kVector; }
 
-// W's offset of row m (within the group), column k; the run is loaded only when it lies inside
-// the matrix (kg is a multiple of kVector, so a run is all in or all out).
-HG_INDEX_FN bool weight_run_inside(const Geometry& s, int32_t m, int32_t k) {
+// Single weights: thread `tid`'s entry r is row (tid + r * 256) / 32, column tid % 32, so a
+// warp reads 32 neighbouring weights of one row.
+HG_INDEX_FN int a_scalar_row(int tid, int r) { return (tid + r * kThreads) / kTileK; }
+HG_INDEX_FN int a_scalar_column(int tid) { return tid % kTileK; }
+
+// W's offset of row m (within the group), column k; a weight (or a run of kVector, when kg is a
+// multiple of kVector, so that a run is all in or all out) is loaded only inside the matrix.
+HG_INDEX_FN bool weight_inside(const Geometry& s, int32_t m, int32_t k) {
   return m < s.og && k < s.kg;
 }
 HG_INDEX_FN int32_t weight_offset(const Geometry& s, int32_t group, int32_t m, int32_t k) {
@@ -175,16 +182,17 @@ struct ConvDims {
 };
 
 // Whether the kernels take this convolution: a 3x3 kernel (the one instantiated) and every
-// offset below 2^31. The weight gradient takes any such shape.
+// offset below 2^31.
 inline bool supported(const ConvDims& d) {
   const int64_t kg = d.cin / d.groups * d.kh * d.kw, limit = int64_t{1} << 31;
   return d.kh == 3 && d.kw == 3 && d.n * d.cin * d.h * d.w < limit &&
          d.n * d.cout * d.ho * d.wo < limit && d.cout * kg < limit && d.n > 0 && d.cout > 0 &&
          kg > 0 && d.ho > 0 && d.wo > 0;  // (a grid of 0 blocks is an invalid launch)
 }
-// The forward also needs the reduction length in whole 16-byte runs of weights (its loads).
-inline bool forward_supported(const ConvDims& d) {
-  return supported(d) && (d.cin / d.groups * d.kh * d.kw) % kVector == 0;
+// Whether the forward can load its weights in 16-byte runs: the rows (the reduction length)
+// whole runs long; the launcher also checks the weights' alignment.
+inline bool whole_weight_runs(const ConvDims& d) {
+  return (d.cin / d.groups * d.kh * d.kw) % kVector == 0;
 }
 
 inline Geometry make_geometry(const ConvDims& d) {

@@ -85,9 +85,9 @@ TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
 }
 
 // The implicit-GEMM kernels (kernels/cuda/conv_igemm.cu, conv_igemm_wgrad.cu) take 16-bit 3x3
-// convolutions: the forward and stride-1 grad_x (its transposed convolution) when the reduction
-// is whole 8-weight runs, the weight gradient always (pixel slices summed in a fixed order, so
-// twice the same call gives the same bits). Shapes with partial tiles of channels and pixels,
+// convolutions: the forward and stride-1 grad_x (its transposed convolution), with the weights
+// in 16-byte runs or one by one, and the weight gradient (pixel slices summed in a fixed order,
+// so twice the same call gives the same bits). Shapes with partial tiles of channels and pixels,
 // strides, dilation, groups and padding past k - 1.
 TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
   if (!hg::test::cuda_or_skip()) return;
@@ -102,8 +102,7 @@ TEST_CASE("cuda conv2d by implicit GEMM matches the CPU and the im2col path") {
       {2, 32, 6, 5, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 2, true},      // groups
       {1, 8, 4, 4, 8, 3, 3, {1, 1}, {3, 3}, {1, 1}, 1, false},       // pad past k - 1: col2im
       {1, 16, 5, 5, 200, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},     // two tiles of channels
-      // reductions that are not whole runs of 8 (3 and 1 input channels): only the weight
-      // gradient is implicit GEMM
+      // reductions that are not whole runs of 8 (3 and 1 input channels): weights one by one
       {4, 3, 12, 12, 64, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, false},
       {4, 1, 10, 10, 32, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},
   };

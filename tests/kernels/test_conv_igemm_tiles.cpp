@@ -41,23 +41,38 @@ std::vector<double> direct_conv(const ig::ConvDims& d, const std::vector<double>
   return out;
 }
 
+// The W tile's entries thread tid brings in: as 16-byte runs (runs) or one by one.
+void load_weights(const ig::Geometry& s, const std::vector<double>& w, int group, int m0, int k0,
+                  int tid, bool runs, std::vector<double>& a) {
+  if (runs) {
+    for (int r = 0; r < ig::kVectorsA; ++r) {
+      const int row = ig::a_row(tid, r), col = ig::a_column(tid);
+      const int m = m0 + row, k = k0 + col;
+      for (int v = 0; v < ig::kVector; ++v)
+        a[row * ig::kTileK + col + v] =
+            ig::weight_inside(s, m, k) ? w.at(ig::weight_offset(s, group, m, k) + v) : 0.0;
+    }
+    return;
+  }
+  for (int r = 0; r < ig::kScalarsA; ++r) {
+    const int row = ig::a_scalar_row(tid, r), col = ig::a_scalar_column(tid);
+    const int m = m0 + row, k = k0 + col;
+    a[row * ig::kTileK + col] =
+        ig::weight_inside(s, m, k) ? w.at(ig::weight_offset(s, group, m, k)) : 0.0;
+  }
+}
+
 // One block of the kernel: the stages it loads (as each thread would), their product, and the
 // epilogue's lane-to-output mapping. writes counts how often each output is stored.
 void emulate_block(const ig::Geometry& s, const std::vector<double>& x,
-                   const std::vector<double>& w, int group, int bx, int by,
+                   const std::vector<double>& w, int group, int bx, int by, bool runs,
                    std::vector<double>& out, std::vector<int>& writes) {
   const int m0 = by * ig::kTileM, pix0 = bx * ig::kTileN;
   std::vector<double> acc(ig::kTileM * ig::kTileN, 0.0);
   for (int k0 = 0; k0 < s.kg; k0 += ig::kTileK) {
     std::vector<double> a(ig::kTileM * ig::kTileK, NAN), b(ig::kTileK * ig::kTileN, NAN);
     for (int tid = 0; tid < ig::kThreads; ++tid) {
-      for (int r = 0; r < ig::kVectorsA; ++r) {
-        const int row = ig::a_row(tid, r), col = ig::a_column(tid);
-        const int m = m0 + row, k = k0 + col;
-        for (int v = 0; v < ig::kVector; ++v)
-          a[row * ig::kTileK + col + v] =
-              ig::weight_run_inside(s, m, k) ? w.at(ig::weight_offset(s, group, m, k) + v) : 0.0;
-      }
+      load_weights(s, w, group, m0, k0, tid, runs, a);
       const ig::PixelSource px = ig::pixel_source(s, pix0 + ig::b_column(tid), group);
       for (int r = 0; r < ig::kRowsB; ++r) {
         const int32_t offset = ig::column_offset<3, 3>(s, px, k0 + ig::b_row(tid, r));
@@ -81,11 +96,14 @@ void emulate_block(const ig::Geometry& s, const std::vector<double>& x,
     }
 }
 
-void check_convolution(const ig::ConvDims& d, std::mt19937& rng) {
+// runs: the weights as 16-byte runs, which the kernel takes when whole_weight_runs(d) (and the
+// weights are aligned), else one by one.
+void check_convolution(const ig::ConvDims& d, bool runs, std::mt19937& rng) {
   INFO("n " << d.n << " cin " << d.cin << " " << d.h << "x" << d.w << " cout " << d.cout
             << " groups " << d.groups << " stride " << d.sh << "," << d.sw << " pad " << d.ph << ","
-            << d.pw << " dilation " << d.dh << "," << d.dw);
-  REQUIRE(ig::forward_supported(d));
+            << d.pw << " dilation " << d.dh << "," << d.dw << " runs " << runs);
+  REQUIRE(ig::supported(d));
+  REQUIRE((!runs || ig::whole_weight_runs(d)));
   std::uniform_real_distribution<double> any(-1.0, 1.0);
   std::vector<double> x(static_cast<size_t>(d.n * d.cin * d.h * d.w));
   std::vector<double> w(static_cast<size_t>(d.cout * d.cin / d.groups * d.kh * d.kw));
@@ -97,7 +115,7 @@ void check_convolution(const ig::ConvDims& d, std::mt19937& rng) {
   for (int g = 0; g < d.groups; ++g)
     for (int by = 0; by < ig::tiles(s.og, ig::kTileM); ++by)
       for (int bx = 0; bx < ig::tiles(s.npix, ig::kTileN); ++bx)
-        emulate_block(s, x, w, g, bx, by, out, writes);
+        emulate_block(s, x, w, g, bx, by, runs, out, writes);
   const std::vector<double> expected = direct_conv(d, x, w);
   for (size_t i = 0; i < out.size(); ++i) {
     REQUIRE(writes[i] == 1);
@@ -226,26 +244,33 @@ ig::ConvDims dims(int64_t n, int64_t cin, int64_t h, int64_t w, int64_t cout, in
 TEST_CASE("the implicit-GEMM convolution's tiles compute a direct convolution") {
   std::mt19937 rng(5);
   // a ResNet-9 layer (smaller batch): whole tiles of channels, pixels over several samples
-  check_convolution(dims(2, 64, 16, 16, 128, 1, 1, 1, 1), rng);
+  check_convolution(dims(2, 64, 16, 16, 128, 1, 1, 1, 1), true, rng);
   // partial tiles everywhere: 40 channels, 3 x 7 x 9 pixels, a reduction of 72 (2.25 stages)
-  check_convolution(dims(3, 8, 7, 9, 40, 1, 1, 1, 1), rng);
+  check_convolution(dims(3, 8, 7, 9, 40, 1, 1, 1, 1), true, rng);
   // stride 2, no padding, dilation 2, and groups (each a GEMM of its own, blockIdx.z)
-  check_convolution(dims(2, 16, 11, 10, 24, 1, 2, 0, 1), rng);
-  check_convolution(dims(2, 8, 9, 9, 16, 1, 1, 2, 2), rng);
-  check_convolution(dims(2, 32, 6, 5, 12, 2, 1, 1, 1), rng);
+  check_convolution(dims(2, 16, 11, 10, 24, 1, 2, 0, 1), true, rng);
+  check_convolution(dims(2, 8, 9, 9, 16, 1, 1, 2, 2), true, rng);
+  check_convolution(dims(2, 32, 6, 5, 12, 2, 1, 1, 1), true, rng);
   // padding past k - 1, as grad_x's transposed convolution of a padded forward can have
-  check_convolution(dims(1, 8, 4, 4, 8, 1, 1, 3, 1), rng);
+  check_convolution(dims(1, 8, 4, 4, 8, 1, 1, 3, 1), true, rng);
   // more output channels than one tile (two tiles along y)
-  check_convolution(dims(1, 16, 5, 5, 200, 1, 1, 1, 1), rng);
+  check_convolution(dims(1, 16, 5, 5, 200, 1, 1, 1, 1), true, rng);
+  // weights one by one: rows of 27 and 9 (3 and 1 input channels), and a shape of whole runs
+  // whose weights are not aligned for them
+  check_convolution(dims(2, 3, 8, 8, 64, 1, 1, 1, 1), false, rng);
+  check_convolution(dims(3, 1, 7, 7, 32, 1, 1, 1, 1), false, rng);
+  check_convolution(dims(2, 12, 6, 6, 9, 3, 1, 1, 1), false, rng);
+  check_convolution(dims(3, 8, 7, 9, 40, 1, 1, 1, 1), false, rng);
 }
 
 TEST_CASE("the implicit-GEMM convolution takes 3x3 kernels over whole 16-byte weight runs") {
-  CHECK(ig::forward_supported(dims(512, 64, 32, 32, 128, 1, 1, 1, 1)));
-  // the forward loads weights in runs of 8; the weight gradient takes any reduction length
-  CHECK_FALSE(ig::forward_supported(dims(512, 3, 32, 32, 64, 1, 1, 1, 1)));  // kg = 27
-  CHECK_FALSE(ig::forward_supported(dims(2, 12, 8, 8, 8, 3, 1, 1, 1)));      // kg = 36
+  CHECK(ig::supported(dims(512, 64, 32, 32, 128, 1, 1, 1, 1)));
+  CHECK(ig::whole_weight_runs(dims(512, 64, 32, 32, 128, 1, 1, 1, 1)));
+  // any reduction length; weights in runs of 8 only when it is a multiple of 8
   CHECK(ig::supported(dims(512, 3, 32, 32, 64, 1, 1, 1, 1)));
+  CHECK_FALSE(ig::whole_weight_runs(dims(512, 3, 32, 32, 64, 1, 1, 1, 1)));  // kg = 27
   CHECK(ig::supported(dims(2, 12, 8, 8, 8, 3, 1, 1, 1)));
+  CHECK_FALSE(ig::whole_weight_runs(dims(2, 12, 8, 8, 8, 3, 1, 1, 1)));  // kg = 36
   ig::ConvDims five = dims(2, 8, 8, 8, 8, 1, 1, 1, 1);
   five.kh = five.kw = 5;
   CHECK_FALSE(ig::supported(five));
