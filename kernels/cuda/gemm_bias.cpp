@@ -11,15 +11,18 @@
 // Setting up a cuBLASLt call (descriptors, the heuristic's choice of algorithm) costs more host
 // time than the launch, so each distinct call shape is set up once and kept for the process,
 // as cuBLAS keeps its own heuristics' answers. Shapes cuBLASLt does not take (fp64, operands
-// that need packing, an algorithm it cannot find) go the plain way, and are remembered too.
+// that need packing, an algorithm it cannot find, a launch it refuses: with a warning, once)
+// go the plain way, and are remembered too.
 #include <cublasLt.h>
 
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 
 #include "core/allocator.h"
+#include "core/warning.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/gemm_operands.h"
@@ -180,11 +183,14 @@ bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
   const cublasStatus_t status = cublasLtMatmul(
       lt.handle, plan.desc, &alpha, ob.ptr, plan.a, oa.ptr, plan.b, &beta, c.data, plan.d, c.data,
       plan.d, &plan.algo, lt.workspace, kLtWorkspaceBytes, current_stream());
-  if (status == CUBLAS_STATUS_NOT_SUPPORTED) {  // declined at launch: nothing ran
+  if (status != CUBLAS_STATUS_SUCCESS) {  // declined at launch: take the plain kernels
+    warn_once(std::string("cublaslt-") + cublasGetStatusName(status),
+              std::string("linear: cuBLASLt's epilogue call returned ") +
+                  cublasGetStatusString(status) +
+                  "; this shape takes a GEMM and a separate bias kernel instead");
     release(plan);
     return false;
   }
-  HG_CUBLAS_CHECK(status);
   return true;
 }
 
