@@ -46,9 +46,9 @@ void set_allow_tf32(bool on);
 bool allow_tf32();
 // fp16/bf16 3x3 convolutions (forward, weight gradient, and grad_x for stride 1) by the
 // implicit-GEMM kernels (kernels/cuda/conv_igemm*.cu), which read im2col's columns from the
-// input instead of writing them out; otherwise im2col + cuBLAS. Off by default until it has been measured on a GPU (also
-// switched on by HG_CONV_IMPLICIT_GEMM=1 in the environment). The results agree within the
-// dtype's tolerance, not bit for bit: the two sum in different orders.
+// input instead of writing them out; otherwise im2col + cuBLAS. Off by default until it has
+// been measured on a GPU (also switched on by HG_CONV_IMPLICIT_GEMM=1 in the environment). The
+// results agree within the dtype's tolerance, not bit for bit: the two sum in different orders.
 void set_implicit_gemm_conv(bool on);
 bool implicit_gemm_conv();
 // Whether a cuda::Graph::capture (core/cuda_graph.h) is under way: device work is then recorded,

@@ -82,8 +82,8 @@ TEST_CASE("every kernel family has a CPU column, and a CUDA column exactly in CU
   CHECK(columns.size() == 37);
   for (const Column& c : columns) {
     CHECK_MESSAGE(c.cpu, c.family << " has no CPU kernel");
-    CHECK_MESSAGE(c.cuda == kCudaBuilt, c.family << (kCudaBuilt ? " has no CUDA kernel"
-                                                                : " has a CUDA kernel"));
+    CHECK_MESSAGE(c.cuda == kCudaBuilt,
+                  c.family << (kCudaBuilt ? " has no CUDA kernel" : " has a CUDA kernel"));
   }
   if (!kCudaBuilt)
     hg::test::expect_error([] { (void)kernels::gemm(Device(DeviceType::CUDA)); },
