@@ -30,16 +30,20 @@ done
 
 source tools/gpu_env.sh && gpu_env "$out/cifar_setup.log"
 status=0
+# runs with the implicit-GEMM convolutions (HG_CONV_IMPLICIT_GEMM=1) get files of their own
+tag=""
+[[ ${HG_CONV_IMPLICIT_GEMM:-0} != 0 ]] && tag=_igemm
 for run in ${RUNS:-fp16:O2}; do
   precision=${run%%:*} level=${run##*:}
-  metrics=$out/cifar_${precision}_$level.jsonl
+  name=cifar_${precision}_$level$tag
+  metrics=$out/$name.jsonl
   rm -f "$metrics"
-  echo "==== hg_cifar10 --device ${DEVICE:-cuda} --precision $precision --opt-level $level ${ARGS:-}"
+  echo "==== hg_cifar10 --device ${DEVICE:-cuda} --precision $precision --opt-level $level ${ARGS:-}${tag:+ (implicit-GEMM convolutions)}"
   # shellcheck disable=SC2086 # ARGS: extra options, split on spaces
   build-gpu/examples/cifar10/hg_cifar10 --device "${DEVICE:-cuda}" --precision "$precision" \
     --opt-level "$level" --threads 8 --metrics "$metrics" ${ARGS:-} \
-    >"$out/cifar_${precision}_$level.log" 2>&1 || status=1
-  tail -n 30 "$out/cifar_${precision}_$level.log"
+    >"$out/$name.log" 2>&1 || status=1
+  tail -n 30 "$out/$name.log"
   python3 - "$metrics" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
