@@ -62,6 +62,15 @@ Span adaptive_span(int64_t len, int64_t out) { return {len, out, 0, 1, 0, true};
 struct Planes {
   int64_t count;  // N * C
   Span h, w;
+
+  // An argmax kept as a uint8 position in output (oh, ow)'s regular window: i * kernel_w + j
+  // for input (ih, iw) = (start(oh) + i, start(ow) + j); and back to h * W + w in the plane.
+  __device__ uint8_t window_code(int64_t oh, int64_t ow, int64_t ih, int64_t iw) const {
+    return static_cast<uint8_t>((ih - h.start(oh)) * w.kernel + (iw - w.start(ow)));
+  }
+  __device__ int64_t plane_position(int64_t oh, int64_t ow, int64_t code) const {
+    return (h.start(oh) + code / w.kernel) * w.len + w.start(ow) + code % w.kernel;
+  }
 };
 
 // One thread per output; its (plane, oh, ow) from two divisions by divisors fixed for the launch
@@ -90,8 +99,7 @@ __global__ void max_pool_kernel(const T* x, Planes s, D out_w, D out_h, T* out, 
     }
     out[idx] = Scalar<T>::store(best);
     if constexpr (std::is_same_v<Idx, uint8_t>)
-      indices[idx] =
-          static_cast<uint8_t>((best_h - s.h.start(oh)) * s.w.kernel + (best_w - s.w.start(ow)));
+      indices[idx] = s.window_code(oh, ow, best_h, best_w);
     else
       indices[idx] = best_h * s.w.len + best_w;
   }
@@ -150,10 +158,8 @@ __global__ void max_unpool_kernel(const T* go, const Idx* indices, Planes s, int
   HG_GRID_LOOP(idx, total) {
     const int64_t plane = idx / out_plane;
     int64_t at = indices[idx];
-    if constexpr (std::is_same_v<Idx, uint8_t>) {  // a position in a regular window
-      const int64_t ow = idx % s.w.out, oh = (idx / s.w.out) % s.h.out;
-      at = (s.h.start(oh) + at / s.w.kernel) * s.w.len + s.w.start(ow) + at % s.w.kernel;
-    }
+    if constexpr (std::is_same_v<Idx, uint8_t>)  // a position in a regular window
+      at = s.plane_position((idx / s.w.out) % s.h.out, idx % s.w.out, at);
     atomicAdd(acc + plane * in_plane + at, static_cast<A>(Scalar<T>::load(go[idx])));
   }
 }
@@ -174,9 +180,8 @@ __global__ void max_unpool_disjoint_kernel(const T* go, const Idx* indices, Plan
     if (oh < s.h.out && ow < s.w.out && th - oh * stride_h.divisor < s.h.kernel &&
         tw - ow * stride_w.divisor < s.w.kernel) {
       const int64_t o = (static_cast<int64_t>(plane) * s.h.out + oh) * s.w.out + ow;
-      const int64_t at = std::is_same_v<Idx, uint8_t> ? (th - oh * stride_h.divisor) * s.w.kernel +
-                                                            (tw - ow * stride_w.divisor)
-                                                      : static_cast<int64_t>(pos);
+      const int64_t at =
+          std::is_same_v<Idx, uint8_t> ? s.window_code(oh, ow, ih, iw) : static_cast<int64_t>(pos);
       if (indices[o] == at) v = go[o];
     }
     gx[i] = v;
