@@ -61,12 +61,6 @@ struct ChannelAffine {
   __device__ bool relu_keeps(T x) const { return !(Scalar<T>::load(output(x)) <= C(0)); }
 };
 
-// The fused relu's mask in the backward: on, and the forward's parameters to recompute y with.
-struct ReluMask {
-  bool on;
-  Param bias;
-};
-
 // y = (x - mean) * (invstd * weight) + bias, V elements (one channel's) per step; with Relu,
 // relu of that (on the rounded value: NaN passes, -0 becomes 0, as the relu kernel).
 template <typename T, int V, typename D, bool Relu>
@@ -89,27 +83,28 @@ __global__ void bn_apply_kernel(const T* x, int64_t packs, D plane_packs, D chan
 
 // grad_y as relu's backward passes it on: 0 where the fused relu's output (recomputed from x)
 // is <= 0 (NaN passes); as it is when the forward fused no relu.
-template <typename T, int V>
-__device__ inline double masked_grad(const Vec<T, V>& gs, const Vec<T, V>& xs, bool relu,
+template <bool Relu, typename T, int V>
+__device__ inline double masked_grad(const Vec<T, V>& gs, const Vec<T, V>& xs,
                                      const ChannelAffine<T>& affine, int k) {
-  if (relu && !affine.relu_keeps(xs.v[k])) return 0.0;
+  if (Relu && !affine.relu_keeps(xs.v[k])) return 0.0;
   return static_cast<double>(Scalar<T>::load(gs.v[k]));
 }
 
 // Per block: partial[block] = sum(g), partial[blocks + block] = sum(g * xhat).
-template <typename T, int V>
-__global__ void bn_backward_partial_kernel(const T* x, const T* g, ReluMask relu, Channels L,
+// Relu: the forward fused relu, whose mask is recomputed with the forward's bias.
+template <typename T, int V, bool Relu>
+__global__ void bn_backward_partial_kernel(const T* x, const T* g, Param bias, Channels L,
                                            Param mean, Param invstd, Param weight,
                                            double* partial) {
   const int64_t c = blockIdx.x / L.slices, slice = blockIdx.x % L.slices;
   const double m = mean.get(c, 0), is = invstd.get(c, 1);
-  const ChannelAffine<T> affine(mean, invstd, weight, relu.bias, c);
+  const ChannelAffine<T> affine(mean, invstd, weight, bias, c);
   double sum_g = 0, sum_gx = 0;
   for_each_in_slice<V>(L, c, slice, [&](int64_t i) {
     const Vec<T, V> xs = load_pack<V>(x, i), gs = load_pack<V>(g, i);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = masked_grad(gs, xs, relu.on, affine, k);
+      const double gi = masked_grad<Relu>(gs, xs, affine, k);
       sum_g += gi;
       sum_gx += gi * (static_cast<double>(Scalar<T>::load(xs.v[k])) - m) * is;
     }
@@ -135,8 +130,8 @@ __global__ void bn_backward_sums_kernel(const double* partial, Channels L, Param
   grad_weight.set(c, sum_gx);
 }
 
-template <typename T, int V, typename D>
-__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, ReluMask relu,
+template <typename T, int V, typename D, bool Relu>
+__global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, Param bias,
                                          int64_t packs, D plane_packs, D channels, double count,
                                          Param mean, Param invstd, Param weight, const double* sums,
                                          T* gx) {
@@ -144,12 +139,12 @@ __global__ void bn_backward_input_kernel(bool training, const T* x, const T* g, 
   for (I i = blockIdx.x * blockDim.x + threadIdx.x; i < packs; i += gridDim.x * blockDim.x) {
     const I c = channels.mod(plane_packs.div(i));
     const double w = weight.get(c, 1), is = invstd.get(c, 1), m = mean.get(c, 0);
-    const ChannelAffine<T> affine(mean, invstd, weight, relu.bias, c);
+    const ChannelAffine<T> affine(mean, invstd, weight, bias, c);
     const Vec<T, V> xs = load_pack<V>(x, int64_t{i} * V), gs = load_pack<V>(g, int64_t{i} * V);
     Vec<T, V> out;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const double gi = masked_grad(gs, xs, relu.on, affine, k);
+      const double gi = masked_grad<Relu>(gs, xs, affine, k);
       double v;
       if (!training) {
         v = gi * w * is;
@@ -226,30 +221,31 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
   const Channels L = channels_of(x);
   if (L.channels == 0) return;
   const void* gx_data = grad_x != nullptr ? grad_x->data : nullptr;
-  const ReluMask mask{relu, param_of(bias)};
   dispatch_floating(x.dtype, "batch_norm_backward", [&]<typename T>() {
     with_pack_width<T>(L.inner, {x.data, grad_y.data, gx_data}, [&]<int V>() {
-      cudaStream_t stream = current_stream();
-      DeviceBuffer partial(static_cast<size_t>(2 * L.channels * L.slices) * sizeof(double));
-      DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
-      bn_backward_partial_kernel<T, V>
-          <<<reduction_blocks(L, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
-              x.ptr<T>(), grad_y.ptr<T>(), mask, L, param_of(&save_mean), param_of(&save_invstd),
-              param_of(weight), partial.as<double>());
-      HG_CUDA_LAUNCH_CHECK("bn_backward_partial_kernel");
-      bn_backward_sums_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
-          partial.as<double>(), L, param_of(grad_weight), param_of(grad_bias), sums.as<double>());
-      HG_CUDA_LAUNCH_CHECK("bn_backward_sums_kernel");
-      const int64_t packs = x.numel() / V;
-      if (grad_x == nullptr || packs == 0) return;
-      const double count = static_cast<double>(L.batch * L.inner);
-      with_index_width(std::max(packs, L.channels), [&]<typename D>() {
-        bn_backward_input_kernel<T, V, D><<<grid_for(packs), kBlockSize, 0, stream>>>(
-            training, x.ptr<T>(), grad_y.ptr<T>(), mask, packs, D(L.inner / V), D(L.channels),
-            count, param_of(&save_mean), param_of(&save_invstd), param_of(weight),
-            sums.as<double>(), grad_x->ptr<T>());
+      with_flag(relu, [&]<bool Relu>() {
+        cudaStream_t stream = current_stream();
+        DeviceBuffer partial(static_cast<size_t>(2 * L.channels * L.slices) * sizeof(double));
+        DeviceBuffer sums(static_cast<size_t>(2 * L.channels) * sizeof(double));
+        bn_backward_partial_kernel<T, V, Relu>
+            <<<reduction_blocks(L, "batch_norm_backward"), kReduceBlock, 0, stream>>>(
+                x.ptr<T>(), grad_y.ptr<T>(), param_of(bias), L, param_of(&save_mean),
+                param_of(&save_invstd), param_of(weight), partial.as<double>());
+        HG_CUDA_LAUNCH_CHECK("bn_backward_partial_kernel");
+        bn_backward_sums_kernel<<<grid_for(L.channels), kBlockSize, 0, stream>>>(
+            partial.as<double>(), L, param_of(grad_weight), param_of(grad_bias), sums.as<double>());
+        HG_CUDA_LAUNCH_CHECK("bn_backward_sums_kernel");
+        const int64_t packs = x.numel() / V;
+        if (grad_x == nullptr || packs == 0) return;
+        const double count = static_cast<double>(L.batch * L.inner);
+        with_index_width(std::max(packs, L.channels), [&]<typename D>() {
+          bn_backward_input_kernel<T, V, D, Relu><<<grid_for(packs), kBlockSize, 0, stream>>>(
+              training, x.ptr<T>(), grad_y.ptr<T>(), param_of(bias), packs, D(L.inner / V),
+              D(L.channels), count, param_of(&save_mean), param_of(&save_invstd), param_of(weight),
+              sums.as<double>(), grad_x->ptr<T>());
+        });
+        HG_CUDA_LAUNCH_CHECK("bn_backward_input_kernel");
       });
-      HG_CUDA_LAUNCH_CHECK("bn_backward_input_kernel");
     });
   });
 }
