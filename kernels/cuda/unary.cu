@@ -1,8 +1,10 @@
 // Unary ops: load, compute in float (double for fp64), round once on store. The formulas are
 // the CPU's (kernels/cpu/elementwise.cpp) operation for operation; +, -, *, /, sqrt are
-// correctly rounded on both, so only exp/log/erf/tanh/pow can differ (by an ulp or so).
+// correctly rounded on both, so only exp/log/erf/tanh/pow can differ (by an ulp or so). One
+// exception: 16-bit GELU takes the branch-free form of kernels/cuda/gelu_16bit.h, for speed.
 #include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/elementwise.cuh"
+#include "kernels/cuda/gelu_16bit.h"
 
 namespace hg::cuda {
 
@@ -72,7 +74,11 @@ struct UnaryMath {
 template <typename T, UnaryOp Op>
 struct UnaryFn {
   UnaryMath<compute_t<T>, Op> math;
-  __device__ T operator()(T x) const { return Scalar<T>::store(math(Scalar<T>::load(x))); }
+  __device__ T operator()(T x) const {
+    if constexpr (is_16bit_float<T> && Op == UnaryOp::Gelu)
+      return Scalar<T>::store(gelu16::gelu(Scalar<T>::load(x)));
+    return Scalar<T>::store(math(Scalar<T>::load(x)));
+  }
 };
 
 template <typename T, UnaryOp Op>
