@@ -140,10 +140,14 @@ int main(int argc, char** argv) try {
   const double median = times[times.size() / 2];
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
+  // on CUDA: peak device memory, and how many linear calls took cuBLASLt's bias epilogue over
+  // the whole run (graph replays call no host code, so a graphed run counts its eager steps)
   const std::string device_memory =
-      device.is_cuda() ? ",\"peak_device_mb\":" +
-                             std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024))
-                       : std::string();
+      device.is_cuda()
+          ? ",\"peak_device_mb\":" +
+                std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024)) +
+                ",\"lt_epilogue_calls\":" + std::to_string(cuda::cublaslt_epilogue_calls())
+          : std::string();
   std::printf(
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
       "\"opt_level\":\"%s\","

@@ -58,6 +58,9 @@ bool is_capturing();
 // step is invisible to the optimizer's counts; LRScheduler looks here before it warns that no
 // step was taken.
 int64_t graph_replays();
+// How many linear calls (forward, or weight and bias gradient) took cuBLASLt's fused bias
+// epilogue rather than a GEMM plus a bias kernel (0 without CUDA): for tests and benchmarks.
+int64_t cublaslt_epilogue_calls();
 
 // ---- host <-> device transfers (used by Tensor::to; bytes, both buffers contiguous) ----
 // Large copies go through pinned staging buffers, in chunks, so the host-side memcpy of one

@@ -30,6 +30,7 @@ void set_implicit_gemm_conv(bool on) { implicit_gemm_flag = on; }
 bool implicit_gemm_conv() { return implicit_gemm_flag; }
 bool is_capturing() { return false; }
 int64_t graph_replays() { return 0; }
+int64_t cublaslt_epilogue_calls() { return 0; }
 
 void copy_host_to_device(void*, const void*, std::size_t nbytes) {
   HG_FAIL("to: cannot copy ", nbytes, " bytes to cuda: halfgrad was built without CUDA support");

@@ -83,7 +83,7 @@ template <typename T>
 __global__ void channel_totals_kernel(const double* partial, Channels L, T* out) {
   const int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (c < L.channels)
-    out[c] = Scalar<T>::store(static_cast<typename Scalar<T>::Compute>(channel_sum(partial, L, c)));
+    out[c] = convert<T>(channel_sum(partial, L, c));  // double -> 16 bits through round-to-odd
 }
 
 inline unsigned reduction_blocks(const Channels& L, const char* what) {

@@ -27,6 +27,9 @@ void set_sync_after_launch(bool on);
 cudaStream_t current_stream();
 // The cuBLAS handle bound to current_stream(), created on first use.
 cublasHandle_t cublas_handle();
+// Creates cuBLASLt's handle and workspace (kernels/cuda/gemm_bias.cpp) if they are not there
+// yet: a graph capture calls it first, as for cublas_handle().
+void prepare_cublaslt();
 
 }  // namespace hg::cuda
 

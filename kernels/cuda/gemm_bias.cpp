@@ -15,6 +15,7 @@
 // go the plain way, and are remembered too.
 #include <cublasLt.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -22,6 +23,7 @@
 #include <tuple>
 
 #include "core/allocator.h"
+#include "core/cuda.h"
 #include "core/warning.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -32,6 +34,8 @@ namespace hg::cuda {
 namespace {
 
 constexpr std::size_t kLtWorkspaceBytes = std::size_t{4} << 20;
+
+std::atomic<int64_t> epilogue_calls{0};  // cublaslt_epilogue_calls()
 
 struct LtContext {
   cublasLtHandle_t handle = nullptr;
@@ -158,6 +162,15 @@ bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
   if (c.dtype == DType::Float64 || c.ndim != 2 || a.ndim != 2 || b.ndim != 2) return false;
   const int64_t m = c.sizes[0], n = c.sizes[1], k = a.sizes[1];
   if (m == 0 || n == 0 || k == 0 || m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return false;
+  // cuBLASLt takes D dense and the vector packed, in D's type, of length D's rows (n) for the
+  // bias and D's columns (m) for its gradient; other layouts go the plain way.
+  const int64_t length = epilogue == CUBLASLT_EPILOGUE_BIAS ? n : m;
+  if (c.strides[1] != 1 || c.strides[0] != n || vector.dtype != c.dtype || vector.ndim != 1 ||
+      vector.sizes[0] != length || (length > 1 && vector.strides[0] != 1))
+    return false;
+  // A one-row batch (k = 1) keeps the plain kernels for the bias gradient: other projects
+  // (OneFlow's fused matmul bias-add grad) report wrong BGRADB sums from cuBLASLt there.
+  if (epilogue == CUBLASLT_EPILOGUE_BGRADB && k < 2) return false;
   Operand oa{}, ob{};
   if (!as_operand(a, 0, oa) || !as_operand(b, 0, ob)) return false;
   const Types types = types_for(c.dtype);
@@ -191,10 +204,14 @@ bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
     release(plan);
     return false;
   }
+  ++epilogue_calls;
   return true;
 }
 
 }  // namespace
+
+void prepare_cublaslt() { (void)lt_context(); }
+int64_t cublaslt_epilogue_calls() { return epilogue_calls; }
 
 void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
                const kernels::TensorView& bias, const kernels::TensorView& c) {

@@ -75,9 +75,11 @@ void Graph::capture(const std::function<void()>& fn) {
            "cuda::Graph::capture: set_sync_after_launch(true) (or "
            "HG_CUDA_SYNC=1) synchronises after every launch, which a capture cannot contain");
   synchronize();  // eager work (and its late reports) is done before the graph's begins
-  // cuBLAS's handle and workspace, made on first use, are made now: cublasCreate and its
-  // cudaMalloc inside the capture would fail it (a graph's first GEMM would be its first).
+  // cuBLAS's and cuBLASLt's handles and workspaces, made on first use, are made now:
+  // cublasCreate and its cudaMalloc inside the capture would fail it (a graph's first GEMM would
+  // be its first), and a workspace carved from this graph's pool would die with the graph.
   (void)cublas_handle();
+  prepare_cublaslt();
   cudaStream_t stream = current_stream();
   impl_->pool = begin_private_pool();  // this graph is now spent, whether the capture succeeds
   const CaptureFlag flag;

@@ -87,6 +87,10 @@ TEST_CASE("cuda linear with a bias matches the CPU: the epilogue path and its fa
   const std::vector<Case> cases = {{"mlp layer", {128, 784}, {1024, 784}},
                                    {"logits", {128, 1024}, {10, 1024}},
                                    {"odd", {7, 13}, {5, 13}},
+                                   // one row: cuBLASLt has mis-added biases there (with a
+                                   // padded output), and its gradient keeps the plain kernels
+                                   {"one row", {1, 768}, {4, 768}},
+                                   {"one odd row", {1, 13}, {5, 13}},
                                    {"3-D input", {2, 3, 12}, {5, 12}}};
   for (DType dtype : cuda_test::kFloatDtypes) {
     for (const Case& c : cases) {
@@ -121,5 +125,27 @@ TEST_CASE("cuda linear: calls of one shape each add their own bias") {
     CHECK(linear(x, w, b1).to_vector<double>() == std::vector<double>(12, 1.0));
     CHECK(linear(x, w, b2).to_vector<double>() == std::vector<double>(12, -2.0));
     CHECK(linear(x + 0.5, w, b1).to_vector<double>() == std::vector<double>(12, 5.0));
+  }
+}
+
+// The fallback gives the same results, so the parity cases above pass whether or not cuBLASLt
+// took a call: this one says that the epilogue path runs at all, for the mlp's 16-bit layers
+// forward and backward (fp32 too, where the heuristic may decline: reported, not required).
+TEST_CASE("cuda linear: the mlp's layers take cuBLASLt's epilogue forward and backward") {
+  HG_REQUIRE_CUDA();
+  for (DType dtype : {kFloat16, kBFloat16, kFloat32}) {
+    const TensorOptions on_gpu = TensorOptions(dtype).device(kCUDA);
+    const Tensor x = randn({128, 784}, on_gpu);
+    const Tensor w = randn({512, 784}, on_gpu).requires_grad_();
+    const Tensor b = zeros({512}, on_gpu).requires_grad_();
+    const Tensor g = randn({128, 512}, on_gpu);  // a dense gradient (sum()'s is expanded)
+    const int64_t before = cuda::cublaslt_epilogue_calls();
+    (linear(x, w, b) * g).sum().backward();
+    const int64_t taken = cuda::cublaslt_epilogue_calls() - before;
+    INFO(dtype_name(dtype), ": ", taken, " of 2 calls took the epilogue");
+    if (dtype == kFloat32)
+      MESSAGE("fp32 linear: ", taken, " of 2 calls took cuBLASLt's epilogue");
+    else
+      CHECK(taken == 2);
   }
 }
