@@ -44,49 +44,39 @@ RunSpec fp16_dynamic_run() { return RunSpec{"fp16", "O2", "dynamic"}; }
 
 }  // namespace
 
-void chapter_underflow(Context& ctx) {
-  heading(
-      4, "Underflow of real gradients",
-      "Activation gradients (d loss / d layer output) of a real model span many binades, and part\n"
-      "of them lies below fp16's smallest subnormal 2^-24. Captured with Tensor::retain_grad on\n"
-      "every layer output of an fp32 run; judged with amp::precision_stats(grad, kFloat16).");
-  Trainer& t = *ctx.trainer;
-  std::printf("  Run: %s, fp32.\n", t.describe().c_str());
-  const RunResult& r = t.run(fp32_run());
+namespace {
+
+// The binade holding the median nonzero value of a histogram.
+int64_t median_binade(const amp::PrecisionStats& all) {
+  const int64_t nonzero = all.count - all.zeros;
+  int64_t seen = 0;
+  for (const auto& [bin, n] : all.log2_histogram) {
+    seen += n;
+    if (2 * seen >= nonzero) return bin;
+  }
+  return 0;
+}
+
+// Chapter 4's table, one row per captured step; each step's histogram goes into `plot`.
+void print_underflow_by_step(const RunResult& r, PlotSpec& plot) {
   std::printf("\n  %-6s %-12s %-8s %-22s %-22s %-14s %-11s %s\n", "step", "values", "zero",
               "nonzero below 2^-24", "of all: below 2^-24", "flush to zero", "subnormal",
               "median binade");
-  PlotSpec plot{"ch4_gradient_histogram",
-                "MNIST cnn activation gradients (fp32 run): log2 histogram",
-                "log2 |gradient| (binade)",
-                "% of all values",
-                false,
-                false,
-                fp16_range_marks(),
-                {}};
-  plot.key = "inside right center";
-  plot.title += " (zeros: " + pct(r.captures.front().all.share(r.captures.front().all.zeros)) +
-                " at step 1, not shown)";
   for (const Capture& c : r.captures) {
     const double below = share_below(c.all, -24);
     const int64_t nonzero = c.all.count - c.all.zeros;
-    int64_t seen = 0, median = 0;
-    for (const auto& [bin, n] : c.all.log2_histogram) {
-      seen += n;
-      if (2 * seen >= nonzero) {
-        median = bin;
-        break;
-      }
-    }
     std::printf(
         "  %-6lld %-12lld %-8s %-22s %-22s %-14s %-11s 2^%lld\n", static_cast<long long>(c.step),
         static_cast<long long>(c.all.count), pct(c.all.share(c.all.zeros)).c_str(),
         pct(below * static_cast<double>(c.all.count) / static_cast<double>(nonzero)).c_str(),
         pct(below).c_str(), pct(c.all.share(c.all.flush_to_zero)).c_str(),
-        pct(c.all.share(c.all.subnormal)).c_str(), static_cast<long long>(median));
+        pct(c.all.share(c.all.subnormal)).c_str(), static_cast<long long>(median_binade(c.all)));
     plot.series.push_back(histogram("step " + std::to_string(c.step), c.all));
   }
-  const Capture& last = r.captures.back();
+}
+
+// Chapter 4's comparison with the lecture, and the last step layer by layer.
+void print_underflow_by_layer(const Capture& last) {
   std::printf(
       "\n  The lecture quotes about 5%% of activation-gradient values below 2^-24 (an SSD "
       "detector);\n"
@@ -105,6 +95,32 @@ void chapter_underflow(Context& ctx) {
                 pct(s.share(s.zeros)).c_str(), pct(share_below(s, -24)).c_str(),
                 pct(s.share(s.flush_to_zero)).c_str());
   }
+}
+
+}  // namespace
+
+void chapter_underflow(Context& ctx) {
+  heading(
+      4, "Underflow of real gradients",
+      "Activation gradients (d loss / d layer output) of a real model span many binades, and part\n"
+      "of them lies below fp16's smallest subnormal 2^-24. Captured with Tensor::retain_grad on\n"
+      "every layer output of an fp32 run; judged with amp::precision_stats(grad, kFloat16).");
+  Trainer& t = *ctx.trainer;
+  std::printf("  Run: %s, fp32.\n", t.describe().c_str());
+  const RunResult& r = t.run(fp32_run());
+  PlotSpec plot{"ch4_gradient_histogram",
+                "MNIST cnn activation gradients (fp32 run): log2 histogram",
+                "log2 |gradient| (binade)",
+                "% of all values",
+                false,
+                false,
+                fp16_range_marks(),
+                {}};
+  plot.key = "inside right center";
+  plot.title += " (zeros: " + pct(r.captures.front().all.share(r.captures.front().all.zeros)) +
+                " at step 1, not shown)";
+  print_underflow_by_step(r, plot);
+  print_underflow_by_layer(r.captures.back());
   std::printf(
       "\n  'flush to zero' is what fp16's rounding would make 0 (below 2^-25, or exactly 2^-25);\n"
       "  values in (2^-25, 2^-24) round up to 2^-24. Zeros come mostly from ReLU and max-pool.\n");
@@ -112,19 +128,13 @@ void chapter_underflow(Context& ctx) {
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
 }
 
-void chapter_loss_scaling(Context& ctx) {
-  heading(
-      5, "Loss scaling",
-      "Multiplying the loss by c multiplies every gradient by c (the chain rule is linear): the\n"
-      "histogram shifts right by log2(c) binades, out of the underflow region. Unscaling later\n"
-      "happens in fp32. Shown on the gradients of chapter 4, scaled by c = 8 and by the dynamic\n"
-      "scale an fp16 O2 run (amp::GradScaler, PyTorch defaults) had at the same step.");
-  Trainer& t = *ctx.trainer;
-  const RunResult& base = t.run(fp32_run());
-  const RunResult& dyn = t.run(fp16_dynamic_run());
+namespace {
+
+// Chapter 5's table: each captured step's shares below 2^-24 and at or above 2^16 once scaled
+// by 1, 8 and the dynamic scale; returns the dynamic scale's log2 at the middle capture.
+int print_scaled_shares(const RunResult& base, const RunResult& dyn, const Capture* middle) {
   std::printf("\n  %-6s %-12s %-14s %-18s %s\n", "step", "scale c", "below 2^-24",
               "at or above 2^16", "(share of all values after scaling)");
-  const Capture* middle = &base.captures[base.captures.size() / 2];
   int dynamic_shift = 0;
   for (const Capture& c : base.captures) {
     const double s = dyn.scale_per_step[static_cast<size_t>(c.step - 1)];
@@ -138,9 +148,13 @@ void chapter_loss_scaling(Context& ctx) {
     }
   }
   std::printf("  (exact for powers of two: floor(log2|c g|) = floor(log2|g|) + log2 c.)\n");
+  return dynamic_shift;
+}
+
+void plot_scaled_histogram(const Context& ctx, const Capture& middle, int dynamic_shift) {
   PlotSpec hist{
       "ch5_scaled_histogram",
-      "Activation gradients at step " + std::to_string(middle->step) + ", unscaled and scaled",
+      "Activation gradients at step " + std::to_string(middle.step) + ", unscaled and scaled",
       "log2 |scaled gradient| (binade)",
       "% of all values",
       false,
@@ -148,15 +162,15 @@ void chapter_loss_scaling(Context& ctx) {
       fp16_range_marks(),
       {}};
   hist.key = "inside right center";
-  hist.series = {histogram("unscaled", middle->all), histogram("x 8", middle->all, 3),
+  hist.series = {histogram("unscaled", middle.all), histogram("x 8", middle.all, 3),
                  histogram("x 2^{" + std::to_string(dynamic_shift) + "} (dynamic scale)",
-                           middle->all, dynamic_shift)};
-  std::string png = write_plot(ctx.out_dir, hist);
+                           middle.all, dynamic_shift)};
+  const std::string png = write_plot(ctx.out_dir, hist);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
+}
 
-  RunSpec fast = fp16_dynamic_run();
-  fast.growth_interval = 25;
-  const RunResult& sawtooth = t.run(fast);
+// The dynamic scale of two fp16 runs over training (growth intervals 2000 and 25).
+void plot_dynamic_scales(const Context& ctx, const RunResult& dyn, const RunResult& sawtooth) {
   PlotSpec scale_plot{"ch5_dynamic_scale",
                       "Dynamic loss scale over training (fp16 O2, MNIST cnn)",
                       "training step",
@@ -181,8 +195,28 @@ void chapter_loss_scaling(Context& ctx) {
       "  The scaler starts at 2^16, halves (and skips the step) on an inf/NaN gradient and "
       "doubles\n"
       "  after `growth interval` clean steps: it rides just below the overflow edge.\n");
-  png = write_plot(ctx.out_dir, scale_plot);
+  const std::string png = write_plot(ctx.out_dir, scale_plot);
   if (!png.empty()) std::printf("  plot: %s\n", png.c_str());
+}
+
+}  // namespace
+
+void chapter_loss_scaling(Context& ctx) {
+  heading(
+      5, "Loss scaling",
+      "Multiplying the loss by c multiplies every gradient by c (the chain rule is linear): the\n"
+      "histogram shifts right by log2(c) binades, out of the underflow region. Unscaling later\n"
+      "happens in fp32. Shown on the gradients of chapter 4, scaled by c = 8 and by the dynamic\n"
+      "scale an fp16 O2 run (amp::GradScaler, PyTorch defaults) had at the same step.");
+  Trainer& t = *ctx.trainer;
+  const RunResult& base = t.run(fp32_run());
+  const RunResult& dyn = t.run(fp16_dynamic_run());
+  const Capture* middle = &base.captures[base.captures.size() / 2];
+  const int dynamic_shift = print_scaled_shares(base, dyn, middle);
+  plot_scaled_histogram(ctx, *middle, dynamic_shift);
+  RunSpec fast = fp16_dynamic_run();
+  fast.growth_interval = 25;
+  plot_dynamic_scales(ctx, dyn, t.run(fast));
 }
 
 }  // namespace hg::tour
