@@ -1,7 +1,9 @@
 // Index-driven kernels on CUDA: NLL loss (gather one log-probability per row, scatter its
 // gradient) and the embedding lookup (row gather; backward accumulates with atomics in the
-// compute type and rounds once).
+// compute type and rounds once). Out-of-range targets and indices are reported late, without a
+// host synchronisation (kernels/cuda/target_check.h).
 #include <cstdint>
+#include <string>
 
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_common.cuh"
@@ -41,33 +43,69 @@ __global__ void nll_backward_kernel(const T* grad_loss, const int64_t* target, i
   }
 }
 
+// An embedding lookup's table and the NaN that replaces a row whose index is out of range: the
+// dtype's quiet NaN repeated over 8 bytes, so byte b of a row is byte b % 8 of the pattern and
+// 32-bit word k is word k % 2 (rows are whole elements, little-endian).
+struct Table {
+  int64_t rows;
+  uint64_t nan_pattern;
+};
+
+uint64_t nan_pattern(DType dtype) {
+  switch (dtype) {
+    case DType::Float64:
+      return 0x7ff8000000000000ULL;
+    case DType::Float32:
+      return 0x7fc000007fc00000ULL;
+    case DType::Float16:
+      return 0x7e007e007e007e00ULL;
+    default:  // bf16 (embedding tables are floating)
+      return 0x7fc07fc07fc07fc0ULL;
+  }
+}
+
+// Whether index n is in the table; if not, its position goes to the late report (target_check.h).
+__device__ inline bool in_table(int64_t index, const Table& table, int64_t n, bool first_entry,
+                                long long* first_bad) {
+  if (index >= 0 && index < table.rows) return true;
+  if (first_entry) atomicMin(first_bad, static_cast<long long>(n));
+  return false;
+}
+
 __global__ void embedding_kernel(const char* weight, const int64_t* index, int64_t rows,
-                                 int64_t row_bytes, char* out) {
+                                 int64_t row_bytes, Table table, char* out, long long* first_bad) {
   const int64_t total = rows * row_bytes;
   HG_GRID_LOOP(i, total) {
-    const int64_t n = i / row_bytes, b = i % row_bytes;
-    out[i] = weight[index[n] * row_bytes + b];
+    const int64_t n = i / row_bytes, b = i % row_bytes, r = index[n];
+    out[i] = in_table(r, table, n, b == 0, first_bad)
+                 ? weight[r * row_bytes + b]
+                 : static_cast<char>(table.nan_pattern >> (8 * (b % 8)));
   }
 }
 
 // Four bytes at a time when every row is a multiple of 4 bytes (fp32, or even-width 16-bit)
 // and both tables start 4-byte aligned (a view may not).
 __global__ void embedding_kernel4(const uint32_t* weight, const int64_t* index, int64_t rows,
-                                  int64_t row_words, uint32_t* out) {
+                                  int64_t row_words, Table table, uint32_t* out,
+                                  long long* first_bad) {
   const int64_t total = rows * row_words;
   HG_GRID_LOOP(i, total) {
-    const int64_t n = i / row_words, k = i % row_words;
-    out[i] = weight[index[n] * row_words + k];
+    const int64_t n = i / row_words, k = i % row_words, r = index[n];
+    out[i] = in_table(r, table, n, k == 0, first_bad)
+                 ? weight[r * row_words + k]
+                 : static_cast<uint32_t>(table.nan_pattern >> (32 * (k % 2)));
   }
 }
 
+// An index out of the table (reported by the forward's check) adds nothing anywhere.
 template <typename T, typename A>
 __global__ void embedding_backward_kernel(const T* grad_out, const int64_t* index, int64_t rows,
-                                          int64_t dim, A* acc) {
+                                          int64_t dim, int64_t table_rows, A* acc) {
   const int64_t total = rows * dim;
   HG_GRID_LOOP(i, total) {
-    const int64_t n = i / dim, d = i % dim;
-    atomicAdd(acc + index[n] * dim + d, static_cast<A>(Scalar<T>::load(grad_out[i])));
+    const int64_t n = i / dim, d = i % dim, r = index[n];
+    if (r >= 0 && r < table_rows)
+      atomicAdd(acc + r * dim + d, static_cast<A>(Scalar<T>::load(grad_out[i])));
   }
 }
 
@@ -105,18 +143,27 @@ void embedding(const TensorView& weight, const TensorView& index, const TensorVi
   const int64_t row_bytes = weight.sizes[1] * static_cast<int64_t>(itemsize(weight.dtype));
   if (rows * row_bytes == 0) return;
   cudaStream_t stream = current_stream();
+  // Indices are checked on the device and reported late, like a loss's targets: reading a
+  // min/max on the host would stall it on every call (and cannot happen in a graph capture).
+  TargetCheck check(stream,
+                    "embedding on CUDA with a [" + std::to_string(weight.sizes[0]) + ", " +
+                        std::to_string(weight.sizes[1]) + "] table and " + std::to_string(rows) +
+                        " indices",
+                    "the index at position", "output row");
+  const Table table{weight.sizes[0], nan_pattern(weight.dtype)};
   const auto aligned4 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };
   if (row_bytes % 4 == 0 && aligned4(weight.data) && aligned4(out.data)) {
     const int64_t words = row_bytes / 4;
     embedding_kernel4<<<grid_for(rows * words), kBlockSize, 0, stream>>>(
-        static_cast<const uint32_t*>(weight.data), index.ptr<int64_t>(), rows, words,
-        static_cast<uint32_t*>(out.data));
+        static_cast<const uint32_t*>(weight.data), index.ptr<int64_t>(), rows, words, table,
+        static_cast<uint32_t*>(out.data), check.slot());
   } else {
     embedding_kernel<<<grid_for(rows * row_bytes), kBlockSize, 0, stream>>>(
-        static_cast<const char*>(weight.data), index.ptr<int64_t>(), rows, row_bytes,
-        static_cast<char*>(out.data));
+        static_cast<const char*>(weight.data), index.ptr<int64_t>(), rows, row_bytes, table,
+        static_cast<char*>(out.data), check.slot());
   }
   HG_CUDA_LAUNCH_CHECK("embedding_kernel");
+  check.queue();
 }
 
 void embedding_backward(const TensorView& grad_out, const TensorView& index,
@@ -131,7 +178,7 @@ void embedding_backward(const TensorView& grad_out, const TensorView& index,
     zero_async(acc, count);
     if (rows * dim > 0) {
       embedding_backward_kernel<T, A><<<grid_for(rows * dim), kBlockSize, 0, current_stream()>>>(
-          grad_out.ptr<T>(), index.ptr<int64_t>(), rows, dim, acc);
+          grad_out.ptr<T>(), index.ptr<int64_t>(), rows, dim, grad_weight.sizes[0], acc);
       HG_CUDA_LAUNCH_CHECK("embedding_backward_kernel");
     }
     if constexpr (!own) narrow(acc, grad_weight.ptr<T>(), count, "embedding_backward narrow");

@@ -2,6 +2,7 @@
 #include "kernels/cuda/target_check.h"
 
 #include <mutex>
+#include <utility>
 
 #include "core/cuda.h"
 #include "core/error.h"
@@ -21,7 +22,7 @@ struct Pending {
   long long* host_slot = nullptr;  // pinned: [0] the copy of the finding, [1] kNoBadTarget
   cudaEvent_t copied = nullptr;
   bool queued = false;
-  std::string call;
+  std::string call, subject, result;  // of the queued launch, for its message
 
   // The event is created last and tested first: if an allocation throws, the next call
   // completes the set-up instead of using a null host slot or event.
@@ -46,9 +47,11 @@ struct Pending {
     queued = false;
     const long long bad = host_slot[0];
     if (bad == kNoBadTarget) return;
-    HG_FAIL(call, ": the target at index ", bad,
-            " is out of range (reported by the next CUDA loss or cuda::synchronize(): reading it "
-            "at once would stall the host on every loss; that row's loss is NaN)");
+    HG_FAIL(call, ": ", subject, " ", bad,
+            " is out of range (reported by the next CUDA loss or embedding, or "
+            "cuda::synchronize(): reading it at once would stall the host on every call; that "
+            "row's ",
+            result, " is NaN)");
   }
 };
 
@@ -60,9 +63,18 @@ Pending& pending() {
 }  // namespace
 
 TargetCheck::TargetCheck(cudaStream_t stream, const char* op, int64_t rows, int64_t classes)
+    : TargetCheck(stream,
+                  std::string(op) + " on CUDA with [" + std::to_string(rows) + ", " +
+                      std::to_string(classes) + "] inputs and " + std::to_string(classes) +
+                      " classes",
+                  "the target at index", "loss") {}
+
+TargetCheck::TargetCheck(cudaStream_t stream, std::string call, std::string subject,
+                         std::string result)
     : stream_(stream),
-      call_(std::string(op) + " on CUDA with [" + std::to_string(rows) + ", " +
-            std::to_string(classes) + "] inputs and " + std::to_string(classes) + " classes") {
+      call_(std::move(call)),
+      subject_(std::move(subject)),
+      result_(std::move(result)) {
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
   // Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
@@ -88,6 +100,8 @@ void TargetCheck::queue() {
                                 cudaMemcpyDeviceToHost, stream_));
   HG_CUDA_CHECK(cudaEventRecord(p.copied, stream_));
   p.call = call_;
+  p.subject = subject_;
+  p.result = result_;
   p.queued = true;
 }
 

@@ -354,3 +354,30 @@ TEST_CASE("cuda embedding matches the CPU, repeated indices accumulate their gra
     }
   }
 }
+
+// As for a loss's targets: no host synchronisation per call, so an index out of the table is
+// reported by the next loss, embedding or cuda::synchronize(); its output row is NaN and it adds
+// nothing to the gradient. Both kernels: rows of whole 32-bit words and rows of odd bytes.
+TEST_CASE("cuda embedding: an index out of the table is a late error, its row NaN, no gradient") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor index = from_vector<int64_t>({1, 9, 2}, {3}, kInt64).to(kCUDA);
+  for (DType dtype : hg::test::floating_dtypes()) {
+    for (int64_t dim : {5, 8}) {
+      const Tensor w = rnd({4, dim}, dtype).to(kCUDA).requires_grad_();
+      const Tensor y = embedding(index, w);
+      y.sum().backward();
+      hg::test::expect_error([] { cuda::synchronize(); }, {"embedding", "index at position 1",
+                                                           "[4, " + std::to_string(dim) + "]"});
+      const std::vector<double> out = y.to(kCPU).to_vector<double>();
+      for (int64_t d = 0; d < dim; ++d) {
+        CHECK(!std::isnan(out[static_cast<size_t>(d)]));
+        CHECK(std::isnan(out[static_cast<size_t>(dim + d)]));
+      }
+      const std::vector<double> grad = w.grad().to(kCPU).to_vector<double>();
+      for (int64_t r = 0; r < 4; ++r)
+        for (int64_t d = 0; d < dim; ++d)
+          CHECK(grad[static_cast<size_t>(r * dim + d)] == (r == 1 || r == 2 ? 1.0 : 0.0));
+      cuda::synchronize();  // reported once
+    }
+  }
+}
