@@ -3,12 +3,13 @@
 // Forward, per chunk of samples and group: im2col into a per-sample column matrix (nothing for
 // 1x1 / stride 1 / no padding, where the columns are x itself) and one strided-batched GEMM
 // over the samples of the chunk, written straight into the output (pre-filled with the bias,
-// so bias + product round once). Backward: grad_bias by per-channel sums over slices of the
-// batch (channel_sums.cuh); grad_weight by one GEMM per group and chunk over shared columns
-// (K = samples x positions), accumulated in fp32 (fp64) and rounded once at the end; grad_x,
-// for stride 1, as the forward convolution of grad_out with the flipped, transposed weights,
-// else by batched GEMMs W^T @ grad_out into fp32 columns and a gathering col2im that rounds
-// once. fp16/bf16 GEMMs run on the tensor cores with fp32 accumulation. With
+// so bias + product round once); for small output planes, one GEMM over columns shared by the
+// chunk's samples, scattered back into the output. Backward: grad_bias by per-channel sums over
+// slices of the batch (channel_sums.cuh); grad_weight by one GEMM per group and chunk over shared
+// columns (K = samples x positions), accumulated in fp32 (fp64) and rounded once at the end;
+// grad_x, for stride 1, as the forward convolution of grad_out with the flipped, transposed
+// weights, else by batched GEMMs W^T @ grad_out into fp32 columns and a gathering col2im that
+// rounds once. fp16/bf16 GEMMs run on the tensor cores with fp32 accumulation. With
 // cuda::set_implicit_gemm_conv(true), 16-bit 3x3 convolutions (forward, weight gradient, and so
 // stride-1 grad_x) go to kernels/cuda/conv_igemm*.cu.
 #include <cstdint>
@@ -43,16 +44,44 @@ std::optional<igemm::ConvDims> implicit_gemm_dims(const Shape& s) {
                          s.ho, s.wo,  s.sh, s.sw, s.ph,   s.pw,     s.dh, s.dw};
 }
 
+// Output planes smaller than this (ResNet-9's 4x4 layers) take the shared columns: a
+// per-sample GEMM would be hwo columns wide, narrower than the tensor cores' tiles (ResNet-9's
+// 4x4 layers ran at about a third of the GEMM rate of the larger ones, session 10's profile).
+constexpr int64_t kSharedColumnsMaxPlane = 64;
+bool takes_shared_columns(const Shape& s) {
+  return !s.direct && s.groups == 1 && s.hwo < kSharedColumnsMaxPlane;
+}
+
+// The forward by one GEMM per chunk over shared columns [kg][nb * hwo], into a product
+// [cout][nb * hwo] (pre-filled with the bias) scattered back into the samples' layout.
+template <typename T>
+void forward_shared(const Shape& s, const T* x, const T* w, const T* bias, T* out) {
+  const int64_t chunk = conv::chunk_samples(s, sizeof(T));
+  DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
+  DeviceBuffer product(static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T));
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, s.n - n0), ld = nb * s.hwo;
+    if (bias != nullptr) conv::fill_bias(bias, s, nb, ld, product.as<T>(), current_stream());
+    conv::im2col(x, s, n0, nb, 0, conv::shared_layout(s, nb), cols.as<T>(), "conv2d im2col_kernel");
+    gemm_rm<T>(s.cout, ld, s.kg, GemmOperand{w, s.kg, false, 0},
+               GemmOperand{cols.as<T>(), ld, false, 0}, bias != nullptr ? 1.0 : 0.0,
+               product.as<T>(), ld);
+    conv::scatter_to_samples(product.as<T>(), s, n0, nb, out);
+  }
+}
+
 template <typename T>
 void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
                   const TensorView& ov, const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, ov, p);
+  const T* bias = bv != nullptr ? bv->ptr<T>() : nullptr;
   if constexpr (kSixteenBit<T>) {
     const auto d = implicit_gemm_dims<T>(s);
     if (d && igemm::supported(*d))
-      return igemm::conv_forward<T>(*d, xv.ptr<T>(), wv.ptr<T>(),
-                                    bv != nullptr ? bv->ptr<T>() : nullptr, ov.ptr<T>());
+      return igemm::conv_forward<T>(*d, xv.ptr<T>(), wv.ptr<T>(), bias, ov.ptr<T>());
   }
+  if (takes_shared_columns(s))
+    return forward_shared<T>(s, xv.ptr<T>(), wv.ptr<T>(), bias, ov.ptr<T>());
   const T* x = xv.ptr<T>();
   const T* w = wv.ptr<T>();
   T* out = ov.ptr<T>();
@@ -63,7 +92,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0);
     T* out_chunk = out + n0 * s.cout * s.hwo;
-    if (bv != nullptr) conv::fill_bias(bv->ptr<T>(), s, nb, out_chunk, stream);
+    if (bv != nullptr) conv::fill_bias(bv->ptr<T>(), s, nb, s.hwo, out_chunk, stream);
     for (int64_t g = 0; g < s.groups; ++g) {
       GemmOperand columns{x + (n0 * s.cin + g * s.cg) * s.hwi, s.hwo, false, s.cin * s.hwi};
       if (!s.direct) {

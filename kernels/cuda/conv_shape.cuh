@@ -174,18 +174,24 @@ __global__ void col2im_kernel(const A* __restrict__ cols, Shape s, int64_t n0, i
   }
 }
 
-// dst [cout][nb * hwo] = grad_out of samples [n0, n0 + nb) ([nb][cout][hwo]), exact copies,
-// V positions at a time; plane_packs = hwo / V.
-template <typename T, typename D, int V>
-__global__ void gather_grad_out_kernel(const T* __restrict__ go, Shape s, int64_t n0, int64_t nb,
-                                       Divisors<D> d, D plane_packs, T* __restrict__ dst) {
+// Exact copies between an output-shaped tensor's samples [n0, n0 + nb) ([nb][cout][hwo]) and
+// the shared layout [cout][nb * hwo], V positions at a time (plane_packs = hwo / V). ToShared:
+// grad_out gathered for the weight gradient's GEMM; otherwise the forward's product over shared
+// columns scattered back into the output.
+template <typename T, typename D, int V, bool ToShared>
+__global__ void regroup_kernel(const T* __restrict__ src, Shape s, int64_t n0, int64_t nb,
+                               Divisors<D> d, D plane_packs, T* __restrict__ dst) {
   using I = typename D::Index;
   const I total = static_cast<I>(nb * s.cout * (s.hwo / V));
   for (I idx = blockIdx.x * blockDim.x + threadIdx.x; idx < total; idx += gridDim.x * blockDim.x) {
     const I q = plane_packs.div(idx), p0 = (idx - q * plane_packs.divisor) * V;  // q = b cout + o
     const I b = d.cout.div(q), o = q - b * d.cout.divisor;
-    store_pack<V>(dst, (static_cast<int64_t>(o) * nb + b) * s.hwo + p0,
-                  load_pack<V>(go, n0 * s.cout * s.hwo + int64_t{idx} * V));
+    const int64_t in_samples = n0 * s.cout * s.hwo + int64_t{idx} * V;
+    const int64_t in_shared = (static_cast<int64_t>(o) * nb + b) * s.hwo + p0;
+    if constexpr (ToShared)
+      store_pack<V>(dst, in_shared, load_pack<V>(src, in_samples));
+    else
+      store_pack<V>(dst, in_samples, load_pack<V>(src, in_shared));
   }
 }
 
@@ -223,20 +229,32 @@ void col2im(const A* cols, const Shape& s, int64_t n0, int64_t nb, int64_t g, T*
   });
   HG_CUDA_LAUNCH_CHECK("conv2d_backward col2im_kernel");
 }
-template <typename T>
-void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst) {
+template <bool ToShared, typename T>
+void regroup(const T* src, const Shape& s, int64_t n0, int64_t nb, T* dst, const char* what) {
   with_index_width(index_bound(s, nb), [&]<typename D>() {
-    with_pack_width<T>(s.hwo, {go, dst}, [&]<int V>() {
-      gather_grad_out_kernel<T, D, V>
+    with_pack_width<T>(s.hwo, {src, dst}, [&]<int V>() {
+      regroup_kernel<T, D, V, ToShared>
           <<<grid_for(nb * s.cout * (s.hwo / V)), kBlockSize, 0, current_stream()>>>(
-              go, s, n0, nb, divisors_of<D>(s), D(s.hwo / V), dst);
+              src, s, n0, nb, divisors_of<D>(s), D(s.hwo / V), dst);
     });
   });
-  HG_CUDA_LAUNCH_CHECK("conv2d_backward gather_grad_out_kernel");
+  HG_CUDA_LAUNCH_CHECK(what);
+}
+// dst [cout][nb * hwo] = grad_out of samples [n0, n0 + nb)
+template <typename T>
+void gather_grad_out(const T* go, const Shape& s, int64_t n0, int64_t nb, T* dst) {
+  regroup<true>(go, s, n0, nb, dst, "conv2d_backward gather_grad_out_kernel");
+}
+// out of samples [n0, n0 + nb) = product [cout][nb * hwo]
+template <typename T>
+void scatter_to_samples(const T* product, const Shape& s, int64_t n0, int64_t nb, T* out) {
+  regroup<false>(product, s, n0, nb, out, "conv2d scatter_to_samples_kernel");
 }
 
-// out [nb][cout][hwo] = bias[o]: the GEMM then adds the product with beta = 1, so the bias
-// and the product are summed in fp32 and rounded once, as on the CPU.
+// out = bias[o] over `total` entries in runs of `run` per channel, channels cycling: the
+// samples' layout [nb][cout][hwo] (run = hwo) or the shared one [cout][nb * hwo] (run = nb hwo).
+// The GEMM then adds the product with beta = 1, so the bias and the product are summed in fp32
+// and rounded once, as on the CPU.
 // D: the index width (kernels/cuda/index_div.h), fixed by the launcher for the chunk's size.
 template <typename T, typename D>
 __global__ void fill_bias_kernel(const T* bias, D positions, D channels, typename D::Index total,
@@ -247,11 +265,12 @@ __global__ void fill_bias_kernel(const T* bias, D positions, D channels, typenam
 }
 
 template <typename T>
-void fill_bias(const T* bias, const Shape& s, int64_t nb, T* out, cudaStream_t stream) {
+void fill_bias(const T* bias, const Shape& s, int64_t nb, int64_t run, T* out,
+               cudaStream_t stream) {
   const int64_t total = nb * s.cout * s.hwo;
   with_index_width(total, [&]<typename D>() {
     fill_bias_kernel<T, D><<<grid_for(total), kBlockSize, 0, stream>>>(
-        bias, D(s.hwo), D(s.cout), static_cast<typename D::Index>(total), out);
+        bias, D(run), D(s.cout), static_cast<typename D::Index>(total), out);
   });
   HG_CUDA_LAUNCH_CHECK("conv2d fill_bias_kernel");
 }

@@ -64,6 +64,10 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
       {2, 6, 11, 10, 4, 3, 2, {1, 1}, {2, 0}, {2, 1}, 2, false},  // dilated, grouped, uneven
       {4, 8, 6, 6, 8, 3, 3, {1, 1}, {1, 1}, {1, 1}, 8, true},     // depthwise
       {2, 3, 6, 6, 4, 3, 3, {1, 1}, {3, 3}, {1, 1}, 1, true},     // pad past k - 1: col2im
+      // output planes under 64 positions (the first and fourth above too): columns shared by
+      // the samples, one GEMM, the product scattered back; stride 2, and without a bias
+      {3, 8, 8, 8, 16, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false},
+      {6, 32, 4, 4, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},  // ResNet-9's last layers, smaller
   };
   for (DType dtype : hg::test::floating_dtypes()) {
     manual_seed(11);
@@ -82,6 +86,10 @@ TEST_CASE("cuda conv2d in chunks of samples matches the CPU") {
   }
   // stride 2 (the same 86 x 86 output): grad_x through fp32 columns and col2im, in chunks
   check_conv({4, 32, 171, 171, 32, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false}, kFloat32);
+  // 4 x 4 planes (shared columns in the forward and in grad_x's convolution): 295 KB of fp32
+  // columns per sample, so 113 samples per chunk and two chunks
+  manual_seed(16);
+  check_conv({120, 512, 4, 4, 64, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true}, kFloat32);
 }
 
 // The implicit-GEMM kernels (kernels/cuda/conv_igemm.cu, conv_igemm_wgrad.cu) take 16-bit 3x3
