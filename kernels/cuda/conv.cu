@@ -45,8 +45,8 @@ std::optional<igemm::ConvDims> implicit_gemm_dims(const Shape& s) {
 }
 
 // Output planes smaller than this (ResNet-9's 4x4 layers) take the shared columns: a
-// per-sample GEMM would be hwo columns wide, narrower than the tensor cores' tiles (ResNet-9's
-// 4x4 layers ran at about a third of the GEMM rate of the larger ones, session 10's profile).
+// per-sample GEMM would be hwo columns wide, narrower than the tensor cores' tiles, while the
+// shared GEMM is nb * hwo wide. (Not measured yet: the GPU benchmarks decide the threshold.)
 constexpr int64_t kSharedColumnsMaxPlane = 64;
 bool takes_shared_columns(const Shape& s) {
   return !s.direct && s.groups == 1 && s.hwo < kSharedColumnsMaxPlane;
