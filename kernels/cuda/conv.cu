@@ -46,17 +46,22 @@ std::optional<igemm::ConvDims> implicit_gemm_dims(const Shape& s) {
 
 // Output planes smaller than this (ResNet-9's 4x4 layers) take the shared columns: a
 // per-sample GEMM would be hwo columns wide, narrower than the tensor cores' tiles, while the
-// shared GEMM is nb * hwo wide. (Not measured yet: the GPU benchmarks decide the threshold.)
+// shared GEMM is nb * hwo wide. So do planes whose rows are no whole number of 16 bytes (the
+// MNIST cnn's 14x14 in 16 bits): cuBLAS's fast kernels need 16-byte aligned leading dimensions,
+// and nb * hwo usually is. (Not measured yet: the GPU benchmarks decide the threshold.)
 constexpr int64_t kSharedColumnsMaxPlane = 64;
+template <typename T>
 bool takes_shared_columns(const Shape& s) {
-  return !s.direct && s.groups == 1 && s.hwo < kSharedColumnsMaxPlane;
+  const bool narrow = s.hwo < kSharedColumnsMaxPlane;
+  const bool unaligned_rows = s.hwo * static_cast<int64_t>(sizeof(T)) % 16 != 0;
+  return !s.direct && s.groups == 1 && (narrow || unaligned_rows);
 }
 
 // The forward by one GEMM per chunk over shared columns [kg][nb * hwo], into a product
 // [cout][nb * hwo] (pre-filled with the bias) scattered back into the samples' layout.
 template <typename T>
 void forward_shared(const Shape& s, const T* x, const T* w, const T* bias, T* out) {
-  const int64_t chunk = conv::chunk_samples(s, sizeof(T));
+  const int64_t chunk = conv::chunk_samples(s, sizeof(T), true);
   DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
   DeviceBuffer product(static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T));
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
@@ -80,7 +85,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
     if (d && igemm::supported(*d))
       return igemm::conv_forward<T>(*d, xv.ptr<T>(), wv.ptr<T>(), bias, ov.ptr<T>());
   }
-  if (takes_shared_columns(s))
+  if (takes_shared_columns<T>(s))
     return forward_shared<T>(s, xv.ptr<T>(), wv.ptr<T>(), bias, ov.ptr<T>());
   const T* x = xv.ptr<T>();
   const T* w = wv.ptr<T>();
@@ -110,7 +115,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
 // zeroed by the caller).
 template <typename T>
 void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
-  const int64_t chunk = conv::chunk_samples(s, sizeof(T));
+  const int64_t chunk = conv::chunk_samples(s, sizeof(T), true);
   DeviceBuffer cols(static_cast<size_t>(chunk * s.kg * s.hwo) * sizeof(T));
   DeviceBuffer go_cols(chunk > 1 ? static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T) : 0);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {

@@ -44,13 +44,16 @@ inline Shape make_shape(const kernels::TensorView& x, const kernels::TensorView&
 }
 
 // Samples per chunk so that one column matrix of element_bytes-sized entries stays under
-// kMaxColumnBytes (one sample's, when that alone is larger). The buffer is live at the start of
+// kMaxColumnBytes (one sample's, when that alone is larger), and so does an output-sized
+// buffer beside it (the weight gradient's gathered grad_out, the shared forward's product) with
+// with_outputs, when cout > kg. The buffer is live at the start of
 // the backward pass, when nearly every activation still is: at 2^25 entries, ResNet-9's last
 // layers took 128 MiB of fp32 grad_x columns there, most of halfgrad's excess over PyTorch's
 // peak memory on the H200 (1323 against 1241 MB, docs/performance.md).
 inline constexpr int64_t kMaxColumnBytes = int64_t{32} << 20;
-inline int64_t chunk_samples(const Shape& s, int64_t element_bytes) {
-  const int64_t per_sample = (s.kg * s.hwo > 0 ? s.kg * s.hwo : 1) * element_bytes;
+inline int64_t chunk_samples(const Shape& s, int64_t element_bytes, bool with_outputs = false) {
+  const int64_t rows = with_outputs && s.cout > s.kg ? s.cout : s.kg;
+  const int64_t per_sample = (rows * s.hwo > 0 ? rows * s.hwo : 1) * element_bytes;
   const int64_t nb = kMaxColumnBytes / per_sample;
   return nb < 1 ? 1 : (nb > s.n ? s.n : nb);
 }

@@ -64,8 +64,9 @@ TEST_CASE("cuda conv2d matches the CPU: padding, strides, dilation, groups, 1x1"
       {2, 6, 11, 10, 4, 3, 2, {1, 1}, {2, 0}, {2, 1}, 2, false},  // dilated, grouped, uneven
       {4, 8, 6, 6, 8, 3, 3, {1, 1}, {1, 1}, {1, 1}, 8, true},     // depthwise
       {2, 3, 6, 6, 4, 3, 3, {1, 1}, {3, 3}, {1, 1}, 1, true},     // pad past k - 1: col2im
-      // output planes under 64 positions (the first and fourth above too): columns shared by
-      // the samples, one GEMM, the product scattered back; stride 2, and without a bias
+      // output planes under 64 positions (the first and fourth above too; in 16 bits also the
+      // 10 x 10 one, whose rows are no whole number of 16 bytes): columns shared by the
+      // samples, one GEMM, the product scattered back; stride 2, and without a bias
       {3, 8, 8, 8, 16, 3, 3, {2, 2}, {1, 1}, {1, 1}, 1, false},
       {6, 32, 4, 4, 16, 3, 3, {1, 1}, {1, 1}, {1, 1}, 1, true},  // ResNet-9's last layers, smaller
   };
