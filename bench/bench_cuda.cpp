@@ -1,7 +1,9 @@
 // GPU benchmarks for the CUDA backend (issue 6 targets, docs/performance.md):
 //  - fp16/bf16 GEMM at 4096^3 and 8192^3 (hg::matmul -> cuBLAS), TFLOP/s;
 //  - elementwise and cast kernels as GB/s moved, against the device-to-device copy bandwidth
-//    measured in the same run (cudaMemcpyAsync D2D of the same byte count).
+//    measured in the same run (cudaMemcpyAsync D2D of the same byte count);
+//  - the host's time per eager op on tiny tensors (microseconds): what makes a small model's
+//    eager step slower than its CUDA graph (issue 7).
 // Times are GPU times from CUDA events around a loop of launches on halfgrad's stream (the host
 // enqueues faster than the GPU drains, so host overhead is hidden as in PyTorch's own timing).
 // Prints one JSON line per measurement, then a ratio table. bench/torch_cuda_ref.py prints the
@@ -11,6 +13,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -113,6 +116,48 @@ void bench_elementwise(int64_t n, double copy_gbps, std::vector<Row>& rows) {
   }
 }
 
+// Host microseconds per call of `fn`: calls issued back to back, one synchronisation at the end.
+// Each kernel here is far shorter than the host's work to issue it, so the device keeps up and
+// the time is the host's: halfgrad's checks, dispatch, allocation and tape, and the launches.
+double host_us(const std::function<void()>& fn, int iters) {
+  for (int i = 0; i < 200; ++i) fn();
+  cuda::synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) fn();
+  cuda::synchronize();
+  const std::chrono::duration<double, std::micro> spent = std::chrono::steady_clock::now() - start;
+  return spent.count() / iters;
+}
+
+void bench_host_overhead(int iters, std::vector<Row>& rows) {
+  const TensorOptions on_gpu = TensorOptions(kFloat32).device(kCUDA);
+  const Tensor a = randn({4}, on_gpu), b = randn({4}, on_gpu);
+  const Tensor w = randn({4}, on_gpu).requires_grad_();
+  const Tensor x = randn({4, 16}, on_gpu), w1 = randn({16, 16}, on_gpu).requires_grad_();
+  const Tensor b1 = zeros({16}, on_gpu).requires_grad_(), w2 = randn({4, 16}, on_gpu);
+  const std::vector<std::pair<std::string, std::function<void()>>> cases = {
+      {"add [4] no grad",
+       [&] {
+         NoGradGuard no_grad;
+         (void)(a + b);
+       }},
+      {"add [4] taped", [&] { (void)(a + w); }},
+      {"linear [4,16] x [16,16] + bias no grad",
+       [&] {
+         NoGradGuard no_grad;
+         (void)linear(x, w1, b1);
+       }},
+      {"tiny mlp forward + backward",
+       [&] { linear(relu(linear(x, w1, b1)), w2).sum().backward(); }},
+  };
+  for (const auto& [name, fn] : cases) {
+    const double us = host_us(fn, iters);
+    std::printf("{\"bench\":\"host_overhead\",\"impl\":\"halfgrad\",\"op\":\"%s\",\"us\":%.2f}\n",
+                name.c_str(), us);
+    rows.push_back({"host us/call: " + name, us, 0.0});
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +175,7 @@ int main(int argc, char** argv) {
     const int64_t elements = quick ? (int64_t{1} << 22) : (int64_t{1} << 26);  // 256 MiB fp32
     const double copy_gbps = bench_copy_bandwidth(elements * 4);
     bench_elementwise(elements, copy_gbps, rows);
+    bench_host_overhead(quick ? 500 : 5000, rows);
     std::printf("\n%-32s %12s %10s\n", "benchmark", "TFLOP/s|GB/s", "of copy");
     std::printf("%-32s %12.1f %10s\n", "d2d copy (GB/s)", copy_gbps, "1.000");
     for (const Row& r : rows) {

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch reference for bench/bench_cuda.cpp: the same GEMMs and elementwise/cast ops, timed
-the same way (CUDA events around a loop, median of 3 rounds), printed as the same JSON lines.
+the same way (CUDA events around a loop, median of 3 rounds), and the host's time per eager op
+on tiny tensors, printed as the same JSON lines.
 
     python3 bench/torch_cuda_ref.py [--quick]
 """
 import json
 import sys
+import time
 
 import torch
 
@@ -75,6 +77,48 @@ def main():
             print(json.dumps({"bench": "elementwise", "impl": "torch", "op": label, "n": n,
                               "ms": round(ms, 4), "gbps": round(gbps, 1),
                               "of_copy": round(gbps / copy_gbps, 3)}))
+
+    host_overhead(500 if quick else 5000)
+
+
+def host_us(fn, iters):
+    """Host microseconds per call: calls back to back, one synchronisation at the end."""
+    for _ in range(200):
+        fn()
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    torch.cuda.synchronize()
+    return (time.perf_counter() - start) / iters * 1e6
+
+
+def host_overhead(iters):
+    """bench_cuda.cpp's bench_host_overhead: the same four calls on the same shapes."""
+    f = torch.nn.functional
+    a, b = torch.randn(4, device="cuda"), torch.randn(4, device="cuda")
+    w = torch.randn(4, device="cuda", requires_grad=True)
+    x = torch.randn(4, 16, device="cuda")
+    w1 = torch.randn(16, 16, device="cuda", requires_grad=True)
+    b1 = torch.zeros(16, device="cuda", requires_grad=True)
+    w2 = torch.randn(4, 16, device="cuda")
+
+    def no_grad(fn):
+        def run():
+            with torch.no_grad():
+                fn()
+        return run
+
+    cases = [
+        ("add [4] no grad", no_grad(lambda: a + b)),
+        ("add [4] taped", lambda: a + w),
+        ("linear [4,16] x [16,16] + bias no grad", no_grad(lambda: f.linear(x, w1, b1))),
+        ("tiny mlp forward + backward",
+         lambda: f.linear(torch.relu(f.linear(x, w1, b1)), w2).sum().backward()),
+    ]
+    for name, fn in cases:
+        print(json.dumps({"bench": "host_overhead", "impl": "torch", "op": name,
+                          "us": round(host_us(fn, iters), 2)}))
 
 
 if __name__ == "__main__":

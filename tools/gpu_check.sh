@@ -253,6 +253,8 @@ for key, r in ours.items():
         label, metric, target = f"gemm {r['dtype']} {r['n']}^3 TFLOP/s", "tflops", ">= 0.95 of torch"
     elif bench == "elementwise":
         label, metric, target = f"{r['op']} GB/s", "gbps", f">= 0.85 of copy (is {r['of_copy']:.2f})"
+    elif bench == "host_overhead":  # (ratio: halfgrad's time over PyTorch's, lower is better)
+        label, metric, target = f"host us/call {r['op'][:21]}", "us", "none (lower is better)"
     else:
         label, metric, target = f"d2d copy GB/s", "gbps", "reference"
         tkey = next((k for k in torch if k[0] == "d2d_copy"), None)
