@@ -88,14 +88,18 @@ struct Bench {
   }
 };
 
-// The timed steps' wall times in ms. A step is done when its loss can be read. With `graphed`,
-// the step is captured after the warm-up and each timed step copies its batch into the
-// captured inputs and replays the graph.
-std::vector<double> time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) {
+// The timed steps' wall times in ms: `total` until the loss can be read, `issued` until the
+// host has issued the step's work (on CUDA the device may still run it; issued close to total
+// means the host is the bottleneck). With `graphed`, the step is captured after the warm-up and
+// each timed step copies its batch into the captured inputs and replays the graph.
+struct StepTimes {
+  std::vector<double> total, issued;
+};
+StepTimes time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) {
   Tensor x_static = bench.xs[0].clone(), y_static = bench.ys[0].clone();  // what a graph reads
   cuda::Graph graph;
   Tensor graph_loss;
-  std::vector<double> times;
+  StepTimes times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
     if (graphed && i == warmup) graph.capture([&] { graph_loss = bench.step(x_static, y_static); });
     const auto start = std::chrono::steady_clock::now();
@@ -108,12 +112,22 @@ std::vector<double> time_steps(Bench& bench, int64_t warmup, int64_t steps, bool
     } else {
       loss = bench.step(bench.xs[i % 4], bench.ys[i % 4]);
     }
+    const auto issued = std::chrono::steady_clock::now();
     (void)loss.item<float>();
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (i >= warmup) times.push_back(ms);
+    const auto ms_since = [&](auto t) {
+      return std::chrono::duration<double, std::milli>(t - start).count();
+    };
+    if (i >= warmup) {
+      times.total.push_back(ms_since(std::chrono::steady_clock::now()));
+      times.issued.push_back(ms_since(issued));
+    }
   }
   return times;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 }  // namespace
@@ -134,10 +148,8 @@ int main(int argc, char** argv) try {
            "bench_models: --opt-level ", args.str("opt-level"), " needs --precision fp16 or bf16");
   Bench bench(model_name, precision, level, batch, device);
   const std::string level_name(precision == "fp32" ? "O0" : amp::opt_level_name(level));
-  std::vector<double> times =
-      time_steps(bench, args.integer("warmup"), args.integer("steps"), graphed);
-  std::sort(times.begin(), times.end());
-  const double median = times[times.size() / 2];
+  const StepTimes times = time_steps(bench, args.integer("warmup"), args.integer("steps"), graphed);
+  const double median_ms = median(times.total), issued_ms = median(times.issued);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   // on CUDA: peak device memory, and how many linear calls took cuBLASLt's bias epilogue over
@@ -151,12 +163,13 @@ int main(int argc, char** argv) try {
   std::printf(
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
       "\"opt_level\":\"%s\","
-      "\"device\":\"%s\",\"graph\":%s,\"threads\":%lld,\"median_ms\":%.3f,\"samples_per_s\":%.1f,"
-      "\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
+      "\"device\":\"%s\",\"graph\":%s,\"threads\":%lld,\"median_ms\":%.3f,\"issued_ms\":%.3f,"
+      "\"samples_per_s\":%.1f,\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
       model_name.c_str(), static_cast<long long>(batch), precision.c_str(), level_name.c_str(),
       device.str().c_str(), graphed ? "true" : "false",
-      static_cast<long long>(args.integer("threads")), median, 1000.0 * batch / median,
-      usage.ru_maxrss / 1024.0, device_memory.c_str(), blas_info().substr(0, 60).c_str());
+      static_cast<long long>(args.integer("threads")), median_ms, issued_ms,
+      1000.0 * batch / median_ms, usage.ru_maxrss / 1024.0, device_memory.c_str(),
+      blas_info().substr(0, 60).c_str());
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());

@@ -57,7 +57,7 @@ for model in $models; do
 done
 echo
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
-declare -A hg_ms pt_ms hg_rss pt_rss
+declare -A hg_ms hg_issued pt_ms hg_rss pt_rss
 keys=()
 while IFS= read -r line; do
   key="$(field model "$line") $(field batch "$line") $(field precision "$line")"
@@ -65,16 +65,17 @@ while IFS= read -r line; do
   [[ $device == cuda ]] && rss=$(field peak_device_mb "$line")
   [[ $(field graph "$line") == true ]] && key="$key graph"  # against PyTorch eager's row
   if [[ $(field framework "$line") == halfgrad ]]; then
-    hg_ms[$key]=$ms; hg_rss[$key]=$rss; keys+=("$key")
+    hg_ms[$key]=$ms; hg_rss[$key]=$rss; hg_issued[$key]=$(field issued_ms "$line"); keys+=("$key")
   else
     pt_ms[$key]=${ms:-n/a}; pt_rss[$key]=${rss:--}
   fi
 done <"$out"
 memory=RSS; [[ $device == cuda ]] && memory=GPU
 echo "device $device"
-printf '%-24s %12s %12s %9s %10s %10s\n' "model batch precision" "halfgrad ms" "pytorch ms" "speedup" "hg $memory MB" "pt $memory MB"
+# hg issued: the median time until the host had issued the step (close to halfgrad ms: host-bound)
+printf '%-24s %12s %10s %12s %9s %10s %10s\n' "model batch precision" "halfgrad ms" "hg issued" "pytorch ms" "speedup" "hg $memory MB" "pt $memory MB"
 for key in "${keys[@]}"; do
   h=${hg_ms[$key]}; p=${pt_ms[${key% graph}]:-n/a}
   ratio=$(awk -v h="$h" -v p="$p" 'BEGIN { if (p + 0 > 0) printf "%.2fx", p / h; else print "-" }')
-  printf '%-24s %12s %12s %9s %10s %10s\n' "$key" "$h" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}"
+  printf '%-24s %12s %10s %12s %9s %10s %10s\n' "$key" "$h" "${hg_issued[$key]:--}" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}"
 done
