@@ -94,11 +94,13 @@ bool is_current(const AutocastState::CachedCast& cached, const Tensor& weight, D
   return !is_grad_enabled() || !node || !node->released;
 }
 
+// Leaves that require grad (the weights) are cast once per region and reused, so the tape
+// holds one CastBackward per weight however often it is used.
+bool cacheable(const Tensor& t) { return t.is_leaf() && t.requires_grad(); }
+
 Tensor cast(const Tensor& t, DType target, PlanEntry* entry) {
   if (!t.defined() || !t.is_floating_point() || t.dtype() == target) return t;
-  // Leaves that require grad (the weights) are cast once per region and reused, so the tape
-  // holds one CastBackward per weight however often it is used.
-  const bool cacheable = t.is_leaf() && t.requires_grad();
+  const bool cacheable = amp::cacheable(t);
   if (cacheable) {
     auto found = state.weight_cache.find(t.impl());
     if (found != state.weight_cache.end() && is_current(found->second, t, target)) {
@@ -239,6 +241,23 @@ std::vector<Tensor> autocast_custom(const std::string& custom_op,
 }
 
 AutocastStats autocast_stats() { return state.stats; }
+
+namespace detail {
+
+bool needs_cached_cast(const Tensor& weight, DType dtype) {
+  if (!state.enabled || !is_grad_enabled() || !weight.defined() || !weight.is_floating_point() ||
+      weight.dtype() == kFloat64 || weight.dtype() == dtype || !cacheable(weight))
+    return false;
+  const auto found = state.weight_cache.find(weight.impl());
+  return found == state.weight_cache.end() || !is_current(found->second, weight, dtype);
+}
+
+void keep_cached_cast(const Tensor& weight, const Tensor& cast) {
+  state.weight_cache[weight.impl()] = {cast, weight.storage()->id(), weight.version()};
+  ++state.stats.casts;
+}
+
+}  // namespace detail
 
 PlanRecorder::PlanRecorder() : previous_(recorder) { recorder = this; }
 PlanRecorder::~PlanRecorder() { recorder = previous_; }

@@ -89,6 +89,24 @@ class AutocastGuard {
 std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs);
 Tensor autocast(OpId op, const Tensor& input);
 
+// Makes at once the casts this region's ops would make one by one: each of `weights` that is a
+// floating leaf requiring grad (not float64, not already in the region's dtype, not already
+// cached) is cast to the region's dtype in one kernel launch, taped as one node whose backward
+// casts their gradients back in one launch too, and kept in the region's weight-cast cache,
+// where the ops find it. For a training step's forward (examples' amp_train_step calls it with
+// the model's parameters): a model's weight casts cost one launch each way instead of one per
+// weight. The values and gradients are those of the one-by-one casts, bit for bit; a weight that
+// no op of the region then uses gets no gradient from it. Does nothing outside an enabled
+// autocast region or without grad mode (the cache keeps only taped casts).
+void cache_weight_casts(const std::vector<Tensor>& weights);
+
+namespace detail {
+// For cache_weight_casts (amp/weight_casts.cpp): whether `weight` needs a cast to `dtype` in
+// this region (it is cast-eligible and has no current cached cast), and keeping one.
+bool needs_cached_cast(const Tensor& weight, DType dtype);
+void keep_cached_cast(const Tensor& weight, const Tensor& cast);
+}  // namespace detail
+
 // Custom ops declare their policy once; calling autocast_custom for an op that never did is an
 // error under autocast (not a silent guess).
 void register_policy(const std::string& custom_op, CastPolicy policy);

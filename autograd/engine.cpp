@@ -57,6 +57,7 @@ std::vector<Tensor> gather_outputs(Node& node, std::vector<Tensor>& pending) {
   pending.resize(node.outputs.size());
   for (size_t i = 0; i < pending.size(); ++i) {
     if (!pending[i].defined()) {
+      if (node.takes_undefined_grads()) continue;  // (and no hooks: there is no gradient)
       const OutputInfo& info = node.outputs[i];
       pending[i] = zeros(info.shape, TensorOptions().dtype(info.dtype).device(info.device));
     }

@@ -67,6 +67,9 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual std::string name() const = 0;
   // Drops saved tensors after a backward pass without retain_graph; true when it held any.
   virtual bool release_saved() { return false; }
+  // Whether apply() takes an undefined gradient for an output no gradient reached (else the
+  // engine passes zeros): a node with many independent outputs then does no work for those.
+  virtual bool takes_undefined_grads() const { return false; }
 
   uint64_t sequence_nr = 0;
   std::vector<Edge> next_edges;     // one per input

@@ -1,10 +1,10 @@
 #pragma once
 // Kernel families of mixed-precision training: the multi-tensor gradient unscale with a found-inf
-// flag, the dynamic loss-scale update, and fused SGD / AdamW steps. Same conventions as
-// kernels/kernels.h. The loss scale, its inverse and the found-inf flag live in tensors on the
-// kernels' device, so a CUDA training step can unscale, check, update and step with no host
-// synchronisation. Every family has a CPU implementation that computes what amp/grad_scaler.cpp,
-// optim/sgd.cpp and optim/adam.cpp compute, bit for bit.
+// flag, the dynamic loss-scale update, a multi-tensor cast, and fused SGD / AdamW steps. Same
+// conventions as kernels/kernels.h. The loss scale, its inverse and the found-inf flag live in
+// tensors on the kernels' device, so a CUDA training step can unscale, check, update and step with
+// no host synchronisation. Every family has a CPU implementation that computes what
+// amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp compute, bit for bit.
 #include <cstdint>
 
 #include "kernels/dispatch.h"
@@ -21,6 +21,12 @@ namespace hg::kernels {
 // All views contiguous, on one device; one launch on CUDA however many tensors there are.
 using UnscaleGradsFn = void (*)(const TensorView* grads, const TensorView* outs, int64_t count,
                                 const TensorView& inv_scale, const TensorView& found_inf);
+
+// For each i < count: outs[i] = ins[i] in outs[i]'s dtype, as Tensor::to converts (round to
+// nearest even, NaN payloads kept). float32, float16 and bfloat16 only (a float64 source would
+// round twice on CUDA); equal element counts; contiguous; one device. One launch on CUDA per 48
+// tensors: autocast's weight casts made together (amp::cache_weight_casts) and their backward.
+using CastTensorsFn = void (*)(const TensorView* ins, const TensorView* outs, int64_t count);
 
 struct ScaleUpdateParams {
   double growth_factor = 2.0, backoff_factor = 0.5;
@@ -89,6 +95,7 @@ using FusedAdamFn = void (*)(const TensorView& weight, const TensorView& grad,
                              const FusedAdamParams& params);
 
 extern DispatchTable<UnscaleGradsFn> unscale_grads;
+extern DispatchTable<CastTensorsFn> cast_tensors;
 extern DispatchTable<ScaleUpdateFn> scale_update;
 extern DispatchTable<FusedSgdFn> fused_sgd;
 extern DispatchTable<FusedAdamFn> fused_adam;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -64,5 +65,14 @@ inline void expect_close(const std::vector<double>& actual, const std::vector<do
 }
 
 inline std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+
+// The same dtype, shape and bytes (CPU tensors; two undefined tensors are the same too).
+inline bool same_bits(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined()) return a.defined() == b.defined();
+  if (a.dtype() != b.dtype() || a.sizes() != b.sizes()) return false;
+  const Tensor ca = a.contiguous(), cb = b.contiguous();
+  return std::memcmp(ca.data_ptr(), cb.data_ptr(),
+                     static_cast<size_t>(ca.numel()) * itemsize(ca.dtype())) == 0;
+}
 
 }  // namespace hg::test

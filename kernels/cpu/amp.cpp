@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/amp_math.h"
+#include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -113,6 +114,17 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
     });
   }
   if (bad) *found_inf.ptr<float>() = 1.0f;
+}
+
+void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
+  for (int64_t t = 0; t < count; ++t) {
+    HG_CHECK(ins[t].dtype != DType::Float64 && outs[t].dtype != DType::Float64 &&
+                 ins[t].numel() == outs[t].numel(),
+             "cast_tensors: tensor ", t, " is ", dtype_name(ins[t].dtype), " -> ",
+             dtype_name(outs[t].dtype), " with ", ins[t].numel(), " -> ", outs[t].numel(),
+             " elements; the kernel casts between float32, float16 and bfloat16, count for count");
+    copy(ins[t], outs[t]);  // Tensor::to's conversion
+  }
 }
 
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,

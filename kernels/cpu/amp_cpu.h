@@ -6,6 +6,7 @@ namespace hg::kernels::cpu {
 
 void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t count,
                    const TensorView& inv_scale, const TensorView& found_inf);
+void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count);
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
                   const ScaleUpdateParams& params);
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,

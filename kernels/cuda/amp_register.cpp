@@ -7,6 +7,7 @@ namespace {
 struct RegisterAmpKernels {
   RegisterAmpKernels() {
     kernels::unscale_grads.set(DeviceType::CUDA, cuda::unscale_grads);
+    kernels::cast_tensors.set(DeviceType::CUDA, cuda::cast_tensors);
     kernels::scale_update.set(DeviceType::CUDA, cuda::scale_update);
     kernels::fused_sgd.set(DeviceType::CUDA, cuda::fused_sgd);
     kernels::fused_adam.set(DeviceType::CUDA, cuda::fused_adam);

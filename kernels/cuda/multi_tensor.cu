@@ -1,7 +1,8 @@
 // AMP on CUDA: the multi-tensor unscale (every gradient of a model in one launch per
 // kMaxTensors tensors, the tensor list passed by value in the kernel's parameters, so nothing
-// is copied from the host and the launch can be captured in a CUDA graph) and the loss-scale
-// update, a one-thread kernel on the device state. Arithmetic: kernels/amp_math.h.
+// is copied from the host and the launch can be captured in a CUDA graph), the multi-tensor cast
+// in the same form, and the loss-scale update, a one-thread kernel on the device state.
+// Arithmetic: kernels/amp_math.h.
 #include <algorithm>
 
 #include "kernels/amp_math.h"
@@ -20,7 +21,7 @@ constexpr int kMaxTensors = 48;  // 48 x 24 bytes of descriptors: well inside 4 
 
 enum class Kind : uint8_t { F32, F64, F16, BF16 };
 
-Kind kind_of(DType dtype) {
+Kind kind_of(DType dtype, const char* op) {
   switch (dtype) {
     case DType::Float32:
       return Kind::F32;
@@ -33,7 +34,7 @@ Kind kind_of(DType dtype) {
     default:
       break;
   }
-  fail(__FILE__, __LINE__, "unscale_grads", "gradients must be floating point");
+  fail(__FILE__, __LINE__, op, "tensors must be floating point");
 }
 
 struct Descriptor {
@@ -98,6 +99,36 @@ __global__ void unscale_kernel(TensorList list, const float* inv_scale, float* f
   if (__syncthreads_or(bad) && threadIdx.x == 0) *found_inf = 1.0f;
 }
 
+// blockIdx.y picks the tensor; out = in in out's dtype (float32 / float16 / bfloat16).
+__global__ void cast_kernel(TensorList list) {
+  const int t = blockIdx.y;
+  const Descriptor d = list.t[t];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < d.n;
+       i += int64_t(gridDim.x) * blockDim.x)
+    store_float(d.out, i, list.out_kind[t], load_as_float(d.in, i, list.in_kind[t]));
+}
+
+// Calls launch(list, grid) for each run of at most kMaxTensors (ins[k], outs[k]) pairs that has
+// elements; the grid's y picks the tensor.
+template <typename Launch>
+void for_each_list(const TensorView* ins, const TensorView* outs, int64_t count, const char* op,
+                   Launch launch) {
+  for (int64_t first = 0; first < count; first += kMaxTensors) {
+    const int64_t chunk = std::min<int64_t>(kMaxTensors, count - first);
+    TensorList list{};
+    int64_t largest = 0;
+    for (int64_t k = 0; k < chunk; ++k) {
+      const TensorView& in = ins[first + k];
+      list.t[k] = {in.data, outs[first + k].data, in.numel()};
+      list.in_kind[k] = kind_of(in.dtype, op);
+      list.out_kind[k] = kind_of(outs[first + k].dtype, op);
+      largest = std::max(largest, in.numel());
+    }
+    if (largest == 0) continue;
+    launch(list, dim3(std::min<unsigned>(grid_for(largest), 1024u), static_cast<unsigned>(chunk)));
+  }
+}
+
 __global__ void scale_update_kernel(double* state, float* found_inf, float* inv_scale,
                                     ScaleUpdateParams params) {
   am::update_scale(state, *found_inf != 0.0f, params);
@@ -109,23 +140,23 @@ __global__ void scale_update_kernel(double* state, float* found_inf, float* inv_
 
 void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t count,
                    const TensorView& inv_scale, const TensorView& found_inf) {
-  for (int64_t first = 0; first < count; first += kMaxTensors) {
-    const int64_t chunk = std::min<int64_t>(kMaxTensors, count - first);
-    TensorList list{};
-    int64_t largest = 0;
-    for (int64_t k = 0; k < chunk; ++k) {
-      const TensorView& in = grads[first + k];
-      list.t[k] = {in.data, outs[first + k].data, in.numel()};
-      list.in_kind[k] = kind_of(in.dtype);
-      list.out_kind[k] = kind_of(outs[first + k].dtype);
-      largest = std::max(largest, in.numel());
-    }
-    if (largest == 0) continue;
-    const dim3 grid(std::min<unsigned>(grid_for(largest), 1024u), static_cast<unsigned>(chunk));
+  for_each_list(grads, outs, count, "unscale_grads", [&](const TensorList& list, dim3 grid) {
     unscale_kernel<<<grid, kBlockSize, 0, current_stream()>>>(list, inv_scale.ptr<float>(),
                                                               found_inf.ptr<float>());
     HG_CUDA_LAUNCH_CHECK("unscale_kernel");
-  }
+  });
+}
+
+void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
+  for (int64_t k = 0; k < count; ++k)
+    if (ins[k].dtype == DType::Float64 || outs[k].dtype == DType::Float64 ||
+        ins[k].numel() != outs[k].numel())
+      fail(__FILE__, __LINE__, "cast_tensors",
+           "the kernel casts between float32, float16 and bfloat16, count for count");
+  for_each_list(ins, outs, count, "cast_tensors", [&](const TensorList& list, dim3 grid) {
+    cast_kernel<<<grid, kBlockSize, 0, current_stream()>>>(list);
+    HG_CUDA_LAUNCH_CHECK("cast_kernel");
+  });
 }
 
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,

@@ -56,6 +56,67 @@ TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, ex
 // 100 parameters in one fused_sgd call: a run of 60 alike (two launches: 48 + 12), then runs of
 // 7 with other (weight, gradient) dtypes; masters with 16-bit copies, no momentum and first
 // steps mixed.
+// Tensor::to's conversions, 60 tensors in two launches (48 + 12), NaN payloads, infinities and
+// fp16 overflow included: bit for bit the CPU's.
+TEST_CASE("cuda cast_tensors: 60 tensors between float32, float16 and bfloat16, exact") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(43);
+  const std::pair<DType, DType> pairs[] = {
+      {kFloat32, kFloat16}, {kFloat32, kBFloat16}, {kFloat16, kFloat32}, {kBFloat16, kFloat32}};
+  std::vector<Tensor> cpu_in, cpu_out, dev_in, dev_out;
+  for (int i = 0; i < 60; ++i) {
+    const auto [from, to] = pairs[i % 4];
+    Tensor v = randn({37 * i}) * 3e4;  // (the first is empty) fp16 overflows past 65504
+    if (v.numel() > 2) {
+      v.narrow(0, 0, 1).fill_(std::numeric_limits<float>::quiet_NaN());
+      v.narrow(0, 1, 1).fill_(-std::numeric_limits<float>::infinity());
+    }
+    cpu_in.push_back(v.to(from));
+    dev_in.push_back(cpu_in.back().to(kCUDA));
+    cpu_out.push_back(empty(v.sizes(), TensorOptions(to)));
+    dev_out.push_back(empty(v.sizes(), TensorOptions(to).device(kCUDA)));
+  }
+  auto run = [](const std::vector<Tensor>& in, const std::vector<Tensor>& out, Device d) {
+    std::vector<kernels::TensorView> iv, ov;
+    for (size_t i = 0; i < in.size(); ++i) {
+      iv.push_back(view_of(in[i]));
+      ov.push_back(view_of(out[i]));
+    }
+    kernels::cast_tensors(d)(iv.data(), ov.data(), static_cast<int64_t>(in.size()));
+  };
+  run(cpu_in, cpu_out, kCPU);
+  run(dev_in, dev_out, kCUDA);
+  for (size_t i = 0; i < cpu_out.size(); ++i) {
+    CHECK(hg::test::same_bits(dev_out[i].to(kCPU), cpu_out[i]));
+    CHECK(hg::test::same_bits(cpu_out[i], cpu_in[i].to(cpu_out[i].dtype())));  // Tensor::to's
+  }
+}
+
+// amp::cache_weight_casts on the device: one launch each way, the same bits as one by one.
+TEST_CASE("cuda cache_weight_casts: a step's gradients are those of the casts one by one") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (DType dtype : {kFloat16, kBFloat16}) {
+    std::vector<std::vector<Tensor>> grads;
+    for (bool together : {true, false}) {
+      manual_seed(44);
+      const Tensor w1 = randn({16, 8}).to(kCUDA).requires_grad_();
+      const Tensor b1 = randn({16}).to(kCUDA).requires_grad_();
+      const Tensor w2 = randn({4, 16}).to(kCUDA).requires_grad_();
+      const Tensor x = randn({5, 8}).to(kCUDA);
+      Tensor loss;
+      {
+        amp::AutocastGuard region(dtype);
+        if (together) amp::cache_weight_casts({w1, b1, w2});
+        loss = sum(linear(relu(linear(x, w1, b1)), w2));
+      }
+      loss.backward();
+      grads.push_back({w1.grad(), b1.grad(), w2.grad()});
+    }
+    for (size_t i = 0; i < 3; ++i)
+      CHECK(hg::test::same_bits(grads[0][i].to(kCPU), grads[1][i].to(kCPU)));
+  }
+}
+
 TEST_CASE("cuda fused_sgd: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(43);

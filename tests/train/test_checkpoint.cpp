@@ -1,12 +1,12 @@
 // train::Checkpoint in one process: what it restores, what it refuses, and that a failed load
 // changes nothing.
-#include <cstring>
 #include <filesystem>
 
 #include "test_util.h"
 
 using namespace hg;
 using hg::test::expect_error;
+using hg::test::same_bits;
 
 namespace {
 
@@ -14,12 +14,6 @@ std::string temp_file(const std::string& name) {
   return (std::filesystem::temp_directory_path() /
           ("hg_ckpt_" + std::to_string(::getpid()) + "_" + name))
       .string();
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype() || a.sizes() != b.sizes()) return false;
-  const Tensor ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.data_ptr(), cb.data_ptr(), ca.numel() * itemsize(ca.dtype())) == 0;
 }
 
 data::Dataset small_dataset() {  // the same in every Setup
