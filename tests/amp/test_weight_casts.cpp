@@ -94,6 +94,18 @@ TEST_CASE("cache_weight_casts: one node for every weight, the ops hit the cache"
   CHECK(!unused.grad().defined());  // no gradient reached its copy, none is passed on
 }
 
+TEST_CASE("cache_weight_casts: two backward passes in one region through the cached casts") {
+  const Tensor w = randn({4, 3}).requires_grad_();
+  const Tensor x = randn({2, 3});
+  amp::AutocastGuard region(kFloat16);
+  amp::cache_weight_casts({w});
+  linear(x, w).sum().backward();  // gradient accumulation: the node holds nothing to free
+  const std::vector<double> once = values(w.grad());
+  linear(x, w).sum().backward();
+  const std::vector<double> twice = values(w.grad());
+  for (size_t i = 0; i < once.size(); ++i) CHECK(twice[i] == 2 * once[i]);
+}
+
 TEST_CASE("cache_weight_casts: does nothing where the region would cast nothing") {
   const Tensor w = randn({2, 2}).requires_grad_();
   amp::cache_weight_casts({w});  // no region
