@@ -93,10 +93,10 @@ Tensor autocast(OpId op, const Tensor& input);
 // floating leaf requiring grad (not float64, not already in the region's dtype, not already
 // cached) is cast to the region's dtype in one kernel launch, taped as one node whose backward
 // casts their gradients back in one launch too, and kept in the region's weight-cast cache,
-// where the ops find it. For a training step's forward (examples' amp_train_step calls it with
-// the model's parameters): a model's weight casts cost one launch each way instead of one per
-// weight. The values and gradients are those of the one-by-one casts, bit for bit; a weight that
-// no op of the region then uses gets no gradient from it. Does nothing outside an enabled
+// where the ops find it. For an O1 training step's forward (examples' amp_train_step calls it
+// with the model's parameters): a model's weight casts cost one launch each way instead of one
+// per weight. The values and gradients are those of the one-by-one casts, bit for bit; a weight
+// that no op of the region then uses gets no gradient from it. Does nothing outside an enabled
 // autocast region or without grad mode (the cache keeps only taped casts).
 void cache_weight_casts(const std::vector<Tensor>& weights);
 
