@@ -116,6 +116,28 @@ TEST_CASE("cuda graph: memory allocated in a capture is not handed to eager tens
   CHECK(values_of(out) == std::vector<double>(1000, 3.0));
 }
 
+// This case runs in a process of its own (doctest_discover_tests), so the captured linear is
+// the process's first cuBLASLt call: Graph::capture makes cuBLASLt's handle and workspace before
+// capturing, so the eager call after the graph (and its memory pool) is gone does not use a
+// workspace from that pool.
+TEST_CASE("cuda graph: a captured linear that is the process's first cuBLASLt call") {
+  if (!hg::test::cuda_or_skip()) return;
+  const TensorOptions half = TensorOptions(kFloat16).device(kCUDA);
+  const Tensor x = randn({128, 784}, half), w = randn({512, 784}, half), b = randn({512}, half);
+  std::vector<double> captured;
+  {
+    cuda::Graph graph;
+    Tensor out;
+    graph.capture([&] { out = linear(x, w, b); });
+    graph.replay();
+    captured = values_of(out);
+  }
+  const int64_t before = cuda::cublaslt_epilogue_calls();
+  const Tensor eager = linear(x, w, b);
+  CHECK(cuda::cublaslt_epilogue_calls() == before + 1);
+  CHECK(values_of(eager) == captured);
+}
+
 TEST_CASE("cuda graph: AdamW's step number advances through replays, skips and reads between") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(62);
