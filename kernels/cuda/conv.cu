@@ -19,6 +19,7 @@
 #include "kernels/cuda/channel_sums.cuh"
 #include "kernels/cuda/conv_igemm.h"
 #include "kernels/cuda/conv_shape.cuh"
+#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/cuda_nn_kernels.h"
 #include "kernels/cuda/nn_gemm.cuh"
 
@@ -248,14 +249,57 @@ void weight_grad_of(const Shape& s, const TensorView& xv, const T* go, const Ten
   }
 }
 
+// A [rows, cols] matrix view of T data with the given strides.
+TensorView matrix_view(void* data, DType dtype, int64_t rows, int64_t cols, int64_t row_stride,
+                       int64_t col_stride) {
+  TensorView v;
+  v.data = data, v.dtype = dtype, v.ndim = 2;
+  v.sizes[0] = rows, v.sizes[1] = cols, v.strides[0] = row_stride, v.strides[1] = col_stride;
+  return v;
+}
+
+// grad_weight and grad_bias together, when the batch is one chunk of shared columns (groups 1,
+// not fp64, not the implicit GEMM): one GEMM whose epilogue sums grad_out's rows into the bias
+// gradient (linear's family gemm_bias_grad: cuBLASLt's BGRADB, else a GEMM and a row sum),
+// written straight in T. Three kernels fewer than weight_grad_of + bias_grad (the zeroed
+// accumulator, and the bias's slice sums and their totals), four for 16 bits (the narrowing).
+template <typename T>
+bool weight_and_bias_grad(const Shape& s, const TensorView& xv, const T* go, const TensorView& gw,
+                          const TensorView& gb) {
+  if (std::is_same_v<T, double> || s.groups != 1 || s.cout == 0 || s.kg * s.hwo == 0 ||
+      conv::chunk_samples(s, sizeof(T), true) < s.n)
+    return false;
+  if constexpr (kSixteenBit<T>) {
+    const auto d = implicit_gemm_dims<T>(s);
+    if (d && igemm::supported(*d)) return false;
+  }
+  const int64_t ld = s.n * s.hwo;
+  DeviceBuffer cols(static_cast<size_t>(s.kg * ld) * sizeof(T));
+  DeviceBuffer gathered(s.n > 1 ? static_cast<size_t>(s.cout * ld) * sizeof(T) : 0);
+  const T* grad = go;  // [cout][hwo] as it is for one sample
+  if (s.n > 1) {
+    conv::gather_grad_out(go, s, 0, s.n, gathered.as<T>());
+    grad = gathered.as<T>();
+  }
+  conv::im2col(xv.ptr<T>(), s, 0, s.n, 0, conv::shared_layout(s, s.n), cols.as<T>(),
+               "conv2d_backward im2col_kernel");
+  ::hg::cuda::gemm_bias_grad(
+      matrix_view(const_cast<T*>(grad), gw.dtype, s.cout, ld, ld, 1),  // [cout, n hwo]
+      matrix_view(cols.as<T>(), gw.dtype, ld, s.kg, 1, ld),            // columns^T [n hwo, kg]
+      matrix_view(gw.data, gw.dtype, s.cout, s.kg, s.kg, 1), gb);
+  return true;
+}
+
 template <typename T>
 void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
                    const TensorView* gx, const TensorView* gw, const TensorView* gb,
                    const Conv2dParams& p) {
   const Shape s = conv::make_shape(xv, wv, gov, p);
   const T* go = gov.ptr<T>();
-  if (gb != nullptr && s.cout > 0) bias_grad<T>(gov, *gb);
-  if (gw != nullptr) weight_grad_of<T>(s, xv, go, *gw);
+  const bool together =
+      gb != nullptr && gw != nullptr && weight_and_bias_grad<T>(s, xv, go, *gw, *gb);
+  if (!together && gb != nullptr && s.cout > 0) bias_grad<T>(gov, *gb);
+  if (!together && gw != nullptr) weight_grad_of<T>(s, xv, go, *gw);
   if (gx != nullptr) input_grad<T>(s, wv, gov, *gx);
 }
 
