@@ -27,6 +27,8 @@ using UnscaleGradsFn = void (*)(const TensorView* grads, const TensorView* outs,
 // round twice on CUDA); equal element counts; contiguous; one device. One launch on CUDA per 48
 // tensors: autocast's weight casts made together (amp::cache_weight_casts) and their backward.
 using CastTensorsFn = void (*)(const TensorView* ins, const TensorView* outs, int64_t count);
+// The hg::Error both columns raise for a list cast_tensors does not take (kernels/amp_tables.cpp).
+void check_cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count);
 
 struct ScaleUpdateParams {
   double growth_factor = 2.0, backoff_factor = 0.5;

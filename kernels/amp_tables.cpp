@@ -1,6 +1,16 @@
+#include "core/error.h"
 #include "kernels/cpu/amp_cpu.h"
 
 namespace hg::kernels {
+
+void check_cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
+  for (int64_t t = 0; t < count; ++t)
+    HG_CHECK(ins[t].dtype != DType::Float64 && outs[t].dtype != DType::Float64 &&
+                 ins[t].numel() == outs[t].numel(),
+             "cast_tensors: tensor ", t, " is ", dtype_name(ins[t].dtype), " -> ",
+             dtype_name(outs[t].dtype), " with ", ins[t].numel(), " -> ", outs[t].numel(),
+             " elements; the kernel casts between float32, float16 and bfloat16, count for count");
+}
 
 // Constant-initialised, like kernels/tables.cpp; the CUDA column is filled in by
 // kernels/cuda/amp_register.cpp.

@@ -117,14 +117,8 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
 }
 
 void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
-  for (int64_t t = 0; t < count; ++t) {
-    HG_CHECK(ins[t].dtype != DType::Float64 && outs[t].dtype != DType::Float64 &&
-                 ins[t].numel() == outs[t].numel(),
-             "cast_tensors: tensor ", t, " is ", dtype_name(ins[t].dtype), " -> ",
-             dtype_name(outs[t].dtype), " with ", ins[t].numel(), " -> ", outs[t].numel(),
-             " elements; the kernel casts between float32, float16 and bfloat16, count for count");
-    copy(ins[t], outs[t]);  // Tensor::to's conversion
-  }
+  check_cast_tensors(ins, outs, count);
+  for (int64_t t = 0; t < count; ++t) copy(ins[t], outs[t]);  // Tensor::to's conversion
 }
 
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,

@@ -147,8 +147,9 @@ void embedding(const TensorView& weight, const TensorView& index, const TensorVi
   // min/max on the host would stall it on every call (and cannot happen in a graph capture).
   TargetCheck check(stream,
                     "embedding on CUDA with a [" + std::to_string(weight.sizes[0]) + ", " +
-                        std::to_string(weight.sizes[1]) + "] table and " + std::to_string(rows) +
-                        " indices",
+                        std::to_string(weight.sizes[1]) + "] " +
+                        std::string(dtype_name(weight.dtype)) + " table and " +
+                        std::to_string(rows) + " indices",
                     "the index at position", "output row");
   const Table table{weight.sizes[0], nan_pattern(weight.dtype)};
   const auto aligned4 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };

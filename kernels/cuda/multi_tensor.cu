@@ -148,11 +148,7 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
 }
 
 void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
-  for (int64_t k = 0; k < count; ++k)
-    if (ins[k].dtype == DType::Float64 || outs[k].dtype == DType::Float64 ||
-        ins[k].numel() != outs[k].numel())
-      fail(__FILE__, __LINE__, "cast_tensors",
-           "the kernel casts between float32, float16 and bfloat16, count for count");
+  check_cast_tensors(ins, outs, count);  // the CPU column's hg::Error
   for_each_list(ins, outs, count, "cast_tensors", [&](const TensorList& list, dim3 grid) {
     cast_kernel<<<grid, kBlockSize, 0, current_stream()>>>(list);
     HG_CUDA_LAUNCH_CHECK("cast_kernel");

@@ -89,7 +89,12 @@ TEST_CASE("cuda cast_tensors: 60 tensors between float32, float16 and bfloat16, 
   for (size_t i = 0; i < cpu_out.size(); ++i) {
     CHECK(hg::test::same_bits(dev_out[i].to(kCPU), cpu_out[i]));
     CHECK(hg::test::same_bits(cpu_out[i], cpu_in[i].to(cpu_out[i].dtype())));  // Tensor::to's
-  }
+  }  // what it does not cast is the CPU column's hg::Error
+  const Tensor wide = zeros({3}, TensorOptions(kFloat64).device(kCUDA));
+  const Tensor narrow = zeros({3}, TensorOptions(kFloat16).device(kCUDA));
+  const kernels::TensorView ins[] = {view_of(wide)}, outs[] = {view_of(narrow)};
+  hg::test::expect_error([&] { kernels::cast_tensors(kCUDA)(ins, outs, 1); },
+                         {"cast_tensors", "float64 -> float16"});
 }
 
 // amp::cache_weight_casts on the device: one launch each way, the same bits as one by one.
