@@ -112,6 +112,16 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   }
 }
 
+// grad_out of samples [n0, n0 + nb) as [cout][nb * hwo]: as it is for one sample, else
+// gathered into `buffer` (room for nb samples).
+template <typename T>
+const T* shared_grad_out(const Shape& s, const T* go, int64_t n0, int64_t nb,
+                         DeviceBuffer& buffer) {
+  if (nb == 1) return go + n0 * s.cout * s.hwo;
+  conv::gather_grad_out(go, s, n0, nb, buffer.as<T>());
+  return buffer.as<T>();
+}
+
 // grad_weight (+)= grad_out @ columns^T over all samples, into acc [cout, kg] (type Acc<T>,
 // zeroed by the caller).
 template <typename T>
@@ -121,11 +131,7 @@ void weight_grad(const Shape& s, const T* x, const T* go, Acc<T>* acc) {
   DeviceBuffer go_cols(chunk > 1 ? static_cast<size_t>(chunk * s.cout * s.hwo) * sizeof(T) : 0);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0), ld = nb * s.hwo;
-    const T* go_chunk = go + n0 * s.cout * s.hwo;  // [cout][hwo] as is when nb == 1
-    if (nb > 1) {
-      conv::gather_grad_out(go, s, n0, nb, go_cols.as<T>());
-      go_chunk = go_cols.as<T>();
-    }
+    const T* go_chunk = shared_grad_out(s, go, n0, nb, go_cols);
     for (int64_t g = 0; g < s.groups; ++g) {
       conv::im2col(x, s, n0, nb, g, conv::shared_layout(s, nb), cols.as<T>(),
                    "conv2d_backward im2col_kernel");
@@ -276,11 +282,7 @@ bool weight_and_bias_grad(const Shape& s, const TensorView& xv, const T* go, con
   const int64_t ld = s.n * s.hwo;
   DeviceBuffer cols(static_cast<size_t>(s.kg * ld) * sizeof(T));
   DeviceBuffer gathered(s.n > 1 ? static_cast<size_t>(s.cout * ld) * sizeof(T) : 0);
-  const T* grad = go;  // [cout][hwo] as it is for one sample
-  if (s.n > 1) {
-    conv::gather_grad_out(go, s, 0, s.n, gathered.as<T>());
-    grad = gathered.as<T>();
-  }
+  const T* grad = shared_grad_out(s, go, 0, s.n, gathered);
   conv::im2col(xv.ptr<T>(), s, 0, s.n, 0, conv::shared_layout(s, s.n), cols.as<T>(),
                "conv2d_backward im2col_kernel");
   ::hg::cuda::gemm_bias_grad(
