@@ -90,9 +90,15 @@ struct FusedAdamParams {
   bool decoupled = true;  // AdamW (w *= 1 - lr * wd), else Adam's L2 term in the gradient
   int64_t step = 1;       // this update's step number (for the bias corrections)
 };
-using FusedAdamFn = void (*)(const TensorView& weight, const TensorView& grad,
-                             const TensorView& exp_avg, const TensorView& exp_avg_sq,
-                             const TensorView* max_exp_avg_sq, const TensorView* param_out,
+// One parameter of a fused Adam step: `max_exp_avg_sq` (amsgrad) and `param_out` are absent
+// when their data is null.
+struct FusedAdamTensor {
+  TensorView weight, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, param_out;
+};
+// Steps `count` parameters with the same options (step number included) and inputs: on CUDA
+// one launch per run of tensors with the same weight and gradient dtypes (at most 48 each), as
+// fused_sgd.
+using FusedAdamFn = void (*)(const FusedAdamTensor* tensors, int64_t count,
                              const FusedStepInputs& inputs, double grad_factor,
                              const FusedAdamParams& params);
 

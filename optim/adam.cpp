@@ -14,6 +14,7 @@
 #include "kernels/tensor_bridge.h"
 #include "optim/adamw.h"
 #include "optim/cpu_update.h"
+#include "optim/fused_batch.h"
 #include "optim/fused_inputs.h"
 
 namespace hg::optim {
@@ -122,26 +123,58 @@ void adam_tensors(const ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor
   target.copy_(w + div(mi, denom) * -(h.lr / bias_correction1));
 }
 
+// The fused Adam calls of one parameter group with the same options and step number, launched
+// as one multi-tensor call.
+class AdamBatch final : public FusedCallBatch {
+ public:
+  AdamBatch(const ParamUpdate& u, const kernels::FusedAdamParams& p)
+      : FusedCallBatch(u), params_(p) {}
+  // Whether u's call can join: the same device, step inputs, gradient factor, options and step.
+  bool accepts(const ParamUpdate& u, const kernels::FusedAdamParams& p) const {
+    return same_inputs(u) && p.lr == params_.lr && p.beta1 == params_.beta1 &&
+           p.beta2 == params_.beta2 && p.eps == params_.eps &&
+           p.weight_decay == params_.weight_decay && p.amsgrad == params_.amsgrad &&
+           p.decoupled == params_.decoupled && p.step == params_.step;
+  }
+  void add(const ParamUpdate& u, const Tensor& m, const Tensor& v, const Tensor* vmax,
+           const Tensor* out) {
+    kernels::FusedAdamTensor t;
+    t.weight = kernels::view_of(u.weight);
+    t.grad = kernels::view_of(u.grad);
+    t.exp_avg = kernels::view_of(m);
+    t.exp_avg_sq = kernels::view_of(v);
+    if (vmax != nullptr) t.max_exp_avg_sq = kernels::view_of(*vmax);
+    if (out != nullptr) t.param_out = kernels::view_of(*out);
+    tensors_.push_back(t);
+    keep({u.weight, u.grad, m, v, vmax ? *vmax : Tensor(), out ? *out : Tensor()});
+  }
+  void launch() override {
+    const FusedInputs inputs(control_);
+    kernels::fused_adam(control_.weight.device())(tensors_.data(),
+                                                  static_cast<int64_t>(tensors_.size()),
+                                                  inputs.get(), control_.grad_factor, params_);
+    tensors_.clear();
+    release();
+  }
+
+ private:
+  kernels::FusedAdamParams params_;
+  std::vector<kernels::FusedAdamTensor> tensors_;
+};
+
 // One fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the moments
-// and the rounded parameter copy in a single pass. In a device-gated step the kernel tests the
-// flag and takes its step number as u.gated_step plus the run's device count of applied steps.
+// and the rounded parameter copy in a single pass; queued in u.batch when the step gave one.
+// In a device-gated step the kernel tests the flag and takes its step number as u.gated_step
+// plus the run's device count of applied steps.
 void adam_fused(ParamUpdate& u, int64_t step, const AdamHyper& h, Tensor& m, Tensor& v,
                 Tensor* vmax) {
   kernels::FusedAdamParams p;
   p.lr = h.lr, p.beta1 = h.beta1, p.beta2 = h.beta2, p.eps = h.eps;
   p.weight_decay = h.weight_decay, p.amsgrad = h.amsgrad, p.decoupled = h.decoupled;
   p.step = step;
-  const kernels::TensorView vmax_view =
-      vmax != nullptr ? kernels::view_of(*vmax) : kernels::TensorView{};
   const Tensor* out = fused_param_out(u);
-  const kernels::TensorView out_view =
-      out != nullptr ? kernels::view_of(*out) : kernels::TensorView{};
-  const FusedInputs inputs(u);
-  kernels::fused_adam(u.weight.device())(
-      kernels::view_of(u.weight), kernels::view_of(u.grad), kernels::view_of(m),
-      kernels::view_of(v), vmax != nullptr ? &vmax_view : nullptr,
-      out != nullptr ? &out_view : nullptr, inputs.get(), u.grad_factor, p);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
+  queue_fused_call<AdamBatch>(u, p, m, v, static_cast<const Tensor*>(vmax), out);
 }
 
 }  // namespace

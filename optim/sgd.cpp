@@ -105,28 +105,17 @@ kernels::FusedSgdParams fused_params(const SGDHyper& h) {
   return p;
 }
 
-// The fused SGD calls of one parameter group, launched as one multi-tensor call. The batch
-// holds every tensor the launch reads until then, the step's inputs too (the device flag, the
-// group's lr tensor, which a parameter on another device would replace in the group).
-class SgdBatch final : public detail::FusedBatch {
+// The fused SGD calls of one parameter group, launched as one multi-tensor call.
+class SgdBatch final : public detail::FusedCallBatch {
  public:
   SgdBatch(const detail::ParamUpdate& u, const SGDHyper& h)
-      : control_(u), params_(fused_params(h)) {
-    control_.batch = nullptr;
-    hold(u.found_inf, found_inf_, control_.found_inf);
-    hold(u.applied_before, applied_, control_.applied_before);
-    hold(u.lr_tensor, lr_, control_.lr_tensor);
-  }
-  SgdBatch(const SgdBatch&) = delete;  // control_ points into the object
-  SgdBatch& operator=(const SgdBatch&) = delete;
+      : FusedCallBatch(u), params_(fused_params(h)) {}
   // Whether u's call can join: the same device, step inputs, gradient factor and options.
   bool accepts(const detail::ParamUpdate& u, const SGDHyper& h) const {
     const kernels::FusedSgdParams p = fused_params(h);
-    return u.weight.device() == control_.weight.device() && same(u.found_inf, found_inf_) &&
-           same(u.applied_before, applied_) && same(u.lr_tensor, lr_) &&
-           u.grad_factor == control_.grad_factor && p.lr == params_.lr &&
-           p.momentum == params_.momentum && p.dampening == params_.dampening &&
-           p.weight_decay == params_.weight_decay && p.nesterov == params_.nesterov;
+    return same_inputs(u) && p.lr == params_.lr && p.momentum == params_.momentum &&
+           p.dampening == params_.dampening && p.weight_decay == params_.weight_decay &&
+           p.nesterov == params_.nesterov;
   }
   void add(const detail::ParamUpdate& u, const Tensor* buf, const Tensor* out, bool first) {
     kernels::FusedSgdTensor t;
@@ -136,7 +125,7 @@ class SgdBatch final : public detail::FusedBatch {
     if (out != nullptr) t.param_out = kernels::view_of(*out);
     t.first_step = first;
     tensors_.push_back(t);
-    held_.insert(held_.end(), {u.weight, u.grad, buf ? *buf : Tensor(), out ? *out : Tensor()});
+    keep({u.weight, u.grad, buf ? *buf : Tensor(), out ? *out : Tensor()});
   }
   void launch() override {
     const detail::FusedInputs inputs(control_);
@@ -144,24 +133,12 @@ class SgdBatch final : public detail::FusedBatch {
                                                  static_cast<int64_t>(tensors_.size()),
                                                  inputs.get(), control_.grad_factor, params_);
     tensors_.clear();
-    held_.clear();
+    release();
   }
 
  private:
-  static void hold(const Tensor* given, Tensor& held, const Tensor*& slot) {
-    if (given != nullptr) held = *given;
-    slot = given != nullptr ? &held : nullptr;
-  }
-  static bool same(const Tensor* given, const Tensor& held) {
-    return given == nullptr ? !held.defined() : held.defined() && given->is_same(held);
-  }
-
-  // the first update (device, factor), its input pointers turned to the tensors held below
-  detail::ParamUpdate control_;
-  Tensor found_inf_, applied_, lr_;
   kernels::FusedSgdParams params_;
   std::vector<kernels::FusedSgdTensor> tensors_;
-  std::vector<Tensor> held_;
 };
 
 // The fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the state and
@@ -169,20 +146,7 @@ class SgdBatch final : public detail::FusedBatch {
 void sgd_fused(detail::ParamUpdate& u, Tensor* buf, bool first, const SGDHyper& h) {
   const Tensor* out = detail::fused_param_out(u);
   u.param_written = out != nullptr || u.weight.is_same(u.param);
-  if (u.batch != nullptr && u.param_written) {
-    std::unique_ptr<detail::FusedBatch>& slot = *u.batch;
-    auto* batch = dynamic_cast<SgdBatch*>(slot.get());
-    if (batch == nullptr || !batch->accepts(u, h)) {
-      if (slot) slot->launch();
-      slot = std::make_unique<SgdBatch>(u, h);
-      batch = static_cast<SgdBatch*>(slot.get());
-    }
-    batch->add(u, buf, out, first);
-    return;
-  }
-  SgdBatch single(u, h);
-  single.add(u, buf, out, first);
-  single.launch();
+  detail::queue_fused_call<SgdBatch>(u, h, buf, out, first);
 }
 
 }  // namespace

@@ -93,9 +93,10 @@ void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const
   });
 }
 
+// An optional tensor's data (a momentum buffer, amsgrad's maximum): null when it is absent.
 template <typename C>
-C* state_ptr(const TensorView* v) {
-  return v == nullptr ? nullptr : v->ptr<C>();
+C* optional_ptr(const TensorView& v) {
+  return v.data != nullptr ? v.ptr<C>() : nullptr;
 }
 
 }  // namespace
@@ -138,7 +139,7 @@ void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInpu
     const FusedSgdTensor& t = tensors[k];
     for_weight_and_grad(t.weight, t.grad, "fused_sgd", [&]<typename C, typename W, typename G>() {
       const am::SgdScalars<C> s = am::sgd_scalars<C>(p, t.first_step);
-      C* buf = t.momentum_buffer.data != nullptr ? t.momentum_buffer.ptr<C>() : nullptr;
+      C* buf = optional_ptr<C>(t.momentum_buffer);
       fused_loop<C>(t.weight.ptr<W>(), t.grad.ptr<G>(), t.weight.numel(), static_cast<C>(factor),
                     t.param_out.data != nullptr ? &t.param_out : nullptr, [=](int64_t i, C w, C g) {
                       return am::sgd_element(w, g, buf != nullptr ? buf + i : nullptr, s);
@@ -147,26 +148,28 @@ void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInpu
   }
 }
 
-void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
-                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
-                const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-                const FusedAdamParams& params) {
+void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                double grad_factor, const FusedAdamParams& params) {
   if (skipped(inputs)) return;
   const double factor = step_factor(inputs, grad_factor);
   double step = static_cast<double>(params.step);
   if (inputs.applied_steps != nullptr)
     step += static_cast<double>(*inputs.applied_steps->ptr<float>());
-  for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
-    const am::AdamScalars<C> s = am::adam_scalars<C>(with_lr(params, inputs), step);
-    C* m = exp_avg.ptr<C>();
-    C* v = exp_avg_sq.ptr<C>();
-    C* vmax = state_ptr<C>(max_exp_avg_sq);
-    fused_loop<C>(weight.ptr<W>(), grad.ptr<G>(), weight.numel(), static_cast<C>(factor), param_out,
-                  [=](int64_t i, C w, C g) {
-                    return am::adam_element(w, g, m + i, v + i,
-                                            vmax != nullptr ? vmax + i : nullptr, s);
-                  });
-  });
+  const FusedAdamParams p = with_lr(params, inputs);
+  for (int64_t k = 0; k < count; ++k) {
+    const FusedAdamTensor& t = tensors[k];
+    for_weight_and_grad(t.weight, t.grad, "fused_adam", [&]<typename C, typename W, typename G>() {
+      const am::AdamScalars<C> s = am::adam_scalars<C>(p, step);
+      C* m = t.exp_avg.ptr<C>();
+      C* v = t.exp_avg_sq.ptr<C>();
+      C* vmax = optional_ptr<C>(t.max_exp_avg_sq);
+      fused_loop<C>(t.weight.ptr<W>(), t.grad.ptr<G>(), t.weight.numel(), static_cast<C>(factor),
+                    t.param_out.data != nullptr ? &t.param_out : nullptr, [=](int64_t i, C w, C g) {
+                      return am::adam_element(w, g, m + i, v + i,
+                                              vmax != nullptr ? vmax + i : nullptr, s);
+                    });
+    });
+  }
 }
 
 }  // namespace hg::kernels::cpu

@@ -11,9 +11,7 @@ void scale_update(const TensorView& state, const TensorView& found_inf, const Te
                   const ScaleUpdateParams& params);
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params);
-void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
-                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
-                const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-                const FusedAdamParams& params);
+void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                double grad_factor, const FusedAdamParams& params);
 
 }  // namespace hg::kernels::cpu

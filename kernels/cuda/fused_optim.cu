@@ -1,9 +1,8 @@
 // Fused SGD and Adam/AdamW steps on CUDA: one pass reads the gradient (any float dtype) times
 // the inverse loss scale read from device memory, skips everything when the device found-inf
 // flag is set, updates the fp32 master weight (or the parameter) and the optimizer state, and
-// writes the 16-bit parameter copy. SGD steps many parameters per launch (a model's whole step
-// in one, usually); Adam one per launch. Arithmetic: kernels/amp_math.h, as optim/sgd.cpp and
-// optim/adam.cpp.
+// writes the 16-bit parameter copy. Both step many parameters per launch (a model's whole step
+// in one, usually). Arithmetic: kernels/amp_math.h, as optim/sgd.cpp and optim/adam.cpp.
 #include <algorithm>
 
 #include "kernels/amp_math.h"
@@ -112,10 +111,35 @@ struct AdamStep {
   __device__ bool on_device() const { return applied_steps != nullptr || lr != nullptr; }
 };
 
+// One parameter of a multi-tensor Adam launch, as SgdEntry.
+constexpr int kAdamTensors = 48;
 template <typename C, typename W, typename G>
-__global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, ParamOut out, int64_t n,
-                            StepControl control, am::AdamScalars<C> scalars, AdamStep step) {
+struct AdamEntry {
+  W* weight;
+  const G* grad;
+  C* m;
+  C* v;
+  C* vmax;  // null: not amsgrad
+  ParamOut out;
+  int64_t n;
+};
+template <typename C, typename W, typename G>
+struct AdamList {
+  AdamEntry<C, W, G> t[kAdamTensors];
+};
+// The kernel's parameters must stay inside the 4 KB every architecture takes.
+static_assert(sizeof(AdamList<double, double, double>) + sizeof(StepControl) +
+                      sizeof(am::AdamScalars<double>) + sizeof(AdamStep) <=
+                  4000,
+              "adam_kernel's parameters");
+
+// blockIdx.y picks the parameter; the x blocks stride over its elements. The parameters share
+// the step number, so the bias corrections are the launch's.
+template <typename C, typename W, typename G>
+__global__ void adam_kernel(AdamList<C, W, G> list, StepControl control, am::AdamScalars<C> scalars,
+                            AdamStep step) {
   if (control.skip()) return;
+  const AdamEntry<C, W, G> e = list.t[blockIdx.y];
   const C factor = control.grad_factor<C>();
   // every thread derives the bias corrections itself: two double pows, cheaper than a launch
   FusedAdamParams p = step.params;
@@ -123,13 +147,13 @@ __global__ void adam_kernel(W* weight, const G* grad, C* m, C* v, C* vmax, Param
   double number = static_cast<double>(p.step);
   if (step.applied_steps != nullptr) number += static_cast<double>(*step.applied_steps);
   const am::AdamScalars<C> s = step.on_device() ? am::adam_scalars<C>(p, number) : scalars;
-  HG_GRID_LOOP(i, n) {
+  HG_GRID_LOOP(i, e.n) {
     C w, g;
-    load_wg(weight, grad, i, factor, w, g);
+    load_wg(e.weight, e.grad, i, factor, w, g);
     const W stored = Scalar<W>::store(
-        am::adam_element(w, g, m + i, v + i, vmax != nullptr ? vmax + i : nullptr, s));
-    weight[i] = stored;
-    if (out.data != nullptr) out.store(i, static_cast<float>(Scalar<W>::load(stored)));
+        am::adam_element(w, g, e.m + i, e.v + i, e.vmax != nullptr ? e.vmax + i : nullptr, s));
+    e.weight[i] = stored;
+    if (e.out.data != nullptr) e.out.store(i, static_cast<float>(Scalar<W>::load(stored)));
   }
 }
 
@@ -140,9 +164,12 @@ const T* ptr_or_null(const TensorView* v) {
 StepControl control_of(const FusedStepInputs& in, double factor) {
   return {ptr_or_null<float>(in.inv_scale), ptr_or_null<float>(in.found_inf), factor};
 }
-ParamOut param_out_of(const TensorView* v) {
-  return v == nullptr ? ParamOut{nullptr, DType::Float32} : ParamOut{v->data, v->dtype};
+// An optional tensor (a momentum buffer, amsgrad's maximum, the 16-bit copy): null when absent.
+template <typename C>
+C* optional_ptr(const TensorView& v) {
+  return v.data != nullptr ? v.ptr<C>() : nullptr;
 }
+ParamOut param_out_of(const TensorView& v) { return {v.data, v.dtype}; }
 
 // f.template operator()<C, W, G>() for the weight and gradient dtypes (C: the compute type).
 template <typename F>
@@ -164,9 +191,29 @@ void for_weight_and_grad(const TensorView& weight, const TensorView& grad, const
   });
 }
 
-template <typename C>
-C* state_ptr(const TensorView* v) {
-  return v == nullptr ? nullptr : v->ptr<C>();
+// The grid of a multi-tensor launch: x blocks over the largest tensor, one y per tensor.
+dim3 list_grid(int64_t largest, int64_t tensors) {
+  return {std::min<unsigned>(grid_for(largest), 1024u), static_cast<unsigned>(tensors)};
+}
+
+// Calls launch.template operator()<C, W, G>(first, last) for each run tensors[first, last) of
+// equal weight and gradient dtypes, `most` tensors at most: one launch each.
+template <typename Tensor, typename Launch>
+void for_each_dtype_run(const Tensor* tensors, int64_t count, int64_t most, const char* op,
+                        const Launch& launch) {
+  int64_t first = 0;
+  while (first < count) {
+    const DType wd = tensors[first].weight.dtype, gd = tensors[first].grad.dtype;
+    int64_t last = first + 1;
+    while (last < count && last - first < most && tensors[last].weight.dtype == wd &&
+           tensors[last].grad.dtype == gd)
+      ++last;
+    for_weight_and_grad(tensors[first].weight, tensors[first].grad, op,
+                        [&]<typename C, typename W, typename G>() {
+                          launch.template operator()<C, W, G>(first, last);
+                        });
+    first = last;
+  }
 }
 
 // Launches tensors[first, last) (same weight and gradient dtypes, at most kSgdTensors).
@@ -177,56 +224,57 @@ void launch_sgd(const FusedSgdTensor* tensors, int64_t first, int64_t last,
   int64_t largest = 0;
   for (int64_t k = first; k < last; ++k) {
     const FusedSgdTensor& t = tensors[k];
-    C* buf = t.momentum_buffer.data != nullptr ? t.momentum_buffer.ptr<C>() : nullptr;
-    list.t[k - first] = {t.weight.ptr<W>(),
-                         t.grad.ptr<G>(),
-                         buf,
-                         param_out_of(t.param_out.data != nullptr ? &t.param_out : nullptr),
-                         t.weight.numel(),
-                         t.first_step};
+    list.t[k - first] = {
+        t.weight.ptr<W>(),         t.grad.ptr<G>(),  optional_ptr<C>(t.momentum_buffer),
+        param_out_of(t.param_out), t.weight.numel(), t.first_step};
     largest = std::max(largest, t.weight.numel());
   }
   if (largest == 0) return;
-  const dim3 grid(std::min<unsigned>(grid_for(largest), 1024u),
-                  static_cast<unsigned>(last - first));
-  sgd_kernel<C, W, G><<<grid, kBlockSize, 0, current_stream()>>>(
+  sgd_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
       list, control_of(inputs, grad_factor), SgdLr{ptr_or_null<double>(inputs.lr), params});
   HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
+}
+
+// Launches tensors[first, last) (same weight and gradient dtypes, at most kAdamTensors).
+template <typename C, typename W, typename G>
+void launch_adam(const FusedAdamTensor* tensors, int64_t first, int64_t last,
+                 const FusedStepInputs& inputs, double grad_factor, const FusedAdamParams& params) {
+  AdamList<C, W, G> list{};
+  int64_t largest = 0;
+  for (int64_t k = first; k < last; ++k) {
+    const FusedAdamTensor& t = tensors[k];
+    list.t[k - first] = {t.weight.ptr<W>(),
+                         t.grad.ptr<G>(),
+                         t.exp_avg.ptr<C>(),
+                         t.exp_avg_sq.ptr<C>(),
+                         optional_ptr<C>(t.max_exp_avg_sq),
+                         param_out_of(t.param_out),
+                         t.weight.numel()};
+    largest = std::max(largest, t.weight.numel());
+  }
+  if (largest == 0) return;
+  adam_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
+      list, control_of(inputs, grad_factor), am::adam_scalars<C>(params),
+      AdamStep{ptr_or_null<float>(inputs.applied_steps), ptr_or_null<double>(inputs.lr), params});
+  HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
 }
 
 }  // namespace
 
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params) {
-  int64_t first = 0;
-  while (first < count) {  // runs of equal (weight, grad) dtypes, kSgdTensors at most
-    const DType wd = tensors[first].weight.dtype, gd = tensors[first].grad.dtype;
-    int64_t last = first + 1;
-    while (last < count && last - first < kSgdTensors && tensors[last].weight.dtype == wd &&
-           tensors[last].grad.dtype == gd)
-      ++last;
-    for_weight_and_grad(tensors[first].weight, tensors[first].grad, "fused_sgd",
-                        [&]<typename C, typename W, typename G>() {
-                          launch_sgd<C, W, G>(tensors, first, last, inputs, grad_factor, params);
-                        });
-    first = last;
-  }
+  for_each_dtype_run(tensors, count, kSgdTensors, "fused_sgd",
+                     [&]<typename C, typename W, typename G>(int64_t first, int64_t last) {
+                       launch_sgd<C, W, G>(tensors, first, last, inputs, grad_factor, params);
+                     });
 }
 
-void fused_adam(const TensorView& weight, const TensorView& grad, const TensorView& exp_avg,
-                const TensorView& exp_avg_sq, const TensorView* max_exp_avg_sq,
-                const TensorView* param_out, const FusedStepInputs& inputs, double grad_factor,
-                const FusedAdamParams& params) {
-  const int64_t n = weight.numel();
-  if (n == 0) return;
-  for_weight_and_grad(weight, grad, "fused_adam", [&]<typename C, typename W, typename G>() {
-    adam_kernel<C, W, G><<<grid_for(n), kBlockSize, 0, current_stream()>>>(
-        weight.ptr<W>(), grad.ptr<G>(), exp_avg.ptr<C>(), exp_avg_sq.ptr<C>(),
-        state_ptr<C>(max_exp_avg_sq), param_out_of(param_out), n, control_of(inputs, grad_factor),
-        am::adam_scalars<C>(params),
-        AdamStep{ptr_or_null<float>(inputs.applied_steps), ptr_or_null<double>(inputs.lr), params});
-    HG_CUDA_LAUNCH_CHECK("fused adam_kernel");
-  });
+void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                double grad_factor, const FusedAdamParams& params) {
+  for_each_dtype_run(tensors, count, kAdamTensors, "fused_adam",
+                     [&]<typename C, typename W, typename G>(int64_t first, int64_t last) {
+                       launch_adam<C, W, G>(tensors, first, last, inputs, grad_factor, params);
+                     });
 }
 
 }  // namespace hg::kernels::cuda

@@ -53,9 +53,6 @@ TEST_CASE("cuda unscale_grads: 60 tensors of every dtype in chunked launches, ex
   CHECK(run(dev_in, dev_out, kCUDA, std::numeric_limits<float>::infinity()) == 1.0f);
 }
 
-// 100 parameters in one fused_sgd call: a run of 60 alike (two launches: 48 + 12), then runs of
-// 7 with other (weight, gradient) dtypes; masters with 16-bit copies, no momentum and first
-// steps mixed.
 // Tensor::to's conversions, 60 tensors in two launches (48 + 12), NaN payloads, infinities and
 // fp16 overflow included: bit for bit the CPU's.
 TEST_CASE("cuda cast_tensors: 60 tensors between float32, float16 and bfloat16, exact") {
@@ -122,47 +119,94 @@ TEST_CASE("cuda cache_weight_casts: a step's gradients are those of the casts on
   }
 }
 
-TEST_CASE("cuda fused_sgd: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
-  if (!hg::test::cuda_or_skip()) return;
-  manual_seed(43);
+namespace {
+
+// 100 parameters for one fused_sgd / fused_adam call, on the CPU [0] and the device [1]: a run of
+// 60 alike (two launches: 48 + 12), then runs of 7 with other (weight, gradient) dtypes; masters
+// with 16-bit copies, optional state (momentum, amsgrad's maximum) and first steps mixed.
+struct MixedParams {
   struct Kind {
     DType weight, grad;
-    bool out, momentum;
+    bool out, state;
   };
-  const Kind kinds[] = {{kFloat32, kFloat32, false, true},
-                        {kFloat32, kFloat16, true, true},
-                        {kFloat32, kBFloat16, true, false},
-                        {kFloat64, kFloat64, false, true},
-                        {kFloat16, kFloat16, false, true}};
-  std::vector<Tensor> w[2], g[2], buf[2], out[2];
-  std::vector<kernels::FusedSgdTensor> list[2];
-  for (int i = 0; i < 100; ++i) {
-    const Kind& k = i < 60 ? kinds[0] : kinds[(i / 7) % 5];
-    const int64_t n = i % 13 == 0 ? 0 : 1 + 53 * i;
-    const Tensor w0 = randn({n}).to(k.weight), g0 = randn({n}).to(k.grad);
-    const DType compute = k.weight == kFloat64 ? kFloat64 : kFloat32;
-    const Tensor b0 = randn({n}).to(compute);
-    for (int d = 0; d < 2; ++d) {
-      const Device dev = d == 0 ? kCPU : kCUDA;
-      w[d].push_back(w0.to(dev).clone());
-      g[d].push_back(g0.to(dev));
-      buf[d].push_back(b0.to(dev).clone());
-      out[d].push_back(zeros({n}, TensorOptions(k.grad).device(dev)));
-      kernels::FusedSgdTensor t{view_of(w[d].back()), view_of(g[d].back()), {}, {}, i % 3 == 0};
-      if (k.momentum) t.momentum_buffer = view_of(buf[d].back());
-      if (k.out) t.param_out = view_of(out[d].back());
-      list[d].push_back(t);
+  std::vector<Tensor> w[2], g[2], m[2], v[2], vmax[2], out[2];
+  std::vector<Kind> kinds;
+
+  MixedParams() {
+    manual_seed(43);
+    const Kind k5[] = {{kFloat32, kFloat32, false, true},
+                       {kFloat32, kFloat16, true, true},
+                       {kFloat32, kBFloat16, true, false},
+                       {kFloat64, kFloat64, false, true},
+                       {kFloat16, kFloat16, false, true}};
+    for (int i = 0; i < 100; ++i) {
+      const Kind& k = i < 60 ? k5[0] : k5[(i / 7) % 5];
+      kinds.push_back(k);
+      const int64_t n = i % 13 == 0 ? 0 : 1 + 53 * i;
+      const Tensor w0 = randn({n}).to(k.weight), g0 = randn({n}).to(k.grad);
+      const DType compute = k.weight == kFloat64 ? kFloat64 : kFloat32;
+      const Tensor m0 = randn({n}).to(compute), v0 = randn({n}).abs().to(compute);
+      for (int d = 0; d < 2; ++d) {
+        const Device dev = d == 0 ? kCPU : kCUDA;
+        w[d].push_back(w0.to(dev).clone());
+        g[d].push_back(g0.to(dev));
+        m[d].push_back(m0.to(dev).clone());
+        v[d].push_back(v0.to(dev).clone());
+        vmax[d].push_back((v0 * 1.5).to(dev));
+        out[d].push_back(zeros({n}, TensorOptions(k.grad).device(dev)));
+      }
     }
   }
+  kernels::TensorView state_of(const std::vector<Tensor>& t, int i) const {
+    return kinds[i].state ? view_of(t[i]) : kernels::TensorView{};
+  }
+  kernels::TensorView out_of(int d, int i) const {
+    return kinds[i].out ? view_of(out[d][i]) : kernels::TensorView{};
+  }
+  void expect_parity_all(const char* what) const {
+    for (int i = 0; i < 100; ++i) {
+      CAPTURE(i);
+      CAPTURE(what);
+      expect_parity(w[1][i], w[0][i], w[0][i].dtype(), "weight");
+      expect_parity(m[1][i], m[0][i], m[0][i].dtype(), "state m");
+      expect_parity(v[1][i], v[0][i], v[0][i].dtype(), "state v");
+      expect_parity(vmax[1][i], vmax[0][i], vmax[0][i].dtype(), "state vmax");
+      expect_parity(out[1][i], out[0][i], out[0][i].dtype(), "16-bit copy");
+    }
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cuda fused_sgd: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  MixedParams mp;
   kernels::FusedSgdParams p;
   p.lr = 0.1, p.momentum = 0.9, p.weight_decay = 1e-2, p.nesterov = true;
-  for (int d = 0; d < 2; ++d)
-    kernels::fused_sgd(d == 0 ? kCPU : kCUDA)(list[d].data(), 100, {}, 0.5, p);
-  for (int i = 0; i < 100; ++i) {
-    CAPTURE(i);
-    expect_parity(w[1][i], w[0][i], w[0][i].dtype(), "fused_sgd weight");
-    expect_parity(buf[1][i], buf[0][i], buf[0][i].dtype(), "fused_sgd momentum");
-    expect_parity(out[1][i], out[0][i], out[0][i].dtype(), "fused_sgd 16-bit copy");
+  for (int d = 0; d < 2; ++d) {
+    std::vector<kernels::FusedSgdTensor> list;
+    for (int i = 0; i < 100; ++i)
+      list.push_back({view_of(mp.w[d][i]), view_of(mp.g[d][i]), mp.state_of(mp.m[d], i),
+                      mp.out_of(d, i), i % 3 == 0});
+    kernels::fused_sgd(d == 0 ? kCPU : kCUDA)(list.data(), 100, {}, 0.5, p);
+  }
+  mp.expect_parity_all("fused_sgd");
+}
+
+TEST_CASE("cuda fused_adam: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  for (const bool decoupled : {true, false}) {
+    MixedParams mp;
+    kernels::FusedAdamParams p;
+    p.lr = 1e-2, p.weight_decay = 0.05, p.decoupled = decoupled, p.step = 3;
+    for (int d = 0; d < 2; ++d) {
+      std::vector<kernels::FusedAdamTensor> list;
+      for (int i = 0; i < 100; ++i)
+        list.push_back({view_of(mp.w[d][i]), view_of(mp.g[d][i]), view_of(mp.m[d][i]),
+                        view_of(mp.v[d][i]), mp.state_of(mp.vmax[d], i), mp.out_of(d, i)});
+      kernels::fused_adam(d == 0 ? kCPU : kCUDA)(list.data(), 100, {}, 0.5, p);
+    }
+    mp.expect_parity_all(decoupled ? "fused_adam (AdamW)" : "fused_adam (Adam)");
   }
 }
 
@@ -222,8 +266,9 @@ TEST_CASE("cuda fused_sgd / fused_adam match the CPU family: masters, skip, lr f
             kernels::FusedAdamParams p;
             p.lr = 1e-2, p.weight_decay = 0.05, p.step = 1;
             inputs.applied_steps = &av;
-            kernels::fused_adam(dev)(view_of(w[d]), view_of(gd), view_of(s0[d]), view_of(s1[d]),
-                                     nullptr, &ov, inputs, 1.0, p);
+            const kernels::FusedAdamTensor t{view_of(w[d]),  view_of(gd), b0,
+                                             view_of(s1[d]), {},          ov};
+            kernels::fused_adam(dev)(&t, 1, inputs, 1.0, p);
           }
         }
         const char* what = algo == 0 ? "fused_sgd" : "fused_adam";

@@ -190,11 +190,13 @@ TEST_CASE("fused_adam reproduces optim::AdamW and Adam (amsgrad) bit for bit") {
         kernels::FusedAdamParams params;
         params.lr = 1e-2, params.weight_decay = 0.1, params.decoupled = decoupled;
         params.amsgrad = !decoupled, params.step = step;
-        const kernels::TensorView vmax = view_of(state[2]);
-        const kernels::TensorView out_view = out ? view_of(*out) : kernels::TensorView{};
-        kernels::fused_adam(kCPU)(view_of(w), view_of(g), view_of(state[0]), view_of(state[1]),
-                                  decoupled ? nullptr : &vmax, out ? &out_view : nullptr, {},
-                                  factor, params);
+        const kernels::FusedAdamTensor t{view_of(w),
+                                         view_of(g),
+                                         view_of(state[0]),
+                                         view_of(state[1]),
+                                         decoupled ? kernels::TensorView{} : view_of(state[2]),
+                                         out ? view_of(*out) : kernels::TensorView{}};
+        kernels::fused_adam(kCPU)(&t, 1, {}, factor, params);
       };
       check_fused(c, make, fused, decoupled ? "fused AdamW" : "fused Adam");
     }
@@ -235,10 +237,10 @@ TEST_CASE("fused optimizer kernels take the lr from memory when given, not from 
   Tensor m1 = zeros({2}), v1 = zeros({2}), m2 = zeros({2}), v2 = zeros({2});
   kernels::FusedAdamParams adam;
   adam.lr = 0.25, adam.weight_decay = 0.1;
-  kernels::fused_adam(kCPU)(view_of(w1), view_of(g), view_of(m1), view_of(v1), nullptr, nullptr, {},
-                            1.0, adam);
+  const kernels::FusedAdamTensor t1{view_of(w1), view_of(g), view_of(m1), view_of(v1), {}, {}};
+  kernels::fused_adam(kCPU)(&t1, 1, {}, 1.0, adam);
   adam.lr = 99.0;
-  kernels::fused_adam(kCPU)(view_of(w2), view_of(g), view_of(m2), view_of(v2), nullptr, nullptr,
-                            inputs, 1.0, adam);
+  const kernels::FusedAdamTensor t2{view_of(w2), view_of(g), view_of(m2), view_of(v2), {}, {}};
+  kernels::fused_adam(kCPU)(&t2, 1, inputs, 1.0, adam);
   CHECK(hg::test::values(w2) == hg::test::values(w1));
 }
