@@ -58,8 +58,9 @@ bool is_capturing();
 // step is invisible to the optimizer's counts; LRScheduler looks here before it warns that no
 // step was taken.
 int64_t graph_replays();
-// How many linear calls (forward, or weight and bias gradient) took cuBLASLt's fused bias
-// epilogue rather than a GEMM plus a bias kernel (0 without CUDA): for tests and benchmarks.
+// How many GEMMs with a bias took cuBLASLt's fused bias epilogue rather than a GEMM plus a bias
+// kernel (0 without CUDA): linear's forward, linear's and conv2d's weight + bias gradient. For
+// tests and benchmarks.
 int64_t cublaslt_epilogue_calls();
 
 // ---- host <-> device transfers (used by Tensor::to; bytes, both buffers contiguous) ----

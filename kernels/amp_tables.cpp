@@ -4,12 +4,17 @@
 namespace hg::kernels {
 
 void check_cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) {
-  for (int64_t t = 0; t < count; ++t)
-    HG_CHECK(ins[t].dtype != DType::Float64 && outs[t].dtype != DType::Float64 &&
-                 ins[t].numel() == outs[t].numel(),
-             "cast_tensors: tensor ", t, " is ", dtype_name(ins[t].dtype), " -> ",
-             dtype_name(outs[t].dtype), " with ", ins[t].numel(), " -> ", outs[t].numel(),
+  auto castable = [](DType d) { return is_floating(d) && d != DType::Float64; };
+  for (int64_t t = 0; t < count; ++t) {
+    const TensorView &in = ins[t], &out = outs[t];
+    HG_CHECK(castable(in.dtype) && castable(out.dtype) && in.numel() == out.numel(),
+             "cast_tensors: tensor ", t, " is ", dtype_name(in.dtype), " -> ",
+             dtype_name(out.dtype), " with ", in.numel(), " -> ", out.numel(),
              " elements; the kernel casts between float32, float16 and bfloat16, count for count");
+    // the CUDA kernel reads and writes flat memory
+    HG_CHECK(in.is_contiguous() && out.is_contiguous(), "cast_tensors: tensor ", t,
+             " is not contiguous (", in.is_contiguous() ? "output" : "input", ")");
+  }
 }
 
 // Constant-initialised, like kernels/tables.cpp; the CUDA column is filled in by

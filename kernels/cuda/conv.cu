@@ -265,15 +265,17 @@ TensorView matrix_view(void* data, DType dtype, int64_t rows, int64_t cols, int6
 }
 
 // grad_weight and grad_bias together, when the batch is one chunk of shared columns (groups 1,
-// not fp64, not the implicit GEMM): one GEMM whose epilogue sums grad_out's rows into the bias
-// gradient (linear's family gemm_bias_grad: cuBLASLt's BGRADB, else a GEMM and a row sum),
-// written straight in T. Three kernels fewer than weight_grad_of + bias_grad (the zeroed
-// accumulator, and the bias's slice sums and their totals), four for 16 bits (the narrowing).
+// not fp64, not fp32 with TF32 allowed, not the implicit GEMM): one GEMM whose epilogue sums
+// grad_out's rows into the bias gradient (linear's family gemm_bias_grad: cuBLASLt's BGRADB, else a
+// GEMM and a row sum), written straight in T. Three kernels fewer than weight_grad_of + bias_grad
+// (the zeroed accumulator, and the bias's slice sums and their totals), four for 16 bits (the
+// narrowing).
 template <typename T>
 bool weight_and_bias_grad(const Shape& s, const TensorView& xv, const T* go, const TensorView& gw,
                           const TensorView& gb) {
-  if (std::is_same_v<T, double> || s.groups != 1 || s.cout == 0 || s.kg * s.hwo == 0 ||
-      conv::chunk_samples(s, sizeof(T), true) < s.n)
+  // (fp32 with TF32 allowed declines: linear's GEMMs would take TF32, conv's are strict fp32)
+  if (std::is_same_v<T, double> || (std::is_same_v<T, float> && allow_tf32()) || s.groups != 1 ||
+      s.cout == 0 || s.kg * s.hwo == 0 || conv::chunk_samples(s, sizeof(T), true) < s.n)
     return false;
   if constexpr (kSixteenBit<T>) {
     const auto d = implicit_gemm_dims<T>(s);

@@ -198,7 +198,7 @@ bool gemm_lt(cublasLtEpilogue_t epilogue, const kernels::TensorView& a,
       plan.d, &plan.algo, lt.workspace, kLtWorkspaceBytes, current_stream());
   if (status != CUBLAS_STATUS_SUCCESS) {  // declined at launch: take the plain kernels
     warn_once(std::string("cublaslt-") + cublasGetStatusName(status),
-              std::string("linear: cuBLASLt's epilogue call returned ") +
+              std::string("linear/conv2d: cuBLASLt's epilogue call returned ") +
                   cublasGetStatusString(status) +
                   "; this shape takes a GEMM and a separate bias kernel instead");
     release(plan);

@@ -4,16 +4,18 @@
 // returns. Reading a CUDA kernel's finding that way costs a host synchronisation per loss: in a
 // small model most of a step, and it would undo the sync-free AMP step. Instead each loss kernel
 // leaves its finding (the first bad row, atomicMin) in a device slot that is copied, in stream
-// order, into pinned host memory with an event behind it; the next loss launch, and
-// cuda::synchronize(), look at it (waiting only for that event, which the device passed long ago in
-// a training loop) and throw the hg::Error then, naming the op and the shapes of the call that had
-// the bad target. Rows with a bad target get a NaN loss (an embedding's rows with a bad index NaN
-// outputs, and no gradient), so a result read before the report is visibly wrong. PyTorch reports
-// the same misuse late too (a device-side assert). A finding of a process's very last loss that
-// nothing looks at goes unreported. There is one device slot and one event: this relies on
-// halfgrad's single stream and on losses being issued from one host thread at a time (a second
-// stream, or a loss started on another thread between a launch and its queue(), could reset the
-// slot before the first launch's finding is copied out).
+// order, into pinned host memory with an event behind it; the next checked launch (a loss or an
+// embedding), and cuda::synchronize(), look at it (waiting only for that event: for a loss after
+// a loss, the device passed it a step ago in a training loop; a loss after the same step's
+// embedding waits for that embedding, so the host runs at most about one forward pass ahead of the
+// device in a model with both) and throw the hg::Error then, naming the op and the shapes of the
+// call that had the bad target. Rows with a bad target get a NaN loss (an embedding's rows with a
+// bad index NaN outputs, and no gradient), so a result read before the report is visibly wrong.
+// PyTorch reports the same misuse late too (a device-side assert). A finding of a process's very
+// last loss that nothing looks at goes unreported. There is one device slot and one event: this
+// relies on halfgrad's single stream and on losses being issued from one host thread at a time (a
+// second stream, or a loss started on another thread between a launch and its queue(), could reset
+// the slot before the first launch's finding is copied out).
 #include <cuda_runtime.h>
 
 #include <cstdint>

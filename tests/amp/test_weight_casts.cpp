@@ -126,7 +126,7 @@ TEST_CASE("cache_weight_casts: does nothing where the region would cast nothing"
   CHECK(amp::autocast_stats().casts == 1);
 }
 
-TEST_CASE("cast_tensors: a float64 tensor or unequal counts are an hg::Error") {
+TEST_CASE("cast_tensors: float64, integers, unequal counts or strided views are an hg::Error") {
   const Tensor a = randn({3}, kFloat64), b = zeros({3}, kFloat16), c = zeros({4}, kFloat16);
   const Tensor f = randn({3});
   const kernels::TensorView ins[] = {kernels::view_of(a)}, outs[] = {kernels::view_of(b)};
@@ -135,4 +135,13 @@ TEST_CASE("cast_tensors: a float64 tensor or unequal counts are an hg::Error") {
   const kernels::TensorView fin[] = {kernels::view_of(f)}, cout[] = {kernels::view_of(c)};
   hg::test::expect_error([&] { kernels::cast_tensors(kCPU)(fin, cout, 1); },
                          {"cast_tensors", "3 -> 4"});
+  const Tensor labels = zeros({3}, kInt64);
+  const kernels::TensorView lin[] = {kernels::view_of(labels)}, bout[] = {kernels::view_of(b)};
+  hg::test::expect_error([&] { kernels::cast_tensors(kCPU)(lin, bout, 1); },
+                         {"cast_tensors", "int64 -> float16"});
+  const Tensor wide = randn({3, 2}), narrow = zeros({2, 3}, kFloat16);
+  const kernels::TensorView tin[] = {kernels::view_of(wide.t())},
+                            tout[] = {kernels::view_of(narrow)};
+  hg::test::expect_error([&] { kernels::cast_tensors(kCPU)(tin, tout, 1); },
+                         {"cast_tensors", "not contiguous (input)"});
 }
