@@ -5,7 +5,8 @@
 #   bash tools/bench_cpu.sh [BUILD_DIR]          installs what is missing (tools/setup.sh, and
 #                                                Debian's python3-torch for the reference) and
 #                                                builds the benchmarks when they are not built
-#   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES=128 to narrow it; PYTHON=... for torch.
+#   MODELS="mlp cnn" PRECISIONS="fp32 fp16 bf16" BATCHES="128 1024" (mlp, cnn; ResNet-9 takes
+#   RESNET_BATCH) to choose; PYTHON=... for torch.
 #   DEVICE=cuda bash tools/bench_cpu.sh build-gpu    the GPU rows (a CUDA build, PyTorch with CUDA;
 #                                                    RESNET_BATCH=512 for BENCHMARKS.md's row;
 #                                                    GRAPH=1 adds rows of the step replayed as
@@ -39,8 +40,9 @@ grep -qw avx512f /proc/cpuinfo && coretype=(OPENBLAS_CORETYPE=SkylakeX)
 out=${OUT:-$build/bench_$device.jsonl}
 : >"$out"
 for model in $models; do
-  for batch in $batches; do
-    b=$batch; [ "$model" = resnet9 ] && b=${RESNET_BATCH:-32}
+  model_batches=$batches  # ResNet-9 runs at RESNET_BATCH alone
+  [ "$model" = resnet9 ] && model_batches=${RESNET_BATCH:-32}
+  for b in $model_batches; do
     for precision in $precisions; do
       "$build/bench/bench_models" --model "$model" --batch "$b" --precision "$precision" --threads 2 \
         --device "$device" | tee -a "$out"

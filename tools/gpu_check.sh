@@ -206,7 +206,9 @@ python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 
   conv_torch="python3 bench/torch_conv_cuda.py ${quick[*]}"
 run bench_conv 60 bash -c "'$build/bench/bench_conv_cuda' ${quick[*]} && $conv_torch"
 # Training steps of the BENCHMARKS.md models on the GPU next to PyTorch (issue 7's targets).
-run bench_models 150 env DEVICE=cuda RESNET_BATCH=512 GRAPH=1 OUT="$logs/bench_models.jsonl" \
+# mlp and cnn at both of BENCHMARKS.md's batches, 128 and 1024.
+run bench_models 240 env DEVICE=cuda BATCHES="128 1024" RESNET_BATCH=512 GRAPH=1 \
+    OUT="$logs/bench_models.jsonl" \
     PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
 # 16-bit steps at O2 (a 16-bit model with fp32 masters: no weight casts in the forward, no
 # gradient casts back): mlp and cnn eager and graphed, ResNet-9 eager (the CIFAR-10 recipe's).
