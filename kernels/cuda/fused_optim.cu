@@ -216,19 +216,28 @@ void for_each_dtype_run(const Tensor* tensors, int64_t count, int64_t most, cons
   }
 }
 
+// list.t[k - first] = entry(tensors[k]) over a run; returns its largest tensor's element count.
+template <typename List, typename Tensor, typename Entry>
+int64_t fill_list(List& list, const Tensor* tensors, int64_t first, int64_t last,
+                  const Entry& entry) {
+  int64_t largest = 0;
+  for (int64_t k = first; k < last; ++k) {
+    list.t[k - first] = entry(tensors[k]);
+    largest = std::max(largest, tensors[k].weight.numel());
+  }
+  return largest;
+}
+
 // Launches tensors[first, last) (same weight and gradient dtypes, at most kSgdTensors).
 template <typename C, typename W, typename G>
 void launch_sgd(const FusedSgdTensor* tensors, int64_t first, int64_t last,
                 const FusedStepInputs& inputs, double grad_factor, const FusedSgdParams& params) {
   SgdList<C, W, G> list{};
-  int64_t largest = 0;
-  for (int64_t k = first; k < last; ++k) {
-    const FusedSgdTensor& t = tensors[k];
-    list.t[k - first] = {
+  const int64_t largest = fill_list(list, tensors, first, last, [](const FusedSgdTensor& t) {
+    return SgdEntry<C, W, G>{
         t.weight.ptr<W>(),         t.grad.ptr<G>(),  optional_ptr<C>(t.momentum_buffer),
         param_out_of(t.param_out), t.weight.numel(), t.first_step};
-    largest = std::max(largest, t.weight.numel());
-  }
+  });
   if (largest == 0) return;
   sgd_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
       list, control_of(inputs, grad_factor), SgdLr{ptr_or_null<double>(inputs.lr), params});
@@ -240,18 +249,15 @@ template <typename C, typename W, typename G>
 void launch_adam(const FusedAdamTensor* tensors, int64_t first, int64_t last,
                  const FusedStepInputs& inputs, double grad_factor, const FusedAdamParams& params) {
   AdamList<C, W, G> list{};
-  int64_t largest = 0;
-  for (int64_t k = first; k < last; ++k) {
-    const FusedAdamTensor& t = tensors[k];
-    list.t[k - first] = {t.weight.ptr<W>(),
-                         t.grad.ptr<G>(),
-                         t.exp_avg.ptr<C>(),
-                         t.exp_avg_sq.ptr<C>(),
-                         optional_ptr<C>(t.max_exp_avg_sq),
-                         param_out_of(t.param_out),
-                         t.weight.numel()};
-    largest = std::max(largest, t.weight.numel());
-  }
+  const int64_t largest = fill_list(list, tensors, first, last, [](const FusedAdamTensor& t) {
+    return AdamEntry<C, W, G>{t.weight.ptr<W>(),
+                              t.grad.ptr<G>(),
+                              t.exp_avg.ptr<C>(),
+                              t.exp_avg_sq.ptr<C>(),
+                              optional_ptr<C>(t.max_exp_avg_sq),
+                              param_out_of(t.param_out),
+                              t.weight.numel()};
+  });
   if (largest == 0) return;
   adam_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
       list, control_of(inputs, grad_factor), am::adam_scalars<C>(params),
