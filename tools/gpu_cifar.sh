@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# CIFAR-10 on the GPU machine (issue 9), over three warm calls: CIFAR-10 (180 MB) does not fit
-# the 64 MiB one call may carry, so tools/gpu_cifar_parts.sh packs it in parts and each call
+# CIFAR-10 on the GPU machine (issue 9), over two warm calls: CIFAR-10 (180 MB) does not fit
+# the 64 MiB one call may carry, so tools/gpu_cifar_parts.sh packs it in two parts and each call
 # brings one, beside .gpu_bundle (which gpu_bundle.sh packs without MNIST when MNIST=0, to leave
 # room). Each call runs this script with its part; the data accumulate in datasets/cifar10 on
 # the machine (git-ignored files survive between calls while it stays warm), and the call that
 # completes them trains.
 #
-#   here:   MNIST=0 bash tools/gpu_bundle.sh && MAX_MB=48 bash tools/gpu_cifar_parts.sh
+#   here:   MNIST=0 bash tools/gpu_bundle.sh && bash tools/gpu_cifar_parts.sh
 #   call k: carry [".gpu_bundle", ".gpu_cifark"], command: bash tools/gpu_cifar.sh .gpu_cifark
 #
 # The training runs are RUNS (default "fp16:O2"; e.g. "fp16:O2 bf16:O2 fp32:O0"), each the full
@@ -17,6 +17,8 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${OUT:-build-gpu-cifar}  # (not gpu_check.sh's log folder, which it empties first)
 mkdir -p "$out"
+# the bundle first: its build-gpu has the decoder of the parts (hg_cifar_pack)
+source tools/gpu_env.sh && gpu_env "$out/cifar_setup.log"
 if [[ -n ${1:-} ]]; then
   bash tools/gpu_cifar_parts.sh unpack "$1" || exit 1
 fi
@@ -28,7 +30,6 @@ for f in "${files[@]}"; do
   fi
 done
 
-source tools/gpu_env.sh && gpu_env "$out/cifar_setup.log"
 status=0
 # runs with the implicit-GEMM convolutions (HG_CONV_IMPLICIT_GEMM=1) get files of their own
 tag=""
