@@ -8,13 +8,15 @@ exe=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 head -c $((3073 * 7)) /dev/urandom >"$dir/records.bin"
-python3 - "$dir/records.bin" <<'PY'
-import sys
-flat = bytes([3]) + bytes([200]) * 3072                        # label 3, one colour
-ramp = bytes([9]) + bytes((i * 7) % 256 for i in range(3072))  # wraps around 255
-with open(sys.argv[1], "ab") as f:
-    f.write(flat + ramp)
-PY
+# a flat image (label 3, every byte 200) and a ramp that wraps around 255 (label 9)
+flat='\003' ramp='\011'
+for ((i = 0; i < 3072; i++)); do
+  flat+='\310'
+  printf -v esc '\\%03o' $(((i * 7) % 256))
+  ramp+=$esc
+done
+# shellcheck disable=SC2059 # the escapes are the format
+printf "$flat$ramp" >>"$dir/records.bin"
 "$exe" encode <"$dir/records.bin" >"$dir/packed"
 "$exe" decode <"$dir/packed" | cmp - "$dir/records.bin"
 : | "$exe" encode >"$dir/empty" && "$exe" decode <"$dir/empty" | cmp - /dev/null
