@@ -50,6 +50,49 @@ Tensor copy_batch(const Tensor& batch) {
   return out;
 }
 
+// A size x size window of image b whose first row and column are the source's dy and dx.
+struct Window {
+  int64_t b, dy, dx, size;
+};
+
+// out's image b = the window of src's image b, zero outside the image.
+void crop_zero_padded(const Tensor& src, const Window& w, Tensor& out) {
+  const int64_t C = src.size(1), H = src.size(2), W = src.size(3), n = w.size;
+  float* dst = out.data<float>() + w.b * C * n * n;
+  std::fill(dst, dst + C * n * n, 0.f);
+  const int64_t x_begin = std::max<int64_t>(0, -w.dx), x_end = std::min(n, W - w.dx);
+  if (x_begin >= x_end) return;
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t y = std::max<int64_t>(0, -w.dy); y < std::min(n, H - w.dy); ++y) {
+      const float* row = src.data<float>() + ((w.b * C + c) * H + y + w.dy) * W;
+      std::memcpy(dst + (c * n + y) * n + x_begin, row + (x_begin + w.dx),
+                  static_cast<size_t>(x_end - x_begin) * sizeof(float));
+    }
+  }
+}
+
+// A coordinate of an axis of extent `extent` padded by reflection, mapped into the image
+// (-1 -> 1, extent -> extent - 2); t lies within the padding, which is smaller than extent.
+int64_t reflect(int64_t t, int64_t extent) {
+  if (t < 0) return -t;
+  return t >= extent ? 2 * (extent - 1) - t : t;
+}
+
+// out's image b = the window of src's image b padded by reflection.
+void crop_reflected(const Tensor& src, const Window& w, Tensor& out) {
+  const int64_t C = src.size(1), H = src.size(2), W = src.size(3), n = w.size;
+  std::vector<int64_t> columns(static_cast<size_t>(n));
+  for (int64_t x = 0; x < n; ++x) columns[static_cast<size_t>(x)] = reflect(x + w.dx, W);
+  float* dst = out.data<float>() + w.b * C * n * n;
+  for (int64_t c = 0; c < C; ++c) {
+    for (int64_t y = 0; y < n; ++y) {
+      const float* row = src.data<float>() + ((w.b * C + c) * H + reflect(y + w.dy, H)) * W;
+      float* out_row = dst + (c * n + y) * n;
+      for (int64_t x = 0; x < n; ++x) out_row[x] = row[columns[static_cast<size_t>(x)]];
+    }
+  }
+}
+
 }  // namespace
 
 Transform normalize(std::vector<float> mean, std::vector<float> std) {
@@ -79,34 +122,28 @@ Transform normalize(std::vector<float> mean, std::vector<float> std) {
   };
 }
 
-Transform random_crop(int64_t size, int64_t padding) {
+Transform random_crop(int64_t size, int64_t padding, Padding mode) {
   HG_CHECK(size > 0 && padding >= 0, "random_crop: expected size > 0 and padding >= 0, got size ",
            size, ", padding ", padding);
-  return [size, padding](const Tensor& batch, Generator& gen) {
+  return [size, padding, mode](const Tensor& batch, Generator& gen) {
     check_batch("random_crop", batch);
-    const int64_t B = batch.size(0), C = batch.size(1), H = batch.size(2), W = batch.size(3);
+    const int64_t B = batch.size(0), H = batch.size(2), W = batch.size(3);
     HG_CHECK(size <= H + 2 * padding && size <= W + 2 * padding, "random_crop: a ", size, "x", size,
              " crop does not fit ", H, "x", W, " images padded by ", padding);
+    HG_CHECK(mode == Padding::Zeros || (padding < H && padding < W), "random_crop: ", H, "x", W,
+             " images cannot be reflected by ", padding, " (the padding must be smaller)");
     // Offsets of the window in the padded image: y0 in [0, H + 2p - size], x0 likewise.
     const std::vector<int64_t> ys = draw_ints(gen, B, H + 2 * padding - size + 1);
     const std::vector<int64_t> xs = draw_ints(gen, B, W + 2 * padding - size + 1);
-    Tensor out = empty({B, C, size, size}, kFloat32);
-    const float* src = batch.data<float>();
-    float* dst = out.data<float>();
-    std::fill(dst, dst + out.numel(), 0.f);
+    Tensor out = empty({B, batch.size(1), size, size}, kFloat32);
     for (int64_t b = 0; b < B; ++b) {
-      const int64_t dy = ys[static_cast<size_t>(b)] - padding;  // source row of output row 0
-      const int64_t dx = xs[static_cast<size_t>(b)] - padding;
-      const int64_t x_begin = std::max<int64_t>(0, -dx), x_end = std::min(size, W - dx);
-      for (int64_t c = 0; c < C; ++c) {
-        for (int64_t y = std::max<int64_t>(0, -dy); y < std::min(size, H - dy); ++y) {
-          if (x_begin >= x_end) break;
-          const float* row = src + ((b * C + c) * H + y + dy) * W;
-          float* out_row = dst + ((b * C + c) * size + y) * size;
-          std::memcpy(out_row + x_begin, row + (x_begin + dx),
-                      static_cast<size_t>(x_end - x_begin) * sizeof(float));
-        }
-      }
+      // the source row and column of the window's first: may be outside the image
+      const Window window{b, ys[static_cast<size_t>(b)] - padding,
+                          xs[static_cast<size_t>(b)] - padding, size};
+      if (mode == Padding::Zeros)
+        crop_zero_padded(batch, window, out);
+      else
+        crop_reflected(batch, window, out);
     }
     return out;
   };

@@ -24,10 +24,15 @@ using Transform = std::function<Tensor(const Tensor& batch, Generator& gen)>;
 // and as many values as channels. Draws nothing from the generator.
 Transform normalize(std::vector<float> mean, std::vector<float> std);
 
-// Pads every image by `padding` zeros on each side, then crops a size x size window at a
-// random position (drawn per image): [B, C, H, W] -> [B, C, size, size]. Needs
-// size <= H + 2 padding and size <= W + 2 padding.
-Transform random_crop(int64_t size, int64_t padding = 0);
+// What random_crop pads with: zeros (torchvision's RandomCrop default), or the image mirrored
+// at its edges without repeating the edge row or column (padding_mode "reflect": row -1 is
+// row 1), as the DAWNBench ResNet-9 code padded CIFAR-10.
+enum class Padding { Zeros, Reflect };
+
+// Pads every image by `padding` on each side, then crops a size x size window at a random
+// position (drawn per image): [B, C, H, W] -> [B, C, size, size]. Needs size <= H + 2 padding
+// and size <= W + 2 padding; Reflect also padding < H and padding < W.
+Transform random_crop(int64_t size, int64_t padding = 0, Padding mode = Padding::Zeros);
 
 // Mirrors each image left-right with probability p (drawn per image).
 Transform random_horizontal_flip(double p = 0.5);

@@ -48,9 +48,10 @@ CifarData load_cifar_data(const CifarDataOptions& options) {
   const data::Transform normalize = data::normalize(stats.mean, stats.std);
   std::vector<data::Transform> train_transforms{normalize};
   if (options.augment) {
-    // torchvision's order: crop and flip the [0, 1] image (so the padding is black), then
+    // torchvision's order: crop and flip the [0, 1] image (so zero padding is black), then
     // normalise.
-    train_transforms = {data::random_crop(32, 4), data::random_horizontal_flip(), normalize};
+    train_transforms = {data::random_crop(32, 4, options.crop_padding),
+                        data::random_horizontal_flip(), normalize};
   }
   return {data::Dataset(std::move(train), std::move(train_transforms)),
           data::Dataset(std::move(test), {normalize}), std::move(stats)};

@@ -29,6 +29,7 @@ struct CifarDataOptions {
   int64_t train_limit = 0;  // first N training images (0: all 50000)
   int64_t test_limit = 0;   // first N test images (0: all 10000)
   bool augment = true;
+  data::Padding crop_padding = data::Padding::Zeros;  // what the random crops pad with
   // the normalisation to use (a resumed run's, from its checkpoint); empty: computed from the
   // training images used
   ChannelStats stats;

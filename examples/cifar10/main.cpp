@@ -60,6 +60,9 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("eval-batch", "500", "batch size of the evaluation");
   args.option("eval-every", "1", "evaluate after every Nth epoch (and always after the last)");
   args.flag("no-augment", "train without random crops and flips");
+  args.option("crop-padding", "zeros",
+              "what the random crops pad the image with: zeros (torchvision's default) or "
+              "reflect (the DAWNBench ResNet-9 code's)");
   args.flag("no-tta",
             "report only the plain test accuracy, not also the one with flip "
             "test-time augmentation (each image's logits averaged with its mirror image's)");
@@ -83,6 +86,8 @@ examples::Args parse_args(int argc, char** argv) {
   const double smoothing = args.number("label-smoothing");
   HG_CHECK(smoothing >= 0 && smoothing <= 1, kProgram,
            ": --label-smoothing must be in [0, 1], got ", smoothing);
+  HG_CHECK(args.str("crop-padding") == "zeros" || args.str("crop-padding") == "reflect", kProgram,
+           ": --crop-padding must be zeros or reflect, got ", args.str("crop-padding"));
   examples::check_output_path(args.str("save"), "save", kProgram);
   examples::check_output_path(args.str("metrics"), "metrics", kProgram);
   HG_CHECK(!args.on("eval-only") || !args.str("resume").empty(), kProgram,
@@ -311,6 +316,7 @@ int main(int argc, char** argv) try {
 
   const examples::CifarData data = examples::load_cifar_data(
       {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment"),
+       args.str("crop-padding") == "reflect" ? data::Padding::Reflect : data::Padding::Zeros,
        saved_stats(saved ? &*saved : nullptr)});
   data::DataLoader loader(
       data.train,

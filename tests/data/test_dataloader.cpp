@@ -212,6 +212,37 @@ TEST_CASE("random_crop cuts a window of the zero-padded image at a random offset
       {"random_crop", "[2, 3]"});
 }
 
+TEST_CASE("random_crop with Padding::Reflect mirrors the image at its edges, as PyTorch's pad") {
+  hg::Generator gen(8);
+  using hg::data::Padding;
+  // a 7x7 crop of a 3x3 image padded by 2 is the whole padded image: F.pad(x, (2, 2, 2, 2),
+  // mode="reflect") of 1..9
+  const hg::Tensor nine = hg::arange(9, hg::kFloat32).view({1, 1, 3, 3}) + 1.0;
+  const std::vector<float> padded = {9, 8, 7, 8, 9, 8, 7, 6, 5, 4, 5, 6, 5, 4, 3, 2, 1,
+                                     2, 3, 2, 1, 6, 5, 4, 5, 6, 5, 4, 9, 8, 7, 8, 9, 8,
+                                     7, 6, 5, 4, 5, 6, 5, 4, 3, 2, 1, 2, 3, 2, 1};
+  CHECK(hg::data::random_crop(7, 2, Padding::Reflect)(nine, gen).to_vector<float>() == padded);
+  // random 3x3 windows of that padded image: every one a window, at many offsets
+  std::set<std::vector<float>> windows;
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::vector<float> w =
+        hg::data::random_crop(3, 2, Padding::Reflect)(nine, gen).to_vector<float>();
+    bool found = false;
+    for (int oy = 0; oy <= 4 && !found; ++oy)
+      for (int ox = 0; ox <= 4 && !found; ++ox) {
+        std::vector<float> expected;
+        for (int y = 0; y < 3; ++y)
+          for (int x = 0; x < 3; ++x) expected.push_back(padded[(oy + y) * 7 + ox + x]);
+        found = expected == w;
+      }
+    CHECK(found);
+    windows.insert(w);
+  }
+  CHECK(windows.size() > 10);  // 25 offsets
+  expect_error([&] { hg::data::random_crop(3, 3, Padding::Reflect)(nine, gen); },
+               {"random_crop", "3x3 images cannot be reflected by 3"});
+}
+
 TEST_CASE("augmentation is reproducible from (seed, epoch) and varies across epochs") {
   auto pass = [](uint64_t seed, int64_t epoch, int64_t prefetch) {
     DataLoader loader(images3(9, {hg::data::random_crop(4, 2), hg::data::random_horizontal_flip(),
