@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "autograd/ops.h"
 #include "kernels/amp_kernels.h"
@@ -148,12 +150,14 @@ class AdamBatch final : public FusedCallBatch {
     tensors_.push_back(t);
     keep({u.weight, u.grad, m, v, vmax ? *vmax : Tensor(), out ? *out : Tensor()});
   }
+  // Taken out of the batch first: a launch that throws part way (one of several dtype runs) is
+  // not repeated by step_group's second launch().
   void launch() override {
+    const std::vector<kernels::FusedAdamTensor> tensors = std::exchange(tensors_, {});
     const FusedInputs inputs(control_);
-    kernels::fused_adam(control_.weight.device())(tensors_.data(),
-                                                  static_cast<int64_t>(tensors_.size()),
+    kernels::fused_adam(control_.weight.device())(tensors.data(),
+                                                  static_cast<int64_t>(tensors.size()),
                                                   inputs.get(), control_.grad_factor, params_);
-    tensors_.clear();
     release();
   }
 

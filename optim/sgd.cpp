@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "autograd/ops.h"
@@ -127,12 +128,14 @@ class SgdBatch final : public detail::FusedCallBatch {
     tensors_.push_back(t);
     keep({u.weight, u.grad, buf ? *buf : Tensor(), out ? *out : Tensor()});
   }
+  // Taken out of the batch first: a launch that throws part way (one of several dtype runs) is
+  // not repeated by step_group's second launch().
   void launch() override {
+    const std::vector<kernels::FusedSgdTensor> tensors = std::exchange(tensors_, {});
     const detail::FusedInputs inputs(control_);
-    kernels::fused_sgd(control_.weight.device())(tensors_.data(),
-                                                 static_cast<int64_t>(tensors_.size()),
-                                                 inputs.get(), control_.grad_factor, params_);
-    tensors_.clear();
+    kernels::fused_sgd(control_.weight.device())(tensors.data(),
+                                                 static_cast<int64_t>(tensors.size()), inputs.get(),
+                                                 control_.grad_factor, params_);
     release();
   }
 

@@ -81,17 +81,17 @@ void decode_image(const uint8_t* res, uint8_t* rgb) {
   }
 }
 
-std::vector<uint8_t> read_all(FILE* in) {
-  std::vector<uint8_t> data;
-  std::array<uint8_t, 1 << 16> chunk{};
-  for (size_t n; (n = std::fread(chunk.data(), 1, chunk.size(), in)) > 0;)
-    data.insert(data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-  return data;
-}
-
 bool fail(const std::string& message) {
   std::fprintf(stderr, "hg_cifar_pack: %s\n", message.c_str());
   return false;
+}
+
+// All of `in` into data; false (with a message) on a read error.
+bool read_all(FILE* in, std::vector<uint8_t>& data) {
+  std::array<uint8_t, 1 << 16> chunk{};
+  for (size_t n; (n = std::fread(chunk.data(), 1, chunk.size(), in)) > 0;)
+    data.insert(data.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+  return std::ferror(in) == 0 || fail("cannot read the input");
 }
 
 bool encode(const std::vector<uint8_t>& in, std::vector<uint8_t>& out) {
@@ -148,8 +148,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: hg_cifar_pack encode|decode < IN > OUT\n");
     return 2;
   }
-  const std::vector<uint8_t> in = read_all(stdin);
-  std::vector<uint8_t> out;
+  std::vector<uint8_t> in, out;
+  if (!read_all(stdin, in)) return 1;
   if (!(mode == "encode" ? encode(in, out) : decode(in, out))) return 1;
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
     fail("cannot write the output");

@@ -7,8 +7,11 @@
 #   .gpu_bundle/source_dir        the absolute path build-gpu was configured in (gpu_check.sh
 #                                 rewrites it in the ctest files to where the copy lands)
 #   .gpu_bundle/deps.tar.xz       libopenblas.so.0 with libgfortran/libquadmath/libgomp (the
-#                                 image has no OpenBLAS; the others are used where missing), and for a rebuild there: doctest's header and
-#                                 CMake package, zlib's headers
+#                                 image has no OpenBLAS; the others are used where missing),
+#                                 and for a rebuild there: doctest's header and CMake package,
+#                                 zlib's headers (gpu_check.sh unpacks them into
+#                                 build-gpu-deps, beside the bundle: a dry run here leaves the
+#                                 bundle the size it was packed)
 #   .gpu_bundle/mnist/*.gz        MNIST, gzipped (nothing can be fetched there)
 #
 # The folder is git-ignored; hand it to the device tool with carry [".gpu_bundle"] and run

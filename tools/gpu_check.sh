@@ -104,7 +104,8 @@ missing_libraries() {  # the "not found" libraries of the given binaries
   ldd "$@" 2>/dev/null | awk '/not found/ { print $1 }' | sort -u
 }
 if [[ -d $bundle ]]; then
-  deps=$PWD/$bundle/deps
+  # unpacked beside the bundle, not in it: a dry run here must not grow what a call carries
+  deps=$PWD/build-gpu-deps
   rm -rf "$deps" && mkdir -p "$deps" && bash tools/unxz.sh "$bundle/deps.tar.xz" | tar -C "$deps" -xf -
   for lib in libgfortran.so.5 libquadmath.so.0 libgomp.so.1; do  # the image's own come first
     [[ -n $(library_path "$lib") ]] && rm -f "$deps/lib/$lib"

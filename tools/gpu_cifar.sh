@@ -22,13 +22,15 @@ source tools/gpu_env.sh && gpu_env "$out/cifar_setup.log"
 if [[ -n ${1:-} ]]; then
   bash tools/gpu_cifar_parts.sh unpack "$1" || exit 1
 fi
-files=(data_batch_{1..5}.bin test_batch.bin)
-for f in "${files[@]}"; do
-  if [[ ! -f datasets/cifar10/$f ]]; then
-    echo "gpu_cifar: datasets/cifar10/$f not here yet: carry the next part"
-    exit 0
-  fi
+missing=()
+for f in data_batch_{1..5}.bin test_batch.bin; do  # each 10000 records of 3073 bytes
+  [[ $(stat -c %s "datasets/cifar10/$f" 2>/dev/null) == 30730000 ]] || missing+=("$f")
 done
+if ((${#missing[@]} > 0)); then
+  echo "gpu_cifar: not here yet: ${missing[*]}; carry the part that has them (after the first"
+  echo "  part, that is the next one; if the machine went cold between calls, the earlier one)"
+  exit 0
+fi
 
 status=0
 # runs with the implicit-GEMM convolutions (HG_CONV_IMPLICIT_GEMM=1) get files of their own

@@ -13,45 +13,59 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# The path of hg_cifar_pack: a build's (the bundle's build-gpu, or build), else compiled from
-# tools/cifar_pack.cpp into a temporary folder (standalone: any C++17 compiler).
-codec() {
+# Sets `codec` to hg_cifar_pack: a build's (the bundle's build-gpu, or build), else one compiled
+# from tools/cifar_pack.cpp into a temporary folder (standalone: any C++17 compiler). Not in a
+# subshell, so a failed compile stops the script (set -e).
+find_codec() {
   local b
   for b in build-gpu build; do
-    [[ -x $b/tools/hg_cifar_pack ]] && { echo "$b/tools/hg_cifar_pack"; return; }
+    if [[ -x $b/tools/hg_cifar_pack ]]; then
+      codec=$b/tools/hg_cifar_pack
+      return
+    fi
   done
-  local tmp
-  tmp=$(mktemp -d)
-  "${CXX:-c++}" -std=c++17 -O2 -o "$tmp/hg_cifar_pack" tools/cifar_pack.cpp >&2
-  echo "$tmp/hg_cifar_pack"
+  scratch=$(mktemp -d)
+  "${CXX:-c++}" -std=c++17 -O2 -o "$scratch/hg_cifar_pack" tools/cifar_pack.cpp
+  codec=$scratch/hg_cifar_pack
 }
+scratch=""
+partial=""
+trap 'rm -rf "${scratch:-/nonexistent}" "${packed:-/nonexistent}" "${partial:-/nonexistent}"' EXIT
 
 if [[ ${1:-} == unpack ]]; then
   if [[ ! -f ${2:-}/md5sums.txt ]]; then
     echo "gpu_cifar_parts: '${2:-}' is not a part packed by tools/gpu_cifar_parts.sh (no md5sums.txt): carry one, e.g. .gpu_cifar1" >&2
     exit 1
   fi
-  exe=$(codec)
+  find_codec
   mkdir -p datasets/cifar10
+  # decoded under a .part name, renamed once its md5 sum is checked: a failed or cut unpack
+  # leaves no batch that tools/gpu_cifar.sh would count as there
   for f in "$2"/*.hgc.xz; do
-    bash tools/unxz.sh "$f" | "$exe" decode >"datasets/cifar10/$(basename "$f" .hgc.xz)"
+    name=$(basename "$f" .hgc.xz)
+    partial=datasets/cifar10/$name.part
+    bash tools/unxz.sh "$f" | "$codec" decode >"$partial"
+    sum=$(md5sum <"$partial" | cut -d' ' -f1)
+    if ! grep -qx "$sum  $name" "$2/md5sums.txt"; then
+      echo "gpu_cifar_parts: $name from $f has md5 $sum, not the one in $2/md5sums.txt" >&2
+      exit 1
+    fi
+    mv "$partial" "datasets/cifar10/$name"
+    echo "gpu_cifar_parts: $name unpacked, md5 sum checked"
   done
-  (cd datasets/cifar10 && md5sum -c --ignore-missing "$OLDPWD/$2/md5sums.txt")
-  ls -la datasets/cifar10
   exit 0
 fi
 
 max=$((${MAX_MB:-50} << 20))
 src=datasets/cifar10
 [[ -f $src/test_batch.bin ]] || { echo "gpu_cifar_parts: no $src (bash tools/fetch_data.sh cifar10)"; exit 1; }
-exe=$(codec)
+find_codec
 rm -rf .gpu_cifar[0-9]*
 part=1 used=0
 mkdir -p ".gpu_cifar$part"
 packed=/tmp/gpu_cifar_$$.xz
-trap 'rm -f "$packed"' EXIT
 for f in "$src"/data_batch_{1..5}.bin "$src"/test_batch.bin; do
-  "$exe" encode <"$f" | xz -T0 -6 -c >"$packed"
+  "$codec" encode <"$f" | xz -T0 -6 -c >"$packed"
   size=$(stat -c %s "$packed")
   if ((used > 0 && used + size > max)); then part=$((part + 1)) used=0; mkdir -p ".gpu_cifar$part"; fi
   mv "$packed" ".gpu_cifar$part/$(basename "$f").hgc.xz"
