@@ -96,6 +96,7 @@ struct Bench {
 // each timed step copies its batch into the captured inputs and replays the graph.
 struct StepTimes {
   std::vector<double> total, issued;
+  int64_t graph_kernels = 0;  // kernels one replay launches (graphed runs)
 };
 StepTimes time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) {
   Tensor x_static = bench.xs[0].clone(), y_static = bench.ys[0].clone();  // what a graph reads
@@ -103,7 +104,10 @@ StepTimes time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) 
   Tensor graph_loss;
   StepTimes times;
   for (int64_t i = 0; i < warmup + steps; ++i) {
-    if (graphed && i == warmup) graph.capture([&] { graph_loss = bench.step(x_static, y_static); });
+    if (graphed && i == warmup) {
+      graph.capture([&] { graph_loss = bench.step(x_static, y_static); });
+      times.graph_kernels = graph.kernel_launches();
+    }
     const auto start = std::chrono::steady_clock::now();
     Tensor loss;
     if (graphed && i >= warmup) {
@@ -154,14 +158,16 @@ int main(int argc, char** argv) try {
   const double median_ms = median(times.total), issued_ms = median(times.issued);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  // on CUDA: peak device memory, and how many linear calls took cuBLASLt's bias epilogue over
-  // the whole run (graph replays call no host code, so a graphed run counts its eager steps)
-  const std::string device_memory =
-      device.is_cuda()
-          ? ",\"peak_device_mb\":" +
-                std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024)) +
-                ",\"lt_epilogue_calls\":" + std::to_string(cuda::cublaslt_epilogue_calls())
-          : std::string();
+  // on CUDA: peak device memory, how many GEMMs took cuBLASLt's bias epilogue over the whole
+  // run (graph replays call no host code, so a graphed run counts its eager steps), and for a
+  // graphed run the kernels one step launches
+  std::string device_memory;
+  if (device.is_cuda()) {
+    device_memory = ",\"peak_device_mb\":" +
+                    std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024)) +
+                    ",\"lt_epilogue_calls\":" + std::to_string(cuda::cublaslt_epilogue_calls());
+    if (graphed) device_memory += ",\"graph_kernels\":" + std::to_string(times.graph_kernels);
+  }
   std::printf(
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
       "\"opt_level\":\"%s\","

@@ -51,6 +51,7 @@
 //   have none. Replacing a parameter group (assigning to param_groups()[i]) drops the lr tensor
 //   a graph reads: not while the graph replays.
 // One capture at a time per process. Without a CUDA device both calls throw.
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -69,6 +70,9 @@ class Graph {
   // Launches the captured work on halfgrad's stream (asynchronously, like any kernel).
   void replay();
   bool captured() const;
+  // How many kernels one replay launches: the captured graph's kernel nodes (copies and memsets
+  // not counted), i.e. the launches the captured code made. 0 before a capture.
+  int64_t kernel_launches() const;
 
  private:
   struct Impl;

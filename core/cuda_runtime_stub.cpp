@@ -49,6 +49,7 @@ void Graph::replay() {
   HG_FAIL("cuda::Graph::replay: no CUDA device is available (halfgrad was built without CUDA)");
 }
 bool Graph::captured() const { return false; }
+int64_t Graph::kernel_launches() const { return 0; }
 
 }  // namespace hg::cuda
 #endif

@@ -59,7 +59,7 @@ for model in $models; do
 done
 echo
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p" <<<"$2"; }
-declare -A hg_ms hg_issued pt_ms hg_rss pt_rss
+declare -A hg_ms hg_issued hg_kernels pt_ms hg_rss pt_rss
 keys=()
 while IFS= read -r line; do
   key="$(field model "$line") $(field batch "$line") $(field precision "$line")"
@@ -68,16 +68,18 @@ while IFS= read -r line; do
   [[ $(field graph "$line") == true ]] && key="$key graph"  # against PyTorch eager's row
   if [[ $(field framework "$line") == halfgrad ]]; then
     hg_ms[$key]=$ms; hg_rss[$key]=$rss; hg_issued[$key]=$(field issued_ms "$line"); keys+=("$key")
+    hg_kernels[$key]=$(field graph_kernels "$line")
   else
     pt_ms[$key]=${ms:-n/a}; pt_rss[$key]=${rss:--}
   fi
 done <"$out"
 memory=RSS; [[ $device == cuda ]] && memory=GPU
 echo "device $device"
-# hg issued: the median time until the host had issued the step (close to halfgrad ms: host-bound)
-printf '%-24s %12s %10s %12s %9s %10s %10s\n' "model batch precision" "halfgrad ms" "hg issued" "pytorch ms" "speedup" "hg $memory MB" "pt $memory MB"
+# hg issued: the median time until the host had issued the step (close to halfgrad ms: host-bound);
+# kernels: how many one replay of a graphed step launches
+printf '%-24s %12s %10s %12s %9s %10s %10s %8s\n' "model batch precision" "halfgrad ms" "hg issued" "pytorch ms" "speedup" "hg $memory MB" "pt $memory MB" "kernels"
 for key in "${keys[@]}"; do
   h=${hg_ms[$key]}; p=${pt_ms[${key% graph}]:-n/a}
   ratio=$(awk -v h="$h" -v p="$p" 'BEGIN { if (p + 0 > 0) printf "%.2fx", p / h; else print "-" }')
-  printf '%-24s %12s %10s %12s %9s %10s %10s\n' "$key" "$h" "${hg_issued[$key]:--}" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}"
+  printf '%-24s %12s %10s %12s %9s %10s %10s %8s\n' "$key" "$h" "${hg_issued[$key]:--}" "$p" "$ratio" "${hg_rss[$key]}" "${pt_rss[$key]:--}" "${hg_kernels[$key]:--}"
 done

@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <vector>
 
 #include "core/cuda.h"
 #include "core/error.h"
@@ -110,6 +111,21 @@ void Graph::capture(const std::function<void()>& fn) {
   cudaGraphExec_t exec = nullptr;  // set only once instantiated: captured() then says so
   HG_CUDA_CHECK(cudaGraphInstantiate(&exec, impl_->graph, 0));
   impl_->exec = exec;
+}
+
+int64_t Graph::kernel_launches() const {
+  if (impl_->graph == nullptr) return 0;
+  size_t count = 0;
+  HG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nullptr, &count));
+  std::vector<cudaGraphNode_t> nodes(count);
+  HG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nodes.data(), &count));
+  int64_t kernels = 0;
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type{};
+    HG_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+    kernels += type == cudaGraphNodeTypeKernel ? 1 : 0;
+  }
+  return kernels;
 }
 
 void Graph::replay() {

@@ -54,6 +54,17 @@ TEST_CASE("cuda graph: without a device, capture and replay are errors") {
   hg::test::expect_error([&] { graph.capture([] {}); }, {"Graph::capture", "no CUDA device"});
   hg::test::expect_error([&] { graph.replay(); }, {"Graph::replay"});
   CHECK_FALSE(graph.captured());
+  CHECK(graph.kernel_launches() == 0);
+}
+
+TEST_CASE("cuda graph: kernel_launches counts the kernels one replay launches") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor a = randn({1000}).to(kCUDA), b = randn({1000}).to(kCUDA);
+  cuda::Graph graph;
+  CHECK(graph.kernel_launches() == 0);  // nothing captured yet
+  Tensor out;
+  graph.capture([&] { out = relu(a + b); });  // one add kernel, one relu kernel
+  CHECK(graph.kernel_launches() == 2);
 }
 
 TEST_CASE("cuda graph: replays of a captured AMP training step equal the eager steps") {
