@@ -73,3 +73,19 @@ for f in "$src"/data_batch_{1..5}.bin "$src"/test_batch.bin; do
   used=$((used + size))
 done
 du -sh .gpu_cifar[0-9]*
+# What each call sends: the tracked tree, the bundle (gpu_bundle.sh: pack it first) and one part,
+# 64 MiB at most (the device tool refuses a larger working tree before it starts a machine).
+tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -n 1 | cut -f1)
+bundle=0
+[[ -d .gpu_bundle ]] && bundle=$(du -sb .gpu_bundle | cut -f1)
+over=0
+for d in .gpu_cifar[0-9]*; do
+  total=$((tree + bundle + $(du -sb "$d" | cut -f1)))
+  echo "gpu_cifar_parts: a call carrying $d sends $((total >> 20)) MiB of 64 (tree, .gpu_bundle, $d)"
+  ((total <= 64 << 20)) || over=1
+done
+((bundle > 0)) || echo "gpu_cifar_parts: no .gpu_bundle yet: add its size (~12 MiB without MNIST)"
+if ((over)); then
+  echo "gpu_cifar_parts: over 64 MiB: pack again with a smaller MAX_MB (e.g. MAX_MB=35: three parts)" >&2
+  exit 1
+fi
