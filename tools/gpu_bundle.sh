@@ -40,7 +40,7 @@ find "$build" -path "$build/CMakeFiles" -prune -o -path '*/CMakeFiles/*' -prune 
   \( -name '*.so*' -o -name 'CTestTestfile.cmake' -o -name '*_tests-*.cmake' \
      -o -name '*_include-*.cmake' -o -perm -u+x \) -print |
   sort >"$bundle/files.txt"
-tar -cf - -T "$bundle/files.txt" | xz -T0 -6 >"$bundle/build-gpu.tar.xz"
+tar -cf - -T "$bundle/files.txt" | xz -T0 -9e >"$bundle/build-gpu.tar.xz"
 rm "$bundle/files.txt"
 echo "$PWD" >"$bundle/source_dir"
 
@@ -61,7 +61,7 @@ done
 cp -r /usr/include/doctest "$stage/include/"
 mkdir -p "$stage/lib/cmake" && cp -r /usr/lib/cmake/doctest "$stage/lib/cmake/"
 cp /usr/include/zlib.h /usr/include/zconf.h "$stage/include/"
-tar -C "$stage" -cf - . | xz -T0 -6 >"$bundle/deps.tar.xz"
+tar -C "$stage" -cf - . | xz -T0 -9e >"$bundle/deps.tar.xz"
 
 # ---- MNIST ----
 if [[ ${MNIST:-1} == 0 ]]; then
