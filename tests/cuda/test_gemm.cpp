@@ -64,6 +64,33 @@ TEST_CASE("fp32 matmul is strict fp32 unless TF32 is allowed") {
   CHECK(std::abs(fast[0] - exact) < 2e-3);  // TF32 or not, the result is close (64 vs exact)
 }
 
+// TF32 is matmul's opt-in: with it allowed, convolutions stay strict fp32, the same values as
+// above. The bias sends conv's weight gradient to linear's gemm_bias_grad, which would take TF32
+// for fp32 there: conv declines it under TF32 (kernels/cuda/conv.cu weight_and_bias_grad).
+TEST_CASE("conv2d stays strict fp32 with TF32 allowed, its weight and bias gradient too") {
+  HG_REQUIRE_CUDA();
+  struct Tf32Allowed {
+    Tf32Allowed() { cuda::set_allow_tf32(true); }
+    ~Tf32Allowed() { cuda::set_allow_tf32(false); }
+    Tf32Allowed(const Tf32Allowed&) = delete;
+    Tf32Allowed& operator=(const Tf32Allowed&) = delete;
+  };
+  const double v = 1.0 + 1.0 / (1 << 16);
+  const TensorOptions on_gpu = TensorOptions().device(kCUDA);
+  const Tensor x = full({16, 1, 4, 4}, v, on_gpu);  // 16 samples x 2 x 2 outputs: 64 terms
+  const Tensor w = ones({2, 1, 3, 3}, on_gpu).requires_grad_();
+  const Tensor b = zeros({2}, on_gpu).requires_grad_();
+  Tensor y;
+  {
+    const Tf32Allowed tf32;
+    y = conv2d(x, w, b, {1, 1}, {0, 0}, {1, 1}, 1);
+    y.backward(ones(y.sizes(), on_gpu));
+  }
+  CHECK(y.to_vector<double>() == std::vector<double>(128, 9.0 * v));
+  CHECK(w.grad().to_vector<double>() == std::vector<double>(18, 64.0 * v));
+  CHECK(b.grad().to_vector<double>() == std::vector<double>(2, 64.0));
+}
+
 TEST_CASE("16-bit matmul accumulates in fp32 and rounds once") {
   HG_REQUIRE_CUDA();
   // 4096 products of 1 * 2^-12 = 1.0 exactly; fp16 accumulation would stall at 0.25 or so.
