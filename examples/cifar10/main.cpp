@@ -42,6 +42,14 @@ namespace {
 
 constexpr const char* kProgram = "hg_cifar10";
 
+// --crop-padding as random_crop's Padding.
+data::Padding crop_padding(const examples::Args& args) {
+  const std::string mode = args.str("crop-padding");
+  HG_CHECK(mode == "zeros" || mode == "reflect", kProgram,
+           ": --crop-padding must be zeros or reflect, got ", mode);
+  return mode == "reflect" ? data::Padding::Reflect : data::Padding::Zeros;
+}
+
 examples::Args parse_args(int argc, char** argv) {
   examples::Args args(kProgram, "Train ResNet-9 on CIFAR-10 with halfgrad.");
   args.option("epochs", "24", "training epochs");
@@ -86,8 +94,7 @@ examples::Args parse_args(int argc, char** argv) {
   const double smoothing = args.number("label-smoothing");
   HG_CHECK(smoothing >= 0 && smoothing <= 1, kProgram,
            ": --label-smoothing must be in [0, 1], got ", smoothing);
-  HG_CHECK(args.str("crop-padding") == "zeros" || args.str("crop-padding") == "reflect", kProgram,
-           ": --crop-padding must be zeros or reflect, got ", args.str("crop-padding"));
+  (void)crop_padding(args);  // checked before any data is read
   examples::check_output_path(args.str("save"), "save", kProgram);
   examples::check_output_path(args.str("metrics"), "metrics", kProgram);
   HG_CHECK(!args.on("eval-only") || !args.str("resume").empty(), kProgram,
@@ -316,8 +323,7 @@ int main(int argc, char** argv) try {
 
   const examples::CifarData data = examples::load_cifar_data(
       {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment"),
-       args.str("crop-padding") == "reflect" ? data::Padding::Reflect : data::Padding::Zeros,
-       saved_stats(saved ? &*saved : nullptr)});
+       crop_padding(args), saved_stats(saved ? &*saved : nullptr)});
   data::DataLoader loader(
       data.train,
       {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true, .seed = seed});
