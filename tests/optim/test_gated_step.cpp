@@ -22,6 +22,33 @@ struct Twins {
     host.set_grad(g.clone());
   }
 };
+
+// Parameters of the given dtypes (`first` elements, then `growth` more each) for a gated
+// optimizer, and host-stepped twins of them.
+struct TwinList {
+  std::vector<DType> dtypes;
+  std::vector<Tensor> gated, host;
+  TwinList(std::vector<DType> kinds, int64_t first, int64_t growth) : dtypes(std::move(kinds)) {
+    for (size_t i = 0; i < dtypes.size(); ++i) {
+      gated.push_back(randn({first + growth * int64_t(i)}).to(dtypes[i]).requires_grad_());
+      host.push_back(gated.back().detach().clone().requires_grad_());
+    }
+  }
+  // Four steps with the same random gradients on both sides (parameter `late` gets none in the
+  // first): the gated optimizer decides on the device and skips step `skipped`, which the host
+  // optimizer does not take.
+  void run(optim::Optimizer& gated_opt, optim::Optimizer& host_opt, size_t late, int skipped) {
+    for (int step = 0; step < 4; ++step) {
+      for (size_t i = 0; i < gated.size(); ++i) {
+        const Tensor g = i == late && step == 0 ? Tensor() : randn(gated[i].sizes()).to(dtypes[i]);
+        gated[i].set_grad(g.defined() ? g.clone() : g);
+        host[i].set_grad(g.defined() ? g.clone() : g);
+      }
+      CHECK(gated_opt.step_unless_found_inf(flag(step == skipped)) == optim::GatedStep::OnDevice);
+      if (step != skipped) host_opt.step();
+    }
+  }
+};
 }  // namespace
 
 TEST_CASE("gated step: SGD decides on the device, bit-identical to host-decided steps") {
@@ -207,32 +234,19 @@ TEST_CASE("gated step: parameter sets that change start new runs, all settled ex
 // leaves it, whatever its dtype, master, momentum history or group.
 TEST_CASE("gated step: a group's SGD updates in one multi-tensor call match host steps") {
   manual_seed(9);
-  const std::vector<DType> dtypes = {kFloat32, kFloat16, kFloat64, kBFloat16, kFloat32};
-  std::vector<Tensor> gated, host;
-  for (size_t i = 0; i < dtypes.size(); ++i) {
-    gated.push_back(randn({int64_t(7 + 5 * i)}).to(dtypes[i]).requires_grad_());
-    host.push_back(gated.back().detach().clone().requires_grad_());
-  }
-  auto groups = [](const std::vector<Tensor>& p) {
+  TwinList p({kFloat32, kFloat16, kFloat64, kBFloat16, kFloat32}, 7, 5);
+  auto groups = [](const std::vector<Tensor>& t) {
     const auto other = optim::SGDOptions(0.05).momentum(0.5).weight_decay(0.1);
-    return std::vector<optim::ParamGroup>{optim::ParamGroup({p[0], p[1], p[2], p[3]}),
-                                          optim::ParamGroup({p[4]}, other)};
+    return std::vector<optim::ParamGroup>{optim::ParamGroup({t[0], t[1], t[2], t[3]}),
+                                          optim::ParamGroup({t[4]}, other)};
   };
   const auto options = optim::SGDOptions(0.1).momentum(0.9).nesterov(true);
-  optim::SGD g_opt(groups(gated), options), h_opt(groups(host), options);
+  optim::SGD g_opt(groups(p.gated), options), h_opt(groups(p.host), options);
   g_opt.set_master_weights(true);
   h_opt.set_master_weights(true);
-  for (int step = 0; step < 4; ++step) {
-    for (size_t i = 0; i < gated.size(); ++i) {
-      // parameter 2 has no gradient at first, so its momentum starts a step later
-      const Tensor g = i == 2 && step == 0 ? Tensor() : randn(gated[i].sizes()).to(dtypes[i]);
-      gated[i].set_grad(g.defined() ? g.clone() : g);
-      host[i].set_grad(g.defined() ? g.clone() : g);
-    }
-    const bool skip = step == 1;
-    CHECK(g_opt.step_unless_found_inf(flag(skip)) == optim::GatedStep::OnDevice);
-    if (!skip) h_opt.step();
-  }
+  p.run(g_opt, h_opt, 2, 1);  // parameter 2's momentum starts a step later
+  const std::vector<Tensor>& gated = p.gated;
+  const std::vector<Tensor>& host = p.host;
   for (size_t i = 0; i < gated.size(); ++i) {
     CAPTURE(i);
     CHECK(values(gated[i]) == values(host[i]));
@@ -266,28 +280,15 @@ struct CountFusedAdam {
 // parameter whose first gradient came a step late has its own bias corrections).
 TEST_CASE("gated step: a group's Adam updates in one multi-tensor call match host steps") {
   manual_seed(10);
-  const std::vector<DType> dtypes = {kFloat32, kFloat16, kBFloat16, kFloat32};
-  std::vector<Tensor> gated, host;
-  for (size_t i = 0; i < dtypes.size(); ++i) {
-    gated.push_back(randn({int64_t(9 + 4 * i)}).to(dtypes[i]).requires_grad_());
-    host.push_back(gated.back().detach().clone().requires_grad_());
-  }
+  TwinList p({kFloat32, kFloat16, kBFloat16, kFloat32}, 9, 4);
   const auto options = optim::AdamWOptions(0.01).weight_decay(0.1).amsgrad(true);
-  optim::AdamW g_opt(gated, options), h_opt(host, options);
+  optim::AdamW g_opt(p.gated, options), h_opt(p.host, options);
   g_opt.set_master_weights(true);
   h_opt.set_master_weights(true);
   const CountFusedAdam counter;
-  for (int step = 0; step < 4; ++step) {
-    for (size_t i = 0; i < gated.size(); ++i) {
-      // parameter 3 has no gradient at first, so its step number lags one behind
-      const Tensor g = i == 3 && step == 0 ? Tensor() : randn(gated[i].sizes()).to(dtypes[i]);
-      gated[i].set_grad(g.defined() ? g.clone() : g);
-      host[i].set_grad(g.defined() ? g.clone() : g);
-    }
-    const bool skip = step == 2;
-    CHECK(g_opt.step_unless_found_inf(flag(skip)) == optim::GatedStep::OnDevice);
-    if (!skip) h_opt.step();
-  }
+  p.run(g_opt, h_opt, 3, 2);  // parameter 3's step number lags one behind
+  const std::vector<Tensor>& gated = p.gated;
+  const std::vector<Tensor>& host = p.host;
   // (the host steps take the CPU loops, not the kernel) step 0: one call of three parameters;
   // steps 1-3: three parameters in one call, parameter 3 in another
   CHECK(CountFusedAdam::calls == 7);
