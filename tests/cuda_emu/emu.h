@@ -1,0 +1,18 @@
+#pragma once
+// The CUDA emulator's controls for tests (tests/cuda_emu/emu.cpp says how it runs a kernel).
+#include "emu_prelude.h"
+
+namespace hg_emu {
+
+// The order in which a block's threads run between two barriers.
+enum class ThreadOrder { Forward, Reverse };
+void set_thread_order(ThreadOrder order);
+
+// What cudaDeviceGetAttribute(cudaDevAttrMultiProcessorCount) answers (default 4): launchers
+// that size their grids by it take other paths with other counts.
+void set_sm_count(int count);
+
+// Kernel launches so far in this process: a test checks that the emulated code did run.
+long launches();
+
+}  // namespace hg_emu

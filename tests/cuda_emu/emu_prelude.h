@@ -1,0 +1,177 @@
+#pragma once
+// The CUDA emulator's prelude, force-included (-include) into every kernels/cuda source that
+// tests/cuda_emu compiles as host C++: what nvcc would provide for device code, in plain C++.
+//
+// Why: most sessions of this project have no GPU, and kernel code that never ran is where the
+// GPU sessions' few minutes went. The emulator runs the real kernel source on the CPU, each
+// CUDA thread a fiber (tests/cuda_emu/emu.cpp), so the index arithmetic, the barriers, the
+// shared-memory staging and the WMMA tiling of a kernel meet the CPU kernels' results before
+// any GPU does. It checks logic, not speed or the hardware's exact rounding: WMMA multiplies in
+// float here, the tensor cores in their own order.
+//
+// Device-only branches are taken (__CUDA_ARCH__ is defined), so the intrinsics below stand in
+// for the GPU's: the same rounding (round to nearest even, no fused multiply-add) for the ones
+// the kernels use for bit-exactness (__fmul_rn, __dmul_rn, __fadd_rn, __dadd_rn).
+#define __CUDA_ARCH__ 900
+
+#include <math.h>  // CUDA device code calls isnan, expf, ... unqualified
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "core/half.h"
+
+// ---- declaration specifiers ------------------------------------------------------------------
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+// One instance per kernel instantiation: blocks run one after another, their threads share it.
+#define __shared__ static
+
+// ---- vector and launch types ------------------------------------------------------------------
+struct uint3 {
+  unsigned x = 0, y = 0, z = 0;
+};
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+  constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+
+// The running thread's coordinates: the scheduler sets them before it resumes a fiber.
+inline uint3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+// ---- the runtime API the launchers call -------------------------------------------------------
+struct CUstream_st;
+using cudaStream_t = CUstream_st*;
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
+const char* cudaGetErrorString(cudaError_t error);
+cudaError_t cudaGetLastError();
+cudaError_t cudaPeekAtLastError();
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
+cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t stream);
+
+// ---- fp16 and bf16 storage types, with the conversions the kernels use -------------------------
+struct __half_raw {
+  unsigned short x;
+};
+struct __half {
+  unsigned short bits_;
+};
+struct __nv_bfloat16_raw {
+  unsigned short x;
+};
+struct __nv_bfloat16 {
+  unsigned short bits_;
+};
+
+inline unsigned short __half_as_ushort(__half h) { return h.bits_; }
+inline __half __ushort_as_half(unsigned short bits) { return {bits}; }
+inline float __half2float(__half h) { return hg::detail::half_bits_to_float(h.bits_); }
+inline __half __float2half_rn(float v) { return {hg::detail::float_to_half_bits(v)}; }
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.bits_; }
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short bits) { return {bits}; }
+inline float __bfloat162float(__nv_bfloat16 h) {
+  return hg::detail::bfloat16_bits_to_float(h.bits_);
+}
+inline __nv_bfloat16 __float2bfloat16_rn(float v) {
+  return {hg::detail::float_to_bfloat16_bits(v)};
+}
+
+// ---- bit casts and arithmetic intrinsics ------------------------------------------------------
+template <typename To, typename From>
+inline To emu_bit_cast(From from) {
+  static_assert(sizeof(To) == sizeof(From));
+  To to;
+  std::memcpy(&to, &from, sizeof(To));
+  return to;
+}
+inline float __uint_as_float(unsigned u) { return emu_bit_cast<float>(u); }
+inline unsigned __float_as_uint(float f) { return emu_bit_cast<unsigned>(f); }
+inline float __int_as_float(int i) { return emu_bit_cast<float>(i); }
+inline int __float_as_int(float f) { return emu_bit_cast<int>(f); }
+inline double __longlong_as_double(long long i) { return emu_bit_cast<double>(i); }
+inline long long __double_as_longlong(double d) { return emu_bit_cast<long long>(d); }
+// (the emulated sources are compiled with -ffp-contract=off: these never fuse)
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline float __fdividef(float a, float b) { return a / b; }
+inline unsigned __umulhi(unsigned a, unsigned b) {
+  return static_cast<unsigned>((static_cast<uint64_t>(a) * b) >> 32);
+}
+
+// ---- atomics: fibers switch only at barriers, so a plain read-modify-write is atomic -----------
+template <typename T>
+inline T atomicAdd(T* address, T value) {
+  const T old = *address;
+  *address = old + value;
+  return old;
+}
+template <typename T>
+inline T atomicMin(T* address, T value) {
+  const T old = *address;
+  if (value < old) *address = value;
+  return old;
+}
+
+// ---- the execution model: barriers, warp exchange, launches (tests/cuda_emu/emu.cpp) -----------
+namespace hg_emu {
+
+void block_barrier();
+int block_barrier_or(int predicate);
+void warp_barrier();
+// This lane's `bytes` at `mine` to the warp; returns in `out` what lane `from` gave.
+void warp_exchange(const void* mine, void* out, std::size_t bytes, int from);
+
+struct LaunchConfig {
+  dim3 grid, block;
+  std::size_t shared_bytes = 0;
+  cudaStream_t stream = nullptr;
+};
+// Runs body once per thread of the grid, block after block, each thread a fiber.
+void run_grid(const LaunchConfig& config, void (*body)(void*), void* context);
+
+// kernel<<<config>>>(args...): the arguments converted to the kernel's parameter types once, as
+// CUDA copies them into the launch, then every thread gets its own copy.
+template <typename... Params, typename... Args>
+void launch(const LaunchConfig& config, void (*kernel)(Params...), Args&&... args) {
+  struct Context {
+    void (*kernel)(Params...);
+    std::tuple<std::decay_t<Params>...> params;
+  } context{kernel, {static_cast<std::decay_t<Params>>(std::forward<Args>(args))...}};
+  run_grid(
+      config,
+      [](void* p) {
+        auto* c = static_cast<Context*>(p);
+        std::apply(c->kernel, c->params);
+      },
+      &context);
+}
+
+}  // namespace hg_emu
+
+inline void __syncthreads() { hg_emu::block_barrier(); }
+inline int __syncthreads_or(int predicate) { return hg_emu::block_barrier_or(predicate); }
+inline void __syncwarp(unsigned /*mask*/ = 0xffffffffu) { hg_emu::warp_barrier(); }
+template <typename T>
+inline T __shfl_xor_sync(unsigned /*mask*/, T value, int lane_mask, int /*width*/ = 32) {
+  T out;
+  hg_emu::warp_exchange(&value, &out, sizeof(T), static_cast<int>(threadIdx.x % 32) ^ lane_mask);
+  return out;
+}

@@ -1,0 +1,29 @@
+#pragma once
+// The CUDA emulator's <cublas_v2.h>: the types kernels/cuda/cuda_check.h and nn_gemm.cuh name,
+// and the two GEMM entry points the convolution calls, as plain loops on the CPU (emu_cublas.cpp)
+// that check cuBLAS's documented argument rules (leading dimensions) the way cuBLAS does.
+#include "../emu_prelude.h"
+
+struct cublasContext;
+using cublasHandle_t = cublasContext*;
+enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
+enum cudaDataType_t { CUDA_R_32F = 0, CUDA_R_64F = 1, CUDA_R_16F = 2, CUDA_R_16BF = 14 };
+enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum cublasComputeType_t { CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_64F = 70 };
+enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
+
+// C = alpha op(A) op(B) + beta C, column-major, as cuBLAS defines it.
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void* alpha,
+                            const void* a, cudaDataType_t a_type, int lda, const void* b,
+                            cudaDataType_t b_type, int ldb, const void* beta, void* c,
+                            cudaDataType_t c_type, int ldc, cublasComputeType_t compute,
+                            cublasGemmAlgo_t algo);
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa,
+                                          cublasOperation_t transb, int m, int n, int k,
+                                          const void* alpha, const void* a, cudaDataType_t a_type,
+                                          int lda, long long stride_a, const void* b,
+                                          cudaDataType_t b_type, int ldb, long long stride_b,
+                                          const void* beta, void* c, cudaDataType_t c_type, int ldc,
+                                          long long stride_c, int batch,
+                                          cublasComputeType_t compute, cublasGemmAlgo_t algo);
