@@ -41,32 +41,25 @@ inline const std::vector<DType>& floating_dtypes() {
   return all;
 }
 
-// got against want, elementwise, with the tolerance of dtype scaled by `scale` (e.g. the
-// magnitude of a sum's terms) for the absolute part; at most five failures are reported.
-inline void expect_within_parity(const Tensor& got_tensor, const Tensor& want_tensor, DType dtype,
-                                 const std::string& what, double scale = 1.0) {
-  REQUIRE_MESSAGE(got_tensor.defined() == want_tensor.defined(), what);
-  if (!want_tensor.defined()) return;
-  REQUIRE_MESSAGE(got_tensor.sizes() == want_tensor.sizes(), what);
-  const std::vector<double> got = got_tensor.to(kCPU).to(kFloat64).to_vector<double>();
-  const std::vector<double> want = want_tensor.to(kFloat64).to_vector<double>();
+// cuda_result (on the device) against cpu_result, elementwise, with the tolerance of dtype
+// scaled by `scale` (e.g. the magnitude of a sum's terms) for the absolute part.
+inline void expect_parity(const Tensor& cuda_result, const Tensor& cpu_result, DType dtype,
+                          const std::string& what, double scale = 1.0) {
+  REQUIRE_MESSAGE(cuda_result.defined() == cpu_result.defined(), what);
+  if (!cpu_result.defined()) return;
+  REQUIRE_MESSAGE(cuda_result.device().is_cuda(), what);
+  REQUIRE_MESSAGE(cuda_result.sizes() == cpu_result.sizes(), what);
+  const std::vector<double> got = cuda_result.to(kCPU).to(kFloat64).to_vector<double>();
+  const std::vector<double> want = cpu_result.to(kFloat64).to_vector<double>();
   const double tol = parity_tolerance(dtype);
   int reported = 0;
   for (size_t i = 0; i < want.size(); ++i) {
     const bool ok = got[i] == want[i] || (std::isnan(got[i]) && std::isnan(want[i])) ||
                     std::abs(got[i] - want[i]) <= tol * (scale + std::abs(want[i]));
     if (!ok && reported++ < 5)
-      FAIL_CHECK(what << " (" << dtype_name(dtype) << ") element " << i << ": got " << got[i]
-                      << " vs expected " << want[i]);
+      FAIL_CHECK(what << " (" << dtype_name(dtype) << ") element " << i << ": cuda " << got[i]
+                      << " vs cpu " << want[i]);
   }
-}
-
-// cuda_result (on the device) against cpu_result: expect_within_parity.
-inline void expect_parity(const Tensor& cuda_result, const Tensor& cpu_result, DType dtype,
-                          const std::string& what, double scale = 1.0) {
-  REQUIRE_MESSAGE(cuda_result.defined() == cpu_result.defined(), what);
-  if (cpu_result.defined()) REQUIRE_MESSAGE(cuda_result.device().is_cuda(), what);
-  expect_within_parity(cuda_result, cpu_result, dtype, what, scale);
 }
 
 // A leaf on the CPU and its copy on the device, both requiring grad.

@@ -159,7 +159,7 @@ TEST_CASE("cuda linear: calls of one shape each add their own bias") {
 // took a call: this one says that the epilogue path runs at all, for the mlp's 16-bit layers
 // forward and backward (fp32 too, where the heuristic may decline: reported, not required).
 TEST_CASE("cuda linear: the mlp's layers take cuBLASLt's epilogue forward and backward") {
-  HG_REQUIRE_CUDA();
+  HG_REQUIRE_REAL_CUDA();
   for (DType dtype : {kFloat16, kBFloat16, kFloat32}) {
     const TensorOptions on_gpu = TensorOptions(dtype).device(kCUDA);
     const Tensor x = randn({128, 784}, on_gpu);

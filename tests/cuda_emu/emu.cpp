@@ -1,9 +1,10 @@
 // The CUDA emulator's execution model (tests/cuda_emu/emu_prelude.h): a launch runs its blocks
 // one after another; within a block every thread is a fiber (its own stack) that runs until it
 // finishes or waits at a barrier (__syncthreads, __syncwarp, a shuffle). Threads run in index
-// order, or in reverse (set_thread_order), between barriers: a kernel that reads shared memory
-// another thread writes without a barrier between them sees the write in one order or misses it
-// in the other, so running both orders finds such races as wrong results.
+// order, or in reverse, between barriers (emu.h's ThreadOrder: by default, alternately from block
+// to block): a kernel that reads shared memory another thread writes without a barrier between
+// them sees the write in one order and misses it in the other, so the race shows as a wrong
+// result.
 //
 // Also the few runtime functions the emulated launchers call (hg::cuda::current_stream, the
 // checks), which the CUDA build has in kernels/cuda/runtime.cpp.
@@ -11,6 +12,8 @@
 
 #include <sys/mman.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -75,6 +78,19 @@ void* prepare_stack(void* stack, std::size_t bytes, void (*entry)()) {
 
 constexpr std::size_t kStackBytes = std::size_t{256} << 10;  // ASan's redzones need room
 
+ThreadOrder order_from_environment() {
+  const char* value = std::getenv("HG_EMU_THREAD_ORDER");
+  const std::string order = value != nullptr ? value : "alternate";
+  if (order == "forward") return ThreadOrder::Forward;
+  if (order == "reverse") return ThreadOrder::Reverse;
+  if (order != "alternate")
+    std::fprintf(stderr,
+                 "cuda_emu: HG_EMU_THREAD_ORDER=%s is not forward, reverse or "
+                 "alternate: alternate\n",
+                 order.c_str());
+  return ThreadOrder::Alternate;
+}
+
 struct Barrier {
   int arrived = 0, expected = 0;
   unsigned generation = 0;
@@ -100,9 +116,10 @@ struct Emulator {
   void (*body)(void*) = nullptr;
   void* body_context = nullptr;
   std::exception_ptr failure;
-  ThreadOrder order = ThreadOrder::Forward;
+  ThreadOrder order = order_from_environment();
   int sm_count = 4;
   long launches = 0;
+  long blocks = 0;  // blocks run so far: each block's serial number
 #if HG_EMU_ASAN
   const void* scheduler_stack = nullptr;
   std::size_t scheduler_stack_size = 0;
@@ -209,8 +226,9 @@ void fiber_entry() {
   to_scheduler(true);
 }
 
-void run_block(int threads) {
+void run_block(int threads, bool reverse) {
   Emulator& e = emu();
+  ++e.blocks;
   e.fibers.assign(static_cast<std::size_t>(threads), Fiber{});
   e.block = Barrier{};
   e.block.expected = threads;
@@ -227,19 +245,21 @@ void run_block(int threads) {
   for (int live = threads; live > 0 && !e.failure;) {
     bool ran = false;
     for (int k = 0; k < threads && !e.failure; ++k) {
-      const int i = e.order == ThreadOrder::Forward ? k : threads - 1 - k;
+      const int i = reverse ? threads - 1 - k : k;
       const Fiber& f = e.fibers[static_cast<std::size_t>(i)];
       if (f.done || f.blocked) continue;
       resume(i);
       ran = true;
       if (f.done) --live;
     }
-    if (!ran && live > 0)
+    if (!ran && live > 0) {
+      e.current = -1;  // (its fibers are abandoned: the next launch starts afresh)
       throw std::logic_error("cuda_emu: deadlock: every live thread of block (" +
                              std::to_string(blockIdx.x) + ", " + std::to_string(blockIdx.y) + ", " +
                              std::to_string(blockIdx.z) +
                              ") waits at a barrier the others "
                              "never reach");
+    }
   }
   e.current = -1;
 }
@@ -276,11 +296,14 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
   e.failure = nullptr;
   blockDim = config.block;
   gridDim = config.grid;
+  long block = 0;
   for (unsigned z = 0; z < config.grid.z; ++z)
     for (unsigned y = 0; y < config.grid.y; ++y)
-      for (unsigned x = 0; x < config.grid.x && !e.failure; ++x) {
+      for (unsigned x = 0; x < config.grid.x && !e.failure; ++x, ++block) {
         blockIdx = {x, y, z};
-        run_block(static_cast<int>(threads));
+        const bool reverse = e.order == ThreadOrder::Reverse ||
+                             (e.order == ThreadOrder::Alternate && block % 2 == 1);
+        run_block(static_cast<int>(threads), reverse);
       }
   if (e.failure) std::rethrow_exception(std::exchange(e.failure, nullptr));
 }
@@ -288,6 +311,8 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
 void set_thread_order(ThreadOrder order) { emu().order = order; }
 void set_sm_count(int count) { emu().sm_count = count; }
 long launches() { return emu().launches; }
+int current_thread() { return emu().current; }
+long block_serial() { return emu().blocks; }
 
 }  // namespace hg_emu
 
@@ -310,6 +335,27 @@ cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t 
   std::memset(p, value, bytes);
   return cudaSuccess;
 }
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind,
+                            cudaStream_t) {
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+
+// Allocations for the process's lifetime (the slot of target_check.cpp, which keeps it so).
+cudaError_t cudaMalloc(void** p, std::size_t bytes) {
+  *p = std::malloc(bytes);
+  return *p != nullptr ? cudaSuccess : cudaErrorInvalidValue;
+}
+cudaError_t cudaHostAlloc(void** p, std::size_t bytes, unsigned) { return cudaMalloc(p, bytes); }
+// Work is done when its call returns: an event is always complete.
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
+  static int token;
+  *event = reinterpret_cast<cudaEvent_t>(&token);
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
 
 // ---- kernels/cuda/cuda_check.h, as far as the emulated sources call it -------------------------
 namespace hg::cuda {

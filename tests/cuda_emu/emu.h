@@ -4,8 +4,11 @@
 
 namespace hg_emu {
 
-// The order in which a block's threads run between two barriers.
-enum class ThreadOrder { Forward, Reverse };
+// The order in which a block's threads run between two barriers: Alternate (the default) runs
+// even-numbered blocks forward and odd ones in reverse, so that a kernel of several blocks that
+// reads shared memory before the barrier that should order it fails in one of the two.
+// HG_EMU_THREAD_ORDER=forward|reverse|alternate sets the starting value.
+enum class ThreadOrder { Forward, Reverse, Alternate };
 void set_thread_order(ThreadOrder order);
 
 // What cudaDeviceGetAttribute(cudaDevAttrMultiProcessorCount) answers (default 4): launchers

@@ -1,16 +1,13 @@
-// The CUDA emulator's cuBLAS GEMMs (include/cublas_v2.h) and the library functions the emulated
-// convolution calls outside its own file (kernels/cuda/gemm_bias.cpp's gemm_bias_grad). Not
-// cuBLAS's algorithms: straightforward loops with its arithmetic contract (products summed in
-// the compute type, one rounding into C) and its argument checks, so the emulated launchers'
-// matrix shapes, leading dimensions and strides meet a CPU reference.
+// The CUDA emulator's cuBLAS GEMMs (include/cublas_v2.h), which the emulated convolution calls
+// (kernels/cuda/nn_gemm.cuh). Not cuBLAS's algorithms: straightforward loops with its arithmetic
+// contract (products summed in the compute type, one rounding into C) and its argument checks, so
+// the emulated launchers' matrix shapes, leading dimensions and strides meet a CPU reference.
 #include <cublas_v2.h>
 
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/kernels.h"
 
 namespace {
 
@@ -135,12 +132,5 @@ void check_cublas(cublasStatus_t status, const char* file, int line, const char*
     fail(file, line, expr, "CUBLAS_STATUS_INVALID_VALUE (emulated cuBLAS)");
 }
 cublasHandle_t cublas_handle() { return nullptr; }
-
-// linear's weight-and-bias gradient: the CPU kernel, which the CUDA one must match (device
-// memory is host memory here).
-void gemm_bias_grad(const kernels::TensorView& a, const kernels::TensorView& b,
-                    const kernels::TensorView& c, const kernels::TensorView& bias_grad) {
-  kernels::gemm_bias_grad(kCPU)(a, b, c, bias_grad);
-}
 
 }  // namespace hg::cuda

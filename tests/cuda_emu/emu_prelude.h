@@ -64,6 +64,25 @@ cudaError_t cudaPeekAtLastError();
 cudaError_t cudaGetDevice(int* device);
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
 cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t stream);
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4
+};
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+// memory and events for kernels/cuda/target_check.cpp (run as it is): host memory, no waiting
+cudaError_t cudaMalloc(void** p, std::size_t bytes);
+inline constexpr unsigned cudaHostAllocDefault = 0;
+cudaError_t cudaHostAlloc(void** p, std::size_t bytes, unsigned flags);
+struct CUevent_st;
+using cudaEvent_t = CUevent_st*;
+inline constexpr unsigned cudaEventDisableTiming = 2;
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
 
 // ---- fp16 and bf16 storage types, with the conversions the kernels use -------------------------
 struct __half_raw {
@@ -71,25 +90,29 @@ struct __half_raw {
 };
 struct __half {
   unsigned short bits_;
+  __half() = default;
+  constexpr __half(__half_raw raw) : bits_(raw.x) {}  // NOLINT: CUDA's implicit conversion
 };
 struct __nv_bfloat16_raw {
   unsigned short x;
 };
 struct __nv_bfloat16 {
   unsigned short bits_;
+  __nv_bfloat16() = default;
+  constexpr __nv_bfloat16(__nv_bfloat16_raw raw) : bits_(raw.x) {}  // NOLINT: as CUDA's
 };
 
 inline unsigned short __half_as_ushort(__half h) { return h.bits_; }
-inline __half __ushort_as_half(unsigned short bits) { return {bits}; }
+inline __half __ushort_as_half(unsigned short bits) { return __half_raw{bits}; }
 inline float __half2float(__half h) { return hg::detail::half_bits_to_float(h.bits_); }
-inline __half __float2half_rn(float v) { return {hg::detail::float_to_half_bits(v)}; }
+inline __half __float2half_rn(float v) { return __half_raw{hg::detail::float_to_half_bits(v)}; }
 inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.bits_; }
-inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short bits) { return {bits}; }
+inline __nv_bfloat16 __ushort_as_bfloat16(unsigned short bits) { return __nv_bfloat16_raw{bits}; }
 inline float __bfloat162float(__nv_bfloat16 h) {
   return hg::detail::bfloat16_bits_to_float(h.bits_);
 }
 inline __nv_bfloat16 __float2bfloat16_rn(float v) {
-  return {hg::detail::float_to_bfloat16_bits(v)};
+  return __nv_bfloat16_raw{hg::detail::float_to_bfloat16_bits(v)};
 }
 
 // ---- bit casts and arithmetic intrinsics ------------------------------------------------------
@@ -112,6 +135,14 @@ inline double __dmul_rn(double a, double b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline float __fdividef(float a, float b) { return a / b; }
+// (inline PTX, which rewrite_launches.pl turns into calls of these)
+namespace hg_emu {
+// ex2.approx.ftz.f32: 2^v, subnormal results flushed to zero (the hardware's is within 2 ulp)
+inline float ex2_approx_ftz(float v) {
+  const float r = std::exp2(v);
+  return std::fpclassify(r) == FP_SUBNORMAL ? 0.0f : r;
+}
+}  // namespace hg_emu
 inline unsigned __umulhi(unsigned a, unsigned b) {
   return static_cast<unsigned>((static_cast<uint64_t>(a) * b) >> 32);
 }
@@ -139,6 +170,15 @@ void warp_barrier();
 // This lane's `bytes` at `mine` to the warp; returns in `out` what lane `from` gave.
 void warp_exchange(const void* mine, void* out, std::size_t bytes, int from);
 
+// The running thread's index in its block (-1 outside a kernel), and a number that changes from
+// block to block (for per-block state such as include/mma.h's).
+int current_thread();
+long block_serial();
+// d = a b + c for one WMMA tile (include/mma.h), a: m x k, b: k x n, c and d: m x n, row-major
+// floats: computed by the warp's first lane to get there, handed to the others after checking
+// that they hold the same operands (the fragments of a warp are one tile on the GPU).
+void warp_mma(const float* a, const float* b, const float* c, float* d, int m, int n, int k);
+
 struct LaunchConfig {
   dim3 grid, block;
   std::size_t shared_bytes = 0;
@@ -147,19 +187,20 @@ struct LaunchConfig {
 // Runs body once per thread of the grid, block after block, each thread a fiber.
 void run_grid(const LaunchConfig& config, void (*body)(void*), void* context);
 
-// kernel<<<config>>>(args...): the arguments converted to the kernel's parameter types once, as
-// CUDA copies them into the launch, then every thread gets its own copy.
-template <typename... Params, typename... Args>
-void launch(const LaunchConfig& config, void (*kernel)(Params...), Args&&... args) {
+// kernel<<<config>>>(args...), `kernel` a callable that calls the kernel (rewrite_launches.pl
+// makes it a generic lambda): the arguments copied once, as CUDA copies them into the launch,
+// then every thread gets its own copy.
+template <typename Kernel, typename... Args>
+void launch(const LaunchConfig& config, Kernel kernel, Args&&... args) {
   struct Context {
-    void (*kernel)(Params...);
-    std::tuple<std::decay_t<Params>...> params;
-  } context{kernel, {static_cast<std::decay_t<Params>>(std::forward<Args>(args))...}};
+    Kernel kernel;
+    std::tuple<std::decay_t<Args>...> args;
+  } context{kernel, {std::forward<Args>(args)...}};
   run_grid(
       config,
       [](void* p) {
         auto* c = static_cast<Context*>(p);
-        std::apply(c->kernel, c->params);
+        std::apply(c->kernel, c->args);
       },
       &context);
 }

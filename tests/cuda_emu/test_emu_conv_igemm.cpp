@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "autograd/nn_ops.h"
-#include "emu_util.h"
+#include "emu.h"
 #include "kernels/cuda/conv_igemm.h"
 #include "test_util.h"
 
@@ -125,7 +125,6 @@ TEST_CASE("implicit-GEMM conv forward (fp16) matches the CPU in every shape fami
   manual_seed(61);
   for (const ConvCase& c : kCases) {
     CAPTURE(c.name);
-    hg_emu::set_thread_order(hg_emu::ThreadOrder::Forward);
     check_forward<__half>(c, kFloat16);
   }
 }
@@ -138,11 +137,10 @@ TEST_CASE("implicit-GEMM conv forward: bf16, and threads in reverse order betwee
     check_forward<__nv_bfloat16>(c, kBFloat16);
     check_forward<__half>(c, kFloat16);
   }
-  hg_emu::set_thread_order(hg_emu::ThreadOrder::Forward);
+  hg_emu::set_thread_order(hg_emu::ThreadOrder::Alternate);
 }
 
 TEST_CASE("implicit-GEMM conv weight gradient matches the CPU, in one slice and in eight") {
-  test::device_memory_on_the_cpu();  // the weight gradient's partial sums
   // The launcher reads the SM count once per process; with an H200's 132, the last case's
   // 2048 pixels (64 stages) split into 8 slices, the others fit one.
   hg_emu::set_sm_count(132);
@@ -156,6 +154,6 @@ TEST_CASE("implicit-GEMM conv weight gradient matches the CPU, in one slice and 
     CAPTURE(c.name);
     check_weight_grad<__half>(c, kFloat16);
   }
-  hg_emu::set_thread_order(hg_emu::ThreadOrder::Forward);
+  hg_emu::set_thread_order(hg_emu::ThreadOrder::Alternate);
   check_weight_grad<__nv_bfloat16>(kCases[0], kBFloat16);
 }

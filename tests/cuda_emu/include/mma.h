@@ -94,20 +94,13 @@ void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, float value) {
   for (float& v : f.x) v = value;
 }
 
-// d = a b + c, accumulated in float (the tensor cores' order of additions is their own). Every
-// lane computes the whole tile, 32 times the work: it touches only fragments (no memory a kernel
-// could get wrong), so it is left out of AddressSanitizer's checks, which would triple its time.
+// d = a b + c, accumulated in float (the tensor cores' order of additions is their own); once
+// per warp, the other lanes checked to hold the same operands (emu_mma.cpp).
 template <int M, int N, int K, typename TA, typename LA, typename TB, typename LB, typename TC>
-__attribute__((no_sanitize("address"))) void mma_sync(fragment<accumulator, M, N, K, TC>& d,
-                                                      const fragment<matrix_a, M, N, K, TA, LA>& a,
-                                                      const fragment<matrix_b, M, N, K, TB, LB>& b,
-                                                      const fragment<accumulator, M, N, K, TC>& c) {
-  float result[M * N];  // (d may be c)
-  for (int e = 0; e < M * N; ++e) result[e] = c.x[e];
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k)
-      for (int j = 0; j < N; ++j) result[i * N + j] += a.x[i * K + k] * b.x[k * N + j];
-  for (int e = 0; e < M * N; ++e) d.x[e] = result[e];
+void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matrix_a, M, N, K, TA, LA>& a,
+              const fragment<matrix_b, M, N, K, TB, LB>& b,
+              const fragment<accumulator, M, N, K, TC>& c) {
+  hg_emu::warp_mma(a.x, b.x, c.x, d.x, M, N, K);
 }
 
 }  // namespace nvcuda::wmma

@@ -1,0 +1,75 @@
+// The emulated CUDA device: in hg_test_cuda_emu, tensors on kCUDA live in host memory and the
+// kernel tables' CUDA column holds the emulated kernels (kernels/cuda/*_register.cpp, compiled
+// as they are), so tests/cuda's parity cases run through the CUDA code paths of the whole
+// library (the ops' CUDA branches, the fused optimizers, the device-side loss scaling) without
+// a GPU.
+//
+// The runtime functions here replace libhalfgrad's CPU-only stubs (core/cuda_runtime_stub.cpp)
+// in this process: the executable's definitions interpose on the shared library's. The CUDA
+// kernels that are not emulated (CUB's reductions, cuBLAS and cuBLASLt) run the CPU kernel
+// of their family: memory is shared, so they compute the same thing, and the GPU session
+// checks them on the device.
+#include <cstring>
+
+#include "core/allocator.h"
+#include "core/cuda.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/graph_pool.h"
+#include "kernels/cuda/target_check.h"
+#include "kernels/kernels.h"
+
+namespace hg::cuda {
+
+bool is_available() { return true; }
+int device_count() { return 1; }
+void synchronize() { report_bad_targets(); }
+
+void copy_host_to_device(void* dst, const void* src, std::size_t nbytes) {
+  if (nbytes > 0) std::memcpy(dst, src, nbytes);
+}
+void copy_device_to_host(void* dst, const void* src, std::size_t nbytes) {
+  if (nbytes > 0) std::memcpy(dst, src, nbytes);
+}
+
+// No graph is ever captured here (core/cuda_graph.h's stub refuses): nothing to relax.
+RelaxedCaptureMode::RelaxedCaptureMode() : previous_(0) {}
+RelaxedCaptureMode::~RelaxedCaptureMode() { (void)previous_; }
+
+// ---- kernels/cuda/cuda_kernels.h's families without an emulation: the CPU's -------------------
+void reduce(kernels::ReduceOp op, const kernels::TensorView& in, const kernels::TensorView& out) {
+  kernels::reduce(kCPU)(op, in, out);
+}
+void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
+                const kernels::TensorView* values, const kernels::TensorView& indices) {
+  kernels::arg_reduce(kCPU)(is_max, in, dim, values, indices);
+}
+void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
+          bool accumulate) {
+  kernels::gemm(kCPU)(a, b, c, accumulate);
+}
+void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
+               const kernels::TensorView& bias, const kernels::TensorView& c) {
+  kernels::gemm_bias(kCPU)(a, b, bias, c);
+}
+void gemm_bias_grad(const kernels::TensorView& a, const kernels::TensorView& b,
+                    const kernels::TensorView& c, const kernels::TensorView& bias_grad) {
+  kernels::gemm_bias_grad(kCPU)(a, b, c, bias_grad);
+}
+void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out) {
+  kernels::softmax(kCPU)(log, in, out);
+}
+void softmax_backward(bool log, const kernels::TensorView& y, const kernels::TensorView& grad_out,
+                      const kernels::TensorView& grad_in) {
+  kernels::softmax_backward(kCPU)(log, y, grad_out, grad_in);
+}
+
+namespace {
+
+// Device memory is the CPU's, from the start: tensors may be made on kCUDA before any test.
+[[maybe_unused]] const bool device_memory = [] {
+  register_allocator(DeviceType::CUDA, &cpu_allocator());
+  return true;
+}();
+
+}  // namespace
+}  // namespace hg::cuda
