@@ -51,19 +51,6 @@ inline bool cuda_ready() {
     if (!::hg::cuda_test::cuda_ready()) return; \
   } while (0)
 
-// A case about what only a real device shows (which kernels cuBLASLt picks, the runtime's
-// streams and memory): skipped on tests/cuda_emu's emulated device, whose kernels outside
-// kernels/cuda's own are the CPU's.
-#if defined(HG_CUDA_EMULATED)
-#define HG_REQUIRE_REAL_CUDA()                                            \
-  do {                                                                    \
-    MESSAGE("a real device's behaviour: skipped on the emulated device"); \
-    return;                                                               \
-  } while (0)
-#else
-#define HG_REQUIRE_REAL_CUDA() HG_REQUIRE_CUDA()
-#endif
-
 // What a result may differ by between the devices.
 enum class Kind {
   Exact,      // copies, casts, fills, comparisons, selections, +-*/ sqrt (correctly rounded)

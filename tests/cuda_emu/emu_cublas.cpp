@@ -6,40 +6,15 @@
 
 #include <vector>
 
+#include "emu_blas.h"
+
 #include "core/error.h"
 #include "kernels/cuda/cuda_check.h"
 
 namespace {
 
-double load(const void* p, cudaDataType_t type, long long i) {
-  switch (type) {
-    case CUDA_R_32F:
-      return static_cast<const float*>(p)[i];
-    case CUDA_R_64F:
-      return static_cast<const double*>(p)[i];
-    case CUDA_R_16F:
-      return __half2float(static_cast<const __half*>(p)[i]);
-    default:
-      return __bfloat162float(static_cast<const __nv_bfloat16*>(p)[i]);
-  }
-}
-
-void store(void* p, cudaDataType_t type, long long i, double v) {
-  switch (type) {
-    case CUDA_R_32F:
-      static_cast<float*>(p)[i] = static_cast<float>(v);
-      break;
-    case CUDA_R_64F:
-      static_cast<double*>(p)[i] = v;
-      break;
-    case CUDA_R_16F:
-      static_cast<__half*>(p)[i] = __float2half_rn(static_cast<float>(v));
-      break;
-    default:
-      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(static_cast<float>(v));
-      break;
-  }
-}
+using hg_emu::load;
+using hg_emu::store;
 
 // cuBLAS's rules: lda >= rows of A as stored, and the same for B and C.
 bool valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int lda, int ldb,
@@ -49,9 +24,9 @@ bool valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int 
          at_least(ldb, tb == CUBLAS_OP_N ? k : n) && at_least(ldc, m);
 }
 
-// One GEMM: op(A) and op(B) widened to Acc first (rows of op(A), columns of op(B), each
+// One GEMM: op(A) and op(B) widened to double first (rows of op(A), columns of op(B), each
 // contiguous), then each entry of C a sum over k in order, rounded once into C.
-template <typename Acc>
+using Acc = double;
 void gemm_one(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, Acc alpha,
               const void* a, cudaDataType_t at, int lda, const void* b, cudaDataType_t bt, int ldb,
               Acc beta, void* c, cudaDataType_t ct, int ldc) {
@@ -92,12 +67,15 @@ cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, i
     const char* az = static_cast<const char*>(a) + z * sa * size(at);
     const char* bz = static_cast<const char*>(b) + z * sb * size(bt);
     char* cz = static_cast<char*>(c) + z * sc * size(ct);
-    if (compute == CUBLAS_COMPUTE_64F)
-      gemm_one<double>(ta, tb, m, n, k, *static_cast<const double*>(alpha), az, at, lda, bz, bt,
-                       ldb, *static_cast<const double*>(beta), cz, ct, ldc);
-    else
-      gemm_one<float>(ta, tb, m, n, k, *static_cast<const float*>(alpha), az, at, lda, bz, bt, ldb,
-                      *static_cast<const float*>(beta), cz, ct, ldc);
+    // the scalars are doubles for a double computation, else floats; the sums are double for
+    // every compute type (a running float sum over a long k loses more than cuBLAS's blocked
+    // ones, beyond the parity tolerances), rounded once into C
+    const bool f64 = compute == CUBLAS_COMPUTE_64F;
+    const double alpha_d =
+        f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
+    const double beta_d =
+        f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
+    gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc);
   }
   return CUBLAS_STATUS_SUCCESS;
 }

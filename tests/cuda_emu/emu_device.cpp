@@ -6,9 +6,9 @@
 //
 // The runtime functions here replace libhalfgrad's CPU-only stubs (core/cuda_runtime_stub.cpp)
 // in this process: the executable's definitions interpose on the shared library's. The CUDA
-// kernels that are not emulated (CUB's reductions, cuBLAS and cuBLASLt) run the CPU kernel
-// of their family: memory is shared, so they compute the same thing, and the GPU session
-// checks them on the device.
+// kernels that are not emulated (CUB's reductions, softmax and argmax) run the CPU kernel of
+// their family: memory is shared, so they compute the same thing, and the GPU session checks
+// them on the device.
 #include <cstring>
 
 #include "core/allocator.h"
@@ -42,18 +42,6 @@ void reduce(kernels::ReduceOp op, const kernels::TensorView& in, const kernels::
 void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
                 const kernels::TensorView* values, const kernels::TensorView& indices) {
   kernels::arg_reduce(kCPU)(is_max, in, dim, values, indices);
-}
-void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
-          bool accumulate) {
-  kernels::gemm(kCPU)(a, b, c, accumulate);
-}
-void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,
-               const kernels::TensorView& bias, const kernels::TensorView& c) {
-  kernels::gemm_bias(kCPU)(a, b, bias, c);
-}
-void gemm_bias_grad(const kernels::TensorView& a, const kernels::TensorView& b,
-                    const kernels::TensorView& c, const kernels::TensorView& bias_grad) {
-  kernels::gemm_bias_grad(kCPU)(a, b, c, bias_grad);
 }
 void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out) {
   kernels::softmax(kCPU)(log, in, out);

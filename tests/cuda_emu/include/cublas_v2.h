@@ -1,15 +1,25 @@
 #pragma once
-// The CUDA emulator's <cublas_v2.h>: the types kernels/cuda/cuda_check.h and nn_gemm.cuh name,
-// and the two GEMM entry points the convolution calls, as plain loops on the CPU (emu_cublas.cpp)
-// that check cuBLAS's documented argument rules (leading dimensions) the way cuBLAS does.
+// The CUDA emulator's <cublas_v2.h>: the types kernels/cuda names, and the two GEMM entry points
+// it calls (gemm.cpp, the convolution's nn_gemm.cuh), as plain loops on the CPU
+// (emu_cublas.cpp) that check cuBLAS's documented argument rules (leading dimensions).
 #include "../emu_prelude.h"
 
 struct cublasContext;
 using cublasHandle_t = cublasContext*;
-enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
+enum cublasStatus_t {
+  CUBLAS_STATUS_SUCCESS = 0,
+  CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_NOT_SUPPORTED = 15
+};
+const char* cublasGetStatusName(cublasStatus_t status);
+const char* cublasGetStatusString(cublasStatus_t status);
 enum cudaDataType_t { CUDA_R_32F = 0, CUDA_R_64F = 1, CUDA_R_16F = 2, CUDA_R_16BF = 14 };
 enum cublasOperation_t { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
-enum cublasComputeType_t { CUBLAS_COMPUTE_32F = 68, CUBLAS_COMPUTE_64F = 70 };
+enum cublasComputeType_t {
+  CUBLAS_COMPUTE_32F = 68,
+  CUBLAS_COMPUTE_32F_FAST_TF32 = 77,  // (computed in full fp32 here)
+  CUBLAS_COMPUTE_64F = 70
+};
 enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
 
 // C = alpha op(A) op(B) + beta C, column-major, as cuBLAS defines it.

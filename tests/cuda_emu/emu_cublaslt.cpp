@@ -1,0 +1,171 @@
+// The CUDA emulator's cuBLASLt (include/cublasLt.h): what kernels/cuda/gemm_bias.cpp calls, so
+// that its plans (transposes, layouts, the epilogue and its vector) meet a CPU reference. The
+// layouts are checked against the problem as cuBLASLt checks them: op(A) m x k, op(B) k x n,
+// C and D m x n, every leading dimension at least its rows.
+#include <cublasLt.h>
+
+#include <cstring>
+#include <vector>
+
+#include "emu_blas.h"
+
+struct cublasLtContext {};
+struct cublasLtMatmulDescOpaque {
+  cublasComputeType_t compute;
+  cublasOperation_t transa = CUBLAS_OP_N, transb = CUBLAS_OP_N;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  void* vector = nullptr;
+};
+struct cublasLtMatrixLayoutOpaque {
+  cudaDataType_t type;
+  int64_t rows, cols, ld;
+};
+struct cublasLtMatmulPreferenceOpaque {};
+
+namespace {
+
+using Layout = cublasLtMatrixLayoutOpaque;
+
+// op(X)'s shape: rows x cols of the stored matrix, swapped when transposed.
+int64_t op_rows(const Layout& l, cublasOperation_t op) {
+  return op == CUBLAS_OP_N ? l.rows : l.cols;
+}
+int64_t op_cols(const Layout& l, cublasOperation_t op) {
+  return op == CUBLAS_OP_N ? l.cols : l.rows;
+}
+
+bool consistent(const cublasLtMatmulDescOpaque& desc, const Layout& a, const Layout& b,
+                const Layout& c, const Layout& d) {
+  const int64_t m = op_rows(a, desc.transa), k = op_cols(a, desc.transa);
+  return op_rows(b, desc.transb) == k && op_cols(b, desc.transb) == d.cols && d.rows == m &&
+         c.rows == m && c.cols == d.cols &&
+         (desc.epilogue == CUBLASLT_EPILOGUE_DEFAULT || desc.vector != nullptr);
+}
+
+// Element (r, c) of op(X), X stored column-major.
+double op_at(const void* p, const Layout& l, cublasOperation_t op, int64_t r, int64_t c) {
+  return op == CUBLAS_OP_N ? hg_emu::load(p, l.type, r + c * l.ld)
+                           : hg_emu::load(p, l.type, c + r * l.ld);
+}
+
+}  // namespace
+
+const char* cublasGetStatusName(cublasStatus_t status) {
+  return status == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
+}
+const char* cublasGetStatusString(cublasStatus_t status) {
+  return status == CUBLAS_STATUS_SUCCESS ? "success" : "an invalid value (emulated cuBLASLt)";
+}
+
+cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle) {
+  static cublasLtContext context;
+  *handle = &context;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t* desc, cublasComputeType_t compute,
+                                        cudaDataType_t scale) {
+  if (scale != CUDA_R_32F) return CUBLAS_STATUS_NOT_SUPPORTED;
+  *desc = new cublasLtMatmulDescOpaque{compute};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
+  delete desc;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc,
+                                              cublasLtMatmulDescAttributes_t attribute,
+                                              const void* value, std::size_t bytes) {
+  const auto take = [&](auto& field) {
+    if (bytes != sizeof(field)) return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&field, value, bytes);
+    return CUBLAS_STATUS_SUCCESS;
+  };
+  switch (attribute) {
+    case CUBLASLT_MATMUL_DESC_TRANSA:
+      return take(desc->transa);
+    case CUBLASLT_MATMUL_DESC_TRANSB:
+      return take(desc->transb);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE:
+      return take(desc->epilogue);
+    case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
+      return take(desc->vector);
+  }
+  return CUBLAS_STATUS_INVALID_VALUE;
+}
+
+cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t* layout, cudaDataType_t type,
+                                          uint64_t rows, uint64_t cols, int64_t ld) {
+  if (ld < static_cast<int64_t>(rows > 1 ? rows : 1)) return CUBLAS_STATUS_INVALID_VALUE;
+  *layout = new Layout{type, static_cast<int64_t>(rows), static_cast<int64_t>(cols), ld};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
+  delete layout;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t* preference) {
+  *preference = new cublasLtMatmulPreferenceOpaque{};
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t preference) {
+  delete preference;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t,
+                                                    cublasLtMatmulPreferenceAttributes_t,
+                                                    const void*, std::size_t) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDesc_t desc,
+                                              cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
+                                              cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d,
+                                              cublasLtMatmulPreference_t, int requested,
+                                              cublasLtMatmulHeuristicResult_t* results,
+                                              int* found) {
+  *found = 0;
+  if (requested < 1 || !consistent(*desc, *a, *b, *c, *d)) return CUBLAS_STATUS_INVALID_VALUE;
+  results[0] = cublasLtMatmulHeuristicResult_t{};
+  results[0].state = CUBLAS_STATUS_SUCCESS;
+  *found = 1;
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+// D = alpha op(A) op(B) + beta C with the epilogue, each dot product summed in double (tighter
+// than the tensor cores' fp32: the parity tolerances are the GPU's), one rounding into D.
+cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void* alpha,
+                              const void* a, cublasLtMatrixLayout_t al, const void* b,
+                              cublasLtMatrixLayout_t bl, const void* beta, const void* c,
+                              cublasLtMatrixLayout_t cl, void* d, cublasLtMatrixLayout_t dl,
+                              const cublasLtMatmulAlgo_t*, void*, std::size_t, cudaStream_t) {
+  if (!consistent(*desc, *al, *bl, *cl, *dl)) return CUBLAS_STATUS_INVALID_VALUE;
+  const int64_t m = dl->rows, n = dl->cols, k = op_cols(*al, desc->transa);
+  const float alpha_f = *static_cast<const float*>(alpha),
+              beta_f = *static_cast<const float*>(beta);
+  std::vector<float> out(static_cast<size_t>(m * n));
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p)
+        sum += op_at(a, *al, desc->transa, i, p) * op_at(b, *bl, desc->transb, p, j);
+      float value = alpha_f * static_cast<float>(sum);
+      if (beta_f != 0.0f)
+        value += beta_f * static_cast<float>(hg_emu::load(c, cl->type, i + j * cl->ld));
+      if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS)
+        value += static_cast<float>(hg_emu::load(desc->vector, dl->type, i));
+      out[static_cast<size_t>(i + j * m)] = value;
+    }
+  if (desc->epilogue == CUBLASLT_EPILOGUE_BGRADB)  // (before D: the vector may not alias it)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p) sum += op_at(b, *bl, desc->transb, p, j);
+      hg_emu::store(desc->vector, dl->type, j, static_cast<float>(sum));
+    }
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i)
+      hg_emu::store(d, dl->type, i + j * dl->ld, out[static_cast<size_t>(i + j * m)]);
+  return CUBLAS_STATUS_SUCCESS;
+}
