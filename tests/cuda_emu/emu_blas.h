@@ -1,9 +1,31 @@
 #pragma once
-// Element access by cuBLAS data type, for the emulated cuBLAS and cuBLASLt (emu_cublas.cpp,
-// emu_cublaslt.cpp): values widen exactly to double, and a store rounds once to the type.
+// Element access by cuBLAS data type and the dot products of the emulated cuBLAS and cuBLASLt
+// (emu_cublas.cpp, emu_cublaslt.cpp): values widen exactly to double, a store rounds once.
 #include <cublas_v2.h>
 
+#include <cstdint>
+
 namespace hg_emu {
+
+// A dot product of k terms (product(p) gives term p) as a GPU GEMM with fp32 accumulation sums
+// it: a running fp32 sum over steps of 16 terms (a tensor-core MMA's depth), each step summed in
+// double. So it rounds differently from the CPU's BLAS, as the device does, and the parity
+// tolerances are tried against a difference of the GPU's kind. fp32 false: all in double.
+template <typename Term>
+double dot(int64_t k, bool fp32, Term product) {
+  if (!fp32) {
+    double sum = 0.0;
+    for (int64_t p = 0; p < k; ++p) sum += product(p);
+    return sum;
+  }
+  float sum = 0.0f;
+  for (int64_t p0 = 0; p0 < k; p0 += 16) {
+    double step = 0.0;
+    for (int64_t p = p0; p < k && p < p0 + 16; ++p) step += product(p);
+    sum += static_cast<float>(step);
+  }
+  return sum;
+}
 
 inline double load(const void* p, cudaDataType_t type, long long i) {
   switch (type) {

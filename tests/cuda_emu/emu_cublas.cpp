@@ -29,7 +29,7 @@ bool valid(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, int 
 using Acc = double;
 void gemm_one(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, Acc alpha,
               const void* a, cudaDataType_t at, int lda, const void* b, cudaDataType_t bt, int ldb,
-              Acc beta, void* c, cudaDataType_t ct, int ldc) {
+              Acc beta, void* c, cudaDataType_t ct, int ldc, bool fp32) {
   std::vector<Acc> rows(static_cast<size_t>(m) * k), cols(static_cast<size_t>(n) * k);
   for (int p = 0; p < k; ++p) {
     for (int i = 0; i < m; ++i)
@@ -47,8 +47,7 @@ void gemm_one(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, A
     for (int i = 0; i < m; ++i) {
       const Acc* row = rows.data() + static_cast<size_t>(i) * k;
       const Acc* col = cols.data() + static_cast<size_t>(j) * k;
-      Acc sum = 0;
-      for (int p = 0; p < k; ++p) sum += row[p] * col[p];
+      const Acc sum = hg_emu::dot(k, fp32, [&](int64_t p) { return row[p] * col[p]; });
       const long long ci = i + static_cast<long long>(j) * ldc;
       // beta == 0: C is not read (it may hold anything, NaN included), as in cuBLAS
       const Acc old = beta == Acc(0) ? Acc(0) : beta * static_cast<Acc>(load(c, ct, ci));
@@ -67,15 +66,14 @@ cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, i
     const char* az = static_cast<const char*>(a) + z * sa * size(at);
     const char* bz = static_cast<const char*>(b) + z * sb * size(bt);
     char* cz = static_cast<char*>(c) + z * sc * size(ct);
-    // the scalars are doubles for a double computation, else floats; the sums are double for
-    // every compute type (a running float sum over a long k loses more than cuBLAS's blocked
-    // ones, beyond the parity tolerances), rounded once into C
+    // the scalars are doubles for a double computation, else floats (and the sums fp32 in steps
+    // of 16, emu_blas.h's dot), rounded once into C
     const bool f64 = compute == CUBLAS_COMPUTE_64F;
     const double alpha_d =
         f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
     const double beta_d =
         f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
-    gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc);
+    gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
   }
   return CUBLAS_STATUS_SUCCESS;
 }

@@ -134,8 +134,8 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDe
   return CUBLAS_STATUS_SUCCESS;
 }
 
-// D = alpha op(A) op(B) + beta C with the epilogue, each dot product summed in double (tighter
-// than the tensor cores' fp32: the parity tolerances are the GPU's), one rounding into D.
+// D = alpha op(A) op(B) + beta C with the epilogue, in fp32 (emu_blas.h's dot), one rounding
+// into D.
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void* alpha,
                               const void* a, cublasLtMatrixLayout_t al, const void* b,
                               cublasLtMatrixLayout_t bl, const void* beta, const void* c,
@@ -148,9 +148,9 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
   std::vector<float> out(static_cast<size_t>(m * n));
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i) {
-      double sum = 0.0;
-      for (int64_t p = 0; p < k; ++p)
-        sum += op_at(a, *al, desc->transa, i, p) * op_at(b, *bl, desc->transb, p, j);
+      const double sum = hg_emu::dot(k, true, [&](int64_t p) {
+        return op_at(a, *al, desc->transa, i, p) * op_at(b, *bl, desc->transb, p, j);
+      });
       float value = alpha_f * static_cast<float>(sum);
       if (beta_f != 0.0f)
         value += beta_f * static_cast<float>(hg_emu::load(c, cl->type, i + j * cl->ld));
@@ -160,8 +160,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     }
   if (desc->epilogue == CUBLASLT_EPILOGUE_BGRADB)  // (before D: the vector may not alias it)
     for (int64_t j = 0; j < n; ++j) {
-      double sum = 0.0;
-      for (int64_t p = 0; p < k; ++p) sum += op_at(b, *bl, desc->transb, p, j);
+      const double sum =
+          hg_emu::dot(k, true, [&](int64_t p) { return op_at(b, *bl, desc->transb, p, j); });
       hg_emu::store(desc->vector, dl->type, j, static_cast<float>(sum));
     }
   for (int64_t j = 0; j < n; ++j)
