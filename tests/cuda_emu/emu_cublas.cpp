@@ -4,12 +4,13 @@
 // the emulated launchers' matrix shapes, leading dimensions and strides meet a CPU reference.
 #include <cublas_v2.h>
 
+#include <cstdlib>
 #include <vector>
 
-#include "emu_blas.h"
-
 #include "core/error.h"
+#include "emu_blas.h"
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/kernels.h"
 
 namespace {
 
@@ -55,6 +56,76 @@ void gemm_one(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, A
     }
 }
 
+// HG_EMU_FAST_GEMM=1 (for whole training runs on the emulated device, not the tests): GEMMs
+// whose operands and result share a dtype, with C dense, go to the CPU's BLAS (kernels::gemm),
+// C^T = op(B)^T op(A)^T row-major; their rounding is then the CPU's, not a GPU's.
+bool fast_gemm() {
+  static const bool fast = [] {
+    const char* value = std::getenv("HG_EMU_FAST_GEMM");
+    return value != nullptr && value[0] == '1';
+  }();
+  return fast;
+}
+
+hg::DType dtype_of(cudaDataType_t type) {
+  switch (type) {
+    case CUDA_R_32F:
+      return hg::DType::Float32;
+    case CUDA_R_64F:
+      return hg::DType::Float64;
+    case CUDA_R_16F:
+      return hg::DType::Float16;
+    default:
+      return hg::DType::BFloat16;
+  }
+}
+
+hg::kernels::TensorView matrix(const void* data, cudaDataType_t type, int64_t rows, int64_t cols,
+                               int64_t row_stride, int64_t col_stride) {
+  hg::kernels::TensorView v;
+  v.data = const_cast<void*>(data);
+  v.dtype = dtype_of(type);
+  v.ndim = 2;
+  v.sizes[0] = rows, v.sizes[1] = cols, v.strides[0] = row_stride, v.strides[1] = col_stride;
+  return v;
+}
+
+// op(X)^T of a stored column-major X as a [rows, cols] view; `widened` receives X in `to` when
+// X's type is another (16-bit operands of an fp32 result: exact, the products are fp32's too).
+hg::kernels::TensorView transposed_operand(const void* x, cudaDataType_t type, bool n, int rows,
+                                           int cols, int ld, cudaDataType_t to,
+                                           std::vector<double>& widened) {
+  if (type == to) return matrix(x, type, rows, cols, n ? ld : 1, n ? 1 : ld);
+  widened.resize(static_cast<size_t>(rows) * cols);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c)
+      widened[static_cast<size_t>(r) * cols + c] = load(x, type, n ? r * ld + c : r + c * ld);
+  hg::kernels::TensorView v = matrix(widened.data(), CUDA_R_64F, rows, cols, cols, 1);
+  if (to == CUDA_R_32F) {  // in place: the floats fit in the doubles' room
+    auto* f = reinterpret_cast<float*>(widened.data());
+    for (size_t i = 0; i < widened.size(); ++i) f[i] = static_cast<float>(widened[i]);
+    v.dtype = hg::DType::Float32;
+  }
+  return v;
+}
+
+// One GEMM by the CPU's BLAS, if it takes it (see fast_gemm).
+bool gemm_on_cpu(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
+                 const void* a, cudaDataType_t at, int lda, const void* b, cudaDataType_t bt,
+                 int ldb, double beta, void* c, cudaDataType_t ct, int ldc) {
+  const bool wider_c = ct == CUDA_R_32F || ct == CUDA_R_64F;
+  if (alpha != 1.0 || (beta != 0.0 && beta != 1.0) || ldc != m ||
+      ((at != ct || bt != ct) && !wider_c))
+    return false;
+  std::vector<double> a_wide, b_wide;
+  const auto bt_view =  // op(B)^T [n, k]
+      transposed_operand(b, bt, tb == CUBLAS_OP_N, n, k, ldb, ct, b_wide);
+  const auto at_view =  // op(A)^T [k, m]
+      transposed_operand(a, at, ta == CUBLAS_OP_N, k, m, lda, ct, a_wide);
+  hg::kernels::gemm(hg::kCPU)(bt_view, at_view, matrix(c, ct, n, m, m, 1), beta == 1.0);
+  return true;
+}
+
 cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                             const void* alpha, const void* a, cudaDataType_t at, int lda,
                             long long sa, const void* b, cudaDataType_t bt, int ldb, long long sb,
@@ -73,6 +144,9 @@ cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, i
         f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
     const double beta_d =
         f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
+    if (fast_gemm() &&
+        gemm_on_cpu(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc))
+      continue;
     gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
   }
   return CUBLAS_STATUS_SUCCESS;
