@@ -31,12 +31,15 @@ Memo& memo() {
   return m;
 }
 
-// Products in float, each sum in k order; kept out of AddressSanitizer (fragments only) and
-// optimised in every build: this is most of an emulated implicit-GEMM convolution's time.
-__attribute__((no_sanitize("address"), optimize("O2"))) void multiply(const float* a,
-                                                                      const float* b,
-                                                                      const float* c, float* d,
-                                                                      int m, int n, int k) {
+// Products in float, each sum in k order; kept out of AddressSanitizer (fragments only) and, by
+// GCC, optimised in every build: this is most of an emulated implicit-GEMM convolution's time.
+#if defined(__clang__)
+#define HG_EMU_HOT __attribute__((no_sanitize("address")))
+#else
+#define HG_EMU_HOT __attribute__((no_sanitize("address"), optimize("O2")))
+#endif
+HG_EMU_HOT void multiply(const float* a, const float* b, const float* c, float* d, int m, int n,
+                         int k) {
   for (int e = 0; e < m * n; ++e) d[e] = c[e];
   for (int i = 0; i < m; ++i)
     for (int p = 0; p < k; ++p)
