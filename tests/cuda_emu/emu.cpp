@@ -33,7 +33,7 @@
 // hg_emu_switch(save, load): saves the callee-saved registers on the current stack and the stack
 // pointer in *save, then continues on the stack `load` (which another call saved, or
 // prepare_stack built). Nothing else: no signal mask, so a switch costs nanoseconds, not the two
-// system calls of swapcontext; an emulated im2col over 8 million threads takes a second.
+// system calls of swapcontext: an emulated im2col over millions of threads takes seconds.
 #if !defined(__x86_64__)
 #error "tests/cuda_emu switches fiber stacks in x86-64 assembly; port hg_emu_switch to this CPU"
 #endif
