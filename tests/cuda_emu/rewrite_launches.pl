@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 # The CUDA emulator's source changes, the only ones: a launch `kernel<...><<<config>>>(args)`
 # becomes `::hg_emu::launch(::hg_emu::LaunchConfig{config}, [](auto... a) { kernel<...>(a...); },
-# args)`, which host C++ parses; and the inline PTX it knows becomes a call of its stand-in (emu_prelude.h). Any other
-# inline assembly stops the build: it needs a stand-in first.
+# args)`, which host C++ parses; and the inline PTX it knows becomes a call of its stand-in
+# (emu_prelude.h). Any other inline assembly stops the build: it needs a stand-in first. Lines
+# keep their numbers (a launch over several lines is followed by as many line breaks), so the
+# compiler's messages point into the original file.
 # Usage: perl rewrite_launches.pl IN OUT   (IN: a kernels/cuda source; OUT: its emulated copy)
 use strict;
 use warnings;
@@ -21,10 +23,12 @@ $text =~ s{
   (\s*\))?                                   # ")" at once: a kernel without parameters
 }{
   $launches++;
+  my ($name, $targs, $config, $empty) = ($1, $2 // '', $3, $4);
+  my $breaks = () = $& =~ /\n/g;
   # a generic lambda calls the kernel, so that its template arguments are deduced from the
   # launch's arguments as nvcc deduces them (random_blocks_kernel<V><<<...>>>(out, n, ...))
-  "::hg_emu::launch(::hg_emu::LaunchConfig{$3}, [](auto... hg_emu_arg) { $1" .
-    (defined $2 ? $2 : '') . "(hg_emu_arg...); }" . (defined $4 ? ')' : ', ')
+  "::hg_emu::launch(::hg_emu::LaunchConfig{$config}, [](auto... hg_emu_arg) { $name$targs" .
+    "(hg_emu_arg...); }" . (defined $empty ? ')' : ', ') . ("\n" x $breaks)
 }gsxe;
 
 my $ptx = 0;
