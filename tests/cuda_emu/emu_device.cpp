@@ -5,18 +5,14 @@
 // a GPU.
 //
 // The runtime functions here replace libhalfgrad's CPU-only stubs (core/cuda_runtime_stub.cpp)
-// in this process: the executable's definitions interpose on the shared library's. The CUDA
-// kernels that are not emulated (CUB's reductions, softmax and argmax) run the CPU kernel of
-// their family: memory is shared, so they compute the same thing, and the GPU session checks
-// them on the device.
+// in this process: the executable's definitions interpose on the shared library's. Every
+// kernel family is the emulated CUDA one.
 #include <cstring>
 
 #include "core/allocator.h"
 #include "core/cuda.h"
-#include "kernels/cuda/cuda_kernels.h"
 #include "kernels/cuda/graph_pool.h"
 #include "kernels/cuda/target_check.h"
-#include "kernels/kernels.h"
 
 namespace hg::cuda {
 
@@ -34,22 +30,6 @@ void copy_device_to_host(void* dst, const void* src, std::size_t nbytes) {
 // No graph is ever captured here (core/cuda_graph.h's stub refuses): nothing to relax.
 RelaxedCaptureMode::RelaxedCaptureMode() : previous_(0) {}
 RelaxedCaptureMode::~RelaxedCaptureMode() { (void)previous_; }
-
-// ---- kernels/cuda/cuda_kernels.h's families without an emulation: the CPU's -------------------
-void reduce(kernels::ReduceOp op, const kernels::TensorView& in, const kernels::TensorView& out) {
-  kernels::reduce(kCPU)(op, in, out);
-}
-void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
-                const kernels::TensorView* values, const kernels::TensorView& indices) {
-  kernels::arg_reduce(kCPU)(is_max, in, dim, values, indices);
-}
-void softmax(bool log, const kernels::TensorView& in, const kernels::TensorView& out) {
-  kernels::softmax(kCPU)(log, in, out);
-}
-void softmax_backward(bool log, const kernels::TensorView& y, const kernels::TensorView& grad_out,
-                      const kernels::TensorView& grad_in) {
-  kernels::softmax_backward(kCPU)(log, y, grad_out, grad_in);
-}
 
 namespace {
 
