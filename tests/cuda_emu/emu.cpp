@@ -118,7 +118,6 @@ struct Emulator {
   std::exception_ptr failure;
   ThreadOrder order = order_from_environment();
   int sm_count = 4;
-  long launches = 0;
   long blocks = 0;  // blocks run so far: each block's serial number
 #if HG_EMU_ASAN
   const void* scheduler_stack = nullptr;
@@ -290,7 +289,6 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
     throw hg::Error("cuda_emu: invalid launch configuration (grid " +
                     std::to_string(config.grid.x) + "x" + std::to_string(config.grid.y) + "x" +
                     std::to_string(config.grid.z) + ", block of " + std::to_string(threads) + ")");
-  ++e.launches;
   e.body = body;
   e.body_context = context;
   e.failure = nullptr;
@@ -310,7 +308,6 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
 
 void set_thread_order(ThreadOrder order) { emu().order = order; }
 void set_sm_count(int count) { emu().sm_count = count; }
-long launches() { return emu().launches; }
 int current_thread() { return emu().current; }
 long block_serial() { return emu().blocks; }
 
@@ -321,7 +318,6 @@ const char* cudaGetErrorString(cudaError_t error) {
   return error == cudaSuccess ? "no error" : "invalid value (emulated runtime)";
 }
 cudaError_t cudaGetLastError() { return cudaSuccess; }
-cudaError_t cudaPeekAtLastError() { return cudaSuccess; }
 cudaError_t cudaGetDevice(int* device) {
   *device = 0;
   return cudaSuccess;

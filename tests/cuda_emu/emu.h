@@ -15,7 +15,4 @@ void set_thread_order(ThreadOrder order);
 // that size their grids by it take other paths with other counts.
 void set_sm_count(int count);
 
-// Kernel launches so far in this process: a test checks that the emulated code did run.
-long launches();
-
 }  // namespace hg_emu

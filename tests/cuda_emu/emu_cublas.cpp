@@ -90,23 +90,27 @@ hg::kernels::TensorView matrix(const void* data, cudaDataType_t type, int64_t ro
   return v;
 }
 
-// op(X)^T of a stored column-major X as a [rows, cols] view; `widened` receives X in `to` when
-// X's type is another (16-bit operands of an fp32 result: exact, the products are fp32's too).
+// Operands of another type than the result, widened to it (16-bit operands of an fp32 result:
+// exact, as the products are fp32's too).
+struct Widened {
+  std::vector<float> f32;
+  std::vector<double> f64;
+};
+
+// op(X)^T of a stored column-major X as a [rows, cols] view, in `to` (widened into `storage`).
 hg::kernels::TensorView transposed_operand(const void* x, cudaDataType_t type, bool n, int rows,
-                                           int cols, int ld, cudaDataType_t to,
-                                           std::vector<double>& widened) {
+                                           int cols, int ld, cudaDataType_t to, Widened& storage) {
   if (type == to) return matrix(x, type, rows, cols, n ? ld : 1, n ? 1 : ld);
-  widened.resize(static_cast<size_t>(rows) * cols);
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c)
-      widened[static_cast<size_t>(r) * cols + c] = load(x, type, n ? r * ld + c : r + c * ld);
-  hg::kernels::TensorView v = matrix(widened.data(), CUDA_R_64F, rows, cols, cols, 1);
-  if (to == CUDA_R_32F) {  // in place: the floats fit in the doubles' room
-    auto* f = reinterpret_cast<float*>(widened.data());
-    for (size_t i = 0; i < widened.size(); ++i) f[i] = static_cast<float>(widened[i]);
-    v.dtype = hg::DType::Float32;
-  }
-  return v;
+  const auto fill = [&](auto& values) {
+    values.resize(static_cast<size_t>(rows) * cols);
+    for (int r = 0; r < rows; ++r)
+      for (int c = 0; c < cols; ++c)
+        values[static_cast<size_t>(r) * cols + c] =
+            static_cast<typename std::decay_t<decltype(values)>::value_type>(
+                load(x, type, n ? r * ld + c : r + c * ld));
+    return matrix(values.data(), to, rows, cols, cols, 1);
+  };
+  return to == CUDA_R_32F ? fill(storage.f32) : fill(storage.f64);
 }
 
 // One GEMM by the CPU's BLAS, if it takes it (see fast_gemm).
@@ -117,7 +121,7 @@ bool gemm_on_cpu(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
   if (alpha != 1.0 || (beta != 0.0 && beta != 1.0) || ldc != m ||
       ((at != ct || bt != ct) && !wider_c))
     return false;
-  std::vector<double> a_wide, b_wide;
+  Widened a_wide, b_wide;
   const auto bt_view =  // op(B)^T [n, k]
       transposed_operand(b, bt, tb == CUBLAS_OP_N, n, k, ldb, ct, b_wide);
   const auto at_view =  // op(A)^T [k, m]
@@ -154,6 +158,27 @@ cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, i
 
 }  // namespace
 
+const char* cublasGetStatusName(cublasStatus_t status) {
+  switch (status) {
+    case CUBLAS_STATUS_SUCCESS:
+      return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "CUBLAS_STATUS_INVALID_VALUE";
+    default:
+      return "CUBLAS_STATUS_NOT_SUPPORTED";
+  }
+}
+const char* cublasGetStatusString(cublasStatus_t status) {
+  switch (status) {
+    case CUBLAS_STATUS_SUCCESS:
+      return "success";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "an invalid value (emulated cuBLAS)";
+    default:
+      return "not supported (emulated cuBLAS)";
+  }
+}
+
 cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb,
                             int m, int n, int k, const void* alpha, const void* a,
                             cudaDataType_t a_type, int lda, const void* b, cudaDataType_t b_type,
@@ -178,8 +203,7 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t tran
 namespace hg::cuda {
 
 void check_cublas(cublasStatus_t status, const char* file, int line, const char* expr) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    fail(file, line, expr, "CUBLAS_STATUS_INVALID_VALUE (emulated cuBLAS)");
+  if (status != CUBLAS_STATUS_SUCCESS) fail(file, line, expr, cublasGetStatusString(status));
 }
 cublasHandle_t cublas_handle() { return nullptr; }
 

@@ -50,13 +50,6 @@ double op_at(const void* p, const Layout& l, cublasOperation_t op, int64_t r, in
 
 }  // namespace
 
-const char* cublasGetStatusName(cublasStatus_t status) {
-  return status == CUBLAS_STATUS_SUCCESS ? "CUBLAS_STATUS_SUCCESS" : "CUBLAS_STATUS_INVALID_VALUE";
-}
-const char* cublasGetStatusString(cublasStatus_t status) {
-  return status == CUBLAS_STATUS_SUCCESS ? "success" : "an invalid value (emulated cuBLASLt)";
-}
-
 cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle) {
   static cublasLtContext context;
   *handle = &context;
