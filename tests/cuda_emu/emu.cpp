@@ -5,9 +5,6 @@
 // to block): a kernel that reads shared memory another thread writes without a barrier between
 // them sees the write in one order and misses it in the other, so the race shows as a wrong
 // result.
-//
-// Also the few runtime functions the emulated launchers call (hg::cuda::current_stream, the
-// checks), which the CUDA build has in kernels/cuda/runtime.cpp.
 #include "emu.h"
 
 #include <sys/mman.h>
@@ -20,7 +17,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
@@ -284,11 +280,6 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
   Emulator& e = emu();
   if (e.current >= 0) throw std::logic_error("cuda_emu: a launch from inside a kernel");
   const long threads = long{config.block.x} * config.block.y * config.block.z;
-  if (threads < 1 || threads > 1024 || config.grid.x == 0 || config.grid.y == 0 ||
-      config.grid.z == 0 || config.grid.y > 65535 || config.grid.z > 65535)
-    throw hg::Error("cuda_emu: invalid launch configuration (grid " +
-                    std::to_string(config.grid.x) + "x" + std::to_string(config.grid.y) + "x" +
-                    std::to_string(config.grid.z) + ", block of " + std::to_string(threads) + ")");
   e.body = body;
   e.body_context = context;
   e.failure = nullptr;
@@ -313,11 +304,7 @@ long block_serial() { return emu().blocks; }
 
 }  // namespace hg_emu
 
-// ---- the runtime API (emu_prelude.h) ---------------------------------------------------------
-const char* cudaGetErrorString(cudaError_t error) {
-  return error == cudaSuccess ? "no error" : "invalid value (emulated runtime)";
-}
-cudaError_t cudaGetLastError() { return cudaSuccess; }
+// ---- the emulated device's shape (the rest of the runtime is emu_runtime.cpp) -----------------
 cudaError_t cudaGetDevice(int* device) {
   *device = 0;
   return cudaSuccess;
@@ -327,43 +314,3 @@ cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int /*d
   *value = hg_emu::emu().sm_count;
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t /*stream*/) {
-  std::memset(p, value, bytes);
-  return cudaSuccess;
-}
-
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind,
-                            cudaStream_t) {
-  std::memmove(dst, src, bytes);
-  return cudaSuccess;
-}
-
-// Allocations for the process's lifetime (the slot of target_check.cpp, which keeps it so).
-cudaError_t cudaMalloc(void** p, std::size_t bytes) {
-  *p = std::malloc(bytes);
-  return *p != nullptr ? cudaSuccess : cudaErrorInvalidValue;
-}
-cudaError_t cudaHostAlloc(void** p, std::size_t bytes, unsigned) { return cudaMalloc(p, bytes); }
-// Work is done when its call returns: an event is always complete.
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
-  static int token;
-  *event = reinterpret_cast<cudaEvent_t>(&token);
-  return cudaSuccess;
-}
-cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
-
-// ---- kernels/cuda/cuda_check.h, as far as the emulated sources call it -------------------------
-namespace hg::cuda {
-
-void fail(const char* file, int line, const char* what, const char* message) {
-  HG_FAIL("CUDA error at ", file, ":", line, " in ", what, ": ", message);
-}
-void check(cudaError_t status, const char* file, int line, const char* expr) {
-  if (status != cudaSuccess) fail(file, line, expr, cudaGetErrorString(status));
-}
-// An emulated kernel's failure is already an exception out of its launch.
-void check_launch(const char*, int, const char*) {}
-cudaStream_t current_stream() { return nullptr; }
-
-}  // namespace hg::cuda

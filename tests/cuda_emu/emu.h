@@ -15,4 +15,8 @@ void set_thread_order(ThreadOrder order);
 // that size their grids by it take other paths with other counts.
 void set_sm_count(int count);
 
+// The emulated device's memory (default 16 GiB): cudaMalloc fails with cudaErrorMemoryAllocation
+// beyond it, and cudaMemGetInfo reports it.
+void set_device_memory(std::size_t bytes);
+
 }  // namespace hg_emu

@@ -27,6 +27,20 @@ double dot(int64_t k, bool fp32, Term product) {
   return sum;
 }
 
+inline std::size_t element_bytes(cudaDataType_t type) {
+  return type == CUDA_R_64F ? 8 : type == CUDA_R_32F ? 4 : 2;
+}
+
+// Throws unless a column-major rows x cols matrix with leading dimension ld (batch of them,
+// `stride` elements apart) lies in device memory (emu_runtime_api.h): what a GPU would fault on,
+// or read from a neighbouring block.
+inline void require_matrix(const void* p, cudaDataType_t type, int64_t rows, int64_t cols,
+                           int64_t ld, int64_t stride, int64_t batch, const char* what) {
+  if (rows <= 0 || cols <= 0 || batch <= 0) return;
+  const int64_t elements = (batch - 1) * stride + (cols - 1) * ld + rows;
+  require_device_memory(p, static_cast<std::size_t>(elements) * element_bytes(type), false, what);
+}
+
 inline double load(const void* p, cudaDataType_t type, long long i) {
   switch (type) {
     case CUDA_R_32F:

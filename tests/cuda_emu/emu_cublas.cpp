@@ -9,8 +9,14 @@
 
 #include "core/error.h"
 #include "emu_blas.h"
-#include "kernels/cuda/cuda_check.h"
 #include "kernels/kernels.h"
+
+struct cublasContext {
+  cudaStream_t stream = nullptr;
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
+  cublasMath_t math = CUBLAS_DEFAULT_MATH;
+};
 
 namespace {
 
@@ -130,30 +136,41 @@ bool gemm_on_cpu(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
   return true;
 }
 
-cublasStatus_t gemm_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
-                            const void* alpha, const void* a, cudaDataType_t at, int lda,
-                            long long sa, const void* b, cudaDataType_t bt, int ldb, long long sb,
-                            const void* beta, void* c, cudaDataType_t ct, int ldc, long long sc,
-                            int batch, cublasComputeType_t compute) {
+cublasStatus_t gemm_batched(cublasHandle_t handle, cublasOperation_t ta, cublasOperation_t tb,
+                            int m, int n, int k, const void* alpha, const void* a,
+                            cudaDataType_t at, int lda, long long sa, const void* b,
+                            cudaDataType_t bt, int ldb, long long sb, const void* beta, void* c,
+                            cudaDataType_t ct, int ldc, long long sc, int batch,
+                            cublasComputeType_t compute) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (!valid(ta, tb, m, n, k, lda, ldb, ldc) || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  const auto size = [](cudaDataType_t t) { return t == CUDA_R_64F ? 8 : t == CUDA_R_32F ? 4 : 2; };
-  for (int z = 0; z < batch; ++z) {
-    const char* az = static_cast<const char*>(a) + z * sa * size(at);
-    const char* bz = static_cast<const char*>(b) + z * sb * size(bt);
-    char* cz = static_cast<char*>(c) + z * sc * size(ct);
-    // the scalars are doubles for a double computation, else floats (and the sums fp32 in steps
-    // of 16, emu_blas.h's dot), rounded once into C
-    const bool f64 = compute == CUBLAS_COMPUTE_64F;
-    const double alpha_d =
-        f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
-    const double beta_d =
-        f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
-    if (fast_gemm() &&
-        gemm_on_cpu(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc))
-      continue;
-    gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
-  }
-  return CUBLAS_STATUS_SUCCESS;
+  const bool a_n = ta == CUBLAS_OP_N, b_n = tb == CUBLAS_OP_N;
+  hg_emu::require_matrix(a, at, a_n ? m : k, a_n ? k : m, lda, sa, batch, "cuBLAS GEMM's A");
+  hg_emu::require_matrix(b, bt, b_n ? k : n, b_n ? n : k, ldb, sb, batch, "cuBLAS GEMM's B");
+  hg_emu::require_matrix(c, ct, m, n, ldc, sc, batch, "cuBLAS GEMM's C");
+  // the scalars are read at the call (host pointer mode): doubles for a double computation, else
+  // floats (and the sums fp32 in steps of 16, emu_blas.h's dot), rounded once into C
+  const bool f64 = compute == CUBLAS_COMPUTE_64F;
+  const double alpha_d =
+      f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
+  const double beta_d = f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
+  const auto run = [=] {
+    const auto size = [](cudaDataType_t t) {
+      return static_cast<long long>(hg_emu::element_bytes(t));
+    };
+    for (int z = 0; z < batch; ++z) {
+      const char* az = static_cast<const char*>(a) + z * sa * size(at);
+      const char* bz = static_cast<const char*>(b) + z * sb * size(bt);
+      char* cz = static_cast<char*>(c) + z * sc * size(ct);
+      if (fast_gemm() &&
+          gemm_on_cpu(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc))
+        continue;
+      gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
+    }
+  };
+  return hg_emu::submit(handle->stream, cudaGraphNodeTypeKernel, run) == cudaSuccess
+             ? CUBLAS_STATUS_SUCCESS
+             : CUBLAS_STATUS_EXECUTION_FAILED;
 }
 
 }  // namespace
@@ -162,8 +179,12 @@ const char* cublasGetStatusName(cublasStatus_t status) {
   switch (status) {
     case CUBLAS_STATUS_SUCCESS:
       return "CUBLAS_STATUS_SUCCESS";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+      return "CUBLAS_STATUS_NOT_INITIALIZED";
     case CUBLAS_STATUS_INVALID_VALUE:
       return "CUBLAS_STATUS_INVALID_VALUE";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+      return "CUBLAS_STATUS_EXECUTION_FAILED";
     default:
       return "CUBLAS_STATUS_NOT_SUPPORTED";
   }
@@ -172,23 +193,55 @@ const char* cublasGetStatusString(cublasStatus_t status) {
   switch (status) {
     case CUBLAS_STATUS_SUCCESS:
       return "success";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+      return "the library was not initialized (emulated cuBLAS)";
     case CUBLAS_STATUS_INVALID_VALUE:
       return "an invalid value (emulated cuBLAS)";
+    case CUBLAS_STATUS_EXECUTION_FAILED:
+      return "the GPU program failed to execute (emulated cuBLAS)";
     default:
       return "not supported (emulated cuBLAS)";
   }
 }
 
-cublasStatus_t cublasGemmEx(cublasHandle_t, cublasOperation_t transa, cublasOperation_t transb,
-                            int m, int n, int k, const void* alpha, const void* a,
-                            cudaDataType_t a_type, int lda, const void* b, cudaDataType_t b_type,
-                            int ldb, const void* beta, void* c, cudaDataType_t c_type, int ldc,
-                            cublasComputeType_t compute, cublasGemmAlgo_t) {
-  return gemm_batched(transa, transb, m, n, k, alpha, a, a_type, lda, 0, b, b_type, ldb, 0, beta, c,
-                      c_type, ldc, 0, 1, compute);
+cublasStatus_t cublasCreate(cublasHandle_t* handle) {
+  *handle = nullptr;
+  if (hg_emu::unsafe_call_refused()) return CUBLAS_STATUS_NOT_INITIALIZED;
+  *handle = new cublasContext;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasDestroy(cublasHandle_t handle) {
+  delete handle;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->stream = stream;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void* workspace, std::size_t bytes) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  hg_emu::require_device_memory(workspace, bytes, false, "cublasSetWorkspace's workspace");
+  handle->workspace = workspace, handle->workspace_bytes = bytes;
+  return CUBLAS_STATUS_SUCCESS;
+}
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  handle->math = mode;
+  return CUBLAS_STATUS_SUCCESS;
 }
 
-cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t transa,
+cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,
+                            cublasOperation_t transb, int m, int n, int k, const void* alpha,
+                            const void* a, cudaDataType_t a_type, int lda, const void* b,
+                            cudaDataType_t b_type, int ldb, const void* beta, void* c,
+                            cudaDataType_t c_type, int ldc, cublasComputeType_t compute,
+                            cublasGemmAlgo_t) {
+  return gemm_batched(handle, transa, transb, m, n, k, alpha, a, a_type, lda, 0, b, b_type, ldb, 0,
+                      beta, c, c_type, ldc, 0, 1, compute);
+}
+
+cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa,
                                           cublasOperation_t transb, int m, int n, int k,
                                           const void* alpha, const void* a, cudaDataType_t a_type,
                                           int lda, long long stride_a, const void* b,
@@ -196,15 +249,6 @@ cublasStatus_t cublasGemmStridedBatchedEx(cublasHandle_t, cublasOperation_t tran
                                           const void* beta, void* c, cudaDataType_t c_type, int ldc,
                                           long long stride_c, int batch,
                                           cublasComputeType_t compute, cublasGemmAlgo_t) {
-  return gemm_batched(transa, transb, m, n, k, alpha, a, a_type, lda, stride_a, b, b_type, ldb,
-                      stride_b, beta, c, c_type, ldc, stride_c, batch, compute);
+  return gemm_batched(handle, transa, transb, m, n, k, alpha, a, a_type, lda, stride_a, b, b_type,
+                      ldb, stride_b, beta, c, c_type, ldc, stride_c, batch, compute);
 }
-
-namespace hg::cuda {
-
-void check_cublas(cublasStatus_t status, const char* file, int line, const char* expr) {
-  if (status != CUBLAS_STATUS_SUCCESS) fail(file, line, expr, cublasGetStatusString(status));
-}
-cublasHandle_t cublas_handle() { return nullptr; }
-
-}  // namespace hg::cuda

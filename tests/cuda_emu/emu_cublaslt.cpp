@@ -4,6 +4,7 @@
 // C and D m x n, every leading dimension at least its rows.
 #include <cublasLt.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -51,6 +52,8 @@ double op_at(const void* p, const Layout& l, cublasOperation_t op, int64_t r, in
 }  // namespace
 
 cublasStatus_t cublasLtCreate(cublasLtHandle_t* handle) {
+  *handle = nullptr;
+  if (hg_emu::unsafe_call_refused()) return CUBLAS_STATUS_NOT_INITIALIZED;
   static cublasLtContext context;
   *handle = &context;
   return CUBLAS_STATUS_SUCCESS;
@@ -127,38 +130,77 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDe
   return CUBLAS_STATUS_SUCCESS;
 }
 
+namespace {
+
 // D = alpha op(A) op(B) + beta C with the epilogue, in fp32 (emu_blas.h's dot), one rounding
 // into D.
-cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void* alpha,
-                              const void* a, cublasLtMatrixLayout_t al, const void* b,
-                              cublasLtMatrixLayout_t bl, const void* beta, const void* c,
-                              cublasLtMatrixLayout_t cl, void* d, cublasLtMatrixLayout_t dl,
-                              const cublasLtMatmulAlgo_t*, void*, std::size_t, cudaStream_t) {
-  if (!consistent(*desc, *al, *bl, *cl, *dl)) return CUBLAS_STATUS_INVALID_VALUE;
-  const int64_t m = dl->rows, n = dl->cols, k = op_cols(*al, desc->transa);
-  const float alpha_f = *static_cast<const float*>(alpha),
-              beta_f = *static_cast<const float*>(beta);
+void matmul(const cublasLtMatmulDescOpaque& desc, float alpha, const void* a, const Layout& al,
+            const void* b, const Layout& bl, float beta, const void* c, const Layout& cl, void* d,
+            const Layout& dl) {
+  const int64_t m = dl.rows, n = dl.cols, k = op_cols(al, desc.transa);
   std::vector<float> out(static_cast<size_t>(m * n));
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i) {
       const double sum = hg_emu::dot(k, true, [&](int64_t p) {
-        return op_at(a, *al, desc->transa, i, p) * op_at(b, *bl, desc->transb, p, j);
+        return op_at(a, al, desc.transa, i, p) * op_at(b, bl, desc.transb, p, j);
       });
-      float value = alpha_f * static_cast<float>(sum);
-      if (beta_f != 0.0f)
-        value += beta_f * static_cast<float>(hg_emu::load(c, cl->type, i + j * cl->ld));
-      if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS)
-        value += static_cast<float>(hg_emu::load(desc->vector, dl->type, i));
+      float value = alpha * static_cast<float>(sum);
+      if (beta != 0.0f) value += beta * static_cast<float>(hg_emu::load(c, cl.type, i + j * cl.ld));
+      if (desc.epilogue == CUBLASLT_EPILOGUE_BIAS)
+        value += static_cast<float>(hg_emu::load(desc.vector, dl.type, i));
       out[static_cast<size_t>(i + j * m)] = value;
     }
-  if (desc->epilogue == CUBLASLT_EPILOGUE_BGRADB)  // (before D: the vector may not alias it)
+  if (desc.epilogue == CUBLASLT_EPILOGUE_BGRADB)  // (before D: the vector may not alias it)
     for (int64_t j = 0; j < n; ++j) {
       const double sum =
-          hg_emu::dot(k, true, [&](int64_t p) { return op_at(b, *bl, desc->transb, p, j); });
-      hg_emu::store(desc->vector, dl->type, j, static_cast<float>(sum));
+          hg_emu::dot(k, true, [&](int64_t p) { return op_at(b, bl, desc.transb, p, j); });
+      hg_emu::store(desc.vector, dl.type, j, static_cast<float>(sum));
     }
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i)
-      hg_emu::store(d, dl->type, i + j * dl->ld, out[static_cast<size_t>(i + j * m)]);
-  return CUBLAS_STATUS_SUCCESS;
+      hg_emu::store(d, dl.type, i + j * dl.ld, out[static_cast<size_t>(i + j * m)]);
+}
+
+void require_operands(const cublasLtMatmulDescOpaque& desc, const void* a, const Layout& al,
+                      const void* b, const Layout& bl, float beta, const void* c, const Layout& cl,
+                      void* d, const Layout& dl) {
+  hg_emu::require_matrix(a, al.type, al.rows, al.cols, al.ld, 0, 1, "cublasLtMatmul's A");
+  hg_emu::require_matrix(b, bl.type, bl.rows, bl.cols, bl.ld, 0, 1, "cublasLtMatmul's B");
+  if (beta != 0.0f)
+    hg_emu::require_matrix(c, cl.type, cl.rows, cl.cols, cl.ld, 0, 1, "cublasLtMatmul's C");
+  hg_emu::require_matrix(d, dl.type, dl.rows, dl.cols, dl.ld, 0, 1, "cublasLtMatmul's D");
+  if (desc.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+    const int64_t length = desc.epilogue == CUBLASLT_EPILOGUE_BIAS ? dl.rows : dl.cols;
+    hg_emu::require_matrix(desc.vector, dl.type, length, 1, length, 0, 1,
+                           "cublasLtMatmul's epilogue vector");
+  }
+}
+
+}  // namespace
+
+// Checks its operands at the call and runs on `stream` (recorded there during a capture, with
+// the descriptor, layouts and scalars as they are now, as cuBLASLt reads them at the call).
+// Each run scribbles over the start of the workspace, as a split-K run may: memory lent to it
+// must not be anything else's.
+cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, const void* alpha,
+                              const void* a, cublasLtMatrixLayout_t al, const void* b,
+                              cublasLtMatrixLayout_t bl, const void* beta, const void* c,
+                              cublasLtMatrixLayout_t cl, void* d, cublasLtMatrixLayout_t dl,
+                              const cublasLtMatmulAlgo_t*, void* workspace,
+                              std::size_t workspace_bytes, cudaStream_t stream) {
+  if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
+  if (!consistent(*desc, *al, *bl, *cl, *dl)) return CUBLAS_STATUS_INVALID_VALUE;
+  const float alpha_f = *static_cast<const float*>(alpha),
+              beta_f = *static_cast<const float*>(beta);
+  require_operands(*desc, a, *al, b, *bl, beta_f, c, *cl, d, *dl);
+  hg_emu::require_device_memory(workspace, workspace_bytes, false, "cublasLtMatmul's workspace");
+  const auto run = [desc = *desc, alpha_f, a, al = *al, b, bl = *bl, beta_f, c, cl = *cl, d,
+                    dl = *dl, workspace, workspace_bytes] {
+    if (workspace != nullptr)
+      std::memset(workspace, 0xa5, std::min<std::size_t>(workspace_bytes, 4096));
+    matmul(desc, alpha_f, a, al, b, bl, beta_f, c, cl, d, dl);
+  };
+  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, run) == cudaSuccess
+             ? CUBLAS_STATUS_SUCCESS
+             : CUBLAS_STATUS_EXECUTION_FAILED;
 }

@@ -20,9 +20,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "core/half.h"
 
@@ -53,35 +56,8 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return
 inline uint3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
-// ---- the runtime API the launchers call -------------------------------------------------------
-struct CUstream_st;
-using cudaStream_t = CUstream_st*;
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
-enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
-const char* cudaGetErrorString(cudaError_t error);
-cudaError_t cudaGetLastError();
-cudaError_t cudaGetDevice(int* device);
-cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attribute, int device);
-cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t stream);
-enum cudaMemcpyKind {
-  cudaMemcpyHostToHost = 0,
-  cudaMemcpyHostToDevice = 1,
-  cudaMemcpyDeviceToHost = 2,
-  cudaMemcpyDeviceToDevice = 3,
-  cudaMemcpyDefault = 4
-};
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind,
-                            cudaStream_t stream);
-// memory and events for kernels/cuda/target_check.cpp (run as it is): host memory, no waiting
-cudaError_t cudaMalloc(void** p, std::size_t bytes);
-inline constexpr unsigned cudaHostAllocDefault = 0;
-cudaError_t cudaHostAlloc(void** p, std::size_t bytes, unsigned flags);
-struct CUevent_st;
-using cudaEvent_t = CUevent_st*;
-inline constexpr unsigned cudaEventDisableTiming = 2;
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
-cudaError_t cudaEventSynchronize(cudaEvent_t event);
+// ---- the runtime API (emu_runtime_api.h, emu_runtime.cpp) -------------------------------------
+#include "emu_runtime_api.h"
 
 // ---- fp16 and bf16 storage types, with the conversions the kernels use -------------------------
 struct __half_raw {
@@ -185,12 +161,42 @@ struct LaunchConfig {
 };
 // Runs body once per thread of the grid, block after block, each thread a fiber.
 void run_grid(const LaunchConfig& config, void (*body)(void*), void* context);
+// Throws an hg::Error naming `kernel` for a grid or block CUDA would refuse to launch.
+void check_launch_config(const char* kernel, const LaunchConfig& config);
+// Issues a launch on config.stream (emu_runtime_api.h's submit): each run checks that `pointers`
+// are device memory, then runs per_thread on every thread of the grid.
+void submit_launch(const char* kernel, const LaunchConfig& config,
+                   std::vector<const void*> pointers, std::function<void()> per_thread);
 
-// kernel<<<config>>>(args...), `kernel` a callable that calls the kernel (rewrite_launches.pl
-// makes it a generic lambda): the arguments copied once, as CUDA copies them into the launch,
-// then every thread gets its own copy.
+template <typename T>
+void note_pointer(std::vector<const void*>& pointers, const T& argument) {
+  if constexpr (std::is_pointer_v<T> && std::is_object_v<std::remove_pointer_t<T>>)
+    pointers.push_back(static_cast<const void*>(argument));
+}
+
+// kernel<<<config>>>(args...) in kernels/cuda (rewrite_launches.pl's rewrite), `kernel` a
+// callable that calls the kernel (a generic lambda): the arguments copied once, as CUDA copies
+// them into the launch (a captured launch keeps these copies for every replay), then every
+// thread gets its own copy. Pointer arguments must point to device memory when the kernel runs.
+template <typename Kernel, typename... Args>
+void launch_named(const char* name, const LaunchConfig& config, Kernel kernel, Args&&... args) {
+  check_launch_config(name, config);
+  struct Context {
+    Kernel kernel;
+    std::tuple<std::decay_t<Args>...> args;
+  };
+  auto context = std::make_shared<Context>(Context{kernel, {std::forward<Args>(args)...}});
+  std::vector<const void*> pointers;
+  std::apply([&](const auto&... a) { (note_pointer(pointers, a), ...); }, context->args);
+  submit_launch(name, config, std::move(pointers),
+                [context] { std::apply(context->kernel, context->args); });
+}
+
+// A launch of the emulator's own tests (tests/cuda_emu/test_emulator.cpp): run at once, never
+// recorded, its arguments not checked (they may be host memory).
 template <typename Kernel, typename... Args>
 void launch(const LaunchConfig& config, Kernel kernel, Args&&... args) {
+  check_launch_config("kernel", config);
   struct Context {
     Kernel kernel;
     std::tuple<std::decay_t<Args>...> args;

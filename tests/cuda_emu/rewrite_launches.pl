@@ -1,8 +1,10 @@
 #!/usr/bin/perl
 # The CUDA emulator's source changes, the only ones: a launch `kernel<...><<<config>>>(args)`
-# becomes `::hg_emu::launch(::hg_emu::LaunchConfig{config}, [](auto... a) { kernel<...>(a...); },
-# args)`, which host C++ parses; and the inline PTX it knows becomes a call of its stand-in
-# (emu_prelude.h). Any other inline assembly stops the build: it needs a stand-in first. Lines
+# becomes `::hg_emu::launch_named("kernel", ::hg_emu::LaunchConfig{config}, [](auto... a) {
+# kernel<...>(a...); }, args)`, which host C++ parses; and the inline PTX it knows becomes a call
+# of its stand-in (emu_prelude.h). Any other inline assembly stops the build: it needs a stand-in
+# first, and so does a launch without a stream (every halfgrad kernel runs on current_stream():
+# one on the legacy stream would be unordered with it, and left out of a graph capture). Lines
 # keep their numbers (a launch over several lines is followed by as many line breaks), so the
 # compiler's messages point into the original file.
 # Usage: perl rewrite_launches.pl IN OUT   (IN: a kernels/cuda source; OUT: its emulated copy)
@@ -14,6 +16,15 @@ open(my $fh, '<', $in) or die "rewrite_launches: cannot read $in: $!";
 local $/;
 my $text = <$fh>;
 close $fh;
+
+(my $uncommented = $text) =~ s{//[^\n]*}{}g;
+while ($uncommented =~ /(\w+)\s*(?:<[^;{}]*?>)?\s*<<<(.*?)>>>/gs) {
+  my ($name, $config) = ($1, $2);
+  (my $flat = $config) =~ s/\s+/ /g;
+  1 while $flat =~ s/\([^()]*\)//g;  # the commas of nested calls do not count
+  my $fields = () = $flat =~ /,/g;
+  die "rewrite_launches: $in launches $name without a stream (<<<$config>>>)\n" if $fields != 3;
+}
 
 my $launches = 0;
 $text =~ s{
@@ -27,7 +38,8 @@ $text =~ s{
   my $breaks = () = $& =~ /\n/g;
   # a generic lambda calls the kernel, so that its template arguments are deduced from the
   # launch's arguments as nvcc deduces them (random_blocks_kernel<V><<<...>>>(out, n, ...))
-  "::hg_emu::launch(::hg_emu::LaunchConfig{$config}, [](auto... hg_emu_arg) { $name$targs" .
+  "::hg_emu::launch_named(\"$name\", ::hg_emu::LaunchConfig{$config}, " .
+    "[](auto... hg_emu_arg) { $name$targs" .
     "(hg_emu_arg...); }" . (defined $empty ? ')' : ', ') . ("\n" x $breaks)
 }gsxe;
 

@@ -8,26 +8,60 @@
 
 #include <vector>
 
+#include "kernels/cuda/cuda_check.h"
+
+namespace {
+
+// Floats in (emulated) device memory, which the stand-ins require of their operands.
+struct DeviceFloats {
+  float* p = nullptr;
+  std::size_t n;
+  explicit DeviceFloats(const std::vector<float>& values) : n(values.size()) {
+    REQUIRE(cudaMalloc(reinterpret_cast<void**>(&p), n * sizeof(float)) == cudaSuccess);
+    REQUIRE(cudaMemcpyAsync(p, values.data(), n * sizeof(float), cudaMemcpyHostToDevice, nullptr) ==
+            cudaSuccess);
+  }
+  ~DeviceFloats() { cudaFree(p); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+  std::vector<float> values() const {
+    std::vector<float> out(n);
+    REQUIRE(cudaMemcpyAsync(out.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost, nullptr) ==
+            cudaSuccess);
+    return out;
+  }
+};
+
+}  // namespace
+
 // A [2, 3] (col-major: columns {1, 2}, {3, 4}, {5, 6}) and B [3, 2] (columns {1, 0, 1}, {0, 1, 1}):
 // A B = [[6, 8], [8, 10]], stored {6, 8, 8, 10}.
 TEST_CASE("cublasGemmEx: column-major products, transposes, beta, and cuBLAS's ld rules") {
-  const std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {1, 0, 1, 0, 1, 1};
+  const DeviceFloats a({1, 2, 3, 4, 5, 6}), b({1, 0, 1, 0, 1, 1}), c({-1, -1, -1, -1});
   const float one = 1.0f, zero = 0.0f;
-  std::vector<float> c(4, -1.0f);
-  CHECK(cublasGemmEx(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, a.data(), CUDA_R_32F, 2,
-                     b.data(), CUDA_R_32F, 3, &zero, c.data(), CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
+  cublasHandle_t handle = hg::cuda::cublas_handle();
+  CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, a.p, CUDA_R_32F, 2, b.p,
+                     CUDA_R_32F, 3, &zero, c.p, CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
-  CHECK(c == std::vector<float>{6, 8, 8, 10});
+  CHECK(c.values() == std::vector<float>{6, 8, 8, 10});
   // C += A^T' B^T' with A stored as A^T [3, 2] (ld 3): the same product, accumulated (beta 1)
-  const std::vector<float> at = {1, 3, 5, 2, 4, 6}, bt = {1, 0, 0, 1, 1, 1};
-  CHECK(cublasGemmEx(nullptr, CUBLAS_OP_T, CUBLAS_OP_T, 2, 2, 3, &one, at.data(), CUDA_R_32F, 3,
-                     bt.data(), CUDA_R_32F, 2, &one, c.data(), CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
+  const DeviceFloats at({1, 3, 5, 2, 4, 6}), bt({1, 0, 0, 1, 1, 1});
+  CHECK(cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_T, 2, 2, 3, &one, at.p, CUDA_R_32F, 3, bt.p,
+                     CUDA_R_32F, 2, &one, c.p, CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
-  CHECK(c == std::vector<float>{12, 16, 16, 20});
-  // lda below A's stored rows is refused, as cuBLAS refuses it
-  CHECK(cublasGemmEx(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, a.data(), CUDA_R_32F, 1,
-                     b.data(), CUDA_R_32F, 3, &zero, c.data(), CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
+  CHECK(c.values() == std::vector<float>{12, 16, 16, 20});
+  // lda below A's stored rows is refused, as cuBLAS refuses it; so is a call without a handle
+  CHECK(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, a.p, CUDA_R_32F, 1, b.p,
+                     CUDA_R_32F, 3, &zero, c.p, CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
                      CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_INVALID_VALUE);
+  CHECK(cublasGemmEx(nullptr, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 3, &one, a.p, CUDA_R_32F, 2, b.p,
+                     CUDA_R_32F, 3, &zero, c.p, CUDA_R_32F, 2, CUBLAS_COMPUTE_32F,
+                     CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_INITIALIZED);
+  // a matrix that runs past its block (B read as 3 x 3 from 6 floats) is what a GPU faults on
+  CHECK_THROWS_WITH(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, 2, 3, 3, &one, a.p, CUDA_R_32F,
+                                 2, b.p, CUDA_R_32F, 3, &zero, c.p, CUDA_R_32F, 2,
+                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                    doctest::Contains("cuBLAS GEMM's B"));
 }
 
 namespace {
@@ -64,21 +98,21 @@ int heuristic_results(LtProblem& p, cublasLtEpilogue_t epilogue, void* vector, u
 }  // namespace
 
 TEST_CASE("cublasLtMatmul: BIAS and BGRADB epilogues, no algorithm for inconsistent layouts") {
-  const std::vector<float> a = {1, 2, 3, 4, 5, 6}, b = {1, 0, 1, 0, 1, 1};
+  const DeviceFloats a({1, 2, 3, 4, 5, 6}), b({1, 0, 1, 0, 1, 1});
   const float one = 1.0f, zero = 0.0f;
   cublasLtHandle_t handle = nullptr;
   cublasLtCreate(&handle);
   for (const cublasLtEpilogue_t epilogue : {CUBLASLT_EPILOGUE_BIAS, CUBLASLT_EPILOGUE_BGRADB}) {
-    std::vector<float> vector = {0.5f, -1.0f}, d(4, -1.0f);
+    const DeviceFloats vector({0.5f, -1.0f}), d({-1, -1, -1, -1});
     LtProblem p;
-    REQUIRE(heuristic_results(p, epilogue, vector.data(), 3) == 1);
-    CHECK(cublasLtMatmul(handle, p.desc, &one, a.data(), p.a, b.data(), p.b, &zero, d.data(), p.d,
-                         d.data(), p.d, nullptr, nullptr, 0, nullptr) == CUBLAS_STATUS_SUCCESS);
+    REQUIRE(heuristic_results(p, epilogue, vector.p, 3) == 1);
+    CHECK(cublasLtMatmul(handle, p.desc, &one, a.p, p.a, b.p, p.b, &zero, d.p, p.d, d.p, p.d,
+                         nullptr, nullptr, 0, nullptr) == CUBLAS_STATUS_SUCCESS);
     if (epilogue == CUBLASLT_EPILOGUE_BIAS) {
-      CHECK(d == std::vector<float>{6.5f, 7, 8.5f, 9});  // bias down D's rows
+      CHECK(d.values() == std::vector<float>{6.5f, 7, 8.5f, 9});  // bias down D's rows
     } else {
-      CHECK(d == std::vector<float>{6, 8, 8, 10});
-      CHECK(vector == std::vector<float>{2, 2});  // B's column sums over k
+      CHECK(d.values() == std::vector<float>{6, 8, 8, 10});
+      CHECK(vector.values() == std::vector<float>{2, 2});  // B's column sums over k
     }
   }
   float bias[2] = {};

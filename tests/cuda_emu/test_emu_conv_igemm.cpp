@@ -63,16 +63,19 @@ void expect_within_ulp(const Tensor& emulated, const Tensor& reference, DType dt
 }
 
 struct Operands {
-  Tensor x, w, bias;        // 16-bit, as the kernels read them
-  Tensor x64, w64, bias64;  // the same values in float64
+  Tensor x, w, bias;        // 16-bit, as the kernels read them, in (emulated) device memory
+  Tensor x64, w64, bias64;  // the same values in float64, on the CPU
 };
 Operands make_operands(const ConvCase& c, DType dtype) {
   Operands o;
-  o.x = randn({c.n, c.cin, c.h, c.w}).to(dtype);
-  o.w = (randn({c.cout, c.cin / c.groups, 3, 3}) * 0.2).to(dtype);
-  if (c.bias) o.bias = randn({c.cout}).to(dtype);
-  o.x64 = o.x.to(kFloat64), o.w64 = o.w.to(kFloat64);
-  if (c.bias) o.bias64 = o.bias.to(kFloat64);
+  const Tensor x = randn({c.n, c.cin, c.h, c.w}).to(dtype);
+  const Tensor w = (randn({c.cout, c.cin / c.groups, 3, 3}) * 0.2).to(dtype);
+  o.x = x.to(kCUDA), o.w = w.to(kCUDA);
+  o.x64 = x.to(kFloat64), o.w64 = w.to(kFloat64);
+  if (c.bias) {
+    const Tensor bias = randn({c.cout}).to(dtype);
+    o.bias = bias.to(kCUDA), o.bias64 = bias.to(kFloat64);
+  }
   return o;
 }
 
@@ -81,7 +84,7 @@ void check_forward(const ConvCase& c, DType dtype) {
   const Operands o = make_operands(c, dtype);
   const ig::ConvDims d = dims_of(c);
   REQUIRE(ig::supported(d));
-  Tensor out = full({c.n, c.cout, d.ho, d.wo}, 7.0).to(dtype);  // every entry must be written
+  Tensor out = full({c.n, c.cout, d.ho, d.wo}, 7.0).to(dtype).to(kCUDA);  // all to be written
   ig::conv_forward<T>(d, device_ptr<T>(o.x), device_ptr<T>(o.w), device_ptr<T>(o.bias),
                       device_ptr_mut<T>(out));
   const Tensor reference = conv2d(o.x64, o.w64, o.bias64, {c.stride, c.stride},
@@ -94,8 +97,9 @@ void check_weight_grad(const ConvCase& c, DType dtype) {
   const Operands o = make_operands(c, dtype);
   const ig::ConvDims d = dims_of(c);
   const Tensor grad_out = randn({c.n, c.cout, d.ho, d.wo}).to(dtype);
-  Tensor grad_weight = full({c.cout, c.cin / c.groups, 3, 3}, 7.0).to(dtype);
-  ig::weight_grad<T>(d, device_ptr<T>(o.x), device_ptr<T>(grad_out),
+  const Tensor grad_out_device = grad_out.to(kCUDA);
+  Tensor grad_weight = full({c.cout, c.cin / c.groups, 3, 3}, 7.0).to(dtype).to(kCUDA);
+  ig::weight_grad<T>(d, device_ptr<T>(o.x), device_ptr<T>(grad_out_device),
                      device_ptr_mut<T>(grad_weight));
   const Tensor w64 = o.w64.clone().requires_grad_();
   const Tensor y = conv2d(o.x64, w64, Tensor(), {c.stride, c.stride}, {c.padding, c.padding},

@@ -1,14 +1,18 @@
 #pragma once
-// The CUDA emulator's <cublas_v2.h>: the types kernels/cuda names, and the two GEMM entry points
-// it calls (gemm.cpp, the convolution's nn_gemm.cuh), as plain loops on the CPU
-// (emu_cublas.cpp) that check cuBLAS's documented argument rules (leading dimensions).
+// The CUDA emulator's <cublas_v2.h>: the types kernels/cuda names, the handle's set-up
+// (kernels/cuda/runtime.cpp), and the two GEMM entry points it calls (gemm.cpp, the
+// convolution's nn_gemm.cuh), as plain loops on the CPU (emu_cublas.cpp) that check cuBLAS's
+// documented argument rules (leading dimensions) and that the matrices are device memory, and
+// run on the handle's stream (recorded there during a capture, alpha and beta read at the call).
 #include "../emu_prelude.h"
 
 struct cublasContext;
 using cublasHandle_t = cublasContext*;
 enum cublasStatus_t {
   CUBLAS_STATUS_SUCCESS = 0,
+  CUBLAS_STATUS_NOT_INITIALIZED = 1,
   CUBLAS_STATUS_INVALID_VALUE = 7,
+  CUBLAS_STATUS_EXECUTION_FAILED = 13,
   CUBLAS_STATUS_NOT_SUPPORTED = 15
 };
 const char* cublasGetStatusName(cublasStatus_t status);
@@ -21,6 +25,17 @@ enum cublasComputeType_t {
   CUBLAS_COMPUTE_64F = 70
 };
 enum cublasGemmAlgo_t { CUBLAS_GEMM_DEFAULT = -1 };
+enum cublasMath_t {
+  CUBLAS_DEFAULT_MATH = 0,
+  CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION = 16
+};
+
+// A handle: its creation fails inside a capture outside relaxed mode (the real one allocates).
+cublasStatus_t cublasCreate(cublasHandle_t* handle);
+cublasStatus_t cublasDestroy(cublasHandle_t handle);
+cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream);
+cublasStatus_t cublasSetWorkspace(cublasHandle_t handle, void* workspace, std::size_t bytes);
+cublasStatus_t cublasSetMathMode(cublasHandle_t handle, cublasMath_t mode);
 
 // C = alpha op(A) op(B) + beta C, column-major, as cuBLAS defines it.
 cublasStatus_t cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa,

@@ -1,0 +1,167 @@
+// The emulated CUDA runtime (tests/cuda_emu/emu_runtime.cpp): device memory and its checks,
+// stream capture with what it forbids, graphs that replay launches with the arguments they had
+// at the launch, events recorded in a capture. Each rule is one that kernels/cuda's runtime
+// files rely on, shown here to hold (and to fail as CUDA fails) on the emulated device.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "core/error.h"
+#include "emu.h"
+
+namespace {
+
+using hg_emu::LaunchConfig;
+
+void store_kernel(float* out, float value) { out[threadIdx.x] = value; }
+
+cudaStream_t new_stream() {
+  cudaStream_t stream = nullptr;
+  REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+  return stream;
+}
+
+void* device_bytes(std::size_t bytes) {
+  void* p = nullptr;
+  REQUIRE(cudaMalloc(&p, bytes) == cudaSuccess);
+  return p;
+}
+
+// Four floats in device memory set to `value` by a kernel on `stream` (recorded when capturing).
+void store(cudaStream_t stream, float* out, float value) {
+  hg_emu::launch_named(
+      "store_kernel", LaunchConfig{dim3(1), dim3(4), 0, stream},
+      [](auto... a) { store_kernel(a...); }, out, value);
+}
+
+std::vector<float> read(const float* device, std::size_t n) {
+  std::vector<float> out(n);
+  REQUIRE(cudaMemcpyAsync(out.data(), device, n * sizeof(float), cudaMemcpyDeviceToHost, nullptr) ==
+          cudaSuccess);
+  return out;
+}
+
+// Ends `stream`'s capture, expecting it to have been invalidated.
+void expect_invalidated(cudaStream_t stream) {
+  cudaGraph_t graph = nullptr;
+  CHECK(cudaStreamEndCapture(stream, &graph) == cudaErrorStreamCaptureInvalidated);
+  CHECK(graph == nullptr);
+  cudaGetLastError();
+}
+
+}  // namespace
+
+TEST_CASE("emulated device memory: fresh blocks hold NaNs, capacity, copies checked by kind") {
+  auto* p = static_cast<float*>(device_bytes(16));
+  CHECK(std::isnan(read(p, 4)[0]));  // as uninitialised as a GPU's, not zeros
+  std::size_t free_bytes = 0, total = 0;
+  cudaMemGetInfo(&free_bytes, &total);
+  hg_emu::set_device_memory(total - free_bytes + 1024);  // 1 KiB left
+  void* big = nullptr;
+  CHECK(cudaMalloc(&big, 2048) == cudaErrorMemoryAllocation);
+  CHECK(cudaGetLastError() == cudaErrorMemoryAllocation);
+  CHECK(cudaGetLastError() == cudaSuccess);  // read once
+  hg_emu::set_device_memory(total);
+  const float host[4] = {1, 2, 3, 4};
+  CHECK(cudaMemcpyAsync(p, host, 16, cudaMemcpyHostToDevice, nullptr) == cudaSuccess);
+  CHECK(read(p, 4) == std::vector<float>{1, 2, 3, 4});
+  float back[4] = {};
+  // the kind must match the pointers, and a copy must stay inside its block
+  CHECK(cudaMemcpyAsync(back, p, 16, cudaMemcpyHostToDevice, nullptr) == cudaErrorInvalidValue);
+  CHECK(cudaMemcpyAsync(back, p, 20, cudaMemcpyDeviceToHost, nullptr) == cudaErrorInvalidValue);
+  CHECK(cudaMemsetAsync(back, 0, 16, nullptr) == cudaErrorInvalidValue);
+  CHECK(cudaFree(back) == cudaErrorInvalidValue);
+  cudaGetLastError();
+  CHECK(cudaFree(p) == cudaSuccess);
+}
+
+TEST_CASE("a kernel given host memory, or a block it runs past, is an error naming it") {
+  std::vector<float> host(4);
+  CHECK_THROWS_WITH_AS(store(nullptr, host.data(), 1.0f),
+                       doctest::Contains("store_kernel's pointer argument 1"), hg::Error);
+  auto* p = static_cast<float*>(device_bytes(16));
+  CHECK_THROWS_WITH(hg_emu::require_device_memory(p + 2, 12, false, "a row"),
+                    doctest::Contains("runs past the end"));
+  store(nullptr, p, 2.0f);  // device memory: runs
+  CHECK(read(p, 4) == std::vector<float>(4, 2.0f));
+  cudaFree(p);
+}
+
+TEST_CASE("a captured launch replays with the arguments it had at the capture") {
+  cudaStream_t stream = new_stream();
+  auto* p = static_cast<float*>(device_bytes(16));
+  float value = 3.0f;
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  store(stream, p, value);  // recorded, not run
+  cudaGraph_t graph = nullptr;
+  REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+  CHECK(std::isnan(read(p, 4)[0]));
+  std::size_t nodes = 0;
+  cudaGraphGetNodes(graph, nullptr, &nodes);
+  CHECK(nodes == 1);
+  cudaGraphExec_t exec = nullptr;
+  REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+  value = 5.0f;  // a host value changed after the capture does not reach the replay
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  CHECK(read(p, 4) == std::vector<float>(4, 3.0f));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaFree(p);
+}
+
+TEST_CASE("what a capture forbids fails it as in CUDA, unless relaxed") {
+  cudaStream_t stream = new_stream();
+  auto* p = static_cast<float*>(device_bytes(16));
+  SUBCASE("synchronising the capturing stream") {
+    cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    CHECK(cudaStreamSynchronize(stream) == cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(stream);
+  }
+  SUBCASE("cudaMalloc, but not in relaxed mode") {
+    cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    void* allowed = device_bytes(16);
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    CHECK(mode == cudaStreamCaptureModeRelaxed);  // the previous mode came back
+    void* refused = nullptr;
+    CHECK(cudaMalloc(&refused, 16) == cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(stream);
+    cudaFree(allowed);
+  }
+  SUBCASE("a copy from pageable memory; pinned memory is recorded") {
+    float* pinned = nullptr;
+    REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
+            cudaSuccess);
+    const float pageable[4] = {};
+    cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    CHECK(cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream) == cudaSuccess);
+    CHECK(cudaMemcpyAsync(p, pageable, 16, cudaMemcpyHostToDevice, stream) ==
+          cudaErrorStreamCaptureUnsupported);
+    expect_invalidated(stream);
+    cudaFreeHost(pinned);
+  }
+  SUBCASE("waiting on an event recorded in the capture") {
+    cudaEvent_t event = nullptr;
+    cudaEventCreateWithFlags(&event, cudaEventDisableTiming);
+    cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    CHECK(cudaEventRecord(event, stream) == cudaSuccess);
+    cudaGraph_t graph = nullptr;
+    REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+    CHECK(cudaEventSynchronize(event) == cudaErrorCapturedEvent);
+    cudaEventRecord(event, stream);  // recorded eagerly again: complete
+    CHECK(cudaEventSynchronize(event) == cudaSuccess);
+    cudaGraphDestroy(graph);
+  }
+  SUBCASE("work on another stream (stricter than CUDA, which would run it outside the graph)") {
+    cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    CHECK_THROWS_WITH_AS(store(nullptr, p, 1.0f), doctest::Contains("outside the graph"),
+                         hg::Error);
+    cudaGraph_t graph = nullptr;
+    REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+    cudaGraphDestroy(graph);
+  }
+  cudaGetLastError();
+  cudaFree(p);
+}
