@@ -1,5 +1,6 @@
 // The CUDA emulator's runtime (emu_runtime_api.h says what is modelled): device and pinned
-// memory, streams, stream capture into graphs, events, and the last-error slot.
+// memory, copies, the submission of device work (run now, or recorded by a capture: the rest of
+// capture is emu_capture.cpp), and the last-error slot.
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -13,28 +14,7 @@
 
 #include "core/error.h"
 #include "emu.h"
-
-struct CUgraphNode_st {
-  cudaGraphNodeType kind;
-  std::function<void()> work;
-};
-struct CUgraph_st {
-  std::vector<std::unique_ptr<CUgraphNode_st>> nodes;
-};
-struct CUgraphExec_st {
-  std::vector<std::function<void()>> work;
-};
-struct CUstream_st {
-  unsigned flags = 0;
-  // the capture under way on this stream, if any
-  bool capturing = false, invalidated = false;
-  cudaStreamCaptureMode mode = cudaStreamCaptureModeGlobal;
-  std::thread::id thread;
-  std::unique_ptr<CUgraph_st> graph;
-};
-struct CUevent_st {
-  bool recorded_in_capture = false;  // then waiting on it is cudaErrorCapturedEvent
-};
+#include "emu_runtime_state.h"
 
 namespace hg_emu {
 namespace {
@@ -42,52 +22,7 @@ namespace {
 constexpr std::size_t kDeviceAlignment = 256;  // cudaMalloc's guarantee
 constexpr unsigned char kFreshByte = 0xff;     // new device memory: NaN in every float type
 
-struct Block {
-  std::size_t bytes;
-  bool pinned;
-};
-
-struct Runtime {
-  std::mutex mutex;
-  std::map<uintptr_t, Block> blocks;  // base address -> device or pinned block
-  std::size_t capacity = std::size_t{16} << 30, device_bytes = 0;
-  std::vector<std::unique_ptr<CUstream_st>> streams;
-  std::vector<std::unique_ptr<CUevent_st>> events;
-};
-
-Runtime& runtime() {
-  static Runtime* r = new Runtime;  // never destroyed: tensors may be freed by static destructors
-  return *r;
-}
-
 thread_local cudaError_t last_error = cudaSuccess;
-thread_local cudaStreamCaptureMode thread_mode = cudaStreamCaptureModeGlobal;
-
-cudaError_t fail(cudaError_t error) {
-  last_error = error;
-  return error;
-}
-
-// A failed call on a capturing stream invalidates its capture, as in CUDA.
-cudaError_t fail_on(cudaStream_t stream, cudaError_t error) {
-  if (stream != nullptr && stream->capturing) stream->invalidated = true;
-  return fail(error);
-}
-
-bool known_stream(cudaStream_t stream) {
-  if (stream == nullptr) return true;  // the legacy default stream
-  for (const auto& s : runtime().streams)
-    if (s.get() == stream) return true;
-  return false;
-}
-
-// A capture this thread began on a stream other than `stream`, or null.
-CUstream_st* other_capture_of_this_thread(cudaStream_t stream) {
-  for (const auto& s : runtime().streams)
-    if (s->capturing && s.get() != stream && s->thread == std::this_thread::get_id())
-      return s.get();
-  return nullptr;
-}
 
 enum class Where { Pageable, Device, Pinned, Overrun };
 
@@ -165,26 +100,31 @@ void run_on_grid(void* context) { (*static_cast<const std::function<void()>*>(co
 
 }  // namespace
 
+Runtime& runtime() {
+  static Runtime* r = new Runtime;  // never destroyed: tensors may be freed by static destructors
+  return *r;
+}
+
+cudaError_t fail(cudaError_t error) {
+  last_error = error;
+  return error;
+}
+
+cudaError_t fail_on(cudaStream_t stream, cudaError_t error) {
+  if (stream != nullptr && stream->capturing) stream->invalidated = true;
+  return fail(error);
+}
+
+bool known_stream(cudaStream_t stream) {
+  if (stream == nullptr) return true;  // the legacy default stream
+  for (const auto& s : runtime().streams)
+    if (s.get() == stream) return true;
+  return false;
+}
+
 void set_device_memory(std::size_t bytes) {
   std::lock_guard<std::mutex> lock(runtime().mutex);
   runtime().capacity = bytes;
-}
-
-bool unsafe_call_refused() {
-  if (thread_mode == cudaStreamCaptureModeRelaxed) return false;
-  bool refused = false;
-  for (const auto& s : runtime().streams) {
-    if (!s->capturing) continue;
-    const bool own = s->thread == std::this_thread::get_id();
-    if ((own && s->mode != cudaStreamCaptureModeRelaxed) ||
-        (!own && thread_mode == cudaStreamCaptureModeGlobal &&
-         s->mode == cudaStreamCaptureModeGlobal)) {
-      s->invalidated = true;
-      refused = true;
-    }
-  }
-  if (refused) fail(cudaErrorStreamCaptureUnsupported);
-  return refused;
 }
 
 void require_device_memory(const void* p, std::size_t bytes, bool pinned_too, const char* what) {
@@ -303,116 +243,4 @@ cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t 
   if (hg_emu::where(p, bytes) != Where::Device) return fail_on(stream, cudaErrorInvalidValue);
   return hg_emu::submit(stream, cudaGraphNodeTypeMemset,
                         [p, value, bytes] { std::memset(p, value, bytes); });
-}
-
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
-  runtime().streams.push_back(std::make_unique<CUstream_st>());
-  runtime().streams.back()->flags = flags;
-  *stream = runtime().streams.back().get();
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (stream != nullptr && stream->capturing)  // its work is recorded, not run: nothing to wait for
-    return fail_on(stream, cudaErrorStreamCaptureUnsupported);
-  if (stream == nullptr && hg_emu::unsafe_call_refused()) return cudaErrorStreamCaptureUnsupported;
-  return cudaSuccess;  // work runs when it is issued
-}
-
-cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
-  if (stream == nullptr) return fail(cudaErrorStreamCaptureUnsupported);
-  if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (stream->capturing) return fail(cudaErrorIllegalState);
-  stream->capturing = true;
-  stream->invalidated = false;
-  stream->mode = mode;
-  stream->thread = std::this_thread::get_id();
-  stream->graph = std::make_unique<CUgraph_st>();
-  return cudaSuccess;
-}
-
-cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
-  *graph = nullptr;
-  if (stream == nullptr || !hg_emu::known_stream(stream)) return fail(cudaErrorInvalidValue);
-  if (!stream->capturing) return fail(cudaErrorIllegalState);
-  if (stream->mode != cudaStreamCaptureModeRelaxed && stream->thread != std::this_thread::get_id())
-    return fail(cudaErrorStreamCaptureWrongThread);
-  stream->capturing = false;
-  std::unique_ptr<CUgraph_st> captured = std::move(stream->graph);
-  if (stream->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
-  *graph = captured.release();
-  return cudaSuccess;
-}
-
-cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
-  if (*mode < cudaStreamCaptureModeGlobal || *mode > cudaStreamCaptureModeRelaxed)
-    return fail(cudaErrorInvalidValue);
-  std::swap(*mode, hg_emu::thread_mode);
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
-  runtime().events.push_back(std::make_unique<CUevent_st>());
-  *event = runtime().events.back().get();
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
-  if (event == nullptr || !hg_emu::known_stream(stream))
-    return fail(cudaErrorInvalidResourceHandle);
-  const bool capturing = stream != nullptr && stream->capturing;
-  if (capturing && stream->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
-  event->recorded_in_capture = capturing;  // otherwise complete at once: the work before it ran
-  return cudaSuccess;
-}
-
-cudaError_t cudaEventSynchronize(cudaEvent_t event) {
-  if (event == nullptr) return fail(cudaErrorInvalidResourceHandle);
-  return event->recorded_in_capture ? fail(cudaErrorCapturedEvent) : cudaSuccess;
-}
-
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
-  if (exec == nullptr || graph == nullptr) return fail(cudaErrorInvalidValue);
-  auto instance = std::make_unique<CUgraphExec_st>();
-  for (const auto& node : graph->nodes) instance->work.push_back(node->work);
-  *exec = instance.release();
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
-  if (exec == nullptr) return fail(cudaErrorInvalidValue);
-  if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (stream != nullptr && stream->capturing)  // (a child graph in CUDA; halfgrad never does it)
-    return fail_on(stream, cudaErrorStreamCaptureUnsupported);
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [exec] {
-    for (const auto& work : exec->work) work();
-  });
-}
-
-cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, std::size_t* count) {
-  if (graph == nullptr || count == nullptr) return fail(cudaErrorInvalidValue);
-  if (nodes == nullptr) {
-    *count = graph->nodes.size();
-    return cudaSuccess;
-  }
-  for (std::size_t i = 0; i < *count; ++i)
-    nodes[i] = i < graph->nodes.size() ? graph->nodes[i].get() : nullptr;
-  *count = std::min(*count, graph->nodes.size());
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphNodeGetType(cudaGraphNode_t node, cudaGraphNodeType* type) {
-  if (node == nullptr) return fail(cudaErrorInvalidValue);
-  *type = node->kind;
-  return cudaSuccess;
-}
-
-cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
-  delete graph;
-  return cudaSuccess;
-}
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
-  delete exec;
-  return cudaSuccess;
 }
