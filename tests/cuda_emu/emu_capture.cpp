@@ -55,7 +55,8 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
   if (stream != nullptr && stream->capturing)  // its work is recorded, not run: nothing to wait for
     return fail_on(stream, cudaErrorStreamCaptureUnsupported);
   if (stream == nullptr && hg_emu::unsafe_call_refused()) return cudaErrorStreamCaptureUnsupported;
-  return cudaSuccess;  // work runs when it is issued
+  hg_emu::run_queue_until(runtime().issued);  // (every stream's work: one queue)
+  return cudaSuccess;
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
@@ -101,13 +102,16 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
     return fail(cudaErrorInvalidResourceHandle);
   const bool capturing = stream != nullptr && stream->capturing;
   if (capturing && stream->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
-  event->recorded_in_capture = capturing;  // otherwise complete at once: the work before it ran
+  event->recorded_in_capture = capturing;
+  event->after = runtime().issued;  // complete once the work issued before it has run
   return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (event == nullptr) return fail(cudaErrorInvalidResourceHandle);
-  return event->recorded_in_capture ? fail(cudaErrorCapturedEvent) : cudaSuccess;
+  if (event->recorded_in_capture) return fail(cudaErrorCapturedEvent);
+  hg_emu::run_queue_until(event->after);  // that work, and no more
+  return cudaSuccess;
 }
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {

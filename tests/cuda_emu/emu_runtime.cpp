@@ -70,6 +70,7 @@ cudaError_t allocate(void** p, std::size_t bytes, bool pinned) {
 cudaError_t release(void* p, bool pinned) {
   if (p == nullptr) return cudaSuccess;
   if (unsafe_call_refused()) return cudaErrorStreamCaptureUnsupported;
+  run_queue_until(runtime().issued);  // cudaFree waits for the device
   Runtime& r = runtime();
   std::lock_guard<std::mutex> lock(r.mutex);
   const auto it = r.blocks.find(reinterpret_cast<uintptr_t>(p));
@@ -148,8 +149,25 @@ cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<vo
         "cuda_emu: device work issued on a stream other than the one this thread is "
         "capturing: CUDA would run it at once, outside the graph, and a replay would "
         "leave it out (halfgrad issues all of its work on cuda::current_stream())");
-  work();
+  runtime().queue.push_back(std::move(work));  // runs when the host waits for it
+  ++runtime().issued;
   return cudaSuccess;
+}
+
+void run_queue_until(uint64_t count) {
+  Runtime& r = runtime();
+  while (r.finished < count && !r.queue.empty()) {
+    const std::function<void()> work = std::move(r.queue.front());
+    r.queue.pop_front();
+    ++r.finished;
+    try {
+      work();
+    } catch (...) {
+      r.queue.clear();
+      r.finished = r.issued;
+      throw;
+    }
+  }
 }
 
 void check_launch_config(const char* kernel, const LaunchConfig& c) {
@@ -162,11 +180,16 @@ void check_launch_config(const char* kernel, const LaunchConfig& c) {
 
 void submit_launch(const char* kernel, const LaunchConfig& config,
                    std::vector<const void*> pointers, std::function<void()> per_thread) {
-  auto run = [kernel, config, pointers = std::move(pointers), per_thread = std::move(per_thread)] {
+  const auto check_pointers = [kernel](const std::vector<const void*>& pointers) {
     for (std::size_t i = 0; i < pointers.size(); ++i) {
       const std::string what = std::string(kernel) + "'s pointer argument " + std::to_string(i + 1);
       require_device_memory(pointers[i], 0, true, what.c_str());
     }
+  };
+  check_pointers(pointers);  // at the launch, to name it; and at each run (graph replays)
+  auto run = [check_pointers, config, pointers = std::move(pointers),
+              per_thread = std::move(per_thread)] {
+    check_pointers(pointers);
     run_grid(config, run_on_grid, const_cast<std::function<void()>*>(&per_thread));
   };
   // a refused launch is reported by the launch check after it (cudaGetLastError), as in CUDA
@@ -230,11 +253,25 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   const Where d = hg_emu::where(dst, bytes), s = hg_emu::where(src, bytes);
   if (d == Where::Overrun || s == Where::Overrun || !hg_emu::copy_kind_matches(kind, d, s))
     return fail_on(stream, cudaErrorInvalidValue);
+  const bool capturing = stream != nullptr && stream->capturing;
   // pageable memory is staged by the driver at the call: nothing a graph could replay
-  if (stream != nullptr && stream->capturing && (d == Where::Pageable || s == Where::Pageable))
+  if (capturing && (d == Where::Pageable || s == Where::Pageable))
     return fail_on(stream, cudaErrorStreamCaptureUnsupported);
-  return hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
-                        [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  if (d == Where::Pageable && s == Where::Pageable) {  // host to host: at once
+    std::memmove(dst, src, bytes);
+    return cudaSuccess;
+  }
+  if (s == Where::Pageable) {  // CUDA's rule: the source is staged before the call returns
+    auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
+                                                      static_cast<const char*>(src) + bytes);
+    return hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
+                          [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
+  }
+  const cudaError_t status = hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
+                                            [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  // and a copy into pageable memory returns once it has landed (pinned memory: asynchronous)
+  if (status == cudaSuccess && d == Where::Pageable) hg_emu::run_queue_until(runtime().issued);
+  return status;
 }
 
 cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t stream) {

@@ -15,8 +15,13 @@
 //   recorded in the capture, cudaMalloc outside relaxed mode, copies from pageable memory), and
 //   invalidates the capture. Stricter than CUDA: work on another stream during a capture is an
 //   error (CUDA would run it at once, outside the graph; halfgrad has one stream).
-// Not modelled: asynchrony (work runs when it is issued, so events are complete at once), more
-// than one device, the legacy stream's implicit synchronisation.
+// - asynchrony: device work is queued, and runs only when the host waits for it (a stream's or
+//   an event's synchronisation, a copy into pageable memory, cudaFree); a copy from pageable
+//   memory takes its source at the call, one from pinned memory when it runs, as in CUDA. So
+//   host code that reads results (or reuses a pinned buffer) without the wait CUDA requires
+//   reads stale values here, as it may on a GPU. An error in queued work comes out of the wait.
+// Not modelled: more than one device, the legacy stream's implicit synchronisation, the order
+// of work between two streams (one queue runs all of it in issue order).
 #include <cstddef>
 #include <functional>
 #include <vector>
@@ -102,7 +107,8 @@ cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 namespace hg_emu {
 
 // Device work (a kernel, a copy, a memset, a GEMM of the cuBLAS stand-ins) issued on `stream`:
-// run now, or recorded as a node of `kind` into the graph being captured there. An error
+// queued (emu_runtime_state.h), or recorded as a node of `kind` into the graph being captured
+// there. An error
 // status is returned, and remembered for cudaGetLastError, as CUDA reports a refused call.
 cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work);
 

@@ -1,7 +1,9 @@
 #pragma once
 // The emulated runtime's state, shared by emu_runtime.cpp (memory, copies, the submission of
-// device work) and emu_capture.cpp (streams, capture, events, graphs).
+// device work and its queue) and emu_capture.cpp (streams, capture, events, graphs). One host
+// thread issues CUDA work (nothing here is locked but the memory map).
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -31,6 +33,7 @@ struct CUstream_st {
 };
 struct CUevent_st {
   bool recorded_in_capture = false;  // then waiting on it is cudaErrorCapturedEvent
+  uint64_t after = 0;                // complete once this many pieces of work have run
 };
 
 namespace hg_emu {
@@ -46,8 +49,17 @@ struct Runtime {
   std::size_t capacity = std::size_t{16} << 30, device_bytes = 0;
   std::vector<std::unique_ptr<CUstream_st>> streams;
   std::vector<std::unique_ptr<CUevent_st>> events;
+  // The device's queue: work issued and not run yet, in issue order (every stream's: the
+  // emulated device runs one piece at a time), and the counts issued and run.
+  std::deque<std::function<void()>> queue;
+  uint64_t issued = 0, finished = 0;
 };
 Runtime& runtime();
+
+// Runs queued work until `count` pieces have run (all of it: runtime().issued): what a wait for
+// the device does. An error in the work comes out of here, and the rest of the queue is dropped
+// (a kernel's fault ends the CUDA context's work).
+void run_queue_until(uint64_t count);
 
 // Remembers `error` for cudaGetLastError and returns it.
 cudaError_t fail(cudaError_t error);

@@ -1,6 +1,7 @@
-// The emulated CUDA runtime (tests/cuda_emu/emu_runtime.cpp): device memory and its checks,
-// stream capture with what it forbids, graphs that replay launches with the arguments they had
-// at the launch, events recorded in a capture. Each rule is one that kernels/cuda's runtime
+// The emulated CUDA runtime (tests/cuda_emu/emu_runtime.cpp, emu_capture.cpp): device memory and
+// its checks, work that runs when the host waits for it, stream capture with what it forbids,
+// graphs that replay launches with the arguments they had at the launch, events recorded in a
+// capture. Each rule is one that kernels/cuda's runtime
 // files rely on, shown here to hold (and to fail as CUDA fails) on the emulated device.
 #include <doctest/doctest.h>
 
@@ -15,6 +16,14 @@ namespace {
 using hg_emu::LaunchConfig;
 
 void store_kernel(float* out, float value) { out[threadIdx.x] = value; }
+
+void divergent_barrier_kernel(float* out) {
+  if (threadIdx.x < 16)
+    __syncthreads();  // the other half never arrives, and never returns: a deadlock
+  else
+    for (;;) __syncwarp();
+  out[threadIdx.x] = 1.0f;
+}
 
 cudaStream_t new_stream() {
   cudaStream_t stream = nullptr;
@@ -85,6 +94,39 @@ TEST_CASE("a kernel given host memory, or a block it runs past, is an error nami
                     doctest::Contains("runs past the end"));
   store(nullptr, p, 2.0f);  // device memory: runs
   CHECK(read(p, 4) == std::vector<float>(4, 2.0f));
+  cudaFree(p);
+}
+
+TEST_CASE("device work runs when the host waits for it, as on a GPU") {
+  cudaStream_t stream = new_stream();
+  auto* p = static_cast<float*>(device_bytes(16));
+  float* pinned = nullptr;
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
+          cudaSuccess);
+  pinned[0] = -1.0f;
+  cudaEvent_t landed = nullptr;
+  cudaEventCreateWithFlags(&landed, cudaEventDisableTiming);
+  store(stream, p, 7.0f);
+  REQUIRE(cudaMemcpyAsync(pinned, p, 16, cudaMemcpyDeviceToHost, stream) == cudaSuccess);
+  cudaEventRecord(landed, stream);
+  CHECK(pinned[0] == -1.0f);  // queued: a host that reads now reads too early
+  REQUIRE(cudaEventSynchronize(landed) == cudaSuccess);
+  CHECK(pinned[0] == 7.0f);
+  // a copy from pageable memory takes its source at the call, one from pinned memory at its run
+  float pageable[4] = {1, 2, 3, 4};
+  cudaMemcpyAsync(p, pageable, 16, cudaMemcpyHostToDevice, stream);
+  pageable[0] = 99.0f;
+  CHECK(read(p, 4) == std::vector<float>{1, 2, 3, 4});  // (a copy into pageable memory waits)
+  cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
+  pinned[0] = 5.0f;
+  CHECK(read(p, 1)[0] == 5.0f);
+  // an error in queued work comes out of the wait for it
+  hg_emu::launch_named(
+      "divergent_barrier_kernel", LaunchConfig{dim3(1), dim3(32), 0, stream},
+      [](auto... a) { divergent_barrier_kernel(a...); }, p);
+  CHECK_THROWS_WITH(cudaStreamSynchronize(stream), doctest::Contains("deadlock"));
+  CHECK(cudaStreamSynchronize(stream) == cudaSuccess);  // the queue was dropped
+  cudaFreeHost(pinned);
   cudaFree(p);
 }
 
