@@ -116,9 +116,9 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
   if (exec == nullptr || graph == nullptr) return fail(cudaErrorInvalidValue);
-  auto instance = std::make_unique<CUgraphExec_st>();
-  for (const auto& node : graph->nodes) instance->work.push_back(node->work);
-  *exec = instance.release();
+  auto work = std::make_shared<std::vector<std::function<void()>>>();
+  for (const auto& node : graph->nodes) work->push_back(node->work);
+  *exec = new CUgraphExec_st{std::move(work)};
   return cudaSuccess;
 }
 
@@ -127,8 +127,8 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
   if (stream != nullptr && stream->capturing)  // (a child graph in CUDA; halfgrad never does it)
     return fail_on(stream, cudaErrorStreamCaptureUnsupported);
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [exec] {
-    for (const auto& work : exec->work) work();
+  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [nodes = exec->work] {
+    for (const auto& work : *nodes) work();
   });
 }
 

@@ -27,7 +27,7 @@ thread_local cudaError_t last_error = cudaSuccess;
 enum class Where { Pageable, Device, Pinned, Overrun };
 
 // Where [p, p + bytes) lies: inside one block, past the end of one, or in neither (pageable host
-// memory). A pointer to the end of a block with no bytes counts as inside it.
+// memory). A pointer to the end of a block, with no bytes, counts as inside it.
 Where where(const void* p, std::size_t bytes) {
   Runtime& r = runtime();
   std::lock_guard<std::mutex> lock(r.mutex);
@@ -36,8 +36,7 @@ Where where(const void* p, std::size_t bytes) {
   if (it == r.blocks.begin()) return Where::Pageable;
   --it;
   const uintptr_t end = it->first + it->second.bytes;
-  if (address > end || (address == end && bytes > 0 && it->second.bytes > 0))
-    return Where::Pageable;
+  if (address > end || (address == end && bytes > 0)) return Where::Pageable;
   if (address + bytes > end) return Where::Overrun;
   return it->second.pinned ? Where::Pinned : Where::Device;
 }

@@ -21,7 +21,8 @@ struct CUgraph_st {
   std::vector<std::unique_ptr<CUgraphNode_st>> nodes;
 };
 struct CUgraphExec_st {
-  std::vector<std::function<void()>> work;
+  // shared with the launches queued: an instance may be destroyed before they run, as in CUDA
+  std::shared_ptr<const std::vector<std::function<void()>>> work;
 };
 struct CUstream_st {
   unsigned flags = 0;
