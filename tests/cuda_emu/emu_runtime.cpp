@@ -57,9 +57,10 @@ cudaError_t allocate(void** p, std::size_t bytes, bool pinned) {
   std::lock_guard<std::mutex> lock(r.mutex);
   if (!pinned && bytes > r.capacity - r.device_bytes) return fail(cudaErrorMemoryAllocation);
   const std::size_t rounded = (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
-  void* memory = std::aligned_alloc(kDeviceAlignment, rounded);
+  // device memory: pages of fresh bytes (a GPU's are not zeros either) closed to the host
+  void* memory =
+      pinned ? std::aligned_alloc(kDeviceAlignment, rounded) : map_device_block(bytes, kFreshByte);
   if (memory == nullptr) return fail(cudaErrorMemoryAllocation);
-  std::memset(memory, kFreshByte, rounded);  // a GPU's fresh memory is not zeros either
   r.blocks.emplace(reinterpret_cast<uintptr_t>(memory), Block{bytes, pinned});
   if (!pinned) r.device_bytes += bytes;
   *p = memory;
@@ -74,9 +75,13 @@ cudaError_t release(void* p, bool pinned) {
   std::lock_guard<std::mutex> lock(r.mutex);
   const auto it = r.blocks.find(reinterpret_cast<uintptr_t>(p));
   if (it == r.blocks.end() || it->second.pinned != pinned) return fail(cudaErrorInvalidValue);
-  if (!pinned) r.device_bytes -= it->second.bytes;
+  if (pinned) {
+    std::free(p);
+  } else {
+    r.device_bytes -= it->second.bytes;
+    unmap_device_block(p, it->second.bytes);
+  }
   r.blocks.erase(it);
-  std::free(p);
   return cudaSuccess;
 }
 
@@ -155,6 +160,8 @@ cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<vo
 
 void run_queue_until(uint64_t count) {
   Runtime& r = runtime();
+  if (r.finished >= count || r.queue.empty()) return;
+  const DeviceRunning device;  // device memory open to the work
   while (r.finished < count && !r.queue.empty()) {
     const std::function<void()> work = std::move(r.queue.front());
     r.queue.pop_front();

@@ -57,6 +57,18 @@ struct Runtime {
 };
 Runtime& runtime();
 
+// Device blocks (emu_device_memory.cpp): mapped pages filled with `fill`, which only the
+// emulated device may touch: closed to the host but while a DeviceRunning lives.
+void* map_device_block(std::size_t bytes, unsigned char fill);
+void unmap_device_block(void* p, std::size_t bytes);
+class DeviceRunning {
+ public:
+  DeviceRunning();
+  ~DeviceRunning();
+  DeviceRunning(const DeviceRunning&) = delete;
+  DeviceRunning& operator=(const DeviceRunning&) = delete;
+};
+
 // Runs queued work until `count` pieces have run (all of it: runtime().issued): what a wait for
 // the device does. An error in the work comes out of here, and the rest of the queue is dropped
 // (a kernel's fault ends the CUDA context's work).
