@@ -5,10 +5,12 @@
 // run as they are on the emulated device.
 //
 // Modelled, because halfgrad relies on it and it never ran on a GPU in most sessions:
-// - device memory: cudaMalloc'd blocks (256-byte aligned host memory, tracked) within a capacity
-//   (emu.h's set_device_memory), pinned host memory from cudaHostAlloc; copies, memsets and the
-//   pointer arguments of kernels/cuda's launches are checked against them, so a host pointer
-//   handed to the device, or a copy past its block, is an error here as it is a fault there.
+// - device memory: cudaMalloc'd blocks (mapped pages, tracked, closed to the host except while
+//   the emulated device runs: emu_device_memory.cpp) within a capacity (emu.h's
+//   set_device_memory), pinned host memory from cudaHostAlloc; copies, memsets and the pointer
+//   arguments of kernels/cuda's launches are checked against them, so a host pointer handed to
+//   the device, or a copy past its block, is an error here as it is a fault there, and host code
+//   that touches device memory faults.
 // - streams and stream capture: work on a capturing stream is recorded into a graph (a kernel's
 //   arguments as they were at the launch, as CUDA records them), replayed by cudaGraphLaunch;
 //   what a capture forbids fails as CUDA fails it (synchronising the capturing stream, an event
