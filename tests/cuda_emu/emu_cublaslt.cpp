@@ -5,7 +5,9 @@
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "emu_blas.h"
@@ -26,6 +28,21 @@ struct cublasLtMatmulPreferenceOpaque {};
 namespace {
 
 using Layout = cublasLtMatrixLayoutOpaque;
+
+// HG_EMU_CUBLASLT=decline: the heuristic finds no algorithm for any problem; =fail-launch: it
+// finds one, and the matmul returns CUBLAS_STATUS_NOT_SUPPORTED. The real library does either
+// for some problems, and kernels/cuda/gemm_bias.cpp then takes its plain kernels: these run
+// that path for every call.
+enum class Refusal { None, Decline, FailLaunch };
+Refusal refusal() {
+  static const Refusal mode = [] {
+    const char* value = std::getenv("HG_EMU_CUBLASLT");
+    const std::string mode = value != nullptr ? value : "";
+    return mode == "decline" ? Refusal::Decline
+                             : mode == "fail-launch" ? Refusal::FailLaunch : Refusal::None;
+  }();
+  return mode;
+}
 
 // op(X)'s shape: rows x cols of the stored matrix, swapped when transposed.
 int64_t op_rows(const Layout& l, cublasOperation_t op) {
@@ -124,6 +141,7 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t, cublasLtMatmulDe
                                               int* found) {
   *found = 0;
   if (requested < 1 || !consistent(*desc, *a, *b, *c, *d)) return CUBLAS_STATUS_INVALID_VALUE;
+  if (refusal() == Refusal::Decline) return CUBLAS_STATUS_NOT_SUPPORTED;
   results[0] = cublasLtMatmulHeuristicResult_t{};
   results[0].state = CUBLAS_STATUS_SUCCESS;
   *found = 1;
@@ -190,6 +208,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
                               std::size_t workspace_bytes, cudaStream_t stream) {
   if (handle == nullptr) return CUBLAS_STATUS_NOT_INITIALIZED;
   if (!consistent(*desc, *al, *bl, *cl, *dl)) return CUBLAS_STATUS_INVALID_VALUE;
+  if (refusal() == Refusal::FailLaunch) return CUBLAS_STATUS_NOT_SUPPORTED;
   const float alpha_f = *static_cast<const float*>(alpha),
               beta_f = *static_cast<const float*>(beta);
   require_operands(*desc, a, *al, b, *bl, beta_f, c, *cl, d, *dl);
