@@ -38,8 +38,9 @@ Refusal refusal() {
   static const Refusal mode = [] {
     const char* value = std::getenv("HG_EMU_CUBLASLT");
     const std::string mode = value != nullptr ? value : "";
-    return mode == "decline" ? Refusal::Decline
-                             : mode == "fail-launch" ? Refusal::FailLaunch : Refusal::None;
+    return mode == "decline"       ? Refusal::Decline
+           : mode == "fail-launch" ? Refusal::FailLaunch
+                                   : Refusal::None;
   }();
   return mode;
 }
