@@ -70,6 +70,7 @@ TEST_CASE("max/min with NaN propagate NaN on both devices") {
   HG_REQUIRE_CUDA();
   std::vector<float> values(5000, 1.0f);
   values[3777] = NAN;
+  values[3712] = NAN;  // two in one row: argmax picks the first, whichever thread meets it
   const Tensor x = from_vector(values, {50, 100});
   cuda_test::check_op(
       "max NaN", {x}, [](const Inputs& v) { return v[0].max(); }, Kind::Exact, false);
@@ -77,6 +78,9 @@ TEST_CASE("max/min with NaN propagate NaN on both devices") {
       "amax NaN rows", {x}, [](const Inputs& v) { return amax(v[0], {1}); }, Kind::Exact, false);
   cuda_test::check_op(
       "argmax NaN", {x}, [](const Inputs& v) { return argmax(v[0], 1); }, Kind::Exact, false);
+  cuda_test::check_op(
+      "argmax NaN, flat", {x}, [](const Inputs& v) { return argmax(v[0].reshape({5000}), 0); },
+      Kind::Exact, false);
 }
 
 TEST_CASE("argmax/argmin pick the first extreme like the CPU") {
