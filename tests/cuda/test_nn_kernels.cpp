@@ -331,12 +331,10 @@ TEST_CASE("cuda nll_loss matches the CPU, ignore_index included, a bad target is
     backward_both(loss, loss_dev, rnd({6}, dtype));
     expect_parity(logp.dev.grad(), logp.cpu.grad(), dtype, "nll_loss grad");
     // the mean over the targets not ignored, counted on the device, and its backward's share
-    logp.cpu.set_grad(Tensor());
-    logp.dev.set_grad(Tensor());
+    logp.cpu.set_grad(Tensor()), logp.dev.set_grad(Tensor());
     const Tensor mean = nll_loss(logp.cpu, target), mean_dev = nll_loss(logp.dev, target.to(kCUDA));
     expect_parity(mean_dev, mean, dtype, "nll_loss mean");
-    mean.backward();
-    mean_dev.backward();
+    mean.backward(), mean_dev.backward();
     expect_parity(logp.dev.grad(), logp.cpu.grad(), dtype, "nll_loss mean grad");
   }
   // On CUDA the finding is read without a host synchronisation: the row's loss is NaN, and
