@@ -55,7 +55,8 @@ cudaError_t allocate(void** p, std::size_t bytes, bool pinned) {
   if (bytes == 0) return cudaSuccess;
   Runtime& r = runtime();
   std::lock_guard<std::mutex> lock(r.mutex);
-  if (!pinned && bytes > r.capacity - r.device_bytes) return fail(cudaErrorMemoryAllocation);
+  if (!pinned && (r.device_bytes > r.capacity || bytes > r.capacity - r.device_bytes))
+    return fail(cudaErrorMemoryAllocation);
   const std::size_t rounded = (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
   // device memory: pages of fresh bytes (a GPU's are not zeros either) closed to the host
   void* memory =
@@ -248,7 +249,8 @@ cudaError_t cudaFreeHost(void* p) { return hg_emu::release(p, true); }
 cudaError_t cudaMemGetInfo(std::size_t* free_bytes, std::size_t* total_bytes) {
   std::lock_guard<std::mutex> lock(runtime().mutex);
   *total_bytes = runtime().capacity;
-  *free_bytes = runtime().capacity - runtime().device_bytes;
+  const std::size_t capacity = runtime().capacity, used = runtime().device_bytes;
+  *free_bytes = used < capacity ? capacity - used : 0;
   return cudaSuccess;
 }
 

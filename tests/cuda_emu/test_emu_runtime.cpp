@@ -9,6 +9,9 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -63,6 +66,33 @@ void expect_invalidated(cudaStream_t stream) {
   cudaGetLastError();
 }
 
+// At the end of every test case of this executable, the device work it left queued runs: an
+// error there (a bad pointer at a graph replay, a deadlock) ends the process with a message,
+// instead of vanishing with it (ctest runs each case in a process of its own).
+struct RunQueuedWork : doctest::IReporter {
+  explicit RunQueuedWork(const doctest::ContextOptions&) {}
+  void test_case_end(const doctest::CurrentTestCaseStats&) override {
+    try {
+      (void)cudaStreamSynchronize(nullptr);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cuda_emu: device work queued by the test case failed: %s\n", e.what());
+      std::abort();
+    }
+  }
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_case_start(const doctest::TestCaseData&) override {}
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+REGISTER_LISTENER("cuda_emu_run_queued_work", 1, RunQueuedWork);
+
 }  // namespace
 
 TEST_CASE("emulated device memory: fresh blocks hold NaNs, capacity, copies checked by kind") {
@@ -101,18 +131,21 @@ TEST_CASE("a kernel given host memory, or a block it runs past, is an error nami
   cudaFree(p);
 }
 
-TEST_CASE("host code that touches device memory faults, as with a GPU, naming the block") {
-  auto* p = static_cast<float*>(device_bytes(16));
+// Runs `act` in a child process whose SIGSEGV goes to the emulator's handler, then to the
+// default action (no test report); returns what the child wrote to stderr, and expects it to have
+// died of SIGSEGV.
+template <typename Act>
+std::string segfault_message(const Act& act) {
   int pipe_fds[2];
   REQUIRE(pipe(pipe_fds) == 0);
   const pid_t child = fork();
-  if (child == 0) {  // with the default action behind the emulator's handler: no test report
+  if (child == 0) {
     dup2(pipe_fds[1], STDERR_FILENO);
     std::signal(SIGSEGV, SIG_DFL);
-    cudaMemsetAsync(p, 0, 16, nullptr);
+    void* scratch = device_bytes(16);
+    cudaMemsetAsync(scratch, 0, 16, nullptr);
     cudaStreamSynchronize(nullptr);  // the device ran: its memory closes, the handler goes back
-    const volatile float touched = p[0];
-    (void)touched;
+    act();
     _exit(0);
   }
   close(pipe_fds[1]);
@@ -125,9 +158,27 @@ TEST_CASE("host code that touches device memory faults, as with a GPU, naming th
   REQUIRE(waitpid(child, &status, 0) == child);
   CHECK(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGSEGV);
-  CHECK(message.find("host code touched device memory") != std::string::npos);
-  CHECK(message.find("block of 16 bytes") != std::string::npos);
+  return message;
+}
+
+TEST_CASE("device memory faults when host code touches it, or a kernel runs past a block") {
+  auto* p = static_cast<float*>(device_bytes(16));
+  const std::string host = segfault_message([p] {
+    const volatile float touched = p[0];
+    (void)touched;
+  });
+  CHECK(host.find("device memory touched") != std::string::npos);
+  CHECK(host.find("block of 16 bytes") != std::string::npos);
+  auto* q = static_cast<float*>(device_bytes(256));  // 64 floats; a 65th thread writes past it
+  const std::string kernel = segfault_message([q] {
+    hg_emu::launch_named(
+        "store_kernel", LaunchConfig{dim3(1), dim3(65), 0, nullptr},
+        [](auto... a) { store_kernel(a...); }, q, 1.0f);
+    cudaStreamSynchronize(nullptr);
+  });
+  CHECK(kernel.find("block of 256 bytes") != std::string::npos);
   cudaFree(p);
+  cudaFree(q);
 }
 
 TEST_CASE("device work runs when the host waits for it, as on a GPU") {
