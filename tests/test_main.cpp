@@ -7,26 +7,17 @@
 #include <cstdio>
 #include <cstring>
 
+#include "quiet_reporter.h"
+
 namespace {
 
 int cases_selected = -1;  // set by the listener at the end of the run
 
-struct SelectionListener : doctest::IReporter {
+struct SelectionListener : hg::test::QuietReporter {
   explicit SelectionListener(const doctest::ContextOptions&) {}
-  void report_query(const doctest::QueryData&) override {}
-  void test_run_start() override {}
   void test_run_end(const doctest::TestRunStats& stats) override {
     cases_selected = static_cast<int>(stats.numTestCasesPassingFilters);
   }
-  void test_case_start(const doctest::TestCaseData&) override {}
-  void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override {}
-  void test_case_exception(const doctest::TestCaseException&) override {}
-  void subcase_start(const doctest::SubcaseSignature&) override {}
-  void subcase_end() override {}
-  void log_assert(const doctest::AssertData&) override {}
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
 };
 
 bool filters_test_cases(int argc, char** argv) {

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "emu.h"
+#include "quiet_reporter.h"
 
 namespace {
 
@@ -69,7 +70,7 @@ void expect_invalidated(cudaStream_t stream) {
 // At the end of every test case of this executable, the device work it left queued runs: an
 // error there (a bad pointer at a graph replay, a deadlock) ends the process with a message,
 // instead of vanishing with it (ctest runs each case in a process of its own).
-struct RunQueuedWork : doctest::IReporter {
+struct RunQueuedWork : hg::test::QuietReporter {
   explicit RunQueuedWork(const doctest::ContextOptions&) {}
   void test_case_end(const doctest::CurrentTestCaseStats&) override {
     try {
@@ -79,17 +80,6 @@ struct RunQueuedWork : doctest::IReporter {
       std::abort();
     }
   }
-  void report_query(const doctest::QueryData&) override {}
-  void test_run_start() override {}
-  void test_run_end(const doctest::TestRunStats&) override {}
-  void test_case_start(const doctest::TestCaseData&) override {}
-  void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_exception(const doctest::TestCaseException&) override {}
-  void subcase_start(const doctest::SubcaseSignature&) override {}
-  void subcase_end() override {}
-  void log_assert(const doctest::AssertData&) override {}
-  void log_message(const doctest::MessageData&) override {}
-  void test_case_skipped(const doctest::TestCaseData&) override {}
 };
 REGISTER_LISTENER("cuda_emu_run_queued_work", 1, RunQueuedWork);
 
