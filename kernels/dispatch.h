@@ -44,8 +44,9 @@ struct KernelCall<R (*)(Args...)> {
     } catch (const Error& e) {
       std::ostringstream views;
       (dispatch_detail::describe_argument(views, args), ...);
+      const std::string listed = views.str();  // empty for list kernels (fused optimizers)
       throw Error(hg::detail::concat(e.what(), " (in the ", family, " kernel on ", device.str(),
-                                     ", views ", views.str(), ")"));
+                                     listed.empty() ? "" : ", views ", listed, ")"));
     }
   }
 };

@@ -23,6 +23,12 @@ struct StepControl {
   const float* found_inf;  // null: never skipped
   double factor;
   __device__ bool skip() const { return found_inf != nullptr && *found_inf != 0.0f; }
+  // The device pointers it hands a kernel (the CUDA emulator checks them: tests/cuda_emu).
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    visit(inv_scale);
+    visit(found_inf);
+  }
   template <typename C>
   __device__ C grad_factor() const {
     return inv_scale != nullptr ? static_cast<C>(*inv_scale) : static_cast<C>(factor);
@@ -63,6 +69,10 @@ __device__ inline void load_wg(const W* weight, const G* grad, int64_t i, C fact
 struct SgdLr {
   const double* lr;
   FusedSgdParams params;
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    visit(lr);
+  }
 };
 
 // One parameter of a multi-tensor SGD launch, and the list passed by value in the kernel's
@@ -79,7 +89,16 @@ struct SgdEntry {
 };
 template <typename C, typename W, typename G>
 struct SgdList {
-  SgdEntry<C, W, G> t[kSgdTensors];
+  SgdEntry<C, W, G> t[kSgdTensors];  // unused entries all null
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    for (const auto& e : t) {
+      visit(e.weight);
+      visit(e.grad);
+      visit(e.buf);
+      visit(e.out.data);
+    }
+  }
 };
 
 // blockIdx.y picks the parameter; the x blocks stride over its elements.
@@ -109,6 +128,11 @@ struct AdamStep {
   const double* lr;            // null: params.lr
   FusedAdamParams params;
   __device__ bool on_device() const { return applied_steps != nullptr || lr != nullptr; }
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    visit(applied_steps);
+    visit(lr);
+  }
 };
 
 // One parameter of a multi-tensor Adam launch, as SgdEntry.
@@ -125,7 +149,18 @@ struct AdamEntry {
 };
 template <typename C, typename W, typename G>
 struct AdamList {
-  AdamEntry<C, W, G> t[kAdamTensors];
+  AdamEntry<C, W, G> t[kAdamTensors];  // unused entries all null
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    for (const auto& e : t) {
+      visit(e.weight);
+      visit(e.grad);
+      visit(e.m);
+      visit(e.v);
+      visit(e.vmax);
+      visit(e.out.data);
+    }
+  }
 };
 // The kernel's parameters must stay inside the 4 KB every architecture takes.
 static_assert(sizeof(AdamList<double, double, double>) + sizeof(StepControl) +

@@ -43,9 +43,17 @@ struct Descriptor {
   int64_t n;
 };
 struct TensorList {
-  Descriptor t[kMaxTensors];
+  Descriptor t[kMaxTensors];  // unused entries all null
   Kind in_kind[kMaxTensors];
   Kind out_kind[kMaxTensors];
+  // The device pointers it hands a kernel (the CUDA emulator checks them: tests/cuda_emu).
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    for (const Descriptor& d : t) {
+      visit(d.in);
+      visit(d.out);
+    }
+  }
 };
 
 __device__ inline float load_as_float(const void* p, int64_t i, Kind k) {

@@ -127,7 +127,9 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
   if (stream != nullptr && stream->capturing)  // (a child graph in CUDA; halfgrad never does it)
     return fail_on(stream, cudaErrorStreamCaptureUnsupported);
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [nodes = exec->work] {
+  // a replay may touch pinned memory (its nodes' own checks were left out at the capture)
+  auto token = std::make_shared<hg_emu::PinnedWork>(0, UINTPTR_MAX);
+  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [nodes = exec->work, token] {
     for (const auto& work : *nodes) work();
   });
 }

@@ -163,15 +163,32 @@ struct LaunchConfig {
 void run_grid(const LaunchConfig& config, void (*body)(void*), void* context);
 // Throws an hg::Error naming `kernel` for a grid or block CUDA would refuse to launch.
 void check_launch_config(const char* kernel, const LaunchConfig& config);
+// A pointer a launch hands its kernel: argument `argument` (from 1) itself (member 0), or the
+// `member`th pointer (from 1) that the argument's for_each_pointer lists (a multi-tensor list, a
+// step's controls).
+struct KernelPointer {
+  const void* address;
+  int argument;
+  int member;
+};
 // Issues a launch on config.stream (emu_runtime_api.h's submit): each run checks that `pointers`
 // are device memory, then runs per_thread on every thread of the grid.
 void submit_launch(const char* kernel, const LaunchConfig& config,
-                   std::vector<const void*> pointers, std::function<void()> per_thread);
+                   std::vector<KernelPointer> pointers, std::function<void()> per_thread);
 
+// Pointer arguments, and the pointers inside a struct argument that lists them (kernels/cuda's
+// structs passed by value name theirs in a for_each_pointer member; a null one is absent).
 template <typename T>
-void note_pointer(std::vector<const void*>& pointers, const T& argument) {
-  if constexpr (std::is_pointer_v<T> && std::is_object_v<std::remove_pointer_t<T>>)
-    pointers.push_back(static_cast<const void*>(argument));
+void note_pointers(std::vector<KernelPointer>& pointers, int argument, const T& value) {
+  if constexpr (std::is_pointer_v<T> && std::is_object_v<std::remove_pointer_t<T>>) {
+    pointers.push_back({static_cast<const void*>(value), argument, 0});
+  } else if constexpr (requires { value.for_each_pointer([](const void*) {}); }) {
+    int member = 0;
+    value.for_each_pointer([&](const void* p) {
+      ++member;
+      if (p != nullptr) pointers.push_back({p, argument, member});
+    });
+  }
 }
 
 // kernel<<<config>>>(args...) in kernels/cuda (rewrite_launches.pl's rewrite), `kernel` a
@@ -186,8 +203,13 @@ void launch_named(const char* name, const LaunchConfig& config, Kernel kernel, A
     std::tuple<std::decay_t<Args>...> args;
   };
   auto context = std::make_shared<Context>(Context{kernel, {std::forward<Args>(args)...}});
-  std::vector<const void*> pointers;
-  std::apply([&](const auto&... a) { (note_pointer(pointers, a), ...); }, context->args);
+  std::vector<KernelPointer> pointers;
+  std::apply(
+      [&](const auto&... a) {
+        int argument = 0;
+        (note_pointers(pointers, ++argument, a), ...);
+      },
+      context->args);
   submit_launch(name, config, std::move(pointers),
                 [context] { std::apply(context->kernel, context->args); });
 }

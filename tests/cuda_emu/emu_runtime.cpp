@@ -1,6 +1,8 @@
 // The CUDA emulator's runtime (emu_runtime_api.h says what is modelled): device and pinned
 // memory, copies, the submission of device work (run now, or recorded by a capture: the rest of
 // capture is emu_capture.cpp), and the last-error slot.
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -104,7 +106,53 @@ bool copy_kind_matches(cudaMemcpyKind kind, Where dst, Where src) {
 
 void run_on_grid(void* context) { (*static_cast<const std::function<void()>*>(context))(); }
 
+// A pinned buffer is read or written when the copy runs, not at the call: the host must not
+// write a source, or read a destination, before waiting for the copy. So a pinned source is
+// compared when the copy runs with its bytes at the call, and a pinned destination holds fresh
+// bytes until the copy lands (a read before the wait sees NaNs, not stale values that look
+// right). Both only when no other queued work touches pinned memory (stream order may have it
+// read the destination, or write the source, first).
+std::function<void()> pinned_copy_checks(void* dst, Where d, const void* src, Where s,
+                                         std::size_t bytes, std::function<void()> copy) {
+  const bool check_source = s == Where::Pinned && !pinned_work_overlaps(src, bytes);
+  if (d == Where::Pinned && !pinned_work_overlaps(dst, bytes)) std::memset(dst, kFreshByte, bytes);
+  std::vector<std::shared_ptr<PinnedWork>> held;  // this copy's own pinned bytes, until it runs
+  for (const auto& [p, w] : {std::pair<const void*, Where>{dst, d}, {src, s}}) {
+    const auto begin = reinterpret_cast<uintptr_t>(p);
+    if (w == Where::Pinned) held.push_back(std::make_shared<PinnedWork>(begin, begin + bytes));
+  }
+  if (!check_source) return [held, copy = std::move(copy)] { copy(); };
+  auto at_call = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
+                                                     static_cast<const char*>(src) + bytes);
+  return [held, src, at_call, copy = std::move(copy)] {
+    if (std::memcmp(src, at_call->data(), at_call->size()) != 0)
+      HG_FAIL("cuda_emu: the host wrote pinned memory at ", address_text(src),
+              " after a cudaMemcpyAsync from it and before the copy ran: CUDA reads a pinned "
+              "source when the copy runs (wait for the copy's event before writing it)");
+    copy();
+  };
+}
+
+// The pinned blocks a kernel's pointers point into, held until it has run.
+std::vector<std::shared_ptr<PinnedWork>> pinned_blocks_of(const std::vector<KernelPointer>& ps) {
+  std::vector<std::shared_ptr<PinnedWork>> held;
+  Runtime& r = runtime();
+  for (const KernelPointer& p : ps) {
+    if (p.address == nullptr || where(p.address, 0) != Where::Pinned) continue;
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto it = std::prev(r.blocks.upper_bound(reinterpret_cast<uintptr_t>(p.address)));
+    held.push_back(std::make_shared<PinnedWork>(it->first, it->first + it->second.bytes));
+  }
+  return held;
+}
+
 }  // namespace
+
+bool pinned_work_overlaps(const void* p, std::size_t bytes) {
+  const auto begin = reinterpret_cast<uintptr_t>(p), end = begin + bytes;
+  return std::any_of(runtime().pinned_work.begin(), runtime().pinned_work.end(),
+                     [&](const PinnedWork* w) { return w->begin < end && begin < w->end; });
+}
 
 Runtime& runtime() {
   static Runtime* r = new Runtime;  // never destroyed: tensors may be freed by static destructors
@@ -186,16 +234,19 @@ void check_launch_config(const char* kernel, const LaunchConfig& c) {
 }
 
 void submit_launch(const char* kernel, const LaunchConfig& config,
-                   std::vector<const void*> pointers, std::function<void()> per_thread) {
-  const auto check_pointers = [kernel](const std::vector<const void*>& pointers) {
-    for (std::size_t i = 0; i < pointers.size(); ++i) {
-      const std::string what = std::string(kernel) + "'s pointer argument " + std::to_string(i + 1);
-      require_device_memory(pointers[i], 0, true, what.c_str());
+                   std::vector<KernelPointer> pointers, std::function<void()> per_thread) {
+  const auto check_pointers = [kernel](const std::vector<KernelPointer>& pointers) {
+    for (const KernelPointer& p : pointers) {
+      std::string what = std::string(kernel) + "'s argument " + std::to_string(p.argument);
+      if (p.member > 0) what += " (pointer " + std::to_string(p.member) + " inside it)";
+      require_device_memory(p.address, 0, true, what.c_str());
     }
   };
   check_pointers(pointers);  // at the launch, to name it; and at each run (graph replays)
+  const bool capturing = config.stream != nullptr && config.stream->capturing;
+  auto held = capturing ? std::vector<std::shared_ptr<PinnedWork>>{} : pinned_blocks_of(pointers);
   auto run = [check_pointers, config, pointers = std::move(pointers),
-              per_thread = std::move(per_thread)] {
+              per_thread = std::move(per_thread), held] {
     check_pointers(pointers);
     run_grid(config, run_on_grid, const_cast<std::function<void()>*>(&per_thread));
   };
@@ -275,8 +326,10 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
     return hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
                           [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
   }
-  const cudaError_t status = hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
-                                            [dst, src, bytes] { std::memmove(dst, src, bytes); });
+  std::function<void()> copy = [dst, src, bytes] { std::memmove(dst, src, bytes); };
+  if (!capturing && (d == Where::Pinned || s == Where::Pinned))
+    copy = hg_emu::pinned_copy_checks(dst, d, src, s, bytes, std::move(copy));
+  const cudaError_t status = hg_emu::submit(stream, cudaGraphNodeTypeMemcpy, std::move(copy));
   // and a copy into pageable memory returns once it has landed (pinned memory: asynchronous)
   if (status == cudaSuccess && d == Where::Pageable) hg_emu::run_queue_until(runtime().issued);
   return status;

@@ -110,8 +110,8 @@ namespace hg_emu {
 
 // Device work (a kernel, a copy, a memset, a GEMM of the cuBLAS stand-ins) issued on `stream`:
 // queued (emu_runtime_state.h), or recorded as a node of `kind` into the graph being captured
-// there. An error
-// status is returned, and remembered for cudaGetLastError, as CUDA reports a refused call.
+// there. An error status is returned, and remembered for cudaGetLastError, as CUDA reports a
+// refused call.
 cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work);
 
 // Whether a "potentially unsafe" call (cudaMalloc, cudaFree, cudaHostAlloc, a library handle's

@@ -2,6 +2,7 @@
 // The emulated runtime's state, shared by emu_runtime.cpp (memory, copies, the submission of
 // device work and its queue) and emu_capture.cpp (streams, capture, events, graphs). One host
 // thread issues CUDA work (nothing here is locked but the memory map).
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -44,6 +45,8 @@ struct Block {
   bool pinned;
 };
 
+struct PinnedWork;
+
 struct Runtime {
   std::mutex mutex;                   // over blocks and the byte counts
   std::map<uintptr_t, Block> blocks;  // base address -> device or pinned block
@@ -54,8 +57,25 @@ struct Runtime {
   // emulated device runs one piece at a time), and the counts issued and run.
   std::deque<std::function<void()>> queue;
   uint64_t issued = 0, finished = 0;
+  std::vector<const PinnedWork*> pinned_work;  // held by queued work (PinnedWork)
 };
 Runtime& runtime();
+
+// Held by a piece of queued work that touches pinned memory, from its issue until it has run
+// (or been dropped), naming the bytes it may read or write (a kernel: its pinned blocks; a graph
+// replay: everything). While one overlaps a pinned buffer, what the buffer holds at a run is not
+// only the host's doing, so emu_runtime.cpp's pinned_copy_checks stand aside.
+struct PinnedWork {
+  uintptr_t begin, end;
+  PinnedWork(uintptr_t first, uintptr_t last) : begin(first), end(last) {
+    runtime().pinned_work.push_back(this);
+  }
+  ~PinnedWork() { std::erase(runtime().pinned_work, this); }
+  PinnedWork(const PinnedWork&) = delete;
+  PinnedWork& operator=(const PinnedWork&) = delete;
+};
+// Whether queued work may touch [p, p + bytes).
+bool pinned_work_overlaps(const void* p, std::size_t bytes);
 
 // Device blocks (emu_device_memory.cpp): mapped pages filled with `fill`, which only the
 // emulated device may touch: closed to the host but while a DeviceRunning lives.

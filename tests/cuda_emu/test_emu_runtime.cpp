@@ -25,6 +25,26 @@ using hg_emu::LaunchConfig;
 
 void store_kernel(float* out, float value) { out[threadIdx.x] = value; }
 
+// A struct argument that lists its pointers, as kernels/cuda's multi-tensor lists do.
+struct TwoOutputs {
+  float* first;
+  float* second;  // null: none
+  template <typename Visit>
+  void for_each_pointer(Visit&& visit) const {
+    visit(first);
+    visit(second);
+  }
+};
+void store_both_kernel(TwoOutputs out, float value) {
+  out.first[threadIdx.x] = value;
+  if (out.second != nullptr) out.second[threadIdx.x] = value;
+}
+void store_both(float* first, float* second) {
+  hg_emu::launch_named(
+      "store_both_kernel", LaunchConfig{dim3(1), dim3(4), 0, nullptr},
+      [](auto... a) { store_both_kernel(a...); }, TwoOutputs{first, second}, 3.0f);
+}
+
 void divergent_barrier_kernel(float* out) {
   if (threadIdx.x < 16)
     __syncthreads();  // the other half never arrives, and never returns: a deadlock
@@ -117,8 +137,14 @@ TEST_CASE("emulated device memory: fresh blocks hold NaNs, capacity, copies chec
 TEST_CASE("a kernel given host memory, or a block it runs past, is an error naming it") {
   std::vector<float> host(4);
   CHECK_THROWS_WITH_AS(store(nullptr, host.data(), 1.0f),
-                       doctest::Contains("store_kernel's pointer argument 1"), hg::Error);
+                       doctest::Contains("store_kernel's argument 1"), hg::Error);
   auto* p = static_cast<float*>(device_bytes(16));
+  // a struct argument's pointers too (a null one is absent)
+  CHECK_THROWS_WITH_AS(store_both(p, host.data()),
+                       doctest::Contains("store_both_kernel's argument 1 (pointer 2 inside it)"),
+                       hg::Error);
+  store_both(p, nullptr);
+  CHECK(read(p, 4) == std::vector<float>(4, 3.0f));
   CHECK_THROWS_WITH(hg_emu::require_device_memory(p + 2, 12, false, "a row"),
                     doctest::Contains("runs past the end"));
   store(nullptr, p, 2.0f);  // device memory: runs
@@ -201,7 +227,7 @@ TEST_CASE("device work runs when the host waits for it, as on a GPU") {
   store(stream, p, 7.0f);
   REQUIRE(cudaMemcpyAsync(pinned, p, 16, cudaMemcpyDeviceToHost, stream) == cudaSuccess);
   cudaEventRecord(landed, stream);
-  CHECK(pinned[0] == -1.0f);  // queued: a host that reads now reads too early
+  CHECK(std::isnan(pinned[0]));  // queued: a host that reads now reads fresh bytes (NaNs)
   REQUIRE(cudaEventSynchronize(landed) == cudaSuccess);
   CHECK(pinned[0] == 7.0f);
   // a copy from pageable memory takes its source at the call, one from pinned memory at its run
@@ -210,8 +236,17 @@ TEST_CASE("device work runs when the host waits for it, as on a GPU") {
   pageable[0] = 99.0f;
   CHECK(read(p, 4) == std::vector<float>{1, 2, 3, 4});  // (a copy into pageable memory waits)
   cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
-  pinned[0] = 5.0f;
-  CHECK(read(p, 1)[0] == 5.0f);
+  pinned[0] = 5.0f;  // a write before the wait for the copy: a race, reported at its run
+  CHECK_THROWS_WITH(cudaStreamSynchronize(stream),
+                    doctest::Contains("the host wrote pinned memory at"));
+  // in stream order a copy out of a pinned buffer runs before a later copy into it
+  pinned[0] = 6.0f;
+  cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
+  store(stream, p + 1, 8.0f);
+  cudaMemcpyAsync(pinned, p + 1, 4, cudaMemcpyDeviceToHost, stream);
+  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  CHECK(read(p, 1)[0] == 6.0f);
+  CHECK(pinned[0] == 8.0f);
   // an error in queued work comes out of the wait for it
   hg_emu::launch_named(
       "divergent_barrier_kernel", LaunchConfig{dim3(1), dim3(32), 0, stream},

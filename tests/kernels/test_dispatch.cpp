@@ -1,5 +1,6 @@
 // The dispatch tables: a kernel's own error, raised on a device, comes back naming the family,
 // the device and the views (a CUDA launch failure only knows its file and line).
+#include "kernels/amp_kernels.h"
 #include "kernels/kernels.h"
 #include "test_util.h"
 
@@ -35,6 +36,15 @@ TEST_CASE("a kernel error on the GPU names the family, device and views") {
   CHECK(message_of(kCUDA) ==
         "CUDA error at unary.cu:1 in unary_kernel<<<>>>: invalid configuration argument (in the "
         "unary kernel on cuda:0, views [2, 3] float16, [2, 3] float16)");
+}
+
+TEST_CASE("a list kernel's error (no views among its arguments) names the family and device") {
+  kernels::DispatchTable<kernels::FusedSgdFn> table{"fused_sgd", {}};
+  table.set(DeviceType::CUDA,
+            [](const kernels::FusedSgdTensor*, int64_t, const kernels::FusedStepInputs&, double,
+               const kernels::FusedSgdParams&) { throw Error("launch failed"); });
+  hg::test::expect_error([&] { table(kCUDA)(nullptr, 0, {}, 1.0, {}); },
+                         {"launch failed (in the fused_sgd kernel on cuda:0)"});
 }
 
 TEST_CASE("a CPU kernel's error passes through unchanged") {
