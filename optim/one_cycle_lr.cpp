@@ -68,9 +68,9 @@ double OneCycleLR::lr_at(int64_t epoch, size_t g, double) const {  // from max_l
   for (size_t i = 0; i < phases.size(); ++i) {
     const Phase& p = phases[i];
     if (step <= p.end_step || i + 1 == phases.size()) {
-      HG_CHECK(p.end_step != start_step, name_, ": phase ", i + 1,
-               " of the schedule is empty (pct_start ", pct_start_, ", total_steps ", total_steps_,
-               ")");
+      // A phase of no steps (pct_start * total_steps == 1: the warm-up) is a jump to its end,
+      // where PyTorch divides by zero.
+      if (p.end_step <= start_step) return p.end_lr;
       const double pct = (step - start_step) / (p.end_step - start_step);
       if (anneal_ == AnnealStrategy::Linear) return (p.end_lr - p.start_lr) * pct + p.start_lr;
       const double cos_out = std::cos(std::numbers::pi * pct) + 1.0;

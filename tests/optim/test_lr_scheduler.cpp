@@ -147,6 +147,29 @@ TEST_CASE("OneCycleLR: the total_steps-th step (after a loop's last optimizer st
   }
 }
 
+TEST_CASE("OneCycleLR: a warm-up of one step (pct_start * total_steps == 1) starts at the peak") {
+  // PyTorch divides by zero here; the CIFAR-10 example met it with --warmup 0.2 over 5 steps.
+  for (const bool three_phase : {false, true}) {
+    auto opt = make_sgd({0.1});
+    optim::OneCycleLR sched(*opt, 0.4, 5, 0.2, AnnealStrategy::Linear, 100.0, 1e4, three_phase);
+    std::vector<double> lrs{sched.get_last_lr()[0]};
+    for (int i = 0; i < 5; ++i) {
+      sched.step();
+      lrs.push_back(sched.get_last_lr()[0]);
+    }
+    const double low = 0.4 / 100.0 / 1e4;
+    if (three_phase) {  // the second phase (back down to the start) is empty too
+      CHECK(lrs[0] == doctest::Approx(0.4));
+      CHECK(lrs[1] == doctest::Approx(0.004 + (low - 0.004) * 1.0 / 4.0));
+    } else {
+      CHECK(lrs[0] == doctest::Approx(0.4));
+      CHECK(lrs[1] == doctest::Approx(0.4 + (low - 0.4) * 1.0 / 4.0));
+    }
+    CHECK(lrs[4] == doctest::Approx(low));
+    CHECK(lrs[5] == doctest::Approx(low));  // the total_steps-th step holds it
+  }
+}
+
 TEST_CASE("OneCycleLR: stepping past total_steps is an error that changes nothing") {
   auto opt = make_sgd({0.1});
   optim::OneCycleLR sched(*opt, 0.1, 5);
