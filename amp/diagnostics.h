@@ -46,7 +46,9 @@ struct PrecisionStats {
   int64_t subnormal = 0;                  // nonzero values stored as subnormals (precision lost)
   int64_t nonfinite = 0;                  // already inf/NaN
   std::map<int, int64_t> log2_histogram;  // floor(log2 |x|) -> count, nonzero finite values
-  double share(int64_t n) const { return count ? static_cast<double>(n) / count : 0.0; }
+  double share(int64_t n) const {
+    return count ? static_cast<double>(n) / static_cast<double>(count) : 0.0;
+  }
   std::string to_text(const std::string& name = "") const;
   std::string to_json(const std::string& name = "") const;
 };

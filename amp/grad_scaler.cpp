@@ -1,6 +1,7 @@
 #include "amp/grad_scaler.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "amp/autocast.h"
@@ -89,13 +90,22 @@ void check_dynamics(const GradScalerOptions& o, const char* where) {
   HG_CHECK(o.growth_interval_ >= 1 && o.hysteresis_ >= 1, where,
            ": growth_interval and hysteresis must be >= 1, got ", o.growth_interval_, " and ",
            o.hysteresis_);
+  HG_CHECK(o.min_scale_ >= 0.0 && o.min_scale_ <= o.max_scale_ &&
+               o.max_scale_ <= std::numeric_limits<float>::max(),
+           where, ": expected 0 <= min_scale <= max_scale <= FLT_MAX, got min_scale ",
+           o.min_scale_, " and max_scale ", o.max_scale_);
 }
 
 }  // namespace
 
 GradScaler::GradScaler(GradScalerOptions options) : options_(options), scale_(options.init_scale_) {
-  HG_CHECK(options.init_scale_ > 0 && std::isfinite(options.init_scale_),
-           "GradScaler: init_scale must be positive and finite, got ", options.init_scale_);
+  // The scale and its inverse are float32 values (as PyTorch's): outside this range one of them
+  // is inf and every step would be skipped. (A dynamic scale may still back off below it.)
+  constexpr double kLargest = std::numeric_limits<float>::max();
+  HG_CHECK(options.init_scale_ >= 1.0 / kLargest && options.init_scale_ <= kLargest,
+           "GradScaler: init_scale must be in [1/FLT_MAX, FLT_MAX] (~[2.9e-39, 3.4e38]) so that "
+           "it and its inverse are finite in float32, got ",
+           options.init_scale_);
   check_dynamics(options, "GradScaler");
 }
 

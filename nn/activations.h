@@ -36,8 +36,7 @@ struct Tanh : ElementwiseActivation<hg::tanh> {
 // x > 0 ? x : negative_slope * x.
 class LeakyReLU : public Module {
  public:
-  explicit LeakyReLU(double negative_slope = 0.01)
-      : Module("LeakyReLU"), negative_slope(negative_slope) {}
+  explicit LeakyReLU(double slope = 0.01) : Module("LeakyReLU"), negative_slope(slope) {}
   Tensor forward(const Tensor& x) override { return leaky_relu(x, negative_slope); }
   std::string describe() const override {
     std::ostringstream out;

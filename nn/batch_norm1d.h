@@ -7,8 +7,8 @@ namespace hg::nn {
 // (nn/batch_norm.h).
 class BatchNorm1d : public BatchNorm {
  public:
-  explicit BatchNorm1d(const BatchNormOptions& options)
-      : BatchNorm(options, "BatchNorm1d", {2, 3}, "[N, C] or [N, C, L]") {}
+  explicit BatchNorm1d(const BatchNormOptions& opts)
+      : BatchNorm(opts, "BatchNorm1d", {2, 3}, "[N, C] or [N, C, L]") {}
   explicit BatchNorm1d(int64_t features) : BatchNorm1d(BatchNormOptions(features)) {}
 };
 

@@ -68,7 +68,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void load_state_dict(const std::map<std::string, Tensor>& state, bool strict = true);
 
   const std::string& type_name() const { return type_name_; }
-  // One line describing the layer's configuration, e.g. "Linear(in=784, out=10, bias=true)".
+  // One line describing the layer's configuration, e.g. "Linear(in_features=784, out_features=10,
+  // bias=true)".
   virtual std::string describe() const { return type_name_ + "()"; }
   void print(std::ostream& out, int indent = 0) const;
 

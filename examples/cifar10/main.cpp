@@ -188,6 +188,7 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
 examples::TrainingState training_state(int64_t epochs_done, const examples::ChannelStats& stats,
                                        const amp::GradScaler& scaler, const amp::AmpConfig& amp) {
   examples::TrainingState state{epochs_done, {}};
+  examples::record_program(state.scalars, kProgram);
   examples::record_amp_options(amp, state.scalars);
   for (size_t c = 0; c < stats.mean.size(); ++c) {
     state.scalars["mean." + std::to_string(c)] = stats.mean[c];
@@ -210,9 +211,11 @@ examples::ChannelStats saved_stats(const examples::TrainingState* saved) {
   return stats;
 }
 
-// Checks a checkpoint before it loads: the same precision options; whether epochs are left.
+// Checks a checkpoint before it loads: the same program and precision options; whether epochs
+// are left.
 bool resumable(const examples::Args& args, const examples::TrainingState& saved,
                const amp::AmpConfig& amp, int64_t epochs) {
+  examples::check_program(saved, kProgram);
   examples::check_amp_options(saved.scalars, amp, kProgram);
   examples::note_resumed_loss_scale(args, saved.scalars, "scaler.scale");
   return args.on("eval-only") || examples::epochs_left(saved, epochs, kProgram);
@@ -336,7 +339,7 @@ int main(int argc, char** argv) try {
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule = dawnbench_schedule(opt, args, epochs * loader.size());
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, kProgram);
-  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp);
+  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp, kProgram);
   amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
   if (saved && !resumable(args, *saved, amp, epochs)) return 0;

@@ -21,6 +21,8 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
   const DType dtype = precision == "bf16" ? kBFloat16 : kFloat16;
   std::string level = args.str("opt-level");
   if (level.empty()) level = precision == "fp32" ? "O0" : "O1";
+  HG_CHECK(level == "O0" || level == "O1" || level == "O2" || level == "O3", program,
+           ": --opt-level must be O0, O1, O2 or O3, got ", level);
   HG_CHECK(precision != "fp32" || level == "O0", program, ": --opt-level ", level,
            " needs --precision fp16 or bf16");
   HG_CHECK(precision == "fp32" || level != "O0", program, ": --opt-level O0 runs in fp32; give ",
@@ -28,11 +30,19 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
   return amp::initialize(model, opt, amp::parse_opt_level(level), dtype);
 }
 
-amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp) {
+amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp,
+                                      const std::string& program) {
   std::string mode = args.str("loss-scale");
   if (mode.empty()) mode = amp.needs_loss_scaling ? "dynamic" : "none";
   if (mode == "none") return amp::GradScalerOptions().enabled(false);
-  HG_CHECK(amp.level != amp::OptLevel::O0, "--loss-scale ", mode,
+  double value = 0.0;
+  if (mode != "dynamic") {
+    std::istringstream in(mode);
+    in >> value;
+    HG_CHECK(in && in.eof(), program, ": --loss-scale must be dynamic, none or a number, got ",
+             mode);
+  }
+  HG_CHECK(amp.level != amp::OptLevel::O0, program, ": --loss-scale ", mode,
            " needs 16-bit gradients (--precision fp16 or bf16); fp32 runs unscaled");
   if (!amp.needs_loss_scaling)
     std::printf(
@@ -40,7 +50,7 @@ amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& am
         "as --loss-scale %s asks\n",
         std::string(dtype_name(amp.dtype)).c_str(), mode.c_str());
   if (mode == "dynamic") return amp::GradScalerOptions();
-  return amp::GradScalerOptions().init_scale(args.number("loss-scale")).dynamic(false);
+  return amp::GradScalerOptions().init_scale(value).dynamic(false);
 }
 
 std::string describe_scaling(const amp::GradScalerOptions& options) {
@@ -55,8 +65,12 @@ std::string describe_scaling(const amp::GradScalerOptions& options) {
 }
 
 std::string describe_precision(const amp::AmpConfig& amp, const amp::GradScalerOptions& scaling) {
-  if (!amp.needs_loss_scaling && !scaling.enabled_) return amp.describe();
-  return amp.describe() + "; " + describe_scaling(scaling);
+  if (amp.needs_loss_scaling == scaling.enabled_)
+    return amp.needs_loss_scaling ? amp.describe() + "; " + describe_scaling(scaling)
+                                  : amp.describe();
+  return amp.describe() + (scaling.enabled_ ? "; " + describe_scaling(scaling) + " all the same"
+                                            : std::string("; but no loss scaling")) +
+         " (--loss-scale)";
 }
 
 namespace {

@@ -24,14 +24,17 @@ amp::AmpConfig setup_amp(const Args& args, nn::Module& model, optim::Optimizer& 
 
 // --loss-scale: "dynamic" (PyTorch's defaults), "none", or a number (a static scale); empty
 // means dynamic where the config needs loss scaling (fp16) and none otherwise. fp32 with a
-// scale is an error; bf16 with one says once that it is not needed.
-amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp);
+// scale is an error; bf16 with one says once that it is not needed. `program` names the caller
+// in error messages.
+amp::GradScalerOptions scaler_options(const Args& args, const amp::AmpConfig& amp,
+                                      const std::string& program);
 // "dynamic loss scaling from 65536", "static loss scale 8" or "no loss scaling": what the run
 // does.
 std::string describe_scaling(const amp::GradScalerOptions& options);
 // The header line's account of the precision: the config's description, then the scaling that
 // runs unless that is "none" where none is needed ("O0: float32 weights and math, no loss
-// scaling needed"; "O1: ..., needs loss scaling; dynamic loss scaling from 65536").
+// scaling needed"; "O1: ..., needs loss scaling; dynamic loss scaling from 65536"), and where
+// --loss-scale goes against the config, that it does ("...; but no loss scaling (--loss-scale)").
 std::string describe_precision(const amp::AmpConfig& amp, const amp::GradScalerOptions& scaling);
 
 // The run's precision and opt level as checkpoint scalars ("run.precision": 0 fp32, 1 fp16,

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 
 #include "core/error.h"
 #include "train/checkpoint.h"
@@ -40,6 +41,32 @@ void check_output_path(const std::string& path, const std::string& option,
            ": the folder ", parent.string(), " does not exist");
   HG_CHECK(!fs::is_directory(path, ec), program, ": --", option, " ", path,
            " is a folder; give a file name");
+}
+
+namespace {
+// Checkpoint scalars are numbers: each example program has one.
+constexpr const char* kPrograms[] = {"hg_mnist", "hg_cifar10"};
+
+double program_code(const std::string& program) {
+  for (std::size_t i = 0; i < std::size(kPrograms); ++i)
+    if (program == kPrograms[i]) return static_cast<double>(i + 1);
+  HG_FAIL("record_program: unknown program ", program);
+}
+}  // namespace
+
+void record_program(std::map<std::string, double>& scalars, const std::string& program) {
+  scalars["run.program"] = program_code(program);
+}
+
+void check_program(const TrainingState& saved, const std::string& program) {
+  const auto found = saved.scalars.find("run.program");
+  if (found == saved.scalars.end() || found->second == program_code(program)) return;
+  const double code = found->second;
+  const bool known = code >= 1 && code <= static_cast<double>(std::size(kPrograms)) &&
+                     code == static_cast<double>(static_cast<std::size_t>(code));
+  HG_CHECK(!known, program, ": the checkpoint was written by ",
+           kPrograms[static_cast<std::size_t>(code) - 1], "; resume it with that program");
+  HG_FAIL(program, ": the checkpoint was written by another program (run.program ", code, ")");
 }
 
 bool epochs_left(const TrainingState& saved, int64_t epochs, const std::string& program) {

@@ -30,6 +30,10 @@ TrainingState peek_checkpoint(const std::string& path);
 // be written: its folder is missing, or it names a folder.
 void check_output_path(const std::string& path, const std::string& option,
                        const std::string& program);
+// The program that writes a checkpoint ("run.program" among its scalars: hg_mnist, hg_cifar10),
+// and the check that a resume reads one of its own program's (files without it are older ones).
+void record_program(std::map<std::string, double>& scalars, const std::string& program);
+void check_program(const TrainingState& saved, const std::string& program);
 // Refuses a resume whose --epochs is below the epochs the checkpoint already did; returns
 // whether any epoch is left to train (and says so when none is).
 bool epochs_left(const TrainingState& saved, int64_t epochs, const std::string& program);

@@ -100,9 +100,11 @@ MnistData load_data(const examples::Args& args, const examples::TrainingState* r
           pixel_std};
 }
 
-// A run's identity in its checkpoint: the model (0 mlp, 1 cnn) and the precision options.
+// A run's identity in its checkpoint: the program, the model (0 mlp, 1 cnn) and the precision
+// options.
 void record_run(const examples::Args& args, const amp::AmpConfig& amp,
                 std::map<std::string, double>& scalars) {
+  examples::record_program(scalars, "hg_mnist");
   scalars["run.model"] = args.str("model") == "mlp" ? 0 : 1;
   examples::record_amp_options(amp, scalars);
 }
@@ -111,6 +113,7 @@ void record_run(const examples::Args& args, const amp::AmpConfig& amp,
 // that match it.
 void check_resumable(const examples::Args& args, const examples::TrainingState& saved,
                      const amp::AmpConfig& amp) {
+  examples::check_program(saved, "hg_mnist");
   const auto model = saved.scalars.find("run.model");
   if (model != saved.scalars.end()) {
     const std::string saved_model = model->second == 0 ? "mlp" : "cnn";
@@ -246,7 +249,7 @@ int main(int argc, char** argv) try {
   const int64_t epochs = args.integer("epochs");
   optim::OneCycleLR schedule(opt, args.number("lr"), epochs * loader.size());
   const amp::AmpConfig amp = examples::setup_amp(args, *model, opt, "hg_mnist");
-  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp);
+  const amp::GradScalerOptions scaling = examples::scaler_options(args, amp, "hg_mnist");
   amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
   if (saved) {

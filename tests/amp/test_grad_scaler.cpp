@@ -131,17 +131,32 @@ TEST_CASE("grad scaler: a skipped step leaves weights and optimizer state bit-id
   CHECK(scaler.get_scale() == 32768);
 }
 
-TEST_CASE("grad scaler: a scale below 2^-128 (1 / scale past float32) skips, never throws") {
+TEST_CASE("grad scaler: a scale backed off below 2^-128 (1 / scale past float32) skips") {
   nn::Linear fc(4, 3);
   optim::SGD opt(fc.parameters(), optim::SGDOptions(0.1));
-  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(1e-39));
+  amp::GradScaler scaler(amp::GradScalerOptions().init_scale(0x1p-120).backoff_factor(1e-6));
   const auto weight = values(fc.weight);
   auto previous = set_warning_handler([](const std::string&) {});
+  scaler.scale(sum(fc(full({2, 4}, INFINITY)))).backward();  // skipped: backs off to ~7.5e-43
+  CHECK_FALSE(scaler.step(opt));
+  scaler.update();
+  CHECK(scaler.get_scale() < 0x1p-128);
+  opt.zero_grad();
   scaler.scale(sum(fc(randn({2, 4})))).backward();
   CHECK_FALSE(scaler.step(opt));  // inv_scale is inf: every unscaled gradient is inf or NaN
   scaler.update();
   set_warning_handler(previous);
   CHECK(values(fc.weight) == weight);
+}
+
+TEST_CASE("grad scaler: a scale whose inverse is not finite in float32 is refused up front") {
+  // 1e-40 would skip every step, with warnings that blame the gradients
+  expect_error([] { amp::GradScaler(amp::GradScalerOptions().init_scale(1e-40)); },
+               {"GradScaler: init_scale must be in [1/FLT_MAX, FLT_MAX]", "got 1e-40"});
+  expect_error([] { amp::GradScaler(amp::GradScalerOptions().init_scale(1e39)); },
+               {"init_scale", "got 1e+39"});
+  expect_error([] { amp::GradScaler(amp::GradScalerOptions().min_scale(10).max_scale(1)); },
+               {"GradScaler: expected 0 <= min_scale <= max_scale", "min_scale 10", "max_scale 1"});
 }
 
 TEST_CASE("grad scaler: state_dict carries the growth and backoff options, as PyTorch's") {

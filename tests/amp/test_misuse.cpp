@@ -64,7 +64,7 @@ TEST_CASE("misuse: GradScaler step without any gradient") {
 TEST_CASE("misuse: GradScaler options and inputs") {
   expect_misuse_error("amp", "GradScaler with a negative init_scale",
                       [] { amp::GradScaler bad(amp::GradScalerOptions().init_scale(-1)); },
-                      {"init_scale must be positive"});
+                      {"init_scale must be in [1/FLT_MAX, FLT_MAX]", "got -1"});
   expect_misuse_error("amp", "GradScaler with backoff_factor 2",
                       [] { amp::GradScaler bad(amp::GradScalerOptions().backoff_factor(2)); },
                       {"backoff_factor must be in (0, 1)"});

@@ -57,6 +57,18 @@ TEST_CASE("check_amp_options refuses other precision options, naming the matchin
   examples::check_amp_options({}, config(amp::OptLevel::O1, kFloat16), "prog");  // older files
 }
 
+TEST_CASE("check_program refuses another example's checkpoint, naming the program to use") {
+  examples::TrainingState saved{2, {}};
+  examples::check_program(saved, "hg_mnist");  // an older file: no program recorded
+  examples::record_program(saved.scalars, "hg_cifar10");
+  examples::check_program(saved, "hg_cifar10");
+  expect_error([&] { examples::check_program(saved, "hg_mnist"); },
+               {"hg_mnist: the checkpoint was written by hg_cifar10; resume it with that program"});
+  saved.scalars["run.program"] = 7;
+  expect_error([&] { examples::check_program(saved, "hg_mnist"); },
+               {"hg_mnist: the checkpoint was written by another program (run.program 7)"});
+}
+
 TEST_CASE("epochs_left: more epochs to train, none, or --epochs below the checkpoint's") {
   const examples::TrainingState saved{3, {}};
   CHECK(examples::epochs_left(saved, 5, "prog"));
@@ -84,7 +96,14 @@ TEST_CASE("describe_precision states the scaling once: the need, then what runs"
         "O1: float32 weights, autocast to float16, needs loss scaling; dynamic loss scaling from "
         "65536");
   CHECK(examples::describe_precision(fp16, amp::GradScalerOptions().enabled(false)) ==
-        "O1: float32 weights, autocast to float16, needs loss scaling; no loss scaling");
+        "O1: float32 weights, autocast to float16, needs loss scaling; but no loss scaling "
+        "(--loss-scale)");
+  amp::AmpConfig bf16 = fp16;
+  bf16.dtype = kBFloat16;
+  bf16.needs_loss_scaling = false;
+  CHECK(examples::describe_precision(bf16, amp::GradScalerOptions()) ==
+        "O1: float32 weights, autocast to bfloat16, no loss scaling needed; dynamic loss scaling "
+        "from 65536 all the same (--loss-scale)");
 }
 
 TEST_CASE("check_output_path: a missing folder or a folder as the file is an error") {
@@ -120,9 +139,15 @@ TEST_CASE(
       {"prog", "--opt-level O0 runs in fp32"});
   const examples::Args fp32 = amp_args({"--loss-scale", "dynamic"});
   const amp::AmpConfig o0 = examples::setup_amp(fp32, fc, opt, "prog");
-  expect_error([&] { (void)examples::scaler_options(fp32, o0); },
-               {"--loss-scale dynamic", "fp32 runs unscaled"});
-  CHECK_FALSE(examples::scaler_options(amp_args({"--loss-scale", "none"}), o0).enabled_);
+  expect_error([&] { (void)examples::scaler_options(fp32, o0, "prog"); },
+               {"prog: --loss-scale dynamic", "fp32 runs unscaled"});
+  CHECK_FALSE(examples::scaler_options(amp_args({"--loss-scale", "none"}), o0, "prog").enabled_);
+  // a word that is no mode is named as such before any check of the precision
+  expect_error([&] { (void)examples::scaler_options(amp_args({"--loss-scale", "foo"}), o0, "p"); },
+               {"p: --loss-scale must be dynamic, none or a number, got foo"});
+  expect_error(
+      [&] { (void)examples::setup_amp(amp_args({"--opt-level", "O4"}), fc, opt, "prog"); },
+      {"prog: --opt-level must be O0, O1, O2 or O3, got O4"});
   expect_error(
       [] {
         amp_args({"--epochs", "0"}).require_at_least({{"epochs", 1}});
