@@ -1,6 +1,6 @@
 #pragma once
 // Everything in amp/: autocast, GradScaler, optimization levels and diagnostics.
-#include "amp/autocast.h"
-#include "amp/diagnostics.h"
-#include "amp/grad_scaler.h"
-#include "amp/initialize.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/amp/diagnostics.h"
+#include "halfgrad/amp/grad_scaler.h"
+#include "halfgrad/amp/initialize.h"

@@ -1,14 +1,14 @@
-#include "amp/autocast.h"
+#include "halfgrad/amp/autocast.h"
 
 #include <iomanip>
 #include <map>
 #include <sstream>
 #include <unordered_map>
 
-#include "amp/json_text.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "core/error.h"
+#include "halfgrad/amp/json_text.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/node.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::amp {
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::amp {
 

@@ -1,14 +1,14 @@
-#include "amp/diagnostics.h"
+#include "halfgrad/amp/diagnostics.h"
 
 #include <cmath>
 #include <iomanip>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/convert.h"
-#include "core/error.h"
-#include "core/half.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/convert.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/half.h"
 
 namespace hg::amp {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::amp {
 

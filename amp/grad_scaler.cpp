@@ -1,19 +1,19 @@
-#include "amp/grad_scaler.h"
+#include "halfgrad/amp/grad_scaler.h"
 
 #include <cmath>
 #include <limits>
 #include <sstream>
 
-#include "amp/autocast.h"
-#include "amp/unscale.h"
-#include "autograd/anomaly.h"
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/factories.h"
-#include "core/warning.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/amp/unscale.h"
+#include "halfgrad/autograd/anomaly.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/core/warning.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg::amp {
 

@@ -45,9 +45,9 @@
 #include <string>
 #include <vector>
 
-#include "amp/scale_state.h"
-#include "core/tensor.h"
-#include "optim/optimizer.h"
+#include "halfgrad/amp/scale_state.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::amp {
 

@@ -5,16 +5,16 @@
 #include <limits>
 #include <sstream>
 
-#include "amp/grad_scaler.h"
-#include "amp/scale_state.h"
-#include "amp/unscale.h"
-#include "autograd/anomaly.h"
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/factories.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/amp/grad_scaler.h"
+#include "halfgrad/amp/scale_state.h"
+#include "halfgrad/amp/unscale.h"
+#include "halfgrad/autograd/anomaly.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg::amp {
 

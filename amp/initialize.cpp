@@ -1,8 +1,8 @@
-#include "amp/initialize.h"
+#include "halfgrad/amp/initialize.h"
 
 #include <sstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::amp {
 

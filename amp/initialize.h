@@ -16,9 +16,9 @@
 #include <memory>
 #include <string>
 
-#include "amp/autocast.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/nn/module.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::amp {
 

@@ -3,13 +3,13 @@
 #include <iomanip>
 #include <sstream>
 
-#include "amp/diagnostics.h"
-#include "amp/json_text.h"
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/factories.h"
-#include "core/half.h"
+#include "halfgrad/amp/diagnostics.h"
+#include "halfgrad/amp/json_text.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/core/half.h"
 
 namespace hg::amp {
 

@@ -3,7 +3,7 @@
 // modes (amp/grad_scaler.cpp, amp/grad_scaler_device.cpp).
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::amp::detail {
 

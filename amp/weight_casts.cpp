@@ -6,12 +6,12 @@
 #include <unordered_set>
 #include <vector>
 
-#include "amp/autocast.h"
-#include "autograd/node.h"
-#include "core/error.h"
-#include "core/factories.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/node.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg::amp {
 

@@ -1,9 +1,9 @@
-#include "autograd/anomaly.h"
+#include "halfgrad/autograd/anomaly.h"
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "core/error.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::autograd {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/node.h"
+#include "halfgrad/autograd/node.h"
 
 namespace hg::autograd {
 

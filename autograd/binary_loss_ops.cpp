@@ -1,11 +1,11 @@
 // Binary cross-entropy, on probabilities and on logits: composites of tensor ops, so they run
 // on every backend those ops do (on probabilities with PyTorch's gradient formula, in a node).
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 

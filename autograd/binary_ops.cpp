@@ -2,11 +2,11 @@
 // are cast first with taped casts, so each gradient arrives back in its input's dtype.
 #include <cmath>
 
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 

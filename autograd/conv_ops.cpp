@@ -3,11 +3,11 @@
 // gradients that flow somewhere.
 #include <string>
 
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/op_helpers.h"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg {
 

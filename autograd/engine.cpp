@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "amp/autocast.h"
-#include "autograd/anomaly.h"
-#include "autograd/grad_mode.h"
-#include "autograd/node.h"
-#include "autograd/ops.h"
-#include "autograd/tape.h"
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/anomaly.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/node.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/autograd/tape.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::autograd {
 

@@ -1,5 +1,5 @@
 #pragma once
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::autograd {
 

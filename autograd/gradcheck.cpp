@@ -1,11 +1,11 @@
-#include "autograd/gradcheck.h"
+#include "halfgrad/autograd/gradcheck.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::autograd {
 

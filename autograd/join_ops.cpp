@@ -1,10 +1,10 @@
 // cat and stack: copy each input into its window of one output; backward slices it apart.
 #include <algorithm>
 
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 

@@ -1,8 +1,8 @@
 // matmul (torch.matmul semantics), bmm and linear, on the gemm kernel family.
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
 
 namespace hg {
 

@@ -1,13 +1,13 @@
 // Losses: nll_loss (gather kernel), cross_entropy (the fused softmax + cross-entropy kernels of
 // kernels/fused_nn_kernels.h, label smoothing included) and mse_loss.
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
-#include "kernels/fused_nn_kernels.h"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg {
 

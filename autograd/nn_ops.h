@@ -4,7 +4,7 @@
 #include <array>
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg {
 

@@ -1,13 +1,13 @@
-#include "autograd/node.h"
+#include "halfgrad/autograd/node.h"
 
 #include <algorithm>
 #include <atomic>
 #include <unordered_set>
 
-#include "autograd/anomaly.h"
-#include "autograd/grad_mode.h"
-#include "autograd/tape.h"
-#include "core/error.h"
+#include "halfgrad/autograd/anomaly.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/tape.h"
+#include "halfgrad/core/error.h"
 
 namespace hg {
 
@@ -123,6 +123,18 @@ void record(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs
              " ", describe(outputs[i]),
              " is a leaf that requires grad; an op's outputs must be new tensors (or, in place, "
              "a tensor that is not such a leaf)");
+  // An output with a history of its own (computed with grad mode on) would lose it: only an
+  // in-place op, whose output is one of its inputs, rebases a history.
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const auto& grad_fn = outputs[i].defined() ? outputs[i].grad_fn() : nullptr;
+    const bool in_place = std::any_of(inputs.begin(), inputs.end(), [&](const Tensor& input) {
+      return input.defined() && input.impl() == outputs[i].impl();
+    });
+    HG_CHECK(grad_fn == nullptr || in_place, node->name(), ": output ", i, " ",
+             describe(outputs[i]), " already has a grad_fn (", grad_fn ? grad_fn->name() : "",
+             "), whose history recording this op would drop; compute an op's outputs under "
+             "NoGradGuard");
+  }
   node->next_edges.reserve(inputs.size());
   for (const Tensor& input : inputs) {
     node->next_edges.push_back(gradient_edge(input));

@@ -2,12 +2,12 @@
 // Small helpers shared by the op front-ends in autograd/.
 #include <string_view>
 
-#include "autograd/nn_ops.h"
-#include "autograd/node.h"
-#include "core/error.h"
-#include "core/tensor.h"
-#include "kernels/kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/node.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/kernels/kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg::autograd {
 

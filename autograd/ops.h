@@ -5,7 +5,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg {
 

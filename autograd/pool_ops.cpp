@@ -5,10 +5,10 @@
 // backward scatters through them; average pooling saves nothing.
 #include <string>
 
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/op_helpers.h"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg {
 

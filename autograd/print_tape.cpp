@@ -1,10 +1,10 @@
-#include "autograd/print_tape.h"
+#include "halfgrad/autograd/print_tape.h"
 
 #include <iomanip>
 #include <unordered_map>
 
-#include "autograd/node.h"
-#include "autograd/tape.h"
+#include "halfgrad/autograd/node.h"
+#include "halfgrad/autograd/tape.h"
 
 namespace hg::autograd {
 

@@ -4,7 +4,7 @@
 // show exactly where precision changes: the main teaching view of autograd x AMP.
 #include <ostream>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::autograd {
 

@@ -1,14 +1,14 @@
 // dropout (a mask drawn inside the kernel from the default generator's Philox stream, redrawn
 // from the same (seed, offset) by the backward) and embedding (a row gather with a scatter-add
 // backward).
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
-#include "core/random.h"
-#include "kernels/fused_nn_kernels.h"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg {
 

@@ -2,10 +2,10 @@
 // kernel works on rows, and the result is moved back into a contiguous tensor.
 #include <algorithm>
 
-#include "amp/autocast.h"
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
 
 namespace hg {
 

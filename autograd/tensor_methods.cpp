@@ -1,12 +1,12 @@
 // Tensor's methods that copy, convert, modify in place, or touch autograd state.
 #include <utility>
 
-#include "autograd/engine.h"
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/cuda.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/engine.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 

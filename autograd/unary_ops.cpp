@@ -2,10 +2,10 @@
 // kernels::unary_backward), the node saving the input or the output as the derivative needs.
 #include <cmath>
 
-#include "amp/autocast.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <numeric>
 
-#include "autograd/grad_mode.h"
-#include "autograd/op_helpers.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 
@@ -215,6 +215,12 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
         node.end = index + 1;
         node.removed_dim = true;
       });
+}
+
+Tensor Tensor::expand_as(const Tensor& other) const {
+  autograd::check_defined(*this, "expand_as");
+  autograd::check_defined(other, "expand_as (its argument)");
+  return expand(other.sizes());
 }
 
 Tensor Tensor::expand(const Shape& shape) const {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cuda_timer.h"
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 
 namespace {
 

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad.h"
-#include "kernels/cpu/blas.h"
+#include "halfgrad/halfgrad.h"
+#include "halfgrad/kernels/cpu/blas.h"
 
 namespace {
 

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "cuda_timer.h"
-#include "halfgrad.h"
-#include "kernels/cuda/cuda_check.h"
+#include "halfgrad/halfgrad.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
 
 namespace {
 

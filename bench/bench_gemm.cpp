@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/blas.h"
 
 namespace {
 

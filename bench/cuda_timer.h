@@ -8,8 +8,8 @@
 #include <functional>
 #include <vector>
 
-#include "halfgrad.h"
-#include "kernels/cuda/cuda_check.h"
+#include "halfgrad/halfgrad.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
 
 namespace hg::bench {
 

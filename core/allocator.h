@@ -5,7 +5,7 @@
 // The CUDA backend registers its caching allocator here when it is compiled in.
 #include <cstddef>
 
-#include "core/device.h"
+#include "halfgrad/core/device.h"
 
 namespace hg {
 

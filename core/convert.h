@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "core/half.h"
+#include "halfgrad/core/half.h"
 
 namespace hg::detail {
 

@@ -9,10 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/allocator.h"
-#include "core/cpu_memory.h"
-#include "core/error.h"
-#include "core/warning.h"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/cpu_memory.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/warning.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HG_CPU_ASAN 1

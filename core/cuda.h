@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "core/device.h"  // is_available(), device_count()
+#include "halfgrad/core/device.h"  // is_available(), device_count()
 
 namespace hg::cuda {
 

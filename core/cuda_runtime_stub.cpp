@@ -1,8 +1,8 @@
 // hg::cuda when halfgrad is built without CUDA (kernels/cuda/ defines these otherwise): queries
 // say "no device", switches are remembered but change nothing, transfers throw.
-#include "core/cuda.h"
-#include "core/cuda_graph.h"
-#include "core/error.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/cuda_graph.h"
+#include "halfgrad/core/error.h"
 
 #ifndef HG_WITH_CUDA
 namespace hg::cuda {

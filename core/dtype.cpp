@@ -1,9 +1,9 @@
-#include "core/dtype.h"
+#include "halfgrad/core/dtype.h"
 
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg {
 

@@ -1,14 +1,14 @@
-#include "core/factories.h"
+#include "halfgrad/core/factories.h"
 
 #include <cmath>
 #include <functional>
 #include <utility>
 
-#include "core/error.h"
-#include "core/random.h"
-#include "kernels/kernels.h"
-#include "kernels/random_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/kernels/kernels.h"
+#include "halfgrad/kernels/random_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg {
 

@@ -37,7 +37,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/half.h"
+#include "halfgrad/core/half.h"
 
 namespace hg::random {
 

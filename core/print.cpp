@@ -4,7 +4,7 @@
 #include <iomanip>
 #include <sstream>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg {
 

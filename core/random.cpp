@@ -1,11 +1,11 @@
-#include "core/random.h"
+#include "halfgrad/core/random.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "core/error.h"
-#include "core/random_checks.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/random_checks.h"
 
 namespace hg {
 

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "core/philox.h"
+#include "halfgrad/core/philox.h"
 
 namespace hg {
 

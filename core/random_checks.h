@@ -4,7 +4,7 @@
 // bad range is the same hg::Error on both devices. T: float or double, the type drawn in.
 #include <cmath>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::detail {
 

@@ -1,8 +1,8 @@
-#include "core/shape.h"
+#include "halfgrad/core/shape.h"
 
 #include <sstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg {
 

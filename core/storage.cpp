@@ -1,9 +1,9 @@
-#include "core/storage.h"
+#include "halfgrad/core/storage.h"
 
 #include <atomic>
 
-#include "core/allocator.h"
-#include "core/error.h"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/error.h"
 
 namespace hg {
 

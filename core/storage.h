@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "core/device.h"
+#include "halfgrad/core/device.h"
 
 namespace hg {
 

@@ -1,12 +1,12 @@
 // Tensor metadata, construction and host read-back. Computing methods live in autograd/.
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 #include <algorithm>
 #include <sstream>
 
-#include "core/error.h"
-#include "kernels/kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 namespace hg {
 

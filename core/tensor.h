@@ -10,11 +10,11 @@
 #include <ostream>
 #include <vector>
 
-#include "core/dtype.h"
-#include "core/half.h"
-#include "core/shape.h"
-#include "core/storage.h"
-#include "core/tensor_options.h"
+#include "halfgrad/core/dtype.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/core/shape.h"
+#include "halfgrad/core/storage.h"
+#include "halfgrad/core/tensor_options.h"
 
 namespace hg {
 
@@ -77,7 +77,7 @@ class Tensor {
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   Tensor select(int64_t dim, int64_t index) const;
   Tensor expand(const Shape& shape) const;
-  Tensor expand_as(const Tensor& other) const { return expand(other.sizes()); }
+  Tensor expand_as(const Tensor& other) const;
 
   // ---- in-place (bump the version counter) ----
   Tensor& fill_(double value);

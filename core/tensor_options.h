@@ -1,6 +1,6 @@
 #pragma once
-#include "core/device.h"
-#include "core/dtype.h"
+#include "halfgrad/core/device.h"
+#include "halfgrad/core/dtype.h"
 
 namespace hg {
 

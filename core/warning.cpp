@@ -1,4 +1,4 @@
-#include "core/warning.h"
+#include "halfgrad/core/warning.h"
 
 #include <iostream>
 #include <mutex>

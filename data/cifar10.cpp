@@ -1,13 +1,13 @@
-#include "data/cifar10.h"
+#include "halfgrad/data/cifar10.h"
 
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <vector>
 
-#include "core/error.h"
-#include "core/factories.h"
-#include "data/file_util.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/data/file_util.h"
 
 namespace hg::data {
 namespace {

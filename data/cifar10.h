@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "data/labeled_images.h"
+#include "halfgrad/data/labeled_images.h"
 
 namespace hg::data {
 

@@ -1,10 +1,10 @@
-#include "data/dataloader.h"
+#include "halfgrad/data/dataloader.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "core/error.h"
-#include "core/random.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/random.h"
 
 namespace hg::data {
 namespace {

@@ -33,7 +33,7 @@
 #include <thread>
 #include <vector>
 
-#include "data/dataset.h"
+#include "halfgrad/data/dataset.h"
 
 namespace hg::data {
 

@@ -1,9 +1,9 @@
-#include "data/dataset.h"
+#include "halfgrad/data/dataset.h"
 
 #include <cstring>
 
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::data {
 

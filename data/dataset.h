@@ -8,10 +8,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/random.h"
-#include "core/tensor.h"
-#include "data/labeled_images.h"
-#include "data/transforms.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/data/labeled_images.h"
+#include "halfgrad/data/transforms.h"
 
 namespace hg::data {
 

@@ -1,4 +1,4 @@
-#include "data/file_util.h"
+#include "halfgrad/data/file_util.h"
 
 #include <zlib.h>
 
@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <new>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::data {
 namespace {

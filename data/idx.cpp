@@ -1,4 +1,4 @@
-#include "data/idx.h"
+#include "halfgrad/data/idx.h"
 
 #include <zlib.h>
 
@@ -10,9 +10,9 @@
 #include <limits>
 #include <vector>
 
-#include "core/error.h"
-#include "core/factories.h"
-#include "data/file_util.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/data/file_util.h"
 
 namespace hg::data {
 namespace {

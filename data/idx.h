@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
-#include "data/labeled_images.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/data/labeled_images.h"
 
 namespace hg::data {
 

@@ -1,6 +1,6 @@
 #pragma once
 // What the data-set readers return: a stack of images and their class labels.
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::data {
 

@@ -1,10 +1,10 @@
 // load_mnist (declared in data/idx.h): the four IDX files of MNIST / Fashion-MNIST.
 #include <filesystem>
 
-#include "core/error.h"
-#include "core/factories.h"
-#include "data/file_util.h"
-#include "data/idx.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/data/file_util.h"
+#include "halfgrad/data/idx.h"
 
 namespace hg::data {
 namespace {

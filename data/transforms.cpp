@@ -1,11 +1,11 @@
-#include "data/transforms.h"
+#include "halfgrad/data/transforms.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::data {
 namespace {

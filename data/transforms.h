@@ -13,8 +13,8 @@
 #include <functional>
 #include <vector>
 
-#include "core/random.h"
-#include "core/tensor.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::data {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "fuzz_util.h"
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 
 namespace {
 

@@ -3,8 +3,8 @@
 
 #include <vector>
 
-#include "core/error.h"
-#include "data/cifar10.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/data/cifar10.h"
 #include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

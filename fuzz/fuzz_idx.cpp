@@ -1,9 +1,9 @@
 // read_idx_from_memory: the IDX header, sizes, payload and gzip layer of MNIST files.
 #include <filesystem>
 
-#include "core/error.h"
-#include "core/factories.h"
-#include "data/idx.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/data/idx.h"
 #include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

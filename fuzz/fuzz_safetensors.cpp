@@ -1,8 +1,8 @@
 // parse_safetensors: the length prefix, the JSON header, dtypes, shapes and offsets.
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 #include "fuzz_util.h"
-#include "nn/serialization.h"
+#include "halfgrad/nn/serialization.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const std::string dir = hg::fuzz::seed_dir();

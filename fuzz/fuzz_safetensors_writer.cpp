@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 #include "fuzz_util.h"
-#include "nn/serialization.h"
+#include "halfgrad/nn/serialization.h"
 
 namespace {
 

@@ -7,8 +7,8 @@
 // amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp compute, bit for bit.
 #include <cstdint>
 
-#include "kernels/dispatch.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/dispatch.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

@@ -9,8 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/half.h"
-#include "kernels/amp_kernels.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/kernels/amp_kernels.h"
 
 namespace hg::kernels::amp_math {
 

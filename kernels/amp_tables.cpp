@@ -1,5 +1,5 @@
-#include "core/error.h"
-#include "kernels/cpu/amp_cpu.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cpu/amp_cpu.h"
 
 namespace hg::kernels {
 

@@ -9,9 +9,9 @@
 #include <sstream>
 #include <utility>
 
-#include "core/device.h"
-#include "core/error.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/core/device.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

@@ -5,8 +5,8 @@
 // double).
 #include <cstdint>
 
-#include "kernels/dispatch.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/dispatch.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

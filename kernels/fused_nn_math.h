@@ -4,7 +4,7 @@
 // a float32 rand() fill draws (core/philox.h). HG_HD: compiled for host and device.
 #include <cstdint>
 
-#include "core/philox.h"
+#include "halfgrad/core/philox.h"
 
 namespace hg::kernels::fused_math {
 

@@ -1,4 +1,4 @@
-#include "kernels/cpu/fused_nn_cpu.h"
+#include "halfgrad/kernels/cpu/fused_nn_cpu.h"
 
 namespace hg::kernels {
 

@@ -5,7 +5,7 @@
 // (and 1 / 0 for x = 0 is 0 here; PyTorch's CPU gives 0 too).
 #include <cstdint>
 
-#include "core/half.h"  // HG_HD
+#include "halfgrad/core/half.h"  // HG_HD
 
 namespace hg::kernels {
 

@@ -6,8 +6,8 @@
 //  - views carry element strides; broadcast inputs come with the output's sizes, stride 0;
 //  - fp16/bf16 are computed in float and rounded (to nearest even) when stored, fp64 in double;
 //  - outputs are written, never accumulated into, unless the family says otherwise.
-#include "kernels/dispatch.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/dispatch.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

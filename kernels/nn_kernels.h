@@ -2,8 +2,8 @@
 // Kernel families for the neural-network ops: convolution, pooling, normalisation, losses and
 // embeddings. Same conventions as kernels/kernels.h; every tensor here is contiguous NCHW
 // (or [rows, cols]) unless the family says otherwise, and 16-bit dtypes compute in float.
-#include "kernels/dispatch.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/dispatch.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

@@ -4,8 +4,8 @@
 // fill_* functions, the CUDA column runs the same per-block functions of core/philox.h.
 #include <cstdint>
 
-#include "kernels/dispatch.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/dispatch.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

@@ -1,7 +1,7 @@
 // The CPU column of kernels::random_fill: core/random.h's fills on raw host memory.
-#include "core/error.h"
-#include "core/random.h"
-#include "kernels/random_kernels.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/kernels/random_kernels.h"
 
 namespace hg::kernels {
 

@@ -1,4 +1,4 @@
-#include "kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
 
 namespace hg::kernels {
 

@@ -1,6 +1,6 @@
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::kernels {
 

@@ -1,7 +1,7 @@
 #pragma once
 // From Tensor to the kernels' TensorView (host side only: .cu files never see this header).
-#include "core/tensor.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels {
 

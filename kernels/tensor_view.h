@@ -4,7 +4,7 @@
 // stride 0 in the broadcast dims and the output's sizes.
 #include <cstdint>
 
-#include "core/dtype.h"
+#include "halfgrad/core/dtype.h"
 
 namespace hg::kernels {
 

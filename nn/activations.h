@@ -4,8 +4,8 @@
 #include <sstream>
 #include <string>
 
-#include "autograd/ops.h"
-#include "nn/module.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

@@ -1,6 +1,6 @@
 #pragma once
-#include "autograd/nn_ops.h"
-#include "nn/module.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

@@ -1,13 +1,13 @@
-#include "nn/batch_norm.h"
+#include "halfgrad/nn/batch_norm.h"
 
 #include <algorithm>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::nn {
 

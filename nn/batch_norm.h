@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/module.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

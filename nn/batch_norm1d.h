@@ -1,5 +1,5 @@
 #pragma once
-#include "nn/batch_norm.h"
+#include "halfgrad/nn/batch_norm.h"
 
 namespace hg::nn {
 

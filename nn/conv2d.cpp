@@ -1,11 +1,11 @@
-#include "nn/conv2d.h"
+#include "halfgrad/nn/conv2d.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "core/error.h"
-#include "core/factories.h"
-#include "nn/init.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/nn/init.h"
 
 namespace hg::nn {
 

@@ -1,9 +1,9 @@
 #pragma once
 #include <sstream>
 
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "nn/module.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

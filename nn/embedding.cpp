@@ -1,10 +1,10 @@
-#include "nn/embedding.h"
+#include "halfgrad/nn/embedding.h"
 
 #include <sstream>
 
-#include "autograd/nn_ops.h"
-#include "core/factories.h"
-#include "nn/init.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/nn/init.h"
 
 namespace hg::nn {
 

@@ -1,7 +1,7 @@
 #pragma once
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
-#include "nn/module.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

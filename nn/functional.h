@@ -1,7 +1,7 @@
 #pragma once
 // nn::functional: the functional forms of the layers (the same free functions as hg::).
-#include "autograd/nn_ops.h"
-#include "autograd/ops.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/ops.h"
 
 namespace hg::nn::functional {
 

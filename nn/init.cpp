@@ -1,11 +1,11 @@
-#include "nn/init.h"
+#include "halfgrad/nn/init.h"
 
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::nn::init {
 

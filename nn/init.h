@@ -3,7 +3,7 @@
 // a = sqrt(5) (bound 1 / sqrt(fan_in)) for the weight and uniform(+-1 / sqrt(fan_in)) for the
 // bias, so the same architecture starts (statistically) alike in both frameworks. All draws
 // come from the default generator.
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::nn::init {
 

@@ -1,9 +1,9 @@
-#include "nn/layer_norm.h"
+#include "halfgrad/nn/layer_norm.h"
 
 #include <sstream>
 
-#include "autograd/nn_ops.h"
-#include "core/factories.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::nn {
 

@@ -1,11 +1,11 @@
-#include "nn/linear.h"
+#include "halfgrad/nn/linear.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/ops.h"
-#include "core/factories.h"
-#include "nn/init.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/nn/init.h"
 
 namespace hg::nn {
 

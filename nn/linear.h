@@ -1,5 +1,5 @@
 #pragma once
-#include "nn/module.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

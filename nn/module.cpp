@@ -1,9 +1,9 @@
-#include "nn/module.h"
+#include "halfgrad/nn/module.h"
 
 #include <set>
 
-#include "autograd/grad_mode.h"
-#include "core/error.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::nn {
 

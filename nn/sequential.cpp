@@ -1,11 +1,11 @@
-#include "nn/sequential.h"
+#include "halfgrad/nn/sequential.h"
 
 #include <typeinfo>
 
-#include "core/error.h"
-#include "nn/activations.h"
-#include "nn/batch_norm1d.h"
-#include "nn/batch_norm2d.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/nn/activations.h"
+#include "halfgrad/nn/batch_norm1d.h"
+#include "halfgrad/nn/batch_norm2d.h"
 
 namespace hg::nn {
 

@@ -1,7 +1,7 @@
 #pragma once
 #include <initializer_list>
 
-#include "nn/module.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

@@ -1,4 +1,4 @@
-#include "nn/serialization.h"
+#include "halfgrad/nn/serialization.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,8 +17,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "core/error.h"
-#include "core/factories.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::nn {
 
@@ -150,6 +150,8 @@ void remove_stale_temporaries(const std::string& path) {
 
 void save_safetensors(const TensorMap& tensors, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
+  for (const auto& [name, t] : tensors)
+    HG_CHECK(t.defined(), "save_safetensors: tensor \"", name, "\" is undefined (", path, ")");
   const std::vector<std::pair<std::string, Tensor>> ordered = data_order(tensors);
   const std::string header = build_header(ordered, metadata);
   remove_stale_temporaries(path);

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
-#include "nn/module.h"
+#include "halfgrad/core/tensor.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 

@@ -2,9 +2,9 @@
 // once (missing keys, unexpected keys, shape and dtype mismatches), then nothing is changed.
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "core/error.h"
-#include "nn/module.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/nn/module.h"
 
 namespace hg::nn {
 
@@ -21,7 +21,11 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& state, bool st
       continue;
     }
     const Tensor& v = found->second;
-    if (v.sizes() != t.sizes() || v.dtype() != t.dtype()) {
+    if (!v.defined()) {
+      problems << "\n  \"" << name << "\": expected " << hg::describe(t)
+               << ", got an undefined tensor";
+      ++count;
+    } else if (v.sizes() != t.sizes() || v.dtype() != t.dtype()) {
       problems << "\n  \"" << name << "\": expected " << hg::describe(t) << ", got "
                << hg::describe(v);
       ++count;

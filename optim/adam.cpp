@@ -4,20 +4,20 @@
 #pragma GCC optimize("no-math-errno")
 #endif
 
-#include "optim/adam.h"
+#include "halfgrad/optim/adam.h"
 
 #include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
 
-#include "autograd/ops.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
-#include "optim/adamw.h"
-#include "optim/cpu_update.h"
-#include "optim/fused_batch.h"
-#include "optim/fused_inputs.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
+#include "halfgrad/optim/adamw.h"
+#include "halfgrad/optim/cpu_update.h"
+#include "halfgrad/optim/fused_batch.h"
+#include "halfgrad/optim/fused_inputs.h"
 
 namespace hg::optim {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim {
 

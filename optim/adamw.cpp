@@ -1,4 +1,4 @@
-#include "optim/adamw.h"
+#include "halfgrad/optim/adamw.h"
 
 #include <utility>
 

@@ -4,7 +4,7 @@
 // gradient (see optim/adam.h). weight_decay defaults to 1e-2, as in PyTorch.
 #include <vector>
 
-#include "optim/adam.h"
+#include "halfgrad/optim/adam.h"
 
 namespace hg::optim {
 

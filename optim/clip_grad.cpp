@@ -1,4 +1,4 @@
-#include "optim/clip_grad.h"
+#include "halfgrad/optim/clip_grad.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,12 +7,12 @@
 #include <type_traits>
 #include <vector>
 
-#include "amp/scale_state.h"
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/error.h"
-#include "core/half.h"
-#include "core/warning.h"
+#include "halfgrad/amp/scale_state.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/core/warning.h"
 
 namespace hg::optim {
 

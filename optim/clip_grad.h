@@ -4,7 +4,7 @@
 #include <limits>
 #include <vector>
 
-#include "core/tensor.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::optim {
 

@@ -1,4 +1,4 @@
-#include "optim/cosine_annealing_lr.h"
+#include "halfgrad/optim/cosine_annealing_lr.h"
 
 #include <cmath>
 #include <numbers>

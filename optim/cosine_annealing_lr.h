@@ -5,7 +5,7 @@
 // as in PyTorch.
 #include <cstdint>
 
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/error.h"
-#include "core/half.h"
-#include "optim/optimizer.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim::detail {
 

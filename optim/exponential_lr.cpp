@@ -1,4 +1,4 @@
-#include "optim/exponential_lr.h"
+#include "halfgrad/optim/exponential_lr.h"
 
 #include <cmath>
 

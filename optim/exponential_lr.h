@@ -1,7 +1,7 @@
 #pragma once
 // ExponentialLR: lr = base_lr * gamma^epoch (torch.optim.lr_scheduler.ExponentialLR, in its
 // closed form).
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

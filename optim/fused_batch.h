@@ -5,7 +5,7 @@
 #include <memory>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim::detail {
 

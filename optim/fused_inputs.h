@@ -3,9 +3,9 @@
 // one update, from the ParamUpdate's tensors: the device skip flag, the gated run's applied count
 // and the group's learning rate. The views live here, beside the FusedStepInputs pointing at
 // them, so the object must outlive the kernel call (it is a local of the caller).
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
-#include "optim/optimizer.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim::detail {
 

@@ -2,11 +2,11 @@
 // device, and the deferred host bookkeeping that decision leaves behind.
 #include <algorithm>
 
-#include "autograd/grad_mode.h"
-#include "core/cuda.h"
-#include "core/factories.h"
-#include "optim/fused_batch.h"
-#include "optim/optimizer.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/optim/fused_batch.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim {
 

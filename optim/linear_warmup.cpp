@@ -1,4 +1,4 @@
-#include "optim/linear_warmup.h"
+#include "halfgrad/optim/linear_warmup.h"
 
 #include <algorithm>
 

@@ -6,7 +6,7 @@
 // closed form. Unlike LinearLR's recursive form, start_factor may be 0.
 #include <cstdint>
 
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

@@ -1,9 +1,9 @@
 // Opt-in lost-update counting (Optimizer::count_lost_updates, optim/optimizer.h): the step of a
 // 16-bit parameter with the count taken on the side.
-#include "autograd/grad_mode.h"
-#include "autograd/ops.h"
-#include "core/factories.h"
-#include "optim/optimizer.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim {
 

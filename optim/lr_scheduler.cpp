@@ -1,11 +1,11 @@
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 #include <cmath>
 #include <utility>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "core/warning.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/warning.h"
 
 namespace hg::optim {
 

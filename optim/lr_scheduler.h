@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "optim/optimizer.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim {
 

@@ -1,4 +1,4 @@
-#include "optim/multi_step_lr.h"
+#include "halfgrad/optim/multi_step_lr.h"
 
 #include <algorithm>
 #include <cmath>

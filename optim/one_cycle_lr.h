@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

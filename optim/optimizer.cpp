@@ -1,13 +1,13 @@
-#include "optim/optimizer.h"
+#include "halfgrad/optim/optimizer.h"
 
 #include <cmath>
 #include <set>
 #include <typeinfo>
 
-#include "autograd/grad_mode.h"
-#include "core/cuda.h"
-#include "core/factories.h"
-#include "optim/fused_batch.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/optim/fused_batch.h"
 
 namespace hg::optim {
 

@@ -54,8 +54,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
-#include "core/tensor.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/tensor.h"
 
 namespace hg::optim {
 

@@ -2,9 +2,9 @@
 // learning rate in device memory that the fused optimizer kernels read.
 #include <cmath>
 
-#include "core/cuda.h"
-#include "core/factories.h"
-#include "optim/optimizer.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::optim {
 

@@ -1,8 +1,8 @@
-#include "optim/sequential_lr.h"
+#include "halfgrad/optim/sequential_lr.h"
 
 #include <utility>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::optim {
 

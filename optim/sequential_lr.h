@@ -18,7 +18,7 @@
 #include <memory>
 #include <vector>
 
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

@@ -1,16 +1,16 @@
-#include "optim/sgd.h"
+#include "halfgrad/optim/sgd.h"
 
 #include <cmath>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include "autograd/ops.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
-#include "optim/cpu_update.h"
-#include "optim/fused_batch.h"
-#include "optim/fused_inputs.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
+#include "halfgrad/optim/cpu_update.h"
+#include "halfgrad/optim/fused_batch.h"
+#include "halfgrad/optim/fused_inputs.h"
 
 namespace hg::optim {
 

@@ -1,4 +1,4 @@
-#include "optim/step_lr.h"
+#include "halfgrad/optim/step_lr.h"
 
 #include <cmath>
 

@@ -3,7 +3,7 @@
 // its closed form).
 #include <cstdint>
 
-#include "optim/lr_scheduler.h"
+#include "halfgrad/optim/lr_scheduler.h"
 
 namespace hg::optim {
 

@@ -1,13 +1,13 @@
-#include "train/checkpoint.h"
+#include "halfgrad/train/checkpoint.h"
 
 #include <fstream>
 #include <optional>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "core/error.h"
-#include "nn/serialization.h"
-#include "train/checkpoint_format.h"
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/nn/serialization.h"
+#include "halfgrad/train/checkpoint_format.h"
 
 namespace hg::train {
 namespace {

@@ -36,12 +36,12 @@
 #include <map>
 #include <string>
 
-#include "amp/grad_scaler.h"
-#include "core/random.h"
-#include "data/dataloader.h"
-#include "nn/module.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
+#include "halfgrad/amp/grad_scaler.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/data/dataloader.h"
+#include "halfgrad/nn/module.h"
+#include "halfgrad/optim/lr_scheduler.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::train {
 

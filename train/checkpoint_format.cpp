@@ -1,11 +1,11 @@
-#include "train/checkpoint_format.h"
+#include "halfgrad/train/checkpoint_format.h"
 
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::train::detail {
 namespace {

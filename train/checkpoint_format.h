@@ -16,12 +16,12 @@
 #include <set>
 #include <string>
 
-#include "core/random.h"
-#include "data/dataloader.h"
-#include "nn/serialization.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
-#include "train/checkpoint.h"
+#include "halfgrad/core/random.h"
+#include "halfgrad/data/dataloader.h"
+#include "halfgrad/nn/serialization.h"
+#include "halfgrad/optim/lr_scheduler.h"
+#include "halfgrad/optim/optimizer.h"
+#include "halfgrad/train/checkpoint.h"
 
 namespace hg::train::detail {
 

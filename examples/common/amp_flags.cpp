@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <sstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::examples {
 

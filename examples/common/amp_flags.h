@@ -5,11 +5,11 @@
 #include <map>
 #include <string>
 
-#include "amp/grad_scaler.h"
-#include "amp/initialize.h"
+#include "halfgrad/amp/grad_scaler.h"
+#include "halfgrad/amp/initialize.h"
 #include "args.h"
-#include "nn/module.h"
-#include "optim/optimizer.h"
+#include "halfgrad/nn/module.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::examples {
 

@@ -5,7 +5,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::examples {
 

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <iterator>
 
-#include "core/error.h"
-#include "train/checkpoint.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/train/checkpoint.h"
 
 namespace hg::examples {
 

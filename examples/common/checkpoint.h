@@ -7,9 +7,9 @@
 #include <map>
 #include <string>
 
-#include "nn/module.h"
-#include "optim/lr_scheduler.h"
-#include "optim/optimizer.h"
+#include "halfgrad/nn/module.h"
+#include "halfgrad/optim/lr_scheduler.h"
+#include "halfgrad/optim/optimizer.h"
 
 namespace hg::examples {
 

@@ -1,6 +1,6 @@
 #include "models.h"
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::examples {
 

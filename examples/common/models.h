@@ -3,7 +3,7 @@
 #include <memory>
 #include <string>
 
-#include "nn/nn.h"
+#include "halfgrad/nn/nn.h"
 
 namespace hg::examples {
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 namespace hg::tour {
 

@@ -1,13 +1,13 @@
 // The CPU column of the AMP and fused-optimizer families (kernels/amp_kernels.h): the same
 // arithmetic as amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp (kernels/amp_math.h), in
 // loops of the same shape as optim/cpu_update.h, so the results match bit for bit.
-#include "kernels/cpu/amp_cpu.h"
+#include "halfgrad/kernels/cpu/amp_cpu.h"
 
 #include <type_traits>
 
-#include "kernels/amp_math.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/amp_math.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

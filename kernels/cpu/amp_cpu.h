@@ -1,6 +1,6 @@
 #pragma once
 // The CPU column of the AMP and fused-optimizer families (contracts in kernels/amp_kernels.h).
-#include "kernels/amp_kernels.h"
+#include "halfgrad/kernels/amp_kernels.h"
 
 namespace hg::kernels::cpu {
 

@@ -20,7 +20,7 @@
 // (OpenBLAS's AVX-512 sgemm/dgemm kernels) where the CPU and OS support AVX-512 F/CD/BW/DQ/VL;
 // else OpenBLAS's own detection. If the process already has OpenBLAS loaded, that copy is used
 // as it is. HG_OPENBLAS_LIBRARY names another libopenblas.so to open.
-#include "kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/blas.h"
 
 #include <dlfcn.h>
 
@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 
 #ifndef HG_OPENBLAS_PATH  // set by cmake/Blas.cmake to the libopenblas.so.0 found at configure time
 #define HG_OPENBLAS_PATH "libopenblas.so.0"

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/half.h"
-#include "kernels/cpu/convert_bulk.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/kernels/cpu/convert_bulk.h"
 
 namespace hg::kernels::cpu {
 

@@ -6,9 +6,9 @@
 // Numerics: fp16/bf16 operands are widened to float (the weight once per call, x one column
 // matrix at a time), multiplied with fp32 accumulation and rounded once on store; fp64 runs in
 // double.
-#include "kernels/cpu/conv_shifted.h"
-#include "kernels/cpu/conv_util.h"
-#include "kernels/cpu/cpu_nn_kernels.h"
+#include "halfgrad/kernels/cpu/conv_shifted.h"
+#include "halfgrad/kernels/cpu/conv_util.h"
+#include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
 
 namespace hg::kernels::cpu {
 

@@ -4,9 +4,9 @@
 // and grad_bias are summed per thread in the compute type and reduced in thread order, so a result
 // depends only on the inputs and the thread count; they and grad_x are rounded to the tensor's
 // dtype once, at the end.
-#include "kernels/cpu/conv_shifted.h"
-#include "kernels/cpu/conv_util.h"
-#include "kernels/cpu/cpu_nn_kernels.h"
+#include "halfgrad/kernels/cpu/conv_shifted.h"
+#include "halfgrad/kernels/cpu/conv_util.h"
+#include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
 
 namespace hg::kernels::cpu {
 

@@ -12,7 +12,7 @@
 // in the forward, written in the backward) from reaching into the next one.
 #include <vector>
 
-#include "kernels/cpu/conv_util.h"
+#include "halfgrad/kernels/cpu/conv_util.h"
 
 namespace hg::kernels::cpu::conv {
 

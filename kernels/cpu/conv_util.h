@@ -19,11 +19,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/blas.h"
-#include "kernels/cpu/convert_bulk.h"
-#include "kernels/cpu/im2col.h"
-#include "kernels/cpu/loops.h"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/im2col.h"
+#include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg::kernels::cpu::conv {
 

@@ -1,9 +1,9 @@
 // Copy with dtype conversion, and fill. The contiguous same-dtype case is a memcpy per run.
 #include <cstring>
 
-#include "kernels/cpu/convert_bulk.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

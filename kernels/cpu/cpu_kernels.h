@@ -1,6 +1,6 @@
 #pragma once
 // The CPU column of the dispatch tables (see kernels/kernels.h for the contracts).
-#include "kernels/kernels.h"
+#include "halfgrad/kernels/kernels.h"
 
 namespace hg::kernels::cpu {
 

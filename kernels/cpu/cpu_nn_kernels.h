@@ -1,6 +1,6 @@
 #pragma once
 // The CPU column of the nn dispatch tables (see kernels/nn_kernels.h for the contracts).
-#include "kernels/nn_kernels.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg::kernels::cpu {
 

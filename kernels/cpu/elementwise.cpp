@@ -4,10 +4,10 @@
 #include <cmath>
 #include <type_traits>
 
-#include "kernels/cpu/blocked_16bit.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
-#include "kernels/integer_pow.h"
+#include "halfgrad/kernels/cpu/blocked_16bit.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/integer_pow.h"
 
 namespace hg::kernels::cpu {
 

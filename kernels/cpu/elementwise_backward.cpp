@@ -2,9 +2,9 @@
 // from the saved input or output, rounded once on store.
 #include <cmath>
 
-#include "kernels/cpu/blocked_16bit.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/blocked_16bit.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

@@ -4,9 +4,9 @@
 // smoothing equals nll_loss(log_softmax(x)) bit for bit.
 #include <cmath>
 
-#include "kernels/cpu/fused_nn_cpu.h"
-#include "kernels/cpu/loops.h"
-#include "kernels/fused_nn_math.h"
+#include "halfgrad/kernels/cpu/fused_nn_cpu.h"
+#include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/fused_nn_math.h"
 
 namespace hg::kernels::cpu {
 

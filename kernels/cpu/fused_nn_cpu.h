@@ -1,6 +1,6 @@
 #pragma once
 // The CPU column of the fused nn families (contracts in kernels/fused_nn_kernels.h).
-#include "kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
 
 namespace hg::kernels::cpu {
 

@@ -5,9 +5,9 @@
 #include <numeric>
 #include <vector>
 
-#include "kernels/cpu/blas.h"
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

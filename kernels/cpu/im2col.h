@@ -12,8 +12,8 @@
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/cpu/convert_bulk.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

@@ -2,8 +2,8 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cpu/cpu_nn_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

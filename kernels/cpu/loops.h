@@ -7,10 +7,10 @@
 #include <array>
 #include <cstdint>
 
-#include "core/convert.h"
-#include "core/error.h"
-#include "core/half.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/core/convert.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::kernels::cpu {
 

@@ -19,7 +19,7 @@
 #include <immintrin.h>
 #endif
 
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

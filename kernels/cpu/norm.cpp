@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/cpu_nn_kernels.h"
-#include "kernels/cpu/loops.h"
-#include "kernels/with_flag.h"
+#include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/with_flag.h"
 
 namespace hg::kernels::cpu {
 

@@ -1,9 +1,9 @@
-#include "core/parallel.h"
+#include "halfgrad/core/parallel.h"
 
 #include <omp.h>
 
-#include "core/error.h"
-#include "kernels/cpu/blas.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cpu/blas.h"
 
 namespace hg {
 

@@ -11,10 +11,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/convert_bulk.h"
-#include "kernels/cpu/cpu_nn_kernels.h"
-#include "kernels/cpu/loops.h"
-#include "kernels/cpu/max_pool_2x2.h"
+#include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/max_pool_2x2.h"
 
 namespace hg::kernels::cpu {
 

@@ -8,8 +8,8 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

@@ -2,8 +2,8 @@
 // subtracted first so exp never overflows; sums are kept in float (double for fp64).
 #include <cmath>
 
-#include "kernels/cpu/cpu_kernels.h"
-#include "kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
 

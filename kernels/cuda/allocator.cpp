@@ -27,11 +27,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "core/allocator.h"
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/graph_pool.h"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/graph_pool.h"
 
 namespace hg::cuda {
 

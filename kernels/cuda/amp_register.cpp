@@ -1,5 +1,5 @@
 // Fills the CUDA column of the AMP and fused-optimizer tables (kernels/amp_tables.cpp).
-#include "kernels/cuda/cuda_amp_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_amp_kernels.h"
 
 namespace hg::kernels::cuda {
 namespace {

@@ -6,8 +6,8 @@
 // smaller index, which picks the same element as the sequential scan.
 #include <cub/block/block_reduce.cuh>
 
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
 
 namespace hg::cuda {
 

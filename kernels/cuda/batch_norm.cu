@@ -12,12 +12,12 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/channel_sums.cuh"
-#include "kernels/cuda/cuda_nn_kernels.h"
-#include "kernels/cuda/index_div.h"
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/cuda/norm_common.cuh"
-#include "kernels/with_flag.h"
+#include "halfgrad/kernels/cuda/channel_sums.cuh"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/index_div.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/norm_common.cuh"
+#include "halfgrad/kernels/with_flag.h"
 
 namespace hg::kernels::cuda {
 

@@ -1,9 +1,9 @@
 // Binary ops with broadcasting (broadcast operands arrive with stride 0), comparisons to Bool,
 // and where. Floating types compute in float (double for fp64); integer types in int64 and
 // store back (uint8 wraps), like the CPU (kernels/cpu/elementwise.cpp).
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
-#include "kernels/integer_pow.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/integer_pow.h"
 
 namespace hg::cuda {
 

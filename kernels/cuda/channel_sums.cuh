@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
 
 namespace hg::kernels::cuda {
 

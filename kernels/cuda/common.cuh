@@ -9,12 +9,12 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/convert.h"
-#include "core/half.h"
+#include "halfgrad/core/convert.h"
+#include "halfgrad/core/half.h"
 
-#include "core/dtype.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/core/dtype.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::cuda {
 

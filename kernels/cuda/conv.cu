@@ -15,13 +15,13 @@
 #include <cstdint>
 #include <optional>
 
-#include "core/cuda.h"
-#include "kernels/cuda/channel_sums.cuh"
-#include "kernels/cuda/conv_igemm.h"
-#include "kernels/cuda/conv_shape.cuh"
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/cuda_nn_kernels.h"
-#include "kernels/cuda/nn_gemm.cuh"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/kernels/cuda/channel_sums.cuh"
+#include "halfgrad/kernels/cuda/conv_igemm.h"
+#include "halfgrad/kernels/cuda/conv_shape.cuh"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/nn_gemm.cuh"
 
 namespace hg::kernels::cuda {
 

@@ -9,10 +9,10 @@
 // it to the other stage afterwards, so global loads overlap the tensor-core work.
 #include <cstdlib>
 
-#include "core/cuda.h"
-#include "kernels/cuda/conv_igemm.h"
-#include "kernels/cuda/conv_igemm_common.cuh"
-#include "kernels/with_flag.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/kernels/cuda/conv_igemm.h"
+#include "halfgrad/kernels/cuda/conv_igemm_common.cuh"
+#include "halfgrad/kernels/with_flag.h"
 
 namespace hg::cuda::igemm {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "kernels/cuda/conv_igemm_tiles.h"
+#include "halfgrad/kernels/cuda/conv_igemm_tiles.h"
 
 namespace hg::cuda::igemm {
 

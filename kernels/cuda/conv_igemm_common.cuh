@@ -5,8 +5,8 @@
 // hands its results out through a 16 x 16 float staging area per warp.
 #include <mma.h>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/cuda/conv_igemm_tiles.h"
+#include "halfgrad/kernels/cuda/common.cuh"
+#include "halfgrad/kernels/cuda/conv_igemm_tiles.h"
 
 namespace hg::cuda::igemm {
 

@@ -15,7 +15,7 @@
 // computes a kTileM x kTileN tile of out, kTileK columns of W and rows of X at a time.
 #include <cstdint>
 
-#include "kernels/cuda/index_div.h"
+#include "halfgrad/kernels/cuda/index_div.h"
 
 namespace hg::cuda::igemm {
 

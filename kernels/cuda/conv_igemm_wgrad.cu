@@ -6,9 +6,9 @@
 // grad_out, and the same result on every run.
 #include <cuda_runtime.h>
 
-#include "kernels/cuda/conv_igemm.h"
-#include "kernels/cuda/conv_igemm_common.cuh"
-#include "kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/conv_igemm.h"
+#include "halfgrad/kernels/cuda/conv_igemm_common.cuh"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
 
 namespace hg::cuda::igemm {
 namespace {

@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "kernels/cuda/index_div.h"
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/nn_kernels.h"
+#include "halfgrad/kernels/cuda/index_div.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg::cuda::conv {
 

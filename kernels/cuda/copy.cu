@@ -1,8 +1,8 @@
 // Copy with dtype conversion (any of the 7 dtypes to any other), any layouts, broadcast source.
 // Same dtype and both contiguous is a device-to-device cudaMemcpyAsync; contiguous casts take
 // the 16-byte vector path of the elementwise engine; everything else the strided path.
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
 
 namespace hg::cuda {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA column of the AMP and fused-optimizer families (contracts in kernels/amp_kernels.h);
 // registered by kernels/cuda/amp_register.cpp.
-#include "kernels/amp_kernels.h"
+#include "halfgrad/kernels/amp_kernels.h"
 
 namespace hg::kernels::cuda {
 

@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA column of the fused nn families (contracts in kernels/fused_nn_kernels.h); registered
 // by kernels/cuda/nn_register.cpp.
-#include "kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
 
 namespace hg::kernels::cuda {
 

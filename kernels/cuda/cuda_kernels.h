@@ -2,7 +2,7 @@
 // The CUDA column of the dispatch tables in kernels/kernels.h (contracts there). Every entry
 // queues work on current_stream() and returns without waiting; views hold device pointers.
 // Plain host header: kernels/cuda/register.cpp includes it to fill the tables.
-#include "kernels/kernels.h"
+#include "halfgrad/kernels/kernels.h"
 
 namespace hg::cuda {
 

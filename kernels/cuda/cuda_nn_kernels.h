@@ -1,7 +1,7 @@
 #pragma once
 // The CUDA column of the nn dispatch tables (contracts in kernels/nn_kernels.h); filled in by
 // kernels/cuda/nn_register.cpp when the library loads.
-#include "kernels/nn_kernels.h"
+#include "halfgrad/kernels/nn_kernels.h"
 
 namespace hg::kernels::cuda {
 

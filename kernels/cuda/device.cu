@@ -1,7 +1,7 @@
 // hg::cuda device queries. The CUDA backend proper (allocator, kernels, cuBLAS) builds on this.
 #include <cuda_runtime.h>
 
-#include "core/device.h"
+#include "halfgrad/core/device.h"
 
 namespace hg::cuda {
 

@@ -16,7 +16,7 @@
 #include <array>
 #include <utility>
 
-#include "kernels/cuda/common.cuh"
+#include "halfgrad/kernels/cuda/common.cuh"
 
 namespace hg::cuda {
 

@@ -1,10 +1,10 @@
 // out[...] = value for every dtype and layout. The value is converted on the host with the CPU's
 // rules (kernels/cpu/loops.h convert: double -> 16 bits in one rounding, bool = value != 0,
 // integers saturate with NaN -> 0) so both devices store the same bits.
-#include "core/convert.h"
-#include "core/half.h"
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
+#include "halfgrad/core/convert.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
 
 namespace hg::cuda {
 

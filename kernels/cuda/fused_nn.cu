@@ -5,11 +5,11 @@
 // backward, with the row's log-sum-exp saved in between; the losses' mean over the counted
 // targets is one block forward and one broadcast backward.
 
-#include "core/half.h"
-#include "kernels/cuda/cuda_fused_nn_kernels.h"
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/cuda/target_check.h"
-#include "kernels/fused_nn_math.h"
+#include "halfgrad/core/half.h"
+#include "halfgrad/kernels/cuda/cuda_fused_nn_kernels.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/target_check.h"
+#include "halfgrad/kernels/fused_nn_math.h"
 
 namespace hg::kernels::cuda {
 

@@ -19,7 +19,7 @@
 // memory-bound anyway, and results stay within an ulp or so of the CPU's.
 #include <cmath>
 
-#include "core/half.h"  // HG_HD
+#include "halfgrad/core/half.h"  // HG_HD
 
 namespace hg::cuda::gelu16 {
 

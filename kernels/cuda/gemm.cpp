@@ -9,12 +9,12 @@
 // contiguous first (a copy kernel into scratch memory).
 #include <memory>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/gemm_operands.h"
-#include "kernels/cuda/scratch.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/gemm_operands.h"
+#include "halfgrad/kernels/cuda/scratch.h"
 
 namespace hg::cuda {
 

@@ -22,12 +22,12 @@
 #include <string>
 #include <tuple>
 
-#include "core/allocator.h"
-#include "core/cuda.h"
-#include "core/warning.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/gemm_operands.h"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/warning.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/gemm_operands.h"
 
 namespace hg::cuda {
 

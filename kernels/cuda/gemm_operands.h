@@ -8,9 +8,9 @@
 #include <climits>
 #include <cstdint>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/tensor_view.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::cuda {
 

@@ -1,16 +1,16 @@
 // hg::cuda::Graph (core/cuda_graph.h): stream capture of halfgrad's one stream into a CUDA
 // graph, with a private allocator pool (kernels/cuda/graph_pool.h) that replays reuse.
-#include "core/cuda_graph.h"
+#include "halfgrad/core/cuda_graph.h"
 
 #include <cuda_runtime.h>
 
 #include <atomic>
 #include <vector>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/graph_pool.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/graph_pool.h"
 
 namespace hg::cuda {
 

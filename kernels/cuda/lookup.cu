@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/cuda/cuda_nn_kernels.h"
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/cuda/target_check.h"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/target_check.h"
 
 namespace hg::kernels::cuda {
 

@@ -5,9 +5,9 @@
 // Arithmetic: kernels/amp_math.h.
 #include <algorithm>
 
-#include "kernels/amp_math.h"
-#include "kernels/cuda/cuda_amp_kernels.h"
-#include "kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/amp_math.h"
+#include "halfgrad/kernels/cuda/cuda_amp_kernels.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
 
 namespace hg::kernels::cuda {
 

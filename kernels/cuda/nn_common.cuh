@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "core/allocator.h"
-#include "core/error.h"
-#include "kernels/cuda/common.cuh"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/common.cuh"
 
 namespace hg::cuda {
 

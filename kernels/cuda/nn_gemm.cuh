@@ -7,8 +7,8 @@
 #include <climits>
 #include <cstdint>
 
-#include "core/error.h"
-#include "kernels/cuda/common.cuh"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/common.cuh"
 
 namespace hg::cuda {
 

@@ -1,7 +1,7 @@
 // Fills the CUDA column of the nn dispatch tables (kernels/nn_tables.cpp) when the library
 // loads. The tables are constant-initialised, so they exist before this constructor runs.
-#include "kernels/cuda/cuda_fused_nn_kernels.h"
-#include "kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_fused_nn_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
 
 namespace hg::kernels::cuda {
 namespace {

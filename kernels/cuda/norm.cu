@@ -5,10 +5,10 @@
 // gradients sum over chunks of rows in two passes. Batch norm: kernels/cuda/batch_norm.cu.
 #include <algorithm>
 
-#include "kernels/cuda/cuda_nn_kernels.h"
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/cuda/norm_common.cuh"
-#include "kernels/cuda/scratch.h"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/norm_common.cuh"
+#include "halfgrad/kernels/cuda/scratch.h"
 
 namespace hg::kernels::cuda {
 

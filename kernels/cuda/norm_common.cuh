@@ -4,8 +4,8 @@
 // multiply-adds, so that a 16-bit activation is rounded as the CPU rounds it.
 #include <cstdint>
 
-#include "kernels/cuda/nn_common.cuh"
-#include "kernels/kernels.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/kernels.h"
 
 namespace hg::kernels::cuda {
 

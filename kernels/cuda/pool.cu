@@ -9,9 +9,9 @@
 // argmax indices into the compute type, rounded once.
 #include <algorithm>
 
-#include "kernels/cuda/cuda_nn_kernels.h"
-#include "kernels/cuda/index_div.h"
-#include "kernels/cuda/nn_common.cuh"
+#include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/index_div.h"
+#include "halfgrad/kernels/cuda/nn_common.cuh"
 
 namespace hg::kernels::cuda {
 

@@ -2,11 +2,11 @@
 // block offset + b with the very functions of core/philox.h the host runs, and stores the first
 // min(V, n - b V) of its V values. core/philox.h uses only correctly rounded operations and
 // explicit fma, so nvcc's --fmad contraction cannot change a bit.
-#include "core/error.h"
-#include "core/philox.h"
-#include "core/random_checks.h"
-#include "kernels/cuda/common.cuh"
-#include "kernels/random_kernels.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/philox.h"
+#include "halfgrad/core/random_checks.h"
+#include "halfgrad/kernels/cuda/common.cuh"
+#include "halfgrad/kernels/random_kernels.h"
 
 namespace hg::cuda {
 

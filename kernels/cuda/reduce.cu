@@ -14,10 +14,10 @@
 
 #include <cmath>
 
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
-#include "kernels/cuda/reduce_geometry.h"
-#include "kernels/cuda/scratch.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/reduce_geometry.h"
+#include "halfgrad/kernels/cuda/scratch.h"
 
 namespace hg::cuda {
 

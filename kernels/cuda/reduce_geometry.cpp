@@ -1,4 +1,4 @@
-#include "kernels/cuda/reduce_geometry.h"
+#include "halfgrad/kernels/cuda/reduce_geometry.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -4,7 +4,7 @@
 // that says which kernel shape fits the memory layout.
 #include <cstdint>
 
-#include "kernels/tensor_view.h"
+#include "halfgrad/kernels/tensor_view.h"
 
 namespace hg::cuda {
 

@@ -1,7 +1,7 @@
 // Fills the CUDA column of the core kernel tables when the library is loaded. The tables are
 // constant-initialised (kernels/tables.cpp), so they exist before this runs.
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/random_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/random_kernels.h"
 
 namespace hg::cuda {
 

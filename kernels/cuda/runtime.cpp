@@ -2,11 +2,11 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "core/allocator.h"
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/target_check.h"
+#include "halfgrad/core/allocator.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/target_check.h"
 
 namespace hg::cuda {
 

@@ -4,7 +4,7 @@
 // stream, after them (kernels/cuda/allocator.cpp).
 #include <cstddef>
 
-#include "core/allocator.h"
+#include "halfgrad/core/allocator.h"
 
 namespace hg::cuda {
 

@@ -8,8 +8,8 @@
 #include <cub/block/block_reduce.cuh>
 #include <cuda/std/limits>
 
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
 
 namespace hg::cuda {
 

@@ -1,13 +1,13 @@
 // The late report of out-of-range targets on CUDA (kernels/cuda/target_check.h).
-#include "kernels/cuda/target_check.h"
+#include "halfgrad/kernels/cuda/target_check.h"
 
 #include <mutex>
 #include <utility>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
-#include "kernels/cuda/graph_pool.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/graph_pool.h"
 
 namespace hg::cuda {
 

@@ -8,9 +8,9 @@
 #include <cstring>
 #include <mutex>
 
-#include "core/cuda.h"
-#include "core/error.h"
-#include "kernels/cuda/cuda_check.h"
+#include "halfgrad/core/cuda.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
 
 namespace hg::cuda {
 

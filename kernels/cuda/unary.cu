@@ -2,9 +2,9 @@
 // the CPU's (kernels/cpu/elementwise.cpp) operation for operation; +, -, *, /, sqrt are
 // correctly rounded on both, so only exp/log/erf/tanh/pow can differ (by an ulp or so). One
 // exception: 16-bit GELU takes the branch-free form of kernels/cuda/gelu_16bit.h, for speed.
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
-#include "kernels/cuda/gelu_16bit.h"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/gelu_16bit.h"
 
 namespace hg::cuda {
 

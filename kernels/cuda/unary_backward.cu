@@ -2,8 +2,8 @@
 // kernels::backward_uses_output says; computed in float (double for fp64), rounded once.
 // Relu and clamp select instead of multiplying (0 where blocked, even for an inf/NaN gradient),
 // like the CPU (kernels/cpu/elementwise_backward.cpp), whose formulas these are.
-#include "kernels/cuda/cuda_kernels.h"
-#include "kernels/cuda/elementwise.cuh"
+#include "halfgrad/kernels/cuda/cuda_kernels.h"
+#include "halfgrad/kernels/cuda/elementwise.cuh"
 
 namespace hg::cuda {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 
 namespace hg::test {
 

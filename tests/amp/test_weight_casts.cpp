@@ -3,8 +3,8 @@
 // with the casts made one by one; the kernel family cast_tensors refuses what it does not cast.
 #include <sstream>
 
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "test_util.h"
 
 using namespace hg;

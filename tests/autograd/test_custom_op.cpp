@@ -1,6 +1,6 @@
 // A user's own differentiable op, written exactly as docs/architecture.md ("Your own op") shows,
 // checked with gradcheck, under autocast, and against the misuses the engine refuses.
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -72,4 +72,13 @@ TEST_CASE("custom op: backward twice without retain_graph is refused, as for bui
   const Tensor y = cube_times(x, w).sum();
   y.backward();
   hg::test::expect_error([&] { y.backward(); }, {"CubeTimesBackward"});
+}
+
+TEST_CASE("custom op: an output computed with grad mode on (a history of its own) is refused") {
+  const Tensor x = ones({2}).requires_grad_(), w = ones({2});
+  const Tensor y = x * x * x * w;  // step 3 without its NoGradGuard: y has MulBackward
+  hg::test::expect_error([&] { autograd::record_op<CubeTimesBackward>({x, w}, y, x, w); },
+                         {"CubeTimesBackward: output 0 [2] float32 already has a grad_fn "
+                          "(MulBackward)",
+                          "NoGradGuard"});
 }

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "grad_util.h"
-#include "kernels/nn_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/nn_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 using namespace hg;
 using hg::test::check_grad;

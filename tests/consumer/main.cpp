@@ -3,6 +3,9 @@
 // returns non-zero on any mismatch.
 #include <halfgrad/halfgrad.h>
 
+#include "core/error.h"    // the program's own (src/core), not halfgrad's
+#include "data/dataset.h"  // the program's own (src/data)
+
 #include <cmath>
 #include <exception>
 #include <iostream>
@@ -32,6 +35,8 @@ void expect(const std::string& what, const std::vector<float>& got,
 }  // namespace
 
 int main() try {
+  expect("own headers beside halfgrad's",
+         {static_cast<float>(ConsumerDataset{}.size), static_cast<float>(kConsumerErrors)}, {3, 0});
   // a [2, 3] @ w [3, 2] -> y [2, 2]; loss = sum(y)
   hg::Tensor a = hg::from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
   hg::Tensor w = hg::from_vector<float>({1, -1, 0.5f, 2, -2, 0}, {3, 2},

@@ -4,9 +4,9 @@
 
 #include <cstdint>
 
-#include "core/cpu_memory.h"
-#include "core/factories.h"
-#include "core/tensor.h"
+#include "halfgrad/core/cpu_memory.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/core/tensor.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/half.h"
+#include "halfgrad/core/half.h"
 
 namespace {
 

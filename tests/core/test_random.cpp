@@ -11,9 +11,9 @@
 #include <omp.h>
 #endif
 
-#include "core/error.h"
-#include "core/philox.h"
-#include "core/random.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/core/philox.h"
+#include "halfgrad/core/random.h"
 
 using namespace hg;
 using namespace hg::random;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 #include "test_util.h"
 
 namespace hg::test {

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad.h"
+#include "halfgrad/halfgrad.h"
 
 namespace hg::cuda_test {
 

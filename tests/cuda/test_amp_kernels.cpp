@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "cuda_test_util.h"
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 using namespace hg;
 using hg::kernels::view_of;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #if defined(HG_WITH_CUDA)
-#include "kernels/cuda/reduce_geometry.h"
+#include "halfgrad/kernels/cuda/reduce_geometry.h"
 
 namespace {
 

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "kernels/amp_kernels.h"
-#include "kernels/fused_nn_kernels.h"
-#include "kernels/kernels.h"
-#include "kernels/nn_kernels.h"
-#include "kernels/random_kernels.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/kernels.h"
+#include "halfgrad/kernels/nn_kernels.h"
+#include "halfgrad/kernels/random_kernels.h"
 #include "test_util.h"
 
 using namespace hg;

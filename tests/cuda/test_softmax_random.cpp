@@ -2,8 +2,8 @@
 // per row), forward and backward; and the device random stream against the host one.
 #include <cmath>
 
-#include "kernels/random_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/random_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "parity.h"
 #include "test_util.h"
 

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 #include "emu_blas.h"
-#include "kernels/kernels.h"
+#include "halfgrad/kernels/kernels.h"
 
 struct cublasContext {
   cudaStream_t stream = nullptr;

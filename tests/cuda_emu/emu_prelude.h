@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/half.h"
+#include "halfgrad/core/half.h"
 
 // ---- declaration specifiers ------------------------------------------------------------------
 #define __global__

@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 #include "emu.h"
 #include "emu_runtime_state.h"
 

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "kernels/cuda/cuda_check.h"
+#include "halfgrad/kernels/cuda/cuda_check.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "autograd/nn_ops.h"
+#include "halfgrad/autograd/nn_ops.h"
 #include "emu.h"
-#include "kernels/cuda/conv_igemm.h"
+#include "halfgrad/kernels/cuda/conv_igemm.h"
 #include "test_util.h"
 
 using namespace hg;

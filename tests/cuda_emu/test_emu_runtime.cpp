@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 #include "emu.h"
 #include "quiet_reporter.h"
 

@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "core/error.h"
+#include "halfgrad/core/error.h"
 #include "emu.h"
 
 namespace {

@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "data/dataloader.h"
+#include "halfgrad/data/dataloader.h"
 #include "test_util.h"
 
 using hg::data::Batch;

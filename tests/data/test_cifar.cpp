@@ -1,7 +1,7 @@
 // The CIFAR-10 binary reader on tiny batch files generated here (no download needed).
 #include <filesystem>
 
-#include "data/cifar10.h"
+#include "halfgrad/data/cifar10.h"
 #include "data/data_test_util.h"
 #include "test_util.h"
 

@@ -2,7 +2,7 @@
 #include <cstring>
 
 #include "data/data_test_util.h"
-#include "data/idx.h"
+#include "halfgrad/data/idx.h"
 #include "test_util.h"
 
 using hg::test::expect_error;

@@ -7,8 +7,8 @@
 #include <memory>
 #include <vector>
 
-#include "kernels/amp_kernels.h"
-#include "kernels/tensor_bridge.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "test_util.h"
 
 using namespace hg;

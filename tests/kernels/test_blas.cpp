@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "kernels/cpu/blas.h"
+#include "halfgrad/core/error.h"
+#include "halfgrad/kernels/cpu/blas.h"
 
 namespace {
 

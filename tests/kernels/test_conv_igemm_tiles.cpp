@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/cuda/conv_igemm_tiles.h"
+#include "halfgrad/kernels/cuda/conv_igemm_tiles.h"
 
 namespace ig = hg::cuda::igemm;
 

@@ -1,7 +1,7 @@
 // The dispatch tables: a kernel's own error, raised on a device, comes back naming the family,
 // the device and the views (a CUDA launch failure only knows its file and line).
-#include "kernels/amp_kernels.h"
-#include "kernels/kernels.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/kernels.h"
 #include "test_util.h"
 
 using namespace hg;

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <vector>
 
-#include "autograd/gradcheck.h"
+#include "halfgrad/autograd/gradcheck.h"
 #include "test_util.h"
 
 using namespace hg;

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <limits>
 
-#include "kernels/cuda/gelu_16bit.h"
+#include "halfgrad/kernels/cuda/gelu_16bit.h"
 #include "test_util.h"
 
 using namespace hg;

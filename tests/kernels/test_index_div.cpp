@@ -8,7 +8,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cuda/index_div.h"
+#include "halfgrad/kernels/cuda/index_div.h"
 
 using hg::cuda::FastDivmod;
 using hg::cuda::WideDivmod;

@@ -2,8 +2,8 @@
 // they match host-decided steps, and the bookkeeping settled afterwards.
 #include <memory>
 
-#include "kernels/cpu/amp_cpu.h"
-#include "optim/fused_batch.h"
+#include "halfgrad/kernels/cpu/amp_cpu.h"
+#include "halfgrad/optim/fused_batch.h"
 #include "test_util.h"
 
 using namespace hg;
