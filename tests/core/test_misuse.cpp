@@ -60,6 +60,9 @@ TEST_CASE("misuse: dtypes") {
                       {"randint: expected low < high"});
   expect_misuse_error("dtypes", "use of an undefined tensor", [] { (void)Tensor().sizes(); },
                       {"undefined tensor"});
+  expect_misuse_error("dtypes", "expand_as an undefined tensor",
+                      [&] { (void)f.expand_as(Tensor()); },
+                      {"expand_as (its argument): got an undefined tensor"});
   CHECK(bits(f) == f_bits);
 }
 

@@ -53,6 +53,14 @@ TEST_CASE("misuse: nn") {
             {{"weight", zeros({2, 4})}, {"bias", zeros({2})}, {"scale", zeros({1})}});
       },
       {"unexpected key \"scale\""});
+  expect_misuse_error("nn", "load_state_dict with an undefined tensor",
+                      [&] {
+                        fc.load_state_dict({{"weight", Tensor()}, {"bias", zeros({2})}});
+                      },
+                      {"\"weight\": expected [2, 4] float32, got an undefined tensor"});
+  expect_misuse_error("nn", "save_safetensors of an undefined tensor",
+                      [] { nn::save_safetensors({{"a", Tensor()}}, "/tmp/never_written"); },
+                      {"save_safetensors: tensor \"a\" is undefined"});
   expect_misuse_error("nn", "load a file that does not exist",
                       [&] { nn::load(fc, "/nonexistent/model.safetensors"); },
                       {"no such file", "/nonexistent/model.safetensors"});
