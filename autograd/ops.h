@@ -23,6 +23,8 @@ Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
 Tensor pow(const Tensor& x, double exponent);
 Tensor clamp(const Tensor& x, double min, double max);
 Tensor clamp_min(const Tensor& x, double min);
@@ -108,5 +110,19 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 // ---- joining ----
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
+
+// ---- splitting and indexing (autograd/index_ops.cpp) ----
+// Views of x along dim, as torch.split: pieces of split_size (the last may be smaller), or of
+// the given sizes (which must sum to size(dim)).
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim = 0);
+// ceil(size(dim) / chunks)-sized views, as torch.chunk (fewer than `chunks` when they run out).
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
+// x [.., D, ..] (floating), index int64 [K] in [0, D) -> [.., K, ..]: the slices at index along
+// dim. The gradient of a slice picked twice is the sum of both.
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+// out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on), as torch.gather: index int64 of
+// x's rank, no larger than x but along dim; out has index's shape.
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 
 }  // namespace hg

@@ -50,6 +50,10 @@ const char* unary_name(UnaryOp op) {
       return "div";
     case UnaryOp::ScalarDiv:
       return "rdiv";
+    case UnaryOp::Sin:
+      return "sin";
+    case UnaryOp::Cos:
+      return "cos";
     case UnaryOp::Affine:
       return "affine";
   }
@@ -141,7 +145,7 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
 bool promotes_to_float(UnaryOp op) {
   return op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
          op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal ||
-         op == UnaryOp::Pow;
+         op == UnaryOp::Pow || op == UnaryOp::Sin || op == UnaryOp::Cos;
 }
 
 bool whole_bounds(UnaryOp op, const UnaryParams& p) {
@@ -207,6 +211,9 @@ Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
 Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
+// In the input's dtype under autocast, as PyTorch's (on neither of its lists).
+Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, x); }
+Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, x); }
 Tensor pow(const Tensor& x, double exponent) {
   return unary_op(UnaryOp::Pow, amp::autocast(amp::OpId::Pow, x), {exponent, 0});
 }

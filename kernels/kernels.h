@@ -29,6 +29,8 @@ enum class UnaryOp {
   Clamp,      // clamp(x, params.a, params.b)
   DivScalar,  // x / params.a: a true division, as PyTorch's CPU (not x * (1 / a))
   ScalarDiv,  // params.a / x: a true division, the scalar kept in the compute type
+  Sin,
+  Cos,
   Affine      // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {

@@ -87,6 +87,10 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
       return unary_loop<T>(in, out, [a](C x) { return x / a; });
     case UnaryOp::ScalarDiv:
       return unary_loop<T>(in, out, [a](C x) { return a / x; });
+    case UnaryOp::Sin:
+      return unary_loop<T>(in, out, [](C x) { return std::sin(x); });
+    case UnaryOp::Cos:
+      return unary_loop<T>(in, out, [](C x) { return std::cos(x); });
     case UnaryOp::Affine:
       return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
   }

@@ -112,6 +112,10 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
       return backward_loop<T>(v, g, out, [a](C) { return C(1) / a; });
     case UnaryOp::ScalarDiv:  // d(a / x) = -a / x^2
       return backward_loop<T>(v, g, out, [a](C x) { return -a / (x * x); });
+    case UnaryOp::Sin:
+      return backward_loop<T>(v, g, out, [](C x) { return std::cos(x); });
+    case UnaryOp::Cos:
+      return backward_loop<T>(v, g, out, [](C x) { return -std::sin(x); });
     case UnaryOp::Affine:
       return backward_loop<T>(v, g, out, [a](C) { return a; });
   }

@@ -177,6 +177,10 @@ __device__ inline float tanh_(float x) { return ::tanhf(x); }
 __device__ inline double tanh_(double x) { return ::tanh(x); }
 __device__ inline float pow_(float x, float y) { return ::powf(x, y); }
 __device__ inline double pow_(double x, double y) { return ::pow(x, y); }
+__device__ inline float sin_(float x) { return ::sinf(x); }  // (not __sinf: full range)
+__device__ inline double sin_(double x) { return ::sin(x); }
+__device__ inline float cos_(float x) { return ::cosf(x); }
+__device__ inline double cos_(double x) { return ::cos(x); }
 __device__ inline float abs_(float x) { return ::fabsf(x); }
 __device__ inline double abs_(double x) { return ::fabs(x); }
 

@@ -61,6 +61,10 @@ struct UnaryMath {
         return x / a;  // IEEE division (nvcc's default -prec-div=true)
       case UnaryOp::ScalarDiv:
         return a / x;
+      case UnaryOp::Sin:
+        return sin_(x);
+      case UnaryOp::Cos:
+        return cos_(x);
       case UnaryOp::Affine:
         return mul_rn(a, x) + b;
     }

@@ -66,6 +66,10 @@ struct Derivative {
         return C(1) / a;
       case UnaryOp::ScalarDiv:  // d(a / x) = -a / x^2
         return -a / mul_rn(v, v);
+      case UnaryOp::Sin:
+        return cos_(v);
+      case UnaryOp::Cos:
+        return -sin_(v);
       case UnaryOp::Affine:
         return a;
       default:

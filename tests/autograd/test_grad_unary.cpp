@@ -41,6 +41,8 @@ std::vector<UnaryCase> unary_cases() {
       {"gelu", [](const Tensor& x) { return gelu(x); }, any_values},
       {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_values},
       {"tanh", [](const Tensor& x) { return tanh(x); }, any_values},
+      {"sin", [](const Tensor& x) { return sin(x); }, any_values},
+      {"cos", [](const Tensor& x) { return cos(x); }, any_values},
       {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, off_zero},
       {"silu", [](const Tensor& x) { return silu(x); }, any_values},
       {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_values},

@@ -100,6 +100,15 @@ TEST_CASE("fill and the constant factories match the CPU exactly") {
                         arange(0.0, 5.0, 0.5), Kind::Exact);
 }
 
+namespace {
+// [4, 6, 2] positions in [0, 5) along gather's dim 2, some repeated
+Tensor remainder_free_picks(const TensorOptions& options) {
+  std::vector<int64_t> picks(48);
+  for (size_t i = 0; i < picks.size(); ++i) picks[i] = static_cast<int64_t>((i * 7) % 5);
+  return from_vector<int64_t>(picks, {4, 6, 2}).to(options.device());
+}
+}  // namespace
+
 TEST_CASE("views and joins match the CPU forward and backward") {
   HG_REQUIRE_CUDA();
   for (DType dtype : cuda_test::kFloatDtypes) {
@@ -130,6 +139,18 @@ TEST_CASE("views and joins match the CPU forward and backward") {
         "stack", {x, cuda_test::strided_input({4, 6, 5}, dtype, 134)},
         [](const Inputs& v) {
           return stack({v[0], v[1]}, 0);
+        },
+        Kind::Exact);
+    // split, index_select and gather (embedding's kernels; repeated indices sum their gradients)
+    cuda_test::check_op(
+        "split/index_select/gather", {x},
+        [](const Inputs& v) {
+          const auto device = TensorOptions(kInt64).device(v[0].device());
+          const Tensor rows = from_vector<int64_t>({5, 0, 5, 2}, {4}).to(device.device());
+          const Tensor picks = remainder_free_picks(device);
+          return cat({split(v[0], 4, 1)[1].reshape({-1}), index_select(v[0], 1, rows).reshape({-1}),
+                      gather(v[0], 2, picks).reshape({-1})}) *
+                 2.0;
         },
         Kind::Exact);
   }

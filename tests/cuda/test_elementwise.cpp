@@ -40,6 +40,8 @@ const UnaryCase kUnary[] = {
     {"gelu", gelu, Kind::Ulp, -3, 3},
     {"sigmoid", sigmoid, Kind::Ulp, -6, 6},
     {"tanh", tanh, Kind::Ulp, -3, 3},
+    {"sin", sin, Kind::Ulp, -6, 6},
+    {"cos", cos, Kind::Ulp, -6, 6},
     {"pow 2.5", pow_2_5, Kind::Ulp, 0.1, 3},
     {"clamp", clamp_pm, Kind::Exact, -2, 2},
     {"affine", affine_op, Kind::Ulp, -2, 2},

@@ -39,6 +39,11 @@ TEST_CASE("elementwise: unary ops match a double reference in every float dtype"
         reference(x, [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }), 0,
         tol);
     expect_close(values(pow(x, 3.0)), reference(x, [](double v) { return v * v * v; }), 0, 2 * tol);
+    const Tensor wide = x * 3.0;  // past pi: both signs of sin and cos
+    expect_close(values(sin(wide)), reference(wide, [](double v) { return std::sin(v); }), tol,
+                 tol);
+    expect_close(values(cos(wide)), reference(wide, [](double v) { return std::cos(v); }), tol,
+                 tol);
   }
 }
 

@@ -1,0 +1,115 @@
+// Splitting along a dim (views: narrow), and picking elements by index (index_select, gather)
+// as a row lookup: both become embedding(flat indices, a [rows, width] view of the input), so
+// every backend's embedding kernels and its backward (a scatter-add, so repeated indices sum
+// their gradients) do the work, and nothing here needs a kernel of its own.
+#include "halfgrad/autograd/grad_mode.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
+
+namespace hg {
+
+namespace {
+
+// int64 indices on x's device, all in [0, bound) (checked on the CPU; on CUDA the embedding
+// kernel checks them and reports a bad one late, as it does for embedding itself).
+void check_indices(const Tensor& index, const Tensor& x, int64_t bound, const char* op) {
+  autograd::check_defined(index, op);
+  HG_CHECK(index.dtype() == kInt64, op, ": indices must be int64, got ", describe(index));
+  autograd::check_same_device(index, x, op);
+  if (index.numel() == 0 || index.device().is_cuda()) return;
+  NoGradGuard no_grad;
+  const int64_t lo = min(index).item<int64_t>(), hi = max(index).item<int64_t>();
+  HG_CHECK(lo >= 0 && hi < bound, op, ": index ", lo < 0 ? lo : hi, " is out of range for size ",
+           bound, " of ", describe(x));
+}
+
+int64_t product(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+}  // namespace
+
+std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
+  autograd::check_defined(x, "split");
+  dim = wrap_sized_dim(dim, x.dim(), "split");
+  int64_t total = 0;
+  for (int64_t s : sizes) {
+    HG_CHECK(s >= 0, "split: sizes must be >= 0, got ", s);
+    total += s;
+  }
+  HG_CHECK(total == x.size(dim), "split: sizes sum to ", total, ", but dim ", dim, " of ",
+           describe(x), " has ", x.size(dim));
+  std::vector<Tensor> parts;
+  int64_t start = 0;
+  for (int64_t s : sizes) {
+    parts.push_back(x.narrow(dim, start, s));
+    start += s;
+  }
+  return parts;
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
+  autograd::check_defined(x, "split");
+  dim = wrap_sized_dim(dim, x.dim(), "split");
+  HG_CHECK(split_size > 0 || x.size(dim) == 0, "split: split_size must be > 0, got ", split_size);
+  std::vector<int64_t> sizes;
+  for (int64_t left = x.size(dim); left > 0; left -= split_size)
+    sizes.push_back(std::min(split_size, left));
+  if (sizes.empty()) sizes.push_back(0);  // an empty dim splits into one empty part, as torch
+  return split(x, sizes, dim);
+}
+
+std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
+  autograd::check_defined(x, "chunk");
+  HG_CHECK(chunks > 0, "chunk: chunks must be > 0, got ", chunks);
+  dim = wrap_sized_dim(dim, x.dim(), "chunk");
+  const int64_t size = x.size(dim);
+  return split(x, size == 0 ? 1 : (size + chunks - 1) / chunks, dim);
+}
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  autograd::check_floating(x, "index_select");
+  dim = wrap_sized_dim(dim, x.dim(), "index_select");
+  check_indices(index, x, x.size(dim), "index_select");
+  HG_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got ", describe(index));
+  // [size(dim), the rest]: the rows to pick from
+  const Tensor moved = x.transpose(0, dim);
+  Shape shape = moved.sizes();
+  const int64_t width = product(Shape(shape.begin() + 1, shape.end()));
+  const Tensor rows = embedding(index.reshape({-1}), moved.reshape({shape[0], width}));
+  shape[0] = index.numel();
+  return rows.reshape(shape).transpose(0, dim).contiguous();
+}
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  autograd::check_floating(x, "gather");
+  dim = wrap_dim(dim, x.dim(), "gather");
+  check_indices(index, x, x.dim() == 0 ? 1 : x.size(dim), "gather");
+  HG_CHECK(index.dim() == x.dim(), "gather: index ", describe(index), " must have as many dims as ",
+           describe(x));
+  for (int64_t d = 0; d < x.dim(); ++d)
+    HG_CHECK(d == dim || index.size(d) <= x.size(d), "gather: index ", describe(index),
+             " is larger than ", describe(x), " at dim ", d);
+  // each picked element's position in x as one contiguous row of width 1
+  const Tensor flat_x = x.contiguous();
+  Tensor flat;
+  {
+    NoGradGuard no_grad;
+    const Shape& strides = flat_x.strides();
+    flat = index * static_cast<double>(x.dim() == 0 ? 1 : strides[dim]);
+    for (int64_t d = 0; d < x.dim(); ++d) {
+      if (d == dim) continue;
+      Shape along(x.dim(), 1);
+      along[d] = index.size(d);
+      const auto options = TensorOptions(kInt64).device(x.device());
+      flat = flat + arange(index.size(d), options).reshape(along) * static_cast<double>(strides[d]);
+    }
+  }
+  return embedding(flat, flat_x.reshape({x.numel(), 1})).reshape(index.sizes());
+}
+
+}  // namespace hg

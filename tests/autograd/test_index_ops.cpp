@@ -1,0 +1,91 @@
+// split, chunk, index_select and gather: values against hand-worked ones, gradients against
+// finite differences (repeated indices sum), and the mistakes they refuse.
+#include "grad_util.h"
+
+using namespace hg;
+using hg::test::check_grad;
+using hg::test::expect_error;
+using hg::test::leaf;
+using hg::test::values;
+
+namespace {
+Tensor int64s(std::vector<int64_t> v, Shape shape) { return from_vector<int64_t>(v, shape); }
+}  // namespace
+
+TEST_CASE("split and chunk: views of the pieces, as torch's") {
+  const Tensor x = arange(0.0, 10.0).reshape({2, 5});
+  const auto parts = split(x, 2, 1);
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[2].sizes() == Shape{2, 1});
+  CHECK(values(parts[1]) == std::vector<double>{2, 3, 7, 8});
+  CHECK(parts[0].data_ptr() == x.data_ptr());  // a view, no copy
+  const auto sized = split(x, std::vector<int64_t>{1, 4}, -1);
+  CHECK(values(sized[1]) == std::vector<double>{1, 2, 3, 4, 6, 7, 8, 9});
+  const auto chunks = chunk(x, 3, 1);  // ceil(5 / 3) = 2: pieces of 2, 2, 1
+  REQUIRE(chunks.size() == 3);
+  CHECK(chunks[2].size(1) == 1);
+  CHECK(chunk(arange(0.0, 4.0), 3).size() == 2);  // ceil(4 / 3) = 2: only two pieces, as torch
+  expect_error(
+      [&] {
+        (void)split(x, std::vector<int64_t>{2, 2}, 1);
+      },
+      {"split: sizes sum to 4", "has 5"});
+  expect_error([&] { (void)split(x, 0, 1); }, {"split: split_size must be > 0"});
+  expect_error([&] { (void)chunk(x, 0); }, {"chunk: chunks must be > 0"});
+}
+
+TEST_CASE("split: gradients reach every piece that is used") {
+  check_grad(
+      [](const std::vector<Tensor>& in) {
+        const auto p = split(in[0], 2, 0);
+        return p[0] * 2.0 + p[2].sum() - sin(p[1]);
+      },
+      {leaf({6, 3})});
+}
+
+TEST_CASE("index_select: slices picked along a dim, repeated ones summing their gradient") {
+  const Tensor x = arange(0.0, 12.0).reshape({3, 4});
+  CHECK(values(index_select(x, 0, int64s({2, 0}, {2}))) ==
+        std::vector<double>{8, 9, 10, 11, 0, 1, 2, 3});
+  CHECK(values(index_select(x, 1, int64s({3, 3, 1}, {3}))) ==
+        std::vector<double>{3, 3, 1, 7, 7, 5, 11, 11, 9});
+  CHECK(index_select(x.to(kFloat16), -1, int64s({0}, {1})).dtype() == kFloat16);
+  for (int64_t dim : {0, 1, 2})
+    check_grad(
+        [dim](const std::vector<Tensor>& in) {
+          return index_select(in[0], dim, int64s({1, 0, 1}, {3}));
+        },
+        {randn({4, 3, 2}, kFloat64).transpose(0, 2).requires_grad_()});  // a strided leaf
+  expect_error([&] { (void)index_select(x, 0, int64s({3}, {1})); },
+               {"index_select: index 3 is out of range for size 3 of [3, 4] float32"});
+  expect_error([&] { (void)index_select(x, 0, zeros({1})); },
+               {"index_select: indices must be int64"});
+  expect_error([&] { (void)index_select(x, 2, int64s({0}, {1})); }, {"index_select"});
+}
+
+TEST_CASE("gather: elements picked along a dim, as torch.gather") {
+  const Tensor x = arange(0.0, 6.0).reshape({2, 3});  // [[0, 1, 2], [3, 4, 5]]
+  CHECK(values(gather(x, 1, int64s({2, 0, 1, 1}, {2, 2}))) == std::vector<double>{2, 0, 4, 4});
+  CHECK(values(gather(x, 0, int64s({1, 0, 1}, {1, 3}))) == std::vector<double>{3, 1, 5});
+  // cross-entropy's pick of each row's target, as a user would write it
+  const Tensor logp = log_softmax(leaf({4, 5}), 1);
+  const Tensor target = int64s({4, 0, 2, 2}, {4, 1});
+  CHECK(gather(logp, 1, target).sizes() == Shape{4, 1});
+  for (int64_t dim : {0, 1, 2})
+    check_grad(
+        [dim](const std::vector<Tensor>& in) {
+          return gather(in[0], dim, int64s({1, 0, 1, 1, 0, 0, 1, 1}, {2, 2, 2}));
+        },
+        {leaf({2, 3, 2})});
+  expect_error(
+      [&] {
+        (void)gather(x, 1, int64s({3}, {1, 1}));
+      },
+      {"gather: index 3 is out of range for size 3"});
+  expect_error([&] { (void)gather(x, 1, int64s({0, 0}, {2})); }, {"must have as many dims"});
+  expect_error(
+      [&] {
+        (void)gather(x, 1, zeros({3, 1}, kInt64));
+      },
+      {"gather: index [3, 1] int64 is larger than [2, 3] float32 at dim 0"});
+}
