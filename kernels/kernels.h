@@ -31,7 +31,7 @@ enum class UnaryOp {
   ScalarDiv,  // params.a / x: a true division, the scalar kept in the compute type
   Sin,
   Cos,
-  Affine      // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
+  Affine  // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {
   double a = 0.0;
