@@ -92,8 +92,8 @@ void check_dynamics(const GradScalerOptions& o, const char* where) {
            o.hysteresis_);
   HG_CHECK(o.min_scale_ >= 0.0 && o.min_scale_ <= o.max_scale_ &&
                o.max_scale_ <= std::numeric_limits<float>::max(),
-           where, ": expected 0 <= min_scale <= max_scale <= FLT_MAX, got min_scale ",
-           o.min_scale_, " and max_scale ", o.max_scale_);
+           where, ": expected 0 <= min_scale <= max_scale <= FLT_MAX, got min_scale ", o.min_scale_,
+           " and max_scale ", o.max_scale_);
 }
 
 }  // namespace

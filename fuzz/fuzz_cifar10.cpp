@@ -3,9 +3,9 @@
 
 #include <vector>
 
+#include "fuzz_util.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/data/cifar10.h"
-#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const std::string dir = hg::fuzz::seed_dir();

@@ -1,10 +1,10 @@
 // read_idx_from_memory: the IDX header, sizes, payload and gzip layer of MNIST files.
 #include <filesystem>
 
+#include "fuzz_util.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/factories.h"
 #include "halfgrad/data/idx.h"
-#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   const std::string dir = hg::fuzz::seed_dir();

@@ -1,7 +1,7 @@
 // parse_safetensors: the length prefix, the JSON header, dtypes, shapes and offsets.
+#include "fuzz_util.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/factories.h"
-#include "fuzz_util.h"
 #include "halfgrad/nn/serialization.h"
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {

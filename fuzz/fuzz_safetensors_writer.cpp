@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fuzz_util.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/factories.h"
-#include "fuzz_util.h"
 #include "halfgrad/nn/serialization.h"
 
 namespace {

@@ -68,8 +68,9 @@ std::string describe_precision(const amp::AmpConfig& amp, const amp::GradScalerO
   if (amp.needs_loss_scaling == scaling.enabled_)
     return amp.needs_loss_scaling ? amp.describe() + "; " + describe_scaling(scaling)
                                   : amp.describe();
-  return amp.describe() + (scaling.enabled_ ? "; " + describe_scaling(scaling) + " all the same"
-                                            : std::string("; but no loss scaling")) +
+  return amp.describe() +
+         (scaling.enabled_ ? "; " + describe_scaling(scaling) + " all the same"
+                           : std::string("; but no loss scaling")) +
          " (--loss-scale)";
 }
 

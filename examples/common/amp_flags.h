@@ -5,9 +5,9 @@
 #include <map>
 #include <string>
 
+#include "args.h"
 #include "halfgrad/amp/grad_scaler.h"
 #include "halfgrad/amp/initialize.h"
-#include "args.h"
 #include "halfgrad/nn/module.h"
 #include "halfgrad/optim/optimizer.h"
 

@@ -57,11 +57,10 @@ void gemm_rm(int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, doub
   const cublasOperation_t op_a = a.trans ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasHandle_t handle = cublas_handle();
   if (batch == 1) {
-    HG_CUBLAS_CHECK(cublasGemmEx(handle, op_b, op_a, gemm_int(n, "N"), gemm_int(m, "M"),
-                                 gemm_int(k, "K"), alpha, b.data, cuda_type<T>(),
-                                 gemm_int(b.ld, "ldb", 1), a.data, cuda_type<T>(),
-                                 gemm_int(a.ld, "lda", 1), beta_p, c, cuda_type<Out>(),
-                                 gemm_int(ldc, "ldc", 1), compute, CUBLAS_GEMM_DEFAULT));
+    HG_CUBLAS_CHECK(cublasGemmEx(
+        handle, op_b, op_a, gemm_int(n, "N"), gemm_int(m, "M"), gemm_int(k, "K"), alpha, b.data,
+        cuda_type<T>(), gemm_int(b.ld, "ldb", 1), a.data, cuda_type<T>(), gemm_int(a.ld, "lda", 1),
+        beta_p, c, cuda_type<Out>(), gemm_int(ldc, "ldc", 1), compute, CUBLAS_GEMM_DEFAULT));
     return;
   }
   HG_CUBLAS_CHECK(cublasGemmStridedBatchedEx(

@@ -77,8 +77,11 @@ TEST_CASE("custom op: backward twice without retain_graph is refused, as for bui
 TEST_CASE("custom op: an output computed with grad mode on (a history of its own) is refused") {
   const Tensor x = ones({2}).requires_grad_(), w = ones({2});
   const Tensor y = x * x * x * w;  // step 3 without its NoGradGuard: y has MulBackward
-  hg::test::expect_error([&] { autograd::record_op<CubeTimesBackward>({x, w}, y, x, w); },
-                         {"CubeTimesBackward: output 0 [2] float32 already has a grad_fn "
-                          "(MulBackward)",
-                          "NoGradGuard"});
+  hg::test::expect_error(
+      [&] {
+        autograd::record_op<CubeTimesBackward>({x, w}, y, x, w);
+      },
+      {"CubeTimesBackward: output 0 [2] float32 already has a grad_fn "
+       "(MulBackward)",
+       "NoGradGuard"});
 }

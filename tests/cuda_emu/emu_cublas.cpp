@@ -7,8 +7,8 @@
 #include <cstdlib>
 #include <vector>
 
-#include "halfgrad/core/error.h"
 #include "emu_blas.h"
+#include "halfgrad/core/error.h"
 #include "halfgrad/kernels/kernels.h"
 
 struct cublasContext {

@@ -14,9 +14,9 @@
 #include <utility>
 #include <vector>
 
-#include "halfgrad/core/error.h"
 #include "emu.h"
 #include "emu_runtime_state.h"
+#include "halfgrad/core/error.h"
 
 namespace hg_emu {
 namespace {

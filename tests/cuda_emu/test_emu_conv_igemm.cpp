@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad/autograd/nn_ops.h"
 #include "emu.h"
+#include "halfgrad/autograd/nn_ops.h"
 #include "halfgrad/kernels/cuda/conv_igemm.h"
 #include "test_util.h"
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "halfgrad/core/error.h"
 #include "emu.h"
+#include "halfgrad/core/error.h"
 #include "quiet_reporter.h"
 
 namespace {

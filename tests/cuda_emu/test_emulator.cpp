@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "halfgrad/core/error.h"
 #include "emu.h"
+#include "halfgrad/core/error.h"
 
 namespace {
 

@@ -1,8 +1,8 @@
 // The CIFAR-10 binary reader on tiny batch files generated here (no download needed).
 #include <filesystem>
 
-#include "halfgrad/data/cifar10.h"
 #include "data/data_test_util.h"
+#include "halfgrad/data/cifar10.h"
 #include "test_util.h"
 
 using hg::test::expect_error;

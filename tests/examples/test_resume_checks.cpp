@@ -143,10 +143,15 @@ TEST_CASE(
                {"prog: --loss-scale dynamic", "fp32 runs unscaled"});
   CHECK_FALSE(examples::scaler_options(amp_args({"--loss-scale", "none"}), o0, "prog").enabled_);
   // a word that is no mode is named as such before any check of the precision
-  expect_error([&] { (void)examples::scaler_options(amp_args({"--loss-scale", "foo"}), o0, "p"); },
-               {"p: --loss-scale must be dynamic, none or a number, got foo"});
   expect_error(
-      [&] { (void)examples::setup_amp(amp_args({"--opt-level", "O4"}), fc, opt, "prog"); },
+      [&] {
+        (void)examples::scaler_options(amp_args({"--loss-scale", "foo"}), o0, "p");
+      },
+      {"p: --loss-scale must be dynamic, none or a number, got foo"});
+  expect_error(
+      [&] {
+        (void)examples::setup_amp(amp_args({"--opt-level", "O4"}), fc, opt, "prog");
+      },
       {"prog: --opt-level must be O0, O1, O2 or O3, got O4"});
   expect_error(
       [] {

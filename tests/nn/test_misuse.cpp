@@ -59,7 +59,9 @@ TEST_CASE("misuse: nn") {
                       },
                       {"\"weight\": expected [2, 4] float32, got an undefined tensor"});
   expect_misuse_error("nn", "save_safetensors of an undefined tensor",
-                      [] { nn::save_safetensors({{"a", Tensor()}}, "/tmp/never_written"); },
+                      [] {
+                        nn::save_safetensors({{"a", Tensor()}}, "/tmp/never_written");
+                      },
                       {"save_safetensors: tensor \"a\" is undefined"});
   expect_misuse_error("nn", "load a file that does not exist",
                       [&] { nn::load(fc, "/nonexistent/model.safetensors"); },

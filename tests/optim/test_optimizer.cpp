@@ -170,8 +170,11 @@ TEST_CASE("optimizer: add_param_group validates the group") {
   expect_error([&] { opt.add_param_group(optim::ParamGroup({w})); },
                {"SGD.add_param_group", "more than one parameter group"});
   Tensor twice = ones({2}).requires_grad_();
-  expect_error([&] { opt.add_param_group(optim::ParamGroup({twice, twice})); },
-               {"SGD.add_param_group", "parameter 1", "appears twice in this parameter group"});
+  expect_error(
+      [&] {
+        opt.add_param_group(optim::ParamGroup({twice, twice}));
+      },
+      {"SGD.add_param_group", "parameter 1", "appears twice in this parameter group"});
   expect_error([&] { opt.add_param_group(optim::ParamGroup({zeros({2}, kInt64)})); },
                {"floating-point", "int64"});
   Tensor leaf = ones({2}).requires_grad_();
