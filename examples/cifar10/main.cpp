@@ -91,6 +91,8 @@ examples::Args parse_args(int argc, char** argv) {
                          {"log-every", 0},
                          {"eval-batch", 1},
                          {"eval-every", 1}});
+  HG_CHECK(args.integer("stop-after") <= args.integer("epochs"), kProgram, ": --stop-after ",
+           args.integer("stop-after"), " is past --epochs ", args.integer("epochs"));
   const double smoothing = args.number("label-smoothing");
   HG_CHECK(smoothing >= 0 && smoothing <= 1, kProgram,
            ": --label-smoothing must be in [0, 1], got ", smoothing);

@@ -48,6 +48,8 @@ examples::Args parse_args(int argc, char** argv) {
   examples::declare_amp_options(args);
   args.parse(argc, argv);
   args.require_at_least({{"epochs", 1}, {"limit", 0}, {"stop-after", 0}, {"seed", 0}});
+  HG_CHECK(args.integer("stop-after") <= args.integer("epochs"), "hg_mnist: --stop-after ",
+           args.integer("stop-after"), " is past --epochs ", args.integer("epochs"));
   examples::check_output_path(args.str("save"), "save", "hg_mnist");
   examples::check_output_path(args.str("metrics"), "metrics", "hg_mnist");
   return args;
