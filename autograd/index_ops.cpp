@@ -1,7 +1,8 @@
-// Splitting along a dim (views: narrow), and picking elements by index (index_select, gather)
-// as a row lookup: both become embedding(flat indices, a [rows, width] view of the input), so
-// every backend's embedding kernels and its backward (a scatter-add, so repeated indices sum
-// their gradients) do the work, and nothing here needs a kernel of its own.
+// Splitting along a dim (views: narrow), picking elements by index (index_select, gather) and
+// ordering them (sort, topk). The picks are row lookups: embedding(flat indices, a [rows, width]
+// view of the input), so every backend's embedding kernels and its backward (a scatter-add, so
+// repeated indices sum their gradients) do the work; sort adds one kernel, the order (argsort),
+// and takes its values by gather.
 #include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/autograd/nn_ops.h"
 #include "halfgrad/autograd/op_helpers.h"
@@ -110,6 +111,36 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
     }
   }
   return embedding(flat, flat_x.reshape({x.numel(), 1})).reshape(index.sizes());
+}
+
+ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
+  autograd::check_floating(x, "sort");
+  if (x.dim() == 0) return {x.clone(), zeros({}, TensorOptions(kInt64).device(x.device()))};
+  dim = wrap_sized_dim(dim, x.dim(), "sort");
+  // the order of each row of x with dim moved last, then the values picked by gather (so the
+  // gradient flows back through gather's scatter-add)
+  const Tensor rows = x.detach().transpose(dim, -1).contiguous();
+  const int64_t cols = x.size(dim);
+  Tensor order = make_tensor(rows.sizes(), kInt64, x.device());
+  if (rows.numel() > 0) {
+    const Shape table{rows.numel() / cols, cols};
+    kernels::argsort(x.device())(kernels::view_of(rows.view(table)),
+                                 kernels::view_of(order.view(table)), descending);
+  }
+  const Tensor indices = order.transpose(dim, -1).contiguous();
+  return {gather(x, dim, indices), indices};
+}
+
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
+  autograd::check_floating(x, "topk");
+  const int64_t d = wrap_dim(dim, x.dim(), "topk");
+  const int64_t size = x.dim() == 0 ? 1 : x.size(d);
+  HG_CHECK(k >= 0 && k <= size, "topk: k ", k, " is out of range for ", size,
+           " elements along dim ", d, " of ", describe(x));
+  ValuesIndices all = sort(x, d, largest);
+  if (x.dim() == 0) return all;
+  const Tensor indices = all.indices.narrow(d, 0, k).contiguous();
+  return {gather(x, d, indices), indices};
 }
 
 }  // namespace hg

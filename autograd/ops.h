@@ -124,5 +124,11 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on), as torch.gather: index int64 of
 // x's rank, no larger than x but along dim; out has index's shape.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+// x sorted along dim (floating), stable: equal values keep their order, NaN last (first when
+// descending), as torch.sort(stable=True); indices int64. Gradients reach x through the values.
+// On CUDA each element's place is counted against its whole row: O(n^2) per row of n.
+ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
+// The k largest (or smallest) along dim, in order, as torch.topk(sorted=True).
+ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
 
 }  // namespace hg

@@ -73,6 +73,10 @@ using ReduceFn = void (*)(ReduceOp op, const TensorView& in, const TensorView& o
 // Max (or min) along `dim` with the index of the first extreme value; values may be null.
 using ArgReduceFn = void (*)(bool is_max, const TensorView& in, int dim, const TensorView* values,
                              const TensorView& indices);
+// The order of each row of a contiguous [rows, cols] view: out (int64, contiguous [rows, cols])
+// gets the column indices sorted by value, stable (ties keep their order), NaN after every number
+// (before every number when descending), as torch.sort(stable=True).
+using ArgsortFn = void (*)(const TensorView& in, const TensorView& out, bool descending);
 // c[i] = a[i] @ b[i] (+ c[i] when accumulate) for every batch index i: a [*, M, K],
 // b [*, K, N], c [*, M, N] with the same batch dims; a and b may be strided or broadcast
 // (stride 0 in batch dims); c is contiguous. Floating dtypes, all equal.
@@ -106,6 +110,7 @@ extern DispatchTable<BinaryFn> binary;
 extern DispatchTable<WhereFn> where;
 extern DispatchTable<ReduceFn> reduce;
 extern DispatchTable<ArgReduceFn> arg_reduce;
+extern DispatchTable<ArgsortFn> argsort;
 extern DispatchTable<GemmFn> gemm;
 extern DispatchTable<GemmBiasFn> gemm_bias;
 extern DispatchTable<GemmBiasGradFn> gemm_bias_grad;

@@ -14,6 +14,7 @@ void where(const TensorView& cond, const TensorView& a, const TensorView& b, con
 void reduce(ReduceOp op, const TensorView& in, const TensorView& out);
 void arg_reduce(bool is_max, const TensorView& in, int dim, const TensorView* values,
                 const TensorView& indices);
+void argsort(const TensorView& in, const TensorView& out, bool descending);
 void softmax(bool log, const TensorView& in, const TensorView& out);
 void softmax_backward(bool log, const TensorView& y, const TensorView& grad_out,
                       const TensorView& grad_in);

@@ -1,5 +1,7 @@
 // split, chunk, index_select and gather: values against hand-worked ones, gradients against
 // finite differences (repeated indices sum), and the mistakes they refuse.
+#include <cmath>
+
 #include "grad_util.h"
 
 using namespace hg;
@@ -88,4 +90,25 @@ TEST_CASE("gather: elements picked along a dim, as torch.gather") {
         (void)gather(x, 1, zeros({3, 1}, kInt64));
       },
       {"gather: index [3, 1] int64 is larger than [2, 3] float32 at dim 0"});
+}
+
+TEST_CASE("sort and topk: stable, NaN last (first descending), values differentiable") {
+  const Tensor x = from_vector<float>({3, NAN, 1, 3, -2, 1}, {1, 6});
+  const auto up = sort(x, 1);
+  CHECK(up.indices.to_vector<int64_t>() == std::vector<int64_t>{4, 2, 5, 0, 3, 1});
+  const auto down = sort(x, -1, true);
+  CHECK(down.indices.to_vector<int64_t>() == std::vector<int64_t>{1, 0, 3, 2, 5, 4});
+  CHECK(std::isnan(down.values.to_vector<float>()[0]));
+  const Tensor m = from_vector<double>({5, 1, 4, 2, 8, 0}, {3, 2});  // [[5, 1], [4, 2], [8, 0]]
+  CHECK(values(sort(m, 0).values) == std::vector<double>{4, 0, 5, 1, 8, 2});
+  const auto top = topk(from_vector<float>({0.1f, 0.7f, 0.2f, 0.7f}, {4}), 2);
+  CHECK(top.indices.to_vector<int64_t>() == std::vector<int64_t>{1, 3});  // ties: first first
+  CHECK(values(topk(m, 1, 1, false).values) == std::vector<double>{1, 2, 0});
+  CHECK(sort(x.to(kBFloat16)).values.dtype() == kBFloat16);
+  check_grad([](const std::vector<Tensor>& in) { return sort(in[0], 1, true).values * 1.5; },
+             {leaf({3, 5})});
+  check_grad([](const std::vector<Tensor>& in) { return topk(in[0], 2, 0).values; },
+             {leaf({4, 3})});
+  expect_error([&] { (void)topk(m, 3, 1); }, {"topk: k 3 is out of range for 2 elements"});
+  expect_error([] { (void)sort(arange(3, kInt64)); }, {"sort"});
 }

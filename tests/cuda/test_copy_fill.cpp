@@ -153,5 +153,16 @@ TEST_CASE("views and joins match the CPU forward and backward") {
                  2.0;
         },
         Kind::Exact);
+    // sort and topk: the order itself must match to the index (ties broken by position)
+    cuda_test::check_op(
+        "sort/topk", {cuda_test::input({4, 3, 5}, dtype, 135)},
+        [](const Inputs& v) {
+          const Tensor ties = cat({v[0], v[0].narrow(1, 0, 2)}, 1);  // [4, 5, 5], repeats
+          const auto sorted = sort(ties, 1, true), top = topk(ties, 3, -1, false);
+          return cat({sorted.values.reshape({-1}), top.values.reshape({-1}),
+                      sorted.indices.to(v[0].dtype()).reshape({-1}),
+                      top.indices.to(v[0].dtype()).reshape({-1})});
+        },
+        Kind::Exact);
   }
 }
