@@ -1,10 +1,9 @@
 // Splitting along a dim (views: narrow), picking elements by index (index_select, gather) and
-// ordering them (sort, topk). The picks are row lookups: embedding(flat indices, a [rows, width]
-// view of the input), so every backend's embedding kernels and its backward (a scatter-add, so
-// repeated indices sum their gradients) do the work; sort adds one kernel, the order (argsort),
-// and takes its values by gather.
+// ordering them (sort, topk). The picks are embedding's row lookup (autograd::lookup_rows of flat
+// indices in a [rows, width] view of the input), so every backend's embedding kernels and its
+// backward (a scatter-add: repeated indices sum their gradients) do the work; indices are
+// range-checked once here. sort adds one kernel, the order (argsort), and picks by it.
 #include "halfgrad/autograd/grad_mode.h"
-#include "halfgrad/autograd/nn_ops.h"
 #include "halfgrad/autograd/op_helpers.h"
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/core/factories.h"
@@ -81,21 +80,16 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const Tensor moved = x.transpose(0, dim);
   Shape shape = moved.sizes();
   const int64_t width = product(Shape(shape.begin() + 1, shape.end()));
-  const Tensor rows = embedding(index.reshape({-1}), moved.reshape({shape[0], width}));
+  const Tensor rows = autograd::lookup_rows(index.reshape({-1}), moved.reshape({shape[0], width}));
   shape[0] = index.numel();
   return rows.reshape(shape).transpose(0, dim).contiguous();
 }
 
-Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
-  autograd::check_floating(x, "gather");
-  dim = wrap_dim(dim, x.dim(), "gather");
-  check_indices(index, x, x.dim() == 0 ? 1 : x.size(dim), "gather");
-  HG_CHECK(index.dim() == x.dim(), "gather: index ", describe(index), " must have as many dims as ",
-           describe(x));
-  for (int64_t d = 0; d < x.dim(); ++d)
-    HG_CHECK(d == dim || index.size(d) <= x.size(d), "gather: index ", describe(index),
-             " is larger than ", describe(x), " at dim ", d);
-  // each picked element's position in x as one contiguous row of width 1
+namespace {
+
+// gather's lookup, for indices known to be in range: each picked element's position in x, as
+// one row of width 1 of x made contiguous.
+Tensor gather_in_range(const Tensor& x, int64_t dim, const Tensor& index) {
   const Tensor flat_x = x.contiguous();
   Tensor flat;
   {
@@ -110,15 +104,11 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
       flat = flat + arange(index.size(d), options).reshape(along) * static_cast<double>(strides[d]);
     }
   }
-  return embedding(flat, flat_x.reshape({x.numel(), 1})).reshape(index.sizes());
+  return autograd::lookup_rows(flat, flat_x.reshape({x.numel(), 1})).reshape(index.sizes());
 }
 
-ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
-  autograd::check_floating(x, "sort");
-  if (x.dim() == 0) return {x.clone(), zeros({}, TensorOptions(kInt64).device(x.device()))};
-  dim = wrap_sized_dim(dim, x.dim(), "sort");
-  // the order of each row of x with dim moved last, then the values picked by gather (so the
-  // gradient flows back through gather's scatter-add)
+// The order of x along dim (int64, x's shape): argsort on the rows of x with dim moved last.
+Tensor order_along(const Tensor& x, int64_t dim, bool descending) {
   const Tensor rows = x.detach().transpose(dim, -1).contiguous();
   const int64_t cols = x.size(dim);
   Tensor order = make_tensor(rows.sizes(), kInt64, x.device());
@@ -127,8 +117,30 @@ ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
     kernels::argsort(x.device())(kernels::view_of(rows.view(table)),
                                  kernels::view_of(order.view(table)), descending);
   }
-  const Tensor indices = order.transpose(dim, -1).contiguous();
-  return {gather(x, dim, indices), indices};
+  return order.transpose(dim, -1).contiguous();
+}
+
+}  // namespace
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  autograd::check_floating(x, "gather");
+  dim = wrap_dim(dim, x.dim(), "gather");
+  check_indices(index, x, x.dim() == 0 ? 1 : x.size(dim), "gather");
+  HG_CHECK(index.dim() == x.dim(), "gather: index ", describe(index), " must have as many dims as ",
+           describe(x));
+  for (int64_t d = 0; d < x.dim(); ++d)
+    HG_CHECK(d == dim || index.size(d) <= x.size(d), "gather: index ", describe(index),
+             " is larger than ", describe(x), " at dim ", d);
+  return gather_in_range(x, dim, index);
+}
+
+ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
+  autograd::check_floating(x, "sort");
+  if (x.dim() == 0) return {x.clone(), zeros({}, TensorOptions(kInt64).device(x.device()))};
+  dim = wrap_sized_dim(dim, x.dim(), "sort");
+  // the values picked by the order, so the gradient flows back through the lookup's scatter-add
+  const Tensor indices = order_along(x, dim, descending);
+  return {gather_in_range(x, dim, indices), indices};
 }
 
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
@@ -137,10 +149,9 @@ ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
   const int64_t size = x.dim() == 0 ? 1 : x.size(d);
   HG_CHECK(k >= 0 && k <= size, "topk: k ", k, " is out of range for ", size,
            " elements along dim ", d, " of ", describe(x));
-  ValuesIndices all = sort(x, d, largest);
-  if (x.dim() == 0) return all;
-  const Tensor indices = all.indices.narrow(d, 0, k).contiguous();
-  return {gather(x, d, indices), indices};
+  if (x.dim() == 0) return sort(x);
+  const Tensor indices = order_along(x, d, largest).narrow(d, 0, k).contiguous();
+  return {gather_in_range(x, d, indices), indices};
 }
 
 }  // namespace hg

@@ -42,4 +42,9 @@ inline Tensor grad_as(const Tensor& grad, DType dtype) {
 // elements (autograd/binary_loss_ops.cpp).
 Tensor reduce_elementwise(const Tensor& per_element, Reduction reduction);
 
+// embedding's lookup of table rows [V, D] by int64 `index`, recorded for backward, without the
+// CPU's range check: for callers that checked the indices already (autograd/index_ops.cpp). On
+// CUDA the kernel still reports an index out of range late (autograd/sampling_ops.cpp).
+Tensor lookup_rows(const Tensor& index, const Tensor& table);
+
 }  // namespace hg::autograd

@@ -81,15 +81,19 @@ Tensor embedding(const Tensor& index, const Tensor& weight) {
   autograd::check_same_device(index, weight, "embedding");
   HG_CHECK(weight.dim() == 2, "embedding: weight must be [V, D], got ", describe(weight));
   HG_CHECK(index.dtype() == kInt64, "embedding: indices must be int64, got ", describe(index));
-  const Tensor idx = index.contiguous();
   // On CUDA the kernel checks the indices and reports a bad one late, without stalling the host
   // (kernels/cuda/target_check.h); on the CPU the check costs two passes and no wait.
-  if (idx.numel() > 0 && !idx.device().is_cuda()) {
+  if (index.numel() > 0 && !index.device().is_cuda()) {
     NoGradGuard no_grad;
-    const int64_t lo = min(idx).item<int64_t>(), hi = max(idx).item<int64_t>();
+    const int64_t lo = min(index).item<int64_t>(), hi = max(index).item<int64_t>();
     HG_CHECK(lo >= 0 && hi < weight.size(0), "embedding: index ", lo < 0 ? lo : hi,
              " is out of range for a table of ", weight.size(0), " rows (", describe(weight), ")");
   }
+  return autograd::lookup_rows(index, weight);
+}
+
+Tensor autograd::lookup_rows(const Tensor& index, const Tensor& weight) {
+  const Tensor idx = index.contiguous();
   const Tensor w = weight.contiguous();
   Shape shape = index.sizes();
   shape.push_back(weight.size(1));
