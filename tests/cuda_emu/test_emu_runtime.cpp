@@ -279,6 +279,34 @@ TEST_CASE("a captured launch replays with the arguments it had at the capture") 
   cudaFree(p);
 }
 
+TEST_CASE("device work queued before a pinned copy may write its source (not the host's doing)") {
+  cudaStream_t stream = new_stream();
+  auto* p = static_cast<float*>(device_bytes(16));
+  float* pinned = nullptr;
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
+          cudaSuccess);
+  // a kernel writes the pinned buffer (unified addressing), then a copy reads it: stream order
+  store(stream, pinned, 4.0f);
+  cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
+  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  CHECK(read(p, 4) == std::vector<float>(4, 4.0f));
+  // the same from a graph replay, which may touch any pinned memory
+  REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  store(stream, pinned, 9.0f);
+  cudaGraph_t graph = nullptr;
+  REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+  cudaGraphExec_t exec = nullptr;
+  REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+  REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+  cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
+  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  CHECK(read(p, 4) == std::vector<float>(4, 9.0f));
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaFreeHost(pinned);
+  cudaFree(p);
+}
+
 TEST_CASE("what a capture forbids fails it as in CUDA, unless relaxed") {
   cudaStream_t stream = new_stream();
   auto* p = static_cast<float*>(device_bytes(16));
