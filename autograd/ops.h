@@ -126,7 +126,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 // x sorted along dim (floating), stable: equal values keep their order, NaN last (first when
 // descending), as torch.sort(stable=True); indices int64. Gradients reach x through the values.
-// On CUDA each element's place is counted against its whole row: O(n^2) per row of n.
+// On CUDA a bitonic sort: O(n log^2 n) per row of n, the CPU's order to the index.
 ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
 // The k largest (or smallest) along dim, in order, as torch.topk(sorted=True).
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);

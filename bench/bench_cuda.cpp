@@ -2,6 +2,7 @@
 //  - fp16/bf16 GEMM at 4096^3 and 8192^3 (hg::matmul -> cuBLAS), TFLOP/s;
 //  - elementwise and cast kernels as GB/s moved, against the device-to-device copy bandwidth
 //    measured in the same run (cudaMemcpyAsync D2D of the same byte count);
+//  - sort along rows (sort.cu's bitonic sort against PyTorch's radix sort), ms;
 //  - the host's time per eager op on tiny tensors (microseconds): what makes a small model's
 //    eager step slower than its CUDA graph (issue 7).
 // Times are GPU times from CUDA events around a loop of launches on halfgrad's stream (the host
@@ -116,6 +117,21 @@ void bench_elementwise(int64_t n, double copy_gbps, std::vector<Row>& rows) {
   }
 }
 
+// Stable sort of each row of a [rows, cols] tensor, ms per call: the bitonic sort pads a row to
+// a power of two and takes log2(padded / 2048) merge rounds, so long rows cost the most.
+void bench_sort(DType dtype, int64_t rows_count, int64_t cols, std::vector<Row>& rows) {
+  NoGradGuard no_grad;
+  const Tensor x = randn({rows_count, cols}, TensorOptions(dtype).device(kCUDA));
+  ValuesIndices sorted;
+  const double ms = time_ms([&] { sorted = sort(x, 1); }, 10);
+  const std::string shape = std::to_string(rows_count) + "x" + std::to_string(cols);
+  std::printf(
+      "{\"bench\":\"sort\",\"impl\":\"halfgrad\",\"dtype\":\"%s\",\"n\":%lld,"
+      "\"op\":\"%s\",\"ms\":%.4f}\n",
+      std::string(dtype_name(dtype)).c_str(), static_cast<long long>(cols), shape.c_str(), ms);
+  rows.push_back({"sort " + std::string(dtype_name(dtype)) + " " + shape + " (ms)", ms, 0.0});
+}
+
 // Host microseconds per call of `fn`: calls issued back to back, one synchronisation at the end.
 // Each kernel here is far shorter than the host's work to issue it, so the device keeps up and
 // the time is the host's: halfgrad's checks, dispatch, allocation and tape, and the launches.
@@ -175,6 +191,8 @@ int main(int argc, char** argv) {
     const int64_t elements = quick ? (int64_t{1} << 22) : (int64_t{1} << 26);  // 256 MiB fp32
     const double copy_gbps = bench_copy_bandwidth(elements * 4);
     bench_elementwise(elements, copy_gbps, rows);
+    bench_sort(kFloat32, quick ? 16 : 256, 50000, rows);
+    bench_sort(kFloat16, quick ? 2 : 16, int64_t{1} << 20, rows);
     bench_host_overhead(quick ? 500 : 5000, rows);
     std::printf("\n%-32s %12s %10s\n", "benchmark", "TFLOP/s|GB/s", "of copy");
     std::printf("%-32s %12.1f %10s\n", "d2d copy (GB/s)", copy_gbps, "1.000");

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch reference for bench/bench_cuda.cpp: the same GEMMs and elementwise/cast ops, timed
 the same way (CUDA events around a loop, median of 3 rounds), and the host's time per eager op
-on tiny tensors, printed as the same JSON lines.
+on tiny tensors, and a stable sort along rows, printed as the same JSON lines.
 
     python3 bench/torch_cuda_ref.py [--quick]
 """
@@ -77,6 +77,14 @@ def main():
             print(json.dumps({"bench": "elementwise", "impl": "torch", "op": label, "n": n,
                               "ms": round(ms, 4), "gbps": round(gbps, 1),
                               "of_copy": round(gbps / copy_gbps, 3)}))
+
+    # bench_cuda.cpp's bench_sort: stable sort along rows, ms per call
+    for dtype, rows, cols in ((torch.float32, 16 if quick else 256, 50000),
+                              (torch.float16, 2 if quick else 16, 1 << 20)):
+        x = torch.randn(rows, cols, device="cuda", dtype=dtype)
+        ms = time_ms(lambda: torch.sort(x, dim=1, stable=True), 10)
+        print(json.dumps({"bench": "sort", "impl": "torch", "dtype": names[dtype], "n": cols,
+                          "op": f"{rows}x{cols}", "ms": round(ms, 4)}))
 
     host_overhead(500 if quick else 5000)
 

@@ -256,6 +256,8 @@ for key, r in ours.items():
         label, metric, target = f"gemm {r['dtype']} {r['n']}^3 TFLOP/s", "tflops", ">= 0.95 of torch"
     elif bench == "elementwise":
         label, metric, target = f"{r['op']} GB/s", "gbps", f">= 0.85 of copy (is {r['of_copy']:.2f})"
+    elif bench == "sort":  # (ratio: halfgrad's time over PyTorch's, lower is better)
+        label, metric, target = f"sort {r['dtype']} {r['op']} ms", "ms", "none (lower is better)"
     elif bench == "host_overhead":  # (ratio: halfgrad's time over PyTorch's, lower is better)
         label, metric, target = f"host us/call {r['op'][:21]}", "us", "none (lower is better)"
     else:
