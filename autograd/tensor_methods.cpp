@@ -195,23 +195,60 @@ Tensor combine_scaled(const Tensor& a, const Tensor& b, double alpha, bool subtr
   const Tensor x = widen ? a.to(kFloat32) : a, y = widen ? b.to(kFloat32) : b;
   return subtract ? sub(x, y * alpha) : add(x, y * alpha);
 }
+
+// Whether `other`'s shape broadcasts to `self` without growing it.
+bool broadcasts_to(const Shape& other, const Shape& self) {
+  if (other.size() > self.size()) return false;
+  const size_t lead = self.size() - other.size();
+  for (size_t d = 0; d < other.size(); ++d)
+    if (other[d] != 1 && other[d] != self[lead + d]) return false;
+  return true;
+}
+
+// An in-place op's operand must be defined and broadcast to the tensor's own shape.
+void check_operand(const Tensor& self, const Tensor& other, const char* op) {
+  autograd::check_defined(other, op);
+  HG_CHECK(broadcasts_to(other.sizes(), self.sizes()), op, ": ", describe(other),
+           " does not broadcast to ", describe(self));
+}
+
+// self op= other computed straight into self, when that writes what the out-of-place op and the
+// copy back would: self contiguous (the kernels write dense outputs), a result of self's dtype
+// and shape, `other` on self's device and read nowhere self is written in another layout, and
+// nothing for write_back to refuse (an operand that requires grad under grad mode). Saves the
+// result's allocation and a pass over self: the engine accumulates a shared leaf's gradients so.
+bool binary_into_self(kernels::BinaryOp op, Tensor& self, const Tensor& other) {
+  if (!self.is_contiguous() || other.device() != self.device()) return false;
+  if (is_grad_enabled() && other.requires_grad()) return false;
+  if (result_type(self, other) != self.dtype()) return false;  // (check_operand: the shape)
+  if (op == kernels::BinaryOp::Div && !self.is_floating_point()) return false;  // true division
+  const Tensor b = other.to(self.dtype());
+  if (may_overlap(b, self) && !same_layout(b, self)) return false;
+  kernels::binary(self.device())(op, kernels::view_of(self), kernels::view_of(b, self.sizes()),
+                                 kernels::view_of(self));
+  self.storage()->bump_version();
+  return true;
+}
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_in_place(*this, "add_");
-  autograd::check_defined(other, "add_");
+  check_operand(*this, other, "add_");
+  if (alpha == 1.0 && binary_into_self(kernels::BinaryOp::Add, *this, other)) return *this;
   return write_back(*this, combine_scaled(*this, other, alpha, false), other, "add_");
 }
 
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   check_in_place(*this, "sub_");
-  autograd::check_defined(other, "sub_");
+  check_operand(*this, other, "sub_");
+  if (alpha == 1.0 && binary_into_self(kernels::BinaryOp::Sub, *this, other)) return *this;
   return write_back(*this, combine_scaled(*this, other, alpha, true), other, "sub_");
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
   check_in_place(*this, "mul_");
-  autograd::check_defined(other, "mul_");
+  check_operand(*this, other, "mul_");
+  if (binary_into_self(kernels::BinaryOp::Mul, *this, other)) return *this;
   return write_back(*this, mul(*this, other), other, "mul_");
 }
 
@@ -222,7 +259,8 @@ Tensor& Tensor::mul_(double factor) {
 
 Tensor& Tensor::div_(const Tensor& other) {
   check_in_place(*this, "div_");
-  autograd::check_defined(other, "div_");
+  check_operand(*this, other, "div_");
+  if (binary_into_self(kernels::BinaryOp::Div, *this, other)) return *this;
   return write_back(*this, div(*this, other), other, "div_");
 }
 

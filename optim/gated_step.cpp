@@ -142,7 +142,7 @@ void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const T
   // after this call's kernels, in stream order: 1 - found_inf more applied steps
   if (continues) {
     GatedRun& run = gated_.runs.back();
-    run.applied.add_(run.one).add_(found_inf, -1.0);
+    run.applied.add_(run.one - found_inf);  // (two launches: a sub, an add into applied)
     ++run.calls;
     run.captured = run.captured || cuda::is_capturing();
     return;

@@ -129,9 +129,12 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
     return fail_on(stream, cudaErrorStreamCaptureUnsupported);
   // a replay may touch pinned memory (its nodes' own checks were left out at the capture)
   auto token = std::make_shared<hg_emu::PinnedWork>(0, UINTPTR_MAX);
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, [nodes = exec->work, token] {
-    for (const auto& work : *nodes) work();
-  });
+  return hg_emu::submit(
+      stream, cudaGraphNodeTypeKernel,
+      [nodes = exec->work, token] {
+        for (const auto& work : *nodes) work();
+      },
+      "cudaGraphLaunch");
 }
 
 cudaError_t cudaGraphGetNodes(cudaGraph_t graph, cudaGraphNode_t* nodes, std::size_t* count) {

@@ -168,7 +168,7 @@ cublasStatus_t gemm_batched(cublasHandle_t handle, cublasOperation_t ta, cublasO
       gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
     }
   };
-  return hg_emu::submit(handle->stream, cudaGraphNodeTypeKernel, run) == cudaSuccess
+  return hg_emu::submit(handle->stream, cudaGraphNodeTypeKernel, run, "cublas GEMM") == cudaSuccess
              ? CUBLAS_STATUS_SUCCESS
              : CUBLAS_STATUS_EXECUTION_FAILED;
 }

@@ -220,7 +220,7 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
       std::memset(workspace, 0xa5, std::min<std::size_t>(workspace_bytes, 4096));
     matmul(desc, alpha_f, a, al, b, bl, beta_f, c, cl, d, dl);
   };
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, run) == cudaSuccess
+  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, run, "cublasLtMatmul") == cudaSuccess
              ? CUBLAS_STATUS_SUCCESS
              : CUBLAS_STATUS_EXECUTION_FAILED;
 }

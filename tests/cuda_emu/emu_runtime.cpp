@@ -3,6 +3,7 @@
 // capture is emu_capture.cpp), and the last-error slot.
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -10,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,6 +27,15 @@ constexpr std::size_t kDeviceAlignment = 256;  // cudaMalloc's guarantee
 constexpr unsigned char kFreshByte = 0xff;     // new device memory: NaN in every float type
 
 thread_local cudaError_t last_error = cudaSuccess;
+
+// HG_EMU_TRACE=1: a line on stderr per piece of device work issued or captured (submit).
+bool tracing() {
+  static const bool on = [] {
+    const char* value = std::getenv("HG_EMU_TRACE");
+    return value != nullptr && std::strcmp(value, "1") == 0;
+  }();
+  return on;
+}
 
 enum class Where { Pageable, Device, Pinned, Overrun };
 
@@ -190,9 +201,14 @@ void require_device_memory(const void* p, std::size_t bytes, bool pinned_too, co
                               : "is not device memory: a GPU would fault on it");
 }
 
-cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work) {
+cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work,
+                   std::string_view what) {
   if (!known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
-  if (stream != nullptr && stream->capturing) {
+  const bool capturing = stream != nullptr && stream->capturing;
+  if (tracing() && !(capturing && stream->invalidated))
+    std::fprintf(stderr, "cuda_emu: %s %.*s\n", capturing ? "captured" : "issued",
+                 static_cast<int>(what.size()), what.data());
+  if (capturing) {
     if (stream->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
     stream->graph->nodes.push_back(std::make_unique<CUgraphNode_st>(CUgraphNode_st{kind, work}));
     return cudaSuccess;
@@ -251,7 +267,7 @@ void submit_launch(const char* kernel, const LaunchConfig& config,
     run_grid(config, run_on_grid, const_cast<std::function<void()>*>(&per_thread));
   };
   // a refused launch is reported by the launch check after it (cudaGetLastError), as in CUDA
-  (void)submit(config.stream, cudaGraphNodeTypeKernel, std::move(run));
+  (void)submit(config.stream, cudaGraphNodeTypeKernel, std::move(run), kernel);
 }
 
 }  // namespace hg_emu
@@ -323,13 +339,15 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, std::size_t bytes, cudaM
   if (s == Where::Pageable) {  // CUDA's rule: the source is staged before the call returns
     auto staged = std::make_shared<std::vector<char>>(static_cast<const char*>(src),
                                                       static_cast<const char*>(src) + bytes);
-    return hg_emu::submit(stream, cudaGraphNodeTypeMemcpy,
-                          [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); });
+    return hg_emu::submit(
+        stream, cudaGraphNodeTypeMemcpy,
+        [dst, staged] { std::memcpy(dst, staged->data(), staged->size()); }, "cudaMemcpyAsync");
   }
   std::function<void()> copy = [dst, src, bytes] { std::memmove(dst, src, bytes); };
   if (!capturing && (d == Where::Pinned || s == Where::Pinned))
     copy = hg_emu::pinned_copy_checks(dst, d, src, s, bytes, std::move(copy));
-  const cudaError_t status = hg_emu::submit(stream, cudaGraphNodeTypeMemcpy, std::move(copy));
+  const cudaError_t status =
+      hg_emu::submit(stream, cudaGraphNodeTypeMemcpy, std::move(copy), "cudaMemcpyAsync");
   // and a copy into pageable memory returns once it has landed (pinned memory: asynchronous)
   if (status == cudaSuccess && d == Where::Pageable) hg_emu::run_queue_until(runtime().issued);
   return status;
@@ -339,6 +357,7 @@ cudaError_t cudaMemsetAsync(void* p, int value, std::size_t bytes, cudaStream_t 
   if (!hg_emu::known_stream(stream)) return fail(cudaErrorInvalidResourceHandle);
   if (bytes == 0) return cudaSuccess;
   if (hg_emu::where(p, bytes) != Where::Device) return fail_on(stream, cudaErrorInvalidValue);
-  return hg_emu::submit(stream, cudaGraphNodeTypeMemset,
-                        [p, value, bytes] { std::memset(p, value, bytes); });
+  return hg_emu::submit(
+      stream, cudaGraphNodeTypeMemset, [p, value, bytes] { std::memset(p, value, bytes); },
+      "cudaMemsetAsync");
 }

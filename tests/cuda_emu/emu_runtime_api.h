@@ -26,6 +26,7 @@
 // of work between two streams (one queue runs all of it in issue order).
 #include <cstddef>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 struct CUstream_st;
@@ -111,8 +112,10 @@ namespace hg_emu {
 // Device work (a kernel, a copy, a memset, a GEMM of the cuBLAS stand-ins) issued on `stream`:
 // queued (emu_runtime_state.h), or recorded as a node of `kind` into the graph being captured
 // there. An error status is returned, and remembered for cudaGetLastError, as CUDA reports a
-// refused call.
-cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work);
+// refused call. `what` names the work for HG_EMU_TRACE=1, which prints a line per piece issued
+// or captured (a step's kernels in order, for counting launches and finding ones to fuse).
+cudaError_t submit(cudaStream_t stream, cudaGraphNodeType kind, std::function<void()> work,
+                   std::string_view what);
 
 // Whether a "potentially unsafe" call (cudaMalloc, cudaFree, cudaHostAlloc, a library handle's
 // creation) is forbidden to this thread now by a capture's mode; if so, that capture is

@@ -1,0 +1,75 @@
+// Tensor's in-place arithmetic (autograd/tensor_methods.cpp): written straight into the tensor
+// where that gives what computing out of place and copying back gives, out of place elsewhere.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "halfgrad/halfgrad.h"
+#include "test_util.h"
+
+using namespace hg;
+using hg::test::expect_error;
+using hg::test::values;
+
+TEST_CASE("add_, sub_, mul_ and div_ into a contiguous tensor allocate no result") {
+  // 2 MiB each: the CPU allocator counts allocations of 1 MiB and more
+  Tensor x = full({512, 1024}, 3.0);
+  const Tensor y = full({512, 1024}, 2.0), row = full({1024}, 4.0);
+  const void* data = x.data_ptr();
+  const uint64_t before = cpu::memory_stats().allocations;
+  x.add_(y);    // 5
+  x.mul_(y);    // 10
+  x.sub_(row);  // 6: a broadcast operand
+  x.div_(y);    // 3
+  CHECK(cpu::memory_stats().allocations == before);
+  CHECK(x.data_ptr() == data);
+  CHECK(x.max().item<float>() == 3.0f);
+  CHECK(x.min().item<float>() == 3.0f);
+}
+
+TEST_CASE("in-place arithmetic reads an operand that overlaps the tensor before writing it") {
+  Tensor x = from_vector(std::vector<float>{1, 2, 3, 4}, {2, 2});
+  x.add_(x.t());  // every element read before any is written: [[2, 5], [5, 8]]
+  CHECK(values(x) == std::vector<double>{2, 5, 5, 8});
+  x.mul_(x);  // the same layout: elementwise
+  CHECK(values(x) == std::vector<double>{4, 25, 25, 64});
+  Tensor row = from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  row.sub_(row.narrow(0, 0, 1));  // row 0 broadcast over both rows, row 0 among them
+  CHECK(values(row) == std::vector<double>{0, 0, 0, 3, 3, 3});
+}
+
+TEST_CASE("in-place arithmetic on views, mixed dtypes and 0-dim operands") {
+  Tensor base = zeros({3, 2});
+  Tensor column = base.t();  // [2, 3], not contiguous
+  column.add_(from_vector(std::vector<float>{1, 2, 3}));
+  CHECK(values(base) == std::vector<double>{1, 1, 2, 2, 3, 3});
+  Tensor h = full({3}, 1.0, kFloat16);
+  h.add_(full({}, 0.5));  // a 0-dim fp32 operand: the result stays fp16
+  CHECK(h.dtype() == kFloat16);
+  CHECK(values(h) == std::vector<double>{1.5, 1.5, 1.5});
+  Tensor f = full({2}, 1.0);
+  f.mul_(full({2}, 3.0, kFloat16));  // an fp16 operand into fp32
+  CHECK(values(f) == std::vector<double>{3, 3});
+  Tensor counts = full({2}, 6.0, kInt64);
+  expect_error([&] { counts.div_(full({2}, 4.0, kInt64)); }, {"div_", "int64", "truncation"});
+  expect_error([&] { counts.add_(full({3}, 1.0, kInt64)); }, {"add_", "[3]", "[2] int64"});
+}
+
+TEST_CASE("in-place arithmetic into a tensor that backward saved is detected") {
+  Tensor leaf = ones({3}).requires_grad_();
+  Tensor e = exp(leaf);
+  const Tensor z = (leaf * e).sum();  // MulBackward saved e
+  {
+    NoGradGuard no_grad;
+    e.add_(ones({3}));
+  }
+  expect_error([&] { z.backward(); }, {"MulBackward", "modified in place"});
+}
+
+TEST_CASE("in-place arithmetic refuses an operand that requires grad under grad mode") {
+  Tensor x = zeros({2});
+  const Tensor w = ones({2}).requires_grad_();
+  expect_error([&] { x.add_(w); }, {"requires grad"});
+  expect_error([&] { x.mul_(w); }, {"requires grad"});
+}
