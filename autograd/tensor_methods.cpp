@@ -229,6 +229,15 @@ bool binary_into_self(kernels::BinaryOp op, Tensor& self, const Tensor& other) {
   self.storage()->bump_version();
   return true;
 }
+
+// self = op(self) for a scalar op on a contiguous floating tensor (the kernel that *this * 2.0
+// runs, writing into self): what the out-of-place op and the copy back would write.
+bool scalar_op_into_self(kernels::UnaryOp op, Tensor& self, kernels::UnaryParams params) {
+  if (!self.is_floating_point() || !self.is_contiguous()) return false;
+  kernels::unary(self.device())(op, kernels::view_of(self), kernels::view_of(self), params);
+  self.storage()->bump_version();
+  return true;
+}
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
@@ -254,6 +263,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
 
 Tensor& Tensor::mul_(double factor) {
   check_in_place(*this, "mul_");
+  if (scalar_op_into_self(kernels::UnaryOp::Affine, *this, {factor, -0.0})) return *this;
   return write_back(*this, *this * factor, Tensor(), "mul_");
 }
 
@@ -266,11 +276,13 @@ Tensor& Tensor::div_(const Tensor& other) {
 
 Tensor& Tensor::div_(double divisor) {
   check_in_place(*this, "div_");
+  if (scalar_op_into_self(kernels::UnaryOp::DivScalar, *this, {divisor, 0.0})) return *this;
   return write_back(*this, *this / divisor, Tensor(), "div_");
 }
 
 Tensor& Tensor::operator+=(double value) {
   check_in_place(*this, "add_");
+  if (scalar_op_into_self(kernels::UnaryOp::Affine, *this, {1.0, value})) return *this;
   return write_back(*this, *this + value, Tensor(), "add_");
 }
 

@@ -12,7 +12,7 @@ using namespace hg;
 using hg::test::expect_error;
 using hg::test::values;
 
-TEST_CASE("add_, sub_, mul_ and div_ into a contiguous tensor allocate no result") {
+TEST_CASE("in-place arithmetic on a contiguous tensor allocates no result") {
   // 2 MiB each: the CPU allocator counts allocations of 1 MiB and more
   Tensor x = full({512, 1024}, 3.0);
   const Tensor y = full({512, 1024}, 2.0), row = full({1024}, 4.0);
@@ -22,6 +22,11 @@ TEST_CASE("add_, sub_, mul_ and div_ into a contiguous tensor allocate no result
   x.mul_(y);    // 10
   x.sub_(row);  // 6: a broadcast operand
   x.div_(y);    // 3
+  x.mul_(4.0);  // 12: scalars too
+  x += 3.0;     // 15
+  x.div_(5.0);  // 3
+  x -= 1.0;     // 2
+  x *= 1.5;     // 3
   CHECK(cpu::memory_stats().allocations == before);
   CHECK(x.data_ptr() == data);
   CHECK(x.max().item<float>() == 3.0f);
@@ -72,4 +77,24 @@ TEST_CASE("in-place arithmetic refuses an operand that requires grad under grad 
   const Tensor w = ones({2}).requires_grad_();
   expect_error([&] { x.add_(w); }, {"requires grad"});
   expect_error([&] { x.mul_(w); }, {"requires grad"});
+}
+
+TEST_CASE("in-place scalar arithmetic writes what the out-of-place op writes, to the bit") {
+  const Tensor start = randn({257}, TensorOptions().dtype(kFloat64)) * 3.0;
+  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
+    const Tensor x = start.to(dtype);  // values that round differently in each dtype
+    Tensor y = x.clone();
+    y.mul_(0.1);
+    CHECK(values(y) == values(x * 0.1));
+    y = x.clone();
+    y.div_(3.0);
+    CHECK(values(y) == values(x / 3.0));
+    y = x.clone();
+    y += 0.7;
+    CHECK(values(y) == values(x + 0.7));
+  }
+  Tensor counts = full({2}, 6.0, kInt64);  // integers: out of place, as before
+  counts *= 2.0;
+  CHECK(values(counts) == std::vector<double>{12, 12});
+  expect_error([&] { counts.div_(4.0); }, {"div_", "int64", "truncation"});
 }
