@@ -3,6 +3,8 @@
 // indices in a [rows, width] view of the input), so every backend's embedding kernels and its
 // backward (a scatter-add: repeated indices sum their gradients) do the work; indices are
 // range-checked once here. sort adds one kernel, the order (argsort), and picks by it.
+#include <string>
+
 #include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/autograd/op_helpers.h"
 #include "halfgrad/autograd/ops.h"
@@ -12,8 +14,8 @@ namespace hg {
 
 namespace {
 
-// int64 indices on x's device, all in [0, bound) (checked on the CPU; on CUDA the embedding
-// kernel checks them and reports a bad one late, as it does for embedding itself).
+// int64 indices on x's device, all in [0, bound) (checked on the CPU; on CUDA the lookup kernel
+// checks them and reports a bad one late, as it does for embedding itself: lookup_call).
 void check_indices(const Tensor& index, const Tensor& x, int64_t bound, const char* op) {
   autograd::check_defined(index, op);
   HG_CHECK(index.dtype() == kInt64, op, ": indices must be int64, got ", describe(index));
@@ -23,6 +25,14 @@ void check_indices(const Tensor& index, const Tensor& x, int64_t bound, const ch
   const int64_t lo = min(index).item<int64_t>(), hi = max(index).item<int64_t>();
   HG_CHECK(lo >= 0 && hi < bound, op, ": index ", lo < 0 ? lo : hi, " is out of range for size ",
            bound, " of ", describe(x));
+}
+
+// How a late CUDA report names the call: "gather on CUDA along dim 1 of [4, 5] float32 with
+// [4, 3] int64 indices" (positions are counted in the indices' row-major order).
+std::string lookup_call(const char* op, int64_t dim, const Tensor& x, const Tensor& index) {
+  if (!index.device().is_cuda()) return {};
+  return std::string(op) + " on CUDA along dim " + std::to_string(dim) + " of " + describe(x) +
+         " with " + describe(index) + " indices";
 }
 
 int64_t product(const Shape& shape) {
@@ -80,31 +90,33 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const Tensor moved = x.transpose(0, dim);
   Shape shape = moved.sizes();
   const int64_t width = product(Shape(shape.begin() + 1, shape.end()));
-  const Tensor rows = autograd::lookup_rows(index.reshape({-1}), moved.reshape({shape[0], width}));
+  const Tensor rows = autograd::lookup_rows(index.reshape({-1}), moved.reshape({shape[0], width}),
+                                            lookup_call("index_select", dim, x, index));
   shape[0] = index.numel();
   return rows.reshape(shape).transpose(0, dim).contiguous();
 }
 
 namespace {
 
-// gather's lookup, for indices known to be in range: each picked element's position in x, as
-// one row of width 1 of x made contiguous.
-Tensor gather_in_range(const Tensor& x, int64_t dim, const Tensor& index) {
-  const Tensor flat_x = x.contiguous();
-  Tensor flat;
-  {
-    NoGradGuard no_grad;
-    const Shape& strides = flat_x.strides();
-    flat = index * static_cast<double>(x.dim() == 0 ? 1 : strides[dim]);
-    for (int64_t d = 0; d < x.dim(); ++d) {
-      if (d == dim) continue;
-      Shape along(x.dim(), 1);
-      along[d] = index.size(d);
-      const auto options = TensorOptions(kInt64).device(x.device());
-      flat = flat + arange(index.size(d), options).reshape(along) * static_cast<double>(strides[d]);
-    }
+// Each picked element's position in x made contiguous (int64, index's shape).
+Tensor flat_positions(const Tensor& x, int64_t dim, const Tensor& index) {
+  NoGradGuard no_grad;
+  const Shape strides = contiguous_strides(x.sizes());
+  Tensor flat = index * static_cast<double>(x.dim() == 0 ? 1 : strides[dim]);
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d == dim) continue;
+    Shape along(x.dim(), 1);
+    along[d] = index.size(d);
+    const auto options = TensorOptions(kInt64).device(x.device());
+    flat = flat + arange(index.size(d), options).reshape(along) * static_cast<double>(strides[d]);
   }
-  return autograd::lookup_rows(flat, flat_x.reshape({x.numel(), 1})).reshape(index.sizes());
+  return flat;
+}
+
+// gather's lookup of the elements at `flat` positions, as rows of width 1 of x made contiguous.
+Tensor lookup_elements(const Tensor& x, const Tensor& flat, const std::string& call = {}) {
+  return autograd::lookup_rows(flat, x.contiguous().reshape({x.numel(), 1}), call)
+      .reshape(flat.sizes());
 }
 
 // The order of x along dim (int64, x's shape): argsort on the rows of x with dim moved last.
@@ -131,7 +143,16 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   for (int64_t d = 0; d < x.dim(); ++d)
     HG_CHECK(d == dim || index.size(d) <= x.size(d), "gather: index ", describe(index),
              " is larger than ", describe(x), " at dim ", d);
-  return gather_in_range(x, dim, index);
+  Tensor flat = flat_positions(x, dim, index);
+  if (index.device().is_cuda() && index.numel() > 0) {
+    // An index past its dim may still land inside x's flat table (a neighbouring row's element):
+    // such a position becomes -1, out of range for the lookup, which reports it late.
+    NoGradGuard no_grad;
+    const int64_t bound = x.dim() == 0 ? 1 : x.size(dim);
+    const Tensor outside = ne(clamp(index, 0.0, static_cast<double>(bound - 1)), index);
+    flat = where(outside, full({}, -1.0, flat.options()), flat);
+  }
+  return lookup_elements(x, flat, lookup_call("gather", dim, x, index));
 }
 
 ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
@@ -140,7 +161,7 @@ ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
   dim = wrap_sized_dim(dim, x.dim(), "sort");
   // the values picked by the order, so the gradient flows back through the lookup's scatter-add
   const Tensor indices = order_along(x, dim, descending);
-  return {gather_in_range(x, dim, indices), indices};
+  return {lookup_elements(x, flat_positions(x, dim, indices)), indices};
 }
 
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
@@ -151,7 +172,7 @@ ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
            " elements along dim ", d, " of ", describe(x));
   if (x.dim() == 0) return sort(x);
   const Tensor indices = order_along(x, d, largest).narrow(d, 0, k).contiguous();
-  return {gather_in_range(x, d, indices), indices};
+  return {lookup_elements(x, flat_positions(x, d, indices)), indices};
 }
 
 }  // namespace hg

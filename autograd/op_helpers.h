@@ -1,5 +1,6 @@
 #pragma once
 // Small helpers shared by the op front-ends in autograd/.
+#include <string>
 #include <string_view>
 
 #include "halfgrad/autograd/nn_ops.h"
@@ -44,7 +45,8 @@ Tensor reduce_elementwise(const Tensor& per_element, Reduction reduction);
 
 // embedding's lookup of table rows [V, D] by int64 `index`, recorded for backward, without the
 // CPU's range check: for callers that checked the indices already (autograd/index_ops.cpp). On
-// CUDA the kernel still reports an index out of range late (autograd/sampling_ops.cpp).
-Tensor lookup_rows(const Tensor& index, const Tensor& table);
+// CUDA the kernel still reports an index out of range late (autograd/sampling_ops.cpp), naming
+// `call` (the caller's op and operands; empty: embedding).
+Tensor lookup_rows(const Tensor& index, const Tensor& table, const std::string& call = {});
 
 }  // namespace hg::autograd

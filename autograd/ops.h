@@ -122,7 +122,8 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 // dim. The gradient of a slice picked twice is the sum of both.
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on), as torch.gather: index int64 of
-// x's rank, no larger than x but along dim; out has index's shape.
+// x's rank, no larger than x but along dim; out has index's shape. A bad index is an error at
+// the call on the CPU; on CUDA (both ops) it is reported late, as embedding's, its output NaN.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 // x sorted along dim (floating), stable: equal values keep their order, NaN last (first when
 // descending), as torch.sort(stable=True); indices int64. Gradients reach x through the values.

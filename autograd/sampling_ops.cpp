@@ -92,13 +92,14 @@ Tensor embedding(const Tensor& index, const Tensor& weight) {
   return autograd::lookup_rows(index, weight);
 }
 
-Tensor autograd::lookup_rows(const Tensor& index, const Tensor& weight) {
+Tensor autograd::lookup_rows(const Tensor& index, const Tensor& weight, const std::string& call) {
   const Tensor idx = index.contiguous();
   const Tensor w = weight.contiguous();
   Shape shape = index.sizes();
   shape.push_back(weight.size(1));
   Tensor out = make_tensor(shape, w.dtype(), w.device());
-  kernels::embedding(w.device())(kernels::view_of(w), kernels::view_of(idx), kernels::view_of(out));
+  kernels::embedding(w.device())(kernels::view_of(w), kernels::view_of(idx), kernels::view_of(out),
+                                 call.empty() ? nullptr : call.c_str());
   if (autograd::needs_grad({&weight}))
     autograd::record_op<EmbeddingBackward>({index, weight}, out, idx);
   return out;

@@ -106,9 +106,11 @@ using NllLossFn = void (*)(const TensorView& logp, const TensorView& target, int
 // grad_logp [N, C] = -grad_loss[n] at (n, target[n]), 0 elsewhere.
 using NllLossBackwardFn = void (*)(const TensorView& grad_loss, const TensorView& target,
                                    int64_t ignore_index, const TensorView& grad_logp);
-// out [N, D] = weight[index[n]] for weight [V, D]; index int64 [N] (checked by the front-end).
+// out [N, D] = weight[index[n]] for weight [V, D]; index int64 [N] (checked by the front-end on
+// the CPU; on CUDA by the kernel, reported late naming `call`: the op and its operands, or null
+// for embedding's own description).
 using EmbeddingFn = void (*)(const TensorView& weight, const TensorView& index,
-                             const TensorView& out);
+                             const TensorView& out, const char* call);
 // grad_weight [V, D] (zeroed by the kernel) += grad_out rows at index.
 using EmbeddingBackwardFn = void (*)(const TensorView& grad_out, const TensorView& index,
                                      const TensorView& grad_weight);

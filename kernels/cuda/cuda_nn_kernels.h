@@ -41,7 +41,8 @@ void nll_loss(const TensorView& logp, const TensorView& target, int64_t ignore_i
               const TensorView& loss, int64_t* bad_target);
 void nll_loss_backward(const TensorView& grad_loss, const TensorView& target, int64_t ignore_index,
                        const TensorView& grad_logp);
-void embedding(const TensorView& weight, const TensorView& index, const TensorView& out);
+void embedding(const TensorView& weight, const TensorView& index, const TensorView& out,
+               const char* call);
 void embedding_backward(const TensorView& grad_out, const TensorView& index,
                         const TensorView& grad_weight);
 

@@ -138,7 +138,8 @@ void nll_loss_backward(const TensorView& grad_loss, const TensorView& target, in
   });
 }
 
-void embedding(const TensorView& weight, const TensorView& index, const TensorView& out) {
+void embedding(const TensorView& weight, const TensorView& index, const TensorView& out,
+               const char* call) {
   const int64_t rows = index.numel();
   const int64_t row_bytes = weight.sizes[1] * static_cast<int64_t>(itemsize(weight.dtype));
   if (rows * row_bytes == 0) return;
@@ -146,10 +147,12 @@ void embedding(const TensorView& weight, const TensorView& index, const TensorVi
   // Indices are checked on the device and reported late, like a loss's targets: reading a
   // min/max on the host would stall it on every call (and cannot happen in a graph capture).
   TargetCheck check(stream,
-                    "embedding on CUDA with a [" + std::to_string(weight.sizes[0]) + ", " +
-                        std::to_string(weight.sizes[1]) + "] " +
-                        std::string(dtype_name(weight.dtype)) + " table and " +
-                        std::to_string(rows) + " indices",
+                    call != nullptr
+                        ? std::string(call)
+                        : "embedding on CUDA with a [" + std::to_string(weight.sizes[0]) + ", " +
+                              std::to_string(weight.sizes[1]) + "] " +
+                              std::string(dtype_name(weight.dtype)) + " table and " +
+                              std::to_string(rows) + " indices",
                     "the index at position", "output row");
   const Table table{weight.sizes[0], nan_pattern(weight.dtype)};
   const auto aligned4 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 4 == 0; };

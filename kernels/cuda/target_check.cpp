@@ -48,7 +48,7 @@ struct Pending {
     const long long bad = host_slot[0];
     if (bad == kNoBadTarget) return;
     HG_FAIL(call, ": ", subject, " ", bad,
-            " is out of range (reported by the next CUDA loss or embedding, or "
+            " is out of range (reported by the next CUDA loss or index lookup, or "
             "cuda::synchronize(): reading it at once would stall the host on every call; that "
             "row's ",
             result, " is NaN)");

@@ -1,16 +1,17 @@
 #pragma once
-// Out-of-range class targets on CUDA (cross_entropy, nll_loss) and embedding indices, reported
-// without making the host wait for the device. The CPU kernels report a bad target before the op
-// returns. Reading a CUDA kernel's finding that way costs a host synchronisation per loss: in a
-// small model most of a step, and it would undo the sync-free AMP step. Instead each loss kernel
-// leaves its finding (the first bad row, atomicMin) in a device slot that is copied, in stream
-// order, into pinned host memory with an event behind it; the next checked launch (a loss or an
-// embedding), and cuda::synchronize(), look at it (waiting only for that event: for a loss after
-// a loss, the device passed it a step ago in a training loop; a loss after the same step's
-// embedding waits for that embedding, so the host runs at most about one forward pass ahead of the
-// device in a model with both) and throw the hg::Error then, naming the op and the shapes of the
-// call that had the bad target. Rows with a bad target get a NaN loss (an embedding's rows with a
-// bad index NaN outputs, and no gradient), so a result read before the report is visibly wrong.
+// Out-of-range class targets on CUDA (cross_entropy, nll_loss) and lookup indices (embedding,
+// index_select, gather), reported without making the host wait for the device. The CPU kernels
+// report a bad target before the op returns. Reading a CUDA kernel's finding that way costs a
+// host synchronisation per loss: in a small model most of a step, and it would undo the sync-free
+// AMP step. Instead each loss kernel leaves its finding (the first bad row, atomicMin) in a
+// device slot that is copied, in stream order, into pinned host memory with an event behind it;
+// the next checked launch (a loss or a lookup), and cuda::synchronize(), look at it (waiting only
+// for that event: for a loss after a loss, the device passed it a step ago in a training loop; a
+// loss after the same step's embedding waits for that embedding, so the host runs at most about
+// one forward pass ahead of the device in a model with both) and throw the hg::Error then, naming
+// the op and the shapes of the call that had the bad target. Rows with a bad target get a NaN
+// loss (a lookup's rows with a bad index NaN outputs, and no gradient), so a result read before
+// the report is visibly wrong.
 // PyTorch reports the same misuse late too (a device-side assert). A finding of a process's very
 // last loss that nothing looks at goes unreported. There is one device slot and one event: this
 // relies on halfgrad's single stream and on losses being issued from one host thread at a time (a
