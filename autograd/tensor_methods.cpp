@@ -230,6 +230,16 @@ bool binary_into_self(kernels::BinaryOp op, Tensor& self, const Tensor& other) {
   return true;
 }
 
+// self op= alpha * other, into self where combine_scaled would compute the same: alpha 1, or a
+// result of 32 bits or more (the product rounded to it, then the sum; 16-bit results widen and
+// round once on the copy back, so they stay out of place).
+bool scaled_into_self(kernels::BinaryOp op, Tensor& self, const Tensor& other, double alpha) {
+  if (alpha == 1.0) return binary_into_self(op, self, other);
+  if (is_low_precision(result_type(self, other)) || !self.is_contiguous()) return false;
+  if (is_grad_enabled() && other.requires_grad()) return false;
+  return binary_into_self(op, self, other * alpha);
+}
+
 // self = op(self) for a scalar op on a contiguous floating tensor (the kernel that *this * 2.0
 // runs, writing into self): what the out-of-place op and the copy back would write.
 bool scalar_op_into_self(kernels::UnaryOp op, Tensor& self, kernels::UnaryParams params) {
@@ -243,14 +253,14 @@ bool scalar_op_into_self(kernels::UnaryOp op, Tensor& self, kernels::UnaryParams
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_in_place(*this, "add_");
   check_operand(*this, other, "add_");
-  if (alpha == 1.0 && binary_into_self(kernels::BinaryOp::Add, *this, other)) return *this;
+  if (scaled_into_self(kernels::BinaryOp::Add, *this, other, alpha)) return *this;
   return write_back(*this, combine_scaled(*this, other, alpha, false), other, "add_");
 }
 
 Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   check_in_place(*this, "sub_");
   check_operand(*this, other, "sub_");
-  if (alpha == 1.0 && binary_into_self(kernels::BinaryOp::Sub, *this, other)) return *this;
+  if (scaled_into_self(kernels::BinaryOp::Sub, *this, other, alpha)) return *this;
   return write_back(*this, combine_scaled(*this, other, alpha, true), other, "sub_");
 }
 

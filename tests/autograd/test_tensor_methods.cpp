@@ -31,6 +31,11 @@ TEST_CASE("in-place arithmetic on a contiguous tensor allocates no result") {
   CHECK(x.data_ptr() == data);
   CHECK(x.max().item<float>() == 3.0f);
   CHECK(x.min().item<float>() == 3.0f);
+  x.add_(y, -0.5);  // 2: with alpha, only the product is allocated
+  x.sub_(y, 0.5);   // 1
+  CHECK(cpu::memory_stats().allocations == before + 2);
+  CHECK(x.data_ptr() == data);
+  CHECK(x.max().item<float>() == 1.0f);
 }
 
 TEST_CASE("in-place arithmetic reads an operand that overlaps the tensor before writing it") {
@@ -97,4 +102,27 @@ TEST_CASE("in-place scalar arithmetic writes what the out-of-place op writes, to
   counts *= 2.0;
   CHECK(values(counts) == std::vector<double>{12, 12});
   expect_error([&] { counts.div_(4.0); }, {"div_", "int64", "truncation"});
+}
+
+TEST_CASE("add_ and sub_ with alpha write what they wrote out of place, in every dtype") {
+  const Tensor a = randn({300}, TensorOptions().dtype(kFloat64)) * 5.0;
+  const Tensor b = randn({300}, TensorOptions().dtype(kFloat64)) * 5.0;
+  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
+    for (DType other : {dtype, kFloat16}) {
+      const Tensor x = a.to(dtype), y = b.to(other);
+      Tensor in_place = x.clone();
+      in_place.add_(y, 0.1);
+      // the reference: the product in y's dtype, the sum in the common one (a 16-bit common
+      // dtype in float), rounded to x's dtype once
+      const DType common = result_type(x, y);
+      const bool widen = common == kFloat16 || common == kBFloat16;
+      const Tensor ref = (widen ? x.to(kFloat32) + y.to(kFloat32) * 0.1 : x + y * 0.1).to(dtype);
+      CHECK(values(in_place) == values(ref));
+      in_place = x.clone();
+      in_place.sub_(y, 3.0);
+      const Tensor ref_sub =
+          (widen ? x.to(kFloat32) - y.to(kFloat32) * 3.0 : x - y * 3.0).to(dtype);
+      CHECK(values(in_place) == values(ref_sub));
+    }
+  }
 }
