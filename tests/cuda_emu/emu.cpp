@@ -4,7 +4,7 @@
 // order, or in reverse, between barriers (emu.h's ThreadOrder: by default, alternately from block
 // to block): a kernel that reads shared memory another thread writes without a barrier between
 // them sees the write in one order and misses it in the other, so the race shows as a wrong
-// result.
+// result. Blocks run first to last, or last to first (emu.h's set_block_order_reversed).
 #include "emu.h"
 
 #include <sys/mman.h>
@@ -87,6 +87,15 @@ ThreadOrder order_from_environment() {
   return ThreadOrder::Alternate;
 }
 
+bool blocks_reversed_from_environment() {
+  const char* value = std::getenv("HG_EMU_BLOCK_ORDER");
+  const std::string order = value != nullptr ? value : "forward";
+  if (order != "forward" && order != "reverse")
+    std::fprintf(stderr, "cuda_emu: HG_EMU_BLOCK_ORDER=%s is not forward or reverse: forward\n",
+                 order.c_str());
+  return order == "reverse";
+}
+
 struct Barrier {
   int arrived = 0, expected = 0;
   unsigned generation = 0;
@@ -113,6 +122,7 @@ struct Emulator {
   void* body_context = nullptr;
   std::exception_ptr failure;
   ThreadOrder order = order_from_environment();
+  bool blocks_reversed = blocks_reversed_from_environment();
   int sm_count = 4;
   long blocks = 0;  // blocks run so far: each block's serial number
 #if HG_EMU_ASAN
@@ -285,19 +295,20 @@ void run_grid(const LaunchConfig& config, void (*body)(void*), void* context) {
   e.failure = nullptr;
   blockDim = config.block;
   gridDim = config.grid;
-  long block = 0;
-  for (unsigned z = 0; z < config.grid.z; ++z)
-    for (unsigned y = 0; y < config.grid.y; ++y)
-      for (unsigned x = 0; x < config.grid.x && !e.failure; ++x, ++block) {
-        blockIdx = {x, y, z};
-        const bool reverse = e.order == ThreadOrder::Reverse ||
-                             (e.order == ThreadOrder::Alternate && block % 2 == 1);
-        run_block(static_cast<int>(threads), reverse);
-      }
+  const long gx = config.grid.x, gy = config.grid.y, blocks = gx * gy * config.grid.z;
+  for (long i = 0; i < blocks && !e.failure; ++i) {
+    const long block = e.blocks_reversed ? blocks - 1 - i : i;
+    blockIdx = {static_cast<unsigned>(block % gx), static_cast<unsigned>(block / gx % gy),
+                static_cast<unsigned>(block / (gx * gy))};
+    const bool reverse =
+        e.order == ThreadOrder::Reverse || (e.order == ThreadOrder::Alternate && block % 2 == 1);
+    run_block(static_cast<int>(threads), reverse);
+  }
   if (e.failure) std::rethrow_exception(std::exchange(e.failure, nullptr));
 }
 
 void set_thread_order(ThreadOrder order) { emu().order = order; }
+void set_block_order_reversed(bool reversed) { emu().blocks_reversed = reversed; }
 void set_sm_count(int count) { emu().sm_count = count; }
 int current_thread() { return emu().current; }
 long block_serial() { return emu().blocks; }

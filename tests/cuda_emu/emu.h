@@ -11,6 +11,12 @@ namespace hg_emu {
 enum class ThreadOrder { Forward, Reverse, Alternate };
 void set_thread_order(ThreadOrder order);
 
+// The order in which a launch runs its blocks (one at a time): first to last by default, last
+// to first with `reversed` (HG_EMU_BLOCK_ORDER=reverse sets the starting value). A GPU runs them
+// in no order it promises, so a kernel whose block reads what another block of the same launch
+// writes (and not through atomics that any order would serve) gives another result reversed.
+void set_block_order_reversed(bool reversed);
+
 // What cudaDeviceGetAttribute(cudaDevAttrMultiProcessorCount) answers (default 4): launchers
 // that size their grids by it take other paths with other counts.
 void set_sm_count(int count);

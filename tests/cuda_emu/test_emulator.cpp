@@ -53,6 +53,27 @@ std::vector<int> block_sums(bool barriers, hg_emu::ThreadOrder order) {
   return out;
 }
 
+// Block 0 writes a value that the other blocks copy: wrong on a GPU, where nothing orders blocks.
+void first_block_writes_kernel(int* shared_value, int* copies) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *shared_value = 7;
+  if (blockIdx.x > 0 && threadIdx.x == 0) copies[blockIdx.x] = *shared_value;
+}
+
+std::vector<int> block_order_run(bool reversed, std::vector<unsigned>* order) {
+  int value = 0;
+  std::vector<int> copies(6, 0);
+  hg_emu::set_block_order_reversed(reversed);
+  hg_emu::launch(
+      LaunchConfig{dim3(6), dim3(2)}, [](auto... a) { first_block_writes_kernel(a...); }, &value,
+      copies.data());
+  static std::vector<unsigned>* seen;
+  seen = order;
+  hg_emu::launch(LaunchConfig{dim3(3, 2), dim3(1)},
+                 [] { seen->push_back(blockIdx.y * gridDim.x + blockIdx.x); });
+  hg_emu::set_block_order_reversed(false);
+  return copies;
+}
+
 void vote_and_shuffle_kernel(const int* flags, int* any, int* warp_sums) {
   const int voted = __syncthreads_or(flags[threadIdx.x]);
   int v = static_cast<int>(threadIdx.x);
@@ -113,6 +134,15 @@ TEST_CASE("a shared-memory reduction is right with its barriers and wrong withou
   // happens to follow this tree's dependencies); the default alternation has forward blocks.
   CHECK(block_sums(false, hg_emu::ThreadOrder::Forward) != expected);
   CHECK(block_sums(false, hg_emu::ThreadOrder::Alternate) != expected);
+}
+
+TEST_CASE("blocks run last to first when reversed, which a kernel ordering blocks notices") {
+  std::vector<unsigned> forward, backward;
+  // forward, block 0 happens to run first and the bug hides; reversed, every copy misses it
+  CHECK(block_order_run(false, &forward) == std::vector<int>{0, 7, 7, 7, 7, 7});
+  CHECK(forward == std::vector<unsigned>{0, 1, 2, 3, 4, 5});
+  CHECK(block_order_run(true, &backward) == std::vector<int>{0, 0, 0, 0, 0, 0});
+  CHECK(backward == std::vector<unsigned>{5, 4, 3, 2, 1, 0});
 }
 
 TEST_CASE("__syncthreads_or votes across the block, a butterfly shuffle sums each warp") {
