@@ -11,9 +11,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "halfgrad/core/error.h"
@@ -312,6 +314,14 @@ void set_block_order_reversed(bool reversed) { emu().blocks_reversed = reversed;
 void set_sm_count(int count) { emu().sm_count = count; }
 int current_thread() { return emu().current; }
 long block_serial() { return emu().blocks; }
+
+void fresh_shared(void* p, std::size_t bytes) {
+  static std::unordered_map<void*, long> filled_in;  // the block that filled each variable
+  long& block = filled_in[p];
+  if (block == emu().blocks) return;
+  block = emu().blocks;
+  std::memset(p, 0xff, bytes);
+}
 
 }  // namespace hg_emu
 

@@ -149,6 +149,11 @@ void warp_exchange(const void* mine, void* out, std::size_t bytes, int from);
 // block to block (for per-block state such as include/mma.h's).
 int current_thread();
 long block_serial();
+// Called (rewrite_launches.pl adds the call) where a `__shared__` variable is declared: the first
+// thread of a block to get there fills its bytes with 0xff (NaN in every float type), as a GPU
+// block finds its shared memory holding what an earlier block left, not zeros and not this
+// kernel's previous block's values (which a `static` array would keep).
+void fresh_shared(void* p, std::size_t bytes);
 // d = a b + c for one WMMA tile (include/mma.h), a: m x k, b: k x n, c and d: m x n, row-major
 // floats: computed by the warp's first lane to get there, handed to the others after checking
 // that they hold the same operands (the fragments of a warp are one tile on the GPU).

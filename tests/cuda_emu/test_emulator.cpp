@@ -74,6 +74,18 @@ std::vector<int> block_order_run(bool reversed, std::vector<unsigned>* order) {
   return copies;
 }
 
+// What a block reads from shared memory before writing it, then a write for the next block to
+// (not) see. rewrite_launches.pl adds the fresh_shared call to kernels/cuda's declarations.
+void shared_before_write_kernel(unsigned* seen) {
+  __shared__ unsigned word;
+  ::hg_emu::fresh_shared(&word, sizeof(word));
+  if (threadIdx.x == 0) seen[blockIdx.x] = word;
+  __syncthreads();
+  if (threadIdx.x == 1) word = 42;
+  __syncthreads();
+  if (threadIdx.x == 0) seen[blockIdx.x + gridDim.x] = word;  // within the block: kept
+}
+
 void vote_and_shuffle_kernel(const int* flags, int* any, int* warp_sums) {
   const int voted = __syncthreads_or(flags[threadIdx.x]);
   int v = static_cast<int>(threadIdx.x);
@@ -143,6 +155,14 @@ TEST_CASE("blocks run last to first when reversed, which a kernel ordering block
   CHECK(forward == std::vector<unsigned>{0, 1, 2, 3, 4, 5});
   CHECK(block_order_run(true, &backward) == std::vector<int>{0, 0, 0, 0, 0, 0});
   CHECK(backward == std::vector<unsigned>{5, 4, 3, 2, 1, 0});
+}
+
+TEST_CASE("each block finds its shared memory fresh (0xff bytes), not the last block's") {
+  std::vector<unsigned> seen(6, 0);
+  hg_emu::launch(
+      LaunchConfig{dim3(3), dim3(2)}, [](auto... a) { shared_before_write_kernel(a...); },
+      seen.data());
+  CHECK(seen == std::vector<unsigned>{0xffffffffu, 0xffffffffu, 0xffffffffu, 42, 42, 42});
 }
 
 TEST_CASE("__syncthreads_or votes across the block, a butterfly shuffle sums each warp") {
