@@ -1,0 +1,124 @@
+// Tensor's methods that read or set autograd state (requires_grad, grad, hooks, backward), and
+// its math methods, which forward to the free functions.
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "halfgrad/autograd/engine.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+
+namespace hg {
+
+// ---- autograd state ----
+
+bool Tensor::requires_grad() const {
+  return defined() && (impl()->autograd.requires_grad || impl()->autograd.grad_fn != nullptr);
+}
+
+Tensor& Tensor::requires_grad_(bool enabled) {
+  autograd::check_defined(*this, "requires_grad_");
+  HG_CHECK(is_leaf() || enabled, "requires_grad_: ", describe(*this),
+           " is not a leaf; use "
+           "detach() to make one");
+  HG_CHECK(!enabled || is_floating_point(),
+           "requires_grad_: only floating-point tensors can "
+           "require gradients, got ",
+           describe(*this));
+  impl()->autograd.requires_grad = enabled;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return defined() ? impl()->autograd.grad : Tensor(); }
+void Tensor::set_grad(const Tensor& grad) const {
+  // A gradient of another shape would only fail later, inside an optimizer step or an
+  // accumulation, far from the mistake. The dtype may differ (GradScaler keeps fp32 gradients
+  // of fp16 parameters).
+  HG_CHECK(!grad.defined() ||
+               (grad.sizes() == sizes() && grad.is_floating_point() && grad.device() == device()),
+           "set_grad: gradient ", describe(grad), " does not match the tensor ", describe(*this),
+           " (same shape and device, a floating dtype)");
+  impl()->autograd.grad = grad;
+}
+std::shared_ptr<autograd::Node> Tensor::grad_fn() const {
+  return defined() ? impl()->autograd.grad_fn : nullptr;
+}
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  autograd::check_defined(*this, "backward");
+  autograd::run_backward(*this, gradient, retain_graph);
+}
+
+namespace {
+// A leaf's hooks live on the tensor, a non-leaf's on the node that made it (by output number).
+std::vector<std::function<Tensor(const Tensor&)>>& hooks_of(const Tensor& t) {
+  if (t.is_leaf()) return t.impl()->autograd.hooks;
+  return t.grad_fn()->output_hooks[t.impl()->autograd.output_nr];
+}
+}  // namespace
+
+unsigned Tensor::register_hook(std::function<Tensor(const Tensor&)> hook) const {
+  HG_CHECK(requires_grad(), "register_hook: ", describe(*this), " does not require grad");
+  HG_CHECK(hook != nullptr, "register_hook: the hook is empty, for ", describe(*this));
+  auto& hooks = hooks_of(*this);
+  hooks.push_back(std::move(hook));
+  return static_cast<unsigned>(hooks.size() - 1);
+}
+
+// The slot is emptied, not erased, so the other handles stay valid.
+void Tensor::remove_hook(unsigned handle) const {
+  HG_CHECK(defined(), "remove_hook: got an undefined tensor");  // requires_grad may be off now
+  auto& hooks = hooks_of(*this);
+  HG_CHECK(handle < hooks.size() && hooks[handle] != nullptr, "remove_hook: ", describe(*this),
+           " has no hook with handle ", handle, " (", hooks.size(),
+           " registered; a removed one cannot be removed again)");
+  hooks[handle] = nullptr;
+}
+
+void Tensor::retain_grad() const {
+  HG_CHECK(requires_grad(), "retain_grad: ", describe(*this), " does not require grad");
+  if (is_leaf() || impl()->autograd.retains_grad) return;
+  impl()->autograd.retains_grad = true;
+  std::weak_ptr<TensorImpl> weak = impl_ptr();
+  register_hook([weak](const Tensor& g) {
+    if (auto impl = weak.lock()) {
+      Tensor& slot = impl->autograd.grad;
+      slot = slot.defined() ? slot + g : g.clone();
+    }
+    return Tensor();
+  });
+}
+
+// ---- math methods forward to the free functions ----
+Tensor Tensor::sum() const { return hg::sum(*this); }
+Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::sum(*this, dims, keepdim);
+}
+Tensor Tensor::mean() const { return hg::mean(*this); }
+Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::mean(*this, dims, keepdim);
+}
+Tensor Tensor::max() const { return hg::max(*this); }
+Tensor Tensor::min() const { return hg::min(*this); }
+Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return hg::argmax(*this, dim, keepdim); }
+Tensor Tensor::matmul(const Tensor& other) const { return hg::matmul(*this, other); }
+Tensor Tensor::exp() const { return hg::exp(*this); }
+Tensor Tensor::log() const { return hg::log(*this); }
+Tensor Tensor::sqrt() const { return hg::sqrt(*this); }
+Tensor Tensor::abs() const { return hg::abs(*this); }
+Tensor Tensor::relu() const { return hg::relu(*this); }
+Tensor Tensor::sigmoid() const { return hg::sigmoid(*this); }
+Tensor Tensor::tanh() const { return hg::tanh(*this); }
+Tensor Tensor::pow(double exponent) const { return hg::pow(*this, exponent); }
+Tensor Tensor::clamp(double min, double max) const { return hg::clamp(*this, min, max); }
+Tensor Tensor::softmax(int64_t dim) const { return hg::softmax(*this, dim); }
+Tensor Tensor::log_softmax(int64_t dim) const { return hg::log_softmax(*this, dim); }
+Tensor Tensor::logsumexp(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::logsumexp(*this, dims, keepdim);
+}
+Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
+  return hg::masked_fill(*this, mask, value);
+}
+
+}  // namespace hg
