@@ -164,6 +164,12 @@ ValuesIndices sort(const Tensor& x, int64_t dim, bool descending) {
   return {lookup_elements(x, flat_positions(x, dim, indices)), indices};
 }
 
+Tensor argsort(const Tensor& x, int64_t dim, bool descending) {
+  autograd::check_floating(x, "argsort");
+  if (x.dim() == 0) return zeros({}, TensorOptions(kInt64).device(x.device()));
+  return order_along(x, wrap_sized_dim(dim, x.dim(), "argsort"), descending);
+}
+
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
   autograd::check_floating(x, "topk");
   const int64_t d = wrap_dim(dim, x.dim(), "topk");

@@ -129,6 +129,8 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 // descending), as torch.sort(stable=True); indices int64. Gradients reach x through the values.
 // On CUDA a bitonic sort: O(n log^2 n) per row of n, the CPU's order to the index.
 ValuesIndices sort(const Tensor& x, int64_t dim = -1, bool descending = false);
+// sort's indices alone (int64, x's shape), as torch.argsort(stable=True): no values, no graph.
+Tensor argsort(const Tensor& x, int64_t dim = -1, bool descending = false);
 // The k largest (or smallest) along dim, in order, as torch.topk(sorted=True).
 ValuesIndices topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
 

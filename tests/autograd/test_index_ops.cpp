@@ -112,3 +112,15 @@ TEST_CASE("sort and topk: stable, NaN last (first descending), values differenti
   expect_error([&] { (void)topk(m, 3, 1); }, {"topk: k 3 is out of range for 2 elements"});
   expect_error([] { (void)sort(arange(3, kInt64)); }, {"sort"});
 }
+
+TEST_CASE("argsort: sort's indices, without values or a graph") {
+  const Tensor x = from_vector<float>({3, NAN, 1, 3, -2, 1}, {1, 6}).requires_grad_();
+  CHECK(argsort(x).to_vector<int64_t>() == std::vector<int64_t>{4, 2, 5, 0, 3, 1});
+  CHECK(argsort(x, 1, true).to_vector<int64_t>() == sort(x, 1, true).indices.to_vector<int64_t>());
+  CHECK(!argsort(x).requires_grad());
+  const Tensor m = from_vector<double>({5, 1, 4, 2, 8, 0}, {3, 2});
+  CHECK(argsort(m, 0).to_vector<int64_t>() == std::vector<int64_t>{1, 2, 0, 0, 2, 1});
+  CHECK(argsort(full({}, 2.0)).item<int64_t>() == 0);
+  expect_error([] { (void)argsort(arange(3, kInt64)); }, {"argsort"});
+  expect_error([&] { (void)argsort(m, 2); }, {"argsort"});
+}

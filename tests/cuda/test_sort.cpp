@@ -53,6 +53,7 @@ TEST_CASE("cuda sort matches the CPU's stable order to the index, short and long
         const auto got = sort(on_device, 1, descending);
         expect_same(got.indices, want.indices, what + " indices");
         expect_same(got.values, want.values, what + " values");
+        expect_same(argsort(on_device, 1, descending), want.indices, what + " argsort");
       }
     }
   }
