@@ -6,8 +6,9 @@
 // that come after every real one. A block sorts a tile of up to kTile entries in shared memory;
 // a row longer than a tile then takes one merge round per doubling: compare-exchange passes over
 // global memory for the strides of a tile and more, one tile pass for the strides below.
-// O(n log^2 n) work per row of n: a 50000-class row is 16 rounds of memory-bound passes, where
-// counting each element's rank against the whole row (the first version) was n^2.
+// O(n log^2 n) work per row of n: a 50000-entry row (padded to 65536) is the tile pass, then five
+// merge rounds of 15 memory-bound passes in all, where counting each element's rank against the
+// whole row (the first version) was n^2.
 #include <algorithm>
 
 #include "halfgrad/kernels/cuda/cuda_kernels.h"
