@@ -65,6 +65,13 @@ void* device_bytes(std::size_t bytes) {
   return p;
 }
 
+float* pinned_floats(std::size_t count) {
+  float* p = nullptr;
+  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&p), count * sizeof(float),
+                        cudaHostAllocDefault) == cudaSuccess);
+  return p;
+}
+
 // Four floats in device memory set to `value` by a kernel on `stream` (recorded when capturing).
 void store(cudaStream_t stream, float* out, float value) {
   hg_emu::launch_named(
@@ -218,9 +225,7 @@ TEST_CASE("device memory faults when host code touches it, or a kernel runs past
 TEST_CASE("device work runs when the host waits for it, as on a GPU") {
   cudaStream_t stream = new_stream();
   auto* p = static_cast<float*>(device_bytes(16));
-  float* pinned = nullptr;
-  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
-          cudaSuccess);
+  float* pinned = pinned_floats(4);
   pinned[0] = -1.0f;
   cudaEvent_t landed = nullptr;
   cudaEventCreateWithFlags(&landed, cudaEventDisableTiming);
@@ -282,9 +287,7 @@ TEST_CASE("a captured launch replays with the arguments it had at the capture") 
 TEST_CASE("device work queued before a pinned copy may write its source (not the host's doing)") {
   cudaStream_t stream = new_stream();
   auto* p = static_cast<float*>(device_bytes(16));
-  float* pinned = nullptr;
-  REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
-          cudaSuccess);
+  float* pinned = pinned_floats(4);
   // a kernel writes the pinned buffer (unified addressing), then a copy reads it: stream order
   store(stream, pinned, 4.0f);
   cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream);
@@ -328,9 +331,7 @@ TEST_CASE("what a capture forbids fails it as in CUDA, unless relaxed") {
     cudaFree(allowed);
   }
   SUBCASE("a copy from pageable memory; pinned memory is recorded") {
-    float* pinned = nullptr;
-    REQUIRE(cudaHostAlloc(reinterpret_cast<void**>(&pinned), 16, cudaHostAllocDefault) ==
-            cudaSuccess);
+    float* pinned = pinned_floats(4);
     const float pageable[4] = {};
     cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
     CHECK(cudaMemcpyAsync(p, pinned, 16, cudaMemcpyHostToDevice, stream) == cudaSuccess);
