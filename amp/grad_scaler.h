@@ -202,6 +202,7 @@ class GradScaler {
   struct DeviceState {
     Tensor state;           // float64 [4]: kernels::ScaleStateSlot
     Tensor inv_scale;       // float32 [1]: float(1 / scale), for the next unscale
+    Tensor scale;           // float32 [] (0-dim): float(scale), what scale() multiplies by
     Tensor found_inf;       // float32 [1]: set by unscale_ (any optimizer's), cleared by update()
     Tensor last_found_inf;  // a copy of found_inf as the last step() saw it
     std::string last_anomaly;

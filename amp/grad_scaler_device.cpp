@@ -33,6 +33,7 @@ Tensor clone_if_defined(const Tensor& t) {
 GradScaler::DeviceState::DeviceState(const DeviceState& other)
     : state(clone_if_defined(other.state)),
       inv_scale(clone_if_defined(other.inv_scale)),
+      scale(clone_if_defined(other.scale)),
       found_inf(clone_if_defined(other.found_inf)),
       last_found_inf(clone_if_defined(other.last_found_inf)),
       last_anomaly(other.last_anomaly) {}
@@ -62,6 +63,7 @@ void GradScaler::choose_home(Device device) {
   device_ = device;
   const TensorOptions f32 = TensorOptions(kFloat32).device(device);
   dev_.inv_scale = empty({1}, f32);
+  dev_.scale = empty({}, f32);
   dev_.found_inf = zeros({1}, f32);
   write_device_state();
 }
@@ -73,6 +75,7 @@ void GradScaler::write_device_state() {
                    .contiguous();
   // stored as float(1 / scale), as host mode computes it (inf below a scale of 2^-128)
   dev_.inv_scale.fill_(static_cast<double>(static_cast<float>(1.0 / scale_)));
+  dev_.scale.fill_(static_cast<double>(static_cast<float>(scale_)));  // scale_ <= FLT_MAX
 }
 
 std::vector<double> GradScaler::read_device_state() const {
@@ -87,11 +90,12 @@ Tensor GradScaler::scale_on_device(const Tensor& loss) {
   HG_CHECK(loss.device() == *device_, "GradScaler.scale: the loss ", describe(loss),
            " is not on the scale's device ", device_->str());
   const DType dtype = promote_types(loss.dtype(), kFloat32);
-  Tensor factor;
-  {
+  // float32: the copy update() keeps (the product saves it for the backward, as PyTorch's saves
+  // its scale tensor: an update() between scale() and backward() is an in-place error there too)
+  Tensor factor = dev_.scale;
+  if (dtype == kFloat64) {
     NoGradGuard no_grad;
-    factor = dev_.state.select(0, kernels::kScaleSlot).to(dtype);
-    if (dtype == kFloat64) factor = factor.clone();
+    factor = dev_.state.select(0, kernels::kScaleSlot).clone();
   }
   // clip_grad_norm_ only needs to know that the gradients are scaled, not by how much
   set_pending_gradient_scale(std::numeric_limits<double>::infinity());
@@ -157,8 +161,9 @@ void GradScaler::update_on_device() {
   p.growth_interval = options_.growth_interval_, p.hysteresis = options_.hysteresis_;
   p.min_scale = options_.min_scale_, p.max_scale = options_.max_scale_;
   kernels::scale_update (*device_)(kernels::view_of(dev_.state), kernels::view_of(dev_.found_inf),
-                                   kernels::view_of(dev_.inv_scale), p);
-  for (const Tensor* t : {&dev_.state, &dev_.found_inf, &dev_.inv_scale})
+                                   kernels::view_of(dev_.inv_scale), kernels::view_of(dev_.scale),
+                                   p);
+  for (const Tensor* t : {&dev_.state, &dev_.found_inf, &dev_.inv_scale, &dev_.scale})
     t->storage()->bump_version();  // written through raw pointers
 }
 

@@ -46,9 +46,12 @@ enum ScaleStateSlot : int64_t {
 // GradScaler::update() on device memory: reads found_inf (float32 [1]) and the state, applies
 // backoff (after `hysteresis` consecutive overflows) or growth (after `growth_interval` clean
 // steps) exactly as the host does in double, counts a skipped step, writes inv_scale (float32
-// [1]) = float(1 / scale) for the next unscale, and clears found_inf.
+// [1]) = float(1 / scale) for the next unscale and scale (float32 [1]) = float(scale) for the next
+// loss scaling (GradScaler::scale multiplies a float32 loss by it: no cast launch a step), and
+// clears found_inf.
 using ScaleUpdateFn = void (*)(const TensorView& state, const TensorView& found_inf,
-                               const TensorView& inv_scale, const ScaleUpdateParams& params);
+                               const TensorView& inv_scale, const TensorView& scale,
+                               const ScaleUpdateParams& params);
 
 // ---- fused optimizer steps ----
 // Both update `weight` (the fp32 master, or the parameter itself: float32/float64/16-bit) in
@@ -66,6 +69,10 @@ struct FusedStepInputs {
   // update's step number is then params.step + *applied_steps (optim/gated_step.cpp).
   const TensorView* applied_steps = nullptr;
   const TensorView* lr = nullptr;  // float64 [1]: the learning rate, else params.lr
+  // float32 [1], fused_sgd only: the call adds 1 - *found_inf to it (1 without a flag), once,
+  // whether or not it skips: a device-gated run's counter of applied steps, counted in the step's
+  // own launch instead of two more (optim/gated_step.cpp). Adam reads that counter, so it cannot.
+  const TensorView* count_applied = nullptr;
 };
 struct FusedSgdParams {
   double lr = 0.0, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;

@@ -48,8 +48,10 @@ class FusedCallBatch : public FusedBatch {
     hold(u.found_inf, found_inf_, control_.found_inf);
     hold(u.applied_before, applied_, control_.applied_before);
     hold(u.lr_tensor, lr_, control_.lr_tensor);
+    hold(u.count_applied, count_, control_.count_applied);  // the step's first call's only
   }
-  // The same device, step inputs and gradient factor.
+  // The same device, step inputs and gradient factor (a later update never has a counter to
+  // count into, which the batch's first may have).
   bool same_inputs(const ParamUpdate& u) const {
     return u.weight.device() == control_.weight.device() && same(u.found_inf, found_inf_) &&
            same(u.applied_before, applied_) && same(u.lr_tensor, lr_) &&
@@ -73,7 +75,7 @@ class FusedCallBatch : public FusedBatch {
     return given == nullptr ? !held.defined() : held.defined() && given->is_same(held);
   }
 
-  Tensor found_inf_, applied_, lr_;
+  Tensor found_inf_, applied_, lr_, count_;
   std::vector<Tensor> held_;
 };
 

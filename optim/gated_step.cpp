@@ -108,7 +108,11 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
            "step must be taken eagerly, before the capture (a replay would restart its step "
            "count); warm up with a few eager steps");
   DeviceGate gate{&found_inf, nullptr};
-  if (continues) gate = {&found_inf, &gated_.runs.back().applied, gated_.runs.back().folded};
+  if (continues) {
+    const GatedRun& run = gated_.runs.back();
+    gate = {&found_inf, &run.applied, run.folded};
+    if (counts_gated_steps_in_kernel()) gate.count_applied = &run.applied;
+  }
   for (auto& group : groups_) {
     detail::step_group(group, [&](const Tensor& p, std::unique_ptr<detail::FusedBatch>* batch) {
       auto it = state_.find(p.impl());
@@ -119,7 +123,7 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
     });
   }
   if (master_weights_) mark_masters_synced();
-  record_gated_step(std::move(stepped), found_inf, continues);
+  record_gated_step(std::move(stepped), found_inf, continues, gate.counted);
   ++steps_issued_;
 }
 
@@ -138,11 +142,12 @@ bool Optimizer::continue_gated_run(const std::vector<const TensorImpl*>& params)
 }
 
 void Optimizer::record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
-                                  bool continues) {
-  // after this call's kernels, in stream order: 1 - found_inf more applied steps
+                                  bool continues, bool counted) {
+  // after this call's kernels, in stream order: 1 - found_inf more applied steps (counted by the
+  // first update's kernel already, when it could)
   if (continues) {
     GatedRun& run = gated_.runs.back();
-    run.applied.add_(run.one - found_inf);  // (two launches: a sub, an add into applied)
+    if (!counted) run.applied.add_(run.one - found_inf);  // (two launches: a sub, an add)
     ++run.calls;
     run.captured = run.captured || cuda::is_capturing();
     return;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 #include <typeinfo>
+#include <utility>
 
 #include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/core/cuda.h"
@@ -198,7 +199,7 @@ detail::ParamUpdate Optimizer::prepare(const Tensor& param, ParamState& st,
 }
 
 void Optimizer::step_param(const Tensor& param, ParamGroup& group, double grad_factor,
-                           const DeviceGate* gate, std::unique_ptr<detail::FusedBatch>* batch) {
+                           DeviceGate* gate, std::unique_ptr<detail::FusedBatch>* batch) {
   ParamState& st = state_[param.impl()];
   detail::ParamUpdate u = prepare(param, st, grad_factor);
   u.batch = batch;
@@ -206,6 +207,8 @@ void Optimizer::step_param(const Tensor& param, ParamGroup& group, double grad_f
     u.found_inf = gate->found_inf;
     u.applied_before = gate->applied_before;
     u.gated_step = st.step - gate->folded + 1;  // the step number at the run's start
+    u.count_applied = std::exchange(gate->count_applied, nullptr);
+    gate->counted = gate->counted || u.count_applied != nullptr;
   } else {
     ++st.step;
   }

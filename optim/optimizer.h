@@ -177,6 +177,10 @@ struct ParamUpdate {
   // replayed from a CUDA graph, where the host's counts do not advance.
   int64_t gated_step = 0;
   const Tensor* applied_before = nullptr;
+  // The run's counter itself, for an optimizer whose fused kernel counts the step
+  // (counts_gated_steps_in_kernel): given to the step's first update only, whose call adds
+  // 1 - found_inf to it. Null otherwise.
+  const Tensor* count_applied = nullptr;
   // For a fused update: the group's lr as a float64 [1] tensor on the weight's device, which the
   // kernel reads instead of the options' lr (the same value; see ParamGroup).
   const Tensor* lr_tensor = nullptr;
@@ -278,6 +282,9 @@ class Optimizer {
   // Whether the update reads ParamState::step. A device-gated run then keeps all its pending
   // steps in one run (a change of parameter set settles the previous runs first: a readback).
   virtual bool reads_step_count() const { return false; }
+  // Whether the update's fused kernel adds a gated step to its run's counter when handed
+  // u.count_applied (kernels/amp_kernels.h), which saves the step two launches. Default no.
+  virtual bool counts_gated_steps_in_kernel() const { return false; }
   // Whether updating a parameter in `state` would create state buffers (their zeros): the first
   // update of a parameter, which a cuda::Graph capture must not contain (a replay would zero
   // them again). Default no.
@@ -308,6 +315,9 @@ class Optimizer {
     const Tensor* found_inf;
     const Tensor* applied_before;  // the current run's applied count; null for a new run
     int64_t folded = 0;            // of the current run: already in ParamState::step
+    // the counter for the next update to count into (counts_gated_steps_in_kernel), then null
+    const Tensor* count_applied = nullptr;
+    bool counted = false;  // an update took count_applied
   };
   struct GatedBook {
     std::vector<GatedRun> runs;
@@ -320,7 +330,7 @@ class Optimizer {
   // cannot and the update reads step counts).
   bool continue_gated_run(const std::vector<const TensorImpl*>& params);
   void record_gated_step(std::vector<const TensorImpl*> params, const Tensor& found_inf,
-                         bool continues);
+                         bool continues, bool counted);
   // Reads the pending applied counts back and applies them to the host bookkeeping. The readers
   // (state(), state_dict(), steps_taken()) keep the current run going, so a captured step
   // replays into a live counter and an eager step continues the run; a host-decided step, a
@@ -336,8 +346,7 @@ class Optimizer {
   // warm-up steps make), so the capture records the update alone.
   void check_capture_ready() const;
   void step_param(const Tensor& param, ParamGroup& group, double grad_factor,
-                  const DeviceGate* gate = nullptr,
-                  std::unique_ptr<detail::FusedBatch>* batch = nullptr);
+                  DeviceGate* gate = nullptr, std::unique_ptr<detail::FusedBatch>* batch = nullptr);
   void step_param_counting(const Tensor& param, ParamGroup& group, double grad_factor);
   detail::ParamUpdate prepare(const Tensor& param, ParamState& state, double grad_factor) const;
   bool wants_master(const Tensor& param) const;

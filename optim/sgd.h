@@ -67,6 +67,7 @@ class SGD final : public Optimizer {
                                const OptimizerOptions& options) const override;
   bool update_creates_state(const ParamState& state,
                             const OptimizerOptions& options) const override;
+  bool counts_gated_steps_in_kernel() const override { return true; }
 };
 
 }  // namespace hg::optim

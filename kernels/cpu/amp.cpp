@@ -123,15 +123,21 @@ void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) 
 }
 
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
-                  const ScaleUpdateParams& params) {
+                  const TensorView& scale, const ScaleUpdateParams& params) {
   double* s = state.ptr<double>();
   am::update_scale(s, *found_inf.ptr<float>() != 0.0f, params);
   *inv_scale.ptr<float>() = static_cast<float>(1.0 / s[kScaleSlot]);
+  *scale.ptr<float>() = static_cast<float>(s[kScaleSlot]);
   *found_inf.ptr<float>() = 0.0f;
 }
 
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params) {
+  if (inputs.count_applied != nullptr) {  // before the skip: a skipped step adds 0
+    const float found = inputs.found_inf != nullptr ? *inputs.found_inf->ptr<float>() : 0.0f;
+    float& applied = *inputs.count_applied->ptr<float>();
+    applied = applied + (1.0f - found);  // as applied.add_(one - found_inf)
+  }
   if (skipped(inputs)) return;
   const double factor = step_factor(inputs, grad_factor);
   const FusedSgdParams p = with_lr(params, inputs);

@@ -8,7 +8,7 @@ void unscale_grads(const TensorView* grads, const TensorView* outs, int64_t coun
                    const TensorView& inv_scale, const TensorView& found_inf);
 void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count);
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
-                  const ScaleUpdateParams& params);
+                  const TensorView& scale, const ScaleUpdateParams& params);
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params);
 void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepInputs& inputs,

@@ -65,13 +65,16 @@ __device__ inline void load_wg(const W* weight, const G* grad, int64_t i, C fact
 }
 
 // The learning rate in device memory (null: params.lr), read when the kernel runs, so a graph
-// replay uses the lr a scheduler set since the capture.
+// replay uses the lr a scheduler set since the capture; and the gated run's counter that the
+// launch adds this step to (null: none; FusedStepInputs::count_applied).
 struct SgdLr {
   const double* lr;
+  float* count_applied;
   FusedSgdParams params;
   template <typename Visit>
   void for_each_pointer(Visit&& visit) const {
     visit(lr);
+    visit(count_applied);
   }
 };
 
@@ -104,6 +107,9 @@ struct SgdList {
 // blockIdx.y picks the parameter; the x blocks stride over its elements.
 template <typename C, typename W, typename G>
 __global__ void sgd_kernel(SgdList<C, W, G> list, StepControl control, SgdLr lr) {
+  // one thread counts (a skipped step adds 0); nothing else in the launch reads the counter
+  if (lr.count_applied != nullptr && blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0)
+    *lr.count_applied += 1.0f - (control.found_inf != nullptr ? *control.found_inf : 0.0f);
   if (control.skip()) return;
   const SgdEntry<C, W, G> e = list.t[blockIdx.y];
   const C factor = control.grad_factor<C>();
@@ -273,9 +279,14 @@ void launch_sgd(const FusedSgdTensor* tensors, int64_t first, int64_t last,
         t.weight.ptr<W>(),         t.grad.ptr<G>(),  optional_ptr<C>(t.momentum_buffer),
         param_out_of(t.param_out), t.weight.numel(), t.first_step};
   });
-  if (largest == 0) return;
-  sgd_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
-      list, control_of(inputs, grad_factor), SgdLr{ptr_or_null<double>(inputs.lr), params});
+  // the call's first launch counts the step, a launch of empty tensors too
+  float* count =
+      first == 0 && inputs.count_applied != nullptr ? inputs.count_applied->ptr<float>() : nullptr;
+  if (largest == 0 && count == nullptr) return;
+  sgd_kernel<C, W, G>
+      <<<list_grid(std::max<int64_t>(largest, 1), std::max<int64_t>(last - first, 1)), kBlockSize,
+         0, current_stream()>>>(list, control_of(inputs, grad_factor),
+                                SgdLr{ptr_or_null<double>(inputs.lr), count, params});
   HG_CUDA_LAUNCH_CHECK("fused sgd_kernel");
 }
 
@@ -304,6 +315,8 @@ void launch_adam(const FusedAdamTensor* tensors, int64_t first, int64_t last,
 
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params) {
+  if (count == 0 && inputs.count_applied != nullptr)  // nothing to step, a step to count
+    launch_sgd<float, float, float>(tensors, 0, 0, inputs, grad_factor, params);
   for_each_dtype_run(tensors, count, kSgdTensors, "fused_sgd",
                      [&]<typename C, typename W, typename G>(int64_t first, int64_t last) {
                        launch_sgd<C, W, G>(tensors, first, last, inputs, grad_factor, params);

@@ -137,10 +137,11 @@ void for_each_list(const TensorView* ins, const TensorView* outs, int64_t count,
   }
 }
 
-__global__ void scale_update_kernel(double* state, float* found_inf, float* inv_scale,
+__global__ void scale_update_kernel(double* state, float* found_inf, float* inv_scale, float* scale,
                                     ScaleUpdateParams params) {
   am::update_scale(state, *found_inf != 0.0f, params);
   *inv_scale = static_cast<float>(1.0 / state[kScaleSlot]);
+  *scale = static_cast<float>(state[kScaleSlot]);
   *found_inf = 0.0f;
 }
 
@@ -164,9 +165,10 @@ void cast_tensors(const TensorView* ins, const TensorView* outs, int64_t count) 
 }
 
 void scale_update(const TensorView& state, const TensorView& found_inf, const TensorView& inv_scale,
-                  const ScaleUpdateParams& params) {
+                  const TensorView& scale, const ScaleUpdateParams& params) {
   scale_update_kernel<<<1, 1, 0, current_stream()>>>(state.ptr<double>(), found_inf.ptr<float>(),
-                                                     inv_scale.ptr<float>(), params);
+                                                     inv_scale.ptr<float>(), scale.ptr<float>(),
+                                                     params);
   HG_CUDA_LAUNCH_CHECK("scale_update_kernel");
 }
 

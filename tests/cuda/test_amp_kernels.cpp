@@ -193,6 +193,34 @@ TEST_CASE("cuda fused_sgd: 100 tensors of mixed dtypes in multi-tensor launches 
   mp.expect_parity_all("fused_sgd");
 }
 
+TEST_CASE("cuda fused_sgd counts a step into count_applied once a call, as the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  MixedParams mp;  // 100 tensors: seven launches, only the first counts
+  kernels::FusedSgdParams p;
+  p.lr = 0.1, p.momentum = 0.9;
+  for (int d = 0; d < 2; ++d) {
+    const TensorOptions f32 = TensorOptions(kFloat32).device(d == 0 ? kCPU : kCUDA);
+    Tensor found = zeros({1}, f32), applied = full({1}, 3.0, f32);
+    const kernels::TensorView fv = view_of(found), av = view_of(applied);
+    kernels::FusedStepInputs in;
+    in.found_inf = &fv, in.count_applied = &av;
+    std::vector<kernels::FusedSgdTensor> list;
+    for (int i = 0; i < 100; ++i)
+      list.push_back({view_of(mp.w[d][i]), view_of(mp.g[d][i]), mp.state_of(mp.m[d], i),
+                      mp.out_of(d, i), false});
+    const auto step = kernels::fused_sgd(d == 0 ? kCPU : kCUDA);
+    step(list.data(), 100, in, 1.0, p);
+    found.fill_(1.0);
+    step(list.data(), 100, in, 1.0, p);  // skipped, counted as 0
+    found.fill_(0.0);
+    step(list.data(), 0, in, 1.0, p);  // no tensors: a launch anyway, to count
+    step(list.data(), 3, in, 1.0, p);  // tensor 0 has no elements (a launch of one x block)
+    CAPTURE(d);
+    CHECK(applied.to(kCPU).item<float>() == 6.0f);
+  }
+  mp.expect_parity_all("fused_sgd counting");
+}
+
 TEST_CASE("cuda fused_adam: 100 tensors of mixed dtypes in multi-tensor launches match the CPU") {
   if (!hg::test::cuda_or_skip()) return;
   for (const bool decoupled : {true, false}) {
@@ -217,13 +245,19 @@ TEST_CASE("cuda scale_update: the device state follows the CPU family step for s
   params.backoff_factor = 0.5, params.min_scale = 1.0, params.max_scale = 1e6;
   Tensor state = from_vector<double>({4096.0, 0, 0, 0}, {4}, kFloat64);
   Tensor state_dev = state.to(kCUDA);
-  const Tensor inv = zeros({1}), inv_dev = zeros({1}, TensorOptions(kFloat32).device(kCUDA));
+  const TensorOptions on_device = TensorOptions(kFloat32).device(kCUDA);
+  const Tensor inv = zeros({1}), inv_dev = zeros({1}, on_device);
+  const Tensor scale = zeros({1}), scale_dev = zeros({1}, on_device);
   for (bool inf : {false, false, true, true, true, false, false, false, true, false}) {
     const Tensor found = full({1}, inf ? 1.0 : 0.0), found_dev = found.to(kCUDA);
-    kernels::scale_update(kCPU)(view_of(state), view_of(found), view_of(inv), params);
-    kernels::scale_update(kCUDA)(view_of(state_dev), view_of(found_dev), view_of(inv_dev), params);
+    kernels::scale_update(kCPU)(view_of(state), view_of(found), view_of(inv), view_of(scale),
+                                params);
+    kernels::scale_update(kCUDA)(view_of(state_dev), view_of(found_dev), view_of(inv_dev),
+                                 view_of(scale_dev), params);
     CHECK(state_dev.to(kCPU).to_vector<double>() == state.to_vector<double>());
     CHECK(inv_dev.to(kCPU).item<float>() == inv.item<float>());
+    CHECK(scale_dev.to(kCPU).item<float>() == scale.item<float>());
+    CHECK(scale.item<float>() == static_cast<float>(state.to_vector<double>()[0]));
     CHECK(found_dev.to(kCPU).item<float>() == 0.0f);
   }
 }

@@ -91,7 +91,7 @@ TEST_CASE("scale_update follows GradScaler::update: growth, hysteresis, backoff,
   params.growth_factor = 3.0, params.backoff_factor = 0.25, params.growth_interval = 3;
   params.hysteresis = 2, params.min_scale = 10.0, params.max_scale = 20000.0;
   const Tensor state = from_vector<double>({1000.0, 0, 0, 0}, {4}, kFloat64);
-  Tensor found = zeros({1}), inv = zeros({1});
+  Tensor found = zeros({1}), inv = zeros({1}), scale = zeros({1});
   const bool overflow[] = {0, 0, 0, 1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1,
                            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   for (bool inf : overflow) {
@@ -99,7 +99,8 @@ TEST_CASE("scale_update follows GradScaler::update: growth, hysteresis, backoff,
     scaler.step(opt);
     scaler.update();
     found.fill_(inf ? 1.0 : 0.0);
-    kernels::scale_update(kCPU)(view_of(state), view_of(found), view_of(inv), params);
+    kernels::scale_update(kCPU)(view_of(state), view_of(found), view_of(inv), view_of(scale),
+                                params);
     const auto s = state.to_vector<double>();
     const auto host = scaler.state_dict();
     REQUIRE(s[kernels::kScaleSlot] == scaler.get_scale());
@@ -107,6 +108,7 @@ TEST_CASE("scale_update follows GradScaler::update: growth, hysteresis, backoff,
     CHECK(s[kernels::kOverflowStreakSlot] == host.at("overflow_streak"));
     CHECK(s[kernels::kSkippedStepsSlot] == host.at("skipped_steps"));
     CHECK(inv.item<float>() == static_cast<float>(1.0 / scaler.get_scale()));
+    CHECK(scale.item<float>() == static_cast<float>(scaler.get_scale()));
     CHECK(found.item<float>() == 0.0f);
   }
 }
@@ -219,6 +221,31 @@ TEST_CASE("fused optimizer kernels read the inverse scale and skip the step on f
   kernels::fused_sgd(kCPU)(&t, 1, inputs, 1.0, params);
   hg::test::expect_close(hg::test::values(w), {0.5, 1.0}, 0, 0);  // w - 0.5 * g / 64
   hg::test::expect_close(hg::test::values(buf), {1.0, 2.0}, 0, 0);
+}
+
+TEST_CASE("fused_sgd counts the step into count_applied: 1 - found_inf, once a call") {
+  Tensor w = from_vector<float>({1.0f, 2.0f}, {2}), w2 = w.clone();
+  const Tensor g = from_vector<float>({1.0f, 1.0f}, {2});
+  Tensor found = scalar_f32(0.0), applied = scalar_f32(5.0);
+  kernels::FusedSgdParams params;
+  params.lr = 0.5;
+  const kernels::TensorView fv = view_of(found), av = view_of(applied);
+  kernels::FusedStepInputs inputs;
+  inputs.found_inf = &fv, inputs.count_applied = &av;
+  const kernels::FusedSgdTensor two[2] = {{view_of(w), view_of(g), {}, {}, false},
+                                          {view_of(w2), view_of(g), {}, {}, false}};
+  kernels::fused_sgd(kCPU)(two, 2, inputs, 1.0, params);  // two tensors, one count
+  CHECK(applied.item<float>() == 6.0f);
+  found.fill_(1.0);
+  kernels::fused_sgd(kCPU)(two, 2, inputs, 1.0, params);  // skipped: counted as 0
+  CHECK(applied.item<float>() == 6.0f);
+  hg::test::expect_close(hg::test::values(w), {0.5, 1.5}, 0, 0);  // one step applied
+  found.fill_(0.0);
+  kernels::fused_sgd(kCPU)(two, 0, inputs, 1.0, params);  // no tensors: still a step to count
+  CHECK(applied.item<float>() == 7.0f);
+  inputs.found_inf = nullptr;  // no flag: never skipped
+  kernels::fused_sgd(kCPU)(two, 1, inputs, 1.0, params);
+  CHECK(applied.item<float>() == 8.0f);
 }
 
 TEST_CASE("fused optimizer kernels take the lr from memory when given, not from the params") {
