@@ -241,6 +241,32 @@ TEST_CASE("cuda graph: a plain fp32 Adam step is counted on the device, so repla
   CHECK(eager_opt.steps_taken() == 6);
 }
 
+TEST_CASE("cuda graph: an SGD step is one launch, its count included, and scale() one product") {
+  if (!hg::test::cuda_or_skip()) return;
+  manual_seed(67);
+  auto [model, unused] = twin_mlps();
+  optim::SGD opt(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+  amp::GradScaler scaler;
+  const Tensor x = randn({8, 12}).to(kCUDA), y = randint(0, 5, {8}).to(kCUDA);
+  for (int i = 0; i < 2; ++i) {  // plain steps: momentum buffers, then a run to continue
+    opt.zero_grad();
+    cross_entropy(model->forward(x), y).backward();
+    opt.step();
+  }
+  cuda::Graph step_graph;
+  step_graph.capture([&] { opt.step(); });
+  CHECK(step_graph.kernel_launches() == 1);  // the update and the run's count in sgd_kernel
+  for (int i = 0; i < 3; ++i) step_graph.replay();
+  CHECK(opt.steps_taken() == 2 + 3);  // the capture records the step, replays apply it
+  const Tensor loss = cross_entropy(model->forward(x), y).detach();
+  Tensor scaled = scaler.scale(loss);  // the scaler's device state exists from here
+  cuda::Graph scale_graph;
+  scale_graph.capture([&] { scaled = scaler.scale(loss); });
+  CHECK(scale_graph.kernel_launches() == 1);  // no cast of the scale: update() keeps it in fp32
+  scale_graph.replay();
+  CHECK(scaled.to(kCPU).item<float>() == loss.to(kCPU).item<float>() * 65536.0f);
+}
+
 TEST_CASE("cuda graph: a capture that would make optimizer state fails before changing any") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(65);
