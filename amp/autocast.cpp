@@ -222,6 +222,19 @@ std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs) {
 
 Tensor autocast(OpId op, const Tensor& input) { return autocast(op, {input})[0]; }
 
+DType autocast_widened_dtype(OpId op, const Tensor& input) {
+  HG_CHECK(policy(op) == CastPolicy::Float32, "autocast_widened_dtype: ", op_name(op), " has the ",
+           policy_name(policy(op)), " policy, not float32");
+  const DType before = input.dtype();
+  if (!state.enabled) return before;
+  const bool widens = before == kFloat16 || before == kBFloat16;
+  const DType after = widens ? kFloat32 : before;
+  if (widens) ++state.stats.casts;
+  if (recorder)
+    recorder->add({std::string(op_name(op)), CastPolicy::Float32, {before}, {after}, widens, 0});
+  return after;
+}
+
 void register_policy(const std::string& custom_op, CastPolicy policy) {
   custom_policies()[custom_op] = policy;
 }

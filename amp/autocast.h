@@ -88,6 +88,12 @@ class AutocastGuard {
 // non-floating tensors). Banned ops throw hg::Error naming the safe alternative.
 std::vector<Tensor> autocast(OpId op, std::initializer_list<Tensor> inputs);
 Tensor autocast(OpId op, const Tensor& input);
+// For a float32-policy op whose kernels widen 16-bit inputs themselves (cross_entropy: float32
+// losses from 16-bit logits, the same bits as from the cast logits): the dtype autocast would
+// cast `input` to, counted in the stats and in a PlanRecorder's entry as the cast it stands
+// for, which is not made (two launches fewer a step, one each way). The input's own dtype where
+// autocast would leave it as it is.
+DType autocast_widened_dtype(OpId op, const Tensor& input);
 
 // Makes at once the casts this region's ops would make one by one: each of `weights` that is a
 // floating leaf requiring grad (not float64, not already in the region's dtype, not already

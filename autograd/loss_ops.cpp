@@ -85,13 +85,15 @@ void check_bad_target(int64_t bad, const Tensor& t, const Tensor& input, const c
            " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
 }
 
-// The fused kernel's per-sample losses [N] (0 at ignored targets) and each row's log-sum-exp,
-// with the contiguous logits and targets they were computed from; untaped.
+// The fused kernel's per-sample losses [N] (0 at ignored targets; loss_dtype: the logits' own,
+// or float32 for 16-bit logits under autocast) and each row's log-sum-exp, with the contiguous
+// logits and targets they were computed from; untaped.
 struct CrossEntropyRows {
   Tensor loss, lse, x, t;
 };
 CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
-                                    int64_t ignore_index, double label_smoothing) {
+                                    int64_t ignore_index, double label_smoothing,
+                                    DType loss_dtype) {
   const char* op = "cross_entropy";
   check_targets(logits, target, op);
   CrossEntropyRows rows;
@@ -101,7 +103,7 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
     rows.t = target.contiguous();
   }
   const Tensor& x = rows.x;
-  rows.loss = make_tensor({x.size(0)}, x.dtype(), x.device());
+  rows.loss = make_tensor({x.size(0)}, loss_dtype, x.device());
   // each row's (max, log_sum), for the backward
   rows.lse = make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
   int64_t bad = -1;
@@ -114,8 +116,9 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
 
 // Per-sample cross-entropy [N] (0 at ignored targets) in one fused kernel.
 Tensor cross_entropy_per_sample(const Tensor& logits, const Tensor& target, int64_t ignore_index,
-                                double label_smoothing) {
-  const CrossEntropyRows rows = cross_entropy_rows(logits, target, ignore_index, label_smoothing);
+                                double label_smoothing, DType loss_dtype) {
+  const CrossEntropyRows rows =
+      cross_entropy_rows(logits, target, ignore_index, label_smoothing, loss_dtype);
   if (autograd::needs_grad({&logits}))
     autograd::record_op<CrossEntropyBackward>({logits, target}, rows.loss, rows.x, rows.t, rows.lse,
                                               Tensor(), ignore_index, label_smoothing);
@@ -185,8 +188,9 @@ Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t
 // mean_over_counted(cross_entropy_per_sample(...)) and the same bits each way, with one kernel
 // instead of two in the backward.
 Tensor cross_entropy_mean(const Tensor& logits, const Tensor& target, int64_t ignore_index,
-                          double label_smoothing) {
-  const CrossEntropyRows rows = cross_entropy_rows(logits, target, ignore_index, label_smoothing);
+                          double label_smoothing, DType loss_dtype) {
+  const CrossEntropyRows rows =
+      cross_entropy_rows(logits, target, ignore_index, label_smoothing, loss_dtype);
   const CountedMean m = counted_mean(rows.loss, rows.t, ignore_index);
   if (autograd::needs_grad({&logits}))
     autograd::record_op<CrossEntropyBackward>({logits, target}, m.mean, rows.x, rows.t, rows.lse,
@@ -215,10 +219,12 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   autograd::check_floating(logits, "cross_entropy");
   HG_CHECK(label_smoothing >= 0.0 && label_smoothing <= 1.0, "cross_entropy: label_smoothing ",
            label_smoothing, " is outside [0, 1] (logits ", describe(logits), ")");
-  const Tensor x = amp::autocast(amp::OpId::CrossEntropy, logits);
+  // autocast's float32 policy: 16-bit logits are widened inside the kernels, not cast first
+  const DType loss_dtype = amp::autocast_widened_dtype(amp::OpId::CrossEntropy, logits);
   if (reduction == Reduction::Mean)
-    return cross_entropy_mean(x, target, ignore_index, label_smoothing);
-  const Tensor per_sample = cross_entropy_per_sample(x, target, ignore_index, label_smoothing);
+    return cross_entropy_mean(logits, target, ignore_index, label_smoothing, loss_dtype);
+  const Tensor per_sample =
+      cross_entropy_per_sample(logits, target, ignore_index, label_smoothing, loss_dtype);
   return reduce_loss(per_sample, reduction, target, ignore_index);
 }
 

@@ -24,7 +24,9 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 // time with float (double for fp64) inside:
 //   lse = max + log(sum exp(x - max)),
 //   loss[n] = (1 - ls) * (lse - x[t]) + ls * (lse - mean(x))   (ls: label smoothing),
-// 0 where t == ignore_index; loss [N] has the logits' dtype. lse [N, 2] holds each row's
+// 0 where t == ignore_index; loss [N] has the logits' dtype, or float32 for 16-bit logits:
+// autocast's float32 policy without the cast (widening a 16-bit value is exact, so the losses
+// and gradients are those of the cast logits, bit for bit). lse [N, 2] holds each row's
 // log-sum-exp in two parts, (max, log(sum exp(x - max))), in the compute dtype (float32,
 // float64 for fp64), kept for the backward: max + log_sum as one number would lose log_sum's
 // bits to a large max. Targets outside [0, C) are
@@ -34,10 +36,11 @@ using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& targ
                                 int64_t ignore_index, double label_smoothing,
                                 const TensorView& loss, const TensorView& lse, int64_t* bad_target);
 // grad_logits[n, c] = g[n] * (exp((x[n, c] - max[n]) - log_sum[n]) - (1 - ls) [c == t]
-// - ls / C), and 0 in ignored rows. g[n] = grad_loss[n] (grad_loss [N], the logits' dtype)
-// when count is empty (no data); otherwise grad_loss [1] is the gradient of the mean over the
-// counted targets and every row gets its share g[n] = T(C(grad_loss[0]) / count[0]), rounded
-// as mean_over_targets_backward rounds it: the two backward passes in one launch.
+// - ls / C), and 0 in ignored rows, in the logits' dtype. g[n] = grad_loss[n] (grad_loss [N],
+// the loss's dtype L) when count is empty (no data); otherwise grad_loss [1] is the gradient of
+// the mean over the counted targets and every row gets its share g[n] = L(C(grad_loss[0]) /
+// count[0]), rounded as mean_over_targets_backward rounds it: the two backward passes in one
+// launch.
 using CrossEntropyBackwardFn = void (*)(const TensorView& logits, const TensorView& target,
                                         const TensorView& lse, const TensorView& grad_loss,
                                         const TensorView& count, int64_t ignore_index,
@@ -56,6 +59,19 @@ using MeanOverTargetsFn = void (*)(const TensorView& values, const TensorView& t
 // loss's own backward clears the ignored rows), the gradient of that division, broadcast.
 using MeanOverTargetsBackwardFn = void (*)(const TensorView& grad_out, const TensorView& count,
                                            const TensorView& grad_values);
+
+// The hg::Error both columns raise for a loss dtype cross_entropy does not take: the logits'
+// own, or float32 for 16-bit logits (kernels/fused_nn_tables.cpp).
+void check_loss_dtype(DType logits, DType loss, const char* op);
+// For both columns' cross-entropy launchers, after check_loss_dtype: f.template operator()<L>()
+// with L the loss's element type, the logits' T or float for 16-bit T (CPU or CUDA types alike).
+template <typename T, typename F>
+void with_loss_type(DType loss, const F& f) {
+  if constexpr (sizeof(T) == 2) {
+    if (loss == DType::Float32) return f.template operator()<float>();
+  }
+  f.template operator()<T>();
+}
 
 extern DispatchTable<DropoutFn> dropout;
 extern DispatchTable<CrossEntropyFn> cross_entropy;

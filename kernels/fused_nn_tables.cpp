@@ -1,6 +1,15 @@
+#include "halfgrad/core/error.h"
 #include "halfgrad/kernels/cpu/fused_nn_cpu.h"
 
 namespace hg::kernels {
+
+void check_loss_dtype(DType logits, DType loss, const char* op) {
+  const bool widened =
+      (logits == DType::Float16 || logits == DType::BFloat16) && loss == DType::Float32;
+  HG_CHECK(loss == logits || widened, op, ": the loss of ", dtype_name(logits), " logits must be ",
+           dtype_name(logits), " (or float32 for 16-bit logits, autocast's float32 policy), got ",
+           dtype_name(loss));
+}
 
 // Constant-initialised; the CUDA column is filled in by kernels/cuda/nn_register.cpp.
 DispatchTable<DropoutFn> dropout{"dropout", {cpu::dropout, nullptr}};

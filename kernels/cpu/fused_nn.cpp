@@ -56,6 +56,17 @@ C row_mean_below_max(const T* xr, int64_t cols, C max) {
   return sum / static_cast<C>(cols);
 }
 
+// One row's loss from its log-sum-exp (ignored rows: 0).
+template <typename T, typename C>
+C row_loss(const T* xr, int64_t cols, int64_t target, const RowLse<C>& row, double ls) {
+  C value = (row.max - static_cast<C>(xr[target])) + row.log_sum;
+  if (ls > 0.0) {
+    const C s = static_cast<C>(ls);
+    value = (C(1) - s) * value + s * (row.log_sum - row_mean_below_max<T, C>(xr, cols, row.max));
+  }
+  return value;
+}
+
 }  // namespace
 
 void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
@@ -70,28 +81,23 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
       return;
     }
   }
+  check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
   dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
-    using C = compute_t<T>;
-    const C ls = static_cast<C>(label_smoothing);
-    const T* x = logits.ptr<T>();
-    T* out = loss.ptr<T>();
-    C* saved = lse.ptr<C>();
+    with_loss_type<T>(loss.dtype, [&]<typename L>() {
+      using C = compute_t<T>;
+      const T* x = logits.ptr<T>();
+      L* out = loss.ptr<L>();
+      C* saved = lse.ptr<C>();
 #pragma omp parallel for if (rows * cols >= kParallelGrain)
-    for (int64_t n = 0; n < rows; ++n) {
-      const T* xr = x + n * cols;
-      const RowLse<C> row = row_lse<T, C>(xr, cols);
-      saved[2 * n] = row.max;  // the backward's exp((x - max) - log_sum)
-      saved[2 * n + 1] = row.log_sum;
-      if (t[n] == ignore_index) {
-        out[n] = static_cast<T>(C(0));
-        continue;
+      for (int64_t n = 0; n < rows; ++n) {
+        const T* xr = x + n * cols;
+        const RowLse<C> row = row_lse<T, C>(xr, cols);
+        saved[2 * n] = row.max;  // the backward's exp((x - max) - log_sum)
+        saved[2 * n + 1] = row.log_sum;
+        const bool counted = t[n] != ignore_index;
+        out[n] = static_cast<L>(counted ? row_loss(xr, cols, t[n], row, label_smoothing) : C(0));
       }
-      C value = (row.max - static_cast<C>(xr[t[n]])) + row.log_sum;
-      if (label_smoothing > 0.0)
-        value =
-            (C(1) - ls) * value + ls * (row.log_sum - row_mean_below_max<T, C>(xr, cols, row.max));
-      out[n] = static_cast<T>(value);
-    }
+    });
   });
 }
 
@@ -101,32 +107,35 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& grad_logits) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   const int64_t* t = target.ptr<int64_t>();
+  check_loss_dtype(logits.dtype, grad_loss.dtype, "cross_entropy_backward");
   dispatch_floating(logits.dtype, "cross_entropy_backward", [&]<typename T>() {
-    using C = compute_t<T>;
-    const C ls = static_cast<C>(label_smoothing), uniform = ls / static_cast<C>(cols);
-    const T* x = logits.ptr<T>();
-    const T* g = grad_loss.ptr<T>();
-    const bool of_mean = count.data != nullptr;
-    // the mean's share of every row, rounded to T as mean_over_targets_backward stores it
-    const C share =
-        of_mean ? static_cast<C>(static_cast<T>(static_cast<C>(g[0]) / *count.ptr<C>())) : C(0);
-    const C* saved = lse.ptr<C>();
-    T* dx = grad_logits.ptr<T>();
+    with_loss_type<T>(grad_loss.dtype, [&]<typename L>() {
+      using C = compute_t<T>;
+      const C ls = static_cast<C>(label_smoothing), uniform = ls / static_cast<C>(cols);
+      const T* x = logits.ptr<T>();
+      const L* g = grad_loss.ptr<L>();
+      const bool of_mean = count.data != nullptr;
+      // the mean's share of every row, rounded to L as mean_over_targets_backward stores it
+      const C share =
+          of_mean ? static_cast<C>(static_cast<L>(static_cast<C>(g[0]) / *count.ptr<C>())) : C(0);
+      const C* saved = lse.ptr<C>();
+      T* dx = grad_logits.ptr<T>();
 #pragma omp parallel for if (rows * cols >= kParallelGrain)
-    for (int64_t n = 0; n < rows; ++n) {
-      T* dr = dx + n * cols;
-      if (t[n] == ignore_index) {
-        for (int64_t c = 0; c < cols; ++c) dr[c] = static_cast<T>(C(0));
-        continue;
+      for (int64_t n = 0; n < rows; ++n) {
+        T* dr = dx + n * cols;
+        if (t[n] == ignore_index) {
+          for (int64_t c = 0; c < cols; ++c) dr[c] = static_cast<T>(C(0));
+          continue;
+        }
+        const C gn = of_mean ? share : static_cast<C>(g[n]);
+        const C max = saved[2 * n], log_sum = saved[2 * n + 1];
+        for (int64_t c = 0; c < cols; ++c) {
+          const C target_share = c == t[n] ? C(1) - ls : C(0);
+          const C p = std::exp((static_cast<C>(x[n * cols + c]) - max) - log_sum);
+          dr[c] = static_cast<T>(gn * (p - target_share - uniform));
+        }
       }
-      const C gn = of_mean ? share : static_cast<C>(g[n]);
-      const C max = saved[2 * n], log_sum = saved[2 * n + 1];
-      for (int64_t c = 0; c < cols; ++c) {
-        const C target_share = c == t[n] ? C(1) - ls : C(0);
-        const C p = std::exp((static_cast<C>(x[n * cols + c]) - max) - log_sum);
-        dr[c] = static_cast<T>(gn * (p - target_share - uniform));
-      }
-    }
+    });
   });
 }
 

@@ -44,9 +44,10 @@ __device__ inline C warp_max(C v) {
   return v;
 }
 
-template <typename T, typename C>
+// L: the loss's type, T's own or float for 16-bit logits (autocast's float32 policy, no cast).
+template <typename T, typename L, typename C>
 __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows, int64_t cols,
-                                     int64_t ignore_index, C ls, bool smooth, T* loss, C* lse,
+                                     int64_t ignore_index, C ls, bool smooth, L* loss, C* lse,
                                      long long* first_bad) {
   const int64_t n = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -69,27 +70,27 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   lse[2 * n + 1] = log_sum;
   const int64_t t = target[n];
   if (t == ignore_index) {
-    loss[n] = Scalar<T>::store(C(0));
+    loss[n] = Scalar<L>::store(C(0));
   } else if (t < 0 || t >= cols) {
     atomicMin(first_bad, static_cast<long long>(n));  // reported late (kernels/cuda/target_check.h)
-    loss[n] = Scalar<T>::store(C(NAN));
+    loss[n] = Scalar<L>::store(C(NAN));
   } else {
     C value = (max - static_cast<C>(Scalar<T>::load(xr[t]))) + log_sum;
     if (smooth) value = (C(1) - ls) * value + ls * (log_sum - total / static_cast<C>(cols));
-    loss[n] = Scalar<T>::store(value);
+    loss[n] = Scalar<L>::store(value);
   }
 }
 
-// count != nullptr: grad_loss is the mean's gradient [1], each row's share rounded to T as
-// mean_over_targets_backward_kernel rounds it.
-template <typename T, typename C>
+// count != nullptr: grad_loss is the mean's gradient [1], each row's share rounded to the loss's
+// type L as mean_over_targets_backward_kernel rounds it.
+template <typename T, typename L, typename C>
 __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target, const C* lse,
-                                              const T* grad_loss, const C* count, int64_t rows,
+                                              const L* grad_loss, const C* count, int64_t rows,
                                               int64_t cols, int64_t ignore_index, C ls, T* dx) {
   const int64_t total = rows * cols;
   const C uniform = ls / static_cast<C>(cols);
-  const C share = count != nullptr ? static_cast<C>(Scalar<T>::load(Scalar<T>::store(
-                                         static_cast<C>(Scalar<T>::load(grad_loss[0])) / *count)))
+  const C share = count != nullptr ? static_cast<C>(Scalar<L>::load(Scalar<L>::store(
+                                         static_cast<C>(Scalar<L>::load(grad_loss[0])) / *count)))
                                    : C(0);
   HG_GRID_LOOP(i, total) {
     const int64_t n = i / cols, c = i % cols, t = target[n];
@@ -99,7 +100,7 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
     }
     const C p = exp((static_cast<C>(Scalar<T>::load(x[i])) - lse[2 * n]) - lse[2 * n + 1]);
     const C target_share = c == t ? C(1) - ls : C(0);
-    const C g = count != nullptr ? share : static_cast<C>(Scalar<T>::load(grad_loss[n]));
+    const C g = count != nullptr ? share : static_cast<C>(Scalar<L>::load(grad_loss[n]));
     dx[i] = Scalar<T>::store(g * (p - target_share - uniform));
   }
 }
@@ -159,20 +160,23 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
                    int64_t* bad_target) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
   *bad_target = -1;  // a bad target is reported late, by the next loss (target_check.h)
   if (rows == 0) return;
   dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
-    using C = typename Scalar<T>::Compute;
-    cudaStream_t stream = current_stream();
-    TargetCheck check(stream, "cross_entropy", rows, cols);
-    const unsigned blocks =
-        one_block_each((rows + kRowsPerBlock - 1) / kRowsPerBlock, "cross_entropy");
-    cross_entropy_kernel<T, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
-        logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
-        static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<T>(), lse.ptr<C>(),
-        check.slot());
-    HG_CUDA_LAUNCH_CHECK("cross_entropy_kernel");
-    check.queue();
+    with_loss_type<T>(loss.dtype, [&]<typename L>() {
+      using C = typename Scalar<T>::Compute;
+      cudaStream_t stream = current_stream();
+      TargetCheck check(stream, "cross_entropy", rows, cols);
+      const unsigned blocks =
+          one_block_each((rows + kRowsPerBlock - 1) / kRowsPerBlock, "cross_entropy");
+      cross_entropy_kernel<T, L, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
+          logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
+          static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<L>(), lse.ptr<C>(),
+          check.slot());
+      HG_CUDA_LAUNCH_CHECK("cross_entropy_kernel");
+      check.queue();
+    });
   });
 }
 
@@ -181,14 +185,18 @@ void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& count, int64_t ignore_index, double label_smoothing,
                             const TensorView& grad_logits) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
+  check_loss_dtype(logits.dtype, grad_loss.dtype, "cross_entropy_backward");
   if (rows * cols == 0) return;
   dispatch_floating(logits.dtype, "cross_entropy_backward", [&]<typename T>() {
-    using C = typename Scalar<T>::Compute;
-    cross_entropy_backward_kernel<T, C><<<grid_for(rows * cols), kBlockSize, 0, current_stream()>>>(
-        logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<T>(),
-        count.data != nullptr ? count.ptr<C>() : nullptr, rows, cols, ignore_index,
-        static_cast<C>(label_smoothing), grad_logits.ptr<T>());
-    HG_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
+    with_loss_type<T>(grad_loss.dtype, [&]<typename L>() {
+      using C = typename Scalar<T>::Compute;
+      cross_entropy_backward_kernel<T, L, C>
+          <<<grid_for(rows * cols), kBlockSize, 0, current_stream()>>>(
+              logits.ptr<T>(), target.ptr<int64_t>(), lse.ptr<C>(), grad_loss.ptr<L>(),
+              count.data != nullptr ? count.ptr<C>() : nullptr, rows, cols, ignore_index,
+              static_cast<C>(label_smoothing), grad_logits.ptr<T>());
+      HG_CUDA_LAUNCH_CHECK("cross_entropy_backward_kernel");
+    });
   });
 }
 

@@ -80,7 +80,9 @@ TEST_CASE("autocast: fp32 weights get fp32 gradients, one CastBackward per weigh
     words >> id >> name;
     casts += name == "CastBackward";
   }
-  CHECK(casts == 2);  // the weight's cast (shared by both uses) and the logits' cast to fp32
+  // the weight's cast, shared by both uses; cross_entropy widens the fp16 logits in its kernels
+  CHECK(casts == 1);
+  CHECK(loss.dtype() == kFloat32);
   CHECK(s.find("LinearBackward       -> [2, 4] float16") != std::string::npos);
   loss.backward();
   CHECK(w.grad().dtype() == kFloat32);

@@ -51,3 +51,39 @@ TEST_CASE("autocast: reciprocal, rsqrt, tensor pow and scalar / tensor run in fl
   CHECK(squared.item<float>() == 90000.0f);
   CHECK((1.0 / h).dtype() == kFloat32);
 }
+
+// cross_entropy's float32 policy without the cast: its kernels widen the 16-bit logits (exact)
+// and give the loss in float32 and the logits' gradient in their dtype, the bits of the cast.
+TEST_CASE("autocast: cross_entropy widens 16-bit logits in its kernel, bit for bit the cast") {
+  manual_seed(12);
+  const Tensor target = from_vector(std::vector<int64_t>{2, 0, 4, -100, 1, 3}, kInt64);
+  for (const DType low : {kFloat16, kBFloat16}) {
+    for (const Reduction reduction : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
+      for (const double smoothing : {0.0, 0.2}) {
+        CAPTURE(dtype_name(low));
+        CAPTURE(smoothing);
+        const Tensor x0 = (randn({6, 5}) * 4.0).to(low);
+        Tensor widened = x0.clone().requires_grad_(), cast = x0.clone().requires_grad_();
+        Tensor loss;
+        amp::PlanRecorder plan;
+        {
+          amp::AutocastGuard ac(low);
+          loss = cross_entropy(widened, target, reduction, -100, smoothing);
+        }
+        REQUIRE(!plan.entries().empty());  // (then the sum's entry, for Reduction::Sum)
+        CHECK(plan.entries()[0].op == "cross_entropy");
+        CHECK(plan.entries()[0].casts == 1);  // the cast it stands for
+        CHECK(plan.entries()[0].after == std::vector<DType>{kFloat32});
+        const Tensor reference =
+            cross_entropy(cast.to(kFloat32), target, reduction, -100, smoothing);
+        CHECK(loss.dtype() == kFloat32);
+        CHECK(hg::test::same_bits(loss, reference));
+        const Tensor seed = randn(loss.sizes());
+        loss.backward(seed);
+        reference.backward(seed);
+        CHECK(widened.grad().dtype() == low);
+        CHECK(hg::test::same_bits(widened.grad(), cast.grad()));
+      }
+    }
+  }
+}

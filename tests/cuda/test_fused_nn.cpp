@@ -56,6 +56,36 @@ TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothi
   }
 }
 
+TEST_CASE("cuda cross_entropy under autocast: 16-bit logits, float32 loss, as the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor target = from_vector<int64_t>({3, 0, -100, 9, 4, 4, 1, 7}, {8}, kInt64);
+  for (DType low : {kFloat16, kBFloat16}) {
+    for (Reduction reduction : {Reduction::Mean, Reduction::None}) {
+      manual_seed(54);
+      auto x = leaf_pair((randn({8, 10}) * 4.0).to(low));
+      Tensor loss, loss_dev;
+      {
+        amp::AutocastGuard ac(low);
+        loss = cross_entropy(x.cpu, target, reduction, -100, 0.2);
+        loss_dev = cross_entropy(x.dev, target.to(kCUDA), reduction, -100, 0.2);
+      }
+      CHECK(loss_dev.dtype() == kFloat32);
+      expect_parity(loss_dev, loss, kFloat32, "widened cross_entropy", 1.0);
+      // on the device too, the bits of the cast logits
+      const Tensor cast = x.dev.detach().to(kFloat32).requires_grad_();
+      const Tensor loss_cast = cross_entropy(cast, target.to(kCUDA), reduction, -100, 0.2);
+      CHECK(hg::test::same_bits(loss_dev.to(kCPU), loss_cast.to(kCPU)));
+      const Tensor g = randn(loss.sizes());
+      loss.backward(g);
+      loss_dev.backward(g.to(kCUDA));
+      loss_cast.backward(g.to(kCUDA));
+      CHECK(x.dev.grad().dtype() == low);
+      expect_parity(x.dev.grad(), x.cpu.grad(), low, "widened cross_entropy backward", 1.0);
+      CHECK(hg::test::same_bits(x.dev.grad().to(kCPU), cast.grad().to(low).to(kCPU)));
+    }
+  }
+}
+
 TEST_CASE("cuda binary cross-entropies (composites): forward and backward match the CPU") {
   if (!hg::test::cuda_or_skip()) return;
   manual_seed(53);

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "halfgrad/autograd/gradcheck.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -99,4 +101,16 @@ TEST_CASE("cross_entropy (fused): label smoothing matches its definition, gradch
         cross_entropy(logits, from_vector<int64_t>({0, 1, 2, 9, 0, 0}, {6}, kInt64));
       },
       {"cross_entropy", "target 9", "index 3", "5 classes"});
+}
+
+TEST_CASE("cross_entropy kernels: a loss dtype other than the logits' or float32 is an hg::Error") {
+  const Tensor x = randn({2, 3}).to(kFloat16), t = zeros({2}, kInt64);
+  Tensor loss = zeros({2}, kBFloat16), lse = zeros({2, 2});
+  int64_t bad = -1;
+  hg::test::expect_error(
+      [&] {
+        kernels::cross_entropy(kCPU)(kernels::view_of(x), kernels::view_of(t), -100, 0.0,
+                                     kernels::view_of(loss), kernels::view_of(lse), &bad);
+      },
+      {"cross_entropy", "float16 logits", "bfloat16"});
 }
