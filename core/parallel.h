@@ -4,8 +4,11 @@
 
 namespace hg {
 
-void set_num_threads(int threads);  // >= 1
+// >= 1; more than the CPUs this process may run on (cpus_available) is allowed, with a warning
+// once: the threads then take turns on the cores, and OpenMP's barriers make that much slower.
+void set_num_threads(int threads);
 int get_num_threads();
+int cpus_available();  // the process's CPU affinity mask, or hardware_concurrency without one
 // The BLAS behind CPU GEMM, its kernels and thread count (for logs and benchmarks).
 std::string blas_info();
 

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "halfgrad/core/error.h"
+#include "halfgrad/core/parallel.h"
+#include "halfgrad/core/warning.h"
 #include "halfgrad/kernels/cpu/blas.h"
 
 namespace {
@@ -190,4 +192,23 @@ TEST_CASE("set_num_threads, num_threads and blas_info") {
   CHECK(info.find("OpenBLAS") == 0);
   CHECK(info.find("2 threads") != std::string::npos);
   CHECK_THROWS_AS(hg::kernels::cpu::set_num_threads(0), hg::Error);
+}
+
+TEST_CASE("hg::set_num_threads warns once beyond the CPUs the process may use, and obeys") {
+  const int cpus = hg::cpus_available(), before = hg::get_num_threads();
+  REQUIRE(cpus >= 1);
+  std::vector<std::string> warnings;
+  auto previous = hg::set_warning_handler([&](const std::string& m) { warnings.push_back(m); });
+  hg::reset_warn_once();
+  hg::set_num_threads(cpus);  // all of them: no warning
+  CHECK(warnings.empty());
+  hg::set_num_threads(cpus + 3);
+  CHECK(hg::get_num_threads() == cpus + 3);  // a warning, not a refusal
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("set_num_threads(" + std::to_string(cpus + 3) + ")") != std::string::npos);
+  CHECK(warnings[0].find(std::to_string(cpus) + " CPUs") != std::string::npos);
+  hg::set_num_threads(cpus + 3);  // once per process
+  CHECK(warnings.size() == 1);
+  hg::set_warning_handler(previous);
+  hg::set_num_threads(before);
 }
