@@ -74,6 +74,7 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
                    int64_t* bad_target) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   const int64_t* t = target.ptr<int64_t>();
+  check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
   *bad_target = -1;
   for (int64_t n = 0; n < rows; ++n) {
     if (t[n] != ignore_index && (t[n] < 0 || t[n] >= cols)) {
@@ -81,7 +82,6 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
       return;
     }
   }
-  check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
   dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
     with_loss_type<T>(loss.dtype, [&]<typename L>() {
       using C = compute_t<T>;
