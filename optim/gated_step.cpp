@@ -108,10 +108,10 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
            "step must be taken eagerly, before the capture (a replay would restart its step "
            "count); warm up with a few eager steps");
   DeviceGate gate{&found_inf, nullptr};
+  const bool kernel_counts = continues && counts_gated_steps_in_kernel();
   if (continues) {
     const GatedRun& run = gated_.runs.back();
-    gate = {&found_inf, &run.applied, run.folded};
-    if (counts_gated_steps_in_kernel()) gate.count_applied = &run.applied;
+    gate = {&found_inf, &run.applied, run.folded, kernel_counts ? &run.applied : nullptr};
   }
   for (auto& group : groups_) {
     detail::step_group(group, [&](const Tensor& p, std::unique_ptr<detail::FusedBatch>* batch) {
@@ -123,7 +123,9 @@ void Optimizer::step_gated_on_device(const Tensor& found_inf) {
     });
   }
   if (master_weights_) mark_masters_synced();
-  record_gated_step(std::move(stepped), found_inf, continues, gate.counted);
+  // counted when an update took the counter (none does when no parameter has a gradient)
+  record_gated_step(std::move(stepped), found_inf, continues,
+                    kernel_counts && gate.count_applied == nullptr);
   ++steps_issued_;
 }
 

@@ -208,7 +208,6 @@ void Optimizer::step_param(const Tensor& param, ParamGroup& group, double grad_f
     u.applied_before = gate->applied_before;
     u.gated_step = st.step - gate->folded + 1;  // the step number at the run's start
     u.count_applied = std::exchange(gate->count_applied, nullptr);
-    gate->counted = gate->counted || u.count_applied != nullptr;
   } else {
     ++st.step;
   }

@@ -315,9 +315,9 @@ class Optimizer {
     const Tensor* found_inf;
     const Tensor* applied_before;  // the current run's applied count; null for a new run
     int64_t folded = 0;            // of the current run: already in ParamState::step
-    // the counter for the next update to count into (counts_gated_steps_in_kernel), then null
+    // the counter for the next update to count into (counts_gated_steps_in_kernel); null once
+    // an update took it
     const Tensor* count_applied = nullptr;
-    bool counted = false;  // an update took count_applied
   };
   struct GatedBook {
     std::vector<GatedRun> runs;
