@@ -97,6 +97,7 @@ struct Bench {
 struct StepTimes {
   std::vector<double> total, issued;
   int64_t graph_kernels = 0;  // kernels one replay launches (graphed runs)
+  int64_t graph_nodes = 0;    // its kernels, copies and memsets
 };
 StepTimes time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) {
   Tensor x_static = bench.xs[0].clone(), y_static = bench.ys[0].clone();  // what a graph reads
@@ -107,6 +108,7 @@ StepTimes time_steps(Bench& bench, int64_t warmup, int64_t steps, bool graphed) 
     if (graphed && i == warmup) {
       graph.capture([&] { graph_loss = bench.step(x_static, y_static); });
       times.graph_kernels = graph.kernel_launches();
+      times.graph_nodes = graph.nodes();
     }
     const auto start = std::chrono::steady_clock::now();
     Tensor loss;
@@ -160,13 +162,15 @@ int main(int argc, char** argv) try {
   getrusage(RUSAGE_SELF, &usage);
   // on CUDA: peak device memory, how many GEMMs took cuBLASLt's bias epilogue over the whole
   // run (graph replays call no host code, so a graphed run counts its eager steps), and for a
-  // graphed run the kernels one step launches
+  // graphed run the kernels one step launches and all the work it runs (copies included)
   std::string device_memory;
   if (device.is_cuda()) {
     device_memory = ",\"peak_device_mb\":" +
                     std::to_string(cuda::memory_stats().peak_allocated / (1024 * 1024)) +
                     ",\"lt_epilogue_calls\":" + std::to_string(cuda::cublaslt_epilogue_calls());
-    if (graphed) device_memory += ",\"graph_kernels\":" + std::to_string(times.graph_kernels);
+    if (graphed)
+      device_memory += ",\"graph_kernels\":" + std::to_string(times.graph_kernels) +
+                       ",\"graph_nodes\":" + std::to_string(times.graph_nodes);
   }
   std::printf(
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","

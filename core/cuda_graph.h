@@ -73,6 +73,9 @@ class Graph {
   // How many kernels one replay launches: the captured graph's kernel nodes (copies and memsets
   // not counted), i.e. the launches the captured code made. 0 before a capture.
   int64_t kernel_launches() const;
+  // How many pieces of work one replay runs: the kernels and the copies and memsets. 0 before a
+  // capture.
+  int64_t nodes() const;
 
  private:
   struct Impl;

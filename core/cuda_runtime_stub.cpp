@@ -50,6 +50,7 @@ void Graph::replay() {
 }
 bool Graph::captured() const { return false; }
 int64_t Graph::kernel_launches() const { return 0; }
+int64_t Graph::nodes() const { return 0; }
 
 }  // namespace hg::cuda
 #endif

@@ -285,7 +285,8 @@ if o2:
         x = f"{t / r['median_ms']:.2f}x" if t else "-"
         print(f"{label:34} {r['median_ms']:>10.3f} {x:>8}  GPU MB {r.get('peak_device_mb', '-')}"
               f"  issued {r.get('issued_ms', '-')} ms  Lt epilogues {r.get('lt_epilogue_calls', '-')}"
-              f"  kernels/step {r.get('graph_kernels', '-')}")
+              f"  kernels/step {r.get('graph_kernels', '-')}"
+              f"  nodes/step {r.get('graph_nodes', '-')}")
 conv = [json.loads(l) for l in (logs / "bench_conv.log").read_text().splitlines()
         if l.startswith("{")] if (logs / "bench_conv.log").exists() else []
 impls = sorted({r["impl"] for r in conv})

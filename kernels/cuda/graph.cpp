@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <optional>
 #include <vector>
 
 #include "halfgrad/core/cuda.h"
@@ -62,6 +63,22 @@ int64_t begin_private_pool() {
   return pool;
 }
 
+// The captured graph's nodes of the wanted type, or all of them.
+int64_t count_nodes(cudaGraph_t graph, std::optional<cudaGraphNodeType> wanted) {
+  if (graph == nullptr) return 0;
+  size_t count = 0;
+  HG_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &count));
+  std::vector<cudaGraphNode_t> nodes(count);
+  HG_CUDA_CHECK(cudaGraphGetNodes(graph, nodes.data(), &count));
+  int64_t matching = 0;
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type{};
+    HG_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
+    matching += !wanted || type == *wanted ? 1 : 0;
+  }
+  return matching;
+}
+
 }  // namespace
 
 bool is_capturing() { return capture_under_way; }
@@ -114,19 +131,10 @@ void Graph::capture(const std::function<void()>& fn) {
 }
 
 int64_t Graph::kernel_launches() const {
-  if (impl_->graph == nullptr) return 0;
-  size_t count = 0;
-  HG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nullptr, &count));
-  std::vector<cudaGraphNode_t> nodes(count);
-  HG_CUDA_CHECK(cudaGraphGetNodes(impl_->graph, nodes.data(), &count));
-  int64_t kernels = 0;
-  for (cudaGraphNode_t node : nodes) {
-    cudaGraphNodeType type{};
-    HG_CUDA_CHECK(cudaGraphNodeGetType(node, &type));
-    kernels += type == cudaGraphNodeTypeKernel ? 1 : 0;
-  }
-  return kernels;
+  return count_nodes(impl_->graph, cudaGraphNodeTypeKernel);
 }
+
+int64_t Graph::nodes() const { return count_nodes(impl_->graph, std::nullopt); }
 
 void Graph::replay() {
   HG_CHECK(captured(), "cuda::Graph::replay: nothing was captured (call capture() first)");

@@ -77,14 +77,16 @@ TargetCheck::TargetCheck(cudaStream_t stream, std::string call, std::string subj
       result_(std::move(result)) {
   Pending& p = pending();
   std::lock_guard<std::mutex> lock(p.mutex);
-  // Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
-  // recording it in the graph and waiting on it later, is what a capture forbids.
-  const bool in_graph = is_capturing();
   {
     RelaxedCaptureMode relaxed;  // the first loss may come inside a capture: not in the graph
     p.ensure();
   }
-  if (!in_graph) p.report();  // the previous launch's finding, before its slot is reused
+  // Inside a graph capture (core/cuda_graph.h) nothing is reported: waiting on the event, or
+  // recording it in the graph and waiting on it later, is what a capture forbids. So a replay's
+  // finding is never read, and resetting the slot first would only add a copy to every replay:
+  // the kernel writes into the slot as it stands, and the next launch outside a graph resets it.
+  if (is_capturing()) return;
+  p.report();  // the previous launch's finding, before its slot is reused
   // from pinned memory: a truly asynchronous copy, and the constant outlives it
   HG_CUDA_CHECK(cudaMemcpyAsync(p.device_slot, p.host_slot + 1, sizeof(long long),
                                 cudaMemcpyHostToDevice, stream_));

@@ -12,6 +12,8 @@
 // the op and the shapes of the call that had the bad target. Rows with a bad target get a NaN
 // loss (a lookup's rows with a bad index NaN outputs, and no gradient), so a result read before
 // the report is visibly wrong.
+// Inside a graph capture nothing is reset, copied or reported (a capture cannot wait on the
+// event): a replay adds only the kernel, and a bad target there shows as its row's NaN alone.
 // PyTorch reports the same misuse late too (a device-side assert). A finding of a process's very
 // last loss that nothing looks at goes unreported. There is one device slot and one event: this
 // relies on halfgrad's single stream and on losses being issued from one host thread at a time (a

@@ -55,6 +55,7 @@ TEST_CASE("cuda graph: without a device, capture and replay are errors") {
   hg::test::expect_error([&] { graph.replay(); }, {"Graph::replay"});
   CHECK_FALSE(graph.captured());
   CHECK(graph.kernel_launches() == 0);
+  CHECK(graph.nodes() == 0);
 }
 
 TEST_CASE("cuda graph: kernel_launches counts the kernels one replay launches") {
@@ -309,4 +310,23 @@ TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fai
   hg::test::expect_error([&] { second.capture([&] { (void)big.to(kCUDA); }); },
                          {"Graph::capture", "4194304 bytes", "from the host"});
   CHECK(values_of(big.to(kCUDA)) == values_of(big));  // eager staging copies still work
+}
+
+TEST_CASE("cuda graph: a captured loss is its kernels alone; its target check stays eager") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor x = randn({3, 10}).to(kCUDA);
+  const Tensor good = from_vector<int64_t>({1, 2, 3}, {3}, kInt64).to(kCUDA);
+  Tensor targets = good.clone(), loss = cross_entropy(x, targets);
+  cuda::Graph graph;
+  graph.capture([&] { loss = cross_entropy(x, targets); });
+  CHECK(graph.kernel_launches() == 2);  // the rows' losses and their mean
+  CHECK(graph.nodes() == 2);  // no reset or copy of the bad-target slot: replays never report
+  targets.copy_(from_vector<int64_t>({1, 2, 10}, {3}, kInt64).to(kCUDA));
+  graph.replay();  // leaves row 2 in the device slot
+  CHECK(std::isnan(loss.to(kCPU).item<float>()));
+  cuda::synchronize();  // nothing was queued by the replay
+  // an eager loss resets the slot before its kernel, so the replay's finding is not its own
+  const Tensor eager = cross_entropy(x, good);
+  cuda::synchronize();
+  CHECK(std::isfinite(eager.to(kCPU).item<float>()));
 }
