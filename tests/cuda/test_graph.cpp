@@ -312,7 +312,7 @@ TEST_CASE("cuda graph: a gated run begun inside the capture, or a host copy, fai
   CHECK(values_of(big.to(kCUDA)) == values_of(big));  // eager staging copies still work
 }
 
-TEST_CASE("cuda graph: a captured loss is its kernels alone; its target check stays eager") {
+TEST_CASE("cuda graph: a captured loss is its kernels alone, and its target check stays eager") {
   if (!hg::test::cuda_or_skip()) return;
   const Tensor x = randn({3, 10}).to(kCUDA);
   const Tensor good = from_vector<int64_t>({1, 2, 3}, {3}, kInt64).to(kCUDA);
