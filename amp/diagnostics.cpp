@@ -32,9 +32,9 @@ Format format_of(DType dtype) {
 
 // The tensor conversion's rounding (core/convert.h): one rounding from double, not two.
 uint32_t store_bits(double value, DType dtype) {
-  if (dtype == kFloat16) return Half(detail::float_round_to_odd(value)).bits;
-  if (dtype == kBFloat16) return BFloat16(detail::float_round_to_odd(value)).bits;
-  return detail::float_bits(static_cast<float>(value));
+  if (dtype == kFloat16) return Half(hg::detail::float_round_to_odd(value)).bits;
+  if (dtype == kBFloat16) return BFloat16(hg::detail::float_round_to_odd(value)).bits;
+  return hg::detail::float_bits(static_cast<float>(value));
 }
 
 // A number for JSON, which has no inf or NaN: those are null (the class field says which).
@@ -48,7 +48,7 @@ std::string json_number(double v) {
 double decode(uint32_t bits, DType dtype) {
   if (dtype == kFloat16) return Half::from_bits(static_cast<uint16_t>(bits));
   if (dtype == kBFloat16) return BFloat16::from_bits(static_cast<uint16_t>(bits));
-  return detail::bits_float(bits);
+  return hg::detail::bits_float(bits);
 }
 
 const char* class_name(ValueClass c) {

@@ -201,7 +201,7 @@ CachingAllocator& caching_allocator() {
 
 // Registered when the library is loaded, so Storage finds it for DeviceType::CUDA. Asking for
 // memory without a device gives an hg::Error at the first allocation, not at load time.
-[[maybe_unused]] const bool registered = [] {
+[[maybe_unused]] const bool allocator_registered = [] {
   register_allocator(DeviceType::CUDA, &caching_allocator());
   return true;
 }();

@@ -13,7 +13,7 @@ struct RegisterAmpKernels {
     kernels::fused_adam.set(DeviceType::CUDA, cuda::fused_adam);
   }
 };
-const RegisterAmpKernels registered;
+const RegisterAmpKernels amp_kernels_registered;
 
 }  // namespace
 }  // namespace hg::kernels::cuda

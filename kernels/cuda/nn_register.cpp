@@ -33,7 +33,7 @@ struct RegisterNnKernels {
     kernels::mean_over_targets_backward.set(kCuda, cuda::mean_over_targets_backward);
   }
 };
-const RegisterNnKernels registered;
+const RegisterNnKernels nn_kernels_registered;
 
 }  // namespace
 }  // namespace hg::kernels::cuda

@@ -10,7 +10,7 @@ void random_fill(kernels::RandomKind kind, const kernels::TensorView& out,
 
 namespace {
 
-[[maybe_unused]] const bool registered = [] {
+[[maybe_unused]] const bool kernels_registered = [] {
   kernels::copy.set(DeviceType::CUDA, &copy);
   kernels::fill.set(DeviceType::CUDA, &fill);
   kernels::unary.set(DeviceType::CUDA, &unary);

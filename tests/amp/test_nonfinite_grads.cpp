@@ -12,7 +12,7 @@ using hg::test::bits;
 
 namespace {
 
-enum class Precision { Fp32, Fp16Masters, Fp16NoMasters };
+enum class WeightSetup { Fp32, Fp16Masters, Fp16NoMasters };
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind,
                                                  const std::vector<Tensor>& params) {
@@ -23,17 +23,17 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind,
 }
 
 struct Setup {
-  Setup(const std::string& kind, Precision precision) {
+  Setup(const std::string& kind, WeightSetup precision) {
     manual_seed(3);
     model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
         std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
         std::make_shared<nn::Linear>(4, 2)});
     opt = make_optimizer(kind, model->parameters());
-    if (precision != Precision::Fp32) {
+    if (precision != WeightSetup::Fp32) {
       model->to(kFloat16);
-      opt->set_master_weights(precision == Precision::Fp16Masters);
+      opt->set_master_weights(precision == WeightSetup::Fp16Masters);
     }
-    dtype = precision == Precision::Fp32 ? kFloat32 : kFloat16;
+    dtype = precision == WeightSetup::Fp32 ? kFloat32 : kFloat16;
     for (int i = 0; i < 2; ++i) step(-1, 0.0);  // optimizer state exists before the bad step
   }
   // One scaled step; with bad_param >= 0, element 0 of that parameter's gradient becomes `bad`.
@@ -74,8 +74,8 @@ TEST_CASE("a non-finite gradient never changes weights or optimizer state under 
   const WarningHandler previous = set_warning_handler([](const std::string&) {});  // skip notes
   int cases = 0;
   for (const std::string kind : {"SGD", "Adam", "AdamW"}) {
-    for (Precision precision :
-         {Precision::Fp32, Precision::Fp16Masters, Precision::Fp16NoMasters}) {
+    for (WeightSetup precision :
+         {WeightSetup::Fp32, WeightSetup::Fp16Masters, WeightSetup::Fp16NoMasters}) {
       for (int param = 0; param < 4; ++param) {
         for (double bad : {INFINITY, -INFINITY, NAN}) {
           CAPTURE(kind);

@@ -18,7 +18,7 @@ struct LowpCase {
   std::vector<Tensor> inputs;  // fp64 values; cast to the low dtype inside check_lowp
 };
 
-Tensor positive(const Shape& s) { return rand(s, kFloat64) * 1.5 + 0.5; }
+Tensor positive_fp64(const Shape& s) { return rand(s, kFloat64) * 1.5 + 0.5; }
 
 std::vector<LowpCase> lowp_cases() {
   manual_seed(701);
@@ -56,10 +56,10 @@ std::vector<LowpCase> lowp_cases() {
        {randn({3, 1}, kFloat64), randn({4}, kFloat64)}},
       {"div [2,3,4] / [3,1]",
        [](const std::vector<Tensor>& in) { return in[0] / in[1]; },
-       {randn({2, 3, 4}, kFloat64), positive({3, 1})}},
+       {randn({2, 3, 4}, kFloat64), positive_fp64({3, 1})}},
       {"div [4] / [2,3,4]",
        [](const std::vector<Tensor>& in) { return div(in[0], in[1]); },
-       {randn({4}, kFloat64), positive({2, 3, 4})}},
+       {randn({4}, kFloat64), positive_fp64({2, 3, 4})}},
       {"sum all",
        [](const std::vector<Tensor>& in) { return sum(in[0]); },
        {rand({8, 512}, kFloat64)}},  // 4096 positive terms: 16-bit accumulation would stall

@@ -22,16 +22,16 @@ struct UnaryCase {
 };
 
 Tensor any_values(const Shape& s) { return leaf(s); }
-Tensor positive(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
+Tensor positive_input(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
 Tensor off_zero(const Shape& s) { return leaf_away(s, {0.0}, 0.2); }
 
 std::vector<UnaryCase> unary_cases() {
   return {
       {"neg", [](const Tensor& x) { return neg(x); }, any_values},
       {"exp", [](const Tensor& x) { return exp(x); }, any_values},
-      {"log", [](const Tensor& x) { return log(x); }, positive},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }, positive},
-      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, positive},
+      {"log", [](const Tensor& x) { return log(x); }, positive_input},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, positive_input},
+      {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, positive_input},
       {"abs", [](const Tensor& x) { return abs(x); }, off_zero},
       {"sign", [](const Tensor& x) { return sign(x); }, off_zero},
       {"square", [](const Tensor& x) { return square(x); }, any_values},
@@ -47,8 +47,8 @@ std::vector<UnaryCase> unary_cases() {
       {"silu", [](const Tensor& x) { return silu(x); }, any_values},
       {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_values},
       {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, any_values},
-      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, positive},
-      {"pow -1.5", [](const Tensor& x) { return pow(x, -1.5); }, positive},
+      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, positive_input},
+      {"pow -1.5", [](const Tensor& x) { return pow(x, -1.5); }, positive_input},
       {"pow 1", [](const Tensor& x) { return pow(x, 1.0); }, any_values},
       {"pow 0", [](const Tensor& x) { return pow(x, 0.0); }, any_values},
       {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); },
