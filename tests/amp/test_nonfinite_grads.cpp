@@ -23,17 +23,17 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& kind,
 }
 
 struct Setup {
-  Setup(const std::string& kind, WeightSetup precision) {
+  Setup(const std::string& kind, WeightSetup weights) {
     manual_seed(3);
     model = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
         std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::ReLU>(),
         std::make_shared<nn::Linear>(4, 2)});
     opt = make_optimizer(kind, model->parameters());
-    if (precision != WeightSetup::Fp32) {
+    if (weights != WeightSetup::Fp32) {
       model->to(kFloat16);
-      opt->set_master_weights(precision == WeightSetup::Fp16Masters);
+      opt->set_master_weights(weights == WeightSetup::Fp16Masters);
     }
-    dtype = precision == WeightSetup::Fp32 ? kFloat32 : kFloat16;
+    dtype = weights == WeightSetup::Fp32 ? kFloat32 : kFloat16;
     for (int i = 0; i < 2; ++i) step(-1, 0.0);  // optimizer state exists before the bad step
   }
   // One scaled step; with bad_param >= 0, element 0 of that parameter's gradient becomes `bad`.
@@ -74,15 +74,15 @@ TEST_CASE("a non-finite gradient never changes weights or optimizer state under 
   const WarningHandler previous = set_warning_handler([](const std::string&) {});  // skip notes
   int cases = 0;
   for (const std::string kind : {"SGD", "Adam", "AdamW"}) {
-    for (WeightSetup precision :
+    for (WeightSetup weights :
          {WeightSetup::Fp32, WeightSetup::Fp16Masters, WeightSetup::Fp16NoMasters}) {
       for (int param = 0; param < 4; ++param) {
         for (double bad : {INFINITY, -INFINITY, NAN}) {
           CAPTURE(kind);
-          CAPTURE(static_cast<int>(precision));
+          CAPTURE(static_cast<int>(weights));
           CAPTURE(param);
           CAPTURE(bad);
-          Setup s(kind, precision);
+          Setup s(kind, weights);
           const auto before = s.state_bits();
           const double scale = s.scaler.get_scale();
           CHECK_FALSE(s.step(param, bad));
