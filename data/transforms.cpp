@@ -162,6 +162,30 @@ Transform random_horizontal_flip(double p) {
   };
 }
 
+Transform cutout(int64_t size, float value) {
+  HG_CHECK(size > 0, "cutout: expected size > 0, got ", size);
+  return [size, value](const Tensor& batch, Generator& gen) {
+    check_batch("cutout", batch);
+    const int64_t B = batch.size(0), C = batch.size(1), H = batch.size(2), W = batch.size(3);
+    HG_CHECK(size <= H && size <= W, "cutout: a ", size, "x", size, " square does not fit ", H, "x",
+             W, " images");
+    // the square's first row and column: y0 in [0, H - size], x0 likewise
+    const std::vector<int64_t> ys = draw_ints(gen, B, H - size + 1);
+    const std::vector<int64_t> xs = draw_ints(gen, B, W - size + 1);
+    Tensor out = copy_batch(batch);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t y0 = ys[static_cast<size_t>(b)], x0 = xs[static_cast<size_t>(b)];
+      for (int64_t c = 0; c < C; ++c) {
+        for (int64_t y = y0; y < y0 + size; ++y) {
+          float* row = out.data<float>() + ((b * C + c) * H + y) * W;
+          std::fill(row + x0, row + x0 + size, value);
+        }
+      }
+    }
+    return out;
+  };
+}
+
 Tensor horizontal_flip(const Tensor& batch) {
   check_batch("horizontal_flip", batch);
   Tensor out = copy_batch(batch);

@@ -6,9 +6,10 @@
 // shared by several datasets and run on the loader's background thread.
 //
 // The usual CIFAR-10 training pipeline (torchvision's RandomCrop(32, 4), RandomHorizontalFlip,
-// Normalize), applied in order by a Dataset:
+// Normalize), applied in order by a Dataset, and DAWNBench's 8x8 cutout after them:
 //   {random_crop(32, 4), random_horizontal_flip(), normalize({0.4914, 0.4822, 0.4465},
-//                                                           {0.2470, 0.2435, 0.2616})}
+//                                                           {0.2470, 0.2435, 0.2616}),
+//    cutout(8)}
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -36,6 +37,12 @@ Transform random_crop(int64_t size, int64_t padding = 0, Padding mode = Padding:
 
 // Mirrors each image left-right with probability p (drawn per image).
 Transform random_horizontal_flip(double p = 0.5);
+
+// Cutout (DeVries & Taylor 2017) as the DAWNBench ResNet-9 code applied it: in every image, a
+// size x size square at a random position wholly inside the image (drawn per image) set to
+// `value` in every channel. After normalize, the default 0 is the mean colour. Needs
+// 0 < size <= H and size <= W.
+Transform cutout(int64_t size, float value = 0.f);
 
 // Every image of a contiguous float32 CPU batch [B, C, H, W] mirrored left-right: the second
 // view of flip test-time augmentation (hg_cifar10 --tta), deterministic, so not a Transform.

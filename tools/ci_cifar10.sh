@@ -4,7 +4,8 @@
 # first 500 test images. The mean training loss must fall from epoch 1 to epoch 2 and end below
 # ln 10 = 2.303 (what a uniform guess scores, with or without label smoothing), and the test
 # accuracy must be >= 0.20 (chance is 0.10). Then a resume check: 2 epochs straight vs 1 epoch,
-# stop, resume, in fp16 O2 with dynamic loss scaling: the checkpoints must be byte-identical.
+# stop, resume, in fp16 O2 with dynamic loss scaling and cutout: the checkpoints must be
+# byte-identical.
 # About 1 minute of training on 2 idle cores, plus the first fetch of the data set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -26,12 +27,13 @@ awk -v a="${losses[0]:-9}" -v b="${losses[1]:-9}" 'BEGIN { exit !(b < a && b < 2
   { echo "cifar10: the training loss did not fall below ln 10"; failed=1; }
 awk -v a="${acc:-0}" 'BEGIN { exit !(a >= 0.20) }' || { echo "cifar10: accuracy too low"; failed=1; }
 
-run=("$exe" --limit 256 --test-limit 100 --epochs 2 --batch 32 --precision fp16 --opt-level O2 --log-every 0)
+run=("$exe" --limit 256 --test-limit 100 --epochs 2 --batch 32 --precision fp16 --opt-level O2 --log-every 0
+     --cutout 8)
 if "${run[@]}" --save "$build/ci_cifar_full.ckpt" >"$build/ci_cifar_full.txt" &&
    "${run[@]}" --save "$build/ci_cifar_half.ckpt" --stop-after 1 >/dev/null &&
    "${run[@]}" --resume "$build/ci_cifar_half.ckpt" --save "$build/ci_cifar_resumed.ckpt" >/dev/null &&
    cmp "$build/ci_cifar_full.ckpt" "$build/ci_cifar_resumed.ckpt"; then
-  echo "cifar10 resume: checkpoint after 1 + 1 epochs is byte-identical to 2 epochs straight (fp16 O2)"
+  echo "cifar10 resume: checkpoint after 1 + 1 epochs is byte-identical to 2 epochs straight (fp16 O2, cutout 8)"
 else
   echo "cifar10 resume: NOT bit-exact"; failed=1
 fi

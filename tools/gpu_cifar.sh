@@ -11,7 +11,8 @@
 #
 # The training runs are RUNS (default "fp16:O2"; e.g. "fp16:O2 bf16:O2 fp32:O0"), each the full
 # recipe (24 epochs) with --metrics into $OUT, then the epoch and time at which test accuracy
-# (flip TTA, and plain) first reached 94%. A dry run on the CPU machine (after unpacking the
+# (flip TTA, and plain) first reached 94%. A third field gives one run options of its own,
+# comma-separated: "fp16:O2:--cutout=8" writes cifar_fp16_O2_cutout8.*. A dry run on the CPU machine (after unpacking the
 # parts): DEVICE=cpu ARGS="--epochs 1 --limit 1024 --test-limit 500" bash tools/gpu_cifar.sh
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,14 +38,19 @@ status=0
 tag=""
 [[ ${HG_CONV_IMPLICIT_GEMM:-0} != 0 ]] && tag=_igemm
 for run in ${RUNS:-fp16:O2}; do
-  precision=${run%%:*} level=${run##*:}
-  name=cifar_${precision}_$level$tag
+  # precision:level[:options of this run alone, comma-separated, e.g. --cutout=8]
+  precision=${run%%:*} rest=${run#*:}
+  level=${rest%%:*} extra=""
+  [[ $rest == *:* ]] && extra=${rest#*:}
+  extra=${extra//,/ }
+  variant=${extra//-/} variant=${variant//=/} variant=${variant// /_}  # --cutout=8 -> cutout8
+  name=cifar_${precision}_$level${variant:+_$variant}$tag
   metrics=$out/$name.jsonl
   rm -f "$metrics"
-  echo "==== hg_cifar10 --device ${DEVICE:-cuda} --precision $precision --opt-level $level ${ARGS:-}${tag:+ (implicit-GEMM convolutions)}"
-  # shellcheck disable=SC2086 # ARGS: extra options, split on spaces
+  echo "==== hg_cifar10 --device ${DEVICE:-cuda} --precision $precision --opt-level $level $extra ${ARGS:-}${tag:+ (implicit-GEMM convolutions)}"
+  # shellcheck disable=SC2086 # extra, ARGS: options, split on spaces
   build-gpu/examples/cifar10/hg_cifar10 --device "${DEVICE:-cuda}" --precision "$precision" \
-    --opt-level "$level" --threads 8 --metrics "$metrics" ${ARGS:-} \
+    --opt-level "$level" --threads 8 --metrics "$metrics" $extra ${ARGS:-} \
     >"$out/$name.log" 2>&1 || status=1
   tail -n 30 "$out/$name.log"
   python3 - "$metrics" <<'PY'

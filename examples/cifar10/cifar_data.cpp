@@ -49,9 +49,10 @@ CifarData load_cifar_data(const CifarDataOptions& options) {
   std::vector<data::Transform> train_transforms{normalize};
   if (options.augment) {
     // torchvision's order: crop and flip the [0, 1] image (so zero padding is black), then
-    // normalise.
+    // normalise; cutout last, as the DAWNBench code did, so the square is the mean colour.
     train_transforms = {data::random_crop(32, 4, options.crop_padding),
                         data::random_horizontal_flip(), normalize};
+    if (options.cutout > 0) train_transforms.push_back(data::cutout(options.cutout));
   }
   return {data::Dataset(std::move(train), std::move(train_transforms)),
           data::Dataset(std::move(test), {normalize}), std::move(stats)};

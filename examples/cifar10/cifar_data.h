@@ -2,7 +2,7 @@
 // The CIFAR-10 inputs of hg_cifar10: the official binary batches (tools/fetch_data.sh cifar10),
 // optionally the first N images of each split, normalised per channel with the statistics of
 // the training images actually used, and augmented (random 32x32 crop of the image padded by
-// 4 zeros, horizontal flip) in the training loader.
+// 4 zeros, horizontal flip, optionally cutout) in the training loader.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +30,7 @@ struct CifarDataOptions {
   int64_t test_limit = 0;   // first N test images (0: all 10000)
   bool augment = true;
   data::Padding crop_padding = data::Padding::Zeros;  // what the random crops pad with
+  int64_t cutout = 0;  // side of the square data::cutout sets to 0 after normalising (0: none)
   // the normalisation to use (a resumed run's, from its checkpoint); empty: computed from the
   // training images used
   ChannelStats stats;

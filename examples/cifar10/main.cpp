@@ -67,10 +67,13 @@ examples::Args parse_args(int argc, char** argv) {
   args.option("test-limit", "0", "evaluate on the first N test images only (0: all 10000)");
   args.option("eval-batch", "500", "batch size of the evaluation");
   args.option("eval-every", "1", "evaluate after every Nth epoch (and always after the last)");
-  args.flag("no-augment", "train without random crops and flips");
+  args.flag("no-augment", "train without random crops, flips or cutout");
   args.option("crop-padding", "zeros",
               "what the random crops pad the image with: zeros (torchvision's default) or "
               "reflect (the DAWNBench ResNet-9 code's)");
+  args.option("cutout", "0",
+              "side of the square cut out of each training image after normalisation, at a "
+              "random place inside it (the DAWNBench ResNet-9 code's 8; 0: none)");
   args.flag("no-tta",
             "report only the plain test accuracy, not also the one with flip "
             "test-time augmentation (each image's logits averaged with its mirror image's)");
@@ -90,7 +93,10 @@ examples::Args parse_args(int argc, char** argv) {
                          {"seed", 0},
                          {"log-every", 0},
                          {"eval-batch", 1},
-                         {"eval-every", 1}});
+                         {"eval-every", 1},
+                         {"cutout", 0}});
+  HG_CHECK(args.integer("cutout") <= 32, kProgram, ": --cutout ", args.integer("cutout"),
+           " is larger than the 32x32 images");
   HG_CHECK(args.integer("stop-after") <= args.integer("epochs"), kProgram, ": --stop-after ",
            args.integer("stop-after"), " is past --epochs ", args.integer("epochs"));
   const double smoothing = args.number("label-smoothing");
@@ -328,7 +334,7 @@ int main(int argc, char** argv) try {
 
   const examples::CifarData data = examples::load_cifar_data(
       {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment"),
-       crop_padding(args), saved_stats(saved ? &*saved : nullptr)});
+       crop_padding(args), args.integer("cutout"), saved_stats(saved ? &*saved : nullptr)});
   data::DataLoader loader(
       data.train,
       {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true, .seed = seed});

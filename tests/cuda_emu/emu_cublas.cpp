@@ -5,6 +5,7 @@
 #include <cublas_v2.h>
 
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "emu_blas.h"
@@ -168,7 +169,9 @@ cublasStatus_t gemm_batched(cublasHandle_t handle, cublasOperation_t ta, cublasO
       gemm_one(ta, tb, m, n, k, alpha_d, az, at, lda, bz, bt, ldb, beta_d, cz, ct, ldc, !f64);
     }
   };
-  return hg_emu::submit(handle->stream, cudaGraphNodeTypeKernel, run, "cublas GEMM") == cudaSuccess
+  const std::string what = "cublas GEMM m " + std::to_string(m) + " n " + std::to_string(n) +
+                           " k " + std::to_string(k) + " batch " + std::to_string(batch);
+  return hg_emu::submit(handle->stream, cudaGraphNodeTypeKernel, run, what) == cudaSuccess
              ? CUBLAS_STATUS_SUCCESS
              : CUBLAS_STATUS_EXECUTION_FAILED;
 }

@@ -220,7 +220,10 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
       std::memset(workspace, 0xa5, std::min<std::size_t>(workspace_bytes, 4096));
     matmul(desc, alpha_f, a, al, b, bl, beta_f, c, cl, d, dl);
   };
-  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, run, "cublasLtMatmul") == cudaSuccess
+  const std::string what = "cublasLtMatmul m " + std::to_string(dl->rows) + " n " +
+                           std::to_string(dl->cols) + " k " +
+                           std::to_string(op_cols(*al, desc->transa));
+  return hg_emu::submit(stream, cudaGraphNodeTypeKernel, run, what) == cudaSuccess
              ? CUBLAS_STATUS_SUCCESS
              : CUBLAS_STATUS_EXECUTION_FAILED;
 }

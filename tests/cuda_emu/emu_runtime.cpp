@@ -37,6 +37,17 @@ bool tracing() {
   return on;
 }
 
+// " <<<grid, block>>>" for a trace line: how much of a GPU the launch would occupy.
+std::string launch_shape_text(const LaunchConfig& c) {
+  const auto dims = [](const dim3& d) {
+    std::string text = std::to_string(d.x);
+    if (d.y > 1 || d.z > 1) text += "x" + std::to_string(d.y);
+    if (d.z > 1) text += "x" + std::to_string(d.z);
+    return text;
+  };
+  return " <<<" + dims(c.grid) + ", " + dims(c.block) + ">>>";
+}
+
 enum class Where { Pageable, Device, Pinned, Overrun };
 
 // Where [p, p + bytes) lies: inside one block, past the end of one, or in neither (pageable host
@@ -267,7 +278,9 @@ void submit_launch(const char* kernel, const LaunchConfig& config,
     run_grid(config, run_on_grid, const_cast<std::function<void()>*>(&per_thread));
   };
   // a refused launch is reported by the launch check after it (cudaGetLastError), as in CUDA
-  (void)submit(config.stream, cudaGraphNodeTypeKernel, std::move(run), kernel);
+  std::string what = kernel;
+  if (tracing()) what += launch_shape_text(config);
+  (void)submit(config.stream, cudaGraphNodeTypeKernel, std::move(run), what);
 }
 
 }  // namespace hg_emu
