@@ -85,15 +85,38 @@ void check_bad_target(int64_t bad, const Tensor& t, const Tensor& input, const c
            " is out of range for ", input.size(1), " classes (input ", describe(input), ")");
 }
 
+// The mean over the targets that are not ignore_index (kernels/fused_nn_kernels.h): the sum in
+// double rounded to float (double for fp64) divided by the count, as
+// sum(per_sample.to(float)) / count.to(float) would give it. The count stays on the device, so a
+// CUDA loss never waits for it (and an fp16 sum cannot overflow). Untaped.
+struct CountedMean {
+  Tensor mean, count;
+};
+// Uninitialised outputs for the mean of per-sample values of `dtype` on `device`.
+CountedMean counted_mean_outputs(DType dtype, Device device) {
+  return {make_tensor({}, dtype, device),
+          make_tensor({1}, dtype == kFloat64 ? kFloat64 : kFloat32, device)};
+}
+// In one kernel of its own (nll_loss's mean); cross_entropy's comes out of its loss kernel.
+CountedMean counted_mean(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
+  const Tensor values = per_sample.contiguous(), t = target.contiguous();
+  CountedMean m = counted_mean_outputs(values.dtype(), values.device());
+  kernels::mean_over_targets(values.device())(kernels::view_of(values), kernels::view_of(t),
+                                              ignore_index, kernels::view_of(m.mean),
+                                              kernels::view_of(m.count));
+  return m;
+}
+
 // The fused kernel's per-sample losses [N] (0 at ignored targets; loss_dtype: the logits' own,
 // or float32 for 16-bit logits under autocast) and each row's log-sum-exp, with the contiguous
-// logits and targets they were computed from; untaped.
+// logits and targets they were computed from; with `mean`, the same launch writes their mean
+// over the counted targets there. Untaped.
 struct CrossEntropyRows {
   Tensor loss, lse, x, t;
 };
 CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
-                                    int64_t ignore_index, double label_smoothing,
-                                    DType loss_dtype) {
+                                    int64_t ignore_index, double label_smoothing, DType loss_dtype,
+                                    const CountedMean* mean = nullptr) {
   const char* op = "cross_entropy";
   check_targets(logits, target, op);
   CrossEntropyRows rows;
@@ -107,9 +130,11 @@ CrossEntropyRows cross_entropy_rows(const Tensor& logits, const Tensor& target,
   // each row's (max, log_sum), for the backward
   rows.lse = make_tensor({x.size(0), 2}, x.dtype() == kFloat64 ? kFloat64 : kFloat32, x.device());
   int64_t bad = -1;
-  kernels::cross_entropy(x.device())(kernels::view_of(x), kernels::view_of(rows.t), ignore_index,
-                                     label_smoothing, kernels::view_of(rows.loss),
-                                     kernels::view_of(rows.lse), &bad);
+  kernels::cross_entropy(x.device())(
+      kernels::view_of(x), kernels::view_of(rows.t), ignore_index, label_smoothing,
+      kernels::view_of(rows.loss), kernels::view_of(rows.lse),
+      mean ? kernels::view_of(mean->mean) : kernels::TensorView{},
+      mean ? kernels::view_of(mean->count) : kernels::TensorView{}, &bad);
   check_bad_target(bad, rows.t, logits, op);
   return rows;
 }
@@ -159,24 +184,6 @@ class MeanOverTargetsBackward final : public autograd::Node {
   autograd::SavedTensor count_;
 };
 
-// The mean over the targets that are not ignore_index, in one kernel each way
-// (kernels/fused_nn_kernels.h): the sum in double rounded to float (double for fp64) divided
-// by the count, as sum(per_sample.to(float)) / count.to(float) would give it. The count stays
-// on the device, so a CUDA loss never waits for it (and an fp16 sum cannot overflow). Untaped.
-struct CountedMean {
-  Tensor mean, count;
-};
-CountedMean counted_mean(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
-  const Tensor values = per_sample.contiguous(), t = target.contiguous();
-  const DType compute = values.dtype() == kFloat64 ? kFloat64 : kFloat32;
-  CountedMean m{make_tensor({}, values.dtype(), values.device()),
-                make_tensor({1}, compute, values.device())};
-  kernels::mean_over_targets(values.device())(kernels::view_of(values), kernels::view_of(t),
-                                              ignore_index, kernels::view_of(m.mean),
-                                              kernels::view_of(m.count));
-  return m;
-}
-
 Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t ignore_index) {
   const CountedMean m = counted_mean(per_sample, target, ignore_index);
   if (autograd::needs_grad({&per_sample}))
@@ -184,14 +191,14 @@ Tensor mean_over_counted(const Tensor& per_sample, const Tensor& target, int64_t
   return m.mean;
 }
 
-// cross_entropy's default reduction as one taped op: the same two forward kernels as
-// mean_over_counted(cross_entropy_per_sample(...)) and the same bits each way, with one kernel
-// instead of two in the backward.
+// cross_entropy's default reduction as one taped op: the same bits each way as
+// mean_over_counted(cross_entropy_per_sample(...)), with one kernel instead of two forward
+// (the loss kernel takes the mean) and one instead of two backward.
 Tensor cross_entropy_mean(const Tensor& logits, const Tensor& target, int64_t ignore_index,
                           double label_smoothing, DType loss_dtype) {
+  const CountedMean m = counted_mean_outputs(loss_dtype, logits.device());
   const CrossEntropyRows rows =
-      cross_entropy_rows(logits, target, ignore_index, label_smoothing, loss_dtype);
-  const CountedMean m = counted_mean(rows.loss, rows.t, ignore_index);
+      cross_entropy_rows(logits, target, ignore_index, label_smoothing, loss_dtype, &m);
   if (autograd::needs_grad({&logits}))
     autograd::record_op<CrossEntropyBackward>({logits, target}, m.mean, rows.x, rows.t, rows.lse,
                                               m.count, ignore_index, label_smoothing);

@@ -32,9 +32,14 @@ using DropoutFn = void (*)(const TensorView& in, double p, uint64_t seed, uint64
 // bits to a large max. Targets outside [0, C) are
 // reported through bad_target (the first offending row, else -1) by the CPU; the CUDA column
 // reports them late, as nll_loss's (kernels/nn_kernels.h).
+// mean and count: empty (no data), or the outputs of mean_over_targets(loss, target, ...) below,
+// written by the same call with the same bits (on CUDA in the same launch: the last block to
+// finish its rows takes the mean, so a mean-reduced loss is one kernel, not two).
 using CrossEntropyFn = void (*)(const TensorView& logits, const TensorView& target,
                                 int64_t ignore_index, double label_smoothing,
-                                const TensorView& loss, const TensorView& lse, int64_t* bad_target);
+                                const TensorView& loss, const TensorView& lse,
+                                const TensorView& mean, const TensorView& count,
+                                int64_t* bad_target);
 // grad_logits[n, c] = g[n] * (exp((x[n, c] - max[n]) - log_sum[n]) - (1 - ls) [c == t]
 // - ls / C), and 0 in ignored rows, in the logits' dtype. g[n] = grad_loss[n] (grad_loss [N],
 // the loss's dtype L) when count is empty (no data); otherwise grad_loss [1] is the gradient of

@@ -71,7 +71,7 @@ C row_loss(const T* xr, int64_t cols, int64_t target, const RowLse<C>& row, doub
 
 void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
-                   int64_t* bad_target) {
+                   const TensorView& mean, const TensorView& count, int64_t* bad_target) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   const int64_t* t = target.ptr<int64_t>();
   check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
@@ -99,6 +99,7 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
       }
     });
   });
+  if (mean.data != nullptr) mean_over_targets(loss, target, ignore_index, mean, count);
 }
 
 void cross_entropy_backward(const TensorView& logits, const TensorView& target,

@@ -7,7 +7,7 @@ namespace hg::kernels::cpu {
 void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset, const TensorView& out);
 void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
-                   int64_t* bad_target);
+                   const TensorView& mean, const TensorView& count, int64_t* bad_target);
 void cross_entropy_backward(const TensorView& logits, const TensorView& target,
                             const TensorView& lse, const TensorView& grad_loss,
                             const TensorView& count, int64_t ignore_index, double label_smoothing,

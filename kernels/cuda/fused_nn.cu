@@ -3,7 +3,8 @@
 // the CPU's mask; softmax + cross-entropy is one warp per row forward (max, sum of exp, the
 // target's logit and the smoothing mean in registers, float inside) and one thread per element
 // backward, with the row's log-sum-exp saved in between; the losses' mean over the counted
-// targets is one block forward and one broadcast backward.
+// targets is one block forward (for cross_entropy, the loss kernel's last block) and one
+// broadcast backward.
 
 #include "halfgrad/core/half.h"
 #include "halfgrad/kernels/cuda/cuda_fused_nn_kernels.h"
@@ -31,8 +32,6 @@ __global__ void dropout_kernel(const T* x, int64_t n, uint64_t seed, uint64_t of
   }
 }
 
-constexpr int kRowsPerBlock = 8;  // one warp per row
-
 template <typename C>
 __device__ inline C warp_sum(C v) {
   for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -44,14 +43,13 @@ __device__ inline C warp_max(C v) {
   return v;
 }
 
+// One row's loss and log-sum-exp, by the 32 lanes of a warp (lane 0 writes them).
 // L: the loss's type, T's own or float for 16-bit logits (autocast's float32 policy, no cast).
 template <typename T, typename L, typename C>
-__global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows, int64_t cols,
-                                     int64_t ignore_index, C ls, bool smooth, L* loss, C* lse,
-                                     long long* first_bad) {
-  const int64_t n = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
+__device__ void cross_entropy_row(const T* x, const int64_t* target, int64_t n, int64_t cols,
+                                  int64_t ignore_index, C ls, bool smooth, L* loss, C* lse,
+                                  long long* first_bad) {
   const int lane = threadIdx.x % 32;
-  if (n >= rows) return;  // whole warps leave together
   const T* xr = x + n * cols;
   C max = -INFINITY;
   for (int64_t c = lane; c < cols; c += 32) max = fmax(max, static_cast<C>(Scalar<T>::load(xr[c])));
@@ -81,6 +79,56 @@ __global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t 
   }
 }
 
+// The mean over the counted targets by one block (kBlockSize threads): each thread adds its rows
+// (a stride of blockDim.x) in double, then block_sum adds the threads' sums in a fixed order, so
+// the result is the same run after run, and the same in both kernels that call it. The values
+// are read past L1 (__ldcg): in the loss kernel's last block they were written by other blocks.
+template <typename T, typename C>
+__device__ void block_mean_over_targets(const T* values, const int64_t* target, int64_t rows,
+                                        int64_t ignore_index, T* out, C* count) {
+  double sum = 0.0, counted = 0.0;  // (a double counts exactly to 2^53)
+  for (int64_t n = threadIdx.x; n < rows; n += blockDim.x) {
+    if (target[n] == ignore_index) continue;
+    sum += static_cast<double>(static_cast<C>(Scalar<T>::load(__ldcg(values + n))));
+    counted += 1.0;
+  }
+  sum = block_sum(sum);
+  counted = block_sum(counted);
+  if (threadIdx.x != 0) return;
+  const C divisor = static_cast<C>(counted);
+  *count = divisor;
+  *out = Scalar<T>::store(static_cast<C>(sum) / divisor);
+}
+
+// How many of a mean-taking loss kernel's blocks have finished their rows. Zero between launches:
+// the last block's atomicInc wraps it back. One counter per device serves every launch because
+// halfgrad issues its work on one stream (as kernels/cuda/target_check.h relies on too), so
+// two of these kernels never run at once.
+__device__ unsigned int cross_entropy_blocks_done = 0;
+
+constexpr int kRowsPerBlock = kBlockSize / 32;  // one warp per row
+static_assert(kRowsPerBlock * 32 == kBlockSize, "the mean's block_sum order is mean_over_targets'");
+
+// One warp per row. With mean != nullptr the last block to finish also writes the mean over the
+// counted targets and their count (the CUDA Programming Guide's "last block" reduction): one
+// launch where cross_entropy + mean_over_targets took two, with the same bits.
+template <typename T, typename L, typename C>
+__global__ void cross_entropy_kernel(const T* x, const int64_t* target, int64_t rows, int64_t cols,
+                                     int64_t ignore_index, C ls, bool smooth, L* loss, C* lse,
+                                     L* mean, C* count, long long* first_bad) {
+  const int64_t n = blockIdx.x * int64_t(kRowsPerBlock) + threadIdx.x / 32;
+  if (n < rows)  // whole warps skip together
+    cross_entropy_row(x, target, n, cols, ignore_index, ls, smooth, loss, lse, first_bad);
+  if (mean == nullptr) return;
+  __shared__ bool last;
+  __threadfence();  // this thread's loss is visible to every block before the count says so
+  __syncthreads();
+  if (threadIdx.x == 0)
+    last = atomicInc(&cross_entropy_blocks_done, gridDim.x - 1) == gridDim.x - 1;
+  __syncthreads();
+  if (last) block_mean_over_targets(loss, target, rows, ignore_index, mean, count);
+}
+
 // count != nullptr: grad_loss is the mean's gradient [1], each row's share rounded to the loss's
 // type L as mean_over_targets_backward_kernel rounds it.
 template <typename T, typename L, typename C>
@@ -105,23 +153,10 @@ __global__ void cross_entropy_backward_kernel(const T* x, const int64_t* target,
   }
 }
 
-// One block: each thread adds its rows (a stride of blockDim.x) in double, then block_sum adds
-// the threads' sums in a fixed order, so the result is the same run after run.
 template <typename T, typename C>
 __global__ void mean_over_targets_kernel(const T* values, const int64_t* target, int64_t rows,
                                          int64_t ignore_index, T* out, C* count) {
-  double sum = 0.0, counted = 0.0;  // (a double counts exactly to 2^53)
-  for (int64_t n = threadIdx.x; n < rows; n += blockDim.x) {
-    if (target[n] == ignore_index) continue;
-    sum += static_cast<double>(static_cast<C>(Scalar<T>::load(values[n])));
-    counted += 1.0;
-  }
-  sum = block_sum(sum);
-  counted = block_sum(counted);
-  if (threadIdx.x != 0) return;
-  const C divisor = static_cast<C>(counted);
-  *count = divisor;
-  *out = Scalar<T>::store(static_cast<C>(sum) / divisor);
+  block_mean_over_targets(values, target, rows, ignore_index, out, count);
 }
 
 template <typename T, typename C>
@@ -158,11 +193,15 @@ void dropout(const TensorView& in, double p, uint64_t seed, uint64_t offset,
 
 void cross_entropy(const TensorView& logits, const TensorView& target, int64_t ignore_index,
                    double label_smoothing, const TensorView& loss, const TensorView& lse,
-                   int64_t* bad_target) {
+                   const TensorView& mean, const TensorView& count, int64_t* bad_target) {
   const int64_t rows = logits.sizes[0], cols = logits.sizes[1];
   check_loss_dtype(logits.dtype, loss.dtype, "cross_entropy");
   *bad_target = -1;  // a bad target is reported late, by the next loss (target_check.h)
-  if (rows == 0) return;
+  const bool of_mean = mean.data != nullptr;
+  if (rows == 0) {
+    if (of_mean) mean_over_targets(loss, target, ignore_index, mean, count);  // 0 / 0
+    return;
+  }
   dispatch_floating(logits.dtype, "cross_entropy", [&]<typename T>() {
     with_loss_type<T>(loss.dtype, [&]<typename L>() {
       using C = typename Scalar<T>::Compute;
@@ -170,10 +209,10 @@ void cross_entropy(const TensorView& logits, const TensorView& target, int64_t i
       TargetCheck check(stream, "cross_entropy", rows, cols);
       const unsigned blocks =
           one_block_each((rows + kRowsPerBlock - 1) / kRowsPerBlock, "cross_entropy");
-      cross_entropy_kernel<T, L, C><<<blocks, 32 * kRowsPerBlock, 0, stream>>>(
+      cross_entropy_kernel<T, L, C><<<blocks, kBlockSize, 0, stream>>>(
           logits.ptr<T>(), target.ptr<int64_t>(), rows, cols, ignore_index,
           static_cast<C>(label_smoothing), label_smoothing > 0.0, loss.ptr<L>(), lse.ptr<C>(),
-          check.slot());
+          of_mean ? mean.ptr<L>() : nullptr, of_mean ? count.ptr<C>() : nullptr, check.slot());
       HG_CUDA_LAUNCH_CHECK("cross_entropy_kernel");
       check.queue();
     });

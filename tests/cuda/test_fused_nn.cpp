@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "cuda_test_util.h"
+#include "halfgrad/kernels/fused_nn_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 
 using namespace hg;
 using hg::test::expect_parity;
@@ -54,6 +56,70 @@ TEST_CASE("cuda cross_entropy: fused forward and backward match the CPU, smoothi
       }
     }
   }
+}
+
+namespace {
+
+// mean_over_targets' own kernel over per-sample losses: what the loss kernel's last block must
+// reproduce bit for bit.
+Tensor mean_by_its_own_kernel(const Tensor& per_sample, const Tensor& target) {
+  const TensorOptions on_device = TensorOptions().device(per_sample.device());
+  const Tensor mean = empty({}, on_device.dtype(per_sample.dtype()));
+  const Tensor count =
+      empty({1}, on_device.dtype(per_sample.dtype() == kFloat64 ? kFloat64 : kFloat32));
+  kernels::mean_over_targets(per_sample.device())(kernels::view_of(per_sample),
+                                                  kernels::view_of(target), -100,
+                                                  kernels::view_of(mean), kernels::view_of(count));
+  return mean;
+}
+
+}  // namespace
+
+TEST_CASE("cuda cross_entropy mean: the loss kernel's last block, the bits of a separate mean") {
+  if (!hg::test::cuda_or_skip()) return;
+  // 1003 rows: 126 blocks of 8, the last one partial; every 7th target ignored
+  std::vector<int64_t> labels(1003);
+  for (size_t n = 0; n < labels.size(); ++n) labels[n] = n % 7 == 3 ? -100 : int64_t(n * 5 % 10);
+  const Tensor target = from_vector<int64_t>(labels, {1003}, kInt64).to(kCUDA);
+  for (DType dtype : hg::test::floating_dtypes()) {
+    manual_seed(55);
+    const Tensor x_cpu = (randn({1003, 10}) * 3.0).to(dtype);
+    const Tensor x = x_cpu.to(kCUDA);
+    const Tensor want = mean_by_its_own_kernel(cross_entropy(x, target, Reduction::None), target);
+    for (int call = 0; call < 3; ++call)  // the block counter is back at zero after each launch
+      CHECK(hg::test::same_bits(cross_entropy(x, target).to(kCPU), want.to(kCPU)));
+    expect_parity(cross_entropy(x, target), cross_entropy(x_cpu, target.to(kCPU)), dtype,
+                  "cross_entropy mean over 126 blocks", 1.0);
+    cuda::Graph graph;
+    Tensor replayed;
+    graph.capture([&] { replayed = cross_entropy(x, target); });
+    for (int replay = 0; replay < 2; ++replay) {
+      graph.replay();
+      CHECK(hg::test::same_bits(replayed.to(kCPU), want.to(kCPU)));
+    }
+  }
+  // under autocast: 16-bit logits, a float32 mean
+  const Tensor x = (randn({1003, 10}) * 3.0).to(kFloat16).to(kCUDA);
+  Tensor mean, per_sample;
+  {
+    amp::AutocastGuard ac(kFloat16);
+    mean = cross_entropy(x, target);
+    per_sample = cross_entropy(x, target, Reduction::None);
+  }
+  CHECK(mean.dtype() == kFloat32);
+  CHECK(hg::test::same_bits(mean.to(kCPU), mean_by_its_own_kernel(per_sample, target).to(kCPU)));
+}
+
+TEST_CASE("cuda cross_entropy mean with nothing counted is NaN, as on the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  const Tensor ignored = full({20}, -100.0, kInt64);
+  const Tensor x = randn({20, 10});
+  CHECK(std::isnan(cross_entropy(x, ignored).item<float>()));
+  CHECK(std::isnan(cross_entropy(x.to(kCUDA), ignored.to(kCUDA)).to(kCPU).item<float>()));
+  const Tensor none = randn({0, 10});  // no rows: no loss blocks, the mean still written
+  const Tensor no_targets = empty({0}, kInt64);
+  CHECK(std::isnan(cross_entropy(none, no_targets).item<float>()));
+  CHECK(std::isnan(cross_entropy(none.to(kCUDA), no_targets.to(kCUDA)).to(kCPU).item<float>()));
 }
 
 TEST_CASE("cuda cross_entropy under autocast: 16-bit logits, float32 loss, as the CPU") {

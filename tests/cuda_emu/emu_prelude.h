@@ -135,6 +135,18 @@ inline T atomicMin(T* address, T value) {
   if (value < old) *address = value;
   return old;
 }
+// ((old >= limit) ? 0 : old + 1), as CUDA's
+inline unsigned atomicInc(unsigned* address, unsigned limit) {
+  const unsigned old = *address;
+  *address = old >= limit ? 0u : old + 1u;
+  return old;
+}
+// Blocks run one after another here, so every write is visible to the blocks after it.
+inline void __threadfence() {}
+template <typename T>
+inline T __ldcg(const T* p) {  // a load that bypasses L1 on the GPU
+  return *p;
+}
 
 // ---- the execution model: barriers, warp exchange, launches (tests/cuda_emu/emu.cpp) -----------
 namespace hg_emu {

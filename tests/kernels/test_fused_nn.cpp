@@ -110,7 +110,7 @@ TEST_CASE("cross_entropy kernels: a loss dtype other than the logits' or float32
   hg::test::expect_error(
       [&] {
         kernels::cross_entropy(kCPU)(kernels::view_of(x), kernels::view_of(t), -100, 0.0,
-                                     kernels::view_of(loss), kernels::view_of(lse), &bad);
+                                     kernels::view_of(loss), kernels::view_of(lse), {}, {}, &bad);
       },
       {"cross_entropy", "float16 logits", "bfloat16"});
 }
