@@ -6,7 +6,10 @@
 #
 #   bash tools/test.sh            BUILD_DIR=... (default build) and JOBS=... (default nproc);
 #                                 HG_CUDA_ARCHITECTURES=90 compiles the CUDA code for one GPU
-#                                 architecture only (when nvcc is present), as CI does
+#                                 architecture only (when nvcc is present), as CI does;
+#                                 HG_CTEST_PER_CASE=OFF runs each test executable's cases in one
+#                                 process, as CI does (with nvcc, every process spends ~0.4 s
+#                                 loading cuBLAS; per case, that is most of the ctest time)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,7 +24,8 @@ bash tools/setup.sh
 
 section "build ($build_dir, Release)"
 JOBS=$jobs bash tools/build.sh "$build_dir" -DCMAKE_BUILD_TYPE=Release \
-  ${HG_CUDA_ARCHITECTURES:+-DHG_CUDA_ARCHITECTURES=$HG_CUDA_ARCHITECTURES}
+  ${HG_CUDA_ARCHITECTURES:+-DHG_CUDA_ARCHITECTURES=$HG_CUDA_ARCHITECTURES} \
+  ${HG_CTEST_PER_CASE:+-DHG_CTEST_PER_CASE=$HG_CTEST_PER_CASE}
 
 section "ctest ($build_dir)"
 ctest --test-dir "$build_dir" --output-on-failure -j2 || failed+=("ctest")
