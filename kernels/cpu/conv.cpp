@@ -44,14 +44,14 @@ void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, 
         T* out_g = out + (n0 * s.cout + g * s.og) * s.hwo;
         for (int64_t o = 0; bias != nullptr && o < s.og; ++o)
           std::fill(out_g + o * s.hwo, out_g + (o + 1) * s.hwo, bias[g * s.og + o]);
-        conv::gemm<C>(false, false, s.og, s.hwo, s.kg, w_g, s.kg, colp, s.hwo,
+        conv::gemm<C>(s, false, false, s.og, s.hwo, s.kg, w_g, s.kg, colp, s.hwo,
                       bias != nullptr ? C(1) : C(0), out_g, s.hwo);
         continue;
       }
     }
     scratch.stage.resize(static_cast<size_t>(s.og * cols));
-    conv::gemm<C>(false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0), scratch.stage.data(),
-                  cols);
+    conv::gemm<C>(s, false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0),
+                  scratch.stage.data(), cols);
     store_chunk(s, scratch.stage.data(), bias, n0, nb, g, out);
   }
 }

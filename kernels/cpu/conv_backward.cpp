@@ -62,12 +62,13 @@ void chunk_grad_x(const conv::Shape& s, const C* w, const C* go, int64_t n0, int
     T* gx_g = gx + (n0 * s.cin + g * s.geo.channels) * s.hwi;
     if constexpr (std::is_same_v<T, C>) {
       if (s.direct && nb == 1) {  // col2im is the identity: write the product in place
-        conv::gemm<C>(true, false, s.kg, s.hwo, s.og, w_g, s.kg, go_g, s.hwo, C(0), gx_g, s.hwo);
+        conv::gemm<C>(s, true, false, s.kg, s.hwo, s.og, w_g, s.kg, go_g, s.hwo, C(0), gx_g, s.hwo);
         continue;
       }
     }
     scratch.cols.resize(static_cast<size_t>(s.kg * ld));
-    conv::gemm<C>(true, false, s.kg, ld, s.og, w_g, s.kg, go_g, ld, C(0), scratch.cols.data(), ld);
+    conv::gemm<C>(s, true, false, s.kg, ld, s.og, w_g, s.kg, go_g, ld, C(0), scratch.cols.data(),
+                  ld);
     for (int64_t b = 0; b < nb; ++b) {
       T* dst = gx_g + b * s.cin * s.hwi;
       if constexpr (std::is_same_v<T, C>) {
@@ -93,7 +94,7 @@ void backward_chunk(const conv::Shape& s, const T* x, const C* w, const T* grad_
   if (want.weight != nullptr) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const C* colp = conv::chunk_columns(s, x, n0, nb, g, scratch);
-      conv::gemm<C>(false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
+      conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
                     acc.weight.data() + g * s.og * s.kg, s.kg);
     }
   }

@@ -53,8 +53,8 @@ void shifted_forward(const Shape& s, const C* w_g, const C* planes, C* out) {
   for (int64_t i = 0; i < s.geo.kh; ++i)
     for (int64_t j = 0; j < s.geo.kw; ++j) {
       const int64_t ij = i * s.geo.kw + j;
-      gemm<C>(false, false, s.og, s.grid, cg, w_g + ij * s.og * cg, cg, planes + shift_of(s, i, j),
-              s.ps, ij == 0 ? C(0) : C(1), out, s.grid);
+      gemm<C>(s, false, false, s.og, s.grid, cg, w_g + ij * s.og * cg, cg,
+              planes + shift_of(s, i, j), s.ps, ij == 0 ? C(0) : C(1), out, s.grid);
     }
 }
 
@@ -72,7 +72,7 @@ void shifted_grad_x(const Shape& s, const C* w_g, const C* go_g, T* gx_g, Scratc
   for (int64_t i = 0; i < s.geo.kh; ++i)
     for (int64_t j = 0; j < s.geo.kw; ++j) {
       const int64_t ij = i * s.geo.kw + j;
-      gemm<C>(true, false, cg, s.grid, s.og, w_g + ij * s.og * cg, cg, grid, s.grid, C(1),
+      gemm<C>(s, true, false, cg, s.grid, s.og, w_g + ij * s.og * cg, cg, grid, s.grid, C(1),
               dplanes + shift_of(s, i, j), s.ps);
     }
   for (int64_t c = 0; c < cg; ++c)  // the interiors; what fell on the padding is dropped

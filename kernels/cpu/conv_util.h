@@ -21,6 +21,7 @@
 
 #include "halfgrad/kernels/cpu/blas.h"
 #include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/gemm_bf16.h"
 #include "halfgrad/kernels/cpu/im2col.h"
 #include "halfgrad/kernels/cpu/loops.h"
 #include "halfgrad/kernels/nn_kernels.h"
@@ -37,16 +38,6 @@ inline constexpr int64_t kMinShiftedColumns = 128;
 inline constexpr int64_t kMinShiftedChannels = 8;
 inline constexpr int64_t kMaxShiftedChannels = 32;
 
-template <typename C>
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const C* a, int64_t lda, const C* b,
-          int64_t ldb, C beta, C* c, int64_t ldc) {
-  if constexpr (std::is_same_v<C, double>) {
-    dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
-  } else {
-    sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-  }
-}
-
 struct Shape {
   int64_t n = 0, cin = 0, cout = 0, groups = 1;
   int64_t og = 0;          // output channels per group
@@ -56,6 +47,7 @@ struct Shape {
   int64_t chunk = 1;       // samples per GEMM
   bool direct = false;     // 1x1, stride 1, no padding: the column matrix of one sample is x
   bool shifted = false;    // the shifted plan, one sample per GEMM
+  bool bf16_gemm = false;  // bf16 tensors on a CPU with AVX-512 BF16: GEMMs by gemm_bf16
   int64_t hp = 0, wp = 0;  // the padded input plane
   int64_t ps = 0;          // stride between padded planes: hp * wp and the slack read past it
   int64_t grid = 0;        // shifted GEMM columns: ho * wp (wp - wo of each row are unused)
@@ -82,11 +74,27 @@ inline Shape make_shape(const TensorView& x, const TensorView& w, const TensorVi
   s.shifted = p.stride_h == 1 && p.stride_w == 1 && !s.direct && s.hwo >= kMinShiftedColumns &&
               s.geo.channels >= kMinShiftedChannels && s.geo.channels <= kMaxShiftedChannels;
   if (s.shifted) s.chunk = 1;
+  s.bf16_gemm = x.dtype == DType::BFloat16 && bf16_gemm_enabled();
   s.hp = s.geo.h + 2 * p.pad_h;
   s.wp = s.geo.w + 2 * p.pad_w;
   s.ps = s.hp * s.wp + (s.geo.kw - 1) * p.dilation_w;
   s.grid = s.geo.ho * s.wp;
   return s;
+}
+
+// The GEMM in the compute type C, row-major with transposes as blas.h's (alpha 1). With
+// s.bf16_gemm, the operands are widened bf16 values and kernels/cpu/gemm_bf16.h multiplies them.
+template <typename C>
+void gemm(const Shape& s, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const C* a,
+          int64_t lda, const C* b, int64_t ldb, C beta, C* c, int64_t ldc) {
+  if constexpr (std::is_same_v<C, double>) {
+    dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+  } else if (s.bf16_gemm) {
+    const MatrixRef<float> op_a{a, ta ? 1 : lda, ta ? lda : 1}, op_b{b, tb ? 1 : ldb, tb ? ldb : 1};
+    gemm_bf16(m, n, k, op_a, op_b, beta, c, ldc);
+  } else {
+    sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  }
 }
 
 // p in the compute type C: p itself when T is C, else a widened copy kept in buf.

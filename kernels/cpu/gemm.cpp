@@ -1,12 +1,15 @@
 // Batched GEMM on the CPU through BLAS (kernels/cpu/blas.h). fp16/bf16 operands are widened to
 // float once per call, multiplied with fp32 accumulation, and rounded once on store: the same
-// numerics as cuBLAS with compute type 32F.
+// numerics as cuBLAS with compute type 32F. bf16 operands on a CPU with AVX-512 BF16 go to
+// kernels/cpu/gemm_bf16.h instead, which multiplies them as they are (the same fp32 sums of exact
+// products), and only the result is a float copy.
 #include <algorithm>
 #include <numeric>
 #include <vector>
 
 #include "halfgrad/kernels/cpu/blas.h"
 #include "halfgrad/kernels/cpu/cpu_kernels.h"
+#include "halfgrad/kernels/cpu/gemm_bf16.h"
 #include "halfgrad/kernels/cpu/loops.h"
 
 namespace hg::kernels::cpu {
@@ -105,6 +108,23 @@ TensorView widen(const TensorView& v, std::vector<float>& buffer) {
   return wide;
 }
 
+// bf16 a and b into the float result fc (laid out as gemm_native's c), by gemm_bf16.
+void gemm_bf16_batched(const TensorView& a, const TensorView& b, const TensorView& fc,
+                       bool accumulate) {
+  const int r = fc.ndim - 2;
+  const int64_t m = fc.sizes[r], n = fc.sizes[r + 1], k = a.sizes[r + 1];
+  int64_t batch = 1;
+  for (int d = 0; d < r; ++d) batch *= fc.sizes[d];
+  for (int64_t i = 0; i < batch; ++i) {
+    const MatrixRef<BFloat16> ma{a.ptr<BFloat16>() + batch_offset(a, i), a.strides[r],
+                                 a.strides[r + 1]};
+    const MatrixRef<BFloat16> mb{b.ptr<BFloat16>() + batch_offset(b, i), b.strides[r],
+                                 b.strides[r + 1]};
+    gemm_bf16(m, n, k, ma, mb, accumulate ? 1.0f : 0.0f, fc.ptr<float>() + batch_offset(fc, i),
+              std::max<int64_t>(n, 1));
+  }
+}
+
 }  // namespace
 
 void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate) {
@@ -116,7 +136,6 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool ac
     case DType::Float16:
     case DType::BFloat16: {
       std::vector<float> wa, wb, wc;
-      const TensorView fa = widen(a, wa), fb = widen(b, wb);
       const TensorView fc = accumulate ? widen(c, wc) : [&] {
         TensorView v = c;
         v.dtype = DType::Float32;
@@ -124,7 +143,11 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool ac
         v.data = wc.data();
         return v;
       }();
-      gemm_native<float>(fa, fb, fc, accumulate);
+      if (c.dtype == DType::BFloat16 && a.dtype == c.dtype && b.dtype == c.dtype &&
+          bf16_gemm_enabled())
+        gemm_bf16_batched(a, b, fc, accumulate);
+      else
+        gemm_native<float>(widen(a, wa), widen(b, wb), fc, accumulate);
       copy(fc, c);  // the single rounding to 16 bits
       return;
     }
