@@ -82,7 +82,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
                   const TensorView& ov, const Conv2dParams& p) {
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, ov, p);
-  std::vector<C> wbuf, bbuf;
+  ScratchVector<C> wbuf, bbuf;
   if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
   const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;

@@ -23,7 +23,7 @@ struct Wanted {
 // A thread's partial grad_weight [O, kg] and grad_bias [O].
 template <typename C>
 struct Partial {
-  std::vector<C> weight, bias;
+  ScratchVector<C> weight, bias;
 };
 
 // Sum of n values with 8 partial sums (a single running sum cannot vectorize).
@@ -110,7 +110,7 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
                    const Wanted& want, const Conv2dParams& p) {
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, gov, p);
-  std::vector<C> wbuf;
+  ScratchVector<C> wbuf;
   const C* w = nullptr;
   if (want.x != nullptr && s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
   if (want.x != nullptr)

@@ -19,7 +19,7 @@ namespace hg::kernels::cpu::conv {
 // The weight [O, C / groups, KH, KW] as [groups][KH * KW][O / groups][C / groups] in the
 // compute type: W_ij of group g at out + (g * KH * KW + ij) * og * cg.
 template <typename T, typename C>
-void pack_shifted_weight(const T* w, const Shape& s, std::vector<C>& out) {
+void pack_shifted_weight(const T* w, const Shape& s, ScratchVector<C>& out) {
   const int64_t cg = s.geo.channels, taps = s.geo.kh * s.geo.kw;
   out.resize(static_cast<size_t>(s.cout * s.kg));
   for (int64_t g = 0; g < s.groups; ++g)

@@ -11,6 +11,7 @@
 #include "halfgrad/kernels/cpu/cpu_kernels.h"
 #include "halfgrad/kernels/cpu/gemm_bf16.h"
 #include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/scratch_vector.h"
 
 namespace hg::kernels::cpu {
 
@@ -81,7 +82,7 @@ void gemm_native(const TensorView& a, const TensorView& b, const TensorView& c, 
 // transposed weight stays transposed, and BLAS reads it with its trans flag): source and copy
 // are then both contiguous runs and the widening takes the 8-wide bulk path instead of a
 // strided element-by-element conversion.
-TensorView widen(const TensorView& v, std::vector<float>& buffer) {
+TensorView widen(const TensorView& v, ScratchVector<float>& buffer) {
   TensorView src = v, wide = v;
   wide.dtype = DType::Float32;
   for (int d = 0; d < v.ndim; ++d)
@@ -135,7 +136,7 @@ void gemm(const TensorView& a, const TensorView& b, const TensorView& c, bool ac
       return gemm_native<double>(a, b, c, accumulate);
     case DType::Float16:
     case DType::BFloat16: {
-      std::vector<float> wa, wb, wc;
+      ScratchVector<float> wa, wb, wc;  // (not zeroed: written whole)
       const TensorView fc = accumulate ? widen(c, wc) : [&] {
         TensorView v = c;
         v.dtype = DType::Float32;

@@ -34,57 +34,61 @@ constexpr int64_t kParallelMacs = int64_t{1} << 18;  // smaller products stay on
 uint32_t bits16(BFloat16 v) { return v.bits; }
 uint32_t bits16(float v) { return std::bit_cast<uint32_t>(v) >> 16; }  // a bf16 value's bits
 
-// The pair (k = p0, k = p0 + 1) of a row (or column) whose k stride is `step`; `two` says
-// whether p0 + 1 is inside the block.
+// The pair (k, k + 1) at `at`, whose k stride is `step`.
 template <typename S>
-uint32_t pair_at(const S* at, int64_t step, bool two) {
+uint32_t pair_at(const S* at, int64_t step) {
   if constexpr (std::is_same_v<S, BFloat16>) {
-    if (step == 1 && two) {  // the pair is one 32-bit word
+    if (step == 1) {  // the pair is one 32-bit word
       uint32_t word;
       std::memcpy(&word, at, sizeof(word));
       return word;
     }
   }
-  return bits16(at[0]) | (two ? bits16(at[step]) << 16 : 0u);
+  return bits16(at[0]) | bits16(at[step]) << 16;
 }
 
-// A [mc, kc] block (rows i0.., k p0..) as panels of kMr rows: out[panel][p][row].
+// One panel: `count` <= W lanes (rows of A, or columns of B) from `src`, lane stride ls and k
+// stride ks, over kc values of k, as out[pair][lane]; lanes past count are 0, and so is the high
+// half of an odd kc's last pair. The inner loop runs along whichever stride is 1, so the reads
+// are sequential (and vectorize when the lanes are contiguous).
+template <int W, typename S>
+void pack_panel(const S* src, int64_t ls, int64_t ks, int count, int64_t kc, uint32_t* out) {
+  const int64_t full = kc / 2, pairs = (kc + 1) / 2;
+  if (ls == 1) {
+    for (int64_t p = 0; p < full; ++p) {
+      const S* first = src + 2 * p * ks;
+      const S* second = first + ks;
+      for (int l = 0; l < count; ++l) out[p * W + l] = bits16(first[l]) | bits16(second[l]) << 16;
+    }
+  } else {
+    for (int l = 0; l < count; ++l) {
+      const S* lane = src + l * ls;
+      for (int64_t p = 0; p < full; ++p) out[p * W + l] = pair_at(lane + 2 * p * ks, ks);
+    }
+  }
+  if (full < pairs)
+    for (int l = 0; l < count; ++l) out[full * W + l] = bits16(src[(kc - 1) * ks + l * ls]);
+  if (count < W)
+    for (int64_t p = 0; p < pairs; ++p)
+      for (int l = count; l < W; ++l) out[p * W + l] = 0;
+}
+
+// A [mc, kc] block (rows i0.., k p0..) as panels of kMr rows: out[panel][pair][row].
 template <typename S>
 void pack_a(MatrixRef<S> a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, uint32_t* out) {
   const int64_t pairs = (kc + 1) / 2;
-  for (int64_t ib = 0; ib < mc; ib += kMr, out += pairs * kMr) {
-    for (int i = 0; i < kMr; ++i) {
-      if (ib + i >= mc) {
-        for (int64_t p = 0; p < pairs; ++p) out[p * kMr + i] = 0;
-        continue;
-      }
-      const S* row = a.data + (i0 + ib + i) * a.row_stride + p0 * a.col_stride;
-      for (int64_t p = 0; p < pairs; ++p)
-        out[p * kMr + i] = pair_at(row + 2 * p * a.col_stride, a.col_stride, 2 * p + 1 < kc);
-    }
-  }
+  for (int64_t ib = 0; ib < mc; ib += kMr, out += pairs * kMr)
+    pack_panel<kMr>(a.data + (i0 + ib) * a.row_stride + p0 * a.col_stride, a.row_stride,
+                    a.col_stride, static_cast<int>(std::min<int64_t>(kMr, mc - ib)), kc, out);
 }
 
-// B's [kc, nc] block (k p0.., columns j0..) as panels of kNr columns: out[panel][p][column].
+// B's [kc, nc] block (k p0.., columns j0..) as panels of kNr columns: out[panel][pair][column].
 template <typename S>
 void pack_b(MatrixRef<S> b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, uint32_t* out) {
   const int64_t pairs = (kc + 1) / 2;
-  for (int64_t jb = 0; jb < nc; jb += kNr) {
-    const int width = static_cast<int>(std::min<int64_t>(kNr, nc - jb));
-    for (int64_t p = 0; p < pairs; ++p, out += kNr) {
-      const S* first = b.data + (p0 + 2 * p) * b.row_stride + (j0 + jb) * b.col_stride;
-      const bool two = 2 * p + 1 < kc;
-      if (b.col_stride == 1) {  // rows are contiguous: a loop the compiler vectorizes
-        const S* second = two ? first + b.row_stride : first;
-        for (int j = 0; j < width; ++j)
-          out[j] = bits16(first[j]) | (two ? bits16(second[j]) << 16 : 0u);
-      } else {
-        for (int j = 0; j < width; ++j)
-          out[j] = pair_at(first + j * b.col_stride, b.row_stride, two);
-      }
-      for (int j = width; j < kNr; ++j) out[j] = 0;
-    }
-  }
+  for (int64_t jb = 0; jb < nc; jb += kNr, out += pairs * kNr)
+    pack_panel<kNr>(b.data + p0 * b.row_stride + (j0 + jb) * b.col_stride, b.col_stride,
+                    b.row_stride, static_cast<int>(std::min<int64_t>(kNr, nc - jb)), kc, out);
 }
 
 // c [mr, nr] (row stride ldc) = beta c + the packed panels' product over `pairs` pairs of k.
