@@ -1,7 +1,8 @@
 // sgemm throughput through hg::kernels::cpu::sgemm (row-major, no transposes, C = A * B) at
 // 256^3 .. 2048^3, best of --repeat timed runs, and the 1024^3 case as a share of the FMA peak of
 // the same number of threads, measured here by a register-only FMA loop (AVX-512 where the CPU
-// has it, else AVX2). See docs/blas.md.
+// has it, else AVX2). Where the CPU has AVX-512 BF16, the bf16 GEMM of kernels/cpu/gemm_bf16.h
+// beside it. See docs/blas.md.
 //
 //   bench_gemm [--threads N (default 2)] [--repeat R (default 5)]
 #include <immintrin.h>
@@ -17,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "halfgrad/core/half.h"
 #include "halfgrad/kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/gemm_bf16.h"
 
 namespace {
 
@@ -106,17 +109,27 @@ Peak measure_fma_peak(int threads) {
   return peak;
 }
 
-// Seconds per sgemm of n x n x n, best of `repeat` runs of ~0.2 s each.
-double time_sgemm(int64_t n, int repeat, bool& check_ok) {
+// Seconds per product of n x n x n, best of `repeat` runs of ~0.2 s each: sgemm, or with bf16
+// the bf16 GEMM of kernels/cpu/gemm_bf16.h on the same values rounded to bf16.
+double time_gemm(int64_t n, int repeat, bool bf16, bool& check_ok) {
   const auto size = static_cast<size_t>(n * n);
   std::vector<float> a(size), b(size), c(size);
   for (size_t i = 0; i < size; ++i) {
     a[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) / 13.0f;
     b[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5) / 11.0f;
   }
+  std::vector<hg::BFloat16> a16(a.begin(), a.end()), b16(b.begin(), b.end());
+  if (bf16) {  // the reference below then multiplies the bf16 values
+    a.assign(a16.begin(), a16.end());
+    b.assign(b16.begin(), b16.end());
+  }
   auto run = [&] {
-    hg::kernels::cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
-                            n);
+    if (bf16)
+      hg::kernels::cpu::gemm_bf16(n, n, n, {a16.data(), n, 1}, {b16.data(), n, 1}, 0.0f, c.data(),
+                                  n);
+    else
+      hg::kernels::cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
+                              n);
   };
   auto start = Clock::now();
   run();  // warm-up: loads the library, faults in the pages, starts the threads
@@ -164,20 +177,26 @@ int run(int argc, char** argv) {
   if (peak.gflops > 0)
     std::printf("FMA peak, %d thread%s (%s, measured): %.1f GFLOP/s\n", threads,
                 threads == 1 ? "" : "s", peak.isa, peak.gflops);
-  std::printf("%8s %10s %10s\n", "n", "ms", "GFLOP/s");
+  const bool bf16 = hg::kernels::cpu::bf16_gemm_supported();
+  std::printf("%8s %10s %10s%s\n", "n", "ms", "GFLOP/s", bf16 ? "  bf16 ms  bf16 GFLOP/s" : "");
   bool check_ok = true;
   double gflops_1024 = 0;
   for (int64_t n : {256, 512, 1024, 2048}) {
-    const double s = time_sgemm(n, repeat, check_ok);
+    const double s = time_gemm(n, repeat, false, check_ok);
     const double gflops = 2.0 * static_cast<double>(n * n * n) / s * 1e-9;
-    std::printf("%8lld %10.3f %10.1f\n", static_cast<long long>(n), s * 1e3, gflops);
+    std::printf("%8lld %10.3f %10.1f", static_cast<long long>(n), s * 1e3, gflops);
+    if (bf16) {  // (the CPU has AVX-512 BF16: kernels/cpu/gemm_bf16.h)
+      const double s16 = time_gemm(n, repeat, true, check_ok);
+      std::printf(" %9.3f %13.1f", s16 * 1e3, 2.0 * static_cast<double>(n * n * n) / s16 * 1e-9);
+    }
+    std::printf("\n");
     if (n == 1024) gflops_1024 = gflops;
   }
   if (peak.gflops > 0)
     std::printf("1024^3: %.1f GFLOP/s = %.0f%% of the %s FMA peak of %d thread%s\n", gflops_1024,
                 100.0 * gflops_1024 / peak.gflops, peak.isa, threads, threads == 1 ? "" : "s");
   if (!check_ok) {
-    std::printf("FAILED: sgemm results differ from a double-precision reference\n");
+    std::printf("FAILED: GEMM results differ from a double-precision reference\n");
     return 1;
   }
   return 0;

@@ -7,8 +7,11 @@
 // odd k gets a zero high half. The 12 x 32 tile keeps 24 accumulators in registers, and each
 // pair of k costs 2 loads and 12 broadcasts for 24 vdpbf16ps.
 //
-// Blocks: kKc values of k at a time (a B panel of kNc columns stays in L2, an A block of kMc rows
-// in L1), as measured on a Zen 5 (about 1.3x to 1.7x OpenBLAS's sgemm on the same shapes).
+// Blocks: kKc values of k at a time; a B block of kNc columns (512 KiB) stays in L2, and the
+// micro-kernel keeps one 32-column panel of it (32 KiB) in L1 while it sweeps an A block of kMc
+// rows (48 KiB, from L2). Chosen on a Zen 5 with bench_gemm (2 threads, 1024^3: 586-695
+// GFLOP/s over kKc 256..512, kMc 48..96, kNc 512..2048; OpenBLAS's sgemm 320-340 in the same
+// runs; docs/blas.md).
 #include "halfgrad/kernels/cpu/gemm_bf16.h"
 
 #include <immintrin.h>
@@ -29,7 +32,7 @@ namespace hg::kernels::cpu {
 namespace {
 
 constexpr int kMr = 12, kNr = 32;  // the micro-kernel's tile
-constexpr int64_t kKc = 256, kMc = 96, kNc = 2048;
+constexpr int64_t kKc = 512, kMc = 48, kNc = 512;
 constexpr int64_t kParallelMacs = int64_t{1} << 18;  // smaller products stay on one thread
 
 uint32_t bits16(BFloat16 v) { return v.bits; }

@@ -1,5 +1,5 @@
 // kernels/cpu/gemm_bf16.h against a double loop over the same bf16 values: odd shapes around the
-// 12 x 32 tile and the 256-deep k blocks, every transpose, beta, bf16 and float sources, the
+// 12 x 32 tile and the 512-deep k blocks, every transpose, beta, bf16 and float sources, the
 // thread count, and the matmul / conv2d paths that use it. Skipped on CPUs without AVX-512 BF16.
 #include <doctest/doctest.h>
 
@@ -98,8 +98,9 @@ TEST_CASE("gemm_bf16: odd shapes, every transpose, beta, against a double loop")
   }
   for (bool ta : {false, true})
     for (bool tb : {false, true})
-      for (const Case shape : {Case{1, 1, 1}, Case{12, 32, 2}, Case{13, 33, 3}, Case{11, 31, 257},
-                               Case{25, 70, 513}, Case{97, 5, 40}, Case{3, 2049, 9}}) {
+      for (const Case shape :
+           {Case{1, 1, 1}, Case{12, 32, 2}, Case{13, 33, 3}, Case{11, 31, 257}, Case{25, 70, 513},
+            Case{97, 5, 40}, Case{3, 2049, 9}, Case{14, 40, 1100}}) {
         for (float beta : {0.0f, 1.0f, 0.5f}) {
           Case t = shape;
           t.ta = ta, t.tb = tb, t.beta = beta;
