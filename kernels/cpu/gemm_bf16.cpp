@@ -14,7 +14,6 @@
 // runs; docs/blas.md).
 #include "halfgrad/kernels/cpu/gemm_bf16.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -27,9 +26,16 @@
 
 #include "halfgrad/core/error.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HG_GEMM_BF16_X86 1  // the kernel below; elsewhere gemm_bf16 is never supported
+#endif
+
 namespace hg::kernels::cpu {
 
 namespace {
+
+#if defined(HG_GEMM_BF16_X86)
 
 constexpr int kMr = 12, kNr = 32;  // the micro-kernel's tile
 constexpr int64_t kKc = 512, kMc = 48, kNc = 512;
@@ -266,13 +272,26 @@ void gemm_any(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<S> b, f
   }
 }
 
+#else  // not x86-64
+
+template <typename S>
+void gemm_any(int64_t, int64_t, int64_t, MatrixRef<S>, MatrixRef<S>, float, float*, int64_t) {
+  HG_FAIL("gemm_bf16: needs an x86-64 CPU with AVX-512 BF16; check bf16_gemm_enabled() first");
+}
+
+#endif
+
 }  // namespace
 
 bool bf16_gemm_supported() {
+#if defined(HG_GEMM_BF16_X86)
   static const bool supported = __builtin_cpu_supports("avx512f") &&
                                 __builtin_cpu_supports("avx512bw") &&
                                 __builtin_cpu_supports("avx512bf16");
   return supported;
+#else
+  return false;
+#endif
 }
 
 bool bf16_gemm_enabled() {
