@@ -5,7 +5,8 @@
 //
 // Numerics: fp16/bf16 operands are widened to float (the weight once per call, x one column
 // matrix at a time), multiplied with fp32 accumulation and rounded once on store; fp64 runs in
-// double.
+// double. bf16 on a CPU with AVX-512 BF16 is multiplied by kernels/cpu/gemm_bf16.h, the same
+// fp32 sums of exact products (docs/numerics.md).
 #include "halfgrad/kernels/cpu/conv_shifted.h"
 #include "halfgrad/kernels/cpu/conv_util.h"
 #include "halfgrad/kernels/cpu/cpu_nn_kernels.h"

@@ -5,7 +5,8 @@
 //
 // The plan, per group:
 //  - stride-1 convolutions with a large enough plane and enough input channels (e.g. 3x3 on
-//    14x14 and up, 8 to 32 channels) go "shifted" (kernels/cpu/conv_shifted.h), one sample at a
+//    14x14 and up, 8 to 32 channels; not bf16 where gemm_bf16 runs, which is faster on the one
+//    GEMM) go "shifted" (kernels/cpu/conv_shifted.h), one sample at a
 //    time: one GEMM with K = C / groups per kernel offset, over zero-padded input planes, with
 //    no im2col in the forward pass and no col2im in grad_x; grad_weight still uses im2col;
 //  - the others go through im2col, in chunks of `chunk` samples, one GEMM per chunk whose N
