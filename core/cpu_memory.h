@@ -23,7 +23,8 @@ namespace hg::cpu {
 inline constexpr std::size_t kCachedMinBytes = std::size_t{1} << 20;  // 1 MiB
 
 struct MemoryStats {
-  std::size_t allocated = 0;       // bytes in blocks handed to tensors now (size classes)
+  std::size_t allocated = 0;       // bytes in blocks handed out now: tensors, and the CPU
+                                   // kernels' scratch (kernels/cpu/scratch_vector.h); size classes
   std::size_t cached = 0;          // bytes in unused blocks kept for reuse
   std::size_t peak_allocated = 0;  // max of `allocated` since start or reset_peak_memory_stats()
   uint64_t allocations = 0;        // allocations of at least kCachedMinBytes
