@@ -176,11 +176,12 @@ int main(int argc, char** argv) try {
       "{\"framework\":\"halfgrad\",\"model\":\"%s\",\"batch\":%lld,\"precision\":\"%s\","
       "\"opt_level\":\"%s\","
       "\"device\":\"%s\",\"graph\":%s,\"threads\":%lld,\"median_ms\":%.3f,\"issued_ms\":%.3f,"
-      "\"samples_per_s\":%.1f,\"peak_rss_mb\":%.1f%s,\"blas\":\"%s\"}\n",
+      "\"samples_per_s\":%.1f,\"peak_rss_mb\":%.1f%s,\"cpu_bf16_dot\":%s,\"blas\":\"%s\"}\n",
       model_name.c_str(), static_cast<long long>(batch), precision.c_str(), level_name.c_str(),
       device.str().c_str(), graphed ? "true" : "false",
       static_cast<long long>(args.integer("threads")), median_ms, issued_ms,
       1000.0 * batch / median_ms, usage.ru_maxrss / 1024.0, device_memory.c_str(),
+      blas_info().find("AVX-512 BF16") != std::string::npos ? "true" : "false",
       blas_info().substr(0, 60).c_str());
   return 0;
 } catch (const hg::Error& e) {

@@ -9,7 +9,8 @@ namespace hg {
 void set_num_threads(int threads);
 int get_num_threads();
 int cpus_available();  // the process's CPU affinity mask, or hardware_concurrency without one
-// The BLAS behind CPU GEMM, its kernels and thread count (for logs and benchmarks).
+// The BLAS behind CPU GEMM, its kernels and thread count (for logs and benchmarks), and whether
+// bf16 products run on AVX-512 BF16 here (kernels/cpu/gemm_bf16.h, docs/blas.md).
 std::string blas_info();
 
 }  // namespace hg

@@ -10,6 +10,7 @@
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/warning.h"
 #include "halfgrad/kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/gemm_bf16.h"
 
 namespace hg {
 
@@ -34,6 +35,9 @@ void set_num_threads(int threads) {
 
 int get_num_threads() { return omp_get_max_threads(); }
 
-std::string blas_info() { return kernels::cpu::blas_info(); }
+std::string blas_info() {
+  return kernels::cpu::blas_info() +
+         (kernels::cpu::bf16_gemm_enabled() ? "; bf16 products: AVX-512 BF16 (vdpbf16ps)" : "");
+}
 
 }  // namespace hg
