@@ -79,45 +79,89 @@ TEST_CASE("batch_norm: the one-kernel running update has the bits of the tensor-
 
 // The fused op must be the two ops it replaces, bit for bit, including relu's edge values:
 // NaN passes (forward and gradient), -0 and negatives become 0 and stop the gradient.
+// (5 x 5 planes, and 17 x 19 ones that cross the CPU kernel's 256-value conversion blocks)
 TEST_CASE("batch_norm_relu: relu(batch_norm(x)) in one op with the two ops' bits each way") {
-  for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
-    for (bool training : {true, false}) {
-      CAPTURE(dtype_name(dtype));
-      CAPTURE(training);
-      manual_seed(13);
-      const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
-      Tensor x0 = (randn({4, 3, 5, 5}) * 2.0).to(dtype);
-      if (!training) x0.view({-1}).narrow(0, 7, 1).fill_(NAN);  // (a NaN batch mean otherwise)
-      const Tensor w0 = (rand({3}) + 0.5).to(stats), b0 = randn({3}).to(stats);
-      const Tensor rm0 = randn({3}).to(stats) * 0.1, rv0 = rand({3}).to(stats) + 0.5;
-      Tensor x[2], w[2], b[2], rm[2], rv[2], y[2];
-      for (int k = 0; k < 2; ++k) {
-        x[k] = x0.clone().requires_grad_();
-        w[k] = w0.clone().requires_grad_();
-        b[k] = b0.clone().requires_grad_();
-        rm[k] = rm0.clone(), rv[k] = rv0.clone();
+  for (const Shape& shape : {Shape{4, 3, 5, 5}, Shape{2, 3, 17, 19}})
+    for (DType dtype : {kFloat32, kFloat16, kBFloat16, kFloat64}) {
+      for (bool training : {true, false}) {
+        CAPTURE(dtype_name(dtype));
+        CAPTURE(training);
+        CAPTURE(shape[2]);
+        manual_seed(13);
+        const DType stats = dtype == kFloat64 ? kFloat64 : kFloat32;
+        Tensor x0 = (randn(shape) * 2.0).to(dtype);
+        if (!training) x0.view({-1}).narrow(0, 7, 1).fill_(NAN);  // (a NaN batch mean otherwise)
+        const Tensor w0 = (rand({3}) + 0.5).to(stats), b0 = randn({3}).to(stats);
+        const Tensor rm0 = randn({3}).to(stats) * 0.1, rv0 = rand({3}).to(stats) + 0.5;
+        Tensor x[2], w[2], b[2], rm[2], rv[2], y[2];
+        for (int k = 0; k < 2; ++k) {
+          x[k] = x0.clone().requires_grad_();
+          w[k] = w0.clone().requires_grad_();
+          b[k] = b0.clone().requires_grad_();
+          rm[k] = rm0.clone(), rv[k] = rv0.clone();
+        }
+        y[0] = batch_norm_relu(x[0], rm[0], rv[0], w[0], b[0], training);
+        y[1] = relu(batch_norm(x[1], rm[1], rv[1], w[1], b[1], training));
+        CHECK(std::string(y[0].grad_fn()->name()) == "BatchNormReluBackward");
+        auto same = [](const Tensor& a, const Tensor& c) {  // equal, NaN where NaN
+          const auto va = values(a), vc = values(c);
+          bool ok = va.size() == vc.size();
+          for (size_t i = 0; ok && i < va.size(); ++i)
+            ok = va[i] == vc[i] || (std::isnan(va[i]) && std::isnan(vc[i]));
+          return ok;
+        };
+        CHECK(same(y[0], y[1]));
+        CHECK(same(rm[0], rm[1]));
+        CHECK(same(rv[0], rv[1]));
+        const Tensor g = randn(y[0].sizes()).to(dtype);
+        y[0].backward(g);
+        y[1].backward(g);
+        CHECK(same(x[0].grad(), x[1].grad()));
+        CHECK(same(w[0].grad(), w[1].grad()));
+        CHECK(same(b[0].grad(), b[1].grad()));
       }
-      y[0] = batch_norm_relu(x[0], rm[0], rv[0], w[0], b[0], training);
-      y[1] = relu(batch_norm(x[1], rm[1], rv[1], w[1], b[1], training));
-      CHECK(std::string(y[0].grad_fn()->name()) == "BatchNormReluBackward");
-      auto same = [](const Tensor& a, const Tensor& c) {  // equal, NaN where NaN
-        const auto va = values(a), vc = values(c);
-        bool ok = va.size() == vc.size();
-        for (size_t i = 0; ok && i < va.size(); ++i)
-          ok = va[i] == vc[i] || (std::isnan(va[i]) && std::isnan(vc[i]));
-        return ok;
-      };
-      CHECK(same(y[0], y[1]));
-      CHECK(same(rm[0], rm[1]));
-      CHECK(same(rv[0], rv[1]));
-      const Tensor g = randn(y[0].sizes()).to(dtype);
-      y[0].backward(g);
-      y[1].backward(g);
-      CHECK(same(x[0].grad(), x[1].grad()));
-      CHECK(same(w[0].grad(), w[1].grad()));
-      CHECK(same(b[0].grad(), b[1].grad()));
     }
+}
+
+// The 16-bit forward, element by element as docs/numerics.md defines it: statistics from double
+// sums in order, then y = round((float(x) - float(mean)) * float(invstd * w) + float(b)), over
+// planes of 323 values (the CPU kernel converts 256 at a time).
+template <typename T>
+void check_16bit_forward_bits(DType dtype) {
+  manual_seed(21);
+  const Tensor x = (randn({3, 2, 17, 19}) * 3.0 + 1.0).to(dtype);
+  const Tensor w = rand({2}) + 0.5, b = randn({2});
+  const Tensor y = batch_norm(x, Tensor(), Tensor(), w, b, true);
+  const int64_t inner = 17 * 19, count = 3 * inner;
+  const T* px = x.data<T>();
+  const T* py = y.data<T>();
+  for (int64_t c = 0; c < 2; ++c) {
+    double sum = 0, sq = 0;
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t i = 0; i < inner; ++i) sum += static_cast<float>(px[(n * 2 + c) * inner + i]);
+    const double mean = sum / static_cast<double>(count);
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t i = 0; i < inner; ++i) {
+        const double d = static_cast<float>(px[(n * 2 + c) * inner + i]) - mean;
+        sq += d * d;
+      }
+    const double invstd = 1.0 / std::sqrt(sq / static_cast<double>(count) + 1e-5);
+    const float mean_f = static_cast<float>(static_cast<float>(mean));
+    const float scale =
+        static_cast<float>(static_cast<float>(invstd) * static_cast<double>(w.data<float>()[c]));
+    const float shift = b.data<float>()[c];
+    for (int64_t n = 0; n < 3; ++n)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t k = (n * 2 + c) * inner + i;
+        const T want((static_cast<float>(px[k]) - mean_f) * scale + shift);
+        CHECK_MESSAGE(py[k].bits == want.bits, "channel " << c << " element " << k);
+      }
   }
+}
+
+TEST_CASE("batch_norm: fp16 and bf16 outputs have the bits of the per-element formula") {
+  check_16bit_forward_bits<Half>(kFloat16);
+  check_16bit_forward_bits<BFloat16>(kBFloat16);
 }
 
 // The fused backward recomputes relu's mask from x, the statistics, weight and bias instead of

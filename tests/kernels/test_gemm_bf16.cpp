@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "halfgrad/core/error.h"
@@ -140,6 +142,15 @@ TEST_CASE("gemm_bf16: the same bits on 1 and 2 threads and from float sources") 
   CHECK(c == one);
 }
 
+// tests/CMakeLists.txt runs this case again with HG_CPU_BF16_GEMM=0 in the environment.
+TEST_CASE("gemm_bf16: HG_CPU_BF16_GEMM=0 turns it off, and blas_info says whether it runs") {
+  const char* env = std::getenv("HG_CPU_BF16_GEMM");
+  const bool off = env != nullptr && std::string(env) == "0";
+  CHECK(hg::kernels::cpu::bf16_gemm_enabled() == (hg::kernels::cpu::bf16_gemm_supported() && !off));
+  const bool named = hg::blas_info().find("bf16 products: AVX-512 BF16") != std::string::npos;
+  CHECK(named == hg::kernels::cpu::bf16_gemm_enabled());
+}
+
 TEST_CASE("gemm_bf16: subnormal inputs and products flush to zero (vdpbf16ps's rule)") {
   if (!hg::kernels::cpu::bf16_gemm_supported()) return;
   const float tiny = std::numeric_limits<float>::denorm_min() * 65536.0f;  // a bf16 subnormal
@@ -158,7 +169,7 @@ TEST_CASE("gemm_bf16: subnormal inputs and products flush to zero (vdpbf16ps's r
   CHECK(c[2] == 0.0f);  // about 1e-40: a subnormal product, flushed
 }
 
-TEST_CASE("matmul and conv2d in bf16 take gemm_bf16 and agree with the fp32 results") {
+TEST_CASE("matmul and conv2d in bf16 agree with fp32, and take gemm_bf16 where it runs") {
   hg::manual_seed(5);
   const hg::Tensor x16 = hg::randn({37, 300}).to(hg::kBFloat16);
   const hg::Tensor w16 = hg::randn({70, 300}).to(hg::kBFloat16);
