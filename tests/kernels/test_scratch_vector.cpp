@@ -37,7 +37,7 @@ TEST_CASE("ScratchVector: large buffers come from the CPU allocator and its cach
   cpu::set_cache_limit(limit);
 }
 
-TEST_CASE("ScratchVector: resize keeps what was written; assign and a value fill") {
+TEST_CASE("ScratchVector: resize keeps what was written, assign and a value fill") {
   ScratchVector<int> v;
   v.assign(1000, 0);
   for (int x : v) CHECK(x == 0);
