@@ -125,8 +125,9 @@ double time_gemm(int64_t n, int repeat, bool bf16, bool& check_ok) {
   }
   auto run = [&] {
     if (bf16)
-      hg::kernels::cpu::gemm_bf16(n, n, n, {a16.data(), n, 1}, {b16.data(), n, 1}, 0.0f, c.data(),
-                                  n);
+      hg::kernels::cpu::gemm_bf16(
+          n, n, n, hg::kernels::cpu::MatrixRef<hg::BFloat16>{a16.data(), n, 1},
+          hg::kernels::cpu::MatrixRef<hg::BFloat16>{b16.data(), n, 1}, 0.0f, c.data(), n);
     else
       hg::kernels::cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(),
                               n);

@@ -38,22 +38,23 @@ void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, 
                    int64_t nb, Scratch<C>& scratch) {
   const int64_t cols = nb * s.hwo;
   for (int64_t g = 0; g < s.groups; ++g) {
-    const C* colp = conv::chunk_columns(s, x, n0, nb, g, scratch);
     const C* w_g = w + g * s.og * s.kg;
-    if constexpr (std::is_same_v<T, C>) {
-      if (nb == 1) {  // straight into the output, the bias preloaded
-        T* out_g = out + (n0 * s.cout + g * s.og) * s.hwo;
-        for (int64_t o = 0; bias != nullptr && o < s.og; ++o)
-          std::fill(out_g + o * s.hwo, out_g + (o + 1) * s.hwo, bias[g * s.og + o]);
-        conv::gemm<C>(s, false, false, s.og, s.hwo, s.kg, w_g, s.kg, colp, s.hwo,
-                      bias != nullptr ? C(1) : C(0), out_g, s.hwo);
-        continue;
+    conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
+      if constexpr (std::is_same_v<T, C>) {
+        if (nb == 1) {  // straight into the output, the bias preloaded
+          T* out_g = out + (n0 * s.cout + g * s.og) * s.hwo;
+          for (int64_t o = 0; bias != nullptr && o < s.og; ++o)
+            std::fill(out_g + o * s.hwo, out_g + (o + 1) * s.hwo, bias[g * s.og + o]);
+          conv::gemm<C>(s, false, false, s.og, s.hwo, s.kg, w_g, s.kg, colp, s.hwo,
+                        bias != nullptr ? C(1) : C(0), out_g, s.hwo);
+          return;
+        }
       }
-    }
-    scratch.stage.resize(static_cast<size_t>(s.og * cols));
-    conv::gemm<C>(s, false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0),
-                  scratch.stage.data(), cols);
-    store_chunk(s, scratch.stage.data(), bias, n0, nb, g, out);
+      scratch.stage.resize(static_cast<size_t>(s.og * cols));
+      conv::gemm<C>(s, false, false, s.og, cols, s.kg, w_g, s.kg, colp, cols, C(0),
+                    scratch.stage.data(), cols);
+      store_chunk(s, scratch.stage.data(), bias, n0, nb, g, out);
+    });
   }
 }
 

@@ -93,9 +93,10 @@ void backward_chunk(const conv::Shape& s, const T* x, const C* w, const T* grad_
     for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum(go + o * ld, ld);
   if (want.weight != nullptr) {
     for (int64_t g = 0; g < s.groups; ++g) {
-      const C* colp = conv::chunk_columns(s, x, n0, nb, g, scratch);
-      conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
-                    acc.weight.data() + g * s.og * s.kg, s.kg);
+      conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
+        conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
+                      acc.weight.data() + g * s.og * s.kg, s.kg);
+      });
     }
   }
   if (want.x == nullptr) return;

@@ -209,8 +209,8 @@ Panels& panels() {
 }
 
 // The whole product on the calling thread.
-template <typename S>
-void gemm_one_thread(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<S> b, float beta,
+template <typename SA, typename SB>
+void gemm_one_thread(int64_t m, int64_t n, int64_t k, MatrixRef<SA> a, MatrixRef<SB> b, float beta,
                      float* c, int64_t ldc) {
   Panels& buf = panels();
   const int64_t max_pairs = (std::min(k, kKc) + 1) / 2;
@@ -239,9 +239,9 @@ void gemm_one_thread(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<
 
 // Splits the longer of m and n across the threads, in whole tiles: every element of C is summed
 // by one thread in the same order, so the bits do not depend on the thread count.
-template <typename S>
-void gemm_any(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<S> b, float beta, float* c,
-              int64_t ldc) {
+template <typename SA, typename SB>
+void gemm_any(int64_t m, int64_t n, int64_t k, MatrixRef<SA> a, MatrixRef<SB> b, float beta,
+              float* c, int64_t ldc) {
   HG_CHECK(bf16_gemm_supported(),
            "gemm_bf16: this CPU lacks AVX-512 BF16 (avx512f, avx512bw, "
            "avx512bf16); check bf16_gemm_enabled() first");
@@ -263,10 +263,10 @@ void gemm_any(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<S> b, f
   {
     const int64_t begin = omp_get_thread_num() * per, end = std::min(length, begin + per);
     if (begin < end && split_n) {
-      const MatrixRef<S> part{b.data + begin * b.col_stride, b.row_stride, b.col_stride};
+      const MatrixRef<SB> part{b.data + begin * b.col_stride, b.row_stride, b.col_stride};
       gemm_one_thread(m, end - begin, k, a, part, beta, c + begin, ldc);
     } else if (begin < end) {
-      const MatrixRef<S> part{a.data + begin * a.row_stride, a.row_stride, a.col_stride};
+      const MatrixRef<SA> part{a.data + begin * a.row_stride, a.row_stride, a.col_stride};
       gemm_one_thread(end - begin, n, k, part, b, beta, c + begin * ldc, ldc);
     }
   }
@@ -274,8 +274,8 @@ void gemm_any(int64_t m, int64_t n, int64_t k, MatrixRef<S> a, MatrixRef<S> b, f
 
 #else  // not x86-64
 
-template <typename S>
-void gemm_any(int64_t, int64_t, int64_t, MatrixRef<S>, MatrixRef<S>, float, float*, int64_t) {
+template <typename SA, typename SB>
+void gemm_any(int64_t, int64_t, int64_t, MatrixRef<SA>, MatrixRef<SB>, float, float*, int64_t) {
   HG_FAIL("gemm_bf16: needs an x86-64 CPU with AVX-512 BF16; check bf16_gemm_enabled() first");
 }
 
@@ -302,14 +302,19 @@ bool bf16_gemm_enabled() {
   return enabled;
 }
 
-void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<BFloat16> a, MatrixRef<BFloat16> b,
-               float beta, float* c, int64_t ldc) {
-  gemm_any(m, n, k, a, b, beta, c, ldc);
-}
-
-void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<float> a, MatrixRef<float> b, float beta,
+template <typename SA, typename SB>
+void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<SA> a, MatrixRef<SB> b, float beta,
                float* c, int64_t ldc) {
   gemm_any(m, n, k, a, b, beta, c, ldc);
 }
+
+template void gemm_bf16(int64_t, int64_t, int64_t, MatrixRef<BFloat16>, MatrixRef<BFloat16>, float,
+                        float*, int64_t);
+template void gemm_bf16(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<float>, float,
+                        float*, int64_t);
+template void gemm_bf16(int64_t, int64_t, int64_t, MatrixRef<float>, MatrixRef<BFloat16>, float,
+                        float*, int64_t);
+template void gemm_bf16(int64_t, int64_t, int64_t, MatrixRef<BFloat16>, MatrixRef<float>, float,
+                        float*, int64_t);
 
 }  // namespace hg::kernels::cpu

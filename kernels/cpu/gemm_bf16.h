@@ -33,9 +33,9 @@ bool bf16_gemm_enabled();
 // as the convolution's columns and weights are when the tensors are bf16): their low 16 bits are
 // dropped. Runs on the OpenMP threads when called outside a parallel region and the product is
 // large enough; each element's sum is the same whatever the thread count.
-void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<BFloat16> a, MatrixRef<BFloat16> b,
-               float beta, float* c, int64_t ldc);
-void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<float> a, MatrixRef<float> b, float beta,
+// Instantiated for every mix of BFloat16 and float operands (kernels/cpu/gemm_bf16.cpp).
+template <typename SA, typename SB>
+void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<SA> a, MatrixRef<SB> b, float beta,
                float* c, int64_t ldc);
 
 }  // namespace hg::kernels::cpu

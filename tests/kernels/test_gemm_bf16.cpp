@@ -3,6 +3,7 @@
 // thread count, and the matmul / conv2d paths that use it. Skipped on CPUs without AVX-512 BF16.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -124,7 +125,7 @@ TEST_CASE("gemm_bf16: beta 0 never reads C, k 0 scales C, bad sizes throw") {
   CHECK_THROWS_AS(gemm_bf16(2, 3, 2, o.ra, o.rb, 0.0f, scaled.data(), 2), hg::Error);
 }
 
-TEST_CASE("gemm_bf16: the same bits on 1 and 2 threads and from float sources") {
+TEST_CASE("gemm_bf16: the same bits on 1 and 2 threads and from float or mixed sources") {
   if (!hg::kernels::cpu::bf16_gemm_supported()) return;
   const Case t{130, 300, 600, false, true, 0.0f};  // large enough to split across threads
   const Operands o = make_operands(t);
@@ -139,6 +140,15 @@ TEST_CASE("gemm_bf16: the same bits on 1 and 2 threads and from float sources") 
   std::vector<float> c(static_cast<size_t>(t.m * (t.n + 2)), 0.0f);
   gemm_bf16(t.m, t.n, t.k, MatrixRef<float>{a.data(), o.ra.row_stride, o.ra.col_stride},
             MatrixRef<float>{b.data(), o.rb.row_stride, o.rb.col_stride}, 0.0f, c.data(), t.n + 2);
+  CHECK(c == one);
+  // mixed sources (the convolution's widened weight times its bf16 columns, and the reverse)
+  std::fill(c.begin(), c.end(), 0.0f);
+  gemm_bf16(t.m, t.n, t.k, MatrixRef<float>{a.data(), o.ra.row_stride, o.ra.col_stride}, o.rb, 0.0f,
+            c.data(), t.n + 2);
+  CHECK(c == one);
+  std::fill(c.begin(), c.end(), 0.0f);
+  gemm_bf16(t.m, t.n, t.k, o.ra, MatrixRef<float>{b.data(), o.rb.row_stride, o.rb.col_stride}, 0.0f,
+            c.data(), t.n + 2);
   CHECK(c == one);
 }
 
