@@ -88,14 +88,11 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
   const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;
-  conv::for_samples(s, [&](int64_t begin, int64_t end, int) {
-    Scratch<C> scratch(s);
-    for (int64_t n = begin; n < end; n += s.chunk) {
-      if (s.shifted)
-        forward_shifted(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n, scratch);
-      else
-        forward_chunk(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n, std::min(s.chunk, end - n), scratch);
-    }
+  conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
+    if (s.shifted)
+      forward_shifted(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, scratch);
+    else
+      forward_chunk(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
   });
 }
 

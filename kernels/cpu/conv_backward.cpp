@@ -83,39 +83,30 @@ void chunk_grad_x(const conv::Shape& s, const C* w, const C* go, int64_t n0, int
   }
 }
 
+// grad_weight and grad_bias of samples [n0, n0 + nb), added to this thread's partial sums.
 template <typename T, typename C>
-void backward_chunk(const conv::Shape& s, const T* x, const C* w, const T* grad_out,
-                    const Wanted& want, Partial<C>& acc, int64_t n0, int64_t nb,
-                    Scratch<C>& scratch) {
+void weight_grad_chunk(const conv::Shape& s, const T* x, const T* grad_out, const Wanted& want,
+                       Partial<C>& acc, int64_t n0, int64_t nb, Scratch<C>& scratch) {
   const int64_t ld = nb * s.hwo;
   const C* go = chunk_grad_out(s, grad_out, n0, nb, scratch);
   if (want.bias != nullptr)
     for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum(go + o * ld, ld);
-  if (want.weight != nullptr) {
-    for (int64_t g = 0; g < s.groups; ++g) {
-      conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
-        conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
-                      acc.weight.data() + g * s.og * s.kg, s.kg);
-      });
-    }
+  if (want.weight == nullptr) return;
+  for (int64_t g = 0; g < s.groups; ++g) {
+    conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
+      conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
+                    acc.weight.data() + g * s.og * s.kg, s.kg);
+    });
   }
-  if (want.x == nullptr) return;
-  if (!s.shifted) return chunk_grad_x(s, w, go, n0, nb, want.x->ptr<T>(), scratch);
-  for (int64_t g = 0; g < s.groups; ++g)  // w is the packed weight here
-    conv::shifted_grad_x(s, w + g * s.og * s.kg, go + g * s.og * s.hwo,
-                         want.x->ptr<T>() + (n0 * s.cin + g * s.geo.channels) * s.hwi, scratch);
 }
 
+// grad_weight and grad_bias: each thread sums its samples' terms into its own partial sums, an
+// even split of the samples (so the sums do not depend on timing), then the partials are added
+// in thread order.
 template <typename T>
-void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
-                   const Wanted& want, const Conv2dParams& p) {
+void weight_grads(const conv::Shape& s, const TensorView& xv, const TensorView& wv,
+                  const TensorView& gov, const Wanted& want) {
   using C = compute_t<T>;
-  const conv::Shape s = conv::make_shape(xv, wv, gov, p);
-  ScratchVector<C> wbuf;
-  const C* w = nullptr;
-  if (want.x != nullptr && s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  if (want.x != nullptr)
-    w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   std::vector<Partial<C>> partial(static_cast<size_t>(omp_get_max_threads()));
   const int used = conv::for_samples(s, [&](int64_t begin, int64_t end, int id) {
     Partial<C>& acc = partial[static_cast<size_t>(id)];
@@ -123,8 +114,8 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
     if (want.bias != nullptr) acc.bias.assign(static_cast<size_t>(s.cout), C(0));
     Scratch<C> scratch(s);
     for (int64_t n = begin; n < end; n += s.chunk)
-      backward_chunk(s, xv.ptr<T>(), w, gov.ptr<T>(), want, acc, n, std::min(s.chunk, end - n),
-                     scratch);
+      weight_grad_chunk(s, xv.ptr<T>(), gov.ptr<T>(), want, acc, n, std::min(s.chunk, end - n),
+                        scratch);
   });
   Partial<C>& total = partial[0];
   for (int t = 1; t < used; ++t) {  // in thread order
@@ -135,6 +126,31 @@ void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView&
   if (want.weight != nullptr)
     conv::narrow_store(total.weight.data(), wv.numel(), want.weight->ptr<T>());
   if (want.bias != nullptr) conv::narrow_store(total.bias.data(), s.cout, want.bias->ptr<T>());
+}
+
+// grad_x: each chunk's samples are independent of the others', so the chunks go to the threads
+// as they finish (conv::for_chunks) instead of in even shares.
+template <typename T>
+void input_grad(const conv::Shape& s, const TensorView& wv, const TensorView& gov, T* gx) {
+  using C = compute_t<T>;
+  ScratchVector<C> wbuf;
+  if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
+  const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
+  conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
+    const C* go = chunk_grad_out(s, gov.ptr<T>(), n0, nb, scratch);
+    if (!s.shifted) return chunk_grad_x(s, w, go, n0, nb, gx, scratch);
+    for (int64_t g = 0; g < s.groups; ++g)  // w is the packed weight here
+      conv::shifted_grad_x(s, w + g * s.og * s.kg, go + g * s.og * s.hwo,
+                           gx + (n0 * s.cin + g * s.geo.channels) * s.hwi, scratch);
+  });
+}
+
+template <typename T>
+void conv_backward(const TensorView& xv, const TensorView& wv, const TensorView& gov,
+                   const Wanted& want, const Conv2dParams& p) {
+  const conv::Shape s = conv::make_shape(xv, wv, gov, p);
+  if (want.weight != nullptr || want.bias != nullptr) weight_grads<T>(s, xv, wv, gov, want);
+  if (want.x != nullptr) input_grad(s, wv, gov, want.x->ptr<T>());
 }
 
 }  // namespace

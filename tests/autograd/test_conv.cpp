@@ -174,6 +174,34 @@ TEST_CASE("conv2d: a larger batch split across threads matches the reference") {
   expect_close(values(in[2].grad()), std::vector<double>(16, 9.0 * 100.0), 1e-3, 1e-5);
 }
 
+// The forward pass and grad_x hand chunks of samples to the threads as they finish; the chunks
+// are aligned at fixed samples, so which samples share a GEMM, and so every bit, is the same on
+// one thread and on two (4x4 planes: 16 samples per GEMM, a batch of 30 that an even split would
+// cut at 15; 12x12: one sample per GEMM; fp32, fp16, and bf16 through gemm_bf16 where it runs).
+TEST_CASE("conv2d: output and grad_x have the same bits on 1 and 2 threads") {
+  const int before = get_num_threads();
+  for (const int64_t plane : {4, 12})
+    for (DType dtype : {kFloat32, kFloat16, kBFloat16}) {
+      CAPTURE(plane);
+      CAPTURE(dtype_name(dtype));
+      manual_seed(16);
+      const Tensor x0 = randn({30, 8, plane, plane}).to(dtype), w = randn({16, 8, 3, 3}).to(dtype);
+      const Tensor g = randn({30, 16, plane, plane}).to(dtype);
+      std::vector<double> out[2], grad_x[2];
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        const Tensor x = x0.clone().requires_grad_();
+        const Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+        y.backward(g);
+        out[threads - 1] = values(y);
+        grad_x[threads - 1] = values(x.grad());
+      }
+      CHECK(out[0] == out[1]);
+      CHECK(grad_x[0] == grad_x[1]);
+    }
+  set_num_threads(before);
+}
+
 TEST_CASE("conv2d: bad inputs raise hg::Error naming the op, shapes and dtypes") {
   const Tensor x = randn({1, 4, 5, 5});
   const Tensor w = randn({4, 3, 3, 3});
