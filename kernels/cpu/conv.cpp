@@ -1,12 +1,12 @@
 // conv2d on the CPU: BLAS GEMMs per sample (or chunk of samples) and group, over shifted padded
-// planes or an im2col matrix (the plan: kernels/cpu/conv_util.h), the samples split across
-// OpenMP threads, each with its own buffers of a chunk's size (nothing of the batch's size is
-// allocated). The backward pass is in kernels/cpu/conv_backward.cpp.
+// planes or an im2col matrix (the plan: kernels/cpu/conv_util.h), the chunks handed to the
+// OpenMP threads as they finish, each thread with its own buffers of a chunk's size (nothing of
+// the batch's size is allocated). The backward pass is in kernels/cpu/conv_backward.cpp.
 //
 // Numerics: fp16/bf16 operands are widened to float (the weight once per call, x one column
 // matrix at a time), multiplied with fp32 accumulation and rounded once on store; fp64 runs in
 // double. bf16 on a CPU with AVX-512 BF16 is multiplied by kernels/cpu/gemm_bf16.h, the same
-// fp32 sums of exact products (docs/numerics.md).
+// fp32 sums of exact products (docs/numerics.md), from bf16 columns (no widening).
 #include "halfgrad/kernels/cpu/conv_shifted.h"
 #include "halfgrad/kernels/cpu/conv_util.h"
 #include "halfgrad/kernels/cpu/cpu_nn_kernels.h"

@@ -1,9 +1,10 @@
 // The backward of conv2d on the CPU, chunk by chunk like the forward (kernels/cpu/conv_util.h):
 // grad_bias = row sums of grad_out, grad_weight += grad_out @ cols^T, grad_x = col2im of
-// W^T @ grad_out (or, in the shifted plan, W_ij^T @ grad_out accumulated at shifts). grad_weight
-// and grad_bias are summed per thread in the compute type and reduced in thread order, so a result
-// depends only on the inputs and the thread count; they and grad_x are rounded to the tensor's
-// dtype once, at the end.
+// W^T @ grad_out (or, in the shifted plan, W_ij^T @ grad_out accumulated at shifts), in two
+// passes over the batch. grad_weight and grad_bias are summed per thread in the compute type over
+// an even split of the samples and reduced in thread order, so a result depends only on the
+// inputs and the thread count; grad_x's chunks are independent, and go to the threads as they
+// finish. All are rounded to the tensor's dtype once, at the end.
 #include "halfgrad/kernels/cpu/conv_shifted.h"
 #include "halfgrad/kernels/cpu/conv_util.h"
 #include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
