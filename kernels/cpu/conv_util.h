@@ -191,8 +191,8 @@ const K* chunk_columns(const Shape& s, const T* x, int64_t n0, int64_t nb, int64
 // Runs body(n0, nb, scratch) for each chunk of s.chunk samples [n0, n0 + nb), the chunks aligned
 // at multiples of s.chunk (so which samples share a GEMM does not depend on the thread count),
 // handed out to the threads one at a time as they finish, each thread with its own Scratch. For
-// work whose results are independent per chunk (the forward pass): unlike an even split, a thread
-// on a slower core (a busy SMT sibling, an efficiency core, a noisy VM neighbour: on this
+// work whose results are independent per chunk (the forward pass, grad_x): unlike an even split, a
+// thread on a slower core (a busy SMT sibling, an efficiency core, a noisy VM neighbour: on this
 // project's 2-vCPU VM one vCPU ran the bf16 cnn step 35% slower than the other) takes fewer
 // chunks instead of holding up the rest.
 template <typename C, typename F>
