@@ -29,11 +29,11 @@ bool bf16_gemm_supported();
 bool bf16_gemm_enabled();
 
 // C [m, n] (row stride ldc, unit column stride) = A [m, k] B [k, n] + beta C. beta == 0: C is
-// only written. Needs bf16_gemm_supported(). Float operands must hold bf16 values (widened bf16,
-// as the convolution's columns and weights are when the tensors are bf16): their low 16 bits are
-// dropped. Runs on the OpenMP threads when called outside a parallel region and the product is
-// large enough; each element's sum is the same whatever the thread count.
-// Instantiated for every mix of BFloat16 and float operands (kernels/cpu/gemm_bf16.cpp).
+// only written. Needs bf16_gemm_supported(). A and B may each be BFloat16 or float (all four
+// mixes are instantiated in kernels/cpu/gemm_bf16.cpp); float operands must hold bf16 values
+// (widened bf16, as the convolution's weights and grad_out are when the tensors are bf16): their
+// low 16 bits are dropped. Runs on the OpenMP threads when called outside a parallel region and
+// the product is large enough; each element's sum is the same whatever the thread count.
 template <typename SA, typename SB>
 void gemm_bf16(int64_t m, int64_t n, int64_t k, MatrixRef<SA> a, MatrixRef<SB> b, float beta,
                float* c, int64_t ldc);
