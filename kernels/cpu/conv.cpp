@@ -33,12 +33,13 @@ void store_chunk(const conv::Shape& s, C* res, const C* bias, int64_t n0, int64_
   }
 }
 
-template <typename T, typename C>
-void forward_chunk(const conv::Shape& s, const T* x, const C* w, const C* bias, T* out, int64_t n0,
+// w is of the compute type C, or bf16 for gemm_bf16.
+template <typename T, typename C, typename W>
+void forward_chunk(const conv::Shape& s, const T* x, const W* w, const C* bias, T* out, int64_t n0,
                    int64_t nb, Scratch<C>& scratch) {
   const int64_t cols = nb * s.hwo;
   for (int64_t g = 0; g < s.groups; ++g) {
-    const C* w_g = w + g * s.og * s.kg;
+    const W* w_g = w + g * s.og * s.kg;
     conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
       if constexpr (std::is_same_v<T, C>) {
         if (nb == 1) {  // straight into the output, the bias preloaded
@@ -79,21 +80,34 @@ void forward_shifted(const conv::Shape& s, const T* x, const C* wk, const C* bia
   }
 }
 
+// Samples [n0, n0 + nb): the shifted plan's (whose weight is packed, of the compute type C) or
+// forward_chunk's.
+template <typename T, typename C, typename W>
+void forward_any(const conv::Shape& s, const T* x, const W* w, const C* bias, T* out, int64_t n0,
+                 int64_t nb, Scratch<C>& scratch) {
+  if constexpr (std::is_same_v<W, C>) {
+    if (s.shifted) return forward_shifted(s, x, w, bias, out, n0, scratch);
+  }
+  forward_chunk(s, x, w, bias, out, n0, nb, scratch);
+}
+
 template <typename T>
 void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* bv,
                   const TensorView& ov, const Conv2dParams& p) {
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, ov, p);
   ScratchVector<C> wbuf, bbuf;
-  if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
   const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;
-  conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
-    if (s.shifted)
-      forward_shifted(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, scratch);
-    else
-      forward_chunk(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
-  });
+  const auto run = [&](const auto* w) {
+    conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
+      forward_any(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
+    });
+  };
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    if (s.bf16_gemm) return run(wv.ptr<T>());  // gemm_bf16 packs the bf16 weight as it is
+  }
+  if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
+  run(s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf));
 }
 
 }  // namespace

@@ -27,39 +27,53 @@ struct Partial {
   ScratchVector<C> weight, bias;
 };
 
-// Sum of n values with 8 partial sums (a single running sum cannot vectorize).
-template <typename C>
-C row_sum(const C* p, int64_t n) {
+// Sum in C of n values of K with 8 partial sums (a single running sum cannot vectorize).
+template <typename C, typename K>
+C row_sum(const K* p, int64_t n) {
   C part[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int k = 0; k < 8; ++k) part[k] += p[i + k];
-  for (; i < n; ++i) part[0] += p[i];
+    for (int k = 0; k < 8; ++k) part[k] += static_cast<C>(p[i + k]);
+  for (; i < n; ++i) part[0] += static_cast<C>(p[i]);
   return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
 }
 
-// grad_out of samples [n0, n0 + nb) as one [O, nb * hwo] matrix in the compute type.
-template <typename C, typename T>
-const C* chunk_grad_out(const conv::Shape& s, const T* grad_out, int64_t n0, int64_t nb,
-                        Scratch<C>& scratch) {
+// grad_out of samples [n0, n0 + nb) as one [O, nb * hwo] matrix of K: grad_out itself for one
+// sample when K is T, else a copy in `stage` (widened when K is the compute type).
+template <typename K, typename T>
+const K* chunk_grad_out(const conv::Shape& s, const T* grad_out, int64_t n0, int64_t nb,
+                        ScratchVector<K>& stage) {
   const T* first = grad_out + n0 * s.cout * s.hwo;
-  if (nb == 1) return conv::widened<C>(first, s.cout * s.hwo, scratch.stage);
+  if (nb == 1) return conv::widened<K>(first, s.cout * s.hwo, stage);
   const int64_t ld = nb * s.hwo;
-  scratch.stage.resize(static_cast<size_t>(s.cout * ld));
+  stage.resize(static_cast<size_t>(s.cout * ld));
   for (int64_t b = 0; b < nb; ++b)
     for (int64_t o = 0; o < s.cout; ++o)
-      widen_n(first + (b * s.cout + o) * s.hwo, scratch.stage.data() + o * ld + b * s.hwo, s.hwo);
-  return scratch.stage.data();
+      widen_n(first + (b * s.cout + o) * s.hwo, stage.data() + o * ld + b * s.hwo, s.hwo);
+  return stage.data();
+}
+
+// use(go) with chunk_grad_out's matrix: bf16 itself where gemm_bf16 multiplies bf16 tensors (no
+// copy at all for one sample, and its packing copies pairs instead of truncating floats), else in
+// the compute type C.
+template <typename C, typename T, typename F>
+void with_chunk_grad_out(const conv::Shape& s, const T* grad_out, int64_t n0, int64_t nb,
+                         Scratch<C>& scratch, F&& use) {
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    if (s.bf16_gemm) return use(chunk_grad_out(s, grad_out, n0, nb, scratch.stage16));
+  }
+  use(chunk_grad_out(s, grad_out, n0, nb, scratch.stage));
 }
 
 // grad_x of samples [n0, n0 + nb): per group, cols = W_g^T @ grad_out_g, then col2im per sample.
-template <typename T, typename C>
-void chunk_grad_x(const conv::Shape& s, const C* w, const C* go, int64_t n0, int64_t nb, T* gx,
+// w and go are of the compute type C, or bf16 values (bf16 or float) for gemm_bf16.
+template <typename T, typename C, typename W, typename G>
+void chunk_grad_x(const conv::Shape& s, const W* w, const G* go, int64_t n0, int64_t nb, T* gx,
                   Scratch<C>& scratch) {
   const int64_t ld = nb * s.hwo, plane = s.geo.channels * s.hwi;
   for (int64_t g = 0; g < s.groups; ++g) {
-    const C* w_g = w + g * s.og * s.kg;
-    const C* go_g = go + g * s.og * ld;
+    const W* w_g = w + g * s.og * s.kg;
+    const G* go_g = go + g * s.og * ld;
     T* gx_g = gx + (n0 * s.cin + g * s.geo.channels) * s.hwi;
     if constexpr (std::is_same_v<T, C>) {
       if (s.direct && nb == 1) {  // col2im is the identity: write the product in place
@@ -89,16 +103,17 @@ template <typename T, typename C>
 void weight_grad_chunk(const conv::Shape& s, const T* x, const T* grad_out, const Wanted& want,
                        Partial<C>& acc, int64_t n0, int64_t nb, Scratch<C>& scratch) {
   const int64_t ld = nb * s.hwo;
-  const C* go = chunk_grad_out(s, grad_out, n0, nb, scratch);
-  if (want.bias != nullptr)
-    for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum(go + o * ld, ld);
-  if (want.weight == nullptr) return;
-  for (int64_t g = 0; g < s.groups; ++g) {
-    conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
-      conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
-                    acc.weight.data() + g * s.og * s.kg, s.kg);
-    });
-  }
+  with_chunk_grad_out(s, grad_out, n0, nb, scratch, [&](const auto* go) {
+    if (want.bias != nullptr)
+      for (int64_t o = 0; o < s.cout; ++o) acc.bias[o] += row_sum<C>(go + o * ld, ld);
+    if (want.weight == nullptr) return;
+    for (int64_t g = 0; g < s.groups; ++g) {
+      conv::with_chunk_columns(s, x, n0, nb, g, scratch, [&](const auto* colp) {
+        conv::gemm<C>(s, false, true, s.og, s.kg, ld, go + g * s.og * ld, ld, colp, ld, C(1),
+                      acc.weight.data() + g * s.og * s.kg, s.kg);
+      });
+    }
+  });
 }
 
 // grad_weight and grad_bias: each thread sums its samples' terms into its own partial sums, an
@@ -129,21 +144,41 @@ void weight_grads(const conv::Shape& s, const TensorView& xv, const TensorView& 
   if (want.bias != nullptr) conv::narrow_store(total.bias.data(), s.cout, want.bias->ptr<T>());
 }
 
+// grad_x of samples [n0, n0 + nb): the shifted plan's (whose operands are of the compute type C;
+// w is its packed weight), or chunk_grad_x's.
+template <typename T, typename C, typename W, typename G>
+void grad_x_chunk(const conv::Shape& s, const W* w, const G* go, int64_t n0, int64_t nb, T* gx,
+                  Scratch<C>& scratch) {
+  if constexpr (std::is_same_v<W, C> && std::is_same_v<G, C>) {
+    if (s.shifted) {
+      for (int64_t g = 0; g < s.groups; ++g)
+        conv::shifted_grad_x(s, w + g * s.og * s.kg, go + g * s.og * s.hwo,
+                             gx + (n0 * s.cin + g * s.geo.channels) * s.hwi, scratch);
+      return;
+    }
+  }
+  chunk_grad_x(s, w, go, n0, nb, gx, scratch);
+}
+
 // grad_x: each chunk's samples are independent of the others', so the chunks go to the threads
-// as they finish (conv::for_chunks) instead of in even shares.
+// as they finish (conv::for_chunks) instead of in even shares. Where gemm_bf16 multiplies bf16
+// tensors, it packs the bf16 weight as it is; else the weight is widened (or packed for the
+// shifted plan) once per call.
 template <typename T>
 void input_grad(const conv::Shape& s, const TensorView& wv, const TensorView& gov, T* gx) {
   using C = compute_t<T>;
+  const auto run = [&](const auto* w) {
+    conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
+      with_chunk_grad_out(s, gov.ptr<T>(), n0, nb, scratch,
+                          [&](const auto* go) { grad_x_chunk(s, w, go, n0, nb, gx, scratch); });
+    });
+  };
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    if (s.bf16_gemm) return run(wv.ptr<T>());
+  }
   ScratchVector<C> wbuf;
   if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  const C* w = s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf);
-  conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
-    const C* go = chunk_grad_out(s, gov.ptr<T>(), n0, nb, scratch);
-    if (!s.shifted) return chunk_grad_x(s, w, go, n0, nb, gx, scratch);
-    for (int64_t g = 0; g < s.groups; ++g)  // w is the packed weight here
-      conv::shifted_grad_x(s, w + g * s.og * s.kg, go + g * s.og * s.hwo,
-                           gx + (n0 * s.cin + g * s.geo.channels) * s.hwi, scratch);
-  });
+  run(s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf));
 }
 
 template <typename T>

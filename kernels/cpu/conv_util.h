@@ -158,12 +158,12 @@ int for_samples(const Shape& s, F&& body) {
 // plane of im2col (its border is never written), col2im's padded accumulator, staging for
 // outputs or gradients that cannot be used in place; for the shifted plan the zero-bordered
 // planes of a sample-group and their gradient, and grad_out on the GEMM grid (whose unused
-// columns are never written, so stay zero). With s.bf16_gemm, the column matrix and im2col's
-// plane in bf16 (cols16, padded16).
+// columns are never written, so stay zero). With s.bf16_gemm, the column matrix, im2col's plane
+// and a chunk's grad_out in bf16 (cols16, padded16, stage16).
 template <typename C>
 struct Scratch {
   ScratchVector<C> cols, padded, accum, stage, stage2, planes, dplanes, grid;
-  ScratchVector<BFloat16> cols16, padded16;
+  ScratchVector<BFloat16> cols16, padded16, stage16;
   explicit Scratch(const Shape& s)
       : padded(static_cast<size_t>(padded_size(s.geo)), C(0)), accum(padded.size()) {
     if (s.bf16_gemm) padded16.assign(padded.size(), BFloat16(0.0f));
