@@ -6,7 +6,8 @@
 // Numerics: fp16/bf16 operands are widened to float (the weight once per call, x one column
 // matrix at a time), multiplied with fp32 accumulation and rounded once on store; fp64 runs in
 // double. bf16 on a CPU with AVX-512 BF16 is multiplied by kernels/cpu/gemm_bf16.h, the same
-// fp32 sums of exact products (docs/numerics.md), from bf16 columns (no widening).
+// fp32 sums of exact products (docs/numerics.md), whose operands (weight, columns, grad_out) stay
+// bf16: nothing is widened.
 #include "halfgrad/kernels/cpu/conv_shifted.h"
 #include "halfgrad/kernels/cpu/conv_util.h"
 #include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
