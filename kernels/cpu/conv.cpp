@@ -84,8 +84,8 @@ void forward_shifted(const conv::Shape& s, const T* x, const C* wk, const C* bia
 // Samples [n0, n0 + nb): the shifted plan's (whose weight is packed, of the compute type C) or
 // forward_chunk's.
 template <typename T, typename C, typename W>
-void forward_any(const conv::Shape& s, const T* x, const W* w, const C* bias, T* out, int64_t n0,
-                 int64_t nb, Scratch<C>& scratch) {
+void forward_samples(const conv::Shape& s, const T* x, const W* w, const C* bias, T* out,
+                     int64_t n0, int64_t nb, Scratch<C>& scratch) {
   if constexpr (std::is_same_v<W, C>) {
     if (s.shifted) return forward_shifted(s, x, w, bias, out, n0, scratch);
   }
@@ -101,7 +101,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;
   const auto run = [&](const auto* w) {
     conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
-      forward_any(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
+      forward_samples(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
     });
   };
   if constexpr (std::is_same_v<T, BFloat16>) {

@@ -147,8 +147,8 @@ void weight_grads(const conv::Shape& s, const TensorView& xv, const TensorView& 
 // grad_x of samples [n0, n0 + nb): the shifted plan's (whose operands are of the compute type C;
 // w is its packed weight), or chunk_grad_x's.
 template <typename T, typename C, typename W, typename G>
-void grad_x_chunk(const conv::Shape& s, const W* w, const G* go, int64_t n0, int64_t nb, T* gx,
-                  Scratch<C>& scratch) {
+void input_grad_chunk(const conv::Shape& s, const W* w, const G* go, int64_t n0, int64_t nb, T* gx,
+                      Scratch<C>& scratch) {
   if constexpr (std::is_same_v<W, C> && std::is_same_v<G, C>) {
     if (s.shifted) {
       for (int64_t g = 0; g < s.groups; ++g)
@@ -170,7 +170,7 @@ void input_grad(const conv::Shape& s, const TensorView& wv, const TensorView& go
   const auto run = [&](const auto* w) {
     conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
       with_chunk_grad_out(s, gov.ptr<T>(), n0, nb, scratch,
-                          [&](const auto* go) { grad_x_chunk(s, w, go, n0, nb, gx, scratch); });
+                          [&](const auto* go) { input_grad_chunk(s, w, go, n0, nb, gx, scratch); });
     });
   };
   if constexpr (std::is_same_v<T, BFloat16>) {
