@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -297,10 +298,6 @@ optim::OneCycleLR dawnbench_schedule(optim::Optimizer& opt, const examples::Args
                            optim::AnnealStrategy::Linear, 100.0, 1e4);
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 examples::EpochRecord epoch_record(const examples::Args& args, int64_t epoch,
                                    const EpochStats& stats, const examples::Accuracy& accuracy,
                                    int64_t train_images, double elapsed, const amp::AmpConfig& amp,
@@ -320,6 +317,38 @@ examples::EpochRecord epoch_record(const examples::Args& args, int64_t epoch,
           scaler.get_scale(),
           scaler.skipped_steps(),
           stats.nonfinite_losses};
+}
+
+// What the epochs read besides the Trainer (the model and optimizer go into checkpoints).
+struct RunParts {
+  nn::Module& model;
+  optim::Optimizer& opt;
+  const examples::CifarData& data;
+  const amp::AmpConfig& amp;
+  std::function<examples::Accuracy()> test_accuracy;
+};
+
+// Epochs [first_epoch, --epochs): train, evaluate every --eval-every epochs and after the last,
+// print and log each, save a checkpoint after each with --save, stop early at --stop-after.
+void train_epochs(const examples::Args& args, Trainer& t, const RunParts& run,
+                  int64_t first_epoch) {
+  const int64_t epochs = args.integer("epochs"), stop_after = args.integer("stop-after");
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
+    const EpochStats stats = train_epoch(t, epoch);
+    const bool last = epoch + 1 == epochs || stop_after == epoch + 1;
+    const examples::Accuracy accuracy = last || (epoch + 1) % args.integer("eval-every") == 0
+                                            ? run.test_accuracy()
+                                            : examples::Accuracy{};
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    print_epoch(epoch, stats, accuracy, run.data.test.size(), t.scaler);
+    t.log.epoch(epoch_record(args, epoch, stats, accuracy, run.data.train.size(), elapsed.count(),
+                             run.amp, t.device, t.scaler));
+    if (!args.str("save").empty())
+      examples::save_checkpoint(args.str("save"), run.model, run.opt,
+                                training_state(epoch + 1, run.data.stats, t.scaler, run.amp));
+    if (stop_after == epoch + 1) break;
+  }
 }
 
 }  // namespace
@@ -368,21 +397,7 @@ int main(int argc, char** argv) try {
       examples::amp_train_step(*model, opt, scaler, amp, args.number("label-smoothing")),
       args.on("graph"));
   Trainer trainer{step, schedule, scaler, loader, device, log, args.integer("log-every")};
-  const auto start = std::chrono::steady_clock::now();
-  for (int64_t epoch = first_epoch; epoch < epochs; ++epoch) {
-    const EpochStats stats = train_epoch(trainer, epoch);
-    const bool last = epoch + 1 == epochs || args.integer("stop-after") == epoch + 1;
-    const examples::Accuracy accuracy = last || (epoch + 1) % args.integer("eval-every") == 0
-                                            ? test_accuracy()
-                                            : examples::Accuracy{};
-    print_epoch(epoch, stats, accuracy, data.test.size(), scaler);
-    log.epoch(epoch_record(args, epoch, stats, accuracy, data.train.size(), seconds_since(start),
-                           amp, device, scaler));
-    if (!args.str("save").empty())
-      examples::save_checkpoint(args.str("save"), *model, opt,
-                                training_state(epoch + 1, data.stats, scaler, amp));
-    if (args.integer("stop-after") == epoch + 1) break;
-  }
+  train_epochs(args, trainer, {*model, opt, data, amp, test_accuracy}, first_epoch);
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());
