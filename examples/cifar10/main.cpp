@@ -13,13 +13,12 @@
 // One line of test accuracy per epoch, plain and with flip test-time augmentation (the mean of
 // the logits of each image and its mirror image; --no-tta: plain only); --metrics FILE appends
 // JSON lines (docs/cifar10.md); --save/--resume write and read a full training checkpoint, and
-// --resume FILE --eval-only evaluates one.
+// --resume FILE --eval-only evaluates one (the checkpoint's contents: resume.h).
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <limits>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,12 +36,13 @@
 #include "cifar_data.h"
 #include "evaluate.h"
 #include "metrics_log.h"
+#include "resume.h"
 
 using namespace hg;
 
 namespace {
 
-constexpr const char* kProgram = "hg_cifar10";
+constexpr const char* kProgram = examples::kCifarProgram;
 
 // --crop-padding as random_crop's Padding.
 data::Padding crop_padding(const examples::Args& args) {
@@ -192,62 +192,6 @@ EpochStats train_epoch(Trainer& t, int64_t epoch) {
   return stats;
 }
 
-// The checkpoint's scalars: the normalisation (a resumed run and other programs rebuild the
-// inputs with it), the loss scaler's state and the precision options. No times: a resumed run
-// must write the same bytes as a straight one.
-examples::TrainingState training_state(int64_t epochs_done, const examples::ChannelStats& stats,
-                                       const amp::GradScaler& scaler, const amp::AmpConfig& amp) {
-  examples::TrainingState state{epochs_done, {}};
-  examples::record_program(state.scalars, kProgram);
-  examples::record_amp_options(amp, state.scalars);
-  for (size_t c = 0; c < stats.mean.size(); ++c) {
-    state.scalars["mean." + std::to_string(c)] = stats.mean[c];
-    state.scalars["std." + std::to_string(c)] = stats.std[c];
-  }
-  for (const auto& [key, value] : scaler.state_dict()) state.scalars["scaler." + key] = value;
-  return state;
-}
-
-// The normalisation a checkpoint's run used (empty when it holds none).
-examples::ChannelStats saved_stats(const examples::TrainingState* saved) {
-  examples::ChannelStats stats;
-  for (int c = 0; saved && c < 3; ++c) {
-    const auto mean = saved->scalars.find("mean." + std::to_string(c));
-    const auto std = saved->scalars.find("std." + std::to_string(c));
-    if (mean == saved->scalars.end() || std == saved->scalars.end()) return {};
-    stats.mean.push_back(static_cast<float>(mean->second));
-    stats.std.push_back(static_cast<float>(std->second));
-  }
-  return stats;
-}
-
-// Checks a checkpoint before it loads: the same program and precision options; whether epochs
-// are left.
-bool resumable(const examples::Args& args, const examples::TrainingState& saved,
-               const amp::AmpConfig& amp, int64_t epochs) {
-  examples::check_program(saved, kProgram);
-  examples::check_amp_options(saved.scalars, amp, kProgram);
-  examples::note_resumed_loss_scale(args, saved.scalars, "scaler.scale");
-  return args.on("eval-only") || examples::epochs_left(saved, epochs, kProgram);
-}
-
-// Loads --resume (if given) into the model, optimizer and scaler, and replays the schedule to
-// where it stopped; returns the number of epochs already done.
-int64_t resume_if_asked(const examples::Args& args, nn::Module& model, optim::Optimizer& opt,
-                        optim::LRScheduler& schedule, amp::GradScaler& scaler,
-                        int64_t steps_per_epoch) {
-  if (args.str("resume").empty()) return 0;
-  examples::TrainingState state = examples::load_checkpoint(args.str("resume"), model, opt);
-  std::map<std::string, double> scaler_state;
-  for (const auto& [key, value] : state.scalars)
-    if (key.rfind("scaler.", 0) == 0) scaler_state[key.substr(7)] = value;
-  scaler.load_state_dict(scaler_state);
-  examples::advance_schedule(schedule, state.epoch * steps_per_epoch);
-  std::printf("resumed from %s after epoch %lld\n", args.str("resume").c_str(),
-              static_cast<long long>(state.epoch));
-  return state.epoch;
-}
-
 void print_epoch(int64_t epoch, const EpochStats& s, const examples::Accuracy& accuracy,
                  int64_t test_images, const amp::GradScaler& scaler) {
   std::printf("epoch %lld: train loss %.4f, ", static_cast<long long>(epoch + 1), s.mean_loss);
@@ -345,8 +289,9 @@ void train_epochs(const examples::Args& args, Trainer& t, const RunParts& run,
     t.log.epoch(epoch_record(args, epoch, stats, accuracy, run.data.train.size(), elapsed.count(),
                              run.amp, t.device, t.scaler));
     if (!args.str("save").empty())
-      examples::save_checkpoint(args.str("save"), run.model, run.opt,
-                                training_state(epoch + 1, run.data.stats, t.scaler, run.amp));
+      examples::save_checkpoint(
+          args.str("save"), run.model, run.opt,
+          examples::training_state(epoch + 1, run.data.stats, t.scaler, run.amp));
     if (stop_after == epoch + 1) break;
   }
 }
@@ -364,7 +309,8 @@ int main(int argc, char** argv) try {
 
   const examples::CifarData data = examples::load_cifar_data(
       {args.str("data"), args.integer("limit"), args.integer("test-limit"), !args.on("no-augment"),
-       crop_padding(args), args.integer("cutout"), saved_stats(saved ? &*saved : nullptr)});
+       crop_padding(args), args.integer("cutout"),
+       examples::saved_stats(saved ? &*saved : nullptr)});
   data::DataLoader loader(
       data.train,
       {.batch_size = args.integer("batch"), .shuffle = true, .drop_last = true, .seed = seed});
@@ -380,8 +326,9 @@ int main(int argc, char** argv) try {
   const amp::GradScalerOptions scaling = examples::scaler_options(args, amp, kProgram);
   amp::GradScaler scaler(scaling);
   scaler.set_parameter_names(model->named_parameters());
-  if (saved && !resumable(args, *saved, amp, epochs)) return 0;
-  const int64_t first_epoch = resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
+  if (saved && !examples::resumable(args, *saved, amp, epochs)) return 0;
+  const int64_t first_epoch =
+      examples::resume_if_asked(args, *model, opt, schedule, scaler, loader.size());
   const auto test_accuracy = [&] {
     return examples::evaluate(*model, data.test, args.integer("eval-batch"), device, amp,
                               !args.on("no-tta"));
