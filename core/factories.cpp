@@ -1,5 +1,6 @@
 #include "halfgrad/core/factories.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <utility>
@@ -86,6 +87,30 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   return make_on_cpu_then_move({n}, kFloat64, options, [&](Tensor& t) {
     double* p = t.data<double>();
     for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  });
+}
+
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
+  HG_CHECK(std::isfinite(start) && std::isfinite(end), "linspace: unsupported range ", start,
+           " -> ", end);
+  HG_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  return make_on_cpu_then_move({steps}, kFloat64, options, [&](Tensor& t) {
+    double* p = t.data<double>();
+    const int64_t half = steps == 1 ? 1 : steps / 2;  // one step: just start, as torch
+    for (int64_t i = 0; i < steps; ++i)
+      p[i] = i < half ? start + step * static_cast<double>(i)
+                      : end - step * static_cast<double>(steps - 1 - i);
+  });
+}
+
+Tensor eye(int64_t n, TensorOptions options) { return eye(n, n, options); }
+Tensor eye(int64_t n, int64_t m, TensorOptions options) {
+  check_sizes({n, m}, "eye");
+  return make_on_cpu_then_move({n, m}, kFloat64, options, [&](Tensor& t) {
+    double* p = t.data<double>();
+    std::fill(p, p + n * m, 0.0);
+    for (int64_t i = 0; i < std::min(n, m); ++i) p[i * m + i] = 1.0;
   });
 }
 

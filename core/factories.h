@@ -1,6 +1,7 @@
 #pragma once
 // Tensor factories. Random factories draw from the default generator (core/random.h), so
 // manual_seed(s) makes every later call reproducible, run after run.
+#include <concepts>
 #include <cstdint>
 #include <vector>
 
@@ -12,11 +13,25 @@ Tensor empty(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
-// arange(n) is int64 unless a dtype is given (as torch.arange(10)); the (start, end, step)
-// form is float32 by default.
+// arange(n) is int64 unless a dtype is given (as torch.arange(10)), and so is the (start, end,
+// step) form when all three are integers (torch.arange(0, 10, 2)); with any floating-point
+// argument it is float32 by default (torch.arange(0, 1, 0.25)).
 Tensor arange(int64_t end, TensorOptions options = {});
 Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
+template <std::integral Start, std::integral End, std::integral Step = int64_t>
+Tensor arange(Start start, End end, Step step = 1, TensorOptions options = {}) {
+  if (!options.has_dtype()) options = options.dtype(kInt64);
+  return arange(static_cast<double>(start), static_cast<double>(end), static_cast<double>(step),
+                options);
+}
+// `steps` values evenly spaced from start to end, both included (float32 unless a dtype is
+// given), as torch.linspace: the first half counts up from start and the second half down from
+// end, so both ends are exact; each value is computed in double and rounded once.
+Tensor linspace(double start, double end, int64_t steps, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});  // a 0-dim tensor
+// The identity: [n, m] (m = n unless given) with ones on the diagonal, as torch.eye.
+Tensor eye(int64_t n, TensorOptions options = {});
+Tensor eye(int64_t n, int64_t m, TensorOptions options = {});
 
 Tensor empty_like(const Tensor& t);
 Tensor zeros_like(const Tensor& t);

@@ -27,6 +27,13 @@ class Tensor {
  public:
   Tensor() = default;  // an undefined tensor (defined() == false)
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+  Tensor(const Tensor&) = default;
+  Tensor(Tensor&&) noexcept = default;
+  // Assignment rebinds a handle, so it takes a named tensor only: `x[0] = y` (assigning to a
+  // temporary view) would silently change nothing; x[0].copy_(y) writes the data.
+  Tensor& operator=(const Tensor&) & = default;
+  Tensor& operator=(Tensor&&) & noexcept = default;
+  ~Tensor() = default;
 
   bool defined() const { return impl_ != nullptr; }
   TensorImpl* impl() const { return impl_.get(); }
@@ -76,6 +83,7 @@ class Tensor {
   Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   Tensor select(int64_t dim, int64_t index) const;
+  Tensor operator[](int64_t index) const { return select(0, index); }  // t[i], as in PyTorch
   Tensor expand(const Shape& shape) const;
   Tensor expand_as(const Tensor& other) const;
 

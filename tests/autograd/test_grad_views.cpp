@@ -65,6 +65,7 @@ TEST_CASE("grad views: slice with steps and negative bounds, narrow, select") {
   check_view([](const Tensor& x) { return x.narrow(1, 1, 2); }, {3, 4});
   check_view([](const Tensor& x) { return x.narrow(0, 0, 1); }, {2, 3, 2});
   check_view([](const Tensor& x) { return x.select(0, 1); }, {3, 4});
+  check_view([](const Tensor& x) { return x[-1]; }, {3, 4});  // t[i]: select(0, i)
   check_view([](const Tensor& x) { return x.select(1, -1); }, {3, 4});
   check_view([](const Tensor& x) { return x.select(2, 0); }, {2, 3, 2});
   check_view([](const Tensor& x) { return x.select(0, 2); }, {4});

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 #include "test_util.h"
 
@@ -65,6 +66,11 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   CHECK(arange(4, kFloat16).dtype() == kFloat16);
   CHECK(arange(0, 2, 0.5).dtype() == kFloat32);
   CHECK(arange(1, 7, 2, kInt64).to_vector<int64_t>() == std::vector<int64_t>{1, 3, 5});
+  // integers in all three places: int64, as torch.arange(1, 7, 2); any floating point: float32
+  CHECK(arange(1, 7, 2).dtype() == kInt64);
+  CHECK(arange(int64_t{2}, 5).to_vector<int64_t>() == std::vector<int64_t>{2, 3, 4});
+  CHECK(arange(1, 7, 2, kFloat16).dtype() == kFloat16);
+  CHECK(arange(1, 7.0).dtype() == kFloat32);
   // an integer arange truncates start, end and step first, as torch's
   CHECK(arange(0, 5.5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
   CHECK(arange(0.5, 5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
@@ -72,6 +78,47 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   expect_error([] { (void)arange(0, 3, 0.5, kInt64); }, {"arange", "step", "nonzero", "int64"});
   expect_error([] { (void)arange(0, INFINITY, 1); }, {"arange", "unsupported range", "inf"});
   expect_error([] { (void)arange(0, 1e30, 1); }, {"arange", "too many"});
+}
+
+TEST_CASE("tensor: linspace includes both ends exactly, as torch.linspace") {
+  CHECK(values(linspace(0, 1, 5)) == std::vector<double>{0, 0.25, 0.5, 0.75, 1});
+  CHECK(linspace(0, 1, 5).dtype() == kFloat32);
+  CHECK(linspace(-1, 1, 4, kFloat64).to_vector<double>() ==
+        std::vector<double>{-1, -1 + 2.0 / 3, 1 - 2.0 / 3, 1});
+  // 0.1 * 9 is not 0.9 in binary: counting down from the end keeps the last value exact
+  const std::vector<double> tenths = linspace(0, 0.9, 10, kFloat64).to_vector<double>();
+  CHECK(tenths.front() == 0.0);
+  CHECK(tenths.back() == 0.9);
+  CHECK(linspace(3, 7, 1).to_vector<float>() == std::vector<float>{3});  // one step: start
+  CHECK(linspace(3, 7, 0).numel() == 0);
+  CHECK(linspace(0, 8, 3, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 4, 8});
+  expect_error([] { (void)linspace(0, 1, -1); }, {"linspace", "steps", "-1"});
+  expect_error([] { (void)linspace(0, NAN, 3); }, {"linspace", "unsupported range"});
+}
+
+// t[i] is select(0, i): a view, so its data is written with copy_ or fill_, and assigning to it
+// (a temporary) does not compile instead of silently rebinding the temporary.
+static_assert(std::is_assignable_v<Tensor&, const Tensor&>);
+static_assert(!std::is_assignable_v<Tensor&&, const Tensor&>);
+static_assert(!std::is_assignable_v<Tensor, Tensor>);
+
+TEST_CASE("tensor: t[i] is a view of row i") {
+  Tensor x = zeros({3, 2});
+  x[1].fill_(5.0);
+  x[-1].copy_(from_vector<float>({7, 8}));
+  CHECK(values(x) == std::vector<double>{0, 0, 5, 5, 7, 8});
+  CHECK(x[2][1].item<float>() == 8.0f);
+  expect_error([&] { (void)x[3]; }, {"select", "index 3", "out of range"});
+}
+
+TEST_CASE("tensor: eye, as torch.eye") {
+  CHECK(values(eye(2)) == std::vector<double>{1, 0, 0, 1});
+  CHECK(eye(2).dtype() == kFloat32);
+  CHECK(eye(2, 3, kBFloat16).sizes() == Shape{2, 3});
+  CHECK(values(eye(2, 3, kBFloat16)) == std::vector<double>{1, 0, 0, 0, 1, 0});
+  CHECK(eye(3, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{1, 0, 0});
+  CHECK(eye(0).numel() == 0);
+  expect_error([] { (void)eye(-2); }, {"eye", "negative size", "[-2, -2]"});
 }
 
 TEST_CASE("tensor: rand, randint and full keep to their dtype's range, as torch") {

@@ -98,6 +98,10 @@ TEST_CASE("fill and the constant factories match the CPU exactly") {
   cuda_test::check_same("fill_ strided", gpu, cpu, Kind::Exact);
   cuda_test::check_same("arange", arange(0.0, 5.0, 0.5, TensorOptions().device(kCUDA)),
                         arange(0.0, 5.0, 0.5), Kind::Exact);
+  cuda_test::check_same("linspace", linspace(-1.0, 1.0, 7, TensorOptions(kBFloat16).device(kCUDA)),
+                        linspace(-1.0, 1.0, 7, kBFloat16), Kind::Exact);
+  cuda_test::check_same("eye", eye(3, 4, TensorOptions(kFloat16).device(kCUDA)),
+                        eye(3, 4, kFloat16), Kind::Exact);
 }
 
 namespace {
