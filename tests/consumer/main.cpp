@@ -5,6 +5,7 @@
 
 #include "core/error.h"    // the program's own (src/core), not halfgrad's
 #include "data/dataset.h"  // the program's own (src/data)
+#include "from_pytorch.h"
 
 #include <cmath>
 #include <exception>
@@ -65,6 +66,7 @@ int main() try {
   expect("half rounding", {float(hg::Half(65519.99f)), float(hg::Half(65520.0f))},
          {65504.0f, INFINITY});
 
+  failures += from_pytorch_checks();
   std::cout << (failures ? "hg_consumer: FAILED\n" : "hg_consumer: all checks passed\n");
   return failures ? 1 : 0;
 } catch (const std::exception& e) {
