@@ -30,6 +30,8 @@ std::string shape_str(const Shape& shape) {
   return out.str();
 }
 
+std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << shape_str(shape); }
+
 int64_t wrap_dim(int64_t dim, int64_t ndim, std::string_view op) {
   const int64_t lo = ndim == 0 ? -1 : -ndim;
   const int64_t hi = ndim == 0 ? 0 : ndim - 1;

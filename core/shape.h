@@ -13,6 +13,9 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 std::string shape_str(const Shape& shape);  // "[2, 3]"
+// std::cout << t.sizes() prints shape_str's "[2, 3]" (found where namespace hg is: inside it, or
+// after `using namespace hg`; Shape is a std::vector, so elsewhere write shape_str).
+std::ostream& operator<<(std::ostream& out, const Shape& shape);
 
 // Maps a possibly negative dim into [0, ndim); throws hg::Error naming `op` when out of range.
 int64_t wrap_dim(int64_t dim, int64_t ndim, std::string_view op);

@@ -1,5 +1,7 @@
 #pragma once
 #include <initializer_list>
+#include <type_traits>
+#include <utility>
 
 #include "halfgrad/nn/module.h"
 
@@ -11,6 +13,13 @@ class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
   Sequential(std::initializer_list<std::shared_ptr<Module>> modules);
+  // std::make_shared<nn::Sequential>(conv, relu, pool): modules of any types, in order
+  template <typename... M>
+  requires(sizeof...(M) > 0 &&
+           (std::is_base_of_v<Module, M> && ...)) explicit Sequential(std::shared_ptr<M>... modules)
+      : Sequential() {
+    (push_back(std::move(modules)), ...);
+  }
   template <typename M>
   std::shared_ptr<M> push_back(std::shared_ptr<M> module) {
     return register_module(std::to_string(size_++), std::move(module));

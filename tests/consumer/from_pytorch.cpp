@@ -46,8 +46,8 @@ void tensors() {
         "to(dtype)");
   check(x[1][0].item<float>() == 3 && x.to_vector<float>().size() == 4, "item, to_vector");
   std::ostringstream printed;
-  printed << x;
-  check(printed.str().find("shape=[2, 2]") != std::string::npos, "printing");
+  printed << x << ' ' << x.sizes() << ' ' << shape_str(x.sizes());
+  check(printed.str().ends_with("dtype=float32) [2, 2] [2, 2]"), "printing");
   check(x.slice(1, 1, 2).sizes() == Shape{2, 1} && x.slice(-1, 0, x.size(-1), 2).numel() == 2,
         "slice");
   Tensor y = zeros({2, 2});
@@ -111,6 +111,8 @@ void modules_optim_amp() {
   nn::Sequential net{a, b};
   auto seq = std::make_shared<nn::Sequential>();
   seq->push_back(std::make_shared<nn::Linear>(4, 4));
+  auto made = std::make_shared<nn::Sequential>(a, b);
+  check(made->size() == 2 && net.size() == 2 && seq->size() == 1, "Sequential");
   const Tensor x = randn({8, 2});
   check(model->forward(x).sizes() == (*model)(x).sizes(), "forward, operator()");
   check(model->parameters().size() == 2 && model->named_parameters().size() == 2, "parameters");

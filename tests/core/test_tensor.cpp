@@ -111,6 +111,12 @@ TEST_CASE("tensor: t[i] is a view of row i") {
   expect_error([&] { (void)x[3]; }, {"select", "index 3", "out of range"});
 }
 
+TEST_CASE("tensor: a shape prints as [2, 3]") {
+  std::ostringstream out;
+  out << zeros({2, 3}).sizes() << ' ' << Shape{} << ' ' << Shape{0, 1};
+  CHECK(out.str() == "[2, 3] [] [0, 1]");
+}
+
 TEST_CASE("tensor: eye, as torch.eye") {
   CHECK(values(eye(2)) == std::vector<double>{1, 0, 0, 1});
   CHECK(eye(2).dtype() == kFloat32);

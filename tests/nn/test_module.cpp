@@ -277,9 +277,9 @@ TEST_CASE("Sequential: BatchNorm2d then ReLU runs fused, with the unfused chain'
   manual_seed(14);
   auto make = [] {
     manual_seed(15);
-    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+    return std::make_shared<nn::Sequential>(  // the variadic constructor keeps the order
         std::make_shared<nn::Conv2d>(nn::Conv2dOptions(2, 4, 3).padding(1)),
-        std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::ReLU>()});
+        std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::ReLU>());
   };
   auto fused = make(), chained = make();
   const Tensor x = randn({3, 2, 6, 6});
