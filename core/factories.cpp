@@ -90,6 +90,19 @@ Tensor arange(double start, double end, double step, TensorOptions options) {
   });
 }
 
+namespace detail {
+Tensor arange_integers(bool fit_int64, int64_t start, int64_t end, int64_t step,
+                       TensorOptions options) {
+  constexpr int64_t kExact = int64_t{1} << 53;
+  const auto exact = [&](int64_t v) { return v >= -kExact && v <= kExact; };
+  HG_CHECK(fit_int64 && exact(start) && exact(end) && exact(step), "arange: integer range ", start,
+           " -> ", end, " with step ", step, " is beyond +-2^53 (not exact in its fill)");
+  if (!options.has_dtype()) options = options.dtype(kInt64);
+  return arange(static_cast<double>(start), static_cast<double>(end), static_cast<double>(step),
+                options);
+}
+}  // namespace detail
+
 Tensor linspace(double start, double end, int64_t steps, TensorOptions options) {
   HG_CHECK(std::isfinite(start) && std::isfinite(end), "linspace: unsupported range ", start,
            " -> ", end);

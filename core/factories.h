@@ -3,6 +3,7 @@
 // manual_seed(s) makes every later call reproducible, run after run.
 #include <concepts>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "halfgrad/core/tensor.h"
@@ -18,11 +19,18 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 // argument it is float32 by default (torch.arange(0, 1, 0.25)).
 Tensor arange(int64_t end, TensorOptions options = {});
 Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
+namespace detail {
+// The all-integer arange: an error unless each value fits int64 and is within 2^53 (exact in
+// the double-based fill).
+Tensor arange_integers(bool fit_int64, int64_t start, int64_t end, int64_t step,
+                       TensorOptions options);
+}  // namespace detail
 template <std::integral Start, std::integral End, std::integral Step = int64_t>
 Tensor arange(Start start, End end, Step step = 1, TensorOptions options = {}) {
-  if (!options.has_dtype()) options = options.dtype(kInt64);
-  return arange(static_cast<double>(start), static_cast<double>(end), static_cast<double>(step),
-                options);
+  const bool fit =
+      std::in_range<int64_t>(start) && std::in_range<int64_t>(end) && std::in_range<int64_t>(step);
+  return detail::arange_integers(fit, static_cast<int64_t>(start), static_cast<int64_t>(end),
+                                 static_cast<int64_t>(step), options);
 }
 // `steps` values evenly spaced from start to end, both included (float32 unless a dtype is
 // given), as torch.linspace: the first half counts up from start and the second half down from

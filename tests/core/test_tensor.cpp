@@ -71,6 +71,9 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   CHECK(arange(int64_t{2}, 5).to_vector<int64_t>() == std::vector<int64_t>{2, 3, 4});
   CHECK(arange(1, 7, 2, kFloat16).dtype() == kFloat16);
   CHECK(arange(1, 7.0).dtype() == kFloat32);
+  expect_error([] { (void)arange(int64_t{1} << 60, (int64_t{1} << 60) + 3); },
+               {"arange", "integer range", "2^53"});
+  expect_error([] { (void)arange(0, uint64_t{1} << 63); }, {"arange", "2^53"});
   // an integer arange truncates start, end and step first, as torch's
   CHECK(arange(0, 5.5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
   CHECK(arange(0.5, 5, 1, kInt64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
