@@ -3,6 +3,8 @@
 // indices in a [rows, width] view of the input), so every backend's embedding kernels and its
 // backward (a scatter-add: repeated indices sum their gradients) do the work; indices are
 // range-checked once here. sort adds one kernel, the order (argsort), and picks by it.
+#include <cstddef>
+#include <cstring>
 #include <string>
 
 #include "halfgrad/autograd/grad_mode.h"
@@ -81,11 +83,38 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   return split(x, size == 0 ? 1 : (size + chunks - 1) / chunks, dim);
 }
 
+namespace {
+
+// index_select of a tensor that has no gradient (int64 labels, uint8 images, bool masks): whole
+// rows copied on the CPU, a CUDA tensor through the host and back (no CUDA kernel for these yet).
+Tensor select_rows_on_host(const Tensor& x, int64_t dim, const Tensor& index) {
+  const Tensor from = x.to(kCPU).transpose(0, dim).contiguous();
+  const Tensor picks = index.to(kCPU).reshape({-1}).contiguous();
+  Shape shape = from.sizes();
+  shape[0] = picks.numel();
+  Tensor out = empty(shape, TensorOptions(x.dtype()));
+  const size_t row_bytes =
+      static_cast<size_t>(product(Shape(shape.begin() + 1, shape.end()))) * itemsize(x.dtype());
+  const auto* src = static_cast<const std::byte*>(from.data_ptr());
+  auto* dst = static_cast<std::byte*>(out.data_ptr());
+  const int64_t* rows = picks.data<int64_t>();
+  for (int64_t i = 0; i < picks.numel(); ++i) {
+    HG_CHECK(rows[i] >= 0 && rows[i] < from.size(0), "index_select: index ", rows[i],
+             " is out of range for size ", from.size(0), " of ", describe(x));
+    std::memcpy(dst + static_cast<size_t>(i) * row_bytes,
+                src + static_cast<size_t>(rows[i]) * row_bytes, row_bytes);
+  }
+  return out.transpose(0, dim).contiguous().to(x.device());
+}
+
+}  // namespace
+
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
-  autograd::check_floating(x, "index_select");
+  autograd::check_defined(x, "index_select");
   dim = wrap_sized_dim(dim, x.dim(), "index_select");
   check_indices(index, x, x.size(dim), "index_select");
   HG_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got ", describe(index));
+  if (!is_floating(x.dtype())) return select_rows_on_host(x, dim, index);
   // [size(dim), the rest]: the rows to pick from
   const Tensor moved = x.transpose(0, dim);
   Shape shape = moved.sizes();

@@ -118,8 +118,9 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim = 0);
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim = 0);
 // ceil(size(dim) / chunks)-sized views, as torch.chunk (fewer than `chunks` when they run out).
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
-// x [.., D, ..] (floating), index int64 [K] in [0, D) -> [.., K, ..]: the slices at index along
-// dim. The gradient of a slice picked twice is the sum of both.
+// x [.., D, ..] (any dtype), index int64 [K] in [0, D) -> [.., K, ..]: the slices at index along
+// dim. The gradient of a slice picked twice is the sum of both. Tensors with no gradient (int64
+// labels, uint8 images, bool masks) are picked on the CPU (a CUDA one through the host).
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
 // out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on), as torch.gather: index int64 of
 // x's rank, no larger than x but along dim; out has index's shape. A bad index is an error at

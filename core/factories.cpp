@@ -218,6 +218,18 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
               random::blocks_randint(shape_numel(shape)), params, options);
 }
 
+Tensor randperm(int64_t n, TensorOptions options) {
+  HG_CHECK(n >= 0, "randperm: expected n >= 0, got ", n);
+  if (!options.has_dtype()) options = options.dtype(kInt64);  // as torch.randperm
+  const double highest = exact_range(options.dtype()).second;
+  HG_CHECK(static_cast<double>(n - 1) <= highest, "randperm: n = ", n, " is out of bounds for ",
+           dtype_name(options.dtype()), " (which holds whole numbers up to ", highest, ")");
+  const auto state = default_generator().reserve_state(random::blocks_randint(n));
+  return make_on_cpu_then_move({n}, kInt64, options, [&](Tensor& t) {
+    random::fill_permutation(t.data<int64_t>(), n, state.seed, state.offset);
+  });
+}
+
 Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }
 Tensor randn_like(const Tensor& t) { return randn(t.sizes(), t.options()); }
 

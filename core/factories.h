@@ -50,6 +50,9 @@ Tensor full_like(const Tensor& t, double value);
 Tensor rand(const Shape& shape, TensorOptions options = {});
 Tensor randn(const Shape& shape, TensorOptions options = {});
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options = kInt64);
+// 0 .. n - 1 in random order (int64 unless a dtype is given, as torch.randperm), from the default
+// generator: drawn on the CPU (random::fill_permutation), then moved to the device.
+Tensor randperm(int64_t n, TensorOptions options = kInt64);
 Tensor rand_like(const Tensor& t);
 Tensor randn_like(const Tensor& t);
 

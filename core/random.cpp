@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/random_checks.h"
@@ -134,6 +136,15 @@ void fill_randint(int64_t* out, int64_t n, int64_t low, int64_t high, uint64_t s
   fill_blocks<kWordsPerInt64>(out, n, offset, [=](uint64_t block, int64_t* values) {
     randint_block(seed, block, low, span, values);
   });
+}
+
+void fill_permutation(int64_t* out, int64_t n, uint64_t seed, uint64_t offset) {
+  check_out(out, n, "fill_permutation");
+  for (int64_t i = 0; i < n; ++i) out[i] = i;
+  if (n < 2) return;
+  std::vector<int64_t> r(static_cast<size_t>(n));
+  fill_randint(r.data(), n, 0, int64_t{1} << 62, seed, offset);
+  for (int64_t i = n - 1; i > 0; --i) std::swap(out[i], out[r[static_cast<size_t>(i)] % (i + 1)]);
 }
 
 }  // namespace random

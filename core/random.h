@@ -82,6 +82,10 @@ void fill_normal(double* out, int64_t n, double mean, double stddev, uint64_t se
 // multiply-high without rejection; the bias is at most (high - low) / 2^64 per value).
 void fill_randint(int64_t* out, int64_t n, int64_t low, int64_t high, uint64_t seed,
                   uint64_t offset);
+// A random permutation of 0 .. n - 1 (Fisher-Yates: element i swaps with element r_i mod (i + 1),
+// r = fill_randint over [0, 2^62) from the same seed and offset, so it takes the blocks of
+// blocks_randint(n); the modulo bias is below n / 2^62). Serial: the swaps form one chain.
+void fill_permutation(int64_t* out, int64_t n, uint64_t seed, uint64_t offset);
 
 // Blocks that one fill of n values of each kind reserves: blocks_for(n, words_per_value) from
 // core/philox.h with 1 word per float32 and 2 per float64 / int64.

@@ -26,15 +26,10 @@ uint64_t stream_seed(uint64_t seed, int64_t epoch, uint64_t stream) {
 std::vector<int64_t> sample_order(int64_t n, bool shuffle, uint64_t seed, int64_t epoch) {
   HG_CHECK(n >= 0, "sample_order: expected n >= 0, got ", n);
   std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
-  if (!shuffle || n < 2) return order;
-  // Fisher-Yates: swap element i with j = r_i mod (i + 1), r_i uniform in [0, 2^62) (the modulo
-  // bias is below n / 2^62).
-  std::vector<int64_t> r(static_cast<size_t>(n));
-  random::fill_randint(r.data(), n, 0, int64_t{1} << 62, stream_seed(seed, epoch, 0), 0);
-  for (int64_t i = n - 1; i > 0; --i) {
-    const int64_t j = r[static_cast<size_t>(i)] % (i + 1);
-    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(j)]);
+  if (shuffle) {
+    random::fill_permutation(order.data(), n, stream_seed(seed, epoch, 0), 0);
+  } else {
+    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
   }
   return order;
 }

@@ -17,5 +17,6 @@
 #include "halfgrad/nn/linear.h"
 #include "halfgrad/nn/max_pool2d.h"
 #include "halfgrad/nn/module.h"
+#include "halfgrad/nn/module_list.h"
 #include "halfgrad/nn/sequential.h"
 #include "halfgrad/nn/serialization.h"

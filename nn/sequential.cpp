@@ -24,23 +24,16 @@ bool fuses_with_relu(const Module& first, const Module& second) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor out = x;
-  const auto children = named_children();
-  for (size_t i = 0; i < children.size(); ++i) {
-    Module& module = *children[i].second;
-    if (i + 1 < children.size() && fuses_with_relu(module, *children[i + 1].second)) {
+  for (auto it = begin(); it != end(); ++it) {
+    Module& module = **it;
+    if (it + 1 != end() && fuses_with_relu(module, **(it + 1))) {
       out = static_cast<BatchNorm&>(module).forward_relu(out);
-      ++i;
+      ++it;
       continue;
     }
     out = module.forward(out);
   }
   return out;
-}
-
-std::shared_ptr<Module> Sequential::operator[](int64_t index) const {
-  HG_CHECK(index >= -size_ && index < size_, "Sequential: index ", index, " out of range for ",
-           size_, " modules (expected [", -size_, ", ", size_ - 1, "])");
-  return named_children()[static_cast<size_t>(index < 0 ? index + size_ : index)].second;
 }
 
 }  // namespace hg::nn

@@ -65,6 +65,27 @@ TEST_CASE("index_select: slices picked along a dim, repeated ones summing their 
   expect_error([&] { (void)index_select(x, 2, int64s({0}, {1})); }, {"index_select"});
 }
 
+TEST_CASE("index_select: int64, uint8 and bool tensors too (labels, images, masks)") {
+  const Tensor labels = arange(10, 20);
+  CHECK(index_select(labels, 0, int64s({9, 0, 9}, {3})).to_vector<int64_t>() ==
+        std::vector<int64_t>{19, 10, 19});
+  // beyond 2^53: copied as they are, not through a floating type
+  const int64_t big = (int64_t{1} << 62) + 1;
+  CHECK(index_select(from_vector<int64_t>({1, big}, {2}), 0, int64s({1}, {1})).item<int64_t>() ==
+        big);
+  const Tensor bytes = arange(0, 24).reshape({2, 3, 4}).to(kUInt8);
+  const Tensor picked = index_select(bytes, 2, int64s({3, 0}, {2}));
+  CHECK(picked.dtype() == kUInt8);
+  CHECK(picked.sizes() == Shape{2, 3, 2});
+  CHECK(picked.to(kInt64).to_vector<int64_t>() ==
+        std::vector<int64_t>{3, 0, 7, 4, 11, 8, 15, 12, 19, 16, 23, 20});
+  const Tensor mask = gt(arange(0.0, 4.0), scalar_tensor(1.5));
+  CHECK(index_select(mask, 0, int64s({3, 0}, {2})).to(kInt64).to_vector<int64_t>() ==
+        std::vector<int64_t>{1, 0});
+  expect_error([&] { (void)index_select(labels, 0, int64s({10}, {1})); },
+               {"index_select: index 10 is out of range for size 10 of [10] int64"});
+}
+
 TEST_CASE("gather: elements picked along a dim, as torch.gather") {
   const Tensor x = arange(0.0, 6.0).reshape({2, 3});  // [[0, 1, 2], [3, 4, 5]]
   CHECK(values(gather(x, 1, int64s({2, 0, 1, 1}, {2, 2}))) == std::vector<double>{2, 0, 4, 4});

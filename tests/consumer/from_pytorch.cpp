@@ -40,6 +40,7 @@ void tensors() {
   }
   check(arange(10).dtype() == kInt64 && arange(0.0, 1.0, 0.25).dtype() == kFloat32, "arange");
   check(linspace(0, 1, 5).numel() == 5 && eye(3).sum().item<float>() == 3, "linspace, eye");
+  check(randperm(10).dtype() == kInt64 && randperm(10).sum().item<int64_t>() == 45, "randperm");
   manual_seed(0);
   check(x.sizes() == Shape{2, 2} && x.size(1) == 2 && x.dim() == 2 && x.numel() == 4, "shape");
   check(x.to(kFloat16).dtype() == kFloat16 && x.to(kBFloat16).to(kFloat32).dtype() == kFloat32,
@@ -113,6 +114,11 @@ void modules_optim_amp() {
   seq->push_back(std::make_shared<nn::Linear>(4, 4));
   auto made = std::make_shared<nn::Sequential>(a, b);
   check(made->size() == 2 && net.size() == 2 && seq->size() == 1, "Sequential");
+  auto layers = std::make_shared<nn::ModuleList>(a, b);
+  Tensor h = randn({3, 4});
+  for (const auto& layer : *layers) h = layer->forward(h);
+  check(layers->at<nn::Linear>(0) == a && (*layers)[-1] == b && h.sizes() == Shape{3, 4},
+        "ModuleList");
   const Tensor x = randn({8, 2});
   check(model->forward(x).sizes() == (*model)(x).sizes(), "forward, operator()");
   check(model->parameters().size() == 2 && model->named_parameters().size() == 2, "parameters");
@@ -167,6 +173,17 @@ void data_rows() {
     labels_sum += batch.target.sum().item<int64_t>();
   }
   check(seen == 10 && labels_sum == 45, "DataLoader");
+  // random_split(ds, [8, 2]), on bytes as the MNIST and CIFAR-10 readers give them
+  const data::Dataset bytes((rand({10, 1, 4, 4}) * 255).to(kUInt8), labels);
+  const Tensor order = randperm(bytes.size());
+  const Tensor train_rows = order.narrow(0, 0, 8), val_rows = order.narrow(0, 8, 2);
+  const data::Dataset train(index_select(bytes.samples(), 0, train_rows),
+                            index_select(bytes.labels(), 0, train_rows));
+  const data::Dataset val(index_select(bytes.samples(), 0, val_rows),
+                          index_select(bytes.labels(), 0, val_rows));
+  check(train.size() == 8 && val.size() == 2 && train.samples().dtype() == kUInt8 &&
+            train.labels().sum().item<int64_t>() + val.labels().sum().item<int64_t>() == 45,
+        "random_split");
 }
 
 }  // namespace

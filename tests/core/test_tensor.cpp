@@ -3,6 +3,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "halfgrad/core/random.h"
 #include "test_util.h"
 
 using namespace hg;
@@ -81,6 +82,36 @@ TEST_CASE("tensor: from_vector without a dtype takes it from the values, as torc
   expect_error([] { (void)arange(0, 3, 0.5, kInt64); }, {"arange", "step", "nonzero", "int64"});
   expect_error([] { (void)arange(0, INFINITY, 1); }, {"arange", "unsupported range", "inf"});
   expect_error([] { (void)arange(0, 1e30, 1); }, {"arange", "too many"});
+}
+
+TEST_CASE("tensor: randperm is 0 .. n-1 in an order the default generator decides") {
+  manual_seed(5);
+  const Tensor p = randperm(1000);
+  CHECK(p.dtype() == kInt64);
+  CHECK(p.sizes() == Shape{1000});
+  std::vector<int64_t> order = p.to_vector<int64_t>();
+  const std::vector<int64_t> first = order;
+  std::sort(order.begin(), order.end());
+  CHECK(order == arange(1000).to_vector<int64_t>());
+  CHECK(first != order);  // shuffled (1000! orders, one of them sorted)
+  const uint64_t offset = default_generator().offset();
+  CHECK(randperm(1000).to_vector<int64_t>() != first);  // the stream moved on...
+  CHECK(default_generator().offset() == offset + random::blocks_randint(1000));
+  manual_seed(5);
+  CHECK(randperm(1000).to_vector<int64_t>() == first);  // ...and a seed replays it
+  // the same order as random::fill_permutation from the generator's state
+  manual_seed(9);
+  std::vector<int64_t> filled(50);
+  random::fill_permutation(filled.data(), 50, default_generator().seed(), 0);
+  CHECK(randperm(50).to_vector<int64_t>() == filled);
+  CHECK(randperm(0).numel() == 0);
+  CHECK(randperm(1).to_vector<int64_t>() == std::vector<int64_t>{0});
+  std::vector<float> as_float = randperm(6, kFloat32).to_vector<float>();
+  std::sort(as_float.begin(), as_float.end());
+  CHECK(as_float == std::vector<float>{0, 1, 2, 3, 4, 5});
+  CHECK(randperm(2049, kFloat16).numel() == 2049);  // 2048 is float16's last exact integer
+  expect_error([] { (void)randperm(2050, kFloat16); }, {"randperm", "n = 2050", "float16"});
+  expect_error([] { (void)randperm(-1); }, {"randperm", "n >= 0", "-1"});
 }
 
 TEST_CASE("tensor: linspace includes both ends exactly, as torch.linspace") {

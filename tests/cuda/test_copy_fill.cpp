@@ -102,6 +102,10 @@ TEST_CASE("fill and the constant factories match the CPU exactly") {
                         linspace(-1.0, 1.0, 7, kBFloat16), Kind::Exact);
   cuda_test::check_same("eye", eye(3, 4, TensorOptions(kFloat16).device(kCUDA)),
                         eye(3, 4, kFloat16), Kind::Exact);
+  manual_seed(3);
+  const Tensor perm_cuda = randperm(100, TensorOptions().device(kCUDA));
+  manual_seed(3);
+  cuda_test::check_same("randperm", perm_cuda, randperm(100), Kind::Exact);
 }
 
 namespace {

@@ -31,6 +31,22 @@ TEST_CASE("cuda gather: an index past its dim is reported, even where it lands i
   CHECK(good.to(kCPU).to_vector<float>() == std::vector<float>{8, 5, 2, 11});
 }
 
+TEST_CASE("cuda index_select: int64 and uint8 tensors through the host, range-checked there") {
+  HG_REQUIRE_CUDA();
+  const Tensor labels = arange(10, 16).to(kCUDA);
+  const Tensor picked = index_select(labels, 0, from_vector<int64_t>({5, 0}, {2}).to(kCUDA));
+  CHECK(picked.device() == kCUDA);
+  CHECK(picked.to(kCPU).to_vector<int64_t>() == std::vector<int64_t>{15, 10});
+  const Tensor bytes = arange(0, 6).reshape({2, 3}).to(kUInt8).to(kCUDA);
+  CHECK(index_select(bytes, 1, from_vector<int64_t>({2}, {1}).to(kCUDA))
+            .to(kCPU)
+            .to(kInt64)
+            .to_vector<int64_t>() == std::vector<int64_t>{2, 5});
+  hg::test::expect_error(
+      [&] { (void)index_select(labels, 0, from_vector<int64_t>({6}, {1}).to(kCUDA)); },
+      {"index_select: index 6 is out of range for size 6"});
+}
+
 TEST_CASE("cuda index_select: a bad index is reported late, naming index_select") {
   HG_REQUIRE_CUDA();
   const Tensor x = randn({4, 3}).to(kCUDA);
