@@ -15,6 +15,7 @@
 #include "halfgrad/nn/init.h"
 #include "halfgrad/nn/layer_norm.h"
 #include "halfgrad/nn/linear.h"
+#include "halfgrad/nn/loss.h"
 #include "halfgrad/nn/max_pool2d.h"
 #include "halfgrad/nn/module.h"
 #include "halfgrad/nn/module_list.h"

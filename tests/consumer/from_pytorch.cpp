@@ -128,6 +128,11 @@ void modules_optim_amp() {
   check(cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).numel() == 1 &&
             mse_loss(x, x).item<float>() == 0,
         "losses");
+  nn::CrossEntropyLoss criterion(nn::CrossEntropyLossOptions().label_smoothing(0.1));
+  check(criterion(model->forward(x), t).item<float>() ==
+                cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).item<float>() &&
+            nn::MSELoss()(x, x).item<float>() == 0,
+        "loss modules");
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
   optim::AdamW adamw(model->parameters(), optim::AdamWOptions(1e-3).weight_decay(0.01));
   optim::StepLR step_lr(sgd, 10, 0.5);
