@@ -10,6 +10,7 @@ ModuleList::ModuleList(std::initializer_list<std::shared_ptr<Module>> modules) :
 
 std::shared_ptr<Module> ModuleList::operator[](int64_t index) const {
   const int64_t n = size();
+  HG_CHECK(n > 0, type_name(), ": index ", index, " out of range: it holds no modules");
   HG_CHECK(index >= -n && index < n, type_name(), ": index ", index, " out of range for ", n,
            " modules (expected [", -n, ", ", n - 1, "])");
   return modules_[static_cast<size_t>(index < 0 ? index + n : index)];

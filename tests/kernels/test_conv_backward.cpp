@@ -4,6 +4,8 @@
 // stride 2, groups, 1x1 kernels read in place, fp32, fp16 and bf16 (gemm_bf16 where it runs).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>

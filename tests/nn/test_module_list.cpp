@@ -69,6 +69,7 @@ TEST_CASE("ModuleList: indexing, typed access, construction and errors") {
   std::vector<std::shared_ptr<nn::Module>> seen(list->begin(), list->end());
   CHECK(seen == std::vector<std::shared_ptr<nn::Module>>{fc, relu_layer});
   expect_error([&] { (void)(*list)[2]; }, {"ModuleList", "index 2", "2 modules", "[-2, 1]"});
+  expect_error([] { (void)nn::ModuleList()[0]; }, {"ModuleList", "index 0", "holds no modules"});
   expect_error([&] { (void)list->at<nn::Linear>(1); },
                {"ModuleList", "at(1)", "ReLU()", "not of the type asked for"});
   expect_error([&] { (void)(*list)(randn({1, 3})); }, {"ModuleList", "no unary forward"});
