@@ -1,11 +1,13 @@
 // Ops composed of other differentiable ops: their backward is the chain of their parts', and
 // they run on every backend those parts do (no kernels of their own).
+#include <algorithm>
 #include <cmath>
 
 #include "halfgrad/amp/autocast.h"
 #include "halfgrad/autograd/op_helpers.h"
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/core/factories.h"
+#include "halfgrad/core/shape.h"
 
 namespace hg {
 
@@ -72,6 +74,52 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   if (x.is_floating_point()) return where(mask, scalar_tensor(value, x.options()), x);
   const double whole = x.dtype() == kBool ? static_cast<double>(value != 0.0) : std::trunc(value);
   return where(mask, wrap_scalar(whole, x).to(x.dtype()), x);
+}
+
+// The square root of var: its gradient is var's divided by 2 std (inf where std is 0, as
+// PyTorch's: a constant input has no direction to move in).
+Tensor std(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, int64_t correction) {
+  return sqrt(var(x, dims, keepdim, correction));
+}
+Tensor std(const Tensor& x) { return sqrt(var(x)); }
+
+// One index_select per dim with indices n-1, ..., 0: any dtype, and the gradient of a float x
+// is flipped back by index_select's own backward.
+Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
+  autograd::check_defined(x, "flip");
+  std::vector<int64_t> seen;
+  Tensor out = x;
+  for (const int64_t dim : dims) {
+    const int64_t d = wrap_sized_dim(dim, x.dim(), "flip");
+    HG_CHECK(std::find(seen.begin(), seen.end(), d) == seen.end(), "flip: dim ", d,
+             " appears more than once in the dims of ", describe(x));
+    seen.push_back(d);
+    const int64_t n = x.size(d);
+    out = index_select(out, d, arange(n - 1, -1, -1, TensorOptions(kInt64).device(x.device())));
+  }
+  return dims.empty() ? x.clone() : out;
+}
+
+// index [*] == arange(C) broadcast to [*, C]: the classes are checked first, on the host (a
+// CUDA index synchronises), as PyTorch checks them.
+Tensor one_hot(const Tensor& index, int64_t num_classes) {
+  autograd::check_defined(index, "one_hot");
+  HG_CHECK(index.dtype() == kInt64, "one_hot: index must be int64, got ", describe(index));
+  HG_CHECK(num_classes >= -1, "one_hot: num_classes must be -1 (inferred) or >= 0, got ",
+           num_classes, " for ", describe(index));
+  HG_CHECK(index.numel() > 0 || num_classes >= 0,
+           "one_hot: cannot infer num_classes from an empty index ", describe(index));
+  if (index.numel() > 0) {
+    const int64_t smallest = min(index).item<int64_t>();
+    const int64_t largest = max(index).item<int64_t>();
+    HG_CHECK(smallest >= 0, "one_hot: class values must be >= 0, got ", smallest, " in ",
+             describe(index));
+    if (num_classes == -1) num_classes = largest + 1;
+    HG_CHECK(largest < num_classes, "one_hot: class values must be < num_classes ", num_classes,
+             ", got ", largest, " in ", describe(index));
+  }
+  const Tensor classes = arange(num_classes, TensorOptions(kInt64).device(index.device()));
+  return eq(index.detach().unsqueeze(-1), classes).to(kInt64);
 }
 
 }  // namespace hg

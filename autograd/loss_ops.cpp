@@ -1,5 +1,6 @@
 // Losses: nll_loss (gather kernel), cross_entropy (the fused softmax + cross-entropy kernels of
-// kernels/fused_nn_kernels.h, label smoothing included) and mse_loss.
+// kernels/fused_nn_kernels.h, label smoothing included). The regression losses are in
+// autograd/regression_loss_ops.cpp.
 #include "halfgrad/amp/autocast.h"
 #include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/autograd/nn_ops.h"
@@ -233,16 +234,6 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   const Tensor per_sample =
       cross_entropy_per_sample(logits, target, ignore_index, label_smoothing, loss_dtype);
   return reduce_loss(per_sample, reduction, target, ignore_index);
-}
-
-Tensor mse_loss(const Tensor& input_in, const Tensor& target_in, Reduction reduction) {
-  const auto in = amp::autocast(amp::OpId::MseLoss, {input_in, target_in});
-  const Tensor &input = in[0], &target = in[1];
-  autograd::check_floating(input, "mse_loss");
-  autograd::check_floating(target, "mse_loss");
-  HG_CHECK(input.sizes() == target.sizes(), "mse_loss: input ", describe(input), " and target ",
-           describe(target), " differ in shape");
-  return autograd::reduce_elementwise(square(input - target), reduction);
 }
 
 }  // namespace hg

@@ -60,7 +60,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      double label_smoothing = 0.0);
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
+// Regression losses (autograd/regression_loss_ops.cpp), input and target of one shape, fp32
+// under autocast. mse: (x - t)^2. l1: |x - t|. smooth_l1: 0.5 (x - t)^2 / beta where
+// |x - t| < beta, else |x - t| - beta / 2 (beta 0: l1). huber: delta * smooth_l1 with beta =
+// delta, i.e. 0.5 (x - t)^2 inside, delta (|x - t| - delta / 2) outside.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
+                      Reduction reduction = Reduction::Mean, double beta = 1.0);
+Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                  double delta = 1.0);
 
 // probs and targets of one shape, probs in [0, 1]; each log is clamped at -100 and the gradient
 // is (p - t) / max((1 - p) p, 1e-12), PyTorch's rules: finite everywhere in [0, 1].

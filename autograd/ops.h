@@ -91,6 +91,11 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false,
            int64_t correction = 1);
 Tensor var(const Tensor& x);  // over all elements, correction 1
+// sqrt(var(...)), as torch.std (autograd/composite_ops.cpp). Call it hg::std: after `using
+// namespace hg` a bare std(x) is ambiguous with namespace std.
+Tensor std(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false,
+           int64_t correction = 1);
+Tensor std(const Tensor& x);
 // log(sum(exp(x), dims)), computed without overflow; its gradient is softmax over dims.
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
@@ -102,6 +107,19 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor bmm(const Tensor& a, const Tensor& b);  // [B, M, K] x [B, K, N]
 // x [*, in] , weight [out, in], bias [out] (optional) -> [*, out]
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+
+// ---- inspecting values (autograd/compare_ops.cpp): bool masks of x's shape, no gradient ----
+// Which elements are finite, NaN, +-inf. An integer or bool tensor is finite everywhere.
+Tensor isfinite(const Tensor& x);
+Tensor isnan(const Tensor& x);
+Tensor isinf(const Tensor& x);
+// |a - b| <= atol + rtol * |b| elementwise, as torch.isclose: a and b of one dtype (broadcast),
+// computed in it (integers in float32); equal values (infinities too) are close, NaN never is
+// unless equal_nan. allclose: whether all of them are (a host read: it synchronises on CUDA).
+Tensor isclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+               bool equal_nan = false);
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+              bool equal_nan = false);
 
 // ---- softmax ----
 Tensor softmax(const Tensor& x, int64_t dim);
@@ -122,6 +140,11 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim = 0);
 // dim. The gradient of a slice picked twice is the sum of both. Tensors with no gradient (int64
 // labels, uint8 images, bool masks) are picked on the CPU (a CUDA one through the host).
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+// x with the order of its elements reversed along each of dims (a copy, as torch.flip).
+Tensor flip(const Tensor& x, const std::vector<int64_t>& dims);
+// index int64 [*] in [0, num_classes) -> int64 [*, num_classes] with a 1 at each index, as
+// torch.nn.functional.one_hot; num_classes -1 takes max(index) + 1.
+Tensor one_hot(const Tensor& index, int64_t num_classes = -1);
 // out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on), as torch.gather: index int64 of
 // x's rank, no larger than x but along dim; out has index's shape. A bad index is an error at
 // the call on the CPU; on CUDA (both ops) it is reported late, as embedding's, its output NaN.

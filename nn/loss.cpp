@@ -30,4 +30,16 @@ std::string NLLLoss::describe_more() const {
   return ", ignore_index=" + std::to_string(ignore_index_);
 }
 
+std::string SmoothL1Loss::describe_more() const {
+  std::ostringstream out;
+  out << ", beta=" << beta_;
+  return out.str();
+}
+
+std::string HuberLoss::describe_more() const {
+  std::ostringstream out;
+  out << ", delta=" << delta_;
+  return out.str();
+}
+
 }  // namespace hg::nn

@@ -96,6 +96,45 @@ class MSELoss : public Loss {
   }
 };
 
+// input and target of one shape: l1_loss.
+class L1Loss : public Loss {
+ public:
+  explicit L1Loss(Reduction reduction = Reduction::Mean) : Loss("L1Loss", reduction) {}
+
+ private:
+  Tensor compute(const Tensor& input, const Tensor& target) override {
+    return l1_loss(input, target, reduction());
+  }
+};
+
+// input and target of one shape: smooth_l1_loss (quadratic below beta).
+class SmoothL1Loss : public Loss {
+ public:
+  explicit SmoothL1Loss(Reduction reduction = Reduction::Mean, double beta = 1.0)
+      : Loss("SmoothL1Loss", reduction), beta_(beta) {}
+
+ private:
+  Tensor compute(const Tensor& input, const Tensor& target) override {
+    return smooth_l1_loss(input, target, reduction(), beta_);
+  }
+  std::string describe_more() const override;
+  double beta_;
+};
+
+// input and target of one shape: huber_loss (quadratic below delta).
+class HuberLoss : public Loss {
+ public:
+  explicit HuberLoss(Reduction reduction = Reduction::Mean, double delta = 1.0)
+      : Loss("HuberLoss", reduction), delta_(delta) {}
+
+ private:
+  Tensor compute(const Tensor& input, const Tensor& target) override {
+    return huber_loss(input, target, reduction(), delta_);
+  }
+  std::string describe_more() const override;
+  double delta_;
+};
+
 // logits and float targets of one shape: binary_cross_entropy_with_logits.
 class BCEWithLogitsLoss : public Loss {
  public:

@@ -163,6 +163,22 @@ TEST_CASE("grad reduce: var over all and some dims") {
   hg::test::expect_close(hg::test::values(x.grad()), {-1.0, -1.0 / 3, 1.0 / 3, 1.0});
 }
 
+TEST_CASE("grad reduce: std is the square root of var, its gradient var's over 2 std") {
+  manual_seed(307);
+  check_grad([](const std::vector<Tensor>& in) { return hg::std(in[0]); }, {leaf({2, 3})});
+  check_grad([](const std::vector<Tensor>& in) { return hg::std(in[0], {1}, true, 0); },
+             {leaf({3, 4})});
+  // std([1, 2, 3, 4]) = sqrt(5/3); d/dx = (x - mean) / (3 std)
+  Tensor x = leaf({1.0, 2.0, 3.0, 4.0}, {4});
+  Tensor s = hg::std(x);
+  CHECK(s.item<double>() == doctest::Approx(std::sqrt(5.0 / 3.0)));
+  s.backward();
+  const double d = 3 * std::sqrt(5.0 / 3.0);
+  hg::test::expect_close(hg::test::values(x.grad()), {-1.5 / d, -0.5 / d, 0.5 / d, 1.5 / d});
+  CHECK(hg::std(from_vector<float>({1, 2, 4, 3, 3, 9}, {2, 3}), {0}, false, 0).to_vector<float>() ==
+        std::vector<float>{1, 0.5f, 2.5f});
+}
+
 TEST_CASE("grad reduce: sum_to inverts broadcasting") {
   manual_seed(307);
   const std::vector<std::pair<Shape, Shape>> cases{{{2, 3, 4}, {4}},

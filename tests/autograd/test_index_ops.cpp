@@ -86,6 +86,39 @@ TEST_CASE("index_select: int64, uint8 and bool tensors too (labels, images, mask
                {"index_select: index 10 is out of range for size 10 of [10] int64"});
 }
 
+TEST_CASE("flip: reversed along each dim asked, any dtype, the gradient flipped back") {
+  const Tensor x = arange(0.0, 6.0).reshape({2, 3});
+  CHECK(values(flip(x, {1})) == std::vector<double>{2, 1, 0, 5, 4, 3});
+  CHECK(values(flip(x, {0, -1})) == std::vector<double>{5, 4, 3, 2, 1, 0});
+  CHECK(values(flip(x.t(), {0})) == std::vector<double>{2, 5, 1, 4, 0, 3});  // a strided x
+  Tensor unflipped = flip(x, {});
+  CHECK(values(unflipped) == values(x));
+  unflipped.fill_(7);  // a copy, as torch.flip's
+  CHECK(x.sum().item<float>() == 15);
+  CHECK(flip(arange(0, 4).to(kUInt8), {0}).to(kInt64).to_vector<int64_t>() ==
+        std::vector<int64_t>{3, 2, 1, 0});
+  CHECK(flip(zeros({0, 2}), {0}).sizes() == Shape{0, 2});
+  manual_seed(48);
+  check_grad([](const std::vector<Tensor>& in) { return flip(in[0], {0, 2}); }, {leaf({2, 3, 4})});
+  expect_error([&] { (void)flip(x, {1, -1}); }, {"flip: dim 1 appears more than once", "[2, 3]"});
+  expect_error([&] { (void)flip(x, {2}); }, {"flip"});
+}
+
+TEST_CASE("one_hot: int64 [*] -> [*, classes], the classes checked") {
+  const Tensor index = int64s({0, 2, 1, 0}, {2, 2});
+  const Tensor inferred = one_hot(index);
+  CHECK(inferred.dtype() == kInt64);
+  CHECK(inferred.sizes() == Shape{2, 2, 3});
+  CHECK(inferred.to_vector<int64_t>() == std::vector<int64_t>{1, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0});
+  CHECK(one_hot(int64s({1}, {1}), 4).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 0, 0});
+  CHECK(one_hot(int64s({}, {0}), 5).sizes() == Shape{0, 5});
+  expect_error([&] { (void)one_hot(index, 2); },
+               {"one_hot: class values must be < num_classes 2, got 2", "[2, 2] int64"});
+  expect_error([&] { (void)one_hot(int64s({1, -1}, {2})); }, {"one_hot", ">= 0", "-1"});
+  expect_error([&] { (void)one_hot(int64s({}, {0})); }, {"one_hot: cannot infer num_classes"});
+  expect_error([&] { (void)one_hot(zeros({2})); }, {"one_hot: index must be int64", "float32"});
+}
+
 TEST_CASE("gather: elements picked along a dim, as torch.gather") {
   const Tensor x = arange(0.0, 6.0).reshape({2, 3});  // [[0, 1, 2], [3, 4, 5]]
   CHECK(values(gather(x, 1, int64s({2, 0, 1, 1}, {2, 2}))) == std::vector<double>{2, 0, 4, 4});

@@ -69,6 +69,15 @@ void tensors() {
         "max, argmax");
   check(cat({x, x}, 1).size(1) == 4 && stack({x, x}).dim() == 3, "cat, stack");
   check(where(x > 2.0, x, zeros_like(x)).sum().item<float>() == 7, "where");
+  check(isfinite(x).dtype() == kBool && isnan(x).sum().item<int64_t>() == 0 &&
+            isinf((x * 30000.0).to(kFloat16)).sum().item<int64_t>() == 2,
+        "isfinite, isnan, isinf");
+  check(allclose(x, x + 1e-4, 1e-3) && !allclose(x, x + 1.0) &&
+            isclose(x, x).sum().item<int64_t>() == 4,
+        "allclose, isclose");
+  check(hg::std(x, {1}).numel() == 2 && flip(x, {0})[0][0].item<float>() == 3 &&
+            one_hot(from_vector<int64_t>({2}), 10).sum().item<int64_t>() == 1,
+        "std, flip, one_hot");
   Tensor z = x.clone();
   z.add_(x);
   z.mul_(2);
@@ -126,12 +135,15 @@ void modules_optim_amp() {
   model->train();
   const Tensor t = from_vector<int64_t>({0, 1, 2, 3, 4, 5, 6, 7});
   check(cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).numel() == 1 &&
-            mse_loss(x, x).item<float>() == 0,
+            mse_loss(x, x).item<float>() == 0 && l1_loss(x, x + 1.0).item<float>() == 1 &&
+            smooth_l1_loss(x, x, Reduction::Mean, 0.5).item<float>() == 0 &&
+            huber_loss(x, x + 4.0, Reduction::Mean, 2).item<float>() == 6,
         "losses");
   nn::CrossEntropyLoss criterion(nn::CrossEntropyLossOptions().label_smoothing(0.1));
   check(criterion(model->forward(x), t).item<float>() ==
                 cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).item<float>() &&
-            nn::MSELoss()(x, x).item<float>() == 0,
+            nn::MSELoss()(x, x).item<float>() == 0 && nn::L1Loss()(x, x).item<float>() == 0 &&
+            nn::HuberLoss(Reduction::Sum)(x, x).item<float>() == 0,
         "loss modules");
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
   optim::AdamW adamw(model->parameters(), optim::AdamWOptions(1e-3).weight_decay(0.01));

@@ -30,6 +30,11 @@ TEST_CASE("loss modules: the functional forms' bits, with their options") {
   CHECK(values(bce(a, probs)) ==
         values(binary_cross_entropy_with_logits(a, probs, Reduction::None)));
   CHECK(bce(a, probs).sizes() == Shape{3, 4});
+  CHECK(values(nn::L1Loss(Reduction::Sum)(a, b)) == values(l1_loss(a, b, Reduction::Sum)));
+  CHECK(values(nn::SmoothL1Loss(Reduction::Mean, 0.5)(a, b)) ==
+        values(smooth_l1_loss(a, b, Reduction::Mean, 0.5)));
+  CHECK(values(nn::HuberLoss(Reduction::None, 2.0)(a, b)) ==
+        values(huber_loss(a, b, Reduction::None, 2.0)));
   CHECK(ce.parameters().empty());
   CHECK(ce.reduction() == Reduction::Mean);
 }
@@ -40,6 +45,10 @@ TEST_CASE("loss modules: printed with their options, PyTorch's spelling") {
   CHECK(nn::NLLLoss(Reduction::Sum, 3).describe() == "NLLLoss(reduction=sum, ignore_index=3)");
   CHECK(nn::MSELoss(Reduction::None).describe() == "MSELoss(reduction=none)");
   CHECK(nn::BCEWithLogitsLoss().describe() == "BCEWithLogitsLoss(reduction=mean)");
+  CHECK(nn::L1Loss().describe() == "L1Loss(reduction=mean)");
+  CHECK(nn::SmoothL1Loss(Reduction::Mean, 0.5).describe() ==
+        "SmoothL1Loss(reduction=mean, beta=0.5)");
+  CHECK(nn::HuberLoss(Reduction::Sum, 2).describe() == "HuberLoss(reduction=sum, delta=2)");
 }
 
 TEST_CASE("loss modules: a criterion drives a training step") {

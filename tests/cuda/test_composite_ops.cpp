@@ -1,0 +1,76 @@
+// Ops composed of other ops (autograd/compare_ops.cpp, composite_ops.cpp,
+// regression_loss_ops.cpp) on CUDA against the CPU: they have no kernels of their own, so this
+// checks that their parts run on the device and keep the device, forward and backward.
+#include <cmath>
+#include <limits>
+
+#include "parity.h"
+
+using namespace hg;
+using cuda_test::Inputs;
+using cuda_test::Kind;
+
+TEST_CASE("cuda isfinite, isnan, isinf, isclose: the CPU's masks") {
+  HG_REQUIRE_CUDA();
+  const float inf = std::numeric_limits<float>::infinity();
+  const Tensor specials = from_vector<float>({1.5f, -inf, NAN, 0.0f, inf, 70000.0f, 1e-3f});
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = specials.to(dtype);
+    const std::string name(dtype_name(dtype));
+    cuda_test::check_op(
+        "isfinite " + name, {x}, [](const Inputs& in) { return isfinite(in[0]); }, Kind::Exact);
+    cuda_test::check_op(
+        "isnan " + name, {x}, [](const Inputs& in) { return isnan(in[0]); }, Kind::Exact);
+    cuda_test::check_op(
+        "isinf " + name, {x}, [](const Inputs& in) { return isinf(in[0]); }, Kind::Exact);
+    const Tensor a = cuda_test::input({5, 6}, dtype, 31);
+    const Tensor b = (a.to(kFloat64) * 1.001).to(dtype);
+    cuda_test::check_op(
+        "isclose " + name, {a, b},
+        [](const Inputs& in) { return isclose(in[0], in[1], 1e-3, 1e-4, true); }, Kind::Exact);
+  }
+  const Tensor labels = from_vector<int64_t>({1, 2, 3}).to(kCUDA);
+  CHECK(isfinite(labels).device() == kCUDA);
+  CHECK(allclose(labels, labels));
+  CHECK_FALSE(allclose(specials.to(kCUDA), specials.to(kCUDA)));  // the NaN
+}
+
+TEST_CASE("cuda std, flip, one_hot: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({4, 9}, dtype, 32);
+    cuda_test::check_op(
+        "std", {x}, [](const Inputs& in) { return hg::std(in[0], {1}, true); }, Kind::Reduction);
+    cuda_test::check_op(
+        "flip", {cuda_test::strided_input({3, 5}, dtype, 33)},
+        [](const Inputs& in) {
+          return flip(in[0], {0, 1});
+        },
+        Kind::Exact);
+  }
+  cuda_test::check_op(
+      "flip int64", {cuda_test::input({7}, kInt64, 34)},
+      [](const Inputs& in) { return flip(in[0], {0}); }, Kind::Exact);
+  cuda_test::check_op(
+      "one_hot", {from_vector<int64_t>({3, 0, 2, 2}, {2, 2})},
+      [](const Inputs& in) { return one_hot(in[0], 5); }, Kind::Exact);
+}
+
+TEST_CASE("cuda l1, smooth_l1 and huber losses: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor input = cuda_test::input({6, 7}, dtype, 35);
+    const Tensor target = cuda_test::input({6, 7}, dtype, 36);
+    cuda_test::check_op(
+        "l1_loss", {input, target}, [](const Inputs& in) { return l1_loss(in[0], in[1]); },
+        Kind::Reduction);
+    cuda_test::check_op(
+        "smooth_l1_loss", {input, target},
+        [](const Inputs& in) { return smooth_l1_loss(in[0], in[1], Reduction::None, 0.5); },
+        Kind::Ulp);
+    cuda_test::check_op(
+        "huber_loss", {input, target},
+        [](const Inputs& in) { return huber_loss(in[0], in[1], Reduction::Sum, 1.5); },
+        Kind::Reduction);
+  }
+}
