@@ -120,5 +120,27 @@ Tensor Tensor::logsumexp(const std::vector<int64_t>& dims, bool keepdim) const {
 Tensor Tensor::masked_fill(const Tensor& mask, double value) const {
   return hg::masked_fill(*this, mask, value);
 }
+Tensor Tensor::argmin(int64_t dim, bool keepdim) const { return hg::argmin(*this, dim, keepdim); }
+Tensor Tensor::var() const { return hg::var(*this); }
+Tensor Tensor::var(const std::vector<int64_t>& dims, bool keepdim, int64_t correction) const {
+  return hg::var(*this, dims, keepdim, correction);
+}
+Tensor Tensor::std() const { return hg::std(*this); }
+Tensor Tensor::std(const std::vector<int64_t>& dims, bool keepdim, int64_t correction) const {
+  return hg::std(*this, dims, keepdim, correction);
+}
+Tensor Tensor::index_select(int64_t dim, const Tensor& index) const {
+  return hg::index_select(*this, dim, index);
+}
+Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
+  return hg::gather(*this, dim, index);
+}
+Tensor Tensor::flip(const std::vector<int64_t>& dims) const { return hg::flip(*this, dims); }
+Tensor Tensor::isnan() const { return hg::isnan(*this); }
+Tensor Tensor::isinf() const { return hg::isinf(*this); }
+Tensor Tensor::isfinite() const { return hg::isfinite(*this); }
+bool Tensor::allclose(const Tensor& other, double rtol, double atol, bool equal_nan) const {
+  return hg::allclose(*this, other, rtol, atol, equal_nan);
+}
 
 }  // namespace hg

@@ -224,10 +224,15 @@ Tensor randperm(int64_t n, TensorOptions options) {
   const double highest = exact_range(options.dtype()).second;
   HG_CHECK(static_cast<double>(n - 1) <= highest, "randperm: n = ", n, " is out of bounds for ",
            dtype_name(options.dtype()), " (which holds whole numbers up to ", highest, ")");
-  const auto state = default_generator().reserve_state(random::blocks_randint(n));
-  return make_on_cpu_then_move({n}, kInt64, options, [&](Tensor& t) {
-    random::fill_permutation(t.data<int64_t>(), n, state.seed, state.offset);
-  });
+  try {
+    return make_on_cpu_then_move({n}, kInt64, options, [&](Tensor& t) {
+      // the generator advances once the memory is there: a refused n leaves it as it was
+      const auto state = default_generator().reserve_state(random::blocks_randint(n));
+      random::fill_permutation(t.data<int64_t>(), n, state.seed, state.offset);
+    });
+  } catch (const Error& e) {
+    HG_FAIL("randperm(", n, "): ", e.what());
+  }
 }
 
 Tensor rand_like(const Tensor& t) { return rand(t.sizes(), t.options()); }

@@ -145,6 +145,19 @@ class Tensor {
   Tensor log_softmax(int64_t dim) const;
   Tensor logsumexp(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor masked_fill(const Tensor& mask, double value) const;
+  Tensor argmin(int64_t dim, bool keepdim = false) const;
+  Tensor var() const;
+  Tensor var(const std::vector<int64_t>& dims, bool keepdim = false, int64_t correction = 1) const;
+  Tensor std() const;
+  Tensor std(const std::vector<int64_t>& dims, bool keepdim = false, int64_t correction = 1) const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor gather(int64_t dim, const Tensor& index) const;
+  Tensor flip(const std::vector<int64_t>& dims) const;
+  Tensor isnan() const;  // bool masks, as the free functions
+  Tensor isinf() const;
+  Tensor isfinite() const;
+  bool allclose(const Tensor& other, double rtol = 1e-5, double atol = 1e-8,
+                bool equal_nan = false) const;
 
  private:
   std::shared_ptr<TensorImpl> impl_;

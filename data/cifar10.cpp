@@ -12,7 +12,7 @@
 namespace hg::data {
 namespace {
 
-constexpr const char* kHint = " (fetch CIFAR-10 with tools/fetch_data.sh cifar10)";
+constexpr const char* kFetchCifarHint = " (fetch CIFAR-10 with tools/fetch_data.sh cifar10)";
 constexpr int64_t kPixels = kCifar10RecordBytes - 1;
 
 // The folder that holds the .bin files: dir itself, or dir/cifar-10-batches-bin.
@@ -62,7 +62,7 @@ LabeledImages read_cifar10_batch_from_memory(const uint8_t* data, size_t size,
 }
 
 LabeledImages load_cifar10(const std::string& dir, bool train) {
-  require_directory("load_cifar10", dir, kHint);
+  require_directory("load_cifar10", dir, kFetchCifarHint);
   std::vector<std::string> names;
   if (train) {
     for (int b = 1; b <= 5; ++b) names.push_back("data_batch_" + std::to_string(b) + ".bin");
@@ -75,7 +75,8 @@ LabeledImages load_cifar10(const std::string& dir, bool train) {
   for (const std::string& name : names) {
     const std::string path = (std::filesystem::path(folder) / name).string();
     std::error_code ec;
-    HG_CHECK(std::filesystem::exists(path, ec), "load_cifar10: ", path, ": no such file", kHint);
+    HG_CHECK(std::filesystem::exists(path, ec), "load_cifar10: ", path, ": no such file",
+             kFetchCifarHint);
     parts.push_back(read_cifar10_batch(path));
     total += parts.back().labels.size(0);
   }

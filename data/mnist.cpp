@@ -9,7 +9,7 @@
 namespace hg::data {
 namespace {
 
-constexpr const char* kHint = " (fetch MNIST with tools/fetch_data.sh mnist)";
+constexpr const char* kFetchMnistHint = " (fetch MNIST with tools/fetch_data.sh mnist)";
 
 // dir/name, else dir/name.gz; throws naming both when neither exists.
 std::string find_idx_file(const std::string& dir, const std::string& name) {
@@ -20,7 +20,7 @@ std::string find_idx_file(const std::string& dir, const std::string& name) {
     if (fs::is_regular_file(p, ec)) return p.string();
   }
   HG_FAIL("load_mnist: ", (fs::path(dir) / name).string(), ": no such file (nor ", name, ".gz)",
-          kHint);
+          kFetchMnistHint);
 }
 
 Tensor labels_to_int64(const Tensor& raw, const std::string& path) {
@@ -50,7 +50,7 @@ Tensor images_to_float(const Tensor& images) {
 }  // namespace
 
 LabeledImages load_mnist(const std::string& dir, bool train, bool as_float) {
-  require_directory("load_mnist", dir, kHint);
+  require_directory("load_mnist", dir, kFetchMnistHint);
   const std::string prefix = train ? "train" : "t10k";
   const std::string image_path = find_idx_file(dir, prefix + "-images-idx3-ubyte");
   const std::string label_path = find_idx_file(dir, prefix + "-labels-idx1-ubyte");

@@ -1,7 +1,9 @@
 // Tensor's in-place arithmetic (autograd/tensor_methods.cpp): written straight into the tensor
-// where that gives what computing out of place and copying back gives, out of place elsewhere.
+// where that gives what computing out of place and copying back gives, out of place elsewhere;
+// and the math methods, which forward to the free functions.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -10,6 +12,7 @@
 
 using namespace hg;
 using hg::test::expect_error;
+using hg::test::same_bits;
 using hg::test::values;
 
 TEST_CASE("in-place arithmetic on a contiguous tensor allocates no result") {
@@ -125,4 +128,26 @@ TEST_CASE("add_ and sub_ with alpha write what they wrote out of place, in every
       CHECK(values(in_place) == values(ref_sub));
     }
   }
+}
+
+TEST_CASE("the math methods give their free functions' results") {
+  manual_seed(129);
+  const Tensor x = randn({3, 4});
+  const Tensor picks = from_vector<int64_t>({2, 0}, {2});
+  CHECK(same_bits(x.argmin(1, true), argmin(x, 1, true)));
+  CHECK(same_bits(x.var(), var(x)));
+  CHECK(same_bits(x.var({0}, true, 0), var(x, {0}, true, 0)));
+  CHECK(same_bits(x.std(), hg::std(x)));
+  CHECK(same_bits(x.std({1}, false, 0), hg::std(x, {1}, false, 0)));
+  CHECK(same_bits(x.index_select(1, picks), index_select(x, 1, picks)));
+  const Tensor rows = from_vector<int64_t>({1, 2, 0, 1}, {1, 4});
+  CHECK(same_bits(x.gather(0, rows), gather(x, 0, rows)));
+  CHECK(same_bits(x.flip({0, 1}), flip(x, {0, 1})));
+  const Tensor odd = from_vector<float>({1, NAN, INFINITY});
+  CHECK(same_bits(odd.isnan(), isnan(odd)));
+  CHECK(same_bits(odd.isinf(), isinf(odd)));
+  CHECK(same_bits(odd.isfinite(), isfinite(odd)));
+  CHECK(x.allclose(x * (1 + 1e-6)));
+  CHECK_FALSE(odd.allclose(odd));
+  CHECK(odd.allclose(odd, 1e-5, 1e-8, /*equal_nan=*/true));
 }
