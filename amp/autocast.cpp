@@ -62,6 +62,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Var, "var", CastPolicy::Float32},
     {OpId::BatchNorm, "batch_norm", CastPolicy::Passthrough},  // fp32 statistics, input's dtype
     {OpId::LayerNorm, "layer_norm", CastPolicy::Float32},
+    {OpId::GroupNorm, "group_norm", CastPolicy::Float32},
     {OpId::Binary, "binary elementwise", CastPolicy::Promote},
     {OpId::Where, "where", CastPolicy::Promote},
     {OpId::Cat, "cat/stack", CastPolicy::Promote},

@@ -6,7 +6,8 @@
 //
 //   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, pow,
-//                   reciprocal, rsqrt, scalar / tensor, sum, var, layer_norm: inputs to fp32
+//                   reciprocal, rsqrt, scalar / tensor, sum, var, layer_norm, group_norm: inputs
+//                   to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
 //                   input's dtype (batch_norm with fp32 statistics)
@@ -51,6 +52,7 @@ enum class OpId {
   Var,
   BatchNorm,
   LayerNorm,
+  GroupNorm,
   // Promote
   Binary,
   Where,

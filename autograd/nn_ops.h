@@ -3,6 +3,8 @@
 // Image tensors are NCHW.
 #include <array>
 #include <cstdint>
+#include <optional>
+#include <vector>
 
 #include "halfgrad/core/tensor.h"
 
@@ -14,6 +16,11 @@ using Pair = std::array<int64_t, 2>;  // (h, w)
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               Pair stride = {1, 1}, Pair padding = {0, 0}, Pair dilation = {1, 1},
               int64_t groups = 1);
+
+// x [N, C, L], weight [O, C / groups, K], bias [O] or undefined -> [N, O, LO]: conv2d on
+// [N, C, 1, L] (autograd/nn_composite_ops.cpp), so the same kernels, autocast and gradients.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              int64_t stride = 1, int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
 
 // x [N, C, H, W] -> [N, C, HO, WO]; stride defaults to the kernel size (when {0, 0}).
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
@@ -43,6 +50,56 @@ Tensor batch_norm_counted(const Tensor& x, const Tensor& running_mean, const Ten
 // Normalises over the trailing dims given by normalized_shape.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// x [N, C, *] normalised over each group of C / num_groups channels (and all of *), then scaled
+// and shifted per channel by weight, bias [C] (optional), as torch.nn.functional.group_norm.
+// fp32 under autocast; a 16-bit x without autocast is computed in float and rounded once.
+Tensor group_norm(const Tensor& x, int64_t num_groups, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
+// ---- padding and resampling (autograd/resample_ops.cpp): index_select and cat underneath, so
+// every backend and dtype those take, and their gradients (a replicated element sums the
+// gradients of its copies) ----
+enum class PadMode { Constant, Reflect, Replicate, Circular };
+// pads: (before, after) pairs from the last dim backwards, as torch.nn.functional.pad:
+// {1, 1} pads the last dim by one on each side, {1, 1, 2, 0} also the one before by two in
+// front. Constant: `value` (in x's dtype; a negative pad crops); Reflect: mirrored without the
+// edge (pad < size); Replicate: the edge repeated; Circular: wrapped around (pad <= size).
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode = PadMode::Constant,
+           double value = 0.0);
+const char* pad_mode_name(PadMode mode);  // "constant", "reflect", "replicate", "circular"
+
+enum class InterpolateMode { Nearest, Bilinear };
+// What interpolate resizes to, as torch.nn.functional.interpolate's arguments: an output size or
+// a scale factor (not both), the mode, and for bilinear whether corners align.
+struct InterpolateOptions {
+  InterpolateOptions& size(Pair s) {
+    size_ = s;
+    return *this;
+  }
+  InterpolateOptions& scale_factor(double s) { return scale_factor(std::array<double, 2>{s, s}); }
+  InterpolateOptions& scale_factor(std::array<double, 2> s) {
+    scale_factor_ = s;
+    return *this;
+  }
+  InterpolateOptions& mode(InterpolateMode m) {
+    mode_ = m;
+    return *this;
+  }
+  InterpolateOptions& align_corners(bool a) {
+    align_corners_ = a;
+    return *this;
+  }
+  std::optional<Pair> size_;
+  std::optional<std::array<double, 2>> scale_factor_;
+  InterpolateMode mode_ = InterpolateMode::Nearest;
+  bool align_corners_ = false;
+};
+// x [N, C, H, W] -> [N, C, HO, WO] with PyTorch's source coordinates (a scale factor gives
+// HO = floor(H * scale) and maps back by 1 / scale, as torch does without
+// recompute_scale_factor). Nearest copies; bilinear blends in float (double for fp64) and rounds
+// a 16-bit result once.
+Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
 
 // Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training.
 // The mask comes from the default generator (manual_seed makes it reproducible).

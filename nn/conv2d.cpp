@@ -1,6 +1,5 @@
 #include "halfgrad/nn/conv2d.h"
 
-#include <cmath>
 #include <sstream>
 
 #include "halfgrad/core/error.h"
@@ -20,18 +19,15 @@ Conv2d::Conv2d(const Conv2dOptions& opts) : Module("Conv2d"), options(opts) {
   reset_parameters();
 }
 
-void Conv2d::reset_parameters() {
-  init::kaiming_uniform_(weight, std::sqrt(5.0));
-  if (bias.defined()) {
-    const auto fan_in = static_cast<double>(init::fan_in(weight));  // 0 inputs: a zero bias
-    const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
-    init::uniform_(bias, -bound, bound);
-  }
-}
+void Conv2d::reset_parameters() { init::default_weight_and_bias_(weight, bias); }
 
 Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight, bias, options.stride_, options.padding_, options.dilation_,
-                options.groups_);
+  if (options.padding_mode_ == PadMode::Constant)
+    return conv2d(x, weight, bias, options.stride_, options.padding_, options.dilation_,
+                  options.groups_);
+  const auto [ph, pw] = options.padding_;
+  return conv2d(pad(x, {pw, pw, ph, ph}, options.padding_mode_), weight, bias, options.stride_,
+                {0, 0}, options.dilation_, options.groups_);
 }
 
 std::string Conv2d::describe() const {
@@ -44,6 +40,8 @@ std::string Conv2d::describe() const {
     out << ", dilation=(" << options.dilation_[0] << ", " << options.dilation_[1] << ")";
   if (options.groups_ != 1) out << ", groups=" << options.groups_;
   if (!bias.defined()) out << ", bias=false";
+  if (options.padding_mode_ != PadMode::Constant)
+    out << ", padding_mode=" << pad_mode_name(options.padding_mode_);
   out << ")";
   return out.str();
 }

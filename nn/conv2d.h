@@ -33,11 +33,18 @@ struct Conv2dOptions {
     bias_ = b;
     return *this;
   }
+  // How the padding is filled, as PyTorch's padding_mode: zeros (Constant, the default, inside
+  // the convolution), or Reflect, Replicate, Circular (an hg::pad before it).
+  Conv2dOptions& padding_mode(PadMode m) {
+    padding_mode_ = m;
+    return *this;
+  }
   int64_t in_channels, out_channels;
   Pair kernel_size;
   Pair stride_{1, 1}, padding_{0, 0}, dilation_{1, 1};
   int64_t groups_ = 1;
   bool bias_ = true;
+  PadMode padding_mode_ = PadMode::Constant;
 };
 
 // x [N, in, H, W] -> [N, out, HO, WO]; weight [out, in / groups, KH, KW], bias [out].

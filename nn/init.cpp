@@ -103,4 +103,12 @@ void xavier_normal_(const Tensor& t, double gain) {
   normal_(t, 0.0, gain * std::sqrt(2.0 / static_cast<double>(fan_in(t) + fan_out(t))));
 }
 
+void default_weight_and_bias_(const Tensor& weight, const Tensor& bias) {
+  kaiming_uniform_(weight, std::sqrt(5.0));
+  if (!bias.defined()) return;
+  const auto inputs = static_cast<double>(fan_in(weight));
+  const double bound = inputs > 0 ? 1.0 / std::sqrt(inputs) : 0.0;  // no inputs: a zero bias
+  uniform_(bias, -bound, bound);
+}
+
 }  // namespace hg::nn::init

@@ -32,4 +32,8 @@ void kaiming_normal_(const Tensor& t, double a = 0.0, FanMode mode = FanMode::Fa
 void xavier_uniform_(const Tensor& t, double gain = 1.0);
 void xavier_normal_(const Tensor& t, double gain = 1.0);
 
+// The default of Linear, Conv1d and Conv2d: kaiming_uniform_(weight, sqrt(5)) and the bias (if
+// defined) uniform in +-1 / sqrt(fan_in(weight)), zero when the layer has no inputs.
+void default_weight_and_bias_(const Tensor& weight, const Tensor& bias);
+
 }  // namespace hg::nn::init

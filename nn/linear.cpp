@@ -1,6 +1,5 @@
 #include "halfgrad/nn/linear.h"
 
-#include <cmath>
 #include <sstream>
 
 #include "halfgrad/autograd/ops.h"
@@ -15,14 +14,7 @@ Linear::Linear(const LinearOptions& opts) : Module("Linear"), options(opts) {
   reset_parameters();
 }
 
-void Linear::reset_parameters() {
-  init::kaiming_uniform_(weight, std::sqrt(5.0));
-  if (bias.defined()) {
-    const auto fan_in = static_cast<double>(options.in_features);  // 0 inputs: a zero bias
-    const double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
-    init::uniform_(bias, -bound, bound);
-  }
-}
+void Linear::reset_parameters() { init::default_weight_and_bias_(weight, bias); }
 
 Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
 

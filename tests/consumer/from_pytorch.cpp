@@ -141,6 +141,17 @@ void modules_optim_amp() {
             smooth_l1_loss(x, x, Reduction::Mean, 0.5).item<float>() == 0 &&
             huber_loss(x, x + 4.0, Reduction::Mean, 2).item<float>() == 6,
         "losses");
+  nn::Conv1d conv1(nn::Conv1dOptions(8, 16, 5).stride(2));
+  nn::GroupNorm group_norm_layer(4, 16);
+  check(group_norm_layer(conv1(randn({2, 8, 21}))).sizes() == Shape{2, 16, 9}, "Conv1d, GroupNorm");
+  nn::ReflectionPad2d reflection(1);
+  nn::Upsample upsample(nn::UpsampleOptions().scale_factor(2).mode(InterpolateMode::Bilinear));
+  const Tensor image = randn({1, 3, 4, 4});
+  check(upsample(reflection(image)).sizes() == Shape{1, 3, 12, 12} &&
+            pad(image, {1, 1, 2, 0}, PadMode::Reflect).sizes() == Shape{1, 3, 6, 6} &&
+            interpolate(image, InterpolateOptions().size({7, 7})).sizes() == Shape{1, 3, 7, 7} &&
+            group_norm(image, 3).sizes() == image.sizes(),
+        "padding, upsampling, group_norm");
   nn::CrossEntropyLoss criterion(nn::CrossEntropyLossOptions().label_smoothing(0.1));
   check(criterion(model->forward(x), t).item<float>() ==
                 cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).item<float>() &&

@@ -1,6 +1,6 @@
-// Ops composed of other ops (autograd/compare_ops.cpp, composite_ops.cpp,
-// regression_loss_ops.cpp) on CUDA against the CPU: they have no kernels of their own, so this
-// checks that their parts run on the device and keep the device, forward and backward.
+// Ops composed of other ops (autograd/compare_ops.cpp, composite_ops.cpp, nn_composite_ops.cpp,
+// regression_loss_ops.cpp, resample_ops.cpp) on CUDA against the CPU: they have no kernels of their
+// own, so this checks that their parts run on the device and keep the device, forward and backward.
 #include <cmath>
 #include <limits>
 
@@ -71,6 +71,53 @@ TEST_CASE("cuda l1, smooth_l1 and huber losses: the CPU's values and gradients")
     cuda_test::check_op(
         "huber_loss", {input, target},
         [](const Inputs& in) { return huber_loss(in[0], in[1], Reduction::Sum, 1.5); },
+        Kind::Reduction);
+  }
+}
+
+TEST_CASE("cuda group_norm, conv1d: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({3, 6, 2, 5}, dtype, 37);
+    const Tensor weight = cuda_test::input({6}, dtype, 38);
+    const Tensor bias = cuda_test::input({6}, dtype, 39);
+    cuda_test::check_op(
+        "group_norm", {x, weight, bias},
+        [](const Inputs& in) { return group_norm(in[0], 3, in[1], in[2]); }, Kind::Reduction);
+    const Tensor signal = cuda_test::input({2, 4, 11}, dtype, 40);
+    const Tensor kernel = cuda_test::input({6, 2, 3}, dtype, 41);
+    cuda_test::check_op(
+        "conv1d", {signal, kernel, weight},
+        [](const Inputs& in) { return conv1d(in[0], in[1], in[2], 2, 1, 2, 2); }, Kind::Gemm);
+  }
+}
+
+TEST_CASE("cuda pad, interpolate: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::strided_input({2, 3, 4}, dtype, 42);
+    for (const PadMode mode :
+         {PadMode::Constant, PadMode::Reflect, PadMode::Replicate, PadMode::Circular})
+      cuda_test::check_op(
+          "pad", {x},
+          [mode](const Inputs& in) {
+            return pad(in[0], {2, 1, 0, 2}, mode);
+          },
+          Kind::Exact, true, Kind::Reduction);  // copies summed back in another order
+    const Tensor image = cuda_test::input({2, 3, 4, 5}, dtype, 43);
+    cuda_test::check_op(
+        "interpolate nearest", {image},
+        [](const Inputs& in) {
+          return interpolate(in[0], InterpolateOptions().size({7, 3}));
+        },
+        Kind::Exact, true, Kind::Reduction);
+    // the blend's products and sums round as the CPU's; the backward adds copies in another order
+    cuda_test::check_op(
+        "interpolate bilinear", {image},
+        [](const Inputs& in) {
+          return interpolate(
+              in[0], InterpolateOptions().scale_factor(1.5).mode(InterpolateMode::Bilinear));
+        },
         Kind::Reduction);
   }
 }

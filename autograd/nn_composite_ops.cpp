@@ -1,0 +1,74 @@
+// Neural-network ops composed of others (autograd/nn_ops.h): conv1d is conv2d over a height of
+// one, group_norm is layer_norm over each group followed by the per-channel affine. Their
+// backward is the chain of their parts', and they run on every backend those parts do.
+#include <algorithm>
+
+#include "halfgrad/amp/autocast.h"
+#include "halfgrad/autograd/nn_ops.h"
+#include "halfgrad/autograd/op_helpers.h"
+#include "halfgrad/autograd/ops.h"
+
+namespace hg {
+
+// The checks conv2d would make too, made here so the message shows the 3-D shapes the caller
+// passed rather than the 4-D ones conv2d sees.
+Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
+              int64_t padding, int64_t dilation, int64_t groups) {
+  autograd::check_floating(x, "conv1d");
+  autograd::check_floating(weight, "conv1d");
+  HG_CHECK(x.dim() == 3 && weight.dim() == 3, "conv1d: expected input [N, C, L] and weight [O, ",
+           "C / groups, K], got ", describe(x), " and ", describe(weight));
+  HG_CHECK(groups > 0 && x.size(1) == weight.size(1) * groups && weight.size(0) % groups == 0,
+           "conv1d: input ", describe(x), " and weight ", describe(weight),
+           " do not match with groups ", groups, " (input channels = weight.size(1) * groups)");
+  HG_CHECK(stride > 0 && padding >= 0 && dilation > 0, "conv1d: stride ", stride, ", padding ",
+           padding, ", dilation ", dilation, " for input ", describe(x),
+           " (stride and dilation must be positive, padding >= 0)");
+  return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride}, {0, padding}, {1, dilation},
+                groups)
+      .squeeze(2);
+}
+
+namespace {
+
+void check_group_norm_args(const Tensor& x, int64_t num_groups, const Tensor& weight,
+                           const Tensor& bias) {
+  autograd::check_floating(x, "group_norm");
+  HG_CHECK(x.dim() >= 2, "group_norm: expected input [N, C, *], got ", describe(x));
+  const int64_t channels = x.size(1);
+  HG_CHECK(num_groups > 0 && channels % num_groups == 0, "group_norm: the ", channels,
+           " channels of input ", describe(x), " do not split into num_groups ", num_groups);
+  for (const Tensor* p : {&weight, &bias}) {
+    if (!p->defined()) continue;
+    HG_CHECK(p->sizes() == Shape{channels} && p->dtype() == x.dtype(), "group_norm: parameter ",
+             describe(*p), " must be [", channels, "] ", dtype_name(x.dtype()), " for input ",
+             describe(x));
+    autograd::check_same_device(x, *p, "group_norm");
+  }
+}
+
+}  // namespace
+
+// layer_norm's kernel normalises each row of [N * G, C / G * prod(*)]: the biased variance and
+// 1 / sqrt(var + eps) of torch's group_norm. 16-bit operands outside autocast are widened first
+// so that the normalisation, the scale and the shift round once, not three times.
+Tensor group_norm(const Tensor& x_raw, int64_t num_groups, const Tensor& weight_raw,
+                  const Tensor& bias_raw, double eps) {
+  const auto in = amp::autocast(amp::OpId::GroupNorm, {x_raw, weight_raw, bias_raw});
+  const Tensor &x = in[0], &weight = in[1], &bias = in[2];
+  check_group_norm_args(x, num_groups, weight, bias);
+  const bool widen = is_low_precision(x.dtype());
+  const auto wide = [widen](const Tensor& t) { return widen && t.defined() ? t.to(kFloat32) : t; };
+  const int64_t batch = x.size(0);
+  const int64_t group_numel = batch == 0 ? 0 : x.numel() / (batch * num_groups);
+  Tensor y = layer_norm(wide(x).reshape({batch, num_groups, group_numel}), {group_numel}, Tensor(),
+                        Tensor(), eps)
+                 .reshape(x.sizes());
+  Shape per_channel(static_cast<size_t>(x.dim()), 1);
+  per_channel[1] = x.size(1);
+  if (weight.defined()) y = y * wide(weight).view(per_channel);
+  if (bias.defined()) y = y + wide(bias).view(per_channel);
+  return widen ? y.to(x.dtype()) : y;
+}
+
+}  // namespace hg
