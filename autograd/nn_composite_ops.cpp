@@ -1,6 +1,7 @@
-// Neural-network ops composed of others (autograd/nn_ops.h): conv1d is conv2d over a height of
-// one, group_norm is layer_norm over each group followed by the per-channel affine. Their
-// backward is the chain of their parts', and they run on every backend those parts do.
+// Neural-network ops composed of others (autograd/nn_ops.h): conv1d and the 1-D pools are their
+// 2-D forms over a height of one, group_norm is layer_norm over each group followed by the
+// per-channel affine. Their backward is the chain of their parts', and they run on every backend
+// those parts do.
 #include <algorithm>
 
 #include "halfgrad/amp/autocast.h"
@@ -10,8 +11,25 @@
 
 namespace hg {
 
-// The checks conv2d would make too, made here so the message shows the 3-D shapes the caller
-// passed rather than the 4-D ones conv2d sees.
+namespace {
+
+// op2d(x [N, C, 1, L]) squeezed back to [N, C, LO]. An error of the 2-D op (a kernel larger
+// than the input, ...) is rethrown under the 1-D op's name with the 3-D input it was given.
+template <typename Op2d>
+Tensor over_height_one(const char* op, const Tensor& x, Op2d&& op2d) {
+  HG_CHECK(x.defined() && x.dim() == 3, op, ": expected input [N, C, L], got ", describe(x));
+  try {
+    return op2d(x.unsqueeze(2)).squeeze(2);
+  } catch (const Error& e) {
+    HG_FAIL(op, " of input ", describe(x),
+            " (run as its 2-D form over a height of one): ", e.what());
+  }
+}
+
+}  // namespace
+
+// The channel checks conv2d would make too, made here so the message shows the 3-D shapes the
+// caller passed rather than the 4-D ones conv2d sees.
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
               int64_t padding, int64_t dilation, int64_t groups) {
   autograd::check_floating(x, "conv1d");
@@ -24,9 +42,36 @@ Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t
   HG_CHECK(stride > 0 && padding >= 0 && dilation > 0, "conv1d: stride ", stride, ", padding ",
            padding, ", dilation ", dilation, " for input ", describe(x),
            " (stride and dilation must be positive, padding >= 0)");
-  return conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, {1, stride}, {0, padding}, {1, dilation},
-                groups)
-      .squeeze(2);
+  return over_height_one("conv1d", x, [&](const Tensor& x4) {
+    return conv2d(x4, weight.unsqueeze(2), bias, {1, stride}, {0, padding}, {1, dilation}, groups);
+  });
+}
+
+// stride 0 is the kernel size, as in the 2-D pools.
+Tensor max_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  return over_height_one("max_pool1d", x, [&](const Tensor& x4) {
+    return max_pool2d(x4, {1, kernel}, {1, stride == 0 ? kernel : stride}, {0, padding});
+  });
+}
+
+Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding,
+                  bool count_include_pad) {
+  return over_height_one("avg_pool1d", x, [&](const Tensor& x4) {
+    return avg_pool2d(x4, {1, kernel}, {1, stride == 0 ? kernel : stride}, {0, padding},
+                      count_include_pad);
+  });
+}
+
+Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size) {
+  return over_height_one("adaptive_avg_pool1d", x, [&](const Tensor& x4) {
+    return adaptive_avg_pool2d(x4, {1, output_size});
+  });
+}
+
+Tensor adaptive_max_pool1d(const Tensor& x, int64_t output_size) {
+  return over_height_one("adaptive_max_pool1d", x, [&](const Tensor& x4) {
+    return adaptive_max_pool2d(x4, {1, output_size});
+  });
 }
 
 namespace {

@@ -28,6 +28,12 @@ Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair paddi
                   bool count_include_pad = true);
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair output_size);
 Tensor adaptive_max_pool2d(const Tensor& x, Pair output_size);
+// x [N, C, L] -> [N, C, LO]: the 2-D pools over a height of one (autograd/nn_composite_ops.cpp).
+Tensor max_pool1d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0);
+Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride = 0, int64_t padding = 0,
+                  bool count_include_pad = true);
+Tensor adaptive_avg_pool1d(const Tensor& x, int64_t output_size);
+Tensor adaptive_max_pool1d(const Tensor& x, int64_t output_size);
 
 // x [N, C, *]. training: normalise with batch statistics and update running_mean/var in place
 // (momentum as PyTorch: running = (1 - m) running + m batch, unbiased batch variance); eval:

@@ -5,8 +5,11 @@
 
 namespace hg::nn::functional {
 
+using hg::adaptive_avg_pool1d;
 using hg::adaptive_avg_pool2d;
+using hg::adaptive_max_pool1d;
 using hg::adaptive_max_pool2d;
+using hg::avg_pool1d;
 using hg::avg_pool2d;
 using hg::batch_norm;
 using hg::batch_norm_relu;
@@ -29,6 +32,7 @@ using hg::leaky_relu;
 using hg::linear;
 using hg::log_softmax;
 using hg::logsumexp;
+using hg::max_pool1d;
 using hg::max_pool2d;
 using hg::mse_loss;
 using hg::nll_loss;

@@ -22,6 +22,7 @@
 #include "halfgrad/nn/module.h"
 #include "halfgrad/nn/module_list.h"
 #include "halfgrad/nn/padding.h"
+#include "halfgrad/nn/pool1d.h"
 #include "halfgrad/nn/sequential.h"
 #include "halfgrad/nn/serialization.h"
 #include "halfgrad/nn/upsample.h"

@@ -1,5 +1,6 @@
 // conv1d and group_norm (autograd/nn_composite_ops.cpp): values and gradients against PyTorch
 // 1.13 in float64, gradcheck, the 16-bit and autocast rules, and the errors.
+#include <functional>
 #include <vector>
 
 #include "grad_util.h"
@@ -231,4 +232,105 @@ TEST_CASE("conv1d: gradcheck, autocast and errors") {
       },
       {"conv1d", "[2, 4, 7]", "[2, 3, 3]", "groups 1"});
   expect_error([&] { conv1d(x, zeros({2, 4, 3}), Tensor(), 0); }, {"conv1d", "stride 0"});
+}
+
+TEST_CASE("1-D pools: PyTorch's values and gradients, and errors under their own names") {
+  // torch 1.13, float64, x [2, 2, 7]: F.max_pool1d(x, 3, 2, 1), F.avg_pool1d(x, 3, 2, 1,
+  // count_include_pad=False), F.adaptive_avg_pool1d(x, 3), F.adaptive_max_pool1d(x, 4)
+  struct Case {
+    const char* torch_call;
+    std::function<Tensor(const Tensor&)> pool;
+    std::vector<double> y, grad;
+  };
+  const std::vector<double> max_y = {-0.75, 0.75, 1.5, -0.25, 1.25, 1.25, 1.0, 1.0,
+                                     0.0,   1.5,  1.5, 0.5,   1.25, 0.25, 1.0, -0.75};
+  const std::vector<double> max_grad = {0.0, -1.5, 0.0,  1.0, 0.0,  0.0,  -1.0, 0.0,  2.0, 0.0,
+                                        0.0, 0.0,  -2.0, 0.0, 0.0,  1.0,  0.0,  -1.0, 0.0, 0.0,
+                                        1.5, 0.5,  0.0,  0.0, -0.5, -1.5, 0.0,  1.0};
+  const std::vector<Case> cases = {
+      {"max_pool1d", [](const Tensor& x) { return max_pool1d(x, 3, 2, 1); }, max_y, max_grad},
+      {"avg_pool1d",
+       [](const Tensor& x) { return avg_pool1d(x, 3, 2, 1, false); },
+       {-1.125, 0.0, 0.4166666666666667, -0.625, 0.875, -0.16666666666666666, 0.25, -0.25, -0.375,
+        0.75, 0.08333333333333333, 0.125, 0.0, -0.5, -0.08333333333333333, -1.125},
+       {-0.75,
+        -0.4166666666666667,
+        0.3333333333333333,
+        0.3333333333333333,
+        0.0,
+        -0.5,
+        -0.5,
+        0.75,
+        0.9166666666666666,
+        0.16666666666666666,
+        0.0,
+        -0.16666666666666666,
+        -0.9166666666666666,
+        -0.75,
+        0.5,
+        0.5,
+        0.0,
+        -0.3333333333333333,
+        -0.3333333333333333,
+        0.4166666666666667,
+        0.75,
+        0.25,
+        0.08333333333333334,
+        -0.16666666666666666,
+        -0.6666666666666666,
+        -0.5,
+        0.0,
+        0.5}},
+      {"adaptive_avg_pool1d",
+       [](const Tensor& x) { return adaptive_avg_pool1d(x, 3); },
+       {-0.75, 0.75, 0.08333333333333333, 0.16666666666666666, -0.5, -0.08333333333333333, 0.0,
+        0.4166666666666667, -0.25, -0.16666666666666666, 0.25, -0.4166666666666667},
+       {-0.5,
+        -0.5,
+        -0.16666666666666669,
+        0.3333333333333333,
+        0.3333333333333333,
+        0.0,
+        0.0,
+        -0.3333333333333333,
+        -0.3333333333333333,
+        0.16666666666666669,
+        0.5,
+        0.6666666666666666,
+        0.16666666666666666,
+        0.16666666666666666,
+        -0.16666666666666666,
+        -0.16666666666666666,
+        -0.6666666666666666,
+        -0.5,
+        -0.16666666666666669,
+        0.3333333333333333,
+        0.3333333333333333,
+        0.0,
+        0.0,
+        -0.3333333333333333,
+        -0.3333333333333333,
+        0.16666666666666669,
+        0.5,
+        0.5}},
+      {"adaptive_max_pool1d", [](const Tensor& x) { return adaptive_max_pool1d(x, 4); }, max_y,
+       max_grad},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.torch_call);
+    Tensor x = seq({2, 2, 7}, 3, 13, 6, 4.0).requires_grad_();
+    const Tensor y = c.pool(x);
+    REQUIRE(y.sizes() == Shape{2, 2, static_cast<int64_t>(c.y.size() / 4)});
+    expect_close(values(y), c.y, 1e-15, 1e-15);
+    (y * upstream(y.sizes())).sum().backward();
+    expect_close(values(x.grad()), c.grad, 1e-15, 1e-15);
+  }
+  CHECK(max_pool1d(zeros({1, 1, 8}), 2).sizes() == Shape{1, 1, 4});  // stride 0: the kernel
+  expect_error([] { max_pool1d(zeros({2, 8}), 2); }, {"max_pool1d", "[N, C, L]", "[2, 8]"});
+  expect_error(
+      [] {
+        avg_pool1d(zeros({1, 2, 3}), 5);
+      },
+      {"avg_pool1d of input [1, 2, 3]", "height of one", "avg_pool2d"});
+  expect_error([] { conv1d(zeros({1, 2, 3}), zeros({4, 2, 5})); }, {"conv1d of input [1, 2, 3]"});
 }

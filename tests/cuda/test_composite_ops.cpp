@@ -75,7 +75,7 @@ TEST_CASE("cuda l1, smooth_l1 and huber losses: the CPU's values and gradients")
   }
 }
 
-TEST_CASE("cuda group_norm, conv1d: the CPU's values and gradients") {
+TEST_CASE("cuda group_norm, conv1d, 1-D pools: the CPU's values and gradients") {
   HG_REQUIRE_CUDA();
   for (const DType dtype : cuda_test::kFloatDtypes) {
     const Tensor x = cuda_test::input({3, 6, 2, 5}, dtype, 37);
@@ -89,6 +89,12 @@ TEST_CASE("cuda group_norm, conv1d: the CPU's values and gradients") {
     cuda_test::check_op(
         "conv1d", {signal, kernel, weight},
         [](const Inputs& in) { return conv1d(in[0], in[1], in[2], 2, 1, 2, 2); }, Kind::Gemm);
+    cuda_test::check_op(
+        "max_pool1d", {signal}, [](const Inputs& in) { return max_pool1d(in[0], 3, 2, 1); },
+        Kind::Exact);
+    cuda_test::check_op(
+        "adaptive_avg_pool1d", {signal},
+        [](const Inputs& in) { return adaptive_avg_pool1d(in[0], 4); }, Kind::Reduction);
   }
 }
 

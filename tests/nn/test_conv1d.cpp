@@ -1,4 +1,5 @@
-// nn::Conv1d: parameters, PyTorch's default initialisation bounds, forward = hg::conv1d.
+// nn::Conv1d and the 1-D pooling layers (nn/pool1d.h): parameters, PyTorch's default
+// initialisation bounds, forward = the functional op, printing.
 #include <cmath>
 
 #include "test_util.h"
@@ -29,4 +30,16 @@ TEST_CASE("Conv1d: parameters, initialisation and forward") {
   CHECK(values(nn::Conv1d(0, 2, 3).bias) == std::vector<double>(2, 0.0));  // no inputs
   expect_error([] { nn::Conv1d(nn::Conv1dOptions(3, 4, 3).groups(2)); },
                {"Conv1d", "in_channels 3", "groups 2"});
+}
+
+TEST_CASE("MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d: forward and printing") {
+  const Tensor x = randn({2, 3, 9});
+  CHECK(hg::test::same_bits(nn::MaxPool1d(3, 2, 1)(x), max_pool1d(x, 3, 2, 1)));
+  CHECK(hg::test::same_bits(nn::AvgPool1d(2)(x), avg_pool1d(x, 2)));
+  CHECK(nn::AdaptiveAvgPool1d(1)(x).sizes() == Shape{2, 3, 1});
+  CHECK(nn::AdaptiveMaxPool1d(4)(x).sizes() == Shape{2, 3, 4});
+  CHECK(nn::MaxPool1d(3, 2, 1).describe() == "MaxPool1d(kernel_size=3, stride=2, padding=1)");
+  CHECK(nn::AvgPool1d(2).describe() == "AvgPool1d(kernel_size=2, stride=2, padding=0)");
+  CHECK(nn::AdaptiveAvgPool1d(5).describe() == "AdaptiveAvgPool1d(output_size=5)");
+  CHECK(nn::AdaptiveMaxPool1d(4).describe() == "AdaptiveMaxPool1d(output_size=4)");
 }
