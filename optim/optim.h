@@ -10,6 +10,7 @@
 #include "halfgrad/optim/multi_step_lr.h"
 #include "halfgrad/optim/one_cycle_lr.h"
 #include "halfgrad/optim/optimizer.h"
+#include "halfgrad/optim/reduce_lr_on_plateau.h"
 #include "halfgrad/optim/sequential_lr.h"
 #include "halfgrad/optim/sgd.h"
 #include "halfgrad/optim/step_lr.h"

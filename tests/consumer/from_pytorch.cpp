@@ -162,6 +162,11 @@ void modules_optim_amp() {
   optim::AdamW adamw(model->parameters(), optim::AdamWOptions(1e-3).weight_decay(0.01));
   optim::StepLR step_lr(sgd, 10, 0.5);
   optim::OneCycleLR one_cycle(adamw, 0.4, 100);
+  optim::SGD plain_sgd(model->parameters(), optim::SGDOptions(0.1));
+  optim::ReduceLROnPlateau plateau(plain_sgd,
+                                   optim::ReduceLROnPlateauOptions().factor(0.5).patience(3));
+  for (int epoch = 0; epoch < 5; ++epoch) plateau.step(1.0);  // no improvement after the first
+  check(plateau.get_last_lr()[0] == 0.05, "ReduceLROnPlateau");
   amp::GradScaler scaler;
   sgd.zero_grad();
   Tensor loss;
