@@ -11,7 +11,8 @@
 // before bad epochs count again. No lr goes below its group's min_lr, and a reduction smaller
 // than eps is not made. Unlike the epoch schedules (lr_scheduler.h) its lrs depend on the
 // metrics seen, so it is not an LRScheduler; it changes the lrs only when it reduces them, so it
-// can follow a warm-up or be combined with set_lr. The optimizer must outlive it.
+// can follow a warm-up or be combined with set_lr. train::Checkpoint saves it (scheduler()).
+// The optimizer must outlive it.
 #include <cstdint>
 #include <vector>
 

@@ -81,7 +81,11 @@ Checkpoint& Checkpoint::scaler(amp::GradScaler& scaler) {
   return *this;
 }
 Checkpoint& Checkpoint::scheduler(optim::LRScheduler& scheduler) {
-  scheduler_ = &scheduler;
+  scheduler_ = access(scheduler);
+  return *this;
+}
+Checkpoint& Checkpoint::scheduler(optim::ReduceLROnPlateau& scheduler) {
+  scheduler_ = access(scheduler);
   return *this;
 }
 Checkpoint& Checkpoint::generator(Generator& generator) {
@@ -167,7 +171,7 @@ TrainingProgress Checkpoint::load_from_memory(const uint8_t* data, size_t size,
   check_registered(model_ != nullptr, c, "model", where);
   check_registered(optimizer_ != nullptr, c, "optimizer", where);
   check_registered(scaler_ != nullptr, c, "scaler", where);
-  check_registered(scheduler_ != nullptr, c, "scheduler", where);
+  check_registered(scheduler_.has_value(), c, "scheduler", where);
   check_registered(generator_ != nullptr, c, "generator", where);
   check_registered(loader_ != nullptr, c, "data", where);
   const data::DataLoaderState position =

@@ -18,7 +18,8 @@
 //              ("optim.<key>" tensors and metadata)
 //   scaler     the GradScaler's state_dict: scale, growth tracker, overflow streak, skip count
 //              and the options that drive the scale (loading applies them)
-//   scheduler  the LR scheduler's epoch counter and base lrs
+//   scheduler  the LR scheduler's epoch counter and base lrs, or ReduceLROnPlateau's epoch,
+//              best metric and counters (its lrs are the optimizer's)
 //   generator  a random Generator's (seed, offset): dropout and init draw the same numbers
 //   data       a DataLoader's seed, epoch and next batch: same order, same augmentation
 // plus the caller's TrainingProgress (epoch, step, named scalars).
@@ -33,7 +34,9 @@
 // file lacks, or a part nobody registered, is an error naming it.
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "halfgrad/amp/grad_scaler.h"
@@ -42,6 +45,7 @@
 #include "halfgrad/nn/module.h"
 #include "halfgrad/optim/lr_scheduler.h"
 #include "halfgrad/optim/optimizer.h"
+#include "halfgrad/optim/reduce_lr_on_plateau.h"
 
 namespace hg::train {
 
@@ -64,6 +68,7 @@ class Checkpoint {
   Checkpoint& optimizer(optim::Optimizer& optimizer);
   Checkpoint& scaler(amp::GradScaler& scaler);
   Checkpoint& scheduler(optim::LRScheduler& scheduler);
+  Checkpoint& scheduler(optim::ReduceLROnPlateau& scheduler);
   Checkpoint& generator(Generator& generator);
   Checkpoint& loader(data::DataLoader& loader);
 
@@ -77,7 +82,18 @@ class Checkpoint {
   nn::Module* model_ = nullptr;
   optim::Optimizer* optimizer_ = nullptr;
   amp::GradScaler* scaler_ = nullptr;
-  optim::LRScheduler* scheduler_ = nullptr;
+  // Either kind of scheduler, through its state dict.
+  struct SchedulerAccess {
+    std::function<optim::SchedulerStateDict()> state_dict;
+    std::function<void(const optim::SchedulerStateDict&)> load_state_dict;
+  };
+  template <typename Scheduler>
+  static SchedulerAccess access(Scheduler& scheduler) {
+    return {
+        [&scheduler] { return scheduler.state_dict(); },
+        [&scheduler](const optim::SchedulerStateDict& dict) { scheduler.load_state_dict(dict); }};
+  }
+  std::optional<SchedulerAccess> scheduler_;
   Generator* generator_ = nullptr;
   data::DataLoader* loader_ = nullptr;
 };

@@ -54,6 +54,9 @@ uint64_t to_u64(const std::string& key, const std::string& text, const std::stri
   return v;
 }
 
+const std::set<std::string> kSchedulerCounters = {"last_epoch", "num_bad_epochs",
+                                                  "cooldown_counter"};
+
 // Optimizer, scaler and scheduler values feed integer counters and lrs: finite, and the
 // counters whole numbers that a double holds exactly.
 void check_state_scalar(const std::string& key, double v, bool counter, const std::string& where) {
@@ -99,7 +102,9 @@ void parse_prefixed(const Metadata& meta, CheckpointContents& out, const std::st
       out.scaler[name] = v;
     } else if (prefix == "sched") {
       const double v = to_real(key, text, where);
-      check_state_scalar(key, v, name == "last_epoch", where);
+      // ReduceLROnPlateau's best is +-inf until it has seen a metric
+      if (name != "best" || !std::isinf(v))
+        check_state_scalar(key, v, kSchedulerCounters.count(name) > 0, where);
       out.scheduler[name] = v;
     }
   }

@@ -1,6 +1,7 @@
 // train::Checkpoint in one process: what it restores, what it refuses, and that a failed load
 // changes nothing.
 #include <filesystem>
+#include <limits>
 
 #include "test_util.h"
 
@@ -250,5 +251,38 @@ TEST_CASE("read_progress reads a checkpoint's progress without loading anything"
   nn::save_safetensors(tensors, path, meta);
   expect_error([&] { (void)train::read_progress(path); },
                {"read_progress", path, "\"train.best\"", "not a number"});
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("Checkpoint saves ReduceLROnPlateau: before its first metric (best = inf) and after") {
+  const std::string path = temp_file("plateau.ckpt");
+  nn::Linear fc{3, 2};
+  optim::SGD opt{fc.parameters(), optim::SGDOptions(0.1)};
+  optim::ReduceLROnPlateau plateau(opt, optim::ReduceLROnPlateauOptions().patience(1));
+  train::Checkpoint ckpt;
+  ckpt.optimizer(opt).scheduler(plateau);
+  ckpt.save(path);  // best is still +inf
+  ckpt.load(path);
+  CHECK(plateau.best() == std::numeric_limits<double>::infinity());
+  for (const double metric : {1.0, 2.0, 3.0}) plateau.step(metric);  // reduces once
+  CHECK(opt.param_groups()[0].lr() == doctest::Approx(0.01));
+  ckpt.save(path);
+  nn::Linear fc2{3, 2};
+  optim::SGD opt2{fc2.parameters(), optim::SGDOptions(0.1)};
+  optim::ReduceLROnPlateau resumed(opt2, optim::ReduceLROnPlateauOptions().patience(1));
+  train::Checkpoint ckpt2;
+  ckpt2.optimizer(opt2).scheduler(resumed);
+  ckpt2.load(path);
+  CHECK(resumed.best() == 1.0);
+  CHECK(resumed.last_epoch() == 3);
+  CHECK(resumed.num_bad_epochs() == 0);
+  CHECK(opt2.param_groups()[0].lr() == opt.param_groups()[0].lr());  // the optimizer's part
+  // an epoch schedule's file does not load into a plateau scheduler, and changes nothing
+  optim::StepLR step_lr(opt, 2);
+  train::Checkpoint epochs;
+  epochs.optimizer(opt).scheduler(step_lr);
+  epochs.save(path);
+  expect_error([&] { ckpt2.load(path); }, {"ReduceLROnPlateau.load_state_dict", "\"best\""});
+  CHECK(resumed.best() == 1.0);
   std::filesystem::remove(path);
 }
