@@ -5,9 +5,9 @@
 // the 16-bit copy.
 //
 //   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
-//   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, pow,
-//                   reciprocal, rsqrt, scalar / tensor, sum, var, layer_norm, group_norm: inputs
-//                   to fp32
+//   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, log1p,
+//                   expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var,
+//                   layer_norm, group_norm: inputs to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
 //                   input's dtype (batch_norm with fp32 statistics)
@@ -43,6 +43,9 @@ enum class OpId {
   BinaryCrossEntropyWithLogits,
   Exp,
   Log,
+  Log1p,
+  Expm1,
+  Softplus,
   Pow,
   Reciprocal,
   Rsqrt,

@@ -28,6 +28,59 @@ Tensor silu(const Tensor& x) {
   return x * sigmoid(x);
 }
 
+// PyTorch's formula, log1p(exp(beta x)) / beta unless beta x > threshold. The exp sees beta x
+// clamped to the threshold: where x itself is taken, an exp overflowing to inf would turn the
+// zero gradient of the unused branch into 0 * inf = NaN.
+Tensor softplus(const Tensor& input, double beta, double threshold) {
+  const Tensor x_in = amp::autocast(amp::OpId::Softplus, input);
+  autograd::check_floating(x_in, "softplus");
+  HG_CHECK(std::isfinite(beta) && beta != 0.0 && !std::isnan(threshold), "softplus: beta ", beta,
+           " must be finite and non-zero and threshold ", threshold, " a number, for ",
+           describe(x_in));
+  const bool widen = is_low_precision(x_in.dtype());
+  const Tensor x = widen ? x_in.to(kFloat32) : x_in;
+  const Tensor z = beta == 1.0 ? x : x * beta;
+  Tensor soft = log1p(exp(clamp_max(z, threshold)));
+  if (beta != 1.0) soft = soft / beta;
+  const Tensor out = where(gt(z, wrap_scalar(threshold, z)), x, soft);
+  return widen ? out.to(x_in.dtype()) : out;
+}
+
+namespace {
+
+// scale * (x > 0 ? x : alpha expm1(x)) in float for 16-bit x, rounded once. expm1 sees x
+// clamped to 0, so a large x cannot overflow it (and NaN its unused branch's gradient).
+Tensor scaled_elu(const Tensor& input, double alpha, double scale, const char* op) {
+  autograd::check_floating(input, op);
+  HG_CHECK(std::isfinite(alpha), op, ": alpha must be finite, got ", alpha, " for ",
+           describe(input));
+  const bool widen = is_low_precision(input.dtype());
+  const Tensor x = widen ? input.to(kFloat32) : input;
+  Tensor out = where(gt(x, wrap_scalar(0, x)), x, expm1(clamp_max(x, 0.0)) * alpha);
+  if (scale != 1.0) out = out * scale;
+  return widen ? out.to(input.dtype()) : out;
+}
+
+}  // namespace
+
+Tensor elu(const Tensor& x, double alpha) { return scaled_elu(x, alpha, 1.0, "elu"); }
+
+// The constants of Klambauer et al. (2017), as torch.nn.SELU.
+Tensor selu(const Tensor& x) {
+  return scaled_elu(x, 1.6732632423543772848170429916717, 1.0507009873554804934193349852946,
+                    "selu");
+}
+
+// In the input's dtype under autocast, as PyTorch's (on neither list): a 16-bit x is widened
+// first, so the softplus inside runs in fp32 and the result rounds once.
+Tensor mish(const Tensor& input) {
+  autograd::check_floating(input, "mish");
+  const bool widen = is_low_precision(input.dtype());
+  const Tensor x = widen ? input.to(kFloat32) : input;
+  const Tensor out = x * tanh(softplus(x));
+  return widen ? out.to(input.dtype()) : out;
+}
+
 // log(sum(exp(x))) over dims without overflow: the max is subtracted first (as a constant, so
 // the gradient is softmax(x)), and an infinite max is replaced by 0 so that inf - inf never
 // makes a NaN. 16-bit inputs compute in fp32 and round once at the end; under a 16-bit autocast

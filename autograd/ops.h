@@ -13,6 +13,8 @@ namespace hg {
 Tensor neg(const Tensor& x);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);  // log(1 + x), exact near 0 where log(1 + x) rounds to 0
+Tensor expm1(const Tensor& x);  // exp(x) - 1, exact near 0
 Tensor sqrt(const Tensor& x);
 Tensor rsqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
@@ -32,6 +34,14 @@ Tensor clamp_max(const Tensor& x, double max);
 // composites (autograd/composite_ops.cpp)
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor silu(const Tensor& x);
+// log(1 + exp(beta x)) / beta, or x itself where beta x > threshold, as torch's softplus;
+// fp32 under autocast (PyTorch's list), a 16-bit x otherwise computed in float, rounded once.
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+// x > 0 ? x : alpha (exp(x) - 1), as torch's elu; selu is scale * elu(x, alpha) with the fixed
+// self-normalising constants; mish is x tanh(softplus(x)).
+Tensor elu(const Tensor& x, double alpha = 1.0);
+Tensor selu(const Tensor& x);
+Tensor mish(const Tensor& x);
 // x with `value` where mask (bool, broadcasting to x's shape) is true.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // scale * x + shift in one pass, the scalars kept in float (double for fp64): the scalar

@@ -54,6 +54,10 @@ const char* unary_name(UnaryOp op) {
       return "sin";
     case UnaryOp::Cos:
       return "cos";
+    case UnaryOp::Log1p:
+      return "log1p";
+    case UnaryOp::Expm1:
+      return "expm1";
     case UnaryOp::Affine:
       return "affine";
   }
@@ -145,7 +149,8 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
 bool promotes_to_float(UnaryOp op) {
   return op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
          op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal ||
-         op == UnaryOp::Pow || op == UnaryOp::Sin || op == UnaryOp::Cos;
+         op == UnaryOp::Pow || op == UnaryOp::Sin || op == UnaryOp::Cos || op == UnaryOp::Log1p ||
+         op == UnaryOp::Expm1;
 }
 
 bool whole_bounds(UnaryOp op, const UnaryParams& p) {
@@ -194,6 +199,13 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryParams params = {}) {
 Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
 Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, amp::autocast(amp::OpId::Exp, x)); }
 Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, amp::autocast(amp::OpId::Log, x)); }
+// fp32 under autocast, as PyTorch's list has them.
+Tensor log1p(const Tensor& x) {
+  return unary_op(UnaryOp::Log1p, amp::autocast(amp::OpId::Log1p, x));
+}
+Tensor expm1(const Tensor& x) {
+  return unary_op(UnaryOp::Expm1, amp::autocast(amp::OpId::Expm1, x));
+}
 Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
 Tensor rsqrt(const Tensor& x) {
   return unary_op(UnaryOp::Rsqrt, amp::autocast(amp::OpId::Rsqrt, x));

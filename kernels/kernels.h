@@ -31,6 +31,9 @@ enum class UnaryOp {
   ScalarDiv,  // params.a / x: a true division, the scalar kept in the compute type
   Sin,
   Cos,
+  Log1p,  // log(1 + x), accurate for small x
+  Expm1,  // exp(x) - 1, accurate for small x; its backward reads x: exp(x), where PyTorch's
+          // y + 1 cancels to 0 for x below about -17 in fp32
   Affine  // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {

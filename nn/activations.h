@@ -1,8 +1,9 @@
 #pragma once
-// The elementwise activation layers: each is its free function (autograd/ops.h) as a Module,
-// for Sequential. They hold nothing but, for LeakyReLU, the slope.
+// The activation layers: each is its free function (autograd/ops.h) as a Module, for
+// Sequential. They hold nothing but their arguments (a slope, alpha, beta, a dim).
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/nn/module.h"
@@ -32,6 +33,12 @@ struct Sigmoid : ElementwiseActivation<hg::sigmoid> {
 struct Tanh : ElementwiseActivation<hg::tanh> {
   Tanh() : ElementwiseActivation("Tanh") {}
 };
+struct SELU : ElementwiseActivation<hg::selu> {
+  SELU() : ElementwiseActivation("SELU") {}
+};
+struct Mish : ElementwiseActivation<hg::mish> {  // x * tanh(softplus(x))
+  Mish() : ElementwiseActivation("Mish") {}
+};
 
 // x > 0 ? x : negative_slope * x.
 class LeakyReLU : public Module {
@@ -45,6 +52,55 @@ class LeakyReLU : public Module {
   }
 
   double negative_slope;
+};
+
+// x > 0 ? x : alpha * (exp(x) - 1).
+class ELU : public Module {
+ public:
+  explicit ELU(double alpha_value = 1.0) : Module("ELU"), alpha(alpha_value) {}
+  Tensor forward(const Tensor& x) override { return elu(x, alpha); }
+  std::string describe() const override {
+    std::ostringstream out;
+    out << "ELU(alpha=" << alpha << ")";
+    return out.str();
+  }
+
+  double alpha;
+};
+
+// log(1 + exp(beta * x)) / beta, linear above the threshold (fp32 under autocast).
+class Softplus : public Module {
+ public:
+  explicit Softplus(double beta_value = 1.0, double threshold_value = 20.0)
+      : Module("Softplus"), beta(beta_value), threshold(threshold_value) {}
+  Tensor forward(const Tensor& x) override { return softplus(x, beta, threshold); }
+  std::string describe() const override {
+    std::ostringstream out;
+    out << "Softplus(beta=" << beta << ", threshold=" << threshold << ")";
+    return out.str();
+  }
+
+  double beta, threshold;
+};
+
+// softmax or log_softmax along dim (a classifier's last layer; fp32 under autocast).
+template <Tensor (*Fn)(const Tensor&, int64_t)>
+class DimActivation : public Module {
+ public:
+  DimActivation(std::string type_name, int64_t dim_value)
+      : Module(std::move(type_name)), dim(dim_value) {}
+  Tensor forward(const Tensor& x) override { return Fn(x, dim); }
+  std::string describe() const override {
+    return type_name() + "(dim=" + std::to_string(dim) + ")";
+  }
+
+  int64_t dim;
+};
+struct Softmax : DimActivation<hg::softmax> {
+  explicit Softmax(int64_t dim_value) : DimActivation("Softmax", dim_value) {}
+};
+struct LogSoftmax : DimActivation<hg::log_softmax> {
+  explicit LogSoftmax(int64_t dim_value) : DimActivation("LogSoftmax", dim_value) {}
 };
 
 }  // namespace hg::nn

@@ -19,6 +19,7 @@ using hg::conv1d;
 using hg::conv2d;
 using hg::cross_entropy;
 using hg::dropout;
+using hg::elu;
 using hg::embedding;
 using hg::gelu;
 using hg::group_norm;
@@ -34,16 +35,19 @@ using hg::log_softmax;
 using hg::logsumexp;
 using hg::max_pool1d;
 using hg::max_pool2d;
+using hg::mish;
 using hg::mse_loss;
 using hg::nll_loss;
 using hg::one_hot;
 using hg::pad;
 using hg::PadMode;
 using hg::relu;
+using hg::selu;
 using hg::sigmoid;
 using hg::silu;
 using hg::smooth_l1_loss;
 using hg::softmax;
+using hg::softplus;
 using hg::tanh;
 
 }  // namespace hg::nn::functional

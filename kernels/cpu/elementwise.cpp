@@ -91,6 +91,10 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
       return unary_loop<T>(in, out, [](C x) { return std::sin(x); });
     case UnaryOp::Cos:
       return unary_loop<T>(in, out, [](C x) { return std::cos(x); });
+    case UnaryOp::Log1p:
+      return unary_loop<T>(in, out, [](C x) { return std::log1p(x); });
+    case UnaryOp::Expm1:
+      return unary_loop<T>(in, out, [](C x) { return std::expm1(x); });
     case UnaryOp::Affine:
       return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
   }

@@ -116,6 +116,10 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
       return backward_loop<T>(v, g, out, [](C x) { return std::cos(x); });
     case UnaryOp::Cos:
       return backward_loop<T>(v, g, out, [](C x) { return -std::sin(x); });
+    case UnaryOp::Log1p:
+      return backward_loop<T>(v, g, out, [](C x) { return C(1) / (C(1) + x); });
+    case UnaryOp::Expm1:
+      return backward_loop<T>(v, g, out, [](C x) { return std::exp(x); });
     case UnaryOp::Affine:
       return backward_loop<T>(v, g, out, [a](C) { return a; });
   }

@@ -169,6 +169,10 @@ __device__ inline float exp_(float x) { return ::expf(x); }
 __device__ inline double exp_(double x) { return ::exp(x); }
 __device__ inline float log_(float x) { return ::logf(x); }
 __device__ inline double log_(double x) { return ::log(x); }
+__device__ inline float log1p_(float x) { return ::log1pf(x); }
+__device__ inline double log1p_(double x) { return ::log1p(x); }
+__device__ inline float expm1_(float x) { return ::expm1f(x); }
+__device__ inline double expm1_(double x) { return ::expm1(x); }
 __device__ inline float sqrt_(float x) { return ::sqrtf(x); }
 __device__ inline double sqrt_(double x) { return ::sqrt(x); }
 __device__ inline float erf_(float x) { return ::erff(x); }

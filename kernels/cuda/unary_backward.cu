@@ -70,6 +70,10 @@ struct Derivative {
         return cos_(v);
       case UnaryOp::Cos:
         return -sin_(v);
+      case UnaryOp::Log1p:
+        return C(1) / (C(1) + v);
+      case UnaryOp::Expm1:
+        return exp_(v);
       case UnaryOp::Affine:
         return a;
       default:

@@ -152,6 +152,13 @@ void modules_optim_amp() {
             interpolate(image, InterpolateOptions().size({7, 7})).sizes() == Shape{1, 3, 7, 7} &&
             group_norm(image, 3).sizes() == image.sizes(),
         "padding, upsampling, group_norm");
+  const Tensor logits = randn({2, 5});
+  check(nn::Softplus(2)(logits).sizes() == logits.sizes() &&
+            nn::ELU(0.5)(logits).sizes() == logits.sizes() &&
+            nn::Mish()(logits).sizes() == logits.sizes() &&
+            nn::LogSoftmax(1)(logits).sizes() == logits.sizes() &&
+            log1p(abs(logits)).sizes() == logits.sizes(),
+        "activations");
   nn::CrossEntropyLoss criterion(nn::CrossEntropyLossOptions().label_smoothing(0.1));
   check(criterion(model->forward(x), t).item<float>() ==
                 cross_entropy(model->forward(x), t, Reduction::Mean, -100, 0.1).item<float>() &&

@@ -127,3 +127,22 @@ TEST_CASE("cuda pad, interpolate: the CPU's values and gradients") {
         Kind::Reduction);
   }
 }
+
+TEST_CASE("cuda log1p, expm1 and the activations built on them: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({5, 9}, dtype, 44);
+    cuda_test::check_op(
+        "log1p", {x}, [](const Inputs& in) { return log1p(abs(in[0])); }, Kind::Ulp);
+    cuda_test::check_op(
+        "expm1", {x}, [](const Inputs& in) { return expm1(in[0]); }, Kind::Ulp);
+    cuda_test::check_op(
+        "softplus", {x}, [](const Inputs& in) { return softplus(in[0], 2.0, 1.0); }, Kind::Ulp);
+    cuda_test::check_op(
+        "elu", {x}, [](const Inputs& in) { return elu(in[0], 0.5); }, Kind::Ulp);
+    cuda_test::check_op(
+        "selu", {x}, [](const Inputs& in) { return selu(in[0]); }, Kind::Ulp);
+    cuda_test::check_op(
+        "mish", {x}, [](const Inputs& in) { return mish(in[0]); }, Kind::Ulp);
+  }
+}
