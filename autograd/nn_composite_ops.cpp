@@ -8,6 +8,7 @@
 #include "halfgrad/autograd/nn_ops.h"
 #include "halfgrad/autograd/op_helpers.h"
 #include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg {
 
@@ -114,6 +115,21 @@ Tensor group_norm(const Tensor& x_raw, int64_t num_groups, const Tensor& weight_
   if (weight.defined()) y = y * wide(weight).view(per_channel);
   if (bias.defined()) y = y + wide(bias).view(per_channel);
   return widen ? y.to(x.dtype()) : y;
+}
+
+// The mask in x's dtype, scaled by 1 / (1 - p) there, then one multiply: PyTorch's noise tensor
+// does the same. It holds no gradient, so x's gradient is g times the mask.
+Tensor dropout2d(const Tensor& x, double p, bool training) {
+  autograd::check_floating(x, "dropout2d");
+  HG_CHECK(x.dim() == 3 || x.dim() == 4,
+           "dropout2d: expected input [N, C, H, W] or [C, H, W], got ", describe(x));
+  HG_CHECK(p >= 0.0 && p <= 1.0, "dropout2d: probability ", p, " is outside [0, 1] (input ",
+           describe(x), ")");
+  if (!training || p == 0.0) return x;
+  Shape per_channel = x.sizes();
+  per_channel[per_channel.size() - 1] = 1;
+  per_channel[per_channel.size() - 2] = 1;
+  return x * dropout(ones(per_channel, x.options()), p, true);
 }
 
 }  // namespace hg

@@ -110,6 +110,9 @@ Tensor interpolate(const Tensor& x, const InterpolateOptions& options);
 // Zeroes each element with probability p and scales the rest by 1 / (1 - p), when training.
 // The mask comes from the default generator (manual_seed makes it reproducible).
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true);
+// Zeroes whole channels: x [N, C, H, W] (or [C, H, W]) times a mask [N, C, 1, 1] of 0 and
+// 1 / (1 - p) drawn by dropout, as torch's dropout2d (autograd/nn_composite_ops.cpp).
+Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true);
 
 // weight [V, D], index int64 [*] -> [*, D]
 Tensor embedding(const Tensor& index, const Tensor& weight);

@@ -78,8 +78,8 @@ void check_pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, 
     const int64_t size = x.size(x.dim() - 1 - static_cast<int64_t>(pair));
     const int64_t before = pads[2 * pair], after = pads[2 * pair + 1];
     if (mode == PadMode::Constant) {
-      HG_CHECK(size + before + after >= 0, "pad: cropping more than the dim holds in ",
-               describe_call());
+      const int64_t cropped = std::max<int64_t>(-before, 0) + std::max<int64_t>(-after, 0);
+      HG_CHECK(cropped <= size, "pad: cropping more than the dim holds in ", describe_call());
       continue;
     }
     const int64_t limit = mode == PadMode::Reflect ? size - 1 : size;
@@ -207,8 +207,11 @@ void check_interpolate(const Tensor& x, const InterpolateOptions& o) {
       continue;
     }
     const double scale = (*o.scale_factor_)[axis];
-    HG_CHECK(std::isfinite(scale) && scale > 0 && std::floor(x.size(2 + axis) * scale) >= 1,
-             "interpolate: scale_factor ", scale, " gives an empty output for ", describe(x));
+    const double length = std::floor(static_cast<double>(x.size(2 + axis)) * scale);
+    HG_CHECK(std::isfinite(scale) && scale > 0 && length >= 1, "interpolate: scale_factor ", scale,
+             " gives an empty output for ", describe(x));
+    HG_CHECK(length <= 1e12, "interpolate: scale_factor ", scale, " gives ", length,
+             " elements along a dim of ", describe(x));
   }
 }
 

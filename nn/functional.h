@@ -19,6 +19,7 @@ using hg::conv1d;
 using hg::conv2d;
 using hg::cross_entropy;
 using hg::dropout;
+using hg::dropout2d;
 using hg::elu;
 using hg::embedding;
 using hg::gelu;

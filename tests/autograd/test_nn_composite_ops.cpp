@@ -234,6 +234,36 @@ TEST_CASE("conv1d: gradcheck, autocast and errors") {
   expect_error([&] { conv1d(x, zeros({2, 4, 3}), Tensor(), 0); }, {"conv1d", "stride 0"});
 }
 
+TEST_CASE("dropout2d: whole channels, scaled, reproducible, its gradient the mask") {
+  manual_seed(34);
+  Tensor x = (randn({4, 6, 3, 5}, kFloat64).abs() + 1.0).requires_grad_();  // never 0
+  const Tensor y = dropout2d(x, 0.25);
+  const Tensor kept = ne(y.detach(), scalar_tensor(0.0, kFloat64));
+  // each channel all kept or all dropped; kept values scaled by 1 / (1 - p)
+  int dropped = 0;
+  for (const double count : values(kept.to(kFloat64).sum({2, 3}))) {
+    CHECK((count == 0.0 || count == 15.0));
+    dropped += count == 0.0;
+  }
+  CHECK(dropped > 0);
+  CHECK(dropped < 24);
+  expect_close(values(where(kept, y.detach(), zeros_like(y.detach()))),
+               values(where(kept, x.detach() / 0.75, zeros_like(y.detach()))), 0, 1e-15);
+  y.sum().backward();
+  CHECK(values(x.grad()) ==
+        values(where(kept, full_like(y.detach(), 1 / 0.75), zeros_like(y.detach()))));
+  // the same seed, the same channels
+  manual_seed(34);
+  (void)randn({4, 6, 3, 5}, kFloat64);
+  CHECK(hg::test::same_bits(dropout2d(x.detach(), 0.25), y.detach()));
+  // eval and p = 0 pass x through; an unbatched [C, H, W] works
+  CHECK(dropout2d(x, 0.5, false).is_same(x));
+  CHECK(dropout2d(zeros({3, 2, 2}), 0.5).sizes() == Shape{3, 2, 2});
+  expect_error([] { dropout2d(zeros({3, 4}), 0.5); }, {"dropout2d", "[C, H, W]", "[3, 4]"});
+  expect_error([] { dropout2d(zeros({1, 3, 4, 4}), 1.5); }, {"dropout2d", "1.5"});
+  CHECK(nn::Dropout2d(0.2).describe() == "Dropout2d(p=0.2)");
+}
+
 TEST_CASE("1-D pools: PyTorch's values and gradients, and errors under their own names") {
   // torch 1.13, float64, x [2, 2, 7]: F.max_pool1d(x, 3, 2, 1), F.avg_pool1d(x, 3, 2, 1,
   // count_include_pad=False), F.adaptive_avg_pool1d(x, 3), F.adaptive_max_pool1d(x, 4)

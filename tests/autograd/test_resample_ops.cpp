@@ -144,6 +144,8 @@ TEST_CASE("pad: errors name the mode, the pads and the input") {
       {"circular pad", "no larger than the dim"});
   expect_error([&] { pad(x, {-1, 0}, PadMode::Replicate); }, {"replicate pad", ">= 0"});
   expect_error([&] { pad(x, {-2, -2}); }, {"cropping more than the dim holds", "{-2, -2}"});
+  expect_error([&] { pad(x, {-4, 5}); }, {"cropping more than the dim holds", "{-4, 5}"});
+  CHECK(pad(x, {-1, -2}).sizes() == Shape{2, 0});
   expect_error([&] { pad(x, {1, 1}, PadMode::Reflect, 2.0); }, {"only for constant mode"});
   expect_error([&] { pad(arange(3), {1, 1}, PadMode::Reflect); }, {"floating-point", "int64"});
   expect_error([&] { pad(zeros({2}, kFloat16), {1, 1}, PadMode::Constant, 1e6); }, {"pad"});
@@ -368,6 +370,8 @@ TEST_CASE("interpolate: errors name the options and the input") {
   expect_error([&] { interpolate(x, InterpolateOptions().size({0, 2})); }, {"(0, 2)", "positive"});
   expect_error([&] { interpolate(x, InterpolateOptions().scale_factor(0.2)); },
                {"scale_factor 0.2", "empty output", "[1, 2, 3, 4]"});
+  expect_error([&] { interpolate(x, InterpolateOptions().scale_factor(1e300)); },
+               {"scale_factor 1e+300", "elements along a dim"});
   expect_error([&] { interpolate(x, InterpolateOptions().scale_factor(2).align_corners(true)); },
                {"align_corners", "nearest"});
   expect_error(

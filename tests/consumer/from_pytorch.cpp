@@ -144,6 +144,11 @@ void modules_optim_amp() {
   nn::Conv1d conv1(nn::Conv1dOptions(8, 16, 5).stride(2));
   nn::GroupNorm group_norm_layer(4, 16);
   check(group_norm_layer(conv1(randn({2, 8, 21}))).sizes() == Shape{2, 16, 9}, "Conv1d, GroupNorm");
+  nn::Dropout2d channel_dropout(0.1);
+  check(channel_dropout(randn({2, 16, 3, 3})).sizes() == Shape{2, 16, 3, 3} &&
+            nn::MaxPool1d(2)(randn({2, 16, 9})).sizes() == Shape{2, 16, 4} &&
+            nn::AdaptiveAvgPool1d(1)(randn({2, 16, 9})).sizes() == Shape{2, 16, 1},
+        "Dropout2d, 1-D pools");
   nn::ReflectionPad2d reflection(1);
   nn::Upsample upsample(nn::UpsampleOptions().scale_factor(2).mode(InterpolateMode::Bilinear));
   const Tensor image = randn({1, 3, 4, 4});

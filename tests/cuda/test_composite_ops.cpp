@@ -92,6 +92,14 @@ TEST_CASE("cuda group_norm, conv1d, 1-D pools: the CPU's values and gradients") 
     cuda_test::check_op(
         "max_pool1d", {signal}, [](const Inputs& in) { return max_pool1d(in[0], 3, 2, 1); },
         Kind::Exact);
+    // the mask comes from dropout's kernel, whose stream the devices share (reseeded per call)
+    cuda_test::check_op(
+        "dropout2d", {x},
+        [](const Inputs& in) {
+          manual_seed(9);
+          return dropout2d(in[0], 0.4);
+        },
+        Kind::Exact);
     cuda_test::check_op(
         "adaptive_avg_pool1d", {signal},
         [](const Inputs& in) { return adaptive_avg_pool1d(in[0], 4); }, Kind::Reduction);
