@@ -6,7 +6,7 @@
 //
 //   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, log1p,
-//                   expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var,
+//                   expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var, cumsum,
 //                   layer_norm, group_norm: inputs to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
@@ -53,6 +53,7 @@ enum class OpId {
   Sum,
   Mean,
   Var,
+  Cumsum,
   BatchNorm,
   LayerNorm,
   GroupNorm,

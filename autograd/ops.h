@@ -106,6 +106,10 @@ Tensor var(const Tensor& x);  // over all elements, correction 1
 Tensor std(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false,
            int64_t correction = 1);
 Tensor std(const Tensor& x);
+// Running sums along dim, as torch.cumsum: floating sums in double, each rounded once (fp32
+// under autocast); int64 in int64, and bool/uint8 inputs give int64. The gradient is the
+// gradient's running sum from the other end.
+Tensor cumsum(const Tensor& x, int64_t dim);
 // log(sum(exp(x), dims)), computed without overflow; its gradient is softmax over dims.
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).

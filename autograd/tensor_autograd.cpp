@@ -104,6 +104,9 @@ Tensor Tensor::min() const { return hg::min(*this); }
 Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return hg::argmax(*this, dim, keepdim); }
 Tensor Tensor::matmul(const Tensor& other) const { return hg::matmul(*this, other); }
 Tensor Tensor::exp() const { return hg::exp(*this); }
+Tensor Tensor::log1p() const { return hg::log1p(*this); }
+Tensor Tensor::cumsum(int64_t dim) const { return hg::cumsum(*this, dim); }
+Tensor Tensor::expm1() const { return hg::expm1(*this); }
 Tensor Tensor::log() const { return hg::log(*this); }
 Tensor Tensor::sqrt() const { return hg::sqrt(*this); }
 Tensor Tensor::abs() const { return hg::abs(*this); }

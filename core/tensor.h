@@ -134,6 +134,9 @@ class Tensor {
   Tensor matmul(const Tensor& other) const;
   Tensor exp() const;
   Tensor log() const;
+  Tensor log1p() const;
+  Tensor cumsum(int64_t dim) const;
+  Tensor expm1() const;
   Tensor sqrt() const;
   Tensor abs() const;
   Tensor relu() const;

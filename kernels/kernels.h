@@ -80,6 +80,11 @@ using ArgReduceFn = void (*)(bool is_max, const TensorView& in, int dim, const T
 // gets the column indices sorted by value, stable (ties keep their order), NaN after every number
 // (before every number when descending), as torch.sort(stable=True).
 using ArgsortFn = void (*)(const TensorView& in, const TensorView& out, bool descending);
+// Inclusive prefix sums along the middle dim of contiguous [outer, n, inner] views of one dtype
+// (floating, or int64): out[o][i][k] = sum of in[o][j][k] over j <= i (j >= i when reverse).
+// Floating sums run in double, each rounded once to float and then to the dtype, on every
+// device alike; int64 in int64.
+using CumsumFn = void (*)(const TensorView& in, const TensorView& out, bool reverse);
 // c[i] = a[i] @ b[i] (+ c[i] when accumulate) for every batch index i: a [*, M, K],
 // b [*, K, N], c [*, M, N] with the same batch dims; a and b may be strided or broadcast
 // (stride 0 in batch dims); c is contiguous. Floating dtypes, all equal.
@@ -114,6 +119,7 @@ extern DispatchTable<WhereFn> where;
 extern DispatchTable<ReduceFn> reduce;
 extern DispatchTable<ArgReduceFn> arg_reduce;
 extern DispatchTable<ArgsortFn> argsort;
+extern DispatchTable<CumsumFn> cumsum;
 extern DispatchTable<GemmFn> gemm;
 extern DispatchTable<GemmBiasFn> gemm_bias;
 extern DispatchTable<GemmBiasGradFn> gemm_bias_grad;

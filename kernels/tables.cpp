@@ -13,6 +13,7 @@ DispatchTable<WhereFn> where{"where", {cpu::where, nullptr}};
 DispatchTable<ReduceFn> reduce{"reduce", {cpu::reduce, nullptr}};
 DispatchTable<ArgReduceFn> arg_reduce{"arg_reduce", {cpu::arg_reduce, nullptr}};
 DispatchTable<ArgsortFn> argsort{"argsort", {cpu::argsort, nullptr}};
+DispatchTable<CumsumFn> cumsum{"cumsum", {cpu::cumsum, nullptr}};
 DispatchTable<GemmFn> gemm{"gemm", {cpu::gemm, nullptr}};
 DispatchTable<GemmBiasFn> gemm_bias{"gemm_bias", {cpu::gemm_bias, nullptr}};
 DispatchTable<GemmBiasGradFn> gemm_bias_grad{"gemm_bias_grad", {cpu::gemm_bias_grad, nullptr}};

@@ -126,6 +126,17 @@ std::vector<Tensor> Module::buffers(bool recurse) const {
   return out;
 }
 
+std::vector<std::shared_ptr<Module>> Module::children() const {
+  std::vector<std::shared_ptr<Module>> out;
+  for (const auto& [name, child] : children_) out.push_back(child);
+  return out;
+}
+
+void Module::apply(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (const auto& [name, module] : named_modules()) fn(*module);
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() const {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> out;
   std::set<const Module*> seen;

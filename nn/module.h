@@ -3,6 +3,7 @@
 // Layers are held as std::shared_ptr (register_module returns the pointer you registered),
 // and to(DType)/to(Device) convert parameters in place, so an optimizer built earlier keeps
 // pointing at the same tensors.
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -50,6 +51,13 @@ class Module : public std::enable_shared_from_this<Module> {
   }
   // Every descendant by dotted name, depth first; a module reachable twice is listed once.
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules() const;
+  std::vector<std::shared_ptr<Module>> children() const;  // the direct ones, in order
+  // fn(m) for this module, then for every descendant once, parents before their children, as
+  // libtorch's apply: the place for a custom initialisation, e.g.
+  //   model->apply([](nn::Module& m) {
+  //     if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) nn::init::kaiming_normal_(conv->weight);
+  //   });
+  void apply(const std::function<void(Module&)>& fn);
 
   virtual void train(bool on = true);
   void eval() { train(false); }

@@ -15,6 +15,7 @@ void reduce(ReduceOp op, const TensorView& in, const TensorView& out);
 void arg_reduce(bool is_max, const TensorView& in, int dim, const TensorView* values,
                 const TensorView& indices);
 void argsort(const TensorView& in, const TensorView& out, bool descending);
+void cumsum(const TensorView& in, const TensorView& out, bool reverse);
 void softmax(bool log, const TensorView& in, const TensorView& out);
 void softmax_backward(bool log, const TensorView& y, const TensorView& grad_out,
                       const TensorView& grad_in);

@@ -21,6 +21,7 @@ void reduce(kernels::ReduceOp op, const kernels::TensorView& in, const kernels::
 void arg_reduce(bool is_max, const kernels::TensorView& in, int dim,
                 const kernels::TensorView* values, const kernels::TensorView& indices);
 void argsort(const kernels::TensorView& in, const kernels::TensorView& out, bool descending);
+void cumsum(const kernels::TensorView& in, const kernels::TensorView& out, bool reverse);
 void gemm(const kernels::TensorView& a, const kernels::TensorView& b, const kernels::TensorView& c,
           bool accumulate);
 void gemm_bias(const kernels::TensorView& a, const kernels::TensorView& b,

@@ -20,6 +20,7 @@ namespace {
   kernels::reduce.set(DeviceType::CUDA, &reduce);
   kernels::arg_reduce.set(DeviceType::CUDA, &arg_reduce);
   kernels::argsort.set(DeviceType::CUDA, &argsort);
+  kernels::cumsum.set(DeviceType::CUDA, &cumsum);
   kernels::gemm.set(DeviceType::CUDA, &gemm);
   kernels::gemm_bias.set(DeviceType::CUDA, &gemm_bias);
   kernels::gemm_bias_grad.set(DeviceType::CUDA, &gemm_bias_grad);

@@ -147,6 +147,8 @@ TEST_CASE("the math methods give their free functions' results") {
   CHECK(same_bits(odd.isnan(), isnan(odd)));
   CHECK(same_bits(odd.isinf(), isinf(odd)));
   CHECK(same_bits(odd.isfinite(), isfinite(odd)));
+  CHECK(same_bits(x.abs().log1p(), log1p(abs(x))));
+  CHECK(same_bits(x.expm1(), expm1(x)));
   CHECK(x.allclose(x * (1 + 1e-6)));
   CHECK_FALSE(odd.allclose(odd));
   CHECK(odd.allclose(odd, 1e-5, 1e-8, /*equal_nan=*/true));

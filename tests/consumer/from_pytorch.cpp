@@ -80,6 +80,10 @@ void tensors() {
             flip(x, {0})[0][0].item<float>() == 3 &&
             one_hot(from_vector<int64_t>({2}), 10).sum().item<int64_t>() == 1,
         "std, flip, one_hot");
+  const Tensor series = from_vector<float>({1, 2, 3});
+  check(cumsum(series, 0)[2].item<float>() == 6 && series.cumsum(0)[1].item<float>() == 3 &&
+            log1p(series).sizes() == series.sizes() && series.expm1().sizes() == series.sizes(),
+        "cumsum, log1p, expm1");
   Tensor z = x.clone();
   z.add_(x);
   z.mul_(2);

@@ -330,3 +330,19 @@ TEST_CASE("init: uniform_ and normal_ check their range and dtype") {
   nn::init::uniform_(w, 0.5, 0.5);  // an empty range is a constant
   CHECK(values(w) == std::vector<double>(3, 0.5));
 }
+
+TEST_CASE("module: apply visits the module and each descendant once, parents first, and children") {
+  auto shared = std::make_shared<nn::Linear>(4, 4);
+  nn::Sequential net{std::make_shared<nn::Conv2d>(1, 4, 3), shared, std::make_shared<nn::ReLU>(),
+                     shared};
+  std::vector<std::string> visited;
+  net.apply([&](nn::Module& m) { visited.push_back(m.type_name()); });
+  CHECK(visited == std::vector<std::string>{"Sequential", "Conv2d", "Linear", "ReLU"});
+  CHECK(net.children().size() == 4);  // the shared Linear twice, as registered
+  CHECK(net.children()[1] == shared);
+  // the use it is for: a custom initialisation by layer type
+  net.apply([](nn::Module& m) {
+    if (auto* linear = dynamic_cast<nn::Linear*>(&m)) nn::init::constant_(linear->weight, 0.5);
+  });
+  CHECK(values(shared->weight) == std::vector<double>(16, 0.5));
+}
