@@ -143,6 +143,18 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim = 0);
 
+// ---- layout (autograd/layout_ops.cpp): any dtype ----
+// The lower (upper) triangle of the last two dims: elements with col - row <= diagonal
+// (>= diagonal) kept, the rest 0, as torch.tril / torch.triu.
+Tensor tril(const Tensor& x, int64_t diagonal = 0);
+Tensor triu(const Tensor& x, int64_t diagonal = 0);
+// x shifted cyclically by shifts[k] along dims[k], as torch.roll; no dims: over the flattened x.
+Tensor roll(const Tensor& x, const std::vector<int64_t>& shifts,
+            const std::vector<int64_t>& dims = {});
+// x tiled repeats[i] times along dim i, as torch's x.repeat (more repeats than dims: leading
+// dims of 1 added first).
+Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats);
+
 // ---- splitting and indexing (autograd/index_ops.cpp) ----
 // Views of x along dim, as torch.split: pieces of split_size (the last may be smaller), or of
 // the given sizes (which must sum to size(dim)).

@@ -80,6 +80,11 @@ void tensors() {
             flip(x, {0})[0][0].item<float>() == 3 &&
             one_hot(from_vector<int64_t>({2}), 10).sum().item<int64_t>() == 1,
         "std, flip, one_hot");
+  const Tensor square = arange(9, kFloat32).reshape({3, 3});
+  check(tril(square)[0][1].item<float>() == 0 && triu(square, 1)[1][2].item<float>() == 5 &&
+            roll(square, {2}, {0})[0][0].item<float>() == 3 &&
+            repeat(square, {2, 1}).sizes() == Shape{6, 3},
+        "tril, triu, roll, repeat");
   const Tensor series = from_vector<float>({1, 2, 3});
   check(cumsum(series, 0)[2].item<float>() == 6 && series.cumsum(0)[1].item<float>() == 3 &&
             log1p(series).sizes() == series.sizes() && series.expm1().sizes() == series.sizes(),

@@ -154,3 +154,26 @@ TEST_CASE("cuda log1p, expm1 and the activations built on them: the CPU's values
         "mish", {x}, [](const Inputs& in) { return mish(in[0]); }, Kind::Ulp);
   }
 }
+
+TEST_CASE("cuda tril, triu, roll, repeat: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::strided_input({2, 5, 4}, dtype, 47);
+    cuda_test::check_op(
+        "tril", {x}, [](const Inputs& in) { return tril(in[0], 1); }, Kind::Exact);
+    cuda_test::check_op(
+        "triu", {x}, [](const Inputs& in) { return triu(in[0], -1); }, Kind::Exact);
+    cuda_test::check_op(
+        "roll", {x},
+        [](const Inputs& in) {
+          return roll(in[0], {3, -1}, {1, 2});
+        },
+        Kind::Exact);
+    cuda_test::check_op(
+        "repeat", {x},
+        [](const Inputs& in) {
+          return repeat(in[0], {2, 1, 3, 1});
+        },
+        Kind::Exact, true, Kind::Reduction);  // the tiles' gradients summed in another order
+  }
+}
