@@ -1,7 +1,8 @@
 // Unary ops: load, compute in float (double for fp64), round once on store. The formulas are
 // the CPU's (kernels/cpu/elementwise.cpp) operation for operation; +, -, *, /, sqrt are
-// correctly rounded on both, so only exp/log/erf/tanh/pow/log1p/expm1 can differ (by an ulp or so). One
-// exception: 16-bit GELU takes the branch-free form of kernels/cuda/gelu_16bit.h, for speed.
+// correctly rounded on both, so only exp/log/erf/tanh/pow/log1p/expm1 can differ (by an ulp or
+// so). One exception: 16-bit GELU takes the branch-free form of kernels/cuda/gelu_16bit.h, for
+// speed.
 #include "halfgrad/kernels/cuda/cuda_kernels.h"
 #include "halfgrad/kernels/cuda/elementwise.cuh"
 #include "halfgrad/kernels/cuda/gelu_16bit.h"
