@@ -64,6 +64,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Mean, "mean", CastPolicy::Passthrough},  // as PyTorch: accumulates in float anyway
     {OpId::Var, "var", CastPolicy::Float32},
     {OpId::Cumsum, "cumsum", CastPolicy::Float32},
+    {OpId::Norm, "norm/cosine_similarity", CastPolicy::Float32},
     {OpId::BatchNorm, "batch_norm", CastPolicy::Passthrough},  // fp32 statistics, input's dtype
     {OpId::LayerNorm, "layer_norm", CastPolicy::Float32},
     {OpId::GroupNorm, "group_norm", CastPolicy::Float32},

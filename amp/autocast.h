@@ -7,7 +7,7 @@
 //   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, log1p,
 //                   expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var, cumsum,
-//                   layer_norm, group_norm: inputs to fp32
+//                   norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
 //                   input's dtype (batch_norm with fp32 statistics)
@@ -54,6 +54,7 @@ enum class OpId {
   Mean,
   Var,
   Cumsum,
+  Norm,  // norm and cosine_similarity
   BatchNorm,
   LayerNorm,
   GroupNorm,

@@ -115,6 +115,16 @@ Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim
 // Sums a broadcast gradient back to `shape` (the inverse of broadcasting).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
+// ---- norms and distances (autograd/distance_ops.cpp): fp32 under autocast ----
+// The p-norm over dims (all when empty), as torch.linalg.vector_norm: p = 2, 1, +-inf, 0 (the
+// count of non-zeros) or any p > 1. The gradient of a zero norm is 0, PyTorch's convention.
+Tensor norm(const Tensor& x, double p = 2.0, const std::vector<int64_t>& dims = {},
+            bool keepdim = false);
+// x / max(norm(x, p, {dim}), eps), as torch.nn.functional.normalize.
+Tensor normalize(const Tensor& x, double p = 2.0, int64_t dim = 1, double eps = 1e-12);
+// sum(a * b, dim) / max(norm(a) norm(b), eps), as torch.nn.functional.cosine_similarity.
+Tensor cosine_similarity(const Tensor& a, const Tensor& b, int64_t dim = 1, double eps = 1e-8);
+
 // ---- linear algebra ----
 // matmul follows torch.matmul: 1-D operands are promoted and squeezed, batch dims broadcast.
 Tensor matmul(const Tensor& a, const Tensor& b);

@@ -80,6 +80,10 @@ void tensors() {
             flip(x, {0})[0][0].item<float>() == 3 &&
             one_hot(from_vector<int64_t>({2}), 10).sum().item<int64_t>() == 1,
         "std, flip, one_hot");
+  const Tensor pair = from_vector<float>({3, 4}, {1, 2});
+  check(norm(pair).item<float>() == 5 && normalize(pair)[0][1].item<float>() == 0.8f &&
+            cosine_similarity(pair, pair).item<float>() > 0.999f,
+        "norm, normalize, cosine_similarity");
   const Tensor square = arange(9, kFloat32).reshape({3, 3});
   check(tril(square)[0][1].item<float>() == 0 && triu(square, 1)[1][2].item<float>() == 5 &&
             roll(square, {2}, {0})[0][0].item<float>() == 3 &&

@@ -177,3 +177,21 @@ TEST_CASE("cuda tril, triu, roll, repeat: the CPU's values and gradients") {
         Kind::Exact, true, Kind::Reduction);  // the tiles' gradients summed in another order
   }
 }
+
+TEST_CASE("cuda norm, normalize, cosine_similarity: the CPU's values and gradients") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({4, 9}, dtype, 48);
+    const Tensor y = cuda_test::input({4, 9}, dtype, 49);
+    cuda_test::check_op(
+        "norm", {x}, [](const Inputs& in) { return norm(in[0], 2, {1}); }, Kind::Reduction);
+    cuda_test::check_op(
+        "norm p=3", {x}, [](const Inputs& in) { return norm(in[0], 3, {0}, true); },
+        Kind::Reduction);
+    cuda_test::check_op(
+        "normalize", {x}, [](const Inputs& in) { return normalize(in[0]); }, Kind::Reduction);
+    cuda_test::check_op(
+        "cosine_similarity", {x, y},
+        [](const Inputs& in) { return cosine_similarity(in[0], in[1]); }, Kind::Reduction);
+  }
+}
