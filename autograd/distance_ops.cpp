@@ -7,6 +7,7 @@
 #include "halfgrad/amp/autocast.h"
 #include "halfgrad/autograd/op_helpers.h"
 #include "halfgrad/autograd/ops.h"
+#include "halfgrad/core/shape.h"
 
 namespace hg {
 
@@ -59,15 +60,17 @@ Tensor normalize(const Tensor& x, double p, int64_t dim, double eps) {
   return x / clamp_min(norm(x, p, {dim}, true), eps);
 }
 
-// sum(a * b) / max(|a| |b|, eps) along dim, as torch.nn.functional.cosine_similarity's
-// documented formula; a and b broadcast. fp32 under autocast (PyTorch's list).
+// sum(a * b) / max(|a| |b|, eps) along dim of a and b broadcast together, as
+// torch.nn.functional.cosine_similarity's documented formula. fp32 under autocast (its list).
 Tensor cosine_similarity(const Tensor& a_in, const Tensor& b_in, int64_t dim, double eps) {
   const auto in = amp::autocast(amp::OpId::Norm, {a_in, b_in});
   autograd::check_floating(in[0], "cosine_similarity");
   autograd::check_floating(in[1], "cosine_similarity");
   const bool widen = is_low_precision(in[0].dtype()) || is_low_precision(in[1].dtype());
-  const Tensor a = widen ? in[0].to(kFloat32) : in[0];
-  const Tensor b = widen ? in[1].to(kFloat32) : in[1];
+  // broadcast first, as torch: then dim means the same dim of both
+  const Shape shape = broadcast_shapes(in[0].sizes(), in[1].sizes(), "cosine_similarity");
+  const Tensor a = (widen ? in[0].to(kFloat32) : in[0]).expand(shape);
+  const Tensor b = (widen ? in[1].to(kFloat32) : in[1]).expand(shape);
   const Tensor dot = sum(a * b, {dim});
   const Tensor out = dot / clamp_min(norm(a, 2, {dim}) * norm(b, 2, {dim}), eps);
   return widen && !amp::is_autocast_enabled() ? out.to(result_type(in[0], in[1])) : out;

@@ -101,4 +101,19 @@ inline void check_lowp(const Fn& fn, const std::vector<Tensor>& inputs64, DType 
   }
 }
 
+// ((i * mul) % mod - off) / div for i = 0, 1, ... in float64: the inputs of the PyTorch reference
+// scripts behind the tests' expected values (integers and small fractions, exact everywhere).
+inline Tensor reference_values(const Shape& shape, int64_t mul, int64_t mod, int64_t off,
+                               double div) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < shape_numel(shape); ++i)
+    v.push_back(static_cast<double>((i * mul) % mod - off) / div);
+  return from_vector(v, shape, kFloat64);
+}
+
+// Those scripts' upstream gradient g (they call (y * g).sum().backward()): ((i * 5) % 7 - 3) / 2.
+inline Tensor reference_upstream(const Shape& shape, DType dtype = kFloat64) {
+  return reference_values(shape, 5, 7, 3, 2.0).to(dtype);
+}
+
 }  // namespace hg::test

@@ -14,13 +14,6 @@ using hg::test::values;
 
 namespace {
 
-// ((i * mul) % mod - off) / div: the reference script's inputs and upstream gradients.
-Tensor norm_input(int64_t n, int64_t mul, int64_t mod, int64_t off, double div) {
-  std::vector<double> v;
-  for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<double>((i * mul) % mod - off) / div);
-  return from_vector(v, kFloat64);
-}
-
 struct NormCase {
   const char* torch_call;
   std::function<Tensor(const Tensor&)> fn;
@@ -73,10 +66,10 @@ TEST_CASE("norm, normalize, cosine_similarity: PyTorch's values and gradients") 
   };
   for (const NormCase& c : cases) {
     CAPTURE(c.torch_call);
-    Tensor x = norm_input(12, 7, 11, 5, 4.0).reshape({3, 4}).requires_grad_();
+    Tensor x = hg::test::reference_values({3, 4}, 7, 11, 5, 4.0).requires_grad_();
     const Tensor y = c.fn(x);
     expect_close(values(y), c.y, 1e-15, 1e-14);
-    (y * norm_input(y.numel(), 5, 7, 3, 2.0).reshape(y.sizes())).sum().backward();
+    (y * hg::test::reference_upstream(y.sizes())).sum().backward();
     expect_close(values(x.grad()), c.grad, 1e-15, 1e-13);
   }
 }
@@ -108,6 +101,15 @@ TEST_CASE("norm: a zero vector's gradient is 0, gradcheck, 16-bit, autocast, err
     CHECK(norm(big).dtype() == kFloat32);
     CHECK(cosine_similarity(big.reshape({1, 4}), big.reshape({1, 4})).dtype() == kFloat32);
   }
+  // a lower-rank operand broadcasts first, as torch's; shapes that do not broadcast are refused
+  const Tensor row = from_vector<float>({1, 2, 3}), matrix = randn({4, 3});
+  CHECK(hg::test::same_bits(cosine_similarity(row, matrix, 1),
+                            cosine_similarity(row.expand({4, 3}), matrix, 1)));
+  expect_error(
+      [] {
+        cosine_similarity(zeros({2, 3}), zeros({2, 4}));
+      },
+      {"cosine_similarity", "[2, 3]", "[2, 4]"});
   expect_error([] { norm(zeros({2}), 0.5); }, {"norm", "p must be", "0.5"});
   expect_error([] { norm(arange(3)); }, {"norm", "floating", "int64"});
   expect_error([] { normalize(zeros({2, 2}), 2, 1, -1); }, {"normalize", "eps"});

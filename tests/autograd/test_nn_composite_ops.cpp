@@ -9,31 +9,17 @@ using namespace hg;
 using hg::test::check_grad;
 using hg::test::expect_close;
 using hg::test::expect_error;
+using hg::test::reference_upstream;
+using hg::test::reference_values;
 using hg::test::values;
-
-namespace {
-
-// ((i * mul) % mod - off) / div for i = 0, 1, ...: the inputs of the PyTorch reference script.
-Tensor seq(const Shape& shape, int64_t mul, int64_t mod, int64_t off, double div,
-           DType dtype = kFloat64) {
-  std::vector<double> v;
-  for (int64_t i = 0; i < shape_numel(shape); ++i)
-    v.push_back(static_cast<double>((i * mul) % mod - off) / div);
-  return from_vector(v, shape, kFloat64).to(dtype);
-}
-
-// The upstream gradient of the references: d(sum(y * g)) / dy = g.
-Tensor upstream(const Shape& shape) { return seq(shape, 5, 7, 3, 2.0); }
-
-}  // namespace
 
 TEST_CASE("group_norm: PyTorch's values and gradients") {
   // torch 1.13: F.group_norm(x, 2, w, b, 1e-5), x [2, 4, 3] float64, then (y * g).sum().backward()
-  Tensor x = seq({2, 4, 3}, 7, 11, 5, 4.0).requires_grad_();
+  Tensor x = reference_values({2, 4, 3}, 7, 11, 5, 4.0).requires_grad_();
   Tensor w = from_vector<double>({0.5, -1.0, 2.0, 1.5}, {4}, kFloat64).requires_grad_();
   Tensor b = from_vector<double>({0.25, 0.0, -0.5, 1.0}, {4}, kFloat64).requires_grad_();
   const Tensor y = group_norm(x, 2, w, b);
-  (y * upstream(y.sizes())).sum().backward();
+  (y * reference_upstream(y.sizes())).sum().backward();
   expect_close(
       values(y),
       {-0.4465210678659888, 0.5982605339329944,  0.0012424757621468663, -1.59204815512226,
@@ -106,12 +92,12 @@ TEST_CASE("group_norm: errors name the op and the shapes") {
 
 TEST_CASE("conv1d: PyTorch's values and gradients") {
   // torch 1.13: F.conv1d(x, w, b, stride=2, padding=1, dilation=2, groups=2), float64
-  Tensor x = seq({2, 4, 7}, 3, 13, 6, 4.0).requires_grad_();
-  Tensor w = seq({6, 2, 3}, 5, 9, 4, 3.0).requires_grad_();
+  Tensor x = reference_values({2, 4, 7}, 3, 13, 6, 4.0).requires_grad_();
+  Tensor w = reference_values({6, 2, 3}, 5, 9, 4, 3.0).requires_grad_();
   Tensor b = from_vector<double>({0.1, -0.2, 0.3, -0.4, 0.5, -0.6}, {6}, kFloat64).requires_grad_();
   const Tensor y = conv1d(x, w, b, /*stride=*/2, /*padding=*/1, /*dilation=*/2, /*groups=*/2);
   REQUIRE(y.sizes() == Shape{2, 6, 3});
-  (y * upstream(y.sizes())).sum().backward();
+  (y * reference_upstream(y.sizes())).sum().backward();
   expect_close(values(y),
                // clang-format off
                {-2.233333333333333, 4.516666666666667, -2.233333333333333, -0.2833333333333334,
@@ -233,11 +219,11 @@ TEST_CASE("1-D pools: PyTorch's values and gradients, and errors under their own
   };
   for (const Case& c : cases) {
     CAPTURE(c.torch_call);
-    Tensor x = seq({2, 2, 7}, 3, 13, 6, 4.0).requires_grad_();
+    Tensor x = reference_values({2, 2, 7}, 3, 13, 6, 4.0).requires_grad_();
     const Tensor y = c.pool(x);
     REQUIRE(y.sizes() == Shape{2, 2, static_cast<int64_t>(c.y.size() / 4)});
     expect_close(values(y), c.y, 1e-15, 1e-15);
-    (y * upstream(y.sizes())).sum().backward();
+    (y * reference_upstream(y.sizes())).sum().backward();
     expect_close(values(x.grad()), c.grad, 1e-15, 1e-15);
   }
   CHECK(max_pool1d(zeros({1, 1, 8}), 2).sizes() == Shape{1, 1, 4});  // stride 0: the kernel

@@ -13,14 +13,6 @@ using hg::test::values;
 
 namespace {
 
-// The upstream gradient of the references, d(sum(y * g)) / dy = g: ((i * 5) % 7 - 3) / 2.
-Tensor upstream(const Shape& shape, DType dtype) {
-  std::vector<double> v;
-  for (int64_t i = 0; i < shape_numel(shape); ++i)
-    v.push_back(static_cast<double>((i * 5) % 7 - 3) / 2);
-  return from_vector(v, shape, kFloat64).to(dtype);
-}
-
 struct PadCase {
   const char* torch_call;
   PadMode mode;
@@ -97,7 +89,7 @@ TEST_CASE("pad: PyTorch's values and gradients in every mode") {
     const Tensor y = pad(c.batched ? x.unsqueeze(0) : x, c.pads, c.mode, c.value);
     REQUIRE(y.sizes() == c.shape);
     CHECK(values(y) == c.y);
-    (y * upstream(y.sizes(), kFloat64)).sum().backward();
+    (y * hg::test::reference_upstream(y.sizes(), kFloat64)).sum().backward();
     CHECK(values(x.grad()) == c.grad);
   }
 }
@@ -244,7 +236,7 @@ TEST_CASE("interpolate: PyTorch's values and gradients, nearest and bilinear") {
     // nearest copies (exact); torch's own bilinear varies in the last bit between its vector
     // and scalar paths
     expect_close(values(y), c.y, 1e-6, 1e-6);
-    (y * upstream(y.sizes(), kFloat32)).sum().backward();
+    (y * hg::test::reference_upstream(y.sizes(), kFloat32)).sum().backward();
     expect_close(values(x.grad()), c.grad, 1e-6, 1e-6);
   }
 }

@@ -7,18 +7,11 @@
 using namespace hg;
 using hg::test::check_grad;
 using hg::test::expect_error;
+using hg::test::reference_values;
 using hg::test::same_bits;
 using hg::test::values;
 
 namespace {
-
-// ((i * mul) % mod - off) / div: the reference script's inputs.
-Tensor cumsum_input(const Shape& shape, int64_t mul, int64_t mod, int64_t off, double div) {
-  std::vector<double> v;
-  for (int64_t i = 0; i < shape_numel(shape); ++i)
-    v.push_back(static_cast<double>((i * mul) % mod - off) / div);
-  return from_vector(v, shape, kFloat64);
-}
 
 // The running sums of each row of [rows, n] values in double, rounded to float, then to dtype.
 std::vector<double> reference_rows(const Tensor& x, DType dtype) {
@@ -36,12 +29,12 @@ std::vector<double> reference_rows(const Tensor& x, DType dtype) {
 
 TEST_CASE("cumsum: PyTorch's values and gradient") {
   // torch 1.13: torch.cumsum(x, 1) of x [2, 3, 4] float64, then (y * g).sum().backward()
-  Tensor x = cumsum_input({2, 3, 4}, 7, 11, 5, 4.0).requires_grad_();
+  Tensor x = reference_values({2, 3, 4}, 7, 11, 5, 4.0).requires_grad_();
   const Tensor y = cumsum(x, 1);
   CHECK(values(y) == std::vector<double>{-1.25, 0.5, -0.5, 1.25,  -1.0, -0.25, 0.5,  1.25,
                                          -2.0,  0.5, 0.25, 0.0,   0.5,  -0.5,  1.25, 0.25,
                                          -0.25, 0.5, 1.25, -0.75, 0.5,  0.25,  0.0,  -0.25});
-  (y * cumsum_input({2, 3, 4}, 5, 7, 3, 2.0)).sum().backward();
+  (y * reference_values({2, 3, 4}, 5, 7, 3, 2.0)).sum().backward();
   CHECK(values(x.grad()) == std::vector<double>{1.0,  1.5,  -1.5, -1.0, 2.5,  0.5,  -1.5, 0.0,
                                                 1.0,  0.0,  -1.0, 1.5,  0.0,  -3.0, 1.0,  1.5,
                                                 -0.5, -2.5, 2.5,  0.5,  -0.5, -1.5, 1.0,  0.0});
