@@ -4,10 +4,11 @@
 // used by an fp16 matmul still gets an fp32 gradient, and what the op saves for backward is
 // the 16-bit copy.
 //
-//   LowerPrecision  matmul, linear, conv2d, bmm: inputs to the autocast dtype (not fp64 ones)
-//   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, exp, log, log1p,
-//                   expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var, cumsum,
-//                   norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
+//   LowerPrecision  matmul, linear, conv2d, conv_transpose2d, bmm: inputs to the autocast dtype
+//                   (not fp64 ones)
+//   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, kl_div, exp, log,
+//                   log1p, expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var,
+//                   cumsum, norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
 //                   input's dtype (batch_norm with fp32 statistics)
@@ -30,6 +31,7 @@ enum class OpId {
   Matmul,
   Linear,
   Conv2d,
+  ConvTranspose2d,
   Bmm,
   // Float32
   Softmax,
@@ -41,6 +43,7 @@ enum class OpId {
   SmoothL1Loss,
   HuberLoss,
   BinaryCrossEntropyWithLogits,
+  KlDiv,
   Exp,
   Log,
   Log1p,

@@ -22,6 +22,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               int64_t stride = 1, int64_t padding = 0, int64_t dilation = 1, int64_t groups = 1);
 
+// conv2d's adjoint (a "deconvolution"; autograd/conv_ops.cpp): x [N, C, H, W], weight
+// [C, O / groups, KH, KW], bias [O] or undefined -> [N, O, HO, WO] with
+// HO = (H - 1) * stride - 2 * padding + dilation * (KH - 1) + output_padding + 1 (WO alike).
+// PyTorch's argument order; output_padding < stride or dilation picks among the sizes that
+// conv2d with the same settings maps to H.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+                        Pair stride = {1, 1}, Pair padding = {0, 0}, Pair output_padding = {0, 0},
+                        int64_t groups = 1, Pair dilation = {1, 1});
+
 // x [N, C, H, W] -> [N, C, HO, WO]; stride defaults to the kernel size (when {0, 0}).
 Tensor max_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0});
 Tensor avg_pool2d(const Tensor& x, Pair kernel, Pair stride = {0, 0}, Pair padding = {0, 0},
@@ -117,6 +126,27 @@ Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true);
 // weight [V, D], index int64 [*] -> [*, D]
 Tensor embedding(const Tensor& index, const Tensor& weight);
 
+// Attention (autograd/attention_ops.cpp), as torch's F.scaled_dot_product_attention (2.x):
+// query [*, L, E], key [*, S, E], value [*, S, Ev] -> [*, L, Ev], batch dims broadcasting:
+//   softmax(query * scale @ key^T + mask, -1) @ value,  scale = 1 / sqrt(E) unless given.
+// attn_mask broadcasts to [*, L, S]: bool keeps the positions where it is true (the others get
+// -inf; a row with none left is NaN, as in torch), floating is added. is_causal: query i sees
+// keys 0..i (not together with attn_mask). dropout_p > 0 drops attention weights (always: pass
+// 0 when evaluating). Under autocast the products run in the lower precision, the softmax in
+// fp32.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = Tensor(), double dropout_p = 0.0,
+                                    bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
+// The same, also returning the attention weights [*, L, S] (after dropout, as torch's
+// MultiheadAttention returns them): to look at what attends to what.
+struct AttentionOutput {
+  Tensor output, weights;
+};
+AttentionOutput scaled_dot_product_attention_with_weights(
+    const Tensor& query, const Tensor& key, const Tensor& value, const Tensor& attn_mask = Tensor(),
+    double dropout_p = 0.0, bool is_causal = false, std::optional<double> scale = std::nullopt);
+
 enum class Reduction { None, Mean, Sum };
 
 // logits [N, C], targets int64 [N], values in [0, C) or ignore_index.
@@ -136,6 +166,13 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target,
                       Reduction reduction = Reduction::Mean, double beta = 1.0);
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
                   double delta = 1.0);
+
+// The Kullback-Leibler divergence of input (log-probabilities) from target (probabilities, or
+// log-probabilities with log_target): t (log t - x) elementwise (0 where t = 0), or
+// exp(t) (t - x). Mean averages over every element, as torch's "mean"; torch's "batchmean" (the
+// true KL per sample) is kl_div(x, t, Reduction::Sum) / x.size(0). fp32 under autocast.
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+              bool log_target = false);
 
 // probs and targets of one shape, probs in [0, 1]; each log is clamped at -100 and the gradient
 // is (p - t) / max((1 - p) p, 1e-12), PyTorch's rules: finite everywhere in [0, 1].

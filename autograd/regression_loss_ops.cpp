@@ -73,4 +73,25 @@ Tensor huber_loss(const Tensor& input_in, const Tensor& target_in, Reduction red
                                       reduction);
 }
 
+// kl_div: target (log t, or t itself with log_target) against log-probabilities x. The t log t
+// term is 0 where t = 0 (torch's xlogy) through a where-guarded log, so its gradient there is
+// finite (torch's is NaN); a negative t gives NaN as in torch.
+Tensor kl_div(const Tensor& input_in, const Tensor& target_in, Reduction reduction,
+              bool log_target) {
+  const auto in = prepared(amp::OpId::KlDiv, "kl_div", input_in, target_in);
+  const DType dtype = promote_types(in[0].dtype(), in[1].dtype());
+  const bool widen = is_low_precision(dtype);  // computed in float, rounded once
+  const Tensor x = widen ? in[0].to(kFloat32) : in[0];
+  const Tensor t = widen ? in[1].to(kFloat32) : in[1];
+  Tensor loss;
+  if (log_target) {
+    loss = exp(t) * (t - x);
+  } else {
+    const Tensor zero = eq(t, wrap_scalar(0.0, t));
+    const Tensor t_log_t = where(zero, zeros_like(t), t * log(where(zero, ones_like(t), t)));
+    loss = t_log_t - t * x;
+  }
+  return autograd::reduce_elementwise(widen ? loss.to(dtype) : loss, reduction);
+}
+
 }  // namespace hg

@@ -147,4 +147,20 @@ class BCEWithLogitsLoss : public Loss {
   }
 };
 
+// log-probabilities and a target of one shape: kl_div (log_target: the target is log-probs too).
+class KLDivLoss : public Loss {
+ public:
+  explicit KLDivLoss(Reduction reduction = Reduction::Mean, bool log_target = false)
+      : Loss("KLDivLoss", reduction), log_target_(log_target) {}
+
+ private:
+  Tensor compute(const Tensor& input, const Tensor& target) override {
+    return kl_div(input, target, reduction(), log_target_);
+  }
+  std::string describe_more() const override {
+    return log_target_ ? ", log_target=true" : ", log_target=false";
+  }
+  bool log_target_;
+};
+
 }  // namespace hg::nn

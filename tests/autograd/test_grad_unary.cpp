@@ -21,36 +21,36 @@ struct UnaryCase {
   std::function<Tensor(const Shape&)> make;  // an fp64 leaf with values valid for f
 };
 
-Tensor any_values(const Shape& s) { return leaf(s); }
+Tensor any_unary_values(const Shape& s) { return leaf(s); }
 Tensor positive_input(const Shape& s) { return leaf_in(s, 0.5, 2.5); }
 Tensor off_zero(const Shape& s) { return leaf_away(s, {0.0}, 0.2); }
 
 std::vector<UnaryCase> unary_cases() {
   return {
-      {"neg", [](const Tensor& x) { return neg(x); }, any_values},
-      {"exp", [](const Tensor& x) { return exp(x); }, any_values},
+      {"neg", [](const Tensor& x) { return neg(x); }, any_unary_values},
+      {"exp", [](const Tensor& x) { return exp(x); }, any_unary_values},
       {"log", [](const Tensor& x) { return log(x); }, positive_input},
       {"sqrt", [](const Tensor& x) { return sqrt(x); }, positive_input},
       {"rsqrt", [](const Tensor& x) { return rsqrt(x); }, positive_input},
       {"abs", [](const Tensor& x) { return abs(x); }, off_zero},
       {"sign", [](const Tensor& x) { return sign(x); }, off_zero},
-      {"square", [](const Tensor& x) { return square(x); }, any_values},
+      {"square", [](const Tensor& x) { return square(x); }, any_unary_values},
       {"reciprocal", [](const Tensor& x) { return reciprocal(x); }, off_zero},
       {"scalar / x", [](const Tensor& x) { return 0.3 / x; }, off_zero},
       {"relu", [](const Tensor& x) { return relu(x); }, off_zero},
-      {"gelu", [](const Tensor& x) { return gelu(x); }, any_values},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_values},
-      {"tanh", [](const Tensor& x) { return tanh(x); }, any_values},
-      {"sin", [](const Tensor& x) { return sin(x); }, any_values},
-      {"cos", [](const Tensor& x) { return cos(x); }, any_values},
+      {"gelu", [](const Tensor& x) { return gelu(x); }, any_unary_values},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, any_unary_values},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, any_unary_values},
+      {"sin", [](const Tensor& x) { return sin(x); }, any_unary_values},
+      {"cos", [](const Tensor& x) { return cos(x); }, any_unary_values},
       {"leaky_relu", [](const Tensor& x) { return leaky_relu(x, 0.2); }, off_zero},
-      {"silu", [](const Tensor& x) { return silu(x); }, any_values},
-      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_values},
-      {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, any_values},
+      {"silu", [](const Tensor& x) { return silu(x); }, any_unary_values},
+      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, any_unary_values},
+      {"pow 3", [](const Tensor& x) { return pow(x, 3.0); }, any_unary_values},
       {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, positive_input},
       {"pow -1.5", [](const Tensor& x) { return pow(x, -1.5); }, positive_input},
-      {"pow 1", [](const Tensor& x) { return pow(x, 1.0); }, any_values},
-      {"pow 0", [](const Tensor& x) { return pow(x, 0.0); }, any_values},
+      {"pow 1", [](const Tensor& x) { return pow(x, 1.0); }, any_unary_values},
+      {"pow 0", [](const Tensor& x) { return pow(x, 0.0); }, any_unary_values},
       {"clamp", [](const Tensor& x) { return clamp(x, -0.5, 0.5); },
        [](const Shape& s) {
          return leaf_away(s, {-0.5, 0.5});
@@ -59,8 +59,8 @@ std::vector<UnaryCase> unary_cases() {
        [](const Shape& s) { return leaf_away(s, {0.3}); }},
       {"clamp_max", [](const Tensor& x) { return clamp_max(x, -0.2); },
        [](const Shape& s) { return leaf_away(s, {-0.2}); }},
-      {"affine", [](const Tensor& x) { return affine(x, 2.5, -1.0); }, any_values},
-      {"affine 0 scale", [](const Tensor& x) { return affine(x, 0.0, 3.0); }, any_values},
+      {"affine", [](const Tensor& x) { return affine(x, 2.5, -1.0); }, any_unary_values},
+      {"affine 0 scale", [](const Tensor& x) { return affine(x, 0.0, 3.0); }, any_unary_values},
   };
 }
 

@@ -1,6 +1,7 @@
 // Ops composed of other ops (autograd/compare_ops.cpp, composite_ops.cpp, nn_composite_ops.cpp,
-// regression_loss_ops.cpp, resample_ops.cpp) on CUDA against the CPU: they have no kernels of their
-// own, so this checks that their parts run on the device and keep the device, forward and backward.
+// regression_loss_ops.cpp, resample_ops.cpp, attention_ops.cpp, and conv_transpose2d on conv2d's
+// kernels) on CUDA against the CPU: they have no kernels of their own, so this checks that their
+// parts run on the device and keep the device, forward and backward.
 #include <cmath>
 #include <limits>
 
@@ -193,5 +194,38 @@ TEST_CASE("cuda norm, normalize, cosine_similarity: the CPU's values and gradien
     cuda_test::check_op(
         "cosine_similarity", {x, y},
         [](const Inputs& in) { return cosine_similarity(in[0], in[1]); }, Kind::Reduction);
+  }
+}
+
+TEST_CASE("cuda conv_transpose2d, scaled_dot_product_attention, kl_div: the CPU's results") {
+  HG_REQUIRE_CUDA();
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    const Tensor x = cuda_test::input({2, 4, 5, 6}, dtype, 50);
+    const Tensor w = cuda_test::input({4, 3, 3, 2}, dtype, 51);
+    const Tensor b = cuda_test::input({6}, dtype, 52);
+    cuda_test::check_op(
+        "conv_transpose2d", {x, w, b},
+        [](const Inputs& in) {
+          return conv_transpose2d(in[0], in[1], in[2], {2, 1}, {1, 0}, {1, 0}, 2, {1, 2});
+        },
+        Kind::Gemm);
+    const Tensor q = cuda_test::input({2, 3, 5, 8}, dtype, 53);
+    const Tensor k = cuda_test::input({2, 3, 7, 8}, dtype, 54);
+    const Tensor v = cuda_test::input({2, 3, 7, 4}, dtype, 55);
+    cuda_test::check_op(
+        "scaled_dot_product_attention", {q, k, v},
+        [](const Inputs& in) { return scaled_dot_product_attention(in[0], in[1], in[2]); },
+        Kind::Gemm);
+    cuda_test::check_op(
+        "causal attention", {q, q, v.narrow(2, 0, 5)},
+        [](const Inputs& in) {
+          return scaled_dot_product_attention(in[0], in[1], in[2], Tensor(), 0.0, true);
+        },
+        Kind::Gemm);
+    const Tensor logp = log_softmax(cuda_test::input({4, 6}, kFloat32, 56), 1).to(dtype);
+    const Tensor target = softmax(cuda_test::input({4, 6}, kFloat32, 57), 1).to(dtype);
+    cuda_test::check_op(
+        "kl_div", {logp, target},
+        [](const Inputs& in) { return kl_div(in[0], in[1], Reduction::Sum); }, Kind::Reduction);
   }
 }
