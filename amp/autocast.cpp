@@ -43,6 +43,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Conv2d, "conv2d", CastPolicy::LowerPrecision},
     {OpId::ConvTranspose2d, "conv_transpose2d", CastPolicy::LowerPrecision},
     {OpId::Bmm, "bmm", CastPolicy::LowerPrecision},
+    {OpId::Recurrent, "lstm/gru", CastPolicy::LowerPrecision},
     {OpId::Softmax, "softmax", CastPolicy::Float32},
     {OpId::LogSoftmax, "log_softmax", CastPolicy::Float32},
     {OpId::CrossEntropy, "cross_entropy", CastPolicy::Float32},

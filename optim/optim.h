@@ -1,5 +1,6 @@
 #pragma once
 // hg::optim: optimizers, learning-rate schedulers and gradient clipping (libtorch names).
+#include "halfgrad/optim/adagrad.h"
 #include "halfgrad/optim/adam.h"
 #include "halfgrad/optim/adamw.h"
 #include "halfgrad/optim/clip_grad.h"
@@ -11,6 +12,7 @@
 #include "halfgrad/optim/one_cycle_lr.h"
 #include "halfgrad/optim/optimizer.h"
 #include "halfgrad/optim/reduce_lr_on_plateau.h"
+#include "halfgrad/optim/rmsprop.h"
 #include "halfgrad/optim/sequential_lr.h"
 #include "halfgrad/optim/sgd.h"
 #include "halfgrad/optim/step_lr.h"

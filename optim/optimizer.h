@@ -1,5 +1,6 @@
 #pragma once
-// hg::optim::Optimizer: the base of SGD, Adam and AdamW (libtorch names and semantics).
+// hg::optim::Optimizer: the base of SGD, Adam, AdamW, RMSprop and Adagrad (libtorch names and
+// semantics).
 //
 //   optim::SGD opt(model->parameters(), optim::SGDOptions(0.1).momentum(0.9));
 //   loss.backward(); opt.step(); opt.zero_grad();

@@ -185,6 +185,13 @@ void modules_optim_amp() {
         "loss modules");
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
   optim::AdamW adamw(model->parameters(), optim::AdamWOptions(1e-3).weight_decay(0.01));
+  optim::RMSprop rmsprop(model->parameters(),
+                         optim::RMSpropOptions(1e-2).alpha(0.9).momentum(0.9).centered(true));
+  optim::Adagrad adagrad(model->parameters(),
+                         optim::AdagradOptions(1e-2).lr_decay(1e-4).initial_accumulator_value(0.1));
+  check(rmsprop.param_groups()[0].options_as<optim::RMSpropOptions>().centered() &&
+            adagrad.param_groups()[0].options_as<optim::AdagradOptions>().lr_decay() == 1e-4,
+        "RMSprop, Adagrad");
   optim::StepLR step_lr(sgd, 10, 0.5);
   optim::OneCycleLR one_cycle(adamw, 0.4, 100);
   optim::SGD plain_sgd(model->parameters(), optim::SGDOptions(0.1));
@@ -216,6 +223,42 @@ void modules_optim_amp() {
   model->to(kFloat16);
   if (cuda::is_available()) model->to(kCUDA);
   check(model->fc->weight.dtype() == kFloat16, "model->to(kFloat16)");
+}
+
+// The rows for transposed convolution, attention, the transformer encoder, recurrent layers and
+// kl_div.
+void upsampling_attention_rows() {
+  nn::ConvTranspose2d up(
+      nn::ConvTranspose2dOptions(16, 8, 3).stride(2).padding(1).output_padding(1));
+  const Tensor feature_map = randn({2, 16, 5, 5});
+  check(up(feature_map).sizes() == Shape{2, 8, 10, 10} &&
+            conv_transpose2d(feature_map, randn({16, 4, 2, 2}), Tensor(), {2, 2}).sizes() ==
+                Shape{2, 4, 10, 10},
+        "ConvTranspose2d, conv_transpose2d");
+  nn::MultiheadAttention mha(nn::MultiheadAttentionOptions(64, 4).batch_first(true));
+  const Tensor q = randn({2, 7, 64}), kv = randn({2, 9, 64});
+  const Tensor pad = zeros({2, 9}, kBool);
+  auto [out, w] = mha.forward(q, kv, kv, pad);
+  check(out.sizes() == q.sizes() && w.sizes() == Shape{2, 7, 9}, "MultiheadAttention");
+  check(scaled_dot_product_attention(q, q, q, Tensor(), 0.0, true).sizes() == q.sizes(),
+        "scaled_dot_product_attention");
+  nn::TransformerEncoder encoder(
+      nn::TransformerEncoderLayerOptions(64, 4).batch_first(true).norm_first(true), 6);
+  check(encoder.forward(q).sizes() == q.sizes(), "TransformerEncoder");
+  nn::LSTM lstm(nn::LSTMOptions(32, 64).num_layers(2).batch_first(true));
+  const Tensor sequence = randn({3, 5, 32});
+  auto [lstm_out, state] = lstm.forward(sequence);
+  auto [h, c] = state;
+  nn::GRU gru(32, 64);
+  auto [gru_out, gru_h] = gru.forward(sequence, zeros({1, 5, 64}));
+  check(lstm_out.sizes() == Shape{3, 5, 64} && h.sizes() == Shape{2, 3, 64} &&
+            c.sizes() == h.sizes() && gru_out.sizes() == Shape{3, 5, 64} &&
+            gru_h.sizes() == Shape{1, 5, 64},
+        "LSTM, GRU");
+  const Tensor logp = log_softmax(randn({4, 5}), 1), target = softmax(randn({4, 5}), 1);
+  check((kl_div(logp, target, Reduction::Sum) / logp.size(0)).item<float>() >= 0.0f &&
+            nn::KLDivLoss(Reduction::Mean, true)(logp, logp).item<float>() == 0.0f,
+        "kl_div, KLDivLoss");
 }
 
 void data_rows() {
@@ -252,6 +295,7 @@ int from_pytorch_checks() {
   tensors();
   autograd_rows();
   modules_optim_amp();
+  upsampling_attention_rows();
   data_rows();
   std::cout << (failures ? "FAIL " : "ok   ")
             << "docs/from_pytorch.md: every row compiles and runs\n";

@@ -1,0 +1,109 @@
+#pragma once
+// Recurrent layers as torch.nn has them: LSTM and GRU over a whole sequence, with layers,
+// bidirectionality, inter-layer dropout, batch_first and PyTorch's parameter names
+// ("weight_ih_l0", "bias_hh_l1_reverse", ...) and gate order (LSTM i, f, g, o; GRU r, z, n), so
+// state dicts map one to one. Composed of linear, sigmoid, tanh and stack: every backend. Under
+// autocast the input and initial states are cast to the lower precision once (torch lists
+// lstm_cell and gru_cell there), so the whole recurrence runs in it.
+//
+//   nn::LSTM lstm(nn::LSTMOptions(32, 64).num_layers(2).batch_first(true));
+//   auto [output, state] = lstm.forward(x);        // x [N, L, 32] -> output [N, L, 64]
+//   auto [h_n, c_n] = state;                       // [num_layers, N, 64] each
+//
+// The input projections of all time steps are one linear per layer and direction; the
+// recurrent product runs once per step.
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "halfgrad/nn/module.h"
+
+namespace hg::nn {
+
+struct RecurrentOptions {
+  RecurrentOptions(int64_t input, int64_t hidden) : input_size(input), hidden_size(hidden) {}
+  // clang-format off
+  RecurrentOptions& num_layers(int64_t n) { num_layers_ = n; return *this; }
+  RecurrentOptions& bias(bool b) { bias_ = b; return *this; }
+  RecurrentOptions& batch_first(bool b) { batch_first_ = b; return *this; }
+  // dropout on each layer's output but the last's, in training
+  RecurrentOptions& dropout(double p) { dropout_ = p; return *this; }
+  RecurrentOptions& bidirectional(bool b) { bidirectional_ = b; return *this; }
+  // clang-format on
+  int64_t input_size, hidden_size;
+  int64_t num_layers_ = 1;
+  bool bias_ = true;
+  bool batch_first_ = false;
+  double dropout_ = 0.0;
+  bool bidirectional_ = false;
+};
+using LSTMOptions = RecurrentOptions;
+using GRUOptions = RecurrentOptions;
+
+// What LSTM and GRU share: the parameters (uniform in +-1 / sqrt(hidden_size), as torch) and the
+// loop over layers, directions and time steps.
+class RecurrentBase : public Module {
+ public:
+  void reset_parameters();
+  std::string describe() const override;
+  int64_t directions() const { return options.bidirectional_ ? 2 : 1; }
+
+  RecurrentOptions options;
+
+ protected:
+  // gates: 4 for LSTM, 3 for GRU.
+  RecurrentBase(std::string name, const RecurrentOptions& opts, int64_t gates);
+  // The recurrent state of one layer and direction: h, and c for an LSTM (undefined for a GRU).
+  struct State {
+    Tensor h, c;
+  };
+  // One time step: the input's projection x W_ih^T + b_ih [N, gates * H] and the previous state
+  // -> the next state.
+  virtual State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
+                     const Tensor& b_hh) const = 0;
+  // Runs the whole stack: input as the caller gave it, initial states [layers * directions, N,
+  // H] (c undefined for a GRU) -> the output in the caller's layout and the final states.
+  std::tuple<Tensor, State> run(const Tensor& input, const State& initial) const;
+
+ private:
+  struct LayerWeights {
+    Tensor w_ih, w_hh, b_ih, b_hh;
+  };
+  // one per layer and direction, in torch's order: layer 0 forward, layer 0 reverse, layer 1 ...
+  std::vector<LayerWeights> weights_;
+  bool cell_state_;  // an LSTM's c next to h
+  Tensor run_direction(const Tensor& x, const LayerWeights& w, State& state, bool reverse) const;
+  Tensor batch_major_input(const Tensor& input) const;
+  State initial_state(const State& given, const Tensor& x) const;
+};
+
+// input [L, N, input_size] ([N, L, input_size] with batch_first; unbatched [L, input_size]),
+// hx = (h_0, c_0), each [num_layers * directions, N, hidden_size] (zeros when not given) ->
+// (output [L, N, directions * hidden_size], (h_n, c_n)).
+class LSTM : public RecurrentBase {
+ public:
+  explicit LSTM(const LSTMOptions& opts) : RecurrentBase("LSTM", opts, 4) {}
+  LSTM(int64_t input_size, int64_t hidden_size) : LSTM(LSTMOptions(input_size, hidden_size)) {}
+  std::tuple<Tensor, std::tuple<Tensor, Tensor>> forward(
+      const Tensor& input, const std::optional<std::tuple<Tensor, Tensor>>& hx = std::nullopt);
+
+ private:
+  using Module::forward;  // the unary forward (an error here): not for callers
+  State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
+             const Tensor& b_hh) const override;
+};
+
+// The same layout with one state: hx = h_0 -> (output, h_n).
+class GRU : public RecurrentBase {
+ public:
+  explicit GRU(const GRUOptions& opts) : RecurrentBase("GRU", opts, 3) {}
+  GRU(int64_t input_size, int64_t hidden_size) : GRU(GRUOptions(input_size, hidden_size)) {}
+  std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& hx = Tensor());
+
+ private:
+  using Module::forward;
+  State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
+             const Tensor& b_hh) const override;
+};
+
+}  // namespace hg::nn

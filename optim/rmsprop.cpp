@@ -1,0 +1,175 @@
+// sqrt without errno lets GCC vectorize the loop (a negative centered variance gives NaN
+// either way, as in PyTorch).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-math-errno")
+#endif
+
+#include "halfgrad/optim/rmsprop.h"
+
+#include <cmath>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "halfgrad/autograd/ops.h"
+#include "halfgrad/optim/cpu_update.h"
+
+namespace hg::optim {
+
+// ---- options ----
+
+std::unique_ptr<OptimizerOptions> RMSpropOptions::clone() const {
+  return std::make_unique<RMSpropOptions>(*this);
+}
+
+std::vector<std::pair<std::string, double>> RMSpropOptions::scalars() const {
+  return {{"lr", lr_},
+          {"alpha", alpha_},
+          {"eps", eps_},
+          {"weight_decay", weight_decay_},
+          {"momentum", momentum_},
+          {"centered", centered_ ? 1.0 : 0.0}};
+}
+
+void RMSpropOptions::set_scalar(const std::string& name, double value) {
+  if (name == "lr") {
+    lr_ = value;
+  } else if (name == "alpha") {
+    alpha_ = value;
+  } else if (name == "eps") {
+    eps_ = value;
+  } else if (name == "weight_decay") {
+    weight_decay_ = value;
+  } else if (name == "momentum") {
+    momentum_ = value;
+  } else if (name == "centered") {
+    centered_ = value != 0.0;
+  } else {
+    HG_FAIL("RMSpropOptions: no option named \"", name, "\"");
+  }
+}
+
+void RMSpropOptions::validate(const std::string& optimizer) const {
+  using detail::check_option;
+  check_option(std::isfinite(lr_) && lr_ >= 0.0, optimizer, "lr", lr_, "must be finite and >= 0");
+  check_option(alpha_ >= 0.0 && alpha_ <= 1.0, optimizer, "alpha", alpha_, "must be in [0, 1]");
+  check_option(std::isfinite(eps_) && eps_ >= 0.0, optimizer, "eps", eps_,
+               "must be finite and >= 0");
+  check_option(std::isfinite(weight_decay_) && weight_decay_ >= 0.0, optimizer, "weight_decay",
+               weight_decay_, "must be finite and >= 0");
+  check_option(std::isfinite(momentum_) && momentum_ >= 0.0, optimizer, "momentum", momentum_,
+               "must be finite and >= 0");
+}
+
+// ---- the update ----
+
+namespace {
+
+struct RMSpropHyper {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered;
+};
+
+// The state arrays of one parameter; grad_avg and buf are null when not used.
+template <typename T>
+struct RMSpropState {
+  T* square_avg;
+  T* grad_avg;
+  T* buf;
+};
+
+// Each term in PyTorch's order: its addcmul computes self + (value * t1) * t2 and its addcdiv
+// self + (value * t1) / t2, so the products and quotients round as in its scalar CPU loop (its
+// vector loop fuses some multiply-adds: a last-bit difference on long tensors).
+template <typename C>
+void rmsprop_loop(const detail::ParamUpdate& u, const RMSpropHyper& h, RMSpropState<C> s) {
+  const C alpha = static_cast<C>(h.alpha), keep = static_cast<C>(1.0 - h.alpha);
+  const C eps = static_cast<C>(h.eps), wd = static_cast<C>(h.weight_decay);
+  const C momentum = static_cast<C>(h.momentum), neg_lr = static_cast<C>(-h.lr);
+  const bool decay = h.weight_decay != 0.0;
+  detail::for_each_element<C>(u, [=](int64_t i, C w, C g) {
+    if (decay) g = g + wd * w;
+    const C sq = alpha * s.square_avg[i] + keep * g * g;
+    s.square_avg[i] = sq;
+    C var = sq;
+    if (s.grad_avg != nullptr) {
+      const C ga = alpha * s.grad_avg[i] + keep * g;
+      s.grad_avg[i] = ga;
+      var = sq - ga * ga;
+    }
+    const C avg = std::sqrt(var) + eps;
+    if (s.buf == nullptr) return w + neg_lr * g / avg;
+    const C b = momentum * s.buf[i] + g / avg;
+    s.buf[i] = b;
+    return w + neg_lr * b;
+  });
+}
+
+// The same math from tensor ops, for any device.
+void rmsprop_tensors(const detail::ParamUpdate& u, const RMSpropHyper& h, Tensor& square_avg,
+                     Tensor* grad_avg, Tensor* buf) {
+  const Tensor w = u.weight.to(u.compute);
+  Tensor g = detail::read_grad(u);
+  if (h.weight_decay != 0.0) g = g + w * h.weight_decay;
+  const Tensor sq = square_avg * h.alpha + g * (1.0 - h.alpha) * g;
+  square_avg.copy_(sq);
+  Tensor var = sq;
+  if (grad_avg != nullptr) {
+    const Tensor ga = *grad_avg * h.alpha + g * (1.0 - h.alpha);
+    grad_avg->copy_(ga);
+    var = sq - ga * ga;
+  }
+  const Tensor avg = sqrt(var) + h.eps;
+  Tensor target = u.weight;  // (a handle: copy_ writes u.weight)
+  if (buf == nullptr) {
+    target.copy_(w + div(g * -h.lr, avg));
+    return;
+  }
+  const Tensor b = *buf * h.momentum + div(g, avg);
+  buf->copy_(b);
+  target.copy_(w + b * -h.lr);
+}
+
+template <typename C>
+RMSpropState<C> rmsprop_arrays(Tensor& square_avg, Tensor* grad_avg, Tensor* buf) {
+  return {square_avg.data<C>(), grad_avg ? grad_avg->data<C>() : nullptr,
+          buf ? buf->data<C>() : nullptr};
+}
+
+}  // namespace
+
+RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
+    : RMSprop(std::vector<ParamGroup>{ParamGroup(std::move(params))}, defaults) {}
+
+RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
+    : Optimizer("RMSprop", std::move(groups), defaults.clone()) {}
+
+void RMSprop::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
+  const auto& o = static_cast<const RMSpropOptions&>(options);
+  // No fused kernel: skips_exactly_on_device stays false, so Optimizer never gates this on the
+  // device (step() and step_unless_found_inf decide on the host).
+  HG_CHECK(u.found_inf == nullptr, "RMSprop: a device-gated step needs the fused kernel, which ",
+           "RMSprop does not have; got ", describe(u.weight));
+  const RMSpropHyper h{o.lr(), o.alpha(), o.eps(), o.weight_decay(), o.momentum(), o.centered()};
+  Tensor& square_avg = detail::state_buffer(state, "square_avg", u);
+  Tensor* grad_avg = h.centered ? &detail::state_buffer(state, "grad_avg", u) : nullptr;
+  Tensor* buf = h.momentum > 0.0 ? &detail::state_buffer(state, "momentum_buffer", u) : nullptr;
+  if (!u.cpu_loops || !u.param.device().is_cpu()) {
+    rmsprop_tensors(u, h, square_avg, grad_avg, buf);
+  } else if (u.compute == kFloat64) {
+    rmsprop_loop<double>(u, h, rmsprop_arrays<double>(square_avg, grad_avg, buf));
+  } else {
+    rmsprop_loop<float>(u, h, rmsprop_arrays<float>(square_avg, grad_avg, buf));
+  }
+}
+
+// The first update creates the buffers; so does the first one after momentum or centered is
+// switched on for a group.
+bool RMSprop::update_creates_state(const ParamState& state, const OptimizerOptions& options) const {
+  const auto& o = static_cast<const RMSpropOptions&>(options);
+  return state.buffers.count("square_avg") == 0 ||
+         (o.centered() && state.buffers.count("grad_avg") == 0) ||
+         (o.momentum() > 0.0 && state.buffers.count("momentum_buffer") == 0);
+}
+
+}  // namespace hg::optim
