@@ -1,6 +1,8 @@
 #include "models.h"
 
+#include "halfgrad/autograd/ops.h"
 #include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
 
 namespace hg::examples {
 
@@ -87,6 +89,89 @@ std::shared_ptr<nn::Sequential> make_resnet9() {
   return net;
 }
 
+namespace {
+
+// [N, 1, 28, 28] -> [N, 28, 28]: the rows as a sequence of tokens.
+class RowsAsTokens : public nn::Module {
+ public:
+  RowsAsTokens() : nn::Module("RowsAsTokens") {}
+  Tensor forward(const Tensor& x) override { return x.reshape({x.size(0), x.size(2), x.size(3)}); }
+};
+
+// x [N, T, D] + a learned [T, D] (initialised as normal(0, 0.02), as ViT's).
+class PositionEmbedding : public nn::Module {
+ public:
+  PositionEmbedding(int64_t tokens, int64_t width) : nn::Module("PositionEmbedding") {
+    weight = register_parameter("weight", empty({tokens, width}));
+    nn::init::normal_(weight, 0.0, 0.02);
+  }
+  Tensor forward(const Tensor& x) override { return x + weight; }
+  Tensor weight;
+};
+
+// [N, T, D] -> [N, D]
+class MeanOverTokens : public nn::Module {
+ public:
+  MeanOverTokens() : nn::Module("MeanOverTokens") {}
+  Tensor forward(const Tensor& x) override { return mean(x, {1}); }
+};
+
+// The encoder as a layer of a Sequential (no masks).
+class Encoder : public nn::Module {
+ public:
+  Encoder(const nn::TransformerEncoderLayerOptions& layer, int64_t layers) : nn::Module("Encoder") {
+    encoder_ =
+        register_module("encoder", std::make_shared<nn::TransformerEncoder>(layer, layers, true));
+  }
+  Tensor forward(const Tensor& x) override { return encoder_->forward(x); }
+
+ private:
+  std::shared_ptr<nn::TransformerEncoder> encoder_;
+};
+
+// [N, T, in] -> the LSTM's output at the last step, [N, hidden].
+class LastStepLSTM : public nn::Module {
+ public:
+  LastStepLSTM(int64_t in, int64_t hidden) : nn::Module("LastStepLSTM") {
+    lstm_ = register_module(
+        "lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(in, hidden).batch_first(true)));
+  }
+  Tensor forward(const Tensor& x) override {
+    const Tensor out = std::get<0>(lstm_->forward(x));
+    return out.select(1, out.size(1) - 1);
+  }
+
+ private:
+  std::shared_ptr<nn::LSTM> lstm_;
+};
+
+}  // namespace
+
+std::shared_ptr<nn::Sequential> make_row_transformer() {
+  const int64_t width = 64;
+  auto net = std::make_shared<nn::Sequential>();
+  net->push_back(std::make_shared<RowsAsTokens>());
+  net->push_back(std::make_shared<nn::Linear>(28, width));
+  net->push_back(std::make_shared<PositionEmbedding>(28, width));
+  net->push_back(std::make_shared<Encoder>(nn::TransformerEncoderLayerOptions(width, 4)
+                                               .dim_feedforward(2 * width)
+                                               .dropout(0.0)
+                                               .batch_first(true)
+                                               .norm_first(true),
+                                           2));
+  net->push_back(std::make_shared<MeanOverTokens>());
+  net->push_back(std::make_shared<nn::Linear>(width, 10));
+  return net;
+}
+
+std::shared_ptr<nn::Sequential> make_row_lstm() {
+  auto net = std::make_shared<nn::Sequential>();
+  net->push_back(std::make_shared<RowsAsTokens>());
+  net->push_back(std::make_shared<LastStepLSTM>(28, 128));
+  net->push_back(std::make_shared<nn::Linear>(128, 10));
+  return net;
+}
+
 std::shared_ptr<nn::Sequential> make_model(const std::string& name) {
   if (name == "resnet9") return make_resnet9();
   return make_mnist_model(name);
@@ -95,7 +180,9 @@ std::shared_ptr<nn::Sequential> make_model(const std::string& name) {
 std::shared_ptr<nn::Sequential> make_mnist_model(const std::string& name) {
   if (name == "mlp") return make_mlp();
   if (name == "cnn") return make_cnn();
-  HG_FAIL("model: unknown model \"", name, "\" (expected mlp or cnn)");
+  if (name == "transformer") return make_row_transformer();
+  if (name == "lstm") return make_row_lstm();
+  HG_FAIL("model: unknown model \"", name, "\" (expected mlp, cnn, transformer or lstm)");
 }
 
 }  // namespace hg::examples

@@ -1,4 +1,5 @@
-// MNIST (or Fashion-MNIST) with the mlp or cnn of shared/BENCHMARKS.md, on the real data set.
+// MNIST (or Fashion-MNIST) with the mlp or cnn of shared/BENCHMARKS.md, or a small transformer or
+// LSTM reading the image row by row (examples/common/models.h), on the real data set.
 //
 //   tools/fetch_data.sh mnist
 //   build/examples/mnist/hg_mnist --model cnn --epochs 3 --data datasets/mnist
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,8 +31,10 @@ using namespace hg;
 namespace {
 
 examples::Args parse_args(int argc, char** argv) {
-  examples::Args args("hg_mnist", "Train an MLP or a CNN on MNIST with halfgrad.");
-  args.option("model", "cnn", "mlp or cnn");
+  examples::Args args("hg_mnist",
+                      "Train an MLP, a CNN, a transformer or an LSTM on MNIST with halfgrad.");
+  args.option("model", "cnn",
+              "mlp, cnn, transformer (the rows as tokens) or lstm (the rows as a sequence)");
   args.option("epochs", "3", "training epochs");
   args.option("batch", "128", "batch size");
   args.option("lr", "0.05", "peak learning rate (SGD, nesterov momentum 0.9, one-cycle schedule)");
@@ -102,12 +106,20 @@ MnistData load_data(const examples::Args& args, const examples::TrainingState* r
           pixel_std};
 }
 
-// A run's identity in its checkpoint: the program, the model (0 mlp, 1 cnn) and the precision
-// options.
+// The model's index in kMnistModels (make_mnist_model has refused other names by now).
+size_t model_index(const std::string& name) {
+  size_t index = 0;
+  while (index + 1 < std::size(examples::kMnistModels) && name != examples::kMnistModels[index])
+    ++index;
+  return index;
+}
+
+// A run's identity in its checkpoint: the program, the model (its index in kMnistModels) and the
+// precision options.
 void record_run(const examples::Args& args, const amp::AmpConfig& amp,
                 std::map<std::string, double>& scalars) {
   examples::record_program(scalars, "hg_mnist");
-  scalars["run.model"] = args.str("model") == "mlp" ? 0 : 1;
+  scalars["run.model"] = static_cast<double>(model_index(args.str("model")));
   examples::record_amp_options(amp, scalars);
 }
 
@@ -118,7 +130,10 @@ void check_resumable(const examples::Args& args, const examples::TrainingState& 
   examples::check_program(saved, "hg_mnist");
   const auto model = saved.scalars.find("run.model");
   if (model != saved.scalars.end()) {
-    const std::string saved_model = model->second == 0 ? "mlp" : "cnn";
+    const auto index = static_cast<size_t>(model->second);
+    HG_CHECK(model->second >= 0 && index < std::size(examples::kMnistModels),
+             "hg_mnist: the checkpoint's model number ", model->second, " is unknown");
+    const std::string saved_model = examples::kMnistModels[index];
     HG_CHECK(saved_model == args.str("model"), "hg_mnist: the checkpoint holds the ", saved_model,
              " model; resume with --model ", saved_model);
   }

@@ -26,7 +26,7 @@ int main(int argc, char** argv) try {
   args.option("out", "build/precision_tour_plots",
               "folder for the PNG plots (and their data and gnuplot scripts)");
   args.option("data", "datasets/mnist", "MNIST folder (tools/fetch_data.sh mnist)");
-  args.option("model", "cnn", "mlp or cnn");
+  args.option("model", "cnn", "mlp, cnn, transformer or lstm");
   args.option("epochs", "1", "epochs per training run");
   args.option("limit", "20000", "use only the first N training images (0: all 60000)");
   args.option("threads", "2", "CPU threads");
