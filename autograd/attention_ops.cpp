@@ -31,6 +31,8 @@ void check_attention_operands(const Tensor& q, const Tensor& k, const Tensor& v)
   HG_CHECK(q.size(-1) == k.size(-1) && k.size(-2) == v.size(-2), op,
            ": the query and key widths (E) or the key and value lengths (S) differ: ",
            operands(q, k, v));
+  const auto batch = [](const Tensor& t) { return Shape(t.sizes().begin(), t.sizes().end() - 2); };
+  (void)broadcast_shapes(broadcast_shapes(batch(q), batch(k), op), batch(v), op);
 }
 
 // The scores with the mask applied: a bool mask keeps the scores where it is true (-inf
@@ -38,6 +40,11 @@ void check_attention_operands(const Tensor& q, const Tensor& k, const Tensor& v)
 Tensor masked_scores(const Tensor& scores, const Tensor& mask, const Tensor& q) {
   if (!mask.defined()) return scores;
   autograd::check_same_device(scores, mask, "scaled_dot_product_attention");
+  HG_CHECK(mask.dim() <= scores.dim() &&
+               broadcast_shapes(scores.sizes(), mask.sizes(), "scaled_dot_product_attention") ==
+                   scores.sizes(),
+           "scaled_dot_product_attention: attn_mask ", describe(mask),
+           " does not broadcast to the scores [*, L, S] = ", shape_str(scores.sizes()));
   if (mask.dtype() == kBool) {
     return where(mask, scores, wrap_scalar(-std::numeric_limits<double>::infinity(), scores));
   }
@@ -56,6 +63,8 @@ AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const
   HG_CHECK(!(is_causal && attn_mask.defined()),
            "scaled_dot_product_attention: give attn_mask or is_causal, not both (",
            operands(q, k, v), ")");
+  HG_CHECK(!scale || std::isfinite(*scale),
+           "scaled_dot_product_attention: scale must be finite, got ", scale.value_or(0.0));
   HG_CHECK(dropout_p >= 0.0 && dropout_p < 1.0,
            "scaled_dot_product_attention: dropout_p must be in [0, 1), got ", dropout_p);
   const double s = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));

@@ -94,6 +94,9 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
     return options.batch_first_ ? t : t.transpose(0, 1);
   };
   const Tensor q_in = batch_major(query), k_in = batch_major(key), v_in = batch_major(value);
+  HG_CHECK(k_in.size(0) == q_in.size(0), "MultiheadAttention(", e, ", ", heads,
+           "): query and key differ in batch size: query ", hg::describe(query), ", key ",
+           hg::describe(key), options.batch_first_ ? " (batch_first)" : "");
   const int64_t batch = q_in.size(0), length = q_in.size(1), keys = k_in.size(1), hd = e / heads;
   const auto project = [&](const Tensor& x, int64_t part) {  // [N, T, E] -> [N, H, T, hd]
     const Tensor w = in_proj_weight.narrow(0, part * e, e);
