@@ -126,15 +126,44 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
   return {x, final_state};
 }
 
-// ---- LSTM ----
+// ---- one time step of each kind, shared by the layers and the cells ----
+
+namespace {
+
+// projected = x W_ih^T + b_ih [N, 4H]; gates i, f, g, o -> (h', c')
+std::pair<Tensor, Tensor> lstm_step(const Tensor& projected, const Tensor& h, const Tensor& c,
+                                    const Tensor& w_hh, const Tensor& b_hh) {
+  const std::vector<Tensor> gates = chunk(projected + linear(h, w_hh, b_hh), 4, -1);
+  const Tensor input_gate = sigmoid(gates[0]), forget_gate = sigmoid(gates[1]);
+  const Tensor candidate = tanh(gates[2]), output_gate = sigmoid(gates[3]);
+  const Tensor next_c = forget_gate * c + input_gate * candidate;
+  return {output_gate * tanh(next_c), next_c};
+}
+
+// projected [N, 3H]; gates r, z, n (the reset gate scales the recurrent part of n, as torch)
+Tensor gru_step(const Tensor& projected, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
+  const std::vector<Tensor> x = chunk(projected, 3, -1);
+  const std::vector<Tensor> r = chunk(linear(h, w_hh, b_hh), 3, -1);
+  const Tensor reset = sigmoid(x[0] + r[0]), update = sigmoid(x[1] + r[1]);
+  const Tensor candidate = tanh(x[2] + reset * r[2]);
+  return (1.0 - update) * candidate + update * h;
+}
+
+// projected [N, H]
+Tensor rnn_step(const Tensor& projected, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh,
+                RNNNonlinearity nonlinearity) {
+  const Tensor pre = projected + linear(h, w_hh, b_hh);
+  return nonlinearity == RNNNonlinearity::ReLU ? relu(pre) : tanh(pre);
+}
+
+}  // namespace
+
+// ---- the layers ----
 
 RecurrentBase::State LSTM::cell(const Tensor& projected, const State& state, const Tensor& w_hh,
                                 const Tensor& b_hh) const {
-  const std::vector<Tensor> gates = chunk(projected + linear(state.h, w_hh, b_hh), 4, -1);
-  const Tensor input_gate = sigmoid(gates[0]), forget_gate = sigmoid(gates[1]);
-  const Tensor candidate = tanh(gates[2]), output_gate = sigmoid(gates[3]);
-  const Tensor c = forget_gate * state.c + input_gate * candidate;
-  return {output_gate * tanh(c), c};
+  const auto [h, c] = lstm_step(projected, state.h, state.c, w_hh, b_hh);
+  return {h, c};
 }
 
 std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(
@@ -145,20 +174,102 @@ std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(
   return {output, {state.h, state.c}};
 }
 
-// ---- GRU ----
-
 RecurrentBase::State GRU::cell(const Tensor& projected, const State& state, const Tensor& w_hh,
                                const Tensor& b_hh) const {
-  const std::vector<Tensor> x = chunk(projected, 3, -1);
-  const std::vector<Tensor> h = chunk(linear(state.h, w_hh, b_hh), 3, -1);
-  const Tensor reset = sigmoid(x[0] + h[0]), update = sigmoid(x[1] + h[1]);
-  const Tensor candidate = tanh(x[2] + reset * h[2]);
-  return {(1.0 - update) * candidate + update * state.h, Tensor()};
+  return {gru_step(projected, state.h, w_hh, b_hh), Tensor()};
 }
 
 std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& hx) {
   auto [output, state] = run(input, State{hx, Tensor()});
   return {output, state.h};
+}
+
+RecurrentBase::State RNN::cell(const Tensor& projected, const State& state, const Tensor& w_hh,
+                               const Tensor& b_hh) const {
+  return {rnn_step(projected, state.h, w_hh, b_hh, nonlinearity_), Tensor()};
+}
+
+std::tuple<Tensor, Tensor> RNN::forward(const Tensor& input, const Tensor& hx) {
+  auto [output, state] = run(input, State{hx, Tensor()});
+  return {output, state.h};
+}
+
+std::string RNN::describe() const {
+  std::string text = RecurrentBase::describe();
+  if (nonlinearity_ == RNNNonlinearity::ReLU) text.insert(text.size() - 1, ", nonlinearity=relu");
+  return text;
+}
+
+// ---- the cells ----
+
+RecurrentCellBase::RecurrentCellBase(std::string name, const RecurrentCellOptions& opts,
+                                     int64_t gates)
+    : Module(std::move(name)), options(opts) {
+  HG_CHECK(opts.input_size > 0 && opts.hidden_size > 0, this->type_name(), ": input_size ",
+           opts.input_size, " and hidden_size ", opts.hidden_size, " must be positive");
+  const int64_t h = opts.hidden_size;
+  weight_ih = register_parameter("weight_ih", empty({gates * h, opts.input_size}));
+  weight_hh = register_parameter("weight_hh", empty({gates * h, h}));
+  if (opts.bias_) {
+    bias_ih = register_parameter("bias_ih", empty({gates * h}));
+    bias_hh = register_parameter("bias_hh", empty({gates * h}));
+  }
+  reset_parameters();
+}
+
+void RecurrentCellBase::reset_parameters() {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(options.hidden_size));
+  for (const Tensor& p : parameters()) init::uniform_(p, -bound, bound);
+}
+
+std::string RecurrentCellBase::describe() const {
+  return type_name() + "(" + std::to_string(options.input_size) + ", " +
+         std::to_string(options.hidden_size) + (options.bias_ ? ")" : ", bias=false)");
+}
+
+// The input [N, input_size] (or [input_size]) and states [N, H] after autocast, checked, batched;
+// zeros for a state not given (c only when wanted).
+RecurrentCellBase::Prepared RecurrentCellBase::prepare(const Tensor& input, const Tensor& h,
+                                                       const Tensor& c, bool wants_c) const {
+  const auto cast = amp::autocast(amp::OpId::Recurrent, {input, h, c});
+  const Tensor& x = cast[0];
+  HG_CHECK(x.defined() && (x.dim() == 1 || x.dim() == 2) && x.size(-1) == options.input_size &&
+               x.is_floating_point(),
+           describe(), ": expected a floating-point input [N, ", options.input_size, "] or [",
+           options.input_size, "], got ", x.defined() ? hg::describe(x) : "undefined");
+  const bool unbatched = x.dim() == 1;
+  const Tensor batched = unbatched ? x.unsqueeze(0) : x;
+  const Shape shape{batched.size(0), options.hidden_size};
+  const auto state = [&](const Tensor& t, const char* name) {
+    if (!t.defined()) return zeros(shape, TensorOptions(x.dtype()).device(x.device()));
+    const Tensor s = unbatched && t.dim() == 1 ? t.unsqueeze(0) : t;
+    HG_CHECK(s.sizes() == shape, describe(), ": expected ", name, " ", shape_str(shape), ", got ",
+             hg::describe(t));
+    return s;
+  };
+  return {linear(batched, weight_ih, bias_ih), state(cast[1], "h"),
+          wants_c ? state(cast[2], "c") : Tensor(), unbatched};
+}
+
+std::tuple<Tensor, Tensor> LSTMCell::forward(const Tensor& input,
+                                             const std::optional<std::tuple<Tensor, Tensor>>& hx) {
+  const Prepared in =
+      prepare(input, hx ? std::get<0>(*hx) : Tensor(), hx ? std::get<1>(*hx) : Tensor(), true);
+  auto [h, c] = lstm_step(in.projected, in.h, in.c, weight_hh, bias_hh);
+  if (in.unbatched) return {h.squeeze(0), c.squeeze(0)};
+  return {h, c};
+}
+
+Tensor GRUCell::forward(const Tensor& input, const Tensor& hx) {
+  const Prepared in = prepare(input, hx, Tensor(), false);
+  const Tensor h = gru_step(in.projected, in.h, weight_hh, bias_hh);
+  return in.unbatched ? h.squeeze(0) : h;
+}
+
+Tensor RNNCell::forward(const Tensor& input, const Tensor& hx) {
+  const Prepared in = prepare(input, hx, Tensor(), false);
+  const Tensor h = rnn_step(in.projected, in.h, weight_hh, bias_hh, nonlinearity_);
+  return in.unbatched ? h.squeeze(0) : h;
 }
 
 }  // namespace hg::nn

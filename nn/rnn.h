@@ -1,10 +1,11 @@
 #pragma once
-// Recurrent layers as torch.nn has them: LSTM and GRU over a whole sequence, with layers,
+// Recurrent layers as torch.nn has them: LSTM, GRU and RNN over a whole sequence, with layers,
 // bidirectionality, inter-layer dropout, batch_first and PyTorch's parameter names
 // ("weight_ih_l0", "bias_hh_l1_reverse", ...) and gate order (LSTM i, f, g, o; GRU r, z, n), so
-// state dicts map one to one. Composed of linear, sigmoid, tanh and stack: every backend. Under
-// autocast the input and initial states are cast to the lower precision once (torch lists
-// lstm_cell and gru_cell there), so the whole recurrence runs in it.
+// state dicts map one to one; and their single steps, LSTMCell, GRUCell and RNNCell. Composed of
+// linear, sigmoid, tanh and stack: every backend. Under autocast the input and initial states
+// are cast to the lower precision once (torch lists lstm_cell and gru_cell there), so the whole
+// recurrence runs in it.
 //
 //   nn::LSTM lstm(nn::LSTMOptions(32, 64).num_layers(2).batch_first(true));
 //   auto [output, state] = lstm.forward(x);        // x [N, L, 32] -> output [N, L, 64]
@@ -51,7 +52,7 @@ class RecurrentBase : public Module {
   RecurrentOptions options;
 
  protected:
-  // gates: 4 for LSTM, 3 for GRU.
+  // gates: 4 for LSTM, 3 for GRU, 1 for RNN.
   RecurrentBase(std::string name, const RecurrentOptions& opts, int64_t gates);
   // The recurrent state of one layer and direction: h, and c for an LSTM (undefined for a GRU).
   struct State {
@@ -104,6 +105,97 @@ class GRU : public RecurrentBase {
   using Module::forward;
   State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
              const Tensor& b_hh) const override;
+};
+
+enum class RNNNonlinearity { Tanh, ReLU };
+using RNNOptions = RecurrentOptions;
+
+// The Elman RNN, h' = tanh (or relu)(x W_ih^T + b_ih + h W_hh^T + b_hh), in GRU's layout.
+class RNN : public RecurrentBase {
+ public:
+  explicit RNN(const RNNOptions& opts, RNNNonlinearity nonlinearity = RNNNonlinearity::Tanh)
+      : RecurrentBase("RNN", opts, 1), nonlinearity_(nonlinearity) {}
+  RNN(int64_t input_size, int64_t hidden_size) : RNN(RNNOptions(input_size, hidden_size)) {}
+  std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& hx = Tensor());
+  std::string describe() const override;
+
+ private:
+  using Module::forward;
+  State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
+             const Tensor& b_hh) const override;
+  RNNNonlinearity nonlinearity_;
+};
+
+// ---- single steps: torch.nn.LSTMCell, GRUCell, RNNCell ----
+
+struct RecurrentCellOptions {
+  RecurrentCellOptions(int64_t input, int64_t hidden) : input_size(input), hidden_size(hidden) {}
+  RecurrentCellOptions& bias(bool b) {
+    bias_ = b;
+    return *this;
+  }
+  int64_t input_size, hidden_size;
+  bool bias_ = true;
+};
+using LSTMCellOptions = RecurrentCellOptions;
+using GRUCellOptions = RecurrentCellOptions;
+using RNNCellOptions = RecurrentCellOptions;
+
+// One step of the layers above, for loops the caller writes (teacher forcing, decoding): input
+// [N, input_size] (or unbatched [input_size]), states [N, hidden_size] (zeros when not given).
+// Parameters weight_ih, weight_hh, bias_ih, bias_hh, as torch names them.
+class RecurrentCellBase : public Module {
+ public:
+  void reset_parameters();
+  std::string describe() const override;
+
+  Tensor weight_ih, weight_hh, bias_ih, bias_hh;
+  RecurrentCellOptions options;
+
+ protected:
+  RecurrentCellBase(std::string name, const RecurrentCellOptions& opts, int64_t gates);
+  struct Prepared {
+    Tensor projected, h, c;  // x W_ih^T + b_ih, the states batched
+    bool unbatched;
+  };
+  Prepared prepare(const Tensor& input, const Tensor& h, const Tensor& c, bool wants_c) const;
+};
+
+// hx = (h, c) -> (h', c')
+class LSTMCell : public RecurrentCellBase {
+ public:
+  explicit LSTMCell(const LSTMCellOptions& opts) : RecurrentCellBase("LSTMCell", opts, 4) {}
+  LSTMCell(int64_t input_size, int64_t hidden_size)
+      : LSTMCell(LSTMCellOptions(input_size, hidden_size)) {}
+  std::tuple<Tensor, Tensor> forward(
+      const Tensor& input, const std::optional<std::tuple<Tensor, Tensor>>& hx = std::nullopt);
+
+ private:
+  using Module::forward;
+};
+
+// h -> h'
+class GRUCell : public RecurrentCellBase {
+ public:
+  explicit GRUCell(const GRUCellOptions& opts) : RecurrentCellBase("GRUCell", opts, 3) {}
+  GRUCell(int64_t input_size, int64_t hidden_size)
+      : GRUCell(GRUCellOptions(input_size, hidden_size)) {}
+  Tensor forward(const Tensor& input, const Tensor& hx);
+  Tensor forward(const Tensor& input) override { return forward(input, Tensor()); }
+};
+
+// h -> h'
+class RNNCell : public RecurrentCellBase {
+ public:
+  explicit RNNCell(const RNNCellOptions& opts, RNNNonlinearity nonlinearity = RNNNonlinearity::Tanh)
+      : RecurrentCellBase("RNNCell", opts, 1), nonlinearity_(nonlinearity) {}
+  RNNCell(int64_t input_size, int64_t hidden_size)
+      : RNNCell(RNNCellOptions(input_size, hidden_size)) {}
+  Tensor forward(const Tensor& input, const Tensor& hx);
+  Tensor forward(const Tensor& input) override { return forward(input, Tensor()); }
+
+ private:
+  RNNNonlinearity nonlinearity_;
 };
 
 }  // namespace hg::nn

@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "from_pytorch.h"
@@ -255,6 +256,13 @@ void upsampling_attention_rows() {
             c.sizes() == h.sizes() && gru_out.sizes() == Shape{3, 5, 64} &&
             gru_h.sizes() == Shape{1, 5, 64},
         "LSTM, GRU");
+  nn::RNN relu_rnn(nn::RNNOptions(32, 64), nn::RNNNonlinearity::ReLU);
+  nn::LSTMCell cell(32, 64);
+  Tensor cell_h = zeros({5, 64}), cell_c = zeros({5, 64});
+  std::tie(cell_h, cell_c) = cell.forward(sequence.select(0, 0), std::make_tuple(cell_h, cell_c));
+  check(std::get<0>(relu_rnn.forward(sequence)).sizes() == Shape{3, 5, 64} &&
+            cell_c.sizes() == Shape{5, 64},
+        "RNN, LSTMCell");
   const Tensor logp = log_softmax(randn({4, 5}), 1), target = softmax(randn({4, 5}), 1);
   check((kl_div(logp, target, Reduction::Sum) / logp.size(0)).item<float>() >= 0.0f &&
             nn::KLDivLoss(Reduction::Mean, true)(logp, logp).item<float>() == 0.0f,
