@@ -16,13 +16,23 @@ Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);  // log(1 + x), exact near 0 where log(1 + x) rounds to 0
 Tensor expm1(const Tensor& x);  // exp(x) - 1, exact near 0
 Tensor sqrt(const Tensor& x);
+// Rounding to integers in the tensor's dtype (round: ties to even, as torch.round); their
+// gradient is zero. Integer tensors come back as copies.
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+Tensor round(const Tensor& x);
+Tensor trunc(const Tensor& x);
+Tensor erf(const Tensor& x);  // integers compute in float32
 Tensor rsqrt(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor sign(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor reciprocal(const Tensor& x);
 Tensor relu(const Tensor& x);
-Tensor gelu(const Tensor& x);
+Tensor gelu(const Tensor& x);  // the exact form, x Phi(x) (erf)
+enum class GeluApproximate { None, Tanh };
+// Tanh: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), as torch's approximate="tanh"
+Tensor gelu(const Tensor& x, GeluApproximate approximate);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sin(const Tensor& x);

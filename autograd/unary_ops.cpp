@@ -58,6 +58,18 @@ const char* unary_name(UnaryOp op) {
       return "log1p";
     case UnaryOp::Expm1:
       return "expm1";
+    case UnaryOp::Floor:
+      return "floor";
+    case UnaryOp::Ceil:
+      return "ceil";
+    case UnaryOp::Round:
+      return "round";
+    case UnaryOp::Trunc:
+      return "trunc";
+    case UnaryOp::Erf:
+      return "erf";
+    case UnaryOp::GeluTanh:
+      return "gelu";
     case UnaryOp::Affine:
       return "affine";
   }
@@ -74,10 +86,15 @@ bool has_constant_slope(UnaryOp op) {
   return op == UnaryOp::Affine || op == UnaryOp::DivScalar || op == UnaryOp::Neg;
 }
 
-// sign, and pow(x, 0): the gradient is zeros, not g * 0 (an inf or NaN g would make NaN), and
-// nothing is saved (as PyTorch)
+bool is_rounding(UnaryOp op) {
+  return op == UnaryOp::Floor || op == UnaryOp::Ceil || op == UnaryOp::Round ||
+         op == UnaryOp::Trunc;
+}
+
+// sign, the roundings and pow(x, 0): the gradient is zeros, not g * 0 (an inf or NaN g would
+// make NaN), and nothing is saved (as PyTorch)
 bool has_zero_slope(UnaryOp op, const UnaryParams& params) {
-  return op == UnaryOp::Sign || (op == UnaryOp::Pow && params.a == 0.0);
+  return op == UnaryOp::Sign || is_rounding(op) || (op == UnaryOp::Pow && params.a == 0.0);
 }
 
 class UnaryBackward final : public autograd::Node {
@@ -114,7 +131,7 @@ class UnaryBackward final : public autograd::Node {
 
 bool keeps_integers(UnaryOp op) {
   return op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Sign || op == UnaryOp::Relu ||
-         op == UnaryOp::Square || op == UnaryOp::Clamp;
+         op == UnaryOp::Square || op == UnaryOp::Clamp || is_rounding(op);
 }
 
 // int64 and uint8 tensors get the unary ops whose results are integers again, as in PyTorch
@@ -133,6 +150,11 @@ Tensor integer_unary(UnaryOp op, const Tensor& x, const UnaryParams& params) {
       return maximum(x, zero);
     case UnaryOp::Square:
       return mul(x, x);
+    case UnaryOp::Floor:  // an integer is its own floor, ceil, round and trunc (a copy, as torch)
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Trunc:
+      return x.clone();
     default: {  // Clamp, with whole-number bounds (an infinite one is no bound) x's dtype holds
       for (double bound : {params.a, params.b})
         if (!std::isinf(bound)) check_integer_fill(bound, x.dtype(), "clamp");
@@ -150,7 +172,7 @@ bool promotes_to_float(UnaryOp op) {
   return op == UnaryOp::Exp || op == UnaryOp::Log || op == UnaryOp::Sqrt || op == UnaryOp::Rsqrt ||
          op == UnaryOp::Sigmoid || op == UnaryOp::Tanh || op == UnaryOp::Reciprocal ||
          op == UnaryOp::Pow || op == UnaryOp::Sin || op == UnaryOp::Cos || op == UnaryOp::Log1p ||
-         op == UnaryOp::Expm1;
+         op == UnaryOp::Expm1 || op == UnaryOp::Erf;
 }
 
 bool whole_bounds(UnaryOp op, const UnaryParams& p) {
@@ -207,6 +229,11 @@ Tensor expm1(const Tensor& x) {
   return unary_op(UnaryOp::Expm1, amp::autocast(amp::OpId::Expm1, x));
 }
 Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
+Tensor floor(const Tensor& x) { return unary_op(UnaryOp::Floor, x); }
+Tensor ceil(const Tensor& x) { return unary_op(UnaryOp::Ceil, x); }
+Tensor round(const Tensor& x) { return unary_op(UnaryOp::Round, x); }
+Tensor trunc(const Tensor& x) { return unary_op(UnaryOp::Trunc, x); }
+Tensor erf(const Tensor& x) { return unary_op(UnaryOp::Erf, x); }
 Tensor rsqrt(const Tensor& x) {
   return unary_op(UnaryOp::Rsqrt, amp::autocast(amp::OpId::Rsqrt, x));
 }
@@ -221,6 +248,9 @@ Tensor reciprocal(const Tensor& x) {
 }
 Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
 Tensor gelu(const Tensor& x) { return unary_op(UnaryOp::Gelu, x); }
+Tensor gelu(const Tensor& x, GeluApproximate approximate) {
+  return unary_op(approximate == GeluApproximate::Tanh ? UnaryOp::GeluTanh : UnaryOp::Gelu, x);
+}
 Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
 Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
 // In the input's dtype under autocast, as PyTorch's (on neither of its lists).

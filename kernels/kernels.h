@@ -34,7 +34,13 @@ enum class UnaryOp {
   Log1p,  // log(1 + x), accurate for small x
   Expm1,  // exp(x) - 1, accurate for small x; its backward reads x: exp(x), where PyTorch's
           // y + 1 cancels to 0 for x below about -17 in fp32
-  Affine  // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
+  Floor,
+  Ceil,
+  Round,  // to the nearest integer, ties to even (as torch.round)
+  Trunc,
+  Erf,
+  GeluTanh,  // gelu's tanh approximation, 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+  Affine     // params.a * x + params.b (last: the CUDA dispatch counts the ops up to it)
 };
 struct UnaryParams {
   double a = 0.0;

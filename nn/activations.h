@@ -21,8 +21,17 @@ class ElementwiseActivation : public Module {
 struct ReLU : ElementwiseActivation<hg::relu> {
   ReLU() : ElementwiseActivation("ReLU") {}
 };
-struct GELU : ElementwiseActivation<hg::gelu> {  // the exact (erf) form
-  GELU() : ElementwiseActivation("GELU") {}
+// The exact (erf) form, or with GeluApproximate::Tanh the tanh approximation (GPT-2's).
+class GELU : public Module {
+ public:
+  explicit GELU(GeluApproximate approximate_form = GeluApproximate::None)
+      : Module("GELU"), approximate(approximate_form) {}
+  Tensor forward(const Tensor& x) override { return gelu(x, approximate); }
+  std::string describe() const override {
+    return approximate == GeluApproximate::Tanh ? "GELU(approximate='tanh')" : "GELU()";
+  }
+
+  GeluApproximate approximate;
 };
 struct SiLU : ElementwiseActivation<hg::silu> {  // x * sigmoid(x)
   SiLU() : ElementwiseActivation("SiLU") {}

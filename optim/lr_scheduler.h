@@ -1,6 +1,8 @@
 #pragma once
 // Learning-rate schedulers (torch.optim.lr_scheduler names): StepLR, MultiStepLR,
-// ExponentialLR, CosineAnnealingLR, OneCycleLR, LinearWarmup (= LinearLR) and SequentialLR.
+// ExponentialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts, OneCycleLR, LinearWarmup
+// (= LinearLR), ConstantLR, PolynomialLR, LambdaLR and SequentialLR (ReduceLROnPlateau, which
+// follows a metric, stands apart: optim/reduce_lr_on_plateau.h).
 // Every scheduler computes the lr of epoch t in closed form from the group's base lr, so a
 // scheduler is fully described by its epoch counter (and base lrs), which is what
 // state_dict() saves.

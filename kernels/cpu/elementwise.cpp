@@ -39,6 +39,14 @@ C gelu(C x) {  // exact (erf) form, as torch.nn.GELU() by default
   return static_cast<C>(0.5) * x * (static_cast<C>(1) + std::erf(x * static_cast<C>(M_SQRT1_2)));
 }
 
+// PyTorch's tanh approximation of gelu, its operations in its order
+template <typename C>
+C gelu_tanh(C x) {
+  const C beta = static_cast<C>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = static_cast<C>(0.044715);
+  const C inner = beta * (x + kappa * (x * x * x));
+  return static_cast<C>(0.5) * x * (static_cast<C>(1) + std::tanh(inner));
+}
+
 template <typename C>
 C sigmoid(C x) {  // split by sign so exp never overflows
   if (x >= 0) return static_cast<C>(1) / (static_cast<C>(1) + std::exp(-x));
@@ -95,6 +103,18 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
       return unary_loop<T>(in, out, [](C x) { return std::log1p(x); });
     case UnaryOp::Expm1:
       return unary_loop<T>(in, out, [](C x) { return std::expm1(x); });
+    case UnaryOp::Floor:
+      return unary_loop<T>(in, out, [](C x) { return std::floor(x); });
+    case UnaryOp::Ceil:
+      return unary_loop<T>(in, out, [](C x) { return std::ceil(x); });
+    case UnaryOp::Round:  // the default rounding mode: to nearest, ties to even
+      return unary_loop<T>(in, out, [](C x) { return std::nearbyint(x); });
+    case UnaryOp::Trunc:
+      return unary_loop<T>(in, out, [](C x) { return std::trunc(x); });
+    case UnaryOp::Erf:
+      return unary_loop<T>(in, out, [](C x) { return std::erf(x); });
+    case UnaryOp::GeluTanh:
+      return unary_loop<T>(in, out, [](C x) { return gelu_tanh(x); });
     case UnaryOp::Affine:
       return unary_loop<T>(in, out, [a, b](C x) { return a * x + b; });
   }

@@ -70,6 +70,20 @@ C gelu_derivative(C x) {  // d/dx [x * Phi(x)] = Phi(x) + x * phi(x)
   return cdf + x * pdf;
 }
 
+// PyTorch's gelu_backward with approximate = "tanh", its operations in its order
+template <typename C>
+C gelu_tanh_derivative(C x) {
+  const C beta = static_cast<C>(M_SQRT2 * M_2_SQRTPI * 0.5), kappa = static_cast<C>(0.044715);
+  const C x_sq = x * x;
+  const C inner = beta * (x + kappa * (x_sq * x));
+  const C tanh_inner = std::tanh(inner);
+  const C left = C(0.5) * x, right = C(1) + tanh_inner;
+  const C left_derivative = C(0.5) * right;
+  const C right_derivative =
+      left * (C(1) - tanh_inner * tanh_inner) * (beta * (C(1) + C(3) * kappa * x_sq));
+  return left_derivative + right_derivative;
+}
+
 template <typename T>
 void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const TensorView& out,
                     const UnaryParams& p) {
@@ -120,6 +134,16 @@ void backward_typed(UnaryOp op, const TensorView& v, const TensorView& g, const 
       return backward_loop<T>(v, g, out, [](C x) { return C(1) / (C(1) + x); });
     case UnaryOp::Expm1:
       return backward_loop<T>(v, g, out, [](C x) { return std::exp(x); });
+    case UnaryOp::Floor:  // piecewise constant: autograd gives zeros without calling this
+    case UnaryOp::Ceil:
+    case UnaryOp::Round:
+    case UnaryOp::Trunc:
+      return backward_loop<T>(v, g, out, [](C) { return C(0); });
+    case UnaryOp::Erf:  // 2 / sqrt(pi) exp(-x^2)
+      return backward_loop<T>(v, g, out,
+                              [](C x) { return static_cast<C>(M_2_SQRTPI) * std::exp(-(x * x)); });
+    case UnaryOp::GeluTanh:
+      return backward_loop<T>(v, g, out, [](C x) { return gelu_tanh_derivative(x); });
     case UnaryOp::Affine:
       return backward_loop<T>(v, g, out, [a](C) { return a; });
   }

@@ -185,6 +185,14 @@ __device__ inline float sin_(float x) { return ::sinf(x); }  // (not __sinf: ful
 __device__ inline double sin_(double x) { return ::sin(x); }
 __device__ inline float cos_(float x) { return ::cosf(x); }
 __device__ inline double cos_(double x) { return ::cos(x); }
+__device__ inline float floor_(float x) { return ::floorf(x); }
+__device__ inline double floor_(double x) { return ::floor(x); }
+__device__ inline float ceil_(float x) { return ::ceilf(x); }
+__device__ inline double ceil_(double x) { return ::ceil(x); }
+__device__ inline float rint_(float x) { return ::rintf(x); }  // ties to even
+__device__ inline double rint_(double x) { return ::rint(x); }
+__device__ inline float trunc_(float x) { return ::truncf(x); }
+__device__ inline double trunc_(double x) { return ::trunc(x); }
 __device__ inline float abs_(float x) { return ::fabsf(x); }
 __device__ inline double abs_(double x) { return ::fabs(x); }
 

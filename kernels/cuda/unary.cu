@@ -26,6 +26,12 @@ struct UnaryMath {
     return mul_rn(C(0.5), x) * (C(1) + erf_(x * static_cast<C>(0.70710678118654752440)));
   }
 
+  __device__ static C gelu_tanh(C x) {  // PyTorch's tanh approximation, its operations in order
+    const C beta = static_cast<C>(0.79788456080286535588), kappa = static_cast<C>(0.044715);
+    const C inner = mul_rn(beta, x + mul_rn(kappa, mul_rn(mul_rn(x, x), x)));
+    return mul_rn(mul_rn(C(0.5), x), C(1) + tanh_(inner));
+  }
+
   __device__ C operator()(C x) const {
     switch (Op) {  // a template constant: each instantiation keeps one case
       case UnaryOp::Neg:
@@ -70,6 +76,18 @@ struct UnaryMath {
         return log1p_(x);
       case UnaryOp::Expm1:
         return expm1_(x);
+      case UnaryOp::Floor:
+        return floor_(x);
+      case UnaryOp::Ceil:
+        return ceil_(x);
+      case UnaryOp::Round:
+        return rint_(x);
+      case UnaryOp::Trunc:
+        return trunc_(x);
+      case UnaryOp::Erf:
+        return erf_(x);
+      case UnaryOp::GeluTanh:
+        return gelu_tanh(x);
       case UnaryOp::Affine:
         return mul_rn(a, x) + b;
     }

@@ -22,6 +22,18 @@ struct Derivative {
     return cdf + mul_rn(x, pdf);
   }
 
+  __device__ static C gelu_tanh(C x) {  // PyTorch's gelu_backward (tanh), its operations in order
+    const C beta = static_cast<C>(0.79788456080286535588), kappa = static_cast<C>(0.044715);
+    const C x_sq = mul_rn(x, x);
+    const C inner = mul_rn(beta, x + mul_rn(kappa, mul_rn(x_sq, x)));
+    const C tanh_inner = tanh_(inner);
+    const C left = mul_rn(C(0.5), x), right = C(1) + tanh_inner;
+    const C left_derivative = mul_rn(C(0.5), right);
+    const C right_derivative = mul_rn(mul_rn(left, C(1) - mul_rn(tanh_inner, tanh_inner)),
+                                      mul_rn(beta, C(1) + mul_rn(mul_rn(C(3), kappa), x_sq)));
+    return left_derivative + right_derivative;
+  }
+
   // grad_in for one element from the saved value v and the incoming gradient g.
   __device__ C operator()(C v, C g) const {
     switch (op) {
@@ -74,6 +86,10 @@ struct Derivative {
         return C(1) / (C(1) + v);
       case UnaryOp::Expm1:
         return exp_(v);
+      case UnaryOp::Erf:  // 2 / sqrt(pi) exp(-x^2)
+        return static_cast<C>(1.12837916709551257390) * exp_(-mul_rn(v, v));
+      case UnaryOp::GeluTanh:
+        return gelu_tanh(v);
       case UnaryOp::Affine:
         return a;
       default:

@@ -2,6 +2,7 @@
 // (the page says so: keep the two in step). Returns the number of failed checks.
 #include <halfgrad/halfgrad.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -94,6 +95,13 @@ void tensors() {
   check(cumsum(series, 0)[2].item<float>() == 6 && series.cumsum(0)[1].item<float>() == 3 &&
             log1p(series).sizes() == series.sizes() && series.expm1().sizes() == series.sizes(),
         "cumsum, log1p, expm1");
+  const Tensor halves = from_vector<float>({-1.5f, 0.5f, 2.5f});
+  check(round(halves)[2].item<float>() == 2 && floor(halves)[0].item<float>() == -2 &&
+            ceil(halves)[1].item<float>() == 1 && trunc(halves)[0].item<float>() == -1 &&
+            erf(halves).sizes() == halves.sizes() &&
+            nn::GELU(GeluApproximate::Tanh)(halves).sizes() == halves.sizes() &&
+            gelu(halves, GeluApproximate::Tanh)[2].item<float>() > 2.4f,
+        "floor, ceil, round, trunc, erf, gelu tanh");
   Tensor z = x.clone();
   z.add_(x);
   z.mul_(2);
@@ -127,6 +135,32 @@ void autograd_rows() {
                           {randn({3}, kFloat64).requires_grad_()});
   check(static_cast<bool>(result), "gradcheck");
   check(!tape.str().empty(), "print_tape");
+}
+
+// The optimizer and scheduler rows beyond SGD, AdamW, StepLR and OneCycleLR.
+void other_optimizer_rows(const std::vector<Tensor>& params) {
+  optim::RMSprop rmsprop(params,
+                         optim::RMSpropOptions(1e-2).alpha(0.9).momentum(0.9).centered(true));
+  optim::Adagrad adagrad(params,
+                         optim::AdagradOptions(1e-2).lr_decay(1e-4).initial_accumulator_value(0.1));
+  check(rmsprop.param_groups()[0].options_as<optim::RMSpropOptions>().centered() &&
+            adagrad.param_groups()[0].options_as<optim::AdagradOptions>().lr_decay() == 1e-4,
+        "RMSprop, Adagrad");
+  optim::SGD plain_sgd(params, optim::SGDOptions(0.1));
+  optim::ReduceLROnPlateau plateau(plain_sgd,
+                                   optim::ReduceLROnPlateauOptions().factor(0.5).patience(3));
+  for (int epoch = 0; epoch < 5; ++epoch) plateau.step(1.0);  // no improvement after the first
+  check(plateau.get_last_lr()[0] == 0.05, "ReduceLROnPlateau");
+  {
+    optim::SGD sched_sgd(params, optim::SGDOptions(0.1));
+    optim::CosineAnnealingWarmRestarts restarts(sched_sgd, 10, 2);
+    optim::LambdaLR decay(sched_sgd, [](int64_t e) { return std::pow(0.95, e); });
+    optim::PolynomialLR polynomial(sched_sgd, 100, 2.0);
+    optim::ConstantLR constant(sched_sgd, 0.25, 5);
+    check(constant.get_last_lr()[0] > 0.0 && polynomial.last_epoch() == 0 &&
+              decay.last_epoch() == 0 && restarts.last_epoch() == 0,
+          "more schedulers");
+  }
 }
 
 void modules_optim_amp() {
@@ -186,20 +220,9 @@ void modules_optim_amp() {
         "loss modules");
   optim::SGD sgd(model->parameters(), optim::SGDOptions(0.1).momentum(0.9).nesterov(true));
   optim::AdamW adamw(model->parameters(), optim::AdamWOptions(1e-3).weight_decay(0.01));
-  optim::RMSprop rmsprop(model->parameters(),
-                         optim::RMSpropOptions(1e-2).alpha(0.9).momentum(0.9).centered(true));
-  optim::Adagrad adagrad(model->parameters(),
-                         optim::AdagradOptions(1e-2).lr_decay(1e-4).initial_accumulator_value(0.1));
-  check(rmsprop.param_groups()[0].options_as<optim::RMSpropOptions>().centered() &&
-            adagrad.param_groups()[0].options_as<optim::AdagradOptions>().lr_decay() == 1e-4,
-        "RMSprop, Adagrad");
   optim::StepLR step_lr(sgd, 10, 0.5);
   optim::OneCycleLR one_cycle(adamw, 0.4, 100);
-  optim::SGD plain_sgd(model->parameters(), optim::SGDOptions(0.1));
-  optim::ReduceLROnPlateau plateau(plain_sgd,
-                                   optim::ReduceLROnPlateauOptions().factor(0.5).patience(3));
-  for (int epoch = 0; epoch < 5; ++epoch) plateau.step(1.0);  // no improvement after the first
-  check(plateau.get_last_lr()[0] == 0.05, "ReduceLROnPlateau");
+  other_optimizer_rows(model->parameters());
   amp::GradScaler scaler;
   sgd.zero_grad();
   Tensor loss;

@@ -25,6 +25,7 @@ Tensor affine_op(const Tensor& x) { return affine(x, 0.3, -1.25); }
 Tensor scalar_div_op(const Tensor& x) { return 0.1 / x; }
 Tensor leaky_relu_op(const Tensor& x) { return leaky_relu(x, 0.2); }
 Tensor logsumexp_op(const Tensor& x) { return x.dim() == 0 ? x : logsumexp(x, {-1}); }
+Tensor gelu_tanh_op(const Tensor& x) { return gelu(x, GeluApproximate::Tanh); }
 
 const UnaryCase kUnary[] = {
     {"neg", neg, Kind::Exact, -2, 2},
@@ -46,6 +47,12 @@ const UnaryCase kUnary[] = {
     {"clamp", clamp_pm, Kind::Exact, -2, 2},
     {"affine", affine_op, Kind::Ulp, -2, 2},
     {"0.1 / x", scalar_div_op, Kind::Exact, 0.5, 3},
+    {"floor", floor, Kind::Exact, -4, 4},
+    {"ceil", ceil, Kind::Exact, -4, 4},
+    {"round", round, Kind::Exact, -4, 4},
+    {"trunc", trunc, Kind::Exact, -4, 4},
+    {"erf", erf, Kind::Ulp, -3, 3},
+    {"gelu tanh", gelu_tanh_op, Kind::Ulp, -3, 3},
     // composites of the ops above (autograd/composite_ops.cpp)
     {"leaky_relu", leaky_relu_op, Kind::Ulp, -2, 2},
     {"silu", silu, Kind::Ulp, -3, 3},
