@@ -125,6 +125,9 @@ Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true);
 
 // weight [V, D], index int64 [*] -> [*, D]
 Tensor embedding(const Tensor& index, const Tensor& weight);
+// The same, with row padding_idx (negative: counted from the end) left out of the gradient, as
+// torch's padding_idx: its positions read the row as it is (autograd/sampling_ops.cpp).
+Tensor embedding(const Tensor& index, const Tensor& weight, int64_t padding_idx);
 
 // Attention (autograd/attention_ops.cpp), as torch's F.scaled_dot_product_attention (2.x):
 // query [*, L, E], key [*, S, E], value [*, S, Ev] -> [*, L, Ev], batch dims broadcasting:

@@ -92,6 +92,19 @@ Tensor embedding(const Tensor& index, const Tensor& weight) {
   return autograd::lookup_rows(index, weight);
 }
 
+// The lookup with the padding positions replaced by the (detached) padding row: the same values,
+// and no gradient reaches that row.
+Tensor embedding(const Tensor& index, const Tensor& weight, int64_t padding_idx) {
+  autograd::check_floating(weight, "embedding");
+  HG_CHECK(weight.dim() == 2 && padding_idx >= -weight.size(0) && padding_idx < weight.size(0),
+           "embedding: padding_idx ", padding_idx, " is out of range for ", describe(weight));
+  const int64_t row = padding_idx < 0 ? padding_idx + weight.size(0) : padding_idx;
+  const Tensor looked_up = embedding(index, weight);
+  const Tensor is_padding = eq(
+      index, scalar_tensor(static_cast<double>(row), TensorOptions(kInt64).device(index.device())));
+  return where(is_padding.unsqueeze(-1), weight.detach().select(0, row), looked_up);
+}
+
 Tensor autograd::lookup_rows(const Tensor& index, const Tensor& weight, const std::string& call) {
   const Tensor idx = index.contiguous();
   const Tensor w = weight.contiguous();

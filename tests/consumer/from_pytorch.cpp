@@ -286,6 +286,8 @@ void upsampling_attention_rows() {
   check(std::get<0>(relu_rnn.forward(sequence)).sizes() == Shape{3, 5, 64} &&
             cell_c.sizes() == Shape{5, 64},
         "RNN, LSTMCell");
+  nn::Embedding tokens(nn::EmbeddingOptions(1000, 64).padding_idx(0));
+  check(tokens(from_vector<int64_t>({0, 7})).sizes() == Shape{2, 64}, "Embedding padding_idx");
   const Tensor logp = log_softmax(randn({4, 5}), 1), target = softmax(randn({4, 5}), 1);
   check((kl_div(logp, target, Reduction::Sum) / logp.size(0)).item<float>() >= 0.0f &&
             nn::KLDivLoss(Reduction::Mean, true)(logp, logp).item<float>() == 0.0f,

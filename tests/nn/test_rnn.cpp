@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_util.h"
+#include "reference_parameters.h"
 
 using namespace hg;
 using hg::test::expect_close;
@@ -14,18 +14,6 @@ using hg::test::reference_values;
 using hg::test::values;
 
 namespace {
-
-// The torch script's parameters: the i-th named parameter (torch's order) gets
-// reference_values(shape, 3 + i % 5, 7 + 2 (i % 4), 3 + i % 3, 8).
-void load_recurrent_reference(nn::Module& m) {
-  NoGradGuard no_grad;
-  int64_t i = 0;
-  for (const auto& [name, p] : m.named_parameters()) {
-    Tensor target = p;
-    target.copy_(reference_values(p.sizes(), 3 + i % 5, 7 + 2 * (i % 4), 3 + i % 3, 8.0));
-    ++i;
-  }
-}
 
 const std::vector<std::string> kTorchNames{
     "weight_ih_l0",         "weight_hh_l0",         "bias_ih_l0",         "bias_hh_l0",
@@ -42,12 +30,12 @@ std::vector<std::string> parameter_names(const nn::Module& m) {
 }  // namespace
 
 TEST_CASE("LSTM: PyTorch's output, final states and input gradient") {
-  // torch 1.13: nn.LSTM(3, 2, num_layers=2, bidirectional=True), float64, the parameters above,
-  // x [3, 2, 3], given (h_0, c_0); the loss weighs y, h_n and c_n
+  // torch 1.13: nn.LSTM(3, 2, num_layers=2, bidirectional=True), float64, the parameters of
+  // reference_parameters.h, x [3, 2, 3], given (h_0, c_0); the loss weighs y, h_n and c_n
   nn::LSTM lstm(nn::LSTMOptions(3, 2).num_layers(2).bidirectional(true));
   lstm.to(kFloat64);
   CHECK(parameter_names(lstm) == kTorchNames);
-  load_recurrent_reference(lstm);
+  hg::test::load_reference_parameters(lstm);
   Tensor x = reference_values({3, 2, 3}, 5, 13, 6, 4.0).requires_grad_();
   const Tensor h0 = reference_values({4, 2, 2}, 7, 9, 4, 6.0);
   const Tensor c0 = reference_values({4, 2, 2}, 3, 11, 5, 6.0);
@@ -93,7 +81,7 @@ TEST_CASE("GRU: PyTorch's output, final state and input gradient") {
   nn::GRU gru(nn::GRUOptions(3, 2).num_layers(2).bidirectional(true));
   gru.to(kFloat64);
   CHECK(parameter_names(gru) == kTorchNames);
-  load_recurrent_reference(gru);
+  hg::test::load_reference_parameters(gru);
   Tensor x = reference_values({3, 2, 3}, 5, 13, 6, 4.0).requires_grad_();
   const auto [y, h] = gru.forward(x, reference_values({4, 2, 2}, 7, 9, 4, 6.0));
   ((y * reference_values(y.sizes(), 5, 7, 3, 2.0)).sum() +

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_util.h"
+#include "reference_parameters.h"
 
 using namespace hg;
 using hg::test::expect_close;
@@ -11,27 +11,11 @@ using hg::test::expect_error;
 using hg::test::reference_values;
 using hg::test::values;
 
-namespace {
-
-// The torch script's parameters: the i-th named parameter (torch's order) gets
-// reference_values(shape, 3 + i % 5, 7 + 2 (i % 4), 3 + i % 3, 8).
-void load_cell_reference(nn::Module& m) {
-  NoGradGuard no_grad;
-  int64_t i = 0;
-  for (const auto& [name, p] : m.named_parameters()) {
-    Tensor target = p;
-    target.copy_(reference_values(p.sizes(), 3 + i % 5, 7 + 2 * (i % 4), 3 + i % 3, 8.0));
-    ++i;
-  }
-}
-
-}  // namespace
-
 TEST_CASE("RNN: PyTorch's output, final state and input gradient") {
   // torch 1.13: nn.RNN(3, 2, num_layers=2, batch_first=True), float64, x [2, 3, 3], given h_0
   nn::RNN rnn(nn::RNNOptions(3, 2).num_layers(2).batch_first(true));
   rnn.to(kFloat64);
-  load_cell_reference(rnn);
+  hg::test::load_reference_parameters(rnn);
   Tensor x = reference_values({2, 3, 3}, 5, 13, 6, 4.0).requires_grad_();
   const auto [y, h] = rnn.forward(x, reference_values({2, 2, 2}, 7, 9, 4, 6.0));
   ((y * reference_values(y.sizes(), 5, 7, 3, 2.0)).sum() +
@@ -63,7 +47,7 @@ TEST_CASE("LSTMCell, GRUCell, RNNCell: PyTorch's step and input gradient") {
   const Tensor g = reference_values({2, 2}, 5, 7, 3, 2.0);
   nn::LSTMCell lstm(3, 2);
   lstm.to(kFloat64);
-  load_cell_reference(lstm);
+  hg::test::load_reference_parameters(lstm);
   Tensor x = reference_values({2, 3}, 5, 13, 6, 4.0).requires_grad_();
   const auto [h, c] = lstm.forward(x, std::make_tuple(h0, reference_values({2, 2}, 3, 11, 5, 6.0)));
   ((h * g).sum() + (c * reference_values({2, 2}, 3, 5, 2, 2.0)).sum()).backward();
@@ -80,7 +64,7 @@ TEST_CASE("LSTMCell, GRUCell, RNNCell: PyTorch's step and input gradient") {
 
   nn::GRUCell gru(3, 2);
   gru.to(kFloat64);
-  load_cell_reference(gru);
+  hg::test::load_reference_parameters(gru);
   Tensor xg = reference_values({2, 3}, 5, 13, 6, 4.0).requires_grad_();
   const Tensor h_gru = gru.forward(xg, h0);
   (h_gru * g).sum().backward();
@@ -95,7 +79,7 @@ TEST_CASE("LSTMCell, GRUCell, RNNCell: PyTorch's step and input gradient") {
 
   nn::RNNCell rnn(3, 2);
   rnn.to(kFloat64);
-  load_cell_reference(rnn);
+  hg::test::load_reference_parameters(rnn);
   Tensor xr = reference_values({2, 3}, 5, 13, 6, 4.0).requires_grad_();
   const Tensor hr = rnn.forward(xr, h0);
   (hr * g).sum().backward();

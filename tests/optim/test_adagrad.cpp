@@ -83,58 +83,6 @@ constexpr double kAdagradAllF32[6][6] = {
     {-0.041803523898124695, -1.184076189994812, 2.778883218765259, -0.5443530082702637, 1.0740364789962769, -0.36730456352233887}};
 // clang-format on
 
-// Runs the reference case on both code paths, fp64 within 1e-12 and fp32 within 2 ulp of
-// PyTorch's values (relative to the weights' scale, ~1).
-void adagrad_check_reference(const AdagradOptions& options, const double (&f64)[6][6],
-                             const double (&f32)[6][6]) {
-  using hg::test::optim_ref::kGrads;
-  using hg::test::optim_ref::kInit;
-  for (bool loops : {true, false}) {
-    for (DType dtype : {kFloat64, kFloat32}) {
-      CAPTURE(loops);
-      CAPTURE(dtype);
-      const auto& expected = dtype == kFloat64 ? f64 : f32;
-      const double tol = dtype == kFloat64 ? 1e-12 : 2.0 * std::ldexp(1.0, -23);
-      Tensor p = from_vector(row(kInit), dtype).requires_grad_();
-      Adagrad opt({p}, options);
-      opt.set_cpu_loops(loops);
-      for (int t = 0; t < 6; ++t) {
-        CAPTURE(t);
-        p.set_grad(from_vector(row(kGrads[t]), dtype));
-        opt.step();
-        const std::vector<double> got = values(p);
-        for (size_t i = 0; i < got.size(); ++i) {
-          CAPTURE(i);
-          CHECK(std::abs(got[i] - expected[t][i]) <= tol * std::max(1.0, std::abs(expected[t][i])));
-        }
-      }
-      CHECK(opt.state(p)->step == 6);
-    }
-  }
-}
-
-// Random gradients, the same on every call.
-std::vector<Tensor> adagrad_grads(int64_t n, int steps, DType dtype) {
-  manual_seed(22);
-  std::vector<Tensor> grads;
-  for (int t = 0; t < steps; ++t) grads.push_back(randn({n}).to(dtype));
-  return grads;
-}
-
-// Steps a copy of `init` with `grads` (each times `scale`, stepped as step_scaled(scale)).
-Tensor adagrad_run(const Tensor& init, const std::vector<Tensor>& grads, const AdagradOptions& o,
-                   bool loops, bool masters = false, double scale = 1.0) {
-  Tensor w = init.clone().requires_grad_();
-  Adagrad opt({w}, o);
-  opt.set_cpu_loops(loops);
-  opt.set_master_weights(masters);
-  for (const Tensor& g : grads) {
-    w.set_grad(scale == 1.0 ? g.clone() : g * scale);
-    opt.step_scaled(scale);
-  }
-  return masters ? opt.master_weight(w) : w.detach();
-}
-
 const AdagradOptions kAdagradCombos[] = {
     AdagradOptions(0.1),
     AdagradOptions(0.05).lr_decay(0.1).eps(1e-6),
@@ -144,18 +92,19 @@ const AdagradOptions kAdagradCombos[] = {
 }  // namespace
 
 TEST_CASE("Adagrad: steps match torch.optim.Adagrad") {
-  adagrad_check_reference(AdagradOptions(0.1), kAdagradPlainF64, kAdagradPlainF32);
+  hg::test::check_reference_ulp<Adagrad>(AdagradOptions(0.1), kAdagradPlainF64, kAdagradPlainF32);
 }
 
 TEST_CASE("Adagrad: lr_decay (by the parameter's step count) and eps match PyTorch") {
-  adagrad_check_reference(AdagradOptions(0.2).lr_decay(0.3).eps(1e-6), kAdagradLrDecayF64,
-                          kAdagradLrDecayF32);
+  hg::test::check_reference_ulp<Adagrad>(AdagradOptions(0.2).lr_decay(0.3).eps(1e-6),
+                                         kAdagradLrDecayF64, kAdagradLrDecayF32);
 }
 
 TEST_CASE("Adagrad: initial_accumulator_value and weight decay match PyTorch") {
-  adagrad_check_reference(AdagradOptions(0.1).initial_accumulator_value(0.5).weight_decay(0.2),
-                          kAdagradAccumulatorF64, kAdagradAccumulatorF32);
-  adagrad_check_reference(
+  hg::test::check_reference_ulp<Adagrad>(
+      AdagradOptions(0.1).initial_accumulator_value(0.5).weight_decay(0.2), kAdagradAccumulatorF64,
+      kAdagradAccumulatorF32);
+  hg::test::check_reference_ulp<Adagrad>(
       AdagradOptions(0.3).lr_decay(0.05).weight_decay(0.01).initial_accumulator_value(0.1),
       kAdagradAllF64, kAdagradAllF32);
 }
@@ -188,7 +137,7 @@ TEST_CASE("Adagrad: defaults and the sum buffer as in PyTorch") {
 
 TEST_CASE("Adagrad: each parameter decays its lr by its own step count") {
   // b gets no gradient in the first step: its first update uses lr, not lr / (1 + lr_decay).
-  const std::vector<Tensor> grads = adagrad_grads(8, 4, kFloat64);
+  const std::vector<Tensor> grads = hg::test::seeded_grads(8, 4, kFloat64, 22);
   const AdagradOptions o = AdagradOptions(0.1).lr_decay(0.5);
   Tensor a = zeros({8}, kFloat64).requires_grad_();
   Tensor b = zeros({8}, kFloat64).requires_grad_();
@@ -203,62 +152,28 @@ TEST_CASE("Adagrad: each parameter decays its lr by its own step count") {
   CHECK(opt.state(a)->step == 4);
   CHECK(opt.state(b)->step == 3);
   const std::vector<Tensor> late(grads.begin() + 1, grads.end());
-  CHECK(same_bits(b, adagrad_run(zeros({8}, kFloat64), late, o, true)));
-  CHECK(same_bits(a, adagrad_run(zeros({8}, kFloat64), grads, o, true)));
+  CHECK(same_bits(b, hg::test::run_steps<Adagrad>(zeros({8}, kFloat64), late, o, true)));
+  CHECK(same_bits(a, hg::test::run_steps<Adagrad>(zeros({8}, kFloat64), grads, o, true)));
 }
 
 TEST_CASE("Adagrad: the tensor-op path matches the CPU loops bit for bit") {
-  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
-    CAPTURE(dtype);
-    const Tensor init = adagrad_grads(1001, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = adagrad_grads(1001, 5, dtype);
-    for (const AdagradOptions& o : kAdagradCombos) {
-      CAPTURE(o.lr_decay());
-      CHECK(same_bits(adagrad_run(init, grads, o, true), adagrad_run(init, grads, o, false)));
-    }
-  }
+  hg::test::check_tensor_path_matches_loops<Adagrad>(kAdagradCombos, 22);
 }
 
 TEST_CASE("Adagrad: 16-bit parameters with master weights follow the fp32 run exactly") {
-  for (DType dtype : {kFloat16, kBFloat16}) {
-    CAPTURE(dtype);
-    const Tensor init = adagrad_grads(257, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = adagrad_grads(257, 6, dtype);
-    std::vector<Tensor> widened;
-    for (const Tensor& g : grads) widened.push_back(g.to(kFloat32));
-    for (const AdagradOptions& o : kAdagradCombos) {
-      for (bool loops : {true, false}) {
-        CAPTURE(loops);
-        const Tensor master = adagrad_run(init, grads, o, loops, /*masters=*/true);
-        CHECK(master.dtype() == kFloat32);
-        CHECK(same_bits(master, adagrad_run(init.to(kFloat32), widened, o, loops)));
-      }
-    }
-  }
+  hg::test::check_masters_follow_fp32<Adagrad>(kAdagradCombos, 22);
 }
 
 TEST_CASE("Adagrad: step_scaled(s) equals step on the unscaled gradients") {
-  const Tensor init = adagrad_grads(64, 1, kFloat32)[0];
-  for (DType dtype : {kFloat32, kFloat64}) {
-    CAPTURE(dtype);
-    const std::vector<Tensor> grads = adagrad_grads(64, 4, dtype);
-    for (const AdagradOptions& o : kAdagradCombos) {
-      for (bool loops : {true, false}) {
-        CAPTURE(loops);
-        const Tensor plain = adagrad_run(init.to(dtype), grads, o, loops);
-        // 4096 is a power of two: scaling and unscaling are exact
-        CHECK(same_bits(plain, adagrad_run(init.to(dtype), grads, o, loops, false, 4096.0)));
-      }
-    }
-  }
+  hg::test::check_step_scaled<Adagrad>(kAdagradCombos, 22);
 }
 
 TEST_CASE("Adagrad: a state_dict round trip continues bit for bit (step counts included)") {
   for (DType dtype : {kFloat32, kFloat64, kBFloat16}) {
     CAPTURE(dtype);
     const bool masters = dtype == kBFloat16;
-    const Tensor init = adagrad_grads(33, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = adagrad_grads(33, 6, dtype);
+    const Tensor init = hg::test::seeded_grads(33, 1, kFloat32, 22)[0].to(dtype);
+    const std::vector<Tensor> grads = hg::test::seeded_grads(33, 6, dtype, 22);
     const AdagradOptions o =
         AdagradOptions(0.1).lr_decay(0.2).initial_accumulator_value(0.1).weight_decay(0.01);
     Tensor a = init.clone().requires_grad_();

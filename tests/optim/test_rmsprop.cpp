@@ -115,58 +115,6 @@ constexpr double kRmsAllF32[6][6] = {
     {0.3476480543613434, -1.2509735822677612, 2.199871301651001, -0.6730513572692871, 1.4124419689178467, -0.027976151555776596}};
 // clang-format on
 
-// Runs the reference case on both code paths, fp64 within 1e-12 and fp32 within 2 ulp of
-// PyTorch's values (relative to the weights' scale, ~1: one element steps across zero).
-void rmsprop_check_reference(const RMSpropOptions& options, const double (&f64)[6][6],
-                             const double (&f32)[6][6]) {
-  using hg::test::optim_ref::kGrads;
-  using hg::test::optim_ref::kInit;
-  for (bool loops : {true, false}) {
-    for (DType dtype : {kFloat64, kFloat32}) {
-      CAPTURE(loops);
-      CAPTURE(dtype);
-      const auto& expected = dtype == kFloat64 ? f64 : f32;
-      const double tol = dtype == kFloat64 ? 1e-12 : 2.0 * std::ldexp(1.0, -23);
-      Tensor p = from_vector(row(kInit), dtype).requires_grad_();
-      RMSprop opt({p}, options);
-      opt.set_cpu_loops(loops);
-      for (int t = 0; t < 6; ++t) {
-        CAPTURE(t);
-        p.set_grad(from_vector(row(kGrads[t]), dtype));
-        opt.step();
-        const std::vector<double> got = values(p);
-        for (size_t i = 0; i < got.size(); ++i) {
-          CAPTURE(i);
-          CHECK(std::abs(got[i] - expected[t][i]) <= tol * std::max(1.0, std::abs(expected[t][i])));
-        }
-      }
-      CHECK(opt.state(p)->step == 6);
-    }
-  }
-}
-
-// Random weights and gradients, the same on every call.
-std::vector<Tensor> rmsprop_grads(int64_t n, int steps, DType dtype) {
-  manual_seed(21);
-  std::vector<Tensor> grads;
-  for (int t = 0; t < steps; ++t) grads.push_back(randn({n}).to(dtype));
-  return grads;
-}
-
-// Steps a copy of `init` with `grads` (each times `scale`, stepped as step_scaled(scale)).
-Tensor rmsprop_run(const Tensor& init, const std::vector<Tensor>& grads, const RMSpropOptions& o,
-                   bool loops, bool masters = false, double scale = 1.0) {
-  Tensor w = init.clone().requires_grad_();
-  RMSprop opt({w}, o);
-  opt.set_cpu_loops(loops);
-  opt.set_master_weights(masters);
-  for (const Tensor& g : grads) {
-    w.set_grad(scale == 1.0 ? g.clone() : g * scale);
-    opt.step_scaled(scale);
-  }
-  return masters ? opt.master_weight(w) : w.detach();
-}
-
 const RMSpropOptions kRmspropCombos[] = {
     RMSpropOptions(0.01),
     RMSpropOptions(0.01).momentum(0.9),
@@ -177,21 +125,21 @@ const RMSpropOptions kRmspropCombos[] = {
 }  // namespace
 
 TEST_CASE("RMSprop: steps match torch.optim.RMSprop") {
-  rmsprop_check_reference(RMSpropOptions(0.01), kRmsPlainF64, kRmsPlainF32);
+  hg::test::check_reference_ulp<RMSprop>(RMSpropOptions(0.01), kRmsPlainF64, kRmsPlainF32);
 }
 
 TEST_CASE("RMSprop: alpha and momentum match PyTorch") {
-  rmsprop_check_reference(RMSpropOptions(0.01).alpha(0.9).momentum(0.8), kRmsMomentumF64,
-                          kRmsMomentumF32);
+  hg::test::check_reference_ulp<RMSprop>(RMSpropOptions(0.01).alpha(0.9).momentum(0.8),
+                                         kRmsMomentumF64, kRmsMomentumF32);
 }
 
 TEST_CASE("RMSprop: centered (the variance from grad_avg) and eps match PyTorch") {
-  rmsprop_check_reference(RMSpropOptions(0.02).centered(true).eps(1e-6), kRmsCenteredF64,
-                          kRmsCenteredF32);
+  hg::test::check_reference_ulp<RMSprop>(RMSpropOptions(0.02).centered(true).eps(1e-6),
+                                         kRmsCenteredF64, kRmsCenteredF32);
 }
 
 TEST_CASE("RMSprop: weight decay with momentum and centered matches PyTorch") {
-  rmsprop_check_reference(
+  hg::test::check_reference_ulp<RMSprop>(
       RMSpropOptions(0.005).alpha(0.95).momentum(0.7).centered(true).weight_decay(0.1), kRmsAllF64,
       kRmsAllF32);
 }
@@ -229,58 +177,23 @@ TEST_CASE("RMSprop: defaults and state buffers as in PyTorch") {
 }
 
 TEST_CASE("RMSprop: the tensor-op path matches the CPU loops bit for bit") {
-  for (DType dtype : {kFloat32, kFloat64, kFloat16, kBFloat16}) {
-    CAPTURE(dtype);
-    const Tensor init = rmsprop_grads(1001, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = rmsprop_grads(1001, 5, dtype);
-    for (const RMSpropOptions& o : kRmspropCombos) {
-      CAPTURE(o.momentum());
-      CAPTURE(o.centered());
-      CHECK(same_bits(rmsprop_run(init, grads, o, true), rmsprop_run(init, grads, o, false)));
-    }
-  }
+  hg::test::check_tensor_path_matches_loops<RMSprop>(kRmspropCombos, 21);
 }
 
 TEST_CASE("RMSprop: 16-bit parameters with master weights follow the fp32 run exactly") {
-  for (DType dtype : {kFloat16, kBFloat16}) {
-    CAPTURE(dtype);
-    const Tensor init = rmsprop_grads(257, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = rmsprop_grads(257, 6, dtype);
-    std::vector<Tensor> widened;
-    for (const Tensor& g : grads) widened.push_back(g.to(kFloat32));
-    for (const RMSpropOptions& o : kRmspropCombos) {
-      for (bool loops : {true, false}) {
-        CAPTURE(loops);
-        const Tensor master = rmsprop_run(init, grads, o, loops, /*masters=*/true);
-        CHECK(master.dtype() == kFloat32);
-        CHECK(same_bits(master, rmsprop_run(init.to(kFloat32), widened, o, loops)));
-      }
-    }
-  }
+  hg::test::check_masters_follow_fp32<RMSprop>(kRmspropCombos, 21);
 }
 
 TEST_CASE("RMSprop: step_scaled(s) equals step on the unscaled gradients") {
-  const Tensor init = rmsprop_grads(64, 1, kFloat32)[0];
-  for (DType dtype : {kFloat32, kFloat64}) {
-    CAPTURE(dtype);
-    const std::vector<Tensor> grads = rmsprop_grads(64, 4, dtype);
-    for (const RMSpropOptions& o : kRmspropCombos) {
-      for (bool loops : {true, false}) {
-        CAPTURE(loops);
-        const Tensor plain = rmsprop_run(init.to(dtype), grads, o, loops);
-        // 1024 is a power of two: scaling and unscaling are exact
-        CHECK(same_bits(plain, rmsprop_run(init.to(dtype), grads, o, loops, false, 1024.0)));
-      }
-    }
-  }
+  hg::test::check_step_scaled<RMSprop>(kRmspropCombos, 21);
 }
 
 TEST_CASE("RMSprop: a state_dict round trip continues bit for bit") {
   for (DType dtype : {kFloat32, kFloat64, kFloat16}) {
     CAPTURE(dtype);
     const bool masters = dtype == kFloat16;
-    const Tensor init = rmsprop_grads(33, 1, kFloat32)[0].to(dtype);
-    const std::vector<Tensor> grads = rmsprop_grads(33, 6, dtype);
+    const Tensor init = hg::test::seeded_grads(33, 1, kFloat32, 21)[0].to(dtype);
+    const std::vector<Tensor> grads = hg::test::seeded_grads(33, 6, dtype, 21);
     const RMSpropOptions o = RMSpropOptions(0.01).momentum(0.9).centered(true).weight_decay(0.01);
     Tensor a = init.clone().requires_grad_();
     RMSprop opt_a({a}, o);
@@ -341,7 +254,7 @@ TEST_CASE("RMSprop: a train::Checkpoint saves and restores its state") {
 }
 
 TEST_CASE("RMSprop: step_unless_found_inf reads the flag back and decides on the host") {
-  const std::vector<Tensor> grads = rmsprop_grads(16, 2, kFloat32);
+  const std::vector<Tensor> grads = hg::test::seeded_grads(16, 2, kFloat32, 21);
   Tensor w = zeros({16}).requires_grad_();
   RMSprop opt({w}, RMSpropOptions(0.1).momentum(0.9));
   w.set_grad(grads[0]);
@@ -350,8 +263,8 @@ TEST_CASE("RMSprop: step_unless_found_inf reads the flag back and decides on the
   CHECK(opt.step_unless_found_inf(zeros({1})) == optim::GatedStep::Stepped);
   CHECK(opt.host_readbacks() == 2);
   CHECK(opt.steps_taken() == 1);
-  CHECK(
-      same_bits(w, rmsprop_run(zeros({16}), {grads[0]}, RMSpropOptions(0.1).momentum(0.9), true)));
+  CHECK(same_bits(w, hg::test::run_steps<RMSprop>(zeros({16}), {grads[0]},
+                                                  RMSpropOptions(0.1).momentum(0.9), true)));
 }
 
 TEST_CASE("RMSprop: bad options raise hg::Error naming the option and its value") {
