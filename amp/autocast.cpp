@@ -64,6 +64,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::Rsqrt, "rsqrt", CastPolicy::Float32},
     {OpId::ReverseDivide, "scalar / tensor", CastPolicy::Float32},
     {OpId::Sum, "sum", CastPolicy::Float32},
+    {OpId::Prod, "prod", CastPolicy::Float32},
     {OpId::Mean, "mean", CastPolicy::Passthrough},  // as PyTorch: accumulates in float anyway
     {OpId::Var, "var", CastPolicy::Float32},
     {OpId::Cumsum, "cumsum", CastPolicy::Float32},

@@ -7,8 +7,8 @@
 //   LowerPrecision  matmul, linear, conv2d, conv_transpose2d, bmm, LSTM/GRU: inputs to the
 //                   autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, kl_div, exp, log,
-//                   log1p, expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, var,
-//                   cumsum, norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
+//                   log1p, expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, prod,
+//                   var, cumsum, norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
 //   Promote         binary elementwise with mixed dtypes, where, cat, stack: type promotion
 //   Passthrough     relu, gelu, mean, batch_norm, pooling, dropout, shape ops: run in the
 //                   input's dtype (batch_norm with fp32 statistics)
@@ -55,6 +55,7 @@ enum class OpId {
   Rsqrt,
   ReverseDivide,  // scalar / tensor (__rtruediv__)
   Sum,
+  Prod,
   Mean,
   Var,
   Cumsum,

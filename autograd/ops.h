@@ -96,6 +96,10 @@ Tensor sum(const Tensor& x);
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
 Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim = false);
+// The product of all elements, or along one dim (as torch.prod): floating products in double,
+// rounded once; integers in int64. The gradient is the product of the others, zeros included.
+Tensor prod(const Tensor& x);
+Tensor prod(const Tensor& x, int64_t dim, bool keepdim = false);
 Tensor max(const Tensor& x);  // max of all elements (0-dim)
 Tensor min(const Tensor& x);
 struct ValuesIndices {

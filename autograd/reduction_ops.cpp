@@ -1,4 +1,4 @@
-// Reductions: sum, mean, max/min (whole tensor or along a dim, with indices), argmax/argmin,
+// Reductions: sum, mean, prod, max/min (whole tensor or along a dim, with indices), argmax/argmin,
 // var, and sum_to (the inverse of broadcasting, used by every broadcasting backward).
 #include <algorithm>
 #include <cmath>
@@ -56,6 +56,7 @@ class ReduceBackward final : public autograd::Node {
     return op_ == ReduceOp::Sum    ? "SumBackward"
            : op_ == ReduceOp::Mean ? "MeanBackward"
            : op_ == ReduceOp::Max  ? "MaxBackward"
+           : op_ == ReduceOp::Prod ? "ProdBackward"
                                    : "MinBackward";
   }
   bool release_saved() override { return release_all(input_, result_); }
@@ -65,6 +66,7 @@ class ReduceBackward final : public autograd::Node {
     if (op_ == ReduceOp::Sum) return {expand_back(g, shape, mask_, keepdim_)};
     if (op_ == ReduceOp::Mean)
       return {expand_back(g / static_cast<double>(count_), shape, mask_, keepdim_)};
+    if (op_ == ReduceOp::Prod) return {prod_grad(expand_back(g, shape, mask_, keepdim_))};
     // max/min of several dims: the gradient is shared evenly among the tied extremes (the NaNs,
     // where the result is NaN)
     const Tensor& x = input_.unpack(*this);
@@ -81,6 +83,24 @@ class ReduceBackward final : public autograd::Node {
   }
 
  private:
+  // The product of the others: prod / x without zeros; with one zero, the product of the rest at
+  // the zero and 0 elsewhere; with more, 0 (torch's rule, with no division by a zero).
+  Tensor prod_grad(const Tensor& g) const {
+    const Tensor& x = input_.unpack(*this);
+    const Shape& shape = inputs[0].shape;
+    const Tensor is_zero = eq(x, wrap_scalar(0.0, x));
+    const Tensor others = where(is_zero, ones_like(x), x);
+    const Tensor product = expand_back(reduce_dims(ReduceOp::Prod, others), shape, mask_, true);
+    const Tensor zero_count =
+        expand_back(reduce_dims(ReduceOp::Sum, is_zero.to(kFloat32)), shape, mask_, true);
+    const Tensor none = eq(zero_count, wrap_scalar(0.0, zero_count));
+    const Tensor one = eq(zero_count, wrap_scalar(1.0, zero_count));
+    const Tensor at_zero = where(one, product, zeros_like(product));
+    const Tensor at_nonzero = where(none, product / x, zeros_like(product));
+    return g * where(is_zero, at_zero, at_nonzero);
+  }
+  // op over the reduced dims, kept (for the backward's own products and counts)
+  Tensor reduce_dims(ReduceOp op, const Tensor& t) const;
   std::vector<int64_t> dims_of_mask() const {
     std::vector<int64_t> dims;
     for (size_t d = 0; d < mask_.size(); ++d)
@@ -105,7 +125,8 @@ Tensor reduce_op(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
     HG_CHECK(count > 0, name, ": cannot reduce over zero elements of ", describe(x));
   if (op == ReduceOp::Mean)
     HG_CHECK(x.is_floating_point(), name, ": expected a floating-point tensor, got ", describe(x));
-  const bool integer_sum = op == ReduceOp::Sum && !x.is_floating_point();
+  // integer sums and products in int64, as torch's
+  const bool integer_sum = (op == ReduceOp::Sum || op == ReduceOp::Prod) && !x.is_floating_point();
   const Shape out_shape = reduced_shape(x, mask, keepdim);
   Tensor out = make_tensor(out_shape, integer_sum ? kInt64 : x.dtype(), x.device());
   // out seen with x's sizes: stride 0 in the reduced dims
@@ -117,9 +138,13 @@ Tensor reduce_op(ReduceOp op, const Tensor& x, const std::vector<int64_t>& dims,
   kernels::reduce(x.device())(op, kernels::view_of(x), out_view);
   if (autograd::needs_grad({&x})) {
     auto node = autograd::record_op<ReduceBackward>({x}, out, op, mask, keepdim, count);
-    if (op == ReduceOp::Max || op == ReduceOp::Min) node->save(x, out);
+    if (op == ReduceOp::Max || op == ReduceOp::Min || op == ReduceOp::Prod) node->save(x, out);
   }
   return out;
+}
+
+Tensor ReduceBackward::reduce_dims(ReduceOp op, const Tensor& t) const {
+  return reduce_op(op, t, dims_of_mask(), true, op == ReduceOp::Prod ? "prod" : "sum");
 }
 
 class ArgReduceBackward final : public autograd::Node {  // values of max/min along one dim
@@ -189,6 +214,13 @@ Tensor mean(const Tensor& x) {
 }
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   return reduce_op(ReduceOp::Mean, amp::autocast(amp::OpId::Mean, x), dims, keepdim, "mean");
+}
+// fp32 under autocast, as PyTorch lists it; integers multiply in int64 (wrapping on overflow).
+Tensor prod(const Tensor& x) {
+  return reduce_op(ReduceOp::Prod, amp::autocast(amp::OpId::Prod, x), {}, false, "prod");
+}
+Tensor prod(const Tensor& x, int64_t dim, bool keepdim) {
+  return reduce_op(ReduceOp::Prod, amp::autocast(amp::OpId::Prod, x), {dim}, keepdim, "prod");
 }
 Tensor max(const Tensor& x) { return reduce_op(ReduceOp::Max, x, {}, false, "max"); }
 Tensor min(const Tensor& x) { return reduce_op(ReduceOp::Min, x, {}, false, "min"); }

@@ -58,7 +58,7 @@ constexpr bool backward_uses_output(UnaryOp op) {
 enum class BinaryOp { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
 constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
 
-enum class ReduceOp { Sum, Mean, Max, Min };
+enum class ReduceOp { Sum, Mean, Max, Min, Prod };  // Prod: in sum's accumulator type
 
 // out = cast(src): any dtypes, any layouts, same sizes (src may be broadcast).
 using CopyFn = void (*)(const TensorView& src, const TensorView& out);

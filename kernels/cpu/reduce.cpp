@@ -15,9 +15,9 @@ namespace hg::kernels::cpu {
 
 namespace {
 
-// Sums accumulate in double for floating inputs (16-bit ones too: a float accumulator made a long
-// fp16 sum depend on the layout and the thread split by an ulp of the result), int64 for
-// integers.
+// Sums (and products) accumulate in double for floating inputs (16-bit ones too: a float
+// accumulator made a long fp16 sum depend on the layout and the thread split by an ulp of the
+// result), int64 for integers.
 template <typename T>
 struct SumAcc {
   using type = double;
@@ -39,6 +39,11 @@ template <typename A>
 struct SumCombine {
   static A init() { return A(0); }
   static A combine(A acc, A x) { return acc + x; }
+};
+template <typename A>
+struct ProdCombine {
+  static A init() { return A(1); }
+  static A combine(A acc, A x) { return acc * x; }
 };
 template <typename A, bool IsMax>
 struct ExtremeCombine {  // NaN wins, as in PyTorch
@@ -152,6 +157,8 @@ void reduce(ReduceOp op, const TensorView& in, const TensorView& out) {
         return reduce_into<T, E, ExtremeCombine<E, true>>(in, out, 1.0);
       case ReduceOp::Min:
         return reduce_into<T, E, ExtremeCombine<E, false>>(in, out, 1.0);
+      case ReduceOp::Prod:
+        return reduce_into<T, A, ProdCombine<A>>(in, out, 1.0);
     }
   });
 }

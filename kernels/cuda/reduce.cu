@@ -1,7 +1,7 @@
-// Sum, mean, max and min over any set of dims (kernels/kernels.h ReduceFn). Accumulators as on
-// the CPU (kernels/cpu/reduce.cpp): sums in double for floating inputs (a memory-bound pass; the
-// H200's fp64 rate is half its fp32 one), int64 for integers; max/min in the compute type with
-// NaN winning.
+// Sum, mean, max, min and prod over any set of dims (kernels/kernels.h ReduceFn). Accumulators
+// as on the CPU (kernels/cpu/reduce.cpp): sums and products in double for floating inputs (a
+// memory-bound pass; the H200's fp64 rate is half its fp32 one), int64 for integers; max/min in the
+// compute type with NaN winning.
 //
 // Two kernels per call. The first writes partial results [splits, M] for M outputs, each over
 // a chunk of the R reduced elements: a 256-thread block per (output, chunk) combined with CUB's
@@ -47,6 +47,11 @@ template <typename A>
 struct SumCombine {
   __device__ static A init() { return A(0); }
   __device__ A operator()(const A& acc, const A& x) const { return acc + x; }
+};
+template <typename A>
+struct ProdCombine {
+  __device__ static A init() { return A(1); }
+  __device__ A operator()(const A& acc, const A& x) const { return acc * x; }
 };
 template <typename A, bool IsMax>
 struct ExtremeCombine {
@@ -210,6 +215,8 @@ void reduce(ReduceOp op, const kernels::TensorView& in, const kernels::TensorVie
         return run<T, E, ExtremeCombine<E, true>>(plan, in, out, 1.0);
       case ReduceOp::Min:
         return run<T, E, ExtremeCombine<E, false>>(plan, in, out, 1.0);
+      case ReduceOp::Prod:
+        return run<T, A, ProdCombine<A>>(plan, in, out, 1.0);
     }
   });
 }

@@ -107,3 +107,23 @@ TEST_CASE("argmax/argmin pick the first extreme like the CPU") {
         [](const Inputs& v) { return min(v[0], 1).values; }, Kind::Exact, true, Kind::Exact);
   }
 }
+
+TEST_CASE("prod over a dim and the whole tensor matches the CPU forward and backward") {
+  HG_REQUIRE_CUDA();
+  for (DType dtype : cuda_test::kFloatDtypes) {
+    // values near 1 (so long products stay finite), a zero in some rows
+    Tensor x = cuda_test::input({6, 40}, dtype, 77, 0.8, 1.25);
+    x = where(lt(cuda_test::input({6, 40}, kFloat32, 78), full({6, 40}, -1.8)), zeros_like(x), x);
+    cuda_test::check_op(
+        "prod rows", {x}, [](const Inputs& v) { return prod(v[0], 1); }, Kind::Reduction);
+    cuda_test::check_op(
+        "prod cols keepdim", {x}, [](const Inputs& v) { return prod(v[0], 0, true); },
+        Kind::Reduction);
+    cuda_test::check_op(
+        "prod all", {cuda_test::input({300}, dtype, 79, 0.9, 1.1)},
+        [](const Inputs& v) { return prod(v[0]); }, Kind::Reduction);
+  }
+  cuda_test::check_op(
+      "int prod", {from_vector<int64_t>({3, -2, 5, 7, 1, -1}, {2, 3})},
+      [](const Inputs& v) { return prod(v[0], 1); }, Kind::Exact, false);
+}
