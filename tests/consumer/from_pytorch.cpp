@@ -102,8 +102,7 @@ void tensors() {
             nn::GELU(GeluApproximate::Tanh)(halves).sizes() == halves.sizes() &&
             gelu(halves, GeluApproximate::Tanh)[2].item<float>() > 2.4f,
         "floor, ceil, round, trunc, erf, gelu tanh");
-  check(prod(halves).item<float>() == -1.875f && prod(series, 0, true).sizes() == Shape{1},
-        "prod");
+  check(prod(halves).item<float>() == -1.875f && prod(series, 0, true).sizes() == Shape{1}, "prod");
   Tensor z = x.clone();
   z.add_(x);
   z.mul_(2);
