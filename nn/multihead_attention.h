@@ -1,4 +1,5 @@
 #pragma once
+#include <array>
 #include <memory>
 #include <tuple>
 
@@ -59,6 +60,8 @@ class MultiheadAttention : public Module {
 
  private:
   using Module::forward;  // the unary forward (an error here): not for callers
+  std::array<Tensor, 3> project_heads(const Tensor& q, const Tensor& k, const Tensor& v,
+                                      bool self_attention, int64_t heads) const;
 };
 
 }  // namespace hg::nn

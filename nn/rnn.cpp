@@ -39,10 +39,18 @@ RecurrentBase::RecurrentBase(std::string name, const RecurrentOptions& opts, int
   reset_parameters();
 }
 
-void RecurrentBase::reset_parameters() {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options.hidden_size));
-  for (const Tensor& p : parameters()) init::uniform_(p, -bound, bound);
+namespace {
+
+// torch's initialisation of the recurrent layers and cells: every parameter uniform in
+// +-1 / sqrt(hidden_size)
+void uniform_by_hidden_size(const Module& m, int64_t hidden_size) {
+  const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_size));
+  for (const Tensor& p : m.parameters()) init::uniform_(p, -bound, bound);
 }
+
+}  // namespace
+
+void RecurrentBase::reset_parameters() { uniform_by_hidden_size(*this, options.hidden_size); }
 
 std::string RecurrentBase::describe() const {
   std::ostringstream out;
@@ -60,9 +68,9 @@ std::string RecurrentBase::describe() const {
 Tensor RecurrentBase::batch_major_input(const Tensor& input) const {
   HG_CHECK(input.defined() && (input.dim() == 3 || input.dim() == 2) &&
                input.size(-1) == options.input_size,
-           describe(), ": expected input [L, N, ", options.input_size, "] (",
-           options.batch_first_ ? "[N, L, E] with batch_first" : "or [N, L, E] with batch_first",
-           ", or unbatched [L, E]), got ", input.defined() ? hg::describe(input) : "undefined");
+           describe(), ": expected input ", options.batch_first_ ? "[N, L, " : "[L, N, ",
+           options.input_size, "] (or unbatched [L, ", options.input_size, "]), got ",
+           input.defined() ? hg::describe(input) : "undefined");
   HG_CHECK(input.is_floating_point(), describe(), ": expected a floating-point input, got ",
            hg::describe(input));
   if (input.dim() == 2) return input.unsqueeze(1);
@@ -217,10 +225,7 @@ RecurrentCellBase::RecurrentCellBase(std::string name, const RecurrentCellOption
   reset_parameters();
 }
 
-void RecurrentCellBase::reset_parameters() {
-  const double bound = 1.0 / std::sqrt(static_cast<double>(options.hidden_size));
-  for (const Tensor& p : parameters()) init::uniform_(p, -bound, bound);
-}
+void RecurrentCellBase::reset_parameters() { uniform_by_hidden_size(*this, options.hidden_size); }
 
 std::string RecurrentCellBase::describe() const {
   return type_name() + "(" + std::to_string(options.input_size) + ", " +

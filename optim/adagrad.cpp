@@ -108,12 +108,10 @@ void Adagrad::update(detail::ParamUpdate& u, ParamState& state, const OptimizerO
   // device (step() and step_unless_found_inf decide on the host, with state.step counted).
   HG_CHECK(u.found_inf == nullptr, "Adagrad: a device-gated step needs the fused kernel, which ",
            "Adagrad does not have; got ", describe(u.weight));
-  const bool created = state.buffers.count("sum") == 0;
-  Tensor& sum = detail::state_buffer(state, "sum", u);
-  // PyTorch fills the accumulator when it makes the state (in its constructor).
-  if (created && o.initial_accumulator_value() != 0.0) sum.fill_(o.initial_accumulator_value());
+  // PyTorch fills the accumulator when it makes the state (in its constructor)
+  Tensor& sum = detail::state_buffer(state, "sum", u, o.initial_accumulator_value());
   const double clr = adagrad_clr(o.lr(), o.lr_decay(), state.step);
-  if (!u.cpu_loops || !u.param.device().is_cpu()) {
+  if (!u.cpu_loops) {  // another device, or the tensor-op path asked for
     adagrad_tensors(u, clr, o.eps(), o.weight_decay(), sum);
   } else if (u.compute == kFloat64) {
     adagrad_loop<double>(u, clr, o.eps(), o.weight_decay(), sum.data<double>());

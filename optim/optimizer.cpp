@@ -238,13 +238,12 @@ Tensor detail::read_grad(const ParamUpdate& u) {
   return u.grad_factor == 1.0 ? g : g * u.grad_factor;
 }
 
-Tensor& detail::state_buffer(ParamState& st, const std::string& key, const ParamUpdate& u) {
+Tensor& detail::state_buffer(ParamState& st, const std::string& key, const ParamUpdate& u,
+                             double initial) {
   auto it = st.buffers.find(key);
   if (it == st.buffers.end()) {
-    it =
-        st.buffers
-            .emplace(key, zeros(u.param.sizes(), TensorOptions(u.compute).device(u.param.device())))
-            .first;
+    const TensorOptions options = TensorOptions(u.compute).device(u.param.device());
+    it = st.buffers.emplace(key, full(u.param.sizes(), initial, options)).first;
   } else if (it->second.dtype() != u.compute || it->second.device() != u.param.device()) {
     it->second = it->second.to(u.param.device()).to(u.compute);  // the parameter moved (Module::to)
   }

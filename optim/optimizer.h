@@ -377,8 +377,10 @@ class Optimizer {
 namespace detail {
 // u's gradient in the compute dtype, times u.grad_factor (the tensor-op path's read).
 Tensor read_grad(const ParamUpdate& u);
-// The named state buffer of u's parameter: zeros of the compute dtype, created on first use.
-Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u);
+// The named state buffer of u's parameter in the compute dtype, created on first use filled with
+// `initial` (Adagrad's initial_accumulator_value; zeros for the rest).
+Tensor& state_buffer(ParamState& state, const std::string& name, const ParamUpdate& u,
+                     double initial = 0.0);
 // Whether u can take a fused kernel (kernels/amp_kernels.h): a CUDA parameter whose weight
 // (master or parameter) is contiguous, or any such parameter in a device-gated step (on the CPU
 // the fused column computes what the loops compute, bit for bit, and it can test the flag).

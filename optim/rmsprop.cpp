@@ -154,7 +154,7 @@ void RMSprop::update(detail::ParamUpdate& u, ParamState& state, const OptimizerO
   Tensor& square_avg = detail::state_buffer(state, "square_avg", u);
   Tensor* grad_avg = h.centered ? &detail::state_buffer(state, "grad_avg", u) : nullptr;
   Tensor* buf = h.momentum > 0.0 ? &detail::state_buffer(state, "momentum_buffer", u) : nullptr;
-  if (!u.cpu_loops || !u.param.device().is_cpu()) {
+  if (!u.cpu_loops) {  // another device, or the tensor-op path asked for
     rmsprop_tensors(u, h, square_avg, grad_avg, buf);
   } else if (u.compute == kFloat64) {
     rmsprop_loop<double>(u, h, rmsprop_arrays<double>(square_avg, grad_avg, buf));

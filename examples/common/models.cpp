@@ -116,19 +116,6 @@ class MeanOverTokens : public nn::Module {
   Tensor forward(const Tensor& x) override { return mean(x, {1}); }
 };
 
-// The encoder as a layer of a Sequential (no masks).
-class Encoder : public nn::Module {
- public:
-  Encoder(const nn::TransformerEncoderLayerOptions& layer, int64_t layers) : nn::Module("Encoder") {
-    encoder_ =
-        register_module("encoder", std::make_shared<nn::TransformerEncoder>(layer, layers, true));
-  }
-  Tensor forward(const Tensor& x) override { return encoder_->forward(x); }
-
- private:
-  std::shared_ptr<nn::TransformerEncoder> encoder_;
-};
-
 // [N, T, in] -> the LSTM's output at the last step, [N, hidden].
 class LastStepLSTM : public nn::Module {
  public:
@@ -153,12 +140,12 @@ std::shared_ptr<nn::Sequential> make_row_transformer() {
   net->push_back(std::make_shared<RowsAsTokens>());
   net->push_back(std::make_shared<nn::Linear>(28, width));
   net->push_back(std::make_shared<PositionEmbedding>(28, width));
-  net->push_back(std::make_shared<Encoder>(nn::TransformerEncoderLayerOptions(width, 4)
-                                               .dim_feedforward(2 * width)
-                                               .dropout(0.0)
-                                               .batch_first(true)
-                                               .norm_first(true),
-                                           2));
+  const auto layer = nn::TransformerEncoderLayerOptions(width, 4)
+                         .dim_feedforward(2 * width)
+                         .dropout(0.0)
+                         .batch_first(true)
+                         .norm_first(true);
+  net->push_back(std::make_shared<nn::TransformerEncoder>(layer, 2, /*final_norm=*/true));
   net->push_back(std::make_shared<MeanOverTokens>());
   net->push_back(std::make_shared<nn::Linear>(width, 10));
   return net;

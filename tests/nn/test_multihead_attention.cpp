@@ -109,6 +109,9 @@ TEST_CASE("MultiheadAttention: layouts, per-head weights, masks, dropout") {
       first.forward(q.transpose(0, 1), kv.transpose(0, 1), kv.transpose(0, 1));
   expect_close(values(out_bf), values(out.transpose(0, 1)), 1e-15, 1e-15);
   expect_close(values(weights_bf), values(weights), 1e-15, 1e-15);
+  // self-attention (one tensor: the packed projection) = the same values as three tensors
+  expect_close(values(std::get<0>(m->forward(q, q, q))),
+               values(std::get<0>(m->forward(q, q.clone(), q.clone()))), 1e-15, 1e-15);
   // unbatched = a batch of one
   const auto [out1, weights1] = m->forward(q.select(1, 0), kv.select(1, 0), kv.select(1, 0));
   expect_close(values(out1), values(out.select(1, 0)), 1e-15, 1e-15);
