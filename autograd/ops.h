@@ -22,6 +22,10 @@ Tensor floor(const Tensor& x);
 Tensor ceil(const Tensor& x);
 Tensor round(const Tensor& x);
 Tensor trunc(const Tensor& x);
+// round(x * 10^decimals) / 10^decimals (negative decimals: round(x / 10^-decimals) 10^-decimals),
+// as torch.round(x, decimals=...): floating x only; 16-bit x computes in float, rounded once, so
+// the scaled value cannot overflow where fp16 would. Its gradient is zero.
+Tensor round(const Tensor& x, int64_t decimals);
 Tensor erf(const Tensor& x);  // integers compute in float32
 Tensor rsqrt(const Tensor& x);
 Tensor abs(const Tensor& x);

@@ -139,6 +139,44 @@ Tensor Tensor::gather(int64_t dim, const Tensor& index) const {
   return hg::gather(*this, dim, index);
 }
 Tensor Tensor::flip(const std::vector<int64_t>& dims) const { return hg::flip(*this, dims); }
+Tensor Tensor::neg() const { return hg::neg(*this); }
+Tensor Tensor::floor() const { return hg::floor(*this); }
+Tensor Tensor::ceil() const { return hg::ceil(*this); }
+Tensor Tensor::round(int64_t decimals) const {
+  return decimals == 0 ? hg::round(*this) : hg::round(*this, decimals);
+}
+Tensor Tensor::trunc() const { return hg::trunc(*this); }
+Tensor Tensor::erf() const { return hg::erf(*this); }
+Tensor Tensor::sign() const { return hg::sign(*this); }
+Tensor Tensor::square() const { return hg::square(*this); }
+Tensor Tensor::reciprocal() const { return hg::reciprocal(*this); }
+Tensor Tensor::rsqrt() const { return hg::rsqrt(*this); }
+Tensor Tensor::sin() const { return hg::sin(*this); }
+Tensor Tensor::cos() const { return hg::cos(*this); }
+Tensor Tensor::clamp_min(double min) const { return hg::clamp_min(*this, min); }
+Tensor Tensor::clamp_max(double max) const { return hg::clamp_max(*this, max); }
+Tensor Tensor::prod() const { return hg::prod(*this); }
+Tensor Tensor::prod(int64_t dim, bool keepdim) const { return hg::prod(*this, dim, keepdim); }
+Tensor Tensor::amax(const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::amax(*this, dims, keepdim);
+}
+Tensor Tensor::norm(double p, const std::vector<int64_t>& dims, bool keepdim) const {
+  return hg::norm(*this, p, dims, keepdim);
+}
+Tensor Tensor::tril(int64_t diagonal) const { return hg::tril(*this, diagonal); }
+Tensor Tensor::triu(int64_t diagonal) const { return hg::triu(*this, diagonal); }
+Tensor Tensor::roll(const std::vector<int64_t>& shifts, const std::vector<int64_t>& dims) const {
+  return hg::roll(*this, shifts, dims);
+}
+Tensor Tensor::repeat(const std::vector<int64_t>& repeats) const {
+  return hg::repeat(*this, repeats);
+}
+std::vector<Tensor> Tensor::chunk(int64_t chunks, int64_t dim) const {
+  return hg::chunk(*this, chunks, dim);
+}
+std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim) const {
+  return hg::split(*this, split_size, dim);
+}
 Tensor Tensor::isnan() const { return hg::isnan(*this); }
 Tensor Tensor::isinf() const { return hg::isinf(*this); }
 Tensor Tensor::isfinite() const { return hg::isfinite(*this); }

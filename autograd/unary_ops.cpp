@@ -233,6 +233,22 @@ Tensor floor(const Tensor& x) { return unary_op(UnaryOp::Floor, x); }
 Tensor ceil(const Tensor& x) { return unary_op(UnaryOp::Ceil, x); }
 Tensor round(const Tensor& x) { return unary_op(UnaryOp::Round, x); }
 Tensor trunc(const Tensor& x) { return unary_op(UnaryOp::Trunc, x); }
+Tensor round(const Tensor& x, int64_t decimals) {
+  HG_CHECK(x.defined() && x.is_floating_point(), "round: decimals needs a floating tensor, got ",
+           x.defined() ? describe(x) : "undefined");
+  HG_CHECK(decimals >= -308 && decimals <= 308, "round: decimals ", decimals,
+           " is outside [-308, 308], got x ", describe(x));
+  if (decimals == 0) return round(x);
+  const bool low_precision = x.dtype() == kFloat16 || x.dtype() == kBFloat16;
+  const Tensor wide = low_precision ? x.to(kFloat32) : x;
+  // torch's order and rounding: the power of ten in x's dtype, one product, one quotient. A
+  // product with a tensor, not affine(x, p, 0): -0.0 * p + 0 would lose the sign of zero.
+  const Tensor ten_pow =
+      scalar_tensor(std::pow(10.0, static_cast<double>(std::abs(decimals))), wide.options());
+  const Tensor rounded =
+      decimals > 0 ? round(wide * ten_pow) / ten_pow : round(wide / ten_pow) * ten_pow;
+  return low_precision ? rounded.to(x.dtype()) : rounded;
+}
 Tensor erf(const Tensor& x) { return unary_op(UnaryOp::Erf, x); }
 Tensor rsqrt(const Tensor& x) {
   return unary_op(UnaryOp::Rsqrt, amp::autocast(amp::OpId::Rsqrt, x));

@@ -23,6 +23,7 @@
 #include "halfgrad/nn/module.h"
 #include "halfgrad/nn/module_list.h"
 #include "halfgrad/nn/multihead_attention.h"
+#include "halfgrad/nn/packed_sequence.h"
 #include "halfgrad/nn/padding.h"
 #include "halfgrad/nn/pool1d.h"
 #include "halfgrad/nn/rnn.h"

@@ -77,10 +77,11 @@ Tensor RecurrentBase::batch_major_input(const Tensor& input) const {
   return options.batch_first_ ? input.transpose(0, 1) : input;
 }
 
-RecurrentBase::State RecurrentBase::initial_state(const State& given, const Tensor& x) const {
-  const Shape shape{options.num_layers_ * directions(), x.size(1), options.hidden_size};
+RecurrentBase::State RecurrentBase::initial_state(const State& given, int64_t batch,
+                                                  const Tensor& like) const {
+  const Shape shape{options.num_layers_ * directions(), batch, options.hidden_size};
   const auto prepare = [&](const Tensor& t, const char* name) {
-    if (!t.defined()) return zeros(shape, TensorOptions(x.dtype()).device(x.device()));
+    if (!t.defined()) return zeros(shape, TensorOptions(like.dtype()).device(like.device()));
     const Tensor batched = t.dim() == 2 ? t.unsqueeze(1) : t;
     HG_CHECK(batched.sizes() == shape, describe(), ": expected ", name, " ", shape_str(shape),
              ", got ", hg::describe(t));
@@ -89,24 +90,38 @@ RecurrentBase::State RecurrentBase::initial_state(const State& given, const Tens
   return {prepare(given.h, "h_0"), cell_state_ ? prepare(given.c, "c_0") : Tensor()};
 }
 
-Tensor RecurrentBase::run_direction(const Tensor& x, const LayerWeights& w, State& state,
-                                    bool reverse) const {
-  const Tensor projected = linear(x, w.w_ih, w.b_ih);  // [L, N, gates * H], every step at once
-  const int64_t steps = x.size(0);
-  std::vector<Tensor> outputs(static_cast<size_t>(steps));
-  for (int64_t i = 0; i < steps; ++i) {
-    const int64_t t = reverse ? steps - 1 - i : i;
-    state = cell(projected.select(0, t), state, w.w_hh, w.b_hh);
-    outputs[static_cast<size_t>(t)] = state.h;
+// Step t updates the first batch_sizes[t] rows of the state (the sequences still running); the
+// others keep theirs: a finished sequence its final state, one not yet started (reverse
+// direction) its initial state.
+Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, const LayerWeights& w,
+                                    State& state, bool reverse) const {
+  const Tensor projected = linear(rows, w.w_ih, w.b_ih);  // [rows, gates * H], every step at once
+  const int64_t count = static_cast<int64_t>(steps.batch_sizes.size());
+  std::vector<Tensor> outputs(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t t = reverse ? count - 1 - i : i;
+    const int64_t running = steps.batch_sizes[t];
+    const Tensor step_input = projected.narrow(0, steps.offsets[t], running);
+    if (running == steps.batch) {
+      state = cell(step_input, state, w.w_hh, w.b_hh);
+    } else {
+      const auto running_part = [&](const Tensor& s) {
+        return s.defined() ? s.narrow(0, 0, running) : s;
+      };
+      const State next =
+          cell(step_input, {running_part(state.h), running_part(state.c)}, w.w_hh, w.b_hh);
+      const auto merge = [&](const Tensor& updated, const Tensor& s) {
+        return s.defined() ? cat({updated, s.narrow(0, running, steps.batch - running)}, 0) : s;
+      };
+      state = {merge(next.h, state.h), merge(next.c, state.c)};
+    }
+    outputs[static_cast<size_t>(t)] = state.h.narrow(0, 0, running);
   }
-  return stack(outputs, 0);
+  return cat(outputs, 0);
 }
 
-std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
-                                                            const State& given) const {
-  const auto cast = amp::autocast(amp::OpId::Recurrent, {input, given.h, given.c});
-  Tensor x = batch_major_input(cast[0]);
-  const State initial = initial_state({cast[1], cast[2]}, x);
+Tensor RecurrentBase::run_layers(Tensor rows, const Steps& steps, const State& initial,
+                                 State& final_state) const {
   std::vector<Tensor> h_n, c_n;
   for (int64_t layer = 0; layer < options.num_layers_; ++layer) {
     std::vector<Tensor> outputs;
@@ -115,23 +130,64 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
       State state{initial.h.select(0, index),
                   initial.c.defined() ? initial.c.select(0, index) : Tensor()};
       outputs.push_back(
-          run_direction(x, weights_[static_cast<size_t>(index)], state, direction == 1));
+          run_direction(rows, steps, weights_[static_cast<size_t>(index)], state, direction == 1));
       h_n.push_back(state.h);
       if (state.c.defined()) c_n.push_back(state.c);
     }
-    x = outputs.size() == 1 ? outputs[0] : cat(outputs, -1);
+    rows = outputs.size() == 1 ? outputs[0] : cat(outputs, -1);
     const bool last = layer + 1 == options.num_layers_;
-    if (!last && options.dropout_ > 0.0) x = dropout(x, options.dropout_, is_training());
+    if (!last && options.dropout_ > 0.0) rows = dropout(rows, options.dropout_, is_training());
   }
-  State final_state{stack(h_n, 0), c_n.empty() ? Tensor() : stack(c_n, 0)};
+  final_state = {stack(h_n, 0), c_n.empty() ? Tensor() : stack(c_n, 0)};
+  return rows;
+}
+
+std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
+                                                            const State& given) const {
+  const auto cast = amp::autocast(amp::OpId::Recurrent, {input, given.h, given.c});
+  const Tensor x = batch_major_input(cast[0]);  // [L, N, input_size]
+  const int64_t length = x.size(0), batch = x.size(1);
+  Steps steps{std::vector<int64_t>(static_cast<size_t>(length), batch), {}, batch};
+  for (int64_t t = 0; t < length; ++t) steps.offsets.push_back(t * batch);
+  State final_state;
+  Tensor output =
+      run_layers(x.flatten(0, 1), steps, initial_state({cast[1], cast[2]}, batch, x), final_state)
+          .view({length, batch, directions() * options.hidden_size});
   if (input.dim() == 2) {
-    x = x.squeeze(1);
+    output = output.squeeze(1);
     final_state.h = final_state.h.squeeze(1);
     if (final_state.c.defined()) final_state.c = final_state.c.squeeze(1);
   } else if (options.batch_first_) {
-    x = x.transpose(0, 1);
+    output = output.transpose(0, 1);
   }
-  return {x, final_state};
+  return {output, final_state};
+}
+
+std::tuple<utils::rnn::PackedSequence, RecurrentBase::State> RecurrentBase::run(
+    const utils::rnn::PackedSequence& input, const State& given) const {
+  Steps steps{input.batch_size_vector(), {}, 0};
+  steps.batch = steps.batch_sizes[0];
+  for (int64_t offset = 0; const int64_t running : steps.batch_sizes) {
+    steps.offsets.push_back(offset);
+    offset += running;
+  }
+  const auto cast = amp::autocast(amp::OpId::Recurrent, {input.data, given.h, given.c});
+  const Tensor& rows = cast[0];
+  HG_CHECK(rows.dim() == 2 && rows.size(1) == options.input_size && rows.is_floating_point(),
+           describe(), ": expected packed floating-point data [rows, ", options.input_size,
+           "], got ", hg::describe(rows));
+  // the caller's batch order <-> the packed (sorted) order, on the batch dim of the states
+  const auto reorder = [](const Tensor& state, const Tensor& order) {
+    return state.defined() && order.defined() ? state.index_select(1, order) : state;
+  };
+  State initial = initial_state({cast[1], cast[2]}, steps.batch, rows);
+  initial = {reorder(initial.h, input.sorted_indices), reorder(initial.c, input.sorted_indices)};
+  State final_state;
+  utils::rnn::PackedSequence output = input;
+  output.data = run_layers(rows, steps, initial, final_state);
+  final_state = {reorder(final_state.h, input.unsorted_indices),
+                 reorder(final_state.c, input.unsorted_indices)};
+  return {output, final_state};
 }
 
 // ---- one time step of each kind, shared by the layers and the cells ----
@@ -182,6 +238,14 @@ std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(
   return {output, {state.h, state.c}};
 }
 
+std::tuple<utils::rnn::PackedSequence, std::tuple<Tensor, Tensor>> LSTM::forward(
+    const utils::rnn::PackedSequence& input, const std::optional<std::tuple<Tensor, Tensor>>& hx) {
+  State given;
+  if (hx) given = {std::get<0>(*hx), std::get<1>(*hx)};
+  auto [output, state] = run(input, given);
+  return {output, {state.h, state.c}};
+}
+
 RecurrentBase::State GRU::cell(const Tensor& projected, const State& state, const Tensor& w_hh,
                                const Tensor& b_hh) const {
   return {gru_step(projected, state.h, w_hh, b_hh), Tensor()};
@@ -192,12 +256,24 @@ std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& hx) {
   return {output, state.h};
 }
 
+std::tuple<utils::rnn::PackedSequence, Tensor> GRU::forward(const utils::rnn::PackedSequence& input,
+                                                            const Tensor& hx) {
+  auto [output, state] = run(input, State{hx, Tensor()});
+  return {output, state.h};
+}
+
 RecurrentBase::State RNN::cell(const Tensor& projected, const State& state, const Tensor& w_hh,
                                const Tensor& b_hh) const {
   return {rnn_step(projected, state.h, w_hh, b_hh, nonlinearity_), Tensor()};
 }
 
 std::tuple<Tensor, Tensor> RNN::forward(const Tensor& input, const Tensor& hx) {
+  auto [output, state] = run(input, State{hx, Tensor()});
+  return {output, state.h};
+}
+
+std::tuple<utils::rnn::PackedSequence, Tensor> RNN::forward(const utils::rnn::PackedSequence& input,
+                                                            const Tensor& hx) {
   auto [output, state] = run(input, State{hx, Tensor()});
   return {output, state.h};
 }

@@ -11,6 +11,9 @@
 //   auto [output, state] = lstm.forward(x);        // x [N, L, 32] -> output [N, L, 64]
 //   auto [h_n, c_n] = state;                       // [num_layers, N, 64] each
 //
+// Batches of sequences of different lengths go in packed (nn/packed_sequence.h): the layers then
+// skip each sequence's padding, and its final state is the one after its own last step.
+//
 // The input projections of all time steps are one linear per layer and direction; the
 // recurrent product runs once per step.
 #include <optional>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "halfgrad/nn/module.h"
+#include "halfgrad/nn/packed_sequence.h"
 
 namespace hg::nn {
 
@@ -65,17 +69,31 @@ class RecurrentBase : public Module {
   // Runs the whole stack: input as the caller gave it, initial states [layers * directions, N,
   // H] (c undefined for a GRU) -> the output in the caller's layout and the final states.
   std::tuple<Tensor, State> run(const Tensor& input, const State& initial) const;
+  // The same over packed sequences: initial and final states in the caller's batch order.
+  std::tuple<utils::rnn::PackedSequence, State> run(const utils::rnn::PackedSequence& input,
+                                                    const State& initial) const;
 
  private:
   struct LayerWeights {
     Tensor w_ih, w_hh, b_ih, b_hh;
   };
+  // The time steps of one batch: how many sequences run at each (all N for a padded batch; the
+  // running ones first) and where each step's rows start in the time-major rows.
+  struct Steps {
+    std::vector<int64_t> batch_sizes, offsets;
+    int64_t batch;
+  };
   // one per layer and direction, in torch's order: layer 0 forward, layer 0 reverse, layer 1 ...
   std::vector<LayerWeights> weights_;
   bool cell_state_;  // an LSTM's c next to h
-  Tensor run_direction(const Tensor& x, const LayerWeights& w, State& state, bool reverse) const;
+  // rows [sum(batch_sizes), features] -> the last layer's rows [.., directions * H]; final_state
+  // gets h_n (and c_n) [layers * directions, N, H].
+  Tensor run_layers(Tensor rows, const Steps& steps, const State& initial,
+                    State& final_state) const;
+  Tensor run_direction(const Tensor& rows, const Steps& steps, const LayerWeights& w, State& state,
+                       bool reverse) const;
   Tensor batch_major_input(const Tensor& input) const;
-  State initial_state(const State& given, const Tensor& x) const;
+  State initial_state(const State& given, int64_t batch, const Tensor& like) const;
 };
 
 // input [L, N, input_size] ([N, L, input_size] with batch_first; unbatched [L, input_size]),
@@ -87,6 +105,10 @@ class LSTM : public RecurrentBase {
   LSTM(int64_t input_size, int64_t hidden_size) : LSTM(LSTMOptions(input_size, hidden_size)) {}
   std::tuple<Tensor, std::tuple<Tensor, Tensor>> forward(
       const Tensor& input, const std::optional<std::tuple<Tensor, Tensor>>& hx = std::nullopt);
+  // packed sequences in, packed sequences out (h_0, c_0, h_n and c_n in the caller's order)
+  std::tuple<utils::rnn::PackedSequence, std::tuple<Tensor, Tensor>> forward(
+      const utils::rnn::PackedSequence& input,
+      const std::optional<std::tuple<Tensor, Tensor>>& hx = std::nullopt);
 
  private:
   using Module::forward;  // the unary forward (an error here): not for callers
@@ -100,6 +122,8 @@ class GRU : public RecurrentBase {
   explicit GRU(const GRUOptions& opts) : RecurrentBase("GRU", opts, 3) {}
   GRU(int64_t input_size, int64_t hidden_size) : GRU(GRUOptions(input_size, hidden_size)) {}
   std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& hx = Tensor());
+  std::tuple<utils::rnn::PackedSequence, Tensor> forward(const utils::rnn::PackedSequence& input,
+                                                         const Tensor& hx = Tensor());
 
  private:
   using Module::forward;
@@ -117,6 +141,8 @@ class RNN : public RecurrentBase {
       : RecurrentBase("RNN", opts, 1), nonlinearity_(nonlinearity) {}
   RNN(int64_t input_size, int64_t hidden_size) : RNN(RNNOptions(input_size, hidden_size)) {}
   std::tuple<Tensor, Tensor> forward(const Tensor& input, const Tensor& hx = Tensor());
+  std::tuple<utils::rnn::PackedSequence, Tensor> forward(const utils::rnn::PackedSequence& input,
+                                                         const Tensor& hx = Tensor());
   std::string describe() const override;
 
  private:

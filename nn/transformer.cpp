@@ -1,87 +1,72 @@
 #include "halfgrad/nn/transformer.h"
 
-#include <sstream>
+#include <limits>
 
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/core/error.h"
+#include "halfgrad/core/factories.h"
+#include "halfgrad/nn/init.h"
 
 namespace hg::nn {
 
-TransformerEncoderLayer::TransformerEncoderLayer(const TransformerEncoderLayerOptions& opts)
-    : Module("TransformerEncoderLayer"), options(opts) {
-  HG_CHECK(opts.dim_feedforward_ > 0, "TransformerEncoderLayer: dim_feedforward must be > 0, got ",
-           opts.dim_feedforward_);
-  const int64_t d = opts.d_model;
-  self_attn = register_module(
-      "self_attn", std::make_shared<MultiheadAttention>(MultiheadAttentionOptions(d, opts.nhead)
-                                                            .dropout(opts.dropout_)
-                                                            .batch_first(opts.batch_first_)));
-  linear1 = register_module("linear1", std::make_shared<Linear>(d, opts.dim_feedforward_));
-  dropout = register_module("dropout", std::make_shared<Dropout>(opts.dropout_));
-  linear2 = register_module("linear2", std::make_shared<Linear>(opts.dim_feedforward_, d));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{d}, opts.layer_norm_eps_));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d}, opts.layer_norm_eps_));
-  dropout1 = register_module("dropout1", std::make_shared<Dropout>(opts.dropout_));
-  dropout2 = register_module("dropout2", std::make_shared<Dropout>(opts.dropout_));
+TransformerLayerOptions TransformerOptions::layer() const {
+  return TransformerLayerOptions(d_model, nhead)
+      .dim_feedforward(dim_feedforward_)
+      .dropout(dropout_)
+      .activation(activation_)
+      .layer_norm_eps(layer_norm_eps_)
+      .batch_first(batch_first_)
+      .norm_first(norm_first_);
 }
 
-Tensor TransformerEncoderLayer::attention_block(const Tensor& x, const Tensor& mask,
-                                                const Tensor& padding) {
-  return dropout1->forward(std::get<0>(self_attn->forward(x, x, x, padding, false, mask)));
+Transformer::Transformer(const TransformerOptions& opts) : Module("Transformer"), options(opts) {
+  encoder = register_module("encoder", std::make_shared<TransformerEncoder>(
+                                           opts.layer(), opts.num_encoder_layers_, true));
+  decoder = register_module("decoder", std::make_shared<TransformerDecoder>(
+                                           opts.layer(), opts.num_decoder_layers_, true));
+  reset_parameters();
 }
 
-Tensor TransformerEncoderLayer::feedforward_block(const Tensor& x) {
-  const Tensor hidden = linear1->forward(x);
-  const Tensor activated =
-      options.activation_ == TransformerActivation::GELU ? gelu(hidden) : relu(hidden);
-  return dropout2->forward(linear2->forward(dropout->forward(activated)));
+void Transformer::reset_parameters() {
+  for (const Tensor& p : parameters())
+    if (p.dim() > 1) init::xavier_uniform_(p);
 }
 
-Tensor TransformerEncoderLayer::forward(const Tensor& src, const Tensor& src_mask,
-                                        const Tensor& src_key_padding_mask) {
-  Tensor x = src;
-  if (options.norm_first_) {
-    x = x + attention_block(norm1->forward(x), src_mask, src_key_padding_mask);
-    return x + feedforward_block(norm2->forward(x));
-  }
-  x = norm1->forward(x + attention_block(x, src_mask, src_key_padding_mask));
-  return norm2->forward(x + feedforward_block(x));
+Tensor Transformer::forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask,
+                            const Tensor& tgt_mask, const Tensor& memory_mask,
+                            const Tensor& src_key_padding_mask, const Tensor& tgt_key_padding_mask,
+                            const Tensor& memory_key_padding_mask) {
+  HG_CHECK(src.defined() && tgt.defined() && src.dim() == tgt.dim() &&
+               (src.dim() == 2 || src.dim() == 3),
+           "Transformer: expected src and tgt both batched (3-D) or both unbatched (2-D), got src ",
+           src.defined() ? hg::describe(src) : "undefined", " and tgt ",
+           tgt.defined() ? hg::describe(tgt) : "undefined");
+  const int64_t batch_dim = options.batch_first_ ? 0 : 1;
+  HG_CHECK(src.dim() == 2 || src.size(batch_dim) == tgt.size(batch_dim),
+           "Transformer: src and tgt must have the same batch size (dim ", batch_dim, "), got src ",
+           hg::describe(src), " and tgt ", hg::describe(tgt));
+  HG_CHECK(src.size(-1) == options.d_model && tgt.size(-1) == options.d_model,
+           "Transformer: src and tgt must have d_model = ", options.d_model, " features, got src ",
+           hg::describe(src), " and tgt ", hg::describe(tgt));
+  const Tensor memory = encoder->forward(src, src_mask, src_key_padding_mask);
+  return decoder->forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                          memory_key_padding_mask);
 }
 
-std::string TransformerEncoderLayer::describe() const {
-  std::ostringstream out;
-  out << "TransformerEncoderLayer(d_model=" << options.d_model << ", nhead=" << options.nhead
-      << ", dim_feedforward=" << options.dim_feedforward_ << ", dropout=" << options.dropout_
-      << ", activation=" << (options.activation_ == TransformerActivation::GELU ? "gelu" : "relu");
-  if (options.batch_first_) out << ", batch_first=true";
-  if (options.norm_first_) out << ", norm_first=true";
-  out << ")";
-  return out.str();
+std::string Transformer::describe() const {
+  return "Transformer(d_model=" + std::to_string(options.d_model) +
+         ", nhead=" + std::to_string(options.nhead) +
+         ", num_encoder_layers=" + std::to_string(options.num_encoder_layers_) +
+         ", num_decoder_layers=" + std::to_string(options.num_decoder_layers_) + ")";
 }
 
-TransformerEncoder::TransformerEncoder(const TransformerEncoderLayerOptions& layer,
-                                       int64_t num_layers, bool final_norm)
-    : Module("TransformerEncoder") {
-  HG_CHECK(num_layers >= 1, "TransformerEncoder: num_layers must be >= 1, got ", num_layers);
-  layers = register_module("layers", std::make_shared<ModuleList>());
-  for (int64_t i = 0; i < num_layers; ++i)
-    layers->push_back(std::make_shared<TransformerEncoderLayer>(layer));
-  if (final_norm)
-    norm = register_module(
-        "norm", std::make_shared<LayerNorm>(Shape{layer.d_model}, layer.layer_norm_eps_));
-}
-
-Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask,
-                                   const Tensor& src_key_padding_mask) {
-  Tensor x = src;
-  for (int64_t i = 0; i < layers->size(); ++i)
-    x = layers->at<TransformerEncoderLayer>(i)->forward(x, mask, src_key_padding_mask);
-  return norm ? norm->forward(x) : x;
-}
-
-std::string TransformerEncoder::describe() const {
-  return "TransformerEncoder(num_layers=" + std::to_string(layers->size()) +
-         (norm ? ", norm=LayerNorm)" : ")");
+Tensor Transformer::generate_square_subsequent_mask(int64_t size, TensorOptions options) {
+  HG_CHECK(size >= 0, "Transformer::generate_square_subsequent_mask: size must be >= 0, got ",
+           size);
+  HG_CHECK(is_floating(options.dtype()),
+           "Transformer::generate_square_subsequent_mask: the mask is -inf and 0, so it needs a ",
+           "floating dtype, got ", dtype_name(options.dtype()));
+  return triu(full({size, size}, -std::numeric_limits<double>::infinity(), options), 1);
 }
 
 }  // namespace hg::nn

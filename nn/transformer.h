@@ -1,30 +1,37 @@
 #pragma once
-// The encoder half of torch.nn.Transformer: TransformerEncoderLayer (self-attention and a
-// feed-forward block, each with a residual connection and layer norm) and TransformerEncoder (a
-// stack of them). PyTorch's submodule names, so state dicts map one to one.
+// torch.nn.Transformer: a TransformerEncoder and a TransformerDecoder, each with a final
+// LayerNorm, the decoder attending over the encoder's output. PyTorch's submodule names
+// ("encoder.layers.0.self_attn.in_proj_weight", "decoder.norm.weight", ...) and initialisation
+// (xavier uniform for every matrix), so state dicts map one to one.
+//
+//   nn::Transformer model(nn::TransformerOptions(64, 4).num_encoder_layers(2)
+//                             .num_decoder_layers(2).batch_first(true));
+//   const Tensor causal = nn::Transformer::generate_square_subsequent_mask(tgt.size(1));
+//   Tensor y = model.forward(src, tgt, Tensor(), causal);  // [N, S, 64], [N, T, 64] -> [N, T, 64]
 #include <memory>
 
-#include "halfgrad/nn/dropout.h"
-#include "halfgrad/nn/layer_norm.h"
-#include "halfgrad/nn/linear.h"
-#include "halfgrad/nn/module_list.h"
-#include "halfgrad/nn/multihead_attention.h"
+#include "halfgrad/nn/transformer_decoder.h"
+#include "halfgrad/nn/transformer_encoder.h"
 
 namespace hg::nn {
 
-enum class TransformerActivation { ReLU, GELU };
-
-struct TransformerEncoderLayerOptions {
-  TransformerEncoderLayerOptions(int64_t model, int64_t heads) : d_model(model), nhead(heads) {}
+struct TransformerOptions {
+  TransformerOptions(int64_t model = 512, int64_t heads = 8) : d_model(model), nhead(heads) {}
   // clang-format off
-  TransformerEncoderLayerOptions& dim_feedforward(int64_t d) { dim_feedforward_ = d; return *this; }
-  TransformerEncoderLayerOptions& dropout(double p) { dropout_ = p; return *this; }
-  TransformerEncoderLayerOptions& activation(TransformerActivation a) { activation_ = a; return *this; }
-  TransformerEncoderLayerOptions& layer_norm_eps(double e) { layer_norm_eps_ = e; return *this; }
-  TransformerEncoderLayerOptions& batch_first(bool b) { batch_first_ = b; return *this; }
-  TransformerEncoderLayerOptions& norm_first(bool b) { norm_first_ = b; return *this; }
+  TransformerOptions& num_encoder_layers(int64_t n) { num_encoder_layers_ = n; return *this; }
+  TransformerOptions& num_decoder_layers(int64_t n) { num_decoder_layers_ = n; return *this; }
+  TransformerOptions& dim_feedforward(int64_t d) { dim_feedforward_ = d; return *this; }
+  TransformerOptions& dropout(double p) { dropout_ = p; return *this; }
+  TransformerOptions& activation(TransformerActivation a) { activation_ = a; return *this; }
+  TransformerOptions& layer_norm_eps(double e) { layer_norm_eps_ = e; return *this; }
+  TransformerOptions& batch_first(bool b) { batch_first_ = b; return *this; }
+  TransformerOptions& norm_first(bool b) { norm_first_ = b; return *this; }
   // clang-format on
+  // the options of one encoder or decoder layer
+  TransformerLayerOptions layer() const;
+
   int64_t d_model, nhead;
+  int64_t num_encoder_layers_ = 6, num_decoder_layers_ = 6;
   int64_t dim_feedforward_ = 2048;
   double dropout_ = 0.1;
   TransformerActivation activation_ = TransformerActivation::ReLU;
@@ -33,41 +40,31 @@ struct TransformerEncoderLayerOptions {
   bool norm_first_ = false;
 };
 
-// src [S, N, E] ([N, S, E] with batch_first; unbatched [S, E]) -> the same shape. Post-norm (the
-// default): x = norm1(x + attention(x)), x = norm2(x + feedforward(x)); norm_first (pre-norm,
-// easier to train deep): x = x + attention(norm1(x)), x = x + feedforward(norm2(x)). The masks
-// are MultiheadAttention's (bool true = not allowed).
-class TransformerEncoderLayer : public Module {
+// src [S, N, E], tgt [T, N, E] ([N, S, E] and [N, T, E] with batch_first; unbatched [S, E] and
+// [T, E]) -> like tgt: memory = encoder(src, src_mask, src_key_padding_mask), then
+// decoder(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask).
+// The masks are TransformerEncoderLayer's and TransformerDecoderLayer's.
+class Transformer : public Module {
  public:
-  explicit TransformerEncoderLayer(const TransformerEncoderLayerOptions& options);
-  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
-  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask);
+  explicit Transformer(const TransformerOptions& options = {});
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = Tensor(),
+                 const Tensor& tgt_mask = Tensor(), const Tensor& memory_mask = Tensor(),
+                 const Tensor& src_key_padding_mask = Tensor(),
+                 const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
   std::string describe() const override;
+  void reset_parameters();  // xavier uniform for every parameter of more than one dim
 
-  std::shared_ptr<MultiheadAttention> self_attn;
-  std::shared_ptr<Linear> linear1, linear2;
-  std::shared_ptr<LayerNorm> norm1, norm2;
-  std::shared_ptr<Dropout> dropout, dropout1, dropout2;
-  TransformerEncoderLayerOptions options;
+  // [size, size] float32: 0 on and below the diagonal, -inf above it (position i attends to
+  // positions <= i), as torch's; options to place or type it otherwise.
+  static Tensor generate_square_subsequent_mask(int64_t size, TensorOptions options = {});
+
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
+  TransformerOptions options;
 
  private:
-  Tensor attention_block(const Tensor& x, const Tensor& mask, const Tensor& padding);
-  Tensor feedforward_block(const Tensor& x);
-};
-
-// num_layers TransformerEncoderLayers ("layers.0", ...), each with its own initialisation (torch
-// deep-copies one layer, so its layers start equal; load a state dict to compare the two), and
-// an optional final LayerNorm ("norm", as torch's norm argument).
-class TransformerEncoder : public Module {
- public:
-  TransformerEncoder(const TransformerEncoderLayerOptions& layer, int64_t num_layers,
-                     bool final_norm = false);
-  Tensor forward(const Tensor& src) override { return forward(src, Tensor(), Tensor()); }
-  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask);
-  std::string describe() const override;
-
-  std::shared_ptr<ModuleList> layers;
-  std::shared_ptr<LayerNorm> norm;  // null without final_norm
+  using Module::forward;  // the unary forward (an error here): a Transformer needs src and tgt
 };
 
 }  // namespace hg::nn

@@ -66,6 +66,32 @@ TEST_CASE("floor, ceil, round, trunc: PyTorch's values, ties to even, signed zer
   CHECK_FALSE(copied.is_same(labels));
 }
 
+TEST_CASE("round with decimals: PyTorch's values; 16-bit computes in float") {
+  // torch 1.13: torch.round(x, decimals=...) on these float32 and float64 inputs
+  const std::vector<double> inputs{1.2345, -2.5551, 1234.5678, 0.125, 2.5e-3};
+  const Tensor x = from_vector<double>(inputs).to(kFloat32);
+  CHECK(values(round(x, 2)) == std::vector<double>{1.2300000190734863, -2.559999942779541,
+                                                   1234.5699462890625, 0.11999999731779099, 0.0});
+  CHECK(values(round(x, -2)) == std::vector<double>{0.0, -0.0, 1200.0, 0.0, 0.0});
+  CHECK(std::signbit(values(round(x, -2))[1]));
+  const Tensor wide = from_vector<double>(inputs, kFloat64);
+  CHECK(values(round(wide, 3)) == std::vector<double>{1.234, -2.555, 1234.568, 0.125, 0.002});
+  CHECK(values(round(wide, -1)) == std::vector<double>{0.0, -0.0, 1230.0, 0.0, 0.0});
+  CHECK(hg::test::same_bits(round(x, 0), round(x)));
+  // bf16: torch's values; fp16 60000 * 100 would overflow fp16, but not the float computation
+  CHECK(values(round(x.to(kBFloat16), 1)) ==
+        std::vector<double>{1.203125, -2.59375, 1232.0, 0.10009765625, 0.0});
+  const Tensor half = from_vector<double>({60000.0, 1.23456}).to(kFloat16);
+  CHECK(round(half, 2).dtype() == kFloat16);
+  CHECK(values(round(half, 2)) == std::vector<double>{60000.0, 1.23046875});
+  // a zero gradient, as torch's
+  Tensor leaf = x.clone().requires_grad_();
+  round(leaf, 1).sum().backward();
+  CHECK(values(leaf.grad()) == std::vector<double>(5, 0.0));
+  expect_error([] { round(from_vector<int64_t>({15, 25}), -1); }, {"round", "floating", "int64"});
+  expect_error([&] { round(x, 400); }, {"round", "decimals 400"});
+}
+
 TEST_CASE("floor, ceil, round, trunc: zero gradients, even for a non-finite upstream") {
   using Rounding = Tensor (*)(const Tensor&);
   const Rounding roundings[] = {hg::floor, hg::ceil, hg::round, hg::trunc};

@@ -153,3 +153,37 @@ TEST_CASE("the math methods give their free functions' results") {
   CHECK_FALSE(odd.allclose(odd));
   CHECK(odd.allclose(odd, 1e-5, 1e-8, /*equal_nan=*/true));
 }
+
+TEST_CASE("the rounding, elementwise, reduction and layout methods give their free functions'") {
+  manual_seed(130);
+  const Tensor x = randn({3, 4}) * 3.0;
+  CHECK(same_bits(x.neg(), neg(x)));
+  CHECK(same_bits(x.floor(), floor(x)));
+  CHECK(same_bits(x.ceil(), ceil(x)));
+  CHECK(same_bits(x.round(), round(x)));
+  CHECK(same_bits(x.round(2), round(x, 2)));
+  CHECK(same_bits(x.trunc(), trunc(x)));
+  CHECK(same_bits(x.erf(), erf(x)));
+  CHECK(same_bits(x.sign(), sign(x)));
+  CHECK(same_bits(x.square(), square(x)));
+  CHECK(same_bits(x.reciprocal(), reciprocal(x)));
+  CHECK(same_bits(x.abs().rsqrt(), rsqrt(abs(x))));
+  CHECK(same_bits(x.sin(), sin(x)));
+  CHECK(same_bits(x.cos(), cos(x)));
+  CHECK(same_bits(x.clamp_min(0.5), clamp_min(x, 0.5)));
+  CHECK(same_bits(x.clamp_max(0.5), clamp_max(x, 0.5)));
+  CHECK(same_bits(x.prod(), prod(x)));
+  CHECK(same_bits(x.prod(1, true), prod(x, 1, true)));
+  CHECK(same_bits(x.amax({0}), amax(x, {0})));
+  CHECK(same_bits(x.norm(), norm(x)));
+  CHECK(same_bits(x.norm(1.0, {1}, true), norm(x, 1.0, {1}, true)));
+  CHECK(same_bits(x.tril(-1), tril(x, -1)));
+  CHECK(same_bits(x.triu(1), triu(x, 1)));
+  CHECK(same_bits(x.roll({1}, {1}), roll(x, {1}, {1})));
+  CHECK(same_bits(x.repeat({2, 1}), repeat(x, {2, 1})));
+  const std::vector<Tensor> chunks = x.chunk(2, 1), pieces = x.split(3, 1);
+  REQUIRE(chunks.size() == 2);
+  REQUIRE(pieces.size() == 2);
+  CHECK(same_bits(chunks[1], chunk(x, 2, 1)[1]));
+  CHECK(pieces[1].sizes() == Shape{3, 1});
+}

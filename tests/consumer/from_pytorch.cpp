@@ -295,6 +295,33 @@ void upsampling_attention_rows() {
         "kl_div, KLDivLoss");
 }
 
+void sequence_rows() {
+  nn::Transformer model(
+      nn::TransformerOptions(64, 4).num_encoder_layers(2).num_decoder_layers(2).batch_first(true));
+  const Tensor src = randn({2, 9, 64}), tgt = randn({2, 7, 64});
+  const Tensor causal = nn::Transformer::generate_square_subsequent_mask(7);
+  nn::TransformerDecoder decoder(nn::TransformerDecoderLayerOptions(64, 4).batch_first(true), 2);
+  check(model.forward(src, tgt, Tensor(), causal).sizes() == tgt.sizes() &&
+            decoder.forward(tgt, src, causal).sizes() == tgt.sizes(),
+        "Transformer, TransformerDecoder");
+  using namespace nn::utils::rnn;
+  nn::LSTM lstm(nn::LSTMOptions(8, 16).batch_first(true));
+  const Tensor padded = randn({3, 5, 8});
+  const PackedSequence packed =
+      pack_padded_sequence(padded, from_vector<int64_t>({3, 5, 2}), true, false);
+  auto [packed_out, state] = lstm.forward(packed);
+  auto [out, lengths] = pad_packed_sequence(packed_out, true);
+  check(out.sizes() == Shape{3, 5, 16} && lengths.to_vector<int64_t>()[1] == 5 &&
+            std::get<0>(state).sizes() == Shape{1, 3, 16} &&
+            pad_sequence({randn({2, 8}), randn({4, 8})}, true).sizes() == Shape{2, 4, 8},
+        "pack_padded_sequence, pad_packed_sequence, pad_sequence");
+  const Tensor v = from_vector<float>({1.2345f, -2.5f, 0.5f});
+  check(v.round(2)[0].item<float>() == 1.23f && round(v, 1)[0].item<float>() == 1.2f &&
+            v.floor()[1].item<float>() == -3 && v.neg()[1].item<float>() == 2.5f &&
+            v.chunk(3).size() == 3,
+        "round(x, decimals), x.floor(), x.neg(), x.chunk");
+}
+
 void data_rows() {
   const Tensor images = rand({10, 3, 8, 8}), labels = arange(10);
   data::Dataset ds(images, labels,
@@ -329,6 +356,7 @@ int from_pytorch_checks() {
   tensors();
   autograd_rows();
   modules_optim_amp();
+  sequence_rows();
   upsampling_attention_rows();
   data_rows();
   std::cout << (failures ? "FAIL " : "ok   ")
