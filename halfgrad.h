@@ -9,6 +9,7 @@
 #include "halfgrad/autograd/node.h"
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/autograd/print_tape.h"
+#include "halfgrad/autograd/recurrent_ops.h"
 #include "halfgrad/autograd/tape.h"
 #include "halfgrad/core/cpu_memory.h"
 #include "halfgrad/core/cuda.h"

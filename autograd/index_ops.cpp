@@ -45,6 +45,33 @@ int64_t product(const Shape& shape) {
 
 }  // namespace
 
+namespace {
+
+// The backward of all of split's pieces at once: one cat of their gradients (zeros for a piece
+// no gradient reached). Per-piece narrow backwards would each build a zero tensor of x's whole
+// shape and sum them, quadratic in the number of pieces (an RNN's time steps).
+class SplitBackward final : public autograd::Node {
+ public:
+  explicit SplitBackward(int64_t dim) : dim_(dim) {}
+  std::string name() const override { return "SplitBackward"; }
+  bool takes_undefined_grads() const override { return true; }
+  std::vector<Tensor> apply(const std::vector<Tensor>& grads) override {
+    std::vector<Tensor> pieces;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const autograd::OutputInfo& piece = outputs[i];
+      pieces.push_back(grads[i].defined()
+                           ? autograd::grad_as(grads[i], piece.dtype)
+                           : zeros(piece.shape, TensorOptions(piece.dtype).device(piece.device)));
+    }
+    return {cat(pieces, dim_)};
+  }
+
+ private:
+  int64_t dim_;
+};
+
+}  // namespace
+
 std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, int64_t dim) {
   autograd::check_defined(x, "split");
   dim = wrap_sized_dim(dim, x.dim(), "split");
@@ -57,10 +84,20 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
            describe(x), " has ", x.size(dim));
   std::vector<Tensor> parts;
   int64_t start = 0;
-  for (int64_t s : sizes) {
-    parts.push_back(x.narrow(dim, start, s));
+  if (!autograd::needs_grad({&x})) {
+    for (int64_t s : sizes) {
+      parts.push_back(x.narrow(dim, start, s));
+      start += s;
+    }
+    return parts;
+  }
+  for (int64_t s : sizes) {  // views as narrow's, recorded once below
+    Shape shape = x.sizes();
+    shape[dim] = s;
+    parts.push_back(make_view(x, shape, x.strides(), x.storage_offset() + start * x.stride(dim)));
     start += s;
   }
+  autograd::record(std::make_shared<SplitBackward>(dim), {x}, parts);
   return parts;
 }
 

@@ -31,7 +31,8 @@ namespace {
 
 examples::Args parse_args(int argc, char** argv) {
   examples::Args args("bench_models", "Median training-step time of mlp, cnn or resnet9.");
-  args.option("model", "cnn", "mlp, cnn or resnet9");
+  args.option("model", "cnn",
+              "mlp, cnn or resnet9 (or the MNIST sequence models transformer, lstm)");
   args.option("batch", "128", "batch size");
   args.option("precision", "fp32",
               "fp32, fp16 (autocast + dynamic loss scaling) or bf16 (autocast)");

@@ -38,7 +38,44 @@ class Scale(nn.Module):
         return x * 0.125
 
 
+class RowsAsTokens(nn.Module):  # [N, 1, 28, 28] -> [N, 28, 28]
+    def forward(self, x):
+        return x.reshape(x.size(0), x.size(2), x.size(3))
+
+
+class PositionEmbedding(nn.Module):
+    def __init__(self, tokens, width):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(tokens, width) * 0.02)
+
+    def forward(self, x):
+        return x + self.weight
+
+
+class MeanOverTokens(nn.Module):
+    def forward(self, x):
+        return x.mean(1)
+
+
+class LastStepLSTM(nn.Module):
+    def __init__(self, d_in, hidden):
+        super().__init__()
+        self.lstm = nn.LSTM(d_in, hidden, batch_first=True)
+
+    def forward(self, x):
+        return self.lstm(x)[0][:, -1]
+
+
 def make(name):
+    # the MNIST sequence models of examples/common/models.cpp (not in BENCHMARKS.md)
+    if name == "transformer":
+        layer = nn.TransformerEncoderLayer(64, 4, dim_feedforward=128, dropout=0.0,
+                                           batch_first=True, norm_first=True)
+        return nn.Sequential(RowsAsTokens(), nn.Linear(28, 64), PositionEmbedding(28, 64),
+                             nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(64)),
+                             MeanOverTokens(), nn.Linear(64, 10))
+    if name == "lstm":
+        return nn.Sequential(RowsAsTokens(), LastStepLSTM(28, 128), nn.Linear(128, 10))
     if name == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024),
                              nn.ReLU(), nn.Linear(1024, 10))

@@ -7,6 +7,7 @@
 #include "halfgrad/amp/autocast.h"
 #include "halfgrad/autograd/nn_ops.h"
 #include "halfgrad/autograd/ops.h"
+#include "halfgrad/autograd/recurrent_ops.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/core/factories.h"
 #include "halfgrad/nn/init.h"
@@ -95,13 +96,14 @@ RecurrentBase::State RecurrentBase::initial_state(const State& given, int64_t ba
 // direction) its initial state.
 Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, const LayerWeights& w,
                                     State& state, bool reverse) const {
-  const Tensor projected = linear(rows, w.w_ih, w.b_ih);  // [rows, gates * H], every step at once
+  // [rows, gates * H], every step at once, then split into the steps (one backward node: one cat)
+  const std::vector<Tensor> step_inputs = split(linear(rows, w.w_ih, w.b_ih), steps.batch_sizes, 0);
   const int64_t count = static_cast<int64_t>(steps.batch_sizes.size());
   std::vector<Tensor> outputs(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
     const int64_t t = reverse ? count - 1 - i : i;
     const int64_t running = steps.batch_sizes[t];
-    const Tensor step_input = projected.narrow(0, steps.offsets[t], running);
+    const Tensor& step_input = step_inputs[static_cast<size_t>(t)];
     if (running == steps.batch) {
       state = cell(step_input, state, w.w_hh, w.b_hh);
     } else {
@@ -115,7 +117,8 @@ Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, cons
       };
       state = {merge(next.h, state.h), merge(next.c, state.c)};
     }
-    outputs[static_cast<size_t>(t)] = state.h.narrow(0, 0, running);
+    outputs[static_cast<size_t>(t)] =
+        running == steps.batch ? state.h : state.h.narrow(0, 0, running);
   }
   return cat(outputs, 0);
 }
@@ -147,8 +150,7 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
   const auto cast = amp::autocast(amp::OpId::Recurrent, {input, given.h, given.c});
   const Tensor x = batch_major_input(cast[0]);  // [L, N, input_size]
   const int64_t length = x.size(0), batch = x.size(1);
-  Steps steps{std::vector<int64_t>(static_cast<size_t>(length), batch), {}, batch};
-  for (int64_t t = 0; t < length; ++t) steps.offsets.push_back(t * batch);
+  const Steps steps{std::vector<int64_t>(static_cast<size_t>(length), batch), batch};
   State final_state;
   Tensor output =
       run_layers(x.flatten(0, 1), steps, initial_state({cast[1], cast[2]}, batch, x), final_state)
@@ -165,12 +167,8 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
 
 std::tuple<utils::rnn::PackedSequence, RecurrentBase::State> RecurrentBase::run(
     const utils::rnn::PackedSequence& input, const State& given) const {
-  Steps steps{input.batch_size_vector(), {}, 0};
+  Steps steps{input.batch_size_vector(), 0};
   steps.batch = steps.batch_sizes[0];
-  for (int64_t offset = 0; const int64_t running : steps.batch_sizes) {
-    steps.offsets.push_back(offset);
-    offset += running;
-  }
   const auto cast = amp::autocast(amp::OpId::Recurrent, {input.data, given.h, given.c});
   const Tensor& rows = cast[0];
   HG_CHECK(rows.dim() == 2 && rows.size(1) == options.input_size && rows.is_floating_point(),
@@ -194,23 +192,16 @@ std::tuple<utils::rnn::PackedSequence, RecurrentBase::State> RecurrentBase::run(
 
 namespace {
 
-// projected = x W_ih^T + b_ih [N, 4H]; gates i, f, g, o -> (h', c')
+// projected = x W_ih^T + b_ih [N, 4H]; gates i, f, g, o -> (h', c'), the pointwise part fused
 std::pair<Tensor, Tensor> lstm_step(const Tensor& projected, const Tensor& h, const Tensor& c,
                                     const Tensor& w_hh, const Tensor& b_hh) {
-  const std::vector<Tensor> gates = chunk(projected + linear(h, w_hh, b_hh), 4, -1);
-  const Tensor input_gate = sigmoid(gates[0]), forget_gate = sigmoid(gates[1]);
-  const Tensor candidate = tanh(gates[2]), output_gate = sigmoid(gates[3]);
-  const Tensor next_c = forget_gate * c + input_gate * candidate;
-  return {output_gate * tanh(next_c), next_c};
+  auto [h_next, c_next] = lstm_cell_pointwise(projected, linear(h, w_hh, b_hh), c);
+  return {h_next, c_next};
 }
 
 // projected [N, 3H]; gates r, z, n (the reset gate scales the recurrent part of n, as torch)
 Tensor gru_step(const Tensor& projected, const Tensor& h, const Tensor& w_hh, const Tensor& b_hh) {
-  const std::vector<Tensor> x = chunk(projected, 3, -1);
-  const std::vector<Tensor> r = chunk(linear(h, w_hh, b_hh), 3, -1);
-  const Tensor reset = sigmoid(x[0] + r[0]), update = sigmoid(x[1] + r[1]);
-  const Tensor candidate = tanh(x[2] + reset * r[2]);
-  return (1.0 - update) * candidate + update * h;
+  return gru_cell_pointwise(projected, linear(h, w_hh, b_hh), h);
 }
 
 // projected [N, H]

@@ -2,10 +2,10 @@
 // Recurrent layers as torch.nn has them: LSTM, GRU and RNN over a whole sequence, with layers,
 // bidirectionality, inter-layer dropout, batch_first and PyTorch's parameter names
 // ("weight_ih_l0", "bias_hh_l1_reverse", ...) and gate order (LSTM i, f, g, o; GRU r, z, n), so
-// state dicts map one to one; and their single steps, LSTMCell, GRUCell and RNNCell. Composed of
-// linear, sigmoid, tanh and stack: every backend. Under autocast the input and initial states
-// are cast to the lower precision once (torch lists lstm_cell and gru_cell there), so the whole
-// recurrence runs in it.
+// state dicts map one to one; and their single steps, LSTMCell, GRUCell and RNNCell. Each step is
+// a matrix product and a fused pointwise kernel (autograd/recurrent_ops.h), on every backend.
+// Under autocast the input and initial states are cast to the lower precision once (torch lists
+// lstm_cell and gru_cell there), so the whole recurrence runs in it.
 //
 //   nn::LSTM lstm(nn::LSTMOptions(32, 64).num_layers(2).batch_first(true));
 //   auto [output, state] = lstm.forward(x);        // x [N, L, 32] -> output [N, L, 64]
@@ -78,9 +78,9 @@ class RecurrentBase : public Module {
     Tensor w_ih, w_hh, b_ih, b_hh;
   };
   // The time steps of one batch: how many sequences run at each (all N for a padded batch; the
-  // running ones first) and where each step's rows start in the time-major rows.
+  // running ones first, their rows one after the other in the time-major rows).
   struct Steps {
-    std::vector<int64_t> batch_sizes, offsets;
+    std::vector<int64_t> batch_sizes;
     int64_t batch;
   };
   // one per layer and direction, in torch's order: layer 0 forward, layer 0 reverse, layer 1 ...

@@ -2,6 +2,7 @@
 // loads. The tables are constant-initialised, so they exist before this constructor runs.
 #include "halfgrad/kernels/cuda/cuda_fused_nn_kernels.h"
 #include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
+#include "halfgrad/kernels/cuda/cuda_recurrent_kernels.h"
 
 namespace hg::kernels::cuda {
 namespace {
@@ -31,6 +32,10 @@ struct RegisterNnKernels {
     kernels::cross_entropy_backward.set(kCuda, cuda::cross_entropy_backward);
     kernels::mean_over_targets.set(kCuda, cuda::mean_over_targets);
     kernels::mean_over_targets_backward.set(kCuda, cuda::mean_over_targets_backward);
+    kernels::lstm_cell.set(kCuda, cuda::lstm_cell);
+    kernels::lstm_cell_backward.set(kCuda, cuda::lstm_cell_backward);
+    kernels::gru_cell.set(kCuda, cuda::gru_cell);
+    kernels::gru_cell_backward.set(kCuda, cuda::gru_cell_backward);
   }
 };
 const RegisterNnKernels nn_kernels_registered;

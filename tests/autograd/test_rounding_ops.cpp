@@ -66,7 +66,7 @@ TEST_CASE("floor, ceil, round, trunc: PyTorch's values, ties to even, signed zer
   CHECK_FALSE(copied.is_same(labels));
 }
 
-TEST_CASE("round with decimals: PyTorch's values; 16-bit computes in float") {
+TEST_CASE("round with decimals: PyTorch's values, 16-bit computed in float") {
   // torch 1.13: torch.round(x, decimals=...) on these float32 and float64 inputs
   const std::vector<double> inputs{1.2345, -2.5551, 1234.5678, 0.125, 2.5e-3};
   const Tensor x = from_vector<double>(inputs).to(kFloat32);

@@ -183,7 +183,7 @@ TEST_CASE("GRU over packed sequences: PyTorch's output, final state and gradient
   // clang-format on
 }
 
-TEST_CASE("a packed batch is each sequence run alone; errors") {
+TEST_CASE("a packed batch is each sequence run alone, autocast, errors") {
   manual_seed(61);
   nn::RNN rnn(nn::RNNOptions(3, 4).num_layers(2).bidirectional(true));
   const std::vector<Tensor> sequences{randn({2, 3}), randn({5, 3}), randn({3, 3})};
