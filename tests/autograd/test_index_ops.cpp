@@ -43,6 +43,16 @@ TEST_CASE("split: gradients reach every piece that is used") {
         return p[0] * 2.0 + p[2].sum() - sin(p[1]);
       },
       {leaf({6, 3})});
+  // one backward node for all the pieces: an unused piece's gradient is zeros, in x's layout
+  Tensor x = arange(0.0, 12.0).reshape({4, 3}).requires_grad_();
+  const auto pieces = split(x, std::vector<int64_t>{1, 2, 1}, 0);
+  CHECK(pieces[0].grad_fn()->name() == "SplitBackward");
+  CHECK(pieces[0].grad_fn() == pieces[2].grad_fn());
+  CHECK(pieces[1].data_ptr() == x[1].data_ptr());
+  (pieces[1] * 3.0).sum().backward();
+  CHECK(values(x.grad()) == std::vector<double>{0, 0, 0, 3, 3, 3, 3, 3, 3, 0, 0, 0});
+  // no grad wanted: plain views, as before
+  CHECK(split(x.detach(), 2, 0)[1].grad_fn() == nullptr);
 }
 
 TEST_CASE("index_select: slices picked along a dim, repeated ones summing their gradient") {
