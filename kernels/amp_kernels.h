@@ -1,10 +1,11 @@
 #pragma once
 // Kernel families of mixed-precision training: the multi-tensor gradient unscale with a found-inf
-// flag, the dynamic loss-scale update, a multi-tensor cast, and fused SGD / AdamW steps. Same
-// conventions as kernels/kernels.h. The loss scale, its inverse and the found-inf flag live in
-// tensors on the kernels' device, so a CUDA training step can unscale, check, update and step with
-// no host synchronisation. Every family has a CPU implementation that computes what
-// amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp compute, bit for bit.
+// flag, the dynamic loss-scale update, a multi-tensor cast, and fused SGD / AdamW / RMSprop /
+// Adagrad steps. Same conventions as kernels/kernels.h. The loss scale, its inverse and the
+// found-inf flag live in tensors on the kernels' device, so a CUDA training step can unscale,
+// check, update and step with no host synchronisation. Every family has a CPU implementation that
+// computes what amp/grad_scaler.cpp and the optimizers' CPU loops (optim/*.cpp) compute, bit for
+// bit.
 #include <cstdint>
 
 #include "halfgrad/kernels/dispatch.h"
@@ -54,7 +55,7 @@ using ScaleUpdateFn = void (*)(const TensorView& state, const TensorView& found_
                                const ScaleUpdateParams& params);
 
 // ---- fused optimizer steps ----
-// Both update `weight` (the fp32 master, or the parameter itself: float32/float64/16-bit) in
+// Each updates `weight` (the fp32 master, or the parameter itself: float32/float64/16-bit) in
 // place from `grad` (float32/float16/bfloat16, or float64 for float64 weights) read as
 // grad * factor. param_out, when given, receives the new weight rounded to its (16-bit) dtype
 // in the same pass. State tensors have the compute dtype (float32, float64 for float64 weights).
@@ -65,13 +66,15 @@ using ScaleUpdateFn = void (*)(const TensorView& state, const TensorView& found_
 struct FusedStepInputs {
   const TensorView* inv_scale = nullptr;  // float32 [1]: the gradient factor, else grad_factor
   const TensorView* found_inf = nullptr;  // float32 [1]: non-zero skips the step (writes nothing)
-  // float32 [1], Adam only: how many earlier steps of a device-gated run the device applied; the
-  // update's step number is then params.step + *applied_steps (optim/gated_step.cpp).
+  // float32 [1], Adam and Adagrad only: how many earlier steps of a device-gated run the device
+  // applied; the update's step number is then params.step + *applied_steps
+  // (optim/gated_step.cpp).
   const TensorView* applied_steps = nullptr;
   const TensorView* lr = nullptr;  // float64 [1]: the learning rate, else params.lr
   // float32 [1], fused_sgd only: the call adds 1 - *found_inf to it (1 without a flag), once,
   // whether or not it skips: a device-gated run's counter of applied steps, counted in the step's
-  // own launch instead of two more (optim/gated_step.cpp). Adam reads that counter, so it cannot.
+  // own launch instead of two more (optim/gated_step.cpp). Adam and Adagrad read that counter, so
+  // they cannot.
   const TensorView* count_applied = nullptr;
 };
 struct FusedSgdParams {
@@ -109,10 +112,44 @@ using FusedAdamFn = void (*)(const FusedAdamTensor* tensors, int64_t count,
                              const FusedStepInputs& inputs, double grad_factor,
                              const FusedAdamParams& params);
 
+// RMSprop (optim/rmsprop.h) with the options of torch.optim.RMSprop; `centered` and `momentum > 0`
+// are told by the tensors: grad_avg and momentum_buffer are given exactly then.
+struct FusedRmspropParams {
+  double lr = 1e-2, alpha = 0.99, eps = 1e-8, weight_decay = 0.0, momentum = 0.0;
+};
+// One parameter of a fused RMSprop step: `grad_avg` (centered), `momentum_buffer` (momentum > 0)
+// and `param_out` are absent when their data is null.
+struct FusedRmspropTensor {
+  TensorView weight, grad, square_avg, grad_avg, momentum_buffer, param_out;
+};
+// Steps `count` parameters with the same options and inputs, as fused_sgd (one launch per run
+// of equal weight and gradient dtypes, at most 48 tensors each, on CUDA).
+using FusedRmspropFn = void (*)(const FusedRmspropTensor* tensors, int64_t count,
+                                const FusedStepInputs& inputs, double grad_factor,
+                                const FusedRmspropParams& params);
+
+// Adagrad (optim/adagrad.h): the decayed lr is lr / (1 + (step - 1) * lr_decay) in double, with
+// step as in fused_adam: params.step, plus *applied_steps in a device-gated run.
+struct FusedAdagradParams {
+  double lr = 1e-2, lr_decay = 0.0, weight_decay = 0.0, eps = 1e-10;
+  int64_t step = 1;  // this update's step number
+};
+// One parameter of a fused Adagrad step: `param_out` is absent when its data is null.
+struct FusedAdagradTensor {
+  TensorView weight, grad, sum, param_out;
+};
+// Steps `count` parameters with the same options (step number included) and inputs, as
+// fused_adam.
+using FusedAdagradFn = void (*)(const FusedAdagradTensor* tensors, int64_t count,
+                                const FusedStepInputs& inputs, double grad_factor,
+                                const FusedAdagradParams& params);
+
 extern DispatchTable<UnscaleGradsFn> unscale_grads;
 extern DispatchTable<CastTensorsFn> cast_tensors;
 extern DispatchTable<ScaleUpdateFn> scale_update;
 extern DispatchTable<FusedSgdFn> fused_sgd;
 extern DispatchTable<FusedAdamFn> fused_adam;
+extern DispatchTable<FusedRmspropFn> fused_rmsprop;
+extern DispatchTable<FusedAdagradFn> fused_adagrad;
 
 }  // namespace hg::kernels

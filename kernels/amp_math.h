@@ -1,9 +1,11 @@
 #pragma once
 // The per-element arithmetic of the AMP and fused-optimizer families (kernels/amp_kernels.h),
 // shared by the CPU implementation (kernels/cpu/amp.cpp) and the CUDA kernels
-// (kernels/cuda/multi_tensor.cu, kernels/cuda/fused_optim.cu). The expressions are those of
-// amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp, operation for operation, so the CPU
-// family reproduces the optimizers bit for bit. HG_HD: compiled for host and device.
+// (kernels/cuda/multi_tensor.cu, kernels/cuda/fused_optim.cu, fused_optim_extra.cu). The
+// expressions are those of amp/grad_scaler.cpp and the CPU loops of optim/sgd.cpp, adam.cpp,
+// rmsprop.cpp and adagrad.cpp, operation for operation, so the CPU family reproduces the
+// optimizers bit for bit (CUDA too: no contraction, -fmad=false, and IEEE division and sqrt).
+// HG_HD: compiled for host and device.
 #include <math.h>
 
 #include <cmath>
@@ -149,6 +151,61 @@ HG_HD inline C adam_element(C w, C g, C* m, C* v, C* vmax, const AdamScalars<C>&
   }
   const C denom = sqrt_c(vx) / s.bc2_sqrt + s.eps;
   return w + s.neg_step_size * (mi / denom);
+}
+
+// The constants of one RMSprop step in C (as optim/rmsprop.cpp's rmsprop_loop).
+template <typename C>
+struct RmspropScalars {
+  C alpha, keep, eps, wd, momentum, neg_lr;
+  bool decay;
+};
+template <typename C>
+HG_HD inline RmspropScalars<C> rmsprop_scalars(const FusedRmspropParams& h) {
+  return {static_cast<C>(h.alpha),        static_cast<C>(1.0 - h.alpha), static_cast<C>(h.eps),
+          static_cast<C>(h.weight_decay), static_cast<C>(h.momentum),    static_cast<C>(-h.lr),
+          h.weight_decay != 0.0};
+}
+// PyTorch's addcmul (self + (value * t1) * t2) and addcdiv (self + (value * t1) / t2) rounding
+// order, term by term as rmsprop_loop; grad_avg (centered) and buf (momentum) may be null.
+template <typename C>
+HG_HD inline C rmsprop_element(C w, C g, C* square_avg, C* grad_avg, C* buf,
+                               const RmspropScalars<C>& s) {
+  if (s.decay) g = g + s.wd * w;
+  const C sq = s.alpha * *square_avg + s.keep * g * g;
+  *square_avg = sq;
+  C var = sq;
+  if (grad_avg != nullptr) {
+    const C ga = s.alpha * *grad_avg + s.keep * g;
+    *grad_avg = ga;
+    var = sq - ga * ga;
+  }
+  const C avg = sqrt_c(var) + s.eps;
+  if (buf == nullptr) return w + s.neg_lr * g / avg;
+  const C b = s.momentum * *buf + g / avg;
+  *buf = b;
+  return w + s.neg_lr * b;
+}
+
+// The constants of one Adagrad step in C (as optim/adagrad.cpp's adagrad_loop). step: h.step, or
+// that plus the device's applied count, so the decayed lr is formed on the device too; in double,
+// as PyTorch's Python, and without a fused multiply-add, as the host.
+template <typename C>
+struct AdagradScalars {
+  C neg_clr, eps, wd;
+  bool decay;
+};
+template <typename C>
+HG_HD inline AdagradScalars<C> adagrad_scalars(const FusedAdagradParams& h, double step) {
+  const double clr = h.lr / (1.0 + mul_rn(step - 1.0, h.lr_decay));
+  return {static_cast<C>(-clr), static_cast<C>(h.eps), static_cast<C>(h.weight_decay),
+          h.weight_decay != 0.0};
+}
+template <typename C>
+HG_HD inline C adagrad_element(C w, C g, C* sum, const AdagradScalars<C>& s) {
+  if (s.decay) g = g + s.wd * w;
+  const C total = *sum + g * g;
+  *sum = total;
+  return w + s.neg_clr * g / (sqrt_c(total) + s.eps);
 }
 
 }  // namespace hg::kernels::amp_math

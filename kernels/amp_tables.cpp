@@ -24,5 +24,7 @@ DispatchTable<CastTensorsFn> cast_tensors{"cast_tensors", {cpu::cast_tensors, nu
 DispatchTable<ScaleUpdateFn> scale_update{"scale_update", {cpu::scale_update, nullptr}};
 DispatchTable<FusedSgdFn> fused_sgd{"fused_sgd", {cpu::fused_sgd, nullptr}};
 DispatchTable<FusedAdamFn> fused_adam{"fused_adam", {cpu::fused_adam, nullptr}};
+DispatchTable<FusedRmspropFn> fused_rmsprop{"fused_rmsprop", {cpu::fused_rmsprop, nullptr}};
+DispatchTable<FusedAdagradFn> fused_adagrad{"fused_adagrad", {cpu::fused_adagrad, nullptr}};
 
 }  // namespace hg::kernels

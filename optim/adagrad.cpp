@@ -11,7 +11,11 @@
 #include <vector>
 
 #include "halfgrad/autograd/ops.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "halfgrad/optim/cpu_update.h"
+#include "halfgrad/optim/fused_batch.h"
+#include "halfgrad/optim/fused_inputs.h"
 
 namespace hg::optim {
 
@@ -94,6 +98,55 @@ void adagrad_tensors(const detail::ParamUpdate& u, double clr, double eps, doubl
   target.copy_(w + div(g * -clr, sqrt(s) + eps));
 }
 
+// The fused Adagrad calls of one parameter group with the same options and step number,
+// launched as one multi-tensor call.
+class AdagradBatch final : public detail::FusedCallBatch {
+ public:
+  AdagradBatch(const detail::ParamUpdate& u, const kernels::FusedAdagradParams& p)
+      : FusedCallBatch(u), params_(p) {}
+  // Whether u's call can join: the same device, step inputs, gradient factor, options and step.
+  bool accepts(const detail::ParamUpdate& u, const kernels::FusedAdagradParams& p) const {
+    return same_inputs(u) && p.lr == params_.lr && p.lr_decay == params_.lr_decay &&
+           p.weight_decay == params_.weight_decay && p.eps == params_.eps && p.step == params_.step;
+  }
+  void add(const detail::ParamUpdate& u, const Tensor& sum, const Tensor* out) {
+    kernels::FusedAdagradTensor t;
+    t.weight = kernels::view_of(u.weight);
+    t.grad = kernels::view_of(u.grad);
+    t.sum = kernels::view_of(sum);
+    if (out != nullptr) t.param_out = kernels::view_of(*out);
+    tensors_.push_back(t);
+    keep({u.weight, u.grad, sum, out ? *out : Tensor()});
+  }
+  // Taken out of the batch first: a launch that throws part way (one of several dtype runs) is
+  // not repeated by step_group's second launch().
+  void launch() override {
+    const std::vector<kernels::FusedAdagradTensor> tensors = std::exchange(tensors_, {});
+    const detail::FusedInputs inputs(control_);
+    kernels::fused_adagrad(control_.weight.device())(tensors.data(),
+                                                     static_cast<int64_t>(tensors.size()),
+                                                     inputs.get(), control_.grad_factor, params_);
+    release();
+  }
+
+ private:
+  kernels::FusedAdagradParams params_;
+  std::vector<kernels::FusedAdagradTensor> tensors_;
+};
+
+// The fused kernel (kernels/amp_kernels.h) on the parameter's device, queued in u.batch when the
+// step gave one. In a device-gated step the kernel tests the flag and takes its step number as
+// u.gated_step plus the run's device count of applied steps, as Adam's.
+void adagrad_fused(detail::ParamUpdate& u, int64_t step, const AdagradOptions& o,
+                   const Tensor& sum) {
+  kernels::FusedAdagradParams p;
+  p.lr = o.lr(), p.lr_decay = o.lr_decay(), p.weight_decay = o.weight_decay(), p.eps = o.eps();
+  p.step = step;
+  const Tensor* out = detail::fused_param_out(u);
+  u.param_written = out != nullptr || u.weight.is_same(u.param);
+  detail::queue_fused_call<AdagradBatch>(u, p, sum, out);
+}
+
 }  // namespace
 
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& defaults)
@@ -104,12 +157,14 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
 
 void Adagrad::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const AdagradOptions&>(options);
-  // No fused kernel: skips_exactly_on_device stays false, so Optimizer never gates this on the
-  // device (step() and step_unless_found_inf decide on the host, with state.step counted).
-  HG_CHECK(u.found_inf == nullptr, "Adagrad: a device-gated step needs the fused kernel, which ",
-           "Adagrad does not have; got ", describe(u.weight));
   // PyTorch fills the accumulator when it makes the state (in its constructor)
   Tensor& sum = detail::state_buffer(state, "sum", u, o.initial_accumulator_value());
+  if (detail::use_fused_kernel(u)) {
+    adagrad_fused(u, u.found_inf != nullptr ? u.gated_step : state.step, o, sum);
+    return;
+  }
+  HG_CHECK(u.found_inf == nullptr, "Adagrad: a device-gated step needs the fused kernel, got ",
+           describe(u.weight));
   const double clr = adagrad_clr(o.lr(), o.lr_decay(), state.step);
   if (!u.cpu_loops) {  // another device, or the tensor-op path asked for
     adagrad_tensors(u, clr, o.eps(), o.weight_decay(), sum);

@@ -10,8 +10,9 @@
 // first update creates it, as for the other optimizers, so state() and state_dict() have no
 // entry for a parameter before its first step. The steps computed are the same.
 //
-// There is no fused kernel: on CUDA the update runs as tensor ops, and a step gated on the
-// device (GradScaler's device-resident mode) reads the flag back once and decides on the host.
+// On CUDA (and in a step gated on the device, GradScaler's device-resident mode, on any device)
+// a contiguous weight takes the fused kernel (kernels/amp_kernels.h: fused_adagrad, one launch
+// per group and step number), with the CPU loops' bits; other layouts run as tensor ops.
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,8 +64,13 @@ class Adagrad final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
-  // The step number sets the decayed lr; only host-decided steps reach the update (no fused
-  // kernel), where ParamState::step already counts it.
+  // The step number sets the decayed lr: a device-gated update reads it on the device (the
+  // run's first step number plus the run's applied count), as Adam's bias corrections, and a
+  // skipped step leaves the accumulator as it was (or as the fill the host's next applied step
+  // would create): nothing left for the host to get wrong.
+  bool skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const override {
+    return true;
+  }
   bool reads_step_count() const override { return true; }
   bool update_creates_state(const ParamState& state,
                             const OptimizerOptions& options) const override;

@@ -12,7 +12,11 @@
 #include <vector>
 
 #include "halfgrad/autograd/ops.h"
+#include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/tensor_bridge.h"
 #include "halfgrad/optim/cpu_update.h"
+#include "halfgrad/optim/fused_batch.h"
+#include "halfgrad/optim/fused_inputs.h"
 
 namespace hg::optim {
 
@@ -136,6 +140,65 @@ RMSpropState<C> rmsprop_arrays(Tensor& square_avg, Tensor* grad_avg, Tensor* buf
           buf ? buf->data<C>() : nullptr};
 }
 
+kernels::FusedRmspropParams fused_params(const RMSpropHyper& h) {
+  kernels::FusedRmspropParams p;
+  p.lr = h.lr, p.alpha = h.alpha, p.eps = h.eps;
+  p.weight_decay = h.weight_decay, p.momentum = h.momentum;
+  return p;
+}
+
+// The fused RMSprop calls of one parameter group, launched as one multi-tensor call (whether a
+// parameter is centered or has momentum is told by its buffers, so groups differing only there
+// could share a call; a group is one call anyway).
+class RmspropBatch final : public detail::FusedCallBatch {
+ public:
+  RmspropBatch(const detail::ParamUpdate& u, const RMSpropHyper& h)
+      : FusedCallBatch(u), params_(fused_params(h)) {}
+  // Whether u's call can join: the same device, step inputs, gradient factor and options.
+  bool accepts(const detail::ParamUpdate& u, const RMSpropHyper& h) const {
+    const kernels::FusedRmspropParams p = fused_params(h);
+    return same_inputs(u) && p.lr == params_.lr && p.alpha == params_.alpha &&
+           p.eps == params_.eps && p.weight_decay == params_.weight_decay &&
+           p.momentum == params_.momentum;
+  }
+  void add(const detail::ParamUpdate& u, const Tensor& square_avg, const Tensor* grad_avg,
+           const Tensor* buf, const Tensor* out) {
+    kernels::FusedRmspropTensor t;
+    t.weight = kernels::view_of(u.weight);
+    t.grad = kernels::view_of(u.grad);
+    t.square_avg = kernels::view_of(square_avg);
+    if (grad_avg != nullptr) t.grad_avg = kernels::view_of(*grad_avg);
+    if (buf != nullptr) t.momentum_buffer = kernels::view_of(*buf);
+    if (out != nullptr) t.param_out = kernels::view_of(*out);
+    tensors_.push_back(t);
+    keep({u.weight, u.grad, square_avg, grad_avg ? *grad_avg : Tensor(), buf ? *buf : Tensor(),
+          out ? *out : Tensor()});
+  }
+  // Taken out of the batch first: a launch that throws part way (one of several dtype runs) is
+  // not repeated by step_group's second launch().
+  void launch() override {
+    const std::vector<kernels::FusedRmspropTensor> tensors = std::exchange(tensors_, {});
+    const detail::FusedInputs inputs(control_);
+    kernels::fused_rmsprop(control_.weight.device())(tensors.data(),
+                                                     static_cast<int64_t>(tensors.size()),
+                                                     inputs.get(), control_.grad_factor, params_);
+    release();
+  }
+
+ private:
+  kernels::FusedRmspropParams params_;
+  std::vector<kernels::FusedRmspropTensor> tensors_;
+};
+
+// The fused kernel (kernels/amp_kernels.h) on the parameter's device: the update, the state and
+// the rounded parameter copy in a single pass; queued in u.batch when the step gave one.
+void rmsprop_fused(detail::ParamUpdate& u, const RMSpropHyper& h, const Tensor& square_avg,
+                   const Tensor* grad_avg, const Tensor* buf) {
+  const Tensor* out = detail::fused_param_out(u);
+  u.param_written = out != nullptr || u.weight.is_same(u.param);
+  detail::queue_fused_call<RmspropBatch>(u, h, square_avg, grad_avg, buf, out);
+}
+
 }  // namespace
 
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
@@ -146,15 +209,15 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
 
 void RMSprop::update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) {
   const auto& o = static_cast<const RMSpropOptions&>(options);
-  // No fused kernel: skips_exactly_on_device stays false, so Optimizer never gates this on the
-  // device (step() and step_unless_found_inf decide on the host).
-  HG_CHECK(u.found_inf == nullptr, "RMSprop: a device-gated step needs the fused kernel, which ",
-           "RMSprop does not have; got ", describe(u.weight));
   const RMSpropHyper h{o.lr(), o.alpha(), o.eps(), o.weight_decay(), o.momentum(), o.centered()};
   Tensor& square_avg = detail::state_buffer(state, "square_avg", u);
   Tensor* grad_avg = h.centered ? &detail::state_buffer(state, "grad_avg", u) : nullptr;
   Tensor* buf = h.momentum > 0.0 ? &detail::state_buffer(state, "momentum_buffer", u) : nullptr;
-  if (!u.cpu_loops) {  // another device, or the tensor-op path asked for
+  if (detail::use_fused_kernel(u)) {
+    rmsprop_fused(u, h, square_avg, grad_avg, buf);
+  } else if (u.found_inf != nullptr) {
+    HG_FAIL("RMSprop: a device-gated step needs the fused kernel, got ", describe(u.weight));
+  } else if (!u.cpu_loops) {  // another device, or the tensor-op path asked for
     rmsprop_tensors(u, h, square_avg, grad_avg, buf);
   } else if (u.compute == kFloat64) {
     rmsprop_loop<double>(u, h, rmsprop_arrays<double>(square_avg, grad_avg, buf));

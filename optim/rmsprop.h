@@ -10,8 +10,9 @@
 // The state buffers keep PyTorch's names: "square_avg", "momentum_buffer" (momentum > 0) and
 // "grad_avg" (centered), all zeros before the first update, which creates them.
 //
-// There is no fused kernel: on CUDA the update runs as tensor ops, and a step gated on the
-// device (GradScaler's device-resident mode) reads the flag back once and decides on the host.
+// On CUDA (and in a step gated on the device, GradScaler's device-resident mode, on any device)
+// a contiguous weight takes the fused kernel (kernels/amp_kernels.h: fused_rmsprop, one launch
+// per group), with the CPU loops' bits; other layouts run as tensor ops.
 #include <memory>
 #include <string>
 #include <utility>
@@ -65,6 +66,12 @@ class RMSprop final : public Optimizer {
 
  protected:
   void update(detail::ParamUpdate& u, ParamState& state, const OptimizerOptions& options) override;
+  // A skipped step writes nothing; buffers it created are the zeros the host's next applied step
+  // would create, and the update never reads the step count: a device skip leaves nothing for
+  // the host to get wrong.
+  bool skips_exactly_on_device(const ParamState*, const OptimizerOptions&) const override {
+    return true;
+  }
   bool update_creates_state(const ParamState& state,
                             const OptimizerOptions& options) const override;
 };

@@ -1,6 +1,6 @@
 // The CPU column of the AMP and fused-optimizer families (kernels/amp_kernels.h): the same
-// arithmetic as amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp (kernels/amp_math.h), in
-// loops of the same shape as optim/cpu_update.h, so the results match bit for bit.
+// arithmetic as amp/grad_scaler.cpp and the optimizers' CPU loops (kernels/amp_math.h), in loops
+// of the same shape as optim/cpu_update.h, so the results match bit for bit.
 #include "halfgrad/kernels/cpu/amp_cpu.h"
 
 #include <type_traits>
@@ -175,6 +175,51 @@ void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepIn
                                               vmax != nullptr ? vmax + i : nullptr, s);
                     });
     });
+  }
+}
+
+void fused_rmsprop(const FusedRmspropTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                   double grad_factor, const FusedRmspropParams& params) {
+  if (skipped(inputs)) return;
+  const double factor = step_factor(inputs, grad_factor);
+  const FusedRmspropParams p = with_lr(params, inputs);
+  for (int64_t k = 0; k < count; ++k) {
+    const FusedRmspropTensor& t = tensors[k];
+    for_weight_and_grad(
+        t.weight, t.grad, "fused_rmsprop", [&]<typename C, typename W, typename G>() {
+          const am::RmspropScalars<C> s = am::rmsprop_scalars<C>(p);
+          C* sq = t.square_avg.ptr<C>();
+          C* ga = optional_ptr<C>(t.grad_avg);
+          C* buf = optional_ptr<C>(t.momentum_buffer);
+          fused_loop<C>(
+              t.weight.ptr<W>(), t.grad.ptr<G>(), t.weight.numel(), static_cast<C>(factor),
+              t.param_out.data != nullptr ? &t.param_out : nullptr, [=](int64_t i, C w, C g) {
+                return am::rmsprop_element(w, g, sq + i, ga != nullptr ? ga + i : nullptr,
+                                           buf != nullptr ? buf + i : nullptr, s);
+              });
+        });
+  }
+}
+
+void fused_adagrad(const FusedAdagradTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                   double grad_factor, const FusedAdagradParams& params) {
+  if (skipped(inputs)) return;
+  const double factor = step_factor(inputs, grad_factor);
+  double step = static_cast<double>(params.step);
+  if (inputs.applied_steps != nullptr)
+    step += static_cast<double>(*inputs.applied_steps->ptr<float>());
+  const FusedAdagradParams p = with_lr(params, inputs);
+  for (int64_t k = 0; k < count; ++k) {
+    const FusedAdagradTensor& t = tensors[k];
+    for_weight_and_grad(
+        t.weight, t.grad, "fused_adagrad", [&]<typename C, typename W, typename G>() {
+          const am::AdagradScalars<C> s = am::adagrad_scalars<C>(p, step);
+          C* sum = t.sum.ptr<C>();
+          fused_loop<C>(t.weight.ptr<W>(), t.grad.ptr<G>(), t.weight.numel(),
+                        static_cast<C>(factor),
+                        t.param_out.data != nullptr ? &t.param_out : nullptr,
+                        [=](int64_t i, C w, C g) { return am::adagrad_element(w, g, sum + i, s); });
+        });
   }
 }
 

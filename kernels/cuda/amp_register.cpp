@@ -11,6 +11,8 @@ struct RegisterAmpKernels {
     kernels::scale_update.set(DeviceType::CUDA, cuda::scale_update);
     kernels::fused_sgd.set(DeviceType::CUDA, cuda::fused_sgd);
     kernels::fused_adam.set(DeviceType::CUDA, cuda::fused_adam);
+    kernels::fused_rmsprop.set(DeviceType::CUDA, cuda::fused_rmsprop);
+    kernels::fused_adagrad.set(DeviceType::CUDA, cuda::fused_adagrad);
   }
 };
 const RegisterAmpKernels amp_kernels_registered;

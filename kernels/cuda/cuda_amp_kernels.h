@@ -14,5 +14,9 @@ void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInpu
                double grad_factor, const FusedSgdParams& params);
 void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                 double grad_factor, const FusedAdamParams& params);
+void fused_rmsprop(const FusedRmspropTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                   double grad_factor, const FusedRmspropParams& params);
+void fused_adagrad(const FusedAdagradTensor* tensors, int64_t count, const FusedStepInputs& inputs,
+                   double grad_factor, const FusedAdagradParams& params);
 
 }  // namespace hg::kernels::cuda

@@ -19,7 +19,7 @@
 
 namespace hg::test {
 
-enum class RunOptimizer { SgdNesterov, SgdDampened, Adam, AdamW };
+enum class RunOptimizer { SgdNesterov, SgdDampened, Adam, AdamW, RMSprop, Adagrad };
 
 struct ScalerRunSpec {
   RunOptimizer optimizer = RunOptimizer::SgdNesterov;
@@ -58,6 +58,15 @@ inline std::unique_ptr<optim::Optimizer> make_run_optimizer(RunOptimizer which,
                                            optim::AdamOptions(1e-2).weight_decay(1e-2));
     case RunOptimizer::AdamW:
       return std::make_unique<optim::AdamW>(std::move(params), optim::AdamWOptions(1e-2));
+    case RunOptimizer::RMSprop:  // every option that changes the arithmetic
+      return std::make_unique<optim::RMSprop>(
+          std::move(params),
+          optim::RMSpropOptions(1e-2).momentum(0.9).centered(true).weight_decay(1e-2));
+    case RunOptimizer::Adagrad: {  // the decayed lr reads the step number
+      auto options = optim::AdagradOptions(5e-2).lr_decay(0.1).weight_decay(1e-2);
+      options.initial_accumulator_value(0.1);
+      return std::make_unique<optim::Adagrad>(std::move(params), options);
+    }
   }
   return nullptr;
 }

@@ -104,6 +104,24 @@ TEST_CASE("device-state scaler: Adam and AdamW are bit-identical and decide on t
   }
 }
 
+TEST_CASE("device-state scaler: RMSprop and Adagrad are bit-identical and decide on the device") {
+  for (RunOptimizer optimizer : {RunOptimizer::RMSprop, RunOptimizer::Adagrad}) {
+    for (const Precision precision : {kFp32, Precision{kFloat64, false}, kO2,
+                                      Precision{kBFloat16, true}, Precision{kFloat16, false}}) {
+      CAPTURE(optimizer == RunOptimizer::Adagrad);
+      CAPTURE(dtype_name(precision.param_dtype));
+      CAPTURE(precision.masters);
+      const ScalerRunResult host = run(optimizer, precision, false);
+      const ScalerRunResult device = run(optimizer, precision, true);
+      expect_identical(device, host);  // the third parameter's state made by skipped steps too
+      CHECK(device.readbacks_during_steps == 0);
+      CHECK(device.decided_on_device == 12);
+      // Adagrad's decayed lr reads step counts: settled where the third parameter joins, as Adam
+      CHECK(device.optimizer_readbacks == (optimizer == RunOptimizer::Adagrad ? 1 : 0));
+    }
+  }
+}
+
 TEST_CASE("device-state scaler: a parameter whose every step was skipped has no state yet") {
   auto previous = set_warning_handler([](const std::string&) {});  // host mode warns per skip
   for (bool device_state : {false, true}) {

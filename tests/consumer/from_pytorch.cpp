@@ -315,6 +315,12 @@ void sequence_rows() {
             std::get<0>(state).sizes() == Shape{1, 3, 16} &&
             pad_sequence({randn({2, 8}), randn({4, 8})}, true).sizes() == Shape{2, 4, 8},
         "pack_padded_sequence, pad_packed_sequence, pad_sequence");
+  const Tensor x_t = randn({4, 8}), w_ih = randn({64, 8}), w_hh = randn({64, 16});
+  Tensor h_t = zeros({4, 16}), c_t = zeros({4, 16});
+  std::tie(h_t, c_t) = lstm_cell_pointwise(linear(x_t, w_ih), linear(h_t, w_hh), c_t);
+  check(h_t.sizes() == Shape{4, 16} &&
+            gru_cell_pointwise(randn({4, 48}), randn({4, 48}), h_t).sizes() == Shape{4, 16},
+        "lstm_cell_pointwise, gru_cell_pointwise");
   const Tensor v = from_vector<float>({1.2345f, -2.5f, 0.5f});
   check(v.round(2)[0].item<float>() == 1.23f && round(v, 1)[0].item<float>() == 1.2f &&
             v.floor()[1].item<float>() == -3 && v.neg()[1].item<float>() == 2.5f &&

@@ -1,9 +1,9 @@
 // GradScaler on CUDA gradients: the scale lives on the device by default, and a run with
 // injected inf/NaN gradients follows the CPU's host-mode run (amp/scaler_run.h): the same
 // skipped steps and scale trajectory exactly, weights and optimizer state to the parity
-// tolerances. SGD, Adam and AdamW steps read nothing back (dampened SGD reads the flag while a
-// momentum buffer is missing; Adam settles its step counts once, where the parameter set
-// changes). Skipped without a GPU.
+// tolerances. SGD, Adam, AdamW, RMSprop and Adagrad steps read nothing back (dampened SGD reads
+// the flag while a momentum buffer is missing; Adam and Adagrad settle their step counts once,
+// where the parameter set changes). Skipped without a GPU.
 #include "amp/scaler_run.h"
 #include "parity.h"
 
@@ -35,8 +35,9 @@ void expect_follows(const ScalerRunResult& gpu, const ScalerRunResult& cpu) {
 
 TEST_CASE("GradScaler keeps its scale on CUDA and follows the CPU host-mode run") {
   HG_REQUIRE_CUDA();
-  for (RunOptimizer optimizer : {RunOptimizer::SgdNesterov, RunOptimizer::SgdDampened,
-                                 RunOptimizer::Adam, RunOptimizer::AdamW}) {
+  for (RunOptimizer optimizer :
+       {RunOptimizer::SgdNesterov, RunOptimizer::SgdDampened, RunOptimizer::Adam,
+        RunOptimizer::AdamW, RunOptimizer::RMSprop, RunOptimizer::Adagrad}) {
     for (bool o2 : {false, true}) {
       CAPTURE(static_cast<int>(optimizer));
       CAPTURE(o2);
@@ -50,7 +51,9 @@ TEST_CASE("GradScaler keeps its scale on CUDA and follows the CPU host-mode run"
       const ScalerRunResult gpu = hg::test::run_scaled_training(spec);
       CHECK(gpu.used_device_state);
       expect_follows(gpu, cpu);
-      const bool adam = optimizer == RunOptimizer::Adam || optimizer == RunOptimizer::AdamW;
+      // (Adagrad reads step counts as Adam does: settled once, where the parameter set changes)
+      const bool adam = optimizer == RunOptimizer::Adam || optimizer == RunOptimizer::AdamW ||
+                        optimizer == RunOptimizer::Adagrad;
       CHECK(gpu.readbacks_during_steps == (optimizer == RunOptimizer::SgdDampened ? 5 : 0));
       // as the CPU's device-state run (tests/amp/test_grad_scaler_device.cpp)
       CHECK(gpu.optimizer_readbacks ==

@@ -68,7 +68,9 @@ std::vector<Column> all_columns() {
           column_of(k::cast_tensors),
           column_of(k::scale_update),
           column_of(k::fused_sgd),
-          column_of(k::fused_adam)};
+          column_of(k::fused_adam),
+          column_of(k::fused_rmsprop),
+          column_of(k::fused_adagrad)};
 }
 
 }  // namespace
@@ -80,7 +82,7 @@ TEST_CASE("every kernel family has a CPU column, and a CUDA column exactly in CU
   constexpr bool kCudaBuilt = false;
 #endif
   const std::vector<Column> columns = all_columns();
-  CHECK(columns.size() == 38);
+  CHECK(columns.size() == 40);
   for (const Column& c : columns) {
     CHECK_MESSAGE(c.cpu, c.family << " has no CPU kernel");
     CHECK_MESSAGE(c.cuda == kCudaBuilt,

@@ -1,5 +1,5 @@
 // The CPU column of the AMP and fused-optimizer families (kernels/amp_kernels.h) against what
-// amp/grad_scaler.cpp, optim/sgd.cpp and optim/adam.cpp compute: bit for bit.
+// amp/grad_scaler.cpp and the optimizers (SGD, Adam/AdamW, RMSprop, Adagrad) compute: bit for bit.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -202,6 +202,56 @@ TEST_CASE("fused_adam reproduces optim::AdamW and Adam (amsgrad) bit for bit") {
       };
       check_fused(c, make, fused, decoupled ? "fused AdamW" : "fused Adam");
     }
+  }
+}
+
+TEST_CASE("fused_rmsprop reproduces optim::RMSprop bit for bit (centered, momentum, decay)") {
+  const auto options =
+      optim::RMSpropOptions(0.01).alpha(0.9).momentum(0.8).centered(true).weight_decay(0.05);
+  for (const FusedCase& c : {FusedCase{kFloat32, false, 1.0}, FusedCase{kFloat64, false, 4.0},
+                             FusedCase{kFloat16, true, 1024.0}, FusedCase{kBFloat16, true, 8.0},
+                             FusedCase{kFloat16, false, 1.0}}) {
+    CAPTURE(dtype_name(c.param_dtype));
+    auto make = [&](const Tensor& p) {
+      return std::make_unique<optim::RMSprop>(std::vector<Tensor>{p}, options);
+    };
+    auto fused = [&](Tensor& w, const Tensor& g, Tensor* out, double factor, int,
+                     std::vector<Tensor>& state) {
+      const TensorOptions o(w.dtype() == kFloat64 ? kFloat64 : kFloat32);
+      while (state.size() < 3) state.push_back(zeros({300}, o));
+      kernels::FusedRmspropParams params;
+      params.lr = 0.01, params.alpha = 0.9, params.momentum = 0.8, params.weight_decay = 0.05;
+      const kernels::FusedRmspropTensor t{
+          view_of(w),        view_of(g),        view_of(state[0]),
+          view_of(state[1]), view_of(state[2]), out ? view_of(*out) : kernels::TensorView{}};
+      kernels::fused_rmsprop(kCPU)(&t, 1, {}, factor, params);
+    };
+    check_fused(c, make, fused, "fused_rmsprop");
+  }
+}
+
+TEST_CASE("fused_adagrad reproduces optim::Adagrad bit for bit (lr_decay by the step number)") {
+  const auto options =
+      optim::AdagradOptions(0.1).lr_decay(0.3).weight_decay(0.05).initial_accumulator_value(0.2);
+  for (const FusedCase& c : {FusedCase{kFloat32, false, 1.0}, FusedCase{kFloat64, false, 2.0},
+                             FusedCase{kFloat16, true, 512.0}, FusedCase{kBFloat16, true, 1.0},
+                             FusedCase{kBFloat16, false, 1.0}}) {
+    CAPTURE(dtype_name(c.param_dtype));
+    auto make = [&](const Tensor& p) {
+      return std::make_unique<optim::Adagrad>(std::vector<Tensor>{p}, options);
+    };
+    auto fused = [&](Tensor& w, const Tensor& g, Tensor* out, double factor, int step,
+                     std::vector<Tensor>& state) {
+      if (state.empty())
+        state.push_back(
+            full({300}, 0.2, TensorOptions(w.dtype() == kFloat64 ? kFloat64 : kFloat32)));
+      kernels::FusedAdagradParams params;
+      params.lr = 0.1, params.lr_decay = 0.3, params.weight_decay = 0.05, params.step = step;
+      const kernels::FusedAdagradTensor t{view_of(w), view_of(g), view_of(state[0]),
+                                          out ? view_of(*out) : kernels::TensorView{}};
+      kernels::fused_adagrad(kCPU)(&t, 1, {}, factor, params);
+    };
+    check_fused(c, make, fused, "fused_adagrad");
   }
 }
 

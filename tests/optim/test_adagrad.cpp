@@ -1,9 +1,11 @@
 // Adagrad against torch.optim.Adagrad: reference steps, both code paths, the per-parameter step
 // count behind lr_decay, 16-bit parameters with master weights, state_dict round trips,
-// step_scaled and option checks.
+// step_scaled, steps gated on the device and option checks.
 //
 // The reference values come from PyTorch 1.13 and the script at the top of test_rmsprop.cpp,
 // run as `/usr/bin/python3 script.py adagrad`.
+#include <cmath>
+
 #include "optim_util.h"
 
 using namespace hg;
@@ -205,15 +207,23 @@ TEST_CASE("Adagrad: a state_dict round trip continues bit for bit (step counts i
   }
 }
 
-TEST_CASE("Adagrad: step_unless_found_inf reads the flag back and decides on the host") {
+// On the CPU a gated step takes the fused kernel's CPU column (kernels/cpu/amp.cpp), which
+// tests the flag and forms the step number from the device's count of applied steps.
+TEST_CASE("Adagrad: step_unless_found_inf decides on the device, a skipped step not decaying") {
   Tensor w = zeros({4}).requires_grad_();
   Adagrad opt({w}, AdagradOptions(0.1).lr_decay(1.0));
-  w.set_grad(ones({4}));
-  CHECK(opt.step_unless_found_inf(full({1}, 1.0)) == optim::GatedStep::Skipped);
-  CHECK(opt.step_unless_found_inf(zeros({1})) == optim::GatedStep::Stepped);
-  CHECK(opt.host_readbacks() == 2);
-  CHECK(opt.state(w)->step == 1);  // the skipped step does not decay the lr
-  CHECK(values(w)[0] == static_cast<double>(-0.1f * 1.0f / (1.0f + 1e-10f)));
+  for (const float found : {1.0f, 0.0f, 1.0f, 0.0f}) {
+    w.set_grad(ones({4}));
+    CHECK(opt.step_unless_found_inf(full({1}, found)) == optim::GatedStep::OnDevice);
+  }
+  CHECK(opt.host_readbacks() == 0);
+  CHECK(opt.state(w)->step == 2);  // settles: one readback
+  CHECK(opt.host_readbacks() == 1);
+  // step 1 with lr 0.1, step 2 with lr 0.1 / (1 + 1.0) on the sum 2
+  const float first = -0.1f * 1.0f / (1.0f + 1e-10f);
+  const float second = first + -0.05f * 1.0f / (std::sqrt(2.0f) + 1e-10f);
+  CHECK(values(w)[0] == static_cast<double>(second));
+  CHECK(values(opt.state(w)->buffers.at("sum"))[0] == 2.0);
 }
 
 TEST_CASE("Adagrad: bad options raise hg::Error naming the option and its value") {

@@ -301,6 +301,35 @@ TEST_CASE("gated step: a group's Adam updates in one multi-tensor call match hos
   }
 }
 
+// RMSprop and Adagrad take the same path (kernels/amp_kernels.h: fused_rmsprop, fused_adagrad):
+// every parameter comes out as a host step leaves it, Adagrad's late parameter with its own
+// step number (so its own call).
+TEST_CASE("gated step: RMSprop and Adagrad groups decide on the device, as host steps") {
+  manual_seed(11);
+  for (const bool adagrad : {false, true}) {
+    CAPTURE(adagrad);
+    TwinList p({kFloat32, kFloat16, kBFloat16, kFloat64}, 9, 4);
+    auto make = [&](const std::vector<Tensor>& params) -> std::unique_ptr<optim::Optimizer> {
+      if (adagrad)
+        return std::make_unique<optim::Adagrad>(
+            params, optim::AdagradOptions(0.1).lr_decay(0.2).weight_decay(0.05));
+      return std::make_unique<optim::RMSprop>(
+          params, optim::RMSpropOptions(0.01).momentum(0.5).centered(true).weight_decay(0.1));
+    };
+    const auto g_opt = make(p.gated), h_opt = make(p.host);
+    g_opt->set_master_weights(true);
+    h_opt->set_master_weights(true);
+    p.run(*g_opt, *h_opt, 3, 2);  // parameter 3 starts a step late
+    for (size_t i = 0; i < p.gated.size(); ++i) {
+      CAPTURE(i);
+      CHECK(values(p.gated[i]) == values(p.host[i]));
+      CHECK(g_opt->state(p.gated[i])->step == h_opt->state(p.host[i])->step);
+      for (const auto& [name, buffer] : h_opt->state(p.host[i])->buffers)
+        CHECK(values(g_opt->state(p.gated[i])->buffers.at(name)) == values(buffer));
+    }
+  }
+}
+
 // detail::step_group launches what the group's updates queued, also when a later update throws
 // (the parameters before it are then stepped, as they would be without queuing).
 TEST_CASE("step_group: queued updates are launched even when a later one throws") {
