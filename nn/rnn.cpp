@@ -21,19 +21,26 @@ RecurrentBase::RecurrentBase(std::string name, const RecurrentOptions& opts, int
            opts.num_layers_, " must be positive");
   HG_CHECK(opts.dropout_ >= 0.0 && opts.dropout_ < 1.0, this->type_name(),
            ": dropout must be in [0, 1), got ", opts.dropout_);
-  const int64_t h = opts.hidden_size;
+  HG_CHECK(opts.proj_size_ == 0 ||
+               (gates == 4 && opts.proj_size_ > 0 && opts.proj_size_ < opts.hidden_size),
+           this->type_name(), ": proj_size ", opts.proj_size_,
+           gates == 4 ? " must be in [0, hidden_size " + std::to_string(opts.hidden_size) + ")"
+                      : std::string(" is for LSTM only"));
+  const int64_t h = opts.hidden_size, out = opts.state_size();
   for (int64_t layer = 0; layer < opts.num_layers_; ++layer) {
     for (int64_t direction = 0; direction < directions(); ++direction) {
       const std::string suffix =
           "_l" + std::to_string(layer) + (direction == 1 ? "_reverse" : std::string());
-      const int64_t in = layer == 0 ? opts.input_size : h * directions();
+      const int64_t in = layer == 0 ? opts.input_size : out * directions();
       LayerWeights w;
       w.w_ih = register_parameter("weight_ih" + suffix, empty({gates * h, in}));
-      w.w_hh = register_parameter("weight_hh" + suffix, empty({gates * h, h}));
+      w.w_hh = register_parameter("weight_hh" + suffix, empty({gates * h, out}));
       if (opts.bias_) {
         w.b_ih = register_parameter("bias_ih" + suffix, empty({gates * h}));
         w.b_hh = register_parameter("bias_hh" + suffix, empty({gates * h}));
       }
+      if (opts.proj_size_ > 0)
+        w.w_hr = register_parameter("weight_hr" + suffix, empty({opts.proj_size_, h}));
       weights_.push_back(w);
     }
   }
@@ -56,6 +63,7 @@ void RecurrentBase::reset_parameters() { uniform_by_hidden_size(*this, options.h
 std::string RecurrentBase::describe() const {
   std::ostringstream out;
   out << type_name() << "(" << options.input_size << ", " << options.hidden_size;
+  if (options.proj_size_ > 0) out << ", proj_size=" << options.proj_size_;
   if (options.num_layers_ != 1) out << ", num_layers=" << options.num_layers_;
   if (!options.bias_) out << ", bias=false";
   if (options.batch_first_) out << ", batch_first=true";
@@ -80,8 +88,10 @@ Tensor RecurrentBase::batch_major_input(const Tensor& input) const {
 
 RecurrentBase::State RecurrentBase::initial_state(const State& given, int64_t batch,
                                                   const Tensor& like) const {
-  const Shape shape{options.num_layers_ * directions(), batch, options.hidden_size};
   const auto prepare = [&](const Tensor& t, const char* name) {
+    const bool is_h = name[0] == 'h';
+    const Shape shape{options.num_layers_ * directions(), batch,
+                      is_h ? options.state_size() : options.hidden_size};
     if (!t.defined()) return zeros(shape, TensorOptions(like.dtype()).device(like.device()));
     const Tensor batched = t.dim() == 2 ? t.unsqueeze(1) : t;
     HG_CHECK(batched.sizes() == shape, describe(), ": expected ", name, " ", shape_str(shape),
@@ -104,14 +114,18 @@ Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, cons
     const int64_t t = reverse ? count - 1 - i : i;
     const int64_t running = steps.batch_sizes[t];
     const Tensor& step_input = step_inputs[static_cast<size_t>(t)];
+    const auto step = [&](const State& before) {
+      State next = cell(step_input, before, w.w_hh, w.b_hh);
+      if (w.w_hr.defined()) next.h = linear(next.h, w.w_hr);  // proj_size
+      return next;
+    };
     if (running == steps.batch) {
-      state = cell(step_input, state, w.w_hh, w.b_hh);
+      state = step(state);
     } else {
       const auto running_part = [&](const Tensor& s) {
         return s.defined() ? s.narrow(0, 0, running) : s;
       };
-      const State next =
-          cell(step_input, {running_part(state.h), running_part(state.c)}, w.w_hh, w.b_hh);
+      const State next = step({running_part(state.h), running_part(state.c)});
       const auto merge = [&](const Tensor& updated, const Tensor& s) {
         return s.defined() ? cat({updated, s.narrow(0, running, steps.batch - running)}, 0) : s;
       };
@@ -154,7 +168,7 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
   State final_state;
   Tensor output =
       run_layers(x.flatten(0, 1), steps, initial_state({cast[1], cast[2]}, batch, x), final_state)
-          .view({length, batch, directions() * options.hidden_size});
+          .view({length, batch, directions() * options.state_size()});
   if (input.dim() == 2) {
     output = output.squeeze(1);
     final_state.h = final_state.h.squeeze(1);

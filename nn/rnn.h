@@ -34,8 +34,14 @@ struct RecurrentOptions {
   // dropout on each layer's output but the last's, in training
   RecurrentOptions& dropout(double p) { dropout_ = p; return *this; }
   RecurrentOptions& bidirectional(bool b) { bidirectional_ = b; return *this; }
+  // LSTM only: h projected to proj_size (< hidden_size) by weight_hr after each step, as torch's
+  // LSTM(..., proj_size=p): h, the output and h_0/h_n have p features, c keeps hidden_size
+  RecurrentOptions& proj_size(int64_t p) { proj_size_ = p; return *this; }
   // clang-format on
+  // h's width: proj_size when set, else hidden_size
+  int64_t state_size() const { return proj_size_ > 0 ? proj_size_ : hidden_size; }
   int64_t input_size, hidden_size;
+  int64_t proj_size_ = 0;
   int64_t num_layers_ = 1;
   bool bias_ = true;
   bool batch_first_ = false;
@@ -75,7 +81,7 @@ class RecurrentBase : public Module {
 
  private:
   struct LayerWeights {
-    Tensor w_ih, w_hh, b_ih, b_hh;
+    Tensor w_ih, w_hh, b_ih, b_hh, w_hr;  // w_hr: an LSTM's projection, when proj_size is set
   };
   // The time steps of one batch: how many sequences run at each (all N for a padded batch; the
   // running ones first, their rows one after the other in the time-major rows).
@@ -98,7 +104,8 @@ class RecurrentBase : public Module {
 
 // input [L, N, input_size] ([N, L, input_size] with batch_first; unbatched [L, input_size]),
 // hx = (h_0, c_0), each [num_layers * directions, N, hidden_size] (zeros when not given) ->
-// (output [L, N, directions * hidden_size], (h_n, c_n)).
+// (output [L, N, directions * hidden_size], (h_n, c_n)); with proj_size, h_0, h_n and the output
+// have proj_size features where they have hidden_size here.
 class LSTM : public RecurrentBase {
  public:
   explicit LSTM(const LSTMOptions& opts) : RecurrentBase("LSTM", opts, 4) {}

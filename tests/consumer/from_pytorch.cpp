@@ -315,6 +315,9 @@ void sequence_rows() {
             std::get<0>(state).sizes() == Shape{1, 3, 16} &&
             pad_sequence({randn({2, 8}), randn({4, 8})}, true).sizes() == Shape{2, 4, 8},
         "pack_padded_sequence, pad_packed_sequence, pad_sequence");
+  nn::LSTM projected(nn::LSTMOptions(32, 64).proj_size(16));
+  check(std::get<0>(projected.forward(randn({5, 3, 32}))).sizes() == Shape{5, 3, 16},
+        "LSTM proj_size");
   const Tensor x_t = randn({4, 8}), w_ih = randn({64, 8}), w_hh = randn({64, 16});
   Tensor h_t = zeros({4, 16}), c_t = zeros({4, 16});
   std::tie(h_t, c_t) = lstm_cell_pointwise(linear(x_t, w_ih), linear(h_t, w_hh), c_t);
