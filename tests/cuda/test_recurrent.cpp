@@ -1,5 +1,6 @@
 // The fused recurrent cells (kernels/cuda/recurrent.cu) against the CPU's: lstm_cell_pointwise
-// and gru_cell_pointwise forward and backward in every floating dtype, with odd sizes.
+// and gru_cell_pointwise forward and backward in every floating dtype, with odd sizes; and whole
+// LSTM (packed, projected) and GRU layers on the device, forward and parameter gradients.
 #include "parity.h"
 
 using namespace hg;
@@ -28,4 +29,49 @@ TEST_CASE("cuda lstm_cell_pointwise, gru_cell_pointwise: the CPU's values and gr
           [](const Inputs& in) { return gru_cell_pointwise(in[0], in[1], in[2]); }, Kind::Ulp);
     }
   }
+}
+
+namespace {
+
+// The output and the parameter gradients of one recurrent module's run (on x's device), copied
+// to the CPU.
+template <typename Run>
+std::vector<Tensor> recurrent_run(nn::Module& m, const Tensor& x, const Run& run) {
+  for (const Tensor& p : m.parameters()) p.set_grad(Tensor());
+  const Tensor y = run(x);
+  (y * y).sum().backward();
+  std::vector<Tensor> out{y.to(kCPU)};
+  for (const Tensor& p : m.parameters()) out.push_back(p.grad().to(kCPU));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cuda LSTM and GRU over padded and packed batches: the CPU's outputs and gradients") {
+  HG_REQUIRE_CUDA();
+  manual_seed(150);
+  using namespace nn::utils::rnn;
+  nn::LSTM lstm(nn::LSTMOptions(3, 5).num_layers(2).bidirectional(true).proj_size(2));
+  nn::GRU gru(nn::GRUOptions(3, 4).batch_first(true));
+  const Tensor x = randn({6, 3, 3});                // [L, N, F]
+  const auto lstm_packed = [&](const Tensor& in) {  // unsorted lengths: both permutations
+    const PackedSequence packed =
+        pack_padded_sequence(in, std::vector<int64_t>{4, 6, 2}, false, false);
+    const auto [out, state] = lstm.forward(packed);
+    return cat({std::get<0>(pad_packed_sequence(out)).flatten(), std::get<0>(state).flatten(),
+                std::get<1>(state).flatten()});
+  };
+  const auto gru_padded = [&](const Tensor& in) { return std::get<0>(gru.forward(in)); };
+  const std::vector<Tensor> cpu_lstm = recurrent_run(lstm, x, lstm_packed);
+  const std::vector<Tensor> cpu_gru = recurrent_run(gru, x, gru_padded);
+  lstm.to(kCUDA);
+  gru.to(kCUDA);
+  const std::vector<Tensor> gpu_lstm = recurrent_run(lstm, x.to(kCUDA), lstm_packed);
+  const std::vector<Tensor> gpu_gru = recurrent_run(gru, x.to(kCUDA), gru_padded);
+  REQUIRE(gpu_lstm.size() == cpu_lstm.size());
+  for (size_t i = 0; i < cpu_lstm.size(); ++i)
+    cuda_test::check_same("packed LSTM, result " + std::to_string(i), gpu_lstm[i], cpu_lstm[i],
+                          Kind::Gemm);
+  for (size_t i = 0; i < cpu_gru.size(); ++i)
+    cuda_test::check_same("GRU, result " + std::to_string(i), gpu_gru[i], cpu_gru[i], Kind::Gemm);
 }
