@@ -28,13 +28,13 @@ struct PackedSequence {
 
   // the batch size, batch_sizes[0]
   int64_t batch() const;
-  // The steps the layers loop over: batch_sizes as numbers, and where each step's rows start.
+  // batch_sizes as numbers (the steps the layers loop over), checked against data's rows
   std::vector<int64_t> batch_size_vector() const;
 };
 
 // input [L, N, *] ([N, L, *] with batch_first), lengths N values in [1, L] -> the packed
-// sequences. enforce_sorted: lengths must decrease (an error otherwise); false sorts them
-// (stably: equal lengths keep their order) and records the permutation.
+// sequences. enforce_sorted: lengths in decreasing order, ties allowed (else an error); false
+// sorts them (stably: equal lengths keep their order) and records the permutation.
 PackedSequence pack_padded_sequence(const Tensor& input, const std::vector<int64_t>& lengths,
                                     bool batch_first = false, bool enforce_sorted = true);
 // lengths as an int64 tensor [N] (on any device), as torch takes them
