@@ -2,9 +2,10 @@
 // The per-element arithmetic of the AMP and fused-optimizer families (kernels/amp_kernels.h),
 // shared by the CPU implementation (kernels/cpu/amp.cpp) and the CUDA kernels
 // (kernels/cuda/multi_tensor.cu, kernels/cuda/fused_optim.cu, fused_optim_extra.cu). The
-// expressions are those of amp/grad_scaler.cpp and the CPU loops of optim/sgd.cpp, adam.cpp,
-// rmsprop.cpp and adagrad.cpp, operation for operation, so the CPU family reproduces the
-// optimizers bit for bit (CUDA too: no contraction, -fmad=false, and IEEE division and sqrt).
+// expressions are those of amp/grad_scaler.cpp and the CPU loops of optim/sgd.cpp and adam.cpp,
+// operation for operation (the loops of optim/rmsprop.cpp and adagrad.cpp call the elements
+// below), so the CPU family reproduces the optimizers bit for bit (CUDA too: no contraction,
+// -fmad=false, and IEEE division and sqrt).
 // HG_HD: compiled for host and device.
 #include <math.h>
 

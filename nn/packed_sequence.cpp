@@ -27,6 +27,25 @@ Shape row_shape(const Tensor& t, int64_t leading_dims) {
   return Shape(t.sizes().begin() + leading_dims, t.sizes().end());
 }
 
+// sample -> its position in the packed (sorted) order: unsorted_indices, checked to be a
+// permutation, or the identity when the input was sorted
+std::vector<int64_t> sorted_positions(const PackedSequence& sequence, int64_t batch) {
+  std::vector<int64_t> position(static_cast<size_t>(batch));
+  std::iota(position.begin(), position.end(), int64_t{0});
+  if (!sequence.unsorted_indices.defined()) return position;
+  position = sequence.unsorted_indices.to(kCPU).to_vector<int64_t>();
+  std::vector<bool> seen(static_cast<size_t>(batch), false);
+  bool permutation = static_cast<int64_t>(position.size()) == batch;
+  for (size_t i = 0; permutation && i < position.size(); ++i) {
+    const int64_t p = position[i];
+    permutation = p >= 0 && p < batch && !seen[static_cast<size_t>(p)];
+    if (permutation) seen[static_cast<size_t>(p)] = true;
+  }
+  HG_CHECK(permutation, "pad_packed_sequence: unsorted_indices ", lengths_str(position),
+           " must be a permutation of [0, ", batch, ")");
+  return position;
+}
+
 }  // namespace
 
 int64_t PackedSequence::batch() const { return batch_size_vector().at(0); }
@@ -53,6 +72,8 @@ PackedSequence pack_padded_sequence(const Tensor& input, const std::vector<int64
            input.defined() ? describe(input) : "undefined");
   const Tensor x = batch_first ? input.transpose(0, 1) : input;  // [L, N, *]
   const int64_t steps = x.size(0), batch = x.size(1);
+  HG_CHECK(batch >= 1, "pack_padded_sequence: expected at least one sequence, got input ",
+           describe(input), " (batch_first ", batch_first, ")");
   HG_CHECK(static_cast<int64_t>(lengths.size()) == batch, "pack_padded_sequence: expected ", batch,
            " lengths (input ", describe(input), ", batch_first ", batch_first, "), got ",
            lengths_str(lengths));
@@ -105,12 +126,7 @@ std::tuple<Tensor, Tensor> pad_packed_sequence(const PackedSequence& sequence, b
   const int64_t steps = total_length.value_or(longest);
   HG_CHECK(steps >= longest, "pad_packed_sequence: total_length ", steps,
            " is shorter than the longest sequence, ", longest);
-  std::vector<int64_t> position(static_cast<size_t>(batch));  // sample -> its sorted position
-  std::iota(position.begin(), position.end(), int64_t{0});
-  if (sequence.unsorted_indices.defined())
-    position = sequence.unsorted_indices.to(kCPU).to_vector<int64_t>();
-  HG_CHECK(static_cast<int64_t>(position.size()) == batch, "pad_packed_sequence: ", position.size(),
-           " unsorted_indices for a batch of ", batch);
+  const std::vector<int64_t> position = sorted_positions(sequence, batch);
   // every padded element points at its packed row, or at one padding row appended to the data
   const Tensor& data = sequence.data;
   const int64_t padding_row = data.size(0);

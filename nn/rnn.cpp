@@ -88,17 +88,16 @@ Tensor RecurrentBase::batch_major_input(const Tensor& input) const {
 
 RecurrentBase::State RecurrentBase::initial_state(const State& given, int64_t batch,
                                                   const Tensor& like) const {
-  const auto prepare = [&](const Tensor& t, const char* name) {
-    const bool is_h = name[0] == 'h';
-    const Shape shape{options.num_layers_ * directions(), batch,
-                      is_h ? options.state_size() : options.hidden_size};
+  const auto prepare = [&](const Tensor& t, const char* name, int64_t width) {
+    const Shape shape{options.num_layers_ * directions(), batch, width};
     if (!t.defined()) return zeros(shape, TensorOptions(like.dtype()).device(like.device()));
     const Tensor batched = t.dim() == 2 ? t.unsqueeze(1) : t;
     HG_CHECK(batched.sizes() == shape, describe(), ": expected ", name, " ", shape_str(shape),
              ", got ", hg::describe(t));
     return batched;
   };
-  return {prepare(given.h, "h_0"), cell_state_ ? prepare(given.c, "c_0") : Tensor()};
+  return {prepare(given.h, "h_0", options.state_size()),
+          cell_state_ ? prepare(given.c, "c_0", options.hidden_size) : Tensor()};
 }
 
 // Step t updates the first batch_sizes[t] rows of the state (the sequences still running); the
@@ -207,10 +206,9 @@ std::tuple<utils::rnn::PackedSequence, RecurrentBase::State> RecurrentBase::run(
 namespace {
 
 // projected = x W_ih^T + b_ih [N, 4H]; gates i, f, g, o -> (h', c'), the pointwise part fused
-std::pair<Tensor, Tensor> lstm_step(const Tensor& projected, const Tensor& h, const Tensor& c,
-                                    const Tensor& w_hh, const Tensor& b_hh) {
-  auto [h_next, c_next] = lstm_cell_pointwise(projected, linear(h, w_hh, b_hh), c);
-  return {h_next, c_next};
+std::tuple<Tensor, Tensor> lstm_step(const Tensor& projected, const Tensor& h, const Tensor& c,
+                                     const Tensor& w_hh, const Tensor& b_hh) {
+  return lstm_cell_pointwise(projected, linear(h, w_hh, b_hh), c);
 }
 
 // projected [N, 3H]; gates r, z, n (the reset gate scales the recurrent part of n, as torch)
@@ -235,19 +233,19 @@ RecurrentBase::State LSTM::cell(const Tensor& projected, const State& state, con
   return {h, c};
 }
 
+RecurrentBase::State LSTM::given_state(const std::optional<std::tuple<Tensor, Tensor>>& hx) {
+  return hx ? State{std::get<0>(*hx), std::get<1>(*hx)} : State{};
+}
+
 std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(
     const Tensor& input, const std::optional<std::tuple<Tensor, Tensor>>& hx) {
-  State given;
-  if (hx) given = {std::get<0>(*hx), std::get<1>(*hx)};
-  auto [output, state] = run(input, given);
+  auto [output, state] = run(input, given_state(hx));
   return {output, {state.h, state.c}};
 }
 
 std::tuple<utils::rnn::PackedSequence, std::tuple<Tensor, Tensor>> LSTM::forward(
     const utils::rnn::PackedSequence& input, const std::optional<std::tuple<Tensor, Tensor>>& hx) {
-  State given;
-  if (hx) given = {std::get<0>(*hx), std::get<1>(*hx)};
-  auto [output, state] = run(input, given);
+  auto [output, state] = run(input, given_state(hx));
   return {output, {state.h, state.c}};
 }
 

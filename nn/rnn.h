@@ -121,6 +121,7 @@ class LSTM : public RecurrentBase {
   using Module::forward;  // the unary forward (an error here): not for callers
   State cell(const Tensor& projected, const State& state, const Tensor& w_hh,
              const Tensor& b_hh) const override;
+  static State given_state(const std::optional<std::tuple<Tensor, Tensor>>& hx);
 };
 
 // The same layout with one state: hx = h_0 -> (output, h_n).

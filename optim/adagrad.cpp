@@ -12,6 +12,7 @@
 
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/amp_math.h"
 #include "halfgrad/kernels/tensor_bridge.h"
 #include "halfgrad/optim/cpu_update.h"
 #include "halfgrad/optim/fused_batch.h"
@@ -74,16 +75,12 @@ double adagrad_clr(double lr, double lr_decay, int64_t step) {
 // Each term in PyTorch's order: its addcdiv computes self + (value * t1) / t2, so the quotient
 // rounds as in its scalar CPU loop.
 template <typename C>
-void adagrad_loop(const detail::ParamUpdate& u, double clr, double eps_value, double wd_value,
-                  C* sum) {
-  const C neg_clr = static_cast<C>(-clr);
-  const C eps = static_cast<C>(eps_value), wd = static_cast<C>(wd_value);
-  const bool decay = wd_value != 0.0;
+void adagrad_loop(const detail::ParamUpdate& u, double clr, double eps, double wd, C* sum) {
+  // kernels/amp_math.h's element, which the fused kernels share
+  const kernels::amp_math::AdagradScalars<C> scalars{static_cast<C>(-clr), static_cast<C>(eps),
+                                                     static_cast<C>(wd), wd != 0.0};
   detail::for_each_element<C>(u, [=](int64_t i, C w, C g) {
-    if (decay) g = g + wd * w;
-    const C s = sum[i] + g * g;
-    sum[i] = s;
-    return w + neg_clr * g / (std::sqrt(s) + eps);
+    return kernels::amp_math::adagrad_element(w, g, &sum[i], scalars);
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include "halfgrad/autograd/ops.h"
 #include "halfgrad/kernels/amp_kernels.h"
+#include "halfgrad/kernels/amp_math.h"
 #include "halfgrad/kernels/tensor_bridge.h"
 #include "halfgrad/optim/cpu_update.h"
 #include "halfgrad/optim/fused_batch.h"
@@ -82,30 +83,25 @@ struct RMSpropState {
   T* buf;
 };
 
-// Each term in PyTorch's order: its addcmul computes self + (value * t1) * t2 and its addcdiv
-// self + (value * t1) / t2, so the products and quotients round as in its scalar CPU loop (its
-// vector loop fuses some multiply-adds: a last-bit difference on long tensors).
+kernels::FusedRmspropParams fused_params(const RMSpropHyper& h) {
+  kernels::FusedRmspropParams p;
+  p.lr = h.lr, p.alpha = h.alpha, p.eps = h.eps;
+  p.weight_decay = h.weight_decay, p.momentum = h.momentum;
+  return p;
+}
+
+// Each term in PyTorch's order (kernels/amp_math.h's rmsprop_element, which the fused kernels
+// share): its addcmul computes self + (value * t1) * t2 and its addcdiv self + (value * t1) / t2,
+// so the products and quotients round as in its scalar CPU loop (its vector loop fuses some
+// multiply-adds: a last-bit difference on long tensors).
 template <typename C>
 void rmsprop_loop(const detail::ParamUpdate& u, const RMSpropHyper& h, RMSpropState<C> s) {
-  const C alpha = static_cast<C>(h.alpha), keep = static_cast<C>(1.0 - h.alpha);
-  const C eps = static_cast<C>(h.eps), wd = static_cast<C>(h.weight_decay);
-  const C momentum = static_cast<C>(h.momentum), neg_lr = static_cast<C>(-h.lr);
-  const bool decay = h.weight_decay != 0.0;
+  const kernels::amp_math::RmspropScalars<C> scalars =
+      kernels::amp_math::rmsprop_scalars<C>(fused_params(h));
   detail::for_each_element<C>(u, [=](int64_t i, C w, C g) {
-    if (decay) g = g + wd * w;
-    const C sq = alpha * s.square_avg[i] + keep * g * g;
-    s.square_avg[i] = sq;
-    C var = sq;
-    if (s.grad_avg != nullptr) {
-      const C ga = alpha * s.grad_avg[i] + keep * g;
-      s.grad_avg[i] = ga;
-      var = sq - ga * ga;
-    }
-    const C avg = std::sqrt(var) + eps;
-    if (s.buf == nullptr) return w + neg_lr * g / avg;
-    const C b = momentum * s.buf[i] + g / avg;
-    s.buf[i] = b;
-    return w + neg_lr * b;
+    return kernels::amp_math::rmsprop_element(w, g, &s.square_avg[i],
+                                              s.grad_avg ? &s.grad_avg[i] : nullptr,
+                                              s.buf ? &s.buf[i] : nullptr, scalars);
   });
 }
 
@@ -138,13 +134,6 @@ template <typename C>
 RMSpropState<C> rmsprop_arrays(Tensor& square_avg, Tensor* grad_avg, Tensor* buf) {
   return {square_avg.data<C>(), grad_avg ? grad_avg->data<C>() : nullptr,
           buf ? buf->data<C>() : nullptr};
-}
-
-kernels::FusedRmspropParams fused_params(const RMSpropHyper& h) {
-  kernels::FusedRmspropParams p;
-  p.lr = h.lr, p.alpha = h.alpha, p.eps = h.eps;
-  p.weight_decay = h.weight_decay, p.momentum = h.momentum;
-  return p;
 }
 
 // The fused RMSprop calls of one parameter group, launched as one multi-tensor call (whether a

@@ -202,6 +202,15 @@ TEST_CASE("a packed batch is each sequence run alone, autocast, errors") {
     CHECK(h_low.dtype() == kBFloat16);
   }
   const Tensor x = randn({4, 2, 3});
+  expect_error(
+      [] {
+        pack_padded_sequence(randn({4, 0, 3}), std::vector<int64_t>{});
+      },
+      {"pack_padded_sequence", "at least one sequence", "[4, 0, 3]"});
+  PackedSequence shuffled = pack_padded_sequence(x, std::vector<int64_t>{2, 3}, false, false);
+  shuffled.unsorted_indices = from_vector<int64_t>({1, 1});
+  expect_error([&] { pad_packed_sequence(shuffled); },
+               {"pad_packed_sequence", "{1, 1}", "permutation of [0, 2)"});
   expect_error([&] { pack_padded_sequence(x, std::vector<int64_t>{4}); },
                {"pack_padded_sequence", "expected 2 lengths", "[4, 2, 3]"});
   expect_error(
