@@ -44,6 +44,7 @@ constexpr PolicyRow kPolicies[] = {
     {OpId::ConvTranspose2d, "conv_transpose2d", CastPolicy::LowerPrecision},
     {OpId::Bmm, "bmm", CastPolicy::LowerPrecision},
     {OpId::Recurrent, "lstm/gru", CastPolicy::LowerPrecision},
+    {OpId::Attention, "scaled_dot_product_attention", CastPolicy::LowerPrecision},
     {OpId::Softmax, "softmax", CastPolicy::Float32},
     {OpId::LogSoftmax, "log_softmax", CastPolicy::Float32},
     {OpId::CrossEntropy, "cross_entropy", CastPolicy::Float32},

@@ -4,8 +4,8 @@
 // used by an fp16 matmul still gets an fp32 gradient, and what the op saves for backward is
 // the 16-bit copy.
 //
-//   LowerPrecision  matmul, linear, conv2d, conv_transpose2d, bmm, LSTM/GRU: inputs to the
-//                   autocast dtype (not fp64 ones)
+//   LowerPrecision  matmul, linear, conv2d, conv_transpose2d, bmm, LSTM/GRU, fused attention:
+//                   inputs to the autocast dtype (not fp64 ones)
 //   Float32         softmax, log_softmax, cross_entropy, nll_loss, mse_loss, kl_div, exp, log,
 //                   log1p, expm1, softplus, pow, reciprocal, rsqrt, scalar / tensor, sum, prod,
 //                   var, cumsum, norm, cosine_similarity, layer_norm, group_norm: inputs to fp32
@@ -34,6 +34,7 @@ enum class OpId {
   ConvTranspose2d,
   Bmm,
   Recurrent,  // LSTM and GRU: input and initial states, once before the sequence
+  Attention,  // the fused scaled_dot_product_attention: query, key and value
   // Float32
   Softmax,
   LogSoftmax,

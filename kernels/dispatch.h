@@ -62,6 +62,8 @@ struct DispatchTable {
     return {family, device, fn};
   }
   void set(DeviceType type, Fn fn) { fns[static_cast<int>(type)] = fn; }
+  // Whether the device type has a kernel (ops with a composite fallback ask first).
+  bool supports(DeviceType type) const { return fns[static_cast<int>(type)] != nullptr; }
 };
 
 }  // namespace hg::kernels

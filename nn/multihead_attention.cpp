@@ -125,7 +125,10 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
       unbatched && key_padding_mask.defined() ? key_padding_mask.unsqueeze(0) : key_padding_mask;
   const Tensor mask = combined_mask(padding, attn_mask, q, batch, heads, length, keys);
   const double p = is_training() ? options.dropout_ : 0.0;
-  const AttentionOutput attention = scaled_dot_product_attention_with_weights(q, k, v, mask, p);
+  // without the weights, the fused kernel where there is one (autograd/attention_ops.cpp)
+  const AttentionOutput attention =
+      need_weights ? scaled_dot_product_attention_with_weights(q, k, v, mask, p)
+                   : AttentionOutput{scaled_dot_product_attention(q, k, v, mask, p), Tensor()};
   // [N, H, L, hd] -> [N, L, E], projected, back to the caller's layout
   Tensor out = out_proj->forward(attention.output.transpose(1, 2).reshape({batch, length, e}));
   out = unbatched ? out.squeeze(0) : (options.batch_first_ ? out : out.transpose(0, 1));
