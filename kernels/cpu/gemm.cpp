@@ -3,6 +3,8 @@
 // numerics as cuBLAS with compute type 32F. bf16 operands on a CPU with AVX-512 BF16 go to
 // kernels/cpu/gemm_bf16.h instead, which multiplies them as they are (the same fp32 sums of exact
 // products), and only the result is a float copy.
+#include <omp.h>
+
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -59,14 +61,34 @@ int64_t batch_offset(const TensorView& v, int64_t index) {
   return offset;
 }
 
+// Products of fewer multiply-adds than this run on one thread each, so a batch of them is spread
+// over the threads instead (attention's per-head products, e.g. 28 x 28 x 16): one product per
+// thread at a time, every product summed by one thread in one order, so the bits do not depend
+// on the thread count. Larger products run one after another, each on all the threads.
+constexpr int64_t kSmallProductMacs = int64_t{1} << 18;
+
+// Calls product(i) for i in [0, batch): in parallel when the products are small and many. The
+// first runs alone, so that whatever can throw (loading the BLAS) does outside the parallel region.
+template <typename F>
+void for_each_product(int64_t batch, int64_t macs, F&& product) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (batch > 0) product(0);
+  if (threads <= 1 || batch < 3 || macs >= kSmallProductMacs) {
+    for (int64_t i = 1; i < batch; ++i) product(i);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
+  for (int64_t i = 1; i < batch; ++i) product(i);
+}
+
 template <typename T>
 void gemm_native(const TensorView& a, const TensorView& b, const TensorView& c, bool accumulate) {
   const int r = c.ndim - 2;  // the matrix dims are r and r + 1
   const int64_t m = c.sizes[r], n = c.sizes[r + 1], k = a.sizes[r + 1];
   int64_t batch = 1;
   for (int d = 0; d < r; ++d) batch *= c.sizes[d];
-  std::vector<T> scratch_a, scratch_b;
-  for (int64_t i = 0; i < batch; ++i) {
+  for_each_product(batch, m * n * k, [&](int64_t i) {
+    thread_local std::vector<T> scratch_a, scratch_b;  // for operands with no unit stride
     const T* pa = a.ptr<T>() + batch_offset(a, i);
     const T* pb = b.ptr<T>() + batch_offset(b, i);
     T* pc = c.ptr<T>() + batch_offset(c, i);
@@ -74,7 +96,7 @@ void gemm_native(const TensorView& a, const TensorView& b, const TensorView& c, 
     const auto ob = as_blas_operand(pb, k, n, b.strides[r], b.strides[r + 1], scratch_b);
     blas_gemm<T>(oa.trans, ob.trans, m, n, k, oa.data, oa.ld, ob.data, ob.ld,
                  accumulate ? T(1) : T(0), pc, std::max<int64_t>(n, 1));
-  }
+  });
 }
 
 // A float copy of a 16-bit view. Broadcast (stride-0) dims stay stride 0 in the copy, so a
@@ -116,14 +138,14 @@ void gemm_bf16_batched(const TensorView& a, const TensorView& b, const TensorVie
   const int64_t m = fc.sizes[r], n = fc.sizes[r + 1], k = a.sizes[r + 1];
   int64_t batch = 1;
   for (int d = 0; d < r; ++d) batch *= fc.sizes[d];
-  for (int64_t i = 0; i < batch; ++i) {
+  for_each_product(batch, m * n * k, [&](int64_t i) {
     const MatrixRef<BFloat16> ma{a.ptr<BFloat16>() + batch_offset(a, i), a.strides[r],
                                  a.strides[r + 1]};
     const MatrixRef<BFloat16> mb{b.ptr<BFloat16>() + batch_offset(b, i), b.strides[r],
                                  b.strides[r + 1]};
     gemm_bf16(m, n, k, ma, mb, accumulate ? 1.0f : 0.0f, fc.ptr<float>() + batch_offset(fc, i),
               std::max<int64_t>(n, 1));
-  }
+  });
 }
 
 }  // namespace

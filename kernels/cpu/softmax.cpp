@@ -1,6 +1,8 @@
 // Softmax and log-softmax over the last dim of a contiguous [rows, cols] tensor: the max is
 // subtracted first so exp never overflows; sums are kept in float (double for fp64).
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 #include "halfgrad/kernels/cpu/cpu_kernels.h"
 #include "halfgrad/kernels/cpu/loops.h"
@@ -25,17 +27,24 @@ void softmax(bool log, const TensorView& in, const TensorView& out) {
       T* yr = y + r * cols;
       C max = -INFINITY;
       for (int64_t c = 0; c < cols; ++c) max = std::max(max, static_cast<C>(xr[c]));
-      C sum = 0;
-      for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<C>(xr[c]) - max);
       if (log) {  // (x - max) - log(sum): x - (max + log(sum)) loses log(sum)'s bits to max
+        C sum = 0;
+        for (int64_t c = 0; c < cols; ++c) sum += std::exp(static_cast<C>(xr[c]) - max);
         const C log_sum = std::log(sum);
         for (int64_t c = 0; c < cols; ++c)
           yr[c] = static_cast<T>((static_cast<C>(xr[c]) - max) - log_sum);
-      } else {
-        const C scale = C(1) / sum;
-        for (int64_t c = 0; c < cols; ++c)
-          yr[c] = static_cast<T>(std::exp(static_cast<C>(xr[c]) - max) * scale);
+        continue;
       }
+      // Each exp once: kept in the output row when T is the compute type, else in a float row.
+      thread_local std::vector<C> exps;
+      C* e = std::is_same_v<T, C> ? reinterpret_cast<C*>(yr) : (exps.resize(cols), exps.data());
+      C sum = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        e[c] = std::exp(static_cast<C>(xr[c]) - max);
+        sum += e[c];
+      }
+      const C scale = C(1) / sum;
+      for (int64_t c = 0; c < cols; ++c) yr[c] = static_cast<T>(e[c] * scale);
     }
   });
 }
