@@ -58,6 +58,25 @@ TEST_CASE("gemm: batched matmul broadcasts batch dims, 1-D operands follow torch
   CHECK(bmm(randn({2, 4, 3}), randn({2, 3, 5})).sizes() == Shape{2, 4, 5});
 }
 
+TEST_CASE("gemm: many small products share out the threads, with the bits of each alone") {
+  // 96 products of 9 x 7 x 5 (a transposed, b broadcast over the first batch dim): spread over
+  // the threads one product each, so every product has the bits it has when computed by itself
+  manual_seed(8);
+  for (const DType dtype : {kFloat32, kFloat64, kBFloat16, kFloat16}) {
+    CAPTURE(dtype_name(dtype));
+    const Tensor a = randn({8, 12, 7, 9}, dtype).transpose(-2, -1), b = randn({12, 7, 5}, dtype);
+    const int before = get_num_threads();
+    set_num_threads(1);
+    const std::vector<double> one = values(matmul(a, b));
+    set_num_threads(2);
+    const Tensor two = matmul(a, b);
+    set_num_threads(before);
+    CHECK(values(two) == one);
+    const Tensor alone = matmul(a.select(0, 5).select(0, 11), b.select(0, 11));
+    CHECK(values(alone) == values(two.select(0, 5).select(0, 11)));
+  }
+}
+
 TEST_CASE("gemm: linear is x @ W^T + b") {
   manual_seed(8);
   Tensor x = randn({2, 3, 4}), w = randn({5, 4}), b = randn({5});

@@ -79,6 +79,26 @@ TEST_CASE("reduce: 16-bit sums are the exact sum rounded once, whatever the layo
   CHECK(down[0] == sum(m.t(), {1}).to_vector<float>()[0]);
 }
 
+TEST_CASE("reduce: column sums of 16-bit rows wider than a widening block, and NaN columns") {
+  // dim 0 of a row-major matrix: each row is added into the column accumulators in one
+  // contiguous run (widened 256 values at a time); small integers keep every sum exact
+  manual_seed(12);
+  for (const DType dtype : {kBFloat16, kFloat16, kFloat32}) {
+    CAPTURE(dtype_name(dtype));
+    const Tensor m = round(randn({301, 700}, kFloat64) * 4.0).to(dtype);
+    const std::vector<double> v = values(m);
+    std::vector<double> expected(700, 0.0);
+    for (size_t r = 0; r < 301; ++r)
+      for (size_t c = 0; c < 700; ++c) expected[c] += v[r * 700 + c];
+    CHECK(values(sum(m, {0})) == expected);
+    Tensor with_nan = m.clone();
+    with_nan.select(0, 150).select(0, 333).fill_(std::nan(""));
+    const std::vector<double> maxima = values(amax(with_nan, {0}));
+    CHECK(std::isnan(maxima[333]));
+    CHECK(!std::isnan(maxima[332]));
+  }
+}
+
 TEST_CASE("reduce: max, min, argmax and max along a dim") {
   Tensor x = from_vector(std::vector<float>{3, 9, 1, 4, 9, 8}, {2, 3});
   CHECK(max(x).item<float>() == 9);
