@@ -4,9 +4,13 @@
 // Why a cache: glibc serves blocks above its mmap threshold (32 MiB at most) with mmap and
 // returns them with munmap, so every large activation of a training step costs fresh pages the
 // kernel must fault in and zero. ResNet-9 at batch 512 allocates and frees dozens of 30-130 MB
-// tensors per step; on the project's machine that was 40% of the step in the kernel. Blocks of
-// at least kCachedMinBytes are rounded up to a size class (8 classes per power of two, so at
-// most 12.5% extra) and kept for reuse when freed; smaller blocks go straight to malloc.
+// tensors per step; on the project's machine that was 40% of the step in the kernel. Smaller
+// blocks fare no better: glibc's heap returns its free top to the system past a trim threshold,
+// so the 0.1-1 MiB activations of a small transformer were fresh pages again every step (4000
+// page faults a step, a quarter of its time, before the cache started at 64 KiB instead of
+// 1 MiB). Blocks of at least kCachedMinBytes are rounded up to a size class (8 classes per power
+// of two, so at most 12.5% extra) and kept for reuse when freed; smaller blocks go straight to
+// malloc.
 //
 // The cache holds at most cache_limit() bytes of unused blocks (default 4 GiB; the environment
 // variable HG_CPU_CACHE_LIMIT_MB overrides it at start; a value that is not a whole number of MiB
@@ -20,7 +24,7 @@
 
 namespace hg::cpu {
 
-inline constexpr std::size_t kCachedMinBytes = std::size_t{1} << 20;  // 1 MiB
+inline constexpr std::size_t kCachedMinBytes = std::size_t{1} << 16;  // 64 KiB
 
 struct MemoryStats {
   std::size_t allocated = 0;       // bytes in blocks handed out now: tensors, and the CPU

@@ -20,14 +20,18 @@ hg::Tensor tensor_of_bytes(std::size_t bytes) {
 
 }  // namespace
 
-TEST_CASE("cpu allocator: size classes are 8 per power of two above 1 MiB") {
+TEST_CASE("cpu allocator: size classes are 8 per power of two from 64 KiB") {
+  constexpr std::size_t kKiB = 1024;
+  CHECK(cpu::kCachedMinBytes == 64 * kKiB);
   CHECK(cpu::allocation_size_class(1000) == 1000);
-  CHECK(cpu::allocation_size_class(kMiB - 1) == kMiB - 1);
+  CHECK(cpu::allocation_size_class(64 * kKiB - 1) == 64 * kKiB - 1);
+  CHECK(cpu::allocation_size_class(64 * kKiB) == 64 * kKiB);
+  CHECK(cpu::allocation_size_class(64 * kKiB + 1) == 72 * kKiB);
   CHECK(cpu::allocation_size_class(kMiB) == kMiB);
   CHECK(cpu::allocation_size_class(kMiB + 1) == kMiB + kMiB / 8);
   CHECK(cpu::allocation_size_class(3 * kMiB) == 3 * kMiB);
   CHECK(cpu::allocation_size_class(100'000'000) == 100'663'296);  // 96 MiB: 64 + 4 x 8 MiB
-  for (std::size_t n = kMiB; n < 1024 * kMiB; n = n * 5 / 3 + 12345) {
+  for (std::size_t n = 64 * kKiB; n < 1024 * kMiB; n = n * 5 / 3 + 12345) {
     const std::size_t c = cpu::allocation_size_class(n);
     CHECK(c >= n);
     CHECK(c - n <= n / 8);
