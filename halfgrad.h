@@ -2,7 +2,9 @@
 // halfgrad: a from-scratch C++20 deep-learning framework about mixed-precision training.
 // Users include this one header: #include <halfgrad/halfgrad.h>
 #include "halfgrad/amp/amp.h"
+#include "halfgrad/autograd/activation_checkpoint.h"
 #include "halfgrad/autograd/anomaly.h"
+#include "halfgrad/autograd/engine.h"
 #include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/autograd/gradcheck.h"
 #include "halfgrad/autograd/nn_ops.h"

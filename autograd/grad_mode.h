@@ -19,4 +19,19 @@ struct NoGradGuard {
   bool previous_;
 };
 
+// Turns recording on for its lifetime (inside a backward, whose nodes run under no-grad: an op
+// that must record, as activation checkpointing's rerun, uses it). torch.enable_grad.
+struct EnableGradGuard {
+  [[nodiscard("a guard acts while it lives: name it")]] EnableGradGuard()
+      : previous_(is_grad_enabled()) {
+    set_grad_enabled(true);
+  }
+  ~EnableGradGuard() { set_grad_enabled(previous_); }
+  EnableGradGuard(const EnableGradGuard&) = delete;
+  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace hg

@@ -56,8 +56,14 @@ void push_to_tape(const std::shared_ptr<Node>& node) {
 }
 
 std::vector<std::shared_ptr<Node>> graph_nodes(const std::shared_ptr<Node>& root) {
-  std::vector<std::shared_ptr<Node>> nodes, stack{root};
-  std::unordered_set<const Node*> seen{root.get()};
+  return graph_nodes(std::vector<std::shared_ptr<Node>>{root});
+}
+
+std::vector<std::shared_ptr<Node>> graph_nodes(const std::vector<std::shared_ptr<Node>>& roots) {
+  std::vector<std::shared_ptr<Node>> nodes, stack;
+  std::unordered_set<const Node*> seen;
+  for (const auto& root : roots)
+    if (root && seen.insert(root.get()).second) stack.push_back(root);
   while (!stack.empty()) {
     std::shared_ptr<Node> node = std::move(stack.back());
     stack.pop_back();

@@ -23,6 +23,16 @@ class Sequential : public ModuleList {
     (push_back(std::move(modules)), ...);
   }
   Tensor forward(const Tensor& x) override;
+  // Modules [begin, end) only (forward is forward_range(x, 0, size())).
+  Tensor forward_range(const Tensor& x, int64_t begin, int64_t end);
 };
+
+// torch.utils.checkpoint.checkpoint_sequential: the modules in `segments` consecutive groups of
+// (nearly) equal size; every group but the last runs under autograd::checkpoint
+// (autograd/activation_checkpoint.h), so only the groups' boundaries stay in memory until the
+// backward reruns each group. A BatchNorm in a checkpointed group updates its running
+// statistics in both runs (as in torch).
+Tensor checkpoint_sequential(const std::shared_ptr<Sequential>& net, int64_t segments,
+                             const Tensor& input, bool preserve_rng_state = true);
 
 }  // namespace hg::nn
