@@ -131,6 +131,27 @@ void autograd_rows() {
   }
   check(!w.detach().requires_grad() && zeros({1}).requires_grad_().requires_grad(),
         "detach, requires_grad_");
+  Tensor x = randn({3}, TensorOptions().requires_grad(true));
+  const Tensor before = w.grad().clone();
+  const std::vector<Tensor> grads = autograd::grad({(x * w).sum()}, {x, w});
+  check(grads.size() == 2 && grads[0].sizes() == x.sizes() && !x.grad().defined() &&
+            w.grad().allclose(before, 0.0, 0.0),
+        "autograd::grad");
+  const Tensor a = (x * 2.0).sum(), b = x * 3.0, g = ones({3});
+  autograd::backward({a, b}, {Tensor(), g});
+  check(x.grad().defined(), "autograd::backward");
+  {
+    NoGradGuard no_grad;
+    EnableGradGuard grad_mode;
+    check((x * 2.0).requires_grad(), "EnableGradGuard");
+  }
+  const auto f = [](const Tensor& t) { return tanh(t) * 2.0; };
+  autograd::checkpoint(f, x).sum().backward();
+  auto net = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(3, 3),
+                                              std::make_shared<nn::ReLU>(),
+                                              std::make_shared<nn::Linear>(3, 1));
+  nn::checkpoint_sequential(net, 2, x.unsqueeze(0)).sum().backward();
+  check(net->parameters()[0].grad().defined(), "checkpoint, checkpoint_sequential");
   const auto result =
       autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0] * in[0]; },
                           {randn({3}, kFloat64).requires_grad_()});
