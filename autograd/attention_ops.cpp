@@ -45,9 +45,14 @@ void check_attention_operands(const Tensor& q, const Tensor& k, const Tensor& v)
 // A mask is bool or floating, on the query's device, and broadcasts to the scores [*, L, S].
 void check_mask(const Tensor& mask, const Shape& scores, const Tensor& q) {
   autograd::check_same_device(q, mask, "scaled_dot_product_attention");
-  HG_CHECK(mask.dim() <= static_cast<int64_t>(scores.size()) &&
-               broadcast_shapes(scores, mask.sizes(), "scaled_dot_product_attention") == scores,
-           "scaled_dot_product_attention: attn_mask ", describe(mask),
+  const auto broadcasts = [&] {  // each of the mask's trailing dims is 1 or the scores'
+    if (mask.dim() > static_cast<int64_t>(scores.size())) return false;
+    const size_t offset = scores.size() - static_cast<size_t>(mask.dim());
+    for (size_t d = 0; d < static_cast<size_t>(mask.dim()); ++d)
+      if (mask.sizes()[d] != 1 && mask.sizes()[d] != scores[offset + d]) return false;
+    return true;
+  };
+  HG_CHECK(broadcasts(), "scaled_dot_product_attention: attn_mask ", describe(mask),
            " does not broadcast to the scores [*, L, S] = ", shape_str(scores));
   HG_CHECK(mask.dtype() == kBool || mask.is_floating_point(),
            "scaled_dot_product_attention: attn_mask ", describe(mask),

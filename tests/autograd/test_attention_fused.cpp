@@ -156,6 +156,13 @@ TEST_CASE("fused attention: under autocast, and where the composite runs instead
   const Tensor mask = zeros({4, 6}).requires_grad_();
   scaled_dot_product_attention(q, k, v, mask).sum().backward();
   CHECK(mask.grad().defined());
+  // a mask that does not fit the scores names itself and the scores' shape, on either path
+  for (const double p : {0.0, 0.5})
+    hg::test::expect_error(
+        [&] {
+          (void)scaled_dot_product_attention(q, k, v, zeros({4, 5}), p);
+        },
+        {"scaled_dot_product_attention", "attn_mask [4, 5]", "[2, 4, 6]"});
   // a row with every key masked is NaN, as the composite's softmax makes it
   const Tensor none = zeros({4, 6}, kBool);
   CHECK(std::isnan(scaled_dot_product_attention(q, k, v, none).sum().item<double>()));
