@@ -71,10 +71,10 @@ struct FusedStepInputs {
   // (optim/gated_step.cpp).
   const TensorView* applied_steps = nullptr;
   const TensorView* lr = nullptr;  // float64 [1]: the learning rate, else params.lr
-  // float32 [1], fused_sgd only: the call adds 1 - *found_inf to it (1 without a flag), once,
-  // whether or not it skips: a device-gated run's counter of applied steps, counted in the step's
-  // own launch instead of two more (optim/gated_step.cpp). Adam and Adagrad read that counter, so
-  // they cannot.
+  // float32 [1], fused_sgd and fused_rmsprop only: the call adds 1 - *found_inf to it (1 without
+  // a flag), once, whether or not it skips: a device-gated run's counter of applied steps,
+  // counted in the step's own launch instead of two more (optim/gated_step.cpp). Adam and
+  // Adagrad read that counter, so they cannot.
   const TensorView* count_applied = nullptr;
 };
 struct FusedSgdParams {

@@ -74,6 +74,7 @@ class RMSprop final : public Optimizer {
   }
   bool update_creates_state(const ParamState& state,
                             const OptimizerOptions& options) const override;
+  bool counts_gated_steps_in_kernel() const override { return true; }
 };
 
 }  // namespace hg::optim

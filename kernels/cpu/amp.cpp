@@ -131,13 +131,17 @@ void scale_update(const TensorView& state, const TensorView& found_inf, const Te
   *found_inf.ptr<float>() = 0.0f;
 }
 
+// Adds the call's step to inputs.count_applied, if given: before the skip (a skipped step adds 0).
+void count_step(const FusedStepInputs& inputs) {
+  if (inputs.count_applied == nullptr) return;
+  const float found = inputs.found_inf != nullptr ? *inputs.found_inf->ptr<float>() : 0.0f;
+  float& applied = *inputs.count_applied->ptr<float>();
+  applied = applied + (1.0f - found);  // as applied.add_(one - found_inf)
+}
+
 void fused_sgd(const FusedSgdTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                double grad_factor, const FusedSgdParams& params) {
-  if (inputs.count_applied != nullptr) {  // before the skip: a skipped step adds 0
-    const float found = inputs.found_inf != nullptr ? *inputs.found_inf->ptr<float>() : 0.0f;
-    float& applied = *inputs.count_applied->ptr<float>();
-    applied = applied + (1.0f - found);  // as applied.add_(one - found_inf)
-  }
+  count_step(inputs);
   if (skipped(inputs)) return;
   const double factor = step_factor(inputs, grad_factor);
   const FusedSgdParams p = with_lr(params, inputs);
@@ -180,6 +184,7 @@ void fused_adam(const FusedAdamTensor* tensors, int64_t count, const FusedStepIn
 
 void fused_rmsprop(const FusedRmspropTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                    double grad_factor, const FusedRmspropParams& params) {
+  count_step(inputs);
   if (skipped(inputs)) return;
   const double factor = step_factor(inputs, grad_factor);
   const FusedRmspropParams p = with_lr(params, inputs);

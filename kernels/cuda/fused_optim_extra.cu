@@ -34,12 +34,16 @@ __device__ inline C* at_or_null(C* p, int64_t i) {
 
 // The learning rate in device memory (null: params.lr), read when the kernel runs, so a graph
 // replay uses the lr a scheduler set since the capture.
+// count_applied: the device-gated run's counter of applied steps that this launch adds its step
+// to (null: none; FusedStepInputs::count_applied).
 struct RmspropLr {
   const double* lr;
+  float* count_applied;
   FusedRmspropParams params;
   template <typename Visit>
   void for_each_pointer(Visit&& visit) const {
     visit(lr);
+    visit(count_applied);
   }
 };
 
@@ -80,6 +84,9 @@ static_assert(sizeof(RmspropList<double, double, double>) + sizeof(StepControl) 
 // blockIdx.y picks the parameter; the x blocks stride over its elements.
 template <typename C, typename W, typename G>
 __global__ void rmsprop_kernel(RmspropList<C, W, G> list, StepControl control, RmspropLr lr) {
+  // one thread counts (a skipped step adds 0); nothing else in the launch reads the counter
+  if (lr.count_applied != nullptr && blockIdx.x == 0 && blockIdx.y == 0 && threadIdx.x == 0)
+    *lr.count_applied += 1.0f - (control.found_inf != nullptr ? *control.found_inf : 0.0f);
   if (control.skip()) return;
   const RmspropEntry<C, W, G> e = list.t[blockIdx.y];
   const C factor = control.grad_factor<C>();
@@ -171,9 +178,14 @@ void launch_rmsprop(const FusedRmspropTensor* tensors, int64_t first, int64_t la
                                  param_out_of(t.param_out),
                                  t.weight.numel()};
   });
-  if (largest == 0) return;
-  rmsprop_kernel<C, W, G><<<list_grid(largest, last - first), kBlockSize, 0, current_stream()>>>(
-      list, control_of(inputs, grad_factor), RmspropLr{ptr_or_null<double>(inputs.lr), params});
+  // the call's first launch counts the step, a launch of empty tensors too
+  float* count =
+      first == 0 && inputs.count_applied != nullptr ? inputs.count_applied->ptr<float>() : nullptr;
+  if (largest == 0 && count == nullptr) return;
+  rmsprop_kernel<C, W, G>
+      <<<list_grid(std::max<int64_t>(largest, 1), std::max<int64_t>(last - first, 1)), kBlockSize,
+         0, current_stream()>>>(list, control_of(inputs, grad_factor),
+                                RmspropLr{ptr_or_null<double>(inputs.lr), count, params});
   HG_CUDA_LAUNCH_CHECK("fused rmsprop_kernel");
 }
 
@@ -199,6 +211,8 @@ void launch_adagrad(const FusedAdagradTensor* tensors, int64_t first, int64_t la
 
 void fused_rmsprop(const FusedRmspropTensor* tensors, int64_t count, const FusedStepInputs& inputs,
                    double grad_factor, const FusedRmspropParams& params) {
+  if (count == 0 && inputs.count_applied != nullptr)  // nothing to step, a step to count
+    launch_rmsprop<float, float, float>(tensors, 0, 0, inputs, grad_factor, params);
   for_each_dtype_run(tensors, count, kRmspropTensors, "fused_rmsprop",
                      [&]<typename C, typename W, typename G>(int64_t first, int64_t last) {
                        launch_rmsprop<C, W, G>(tensors, first, last, inputs, grad_factor, params);

@@ -134,6 +134,34 @@ TEST_CASE("cuda fused_rmsprop: 60 tensors of mixed dtypes equal the CPU column b
   });
 }
 
+TEST_CASE("cuda fused_rmsprop counts a step into count_applied once a call, as the CPU") {
+  if (!hg::test::cuda_or_skip()) return;
+  KernelParams kp;  // 60 tensors: five launches, only the first counts
+  kernels::FusedRmspropParams p;
+  p.lr = 0.1, p.alpha = 0.9, p.eps = 1e-6;
+  for (int d = 0; d < 2; ++d) {
+    const TensorOptions f32 = TensorOptions(kFloat32).device(d == 0 ? kCPU : kCUDA);
+    Tensor found = zeros({1}, f32), applied = full({1}, 3.0, f32);
+    const kernels::TensorView fv = view_of(found), av = view_of(applied);
+    kernels::FusedStepInputs in;
+    in.found_inf = &fv, in.count_applied = &av;
+    std::vector<kernels::FusedRmspropTensor> list;
+    for (int i = 0; i < 60; ++i)
+      list.push_back({view_of(kp.w[d][i]), view_of(kp.g[d][i]), view_of(kp.s1[d][i]),
+                      kernels::TensorView{}, kernels::TensorView{}, kp.out_of(d, i)});
+    const auto step = kernels::fused_rmsprop(d == 0 ? kCPU : kCUDA);
+    step(list.data(), 60, in, 1.0, p);
+    found.fill_(1.0);
+    step(list.data(), 60, in, 1.0, p);  // skipped, counted as 0
+    found.fill_(0.0);
+    step(list.data(), 0, in, 1.0, p);  // no tensors: a launch anyway, to count
+    step(list.data(), 1, in, 1.0, p);  // tensor 0 has no elements (a launch of one x block)
+    CAPTURE(d);
+    CHECK(applied.to(kCPU).item<float>() == 6.0f);
+  }
+  kp.expect_bits_all("fused_rmsprop counting");
+}
+
 TEST_CASE("cuda fused_adagrad: 60 tensors of mixed dtypes equal the CPU column bit for bit") {
   if (!hg::test::cuda_or_skip()) return;
   KernelParams kp;

@@ -298,6 +298,28 @@ TEST_CASE("fused_sgd counts the step into count_applied: 1 - found_inf, once a c
   CHECK(applied.item<float>() == 8.0f);
 }
 
+TEST_CASE("fused_rmsprop counts the step into count_applied as fused_sgd does") {
+  Tensor w = from_vector<float>({1.0f, 2.0f}, {2}), square_avg = zeros({2});
+  const Tensor g = from_vector<float>({1.0f, 1.0f}, {2});
+  Tensor found = scalar_f32(1.0), applied = scalar_f32(5.0);
+  kernels::FusedRmspropParams params;
+  params.lr = 0.5, params.alpha = 0.5, params.eps = 0.0;
+  const kernels::TensorView fv = view_of(found), av = view_of(applied);
+  kernels::FusedStepInputs inputs;
+  inputs.found_inf = &fv, inputs.count_applied = &av;
+  const kernels::FusedRmspropTensor one{view_of(w), view_of(g), view_of(square_avg), {}, {}, {}};
+  kernels::fused_rmsprop(kCPU)(&one, 1, inputs, 1.0, params);  // skipped: counted as 0
+  CHECK(applied.item<float>() == 5.0f);
+  CHECK(square_avg.abs().sum().item<float>() == 0.0f);  // and nothing written
+  found.fill_(0.0);
+  kernels::fused_rmsprop(kCPU)(&one, 1, inputs, 1.0, params);
+  kernels::fused_rmsprop(kCPU)(&one, 0, inputs, 1.0, params);  // no tensors: still counted
+  CHECK(applied.item<float>() == 7.0f);
+  // square_avg = 0.5 * 1 = 0.5; w -= 0.5 * 1 / sqrt(0.5)
+  hg::test::expect_close(hg::test::values(w),
+                         {1.0 - 0.5 / std::sqrt(0.5), 2.0 - 0.5 / std::sqrt(0.5)}, 1e-6, 0);
+}
+
 TEST_CASE("fused optimizer kernels take the lr from memory when given, not from the params") {
   const Tensor g = from_vector<float>({1.0f, -2.0f}, {2}), lr = full({1}, 0.25, kFloat64);
   const kernels::TensorView lv = view_of(lr);
