@@ -6,32 +6,30 @@ namespace hg {
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
-struct NoGradGuard {
-  [[nodiscard("a guard acts while it lives: name it")]] NoGradGuard()
+// Sets grad mode for its lifetime, then puts back what was there (torch.set_grad_enabled).
+class GradModeGuard {
+ public:
+  [[nodiscard("a guard acts while it lives: name it")]] explicit GradModeGuard(bool enabled)
       : previous_(is_grad_enabled()) {
-    set_grad_enabled(false);
+    set_grad_enabled(enabled);
   }
-  ~NoGradGuard() { set_grad_enabled(previous_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  ~GradModeGuard() { set_grad_enabled(previous_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool previous_;
 };
 
-// Turns recording on for its lifetime (inside a backward, whose nodes run under no-grad: an op
-// that must record, as activation checkpointing's rerun, uses it). torch.enable_grad.
-struct EnableGradGuard {
-  [[nodiscard("a guard acts while it lives: name it")]] EnableGradGuard()
-      : previous_(is_grad_enabled()) {
-    set_grad_enabled(true);
-  }
-  ~EnableGradGuard() { set_grad_enabled(previous_); }
-  EnableGradGuard(const EnableGradGuard&) = delete;
-  EnableGradGuard& operator=(const EnableGradGuard&) = delete;
+// torch.no_grad.
+struct NoGradGuard : GradModeGuard {
+  [[nodiscard("a guard acts while it lives: name it")]] NoGradGuard() : GradModeGuard(false) {}
+};
 
- private:
-  bool previous_;
+// torch.enable_grad: recording on, inside a backward too (whose nodes run under no-grad; an op
+// that must record there, as activation checkpointing's rerun, uses it).
+struct EnableGradGuard : GradModeGuard {
+  [[nodiscard("a guard acts while it lives: name it")]] EnableGradGuard() : GradModeGuard(true) {}
 };
 
 }  // namespace hg

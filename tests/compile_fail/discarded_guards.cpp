@@ -7,6 +7,8 @@
 
 void discarded(const hg::amp::AmpConfig& config) {
   hg::NoGradGuard();
+  hg::EnableGradGuard();
+  hg::GradModeGuard(true);
   hg::amp::AutocastGuard(hg::kFloat16);
   hg::autograd::DetectAnomalyGuard();
   config.autocast();
