@@ -144,6 +144,8 @@ void autograd_rows() {
     NoGradGuard no_grad;
     EnableGradGuard grad_mode;
     check((x * 2.0).requires_grad(), "EnableGradGuard");
+    GradModeGuard off(false);
+    check(!(x * 2.0).requires_grad(), "GradModeGuard");
   }
   const auto f = [](const Tensor& t) { return tanh(t) * 2.0; };
   autograd::checkpoint(f, x).sum().backward();
