@@ -1,6 +1,7 @@
 // kernels/cpu/exp_nonpositive.h: the fused attention's float exp against exp in double.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
