@@ -9,6 +9,8 @@
 // The rerun sees what the first run saw: the same grad-mode-on recording, the autocast state
 // that was active at the call, and (preserve_rng_state) the same random numbers, so dropout
 // masks match. The function must be deterministic otherwise, and must not change its inputs.
+// State it changes as a side effect changes twice: a BatchNorm in training mode updates its
+// running statistics in both runs, as in torch (nn::checkpoint_sequential puts them back).
 // Under grad mode every floating output requires grad (the parameters inside are not known
 // before the rerun); the function must return at least one. autograd::grad cannot pass through
 // a checkpoint (an error, as torch's reentrant checkpoint): its rerun accumulates into .grad.

@@ -1,9 +1,12 @@
 #include "halfgrad/nn/sequential.h"
 
 #include <algorithm>
+#include <memory>
 #include <typeinfo>
+#include <vector>
 
 #include "halfgrad/autograd/activation_checkpoint.h"
+#include "halfgrad/autograd/grad_mode.h"
 #include "halfgrad/core/error.h"
 #include "halfgrad/nn/activations.h"
 #include "halfgrad/nn/batch_norm1d.h"
@@ -43,6 +46,27 @@ Tensor Sequential::forward_range(const Tensor& x, int64_t first, int64_t last) {
   return out;
 }
 
+namespace {
+
+// Modules [first, last) of net, for checkpoint_sequential: the first call runs them; a rerun
+// (the backward's) puts their buffers back as the first run left them, so a BatchNorm's running
+// statistics take each batch once, as without checkpointing.
+Tensor run_segment(Sequential& net, int64_t first, int64_t last, const Tensor& x, int& calls) {
+  if (calls++ == 0) return net.forward_range(x, first, last);
+  std::vector<Tensor> buffers, kept;
+  for (int64_t i = first; i < last; ++i)
+    for (const Tensor& b : net[i]->buffers()) {
+      buffers.push_back(b);
+      kept.push_back(b.clone());
+    }
+  Tensor out = net.forward_range(x, first, last);
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(kept[i]);
+  return out;
+}
+
+}  // namespace
+
 Tensor checkpoint_sequential(const std::shared_ptr<Sequential>& net, int64_t segments,
                              const Tensor& input, bool preserve_rng_state) {
   HG_CHECK(net != nullptr, "checkpoint_sequential: got a null Sequential");
@@ -54,9 +78,12 @@ Tensor checkpoint_sequential(const std::shared_ptr<Sequential>& net, int64_t seg
   for (int64_t s = 0; s < segments; ++s) {
     const int64_t first = s * n / segments, last = (s + 1) * n / segments;
     if (s + 1 == segments) return net->forward_range(out, first, last);
+    auto calls = std::make_shared<int>(0);
     out = autograd::checkpoint(
-        [net, first, last](const Tensor& x) { return net->forward_range(x, first, last); }, out,
-        preserve_rng_state);
+        [net, first, last, calls](const Tensor& x) {
+          return run_segment(*net, first, last, x, *calls);
+        },
+        out, preserve_rng_state);
   }
   return out;
 }

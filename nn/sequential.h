@@ -30,8 +30,8 @@ class Sequential : public ModuleList {
 // torch.utils.checkpoint.checkpoint_sequential: the modules in `segments` consecutive groups of
 // (nearly) equal size; every group but the last runs under autograd::checkpoint
 // (autograd/activation_checkpoint.h), so only the groups' boundaries stay in memory until the
-// backward reruns each group. A BatchNorm in a checkpointed group updates its running
-// statistics in both runs (as in torch).
+// backward reruns each group. The rerun puts the group's buffers back as the first run left them,
+// so a BatchNorm's running statistics take each batch once (torch's updates them twice).
 Tensor checkpoint_sequential(const std::shared_ptr<Sequential>& net, int64_t segments,
                              const Tensor& input, bool preserve_rng_state = true);
 

@@ -137,6 +137,21 @@ TEST_CASE("checkpoint_sequential: every segment but the last checkpointed, the s
   CHECK(same_bits(plain_x, x.grad()));
   expect_error([&] { (void)nn::checkpoint_sequential(net, 0, x); },
                {"checkpoint_sequential", "segments", "[1, 12]"});
+  // in training mode too: batch statistics in both runs, running statistics updated once
+  net->train();
+  std::vector<Tensor> start = net->buffers();
+  std::vector<Tensor> kept;
+  for (const Tensor& b : start) kept.push_back(b.clone());
+  net->forward(x).square().sum().backward();
+  const std::vector<Tensor> plain_train = take_grads(*net);
+  std::vector<Tensor> after_plain;
+  for (size_t i = 0; i < start.size(); ++i) {
+    after_plain.push_back(start[i].clone());
+    start[i].copy_(kept[i]);
+  }
+  nn::checkpoint_sequential(net, 3, x).square().sum().backward();
+  check_same(plain_train, take_grads(*net));
+  for (size_t i = 0; i < start.size(); ++i) CHECK(same_bits(start[i], after_plain[i]));
 }
 
 TEST_CASE("checkpoint_sequential: less memory kept for backward, and a lower peak") {
