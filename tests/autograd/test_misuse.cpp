@@ -48,6 +48,29 @@ TEST_CASE("misuse: autograd") {
   CHECK(bits(w) == w_bits);
 }
 
+TEST_CASE("misuse: autograd::grad, checkpoint and attention") {
+  const Tensor x = randn({3}).requires_grad_(), unused = randn({3}).requires_grad_();
+  expect_misuse_error("autograd", "autograd::grad for an input the output does not use",
+                      [&] { (void)autograd::grad({(x * 2.0).sum()}, {unused}); },
+                      {"autograd::grad", "not used", "allow_unused"});
+  const Tensor h = autograd::checkpoint([](const Tensor& t) { return tanh(t); }, x);
+  expect_misuse_error("autograd", "autograd::grad through a checkpointed function",
+                      [&] { (void)autograd::grad({h.sum()}, {x}); },
+                      {"checkpoint", "autograd::grad", "backward instead"});
+  CHECK_FALSE(x.grad().defined());  // the refused pass wrote no gradient
+  CHECK_FALSE(unused.grad().defined());
+  const Tensor q = randn({2, 4, 8});
+  expect_misuse_error("autograd", "attention mask that does not fit the scores",
+                      [&] {
+                        (void)scaled_dot_product_attention(q, q, q, zeros({4, 5}));
+                      },
+                      {"attn_mask [4, 5]", "does not broadcast", "[2, 4, 4]"});
+  auto net = std::make_shared<nn::Sequential>(std::make_shared<nn::ReLU>());
+  expect_misuse_error("autograd", "checkpoint_sequential with more segments than modules",
+                      [&] { (void)nn::checkpoint_sequential(net, 2, q); },
+                      {"checkpoint_sequential", "segments", "[1, 1]"});
+}
+
 TEST_CASE("misuse: in-place ops that would truncate or write one element twice") {
   Tensor counts = zeros({3}, kInt64);
   expect_misuse_error("autograd", "add_ of a float tensor into an int64 one",
