@@ -84,6 +84,9 @@ void check_arguments(const Tensor& q, const Tensor& k, const Tensor& v, const Te
            "scaled_dot_product_attention: dropout_p must be in [0, 1), got ", dropout_p);
 }
 
+// The fused kernel's compute dtype: float64 for fp64 operands, float32 otherwise.
+DType compute_dtype(const Tensor& q) { return q.dtype() == kFloat64 ? kFloat64 : kFloat32; }
+
 double scale_of(const Tensor& q, std::optional<double> scale) {
   return scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
 }
@@ -131,7 +134,7 @@ Tensor kernel_mask(const Tensor& attn_mask, const Tensor& q, const Shape& scores
                    int64_t problems) {
   if (!attn_mask.defined()) return Tensor();
   check_mask(attn_mask, scores, q);
-  const TensorOptions compute(q.dtype() == kFloat64 ? kFloat64 : kFloat32);
+  const TensorOptions compute(compute_dtype(q));
   const Tensor additive =
       attn_mask.dtype() == kBool
           ? where(attn_mask, zeros({}, compute.device(q.device())),
@@ -159,9 +162,8 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   Shape scores = batch;
   scores.insert(scores.end(), {length, keys});
   const Tensor mask = kernel_mask(attn_mask, q, scores, problems);
-  const DType compute = q.dtype() == kFloat64 ? kFloat64 : kFloat32;
   Tensor out = make_tensor({problems, length, v.size(-1)}, q.dtype(), q.device());
-  Tensor weights = make_tensor({problems, length, keys}, compute, q.device());
+  Tensor weights = make_tensor({problems, length, keys}, compute_dtype(q), q.device());
   const kernels::TensorView mask_view =
       mask.defined() ? kernels::view_of(mask) : kernels::TensorView{};
   kernels::attention(q.device())(kernels::view_of(q3), kernels::view_of(k3), kernels::view_of(v3),
@@ -176,15 +178,11 @@ Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, const 
   return out.reshape(result);
 }
 
-}  // namespace
-
-AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k,
-                                                          const Tensor& v, const Tensor& attn_mask,
-                                                          double dropout_p, bool is_causal,
-                                                          std::optional<double> scale) {
-  check_arguments(q, k, v, attn_mask, dropout_p, is_causal, scale);
-  const double s = scale_of(q, scale);
-  const Tensor scores = matmul(q * s, k.transpose(-2, -1));  // [*, L, S]
+// softmax(q k^T * scale + mask) v composed of matmul, softmax and dropout (arguments checked).
+AttentionOutput composite_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    const Tensor& attn_mask, double dropout_p, bool is_causal,
+                                    double scale) {
+  const Tensor scores = matmul(q * scale, k.transpose(-2, -1));  // [*, L, S]
   Tensor mask = attn_mask;
   if (is_causal) {  // query i attends to keys 0..i (top-left aligned, as torch)
     const int64_t length = q.size(-2), keys = k.size(-2);
@@ -193,6 +191,16 @@ AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const
   Tensor weights = softmax(masked_scores(scores, mask, q), -1);
   if (dropout_p > 0.0) weights = dropout(weights, dropout_p);
   return {matmul(weights, v), weights};
+}
+
+}  // namespace
+
+AttentionOutput scaled_dot_product_attention_with_weights(const Tensor& q, const Tensor& k,
+                                                          const Tensor& v, const Tensor& attn_mask,
+                                                          double dropout_p, bool is_causal,
+                                                          std::optional<double> scale) {
+  check_arguments(q, k, v, attn_mask, dropout_p, is_causal, scale);
+  return composite_attention(q, k, v, attn_mask, dropout_p, is_causal, scale_of(q, scale));
 }
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
@@ -204,8 +212,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     if (same_dtype_and_device(in))
       return fused_attention(in[0], in[1], in[2], attn_mask, is_causal, scale_of(q, scale));
   }
-  return scaled_dot_product_attention_with_weights(q, k, v, attn_mask, dropout_p, is_causal, scale)
-      .output;
+  return composite_attention(q, k, v, attn_mask, dropout_p, is_causal, scale_of(q, scale)).output;
 }
 
 }  // namespace hg
