@@ -5,8 +5,6 @@
 // The products are BLAS calls on the problem's thread (each small, so single-threaded there), on
 // operands in the compute type (16-bit ones widened once per problem); the masking, softmax and
 // its backward run on the score rows in between.
-#include <omp.h>
-
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -176,19 +174,11 @@ void backward_problem(const TensorView& q, const TensorView& k, const TensorView
   gradient(grad_k, w.grad_k, d.keys, d.width, d.queries, true, scale, ds, in.q);    // dS^T q
 }
 
-// Calls solve(b) for every problem: on the threads, taken as they finish, when there is enough
-// work (each problem stays on one thread either way).
-// The first problem is solved alone, so that whatever can throw (loading the BLAS) does outside
-// the parallel region.
+// Calls solve(b) for every problem: on the threads when there is enough work.
 template <typename F>
 void for_each_problem(const Dims& d, F&& solve) {
-  if (d.problems == 0) return;
-  solve(0);
   const int64_t work = d.problems * d.queries * d.keys * (d.width + d.value_width);
-  const bool threads =
-      d.problems > 2 && work >= kParallelGrain && !omp_in_parallel() && omp_get_max_threads() > 1;
-#pragma omp parallel for schedule(dynamic) if (threads)
-  for (int64_t b = 1; b < d.problems; ++b) solve(b);
+  for_each_piece(d.problems, work >= kParallelGrain, solve);
 }
 
 void attention(const TensorView& q, const TensorView& k, const TensorView& v,

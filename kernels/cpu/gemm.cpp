@@ -3,8 +3,6 @@
 // numerics as cuBLAS with compute type 32F. bf16 operands on a CPU with AVX-512 BF16 go to
 // kernels/cpu/gemm_bf16.h instead, which multiplies them as they are (the same fp32 sums of exact
 // products), and only the result is a float copy.
-#include <omp.h>
-
 #include <algorithm>
 #include <numeric>
 #include <vector>
@@ -67,18 +65,10 @@ int64_t batch_offset(const TensorView& v, int64_t index) {
 // on the thread count. Larger products run one after another, each on all the threads.
 constexpr int64_t kSmallProductMacs = int64_t{1} << 18;
 
-// Calls product(i) for i in [0, batch): in parallel when the products are small and many. The
-// first runs alone, so that whatever can throw (loading the BLAS) does outside the parallel region.
+// Calls product(i) for i in [0, batch): on the threads when the products are small.
 template <typename F>
 void for_each_product(int64_t batch, int64_t macs, F&& product) {
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (batch > 0) product(0);
-  if (threads <= 1 || batch < 3 || macs >= kSmallProductMacs) {
-    for (int64_t i = 1; i < batch; ++i) product(i);
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 8)
-  for (int64_t i = 1; i < batch; ++i) product(i);
+  for_each_piece(batch, macs < kSmallProductMacs, product);
 }
 
 template <typename T>

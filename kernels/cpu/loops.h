@@ -107,6 +107,20 @@ inline To convert(From x) {
 // Below this many elements a kernel runs on one thread: the fork costs more than it saves.
 inline constexpr int64_t kParallelGrain = 32768;
 
+// Calls f(i) for i in [0, n) where each call is a whole piece of work (a matrix product, an
+// attention problem): f(0) alone first, so that whatever can throw (loading the BLAS) does so
+// outside a parallel region; the rest, when `parallel` (and not already inside a region), on
+// the threads, taken as they finish. Each f(i) runs on one thread, so its result does not
+// depend on the thread count.
+template <typename F>
+void for_each_piece(int64_t n, bool parallel, F&& f) {
+  if (n <= 0) return;
+  f(0);
+  const bool threads = parallel && n > 2 && !omp_in_parallel() && omp_get_max_threads() > 1;
+#pragma omp parallel for schedule(dynamic) if (threads)
+  for (int64_t i = 1; i < n; ++i) f(i);
+}
+
 template <int N>
 struct LoopPlan {
   int ndim = 0;
