@@ -137,6 +137,8 @@ TEST_CASE("checkpoint_sequential: every segment but the last checkpointed, the s
   CHECK(same_bits(plain_x, x.grad()));
   expect_error([&] { (void)nn::checkpoint_sequential(net, 0, x); },
                {"checkpoint_sequential", "segments", "[1, 12]"});
+  expect_error([&] { (void)net->forward_range(x, 4, 2); },
+               {"Sequential::forward_range", "[4, 2)", "of 12"});
   // in training mode too: batch statistics in both runs, running statistics updated once
   net->train();
   std::vector<Tensor> start = net->buffers();

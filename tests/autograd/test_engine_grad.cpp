@@ -89,3 +89,20 @@ TEST_CASE("autograd::backward: several roots in one pass, a shared node run once
       },
       {"autograd::backward", "1 gradients for 2 tensors"});
 }
+
+TEST_CASE("GradModeGuard sets grad mode for its lifetime, and NoGradGuard and EnableGradGuard nest") {
+  const Tensor x = ones({2}).requires_grad_();
+  {
+    GradModeGuard off(false);
+    CHECK(!is_grad_enabled());
+    CHECK(!(x * 2.0).requires_grad());
+    {
+      EnableGradGuard on;
+      CHECK((x * 2.0).requires_grad());
+      NoGradGuard again;
+      CHECK(!is_grad_enabled());
+    }
+    CHECK(!is_grad_enabled());  // each guard put back what it found
+  }
+  CHECK(is_grad_enabled());
+}
