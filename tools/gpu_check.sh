@@ -222,6 +222,9 @@ run bench_o2 90 bash -c 'rc=0; for m in mlp cnn; do for p in bf16 fp16; do for g
 run bench_igemm 60 env HG_CONV_IMPLICIT_GEMM=1 DEVICE=cuda MODELS=resnet9 PRECISIONS="fp16 bf16" \
     RESNET_BATCH=512 OUT="$logs/bench_igemm.jsonl" PYTHON="$(command -v python3)" \
     bash tools/bench_cpu.sh "$build"
+# The MNIST sequence models' steps (the fused attention and recurrent cells, sessions 31-33).
+run bench_seq 60 env DEVICE=cuda MODELS="transformer lstm" PRECISIONS="fp32 bf16" BATCHES=128 \
+    OUT="$logs/bench_seq.jsonl" PYTHON="$(command -v python3)" bash tools/bench_cpu.sh "$build"
 # MNIST on the GPU at every precision and opt level, beside the CPU accuracies (docs/mnist.md),
 # when the data set was carried along (there is no network to fetch it).
 if [[ -f datasets/mnist/train-images-idx3-ubyte || -f datasets/mnist/train-images-idx3-ubyte.gz ]]; then

@@ -1,5 +1,6 @@
 #pragma once
-// Row-major GEMMs through cublasGemmEx / cublasGemmStridedBatchedEx for the convolution.
+// Row-major GEMMs through cublasGemmEx / cublasGemmStridedBatchedEx for the convolution and the
+// fused attention.
 // fp16/bf16 operands multiply on the tensor cores with fp32 accumulation (CUBLAS_COMPUTE_32F);
 // fp32 is strict fp32 (no TF32); fp64 is fp64. The output may be wider than the operands
 // (16-bit A/B into an fp32 C), which is how gradients are accumulated across samples before the
@@ -36,7 +37,7 @@ struct GemmOperand {
 // A GEMM size or leading dimension as cuBLAS's int: an error past INT_MAX, and a leading
 // dimension of at least 1 (an empty K gives ld 0, which cuBLAS refuses even with nothing to read).
 inline int gemm_int(int64_t value, const char* what, int64_t at_least = 0) {
-  HG_CHECK(value <= INT_MAX, "conv2d gemm: ", what, " = ", value, " exceeds cuBLAS's int range");
+  HG_CHECK(value <= INT_MAX, "cuBLAS gemm: ", what, " = ", value, " exceeds cuBLAS's int range");
   return static_cast<int>(value < at_least ? at_least : value);
 }
 

@@ -1,5 +1,6 @@
 // Fills the CUDA column of the nn dispatch tables (kernels/nn_tables.cpp) when the library
 // loads. The tables are constant-initialised, so they exist before this constructor runs.
+#include "halfgrad/kernels/cuda/cuda_attention_kernels.h"
 #include "halfgrad/kernels/cuda/cuda_fused_nn_kernels.h"
 #include "halfgrad/kernels/cuda/cuda_nn_kernels.h"
 #include "halfgrad/kernels/cuda/cuda_recurrent_kernels.h"
@@ -36,6 +37,8 @@ struct RegisterNnKernels {
     kernels::lstm_cell_backward.set(kCuda, cuda::lstm_cell_backward);
     kernels::gru_cell.set(kCuda, cuda::gru_cell);
     kernels::gru_cell_backward.set(kCuda, cuda::gru_cell_backward);
+    kernels::attention.set(kCuda, cuda::attention);
+    kernels::attention_backward.set(kCuda, cuda::attention_backward);
   }
 };
 const RegisterNnKernels nn_kernels_registered;
