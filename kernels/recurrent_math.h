@@ -1,14 +1,16 @@
 #pragma once
 // The element arithmetic of the fused recurrent cells (kernels/recurrent_kernels.h), shared by
 // the CPU loops and the CUDA kernels. C is the compute type (float, or double for fp64); M
-// supplies exp and tanh for it (std:: on the host, the CUDA math library on the device), so both
-// columns run the same operations in the same order. HG_HD: compiled for host and device.
+// supplies sigmoid and tanh for it (the CUDA math library on the device, by sigmoid_by_exp; the
+// CPU's float path rounds double results once: kernels/cpu/activation_math.h), and the rest of
+// the arithmetic is the same operations in the same order. HG_HD: compiled for host and device.
 #include "halfgrad/core/half.h"
 
 namespace hg::kernels::recurrent_math {
 
+// sigmoid from M::exp, split by sign so exp never overflows (as the unary kernels).
 template <typename C, typename M>
-HG_HD inline C sigmoid(C x) {  // split by sign so exp never overflows (as the unary kernels)
+HG_HD inline C sigmoid_by_exp(C x) {
   if (x >= C(0)) return C(1) / (C(1) + M::exp(-x));
   const C e = M::exp(x);
   return e / (C(1) + e);
@@ -21,10 +23,10 @@ struct LstmForward {
   C gate[5];  // i, f, g, o, tanh(c')
   C c_next, h_next;
   HG_HD LstmForward(const C pre[4], C c) {
-    gate[0] = sigmoid<C, M>(pre[0]);
-    gate[1] = sigmoid<C, M>(pre[1]);
+    gate[0] = M::sigmoid(pre[0]);
+    gate[1] = M::sigmoid(pre[1]);
     gate[2] = M::tanh(pre[2]);
-    gate[3] = sigmoid<C, M>(pre[3]);
+    gate[3] = M::sigmoid(pre[3]);
     c_next = gate[1] * c + gate[0] * gate[2];
     gate[4] = M::tanh(c_next);
     h_next = gate[3] * gate[4];
@@ -57,8 +59,8 @@ struct GruForward {
   C gate[4];  // r, z, n, h_n
   C h_next;
   HG_HD GruForward(const C input[3], const C hidden[3], C h) {
-    gate[0] = sigmoid<C, M>(input[0] + hidden[0]);
-    gate[1] = sigmoid<C, M>(input[1] + hidden[1]);
+    gate[0] = M::sigmoid(input[0] + hidden[0]);
+    gate[1] = M::sigmoid(input[1] + hidden[1]);
     gate[2] = M::tanh(input[2] + gate[0] * hidden[2]);
     gate[3] = hidden[2];
     h_next = (C(1) - gate[1]) * gate[2] + gate[1] * h;

@@ -11,7 +11,7 @@
 
 #include "halfgrad/kernels/attention_kernels.h"
 #include "halfgrad/kernels/cpu/blas.h"
-#include "halfgrad/kernels/cpu/convert_bulk.h"
+#include "halfgrad/kernels/cpu/compute_rows.h"
 #include "halfgrad/kernels/cpu/exp_nonpositive.h"
 #include "halfgrad/kernels/cpu/loops.h"
 
@@ -41,18 +41,6 @@ Workspace<C>& workspace() {
   return w;
 }
 
-// src [0, n) in the compute type: itself when T is C, else widened into buffer.
-template <typename T, typename C>
-const C* as_compute(const T* src, int64_t n, std::vector<C>& buffer) {
-  if constexpr (std::is_same_v<T, C>) {
-    return src;
-  } else {
-    buffer.resize(static_cast<size_t>(n));
-    widen_n(src, buffer.data(), n);
-    return buffer.data();
-  }
-}
-
 // C [m, n] = alpha op(A) op(B), all contiguous (blas.h; one thread inside the parallel region).
 template <typename C>
 void product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, C alpha, const C* a,
@@ -62,23 +50,6 @@ void product(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, C alph
     dgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0, c, n);
   else
     sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, n);
-}
-
-// Where a problem's result of n values is computed: in place in the tensor when T is the compute
-// type, else in `buffer`, rounded into the tensor by finish().
-template <typename T, typename C>
-C* result_buffer(T* to, int64_t n, std::vector<C>& buffer) {
-  if constexpr (std::is_same_v<T, C>) {
-    return to;
-  } else {
-    buffer.resize(static_cast<size_t>(n));
-    return buffer.data();
-  }
-}
-
-template <typename T, typename C>
-void finish(const C* result, T* to, int64_t n) {
-  if constexpr (!std::is_same_v<T, C>) narrow_n(result, to, n);
 }
 
 // Problem b's operands in the compute type.

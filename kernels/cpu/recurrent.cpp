@@ -1,7 +1,10 @@
 // The CPU column of the fused recurrent cells (kernels/recurrent_kernels.h), and the tables. Each
 // row of the batch is independent: rows split across OpenMP threads when the batch is large.
 #include <cmath>
+#include <vector>
 
+#include "halfgrad/kernels/cpu/activation_math.h"
+#include "halfgrad/kernels/cpu/compute_rows.h"
 #include "halfgrad/kernels/cpu/loops.h"
 #include "halfgrad/kernels/recurrent_kernels.h"
 #include "halfgrad/kernels/recurrent_math.h"
@@ -14,50 +17,114 @@ namespace {
 
 namespace rm = recurrent_math;
 
+// Float: sigmoid and tanh computed in double and rounded once, vectorised over a row
+// (activation_math.h; glibc's expf and tanhf per element were most of an LSTM step's cell time).
+// Double (gradient checks): the library's.
 struct HostMath {
-  static float exp(float x) { return std::exp(x); }
   static double exp(double x) { return std::exp(x); }
-  // float tanh through one double exp: glibc's tanhf (an expm1f inside) was a third of an LSTM
-  // training step. In double, (e - 1) / (e + 1) is exact to ~1e-16 relative for |x| >= 1e-4, so
-  // the float result is tanh correctly rounded but for rare near-ties (none in 6M samples);
-  // below that, x - x^3 / 3 (the next term, 2 x^5 / 15, is under 1e-17 x); beyond 20, +-1
-  // (tanh(9.1) already rounds to 1).
-  static float tanh(float x) {
-    const double d = x, magnitude = std::fabs(d);
-    if (magnitude < 1e-4) return static_cast<float>(d - d * d * d / 3.0);
-    if (magnitude > 20.0) return std::copysign(1.0f, x);
-    const double e = std::exp(2.0 * d);
-    return static_cast<float>((e - 1.0) / (e + 1.0));
-  }
+  static float sigmoid(float x) { return sigmoid_rounded(x); }
+  static double sigmoid(double x) { return rm::sigmoid_by_exp<double, HostMath>(x); }
+  static float tanh(float x) { return tanh_rounded(x); }
   static double tanh(double x) { return std::tanh(x); }
 };
 
 // rows x width elements in total: parallel only when there is enough work for the threads
 bool worth_threads(int64_t rows, int64_t width) { return rows > 1 && rows * width >= 16384; }
 
+// A row's operands and results in the compute type (compute_rows.h), one set per thread.
+template <typename C>
+struct RowBuffers {
+  std::vector<C> in[3], out[3];
+};
+
+template <typename C>
+RowBuffers<C>& row_buffers() {
+  thread_local RowBuffers<C> buffers;
+  return buffers;
+}
+
+// The loops over one batch row below take plain rows of C that do not alias, so GCC vectorises
+// them (in float, where HostMath's sigmoid and tanh have no calls and no branches).
+
+// x, h [4, H] gate pre-activations and c [H] -> h', c' [H] and the saved gates [5, H].
+template <typename C>
+void lstm_row(const C* __restrict x, const C* __restrict h, const C* __restrict c, int64_t hidden,
+              C* __restrict h_out, C* __restrict c_out, C* __restrict keep) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    C pre[4];
+    for (int64_t k = 0; k < 4; ++k) pre[k] = x[k * hidden + j] + h[k * hidden + j];
+    const rm::LstmForward<C, HostMath> cell(pre, c[j]);
+    for (int64_t k = 0; k < 5; ++k) keep[k * hidden + j] = cell.gate[k];
+    h_out[j] = cell.h_next;
+    c_out[j] = cell.c_next;
+  }
+}
+
+// The saved gates [5, H], c and the gradients of h', c' [H] -> those of the gates [4, H] and c.
+template <typename C>
+void lstm_backward_row(const C* __restrict keep, const C* __restrict c, const C* __restrict gh,
+                       const C* __restrict gc, int64_t hidden, C* __restrict g_gates,
+                       C* __restrict g_c) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    C gate[5];
+    for (int64_t k = 0; k < 5; ++k) gate[k] = keep[k * hidden + j];
+    const rm::LstmBackward<C> cell(gate, c[j], gh[j], gc[j]);
+    for (int64_t k = 0; k < 4; ++k) g_gates[k * hidden + j] = cell.grad_pre[k];
+    g_c[j] = cell.grad_c;
+  }
+}
+
+// x, hg [3, H] and h [H] -> h' [H] and the saved gates [4, H].
+template <typename C>
+void gru_row(const C* __restrict x, const C* __restrict hg, const C* __restrict h, int64_t hidden,
+             C* __restrict h_out, C* __restrict keep) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    C in[3], hid[3];
+    for (int64_t k = 0; k < 3; ++k) {
+      in[k] = x[k * hidden + j];
+      hid[k] = hg[k * hidden + j];
+    }
+    const rm::GruForward<C, HostMath> cell(in, hid, h[j]);
+    for (int64_t k = 0; k < 4; ++k) keep[k * hidden + j] = cell.gate[k];
+    h_out[j] = cell.h_next;
+  }
+}
+
+// The saved gates [4, H], h and the gradient of h' [H] -> those of the input and hidden gate
+// parts [3, H] and of h.
+template <typename C>
+void gru_backward_row(const C* __restrict keep, const C* __restrict h, const C* __restrict gh,
+                      int64_t hidden, C* __restrict g_in, C* __restrict g_hid, C* __restrict g_h) {
+  for (int64_t j = 0; j < hidden; ++j) {
+    C gate[4];
+    for (int64_t k = 0; k < 4; ++k) gate[k] = keep[k * hidden + j];
+    const rm::GruBackward<C> cell(gate, h[j], gh[j]);
+    for (int64_t k = 0; k < 3; ++k) {
+      g_in[k * hidden + j] = cell.grad_input[k];
+      g_hid[k * hidden + j] = cell.grad_hidden[k];
+    }
+    g_h[j] = cell.grad_h;
+  }
+}
+
 }  // namespace
 
 void lstm_cell(const TensorView& input_gates, const TensorView& hidden_gates, const TensorView& c,
                const TensorView& h_next, const TensorView& c_next, const TensorView& saved) {
-  const int64_t rows = c.sizes[0], hidden = c.sizes[1];
+  const int64_t rows = c.sizes[0], H = c.sizes[1];
   dispatch_floating(c.dtype, "lstm_cell", [&]<typename T>() {
     using C = compute_t<T>;
-    const T *x = input_gates.ptr<T>(), *h = hidden_gates.ptr<T>(), *cs = c.ptr<T>();
-    T *h_out = h_next.ptr<T>(), *c_out = c_next.ptr<T>();
-    C* keep = saved.ptr<C>();
-#pragma omp parallel for schedule(static) if (worth_threads(rows, 4 * hidden))
+#pragma omp parallel for schedule(static) if (worth_threads(rows, 4 * H))
     for (int64_t n = 0; n < rows; ++n) {
-      for (int64_t j = 0; j < hidden; ++j) {
-        C pre[4];
-        for (int64_t k = 0; k < 4; ++k) {
-          const int64_t at = (n * 4 + k) * hidden + j;
-          pre[k] = static_cast<C>(x[at]) + static_cast<C>(h[at]);
-        }
-        const rm::LstmForward<C, HostMath> cell(pre, static_cast<C>(cs[n * hidden + j]));
-        for (int64_t k = 0; k < 5; ++k) keep[(n * 5 + k) * hidden + j] = cell.gate[k];
-        h_out[n * hidden + j] = static_cast<T>(cell.h_next);
-        c_out[n * hidden + j] = static_cast<T>(cell.c_next);
-      }
+      RowBuffers<C>& b = row_buffers<C>();
+      T *h_to = h_next.ptr<T>() + n * H, *c_to = c_next.ptr<T>() + n * H;
+      C *h_out = result_buffer(h_to, H, b.out[0]), *c_out = result_buffer(c_to, H, b.out[1]);
+      lstm_row(as_compute(input_gates.ptr<T>() + n * 4 * H, 4 * H, b.in[0]),
+               as_compute(hidden_gates.ptr<T>() + n * 4 * H, 4 * H, b.in[1]),
+               as_compute(c.ptr<T>() + n * H, H, b.in[2]), H, h_out, c_out,
+               saved.ptr<C>() + n * 5 * H);
+      finish(h_out, h_to, H);
+      finish(c_out, c_to, H);
     }
   });
 }
@@ -65,48 +132,38 @@ void lstm_cell(const TensorView& input_gates, const TensorView& hidden_gates, co
 void lstm_cell_backward(const TensorView& grad_h_next, const TensorView& grad_c_next,
                         const TensorView& c, const TensorView& saved, const TensorView& grad_gates,
                         const TensorView& grad_c) {
-  const int64_t rows = c.sizes[0], hidden = c.sizes[1];
+  const int64_t rows = c.sizes[0], H = c.sizes[1];
   dispatch_floating(c.dtype, "lstm_cell_backward", [&]<typename T>() {
     using C = compute_t<T>;
-    const T *gh = grad_h_next.ptr<T>(), *gc = grad_c_next.ptr<T>(), *cs = c.ptr<T>();
-    const C* keep = saved.ptr<C>();
-    T *g_gates = grad_gates.ptr<T>(), *g_c = grad_c.ptr<T>();
-#pragma omp parallel for schedule(static) if (worth_threads(rows, 4 * hidden))
+#pragma omp parallel for schedule(static) if (worth_threads(rows, 4 * H))
     for (int64_t n = 0; n < rows; ++n) {
-      for (int64_t j = 0; j < hidden; ++j) {
-        C gate[5];
-        for (int64_t k = 0; k < 5; ++k) gate[k] = keep[(n * 5 + k) * hidden + j];
-        const int64_t at = n * hidden + j;
-        const rm::LstmBackward<C> cell(gate, static_cast<C>(cs[at]), static_cast<C>(gh[at]),
-                                       static_cast<C>(gc[at]));
-        for (int64_t k = 0; k < 4; ++k)
-          g_gates[(n * 4 + k) * hidden + j] = static_cast<T>(cell.grad_pre[k]);
-        g_c[at] = static_cast<T>(cell.grad_c);
-      }
+      RowBuffers<C>& b = row_buffers<C>();
+      T *gates_to = grad_gates.ptr<T>() + n * 4 * H, *c_to = grad_c.ptr<T>() + n * H;
+      C* g_gates = result_buffer(gates_to, 4 * H, b.out[0]);
+      C* g_c = result_buffer(c_to, H, b.out[1]);
+      lstm_backward_row(saved.ptr<C>() + n * 5 * H, as_compute(c.ptr<T>() + n * H, H, b.in[0]),
+                        as_compute(grad_h_next.ptr<T>() + n * H, H, b.in[1]),
+                        as_compute(grad_c_next.ptr<T>() + n * H, H, b.in[2]), H, g_gates, g_c);
+      finish(g_gates, gates_to, 4 * H);
+      finish(g_c, c_to, H);
     }
   });
 }
 
 void gru_cell(const TensorView& input_gates, const TensorView& hidden_gates, const TensorView& h,
               const TensorView& h_next, const TensorView& saved) {
-  const int64_t rows = h.sizes[0], hidden = h.sizes[1];
+  const int64_t rows = h.sizes[0], H = h.sizes[1];
   dispatch_floating(h.dtype, "gru_cell", [&]<typename T>() {
     using C = compute_t<T>;
-    const T *x = input_gates.ptr<T>(), *hg = hidden_gates.ptr<T>(), *hs = h.ptr<T>();
-    T* h_out = h_next.ptr<T>();
-    C* keep = saved.ptr<C>();
-#pragma omp parallel for schedule(static) if (worth_threads(rows, 3 * hidden))
+#pragma omp parallel for schedule(static) if (worth_threads(rows, 3 * H))
     for (int64_t n = 0; n < rows; ++n) {
-      for (int64_t j = 0; j < hidden; ++j) {
-        C in[3], hid[3];
-        for (int64_t k = 0; k < 3; ++k) {
-          in[k] = static_cast<C>(x[(n * 3 + k) * hidden + j]);
-          hid[k] = static_cast<C>(hg[(n * 3 + k) * hidden + j]);
-        }
-        const rm::GruForward<C, HostMath> cell(in, hid, static_cast<C>(hs[n * hidden + j]));
-        for (int64_t k = 0; k < 4; ++k) keep[(n * 4 + k) * hidden + j] = cell.gate[k];
-        h_out[n * hidden + j] = static_cast<T>(cell.h_next);
-      }
+      RowBuffers<C>& b = row_buffers<C>();
+      T* h_to = h_next.ptr<T>() + n * H;
+      C* h_out = result_buffer(h_to, H, b.out[0]);
+      gru_row(as_compute(input_gates.ptr<T>() + n * 3 * H, 3 * H, b.in[0]),
+              as_compute(hidden_gates.ptr<T>() + n * 3 * H, 3 * H, b.in[1]),
+              as_compute(h.ptr<T>() + n * H, H, b.in[2]), H, h_out, saved.ptr<C>() + n * 4 * H);
+      finish(h_out, h_to, H);
     }
   });
 }
@@ -114,26 +171,23 @@ void gru_cell(const TensorView& input_gates, const TensorView& hidden_gates, con
 void gru_cell_backward(const TensorView& grad_h_next, const TensorView& h, const TensorView& saved,
                        const TensorView& grad_input_gates, const TensorView& grad_hidden_gates,
                        const TensorView& grad_h) {
-  const int64_t rows = h.sizes[0], hidden = h.sizes[1];
+  const int64_t rows = h.sizes[0], H = h.sizes[1];
   dispatch_floating(h.dtype, "gru_cell_backward", [&]<typename T>() {
     using C = compute_t<T>;
-    const T *gh = grad_h_next.ptr<T>(), *hs = h.ptr<T>();
-    const C* keep = saved.ptr<C>();
-    T *g_in = grad_input_gates.ptr<T>(), *g_hid = grad_hidden_gates.ptr<T>();
-    T* g_h = grad_h.ptr<T>();
-#pragma omp parallel for schedule(static) if (worth_threads(rows, 3 * hidden))
+#pragma omp parallel for schedule(static) if (worth_threads(rows, 3 * H))
     for (int64_t n = 0; n < rows; ++n) {
-      for (int64_t j = 0; j < hidden; ++j) {
-        C gate[4];
-        for (int64_t k = 0; k < 4; ++k) gate[k] = keep[(n * 4 + k) * hidden + j];
-        const int64_t at = n * hidden + j;
-        const rm::GruBackward<C> cell(gate, static_cast<C>(hs[at]), static_cast<C>(gh[at]));
-        for (int64_t k = 0; k < 3; ++k) {
-          g_in[(n * 3 + k) * hidden + j] = static_cast<T>(cell.grad_input[k]);
-          g_hid[(n * 3 + k) * hidden + j] = static_cast<T>(cell.grad_hidden[k]);
-        }
-        g_h[at] = static_cast<T>(cell.grad_h);
-      }
+      RowBuffers<C>& b = row_buffers<C>();
+      T *in_to = grad_input_gates.ptr<T>() + n * 3 * H,
+        *hid_to = grad_hidden_gates.ptr<T>() + n * 3 * H;
+      T* h_to = grad_h.ptr<T>() + n * H;
+      C *g_in = result_buffer(in_to, 3 * H, b.out[0]),
+        *g_hid = result_buffer(hid_to, 3 * H, b.out[1]);
+      C* g_h = result_buffer(h_to, H, b.out[2]);
+      gru_backward_row(saved.ptr<C>() + n * 4 * H, as_compute(h.ptr<T>() + n * H, H, b.in[0]),
+                       as_compute(grad_h_next.ptr<T>() + n * H, H, b.in[1]), H, g_in, g_hid, g_h);
+      finish(g_in, in_to, 3 * H);
+      finish(g_hid, hid_to, 3 * H);
+      finish(g_h, h_to, H);
     }
   });
 }

@@ -16,6 +16,8 @@ namespace rm = recurrent_math;
 struct DeviceMath {
   __device__ static float exp(float x) { return exp_(x); }
   __device__ static double exp(double x) { return exp_(x); }
+  __device__ static float sigmoid(float x) { return rm::sigmoid_by_exp<float, DeviceMath>(x); }
+  __device__ static double sigmoid(double x) { return rm::sigmoid_by_exp<double, DeviceMath>(x); }
   __device__ static float tanh(float x) { return tanh_(x); }
   __device__ static double tanh(double x) { return tanh_(x); }
 };

@@ -1,6 +1,7 @@
 // lstm_cell_pointwise and gru_cell_pointwise: the composition they fuse (sigmoid, tanh, products
 // and sums) in fp64 and fp32, gradcheck, 16-bit rounded once from the float computation, the
 // saved gates' version check, errors.
+#include <functional>
 #include <tuple>
 #include <vector>
 
@@ -92,6 +93,56 @@ TEST_CASE("lstm_cell_pointwise and gru_cell_pointwise: 16-bit rounds the float r
     CHECK(hg::test::same_bits(
         gru_cell_pointwise(gx, gh, c),
         gru_cell_pointwise(gx.to(kFloat32), gh.to(kFloat32), c.to(kFloat32)).to(dtype)));
+  }
+}
+
+namespace {
+
+// The gradients of sum(out * weight) with respect to the inputs, which are leaves made here.
+std::vector<Tensor> input_grads(const std::vector<Tensor>& inputs,
+                                const std::function<Tensor(const std::vector<Tensor>&)>& cell,
+                                const Tensor& weight) {
+  std::vector<Tensor> leaves;
+  for (const Tensor& t : inputs) leaves.push_back(t.detach().requires_grad_());
+  (cell(leaves) * weight).sum().backward();
+  std::vector<Tensor> grads;
+  for (const Tensor& t : leaves) grads.push_back(t.grad());
+  return grads;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "lstm_cell_pointwise and gru_cell_pointwise: 16-bit gradients round the float ones once") {
+  manual_seed(143);
+  const auto lstm = [](const std::vector<Tensor>& in) {
+    const auto [h, c] = lstm_cell_pointwise(in[0], in[1], in[2]);
+    return cat({h, c}, 1);
+  };
+  const auto gru = [](const std::vector<Tensor>& in) {
+    return gru_cell_pointwise(in[0], in[1], in[2]);
+  };
+  for (const DType dtype : {kFloat16, kBFloat16}) {
+    CAPTURE(dtype);
+    const std::vector<Tensor> lstm_in{recurrent_input({3, 36}, dtype),
+                                      recurrent_input({3, 36}, dtype),
+                                      recurrent_input({3, 9}, dtype)};
+    const std::vector<Tensor> gru_in{recurrent_input({3, 27}, dtype),
+                                     recurrent_input({3, 27}, dtype),
+                                     recurrent_input({3, 9}, dtype)};
+    for (const auto& [cell, in, width] : {std::tuple{std::function(lstm), lstm_in, int64_t{18}},
+                                          std::tuple{std::function(gru), gru_in, int64_t{9}}}) {
+      const Tensor weight = recurrent_input({3, width}, dtype);  // exact in both dtypes
+      std::vector<Tensor> wide;
+      for (const Tensor& t : in) wide.push_back(t.to(kFloat32));
+      const std::vector<Tensor> g16 = input_grads(in, cell, weight);
+      const std::vector<Tensor> g32 = input_grads(wide, cell, weight.to(kFloat32));
+      for (size_t i = 0; i < g16.size(); ++i) {
+        CAPTURE(i);
+        CHECK(g16[i].dtype() == dtype);
+        CHECK(hg::test::same_bits(g16[i], g32[i].to(dtype)));
+      }
+    }
   }
 }
 

@@ -1,0 +1,43 @@
+#pragma once
+// Rows of a 16-bit tensor in the compute type for the fused CPU kernels (attention, recurrent
+// cells): widened once into a buffer, computed on as plain floats (which the compiler vectorises),
+// and the results rounded once into the tensor; when the tensor is already in the compute type,
+// in place, with no copies. Conversions: convert_bulk.h (the same rounding as convert<>()).
+#include <cstdint>
+#include <type_traits>
+#include <vector>
+
+#include "halfgrad/kernels/cpu/convert_bulk.h"
+
+namespace hg::kernels::cpu {
+
+// src [0, n) in the compute type: itself when T is C, else widened into buffer.
+template <typename T, typename C>
+const C* as_compute(const T* src, int64_t n, std::vector<C>& buffer) {
+  if constexpr (std::is_same_v<T, C>) {
+    return src;
+  } else {
+    buffer.resize(static_cast<size_t>(n));
+    widen_n(src, buffer.data(), n);
+    return buffer.data();
+  }
+}
+
+// Where a result of n values for `to` is computed: in place when T is the compute type, else in
+// `buffer`, rounded into `to` by finish().
+template <typename T, typename C>
+C* result_buffer(T* to, int64_t n, std::vector<C>& buffer) {
+  if constexpr (std::is_same_v<T, C>) {
+    return to;
+  } else {
+    buffer.resize(static_cast<size_t>(n));
+    return buffer.data();
+  }
+}
+
+template <typename T, typename C>
+void finish(const C* result, T* to, int64_t n) {
+  if constexpr (!std::is_same_v<T, C>) narrow_n(result, to, n);
+}
+
+}  // namespace hg::kernels::cpu
