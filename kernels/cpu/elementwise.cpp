@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "halfgrad/kernels/cpu/activation_math.h"
 #include "halfgrad/kernels/cpu/blocked_16bit.h"
 #include "halfgrad/kernels/cpu/cpu_kernels.h"
 #include "halfgrad/kernels/cpu/loops.h"
@@ -47,11 +48,26 @@ C gelu_tanh(C x) {
   return static_cast<C>(0.5) * x * (static_cast<C>(1) + std::tanh(inner));
 }
 
+// Float (also fp16/bf16's compute type): evaluated in double and rounded once, with no calls or
+// branches, so the loops vectorise (activation_math.h). Double: split by sign so exp never
+// overflows.
 template <typename C>
-C sigmoid(C x) {  // split by sign so exp never overflows
-  if (x >= 0) return static_cast<C>(1) / (static_cast<C>(1) + std::exp(-x));
-  const C e = std::exp(x);
-  return e / (static_cast<C>(1) + e);
+C sigmoid(C x) {
+  if constexpr (std::is_same_v<C, float>) {
+    return sigmoid_rounded(x);
+  } else {
+    if (x >= 0) return static_cast<C>(1) / (static_cast<C>(1) + std::exp(-x));
+    const C e = std::exp(x);
+    return e / (static_cast<C>(1) + e);
+  }
+}
+
+template <typename C>
+C tanh_of(C x) {
+  if constexpr (std::is_same_v<C, float>)
+    return tanh_rounded(x);
+  else
+    return std::tanh(x);
 }
 
 template <typename T>
@@ -81,7 +97,7 @@ void unary_typed(UnaryOp op, const TensorView& in, const TensorView& out, const 
     case UnaryOp::Sigmoid:
       return unary_loop<T>(in, out, [](C x) { return sigmoid(x); });
     case UnaryOp::Tanh:
-      return unary_loop<T>(in, out, [](C x) { return std::tanh(x); });
+      return unary_loop<T>(in, out, [](C x) { return tanh_of(x); });
     case UnaryOp::Square:
       return unary_loop<T>(in, out, [](C x) { return x * x; });
     case UnaryOp::Reciprocal:

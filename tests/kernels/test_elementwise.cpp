@@ -1,6 +1,7 @@
 // Elementwise kernels against a double-precision reference, across dtypes, with broadcasting
 // and non-contiguous inputs.
 #include <cmath>
+#include <vector>
 
 #include "test_util.h"
 
@@ -241,4 +242,27 @@ TEST_CASE("elementwise: comparison operators and in-place arithmetic, as libtorc
   CHECK(counts.to_vector<int64_t>() == std::vector<int64_t>{8, 10});
   expect_error([&] { counts /= 2.0; }, {"div_", "float32", "[2] int64"});  // true division
   expect_error([&] { x *= ones({2, 4}); }, {"mul_", "[2, 4] float32", "does not broadcast"});
+}
+
+TEST_CASE("elementwise: float tanh and sigmoid are correctly rounded, 16-bit rounds them once") {
+  // 200001 points over [-20, 20] (every float near 0 is covered by the sample's spacing below)
+  std::vector<float> points;
+  for (int i = -100000; i <= 100000; ++i) points.push_back(static_cast<float>(i) * 2e-4f);
+  for (const float tiny : {1e-30f, -3e-8f, 1e-40f}) points.push_back(tiny);
+  const Tensor x = from_vector(points, {static_cast<int64_t>(points.size())});
+  const std::vector<float> got_tanh = tanh(x).to_vector<float>();
+  const std::vector<float> got_sigmoid = sigmoid(x).to_vector<float>();
+  int64_t tanh_misses = 0, sigmoid_misses = 0;
+  for (size_t i = 0; i < points.size(); ++i) {
+    const long double v = points[i];
+    tanh_misses += got_tanh[i] != static_cast<float>(std::tanh(v));
+    sigmoid_misses += got_sigmoid[i] != static_cast<float>(1.0L / (1.0L + std::exp(-v)));
+  }
+  CHECK(tanh_misses == 0);
+  CHECK(sigmoid_misses == 0);
+  for (const DType dtype : {kFloat16, kBFloat16}) {
+    const Tensor narrow = x.to(dtype);
+    CHECK(hg::test::same_bits(tanh(narrow), tanh(narrow.to(kFloat32)).to(dtype)));
+    CHECK(hg::test::same_bits(sigmoid(narrow), sigmoid(narrow.to(kFloat32)).to(dtype)));
+  }
 }
