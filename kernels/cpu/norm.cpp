@@ -1,6 +1,6 @@
-// Batch norm and layer norm on the CPU. Statistics are computed in double (a two-pass mean and
-// variance, so large offsets do not cancel) and stored as float32 (float64 for fp64 inputs);
-// 16-bit activations are read and written with one rounding each way.
+// Batch norm on the CPU (layer norm: layer_norm.cpp). Statistics are computed in double (a
+// two-pass mean and variance, so large offsets do not cancel) and stored as float32 (float64 for
+// fp64 inputs); 16-bit activations are read and written with one rounding each way.
 #include <omp.h>
 
 #include <algorithm>
@@ -12,24 +12,14 @@
 #include "halfgrad/kernels/cpu/blocked_16bit.h"
 #include "halfgrad/kernels/cpu/cpu_nn_kernels.h"
 #include "halfgrad/kernels/cpu/loops.h"
+#include "halfgrad/kernels/cpu/norm_common.h"
 #include "halfgrad/kernels/with_flag.h"
 
 namespace hg::kernels::cpu {
 
 namespace {
 
-// Reads element i of a float32/float64 parameter view (weight, bias, statistics).
-inline double param(const TensorView* v, int64_t i, double fallback) {
-  if (v == nullptr) return fallback;
-  return v->dtype == DType::Float64 ? v->ptr<double>()[i] : v->ptr<float>()[i];
-}
-inline void set_param(const TensorView* v, int64_t i, double value) {
-  if (v == nullptr) return;
-  if (v->dtype == DType::Float64)
-    v->ptr<double>()[i] = value;
-  else
-    v->ptr<float>()[i] = static_cast<float>(value);
-}
+using namespace norm;  // NOLINT: the shared helpers
 
 struct ChannelLayout {
   int64_t batch, channels, inner;  // x viewed as [batch, channels, inner]
@@ -38,72 +28,6 @@ ChannelLayout channel_layout(const TensorView& x) {
   int64_t inner = 1;
   for (int d = 2; d < x.ndim; ++d) inner *= x.sizes[d];
   return {x.sizes[0], x.ndim > 1 ? x.sizes[1] : 1, inner};
-}
-
-// A row of T visited in blocks of at most kFloatBlock values in the compute type C: 16-bit rows
-// widened by the bulk conversions (element by element, the scalar conversions kept 16-bit batch
-// norm about 4x slower than fp32), fp32 and fp64 rows read in place. f(values, start, count);
-// the blocks come in order, so sums over them add in the same order as one loop would.
-template <typename T, typename F>
-void for_each_block(const T* row, int64_t n, F&& f) {
-  alignas(32) float wide[kFloatBlock];
-  for (int64_t start = 0; start < n; start += kFloatBlock) {
-    const int64_t count = std::min(kFloatBlock, n - start);
-    if constexpr (kIs16Bit<T>) {
-      widen_n(row + start, wide, count);
-      f(static_cast<const float*>(wide), start, count);
-    } else {
-      f(row + start, start, count);
-    }
-  }
-}
-
-// Two rows of the same length in step (grad_y and x in the backward): f(a, b, start, count).
-template <typename T, typename F>
-void for_each_block(const T* row_a, const T* row_b, int64_t n, F&& f) {
-  for_each_block(row_a, n, [&](const auto* a, int64_t start, int64_t count) {
-    alignas(32) float wide[kFloatBlock];
-    if constexpr (kIs16Bit<T>) {
-      widen_n(row_b + start, wide, count);
-      f(a, static_cast<const float*>(wide), start, count);
-    } else {
-      f(a, row_b + start, start, count);
-    }
-  });
-}
-
-// Where a block's results are computed before they are stored as T: in place for fp32/fp64,
-// else in a float buffer that store() rounds with the bulk conversion.
-template <typename T>
-struct BlockOut {
-  alignas(32) float wide[kFloatBlock];
-  compute_t<T>* at(T* dst) {
-    if constexpr (kIs16Bit<T>)
-      return wide;
-    else
-      return dst;
-  }
-  void store(T* dst, int64_t count) {
-    if constexpr (kIs16Bit<T>) narrow_n(wide, dst, count);
-  }
-};
-
-// Sums in double over kLanes interleaved lanes: body(i, lane) for i in [0, count), lane i % kLanes
-// (a block starts at a multiple of kLanes, so that is the element's lane within its row too),
-// added up by lane_total in a fixed tree. One running sum is a chain of dependent additions, 4
-// cycles each: batch norm's statistics and backward sums were latency-bound (~10% of a 16-bit
-// ResNet-9 step); eight lanes are independent chains the compiler vectorises. The order is
-// fixed, so the results are the same run to run and on any thread count.
-constexpr int kLanes = 8;
-template <typename F>
-void by_lanes(int64_t count, F&& body) {
-  int64_t i = 0;
-  for (; i + kLanes <= count; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) body(i + k, k);
-  for (; i < count; ++i) body(i, static_cast<int>(i % kLanes));
-}
-double lane_total(const double (&lane)[kLanes]) {
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
 // Channel c's batch mean, invstd and unbiased variance, from double sums in two passes.
@@ -276,92 +200,6 @@ void batch_norm_backward(bool training, const TensorView& x, const TensorView& g
                                         save_mean, save_invstd, grad_x, grad_weight, grad_bias);
     };
     with_flag(relu, run);
-  });
-}
-
-void layer_norm(const TensorView& x, const TensorView* weight, const TensorView* bias, double eps,
-                const TensorView& save_mean, const TensorView& save_invstd, const TensorView& y) {
-  const int64_t cols = x.sizes[x.ndim - 1], rows = x.numel() / std::max<int64_t>(cols, 1);
-  dispatch_floating(x.dtype, "layer_norm", [&]<typename T>() {
-    using C = compute_t<T>;
-    const T* px = x.ptr<T>();
-    T* py = y.ptr<T>();
-    const T* w = weight ? weight->ptr<T>() : nullptr;
-    const T* b = bias ? bias->ptr<T>() : nullptr;
-#pragma omp parallel for if (rows * cols >= kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* row = px + r * cols;
-      double sum = 0, sq = 0;
-      for (int64_t i = 0; i < cols; ++i) sum += static_cast<double>(row[i]);
-      const double mean = sum / static_cast<double>(cols);
-      for (int64_t i = 0; i < cols; ++i) {
-        const double d = static_cast<double>(row[i]) - mean;
-        sq += d * d;
-      }
-      const double invstd = 1.0 / std::sqrt(sq / static_cast<double>(cols) + eps);
-      set_param(&save_mean, r, mean);
-      set_param(&save_invstd, r, invstd);
-      for (int64_t i = 0; i < cols; ++i) {
-        C v = static_cast<C>((static_cast<double>(row[i]) - mean) * invstd);
-        if (w) v *= static_cast<C>(w[i]);
-        if (b) v += static_cast<C>(b[i]);
-        py[r * cols + i] = static_cast<T>(v);
-      }
-    }
-  });
-}
-
-// gx = invstd / D * (D * gxhat - sum(gxhat) - xhat * sum(gxhat * xhat)), gxhat = gy * w.
-// grad_weight/grad_bias sum over rows: each thread keeps its own partial sums.
-void layer_norm_backward(const TensorView& x, const TensorView& grad_y, const TensorView* weight,
-                         const TensorView& save_mean, const TensorView& save_invstd,
-                         const TensorView* grad_x, const TensorView* grad_weight,
-                         const TensorView* grad_bias) {
-  const int64_t cols = x.sizes[x.ndim - 1], rows = x.numel() / std::max<int64_t>(cols, 1);
-  dispatch_floating(x.dtype, "layer_norm_backward", [&]<typename T>() {
-    const T* px = x.ptr<T>();
-    const T* pg = grad_y.ptr<T>();
-    const T* w = weight ? weight->ptr<T>() : nullptr;
-    const int threads = rows * cols >= kParallelGrain ? omp_get_max_threads() : 1;
-    std::vector<double> partial_w(static_cast<size_t>(threads * cols), 0.0);
-    std::vector<double> partial_b(static_cast<size_t>(threads * cols), 0.0);
-#pragma omp parallel num_threads(threads)
-    {
-      double* pw = partial_w.data() + omp_get_thread_num() * cols;
-      double* pb = partial_b.data() + omp_get_thread_num() * cols;
-#pragma omp for
-      for (int64_t r = 0; r < rows; ++r) {
-        const double mean = param(&save_mean, r, 0), invstd = param(&save_invstd, r, 1);
-        double sum_gh = 0, sum_ghx = 0;
-        for (int64_t i = 0; i < cols; ++i) {
-          const double g = static_cast<double>(pg[r * cols + i]);
-          const double xhat = (static_cast<double>(px[r * cols + i]) - mean) * invstd;
-          const double gh = g * (w ? static_cast<double>(w[i]) : 1.0);
-          sum_gh += gh;
-          sum_ghx += gh * xhat;
-          pw[i] += g * xhat;
-          pb[i] += g;
-        }
-        if (grad_x == nullptr) continue;
-        T* gx = grad_x->ptr<T>() + r * cols;
-        const double d = static_cast<double>(cols);
-        for (int64_t i = 0; i < cols; ++i) {
-          const double xhat = (static_cast<double>(px[r * cols + i]) - mean) * invstd;
-          const double gh =
-              static_cast<double>(pg[r * cols + i]) * (w ? static_cast<double>(w[i]) : 1.0);
-          gx[i] = static_cast<T>(invstd / d * (d * gh - sum_gh - xhat * sum_ghx));
-        }
-      }
-    }
-    for (int64_t i = 0; i < cols; ++i) {
-      double sw = 0, sb = 0;
-      for (int t = 0; t < threads; ++t) {
-        sw += partial_w[t * cols + i];
-        sb += partial_b[t * cols + i];
-      }
-      if (grad_weight) grad_weight->ptr<T>()[i] = static_cast<T>(sw);
-      if (grad_bias) grad_bias->ptr<T>()[i] = static_cast<T>(sb);
-    }
   });
 }
 
