@@ -9,7 +9,7 @@
 #   bash tools/emu_coverage.sh [BUILD_DIR]     (default build-emu-coverage; ~15 min on 2 cores)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-build=${1:-build-emu-coverage}
+build=$(realpath -m "${1:-build-emu-coverage}")  # absolute: gcov runs in a folder inside it
 command -v gcov >/dev/null || { echo "emu_coverage: needs gcov (gcc)"; exit 1; }
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHG_ENABLE_CUDA=OFF -DHG_BUILD_EXAMPLES=OFF \
   -DHG_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS=--coverage -DCMAKE_EXE_LINKER_FLAGS=--coverage \
@@ -24,8 +24,12 @@ for refusal in decline fail-launch; do HG_EMU_CUBLASLT=$refusal "$exe" "$cases" 
 out=$build/coverage
 rm -rf "$out" && mkdir -p "$out"
 objects=$build/tests/cuda_emu/CMakeFiles/hg_cuda_emu.dir
-for dir in "$objects/src/kernels/cuda" "$objects/__/__/kernels/cuda"; do
-  for gcda in "$dir"/*.gcda; do (cd "$out" && gcov -p -o "$dir" "$gcda" >/dev/null 2>&1); done
+# the emulated copies of the .cu files (src/halfgrad/kernels/cuda), the host .cpp files as they are
+for dir in "$objects/src/halfgrad/kernels/cuda" "$objects/__/__/kernels/cuda"; do
+  for gcda in "$dir"/*.gcda; do
+    [[ -f $gcda ]] || { echo "emu_coverage: no coverage data in $dir"; exit 1; }
+    (cd "$out" && gcov -p -o "$dir" "$gcda" >/dev/null 2>&1)
+  done
 done
 # A gcov file lists each line once for the whole file, then again inside a block per template
 # instantiation ("-----" then the instantiation's name): only the first kind counts here.

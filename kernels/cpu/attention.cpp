@@ -107,7 +107,7 @@ void forward_problem(const TensorView& q, const TensorView& k, const TensorView&
   T* to = out.ptr<T>() + b * n;
   C* o = result_buffer(to, n, w.out);
   product(false, false, d.queries, d.value_width, d.keys, C(1), p, in.v, o);
-  finish(o, to, n);
+  round_into(o, to, n);
 }
 
 template <typename T, typename C>
@@ -138,7 +138,7 @@ void backward_problem(const TensorView& q, const TensorView& k, const TensorView
     T* to = to_view.ptr<T>() + b * rows * cols;
     C* g = result_buffer(to, rows * cols, buffer);
     product(trans_a, false, rows, cols, inner, alpha, a, bm, g);
-    finish(g, to, rows * cols);
+    round_into(g, to, rows * cols);
   };
   gradient(grad_v, w.grad_v, d.keys, d.value_width, d.queries, true, C(1), p, go);  // P^T dO
   gradient(grad_q, w.grad_q, d.queries, d.width, d.keys, false, scale, ds, in.k);   // dS k

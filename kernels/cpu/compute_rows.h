@@ -24,7 +24,7 @@ const C* as_compute(const T* src, int64_t n, std::vector<C>& buffer) {
 }
 
 // Where a result of n values for `to` is computed: in place when T is the compute type, else in
-// `buffer`, rounded into `to` by finish().
+// `buffer`, rounded into `to` by round_into().
 template <typename T, typename C>
 C* result_buffer(T* to, int64_t n, std::vector<C>& buffer) {
   if constexpr (std::is_same_v<T, C>) {
@@ -36,7 +36,7 @@ C* result_buffer(T* to, int64_t n, std::vector<C>& buffer) {
 }
 
 template <typename T, typename C>
-void finish(const C* result, T* to, int64_t n) {
+void round_into(const C* result, T* to, int64_t n) {
   if constexpr (!std::is_same_v<T, C>) narrow_n(result, to, n);
 }
 

@@ -123,8 +123,8 @@ void lstm_cell(const TensorView& input_gates, const TensorView& hidden_gates, co
                as_compute(hidden_gates.ptr<T>() + n * 4 * H, 4 * H, b.in[1]),
                as_compute(c.ptr<T>() + n * H, H, b.in[2]), H, h_out, c_out,
                saved.ptr<C>() + n * 5 * H);
-      finish(h_out, h_to, H);
-      finish(c_out, c_to, H);
+      round_into(h_out, h_to, H);
+      round_into(c_out, c_to, H);
     }
   });
 }
@@ -144,8 +144,8 @@ void lstm_cell_backward(const TensorView& grad_h_next, const TensorView& grad_c_
       lstm_backward_row(saved.ptr<C>() + n * 5 * H, as_compute(c.ptr<T>() + n * H, H, b.in[0]),
                         as_compute(grad_h_next.ptr<T>() + n * H, H, b.in[1]),
                         as_compute(grad_c_next.ptr<T>() + n * H, H, b.in[2]), H, g_gates, g_c);
-      finish(g_gates, gates_to, 4 * H);
-      finish(g_c, c_to, H);
+      round_into(g_gates, gates_to, 4 * H);
+      round_into(g_c, c_to, H);
     }
   });
 }
@@ -163,7 +163,7 @@ void gru_cell(const TensorView& input_gates, const TensorView& hidden_gates, con
       gru_row(as_compute(input_gates.ptr<T>() + n * 3 * H, 3 * H, b.in[0]),
               as_compute(hidden_gates.ptr<T>() + n * 3 * H, 3 * H, b.in[1]),
               as_compute(h.ptr<T>() + n * H, H, b.in[2]), H, h_out, saved.ptr<C>() + n * 4 * H);
-      finish(h_out, h_to, H);
+      round_into(h_out, h_to, H);
     }
   });
 }
@@ -185,9 +185,9 @@ void gru_cell_backward(const TensorView& grad_h_next, const TensorView& h, const
       C* g_h = result_buffer(h_to, H, b.out[2]);
       gru_backward_row(saved.ptr<C>() + n * 4 * H, as_compute(h.ptr<T>() + n * H, H, b.in[0]),
                        as_compute(grad_h_next.ptr<T>() + n * H, H, b.in[1]), H, g_in, g_hid, g_h);
-      finish(g_in, in_to, 3 * H);
-      finish(g_hid, hid_to, 3 * H);
-      finish(g_h, h_to, H);
+      round_into(g_in, in_to, 3 * H);
+      round_into(g_hid, hid_to, 3 * H);
+      round_into(g_h, h_to, H);
     }
   });
 }

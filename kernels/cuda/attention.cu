@@ -154,7 +154,7 @@ class Buffers {
   }
 
   // Where a result of n values for `to` is computed: `to` itself when T is C, else a buffer
-  // that finish() rounds into it.
+  // that round_into() rounds into it.
   template <typename T, typename C>
   C* result_for(T* to, int64_t n) {
     if constexpr (std::is_same_v<T, C>)
@@ -168,7 +168,7 @@ class Buffers {
 };
 
 template <typename T, typename C>
-void finish(const C* result, T* to, int64_t n) {
+void round_into(const C* result, T* to, int64_t n) {
   if constexpr (!std::is_same_v<T, C>) narrow(result, to, n, "attention narrow_kernel");
 }
 
@@ -208,7 +208,7 @@ void forward(const TensorView& q, const TensorView& k, const TensorView& v, cons
   const int64_t n = d.problems * L * Ev;
   C* o = buffers.result_for<T, C>(out.ptr<T>(), n);
   product<C, C>(d, L, Ev, S, stored(p, L, S, false), stored(v_c, S, Ev, false), o);
-  finish(o, out.ptr<T>(), n);
+  round_into(o, out.ptr<T>(), n);
 }
 
 // grad [rows, cols] of each problem = op(a) b in C, rounded into `to`.
@@ -218,7 +218,7 @@ void gradient(const Dims& d, Buffers& buffers, const TensorView& to, int64_t row
   const int64_t n = d.problems * rows * cols;
   C* g = buffers.result_for<T, C>(to.ptr<T>(), n);
   product<C, C>(d, rows, cols, inner, a, b, g);
-  finish(g, to.ptr<T>(), n);
+  round_into(g, to.ptr<T>(), n);
 }
 
 template <typename T, typename C>
