@@ -290,6 +290,18 @@ if o2:
               f"  issued {r.get('issued_ms', '-')} ms  Lt epilogues {r.get('lt_epilogue_calls', '-')}"
               f"  kernels/step {r.get('graph_kernels', '-')}"
               f"  nodes/step {r.get('graph_nodes', '-')}")
+seq = rows("bench_seq.jsonl")
+if seq:
+    print("\n==== MNIST sequence models (transformer, lstm), batch 128: ms per step ====")
+    torch_seq = {(r["model"], r["precision"]): r["median_ms"] for r in seq
+                 if r.get("framework") != "halfgrad"}
+    for r in seq:
+        if r.get("framework") != "halfgrad":
+            continue
+        t = torch_seq.get((r["model"], r["precision"]))
+        x = f"{t / r['median_ms']:.2f}x" if t else "-"
+        print(f"{r['model'] + ' ' + r['precision']:34} {r['median_ms']:>10.3f} "
+              f"{(t if t else float('nan')):>10.3f} {x:>8}  GPU MB {r.get('peak_device_mb', '-')}")
 conv = [json.loads(l) for l in (logs / "bench_conv.log").read_text().splitlines()
         if l.startswith("{")] if (logs / "bench_conv.log").exists() else []
 impls = sorted({r["impl"] for r in conv})
