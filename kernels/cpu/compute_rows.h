@@ -11,10 +11,12 @@
 
 namespace hg::kernels::cpu {
 
-// src [0, n) in the compute type: itself when T is C, else widened into buffer.
-template <typename T, typename C>
-const C* as_compute(const T* src, int64_t n, std::vector<C>& buffer) {
+// src [0, n) in the compute type C (the buffer's element type: a std::vector, or a
+// ScratchVector in the conv kernels): itself when T is C, else widened into buffer.
+template <typename T, typename Vector, typename C = typename Vector::value_type>
+const C* as_compute(const T* src, int64_t n, Vector& buffer) {
   if constexpr (std::is_same_v<T, C>) {
+    (void)n, (void)buffer;
     return src;
   } else {
     buffer.resize(static_cast<size_t>(n));

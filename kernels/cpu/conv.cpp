@@ -98,7 +98,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
   using C = compute_t<T>;
   const conv::Shape s = conv::make_shape(xv, wv, ov, p);
   ScratchVector<C> wbuf, bbuf;
-  const C* bias = bv != nullptr ? conv::widened<C>(bv->ptr<T>(), s.cout, bbuf) : nullptr;
+  const C* bias = bv != nullptr ? as_compute(bv->ptr<T>(), s.cout, bbuf) : nullptr;
   const auto run = [&](const auto* w) {
     conv::for_chunks<C>(s, [&](int64_t n0, int64_t nb, Scratch<C>& scratch) {
       forward_samples(s, xv.ptr<T>(), w, bias, ov.ptr<T>(), n0, nb, scratch);
@@ -108,7 +108,7 @@ void conv_forward(const TensorView& xv, const TensorView& wv, const TensorView* 
     if (s.bf16_gemm) return run(wv.ptr<T>());  // gemm_bf16 packs the bf16 weight as it is
   }
   if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  run(s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf));
+  run(s.shifted ? wbuf.data() : as_compute(wv.ptr<T>(), wv.numel(), wbuf));
 }
 
 }  // namespace

@@ -44,7 +44,7 @@ template <typename K, typename T>
 const K* chunk_grad_out(const conv::Shape& s, const T* grad_out, int64_t n0, int64_t nb,
                         ScratchVector<K>& stage) {
   const T* first = grad_out + n0 * s.cout * s.hwo;
-  if (nb == 1) return conv::widened<K>(first, s.cout * s.hwo, stage);
+  if (nb == 1) return as_compute(first, s.cout * s.hwo, stage);
   const int64_t ld = nb * s.hwo;
   stage.resize(static_cast<size_t>(s.cout * ld));
   for (int64_t b = 0; b < nb; ++b)
@@ -178,7 +178,7 @@ void input_grad(const conv::Shape& s, const TensorView& wv, const TensorView& go
   }
   ScratchVector<C> wbuf;
   if (s.shifted) conv::pack_shifted_weight(wv.ptr<T>(), s, wbuf);
-  run(s.shifted ? wbuf.data() : conv::widened<C>(wv.ptr<T>(), wv.numel(), wbuf));
+  run(s.shifted ? wbuf.data() : as_compute(wv.ptr<T>(), wv.numel(), wbuf));
 }
 
 template <typename T>

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "halfgrad/kernels/cpu/blas.h"
+#include "halfgrad/kernels/cpu/compute_rows.h"
 #include "halfgrad/kernels/cpu/convert_bulk.h"
 #include "halfgrad/kernels/cpu/gemm_bf16.h"
 #include "halfgrad/kernels/cpu/im2col.h"
@@ -101,19 +102,6 @@ void gemm(const Shape& s, bool ta, bool tb, int64_t m, int64_t n, int64_t k, con
     }
     gemm_bf16(m, n, k, MatrixRef<A>{a, ta ? 1 : lda, ta ? lda : 1},
               MatrixRef<B>{b, tb ? 1 : ldb, tb ? ldb : 1}, beta, c, ldc);
-  }
-}
-
-// p in the compute type C: p itself when T is C, else a widened copy kept in buf.
-template <typename C, typename T>
-const C* widened(const T* p, int64_t count, ScratchVector<C>& buf) {
-  if constexpr (std::is_same_v<T, C>) {
-    (void)count, (void)buf;
-    return p;
-  } else {
-    buf.resize(static_cast<size_t>(count));
-    widen_n(p, buf.data(), count);
-    return buf.data();
   }
 }
 
