@@ -75,4 +75,16 @@ inline bool same_bits(const Tensor& a, const Tensor& b) {
                      static_cast<size_t>(ca.numel()) * itemsize(ca.dtype())) == 0;
 }
 
+// Whether a node named `name` made `out`: out's own node or one of the few under it along each
+// node's first input (reshapes and casts sit above an op's node), e.g. whether an op took its
+// fused kernel ("ScaledDotProductAttentionBackward") or its composite.
+inline bool made_by_node(const Tensor& out, const std::string& name, int depth = 4) {
+  auto node = out.grad_fn();
+  for (int level = 0; level < depth && node; ++level) {
+    if (node->name() == name) return true;
+    node = node->next_edges.empty() ? nullptr : node->next_edges[0].node;
+  }
+  return false;
+}
+
 }  // namespace hg::test

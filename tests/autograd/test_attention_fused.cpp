@@ -45,15 +45,8 @@ void expect_same_results(const Result& a, const Result& b, double tol) {
   expect_close(a.grad_v, b.grad_v, tol, tol);
 }
 
-// Whether the fused node made `out`: it sits under the output's reshape; the composite's softmax
-// under its last product (and a cast, under autocast). Follows the first input a few nodes down.
 bool recorded_fused(const Tensor& out) {
-  auto node = out.grad_fn();
-  for (int depth = 0; depth < 4 && node; ++depth) {
-    if (node->name() == "ScaledDotProductAttentionBackward") return true;
-    node = node->next_edges.empty() ? nullptr : node->next_edges[0].node;
-  }
-  return false;
+  return hg::test::made_by_node(out, "ScaledDotProductAttentionBackward");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "../test_util.h"
 #include "parity.h"
 
 using namespace hg;
@@ -13,14 +14,8 @@ using cuda_test::Kind;
 
 namespace {
 
-// Whether the fused node made `out` (it sits a few nodes under the output's reshape and casts).
 bool recorded_fused(const Tensor& out) {
-  auto node = out.grad_fn();
-  for (int depth = 0; depth < 4 && node; ++depth) {
-    if (node->name() == "ScaledDotProductAttentionBackward") return true;
-    node = node->next_edges.empty() ? nullptr : node->next_edges[0].node;
-  }
-  return false;
+  return hg::test::made_by_node(out, "ScaledDotProductAttentionBackward");
 }
 
 // check_op over q, k, v of the given shapes, with a mask (on the CPU; moved to the inputs'
