@@ -15,7 +15,7 @@
 namespace hg::nn {
 
 RecurrentBase::RecurrentBase(std::string name, const RecurrentOptions& opts, int64_t gates)
-    : Module(std::move(name)), options(opts), cell_state_(gates == 4) {
+    : Module(std::move(name)), options(opts), cell_state_(gates == 4), gates_(gates) {
   HG_CHECK(opts.input_size > 0 && opts.hidden_size > 0 && opts.num_layers_ >= 1, this->type_name(),
            ": input_size ", opts.input_size, ", hidden_size ", opts.hidden_size, " and num_layers ",
            opts.num_layers_, " must be positive");
@@ -105,8 +105,12 @@ RecurrentBase::State RecurrentBase::initial_state(const State& given, int64_t ba
 // direction) its initial state.
 Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, const LayerWeights& w,
                                     State& state, bool reverse) const {
-  // [rows, gates * H], every step at once, then split into the steps (one backward node: one cat)
-  const std::vector<Tensor> step_inputs = split(linear(rows, w.w_ih, w.b_ih), steps.batch_sizes, 0);
+  // [rows, gates * H], every step at once
+  const Tensor projected = linear(rows, w.w_ih, w.b_ih);
+  if (gates_ > 1 && !w.w_hr.defined() && !steps.batch_sizes.empty())
+    return run_sequence(projected, steps, w, state, reverse);
+  // split into the steps (one backward node: one cat)
+  const std::vector<Tensor> step_inputs = split(projected, steps.batch_sizes, 0);
   const int64_t count = static_cast<int64_t>(steps.batch_sizes.size());
   std::vector<Tensor> outputs(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
@@ -134,6 +138,21 @@ Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, cons
         running == steps.batch ? state.h : state.h.narrow(0, 0, running);
   }
   return cat(outputs, 0);
+}
+
+Tensor RecurrentBase::run_sequence(const Tensor& projected, const Steps& steps,
+                                   const LayerWeights& w, State& state, bool reverse) const {
+  // the recurrent weight and bias as linear(h, w_hh, b_hh) would take them under autocast
+  const auto cast = amp::autocast(amp::OpId::Linear, {projected, w.w_hh, w.b_hh});
+  if (cell_state_) {
+    auto [output, h, c] =
+        lstm_sequence(cast[0], steps.batch_sizes, state.h, state.c, cast[1], cast[2], reverse);
+    state = {h, c};
+    return output;
+  }
+  auto [output, h] = gru_sequence(cast[0], steps.batch_sizes, state.h, cast[1], cast[2], reverse);
+  state = {h, Tensor()};
+  return output;
 }
 
 Tensor RecurrentBase::run_layers(Tensor rows, const Steps& steps, const State& initial,

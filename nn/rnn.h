@@ -3,7 +3,10 @@
 // bidirectionality, inter-layer dropout, batch_first and PyTorch's parameter names
 // ("weight_ih_l0", "bias_hh_l1_reverse", ...) and gate order (LSTM i, f, g, o; GRU r, z, n), so
 // state dicts map one to one; and their single steps, LSTMCell, GRUCell and RNNCell. Each step is
-// a matrix product and a fused pointwise kernel (autograd/recurrent_ops.h), on every backend.
+// a matrix product and a fused pointwise kernel (autograd/recurrent_ops.h), on every backend; an
+// LSTM's (without proj_size) or GRU's layer direction records its steps as one node
+// (lstm_sequence, gru_sequence), whose backward takes the recurrent weight's gradient of all
+// steps in one product.
 // Under autocast the input and initial states are cast to the lower precision once (torch lists
 // lstm_cell and gru_cell there), so the whole recurrence runs in it.
 //
@@ -15,7 +18,8 @@
 // skip each sequence's padding, and its final state is the one after its own last step.
 //
 // The input projections of all time steps are one linear per layer and direction; the
-// recurrent product runs once per step.
+// recurrent product runs once per step, and in backward the recurrent weight's gradient is one
+// product over all steps (but with proj_size, or for RNN, which tape each step).
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -92,12 +96,16 @@ class RecurrentBase : public Module {
   // one per layer and direction, in torch's order: layer 0 forward, layer 0 reverse, layer 1 ...
   std::vector<LayerWeights> weights_;
   bool cell_state_;  // an LSTM's c next to h
+  int64_t gates_;    // 4 LSTM, 3 GRU, 1 RNN
   // rows [sum(batch_sizes), features] -> the last layer's rows [.., directions * H]; final_state
   // gets h_n (and c_n) [layers * directions, N, H].
   Tensor run_layers(Tensor rows, const Steps& steps, const State& initial,
                     State& final_state) const;
   Tensor run_direction(const Tensor& rows, const Steps& steps, const LayerWeights& w, State& state,
                        bool reverse) const;
+  // run_direction's steps as one node (lstm_sequence, gru_sequence), from the projected rows
+  Tensor run_sequence(const Tensor& projected, const Steps& steps, const LayerWeights& w,
+                      State& state, bool reverse) const;
   Tensor batch_major_input(const Tensor& input) const;
   State initial_state(const State& given, int64_t batch, const Tensor& like) const;
 };

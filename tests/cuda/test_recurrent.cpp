@@ -1,6 +1,7 @@
 // The fused recurrent cells (kernels/cuda/recurrent.cu) against the CPU's: lstm_cell_pointwise
 // and gru_cell_pointwise forward and backward in every floating dtype, with odd sizes; and whole
-// LSTM (packed, projected) and GRU layers on the device, forward and parameter gradients.
+// LSTM (packed, projected) and GRU layers on the device, forward and parameter gradients; the
+// whole-sequence ops they run on (lstm_sequence, gru_sequence), every dtype, both directions.
 #include "parity.h"
 
 using namespace hg;
@@ -27,6 +28,39 @@ TEST_CASE("cuda lstm_cell_pointwise, gru_cell_pointwise: the CPU's values and gr
       cuda_test::check_op(
           "gru_cell_pointwise " + name, {gru_x, gru_h, state},
           [](const Inputs& in) { return gru_cell_pointwise(in[0], in[1], in[2]); }, Kind::Ulp);
+    }
+  }
+}
+
+TEST_CASE("cuda lstm_sequence, gru_sequence: packed steps, both directions, the CPU's") {
+  HG_REQUIRE_CUDA();
+  const std::vector<int64_t> sizes{4, 4, 3, 1};  // 12 rows, a batch of 4
+  for (const DType dtype : cuda_test::kFloatDtypes) {
+    for (const bool reverse : {false, true}) {
+      const std::string name = std::string(dtype_name(dtype)) + (reverse ? " reverse" : "");
+      const int64_t hidden = 9;
+      const Tensor h0 = cuda_test::input({4, hidden}, dtype, 51);
+      const Tensor c0 = cuda_test::input({4, hidden}, dtype, 52);
+      const Tensor w_hh = cuda_test::input({4 * hidden, hidden}, dtype, 53, -0.5, 0.5);
+      const Tensor b_hh = cuda_test::input({4 * hidden}, dtype, 54);
+      cuda_test::check_op(
+          "lstm_sequence " + name,
+          {cuda_test::input({12, 4 * hidden}, dtype, 55), h0, c0, w_hh, b_hh},
+          [&](const Inputs& in) {
+            const auto [out, h, c] =
+                lstm_sequence(in[0], sizes, in[1], in[2], in[3], in[4], reverse);
+            return cat({out, h, c}, 0);
+          },
+          Kind::Gemm);
+      cuda_test::check_op(
+          "gru_sequence " + name,
+          {cuda_test::input({12, 3 * hidden}, dtype, 56), h0, w_hh.narrow(0, 0, 3 * hidden),
+           b_hh.narrow(0, 0, 3 * hidden)},
+          [&](const Inputs& in) {
+            const auto [out, h] = gru_sequence(in[0], sizes, in[1], in[2], in[3], reverse);
+            return cat({out, h}, 0);
+          },
+          Kind::Gemm);
     }
   }
 }
