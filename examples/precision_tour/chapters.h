@@ -23,6 +23,7 @@ void chapter_loss_scaling(Context& ctx);  // 5: the same after scaling; the dyna
 void chapter_accumulation(Context& ctx);  // 6: fp16 vs fp32 accumulation error vs length
 void chapter_accuracy(Context& ctx);      // 7: the accuracy tables
 void chapter_attention(Context& ctx);     // 8: attention's scores rounded or kept in float
+void chapter_recurrent(Context& ctx);     // 9: a recurrent weight's gradient summed over steps
 
 // "== Chapter N: title ==" and a line of what it claims.
 void heading(int number, const std::string& title, const std::string& claim);

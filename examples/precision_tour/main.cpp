@@ -4,7 +4,8 @@
 //   build/examples/precision_tour/hg_precision_tour --chapter 4     # one chapter
 //
 // 1 fp16 anatomy, 2 the resolution table, 3 swamping and lost updates, 4 gradient underflow,
-// 5 loss scaling, 6 accumulation precision, 7 accuracy tables, 8 attention's scores in 16 bits.
+// 5 loss scaling, 6 accumulation precision, 7 accuracy tables, 8 attention's scores in 16 bits,
+// 9 a recurrent weight's gradient summed over the time steps.
 // Chapters 3, 4, 5 and 7 train the MNIST cnn (1 epoch on 20000 images by default); a run shared
 // by several chapters trains once.
 // Plots go to --out as PNG (gnuplot); tools/precision_lab.sh runs everything and writes
@@ -23,7 +24,7 @@ using namespace hg;
 int main(int argc, char** argv) try {
   examples::Args args("hg_precision_tour",
                       "Every claim of the mixed-precision lecture, run and explained.");
-  args.option("chapter", "0", "1..8, or 0 for all");
+  args.option("chapter", "0", "1..9, or 0 for all");
   args.option("out", "build/precision_tour_plots",
               "folder for the PNG plots (and their data and gnuplot scripts)");
   args.option("data", "datasets/mnist", "MNIST folder (tools/fetch_data.sh mnist)");
@@ -36,7 +37,7 @@ int main(int argc, char** argv) try {
   args.parse(argc, argv);
   set_num_threads(static_cast<int>(args.integer("threads")));
   const int64_t chapter = args.integer("chapter");
-  HG_CHECK(chapter >= 0 && chapter <= 8, "hg_precision_tour: --chapter must be 0..8, got ",
+  HG_CHECK(chapter >= 0 && chapter <= 9, "hg_precision_tour: --chapter must be 0..9, got ",
            chapter);
 
   tour::TrainerOptions options;
@@ -69,6 +70,7 @@ int main(int argc, char** argv) try {
   if (want(6)) tour::chapter_accumulation(ctx);
   if (want(7)) tour::chapter_accuracy(ctx);
   if (want(8)) tour::chapter_attention(ctx);
+  if (want(9)) tour::chapter_recurrent(ctx);
   return 0;
 } catch (const hg::Error& e) {
   std::fprintf(stderr, "error: %s\n", e.what());
