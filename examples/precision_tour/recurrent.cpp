@@ -70,9 +70,9 @@ double relative_error(const Tensor& got, const Tensor& reference) {
 void chapter_recurrent(Context& ctx) {
   heading(9, "A recurrent weight's gradient: summed over the time steps",
           "An LSTM's recurrent weight W_hh enters every time step, so its gradient is a sum of\n"
-          "one product per step. A tape of steps (a loop over the cell, or torch's autograd\n"
-          "through its cells) rounds each step's product to 16 bits and adds the steps in 16\n"
-          "bits: the sum of T terms meets chapter 6's stalled accumulator. halfgrad's nn::LSTM\n"
+          "one product per step. A tape of steps (a hand-written loop over the cell, each step\n"
+          "recorded) rounds each step's product to 16 bits and adds the steps in 16 bits: the\n"
+          "sum of T terms meets chapter 6's stalled accumulator. halfgrad's nn::LSTM\n"
           "and nn::GRU tape each layer as one node (lstm_sequence) whose backward takes all\n"
           "steps in one product, accumulated in float and rounded once. Inputs: batch 16,\n"
           "hidden 32, values of the 16-bit dtype; error of W_hh's gradient relative to its\n"
