@@ -8,6 +8,7 @@
 // summed the steps' gradients in the weight's dtype (in bf16 under autocast, one rounding per
 // step); here they accumulate in float and are rounded once.
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "halfgrad/autograd/grad_mode.h"
@@ -104,6 +105,59 @@ class StepStore {
   Tensor data_;
 };
 
+// One state (h or c) over the steps: where each step reads the state it starts from and writes
+// its new one. When every step runs all N rows (a padded batch), the steps' new states lie in
+// time order in one [rows + N, H] buffer beside the initial state (before them, or after them for
+// the reverse direction), so a step starts from the previous step's rows: no copies, and those
+// rows in order are also what the backward reads. Packed steps keep the state in [N, H], copy
+// each step's starting rows aside (what the backward reads) and its new rows out.
+class StateHistory {
+ public:
+  // steps: whether steps() is wanted (h: the output; c: not)
+  StateHistory(const Tensor& initial, int64_t rows, bool reverse, bool uniform, bool recorded,
+               bool steps)
+      : uniform_(uniform), batch_(initial.size(0)), shift_(reverse ? 0 : initial.size(0)) {
+    const int64_t n = batch_, h = initial.size(1);
+    if (uniform_) {
+      all_ = make_tensor({rows + n, h}, initial.dtype(), initial.device());
+      all_.narrow(0, reverse ? rows : 0, n).copy_(initial);
+    } else {
+      state_ = initial.contiguous().clone();
+      if (steps) steps_ = make_tensor({rows, h}, initial.dtype(), initial.device());
+      before_ = StepStore(recorded, rows, n, h, initial.dtype(), initial.device());
+    }
+  }
+  // the state rows [0, count) before `step`
+  Tensor before(const StepRows& step) {
+    if (uniform_) return all_.narrow(0, step.offset + batch_ - shift_, batch_);
+    return before_->at(step).copy_(first_rows(state_, step.count));
+  }
+  // where `step` writes its new state rows
+  Tensor next(const StepRows& step) const {
+    return uniform_ ? all_.narrow(0, step.offset + shift_, batch_) : first_rows(state_, step.count);
+  }
+  void finish(const StepRows& step) {  // packed: the new rows to the steps' output
+    if (!uniform_) rows_of(steps_, step).copy_(first_rows(state_, step.count));
+  }
+  // [rows, H]: each step's new state in its rows
+  Tensor steps() const { return uniform_ ? all_.narrow(0, shift_, all_.size(0) - batch_) : steps_; }
+  // [rows, H]: the state each step started from, in its rows (for the backward)
+  Tensor starts() const {
+    return uniform_ ? all_.narrow(0, batch_ - shift_, all_.size(0) - batch_) : before_->all();
+  }
+  // [N, H]: each row's state after its last step
+  Tensor final_state() const {
+    if (!uniform_) return state_;
+    return all_.narrow(0, shift_ == 0 ? 0 : all_.size(0) - batch_, batch_).clone();
+  }
+
+ private:
+  bool uniform_;
+  int64_t batch_, shift_;  // shift_: where the steps' rows begin in all_
+  Tensor all_, state_, steps_;
+  std::optional<StepStore> before_;
+};
+
 // The recurrent weight's and bias's gradients over every step at once: grad_hidden [rows, G H]
 // and h_prev [rows, H] -> grad_hidden^T h_prev [G H, H] and grad_hidden's column sums [G H].
 std::pair<Tensor, Tensor> recurrent_weight_grads(const Tensor& grad_hidden, const Tensor& h_prev,
@@ -134,6 +188,7 @@ struct SequenceSaved {
   std::vector<StepRows> order;
   SavedTensor h_prev, gates, w_hh;
   int64_t batch = 0, hidden = 0;
+  bool uniform = false;  // every step runs all N rows (a padded batch)
   DType dtype = kFloat32;
   Device device;
 };
@@ -219,6 +274,8 @@ SequenceSaved sequence_saved(const std::vector<int64_t>& batch_sizes, bool rever
   SequenceSaved s;
   s.order = schedule(batch_sizes, reverse);
   s.batch = h0.size(0);
+  s.uniform = std::all_of(batch_sizes.begin(), batch_sizes.end(),
+                          [&](int64_t count) { return count == s.batch; });
   s.hidden = h0.size(1);
   s.dtype = h0.dtype();
   s.device = h0.device();
@@ -240,29 +297,28 @@ std::tuple<Tensor, Tensor, Tensor> lstm_sequence(const Tensor& projected,
   const int64_t rows = projected.size(0), N = s.batch, H = s.hidden;
   const Tensor x = projected.contiguous(), w = w_hh.contiguous();
   const Tensor b = b_hh.defined() ? b_hh.contiguous() : Tensor();
-  Tensor output = make_tensor({rows, H}, s.dtype, s.device);
-  Tensor h = h0.contiguous().clone(), c = c0.contiguous().clone();  // the state, updated in place
-  const StepStore h_prev(recorded, rows, N, H, s.dtype, s.device);
-  const StepStore c_prev(recorded, rows, N, H, s.dtype, s.device);
+  StateHistory h(h0, rows, reverse, s.uniform, recorded, true);
+  StateHistory c(c0, rows, reverse, s.uniform, recorded, false);
   const StepStore gates(recorded, rows, N, 5 * H, saved_dtype(s.dtype), s.device);
   const Tensor hidden = make_tensor({N, 4 * H}, s.dtype, s.device);
   for (const StepRows& step : s.order) {
-    const Tensor h_rows = first_rows(h, step.count), c_rows = first_rows(c, step.count);
-    const Tensor h_in = h_prev.at(step).copy_(h_rows), c_in = c_prev.at(step).copy_(c_rows);
+    const Tensor h_in = h.before(step), c_in = c.before(step);
     const Tensor step_hidden = first_rows(hidden, step.count);
     recurrent_product(h_in, w, b, step_hidden);
     kernels::lstm_cell(s.device)(view_of(rows_of(x, step)), view_of(step_hidden), view_of(c_in),
-                                 view_of(h_rows), view_of(c_rows), view_of(gates.at(step)));
-    rows_of(output, step).copy_(h_rows);
+                                 view_of(h.next(step)), view_of(c.next(step)),
+                                 view_of(gates.at(step)));
+    h.finish(step);
   }
+  const Tensor output = h.steps(), h_n = h.final_state(), c_n = c.final_state();
   if (recorded) {
-    s.h_prev = SavedTensor(h_prev.all());
+    s.h_prev = SavedTensor(h.starts());
     s.gates = SavedTensor(gates.all());
     s.w_hh = SavedTensor(w);
-    auto node = std::make_shared<LstmSequenceBackward>(std::move(s), c_prev.all());
-    autograd::record(node, {projected, h0, c0, w_hh, b_hh}, {output, h, c});
+    auto node = std::make_shared<LstmSequenceBackward>(std::move(s), c.starts());
+    autograd::record(node, {projected, h0, c0, w_hh, b_hh}, {output, h_n, c_n});
   }
-  return {output, h, c};
+  return {output, h_n, c_n};
 }
 
 std::tuple<Tensor, Tensor> gru_sequence(const Tensor& projected,
@@ -275,28 +331,26 @@ std::tuple<Tensor, Tensor> gru_sequence(const Tensor& projected,
   const int64_t rows = projected.size(0), N = s.batch, H = s.hidden;
   const Tensor x = projected.contiguous(), w = w_hh.contiguous();
   const Tensor b = b_hh.defined() ? b_hh.contiguous() : Tensor();
-  Tensor output = make_tensor({rows, H}, s.dtype, s.device);
-  Tensor h = h0.contiguous().clone();
-  const StepStore h_prev(recorded, rows, N, H, s.dtype, s.device);
+  StateHistory h(h0, rows, reverse, s.uniform, recorded, true);
   const StepStore gates(recorded, rows, N, 4 * H, saved_dtype(s.dtype), s.device);
   const Tensor hidden = make_tensor({N, 3 * H}, s.dtype, s.device);
   for (const StepRows& step : s.order) {
-    const Tensor h_rows = first_rows(h, step.count);
-    const Tensor h_in = h_prev.at(step).copy_(h_rows);
+    const Tensor h_in = h.before(step);
     const Tensor step_hidden = first_rows(hidden, step.count);
     recurrent_product(h_in, w, b, step_hidden);
     kernels::gru_cell(s.device)(view_of(rows_of(x, step)), view_of(step_hidden), view_of(h_in),
-                                view_of(h_rows), view_of(gates.at(step)));
-    rows_of(output, step).copy_(h_rows);
+                                view_of(h.next(step)), view_of(gates.at(step)));
+    h.finish(step);
   }
+  const Tensor output = h.steps(), h_n = h.final_state();
   if (recorded) {
-    s.h_prev = SavedTensor(h_prev.all());
+    s.h_prev = SavedTensor(h.starts());
     s.gates = SavedTensor(gates.all());
     s.w_hh = SavedTensor(w);
     auto node = std::make_shared<GruSequenceBackward>(std::move(s));
-    autograd::record(node, {projected, h0, w_hh, b_hh}, {output, h});
+    autograd::record(node, {projected, h0, w_hh, b_hh}, {output, h_n});
   }
-  return {output, h};
+  return {output, h_n};
 }
 
 }  // namespace hg

@@ -100,64 +100,79 @@ std::vector<Tensor> gradients(const Sequence& s, const std::vector<Tensor>& resu
 
 }  // namespace
 
+namespace {
+
+// lstm_sequence and gru_sequence against the composition: packed steps (a shrinking batch) or a
+// padded batch (every step all rows: the path without copies), in one direction.
+void check_against_composition(DType dtype, bool reverse, bool bias, bool packed) {
+  const Sequence lstm =
+      make_sequence(4, 3, packed ? Shape{4, 4, 3, 1, 1} : Shape{4, 4, 4}, dtype, bias);
+  const Sequence gru =
+      make_sequence(3, 5, packed ? Shape{3, 2, 2} : Shape{3, 3, 3, 3}, dtype, bias);
+  const std::vector<Tensor> lstm_a = lstm_fused(lstm, reverse);
+  const std::vector<Tensor> lstm_b = lstm_composed(lstm, reverse);
+  const std::vector<Tensor> gru_a = gru_fused(gru, reverse), gru_b = gru_composed(gru, reverse);
+  for (size_t i = 0; i < 3; ++i) {  // the same kernels, step by step: the same bits
+    CHECK(same_bits(lstm_a[i], lstm_b[i]));
+    if (i < 2) CHECK(same_bits(gru_a[i], gru_b[i]));
+  }
+  const std::vector<Tensor> lstm_ga = gradients(lstm, lstm_a), lstm_gb = gradients(lstm, lstm_b);
+  const std::vector<Tensor> gru_ga = gradients(gru, gru_a), gru_gb = gradients(gru, gru_b);
+  const double tol = dtype == kFloat64 ? 1e-12 : dtype == kFloat32 ? 2e-5 : 3e-2;
+  for (size_t i = 0; i < lstm_ga.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(lstm_ga[i].defined() == lstm_gb[i].defined());
+    if (!lstm_ga[i].defined()) continue;
+    CHECK(lstm_ga[i].dtype() == dtype);
+    // an LSTM's state gradients take the composition's roundings in every dtype; only the
+    // recurrent weight's and bias's sums over the steps differ (i = 3, 4)
+    if (i < 3 && dtype != kFloat64) CHECK(same_bits(lstm_ga[i], lstm_gb[i]));
+    expect_close(values(lstm_ga[i]), values(lstm_gb[i]), tol, tol);
+    if (gru_ga[i].defined() && i != 2) expect_close(values(gru_ga[i]), values(gru_gb[i]), tol, tol);
+  }
+}
+
+}  // namespace
+
 TEST_CASE("lstm_sequence and gru_sequence: the step-by-step composition, values and gradients") {
   manual_seed(160);
   for (const DType dtype : {kFloat64, kFloat32, kBFloat16}) {
     for (const bool reverse : {false, true}) {
       for (const bool bias : {true, false}) {
-        CAPTURE(dtype);
-        CAPTURE(reverse);
-        CAPTURE(bias);
-        const Sequence lstm = make_sequence(4, 3, {4, 4, 3, 1, 1}, dtype, bias);
-        const Sequence gru = make_sequence(3, 5, {3, 2, 2}, dtype, bias);
-        const std::vector<Tensor> lstm_a = lstm_fused(lstm, reverse);
-        const std::vector<Tensor> lstm_b = lstm_composed(lstm, reverse);
-        const std::vector<Tensor> gru_a = gru_fused(gru, reverse);
-        const std::vector<Tensor> gru_b = gru_composed(gru, reverse);
-        for (size_t i = 0; i < 3; ++i) {  // the same kernels, step by step: the same bits
-          CHECK(same_bits(lstm_a[i], lstm_b[i]));
-          if (i < 2) CHECK(same_bits(gru_a[i], gru_b[i]));
-        }
-        const std::vector<Tensor> lstm_ga = gradients(lstm, lstm_a),
-                                  lstm_gb = gradients(lstm, lstm_b);
-        const std::vector<Tensor> gru_ga = gradients(gru, gru_a), gru_gb = gradients(gru, gru_b);
-        const double tol = dtype == kFloat64 ? 1e-12 : dtype == kFloat32 ? 2e-5 : 3e-2;
-        for (size_t i = 0; i < lstm_ga.size(); ++i) {
-          CAPTURE(i);
-          REQUIRE(lstm_ga[i].defined() == lstm_gb[i].defined());
-          if (!lstm_ga[i].defined()) continue;
-          CHECK(lstm_ga[i].dtype() == dtype);
-          // an LSTM's state gradients take the composition's roundings in every dtype; only the
-          // recurrent weight's and bias's sums over the steps differ (i = 3, 4)
-          if (i < 3 && dtype != kFloat64) CHECK(same_bits(lstm_ga[i], lstm_gb[i]));
-          expect_close(values(lstm_ga[i]), values(lstm_gb[i]), tol, tol);
-          if (gru_ga[i].defined() && i != 2)
-            expect_close(values(gru_ga[i]), values(gru_gb[i]), tol, tol);
+        for (const bool packed : {true, false}) {
+          CAPTURE(dtype);
+          CAPTURE(reverse);
+          CAPTURE(bias);
+          CAPTURE(packed);
+          check_against_composition(dtype, reverse, bias, packed);
         }
       }
     }
   }
 }
 
-TEST_CASE("lstm_sequence and gru_sequence: gradcheck in fp64, packed, both directions") {
+TEST_CASE("lstm_sequence and gru_sequence: gradcheck in fp64, packed and padded, both directions") {
   manual_seed(161);
   for (const bool reverse : {false, true}) {
     CAPTURE(reverse);
-    const Sequence lstm = make_sequence(4, 2, {3, 2, 2, 1}, kFloat64);
-    check_grad(
-        [&](const std::vector<Tensor>& in) {
-          const auto [out, h, c] =
-              lstm_sequence(in[0], lstm.sizes, in[1], in[2], in[3], in[4], reverse);
-          return cat({out.flatten(), h.flatten() * 2.0, c.flatten() * 3.0});
-        },
-        lstm.all());
-    const Sequence gru = make_sequence(3, 2, {3, 3, 1}, kFloat64);
-    check_grad(
-        [&](const std::vector<Tensor>& in) {
-          const auto [out, h] = gru_sequence(in[0], gru.sizes, in[1], in[2], in[3], reverse);
-          return cat({out.flatten(), h.flatten() * 2.0});
-        },
-        {gru.projected, gru.h0, gru.w_hh, gru.b_hh});
+    for (const Shape& sizes : {Shape{3, 2, 2, 1}, Shape{3, 3, 3}}) {
+      CAPTURE(sizes.size());
+      const Sequence lstm = make_sequence(4, 2, sizes, kFloat64);
+      check_grad(
+          [&](const std::vector<Tensor>& in) {
+            const auto [out, h, c] =
+                lstm_sequence(in[0], lstm.sizes, in[1], in[2], in[3], in[4], reverse);
+            return cat({out.flatten(), h.flatten() * 2.0, c.flatten() * 3.0});
+          },
+          lstm.all());
+      const Sequence gru = make_sequence(3, 2, sizes, kFloat64);
+      check_grad(
+          [&](const std::vector<Tensor>& in) {
+            const auto [out, h] = gru_sequence(in[0], gru.sizes, in[1], in[2], in[3], reverse);
+            return cat({out.flatten(), h.flatten() * 2.0});
+          },
+          {gru.projected, gru.h0, gru.w_hh, gru.b_hh});
+    }
   }
 }
 
@@ -213,6 +228,16 @@ TEST_CASE("lstm_sequence and gru_sequence: tape, no grad, one result used, error
     CHECK(!out2.grad_fn());
     CHECK(same_bits(out2, out));
     CHECK(same_bits(c2, c));
+  }
+  for (const bool reverse : {false, true}) {  // a padded batch without a tape: the same bits
+    const Sequence padded = make_sequence(3, 4, {2, 2, 2}, kFloat32);
+    const auto [taped, h_taped] =
+        gru_sequence(padded.projected, padded.sizes, padded.h0, padded.w_hh, padded.b_hh, reverse);
+    const NoGradGuard no_grad;
+    const auto [plain, h_plain] =
+        gru_sequence(padded.projected, padded.sizes, padded.h0, padded.w_hh, padded.b_hh, reverse);
+    CHECK(same_bits(plain, taped));
+    CHECK(same_bits(h_plain, h_taped));
   }
   // only c_n reaches the loss: the others' gradients are none, not zeros computed
   c.sum().backward();
