@@ -107,7 +107,8 @@ Tensor RecurrentBase::run_direction(const Tensor& rows, const Steps& steps, cons
                                     State& state, bool reverse) const {
   // [rows, gates * H], every step at once
   const Tensor projected = linear(rows, w.w_ih, w.b_ih);
-  if (gates_ > 1 && !w.w_hr.defined() && !steps.batch_sizes.empty())
+  // LSTM (but with proj_size) and GRU: one node; a batch of no sequences steps as RNN does
+  if (gates_ > 1 && !w.w_hr.defined() && !steps.batch_sizes.empty() && steps.batch > 0)
     return run_sequence(projected, steps, w, state, reverse);
   // split into the steps (one backward node: one cat)
   const std::vector<Tensor> step_inputs = split(projected, steps.batch_sizes, 0);
@@ -182,6 +183,8 @@ std::tuple<Tensor, RecurrentBase::State> RecurrentBase::run(const Tensor& input,
   const auto cast = amp::autocast(amp::OpId::Recurrent, {input, given.h, given.c});
   const Tensor x = batch_major_input(cast[0]);  // [L, N, input_size]
   const int64_t length = x.size(0), batch = x.size(1);
+  HG_CHECK(length > 0, describe(), ": expected a sequence of at least one step, got input ",
+           hg::describe(input), options.batch_first_ ? " (batch_first)" : "");
   const Steps steps{std::vector<int64_t>(static_cast<size_t>(length), batch), batch};
   State final_state;
   Tensor output =

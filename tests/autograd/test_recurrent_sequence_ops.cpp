@@ -277,7 +277,9 @@ TEST_CASE("lstm_sequence and gru_sequence: tape, no grad, one result used, error
                {"lstm_sequence", "undefined"});
 }
 
-TEST_CASE("nn::LSTM and nn::GRU record one node per layer and direction (not with proj_size)") {
+TEST_CASE(
+    "nn::LSTM and nn::GRU record one node per layer and direction (not with proj_size), empty "
+    "batches") {
   manual_seed(164);
   const auto tape_of = [](const Tensor& y) {
     std::ostringstream text;
@@ -292,6 +294,14 @@ TEST_CASE("nn::LSTM and nn::GRU record one node per layer and direction (not wit
   nn::GRU gru(nn::GRUOptions(3, 4));
   CHECK(tape_of(std::get<0>(gru.forward(x)).sum()).find("GruSequenceBackward") !=
         std::string::npos);
+  // a batch of no sequences: an empty output; no steps: an error that names the layer
+  CHECK(std::get<0>(lstm.forward(randn({5, 0, 3}))).sizes() == Shape{5, 0, 8});
+  CHECK(std::get<0>(gru.forward(randn({5, 0, 3}))).sizes() == Shape{5, 0, 4});
+  expect_error(
+      [&] {
+        lstm.forward(randn({0, 2, 3}));
+      },
+      {"LSTM(3, 4, num_layers=2, bidirectional=true)", "at least one step", "[0, 2, 3]"});
   nn::LSTM projected(nn::LSTMOptions(3, 4).proj_size(2));
   CHECK(tape_of(std::get<0>(projected.forward(x)).sum()).find("LstmCellBackward") !=
         std::string::npos);
