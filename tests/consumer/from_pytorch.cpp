@@ -347,6 +347,9 @@ void sequence_rows() {
   check(h_t.sizes() == Shape{4, 16} &&
             gru_cell_pointwise(randn({4, 48}), randn({4, 48}), h_t).sizes() == Shape{4, 16},
         "lstm_cell_pointwise, gru_cell_pointwise");
+  auto [seq_out, h_n, c_n] =
+      lstm_sequence(linear(randn({12, 8}), w_ih), {4, 4, 4}, h_t, c_t, w_hh, Tensor());
+  check(seq_out.sizes() == Shape{12, 16} && c_n.sizes() == Shape{4, 16}, "lstm_sequence");
   const Tensor v = from_vector<float>({1.2345f, -2.5f, 0.5f});
   check(v.round(2)[0].item<float>() == 1.23f && round(v, 1)[0].item<float>() == 1.2f &&
             v.floor()[1].item<float>() == -3 && v.neg()[1].item<float>() == 2.5f &&
