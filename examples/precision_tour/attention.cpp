@@ -12,12 +12,6 @@ namespace hg::tour {
 
 namespace {
 
-// max |got - reference| / max |reference|.
-double relative_error(const Tensor& got, const Tensor& reference) {
-  return (got.to(kFloat64) - reference).abs().max().item<double>() /
-         reference.abs().max().item<double>();
-}
-
 struct AttentionErrors {
   double largest_score, top_weight, composite, fused;
 };
@@ -40,10 +34,15 @@ AttentionErrors attention_errors(DType dtype, double sharpness) {
     fused = scaled_dot_product_attention(q, k, v);  // the fused kernel, on the CPU
   }
   return {scores.abs().max().item<double>(), softmax(scores, -1).amax({-1}).mean().item<double>(),
-          relative_error(composite, reference), relative_error(fused, reference)};
+          max_relative_error(composite, reference), max_relative_error(fused, reference)};
 }
 
 }  // namespace
+
+double max_relative_error(const Tensor& got, const Tensor& reference) {
+  return (got.to(kFloat64) - reference).abs().max().item<double>() /
+         reference.abs().max().item<double>();
+}
 
 void chapter_attention(Context& ctx) {
   heading(

@@ -25,6 +25,9 @@ void chapter_accuracy(Context& ctx);      // 7: the accuracy tables
 void chapter_attention(Context& ctx);     // 8: attention's scores rounded or kept in float
 void chapter_recurrent(Context& ctx);     // 9: a recurrent weight's gradient summed over steps
 
+// max |got - reference| / max |reference| (chapters 8 and 9; reference in float64).
+double max_relative_error(const Tensor& got, const Tensor& reference);
+
 // "== Chapter N: title ==" and a line of what it claims.
 void heading(int number, const std::string& title, const std::string& claim);
 

@@ -59,12 +59,6 @@ Tensor w_hh_gradient(const LstmInputs& in, DType dtype, bool fused) {
   return w_hh.grad();
 }
 
-// max |got - reference| / max |reference|.
-double relative_error(const Tensor& got, const Tensor& reference) {
-  return (got.to(kFloat64) - reference).abs().max().item<double>() /
-         reference.abs().max().item<double>();
-}
-
 }  // namespace
 
 void chapter_recurrent(Context& ctx) {
@@ -93,8 +87,8 @@ void chapter_recurrent(Context& ctx) {
     for (const int64_t steps : {4, 16, 64, 256, 1024}) {
       const LstmInputs in = lstm_inputs(dtype, steps);
       const Tensor reference = w_hh_gradient(in, kFloat64, true);
-      const double e_stepped = relative_error(w_hh_gradient(in, dtype, false), reference);
-      const double e_fused = relative_error(w_hh_gradient(in, dtype, true), reference);
+      const double e_stepped = max_relative_error(w_hh_gradient(in, dtype, false), reference);
+      const double e_fused = max_relative_error(w_hh_gradient(in, dtype, true), reference);
       std::printf("  %-6s %-7lld %-17.3e %-17.3e\n", name.c_str(), static_cast<long long>(steps),
                   e_stepped, e_fused);
       stepped.points.emplace_back(static_cast<double>(steps), e_stepped);
