@@ -11,9 +11,6 @@ namespace {
 
 using autograd::SavedTensor;
 
-// The gates' compute dtype: float32 for 16-bit and fp32 operands, float64 for fp64.
-DType saved_dtype(DType dtype) { return dtype == kFloat64 ? kFloat64 : kFloat32; }
-
 // input_gates and hidden_gates [N, gates H], state [N, H], all one floating dtype and device.
 void check_cell(const char* op, const Tensor& input_gates, const Tensor& hidden_gates,
                 const Tensor& state, int64_t gates) {
@@ -83,7 +80,8 @@ std::tuple<Tensor, Tensor> lstm_cell_pointwise(const Tensor& input_gates,
   const Tensor x = input_gates.contiguous(), h = hidden_gates.contiguous(), cc = c.contiguous();
   Tensor h_next = make_tensor(c.sizes(), c.dtype(), c.device());
   Tensor c_next = make_tensor(c.sizes(), c.dtype(), c.device());
-  Tensor saved = make_tensor({c.size(0), 5 * c.size(1)}, saved_dtype(c.dtype()), c.device());
+  Tensor saved =
+      make_tensor({c.size(0), 5 * c.size(1)}, kernels::cell_saved_dtype(c.dtype()), c.device());
   kernels::lstm_cell(c.device())(kernels::view_of(x), kernels::view_of(h), kernels::view_of(cc),
                                  kernels::view_of(h_next), kernels::view_of(c_next),
                                  kernels::view_of(saved));
@@ -98,7 +96,8 @@ Tensor gru_cell_pointwise(const Tensor& input_gates, const Tensor& hidden_gates,
   check_cell("gru_cell_pointwise", input_gates, hidden_gates, h, 3);
   const Tensor x = input_gates.contiguous(), hid = hidden_gates.contiguous(), hc = h.contiguous();
   Tensor h_next = make_tensor(h.sizes(), h.dtype(), h.device());
-  Tensor saved = make_tensor({h.size(0), 4 * h.size(1)}, saved_dtype(h.dtype()), h.device());
+  Tensor saved =
+      make_tensor({h.size(0), 4 * h.size(1)}, kernels::cell_saved_dtype(h.dtype()), h.device());
   kernels::gru_cell(h.device())(kernels::view_of(x), kernels::view_of(hid), kernels::view_of(hc),
                                 kernels::view_of(h_next), kernels::view_of(saved));
   if (autograd::needs_grad({&input_gates, &hidden_gates, &h})) {

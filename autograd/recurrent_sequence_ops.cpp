@@ -46,9 +46,6 @@ Tensor rows_of(const Tensor& t, const StepRows& step) {
 }
 Tensor first_rows(const Tensor& t, int64_t count) { return t.narrow(0, 0, count); }
 
-// The gates' compute dtype: float32 for 16-bit and fp32 operands, float64 for fp64.
-DType saved_dtype(DType dtype) { return dtype == kFloat64 ? kFloat64 : kFloat32; }
-
 // projected [rows, G H], h0 (and c0) [N, H], w_hh [G H, H], b_hh [G H] or undefined, one
 // floating dtype and device; batch_sizes non-increasing in [1, N], summing to rows.
 void check_sequence(const char* op, const Tensor& projected, const std::vector<int64_t>& sizes,
@@ -299,7 +296,7 @@ std::tuple<Tensor, Tensor, Tensor> lstm_sequence(const Tensor& projected,
   const Tensor b = b_hh.defined() ? b_hh.contiguous() : Tensor();
   StateHistory h(h0, rows, reverse, s.uniform, recorded, true);
   StateHistory c(c0, rows, reverse, s.uniform, recorded, false);
-  const StepStore gates(recorded, rows, N, 5 * H, saved_dtype(s.dtype), s.device);
+  const StepStore gates(recorded, rows, N, 5 * H, kernels::cell_saved_dtype(s.dtype), s.device);
   const Tensor hidden = make_tensor({N, 4 * H}, s.dtype, s.device);
   for (const StepRows& step : s.order) {
     const Tensor h_in = h.before(step), c_in = c.before(step);
@@ -332,7 +329,7 @@ std::tuple<Tensor, Tensor> gru_sequence(const Tensor& projected,
   const Tensor x = projected.contiguous(), w = w_hh.contiguous();
   const Tensor b = b_hh.defined() ? b_hh.contiguous() : Tensor();
   StateHistory h(h0, rows, reverse, s.uniform, recorded, true);
-  const StepStore gates(recorded, rows, N, 4 * H, saved_dtype(s.dtype), s.device);
+  const StepStore gates(recorded, rows, N, 4 * H, kernels::cell_saved_dtype(s.dtype), s.device);
   const Tensor hidden = make_tensor({N, 3 * H}, s.dtype, s.device);
   for (const StepRows& step : s.order) {
     const Tensor h_in = h.before(step);

@@ -27,6 +27,12 @@ using GruCellBackwardFn = void (*)(const TensorView& grad_h_next, const TensorVi
                                    const TensorView& saved, const TensorView& grad_input_gates,
                                    const TensorView& grad_hidden_gates, const TensorView& grad_h);
 
+// The saved gates' dtype (the compute type) for cells of `dtype`: float32 for 16-bit and fp32,
+// float64 for fp64.
+inline DType cell_saved_dtype(DType dtype) {
+  return dtype == DType::Float64 ? DType::Float64 : DType::Float32;
+}
+
 extern DispatchTable<LstmCellFn> lstm_cell;
 extern DispatchTable<LstmCellBackwardFn> lstm_cell_backward;
 extern DispatchTable<GruCellFn> gru_cell;
